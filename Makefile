@@ -1,0 +1,50 @@
+# The two commands that set everything up: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+SERVICES_ENV := var/services.env
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench services browser venv clean soak
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/python.sh
+	@mkdir -p var
+	@test -x $(PY) || "$$(scripts/python.sh)" -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+## Run Hotline on the embedded defaults (SQLite, in-process bus): no PostgreSQL or Redis needed.
+demo: $(STAMP)
+	$(VENV)/bin/hotline demo
+
+## Make sure PostgreSQL and Redis answer (start private ones if needed) and write their URLs.
+services:
+	@mkdir -p var
+	@scripts/services.sh > $(SERVICES_ENV)
+	@cat $(SERVICES_ENV)
+
+browser:
+	@scripts/browser.sh
+
+## Install what is needed and run the whole test suite against real PostgreSQL and Redis.
+test: $(STAMP) services browser
+	set -a && source $(SERVICES_ENV) && set +a && $(PY) -m pytest $(PYTEST_ARGS)
+
+## Benchmarks: print figures and write JSON under bench/results/.
+bench: $(STAMP) services
+	@mkdir -p bench/results
+	set -a && source $(SERVICES_ENV) && set +a && for b in bench/bench_*.py; do \
+		echo "== $$b"; $(PY) $$b $(BENCH_ARGS) || exit 1; done
+
+## Long fault runs of the live loop on the emulator (PostgreSQL store): load, AMI drops, kill/restart.
+SOAK_MINUTES ?= 3
+soak: $(STAMP) services
+	@mkdir -p bench/results
+	set -a && source $(SERVICES_ENV) && set +a && $(PY) -m sim.soak --minutes $(SOAK_MINUTES)
+
+clean:
+	rm -rf $(VENV) var build *.egg-info .pytest_cache .hypothesis

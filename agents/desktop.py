@@ -1,0 +1,232 @@
+"""The agent desktop (`/agent`): page, websocket, call controls and wrap-up.
+
+- `GET /agent` the page; `GET /agent/ws` the desktop's websocket (screen-pops and the
+  agent's own events); `?agent=ID` lets a supervisor (their teams) or an admin watch.
+- `POST /api/v1/agents/{agent_id}/commands` availability, pause, logout and call
+  controls, sent to the live loop on `agent-commands`; the reply is returned.
+- `GET /api/v1/agents/{agent_id}/screen-pop` the agent's latest screen-pop (403 for
+  another agent's).
+- `POST /api/v1/interactions/{call_id}/wrap-up` disposition, notes and an optional
+  callback, saved on the interaction; a WrapUpEnded event is logged and published.
+- `POST /api/v1/customers` the quick "new customer" form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any, AsyncIterator
+
+import aiohttp_jinja2
+import structlog
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from agents.crm import CrmLookup, parse_crm_config
+from agents.hub import ScreenPopHub, customer_card
+from cti.server import BUS, CONFIG, STORE
+from events import WrapUpEnded, to_record
+from store.models import Callback, Customer, Interaction
+from store.phones import InvalidPhone
+from store.port import Conflict, NotFound
+from web.app import (
+    CLOCK, COMMANDS, COMMAND_TIMEOUT, SETTINGS, WEB_TASKS, api_error, json_body, require, require_agent_access,
+)
+from web.commands import CommandError, build_command
+
+log = structlog.get_logger()
+
+HUB = web.AppKey("screen_pop_hub", ScreenPopHub)
+NOTES_MAX = 4000
+
+
+def _agent_param(request: web.Request) -> str:
+    me = require(request, "agent")
+    return request.query.get("agent", me.login)
+
+
+async def desktop_page(request: web.Request) -> web.StreamResponse:
+    agent_id = _agent_param(request)
+    me = await require_agent_access(request, agent_id)
+    settings = request.app[SETTINGS]
+    return aiohttp_jinja2.render_template("agent.html", request, {
+        "agent_id": agent_id,
+        "watching": agent_id != me.login,
+        "pause_codes": (await settings.live("pause_codes")).data,
+        "dispositions": (await settings.live("dispositions")).data,
+        "queues": sorted((await settings.live("queues")).data),
+    })
+
+
+async def desktop_ws(request: web.Request) -> web.StreamResponse:
+    agent_id = _agent_param(request)
+    await require_agent_access(request, agent_id)
+    hub = request.app[HUB]
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=64 * 1024)
+    await ws.prepare(request)
+    hub.register(agent_id, ws)
+    try:
+        state = (await request.app[BUS].get_state("agents")).get(agent_id)
+        hello: dict[str, Any] = {"type": "hello", "agent_id": agent_id, "state": state}
+        current = hub.current_call(agent_id)
+        pop = hub.last_pop(agent_id)
+        if pop is not None and current == pop.get("call_id"):
+            hello["screen_pop"] = pop
+        await ws.send_str(json.dumps(hello))
+        async for msg in ws:  # the desktop only pings; commands go over HTTP (CSRF)
+            if msg.type == WSMsgType.TEXT and msg.data == "ping":
+                await ws.send_str('{"type":"pong"}')
+            elif msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        hub.unregister(agent_id, ws)
+    return ws
+
+
+async def screen_pop(request: web.Request) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    await require_agent_access(request, agent_id)
+    pop = request.app[HUB].last_pop(agent_id)
+    if pop is None:
+        return api_error(404, f"no screen-pop for agent {agent_id!r} yet")
+    return web.json_response(pop)
+
+
+async def command(request: web.Request) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    await require_agent_access(request, agent_id)
+    body = await json_body(request)
+    pause_codes = set((await request.app[SETTINGS].live("pause_codes")).data)
+    try:
+        cmd = build_command(agent_id, body, pause_codes)
+    except CommandError as exc:
+        return api_error(400, str(exc))
+    reply = await request.app[COMMANDS].send(cmd, request.app[COMMAND_TIMEOUT])
+    log.info("agent_command", agent_id=agent_id, action=cmd["action"], ok=reply["ok"])
+    return web.json_response(reply, status=200 if reply["ok"] else (504 if "no reply" in reply.get("error", "") else 409))
+
+
+def _float_or_none(value: Any, name: str) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: must be a number of seconds since the epoch, not {value!r}") from None
+
+
+async def wrap_up(request: web.Request) -> web.Response:
+    me = require(request, "agent")
+    call_id = request.match_info["call_id"]
+    body = await json_body(request)
+    agent_id = str(body.get("agent_id") or me.login)
+    if agent_id != me.login and me.role != "admin":
+        return api_error(403, "only the agent who took the call (or an admin) wraps it up")
+    hub = request.app[HUB]
+    info = hub.call_info(call_id) or {}
+    store = request.app[STORE]
+    try:
+        existing: Interaction | None = await store.get_interaction(call_id)
+    except NotFound:
+        existing = None
+    owner = info.get("offered_to") or (existing.agent_id if existing else "")
+    if owner != agent_id and me.role != "admin":
+        return api_error(403, f"call {call_id!r} was not offered to {agent_id!r}")
+    dispositions = (await request.app[SETTINGS].live("dispositions")).data
+    disposition = body.get("disposition")
+    notes = str(body.get("notes", "")).strip()
+    if disposition not in dispositions:
+        return api_error(400, f"disposition: must be one of {', '.join(dispositions)}, not {disposition!r}")
+    if len(notes) > NOTES_MAX:
+        return api_error(400, f"notes: at most {NOTES_MAX} characters")
+    if dispositions[disposition].get("requires_notes") and not notes:
+        return api_error(400, f"notes: required for disposition {disposition!r}")
+    try:
+        callback_at = _float_or_none(body.get("callback_at"), "callback_at")
+    except ValueError as exc:
+        return api_error(400, str(exc))
+    now = request.app[CLOCK]()
+    if dispositions[disposition].get("schedules_callback") and callback_at is None:
+        return api_error(400, f"callback_at: required for disposition {disposition!r}")
+    if callback_at is not None and callback_at <= now:
+        return api_error(400, "callback_at: must be in the future")
+    if existing is None:
+        await store.put_interaction(Interaction(
+            id=call_id, direction=str(info.get("direction", "inbound")), queue=str(info.get("queue", "")),
+            agent_id=agent_id, customer_id=str(body.get("customer_id") or info.get("customer_id") or ""),
+            caller=str(info.get("caller", "")),
+            started_at=float(info.get("arrived_at") or info.get("queued_at") or info.get("offered_at") or now),
+            disposition=disposition, notes=notes,
+        ))
+    else:
+        await store.set_disposition(call_id, disposition, notes)
+    callback_id = ""
+    if callback_at is not None:
+        callback_id = uuid.uuid4().hex[:12]
+        await store.put_callback(Callback(
+            id=callback_id, due_at=callback_at, call_id=call_id,
+            customer_id=str(body.get("customer_id") or (existing.customer_id if existing else info.get("customer_id", ""))),
+            agent_id=agent_id, number=str(body.get("callback_number") or info.get("caller", "")), notes=notes,
+            created_at=now,
+        ))
+    event = WrapUpEnded(at=now, call_id=call_id, agent_id=agent_id, disposition=disposition, notes=notes)
+    await store.append(event)
+    await request.app[BUS].publish("events", to_record(event))
+    log.info("wrap_up_saved", call_id=call_id, agent_id=agent_id, disposition=disposition, callback=bool(callback_id))
+    return web.json_response({"ok": True, "call_id": call_id, "disposition": disposition, "callback_id": callback_id})
+
+
+async def new_customer(request: web.Request) -> web.Response:
+    require(request, "agent")
+    body = await json_body(request)
+    name = str(body.get("name", "")).strip()
+    if not name:
+        return api_error(400, "name: required")
+    phone = str(body.get("phone", "")).strip()
+    customer = Customer(
+        id=str(body.get("id") or "N" + uuid.uuid4().hex[:10]), name=name[:200],
+        company=str(body.get("company", "")).strip()[:200], tier=str(body.get("tier") or "standard")[:40],
+        phones=(phone,) if phone else (), email=str(body.get("email", "")).strip()[:200],
+        account_number=str(body.get("account_number", "")).strip()[:64], notes=str(body.get("notes", ""))[:NOTES_MAX],
+    )
+    try:
+        await request.app[STORE].put_customer(customer)
+    except InvalidPhone as exc:
+        return api_error(400, f"phone: {exc}")
+    except Conflict as exc:
+        return api_error(409, f"account_number: {exc}")
+    stored = await request.app[STORE].get_customer(customer.id)
+    return web.json_response(customer_card(stored, "store"), status=201)
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Graceful shutdown: desktops reconnect (to another process) on 1001 Going Away."""
+    if HUB in app:
+        for ws in app[HUB].sockets():
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")  # type: ignore[attr-defined]
+
+
+def setup(app: web.Application) -> None:
+    config = app[CONFIG]
+    crm = CrmLookup(parse_crm_config(config.crm)) if config.crm else None
+
+    async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
+        hub = ScreenPopHub(app[STORE], app[BUS], crm, app[CLOCK])
+        app[HUB] = hub
+        task = asyncio.create_task(hub.run(), name="screen-pop-hub")
+        app[WEB_TASKS].append(task)
+        try:
+            yield
+        finally:
+            task.cancel()
+            if crm is not None:
+                await crm.close()
+
+    app.cleanup_ctx.append(hub_ctx)
+    app.on_shutdown.append(_close_sockets)
+    app.router.add_get("/agent", desktop_page)
+    app.router.add_get("/agent/ws", desktop_ws)
+    app.router.add_get("/api/v1/agents/{agent_id}/screen-pop", screen_pop)
+    app.router.add_post("/api/v1/agents/{agent_id}/commands", command)
+    app.router.add_post("/api/v1/interactions/{call_id}/wrap-up", wrap_up)
+    app.router.add_post("/api/v1/customers", new_customer)

@@ -1,0 +1,282 @@
+"""Screen-pop hub: folds the `events` channel into what each call is about and pushes
+the customer card to the offered agent's desktop websocket(s) only.
+
+- CallArrived / CallQueued: remembered per call (caller, queue, IVR path, attributes).
+- CallOffered: the customer is resolved (external CRM if configured, else the built-in
+  record by customer id, account number or caller number), their last interactions
+  are read, and the pop goes to that agent's sockets. An unknown caller gets
+  `new_customer: true` (the desktop shows the quick form).
+- The offered agent also receives the events of their own state and call (connected,
+  held, ended...) so the desktop follows the call.
+
+Each process runs one hub and pushes to its own sockets; with several processes on
+one Redis every hub sees every event, so a desktop may connect to any of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import OrderedDict
+from dataclasses import asdict
+from typing import Any, Callable, Protocol
+
+import structlog
+
+from agents.crm import CrmLookup
+from events import UnknownEventKind, from_record
+from store.bus import Bus
+from store.models import Customer, Interaction
+from store.phones import InvalidPhone
+from store.port import NotFound
+from store.sql import SqlStore
+
+log = structlog.get_logger()
+
+EVENTS_CHANNEL = "events"
+MAX_CALLS = 50_000
+AGENT_EVENT_KINDS = frozenset({
+    "AgentLoggedIn", "AgentLoggedOut", "AgentStateChanged", "WrapUpEnded",
+})
+CALL_EVENT_KINDS = frozenset({
+    "CallConnected", "CallNotAnswered", "CallAbandoned", "CallHeld", "CallResumed", "CallTransferred", "CallEnded",
+})
+
+
+class Socket(Protocol):
+    async def send_str(self, data: str) -> None: ...
+
+
+def customer_card(c: Customer, source: str) -> dict[str, Any]:
+    card = asdict(c)
+    card["phones"] = list(c.phones)
+    card["source"] = source
+    return card
+
+
+def interaction_row(i: Interaction) -> dict[str, Any]:
+    return {
+        "id": i.id, "started_at": i.started_at, "queue": i.queue, "agent_id": i.agent_id,
+        "direction": i.direction, "outcome": i.outcome, "disposition": i.disposition, "notes": i.notes,
+    }
+
+
+class ScreenPopHub:
+    def __init__(self, store: SqlStore, bus: Bus, crm: CrmLookup | None = None,
+                 clock: Callable[[], float] = time.time, history_limit: int = 5) -> None:
+        self._store = store
+        self._bus = bus
+        self._crm = crm
+        self._clock = clock
+        self._history_limit = history_limit
+        self._calls: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._sockets: dict[str, set[Socket]] = {}
+        self._last_pop: dict[str, dict[str, Any]] = {}
+        self._agent_call: dict[str, str] = {}  # agent -> current call
+        self.ready = asyncio.Event()
+        self.pops_sent = 0
+
+    # ------------------------------------------------------------ sockets
+
+    def register(self, agent_id: str, socket: Socket) -> None:
+        self._sockets.setdefault(agent_id, set()).add(socket)
+
+    def unregister(self, agent_id: str, socket: Socket) -> None:
+        sockets = self._sockets.get(agent_id)
+        if sockets is not None:
+            sockets.discard(socket)
+            if not sockets:
+                del self._sockets[agent_id]
+
+    def connected(self) -> int:
+        return sum(len(s) for s in self._sockets.values())
+
+    def sockets(self) -> list[Socket]:
+        return [s for group in self._sockets.values() for s in group]
+
+    def last_pop(self, agent_id: str) -> dict[str, Any] | None:
+        return self._last_pop.get(agent_id)
+
+    def call_info(self, call_id: str) -> dict[str, Any] | None:
+        return self._calls.get(call_id)
+
+    def current_call(self, agent_id: str) -> str | None:
+        return self._agent_call.get(agent_id)
+
+    async def _push(self, agent_id: str, message: dict[str, Any]) -> int:
+        sockets = list(self._sockets.get(agent_id, ()))
+        if not sockets:
+            return 0
+        data = json.dumps(message)
+        sent = 0
+        for socket in sockets:
+            try:
+                await socket.send_str(data)
+                sent += 1
+            except (ConnectionError, RuntimeError) as exc:  # closing socket: drop it
+                log.info("screen_pop_socket_dropped", agent_id=agent_id, error=type(exc).__name__)
+                self.unregister(agent_id, socket)
+        return sent
+
+    # ------------------------------------------------------------ the loop
+
+    async def run(self, retry_s: float = 2.0) -> None:
+        """Runs until cancelled; a failure of the subscription restarts it."""
+        while True:
+            try:
+                await self._run_once()
+            except Exception:
+                log.exception("screen_pop_hub_failed", retry_s=retry_s)
+                await asyncio.sleep(retry_s)
+
+    async def _run_once(self) -> None:
+        async with self._bus.subscribe(EVENTS_CHANNEL) as sub:
+            self.ready.set()
+            async with asyncio.TaskGroup() as tasks:
+                async for _channel, record in sub:
+                    offer = self.note(record)
+                    if offer is not None:
+                        tasks.create_task(self._offer_safely(offer))
+                    else:
+                        await self._forward(record)
+
+    def note(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """Fold one event record; returns it when it is an offer to pop."""
+        kind = record.get("kind")
+        call_id = str(record.get("call_id", ""))
+        if kind == "CallArrived":
+            info = self._calls.setdefault(call_id, {})
+            info.update(caller=str(record.get("caller", "")), caller_name=str(record.get("caller_name", "")),
+                        arrived_at=record.get("at"), direction=record.get("direction", "inbound"),
+                        dialed=record.get("dialed", ""))
+            self._calls.move_to_end(call_id)
+            while len(self._calls) > MAX_CALLS:
+                self._calls.popitem(last=False)
+        elif kind == "CallQueued":
+            info = self._calls.setdefault(call_id, {})
+            attributes = record.get("attributes") or {}
+            info.update(queue=record.get("queue", ""), queued_at=record.get("at"),
+                        skills=record.get("skills") or {}, priority=record.get("priority", 0),
+                        customer_id=record.get("customer_id", ""),
+                        attributes=attributes if isinstance(attributes, dict) else {})
+        elif kind == "CallOffered":
+            return record
+        elif kind == "CallConnected" and record.get("agent_id"):
+            self._agent_call[str(record["agent_id"])] = call_id
+        return None
+
+    async def _forward(self, record: dict[str, Any]) -> None:
+        kind = record.get("kind")
+        agent_id = str(record.get("agent_id", "") or "")
+        if kind in CALL_EVENT_KINDS:
+            if not agent_id:
+                agent_id = next((a for a, c in self._agent_call.items() if c == record.get("call_id")), "")
+                if not agent_id:
+                    info = self._calls.get(str(record.get("call_id", "")), {})
+                    agent_id = str(info.get("offered_to", ""))
+            if kind in ("CallEnded", "CallAbandoned") and agent_id:
+                if self._agent_call.get(agent_id) == record.get("call_id"):
+                    del self._agent_call[agent_id]
+        elif kind not in AGENT_EVENT_KINDS:
+            return
+        if agent_id:
+            await self._push(agent_id, {"type": "event", "event": record})
+
+    async def _offer_safely(self, record: dict[str, Any]) -> None:
+        try:
+            await self.offer(record)
+        except Exception:  # one bad offer must not stop the hub
+            log.exception("screen_pop_failed", call_id=record.get("call_id"), agent_id=record.get("agent_id"))
+
+    async def offer(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Build the pop for a CallOffered record, remember it, push it; returns it."""
+        try:
+            from_record(record)
+        except (UnknownEventKind, TypeError) as exc:
+            log.warning("screen_pop_bad_offer", error=str(exc))
+            raise
+        agent_id = str(record["agent_id"])
+        call_id = str(record["call_id"])
+        info = self._calls.setdefault(call_id, {})
+        info["offered_to"] = agent_id
+        info["offered_at"] = record.get("at")
+        self._agent_call[agent_id] = call_id
+        pop = await self.build(record, info)
+        self._last_pop[agent_id] = pop
+        sent = await self._push(agent_id, pop)
+        self.pops_sent += sent
+        log.info("screen_pop", call_id=call_id, agent_id=agent_id, customer_id=(pop["customer"] or {}).get("id", ""),
+                 source=pop["customer_source"], sockets=sent)
+        return pop
+
+    async def build(self, offer: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+        caller = str(info.get("caller", ""))
+        attributes = dict(info.get("attributes") or {})
+        account = str(attributes.get("account_number", "") or "")
+        customer: dict[str, Any] | None = None
+        candidates: list[dict[str, Any]] = []
+        source = "none"
+        if self._crm is not None and self._crm.config.enabled:
+            card = await self._crm.lookup(self._e164(caller), account)
+            if card is not None:
+                customer, source = {**card, "source": "crm"}, "crm"
+        if customer is None:
+            found, candidates = await self._builtin(str(info.get("customer_id", "") or ""), account, caller)
+            if found is not None:
+                customer, source = customer_card(found, "store"), "store"
+        history: list[dict[str, Any]] = []
+        if customer is not None and customer.get("id"):
+            rows = await self._store.interactions_for_customer(str(customer["id"]), self._history_limit)
+            history = [interaction_row(i) for i in rows]
+        offered_at = float(offer.get("at") or self._clock())
+        queued_at = info.get("queued_at")
+        return {
+            "type": "screen_pop",
+            "call_id": offer["call_id"],
+            "agent_id": offer["agent_id"],
+            "queue": offer.get("queue") or info.get("queue", ""),
+            "reason": offer.get("reason", ""),
+            "caller": caller,
+            "caller_name": info.get("caller_name", ""),
+            "offered_at": offered_at,
+            "queued_at": queued_at,
+            "wait_s": round(offered_at - float(queued_at), 1) if queued_at is not None else None,
+            "ivr_path": list(attributes.get("ivr_path") or []),
+            "attributes": attributes,
+            "skills": info.get("skills", {}),
+            "priority": info.get("priority", 0),
+            "customer": customer,
+            "customer_source": source,
+            "candidates": [customer_card(c, "store") for c in candidates[1:]],
+            "history": history,
+            "new_customer": customer is None,
+        }
+
+    @staticmethod
+    def _e164(caller: str) -> str:
+        from store.phones import normalize_phone
+
+        try:
+            return normalize_phone(caller) if caller else ""
+        except InvalidPhone:
+            return caller
+
+    async def _builtin(self, customer_id: str, account: str, caller: str) -> tuple[Customer | None, list[Customer]]:
+        if customer_id:
+            try:
+                return await self._store.get_customer(customer_id), []
+            except NotFound:
+                log.info("screen_pop_customer_id_unknown", customer_id=customer_id)
+        if account:
+            found = await self._store.find_customer_by_account(account)
+            if found is not None:
+                return found, []
+        if caller:
+            try:
+                matches = await self._store.find_customers_by_phone(caller)
+            except InvalidPhone:
+                matches = []
+            if matches:
+                return matches[0], matches
+        return None, []

@@ -1,0 +1,283 @@
+"""AMI wire format: CRLF lines of `Key: Value`, a message ends at an empty line.
+
+Pure and incremental, shared by the call model's trace replay, the PBX emulator and
+benchmarks. Bytes are decoded only on whole lines (invalid UTF-8 replaced), so a
+multi-byte character split across two reads is never mangled. A block that breaks
+the format is returned as a `MalformedBlock` with the reason, never raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+MAX_LINE_BYTES = 8192
+MAX_HEADERS = 512
+BANNER_PREFIX = "Asterisk Call Manager/"
+
+
+@dataclass(slots=True)
+class Message:
+    """One AMI message. Headers keep their order and repeats (ChanVariable...)."""
+
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    def get(self, key: str, default: str = "") -> str:
+        for k, v in self.headers:
+            if k == key:
+                return v
+        return default
+
+    def __getitem__(self, key: str) -> str:
+        for k, v in self.headers:
+            if k == key:
+                return v
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return any(k == key for k, _ in self.headers)
+
+    def get_all(self, key: str) -> list[str]:
+        return [v for k, v in self.headers if k == key]
+
+    @property
+    def event(self) -> str:
+        return self.get("Event")
+
+    @property
+    def response(self) -> str:
+        return self.get("Response")
+
+    def variables(self, prefix: str = "ChanVariable") -> dict[str, str]:
+        """Channel variables from `ChanVariable: NAME=value` lines (also the legacy
+        `ChanVariable(<channel>): NAME=value` spelling of OriginateResponse)."""
+        result: dict[str, str] = {}
+        for k, v in self.headers:
+            if k == prefix or (k.startswith(prefix + "(") and k.endswith(")")):
+                name, _, value = v.partition("=")
+                result[name] = value
+        return result
+
+    def as_dict(self) -> dict[str, str]:
+        """First value of each header (what most consumers want)."""
+        result: dict[str, str] = {}
+        for k, v in self.headers:
+            result.setdefault(k, v)
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class MalformedBlock:
+    reason: str
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class Banner:
+    text: str
+
+
+Parsed = Message | MalformedBlock | Banner
+
+
+def encode(headers: list[tuple[str, str]] | dict[str, str]) -> bytes:
+    """Serialise one message (CRLF, terminated by an empty line)."""
+    items = headers.items() if isinstance(headers, dict) else headers
+    out = []
+    for k, v in items:
+        value = str(v).replace("\r", " ").replace("\n", " ")
+        out.append(f"{k}: {value}\r\n")
+    out.append("\r\n")
+    return "".join(out).encode("utf-8")
+
+
+_SAFE_CHARS = MAX_LINE_BYTES // 4  # a line this short (in chars) cannot exceed the byte limit
+
+
+def _split_block(block: str) -> list[tuple[str, str]] | None:
+    """Headers of a block of CRLF-separated lines if every line has the plain
+    `Key: Value` form (first colon followed by a space, key non-empty without
+    surrounding whitespace) within the size limits; None otherwise, and the caller
+    falls back to the line-by-line parser, which has the exact rules."""
+    pairs = [line.split(": ", 1) for line in block.split("\r\n")]
+    if len(pairs) > MAX_HEADERS or min(map(len, pairs)) != 2:
+        return None
+    keys = dict(pairs)
+    if not _KNOWN_KEYS.issuperset(keys):
+        for key in keys:
+            if not key or ":" in key or key != key.strip():
+                return None
+        if len(_KNOWN_KEYS) < _KNOWN_KEYS_MAX:
+            _KNOWN_KEYS.update(keys)
+    if len(block) > _SAFE_CHARS and any(
+        len(line) > _SAFE_CHARS and len(line.encode("utf-8")) > MAX_LINE_BYTES
+        for line in block.split("\r\n")
+    ):
+        return None
+    return list(map(tuple, pairs))  # type: ignore[arg-type]
+
+
+# Header names already checked by `_split_block` (AMI uses a few hundred); bounded so
+# a peer sending random names cannot grow it without limit.
+_KNOWN_KEYS: set[str] = set()
+_KNOWN_KEYS_MAX = 4096
+
+
+class AmiParser:
+    """Feed bytes as they arrive; get whole messages back.
+
+    Two paths with identical results (a hypothesis test compares them):
+    - fast: the complete lines of a chunk are decoded in one go (strict UTF-8, so the
+      bytes were valid and decoding whole lines at once equals decoding line by line),
+      split into blocks on CRLF CRLF and each block split with str methods;
+    - line by line: anything unusual (banner, invalid UTF-8, LF-only line ends, lone
+      CR, oversized lines, too many headers, malformed lines) goes through the
+      original per-line state machine, which decodes each whole line with
+      `errors="replace"`.
+    """
+
+    def __init__(self, expect_banner: bool = True, message_factory: type[Message] | None = None) -> None:
+        self._buffer = bytearray()
+        self._expect_banner = expect_banner
+        self._headers: list[tuple[str, str]] = []
+        self._problem: str | None = None
+        self._raw_lines: list[str] = []
+        self._skipping_long_line = False
+        self._carry = ""  # decoded complete lines (CRLF-terminated) of an unfinished block
+        self._factory = message_factory or Message
+
+    def _clean(self) -> bool:
+        return not (
+            self._expect_banner
+            or self._skipping_long_line
+            or self._headers
+            or self._problem is not None
+            or self._raw_lines
+        )
+
+    def feed(self, data: bytes) -> list[Parsed]:
+        self._buffer += data
+        out: list[Parsed] = []
+        if not self._clean():
+            self._slow(out, until_clean=True)
+        buf = self._buffer
+        if self._clean():
+            cut = buf.rfind(b"\n")
+            if cut >= 0:
+                segment = bytes(buf[: cut + 1])
+                try:
+                    text = segment.decode("utf-8")
+                except UnicodeDecodeError:
+                    text = None
+                if text is not None and text.count("\n") == text.count("\r\n"):
+                    del buf[: cut + 1]
+                    blocks = (self._carry + text).split("\r\n\r\n")
+                    self._carry = blocks.pop()
+                    for block in blocks:
+                        self._block(block, out)
+                    if self._carry.count("\r\n") > MAX_HEADERS:
+                        self._flush_carry(out)
+                else:
+                    self._flush_carry(out)
+                    self._slow(out, until_clean=False)
+        else:
+            self._slow(out, until_clean=False)
+        if len(buf) > MAX_LINE_BYTES:
+            # An unterminated monster line: drop it now, skip the rest of it later.
+            self._flush_carry(out)
+            self._note_problem(f"header line exceeds {MAX_LINE_BYTES} bytes")
+            buf.clear()
+            self._skipping_long_line = True
+        return out
+
+    def _block(self, block: str, out: list[Parsed]) -> None:
+        while block.startswith("\r\n"):
+            block = block[2:]
+        if not block:
+            return
+        headers = _split_block(block)
+        if headers is None:
+            # Unusual block: the line-by-line path gives the exact result.
+            self._buffer[:0] = (block + "\r\n\r\n").encode("utf-8")
+            self._slow(out, until_clean=True)
+            return
+        out.append(self._factory(headers))
+
+    def _flush_carry(self, out: list[Parsed]) -> None:
+        """Hand decoded lines of an unfinished block back to the line-by-line path."""
+        if self._carry:
+            self._buffer[:0] = self._carry.encode("utf-8")
+            self._carry = ""
+            self._slow(out, until_clean=False, limit=None)
+
+    def _slow(self, out: list[Parsed], until_clean: bool, limit: int | None = None) -> None:
+        buf = self._buffer
+        start = 0
+        while True:
+            nl = buf.find(b"\n", start)
+            if nl < 0:
+                break
+            raw = bytes(buf[start:nl])
+            start = nl + 1
+            if self._skipping_long_line:
+                self._skipping_long_line = False
+            else:
+                if raw.endswith(b"\r"):
+                    raw = raw[:-1]
+                if len(raw) > MAX_LINE_BYTES:
+                    self._note_problem(f"header line of {len(raw)} bytes exceeds {MAX_LINE_BYTES}")
+                else:
+                    self._line(raw.decode("utf-8", errors="replace"), out)
+            if until_clean and self._clean():
+                break
+        del buf[:start]
+
+    def _note_problem(self, reason: str) -> None:
+        if self._problem is None:
+            self._problem = reason
+        self._raw_lines.append("<oversized line>")
+
+    def _line(self, line: str, out: list[Parsed]) -> None:
+        if self._expect_banner:
+            self._expect_banner = False
+            if line.startswith(BANNER_PREFIX):
+                out.append(Banner(line))
+                return
+        if line == "":
+            if self._headers or self._problem:
+                out.append(self._finish())
+            return
+        self._raw_lines.append(line)
+        if len(self._headers) >= MAX_HEADERS:
+            if self._problem is None:
+                self._problem = f"more than {MAX_HEADERS} headers"
+            return
+        key, sep, value = line.partition(":")
+        if not sep or not key or key != key.strip():
+            if self._problem is None:
+                self._problem = f"line {len(self._raw_lines)} is not 'Key: Value': {line[:80]!r}"
+            return
+        self._headers.append((key, value[1:] if value.startswith(" ") else value))
+
+    def _finish(self) -> Parsed:
+        result: Parsed
+        if self._problem is not None:
+            result = MalformedBlock(self._problem, "\n".join(self._raw_lines)[:2000])
+        else:
+            result = self._factory(self._headers)
+        self._headers = []
+        self._problem = None
+        self._raw_lines = []
+        return result
+
+
+def parse_bytes(data: bytes, expect_banner: bool = True) -> list[Parsed]:
+    """Parse a whole capture (e.g. a recorded `.ami` file)."""
+    parser = AmiParser(expect_banner=expect_banner)
+    return parser.feed(data) + parser.feed(b"\r\n")
+
+
+def messages(data: bytes, expect_banner: bool = True) -> Iterator[Message]:
+    for item in parse_bytes(data, expect_banner):
+        if isinstance(item, Message):
+            yield item

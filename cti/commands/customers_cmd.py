@@ -1,0 +1,72 @@
+"""`hotline customers import FILE.csv`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from cti.commands.common import config_option, load_or_exit
+from store import SqlStore, open_store
+from store.customer_csv import Rejected, read_customers
+from store.models import Customer
+from store.port import Conflict
+
+
+@click.group()
+def customers() -> None:
+    """CRM customer records."""
+
+
+async def _reject_existing_accounts(store: SqlStore, rows: list[tuple[int, Customer]]) -> list[Rejected]:
+    """Account numbers already held by another customer in the store."""
+    rejected = []
+    for line, customer in rows:
+        if customer.account_number:
+            holder = await store.find_customer_by_account(customer.account_number)
+            if holder is not None and holder.id != customer.id:
+                rejected.append(Rejected(line, f"account_number: {customer.account_number!r} belongs to customer {holder.id!r}"))
+    return rejected
+
+
+@customers.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@config_option
+def import_(file: Path, config_path: str | None) -> None:
+    """Import FILE.csv: valid rows are committed together; rejected rows are listed."""
+    config = load_or_exit(config_path).config
+    accepted: list[tuple[int, Customer]] = []
+    rejected: list[Rejected] = []
+    with file.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+        total = sum(1 for _ in handle) - 1
+        handle.seek(0)
+        with tqdm(total=max(total, 0), unit="row", desc="validating", disable=None) as bar:
+            for line, item in read_customers(handle, file.name):
+                (rejected.append(item) if isinstance(item, Rejected) else accepted.append((line, item)))
+                bar.update(1)
+
+    async def commit() -> list[Rejected]:
+        store = await open_store(config.store)
+        try:
+            await store.migrate()
+            clashes = await _reject_existing_accounts(store, accepted)
+            bad_lines = {r.line for r in clashes}
+            await store.put_customers(c for line, c in accepted if line not in bad_lines)
+            return clashes
+        finally:
+            await store.close()
+
+    try:
+        clashes = asyncio.run(commit())
+    except Conflict as exc:
+        click.echo(f"{file}: nothing imported: {exc}", err=True)
+        sys.exit(1)
+    rejected = sorted(rejected + clashes, key=lambda r: r.line)
+    for r in rejected:
+        click.echo(f"{file}:{r.line}: rejected: {r.reason}", err=True)
+    click.echo(f"{file}: imported {len(accepted) - len(clashes)} customer(s), rejected {len(rejected)}")
+    if rejected:
+        sys.exit(3)

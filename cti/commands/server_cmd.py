@@ -1,0 +1,30 @@
+"""`hotline serve`."""
+
+from __future__ import annotations
+
+import click
+import structlog
+from aiohttp import web
+
+from config.schema import HotlineConfig
+from cti.commands.common import config_option, load_or_exit
+from cti.server import create_app
+
+log = structlog.get_logger()
+
+
+def _run(config: HotlineConfig, host: str | None, port: int | None) -> None:
+    app = create_app(config)
+    host = host or config.server.host
+    port = config.server.port if port is None else port
+    click.echo(f"Hotline serving on http://{host}:{port}/  (health: http://{host}:{port}/healthz)")
+    web.run_app(app, host=host, port=port, print=None, handle_signals=True)
+
+
+@click.command()
+@config_option
+@click.option("--host", default=None, help="Bind address (overrides server.host).")
+@click.option("--port", type=int, default=None, help="Port (overrides server.port).")
+def serve(config_path: str | None, host: str | None, port: int | None) -> None:
+    """Run the Hotline server."""
+    _run(load_or_exit(config_path).config, host, port)

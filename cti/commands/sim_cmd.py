@@ -1,0 +1,229 @@
+"""`hotline sim ...` (call-load simulation through the real router) and
+`hotline erlang ...` (Erlang C / Erlang A staffing).
+
+    hotline sim SCENARIO.toml [--seed N] [--json OUT] [--html REPORT.html] [--rules CANDIDATE.toml]
+    hotline sim --agents N --calls-per-hour L --aht S [--patience S] [--hours H]
+                [--sl-threshold T] [--seed N] --json -
+    hotline sim dialer ARGS...          (the outbound dialer simulation, when installed)
+    hotline erlang --calls-per-hour L --aht S [--target-sl 0.8] [--threshold 20]
+                   [--patience S] [--shrinkage F] [--agents N] [--json]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _load_dialer_command() -> click.Command:
+    try:
+        from dialer.cli import sim_dialer  # type: ignore[import-not-found]
+    except ModuleNotFoundError as exc:
+        if exc.name in ("dialer", "dialer.cli"):
+            raise click.ClickException(
+                "hotline sim dialer: the outbound dialer simulation is not available "
+                "(no module dialer.cli providing the click command sim_dialer)"
+            ) from None
+        raise
+    except ImportError as exc:
+        raise click.ClickException(f"hotline sim dialer: dialer.cli has no command sim_dialer ({exc})") from None
+    if not isinstance(sim_dialer, click.Command):
+        raise click.ClickException("hotline sim dialer: dialer.cli.sim_dialer is not a click command")
+    return sim_dialer
+
+
+class _SimCommand(click.Command):
+    """`sim dialer ...` hands every remaining argument to the dialer's own command."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        if args and args[0] == "dialer":
+            cmd = _load_dialer_command()
+            return cmd.make_context(f"{info_name} dialer", list(args[1:]), parent=parent, **extra)
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)
+
+
+def _clean(o: Any) -> Any:
+    """JSON has no inf/nan: None instead."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    return o
+
+
+def _write_json(dest: str, obj: Any) -> None:
+    text = json.dumps(_clean(obj), indent=None if dest == "-" else 2, default=_json_default)
+    if dest == "-":
+        click.echo(text)
+    else:
+        Path(dest).write_text(text + "\n", encoding="utf-8")
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
+    return str(v)
+
+
+@click.command("sim", cls=_SimCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False))
+@click.option("--seed", type=int, default=None, help="Random seed (default: the scenario's).")
+@click.option("--json", "json_out", default=None, help="Write the results as JSON to this file ('-' = stdout).")
+@click.option("--html", "html_out", default=None, type=click.Path(dir_okay=False), help="Write an HTML report.")
+@click.option("--rules", "candidate", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="What-if: also run these candidate routing rules on the same callers.")
+@click.option("--agents", type=int, default=None, help="Quick M/M/N form: number of agents.")
+@click.option("--calls-per-hour", type=float, default=None, help="Quick form: arrival rate.")
+@click.option("--aht", type=float, default=None, help="Quick form: mean handle time, s (exponential).")
+@click.option("--patience", type=float, default=None, help="Quick form: mean patience, s (exponential; omit: none).")
+@click.option("--hours", type=float, default=8.0, show_default=True, help="Quick form: simulated hours.")
+@click.option("--warmup", type=float, default=0.0, show_default=True, help="Quick form: seconds not counted.")
+@click.option("--sl-threshold", type=float, default=20.0, show_default=True, help="Quick form: SL threshold, s.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]), help="Logs go to stderr.")
+def sim(scenario: str | None, seed: int | None, json_out: str | None, html_out: str | None,
+        candidate: str | None, agents: int | None, calls_per_hour: float | None, aht: float | None,
+        patience: float | None, hours: float, warmup: float, sl_threshold: float, quiet: bool,
+        log_level: str) -> None:
+    """Simulate a call load through the real router and report the KPIs.
+
+    SCENARIO.toml (see config/examples/scenario-*.toml), or the quick M/M/N(+M) form
+    with --agents/--calls-per-hour/--aht. `hotline sim dialer ...` runs the outbound
+    dialer simulation."""
+    from cti.logs import configure
+    from sim.dists import ScenarioError
+    from sim.scenario import load_scenario, mmn_scenario
+
+    configure(log_level)
+
+    quick = [agents, calls_per_hour, aht]
+    try:
+        if scenario is not None:
+            if any(v is not None for v in quick):
+                raise click.UsageError("give either SCENARIO.toml or --agents/--calls-per-hour/--aht, not both")
+            sc = load_scenario(scenario)
+        else:
+            if any(v is None for v in quick):
+                raise click.UsageError("missing SCENARIO.toml (or --agents, --calls-per-hour and --aht)")
+            sc = mmn_scenario(agents, calls_per_hour, aht, patience, hours, sl_threshold,  # type: ignore[arg-type]
+                              seed=seed or 0, warmup_s=warmup)  # fmt: skip
+    except ScenarioError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    from routing import RuleError
+
+    from sim.run import compare, load_rules_text, run_scenario, what_if
+
+    try:
+        current_rules = load_rules_text(sc.rules_text, sc.rules_filename)
+        cand_rules = None
+        if candidate is not None:
+            cand_rules = load_rules_text(Path(candidate).read_text(encoding="utf-8"), candidate)
+    except RuleError as exc:
+        raise click.ClickException(f"routing rules:\n{exc}") from None
+
+    bar = None
+    progress = None
+    if not quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=100, desc=f"sim {sc.name}", unit="%", file=sys.stderr, leave=False,
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")  # fmt: skip
+
+        def progress(f: float) -> None:
+            bar.n = int(f * 100)
+            bar.refresh()
+
+    try:
+        if cand_rules is None:
+            result = run_scenario(sc, seed, current_rules, progress)
+            results = [result]
+            payload: Any = result.summary() if scenario is None else {
+                "scenario": sc.name, "summary": result.summary(), "kpi": result.report.to_dict(),
+                "stats": {"calls": result.stats.calls, "events": result.stats.events,
+                          "ticks": result.stats.ticks, "decisions": result.stats.decisions},
+            }  # fmt: skip
+        else:
+            cur, cand, diff = what_if(sc, cand_rules, seed, progress)
+            results = [cur, cand]
+            payload = {"scenario": sc.name, "comparison": diff,
+                       "current": cur.report.to_dict(), "candidate": cand.report.to_dict()}  # fmt: skip
+    finally:
+        if bar is not None:
+            bar.close()
+
+    if json_out is not None:
+        _write_json(json_out, payload)
+    if html_out is not None:
+        from sim.html_report import render_html
+
+        Path(html_out).write_text(render_html(results, candidate_name=candidate), encoding="utf-8")
+    if json_out != "-":
+        if cand_rules is None:
+            s = results[0].summary()
+            width = max(len(k) for k in s)
+            for k, v in s.items():
+                click.echo(f"{k:<{width}}  {_fmt(v)}")
+        else:
+            rows = compare(results[0].summary(), results[1].summary())
+            click.echo(f"{'kpi':<24} {'current':>12} {'candidate':>12} {'difference':>12}")
+            for k, r in rows.items():
+                click.echo(f"{k:<24} {_fmt(r['current']):>12} {_fmt(r['candidate']):>12} {_fmt(r['difference']):>12}")
+        if html_out:
+            click.echo(f"report: {html_out}")
+
+
+@click.command("erlang", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--calls-per-hour", type=float, required=True, help="Arrival rate.")
+@click.option("--aht", type=float, required=True, help="Mean handle time, s.")
+@click.option("--target-sl", type=float, default=0.8, show_default=True, help="Target service level (answered within T / offered).")
+@click.option("--threshold", type=float, default=20.0, show_default=True, help="Service-level threshold T, s.")
+@click.option("--patience", type=float, default=None, help="Mean patience, s: Erlang A (omit: Erlang C).")
+@click.option("--shrinkage", type=float, default=0.0, show_default=True, help="Share of paid time off the phones (0-1).")
+@click.option("--max-abandon", type=float, default=None, help="Also keep abandonment at or below this (Erlang A).")
+@click.option("--agents", type=int, default=None, help="Evaluate this many agents instead of searching.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def erlang(calls_per_hour: float, aht: float, target_sl: float, threshold: float, patience: float | None,
+           shrinkage: float, max_abandon: float | None, agents: int | None, as_json: bool) -> None:
+    """Agents needed for a target service level (Erlang C, or Erlang A with --patience),
+    with P(wait), ASA, SL, abandonment and occupancy."""
+    if patience is not None and not patience > 0:
+        raise click.ClickException(f"--patience: must be > 0, got {patience}")
+    from sim.erlang import evaluate, staff
+
+    try:
+        if agents is not None:
+            r = evaluate(agents, calls_per_hour, aht, threshold, patience)
+            out: dict[str, Any] = r.to_dict()
+            if 0 <= shrinkage < 1:
+                out["scheduled"] = math.ceil(agents / (1 - shrinkage) - 1e-9)
+        else:
+            out = staff(calls_per_hour, aht, target_sl, threshold, patience, shrinkage, max_abandon).to_dict()
+            out["target_sl"] = target_sl
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(_clean(out)))
+        return
+    width = max(len(k) for k in out)
+    for k, v in out.items():
+        click.echo(f"{k:<{width}}  {_fmt(v)}")

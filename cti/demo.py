@@ -1,0 +1,227 @@
+"""`hotline demo`: a living contact center on one machine with nothing installed.
+
+Starts the PBX emulator (real AMI over TCP, FastAGI client), the Hotline server on
+the embedded defaults (SQLite, in-process bus) with the live loop and the IVR, and a
+real-time traffic generator; simulated agents answer, talk and wrap up. A person can
+log in as the demo agent and take calls beside them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import time
+import tomllib
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+import structlog
+from aiohttp import web
+
+from config.demo_data import demo_agents, generate_customers, generate_interactions
+from config.schema import BusConfig, HotlineConfig, PbxConfig, ServerConfig, StoreConfig
+from cti.ami import AmiClient, AmiSettings
+from cti.call_model import CallModel
+from cti.pbx import AmiPbx
+from cti.server import create_app
+from sim.pbx_emulator.server import PbxEmulator
+from sim.traffic import TrafficProfile, run_traffic
+from store import open_store
+from store.models import User
+
+log = structlog.get_logger()
+
+AMI_SECRET = "demo-secret"
+DEMO_LOGIN, DEMO_PASSWORD = "demo", "demo-agent"
+SUPERVISOR_LOGIN, SUPERVISOR_PASSWORD = "super", "demo-super"
+ADMIN_LOGIN, ADMIN_PASSWORD = "admin", "demo-admin"
+CUSTOMERS = 2000
+
+DEMO_ROUTING: dict[str, Any] = {
+    "default_queue": "billing",
+    "queues": {
+        queue: {"targets": [
+            {"name": "experts", "expression": f"skills.{queue} >= 7", "timeout_s": 20},
+            {"name": "anyone skilled", "expression": f"skills.{queue} >= 1"},
+        ]}
+        for queue in ("billing", "support", "sales")
+    } | {
+        # the demo campaign's answered humans: any agent with the outbound skill, at once
+        "campaign-demo": {"targets": [{"name": "campaign agents", "expression": "skills.outbound >= 1"}]},
+    },
+    "defaults": {"strategy": "longest_idle", "wrap_up_s": 5},
+    "rona": {"ring_timeout_s": 15, "max_misses": 2, "pause_reason": "no_answer"},
+    "pause_reasons": ["break", "lunch", "training", "no_answer"],
+}
+
+
+CAMPAIGN_AGENTS = 6  # the first demo agents also work the outbound campaign (blending)
+CAMPAIGN_LEADS = 2000
+
+
+def demo_campaign_agents() -> list[User]:
+    """The demo agents; the first few also have the campaign's `outbound` skill."""
+    agents = demo_agents(seed=7)
+    return [replace(a, skills={**a.skills, "outbound": 5}) if n < CAMPAIGN_AGENTS else a
+            for n, a in enumerate(agents)]
+
+
+def demo_campaign(data_dir: Path) -> dict[str, Any]:
+    """A predictive campaign on generated leads; the emulator answers, is busy, rings
+    out or answers with a machine with these probabilities."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    leads = data_dir / "demo-leads.csv"
+    rows = ["lead_id,phone,time_zone,first_name,last_name,offer"]
+    offers = ("fibre upgrade", "loyalty discount", "premium support")
+    rows += [f"D{n:05d},+1212736{n:04d},UTC,Lead,Number {n},{offers[n % 3]}" for n in range(1, CAMPAIGN_LEADS + 1)]
+    leads.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return {"demo": {
+        "leads": str(leads), "name": "Demo win-back", "mode": "predictive", "caller_id": '"ACME Sales" <8005550100>',
+        "no_answer_timeout_s": 20, "expected_aht_s": 20, "max_attempts": 3,
+        "calling_window": {"start": "00:00:00", "end": "23:59:59",
+                           "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
+        "demo_behaviour": {"answer": 0.35, "machine": 0.15, "busy": 0.15, "noanswer": 0.3, "congestion": 0.05},
+    }}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def demo_ivr() -> dict[str, Any]:
+    """The example IVR, open around the clock for the demo."""
+    text = (resources.files("config") / "examples" / "ivr.toml").read_text(encoding="utf-8")
+    ivr = tomllib.loads(text)["ivr"]
+    ivr.pop("hours", None)
+    ivr["holidays"] = []
+    return ivr
+
+
+def demo_users() -> list[User]:
+    from web.security import hash_password
+
+    agents = demo_campaign_agents()
+    human = User(login=DEMO_LOGIN, display_name="You (demo agent)", role="agent", team="team-a",
+                 skills={"billing": 7, "support": 7, "sales": 7, "outbound": 5}, languages=("en",),
+                 phone_endpoint="Local/2050@agents", password_hash=hash_password(DEMO_PASSWORD))
+    supervisor = User(login=SUPERVISOR_LOGIN, display_name="Sam Supervisor", role="supervisor", team="team-a",
+                      password_hash=hash_password(SUPERVISOR_PASSWORD))
+    admin = User(login=ADMIN_LOGIN, display_name="Ada Admin", role="admin", password_hash=hash_password(ADMIN_PASSWORD))
+    return [*agents, human, supervisor, admin]
+
+
+async def seed(store_config: StoreConfig) -> list[tuple[str, str]]:
+    """Demo data on first run; returns (name, number) of customers for the traffic."""
+    store = await open_store(store_config)
+    try:
+        await store.migrate()
+        if await store.count_customers() == 0:
+            base = list(generate_customers(CUSTOMERS, seed=7))
+            await store.put_customers(base)
+            for interaction in generate_interactions(base, now=time.time(), seed=7):
+                await store.put_interaction(interaction)
+        for user in demo_users():
+            await store.put_user(user)
+        return [(c.name, c.phones[0]) for c in generate_customers(300, seed=7)]
+    finally:
+        await store.close()
+
+
+@dataclass
+class DemoOptions:
+    host: str
+    port: int
+    data_dir: Path
+    calls_per_hour: float
+    duration_s: float
+    campaign: bool = True
+
+
+async def run_demo(options: DemoOptions) -> None:
+    agi_port = _free_port()
+    emulator = PbxEmulator("hotline", AMI_SECRET, agi_url=f"agi://127.0.0.1:{agi_port}/ivr")
+    await emulator.start("127.0.0.1", 0)
+    config = HotlineConfig(
+        server=ServerConfig(host=options.host, port=options.port),
+        store=StoreConfig(url=f"sqlite:///{options.data_dir / 'demo.sqlite3'}"),
+        bus=BusConfig(url="memory://"),
+        pbx=PbxConfig(enabled=True, ami_port=emulator.port, ami_secret=AMI_SECRET, agi_bind=f"127.0.0.1:{agi_port}"),
+        routing=DEMO_ROUTING,
+        ivr=demo_ivr(),
+        campaigns=demo_campaign(options.data_dir) if options.campaign else {},
+    )
+    known = await seed(config.store)
+    app = create_app(config)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, options.host, options.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await emulator.stop()
+        raise click.ClickException(
+            f"cannot listen on {options.host}:{options.port} ({exc.strerror}); choose another with --port"
+        ) from None
+
+    # Simulated agents log in and go available (the desktop sends the same commands).
+    from cti.live_app import LIVE
+
+    center = app[LIVE]
+    for user in demo_campaign_agents():
+        await center.handle_agent_command({"agent_id": user.login, "action": "available"})
+
+    traffic_client = AmiClient(AmiSettings("127.0.0.1", emulator.port, "hotline", AMI_SECRET), CallModel())
+    await traffic_client.start()
+    await traffic_client.wait_ready(10)
+    url = f"http://{options.host}:{options.port}/"
+    click.echo(
+        f"\nHotline demo running: {url}\n"
+        f"  wallboard:  {url}wallboard   (supervisor {SUPERVISOR_LOGIN} / {SUPERVISOR_PASSWORD})\n"
+        f"  agent desk: {url}agent       (agent {DEMO_LOGIN} / {DEMO_PASSWORD}; go available to take calls)\n"
+        f"  admin:      {url}admin       ({ADMIN_LOGIN} / {ADMIN_PASSWORD})\n"
+        f"  health:     {url}healthz\n"
+        f"  traffic:    {options.calls_per_hour:.0f} calls/hour through the PBX emulator on 127.0.0.1:{emulator.port}\n"
+        + (f"  outbound:   predictive campaign 'demo' ({CAMPAIGN_LEADS} leads, {CAMPAIGN_AGENTS} blended agents + you)\n"
+           if options.campaign else "")
+        + "Press Ctrl-C to stop.\n"
+    )
+    profile = TrafficProfile(calls_per_hour=options.calls_per_hour, known_numbers=known, ivr_choices=("2", "4", "2", "4", "9"))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    traffic = asyncio.create_task(run_traffic(AmiPbx(traffic_client), profile, options.duration_s))
+    try:
+        await stop.wait()
+    finally:
+        click.echo("Stopping...")
+        traffic.cancel()
+        await asyncio.gather(traffic, return_exceptions=True)
+        await traffic_client.close()
+        await runner.cleanup()
+        await emulator.stop()
+        click.echo("Stopped.")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("var"), show_default=True)
+@click.option("--calls-per-hour", type=float, default=360.0, show_default=True, help="Simulated inbound traffic.")
+@click.option("--campaign/--no-campaign", default=True, show_default=True,
+              help="Run the demo outbound campaign beside the inbound traffic.")
+@click.option("--duration", "duration_s", type=float, default=7 * 86400.0, show_default=True,
+              help="Seconds of traffic before the generator stops (the server keeps running until Ctrl-C).")
+def demo(host: str, port: int, data_dir: Path, calls_per_hour: float, duration_s: float, campaign: bool) -> None:
+    """A living contact center on the embedded defaults: emulated PBX, traffic, agents."""
+    from cti.logs import configure
+
+    configure("warning", "text")
+    asyncio.run(run_demo(DemoOptions(host, port, data_dir, calls_per_hour, duration_s, campaign)))

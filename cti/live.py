@@ -1,0 +1,851 @@
+"""The live contact center: PBX events in, routing decisions out.
+
+One `LiveCenter` per server process that leads routing. Everything that changes
+state goes through one inbox and one consumer task, in order: domain events from
+the call model (AMI), IVR hand-offs, agent commands from the desktops (bus), and
+time (router deadlines, ring timers). The router is the pure core; this module is
+its asyncio shell:
+
+- each domain event is logged (buffered event log), published on the bus
+  (`events` channel), counted, and fed to the router;
+- router decisions become PBX actions: an Offer redirects the waiting caller to
+  `agent-connect,<agent extension>,1`; a ring timer returns the caller to hold when
+  the agent does not answer in time (RONA) before the dialplan's own Dial timeout;
+- agent state changes are published in the `agents` state map for wallboards;
+- one interaction row per call is written with customer, queue, agent and outcome.
+
+PBX actions run as tasks owned by the center: a slow or failed action never stalls
+the inbox. Nothing is re-sent after an AMI reconnect (see cti/ami.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any, Awaitable, Callable, Iterable, Mapping
+
+import structlog
+
+from cti.ami_codec import Message
+from cti.call_model import AGENT, ModelConfig, classify
+from cti.eventlog import BufferedEventLog
+from cti.pbx import PbxActions, PbxError, Target
+from events import (
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentStateChanged,
+    CallAbandoned,
+    CallArrived,
+    CallConnected,
+    CallEnded,
+    CallHeld,
+    CallNotAnswered,
+    CallOffered,
+    CallQueued,
+    CallResumed,
+    CallTransferred,
+    Event,
+    OriginateResulted,
+    WrapUpEnded,
+    to_record,
+)
+from routing import AgentProfile, Escalated, FinalStep, Offer, Overflowed, Router, Tick
+from store.bus import Bus
+from store.models import Interaction, User
+
+log = structlog.get_logger()
+
+AGENT_FIELDS = ("agent_id", "from_agent")
+_CHANNEL_NAMES = ModelConfig()  # how agent legs are named (the recorded dialplan's conventions)
+CustomerLookup = Callable[[str], Awaitable[str]]  # caller number -> customer id ("" unknown)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentEndpoint:
+    """How the PBX reaches an agent: `connect_exten` in the agent-connect context;
+    `model_id` is how the call model names the agent's leg."""
+
+    agent_id: str
+    connect_exten: str
+    model_id: str
+
+
+def endpoint_of(user: User) -> AgentEndpoint | None:
+    """`Local/2001@agents` -> exten 2001 (leg "2001"); `SIP/agent1001` -> exten 1001
+    (leg "agent1001"), as the recorded dialplan's agent-connect context dials them."""
+    tech, _, rest = user.phone_endpoint.partition("/")
+    if tech == "Local" and "@" in rest:
+        exten = rest.split("@", 1)[0]
+        return AgentEndpoint(user.login, exten, exten)
+    if tech in ("SIP", "PJSIP") and rest:
+        peer = rest.split("/", 1)[0]
+        exten = peer.removeprefix("agent")
+        return AgentEndpoint(user.login, exten, peer)
+    return None
+
+
+def profile_of(user: User) -> AgentProfile:
+    return AgentProfile(agent_id=user.login, skills=dict(user.skills), languages=tuple(user.languages),
+                        team=user.team)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCommand:
+    agent_id: str
+    action: str
+    request_id: str = ""
+    call_id: str = ""
+    reason: str = ""
+    target: str = ""
+    disposition: str = ""
+    notes: str = ""
+
+    @classmethod
+    def from_message(cls, message: Mapping[str, Any]) -> "AgentCommand":
+        names = set(cls.__dataclass_fields__)
+        values = {k: str(v) for k, v in message.items() if k in names and v is not None}
+        if not values.get("agent_id") or not values.get("action"):
+            raise ValueError("agent command needs 'agent_id' and 'action'")
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class IvrHandOff:
+    """The IVR finished and queued the call (with its richer routing attributes)."""
+
+    event: CallQueued
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequested:
+    """Virtual hold: the caller left a number in the IVR; their place in the queue is
+    kept and they are called back when an agent is free."""
+
+    call_id: str
+    number: str
+    queue: str
+    skills: Mapping[str, int] = field(default_factory=dict)
+    priority: int = 0
+    customer_id: str = ""
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedElsewhere:
+    """An event another process already logged and published (e.g. the web's
+    WrapUpEnded): the router needs it, the log must not get it twice."""
+
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class InLoop:
+    """A coroutine function run inside the consumer, in order with everything else
+    (the outbound dialer's ticks, AMD verdicts and connect deadlines)."""
+
+    fn: Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RulesChanged:
+    """An admin applied a new routing rules version (already validated)."""
+
+    rules: Any
+
+
+@dataclass(slots=True)
+class _CallState:
+    call_id: str
+    caller: str = ""
+    direction: str = "inbound"
+    channel: str = ""  # the customer channel waiting on hold (redirect target)
+    agent_channels: dict[str, str] = field(default_factory=dict)  # agent login -> leg channel
+    queued: bool = False
+    answered: bool = False
+    offered_to: str = ""
+    agent: str = ""
+    queue: str = ""
+    customer_id: str = ""
+    started_at: float = 0.0
+    answered_at: float | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    # Already in the event log before this process started (restart recovery): the
+    # resync's CallArrived/CallQueued/CallConnected for it are routed, not logged again.
+    logged: set[tuple[str, str]] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class LiveStats:
+    calls_offered: int = 0
+    calls_answered: int = 0
+    calls_abandoned: int = 0
+    rona: int = 0
+    actions_failed: int = 0
+    bus_failures: int = 0
+
+
+class LiveCenter:
+    def __init__(
+        self,
+        *,
+        router: Router,
+        pbx: PbxActions,
+        eventlog: BufferedEventLog,
+        bus: Bus,
+        endpoints: Iterable[AgentEndpoint],
+        store: Any = None,
+        customer_lookup: CustomerLookup | None = None,
+        clock: Callable[[], float] = time.time,
+        ring_timeout_s: float | None = None,
+        dial_timeout_s: float = 20.0,
+        hold_target: Target = Target("inbound", "1000", 5),
+        agent_connect_context: str = "agent-connect",
+        outbound_context: str = "customers",
+        callback_dial: str = "Local/{number}@customers",
+        callback_variables: Mapping[str, str] | None = None,
+        callback_ring_s: float = 30.0,
+        time_scale: float = 1.0,
+    ) -> None:
+        self.router = router
+        self.pbx = pbx
+        self.eventlog = eventlog
+        self.bus = bus
+        self.store = store
+        self.customer_lookup = customer_lookup
+        self.clock = clock
+        configured = ring_timeout_s if ring_timeout_s is not None else router.rules.rona.ring_timeout_s
+        # Return the caller to hold before the dialplan's own Dial timeout hangs them up.
+        self.ring_timeout_s = min(configured, max(dial_timeout_s - 2.0, 1.0))
+        self.hold_target = hold_target
+        self.agent_connect_context = agent_connect_context
+        self.outbound_context = outbound_context
+        self.callback_dial = callback_dial  # how to reach a number that asked for a callback
+        self.callback_variables = dict(callback_variables or {})
+        self.callback_ring_s = callback_ring_s
+        self._aliases: dict[str, str] = {}  # PBX call id of a call-back -> the callback's call id
+        self._callback_originates: dict[str, str] = {}  # originate id -> callback call id
+        self.stats = LiveStats()
+        self._last_now = 0.0
+        self.time_scale = time_scale  # clock seconds per real second (an emulator running fast)
+        self._endpoints = {e.agent_id: e for e in endpoints}
+        self._by_model_id = {e.model_id: e.agent_id for e in self._endpoints.values()}
+        self._calls: dict[str, _CallState] = {}
+        self._ring_timers: dict[str, tuple[float, str]] = {}  # call_id -> (deadline, agent)
+        self._call_actions: dict[str, asyncio.Task[Any]] = {}  # call_id -> its last PBX action
+        # Where to find a caller's channel when no MusicOnHoldStart was seen (after a resync).
+        self.channel_fallback: Callable[[str], str] = lambda call_id: ""
+        self._inbox: asyncio.Queue[Any] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # Called (inside the consumer) with every event the center logs, and with events
+        # logged elsewhere: the outbound dialer follows its calls this way.
+        self.listeners: list[Callable[[Event], Awaitable[None]]] = []
+
+    # ------------------------------------------------------------ inputs (any thread-free context)
+
+    def on_domain_events(self, events: list[Event]) -> None:
+        """AmiClient callback: domain events from the call model, in stream order."""
+        for event in events:
+            self._inbox.put_nowait(event)
+
+    def on_ami_message(self, message: Message) -> None:
+        """Raw AMI events the router's shell needs: which channel to redirect."""
+        self._inbox.put_nowait(message)
+
+    def submit(self, item: Event | AgentCommand | IvrHandOff | LoggedElsewhere | RulesChanged | InLoop) -> None:
+        self._inbox.put_nowait(item)
+
+    async def handle_agent_command(self, message: Mapping[str, Any]) -> None:
+        try:
+            command = AgentCommand.from_message(message)
+        except (TypeError, ValueError) as exc:
+            log.warning("agent_command_rejected", error=str(exc))
+            await self._reply(str(message.get("request_id", "")), False, str(exc))
+            return
+        self.submit(command)
+
+    async def wait_idle(self) -> None:
+        """Until the inbox is drained (tests, shutdown)."""
+        await self._inbox.join()
+
+    # ------------------------------------------------------------ the consumer
+
+    async def run(self) -> None:
+        """The one consumer task; owned by the server's cleanup context."""
+        try:
+            while True:
+                timeout = self._until_next_deadline()
+                try:
+                    item = await asyncio.wait_for(self._inbox.get(), timeout) if timeout is not None else await self._inbox.get()
+                except asyncio.TimeoutError:
+                    await self._on_time()
+                    continue
+                try:
+                    await self._process(item)
+                except Exception:  # one bad item must not stop routing
+                    log.exception("live_item_failed", item=type(item).__name__)
+                finally:
+                    self._inbox.task_done()
+                if self._due():
+                    await self._on_time()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _now(self, at: float | None = None) -> float:
+        """The router's time never goes back: an event stamped by the PBX a moment
+        before the last tick or command counts as happening then."""
+        self._last_now = max(self._last_now, self.clock() if at is None else at)
+        return self._last_now
+
+    def _until_next_deadline(self) -> float | None:
+        deadlines = [d for d, _ in self._ring_timers.values()]
+        router_deadline = self.router.next_deadline()
+        if router_deadline is not None:
+            deadlines.append(router_deadline)
+        if not deadlines:
+            return None
+        return max(0.0, min(deadlines) - self.clock()) / self.time_scale
+
+    def _due(self) -> bool:
+        wait = self._until_next_deadline()
+        return wait is not None and wait <= 0
+
+    async def _on_time(self) -> None:
+        now = self._now()
+        for call_id, (deadline, agent_id) in list(self._ring_timers.items()):
+            if deadline <= now:
+                await self._ring_no_answer(call_id, agent_id, now)
+        await self._apply(self.router.handle(Tick(now), now), now)
+
+    async def _process(self, item: Any) -> None:
+        if isinstance(item, Message):
+            self._note_channel(item)
+        elif isinstance(item, AgentCommand):
+            await self._on_command(item)
+        elif isinstance(item, IvrHandOff):
+            await self._on_event(item.event)
+        elif isinstance(item, CallbackRequested):
+            await self._on_callback_requested(item)
+        elif isinstance(item, LoggedElsewhere):
+            now = self._now(getattr(item.event, "at", None))
+            await self._apply(self.router.handle(self._translate(item.event), now), now)
+            await self._notify(item.event)
+        elif isinstance(item, InLoop):
+            await item.fn()
+        elif isinstance(item, RulesChanged):
+            now = self._now()
+            decisions = self.router.swap_rules(item.rules, now)
+            log.info("routing_rules_applied", version=self.router.rules_version, decisions=len(decisions))
+            await self._apply(decisions, now)
+        else:
+            await self._on_event(item)
+
+    # ------------------------------------------------------------ channels (raw AMI)
+
+    def _note_channel(self, message: Message) -> None:
+        name = message.event
+        call_id = message.get("Linkedid")
+        call_id = self._aliases.get(call_id, call_id)
+        if name == "MusicOnHoldStart" and call_id:
+            channel = message.get("Channel")
+            if not channel.endswith(";1"):  # the ;1 half of a Local caller is the caller's phone
+                self._call(call_id).channel = channel
+        elif name == "DialBegin":
+            dest = message.get("DestChannel")
+            dest_linkedid = message.get("DestLinkedid")
+            call_id = self._aliases.get(dest_linkedid, dest_linkedid) if dest_linkedid else call_id
+            agent = self._agent_of_channel(dest)
+            if agent and call_id:
+                self._call(call_id).agent_channels[agent] = dest
+
+    def _agent_of_channel(self, channel: str) -> str:
+        role, model_id = classify(channel, _CHANNEL_NAMES)
+        return self._by_model_id.get(model_id, "") if role == AGENT else ""
+
+    def _call(self, call_id: str) -> _CallState:
+        state = self._calls.get(call_id)
+        if state is None:
+            state = self._calls[call_id] = _CallState(call_id, started_at=self.clock())
+        return state
+
+    # ------------------------------------------------------------ events
+
+    def _translate(self, event: Event) -> Event:
+        """Agent legs as the call model names them -> agent logins; a call-back's PBX
+        call id -> the callback it serves."""
+        changes: dict[str, Any] = {}
+        call_id = getattr(event, "call_id", "")
+        if call_id in self._aliases:
+            changes["call_id"] = self._aliases[call_id]
+        for name in AGENT_FIELDS:
+            value = getattr(event, name, None)
+            if value and value in self._by_model_id:
+                changes[name] = self._by_model_id[value]
+        return replace(event, **changes) if changes else event
+
+    def preload(self, history: Iterable[Event]) -> list[str]:
+        """Open calls from the event log (a restart): returns their ids. Their state is
+        restored so the resync's events route them without logging them twice."""
+        open_calls: dict[str, _CallState] = {}
+        for event in history:
+            call_id = getattr(event, "call_id", "")
+            if not call_id:
+                continue
+            if isinstance(event, CallEnded):
+                open_calls.pop(call_id, None)
+                continue
+            state = open_calls.get(call_id)
+            if state is None:
+                state = open_calls[call_id] = _CallState(call_id, started_at=event.at)
+            if isinstance(event, CallArrived):
+                state.caller, state.direction, state.started_at = event.caller, event.direction, event.at
+                state.logged.add(("CallArrived", ""))
+            elif isinstance(event, CallQueued):
+                state.queue, state.customer_id = event.queue, event.customer_id
+                state.attributes = dict(event.attributes)
+                state.logged.add(("CallQueued", ""))
+            elif isinstance(event, CallConnected):
+                state.answered, state.answered_at, state.agent = True, state.answered_at or event.at, event.agent_id
+                state.logged.add(("CallConnected", event.agent_id))
+            elif isinstance(event, CallAbandoned):
+                state.logged.add(("CallAbandoned", ""))
+        self._calls.update(open_calls)
+        return list(open_calls)
+
+    def end_vanished(self, call_ids: Iterable[str], is_live: Callable[[str], bool], now: float) -> int:
+        """After the first resync: preloaded calls the PBX no longer has ended while
+        this process was down; close them in the log (abandoned if they were waiting)."""
+        ended = 0
+        for call_id in call_ids:
+            state = self._calls.get(call_id)
+            if state is None or is_live(call_id):
+                continue
+            if not state.answered and ("CallAbandoned", "") not in state.logged and state.logged:
+                self.submit(CallAbandoned(at=now, call_id=call_id, queue=state.queue))
+            self.submit(CallEnded(at=now, call_id=call_id, cause=0, cause_text="ended while Hotline was down"))
+            ended += 1
+        return ended
+
+    def _already_logged(self, event: Event) -> bool:
+        state = self._calls.get(getattr(event, "call_id", ""))
+        if state is None or not state.logged:
+            return False
+        return (type(event).__name__, getattr(event, "agent_id", "") if isinstance(event, CallConnected) else "") in state.logged
+
+    async def _on_event(self, event: Event) -> None:
+        if isinstance(event, OriginateResulted) and event.originate_id in self._callback_originates:
+            await self._on_callback_dialled(event)
+            return
+        event = self._translate(event)
+        if self._already_logged(event):
+            now = self._now(getattr(event, "at", None))
+            if isinstance(event, CallQueued):
+                self._call(event.call_id).queued = True
+                event = replace(event, customer_id=event.customer_id or self._call(event.call_id).customer_id,
+                                queue=event.queue or self._call(event.call_id).queue)
+            await self._apply(self.router.handle(event, now), now)
+            return
+        now = self._now(getattr(event, "at", None))
+        if isinstance(event, CallArrived):
+            state = self._call(event.call_id)
+            if state.attributes.get("callback"):  # our call-back reaching the customer
+                event = replace(event, direction="outbound", caller=state.caller)
+            else:
+                state.caller, state.direction, state.started_at = event.caller, event.direction, event.at
+        elif isinstance(event, CallQueued):
+            state = self._call(event.call_id)
+            if state.queued:
+                return  # already with the router (IVR hand-off first, then the hold music)
+            state.queued = True
+            if not event.queue:  # held by the dialplan, not queued by the IVR: name its queue
+                queue = self.router.rules.default_queue or next(iter(event.skills), "")
+                event = replace(event, queue=queue)
+            if not event.customer_id and self.customer_lookup is not None and state.caller:
+                event = replace(event, customer_id=await self._lookup(state.caller))
+            state.queue, state.customer_id = event.queue, event.customer_id
+            state.attributes = dict(event.attributes)
+            self.stats.calls_offered += 1
+        elif isinstance(event, CallOffered):
+            if self._call(event.call_id).offered_to == event.agent_id:
+                return  # our own Offer, already logged with the router's reason
+            return self._publish_only(event)  # rung by the PBX itself (e.g. app_queue)
+        elif isinstance(event, CallConnected):
+            state = self._call(event.call_id)
+            self._ring_timers.pop(event.call_id, None)
+            if not state.answered:
+                state.answered, state.answered_at = True, event.at
+                self.stats.calls_answered += 1
+            state.agent = event.agent_id or state.offered_to
+            event = replace(event, agent_id=state.agent, queue=event.queue or state.queue)
+        elif isinstance(event, CallNotAnswered):
+            if event.call_id in self._ring_timers:
+                return  # our own ring timer decides RONA (the Dial result may follow it)
+        elif isinstance(event, CallAbandoned):
+            self._ring_timers.pop(event.call_id, None)
+            self.stats.calls_abandoned += 1
+            event = replace(event, queue=event.queue or self._call(event.call_id).queue)
+        elif isinstance(event, CallEnded):
+            self._ring_timers.pop(event.call_id, None)
+            self._finish_interaction(event)
+        await self._record(event)
+        await self._apply(self.router.handle(event, now), now)
+
+    def _publish_only(self, event: Event) -> None:
+        self.eventlog.append(event)
+        self._spawn(self._publish(event), "publish")
+
+    async def _record(self, event: Event) -> None:
+        self.eventlog.append(event)
+        await self._publish(event)
+        if isinstance(event, (AgentLoggedIn, AgentLoggedOut, AgentStateChanged)):
+            await self._publish_agent(event)
+        await self._notify(event)
+
+    async def record(self, event: Event) -> None:
+        """Log, publish and notify an event the center does not route (the dialer's own)."""
+        await self._record(event)
+
+    async def _notify(self, event: Event) -> None:
+        for listener in self.listeners:
+            try:
+                await listener(event)
+            except Exception:  # a listener's bug never stops routing
+                log.exception("live_listener_failed", kind=type(event).__name__)
+
+    async def queue_outbound(self, event: CallQueued, channel: str) -> None:
+        """An answered outbound call to route (inside the consumer): `channel` is the
+        customer leg to redirect to the offered agent."""
+        self._call(event.call_id).channel = channel
+        await self._on_event(event)
+
+    async def withdraw(self, call_id: str, now: float) -> None:
+        """Take a waiting or offered call away from the router without logging an
+        abandon (the dialer dropped it and logs DialerDropped itself)."""
+        self._ring_timers.pop(call_id, None)
+        state = self._calls.get(call_id)
+        await self._apply(self.router.handle(CallAbandoned(at=now, call_id=call_id,
+                                                           queue=state.queue if state else ""), now), now)
+
+    async def _publish(self, event: Event) -> None:
+        try:
+            await self.bus.publish("events", to_record(event))
+        except Exception as exc:  # the bus is for live views; routing goes on without it
+            self.stats.bus_failures += 1
+            if self.stats.bus_failures == 1 or self.stats.bus_failures % 1000 == 0:
+                log.warning("bus_publish_failed", error=type(exc).__name__, failures=self.stats.bus_failures)
+
+    async def _publish_agent(self, event: AgentLoggedIn | AgentLoggedOut | AgentStateChanged) -> None:
+        if isinstance(event, AgentLoggedOut):
+            state, reason = "logged_out", ""
+        elif isinstance(event, AgentLoggedIn):
+            state, reason = self.router.agent_state(event.agent_id) or "available", ""
+        else:
+            state, reason = event.state, event.reason
+        info = self.router.call_info(self._agent_call(event.agent_id)) if self._agent_call(event.agent_id) else None
+        value = {"state": state, "since": event.at, "reason": reason,
+                 "call_id": info["call_id"] if info else "", "queue": info["queue"] if info else ""}
+        try:
+            await self.bus.set_state("agents", event.agent_id, value)
+        except Exception as exc:
+            self.stats.bus_failures += 1
+            log.warning("bus_state_failed", error=type(exc).__name__)
+
+    def _agent_call(self, agent_id: str) -> str:
+        for state in self._calls.values():
+            if state.agent == agent_id or state.offered_to == agent_id:
+                return state.call_id
+        return ""
+
+    async def _lookup(self, caller: str) -> str:
+        assert self.customer_lookup is not None
+        try:
+            return await asyncio.wait_for(self.customer_lookup(caller), timeout=0.5)
+        except Exception as exc:  # a slow or failing CRM never holds a call back
+            log.warning("customer_lookup_failed", error=type(exc).__name__)
+            return ""
+
+    # ------------------------------------------------------------ decisions
+
+    async def _apply(self, decisions: list[Any], now: float) -> None:
+        for decision in decisions:
+            if isinstance(decision, Offer):
+                await self._offer(decision, now)
+            elif isinstance(decision, (AgentStateChanged, AgentLoggedIn, AgentLoggedOut)):
+                await self._record(decision)
+            elif isinstance(decision, (Escalated, Overflowed)):
+                log.info("call_" + type(decision).__name__.lower(), call_id=decision.call_id,
+                         reason=getattr(decision, "reason", ""), to_queue=getattr(decision, "to_queue", ""))
+                if isinstance(decision, Overflowed):
+                    self._call(decision.call_id).queue = decision.to_queue
+            elif isinstance(decision, FinalStep):
+                await self._final_step(decision)
+
+    async def _offer(self, offer: Offer, now: float) -> None:
+        state = self._call(offer.call_id)
+        endpoint = self._endpoints.get(offer.agent_id)
+        state.offered_to = offer.agent_id
+        state.channel = state.channel or self.channel_fallback(offer.call_id)
+        offered = CallOffered(at=now, call_id=offer.call_id, agent_id=offer.agent_id, queue=offer.queue,
+                              reason=offer.reason)
+        await self._record(offered)
+        log.info("call_routed", call_id=offer.call_id, agent_id=offer.agent_id, wait_s=round(offer.wait_s, 3),
+                 reason=offer.reason)
+        if state.attributes.get("callback") and endpoint is not None:
+            await self._call_back(state, offer, endpoint, now)
+            return
+        self._ring_timers[offer.call_id] = (now + self.ring_timeout_s, offer.agent_id)
+        if endpoint is None or not state.channel:
+            log.error("offer_unroutable", call_id=offer.call_id, agent_id=offer.agent_id,
+                      has_endpoint=endpoint is not None, has_channel=bool(state.channel))
+            return  # the ring timer returns the call to the queue
+        channel, target = state.channel, Target(self.agent_connect_context, endpoint.connect_exten, 1)
+        self._in_order(offer.call_id, lambda: self.pbx.redirect(channel, target), "redirect")
+
+    async def _on_callback_requested(self, request: CallbackRequested) -> None:
+        now = self._now()
+        original = self._call(request.call_id)
+        original.attributes["callback_requested"] = True
+        callback_id = f"cb-{request.call_id}"
+        state = self._call(callback_id)
+        state.caller, state.direction, state.started_at = request.number, "outbound", now
+        queued = CallQueued(
+            at=now, call_id=callback_id, queue=request.queue, skills=dict(request.skills), priority=request.priority,
+            customer_id=request.customer_id,
+            attributes={**request.attributes, "callback": True, "callback_for": request.call_id,
+                        "callback_number": request.number},
+        )
+        log.info("callback_requested", call_id=request.call_id, callback_id=callback_id, queue=request.queue)
+        await self._on_event(queued)
+
+    async def _call_back(self, state: _CallState, offer: Offer, endpoint: AgentEndpoint, now: float) -> None:
+        """The agent is free: dial the customer; when they answer, the dialplan's
+        agent-connect rings the agent (reserved meanwhile)."""
+        number = "".join(c for c in str(state.attributes.get("callback_number", "")) if c.isdigit())
+        self._ring_timers[offer.call_id] = (now + self.callback_ring_s + self.ring_timeout_s, offer.agent_id)
+        if not number:
+            log.error("callback_without_number", call_id=offer.call_id)
+            return
+        originate_id = uuid.uuid4().hex
+        self._callback_originates[originate_id] = offer.call_id
+        self._spawn(self._pbx(self.pbx.originate(
+            self.callback_dial.format(number=number), context=self.agent_connect_context,
+            exten=endpoint.connect_exten, caller_id=f'"Hotline call-back" <{number}>',
+            variables=self.callback_variables, timeout_s=self.callback_ring_s, originate_id=originate_id,
+        ), "callback-originate", offer.call_id), "callback")
+
+    async def _on_callback_dialled(self, result: OriginateResulted) -> None:
+        callback_id = self._callback_originates.pop(result.originate_id)
+        now = self._now(result.at)
+        self.eventlog.append(result)
+        if result.success and result.call_id:
+            self._aliases[result.call_id] = callback_id  # its events now speak of the callback
+            return
+        # The customer did not answer the call-back: it ends here (counted as abandoned).
+        self._ring_timers.pop(callback_id, None)
+        for event in (CallAbandoned(at=now, call_id=callback_id, queue=self._call(callback_id).queue),
+                      CallEnded(at=now, call_id=callback_id, cause=19, cause_text="call-back not answered")):
+            await self._on_event(event)
+
+    async def _ring_no_answer(self, call_id: str, agent_id: str, now: float) -> None:
+        self._ring_timers.pop(call_id, None)
+        state = self._calls.get(call_id)
+        self.stats.rona += 1
+        if state is not None and state.channel:
+            channel = state.channel
+            self._in_order(call_id, lambda: self.pbx.hold(channel), "hold")
+        event = CallNotAnswered(at=now, call_id=call_id, agent_id=agent_id, queue=state.queue if state else "")
+        await self._record(event)
+        await self._apply(self.router.handle(event, now), now)
+
+    async def _final_step(self, step: FinalStep) -> None:
+        log.info("call_final_step", call_id=step.call_id, action=step.action, queue=step.queue)
+        state = self._calls.get(step.call_id)
+        if step.action == "voicemail" and state is not None and state.channel:
+            channel, recording = state.channel, step.destination or "vm-intro"
+            self._in_order(step.call_id, lambda: self.pbx.play(channel, recording), "play")
+
+    def _in_order(self, call_id: str, action: Callable[[], Awaitable[Any]], name: str) -> None:
+        """Run a PBX action on a call's channel after the ones already sent for it: a
+        RONA's return to hold must land before the next offer's redirect, never after."""
+        previous = self._call_actions.get(call_id)
+
+        async def run() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)  # its errors are logged
+            await self._pbx(action(), name, call_id)
+
+        task = self._spawn(run(), name)
+        self._call_actions[call_id] = task
+
+        def forget(done: asyncio.Task[Any]) -> None:
+            if self._call_actions.get(call_id) is done:
+                del self._call_actions[call_id]
+
+        task.add_done_callback(forget)
+
+    async def _pbx(self, action: Awaitable[Any], name: str, call_id: str) -> None:
+        try:
+            await action
+        except PbxError as exc:
+            self.stats.actions_failed += 1
+            log.warning("pbx_action_failed", action=name, call_id=call_id, error=str(exc))
+
+    # ------------------------------------------------------------ interactions
+
+    def _finish_interaction(self, event: CallEnded) -> None:
+        state = self._calls.pop(event.call_id, None)
+        if state is None or self.store is None:
+            return
+        if state.answered:
+            outcome = "answered"
+        elif state.attributes.get("callback_requested"):
+            outcome = "callback_requested"
+        else:
+            outcome = "abandoned" if state.queued else "ended"
+        interaction = Interaction(
+            id=event.call_id, direction=state.direction, queue=state.queue, agent_id=state.agent,
+            customer_id=state.customer_id, caller=state.caller, started_at=state.started_at,
+            answered_at=state.answered_at, ended_at=event.at, outcome=outcome,
+            attributes={k: v for k, v in state.attributes.items() if isinstance(v, (str, int, float, list))},
+        )
+        self._spawn(self._write_interaction(interaction), "interaction")
+
+    async def _write_interaction(self, interaction: Interaction, give_up_after_s: float = 600.0) -> None:
+        """The store's upsert keeps a disposition and notes the agent already saved. A
+        database outage is waited out (with backoff) like the event log's."""
+        delay, waited = 0.2, 0.0
+        while True:
+            try:
+                await self.store.put_interaction(interaction)
+                return
+            except (TypeError, ValueError) as exc:  # unencodable: retrying cannot help
+                log.error("interaction_unwritable", call_id=interaction.id, error=str(exc)[:200])
+                return
+            except Exception as exc:
+                if waited >= give_up_after_s:
+                    log.error("interaction_write_failed", call_id=interaction.id, error=type(exc).__name__)
+                    return
+                await asyncio.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 5.0)
+
+    # ------------------------------------------------------------ agent commands
+
+    async def _on_command(self, command: AgentCommand) -> None:
+        now = self._now()
+        try:
+            await self._do_command(command, now)
+        except (PbxError, ValueError, LookupError) as exc:
+            await self._reply(command.request_id, False, str(exc))
+            return
+        await self._reply(command.request_id, True)
+
+    async def _do_command(self, c: AgentCommand, now: float) -> None:
+        if c.agent_id not in self._endpoints and c.action not in ("logout",):
+            raise LookupError(f"agent {c.agent_id!r} has no phone endpoint configured")
+        if c.action == "login":
+            await self._agent_event(AgentLoggedIn(at=now, agent_id=c.agent_id), now)
+        elif c.action == "available":
+            if self.router.agent_state(c.agent_id) in (None, "logged_out"):
+                await self._agent_event(AgentLoggedIn(at=now, agent_id=c.agent_id), now)
+            await self._agent_event(AgentStateChanged(at=now, agent_id=c.agent_id, state="available"), now)
+        elif c.action == "pause":
+            if not c.reason:
+                raise ValueError("pause needs a reason")
+            if self.router.agent_state(c.agent_id) in (None, "logged_out"):
+                await self._agent_event(AgentLoggedIn(at=now, agent_id=c.agent_id), now)
+            await self._agent_event(AgentStateChanged(at=now, agent_id=c.agent_id, state="paused", reason=c.reason), now)
+        elif c.action == "logout":
+            await self._agent_event(AgentLoggedOut(at=now, agent_id=c.agent_id), now)
+        elif c.action == "wrap_up_done":
+            call_id = c.call_id
+            await self._agent_event(WrapUpEnded(at=now, call_id=call_id, agent_id=c.agent_id,
+                                                disposition=c.disposition, notes=c.notes), now)
+        else:
+            await self._call_control(c, now)
+
+    async def _agent_event(self, event: Event, now: float) -> None:
+        await self._record(event)
+        await self._apply(self.router.handle(event, now), now)
+
+    async def _call_control(self, c: AgentCommand, now: float) -> None:
+        state = self._calls.get(c.call_id) if c.call_id else None
+        if state is None:
+            state = next((s for s in self._calls.values() if s.agent == c.agent_id), None)
+        if state is None or state.agent != c.agent_id:
+            raise LookupError(f"agent {c.agent_id!r} has no call {c.call_id!r}")
+        state.channel = state.channel or self.channel_fallback(state.call_id)
+        if not state.channel:
+            raise LookupError(f"call {state.call_id!r}: caller channel unknown")
+        endpoint = self._endpoints[c.agent_id]
+        if c.action == "hangup":
+            await self.pbx.hangup(state.channel, 16)
+        elif c.action == "hold":
+            await self.pbx.hold(state.channel)
+            await self._record(CallHeld(at=now, call_id=state.call_id, agent_id=c.agent_id))
+        elif c.action == "resume":
+            await self.pbx.resume(state.channel, endpoint.connect_exten)
+            await self._record(CallResumed(at=now, call_id=state.call_id, agent_id=c.agent_id))
+        elif c.action == "blind_transfer":
+            kind, _, name = c.target.partition(":") if ":" in c.target else ("agent", "", c.target)
+            if kind == "agent":
+                target = self._endpoints.get(name)
+                if target is None:
+                    raise LookupError(f"blind_transfer: unknown agent {name!r}")
+                await self.pbx.redirect(state.channel, Target(self.agent_connect_context, target.connect_exten, 1))
+            elif kind == "queue":
+                await self._transfer_to_queue(state, c.agent_id, name, now)
+            elif kind == "number" and name.isdigit():
+                await self.pbx.blind_transfer(state.channel, self.outbound_context, name)
+            else:
+                raise ValueError(f"blind_transfer: target must be agent:ID, queue:NAME or number:DIGITS, not {c.target!r}")
+            await self._record(CallTransferred(at=now, call_id=state.call_id, mode="blind", from_agent=c.agent_id,
+                                               target=c.target))
+        elif c.action == "attended_transfer":
+            leg = state.agent_channels.get(c.agent_id)
+            target = self._endpoints.get(c.target.removeprefix("agent:"))
+            if not leg or not target:
+                raise LookupError("attended_transfer needs the agent's leg and a target agent")
+            await self.pbx.attended_transfer(leg, target.connect_exten, "agents")
+        else:
+            raise ValueError(f"unknown action {c.action!r}")
+
+    async def _transfer_to_queue(self, state: _CallState, agent_id: str, queue: str, now: float) -> None:
+        """Back to hold and into another queue: the agent's part of the call ends."""
+        await self.pbx.hold(state.channel)
+        ended = CallEnded(at=now, call_id=state.call_id, cause=16, cause_text="transferred to queue", hung_up_by="agent")
+        await self._apply(self.router.handle(ended, now), now)  # the agent goes to wrap-up
+        state.agent, state.offered_to = "", ""
+        queued = CallQueued(at=now, call_id=state.call_id, queue=queue, customer_id=state.customer_id,
+                            attributes={**state.attributes, "transferred_by": agent_id})
+        await self._record(queued)
+        await self._apply(self.router.handle(queued, now), now)
+
+    async def _reply(self, request_id: str, ok: bool, error: str = "") -> None:
+        if not request_id:
+            return
+        body: dict[str, Any] = {"request_id": request_id, "ok": ok}
+        if error:
+            body["error"] = error
+        try:
+            await self.bus.publish("agent-replies", body)
+        except Exception as exc:
+            log.warning("bus_reply_failed", error=type(exc).__name__)
+
+    # ------------------------------------------------------------ tasks
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        task.set_name(f"live-{name}-{uuid.uuid4().hex[:6]}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("live_task_failed", task=task.get_name(), error=repr(task.exception()))

@@ -1,0 +1,728 @@
+"""The live outbound dialer: an asyncio shell around the pure `Pacer` and `CampaignBook`,
+run by the live contact center (cti/live.py) on the PBX.
+
+Everything that reads or changes state runs inside the `LiveCenter`'s one consumer
+(`InLoop` items and its event listeners), so the dialer sees the router's agents as
+they are, in order with inbound calls and agent commands:
+
+- every pacing tick (`tick_s`, clock seconds) builds a `PacingSnapshot` from the
+  campaign's agents (the users with the campaign's skill: ready, idle, busy since
+  when), the dials in flight, the answered humans still waiting and the inbound
+  calls waiting (blending: inbound goes first), asks the `Pacer` how many to dial,
+  takes that many leads from the `CampaignBook` (calling windows, DNC at dial time)
+  and originates `Local/<number>@customers` into `dialer-answered` with
+  `CC_CAMPAIGN` / `CC_LEAD`, the campaign's caller ID and its no-answer timeout;
+- `OriginateResulted` (reason 3 / 5 / 8 / 0) closes a dial as no_answer / busy /
+  congestion / failed; an answered one waits for the dialplan's AMD verdict
+  (`UserEvent: DialerAMD`): a MACHINE never reaches an agent (the campaign's message
+  is played, or the call is hung up), a HUMAN is queued at once in the campaign's
+  queue at top priority (`CallQueued` with the lead's customer record, so the desktop
+  pops it) and the router offers it to the first free campaign agent;
+- a human not offered to an agent within `connect_grace_s` (2 s) of the verdict is
+  dropped: taken back from the router, `DialerDropped` logged, the drop message
+  played, counted in the `DropBudget` and retried per the campaign's rules;
+- a wallboard tile per campaign is kept in the bus state map `campaigns`.
+
+Answering machines: the recorded dialplan's `[dialer-answered]` machine branch hangs up
+right after the verdict, so `amd_action = "message"` (a Redirect to `hotline-play`)
+only works when that branch waits for the beep instead (e.g. `WaitForSilence()` before
+its `Hangup`); otherwise the redirect finds no channel and the machine is just hung up.
+
+The 2 s are counted from the AMD verdict (the end of the customer's greeting, as the
+regulators count them) to the redirect to the agent; with agents on a standing
+channel (auto-answer) that redirect is the connect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import uuid
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cti.ami_codec import Message
+from cti.live import InLoop, LiveCenter
+from cti.pbx import PbxError
+from dialer.campaign import (
+    CampaignBook,
+    CampaignConfig,
+    CampaignConfigError,
+    LeadStatus,
+    _key_path,
+)
+from dialer.dnc import DoNotCall
+from dialer.leads import Lead, load_leads_csv
+from dialer.outcomes import outcome_from_amd, outcome_from_originate
+from dialer.pacing import Pacer, PacingSnapshot
+from events import (
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentStateChanged,
+    CallConnected,
+    CallEnded,
+    CallNotAnswered,
+    CallOffered,
+    CallQueued,
+    DialerAttempted,
+    DialerDropped,
+    DialerResulted,
+    Event,
+    OriginateResulted,
+    WrapUpEnded,
+)
+from store.models import Customer
+
+log = structlog.get_logger()
+
+LEAD_VARIABLE = "CC_LEAD"
+CAMPAIGN_VARIABLE = "CC_CAMPAIGN"
+BUSY_STATES = ("reserved", "on_call", "wrap_up")
+INBOUND_RATE_WINDOW_S = 300.0
+LOST_AFTER_S = 60.0  # a dial with no OriginateResponse this long after its timeout is closed as failed
+
+
+# ---------------------------------------------------------------- configuration
+
+
+class LiveKeys(BaseModel):
+    """The keys of `[campaigns.<name>]` that only the live dialer uses; every other key
+    is a `dialer.campaign.CampaignConfig` field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    leads: str = Field(min_length=1)  # CSV path (relative to the config file's directory)
+    enabled: bool = True
+    queue: str = ""  # default: campaign-<id>
+    skill: str = "outbound"  # agents with this skill work the campaign
+    priority: int = Field(default=9, ge=0, le=9)
+    dial_pattern: str = "Local/{number}@customers"  # {number}: the lead's E.164 digits
+    answered_context: str = "dialer-answered"
+    drop_message: str = "dialer-sorry"  # played to a dropped human (the regulators' message)
+    machine_message: str = "dialer-message"  # left on an answering machine (amd_action = message)
+    tick_s: float = Field(default=1.0, gt=0, le=60)
+    connect_grace_s: float = Field(default=2.0, gt=0, le=10)
+    # Emulator only: probabilities of answer / busy / noanswer / congestion / machine per dial
+    demo_behaviour: dict[str, float] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCampaign:
+    config: CampaignConfig
+    live: LiveKeys
+    leads_path: Path
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def queue(self) -> str:
+        return self.live.queue or f"campaign-{self.config.id}"
+
+
+def parse_live_campaigns(section: Mapping[str, Any], base_dir: str | Path = ".",
+                         filename: str = "hotline.toml") -> list[LiveCampaign]:
+    """`[campaigns.<name>]` tables: every problem as `file: campaigns.<name>.key: reason`."""
+    problems: list[str] = []
+    out: list[LiveCampaign] = []
+    live_names = set(LiveKeys.model_fields)
+    for name, table in section.items():
+        where = f"campaigns.{name}"
+        if not isinstance(table, Mapping):
+            problems.append(f"{filename}: {where}: must be a table")
+            continue
+        live_part = {k: v for k, v in table.items() if k in live_names}
+        rest = {k: v for k, v in table.items() if k not in live_names}
+        rest.setdefault("id", name)
+        try:
+            keys = LiveKeys.model_validate(live_part)
+        except ValidationError as exc:
+            problems += _problems(exc, filename, where)
+            keys = None
+        try:
+            config = CampaignConfig.model_validate(rest)
+        except ValidationError as exc:
+            problems += _problems(exc, filename, where)
+            config = None
+        if keys is None or config is None:
+            continue
+        bad = [k for k in keys.demo_behaviour if k not in ("answer", "busy", "noanswer", "congestion", "machine")]
+        if bad:
+            problems.append(f"{filename}: {where}.demo_behaviour: unknown outcome(s) {', '.join(bad)}")
+        if "{number}" not in keys.dial_pattern:
+            problems.append(f"{filename}: {where}.dial_pattern: must contain {{number}}")
+        path = Path(keys.leads)
+        out.append(LiveCampaign(config, keys, path if path.is_absolute() else Path(base_dir) / path))
+    if problems:
+        raise CampaignConfigError(problems)
+    return out
+
+
+def _problems(exc: ValidationError, filename: str, where: str) -> list[str]:
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        reason = "unknown key" if error["type"] == "extra_forbidden" else str(error["msg"])
+        reason = "required" if error["type"] == "missing" else reason.removeprefix("Value error, ")
+        problems.append(f"{filename}: {where}.{_key_path(tuple(error['loc']))}: {reason}")
+    return problems
+
+
+def load_book(campaign: LiveCampaign, now: float, dnc: DoNotCall | None = None) -> tuple[CampaignBook, list[str]]:
+    """The campaign's lead book from its CSV; returns it and the rejected-row report."""
+    try:
+        imported = load_leads_csv(campaign.leads_path, campaign.config.default_region)
+    except OSError as exc:
+        problem = f"campaigns.{campaign.id}.leads: cannot read {campaign.leads_path}: {exc.strerror or exc}"
+        raise CampaignConfigError([problem]) from None
+    book = CampaignBook(campaign.config, dnc)
+    book.add_leads(imported.leads, now)
+    report = imported.report()
+    if report:
+        log.warning("campaign_leads_rejected", campaign=campaign.id, rejected=len(report), first=report[:5])
+    return book, report
+
+
+def lead_customer_id(campaign: str, lead_id: str) -> str:
+    return f"lead-{campaign}-{lead_id}"
+
+
+def lead_customer(campaign: LiveCampaign, lead: Lead) -> Customer:
+    """The lead as a customer record, for the agent's screen-pop."""
+    name = " ".join(p for p in (lead.first_name, lead.last_name) if p) or f"Lead {lead.lead_id}"
+    details = ", ".join(f"{k}: {v}" for k, v in lead.attributes.items() if v)
+    return Customer(
+        id=lead_customer_id(campaign.id, lead.lead_id), name=name,
+        company=campaign.config.name or campaign.id, phones=(lead.phone,),
+        attributes={"campaign": campaign.id, "lead_id": lead.lead_id, **dict(lead.attributes)},
+        notes=f"Campaign {campaign.config.name or campaign.id}, lead {lead.lead_id}" + (f" ({details})" if details else ""),
+    )
+
+
+# ---------------------------------------------------------------- the runner
+
+
+@dataclass(slots=True)
+class _Attempt:
+    originate_id: str
+    lead: Lead
+    number: str
+    placed_at: float
+    call_id: str = ""
+    channel: str = ""
+    answered_at: float | None = None
+    human_at: float | None = None
+    offered_at: float | None = None
+    state: str = "ringing"  # ringing | amd | queued | connected | dropped | machine | done
+
+
+@dataclass(slots=True)
+class DialerStats:
+    dials: int = 0
+    results: dict[str, int] = field(default_factory=dict)
+    humans: int = 0
+    connected: int = 0
+    dropped: int = 0
+    machine_messages: int = 0  # messages left on answering machines
+    drop_messages: int = 0  # drop messages played to humans
+    late_connects: int = 0  # offered after the grace (counted as drops in the budget)
+    connect_delays: list[float] = field(default_factory=list)  # AMD verdict -> offered (clock s)
+    last_decision: str = ""
+
+
+class DialerRunner:
+    """One campaign on the live center."""
+
+    def __init__(
+        self,
+        center: LiveCenter,
+        campaign: LiveCampaign,
+        book: CampaignBook,
+        agents: Iterable[str],
+        *,
+        variables_for: Callable[[Lead], Mapping[str, str]] | None = None,
+        store: Any = None,
+        pbx_ready: Callable[[], bool] = lambda: True,
+        agent_skills: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
+        self.center = center
+        self.campaign = campaign
+        self.book = book
+        self.agents = tuple(agents)
+        self.variables_for = variables_for
+        self.store = store
+        self.pbx_ready = pbx_ready
+        # which inbound queues the campaign's agents serve (queue named after a skill);
+        # None: unknown, every inbound queue counts (conservative)
+        self.agent_skills = {a: frozenset(v) for a, v in agent_skills.items()} if agent_skills is not None else None
+        pacing = replace(campaign.config.pacing_config(), connect_grace_s=campaign.live.connect_grace_s)
+        self.pacer = Pacer(pacing)
+        self.stats = DialerStats()
+        self._by_originate: dict[str, _Attempt] = {}
+        self._by_call: dict[str, _Attempt] = {}
+        self._connected_leads: dict[str, str] = {}  # call id -> lead id, until the disposition
+        self._busy_since: dict[str, float] = {}
+        self._inbound_arrivals: deque[float] = deque()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._timers: list[asyncio.TimerHandle] = []
+        self.running = False
+        center.listeners.append(self.on_event)
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self.center.clock
+
+    # ------------------------------------------------------------ start / stop
+
+    async def prepare(self) -> None:
+        """Write the leads' customer records (for the screen-pop), in one batch."""
+        if self.store is None:
+            return
+        customers = [lead_customer(self.campaign, s.lead) for s in self.book.states.values()]
+        try:
+            await self.store.put_customers(customers)
+        except Exception as exc:  # a bad row must not stop the campaign; the pop shows less
+            log.warning("campaign_customers_not_written", campaign=self.campaign.id, error=str(exc)[:200])
+
+    async def run(self) -> None:
+        """Pacing ticks until cancelled (owned by the server's cleanup context)."""
+        self.running = True
+        try:
+            while True:
+                done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self.center.submit(InLoop(functools.partial(self._tick_then, done)))
+                await done
+                await asyncio.sleep(self.campaign.live.tick_s / self.center.time_scale)
+        finally:
+            self.running = False
+            for handle in self._timers:
+                handle.cancel()
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _tick_then(self, done: asyncio.Future[None]) -> None:
+        try:
+            await self.tick()
+        finally:
+            if not done.done():
+                done.set_result(None)
+
+    # ------------------------------------------------------------ pacing (inside the consumer)
+
+    def snapshot(self, now: float) -> PacingSnapshot:
+        router = self.center.router
+        ready = idle = 0
+        busy: list[float] = []
+        for agent in self.agents:
+            state = router.agent_state(agent)
+            if state in (None, "logged_out", "paused"):
+                continue
+            ready += 1
+            if state == "available":
+                idle += 1
+            else:
+                busy.append(max(0.0, now - self._busy_since.get(agent, now)))
+        served: set[str] | None = None
+        if self.agent_skills is not None:
+            served = set()
+            for agent in self.agents:
+                if router.agent_state(agent) not in (None, "logged_out", "paused"):
+                    served |= self.agent_skills.get(agent, frozenset())
+        known_skills = set().union(*self.agent_skills.values()) if self.agent_skills else set()
+        waiting = 0  # inbound calls waiting that these agents may take: they go first
+        for queue, info in router.snapshot(now)["queues"].items():
+            if queue == self.campaign.queue:
+                continue
+            if served is None or queue in served or queue not in known_skills:
+                waiting += int(info.get("waiting", 0))
+        while self._inbound_arrivals and self._inbound_arrivals[0] < now - INBOUND_RATE_WINDOW_S:
+            self._inbound_arrivals.popleft()
+        ringing = [now - a.placed_at for a in self._by_originate.values() if a.state == "ringing"]
+        ringing += [now - a.placed_at for a in self._by_call.values() if a.state == "amd"]
+        answered_waiting = sum(1 for a in self._by_call.values() if a.state == "queued")
+        share = ready / max(1, self._logged_in_total())
+        return PacingSnapshot(
+            now=now, agents_ready=ready, agents_idle=idle, busy_elapsed=busy, ringing_elapsed=ringing,
+            answered_waiting=answered_waiting, inbound_waiting=waiting if ready else 0,
+            inbound_rate_per_s=len(self._inbound_arrivals) / INBOUND_RATE_WINDOW_S * share,
+        )
+
+    def _logged_in_total(self) -> int:
+        snapshot_agents = self.center.router.snapshot()["agents"]
+        return sum(v for k, v in snapshot_agents.items() if k not in ("logged_out", "paused"))
+
+    async def tick(self) -> int:
+        """One pacing decision; returns how many numbers were dialled."""
+        if not self.campaign.live.enabled:
+            return 0
+        now = self.clock()
+        await self._sweep(now)
+        snap = self.snapshot(now)
+        if not self.pbx_ready():  # an originate now could not be placed (or its fate known)
+            self.stats.last_decision = "paused: PBX link down"
+            await self.publish_tile(now, snap)
+            return 0
+        decision = self.pacer.decide(snap, self.campaign.config.mode)
+        self.stats.last_decision = f"{decision.mode}: {decision.reason}"
+        dialled = 0
+        if decision.dial > 0 and snap.agents_ready > 0:
+            selection = self.book.next_leads(now, decision.dial)
+            for lead in selection.leads:
+                await self._dial(lead, now)
+                dialled += 1
+        await self.publish_tile(now, snap)
+        return dialled
+
+    async def _sweep(self, now: float) -> None:
+        """Dials whose OriginateResponse never came (the AMI link dropped meanwhile): failed."""
+        limit = self.campaign.config.no_answer_timeout_s + LOST_AFTER_S
+        for attempt in [a for a in self._by_originate.values() if now - a.placed_at > limit]:
+            del self._by_originate[attempt.originate_id]
+            log.warning("dialer_result_lost", campaign=self.campaign.id, lead_id=attempt.lead.lead_id)
+            await self._close(attempt, "failed", now)
+
+    async def _dial(self, lead: Lead, now: float) -> None:
+        live = self.campaign.live
+        number = lead.phone.lstrip("+")
+        attempt = _Attempt(uuid.uuid4().hex, lead, number, now)
+        self._by_originate[attempt.originate_id] = attempt
+        self.stats.dials += 1
+        variables = {CAMPAIGN_VARIABLE: self.campaign.id, LEAD_VARIABLE: lead.lead_id}
+        if self.variables_for is not None:
+            variables.update(self.variables_for(lead))
+        await self.center.record(DialerAttempted(at=now, call_id=attempt.originate_id, campaign=self.campaign.id,
+                                                 lead_id=lead.lead_id, number=lead.phone))
+        caller_id = self.campaign.config.caller_id
+        self._spawn(self._originate(attempt, live.dial_pattern.format(number=number), number, caller_id, variables))
+
+    async def _originate(self, attempt: _Attempt, endpoint: str, number: str, caller_id: str,
+                         variables: Mapping[str, str]) -> None:
+        try:
+            await self.center.pbx.originate(
+                endpoint, context=self.campaign.live.answered_context, exten=number, caller_id=caller_id,
+                variables=variables, timeout_s=self.campaign.config.no_answer_timeout_s,
+                originate_id=attempt.originate_id)
+        except PbxError as exc:
+            log.warning("dialer_originate_failed", campaign=self.campaign.id, lead_id=attempt.lead.lead_id,
+                        error=str(exc))
+
+            async def failed() -> None:
+                if self._by_originate.pop(attempt.originate_id, None) is not None:
+                    await self._close(attempt, "failed", self.clock())
+
+            self.center.submit(InLoop(failed))
+
+    # ------------------------------------------------------------ results (inside the consumer)
+
+    async def on_event(self, event: Event) -> None:
+        """The center's listener: every event it logs, in order."""
+        if isinstance(event, OriginateResulted):
+            await self._on_originate_result(event)
+        elif isinstance(event, CallOffered):
+            attempt = self._by_call.get(event.call_id)
+            if attempt is not None and attempt.state == "queued":
+                await self._connected(attempt, event.at)
+        elif isinstance(event, (AgentStateChanged, AgentLoggedIn, AgentLoggedOut)):
+            self._agent_changed(event)
+        elif isinstance(event, CallQueued):
+            if event.queue != self.campaign.queue and event.call_id not in self._by_call:
+                self._inbound_arrivals.append(event.at)
+        elif isinstance(event, CallNotAnswered):
+            attempt = self._by_call.get(event.call_id)
+            if attempt is not None and attempt.state == "connected":
+                # the agent did not pick up: the human must not wait in the queue
+                log.warning("dialer_agent_missed", campaign=self.campaign.id, call_id=event.call_id,
+                            agent_id=event.agent_id)
+                await self.center.withdraw(event.call_id, event.at)
+                self.pacer.budget.record_drop(event.at)
+                await self._drop_message(attempt)
+        elif isinstance(event, CallConnected):
+            attempt = self._by_call.get(event.call_id)
+            if attempt is not None and attempt.human_at is not None:
+                log.info("dialer_connected", campaign=self.campaign.id, call_id=event.call_id,
+                         agent_id=event.agent_id, after_human_s=round(event.at - attempt.human_at, 3))
+        elif isinstance(event, WrapUpEnded):
+            await self._disposition(event)
+        elif isinstance(event, CallEnded):
+            attempt = self._by_call.pop(event.call_id, None)
+            if attempt is not None and attempt.state in ("amd", "queued"):
+                # hung up before the AMD verdict or before the connect decision
+                if attempt.state == "queued":
+                    await self.center.withdraw(event.call_id, event.at)
+                await self._close(attempt, "failed", event.at)
+
+    async def _on_originate_result(self, event: OriginateResulted) -> None:
+        attempt = self._by_originate.pop(event.originate_id, None)
+        if attempt is None:
+            return
+        outcome = "answered" if event.success else outcome_from_originate(event.reason)
+        if outcome != "answered":
+            await self._close(attempt, outcome, event.at)
+            return
+        attempt.call_id, attempt.channel, attempt.answered_at = event.call_id, event.channel, event.at
+        attempt.state = "amd"
+        self._by_call[event.call_id] = attempt
+
+    def on_ami_message(self, message: Message) -> None:
+        """AmiClient subscriber for `UserEvent`: the dialplan's AMD verdict."""
+        if message.get("UserEvent") != "DialerAMD":
+            return
+
+        async def verdict() -> None:
+            await self._on_amd(message)
+
+        self.center.submit(InLoop(verdict))
+
+    async def _on_amd(self, message: Message) -> None:
+        now = self.clock()
+        attempt = self._by_call.get(message.get("Linkedid")) or self._by_call.get(message.get("Uniqueid"))
+        if attempt is None:  # the verdict before the OriginateResponse: find the dial by number
+            number = message.get("Number")
+            attempt = next((a for a in self._by_originate.values() if a.number == number), None)
+            if attempt is None:
+                return
+            self._by_originate.pop(attempt.originate_id, None)
+            attempt.call_id = message.get("Linkedid") or message.get("Uniqueid")
+            attempt.channel, attempt.answered_at = message.get("Channel"), now
+            self._by_call[attempt.call_id] = attempt
+        if attempt.state != "amd":
+            return
+        verdict = outcome_from_amd(message.get("Status"))
+        ring_s = (attempt.answered_at or now) - attempt.placed_at
+        if verdict == "human":
+            self.pacer.observe_dial_result(True, ring_s)
+            attempt.human_at = now
+            attempt.state = "queued"
+            self.stats.humans += 1
+            self._count("human")
+            await self.center.record(DialerResulted(at=now, call_id=attempt.call_id, campaign=self.campaign.id,
+                                                    lead_id=attempt.lead.lead_id, result="human"))
+            await self.center.queue_outbound(self._queued(attempt, now), attempt.channel)
+            self._at(now + self.campaign.live.connect_grace_s, lambda: self._deadline(attempt))
+        elif verdict == "machine":
+            attempt.state = "machine"
+            await self._close(attempt, "machine", now, ring_s)
+            if self.campaign.config.amd_action == "message" and attempt.channel:
+                self._spawn(self._pbx(self.center.pbx.play(attempt.channel, self.campaign.live.machine_message),
+                                      "machine-message", attempt))
+            elif attempt.channel:
+                self._spawn(self._pbx(self.center.pbx.hangup(attempt.channel, 16), "machine-hangup", attempt))
+        else:
+            await self._close(attempt, verdict, now, ring_s)
+
+    def _queued(self, attempt: _Attempt, now: float) -> CallQueued:
+        lead = attempt.lead
+        attributes: dict[str, Any] = {
+            "campaign": self.campaign.id, "lead_id": lead.lead_id, "phone": lead.phone,
+            "first_name": lead.first_name, "last_name": lead.last_name, "direction": "outbound",
+            "attempts": self.book.state(lead.lead_id).attempts,
+        }
+        attributes.update({k: v for k, v in lead.attributes.items() if k not in attributes})
+        return CallQueued(at=now, call_id=attempt.call_id, queue=self.campaign.queue,
+                          skills={self.campaign.live.skill: 1}, priority=self.campaign.live.priority,
+                          customer_id=lead_customer_id(self.campaign.id, lead.lead_id) if self.store is not None else "",
+                          attributes=attributes)
+
+    async def _connected(self, attempt: _Attempt, at: float) -> None:
+        attempt.state = "connected"
+        attempt.offered_at = at
+        assert attempt.human_at is not None
+        delay = at - attempt.human_at
+        self.stats.connected += 1
+        self.stats.connect_delays.append(delay)
+        late = delay > self.campaign.live.connect_grace_s
+        if late:
+            # offered before the deadline check ran (a busy loop): the caller talks to the
+            # agent, but the regulators count it as abandoned, and so does the budget
+            self.stats.late_connects += 1
+            log.warning("dialer_connected_late", campaign=self.campaign.id, call_id=attempt.call_id,
+                        delay_s=round(delay, 3))
+        self.pacer.observe_live_answer(attempt.human_at, dropped=late)
+        self.book.record_connected(attempt.lead.lead_id, at)
+        self._connected_leads[attempt.call_id] = attempt.lead.lead_id
+
+    async def _deadline(self, attempt: _Attempt) -> None:
+        if attempt.state != "queued":
+            return
+        now = self.clock()
+        info = self.center.router.call_info(attempt.call_id)
+        if info is not None and info["state"] in ("offered", "connected"):
+            await self._connected(attempt, now)  # offered in this very instant
+            return
+        attempt.state = "dropped"
+        self.stats.dropped += 1
+        await self.center.withdraw(attempt.call_id, now)
+        assert attempt.human_at is not None
+        self.pacer.observe_live_answer(attempt.human_at, dropped=True)
+        await self.center.record(DialerDropped(at=now, call_id=attempt.call_id, campaign=self.campaign.id,
+                                               lead_id=attempt.lead.lead_id))
+        self.book.record_outcome(attempt.lead.lead_id, "dropped", now)
+        log.info("dialer_dropped", campaign=self.campaign.id, call_id=attempt.call_id,
+                 lead_id=attempt.lead.lead_id, waited_s=round(now - attempt.human_at, 3))
+        await self._drop_message(attempt)
+
+    async def _drop_message(self, attempt: _Attempt) -> None:
+        attempt.state = "dropped"
+        if attempt.channel:
+            self._spawn(self._pbx(self.center.pbx.play(attempt.channel, self.campaign.live.drop_message),
+                                  "drop-message", attempt))
+
+    async def _close(self, attempt: _Attempt, outcome: str, now: float, ring_s: float | None = None) -> None:
+        """A dial that will not reach an agent: its result, the lead's retry, the pacer."""
+        self._count(outcome)
+        attempt.state = "done"
+        self.pacer.observe_dial_result(False, ring_s if ring_s is not None else now - attempt.placed_at)
+        await self.center.record(DialerResulted(at=now, call_id=attempt.call_id or attempt.originate_id,
+                                                campaign=self.campaign.id, lead_id=attempt.lead.lead_id,
+                                                result=outcome))
+        state = self.book.state(attempt.lead.lead_id)
+        if state.status == LeadStatus.DIALING:
+            self.book.record_outcome(attempt.lead.lead_id, outcome if outcome != "answered" else "failed", now)
+
+    async def _disposition(self, event: WrapUpEnded) -> None:
+        lead_id = self._connected_leads.pop(event.call_id, None)
+        if lead_id is None or not event.disposition:
+            return
+        try:
+            self.book.record_disposition(lead_id, event.disposition, event.at)
+        except ValueError as exc:  # unknown for the campaign, or a callback without a time
+            log.warning("dialer_disposition_ignored", campaign=self.campaign.id, lead_id=lead_id, error=str(exc))
+
+    def _agent_changed(self, event: AgentStateChanged | AgentLoggedIn | AgentLoggedOut) -> None:
+        agent = event.agent_id
+        if agent not in self.agents:
+            return
+        if isinstance(event, AgentLoggedOut) or (isinstance(event, AgentStateChanged) and event.state == "paused"):
+            self._busy_since.pop(agent, None)
+            return
+        state = event.state if isinstance(event, AgentStateChanged) else "available"
+        if state in BUSY_STATES:
+            self._busy_since.setdefault(agent, event.at)
+        elif state == "available":
+            since = self._busy_since.pop(agent, None)
+            if since is not None:
+                self.pacer.observe_handle_time(max(0.0, event.at - since))
+
+    def _count(self, outcome: str) -> None:
+        self.stats.results[outcome] = self.stats.results.get(outcome, 0) + 1
+
+    # ------------------------------------------------------------ wallboard
+
+    def tile(self, now: float) -> dict[str, Any]:
+        config = self.campaign.config
+        window = min(config.drop_windows_hours) * 3600.0
+        answers, drops = self.pacer.budget.counts(now, window)
+        in_flight = sum(1 for a in self._by_originate.values() if a.state == "ringing") + sum(
+            1 for a in self._by_call.values() if a.state == "amd")
+        ready = sum(1 for a in self.agents if self.center.router.agent_state(a) not in (None, "logged_out", "paused"))
+        return {
+            "name": config.name or config.id, "mode": config.mode, "decision": self.stats.last_decision,
+            "agents_ready": ready, "dialing": in_flight,
+            "dial_level": round(in_flight / ready, 2) if ready else 0.0,
+            "dials": self.stats.dials, "answered": self.stats.humans, "connected": self.stats.connected,
+            "dropped": self.stats.dropped, "drop_rate": round(drops / answers, 4) if answers else 0.0,
+            "drop_window_h": min(config.drop_windows_hours), "drop_cap": config.drop_cap,
+            "leads_left": self.book.leads_left(), "at": now,
+        }
+
+    async def publish_tile(self, now: float, snap: PacingSnapshot | None = None) -> None:
+        try:
+            await self.center.bus.set_state("campaigns", self.campaign.id, self.tile(now))
+        except Exception as exc:  # the wallboard is a view; dialing goes on
+            log.warning("campaign_tile_failed", campaign=self.campaign.id, error=type(exc).__name__)
+
+    # ------------------------------------------------------------ helpers
+
+    def _at(self, when: float, fn: Callable[[], Any]) -> None:
+        delay = max(0.0, when - self.clock()) / self.center.time_scale
+        loop = asyncio.get_running_loop()
+        self._timers = [h for h in self._timers if not h.cancelled() and h.when() > loop.time()]
+        self._timers.append(loop.call_later(delay, lambda: self.center.submit(InLoop(fn))))
+
+    async def _pbx(self, action: Any, name: str, attempt: _Attempt) -> None:
+        try:
+            await action
+        except PbxError as exc:
+            # e.g. the recorded dialplan's machine branch hangs up at once (see the module note)
+            log.info("dialer_pbx_action_failed", action=name, call_id=attempt.call_id, error=str(exc))
+            return
+        if name == "machine-message":
+            self.stats.machine_messages += 1
+        elif name == "drop-message":
+            self.stats.drop_messages += 1
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def campaign_agents(campaign: LiveCampaign, users: Sequence[Any]) -> list[str]:
+    """Logins of the agents with the campaign's skill."""
+    return [u.login for u in users if campaign.live.skill in (u.skills or {})]
+
+
+async def start_dialers(campaigns_section: Mapping[str, Any], center: LiveCenter, client: Any, store: Any,
+                        users: Sequence[Any], *, base_dir: str | Path = ".",
+                        pbx_ready: Callable[[], bool] = lambda: True) -> list[DialerRunner]:
+    """The runners of the enabled `[campaigns.*]` (their `run()` is the caller's to start).
+    Raises CampaignConfigError on a bad section; a campaign with no agent is skipped."""
+    runners = []
+    for campaign in parse_live_campaigns(campaigns_section, base_dir):
+        if not campaign.live.enabled:
+            continue
+        agents = campaign_agents(campaign, users)
+        rules = center.router.rules
+        if campaign.queue not in rules.queues and getattr(rules, "default_queue", None):
+            log.warning("campaign_queue_not_in_routing", campaign=campaign.id, queue=campaign.queue,
+                        default_queue=rules.default_queue,
+                        hint=f"add [routing.queues.{campaign.queue}] targeting skills.{campaign.live.skill}")
+        if not agents:
+            log.warning("campaign_without_agents", campaign=campaign.id, skill=campaign.live.skill)
+        book, _rejected = load_book(campaign, center.clock())
+        variables = demo_variables(campaign.live.demo_behaviour) if campaign.live.demo_behaviour else None
+        runner = DialerRunner(center, campaign, book, agents, variables_for=variables, store=store,
+                              pbx_ready=pbx_ready, agent_skills={u.login: set(u.skills or {}) for u in users})
+        await runner.prepare()
+        client.subscribe("UserEvent", runner.on_ami_message)
+        runners.append(runner)
+        log.info("campaign_loaded", campaign=campaign.id, leads=len(book.states), rejected=len(_rejected),
+                 agents=len(agents), mode=campaign.config.mode, queue=campaign.queue)
+    return runners
+
+
+def demo_variables(behaviour: Mapping[str, float], seed: int = 0) -> Callable[[Lead], dict[str, str]]:
+    """Emulator originate variables drawing each dial's fate from `behaviour`
+    (answer / busy / noanswer / congestion / machine probabilities)."""
+    import random
+
+    rng = random.Random(seed)
+    names = [k for k, v in behaviour.items() if v > 0]
+    weights = [behaviour[k] for k in names]
+    counter = itertools.count()
+
+    def variables(lead: Lead) -> dict[str, str]:
+        next(counter)
+        fate = rng.choices(names, weights)[0] if names else "answer"
+        out = {"CUST_RING": f"{rng.uniform(2, 8):.1f}", "__AGENT_RING": "0"}
+        if fate == "machine":
+            out.update(CUST_BEHAVIOUR="answer", CUST_AMD="MACHINE")
+        else:
+            out.update(CUST_BEHAVIOUR=fate, CUST_AMD="HUMAN")
+        return out
+
+    return variables
+
+
+__all__ = [
+    "DialerRunner", "DialerStats", "LiveCampaign", "LiveKeys", "campaign_agents", "demo_variables",
+    "lead_customer", "lead_customer_id", "load_book", "parse_live_campaigns", "start_dialers",
+]

@@ -1,0 +1,312 @@
+"""Domain events: the one spine every part of Hotline reads and writes.
+
+The call model (from AMI), the simulator (from SimPy) and the web desktop (agent
+actions) all produce these; the store logs them, the bus fans them out, the router
+and the KPI library fold them. Nothing PBX-specific lives here.
+
+Every event is a frozen, slotted dataclass named in the past tense, with `at`
+(seconds since the epoch, or simulated seconds) passed in by the producer.
+`to_record`/`from_record` give the stable JSON form used by the store and the bus.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+# ---------------------------------------------------------------- calls
+
+
+@dataclass(frozen=True, slots=True)
+class CallArrived:
+    """A call reached the system (inbound trunk or an answered outbound leg)."""
+
+    at: float
+    call_id: str
+    direction: str = "inbound"  # inbound | outbound
+    caller: str = ""  # caller number, digits as received
+    caller_name: str = ""
+    dialed: str = ""  # the number or extension dialed
+    channel: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallQueued:
+    """The call is waiting for an agent (on hold, music playing)."""
+
+    at: float
+    call_id: str
+    queue: str = ""
+    skills: Mapping[str, int] = field(default_factory=dict)
+    priority: int = 0
+    customer_id: str = ""
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CallOffered:
+    """The call is offered to (ringing at) an agent, who is now reserved."""
+
+    at: float
+    call_id: str
+    agent_id: str
+    queue: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallConnected:
+    """Caller and agent (or callee) are talking."""
+
+    at: float
+    call_id: str
+    agent_id: str = ""
+    queue: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallNotAnswered:
+    """Ring-no-answer (RONA): the offered agent did not pick up in time."""
+
+    at: float
+    call_id: str
+    agent_id: str
+    queue: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallAbandoned:
+    """The caller hung up while waiting (queued or ringing an agent)."""
+
+    at: float
+    call_id: str
+    queue: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallHeld:
+    at: float
+    call_id: str
+    agent_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallResumed:
+    at: float
+    call_id: str
+    agent_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallTransferred:
+    """mode: blind | attended. target: agent id, queue, extension or number."""
+
+    at: float
+    call_id: str
+    mode: str
+    from_agent: str = ""
+    target: str = ""
+    result: str = "Success"
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    """The call is over. cause: Asterisk/Q.850 hangup cause code (16 = normal)."""
+
+    at: float
+    call_id: str
+    cause: int = 16
+    cause_text: str = ""
+    hung_up_by: str = ""  # caller | agent | system | ""
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateResulted:
+    """Result of an outbound originate. reason: Asterisk's OriginateResponse Reason
+    (4 answered, 3 no answer, 5 busy, 8 congestion, 0 failed)."""
+
+    at: float
+    originate_id: str
+    success: bool
+    reason: int
+    call_id: str = ""
+    channel: str = ""
+
+
+# ---------------------------------------------------------------- agents
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLoggedIn:
+    at: float
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateChanged:
+    """state: available | reserved | on_call | wrap_up | paused; reason for paused."""
+
+    at: float
+    agent_id: str
+    state: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLoggedOut:
+    at: float
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class WrapUpEnded:
+    """After-call work finished; disposition and notes recorded on the interaction."""
+
+    at: float
+    call_id: str
+    agent_id: str
+    disposition: str = ""
+    notes: str = ""
+
+
+# ---------------------------------------------------------------- IVR and dialer
+
+
+@dataclass(frozen=True, slots=True)
+class IvrStepped:
+    at: float
+    call_id: str
+    node: str
+    result: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DialerAttempted:
+    at: float
+    call_id: str
+    campaign: str
+    lead_id: str
+    number: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DialerResulted:
+    """result: human | machine | busy | no_answer | congestion | failed."""
+
+    at: float
+    call_id: str
+    campaign: str
+    lead_id: str
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialerDropped:
+    """A live-answered call not connected to an agent in time (counts against the cap)."""
+
+    at: float
+    call_id: str
+    campaign: str
+    lead_id: str = ""
+
+
+Event = (
+    CallArrived
+    | CallQueued
+    | CallOffered
+    | CallConnected
+    | CallNotAnswered
+    | CallAbandoned
+    | CallHeld
+    | CallResumed
+    | CallTransferred
+    | CallEnded
+    | OriginateResulted
+    | AgentLoggedIn
+    | AgentStateChanged
+    | AgentLoggedOut
+    | WrapUpEnded
+    | IvrStepped
+    | DialerAttempted
+    | DialerResulted
+    | DialerDropped
+)
+
+EVENT_TYPES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        CallArrived,
+        CallQueued,
+        CallOffered,
+        CallConnected,
+        CallNotAnswered,
+        CallAbandoned,
+        CallHeld,
+        CallResumed,
+        CallTransferred,
+        CallEnded,
+        OriginateResulted,
+        AgentLoggedIn,
+        AgentStateChanged,
+        AgentLoggedOut,
+        WrapUpEnded,
+        IvrStepped,
+        DialerAttempted,
+        DialerResulted,
+        DialerDropped,
+    )
+}
+
+
+class UnknownEventKind(ValueError):
+    pass
+
+
+def kind_of(event: Event) -> str:
+    return type(event).__name__
+
+
+def to_record(event: Event) -> dict[str, Any]:
+    """JSON-ready dict: {"kind": ..., fields...}. Mappings become plain dicts."""
+    record: dict[str, Any] = {"kind": kind_of(event)}
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        record[f.name] = dict(value) if isinstance(value, Mapping) else value
+    return record
+
+
+def from_record(record: Mapping[str, Any]) -> Event:
+    kind = record.get("kind")
+    cls = EVENT_TYPES.get(str(kind))
+    if cls is None:
+        raise UnknownEventKind(f"unknown event kind {kind!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in record.items() if k in names})
+
+
+def call_id_of(event: Event) -> str:
+    return getattr(event, "call_id", "")
+
+
+def agent_id_of(event: Event) -> str:
+    return getattr(event, "agent_id", "")
+
+
+# ---------------------------------------------------------------- appended (routing)
+
+
+@dataclass(frozen=True, slots=True)
+class CallRejected:
+    """The offered agent declined the call (the desktop's "reject"): the call goes
+    back to the head of its queue and is not offered to that agent again. Unlike
+    CallNotAnswered (RONA) it is not a miss."""
+
+    at: float
+    call_id: str
+    agent_id: str
+    queue: str = ""
+    reason: str = ""
+
+
+EVENT_TYPES[CallRejected.__name__] = CallRejected

@@ -1,0 +1,624 @@
+"""KPI library: one set of definitions (../shared/REFERENCE.md) for the live wallboard,
+the stored history and the simulator's output. Pure: no I/O, time passed in.
+
+Two forms over the same facts (see `reports.kpi_fold` for what events mean):
+
+- `KpiEngine` (incremental, live): `apply(event)` is O(1) per event (an agent state that
+  ends also adds one step per interval boundary it spans and at most window_s/slot_s
+  window slots); `report(now)` gives everything so far (O(buckets));
+  `window(now)` gives the "last 30 minutes" (configurable) from a ring of 1-minute
+  slots, so it costs O(slots + agents), not O(events); `live(now)` gives calls waiting,
+  longest current wait and agents by state.
+- `batch_report(events, config, start, end)` (history): folds a stored stream and
+  aggregates per group.
+
+`KpiEngine.report(now).to_dict() == batch_report(events, cfg, end=now).to_dict()` (up to
+float rounding), and `KpiEngine.window(now)` equals `batch_report` over the window's
+range — the tests check both with generated event streams.
+
+Output: `KpiReport` (plain dataclass) / `to_dict()` (JSON-ready dicts and lists, None
+where a ratio has no denominator) — what a web page renders.
+
+Attribution: call metrics go to the interval (and window slot) in which the call was
+offered, agent-time metrics are split at interval boundaries. Buckets: overall,
+interval, queue, team (agent -> team mapping in the config) and agent, each also per
+interval.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from reports.kpi_fold import (
+    AGENT_STATES,
+    Fact,
+    Handled,
+    KpiFold,
+    Offered,
+    Outcome,
+    Ring,
+    Span,
+    Transfer,
+)
+
+__all__ = [
+    "KpiConfig",
+    "Totals",
+    "KpiReport",
+    "KpiEngine",
+    "batch_report",
+    "metrics",
+    "INTERVALS",
+]
+
+INTERVALS = (900, 1800, 3600)
+
+
+@dataclass(frozen=True)
+class KpiConfig:
+    """Thresholds and bucket sizes. `teams` maps agent id -> team name."""
+
+    sl_threshold_s: float = 20.0
+    short_abandon_s: float = 5.0
+    interval_s: int = 900
+    abandon_rate_excludes_short: bool = False
+    window_s: int = 1800
+    slot_s: int = 60
+    teams: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.sl_threshold_s >= 0:
+            raise ValueError(f"kpi.sl_threshold_s: must be >= 0, got {self.sl_threshold_s!r}")
+        if not self.short_abandon_s >= 0:
+            raise ValueError(f"kpi.short_abandon_s: must be >= 0, got {self.short_abandon_s!r}")
+        if not (isinstance(self.interval_s, int) and self.interval_s > 0):
+            raise ValueError(f"kpi.interval_s: must be a positive integer, got {self.interval_s!r}")
+        if not (isinstance(self.slot_s, int) and self.slot_s > 0):
+            raise ValueError(f"kpi.slot_s: must be a positive integer, got {self.slot_s!r}")
+        if not (isinstance(self.window_s, int) and self.window_s >= self.slot_s and self.window_s % self.slot_s == 0):
+            raise ValueError(
+                f"kpi.window_s: must be a multiple of slot_s ({self.slot_s}), got {self.window_s!r}"
+            )
+
+    def echo(self) -> dict[str, Any]:
+        return {
+            "sl_threshold_s": self.sl_threshold_s,
+            "short_abandon_s": self.short_abandon_s,
+            "interval_s": self.interval_s,
+            "abandon_rate_excludes_short": self.abandon_rate_excludes_short,
+            "window_s": self.window_s,
+        }
+
+
+_FIELDS = (
+    "offered", "answered", "abandoned", "short_abandoned", "answered_within",
+    "abandoned_within", "waited", "wait_answered", "wait_abandoned", "max_wait",
+    "transferred", "handled", "talk", "hold", "wrap", "offers", "rona",
+    "t_available", "t_reserved", "t_on_call", "t_wrap_up", "t_paused", "t_other",
+)  # fmt: skip
+
+
+class Totals:
+    """Additive counters of one bucket (max_wait merges by max)."""
+
+    __slots__ = _FIELDS
+
+    def __init__(self) -> None:
+        self.offered = self.answered = self.abandoned = self.short_abandoned = 0.0
+        self.answered_within = self.abandoned_within = self.waited = 0.0
+        self.wait_answered = self.wait_abandoned = self.max_wait = 0.0
+        self.transferred = self.handled = self.talk = self.hold = self.wrap = 0.0
+        self.offers = self.rona = 0.0
+        self.t_available = self.t_reserved = self.t_on_call = self.t_wrap_up = 0.0
+        self.t_paused = self.t_other = 0.0
+
+    def merge(self, other: Totals) -> None:
+        for name in _FIELDS:
+            if name == "max_wait":
+                if other.max_wait > self.max_wait:
+                    self.max_wait = other.max_wait
+            else:
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def copy(self) -> Totals:
+        t = Totals()
+        t.merge(self)
+        return t
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b > 0 else None
+
+
+def metrics(t: Totals, cfg: KpiConfig) -> dict[str, Any]:
+    """The KPIs of one bucket, JSON-ready (None when undefined)."""
+    resolved = t.answered + t.abandoned
+    excl = t.abandoned - t.short_abandoned
+    handle = t.talk + t.hold + t.wrap
+    working = t.t_available + t.t_reserved + t.t_on_call + t.t_wrap_up
+    logged_in = working + t.t_paused + t.t_other
+    if cfg.abandon_rate_excludes_short:
+        abandon_rate = _ratio(excl, t.offered - t.short_abandoned)
+    else:
+        abandon_rate = _ratio(t.abandoned, t.offered)
+    return {
+        "offered": int(t.offered),
+        "answered": int(t.answered),
+        "abandoned": int(t.abandoned),
+        "short_abandoned": int(t.short_abandoned),
+        "answered_within": int(t.answered_within),
+        # answered within T / answered (Asterisk SL, Wazo QoS)
+        "service_level": _ratio(t.answered_within, t.answered),
+        # (answered + abandoned within T) / (answered + abandoned) (Asterisk SL2)
+        "service_level_2": _ratio(t.answered_within + t.abandoned_within, resolved),
+        # answered within T / (answered + abandoned - short abandons) ("80/20")
+        "service_level_3": _ratio(t.answered_within, resolved - t.short_abandoned),
+        # answered within T / offered
+        "service_level_offered": _ratio(t.answered_within, t.offered),
+        "p_wait": _ratio(t.waited, t.offered),
+        "asa": _ratio(t.wait_answered, t.answered),
+        "avg_wait": _ratio(t.wait_answered + t.wait_abandoned, resolved),
+        "avg_abandon_wait": _ratio(t.wait_abandoned, t.abandoned),
+        "max_wait": t.max_wait,
+        "abandon_rate": abandon_rate,
+        "transferred": int(t.transferred),
+        "transfer_rate": _ratio(t.transferred, t.answered),
+        "handled": int(t.handled),
+        "aht": _ratio(handle, t.handled),
+        "avg_talk": _ratio(t.talk, t.handled),
+        "avg_hold": _ratio(t.hold, t.handled),
+        "avg_wrap": _ratio(t.wrap, t.handled),
+        "offers": int(t.offers),
+        "rona": int(t.rona),
+        "occupancy": _ratio(t.t_on_call + t.t_wrap_up, working),
+        "utilization": _ratio(working, logged_in),
+        "logged_in_s": logged_in,
+        "available_s": t.t_available,
+        "reserved_s": t.t_reserved,
+        "on_call_s": t.t_on_call,
+        "wrap_up_s": t.t_wrap_up,
+        "paused_s": t.t_paused,
+    }
+
+
+# ---------------------------------------------------------------- attribution
+
+
+def _call_deltas(f: Fact, cfg: KpiConfig) -> tuple[tuple[str, float], ...]:
+    if isinstance(f, Offered):
+        return (("offered", 1.0),)
+    if isinstance(f, Outcome):
+        waited = 1.0 if f.wait > 0 else 0.0
+        within = 1.0 if f.wait <= cfg.sl_threshold_s else 0.0
+        if f.answered:
+            return (("answered", 1.0), ("answered_within", within), ("waited", waited),
+                    ("wait_answered", f.wait))  # fmt: skip
+        short = 1.0 if f.wait < cfg.short_abandon_s else 0.0
+        return (("abandoned", 1.0), ("short_abandoned", short), ("abandoned_within", within),
+                ("waited", waited), ("wait_abandoned", f.wait))  # fmt: skip
+    if isinstance(f, Transfer):
+        return (("transferred", 1.0),)
+    if isinstance(f, Ring):
+        return (("rona", 1.0),) if f.rona else (("offers", 1.0),)
+    if isinstance(f, Handled):
+        return (("handled", 1.0), ("talk", f.talk), ("hold", f.hold), ("wrap", f.wrap))
+    raise TypeError(f"not a call fact: {f!r}")
+
+
+def _bump(t: Totals, f: Fact, threshold: float, short: float) -> None:
+    """Apply one call fact to one bucket (the incremental engine's hot path; the batch
+    report sums `_call_deltas` instead, so the equality tests compare two codings)."""
+    tf = type(f)
+    if tf is Offered:
+        t.offered += 1.0
+    elif tf is Outcome:
+        w = f.wait  # type: ignore[union-attr]
+        if w > 0:
+            t.waited += 1.0
+        if f.answered:  # type: ignore[union-attr]
+            t.answered += 1.0
+            t.wait_answered += w
+            if w <= threshold:
+                t.answered_within += 1.0
+        else:
+            t.abandoned += 1.0
+            t.wait_abandoned += w
+            if w < short:
+                t.short_abandoned += 1.0
+            if w <= threshold:
+                t.abandoned_within += 1.0
+        if w > t.max_wait:
+            t.max_wait = w
+    elif tf is Handled:
+        t.handled += 1.0
+        t.talk += f.talk  # type: ignore[union-attr]
+        t.hold += f.hold  # type: ignore[union-attr]
+        t.wrap += f.wrap  # type: ignore[union-attr]
+    elif tf is Ring:
+        if f.rona:  # type: ignore[union-attr]
+            t.rona += 1.0
+        else:
+            t.offers += 1.0
+    elif tf is Transfer:
+        t.transferred += 1.0
+
+
+_STATE_ATTR = {s: "t_" + s for s in AGENT_STATES}
+
+
+def _floor(t: float, size: int) -> float:
+    return math.floor(t / size) * size
+
+
+def _pieces(start: float, end: float, size: int) -> Iterable[tuple[float, float]]:
+    """(bucket_start, seconds) of [start, end) cut at multiples of size."""
+    b = _floor(start, size)
+    while b < end:
+        nxt = b + size
+        lo = start if start > b else b
+        hi = end if end < nxt else nxt
+        if hi > lo:
+            yield b, hi - lo
+        b = nxt
+
+
+def _agent_keys(agent: str, period: float | None, cfg: KpiConfig) -> list[tuple[str, str, float | None]]:
+    keys: list[tuple[str, str, float | None]] = [("agent", agent, period)]
+    team = cfg.teams.get(agent)
+    if team:
+        keys.append(("team", team, period))
+    return keys
+
+
+def _add(bucket: dict, key: tuple, deltas: Iterable[tuple[str, float]]) -> None:
+    t = bucket.get(key)
+    if t is None:
+        t = bucket[key] = Totals()
+    for name, amount in deltas:
+        if name == "max_wait":
+            if amount > t.max_wait:
+                t.max_wait = amount
+        else:
+            setattr(t, name, getattr(t, name) + amount)
+
+
+def _call_fact_keys(f: Fact, period: float | None, cfg: KpiConfig) -> list[tuple[str, str, float | None]]:
+    keys: list[tuple[str, str, float | None]] = [("all", "", period), ("queue", f.queue, period)]  # type: ignore[union-attr]
+    agent = getattr(f, "agent", "")
+    if agent and not isinstance(f, Offered):
+        keys.extend(_agent_keys(agent, period, cfg))
+    return keys
+
+
+def _with_max(f: Fact, deltas: tuple[tuple[str, float], ...]) -> tuple[tuple[str, float], ...]:
+    if isinstance(f, Outcome):
+        return deltas + (("max_wait", f.wait),)
+    return deltas
+
+
+# ---------------------------------------------------------------- report
+
+
+@dataclass
+class KpiReport:
+    """Plain result: every bucket's KPIs. `to_dict()` is the JSON/web form."""
+
+    config: dict[str, Any]
+    start: float | None
+    end: float | None
+    overall: dict[str, Any]
+    intervals: list[dict[str, Any]]
+    queues: dict[str, dict[str, Any]]
+    teams: dict[str, dict[str, Any]]
+    agents: dict[str, dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config,
+            "start": self.start,
+            "end": self.end,
+            "overall": self.overall,
+            "intervals": self.intervals,
+            "queues": self.queues,
+            "teams": self.teams,
+            "agents": self.agents,
+        }
+
+
+def _build_report(
+    buckets: Mapping[tuple, Totals], cfg: KpiConfig, start: float | None, end: float | None,
+    with_intervals: bool = True,
+) -> KpiReport:
+    overall = metrics(buckets.get(("all", "", None)) or Totals(), cfg)
+    intervals: dict[float, dict[str, Any]] = {}
+    groups: dict[str, dict[str, dict[str, Any]]] = {"queue": {}, "team": {}, "agent": {}}
+    for (dim, name, period), tot in buckets.items():
+        m = metrics(tot, cfg)
+        if dim == "all":
+            if period is not None:
+                intervals[period] = {"start": period, **m}
+            continue
+        g = groups[dim].setdefault(name, {"total": metrics(Totals(), cfg), "intervals": {}})
+        if period is None:
+            g["total"] = m
+        else:
+            g["intervals"][period] = {"start": period, **m}
+
+    def ordered(g: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        out = {}
+        for name in sorted(g):
+            entry = {"total": g[name]["total"]}
+            if with_intervals:
+                entry["intervals"] = [g[name]["intervals"][p] for p in sorted(g[name]["intervals"])]
+            out[name] = entry
+        return out
+
+    return KpiReport(
+        config=cfg.echo(),
+        start=start,
+        end=end,
+        overall=overall,
+        intervals=[intervals[p] for p in sorted(intervals)] if with_intervals else [],
+        queues=ordered(groups["queue"]),
+        teams=ordered(groups["team"]),
+        agents=ordered(groups["agent"]),
+    )
+
+
+# ---------------------------------------------------------------- incremental
+
+
+class KpiEngine:
+    """Incremental KPIs for the live wallboard: feed every event with `apply`."""
+
+    def __init__(self, config: KpiConfig | None = None, window: bool = True) -> None:
+        """window=False skips the rolling "last 30 minutes" slots (for long offline runs)."""
+        self.cfg = config or KpiConfig()
+        self._window = window
+        self._fold = KpiFold(self)
+        self._buckets: dict[tuple, Totals] = {}
+        # window ring: slot start -> {(dim, name, None): Totals}
+        self._slots: dict[float, dict[tuple, Totals]] = {}
+        self._now = float("-inf")
+
+    # FactSink
+    def fact(self, f: Fact) -> None:
+        cfg = self.cfg
+        if type(f) is Span:
+            self._span(f.agent, f.state, f.start, f.end, self._buckets, self._slots if self._window else None)  # type: ignore[union-attr]
+            return
+        t_sl, t_short = cfg.sl_threshold_s, cfg.short_abandon_s
+        at = f.offered_at  # type: ignore[union-attr]
+        q = f.queue  # type: ignore[union-attr]
+        iv = math.floor(at / cfg.interval_s) * cfg.interval_s
+        agent = "" if type(f) is Offered else f.agent  # type: ignore[union-attr]
+        team = cfg.teams.get(agent) if agent else None
+        keys = [("all", "", None), ("all", "", iv), ("queue", q, None), ("queue", q, iv)]
+        if agent:
+            keys += [("agent", agent, None), ("agent", agent, iv)]
+            if team:
+                keys += [("team", team, None), ("team", team, iv)]
+        b = self._buckets
+        for key in keys:
+            t = b.get(key)
+            if t is None:
+                t = b[key] = Totals()
+            _bump(t, f, t_sl, t_short)
+        if not self._window:
+            return
+        slot = math.floor(at / cfg.slot_s) * cfg.slot_s
+        ring = self._slots.get(slot)
+        if ring is None:
+            if slot < self._oldest_slot():
+                return  # older than any window we can still be asked for
+            ring = self._slots[slot] = {}
+        for key in keys[::2]:  # the whole-run keys (period None)
+            t = ring.get(key)
+            if t is None:
+                t = ring[key] = Totals()
+            _bump(t, f, t_sl, t_short)
+
+    def _oldest_slot(self) -> float:
+        if self._now == float("-inf"):
+            return float("-inf")
+        return _floor(self._now, self.cfg.slot_s) - self.cfg.window_s + self.cfg.slot_s
+
+    def _span(self, agent: str, state: str, start: float, end: float,
+              buckets: dict[tuple, Totals], slots: dict[float, dict[tuple, Totals]] | None) -> None:
+        cfg = self.cfg
+        name = _STATE_ATTR[state]
+        team = cfg.teams.get(agent)
+        whole = [("all", "", None), ("agent", agent, None)]
+        if team:
+            whole.append(("team", team, None))
+        secs = end - start
+        for key in whole:
+            t = buckets.get(key)
+            if t is None:
+                t = buckets[key] = Totals()
+            setattr(t, name, getattr(t, name) + secs)
+        for iv, part in _pieces(start, end, cfg.interval_s):
+            for key in [("all", "", iv), ("agent", agent, iv)] + ([("team", team, iv)] if team else []):
+                t = buckets.get(key)
+                if t is None:
+                    t = buckets[key] = Totals()
+                setattr(t, name, getattr(t, name) + part)
+        if slots is None:
+            return
+        oldest = self._oldest_slot()
+        for slot, part in _pieces(max(start, oldest), end, cfg.slot_s):
+            ring = slots.get(slot)
+            if ring is None:
+                ring = slots[slot] = {}
+            for key in whole:
+                t = ring.get(key)
+                if t is None:
+                    t = ring[key] = Totals()
+                setattr(t, name, getattr(t, name) + part)
+
+    def apply(self, event: object) -> None:
+        at = getattr(event, "at", None)
+        if isinstance(at, (int, float)) and at > self._now:
+            old_slot = _floor(self._now, self.cfg.slot_s) if self._now != float("-inf") else None
+            self._now = float(at)
+            if old_slot is not None and _floor(self._now, self.cfg.slot_s) != old_slot:
+                oldest = self._oldest_slot()
+                for s in [s for s in self._slots if s < oldest]:
+                    del self._slots[s]
+        self._fold.apply(event)
+
+    def report(self, now: float | None = None) -> KpiReport:
+        """Everything since the first event, agent states still open counted up to now."""
+        now = self._now if now is None else now
+        buckets = {k: v.copy() for k, v in self._buckets.items()}
+        for sp in self._fold.open_spans(now):
+            self._span(sp.agent, sp.state, sp.start, sp.end, buckets, None)
+        return _build_report(buckets, self.cfg, None, now if now != float("-inf") else None)
+
+    def overall_between(self, start: float, end: float, now: float | None = None) -> dict[str, Any]:
+        """Overall KPIs of the intervals in [start, end) (both multiples of interval_s):
+        calls offered in them and agent time within them, states still open counted up
+        to `now`. For long runs that keep no event list (the simulator's validation)."""
+        cfg = self.cfg
+        if start % cfg.interval_s or end % cfg.interval_s:
+            raise ValueError(f"overall_between: start and end must be multiples of interval_s ({cfg.interval_s})")
+        now = self._now if now is None else now
+        extra: dict[tuple, Totals] = {}
+        for sp in self._fold.open_spans(now):
+            self._span(sp.agent, sp.state, sp.start, sp.end, extra, None)
+        total = Totals()
+        for source in (self._buckets, extra):
+            for (dim, _name, period), tot in source.items():
+                if dim == "all" and period is not None and start <= period < end:
+                    total.merge(tot)
+        return metrics(total, cfg)
+
+    def window_start(self, now: float) -> float:
+        return _floor(now, self.cfg.slot_s) - self.cfg.window_s + self.cfg.slot_s
+
+    def window(self, now: float | None = None) -> KpiReport:
+        """The last `window_s` seconds at `slot_s` resolution: calls offered since
+        window_start(now), agent time since then. Cost: O(slots + agents)."""
+        if not self._window:
+            raise ValueError("window(): this engine was made with window=False")
+        now = self._now if now is None else now
+        if now < self._now:
+            raise ValueError(f"window(now={now}): earlier than the last event ({self._now})")
+        start = self.window_start(now)
+        merged: dict[tuple, Totals] = {}
+        for slot, ring in self._slots.items():
+            if slot >= start:
+                for key, tot in ring.items():
+                    t = merged.get(key)
+                    if t is None:
+                        merged[key] = tot.copy()
+                    else:
+                        t.merge(tot)
+        for sp in self._fold.open_spans(now):
+            s = max(sp.start, start)
+            if sp.end > s:
+                d = (("t_" + sp.state, sp.end - s),)
+                for key in [("all", "", None), *_agent_keys(sp.agent, None, self.cfg)]:
+                    _add(merged, key, d)
+        return _build_report(merged, self.cfg, start, now, with_intervals=False)
+
+    def live(self, now: float) -> dict[str, Any]:
+        """Right now: calls waiting and longest current wait per queue, agents by state."""
+        queues: dict[str, dict[str, Any]] = {}
+        for _cid, queue, offered_at in self._fold.waiting():
+            q = queues.setdefault(queue, {"waiting": 0, "longest_wait": 0.0})
+            q["waiting"] += 1
+            q["longest_wait"] = max(q["longest_wait"], now - offered_at)
+        agents: dict[str, dict[str, Any]] = {}
+        by_state = {s: 0 for s in AGENT_STATES}
+        for agent, (state, since) in self._fold.agent_states().items():
+            agents[agent] = {"state": state, "since": since, "team": self.cfg.teams.get(agent, "")}
+            by_state[state] = by_state.get(state, 0) + 1
+        return {"now": now, "queues": dict(sorted(queues.items())), "agents_by_state": by_state, "agents": agents}
+
+
+# ---------------------------------------------------------------- batch
+
+
+class _ListSink:
+    __slots__ = ("facts",)
+
+    def __init__(self) -> None:
+        self.facts: list[Fact] = []
+
+    def fact(self, f: Fact) -> None:
+        self.facts.append(f)
+
+
+def collect_facts(events: Iterable[object]) -> tuple[list[Fact], KpiFold]:
+    sink = _ListSink()
+    fold = KpiFold(sink)
+    for e in sorted(events, key=lambda e: getattr(e, "at", 0.0)):
+        fold.apply(e)
+    return sink.facts, fold
+
+
+def batch_report(
+    events: Iterable[object],
+    config: KpiConfig | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    with_intervals: bool = True,
+    agents_until: float | None = None,
+) -> KpiReport:
+    """KPIs of a stored event stream: calls offered in [start, end], agent time clipped
+    to [start, end]; states still open at `end` (default: the last event) count up to it.
+    `agents_until` clips agent time earlier than `end` (a simulation that drains the
+    calls in progress after its last arrival counts occupancy up to that arrival)."""
+    cfg = config or KpiConfig()
+    events = list(events)
+    facts, fold = collect_facts(events)
+    if end is None:
+        end = max((getattr(e, "at", 0.0) for e in events), default=None)
+    lo = float("-inf") if start is None else start
+    hi = float("inf") if end is None else end
+    spans = [f for f in facts if isinstance(f, Span)]
+    if end is not None:
+        spans += fold.open_spans(end)
+    # group call facts: key -> list of deltas, then sum each field per group
+    groups: dict[tuple, list[Fact]] = {}
+    for f in facts:
+        if isinstance(f, Span):
+            continue
+        if not lo <= f.offered_at <= hi:
+            continue
+        iv = _floor(f.offered_at, cfg.interval_s) if with_intervals else None
+        periods = (None, iv) if with_intervals else (None,)
+        for p in periods:
+            for key in _call_fact_keys(f, p, cfg):
+                groups.setdefault(key, []).append(f)
+    buckets: dict[tuple, Totals] = {}
+    for key, fs in groups.items():
+        t = Totals()
+        sums: dict[str, float] = {}
+        for f in fs:
+            for name, amount in _call_deltas(f, cfg):
+                sums[name] = sums.get(name, 0.0) + amount
+        for name, v in sums.items():
+            setattr(t, name, v)
+        t.max_wait = max((f.wait for f in fs if isinstance(f, Outcome)), default=0.0)
+        buckets[key] = t
+    agent_hi = hi if agents_until is None else min(hi, agents_until)
+    for sp in spans:
+        s, e = max(sp.start, lo), min(sp.end, agent_hi)
+        if e <= s:
+            continue
+        name = "t_" + sp.state
+        _add(buckets, ("all", "", None), ((name, e - s),))
+        for key in _agent_keys(sp.agent, None, cfg):
+            _add(buckets, key, ((name, e - s),))
+        if with_intervals:
+            for iv, secs in _pieces(s, e, cfg.interval_s):
+                for key in [("all", "", iv), *_agent_keys(sp.agent, iv, cfg)]:
+                    _add(buckets, key, ((name, secs),))
+    return _build_report(buckets, cfg, start, end, with_intervals)

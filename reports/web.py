@@ -1,0 +1,298 @@
+"""Wallboard (`/wallboard`, live over a websocket) and historical reports (`/reports`,
+with inline SVG charts and CSV export). KPI numbers come from `reports.kpi` only:
+the incremental engine for the wallboard, `batch_report` over the stored event log
+for reports. Supervisors see their teams (queues are shared), admins everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import time
+from collections import Counter
+from datetime import date, datetime, timedelta
+from typing import Any, AsyncIterator, Mapping
+
+import aiohttp_jinja2
+import structlog
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from cti.server import BUS, STORE
+from reports.kpi import INTERVALS, KpiConfig, batch_report
+from reports.web_charts import bar_chart
+from reports.web_live import LiveBoard, View, WallboardHub
+from store.sql import SqlStore
+from web.app import CLOCK, SETTINGS, WEB_TASKS, api_error, require
+from web.security import Identity
+from web.settings import QueueSettings
+
+log = structlog.get_logger()
+
+WALLBOARD = web.AppKey("wallboard_hub", WallboardHub)
+MAX_REPORT_DAYS = 31
+EVENT_PAGE = 10_000
+
+
+def view_of(me: Identity) -> View:
+    return View(None if me.role == "admin" else frozenset(me.teams))
+
+
+def sl_threshold(queues: Mapping[str, Mapping[str, Any]]) -> float:
+    """The KPI library has one service-level threshold: the most common queue's."""
+    counts = Counter(float(q.get("sl_threshold_s", 20.0)) for q in queues.values())
+    return counts.most_common(1)[0][0] if counts else 20.0
+
+
+async def kpi_config(store: SqlStore, queues: Mapping[str, Mapping[str, Any]]) -> tuple[KpiConfig, dict[str, str]]:
+    users = await store.list_users()
+    teams = {u.login: u.team for u in users if u.role == "agent" and u.team}
+    names = {u.login: u.display_name or u.login for u in users}
+    return KpiConfig(sl_threshold_s=sl_threshold(queues), teams=teams), names
+
+
+async def agent_skills(store: SqlStore) -> dict[str, frozenset[str]]:
+    return {u.login: frozenset(u.skills) for u in await store.list_users("agent")}
+
+
+# ---------------------------------------------------------------- wallboard
+
+
+async def wallboard_page(request: web.Request) -> web.StreamResponse:
+    require(request, "supervisor")
+    return aiohttp_jinja2.render_template("wallboard.html", request, {})
+
+
+async def wallboard_json(request: web.Request) -> web.Response:
+    me = require(request, "supervisor")
+    hub = request.app[WALLBOARD]
+    await asyncio.wait_for(hub.ready.wait(), timeout=10)
+    return web.json_response(hub.board.snapshot(request.app[CLOCK](), view_of(me)))
+
+
+async def wallboard_ws(request: web.Request) -> web.StreamResponse:
+    me = require(request, "supervisor")
+    hub = request.app[WALLBOARD]
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
+    await ws.prepare(request)
+    await asyncio.wait_for(hub.ready.wait(), timeout=10)
+    view = view_of(me)
+    await ws.send_str(hub.render(request.app[CLOCK](), [view])[view.key])
+    hub.register(ws, view)
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        hub.unregister(ws)
+    return ws
+
+
+# ---------------------------------------------------------------- reports
+
+
+class BadQuery(ValueError):
+    pass
+
+
+def _day(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadQuery(f"{name}: must be a date YYYY-MM-DD, not {text!r}") from None
+
+
+def parse_report_query(query: Mapping[str, str], now: float) -> dict[str, Any]:
+    today = datetime.fromtimestamp(now).date()
+    d_from = _day(query["from"], "from") if query.get("from") else today
+    d_to = _day(query["to"], "to") if query.get("to") else d_from
+    if d_to < d_from:
+        raise BadQuery("to: must not be before from")
+    if (d_to - d_from).days >= MAX_REPORT_DAYS:
+        raise BadQuery(f"to: at most {MAX_REPORT_DAYS} days per report")
+    try:
+        interval = int(query.get("interval", "3600"))
+    except ValueError:
+        raise BadQuery(f"interval: must be one of {', '.join(map(str, INTERVALS))}") from None
+    if interval not in INTERVALS:
+        raise BadQuery(f"interval: must be one of {', '.join(map(str, INTERVALS))}, not {interval}")
+    start = time.mktime(d_from.timetuple())
+    end = time.mktime((d_to + timedelta(days=1)).timetuple())
+    return {"from": d_from.isoformat(), "to": d_to.isoformat(), "interval": interval, "start": start,
+            "end": min(end, max(now, start)), "queue": query.get("queue", "")}
+
+
+async def load_events(store: SqlStore, start: float, end: float) -> list[Any]:
+    events: list[Any] = []
+    after = 0
+    while True:
+        page = await store.events_between(start, end, after_seq=after, limit=EVENT_PAGE)
+        events.extend(s.event for s in page)
+        if len(page) < EVENT_PAGE:
+            return events
+        after = page[-1].seq
+
+
+async def build_report(request: web.Request, me: Identity, q: dict[str, Any]) -> dict[str, Any]:
+    store = request.app[STORE]
+    queues_cfg = (await request.app[SETTINGS].live("queues")).data
+    cfg, names = await kpi_config(store, queues_cfg)
+    cfg = KpiConfig(sl_threshold_s=cfg.sl_threshold_s, teams=cfg.teams, interval_s=q["interval"])
+    events = await load_events(store, q["start"], q["end"])
+    if q["queue"]:
+        wanted = q["queue"]
+        calls = {getattr(e, "call_id", "") for e in events if type(e).__name__ == "CallQueued" and e.queue == wanted}
+        events = [e for e in events if not getattr(e, "call_id", "") or e.call_id in calls]
+    report = batch_report(events, cfg, q["start"], q["end"]).to_dict()
+    if me.role != "admin":
+        report["teams"] = {k: v for k, v in report["teams"].items() if k in me.teams}
+        report["agents"] = {k: v for k, v in report["agents"].items() if cfg.teams.get(k) in me.teams}
+    targets = {name: QueueSettings.model_validate(v).model_dump() for name, v in queues_cfg.items()}
+    overall_target = (
+        targets[q["queue"]] if q["queue"] in targets
+        else {k: sum(t[k] for t in targets.values()) / len(targets) for k in QueueSettings().model_dump() if k != "label"}
+        if targets else QueueSettings().model_dump()
+    )
+    return {"report": report, "targets": targets, "overall_target": overall_target, "names": names,
+            "agent_teams": dict(cfg.teams),
+            "events": len(events), "query": q}
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{v * 100:.1f}%"
+
+
+def _sec(v: float | None) -> str:
+    return "—" if v is None else f"{v:.0f} s"
+
+
+def charts(data: dict[str, Any]) -> dict[str, str]:
+    report, target = data["report"], data["overall_target"]
+    ivs = report["intervals"]
+    labels = [datetime.fromtimestamp(i["start"]).strftime("%m-%d %H:%M" if data["query"]["from"] != data["query"]["to"] else "%H:%M") for i in ivs]
+    agents = report["agents"]
+    agent_labels = list(agents)
+    return {
+        "volume": bar_chart("Inbound calls per interval", labels, [
+            ("offered", [i["offered"] for i in ivs]), ("answered", [i["answered"] for i in ivs]),
+            ("abandoned", [i["abandoned"] for i in ivs])]),
+        "service_level": bar_chart("Service level per interval", labels,
+                                   [("service level", [i["service_level"] for i in ivs])], unit="%",
+                                   target=target.get("sl_target")),
+        "wait": bar_chart("Wait time per interval (ASA, average wait)", labels, [
+            ("ASA", [i["asa"] for i in ivs]), ("avg wait", [i["avg_wait"] for i in ivs])], unit="s",
+            target=target.get("asa_target_s"), target_label="ASA target"),
+        "duration": bar_chart("Call duration per interval (AHT, talk)", labels, [
+            ("AHT", [i["aht"] for i in ivs]), ("talk", [i["avg_talk"] for i in ivs])], unit="s",
+            target=target.get("aht_target_s"), target_label="AHT target"),
+        "abandonment": bar_chart("Abandon rate per interval", labels,
+                                 [("abandon rate", [i["abandon_rate"] for i in ivs])], unit="%",
+                                 target=target.get("abandon_target"), target_label="max"),
+        "transfer": bar_chart("Transfer rate per interval", labels,
+                              [("transfer rate", [i["transfer_rate"] for i in ivs])], unit="%",
+                              target=target.get("transfer_target"), target_label="max"),
+        "occupancy": bar_chart("Agent occupancy", agent_labels,
+                               [("occupancy", [a["total"]["occupancy"] for a in agents.values()])], unit="%",
+                               target=target.get("occupancy_target")),
+        "agents_aht": bar_chart("Agent comparison: AHT", agent_labels,
+                                [("AHT", [a["total"]["aht"] for a in agents.values()])], unit="s",
+                                target=target.get("aht_target_s"), target_label="AHT target"),
+    }
+
+
+async def reports_page(request: web.Request) -> web.StreamResponse:
+    me = require(request, "supervisor")
+    try:
+        q = parse_report_query(request.query, request.app[CLOCK]())
+    except BadQuery as exc:
+        return web.Response(status=400, text=f"400 Bad Request: {exc}")
+    data = await build_report(request, me, q)
+    return aiohttp_jinja2.render_template("reports.html", request, {
+        **data, "charts": charts(data), "pct": _pct, "sec": _sec, "intervals": INTERVALS,
+        "queue_names": sorted(data["targets"]),
+        "csv_query": "&".join(f"{k}={q[k]}" for k in ("from", "to", "interval", "queue") if q[k]),
+    })
+
+
+async def reports_json(request: web.Request) -> web.Response:
+    me = require(request, "supervisor")
+    try:
+        q = parse_report_query(request.query, request.app[CLOCK]())
+    except BadQuery as exc:
+        return api_error(400, str(exc))
+    data = await build_report(request, me, q)
+    return web.json_response({"query": q, "targets": data["targets"], "overall_target": data["overall_target"],
+                              "events": data["events"], **data["report"]})
+
+
+CSV_SECTIONS = ("summary", "intervals", "queues", "teams", "agents")
+
+
+def report_csv(section: str, report: dict[str, Any]) -> str:
+    rows: list[tuple[str, dict[str, Any]]]
+    if section == "summary":
+        rows = [("all", report["overall"])]
+    elif section == "intervals":
+        rows = [(datetime.fromtimestamp(i["start"]).isoformat(timespec="minutes"), i) for i in report["intervals"]]
+    else:
+        rows = [(name, entry["total"]) for name, entry in report[section].items()]
+    metrics = [k for k in (rows[0][1] if rows else report["overall"]) if k != "start"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["name" if section != "intervals" else "interval_start", *metrics])
+    for name, values in rows:
+        writer.writerow([name, *("" if values.get(m) is None else values.get(m) for m in metrics)])
+    return out.getvalue()
+
+
+async def reports_csv(request: web.Request) -> web.StreamResponse:
+    me = require(request, "supervisor")
+    section = request.query.get("section", "intervals")
+    if section not in CSV_SECTIONS:
+        return web.Response(status=400, text=f"section: must be one of {', '.join(CSV_SECTIONS)}")
+    try:
+        q = parse_report_query(request.query, request.app[CLOCK]())
+    except BadQuery as exc:
+        return web.Response(status=400, text=str(exc))
+    data = await build_report(request, me, q)
+    body = report_csv(section, data["report"])
+    filename = f"hotline-{section}-{q['from']}-{q['to']}.csv"
+    return web.Response(text=body, content_type="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+# ---------------------------------------------------------------- setup
+
+
+async def _close_sockets(app: web.Application) -> None:
+    if WALLBOARD in app:
+        for ws in app[WALLBOARD].sockets():
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")  # type: ignore[attr-defined]
+
+
+def setup(app: web.Application, *, min_interval_s: float = 0.5) -> None:
+    async def wallboard_ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+
+        async def factory() -> LiveBoard:
+            queues = (await settings.live("queues")).data
+            cfg, names = await kpi_config(app[STORE], queues)
+            return LiveBoard(cfg, queues, names, await agent_skills(app[STORE]))
+
+        hub = WallboardHub(app[STORE], app[BUS], factory, app[CLOCK], min_interval_s=min_interval_s)
+        app[WALLBOARD] = hub
+        task = asyncio.create_task(hub.run(), name="wallboard-hub")
+        app[WEB_TASKS].append(task)
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    app.cleanup_ctx.append(wallboard_ctx)
+    app.on_shutdown.append(_close_sockets)
+    app.router.add_get("/wallboard", wallboard_page)
+    app.router.add_get("/wallboard/ws", wallboard_ws)
+    app.router.add_get("/api/v1/wallboard", wallboard_json)
+    app.router.add_get("/reports", reports_page)
+    app.router.add_get("/reports/export.csv", reports_csv)
+    app.router.add_get("/api/v1/reports", reports_json)

@@ -1,0 +1,312 @@
+"""The live wallboard's state: the KPI library's incremental engine folded over the
+`events` channel, bootstrapped from today's stored event log, plus who is on which
+call. Pure of I/O except `WallboardHub.run` (bus + store); numbers come only from
+`reports.kpi` (no KPI math here).
+
+Pushes are coalesced: at most one snapshot per `min_interval_s` (0.5 s = 2/s), sent
+only when something changed (or every `refresh_s`, so "time in state" and the
+30-minute window keep sliding). Each distinct view (admin: everything; a supervisor:
+their teams) is serialised once per push and the same text goes to every socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Protocol
+
+import structlog
+
+from events import UnknownEventKind, from_record, to_record
+from reports.kpi import KpiConfig, KpiEngine
+from store.bus import Bus
+from store.sql import SqlStore
+
+log = structlog.get_logger()
+
+EVENTS_CHANNEL = "events"
+BOOTSTRAP_PAGE = 10_000
+DEDUP_HORIZON_S = 10.0
+
+
+class Socket(Protocol):
+    async def send_str(self, data: str) -> None: ...
+
+
+def day_start(now: float) -> float:
+    """Local midnight of `now` (the server's time zone)."""
+    lt = time.localtime(now)
+    return time.mktime((lt.tm_year, lt.tm_mon, lt.tm_mday, 0, 0, 0, 0, 0, -1))
+
+
+def status(value: float | None, target: float | None, higher_is_better: bool) -> str:
+    """ok / warn / bad against a target (warn: within 10 % of it), '' when undefined."""
+    if value is None or target is None:
+        return ""
+    if higher_is_better:
+        return "ok" if value >= target else ("warn" if value >= target * 0.9 else "bad")
+    return "ok" if value <= target else ("warn" if value <= target * 1.1 + 1e-9 else "bad")
+
+
+@dataclass(slots=True)
+class View:
+    """What one wallboard may see: all, or only some teams."""
+
+    teams: frozenset[str] | None = None  # None: everything
+
+    @property
+    def key(self) -> str:
+        return "*" if self.teams is None else ",".join(sorted(self.teams))
+
+
+@dataclass(slots=True)
+class LiveBoard:
+    """Engine + current-call map; `snapshot(now, view)` is what a wallboard shows."""
+
+    kpi: KpiConfig
+    queue_targets: Mapping[str, Mapping[str, Any]]
+    names: Mapping[str, str] = field(default_factory=dict)  # agent id -> display name
+    skills: Mapping[str, frozenset[str]] = field(default_factory=dict)  # agent id -> skills (queue names)
+    engine: KpiEngine = field(init=False)
+    calls: dict[str, dict[str, Any]] = field(default_factory=dict)  # agent -> {"call_id", "queue"}
+    day: float = 0.0
+    applied: int = 0
+
+    def __post_init__(self) -> None:
+        self.engine = KpiEngine(self.kpi)
+
+    def apply(self, event: Any) -> None:
+        self.engine.apply(event)
+        self.applied += 1
+        kind = type(event).__name__
+        agent = getattr(event, "agent_id", "")
+        if kind in ("CallOffered", "CallConnected") and agent:
+            self.calls[agent] = {"call_id": event.call_id, "queue": getattr(event, "queue", "")}
+        elif kind in ("CallNotAnswered", "WrapUpEnded", "AgentLoggedOut") and agent:
+            self.calls.pop(agent, None)
+        elif kind in ("CallEnded", "CallAbandoned"):
+            for a in [a for a, c in self.calls.items() if c["call_id"] == event.call_id]:
+                # ended: the agent keeps the call id through wrap-up; abandoned while ringing: cleared
+                if kind == "CallAbandoned":
+                    del self.calls[a]
+
+    def snapshot(self, now: float, view: View) -> dict[str, Any]:
+        report = self.engine.report(now).to_dict()
+        window = self.engine.window(now).to_dict()
+        live = self.engine.live(now)
+        queue_names = sorted(set(self.queue_targets) | set(report["queues"]) | set(live["queues"]))
+        queues = []
+        for q in queue_names:
+            t = self.queue_targets.get(q, {})
+            today = report["queues"].get(q, {}).get("total", {})
+            last = window["queues"].get(q, {}).get("total", {})
+            now_q = live["queues"].get(q, {"waiting": 0, "longest_wait": 0.0})
+            sl_target = t.get("sl_target")
+            by_state: dict[str, int] = {}
+            for agent_id, a in live["agents"].items():
+                if q in self.skills.get(agent_id, ()):
+                    by_state[a["state"]] = by_state.get(a["state"], 0) + 1
+            queues.append({
+                "name": q, "label": t.get("label") or q,
+                "waiting": now_q["waiting"], "longest_wait": round(now_q["longest_wait"], 1),
+                "offered": today.get("offered", 0), "answered": today.get("answered", 0),
+                "abandoned": today.get("abandoned", 0),
+                "sl_today": today.get("service_level"), "sl_30m": last.get("service_level"),
+                "sl_target": sl_target,
+                "sl_today_status": status(today.get("service_level"), sl_target, True),
+                "sl_30m_status": status(last.get("service_level"), sl_target, True),
+                "abandon_rate": today.get("abandon_rate"),
+                "abandon_status": status(today.get("abandon_rate"), t.get("abandon_target"), False),
+                "asa": today.get("asa"), "asa_status": status(today.get("asa"), t.get("asa_target_s"), False),
+                "aht": today.get("aht"), "aht_status": status(today.get("aht"), t.get("aht_target_s"), False),
+                "agents_by_state": by_state,  # logged-in agents with the queue's skill
+            })
+        agents = []
+        teams: dict[str, dict[str, Any]] = {}
+        for agent_id, a in sorted(live["agents"].items()):
+            team = a.get("team", "")
+            if view.teams is not None and team not in view.teams:
+                continue
+            call = self.calls.get(agent_id, {})
+            agents.append({
+                "id": agent_id, "name": self.names.get(agent_id, agent_id), "team": team, "state": a["state"],
+                "since": a["since"], "call_id": call.get("call_id", "") if a["state"] != "available" else "",
+                "queue": call.get("queue", "") if a["state"] != "available" else "",
+            })
+            tile = teams.setdefault(team or "-", {"name": team or "-", "by_state": {}})
+            tile["by_state"][a["state"]] = tile["by_state"].get(a["state"], 0) + 1
+        for name, entry in report["teams"].items():
+            if view.teams is not None and name not in view.teams:
+                continue
+            tile = teams.setdefault(name, {"name": name, "by_state": {}})
+            total = entry.get("total", {})
+            tile.update(handled=total.get("handled", 0), answered=total.get("answered", 0), aht=total.get("aht"),
+                        occupancy=total.get("occupancy"),
+                        sl_today=total.get("service_level"),
+                        sl_30m=window["teams"].get(name, {}).get("total", {}).get("service_level"))
+        by_state: dict[str, int] = {}
+        for a in agents:
+            by_state[a["state"]] = by_state.get(a["state"], 0) + 1
+        overall = report["overall"]
+        return {
+            "type": "wallboard", "now": now,
+            "totals": {
+                "waiting": sum(q["waiting"] for q in queues),
+                "longest_wait": max((q["longest_wait"] for q in queues), default=0.0),
+                "offered": overall.get("offered", 0), "answered": overall.get("answered", 0),
+                "abandoned": overall.get("abandoned", 0), "sl_today": overall.get("service_level"),
+                "sl_30m": window["overall"].get("service_level"), "abandon_rate": overall.get("abandon_rate"),
+                "asa": overall.get("asa"), "aht": overall.get("aht"), "agents_by_state": by_state,
+            },
+            "queues": queues,
+            "teams": [teams[k] for k in sorted(teams)],
+            "agents": agents,
+            "sl_threshold_s": self.kpi.sl_threshold_s,
+        }
+
+
+class WallboardHub:
+    def __init__(self, store: SqlStore, bus: Bus, board_factory: Callable[[], Awaitable[LiveBoard]],
+                 clock: Callable[[], float] = time.time, min_interval_s: float = 0.5, refresh_s: float = 5.0) -> None:
+        self._store = store
+        self._bus = bus
+        self._factory = board_factory
+        self._clock = clock
+        self.min_interval_s = min_interval_s
+        self.refresh_s = refresh_s
+        self.board = LiveBoard(KpiConfig(), {})
+        self._sockets: dict[Socket, View] = {}
+        self._dirty = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.pushes = 0
+        self.last_push_at = 0.0
+        self._recent: set[str] = set()  # bootstrap tail, to drop the same events seen on the bus
+        self.campaigns: dict[str, dict[str, Any]] = {}  # the dialer's tiles (bus state map "campaigns")
+
+    def register(self, socket: Socket, view: View) -> None:
+        self._sockets[socket] = view
+
+    def unregister(self, socket: Socket) -> None:
+        self._sockets.pop(socket, None)
+
+    def connected(self) -> int:
+        return len(self._sockets)
+
+    def sockets(self) -> list[Socket]:
+        return list(self._sockets)
+
+    def mark_dirty(self) -> None:
+        self._dirty.set()
+
+    async def bootstrap(self, now: float) -> LiveBoard:
+        """A fresh board folded over today's stored events (paged by sequence)."""
+        board = await self._factory()
+        board.day = day_start(now)
+        after = 0
+        recent: list[tuple[float, str]] = []
+        while True:
+            page = await self._store.events_between(board.day, now + 86400, after_seq=after, limit=BOOTSTRAP_PAGE)
+            for stored in page:
+                board.apply(stored.event)
+                recent.append((stored.event.at, json.dumps(to_record(stored.event), sort_keys=True)))
+            if len(page) < BOOTSTRAP_PAGE:
+                break
+            after = page[-1].seq
+        last_at = max((at for at, _ in recent), default=0.0)
+        self._recent = {text for at, text in recent if at >= last_at - DEDUP_HORIZON_S}
+        log.info("wallboard_bootstrapped", events=board.applied, day=board.day)
+        return board
+
+    async def run(self, retry_s: float = 2.0) -> None:
+        """Runs until cancelled; a failure (store or bus away) restarts it from the log."""
+        while True:
+            try:
+                await self._run_once()
+            except Exception:
+                log.exception("wallboard_hub_failed", retry_s=retry_s)
+                self.ready.clear()
+                await asyncio.sleep(retry_s)
+
+    async def _run_once(self) -> None:
+        """Subscribe first, then read the log, so nothing falls between the two."""
+        async with self._bus.subscribe(EVENTS_CHANNEL) as sub:
+            self.board = await self.bootstrap(self._clock())
+            self.ready.set()
+            self._dirty.set()
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._publisher())
+                async for _channel, record in sub:
+                    self.receive(record)
+
+    def receive(self, record: dict[str, Any]) -> None:
+        if self._recent:
+            text = json.dumps(record, sort_keys=True)
+            if text in self._recent:
+                self._recent.discard(text)
+                return
+        try:
+            event = from_record(record)
+        except (UnknownEventKind, TypeError) as exc:
+            log.warning("wallboard_bad_event", error=str(exc))
+            return
+        self.board.apply(event)
+        self._dirty.set()
+
+    async def _publisher(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._dirty.wait(), timeout=self.refresh_s)
+            except asyncio.TimeoutError:
+                pass
+            self._dirty.clear()
+            began = time.monotonic()
+            now = self._clock()
+            if day_start(now) != self.board.day:
+                self.board = await self.bootstrap(now)
+            await self.refresh_campaigns()
+            try:
+                await self.push(now)
+            except Exception:  # a bad snapshot must not end the wallboard
+                log.exception("wallboard_push_failed")
+            # coalesce: at most one push per min_interval_s (start to start)
+            await asyncio.sleep(max(0.0, self.min_interval_s - (time.monotonic() - began)))
+
+    async def refresh_campaigns(self) -> None:
+        try:
+            self.campaigns = await self._bus.get_state("campaigns")
+        except Exception as exc:  # tiles stay as they were; the rest of the board goes on
+            log.warning("wallboard_campaigns_unavailable", error=type(exc).__name__)
+
+    def render(self, now: float, views: Iterable[View]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        campaigns = [{"id": k, **v} for k, v in sorted(self.campaigns.items())]
+        for view in views:
+            if view.key not in out:
+                snapshot = self.board.snapshot(now, view)
+                snapshot["campaigns"] = campaigns
+                out[view.key] = json.dumps(snapshot, default=_json_default)
+        return out
+
+    async def push(self, now: float) -> int:
+        if not self._sockets:
+            return 0
+        texts = self.render(now, self._sockets.values())
+        sent = 0
+        for socket, view in list(self._sockets.items()):
+            try:
+                await socket.send_str(texts[view.key])
+                sent += 1
+            except (ConnectionError, RuntimeError):
+                self.unregister(socket)
+        self.pushes += 1
+        self.last_push_at = now
+        return sent
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, float) and math.isinf(value):
+        return None
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

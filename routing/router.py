@@ -1,0 +1,1350 @@
+"""The ACD router: a pure, synchronous, deterministic core.
+
+    router = Router(rules, seed=0)
+    router.add_agent(AgentProfile("a1", skills={"billing": 7}))
+    decisions = router.handle(AgentLoggedIn(at=0.0, agent_id="a1"), now=0.0)
+    decisions = router.handle(CallQueued(at=1.0, call_id="c1", queue="billing"), now=1.0)
+    # -> [Offer(call_id="c1", agent_id="a1", ...), AgentStateChanged(state="reserved")]
+    router.next_deadline()   # when to send Tick(now) next (None: nothing pending)
+
+Time is always passed in; randomness comes from `random.Random(seed)`. The same
+event sequence with the same seed and rules gives the same decisions.
+
+Lifecycle the caller feeds back: after an Offer, CallConnected (answered),
+CallNotAnswered (RONA: the call goes back to the head of its queue, the agent gets a
+miss and is paused after `rona.max_misses` in a row), CallRejected (the agent
+declined: back to the head of the queue, never offered to that agent again, no
+miss) or CallAbandoned; after the
+call, CallEnded (the agent wraps up for the longest of the queue's and the agent's
+wrap-up, blocking offers from every queue) and optionally WrapUpEnded (ends it early).
+Agents: AgentLoggedIn / AgentLoggedOut, AgentStateChanged(available | paused with a
+reason). The router itself drives reserved / on_call / wrap_up and returns those
+changes as AgentStateChanged; receiving them back is harmless (ignored).
+
+How it stays fast (the simulator pushes ~1M events through it):
+
+* Available agents are indexed by skill and proficiency level, each bucket an
+  insertion-ordered dict (so iteration order is longest-idle first). Finding an
+  agent for a call looks only at the buckets of the required skill with the fewest
+  available agents, at the required level and above. longest_idle and most_skilled
+  stop at the first eligible agent of each bucket; fewest_calls, least_occupied and
+  round_robin compare every eligible idle agent in those buckets (cheap when calls
+  wait, since then few agents are idle); random draws with rejection sampling.
+* Waiting calls are grouped by what decides who may take them: (queue, filter,
+  target, required skills, call attributes the target expression reads, preferred
+  agent). Each group keeps one FIFO heap per base priority, and is registered under
+  one skill every eligible agent must have. A freed agent looks only at the groups
+  under its own skills, evaluates each group's expression once, and compares heads.
+* Timers (escalation, overflow, final step, wrap-up end) sit in one heap with lazy
+  invalidation; `next_deadline()` is a peek.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections import deque
+from collections.abc import Callable, Mapping  # isinstance on typing.Mapping is several times slower
+from typing import Any
+
+import structlog
+
+from events import (
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentStateChanged,
+    CallAbandoned,
+    CallConnected,
+    CallEnded,
+    CallNotAnswered,
+    CallQueued,
+    CallRejected,
+    WrapUpEnded,
+)
+from routing.model import AgentProfile, Decision, Escalated, FinalStep, Offer, Overflowed, Tick
+from routing.rules import QueueRules, RuleSet, Target, fallback_queue
+
+log = structlog.get_logger()
+
+_INF = float("inf")
+WAITING, OFFERED, CONNECTED, DONE = 0, 1, 2, 3
+_CALL_TIMER, _WRAP_TIMER = 0, 1
+
+
+class _Window:
+    """Time spent in some condition, over a sliding window (for occupancy)."""
+
+    __slots__ = ("spans", "open_at")
+
+    def __init__(self) -> None:
+        self.spans: deque[tuple[float, float]] = deque()
+        self.open_at: float | None = None
+
+    def open(self, t: float) -> None:
+        if self.open_at is None:
+            self.open_at = t
+
+    def close(self, t: float, window: float) -> None:
+        if self.open_at is not None:
+            if t > self.open_at:
+                spans = self.spans
+                spans.append((self.open_at, t))
+                lo = t - window  # keep memory bounded even if never queried
+                while spans[0][1] <= lo:
+                    spans.popleft()
+            self.open_at = None
+
+    def within(self, lo: float, now: float) -> float:
+        spans = self.spans
+        while spans and spans[0][1] <= lo:
+            spans.popleft()
+        total = 0.0
+        for s, e in spans:
+            total += min(e, now) - max(s, lo)
+        if self.open_at is not None and now > self.open_at:
+            total += now - max(self.open_at, lo)
+        return total
+
+
+class _Agent:
+    __slots__ = (
+        "id", "skills", "languages", "team", "capacity", "attrs", "wrap_up_s",
+        "logged_in", "paused", "pause_reason", "ringing", "connected", "wrapping",
+        "idle_since", "calls_handled", "misses", "rr", "state", "login_at",
+        "busy", "pause_idle", "in_index",
+    )
+
+    def __init__(self, profile: AgentProfile) -> None:
+        self.logged_in = False
+        self.paused = False
+        self.pause_reason = ""
+        self.ringing: dict[str, None] = {}
+        self.connected: dict[str, str] = {}
+        self.wrapping: dict[str, float] = {}
+        self.idle_since = 0.0
+        self.calls_handled = 0
+        self.misses = 0
+        self.rr: dict[str, int] = {}
+        self.state = "logged_out"
+        self.login_at = 0.0
+        self.busy = _Window()
+        self.pause_idle = _Window()
+        self.in_index = False
+        self.set_profile(profile)
+
+    def set_profile(self, p: AgentProfile) -> None:
+        self.id = p.agent_id
+        skills: dict[str, int] = {}
+        for name, level in dict(p.skills).items():
+            try:
+                lvl = int(level)
+            except (TypeError, ValueError):
+                log.warning("routing_bad_skill_level", agent_id=p.agent_id, skill=name, level=level)
+                continue
+            if lvl >= 1:
+                skills[str(name)] = min(lvl, 10)
+        self.skills = skills
+        self.languages = frozenset(p.languages)
+        self.team = p.team
+        self.capacity = max(1, int(p.capacity))
+        self.attrs = dict(p.attributes)
+        self.wrap_up_s = p.wrap_up_s
+
+    @property
+    def used(self) -> int:
+        return len(self.ringing) + len(self.connected) + len(self.wrapping)
+
+    def display_state(self) -> str:
+        if not self.logged_in:
+            return "logged_out"
+        if self.ringing:
+            return "reserved"
+        if self.connected:
+            return "on_call"
+        if self.wrapping:
+            return "wrap_up"
+        if self.paused:
+            return "paused"
+        return "available"
+
+
+class _Call:
+    __slots__ = (
+        "id", "queue", "skills", "priority", "customer_id", "attrs", "tier", "language",
+        "preferred", "first_at", "queue_at", "target_at", "filter_idx", "target_idx",
+        "exhausted", "state", "agent", "group", "entry", "token", "excluded", "seq", "qr",
+        "next_due", "version",
+    )
+
+    def __init__(self, call_id: str, seq: int) -> None:
+        self.id = call_id
+        self.seq = seq
+        self.state = WAITING
+        self.agent: str | None = None
+        self.group: _Group | None = None
+        self.entry: list[Any] | None = None
+        self.token = 0
+        self.excluded: dict[str, bool] | None = None  # agent -> declined (else missed)
+        self.exhausted = False
+        self.next_due = _INF
+        self.filter_idx = -1
+        self.target_idx = 0
+        self.version = 0
+
+
+class _Group:
+    """Waiting calls that any given agent may take all or none of."""
+
+    __slots__ = ("key", "qr", "target", "reqs", "agent_only", "subs", "count", "anchor", "fn")
+
+    def __init__(self, key: tuple[Any, ...], qr: QueueRules, target: Target,
+                 reqs: tuple[tuple[str, int], ...], agent_only: str | None) -> None:
+        self.key = key
+        self.qr = qr
+        self.target = target
+        self.reqs = reqs
+        self.agent_only = agent_only
+        self.subs: dict[int, list[list[Any]]] = {}  # base priority -> heap [first_at, seq, n, call|None]
+        self.count = 0
+        self.anchor: tuple[str, Any] = ("global", None)
+        expr = target.expression
+        # The expression's own check, or None when the required-skill levels say it all.
+        self.fn: Callable[[Any, Any], bool] | None = (
+            None if expr.constant_true or expr.fully_anchored else expr.fn
+        )
+
+    def head(self, heap: list[list[Any]]) -> _Call | None:
+        while heap and heap[0][3] is None:
+            heapq.heappop(heap)
+        return heap[0][3] if heap else None
+
+    def rep(self) -> _Call | None:
+        for heap in self.subs.values():
+            call = self.head(heap)
+            if call is not None:
+                return call
+        return None
+
+
+def _hashable(value: Any) -> Any:
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return repr(value)
+
+
+def _call_value(call: _Call, path: tuple[str, ...]) -> Any:
+    name = path[0]
+    if name == "skills":
+        return call.skills.get(path[1], 0) if len(path) > 1 else tuple(sorted(call.skills.items()))
+    if name == "attributes":
+        return _hashable(call.attrs.get(path[1]))
+    if name == "preferred_agent":
+        return call.preferred
+    return getattr(call, name)
+
+
+def _secs(x: float) -> str:
+    return f"{x:.0f}"
+
+
+class Router:
+    """See the module docstring. Public methods: add_agent, remove_agent, handle,
+    next_deadline, swap_rules, snapshot, agent_state, call_info, rules, rules_version."""
+
+    def __init__(self, rules: RuleSet, seed: int = 0, now: float = 0.0) -> None:
+        self._rules = rules
+        self._version = rules.version if rules.version is not None else 1
+        self._rng = random.Random(seed)
+        self._seed = seed
+        self._now = now
+        self._seq = 0
+        self._agents: dict[str, _Agent] = {}
+        self._calls: dict[str, _Call] = {}
+        self._avail: dict[str, _Agent] = {}
+        self._avail_skill: dict[str, dict[str, _Agent]] = {}
+        self._avail_level: dict[str, list[dict[str, _Agent]]] = {}
+        self._skill_count: dict[str, int] = {}
+        self._groups: dict[tuple[Any, ...], _Group] = {}
+        self._groups_by_skill: dict[str, dict[tuple[Any, ...], _Group]] = {}
+        self._groups_by_agent: dict[str, dict[tuple[Any, ...], _Group]] = {}
+        self._groups_global: dict[tuple[Any, ...], _Group] = {}
+        self._timers: list[tuple[float, int, int, Any, Any]] = []
+        self._fallbacks: dict[str, QueueRules] = {}
+        self._handlers: dict[type, Callable[[Any, float, list[Decision]], None]] = {
+            Tick: self._on_tick,
+            CallQueued: self._on_call_queued,
+            CallConnected: self._on_connected,
+            CallNotAnswered: self._on_not_answered,
+            CallRejected: self._on_rejected,
+            CallAbandoned: self._on_abandoned,
+            CallEnded: self._on_ended,
+            WrapUpEnded: self._on_wrap_ended,
+            AgentLoggedIn: self._on_logged_in,
+            AgentLoggedOut: self._on_logged_out,
+            AgentStateChanged: self._on_state_changed,
+        }
+
+    # ================================================================ public API
+
+    @property
+    def rules(self) -> RuleSet:
+        return self._rules
+
+    @property
+    def rules_version(self) -> int:
+        return self._version
+
+    def add_agent(self, profile: AgentProfile, now: float | None = None) -> list[Decision]:
+        """Register an agent (logged out until AgentLoggedIn), or update the profile
+        of a known one (skills, languages...; state is kept). Returns decisions: an
+        updated available agent may now take a waiting call."""
+        if not isinstance(profile, AgentProfile) or not profile.agent_id:
+            raise ValueError(f"add_agent needs an AgentProfile with an agent_id, got {profile!r}")
+        now = self._advance_clock(now)
+        out: list[Decision] = []
+        self._process_due(now, out)
+        agent = self._agents.get(profile.agent_id)
+        if agent is None:
+            agent = _Agent(profile)
+            self._agents[agent.id] = agent
+            for skill in agent.skills:
+                self._skill_count[skill] = self._skill_count.get(skill, 0) + 1
+            return out
+        was_indexed = agent.in_index
+        if was_indexed:
+            self._index_remove(agent)
+        for skill in agent.skills:
+            self._skill_count[skill] -= 1
+        agent.set_profile(profile)
+        for skill in agent.skills:
+            self._skill_count[skill] = self._skill_count.get(skill, 0) + 1
+        if was_indexed:
+            agent.idle_since = now
+            self._index_add(agent)
+        self._refresh(agent, now)
+        self._fill_agent(agent, now, out)
+        return out
+
+    def remove_agent(self, agent_id: str, now: float | None = None) -> list[Decision]:
+        """Log the agent out and forget it. A call ringing at the agent goes back to
+        the head of its queue (no RONA miss)."""
+        now = self._advance_clock(now)
+        out: list[Decision] = []
+        self._process_due(now, out)
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            return out
+        self._logout(agent, now, out)
+        for skill in agent.skills:
+            self._skill_count[skill] -= 1
+        del self._agents[agent_id]
+        return out
+
+    def handle(self, event: Any, now: float | None = None) -> list[Decision]:
+        """Apply one domain event (or Tick) at time `now` (default: the event's `at`).
+        Timers due by `now` fire first. Unknown event kinds are ignored."""
+        if now is None:
+            now = getattr(event, "at", None)
+        if type(now) is float and self._now <= now < _INF:  # _advance_clock's fast path, inlined
+            self._now = now
+        else:
+            now = self._advance_clock(now)
+        out: list[Decision] = []
+        if self._timers and self._timers[0][0] <= now:
+            self._process_due(now, out)
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event, now, out)
+        return out
+
+    def next_deadline(self) -> float | None:
+        """Earliest time a Tick could change something, or None."""
+        timers = self._timers
+        while timers:
+            due, _, kind, ref, token = timers[0]
+            if kind == _CALL_TIMER:
+                if ref.token == token and ref.state == WAITING:
+                    return due
+            elif ref.wrapping.get(token) == due and self._agents.get(ref.id) is ref:
+                return due
+            heapq.heappop(timers)
+        return None
+
+    def swap_rules(self, new_rules: RuleSet, now: float | None = None) -> list[Decision]:
+        """Atomically replace the rules (already validated by `load_rules`).
+
+        The version becomes new_rules.version if higher than the current one, else
+        current + 1. Every waiting call is re-evaluated as if the new rules had been
+        in force since it entered its queue (filter, target reached by its wait,
+        overflow / final step if already due); calls ringing or connected keep going
+        and use the new rules when they come back. Returns the resulting decisions
+        (Escalated for calls whose target changed, offers, overflows, final steps)."""
+        now = self._advance_clock(now)
+        out: list[Decision] = []
+        self._process_due(now, out)
+        waiting = sorted((c for c in self._calls.values() if c.state == WAITING), key=lambda c: (c.first_at, c.seq))
+        before = {c.id: (c.queue, c.filter_idx, c.target_idx) for c in waiting}
+        for call in waiting:
+            self._unplace(call)
+        self._rules = new_rules
+        if new_rules.version is not None and new_rules.version > self._version:
+            self._version = new_rules.version
+        else:
+            self._version += 1
+        self._fallbacks.clear()
+        log.info("routing_rules_swapped", version=self._version, digest=new_rules.digest, waiting=len(waiting))
+        if not new_rules.rona.skip_missed_agent:  # forget misses, keep refusals
+            for call in self._calls.values():
+                if call.excluded:
+                    call.excluded = {aid: True for aid, declined in call.excluded.items() if declined} or None
+        live: list[_Call] = []
+        for call in waiting:
+            if self._reevaluate(call, now, out, before[call.id]):
+                continue
+            self._place(call)
+            live.append(call)
+        # Offer in queue order: highest effective priority first, then oldest.
+        live.sort(key=lambda c: (-self._effective(c, now), c.first_at, c.seq))
+        for call in live:
+            if call.state == WAITING:
+                self._match_call(call, now, out)
+            if call.state == WAITING:
+                self._schedule(call)
+        return out
+
+    def _effective(self, call: _Call, now: float) -> int:
+        t = call.qr.targets_for(call.filter_idx)[call.target_idx]
+        base = t.priority if t.priority is not None else call.priority
+        ageing = call.qr.ageing
+        if ageing is not None:
+            steps = int((now - call.first_at) // ageing.every_s) * ageing.step
+            if steps > 0:
+                return max(base, min(ageing.max, base + steps))
+        return base
+
+    def _reevaluate(self, call: _Call, now: float, out: list[Decision], before: tuple[str, int, int]) -> bool:
+        """Place the call as if the current rules had been in force since it entered
+        its queue. Returns True if it left the router (overflow chain / final step)."""
+        self._enter_queue(call, call.queue, call.queue_at)
+        if self._advance(call, now, out, emit=False):
+            return True
+        if (call.queue, call.filter_idx, call.target_idx) != before:
+            t = call.qr.targets_for(call.filter_idx)[call.target_idx]
+            out.append(Escalated(
+                call.id, call.target_idx,
+                f"rules v{self._version}: re-evaluated; queue {call.queue} target {call.target_idx + 1} '{t.label}'",
+                queue=call.queue, filter_index=call.filter_idx, rules_version=self._version, at=now))
+        return False
+
+    def snapshot(self, now: float | None = None) -> dict[str, Any]:
+        """Wallboard view: per queue waiting / ringing / longest wait (seconds since
+        the call first queued); agents by state, per team, and paused agents by reason.
+        O(agents + calls): for wallboards, not for every event."""
+        now = self._now if now is None else now
+        queues: dict[str, dict[str, Any]] = {
+            name: {"waiting": 0, "ringing": 0, "longest_wait_s": 0.0} for name in self._rules.queues
+        }
+        for call in self._calls.values():
+            q = queues.setdefault(call.queue, {"waiting": 0, "ringing": 0, "longest_wait_s": 0.0})
+            if call.state == WAITING:
+                q["waiting"] += 1
+                q["longest_wait_s"] = max(q["longest_wait_s"], now - call.first_at)
+            elif call.state == OFFERED:
+                q["ringing"] += 1
+        names = ("available", "reserved", "on_call", "wrap_up", "paused", "logged_out")
+        states = {s: 0 for s in names}
+        teams: dict[str, dict[str, int]] = {}
+        reasons: dict[str, int] = {}
+        for agent in self._agents.values():
+            st = agent.display_state()
+            states[st] += 1
+            team = teams.get(agent.team)
+            if team is None:
+                team = teams[agent.team] = {s: 0 for s in names}
+            team[st] += 1
+            if agent.logged_in and agent.paused:
+                reasons[agent.pause_reason] = reasons.get(agent.pause_reason, 0) + 1
+        return {
+            "at": now,
+            "rules_version": self._version,
+            "queues": queues,
+            "waiting": sum(q["waiting"] for q in queues.values()),
+            "agents": states,
+            "teams": teams,
+            "paused_by_reason": reasons,
+        }
+
+    def agent_state(self, agent_id: str) -> str | None:
+        """logged_out | available | reserved | on_call | wrap_up | paused (None: unknown)."""
+        agent = self._agents.get(agent_id)
+        return None if agent is None else agent.display_state()
+
+    def agent_info(self, agent_id: str, now: float | None = None) -> dict[str, Any] | None:
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            return None
+        now = self._now if now is None else now
+        return {
+            "agent_id": agent.id,
+            "state": agent.display_state(),
+            "paused": agent.paused,
+            "pause_reason": agent.pause_reason,
+            "calls_handled": agent.calls_handled,
+            "misses": agent.misses,
+            "idle_s": now - agent.idle_since if agent.in_index else 0.0,
+            "occupancy": self._occupancy(agent, now),
+            "wrap_up_until": max(agent.wrapping.values(), default=None),
+        }
+
+    def call_info(self, call_id: str) -> dict[str, Any] | None:
+        """Where a call is: state (waiting | offered | connected), queue, filter and
+        target index, agent (when offered or connected)."""
+        call = self._calls.get(call_id)
+        if call is None:
+            return None
+        return {
+            "call_id": call.id,
+            "state": ("waiting", "offered", "connected", "done")[call.state],
+            "queue": call.queue,
+            "filter_index": call.filter_idx,
+            "target_index": call.target_idx,
+            "agent_id": call.agent,
+            "priority": call.priority,
+            "first_at": call.first_at,
+        }
+
+    def waiting_call_ids(self) -> list[str]:
+        return [c.id for c in self._calls.values() if c.state == WAITING]
+
+    # ================================================================ clock and timers
+
+    def _advance_clock(self, now: float | None) -> float:
+        # Fast path (every event): a finite float not before the clock. NaN fails the
+        # comparison and takes the checked path below.
+        if type(now) is float and self._now <= now < _INF:
+            self._now = now
+            return now
+        if now is None:
+            return self._now
+        if not isinstance(now, (int, float)) or not math.isfinite(now):
+            log.warning("routing_bad_time", now=repr(now), last=self._now)
+            return self._now
+        if now < self._now:
+            log.warning("routing_clock_went_back", now=now, last=self._now)
+            return self._now
+        self._now = now
+        return now
+
+    def _process_due(self, now: float, out: list[Decision]) -> None:
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            due, _, kind, ref, token = heapq.heappop(timers)
+            if kind == _CALL_TIMER:
+                if ref.token != token or ref.state != WAITING:
+                    continue
+                self._on_call_due(ref, now, out)
+            else:
+                agent = ref
+                if agent.wrapping.get(token) != due or self._agents.get(agent.id) is not agent:
+                    continue
+                del agent.wrapping[token]
+                self._refresh(agent, now)
+                self._publish(agent, now, out)
+                self._fill_agent(agent, now, out)
+
+    def _schedule(self, call: _Call) -> None:
+        call.token += 1
+        if call.next_due < _INF:
+            self._seq += 1
+            heapq.heappush(self._timers, (call.next_due, self._seq, _CALL_TIMER, call, call.token))
+
+    def _on_call_due(self, call: _Call, now: float, out: list[Decision]) -> None:
+        before = (call.queue, call.filter_idx, call.target_idx)
+        if self._advance(call, now, out, emit=True):
+            return
+        if (call.queue, call.filter_idx, call.target_idx) != before:
+            self._unplace(call)
+            self._place(call)
+            self._match_call(call, now, out)
+        if call.state == WAITING:
+            self._schedule(call)
+
+    # ================================================================ queue positions
+
+    def _queue_rules(self, name: str) -> QueueRules:
+        qr = self._rules.queues.get(name)
+        if qr is not None:
+            return qr
+        dq = self._rules.default_queue
+        if dq is not None and dq in self._rules.queues:
+            return self._rules.queues[dq]
+        qr = self._fallbacks.get(name)
+        if qr is None:
+            log.warning("routing_unknown_queue", queue=name, fallback="any agent with the call's skills")
+            qr = fallback_queue(name, self._rules.strategy)
+            self._fallbacks[name] = qr
+        return qr
+
+    def _enter_queue(self, call: _Call, name: str, at: float) -> None:
+        qr = self._queue_rules(name)
+        call.qr = qr
+        call.version = self._version
+        call.queue = qr.name
+        call.queue_at = at
+        call.exhausted = False
+        call.filter_idx = -1
+        for f in qr.filters:
+            if f.when.fn(None, call):
+                call.filter_idx = f.index
+                break
+        self._enter_target(call, 0, at)
+
+    def _enter_target(self, call: _Call, index: int, at: float) -> None:
+        targets = call.qr.targets_for(call.filter_idx)
+        # A preferred-agent target is skipped when the call has no preferred agent,
+        # or that agent is unknown or logged out (TaskRouter's skip_if).
+        while targets[index].strategy == "preferred_agent" and index + 1 < len(targets):
+            pref = self._agents.get(call.preferred) if call.preferred else None
+            if pref is not None and pref.logged_in:
+                break
+            index += 1
+        call.target_idx = index
+        call.target_at = at
+
+    def _advance(self, call: _Call, now: float, out: list[Decision], emit: bool) -> bool:
+        """Apply every timeout due by `now` (in time order, each at its exact due
+        time). Sets call.next_due. Returns True if the call left the router."""
+        version = self._version
+        for _ in range(10_000):
+            qr = call.qr
+            targets = qr.targets_for(call.filter_idx)
+            t = targets[call.target_idx]
+            t_due = call.target_at + t.timeout_s if t.timeout_s is not None and not call.exhausted else _INF
+            ov, fin = qr.overflow, qr.final
+            o_due = call.queue_at + ov.after_s if ov is not None and ov.after_s is not None else _INF
+            f_due = call.queue_at + fin.after_s if fin is not None and fin.after_s is not None else _INF
+            due = min(t_due, o_due, f_due)
+            if due > now:
+                call.next_due = due
+                return False
+            if f_due == due:
+                self._final(call, qr, f_due, now, out, f"{_secs(f_due - call.queue_at)} s in queue {qr.name}")
+                return True
+            if o_due == due:
+                self._overflow(call, qr, o_due, now, out, f"{_secs(o_due - call.queue_at)} s in queue {qr.name}")
+                continue
+            if call.target_idx + 1 < len(targets):
+                old = t
+                self._enter_target(call, call.target_idx + 1, t_due)
+                if emit:
+                    new = targets[call.target_idx]
+                    out.append(Escalated(
+                        call.id, call.target_idx,
+                        f"queue {qr.name}; target {old.index + 1} '{old.label}' timed out after "
+                        f"{_secs(old.timeout_s or 0)} s; now target {new.index + 1} '{new.label}'; rules v{version}",
+                        queue=qr.name, filter_index=call.filter_idx, rules_version=version, at=now))
+                continue
+            if ov is not None:
+                self._overflow(call, qr, t_due, now, out, "last target timed out")
+                continue
+            if fin is not None:
+                self._final(call, qr, t_due, now, out, "last target timed out")
+                return True
+            call.exhausted = True
+        raise RuntimeError(f"routing: call {call.id} keeps moving between queues")  # cycles are rejected by validation
+
+    def _overflow(self, call: _Call, qr: QueueRules, at: float, now: float, out: list[Decision], why: str) -> None:
+        to = qr.overflow.to  # type: ignore[union-attr]
+        out.append(Overflowed(call.id, qr.name, to, f"overflow after {why}; rules v{self._version}",
+                              rules_version=self._version, at=now))
+        self._enter_queue(call, to, at)
+
+    def _final(self, call: _Call, qr: QueueRules, at: float, now: float, out: list[Decision], why: str) -> None:
+        fin = qr.final
+        assert fin is not None
+        out.append(FinalStep(call.id, fin.action, queue=qr.name, destination=fin.destination,
+                             reason=f"final step {fin.action} after {why}; rules v{self._version}",
+                             rules_version=self._version, at=now))
+        self._unplace(call)
+        call.state = DONE
+        self._calls.pop(call.id, None)
+
+    # ================================================================ waiting groups
+
+    def _place(self, call: _Call) -> None:
+        qr = call.qr
+        t = qr.targets_for(call.filter_idx)[call.target_idx]
+        expr = t.expression
+        anchors = expr.anchors
+        if anchors:
+            reqs: dict[str, int] = dict(call.skills) if t.require_call_skills else {}
+            for skill, level in anchors.items():
+                if level > reqs.get(skill, 0):
+                    reqs[skill] = level
+            reqs_t = tuple(sorted(reqs.items()))
+        else:  # the usual case: just the call's skills, no copy needed
+            reqs_t = tuple(sorted(call.skills.items())) if t.require_call_skills else ()
+        paths = expr.call_paths
+        cvals = tuple([_call_value(call, p) for p in paths]) if paths else ()
+        agent_only = call.preferred if t.strategy == "preferred_agent" else None
+        key = (qr.name, call.filter_idx, call.target_idx, reqs_t, cvals, agent_only)
+        group = self._groups.get(key)
+        if group is None:
+            group = _Group(key, qr, t, reqs_t, agent_only)
+            self._register(group)
+        base = t.priority if t.priority is not None else call.priority
+        heap = group.subs.get(base)
+        if heap is None:
+            heap = group.subs[base] = []
+        self._seq += 1  # (first_at, seq) repeats when a call comes back: keep entries distinct
+        entry = [call.first_at, call.seq, self._seq, call]
+        heapq.heappush(heap, entry)
+        call.entry = entry
+        call.group = group
+        group.count += 1
+
+    def _unplace(self, call: _Call) -> None:
+        group = call.group
+        if group is None:
+            return
+        call.entry[3] = None  # type: ignore[index]
+        call.entry = None
+        call.group = None
+        group.count -= 1
+        if group.count == 0:
+            self._unregister(group)
+
+    def _register(self, group: _Group) -> None:
+        key = group.key
+        self._groups[key] = group
+        if group.agent_only is not None:
+            group.anchor = ("agent", group.agent_only)
+            self._groups_by_agent.setdefault(group.agent_only, {})[key] = group
+        elif group.reqs:
+            # Anchor on the rarest required skill: fewest freed agents will look here.
+            skill, level = min(group.reqs, key=lambda sl: (self._skill_count.get(sl[0], 0), sl[0]))
+            group.anchor = ("skill", (skill, level))
+            self._groups_by_skill.setdefault(skill, {})[key] = group
+        else:
+            self._groups_global[key] = group
+
+    def _unregister(self, group: _Group) -> None:
+        key = group.key
+        self._groups.pop(key, None)
+        kind, value = group.anchor
+        if kind == "agent":
+            d = self._groups_by_agent.get(value)
+        elif kind == "skill":
+            d = self._groups_by_skill.get(value[0])
+        else:
+            d = self._groups_global
+        if d is not None:
+            d.pop(key, None)
+
+    # ================================================================ available agents
+
+    def _index_add(self, agent: _Agent) -> None:
+        agent.in_index = True
+        aid = agent.id
+        self._avail[aid] = agent
+        for skill, level in agent.skills.items():
+            d = self._avail_skill.get(skill)
+            if d is None:
+                d = self._avail_skill[skill] = {}
+            d[aid] = agent
+            levels = self._avail_level.get(skill)
+            if levels is None:
+                levels = self._avail_level[skill] = [{} for _ in range(11)]
+            levels[level][aid] = agent
+
+    def _index_remove(self, agent: _Agent) -> None:
+        agent.in_index = False
+        aid = agent.id
+        del self._avail[aid]
+        for skill, level in agent.skills.items():
+            del self._avail_skill[skill][aid]
+            del self._avail_level[skill][level][aid]
+
+    def _refresh(self, agent: _Agent, now: float) -> None:
+        """Bring indexes and occupancy windows in line with the agent's state."""
+        used = len(agent.ringing) + len(agent.connected) + len(agent.wrapping)  # agent.used, inlined (hot)
+        free = agent.logged_in and not agent.paused and used < agent.capacity
+        if free and not agent.in_index:
+            agent.idle_since = now
+            self._index_add(agent)
+        elif not free and agent.in_index:
+            self._index_remove(agent)
+        # The window calls are skipped when they would do nothing (open while open,
+        # close while closed): this runs several times per call.
+        busy = agent.busy
+        if used:
+            if busy.open_at is None:
+                busy.open_at = now
+        elif busy.open_at is not None:
+            busy.close(now, self._rules.occupancy_window_s)
+        pause_idle = agent.pause_idle
+        if agent.logged_in and agent.paused and not used:
+            if pause_idle.open_at is None:
+                pause_idle.open_at = now
+        elif pause_idle.open_at is not None:
+            pause_idle.close(now, self._rules.occupancy_window_s)
+
+    def _publish(self, agent: _Agent, now: float, out: list[Decision] | None) -> None:
+        # agent.display_state(), inlined (runs several times per call)
+        if not agent.logged_in:
+            state = "logged_out"
+        elif agent.ringing:
+            state = "reserved"
+        elif agent.connected:
+            state = "on_call"
+        elif agent.wrapping:
+            state = "wrap_up"
+        elif agent.paused:
+            state = "paused"
+        else:
+            state = "available"
+        if state != agent.state:
+            agent.state = state
+            if out is not None:
+                reason = agent.pause_reason if state == "paused" else ""
+                out.append(AgentStateChanged(now, agent.id, state, reason))  # positional: hot path
+
+    def _occupancy(self, agent: _Agent, now: float) -> float:
+        lo = max(now - self._rules.occupancy_window_s, agent.login_at)
+        span = now - lo
+        if span <= 0:
+            return 0.0
+        ready = span - agent.pause_idle.within(lo, now)
+        if ready <= 0:
+            return 0.0
+        return min(1.0, agent.busy.within(lo, now) / ready)
+
+    # ================================================================ matching
+
+    @staticmethod
+    def _eligible(agent: _Agent, call: _Call, group: _Group) -> bool:
+        if call.excluded is not None and agent.id in call.excluded:
+            return False
+        skills = agent.skills
+        for skill, level in group.reqs:
+            if skills.get(skill, 0) < level:
+                return False
+        if group.agent_only is not None and agent.id != group.agent_only:
+            return False
+        fn = group.fn
+        return fn is None or fn(agent, call)
+
+    def _match_call(self, call: _Call, now: float, out: list[Decision]) -> None:
+        """A call just became waiting (or its target widened): offer it to the best
+        eligible available agent under its target's strategy, if any."""
+        group = call.group
+        assert group is not None
+        if not self._avail:
+            return
+        t = group.target
+        eligible = self._eligible
+        if group.agent_only is not None:
+            a = self._avail.get(group.agent_only)
+            if a is not None and eligible(a, call, group):
+                self._offer(call, a, now, out, "preferred agent")
+            return
+        # Candidates: the available agents of one required skill at the required
+        # level or above (the skill with the fewest available agents), as buckets per
+        # level, each in idle order (longest idle first). No requirement: everyone.
+        buckets: list[dict[str, _Agent]]
+        if group.reqs:
+            best_n = -1
+            src_skill, src_min = "", 0
+            for skill, level in group.reqs:
+                d = self._avail_skill.get(skill)
+                if not d:
+                    return
+                if best_n < 0 or len(d) < best_n:
+                    best_n, src_skill, src_min = len(d), skill, level
+            levels = self._avail_level[src_skill]
+            buckets = [levels[lv] for lv in range(10, src_min - 1, -1) if levels[lv]]
+            if not buckets:
+                return
+        else:
+            buckets = [self._avail]
+        strategy = t.strategy
+        if strategy == "longest_idle":
+            best: _Agent | None = None
+            for d in buckets:  # the first eligible agent of each bucket; the longest idle wins
+                for a in d.values():
+                    if eligible(a, call, group):
+                        if best is None or a.idle_since < best.idle_since:
+                            best = a
+                        break
+            if best is not None:
+                self._offer(call, best, now, out, f"longest idle {now - best.idle_since:.0f} s")
+            return
+        if strategy == "most_skilled":
+            skill = self._order_skill(t, call)
+            reqs = dict(group.reqs)
+            if skill is not None and skill in reqs:
+                levels = self._avail_level.get(skill)
+                if levels is None:
+                    return
+                for level in range(10, reqs[skill] - 1, -1):
+                    for a in levels[level].values():
+                        if eligible(a, call, group):
+                            self._offer(call, a, now, out,
+                                        f"most skilled: {skill} {level}, idle {_secs(now - a.idle_since)} s")
+                            return
+                return
+            best, best_key = None, None
+            for d in buckets:
+                for a in d.values():
+                    if eligible(a, call, group):
+                        k = (-(a.skills.get(skill, 0) if skill else 0), a.idle_since)
+                        if best_key is None or k < best_key:
+                            best, best_key = a, k
+            if best is not None:
+                level = best.skills.get(skill, 0) if skill else 0
+                self._offer(call, best, now, out, f"most skilled: {skill} {level}, idle {_secs(now - best.idle_since)} s")
+            return
+        pool = [a for d in buckets for a in d.values()]
+        if strategy == "random":
+            # Uniform over the eligible agents: draw from the candidates and accept the
+            # first eligible draw (rejection sampling); after a few misses, list them.
+            rng = self._rng
+            for _ in range(8):
+                a = pool[rng.randrange(len(pool))]
+                if eligible(a, call, group):
+                    self._offer(call, a, now, out, f"random (seed {self._seed})")
+                    return
+            cands = [a for a in pool if eligible(a, call, group)]
+            if cands:
+                a = cands[rng.randrange(len(cands))]
+                self._offer(call, a, now, out, f"random among {len(cands)} eligible (seed {self._seed})")
+            return
+        cands = [a for a in pool if eligible(a, call, group)]
+        if not cands:
+            return
+        if strategy == "fewest_calls":
+            a = min(cands, key=lambda x: (x.calls_handled, x.idle_since))
+            self._offer(call, a, now, out, f"fewest calls: {a.calls_handled}")
+        elif strategy == "least_occupied":
+            a = min(cands, key=lambda x: (self._occupancy(x, now), x.idle_since))
+            self._offer(call, a, now, out, f"least occupied: {self._occupancy(a, now):.0%}")
+        elif strategy == "round_robin":
+            q = call.queue
+            a = min(cands, key=lambda x: (x.rr.get(q, -1), x.idle_since))
+            self._offer(call, a, now, out, "round robin: longest since last offer in this queue")
+        else:  # pragma: no cover - preferred_agent always has agent_only set
+            raise AssertionError(strategy)
+
+    @staticmethod
+    def _order_skill(t: Target, call: _Call) -> str | None:
+        if t.order_by_skill:
+            return t.order_by_skill
+        if t.expression.first_skill:
+            return t.expression.first_skill
+        if call.skills:
+            return max(call.skills.items(), key=lambda sl: (sl[1], sl[0]))[0]
+        return None
+
+    def _fill_agent(self, agent: _Agent, now: float, out: list[Decision]) -> None:
+        """The agent has a free slot: offer it the best waiting call it may take."""
+        while agent.in_index:
+            best = self._best_call_for(agent, now)
+            if best is None:
+                return
+            call, eff = best
+            self._offer(call, agent, now, out, f"next in line for a free agent (priority {eff})")
+
+    def _best_call_for(self, agent: _Agent, now: float) -> tuple[_Call, int] | None:
+        if not self._groups:  # no call waiting (every group below is in _groups): nothing to build
+            return None
+        best: _Call | None = None
+        best_key: tuple[int, float, int] | None = None
+        aid = agent.id
+        skills = agent.skills
+
+        def consider(group: _Group) -> None:
+            nonlocal best, best_key
+            for skill, level in group.reqs:
+                if skills.get(skill, 0) < level:
+                    return
+            if group.agent_only is not None and group.agent_only != aid:
+                return
+            fn = group.fn
+            if fn is not None:
+                rep = group.rep()
+                if rep is None or not fn(agent, rep):
+                    return
+            ageing = group.qr.ageing
+            for base, heap in group.subs.items():
+                call = group.head(heap)
+                if call is None:
+                    continue
+                if call.excluded is not None and aid in call.excluded:
+                    call = self._first_not_excluding(heap, aid)
+                    if call is None:
+                        continue
+                eff = base
+                if ageing is not None:
+                    steps = int((now - call.first_at) // ageing.every_s) * ageing.step
+                    if steps > 0:
+                        eff = max(base, min(ageing.max, base + steps))
+                key = (eff, -call.first_at, -call.seq)
+                if best_key is None or key > best_key:
+                    best, best_key = call, key
+
+        by_skill = self._groups_by_skill
+        if by_skill:
+            for skill, level in skills.items():
+                groups = by_skill.get(skill)
+                if groups:
+                    for group in groups.values():
+                        if level >= group.anchor[1][1]:
+                            consider(group)
+        groups = self._groups_by_agent.get(aid)
+        if groups:
+            for group in groups.values():
+                consider(group)
+        for group in self._groups_global.values():
+            consider(group)
+        if best is None:
+            return None
+        assert best_key is not None
+        return best, best_key[0]
+
+    @staticmethod
+    def _first_not_excluding(heap: list[list[Any]], aid: str) -> _Call | None:
+        for entry in sorted(e for e in heap if e[3] is not None):
+            call = entry[3]
+            if call.excluded is None or aid not in call.excluded:
+                return call
+        return None
+
+    def _offer(self, call: _Call, agent: _Agent, now: float, out: list[Decision], how: str) -> None:
+        t = call.qr.targets_for(call.filter_idx)[call.target_idx]
+        self._unplace(call)
+        call.state = OFFERED
+        call.agent = agent.id
+        agent.ringing[call.id] = None
+        self._seq += 1
+        agent.rr[call.queue] = self._seq
+        if agent.in_index:  # capacity left: move to the back of the idle order
+            self._index_remove(agent)
+        self._refresh(agent, now)
+        wait = now - call.first_at
+        where = f"queue {call.queue}; "
+        if call.filter_idx >= 0:
+            where += f"filter '{call.qr.filters[call.filter_idx].name}'; "
+        reason = (
+            f"{where}target {t.index + 1} '{t.name or t.expression.text}' after {wait:.0f} s; {how}; "
+            f"rules v{self._version}"  # t.label and _secs(wait), inlined (hot path)
+        )
+        # positional: a frozen dataclass builds noticeably faster without keywords (hot path)
+        out.append(Offer(call.id, agent.id, call.queue, reason, self._version, t.index,
+                         call.filter_idx, t.strategy, wait, now))
+        self._publish(agent, now, out)
+
+    def _requeue(self, call: _Call, now: float, out: list[Decision]) -> None:
+        """A call comes back (RONA, agent gone): it keeps its arrival time, so it is
+        ahead of every call that arrived after it - the head of its queue."""
+        call.state = WAITING
+        call.agent = None
+        if call.version != self._version:  # the rules changed while it rang
+            if self._reevaluate(call, now, out, (call.queue, call.filter_idx, call.target_idx)):
+                return
+        elif self._advance(call, now, out, emit=True):
+            return
+        self._put_in_line(call, now, out)
+
+    def _put_in_line(self, call: _Call, now: float, out: list[Decision]) -> None:
+        """Wait in line: placed in its group, given to a free eligible agent at once if
+        there is one, else timed for its next escalation."""
+        self._place(call)
+        self._match_call(call, now, out)
+        if call.state == WAITING:
+            self._schedule(call)
+
+    # ================================================================ event handlers
+
+    def _on_tick(self, event: Tick, now: float, out: list[Decision]) -> None:
+        pass  # due timers were processed by handle()
+
+    def _on_call_queued(self, e: CallQueued, now: float, out: list[Decision]) -> None:
+        cid = e.call_id
+        if not isinstance(cid, str) or not cid:
+            log.warning("routing_bad_event", kind="CallQueued", problem="empty call_id")
+            return
+        call = self._calls.get(cid)
+        if call is not None:  # re-queued (transfer to a queue): end what it was doing
+            self._detach(call, now, out)
+        else:
+            self._seq += 1
+            call = _Call(cid, self._seq)
+            call.first_at = now
+            self._calls[cid] = call
+        skills: dict[str, int] = {}
+        raw_skills = e.skills
+        if type(raw_skills) is not dict and not isinstance(raw_skills, Mapping):
+            raw_skills = {}
+        for name, level in raw_skills.items():
+            if type(name) is str and type(level) is int and 1 <= level <= 10:
+                skills[name] = level  # already normal (the usual case): no conversions
+                continue
+            try:
+                skills[str(name)] = min(10, max(1, int(level)))
+            except (TypeError, ValueError):
+                log.warning("routing_bad_event", kind="CallQueued", call_id=cid, problem=f"skill level {level!r}")
+        call.skills = skills
+        priority = e.priority
+        if type(priority) is int and 0 <= priority <= 9:
+            call.priority = priority
+        else:
+            try:
+                call.priority = min(9, max(0, int(priority)))
+            except (TypeError, ValueError):
+                log.warning("routing_bad_event", kind="CallQueued", call_id=cid, problem=f"priority {priority!r}")
+                call.priority = 0
+        raw_attrs = e.attributes
+        attrs = dict(raw_attrs) if type(raw_attrs) is dict or isinstance(raw_attrs, Mapping) else {}
+        call.attrs = attrs
+        customer_id = e.customer_id
+        call.customer_id = customer_id if type(customer_id) is str else str(customer_id or "")
+        if attrs:
+            call.tier = str(attrs.get("tier", "") or "")
+            call.language = str(attrs.get("language", "") or "")
+            call.preferred = str(attrs.get("preferred_agent", "") or "")
+        else:  # the usual case in the simulator
+            call.tier = call.language = call.preferred = ""
+        call.excluded = None
+        call.state = WAITING
+        call.agent = None
+        self._enter_queue(call, str(e.queue or ""), now)
+        if self._advance(call, now, out, emit=True):
+            return
+        self._put_in_line(call, now, out)
+
+    def _detach(self, call: _Call, now: float, out: list[Decision]) -> None:
+        """Take a known call out of whatever it was doing (for a re-queue)."""
+        if call.state == WAITING:
+            self._unplace(call)
+        elif call.state in (OFFERED, CONNECTED) and call.agent is not None:
+            agent = self._agents.get(call.agent)
+            if agent is not None:
+                if call.state == OFFERED:
+                    agent.ringing.pop(call.id, None)
+                    self._refresh(agent, now)
+                    self._publish(agent, now, out)
+                    self._fill_agent(agent, now, out)
+                else:
+                    self._end_interaction(agent, call, now, out)
+        call.agent = None
+
+    def _call_at_agent(self, call_id: str, agent_id: str, kind: str, state: int) -> tuple[_Call, _Agent] | None:
+        call = self._calls.get(call_id)
+        if call is None or call.state != state:
+            log.warning("routing_unexpected_event", kind=kind, call_id=call_id, agent_id=agent_id,
+                        call_state=None if call is None else call.state)
+            return None
+        aid = agent_id or call.agent
+        if aid != call.agent:
+            log.warning("routing_unexpected_event", kind=kind, call_id=call_id, agent_id=agent_id,
+                        offered_to=call.agent)
+            return None
+        agent = self._agents.get(aid)  # type: ignore[arg-type]
+        if agent is None:
+            return None
+        return call, agent
+
+    def _on_connected(self, e: CallConnected, now: float, out: list[Decision]) -> None:
+        found = self._call_at_agent(e.call_id, e.agent_id, "CallConnected", OFFERED)
+        if found is None:
+            return
+        call, agent = found
+        agent.ringing.pop(call.id, None)
+        agent.connected[call.id] = call.queue
+        agent.misses = 0
+        agent.calls_handled += 1
+        call.state = CONNECTED
+        self._refresh(agent, now)
+        self._publish(agent, now, out)
+
+    def _on_not_answered(self, e: CallNotAnswered, now: float, out: list[Decision]) -> None:
+        found = self._call_at_agent(e.call_id, e.agent_id, "CallNotAnswered", OFFERED)
+        if found is None:
+            return
+        call, agent = found
+        agent.ringing.pop(call.id, None)
+        agent.misses += 1
+        rona = self._rules.rona
+        if rona.max_misses and agent.misses >= rona.max_misses and not agent.paused:
+            agent.paused = True
+            agent.pause_reason = rona.pause_reason
+            log.info("routing_agent_paused_rona", agent_id=agent.id, misses=agent.misses)
+        if rona.skip_missed_agent:
+            if call.excluded is None:
+                call.excluded = {}
+            call.excluded.setdefault(agent.id, False)  # False: missed (True: declined)
+        self._refresh(agent, now)
+        self._publish(agent, now, out)
+        self._requeue(call, now, out)
+        self._fill_agent(agent, now, out)
+
+    def _on_rejected(self, e: CallRejected, now: float, out: list[Decision]) -> None:
+        found = self._call_at_agent(e.call_id, e.agent_id, "CallRejected", OFFERED)
+        if found is None:
+            return
+        call, agent = found
+        agent.ringing.pop(call.id, None)
+        if call.excluded is None:
+            call.excluded = {}
+        call.excluded[agent.id] = True  # declined: kept whatever the rules say
+        self._refresh(agent, now)
+        self._publish(agent, now, out)
+        self._requeue(call, now, out)
+        self._fill_agent(agent, now, out)
+
+    def _on_abandoned(self, e: CallAbandoned, now: float, out: list[Decision]) -> None:
+        call = self._calls.pop(e.call_id, None)
+        if call is None:
+            return
+        self._drop(call, now, out)
+
+    def _drop(self, call: _Call, now: float, out: list[Decision]) -> None:
+        if call.state == WAITING:
+            self._unplace(call)
+        elif call.agent is not None:
+            agent = self._agents.get(call.agent)
+            if agent is not None:
+                if call.state == OFFERED:
+                    agent.ringing.pop(call.id, None)
+                    self._refresh(agent, now)
+                    self._publish(agent, now, out)
+                    self._fill_agent(agent, now, out)
+                elif call.state == CONNECTED:
+                    self._end_interaction(agent, call, now, out)
+        call.state = DONE
+
+    def _on_ended(self, e: CallEnded, now: float, out: list[Decision]) -> None:
+        call = self._calls.pop(e.call_id, None)
+        if call is None:
+            return
+        self._drop(call, now, out)
+
+    def _wrap_up_for(self, agent: _Agent, queue: str) -> float:
+        rules = self._rules
+        qr = rules.queues.get(queue)
+        wrap = qr.wrap_up_s if qr is not None and qr.wrap_up_s is not None else rules.wrap_up_s
+        ar = rules.agents.get(agent.id)
+        own = ar.wrap_up_s if ar is not None and ar.wrap_up_s is not None else agent.wrap_up_s
+        if own is not None and own > wrap:
+            wrap = own
+        return wrap
+
+    def _end_interaction(self, agent: _Agent, call: _Call, now: float, out: list[Decision]) -> None:
+        queue = agent.connected.pop(call.id, call.queue)
+        wrap = self._wrap_up_for(agent, queue) if agent.logged_in else 0.0
+        if wrap > 0:
+            due = now + wrap
+            agent.wrapping[call.id] = due
+            self._seq += 1
+            heapq.heappush(self._timers, (due, self._seq, _WRAP_TIMER, agent, call.id))
+        self._refresh(agent, now)
+        self._publish(agent, now, out)
+        self._fill_agent(agent, now, out)
+
+    def _on_wrap_ended(self, e: WrapUpEnded, now: float, out: list[Decision]) -> None:
+        agent = self._agents.get(e.agent_id)
+        if agent is None:
+            return
+        if e.call_id:
+            if agent.wrapping.pop(e.call_id, None) is None:
+                return
+        else:
+            agent.wrapping.clear()
+        self._refresh(agent, now)
+        self._publish(agent, now, None)
+        self._fill_agent(agent, now, out)
+
+    def _known_agent(self, agent_id: str, kind: str) -> _Agent | None:
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            log.warning("routing_unknown_agent", kind=kind, agent_id=agent_id, hint="add_agent first")
+        return agent
+
+    def _on_logged_in(self, e: AgentLoggedIn, now: float, out: list[Decision]) -> None:
+        agent = self._known_agent(e.agent_id, "AgentLoggedIn")
+        if agent is None or agent.logged_in:
+            return
+        self._login(agent, now)
+        if self._rules.login_state == "paused":
+            agent.paused = True
+            agent.pause_reason = "login"
+        self._refresh(agent, now)
+        self._publish(agent, now, out)
+        self._fill_agent(agent, now, out)
+
+    def _login(self, agent: _Agent, now: float) -> None:
+        agent.logged_in = True
+        agent.login_at = now
+        agent.paused = False
+        agent.pause_reason = ""
+        agent.misses = 0
+        agent.busy = _Window()
+        agent.pause_idle = _Window()
+
+    def _on_logged_out(self, e: AgentLoggedOut, now: float, out: list[Decision]) -> None:
+        agent = self._known_agent(e.agent_id, "AgentLoggedOut")
+        if agent is not None:
+            self._logout(agent, now, out)
+
+    def _logout(self, agent: _Agent, now: float, out: list[Decision]) -> None:
+        if not agent.logged_in:
+            return
+        agent.logged_in = False
+        agent.paused = False
+        agent.pause_reason = ""
+        agent.wrapping.clear()
+        ringing = [self._calls[cid] for cid in agent.ringing if cid in self._calls]
+        agent.ringing.clear()
+        self._refresh(agent, now)
+        self._publish(agent, now, None)
+        for call in ringing:
+            self._requeue(call, now, out)
+
+    def _on_state_changed(self, e: AgentStateChanged, now: float, out: list[Decision]) -> None:
+        state = e.state
+        if state in ("reserved", "on_call", "wrap_up"):
+            return  # the router drives these; an echo of its own decisions
+        agent = self._known_agent(e.agent_id, "AgentStateChanged")
+        if agent is None:
+            return
+        if state == "available":
+            if not agent.logged_in:
+                self._login(agent, now)
+            agent.paused = False
+            agent.pause_reason = ""
+            agent.misses = 0
+            agent.wrapping.clear()  # ready again: ends any wrap-up early
+            self._refresh(agent, now)
+            self._publish(agent, now, None)
+            self._fill_agent(agent, now, out)
+        elif state == "paused":
+            if not agent.logged_in:
+                log.warning("routing_unexpected_event", kind="AgentStateChanged", agent_id=agent.id,
+                            problem="paused while logged out")
+                return
+            reason = e.reason or ""
+            if reason and reason not in self._rules.pause_reasons:
+                log.warning("routing_unknown_pause_reason", agent_id=agent.id, reason=reason,
+                            known=list(self._rules.pause_reasons))
+            agent.paused = True
+            agent.pause_reason = reason
+            self._refresh(agent, now)
+            self._publish(agent, now, None)
+        elif state == "logged_out":
+            self._logout(agent, now, out)
+        else:
+            log.warning("routing_unexpected_event", kind="AgentStateChanged", agent_id=agent.id,
+                        problem=f"unknown state {state!r}")

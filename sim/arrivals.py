@@ -1,0 +1,270 @@
+"""Call arrivals for the simulator: Poisson with a rate per interval (a day profile),
+or replayed from an Asterisk queue_log, a stored domain-event log (JSONL of
+`events.to_record`) or the Anonymous Bank dataset (../shared/datasets/anonymous-bank).
+
+An `Arrival` carries what the recording knows about the caller: its patience when it
+hung up while waiting (None when it was served: its patience is censored and the
+scenario's distribution is drawn instead) and its handle time when served (None: drawn).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import structlog
+
+from events import (
+    CallAbandoned,
+    CallConnected,
+    CallEnded,
+    CallQueued,
+    UnknownEventKind,
+    from_record,
+)
+from sim.dists import ScenarioError
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    at: float  # seconds on the simulation clock
+    queue: str
+    patience: float | None = None
+    handle: float | None = None
+    priority: int = 0
+    customer_id: str = ""
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    skills: Mapping[str, int] = field(default_factory=dict)  # as recorded (stored events)
+
+
+def poisson_profile(
+    rng: random.Random, queue: str, rates_per_hour: Sequence[float], interval_s: float,
+    start: float, end: float,
+) -> Iterator[float]:
+    """Arrival times of a Poisson process whose rate is rates_per_hour[i] during
+    [start + i*interval_s, start + (i+1)*interval_s) (the last rate holds to `end`).
+    Exact for piecewise-constant rates (memoryless restart at each boundary)."""
+    t = start
+    i = 0
+    while t < end:
+        rate = rates_per_hour[min(i, len(rates_per_hour) - 1)] / 3600.0
+        bound = min(end, start + (i + 1) * interval_s) if i < len(rates_per_hour) - 1 else end
+        if rate <= 0:
+            t = bound
+            i += 1
+            continue
+        nxt = t + rng.expovariate(rate)
+        if nxt >= bound:
+            t = bound
+            i += 1
+            continue
+        t = nxt
+        yield t
+
+
+# ---------------------------------------------------------------- Asterisk queue_log
+
+
+def read_queue_log(path: str | Path, origin: float | None = None) -> list[Arrival]:
+    """Arrivals from an Asterisk queue_log (`time|callid|queue|agent|event|data...`):
+    ENTERQUEUE opens a call; ABANDON/EXITWITHTIMEOUT gives its patience (wait), and
+    COMPLETEAGENT/COMPLETECALLER its talk time. Times are shifted so the first line is
+    at `origin` (default: keep the epoch seconds). Malformed lines are skipped and logged."""
+    p = Path(path)
+    calls: dict[str, dict[str, Any]] = {}
+    order: list[str] = []
+    first: float | None = None
+    for lineno, raw in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        parts = raw.strip().split("|")
+        if len(parts) < 5:
+            if raw.strip():
+                log.warning("queue_log_bad_line", file=str(p), line=lineno, reason="fewer than 5 fields")
+            continue
+        try:
+            t = float(parts[0])
+        except ValueError:
+            log.warning("queue_log_bad_line", file=str(p), line=lineno, reason="time is not a number")
+            continue
+        first = t if first is None else first
+        callid, queue, event, data = parts[1], parts[2], parts[4], parts[5:]
+        if event == "ENTERQUEUE":
+            calls[callid] = {"at": t, "queue": queue}
+            order.append(callid)
+            continue
+        c = calls.get(callid)
+        if c is None:
+            continue
+        try:
+            if event in ("ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY"):
+                c["patience"] = float(data[2]) if event == "ABANDON" and len(data) > 2 else t - c["at"]
+            elif event in ("COMPLETEAGENT", "COMPLETECALLER"):
+                c["handle"] = float(data[1])
+            elif event == "CONNECT":
+                c.setdefault("handle", None)
+        except (ValueError, IndexError):
+            log.warning("queue_log_bad_line", file=str(p), line=lineno, reason=f"bad {event} data")
+    shift = 0.0 if origin is None or first is None else origin - first
+    return [
+        Arrival(
+            at=calls[cid]["at"] + shift,
+            queue=calls[cid]["queue"],
+            patience=calls[cid].get("patience"),
+            handle=calls[cid].get("handle"),
+        )
+        for cid in order
+    ]
+
+
+# ---------------------------------------------------------------- stored events
+
+
+def read_event_log(path: str | Path) -> list[Arrival]:
+    """Arrivals from a JSONL domain-event log (one `events.to_record` dict per line)."""
+    p = Path(path)
+    queued: dict[str, CallQueued] = {}
+    connected: dict[str, float] = {}
+    patience: dict[str, float] = {}
+    handle: dict[str, float] = {}
+    order: list[str] = []
+    for lineno, raw in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            e = from_record(json.loads(raw))
+        except (json.JSONDecodeError, UnknownEventKind, TypeError) as exc:
+            log.warning("event_log_bad_line", file=str(p), line=lineno, reason=str(exc))
+            continue
+        if isinstance(e, CallQueued) and e.call_id not in queued:
+            queued[e.call_id] = e
+            order.append(e.call_id)
+        elif isinstance(e, CallConnected) and e.call_id in queued:
+            connected.setdefault(e.call_id, e.at)
+        elif isinstance(e, CallAbandoned) and e.call_id in queued and e.call_id not in connected:
+            patience[e.call_id] = e.at - queued[e.call_id].at
+        elif isinstance(e, CallEnded) and e.call_id in connected:
+            handle.setdefault(e.call_id, e.at - connected[e.call_id])
+    return [
+        Arrival(
+            at=queued[c].at,
+            queue=queued[c].queue,
+            patience=patience.get(c),
+            handle=handle.get(c),
+            priority=queued[c].priority,
+            customer_id=queued[c].customer_id,
+            attributes=dict(queued[c].attributes),
+            skills=dict(queued[c].skills),
+        )
+        for c in order
+    ]
+
+
+# ---------------------------------------------------------------- Anonymous Bank
+
+
+def _hms(s: str) -> int:
+    h, m, sec = s.strip().split(":")
+    return int(h) * 3600 + int(m) * 60 + int(sec)
+
+
+def read_anonymous_bank(
+    path: str | Path, dates: Sequence[str] | None = None, types: Sequence[str] | None = None
+) -> list[Arrival]:
+    """Arrivals from the Anonymous Bank TSV: one per call that reached the queue (served
+    calls, and hang-ups with q_time > 0; PHANTOM rows and IVR-only hang-ups are left
+    out). Queue = call `type` (PS, PE, IN, NE, NW, TT); time on the clock = seconds
+    since midnight of the first selected date (several dates run one after another)."""
+    p = Path(path)
+    want_dates = set(dates) if dates else None
+    want_types = set(types) if types else None
+    rows: list[tuple[str, int, str, int, str, int, int]] = []
+    with p.open(encoding="utf-8", newline="") as fh:
+        header = fh.readline().rstrip("\r\n").split("\t")
+        try:
+            idx = {name: header.index(name) for name in
+                   ("call_id", "customer_id", "priority", "type", "date", "q_start", "q_time", "outcome", "ser_time", "vru_exit")}  # fmt: skip
+        except ValueError as exc:
+            raise ScenarioError(f"{p}: not the Anonymous Bank format ({exc})") from None
+        for lineno, raw in enumerate(fh, 2):
+            f = raw.rstrip("\r\n").split("\t")
+            if len(f) < len(header):
+                continue
+            date, typ, outcome = f[idx["date"]], f[idx["type"]].strip(), f[idx["outcome"]].strip()
+            if want_dates is not None and date not in want_dates:
+                continue
+            if want_types is not None and typ not in want_types:
+                continue
+            if outcome == "PHANTOM":
+                continue
+            try:
+                q_time = int(f[idx["q_time"]])
+                ser_time = int(f[idx["ser_time"]])
+                start = _hms(f[idx["q_start"]]) if q_time > 0 else _hms(f[idx["vru_exit"]])
+                prio = int(f[idx["priority"]])
+            except ValueError:
+                log.warning("anonymous_bank_bad_row", file=str(p), line=lineno)
+                continue
+            if outcome == "HANG" and q_time <= 0:
+                continue  # hung up in the IVR: never offered to the queue
+            rows.append((date, start, typ, q_time, outcome, ser_time, prio, f[idx["customer_id"]]))  # type: ignore[arg-type]
+    if not rows:
+        return []
+    day0 = min(r[0] for r in rows)
+    d0 = datetime.strptime(day0, "%y%m%d").replace(tzinfo=timezone.utc)
+    out = []
+    for date, start, typ, q_time, outcome, ser_time, prio, cust in rows:  # type: ignore[misc]
+        day = (datetime.strptime(date, "%y%m%d").replace(tzinfo=timezone.utc) - d0).days
+        out.append(
+            Arrival(
+                at=day * 86400.0 + start,
+                queue=typ,
+                patience=float(q_time) if outcome == "HANG" else None,
+                handle=float(ser_time) if outcome == "AGENT" and ser_time > 0 else None,
+                priority=2 if prio == 2 else 0,
+                customer_id="" if cust == "0" else cust,
+            )
+        )
+    out.sort(key=lambda a: a.at)
+    return out
+
+
+def anonymous_bank_events(path: str | Path, dates: Sequence[str] | None = None) -> list[object]:
+    """The recorded outcomes of the Anonymous Bank calls as domain events (what the
+    live server would have logged): CallQueued at queue entry, then CallConnected at
+    service start (agent = `server`) and CallEnded at service end, or CallAbandoned at
+    queue exit. For checking the KPI library against what the data record."""
+    from events import CallAbandoned as _Ab, CallConnected as _Co, CallEnded as _En, CallQueued as _Qu
+
+    p = Path(path)
+    want = set(dates) if dates else None
+    out: list[object] = []
+    with p.open(encoding="utf-8", newline="") as fh:
+        header = fh.readline().rstrip("\r\n").split("\t")
+        ix = {n: i for i, n in enumerate(header)}
+        d0: datetime | None = None
+        for raw in fh:
+            f = raw.rstrip("\r\n").split("\t")
+            if len(f) < len(header) or (want is not None and f[ix["date"]] not in want):
+                continue
+            outcome = f[ix["outcome"]].strip()
+            q_time = int(f[ix["q_time"]])
+            if outcome == "PHANTOM" or (outcome == "HANG" and q_time <= 0):
+                continue
+            day = datetime.strptime(f[ix["date"]], "%y%m%d").replace(tzinfo=timezone.utc)
+            d0 = d0 or day
+            base = (day - d0).days * 86400.0
+            cid = f[ix["call_id"]]
+            start = base + (_hms(f[ix["q_start"]]) if q_time > 0 else _hms(f[ix["vru_exit"]]))
+            out.append(_Qu(start, cid, queue=f[ix["type"]].strip()))
+            if outcome == "AGENT":
+                out.append(_Co(start + q_time, cid, f[ix["server"]].strip()))
+                out.append(_En(start + q_time + int(f[ix["ser_time"]]), cid))
+            else:
+                out.append(_Ab(start + q_time, cid))
+    out.sort(key=lambda e: e.at)  # type: ignore[attr-defined]
+    return out

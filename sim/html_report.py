@@ -1,0 +1,259 @@
+"""Self-contained HTML report of simulation runs: hand-made inline SVG charts (no
+JavaScript, no CDN, readable offline): wait-time distribution, service level and
+abandonment per interval, occupancy per team and agent, the scenario echoed, and the
+KPI tables. One run, or two side by side for what-if."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from typing import Any, Sequence
+
+from sim.run import SimResult, compare
+
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e")
+W, H = 760, 260
+ML, MR, MT, MB = 56, 16, 20, 46
+
+
+def _e(s: Any) -> str:
+    return html.escape(str(s), quote=True)
+
+
+def _fmt(v: Any, pct: bool = False) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        if pct:
+            return f"{v * 100:.1f}%"
+        return f"{v:.2f}" if abs(v) < 1000 else f"{v:.0f}"
+    return str(v)
+
+
+def _clock(t: float) -> str:
+    t = int(t) % 86400
+    return f"{t // 3600:02d}:{t % 3600 // 60:02d}"
+
+
+def _axes(ymax: float, ylabel: str, pct: bool) -> list[str]:
+    out = [f'<line x1="{ML}" y1="{H - MB}" x2="{W - MR}" y2="{H - MB}" stroke="#333"/>',
+           f'<line x1="{ML}" y1="{MT}" x2="{ML}" y2="{H - MB}" stroke="#333"/>']  # fmt: skip
+    for i in range(5):
+        v = ymax * i / 4
+        y = H - MB - (H - MT - MB) * i / 4
+        lab = f"{v * 100:.0f}%" if pct else (f"{v:.0f}" if ymax >= 10 else f"{v:.2f}")
+        out.append(f'<line x1="{ML}" y1="{y:.1f}" x2="{W - MR}" y2="{y:.1f}" stroke="#eee"/>')
+        out.append(f'<text x="{ML - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{lab}</text>')
+    out.append(f'<text x="14" y="{MT + (H - MT - MB) / 2:.0f}" font-size="11" transform="rotate(-90 14 '
+               f'{MT + (H - MT - MB) / 2:.0f})" text-anchor="middle">{_e(ylabel)}</text>')  # fmt: skip
+    return out
+
+
+def _svg(parts: list[str], title: str) -> str:
+    return (f'<figure><figcaption>{_e(title)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" '
+            f'viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-label="{_e(title)}">'
+            + "".join(parts) + "</svg></figure>")  # fmt: skip
+
+
+def _legend(names: Sequence[str]) -> list[str]:
+    out = []
+    x = ML + 10
+    for i, n in enumerate(names):
+        out.append(f'<rect x="{x}" y="4" width="10" height="10" fill="{COLORS[i % len(COLORS)]}"/>'
+                   f'<text x="{x + 14}" y="13" font-size="11">{_e(n)}</text>')  # fmt: skip
+        x += 20 + 7 * len(n)
+    return out
+
+
+def bar_chart(labels: Sequence[str], series: Sequence[Sequence[float]], names: Sequence[str],
+              title: str, ylabel: str, pct: bool = False) -> str:
+    n = len(labels)
+    if n == 0:
+        return f"<p><em>{_e(title)}: no data</em></p>"
+    ymax = max([v for s in series for v in s] + [1e-9])
+    ymax = 1.0 if pct and ymax <= 1.0 else ymax * 1.05
+    parts = _axes(ymax, ylabel, pct) + _legend(names if len(series) > 1 else [])
+    pw = (W - ML - MR) / n
+    bw = max(pw * 0.8 / len(series), 0.5)
+    step = max(1, math.ceil(n / 24))
+    for i, lab in enumerate(labels):
+        for k, s in enumerate(series):
+            v = s[i]
+            h = (H - MT - MB) * (v / ymax if ymax else 0)
+            x = ML + i * pw + pw * 0.1 + k * bw
+            parts.append(f'<rect x="{x:.1f}" y="{H - MB - h:.1f}" width="{bw:.1f}" height="{h:.1f}" '
+                         f'fill="{COLORS[k % len(COLORS)]}"><title>{_e(lab)}: {_fmt(v, pct)}</title></rect>')  # fmt: skip
+        if i % step == 0:
+            x = ML + i * pw + pw / 2
+            parts.append(f'<text x="{x:.1f}" y="{H - MB + 14}" font-size="10" text-anchor="middle">{_e(lab)}</text>')
+    return _svg(parts, title)
+
+
+def line_chart(labels: Sequence[str], series: Sequence[Sequence[float | None]], names: Sequence[str],
+               title: str, ylabel: str, pct: bool = True) -> str:
+    n = len(labels)
+    if n == 0:
+        return f"<p><em>{_e(title)}: no data</em></p>"
+    vals = [v for s in series for v in s if v is not None]
+    ymax = max(vals + [1e-9])
+    ymax = 1.0 if pct and ymax <= 1.0 else ymax * 1.05
+    parts = _axes(ymax, ylabel, pct) + _legend(names)
+    pw = (W - ML - MR) / max(n - 1, 1)
+    for k, s in enumerate(series):
+        pts = []
+        for i, v in enumerate(s):
+            if v is None:
+                continue
+            x = ML + i * pw if n > 1 else ML + (W - ML - MR) / 2
+            y = H - MB - (H - MT - MB) * v / ymax
+            pts.append(f"{x:.1f},{y:.1f}")
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{COLORS[k % len(COLORS)]}">'
+                         f'<title>{_e(names[k])} {_e(labels[i])}: {_fmt(v, pct)}</title></circle>')  # fmt: skip
+        if pts:
+            parts.append(f'<polyline fill="none" stroke="{COLORS[k % len(COLORS)]}" stroke-width="1.5" points="{" ".join(pts)}"/>')
+    step = max(1, math.ceil(n / 16))
+    for i in range(0, n, step):
+        x = ML + i * pw if n > 1 else ML + (W - ML - MR) / 2
+        parts.append(f'<text x="{x:.1f}" y="{H - MB + 14}" font-size="10" text-anchor="middle">{_e(labels[i])}</text>')
+    return _svg(parts, title)
+
+
+def _histogram(values: Sequence[float], edges: Sequence[float]) -> list[float]:
+    counts = [0.0] * (len(edges) - 1)
+    for v in values:
+        for i in range(len(edges) - 1):
+            if edges[i] <= v < edges[i + 1] or (i == len(edges) - 2 and v >= edges[-1]):
+                counts[i] += 1
+                break
+    return counts
+
+
+def _wait_chart(results: Sequence[SimResult], names: Sequence[str]) -> str:
+    edges = [0.0, 1e-9, 10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 450, 600, 900]
+    labels = ["0", "0-10", "10-20", "20-30", "30-45", "45-60", "60-90", "90-120", "120-180",
+              "180-240", "240-300", "300-450", "450-600", "600+"]  # fmt: skip
+    series, snames = [], []
+    for r, name in zip(results, names):
+        ans, ab = r.waits()
+        total = max(len(ans) + len(ab), 1)
+        series.append([c / total for c in _histogram(ans, edges)])
+        snames.append(f"{name}: answered")
+        series.append([c / total for c in _histogram(ab, edges)])
+        snames.append(f"{name}: abandoned")
+    return bar_chart(labels, series, snames, "Wait-time distribution (share of calls, by wait in seconds)",
+                     "share of calls", pct=True)  # fmt: skip
+
+
+def _table(rows: list[list[Any]], head: list[str]) -> str:
+    out = ["<table><thead><tr>"] + [f"<th>{_e(h)}</th>" for h in head] + ["</tr></thead><tbody>"]
+    for row in rows:
+        out.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+_PCT = {"p_wait", "abandon_rate", "service_level", "occupancy", "service_level_answered",
+        "service_level_2", "service_level_3", "transfer_rate", "utilization"}  # fmt: skip
+
+
+def render_html(results: Sequence[SimResult], candidate_name: str | None = None) -> str:
+    """One run, or [current, candidate] for what-if."""
+    if not results:
+        raise ValueError("render_html: no results")
+    first = results[0]
+    sc = first.scenario
+    names = ["current", f"candidate ({candidate_name})" if candidate_name else "candidate"][: len(results)]
+    if len(results) == 1:
+        names = [sc.name]
+    body: list[str] = [f"<h1>Simulation: {_e(sc.name)}</h1>"]
+    body.append(f"<p>seed {first.seed} · {first.stats.calls} calls · simulated "
+                f"{_clock(sc.start_s)}–{_clock(first.stats.end_s)} ({(first.stats.end_s - sc.start_s) / 3600:.1f} h)"
+                f" · SL threshold {first.report.config['sl_threshold_s']} s · interval "
+                f"{first.report.config['interval_s'] // 60} min</p>")  # fmt: skip
+
+    # summary
+    if len(results) == 1:
+        s = first.summary()
+        rows = [[k, _fmt(v, k in _PCT)] for k, v in s.items()]
+        body.append("<h2>Summary</h2>" + _table(rows, ["KPI", "value"]))
+    else:
+        cmp = compare(results[0].summary(), results[1].summary())
+        rows = [[k, _fmt(r["current"], k in _PCT), _fmt(r["candidate"], k in _PCT), _fmt(r["difference"], k in _PCT)]
+                for k, r in cmp.items()]  # fmt: skip
+        body.append("<h2>What-if: current vs candidate rules (same callers)</h2>"
+                    + _table(rows, ["KPI", "current", "candidate", "difference"]))  # fmt: skip
+
+    body.append("<h2>Waiting</h2>" + _wait_chart(results, names))
+
+    # per interval
+    ivs = [r.report.intervals for r in results]
+    starts = sorted({iv["start"] for lst in ivs for iv in lst})
+    labels = [_clock(t) for t in starts]
+
+    def col(lst: list[dict[str, Any]], key: str) -> list[float | None]:
+        by = {iv["start"]: iv.get(key) for iv in lst}
+        return [by.get(t) for t in starts]
+
+    series, snames = [], []
+    for lst, name in zip(ivs, names):
+        series += [col(lst, "service_level_offered"), col(lst, "abandon_rate")]
+        snames += [f"{name}: SL (answered ≤ T / offered)", f"{name}: abandon rate"]
+    body.append("<h2>Per interval</h2>" + line_chart(labels, series, snames,
+                "Service level and abandonment per interval (by offer time)", "share"))  # fmt: skip
+    occ = [col(lst, "occupancy") for lst in ivs]
+    body.append(line_chart(labels, occ, [f"{n}: occupancy" for n in names], "Occupancy per interval", "occupancy"))
+    rows = []
+    for iv in first.report.intervals:
+        rows.append([_clock(iv["start"]), iv["offered"], iv["answered"], iv["abandoned"],
+                     _fmt(iv["service_level_offered"], True), _fmt(iv["service_level"], True),
+                     _fmt(iv["abandon_rate"], True), _fmt(iv["asa"]), _fmt(iv["aht"]), _fmt(iv["occupancy"], True)])  # fmt: skip
+    body.append(_table(rows, ["interval", "offered", "answered", "abandoned", "SL/offered", "SL/answered",
+                              "abandon", "ASA s", "AHT s", "occupancy"]))  # fmt: skip
+
+    # teams and agents
+    teams = sorted({t for r in results for t in r.report.teams})
+    if teams:
+        series = [[(r.report.teams.get(t, {}).get("total", {}).get("occupancy") or 0.0) for t in teams] for r in results]
+        body.append("<h2>Teams</h2>" + bar_chart(teams, series, names, "Occupancy per team", "occupancy", pct=True))
+    agents = sorted({a for r in results for a in r.report.agents})
+    if agents:
+        if len(agents) <= 80:
+            series = [[(r.report.agents.get(a, {}).get("total", {}).get("occupancy") or 0.0) for a in agents] for r in results]
+            body.append("<h2>Agents</h2>" + bar_chart(agents, series, names, "Occupancy per agent", "occupancy", pct=True))
+        else:
+            edges = [i / 20 for i in range(21)]
+            labs = [f"{int(e * 100)}%" for e in edges[:-1]]
+            series = []
+            for r in results:
+                occs = [(r.report.agents[a]["total"].get("occupancy") or 0.0) for a in r.report.agents]
+                series.append(_histogram(occs, edges))
+            body.append("<h2>Agents</h2>" + bar_chart(labs, series, names,
+                        f"Occupancy across {len(agents)} agents (number of agents per 5% band)", "agents"))  # fmt: skip
+        rows = []
+        for a in agents[:200]:
+            t = first.report.agents.get(a, {}).get("total", {})
+            rows.append([a, sc.kpi.teams.get(a, ""), t.get("handled", 0), _fmt(t.get("aht")),
+                         _fmt(t.get("occupancy"), True), _fmt(t.get("utilization"), True), t.get("rona", 0)])  # fmt: skip
+        body.append(_table(rows, ["agent", "team", "handled", "AHT s", "occupancy", "utilization", "RONA"]))
+
+    # queues
+    qrows = []
+    for r, name in zip(results, names):
+        for q, g in r.report.queues.items():
+            t = g["total"]
+            qrows.append([name, q, t["offered"], t["answered"], t["abandoned"], _fmt(t["service_level_offered"], True),
+                          _fmt(t["asa"]), _fmt(t["abandon_rate"], True), _fmt(t["aht"])])  # fmt: skip
+    body.append("<h2>Queues</h2>" + _table(qrows, ["run", "queue", "offered", "answered", "abandoned",
+                                                    "SL/offered", "ASA s", "abandon", "AHT s"]))  # fmt: skip
+
+    body.append("<h2>Scenario</h2><pre>" + _e(json.dumps(sc.source, indent=2, default=str)) + "</pre>")
+    if sc.rules_text:
+        body.append(f"<h3>Routing rules ({_e(sc.rules_filename)})</h3><pre>{_e(sc.rules_text)}</pre>")
+    css = ("body{font-family:system-ui,sans-serif;margin:24px;max-width:1000px;color:#222}"
+           "table{border-collapse:collapse;margin:8px 0 20px;font-size:13px}"
+           "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}"
+           "td:first-child{text-align:left}figure{margin:8px 0 20px}figcaption{font-weight:600;margin-bottom:4px}"
+           "pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px}")  # fmt: skip
+    return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Hotline simulation: "
+            f"{_e(sc.name)}</title><style>{css}</style></head><body>" + "\n".join(body) + "</body></html>\n")  # fmt: skip

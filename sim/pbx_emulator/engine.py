@@ -1,0 +1,813 @@
+"""The emulated PBX: channels, Local pairs, dial attempts, bridges, app_queue, and
+the dialplan of `../shared/ami-traces/asterisk-config/extensions.conf`, emitting
+AMI events with Asterisk 20's names, header order and causes.
+
+Everything runs on one asyncio loop. State changes are synchronous (a hang-up, a
+redirect, a bridge leave emit their events at once, in the order Asterisk does);
+only dialplan programs (one task per channel) wait, on the scaled loop clock.
+
+Endpoint behaviour is driven by channel variables, as in the recorded dialplan
+(originate them with `__` so they follow the call):
+  PATIENCE      caller-phone `wait`: seconds the caller stays on the line (120)
+  DTMF_DELAY / DTMF_DIGITS   caller-phone `dtmf`: press digits after N s (3), then
+                stay PATIENCE s (30; the recorded dialplan always stays 30 s)
+  HOLD_SECS     inbound 1000: seconds on hold before timing out (60)
+  QUEUE_MAXWAIT inbound 1100: seconds in Queue() (60)
+  AGENT_TALK    agents 20XX: seconds the agent talks (8)
+  CUST_TALK     customers: seconds the customer talks (12)
+Emulator extensions for traffic generators (not in the recorded dialplan): any
+customers number other than 5550001-5550004 behaves by
+  CUST_BEHAVIOUR answer | busy | noanswer | congestion   (answer)
+  CUST_RING     seconds ringing before answer/busy (2)
+  CUST_AMD      HUMAN | MACHINE: what AMD() reports on the dialer leg (HUMAN)
+  AGENT_RING    agents 20XX: seconds ringing before answer (1)
+a `hold` context (any exten: MusicOnHold until redirected, HOLD_SECS, default
+3600) and `hotline-play,s` (Playback(${HOTLINE_PLAYBACK}), Hangup()) for cti.pbx.
+Redirects honour the priority of `inbound,1000,N` (5 = straight back to music).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import structlog
+
+from cti.ami_codec import encode
+
+log = structlog.get_logger()
+
+CHANVARS = ("CC_CALLID", "CC_SKILL", "CC_CAMPAIGN", "CC_AGENT")  # manager.conf channelvars of the traces
+STATE_DESC = {0: "Down", 1: "Rsrvd", 2: "OffHook", 3: "Dialing", 4: "Ring", 5: "Ringing", 6: "Up", 7: "Busy"}
+CAUSE_TXT = {
+    0: "Unknown",
+    1: "Unallocated (unassigned) number",
+    16: "Normal Clearing",
+    17: "User busy",
+    19: "No user responding",
+    21: "Call Rejected",
+    34: "Circuit/channel congestion",
+}
+ASTERISK_VERSION = "20.20.1"
+ANSWER_DELAY = 0.5  # Answer() on a Local channel: the next app runs ~0.5 s later
+UNKNOWN = "<unknown>"
+
+
+class ChannelGone(Exception):
+    """The channel running this dialplan program has hung up."""
+
+
+class NoSuchChannel(LookupError):
+    pass
+
+
+@dataclass(eq=False)
+class Channel:
+    name: str
+    uniqueid: str
+    linkedid: str
+    context: str
+    exten: str
+    state: int = 0
+    priority: int = 1
+    cid_num: str = UNKNOWN
+    cid_name: str = UNKNOWN
+    col_num: str = UNKNOWN
+    col_name: str = UNKNOWN
+    vars: dict[str, str] = field(default_factory=dict)
+    inherit: set[str] = field(default_factory=set)
+    app: str = ""
+    appdata: str = ""
+    created_at: float = 0.0
+    partner: Channel | None = None
+    half: int = 0  # 1 or 2 for Local halves
+    task: asyncio.Task[None] | None = None
+    dead: bool = False
+    moh: bool = False
+    preset_cause: int = 0  # Busy()/Congestion() set the cause this half will report
+    bridge: Bridge | None = None
+    dial_as_dest: DialAttempt | None = None  # this channel is being dialled
+    dialing: DialAttempt | None = None  # this channel is dialling someone
+    bridge_waiter: asyncio.Future[str] | None = None  # Dial/Queue caller waits here
+    queue_entry: QueueEntry | None = None
+    dtmf: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    agi_hangup: asyncio.Event | None = None
+    call: CallRecord | None = None
+    amd: tuple[str, str, float] | None = None  # what AMD() hears from this customer leg
+    chanvars: tuple[str, ...] = CHANVARS
+    answered_at: float | None = None
+    cdr: bool = True  # a dialled ;1 leg has no CDR of its own (it is the dialler's destination)
+    agi_goto: tuple[str, str, int] | None = None  # SET CONTEXT/EXTENSION/PRIORITY during AGI
+    cdr_legs: list[list[Any]] = field(default_factory=list)  # [dest, app, data, answered] per dial
+
+    def block(self, prefix: str = "") -> list[tuple[str, str]]:
+        p = prefix
+        out = [
+            (f"{p}Channel", self.name),
+            (f"{p}ChannelState", str(self.state)),
+            (f"{p}ChannelStateDesc", STATE_DESC.get(self.state, "Unknown")),
+            (f"{p}CallerIDNum", self.cid_num),
+            (f"{p}CallerIDName", self.cid_name),
+            (f"{p}ConnectedLineNum", self.col_num),
+            (f"{p}ConnectedLineName", self.col_name),
+            (f"{p}Language", "en"),
+            (f"{p}AccountCode", ""),
+            (f"{p}Context", self.context),
+            (f"{p}Exten", self.exten),
+            (f"{p}Priority", str(self.priority)),
+            (f"{p}Uniqueid", self.uniqueid),
+            (f"{p}Linkedid", self.linkedid),
+        ]
+        out += [(f"{p}ChanVariable", f"{v}={self.vars.get(v, '')}") for v in self.chanvars]
+        return out
+
+    def var(self, name: str, default: str = "") -> str:
+        value = self.vars.get(name, "")
+        return value if value != "" else default
+
+    def num_var(self, name: str, default: float) -> float:
+        try:
+            return float(self.vars.get(name, "") or default)
+        except ValueError:
+            return default
+
+
+@dataclass(eq=False)
+class Bridge:
+    uniqueid: str
+    channels: list[Channel] = field(default_factory=list)
+    keep_alone: bool = False  # an attended transfer holds the transferee's bridge
+    before_leave: Callable[[Channel], None] | None = None
+    after_leave: Callable[[Channel], bool] | None = None  # True: it dealt with the rest
+
+    def block(self, prefix: str = "") -> list[tuple[str, str]]:
+        p = prefix
+        return [
+            (f"{p}BridgeUniqueid", self.uniqueid),
+            (f"{p}BridgeType", "basic"),
+            (f"{p}BridgeTechnology", "simple_bridge"),
+            (f"{p}BridgeCreator", UNKNOWN),
+            (f"{p}BridgeName", UNKNOWN),
+            (f"{p}BridgeNumChannels", str(len(self.channels))),
+            (f"{p}BridgeVideoSourceMode", "none"),
+        ]
+
+
+@dataclass(eq=False)
+class DialAttempt:
+    """One outgoing leg being dialled (Dial(), Queue(), Originate, Atxfer)."""
+
+    caller: Channel | None
+    dest: Channel
+    outcome: asyncio.Future[str]
+    ringing: bool = False
+    report_dial: bool = True  # DialState/DialEnd events (Atxfer's leg has no DialBegin)
+    started_at: float = 0.0
+
+
+@dataclass(eq=False)
+class QueueMember:
+    interface: str
+    name: str
+    paused: bool = False
+    reason: str = ""
+    status: int = 1
+    calls_taken: int = 0
+    last_call: int = 0
+    last_pause: int = 0
+    login_time: int = 0
+    in_call: int = 0
+
+
+@dataclass(eq=False)
+class QueueEntry:
+    queue: Queue
+    channel: Channel
+    joined_at: float
+    original_position: int
+
+
+@dataclass(eq=False)
+class Queue:
+    name: str
+    strategy: str = "linear"
+    timeout: float = 5.0
+    retry: float = 1.0
+    members: list[QueueMember] = field(default_factory=list)
+    entries: list[QueueEntry] = field(default_factory=list)
+    completed: int = 0
+    abandoned: int = 0
+
+
+@dataclass
+class CallRecord:
+    """Ledger line for one call (one Linkedid)."""
+
+    linkedid: str
+    kind: str  # inbound | outbound | other
+    dialed: str
+    created_at: float
+    answered_at: float | None = None
+    connected_at: float | None = None  # reached an agent (bridged)
+    ended_at: float | None = None
+    abandoned: bool = False
+    originate_reason: int | None = None
+    channels: list[str] = field(default_factory=list)
+    causes: dict[str, int] = field(default_factory=dict)
+    amd: str = ""
+
+    @property
+    def open(self) -> bool:
+        return self.ended_at is None
+
+
+class Ledger:
+    """What the emulator did, for reconciliation with Hotline's view."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, CallRecord] = {}
+        self._live: dict[str, set[str]] = {}
+
+    def summary(self) -> dict[str, int]:
+        calls = list(self.calls.values())
+        return {
+            "created": len(calls),
+            "answered": sum(1 for c in calls if c.answered_at is not None),
+            "connected": sum(1 for c in calls if c.connected_at is not None),
+            "abandoned": sum(1 for c in calls if c.abandoned),
+            "ended": sum(1 for c in calls if c.ended_at is not None),
+            "open": sum(1 for c in calls if c.ended_at is None),
+        }
+
+
+class Pbx:
+    """The PBX model. `sink` receives every encoded event (the AMI server fans out)."""
+
+    def __init__(self, speed: float = 1.0, agi_url: str | None = None, epoch: float | None = None,
+                 channelvars: tuple[str, ...] = CHANVARS) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be > 0")
+        self.channelvars = tuple(channelvars)
+        self.speed = speed
+        self.agi_url = agi_url
+        self.loop = asyncio.get_running_loop()
+        self._t0 = self.loop.time()
+        self._epoch0 = time.time() if epoch is None else epoch
+        self.started_at = self.now()
+        self._uid = itertools.count()
+        self._local = itertools.count()
+        self.channels: dict[str, Channel] = {}
+        self.queues: dict[str, Queue] = {"support": Queue("support")}
+        self.ledger = Ledger()
+        self.sinks: list[Callable[[bytes], None]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.agi_command_id = itertools.count(568787673)
+
+    # ------------------------------------------------------------ clock & events
+
+    def now(self) -> float:
+        """Emulated epoch seconds (scaled by `speed`)."""
+        return self._epoch0 + (self.loop.time() - self._t0) * self.speed
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds) / self.speed)
+
+    def emit(self, event: str, headers: list[tuple[str, str]], privilege: str = "call,all") -> None:
+        data = encode(
+            [("Event", event), ("Privilege", privilege), ("Timestamp", f"{self.now():.6f}")] + headers
+        )
+        self.broadcast(data)
+
+    def broadcast(self, data: bytes) -> None:
+        for sink in list(self.sinks):
+            sink(data)
+
+    def spawn(self, coro: Any, name: str = "") -> asyncio.Task[Any]:
+        task = self.loop.create_task(coro, name=name or None)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("emulator_task_failed", task=task.get_name(), error=repr(task.exception()))
+
+    async def shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------ channels
+
+    def new_uniqueid(self) -> str:
+        return f"{int(self.now())}.{next(self._uid)}"
+
+    def find(self, name: str) -> Channel:
+        ch = self.channels.get(name)
+        if ch is None or ch.dead:
+            raise NoSuchChannel(name)
+        return ch
+
+    def new_local_pair(self, dest: str, linkedid: str | None) -> tuple[Channel, Channel]:
+        exten, _, context = dest.partition("@")
+        inst = f"{next(self._local):08x}"
+        base = f"Local/{exten}@{context}-{inst}"
+        u1 = self.new_uniqueid()
+        u2 = self.new_uniqueid()
+        link = linkedid or u1
+        now = self.now()
+        one = Channel(f"{base};1", u1, link, context, exten, state=0, half=1, created_at=now,
+                      chanvars=self.channelvars)
+        two = Channel(f"{base};2", u2, link, context, exten, state=4, half=2, created_at=now,
+                      chanvars=self.channelvars)
+        one.partner, two.partner = two, one
+        for ch in (one, two):
+            self.channels[ch.name] = ch
+            self._ledger_channel(ch, dest)
+            self.emit("Newchannel", ch.block())
+        return one, two
+
+    def set_callerid(self, ch: Channel, num: str, name: str) -> None:
+        ch.cid_num, ch.cid_name = num or UNKNOWN, name or UNKNOWN
+        self.emit("NewCallerid", ch.block() + [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")])
+
+    def set_connected(self, ch: Channel, num: str, name: str) -> None:
+        ch.col_num, ch.col_name = num or UNKNOWN, name or UNKNOWN
+        self.emit("NewConnectedLine", ch.block())
+
+    def set_var(self, ch: Channel, name: str, value: str, event: bool = True) -> None:
+        bare = name.lstrip("_")
+        if name.startswith("_"):
+            ch.inherit.add(bare)
+        ch.vars[bare] = value
+        if event:
+            self.emit("VarSet", ch.block() + [("Variable", name), ("Value", value)], "dialplan,all")
+
+    def inherit_vars(self, src: Channel, dst: Channel) -> None:
+        for name in src.inherit:
+            dst.vars[name] = src.vars.get(name, "")
+            dst.inherit.add(name)
+
+    def newstate(self, ch: Channel, state: int) -> None:
+        if ch.state == state or ch.dead:
+            return
+        ch.state = state
+        if state == 6 and ch.answered_at is None:
+            ch.answered_at = self.now()
+        self.emit("Newstate", ch.block())
+
+    def local_bridge(self, one: Channel, two: Channel) -> None:
+        self.emit(
+            "LocalBridge",
+            one.block("LocalOne") + two.block("LocalTwo") + [
+                ("Context", two.context), ("Exten", two.exten), ("LocalOptimization", "Yes")],
+        )
+
+    def newexten(self, ch: Channel, priority: int, app: str, data: str = "", exten: str | None = None) -> None:
+        ch.priority, ch.app, ch.appdata = priority, app, data
+        self.emit(
+            "Newexten",
+            ch.block() + [("Extension", exten if exten is not None else ch.exten), ("Application", app), ("AppData", data)],
+            "dialplan,all",
+        )
+
+    # ------------------------------------------------------------ ledger
+
+    def _ledger_channel(self, ch: Channel, dest: str) -> None:
+        rec = self.ledger.calls.get(ch.linkedid)
+        if rec is None:
+            kind = "inbound" if dest.endswith("@inbound") else "outbound" if dest.endswith("@customers") else "other"
+            rec = CallRecord(ch.linkedid, kind, dest.partition("@")[0], self.now())
+            self.ledger.calls[ch.linkedid] = rec
+        rec.channels.append(ch.name)
+        ch.call = rec
+        self.ledger._live.setdefault(ch.linkedid, set()).add(ch.name)
+
+    def _ledger_hangup(self, ch: Channel, cause: int) -> None:
+        rec = ch.call
+        if rec is None:
+            return
+        rec.causes[ch.name] = cause
+        live = self.ledger._live.get(ch.linkedid, set())
+        live.discard(ch.name)
+        if not live:
+            rec.ended_at = self.now()
+            self.ledger._live.pop(ch.linkedid, None)
+
+    # ------------------------------------------------------------ signalling from a Local ;2
+
+    def indicate_ringing(self, two: Channel) -> None:
+        one = two.partner
+        if one is None or one.dead or one.state == 6:
+            return
+        self.newstate(one, 5)
+        attempt = one.dial_as_dest
+        if attempt is not None and not attempt.ringing:
+            attempt.ringing = True
+            self.emit("DialState", self._dial_blocks(attempt) + [("DialStatus", "RINGING")])
+
+    def answer(self, ch: Channel) -> None:
+        if ch.dead:
+            return
+        self.newstate(ch, 6)
+        if ch.call is not None and ch.call.answered_at is None and ch.call.kind != "other":
+            ch.call.answered_at = self.now()
+        one = ch.partner if ch.half == 2 else None
+        if one is not None and not one.dead:
+            self.newstate(one, 6)
+            attempt = one.dial_as_dest
+            if attempt is not None and not attempt.outcome.done():
+                if attempt.report_dial:
+                    self.emit("DialEnd", self._dial_blocks(attempt) + [("DialStatus", "ANSWER")])
+                attempt.outcome.set_result("ANSWER")
+
+    def indicate_busy(self, two: Channel, status: str, cause: int) -> None:
+        two.preset_cause = cause
+        self.newstate(two, 7)
+        one = two.partner
+        if one is not None and one.dial_as_dest is not None and not one.dial_as_dest.outcome.done():
+            attempt = one.dial_as_dest
+            self.emit("DialEnd", self._dial_blocks(attempt) + [("DialStatus", status)])
+            attempt.outcome.set_result(status)
+
+    def _dial_blocks(self, attempt: DialAttempt) -> list[tuple[str, str]]:
+        headers: list[tuple[str, str]] = []
+        if attempt.caller is not None:
+            headers += attempt.caller.block()
+        return headers + attempt.dest.block("Dest")
+
+    # ------------------------------------------------------------ hang-up
+
+    def hangup(self, ch: Channel, cause: int) -> None:
+        """Hang a channel up now, with everything that follows from it."""
+        if ch.dead:
+            return
+        ch.dead = True
+        if ch.task is not None and ch.task is not asyncio.current_task():
+            ch.task.cancel()
+        rec = ch.call
+        if (rec is not None and rec.kind == "inbound" and rec.connected_at is None and rec.ended_at is None
+                and (ch.moh or ch.queue_entry is not None)):
+            rec.abandoned = True  # the caller left while waiting (the hold timeout is not an abandon)
+        if ch.moh:
+            self.moh_stop(ch)
+        if ch.dialing is not None:
+            self._cancel_dial(ch.dialing, "CANCEL", 0)
+        if ch.queue_entry is not None:
+            self._queue_abandon(ch.queue_entry)
+        if ch.bridge is not None:
+            self.bridge_leave(ch)
+        if ch.agi_hangup is not None:
+            ch.agi_hangup.set()
+        final = ch.preset_cause or cause
+        if ch.cdr:
+            self._cdr(ch, final)
+        self.emit("Hangup", ch.block() + [("Cause", str(final)), ("Cause-txt", CAUSE_TXT.get(final, "Unknown"))])
+        self.channels.pop(ch.name, None)
+        self._ledger_hangup(ch, final)
+        attempt = ch.dial_as_dest
+        if attempt is not None and not attempt.outcome.done():
+            attempt.outcome.set_result("HANGUP")
+        partner = ch.partner
+        if partner is not None and not partner.dead:
+            self.emit("HangupRequest", partner.block() + [("Cause", str(cause))])
+            if partner.task is not None and not partner.task.done():
+                self.emit("SoftHangupRequest", partner.block() + [("Cause", "16")])
+            self.hangup(partner, cause)
+
+    def _cdr(self, ch: Channel, cause: int) -> None:
+        def fmt(t: float | None) -> str:
+            return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) if t else ""
+
+        end = self.now()
+        other = ch.partner.preset_cause if ch.partner is not None else 0
+        if ch.answered_at is not None:
+            disposition = "ANSWERED"
+        elif 17 in (cause, other):
+            disposition = "BUSY"
+        elif cause == 19:
+            disposition = "NO ANSWER"
+        else:
+            disposition = "FAILED"
+        # one CDR per dialled leg (Dial/Queue), else one for the channel
+        legs = ch.cdr_legs or [["", ch.app, ch.appdata, None]]
+        for dest, app, data, answered in legs:
+            disp = disposition if answered is None else ("ANSWERED" if answered else "NO ANSWER")
+            self._cdr_one(ch, dest, app, data, disp, end, fmt)
+
+    def _cdr_one(self, ch: Channel, dest: str, app: str, data: str, disposition: str, end: float,
+                 fmt: Callable[[float | None], str]) -> None:
+        self.emit("Cdr", [
+            ("AccountCode", ""), ("Source", "" if ch.cid_num == UNKNOWN else ch.cid_num),
+            ("Destination", ch.exten), ("DestinationContext", ch.context),
+            ("CallerID", f'"{ch.cid_name}" <{ch.cid_num}>' if ch.cid_num != UNKNOWN else ""),
+            ("Channel", ch.name), ("DestinationChannel", dest), ("LastApplication", app),
+            ("LastData", data), ("StartTime", fmt(ch.created_at)), ("AnswerTime", fmt(ch.answered_at)),
+            ("EndTime", fmt(end)), ("Duration", str(int(end - ch.created_at))),
+            ("BillableSeconds", str(int(end - ch.answered_at)) if ch.answered_at else "0"),
+            ("Disposition", disposition), ("AMAFlags", "DOCUMENTATION"), ("UniqueID", ch.uniqueid), ("UserField", ""),
+        ], "cdr,all")
+
+    def soft_hangup(self, ch: Channel, cause: int) -> None:
+        """AMI Hangup / a phone hanging up: SoftHangupRequest, then the hang-up."""
+        self.emit("SoftHangupRequest", ch.block() + [("Cause", str(cause))])
+        self.hangup(ch, cause)
+
+    def _cancel_dial(self, attempt: DialAttempt, status: str, cause: int) -> None:
+        if attempt.caller is not None:
+            attempt.caller.dialing = None
+        if not attempt.outcome.done():
+            if attempt.report_dial:
+                self.emit("DialEnd", self._dial_blocks(attempt) + [("DialStatus", status)])
+            attempt.outcome.set_result(status)
+        attempt.dest.dial_as_dest = None
+        self.hangup(attempt.dest, cause)
+
+    # ------------------------------------------------------------ music on hold
+
+    def moh_start(self, ch: Channel) -> None:
+        if not ch.moh:
+            ch.moh = True
+            self.emit("MusicOnHoldStart", ch.block() + [("Class", "default")])
+
+    def moh_stop(self, ch: Channel) -> None:
+        if ch.moh:
+            ch.moh = False
+            self.emit("MusicOnHoldStop", ch.block())
+
+    # ------------------------------------------------------------ bridges
+
+    def bridge_create(self) -> Bridge:
+        bridge = Bridge(str(uuid.uuid4()))
+        self.emit("BridgeCreate", bridge.block())
+        return bridge
+
+    def bridge_enter(self, bridge: Bridge, ch: Channel, swap: Channel | None = None) -> None:
+        bridge.channels.append(ch)
+        ch.bridge = bridge
+        self.emit("BridgeEnter", bridge.block() + ch.block() + ([("SwapUniqueid", swap.uniqueid)] if swap else []))
+        if ch.call is not None and len(bridge.channels) >= 2 and ch.call.connected_at is None:
+            ch.call.connected_at = self.now()
+
+    def bridge_leave(self, ch: Channel) -> None:
+        bridge = ch.bridge
+        if bridge is None:
+            return
+        if bridge.before_leave is not None:
+            hook, bridge.before_leave = bridge.before_leave, None
+            hook(ch)
+        bridge.channels.remove(ch)
+        ch.bridge = None
+        self.emit("BridgeLeave", bridge.block() + ch.block())
+        if bridge.after_leave is not None and bridge.after_leave(ch):
+            return  # the hook dealt with the bridge (and destroyed it if empty)
+        if len(bridge.channels) == 1 and not bridge.keep_alone:
+            other = bridge.channels[0]
+            waiter = other.bridge_waiter
+            if waiter is not None and not waiter.done():
+                # a Dial()/Queue() caller: the application returns, dialplan goes on
+                other.bridge_waiter = None
+                self.bridge_leave(other)
+                waiter.set_result("PEER_LEFT")
+            elif not other.dead:
+                self.hangup(other, 16)
+        if not bridge.channels:
+            self.emit("BridgeDestroy", bridge.block())
+
+    def connect(self, caller: Channel, dest: Channel) -> Bridge:
+        bridge = self.bridge_create()
+        self.bridge_enter(bridge, dest)
+        self.bridge_enter(bridge, caller)
+        return bridge
+
+    # ------------------------------------------------------------ dialplan programs
+
+    def start_program(self, ch: Channel, context: str, exten: str, priority: int = 1) -> None:
+        ch.context, ch.exten, ch.priority = context, exten, priority
+        ch.task = self.spawn(self._run_program(ch, context, exten, priority), name=f"dialplan:{ch.name}")
+
+    async def _run_program(self, ch: Channel, context: str, exten: str, priority: int) -> None:
+        from sim.pbx_emulator import dialplan
+
+        program = dialplan.lookup(context, exten)
+        try:
+            if program is None:
+                log.info("emulator_no_such_extension", channel=ch.name, context=context, exten=exten)
+                self.hangup(ch, 0)
+                return
+            await program(self, ch, priority)
+        except ChannelGone:
+            return
+        except asyncio.CancelledError:
+            return
+
+    def run_app(self, ch: Channel, app: str, data: str) -> None:
+        """Originate with Application=: the channel runs one application."""
+        from sim.pbx_emulator import dialplan
+
+        ch.task = self.spawn(dialplan.run_application(self, ch, app, data), name=f"app:{ch.name}")
+
+    def redirect(self, ch: Channel, context: str, exten: str, priority: int = 1) -> None:
+        """Interrupt what the channel does and send it to context,exten,priority."""
+        if ch.task is not None and ch.task is not asyncio.current_task():
+            ch.task.cancel()
+        self.moh_stop(ch)
+        if ch.dialing is not None:
+            self._cancel_dial(ch.dialing, "CANCEL", 0)
+        if ch.queue_entry is not None:
+            self._queue_leave(ch.queue_entry)
+        ch.bridge_waiter = None
+        if ch.bridge is not None:
+            self.bridge_leave(ch)
+        self.start_program(ch, context, exten, priority)
+
+    # ------------------------------------------------------------ dialling
+
+    async def dial_local(
+        self,
+        caller: Channel,
+        dest: str,
+        timeout: float,
+        before_dial: Callable[[Channel], None] | None = None,
+    ) -> tuple[str, Channel]:
+        """Dial(Local/dest) from `caller`; returns (DIALSTATUS, the ;1 leg)."""
+        one, two = self.new_local_pair(dest, caller.linkedid)
+        for ch in (one, two):
+            self.inherit_vars(caller, ch)
+        self.set_callerid(one, caller.cid_num, caller.cid_name)
+        self.set_connected(one, caller.cid_num, caller.cid_name)
+        self.set_callerid(two, caller.cid_num, caller.cid_name)
+        self.set_connected(two, caller.cid_num, caller.cid_name)
+        self.local_bridge(one, two)
+        attempt = DialAttempt(caller, one, self.loop.create_future(), started_at=self.now())
+        one.dial_as_dest = attempt
+        one.cdr = False
+        leg = [one.name, caller.app, caller.appdata, False]
+        caller.cdr_legs.append(leg)
+        caller.dialing = attempt
+        if before_dial is not None:
+            before_dial(one)
+        self.emit("DialBegin", caller.block() + one.block("Dest") + [("DialString", dest)])
+        self.start_program(two, two.context, two.exten, 1)
+        status = await self.wait_outcome(attempt, timeout)
+        leg[3] = status == "ANSWER"
+        if status == "TIMEOUT":
+            status = "NOANSWER"
+            self._cancel_dial(attempt, "NOANSWER", 0)
+        elif status != "ANSWER":
+            if not one.dead:
+                one.dial_as_dest = None
+                self.hangup(one, 0)
+        caller.dialing = None
+        one.dial_as_dest = None
+        return status, one
+
+    async def wait_outcome(self, attempt: DialAttempt, timeout: float) -> str:
+        try:
+            return await asyncio.wait_for(asyncio.shield(attempt.outcome), timeout / self.speed)
+        except asyncio.TimeoutError:
+            return "TIMEOUT"
+
+    # ------------------------------------------------------------ originate
+
+    async def originate(
+        self,
+        channel: str,
+        action_id: str,
+        context: str = "",
+        exten: str = "",
+        priority: int = 1,
+        application: str = "",
+        data: str = "",
+        callerid: tuple[str, str] = ("", ""),
+        timeout: float = 30.0,
+        variables: list[tuple[str, str]] | None = None,
+        on_result: Callable[[bool], None] | None = None,
+        send_event: bool = True,
+    ) -> bool:
+        """Originate a Local channel. Returns True when answered."""
+        tech, _, dest = channel.partition("/")
+        if tech.lower() != "local" or "@" not in dest:
+            raise ValueError(f"only Local/<exten>@<context> channels exist here, not {channel!r}")
+        dest = dest.split("/")[0]
+        from sim.pbx_emulator import dialplan
+
+        if not dialplan.exists(dest.partition("@")[2], dest.partition("@")[0]):
+            # the Local channel cannot run: both halves appear and go at once
+            one, two = self.new_local_pair(dest, None)
+            one.app, one.appdata = "AppDial2", "(Outgoing Line)"
+            self.hangup(two, 0)
+            if send_event:
+                self.emit("OriginateResponse", [
+                    ("ActionID", action_id), ("Response", "Failure"), ("Channel", channel), ("Context", context),
+                    ("Exten", exten), ("Reason", "0"), ("Uniqueid", UNKNOWN),
+                    ("CallerIDNum", callerid[0] or UNKNOWN), ("CallerIDName", callerid[1] or UNKNOWN)])
+            if on_result:
+                on_result(False)
+            return False
+        one, two = self.new_local_pair(dest, None)
+        self.newexten(one, 1, "AppDial2", "(Outgoing Line)", exten=one.exten)
+        for k, v in variables or []:
+            self.set_var(one, k, v)
+        num, name = callerid
+        if num or name:
+            self.set_callerid(one, num, name)
+            self.set_connected(one, num, name)
+        for k, v in variables or []:
+            self.set_var(two, k, v)
+        if num or name:
+            self.set_callerid(two, num, name)
+            self.set_connected(two, num, name)
+        self.local_bridge(one, two)
+        attempt = DialAttempt(None, one, self.loop.create_future(), started_at=self.now())
+        one.dial_as_dest = attempt
+        self.emit("DialBegin", one.block("Dest") + [("DialString", dest)])
+        self.start_program(two, two.context, two.exten, 1)
+        status = await self.wait_outcome(attempt, timeout)
+        one.dial_as_dest = None
+        reason = {"ANSWER": 4, "BUSY": 5, "CONGESTION": 8, "TIMEOUT": 3, "NOANSWER": 3}.get(status, 1)
+        if one.call is not None:
+            one.call.originate_reason = reason
+        if status == "ANSWER" and not one.dead:
+            if application:
+                self.run_app(one, application, data)
+            else:
+                self.start_program(one, context, exten, priority)
+            if send_event:
+                self.emit(
+                    "OriginateResponse",
+                    [("ActionID", action_id), ("Response", "Success"), ("Channel", one.name),
+                     ("Context", context), ("Exten", exten), ("Reason", "4"), ("Uniqueid", one.uniqueid),
+                     ("CallerIDNum", one.cid_num), ("CallerIDName", one.cid_name)]
+                    + [(f"ChanVariable({one.name})", f"{v}={one.vars.get(v, '')}") for v in one.chanvars],
+                )
+            if on_result:
+                on_result(True)
+            return True
+        if status == "TIMEOUT" and not one.dead:
+            self.emit("HangupRequest", two.block() + [("Cause", "19")])
+        failure = [
+            ("ActionID", action_id), ("Response", "Failure"), ("Channel", channel), ("Context", context),
+            ("Exten", exten), ("Reason", str(reason)), ("Uniqueid", UNKNOWN),
+            ("CallerIDNum", num or UNKNOWN), ("CallerIDName", name or UNKNOWN),
+        ]
+        if send_event:
+            self.emit("OriginateResponse", failure)
+        if status == "TIMEOUT":
+            self.hangup(two, 19)
+            self.hangup(one, 19)
+        elif not one.dead:
+            self.hangup(one, 0)
+        if on_result:
+            on_result(False)
+        return False
+
+    # ------------------------------------------------------------ app_queue
+
+    def member_headers(self, q: Queue, m: QueueMember, name_key: str = "MemberName") -> list[tuple[str, str]]:
+        return [
+            ("Queue", q.name), (name_key, m.name), ("Interface", m.interface), ("StateInterface", m.interface),
+            ("Membership", "dynamic"), ("Penalty", "0"), ("CallsTaken", str(m.calls_taken)),
+            ("LastCall", str(m.last_call)), ("LastPause", str(m.last_pause)), ("LoginTime", str(m.login_time)),
+            ("InCall", str(m.in_call)), ("Status", str(m.status)), ("Paused", "1" if m.paused else "0"),
+            ("PausedReason", m.reason), ("Ringinuse", "0"), ("Wrapuptime", "0"),
+        ]
+
+    def member_status(self, q: Queue, m: QueueMember, status: int) -> None:
+        if m.status != status:
+            m.status = status
+            self.emit("QueueMemberStatus", self.member_headers(q, m), "agent,all")
+
+    def _queue_abandon(self, entry: QueueEntry) -> None:
+        q = entry.queue
+        pos = q.entries.index(entry) + 1 if entry in q.entries else 1
+        q.abandoned += 1
+        if entry.channel.call is not None:
+            entry.channel.call.abandoned = True
+        self.emit(
+            "QueueCallerAbandon",
+            entry.channel.block() + [("Queue", q.name), ("Position", str(pos)),
+                                     ("OriginalPosition", str(entry.original_position)),
+                                     ("HoldTime", str(int(self.now() - entry.joined_at)))],
+            "agent,all",
+        )
+        self._queue_leave(entry)
+
+    def _queue_leave(self, entry: QueueEntry) -> None:
+        q = entry.queue
+        if entry not in q.entries:
+            return
+        pos = q.entries.index(entry) + 1
+        q.entries.remove(entry)
+        entry.channel.queue_entry = None
+        self.emit(
+            "QueueCallerLeave",
+            entry.channel.block() + [("Queue", q.name), ("Position", str(pos)), ("Count", str(len(q.entries)))],
+            "agent,all",
+        )

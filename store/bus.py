@@ -1,0 +1,213 @@
+"""The bus port: live fan-out of events on named channels, plus a small live-state map.
+
+Two adapters: `MemoryBus` (one process) and `RedisBus` (several server processes
+share Redis). Pub/sub is fire-and-forget in both: a subscriber that is away misses
+messages, which is why the latest state (agent states, queue snapshots) is also kept
+in the state map for a (re)connecting wallboard to start from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Protocol
+
+import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = structlog.get_logger()
+
+Message = tuple[str, dict[str, Any]]
+
+
+class Subscription(Protocol):
+    async def get(self) -> Message: ...
+    def __aiter__(self) -> AsyncIterator[Message]: ...
+
+
+class Bus(Protocol):
+    kind: str
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
+    def subscribe(self, *channels: str) -> Any: ...  # async context manager -> Subscription
+    async def set_state(self, name: str, key: str, value: dict[str, Any]) -> None: ...
+    async def delete_state(self, name: str, key: str) -> None: ...
+    async def get_state(self, name: str) -> dict[str, dict[str, Any]]: ...
+    async def ping(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+class _QueueSubscription:
+    def __init__(self, maxlen: int) -> None:
+        self._items: deque[Message] = deque(maxlen=maxlen)
+        self._ready = asyncio.Event()
+        self.dropped = 0
+
+    def put(self, item: Message) -> None:
+        if len(self._items) == self._items.maxlen:
+            self.dropped += 1  # a slow subscriber loses the oldest, never blocks publishers
+        self._items.append(item)
+        self._ready.set()
+
+    async def get(self) -> Message:
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._items.popleft()
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Message]:
+        while True:
+            yield await self.get()
+
+
+class MemoryBus:
+    kind = "memory"
+
+    def __init__(self, max_pending: int = 10_000) -> None:
+        self._subscribers: dict[str, set[_QueueSubscription]] = {}
+        self._state: dict[str, dict[str, dict[str, Any]]] = {}
+        self._max_pending = max_pending
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        # Same isolation as Redis: subscribers get their own copy.
+        encoded = json.dumps(message)
+        for sub in self._subscribers.get(channel, ()):
+            sub.put((channel, json.loads(encoded)))
+
+    @asynccontextmanager
+    async def subscribe(self, *channels: str) -> AsyncIterator[_QueueSubscription]:
+        sub = _QueueSubscription(self._max_pending)
+        for channel in channels:
+            self._subscribers.setdefault(channel, set()).add(sub)
+        try:
+            yield sub
+        finally:
+            for channel in channels:
+                self._subscribers.get(channel, set()).discard(sub)
+
+    async def set_state(self, name: str, key: str, value: dict[str, Any]) -> None:
+        self._state.setdefault(name, {})[key] = json.loads(json.dumps(value))
+
+    async def delete_state(self, name: str, key: str) -> None:
+        self._state.get(name, {}).pop(key, None)
+
+    async def get_state(self, name: str) -> dict[str, dict[str, Any]]:
+        return json.loads(json.dumps(self._state.get(name, {})))
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._subscribers.clear()
+
+
+class _RedisSubscription:
+    """Reads a Redis pub/sub connection; reconnects and re-subscribes when it drops."""
+
+    def __init__(self, client: aioredis.Redis, channels: list[str], prefix: str, retry_s: float) -> None:
+        self._client = client
+        self._channels = channels
+        self._prefix = prefix
+        self._retry_s = retry_s
+        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self.reconnects = 0
+
+    async def open(self) -> None:
+        await self._pubsub.subscribe(*(self._prefix + c for c in self._channels))
+
+    async def close(self) -> None:
+        await self._pubsub.aclose()
+
+    async def get(self) -> Message:
+        while True:
+            try:
+                raw = await self._pubsub.get_message(timeout=None)
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                self.reconnects += 1
+                log.warning("bus_subscription_lost", error=type(exc).__name__, retry_s=self._retry_s)
+                await self._resubscribe()
+                continue
+            if raw is None or raw.get("type") != "message":
+                continue
+            channel = raw["channel"].decode() if isinstance(raw["channel"], bytes) else raw["channel"]
+            try:
+                payload = json.loads(raw["data"])
+            except (TypeError, ValueError):
+                log.warning("bus_message_malformed", channel=channel)
+                continue
+            return channel.removeprefix(self._prefix), payload
+
+    async def _resubscribe(self) -> None:
+        delay = self._retry_s
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._pubsub.aclose()
+                self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+                await self.open()
+                log.info("bus_subscription_restored", reconnects=self.reconnects)
+                return
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                delay = min(delay * 2, 5.0)
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Message]:
+        while True:
+            yield await self.get()
+
+
+class RedisBus:
+    kind = "redis"
+
+    def __init__(self, client: aioredis.Redis, namespace: str = "hotline", retry_s: float = 0.2) -> None:
+        self._client = client
+        self._prefix = f"{namespace}:bus:"
+        self._state_prefix = f"{namespace}:state:"
+        self._retry_s = retry_s
+
+    @classmethod
+    def from_url(cls, url: str, namespace: str = "hotline") -> "RedisBus":
+        client = aioredis.Redis.from_url(
+            url, socket_connect_timeout=2, socket_timeout=None, health_check_interval=10,
+            retry_on_timeout=True,
+        )
+        return cls(client, namespace)
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        await self._client.publish(self._prefix + channel, json.dumps(message))
+
+    @asynccontextmanager
+    async def subscribe(self, *channels: str) -> AsyncIterator[_RedisSubscription]:
+        sub = _RedisSubscription(self._client, list(channels), self._prefix, self._retry_s)
+        await sub.open()
+        try:
+            yield sub
+        finally:
+            await sub.close()
+
+    async def set_state(self, name: str, key: str, value: dict[str, Any]) -> None:
+        await self._client.hset(self._state_prefix + name, key, json.dumps(value))
+
+    async def delete_state(self, name: str, key: str) -> None:
+        await self._client.hdel(self._state_prefix + name, key)
+
+    async def get_state(self, name: str) -> dict[str, dict[str, Any]]:
+        raw = await self._client.hgetall(self._state_prefix + name)
+        return {
+            (k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in raw.items()
+        }
+
+    async def ping(self) -> None:
+        await self._client.ping()
+
+    async def close(self) -> None:
+        await self._client.aclose()

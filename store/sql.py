@@ -1,0 +1,468 @@
+"""The Store port over SQL: one implementation, two drivers (PostgreSQL, SQLite)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Mapping, Sequence
+
+from events import Event, agent_id_of, call_id_of, from_record, kind_of, to_record
+from store.drivers import Driver, Executor, UniqueViolation
+from store.models import ROLES, ApiToken, Callback, Customer, Interaction, SettingsVersion, StoredEvent, User
+from store.phones import normalize_phone
+from store.port import Conflict, NotFound
+
+_EVENT_INSERT = (
+    "INSERT INTO events (at, kind, call_id, agent_id, payload, dedupe_key) VALUES ($1, $2, $3, $4, $5, $6)"
+    " ON CONFLICT DO NOTHING RETURNING seq"
+)
+
+_CUSTOMER_UPSERT = """
+INSERT INTO customers (id, name, company, tier, email, account_number, phones, attributes, notes)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (id) DO UPDATE SET name = excluded.name, company = excluded.company,
+    tier = excluded.tier, email = excluded.email, account_number = excluded.account_number,
+    phones = excluded.phones, attributes = excluded.attributes, notes = excluded.notes
+"""
+_CUSTOMER_COLUMNS = "c.id, c.name, c.company, c.tier, c.email, c.account_number, c.phones, c.attributes, c.notes"
+
+_INTERACTION_COLUMNS = (
+    "id, direction, queue, agent_id, customer_id, caller, started_at, answered_at, ended_at,"
+    " outcome, disposition, notes, attributes"
+)
+_INTERACTION_UPSERT = f"""
+INSERT INTO interactions ({_INTERACTION_COLUMNS})
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+ON CONFLICT (id) DO UPDATE SET direction = excluded.direction, queue = excluded.queue,
+    agent_id = excluded.agent_id, customer_id = excluded.customer_id, caller = excluded.caller,
+    started_at = excluded.started_at, answered_at = excluded.answered_at,
+    ended_at = excluded.ended_at, outcome = excluded.outcome,
+    disposition = CASE WHEN excluded.disposition = '' THEN interactions.disposition ELSE excluded.disposition END,
+    notes = CASE WHEN excluded.notes = '' THEN interactions.notes ELSE excluded.notes END,
+    attributes = excluded.attributes
+"""
+
+_USER_COLUMNS = "login, display_name, role, password_hash, team, skills, languages, phone_endpoint"
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _event_row(event: Event, dedupe_key: str | None = None) -> tuple[Any, ...]:
+    record = to_record(event)
+    return (float(event.at), kind_of(event), call_id_of(event), agent_id_of(event), json.dumps(record), dedupe_key)
+
+
+def _stored(row: Mapping[str, Any]) -> StoredEvent:
+    return StoredEvent(int(row["seq"]), from_record(_json(row["payload"])))
+
+
+def _customer(row: Mapping[str, Any]) -> Customer:
+    return Customer(
+        id=row["id"],
+        name=row["name"],
+        company=row["company"],
+        tier=row["tier"],
+        email=row["email"],
+        account_number=row["account_number"] or "",
+        phones=tuple(_json(row["phones"])),
+        attributes=_json(row["attributes"]),
+        notes=row["notes"],
+    )
+
+
+def _interaction(row: Mapping[str, Any]) -> Interaction:
+    return Interaction(
+        id=row["id"],
+        direction=row["direction"],
+        queue=row["queue"],
+        agent_id=row["agent_id"],
+        customer_id=row["customer_id"],
+        caller=row["caller"],
+        started_at=row["started_at"],
+        answered_at=row["answered_at"],
+        ended_at=row["ended_at"],
+        outcome=row["outcome"],
+        disposition=row["disposition"],
+        notes=row["notes"],
+        attributes=_json(row["attributes"]),
+    )
+
+
+def _user(row: Mapping[str, Any]) -> User:
+    return User(
+        login=row["login"],
+        display_name=row["display_name"],
+        role=row["role"],
+        password_hash=row["password_hash"],
+        team=row["team"],
+        skills=_json(row["skills"]),
+        languages=tuple(_json(row["languages"])),
+        phone_endpoint=row["phone_endpoint"],
+    )
+
+
+def canonical_customer(customer: Customer) -> Customer:
+    """Phones normalised to E.164 and de-duplicated (order kept). Raises InvalidPhone."""
+    phones: list[str] = []
+    for raw in customer.phones:
+        phone = normalize_phone(raw)
+        if phone not in phones:
+            phones.append(phone)
+    return Customer(
+        id=customer.id,
+        name=customer.name,
+        company=customer.company,
+        tier=customer.tier,
+        phones=tuple(phones),
+        email=customer.email,
+        account_number=customer.account_number,
+        attributes=dict(customer.attributes),
+        notes=customer.notes,
+    )
+
+
+class SqlStore:
+    def __init__(self, driver: Driver) -> None:
+        self._db = driver
+        self.kind = driver.kind
+
+    async def migrate(self) -> list[str]:
+        return await self._db.migrate()
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def ping(self) -> None:
+        await self._db.fetchval("SELECT 1")
+
+    # ------------------------------------------------------------ event log
+
+    async def append(self, event: Event) -> int:
+        return int(await self._db.fetchval(_EVENT_INSERT, *_event_row(event)))
+
+    async def append_many(self, events: Sequence[Event], dedupe_keys: Sequence[str] | None = None) -> list[int]:
+        """One transaction. With `dedupe_keys` (one per event), an event whose key is
+        already stored is skipped (its seq is 0): re-sending a batch is harmless."""
+        keys: Sequence[str | None] = dedupe_keys if dedupe_keys is not None else [None] * len(events)
+        if len(keys) != len(events):
+            raise ValueError("dedupe_keys: one key per event")
+        async with self._db.transaction() as tx:
+            return [int(await tx.fetchval(_EVENT_INSERT, *_event_row(e, k)) or 0) for e, k in zip(events, keys)]
+
+    async def events_between(
+        self, start: float, end: float, after_seq: int = 0, limit: int = 10_000
+    ) -> list[StoredEvent]:
+        rows = await self._db.fetch(
+            "SELECT seq, payload FROM events WHERE at >= $1 AND at < $2 AND seq > $3"
+            " ORDER BY seq LIMIT $4",
+            start,
+            end,
+            after_seq,
+            limit,
+        )
+        return [_stored(r) for r in rows]
+
+    async def events_for_call(self, call_id: str) -> list[StoredEvent]:
+        rows = await self._db.fetch(
+            "SELECT seq, payload FROM events WHERE call_id = $1 AND call_id <> '' ORDER BY seq", call_id
+        )
+        return [_stored(r) for r in rows]
+
+    async def last_seq(self) -> int:
+        return int(await self._db.fetchval("SELECT COALESCE(MAX(seq), 0) FROM events"))
+
+    # ------------------------------------------------------------ customers
+
+    @staticmethod
+    def _customer_rows(customer: Customer) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+        row = (
+            customer.id,
+            customer.name,
+            customer.company,
+            customer.tier,
+            customer.email,
+            customer.account_number or None,
+            json.dumps(list(customer.phones)),
+            json.dumps(dict(customer.attributes)),
+            customer.notes,
+        )
+        phones = [(phone, customer.id, i) for i, phone in enumerate(customer.phones)]
+        return row, phones
+
+    async def _write_customers(self, tx: Executor, customers: list[Customer]) -> None:
+        rows: list[tuple[Any, ...]] = []
+        phones: list[tuple[Any, ...]] = []
+        for customer in customers:
+            row, phone_rows = self._customer_rows(customer)
+            rows.append(row)
+            phones.extend(phone_rows)
+        try:
+            await tx.executemany(_CUSTOMER_UPSERT, rows)
+        except UniqueViolation as exc:
+            raise Conflict(f"duplicate account number ({exc})") from None
+        await tx.executemany(
+            "DELETE FROM customer_phones WHERE customer_id = $1", [(c.id,) for c in customers]
+        )
+        await tx.executemany(
+            "INSERT INTO customer_phones (phone, customer_id, position) VALUES ($1, $2, $3)"
+            " ON CONFLICT DO NOTHING",
+            phones,
+        )
+
+    async def put_customer(self, customer: Customer) -> None:
+        await self.put_customers([customer])
+
+    async def put_customers(self, customers: Iterable[Customer]) -> int:
+        """All or nothing: one transaction for the whole batch."""
+        batch = [canonical_customer(c) for c in customers]
+        async with self._db.transaction() as tx:
+            await self._write_customers(tx, batch)
+        return len(batch)
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        rows = await self._db.fetch(f"SELECT {_CUSTOMER_COLUMNS} FROM customers c WHERE c.id = $1", customer_id)
+        if not rows:
+            raise NotFound(f"customer {customer_id!r}")
+        return _customer(rows[0])
+
+    async def find_customers_by_phone(self, phone: str) -> list[Customer]:
+        rows = await self._db.fetch(
+            f"SELECT {_CUSTOMER_COLUMNS} FROM customer_phones p JOIN customers c ON c.id = p.customer_id"
+            " WHERE p.phone = $1 ORDER BY p.position, c.id",
+            normalize_phone(phone),
+        )
+        return [_customer(r) for r in rows]
+
+    async def find_customer_by_account(self, account_number: str) -> Customer | None:
+        rows = await self._db.fetch(
+            f"SELECT {_CUSTOMER_COLUMNS} FROM customers c WHERE c.account_number = $1", account_number.strip()
+        )
+        return _customer(rows[0]) if rows else None
+
+    async def count_customers(self) -> int:
+        return int(await self._db.fetchval("SELECT COUNT(*) FROM customers"))
+
+    # ------------------------------------------------------------ interactions
+
+    async def put_interaction(self, interaction: Interaction) -> None:
+        i = interaction
+        await self._db.execute(
+            _INTERACTION_UPSERT,
+            i.id,
+            i.direction,
+            i.queue,
+            i.agent_id,
+            i.customer_id,
+            i.caller,
+            i.started_at,
+            i.answered_at,
+            i.ended_at,
+            i.outcome,
+            i.disposition,
+            i.notes,
+            json.dumps(dict(i.attributes)),
+        )
+
+    async def get_interaction(self, interaction_id: str) -> Interaction:
+        rows = await self._db.fetch(f"SELECT {_INTERACTION_COLUMNS} FROM interactions WHERE id = $1", interaction_id)
+        if not rows:
+            raise NotFound(f"interaction {interaction_id!r}")
+        return _interaction(rows[0])
+
+    async def interactions_for_customer(self, customer_id: str, limit: int = 10) -> list[Interaction]:
+        rows = await self._db.fetch(
+            f"SELECT {_INTERACTION_COLUMNS} FROM interactions WHERE customer_id = $1"
+            " ORDER BY started_at DESC, id LIMIT $2",
+            customer_id,
+            limit,
+        )
+        return [_interaction(r) for r in rows]
+
+    async def interactions_between(self, start: float, end: float) -> list[Interaction]:
+        rows = await self._db.fetch(
+            f"SELECT {_INTERACTION_COLUMNS} FROM interactions WHERE started_at >= $1 AND started_at < $2"
+            " ORDER BY started_at, id",
+            start,
+            end,
+        )
+        return [_interaction(r) for r in rows]
+
+    async def set_disposition(self, interaction_id: str, disposition: str, notes: str) -> None:
+        async with self._db.transaction() as tx:
+            found = await tx.fetchval("SELECT COUNT(*) FROM interactions WHERE id = $1", interaction_id)
+            if not found:
+                raise NotFound(f"interaction {interaction_id!r}")
+            await tx.execute(
+                "UPDATE interactions SET disposition = $2, notes = $3 WHERE id = $1",
+                interaction_id,
+                disposition,
+                notes,
+            )
+
+    # ------------------------------------------------------------ users
+
+    async def put_user(self, user: User) -> None:
+        if user.role not in ROLES:
+            raise ValueError(f"role: must be one of {', '.join(ROLES)}, not {user.role!r}")
+        for skill, level in user.skills.items():
+            if not 1 <= int(level) <= 10:
+                raise ValueError(f"skills.{skill}: proficiency must be 1-10, not {level}")
+        await self._db.execute(
+            f"INSERT INTO users ({_USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            " ON CONFLICT (login) DO UPDATE SET display_name = excluded.display_name,"
+            " role = excluded.role, password_hash = excluded.password_hash, team = excluded.team,"
+            " skills = excluded.skills, languages = excluded.languages,"
+            " phone_endpoint = excluded.phone_endpoint",
+            user.login,
+            user.display_name,
+            user.role,
+            user.password_hash,
+            user.team,
+            json.dumps(dict(user.skills)),
+            json.dumps(list(user.languages)),
+            user.phone_endpoint,
+        )
+
+    async def get_user(self, login: str) -> User:
+        rows = await self._db.fetch(f"SELECT {_USER_COLUMNS} FROM users WHERE login = $1", login)
+        if not rows:
+            raise NotFound(f"user {login!r}")
+        return _user(rows[0])
+
+    async def list_users(self, role: str | None = None) -> list[User]:
+        if role is None:
+            rows = await self._db.fetch(f"SELECT {_USER_COLUMNS} FROM users ORDER BY login")
+        else:
+            rows = await self._db.fetch(f"SELECT {_USER_COLUMNS} FROM users WHERE role = $1 ORDER BY login", role)
+        return [_user(r) for r in rows]
+
+    # ------------------------------------------------------------ settings versions
+
+    async def put_settings_version(
+        self, section: str, body: str, author: str = "", comment: str = "",
+        expected_version: int | None = None, at: float = 0.0,
+    ) -> SettingsVersion:
+        """Store the next version of `section` atomically. With `expected_version` (0 when
+        none is stored yet) a concurrent apply makes this raise Conflict instead of
+        silently overwriting someone else's change."""
+        async with self._db.transaction() as tx:
+            current = int(await tx.fetchval(
+                "SELECT COALESCE(MAX(version), 0) FROM settings_versions WHERE section = $1", section
+            ))
+            if expected_version is not None and expected_version != current:
+                raise Conflict(f"{section}: live version is {current}, not {expected_version}")
+            version = current + 1
+            try:
+                await tx.execute(
+                    "INSERT INTO settings_versions (section, version, body, author, comment, created_at)"
+                    " VALUES ($1, $2, $3, $4, $5, $6)",
+                    section, version, body, author, comment, float(at),
+                )
+            except UniqueViolation:
+                raise Conflict(f"{section}: version {version} was stored concurrently") from None
+        return SettingsVersion(section, version, body, author, comment, float(at))
+
+    async def get_settings_version(self, section: str, version: int | None = None) -> SettingsVersion | None:
+        if version is None:
+            rows = await self._db.fetch(
+                "SELECT section, version, body, author, comment, created_at FROM settings_versions"
+                " WHERE section = $1 ORDER BY version DESC LIMIT 1", section,
+            )
+        else:
+            rows = await self._db.fetch(
+                "SELECT section, version, body, author, comment, created_at FROM settings_versions"
+                " WHERE section = $1 AND version = $2", section, version,
+            )
+        return _settings(rows[0]) if rows else None
+
+    async def list_settings_versions(self, section: str, limit: int = 50) -> list[SettingsVersion]:
+        rows = await self._db.fetch(
+            "SELECT section, version, body, author, comment, created_at FROM settings_versions"
+            " WHERE section = $1 ORDER BY version DESC LIMIT $2", section, limit,
+        )
+        return [_settings(r) for r in rows]
+
+    # ------------------------------------------------------------ API tokens
+
+    async def put_api_token(self, token: ApiToken, token_hash: str) -> None:
+        try:
+            await self._db.execute(
+                "INSERT INTO api_tokens (token_hash, id, login, name, created_at, revoked)"
+                " VALUES ($1, $2, $3, $4, $5, $6)",
+                token_hash, token.id, token.login, token.name, token.created_at, bool(token.revoked),
+            )
+        except UniqueViolation:
+            raise Conflict(f"api token {token.id!r} already exists") from None
+
+    async def find_api_token(self, token_hash: str) -> ApiToken | None:
+        rows = await self._db.fetch(
+            "SELECT id, login, name, created_at, revoked FROM api_tokens WHERE token_hash = $1", token_hash
+        )
+        return _token(rows[0]) if rows else None
+
+    async def list_api_tokens(self, login: str | None = None) -> list[ApiToken]:
+        if login is None:
+            rows = await self._db.fetch("SELECT id, login, name, created_at, revoked FROM api_tokens ORDER BY created_at, id")
+        else:
+            rows = await self._db.fetch(
+                "SELECT id, login, name, created_at, revoked FROM api_tokens WHERE login = $1 ORDER BY created_at, id",
+                login,
+            )
+        return [_token(r) for r in rows]
+
+    async def revoke_api_token(self, token_id: str) -> None:
+        async with self._db.transaction() as tx:
+            found = await tx.fetchval("SELECT COUNT(*) FROM api_tokens WHERE id = $1", token_id)
+            if not found:
+                raise NotFound(f"api token {token_id!r}")
+            await tx.execute("UPDATE api_tokens SET revoked = $2 WHERE id = $1", token_id, True)
+
+    # ------------------------------------------------------------ callbacks
+
+    async def put_callback(self, callback: Callback) -> None:
+        c = callback
+        await self._db.execute(
+            "INSERT INTO callbacks (id, call_id, customer_id, agent_id, number, due_at, notes, created_at, done)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " ON CONFLICT (id) DO UPDATE SET call_id = excluded.call_id, customer_id = excluded.customer_id,"
+            " agent_id = excluded.agent_id, number = excluded.number, due_at = excluded.due_at,"
+            " notes = excluded.notes, done = excluded.done",
+            c.id, c.call_id, c.customer_id, c.agent_id, c.number, float(c.due_at), c.notes,
+            float(c.created_at), bool(c.done),
+        )
+
+    async def callbacks_between(self, start: float, end: float, agent_id: str | None = None) -> list[Callback]:
+        cols = "id, call_id, customer_id, agent_id, number, due_at, notes, created_at, done"
+        if agent_id is None:
+            rows = await self._db.fetch(
+                f"SELECT {cols} FROM callbacks WHERE due_at >= $1 AND due_at < $2 ORDER BY due_at, id", start, end
+            )
+        else:
+            rows = await self._db.fetch(
+                f"SELECT {cols} FROM callbacks WHERE due_at >= $1 AND due_at < $2 AND agent_id = $3"
+                " ORDER BY due_at, id", start, end, agent_id,
+            )
+        return [_callback(r) for r in rows]
+
+
+def _settings(row: Mapping[str, Any]) -> SettingsVersion:
+    return SettingsVersion(
+        section=row["section"], version=int(row["version"]), body=row["body"], author=row["author"],
+        comment=row["comment"], created_at=float(row["created_at"]),
+    )
+
+
+def _token(row: Mapping[str, Any]) -> ApiToken:
+    return ApiToken(
+        id=row["id"], login=row["login"], name=row["name"], created_at=float(row["created_at"]),
+        revoked=bool(row["revoked"]),
+    )
+
+
+def _callback(row: Mapping[str, Any]) -> Callback:
+    return Callback(
+        id=row["id"], due_at=float(row["due_at"]), call_id=row["call_id"], customer_id=row["customer_id"],
+        agent_id=row["agent_id"], number=row["number"], notes=row["notes"],
+        created_at=float(row["created_at"]), done=bool(row["done"]),
+    )

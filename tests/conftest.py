@@ -1,0 +1,80 @@
+"""Shared fixtures: real PostgreSQL and Redis (never mocks), isolated per test run.
+
+`make test` guarantees both are reachable (scripts/services.sh); the URLs can be
+overridden with HOTLINE_TEST_PG_URL / HOTLINE_TEST_REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import uuid
+from typing import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+
+PG_ADMIN_URL = os.environ.get("HOTLINE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _run_in_thread(coro) -> None:
+    """Run admin SQL on its own loop: the fixture may be first requested inside a running loop."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(coro)
+        except Exception as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(timeout=30)
+    if errors:
+        raise errors[0]
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped afterwards."""
+    name = f"hotline_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+
+    _run_in_thread(_admin(f'CREATE DATABASE "{name}"'))
+    yield _with_database(PG_ADMIN_URL, name)
+    _run_in_thread(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def fresh_pg_url(pg_url: str) -> Iterator[str]:
+    """A database of its own for a test that must start empty."""
+    name = f"{pg_url.rpartition('/')[2]}_{uuid.uuid4().hex[:6]}"
+
+    _run_in_thread(_admin(f'CREATE DATABASE "{name}"'))
+    yield _with_database(PG_ADMIN_URL, name)
+    _run_in_thread(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_namespace() -> str:
+    """Each test gets its own key/channel namespace on the shared Redis."""
+    return f"hotline-test-{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,506 @@
+"""Call model against every recorded Asterisk 20 trace (../shared/ami-traces/*.ami)."""
+
+from __future__ import annotations
+
+import gzip
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cti.ami_codec import AmiParser, Message, MalformedBlock, parse_bytes
+from cti.call_model import CallModel, classify, ModelConfig, parse_skills
+from events import Event, kind_of
+
+from ami_replay import TRACES  # noqa: E402  (tests/cti is on sys.path)
+
+
+def brief(e: Event) -> tuple[Any, ...]:
+    k = kind_of(e)
+    if k == "CallArrived":
+        return (k, e.direction, e.caller, e.dialed)
+    if k == "CallQueued":
+        return (k, e.queue, dict(e.skills))
+    if k == "CallOffered":
+        return (k, e.agent_id, e.reason)
+    if k in ("CallConnected", "CallHeld", "CallResumed", "CallNotAnswered"):
+        return (k, e.agent_id)
+    if k == "CallTransferred":
+        return (k, e.mode, e.from_agent, e.target, e.result)
+    if k == "CallAbandoned":
+        return (k, e.queue)
+    if k == "CallEnded":
+        return (k, e.cause, e.hung_up_by)
+    if k == "OriginateResulted":
+        return (k, e.originate_id, e.success, e.reason)
+    return (k,)
+
+
+def replay(name: str, chunk: int = 4096) -> tuple[list[Event], CallModel]:
+    data = (TRACES / f"{name}.ami").read_bytes()
+    model, parser, out = CallModel(), AmiParser(), []
+    for i in range(0, len(data), chunk):
+        for item in parser.feed(data[i : i + chunk]):
+            out.extend(model.feed_item(item, 0.0))
+    return out, model
+
+
+B = {"billing": 1}
+S = {"support": 1}
+
+INBOUND_ANSWERED = lambda orig, hung_up_by: [  # noqa: E731
+    ("CallArrived", "inbound", "5551234", "1000"),
+    ("OriginateResulted", orig, True, 4),
+    ("CallQueued", "", B),
+    ("CallOffered", "2001", ""),
+    ("CallConnected", "2001"),
+    ("CallEnded", 16, hung_up_by),
+]
+
+SIP_INBOUND_ANSWERED = [
+    ("CallArrived", "inbound", "5551234", "1000"),
+    ("CallQueued", "", B),
+    ("CallOffered", "agent1001", ""),
+    ("CallConnected", "agent1001"),
+]
+
+EXPECTED: dict[str, list[tuple[Any, ...]]] = {
+    "inbound-answered": INBOUND_ANSWERED("inbound-answered-02", "agent"),
+    "inbound-answered-caller-hangup": INBOUND_ANSWERED("inbound-answered-caller-hangup-02", "caller"),
+    "inbound-abandoned": [
+        ("CallArrived", "inbound", "5552345", "1000"),
+        ("OriginateResulted", "inbound-abandoned-02", True, 4),
+        ("CallQueued", "", B),
+        ("CallAbandoned", ""),
+        ("CallEnded", 16, "caller"),
+    ],
+    "outbound-answered": [
+        ("OriginateResulted", "outbound-answered-02", True, 4),
+        ("CallArrived", "outbound", "8005550100", "5550001"),
+        ("CallQueued", "", {}),
+        ("CallOffered", "2001", ""),
+        ("CallConnected", "2001"),
+        ("CallEnded", 16, "caller"),
+    ],
+    "outbound-busy": [("OriginateResulted", "outbound-busy-02", False, 5)],
+    "outbound-noanswer": [("OriginateResulted", "outbound-noanswer-02", False, 3)],
+    "outbound-congestion": [("OriginateResulted", "outbound-congestion-02", False, 8)],
+    "blind-transfer": [
+        ("CallArrived", "inbound", "5551234", "1000"),
+        ("OriginateResulted", "blind-transfer-02", True, 4),
+        ("CallQueued", "", B),
+        ("CallOffered", "2001", ""),
+        ("CallConnected", "2001"),
+        ("CallTransferred", "blind", "2001", "2002", "Success"),  # a Redirect out of the bridge
+        ("CallOffered", "2002", "transfer"),
+        ("CallConnected", "2002"),
+        ("CallEnded", 16, "agent"),
+    ],
+    "blind-transfer-native": [
+        ("CallArrived", "inbound", "5551234", "1000"),
+        ("OriginateResulted", "blind-transfer-native-02", True, 4),
+        ("CallQueued", "", B),
+        ("CallOffered", "2001", ""),
+        ("CallConnected", "2001"),
+        ("CallTransferred", "blind", "2001", "2002", "Success"),  # the BlindTransfer event
+        ("CallOffered", "2002", "transfer"),
+        ("CallConnected", "2002"),
+        ("CallEnded", 16, "agent"),
+    ],
+    "attended-transfer": [
+        # OriginateResponse arrives before the caller's channel is answered here
+        ("OriginateResulted", "attended-transfer-02", True, 4),
+        ("CallArrived", "inbound", "5551234", "1000"),
+        ("CallQueued", "", B),
+        ("CallOffered", "2001", ""),
+        ("CallConnected", "2001"),
+        ("CallHeld", "2001"),
+        ("CallOffered", "2002", "consult"),
+        ("CallResumed", "2001"),
+        ("CallTransferred", "attended", "2001", "2002", "Success"),
+        ("CallConnected", "2002"),
+        ("CallEnded", 16, "agent"),
+    ],
+    "app-queue": [
+        ("CallArrived", "inbound", "5553456", "1100"),
+        ("OriginateResulted", "app-queue-05", True, 4),
+        ("CallQueued", "support", S),
+        ("CallOffered", "2099", ""),
+        ("CallNotAnswered", "2099"),
+        ("CallOffered", "2001", ""),
+        ("CallConnected", "2001"),
+        ("CallEnded", 16, "agent"),
+        ("CallArrived", "inbound", "5554567", "1100"),
+        ("OriginateResulted", "app-queue-10", True, 4),
+        ("CallQueued", "support", S),
+        ("CallAbandoned", "support"),
+        ("CallEnded", 16, "caller"),
+    ],
+    "fastagi-ivr": [
+        ("CallArrived", "inbound", "5555678", "1500"),
+        ("OriginateResulted", "fastagi-ivr-02", True, 4),
+        ("CallEnded", 16, "caller"),
+    ],
+    "status-responses": [
+        # the AMI Hangup of the held caller; the failed Originate (Response: Error)
+        # still produces a Newchannel/Hangup later: no call events for it
+        ("CallArrived", "inbound", "5551234", "1000"),
+        ("OriginateResulted", "status-responses-08", True, 4),
+        ("CallQueued", "", B),
+        ("CallAbandoned", ""),
+        ("CallEnded", 16, "caller"),
+    ],
+    "sip-inbound-answered": SIP_INBOUND_ANSWERED + [("CallEnded", 16, "agent")],
+    "sip-inbound-abandoned": [
+        ("CallArrived", "inbound", "5552345", "1000"),
+        ("CallQueued", "", B),
+        ("CallAbandoned", ""),
+        ("CallEnded", 16, "caller"),
+    ],
+    "sip-outbound-answered": [
+        ("OriginateResulted", "sip-outbound-answered-02", True, 4),
+        ("CallArrived", "outbound", "8005550100", "5550001"),
+        ("CallQueued", "", {}),
+        ("CallOffered", "agent1001", ""),
+        ("CallConnected", "agent1001"),
+        ("CallEnded", 16, "caller"),
+    ],
+    "sip-outbound-busy": [("OriginateResulted", "sip-outbound-busy-02", False, 5)],
+    "sip-outbound-noanswer": [("OriginateResulted", "sip-outbound-noanswer-02", False, 3)],
+    "sip-outbound-congestion": [("OriginateResulted", "sip-outbound-congestion-02", False, 8)],
+    "sip-blind-transfer": SIP_INBOUND_ANSWERED + [
+        ("CallTransferred", "blind", "agent1001", "agent1002", "Success"),
+        ("CallOffered", "agent1002", "transfer"),
+        ("CallConnected", "agent1002"),
+        ("CallEnded", 16, "agent"),
+    ],
+    "sip-attended-transfer": SIP_INBOUND_ANSWERED + [
+        ("CallHeld", "agent1001"),
+        ("CallOffered", "agent1002", "consult"),
+        ("CallResumed", "agent1001"),
+        # AttendedTransfer event; agent1002 then joins via Local channel optimisation
+        ("CallTransferred", "attended", "agent1001", "agent1002", "Success"),
+        ("CallConnected", "agent1002"),
+        ("CallEnded", 16, "agent"),
+    ],
+    "sip-app-queue": [
+        ("CallArrived", "inbound", "5553456", "1100"),
+        ("CallQueued", "support", S),
+        ("CallOffered", "2099", ""),
+        ("CallNotAnswered", "2099"),
+        ("CallOffered", "agent1001", ""),
+        ("CallConnected", "agent1001"),
+        ("CallEnded", 16, "agent"),
+        ("CallArrived", "inbound", "5554567", "1100"),
+        ("CallQueued", "support", S),
+        ("CallAbandoned", "support"),
+        ("CallEnded", 16, "caller"),
+    ],
+    "sip-peer-status": [],  # registrations only: no call
+}
+
+
+def test_every_trace_has_an_expectation() -> None:
+    names = {p.stem for p in TRACES.glob("*.ami")}
+    assert names == set(EXPECTED), names ^ set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_trace_replay_emits_the_expected_domain_events(name: str) -> None:
+    events, model = replay(name)
+    assert [brief(e) for e in events] == EXPECTED[name]
+    assert model.failures == 0 and model.malformed == 0
+    # every call ended and was released
+    assert (model.call_count, model.channel_count, model.bridge_count) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("name", ["inbound-answered", "attended-transfer", "sip-attended-transfer"])
+def test_chunking_does_not_change_the_events(name: str) -> None:
+    a, _ = replay(name, chunk=1)
+    b, _ = replay(name, chunk=1 << 20)
+    assert a == b
+
+
+def test_call_ids_are_linkedids_and_times_are_asterisk_timestamps() -> None:
+    events, _ = replay("inbound-answered")
+    assert {e.call_id for e in events} == {"1795343168.4"}
+    assert all(e.at > 1.7e9 for e in events)
+    assert [e.at for e in events] == sorted(e.at for e in events)
+
+
+def test_arrival_and_queue_details() -> None:
+    events, _ = replay("outbound-answered")
+    arrived = next(e for e in events if kind_of(e) == "CallArrived")
+    assert arrived.channel == "Local/5550001@customers-00000007;1"
+    queued = next(e for e in events if kind_of(e) == "CallQueued")
+    assert queued.attributes["CC_CAMPAIGN"] == "spring-promo"
+    events, _ = replay("sip-inbound-answered")
+    arrived = events[0]
+    assert (arrived.caller_name, arrived.channel) == ("Alice", "SIP/carrier-00000009")
+
+
+def _blocks(name: str) -> list[Message]:
+    return [m for m in parse_bytes((TRACES / f"{name}.ami").read_bytes()) if isinstance(m, Message)]
+
+
+def test_originate_response_before_newchannel() -> None:
+    """The README's ordering surprise: OriginateResponse ahead of its Newchannel."""
+    blocks = _blocks("outbound-answered")
+    i = next(n for n, m in enumerate(blocks) if m.get("Event") == "OriginateResponse")
+    j = next(n for n, m in enumerate(blocks) if m.get("Event") == "Newchannel")
+    moved = blocks[:j] + [blocks[i]] + [m for n, m in enumerate(blocks) if n >= j and n != i]
+    model = CallModel()
+    events = [e for m in moved for e in model.feed(m, 0.0)]
+    assert [brief(e) for e in events] == EXPECTED["outbound-answered"]
+    assert model.call_count == 0
+
+
+def test_registered_originate_id_names_the_result() -> None:
+    model = CallModel()
+    model.register_originate("outbound-busy-02", "dialer-attempt-42")
+    events = [e for m in _blocks("outbound-busy") for e in model.feed(m, 0.0)]
+    assert [brief(e) for e in events] == [("OriginateResulted", "dialer-attempt-42", False, 5)]
+
+
+def test_unknown_events_and_malformed_blocks_are_skipped() -> None:
+    model = CallModel()
+    assert model.feed(Message([("Event", "SomethingNew"), ("Uniqueid", "1.1")]), 0.0) == []
+    assert model.feed(Message([]), 0.0) == []
+    assert model.feed(Message([("Event", "Hangup"), ("Uniqueid", "never.seen")]), 0.0) == []
+    assert model.feed(Message([("Event", "Newstate"), ("Timestamp", "garbage")]), 0.0) == []
+    assert model.feed_item(MalformedBlock("bad", "xx"), 0.0) == []
+    assert model.malformed == 1 and model.failures == 0
+
+
+def test_memory_is_flat_over_the_load_trace() -> None:
+    data = gzip.open(TRACES / "load" / "load-4cps.ami.gz").read()
+    model, parser = CallModel(), AmiParser()
+    peak = 0
+    counts: dict[str, int] = {}
+    for i in range(0, len(data), 1 << 16):
+        for item in parser.feed(data[i : i + (1 << 16)]):
+            for e in model.feed_item(item, 0.0):
+                counts[kind_of(e)] = counts.get(kind_of(e), 0) + 1
+        peak = max(peak, model.channel_count)
+    # README: 1,085 inbound + 73 answered outbound, 900 abandoned, 258 connected,
+    # 1,218 originates
+    assert counts["CallArrived"] == 1158 and counts["CallEnded"] == 1158
+    assert counts["CallAbandoned"] == 900 and counts["CallConnected"] == 258
+    assert counts["OriginateResulted"] == 1218
+    assert 500 < peak < 700  # README: 572 in 15-s samples
+    assert (model.call_count, model.channel_count, model.bridge_count) == (0, 0, 0)
+    assert model.failures == 0
+
+
+def test_classify_channel_names() -> None:
+    c = ModelConfig()
+    assert classify("Local/2001@agents-00000003;1", c) == ("agent", "2001")
+    assert classify("Local/2001@agents-00000003;2", c) == ("agent", "2001")
+    assert classify("SIP/agent1001-0000000a", c) == ("agent", "agent1001")
+    assert classify("PJSIP/agent7-00000001", c) == ("agent", "agent7")
+    assert classify("SIP/carrier-00000009", c) == ("customer", "")
+    assert classify("Local/1000@inbound-00000002;2", c) == ("customer", "")
+    assert classify("Local/1002@agent-connect-00000002;1", c) == ("helper", "")
+    assert classify("garbage", c) == ("customer", "")
+    assert parse_skills("billing:5, es") == {"billing": 5, "es": 1}
+
+
+# ---------------------------------------------------------------- resync
+
+
+def _snapshot(name: str, action_id: str) -> list[Message]:
+    return [m for m in _blocks(name) if m.get("ActionID") == action_id and m.get("Event") in ("CoreShowChannel", "Status")]
+
+
+def test_resync_builds_a_waiting_call_from_core_show_channels() -> None:
+    model = CallModel()
+    events = model.resync(_snapshot("status-responses", "status-responses-09"), 100.0)
+    assert [brief(e) for e in events] == [("CallArrived", "inbound", "5551234", "1000"), ("CallQueued", "", B)]
+    view = model.call("1795343163.0")
+    assert view is not None and view.queued and not view.connected
+    # the same snapshot again changes nothing; an empty one ends the call
+    assert model.resync(_snapshot("status-responses", "status-responses-09"), 101.0) == []
+    ended = model.resync([], 102.0)
+    # it was waiting when the link dropped and is gone now: counted as abandoned
+    assert [brief(e) for e in ended] == [("CallAbandoned", ""), ("CallEnded", 0, "")]
+    assert ended[-1].cause_text == "ended while disconnected"
+    assert model.call_count == 0 and model.channel_count == 0
+
+
+def test_resync_mid_call_then_live_events_continue() -> None:
+    """Live model up to the connection, a drop, a snapshot that shows the same
+    bridge: no duplicate events; then the rest of the stream ends the call."""
+    blocks = _blocks("inbound-answered")
+    cut = [n for n, m in enumerate(blocks) if m.get("Event") == "BridgeEnter"][1] + 1
+    live = CallModel()
+    before = [e for m in blocks[:cut] for e in live.feed(m, 0.0)]
+    assert brief(before[-1]) == ("CallConnected", "2001")
+    snapshot = []
+    for uid, name, bridge in [
+        ("1795343168.4", "Local/1000@inbound-00000002;1", ""),
+        ("1795343168.5", "Local/1000@inbound-00000002;2", "b1"),
+        ("1795343171.6", "Local/2001@agents-00000003;1", "b1"),
+        ("1795343171.7", "Local/2001@agents-00000003;2", ""),
+    ]:
+        snapshot.append(Message([("Event", "CoreShowChannel"), ("Channel", name), ("ChannelStateDesc", "Up"),
+                                 ("Uniqueid", uid), ("Linkedid", "1795343168.4"), ("BridgeId", bridge),
+                                 ("Application", "Dial" if bridge else "Wait")]))
+    assert live.resync(snapshot, 1.0) == []
+    after = [e for m in blocks[cut:] for e in live.feed(m, 0.0)]
+    assert [brief(e) for e in after] == [("CallEnded", 16, "agent")]
+    assert live.call_count == 0
+
+
+def test_resync_catches_up_on_a_call_connected_while_disconnected() -> None:
+    model = CallModel()
+    blocks = _blocks("inbound-answered")
+    cut = next(n for n, m in enumerate(blocks) if m.get("Event") == "MusicOnHoldStart") + 1
+    for m in blocks[:cut]:
+        model.feed(m, 0.0)
+    snapshot = [
+        Message([("Event", "CoreShowChannel"), ("Channel", "Local/1000@inbound-00000002;2"), ("Uniqueid", "1795343168.5"),
+                 ("Linkedid", "1795343168.4"), ("ChannelStateDesc", "Up"), ("BridgeId", "b9")]),
+        Message([("Event", "CoreShowChannel"), ("Channel", "Local/2001@agents-00000003;1"), ("Uniqueid", "1795343171.6"),
+                 ("Linkedid", "1795343168.4"), ("ChannelStateDesc", "Up"), ("BridgeId", "b9")]),
+    ]
+    assert [brief(e) for e in model.resync(snapshot, 5.0)] == [("CallConnected", "2001")]
+
+
+# ---------------------------------------------------------------- fuzz
+
+_EVENT_NAMES = ["Newchannel", "Newstate", "Hangup", "HangupRequest", "DialBegin", "DialState", "DialEnd",
+                "BridgeEnter", "BridgeLeave", "BridgeDestroy", "MusicOnHoldStart", "MusicOnHoldStop",
+                "OriginateResponse", "QueueCallerJoin", "BlindTransfer", "AttendedTransfer", "Hold",
+                "Unhold", "Rename", "NewCallerid", "VarSet", "Bogus"]
+_KEYS = ["Uniqueid", "Linkedid", "Channel", "DestUniqueid", "DestLinkedid", "DestChannel", "BridgeUniqueid",
+         "ChannelStateDesc", "Context", "Exten", "Cause", "DialStatus", "Response", "Reason", "ActionID",
+         "Timestamp", "TransfererUniqueid", "TransfereeUniqueid", "OrigTransfererUniqueid", "Result",
+         "ChanVariable", "Queue", "Newname", "Extension"]
+_VALUES = st.sampled_from(["1.1", "1.2", "1.3", "2.1", "", "<unknown>", "Up", "Ring", "Ringing", "16", "x",
+                           "ANSWER", "NOANSWER", "Success", "Failure", "4", "inbound", "agents",
+                           "dialer-answered", "Local/2001@agents-00000001;1", "Local/1000@inbound-00000001;2",
+                           "SIP/agent1001-00000001", "SIP/carrier-00000002", "b1", "CC_SKILL=billing", "nan",
+                           "1e309", "-1"]) | st.text(max_size=12)
+_MESSAGES = st.builds(
+    lambda name, pairs: Message([("Event", name)] + pairs),
+    st.sampled_from(_EVENT_NAMES),
+    st.lists(st.tuples(st.sampled_from(_KEYS), _VALUES), max_size=10),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_MESSAGES, max_size=40))
+def test_fuzz_model_never_raises(messages: list[Message]) -> None:
+    model = CallModel()
+    for m in messages:
+        model.feed(m, 0.0)
+    model.resync(messages[:5], 1.0)
+    assert model.failures == 0  # no handler hit an internal error either
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(_blocks("attended-transfer")), max_size=60), st.integers(0, 2**32))
+def test_fuzz_model_with_shuffled_real_events(messages: list[Message], seed: int) -> None:
+    model = CallModel()
+    for m in messages:
+        model.feed(m, 0.0)
+    assert model.failures == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=3000), st.lists(st.integers(1, 200), max_size=10))
+def test_fuzz_parser_and_model_on_garbage(data: bytes, cuts: list[int]) -> None:
+    parser, model = AmiParser(), CallModel()
+    pos = 0
+    for c in cuts + [len(data)]:
+        for item in parser.feed(data[pos : pos + c]):
+            model.feed_item(item, 0.0)
+        pos += c
+    assert model.failures == 0
+
+
+def test_linkedid_change_moves_the_channel_and_ends_the_absorbed_call() -> None:
+    """Asterisk gives bridged channels the oldest Linkedid (e.g. Bridge of a waiting
+    caller with an agent's standing channel that was its own call)."""
+    model = CallModel()
+    ev = lambda name, **kw: Message([("Event", name)] + [(k, v) for k, v in kw.items()])  # noqa: E731
+    out = []
+    for m in [
+        ev("Newchannel", Channel="SIP/carrier-00000001", Uniqueid="1.1", Linkedid="1.1", Context="inbound",
+           ChannelStateDesc="Ring", Exten="1000"),
+        ev("Newstate", Channel="SIP/carrier-00000001", Uniqueid="1.1", Linkedid="1.1", Context="inbound",
+           ChannelStateDesc="Up", Exten="1000", CallerIDNum="555"),
+        ev("Newchannel", Channel="SIP/agent7-00000002", Uniqueid="2.1", Linkedid="2.1", Context="from-agents",
+           ChannelStateDesc="Up", Exten="s"),
+        ev("BridgeEnter", Channel="SIP/carrier-00000001", Uniqueid="1.1", Linkedid="1.1", BridgeUniqueid="b"),
+        ev("BridgeEnter", Channel="SIP/agent7-00000002", Uniqueid="2.1", Linkedid="1.1", BridgeUniqueid="b"),
+        ev("Hangup", Channel="SIP/agent7-00000002", Uniqueid="2.1", Linkedid="1.1", Cause="16"),
+        ev("Hangup", Channel="SIP/carrier-00000001", Uniqueid="1.1", Linkedid="1.1", Cause="16"),
+    ]:
+        out += model.feed(m, 5.0)
+    assert [brief(e) for e in out] == [
+        ("CallArrived", "inbound", "555", "1000"), ("CallConnected", "agent7"), ("CallEnded", 16, "agent")]
+    assert model.call_count == 0 and model.channel_count == 0
+
+
+def test_blind_transfer_into_a_queue_waits_instead_of_holding() -> None:
+    """After a transfer to app_queue the queue's music means waiting, not hold."""
+    model = CallModel()
+    ev = lambda name, **kw: Message([("Event", name)] + list(kw.items()))  # noqa: E731
+    cust = dict(Channel="SIP/carrier-00000001", Uniqueid="1.1", Linkedid="1.1")
+    agent = dict(Channel="SIP/agent1-00000002", Uniqueid="1.2", Linkedid="1.1")
+    out = []
+    for m in [
+        ev("Newchannel", Context="inbound", ChannelStateDesc="Ring", Exten="1000", **cust),
+        ev("Newstate", Context="inbound", ChannelStateDesc="Up", Exten="1000", CallerIDNum="555", **cust),
+        ev("Newchannel", Context="from-agents", ChannelStateDesc="Down", Exten="s", **agent),
+        ev("DialBegin", DestChannel=agent["Channel"], DestUniqueid="1.2", DestLinkedid="1.1", **cust),
+        ev("BridgeEnter", BridgeUniqueid="b", **agent),
+        ev("BridgeEnter", BridgeUniqueid="b", **cust),
+        ev("BlindTransfer", Result="Success", TransfererUniqueid="1.2", TransfereeUniqueid="1.1", Extension="1100"),
+        ev("BridgeLeave", BridgeUniqueid="b", **cust),
+        ev("Hangup", Cause="16", **agent),
+        ev("QueueCallerJoin", Queue="support", Position="1", **cust),
+        ev("MusicOnHoldStart", **cust),
+        ev("Hangup", Cause="16", **cust),
+    ]:
+        out += model.feed(m, 1.0)
+    assert [brief(e) for e in out] == [
+        ("CallArrived", "inbound", "555", "1000"),
+        ("CallOffered", "agent1", ""),
+        ("CallConnected", "agent1"),
+        ("CallTransferred", "blind", "agent1", "1100", "Success"),
+        ("CallQueued", "support", {}),
+        ("CallEnded", 16, "caller"),
+    ]
+
+
+def test_standing_agent_line_keeps_the_call_identity() -> None:
+    """An agent's standing channel (older Linkedid) bridged with a new caller: Asterisk
+    relabels the caller with the agent's Linkedid; the call keeps its id and ends when
+    the caller hangs up, while the agent's line stays up."""
+    model = CallModel()
+    ev = lambda name, **kw: Message([("Event", name)] + list(kw.items()))  # noqa: E731
+    agent = dict(Channel="SIP/agent5-00000001", Uniqueid="1.1")
+    cust = dict(Channel="SIP/carrier-00000002", Uniqueid="2.1")
+    out = []
+    for m in [
+        ev("Newchannel", Linkedid="1.1", Context="from-agents", ChannelStateDesc="Up", Exten="s", **agent),
+        ev("Newchannel", Linkedid="2.1", Context="inbound", ChannelStateDesc="Ring", Exten="1000", **cust),
+        ev("Newstate", Linkedid="2.1", Context="inbound", ChannelStateDesc="Up", Exten="1000", CallerIDNum="9", **cust),
+        ev("MusicOnHoldStart", Linkedid="2.1", Context="inbound", **cust),
+        ev("MusicOnHoldStop", Linkedid="2.1", Context="inbound", **cust),
+        ev("BridgeEnter", Linkedid="1.1", BridgeUniqueid="b", **agent),
+        ev("BridgeEnter", Linkedid="1.1", BridgeUniqueid="b", **cust),
+        ev("BridgeLeave", Linkedid="1.1", BridgeUniqueid="b", **cust),
+        ev("Hangup", Linkedid="1.1", Cause="16", **cust),
+    ]:
+        out += model.feed(m, 1.0)
+    assert [brief(e) for e in out] == [
+        ("CallArrived", "inbound", "9", "1000"), ("CallQueued", "", {}), ("CallConnected", "agent5"),
+        ("CallEnded", 16, "caller")]
+    assert {e.call_id for e in out} == {"2.1"}
+    assert model.channel_count == 1  # the agent's line is still up
+    assert model.feed(ev("Hangup", Linkedid="1.1", Cause="16", **agent), 2.0) == []
+    assert (model.call_count, model.channel_count) == (0, 0)

@@ -1,0 +1,32 @@
+"""The live rig (sim/rig.py) on a fresh SQLite store, with three test agents."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+from config.schema import StoreConfig
+from sim.rig import Rig, live_rig
+from store import open_store
+from store.bus import Bus
+from store.models import User
+
+AGENTS = [
+    User(login="alice", display_name="Alice", skills={"billing": 8}, phone_endpoint="Local/2001@agents"),
+    User(login="bob", display_name="Bob", skills={"billing": 4, "support": 6}, phone_endpoint="Local/2002@agents"),
+    User(login="nora", display_name="Nora (never answers)", skills={"billing": 9}, phone_endpoint="Local/2099@agents"),
+]
+
+
+@asynccontextmanager
+async def live_center(tmp_path: Path, *, speed: float = 10.0, routing: dict | None = None,
+                      agents: list[User] = AGENTS, bus: Bus | None = None,
+                      ivr: dict | None = None) -> AsyncIterator[Rig]:
+    store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/live.sqlite3"))
+    await store.migrate()
+    try:
+        async with live_rig(store, agents, speed=speed, routing=routing, bus=bus, ivr=ivr) as rig:
+            yield rig
+    finally:
+        await store.close()

@@ -1,0 +1,267 @@
+"""Agent desktop: screen-pop over the websocket (right agent only), CRM lookup with
+fallback, call commands via the bus, wrap-up saved on the interaction."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import pytest
+from aiohttp import WSServerHandshakeError, web
+from aiohttp.test_utils import TestClient, TestServer
+
+from agents.crm import CrmConfig, map_answer, parse_crm_config
+from agents.desktop import HUB
+from cti.server import BUS, STORE
+from store.port import NotFound
+from tests.web.conftest import started, web_config
+from tests.web.web_helpers import CUSTOMER, BusCallDriver, CommandResponder, login, wait_until
+from web.app import COMMAND_TIMEOUT
+
+
+def wf(coro, t=10):
+    return asyncio.wait_for(coro, t)
+
+
+async def desktop_socket(client: TestClient, agent: str | None = None):
+    ws = await wf(client.ws_connect("/agent/ws" + (f"?agent={agent}" if agent else "")))
+    hello = json.loads((await wf(ws.receive())).data)
+    assert hello["type"] == "hello"
+    return ws
+
+
+async def next_of(ws, type_: str, t: float = 5.0) -> dict[str, Any]:
+    async def loop() -> dict[str, Any]:
+        while True:
+            msg = json.loads((await ws.receive()).data)
+            if msg["type"] == type_:
+                return msg
+    return await asyncio.wait_for(loop(), t)
+
+
+async def pop_ready(client: TestClient) -> BusCallDriver:
+    app = client.server.app
+    await wf(app[HUB].ready.wait())
+    return BusCallDriver(app[STORE], app[BUS])
+
+
+async def test_offer_pops_the_known_customer_on_that_agents_socket_only(client: TestClient, aiohttp_client=None) -> None:
+    await login(client, "agent01")
+    ws = await desktop_socket(client)
+    driver = await pop_ready(client)
+    await driver.offer("call-1", "(415) 555-0142", "billing", "agent01", ivr_path=["1", "billing", "2"], tier="vip")
+    pop = await next_of(ws, "screen_pop")
+    assert pop["call_id"] == "call-1" and pop["agent_id"] == "agent01"
+    assert pop["customer"]["id"] == CUSTOMER.id and pop["customer"]["name"] == "Grace Hopper"
+    assert pop["customer"]["company"] == "Navy Computing" and pop["customer"]["tier"] == "vip"
+    assert pop["customer"]["account_number"] == "10000042" and pop["customer_source"] == "store"
+    assert [h["disposition"] for h in pop["history"]] == ["resolved"]
+    assert pop["history"][0]["notes"] == "refunded the late fee"
+    assert pop["queue"] == "billing" and pop["ivr_path"] == ["1", "billing", "2"]
+    assert pop["reason"].startswith("longest idle") and 9 <= pop["wait_s"] <= 11
+    assert pop["new_customer"] is False
+    # the call's own events follow on the same socket
+    await driver.connect("call-1", "agent01", "billing")
+    event = await next_of(ws, "event")
+    assert event["event"]["kind"] == "CallConnected"
+    # an offer to another agent never reaches agent01's socket
+    await driver.offer("call-2", "+14155550142", "billing", "agent02")
+    await wait_until(lambda: client.server.app[HUB].last_pop("agent02") is not None)
+    await driver.end("call-1")
+    await driver.offer("call-3", "+14155550142", "billing", "agent01")
+    seen = [json.loads((await wf(ws.receive())).data) for _ in range(2)]
+    assert [(m["type"], m.get("call_id") or m["event"]["call_id"]) for m in seen] == [
+        ("event", "call-1"), ("screen_pop", "call-3")]
+    assert seen[0]["event"]["kind"] == "CallEnded"
+    await ws.close()
+
+
+async def test_screen_pop_read_access(client: TestClient) -> None:
+    driver = await pop_ready(client)
+    await driver.offer("call-9", "+14155550142", "billing", "agent01")
+    hub = client.server.app[HUB]
+    await wait_until(lambda: hub.last_pop("agent01") is not None)
+    await login(client, "agent02")
+    assert (await wf(client.get("/api/v1/agents/agent01/screen-pop"))).status == 403
+    assert (await wf(client.get("/agent?agent=agent01"))).status == 403
+    with pytest.raises(WSServerHandshakeError) as refused:
+        await wf(client.ws_connect("/agent/ws?agent=agent01"))
+    assert refused.value.status == 403
+    client.session.cookie_jar.clear()
+    await login(client, "agent01")
+    r = await wf(client.get("/api/v1/agents/agent01/screen-pop"))
+    assert r.status == 200 and (await r.json())["call_id"] == "call-9"
+    client.session.cookie_jar.clear()
+    await login(client, "sup")  # team-a: agent01 yes, agent02 no
+    assert (await wf(client.get("/api/v1/agents/agent01/screen-pop"))).status == 200
+    assert (await wf(client.get("/api/v1/agents/agent02/screen-pop"))).status == 403
+    client.session.cookie_jar.clear()
+    await login(client, "admin")
+    assert (await wf(client.get("/api/v1/agents/agent01/screen-pop"))).status == 200
+    assert (await wf(client.get("/api/v1/agents/agent02/screen-pop"))).status == 404
+
+
+async def test_unknown_caller_gets_the_new_customer_form_and_account_numbers_resolve(client: TestClient) -> None:
+    csrf = await login(client, "agent01")
+    ws = await desktop_socket(client)
+    driver = await pop_ready(client)
+    await driver.offer("call-3", "+12125550999", "sales", "agent01")
+    pop = await next_of(ws, "screen_pop")
+    assert pop["customer"] is None and pop["new_customer"] is True and pop["history"] == []
+    r = await wf(client.post("/api/v1/customers", json={"name": "New Person", "phone": "212 555 0999"},
+                             headers={"X-CSRF-Token": csrf}))
+    assert r.status == 201
+    card = await r.json()
+    assert card["phones"] == ["+12125550999"]
+    r = await wf(client.post("/api/v1/customers", json={"name": "x", "phone": "not a phone"},
+                             headers={"X-CSRF-Token": csrf}))
+    assert r.status == 400 and "phone" in (await r.json())["error"]
+    # caller now known; and an account number from the IVR wins over an unknown number
+    await driver.offer("call-4", "+12125550999", "sales", "agent01")
+    assert (await next_of(ws, "screen_pop"))["customer"]["name"] == "New Person"
+    await driver.offer("call-5", "+19999999999", "sales", "agent01", account_number="10000042")
+    assert (await next_of(ws, "screen_pop"))["customer"]["id"] == CUSTOMER.id
+    await ws.close()
+
+
+async def test_commands_go_to_the_live_loop_and_return_its_reply(client: TestClient) -> None:
+    app = client.server.app
+    app[COMMAND_TIMEOUT] = 0.3
+    csrf = await login(client, "agent01")
+    h = {"X-CSRF-Token": csrf}
+    r = await wf(client.post("/api/v1/agents/agent01/commands", json={"action": "available"}, headers=h))
+    assert r.status == 504 and "no reply" in (await r.json())["error"]
+    responder = CommandResponder(app[STORE], app[BUS], fail={"hangup": "no such call"})
+    task = asyncio.create_task(responder.run())
+    try:
+        await wf(responder.ready.wait())
+        r = await wf(client.post("/api/v1/agents/agent01/commands", json={"action": "pause", "reason": "lunch"}, headers=h))
+        assert r.status == 200 and (await r.json())["ok"] is True
+        sent = responder.received[-1]
+        assert {k: sent[k] for k in ("agent_id", "action", "reason")} == {"agent_id": "agent01", "action": "pause", "reason": "lunch"}
+        r = await wf(client.post("/api/v1/agents/agent01/commands",
+                                 json={"action": "blind_transfer", "call_id": "c1", "target": "billing", "target_kind": "queue"}, headers=h))
+        assert r.status == 200 and responder.received[-1]["target"] == "queue:billing"
+        r = await wf(client.post("/api/v1/agents/agent01/commands", json={"action": "hangup", "call_id": "c1"}, headers=h))
+        assert r.status == 409 and (await r.json())["error"] == "no such call"
+        for bad, field in (({"action": "dance"}, "action"), ({"action": "pause", "reason": "nap"}, "reason"),
+                           ({"action": "hold"}, "call_id"), ({"action": "blind_transfer", "call_id": "c"}, "target")):
+            r = await wf(client.post("/api/v1/agents/agent01/commands", json=bad, headers=h))
+            assert r.status == 400 and (await r.json())["error"].startswith(field), bad
+        r = await wf(client.post("/api/v1/agents/agent02/commands", json={"action": "available"}, headers=h))
+        assert r.status == 403
+    finally:
+        task.cancel()
+
+
+async def test_wrap_up_saves_on_the_interaction_and_publishes_wrap_up_ended(client: TestClient) -> None:
+    app = client.server.app
+    csrf = await login(client, "agent01")
+    h = {"X-CSRF-Token": csrf}
+    driver = await pop_ready(client)
+    await driver.offer("call-7", "+14155550142", "billing", "agent01", customer_id=CUSTOMER.id)
+    await wait_until(lambda: app[HUB].last_pop("agent01") is not None)
+    with pytest.raises(NotFound):
+        await app[STORE].get_interaction("call-7")
+    r = await wf(client.post("/api/v1/interactions/call-7/wrap-up", json={"disposition": "teleport"}, headers=h))
+    assert r.status == 400 and "disposition" in (await r.json())["error"]
+    r = await wf(client.post("/api/v1/interactions/call-7/wrap-up", json={"disposition": "escalated"}, headers=h))
+    assert r.status == 400 and (await r.json())["error"].startswith("notes: required")
+    r = await wf(client.post("/api/v1/interactions/call-7/wrap-up", json={"disposition": "callback"}, headers=h))
+    assert r.status == 400 and (await r.json())["error"].startswith("callback_at")
+    due = time.time() + 3600
+    async with app[BUS].subscribe("events") as sub:
+        r = await wf(client.post("/api/v1/interactions/call-7/wrap-up",
+                                 json={"disposition": "callback", "notes": "call back tomorrow", "callback_at": due},
+                                 headers=h))
+        assert r.status == 200, await r.text()
+        _, record = await wf(sub.get())
+    assert record["kind"] == "WrapUpEnded" and record["call_id"] == "call-7" and record["disposition"] == "callback"
+    saved = await app[STORE].get_interaction("call-7")
+    assert (saved.disposition, saved.notes, saved.agent_id, saved.queue) == ("callback", "call back tomorrow", "agent01", "billing")
+    assert saved.customer_id == CUSTOMER.id and saved.caller == "+14155550142"
+    callbacks = await app[STORE].callbacks_between(0, due + 1)
+    assert [(c.call_id, c.agent_id, c.number) for c in callbacks] == [("call-7", "agent01", "+14155550142")]
+    logged = [s.event for s in await app[STORE].events_for_call("call-7")]
+    assert type(logged[-1]).__name__ == "WrapUpEnded"
+    # a second wrap-up updates the existing row
+    r = await wf(client.post("/api/v1/interactions/call-7/wrap-up", json={"disposition": "resolved", "notes": "done"}, headers=h))
+    assert r.status == 200 and (await app[STORE].get_interaction("call-7")).disposition == "resolved"
+    client.session.cookie_jar.clear()
+    csrf2 = await login(client, "agent02")
+    r = await wf(client.post("/api/v1/interactions/call-7/wrap-up", json={"disposition": "resolved"},
+                             headers={"X-CSRF-Token": csrf2}))
+    assert r.status == 403
+
+
+# ---------------------------------------------------------------- external CRM
+
+
+@pytest.fixture
+async def crm_server() -> AsyncIterator[tuple[TestServer, dict[str, Any]]]:
+    """A real HTTP server standing in for the customer's CRM."""
+    control: dict[str, Any] = {"hang": asyncio.Event(), "hits": []}
+
+    async def contacts(request: web.Request) -> web.Response:
+        control["hits"].append(request.query.get("phone"))
+        if request.query.get("phone") == "+15125550000":
+            await control["hang"].wait()  # never answers in time
+        if request.query.get("phone") != "+14155550142":
+            return web.json_response([], status=200)
+        return web.json_response([{"contact": {"id": "crm-77", "full_name": "Grace B. Hopper",
+                                               "org": {"name": "US Navy"}, "segment": "gold", "acct": "A-1"}}])
+
+    app = web.Application()
+    app.router.add_get("/contacts", contacts)
+    server = TestServer(app)
+    await wf(server.start_server())
+    try:
+        yield server, control
+    finally:
+        control["hang"].set()
+        await wf(server.close())
+
+
+def test_crm_config_errors_name_the_key() -> None:
+    with pytest.raises(ValueError, match=r"crm.url_template: must contain \{phone\}"):
+        parse_crm_config({"url_template": "https://crm/x"})
+    with pytest.raises(ValueError, match="crm.fields: unknown card field"):
+        parse_crm_config({"url_template": "https://crm/x?p={phone}", "fields": {"shoe_size": "a"}})
+    with pytest.raises(ValueError, match="crm.timeout: unknown key"):
+        parse_crm_config({"timeout": 3})
+    assert map_answer({"a": {"b": "Ann"}}, {"name": "a.b", "tier": "a.c"}) == {"name": "Ann"}
+    assert map_answer([], CrmConfig().fields) is None
+
+
+async def test_crm_lookup_maps_fields_and_falls_back_on_timeout(tmp_path: Path, crm_server) -> None:
+    server, control = crm_server
+    crm = {"url_template": str(server.make_url("/contacts")) + "?phone={phone}", "timeout_s": 0.3,
+           "fields": {"id": "contact.id", "name": "contact.full_name", "company": "contact.org.name",
+                      "tier": "contact.segment", "account_number": "contact.acct"}}
+    c = await started(web_config(f"sqlite:///{tmp_path}/crm.sqlite3", crm=crm))
+    try:
+        await login(c, "agent01")
+        ws = await desktop_socket(c)
+        driver = await pop_ready(c)
+        await driver.offer("k1", "+14155550142", "billing", "agent01")
+        pop = await next_of(ws, "screen_pop")
+        assert pop["customer_source"] == "crm"
+        assert {k: pop["customer"][k] for k in ("id", "name", "company", "tier", "account_number")} == {
+            "id": "crm-77", "name": "Grace B. Hopper", "company": "US Navy", "tier": "gold", "account_number": "A-1"}
+        # the CRM does not know this number: the built-in record is used
+        await c.server.app[STORE].put_customer(CUSTOMER.__class__(id="L1", name="Local Only", phones=("+12065550100",)))
+        await driver.offer("k2", "+12065550100", "billing", "agent01")
+        pop = await next_of(ws, "screen_pop")
+        assert (pop["customer_source"], pop["customer"]["name"]) == ("store", "Local Only")
+        # the CRM hangs: after the timeout, the built-in record (none here: new customer)
+        started_at = time.monotonic()
+        await driver.offer("k3", "+15125550000", "billing", "agent01")
+        pop = await next_of(ws, "screen_pop")
+        assert pop["new_customer"] is True and time.monotonic() - started_at < 3
+        assert control["hits"] == ["+14155550142", "+12065550100", "+15125550000"]
+        await ws.close()
+    finally:
+        await wf(c.close(), 20)

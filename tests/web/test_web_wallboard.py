@@ -1,0 +1,231 @@
+"""Wallboard: KPI fold of the bus, coalesced pushes, scoping, several processes on one
+Redis; reports: KPIs from the stored log, charts, CSV."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import time
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from cti.server import BUS, STORE
+from events import AgentLoggedIn, CallAbandoned, CallArrived, CallConnected, CallEnded, CallOffered, CallQueued, WrapUpEnded
+from reports.kpi import KpiConfig, batch_report
+from reports.web import WALLBOARD, parse_report_query, BadQuery
+from reports.web_charts import bar_chart
+from reports.web_live import View, status
+from tests.web.conftest import started, web_config
+from tests.web.web_helpers import BusCallDriver, login, wait_until
+
+
+def wf(coro, t=10):
+    return asyncio.wait_for(coro, t)
+
+
+class Collect:
+    """A socket stand-in that keeps what the hub sends."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    async def send_str(self, data: str) -> None:
+        self.messages.append(json.loads(data))
+
+
+def queue_tile(snapshot: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(q for q in snapshot["queues"] if q["name"] == name)
+
+
+async def a_day_of_calls(driver: BusCallDriver, now: float) -> None:
+    e = driver.emit
+    await e(AgentLoggedIn(now - 900, "agent01"))
+    await e(AgentLoggedIn(now - 900, "agent02"))
+    for i, (wait, answered) in enumerate([(5, True), (15, True), (40, True), (30, False)]):
+        t0 = now - 800 + i * 100
+        cid = f"d{i}"
+        await e(CallArrived(t0 - 2, cid, caller="+14155550142"))
+        await e(CallQueued(t0, cid, queue="billing"))
+        if answered:
+            agent = "agent01" if i % 2 == 0 else "agent02"
+            await e(CallOffered(t0 + wait - 1, cid, agent, "billing"))
+            await e(CallConnected(t0 + wait, cid, agent, "billing"))
+            await e(CallEnded(t0 + wait + 60, cid))
+            await e(WrapUpEnded(t0 + wait + 70, cid, agent, "resolved"))
+        else:
+            await e(CallAbandoned(t0 + wait, cid, "billing"))
+
+
+def test_status_colours() -> None:
+    assert status(0.85, 0.8, True) == "ok" and status(0.75, 0.8, True) == "warn" and status(0.5, 0.8, True) == "bad"
+    assert status(20, 30, False) == "ok" and status(32, 30, False) == "warn" and status(60, 30, False) == "bad"
+    assert status(None, 0.8, True) == ""
+
+
+def test_svg_charts_are_inline_and_escaped() -> None:
+    svg = bar_chart("<script>", ["a&b"], [("x", [0.5])], unit="%", target=0.8)
+    assert svg.startswith("<svg") and "<script>" not in svg and "&lt;script&gt;" in svg and "a&amp;b" in svg
+    assert 'class="target"' in svg and "80%" in svg
+
+
+def test_report_query_errors_name_the_field() -> None:
+    now = time.time()
+    for query, field in (({"from": "2026-13-01"}, "from"), ({"interval": "7"}, "interval"),
+                         ({"from": "2026-01-10", "to": "2026-01-01"}, "to"), ({"from": "2026-01-01", "to": "2026-03-01"}, "to")):
+        try:
+            parse_report_query(query, now)
+        except BadQuery as exc:
+            assert str(exc).startswith(field + ":"), exc
+        else:
+            raise AssertionError(f"{query} accepted")
+
+
+async def test_wallboard_folds_the_bus_and_is_bootstrapped_from_todays_log(client: TestClient) -> None:
+    app = client.server.app
+    hub = app[WALLBOARD]
+    await wf(hub.ready.wait())
+    driver = BusCallDriver(app[STORE], app[BUS])
+    now = time.time()
+    await a_day_of_calls(driver, now)
+    await wait_until(lambda: hub.board.applied >= len(driver.published))
+    snap = hub.board.snapshot(time.time(), hub_view_all())
+    billing = queue_tile(snap, "billing")
+    assert (billing["offered"], billing["answered"], billing["abandoned"]) == (4, 3, 1)
+    expected = batch_report([e for e in driver.published], KpiConfig(teams={"agent01": "team-a", "agent02": "team-b", "agent03": "team-a"}))
+    assert billing["sl_today"] == expected.queues["billing"]["total"]["service_level"]  # same library, same numbers
+    assert billing["asa"] == expected.queues["billing"]["total"]["asa"]
+    assert billing["sl_today_status"] == "bad"  # 2 of 3 within 20 s < 80 %
+    assert billing["agents_by_state"] == {"available": 1}  # agent01 has the billing skill, agent02 not
+    # a second app on the same store bootstraps the same numbers from the log
+    fresh = await hub.bootstrap(time.time())
+    assert queue_tile(fresh.snapshot(time.time(), hub_view_all()), "billing")["sl_today"] == billing["sl_today"]
+
+
+def hub_view_all() -> View:
+    return View(None)
+
+
+async def test_pushes_are_coalesced_to_two_per_second(client: TestClient) -> None:
+    app = client.server.app
+    hub = app[WALLBOARD]
+    await wf(hub.ready.wait())
+    sock = Collect()
+    hub.register(sock, View(None))
+    driver = BusCallDriver(app[STORE], app[BUS])
+    start = time.monotonic()
+    for i in range(150):
+        await driver.emit(CallQueued(time.time(), f"burst{i}", queue="support"))
+    await wait_until(lambda: sock.messages and queue_tile(sock.messages[-1], "support")["waiting"] == 150, timeout=5)
+    elapsed = time.monotonic() - start
+    # 150 events, yet at most one push per 0.5 s (+1 for the first)
+    assert len(sock.messages) <= int(elapsed / 0.5) + 2, (len(sock.messages), elapsed)
+    hub.unregister(sock)
+
+
+async def test_wallboard_websocket_and_supervisor_scope(client: TestClient) -> None:
+    app = client.server.app
+    driver = BusCallDriver(app[STORE], app[BUS])
+    await wf(app[WALLBOARD].ready.wait())
+    await driver.agent_ready("agent01")
+    await driver.agent_ready("agent02")
+    await login(client, "sup")
+    ws = await wf(client.ws_connect("/wallboard/ws"))
+
+    async def until(pred) -> dict[str, Any]:
+        while True:
+            msg = json.loads((await ws.receive()).data)
+            if pred(msg):
+                return msg
+
+    await driver.arrive("w1", "+14155550142", "sales")
+    msg = await wf(until(lambda m: queue_tile(m, "sales")["waiting"] == 1))
+    assert [a["id"] for a in msg["agents"]] == ["agent01"]  # team-a only
+    assert [t["name"] for t in msg["teams"]] == ["team-a"]
+    await ws.close()
+    client.session.cookie_jar.clear()
+    await login(client, "admin")
+    snap = await (await wf(client.get("/api/v1/wallboard"))).json()
+    assert sorted(a["id"] for a in snap["agents"]) == ["agent01", "agent02"]
+
+
+async def test_two_processes_on_one_redis_show_the_same_wallboard(
+    fresh_pg_url: str, redis_url: str, redis_namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two server processes (two apps) share PostgreSQL and one Redis namespace."""
+    import cti.server as server_mod
+    from store import RedisBus, open_bus
+
+    # the test's own Redis namespace, so parallel test runs never see each other's events
+    monkeypatch.setattr(server_mod, "open_bus", lambda config: open_bus(config, redis_namespace))
+    # Users exist before either process starts: each board reads names and teams once,
+    # at its bootstrap (a user added later shows by login until the next bootstrap).
+    from config.schema import StoreConfig
+    from store import open_store
+    from tests.web.web_helpers import seed_users
+
+    seeding = await open_store(StoreConfig(url=fresh_pg_url))
+    await seeding.migrate()
+    await seed_users(seeding)
+    await seeding.close()
+    a = await started(web_config(fresh_pg_url, redis_url))
+    publisher = RedisBus.from_url(redis_url, redis_namespace)
+    try:
+        hub_a = a.server.app[WALLBOARD]
+        await wf(hub_a.ready.wait())
+        driver = BusCallDriver(a.server.app[STORE], publisher)
+        await a_day_of_calls(driver, time.time())
+        await driver.arrive("live-1", "+14155550142", "billing")
+        await wait_until(lambda: hub_a.board.applied >= len(driver.published), timeout=10)
+        b = await started(web_config(fresh_pg_url, redis_url))  # starts later: bootstraps from the shared log
+        try:
+            hub_b = b.server.app[WALLBOARD]
+            await wf(hub_b.ready.wait())
+            await driver.arrive("live-2", "+14155550142", "billing")  # both see this one on Redis
+
+            def both_waiting_two() -> bool:
+                now = time.time()
+                return all(queue_tile(h.board.snapshot(now, View(None)), "billing")["waiting"] == 2 for h in (hub_a, hub_b))
+
+            await wait_until(both_waiting_two, timeout=10)
+            now = time.time()
+            sa, sb = hub_a.board.snapshot(now, View(None)), hub_b.board.snapshot(now, View(None))
+            assert sa["queues"] == sb["queues"] and sa["totals"] == sb["totals"] and sa["agents"] == sb["agents"]
+            assert (queue_tile(sa, "billing")["offered"], queue_tile(sa, "billing")["answered"]) == (6, 3)
+            assert hub_b.board.applied == hub_a.board.applied  # no event lost or counted twice
+        finally:
+            await wf(b.close(), 20)
+    finally:
+        await publisher.close()
+        await wf(a.close(), 20)
+
+
+async def test_reports_numbers_csv_and_charts(client: TestClient) -> None:
+    app = client.server.app
+    driver = BusCallDriver(app[STORE], app[BUS])
+    now = time.time()
+    await a_day_of_calls(driver, now)
+    await login(client, "admin")
+    data = await (await wf(client.get("/api/v1/reports?interval=900"))).json()
+    expected = batch_report(driver.published, KpiConfig(teams={"agent01": "team-a", "agent02": "team-b", "agent03": "team-a"},
+                                                        interval_s=900))
+    assert data["overall"]["offered"] == 4 and data["overall"]["answered"] == 3
+    assert data["overall"]["service_level"] == expected.overall["service_level"]
+    assert data["agents"]["agent01"]["total"]["handled"] == expected.agents["agent01"]["total"]["handled"] == 2
+    page = await (await wf(client.get("/reports"))).text()
+    assert page.count("<svg") == 8 and "Inbound summary" in page and "cdn" not in page.lower()
+    r = await wf(client.get("/reports/export.csv?section=queues"))
+    assert r.status == 200 and r.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(await r.text())))
+    assert [row["name"] for row in rows] == ["billing"] and rows[0]["offered"] == "4" and rows[0]["abandoned"] == "1"
+    r = await wf(client.get("/reports/export.csv?section=intervals&interval=900"))
+    assert sum(int(row["offered"]) for row in csv.DictReader(io.StringIO(await r.text()))) == 4
+    assert (await wf(client.get("/reports/export.csv?section=nope"))).status == 400
+    assert (await wf(client.get("/api/v1/reports?from=yesterday"))).status == 400
+    client.session.cookie_jar.clear()
+    await login(client, "sup")  # team-a: agent01 only
+    data = await (await wf(client.get("/api/v1/reports"))).json()
+    assert list(data["agents"]) == ["agent01"] and list(data["teams"]) == ["team-a"]

@@ -1,0 +1,21 @@
+"""Shared web infrastructure (auth, sessions, CSRF, rate limiting, API tokens, base
+templates, static files), the admin pages and the JSON REST API.
+
+`setup(app)` wires every web part onto the composition root's application.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+def setup(app: web.Application) -> None:
+    from agents.desktop import setup as setup_desktop
+    from reports.web import setup as setup_reports
+    from web.admin import setup as setup_admin
+    from web.app import setup as setup_core
+
+    setup_core(app)
+    setup_admin(app)
+    setup_desktop(app)
+    setup_reports(app)

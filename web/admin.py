@@ -1,0 +1,242 @@
+"""Admin: queues, skills, pause codes, dispositions, agents and their proficiencies,
+routing rules (validate inline, diff against live, simulate, apply versioned). Pages
+under /admin use the same JSON REST API under /api/v1 (described in openapi.json).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+import structlog
+from aiohttp import web
+
+from cti.server import STORE
+from store.models import ROLES, User
+from store.port import Conflict, NotFound
+from web.app import CLOCK, SETTINGS, api_error, json_body, require
+from web.security import hash_password
+from web.settings import SCHEMAS, SettingsError, diff_text, routing_available, validate_rules
+
+log = structlog.get_logger()
+
+SECTION_URL = {"queues": "queues", "skills": "skills", "pause-codes": "pause_codes", "dispositions": "dispositions"}
+
+
+def _user_json(u: User) -> dict[str, Any]:
+    return {"login": u.login, "display_name": u.display_name, "role": u.role, "team": u.team,
+            "skills": dict(u.skills), "languages": list(u.languages), "phone_endpoint": u.phone_endpoint,
+            "has_password": bool(u.password_hash)}
+
+
+# ---------------------------------------------------------------- pages
+
+
+async def admin_page(request: web.Request) -> web.StreamResponse:
+    require(request, "admin")
+    page = request.match_info.get("page", "")
+    if page not in ("", "queues", "skills", "pause-codes", "dispositions", "agents", "routing", "tokens"):
+        raise web.HTTPNotFound()
+    return aiohttp_jinja2.render_template("admin.html", request, {
+        "page": page or "queues", "routing_available": routing_available(), "simulate_available": simulator() is not None,
+    })
+
+
+# ---------------------------------------------------------------- settings sections
+
+
+async def section_get(request: web.Request) -> web.Response:
+    require(request, "supervisor")
+    section = SECTION_URL[request.match_info["section"]]
+    live = await request.app[SETTINGS].live(section)
+    return web.json_response({"section": section, "version": live.version, "items": live.data,
+                              "fields": list(SCHEMAS[section].model_fields)})
+
+
+async def section_put(request: web.Request) -> web.Response:
+    me = require(request, "admin")
+    section = SECTION_URL[request.match_info["section"]]
+    body = await json_body(request)
+    try:
+        live = await request.app[SETTINGS].apply(section, body.get("items"), me.login, body.get("base_version"),
+                                                 str(body.get("comment", "")))
+    except SettingsError as exc:
+        return api_error(400, "invalid settings", problems=exc.problems)
+    except Conflict as exc:
+        return api_error(409, str(exc))
+    return web.json_response({"section": section, "version": live.version, "items": live.data})
+
+
+# ---------------------------------------------------------------- agents
+
+
+async def agents_list(request: web.Request) -> web.Response:
+    me = require(request, "supervisor")
+    users = await request.app[STORE].list_users()
+    if me.role != "admin":
+        users = [u for u in users if u.role == "agent" and me.may_see_agent(u.login, u.team)]
+    return web.json_response({"users": [_user_json(u) for u in users]})
+
+
+async def agent_put(request: web.Request) -> web.Response:
+    me = require(request, "admin")
+    login = request.match_info["login"]
+    body = await json_body(request)
+    store = request.app[STORE]
+    try:
+        old: User | None = await store.get_user(login)
+    except NotFound:
+        old = None
+    problems: list[str] = []
+    role = body.get("role", old.role if old else "agent")
+    if role not in ROLES:
+        problems.append(f"role: must be one of {', '.join(ROLES)}")
+    skills = body.get("skills", dict(old.skills) if old else {})
+    known = set((await request.app[SETTINGS].live("skills")).data)
+    if not isinstance(skills, dict):
+        problems.append("skills: must be an object skill -> proficiency 1-10")
+        skills = {}
+    for skill, level in skills.items():
+        if skill not in known:
+            problems.append(f"skills.{skill}: unknown skill (known: {', '.join(sorted(known))})")
+        if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 10:
+            problems.append(f"skills.{skill}: proficiency must be an integer 1-10, not {level!r}")
+    languages = body.get("languages", list(old.languages) if old else [])
+    if not isinstance(languages, list) or not all(isinstance(x, str) for x in languages):
+        problems.append("languages: must be a list of language codes")
+    password = body.get("password")
+    if password is not None and (not isinstance(password, str) or len(password) < 8):
+        problems.append("password: at least 8 characters")
+    if old is None and not body.get("display_name"):
+        problems.append("display_name: required for a new user")
+    if problems:
+        return api_error(400, "invalid agent", problems=problems)
+    user = User(
+        login=login, display_name=str(body.get("display_name") or (old.display_name if old else login)),
+        role=role, password_hash=hash_password(password) if password else (old.password_hash if old else ""),
+        team=str(body.get("team", old.team if old else "")), skills={k: int(v) for k, v in skills.items()},
+        languages=tuple(languages), phone_endpoint=str(body.get("phone_endpoint", old.phone_endpoint if old else "")),
+    )
+    await store.put_user(user)
+    log.info("user_saved", login=login, by=me.login, created=old is None)
+    return web.json_response(_user_json(user), status=201 if old is None else 200)
+
+
+# ---------------------------------------------------------------- routing rules
+
+
+def simulator() -> Any:
+    """The simulator's what-if entry point when the sim package provides one."""
+    from web import whatif
+
+    return whatif.simulate_last_days if whatif.available() else None
+
+
+async def routing_get(request: web.Request) -> web.Response:
+    require(request, "supervisor")
+    live = await request.app[SETTINGS].live("routing")
+    versions = await request.app[STORE].list_settings_versions("routing", 20)
+    return web.json_response({
+        "version": live.version, "text": live.data, "author": live.author, "created_at": live.created_at,
+        "validator_available": routing_available(),
+        "history": [{"version": v.version, "author": v.author, "comment": v.comment, "created_at": v.created_at}
+                    for v in versions],
+    })
+
+
+async def _rules_text(request: web.Request) -> str:
+    body = await json_body(request)
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise web.HTTPBadRequest(text='{"error": "text: the rules as TOML text"}', content_type="application/json")
+    return text
+
+
+async def routing_validate(request: web.Request) -> web.Response:
+    require(request, "admin")
+    text = await _rules_text(request)
+    problems = validate_rules(text)
+    return web.json_response({"valid": not problems, "problems": problems})
+
+
+async def routing_diff(request: web.Request) -> web.Response:
+    require(request, "admin")
+    text = await _rules_text(request)
+    live = await request.app[SETTINGS].live("routing")
+    return web.json_response({"live_version": live.version,
+                              "diff": diff_text(live.data, text, f"live (v{live.version})", "edited")})
+
+
+async def routing_simulate(request: web.Request) -> web.Response:
+    require(request, "admin")
+    text = await _rules_text(request)
+    what_if = simulator()
+    if what_if is None:
+        return api_error(501, "simulation not available: the simulator's what-if API (sim.run.what_if) is not installed")
+    problems = validate_rules(text)
+    if problems:
+        return api_error(400, "invalid rules", problems=problems)
+    live = await request.app[SETTINGS].live("routing")
+    queues = (await request.app[SETTINGS].live("queues")).data
+    from reports.web import sl_threshold
+    from web.whatif import NothingToSimulate
+
+    try:
+        result = await what_if(request.app[STORE], live.data, text, now=request.app[CLOCK](), days=7,
+                               sl_threshold_s=sl_threshold(queues))
+    except NothingToSimulate as exc:
+        return api_error(400, f"nothing to simulate: {exc}")
+    except Exception as exc:  # the simulator's failure is reported, not a 500 page
+        log.exception("what_if_failed")
+        return api_error(500, f"simulation failed: {type(exc).__name__}: {exc}")
+    return web.json_response({"live_version": live.version, **result})
+
+
+async def routing_apply(request: web.Request) -> web.Response:
+    me = require(request, "admin")
+    body = await json_body(request)
+    text = body.get("text")
+    if not isinstance(text, str):
+        return api_error(400, "text: the rules as TOML text")
+    base = body.get("base_version")
+    if not isinstance(base, int):
+        return api_error(400, "base_version: the live version the edit started from (integer)")
+    try:
+        live = await request.app[SETTINGS].apply("routing", text, me.login, base, str(body.get("comment", "")))
+    except SettingsError:
+        return api_error(400, "invalid rules", problems=validate_rules(text))
+    except Conflict as exc:
+        return api_error(409, f"{exc}; reload, merge and apply again")
+    return web.json_response({"version": live.version, "applied": True})
+
+
+async def routing_version(request: web.Request) -> web.Response:
+    require(request, "supervisor")
+    try:
+        version = int(request.match_info["version"])
+    except ValueError:
+        return api_error(400, "version: must be an integer")
+    found = await request.app[STORE].get_settings_version("routing", version)
+    if found is None:
+        return api_error(404, f"no routing version {version}")
+    return web.json_response({"version": found.version, "text": found.body, "author": found.author,
+                              "comment": found.comment, "created_at": found.created_at})
+
+
+def setup(app: web.Application) -> None:
+    from web.openapi import openapi
+
+    app.router.add_get("/admin", admin_page)
+    app.router.add_get("/admin/{page}", admin_page)
+    for url in SECTION_URL:
+        app.router.add_get(f"/api/v1/{{section:{url}}}", section_get)
+        app.router.add_put(f"/api/v1/{{section:{url}}}", section_put)
+    app.router.add_get("/api/v1/users", agents_list)
+    app.router.add_put("/api/v1/users/{login}", agent_put)
+    app.router.add_get("/api/v1/routing", routing_get)
+    app.router.add_get("/api/v1/routing/versions/{version}", routing_version)
+    app.router.add_post("/api/v1/routing/validate", routing_validate)
+    app.router.add_post("/api/v1/routing/diff", routing_diff)
+    app.router.add_post("/api/v1/routing/simulate", routing_simulate)
+    app.router.add_post("/api/v1/routing/apply", routing_apply)
+    app.router.add_get("/api/v1/openapi.json", openapi)

@@ -1,0 +1,386 @@
+"""Shared web infrastructure: sessions (encrypted HttpOnly SameSite cookies), login
+with argon2 hashes and rate limiting, CSRF on every state-changing request, API
+tokens (Bearer), role checks, templates and static files.
+
+`setup(app)` is called by the composition root (`cti.server.create_app`); the agent
+desktop (`agents.desktop.setup`) and the wallboard/reports (`reports.web.setup`) and
+the admin (`web.admin.setup`) add their routes on top of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+import time
+from typing import Any, AsyncIterator, Awaitable, Callable
+from urllib.parse import quote, urlsplit
+
+import aiohttp_jinja2
+import jinja2
+import structlog
+from aiohttp import web
+from aiohttp_session import get_session, new_session
+from aiohttp_session import setup as session_setup
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+
+from cti.server import BUS, CONFIG, STORE
+from store.models import ApiToken
+from store.port import NotFound
+from web.commands import CommandClient
+from web.security import Identity, LoginRateLimiter, hash_token, new_api_token, same, verify_password
+from web.settings import SettingsService
+
+log = structlog.get_logger()
+
+IDENTITY = web.RequestKey("identity", Identity)
+SETTINGS = web.AppKey("web_settings", SettingsService)
+LIMITER = web.AppKey("web_login_limiter", LoginRateLimiter)
+COMMANDS = web.AppKey("web_commands", CommandClient)
+CLOCK = web.AppKey("web_clock", "Callable[[], float]")
+COMMAND_TIMEOUT = web.AppKey("web_command_timeout", float)
+WEB_TASKS = web.AppKey("web_tasks", "list[asyncio.Task[None]]")
+
+SESSION_COOKIE = "hotline_session"
+SESSION_MAX_AGE_S = 12 * 3600
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PUBLIC = ("/login", "/static/", "/healthz", "/api/v1/openapi.json")
+HOME = {"agent": "/agent", "supervisor": "/wallboard", "admin": "/admin"}
+COMMAND_TIMEOUT_S = 5.0
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+# ---------------------------------------------------------------- helpers for handlers
+
+
+def is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/") or request.path.endswith("/ws")
+
+
+def api_error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+def current(request: web.Request) -> Identity | None:
+    return request.get(IDENTITY)
+
+
+def require(request: web.Request, role: str = "agent") -> Identity:
+    """The caller's identity, or an HTTP error: 401 (API) / redirect to /login (page)
+    when anonymous, 403 when the role is too low."""
+    me = request.get(IDENTITY)
+    if me is None:
+        if is_api(request):
+            raise web.HTTPUnauthorized(text=json.dumps({"error": "authentication required"}),
+                                       content_type="application/json")
+        raise web.HTTPFound(f"/login?next={quote(request.path_qs)}")
+    if not me.at_least(role):
+        raise forbidden(request, f"requires the {role} role")
+    return me
+
+
+def forbidden(request: web.Request, message: str) -> web.HTTPForbidden:
+    if is_api(request):
+        return web.HTTPForbidden(text=json.dumps({"error": message}), content_type="application/json")
+    return web.HTTPForbidden(text=f"403 Forbidden: {message}")
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text=json.dumps({"error": "body: must be a JSON object"}),
+                                 content_type="application/json") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text=json.dumps({"error": "body: must be a JSON object"}),
+                                 content_type="application/json")
+    return body
+
+
+async def agent_team(request: web.Request, agent_id: str) -> str | None:
+    """The agent's team, None when there is no such user."""
+    try:
+        return (await request.app[STORE].get_user(agent_id)).team
+    except NotFound:
+        return None
+
+
+async def require_agent_access(request: web.Request, agent_id: str) -> Identity:
+    """403 unless the caller may see this agent (self / supervisor of the team / admin)."""
+    me = require(request, "agent")
+    if me.login == agent_id or me.role == "admin":
+        return me
+    if me.role == "supervisor" and me.may_see_agent(agent_id, await agent_team(request, agent_id)):
+        return me
+    raise forbidden(request, f"not allowed to see agent {agent_id!r}")
+
+
+# ---------------------------------------------------------------- middlewares
+
+
+def _session_key(secret: str) -> bytes:
+    if not secret:
+        log.warning("session_secret_missing", hint="set server.session_secret; sessions last for this process only")
+        secret = secrets.token_urlsafe(32)
+    return hashlib.sha256(secret.encode()).digest()  # 32 raw bytes; the storage base64s them for Fernet
+
+
+@web.middleware
+async def identity_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Who is calling: a Bearer API token, else the session. Session-authenticated
+    unsafe requests must carry the session's CSRF token (header X-CSRF-Token or form
+    field csrf_token); token-authenticated ones carry no cookies, so need none."""
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer "):
+        found = await request.app[STORE].find_api_token(hash_token(auth[7:].strip()))
+        if found is None or found.revoked:
+            return api_error(401, "invalid or revoked API token")
+        try:
+            user = await request.app[STORE].get_user(found.login)
+        except NotFound:
+            return api_error(401, "the token's user no longer exists")
+        request[IDENTITY] = Identity.of(user, via="token")
+        return await handler(request)
+    if request.path.startswith("/static/") or request.path == "/healthz":
+        return await handler(request)
+    origin = request.headers.get("Origin")
+    if request.path.endswith("/ws") and origin and urlsplit(origin).netloc != request.host:
+        # cross-site websocket hijacking: browsers send cookies with the handshake
+        log.warning("websocket_origin_rejected", origin=origin, host=request.host)
+        return api_error(403, "websocket from another origin")
+    session = await get_session(request)
+    login = session.get("login")
+    if login:
+        request[IDENTITY] = Identity(
+            login, session.get("role", "agent"), frozenset(session.get("teams", [])), session.get("name", login)
+        )
+    if request.method in UNSAFE:
+        sent = request.headers.get("X-CSRF-Token", "")
+        if not sent and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            sent = str((await request.post()).get("csrf_token", ""))
+        expected = session.get("csrf", "")
+        if not expected or not sent or not same(sent, expected):
+            log.warning("csrf_rejected", path=request.path, login=login or "")
+            if is_api(request):
+                return api_error(403, "CSRF token missing or wrong")
+            return web.Response(status=403, text="403 Forbidden: CSRF token missing or wrong; reload the page")
+    return await handler(request)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if response.content_type == "text/html":
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:",
+        )
+    return response
+
+
+async def csrf_token(request: web.Request) -> str:
+    session = await get_session(request)
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+async def template_context(request: web.Request) -> dict[str, Any]:
+    return {"me": current(request), "csrf": await csrf_token(request), "request": request}
+
+
+# ---------------------------------------------------------------- login / logout / home
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    me = current(request)
+    if me is not None:
+        raise web.HTTPFound(HOME.get(me.role, "/agent"))
+    return aiohttp_jinja2.render_template("login.html", request, {"error": "", "next": request.query.get("next", "")})
+
+
+def _safe_next(target: str) -> str:
+    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else ""
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    login = str(form.get("login", "")).strip()
+    password = str(form.get("password", ""))
+    peer = request.remote or "?"
+    keys = (f"ip:{peer}", f"login:{login.lower()}")
+    limiter = request.app[LIMITER]
+    now = request.app[CLOCK]()
+    wait = limiter.retry_after(keys, now)
+    if wait > 0:
+        log.warning("login_rate_limited", login=login, peer=peer)
+        response = aiohttp_jinja2.render_template(
+            "login.html", request, {"error": f"Too many failed attempts. Try again in {int(wait) + 1} s.", "next": ""},
+            status=429,
+        )
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    try:
+        user = await request.app[STORE].get_user(login)
+        hashed = user.password_hash
+    except NotFound:
+        user, hashed = None, ""
+    ok = await asyncio.get_running_loop().run_in_executor(None, verify_password, hashed, password)
+    if user is None or not ok:
+        limiter.failed(keys, now)
+        log.info("login_failed", login=login, peer=peer)
+        return aiohttp_jinja2.render_template(
+            "login.html", request, {"error": "Wrong login or password.", "next": form.get("next", "")}, status=401
+        )
+    limiter.succeeded(keys)
+    me = Identity.of(user)
+    session = await new_session(request)  # a fresh session id: no fixation
+    session.update({"login": me.login, "role": me.role, "teams": sorted(me.teams), "name": me.display_name,
+                    "csrf": secrets.token_urlsafe(32), "at": now})
+    log.info("login_ok", login=login, role=me.role)
+    raise web.HTTPFound(_safe_next(str(form.get("next", ""))) or HOME.get(me.role, "/agent"))
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    session = await get_session(request)
+    session.invalidate()
+    raise web.HTTPFound("/login")
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    me = require(request)
+    raise web.HTTPFound(HOME.get(me.role, "/agent"))
+
+
+async def whoami(request: web.Request) -> web.Response:
+    me = require(request)
+    return web.json_response({"login": me.login, "role": me.role, "teams": sorted(me.teams), "via": me.via,
+                              "csrf": await csrf_token(request) if me.via == "session" else None})
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+def _token_json(t: ApiToken) -> dict[str, Any]:
+    return {"id": t.id, "login": t.login, "name": t.name, "created_at": t.created_at, "revoked": t.revoked}
+
+
+async def tokens_list(request: web.Request) -> web.Response:
+    me = require(request)
+    tokens = await request.app[STORE].list_api_tokens(None if me.role == "admin" else me.login)
+    return web.json_response({"tokens": [_token_json(t) for t in tokens]})
+
+
+async def tokens_create(request: web.Request) -> web.Response:
+    me = require(request)
+    if me.via == "token":
+        return api_error(403, "an API token cannot create tokens; log in")
+    body = await json_body(request)
+    name = str(body.get("name", "")).strip()[:100]
+    login = str(body.get("login", me.login))
+    if login != me.login and me.role != "admin":
+        return api_error(403, "only an admin creates tokens for another user")
+    try:
+        await request.app[STORE].get_user(login)
+    except NotFound:
+        return api_error(404, f"login: no user {login!r}")
+    token_id, secret, digest = new_api_token()
+    token = ApiToken(token_id, login, name, request.app[CLOCK]())
+    await request.app[STORE].put_api_token(token, digest)
+    log.info("api_token_created", token_id=token_id, login=login, by=me.login)
+    return web.json_response({**_token_json(token), "token": secret}, status=201)
+
+
+async def tokens_revoke(request: web.Request) -> web.Response:
+    me = require(request)
+    token_id = request.match_info["token_id"]
+    tokens = {t.id: t for t in await request.app[STORE].list_api_tokens()}
+    token = tokens.get(token_id)
+    if token is None:
+        return api_error(404, f"no token {token_id!r}")
+    if token.login != me.login and me.role != "admin":
+        return api_error(403, "not your token")
+    await request.app[STORE].revoke_api_token(token_id)
+    return web.json_response({**_token_json(token), "revoked": True})
+
+
+# ---------------------------------------------------------------- setup
+
+
+def setup(app: web.Application, *, clock: Callable[[], float] = time.time) -> None:
+    """Sessions, templates, middlewares, login and tokens. Call after the store/bus
+    cleanup context is registered (it uses them) and before the pages' setups."""
+    config = app[CONFIG]
+    secure = config.server.public_url.startswith("https://")
+    session_setup(app, EncryptedCookieStorage(
+        _session_key(config.server.session_secret.get_secret_value()), cookie_name=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE_S, httponly=True, samesite="Strict", secure=secure,
+    ))
+    app.middlewares.append(security_headers)
+    app.middlewares.append(identity_middleware)
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.ChoiceLoader([
+            jinja2.PackageLoader("web", "templates"),
+            jinja2.PackageLoader("agents", "templates"),
+            jinja2.PackageLoader("reports", "templates"),
+        ]),
+        autoescape=jinja2.select_autoescape(default=True),
+        context_processors=[template_context],
+    )
+    env = aiohttp_jinja2.get_env(app)
+    env.filters["tojson_attr"] = lambda v: json.dumps(v)
+    app[LIMITER] = LoginRateLimiter()
+    app[CLOCK] = clock
+    app[COMMAND_TIMEOUT] = COMMAND_TIMEOUT_S
+    app[WEB_TASKS] = []
+
+    async def services(app: web.Application) -> AsyncIterator[None]:
+        app[SETTINGS] = SettingsService(app[STORE], app[BUS], config, clock)
+        app[COMMANDS] = CommandClient(app[BUS])
+        tasks = app[WEB_TASKS]
+        tasks.append(asyncio.create_task(app[COMMANDS].run(), name="web-command-replies"))
+        tasks.append(asyncio.create_task(_settings_listener(app), name="web-settings-listener"))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+                except Exception:
+                    log.exception("web_task_failed", task=task.get_name())
+
+    app.cleanup_ctx.append(services)
+    app.router.add_static("/static/", path=str(_static_dir()), name="static")
+    app.router.add_get("/", home)
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login_submit)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/api/v1/me", whoami)
+    app.router.add_get("/api/v1/tokens", tokens_list)
+    app.router.add_post("/api/v1/tokens", tokens_create)
+    app.router.add_delete("/api/v1/tokens/{token_id}", tokens_revoke)
+
+
+async def _settings_listener(app: web.Application) -> None:
+    from web.settings import CONFIG_CHANNEL
+
+    async with app[BUS].subscribe(CONFIG_CHANNEL) as sub:
+        async for _channel, message in sub:
+            app[SETTINGS].forget(str(message.get("section")) if message.get("section") else None)
+
+
+def _static_dir() -> Any:
+    from pathlib import Path
+
+    return Path(__file__).parent / "static"

@@ -1,0 +1,252 @@
+"""Admin-edited settings: queues (targets), skills, pause codes, dispositions (JSON
+documents) and routing rules (TOML text), each versioned in the store.
+
+The live value of a section is its latest stored version, else the configuration
+file's table (`[queues]`, `[skills]`, `[pause_reasons]`, `[dispositions]`), else the
+built-in defaults. Every change is validated here, stored as a new version (atomic,
+optimistic: the caller names the version it edited) and announced on the bus channel
+`config-changes` as {"section", "version"} so other processes and the live loop reload.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from config.schema import HotlineConfig
+from store.bus import Bus
+from store.sql import SqlStore
+
+log = structlog.get_logger()
+
+CONFIG_CHANNEL = "config-changes"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class QueueSettings(_Row):
+    label: str = ""
+    sl_target: float = Field(0.8, ge=0, le=1)  # share answered within the threshold
+    sl_threshold_s: float = Field(20.0, ge=0)
+    abandon_target: float = Field(0.05, ge=0, le=1)  # at most
+    asa_target_s: float = Field(30.0, ge=0)  # at most
+    aht_target_s: float = Field(300.0, ge=0)  # at most
+    occupancy_target: float = Field(0.85, ge=0, le=1)
+    transfer_target: float = Field(0.1, ge=0, le=1)
+
+
+class SkillSettings(_Row):
+    label: str = ""
+
+
+class PauseCode(_Row):
+    label: str = ""
+    paid: bool = True
+
+
+class Disposition(_Row):
+    label: str = ""
+    requires_notes: bool = False
+    schedules_callback: bool = False
+
+
+SCHEMAS: dict[str, type[_Row]] = {
+    "queues": QueueSettings,
+    "skills": SkillSettings,
+    "pause_codes": PauseCode,
+    "dispositions": Disposition,
+}
+CONFIG_SECTION = {"queues": "queues", "skills": "skills", "pause_codes": "pause_reasons", "dispositions": "dispositions"}
+
+DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
+    "queues": {q: {"label": q.capitalize()} for q in ("billing", "support", "sales")},
+    "skills": {s: {"label": s.capitalize()} for s in ("billing", "support", "sales", "spanish")},
+    "pause_codes": {
+        "break": {"label": "Break", "paid": True},
+        "lunch": {"label": "Lunch", "paid": False},
+        "training": {"label": "Training", "paid": True},
+        "meeting": {"label": "Meeting", "paid": True},
+    },
+    "dispositions": {
+        "resolved": {"label": "Resolved"},
+        "follow-up": {"label": "Follow-up needed", "requires_notes": True},
+        "escalated": {"label": "Escalated", "requires_notes": True},
+        "sale": {"label": "Sale"},
+        "no-sale": {"label": "No sale"},
+        "callback": {"label": "Callback scheduled", "schedules_callback": True},
+        "wrong-number": {"label": "Wrong number"},
+    },
+}
+
+
+class SettingsError(ValueError):
+    """Validation problems, one line each: `section.key.path: reason`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def validate_section(section: str, data: Any) -> dict[str, dict[str, Any]]:
+    """The normalised document, or SettingsError naming every bad key."""
+    import re
+
+    schema = SCHEMAS.get(section)
+    if schema is None:
+        raise SettingsError([f"{section}: unknown section (one of {', '.join(SCHEMAS)})"])
+    if not isinstance(data, dict):
+        raise SettingsError([f"{section}: must be an object of name -> settings"])
+    problems: list[str] = []
+    out: dict[str, dict[str, Any]] = {}
+    for name, row in data.items():
+        if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
+            problems.append(f"{section}.{name}: name must be 1-64 letters, digits, '_', '.', '-'")
+            continue
+        if not isinstance(row, dict):
+            problems.append(f"{section}.{name}: must be an object")
+            continue
+        try:
+            out[name] = schema.model_validate(row).model_dump()
+        except ValidationError as exc:
+            for err in exc.errors(include_input=False, include_url=False):
+                where = ".".join(str(p) for p in err["loc"])
+                reason = "unknown key" if err["type"] == "extra_forbidden" else str(err["msg"])
+                problems.append(f"{section}.{name}.{where}: {reason}")
+    if problems:
+        raise SettingsError(problems)
+    return dict(sorted(out.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    section: str
+    version: int  # 0: nothing stored yet (configuration file or defaults)
+    data: Any  # dict for JSON sections, str (TOML) for routing
+    author: str = ""
+    created_at: float = 0.0
+
+
+class SettingsService:
+    """Reads and versions the admin sections. Reads are cached for `ttl_s` per process;
+    a change announced on the bus (or made here) drops the cache."""
+
+    def __init__(self, store: SqlStore, bus: Bus, config: HotlineConfig, clock: Callable[[], float] = time.time,
+                 ttl_s: float = 2.0) -> None:
+        self._store = store
+        self._bus = bus
+        self._config = config
+        self._clock = clock
+        self._ttl_s = ttl_s
+        self._cache: dict[str, tuple[float, Live]] = {}
+
+    def _fallback(self, section: str) -> Any:
+        if section == "routing":
+            return ""
+        from_config = getattr(self._config, CONFIG_SECTION[section], None)
+        if from_config:
+            try:
+                return validate_section(section, dict(from_config))
+            except SettingsError as exc:
+                log.warning("settings_config_section_invalid", section=section, problems=exc.problems)
+        return validate_section(section, DEFAULTS[section])
+
+    async def live(self, section: str) -> Live:
+        if section != "routing" and section not in SCHEMAS:
+            raise SettingsError([f"{section}: unknown section"])
+        now = self._clock()
+        hit = self._cache.get(section)
+        if hit and now - hit[0] < self._ttl_s:
+            return hit[1]
+        stored = await self._store.get_settings_version(section)
+        if stored is None:
+            live = Live(section, 0, self._fallback(section))
+        else:
+            data = stored.body if section == "routing" else json.loads(stored.body)
+            live = Live(section, stored.version, data, stored.author, stored.created_at)
+        self._cache[section] = (now, live)
+        return live
+
+    def forget(self, section: str | None = None) -> None:
+        if section is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(section, None)
+
+    async def apply(self, section: str, data: Any, author: str, base_version: int | None,
+                    comment: str = "") -> Live:
+        """Validate and store a new version; Conflict (store.port) when `base_version`
+        is not the live one any more."""
+        if section == "routing":
+            if not isinstance(data, str):
+                raise SettingsError(["routing: rules must be TOML text"])
+            problems = validate_rules(data)
+            if problems:
+                raise SettingsError([p["message"] for p in problems])
+            body = data
+        else:
+            data = validate_section(section, data)
+            body = json.dumps(data, sort_keys=True)
+        stored = await self._store.put_settings_version(
+            section, body, author=author, comment=comment, expected_version=base_version, at=self._clock()
+        )
+        self.forget(section)
+        await self._bus.publish(CONFIG_CHANNEL, {"section": section, "version": stored.version, "author": author})
+        log.info("settings_applied", section=section, version=stored.version, author=author)
+        return Live(section, stored.version, data, author, stored.created_at)
+
+
+# ---------------------------------------------------------------- routing rules
+
+
+def routing_available() -> bool:
+    return _rules_api() is not None
+
+
+def _rules_api() -> tuple[Any, Any] | None:
+    try:
+        from routing import RuleError, load_rules  # type: ignore[attr-defined]
+    except ImportError:
+        try:
+            from routing.rules import RuleError, load_rules
+        except ImportError:
+            return None
+    return load_rules, RuleError
+
+
+def validate_rules(text: str, filename: str = "routing.toml") -> list[dict[str, Any]]:
+    """Problems as {"line", "col", "path", "reason", "message"} (empty: valid). When the
+    routing package is not installed, one problem says so (nothing is applied blind)."""
+    api = _rules_api()
+    if api is None:
+        return [{"line": None, "col": None, "path": "", "reason": "routing rules validator not available",
+                 "message": "routing rules validator not available (routing package missing)"}]
+    load_rules, rule_error = api
+    try:
+        load_rules(text, filename)
+    except rule_error as exc:
+        out = []
+        for p in getattr(exc, "problems", [exc]):
+            out.append({
+                "line": getattr(p, "line", None),
+                "col": getattr(p, "col", None),
+                "path": getattr(p, "path", ""),
+                "reason": getattr(p, "reason", str(p)),
+                "message": str(p),
+            })
+        return out
+    return []
+
+
+def diff_text(old: str, new: str, old_label: str = "live", new_label: str = "edited") -> str:
+    return "".join(difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), old_label, new_label
+    ))

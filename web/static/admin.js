@@ -1,0 +1,152 @@
+// Admin pages over the JSON API: section tables, agents, routing editor, tokens.
+"use strict";
+(() => {
+  const H = Hotline, $ = (id) => document.getElementById(id), el = H.el;
+  const root = $("admin"), page = root.dataset.page;
+  const say = (ok, text, problems) => {
+    const r = $("result"); r.className = ok ? "notice" : "error"; r.replaceChildren(text);
+    if (problems && problems.length) r.append(el("ul", { class: "problems" }, ...problems.map((p) => el("li", {}, p.message || p))));
+  };
+
+  async function sectionPage() {
+    const url = "/api/v1/" + page;
+    let res = await H.api("GET", url), version = res.data.version, fields = res.data.fields;
+    $("section-title").textContent = page.replace("-", " ") + " (version " + version + ")";
+    const thead = $("section-table").querySelector("thead"), tbody = $("section-table").querySelector("tbody");
+    thead.replaceChildren(el("tr", {}, el("th", {}, "name"), ...fields.map((f) => el("th", {}, f.replaceAll("_", " "))), el("th")));
+    const row = (name, item) => {
+      const tr = el("tr", {}, el("td", {}, el("input", { value: name, "data-field": "__name", size: 12 })));
+      for (const f of fields) {
+        const v = item[f], input = typeof v === "boolean" ? el("input", { type: "checkbox", "data-field": f, "data-type": "bool" })
+          : el("input", { value: v ?? "", "data-field": f, "data-type": typeof v === "number" ? "number" : "string", size: 8 });
+        if (typeof v === "boolean") input.checked = v;
+        tr.append(el("td", {}, input));
+      }
+      const del = el("button", { type: "button" }, "Remove"); del.onclick = () => tr.remove();
+      tr.append(el("td", {}, del));
+      return tr;
+    };
+    const defaults = {};
+    tbody.replaceChildren(...Object.entries(res.data.items).map(([n, it]) => { Object.assign(defaults, it); return row(n, it); }));
+    $("btn-add-row").onclick = () => tbody.append(row("", Object.fromEntries(Object.entries(defaults).map(([k, v]) => [k, typeof v === "string" ? "" : v]))));
+    $("btn-save").onclick = async () => {
+      const items = {};
+      for (const tr of tbody.querySelectorAll("tr")) {
+        const item = {}; let name = "";
+        for (const input of tr.querySelectorAll("input")) {
+          const f = input.dataset.field;
+          if (f === "__name") { name = input.value.trim(); continue; }
+          item[f] = input.dataset.type === "bool" ? input.checked : input.dataset.type === "number" ? Number(input.value) : input.value;
+        }
+        if (name) items[name] = item;
+      }
+      const r = await H.api("PUT", url, { items, base_version: version });
+      if (r.ok) { version = r.data.version; $("section-title").textContent = page.replace("-", " ") + " (version " + version + ")"; say(true, "Saved as version " + version); }
+      else say(false, r.data.error, r.data.problems);
+    };
+  }
+
+  async function agentsPage() {
+    const load = async () => {
+      const res = await H.api("GET", "/api/v1/users");
+      $("users").querySelector("tbody").replaceChildren(...res.data.users.map((u) => {
+        const edit = el("button", { type: "button" }, "Edit");
+        edit.onclick = () => {
+          const f = $("user-form");
+          f.login.value = u.login; f.display_name.value = u.display_name; f.role.value = u.role; f.team.value = u.team;
+          f.skills.value = Object.entries(u.skills).map(([k, v]) => k + ":" + v).join(", ");
+          f.languages.value = u.languages.join(", "); f.phone_endpoint.value = u.phone_endpoint; f.password.value = "";
+        };
+        return el("tr", { "data-login": u.login }, el("td", {}, u.login), el("td", {}, u.display_name), el("td", {}, u.role), el("td", {}, u.team),
+          el("td", {}, Object.entries(u.skills).map(([k, v]) => k + " " + v).join(", ")), el("td", {}, u.languages.join(", ")), el("td", {}, edit));
+      }));
+    };
+    $("user-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const f = ev.target, skills = {};
+      for (const part of f.skills.value.split(",").map((s) => s.trim()).filter(Boolean)) {
+        const [k, v] = part.split(":"); skills[k.trim()] = Number((v || "").trim());
+      }
+      const body = { display_name: f.display_name.value, role: f.role.value, team: f.team.value, skills,
+        languages: f.languages.value.split(",").map((s) => s.trim()).filter(Boolean), phone_endpoint: f.phone_endpoint.value };
+      if (f.password.value) body.password = f.password.value;
+      const r = await H.api("PUT", "/api/v1/users/" + encodeURIComponent(f.login.value.trim()), body);
+      if (r.ok) { say(true, "Saved " + r.data.login); load(); } else say(false, r.data.error, r.data.problems);
+    });
+    load();
+  }
+
+  async function routingPage() {
+    const rules = $("rules"), gutter = $("gutter");
+    let live = (await H.api("GET", "/api/v1/routing")).data, bad = new Set(), timer = null;
+    const paintGutter = () => {
+      const n = rules.value.split("\n").length;
+      gutter.replaceChildren(...Array.from({ length: n }, (_, i) => el("div", { class: bad.has(i + 1) ? "bad-line" : "" }, String(i + 1))));
+    };
+    const showLive = () => {
+      $("live-version").textContent = "(live: version " + live.version + (live.author ? " by " + live.author : "") + ")";
+      $("history").querySelector("tbody").replaceChildren(...live.history.map((h) =>
+        el("tr", {}, el("td", {}, "v" + h.version), el("td", {}, h.author), el("td", {}, H.when(h.created_at)), el("td", {}, h.comment))));
+    };
+    rules.value = live.text; showLive(); paintGutter();
+    rules.addEventListener("scroll", () => { gutter.scrollTop = rules.scrollTop; });
+    const validate = async () => {
+      const r = await H.api("POST", "/api/v1/routing/validate", { text: rules.value });
+      const problems = r.data.problems || [];
+      bad = new Set(problems.map((p) => p.line).filter(Boolean));
+      paintGutter();
+      $("problems").replaceChildren(problems.length
+        ? el("ul", { class: "problems", id: "problem-list" }, ...problems.map((p) => el("li", {}, (p.line ? "line " + p.line + (p.col ? ":" + p.col : "") + " — " : "") + (p.path ? p.path + ": " : "") + p.reason)))
+        : el("p", { class: "notice", id: "valid" }, "Valid."));
+      return problems.length === 0;
+    };
+    rules.addEventListener("input", () => { paintGutter(); clearTimeout(timer); timer = setTimeout(validate, 400); });
+    $("btn-validate").onclick = validate;
+    $("btn-diff").onclick = async () => {
+      const r = await H.api("POST", "/api/v1/routing/diff", { text: rules.value });
+      const pre = $("diff"); pre.hidden = false;
+      pre.replaceChildren(...(r.data.diff || "(no change)\n").split("\n").map((line) =>
+        el("span", { class: line.startsWith("+") && !line.startsWith("+++") ? "add" : line.startsWith("-") && !line.startsWith("---") ? "del" : "" }, line + "\n")));
+    };
+    $("btn-simulate").onclick = async () => {
+      const out = $("simulation");
+      out.replaceChildren(el("p", { class: "muted" }, "Simulating…"));
+      const r = await H.api("POST", "/api/v1/routing/simulate", { text: rules.value });
+      const fmt = (k, v) => v == null ? "—" : (["service_level", "abandon_rate", "occupancy"].includes(k) ? H.pct(v)
+        : ["asa", "avg_wait", "max_wait", "aht"].includes(k) ? H.secs(v) : String(Math.round(v * 100) / 100));
+      if (r.ok) out.replaceChildren(
+        el("p", { class: "muted" }, r.data.calls_replayed + " calls of the last " + r.data.days + " days replayed with " + r.data.agents + " agents (live v" + r.data.live_version + " vs edited)"),
+        el("table", { id: "simulation-table" }, el("thead", {}, el("tr", {}, el("th", {}, "KPI"), el("th", {}, "live rules"), el("th", {}, "edited rules"), el("th", {}, "difference"))),
+          el("tbody", {}, ...Object.keys(r.data.current).map((k) => el("tr", {}, el("th", {}, k.replaceAll("_", " ")),
+            el("td", {}, fmt(k, r.data.current[k])), el("td", {}, fmt(k, r.data.candidate[k])), el("td", {}, fmt(k, r.data.difference[k])))))));
+      else out.replaceChildren(el("p", { class: "error", id: "simulate-error" }, r.data.error || "error " + r.status));
+    };
+    $("btn-apply").onclick = async () => {
+      if (!(await validate())) { say(false, "Fix the problems first."); return; }
+      const r = await H.api("POST", "/api/v1/routing/apply", { text: rules.value, base_version: live.version, comment: $("comment").value });
+      if (r.ok) { live = (await H.api("GET", "/api/v1/routing")).data; showLive(); say(true, "Applied as version " + r.data.version); }
+      else say(false, r.data.error, r.data.problems);
+    };
+  }
+
+  async function tokensPage() {
+    const load = async () => {
+      const r = await H.api("GET", "/api/v1/tokens");
+      $("tokens").querySelector("tbody").replaceChildren(...r.data.tokens.map((t) => {
+        const rev = el("button", { type: "button" }, "Revoke"); rev.disabled = t.revoked;
+        rev.onclick = async () => { await H.api("DELETE", "/api/v1/tokens/" + t.id); load(); };
+        return el("tr", {}, el("td", {}, t.id), el("td", {}, t.login), el("td", {}, t.name), el("td", {}, H.when(t.created_at)),
+          el("td", {}, t.revoked ? "revoked" : "active"), el("td", {}, rev));
+      }));
+    };
+    $("token-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = { name: ev.target.name.value }; if (ev.target.login.value) body.login = ev.target.login.value;
+      const r = await H.api("POST", "/api/v1/tokens", body);
+      if (r.ok) { say(true, "Copy this token now, it is not shown again: " + r.data.token); load(); } else say(false, r.data.error);
+    });
+    load();
+  }
+
+  ({ routing: routingPage, agents: agentsPage, tokens: tokensPage }[page] || sectionPage)();
+})();

@@ -1,0 +1,126 @@
+// Agent desktop: one websocket for screen-pops and the agent's own events; commands over HTTP.
+"use strict";
+(() => {
+  const H = Hotline, $ = (id) => document.getElementById(id);
+  const root = $("desktop"), agent = root.dataset.agent;
+  let call = null, customer = null, stateSince = null;
+
+  function setState(state, since, reason) {
+    const s = $("state");
+    s.className = "badge st-" + (state || "logged_out");
+    s.textContent = (state || "logged out").replace("_", " ") + (reason ? " · " + reason : "");
+    stateSince = since || null;
+  }
+  setInterval(() => { $("state-since").textContent = stateSince ? H.dur(Date.now() / 1000 - stateSince) : ""; }, 1000);
+
+  function showCustomer(c, isNew) {
+    customer = c;
+    $("customer").hidden = !c; $("customer-empty").hidden = !!c || isNew; $("new-customer").hidden = !isNew;
+    if (!c) return;
+    $("customer-name").textContent = c.name || "";
+    $("customer-company").textContent = c.company || "—";
+    $("customer-tier").textContent = c.tier || "";
+    $("customer-account").textContent = c.account_number || "—";
+    $("customer-phones").textContent = (c.phones || []).join(", ");
+    $("customer-email").textContent = c.email || "—";
+    $("customer-notes").textContent = c.notes || "";
+    $("customer-source").textContent = c.source === "crm" ? "external CRM" : "Hotline records";
+  }
+
+  function showHistory(rows) {
+    const tb = $("history").querySelector("tbody");
+    tb.replaceChildren(...(rows || []).map((r) => H.el("tr", {},
+      H.el("td", {}, H.when(r.started_at)), H.el("td", {}, r.queue), H.el("td", {}, r.agent_id),
+      H.el("td", {}, r.outcome), H.el("td", { class: "disposition" }, r.disposition), H.el("td", {}, r.notes))));
+  }
+
+  function showPop(p) {
+    call = { id: p.call_id, caller: p.caller };
+    $("no-call").hidden = true; $("call").hidden = false;
+    $("call-card").classList.remove("ringing"); void $("call-card").offsetWidth; $("call-card").classList.add("ringing");
+    $("call-caller").textContent = (p.caller_name ? p.caller_name + " " : "") + (p.caller || "unknown");
+    $("call-queue").textContent = p.queue || "";
+    $("call-wait").textContent = p.wait_s == null ? "—" : H.dur(p.wait_s);
+    $("call-ivr").textContent = (p.ivr_path || []).join(" › ") || "—";
+    $("call-reason").textContent = p.reason || "";
+    $("call-status").textContent = "ringing";
+    showCustomer(p.customer, p.new_customer);
+    if (p.new_customer) { $("nc-phone").value = p.caller || ""; }
+    showHistory(p.history);
+    $("btn-wrapup").disabled = false;
+    $("wrapup-result").textContent = ""; $("wrapup-result").className = "";
+  }
+
+  function clearCall() {
+    call = null; $("call").hidden = true; $("no-call").hidden = false;
+    showCustomer(null, false); $("customer-empty").hidden = false; showHistory([]);
+    $("btn-wrapup").disabled = true; $("wrapup").reset();
+  }
+
+  function onEvent(e) {
+    switch (e.kind) {
+      case "AgentStateChanged": setState(e.state, e.at, e.reason); break;
+      case "AgentLoggedIn": setState("available", e.at); break;
+      case "AgentLoggedOut": setState("logged_out", e.at); break;
+      case "CallConnected": if (call && e.call_id === call.id) $("call-status").textContent = "talking"; setState("on_call", e.at); break;
+      case "CallHeld": if (call && e.call_id === call.id) $("call-status").textContent = "on hold"; break;
+      case "CallResumed": if (call && e.call_id === call.id) $("call-status").textContent = "talking"; break;
+      case "CallTransferred": if (call && e.call_id === call.id) $("call-status").textContent = "transferred (" + e.kind + ") to " + e.target; break;
+      case "CallNotAnswered": if (call && e.call_id === call.id) { clearCall(); reply(false, "Call not answered in time"); } break;
+      case "CallAbandoned": if (call && e.call_id === call.id) { $("call-status").textContent = "caller hung up"; } break;
+      case "CallEnded": if (call && e.call_id === call.id) { $("call-status").textContent = "ended — wrap-up"; setState("wrap_up", e.at); } break;
+      case "WrapUpEnded": if (call && e.call_id === call.id) { setState("available", e.at); } break;
+    }
+  }
+
+  H.socket("/agent/ws?agent=" + encodeURIComponent(agent), (m) => {
+    if (m.type === "hello") {
+      if (m.state) setState(m.state.state, m.state.since, m.state.reason); else setState("logged_out");
+      if (m.screen_pop) showPop(m.screen_pop);
+    } else if (m.type === "screen_pop") showPop(m);
+    else if (m.type === "event") onEvent(m.event);
+  }, (up) => { $("conn").textContent = up ? "live" : "reconnecting…"; $("conn").className = "conn " + (up ? "muted" : "down"); });
+
+  function reply(ok, text) { const r = $("reply"); r.textContent = text; r.className = ok ? "notice" : "error"; }
+
+  async function send(action, extra = {}) {
+    reply(true, action.replace("_", " ") + "…");
+    const res = await H.api("POST", "/api/v1/agents/" + encodeURIComponent(agent) + "/commands", { action, ...extra });
+    if (res.ok) reply(true, action.replace("_", " ") + ": done");
+    else reply(false, action.replace("_", " ") + " failed: " + ((res.data && res.data.error) || res.status));
+    return res;
+  }
+
+  document.querySelectorAll("button[data-action]").forEach((b) => b.addEventListener("click", () => {
+    const action = b.dataset.action, extra = {};
+    if (action === "pause") extra.reason = $("pause-reason").value;
+    if (["hold", "resume", "hangup", "blind_transfer", "attended_transfer", "complete_transfer"].includes(action)) {
+      if (!call) { reply(false, "No call"); return; }
+      extra.call_id = call.id;
+    }
+    if (action === "blind_transfer" || action === "attended_transfer") {
+      extra.target = $("transfer-target").value; extra.target_kind = $("transfer-kind").value;
+    }
+    send(action, extra);
+  }));
+
+  $("wrapup").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!call) return;
+    const body = { disposition: $("disposition").value, notes: $("notes").value };
+    if (customer && customer.id) body.customer_id = customer.id;
+    if ($("callback-at").value) body.callback_at = new Date($("callback-at").value).getTime() / 1000;
+    const res = await H.api("POST", "/api/v1/interactions/" + encodeURIComponent(call.id) + "/wrap-up", body);
+    const out = $("wrapup-result");
+    if (res.ok) { out.textContent = "Saved: " + body.disposition; out.className = "notice"; $("btn-wrapup").disabled = true; }
+    else { out.textContent = (res.data && res.data.error) || "error " + res.status; out.className = "error"; }
+  });
+
+  $("new-customer").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = Object.fromEntries(new FormData(ev.target).entries());
+    const res = await H.api("POST", "/api/v1/customers", body);
+    if (res.ok) { showCustomer(res.data, false); reply(true, "Customer created"); }
+    else reply(false, (res.data && res.data.error) || "error");
+  });
+})();
