@@ -180,7 +180,8 @@ async def read_headers(reader: asyncio.StreamReader, timeout: float = DEFAULT_HE
 async def _read_line(reader: asyncio.StreamReader, timeout: float | None, where: str) -> str | None:
     """One LF-terminated line decoded as a whole (None at EOF)."""
     try:
-        raw = await asyncio.wait_for(reader.readuntil(b"\n"), timeout)
+        async with asyncio.timeout(timeout):
+            raw = await reader.readuntil(b"\n")
     except asyncio.IncompleteReadError as exc:
         if exc.partial:
             raise AgiHangup(f"connection closed mid-line at {where}: {exc.partial[:80]!r}") from None

@@ -245,7 +245,8 @@ class AmiClient:
     async def wait_ready(self, timeout: float) -> None:
         """Wait until logged in and resynced (raises TimeoutError)."""
         assert self._ready is not None, "start() first"
-        await asyncio.wait_for(self._ready.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self._ready.wait()
 
     @property
     def stale(self) -> bool:
@@ -321,7 +322,8 @@ class AmiClient:
         self._pending[action_id] = _Pending(name, future, is_list)
         protocol.write(encode(headers))
         try:
-            return await asyncio.wait_for(future, timeout or self.settings.action_timeout_s)
+            async with asyncio.timeout(timeout or self.settings.action_timeout_s):
+                return await future
         except asyncio.TimeoutError:
             raise AmiTimeout(name, "no response in time") from None
         finally:
@@ -483,7 +485,8 @@ class AmiClient:
         self._logged_in = True
         log.info("ami_logged_in", message=response.get("Message"))
         try:
-            await asyncio.wait_for(self._booted.wait(), self.settings.boot_timeout_s)
+            async with asyncio.timeout(self.settings.boot_timeout_s):
+                await self._booted.wait()
         except asyncio.TimeoutError:
             log.warning("ami_no_fully_booted", timeout_s=self.settings.boot_timeout_s)
         try:
@@ -495,7 +498,7 @@ class AmiClient:
         self._attempt = 0
         assert self._ready is not None
         self._ready.set()
-        while True:
+        while not self._closing:
             await asyncio.sleep(self.settings.ping_interval_s)
             try:
                 await self.send({"Action": "Ping"}, timeout=self.settings.ping_timeout_s)

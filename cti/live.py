@@ -277,7 +277,8 @@ class LiveCenter:
             while True:
                 timeout = self._until_next_deadline()
                 try:
-                    item = await asyncio.wait_for(self._inbox.get(), timeout) if timeout is not None else await self._inbox.get()
+                    async with asyncio.timeout(timeout):
+                        item = await self._inbox.get()
                 except asyncio.TimeoutError:
                     await self._on_time()
                     continue

@@ -258,7 +258,8 @@ class WallboardHub:
     async def _publisher(self) -> None:
         while True:
             try:
-                await asyncio.wait_for(self._dirty.wait(), timeout=self.refresh_s)
+                async with asyncio.timeout(self.refresh_s):
+                    await self._dirty.wait()
             except asyncio.TimeoutError:
                 pass
             self._dirty.clear()

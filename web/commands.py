@@ -79,13 +79,15 @@ class CommandClient:
                     fut.set_result(message)
 
     async def send(self, command: dict[str, Any], timeout: float) -> dict[str, Any]:
-        await asyncio.wait_for(self._ready.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self._ready.wait()
         request_id = uuid.uuid4().hex
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = fut
         try:
             await self._bus.publish(COMMANDS_CHANNEL, {**command, "request_id": request_id})
-            reply = await asyncio.wait_for(fut, timeout)
+            async with asyncio.timeout(timeout):
+                reply = await fut
         except asyncio.TimeoutError:
             log.warning("agent_command_timeout", action=command.get("action"), agent_id=command.get("agent_id"))
             return {"request_id": request_id, "ok": False, "error": f"no reply from the call server within {timeout:g} s"}
