@@ -211,8 +211,9 @@ class ScreenPopHub:
         return pop
 
     async def build(self, offer: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
-        caller = str(info.get("caller", ""))
         attributes = dict(info.get("attributes") or {})
+        # a preview is offered before it is dialled: the number is the lead's
+        caller = str(info.get("caller", "") or (attributes.get("phone", "") if attributes.get("preview") else ""))
         account = str(attributes.get("account_number", "") or "")
         customer: dict[str, Any] | None = None
         candidates: list[dict[str, Any]] = []

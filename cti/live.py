@@ -133,6 +133,26 @@ class CallbackRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class PreviewDial:
+    """A previewed outbound contact (`LiveCenter.queue_preview`): the agent it is
+    offered to sees the record first, then dials it (`preview_dial`) or passes
+    (`preview_skip`). The owner learns of each through its callbacks, run inside the
+    consumer before the PBX is asked anything; the originate's result reaches the
+    center's listeners as an `OriginateResulted` with `originate_id`."""
+
+    endpoint: str  # how to reach the contact, e.g. Local/<number>@customers
+    originate_id: str
+    timeout_s: float
+    caller_id: str = ""
+    variables: Mapping[str, str] = field(default_factory=dict)
+    on_dial: Callable[[float], Awaitable[None]] | None = None
+    on_skip: Callable[[float], Awaitable[None]] | None = None
+
+
+PREVIEW_ACTIONS = ("preview_dial", "preview_skip")
+
+
+@dataclass(frozen=True, slots=True)
 class LoggedElsewhere:
     """An event another process already logged and published (e.g. the web's
     WrapUpEnded): the router needs it, the log must not get it twice."""
@@ -225,7 +245,9 @@ class LiveCenter:
         self.callback_variables = dict(callback_variables or {})
         self.callback_ring_s = callback_ring_s
         self._aliases: dict[str, str] = {}  # PBX call id of a call-back -> the callback's call id
-        self._callback_originates: dict[str, str] = {}  # originate id -> callback call id
+        self._callback_originates: dict[str, str] = {}  # originate id -> callback or preview call id
+        self._previews: dict[str, PreviewDial] = {}  # preview call id -> how to dial it, until dialled
+        self._dialled_previews: set[str] = set()  # preview calls dialled, until the originate's result
         self.stats = LiveStats()
         self._last_now = 0.0
         self.time_scale = time_scale  # clock seconds per real second (an emulator running fast)
@@ -453,7 +475,7 @@ class LiveCenter:
         now = self._now(getattr(event, "at", None))
         if isinstance(event, CallArrived):
             state = self._call(event.call_id)
-            if state.attributes.get("callback"):  # our call-back reaching the customer
+            if state.attributes.get("callback") or state.attributes.get("preview"):  # our dial reaching the customer
                 event = replace(event, direction="outbound", caller=state.caller)
             else:
                 state.caller, state.direction, state.started_at = event.caller, event.direction, event.at
@@ -595,6 +617,8 @@ class LiveCenter:
         await self._record(offered)
         log.info("call_routed", call_id=offer.call_id, agent_id=offer.agent_id, wait_s=round(offer.wait_s, 3),
                  reason=offer.reason)
+        if offer.call_id in self._previews:
+            return  # the agent reads the record, then dials or skips it: no ring timer
         if state.attributes.get("callback") and endpoint is not None:
             await self._call_back(state, offer, endpoint, now)
             return
@@ -626,30 +650,75 @@ class LiveCenter:
         """The agent is free: dial the customer; when they answer, the dialplan's
         agent-connect rings the agent (reserved meanwhile)."""
         number = "".join(c for c in str(state.attributes.get("callback_number", "")) if c.isdigit())
-        self._ring_timers[offer.call_id] = (now + self.callback_ring_s + self.ring_timeout_s, offer.agent_id)
         if not number:
+            self._ring_timers[offer.call_id] = (now + self.ring_timeout_s, offer.agent_id)
             log.error("callback_without_number", call_id=offer.call_id)
             return
-        originate_id = uuid.uuid4().hex
-        self._callback_originates[originate_id] = offer.call_id
+        self._dial_for_agent(offer.call_id, offer.agent_id, endpoint, self.callback_dial.format(number=number),
+                             f'"Hotline call-back" <{number}>', self.callback_variables, self.callback_ring_s,
+                             uuid.uuid4().hex, now)
+
+    def _dial_for_agent(self, call_id: str, agent_id: str, endpoint: AgentEndpoint, dial: str, caller_id: str,
+                        variables: Mapping[str, str], timeout_s: float, originate_id: str, now: float) -> None:
+        """Originate the customer into agent-connect for the agent the call is offered to
+        (a call-back, a preview): the PBX call's events then speak of `call_id`."""
+        self._ring_timers[call_id] = (now + timeout_s + self.ring_timeout_s, agent_id)
+        self._callback_originates[originate_id] = call_id
         self._spawn(self._pbx(self.pbx.originate(
-            self.callback_dial.format(number=number), context=self.agent_connect_context,
-            exten=endpoint.connect_exten, caller_id=f'"Hotline call-back" <{number}>',
-            variables=self.callback_variables, timeout_s=self.callback_ring_s, originate_id=originate_id,
-        ), "callback-originate", offer.call_id), "callback")
+            dial, context=self.agent_connect_context, exten=endpoint.connect_exten, caller_id=caller_id,
+            variables=variables, timeout_s=timeout_s, originate_id=originate_id,
+        ), "outbound-originate", call_id), "outbound-originate")
 
     async def _on_callback_dialled(self, result: OriginateResulted) -> None:
-        callback_id = self._callback_originates.pop(result.originate_id)
+        call_id = self._callback_originates.pop(result.originate_id)
         now = self._now(result.at)
         self.eventlog.append(result)
+        preview = call_id in self._dialled_previews
+        if preview:
+            self._dialled_previews.discard(call_id)
+            await self._notify(result)  # the dialer closes its attempt with the outcome
         if result.success and result.call_id:
-            self._aliases[result.call_id] = callback_id  # its events now speak of the callback
+            self._aliases[result.call_id] = call_id  # its events now speak of the callback / preview
+            return
+        self._ring_timers.pop(call_id, None)
+        if preview:  # busy, no answer...: the contact was never reached, nobody abandoned
+            state = self._call(call_id)
+            state.attributes["preview_outcome"] = "not_reached"
+            await self._on_event(CallEnded(at=now, call_id=call_id, cause=19, cause_text="preview dial not answered"))
             return
         # The customer did not answer the call-back: it ends here (counted as abandoned).
-        self._ring_timers.pop(callback_id, None)
-        for event in (CallAbandoned(at=now, call_id=callback_id, queue=self._call(callback_id).queue),
-                      CallEnded(at=now, call_id=callback_id, cause=19, cause_text="call-back not answered")):
+        for event in (CallAbandoned(at=now, call_id=call_id, queue=self._call(call_id).queue),
+                      CallEnded(at=now, call_id=call_id, cause=19, cause_text="call-back not answered")):
             await self._on_event(event)
+
+    async def queue_preview(self, event: CallQueued, number: str, dial: PreviewDial) -> None:
+        """Queue an outbound contact for preview (inside the consumer): the router
+        offers it like a call, the desktop pops its record, nothing is dialled yet."""
+        state = self._call(event.call_id)
+        state.caller, state.direction = number, "outbound"
+        self._previews[event.call_id] = dial
+        await self._on_event(replace(event, attributes={**event.attributes, "preview": True}))
+
+    async def _preview_command(self, c: AgentCommand, now: float) -> None:
+        call_id = c.call_id or next(
+            (cid for cid in self._previews if self._call(cid).offered_to == c.agent_id), "")
+        dial = self._previews.get(call_id)
+        state = self._calls.get(call_id)
+        if dial is None or state is None or state.offered_to != c.agent_id:
+            raise LookupError(f"agent {c.agent_id!r} has no preview {call_id!r} to {c.action.removeprefix('preview_')}")
+        del self._previews[call_id]
+        if c.action == "preview_skip":
+            if dial.on_skip is not None:
+                await dial.on_skip(now)
+            state.attributes["preview_outcome"] = "skipped"
+            await self._on_event(CallEnded(at=now, call_id=call_id, cause=16, cause_text="preview skipped",
+                                           hung_up_by="agent"))
+            return
+        if dial.on_dial is not None:
+            await dial.on_dial(now)
+        self._dialled_previews.add(call_id)
+        self._dial_for_agent(call_id, c.agent_id, self._endpoints[c.agent_id], dial.endpoint, dial.caller_id,
+                             dial.variables, dial.timeout_s, dial.originate_id, now)
 
     async def _ring_no_answer(self, call_id: str, agent_id: str, now: float) -> None:
         self._ring_timers.pop(call_id, None)
@@ -705,6 +774,8 @@ class LiveCenter:
             outcome = "answered"
         elif state.attributes.get("callback_requested"):
             outcome = "callback_requested"
+        elif state.attributes.get("preview"):
+            outcome = str(state.attributes.get("preview_outcome", "not_reached"))
         else:
             outcome = "abandoned" if state.queued else "ended"
         interaction = Interaction(
@@ -762,6 +833,8 @@ class LiveCenter:
             await self._agent_event(AgentStateChanged(at=now, agent_id=c.agent_id, state="paused", reason=c.reason), now)
         elif c.action == "logout":
             await self._agent_event(AgentLoggedOut(at=now, agent_id=c.agent_id), now)
+        elif c.action in PREVIEW_ACTIONS:
+            await self._preview_command(c, now)
         elif c.action == "wrap_up_done":
             call_id = c.call_id
             await self._agent_event(WrapUpEnded(at=now, call_id=call_id, agent_id=c.agent_id,

@@ -127,6 +127,7 @@ class CampaignConfig(_Section):
     expected_answer_rate: float = Field(default=0.3, gt=0, le=1)
     expected_aht_s: float = Field(default=180.0, gt=0)
     no_answer_timeout_s: float = Field(default=25.0, ge=15)  # US TSR: ring at least 15 s
+    preview_skip_minutes: float = Field(default=60.0, ge=0)  # a lead the agent passed on comes back after
     calling_window: CallingWindow = CallingWindow()
     retry: dict[str, RetryRule] = Field(default_factory=_default_retry)
     recycle: RecycleRule = RecycleRule()
@@ -392,6 +393,17 @@ class CampaignBook:
             state.status = LeadStatus.DONE
             return state
         self._retry_or_exhaust(state, now + rule.delay_minutes * 60.0, now)
+        return state
+
+    def record_skipped(self, lead_id: str, now: float) -> LeadState:
+        """Preview mode: the agent passed on the lead without dialling. No attempt is
+        counted; the lead comes back after `preview_skip_minutes`."""
+        state = self.state(lead_id)
+        if state.status != LeadStatus.DIALING:
+            raise InvalidTransition(f"lead {lead_id}: skipped while {state.status.value}")
+        state.attempts -= 1
+        state.history.append((now, "skipped"))
+        self._schedule(state, now + self.config.preview_skip_minutes * 60.0, callback=state.callback)
         return state
 
     def record_connected(self, lead_id: str, now: float) -> LeadState:

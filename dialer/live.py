@@ -48,7 +48,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cti.ami_codec import Message
-from cti.live import InLoop, LiveCenter
+from cti.live import InLoop, LiveCenter, PreviewDial
 from cti.pbx import PbxError
 from dialer.campaign import (
     CampaignBook,
@@ -220,6 +220,7 @@ class _Attempt:
     human_at: float | None = None
     offered_at: float | None = None
     state: str = "ringing"  # ringing | amd | queued | connected | dropped | machine | done
+    preview: bool = False  # preview mode: `preview` (queued) -> `previewing` (offered) -> ringing...
 
 
 @dataclass(slots=True)
@@ -370,6 +371,10 @@ class DialerRunner:
             self.stats.last_decision = "paused: PBX link down"
             await self.publish_tile(now, snap)
             return 0
+        if self.campaign.config.mode == "preview":
+            dialled = await self._preview_tick(now, snap)
+            await self.publish_tile(now, snap)
+            return dialled
         decision = self.pacer.decide(snap, self.campaign.config.mode)
         self.stats.last_decision = f"{decision.mode}: {decision.reason}"
         dialled = 0
@@ -380,6 +385,51 @@ class DialerRunner:
                 dialled += 1
         await self.publish_tile(now, snap)
         return dialled
+
+    async def _preview_tick(self, now: float, snap: PacingSnapshot) -> int:
+        """Preview: one lead queued per idle agent (none dialled: the agent dials it
+        from the desktop after reading the record); returns how many were queued."""
+        waiting = sum(1 for a in self._by_call.values() if a.state == "preview")
+        want = snap.agents_idle - waiting if snap.inbound_waiting == 0 else 0  # inbound first
+        self.stats.last_decision = f"preview: {max(want, 0)} lead(s) to show"
+        if want <= 0:
+            return 0
+        selection = self.book.next_leads(now, want)
+        for lead in selection.leads:
+            await self._queue_preview(lead, now)
+        return len(selection.leads)
+
+    async def _queue_preview(self, lead: Lead, now: float) -> None:
+        live, config = self.campaign.live, self.campaign.config
+        number = lead.phone.lstrip("+")
+        attempt = _Attempt(uuid.uuid4().hex, lead, number, now, state="preview", preview=True)
+        attempt.call_id = f"pv-{attempt.originate_id[:20]}"
+        self._by_call[attempt.call_id] = attempt
+        variables = {CAMPAIGN_VARIABLE: self.campaign.id, LEAD_VARIABLE: lead.lead_id}
+        if self.variables_for is not None:
+            variables.update(self.variables_for(lead))
+        dial = PreviewDial(
+            endpoint=live.dial_pattern.format(number=number), originate_id=attempt.originate_id,
+            timeout_s=config.no_answer_timeout_s, caller_id=config.caller_id, variables=variables,
+            on_dial=functools.partial(self._preview_dialled, attempt),
+            on_skip=functools.partial(self._preview_skipped, attempt))
+        await self.center.queue_preview(self._queued(attempt, now), lead.phone, dial)
+
+    async def _preview_dialled(self, attempt: _Attempt, now: float) -> None:
+        attempt.state, attempt.placed_at = "ringing", now
+        self._by_call.pop(attempt.call_id, None)
+        self._by_originate[attempt.originate_id] = attempt
+        self.stats.dials += 1
+        await self.center.record(DialerAttempted(at=now, call_id=attempt.originate_id, campaign=self.campaign.id,
+                                                 lead_id=attempt.lead.lead_id, number=attempt.lead.phone))
+
+    async def _preview_skipped(self, attempt: _Attempt, now: float) -> None:
+        attempt.state = "done"
+        self._by_call.pop(attempt.call_id, None)
+        self._count("skipped")
+        self.book.record_skipped(attempt.lead.lead_id, now)
+        await self.center.record(DialerResulted(at=now, call_id=attempt.call_id, campaign=self.campaign.id,
+                                                lead_id=attempt.lead.lead_id, result="skipped"))
 
     async def _sweep(self, now: float) -> None:
         """Dials whose OriginateResponse never came (the AMI link dropped meanwhile): failed."""
@@ -430,6 +480,8 @@ class DialerRunner:
             attempt = self._by_call.get(event.call_id)
             if attempt is not None and attempt.state == "queued":
                 await self._connected(attempt, event.at)
+            elif attempt is not None and attempt.state == "preview":
+                attempt.state, attempt.offered_at = "previewing", event.at
         elif isinstance(event, (AgentStateChanged, AgentLoggedIn, AgentLoggedOut)):
             self._agent_changed(event)
         elif isinstance(event, CallQueued):
@@ -466,6 +518,16 @@ class DialerRunner:
         outcome = "answered" if event.success else outcome_from_originate(event.reason)
         if outcome != "answered":
             await self._close(attempt, outcome, event.at)
+            return
+        if attempt.preview:  # the customer is on the line; the dialplan rings the agent who dialled
+            attempt.state, attempt.channel, attempt.answered_at = "connected", event.channel, event.at
+            self._by_call[attempt.call_id] = attempt
+            self.stats.connected += 1
+            self._count("answered")
+            await self.center.record(DialerResulted(at=event.at, call_id=attempt.call_id, campaign=self.campaign.id,
+                                                    lead_id=attempt.lead.lead_id, result="answered"))
+            self.book.record_connected(attempt.lead.lead_id, event.at)
+            self._connected_leads[attempt.call_id] = attempt.lead.lead_id
             return
         attempt.call_id, attempt.channel, attempt.answered_at = event.call_id, event.channel, event.at
         attempt.state = "amd"
@@ -519,6 +581,7 @@ class DialerRunner:
             await self._close(attempt, verdict, now, ring_s)
 
     def _queued(self, attempt: _Attempt, now: float) -> CallQueued:
+        """The call (or, in preview, the lead) for the router, with the lead's record."""
         lead = attempt.lead
         attributes: dict[str, Any] = {
             "campaign": self.campaign.id, "lead_id": lead.lead_id, "phone": lead.phone,

@@ -22,9 +22,10 @@ REPLIES_CHANNEL = "agent-replies"
 
 ACTIONS = (
     "login", "available", "pause", "logout", "hold", "resume", "hangup",
-    "blind_transfer", "attended_transfer", "complete_transfer", "wrap_up_done",
+    "blind_transfer", "attended_transfer", "complete_transfer", "wrap_up_done", "preview_dial", "preview_skip",
 )
-CALL_ACTIONS = frozenset({"hold", "resume", "hangup", "blind_transfer", "attended_transfer", "complete_transfer"})
+CALL_ACTIONS = frozenset({"hold", "resume", "hangup", "blind_transfer", "attended_transfer", "complete_transfer",
+                          "preview_dial", "preview_skip"})
 TRANSFER_KINDS = ("agent", "queue", "number")
 
 

@@ -65,7 +65,8 @@ DOCUMENT: dict[str, Any] = {
                 "password": {"type": "string", "minLength": 8}}},
             "Command": {"type": "object", "required": ["action"], "properties": {
                 "action": {"enum": ["login", "available", "pause", "logout", "hold", "resume", "hangup",
-                                    "blind_transfer", "attended_transfer", "complete_transfer", "wrap_up_done"]},
+                                    "blind_transfer", "attended_transfer", "complete_transfer", "wrap_up_done",
+                                    "preview_dial", "preview_skip"]},
                 "call_id": {"type": "string"}, "reason": {"type": "string"}, "target": {"type": "string"},
                 "target_kind": {"enum": ["agent", "queue", "number"]}}},
             "WrapUp": {"type": "object", "required": ["disposition"], "properties": {

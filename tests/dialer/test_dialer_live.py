@@ -324,3 +324,106 @@ async def test_a_dial_whose_result_never_came_is_closed_as_failed(tmp_path: Path
         state = runner.book.state(lead.lead_id)
         assert runner.stats.results == {"failed": 1} and not runner._by_originate
         assert (state.status, state.last_outcome) == (LeadStatus.PENDING, "failed")
+
+
+async def preview_offered(rig: Rig, runner: DialerRunner, agent: str) -> str:
+    """The preview call id offered to `agent` once the runner has queued it."""
+    await rig.wait_for(lambda: any(a.state == "previewing" for a in runner._by_call.values()))
+    await rig.center.wait_idle()
+    [call_id] = [cid for cid, a in runner._by_call.items() if a.state == "previewing"]
+    assert rig.center.router.call_info(call_id)["state"] == "offered"
+    assert rig.center.router.agent_state(agent) == "reserved"
+    return call_id
+
+
+async def written_interaction(rig: Rig, call_id: str) -> Any:
+    """The interaction row once the center's background write has landed."""
+    for _ in range(250):
+        try:
+            return await rig.store.get_interaction(call_id)
+        except LookupError:
+            await asyncio.sleep(0.02)
+    raise AssertionError(f"interaction {call_id} never written")
+
+
+async def stored_events(rig: Rig) -> list[Any]:
+    await rig.center.wait_idle()
+    await rig.wait_for(lambda: rig.eventlog.backlog == 0)
+    return [s.event for s in await rig.store.events_between(0, 1e12)]
+
+
+async def test_preview_agent_sees_the_lead_before_anything_is_dialled_then_dials_it(tmp_path: Path) -> None:
+    async with dialer_rig(tmp_path, ["human", "busy"], mode="preview") as (rig, runner, _played):
+        await rig.command("olga", "available")
+        await rig.center.wait_idle()
+        assert await in_loop(rig, runner.tick) == 1  # one lead shown to the one idle agent
+        call_id = await preview_offered(rig, runner, "olga")
+        assert await in_loop(rig, runner.tick) == 0  # nobody else idle: nothing more queued
+        assert runner.stats.dials == 0 and not runner._by_originate  # nothing dialled yet
+        stored = await stored_events(rig)
+        [queued] = [e for e in stored if isinstance(e, CallQueued) and e.call_id == call_id]
+        assert queued.attributes["preview"] is True and queued.attributes["lead_id"] == "L1"
+        assert queued.customer_id == lead_customer_id("spring", "L1")  # the desktop pops the lead's record
+        assert [e.agent_id for e in stored if isinstance(e, CallOffered) and e.call_id == call_id] == ["olga"]
+        assert not any(isinstance(e, DialerAttempted) for e in stored)
+
+        await rig.command("olga", "preview_dial", call_id=call_id)
+        await rig.wait_for(lambda: rig.center.router.agent_state("olga") == "on_call")
+        assert runner.stats.dials == 1 and runner.stats.connected == 1
+        assert runner.book.state("L1").status == LeadStatus.CONNECTED
+        await rig.wait_for(lambda: rig.center.router.agent_state("olga") == "wrap_up")  # the customer hung up
+        await rig.command("olga", "wrap_up_done", call_id=call_id, disposition="sale")
+        await rig.center.wait_idle()
+        assert runner.book.state("L1").status == LeadStatus.DONE
+        stored = await stored_events(rig)
+        # the PBX call's events speak of the preview: one call, offered, connected and ended
+        assert [e.agent_id for e in stored if isinstance(e, CallConnected) and e.call_id == call_id] == ["olga"]
+        assert sum(isinstance(e, CallEnded) and e.call_id == call_id for e in stored) == 1
+        assert [e.result for e in stored if isinstance(e, DialerResulted)] == ["answered"]
+        interaction = await written_interaction(rig, call_id)
+        assert interaction.outcome == "answered" and interaction.direction == "outbound"
+        assert interaction.agent_id == "olga"
+
+
+async def test_preview_skip_returns_the_lead_and_an_unreached_dial_retries_it(tmp_path: Path) -> None:
+    async with dialer_rig(tmp_path, ["busy", "noanswer"], mode="preview") as (rig, runner, _played):
+        await rig.command("olga", "available")
+        await rig.center.wait_idle()
+        await in_loop(rig, runner.tick)
+        first = await preview_offered(rig, runner, "olga")
+        await rig.command("olga", "preview_skip", call_id=first)
+        await rig.center.wait_idle()
+        skipped = runner.book.state("L1")
+        assert skipped.status == LeadStatus.PENDING and skipped.attempts == 0  # no attempt counted; comes back later
+        assert rig.center.router.agent_state("olga") == "available" and rig.center.router.call_info(first) is None
+
+        await in_loop(rig, runner.tick)  # the next lead (the skipped one waits its hour)
+        second = await preview_offered(rig, runner, "olga")
+        assert runner._by_call[second].lead.lead_id == "L2"
+        await rig.command("olga", "preview_dial", call_id=second)
+        await rig.wait_for(lambda: runner.stats.results.get("no_answer") == 1, timeout=20)
+        await rig.wait_for(lambda: rig.center.router.agent_state("olga") == "available")
+        unreached = runner.book.state("L2")
+        assert unreached.status == LeadStatus.PENDING and unreached.attempts == 1 and unreached.last_outcome == "no_answer"
+        stored = await stored_events(rig)
+        assert not any(isinstance(e, CallConnected) for e in stored)
+        assert not any(e.call_id in (first, second) for e in stored if type(e).__name__ == "CallAbandoned")
+        assert sorted(e.result for e in stored if isinstance(e, DialerResulted)) == ["no_answer", "skipped"]
+        assert (await written_interaction(rig, first)).outcome == "skipped"
+        assert (await written_interaction(rig, second)).outcome == "not_reached"
+
+
+async def test_preview_dial_for_a_call_not_offered_to_the_agent_is_refused(tmp_path: Path) -> None:
+    async with dialer_rig(tmp_path, ["human"], mode="preview") as (rig, runner, _played):
+        await rig.command("olga", "available")
+        await rig.center.wait_idle()
+        await in_loop(rig, runner.tick)
+        call_id = await preview_offered(rig, runner, "olga")
+        replies: list[dict[str, Any]] = []
+        async with rig.bus.subscribe("agent-replies") as sub:
+            await rig.command("otto", "preview_dial", call_id=call_id, request_id="r1")
+            async for _channel, message in sub:
+                replies.append(message)
+                break
+        assert replies[0]["ok"] is False and "no preview" in replies[0]["error"]
+        assert runner.stats.dials == 0 and rig.center.router.agent_state("olga") == "reserved"

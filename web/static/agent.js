@@ -35,7 +35,7 @@
   }
 
   function showPop(p) {
-    call = { id: p.call_id, caller: p.caller };
+    call = { id: p.call_id, caller: p.caller, preview: !!(p.attributes && p.attributes.preview), connected: false };
     $("no-call").hidden = true; $("call").hidden = false;
     $("call-card").classList.remove("ringing"); void $("call-card").offsetWidth; $("call-card").classList.add("ringing");
     $("call-caller").textContent = (p.caller_name ? p.caller_name + " " : "") + (p.caller || "unknown");
@@ -43,7 +43,9 @@
     $("call-wait").textContent = p.wait_s == null ? "—" : H.dur(p.wait_s);
     $("call-ivr").textContent = (p.ivr_path || []).join(" › ") || "—";
     $("call-reason").textContent = p.reason || "";
-    $("call-status").textContent = "ringing";
+    const preview = call.preview;
+    $("call-status").textContent = preview ? "preview — not dialled yet" : "ringing";
+    $("preview-controls").hidden = !preview;
     showCustomer(p.customer, p.new_customer);
     if (p.new_customer) { $("nc-phone").value = p.caller || ""; }
     showHistory(p.history);
@@ -52,7 +54,7 @@
   }
 
   function clearCall() {
-    call = null; $("call").hidden = true; $("no-call").hidden = false;
+    call = null; $("call").hidden = true; $("no-call").hidden = false; $("preview-controls").hidden = true;
     showCustomer(null, false); $("customer-empty").hidden = false; showHistory([]);
     $("btn-wrapup").disabled = true; $("wrapup").reset();
   }
@@ -62,13 +64,14 @@
       case "AgentStateChanged": setState(e.state, e.at, e.reason); break;
       case "AgentLoggedIn": setState("available", e.at); break;
       case "AgentLoggedOut": setState("logged_out", e.at); break;
-      case "CallConnected": if (call && e.call_id === call.id) $("call-status").textContent = "talking"; setState("on_call", e.at); break;
+      case "CallConnected": if (call && e.call_id === call.id) { call.connected = true; $("call-status").textContent = "talking"; } setState("on_call", e.at); break;
       case "CallHeld": if (call && e.call_id === call.id) $("call-status").textContent = "on hold"; break;
       case "CallResumed": if (call && e.call_id === call.id) $("call-status").textContent = "talking"; break;
-      case "CallTransferred": if (call && e.call_id === call.id) $("call-status").textContent = "transferred (" + e.kind + ") to " + e.target; break;
+      case "CallTransferred": if (call && e.call_id === call.id) $("call-status").textContent = "transferred (" + e.mode + ") to " + e.target; break;
       case "CallNotAnswered": if (call && e.call_id === call.id) { clearCall(); reply(false, "Call not answered in time"); } break;
       case "CallAbandoned": if (call && e.call_id === call.id) { $("call-status").textContent = "caller hung up"; } break;
-      case "CallEnded": if (call && e.call_id === call.id) { $("call-status").textContent = "ended — wrap-up"; setState("wrap_up", e.at); } break;
+      case "CallEnded": if (call && e.call_id === call.id && call.preview && !call.connected) { clearCall(); reply(true, e.cause_text || "preview closed"); break; }
+        if (call && e.call_id === call.id) { $("call-status").textContent = "ended — wrap-up"; setState("wrap_up", e.at); } break;
       case "WrapUpEnded": if (call && e.call_id === call.id) { setState("available", e.at); } break;
     }
   }
@@ -94,14 +97,19 @@
   document.querySelectorAll("button[data-action]").forEach((b) => b.addEventListener("click", () => {
     const action = b.dataset.action, extra = {};
     if (action === "pause") extra.reason = $("pause-reason").value;
-    if (["hold", "resume", "hangup", "blind_transfer", "attended_transfer", "complete_transfer"].includes(action)) {
+    if (["hold", "resume", "hangup", "blind_transfer", "attended_transfer", "complete_transfer",
+         "preview_dial", "preview_skip"].includes(action)) {
       if (!call) { reply(false, "No call"); return; }
       extra.call_id = call.id;
     }
     if (action === "blind_transfer" || action === "attended_transfer") {
       extra.target = $("transfer-target").value; extra.target_kind = $("transfer-kind").value;
     }
-    send(action, extra);
+    send(action, extra).then((res) => {
+      if (!res.ok) return;
+      if (action === "preview_dial") { $("preview-controls").hidden = true; $("call-status").textContent = "dialling…"; }
+      if (action === "preview_skip") clearCall();
+    });
   }));
 
   $("wrapup").addEventListener("submit", async (ev) => {
