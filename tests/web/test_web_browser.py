@@ -110,6 +110,40 @@ async def test_agent_gets_the_screen_pop_and_saves_the_wrap_up(browser, server: 
         task.cancel()
 
 
+async def test_preview_shows_the_record_before_the_agent_dials(browser, server: TestClient) -> None:
+    from playwright.async_api import expect
+
+    from events import CallOffered, CallQueued
+
+    app = server.server.app
+    responder = CommandResponder(app[STORE], app[BUS])
+    task = asyncio.create_task(responder.run())
+    try:
+        await asyncio.wait_for(responder.ready.wait(), 5)
+        page = await sign_in(browser, server, "agent01")
+        await expect(page.locator("#conn")).to_have_text("live")
+        driver = BusCallDriver(app[STORE], app[BUS])
+        now = time.time()
+        # a preview: queued and offered, never arrived (nothing is dialled yet)
+        await driver.emit(CallQueued(now, "pv-1", queue="campaign-spring", skills={"outbound": 1}, priority=9,
+                                     customer_id=CUSTOMER.id,
+                                     attributes={"preview": True, "phone": "+14155550142", "lead_id": "L1"}))
+        await driver.emit(CallOffered(now, "pv-1", "agent01", "campaign-spring", reason="preview"))
+        await expect(page.locator("#customer-name")).to_have_text("Grace Hopper")
+        await expect(page.locator("#call-caller")).to_have_text("+14155550142")
+        await expect(page.locator("#call-status")).to_have_text("preview — not dialled yet")
+        await expect(page.locator("#preview-controls")).to_be_visible()
+        await page.click("#btn-preview-dial")
+        await expect(page.locator("#reply")).to_have_text("preview dial: done")
+        assert {k: responder.received[-1][k] for k in ("action", "call_id")} == {"action": "preview_dial",
+                                                                                 "call_id": "pv-1"}
+        await expect(page.locator("#preview-controls")).to_be_hidden()
+        await driver.connect("pv-1", "agent01", "campaign-spring")
+        await expect(page.locator("#call-status")).to_have_text("talking")
+    finally:
+        task.cancel()
+
+
 async def test_agent_cannot_read_another_agents_screen_pop(browser, server: TestClient) -> None:
     app = server.server.app
     driver = BusCallDriver(app[STORE], app[BUS])
