@@ -23,10 +23,12 @@ they are, in order with inbound calls and agent commands:
   played, counted in the `DropBudget` and retried per the campaign's rules;
 - a wallboard tile per campaign is kept in the bus state map `campaigns`.
 
-Answering machines: the recorded dialplan's `[dialer-answered]` machine branch hangs up
-right after the verdict, so `amd_action = "message"` (a Redirect to `hotline-play`)
-only works when that branch waits for the beep instead (e.g. `WaitForSilence()` before
-its `Hangup`); otherwise the redirect finds no channel and the machine is just hung up.
+Answering machines: with `amd_action = "message"` the originate sets
+`CC_MACHINE_MESSAGE`, and Hotline's addition to `[dialer-answered]` (docs/asterisk.md)
+waits for the beep, plays it and reports `UserEvent: DialerMachineMessage`; the
+recorded dialplan, which lacks that addition, hangs the machine up at once. With
+`amd_action = "hangup"` the machine is hung up (by the dialplan, and over AMI in case
+the dialplan does not).
 
 The 2 s are counted from the AMD verdict (the end of the customer's greeting, as the
 regulators count them) to the redirect to the agent; with agents on a standing
@@ -83,6 +85,7 @@ log = structlog.get_logger()
 
 LEAD_VARIABLE = "CC_LEAD"
 CAMPAIGN_VARIABLE = "CC_CAMPAIGN"
+MACHINE_MESSAGE_VARIABLE = "CC_MACHINE_MESSAGE"  # read by [dialer-answered]'s machine branch
 BUSY_STATES = ("reserved", "on_call", "wrap_up")
 INBOUND_RATE_WINDOW_S = 300.0
 LOST_AFTER_S = 60.0  # a dial with no OriginateResponse this long after its timeout is closed as failed
@@ -268,6 +271,7 @@ class DialerRunner:
         self._by_originate: dict[str, _Attempt] = {}
         self._by_call: dict[str, _Attempt] = {}
         self._connected_leads: dict[str, str] = {}  # call id -> lead id, until the disposition
+        self._machines: set[str] = set()  # call ids of machines, to count the messages left
         self._busy_since: dict[str, float] = {}
         self._inbound_arrivals: deque[float] = deque()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -405,15 +409,23 @@ class DialerRunner:
         attempt = _Attempt(uuid.uuid4().hex, lead, number, now, state="preview", preview=True)
         attempt.call_id = f"pv-{attempt.originate_id[:20]}"
         self._by_call[attempt.call_id] = attempt
-        variables = {CAMPAIGN_VARIABLE: self.campaign.id, LEAD_VARIABLE: lead.lead_id}
-        if self.variables_for is not None:
-            variables.update(self.variables_for(lead))
+        variables = self._variables(lead)
         dial = PreviewDial(
             endpoint=live.dial_pattern.format(number=number), originate_id=attempt.originate_id,
             timeout_s=config.no_answer_timeout_s, caller_id=config.caller_id, variables=variables,
             on_dial=functools.partial(self._preview_dialled, attempt),
             on_skip=functools.partial(self._preview_skipped, attempt))
         await self.center.queue_preview(self._queued(attempt, now), lead.phone, dial)
+
+    def _variables(self, lead: Lead) -> dict[str, str]:
+        """The originate's channel variables: the dialplan reads the campaign and lead,
+        and plays the machine message itself when asked (no AMI race with its hangup)."""
+        variables = {CAMPAIGN_VARIABLE: self.campaign.id, LEAD_VARIABLE: lead.lead_id}
+        if self.campaign.config.amd_action == "message" and not self.campaign.config.mode == "preview":
+            variables[MACHINE_MESSAGE_VARIABLE] = self.campaign.live.machine_message
+        if self.variables_for is not None:
+            variables.update(self.variables_for(lead))
+        return variables
 
     async def _preview_dialled(self, attempt: _Attempt, now: float) -> None:
         attempt.state, attempt.placed_at = "ringing", now
@@ -445,9 +457,7 @@ class DialerRunner:
         attempt = _Attempt(uuid.uuid4().hex, lead, number, now)
         self._by_originate[attempt.originate_id] = attempt
         self.stats.dials += 1
-        variables = {CAMPAIGN_VARIABLE: self.campaign.id, LEAD_VARIABLE: lead.lead_id}
-        if self.variables_for is not None:
-            variables.update(self.variables_for(lead))
+        variables = self._variables(lead)
         await self.center.record(DialerAttempted(at=now, call_id=attempt.originate_id, campaign=self.campaign.id,
                                                  lead_id=lead.lead_id, number=lead.phone))
         caller_id = self.campaign.config.caller_id
@@ -534,8 +544,14 @@ class DialerRunner:
         self._by_call[event.call_id] = attempt
 
     def on_ami_message(self, message: Message) -> None:
-        """AmiClient subscriber for `UserEvent`: the dialplan's AMD verdict."""
-        if message.get("UserEvent") != "DialerAMD":
+        """AmiClient subscriber for `UserEvent`: the dialplan's AMD verdict, and its
+        report that a machine got the campaign's message."""
+        name = message.get("UserEvent")
+        if name == "DialerMachineMessage":
+            if message.get("Linkedid") in self._machines or message.get("Uniqueid") in self._machines:
+                self.stats.machine_messages += 1
+            return
+        if name != "DialerAMD":
             return
 
         async def verdict() -> None:
@@ -572,11 +588,12 @@ class DialerRunner:
         elif verdict == "machine":
             attempt.state = "machine"
             await self._close(attempt, "machine", now, ring_s)
-            if self.campaign.config.amd_action == "message" and attempt.channel:
-                self._spawn(self._pbx(self.center.pbx.play(attempt.channel, self.campaign.live.machine_message),
-                                      "machine-message", attempt))
-            elif attempt.channel:
+            self._machines.add(attempt.call_id)
+            if len(self._machines) > 10_000:
+                self._machines.pop()
+            if self.campaign.config.amd_action == "hangup" and attempt.channel:
                 self._spawn(self._pbx(self.center.pbx.hangup(attempt.channel, 16), "machine-hangup", attempt))
+            # "message": the dialplan waits for the beep and plays it (CC_MACHINE_MESSAGE)
         else:
             await self._close(attempt, verdict, now, ring_s)
 
@@ -717,9 +734,7 @@ class DialerRunner:
             # e.g. the recorded dialplan's machine branch hangs up at once (see the module note)
             log.info("dialer_pbx_action_failed", action=name, call_id=attempt.call_id, error=str(exc))
             return
-        if name == "machine-message":
-            self.stats.machine_messages += 1
-        elif name == "drop-message":
+        if name == "drop-message":
             self.stats.drop_messages += 1
 
     def _spawn(self, coro: Any) -> None:

@@ -30,6 +30,8 @@ log = structlog.get_logger()
 
 Program = Callable[[Pbx, Channel, int], Awaitable[None]]
 
+MACHINE_BEEP_S = 2.0  # WaitForSilence: the end of a machine's greeting, then its beep
+
 # Sound file lengths in samples at 8 kHz (what STREAM FILE reports as endpos).
 SOUNDS = {"hello-world": 11360, "vm-goodbye": 7840, "vm-enter-num-to-call": 13600, "silence/3": 24000}
 DEFAULT_SOUND = 8000
@@ -271,6 +273,16 @@ async def dialer_answered(p: Pbx, ch: Channel, _prio: int) -> None:
     )
     p.newexten(ch, 6, "GotoIf", f'{int(status == "MACHINE")}?machine')
     if status == "MACHINE":
+        message = ch.var("CC_MACHINE_MESSAGE")
+        if message:  # Hotline's machine-message addition (docs/asterisk.md), not in the recording
+            p.newexten(ch, 9, "GotoIf", "0?hangup")
+            p.newexten(ch, 10, "WaitForSilence", "1500,1,20")
+            await p.sleep(MACHINE_BEEP_S)
+            p.newexten(ch, 11, "Playback", message)
+            await playback(p, ch, message)
+            p.newexten(ch, 12, "UserEvent", f"DialerMachineMessage,Number: {exten}")
+            p.emit("UserEvent", ch.block() + [("UserEvent", "DialerMachineMessage"), ("Number", exten)], "user,all")
+            hangup_app(p, ch, 13, 16)
         hangup_app(p, ch, 9, 16)
     p.newexten(ch, 7, "MusicOnHold", "default,30")
     await moh(p, ch, 30)

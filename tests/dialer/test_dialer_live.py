@@ -106,7 +106,7 @@ def results(rig: Rig, runner: DialerRunner) -> list[str]:
 
 
 async def test_human_is_connected_within_two_seconds_and_machine_never_reaches_an_agent(tmp_path: Path) -> None:
-    async with dialer_rig(tmp_path, ["human", "machine"]) as (rig, runner, _played):
+    async with dialer_rig(tmp_path, ["human", "machine"]) as (rig, runner, played):
         await rig.command("olga", "available")
         await rig.command("otto", "available")
         await rig.center.wait_idle()
@@ -135,14 +135,26 @@ async def test_human_is_connected_within_two_seconds_and_machine_never_reaches_a
         assert customer.name == "Lead Number1" and customer.phones == ("+12127360001",)
         assert {e.result for e in stored if isinstance(e, DialerResulted)} == {"human", "machine"}
         assert sum(isinstance(e, DialerAttempted) for e in stored) == 2
-        # the recorded dialplan hangs a machine up at once: no message, and no agent either
-        assert runner.stats.machine_messages == 0
+        # the machine got the campaign's message from the dialplan (after its beep), and no agent
+        await rig.wait_for(lambda: runner.stats.machine_messages == 1)
+        assert any(m.get("AppData") == "dialer-message" for m in played)
         # the agent's disposition closes the lead
         await rig.wait_for(lambda: any(isinstance(e, CallEnded) and e.call_id == connected[0].call_id
                                        for e in rig.events))
         await rig.command("olga", "wrap_up_done", call_id=connected[0].call_id, disposition="sale")
         await rig.center.wait_idle()
         assert runner.book.state("L1").status == LeadStatus.DONE and runner.book.state("L1").disposition == "sale"
+
+
+async def test_machine_is_hung_up_without_a_message_when_the_campaign_says_so(tmp_path: Path) -> None:
+    async with dialer_rig(tmp_path, ["machine"], amd_action="hangup") as (rig, runner, played):
+        await rig.command("olga", "available")
+        await rig.center.wait_idle()
+        assert await in_loop(rig, runner.tick) == 1
+        await rig.wait_for(lambda: runner.stats.results.get("machine") == 1)
+        await rig.wait_for(lambda: not rig.emulator.pbx.channels)
+        assert runner.stats.machine_messages == 0 and not any(m.get("AppData") == "dialer-message" for m in played)
+        assert rig.center.router.agent_state("olga") == "available"
 
 
 async def test_human_with_no_agent_free_is_dropped_counted_and_hears_the_message(tmp_path: Path) -> None:
