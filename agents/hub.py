@@ -212,8 +212,9 @@ class ScreenPopHub:
 
     async def build(self, offer: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
         attributes = dict(info.get("attributes") or {})
-        # a preview is offered before it is dialled: the number is the lead's
-        caller = str(info.get("caller", "") or (attributes.get("phone", "") if attributes.get("preview") else ""))
+        # a preview or a call-back is offered before it is dialled: show the number to call
+        caller = str(info.get("caller", "") or (attributes.get("phone", "") if attributes.get("preview") else "")
+                     or attributes.get("callback_number", ""))
         account = str(attributes.get("account_number", "") or "")
         customer: dict[str, Any] | None = None
         candidates: list[dict[str, Any]] = []

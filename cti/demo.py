@@ -52,6 +52,8 @@ DEMO_ROUTING: dict[str, Any] = {
     } | {
         # the demo campaign's answered humans: any agent with the outbound skill, at once
         "campaign-demo": {"targets": [{"name": "campaign agents", "expression": "skills.outbound >= 1"}]},
+        # the preview campaign's leads: only you (the demo login) read them and dial
+        "campaign-demo-preview": {"targets": [{"name": "preview agents", "expression": "skills.preview >= 1"}]},
     },
     "defaults": {"strategy": "longest_idle", "wrap_up_s": 5},
     "rona": {"ring_timeout_s": 15, "max_misses": 2, "pause_reason": "no_answer"},
@@ -61,6 +63,7 @@ DEMO_ROUTING: dict[str, Any] = {
 
 CAMPAIGN_AGENTS = 6  # the first demo agents also work the outbound campaign (blending)
 CAMPAIGN_LEADS = 2000
+PREVIEW_LEADS = 200
 
 
 def demo_campaign_agents() -> list[User]:
@@ -79,7 +82,17 @@ def demo_campaign(data_dir: Path) -> dict[str, Any]:
     offers = ("fibre upgrade", "loyalty discount", "premium support")
     rows += [f"D{n:05d},+1212736{n:04d},UTC,Lead,Number {n},{offers[n % 3]}" for n in range(1, CAMPAIGN_LEADS + 1)]
     leads.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return {"demo": {
+    preview_leads = data_dir / "demo-preview-leads.csv"
+    rows = ["lead_id,phone,time_zone,first_name,last_name,offer"]
+    rows += [f"P{n:04d},+1212737{n:04d},UTC,Prospect,Number {n},{offers[n % 3]}" for n in range(1, PREVIEW_LEADS + 1)]
+    preview_leads.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    always = {"start": "00:00:00", "end": "23:59:59", "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}
+    preview = {"demo-preview": {
+        "leads": str(preview_leads), "name": "Demo preview (you dial)", "mode": "preview", "skill": "preview",
+        "priority": 0, "caller_id": '"ACME Sales" <8005550100>', "calling_window": always,
+        "demo_behaviour": {"answer": 0.7, "busy": 0.15, "noanswer": 0.15},
+    }}
+    return preview | {"demo": {
         "leads": str(leads), "name": "Demo win-back", "mode": "predictive", "caller_id": '"ACME Sales" <8005550100>',
         "no_answer_timeout_s": 20, "expected_aht_s": 20, "max_attempts": 3,
         "calling_window": {"start": "00:00:00", "end": "23:59:59",
@@ -108,7 +121,7 @@ def demo_users() -> list[User]:
 
     agents = demo_campaign_agents()
     human = User(login=DEMO_LOGIN, display_name="You (demo agent)", role="agent", team="team-a",
-                 skills={"billing": 7, "support": 7, "sales": 7, "outbound": 5}, languages=("en",),
+                 skills={"billing": 7, "support": 7, "sales": 7, "outbound": 5, "preview": 5}, languages=("en",),
                  phone_endpoint="Local/2050@agents", password_hash=hash_password(DEMO_PASSWORD))
     supervisor = User(login=SUPERVISOR_LOGIN, display_name="Sam Supervisor", role="supervisor", team="team-a",
                       password_hash=hash_password(SUPERVISOR_PASSWORD))
@@ -189,6 +202,7 @@ async def run_demo(options: DemoOptions) -> None:
         f"  health:     {url}healthz\n"
         f"  traffic:    {options.calls_per_hour:.0f} calls/hour through the PBX emulator on 127.0.0.1:{emulator.port}\n"
         + (f"  outbound:   predictive campaign 'demo' ({CAMPAIGN_LEADS} leads, {CAMPAIGN_AGENTS} blended agents + you)\n"
+           f"  preview:    campaign 'demo-preview': go available on the agent desk, read the lead, Dial or Skip\n"
            if options.campaign else "")
         + "Press Ctrl-C to stop.\n"
     )
