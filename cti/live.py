@@ -733,7 +733,12 @@ class LiveCenter:
 
     async def _final_step(self, step: FinalStep) -> None:
         log.info("call_final_step", call_id=step.call_id, action=step.action, queue=step.queue)
+        # logged as a transfer out of the queue: reports count the call as deflected, not abandoned
+        await self._record(CallTransferred(at=self._now(), call_id=step.call_id, mode=step.action, from_agent="",
+                                           target=step.destination))
         state = self._calls.get(step.call_id)
+        if state is not None:
+            state.attributes["final_step"] = step.action
         if step.action == "voicemail" and state is not None and state.channel:
             channel, recording = state.channel, step.destination or "vm-intro"
             self._in_order(step.call_id, lambda: self.pbx.play(channel, recording), "play")
@@ -776,6 +781,8 @@ class LiveCenter:
             outcome = "callback_requested"
         elif state.attributes.get("preview"):
             outcome = str(state.attributes.get("preview_outcome", "not_reached"))
+        elif state.attributes.get("final_step"):
+            outcome = str(state.attributes["final_step"])  # e.g. voicemail
         else:
             outcome = "abandoned" if state.queued else "ended"
         interaction = Interaction(

@@ -93,7 +93,7 @@ class KpiConfig:
 
 
 _FIELDS = (
-    "offered", "answered", "abandoned", "short_abandoned", "answered_within",
+    "offered", "answered", "abandoned", "deflected", "short_abandoned", "answered_within",
     "abandoned_within", "waited", "wait_answered", "wait_abandoned", "max_wait",
     "transferred", "handled", "talk", "hold", "wrap", "offers", "rona",
     "t_available", "t_reserved", "t_on_call", "t_wrap_up", "t_paused", "t_other",
@@ -106,7 +106,7 @@ class Totals:
     __slots__ = _FIELDS
 
     def __init__(self) -> None:
-        self.offered = self.answered = self.abandoned = self.short_abandoned = 0.0
+        self.offered = self.answered = self.abandoned = self.deflected = self.short_abandoned = 0.0
         self.answered_within = self.abandoned_within = self.waited = 0.0
         self.wait_answered = self.wait_abandoned = self.max_wait = 0.0
         self.transferred = self.handled = self.talk = self.hold = self.wrap = 0.0
@@ -150,6 +150,8 @@ def metrics(t: Totals, cfg: KpiConfig) -> dict[str, Any]:
         "offered": int(t.offered),
         "answered": int(t.answered),
         "abandoned": int(t.abandoned),
+        # left the queue by design: a call-back taken, voicemail, a preview skipped
+        "deflected": int(t.deflected),
         "short_abandoned": int(t.short_abandoned),
         "answered_within": int(t.answered_within),
         # answered within T / answered (Asterisk SL, Wazo QoS)
@@ -195,6 +197,8 @@ def _call_deltas(f: Fact, cfg: KpiConfig) -> tuple[tuple[str, float], ...]:
     if isinstance(f, Outcome):
         waited = 1.0 if f.wait > 0 else 0.0
         within = 1.0 if f.wait <= cfg.sl_threshold_s else 0.0
+        if f.deflected:
+            return (("deflected", 1.0), ("waited", waited))
         if f.answered:
             return (("answered", 1.0), ("answered_within", within), ("waited", waited),
                     ("wait_answered", f.wait))  # fmt: skip
@@ -220,7 +224,9 @@ def _bump(t: Totals, f: Fact, threshold: float, short: float) -> None:
         w = f.wait  # type: ignore[union-attr]
         if w > 0:
             t.waited += 1.0
-        if f.answered:  # type: ignore[union-attr]
+        if f.deflected:  # type: ignore[union-attr]
+            t.deflected += 1.0
+        elif f.answered:  # type: ignore[union-attr]
             t.answered += 1.0
             t.wait_answered += w
             if w <= threshold:

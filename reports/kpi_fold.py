@@ -12,7 +12,12 @@ Semantics (documented here once):
   metric is attributed to the interval in which the call was offered.
 - Answered = first CallConnected of a visit (wait = connect - queued). A later
   CallConnected to another agent (transfer) starts that agent's handling segment.
-- Abandoned = CallAbandoned (or CallEnded without one) while waiting or ringing.
+- Abandoned = CallAbandoned (or CallEnded without one) while waiting or ringing,
+  unless the call was *deflected*: the caller took a call-back (a later CallQueued
+  with `callback_for` naming the call), the router sent it to a final step such as
+  voicemail (CallTransferred while waiting), or it was an outbound preview that was
+  skipped or not reached (CallQueued with `preview`). A deflected call is offered but
+  neither answered nor abandoned.
   RONA = CallNotAnswered (counted per agent); CallRejected (the agent declined) puts
   the call back to waiting without counting a RONA.
 - Handling segment of one agent: talk (connected, minus hold) + hold (CallHeld..
@@ -67,9 +72,10 @@ class Offered:
 class Outcome:
     offered_at: float
     queue: str
-    answered: bool  # False = abandoned
+    answered: bool  # False = abandoned, or deflected
     wait: float
     agent: str = ""
+    deflected: bool = False  # left the queue by design (call-back, voicemail, preview closed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +122,8 @@ class FactSink(Protocol):
 
 
 class _Visit:
-    __slots__ = ("queue", "offered_at", "state", "agent", "seg_start", "hold_start", "hold", "transferred")
+    __slots__ = ("queue", "offered_at", "state", "agent", "seg_start", "hold_start", "hold", "transferred",
+                 "deflected")
 
     def __init__(self, queue: str, offered_at: float) -> None:
         self.queue = queue
@@ -127,6 +134,7 @@ class _Visit:
         self.hold_start = 0.0
         self.hold = 0.0
         self.transferred = False
+        self.deflected = False
 
 
 class _Wrap:
@@ -238,6 +246,15 @@ class KpiFold:
         nv = _Visit(e.queue, at)
         self._visits[e.call_id] = nv
         self.sink.fact(Offered(at, e.queue))
+        attributes = e.attributes
+        if attributes:
+            if attributes.get("preview"):
+                nv.deflected = True  # until it connects
+            original = attributes.get("callback_for")
+            if original:
+                ov = self._visits.get(str(original))
+                if ov is not None and ov.state in ("waiting", "ringing"):
+                    ov.deflected = True  # the caller took a call-back: not an abandon
 
     def _offered(self, e: CallOffered, at: float) -> None:
         self._end_wrap(e.agent_id, at)
@@ -297,7 +314,7 @@ class KpiFold:
         if v.state == "ringing" and self._agent_state.get(v.agent) == "reserved":
             self._set_state(v.agent, "available", at)
         v.state = "done"
-        self.sink.fact(Outcome(v.offered_at, v.queue, False, at - v.offered_at))
+        self.sink.fact(Outcome(v.offered_at, v.queue, False, at - v.offered_at, deflected=v.deflected))
         del self._visits[e.call_id]
 
     def _held(self, e: CallHeld, at: float) -> None:
@@ -314,6 +331,9 @@ class KpiFold:
 
     def _transferred(self, e: CallTransferred, at: float) -> None:
         v = self._visits.get(e.call_id)
+        if v is not None and v.state in ("waiting", "ringing"):
+            v.deflected = True  # the router's final step (voicemail...) while waiting
+            return
         if v is not None and v.state in ("talking", "held") and not v.transferred:
             v.transferred = True
             self.sink.fact(Transfer(v.offered_at, v.queue, v.agent))
@@ -325,7 +345,7 @@ class KpiFold:
         if v.state in ("waiting", "ringing"):
             if v.state == "ringing" and self._agent_state.get(v.agent) == "reserved":
                 self._set_state(v.agent, "available", at)
-            self.sink.fact(Outcome(v.offered_at, v.queue, False, at - v.offered_at))
+            self.sink.fact(Outcome(v.offered_at, v.queue, False, at - v.offered_at, deflected=v.deflected))
         elif v.state in ("talking", "held"):
             self._leave_call(v, at)
         v.state = "done"

@@ -66,7 +66,8 @@ class SimResult:
         lo = self.scenario.start_s + self.scenario.warmup_s
         facts, _ = collect_facts(self.events)
         ans = [f.wait for f in facts if isinstance(f, Outcome) and f.answered and f.offered_at >= lo]
-        ab = [f.wait for f in facts if isinstance(f, Outcome) and not f.answered and f.offered_at >= lo]
+        ab = [f.wait for f in facts if isinstance(f, Outcome) and not f.answered and not f.deflected
+              and f.offered_at >= lo]
         return ans, ab
 
 

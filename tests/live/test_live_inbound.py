@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from events import CallConnected, CallEnded, CallNotAnswered, CallOffered, CallQueued
+from events import CallConnected, CallEnded, CallNotAnswered, CallOffered, CallQueued, CallTransferred
+from reports.kpi import KpiConfig, batch_report
 from tests.live.harness import live_center
 
 
@@ -142,6 +143,30 @@ async def test_callback_request_keeps_the_place_and_calls_back(tmp_path: Path) -
         assert (callback.outcome, callback.agent_id, callback.caller, callback.direction) == (
             "answered", "sue", "5556789", "outbound")
         assert callback.attributes["callback_for"] == original.id
+        # the reports: one call answered (the call-back), nobody abandoned
+        await h.wait_for(lambda: h.eventlog.backlog == 0)
+        report = batch_report([s.event for s in await h.store.events_between(0, 1e12)], KpiConfig()).overall
+        assert (report["answered"], report["abandoned"]) == (1, 0)
+
+
+async def test_final_step_sends_the_caller_to_voicemail_counted_deflected_not_abandoned(tmp_path: Path) -> None:
+    routing = {"defaults": {"wrap_up_s": 1}, "rona": {"ring_timeout_s": 15, "max_misses": 1},
+               "queues": {"billing": {"targets": [{"name": "billing", "expression": "skills.billing >= 1"}],
+                                      "final": {"action": "voicemail", "after_s": 3, "destination": "vm-billing"}}}}
+    played: list = []
+    async with live_center(tmp_path, routing=routing) as h:  # nobody is available
+        h.client.subscribe("Newexten", lambda m: played.append(m) if m.get("Application") == "Playback" else None)
+        await h.caller("Vera", "5550001", patience_s=60)
+        await h.wait_for(lambda: any(isinstance(e, CallEnded) for e in h.events), timeout=20)
+        call_id = next(e.call_id for e in h.events if isinstance(e, CallQueued))
+        assert any(m.get("AppData") == "vm-billing" for m in played)  # the voicemail greeting
+        row = await _poll_interaction(h, call_id)
+        assert row.outcome == "voicemail"
+        await h.wait_for(lambda: h.eventlog.backlog == 0)
+        stored = [s.event for s in await h.store.events_between(0, 1e12)]
+        assert [(e.mode, e.target) for e in stored if isinstance(e, CallTransferred)] == [("voicemail", "vm-billing")]
+        report = batch_report(stored, KpiConfig()).overall
+        assert (report["offered"], report["abandoned"], report["deflected"]) == (1, 0, 1)
 
 
 def next_call_id(h) -> str:

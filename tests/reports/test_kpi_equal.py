@@ -37,7 +37,8 @@ def _event(draw, at: float):
     kind = draw(st.integers(0, 13))
     c, a = draw(call), draw(agent)
     return [
-        lambda: CallQueued(at, c, queue=draw(st.sampled_from(QUEUES))),
+        lambda: CallQueued(at, c, queue=draw(st.sampled_from(QUEUES)),
+                           attributes=draw(st.sampled_from([{}, {}, {"preview": True}, {"callback_for": draw(call)}]))),
         lambda: CallOffered(at, c, a),
         lambda: CallConnected(at, c, a),
         lambda: CallNotAnswered(at, c, a),

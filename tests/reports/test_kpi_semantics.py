@@ -171,3 +171,44 @@ def test_kpi_rejected_offer_is_not_a_rona():
     assert (r["offers"], r["rona"], r["answered"]) == (2, 0, 1)
     assert r["asa"] == pytest.approx(5.0)
     assert r["reserved_s"] == pytest.approx(2.0)  # 2-3 and 5-6
+
+
+def test_kpi_callbacks_voicemail_and_closed_previews_are_deflected_not_abandoned():
+    events = [
+        AgentLoggedIn(0, "a"),
+        # c1 waits 40 s, takes a call-back (queued as cb-c1), then hangs up: deflected
+        CallQueued(10, "c1", queue="q"),
+        CallQueued(50, "cb-c1", queue="q", attributes={"callback": True, "callback_for": "c1"}),
+        CallAbandoned(55, "c1"),
+        CallEnded(55, "c1"),
+        CallOffered(60, "cb-c1", "a"),
+        CallConnected(70, "cb-c1", "a"),
+        CallEnded(100, "cb-c1"),
+        WrapUpEnded(100, "cb-c1", "a"),
+        # c2: the router's final step sends it to voicemail after 30 s: deflected
+        CallQueued(200, "c2", queue="q"),
+        CallTransferred(230, "c2", "voicemail", "", "vm-intro"),
+        CallEnded(260, "c2"),
+        # pv1: a preview the agent skipped: deflected; pv2: dialled and answered
+        CallQueued(300, "pv1", queue="campaign", attributes={"preview": True}),
+        CallOffered(300, "pv1", "a"),
+        CallEnded(310, "pv1"),
+        CallQueued(320, "pv2", queue="campaign", attributes={"preview": True}),
+        CallOffered(320, "pv2", "a"),
+        CallConnected(340, "pv2", "a"),
+        CallEnded(400, "pv2"),
+        # c3: a real abandon
+        CallQueued(500, "c3", queue="q"),
+        CallAbandoned(530, "c3"),
+    ]
+    for r in (batch_report(events, CFG).overall, _incremental(events)):
+        assert (r["offered"], r["answered"], r["abandoned"], r["deflected"]) == (6, 2, 1, 3)
+        assert r["abandon_rate"] == pytest.approx(1 / 6)
+        assert r["avg_abandon_wait"] == pytest.approx(30.0)
+
+
+def _incremental(events: list[object]) -> dict:
+    engine = KpiEngine(CFG)
+    for e in events:
+        engine.apply(e)
+    return engine.report(events[-1].at).overall  # type: ignore[attr-defined]
