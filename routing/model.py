@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Union
 
-from events import AgentStateChanged
+from events import AgentStateChanged, fast_init
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AgentProfile:
     """Who an agent is, for routing. Skills map a name to a proficiency 1-10
@@ -31,6 +32,7 @@ class AgentProfile:
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Tick:
     """Time passes: due escalations, overflows, final steps and wrap-up ends fire."""
@@ -38,6 +40,7 @@ class Tick:
     at: float
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Offer:
     """Ring agent `agent_id` with call `call_id`; the agent is reserved until the
@@ -59,6 +62,7 @@ class Offer:
     at: float = 0.0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Escalated:
     """The call moved to another target (its previous one timed out, or the rules
@@ -73,6 +77,7 @@ class Escalated:
     at: float = 0.0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Overflowed:
     """The call left `from_queue` for `to_queue` (overflow rule)."""
@@ -85,6 +90,7 @@ class Overflowed:
     at: float = 0.0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FinalStep:
     """The call leaves the router: the IVR offers `action` (callback | voicemail),

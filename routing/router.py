@@ -70,6 +70,7 @@ log = structlog.get_logger()
 _INF = float("inf")
 WAITING, OFFERED, CONNECTED, DONE = 0, 1, 2, 3
 _CALL_TIMER, _WRAP_TIMER = 0, 1
+_MAX_SPARE_GROUPS = 4096
 
 
 class _Window:
@@ -252,7 +253,8 @@ def _secs(x: float) -> str:
 
 class Router:
     """See the module docstring. Public methods: add_agent, remove_agent, handle,
-    next_deadline, swap_rules, snapshot, agent_state, call_info, rules, rules_version."""
+    next_deadline (and deadline_epoch), swap_rules, snapshot, agent_state, call_info,
+    rules, rules_version."""
 
     def __init__(self, rules: RuleSet, seed: int = 0, now: float = 0.0) -> None:
         self._rules = rules
@@ -271,7 +273,10 @@ class Router:
         self._groups_by_skill: dict[str, dict[tuple[Any, ...], _Group]] = {}
         self._groups_by_agent: dict[str, dict[tuple[Any, ...], _Group]] = {}
         self._groups_global: dict[tuple[Any, ...], _Group] = {}
+        # groups with no call waiting, kept for reuse (same rules): see _group_for
+        self._spare_groups: dict[tuple[Any, ...], _Group] = {}
         self._timers: list[tuple[float, int, int, Any, Any]] = []
+        self._timers_added = 0  # see deadline_epoch
         self._fallbacks: dict[str, QueueRules] = {}
         self._handlers: dict[type, Callable[[Any, float, list[Decision]], None]] = {
             Tick: self._on_tick,
@@ -373,6 +378,14 @@ class Router:
             heapq.heappop(timers)
         return None
 
+    @property
+    def deadline_epoch(self) -> int:
+        """Changes whenever next_deadline() may have moved earlier (a timer was added).
+        While it is unchanged, next_deadline() is no earlier than when last asked (timers
+        only expire), so a caller whose Tick is still pending at or before that time
+        can skip asking (the simulator asks after every event otherwise)."""
+        return self._timers_added
+
     def swap_rules(self, new_rules: RuleSet, now: float | None = None) -> list[Decision]:
         """Atomically replace the rules (already validated by `load_rules`).
 
@@ -395,6 +408,7 @@ class Router:
         else:
             self._version += 1
         self._fallbacks.clear()
+        self._spare_groups.clear()  # they hold the old rules' queue and target objects
         log.info("routing_rules_swapped", version=self._version, digest=new_rules.digest, waiting=len(waiting))
         if not new_rules.rona.skip_missed_agent:  # forget misses, keep refusals
             for call in self._calls.values():
@@ -560,6 +574,7 @@ class Router:
         if call.next_due < _INF:
             self._seq += 1
             heapq.heappush(self._timers, (call.next_due, self._seq, _CALL_TIMER, call, call.token))
+            self._timers_added += 1
 
     def _on_call_due(self, call: _Call, now: float, out: list[Decision]) -> None:
         before = (call.queue, call.filter_idx, call.target_idx)
@@ -674,7 +689,28 @@ class Router:
 
     # ================================================================ waiting groups
 
-    def _place(self, call: _Call) -> None:
+    def _place(self, call: _Call, group: _Group | None = None) -> None:
+        """Put the waiting call in line in its group (`group`: from _group_for)."""
+        if group is None:
+            group = self._group_for(call)
+        if group.count == 0:
+            self._register(group)
+        t = group.target
+        base = t.priority if t.priority is not None else call.priority
+        heap = group.subs.get(base)
+        if heap is None:
+            heap = group.subs[base] = []
+        self._seq += 1  # (first_at, seq) repeats when a call comes back: keep entries distinct
+        entry = [call.first_at, call.seq, self._seq, call]
+        heapq.heappush(heap, entry)
+        call.entry = entry
+        call.group = group
+        group.count += 1
+
+    def _group_for(self, call: _Call) -> _Group:
+        """The call's group under its current target: the registered one (calls waiting
+        in it), else a spare one kept from before, else a new one (not registered until
+        a call is placed in it: most calls are offered at once and never wait)."""
         qr = call.qr
         t = qr.targets_for(call.filter_idx)[call.target_idx]
         expr = t.expression
@@ -693,18 +729,12 @@ class Router:
         key = (qr.name, call.filter_idx, call.target_idx, reqs_t, cvals, agent_only)
         group = self._groups.get(key)
         if group is None:
-            group = _Group(key, qr, t, reqs_t, agent_only)
-            self._register(group)
-        base = t.priority if t.priority is not None else call.priority
-        heap = group.subs.get(base)
-        if heap is None:
-            heap = group.subs[base] = []
-        self._seq += 1  # (first_at, seq) repeats when a call comes back: keep entries distinct
-        entry = [call.first_at, call.seq, self._seq, call]
-        heapq.heappush(heap, entry)
-        call.entry = entry
-        call.group = group
-        group.count += 1
+            group = self._spare_groups.get(key)
+            if group is None:
+                if len(self._spare_groups) >= _MAX_SPARE_GROUPS:
+                    self._spare_groups.clear()  # bounded: keys include call attribute values
+                group = self._spare_groups[key] = _Group(key, qr, t, reqs_t, agent_only)
+        return group
 
     def _unplace(self, call: _Call) -> None:
         group = call.group
@@ -734,6 +764,7 @@ class Router:
     def _unregister(self, group: _Group) -> None:
         key = group.key
         self._groups.pop(key, None)
+        group.subs = {}  # only stale entries are left: start clean if it is reused
         kind, value = group.anchor
         if kind == "agent":
             d = self._groups_by_agent.get(value)
@@ -837,11 +868,13 @@ class Router:
         fn = group.fn
         return fn is None or fn(agent, call)
 
-    def _match_call(self, call: _Call, now: float, out: list[Decision]) -> None:
+    def _match_call(self, call: _Call, now: float, out: list[Decision], group: _Group | None = None) -> None:
         """A call just became waiting (or its target widened): offer it to the best
-        eligible available agent under its target's strategy, if any."""
-        group = call.group
-        assert group is not None
+        eligible available agent under its target's strategy, if any. `group`: the
+        call's group when the call is not placed in it (yet)."""
+        if group is None:
+            group = call.group
+            assert group is not None
         if not self._avail:
             return
         t = group.target
@@ -1059,12 +1092,16 @@ class Router:
         self._put_in_line(call, now, out)
 
     def _put_in_line(self, call: _Call, now: float, out: list[Decision]) -> None:
-        """Wait in line: placed in its group, given to a free eligible agent at once if
-        there is one, else timed for its next escalation."""
-        self._place(call)
-        self._match_call(call, now, out)
-        if call.state == WAITING:
-            self._schedule(call)
+        """Given to a free eligible agent at once if there is one (without entering its
+        group's line: nothing to undo), else placed in line and timed for its next
+        escalation."""
+        group = self._group_for(call)
+        if self._avail:  # offered at once: it never enters the line (no heap entry to undo)
+            self._match_call(call, now, out, group)
+            if call.state != WAITING:
+                return
+        self._place(call, group)
+        self._schedule(call)
 
     # ================================================================ event handlers
 
@@ -1250,6 +1287,7 @@ class Router:
             agent.wrapping[call.id] = due
             self._seq += 1
             heapq.heappush(self._timers, (due, self._seq, _WRAP_TIMER, agent, call.id))
+            self._timers_added += 1
         self._refresh(agent, now)
         self._publish(agent, now, out)
         self._fill_agent(agent, now, out)

@@ -29,6 +29,7 @@ asyncio event loop (use a thread or a process).
 from __future__ import annotations
 
 import asyncio
+import heapq
 import math
 import random
 import time
@@ -49,6 +50,7 @@ from events import (
     CallNotAnswered,
     CallOffered,
     CallQueued,
+    CallTransferred,
     WrapUpEnded,
 )
 from sim.arrivals import Arrival, poisson_profile, read_anonymous_bank, read_event_log, read_queue_log
@@ -77,31 +79,46 @@ def _fire(timer: _Timer) -> None:
 
 
 _FIRE = (_fire,)  # shared, never mutated: SimPy swaps an event's callbacks for None when it runs
+_NORMAL = simpy.events.NORMAL
 
 
 class _Timer(simpy.Event):
     """Call `fn(*args)` after `delay`: what `env.timeout(delay).callbacks.append(lambda
-    _e: fn(*args))` does, at a fraction of the cost (the model schedules ~5 timers per
+    _e: fn(*args))` does, at a fraction of the cost (the model schedules ~4 timers per
     call and no process ever waits on one, so neither Timeout's checks nor a closure
     are needed). Set up like SimPy's own Timeout: an already-triggered, successful
-    event scheduled at now + delay."""
+    event scheduled at now + delay. The state every new timer starts in is given by
+    class attributes (SimPy's step() replaces `callbacks` on the instance) and the
+    push is env.schedule() inlined: ~4 timers per call make this a hot path."""
 
     __slots__ = ("args", "fn")
+    callbacks = _FIRE  # type: ignore[assignment]
+    _value = None
+    _ok = True
 
     def __init__(self, env: simpy.Environment, delay: float, fn: Callable[..., None], args: tuple) -> None:
         if delay < 0:
             raise ValueError(f"negative delay {delay}")
         self.env = env
-        self.callbacks = _FIRE  # type: ignore[assignment]
-        self._value = None
-        self._ok = True
         self.fn = fn
         self.args = args
-        env.schedule(self, simpy.events.NORMAL, delay)
+        heapq.heappush(env._queue, (env._now + delay, _NORMAL, next(env._eid), self))  # type: ignore[attr-defined]
+
+    @classmethod
+    def with_eid(cls, env: simpy.Environment, at: float, eid: int, fn: Callable[..., None], args: tuple) -> _Timer:
+        """A timer at time `at` scheduled with an event id taken earlier from
+        `env._eid`: it runs among simultaneous events where a timer made then would."""
+        timer = cls.__new__(cls)
+        timer.env = env
+        timer.fn = fn
+        timer.args = args
+        heapq.heappush(env._queue, (at, _NORMAL, eid, timer))  # type: ignore[attr-defined]
+        return timer
 
 
 class _Call:
-    __slots__ = ("cid", "queue", "patience", "handle", "wrap", "state", "agent", "seq", "arrived", "ring1", "rona1")
+    __slots__ = ("cid", "queue", "patience", "handle", "wrap", "state", "agent", "seq", "arrived", "ring1", "rona1",
+                 "answer_at", "patience_eid")
 
     def __init__(self, cid: str, queue: str, patience: float, handle: float, wrap: float | None, arrived: float,
                  ring1: float = 0.0, rona1: float = 1.0) -> None:
@@ -116,6 +133,8 @@ class _Call:
         self.arrived = arrived
         self.ring1 = ring1  # ring time and RONA draw of the first offer, drawn at arrival
         self.rona1 = rona1
+        self.answer_at = math.inf  # when the pending answer timer fires (first offer)
+        self.patience_eid: int | None = None  # SimPy order reserved for a patience timer not yet scheduled
 
 
 @dataclass
@@ -159,6 +178,8 @@ class CallCenterModel:
         self._decision_counts: dict[type, int] = {}
         self._calls: dict[str, _Call] = {}
         self._tick_at: float | None = None
+        self._epoch = -1  # router.deadline_epoch when next_deadline() was last asked
+        self._has_epoch = hasattr(self.router, "deadline_epoch")  # a router_factory may give another router
         self._agent_call: dict[str, str] = {}  # agent -> call id while ringing/talking/wrap (sim-driven)
         self._leaving: set[str] = set()
         self._logged_in: set[str] = set()
@@ -188,7 +209,7 @@ class CallCenterModel:
             self.events.append(event)
         if self._sink is not None:
             self._sink(event)
-        self._act(self.router.handle(event, self.env.now))
+        self._act(self.router.handle(event, self.env._now))
 
     def _act(self, decisions: list[object]) -> None:
         counts = self._decision_counts
@@ -197,15 +218,13 @@ class CallCenterModel:
         for d in decisions:
             kind = type(d)
             counts[kind] = counts.get(kind, 0) + 1  # by type: names are filled in by run()
-            if kind is self._Offer:
-                c = self._offer(d)
-                if c is not None:
-                    if answer_now is None:
-                        answer_now = []
-                    answer_now.append(c)
-            elif kind in _DOMAIN:
-                self._emit(d)
-                if kind is AgentStateChanged and d.state in ("available", "paused"):  # type: ignore[attr-defined]
+            if kind is AgentStateChanged:  # the most frequent decision (~3 per call): tested first
+                self._n_events += 1  # self._emit(d), inlined
+                if self._keep:
+                    self.events.append(d)
+                if self._sink is not None:
+                    self._sink(d)
+                if d.state in ("available", "paused"):  # type: ignore[attr-defined]
                     aid = d.agent_id  # type: ignore[attr-defined]
                     c = self._calls.get(self._agent_call.get(aid, ""))
                     if c is None or c.agent != aid or c.state not in ("ringing", "talking"):
@@ -213,10 +232,21 @@ class CallCenterModel:
                         if aid in self._leaving:
                             leave = leave or []
                             leave.append(aid)
+            elif kind is self._Offer:
+                c = self._offer(d)
+                if c is not None:
+                    if answer_now is None:
+                        answer_now = []
+                    answer_now.append(c)
+            elif kind in _DOMAIN:
+                self._emit(d)
             elif kind is self._FinalStep:
                 c = self._calls.pop(d.call_id, None)  # type: ignore[attr-defined]
                 if c is not None:
                     c.state = "done"
+                    # as the live center logs it: a transfer out of the queue (deflected, not abandoned)
+                    self._emit(CallTransferred(self.env.now, c.cid, str(getattr(d, "action", "")), "",
+                                               str(getattr(d, "destination", ""))))
                     self._emit(CallEnded(self.env.now, c.cid, cause=16,
                                          cause_text=str(getattr(d, "action", "")), hung_up_by="system"))  # fmt: skip
             elif kind is self._Overflowed:
@@ -224,7 +254,8 @@ class CallCenterModel:
                 if c is not None:
                     c.queue = getattr(d, "to_queue", c.queue)
             # Escalated: nothing to do for the caller
-        self._schedule_tick()
+        if self._tick_at is None or not self._has_epoch or self.router.deadline_epoch != self._epoch:
+            self._schedule_tick()  # (else no timer was added since it was last asked: nothing to do)
         if answer_now is not None:
             # zero ring time: answer once this batch of decisions is logged (same instant)
             for c in answer_now:
@@ -235,6 +266,11 @@ class CallCenterModel:
                     self._do_logout(aid)
 
     def _schedule_tick(self) -> None:
+        if self._has_epoch:
+            epoch = self.router.deadline_epoch
+            if epoch == self._epoch and self._tick_at is not None:
+                return  # no timer added since last asked: the deadline is no earlier than our Tick
+            self._epoch = epoch
         dl = self.router.next_deadline()
         if dl is None:
             return
@@ -393,13 +429,29 @@ class CallCenterModel:
         cid = f"c{self._n}"
         now = self.env.now
         c = _Call(cid, queue, *draws[:3], now, draws[3], draws[4])
-        patience = c.patience
         self._calls[cid] = c
         self.stats.calls += 1
-        if math.isfinite(patience):
-            _Timer(self.env, patience, self._patience_out, (c,))
+        # The patience timer only matters if the call can still be waiting or ringing
+        # when it runs out; most calls are offered at once and answered before. Its
+        # place in SimPy's order (the event id a timer made here would get) is reserved
+        # now and the timer scheduled after the CallQueued only when needed: the
+        # order of simultaneous events, and so every result, is as if it always were.
+        if math.isfinite(c.patience):
+            c.patience_eid = next(self.env._eid)  # type: ignore[attr-defined]
         # positional arguments: frozen dataclasses build faster without keywords (hot path)
         self._feed(CallQueued(now, cid, queue, skills, priority, customer_id, attributes))
+        if c.patience_eid is not None and (c.state == "waiting" or (c.state == "ringing" and
+                                                                     not c.answer_at < now + c.patience)):
+            self._guard(c)
+
+    def _guard(self, c: _Call) -> None:
+        """Schedule the call's patience timer (if it was left out at arrival) with the
+        event id reserved then: due at arrival + patience, like a timer made then."""
+        eid = c.patience_eid
+        if eid is None:
+            return
+        c.patience_eid = None
+        _Timer.with_eid(self.env, max(c.arrived + c.patience, self.env.now), eid, self._patience_out, (c,))
 
     # ---------------------------------------------------------- call life
 
@@ -416,12 +468,16 @@ class CallCenterModel:
         self._agent_call[d.agent_id] = c.cid
         self._emit(CallOffered(now, c.cid, d.agent_id, c.queue, str(getattr(d, "reason", ""))))
         first = c.seq == 1
+        if not first:
+            self._guard(c)  # offered again: it went back to waiting (normally guarded then already)
         if self.sc.rona_probability and (c.rona1 if first else self._rona_rng.random()) < self.sc.rona_probability:
+            c.answer_at = math.inf
             _Timer(self.env, self._rona_timeout, self._rona, (c, c.seq))
             return None
         ring = c.ring1 if first else self.sc.ring.sample(self._ring_rng)
         if ring <= 0:
             return c
+        c.answer_at = now + ring  # the time SimPy computes for the timer below
         _Timer(self.env, ring, self._answer, (c, c.seq))
         return None
 
@@ -438,6 +494,7 @@ class CallCenterModel:
         agent = c.agent
         c.state = "waiting"
         c.agent = ""
+        self._guard(c)
         self._feed(CallNotAnswered(self.env.now, c.cid, agent, queue=c.queue))
         self._agent_free(agent, c.cid)
 

@@ -37,3 +37,25 @@ def test_record_round_trip(name: str) -> None:
 def test_unknown_kind_is_a_clear_error() -> None:
     with pytest.raises(UnknownEventKind, match="'Nope'"):
         from_record({"kind": "Nope", "at": 1})
+
+
+@pytest.mark.parametrize("name", sorted(EVENT_TYPES))
+def test_events_stay_frozen_with_the_fast_init(name: str) -> None:
+    event = _sample(EVENT_TYPES[name])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.at = 1.0  # type: ignore[misc]
+    assert event == dataclasses.replace(event)
+
+
+def test_fast_init_keeps_defaults_and_fresh_factory_values() -> None:
+    from events import CallEnded, CallQueued
+
+    a, b = CallQueued(1.0, "c1"), CallQueued(at=1.0, call_id="c1")
+    assert a == b and a.queue == "" and a.priority == 0 and a.skills == {}
+    assert a.skills is not b.skills  # a new dict per event, as default_factory gives
+    assert repr(a) == "CallQueued(at=1.0, call_id='c1', queue='', skills={}, priority=0, customer_id='', attributes={})"
+    with pytest.raises(TypeError):
+        CallQueued(1.0)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        CallQueued(1.0, "c1", nope=1)  # type: ignore[call-arg]
+    assert hash(CallEnded(2.0, "c1")) == hash(CallEnded(2.0, "c1", 16, "", ""))

@@ -642,3 +642,31 @@ def test_same_events_same_decisions():
         return h.log
 
     assert run() == run()
+
+
+def test_deadline_epoch_changes_whenever_the_deadline_may_move_earlier():
+    # The simulator skips next_deadline() while the epoch is unchanged: that is only
+    # right if an unchanged epoch means the deadline did not move earlier.
+    h = Harness(ESCALATION, [ap("a5", billing=5), ap("a9", billing=9)])
+    h.login(0, "a5")
+    e0 = h.router.deadline_epoch
+    h.queue(10, "c1", "billing", {"billing": 1})  # waits: escalation timer at 40
+    assert h.router.deadline_epoch != e0 and h.router.next_deadline() == 40.0
+    e1 = h.router.deadline_epoch
+    h.queue(12, "c2", "billing", {"billing": 1})  # also waits, timer at 42: not earlier
+    assert h.router.next_deadline() == 40.0
+    e2 = h.router.deadline_epoch
+    assert e2 != e1  # a timer was added (later than the deadline, still counted)
+    h.login(20, "a9")  # c1 is offered to a9: its timer lapses, the deadline moves later
+    assert h.router.deadline_epoch == e2 and h.router.next_deadline() == 42.0
+
+
+def test_a_call_offered_at_once_leaves_no_group_behind_and_later_ones_still_wait():
+    h = Harness(ESCALATION, [ap("a9", billing=9)])
+    h.login(0, "a9")
+    assert offers(h.queue(1, "c1", "billing", {"billing": 1})) == [("c1", "a9")]
+    assert h.router.waiting_call_ids() == []
+    assert h.queue(2, "c2", "billing", {"billing": 1}) == []  # a9 is ringing: c2 waits
+    assert h.router.waiting_call_ids() == ["c2"]
+    h.send(CallAbandoned(at=3.0, call_id="c1", queue="billing"))  # a9 free again
+    assert offers(h.log[-2:]) == [("c2", "a9")]

@@ -278,3 +278,14 @@ def test_sim_event_replay_keeps_the_recorded_skills(tmp_path):
     q = {e.call_id: dict(e.skills) for e in res.events if isinstance(e, CallQueued)}
     assert list(q.values()) == [{"billing": 3}, {"general": 1}]
     assert res.report.overall["answered"] == 1  # x2 needs skill "general": nobody has it, it waits
+
+
+def test_sim_final_step_is_deflected_not_abandoned(tmp_path):
+    rules = (EXAMPLES / "scenario-day-rules.toml").read_text().replace(
+        "[queues.sales]\n", '[queues.sales]\nfinal = { action = "voicemail", after_s = 20, destination = "vm-sales" }\n')
+    res = run_scenario(load_scenario(small(tmp_path, rules)))
+    to_voicemail = [e for e in res.events if type(e).__name__ == "CallTransferred"]
+    assert to_voicemail and {(e.mode, e.target) for e in to_voicemail} == {("voicemail", "vm-sales")}
+    o, sales = res.report.overall, res.report.queues["sales"]["total"]
+    assert o["deflected"] == sales["deflected"] == len(to_voicemail)
+    assert o["answered"] + o["abandoned"] + o["deflected"] == o["offered"]  # each call counted once
