@@ -52,6 +52,19 @@ async def server(tmp_path: Path) -> AsyncIterator[TestClient]:
         await asyncio.wait_for(c.close(), 20)
 
 
+@pytest.fixture
+async def responder(server: TestClient) -> AsyncIterator[CommandResponder]:
+    """Answers the desktop's commands as the live loop would (no PBX in these tests)."""
+    app = server.server.app
+    answering = CommandResponder(app[STORE], app[BUS])
+    task = asyncio.create_task(answering.run())
+    try:
+        await asyncio.wait_for(answering.ready.wait(), 5)
+        yield answering
+    finally:
+        task.cancel()
+
+
 async def sign_in(browser, server: TestClient, user: str, viewport=(1280, 900)):
     page = await browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
     page.set_default_timeout(8000)
@@ -62,86 +75,74 @@ async def sign_in(browser, server: TestClient, user: str, viewport=(1280, 900)):
     return page
 
 
-async def test_agent_gets_the_screen_pop_and_saves_the_wrap_up(browser, server: TestClient) -> None:
+async def test_agent_gets_the_screen_pop_and_saves_the_wrap_up(browser, server: TestClient, responder) -> None:
     from playwright.async_api import expect
 
     app = server.server.app
-    responder = CommandResponder(app[STORE], app[BUS])
-    task = asyncio.create_task(responder.run())
-    try:
-        await asyncio.wait_for(responder.ready.wait(), 5)
-        page = await sign_in(browser, server, "agent01")
-        await expect(page).to_have_url(str(server.make_url("/agent")))
-        await expect(page.locator("#conn")).to_have_text("live")
-        await page.click("#btn-available")
-        await expect(page.locator("#reply")).to_have_text("available: done")
-        await expect(page.locator("#state")).to_have_text("available")
-        assert responder.received[-1]["action"] == "available"
+    page = await sign_in(browser, server, "agent01")
+    await expect(page).to_have_url(str(server.make_url("/agent")))
+    await expect(page.locator("#conn")).to_have_text("live")
+    await page.click("#btn-available")
+    await expect(page.locator("#reply")).to_have_text("available: done")
+    await expect(page.locator("#state")).to_have_text("available")
+    assert responder.received[-1]["action"] == "available"
 
-        driver = BusCallDriver(app[STORE], app[BUS])
-        await driver.offer("call-b1", "+1 415 555 0142", "billing", "agent01", ivr_path=["billing", "invoice"])
-        await expect(page.locator("#customer-name")).to_have_text("Grace Hopper")
-        await expect(page.locator("#customer-company")).to_have_text("Navy Computing")
-        await expect(page.locator("#customer-account")).to_have_text(CUSTOMER.account_number)
-        await expect(page.locator("#call-queue")).to_have_text("billing")
-        await expect(page.locator("#call-ivr")).to_have_text("billing › invoice")
-        await expect(page.locator("#history .disposition")).to_have_text(["resolved"])
-        await driver.connect("call-b1", "agent01", "billing")
-        await expect(page.locator("#call-status")).to_have_text("talking")
-        DOCS.mkdir(exist_ok=True)
-        await page.screenshot(path=str(DOCS / "agent-desktop-call.png"), full_page=True)
+    driver = BusCallDriver(app[STORE], app[BUS])
+    await driver.offer("call-b1", "+1 415 555 0142", "billing", "agent01", ivr_path=["billing", "invoice"])
+    await expect(page.locator("#customer-name")).to_have_text("Grace Hopper")
+    await expect(page.locator("#customer-company")).to_have_text("Navy Computing")
+    await expect(page.locator("#customer-account")).to_have_text(CUSTOMER.account_number)
+    await expect(page.locator("#call-queue")).to_have_text("billing")
+    await expect(page.locator("#call-ivr")).to_have_text("billing › invoice")
+    await expect(page.locator("#history .disposition")).to_have_text(["resolved"])
+    await driver.connect("call-b1", "agent01", "billing")
+    await expect(page.locator("#call-status")).to_have_text("talking")
+    DOCS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(DOCS / "agent-desktop-call.png"), full_page=True)
 
-        await page.click("#btn-hold")
-        await expect(page.locator("#reply")).to_have_text("hold: done")
-        assert {k: responder.received[-1][k] for k in ("action", "call_id")} == {"action": "hold", "call_id": "call-b1"}
-        await driver.end("call-b1")
-        await expect(page.locator("#call-status")).to_have_text("ended — wrap-up")
-        await page.select_option("#disposition", "resolved")
-        await page.fill("#notes", "explained the invoice")
-        await page.click("#btn-wrapup")
-        await expect(page.locator("#wrapup-result")).to_have_text("Saved: resolved")
-        saved = await app[STORE].get_interaction("call-b1")
-        assert (saved.disposition, saved.notes, saved.agent_id) == ("resolved", "explained the invoice", "agent01")
-        # phone-sized screen: the desktop still fits without horizontal scrolling
-        await page.set_viewport_size({"width": 390, "height": 844})
-        width = await page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390
-    finally:
-        task.cancel()
+    await page.click("#btn-hold")
+    await expect(page.locator("#reply")).to_have_text("hold: done")
+    assert {k: responder.received[-1][k] for k in ("action", "call_id")} == {"action": "hold", "call_id": "call-b1"}
+    await driver.end("call-b1")
+    await expect(page.locator("#call-status")).to_have_text("ended — wrap-up")
+    await page.select_option("#disposition", "resolved")
+    await page.fill("#notes", "explained the invoice")
+    await page.click("#btn-wrapup")
+    await expect(page.locator("#wrapup-result")).to_have_text("Saved: resolved")
+    saved = await app[STORE].get_interaction("call-b1")
+    assert (saved.disposition, saved.notes, saved.agent_id) == ("resolved", "explained the invoice", "agent01")
+    # phone-sized screen: the desktop still fits without horizontal scrolling
+    await page.set_viewport_size({"width": 390, "height": 844})
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390
 
 
-async def test_preview_shows_the_record_before_the_agent_dials(browser, server: TestClient) -> None:
+async def test_preview_shows_the_record_before_the_agent_dials(browser, server: TestClient, responder) -> None:
     from playwright.async_api import expect
 
     from events import CallOffered, CallQueued
 
     app = server.server.app
-    responder = CommandResponder(app[STORE], app[BUS])
-    task = asyncio.create_task(responder.run())
-    try:
-        await asyncio.wait_for(responder.ready.wait(), 5)
-        page = await sign_in(browser, server, "agent01")
-        await expect(page.locator("#conn")).to_have_text("live")
-        driver = BusCallDriver(app[STORE], app[BUS])
-        now = time.time()
-        # a preview: queued and offered, never arrived (nothing is dialled yet)
-        await driver.emit(CallQueued(now, "pv-1", queue="campaign-spring", skills={"outbound": 1}, priority=9,
-                                     customer_id=CUSTOMER.id,
-                                     attributes={"preview": True, "phone": "+14155550142", "lead_id": "L1"}))
-        await driver.emit(CallOffered(now, "pv-1", "agent01", "campaign-spring", reason="preview"))
-        await expect(page.locator("#customer-name")).to_have_text("Grace Hopper")
-        await expect(page.locator("#call-caller")).to_have_text("+14155550142")
-        await expect(page.locator("#call-status")).to_have_text("preview — not dialled yet")
-        await expect(page.locator("#preview-controls")).to_be_visible()
-        await page.click("#btn-preview-dial")
-        await expect(page.locator("#reply")).to_have_text("preview dial: done")
-        assert {k: responder.received[-1][k] for k in ("action", "call_id")} == {"action": "preview_dial",
-                                                                                 "call_id": "pv-1"}
-        await expect(page.locator("#preview-controls")).to_be_hidden()
-        await driver.connect("pv-1", "agent01", "campaign-spring")
-        await expect(page.locator("#call-status")).to_have_text("talking")
-    finally:
-        task.cancel()
+    page = await sign_in(browser, server, "agent01")
+    await expect(page.locator("#conn")).to_have_text("live")
+    driver = BusCallDriver(app[STORE], app[BUS])
+    now = time.time()
+    # a preview: queued and offered, never arrived (nothing is dialled yet)
+    await driver.emit(CallQueued(now, "pv-1", queue="campaign-spring", skills={"outbound": 1}, priority=9,
+                                 customer_id=CUSTOMER.id,
+                                 attributes={"preview": True, "phone": "+14155550142", "lead_id": "L1"}))
+    await driver.emit(CallOffered(now, "pv-1", "agent01", "campaign-spring", reason="preview"))
+    await expect(page.locator("#customer-name")).to_have_text("Grace Hopper")
+    await expect(page.locator("#call-caller")).to_have_text("+14155550142")
+    await expect(page.locator("#call-status")).to_have_text("preview — not dialled yet")
+    await expect(page.locator("#preview-controls")).to_be_visible()
+    await page.click("#btn-preview-dial")
+    await expect(page.locator("#reply")).to_have_text("preview dial: done")
+    assert {k: responder.received[-1][k] for k in ("action", "call_id")} == {"action": "preview_dial",
+                                                                             "call_id": "pv-1"}
+    await expect(page.locator("#preview-controls")).to_be_hidden()
+    await driver.connect("pv-1", "agent01", "campaign-spring")
+    await expect(page.locator("#call-status")).to_have_text("talking")
 
 
 async def test_agent_cannot_read_another_agents_screen_pop(browser, server: TestClient) -> None:
