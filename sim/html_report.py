@@ -242,9 +242,10 @@ def render_html(results: Sequence[SimResult], candidate_name: str | None = None)
     for r, name in zip(results, names):
         for q, g in r.report.queues.items():
             t = g["total"]
-            qrows.append([name, q, t["offered"], t["answered"], t["abandoned"], _fmt(t["service_level_offered"], True),
-                          _fmt(t["asa"]), _fmt(t["abandon_rate"], True), _fmt(t["aht"])])  # fmt: skip
-    body.append("<h2>Queues</h2>" + _table(qrows, ["run", "queue", "offered", "answered", "abandoned",
+            qrows.append([name, q, t["offered"], t["answered"], t["abandoned"], t["deflected"],
+                          _fmt(t["service_level_offered"], True), _fmt(t["asa"]), _fmt(t["abandon_rate"], True),
+                          _fmt(t["aht"])])  # fmt: skip
+    body.append("<h2>Queues</h2>" + _table(qrows, ["run", "queue", "offered", "answered", "abandoned", "deflected",
                                                     "SL/offered", "ASA s", "abandon", "AHT s"]))  # fmt: skip
 
     body.append("<h2>Scenario</h2><pre>" + _e(json.dumps(sc.source, indent=2, default=str)) + "</pre>")
