@@ -71,6 +71,7 @@ _INF = float("inf")
 WAITING, OFFERED, CONNECTED, DONE = 0, 1, 2, 3
 _CALL_TIMER, _WRAP_TIMER = 0, 1
 _MAX_SPARE_GROUPS = 4096
+_MIN_COMPACT = 4096
 
 
 class _Window:
@@ -113,7 +114,7 @@ class _Agent:
         "id", "skills", "languages", "team", "capacity", "attrs", "wrap_up_s",
         "logged_in", "paused", "pause_reason", "ringing", "connected", "wrapping",
         "idle_since", "calls_handled", "misses", "rr", "state", "login_at",
-        "busy", "pause_idle", "in_index",
+        "busy", "pause_idle", "in_index", "slots",
     )
 
     def __init__(self, profile: AgentProfile) -> None:
@@ -132,6 +133,10 @@ class _Agent:
         self.busy = _Window()
         self.pause_idle = _Window()
         self.in_index = False
+        # per skill: (available-by-skill dict, available-at-level dict), built when first
+        # indexed; the router never replaces those dicts, so they stay valid until the
+        # skills change (set_profile)
+        self.slots: list[tuple[dict[str, _Agent], dict[str, _Agent]]] | None = None
         self.set_profile(profile)
 
     def set_profile(self, p: AgentProfile) -> None:
@@ -146,6 +151,7 @@ class _Agent:
             if lvl >= 1:
                 skills[str(name)] = min(lvl, 10)
         self.skills = skills
+        self.slots = None
         self.languages = frozenset(p.languages)
         self.team = p.team
         self.capacity = max(1, int(p.capacity))
@@ -277,6 +283,8 @@ class Router:
         self._spare_groups: dict[tuple[Any, ...], _Group] = {}
         self._timers: list[tuple[float, int, int, Any, Any]] = []
         self._timers_added = 0  # see deadline_epoch
+        self._asked = _INF  # what next_deadline() last returned (inf: None, or never asked)
+        self._compact_at = _MIN_COMPACT  # heap size at which lapsed timers are dropped
         self._fallbacks: dict[str, QueueRules] = {}
         self._handlers: dict[type, Callable[[Any, float, list[Decision]], None]] = {
             Tick: self._on_tick,
@@ -358,7 +366,8 @@ class Router:
         else:
             now = self._advance_clock(now)
         out: list[Decision] = []
-        if self._timers and self._timers[0][0] <= now:
+        timers = self._timers
+        if timers and timers[0][0] <= now:
             self._process_due(now, out)
         handler = self._handlers.get(type(event))
         if handler is not None:
@@ -372,18 +381,23 @@ class Router:
             due, _, kind, ref, token = timers[0]
             if kind == _CALL_TIMER:
                 if ref.token == token and ref.state == WAITING:
+                    self._asked = due
                     return due
             elif ref.wrapping.get(token) == due and self._agents.get(ref.id) is ref:
+                self._asked = due
                 return due
             heapq.heappop(timers)
+        self._asked = _INF
         return None
 
     @property
     def deadline_epoch(self) -> int:
-        """Changes whenever next_deadline() may have moved earlier (a timer was added).
-        While it is unchanged, next_deadline() is no earlier than when last asked (timers
-        only expire), so a caller whose Tick is still pending at or before that time
-        can skip asking (the simulator asks after every event otherwise)."""
+        """Changes whenever next_deadline() may have moved earlier (a timer was added
+        before what it last returned; a timer due no earlier cannot move it, and most
+        are: the simulator's day-long wrap-up cap). While it is unchanged,
+        next_deadline() is no earlier than when last asked (timers only expire), so a
+        caller whose Tick is still pending at or before that time can skip asking (the
+        simulator asks after every event otherwise)."""
         return self._timers_added
 
     def swap_rules(self, new_rules: RuleSet, now: float | None = None) -> list[Decision]:
@@ -565,16 +579,41 @@ class Router:
                 if agent.wrapping.get(token) != due or self._agents.get(agent.id) is not agent:
                     continue
                 del agent.wrapping[token]
-                self._refresh(agent, now)
-                self._publish(agent, now, out)
+                self._sync(agent, now, out)
                 self._fill_agent(agent, now, out)
 
     def _schedule(self, call: _Call) -> None:
         call.token += 1
         if call.next_due < _INF:
             self._seq += 1
-            heapq.heappush(self._timers, (call.next_due, self._seq, _CALL_TIMER, call, call.token))
+            self._push_timer((call.next_due, self._seq, _CALL_TIMER, call, call.token))
+
+    def _push_timer(self, entry: tuple[float, int, int, Any, Any]) -> None:
+        timers = self._timers
+        heapq.heappush(timers, entry)
+        if entry[0] < self._asked:  # (a later timer cannot move next_deadline() earlier)
             self._timers_added += 1
+        if len(timers) > self._compact_at:
+            self._compact_timers()
+
+    def _timer_live(self, entry: tuple[float, int, int, Any, Any]) -> bool:
+        """Can this heap entry still fire (the test _process_due and next_deadline make)?"""
+        due, _, kind, ref, token = entry
+        if kind == _CALL_TIMER:
+            return ref.token == token and ref.state == WAITING
+        return ref.wrapping.get(token) == due and self._agents.get(ref.id) is ref
+
+    def _compact_timers(self) -> None:
+        """Drop lapsed entries from the timer heap (in place). Lapsed ones otherwise
+        stay until due: with the simulator's day-long wrap-up cap, one per call, a heap
+        of ~100,000 entries by the end of a day. A lapsed entry never becomes live again
+        (tokens only grow; a removed agent is never re-added as the same object), and
+        the live ones keep their (due, seq) keys, so they fire in the same order."""
+        timers = self._timers
+        live = [e for e in timers if self._timer_live(e)]
+        heapq.heapify(live)
+        timers[:] = live  # in place: _process_due may be iterating over this list
+        self._compact_at = max(_MIN_COMPACT, 2 * len(live))
 
     def _on_call_due(self, call: _Call, now: float, out: list[Decision]) -> None:
         before = (call.queue, call.filter_idx, call.target_idx)
@@ -604,7 +643,9 @@ class Router:
         return qr
 
     def _enter_queue(self, call: _Call, name: str, at: float) -> None:
-        qr = self._queue_rules(name)
+        qr = self._rules.queues.get(name)  # _queue_rules' first step, inlined (once per call)
+        if qr is None:
+            qr = self._queue_rules(name)
         call.qr = qr
         call.version = self._version
         call.queue = qr.name
@@ -781,23 +822,34 @@ class Router:
         agent.in_index = True
         aid = agent.id
         self._avail[aid] = agent
+        slots = agent.slots
+        if slots is None:
+            slots = agent.slots = self._slots_for(agent)
+        for by_skill, at_level in slots:
+            by_skill[aid] = agent
+            at_level[aid] = agent
+
+    def _slots_for(self, agent: _Agent) -> list[tuple[dict[str, _Agent], dict[str, _Agent]]]:
+        """The index dicts the agent goes into, one pair per skill (created if new):
+        found once per profile instead of on every add and remove (several per call)."""
+        slots = []
         for skill, level in agent.skills.items():
             d = self._avail_skill.get(skill)
             if d is None:
                 d = self._avail_skill[skill] = {}
-            d[aid] = agent
             levels = self._avail_level.get(skill)
             if levels is None:
                 levels = self._avail_level[skill] = [{} for _ in range(11)]
-            levels[level][aid] = agent
+            slots.append((d, levels[level]))
+        return slots
 
     def _index_remove(self, agent: _Agent) -> None:
         agent.in_index = False
         aid = agent.id
         del self._avail[aid]
-        for skill, level in agent.skills.items():
-            del self._avail_skill[skill][aid]
-            del self._avail_level[skill][level][aid]
+        for by_skill, at_level in agent.slots:  # type: ignore[union-attr]  # set by _index_add
+            del by_skill[aid]
+            del at_level[aid]
 
     def _refresh(self, agent: _Agent, now: float) -> None:
         """Bring indexes and occupancy windows in line with the agent's state."""
@@ -823,25 +875,55 @@ class Router:
         elif pause_idle.open_at is not None:
             pause_idle.close(now, self._rules.occupancy_window_s)
 
-    def _publish(self, agent: _Agent, now: float, out: list[Decision] | None) -> None:
-        # agent.display_state(), inlined (runs several times per call)
-        if not agent.logged_in:
+    def _sync(self, agent: _Agent, now: float, out: list[Decision] | None) -> None:
+        """_refresh then _publish in one call, inlined: this follows almost every
+        change of an agent's state (~3 times per simulated call)."""
+        ringing, connected, wrapping = agent.ringing, agent.connected, agent.wrapping
+        used = len(ringing) + len(connected) + len(wrapping)
+        logged_in = agent.logged_in
+        paused = agent.paused
+        if logged_in and not paused and used < agent.capacity:
+            if not agent.in_index:
+                agent.idle_since = now
+                self._index_add(agent)
+        elif agent.in_index:
+            self._index_remove(agent)
+        busy = agent.busy
+        if used:
+            if busy.open_at is None:
+                busy.open_at = now
+        elif busy.open_at is not None:  # busy.close(now, window), inlined (once per call)
+            opened = busy.open_at
+            if now > opened:
+                spans = busy.spans
+                spans.append((opened, now))
+                lo = now - self._rules.occupancy_window_s
+                while spans[0][1] <= lo:
+                    spans.popleft()
+            busy.open_at = None
+        pause_idle = agent.pause_idle
+        if logged_in and paused and not used:
+            if pause_idle.open_at is None:
+                pause_idle.open_at = now
+        elif pause_idle.open_at is not None:
+            pause_idle.close(now, self._rules.occupancy_window_s)
+        # agent.display_state(), inlined
+        if not logged_in:
             state = "logged_out"
-        elif agent.ringing:
+        elif ringing:
             state = "reserved"
-        elif agent.connected:
+        elif connected:
             state = "on_call"
-        elif agent.wrapping:
+        elif wrapping:
             state = "wrap_up"
-        elif agent.paused:
+        elif paused:
             state = "paused"
         else:
             state = "available"
         if state != agent.state:
             agent.state = state
             if out is not None:
-                reason = agent.pause_reason if state == "paused" else ""
-                out.append(AgentStateChanged(now, agent.id, state, reason))  # positional: hot path
+                out.append(AgentStateChanged(now, agent.id, state, agent.pause_reason if state == "paused" else ""))
 
     def _occupancy(self, agent: _Agent, now: float) -> float:
         lo = max(now - self._rules.occupancy_window_s, agent.login_at)
@@ -898,7 +980,11 @@ class Router:
                 if best_n < 0 or len(d) < best_n:
                     best_n, src_skill, src_min = len(d), skill, level
             levels = self._avail_level[src_skill]
-            buckets = [levels[lv] for lv in range(10, src_min - 1, -1) if levels[lv]]
+            buckets = []
+            for lv in range(10, src_min - 1, -1):  # (a loop: a comprehension is a call of its own)
+                bucket = levels[lv]
+                if bucket:
+                    buckets.append(bucket)
             if not buckets:
                 return
         else:
@@ -1065,19 +1151,18 @@ class Router:
         agent.rr[call.queue] = self._seq
         if agent.in_index:  # capacity left: move to the back of the idle order
             self._index_remove(agent)
-        self._refresh(agent, now)
         wait = now - call.first_at
-        where = f"queue {call.queue}; "
-        if call.filter_idx >= 0:
-            where += f"filter '{call.qr.filters[call.filter_idx].name}'; "
-        reason = (
-            f"{where}target {t.index + 1} '{t.name or t.expression.text}' after {wait:.0f} s; {how}; "
-            f"rules v{self._version}"  # t.label and _secs(wait), inlined (hot path)
-        )
+        queue, filter_idx, version = call.queue, call.filter_idx, self._version
+        # t.label and _secs(wait), inlined (hot path)
+        if filter_idx < 0:
+            reason = (f"queue {queue}; target {t.index + 1} '{t.name or t.expression.text}' after {wait:.0f} s; "
+                      f"{how}; rules v{version}")
+        else:
+            reason = (f"queue {queue}; filter '{call.qr.filters[filter_idx].name}'; target {t.index + 1} "
+                      f"'{t.name or t.expression.text}' after {wait:.0f} s; {how}; rules v{version}")
         # positional: a frozen dataclass builds noticeably faster without keywords (hot path)
-        out.append(Offer(call.id, agent.id, call.queue, reason, self._version, t.index,
-                         call.filter_idx, t.strategy, wait, now))
-        self._publish(agent, now, out)
+        out.append(Offer(call.id, agent.id, queue, reason, version, t.index, filter_idx, t.strategy, wait, now))
+        self._sync(agent, now, out)  # (the refresh touches no value the Offer reads)
 
     def _requeue(self, call: _Call, now: float, out: list[Decision]) -> None:
         """A call comes back (RONA, agent gone): it keeps its arrival time, so it is
@@ -1171,8 +1256,7 @@ class Router:
             if agent is not None:
                 if call.state == OFFERED:
                     agent.ringing.pop(call.id, None)
-                    self._refresh(agent, now)
-                    self._publish(agent, now, out)
+                    self._sync(agent, now, out)
                     self._fill_agent(agent, now, out)
                 else:
                     self._end_interaction(agent, call, now, out)
@@ -1204,8 +1288,15 @@ class Router:
         agent.misses = 0
         agent.calls_handled += 1
         call.state = CONNECTED
-        self._refresh(agent, now)
-        self._publish(agent, now, out)
+        if not agent.logged_in:  # (cannot be: logging out takes its ringing calls back)
+            self._sync(agent, now, out)
+            return
+        # ringing -> connected leaves the agent's slots in use, and so its indexes and
+        # windows, as they were: only the shown state may change (_sync, cut short)
+        state = "reserved" if agent.ringing else "on_call"
+        if state != agent.state:
+            agent.state = state
+            out.append(AgentStateChanged(now, agent.id, state, ""))
 
     def _on_not_answered(self, e: CallNotAnswered, now: float, out: list[Decision]) -> None:
         found = self._call_at_agent(e.call_id, e.agent_id, "CallNotAnswered", OFFERED)
@@ -1223,8 +1314,7 @@ class Router:
             if call.excluded is None:
                 call.excluded = {}
             call.excluded.setdefault(agent.id, False)  # False: missed (True: declined)
-        self._refresh(agent, now)
-        self._publish(agent, now, out)
+        self._sync(agent, now, out)
         self._requeue(call, now, out)
         self._fill_agent(agent, now, out)
 
@@ -1237,8 +1327,7 @@ class Router:
         if call.excluded is None:
             call.excluded = {}
         call.excluded[agent.id] = True  # declined: kept whatever the rules say
-        self._refresh(agent, now)
-        self._publish(agent, now, out)
+        self._sync(agent, now, out)
         self._requeue(call, now, out)
         self._fill_agent(agent, now, out)
 
@@ -1256,8 +1345,7 @@ class Router:
             if agent is not None:
                 if call.state == OFFERED:
                     agent.ringing.pop(call.id, None)
-                    self._refresh(agent, now)
-                    self._publish(agent, now, out)
+                    self._sync(agent, now, out)
                     self._fill_agent(agent, now, out)
                 elif call.state == CONNECTED:
                     self._end_interaction(agent, call, now, out)
@@ -1280,17 +1368,32 @@ class Router:
         return wrap
 
     def _end_interaction(self, agent: _Agent, call: _Call, now: float, out: list[Decision]) -> None:
-        queue = agent.connected.pop(call.id, call.queue)
+        queue = agent.connected.pop(call.id, None)
+        was_connected = queue is not None
+        if queue is None:
+            queue = call.queue
         wrap = self._wrap_up_for(agent, queue) if agent.logged_in else 0.0
         if wrap > 0:
             due = now + wrap
-            agent.wrapping[call.id] = due
+            wrapping = agent.wrapping
+            new_wrap = call.id not in wrapping
+            wrapping[call.id] = due
             self._seq += 1
-            heapq.heappush(self._timers, (due, self._seq, _WRAP_TIMER, agent, call.id))
-            self._timers_added += 1
-        self._refresh(agent, now)
-        self._publish(agent, now, out)
-        self._fill_agent(agent, now, out)
+            self._push_timer((due, self._seq, _WRAP_TIMER, agent, call.id))
+            if was_connected and new_wrap:
+                # connected -> wrapping up: the slots in use, and so the indexes and
+                # windows, are as they were; only the shown state may change (_sync,
+                # cut short: once per call)
+                state = "reserved" if agent.ringing else "on_call" if agent.connected else "wrap_up"
+                if state != agent.state:
+                    agent.state = state
+                    out.append(AgentStateChanged(now, agent.id, state, ""))
+                if agent.in_index:
+                    self._fill_agent(agent, now, out)
+                return
+        self._sync(agent, now, out)
+        if agent.in_index:  # (else wrapping up: _fill_agent would do nothing)
+            self._fill_agent(agent, now, out)
 
     def _on_wrap_ended(self, e: WrapUpEnded, now: float, out: list[Decision]) -> None:
         agent = self._agents.get(e.agent_id)
@@ -1301,8 +1404,7 @@ class Router:
                 return
         else:
             agent.wrapping.clear()
-        self._refresh(agent, now)
-        self._publish(agent, now, None)
+        self._sync(agent, now, None)
         self._fill_agent(agent, now, out)
 
     def _known_agent(self, agent_id: str, kind: str) -> _Agent | None:
@@ -1319,8 +1421,7 @@ class Router:
         if self._rules.login_state == "paused":
             agent.paused = True
             agent.pause_reason = "login"
-        self._refresh(agent, now)
-        self._publish(agent, now, out)
+        self._sync(agent, now, out)
         self._fill_agent(agent, now, out)
 
     def _login(self, agent: _Agent, now: float) -> None:
@@ -1346,8 +1447,7 @@ class Router:
         agent.wrapping.clear()
         ringing = [self._calls[cid] for cid in agent.ringing if cid in self._calls]
         agent.ringing.clear()
-        self._refresh(agent, now)
-        self._publish(agent, now, None)
+        self._sync(agent, now, None)
         for call in ringing:
             self._requeue(call, now, out)
 
@@ -1365,8 +1465,7 @@ class Router:
             agent.pause_reason = ""
             agent.misses = 0
             agent.wrapping.clear()  # ready again: ends any wrap-up early
-            self._refresh(agent, now)
-            self._publish(agent, now, None)
+            self._sync(agent, now, None)
             self._fill_agent(agent, now, out)
         elif state == "paused":
             if not agent.logged_in:
@@ -1379,8 +1478,7 @@ class Router:
                             known=list(self._rules.pause_reasons))
             agent.paused = True
             agent.pause_reason = reason
-            self._refresh(agent, now)
-            self._publish(agent, now, None)
+            self._sync(agent, now, None)
         elif state == "logged_out":
             self._logout(agent, now, out)
         else:

@@ -654,11 +654,14 @@ def test_deadline_epoch_changes_whenever_the_deadline_may_move_earlier():
     assert h.router.deadline_epoch != e0 and h.router.next_deadline() == 40.0
     e1 = h.router.deadline_epoch
     h.queue(12, "c2", "billing", {"billing": 1})  # also waits, timer at 42: not earlier
+    assert h.router.deadline_epoch == e1  # no earlier than the 40 last asked: not counted
     assert h.router.next_deadline() == 40.0
-    e2 = h.router.deadline_epoch
-    assert e2 != e1  # a timer was added (later than the deadline, still counted)
     h.login(20, "a9")  # c1 is offered to a9: its timer lapses, the deadline moves later
-    assert h.router.deadline_epoch == e2 and h.router.next_deadline() == 42.0
+    assert h.router.deadline_epoch == e1 and h.router.next_deadline() == 42.0
+    # c1 comes back (a9 missed it, so a9 takes c2): its timer at 40 is before the 42
+    # last asked, so it counts
+    h.send(CallNotAnswered(at=25.0, call_id="c1", agent_id="a9", queue="billing"))
+    assert h.router.deadline_epoch != e1 and h.router.next_deadline() == 40.0
 
 
 def test_a_call_offered_at_once_leaves_no_group_behind_and_later_ones_still_wait():
@@ -670,3 +673,29 @@ def test_a_call_offered_at_once_leaves_no_group_behind_and_later_ones_still_wait
     assert h.router.waiting_call_ids() == ["c2"]
     h.send(CallAbandoned(at=3.0, call_id="c1", queue="billing"))  # a9 free again
     assert offers(h.log[-2:]) == [("c2", "a9")]
+
+
+def test_lapsed_timers_are_dropped_from_the_heap_and_live_ones_still_fire():
+    # Like the simulator: a day-long wrap-up cap, ended early by WrapUpEnded, leaves one
+    # lapsed timer per call. The heap is compacted, and a live timer is not lost.
+    cap = 86400.0
+    h = Harness(ESCALATION, [AgentProfile("a8", skills={"billing": 8}, wrap_up_s=cap),
+                             AgentProfile("a9", skills={"billing": 9}, wrap_up_s=cap)])
+    h.login(0, "a8")
+    h.queue(1, "long", "billing", {"billing": 1})
+    h.send(CallConnected(at=2.0, call_id="long", agent_id="a8"))
+    h.send(CallEnded(at=3.0, call_id="long"))  # a8's wrap-up is left to run out
+    h.login(4, "a9")
+    t = 10.0
+    for i in range(6000):
+        cid = f"c{i}"
+        assert [(d.call_id, d.agent_id) for d in h.queue(t, cid, "billing", {"billing": 1})
+                if isinstance(d, Offer)] == [(cid, "a9")]
+        h.send(CallConnected(at=t + 1, call_id=cid, agent_id="a9"))
+        h.send(CallEnded(at=t + 2, call_id=cid))
+        h.send(WrapUpEnded(at=t + 3, call_id=cid, agent_id="a9"))
+        t += 4
+    assert len(h.router._timers) <= 4096  # not one per call
+    assert h.router.next_deadline() == 3.0 + cap  # a8's wrap-up end is still due
+    out = h.send(Tick(at=3.0 + cap))
+    assert [(d.agent_id, d.state) for d in out] == [("a8", "available")]
