@@ -91,6 +91,19 @@ class PbxConfig(Section):
     action_timeout_s: float = Field(5.0, gt=0)
     # How the IVR's call-backs (virtual hold) reach the customer; {number} = their digits.
     callback_dial: str = "Local/{number}@customers"
+    # Standing agent lines (docs/asterisk.md): each logged-in agent's phone is kept in its
+    # own conference and callers join it with no ring. "off"; "campaigns": agents with
+    # the skill of an enabled campaign; "all": every agent. Needs the dialplan additions.
+    standing_lines: str = "off"
+    # Originate variables for the line call (e.g. what a test phone needs to stay up).
+    line_variables: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("standing_lines")
+    @classmethod
+    def _check_lines(cls, value: str) -> str:
+        if value not in ("off", "campaigns", "all"):
+            raise ValueError("must be 'off', 'campaigns' or 'all'")
+        return value
 
     @field_validator("callback_dial")
     @classmethod

@@ -308,6 +308,15 @@ class CallModel:
         c = self._calls.get(call_id)
         return self._view(c) if c else None
 
+    def channel_at(self, context: str, exten: str, role: str = AGENT) -> str:
+        """The name of a live channel of `role` running in context/exten ("" if none):
+        e.g. an agent's standing line, found again after a restart (Status reports
+        where each channel is in the dialplan)."""
+        for ch in self._channels.values():
+            if ch.role == role and ch.context == context and ch.exten == exten:
+                return ch.name
+        return ""
+
     def channel_variables(self) -> dict[str, dict[str, str]]:
         """Channel name -> known variables (from ChanVariable / Status Variable)."""
         return {ch.name: dict(ch.variables) for ch in self._channels.values()}

@@ -28,6 +28,7 @@ from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 import structlog
 
+from cti.agent_lines import CONFERENCE_PREFIX, JOIN_CONTEXT, LINE_CONTEXT, AgentLines, conference_of
 from cti.ami_codec import Message
 from cti.call_model import AGENT, ModelConfig, classify
 from cti.eventlog import BufferedEventLog
@@ -60,16 +61,22 @@ log = structlog.get_logger()
 AGENT_FIELDS = ("agent_id", "from_agent")
 _CHANNEL_NAMES = ModelConfig()  # how agent legs are named (the recorded dialplan's conventions)
 CustomerLookup = Callable[[str], Awaitable[str]]  # caller number -> customer id ("" unknown)
+# The raw AMI events the center reads besides the call model's domain events (which
+# channel to redirect; an agent's leg for attended transfers; standing lines).
+RAW_EVENTS = ("MusicOnHoldStart", "DialBegin", "BridgeEnter", "BridgeLeave", "Hangup")
+LINE_DIAL_TIMEOUT_S = 60.0  # a line dialled this long ago that never joined its conference failed
 
 
 @dataclass(frozen=True, slots=True)
 class AgentEndpoint:
     """How the PBX reaches an agent: `connect_exten` in the agent-connect context;
-    `model_id` is how the call model names the agent's leg."""
+    `model_id` is how the call model names the agent's leg; `phone` is the dial string
+    of the agent's phone (what a standing line originates)."""
 
     agent_id: str
     connect_exten: str
     model_id: str
+    phone: str = ""
 
 
 def endpoint_of(user: User) -> AgentEndpoint | None:
@@ -78,11 +85,11 @@ def endpoint_of(user: User) -> AgentEndpoint | None:
     tech, _, rest = user.phone_endpoint.partition("/")
     if tech == "Local" and "@" in rest:
         exten = rest.split("@", 1)[0]
-        return AgentEndpoint(user.login, exten, exten)
+        return AgentEndpoint(user.login, exten, exten, user.phone_endpoint)
     if tech in ("SIP", "PJSIP") and rest:
         peer = rest.split("/", 1)[0]
         exten = peer.removeprefix("agent")
-        return AgentEndpoint(user.login, exten, peer)
+        return AgentEndpoint(user.login, exten, peer, user.phone_endpoint)
     return None
 
 
@@ -227,6 +234,8 @@ class LiveCenter:
         callback_variables: Mapping[str, str] | None = None,
         callback_ring_s: float = 30.0,
         time_scale: float = 1.0,
+        lines: AgentLines | None = None,
+        line_variables: Mapping[str, str] | None = None,
     ) -> None:
         self.router = router
         self.pbx = pbx
@@ -244,6 +253,12 @@ class LiveCenter:
         self.callback_dial = callback_dial  # how to reach a number that asked for a callback
         self.callback_variables = dict(callback_variables or {})
         self.callback_ring_s = callback_ring_s
+        # Standing agent lines (cti/agent_lines.py): None = every connect dials the agent.
+        self.lines = lines
+        self.line_variables = dict(line_variables or {})
+        self._line_originates: dict[str, str] = {}  # originate id -> agent id
+        # A line already up in the PBX for an extension (after a restart), or "".
+        self.line_lookup: Callable[[str], str] = lambda exten: ""
         self._aliases: dict[str, str] = {}  # PBX call id of a call-back -> the callback's call id
         self._callback_originates: dict[str, str] = {}  # originate id -> callback or preview call id
         self._previews: dict[str, PreviewDial] = {}  # preview call id -> how to dial it, until dialled
@@ -384,6 +399,78 @@ class LiveCenter:
             agent = self._agent_of_channel(dest)
             if agent and call_id:
                 self._call(call_id).agent_channels[agent] = dest
+        elif self.lines is not None and name in ("BridgeEnter", "BridgeLeave", "Hangup"):
+            self._note_line(message)
+
+    def _note_line(self, message: Message) -> None:
+        """A standing line's channel joined its conference (up) or left it (down)."""
+        assert self.lines is not None
+        bridge = message.get("BridgeName")
+        if message.event != "Hangup" and not bridge.startswith(CONFERENCE_PREFIX):
+            return
+        channel = message.get("Channel")
+        agent = self._agent_of_channel(channel)
+        if not agent:
+            return
+        now = self.clock()
+        if message.event == "BridgeEnter":
+            if bridge == conference_of(self._endpoints[agent].connect_exten):
+                self.lines.came_up(agent, channel, now)
+                log.info("agent_line_up", agent_id=agent, channel=channel)
+        elif self.lines.went_down(agent, channel, now):
+            line = self.lines.get(agent)
+            log.warning("agent_line_down", agent_id=agent, channel=channel, failures=line.failures if line else 0)
+
+    def _connect_target(self, endpoint: AgentEndpoint) -> Target:
+        """Where a caller goes to reach the agent: into the agent's conference while
+        its standing line is up (no ring), else agent-connect (dial the phone)."""
+        if self.lines is not None and self.lines.is_up(endpoint.agent_id):
+            return Target(JOIN_CONTEXT, endpoint.connect_exten, 1)
+        return Target(self.agent_connect_context, endpoint.connect_exten, 1)
+
+    def _follow_line(self, event: AgentLoggedIn | AgentLoggedOut | AgentStateChanged) -> None:
+        """Dial a logged-in agent's standing line (or adopt one already up); hang it up
+        at logout."""
+        assert self.lines is not None
+        agent_id = event.agent_id
+        endpoint = self._endpoints.get(agent_id)
+        if endpoint is None or not endpoint.phone:
+            return
+        if isinstance(event, AgentLoggedOut) or (isinstance(event, AgentStateChanged) and event.state == "logged_out"):
+            channel = self.lines.forget(agent_id)
+            if channel:
+                log.info("agent_line_closed", agent_id=agent_id, channel=channel)
+                self._spawn(self._pbx(self.pbx.hangup(channel, 16), "line-hangup", ""), "line-hangup")
+            return
+        now = self.clock()
+        for stuck in self.lines.check_dialling(now, LINE_DIAL_TIMEOUT_S):
+            log.warning("agent_line_not_joined", agent_id=stuck, hint="does the dialplan have [hotline-agent-line]?")
+        if not self.lines.should_dial(agent_id, now):
+            return
+        found = self.line_lookup(endpoint.connect_exten)
+        if found:
+            self.lines.adopt(agent_id, found, now)
+            log.info("agent_line_adopted", agent_id=agent_id, channel=found)
+            return
+        originate_id = uuid.uuid4().hex
+        self.lines.dialling(agent_id, originate_id, now)
+        self._line_originates[originate_id] = agent_id
+        log.info("agent_line_dialling", agent_id=agent_id, phone=endpoint.phone)
+        self._spawn(self._dial_line(endpoint, originate_id), "line-originate")
+
+    async def _dial_line(self, endpoint: AgentEndpoint, originate_id: str) -> None:
+        try:
+            await self.pbx.originate(
+                endpoint.phone, context=LINE_CONTEXT, exten=endpoint.connect_exten,
+                caller_id=f'"Hotline line" <{endpoint.connect_exten}>', variables=self.line_variables,
+                timeout_s=30.0, originate_id=originate_id,
+            )
+        except PbxError as exc:
+            self.stats.actions_failed += 1
+            log.warning("agent_line_originate_failed", agent_id=endpoint.agent_id, error=str(exc))
+            self._line_originates.pop(originate_id, None)
+            assert self.lines is not None
+            self.lines.dial_failed(endpoint.agent_id, originate_id, self.clock())
 
     def _agent_of_channel(self, channel: str) -> str:
         role, model_id = classify(channel, _CHANNEL_NAMES)
@@ -463,6 +550,13 @@ class LiveCenter:
         if isinstance(event, OriginateResulted) and event.originate_id in self._callback_originates:
             await self._on_callback_dialled(event)
             return
+        if isinstance(event, OriginateResulted) and event.originate_id in self._line_originates:
+            agent_id = self._line_originates.pop(event.originate_id)
+            self.eventlog.append(event)
+            if not event.success and self.lines is not None:
+                log.warning("agent_line_not_answered", agent_id=agent_id, reason=event.reason)
+                self.lines.dial_failed(agent_id, event.originate_id, self._now(event.at))
+            return
         event = self._translate(event)
         if self._already_logged(event):
             now = self._now(getattr(event, "at", None))
@@ -526,6 +620,8 @@ class LiveCenter:
         await self._publish(event)
         if isinstance(event, (AgentLoggedIn, AgentLoggedOut, AgentStateChanged)):
             await self._publish_agent(event)
+            if self.lines is not None:
+                self._follow_line(event)
         await self._notify(event)
 
     async def record(self, event: Event) -> None:
@@ -627,7 +723,7 @@ class LiveCenter:
             log.error("offer_unroutable", call_id=offer.call_id, agent_id=offer.agent_id,
                       has_endpoint=endpoint is not None, has_channel=bool(state.channel))
             return  # the ring timer returns the call to the queue
-        channel, target = state.channel, Target(self.agent_connect_context, endpoint.connect_exten, 1)
+        channel, target = state.channel, self._connect_target(endpoint)
         self._in_order(offer.call_id, lambda: self.pbx.redirect(channel, target), "redirect")
 
     async def _on_callback_requested(self, request: CallbackRequested) -> None:
@@ -664,8 +760,9 @@ class LiveCenter:
         (a call-back, a preview): the PBX call's events then speak of `call_id`."""
         self._ring_timers[call_id] = (now + timeout_s + self.ring_timeout_s, agent_id)
         self._callback_originates[originate_id] = call_id
+        target = self._connect_target(endpoint)
         self._spawn(self._pbx(self.pbx.originate(
-            dial, context=self.agent_connect_context, exten=endpoint.connect_exten, caller_id=caller_id,
+            dial, context=target.context, exten=target.exten, caller_id=caller_id,
             variables=variables, timeout_s=timeout_s, originate_id=originate_id,
         ), "outbound-originate", call_id), "outbound-originate")
 
@@ -869,7 +966,10 @@ class LiveCenter:
             await self.pbx.hold(state.channel)
             await self._record(CallHeld(at=now, call_id=state.call_id, agent_id=c.agent_id))
         elif c.action == "resume":
-            await self.pbx.resume(state.channel, endpoint.connect_exten)
+            if self.lines is not None and self.lines.is_up(c.agent_id):
+                await self.pbx.redirect(state.channel, self._connect_target(endpoint))
+            else:
+                await self.pbx.resume(state.channel, endpoint.connect_exten)
             await self._record(CallResumed(at=now, call_id=state.call_id, agent_id=c.agent_id))
         elif c.action == "blind_transfer":
             kind, _, name = c.target.partition(":") if ":" in c.target else ("agent", "", c.target)
@@ -877,7 +977,7 @@ class LiveCenter:
                 target = self._endpoints.get(name)
                 if target is None:
                     raise LookupError(f"blind_transfer: unknown agent {name!r}")
-                await self.pbx.redirect(state.channel, Target(self.agent_connect_context, target.connect_exten, 1))
+                await self.pbx.redirect(state.channel, self._connect_target(target))
             elif kind == "queue":
                 await self._transfer_to_queue(state, c.agent_id, name, now)
             elif kind == "number" and name.isdigit():
@@ -887,6 +987,8 @@ class LiveCenter:
             await self._record(CallTransferred(at=now, call_id=state.call_id, mode="blind", from_agent=c.agent_id,
                                                target=c.target))
         elif c.action == "attended_transfer":
+            if self.lines is not None and self.lines.is_up(c.agent_id):
+                raise ValueError("attended_transfer is not available on a standing line: use blind_transfer")
             leg = state.agent_channels.get(c.agent_id)
             target = self._endpoints.get(c.target.removeprefix("agent:"))
             if not leg or not target:

@@ -19,7 +19,17 @@ from cti.agi import AgiServer
 from cti.ami import AmiClient, AmiSettings
 from cti.call_model import CUSTOMER, CallModel, ModelConfig, classify
 from cti.eventlog import BufferedEventLog
-from cti.live import CallbackRequested, IvrHandOff, LiveCenter, LoggedElsewhere, RulesChanged, endpoint_of, profile_of
+from cti.agent_lines import LINE_CONTEXT, lines_for
+from cti.live import (
+    RAW_EVENTS,
+    CallbackRequested,
+    IvrHandOff,
+    LiveCenter,
+    LoggedElsewhere,
+    RulesChanged,
+    endpoint_of,
+    profile_of,
+)
 from cti.pbx import AmiPbx
 from events import AgentLoggedIn, AgentLoggedOut, AgentStateChanged, CallQueued, Event, IvrStepped, from_record
 from routing import Router, RuleError, load_rules, rules_from_data
@@ -111,12 +121,15 @@ def _live_context(config: HotlineConfig) -> Any:
         restored = restore_agent_states(history, router, now)
         eventlog = BufferedEventLog(store)
         model = CallModel(ModelConfig())
+        pbx_cfg = config.pbx
         center = LiveCenter(
             router=router, pbx=None, eventlog=eventlog, bus=bus,  # type: ignore[arg-type]
             endpoints=[e for e in (endpoint_of(u) for u in users) if e], store=store,
             customer_lookup=_lookup_customer(store), callback_dial=config.pbx.callback_dial,
+            lines=lines_for(pbx_cfg.standing_lines, {u.login: u.skills for u in users},
+                            _campaign_skills(config) if pbx_cfg.standing_lines == "campaigns" else ()),
+            line_variables=pbx_cfg.line_variables,
         )
-        pbx_cfg = config.pbx
         client = AmiClient(
             AmiSettings(pbx_cfg.ami_host, pbx_cfg.ami_port, pbx_cfg.ami_username,
                         pbx_cfg.ami_secret.get_secret_value(), action_timeout_s=pbx_cfg.action_timeout_s,
@@ -126,7 +139,8 @@ def _live_context(config: HotlineConfig) -> Any:
         center.pbx = AmiPbx(client)
         open_calls = center.preload(history)
         center.channel_fallback = lambda call_id: _customer_channel(model, call_id)
-        for name in ("MusicOnHoldStart", "DialBegin"):
+        center.line_lookup = lambda exten: model.channel_at(LINE_CONTEXT, exten)
+        for name in RAW_EVENTS:
             client.subscribe(name, center.on_ami_message)
         agi = await start_ivr(config.ivr, config.pbx.agi_bind, store, center)
         app[LIVE], app[AMI], app[EVENTLOG] = center, client, eventlog
@@ -161,6 +175,15 @@ def _live_context(config: HotlineConfig) -> Any:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     return context
+
+
+def _campaign_skills(config: HotlineConfig) -> set[str]:
+    """The skills of the enabled campaigns (their agents get standing lines)."""
+    if not config.campaigns:
+        return set()
+    from dialer.live import parse_live_campaigns
+
+    return {c.live.skill for c in parse_live_campaigns(config.campaigns) if c.live.enabled}
 
 
 async def _end_vanished_after_resync(client: AmiClient, center: LiveCenter, model: CallModel,

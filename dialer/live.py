@@ -223,6 +223,7 @@ class _Attempt:
     human_at: float | None = None
     offered_at: float | None = None
     state: str = "ringing"  # ringing | amd | queued | connected | dropped | machine | done
+    talk_at: float | None = None  # first bridged with the agent
     preview: bool = False  # preview mode: `preview` (queued) -> `previewing` (offered) -> ringing...
 
 
@@ -237,6 +238,9 @@ class DialerStats:
     drop_messages: int = 0  # drop messages played to humans
     late_connects: int = 0  # offered after the grace (counted as drops in the budget)
     connect_delays: list[float] = field(default_factory=list)  # AMD verdict -> offered (clock s)
+    # AMD verdict -> the customer bridged with the agent (CallConnected): the offer's
+    # redirect plus the agent's phone ringing, or nothing more on a standing line
+    talk_delays: list[float] = field(default_factory=list)
     last_decision: str = ""
 
 
@@ -509,6 +513,9 @@ class DialerRunner:
         elif isinstance(event, CallConnected):
             attempt = self._by_call.get(event.call_id)
             if attempt is not None and attempt.human_at is not None:
+                if attempt.state == "connected" and attempt.talk_at is None:  # (not again after a hold)
+                    attempt.talk_at = event.at
+                    self.stats.talk_delays.append(event.at - attempt.human_at)
                 log.info("dialer_connected", campaign=self.campaign.id, call_id=event.call_id,
                          agent_id=event.agent_id, after_human_s=round(event.at - attempt.human_at, 3))
         elif isinstance(event, WrapUpEnded):

@@ -16,7 +16,8 @@ from typing import Any, AsyncIterator, Callable
 from cti.ami import AmiClient, AmiSettings
 from cti.call_model import CallModel
 from cti.eventlog import BufferedEventLog
-from cti.live import LiveCenter, endpoint_of, profile_of
+from cti.agent_lines import LINE_CONTEXT, lines_for
+from cti.live import RAW_EVENTS, LiveCenter, endpoint_of, profile_of
 from cti.agi import AgiServer
 from cti.live_app import _customer_channel, recent_events, restore_agent_states, start_ivr
 from cti.pbx import AmiPbx
@@ -28,6 +29,8 @@ from store.bus import Bus
 from store.models import User
 
 AMI_SECRET = "hotline-secret"
+# The emulator's simulated phone (agents 20XX) hangs up after AGENT_TALK: a line stays up.
+LINE_VARIABLES = {"AGENT_TALK": "86400", "AGENT_RING": "0.5"}
 DEFAULT_ROUTING: dict[str, Any] = {"defaults": {"wrap_up_s": 1}, "rona": {"ring_timeout_s": 15, "max_misses": 1}}
 
 
@@ -69,6 +72,9 @@ class Rig:
     async def command(self, agent_id: str, action: str, **fields: str) -> None:
         await self.center.handle_agent_command({"agent_id": agent_id, "action": action, **fields})
 
+    standing_lines: str = "off"  # [pbx] standing_lines for the center ("campaigns": the skills below)
+    campaign_skills: tuple[str, ...] = ()
+
     async def start_center(self, agents: list[User], routing: dict[str, Any]) -> None:
         """(Re)start the Hotline side, as a server process would at boot."""
         for user in agents:
@@ -84,6 +90,8 @@ class Rig:
             router=router, pbx=None, eventlog=self.eventlog, bus=self.bus,  # type: ignore[arg-type]
             endpoints=[e for e in (endpoint_of(u) for u in agents) if e], store=self.store,
             clock=self.emulator.pbx.now, time_scale=self.emulator.speed,
+            lines=lines_for(self.standing_lines, {u.login: u.skills for u in agents}, self.campaign_skills),
+            line_variables=LINE_VARIABLES,
         )
 
         def on_events(events: list[Event]) -> None:
@@ -99,7 +107,8 @@ class Rig:
         self.center.pbx = self.pbx
         open_calls = self.center.preload(history)
         self.center.channel_fallback = lambda call_id: _customer_channel(model, call_id)
-        for name in ("MusicOnHoldStart", "DialBegin"):
+        self.center.line_lookup = lambda exten: model.channel_at(LINE_CONTEXT, exten)
+        for name in RAW_EVENTS:
             self.client.subscribe(name, self.center.on_ami_message)
         self._tasks = [asyncio.create_task(self.center.run()), asyncio.create_task(self.eventlog.run())]
         await self.client.start()
@@ -132,7 +141,8 @@ class Rig:
 @asynccontextmanager
 async def live_rig(store: SqlStore, agents: list[User], *, speed: float = 10.0,
                    routing: dict[str, Any] | None = None, bus: Bus | None = None,
-                   ivr: dict[str, Any] | None = None) -> AsyncIterator[Rig]:
+                   ivr: dict[str, Any] | None = None, standing_lines: str = "off",
+                   campaign_skills: tuple[str, ...] = ()) -> AsyncIterator[Rig]:
     """With `ivr` (an `[ivr]` table), the emulator's `AGI()` reaches Hotline's FastAGI IVR."""
     agi: AgiServer | None = None
     holder: dict[str, LiveCenter] = {}
@@ -141,7 +151,7 @@ async def live_rig(store: SqlStore, agents: list[User], *, speed: float = 10.0,
     emulator = PbxEmulator("hotline", AMI_SECRET, speed=speed,
                            agi_url=f"agi://127.0.0.1:{agi.port}/ivr" if agi else None)
     await emulator.start()
-    rig = Rig(emulator, store, bus or MemoryBus())
+    rig = Rig(emulator, store, bus or MemoryBus(), standing_lines=standing_lines, campaign_skills=campaign_skills)
     try:
         await rig.start_center(agents, routing or DEFAULT_ROUTING)
         holder["center"] = rig.center

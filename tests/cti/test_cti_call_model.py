@@ -504,3 +504,47 @@ def test_standing_agent_line_keeps_the_call_identity() -> None:
     assert model.channel_count == 1  # the agent's line is still up
     assert model.feed(ev("Hangup", Linkedid="1.1", Cause="16", **agent), 2.0) == []
     assert (model.call_count, model.channel_count) == (0, 0)
+
+
+def test_caller_joining_an_agents_standing_line_conference_is_connected() -> None:
+    """ConfBridge is a base bridge: Asterisk keeps each channel's Linkedid. A caller
+    redirected into the agent's line conference is connected to the agent; leaving it
+    (hold) is not the end of the call; the line outlives each call and is no call."""
+    model = CallModel()
+    ev = lambda name, **kw: Message([("Event", name)] + list(kw.items()))  # noqa: E731
+    conf = dict(BridgeUniqueid="cb1", BridgeType="base", BridgeTechnology="softmix", BridgeCreator="ConfBridge",
+                BridgeName="hotline-agent-2001")
+    line = dict(Channel="Local/2001@agents-00000001;1", Uniqueid="1.1", Linkedid="1.1")
+    phone = dict(Channel="Local/2001@agents-00000001;2", Uniqueid="1.2", Linkedid="1.1")
+    cust = dict(Channel="Local/1000@inbound-00000002;2", Uniqueid="2.2", Linkedid="2.1")
+    out = []
+    for m in [
+        ev("Newchannel", Context="hotline-agent-line", ChannelStateDesc="Down", Exten="2001", **line),
+        ev("Newchannel", Context="agents", ChannelStateDesc="Ring", Exten="2001", **phone),
+        ev("OriginateResponse", Response="Success", Context="hotline-agent-line", Exten="2001", Reason="4",
+           ActionID="line-1", **line),
+        ev("BridgeCreate", **conf),
+        ev("BridgeEnter", **conf, Context="hotline-agent-line", Exten="2001", **line),
+        ev("ConfbridgeJoin", Conference="hotline-agent-2001", **conf, **line, Admin="No", Muted="No"),
+        ev("Newchannel", Context="inbound", ChannelStateDesc="Ring", Exten="1000", **cust),
+        ev("Newstate", Context="inbound", ChannelStateDesc="Up", Exten="1000", CallerIDNum="555", **cust),
+        ev("MusicOnHoldStart", Context="inbound", **cust),
+        ev("MusicOnHoldStop", Context="inbound", **cust),
+        ev("BridgeEnter", **conf, Context="hotline-agent-join", Exten="2001", **cust),
+        ev("ConfbridgeJoin", Conference="hotline-agent-2001", **conf, **cust, Admin="No", Muted="No"),
+        ev("BridgeLeave", **conf, **cust),  # redirected to hold
+        ev("MusicOnHoldStart", Context="inbound", **cust),
+        ev("MusicOnHoldStop", Context="inbound", **cust),
+        ev("BridgeEnter", **conf, Context="hotline-agent-join", Exten="2001", **cust),  # resumed
+        ev("BridgeLeave", **conf, **cust),
+        ev("ConfbridgeLeave", Conference="hotline-agent-2001", **conf, **cust, Admin="No"),
+        ev("Hangup", Cause="16", **cust),
+    ]:
+        out += model.feed(m, 1.0)
+    assert [brief(e) for e in out if kind_of(e) != "OriginateResulted"] == [
+        ("CallArrived", "inbound", "555", "1000"), ("CallQueued", "", {}), ("CallConnected", "2001"),
+        ("CallHeld", "2001"), ("CallResumed", "2001"), ("CallConnected", "2001"),  # as after agent-connect
+        ("CallEnded", 16, "caller")]
+    assert {e.call_id for e in out if kind_of(e) != "OriginateResulted"} == {"2.1"}
+    assert model.channel_at("hotline-agent-line", "2001") == line["Channel"]  # the line is still up
+    assert model.call_count == 1 and model.call("1.1") is not None and not model.call("1.1").arrived
