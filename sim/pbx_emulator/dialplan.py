@@ -357,6 +357,75 @@ async def hotline_play(p: Pbx, ch: Channel, _prio: int) -> None:
     hangup_app(p, ch, 2, None)
 
 
+# ---------------------------------------------------------------- standing agent lines (Hotline addition)
+
+# confbridge.conf of the addition:
+#   [hotline_line]   type=bridge
+#   [hotline_agent]  type=user, marked=yes, quiet=yes
+#   [hotline_caller] type=user, quiet=yes, wait_marked=yes, end_marked=yes
+# user profile -> (marked, end_marked); wait_marked needs no state here: a user
+# waiting for the marked user is in the bridge already and just hears music.
+CONFBRIDGE_USER_PROFILES = {"hotline_agent": (True, False), "hotline_caller": (False, True)}
+
+
+async def confbridge_app(p: Pbx, ch: Channel, name: str, user_profile: str) -> str:
+    """ConfBridge(name,,user_profile): join the conference and stay until removed
+    (end_marked: returns "ENDMARKED", the dialplan goes on). A hang-up or an AMI
+    Redirect cancels the program; the channel leaves the conference either way."""
+    if ch.dead:
+        raise ChannelGone(ch.name)
+    if ch.state != 6:
+        p.answer(ch)  # ConfBridge answers an unanswered channel itself
+    marked, end_marked = CONFBRIDGE_USER_PROFILES.get(user_profile, (False, False))
+    waiter: asyncio.Future[str] = p.loop.create_future()
+    ch.bridge_waiter = waiter
+    p.conference_join(ch, name, marked=marked, end_marked=end_marked)
+    result = await waiter
+    p.set_var(ch, "CONFBRIDGE_RESULT", result)
+    return result
+
+
+async def hotline_agent_line(p: Pbx, ch: Channel, _prio: int) -> None:
+    """
+    ; An agent's standing line: Hotline originates the agent's phone (Channel=<phone endpoint>,
+    ; e.g. Local/2001@agents) into this context, exten = the agent's extension; the phone stays
+    ; in a one-agent conference between calls.
+    [hotline-agent-line]
+    exten => _X.,1,Answer()
+     same => n,ConfBridge(hotline-agent-${EXTEN},hotline_line,hotline_agent)
+     same => n,Hangup()
+
+    confbridge.conf: [hotline_line] type=bridge; [hotline_agent] type=user, marked=yes,
+    quiet=yes. The agent is the marked user: leaving ends the conference (the callers,
+    end_marked, are removed and their dialplan goes on to Hangup()).
+    """
+    p.newexten(ch, 1, "Answer")
+    await answer(p, ch)
+    data = f"hotline-agent-{ch.exten},hotline_line,hotline_agent"
+    p.newexten(ch, 2, "ConfBridge", data)
+    await confbridge_app(p, ch, f"hotline-agent-{ch.exten}", "hotline_agent")
+    hangup_app(p, ch, 3, None)
+
+
+async def hotline_agent_join(p: Pbx, ch: Channel, _prio: int) -> None:
+    """
+    ; Where Hotline redirects a caller (or originates a call-back / answered dialer leg) to
+    ; reach an agent whose line is up: the caller joins the agent's conference at once.
+    [hotline-agent-join]
+    exten => _X.,1,ConfBridge(hotline-agent-${EXTEN},hotline_line,hotline_caller)
+     same => n,Hangup()
+
+    confbridge.conf: [hotline_caller] type=user, quiet=yes, wait_marked=yes, end_marked=yes:
+    a caller joining before the agent waits (in the bridge, hearing music) for the agent;
+    when the agent leaves, the caller is removed and goes on to Hangup(). A caller leaving
+    (hang-up, or a Redirect elsewhere) leaves the agent in the conference.
+    """
+    data = f"hotline-agent-{ch.exten},hotline_line,hotline_caller"
+    p.newexten(ch, 1, "ConfBridge", data)
+    await confbridge_app(p, ch, f"hotline-agent-{ch.exten}", "hotline_caller")
+    hangup_app(p, ch, 2, None)
+
+
 # ---------------------------------------------------------------- app_queue
 
 
@@ -457,8 +526,8 @@ async def _queue_dial(
 ) -> tuple[str, Channel]:
     # Like Pbx.dial_local, but app_queue reports a ring-no-answer its own way.
     one, two = p.new_local_pair(dest, ch.linkedid)
-    for leg in (one, two):
-        p.inherit_vars(ch, leg)
+    for half in (one, two):
+        p.inherit_vars(ch, half)
     p.set_callerid(one, ch.cid_num, ch.cid_name)
     p.set_callerid(two, ch.cid_num, ch.cid_name)
     p.local_bridge(one, two)
@@ -754,6 +823,9 @@ _TABLE: list[tuple[str, str, Program]] = [
     # same music-until-redirected as `hold` (see docs/asterisk.md for the real dialplan).
     ("hotline-queue", r".+", hold),
     ("hotline-voicemail", r".+", hotline_voicemail),
+    # Hotline's standing agent lines (ConfBridge; docs/asterisk.md): `_X.` = a digit, then 1+ chars
+    ("hotline-agent-line", r"\d.+", hotline_agent_line),
+    ("hotline-agent-join", r"\d.+", hotline_agent_join),
 ]
 
 

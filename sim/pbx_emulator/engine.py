@@ -24,6 +24,9 @@ customers number other than 5550001-5550004 behaves by
 a `hold` context (any exten: MusicOnHold until redirected, HOLD_SECS, default
 3600) and `hotline-play,s` (Playback(${HOTLINE_PLAYBACK}), Hangup()) for cti.pbx.
 Redirects honour the priority of `inbound,1000,N` (5 = straight back to music).
+Hotline's standing agent lines (`hotline-agent-line` / `hotline-agent-join`, see
+dialplan.py) run ConfBridge(): a `Conference` is a base/softmix bridge kept by name
+in `Pbx.conferences`, with ConfbridgeStart/Join/Leave/End around the bridge events.
 """
 
 from __future__ import annotations
@@ -144,17 +147,39 @@ class Bridge:
     before_leave: Callable[[Channel], None] | None = None
     after_leave: Callable[[Channel], bool] | None = None  # True: it dealt with the rest
 
+    def kind(self) -> tuple[str, str, str, str]:
+        """BridgeType, BridgeTechnology, BridgeCreator, BridgeName."""
+        return "basic", "simple_bridge", UNKNOWN, UNKNOWN
+
     def block(self, prefix: str = "") -> list[tuple[str, str]]:
         p = prefix
+        kind, tech, creator, name = self.kind()
         return [
             (f"{p}BridgeUniqueid", self.uniqueid),
-            (f"{p}BridgeType", "basic"),
-            (f"{p}BridgeTechnology", "simple_bridge"),
-            (f"{p}BridgeCreator", UNKNOWN),
-            (f"{p}BridgeName", UNKNOWN),
+            (f"{p}BridgeType", kind),
+            (f"{p}BridgeTechnology", tech),
+            (f"{p}BridgeCreator", creator),
+            (f"{p}BridgeName", name),
             (f"{p}BridgeNumChannels", str(len(self.channels))),
             (f"{p}BridgeVideoSourceMode", "none"),
         ]
+
+
+@dataclass(eq=False)
+class Conference(Bridge):
+    """A ConfBridge conference (app_confbridge): a base bridge mixed by softmix,
+    named after the conference. It stays up with one participant (keep_alone), and,
+    as a base bridge, does not relabel the Linkedids of the channels in it.
+    `marked`: users joined with marked=yes; `end_marked`: users removed when the
+    last marked user leaves (their ConfBridge() returns, the dialplan goes on)."""
+
+    name: str = ""
+    marked: list[Channel] = field(default_factory=list)
+    end_marked: list[Channel] = field(default_factory=list)
+    ended: bool = False
+
+    def kind(self) -> tuple[str, str, str, str]:
+        return "base", "softmix", "ConfBridge", self.name
 
 
 @dataclass(eq=False)
@@ -262,6 +287,7 @@ class Pbx:
         self._local = itertools.count()
         self.channels: dict[str, Channel] = {}
         self.queues: dict[str, Queue] = {"support": Queue("support")}
+        self.conferences: dict[str, Conference] = {}  # ConfBridge conferences by name
         self.ledger = Ledger()
         self.sinks: list[Callable[[bytes], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -452,8 +478,9 @@ class Pbx:
         if ch.task is not None and ch.task is not asyncio.current_task():
             ch.task.cancel()
         rec = ch.call
+        waiting_in_conference = isinstance(ch.bridge, Conference) and not ch.bridge.marked
         if (rec is not None and rec.kind == "inbound" and rec.connected_at is None and rec.ended_at is None
-                and (ch.moh or ch.queue_entry is not None)):
+                and (ch.moh or ch.queue_entry is not None or waiting_in_conference)):
             rec.abandoned = True  # the caller left while waiting (the hold timeout is not an abandon)
         if ch.moh:
             self.moh_stop(ch)
@@ -552,6 +579,8 @@ class Pbx:
         bridge.channels.append(ch)
         ch.bridge = bridge
         self.emit("BridgeEnter", bridge.block() + ch.block() + ([("SwapUniqueid", swap.uniqueid)] if swap else []))
+        if isinstance(bridge, Conference):
+            return  # connected only with the marked user there (conference_join)
         if ch.call is not None and len(bridge.channels) >= 2 and ch.call.connected_at is None:
             ch.call.connected_at = self.now()
 
@@ -585,6 +614,61 @@ class Pbx:
         self.bridge_enter(bridge, dest)
         self.bridge_enter(bridge, caller)
         return bridge
+
+    # ------------------------------------------------------------ app_confbridge
+
+    def conference_join(self, ch: Channel, name: str, marked: bool = False, end_marked: bool = False) -> Conference:
+        """ConfBridge(name) joins `ch`: BridgeCreate + ConfbridgeStart for a new
+        conference, then BridgeEnter + ConfbridgeJoin. A user waiting for the marked
+        user (wait_marked) is in the bridge at once (it hears music; no
+        MusicOnHold events)."""
+        conf = self.conferences.get(name)
+        if conf is None:
+            conf = Conference(str(uuid.uuid4()), keep_alone=True, name=name)
+            created = conf
+            conf.after_leave = lambda leaving: self._conference_left(created, leaving)
+            self.conferences[name] = conf
+            self.emit("BridgeCreate", conf.block())
+            self.emit("ConfbridgeStart", [("Conference", name)] + conf.block())
+        if marked:
+            conf.marked.append(ch)
+        if end_marked:
+            conf.end_marked.append(ch)
+        self.bridge_enter(conf, ch)
+        self.emit("ConfbridgeJoin", [("Conference", name)] + conf.block() + ch.block()
+                  + [("Admin", "No"), ("Muted", "No")])
+        if conf.marked:
+            now = self.now()
+            for other in conf.channels:
+                # a caller is connected once it shares the conference with the (marked) agent
+                if other not in conf.marked and other.call is not None and other.call.connected_at is None:
+                    other.call.connected_at = now
+        return conf
+
+    def _conference_left(self, conf: Conference, ch: Channel) -> bool:
+        """after_leave of a Conference (BridgeLeave has been sent): ConfbridgeLeave;
+        the last marked user leaving removes the end_marked users (their
+        ConfBridge() returns); the last one out ends the conference."""
+        self.emit("ConfbridgeLeave", [("Conference", conf.name)] + conf.block() + ch.block() + [("Admin", "No")])
+        was_marked = ch in conf.marked
+        for group in (conf.marked, conf.end_marked):
+            if ch in group:
+                group.remove(ch)
+        if was_marked and not conf.marked:
+            for other in [c for c in conf.channels if c in conf.end_marked]:
+                if other.bridge is not conf:
+                    continue
+                waiter, other.bridge_waiter = other.bridge_waiter, None
+                self.bridge_leave(other)  # BridgeLeave + ConfbridgeLeave (this hook again)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result("ENDMARKED")
+        if not conf.channels and not conf.ended:
+            conf.ended = True
+            self.emit("ConfbridgeEnd", [("Conference", conf.name)] + conf.block())
+            self.emit("BridgeDestroy", conf.block())
+            if self.conferences.get(conf.name) is conf:
+                del self.conferences[conf.name]
+        return True
 
     # ------------------------------------------------------------ dialplan programs
 

@@ -434,3 +434,165 @@ async def test_channelvars_are_configurable_like_manager_conf() -> None:
     finally:
         await c.close()
         await asyncio.wait_for(emu.stop(), 5)
+
+
+# ---------------------------------------------------------------- standing agent lines (ConfBridge)
+
+CONF_EVENTS = ("BridgeCreate", "ConfbridgeStart", "BridgeEnter", "ConfbridgeJoin", "BridgeLeave", "ConfbridgeLeave",
+               "ConfbridgeEnd", "BridgeDestroy")
+
+
+def conf_trail(c: RawAmiClient, start: int = 0) -> list[tuple[str, str]]:
+    """(event, channel) of the bridge/conference events since `start`."""
+    return [(m.event, m.get("Channel")) for m in c.messages[start:] if m.event in CONF_EVENTS]
+
+
+async def open_line(c: RawAmiClient, agent: str = "2001") -> Message:
+    """Hotline's Originate of an agent's standing line; returns the agent's ConfbridgeJoin."""
+    await c.action("Originate", originate(f"Local/{agent}@agents", "hotline-agent-line", agent, "AGENT_TALK=86400",
+                                          callerid=f'"Line {agent}" <{agent}>'))
+    return await c.wait_for(ev("ConfbridgeJoin", Conference=f"hotline-agent-{agent}",
+                               Context="hotline-agent-line"))
+
+
+async def held_caller(c: RawAmiClient, who: str = '"Alice" <5551234>') -> Message:
+    n = len(c.messages)
+    await c.action("Originate", originate("Local/1000@inbound", "caller-phone", "wait", "PATIENCE=120",
+                                          callerid=who))
+    return await c.wait_for(lambda m: m.event == "MusicOnHoldStart", start=n)
+
+
+async def join(c: RawAmiClient, chan: str, agent: str = "2001") -> Message:
+    red = await c.action("Redirect", [("Channel", chan), ("Context", "hotline-agent-join"), ("Exten", agent),
+                                      ("Priority", "1")])
+    assert red["Message"] == "Redirect successful"
+    return await c.wait_for(ev("ConfbridgeJoin", Channel=chan))
+
+
+def assert_conference_block(m: Message, bridge: str, count: str) -> None:
+    assert (m["BridgeUniqueid"], m["BridgeType"], m["BridgeTechnology"], m["BridgeCreator"], m["BridgeName"],
+            m["BridgeNumChannels"], m["BridgeVideoSourceMode"]) == (
+        bridge, "base", "softmix", "ConfBridge", "hotline-agent-2001", count, "none")
+
+
+async def test_agent_line_conference_callers_come_and_go(emu: PbxEmulator) -> None:
+    c = await connect(emu)
+    try:
+        agent_join = await open_line(c)
+        agent = agent_join["Channel"]
+        assert agent.startswith("Local/2001@agents-") and agent.endswith(";1")
+        bridge = agent_join["BridgeUniqueid"]
+        assert_conference_block(agent_join, bridge, "1")
+        assert (agent_join["Admin"], agent_join["Muted"]) == ("No", "No")
+        assert conf_trail(c) == [("BridgeCreate", ""), ("ConfbridgeStart", ""), ("BridgeEnter", agent),
+                                 ("ConfbridgeJoin", agent)]
+        assert [m for m in c.events("ConfbridgeStart")][0]["Conference"] == "hotline-agent-2001"
+        # the Originate's variables reached the ;2 half (the simulated phone stays answered)
+        await c.wait_for(ev("Newexten", Channel=agent[:-1] + "2", Application="Wait", AppData="86400"))
+        apps = [(m["Priority"], m["Application"], m["AppData"]) for m in c.events("Newexten") if m["Channel"] == agent]
+        assert apps[-2:] == [("1", "Answer", ""), ("2", "ConfBridge", "hotline-agent-2001,hotline_line,hotline_agent")]
+
+        held = await held_caller(c)
+        caller = held["Channel"]
+        n = len(c.messages)
+        caller_join = await join(c, caller)
+        assert conf_trail(c, n) == [("BridgeEnter", caller), ("ConfbridgeJoin", caller)]
+        assert_conference_block(caller_join, bridge, "2")
+        enter = next(m for m in c.messages[n:] if m.event == "BridgeEnter")
+        assert_conference_block(enter, bridge, "2")
+        # a base bridge: nobody's Linkedid is relabelled
+        assert caller_join["Linkedid"] == held["Linkedid"] != agent_join["Linkedid"]
+        assert not [m for m in c.messages[n:] if m.event == "MusicOnHoldStart"]
+
+        # the caller hangs up: it leaves, the agent stays in the conference
+        n = len(c.messages)
+        await c.action("Hangup", [("Channel", caller[:-1] + "1")])
+        left = await c.wait_for(ev("ConfbridgeLeave", Channel=caller), start=n)
+        assert_conference_block(left, bridge, "1")
+        assert left["Admin"] == "No"
+        await c.wait_for(ev("Hangup", Channel=caller), start=n)
+        assert conf_trail(c, n) == [("BridgeLeave", caller), ("ConfbridgeLeave", caller)]
+        _, listed = await c.collect_list("CoreShowChannels")
+        assert {m["Channel"]: m["BridgeId"] for m in listed if m.event == "CoreShowChannel"}[agent] == bridge
+
+        # a second caller joins the same conference
+        second = (await held_caller(c, '"Brian" <5552345>'))["Channel"]
+        assert_conference_block(await join(c, second), bridge, "2")
+        assert not c.events("ConfbridgeEnd") and not c.events("BridgeDestroy")
+    finally:
+        await c.close()
+    calls = {rec.dialed: rec for rec in emu.ledger.calls.values() if rec.kind == "inbound"}
+    assert len(emu.ledger.calls) == 3 and all(rec.connected_at is not None for rec in calls.values())
+    assert not any(rec.abandoned for rec in emu.ledger.calls.values())
+
+
+async def test_agent_hanging_up_the_line_removes_the_callers_and_ends_the_conference(emu: PbxEmulator) -> None:
+    c = await connect(emu)
+    try:
+        # a caller redirected before the line is up waits for the (marked) agent, in the bridge already
+        caller = (await held_caller(c))["Channel"]
+        waiting = await join(c, caller)
+        assert conf_trail(c) == [("BridgeCreate", ""), ("ConfbridgeStart", ""), ("BridgeEnter", caller),
+                                 ("ConfbridgeJoin", caller)]
+        [rec] = emu.ledger.calls.values()
+        assert rec.connected_at is None  # alone in the conference: not connected yet
+        agent_join = await open_line(c)
+        agent = agent_join["Channel"]
+        bridge = waiting["BridgeUniqueid"]
+        assert_conference_block(agent_join, bridge, "2")
+        assert rec.connected_at is not None
+        # an originated customer (call-back / dialer leg) joins the same conference
+        await c.action("Originate", originate("Local/5550001@customers", "hotline-agent-join", "2001",
+                                              "CUST_TALK=600", callerid='"ACME" <8005550100>'))
+        customer = (await c.wait_for(ev("ConfbridgeJoin", Context="hotline-agent-join",
+                                        Exten="2001", BridgeNumChannels="3")))["Channel"]
+        assert customer.startswith("Local/5550001@customers-") and customer.endswith(";1")
+
+        n = len(c.messages)
+        assert (await c.action("Hangup", [("Channel", agent)]))["Message"] == "Channel Hungup"
+        await c.wait_for(ev("BridgeDestroy", BridgeUniqueid=bridge), start=n)
+        assert conf_trail(c, n) == [
+            ("BridgeLeave", agent), ("ConfbridgeLeave", agent),
+            ("BridgeLeave", caller), ("ConfbridgeLeave", caller),
+            ("BridgeLeave", customer), ("ConfbridgeLeave", customer),
+            ("ConfbridgeEnd", ""), ("BridgeDestroy", ""),
+        ]
+        end = c.events("ConfbridgeEnd")[-1]
+        assert end["Conference"] == "hotline-agent-2001"
+        assert_conference_block(end, bridge, "0")
+        # the removed callers' dialplan goes on: CONFBRIDGE_RESULT, then Hangup() at priority 2
+        for chan in (caller, customer):
+            hang = await c.wait_for(ev("Newexten", Channel=chan, Application="Hangup"), start=n)
+            assert (hang["Context"], hang["Priority"]) == ("hotline-agent-join", "2")
+            await c.wait_for(ev("Hangup", Channel=chan, Cause="16"), start=n)
+            assert c.messages[n:] and any(
+                m.event == "VarSet" and m["Channel"] == chan and m["Variable"] == "CONFBRIDGE_RESULT"
+                and m["Value"] == "ENDMARKED" for m in c.messages[n:])
+        await c.wait_for(ev("Hangup", Channel=agent[:-1] + "2"), start=n)
+        assert emu.pbx.conferences == {}
+    finally:
+        await c.close()
+
+
+async def test_caller_redirected_out_of_the_conference_leaves_the_agent_in_it(emu: PbxEmulator) -> None:
+    c = await connect(emu)
+    try:
+        agent_join = await open_line(c)
+        agent, bridge = agent_join["Channel"], agent_join["BridgeUniqueid"]
+        caller = (await held_caller(c))["Channel"]
+        await join(c, caller)
+        for context, exten, prio in (("hold", "s", "1"), ("inbound", "1000", "5")):
+            n = len(c.messages)
+            await c.action("Redirect", [("Channel", caller), ("Context", context), ("Exten", exten),
+                                        ("Priority", prio)])
+            await c.wait_for(ev("MusicOnHoldStart", Channel=caller), start=n)
+            assert conf_trail(c, n) == [("BridgeLeave", caller), ("ConfbridgeLeave", caller)]
+            assert_conference_block(c.events("ConfbridgeLeave")[-1], bridge, "1")
+            # back to the agent: the same conference, still up
+            n = len(c.messages)
+            assert_conference_block(await join(c, caller), bridge, "2")
+            assert conf_trail(c, n) == [("BridgeEnter", caller), ("ConfbridgeJoin", caller)]
+        assert not c.events("ConfbridgeEnd")
+        assert [m["Channel"] for m in c.events("ConfbridgeJoin")].count(agent) == 1
+    finally:
+        await c.close()
