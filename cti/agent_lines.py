@@ -128,8 +128,12 @@ class AgentLines:
             line.failures = 0
         line.retry_at = now + (self.retry_s if failed else 0.0)
 
-    def snapshot(self) -> dict[str, str]:
-        return {agent_id: line.state for agent_id, line in self._lines.items()}
+    def health(self) -> dict[str, int]:
+        """For /healthz: lines by state, dials and failures so far."""
+        out = {UP: 0, DIALLING: 0, DOWN: 0}
+        for line in self._lines.values():
+            out[line.state] += 1
+        return {**out, "dials": self.dials, "failures": self.failures}
 
 
 def lines_for(mode: str, agent_skills: Mapping[str, Iterable[str]], campaign_skills: Iterable[str] = ()

@@ -29,6 +29,7 @@ from cti.call_model import CallModel
 from cti.pbx import AmiPbx
 from cti.server import create_app
 from sim.pbx_emulator.server import PbxEmulator
+from sim.rig import LINE_VARIABLES
 from sim.traffic import TrafficProfile, run_traffic
 from store import open_store
 from store.models import User
@@ -164,7 +165,9 @@ async def run_demo(options: DemoOptions) -> None:
         server=ServerConfig(host=options.host, port=options.port),
         store=StoreConfig(url=f"sqlite:///{options.data_dir / 'demo.sqlite3'}"),
         bus=BusConfig(url="memory://"),
-        pbx=PbxConfig(enabled=True, ami_port=emulator.port, ami_secret=AMI_SECRET, agi_bind=f"127.0.0.1:{agi_port}"),
+        # the campaign agents work on standing lines (the emulator's phones stay answered)
+        pbx=PbxConfig(enabled=True, ami_port=emulator.port, ami_secret=AMI_SECRET, agi_bind=f"127.0.0.1:{agi_port}",
+                      standing_lines="campaigns", line_variables=LINE_VARIABLES),
         routing=DEMO_ROUTING,
         ivr=demo_ivr(),
         campaigns=demo_campaign(options.data_dir) if options.campaign else {},

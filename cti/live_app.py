@@ -98,6 +98,8 @@ def live_health(app: web.Application, config: HotlineConfig) -> tuple[dict[str, 
         "event_log": eventlog.health(),
         "bus_failures": stats.bus_failures,
     }
+    if center.lines is not None:
+        live["standing_lines"] = center.lines.health()
     return pbx, live
 
 

@@ -67,11 +67,13 @@ def fate_variables(lead: Lead) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def dialer_rig(tmp_path: Path, fates: list[str], **extra: Any) -> AsyncIterator[tuple[Rig, DialerRunner, list[Message]]]:
+async def dialer_rig(tmp_path: Path, fates: list[str], standing_lines: str = "off",
+                     **extra: Any) -> AsyncIterator[tuple[Rig, DialerRunner, list[Message]]]:
     store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/dialer.sqlite3"))
     await store.migrate()
     try:
-        async with live_rig(store, AGENTS, speed=10.0) as rig:
+        async with live_rig(store, AGENTS, speed=10.0, standing_lines=standing_lines,
+                            campaign_skills=("outbound",)) as rig:
             [campaign] = parse_live_campaigns(campaign_table(write_leads(tmp_path / "leads.csv", fates), **extra))
             book, rejected = load_book(campaign, rig.emulator.pbx.now())
             assert rejected == []
@@ -144,6 +146,23 @@ async def test_human_is_connected_within_two_seconds_and_machine_never_reaches_a
         await rig.command("olga", "wrap_up_done", call_id=connected[0].call_id, disposition="sale")
         await rig.center.wait_idle()
         assert runner.book.state("L1").status == LeadStatus.DONE and runner.book.state("L1").disposition == "sale"
+
+
+async def test_on_a_standing_line_the_human_joins_the_agent_without_ringing_its_phone(tmp_path: Path) -> None:
+    async with dialer_rig(tmp_path, ["human"], standing_lines="campaigns") as (rig, runner, _):
+        dials: list[Message] = []
+        rig.client.subscribe("DialBegin", dials.append)
+        await rig.command("ivan", "available")  # inbound only: no line
+        await rig.command("olga", "available")
+        await rig.wait_for(lambda: rig.center.lines.is_up("olga"))
+        assert rig.center.lines.get("ivan") is None
+        line_dials = len(dials)
+        assert await in_loop(rig, runner.tick) == 1
+        await rig.wait_for(lambda: len(runner.stats.talk_delays) == 1)
+        assert runner.stats.dropped == 0 and runner.stats.talk_delays[0] <= 0.5  # redirect into the conference
+        connected = [e for e in rig.events if isinstance(e, CallConnected)]
+        assert [e.agent_id for e in connected] == ["2001"]
+        assert not [m for m in dials[line_dials:] if m.get("DestChannel").startswith("Local/2001@agents")]
 
 
 async def test_machine_is_hung_up_without_a_message_when_the_campaign_says_so(tmp_path: Path) -> None:

@@ -22,11 +22,12 @@ AGENTS = [
 @asynccontextmanager
 async def live_center(tmp_path: Path, *, speed: float = 10.0, routing: dict | None = None,
                       agents: list[User] = AGENTS, bus: Bus | None = None,
-                      ivr: dict | None = None) -> AsyncIterator[Rig]:
+                      ivr: dict | None = None, standing_lines: str = "off") -> AsyncIterator[Rig]:
     store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/live.sqlite3"))
     await store.migrate()
     try:
-        async with live_rig(store, agents, speed=speed, routing=routing, bus=bus, ivr=ivr) as rig:
+        async with live_rig(store, agents, speed=speed, routing=routing, bus=bus, ivr=ivr,
+                            standing_lines=standing_lines) as rig:
             yield rig
     finally:
         await store.close()
