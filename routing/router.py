@@ -114,7 +114,7 @@ class _Agent:
         "id", "skills", "languages", "team", "capacity", "attrs", "wrap_up_s",
         "logged_in", "paused", "pause_reason", "ringing", "connected", "wrapping",
         "idle_since", "calls_handled", "misses", "rr", "state", "login_at",
-        "busy", "pause_idle", "in_index", "slots",
+        "busy", "pause_idle", "in_index", "slots", "wrap_rules", "wrap_by_queue",
     )
 
     def __init__(self, profile: AgentProfile) -> None:
@@ -137,6 +137,9 @@ class _Agent:
         # indexed; the router never replaces those dicts, so they stay valid until the
         # skills change (set_profile)
         self.slots: list[tuple[dict[str, _Agent], dict[str, _Agent]]] | None = None
+        # wrap-up seconds per queue under the rules `wrap_rules` (see Router._wrap_up_for)
+        self.wrap_rules: RuleSet | None = None
+        self.wrap_by_queue: dict[str, float] = {}
         self.set_profile(profile)
 
     def set_profile(self, p: AgentProfile) -> None:
@@ -157,6 +160,7 @@ class _Agent:
         self.capacity = max(1, int(p.capacity))
         self.attrs = dict(p.attributes)
         self.wrap_up_s = p.wrap_up_s
+        self.wrap_rules = None  # its own wrap-up may have changed
 
     @property
     def used(self) -> int:
@@ -181,7 +185,7 @@ class _Call:
         "id", "queue", "skills", "priority", "customer_id", "attrs", "tier", "language",
         "preferred", "first_at", "queue_at", "target_at", "filter_idx", "target_idx",
         "exhausted", "state", "agent", "group", "entry", "token", "excluded", "seq", "qr",
-        "next_due", "version",
+        "next_due", "version", "skills_t",
     )
 
     def __init__(self, call_id: str, seq: int) -> None:
@@ -203,7 +207,7 @@ class _Call:
 class _Group:
     """Waiting calls that any given agent may take all or none of."""
 
-    __slots__ = ("key", "qr", "target", "reqs", "agent_only", "subs", "count", "anchor", "fn")
+    __slots__ = ("key", "qr", "target", "reqs", "agent_only", "subs", "count", "anchor", "fn", "texts")
 
     def __init__(self, key: tuple[Any, ...], qr: QueueRules, target: Target,
                  reqs: tuple[tuple[str, int], ...], agent_only: str | None) -> None:
@@ -215,6 +219,7 @@ class _Group:
         self.subs: dict[int, list[list[Any]]] = {}  # base priority -> heap [first_at, seq, n, call|None]
         self.count = 0
         self.anchor: tuple[str, Any] = ("global", None)
+        self.texts: tuple[int, str, str] | None = None  # (rules version, head, tail) of Offer reasons: see _offer
         expr = target.expression
         # The expression's own check, or None when the required-skill levels say it all.
         self.fn: Callable[[Any, Any], bool] | None = (
@@ -281,8 +286,18 @@ class Router:
         self._groups_global: dict[tuple[Any, ...], _Group] = {}
         # groups with no call waiting, kept for reuse (same rules): see _group_for
         self._spare_groups: dict[tuple[Any, ...], _Group] = {}
+        # (queue, filter, target, call skills) -> its spare group, for targets whose group
+        # follows from those alone: see _group_for (cleared with _spare_groups)
+        self._group_memo: dict[tuple[Any, ...], _Group] = {}
         self._timers: list[tuple[float, int, int, Any, Any]] = []
-        self._timers_added = 0  # see deadline_epoch
+        # Changes whenever next_deadline() may have moved earlier (a timer was added
+        # before what it last returned; a timer due no earlier cannot move it, and most
+        # are: the simulator's day-long wrap-up cap). While it is unchanged,
+        # next_deadline() is no earlier than when last asked (timers only expire), so a
+        # caller whose Tick is still pending at or before that time can skip asking (the
+        # simulator asks after every event otherwise). A plain attribute, not a
+        # property: the simulator reads it after every event. Read-only for callers.
+        self.deadline_epoch = 0
         self._asked = _INF  # what next_deadline() last returned (inf: None, or never asked)
         self._compact_at = _MIN_COMPACT  # heap size at which lapsed timers are dropped
         self._fallbacks: dict[str, QueueRules] = {}
@@ -390,16 +405,6 @@ class Router:
         self._asked = _INF
         return None
 
-    @property
-    def deadline_epoch(self) -> int:
-        """Changes whenever next_deadline() may have moved earlier (a timer was added
-        before what it last returned; a timer due no earlier cannot move it, and most
-        are: the simulator's day-long wrap-up cap). While it is unchanged,
-        next_deadline() is no earlier than when last asked (timers only expire), so a
-        caller whose Tick is still pending at or before that time can skip asking (the
-        simulator asks after every event otherwise)."""
-        return self._timers_added
-
     def swap_rules(self, new_rules: RuleSet, now: float | None = None) -> list[Decision]:
         """Atomically replace the rules (already validated by `load_rules`).
 
@@ -423,6 +428,7 @@ class Router:
             self._version += 1
         self._fallbacks.clear()
         self._spare_groups.clear()  # they hold the old rules' queue and target objects
+        self._group_memo.clear()
         log.info("routing_rules_swapped", version=self._version, digest=new_rules.digest, waiting=len(waiting))
         if not new_rules.rona.skip_missed_agent:  # forget misses, keep refusals
             for call in self._calls.values():
@@ -592,7 +598,7 @@ class Router:
         timers = self._timers
         heapq.heappush(timers, entry)
         if entry[0] < self._asked:  # (a later timer cannot move next_deadline() earlier)
-            self._timers_added += 1
+            self.deadline_epoch += 1
         if len(timers) > self._compact_at:
             self._compact_timers()
 
@@ -682,7 +688,11 @@ class Router:
             ov, fin = qr.overflow, qr.final
             o_due = call.queue_at + ov.after_s if ov is not None and ov.after_s is not None else _INF
             f_due = call.queue_at + fin.after_s if fin is not None and fin.after_s is not None else _INF
-            due = min(t_due, o_due, f_due)
+            due = t_due  # min(t_due, o_due, f_due), inlined (once per call at least)
+            if o_due < due:
+                due = o_due
+            if f_due < due:
+                due = f_due
             if due > now:
                 call.next_due = due
                 return False
@@ -753,6 +763,14 @@ class Router:
         in it), else a spare one kept from before, else a new one (not registered until
         a call is placed in it: most calls are offered at once and never wait)."""
         qr = call.qr
+        # The usual case: a target whose expression reads nothing of the call and that
+        # is not for a preferred agent; its group follows from the call's queue, filter,
+        # target and skills alone, remembered here (one look-up instead of building
+        # the key, once or more per call).
+        memo_key = (qr.name, call.filter_idx, call.target_idx, call.skills_t)
+        group = self._group_memo.get(memo_key)
+        if group is not None:
+            return group
         t = qr.targets_for(call.filter_idx)[call.target_idx]
         expr = t.expression
         anchors = expr.anchors
@@ -762,19 +780,27 @@ class Router:
                 if level > reqs.get(skill, 0):
                     reqs[skill] = level
             reqs_t = tuple(sorted(reqs.items()))
-        else:  # the usual case: just the call's skills, no copy needed
-            reqs_t = tuple(sorted(call.skills.items())) if t.require_call_skills else ()
+        else:  # just the call's skills, no copy needed
+            reqs_t = call.skills_t if t.require_call_skills else ()
         paths = expr.call_paths
         cvals = tuple([_call_value(call, p) for p in paths]) if paths else ()
         agent_only = call.preferred if t.strategy == "preferred_agent" else None
         key = (qr.name, call.filter_idx, call.target_idx, reqs_t, cvals, agent_only)
-        group = self._groups.get(key)
+        spare = self._spare_groups
+        group = spare.get(key)  # (a spare group with this key is the registered one, if any)
         if group is None:
-            group = self._spare_groups.get(key)
-            if group is None:
-                if len(self._spare_groups) >= _MAX_SPARE_GROUPS:
-                    self._spare_groups.clear()  # bounded: keys include call attribute values
-                group = self._spare_groups[key] = _Group(key, qr, t, reqs_t, agent_only)
+            group = self._groups.get(key)
+            if group is not None:
+                return group  # (waiting calls, though no longer kept as spare: not remembered)
+            if len(spare) >= _MAX_SPARE_GROUPS:
+                spare.clear()  # bounded: keys include call attribute values
+                self._group_memo.clear()
+            group = spare[key] = _Group(key, qr, t, reqs_t, agent_only)
+        if not paths and agent_only is None:
+            memo = self._group_memo
+            if len(memo) >= _MAX_SPARE_GROUPS:
+                memo.clear()
+            memo[memo_key] = group
         return group
 
     def _unplace(self, call: _Call) -> None:
@@ -964,7 +990,7 @@ class Router:
         if group.agent_only is not None:
             a = self._avail.get(group.agent_only)
             if a is not None and eligible(a, call, group):
-                self._offer(call, a, now, out, "preferred agent")
+                self._offer(call, a, now, out, "preferred agent", group)
             return
         # Candidates: the available agents of one required skill at the required
         # level or above (the skill with the fewest available agents), as buckets per
@@ -992,14 +1018,25 @@ class Router:
         strategy = t.strategy
         if strategy == "longest_idle":
             best: _Agent | None = None
-            for d in buckets:  # the first eligible agent of each bucket; the longest idle wins
-                for a in d.values():
-                    if eligible(a, call, group):
+            if call.excluded is None and group.fn is None and len(group.reqs) <= 1:
+                # The usual case, without _eligible: every agent in these buckets has the
+                # one required skill at its level, and nothing else is checked (no
+                # expression left, no agent excluded), so each bucket's first agent is
+                # its longest idle eligible one.
+                for d in buckets:
+                    for a in d.values():
                         if best is None or a.idle_since < best.idle_since:
                             best = a
                         break
+            else:
+                for d in buckets:  # the first eligible agent of each bucket; the longest idle wins
+                    for a in d.values():
+                        if eligible(a, call, group):
+                            if best is None or a.idle_since < best.idle_since:
+                                best = a
+                            break
             if best is not None:
-                self._offer(call, best, now, out, f"longest idle {now - best.idle_since:.0f} s")
+                self._offer(call, best, now, out, f"longest idle {now - best.idle_since:.0f} s", group)
             return
         if strategy == "most_skilled":
             skill = self._order_skill(t, call)
@@ -1012,7 +1049,7 @@ class Router:
                     for a in levels[level].values():
                         if eligible(a, call, group):
                             self._offer(call, a, now, out,
-                                        f"most skilled: {skill} {level}, idle {_secs(now - a.idle_since)} s")
+                                        f"most skilled: {skill} {level}, idle {_secs(now - a.idle_since)} s", group)
                             return
                 return
             best, best_key = None, None
@@ -1024,7 +1061,7 @@ class Router:
                             best, best_key = a, k
             if best is not None:
                 level = best.skills.get(skill, 0) if skill else 0
-                self._offer(call, best, now, out, f"most skilled: {skill} {level}, idle {_secs(now - best.idle_since)} s")
+                self._offer(call, best, now, out, f"most skilled: {skill} {level}, idle {_secs(now - best.idle_since)} s", group)
             return
         pool = [a for d in buckets for a in d.values()]
         if strategy == "random":
@@ -1034,26 +1071,26 @@ class Router:
             for _ in range(8):
                 a = pool[rng.randrange(len(pool))]
                 if eligible(a, call, group):
-                    self._offer(call, a, now, out, f"random (seed {self._seed})")
+                    self._offer(call, a, now, out, f"random (seed {self._seed})", group)
                     return
             cands = [a for a in pool if eligible(a, call, group)]
             if cands:
                 a = cands[rng.randrange(len(cands))]
-                self._offer(call, a, now, out, f"random among {len(cands)} eligible (seed {self._seed})")
+                self._offer(call, a, now, out, f"random among {len(cands)} eligible (seed {self._seed})", group)
             return
         cands = [a for a in pool if eligible(a, call, group)]
         if not cands:
             return
         if strategy == "fewest_calls":
             a = min(cands, key=lambda x: (x.calls_handled, x.idle_since))
-            self._offer(call, a, now, out, f"fewest calls: {a.calls_handled}")
+            self._offer(call, a, now, out, f"fewest calls: {a.calls_handled}", group)
         elif strategy == "least_occupied":
             a = min(cands, key=lambda x: (self._occupancy(x, now), x.idle_since))
-            self._offer(call, a, now, out, f"least occupied: {self._occupancy(a, now):.0%}")
+            self._offer(call, a, now, out, f"least occupied: {self._occupancy(a, now):.0%}", group)
         elif strategy == "round_robin":
             q = call.queue
             a = min(cands, key=lambda x: (x.rr.get(q, -1), x.idle_since))
-            self._offer(call, a, now, out, "round robin: longest since last offer in this queue")
+            self._offer(call, a, now, out, "round robin: longest since last offer in this queue", group)
         else:  # pragma: no cover - preferred_agent always has agent_only set
             raise AssertionError(strategy)
 
@@ -1069,33 +1106,53 @@ class Router:
 
     def _fill_agent(self, agent: _Agent, now: float, out: list[Decision]) -> None:
         """The agent has a free slot: offer it the best waiting call it may take."""
+        if not self._groups:  # no call waiting (_best_call_for's first test, inlined: once per call)
+            return
         while agent.in_index:
             best = self._best_call_for(agent, now)
             if best is None:
                 return
             call, eff = best
-            self._offer(call, agent, now, out, f"next in line for a free agent (priority {eff})")
+            self._offer(call, agent, now, out, f"next in line for a free agent (priority {eff})", call.group)
 
     def _best_call_for(self, agent: _Agent, now: float) -> tuple[_Call, int] | None:
         if not self._groups:  # no call waiting (every group below is in _groups): nothing to build
             return None
-        best: _Call | None = None
-        best_key: tuple[int, float, int] | None = None
         aid = agent.id
         skills = agent.skills
-
-        def consider(group: _Group) -> None:
-            nonlocal best, best_key
+        # The groups this agent may take calls from (a list, not a closure per group:
+        # this runs whenever an agent frees up, often with nothing to take)
+        cands: list[_Group] = []
+        by_skill = self._groups_by_skill
+        if by_skill:
+            for skill, level in skills.items():
+                groups = by_skill.get(skill)
+                if groups:
+                    for group in groups.values():
+                        if level >= group.anchor[1][1]:
+                            cands.append(group)
+        groups = self._groups_by_agent.get(aid)
+        if groups:
+            cands.extend(groups.values())
+        if self._groups_global:
+            cands.extend(self._groups_global.values())
+        best: _Call | None = None
+        best_key: tuple[int, float, int] | None = None
+        for group in cands:
+            if group.agent_only is not None and group.agent_only != aid:
+                continue
+            missing = False
             for skill, level in group.reqs:
                 if skills.get(skill, 0) < level:
-                    return
-            if group.agent_only is not None and group.agent_only != aid:
-                return
+                    missing = True
+                    break
+            if missing:
+                continue
             fn = group.fn
             if fn is not None:
                 rep = group.rep()
                 if rep is None or not fn(agent, rep):
-                    return
+                    continue
             ageing = group.qr.ageing
             for base, heap in group.subs.items():
                 call = group.head(heap)
@@ -1113,21 +1170,6 @@ class Router:
                 key = (eff, -call.first_at, -call.seq)
                 if best_key is None or key > best_key:
                     best, best_key = call, key
-
-        by_skill = self._groups_by_skill
-        if by_skill:
-            for skill, level in skills.items():
-                groups = by_skill.get(skill)
-                if groups:
-                    for group in groups.values():
-                        if level >= group.anchor[1][1]:
-                            consider(group)
-        groups = self._groups_by_agent.get(aid)
-        if groups:
-            for group in groups.values():
-                consider(group)
-        for group in self._groups_global.values():
-            consider(group)
         if best is None:
             return None
         assert best_key is not None
@@ -1141,28 +1183,54 @@ class Router:
                 return call
         return None
 
-    def _offer(self, call: _Call, agent: _Agent, now: float, out: list[Decision], how: str) -> None:
+    def _offer(self, call: _Call, agent: _Agent, now: float, out: list[Decision], how: str,
+               group: _Group | None = None) -> None:
+        """`group`: the call's group (placed in it or not), whose reason texts it keeps."""
         t = call.qr.targets_for(call.filter_idx)[call.target_idx]
-        self._unplace(call)
+        if call.group is not None:
+            self._unplace(call)
         call.state = OFFERED
         call.agent = agent.id
         agent.ringing[call.id] = None
         self._seq += 1
         agent.rr[call.queue] = self._seq
-        if agent.in_index:  # capacity left: move to the back of the idle order
-            self._index_remove(agent)
+        was_free = agent.in_index  # (always, from the callers: offers go to available agents)
+        if was_free:
+            self._index_remove(agent)  # (re-added below, at the back, if capacity is left)
         wait = now - call.first_at
         queue, filter_idx, version = call.queue, call.filter_idx, self._version
-        # t.label and _secs(wait), inlined (hot path)
-        if filter_idx < 0:
-            reason = (f"queue {queue}; target {t.index + 1} '{t.name or t.expression.text}' after {wait:.0f} s; "
-                      f"{how}; rules v{version}")
-        else:
-            reason = (f"queue {queue}; filter '{call.qr.filters[filter_idx].name}'; target {t.index + 1} "
-                      f"'{t.name or t.expression.text}' after {wait:.0f} s; {how}; rules v{version}")
+        # The reason's fixed parts (queue, filter, target, rules version) are built once
+        # per group, not once per offer (hot path).
+        texts = group.texts if group is not None and group.target is t else None
+        if texts is None or texts[0] != version:
+            # t.label, inlined
+            if filter_idx < 0:
+                head = f"queue {queue}; target {t.index + 1} '{t.name or t.expression.text}' after "
+            else:
+                head = (f"queue {queue}; filter '{call.qr.filters[filter_idx].name}'; target {t.index + 1} "
+                        f"'{t.name or t.expression.text}' after ")
+            texts = (version, head, f"; rules v{version}")
+            if group is not None and group.target is t:
+                group.texts = texts
+        reason = f"{texts[1]}{wait:.0f} s; {how}{texts[2]}"  # (_secs(wait), inlined)
         # positional: a frozen dataclass builds noticeably faster without keywords (hot path)
         out.append(Offer(call.id, agent.id, queue, reason, version, t.index, filter_idx, t.strategy, wait, now))
-        self._sync(agent, now, out)  # (the refresh touches no value the Offer reads)
+        if not was_free:
+            self._sync(agent, now, out)  # (the refresh touches no value the Offer reads)
+            return
+        # _sync, cut short (once per call): the agent was available (logged in, not
+        # paused, a slot free) and now rings
+        if len(agent.ringing) + len(agent.connected) + len(agent.wrapping) < agent.capacity:
+            agent.idle_since = now  # capacity left: back of the idle order
+            self._index_add(agent)
+        busy = agent.busy
+        if busy.open_at is None:
+            busy.open_at = now
+        if agent.pause_idle.open_at is not None:
+            agent.pause_idle.close(now, self._rules.occupancy_window_s)
+        if agent.state != "reserved":
+            agent.state = "reserved"
+            out.append(AgentStateChanged(now, agent.id, "reserved", ""))
 
     def _requeue(self, call: _Call, now: float, out: list[Decision]) -> None:
         """A call comes back (RONA, agent gone): it keeps its arrival time, so it is
@@ -1201,7 +1269,10 @@ class Router:
         call = self._calls.get(cid)
         if call is not None:  # re-queued (transfer to a queue): end what it was doing
             self._detach(call, now, out)
-        else:
+            call.excluded = None
+            call.state = WAITING
+            call.agent = None
+        else:  # (a new _Call starts waiting, with no agent and no exclusions)
             self._seq += 1
             call = _Call(cid, self._seq)
             call.first_at = now
@@ -1219,6 +1290,8 @@ class Router:
             except (TypeError, ValueError):
                 log.warning("routing_bad_event", kind="CallQueued", call_id=cid, problem=f"skill level {level!r}")
         call.skills = skills
+        # sorted once here, not at every _group_for
+        call.skills_t = tuple(skills.items()) if len(skills) < 2 else tuple(sorted(skills.items()))
         priority = e.priority
         if type(priority) is int and 0 <= priority <= 9:
             call.priority = priority
@@ -1239,9 +1312,6 @@ class Router:
             call.preferred = str(attrs.get("preferred_agent", "") or "")
         else:  # the usual case in the simulator
             call.tier = call.language = call.preferred = ""
-        call.excluded = None
-        call.state = WAITING
-        call.agent = None
         self._enter_queue(call, str(e.queue or ""), now)
         if self._advance(call, now, out, emit=True):
             return
@@ -1279,10 +1349,17 @@ class Router:
         return call, agent
 
     def _on_connected(self, e: CallConnected, now: float, out: list[Decision]) -> None:
-        found = self._call_at_agent(e.call_id, e.agent_id, "CallConnected", OFFERED)
-        if found is None:
-            return
-        call, agent = found
+        # _call_at_agent's checks, inlined for the usual case (once per call); anything
+        # else goes through it (and its warnings)
+        call = self._calls.get(e.call_id)
+        agent = None
+        if call is not None and call.state == OFFERED and (e.agent_id or call.agent) == call.agent:
+            agent = self._agents.get(call.agent)  # type: ignore[arg-type]
+        if agent is None:
+            found = self._call_at_agent(e.call_id, e.agent_id, "CallConnected", OFFERED)
+            if found is None:
+                return
+            call, agent = found
         agent.ringing.pop(call.id, None)
         agent.connected[call.id] = call.queue
         agent.misses = 0
@@ -1359,12 +1436,25 @@ class Router:
 
     def _wrap_up_for(self, agent: _Agent, queue: str) -> float:
         rules = self._rules
+        # Kept per agent and queue until the rules or the agent's profile change (once
+        # per call otherwise, with two look-ups in the rules' read-only mappings).
+        cache = agent.wrap_by_queue
+        if agent.wrap_rules is rules:
+            wrap = cache.get(queue)
+            if wrap is not None:
+                return wrap
+        else:
+            agent.wrap_rules = rules
+            cache = agent.wrap_by_queue = {}
         qr = rules.queues.get(queue)
         wrap = qr.wrap_up_s if qr is not None and qr.wrap_up_s is not None else rules.wrap_up_s
         ar = rules.agents.get(agent.id)
         own = ar.wrap_up_s if ar is not None and ar.wrap_up_s is not None else agent.wrap_up_s
         if own is not None and own > wrap:
             wrap = own
+        if len(cache) >= 256:  # bounded: queue names come from events
+            cache.clear()
+        cache[queue] = wrap
         return wrap
 
     def _end_interaction(self, agent: _Agent, call: _Call, now: float, out: list[Decision]) -> None:
