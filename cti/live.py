@@ -458,6 +458,20 @@ class LiveCenter:
         log.info("agent_line_dialling", agent_id=agent_id, phone=endpoint.phone)
         self._spawn(self._dial_line(endpoint, originate_id), "line-originate")
 
+    def restore_lines(self) -> None:
+        """After a (re)start and the first resync: the logged-in agents' lines, adopted
+        where the PBX still has them up, else dialled. Submitted to the consumer."""
+        if self.lines is None:
+            return
+
+        async def restore() -> None:
+            now = self._now()
+            for agent_id in self._endpoints:
+                if self.router.agent_state(agent_id) not in (None, "logged_out"):
+                    self._follow_line(AgentLoggedIn(at=now, agent_id=agent_id))
+
+        self.submit(InLoop(restore))
+
     async def _dial_line(self, endpoint: AgentEndpoint, originate_id: str) -> None:
         try:
             await self.pbx.originate(

@@ -190,9 +190,10 @@ def _campaign_skills(config: HotlineConfig) -> set[str]:
 
 async def _end_vanished_after_resync(client: AmiClient, center: LiveCenter, model: CallModel,
                                      open_calls: list[str]) -> None:
+    await client.wait_ready(timeout=3600)
+    center.restore_lines()  # the model knows the PBX's channels now: adopt lines still up
     if not open_calls:
         return
-    await client.wait_ready(timeout=3600)
     await center.wait_idle()
     ended = center.end_vanished(open_calls, lambda call_id: model.call(call_id) is not None, time.time())
     log.info("restart_recovered_calls", open_in_log=len(open_calls), ended_while_down=ended)

@@ -113,6 +113,7 @@ class Rig:
         self._tasks = [asyncio.create_task(self.center.run()), asyncio.create_task(self.eventlog.run())]
         await self.client.start()
         await self.client.wait_ready(10)
+        self.center.restore_lines()
         await self.center.wait_idle()
         self.center.end_vanished(open_calls, lambda call_id: model.call(call_id) is not None,
                                  self.emulator.pbx.now())

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from cti.ami_codec import Message
 from events import CallConnected, CallEnded, CallOffered
-from tests.live.harness import live_center
+from sim.rig import DEFAULT_ROUTING
+from tests.live.harness import AGENTS, live_center
 
 
 def _agent_dials(messages: list[Message], phone: str) -> int:
@@ -60,3 +61,19 @@ async def test_calls_ring_the_phone_while_the_line_is_down(tmp_path: Path) -> No
         await h.wait_for(lambda: h.center.stats.calls_answered == 1)
         assert [e.agent_id for e in h.events if isinstance(e, CallConnected)] == ["2001"]
         assert _agent_dials(dials, "Local/2001@agents") == before + 1  # agent-connect rang the phone
+
+
+async def test_a_restarted_server_adopts_the_lines_still_up(tmp_path: Path) -> None:
+    async with live_center(tmp_path, standing_lines="all") as h:
+        dials, line = await _on_line(h, "bob")
+        await h.center.wait_idle()
+        await h.wait_for(lambda: h.eventlog.backlog == 0)
+        await h.kill_center()
+        await h.start_center(AGENTS, DEFAULT_ROUTING)
+        await h.wait_for(lambda: h.center.lines.is_up("bob"))
+        assert h.center.lines.channel("bob") == line and h.center.lines.dials == 0  # adopted, not dialled again
+        h.client.subscribe("DialBegin", dials.append)
+        before = len(dials)
+        await h.caller("Eve", "5554444", patience_s=3)
+        await h.wait_for(lambda: h.center.stats.calls_answered == 1)
+        assert not [m for m in dials[before:] if m.get("DestChannel").startswith("Local/2002@agents")]
