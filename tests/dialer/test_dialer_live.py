@@ -383,9 +383,14 @@ async def stored_events(rig: Rig) -> list[Any]:
     return [s.event for s in await rig.store.events_between(0, 1e12)]
 
 
-async def test_preview_agent_sees_the_lead_before_anything_is_dialled_then_dials_it(tmp_path: Path) -> None:
-    async with dialer_rig(tmp_path, ["human", "busy"], mode="preview") as (rig, runner, _played):
+@pytest.mark.parametrize("lines", ["off", "campaigns"])
+async def test_preview_agent_sees_the_lead_before_anything_is_dialled_then_dials_it(tmp_path: Path, lines: str) -> None:
+    async with dialer_rig(tmp_path, ["human", "busy"], standing_lines=lines, mode="preview") as (rig, runner, _played):
+        joined: list[Message] = []
+        rig.client.subscribe("BridgeEnter", joined.append)
         await rig.command("olga", "available")
+        if lines != "off":
+            await rig.wait_for(lambda: rig.center.lines.is_up("olga"))
         await rig.center.wait_idle()
         assert await in_loop(rig, runner.tick) == 1  # one lead shown to the one idle agent
         call_id = await preview_offered(rig, runner, "olga")
@@ -414,6 +419,9 @@ async def test_preview_agent_sees_the_lead_before_anything_is_dialled_then_dials
         interaction = await written_interaction(rig, call_id)
         assert interaction.outcome == "answered" and interaction.direction == "outbound"
         assert interaction.agent_id == "olga"
+        # on a standing line the dialled customer was sent into the agent's conference
+        customer_joins = [m for m in joined if m.get("Channel").startswith("Local/") and "@customers" in m.get("Channel")]
+        assert [m.get("BridgeName") == "hotline-agent-2001" for m in customer_joins] == [lines != "off"]
 
 
 async def test_preview_skip_returns_the_lead_and_an_unreached_dial_retries_it(tmp_path: Path) -> None:
