@@ -397,8 +397,8 @@ class LiveCenter:
             dest_linkedid = message.get("DestLinkedid")
             call_id = self._aliases.get(dest_linkedid, dest_linkedid) if dest_linkedid else call_id
             agent = self._agent_of_channel(dest)
-            if agent and call_id:
-                self._call(call_id).agent_channels[agent] = dest
+            if agent and call_id in self._calls:  # (not an agent's line being dialled: no call of ours)
+                self._calls[call_id].agent_channels[agent] = dest
         elif self.lines is not None and name in ("BridgeEnter", "BridgeLeave", "Hangup"):
             self._note_line(message)
 
