@@ -1017,24 +1017,17 @@ class Router:
             buckets = [self._avail]
         strategy = t.strategy
         if strategy == "longest_idle":
+            # The usual case needs no _eligible: with at most one required skill (the
+            # buckets'), no expression left to check and no agent excluded, every
+            # agent in the buckets is eligible.
+            check = not (call.excluded is None and group.fn is None and len(group.reqs) <= 1)
             best: _Agent | None = None
-            if call.excluded is None and group.fn is None and len(group.reqs) <= 1:
-                # The usual case, without _eligible: every agent in these buckets has the
-                # one required skill at its level, and nothing else is checked (no
-                # expression left, no agent excluded), so each bucket's first agent is
-                # its longest idle eligible one.
-                for d in buckets:
-                    for a in d.values():
+            for d in buckets:  # the first eligible agent of each bucket; the longest idle wins
+                for a in d.values():
+                    if not check or eligible(a, call, group):
                         if best is None or a.idle_since < best.idle_since:
                             best = a
                         break
-            else:
-                for d in buckets:  # the first eligible agent of each bucket; the longest idle wins
-                    for a in d.values():
-                        if eligible(a, call, group):
-                            if best is None or a.idle_since < best.idle_since:
-                                best = a
-                            break
             if best is not None:
                 self._offer(call, best, now, out, f"longest idle {now - best.idle_since:.0f} s", group)
             return
