@@ -52,20 +52,21 @@ def poisson_profile(
     Exact for piecewise-constant rates (memoryless restart at each boundary)."""
     t = start
     i = 0
+    expovariate = rng.expovariate
     while t < end:
         rate = rates_per_hour[min(i, len(rates_per_hour) - 1)] / 3600.0
         bound = min(end, start + (i + 1) * interval_s) if i < len(rates_per_hour) - 1 else end
-        if rate <= 0:
-            t = bound
-            i += 1
-            continue
-        nxt = t + rng.expovariate(rate)
-        if nxt >= bound:
-            t = bound
-            i += 1
-            continue
-        t = nxt
-        yield t
+        if rate > 0:
+            # the arrivals of interval i (rate and bound worked out once per interval:
+            # the simulator takes one arrival per call)
+            while True:
+                nxt = t + expovariate(rate)
+                if nxt >= bound:
+                    break
+                t = nxt
+                yield t
+        t = bound
+        i += 1
 
 
 # ---------------------------------------------------------------- Asterisk queue_log

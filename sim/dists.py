@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from functools import partial
+from typing import Any, Callable, Mapping, Sequence
 
 
 class ScenarioError(ValueError):
@@ -42,6 +43,22 @@ class Dist:
         if k == "empirical":
             return self.values[int(rng.random() * len(self.values))]
         return math.inf  # none
+
+    def sampler(self, rng: random.Random) -> Callable[[], float]:
+        """`lambda: self.sample(rng)`, bound once: the same draws from the same stream
+        without the dispatch on kind at every draw (the simulator draws ~5 times per call)."""
+        k = self.kind
+        if k == "exponential":
+            return partial(rng.expovariate, self.a)
+        if k == "lognormal":
+            return partial(rng.lognormvariate, self.a, self.b)
+        if k == "uniform":
+            return partial(rng.uniform, self.a, self.b)
+        if k == "empirical":
+            values, n, rand = self.values, len(self.values), rng.random
+            return lambda: values[int(rand() * n)]
+        value = self.a if k == "constant" else math.inf
+        return lambda: value
 
     @property
     def mean(self) -> float:

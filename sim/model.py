@@ -194,8 +194,10 @@ class CallCenterModel:
         self._profiles: dict[str, Any] = {}
         self._ring_rng = stream(self.seed, "ring")
         self._rona_rng = stream(self.seed, "rona")
+        self._ring_next = scenario.ring.sampler(self._ring_rng)  # ring times of second and later offers
         ring_default = getattr(getattr(rules, "rona", None), "ring_timeout_s", 20.0)
         self._rona_timeout = scenario.rona_timeout_s or ring_default
+        self._rona_p = scenario.rona_probability
         self._pause_reasons = getattr(rules, "pause_reasons", {})
         self._arrivals = arrivals
         self._n = 0
@@ -431,16 +433,17 @@ class CallCenterModel:
         spec = self.sc.queue(queue)
         pr, hr, wr = stream(self.seed, "patience", queue), stream(self.seed, "handle", queue), stream(self.seed, "wrap", queue)
         rr, nr = stream(self.seed, "ring1", queue), stream(self.seed, "rona1", queue)
-        pat, han, ring = spec.patience, spec.handle, self.sc.ring
-        wrap = spec.wrap_up if _sim_wrap(spec.wrap_up) else None
-        use_rona = self.sc.rona_probability > 0
+        # samplers bound to their streams once (hot path: one draw() per call)
+        pat, han, ring = spec.patience.sampler(pr), spec.handle.sampler(hr), self.sc.ring.sampler(rr)
+        wrap = spec.wrap_up.sampler(wr) if _sim_wrap(spec.wrap_up) else None  # type: ignore[union-attr]
+        rona = nr.random if self.sc.rona_probability > 0 else None
 
         def draw(patience: float | None, handle: float | None) -> tuple:
             # always draw everything so a recorded value does not shift the streams
-            p, h = pat.sample(pr), han.sample(hr)
-            w = wrap.sample(wr) if wrap is not None else None
+            p, h = pat(), han()
+            w = wrap() if wrap is not None else None
             return (p if patience is None else patience, h if handle is None else handle, w,
-                    ring.sample(rr), nr.random() if use_rona else 1.0)  # fmt: skip
+                    ring(), rona() if rona is not None else 1.0)  # fmt: skip
 
         return draw
 
@@ -491,16 +494,22 @@ class CallCenterModel:
         c.agent = agent
         seq = c.seq = c.seq + 1
         self._agent_call[agent] = c.cid
-        self._emit(CallOffered(now, c.cid, agent, c.queue, str(getattr(d, "reason", ""))))
+        reason = d.reason
+        offered = CallOffered(now, c.cid, agent, c.queue, reason if type(reason) is str else str(reason))
+        self._n_events += 1  # self._emit(offered), inlined (once per call)
+        if self._keep:
+            self.events.append(offered)
+        if self._sink is not None:
+            self._sink(offered)
         first = seq == 1
         if not first:
             self._guard(c)  # offered again: it went back to waiting (normally guarded then already)
-        rona_p = self.sc.rona_probability
+        rona_p = self._rona_p
         if rona_p and (c.rona1 if first else self._rona_rng.random()) < rona_p:
             c.answer_at = math.inf
             _Timer(env, self._rona_timeout, self._rona, (c, seq))
             return None
-        ring = c.ring1 if first else self.sc.ring.sample(self._ring_rng)
+        ring = c.ring1 if first else self._ring_next()
         if ring <= 0:
             return c
         c.answer_at = at = now + ring  # ring > 0
