@@ -72,6 +72,7 @@ WAITING, OFFERED, CONNECTED, DONE = 0, 1, 2, 3
 _CALL_TIMER, _WRAP_TIMER = 0, 1
 _MAX_SPARE_GROUPS = 4096
 _MIN_COMPACT = 4096
+_MAX_STEPS = range(10_000)  # _advance's guard against cycles (made once: it runs once per call)
 
 
 class _Window:
@@ -114,7 +115,7 @@ class _Agent:
         "id", "skills", "languages", "team", "capacity", "attrs", "wrap_up_s",
         "logged_in", "paused", "pause_reason", "ringing", "connected", "wrapping",
         "idle_since", "calls_handled", "misses", "rr", "state", "login_at",
-        "busy", "pause_idle", "in_index", "slots", "wrap_rules", "wrap_by_queue",
+        "busy", "pause_idle", "in_index", "slots",
     )
 
     def __init__(self, profile: AgentProfile) -> None:
@@ -137,9 +138,6 @@ class _Agent:
         # indexed; the router never replaces those dicts, so they stay valid until the
         # skills change (set_profile)
         self.slots: list[tuple[dict[str, _Agent], dict[str, _Agent]]] | None = None
-        # wrap-up seconds per queue under the rules `wrap_rules` (see Router._wrap_up_for)
-        self.wrap_rules: RuleSet | None = None
-        self.wrap_by_queue: dict[str, float] = {}
         self.set_profile(profile)
 
     def set_profile(self, p: AgentProfile) -> None:
@@ -160,7 +158,6 @@ class _Agent:
         self.capacity = max(1, int(p.capacity))
         self.attrs = dict(p.attributes)
         self.wrap_up_s = p.wrap_up_s
-        self.wrap_rules = None  # its own wrap-up may have changed
 
     @property
     def used(self) -> int:
@@ -658,7 +655,12 @@ class Router:
         call.queue_at = at
         call.exhausted = False
         call.filter_idx = -1
-        for f in qr.filters:
+        filters = qr.filters
+        if not filters and qr.targets[0].strategy != "preferred_agent":
+            call.target_idx = 0  # _enter_target(call, 0, at), cut short: the usual case
+            call.target_at = at
+            return
+        for f in filters:
             if f.when.fn(None, call):
                 call.filter_idx = f.index
                 break
@@ -680,7 +682,7 @@ class Router:
         """Apply every timeout due by `now` (in time order, each at its exact due
         time). Sets call.next_due. Returns True if the call left the router."""
         version = self._version
-        for _ in range(10_000):
+        for _ in _MAX_STEPS:
             qr = call.qr
             targets = qr.targets_for(call.filter_idx)
             t = targets[call.target_idx]
@@ -1241,7 +1243,10 @@ class Router:
         """Given to a free eligible agent at once if there is one (without entering its
         group's line: nothing to undo), else placed in line and timed for its next
         escalation."""
-        group = self._group_for(call)
+        # _group_for's first step (its memo), inlined: once per call
+        group = self._group_memo.get((call.qr.name, call.filter_idx, call.target_idx, call.skills_t))
+        if group is None:
+            group = self._group_for(call)
         if self._avail:  # offered at once: it never enters the line (no heap entry to undo)
             self._match_call(call, now, out, group)
             if call.state != WAITING:
@@ -1305,7 +1310,8 @@ class Router:
             call.preferred = str(attrs.get("preferred_agent", "") or "")
         else:  # the usual case in the simulator
             call.tier = call.language = call.preferred = ""
-        self._enter_queue(call, str(e.queue or ""), now)
+        queue = e.queue
+        self._enter_queue(call, queue if type(queue) is str else str(queue or ""), now)
         if self._advance(call, now, out, emit=True):
             return
         self._put_in_line(call, now, out)
@@ -1425,29 +1431,22 @@ class Router:
         call = self._calls.pop(e.call_id, None)
         if call is None:
             return
+        if call.state == CONNECTED and call.agent is not None:  # _drop's usual case, inlined
+            agent = self._agents.get(call.agent)
+            if agent is not None:
+                self._end_interaction(agent, call, now, out)
+            call.state = DONE
+            return
         self._drop(call, now, out)
 
     def _wrap_up_for(self, agent: _Agent, queue: str) -> float:
         rules = self._rules
-        # Kept per agent and queue until the rules or the agent's profile change (once
-        # per call otherwise, with two look-ups in the rules' read-only mappings).
-        cache = agent.wrap_by_queue
-        if agent.wrap_rules is rules:
-            wrap = cache.get(queue)
-            if wrap is not None:
-                return wrap
-        else:
-            agent.wrap_rules = rules
-            cache = agent.wrap_by_queue = {}
         qr = rules.queues.get(queue)
         wrap = qr.wrap_up_s if qr is not None and qr.wrap_up_s is not None else rules.wrap_up_s
         ar = rules.agents.get(agent.id)
         own = ar.wrap_up_s if ar is not None and ar.wrap_up_s is not None else agent.wrap_up_s
         if own is not None and own > wrap:
             wrap = own
-        if len(cache) >= 256:  # bounded: queue names come from events
-            cache.clear()
-        cache[queue] = wrap
         return wrap
 
     def _end_interaction(self, agent: _Agent, call: _Call, now: float, out: list[Decision]) -> None:
