@@ -82,6 +82,7 @@ _FIRE = (_fire,)  # shared, never mutated: SimPy swaps an event's callbacks for 
 _NORMAL = simpy.events.NORMAL
 _INF = math.inf
 _URGENT = simpy.events.URGENT
+_heappush = heapq.heappush  # (a global look-up less: three pushes per call)
 
 
 class _Timer(simpy.Event):
@@ -513,7 +514,7 @@ class CallCenterModel:
         if ring <= 0:
             return c
         c.answer_at = at = now + ring  # ring > 0
-        heapq.heappush(env._queue, (at, _NORMAL, next(env._eid), (self._answer, (c, seq))))  # type: ignore[attr-defined]
+        _heappush(env._queue, (at, _NORMAL, next(env._eid), (self._answer, (c, seq))))  # type: ignore[attr-defined]
         return None
 
     def _answer(self, c: _Call, seq: int) -> None:
@@ -525,7 +526,7 @@ class CallCenterModel:
         if c.handle < 0:
             raise ValueError(f"negative delay {c.handle}")
         at = env._now + c.handle  # type: ignore[attr-defined]
-        heapq.heappush(env._queue, (at, _NORMAL, next(env._eid), (self._hangup, (c,))))  # type: ignore[attr-defined]
+        _heappush(env._queue, (at, _NORMAL, next(env._eid), (self._hangup, (c,))))  # type: ignore[attr-defined]
 
     def _rona(self, c: _Call, seq: int) -> None:
         if c.state != "ringing" or c.seq != seq:
@@ -555,7 +556,7 @@ class CallCenterModel:
             if c.wrap > 0:
                 env = self.env
                 at = env._now + c.wrap  # type: ignore[attr-defined]
-                heapq.heappush(env._queue, (at, _NORMAL, next(env._eid), (self._wrap_end, (c,))))  # type: ignore[attr-defined]
+                _heappush(env._queue, (at, _NORMAL, next(env._eid), (self._wrap_end, (c,))))  # type: ignore[attr-defined]
             else:
                 self._wrap_end(c)
 
