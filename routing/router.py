@@ -266,6 +266,7 @@ class Router:
 
     def __init__(self, rules: RuleSet, seed: int = 0, now: float = 0.0) -> None:
         self._rules = rules
+        self._set_lookups(rules)
         self._version = rules.version if rules.version is not None else 1
         self._rng = random.Random(seed)
         self._seed = seed
@@ -276,6 +277,9 @@ class Router:
         self._avail: dict[str, _Agent] = {}
         self._avail_skill: dict[str, dict[str, _Agent]] = {}
         self._avail_level: dict[str, list[dict[str, _Agent]]] = {}
+        # skill -> the levels agents have had in the index, highest first: the buckets
+        # of _avail_level worth looking at (the others are always empty)
+        self._levels_used: dict[str, list[int]] = {}
         self._skill_count: dict[str, int] = {}
         self._groups: dict[tuple[Any, ...], _Group] = {}
         self._groups_by_skill: dict[str, dict[tuple[Any, ...], _Group]] = {}
@@ -419,6 +423,7 @@ class Router:
         for call in waiting:
             self._unplace(call)
         self._rules = new_rules
+        self._set_lookups(new_rules)
         if new_rules.version is not None and new_rules.version > self._version:
             self._version = new_rules.version
         else:
@@ -445,6 +450,16 @@ class Router:
             if call.state == WAITING:
                 self._schedule(call)
         return out
+
+    def _set_lookups(self, rules: RuleSet) -> None:
+        """Plain dicts of what the per-call paths look up in the rules (whose mappings
+        are read-only proxies, slower to read): queues by name, each queue's wrap-up
+        (its own, else the default), the agents' own rules."""
+        self._queues: dict[str, QueueRules] = dict(rules.queues)
+        self._queue_wrap: dict[str, float] = {
+            name: qr.wrap_up_s if qr.wrap_up_s is not None else rules.wrap_up_s for name, qr in rules.queues.items()
+        }
+        self._agent_rules = dict(rules.agents)
 
     def _effective(self, call: _Call, now: float) -> int:
         t = call.qr.targets_for(call.filter_idx)[call.target_idx]
@@ -646,7 +661,7 @@ class Router:
         return qr
 
     def _enter_queue(self, call: _Call, name: str, at: float) -> None:
-        qr = self._rules.queues.get(name)  # _queue_rules' first step, inlined (once per call)
+        qr = self._queues.get(name)  # _queue_rules' first step, inlined (once per call)
         if qr is None:
             qr = self._queue_rules(name)
         call.qr = qr
@@ -868,6 +883,10 @@ class Router:
             levels = self._avail_level.get(skill)
             if levels is None:
                 levels = self._avail_level[skill] = [{} for _ in range(11)]
+            used = self._levels_used.setdefault(skill, [])
+            if level not in used:
+                used.append(level)
+                used.sort(reverse=True)
             slots.append((d, levels[level]))
         return slots
 
@@ -1009,7 +1028,9 @@ class Router:
                     best_n, src_skill, src_min = len(d), skill, level
             levels = self._avail_level[src_skill]
             buckets = []
-            for lv in range(10, src_min - 1, -1):  # (a loop: a comprehension is a call of its own)
+            for lv in self._levels_used[src_skill]:  # (a loop: a comprehension is a call of its own)
+                if lv < src_min:
+                    break
                 bucket = levels[lv]
                 if bucket:
                     buckets.append(bucket)
@@ -1440,10 +1461,10 @@ class Router:
         self._drop(call, now, out)
 
     def _wrap_up_for(self, agent: _Agent, queue: str) -> float:
-        rules = self._rules
-        qr = rules.queues.get(queue)
-        wrap = qr.wrap_up_s if qr is not None and qr.wrap_up_s is not None else rules.wrap_up_s
-        ar = rules.agents.get(agent.id)
+        wrap = self._queue_wrap.get(queue)
+        if wrap is None:  # not a queue of these rules
+            wrap = self._rules.wrap_up_s
+        ar = self._agent_rules.get(agent.id) if self._agent_rules else None
         own = ar.wrap_up_s if ar is not None and ar.wrap_up_s is not None else agent.wrap_up_s
         if own is not None and own > wrap:
             wrap = own
