@@ -37,7 +37,7 @@ log = structlog.get_logger()
 EVENTS_CHANNEL = "events"
 MAX_CALLS = 50_000
 AGENT_EVENT_KINDS = frozenset({
-    "AgentLoggedIn", "AgentLoggedOut", "AgentStateChanged", "WrapUpEnded",
+    "AgentLoggedIn", "AgentLoggedOut", "AgentStateChanged", "AgentLineChanged", "WrapUpEnded",
 })
 CALL_EVENT_KINDS = frozenset({
     "CallConnected", "CallNotAnswered", "CallAbandoned", "CallHeld", "CallResumed", "CallTransferred", "CallEnded",

@@ -34,6 +34,7 @@ from cti.call_model import AGENT, ModelConfig, classify
 from cti.eventlog import BufferedEventLog
 from cti.pbx import PbxActions, PbxError, Target
 from events import (
+    AgentLineChanged,
     AgentLoggedIn,
     AgentLoggedOut,
     AgentStateChanged,
@@ -257,6 +258,7 @@ class LiveCenter:
         self.lines = lines
         self.line_variables = dict(line_variables or {})
         self._line_originates: dict[str, str] = {}  # originate id -> agent id
+        self._agent_views: dict[str, dict[str, Any]] = {}  # the agents state map's values, as last published
         # A line already up in the PBX for an extension (after a restart), or "".
         self.line_lookup: Callable[[str], str] = lambda exten: ""
         self._aliases: dict[str, str] = {}  # PBX call id of a call-back -> the callback's call id
@@ -361,7 +363,7 @@ class LiveCenter:
 
     async def _process(self, item: Any) -> None:
         if isinstance(item, Message):
-            self._note_channel(item)
+            await self._note_channel(item)
         elif isinstance(item, AgentCommand):
             await self._on_command(item)
         elif isinstance(item, IvrHandOff):
@@ -384,7 +386,7 @@ class LiveCenter:
 
     # ------------------------------------------------------------ channels (raw AMI)
 
-    def _note_channel(self, message: Message) -> None:
+    async def _note_channel(self, message: Message) -> None:
         name = message.event
         call_id = message.get("Linkedid")
         call_id = self._aliases.get(call_id, call_id)
@@ -400,9 +402,9 @@ class LiveCenter:
             if agent and call_id in self._calls:  # (not an agent's line being dialled: no call of ours)
                 self._calls[call_id].agent_channels[agent] = dest
         elif self.lines is not None and name in ("BridgeEnter", "BridgeLeave", "Hangup"):
-            self._note_line(message)
+            await self._note_line(message)
 
-    def _note_line(self, message: Message) -> None:
+    async def _note_line(self, message: Message) -> None:
         """A standing line's channel joined its conference (up) or left it (down)."""
         assert self.lines is not None
         bridge = message.get("BridgeName")
@@ -414,12 +416,22 @@ class LiveCenter:
             return
         now = self.clock()
         if message.event == "BridgeEnter":
-            if bridge == conference_of(self._endpoints[agent].connect_exten):
+            if bridge == conference_of(self._endpoints[agent].connect_exten) and not self.lines.is_up(agent):
                 self.lines.came_up(agent, channel, now)
                 log.info("agent_line_up", agent_id=agent, channel=channel)
+                await self._line_changed(agent, "up", channel)
         elif self.lines.went_down(agent, channel, now):
             line = self.lines.get(agent)
             log.warning("agent_line_down", agent_id=agent, channel=channel, failures=line.failures if line else 0)
+            await self._line_changed(agent, "down", channel)
+
+    async def _line_changed(self, agent_id: str, state: str, channel: str = "") -> None:
+        """Logged and shown on the agent's desktop (and in the agents state map)."""
+        await self._record(AgentLineChanged(at=self._now(), agent_id=agent_id, state=state, channel=channel))
+        view = self._agent_views.get(agent_id)
+        if view is not None:
+            view["line"] = state
+            await self._set_agent_view(agent_id, view)
 
     def _connect_target(self, endpoint: AgentEndpoint) -> Target:
         """Where a caller goes to reach the agent: into the agent's conference while
@@ -428,7 +440,7 @@ class LiveCenter:
             return Target(JOIN_CONTEXT, endpoint.connect_exten, 1)
         return Target(self.agent_connect_context, endpoint.connect_exten, 1)
 
-    def _follow_line(self, event: AgentLoggedIn | AgentLoggedOut | AgentStateChanged) -> None:
+    async def _follow_line(self, event: AgentLoggedIn | AgentLoggedOut | AgentStateChanged) -> None:
         """Dial a logged-in agent's standing line (or adopt one already up); hang it up
         at logout."""
         assert self.lines is not None
@@ -437,25 +449,31 @@ class LiveCenter:
         if endpoint is None or not endpoint.phone:
             return
         if isinstance(event, AgentLoggedOut) or (isinstance(event, AgentStateChanged) and event.state == "logged_out"):
+            had_line = self.lines.get(agent_id) is not None
             channel = self.lines.forget(agent_id)
             if channel:
                 log.info("agent_line_closed", agent_id=agent_id, channel=channel)
                 self._spawn(self._pbx(self.pbx.hangup(channel, 16), "line-hangup", ""), "line-hangup")
+            if had_line:
+                await self._line_changed(agent_id, "down", channel)
             return
         now = self.clock()
         for stuck in self.lines.check_dialling(now, LINE_DIAL_TIMEOUT_S):
             log.warning("agent_line_not_joined", agent_id=stuck, hint="does the dialplan have [hotline-agent-line]?")
+            await self._line_changed(stuck, "down")
         if not self.lines.should_dial(agent_id, now):
             return
         found = self.line_lookup(endpoint.connect_exten)
         if found:
             self.lines.adopt(agent_id, found, now)
             log.info("agent_line_adopted", agent_id=agent_id, channel=found)
+            await self._line_changed(agent_id, "up", found)
             return
         originate_id = uuid.uuid4().hex
         self.lines.dialling(agent_id, originate_id, now)
         self._line_originates[originate_id] = agent_id
         log.info("agent_line_dialling", agent_id=agent_id, phone=endpoint.phone)
+        await self._line_changed(agent_id, "dialling")
         self._spawn(self._dial_line(endpoint, originate_id), "line-originate")
 
     def restore_lines(self) -> None:
@@ -468,7 +486,7 @@ class LiveCenter:
             now = self._now()
             for agent_id in self._endpoints:
                 if self.router.agent_state(agent_id) not in (None, "logged_out"):
-                    self._follow_line(AgentLoggedIn(at=now, agent_id=agent_id))
+                    await self._follow_line(AgentLoggedIn(at=now, agent_id=agent_id))
 
         self.submit(InLoop(restore))
 
@@ -485,6 +503,11 @@ class LiveCenter:
             self._line_originates.pop(originate_id, None)
             assert self.lines is not None
             self.lines.dial_failed(endpoint.agent_id, originate_id, self.clock())
+
+            async def down() -> None:
+                await self._line_changed(endpoint.agent_id, "down")
+
+            self.submit(InLoop(down))  # (this task is outside the consumer)
 
     def _agent_of_channel(self, channel: str) -> str:
         role, model_id = classify(channel, _CHANNEL_NAMES)
@@ -570,6 +593,7 @@ class LiveCenter:
             if not event.success and self.lines is not None:
                 log.warning("agent_line_not_answered", agent_id=agent_id, reason=event.reason)
                 self.lines.dial_failed(agent_id, event.originate_id, self._now(event.at))
+                await self._line_changed(agent_id, "down")
             return
         event = self._translate(event)
         if self._already_logged(event):
@@ -635,7 +659,7 @@ class LiveCenter:
         if isinstance(event, (AgentLoggedIn, AgentLoggedOut, AgentStateChanged)):
             await self._publish_agent(event)
             if self.lines is not None:
-                self._follow_line(event)
+                await self._follow_line(event)
         await self._notify(event)
 
     async def record(self, event: Event) -> None:
@@ -679,10 +703,17 @@ class LiveCenter:
         else:
             state, reason = event.state, event.reason
         info = self.router.call_info(self._agent_call(event.agent_id)) if self._agent_call(event.agent_id) else None
-        value = {"state": state, "since": event.at, "reason": reason,
-                 "call_id": info["call_id"] if info else "", "queue": info["queue"] if info else ""}
+        value: dict[str, Any] = {"state": state, "since": event.at, "reason": reason,
+                                 "call_id": info["call_id"] if info else "", "queue": info["queue"] if info else ""}
+        if self.lines is not None:
+            line = self.lines.get(event.agent_id)
+            value["line"] = line.state if line is not None else "down"
+        self._agent_views[event.agent_id] = value
+        await self._set_agent_view(event.agent_id, value)
+
+    async def _set_agent_view(self, agent_id: str, value: dict[str, Any]) -> None:
         try:
-            await self.bus.set_state("agents", event.agent_id, value)
+            await self.bus.set_state("agents", agent_id, value)
         except Exception as exc:
             self.stats.bus_failures += 1
             log.warning("bus_state_failed", error=type(exc).__name__)

@@ -227,6 +227,19 @@ class AgentLoggedOut:
 
 @fast_init
 @dataclass(frozen=True, slots=True)
+class AgentLineChanged:
+    """The agent's standing line (cti/agent_lines.py): dialling (Hotline is calling the
+    agent's phone into its conference), up (callers join it at once), down (calls ring
+    the phone through agent-connect)."""
+
+    at: float
+    agent_id: str
+    state: str
+    channel: str = ""
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
 class WrapUpEnded:
     """After-call work finished; disposition and notes recorded on the interaction."""
 
@@ -298,6 +311,7 @@ Event = (
     | AgentLoggedIn
     | AgentStateChanged
     | AgentLoggedOut
+    | AgentLineChanged
     | WrapUpEnded
     | IvrStepped
     | DialerAttempted
@@ -322,6 +336,7 @@ EVENT_TYPES: dict[str, type] = {
         AgentLoggedIn,
         AgentStateChanged,
         AgentLoggedOut,
+        AgentLineChanged,
         WrapUpEnded,
         IvrStepped,
         DialerAttempted,

@@ -19,6 +19,7 @@ from cti.live_app import LIVE
 from cti.pbx import AmiPbx
 from cti.server import STORE, create_app
 from sim.pbx_emulator.server import PbxEmulator
+from sim.rig import LINE_VARIABLES
 from store import open_store
 from tests.web.test_web_browser import CHROMIUM, browser, sign_in  # noqa: F401  (fixture)
 from tests.web.web_helpers import CUSTOMER, seed_customer, seed_users
@@ -32,13 +33,15 @@ SECRET = "browser-secret"
 
 
 @pytest.fixture
-async def live_server(tmp_path: Path) -> AsyncIterator[tuple[TestClient, PbxEmulator]]:
+async def live_server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[tuple[TestClient, PbxEmulator]]:
+    """`hotline serve` on the emulator; parametrize indirectly with a `standing_lines` mode."""
     emulator = PbxEmulator("hotline", SECRET)
     await emulator.start()
     config = HotlineConfig(
         store=StoreConfig(url=f"sqlite:///{tmp_path}/live.sqlite3"), bus=BusConfig(url="memory://"),
         server=ServerConfig(session_secret="test-secret"),
-        pbx=PbxConfig(enabled=True, ami_port=emulator.port, ami_secret=SECRET, agi_bind="127.0.0.1:0"),
+        pbx=PbxConfig(enabled=True, ami_port=emulator.port, ami_secret=SECRET, agi_bind="127.0.0.1:0",
+                      standing_lines=getattr(request, "param", "off"), line_variables=LINE_VARIABLES),
         routing={"defaults": {"wrap_up_s": 30}, "rona": {"ring_timeout_s": 15}},
     )
     store = await open_store(config.store)
@@ -103,3 +106,39 @@ async def test_call_through_emulator_and_router_pops_the_customer(browser, live_
             await asyncio.sleep(0.05)
 
     await asyncio.wait_for(available_again(), 10)
+
+
+@pytest.mark.parametrize("live_server", ["all"], indirect=True)
+async def test_desktop_shows_the_standing_line_and_the_call_joins_it(browser, live_server) -> None:  # noqa: F811
+    from playwright.async_api import expect
+
+    server, emulator = live_server
+    page = await sign_in(browser, server, "agent01")
+    await expect(page.locator("#conn")).to_have_text("live")
+    await expect(page.locator("#line")).to_be_hidden()  # logged out: no line yet
+    await page.click("#btn-available")
+    await expect(page.locator("#line")).to_have_text("line connected", timeout=15000)
+    callers = AmiClient(AmiSettings("127.0.0.1", emulator.port, "hotline", SECRET), CallModel())
+    await callers.start()
+    await callers.wait_ready(10)
+    try:
+        await AmiPbx(callers).originate(
+            "Local/1000@inbound", context="caller-phone", exten="wait", caller_id='"Grace" <4155550142>',
+            variables={"PATIENCE": "6"},
+        )
+        await expect(page.locator("#customer-name")).to_have_text("Grace Hopper", timeout=15000)
+        await expect(page.locator("#call-status")).to_have_text("talking", timeout=15000)
+        await expect(page.locator("#line")).to_have_text("line connected")
+        await expect(page.locator("#call-status")).to_have_text("ended — wrap-up", timeout=20000)
+    finally:
+        await callers.close()
+    line = [c for c in emulator.pbx.channels if c.startswith("Local/2001@agents")]
+    assert line, "the agent's line outlives the call"
+    await page.click("#btn-logout")
+    await expect(page.locator("#line")).to_have_text("line down: calls ring your phone", timeout=10000)
+    await asyncio.wait_for(_gone(emulator, line), 10)
+
+
+async def _gone(emulator: PbxEmulator, channels: list[str]) -> None:
+    while any(c in emulator.pbx.channels for c in channels):
+        await asyncio.sleep(0.05)

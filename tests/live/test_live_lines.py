@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cti.ami_codec import Message
-from events import CallConnected, CallEnded, CallOffered
+from events import AgentLineChanged, CallConnected, CallEnded, CallOffered
 from sim.rig import DEFAULT_ROUTING
 from tests.live.harness import AGENTS, live_center
 
@@ -45,9 +45,15 @@ async def test_callers_join_the_agents_line_without_ringing_the_phone(tmp_path: 
         assert set(offers) == set(talks) and len(offers) == 2
         assert all(talks[c] - offers[c] < 0.5 for c in offers)  # emulated seconds: a redirect, no ring
         assert h.center.lines.channel("bob") == line and line in h.emulator.pbx.channels  # still up
+        assert (await h.bus.get_state("agents"))["bob"]["line"] == "up"
         await h.command("bob", "logout")
         await h.wait_for(lambda: line not in h.emulator.pbx.channels)
         assert h.center.lines.get("bob") is None
+        await h.center.wait_idle()
+        await h.wait_for(lambda: h.eventlog.backlog == 0)
+        stored = [s.event for s in await h.store.events_between(0, 1e12)]
+        assert [e.state for e in stored if isinstance(e, AgentLineChanged)] == ["dialling", "up", "down"]
+        assert (await h.bus.get_state("agents"))["bob"]["line"] == "down"
 
 
 async def test_calls_ring_the_phone_while_the_line_is_down(tmp_path: Path) -> None:

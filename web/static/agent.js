@@ -11,6 +11,14 @@
     s.textContent = (state || "logged out").replace("_", " ") + (reason ? " · " + reason : "");
     stateSince = since || null;
   }
+  const LINE_TEXT = { up: "line connected", dialling: "calling your phone…", down: "line down: calls ring your phone" };
+  function setLine(state) {
+    const l = $("line");
+    l.hidden = !state;
+    if (!state) return;
+    l.className = "badge line-" + state;
+    l.textContent = LINE_TEXT[state] || state;
+  }
   setInterval(() => { $("state-since").textContent = stateSince ? H.dur(Date.now() / 1000 - stateSince) : ""; }, 1000);
 
   function showCustomer(c, isNew) {
@@ -51,6 +59,19 @@
     showHistory(p.history);
     $("btn-wrapup").disabled = false;
     $("wrapup-result").textContent = ""; $("wrapup-result").className = "";
+    const before = early.get(p.call_id) || [];
+    early.delete(p.call_id);
+    before.forEach(onEvent);
+  }
+
+  // A call's events that came before its screen-pop (on a standing line the caller is
+  // connected at once, while the pop is still looking the customer up): applied to it then.
+  const early = new Map();
+  function keepEarly(e) {
+    if (!e.call_id || (call && call.id === e.call_id)) return;
+    if (!early.has(e.call_id)) early.set(e.call_id, []);
+    early.get(e.call_id).push(e);
+    while (early.size > 20) early.delete(early.keys().next().value);
   }
 
   function clearCall() {
@@ -60,10 +81,12 @@
   }
 
   function onEvent(e) {
+    if (e.kind.startsWith("Call") && e.kind !== "CallOffered") keepEarly(e);
     switch (e.kind) {
       case "AgentStateChanged": setState(e.state, e.at, e.reason); break;
       case "AgentLoggedIn": setState("available", e.at); break;
       case "AgentLoggedOut": setState("logged_out", e.at); break;
+      case "AgentLineChanged": setLine(e.state); break;
       case "CallConnected": if (call && e.call_id === call.id) { call.connected = true; $("call-status").textContent = "talking"; } setState("on_call", e.at); break;
       case "CallHeld": if (call && e.call_id === call.id) $("call-status").textContent = "on hold"; break;
       case "CallResumed": if (call && e.call_id === call.id) $("call-status").textContent = "talking"; break;
@@ -79,6 +102,7 @@
   H.socket("/agent/ws?agent=" + encodeURIComponent(agent), (m) => {
     if (m.type === "hello") {
       if (m.state) setState(m.state.state, m.state.since, m.state.reason); else setState("logged_out");
+      setLine(m.state && m.state.line);
       if (m.screen_pop) showPop(m.screen_pop);
     } else if (m.type === "screen_pop") showPop(m);
     else if (m.type === "event") onEvent(m.event);
