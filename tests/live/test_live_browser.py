@@ -58,6 +58,16 @@ async def live_server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIt
         await emulator.stop()
 
 
+async def grace_calls(emulator: PbxEmulator, variables: dict[str, str]) -> AmiClient:
+    """Grace (a known customer) rings the inbound number; returns the AMI client to close."""
+    callers = AmiClient(AmiSettings("127.0.0.1", emulator.port, "hotline", SECRET), CallModel())
+    await callers.start()
+    await callers.wait_ready(10)
+    await AmiPbx(callers).originate("Local/1000@inbound", context="caller-phone", exten="wait",
+                                    caller_id='"Grace" <4155550142>', variables=variables)
+    return callers
+
+
 async def test_call_through_emulator_and_router_pops_the_customer(browser, live_server) -> None:  # noqa: F811
     from playwright.async_api import expect
 
@@ -69,14 +79,8 @@ async def test_call_through_emulator_and_router_pops_the_customer(browser, live_
     await expect(page.locator("#reply")).to_have_text("available: done")
     assert app[LIVE].router.agent_state("agent01") == "available"
 
-    callers = AmiClient(AmiSettings("127.0.0.1", emulator.port, "hotline", SECRET), CallModel())
-    await callers.start()
-    await callers.wait_ready(10)
+    callers = await grace_calls(emulator, {"PATIENCE": "60", "__AGENT_TALK": "4"})
     try:
-        await AmiPbx(callers).originate(
-            "Local/1000@inbound", context="caller-phone", exten="wait", caller_id='"Grace" <4155550142>',
-            variables={"PATIENCE": "60", "__AGENT_TALK": "4"},
-        )
         await expect(page.locator("#customer-name")).to_have_text("Grace Hopper", timeout=15000)
         await expect(page.locator("#customer-account")).to_have_text(CUSTOMER.account_number)
         await expect(page.locator("#call-status")).to_have_text("talking", timeout=15000)
@@ -118,14 +122,8 @@ async def test_desktop_shows_the_standing_line_and_the_call_joins_it(browser, li
     await expect(page.locator("#line")).to_be_hidden()  # logged out: no line yet
     await page.click("#btn-available")
     await expect(page.locator("#line")).to_have_text("line connected", timeout=15000)
-    callers = AmiClient(AmiSettings("127.0.0.1", emulator.port, "hotline", SECRET), CallModel())
-    await callers.start()
-    await callers.wait_ready(10)
+    callers = await grace_calls(emulator, {"PATIENCE": "6"})  # she hangs up 6 s after the PBX answers
     try:
-        await AmiPbx(callers).originate(
-            "Local/1000@inbound", context="caller-phone", exten="wait", caller_id='"Grace" <4155550142>',
-            variables={"PATIENCE": "6"},
-        )
         await expect(page.locator("#customer-name")).to_have_text("Grace Hopper", timeout=15000)
         await expect(page.locator("#call-status")).to_have_text("talking", timeout=15000)
         await expect(page.locator("#line")).to_have_text("line connected")
