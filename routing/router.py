@@ -1051,8 +1051,8 @@ class Router:
                         if best is None or a.idle_since < best.idle_since:
                             best = a
                         break
-            if best is not None:
-                self._offer(call, best, now, out, f"longest idle {now - best.idle_since:.0f} s", group)
+            if best is not None:  # (round(): see _offer)
+                self._offer(call, best, now, out, f"longest idle {round(now - best.idle_since)} s", group)
             return
         if strategy == "most_skilled":
             skill = self._order_skill(t, call)
@@ -1228,7 +1228,9 @@ class Router:
             texts = (version, head, f"; rules v{version}")
             if group is not None and group.target is t:
                 group.texts = texts
-        reason = f"{texts[1]}{wait:.0f} s; {how}{texts[2]}"  # (_secs(wait), inlined)
+        # round(wait): the digits of _secs(wait) (':.0f', half to even) for seconds never
+        # negative, at half the cost (once per call)
+        reason = f"{texts[1]}{round(wait)} s; {how}{texts[2]}"
         # positional: a frozen dataclass builds noticeably faster without keywords (hot path)
         out.append(Offer(call.id, agent.id, queue, reason, version, t.index, filter_idx, t.strategy, wait, now))
         if not was_free:
