@@ -1201,8 +1201,10 @@ class Router:
 
     def _offer(self, call: _Call, agent: _Agent, now: float, out: list[Decision], how: str,
                group: _Group | None = None) -> None:
-        """`group`: the call's group (placed in it or not), whose reason texts it keeps."""
-        t = call.qr.targets_for(call.filter_idx)[call.target_idx]
+        """`group`: the call's group (placed in it or not), whose reason texts it keeps.
+        A group is always that of the call's current target (calls are placed again
+        when their target changes), so its target is the call's."""
+        t = group.target if group is not None else call.qr.targets_for(call.filter_idx)[call.target_idx]
         if call.group is not None:
             self._unplace(call)
         call.state = OFFERED
@@ -1217,7 +1219,7 @@ class Router:
         queue, filter_idx, version = call.queue, call.filter_idx, self._version
         # The reason's fixed parts (queue, filter, target, rules version) are built once
         # per group, not once per offer (hot path).
-        texts = group.texts if group is not None and group.target is t else None
+        texts = group.texts if group is not None else None
         if texts is None or texts[0] != version:
             # t.label, inlined
             if filter_idx < 0:
@@ -1226,7 +1228,7 @@ class Router:
                 head = (f"queue {queue}; filter '{call.qr.filters[filter_idx].name}'; target {t.index + 1} "
                         f"'{t.name or t.expression.text}' after ")
             texts = (version, head, f"; rules v{version}")
-            if group is not None and group.target is t:
+            if group is not None:
                 group.texts = texts
         # round(wait): the digits of _secs(wait) (':.0f', half to even) for seconds never
         # negative, at half the cost (once per call)
