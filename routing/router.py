@@ -1512,7 +1512,8 @@ class Router:
         else:
             agent.wrapping.clear()
         self._sync(agent, now, None)
-        self._fill_agent(agent, now, out)
+        if self._groups:  # (_fill_agent's first test: no call waiting, nothing to offer; once per call)
+            self._fill_agent(agent, now, out)
 
     def _known_agent(self, agent_id: str, kind: str) -> _Agent | None:
         agent = self._agents.get(agent_id)
