@@ -1379,7 +1379,7 @@ class Router:
         agent = None
         if call is not None and call.state == OFFERED and (e.agent_id or call.agent) == call.agent:
             agent = self._agents.get(call.agent)  # type: ignore[arg-type]
-        if agent is None:
+        if call is None or agent is None:
             found = self._call_at_agent(e.call_id, e.agent_id, "CallConnected", OFFERED)
             if found is None:
                 return
