@@ -1171,9 +1171,11 @@ class Router:
                     continue
             ageing = group.qr.ageing
             for base, heap in group.subs.items():
-                call = group.head(heap)
+                call = heap[0][3] if heap else None  # group.head(heap) when its head is live, inlined
                 if call is None:
-                    continue
+                    call = group.head(heap)
+                    if call is None:
+                        continue
                 if call.excluded is not None and aid in call.excluded:
                     call = self._first_not_excluding(heap, aid)
                     if call is None:
