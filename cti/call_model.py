@@ -371,7 +371,8 @@ class CallModel:
                         # caller gave up (no agent ever took it).
                         out.append(CallAbandoned(now, call_id, queue=call.queue))
                     out.append(CallEnded(now, call_id, cause=0, cause_text="ended while disconnected"))
-        for call in touched.values():
+        # calls with an agent first: whoever routes the waiting ones then knows who is busy
+        for call in sorted(touched.values(), key=lambda c: not self._customer_bridged_with(c)):
             if call.call_id in self._calls:
                 self._resync_call(call, now, out)
         out.extend(self._merged)

@@ -1382,6 +1382,8 @@ class Router:
         if call is not None and call.state == OFFERED and (e.agent_id or call.agent) == call.agent:
             agent = self._agents.get(call.agent)  # type: ignore[arg-type]
         if call is None or agent is None:
+            if (call is None or call.state == WAITING) and self._adopt_connected(e, call, now, out):
+                return
             found = self._call_at_agent(e.call_id, e.agent_id, "CallConnected", OFFERED)
             if found is None:
                 return
@@ -1400,6 +1402,33 @@ class Router:
         if state != agent.state:
             agent.state = state
             out.append(AgentStateChanged(now, agent.id, state, ""))
+
+    def _adopt_connected(self, e: CallConnected, call: _Call | None, now: float, out: list[Decision]) -> bool:
+        """The PBX says a call the router did not offer (unknown, or waiting) is connected
+        to a logged-in agent: after a restart the resync reports the calls already
+        talking; a PBX queue may ring agents itself. The PBX is right: the call is
+        taken as connected there, so the agent is not offered another call meanwhile."""
+        agent = self._agents.get(e.agent_id) if e.agent_id else None
+        if agent is None or not agent.logged_in:
+            return False
+        if call is None:
+            self._seq += 1
+            call = _Call(e.call_id, self._seq)
+            call.first_at = now
+            call.skills, call.skills_t, call.priority, call.attrs = {}, (), 0, {}
+            call.customer_id = call.tier = call.language = call.preferred = ""
+            self._calls[call.id] = call
+            queue = e.queue
+            self._enter_queue(call, queue if type(queue) is str else str(queue or ""), now)
+        else:
+            self._unplace(call)
+        call.state = CONNECTED
+        call.agent = agent.id
+        agent.connected[call.id] = call.queue
+        agent.calls_handled += 1
+        self._sync(agent, now, out)
+        log.info("routing_adopted_connected_call", call_id=call.id, agent_id=agent.id)
+        return True
 
     def _on_not_answered(self, e: CallNotAnswered, now: float, out: list[Decision]) -> None:
         found = self._call_at_agent(e.call_id, e.agent_id, "CallNotAnswered", OFFERED)

@@ -229,6 +229,25 @@ def test_wrap_up_of_one_queue_blocks_offers_from_every_queue():
     assert states(out) == [("x", "available", "")]
 
 
+def test_a_call_the_pbx_reports_connected_without_an_offer_keeps_the_agent_busy():
+    """After a restart the resync reports calls already talking: the router believes
+    the PBX (the agent is on a call), offers the waiting call only when it ends."""
+    h = Harness(WRAP, [ap("x", a=5), ap("y", a=5)])
+    h.login(0, "x", "y")
+    # never queued here; the PBX names the queue it came from (its wrap-up applies)
+    assert states(h.send(CallConnected(at=1, call_id="talking", agent_id="x", queue="a"))) == [("x", "on_call", "")]
+    assert offers(h.queue(2, "waiting", "a")) == [("waiting", "y")]  # not x
+    h.talk(3, "waiting", "y")
+    assert h.queue(4, "next", "a") == []  # nobody free
+    h.queue(5, "early", "a")
+    assert states(h.talk(6, "early", "y")) == []  # a waiting call connected by the PBX: taken from the line
+    out = h.end(10, "talking")
+    assert states(out) == [("x", "wrap_up", "")]
+    assert h.talk(11, "ghost", "nobody") == []  # an unknown agent: ignored as before
+    out = h.tick(70)
+    assert offers(out) == [("next", "x")]  # "early" is not offered again
+
+
 def test_agent_wrap_up_applies_when_longer_and_can_end_early():
     h = Harness(WRAP, [ap("slow", a=5), AgentProfile("own", skills={"a": 5}, wrap_up_s=75)])
     h.login(0, "slow")
