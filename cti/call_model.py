@@ -371,8 +371,9 @@ class CallModel:
                         # caller gave up (no agent ever took it).
                         out.append(CallAbandoned(now, call_id, queue=call.queue))
                     out.append(CallEnded(now, call_id, cause=0, cause_text="ended while disconnected"))
-        # calls with an agent first: whoever routes the waiting ones then knows who is busy
-        for call in sorted(touched.values(), key=lambda c: not self._customer_bridged_with(c)):
+        # calls with an agent (connected, then ringing) first: whoever routes the waiting
+        # ones then knows who is busy
+        for call in sorted(touched.values(), key=self._resync_rank):
             if call.call_id in self._calls:
                 self._resync_call(call, now, out)
         out.extend(self._merged)
@@ -832,6 +833,13 @@ class CallModel:
 
     # ---- resync
 
+    def _resync_rank(self, call: _Call) -> int:
+        if self._customer_bridged_with(call):
+            return 0
+        ringing = any(ch is not None and ch.role == AGENT and ch.state == "Ringing"
+                      for ch in (self._channels.get(u) for u in call.channels))
+        return 1 if ringing else 2
+
     def _resync_call(self, call: _Call, now: float, out: list[Event]) -> None:
         customers = [self._channels[u] for u in call.channels
                      if u in self._channels and self._channels[u].role == CUSTOMER]
@@ -852,7 +860,8 @@ class CallModel:
                                  or c.context in self.config.outbound_contexts)
             for c in customers
         )
-        if not call.arrived and (agent_id or waiting or up_in_entry or call.direction):
+        ringing = self._resync_rank(call) == 1  # an agent leg rings for it (e.g. agent-connect's Dial)
+        if not call.arrived and (agent_id or waiting or up_in_entry or ringing or call.direction):
             self._arrive(call, main, now, out)
         if not call.arrived:
             return

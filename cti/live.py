@@ -627,7 +627,11 @@ class LiveCenter:
         elif isinstance(event, CallOffered):
             if self._call(event.call_id).offered_to == event.agent_id:
                 return  # our own Offer, already logged with the router's reason
-            return self._publish_only(event)  # rung by the PBX itself (e.g. app_queue)
+            # rung by the PBX itself (app_queue; a call found ringing after a restart): the
+            # router holds the agent for it (reserved), not free for another call
+            self._publish_only(event)
+            await self._apply(self.router.handle(event, now), now)
+            return
         elif isinstance(event, CallConnected):
             state = self._call(event.call_id)
             self._ring_timers.pop(event.call_id, None)

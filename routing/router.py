@@ -58,6 +58,7 @@ from events import (
     CallConnected,
     CallEnded,
     CallNotAnswered,
+    CallOffered,
     CallQueued,
     CallRejected,
     WrapUpEnded,
@@ -306,6 +307,7 @@ class Router:
             Tick: self._on_tick,
             CallQueued: self._on_call_queued,
             CallConnected: self._on_connected,
+            CallOffered: self._on_offered,
             CallNotAnswered: self._on_not_answered,
             CallRejected: self._on_rejected,
             CallAbandoned: self._on_abandoned,
@@ -1403,14 +1405,17 @@ class Router:
             agent.state = state
             out.append(AgentStateChanged(now, agent.id, state, ""))
 
-    def _adopt_connected(self, e: CallConnected, call: _Call | None, now: float, out: list[Decision]) -> bool:
-        """The PBX says a call the router did not offer (unknown, or waiting) is connected
-        to a logged-in agent: after a restart the resync reports the calls already
-        talking; a PBX queue may ring agents itself. The PBX is right: the call is
-        taken as connected there, so the agent is not offered another call meanwhile."""
+    def _adopt(self, e: CallConnected | CallOffered, call: _Call | None, now: float) -> tuple[_Call, _Agent] | None:
+        """The PBX reports a call the router did not offer (unknown, or waiting) with a
+        logged-in agent -- ringing it or connected: after a restart the resync reports
+        the calls already there; a PBX queue rings its members itself. The PBX is
+        right: the call is taken out of the line and put with that agent, so the agent
+        is not offered another call meanwhile. None: not such a case."""
+        if call is not None and call.state != WAITING:
+            return None
         agent = self._agents.get(e.agent_id) if e.agent_id else None
         if agent is None or not agent.logged_in:
-            return False
+            return None
         if call is None:
             self._seq += 1
             call = _Call(e.call_id, self._seq)
@@ -1422,13 +1427,30 @@ class Router:
             self._enter_queue(call, queue if type(queue) is str else str(queue or ""), now)
         else:
             self._unplace(call)
-        call.state = CONNECTED
         call.agent = agent.id
+        log.info("routing_adopted_call", call_id=call.id, agent_id=agent.id, kind=type(e).__name__)
+        return call, agent
+
+    def _adopt_connected(self, e: CallConnected, call: _Call | None, now: float, out: list[Decision]) -> bool:
+        adopted = self._adopt(e, call, now)
+        if adopted is None:
+            return False
+        call, agent = adopted
+        call.state = CONNECTED
         agent.connected[call.id] = call.queue
         agent.calls_handled += 1
         self._sync(agent, now, out)
-        log.info("routing_adopted_connected_call", call_id=call.id, agent_id=agent.id)
         return True
+
+    def _on_offered(self, e: CallOffered, now: float, out: list[Decision]) -> None:
+        """Only the PBX's own offers reach here (the router's are its own Offer
+        decisions, which callers do not feed back): the agent is ringing for it."""
+        adopted = self._adopt(e, self._calls.get(e.call_id), now)
+        if adopted is not None:
+            call, agent = adopted
+            call.state = OFFERED
+            agent.ringing[call.id] = None
+            self._sync(agent, now, out)
 
     def _on_not_answered(self, e: CallNotAnswered, now: float, out: list[Decision]) -> None:
         found = self._call_at_agent(e.call_id, e.agent_id, "CallNotAnswered", OFFERED)

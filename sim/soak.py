@@ -126,6 +126,24 @@ async def _faults(rig: Rig, spec: LoadSpec, agents: Any, counts: Counter[str], o
             counts["restarts"] += 1
 
 
+def agents_on_two_calls(events: list[Any], slack_s: float = 0.5) -> dict[str, int]:
+    """Agents connected to a call while still connected to another (each agent takes
+    one call at a time): agent -> how many times. `slack_s` allows for the PBX's
+    hang-up and the next connect being logged a moment apart."""
+    ended = {e.call_id: e.at for e in events if isinstance(e, CallEnded)}
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for e in events:
+        if isinstance(e, CallConnected) and e.agent_id:
+            spans.setdefault(e.agent_id, []).append((e.at, ended.get(e.call_id, float("inf"))))
+    out: dict[str, int] = {}
+    for agent, mine in spans.items():
+        mine.sort()
+        overlaps = sum(1 for cur, nxt in zip(mine, mine[1:]) if nxt[0] < cur[1] - slack_s)
+        if overlaps:
+            out[agent] = overlaps
+    return out
+
+
 async def run_load(store: SqlStore, spec: LoadSpec, outage: TcpOutage | None = None) -> LoadReport:
     """`outage`: the proxy `store` reaches its database through (for `store_outage`)."""
     wall0 = time.monotonic()
@@ -228,6 +246,9 @@ async def run_load(store: SqlStore, spec: LoadSpec, outage: TcpOutage | None = N
         problems.append(f"offered: ledger {ledger['created']}, KPI {kpi.get('offered')}")
     if stuck:
         problems.append(f"agents stuck in a phantom state: {stuck}")
+    doubled = agents_on_two_calls(events)
+    if doubled:
+        problems.append(f"agents given a call while on another: {doubled}")
     outcomes = Counter(i.outcome for i in interactions)
     if len(interactions) != ledger["created"] or outcomes["answered"] != ledger["connected"]:
         problems.append(f"interactions: {len(interactions)} rows ({dict(outcomes)}), ledger {ledger['created']} calls "
