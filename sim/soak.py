@@ -126,21 +126,24 @@ async def _faults(rig: Rig, spec: LoadSpec, agents: Any, counts: Counter[str], o
             counts["restarts"] += 1
 
 
-def agents_on_two_calls(events: list[Any], slack_s: float = 0.5) -> dict[str, int]:
+def agents_on_two_calls(events: list[Any], slack_s: float = 0.5) -> dict[str, list[str]]:
     """Agents connected to a call while still connected to another (each agent takes
-    one call at a time): agent -> how many times. `slack_s` allows for the PBX's
-    hang-up and the next connect being logged a moment apart."""
+    one call at a time): agent -> ["<call> during <call>", ...]. `slack_s` allows for
+    the PBX's hang-up and the next connect being logged a moment apart."""
     ended = {e.call_id: e.at for e in events if isinstance(e, CallEnded)}
-    spans: dict[str, list[tuple[float, float]]] = {}
+    spans: dict[str, list[tuple[float, float, str]]] = {}
+    seen: set[tuple[str, str]] = set()
     for e in events:
-        if isinstance(e, CallConnected) and e.agent_id:
-            spans.setdefault(e.agent_id, []).append((e.at, ended.get(e.call_id, float("inf"))))
-    out: dict[str, int] = {}
+        # a call is with an agent from its first connect there (a resync may report it again)
+        if isinstance(e, CallConnected) and e.agent_id and (e.agent_id, e.call_id) not in seen:
+            seen.add((e.agent_id, e.call_id))
+            spans.setdefault(e.agent_id, []).append((e.at, ended.get(e.call_id, float("inf")), e.call_id))
+    out: dict[str, list[str]] = {}
     for agent, mine in spans.items():
         mine.sort()
-        overlaps = sum(1 for cur, nxt in zip(mine, mine[1:]) if nxt[0] < cur[1] - slack_s)
-        if overlaps:
-            out[agent] = overlaps
+        for cur, nxt in zip(mine, mine[1:]):
+            if nxt[0] < cur[1] - slack_s:
+                out.setdefault(agent, []).append(f"{nxt[2]} during {cur[2]}")
     return out
 
 
