@@ -7,7 +7,7 @@ accepted as tables here and validated by their owners (see `config.loader`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -94,16 +94,9 @@ class PbxConfig(Section):
     # Standing agent lines (docs/asterisk.md): each logged-in agent's phone is kept in its
     # own conference and callers join it with no ring. "off"; "campaigns": agents with
     # the skill of an enabled campaign; "all": every agent. Needs the dialplan additions.
-    standing_lines: str = "off"
+    standing_lines: Literal["off", "campaigns", "all"] = "off"
     # Originate variables for the line call (e.g. what a test phone needs to stay up).
     line_variables: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("standing_lines")
-    @classmethod
-    def _check_lines(cls, value: str) -> str:
-        if value not in ("off", "campaigns", "all"):
-            raise ValueError("must be 'off', 'campaigns' or 'all'")
-        return value
 
     @field_validator("callback_dial")
     @classmethod

@@ -833,12 +833,15 @@ class CallModel:
 
     # ---- resync
 
+    def _agent_ringing(self, call: _Call) -> bool:
+        """An agent leg rings for the call (e.g. agent-connect's Dial)."""
+        return any(ch is not None and ch.role == AGENT and ch.state == "Ringing"
+                   for ch in (self._channels.get(u) for u in call.channels))
+
     def _resync_rank(self, call: _Call) -> int:
         if self._customer_bridged_with(call):
             return 0
-        ringing = any(ch is not None and ch.role == AGENT and ch.state == "Ringing"
-                      for ch in (self._channels.get(u) for u in call.channels))
-        return 1 if ringing else 2
+        return 1 if self._agent_ringing(call) else 2
 
     def _resync_call(self, call: _Call, now: float, out: list[Event]) -> None:
         customers = [self._channels[u] for u in call.channels
@@ -860,8 +863,7 @@ class CallModel:
                                  or c.context in self.config.outbound_contexts)
             for c in customers
         )
-        ringing = self._resync_rank(call) == 1  # an agent leg rings for it (e.g. agent-connect's Dial)
-        if not call.arrived and (agent_id or waiting or up_in_entry or ringing or call.direction):
+        if not call.arrived and (agent_id or waiting or up_in_entry or call.direction or self._agent_ringing(call)):
             self._arrive(call, main, now, out)
         if not call.arrived:
             return

@@ -500,14 +500,14 @@ class LiveCenter:
         except PbxError as exc:
             self.stats.actions_failed += 1
             log.warning("agent_line_originate_failed", agent_id=endpoint.agent_id, error=str(exc))
-            self._line_originates.pop(originate_id, None)
-            assert self.lines is not None
-            self.lines.dial_failed(endpoint.agent_id, originate_id, self.clock())
 
-            async def down() -> None:
+            async def failed() -> None:  # line state changes only inside the consumer
+                self._line_originates.pop(originate_id, None)
+                assert self.lines is not None
+                self.lines.dial_failed(endpoint.agent_id, originate_id, self.clock())
                 await self._line_changed(endpoint.agent_id, "down")
 
-            self.submit(InLoop(down))  # (this task is outside the consumer)
+            self.submit(InLoop(failed))
 
     def _agent_of_channel(self, channel: str) -> str:
         role, model_id = classify(channel, _CHANNEL_NAMES)
@@ -1015,10 +1015,7 @@ class LiveCenter:
             await self.pbx.hold(state.channel)
             await self._record(CallHeld(at=now, call_id=state.call_id, agent_id=c.agent_id))
         elif c.action == "resume":
-            if self.lines is not None and self.lines.is_up(c.agent_id):
-                await self.pbx.redirect(state.channel, self._connect_target(endpoint))
-            else:
-                await self.pbx.resume(state.channel, endpoint.connect_exten)
+            await self.pbx.redirect(state.channel, self._connect_target(endpoint))  # back to the agent
             await self._record(CallResumed(at=now, call_id=state.call_id, agent_id=c.agent_id))
         elif c.action == "blind_transfer":
             kind, _, name = c.target.partition(":") if ":" in c.target else ("agent", "", c.target)

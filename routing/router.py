@@ -85,10 +85,6 @@ class _Window:
         self.spans: deque[tuple[float, float]] = deque()
         self.open_at: float | None = None
 
-    def open(self, t: float) -> None:
-        if self.open_at is None:
-            self.open_at = t
-
     def close(self, t: float, window: float) -> None:
         if self.open_at is not None:
             if t > self.open_at:
@@ -355,7 +351,7 @@ class Router:
         if was_indexed:
             agent.idle_since = now
             self._index_add(agent)
-        self._refresh(agent, now)
+        self._sync(agent, now, out)  # (the shown state does not depend on the profile)
         self._fill_agent(agent, now, out)
         return out
 
@@ -900,33 +896,11 @@ class Router:
             del by_skill[aid]
             del at_level[aid]
 
-    def _refresh(self, agent: _Agent, now: float) -> None:
-        """Bring indexes and occupancy windows in line with the agent's state."""
-        used = len(agent.ringing) + len(agent.connected) + len(agent.wrapping)  # agent.used, inlined (hot)
-        free = agent.logged_in and not agent.paused and used < agent.capacity
-        if free and not agent.in_index:
-            agent.idle_since = now
-            self._index_add(agent)
-        elif not free and agent.in_index:
-            self._index_remove(agent)
-        # The window calls are skipped when they would do nothing (open while open,
-        # close while closed): this runs several times per call.
-        busy = agent.busy
-        if used:
-            if busy.open_at is None:
-                busy.open_at = now
-        elif busy.open_at is not None:
-            busy.close(now, self._rules.occupancy_window_s)
-        pause_idle = agent.pause_idle
-        if agent.logged_in and agent.paused and not used:
-            if pause_idle.open_at is None:
-                pause_idle.open_at = now
-        elif pause_idle.open_at is not None:
-            pause_idle.close(now, self._rules.occupancy_window_s)
-
     def _sync(self, agent: _Agent, now: float, out: list[Decision] | None) -> None:
-        """_refresh then _publish in one call, inlined: this follows almost every
-        change of an agent's state (~3 times per simulated call)."""
+        """Bring indexes and occupancy windows in line with the agent's state and
+        publish its shown state if it changed (into `out`, unless None). Inlined
+        throughout: this follows almost every change of an agent's state (~3 times per
+        simulated call)."""
         ringing, connected, wrapping = agent.ringing, agent.connected, agent.wrapping
         used = len(ringing) + len(connected) + len(wrapping)
         logged_in = agent.logged_in

@@ -52,6 +52,8 @@ class Rig:
     center: LiveCenter = field(init=False)
     eventlog: BufferedEventLog = field(init=False)
     events: list[Event] = field(default_factory=list)
+    standing_lines: str = "off"  # [pbx] standing_lines for the center ("campaigns": the skills below)
+    campaign_skills: tuple[str, ...] = ()
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -71,9 +73,6 @@ class Rig:
 
     async def command(self, agent_id: str, action: str, **fields: str) -> None:
         await self.center.handle_agent_command({"agent_id": agent_id, "action": action, **fields})
-
-    standing_lines: str = "off"  # [pbx] standing_lines for the center ("campaigns": the skills below)
-    campaign_skills: tuple[str, ...] = ()
 
     async def start_center(self, agents: list[User], routing: dict[str, Any]) -> None:
         """(Re)start the Hotline side, as a server process would at boot."""

@@ -100,3 +100,9 @@ def test_ivr_section_problems_are_reported(tmp_path: Path) -> None:
     result = _run(tmp_path, text)
     assert result.exit_code == 2
     assert result.output.strip() == "hotline.toml: ivr.nodes.main.options.1: no node named 'gone'"
+
+
+def test_an_unknown_standing_lines_mode_is_named(tmp_path: Path) -> None:
+    result = _run(tmp_path, '[pbx]\nenabled = true\nstanding_lines = "sometimes"\n')
+    assert result.exit_code == 2
+    assert result.output.strip() == "hotline.toml:3: pbx.standing_lines: Input should be 'off', 'campaigns' or 'all'"
