@@ -3,10 +3,11 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+NATIVE_STAMP := $(VENV)/.native-stamp
 SERVICES_ENV := var/services.env
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench services browser venv clean soak
+.PHONY: demo test bench services browser venv native clean soak
 
 venv: $(STAMP)
 
@@ -16,6 +17,14 @@ $(STAMP): pyproject.toml scripts/python.sh
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
+
+## The router compiled with mypyc, for the simulator (routing/native.py): rebuilt when
+## its sources change (a stale build is never used: the Python router runs instead).
+native: $(NATIVE_STAMP)
+
+$(NATIVE_STAMP): $(STAMP) routing/native.py routing/router.py routing/model.py routing/rules.py routing/expr.py routing/tomlpos.py events/__init__.py
+	$(PY) -m routing.native build
+	@touch $(NATIVE_STAMP)
 
 ## Run Hotline on the embedded defaults (SQLite, in-process bus): no PostgreSQL or Redis needed.
 demo: $(STAMP)
@@ -31,11 +40,11 @@ browser:
 	@scripts/browser.sh
 
 ## Install what is needed and run the whole test suite against real PostgreSQL and Redis.
-test: $(STAMP) services browser
+test: $(STAMP) $(NATIVE_STAMP) services browser
 	set -a && source $(SERVICES_ENV) && set +a && $(PY) -m pytest $(PYTEST_ARGS)
 
 ## Benchmarks: print figures and write JSON under bench/results/.
-bench: $(STAMP) services
+bench: $(STAMP) $(NATIVE_STAMP) services
 	@mkdir -p bench/results
 	set -a && source $(SERVICES_ENV) && set +a && for b in bench/bench_*.py; do \
 		echo "== $$b"; $(PY) $$b $(BENCH_ARGS) || exit 1; done

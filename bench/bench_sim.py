@@ -3,7 +3,9 @@
 1. Simulated calls per wall-clock second for the 1,000-agent multi-skill day
    (config/examples/scenario-day.toml) through the real router, against a bare SimPy
    M/M/N model (simpy.Resource, same number of agents and calls) in the same run.
-   Target: router model >= 50% of the bare rate.
+   Target: router model >= 50% of the bare rate. The router is the one the simulator
+   runs: routing/router.py compiled with mypyc when built (routing/native.py), else
+   the Python one; the model with the Python router is run and printed too.
 2. Validation: long seeded M/M/N and M/M/N+M runs through the router vs Erlang C /
    Erlang A (tolerances: P(wait) 0.01, abandonment 0.003, ASA 5%, SL 0.01,
    occupancy 0.005).
@@ -30,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cti.logs import configure  # noqa: E402
+from routing.native import is_native, router_class  # noqa: E402
 from sim.erlang import evaluate  # noqa: E402
 from sim.model import CallCenterModel  # noqa: E402
 from sim.run import load_rules_text, run_streaming  # noqa: E402
@@ -62,16 +65,52 @@ def bare_mmn(agents: int, calls: int, rate_per_s: float, aht: float, seed: int) 
     return done[0], time.perf_counter() - t0, time.process_time() - c0
 
 
+class _TimedRouter:
+    """A router wrapper adding up the time spent in handle / next_deadline (to split
+    the router's share of the model's time; not used for the rates). A wrapper, not a
+    patched method: the compiled router's instances take no new attributes."""
+
+    def __init__(self, router: object, clock=time.perf_counter) -> None:
+        self._router = router
+        self._clock = clock
+        self.spent = 0.0
+
+    def handle(self, event, now=None):
+        t0 = self._clock()
+        try:
+            return self._router.handle(event, now)
+        finally:
+            self.spent += self._clock() - t0
+
+    def next_deadline(self):
+        t0 = self._clock()
+        try:
+            return self._router.next_deadline()
+        finally:
+            self.spent += self._clock() - t0
+
+    @property
+    def deadline_epoch(self) -> int:
+        return self._router.deadline_epoch
+
+    def __getattr__(self, name: str):
+        return getattr(self._router, name)
+
+
 def throughput(quick: bool, repeats: int) -> dict:
-    """Best of `repeats` interleaved runs of each model (the machine may be shared)."""
+    """Best of `repeats` interleaved runs of each model (the machine may be shared):
+    the router model with the router the simulator uses (compiled when built), the
+    same model with the Python router (for the record), and the bare SimPy model."""
     sc = load_scenario(ROOT / "config/examples/scenario-day.toml")
     if quick:
         sc = dataclasses.replace(sc, duration_s=1800.0)
     rules = load_rules_text(sc.rules_text, sc.rules_filename)
     agents = sum(g.count for g in sc.agents)
     aht = 270.0  # about the day's mean handle + wrap-up time
-    best_router = best_bare = None
-    router_cpu = bare_cpu = float("inf")
+    sim_router = router_class()
+    py_router = router_class("python")
+    best_router = best_py = best_bare = None
+    router_cpu = py_cpu = bare_cpu = float("inf")
     for _ in range(repeats):
         model = CallCenterModel(sc, rules, keep_events=False)
         c0 = time.process_time()
@@ -79,42 +118,39 @@ def throughput(quick: bool, repeats: int) -> dict:
         router_cpu = min(router_cpu, time.process_time() - c0)
         if best_router is None or st.wall_s < best_router.wall_s:
             best_router = st
+        if py_router is not sim_router:
+            model = CallCenterModel(sc, rules, keep_events=False, router_factory=py_router)
+            c0 = time.process_time()
+            st_py = model.run()
+            py_cpu = min(py_cpu, time.process_time() - c0)
+            if best_py is None or st_py.wall_s < best_py.wall_s:
+                best_py = st_py
         calls, wall, cpu = bare_mmn(agents, st.calls, st.calls / max(sc.duration_s, 1.0), aht, seed=1)
         bare_cpu = min(bare_cpu, cpu)
         if best_bare is None or wall < best_bare[1]:
             best_bare = (calls, wall)
-    # one more run with a timing shim around router.handle / next_deadline: how much of
-    # the router model's time is the router itself (not counted in the rates above)
-    model = CallCenterModel(sc, rules, keep_events=False)
-    inner = {"handle": model.router.handle, "next_deadline": model.router.next_deadline}
-    spent = [0.0]
-    clock = time.perf_counter
+    # one more run with a timing wrapper around router.handle / next_deadline: how much
+    # of the router model's time is the router itself (not counted in the rates above)
+    timed: list[_TimedRouter] = []
 
-    def timed(name: str):
-        fn = inner[name]
+    def timed_factory(rules_, seed=0):
+        timed.append(_TimedRouter(sim_router(rules_, seed=seed)))
+        return timed[-1]
 
-        def wrapper(*a, **k):
-            t0 = clock()
-            try:
-                return fn(*a, **k)
-            finally:
-                spent[0] += clock() - t0
-        return wrapper
-
-    model.router.handle = timed("handle")  # type: ignore[method-assign]
-    model.router.next_deadline = timed("next_deadline")  # type: ignore[method-assign]
-    shim = model.run()
-    router_share = spent[0] / shim.wall_s
+    shim = CallCenterModel(sc, rules, keep_events=False, router_factory=timed_factory).run()
+    spent = timed[0].spent
+    router_share = spent / shim.wall_s
     stats = best_router
     assert stats is not None and best_bare is not None
     router_rate = stats.calls / stats.wall_s
     sim_span = stats.end_s - sc.start_s
     calls, wall = best_bare
     bare_rate = calls / wall
-    return {
+    out = {
         "scenario": sc.name,
         "agents": agents,
         "simulated_hours": sim_span / 3600.0,
+        "router": "compiled (mypyc)" if is_native(sim_router) else "python",
         "router_calls": stats.calls,
         "router_events": stats.events,
         "router_wall_s": stats.wall_s,
@@ -129,10 +165,18 @@ def throughput(quick: bool, repeats: int) -> dict:
         "target_ratio": 0.5,
         "repeats": repeats,
         "router_share_of_model_time": router_share,
-        "router_us_per_call": spent[0] / shim.calls * 1e6,
-        "model_us_per_call_excluding_router": (shim.wall_s - spent[0]) / shim.calls * 1e6,
+        "router_us_per_call": spent / shim.calls * 1e6,
+        "model_us_per_call_excluding_router": (shim.wall_s - spent) / shim.calls * 1e6,
         "bare_us_per_call": wall / calls * 1e6,
     }
+    if best_py is not None:
+        out.update({
+            "python_router_wall_s": best_py.wall_s,
+            "python_router_calls_per_s": best_py.calls / best_py.wall_s,
+            "python_router_ratio": (best_py.calls / best_py.wall_s) / bare_rate,
+            "python_router_ratio_cpu": (best_py.calls / py_cpu) / (calls / bare_cpu),
+        })
+    return out
 
 
 # (agents, calls/h, AHT s, patience s or None, hours)
@@ -212,11 +256,14 @@ def main() -> None:
     previous: dict = json.loads(partial_path.read_text()) if args.resume and partial_path.exists() else {}
     t = previous.get("throughput") or throughput(args.quick, args.repeats or (1 if args.quick else 3))
     print(f"router model : {t['router_calls']:>8} calls in {t['router_wall_s']:7.2f} s = {t['router_calls_per_s']:9.0f} calls/s"
-          f"  ({t['router_events']} events, {t['simulated_hours']:.1f} simulated h)")
+          f"  ({t['router_events']} events, {t['simulated_hours']:.1f} simulated h; {t['router']} router)")
     print(f"bare SimPy   : {t['bare_calls']:>8} calls in {t['bare_wall_s']:7.2f} s = {t['bare_calls_per_s']:9.0f} calls/s")
     print(f"ratio        : {t['ratio']:.2f} (target >= {t['target_ratio']:.2f}) {'OK' if t['ratio'] >= 0.5 else 'BELOW TARGET'}")
     print(f"CPU time     : router model {t['router_calls_per_cpu_s']:.0f} calls/CPU-s, bare {t['bare_calls_per_cpu_s']:.0f} "
           f"calls/CPU-s, ratio {t['ratio_cpu']:.2f} (less sensitive to a busy machine)")
+    if "python_router_ratio" in t:
+        print(f"Python router: the same model with the router not compiled: {t['python_router_calls_per_s']:.0f} calls/s, "
+              f"ratio {t['python_router_ratio']:.2f} (CPU {t['python_router_ratio_cpu']:.2f}), for the record")
     print(f"split        : router.handle/next_deadline {t['router_us_per_call']:.0f} us/call "
           f"({t['router_share_of_model_time']:.0%} of the model's time), model + SimPy "
           f"{t['model_us_per_call_excluding_router']:.0f} us/call, bare SimPy {t['bare_us_per_call']:.0f} us/call")

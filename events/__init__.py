@@ -61,8 +61,9 @@ def fast_init(cls: _T) -> _T:
     init: Callable[..., None] = ns["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__
-    init.__annotations__ = dict(cls.__init__.__annotations__)
-    init.__doc__ = cls.__init__.__doc__
+    generated = cls.__dict__["__init__"]  # the dataclass's own
+    init.__annotations__ = dict(generated.__annotations__)
+    init.__doc__ = generated.__doc__
     cls.__init__ = init  # type: ignore[misc]
     return cls
 

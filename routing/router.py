@@ -182,6 +182,21 @@ class _Call:
         "next_due", "version", "skills_t",
     )
 
+    # set when the call enters the router (_on_call_queued, _adopt), not in __init__
+    queue: str
+    qr: QueueRules
+    skills: dict[str, int]
+    skills_t: tuple[tuple[str, int], ...]  # skills sorted: part of the group key
+    priority: int
+    attrs: dict[str, Any]
+    customer_id: str
+    tier: str
+    language: str
+    preferred: str
+    first_at: float
+    queue_at: float
+    target_at: float
+
     def __init__(self, call_id: str, seq: int) -> None:
         self.id = call_id
         self.seq = seq
@@ -385,6 +400,12 @@ class Router:
             self._process_due(now, out)
         handler = self._handlers.get(type(event))
         if handler is not None:
+            cid = getattr(event, "call_id", "")
+            aid = getattr(event, "agent_id", "")
+            if type(cid) is not str or type(aid) is not str:
+                log.warning("routing_bad_event", kind=type(event).__name__, call_id=repr(cid), agent_id=repr(aid),
+                            problem="call_id and agent_id must be strings")
+                return out
             handler(event, now, out)
         return out
 
@@ -591,7 +612,7 @@ class Router:
                     continue
                 self._on_call_due(ref, now, out)
             else:
-                agent = ref
+                agent: _Agent = ref
                 if agent.wrapping.get(token) != due or self._agents.get(agent.id) is not agent:
                     continue
                 del agent.wrapping[token]
@@ -996,12 +1017,12 @@ class Router:
         if group.reqs:
             best_n = -1
             src_skill, src_min = "", 0
-            for skill, level in group.reqs:
-                d = self._avail_skill.get(skill)
+            for req_skill, level in group.reqs:
+                d = self._avail_skill.get(req_skill)
                 if not d:
                     return
                 if best_n < 0 or len(d) < best_n:
-                    best_n, src_skill, src_min = len(d), skill, level
+                    best_n, src_skill, src_min = len(d), req_skill, level
             levels = self._avail_level[src_skill]
             buckets = []
             for lv in self._levels_used[src_skill]:  # (a loop: a comprehension is a call of its own)
@@ -1034,11 +1055,11 @@ class Router:
             skill = self._order_skill(t, call)
             reqs = dict(group.reqs)
             if skill is not None and skill in reqs:
-                levels = self._avail_level.get(skill)
-                if levels is None:
+                by_level = self._avail_level.get(skill)
+                if by_level is None:
                     return
                 for level in range(10, reqs[skill] - 1, -1):
-                    for a in levels[level].values():
+                    for a in by_level[level].values():
                         if eligible(a, call, group):
                             self._offer(call, a, now, out,
                                         f"most skilled: {skill} {level}, idle {_secs(now - a.idle_since)} s", group)
@@ -1258,11 +1279,16 @@ class Router:
         self._schedule(call)
 
     # ================================================================ event handlers
+    # Events are typed Any here on purpose: their fields are checked where they are
+    # read, whatever the dataclass declares (an event from the wire may hold
+    # anything), and the mypyc build (routing/native.py) would otherwise trust the
+    # declared types and raise TypeError on a bad field instead of ignoring it.
 
-    def _on_tick(self, event: Tick, now: float, out: list[Decision]) -> None:
+
+    def _on_tick(self, event: Any, now: float, out: list[Decision]) -> None:  # event: Tick
         pass  # due timers were processed by handle()
 
-    def _on_call_queued(self, e: CallQueued, now: float, out: list[Decision]) -> None:
+    def _on_call_queued(self, e: Any, now: float, out: list[Decision]) -> None:  # e: CallQueued
         cid = e.call_id
         if not isinstance(cid, str) or not cid:
             log.warning("routing_bad_event", kind="CallQueued", problem="empty call_id")
@@ -1350,7 +1376,7 @@ class Router:
             return None
         return call, agent
 
-    def _on_connected(self, e: CallConnected, now: float, out: list[Decision]) -> None:
+    def _on_connected(self, e: Any, now: float, out: list[Decision]) -> None:  # e: CallConnected
         # _call_at_agent's checks, inlined for the usual case (once per call); anything
         # else goes through it (and its warnings)
         call = self._calls.get(e.call_id)
@@ -1379,7 +1405,7 @@ class Router:
             agent.state = state
             out.append(AgentStateChanged(now, agent.id, state, ""))
 
-    def _adopt(self, e: CallConnected | CallOffered, call: _Call | None, now: float) -> tuple[_Call, _Agent] | None:
+    def _adopt(self, e: Any, call: _Call | None, now: float) -> tuple[_Call, _Agent] | None:
         """The PBX reports a call the router did not offer (unknown, or waiting) with a
         logged-in agent -- ringing it or connected: after a restart the resync reports
         the calls already there; a PBX queue rings its members itself. The PBX is
@@ -1405,7 +1431,7 @@ class Router:
         log.info("routing_adopted_call", call_id=call.id, agent_id=agent.id, kind=type(e).__name__)
         return call, agent
 
-    def _adopt_connected(self, e: CallConnected, call: _Call | None, now: float, out: list[Decision]) -> bool:
+    def _adopt_connected(self, e: Any, call: _Call | None, now: float, out: list[Decision]) -> bool:
         adopted = self._adopt(e, call, now)
         if adopted is None:
             return False
@@ -1416,7 +1442,7 @@ class Router:
         self._sync(agent, now, out)
         return True
 
-    def _on_offered(self, e: CallOffered, now: float, out: list[Decision]) -> None:
+    def _on_offered(self, e: Any, now: float, out: list[Decision]) -> None:  # e: CallOffered
         """Only the PBX's own offers reach here (the router's are its own Offer
         decisions, which callers do not feed back): the agent is ringing for it."""
         adopted = self._adopt(e, self._calls.get(e.call_id), now)
@@ -1426,7 +1452,7 @@ class Router:
             agent.ringing[call.id] = None
             self._sync(agent, now, out)
 
-    def _on_not_answered(self, e: CallNotAnswered, now: float, out: list[Decision]) -> None:
+    def _on_not_answered(self, e: Any, now: float, out: list[Decision]) -> None:  # e: CallNotAnswered
         found = self._call_at_agent(e.call_id, e.agent_id, "CallNotAnswered", OFFERED)
         if found is None:
             return
@@ -1446,7 +1472,7 @@ class Router:
         self._requeue(call, now, out)
         self._fill_agent(agent, now, out)
 
-    def _on_rejected(self, e: CallRejected, now: float, out: list[Decision]) -> None:
+    def _on_rejected(self, e: Any, now: float, out: list[Decision]) -> None:  # e: CallRejected
         found = self._call_at_agent(e.call_id, e.agent_id, "CallRejected", OFFERED)
         if found is None:
             return
@@ -1459,7 +1485,7 @@ class Router:
         self._requeue(call, now, out)
         self._fill_agent(agent, now, out)
 
-    def _on_abandoned(self, e: CallAbandoned, now: float, out: list[Decision]) -> None:
+    def _on_abandoned(self, e: Any, now: float, out: list[Decision]) -> None:  # e: CallAbandoned
         call = self._calls.pop(e.call_id, None)
         if call is None:
             return
@@ -1479,7 +1505,7 @@ class Router:
                     self._end_interaction(agent, call, now, out)
         call.state = DONE
 
-    def _on_ended(self, e: CallEnded, now: float, out: list[Decision]) -> None:
+    def _on_ended(self, e: Any, now: float, out: list[Decision]) -> None:  # e: CallEnded
         call = self._calls.pop(e.call_id, None)
         if call is None:
             return
@@ -1529,7 +1555,7 @@ class Router:
         if agent.in_index:  # (else wrapping up: _fill_agent would do nothing)
             self._fill_agent(agent, now, out)
 
-    def _on_wrap_ended(self, e: WrapUpEnded, now: float, out: list[Decision]) -> None:
+    def _on_wrap_ended(self, e: Any, now: float, out: list[Decision]) -> None:  # e: WrapUpEnded
         agent = self._agents.get(e.agent_id)
         if agent is None:
             return
@@ -1548,7 +1574,7 @@ class Router:
             log.warning("routing_unknown_agent", kind=kind, agent_id=agent_id, hint="add_agent first")
         return agent
 
-    def _on_logged_in(self, e: AgentLoggedIn, now: float, out: list[Decision]) -> None:
+    def _on_logged_in(self, e: Any, now: float, out: list[Decision]) -> None:  # e: AgentLoggedIn
         agent = self._known_agent(e.agent_id, "AgentLoggedIn")
         if agent is None or agent.logged_in:
             return
@@ -1568,7 +1594,7 @@ class Router:
         agent.busy = _Window()
         agent.pause_idle = _Window()
 
-    def _on_logged_out(self, e: AgentLoggedOut, now: float, out: list[Decision]) -> None:
+    def _on_logged_out(self, e: Any, now: float, out: list[Decision]) -> None:  # e: AgentLoggedOut
         agent = self._known_agent(e.agent_id, "AgentLoggedOut")
         if agent is not None:
             self._logout(agent, now, out)
@@ -1586,7 +1612,7 @@ class Router:
         for call in ringing:
             self._requeue(call, now, out)
 
-    def _on_state_changed(self, e: AgentStateChanged, now: float, out: list[Decision]) -> None:
+    def _on_state_changed(self, e: Any, now: float, out: list[Decision]) -> None:  # e: AgentStateChanged
         state = e.state
         if state in ("reserved", "on_call", "wrap_up"):
             return  # the router drives these; an echo of its own decisions
@@ -1607,7 +1633,7 @@ class Router:
                 log.warning("routing_unexpected_event", kind="AgentStateChanged", agent_id=agent.id,
                             problem="paused while logged out")
                 return
-            reason = e.reason or ""
+            reason = str(e.reason or "")
             if reason and reason not in self._rules.pause_reasons:
                 log.warning("routing_unknown_pause_reason", agent_id=agent.id, reason=reason,
                             known=list(self._rules.pause_reasons))

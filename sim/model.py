@@ -169,12 +169,13 @@ class CallCenterModel:
         arrivals: list[Arrival] | None = None,
         keep_events: bool = True,
     ) -> None:
-        from routing import AgentProfile, FinalStep, Offer, Overflowed, Router, Tick  # the real router, unchanged
+        from routing import AgentProfile, FinalStep, Offer, Overflowed, Tick
+        from routing.native import router_class  # the real router: compiled from the same source when built
 
         self.sc = scenario
         self.seed = scenario.seed if seed is None else seed
         self.env = simpy.Environment(initial_time=scenario.start_s)
-        factory = router_factory or Router
+        factory = router_factory or router_class()
         self.router = factory(rules, seed=self.seed)
         self._Tick = Tick
         self._Offer, self._FinalStep, self._Overflowed = Offer, FinalStep, Overflowed

@@ -30,7 +30,8 @@ from events import (
     CallRejected,
     WrapUpEnded,
 )
-from routing import AgentProfile, FinalStep, Offer, Router, RuleSet, Target, Tick, load_rules
+from routing import AgentProfile, FinalStep, Offer, RuleSet, Target, Tick, load_rules
+from routing.native import router_class
 from routing.rules import fallback_queue
 
 RULES_A = """
@@ -217,7 +218,7 @@ def eligible(agent: MAgent, call: MCall, target: Target, skip_missed: bool) -> b
 def run(profiles: list[Any], ops: list[Any], seed: int) -> list[Any]:
     rules_index = 0
     rules = RULESETS[0]
-    router = Router(rules, seed=seed)
+    router = router_class()(rules, seed=seed)  # the build under test: see conftest
     agents: dict[str, MAgent] = {}
     for i, (skills, langs, team, cap, wrap) in enumerate(profiles):
         aid = f"ag{i}"
@@ -430,13 +431,13 @@ def check_fifo(d: Offer, c: MCall, m: MAgent, calls: dict[str, MCall], rules: Ru
             f"FIFO: {d.call_id} offered to {d.agent_id} while older {other_id} waits at the same target")
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(profiles=agent_profiles, ops=steps, seed=st.integers(0, 3))
 def test_router_invariants_hold(profiles, ops, seed):
     run(profiles, ops, seed)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(profiles=agent_profiles, ops=steps, seed=st.integers(0, 3))
 def test_router_is_deterministic_for_a_seed(profiles, ops, seed):
     assert run(profiles, ops, seed) == run(profiles, ops, seed)

@@ -18,12 +18,13 @@ from events import (
     CallRejected,
     WrapUpEnded,
 )
-from routing import AgentProfile, Escalated, FinalStep, Offer, Overflowed, Router, Tick, load_rules
+from routing import AgentProfile, Escalated, FinalStep, Offer, Overflowed, Tick, load_rules
+from routing.native import router_class
 
 
 class Harness:
     def __init__(self, text: str, agents: list[AgentProfile], seed: int = 0) -> None:
-        self.router = Router(load_rules(text), seed=seed)
+        self.router = router_class()(load_rules(text), seed=seed)  # the build under test: see conftest
         for profile in agents:
             self.router.add_agent(profile)
         self.log: list[Any] = []
