@@ -53,6 +53,7 @@ from events import (
     CallTransferred,
     WrapUpEnded,
 )
+from routing.native import is_native, router_class
 from sim.arrivals import Arrival, poisson_profile, read_anonymous_bank, read_event_log, read_queue_log
 from sim.dists import Dist
 from sim.scenario import Scenario
@@ -154,6 +155,7 @@ class SimStats:
     ticks: int = 0
     wall_s: float = 0.0
     end_s: float = 0.0
+    router_build: str = ""  # "compiled" (routing/native.py) or "python"
 
 
 class CallCenterModel:
@@ -170,12 +172,11 @@ class CallCenterModel:
         keep_events: bool = True,
     ) -> None:
         from routing import AgentProfile, FinalStep, Offer, Overflowed, Tick
-        from routing.native import router_class  # the real router: compiled from the same source when built
 
         self.sc = scenario
         self.seed = scenario.seed if seed is None else seed
         self.env = simpy.Environment(initial_time=scenario.start_s)
-        factory = router_factory or router_class()
+        factory = router_factory or router_class()  # the real router: compiled from the same source when built
         self.router = factory(rules, seed=self.seed)
         self._Tick = Tick
         self._Offer, self._FinalStep, self._Overflowed = Offer, FinalStep, Overflowed
@@ -599,6 +600,7 @@ class CallCenterModel:
         self.stats.decisions = {k.__name__: n for k, n in self._decision_counts.items()}
         self.stats.events = self._n_events
         self.stats.end_s = self.env.now
+        self.stats.router_build = "compiled" if is_native(type(self.router)) else "python"
         return self.stats
 
     def _run_until(self, at: float) -> None:

@@ -58,6 +58,7 @@ class SimResult:
             "rules_version": self.rules_version,
             "simulated_calls": self.stats.calls,
             "wall_s": self.stats.wall_s,
+            "router_build": self.stats.router_build,
         }
         return out
 
@@ -135,7 +136,7 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k in a:
         x, y = a[k], b.get(k)
-        if k in ("seed", "wall_s", "sim_calls_per_s"):
+        if k in ("seed", "wall_s", "sim_calls_per_s", "router_build"):
             continue
         diff = None
         if isinstance(x, (int, float)) and isinstance(y, (int, float)) and not isinstance(x, bool):
