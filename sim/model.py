@@ -75,55 +75,28 @@ def stream(seed: int, purpose: str, queue: str = "") -> random.Random:
     return random.Random(f"{seed}/{purpose}/{queue}")
 
 
-def _fire(timer: _Timer) -> None:
-    timer.fn(*timer.args)
-
-
-_FIRE = (_fire,)  # shared, never mutated: SimPy swaps an event's callbacks for None when it runs
 _NORMAL = simpy.events.NORMAL
 _INF = math.inf
 _URGENT = simpy.events.URGENT
 _heappush = heapq.heappush  # (a global look-up less: three pushes per call)
 
 
-class _Timer(simpy.Event):
+def _timer(env: simpy.Environment, delay: float, fn: Callable[..., None], args: tuple) -> None:
     """Call `fn(*args)` after `delay`: what `env.timeout(delay).callbacks.append(lambda
-    _e: fn(*args))` does, at a fraction of the cost (the model schedules ~4 timers per
-    call and no process ever waits on one, so neither Timeout's checks nor a closure
-    are needed). Set up like SimPy's own Timeout: an already-triggered, successful
-    event scheduled at now + delay. The state every new timer starts in is given by
-    class attributes (SimPy's step() replaces `callbacks` on the instance) and the
-    push is env.schedule() inlined.
+    _e: fn(*args))` does, at a fraction of the cost (~4 timers per call; no process
+    ever waits on one). A timer is a bare `(fn, args)` tuple in SimPy's queue, in the
+    place (time, priority, id) a Timeout would take, so it runs in the same order.
+    Plain SimPy cannot run those: the model steps its queue itself (`_run_until`,
+    `_step`), so never call env.run() or env.step() on a model's env."""
+    if delay < 0:
+        raise ValueError(f"negative delay {delay}")
+    _heappush(env._queue, (env._now + delay, _NORMAL, next(env._eid), (fn, args)))  # type: ignore[attr-defined]
 
-    The four per-call timers (next arrival, answer, hang-up, wrap-up end) are lighter
-    still: a bare `(fn, args)` tuple in SimPy's queue, in the place (time, priority,
-    id) a timer would take. Plain SimPy cannot run those: the model steps its queue
-    itself (`_run_until`, `_step`), so never call env.run() or env.step() on a
-    model's env."""
 
-    __slots__ = ("args", "fn")
-    callbacks = _FIRE  # type: ignore[assignment]
-    _value = None
-    _ok = True
-
-    def __init__(self, env: simpy.Environment, delay: float, fn: Callable[..., None], args: tuple) -> None:
-        if delay < 0:
-            raise ValueError(f"negative delay {delay}")
-        # no self.env: nothing reads it (step() and _run_until only call back), and
-        # leaving it out spares the instance dict (SimPy's Event has no __slots__)
-        self.fn = fn
-        self.args = args
-        heapq.heappush(env._queue, (env._now + delay, _NORMAL, next(env._eid), self))  # type: ignore[attr-defined]
-
-    @classmethod
-    def with_eid(cls, env: simpy.Environment, at: float, eid: int, fn: Callable[..., None], args: tuple) -> _Timer:
-        """A timer at time `at` scheduled with an event id taken earlier from
-        `env._eid`: it runs among simultaneous events where a timer made then would."""
-        timer = cls.__new__(cls)
-        timer.fn = fn
-        timer.args = args
-        heapq.heappush(env._queue, (at, _NORMAL, eid, timer))  # type: ignore[attr-defined]
-        return timer
+def _timer_with_eid(env: simpy.Environment, at: float, eid: int, fn: Callable[..., None], args: tuple) -> None:
+    """A timer at time `at` with an event id taken earlier from `env._eid`: it runs
+    among simultaneous events where a timer made then would."""
+    _heappush(env._queue, (at, _NORMAL, eid, (fn, args)))  # type: ignore[attr-defined]
 
 
 class _Call:
@@ -298,7 +271,7 @@ class CallCenterModel:
         if dl < now:
             dl = now
         self._tick_at = dl
-        _Timer(self.env, dl - now, self._on_tick, (dl,))
+        _timer(self.env, dl - now, self._on_tick, (dl,))
 
     def _on_tick(self, at: float) -> None:
         if self._tick_at != at:
@@ -309,8 +282,8 @@ class CallCenterModel:
         self._act(self.router.handle(self._Tick(now), now))
 
     def _later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
-        """Call fn(*args) after delay (the per-call paths build a _Timer directly)."""
-        _Timer(self.env, delay, fn, args)
+        """Call fn(*args) after delay (the per-call paths push their timer directly)."""
+        _timer(self.env, delay, fn, args)
 
     # ---------------------------------------------------------- setup
 
@@ -401,7 +374,7 @@ class CallCenterModel:
                 delay = t - now
                 if delay < 0:
                     raise ValueError(f"negative delay {delay}")
-                push(queue_, (now + delay, _NORMAL, next(eids), (arrival, ())))  # a bare timer: see _run_until
+                push(queue_, (now + delay, _NORMAL, next(eids), (arrival, ())))  # a timer: see _timer
 
         def arrival() -> None:
             arrive(name, draws(None, None), skills, priority, "", attributes)
@@ -480,7 +453,7 @@ class CallCenterModel:
         if eid is None:
             return
         c.patience_eid = None
-        _Timer.with_eid(self.env, max(c.arrived + c.patience, self.env.now), eid, self._patience_out, (c,))
+        _timer_with_eid(self.env, max(c.arrived + c.patience, self.env.now), eid, self._patience_out, (c,))
 
     # ---------------------------------------------------------- call life
 
@@ -510,7 +483,7 @@ class CallCenterModel:
         rona_p = self._rona_p
         if rona_p and (c.rona1 if first else self._rona_rng.random()) < rona_p:
             c.answer_at = math.inf
-            _Timer(env, self._rona_timeout, self._rona, (c, seq))
+            _timer(env, self._rona_timeout, self._rona, (c, seq))
             return None
         ring = c.ring1 if first else self._ring_next()
         if ring <= 0:
@@ -616,13 +589,10 @@ class CallCenterModel:
         stop = (at, _URGENT, next(env._eid))  # type: ignore[attr-defined]  # the id SimPy's until-event takes
         queue = env._queue  # type: ignore[attr-defined]
         pop = heapq.heappop
-        timer = _Timer
         while queue and queue[0] < stop:
             env._now, _, _, event = pop(queue)  # type: ignore[attr-defined]
-            if type(event) is tuple:  # a bare timer (fn, args): the per-call ones
+            if type(event) is tuple:  # the model's own timer (fn, args): see _timer
                 event[0](*event[1])
-            elif type(event) is timer:
-                event.fn(*event.args)  # its callbacks are always (_fire,): always ok
             else:
                 self._process(event)
         env._now = at  # type: ignore[attr-defined]
@@ -639,13 +609,11 @@ class CallCenterModel:
             raise exc
 
     def _step(self) -> None:
-        """env.step() for this model's queue, which also holds bare timers (tuples)."""
+        """env.step() for this model's queue, which also holds its timers (tuples: see _timer)."""
         env = self.env
         env._now, _, _, event = heapq.heappop(env._queue)  # type: ignore[attr-defined]
         if type(event) is tuple:
             event[0](*event[1])
-        elif type(event) is _Timer:
-            event.fn(*event.args)
         else:
             self._process(event)
 
