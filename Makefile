@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml scripts/python.sh
 ## its sources change (a stale build is never used: the Python router runs instead).
 native: $(NATIVE_STAMP)
 
-$(NATIVE_STAMP): $(STAMP) routing/native.py routing/router.py routing/model.py routing/rules.py routing/expr.py routing/tomlpos.py events/__init__.py
-	$(PY) -m routing.native build
+$(NATIVE_STAMP): $(STAMP) routing/native.py routing/router.py routing/model.py routing/rules.py routing/expr.py routing/tomlpos.py events/__init__.py scripts/native.sh
+	scripts/native.sh $(PY)
 	@touch $(NATIVE_STAMP)
 
 ## Run Hotline on the embedded defaults (SQLite, in-process bus): no PostgreSQL or Redis needed.

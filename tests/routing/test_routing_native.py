@@ -83,3 +83,12 @@ def test_the_simulator_runs_the_compiled_build_with_the_same_events(hours, monke
     python.run()
     assert len(compiled.events) > 10_000
     assert [repr(e) for e in compiled.events] == [repr(e) for e in python.events]
+
+
+def test_make_rebuilds_when_any_compiled_source_changes():
+    """The Makefile's native stamp depends on every source the digest covers (else
+    `make test` would keep a stale build, which the simulator then ignores)."""
+    makefile = (native.ROOT / "Makefile").read_text()
+    rule = next(line for line in makefile.splitlines() if line.startswith("$(NATIVE_STAMP):"))
+    prerequisites = set(rule.split(":", 1)[1].split())
+    assert {p.relative_to(native.ROOT).as_posix() for p in native.DEPENDS} <= prerequisites
