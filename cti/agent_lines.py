@@ -47,14 +47,23 @@ class LineState:
 
 class AgentLines:
     def __init__(self, wanted: Callable[[str], bool], *, retry_s: float = 30.0, max_failures: int = 3,
-                 settle_s: float = 5.0) -> None:
+                 settle_s: float = 5.0, campaign_skills: Iterable[str] | None = None) -> None:
         self.wanted = wanted  # agent id -> does this agent work on a standing line?
+        # "campaigns" mode: the agents with one of these skills work on lines (set_agents)
+        self._campaign_skills = frozenset(campaign_skills) if campaign_skills is not None else None
         self.retry_s = retry_s
         self.max_failures = max_failures
         self.settle_s = settle_s
         self._lines: dict[str, LineState] = {}
         self.dials = 0
         self.failures = 0
+
+    def set_agents(self, agent_skills: Mapping[str, Iterable[str]]) -> None:
+        """The agents and their skills (at start, and when the directory changes): in
+        "campaigns" mode, who works on a line follows their skills."""
+        if self._campaign_skills is not None:
+            skills = self._campaign_skills
+            self.wanted = frozenset(a for a, own in agent_skills.items() if skills & set(own)).__contains__
 
     def get(self, agent_id: str) -> LineState | None:
         return self._lines.get(agent_id)
@@ -146,6 +155,6 @@ def lines_for(mode: str, agent_skills: Mapping[str, Iterable[str]], campaign_ski
         return AgentLines(lambda agent_id: True)
     if mode != "campaigns":
         raise ValueError(f"standing_lines: must be 'off', 'campaigns' or 'all', not {mode!r}")
-    skills = set(campaign_skills)
-    wanted = frozenset(a for a, own in agent_skills.items() if skills & set(own))
-    return AgentLines(wanted.__contains__)
+    lines = AgentLines(lambda agent_id: False, campaign_skills=campaign_skills)
+    lines.set_agents(agent_skills)
+    return lines

@@ -94,6 +94,11 @@ def endpoint_of(user: User) -> AgentEndpoint | None:
     return None
 
 
+def endpoints_of(users: Iterable[User]) -> dict[str, AgentEndpoint]:
+    """Login -> phone, for the users whose phone endpoint Hotline can dial."""
+    return {e.agent_id: e for e in (endpoint_of(u) for u in users) if e}
+
+
 def profile_of(user: User) -> AgentProfile:
     return AgentProfile(agent_id=user.login, skills=dict(user.skills), languages=tuple(user.languages),
                         team=user.team)
@@ -183,6 +188,14 @@ class RulesChanged:
     rules: Any
 
 
+@dataclass(frozen=True, slots=True)
+class DirectoryChanged:
+    """The agents as now stored (users with the agent role): skills, languages, team,
+    phone. An admin added or edited one; the live loop follows without a restart."""
+
+    users: tuple[User, ...]
+
+
 @dataclass(slots=True)
 class _CallState:
     call_id: str
@@ -222,7 +235,7 @@ class LiveCenter:
         pbx: PbxActions,
         eventlog: BufferedEventLog,
         bus: Bus,
-        endpoints: Iterable[AgentEndpoint],
+        endpoints: Iterable[AgentEndpoint] = (),
         store: Any = None,
         customer_lookup: CustomerLookup | None = None,
         clock: Callable[[], float] = time.time,
@@ -268,8 +281,12 @@ class LiveCenter:
         self.stats = LiveStats()
         self._last_now = 0.0
         self.time_scale = time_scale  # clock seconds per real second (an emulator running fast)
-        self._endpoints = {e.agent_id: e for e in endpoints}
+        self._endpoints = {e.agent_id: e for e in endpoints}  # (know_agents sets them from the users)
         self._by_model_id = {e.model_id: e.agent_id for e in self._endpoints.values()}
+        self._profiles: dict[str, AgentProfile] = {}  # the directory as the router has it: see know_agents
+        # Called (inside the consumer) with the agents after a directory change: the
+        # outbound dialers follow which agents they dial for.
+        self.directory_listeners: list[Callable[[tuple[User, ...]], None]] = []
         self._calls: dict[str, _CallState] = {}
         self._ring_timers: dict[str, tuple[float, str]] = {}  # call_id -> (deadline, agent)
         self._call_actions: dict[str, asyncio.Task[Any]] = {}  # call_id -> its last PBX action
@@ -292,7 +309,8 @@ class LiveCenter:
         """Raw AMI events the router's shell needs: which channel to redirect."""
         self._inbox.put_nowait(message)
 
-    def submit(self, item: Event | AgentCommand | IvrHandOff | LoggedElsewhere | RulesChanged | InLoop) -> None:
+    def submit(self, item: Event | AgentCommand | IvrHandOff | LoggedElsewhere | RulesChanged | DirectoryChanged
+               | InLoop) -> None:
         self._inbox.put_nowait(item)
 
     async def handle_agent_command(self, message: Mapping[str, Any]) -> None:
@@ -381,8 +399,58 @@ class LiveCenter:
             decisions = self.router.swap_rules(item.rules, now)
             log.info("routing_rules_applied", version=self.router.rules_version, decisions=len(decisions))
             await self._apply(decisions, now)
+        elif isinstance(item, DirectoryChanged):
+            await self._on_directory(item.users)
         else:
             await self._on_event(item)
+
+    # ------------------------------------------------------------ the agent directory
+
+    def know_agents(self, users: Iterable[User]) -> None:
+        """The directory the router was given at start (`router.add_agent` for each):
+        later DirectoryChanged items are compared with it."""
+        users = list(users)
+        self._profiles = {u.login: profile_of(u) for u in users}
+        self._set_endpoints(users)
+
+    def _set_endpoints(self, users: Iterable[User]) -> None:
+        self._endpoints = endpoints_of(users)
+        self._by_model_id = {e.model_id: e.agent_id for e in self._endpoints.values()}
+
+    async def _on_directory(self, users: tuple[User, ...]) -> None:
+        """New agents join the router (logged out until they log in); edited ones keep
+        their state with the new skills (an available agent may take a waiting call at
+        once); agents no longer in the directory are logged out and removed. Phones
+        and standing lines follow."""
+        now = self._now()
+        profiles = {u.login: profile_of(u) for u in users}
+        added = [p for login, p in profiles.items() if login not in self._profiles]
+        edited = [p for login, p in profiles.items() if login in self._profiles and self._profiles[login] != p]
+        removed = [login for login in self._profiles if login not in profiles]
+        if not (added or edited or removed) and endpoints_of(users) == self._endpoints:
+            return
+        for login in removed:
+            if self.router.agent_state(login) not in (None, "logged_out"):
+                await self._agent_event(AgentLoggedOut(at=now, agent_id=login), now)
+            await self._apply(self.router.remove_agent(login, now), now)
+        self._set_endpoints(users)
+        self._profiles = profiles
+        if self.lines is not None:
+            self.lines.set_agents({u.login: u.skills for u in users})
+            for login in profiles:  # no longer on a line (campaigns mode, the skill went): hang it up
+                if self.lines.get(login) is not None and not self.lines.wanted(login):
+                    await self._follow_line(AgentLoggedOut(at=now, agent_id=login))
+        for profile in added + edited:
+            await self._apply(self.router.add_agent(profile, now), now)
+            if self.lines is not None and self.router.agent_state(profile.agent_id) not in (None, "logged_out"):
+                await self._follow_line(AgentLoggedIn(at=now, agent_id=profile.agent_id))  # now on a line?
+        for listener in self.directory_listeners:
+            try:
+                listener(users)
+            except Exception:  # a listener's bug never stops routing
+                log.exception("directory_listener_failed")
+        log.info("agent_directory_changed", added=[p.agent_id for p in added], edited=[p.agent_id for p in edited],
+                 removed=removed)
 
     # ------------------------------------------------------------ channels (raw AMI)
 

@@ -23,17 +23,18 @@ from cti.agent_lines import LINE_CONTEXT, lines_for
 from cti.live import (
     RAW_EVENTS,
     CallbackRequested,
+    DirectoryChanged,
     IvrHandOff,
     LiveCenter,
     LoggedElsewhere,
     RulesChanged,
-    endpoint_of,
     profile_of,
 )
 from cti.pbx import AmiPbx
 from events import AgentLoggedIn, AgentLoggedOut, AgentStateChanged, CallQueued, Event, IvrStepped, from_record
 from routing import Router, RuleError, load_rules, rules_from_data
 from store import Bus, SqlStore
+from store.models import User
 
 log = structlog.get_logger()
 
@@ -126,12 +127,13 @@ def _live_context(config: HotlineConfig) -> Any:
         pbx_cfg = config.pbx
         center = LiveCenter(
             router=router, pbx=None, eventlog=eventlog, bus=bus,  # type: ignore[arg-type]
-            endpoints=[e for e in (endpoint_of(u) for u in users) if e], store=store,
+            store=store,
             customer_lookup=_lookup_customer(store), callback_dial=config.pbx.callback_dial,
             lines=lines_for(pbx_cfg.standing_lines, {u.login: u.skills for u in users},
                             _campaign_skills(config) if pbx_cfg.standing_lines == "campaigns" else ()),
             line_variables=pbx_cfg.line_variables,
         )
+        center.know_agents(users)  # (the router has them: add_agent above)
         client = AmiClient(
             AmiSettings(pbx_cfg.ami_host, pbx_cfg.ami_port, pbx_cfg.ami_username,
                         pbx_cfg.ami_secret.get_secret_value(), action_timeout_s=pbx_cfg.action_timeout_s,
@@ -150,6 +152,7 @@ def _live_context(config: HotlineConfig) -> Any:
             asyncio.create_task(center.run(), name="live-center"),
             asyncio.create_task(eventlog.run(), name="event-log"),
             asyncio.create_task(_bus_inputs(bus, center, store, config), name="bus-inputs"),
+            asyncio.create_task(_directory_watch(store, center, users), name="directory-watch"),
         ]
         await client.start()
         tasks.append(asyncio.create_task(_end_vanished_after_resync(client, center, model, open_calls),
@@ -229,6 +232,8 @@ async def _bus_inputs(bus: Bus, center: LiveCenter, store: SqlStore, config: Hot
                         await center.handle_agent_command(message)
                     elif channel == "events" and message.get("kind") == "WrapUpEnded":
                         center.submit(LoggedElsewhere(from_record(message)))
+                    elif channel == "config-changes" and message.get("section") == "users":
+                        center.submit(DirectoryChanged(tuple(await store.list_users("agent"))))
                     elif channel == "config-changes" and message.get("section") == "routing":
                         try:
                             center.submit(RulesChanged(await load_live_rules(store, config)))
@@ -239,6 +244,23 @@ async def _bus_inputs(bus: Bus, center: LiveCenter, store: SqlStore, config: Hot
         except Exception as exc:  # the bus went away: try again, routing goes on meanwhile
             log.warning("agent_commands_lost", error=type(exc).__name__)
             await asyncio.sleep(1.0)
+
+
+async def _directory_watch(store: SqlStore, center: LiveCenter, users: list[User], every_s: float = 30.0) -> None:
+    """Agents edited where no bus message tells the live loop (`hotline user add` on a
+    server with the in-process bus, another tool writing the store): it compares the
+    stored directory every `every_s` and hands a change to the loop."""
+    last = tuple(users)
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            now = tuple(await store.list_users("agent"))
+        except Exception as exc:  # the store is away: routing goes on with what it knows
+            log.warning("agent_directory_unavailable", error=type(exc).__name__)
+            continue
+        if now != last:
+            last = now
+            center.submit(DirectoryChanged(now))
 
 
 async def start_ivr(ivr: dict[str, Any], bind: str, store: SqlStore, center: LiveCenter) -> AgiServer | None:

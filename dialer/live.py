@@ -262,7 +262,7 @@ class DialerRunner:
         self.center = center
         self.campaign = campaign
         self.book = book
-        self.agents = tuple(agents)
+        self.agents = tuple(agents)  # the campaign's agents (set_directory follows changes)
         self.variables_for = variables_for
         self.store = store
         self.pbx_ready = pbx_ready
@@ -288,6 +288,14 @@ class DialerRunner:
         return self.center.clock
 
     # ------------------------------------------------------------ start / stop
+
+    def set_directory(self, users: Sequence[Any]) -> None:
+        """The agent directory changed (the live loop, inside its consumer): the
+        campaign dials for the agents who now have its skill."""
+        self.agents = tuple(campaign_agents(self.campaign, users))
+        if self.agent_skills is not None:
+            self.agent_skills = {u.login: frozenset(u.skills or {}) for u in users}
+        log.info("campaign_agents_changed", campaign=self.campaign.id, agents=len(self.agents))
 
     async def prepare(self) -> None:
         """Write the leads' customer records (for the screen-pop), in one batch."""
@@ -778,6 +786,7 @@ async def start_dialers(campaigns_section: Mapping[str, Any], center: LiveCenter
                               pbx_ready=pbx_ready, agent_skills={u.login: set(u.skills or {}) for u in users})
         await runner.prepare()
         client.subscribe("UserEvent", runner.on_ami_message)
+        center.directory_listeners.append(runner.set_directory)
         runners.append(runner)
         log.info("campaign_loaded", campaign=campaign.id, leads=len(book.states), rejected=len(_rejected),
                  agents=len(agents), mode=campaign.config.mode, queue=campaign.queue)

@@ -25,7 +25,7 @@ from reports.web_live import LiveBoard, View, WallboardHub
 from store.sql import SqlStore
 from web.app import CLOCK, SETTINGS, WEB_TASKS, api_error, require
 from web.security import Identity
-from web.settings import QueueSettings
+from web.settings import CONFIG_CHANNEL, QueueSettings
 
 log = structlog.get_logger()
 
@@ -275,11 +275,13 @@ def setup(app: web.Application, *, min_interval_s: float = 0.5) -> None:
         settings = app[SETTINGS]
 
         async def factory() -> LiveBoard:
+            settings.forget("queues")  # the stored version, not this process's cached copy
             queues = (await settings.live("queues")).data
             cfg, names = await kpi_config(app[STORE], queues)
             return LiveBoard(cfg, queues, names, await agent_skills(app[STORE]))
 
-        hub = WallboardHub(app[STORE], app[BUS], factory, app[CLOCK], min_interval_s=min_interval_s)
+        hub = WallboardHub(app[STORE], app[BUS], factory, app[CLOCK], min_interval_s=min_interval_s,
+                           watch_channels=(CONFIG_CHANNEL,))
         app[WALLBOARD] = hub
         task = asyncio.create_task(hub.run(), name="wallboard-hub")
         app[WEB_TASKS].append(task)

@@ -168,9 +168,20 @@ class LiveBoard:
         }
 
 
+def _directory(board: LiveBoard) -> tuple[Any, ...]:
+    """What a board takes from the agent directory and the queue settings."""
+    return board.kpi, dict(board.queue_targets), dict(board.names), dict(board.skills)
+
+
 class WallboardHub:
+    """`watch_channels`: bus channels whose messages mean the agent directory or the
+    queue settings may have changed (an admin saved an agent or a queue): the board is
+    rebuilt from the log when what it takes from them differs. They are also compared
+    every `directory_check_s`, for changes no message announced."""
+
     def __init__(self, store: SqlStore, bus: Bus, board_factory: Callable[[], Awaitable[LiveBoard]],
-                 clock: Callable[[], float] = time.time, min_interval_s: float = 0.5, refresh_s: float = 5.0) -> None:
+                 clock: Callable[[], float] = time.time, min_interval_s: float = 0.5, refresh_s: float = 5.0,
+                 watch_channels: tuple[str, ...] = (), directory_check_s: float = 30.0) -> None:
         self._store = store
         self._bus = bus
         self._factory = board_factory
@@ -185,6 +196,9 @@ class WallboardHub:
         self.last_push_at = 0.0
         self._recent: set[str] = set()  # bootstrap tail, to drop the same events seen on the bus
         self.campaigns: dict[str, dict[str, Any]] = {}  # the dialer's tiles (bus state map "campaigns")
+        self._watch = tuple(c for c in watch_channels if c != EVENTS_CHANNEL)
+        self.directory_check_s = directory_check_s
+        self._directory_due = 0.0  # monotonic time of the next directory comparison
 
     def register(self, socket: Socket, view: View) -> None:
         self._sockets[socket] = view
@@ -232,14 +246,19 @@ class WallboardHub:
 
     async def _run_once(self) -> None:
         """Subscribe first, then read the log, so nothing falls between the two."""
-        async with self._bus.subscribe(EVENTS_CHANNEL) as sub:
+        async with self._bus.subscribe(EVENTS_CHANNEL, *self._watch) as sub:
             self.board = await self.bootstrap(self._clock())
+            self._directory_due = time.monotonic() + self.directory_check_s
             self.ready.set()
             self._dirty.set()
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._publisher())
-                async for _channel, record in sub:
-                    self.receive(record)
+                async for channel, record in sub:
+                    if channel == EVENTS_CHANNEL:
+                        self.receive(record)
+                    else:  # the directory or the queues may have changed: compare at the next push
+                        self._directory_due = 0.0
+                        self._dirty.set()
 
     def receive(self, record: dict[str, Any]) -> None:
         if self._recent:
@@ -265,7 +284,7 @@ class WallboardHub:
             self._dirty.clear()
             began = time.monotonic()
             now = self._clock()
-            if day_start(now) != self.board.day:
+            if day_start(now) != self.board.day or await self._directory_moved():
                 self.board = await self.bootstrap(now)
             await self.refresh_campaigns()
             try:
@@ -274,6 +293,22 @@ class WallboardHub:
                 log.exception("wallboard_push_failed")
             # coalesce: at most one push per min_interval_s (start to start)
             await asyncio.sleep(max(0.0, self.min_interval_s - (time.monotonic() - began)))
+
+    async def _directory_moved(self) -> bool:
+        """Has the agent directory or the queue settings changed since the board was
+        built? (Checked when a watched message came, else every directory_check_s.)"""
+        if time.monotonic() < self._directory_due:
+            return False
+        self._directory_due = time.monotonic() + self.directory_check_s
+        try:
+            fresh = await self._factory()
+        except Exception as exc:  # the store is away: keep the board as it is
+            log.warning("wallboard_directory_unavailable", error=type(exc).__name__)
+            return False
+        if _directory(fresh) == _directory(self.board):
+            return False
+        log.info("wallboard_directory_changed")
+        return True
 
     async def refresh_campaigns(self) -> None:
         try:

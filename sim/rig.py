@@ -17,7 +17,7 @@ from cti.ami import AmiClient, AmiSettings
 from cti.call_model import CallModel
 from cti.eventlog import BufferedEventLog
 from cti.agent_lines import LINE_CONTEXT, lines_for
-from cti.live import RAW_EVENTS, LiveCenter, endpoint_of, profile_of
+from cti.live import RAW_EVENTS, LiveCenter, profile_of
 from cti.agi import AgiServer
 from cti.live_app import _customer_channel, recent_events, restore_agent_states, start_ivr
 from cti.pbx import AmiPbx
@@ -87,11 +87,12 @@ class Rig:
         self.eventlog = BufferedEventLog(self.store)
         self.center = LiveCenter(
             router=router, pbx=None, eventlog=self.eventlog, bus=self.bus,  # type: ignore[arg-type]
-            endpoints=[e for e in (endpoint_of(u) for u in agents) if e], store=self.store,
+            store=self.store,
             clock=self.emulator.pbx.now, time_scale=self.emulator.speed,
             lines=lines_for(self.standing_lines, {u.login: u.skills for u in agents}, self.campaign_skills),
             line_variables=LINE_VARIABLES,
         )
+        self.center.know_agents(agents)
 
         def on_events(events: list[Event]) -> None:
             self.events.extend(events)

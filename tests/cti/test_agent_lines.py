@@ -66,3 +66,12 @@ def test_policy_from_configuration() -> None:
     assert only.should_dial("a", 0.0) and not only.should_dial("b", 0.0)
     with pytest.raises(ValueError, match="standing_lines"):
         lines_for("sometimes", {})
+
+
+def test_who_works_on_a_line_follows_the_directory() -> None:
+    only = lines_for("campaigns", {"a": ["outbound"], "b": ["billing"]}, ["outbound"])
+    only.set_agents({"a": ["billing"], "b": ["billing", "outbound"], "c": ["outbound"]})  # an admin edited a and b
+    assert [x for x in "abc" if only.should_dial(x, 0.0)] == ["b", "c"]
+    every = lines_for("all", {"a": []})
+    every.set_agents({})
+    assert every.should_dial("a", 0.0)  # "all" does not depend on skills

@@ -344,6 +344,29 @@ async def test_started_from_the_config_section_the_runner_paces_by_itself(tmp_pa
         await store.close()
 
 
+async def test_the_campaign_follows_agents_the_admin_gives_or_takes_its_skill(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from cti.live import DirectoryChanged
+    from dialer.live import start_dialers
+
+    store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/run.sqlite3"))
+    await store.migrate()
+    try:
+        async with live_rig(store, AGENTS, speed=10.0) as rig:
+            section = campaign_table(write_leads(tmp_path / "leads.csv", ["x"]))
+            [runner] = await start_dialers(section, rig.center, rig.client, store, AGENTS)
+            assert runner.agents == ("olga", "otto")
+            olga, _otto, ivan = AGENTS
+            await store.put_user(replace(olga, skills={"billing": 5}))  # off the campaign
+            await store.put_user(replace(ivan, skills={"billing": 5, "outbound": 3}))  # on it
+            rig.center.submit(DirectoryChanged(tuple(await store.list_users("agent"))))
+            await rig.center.wait_idle()
+            assert runner.agents == ("ivan", "otto")
+    finally:
+        await store.close()
+
+
 async def test_a_dial_whose_result_never_came_is_closed_as_failed(tmp_path: Path) -> None:
     from dialer.live import _Attempt
 

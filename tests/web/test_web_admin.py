@@ -81,8 +81,11 @@ async def test_users_and_proficiencies(client: TestClient) -> None:
     user = await client.server.app[STORE].get_user("agent09")
     assert user.skills == {"billing": 8, "sales": 2} and user.languages == ("en", "es") and user.team == "team-b"
     assert verify_password(user.password_hash, "long enough pw")
-    r = await wf(client.put("/api/v1/users/agent09", headers=h, json={"skills": {"support": 4}}))
-    assert r.status == 200
+    async with client.server.app[BUS].subscribe("config-changes") as sub:  # the live loop and wallboards follow
+        r = await wf(client.put("/api/v1/users/agent09", headers=h, json={"skills": {"support": 4}}))
+        assert r.status == 200
+        _, note = await wf(sub.get())
+    assert note == {"section": "users", "login": "agent09", "author": "admin"}
     again = await client.server.app[STORE].get_user("agent09")
     assert again.skills == {"support": 4} and again.password_hash == user.password_hash and again.display_name == "Nina New"
 

@@ -231,3 +231,28 @@ async def test_reports_numbers_csv_and_charts(client: TestClient) -> None:
     await login(client, "sup")  # team-a: agent01 only
     data = await (await wf(client.get("/api/v1/reports"))).json()
     assert list(data["agents"]) == ["agent01"] and list(data["teams"]) == ["team-a"]
+
+
+async def test_an_agent_edited_by_the_admin_shows_at_once_with_the_same_numbers(client: TestClient) -> None:
+    """Name, team and skills come from the directory: saved in the admin, the board is
+    rebuilt from the log (the day's numbers stay; team tiles follow the new team)."""
+    app = client.server.app
+    hub = app[WALLBOARD]
+    await wf(hub.ready.wait())
+    driver = BusCallDriver(app[STORE], app[BUS])
+    await driver.agent_ready("agent02")
+    await driver.arrive("e1", "+14155550142", "sales")
+    await wait_until(lambda: hub.board.applied >= len(driver.published))
+
+    def agent02(snap: dict[str, Any]) -> dict[str, Any]:
+        return next(a for a in snap["agents"] if a["id"] == "agent02")
+
+    before = hub.board.snapshot(time.time(), View(None))
+    token = await login(client, "admin")
+    r = await wf(client.put("/api/v1/users/agent02", headers={"X-CSRF-Token": token},
+                            json={"display_name": "Bea Renamed", "team": "team-c"}))
+    assert r.status == 200
+    await wait_until(lambda: agent02(hub.board.snapshot(time.time(), View(None)))["name"] == "Bea Renamed", timeout=5)
+    after = hub.board.snapshot(time.time(), View(None))
+    assert agent02(after)["team"] == "team-c" and "team-c" in [t["name"] for t in after["teams"]]
+    assert queue_tile(after, "sales")["waiting"] == queue_tile(before, "sales")["waiting"] == 1  # the log, refolded
