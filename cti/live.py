@@ -900,7 +900,9 @@ class LiveCenter:
             state.attributes["preview_outcome"] = "not_reached"
             await self._on_event(CallEnded(at=now, call_id=call_id, cause=19, cause_text="preview dial not answered"))
             return
-        # The customer did not answer the call-back: it ends here (counted as abandoned).
+        # The customer did not answer the call-back: it ends here. The router drops it
+        # (CallAbandoned); the KPIs count it deflected, not abandoned (nobody waited on
+        # the line: reports/kpi_fold.py), and its interaction says "not_reached".
         for event in (CallAbandoned(at=now, call_id=call_id, queue=self._call(call_id).queue),
                       CallEnded(at=now, call_id=call_id, cause=19, cause_text="call-back not answered")):
             await self._on_event(event)
@@ -995,6 +997,8 @@ class LiveCenter:
             outcome = "callback_requested"
         elif state.attributes.get("preview"):
             outcome = str(state.attributes.get("preview_outcome", "not_reached"))
+        elif state.attributes.get("callback"):
+            outcome = "not_reached"  # a call-back that never reached the customer
         elif state.attributes.get("final_step"):
             outcome = str(state.attributes["final_step"])  # e.g. voicemail
         else:

@@ -15,9 +15,10 @@ Semantics (documented here once):
 - Abandoned = CallAbandoned (or CallEnded without one) while waiting or ringing,
   unless the call was *deflected*: the caller took a call-back (a later CallQueued
   with `callback_for` naming the call), the router sent it to a final step such as
-  voicemail (CallTransferred while waiting), or it was an outbound preview that was
-  skipped or not reached (CallQueued with `preview`). A deflected call is offered but
-  neither answered nor abandoned.
+  voicemail (CallTransferred while waiting), or it was an outbound preview or a
+  call-back that was skipped or not reached (CallQueued with `preview` or
+  `callback_for`: nobody was waiting on the line, so an unanswered one is not an
+  abandon). A deflected call is offered but neither answered nor abandoned.
   RONA = CallNotAnswered (counted per agent); CallRejected (the agent declined) puts
   the call back to waiting without counting a RONA.
 - Handling segment of one agent: talk (connected, minus hold) + hold (CallHeld..
@@ -248,9 +249,9 @@ class KpiFold:
         self.sink.fact(Offered(at, e.queue))
         attributes = e.attributes
         if attributes:
-            if attributes.get("preview"):
-                nv.deflected = True  # until it connects
             original = attributes.get("callback_for")
+            if attributes.get("preview") or original:
+                nv.deflected = True  # until it connects: Hotline calls out, nobody waits on the line
             if original:
                 ov = self._visits.get(str(original))
                 if ov is not None and ov.state in ("waiting", "ringing"):

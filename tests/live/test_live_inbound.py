@@ -149,6 +149,32 @@ async def test_callback_request_keeps_the_place_and_calls_back(tmp_path: Path) -
         assert (report["answered"], report["abandoned"]) == (1, 0)
 
 
+async def test_a_call_back_the_customer_does_not_answer_is_not_an_abandon(tmp_path: Path) -> None:
+    import tomllib
+
+    from store.models import User
+
+    ivr = tomllib.loads((Path(__file__).parents[2] / "config/examples/ivr.toml").read_text())["ivr"]
+    ivr.pop("hours")
+    ivr["holidays"] = []
+    agents = [User(login="sue", display_name="Sue", skills={"support": 5}, phone_endpoint="Local/2005@agents")]
+    async with live_center(tmp_path, agents=agents, ivr=ivr) as h:
+        h.center.callback_variables = {"CUST_BEHAVIOUR": "noanswer"}  # the customer's phone rings out
+        h.center.callback_ring_s = 3
+        await h.pbx.originate("Local/1500@inbound", context="caller-phone", exten="dtmf",
+                              caller_id='"Cal" <5556789>',
+                              variables={"DTMF_DIGITS": "9", "DTMF_DELAY": "1", "PATIENCE": "60"})
+        await h.wait_for(lambda: bool(next_call_id(h)), timeout=10)
+        original = await _poll_interaction(h, next_call_id(h))
+        await h.command("sue", "available")
+        callback = await _poll_interaction(h, f"cb-{original.id}")
+        assert (callback.outcome, callback.answered_at) == ("not_reached", None)
+        await h.wait_for(lambda: h.eventlog.backlog == 0)
+        report = batch_report([s.event for s in await h.store.events_between(0, 1e12)], KpiConfig()).overall
+        # offered once (the call-back: the caller chose it in the IVR, before any queue), deflected
+        assert (report["offered"], report["answered"], report["abandoned"], report["deflected"]) == (1, 0, 0, 1)
+
+
 async def test_final_step_sends_the_caller_to_voicemail_counted_deflected_not_abandoned(tmp_path: Path) -> None:
     routing = {"defaults": {"wrap_up_s": 1}, "rona": {"ring_timeout_s": 15, "max_misses": 1},
                "queues": {"billing": {"targets": [{"name": "billing", "expression": "skills.billing >= 1"}],

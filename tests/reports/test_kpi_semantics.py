@@ -200,10 +200,17 @@ def test_kpi_callbacks_voicemail_and_closed_previews_are_deflected_not_abandoned
         # c3: a real abandon
         CallQueued(500, "c3", queue="q"),
         CallAbandoned(530, "c3"),
+        # c4 takes a call-back that does not reach the customer: both deflected, no abandon
+        CallQueued(600, "c4", queue="q"),
+        CallQueued(620, "cb-c4", queue="q", attributes={"callback": True, "callback_for": "c4"}),
+        CallEnded(621, "c4"),
+        CallOffered(650, "cb-c4", "a"),
+        CallAbandoned(680, "cb-c4"),
+        CallEnded(680, "cb-c4"),
     ]
     for r in (batch_report(events, CFG).overall, _incremental(events)):
-        assert (r["offered"], r["answered"], r["abandoned"], r["deflected"]) == (6, 2, 1, 3)
-        assert r["abandon_rate"] == pytest.approx(1 / 6)
+        assert (r["offered"], r["answered"], r["abandoned"], r["deflected"]) == (8, 2, 1, 5)
+        assert r["abandon_rate"] == pytest.approx(1 / 8)
         assert r["avg_abandon_wait"] == pytest.approx(30.0)
 
 
