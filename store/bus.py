@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import uuid
 from collections import deque
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Protocol
@@ -37,8 +39,17 @@ class Bus(Protocol):
     async def set_state(self, name: str, key: str, value: dict[str, Any]) -> None: ...
     async def delete_state(self, name: str, key: str) -> None: ...
     async def get_state(self, name: str) -> dict[str, dict[str, Any]]: ...
+    # Timestamps per key over a sliding window, shared by every process on the bus
+    # (the login rate limiter's failed attempts): kept `keep_s`, read from `since`.
+    async def add_hit(self, key: str, at: float, keep_s: float) -> None: ...
+    async def hits(self, key: str, since: float) -> list[float]: ...
+    async def clear_hits(self, key: str) -> None: ...
     async def ping(self) -> None: ...
     async def close(self) -> None: ...
+
+
+_MAX_HIT_KEYS = 100_000  # the in-process bus's bound on remembered keys (a spray of logins)
+_MAX_HITS = 64  # per key: a limiter only needs the last few
 
 
 class _QueueSubscription:
@@ -74,6 +85,7 @@ class MemoryBus:
         self._subscribers: dict[str, set[_QueueSubscription]] = {}
         self._state: dict[str, dict[str, dict[str, Any]]] = {}
         self._max_pending = max_pending
+        self._hits: dict[str, tuple[float, deque[float]]] = {}  # key -> (keep until, times)
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         # Same isolation as Redis: subscribers get their own copy.
@@ -100,6 +112,23 @@ class MemoryBus:
 
     async def get_state(self, name: str) -> dict[str, dict[str, Any]]:
         return json.loads(json.dumps(self._state.get(name, {})))
+
+    async def add_hit(self, key: str, at: float, keep_s: float) -> None:
+        if len(self._hits) >= _MAX_HIT_KEYS:
+            for old in [k for k, (until, _) in self._hits.items() if until <= at]:
+                del self._hits[old]
+        _, times = self._hits.get(key, (0.0, deque(maxlen=_MAX_HITS)))
+        while times and times[0] < at - keep_s:
+            times.popleft()
+        times.append(at)
+        self._hits[key] = (at + keep_s, times)
+
+    async def hits(self, key: str, since: float) -> list[float]:
+        entry = self._hits.get(key)
+        return sorted(t for t in entry[1] if t >= since) if entry else []
+
+    async def clear_hits(self, key: str) -> None:
+        self._hits.pop(key, None)
 
     async def ping(self) -> None:
         return None
@@ -172,6 +201,7 @@ class RedisBus:
         self._client = client
         self._prefix = f"{namespace}:bus:"
         self._state_prefix = f"{namespace}:state:"
+        self._hits_prefix = f"{namespace}:hits:"
         self._retry_s = retry_s
 
     @classmethod
@@ -205,6 +235,23 @@ class RedisBus:
         return {
             (k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in raw.items()
         }
+
+    async def add_hit(self, key: str, at: float, keep_s: float) -> None:
+        """A sorted set per key (score = time), trimmed to `keep_s` and expiring with it."""
+        name = self._hits_prefix + key
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.zadd(name, {f"{at!r}:{uuid.uuid4().hex[:8]}": at})
+            pipe.zremrangebyscore(name, "-inf", f"({at - keep_s!r}")
+            pipe.zremrangebyrank(name, 0, -_MAX_HITS - 1)
+            pipe.expire(name, max(1, math.ceil(keep_s)))
+            await pipe.execute()
+
+    async def hits(self, key: str, since: float) -> list[float]:
+        found = await self._client.zrangebyscore(self._hits_prefix + key, since, "+inf", withscores=True)
+        return [float(score) for _member, score in found]
+
+    async def clear_hits(self, key: str) -> None:
+        await self._client.delete(self._hits_prefix + key)
 
     async def ping(self) -> None:
         await self._client.ping()

@@ -205,6 +205,42 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("login.html", request, {"error": "", "next": request.query.get("next", "")})
 
 
+def _failures_key(key: str) -> str:
+    return f"login-failures:{key}"
+
+
+async def _login_wait(app: web.Application, keys: tuple[str, ...], now: float) -> float:
+    """The longer wait of this process's failures and every process's (on the bus)."""
+    limiter = app[LIMITER]
+    local = limiter.retry_after(keys, now)
+    try:
+        shared = [await app[BUS].hits(_failures_key(key), now - limiter.window_s) for key in keys]
+    except Exception as exc:  # the bus is away: this process's count still holds
+        log.warning("login_limiter_bus_unavailable", error=type(exc).__name__)
+        return local
+    return max(local, limiter.wait_from(shared, now))
+
+
+async def _login_failed(app: web.Application, keys: tuple[str, ...], now: float) -> None:
+    limiter = app[LIMITER]
+    limiter.failed(keys, now)
+    try:
+        for key in keys:
+            await app[BUS].add_hit(_failures_key(key), now, limiter.window_s)
+    except Exception as exc:
+        log.warning("login_limiter_bus_unavailable", error=type(exc).__name__)
+
+
+async def _login_succeeded(app: web.Application, keys: tuple[str, ...]) -> None:
+    app[LIMITER].succeeded(keys)
+    try:
+        for key in keys:
+            if key.startswith("login:"):  # a right password clears the login's count, not the address's
+                await app[BUS].clear_hits(_failures_key(key))
+    except Exception as exc:
+        log.warning("login_limiter_bus_unavailable", error=type(exc).__name__)
+
+
 def _safe_next(target: str) -> str:
     return target if target.startswith("/") and not target.startswith(("//", "/\\")) else ""
 
@@ -215,9 +251,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))
     peer = request.remote or "?"
     keys = (f"ip:{peer}", f"login:{login.lower()}")
-    limiter = request.app[LIMITER]
     now = request.app[CLOCK]()
-    wait = limiter.retry_after(keys, now)
+    wait = await _login_wait(request.app, keys, now)
     if wait > 0:
         log.warning("login_rate_limited", login=login, peer=peer)
         response = aiohttp_jinja2.render_template(
@@ -233,12 +268,12 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         user, hashed = None, ""
     ok = await asyncio.get_running_loop().run_in_executor(None, verify_password, hashed, password)
     if user is None or not ok:
-        limiter.failed(keys, now)
+        await _login_failed(request.app, keys, now)
         log.info("login_failed", login=login, peer=peer)
         return aiohttp_jinja2.render_template(
             "login.html", request, {"error": "Wrong login or password.", "next": form.get("next", "")}, status=401
         )
-    limiter.succeeded(keys)
+    await _login_succeeded(request.app, keys)
     me = Identity.of(user)
     session = await new_session(request)  # a fresh session id: no fixation
     session.update({"login": me.login, "role": me.role, "teams": sorted(me.teams), "name": me.display_name,

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import secrets
 from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
@@ -76,8 +77,10 @@ class Identity:
 @dataclass(slots=True)
 class LoginRateLimiter:
     """At most `max_failures` failed logins per key (client address; login name) within
-    `window_s`. Time is passed in. One process's view: with several server processes
-    behind a balancer, each limits independently (the bound is per process)."""
+    `window_s`. Time is passed in. This holds one process's failures; the web app also
+    keeps them on the bus (`Bus.add_hit`), shared by every server process on one Redis,
+    and waits for the longer of the two (`wait_from`), so several processes behind a
+    balancer do not multiply the bound; this copy serves while the bus is away."""
 
     max_failures: int = 5
     window_s: float = 300.0
@@ -86,15 +89,19 @@ class LoginRateLimiter:
 
     def retry_after(self, keys: tuple[str, ...], now: float) -> float:
         """Seconds until a login attempt is allowed again for these keys (0: allowed)."""
-        wait = 0.0
         for key in keys:
             q = self._failures.get(key)
-            if not q:
-                continue
             while q and q[0] <= now - self.window_s:
                 q.popleft()
-            if len(q) >= self.max_failures:
-                wait = max(wait, q[0] + self.window_s - now)
+        return self.wait_from([self._failures.get(key) or () for key in keys], now)
+
+    def wait_from(self, failures: Iterable[Sequence[float]], now: float) -> float:
+        """The same rule over failure times from anywhere (one sorted list per key)."""
+        wait = 0.0
+        for times in failures:
+            recent = [t for t in times if t > now - self.window_s]
+            if len(recent) >= self.max_failures:
+                wait = max(wait, recent[-self.max_failures] + self.window_s - now)
         return wait
 
     def failed(self, keys: tuple[str, ...], now: float) -> None:

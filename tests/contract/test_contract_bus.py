@@ -154,3 +154,18 @@ async def test_redis_subscriber_survives_server_restart(tmp_path) -> None:
         await bus.close()
         server.terminate()
         server.wait(timeout=10)
+
+
+async def test_hits_slide_expire_and_clear(bus: Bus, redis_namespace: str) -> None:
+    """Timestamps per key over a window, as the login rate limiter keeps them."""
+    key = f"{redis_namespace}-login:bob"
+    for t in (100.0, 101.5, 102.0):
+        await bus.add_hit(key, t, keep_s=60)
+    await bus.add_hit(f"{key}-other", 101.0, keep_s=60)
+    assert await bus.hits(key, since=0) == [100.0, 101.5, 102.0]
+    assert await bus.hits(key, since=101.0) == [101.5, 102.0]
+    await bus.add_hit(key, 170.0, keep_s=60)  # what fell out of the window is dropped
+    assert await bus.hits(key, since=0) == [170.0]
+    await bus.clear_hits(key)
+    assert await bus.hits(key, since=0) == []
+    assert await bus.hits(f"{key}-other", since=0) == [101.0]

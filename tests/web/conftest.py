@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -34,3 +34,20 @@ async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
         yield c
     finally:
         await asyncio.wait_for(c.close(), 20)
+
+
+@pytest.fixture
+async def redis_processes(fresh_pg_url: str, redis_url: str, redis_namespace: str,
+                          monkeypatch: pytest.MonkeyPatch) -> Callable[[], Awaitable[TestClient]]:
+    """Start server processes (apps) that share PostgreSQL, with the users seeded before
+    the first starts, and one Redis namespace (the test's own: parallel runs never see
+    each other's events). The caller closes what it started."""
+    import cti.server as server_mod
+    from store import open_bus, open_store
+
+    monkeypatch.setattr(server_mod, "open_bus", lambda config: open_bus(config, redis_namespace))
+    seeding = await open_store(StoreConfig(url=fresh_pg_url))
+    await seeding.migrate()
+    await seed_users(seeding)
+    await seeding.close()
+    return lambda: started(web_config(fresh_pg_url, redis_url))

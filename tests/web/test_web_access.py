@@ -210,3 +210,22 @@ async def test_websockets_from_another_origin_are_refused(client: TestClient) ->
     ws = await wf(client.ws_connect("/agent/ws", headers={"Origin": str(client.make_url("/")).rstrip("/")}))
     assert (await wf(ws.receive_json()))["type"] == "hello"
     await ws.close()
+
+
+async def test_failed_logins_count_across_server_processes_on_one_redis(redis_processes) -> None:
+    """Behind a balancer, five failures spread over two processes lock the login on both."""
+    a = await redis_processes()
+    b = await redis_processes()
+    try:
+        async def attempt(client: TestClient, password: str) -> int:
+            page = await (await wf(client.get("/login"))).text()
+            csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
+            r = await wf(client.post("/login", data={"login": "agent02", "password": password, "csrf_token": csrf},
+                                     allow_redirects=False))
+            return r.status
+
+        assert [await attempt(c, "nope") for c in (a, b, a, b, a)] == [401] * 5
+        assert await attempt(b, PASSWORD) == 429  # b saw two failures itself, the bus five
+    finally:
+        await wf(b.close(), 20)
+        await wf(a.close(), 20)

@@ -19,7 +19,6 @@ from reports.kpi import KpiConfig, batch_report
 from reports.web import WALLBOARD, parse_report_query, BadQuery
 from reports.web_charts import bar_chart
 from reports.web_live import View, day_start, status
-from tests.web.conftest import started, web_config
 from tests.web.web_helpers import BusCallDriver, login, wait_until
 
 
@@ -155,25 +154,12 @@ async def test_wallboard_websocket_and_supervisor_scope(client: TestClient) -> N
 
 
 async def test_two_processes_on_one_redis_show_the_same_wallboard(
-    fresh_pg_url: str, redis_url: str, redis_namespace: str, monkeypatch: pytest.MonkeyPatch
+    redis_processes, redis_url: str, redis_namespace: str
 ) -> None:
     """Two server processes (two apps) share PostgreSQL and one Redis namespace."""
-    import cti.server as server_mod
-    from store import RedisBus, open_bus
+    from store import RedisBus
 
-    # the test's own Redis namespace, so parallel test runs never see each other's events
-    monkeypatch.setattr(server_mod, "open_bus", lambda config: open_bus(config, redis_namespace))
-    # Users exist before either process starts: each board reads names and teams once,
-    # at its bootstrap (a user added later shows by login until the next bootstrap).
-    from config.schema import StoreConfig
-    from store import open_store
-    from tests.web.web_helpers import seed_users
-
-    seeding = await open_store(StoreConfig(url=fresh_pg_url))
-    await seeding.migrate()
-    await seed_users(seeding)
-    await seeding.close()
-    a = await started(web_config(fresh_pg_url, redis_url))
+    a = await redis_processes()
     publisher = RedisBus.from_url(redis_url, redis_namespace)
     try:
         hub_a = a.server.app[WALLBOARD]
@@ -182,7 +168,7 @@ async def test_two_processes_on_one_redis_show_the_same_wallboard(
         await a_day_of_calls(driver, time.time())
         await driver.arrive("live-1", "+14155550142", "billing")
         await wait_until(lambda: hub_a.board.applied >= len(driver.published), timeout=10)
-        b = await started(web_config(fresh_pg_url, redis_url))  # starts later: bootstraps from the shared log
+        b = await redis_processes()  # starts later: bootstraps from the shared log
         try:
             hub_b = b.server.app[WALLBOARD]
             await wf(hub_b.ready.wait())
