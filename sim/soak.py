@@ -229,6 +229,8 @@ async def run_load(store: SqlStore, spec: LoadSpec, outage: TcpOutage | None = N
         "abandoned": sum(1 for c in per_call.values() if c["CallAbandoned"] >= 1),
         "ended": sum(1 for c in per_call.values() if c["CallEnded"] >= 1),
         "answered_and_abandoned": sum(1 for c in per_call.values() if c["CallConnected"] and c["CallAbandoned"]),
+        # (no transfers in this load: a call connects once; a resync must not log it again)
+        "connected_twice": sum(1 for c in per_call.values() if c["CallConnected"] > 1),
     }
     problems = []
     if ledger["open"]:
@@ -239,6 +241,8 @@ async def run_load(store: SqlStore, spec: LoadSpec, outage: TcpOutage | None = N
         problems.append(f"event log has {log_view['calls']} calls ({log_view['ended']} ended), ledger {ledger['created']}")
     if log_view["queued_once"] != log_view["calls"]:
         problems.append(f"{log_view['calls'] - log_view['queued_once']} call(s) not queued exactly once")
+    if log_view["connected_twice"]:
+        problems.append(f"{log_view['connected_twice']} call(s) logged connected more than once")
     if log_view["answered_and_abandoned"]:
         problems.append(f"{log_view['answered_and_abandoned']} call(s) both answered and abandoned")
     for name in ("answered", "abandoned"):
