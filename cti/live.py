@@ -235,7 +235,6 @@ class LiveCenter:
         pbx: PbxActions,
         eventlog: BufferedEventLog,
         bus: Bus,
-        endpoints: Iterable[AgentEndpoint] = (),
         store: Any = None,
         customer_lookup: CustomerLookup | None = None,
         clock: Callable[[], float] = time.time,
@@ -281,9 +280,11 @@ class LiveCenter:
         self.stats = LiveStats()
         self._last_now = 0.0
         self.time_scale = time_scale  # clock seconds per real second (an emulator running fast)
-        self._endpoints = {e.agent_id: e for e in endpoints}  # (know_agents sets them from the users)
-        self._by_model_id = {e.model_id: e.agent_id for e in self._endpoints.values()}
-        self._profiles: dict[str, AgentProfile] = {}  # the directory as the router has it: see know_agents
+        # The agents' phones and profiles as the router has them: set by know_agents,
+        # followed by DirectoryChanged.
+        self._endpoints: dict[str, AgentEndpoint] = {}
+        self._by_model_id: dict[str, str] = {}
+        self._profiles: dict[str, AgentProfile] = {}
         # Called (inside the consumer) with the agents after a directory change: the
         # outbound dialers follow which agents they dial for.
         self.directory_listeners: list[Callable[[tuple[User, ...]], None]] = []
