@@ -128,12 +128,25 @@ def parse_skills(value: str) -> dict[str, int]:
     return skills
 
 
+def _age_s(text: str) -> float | None:
+    """A channel's age as Asterisk reports it: CoreShowChannel `Duration` (HH:MM:SS),
+    Status `Seconds`. None when absent or unreadable."""
+    try:
+        if ":" in text:
+            h, m, sec = text.split(":")
+            return int(h) * 3600 + int(m) * 60 + float(sec)
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
 class _Channel:
     __slots__ = ("uid", "name", "role", "agent_id", "state", "context", "exten",
-                 "caller_num", "caller_name", "bridge", "call", "variables", "application")
+                 "caller_num", "caller_name", "bridge", "call", "variables", "application", "created_at")
 
-    def __init__(self, uid: str, name: str, role: str, agent_id: str, call: "_Call") -> None:
+    def __init__(self, uid: str, name: str, role: str, agent_id: str, call: "_Call", created_at: float = 0.0) -> None:
         self.uid = uid
+        self.created_at = created_at  # first seen (a resync: now minus its reported age)
         self.name = name
         self.role = role
         self.agent_id = agent_id
@@ -317,6 +330,20 @@ class CallModel:
                 return ch.name
         return ""
 
+    def ringing_since(self, call_id: str, context: str) -> float | None:
+        """When the agent leg now ringing for the call began, if the call's customer
+        channel is in `context` (e.g. agent-connect's Dial; not app_queue's own ringing),
+        else None. After a restart this says how much of the dialplan's Dial timeout is
+        left (Status / CoreShowChannel report each channel's age)."""
+        call = self._calls.get(call_id)
+        if call is None:
+            return None
+        chans = [self._channels[u] for u in call.channels if u in self._channels]
+        if not any(ch.role == CUSTOMER and ch.context == context for ch in chans):
+            return None
+        ringing = [ch.created_at for ch in chans if ch.role == AGENT and ch.state == "Ringing"]
+        return min(ringing) if ringing else None
+
     def channel_variables(self) -> dict[str, dict[str, str]]:
         """Channel name -> known variables (from ChanVariable / Status Variable)."""
         return {ch.name: dict(ch.variables) for ch in self._channels.values()}
@@ -358,6 +385,9 @@ class CallModel:
             ch.application = row.get("Application", "")
             ch.variables.update(row["vars"])
             ch.bridge = row.get("BridgeId") or row.get("BridgeID") or ""
+            age = _age_s(row.get("Duration") or row.get("Seconds") or "")
+            if age is not None:
+                ch.created_at = now - age
             if ch.bridge:
                 self._bridges.setdefault(ch.bridge, set()).add(uid)
             touched[ch.call.call_id] = ch.call
@@ -414,7 +444,7 @@ class CallModel:
             return ch
         call = self._get_call(linkedid or uid)
         role, agent_id = classify(name, self.config)
-        ch = _Channel(uid, name, role, agent_id, call)
+        ch = _Channel(uid, name, role, agent_id, call, self._now)
         self._channels[uid] = ch
         call.channels.add(uid)
         return ch

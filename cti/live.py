@@ -293,6 +293,9 @@ class LiveCenter:
         self._call_actions: dict[str, asyncio.Task[Any]] = {}  # call_id -> its last PBX action
         # Where to find a caller's channel when no MusicOnHoldStart was seen (after a resync).
         self.channel_fallback: Callable[[str], str] = lambda call_id: ""
+        # When the agent leg found ringing for a call through agent-connect began (the
+        # call model: CallModel.ringing_since), None if not such a call.
+        self.ring_began: Callable[[str], float | None] = lambda call_id: None
         self._inbox: asyncio.Queue[Any] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         # Called (inside the consumer) with every event the center logs, and with events
@@ -700,10 +703,16 @@ class LiveCenter:
             # router holds the agent for it (reserved), not free for another call
             self._publish_only(event)
             await self._apply(self.router.handle(event, now), now)
+            self._time_found_ringing(event, now)
             return
         elif isinstance(event, CallConnected):
             state = self._call(event.call_id)
             self._ring_timers.pop(event.call_id, None)
+            if state.answered and (event.agent_id or state.offered_to) == state.agent:
+                # with that agent already (logged and routed): an AMI resync reporting
+                # the call again, or the bridge re-made after hold. Counted once.
+                log.debug("call_connected_again", call_id=event.call_id, agent_id=state.agent)
+                return
             if not state.answered:
                 state.answered, state.answered_at = True, event.at
                 self.stats.calls_answered += 1
@@ -936,6 +945,22 @@ class LiveCenter:
         self._dialled_previews.add(call_id)
         self._dial_for_agent(call_id, c.agent_id, self._endpoints[c.agent_id], dial.endpoint, dial.caller_id,
                              dial.variables, dial.timeout_s, dial.originate_id, now)
+
+    def _time_found_ringing(self, event: CallOffered, now: float) -> None:
+        """A call found ringing at an agent through agent-connect (after a restart): our
+        ring timer, lost with the old process, is set again from when the agent's leg
+        began ringing, so the caller goes back to hold before the dialplan's Dial
+        timeout hangs them up. (app_queue's own ringing is the PBX's to time.)"""
+        began = self.ring_began(event.call_id)
+        info = self.router.call_info(event.call_id)
+        if began is None or event.call_id in self._ring_timers or info is None or info.get("state") != "offered":
+            return
+        state = self._call(event.call_id)
+        state.offered_to = event.agent_id
+        state.channel = state.channel or self.channel_fallback(event.call_id)
+        self._ring_timers[event.call_id] = (max(now, began + self.ring_timeout_s), event.agent_id)
+        log.info("ring_timer_restored", call_id=event.call_id, agent_id=event.agent_id,
+                 ringing_s=round(now - began, 1))
 
     async def _ring_no_answer(self, call_id: str, agent_id: str, now: float) -> None:
         self._ring_timers.pop(call_id, None)

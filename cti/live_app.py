@@ -144,6 +144,7 @@ def _live_context(config: HotlineConfig) -> Any:
         open_calls = center.preload(history)
         center.channel_fallback = lambda call_id: _customer_channel(model, call_id)
         center.line_lookup = lambda exten: model.channel_at(LINE_CONTEXT, exten)
+        center.ring_began = lambda call_id: model.ringing_since(call_id, center.agent_connect_context)
         for name in RAW_EVENTS:
             client.subscribe(name, center.on_ami_message)
         agi = await start_ivr(config.ivr, config.pbx.agi_bind, store, center)

@@ -108,6 +108,7 @@ class Rig:
         open_calls = self.center.preload(history)
         self.center.channel_fallback = lambda call_id: _customer_channel(model, call_id)
         self.center.line_lookup = lambda exten: model.channel_at(LINE_CONTEXT, exten)
+        self.center.ring_began = lambda call_id: model.ringing_since(call_id, self.center.agent_connect_context)
         for name in RAW_EVENTS:
             self.client.subscribe(name, self.center.on_ami_message)
         self._tasks = [asyncio.create_task(self.center.run()), asyncio.create_task(self.eventlog.run())]

@@ -3,10 +3,12 @@ RONA returns it to the queue, an abandoned call is counted once."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from events import CallConnected, CallEnded, CallNotAnswered, CallOffered, CallQueued, CallTransferred
 from reports.kpi import KpiConfig, batch_report
+from sim.rig import DEFAULT_ROUTING
 from tests.live.harness import live_center
 
 
@@ -199,3 +201,29 @@ def next_call_id(h) -> str:
     from events import CallArrived
 
     return next((e.call_id for e in h.events if isinstance(e, CallArrived)), "")
+
+
+async def test_a_call_ringing_when_hotline_restarts_is_not_lost(tmp_path: Path) -> None:
+    """Killed while an agent's phone rings (agent-connect's Dial, 20 s timeout): the
+    restarted server finds the call ringing and times it from when the agent's leg
+    began, so the caller goes back to hold before the Dial timeout would hang them up,
+    and the next agent takes the call."""
+    from tests.live.harness import AGENTS
+
+    async with live_center(tmp_path) as h:
+        await h.command("nora", "available")  # her phone never answers
+        await h.center.wait_idle()
+        await h.caller("Fay", "5557890", patience_s=120, talk_s=2)
+        await h.wait_for(lambda: h.center.stats.calls_offered == 1)
+        await h.wait_for(lambda: h.eventlog.backlog == 0)
+        await asyncio.sleep(5 / h.emulator.speed)  # 5 s of ringing at nora's
+        await h.kill_center()
+        await h.start_center(AGENTS, DEFAULT_ROUTING)
+        await h.command("alice", "available")
+        await h.wait_for(lambda: h.center.stats.rona == 1, timeout=20)
+        await h.wait_for(lambda: h.emulator.ledger.summary()["open"] == 0, timeout=30)
+        ledger = h.emulator.ledger.summary()
+        assert (ledger["connected"], ledger["abandoned"]) == (1, 0), ledger
+        connected = [e for e in h.events if isinstance(e, CallConnected)]
+        assert [e.agent_id for e in connected] == ["2001"]  # alice
+        assert sum(1 for e in h.events if isinstance(e, CallQueued)) >= 1
