@@ -548,3 +548,31 @@ def test_caller_joining_an_agents_standing_line_conference_is_connected() -> Non
     assert {e.call_id for e in out if kind_of(e) != "OriginateResulted"} == {"2.1"}
     assert model.channel_at("hotline-agent-line", "2001") == line["Channel"]  # the line is still up
     assert model.call_count == 1 and model.call("1.1") is not None and not model.call("1.1").arrived
+
+
+def _rows(*rows: dict[str, str]) -> list[Message]:
+    text = "".join("".join(f"{k}: {v}\r\n" for k, v in {"Event": "CoreShowChannel", **r}.items()) + "\r\n" for r in rows)
+    return [m for m in parse_bytes(text.encode(), expect_banner=False) if isinstance(m, Message)]
+
+
+def test_resync_knows_how_long_an_agent_leg_has_been_ringing() -> None:
+    """After a restart the center re-times a ring from when the agent's leg began:
+    CoreShowChannel's Duration (HH:MM:SS) and Status's Seconds give each channel's age."""
+    model = CallModel()
+    snapshot = _rows(
+        {"Channel": "Local/1000@inbound-00000001;2", "Uniqueid": "10.1", "Linkedid": "10.0", "Context": "agent-connect",
+         "Exten": "2001", "ChannelStateDesc": "Up", "Application": "Dial", "Duration": "00:00:31"},
+        {"Channel": "Local/2001@agents-00000002;1", "Uniqueid": "10.2", "Linkedid": "10.0", "Context": "agents",
+         "Exten": "2001", "ChannelStateDesc": "Ringing", "Application": "AppDial", "Duration": "00:00:07"},
+    )
+    events = model.resync(snapshot, 100.0)
+    assert ("CallOffered", "2001") in [(kind_of(e), getattr(e, "agent_id", "")) for e in events]
+    assert model.ringing_since("10.0", "agent-connect") == 93.0
+    assert model.ringing_since("10.0", "some-queue") is None  # not our Dial: the PBX times its own ringing
+    assert model.ringing_since("nope", "agent-connect") is None
+    status = _rows({"Event": "Status", "Channel": "Local/2001@agents-00000002;1", "Uniqueid": "10.2",
+                    "Linkedid": "10.0", "ChannelStateDesc": "Ringing", "Seconds": "9"},
+                   {"Event": "Status", "Channel": "Local/1000@inbound-00000001;2", "Uniqueid": "10.1",
+                    "Linkedid": "10.0", "Context": "agent-connect", "ChannelStateDesc": "Up", "Seconds": "bad"})
+    model.resync(status, 110.0)
+    assert model.ringing_since("10.0", "agent-connect") == 101.0  # Status Seconds; the customer's unreadable age is ignored
