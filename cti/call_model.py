@@ -341,7 +341,7 @@ class CallModel:
         chans = [self._channels[u] for u in call.channels if u in self._channels]
         if not any(ch.role == CUSTOMER and ch.context == context for ch in chans):
             return None
-        ringing = [ch.created_at for ch in chans if ch.role == AGENT and ch.state == "Ringing"]
+        ringing = [ch.created_at for ch in self._ringing_legs(call)]
         return min(ringing) if ringing else None
 
     def channel_variables(self) -> dict[str, dict[str, str]]:
@@ -863,10 +863,13 @@ class CallModel:
 
     # ---- resync
 
+    def _ringing_legs(self, call: _Call) -> list[_Channel]:
+        """The call's agent legs now ringing (e.g. agent-connect's Dial)."""
+        return [ch for ch in (self._channels.get(u) for u in call.channels)
+                if ch is not None and ch.role == AGENT and ch.state == "Ringing"]
+
     def _agent_ringing(self, call: _Call) -> bool:
-        """An agent leg rings for the call (e.g. agent-connect's Dial)."""
-        return any(ch is not None and ch.role == AGENT and ch.state == "Ringing"
-                   for ch in (self._channels.get(u) for u in call.channels))
+        return bool(self._ringing_legs(call))
 
     def _resync_rank(self, call: _Call) -> int:
         if self._customer_bridged_with(call):

@@ -70,11 +70,10 @@ def test_bad_fields_are_ignored_by_both_builds(router_build):
     assert router.handle(CallQueued(at=3.0, call_id="c1", queue=5, skills={"s": "x"}, attributes=[2]), 3.0) == []  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("hours", [2.0])
-def test_the_simulator_runs_the_compiled_build_with_the_same_events(hours, monkeypatch):
+def test_the_simulator_runs_the_compiled_build_with_the_same_events(monkeypatch):
     monkeypatch.setenv("HOTLINE_ROUTER", "auto")
     sc = load_scenario(EXAMPLES / "scenario-day.toml")
-    sc = dataclasses.replace(sc, duration_s=hours * 3600.0)
+    sc = dataclasses.replace(sc, duration_s=2 * 3600.0)
     rules = load_rules_text(sc.rules_text, sc.rules_filename)
     compiled = CallCenterModel(sc, rules)
     assert native.is_native(type(compiled.router))  # make test builds it: the simulator takes it
