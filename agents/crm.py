@@ -22,8 +22,8 @@ means "not found" and the built-in record is used.
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -73,7 +73,9 @@ def parse_crm_config(section: Mapping[str, Any]) -> CrmConfig:
         lines = []
         for err in exc.errors(include_input=False, include_url=False):
             where = ".".join(str(p) for p in err["loc"])
-            reason = "unknown key" if err["type"] == "extra_forbidden" else str(err["msg"]).removeprefix("Value error, ")
+            reason = (
+                "unknown key" if err["type"] == "extra_forbidden" else str(err["msg"]).removeprefix("Value error, ")
+            )
             lines.append(f"crm.{where}: {reason}")
         raise ValueError("; ".join(lines)) from None
 
@@ -120,7 +122,9 @@ class CrmLookup:
         if not self.config.enabled or not (phone or account):
             return None
         url = self.config.url_template.format(
-            phone=quote(phone, safe=""), digits="".join(ch for ch in phone if ch.isdigit()), account=quote(account, safe="")
+            phone=quote(phone, safe=""),
+            digits="".join(ch for ch in phone if ch.isdigit()),
+            account=quote(account, safe=""),
         )
         if self._session is None:
             self._session = aiohttp.ClientSession()
@@ -134,7 +138,7 @@ class CrmLookup:
                     log.warning("crm_lookup_http_error", status=response.status)
                     return None
                 answer = await response.json(content_type=None)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("crm_lookup_timeout", timeout_s=self.config.timeout_s)
             return None
         except (aiohttp.ClientError, ValueError) as exc:

@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp_jinja2
 import structlog
@@ -30,7 +31,15 @@ from store.models import Callback, Customer, Interaction
 from store.phones import InvalidPhone
 from store.port import Conflict, NotFound
 from web.app import (
-    CLOCK, COMMANDS, COMMAND_TIMEOUT, SETTINGS, WEB_TASKS, api_error, json_body, require, require_agent_access,
+    CLOCK,
+    COMMAND_TIMEOUT,
+    COMMANDS,
+    SETTINGS,
+    WEB_TASKS,
+    api_error,
+    json_body,
+    require,
+    require_agent_access,
 )
 from web.commands import CommandError, build_command
 
@@ -49,13 +58,17 @@ async def desktop_page(request: web.Request) -> web.StreamResponse:
     agent_id = _agent_param(request)
     me = await require_agent_access(request, agent_id)
     settings = request.app[SETTINGS]
-    return aiohttp_jinja2.render_template("agent.html", request, {
-        "agent_id": agent_id,
-        "watching": agent_id != me.login,
-        "pause_codes": (await settings.live("pause_codes")).data,
-        "dispositions": (await settings.live("dispositions")).data,
-        "queues": sorted((await settings.live("queues")).data),
-    })
+    return aiohttp_jinja2.render_template(
+        "agent.html",
+        request,
+        {
+            "agent_id": agent_id,
+            "watching": agent_id != me.login,
+            "pause_codes": (await settings.live("pause_codes")).data,
+            "dispositions": (await settings.live("dispositions")).data,
+            "queues": sorted((await settings.live("queues")).data),
+        },
+    )
 
 
 async def desktop_ws(request: web.Request) -> web.StreamResponse:
@@ -103,7 +116,9 @@ async def command(request: web.Request) -> web.Response:
         return api_error(400, str(exc))
     reply = await request.app[COMMANDS].send(cmd, request.app[COMMAND_TIMEOUT])
     log.info("agent_command", agent_id=agent_id, action=cmd["action"], ok=reply["ok"])
-    return web.json_response(reply, status=200 if reply["ok"] else (504 if "no reply" in reply.get("error", "") else 409))
+    return web.json_response(
+        reply, status=200 if reply["ok"] else (504 if "no reply" in reply.get("error", "") else 409)
+    )
 
 
 def _float_or_none(value: Any, name: str) -> float | None:
@@ -151,24 +166,38 @@ async def wrap_up(request: web.Request) -> web.Response:
     if callback_at is not None and callback_at <= now:
         return api_error(400, "callback_at: must be in the future")
     if existing is None:
-        await store.put_interaction(Interaction(
-            id=call_id, direction=str(info.get("direction", "inbound")), queue=str(info.get("queue", "")),
-            agent_id=agent_id, customer_id=str(body.get("customer_id") or info.get("customer_id") or ""),
-            caller=str(info.get("caller", "")),
-            started_at=float(info.get("arrived_at") or info.get("queued_at") or info.get("offered_at") or now),
-            disposition=disposition, notes=notes,
-        ))
+        await store.put_interaction(
+            Interaction(
+                id=call_id,
+                direction=str(info.get("direction", "inbound")),
+                queue=str(info.get("queue", "")),
+                agent_id=agent_id,
+                customer_id=str(body.get("customer_id") or info.get("customer_id") or ""),
+                caller=str(info.get("caller", "")),
+                started_at=float(info.get("arrived_at") or info.get("queued_at") or info.get("offered_at") or now),
+                disposition=disposition,
+                notes=notes,
+            )
+        )
     else:
         await store.set_disposition(call_id, disposition, notes)
     callback_id = ""
     if callback_at is not None:
         callback_id = uuid.uuid4().hex[:12]
-        await store.put_callback(Callback(
-            id=callback_id, due_at=callback_at, call_id=call_id,
-            customer_id=str(body.get("customer_id") or (existing.customer_id if existing else info.get("customer_id", ""))),
-            agent_id=agent_id, number=str(body.get("callback_number") or info.get("caller", "")), notes=notes,
-            created_at=now,
-        ))
+        await store.put_callback(
+            Callback(
+                id=callback_id,
+                due_at=callback_at,
+                call_id=call_id,
+                customer_id=str(
+                    body.get("customer_id") or (existing.customer_id if existing else info.get("customer_id", ""))
+                ),
+                agent_id=agent_id,
+                number=str(body.get("callback_number") or info.get("caller", "")),
+                notes=notes,
+                created_at=now,
+            )
+        )
     event = WrapUpEnded(at=now, call_id=call_id, agent_id=agent_id, disposition=disposition, notes=notes)
     await store.append(event)
     await request.app[BUS].publish("events", to_record(event))
@@ -184,10 +213,14 @@ async def new_customer(request: web.Request) -> web.Response:
         return api_error(400, "name: required")
     phone = str(body.get("phone", "")).strip()
     customer = Customer(
-        id=str(body.get("id") or "N" + uuid.uuid4().hex[:10]), name=name[:200],
-        company=str(body.get("company", "")).strip()[:200], tier=str(body.get("tier") or "standard")[:40],
-        phones=(phone,) if phone else (), email=str(body.get("email", "")).strip()[:200],
-        account_number=str(body.get("account_number", "")).strip()[:64], notes=str(body.get("notes", ""))[:NOTES_MAX],
+        id=str(body.get("id") or "N" + uuid.uuid4().hex[:10]),
+        name=name[:200],
+        company=str(body.get("company", "")).strip()[:200],
+        tier=str(body.get("tier") or "standard")[:40],
+        phones=(phone,) if phone else (),
+        email=str(body.get("email", "")).strip()[:200],
+        account_number=str(body.get("account_number", "")).strip()[:64],
+        notes=str(body.get("notes", ""))[:NOTES_MAX],
     )
     try:
         await request.app[STORE].put_customer(customer)

@@ -19,8 +19,9 @@ import asyncio
 import json
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -36,12 +37,26 @@ log = structlog.get_logger()
 
 EVENTS_CHANNEL = "events"
 MAX_CALLS = 50_000
-AGENT_EVENT_KINDS = frozenset({
-    "AgentLoggedIn", "AgentLoggedOut", "AgentStateChanged", "AgentLineChanged", "WrapUpEnded",
-})
-CALL_EVENT_KINDS = frozenset({
-    "CallConnected", "CallNotAnswered", "CallAbandoned", "CallHeld", "CallResumed", "CallTransferred", "CallEnded",
-})
+AGENT_EVENT_KINDS = frozenset(
+    {
+        "AgentLoggedIn",
+        "AgentLoggedOut",
+        "AgentStateChanged",
+        "AgentLineChanged",
+        "WrapUpEnded",
+    }
+)
+CALL_EVENT_KINDS = frozenset(
+    {
+        "CallConnected",
+        "CallNotAnswered",
+        "CallAbandoned",
+        "CallHeld",
+        "CallResumed",
+        "CallTransferred",
+        "CallEnded",
+    }
+)
 
 
 class Socket(Protocol):
@@ -57,14 +72,26 @@ def customer_card(c: Customer, source: str) -> dict[str, Any]:
 
 def interaction_row(i: Interaction) -> dict[str, Any]:
     return {
-        "id": i.id, "started_at": i.started_at, "queue": i.queue, "agent_id": i.agent_id,
-        "direction": i.direction, "outcome": i.outcome, "disposition": i.disposition, "notes": i.notes,
+        "id": i.id,
+        "started_at": i.started_at,
+        "queue": i.queue,
+        "agent_id": i.agent_id,
+        "direction": i.direction,
+        "outcome": i.outcome,
+        "disposition": i.disposition,
+        "notes": i.notes,
     }
 
 
 class ScreenPopHub:
-    def __init__(self, store: SqlStore, bus: Bus, crm: CrmLookup | None = None,
-                 clock: Callable[[], float] = time.time, history_limit: int = 5) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        bus: Bus,
+        crm: CrmLookup | None = None,
+        clock: Callable[[], float] = time.time,
+        history_limit: int = 5,
+    ) -> None:
         self._store = store
         self._bus = bus
         self._crm = crm
@@ -147,19 +174,27 @@ class ScreenPopHub:
         call_id = str(record.get("call_id", ""))
         if kind == "CallArrived":
             info = self._calls.setdefault(call_id, {})
-            info.update(caller=str(record.get("caller", "")), caller_name=str(record.get("caller_name", "")),
-                        arrived_at=record.get("at"), direction=record.get("direction", "inbound"),
-                        dialed=record.get("dialed", ""))
+            info.update(
+                caller=str(record.get("caller", "")),
+                caller_name=str(record.get("caller_name", "")),
+                arrived_at=record.get("at"),
+                direction=record.get("direction", "inbound"),
+                dialed=record.get("dialed", ""),
+            )
             self._calls.move_to_end(call_id)
             while len(self._calls) > MAX_CALLS:
                 self._calls.popitem(last=False)
         elif kind == "CallQueued":
             info = self._calls.setdefault(call_id, {})
             attributes = record.get("attributes") or {}
-            info.update(queue=record.get("queue", ""), queued_at=record.get("at"),
-                        skills=record.get("skills") or {}, priority=record.get("priority", 0),
-                        customer_id=record.get("customer_id", ""),
-                        attributes=attributes if isinstance(attributes, dict) else {})
+            info.update(
+                queue=record.get("queue", ""),
+                queued_at=record.get("at"),
+                skills=record.get("skills") or {},
+                priority=record.get("priority", 0),
+                customer_id=record.get("customer_id", ""),
+                attributes=attributes if isinstance(attributes, dict) else {},
+            )
         elif kind == "CallOffered":
             return record
         elif kind == "CallConnected" and record.get("agent_id"):
@@ -206,15 +241,24 @@ class ScreenPopHub:
         self._last_pop[agent_id] = pop
         sent = await self._push(agent_id, pop)
         self.pops_sent += sent
-        log.info("screen_pop", call_id=call_id, agent_id=agent_id, customer_id=(pop["customer"] or {}).get("id", ""),
-                 source=pop["customer_source"], sockets=sent)
+        log.info(
+            "screen_pop",
+            call_id=call_id,
+            agent_id=agent_id,
+            customer_id=(pop["customer"] or {}).get("id", ""),
+            source=pop["customer_source"],
+            sockets=sent,
+        )
         return pop
 
     async def build(self, offer: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
         attributes = dict(info.get("attributes") or {})
         # a preview or a call-back is offered before it is dialled: show the number to call
-        caller = str(info.get("caller", "") or (attributes.get("phone", "") if attributes.get("preview") else "")
-                     or attributes.get("callback_number", ""))
+        caller = str(
+            info.get("caller", "")
+            or (attributes.get("phone", "") if attributes.get("preview") else "")
+            or attributes.get("callback_number", "")
+        )
         account = str(attributes.get("account_number", "") or "")
         customer: dict[str, Any] | None = None
         candidates: list[dict[str, Any]] = []

@@ -49,7 +49,7 @@ def _payload(loop_no: int, raw: bytes) -> bytes:
     return raw.replace(b"1795", b"%04d" % (2000 + loop_no))
 
 
-def _server(port_q: "mp.Queue[int]", sessions: list[tuple[int, str]]) -> None:
+def _server(port_q: mp.Queue[int], sessions: list[tuple[int, str]]) -> None:
     """sessions: (loops, action after which streaming starts) per connection."""
     raw = gzip.open(CAPTURE).read()
     raw = raw[raw.index(b"\r\n") + 2 :]  # drop the recorded banner line
@@ -72,16 +72,17 @@ def _server(port_q: "mp.Queue[int]", sessions: list[tuple[int, str]]) -> None:
                     continue
                 name, aid = m.get("Action"), m.get("ActionID")
                 if name == "Login":
-                    conn.sendall(encode([("Response", "Success"), ("ActionID", aid),
-                                         ("Message", "Authentication accepted")])
-                                 + encode([("Event", "FullyBooted"), ("Privilege", "system,all"),
-                                           ("Status", "Fully Booted")]))
+                    conn.sendall(
+                        encode([("Response", "Success"), ("ActionID", aid), ("Message", "Authentication accepted")])
+                        + encode([("Event", "FullyBooted"), ("Privilege", "system,all"), ("Status", "Fully Booted")])
+                    )
                     started = start_after == "Login"
                 elif name in ("CoreShowChannels", "Status"):
                     done = "CoreShowChannelsComplete" if name == "CoreShowChannels" else "StatusComplete"
-                    conn.sendall(encode([("Response", "Success"), ("ActionID", aid), ("EventList", "start")])
-                                 + encode([("Event", done), ("ActionID", aid), ("EventList", "Complete"),
-                                           ("ListItems", "0")]))
+                    conn.sendall(
+                        encode([("Response", "Success"), ("ActionID", aid), ("EventList", "start")])
+                        + encode([("Event", done), ("ActionID", aid), ("EventList", "Complete"), ("ListItems", "0")])
+                    )
                     started = start_after == name
                 else:
                     conn.sendall(encode([("Response", "Success"), ("ActionID", aid)]))
@@ -132,16 +133,28 @@ async def bare_panoramisk(port: int, loops: int) -> dict[str, float]:
             cpu0[0] = time.process_time()
         count += 1
 
-    manager = Manager(loop=asyncio.get_running_loop(), host="127.0.0.1", port=port, username="bench",
-                      secret="bench", ping_delay=10**6, reconnect_timeout=10**6)
+    manager = Manager(
+        loop=asyncio.get_running_loop(),
+        host="127.0.0.1",
+        port=port,
+        username="bench",
+        secret="bench",
+        ping_delay=10**6,
+        reconnect_timeout=10**6,
+    )
     manager.register_event("*", handler)
     manager.connect()
     await _wait(lambda: count >= total, 600)
     elapsed = time.perf_counter() - first[0]
     cpu = time.process_time() - cpu0[0]
     manager.close()
-    return {"events": count, "seconds": elapsed, "events_per_s": count / elapsed, "cpu_seconds": cpu,
-            "events_per_cpu_s": count / cpu}
+    return {
+        "events": count,
+        "seconds": elapsed,
+        "events_per_s": count / elapsed,
+        "cpu_seconds": cpu,
+        "events_per_cpu_s": count / cpu,
+    }
 
 
 async def hotline_adapter(port: int, loops: int) -> dict[str, object]:
@@ -177,16 +190,25 @@ async def hotline_adapter(port: int, loops: int) -> dict[str, object]:
     live = (model.call_count, model.channel_count, model.bridge_count)
     await client.close()
     return {
-        "events": count, "seconds": elapsed, "events_per_s": count / elapsed, "domain_events": domain[0],
-        "cpu_seconds": cpu, "events_per_cpu_s": count / cpu,
-        "rss_before_mb": round(rss_before, 1), "rss_after_mb": round(rss_after, 1), "rss_per_loop_mb": rss,
-        "live_calls_channels_bridges_after": live, "model_failures": model.failures,
+        "events": count,
+        "seconds": elapsed,
+        "events_per_s": count / elapsed,
+        "domain_events": domain[0],
+        "cpu_seconds": cpu,
+        "events_per_cpu_s": count / cpu,
+        "rss_before_mb": round(rss_before, 1),
+        "rss_after_mb": round(rss_after, 1),
+        "rss_per_loop_mb": rss,
+        "live_calls_channels_bridges_after": live,
+        "model_failures": model.failures,
     }
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
-    port_q: "mp.Queue[int]" = mp.Queue()
-    proc = mp.get_context("fork").Process(target=_server, args=(port_q, [(args.bare_loops, "Login"), (args.loops, "Status")]), daemon=True)
+    port_q: mp.Queue[int] = mp.Queue()
+    proc = mp.get_context("fork").Process(
+        target=_server, args=(port_q, [(args.bare_loops, "Login"), (args.loops, "Status")]), daemon=True
+    )
     proc.start()
     port = port_q.get(timeout=60)
     bare = await bare_panoramisk(port, args.bare_loops)
@@ -194,9 +216,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     proc.join(timeout=30)
     ratio = full["events_per_s"] / bare["events_per_s"]  # type: ignore[operator]
     cpu_ratio = full["events_per_cpu_s"] / bare["events_per_cpu_s"]  # type: ignore[operator]
-    return {"bare_panoramisk": bare, "hotline": full, "ratio": ratio, "cpu_ratio": cpu_ratio,
-            "load_average": list(os.getloadavg()), "cpus": os.cpu_count(),
-            "targets": {"ratio_min": 0.60, "events_per_s_min": 25_000}}
+    return {
+        "bare_panoramisk": bare,
+        "hotline": full,
+        "ratio": ratio,
+        "cpu_ratio": cpu_ratio,
+        "load_average": list(os.getloadavg()),
+        "cpus": os.cpu_count(),
+        "targets": {"ratio_min": 0.60, "events_per_s_min": 25_000},
+    }
 
 
 def main() -> None:
@@ -210,12 +238,18 @@ def main() -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))  # warnings and up
     result = asyncio.run(main_async(args))
     bare, full = result["bare_panoramisk"], result["hotline"]
-    print(f"bare panoramisk, '*' no-op handler: {bare['events']:>9,} events  {bare['events_per_s']:>9,.0f} events/s"
-          f"  {bare['events_per_cpu_s']:>9,.0f} events/CPU-s")
-    print(f"panoramisk + codec + call model:    {full['events']:>9,} events  {full['events_per_s']:>9,.0f} events/s"
-          f"  {full['events_per_cpu_s']:>9,.0f} events/CPU-s  ({full['domain_events']:,} domain events)")
-    print(f"ratio {result['ratio']:.0%} wall, {result['cpu_ratio']:.0%} CPU (target >= 60%); "
-          f"adapter target >= 25,000 events/s; load average {result['load_average'][0]:.1f} on {result['cpus']} CPUs")
+    print(
+        f"bare panoramisk, '*' no-op handler: {bare['events']:>9,} events  {bare['events_per_s']:>9,.0f} events/s"
+        f"  {bare['events_per_cpu_s']:>9,.0f} events/CPU-s"
+    )
+    print(
+        f"panoramisk + codec + call model:    {full['events']:>9,} events  {full['events_per_s']:>9,.0f} events/s"
+        f"  {full['events_per_cpu_s']:>9,.0f} events/CPU-s  ({full['domain_events']:,} domain events)"
+    )
+    print(
+        f"ratio {result['ratio']:.0%} wall, {result['cpu_ratio']:.0%} CPU (target >= 60%); "
+        f"adapter target >= 25,000 events/s; load average {result['load_average'][0]:.1f} on {result['cpus']} CPUs"
+    )
     print(f"RSS before {full['rss_before_mb']} MB, after {full['rss_after_mb']} MB; per loop {full['rss_per_loop_mb']}")
     print(f"live calls/channels/bridges after the stream: {full['live_calls_channels_bridges_after']}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

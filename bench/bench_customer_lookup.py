@@ -36,16 +36,30 @@ async def bulk_load(url: str, count: int) -> float:
 
         async def flush() -> None:
             await conn.copy_records_to_table(
-                "customers", records=batch,
+                "customers",
+                records=batch,
                 columns=["id", "name", "company", "tier", "email", "account_number", "phones", "attributes", "notes"],
             )
-            await conn.copy_records_to_table("customer_phones", records=phones, columns=["phone", "customer_id", "position"])
+            await conn.copy_records_to_table(
+                "customer_phones", records=phones, columns=["phone", "customer_id", "position"]
+            )
             batch.clear()
             phones.clear()
 
         for c in generate_customers(count):
-            batch.append((c.id, c.name, c.company, c.tier, c.email, c.account_number,
-                          json.dumps(list(c.phones)), json.dumps(c.attributes), c.notes))
+            batch.append(
+                (
+                    c.id,
+                    c.name,
+                    c.company,
+                    c.tier,
+                    c.email,
+                    c.account_number,
+                    json.dumps(list(c.phones)),
+                    json.dumps(c.attributes),
+                    c.notes,
+                )
+            )
             phones.extend((p, c.id, i) for i, p in enumerate(c.phones))
             if len(batch) >= 50_000:
                 await flush()
@@ -112,9 +126,11 @@ if __name__ == "__main__":
     if args.quick:
         args.customers, args.lookups = 10_000, 2_000
     result = asyncio.run(main(args.customers, args.lookups))
-    print(f"customer lookup by phone, PostgreSQL, {result['customers']:,} customers: "
-          f"p50 {result['p50_us']} us, p99 {result['p99_us']} us, max {result['max_us']} us "
-          f"({result['hits']}/{result['lookups']} hits; load {result['load_s']} s) "
-          f"target p99 < 2000 us: {'met' if result['meets_target'] else 'MISSED'}")
+    print(
+        f"customer lookup by phone, PostgreSQL, {result['customers']:,} customers: "
+        f"p50 {result['p50_us']} us, p99 {result['p99_us']} us, max {result['max_us']} us "
+        f"({result['hits']}/{result['lookups']} hits; load {result['load_s']} s) "
+        f"target p99 < 2000 us: {'met' if result['meets_target'] else 'MISSED'}"
+    )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "customer_lookup.json").write_text(json.dumps(result, indent=2) + "\n")

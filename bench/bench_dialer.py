@@ -50,19 +50,33 @@ def main() -> None:
 
     if args.quick:
         agent_counts, seeds, hours = [10, 20], [1], 1.0
-        long_jobs = [dict(agents=10, hours=4.0, seed=1, window_s=3600.0, check_windows_h=[1])]
+        long_jobs = [{"agents": 10, "hours": 4.0, "seed": 1, "window_s": 3600.0, "check_windows_h": [1]}]
     else:
         agent_counts, seeds, hours = [20, 50, 100], [1, 2, 3], 8.0
         long_jobs = [
             # three days non-stop: every rolling 24-hour window, and the 30-day one (= the run)
-            dict(agents=20, hours=72.0, seed=7, check_windows_h=[24, 720]),
-            dict(agents=20, hours=72.0, seed=8, aht_dist="lognormal", aht_cv=1.5, check_windows_h=[24, 720]),
-            dict(agents=15, hours=72.0, seed=9, answer_rate=0.15, machine_rate=0.1, busy_rate=0.1,
-                 check_windows_h=[24, 720]),
-            dict(agents=20, hours=72.0, seed=10, inbound_per_hour=150, check_windows_h=[24, 720]),
+            {"agents": 20, "hours": 72.0, "seed": 7, "check_windows_h": [24, 720]},
+            {
+                "agents": 20,
+                "hours": 72.0,
+                "seed": 8,
+                "aht_dist": "lognormal",
+                "aht_cv": 1.5,
+                "check_windows_h": [24, 720],
+            },
+            {
+                "agents": 15,
+                "hours": 72.0,
+                "seed": 9,
+                "answer_rate": 0.15,
+                "machine_rate": 0.1,
+                "busy_rate": 0.1,
+                "check_windows_h": [24, 720],
+            },
+            {"agents": 20, "hours": 72.0, "seed": 10, "inbound_per_hour": 150, "check_windows_h": [24, 720]},
         ]
     grid_jobs = [
-        dict(agents=n, mode=mode, hours=hours, seed=seed)
+        {"agents": n, "mode": mode, "hours": hours, "seed": seed}
         for n in agent_counts
         for mode in ("predictive", "progressive")
         for seed in seeds
@@ -73,10 +87,14 @@ def main() -> None:
         long = list(pool.map(_run, [dict(j) for j in long_jobs]))
 
     rows = []
-    print(f"dialer simulation, AHT 180 s exponential, answer rate 0.3, ring mean 10 s, timeout 25 s, "
-          f"{hours:g} h x {len(seeds)} seed(s)")
-    print(f"{'agents':>6} {'mode':>12} {'occupancy':>10} {'min occ':>8} {'abandon':>8} {'max abandon':>11} "
-          f"{'dials/agent-h':>13} {'target':>7} {'met':>4}")
+    print(
+        f"dialer simulation, AHT 180 s exponential, answer rate 0.3, ring mean 10 s, timeout 25 s, "
+        f"{hours:g} h x {len(seeds)} seed(s)"
+    )
+    print(
+        f"{'agents':>6} {'mode':>12} {'occupancy':>10} {'min occ':>8} {'abandon':>8} {'max abandon':>11} "
+        f"{'dials/agent-h':>13} {'target':>7} {'met':>4}"
+    )
     for n in agent_counts:
         for mode in ("predictive", "progressive"):
             runs = [r for r in grid if r["agents"] == n and r["mode"] == mode]
@@ -99,22 +117,32 @@ def main() -> None:
             )
             rows.append(row)
             met = "" if target is None else ("yes" if row["target_met"] else "NO")
-            print(f"{n:>6} {mode:>12} {row['occupancy_mean']:>10.4f} {row['occupancy_min']:>8.4f} "
-                  f"{row['abandon_rate_mean']:>8.4f} {row['abandon_rate_max']:>11.4f} "
-                  f"{row['dials_per_agent_hour']:>13.1f} {target if target else '':>7} {met:>4}")
+            print(
+                f"{n:>6} {mode:>12} {row['occupancy_mean']:>10.4f} {row['occupancy_min']:>8.4f} "
+                f"{row['abandon_rate_mean']:>8.4f} {row['abandon_rate_max']:>11.4f} "
+                f"{row['dials_per_agent_hour']:>13.1f} {target if target else '':>7} {met:>4}"
+            )
 
     print("\ncap over rolling windows (long runs)")
     compliance = []
-    for job, r in zip(long_jobs, long):
+    for job, r in zip(long_jobs, long, strict=False):
         windows = {k: v for k, v in r.items() if k.startswith("max_window_rate_")}
         ok = all(v <= CAP for v in windows.values())
-        compliance.append({"scenario": {k: v for k, v in job.items() if k != "check_windows_h"},
-                           "occupancy": r["occupancy"], "abandon_rate": r["abandon_rate"],
-                           **windows, "cap_held": ok})
+        compliance.append(
+            {
+                "scenario": {k: v for k, v in job.items() if k != "check_windows_h"},
+                "occupancy": r["occupancy"],
+                "abandon_rate": r["abandon_rate"],
+                **windows,
+                "cap_held": ok,
+            }
+        )
         label = ", ".join(f"{k}={v}" for k, v in job.items() if k not in ("check_windows_h",))
         shown = "  ".join(f"{k.removeprefix('max_window_rate_')}: {v:.4f}" for k, v in windows.items())
-        print(f"  {label}\n    occupancy {r['occupancy']:.4f}  whole run {r['abandon_rate']:.4f}  worst window {shown}"
-              f"  {'held' if ok else 'VIOLATED'}")
+        print(
+            f"  {label}\n    occupancy {r['occupancy']:.4f}  whole run {r['abandon_rate']:.4f}  worst window {shown}"
+            f"  {'held' if ok else 'VIOLATED'}"
+        )
 
     elapsed = time.perf_counter() - started
     print(f"\nwall time {elapsed:.1f} s")

@@ -39,8 +39,11 @@ def _percentiles(name: str, values: list[float]) -> dict:
     v = sorted(values)
     if not v:
         return {f"{name}_p50_s": None, f"{name}_p99_s": None, f"{name}_max_s": None}
-    return {f"{name}_p50_s": round(statistics.median(v), 3), f"{name}_p99_s": round(v[int(0.99 * (len(v) - 1))], 3),
-            f"{name}_max_s": round(v[-1], 3)}
+    return {
+        f"{name}_p50_s": round(statistics.median(v), 3),
+        f"{name}_p99_s": round(v[int(0.99 * (len(v) - 1))], 3),
+        f"{name}_max_s": round(v[-1], 3),
+    }
 
 
 async def run(agents: int, minutes: float, speed: float, leads: int, lines: bool) -> dict:
@@ -53,13 +56,23 @@ async def run(agents: int, minutes: float, speed: float, leads: int, lines: bool
         store = await open_store(StoreConfig(url=f"sqlite:///{tmp}/bench.sqlite3"))
         await store.migrate()
         try:
-            async with live_rig(store, users, speed=speed, standing_lines="campaigns" if lines else "off",
-                                campaign_skills=("outbound",)) as rig:
-                section = {"bench": {
-                    "leads": str(csv), "mode": "predictive", "no_answer_timeout_s": 20, "expected_aht_s": 12,
-                    "calling_window": {"start": "00:00:00", "end": "23:59:59",
-                                       "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
-                    "demo_behaviour": BEHAVIOUR}}
+            async with live_rig(
+                store, users, speed=speed, standing_lines="campaigns" if lines else "off", campaign_skills=("outbound",)
+            ) as rig:
+                section = {
+                    "bench": {
+                        "leads": str(csv),
+                        "mode": "predictive",
+                        "no_answer_timeout_s": 20,
+                        "expected_aht_s": 12,
+                        "calling_window": {
+                            "start": "00:00:00",
+                            "end": "23:59:59",
+                            "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                        },
+                        "demo_behaviour": BEHAVIOUR,
+                    }
+                }
                 [runner] = await start_dialers(section, rig.center, rig.client, store, users)
                 for user in users:
                     await rig.command(user.login, "available")
@@ -72,16 +85,26 @@ async def run(agents: int, minutes: float, speed: float, leads: int, lines: bool
                 s = runner.stats
                 answered, dropped = runner.pacer.budget.total_answers, runner.pacer.budget.total_drops
                 return {
-                    "standing_lines": lines, "line_dials": rig.center.lines.dials if rig.center.lines else 0,
-                    "agents": agents, "emulated_minutes": minutes, "speed": speed, "wall_s": round(wall, 1),
-                    "dials": s.dials, "results": s.results, "live_answers": answered, "connected": s.connected,
-                    "dropped_or_late": dropped, "drop_rate": round(dropped / answered, 4) if answered else 0.0,
+                    "standing_lines": lines,
+                    "line_dials": rig.center.lines.dials if rig.center.lines else 0,
+                    "agents": agents,
+                    "emulated_minutes": minutes,
+                    "speed": speed,
+                    "wall_s": round(wall, 1),
+                    "dials": s.dials,
+                    "results": s.results,
+                    "live_answers": answered,
+                    "connected": s.connected,
+                    "dropped_or_late": dropped,
+                    "drop_rate": round(dropped / answered, 4) if answered else 0.0,
                     "drop_cap": 0.03,
                     "dials_per_agent_hour": round(s.dials / agents / (minutes / 60), 1),
                     **_percentiles("connect_delay", s.connect_delays),
                     **_percentiles("talk_delay", s.talk_delays),
-                    "late_connects": s.late_connects, "drops_with_message": s.dropped,
-                    "connect_target_s": 2.0, "last_decision": s.last_decision,
+                    "late_connects": s.late_connects,
+                    "drops_with_message": s.dropped,
+                    "connect_target_s": 2.0,
+                    "last_decision": s.last_decision,
                 }
         finally:
             await store.close()

@@ -60,14 +60,30 @@ async def _load(emu: PbxEmulator, calls: int, cps: float, speed: float, rng: ran
             await asyncio.sleep(delay)
         if rng.random() < 0.1:
             number = rng.choice(["5550001", "5550001", "5550001", "5550002", "5550003"])
-            headers = [("Channel", f"Local/{number}@customers"), ("Context", "dialer-answered"), ("Exten", number),
-                       ("Priority", "1"), ("CallerID", '"ACME" <8005550100>'), ("Timeout", "15000"),
-                       ("Async", "true"), ("Variable", "CC_CAMPAIGN=bench"), ("Variable", "CUST_TALK=20")]
+            headers = [
+                ("Channel", f"Local/{number}@customers"),
+                ("Context", "dialer-answered"),
+                ("Exten", number),
+                ("Priority", "1"),
+                ("CallerID", '"ACME" <8005550100>'),
+                ("Timeout", "15000"),
+                ("Async", "true"),
+                ("Variable", "CC_CAMPAIGN=bench"),
+                ("Variable", "CUST_TALK=20"),
+            ]
         else:
-            headers = [("Channel", "Local/1000@inbound"), ("Context", "caller-phone"), ("Exten", "wait"),
-                       ("Priority", "1"), ("CallerID", f'"Caller {i}" <555{i:05d}>'), ("Timeout", "30000"),
-                       ("Async", "true"), ("Variable", f"PATIENCE={max(1.0, rng.expovariate(1 / 30)):.1f}"),
-                       ("Variable", f"__AGENT_TALK={rng.uniform(10, 40):.1f}"), ("Variable", "HOLD_SECS=60")]
+            headers = [
+                ("Channel", "Local/1000@inbound"),
+                ("Context", "caller-phone"),
+                ("Exten", "wait"),
+                ("Priority", "1"),
+                ("CallerID", f'"Caller {i}" <555{i:05d}>'),
+                ("Timeout", "30000"),
+                ("Async", "true"),
+                ("Variable", f"PATIENCE={max(1.0, rng.expovariate(1 / 30)):.1f}"),
+                ("Variable", f"__AGENT_TALK={rng.uniform(10, 40):.1f}"),
+                ("Variable", "HOLD_SECS=60"),
+            ]
         await ctl.send("Originate", headers)
         # the tiny ACD: every 4th caller that reached hold music goes to an agent
         new = ctl.messages[:]
@@ -79,8 +95,15 @@ async def _load(emu: PbxEmulator, calls: int, cps: float, speed: float, rng: ran
             if held % 4:
                 continue
             next_agent = next_agent % 40 + 1
-            await ctl.send("Redirect", [("Channel", m["Channel"]), ("Context", "agent-connect"),
-                                        ("Exten", f"20{next_agent:02d}"), ("Priority", "1")])
+            await ctl.send(
+                "Redirect",
+                [
+                    ("Channel", m["Channel"]),
+                    ("Context", "agent-connect"),
+                    ("Exten", f"20{next_agent:02d}"),
+                    ("Priority", "1"),
+                ],
+            )
         peak_channels = max(peak_channels, len(emu.pbx.channels))
     # drain: every call ends (patience <= ~300 s virtual, talk <= 40 s, hold <= 60 s)
     while len(emu.ledger.calls) < calls or emu.ledger.summary()["open"]:
@@ -123,10 +146,12 @@ def main() -> None:
     speed = args.speed or (50.0 if args.quick else 25.0)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
     result = asyncio.run(run(calls, args.cps, speed, args.seed))
-    print(f"emulator: {result['calls']} calls at {result['virtual_cps']} cps x{result['speed']} "
-          f"-> {result['events']} events in {result['wall_s']} s = {result['events_per_s']} events/s, "
-          f"peak {result['peak_channels']} channels, ledger {result['ledger_created']} created / "
-          f"{result['ledger_ended']} ended, max RSS {result['max_rss_mb']} MB")
+    print(
+        f"emulator: {result['calls']} calls at {result['virtual_cps']} cps x{result['speed']} "
+        f"-> {result['events']} events in {result['wall_s']} s = {result['events_per_s']} events/s, "
+        f"peak {result['peak_channels']} channels, ledger {result['ledger_created']} created / "
+        f"{result['ledger_ended']} ended, max RSS {result['max_rss_mb']} MB"
+    )
     if result["ledger_created"] != result["ledger_ended"]:
         print("ledger does not reconcile: calls left open", file=sys.stderr)
         sys.exit(1)

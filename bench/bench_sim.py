@@ -170,12 +170,14 @@ def throughput(quick: bool, repeats: int) -> dict:
         "bare_us_per_call": wall / calls * 1e6,
     }
     if best_py is not None:
-        out.update({
-            "python_router_wall_s": best_py.wall_s,
-            "python_router_calls_per_s": best_py.calls / best_py.wall_s,
-            "python_router_ratio": (best_py.calls / best_py.wall_s) / bare_rate,
-            "python_router_ratio_cpu": (best_py.calls / py_cpu) / (calls / bare_cpu),
-        })
+        out.update(
+            {
+                "python_router_wall_s": best_py.wall_s,
+                "python_router_calls_per_s": best_py.calls / best_py.wall_s,
+                "python_router_ratio": (best_py.calls / best_py.wall_s) / bare_rate,
+                "python_router_ratio_cpu": (best_py.calls / py_cpu) / (calls / bare_cpu),
+            }
+        )
     return out
 
 
@@ -247,30 +249,47 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     ap.add_argument("--repeats", type=int, default=None, help="throughput runs per model (best of; default 3, quick 1)")
     ap.add_argument("--skip-validation", action="store_true")
-    ap.add_argument("--resume", action="store_true",
-                    help="reuse bench/results/sim.partial.json (throughput and finished cases) from an interrupted run")
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse bench/results/sim.partial.json (throughput and finished cases) from an interrupted run",
+    )
     args = ap.parse_args()
     configure("error")
     print("== throughput: 1,000-agent multi-skill day through the real router vs bare SimPy M/M/N")
     partial_path = ROOT / "bench/results/sim.partial.json"
     previous: dict = json.loads(partial_path.read_text()) if args.resume and partial_path.exists() else {}
     t = previous.get("throughput") or throughput(args.quick, args.repeats or (1 if args.quick else 3))
-    print(f"router model : {t['router_calls']:>8} calls in {t['router_wall_s']:7.2f} s = {t['router_calls_per_s']:9.0f} calls/s"
-          f"  ({t['router_events']} events, {t['simulated_hours']:.1f} simulated h; {t['router']} router)")
-    print(f"bare SimPy   : {t['bare_calls']:>8} calls in {t['bare_wall_s']:7.2f} s = {t['bare_calls_per_s']:9.0f} calls/s")
-    print(f"ratio        : {t['ratio']:.2f} (target >= {t['target_ratio']:.2f}) {'OK' if t['ratio'] >= 0.5 else 'BELOW TARGET'}")
-    print(f"CPU time     : router model {t['router_calls_per_cpu_s']:.0f} calls/CPU-s, bare {t['bare_calls_per_cpu_s']:.0f} "
-          f"calls/CPU-s, ratio {t['ratio_cpu']:.2f} (less sensitive to a busy machine)")
+    print(
+        f"router model : {t['router_calls']:>8} calls in {t['router_wall_s']:7.2f} s = {t['router_calls_per_s']:9.0f} calls/s"
+        f"  ({t['router_events']} events, {t['simulated_hours']:.1f} simulated h; {t['router']} router)"
+    )
+    print(
+        f"bare SimPy   : {t['bare_calls']:>8} calls in {t['bare_wall_s']:7.2f} s = {t['bare_calls_per_s']:9.0f} calls/s"
+    )
+    print(
+        f"ratio        : {t['ratio']:.2f} (target >= {t['target_ratio']:.2f}) {'OK' if t['ratio'] >= 0.5 else 'BELOW TARGET'}"
+    )
+    print(
+        f"CPU time     : router model {t['router_calls_per_cpu_s']:.0f} calls/CPU-s, bare {t['bare_calls_per_cpu_s']:.0f} "
+        f"calls/CPU-s, ratio {t['ratio_cpu']:.2f} (less sensitive to a busy machine)"
+    )
     if "python_router_ratio" in t:
-        print(f"Python router: the same model with the router not compiled: {t['python_router_calls_per_s']:.0f} calls/s, "
-              f"ratio {t['python_router_ratio']:.2f} (CPU {t['python_router_ratio_cpu']:.2f}), for the record")
-    print(f"split        : router.handle/next_deadline {t['router_us_per_call']:.0f} us/call "
-          f"({t['router_share_of_model_time']:.0%} of the model's time), model + SimPy "
-          f"{t['model_us_per_call_excluding_router']:.0f} us/call, bare SimPy {t['bare_us_per_call']:.0f} us/call")
+        print(
+            f"Python router: the same model with the router not compiled: {t['python_router_calls_per_s']:.0f} calls/s, "
+            f"ratio {t['python_router_ratio']:.2f} (CPU {t['python_router_ratio_cpu']:.2f}), for the record"
+        )
+    print(
+        f"split        : router.handle/next_deadline {t['router_us_per_call']:.0f} us/call "
+        f"({t['router_share_of_model_time']:.0%} of the model's time), model + SimPy "
+        f"{t['model_us_per_call_excluding_router']:.0f} us/call, bare SimPy {t['bare_us_per_call']:.0f} us/call"
+    )
     print()
     print("== validation: seeded runs through the router vs Erlang C / Erlang A")
-    head = (f"{'model':<28}{'load':>6}{'calls':>9} | {'P(wait) sim±ci/th':>22} | {'abandon sim±ci/th':>22} | "
-            f"{'ASA sim±ci/th':>22} | {'SL sim±ci/th':>20} | {'occ sim±ci/th':>20} | ok")
+    head = (
+        f"{'model':<28}{'load':>6}{'calls':>9} | {'P(wait) sim±ci/th':>22} | {'abandon sim±ci/th':>22} | "
+        f"{'ASA sim±ci/th':>22} | {'SL sim±ci/th':>20} | {'occ sim±ci/th':>20} | ok"
+    )
     print(head)
     print("-" * len(head))
 
@@ -278,9 +297,12 @@ def main() -> None:
         def c(k: str, fmt: str = ".4f") -> str:
             mark = "" if r[k]["ok"] else "*"
             return f"{r[k]['sim']:{fmt}}±{r[k]['ci95']:{fmt}}/{r[k]['erlang']:{fmt}}{mark}"
-        print(f"{r['model']:<28}{r['load']:>6.3f}{r['calls']:>9} | {c('p_wait'):>22} | {c('abandon_rate'):>22} | "
-              f"{c('asa', '.2f'):>22} | {c('service_level', '.3f'):>20} | {c('occupancy', '.3f'):>20} | {'yes' if r['ok'] else 'NO'}",
-              flush=True)
+
+        print(
+            f"{r['model']:<28}{r['load']:>6.3f}{r['calls']:>9} | {c('p_wait'):>22} | {c('abandon_rate'):>22} | "
+            f"{c('asa', '.2f'):>22} | {c('service_level', '.3f'):>20} | {c('occupancy', '.3f'):>20} | {'yes' if r['ok'] else 'NO'}",
+            flush=True,
+        )
         partial = ROOT / "bench/results/sim.partial.json"
         partial.parent.mkdir(parents=True, exist_ok=True)
         done.append(r)
@@ -296,8 +318,10 @@ def main() -> None:
     rows = done if not args.skip_validation else rows
     if args.quick:
         print("(--quick: far too few calls to meet the tolerances; a smoke test of the code path only)")
-    print("(* = outside tolerance: P(wait) 0.01, abandonment 0.003, ASA 5%, SL 0.01, occupancy 0.005;"
-          " ±ci = 95% half-width from the spread of the independent runs)")
+    print(
+        "(* = outside tolerance: P(wait) 0.01, abandonment 0.003, ASA 5%, SL 0.01, occupancy 0.005;"
+        " ±ci = 95% half-width from the spread of the independent runs)"
+    )
     out = ROOT / "bench/results/sim.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"quick": args.quick, "throughput": t, "validation": rows}, indent=2) + "\n")

@@ -27,20 +27,20 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from config.demo_data import generate_customers, generate_interactions  # noqa: E402
-from config.schema import BusConfig, HotlineConfig, ServerConfig, StoreConfig  # noqa: E402
-from events import AgentLoggedIn, CallArrived, CallOffered, CallQueued, to_record  # noqa: E402
-from store import RedisBus, open_store  # noqa: E402
-from store.models import ApiToken, User  # noqa: E402
-from web.security import hash_token  # noqa: E402
+from config.demo_data import generate_customers, generate_interactions
+from config.schema import BusConfig, HotlineConfig, ServerConfig, StoreConfig
+from events import AgentLoggedIn, CallArrived, CallOffered, CallQueued, to_record
+from store import RedisBus, open_store
+from store.models import ApiToken, User
+from web.security import hash_token
 
 REDIS = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RESULTS = Path(__file__).parent / "results"
@@ -68,8 +68,9 @@ def serve(db: str, namespace: str, port: int) -> None:
 
     configure("warning", "text")
     server_mod.open_bus = lambda config: open_bus(config, namespace)  # the bench's own Redis namespace
-    config = HotlineConfig(store=StoreConfig(url=f"sqlite:///{db}"), bus=BusConfig(url=REDIS),
-                           server=ServerConfig(session_secret="bench"))
+    config = HotlineConfig(
+        store=StoreConfig(url=f"sqlite:///{db}"), bus=BusConfig(url=REDIS), server=ServerConfig(session_secret="bench")
+    )
     web.run_app(server_mod.create_app(config), host="127.0.0.1", port=port, print=None)
 
 
@@ -116,9 +117,12 @@ async def screen_pop_latency(url: str, bus: RedisBus, tokens: list[str], custome
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         sockets = []
         for i in range(0, len(tokens), 100):  # connect in batches
-            sockets += await asyncio.gather(*(
-                session.ws_connect(f"{url}/agent/ws", headers={"Authorization": f"Bearer {t}"}, heartbeat=None)
-                for t in tokens[i:i + 100]))
+            sockets += await asyncio.gather(
+                *(
+                    session.ws_connect(f"{url}/agent/ws", headers={"Authorization": f"Bearer {t}"}, heartbeat=None)
+                    for t in tokens[i : i + 100]
+                )
+            )
 
         async def reader(ws: aiohttp.ClientWebSocketResponse) -> None:
             async for msg in ws:
@@ -138,7 +142,9 @@ async def screen_pop_latency(url: str, bus: RedisBus, tokens: list[str], custome
             customer = customers[(k * 131) % len(customers)]
             cid = f"bench-{uuid.uuid4().hex[:10]}"
             await bus.publish("events", to_record(CallArrived(time.time(), cid, caller=customer.phones[0])))
-            await bus.publish("events", to_record(CallQueued(time.time(), cid, queue="billing", attributes={"ivr_path": ["1"]})))
+            await bus.publish(
+                "events", to_record(CallQueued(time.time(), cid, queue="billing", attributes={"ivr_path": ["1"]}))
+            )
             fut = asyncio.get_running_loop().create_future()
             waiters[cid] = fut
             t0 = time.time()  # the router's decision
@@ -151,15 +157,18 @@ async def screen_pop_latency(url: str, bus: RedisBus, tokens: list[str], custome
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
     latencies.sort()
     return {
-        "agents_connected": len(tokens), "offers": offers,
+        "agents_connected": len(tokens),
+        "offers": offers,
         "p50_ms": round(statistics.median(latencies), 2),
         "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 2),
-        "max_ms": round(latencies[-1], 2), "target_p99_ms": 50.0,
+        "max_ms": round(latencies[-1], 2),
+        "target_p99_ms": 50.0,
     }
 
 
-async def wallboard_fanout(url: str, bus: RedisBus, admin: str, server_pid: int, clients: int, seconds: float,
-                           agents_logged_in: int) -> dict:
+async def wallboard_fanout(
+    url: str, bus: RedisBus, admin: str, server_pid: int, clients: int, seconds: float, agents_logged_in: int
+) -> dict:
     counts = [0] * clients
     sizes: list[int] = []
     now = time.time()
@@ -168,10 +177,17 @@ async def wallboard_fanout(url: str, bus: RedisBus, admin: str, server_pid: int,
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         sockets = []
         for i in range(0, clients, 100):
-            sockets += await asyncio.gather(*(
-                session.ws_connect(f"{url}/wallboard/ws", headers={"Authorization": f"Bearer {admin}"}, heartbeat=None,
-                                   max_msg_size=0)
-                for _ in range(min(100, clients - i))))
+            sockets += await asyncio.gather(
+                *(
+                    session.ws_connect(
+                        f"{url}/wallboard/ws",
+                        headers={"Authorization": f"Bearer {admin}"},
+                        heartbeat=None,
+                        max_msg_size=0,
+                    )
+                    for _ in range(min(100, clients - i))
+                )
+            )
 
         async def reader(i: int, ws: aiohttp.ClientWebSocketResponse) -> None:
             async for msg in ws:
@@ -186,7 +202,9 @@ async def wallboard_fanout(url: str, bus: RedisBus, admin: str, server_pid: int,
         k = 0
         while time.monotonic() - t0 < seconds:  # 10 events/s keep the board dirty
             cid = f"wb-{k}"
-            await bus.publish("events", to_record(CallQueued(time.time(), cid, queue=("billing", "support", "sales")[k % 3])))
+            await bus.publish(
+                "events", to_record(CallQueued(time.time(), cid, queue=("billing", "support", "sales")[k % 3]))
+            )
             k += 1
             await asyncio.sleep(0.1)
         cpu1, t1 = cpu_seconds(server_pid), time.monotonic()
@@ -195,14 +213,17 @@ async def wallboard_fanout(url: str, bus: RedisBus, admin: str, server_pid: int,
             r.cancel()
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
     elapsed = t1 - t0
-    per_client = [(c - b) / elapsed for c, b in zip(end_counts, base_counts)]
+    per_client = [(c - b) / elapsed for c, b in zip(end_counts, base_counts, strict=False)]
     return {
-        "clients": clients, "seconds": round(elapsed, 1), "events_per_s": round(k / elapsed, 1),
+        "clients": clients,
+        "seconds": round(elapsed, 1),
+        "events_per_s": round(k / elapsed, 1),
         "agents_on_board": agents_logged_in,
         "updates_per_s_per_client": round(statistics.mean(per_client), 2),
         "max_updates_per_s": round(max(per_client), 2),
         "snapshot_bytes": int(statistics.median(sizes)) if sizes else 0,
-        "server_cpu_pct_of_core": round(100 * (cpu1 - cpu0) / elapsed, 1), "target_cpu_pct": 10.0,
+        "server_cpu_pct_of_core": round(100 * (cpu1 - cpu0) / elapsed, 1),
+        "target_cpu_pct": 10.0,
     }
 
 
@@ -236,13 +257,17 @@ async def main(quick: bool) -> dict:
         # and agents do not weigh on the other
         async with server(db) as (url, bus, _pid):
             pop = await screen_pop_latency(url, bus, tokens, customers, offers)
-        print(f"screen-pop: {pop['agents_connected']} agents connected, {pop['offers']} offers: "
-              f"p50 {pop['p50_ms']} ms, p99 {pop['p99_ms']} ms, max {pop['max_ms']} ms (target p99 <= 50 ms)")
+        print(
+            f"screen-pop: {pop['agents_connected']} agents connected, {pop['offers']} offers: "
+            f"p50 {pop['p50_ms']} ms, p99 {pop['p99_ms']} ms, max {pop['max_ms']} ms (target p99 <= 50 ms)"
+        )
         async with server(db) as (url, bus, pid):
             wb = await wallboard_fanout(url, bus, admin, pid, wb_clients, wb_seconds, min(agents, 100))
-        print(f"wallboard: {wb['clients']} clients, {wb['updates_per_s_per_client']} updates/s each "
-              f"(max {wb['max_updates_per_s']}), {wb['snapshot_bytes']} B/update, {wb['agents_on_board']} agents on the board: "
-              f"server CPU {wb['server_cpu_pct_of_core']} % of a core (target <= 10 %)")
+        print(
+            f"wallboard: {wb['clients']} clients, {wb['updates_per_s_per_client']} updates/s each "
+            f"(max {wb['max_updates_per_s']}), {wb['snapshot_bytes']} B/update, {wb['agents_on_board']} agents on the board: "
+            f"server CPU {wb['server_cpu_pct_of_core']} % of a core (target <= 10 %)"
+        )
     result = {"quick": quick, "screen_pop": pop, "wallboard": wb}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "web.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -7,8 +7,8 @@ seeded `random.Random`, which keeps a million customers fast to generate.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from faker import Faker
 
@@ -78,7 +78,9 @@ def generate_customers(count: int, seed: int = 7) -> Iterator[Customer]:
         )
 
 
-def generate_interactions(customers: list[Customer], now: float, seed: int = 7, per_customer: int = 3) -> Iterator[Interaction]:
+def generate_interactions(
+    customers: list[Customer], now: float, seed: int = 7, per_customer: int = 3
+) -> Iterator[Interaction]:
     """Past calls over the last 90 days, each with a disposition and notes."""
     rng = random.Random(seed + 1)
     for c in customers:
@@ -110,13 +112,15 @@ def demo_agents(count: int = 12, seed: int = 7) -> list[User]:
     agents = []
     for i in range(1, count + 1):
         skills = {q: rng.randint(3, 10) for q in QUEUES if rng.random() < 0.7} or {"support": 5}
-        agents.append(User(
-            login=f"agent{i:02d}",
-            display_name=f"{rng.choice(pools.first)} {rng.choice(pools.last)}",
-            role="agent",
-            team="team-a" if i % 2 else "team-b",
-            skills=skills,
-            languages=("en", "es") if i % 4 == 0 else ("en",),
-            phone_endpoint=f"Local/{2000 + i}@agents",
-        ))
+        agents.append(
+            User(
+                login=f"agent{i:02d}",
+                display_name=f"{rng.choice(pools.first)} {rng.choice(pools.last)}",
+                role="agent",
+                team="team-a" if i % 2 else "team-b",
+                skills=skills,
+                languages=("en", "es") if i % 4 == 0 else ("en",),
+                phone_endpoint=f"Local/{2000 + i}@agents",
+            )
+        )
     return agents

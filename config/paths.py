@@ -1,24 +1,23 @@
-"""Where the material shared beside the checkout lives (recorded AMI traces, datasets).
-
-`../shared` next to the repository by default; `HOTLINE_SHARED` points elsewhere, and
-`HOTLINE_AMI_TRACES` overrides the traces folder alone.
+"""Where the project's own fixtures live: the recorded Asterisk 20 traces (tests,
+benchmarks, the emulator's fidelity replay) and the Anonymous Bank month (examples,
+tests, the simulator's replay). Both are in the repository: nothing is read from
+beside the checkout.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def shared_dir() -> Path:
-    return Path(os.environ.get("HOTLINE_SHARED", REPO.parent / "shared"))
-
-
 def ami_traces_dir() -> Path:
-    return Path(os.environ.get("HOTLINE_AMI_TRACES", shared_dir() / "ami-traces"))
+    return REPO / "tests" / "fixtures" / "ami-traces"
 
 
 def datasets_dir() -> Path:
-    return shared_dir() / "datasets"
+    return REPO / "data"
+
+
+def anonymous_bank_month() -> Path:
+    return datasets_dir() / "anonymous-bank" / "february-1999.tsv"

@@ -23,9 +23,7 @@ class Section(BaseModel):
 def _scheme(url: str, allowed: tuple[str, ...]) -> str:
     scheme = urlsplit(url).scheme
     if scheme not in allowed:
-        raise ValueError(
-            f"unsupported scheme {scheme!r} (expected one of: {', '.join(allowed)})"
-        )
+        raise ValueError(f"unsupported scheme {scheme!r} (expected one of: {', '.join(allowed)})")
     return url
 
 

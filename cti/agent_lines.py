@@ -20,8 +20,8 @@ The dialplan side is documented in docs/asterisk.md ("Standing agent lines").
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
 
 CONFERENCE_PREFIX = "hotline-agent-"
 LINE_CONTEXT = "hotline-agent-line"  # where the agent's phone is originated
@@ -46,8 +46,15 @@ class LineState:
 
 
 class AgentLines:
-    def __init__(self, wanted: Callable[[str], bool], *, retry_s: float = 30.0, max_failures: int = 3,
-                 settle_s: float = 5.0, campaign_skills: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        wanted: Callable[[str], bool],
+        *,
+        retry_s: float = 30.0,
+        max_failures: int = 3,
+        settle_s: float = 5.0,
+        campaign_skills: Iterable[str] | None = None,
+    ) -> None:
         self.wanted = wanted  # agent id -> does this agent work on a standing line?
         # "campaigns" mode: the agents with one of these skills work on lines (set_agents)
         self._campaign_skills = frozenset(campaign_skills) if campaign_skills is not None else None
@@ -145,8 +152,9 @@ class AgentLines:
         return {**out, "dials": self.dials, "failures": self.failures}
 
 
-def lines_for(mode: str, agent_skills: Mapping[str, Iterable[str]], campaign_skills: Iterable[str] = ()
-              ) -> AgentLines | None:
+def lines_for(
+    mode: str, agent_skills: Mapping[str, Iterable[str]], campaign_skills: Iterable[str] = ()
+) -> AgentLines | None:
     """`[pbx] standing_lines`: "off" -> None; "all" -> every agent; "campaigns" -> the
     agents with a skill of an enabled campaign (they take the dialer's answered calls)."""
     if mode == "off":

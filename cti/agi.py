@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Mapping
 from urllib.parse import parse_qsl
 
 import structlog
@@ -188,7 +188,7 @@ async def _read_line(reader: asyncio.StreamReader, timeout: float | None, where:
         return None
     except asyncio.LimitOverrunError:
         raise AgiProtocolError(f"line longer than the stream limit at {where}") from None
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise AgiTimeout(f"nothing received within {timeout}s at {where}") from None
     except ConnectionError as exc:
         raise AgiHangup(f"connection lost at {where}: {exc}") from None

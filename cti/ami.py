@@ -38,14 +38,15 @@ import asyncio
 import itertools
 import time
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import structlog
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 
-from cti.ami_codec import Banner, MalformedBlock, Message, AmiParser, encode
+from cti.ami_codec import AmiParser, Banner, MalformedBlock, Message, encode
 from cti.call_model import CallModel
 from events import Event
 
@@ -106,7 +107,7 @@ class AmiEvent(Message):
 
 
 class _Pending:
-    __slots__ = ("name", "future", "is_list", "response", "items")
+    __slots__ = ("future", "is_list", "items", "name", "response")
 
     def __init__(self, name: str, future: asyncio.Future[Any], is_list: bool) -> None:
         self.name = name
@@ -119,7 +120,7 @@ class _Pending:
 class _Protocol(AMIProtocol):
     """panoramisk's protocol with the codec parser and our correlation."""
 
-    def __init__(self, client: "AmiClient") -> None:
+    def __init__(self, client: AmiClient) -> None:
         super().__init__()
         self.client = client
 
@@ -142,7 +143,7 @@ class _Manager(Manager):
     """panoramisk Manager without its auto-login, blind pinger, fixed-delay reconnect
     and action re-sending; AmiClient drives those."""
 
-    def __init__(self, client: "AmiClient", **config: Any) -> None:
+    def __init__(self, client: AmiClient, **config: Any) -> None:
         super().__init__(**config)
         self._client = client
         # panoramisk registers its own 'FullyBooted' handler, which re-sends actions
@@ -324,7 +325,7 @@ class AmiClient:
         try:
             async with asyncio.timeout(timeout or self.settings.action_timeout_s):
                 return await future
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AmiTimeout(name, "no response in time") from None
         finally:
             self._pending.pop(action_id, None)
@@ -364,8 +365,12 @@ class AmiClient:
         p = self._pending.get(action_id) if action_id else None
         if p is None or p.future.done():
             if msg.get("Response") not in ("Success", "Goodbye"):
-                log.warning("ami_response_unmatched", action_id=action_id, response=msg.get("Response"),
-                            message=msg.get("Message"))
+                log.warning(
+                    "ami_response_unmatched",
+                    action_id=action_id,
+                    response=msg.get("Response"),
+                    message=msg.get("Message"),
+                )
             return
         if msg.get("Response") == "Error":
             p.future.set_exception(AmiError(p.name, msg.get("Message", "error"), msg))
@@ -450,7 +455,7 @@ class AmiClient:
     def _schedule_reconnect(self) -> None:
         if self._closing or self._loop is None or self._manager is None:
             return
-        delay = min(self.settings.reconnect_max_s, self.settings.reconnect_min_s * (2 ** self._attempt))
+        delay = min(self.settings.reconnect_max_s, self.settings.reconnect_min_s * (2**self._attempt))
         self._attempt += 1
         log.info("ami_reconnect_scheduled", delay_s=delay, attempt=self._attempt)
         manager = self._manager
@@ -475,8 +480,12 @@ class AmiClient:
         self._booted = asyncio.Event()
         try:
             response = await self.send(
-                [("Action", "Login"), ("Username", self.settings.username),
-                 ("Secret", self.settings.secret), ("Events", "on")]
+                [
+                    ("Action", "Login"),
+                    ("Username", self.settings.username),
+                    ("Secret", self.settings.secret),
+                    ("Events", "on"),
+                ]
             )
         except AmiError as exc:
             log.error("ami_login_failed", message=exc.message)
@@ -487,7 +496,7 @@ class AmiClient:
         try:
             async with asyncio.timeout(self.settings.boot_timeout_s):
                 await self._booted.wait()
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("ami_no_fully_booted", timeout_s=self.settings.boot_timeout_s)
         try:
             await self.resync()
@@ -523,7 +532,6 @@ class AmiClient:
             self._resync_buffer = None
         self._set_stale(False)
         self.resyncs += 1
-        log.info("ami_resynced", channels=len(channels.items), calls=self.model.call_count,
-                 events=len(events))
+        log.info("ami_resynced", channels=len(channels.items), calls=self.model.call_count, events=len(events))
         if events:
             self._deliver(events)

@@ -8,8 +8,8 @@ the format is returned as a `MalformedBlock` with the reason, never raised.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 MAX_LINE_BYTES = 8192
 MAX_HEADERS = 512
@@ -110,8 +110,7 @@ def _split_block(block: str) -> list[tuple[str, str]] | None:
         if len(_KNOWN_KEYS) < _KNOWN_KEYS_MAX:
             _KNOWN_KEYS.update(keys)
     if len(block) > _SAFE_CHARS and any(
-        len(line) > _SAFE_CHARS and len(line.encode("utf-8")) > MAX_LINE_BYTES
-        for line in block.split("\r\n")
+        len(line) > _SAFE_CHARS and len(line.encode("utf-8")) > MAX_LINE_BYTES for line in block.split("\r\n")
     ):
         return None
     return list(map(tuple, pairs))  # type: ignore[arg-type]

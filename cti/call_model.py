@@ -3,7 +3,7 @@
 Pure and synchronous (no asyncio, no panoramisk, no clock): `feed(message, now)`
 returns the domain events (`events/`) the message causes. The AMI adapter
 (`cti/ami.py`) feeds it live; tests replay the recorded traces in
-`../shared/ami-traces/` through it.
+`tests/fixtures/ami-traces/` through it.
 
 How Asterisk 20 events map onto calls (see the traces' README):
 
@@ -40,8 +40,9 @@ How Asterisk 20 events map onto calls (see the traces' README):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import structlog
 
@@ -105,7 +106,7 @@ def classify(name: str, config: ModelConfig) -> tuple[str, str]:
     if tech in config.agent_techs:
         # SIP/<peer>-<8 hex> for a channel; SIP/<peer>[/<number>] for a dial string
         peer = rest.split("/", 1)[0]
-        base, dash, suffix = peer.rpartition("-")
+        base, dash, _suffix = peer.rpartition("-")
         if dash and base:
             peer = base
         if peer in config.trunk_peers:
@@ -141,10 +142,24 @@ def _age_s(text: str) -> float | None:
 
 
 class _Channel:
-    __slots__ = ("uid", "name", "role", "agent_id", "state", "context", "exten",
-                 "caller_num", "caller_name", "bridge", "call", "variables", "application", "created_at")
+    __slots__ = (
+        "agent_id",
+        "application",
+        "bridge",
+        "call",
+        "caller_name",
+        "caller_num",
+        "context",
+        "created_at",
+        "exten",
+        "name",
+        "role",
+        "state",
+        "uid",
+        "variables",
+    )
 
-    def __init__(self, uid: str, name: str, role: str, agent_id: str, call: "_Call", created_at: float = 0.0) -> None:
+    def __init__(self, uid: str, name: str, role: str, agent_id: str, call: _Call, created_at: float = 0.0) -> None:
         self.uid = uid
         self.created_at = created_at  # first seen (a resync: now minus its reported age)
         self.name = name
@@ -162,10 +177,26 @@ class _Channel:
 
 
 class _Call:
-    __slots__ = ("call_id", "channels", "arrived", "direction", "queued", "queue", "held",
-                 "agent", "connected", "offered", "consult_agent", "transfer_announced",
-                 "hangup_party", "end_cause", "end_cause_text", "abandoned", "attributes",
-                 "skills")
+    __slots__ = (
+        "abandoned",
+        "agent",
+        "arrived",
+        "attributes",
+        "call_id",
+        "channels",
+        "connected",
+        "consult_agent",
+        "direction",
+        "end_cause",
+        "end_cause_text",
+        "hangup_party",
+        "held",
+        "offered",
+        "queue",
+        "queued",
+        "skills",
+        "transfer_announced",
+    )
 
     def __init__(self, call_id: str) -> None:
         self.call_id = call_id
@@ -414,8 +445,14 @@ class CallModel:
 
     def _view(self, c: _Call) -> CallView:
         return CallView(
-            call_id=c.call_id, direction=c.direction, arrived=c.arrived, queued=c.queued,
-            held=c.held, connected=c.connected, agent=c.agent, queue=c.queue,
+            call_id=c.call_id,
+            direction=c.direction,
+            arrived=c.arrived,
+            queued=c.queued,
+            held=c.held,
+            connected=c.connected,
+            agent=c.agent,
+            queue=c.queue,
             channels=tuple(sorted(self._channels[u].name for u in c.channels if u in self._channels)),
             attributes=dict(c.attributes),
         )
@@ -436,8 +473,9 @@ class CallModel:
                 if not old.channels:
                     self._calls.pop(old.call_id, None)
                     if old.arrived:
-                        self._merged.append(CallEnded(self._now, old.call_id, cause=0,
-                                                      cause_text=f"merged into call {linkedid}"))
+                        self._merged.append(
+                            CallEnded(self._now, old.call_id, cause=0, cause_text=f"merged into call {linkedid}")
+                        )
             if name and name != ch.name:
                 ch.name = name
                 ch.role, ch.agent_id = classify(name, self.config)
@@ -490,17 +528,26 @@ class CallModel:
         if skill:
             ch.call.skills = parse_skills(skill)
 
-    def _arrive(self, call: _Call, ch: _Channel, at: float, out: list[Event],
-                direction: str = "", dialed: str = "") -> None:
+    def _arrive(
+        self, call: _Call, ch: _Channel, at: float, out: list[Event], direction: str = "", dialed: str = ""
+    ) -> None:
         if call.arrived:
             return
         if not direction:
             direction = call.direction or self._direction_of(ch)
         call.arrived = True
         call.direction = direction
-        out.append(CallArrived(at, call.call_id, direction=direction, caller=ch.caller_num,
-                               caller_name=ch.caller_name, dialed=dialed or ch.exten,
-                               channel=ch.name))
+        out.append(
+            CallArrived(
+                at,
+                call.call_id,
+                direction=direction,
+                caller=ch.caller_num,
+                caller_name=ch.caller_name,
+                dialed=dialed or ch.exten,
+                channel=ch.name,
+            )
+        )
 
     def _direction_of(self, ch: _Channel) -> str:
         if ch.context in self.config.outbound_contexts:
@@ -537,8 +584,12 @@ class CallModel:
         if ch is None:
             return
         self._update(ch, h)
-        if (ch.role == CUSTOMER and ch.state == "Up" and not ch.call.arrived
-                and ch.context in self.config.inbound_contexts):
+        if (
+            ch.role == CUSTOMER
+            and ch.state == "Up"
+            and not ch.call.arrived
+            and ch.context in self.config.inbound_contexts
+        ):
             self._arrive(ch.call, ch, at, out, "inbound")
 
     def _on_newcallerid(self, h: dict[str, str], msg: Message, at: float, out: list[Event]) -> None:
@@ -563,8 +614,11 @@ class CallModel:
             uid = ""
         ch = self._channels.get(uid) if uid else None
         call_id = ch.call.call_id if ch is not None else uid
-        out.append(OriginateResulted(at, originate_id, success, _int(h.get("Reason", "0")),
-                                     call_id=call_id, channel=h.get("Channel", "")))
+        out.append(
+            OriginateResulted(
+                at, originate_id, success, _int(h.get("Reason", "0")), call_id=call_id, channel=h.get("Channel", "")
+            )
+        )
         if not success or not uid or h.get("Context") not in self.config.outbound_contexts:
             return
         if ch is None:
@@ -597,8 +651,9 @@ class CallModel:
 
     def _queue(self, call: _Call, at: float, out: list[Event]) -> None:
         call.queued = True
-        out.append(CallQueued(at, call.call_id, queue=call.queue, skills=dict(call.skills),
-                              attributes=dict(call.attributes)))
+        out.append(
+            CallQueued(at, call.call_id, queue=call.queue, skills=dict(call.skills), attributes=dict(call.attributes))
+        )
 
     def _on_moh_stop(self, h: dict[str, str], msg: Message, at: float, out: list[Event]) -> None:
         ch = self._known(h)
@@ -776,8 +831,11 @@ class CallModel:
         call = ch.call
         from_agent = transferer.agent_id if transferer is not None and transferer.role == AGENT else call.agent
         result = h.get("Result", "")
-        out.append(CallTransferred(at, call.call_id, "blind", from_agent=from_agent,
-                                   target=h.get("Extension", ""), result=result))
+        out.append(
+            CallTransferred(
+                at, call.call_id, "blind", from_agent=from_agent, target=h.get("Extension", ""), result=result
+            )
+        )
         if result == "Success":
             call.transfer_announced = True
 
@@ -796,12 +854,14 @@ class CallModel:
         target_ch = self._channels.get(h.get("TransferTargetUniqueid", ""))
         target = call.consult_agent or (target_ch.agent_id if target_ch is not None else "")
         if result != "Success":
-            out.append(CallTransferred(at, call.call_id, "attended", from_agent=from_agent,
-                                       target=target, result=result))
+            out.append(
+                CallTransferred(at, call.call_id, "attended", from_agent=from_agent, target=target, result=result)
+            )
         elif call.consult_agent:
             # not connected to the target yet (it joins through a Local helper)
-            out.append(CallTransferred(at, call.call_id, "attended", from_agent=from_agent,
-                                       target=target, result=result))
+            out.append(
+                CallTransferred(at, call.call_id, "attended", from_agent=from_agent, target=target, result=result)
+            )
             call.transfer_announced = True
             call.consult_agent = ""
 
@@ -849,8 +909,7 @@ class CallModel:
                 del self._calls[call.call_id]
                 end_cause = call.end_cause if call.end_cause is not None else cause
                 text = call.end_cause_text if call.end_cause is not None else h.get("Cause-txt", "")
-                out.append(CallEnded(at, call.call_id, cause=end_cause, cause_text=text,
-                                     hung_up_by=call.hangup_party))
+                out.append(CallEnded(at, call.call_id, cause=end_cause, cause_text=text, hung_up_by=call.hangup_party))
         elif not call.channels:
             del self._calls[call.call_id]
 
@@ -865,8 +924,11 @@ class CallModel:
 
     def _ringing_legs(self, call: _Call) -> list[_Channel]:
         """The call's agent legs now ringing (e.g. agent-connect's Dial)."""
-        return [ch for ch in (self._channels.get(u) for u in call.channels)
-                if ch is not None and ch.role == AGENT and ch.state == "Ringing"]
+        return [
+            ch
+            for ch in (self._channels.get(u) for u in call.channels)
+            if ch is not None and ch.role == AGENT and ch.state == "Ringing"
+        ]
 
     def _agent_ringing(self, call: _Call) -> bool:
         return bool(self._ringing_legs(call))
@@ -877,8 +939,9 @@ class CallModel:
         return 1 if self._agent_ringing(call) else 2
 
     def _resync_call(self, call: _Call, now: float, out: list[Event]) -> None:
-        customers = [self._channels[u] for u in call.channels
-                     if u in self._channels and self._channels[u].role == CUSTOMER]
+        customers = [
+            self._channels[u] for u in call.channels if u in self._channels and self._channels[u].role == CUSTOMER
+        ]
         if not customers:
             return
         for ch in customers:
@@ -892,8 +955,8 @@ class CallModel:
         agent_id = self._customer_bridged_with(call)
         waiting = [c for c in customers if c.application in HOLD_APPLICATIONS]
         up_in_entry = any(
-            c.state == "Up" and (c.context in self.config.inbound_contexts
-                                 or c.context in self.config.outbound_contexts)
+            c.state == "Up"
+            and (c.context in self.config.inbound_contexts or c.context in self.config.outbound_contexts)
             for c in customers
         )
         if not call.arrived and (agent_id or waiting or up_in_entry or call.direction or self._agent_ringing(call)):

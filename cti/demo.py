@@ -45,12 +45,15 @@ CUSTOMERS = 2000
 DEMO_ROUTING: dict[str, Any] = {
     "default_queue": "billing",
     "queues": {
-        queue: {"targets": [
-            {"name": "experts", "expression": f"skills.{queue} >= 7", "timeout_s": 20},
-            {"name": "anyone skilled", "expression": f"skills.{queue} >= 1"},
-        ]}
+        queue: {
+            "targets": [
+                {"name": "experts", "expression": f"skills.{queue} >= 7", "timeout_s": 20},
+                {"name": "anyone skilled", "expression": f"skills.{queue} >= 1"},
+            ]
+        }
         for queue in ("billing", "support", "sales")
-    } | {
+    }
+    | {
         # the demo campaign's answered humans: any agent with the outbound skill, at once
         "campaign-demo": {"targets": [{"name": "campaign agents", "expression": "skills.outbound >= 1"}]},
         # the preview campaign's leads: only you (the demo login) read them and dial
@@ -70,8 +73,7 @@ PREVIEW_LEADS = 200
 def demo_campaign_agents() -> list[User]:
     """The demo agents; the first few also have the campaign's `outbound` skill."""
     agents = demo_agents(seed=7)
-    return [replace(a, skills={**a.skills, "outbound": 5}) if n < CAMPAIGN_AGENTS else a
-            for n, a in enumerate(agents)]
+    return [replace(a, skills={**a.skills, "outbound": 5}) if n < CAMPAIGN_AGENTS else a for n, a in enumerate(agents)]
 
 
 def demo_campaign(data_dir: Path) -> dict[str, Any]:
@@ -88,18 +90,35 @@ def demo_campaign(data_dir: Path) -> dict[str, Any]:
     rows += [f"P{n:04d},+1212737{n:04d},UTC,Prospect,Number {n},{offers[n % 3]}" for n in range(1, PREVIEW_LEADS + 1)]
     preview_leads.write_text("\n".join(rows) + "\n", encoding="utf-8")
     always = {"start": "00:00:00", "end": "23:59:59", "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}
-    preview = {"demo-preview": {
-        "leads": str(preview_leads), "name": "Demo preview (you dial)", "mode": "preview", "skill": "preview",
-        "priority": 0, "caller_id": '"ACME Sales" <8005550100>', "calling_window": always,
-        "demo_behaviour": {"answer": 0.7, "busy": 0.15, "noanswer": 0.15},
-    }}
-    return preview | {"demo": {
-        "leads": str(leads), "name": "Demo win-back", "mode": "predictive", "caller_id": '"ACME Sales" <8005550100>',
-        "no_answer_timeout_s": 20, "expected_aht_s": 20, "max_attempts": 3,
-        "calling_window": {"start": "00:00:00", "end": "23:59:59",
-                           "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
-        "demo_behaviour": {"answer": 0.35, "machine": 0.15, "busy": 0.15, "noanswer": 0.3, "congestion": 0.05},
-    }}
+    preview = {
+        "demo-preview": {
+            "leads": str(preview_leads),
+            "name": "Demo preview (you dial)",
+            "mode": "preview",
+            "skill": "preview",
+            "priority": 0,
+            "caller_id": '"ACME Sales" <8005550100>',
+            "calling_window": always,
+            "demo_behaviour": {"answer": 0.7, "busy": 0.15, "noanswer": 0.15},
+        }
+    }
+    return preview | {
+        "demo": {
+            "leads": str(leads),
+            "name": "Demo win-back",
+            "mode": "predictive",
+            "caller_id": '"ACME Sales" <8005550100>',
+            "no_answer_timeout_s": 20,
+            "expected_aht_s": 20,
+            "max_attempts": 3,
+            "calling_window": {
+                "start": "00:00:00",
+                "end": "23:59:59",
+                "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            },
+            "demo_behaviour": {"answer": 0.35, "machine": 0.15, "busy": 0.15, "noanswer": 0.3, "congestion": 0.05},
+        }
+    }
 
 
 def _free_port() -> int:
@@ -121,11 +140,23 @@ def demo_users() -> list[User]:
     from web.security import hash_password
 
     agents = demo_campaign_agents()
-    human = User(login=DEMO_LOGIN, display_name="You (demo agent)", role="agent", team="team-a",
-                 skills={"billing": 7, "support": 7, "sales": 7, "outbound": 5, "preview": 5}, languages=("en",),
-                 phone_endpoint="Local/2050@agents", password_hash=hash_password(DEMO_PASSWORD))
-    supervisor = User(login=SUPERVISOR_LOGIN, display_name="Sam Supervisor", role="supervisor", team="team-a",
-                      password_hash=hash_password(SUPERVISOR_PASSWORD))
+    human = User(
+        login=DEMO_LOGIN,
+        display_name="You (demo agent)",
+        role="agent",
+        team="team-a",
+        skills={"billing": 7, "support": 7, "sales": 7, "outbound": 5, "preview": 5},
+        languages=("en",),
+        phone_endpoint="Local/2050@agents",
+        password_hash=hash_password(DEMO_PASSWORD),
+    )
+    supervisor = User(
+        login=SUPERVISOR_LOGIN,
+        display_name="Sam Supervisor",
+        role="supervisor",
+        team="team-a",
+        password_hash=hash_password(SUPERVISOR_PASSWORD),
+    )
     admin = User(login=ADMIN_LOGIN, display_name="Ada Admin", role="admin", password_hash=hash_password(ADMIN_PASSWORD))
     return [*agents, human, supervisor, admin]
 
@@ -166,8 +197,14 @@ async def run_demo(options: DemoOptions) -> None:
         store=StoreConfig(url=f"sqlite:///{options.data_dir / 'demo.sqlite3'}"),
         bus=BusConfig(url="memory://"),
         # the campaign agents work on standing lines (the emulator's phones stay answered)
-        pbx=PbxConfig(enabled=True, ami_port=emulator.port, ami_secret=AMI_SECRET, agi_bind=f"127.0.0.1:{agi_port}",
-                      standing_lines="campaigns", line_variables=LINE_VARIABLES),
+        pbx=PbxConfig(
+            enabled=True,
+            ami_port=emulator.port,
+            ami_secret=AMI_SECRET,
+            agi_bind=f"127.0.0.1:{agi_port}",
+            standing_lines="campaigns",
+            line_variables=LINE_VARIABLES,
+        ),
         routing=DEMO_ROUTING,
         ivr=demo_ivr(),
         campaigns=demo_campaign(options.data_dir) if options.campaign else {},
@@ -204,12 +241,17 @@ async def run_demo(options: DemoOptions) -> None:
         f"  admin:      {url}admin       ({ADMIN_LOGIN} / {ADMIN_PASSWORD})\n"
         f"  health:     {url}healthz\n"
         f"  traffic:    {options.calls_per_hour:.0f} calls/hour through the PBX emulator on 127.0.0.1:{emulator.port}\n"
-        + (f"  outbound:   predictive campaign 'demo' ({CAMPAIGN_LEADS} leads, {CAMPAIGN_AGENTS} blended agents + you)\n"
-           f"  preview:    campaign 'demo-preview': go available on the agent desk, read the lead, Dial or Skip\n"
-           if options.campaign else "")
+        + (
+            f"  outbound:   predictive campaign 'demo' ({CAMPAIGN_LEADS} leads, {CAMPAIGN_AGENTS} blended agents + you)\n"
+            f"  preview:    campaign 'demo-preview': go available on the agent desk, read the lead, Dial or Skip\n"
+            if options.campaign
+            else ""
+        )
         + "Press Ctrl-C to stop.\n"
     )
-    profile = TrafficProfile(calls_per_hour=options.calls_per_hour, known_numbers=known, ivr_choices=("2", "4", "2", "4", "9"))
+    profile = TrafficProfile(
+        calls_per_hour=options.calls_per_hour, known_numbers=known, ivr_choices=("2", "4", "2", "4", "9")
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -232,10 +274,20 @@ async def run_demo(options: DemoOptions) -> None:
 @click.option("--port", type=int, default=8080, show_default=True)
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("var"), show_default=True)
 @click.option("--calls-per-hour", type=float, default=360.0, show_default=True, help="Simulated inbound traffic.")
-@click.option("--campaign/--no-campaign", default=True, show_default=True,
-              help="Run the demo outbound campaign beside the inbound traffic.")
-@click.option("--duration", "duration_s", type=float, default=7 * 86400.0, show_default=True,
-              help="Seconds of traffic before the generator stops (the server keeps running until Ctrl-C).")
+@click.option(
+    "--campaign/--no-campaign",
+    default=True,
+    show_default=True,
+    help="Run the demo outbound campaign beside the inbound traffic.",
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=float,
+    default=7 * 86400.0,
+    show_default=True,
+    help="Seconds of traffic before the generator stops (the server keeps running until Ctrl-C).",
+)
 def demo(host: str, port: int, data_dir: Path, calls_per_hour: float, duration_s: float, campaign: bool) -> None:
     """A living contact center on the embedded defaults: emulated PBX, traffic, agents."""
     from cti.logs import configure

@@ -15,7 +15,8 @@ import itertools
 import time
 import uuid
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -71,7 +72,12 @@ class BufferedEventLog:
 
     def health(self) -> dict[str, Any]:
         alarm = self.failing_since is not None or self.dropped > 0
-        status: dict[str, Any] = {"backlog": self.backlog, "written": self.written, "dropped": self.dropped, "alarm": alarm}
+        status: dict[str, Any] = {
+            "backlog": self.backlog,
+            "written": self.written,
+            "dropped": self.dropped,
+            "alarm": alarm,
+        }
         if self.failing_since is not None:
             status["failing_for_s"] = round(self._clock() - self.failing_since, 1)
             status["last_error"] = self.last_error
@@ -112,8 +118,11 @@ class BufferedEventLog:
                 self._buffer.popleft()
             self.written += len(batch)
             if self.failing_since is not None:
-                log.warning("event_log_write_recovered", outage_s=round(self._clock() - self.failing_since, 1),
-                            backlog=self.backlog)
+                log.warning(
+                    "event_log_write_recovered",
+                    outage_s=round(self._clock() - self.failing_since, 1),
+                    backlog=self.backlog,
+                )
                 self.failing_since = None
             delay = self._retry_min_s
 

@@ -23,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
 import structlog
 
@@ -100,8 +101,7 @@ def endpoints_of(users: Iterable[User]) -> dict[str, AgentEndpoint]:
 
 
 def profile_of(user: User) -> AgentProfile:
-    return AgentProfile(agent_id=user.login, skills=dict(user.skills), languages=tuple(user.languages),
-                        team=user.team)
+    return AgentProfile(agent_id=user.login, skills=dict(user.skills), languages=tuple(user.languages), team=user.team)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +116,7 @@ class AgentCommand:
     notes: str = ""
 
     @classmethod
-    def from_message(cls, message: Mapping[str, Any]) -> "AgentCommand":
+    def from_message(cls, message: Mapping[str, Any]) -> AgentCommand:
         names = set(cls.__dataclass_fields__)
         values = {k: str(v) for k, v in message.items() if k in names and v is not None}
         if not values.get("agent_id") or not values.get("action"):
@@ -313,8 +313,9 @@ class LiveCenter:
         """Raw AMI events the router's shell needs: which channel to redirect."""
         self._inbox.put_nowait(message)
 
-    def submit(self, item: Event | AgentCommand | IvrHandOff | LoggedElsewhere | RulesChanged | DirectoryChanged
-               | InLoop) -> None:
+    def submit(
+        self, item: Event | AgentCommand | IvrHandOff | LoggedElsewhere | RulesChanged | DirectoryChanged | InLoop
+    ) -> None:
         self._inbox.put_nowait(item)
 
     async def handle_agent_command(self, message: Mapping[str, Any]) -> None:
@@ -340,7 +341,7 @@ class LiveCenter:
                 try:
                     async with asyncio.timeout(timeout):
                         item = await self._inbox.get()
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     await self._on_time()
                     continue
                 try:
@@ -453,8 +454,12 @@ class LiveCenter:
                 listener(users)
             except Exception:  # a listener's bug never stops routing
                 log.exception("directory_listener_failed")
-        log.info("agent_directory_changed", added=[p.agent_id for p in added], edited=[p.agent_id for p in edited],
-                 removed=removed)
+        log.info(
+            "agent_directory_changed",
+            added=[p.agent_id for p in added],
+            edited=[p.agent_id for p in edited],
+            removed=removed,
+        )
 
     # ------------------------------------------------------------ channels (raw AMI)
 
@@ -565,9 +570,13 @@ class LiveCenter:
     async def _dial_line(self, endpoint: AgentEndpoint, originate_id: str) -> None:
         try:
             await self.pbx.originate(
-                endpoint.phone, context=LINE_CONTEXT, exten=endpoint.connect_exten,
-                caller_id=f'"Hotline line" <{endpoint.connect_exten}>', variables=self.line_variables,
-                timeout_s=30.0, originate_id=originate_id,
+                endpoint.phone,
+                context=LINE_CONTEXT,
+                exten=endpoint.connect_exten,
+                caller_id=f'"Hotline line" <{endpoint.connect_exten}>',
+                variables=self.line_variables,
+                timeout_s=30.0,
+                originate_id=originate_id,
             )
         except PbxError as exc:
             self.stats.actions_failed += 1
@@ -653,7 +662,10 @@ class LiveCenter:
         state = self._calls.get(getattr(event, "call_id", ""))
         if state is None or not state.logged:
             return False
-        return (type(event).__name__, getattr(event, "agent_id", "") if isinstance(event, CallConnected) else "") in state.logged
+        return (
+            type(event).__name__,
+            getattr(event, "agent_id", "") if isinstance(event, CallConnected) else "",
+        ) in state.logged
 
     async def _on_event(self, event: Event) -> None:
         if isinstance(event, OriginateResulted) and event.originate_id in self._callback_originates:
@@ -672,8 +684,11 @@ class LiveCenter:
             now = self._now(getattr(event, "at", None))
             if isinstance(event, CallQueued):
                 self._call(event.call_id).queued = True
-                event = replace(event, customer_id=event.customer_id or self._call(event.call_id).customer_id,
-                                queue=event.queue or self._call(event.call_id).queue)
+                event = replace(
+                    event,
+                    customer_id=event.customer_id or self._call(event.call_id).customer_id,
+                    queue=event.queue or self._call(event.call_id).queue,
+                )
             await self._apply(self.router.handle(event, now), now)
             return
         now = self._now(getattr(event, "at", None))
@@ -766,8 +781,9 @@ class LiveCenter:
         abandon (the dialer dropped it and logs DialerDropped itself)."""
         self._ring_timers.pop(call_id, None)
         state = self._calls.get(call_id)
-        await self._apply(self.router.handle(CallAbandoned(at=now, call_id=call_id,
-                                                           queue=state.queue if state else ""), now), now)
+        await self._apply(
+            self.router.handle(CallAbandoned(at=now, call_id=call_id, queue=state.queue if state else ""), now), now
+        )
 
     async def _publish(self, event: Event) -> None:
         try:
@@ -785,8 +801,13 @@ class LiveCenter:
         else:
             state, reason = event.state, event.reason
         info = self.router.call_info(self._agent_call(event.agent_id)) if self._agent_call(event.agent_id) else None
-        value: dict[str, Any] = {"state": state, "since": event.at, "reason": reason,
-                                 "call_id": info["call_id"] if info else "", "queue": info["queue"] if info else ""}
+        value: dict[str, Any] = {
+            "state": state,
+            "since": event.at,
+            "reason": reason,
+            "call_id": info["call_id"] if info else "",
+            "queue": info["queue"] if info else "",
+        }
         if self.lines is not None:
             line = self.lines.get(event.agent_id)
             value["line"] = line.state if line is not None else "down"
@@ -823,8 +844,12 @@ class LiveCenter:
             elif isinstance(decision, (AgentStateChanged, AgentLoggedIn, AgentLoggedOut)):
                 await self._record(decision)
             elif isinstance(decision, (Escalated, Overflowed)):
-                log.info("call_" + type(decision).__name__.lower(), call_id=decision.call_id,
-                         reason=getattr(decision, "reason", ""), to_queue=getattr(decision, "to_queue", ""))
+                log.info(
+                    "call_" + type(decision).__name__.lower(),
+                    call_id=decision.call_id,
+                    reason=getattr(decision, "reason", ""),
+                    to_queue=getattr(decision, "to_queue", ""),
+                )
                 if isinstance(decision, Overflowed):
                     self._call(decision.call_id).queue = decision.to_queue
             elif isinstance(decision, FinalStep):
@@ -835,11 +860,17 @@ class LiveCenter:
         endpoint = self._endpoints.get(offer.agent_id)
         state.offered_to = offer.agent_id
         state.channel = state.channel or self.channel_fallback(offer.call_id)
-        offered = CallOffered(at=now, call_id=offer.call_id, agent_id=offer.agent_id, queue=offer.queue,
-                              reason=offer.reason)
+        offered = CallOffered(
+            at=now, call_id=offer.call_id, agent_id=offer.agent_id, queue=offer.queue, reason=offer.reason
+        )
         await self._record(offered)
-        log.info("call_routed", call_id=offer.call_id, agent_id=offer.agent_id, wait_s=round(offer.wait_s, 3),
-                 reason=offer.reason)
+        log.info(
+            "call_routed",
+            call_id=offer.call_id,
+            agent_id=offer.agent_id,
+            wait_s=round(offer.wait_s, 3),
+            reason=offer.reason,
+        )
         if offer.call_id in self._previews:
             return  # the agent reads the record, then dials or skips it: no ring timer
         if state.attributes.get("callback") and endpoint is not None:
@@ -847,8 +878,13 @@ class LiveCenter:
             return
         self._ring_timers[offer.call_id] = (now + self.ring_timeout_s, offer.agent_id)
         if endpoint is None or not state.channel:
-            log.error("offer_unroutable", call_id=offer.call_id, agent_id=offer.agent_id,
-                      has_endpoint=endpoint is not None, has_channel=bool(state.channel))
+            log.error(
+                "offer_unroutable",
+                call_id=offer.call_id,
+                agent_id=offer.agent_id,
+                has_endpoint=endpoint is not None,
+                has_channel=bool(state.channel),
+            )
             return  # the ring timer returns the call to the queue
         channel, target = state.channel, self._connect_target(endpoint)
         self._in_order(offer.call_id, lambda: self.pbx.redirect(channel, target), "redirect")
@@ -861,10 +897,18 @@ class LiveCenter:
         state = self._call(callback_id)
         state.caller, state.direction, state.started_at = request.number, "outbound", now
         queued = CallQueued(
-            at=now, call_id=callback_id, queue=request.queue, skills=dict(request.skills), priority=request.priority,
+            at=now,
+            call_id=callback_id,
+            queue=request.queue,
+            skills=dict(request.skills),
+            priority=request.priority,
             customer_id=request.customer_id,
-            attributes={**request.attributes, "callback": True, "callback_for": request.call_id,
-                        "callback_number": request.number},
+            attributes={
+                **request.attributes,
+                "callback": True,
+                "callback_for": request.call_id,
+                "callback_number": request.number,
+            },
         )
         log.info("callback_requested", call_id=request.call_id, callback_id=callback_id, queue=request.queue)
         await self._on_event(queued)
@@ -877,21 +921,51 @@ class LiveCenter:
             self._ring_timers[offer.call_id] = (now + self.ring_timeout_s, offer.agent_id)
             log.error("callback_without_number", call_id=offer.call_id)
             return
-        self._dial_for_agent(offer.call_id, offer.agent_id, endpoint, self.callback_dial.format(number=number),
-                             f'"Hotline call-back" <{number}>', self.callback_variables, self.callback_ring_s,
-                             uuid.uuid4().hex, now)
+        self._dial_for_agent(
+            offer.call_id,
+            offer.agent_id,
+            endpoint,
+            self.callback_dial.format(number=number),
+            f'"Hotline call-back" <{number}>',
+            self.callback_variables,
+            self.callback_ring_s,
+            uuid.uuid4().hex,
+            now,
+        )
 
-    def _dial_for_agent(self, call_id: str, agent_id: str, endpoint: AgentEndpoint, dial: str, caller_id: str,
-                        variables: Mapping[str, str], timeout_s: float, originate_id: str, now: float) -> None:
+    def _dial_for_agent(
+        self,
+        call_id: str,
+        agent_id: str,
+        endpoint: AgentEndpoint,
+        dial: str,
+        caller_id: str,
+        variables: Mapping[str, str],
+        timeout_s: float,
+        originate_id: str,
+        now: float,
+    ) -> None:
         """Originate the customer into agent-connect for the agent the call is offered to
         (a call-back, a preview): the PBX call's events then speak of `call_id`."""
         self._ring_timers[call_id] = (now + timeout_s + self.ring_timeout_s, agent_id)
         self._callback_originates[originate_id] = call_id
         target = self._connect_target(endpoint)
-        self._spawn(self._pbx(self.pbx.originate(
-            dial, context=target.context, exten=target.exten, caller_id=caller_id,
-            variables=variables, timeout_s=timeout_s, originate_id=originate_id,
-        ), "outbound-originate", call_id), "outbound-originate")
+        self._spawn(
+            self._pbx(
+                self.pbx.originate(
+                    dial,
+                    context=target.context,
+                    exten=target.exten,
+                    caller_id=caller_id,
+                    variables=variables,
+                    timeout_s=timeout_s,
+                    originate_id=originate_id,
+                ),
+                "outbound-originate",
+                call_id,
+            ),
+            "outbound-originate",
+        )
 
     async def _on_callback_dialled(self, result: OriginateResulted) -> None:
         call_id = self._callback_originates.pop(result.originate_id)
@@ -913,8 +987,10 @@ class LiveCenter:
         # The customer did not answer the call-back: it ends here. The router drops it
         # (CallAbandoned); the KPIs count it deflected, not abandoned (nobody waited on
         # the line: reports/kpi_fold.py), and its interaction says "not_reached".
-        for event in (CallAbandoned(at=now, call_id=call_id, queue=self._call(call_id).queue),
-                      CallEnded(at=now, call_id=call_id, cause=19, cause_text="call-back not answered")):
+        for event in (
+            CallAbandoned(at=now, call_id=call_id, queue=self._call(call_id).queue),
+            CallEnded(at=now, call_id=call_id, cause=19, cause_text="call-back not answered"),
+        ):
             await self._on_event(event)
 
     async def queue_preview(self, event: CallQueued, number: str, dial: PreviewDial) -> None:
@@ -926,8 +1002,7 @@ class LiveCenter:
         await self._on_event(replace(event, attributes={**event.attributes, "preview": True}))
 
     async def _preview_command(self, c: AgentCommand, now: float) -> None:
-        call_id = c.call_id or next(
-            (cid for cid in self._previews if self._call(cid).offered_to == c.agent_id), "")
+        call_id = c.call_id or next((cid for cid in self._previews if self._call(cid).offered_to == c.agent_id), "")
         dial = self._previews.get(call_id)
         state = self._calls.get(call_id)
         if dial is None or state is None or state.offered_to != c.agent_id:
@@ -937,14 +1012,24 @@ class LiveCenter:
             if dial.on_skip is not None:
                 await dial.on_skip(now)
             state.attributes["preview_outcome"] = "skipped"
-            await self._on_event(CallEnded(at=now, call_id=call_id, cause=16, cause_text="preview skipped",
-                                           hung_up_by="agent"))
+            await self._on_event(
+                CallEnded(at=now, call_id=call_id, cause=16, cause_text="preview skipped", hung_up_by="agent")
+            )
             return
         if dial.on_dial is not None:
             await dial.on_dial(now)
         self._dialled_previews.add(call_id)
-        self._dial_for_agent(call_id, c.agent_id, self._endpoints[c.agent_id], dial.endpoint, dial.caller_id,
-                             dial.variables, dial.timeout_s, dial.originate_id, now)
+        self._dial_for_agent(
+            call_id,
+            c.agent_id,
+            self._endpoints[c.agent_id],
+            dial.endpoint,
+            dial.caller_id,
+            dial.variables,
+            dial.timeout_s,
+            dial.originate_id,
+            now,
+        )
 
     def _time_found_ringing(self, event: CallOffered, now: float) -> None:
         """A call found ringing at an agent through agent-connect (after a restart): our
@@ -959,8 +1044,7 @@ class LiveCenter:
         state.offered_to = event.agent_id
         state.channel = state.channel or self.channel_fallback(event.call_id)
         self._ring_timers[event.call_id] = (max(now, began + self.ring_timeout_s), event.agent_id)
-        log.info("ring_timer_restored", call_id=event.call_id, agent_id=event.agent_id,
-                 ringing_s=round(now - began, 1))
+        log.info("ring_timer_restored", call_id=event.call_id, agent_id=event.agent_id, ringing_s=round(now - began, 1))
 
     async def _ring_no_answer(self, call_id: str, agent_id: str, now: float) -> None:
         self._ring_timers.pop(call_id, None)
@@ -976,8 +1060,11 @@ class LiveCenter:
     async def _final_step(self, step: FinalStep) -> None:
         log.info("call_final_step", call_id=step.call_id, action=step.action, queue=step.queue)
         # logged as a transfer out of the queue: reports count the call as deflected, not abandoned
-        await self._record(CallTransferred(at=self._now(), call_id=step.call_id, mode=step.action, from_agent="",
-                                           target=step.destination))
+        await self._record(
+            CallTransferred(
+                at=self._now(), call_id=step.call_id, mode=step.action, from_agent="", target=step.destination
+            )
+        )
         state = self._calls.get(step.call_id)
         if state is not None:
             state.attributes["final_step"] = step.action
@@ -1030,9 +1117,16 @@ class LiveCenter:
         else:
             outcome = "abandoned" if state.queued else "ended"
         interaction = Interaction(
-            id=event.call_id, direction=state.direction, queue=state.queue, agent_id=state.agent,
-            customer_id=state.customer_id, caller=state.caller, started_at=state.started_at,
-            answered_at=state.answered_at, ended_at=event.at, outcome=outcome,
+            id=event.call_id,
+            direction=state.direction,
+            queue=state.queue,
+            agent_id=state.agent,
+            customer_id=state.customer_id,
+            caller=state.caller,
+            started_at=state.started_at,
+            answered_at=state.answered_at,
+            ended_at=event.at,
+            outcome=outcome,
             attributes={k: v for k, v in state.attributes.items() if isinstance(v, (str, int, float, list))},
         )
         self._spawn(self._write_interaction(interaction), "interaction")
@@ -1081,15 +1175,18 @@ class LiveCenter:
                 raise ValueError("pause needs a reason")
             if self.router.agent_state(c.agent_id) in (None, "logged_out"):
                 await self._agent_event(AgentLoggedIn(at=now, agent_id=c.agent_id), now)
-            await self._agent_event(AgentStateChanged(at=now, agent_id=c.agent_id, state="paused", reason=c.reason), now)
+            await self._agent_event(
+                AgentStateChanged(at=now, agent_id=c.agent_id, state="paused", reason=c.reason), now
+            )
         elif c.action == "logout":
             await self._agent_event(AgentLoggedOut(at=now, agent_id=c.agent_id), now)
         elif c.action in PREVIEW_ACTIONS:
             await self._preview_command(c, now)
         elif c.action == "wrap_up_done":
             call_id = c.call_id
-            await self._agent_event(WrapUpEnded(at=now, call_id=call_id, agent_id=c.agent_id,
-                                                disposition=c.disposition, notes=c.notes), now)
+            await self._agent_event(
+                WrapUpEnded(at=now, call_id=call_id, agent_id=c.agent_id, disposition=c.disposition, notes=c.notes), now
+            )
         else:
             await self._call_control(c, now)
 
@@ -1127,9 +1224,12 @@ class LiveCenter:
             elif kind == "number" and name.isdigit():
                 await self.pbx.blind_transfer(state.channel, self.outbound_context, name)
             else:
-                raise ValueError(f"blind_transfer: target must be agent:ID, queue:NAME or number:DIGITS, not {c.target!r}")
-            await self._record(CallTransferred(at=now, call_id=state.call_id, mode="blind", from_agent=c.agent_id,
-                                               target=c.target))
+                raise ValueError(
+                    f"blind_transfer: target must be agent:ID, queue:NAME or number:DIGITS, not {c.target!r}"
+                )
+            await self._record(
+                CallTransferred(at=now, call_id=state.call_id, mode="blind", from_agent=c.agent_id, target=c.target)
+            )
         elif c.action == "attended_transfer":
             if self.lines is not None and self.lines.is_up(c.agent_id):
                 raise ValueError("attended_transfer is not available on a standing line: use blind_transfer")
@@ -1144,11 +1244,18 @@ class LiveCenter:
     async def _transfer_to_queue(self, state: _CallState, agent_id: str, queue: str, now: float) -> None:
         """Back to hold and into another queue: the agent's part of the call ends."""
         await self.pbx.hold(state.channel)
-        ended = CallEnded(at=now, call_id=state.call_id, cause=16, cause_text="transferred to queue", hung_up_by="agent")
+        ended = CallEnded(
+            at=now, call_id=state.call_id, cause=16, cause_text="transferred to queue", hung_up_by="agent"
+        )
         await self._apply(self.router.handle(ended, now), now)  # the agent goes to wrap-up
         state.agent, state.offered_to = "", ""
-        queued = CallQueued(at=now, call_id=state.call_id, queue=queue, customer_id=state.customer_id,
-                            attributes={**state.attributes, "transferred_by": agent_id})
+        queued = CallQueued(
+            at=now,
+            call_id=state.call_id,
+            queue=queue,
+            customer_id=state.customer_id,
+            attributes={**state.attributes, "transferred_by": agent_id},
+        )
         await self._record(queued)
         await self._apply(self.router.handle(queued, now), now)
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import structlog
 from aiohttp import web
 
 from config.schema import HotlineConfig
+from cti.agent_lines import LINE_CONTEXT, lines_for
 from cti.agi import AgiServer
 from cti.ami import AmiClient, AmiSettings
 from cti.call_model import CUSTOMER, CallModel, ModelConfig, classify
 from cti.eventlog import BufferedEventLog
-from cti.agent_lines import LINE_CONTEXT, lines_for
 from cti.live import (
     RAW_EVENTS,
     CallbackRequested,
@@ -126,19 +127,32 @@ def _live_context(config: HotlineConfig) -> Any:
         model = CallModel(ModelConfig())
         pbx_cfg = config.pbx
         center = LiveCenter(
-            router=router, pbx=None, eventlog=eventlog, bus=bus,  # type: ignore[arg-type]
+            router=router,
+            pbx=None,
+            eventlog=eventlog,
+            bus=bus,  # type: ignore[arg-type]
             store=store,
-            customer_lookup=_lookup_customer(store), callback_dial=config.pbx.callback_dial,
-            lines=lines_for(pbx_cfg.standing_lines, {u.login: u.skills for u in users},
-                            _campaign_skills(config) if pbx_cfg.standing_lines == "campaigns" else ()),
+            customer_lookup=_lookup_customer(store),
+            callback_dial=config.pbx.callback_dial,
+            lines=lines_for(
+                pbx_cfg.standing_lines,
+                {u.login: u.skills for u in users},
+                _campaign_skills(config) if pbx_cfg.standing_lines == "campaigns" else (),
+            ),
             line_variables=pbx_cfg.line_variables,
         )
         center.know_agents(users)  # (the router has them: add_agent above)
         client = AmiClient(
-            AmiSettings(pbx_cfg.ami_host, pbx_cfg.ami_port, pbx_cfg.ami_username,
-                        pbx_cfg.ami_secret.get_secret_value(), action_timeout_s=pbx_cfg.action_timeout_s,
-                        ping_interval_s=pbx_cfg.ping_interval_s),
-            model, center.on_domain_events,
+            AmiSettings(
+                pbx_cfg.ami_host,
+                pbx_cfg.ami_port,
+                pbx_cfg.ami_username,
+                pbx_cfg.ami_secret.get_secret_value(),
+                action_timeout_s=pbx_cfg.action_timeout_s,
+                ping_interval_s=pbx_cfg.ping_interval_s,
+            ),
+            model,
+            center.on_domain_events,
         )
         center.pbx = AmiPbx(client)
         open_calls = center.preload(history)
@@ -156,16 +170,24 @@ def _live_context(config: HotlineConfig) -> Any:
             asyncio.create_task(_directory_watch(store, center, users), name="directory-watch"),
         ]
         await client.start()
-        tasks.append(asyncio.create_task(_end_vanished_after_resync(client, center, model, open_calls),
-                                         name="restart-recovery"))
+        tasks.append(
+            asyncio.create_task(_end_vanished_after_resync(client, center, model, open_calls), name="restart-recovery")
+        )
         if config.campaigns:  # outbound campaigns (dialer/live.py), after the AMI link is up
             from dialer.live import start_dialers
 
-            dialers = await start_dialers(config.campaigns, center, client, store, users,
-                                          pbx_ready=lambda: client.connected and not client.stale)
+            dialers = await start_dialers(
+                config.campaigns, center, client, store, users, pbx_ready=lambda: client.connected and not client.stale
+            )
             tasks += [asyncio.create_task(d.run(), name=f"dialer-{d.campaign.id}") for d in dialers]
-        log.info("live_started", agents=len(users), restored_agents=restored, rules_version=router.rules_version,
-                 ami=f"{pbx_cfg.ami_host}:{pbx_cfg.ami_port}", ivr=agi is not None)
+        log.info(
+            "live_started",
+            agents=len(users),
+            restored_agents=restored,
+            rules_version=router.rules_version,
+            ami=f"{pbx_cfg.ami_host}:{pbx_cfg.ami_port}",
+            ivr=agi is not None,
+        )
         try:
             yield
         finally:
@@ -174,7 +196,7 @@ def _live_context(config: HotlineConfig) -> Any:
                 await agi.stop()
             try:
                 await asyncio.wait_for(eventlog.flushed(), timeout=5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.error("event_log_not_flushed", backlog=eventlog.backlog)
             for task in tasks:
                 task.cancel()
@@ -192,8 +214,9 @@ def _campaign_skills(config: HotlineConfig) -> set[str]:
     return {c.live.skill for c in parse_live_campaigns(config.campaigns) if c.live.enabled}
 
 
-async def _end_vanished_after_resync(client: AmiClient, center: LiveCenter, model: CallModel,
-                                     open_calls: list[str]) -> None:
+async def _end_vanished_after_resync(
+    client: AmiClient, center: LiveCenter, model: CallModel, open_calls: list[str]
+) -> None:
     await client.wait_ready(timeout=3600)
     center.restore_lines()  # the model knows the PBX's channels now: adopt lines still up
     if not open_calls:
@@ -284,13 +307,31 @@ async def start_ivr(ivr: dict[str, Any], bind: str, store: SqlStore, center: Liv
         if outcome.language:
             attributes["language"] = outcome.language
         if outcome.action == "callback":
-            center.submit(CallbackRequested(call_id=call_id, number=caller, queue=outcome.queue,
-                                            skills=dict(outcome.skills), priority=outcome.priority,
-                                            customer_id=outcome.customer_id, attributes=attributes))
+            center.submit(
+                CallbackRequested(
+                    call_id=call_id,
+                    number=caller,
+                    queue=outcome.queue,
+                    skills=dict(outcome.skills),
+                    priority=outcome.priority,
+                    customer_id=outcome.customer_id,
+                    attributes=attributes,
+                )
+            )
             return
-        center.submit(IvrHandOff(CallQueued(
-            at=time.time(), call_id=call_id, queue=outcome.queue, skills=outcome.skills,
-            priority=outcome.priority, customer_id=outcome.customer_id, attributes=attributes)))
+        center.submit(
+            IvrHandOff(
+                CallQueued(
+                    at=time.time(),
+                    call_id=call_id,
+                    queue=outcome.queue,
+                    skills=outcome.skills,
+                    priority=outcome.priority,
+                    customer_id=outcome.customer_id,
+                    attributes=attributes,
+                )
+            )
+        )
 
     service = IvrService(flow, customer_lookup_from_store(store), on_step, on_outcome)
     host, _, port = bind.rpartition(":")

@@ -7,7 +7,7 @@ Originate/Redirect whose connection dropped raises `PbxUnavailable`; for Origina
 `find_originate(originate_id)` tells whether it happened (each Originate carries a
 unique `CC_ORIGINATE_ID` channel variable).
 
-Dialplan assumptions (defaults follow ../shared/ami-traces/asterisk-config/):
+Dialplan assumptions (defaults follow tests/fixtures/ami-traces/asterisk-config/):
 - hold = Redirect of the customer channel to `HoldTarget` (default
   `inbound,1000,5`: the `MusicOnHold()` line of the inbound context, after setting
   `HOLD_SECS` so the hold does not time out); resume = Redirect to
@@ -23,8 +23,9 @@ Dialplan assumptions (defaults follow ../shared/ami-traces/asterisk-config/):
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Protocol
+from typing import Protocol
 
 from cti.ami import AmiClient, AmiDisconnected, AmiError, AmiTimeout
 from cti.ami_codec import Message
@@ -117,8 +118,9 @@ class PbxActions(Protocol):
 
     async def find_originate(self, originate_id: str) -> list[str]: ...
 
-    async def redirect(self, channel: str, target: Target, *, extra_channel: str | None = None,
-                       extra_target: Target | None = None) -> ActionDone: ...
+    async def redirect(
+        self, channel: str, target: Target, *, extra_channel: str | None = None, extra_target: Target | None = None
+    ) -> ActionDone: ...
 
     async def hangup(self, channel: str, cause: int = 16) -> ActionDone: ...
 
@@ -212,8 +214,11 @@ class AmiPbx:
         if application is not None:
             headers += [("Application", _check("Originate", application)), ("Data", data)]
         else:
-            headers += [("Context", _check("Originate", context or "")), ("Exten", _check("Originate", exten or "")),
-                        ("Priority", str(priority))]
+            headers += [
+                ("Context", _check("Originate", context or "")),
+                ("Exten", _check("Originate", exten or "")),
+                ("Priority", str(priority)),
+            ]
         if caller_id:
             headers.append(("CallerID", caller_id))
         headers += [("Timeout", str(int(timeout_s * 1000))), ("Async", "true")]
@@ -244,23 +249,40 @@ class AmiPbx:
                 found.append(item.get("Channel"))
         return found
 
-    async def redirect(self, channel: str, target: Target, *, extra_channel: str | None = None,
-                       extra_target: Target | None = None) -> ActionDone:
-        headers = [("Action", "Redirect"), ("Channel", _check("Redirect", channel)),
-                   ("Context", target.context), ("Exten", target.exten), ("Priority", str(target.priority))]
+    async def redirect(
+        self, channel: str, target: Target, *, extra_channel: str | None = None, extra_target: Target | None = None
+    ) -> ActionDone:
+        headers = [
+            ("Action", "Redirect"),
+            ("Channel", _check("Redirect", channel)),
+            ("Context", target.context),
+            ("Exten", target.exten),
+            ("Priority", str(target.priority)),
+        ]
         if extra_channel:
             extra = extra_target or target
-            headers += [("ExtraChannel", _check("Redirect", extra_channel)), ("ExtraContext", extra.context),
-                        ("ExtraExten", extra.exten), ("ExtraPriority", str(extra.priority))]
+            headers += [
+                ("ExtraChannel", _check("Redirect", extra_channel)),
+                ("ExtraContext", extra.context),
+                ("ExtraExten", extra.exten),
+                ("ExtraPriority", str(extra.priority)),
+            ]
         return await self._simple(headers)
 
     async def hangup(self, channel: str, cause: int = 16) -> ActionDone:
-        return await self._simple([("Action", "Hangup"), ("Channel", _check("Hangup", channel)),
-                                   ("Cause", str(int(cause)))])
+        return await self._simple(
+            [("Action", "Hangup"), ("Channel", _check("Hangup", channel)), ("Cause", str(int(cause)))]
+        )
 
     async def blind_transfer(self, channel: str, context: str, exten: str) -> ActionDone:
-        return await self._simple([("Action", "BlindTransfer"), ("Channel", _check("BlindTransfer", channel)),
-                                   ("Context", context), ("Exten", _check("BlindTransfer", exten))])
+        return await self._simple(
+            [
+                ("Action", "BlindTransfer"),
+                ("Channel", _check("BlindTransfer", channel)),
+                ("Context", context),
+                ("Exten", _check("BlindTransfer", exten)),
+            ]
+        )
 
     async def attended_transfer(self, channel: str, exten: str, context: str | None = None) -> ActionDone:
         headers = [("Action", "Atxfer"), ("Channel", _check("Atxfer", channel)), ("Exten", _check("Atxfer", exten))]
@@ -276,19 +298,32 @@ class AmiPbx:
         return await self.redirect(channel, Target(self.agent_connect_context, agent_exten, 1))
 
     async def getvar(self, channel: str, name: str) -> VariableValue:
-        response = await self._do([("Action", "Getvar"), ("Channel", _check("Getvar", channel)),
-                                   ("Variable", _check("Getvar", name))])
+        response = await self._do(
+            [("Action", "Getvar"), ("Channel", _check("Getvar", channel)), ("Variable", _check("Getvar", name))]
+        )
         return VariableValue(channel, name, response.get("Value"))
 
     async def setvar(self, channel: str, name: str, value: str) -> ActionDone:
         if "\r" in value or "\n" in value:
             raise InvalidRequest("Setvar", "value contains a line break")
-        return await self._simple([("Action", "Setvar"), ("Channel", _check("Setvar", channel)),
-                                   ("Variable", _check("Setvar", name)), ("Value", value)])
+        return await self._simple(
+            [
+                ("Action", "Setvar"),
+                ("Channel", _check("Setvar", channel)),
+                ("Variable", _check("Setvar", name)),
+                ("Value", value),
+            ]
+        )
 
     async def bridge(self, channel1: str, channel2: str, *, tone: bool = False) -> ActionDone:
-        return await self._simple([("Action", "Bridge"), ("Channel1", _check("Bridge", channel1)),
-                                   ("Channel2", _check("Bridge", channel2)), ("Tone", "yes" if tone else "no")])
+        return await self._simple(
+            [
+                ("Action", "Bridge"),
+                ("Channel1", _check("Bridge", channel1)),
+                ("Channel2", _check("Bridge", channel2)),
+                ("Tone", "yes" if tone else "no"),
+            ]
+        )
 
     async def play(self, channel: str, recording: str) -> ActionDone:
         await self.setvar(channel, "HOTLINE_PLAYBACK", _check("Play", recording))

@@ -18,17 +18,18 @@ from __future__ import annotations
 import heapq
 import itertools
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
-from enum import Enum
+from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dialer.dnc import DoNotCall
-from dialer.leads import Lead, valid_zone
+from dialer.leads import Lead
 from dialer.pacing import PacingConfig
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -64,7 +65,7 @@ class CallingWindow(_Section):
         return value
 
     @model_validator(mode="after")
-    def _order(self) -> "CallingWindow":
+    def _order(self) -> CallingWindow:
         if self.end <= self.start:
             raise ValueError("end must be after start (windows over midnight are not supported)")
         return self
@@ -254,7 +255,7 @@ def next_window_open(window: CallingWindow, zones: tuple[str, ...], now: float, 
 # ---------------------------------------------------------------- the lead book
 
 
-class LeadStatus(str, Enum):
+class LeadStatus(StrEnum):
     PENDING = "pending"
     DIALING = "dialing"
     CONNECTED = "connected"  # with an agent, waiting for the disposition
@@ -470,4 +471,4 @@ class CampaignBook:
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> float:
     """Epoch seconds of a UTC wall time (handy for tests and examples)."""
-    return datetime(year, month, day, hour, minute, tzinfo=timezone.utc).timestamp()
+    return datetime(year, month, day, hour, minute, tzinfo=UTC).timestamp()

@@ -22,39 +22,85 @@ if TYPE_CHECKING:
 
 @click.command("dialer")
 @click.option("--agents", type=click.IntRange(min=1), required=True, help="Agents logged in.")
-@click.option("--answer-rate", type=click.FloatRange(0, 1, min_open=True), required=True,
-              help="Share of dials a human answers.")
+@click.option(
+    "--answer-rate", type=click.FloatRange(0, 1, min_open=True), required=True, help="Share of dials a human answers."
+)
 @click.option("--aht", type=click.FloatRange(0, min_open=True), required=True, help="Mean talk time, seconds.")
 @click.option("--aht-dist", type=click.Choice(AHT_DISTRIBUTIONS), default="exponential", show_default=True)
-@click.option("--aht-cv", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True,
-              help="Coefficient of variation (lognormal, gamma).")
+@click.option(
+    "--aht-cv",
+    type=click.FloatRange(0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Coefficient of variation (lognormal, gamma).",
+)
 @click.option("--wrap-up", type=click.FloatRange(0), default=0.0, show_default=True, help="Seconds after each call.")
-@click.option("--ring-mean", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True,
-              help="Mean seconds to a human answer.")
+@click.option(
+    "--ring-mean",
+    type=click.FloatRange(0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Mean seconds to a human answer.",
+)
 @click.option("--no-answer-timeout", type=click.FloatRange(0, min_open=True), default=25.0, show_default=True)
 @click.option("--machine-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
 @click.option("--busy-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
-@click.option("--inbound-per-hour", type=click.FloatRange(0), default=0.0, show_default=True,
-              help="Blended inbound calls (served first).")
+@click.option(
+    "--inbound-per-hour",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Blended inbound calls (served first).",
+)
 @click.option("--hours", type=click.FloatRange(0, min_open=True), default=8.0, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--mode", type=click.Choice([MODE_PREDICTIVE, MODE_PROGRESSIVE]), default=MODE_PREDICTIVE,
-              show_default=True)
-@click.option("--drop-cap", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.03,
-              show_default=True)
-@click.option("--window-hours", type=click.FloatRange(0, min_open=True), default=24.0, show_default=True,
-              help="Rolling window reported as max_window_abandon_rate.")
-@click.option("--events", "events_path", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write the domain events as JSON lines to this file.")
+@click.option(
+    "--mode", type=click.Choice([MODE_PREDICTIVE, MODE_PROGRESSIVE]), default=MODE_PREDICTIVE, show_default=True
+)
+@click.option("--drop-cap", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.03, show_default=True)
+@click.option(
+    "--window-hours",
+    type=click.FloatRange(0, min_open=True),
+    default=24.0,
+    show_default=True,
+    help="Rolling window reported as max_window_abandon_rate.",
+)
+@click.option(
+    "--events",
+    "events_path",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the domain events as JSON lines to this file.",
+)
 @click.option("--json", "json_out", type=click.File("w"), default=None, help="Write the result as JSON ('-' = stdout).")
-@click.option("--campaign", "campaign_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Dial this campaign's leads (TOML with a [campaign] table); needs --leads and --start.")
-@click.option("--leads", "leads_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Lead list CSV for --campaign.")
-@click.option("--start", "start_at", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"]), default=None,
-              help="Wall-clock start of the simulated campaign, e.g. 2026-06-01T13:00+0000.")
-@click.option("--log-level", default="warning", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]), help="Logs go to stderr.")
+@click.option(
+    "--campaign",
+    "campaign_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Dial this campaign's leads (TOML with a [campaign] table); needs --leads and --start.",
+)
+@click.option(
+    "--leads",
+    "leads_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Lead list CSV for --campaign.",
+)
+@click.option(
+    "--start",
+    "start_at",
+    type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"]),
+    default=None,
+    help="Wall-clock start of the simulated campaign, e.g. 2026-06-01T13:00+0000.",
+)
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="Logs go to stderr.",
+)
 def sim_dialer(
     agents: int,
     answer_rate: float,
@@ -76,7 +122,7 @@ def sim_dialer(
     json_out: click.utils.LazyFile | None,
     campaign_path: str | None,
     leads_path: str | None,
-    start_at: "datetime | None",
+    start_at: datetime | None,
     log_level: str,
 ) -> None:
     """Simulate an outbound campaign through the real pacing core (SimPy)."""
@@ -128,12 +174,21 @@ def sim_dialer(
     if json_out is not None:
         json_out.write(json.dumps(summary, sort_keys=True) + "\n")
         return
-    for key in ("mode", "agents", "hours", "occupancy", "abandon_rate", "max_window_abandon_rate",
-                "dials_per_agent_hour", "live_answered", "dropped"):
+    for key in (
+        "mode",
+        "agents",
+        "hours",
+        "occupancy",
+        "abandon_rate",
+        "max_window_abandon_rate",
+        "dials_per_agent_hour",
+        "live_answered",
+        "dropped",
+    ):
         click.echo(f"{key:>26}: {summary[key]}")
 
 
-def _load_book(campaign_path: str, leads_path: str, start_at: "datetime") -> "tuple[CampaignBook, float]":
+def _load_book(campaign_path: str, leads_path: str, start_at: datetime) -> tuple[CampaignBook, float]:
     from dialer.campaign import CampaignBook, CampaignConfigError, load_campaign
     from dialer.leads import load_leads_csv
 

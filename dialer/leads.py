@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -130,7 +130,7 @@ def parse_leads_csv(text: str, default_region: str = "US", source: str = "") -> 
         if len(row) != len(names):
             rejected.append(RejectedRow(line, f"expected {len(names)} fields, found {len(row)}"))
             continue
-        values = {name: cell.strip() for name, cell in zip(names, row)}
+        values = {name: cell.strip() for name, cell in zip(names, row, strict=False)}
         lead_id = values["lead_id"]
         reason = _check_row(values, seen)
         if reason:

@@ -42,9 +42,10 @@ import functools
 import itertools
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -130,8 +131,9 @@ class LiveCampaign:
         return self.live.queue or f"campaign-{self.config.id}"
 
 
-def parse_live_campaigns(section: Mapping[str, Any], base_dir: str | Path = ".",
-                         filename: str = "hotline.toml") -> list[LiveCampaign]:
+def parse_live_campaigns(
+    section: Mapping[str, Any], base_dir: str | Path = ".", filename: str = "hotline.toml"
+) -> list[LiveCampaign]:
     """`[campaigns.<name>]` tables: every problem as `file: campaigns.<name>.key: reason`."""
     problems: list[str] = []
     out: list[LiveCampaign] = []
@@ -201,10 +203,13 @@ def lead_customer(campaign: LiveCampaign, lead: Lead) -> Customer:
     name = " ".join(p for p in (lead.first_name, lead.last_name) if p) or f"Lead {lead.lead_id}"
     details = ", ".join(f"{k}: {v}" for k, v in lead.attributes.items() if v)
     return Customer(
-        id=lead_customer_id(campaign.id, lead.lead_id), name=name,
-        company=campaign.config.name or campaign.id, phones=(lead.phone,),
+        id=lead_customer_id(campaign.id, lead.lead_id),
+        name=name,
+        company=campaign.config.name or campaign.id,
+        phones=(lead.phone,),
         attributes={"campaign": campaign.id, "lead_id": lead.lead_id, **dict(lead.attributes)},
-        notes=f"Campaign {campaign.config.name or campaign.id}, lead {lead.lead_id}" + (f" ({details})" if details else ""),
+        notes=f"Campaign {campaign.config.name or campaign.id}, lead {lead.lead_id}"
+        + (f" ({details})" if details else ""),
     )
 
 
@@ -367,8 +372,13 @@ class DialerRunner:
         answered_waiting = sum(1 for a in self._by_call.values() if a.state == "queued")
         share = ready / max(1, self._logged_in_total())
         return PacingSnapshot(
-            now=now, agents_ready=ready, agents_idle=idle, busy_elapsed=busy, ringing_elapsed=ringing,
-            answered_waiting=answered_waiting, inbound_waiting=waiting if ready else 0,
+            now=now,
+            agents_ready=ready,
+            agents_idle=idle,
+            busy_elapsed=busy,
+            ringing_elapsed=ringing,
+            answered_waiting=answered_waiting,
+            inbound_waiting=waiting if ready else 0,
             inbound_rate_per_s=len(self._inbound_arrivals) / INBOUND_RATE_WINDOW_S * share,
         )
 
@@ -423,10 +433,14 @@ class DialerRunner:
         self._by_call[attempt.call_id] = attempt
         variables = self._variables(lead)
         dial = PreviewDial(
-            endpoint=live.dial_pattern.format(number=number), originate_id=attempt.originate_id,
-            timeout_s=config.no_answer_timeout_s, caller_id=config.caller_id, variables=variables,
+            endpoint=live.dial_pattern.format(number=number),
+            originate_id=attempt.originate_id,
+            timeout_s=config.no_answer_timeout_s,
+            caller_id=config.caller_id,
+            variables=variables,
             on_dial=functools.partial(self._preview_dialled, attempt),
-            on_skip=functools.partial(self._preview_skipped, attempt))
+            on_skip=functools.partial(self._preview_skipped, attempt),
+        )
         await self.center.queue_preview(self._queued(attempt, now), lead.phone, dial)
 
     def _variables(self, lead: Lead) -> dict[str, str]:
@@ -444,16 +458,30 @@ class DialerRunner:
         self._by_call.pop(attempt.call_id, None)
         self._by_originate[attempt.originate_id] = attempt
         self.stats.dials += 1
-        await self.center.record(DialerAttempted(at=now, call_id=attempt.originate_id, campaign=self.campaign.id,
-                                                 lead_id=attempt.lead.lead_id, number=attempt.lead.phone))
+        await self.center.record(
+            DialerAttempted(
+                at=now,
+                call_id=attempt.originate_id,
+                campaign=self.campaign.id,
+                lead_id=attempt.lead.lead_id,
+                number=attempt.lead.phone,
+            )
+        )
 
     async def _preview_skipped(self, attempt: _Attempt, now: float) -> None:
         attempt.state = "done"
         self._by_call.pop(attempt.call_id, None)
         self._count("skipped")
         self.book.record_skipped(attempt.lead.lead_id, now)
-        await self.center.record(DialerResulted(at=now, call_id=attempt.call_id, campaign=self.campaign.id,
-                                                lead_id=attempt.lead.lead_id, result="skipped"))
+        await self.center.record(
+            DialerResulted(
+                at=now,
+                call_id=attempt.call_id,
+                campaign=self.campaign.id,
+                lead_id=attempt.lead.lead_id,
+                result="skipped",
+            )
+        )
 
     async def _sweep(self, now: float) -> None:
         """Dials whose OriginateResponse never came (the AMI link dropped meanwhile): failed."""
@@ -470,21 +498,31 @@ class DialerRunner:
         self._by_originate[attempt.originate_id] = attempt
         self.stats.dials += 1
         variables = self._variables(lead)
-        await self.center.record(DialerAttempted(at=now, call_id=attempt.originate_id, campaign=self.campaign.id,
-                                                 lead_id=lead.lead_id, number=lead.phone))
+        await self.center.record(
+            DialerAttempted(
+                at=now, call_id=attempt.originate_id, campaign=self.campaign.id, lead_id=lead.lead_id, number=lead.phone
+            )
+        )
         caller_id = self.campaign.config.caller_id
         self._spawn(self._originate(attempt, live.dial_pattern.format(number=number), number, caller_id, variables))
 
-    async def _originate(self, attempt: _Attempt, endpoint: str, number: str, caller_id: str,
-                         variables: Mapping[str, str]) -> None:
+    async def _originate(
+        self, attempt: _Attempt, endpoint: str, number: str, caller_id: str, variables: Mapping[str, str]
+    ) -> None:
         try:
             await self.center.pbx.originate(
-                endpoint, context=self.campaign.live.answered_context, exten=number, caller_id=caller_id,
-                variables=variables, timeout_s=self.campaign.config.no_answer_timeout_s,
-                originate_id=attempt.originate_id)
+                endpoint,
+                context=self.campaign.live.answered_context,
+                exten=number,
+                caller_id=caller_id,
+                variables=variables,
+                timeout_s=self.campaign.config.no_answer_timeout_s,
+                originate_id=attempt.originate_id,
+            )
         except PbxError as exc:
-            log.warning("dialer_originate_failed", campaign=self.campaign.id, lead_id=attempt.lead.lead_id,
-                        error=str(exc))
+            log.warning(
+                "dialer_originate_failed", campaign=self.campaign.id, lead_id=attempt.lead.lead_id, error=str(exc)
+            )
 
             async def failed() -> None:
                 if self._by_originate.pop(attempt.originate_id, None) is not None:
@@ -513,8 +551,9 @@ class DialerRunner:
             attempt = self._by_call.get(event.call_id)
             if attempt is not None and attempt.state == "connected":
                 # the agent did not pick up: the human must not wait in the queue
-                log.warning("dialer_agent_missed", campaign=self.campaign.id, call_id=event.call_id,
-                            agent_id=event.agent_id)
+                log.warning(
+                    "dialer_agent_missed", campaign=self.campaign.id, call_id=event.call_id, agent_id=event.agent_id
+                )
                 await self.center.withdraw(event.call_id, event.at)
                 self.pacer.budget.record_drop(event.at)
                 await self._drop_message(attempt)
@@ -524,8 +563,13 @@ class DialerRunner:
                 if attempt.state == "connected" and attempt.talk_at is None:  # (not again after a hold)
                     attempt.talk_at = event.at
                     self.stats.talk_delays.append(event.at - attempt.human_at)
-                log.info("dialer_connected", campaign=self.campaign.id, call_id=event.call_id,
-                         agent_id=event.agent_id, after_human_s=round(event.at - attempt.human_at, 3))
+                log.info(
+                    "dialer_connected",
+                    campaign=self.campaign.id,
+                    call_id=event.call_id,
+                    agent_id=event.agent_id,
+                    after_human_s=round(event.at - attempt.human_at, 3),
+                )
         elif isinstance(event, WrapUpEnded):
             await self._disposition(event)
         elif isinstance(event, CallEnded):
@@ -549,8 +593,15 @@ class DialerRunner:
             self._by_call[attempt.call_id] = attempt
             self.stats.connected += 1
             self._count("answered")
-            await self.center.record(DialerResulted(at=event.at, call_id=attempt.call_id, campaign=self.campaign.id,
-                                                    lead_id=attempt.lead.lead_id, result="answered"))
+            await self.center.record(
+                DialerResulted(
+                    at=event.at,
+                    call_id=attempt.call_id,
+                    campaign=self.campaign.id,
+                    lead_id=attempt.lead.lead_id,
+                    result="answered",
+                )
+            )
             self.book.record_connected(attempt.lead.lead_id, event.at)
             self._connected_leads[attempt.call_id] = attempt.lead.lead_id
             return
@@ -596,8 +647,15 @@ class DialerRunner:
             attempt.state = "queued"
             self.stats.humans += 1
             self._count("human")
-            await self.center.record(DialerResulted(at=now, call_id=attempt.call_id, campaign=self.campaign.id,
-                                                    lead_id=attempt.lead.lead_id, result="human"))
+            await self.center.record(
+                DialerResulted(
+                    at=now,
+                    call_id=attempt.call_id,
+                    campaign=self.campaign.id,
+                    lead_id=attempt.lead.lead_id,
+                    result="human",
+                )
+            )
             await self.center.queue_outbound(self._queued(attempt, now), attempt.channel)
             self._at(now + self.campaign.live.connect_grace_s, lambda: self._deadline(attempt))
         elif verdict == "machine":
@@ -616,15 +674,24 @@ class DialerRunner:
         """The call (or, in preview, the lead) for the router, with the lead's record."""
         lead = attempt.lead
         attributes: dict[str, Any] = {
-            "campaign": self.campaign.id, "lead_id": lead.lead_id, "phone": lead.phone,
-            "first_name": lead.first_name, "last_name": lead.last_name, "direction": "outbound",
+            "campaign": self.campaign.id,
+            "lead_id": lead.lead_id,
+            "phone": lead.phone,
+            "first_name": lead.first_name,
+            "last_name": lead.last_name,
+            "direction": "outbound",
             "attempts": self.book.state(lead.lead_id).attempts,
         }
         attributes.update({k: v for k, v in lead.attributes.items() if k not in attributes})
-        return CallQueued(at=now, call_id=attempt.call_id, queue=self.campaign.queue,
-                          skills={self.campaign.live.skill: 1}, priority=self.campaign.live.priority,
-                          customer_id=lead_customer_id(self.campaign.id, lead.lead_id) if self.store is not None else "",
-                          attributes=attributes)
+        return CallQueued(
+            at=now,
+            call_id=attempt.call_id,
+            queue=self.campaign.queue,
+            skills={self.campaign.live.skill: 1},
+            priority=self.campaign.live.priority,
+            customer_id=lead_customer_id(self.campaign.id, lead.lead_id) if self.store is not None else "",
+            attributes=attributes,
+        )
 
     async def _connected(self, attempt: _Attempt, at: float) -> None:
         attempt.state = "connected"
@@ -638,8 +705,9 @@ class DialerRunner:
             # offered before the deadline check ran (a busy loop): the caller talks to the
             # agent, but the regulators count it as abandoned, and so does the budget
             self.stats.late_connects += 1
-            log.warning("dialer_connected_late", campaign=self.campaign.id, call_id=attempt.call_id,
-                        delay_s=round(delay, 3))
+            log.warning(
+                "dialer_connected_late", campaign=self.campaign.id, call_id=attempt.call_id, delay_s=round(delay, 3)
+            )
         self.pacer.observe_live_answer(attempt.human_at, dropped=late)
         self.book.record_connected(attempt.lead.lead_id, at)
         self._connected_leads[attempt.call_id] = attempt.lead.lead_id
@@ -657,27 +725,42 @@ class DialerRunner:
         await self.center.withdraw(attempt.call_id, now)
         assert attempt.human_at is not None
         self.pacer.observe_live_answer(attempt.human_at, dropped=True)
-        await self.center.record(DialerDropped(at=now, call_id=attempt.call_id, campaign=self.campaign.id,
-                                               lead_id=attempt.lead.lead_id))
+        await self.center.record(
+            DialerDropped(at=now, call_id=attempt.call_id, campaign=self.campaign.id, lead_id=attempt.lead.lead_id)
+        )
         self.book.record_outcome(attempt.lead.lead_id, "dropped", now)
-        log.info("dialer_dropped", campaign=self.campaign.id, call_id=attempt.call_id,
-                 lead_id=attempt.lead.lead_id, waited_s=round(now - attempt.human_at, 3))
+        log.info(
+            "dialer_dropped",
+            campaign=self.campaign.id,
+            call_id=attempt.call_id,
+            lead_id=attempt.lead.lead_id,
+            waited_s=round(now - attempt.human_at, 3),
+        )
         await self._drop_message(attempt)
 
     async def _drop_message(self, attempt: _Attempt) -> None:
         attempt.state = "dropped"
         if attempt.channel:
-            self._spawn(self._pbx(self.center.pbx.play(attempt.channel, self.campaign.live.drop_message),
-                                  "drop-message", attempt))
+            self._spawn(
+                self._pbx(
+                    self.center.pbx.play(attempt.channel, self.campaign.live.drop_message), "drop-message", attempt
+                )
+            )
 
     async def _close(self, attempt: _Attempt, outcome: str, now: float, ring_s: float | None = None) -> None:
         """A dial that will not reach an agent: its result, the lead's retry, the pacer."""
         self._count(outcome)
         attempt.state = "done"
         self.pacer.observe_dial_result(False, ring_s if ring_s is not None else now - attempt.placed_at)
-        await self.center.record(DialerResulted(at=now, call_id=attempt.call_id or attempt.originate_id,
-                                                campaign=self.campaign.id, lead_id=attempt.lead.lead_id,
-                                                result=outcome))
+        await self.center.record(
+            DialerResulted(
+                at=now,
+                call_id=attempt.call_id or attempt.originate_id,
+                campaign=self.campaign.id,
+                lead_id=attempt.lead.lead_id,
+                result=outcome,
+            )
+        )
         state = self.book.state(attempt.lead.lead_id)
         if state.status == LeadStatus.DIALING:
             self.book.record_outcome(attempt.lead.lead_id, outcome if outcome != "answered" else "failed", now)
@@ -716,16 +799,25 @@ class DialerRunner:
         window = min(config.drop_windows_hours) * 3600.0
         answers, drops = self.pacer.budget.counts(now, window)
         in_flight = sum(1 for a in self._by_originate.values() if a.state == "ringing") + sum(
-            1 for a in self._by_call.values() if a.state == "amd")
+            1 for a in self._by_call.values() if a.state == "amd"
+        )
         ready = sum(1 for a in self.agents if self.center.router.agent_state(a) not in (None, "logged_out", "paused"))
         return {
-            "name": config.name or config.id, "mode": config.mode, "decision": self.stats.last_decision,
-            "agents_ready": ready, "dialing": in_flight,
+            "name": config.name or config.id,
+            "mode": config.mode,
+            "decision": self.stats.last_decision,
+            "agents_ready": ready,
+            "dialing": in_flight,
             "dial_level": round(in_flight / ready, 2) if ready else 0.0,
-            "dials": self.stats.dials, "answered": self.stats.humans, "connected": self.stats.connected,
-            "dropped": self.stats.dropped, "drop_rate": round(drops / answers, 4) if answers else 0.0,
-            "drop_window_h": min(config.drop_windows_hours), "drop_cap": config.drop_cap,
-            "leads_left": self.book.leads_left(), "at": now,
+            "dials": self.stats.dials,
+            "answered": self.stats.humans,
+            "connected": self.stats.connected,
+            "dropped": self.stats.dropped,
+            "drop_rate": round(drops / answers, 4) if answers else 0.0,
+            "drop_window_h": min(config.drop_windows_hours),
+            "drop_cap": config.drop_cap,
+            "leads_left": self.book.leads_left(),
+            "at": now,
         }
 
     async def publish_tile(self, now: float, snap: PacingSnapshot | None = None) -> None:
@@ -763,9 +855,16 @@ def campaign_agents(campaign: LiveCampaign, users: Sequence[Any]) -> list[str]:
     return [u.login for u in users if campaign.live.skill in (u.skills or {})]
 
 
-async def start_dialers(campaigns_section: Mapping[str, Any], center: LiveCenter, client: Any, store: Any,
-                        users: Sequence[Any], *, base_dir: str | Path = ".",
-                        pbx_ready: Callable[[], bool] = lambda: True) -> list[DialerRunner]:
+async def start_dialers(
+    campaigns_section: Mapping[str, Any],
+    center: LiveCenter,
+    client: Any,
+    store: Any,
+    users: Sequence[Any],
+    *,
+    base_dir: str | Path = ".",
+    pbx_ready: Callable[[], bool] = lambda: True,
+) -> list[DialerRunner]:
     """The runners of the enabled `[campaigns.*]` (their `run()` is the caller's to start).
     Raises CampaignConfigError on a bad section; a campaign with no agent is skipped."""
     runners = []
@@ -775,21 +874,40 @@ async def start_dialers(campaigns_section: Mapping[str, Any], center: LiveCenter
         agents = campaign_agents(campaign, users)
         rules = center.router.rules
         if campaign.queue not in rules.queues and getattr(rules, "default_queue", None):
-            log.warning("campaign_queue_not_in_routing", campaign=campaign.id, queue=campaign.queue,
-                        default_queue=rules.default_queue,
-                        hint=f"add [routing.queues.{campaign.queue}] targeting skills.{campaign.live.skill}")
+            log.warning(
+                "campaign_queue_not_in_routing",
+                campaign=campaign.id,
+                queue=campaign.queue,
+                default_queue=rules.default_queue,
+                hint=f"add [routing.queues.{campaign.queue}] targeting skills.{campaign.live.skill}",
+            )
         if not agents:
             log.warning("campaign_without_agents", campaign=campaign.id, skill=campaign.live.skill)
         book, _rejected = load_book(campaign, center.clock())
         variables = demo_variables(campaign.live.demo_behaviour) if campaign.live.demo_behaviour else None
-        runner = DialerRunner(center, campaign, book, agents, variables_for=variables, store=store,
-                              pbx_ready=pbx_ready, agent_skills={u.login: set(u.skills or {}) for u in users})
+        runner = DialerRunner(
+            center,
+            campaign,
+            book,
+            agents,
+            variables_for=variables,
+            store=store,
+            pbx_ready=pbx_ready,
+            agent_skills={u.login: set(u.skills or {}) for u in users},
+        )
         await runner.prepare()
         client.subscribe("UserEvent", runner.on_ami_message)
         center.directory_listeners.append(runner.set_directory)
         runners.append(runner)
-        log.info("campaign_loaded", campaign=campaign.id, leads=len(book.states), rejected=len(_rejected),
-                 agents=len(agents), mode=campaign.config.mode, queue=campaign.queue)
+        log.info(
+            "campaign_loaded",
+            campaign=campaign.id,
+            leads=len(book.states),
+            rejected=len(_rejected),
+            agents=len(agents),
+            mode=campaign.config.mode,
+            queue=campaign.queue,
+        )
     return runners
 
 
@@ -817,6 +935,15 @@ def demo_variables(behaviour: Mapping[str, float], seed: int = 0) -> Callable[[L
 
 
 __all__ = [
-    "DialerRunner", "DialerStats", "LiveCampaign", "LiveKeys", "campaign_agents", "demo_variables",
-    "lead_customer", "lead_customer_id", "load_book", "parse_live_campaigns", "start_dialers",
+    "DialerRunner",
+    "DialerStats",
+    "LiveCampaign",
+    "LiveKeys",
+    "campaign_agents",
+    "demo_variables",
+    "lead_customer",
+    "lead_customer_id",
+    "load_book",
+    "parse_live_campaigns",
+    "start_dialers",
 ]

@@ -1,6 +1,6 @@
 """Dial outcomes from what Asterisk reports (pure): the OriginateResponse `Reason`
 and the dialplan's AMD result (`UserEvent: DialerAMD`, `Status:` HUMAN / MACHINE /
-NOTSURE / HANGUP, as in ../shared/ami-traces/outbound-*.ami).
+NOTSURE / HANGUP, as in tests/fixtures/ami-traces/outbound-*.ami).
 
 The live dialer (dialer/live.py) feeds these into `CampaignBook.record_outcome`, the
 `Pacer` and `DialerResulted` events; the simulator uses the same outcome names.

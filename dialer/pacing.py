@@ -42,9 +42,8 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import deque
-from dataclasses import dataclass, field
-from typing import Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 DAY = 86400.0
 
@@ -127,8 +126,9 @@ class DropBudget:
     taken for the answers to come).
     """
 
-    def __init__(self, cap: float, windows_s: Sequence[float], lookahead_share: float = 0.5,
-                 lookahead_max_s: float = 43200.0) -> None:
+    def __init__(
+        self, cap: float, windows_s: Sequence[float], lookahead_share: float = 0.5, lookahead_max_s: float = 43200.0
+    ) -> None:
         self.cap = cap
         self.windows_s = tuple(windows_s)
         self.lookahead_share = lookahead_share
@@ -210,7 +210,9 @@ def max_window_rate(
     """
     if end - start <= window_s:
         return len(drop_times) / len(answer_times) if answer_times else 0.0
-    ends = sorted({t for t in answer_times if t >= start + window_s} | {t for t in drop_times if t >= start + window_s} | {end})
+    ends = sorted(
+        {t for t in answer_times if t >= start + window_s} | {t for t in drop_times if t >= start + window_s} | {end}
+    )
     worst = 0.0
     for t in ends:
         lo = t - window_s
@@ -239,7 +241,7 @@ class _Histogram:
         self.prior_mean = prior_mean
         self.prior_weight = prior_weight
         self.step = step
-        self.nbins = int(math.ceil(limit / step)) + 2
+        self.nbins = math.ceil(limit / step) + 2
         self.counts = [0] * self.nbins
         self.n = 0
         self._table: list[float] = []
@@ -350,7 +352,7 @@ class Pacer:
         self.handle_time = _Histogram(c.prior_aht_s, c.prior_weight, c.grid_step_s, max(3600.0, 20 * c.prior_aht_s))
         self.gain = c.initial_gain
         # look-ahead grid, in steps: dense first (answers come early), sparser later
-        last = int(math.ceil(c.no_answer_timeout_s / c.grid_step_s))
+        last = math.ceil(c.no_answer_timeout_s / c.grid_step_s)
         ks = {0, last}
         k, gap = 0, 1
         while k < last:
@@ -359,7 +361,7 @@ class Pacer:
             if k >= 8:
                 gap = max(gap, k // 4)
         self._ks = sorted(ks)
-        grace_steps = int(round(c.connect_grace_s / c.grid_step_s))
+        grace_steps = round(c.connect_grace_s / c.grid_step_s)
         self._sup_offs = [k + grace_steps for k in self._ks]
         self._sup_cache: dict[int, tuple[list[float], list[float]]] = {}
         self._sup_cache_table: list[float] | None = None
@@ -391,8 +393,9 @@ class Pacer:
         # integral control on log(gain): +rate*target per connected answer, -rate*(1-target) per drop
         if target > 0 and self.last_mode == MODE_PREDICTIVE and not self.budget_limited:
             # faster learning while few answers were seen, then the steady rate
-            rate = max(self.config.gain_rate,
-                       self.config.gain_rate_initial / math.sqrt(1.0 + self.budget.total_answers / 20.0))
+            rate = max(
+                self.config.gain_rate, self.config.gain_rate_initial / math.sqrt(1.0 + self.budget.total_answers / 20.0)
+            )
             step = rate * ((0.0 if dropped else 1.0) * target - (1.0 - target if dropped else 0.0)) / target
             self.gain = min(self.config.gain_max, max(self.config.gain_min, self.gain * math.exp(step)))
 
@@ -485,11 +488,11 @@ class Pacer:
         for i, count in groups.items():
             f, v = self._supply_vectors(i)
             if count == 1:
-                sup_mean = [a + b for a, b in zip(sup_mean, f)]
-                sup_var = [a + b for a, b in zip(sup_var, v)]
+                sup_mean = [a + b for a, b in zip(sup_mean, f, strict=False)]
+                sup_var = [a + b for a, b in zip(sup_var, v, strict=False)]
             else:
-                sup_mean = [a + count * b for a, b in zip(sup_mean, f)]
-                sup_var = [a + count * b for a, b in zip(sup_var, v)]
+                sup_mean = [a + count * b for a, b in zip(sup_mean, f, strict=False)]
+                sup_var = [a + count * b for a, b in zip(sup_var, v, strict=False)]
 
         # demand already committed: answered waiting, dials in flight, inbound (goes first)
         lam = snap.inbound_rate_per_s
@@ -522,8 +525,14 @@ class Pacer:
         # no demand at all (which cannot drop anything); that spurious part, the overflow
         # of "supply alone", is taken off.
         base = [
-            (dem_mean[i] - sup_mean[i], dem_var[i] + sup_var[i], new_q[i], new_q[i] * (1.0 - new_q[i]),
-             ans_by[i] + 1.0, expected_overflow(-sup_mean[i], sup_var[i]))
+            (
+                dem_mean[i] - sup_mean[i],
+                dem_var[i] + sup_var[i],
+                new_q[i],
+                new_q[i] * (1.0 - new_q[i]),
+                ans_by[i] + 1.0,
+                expected_overflow(-sup_mean[i], sup_var[i]),
+            )
             for i in range(ng)
         ]
         committed = snap.answered_waiting + pend_answers
@@ -534,8 +543,9 @@ class Pacer:
         z = c.budget_risk_z
 
         def worst_overflow(n: int) -> float:
-            return max(max(0.0, expected_overflow(m + n * q, v + n * qv) - spurious)
-                       for m, v, q, qv, _a, spurious in base)
+            return max(
+                max(0.0, expected_overflow(m + n * q, v + n * qv) - spurious) for m, v, q, qv, _a, spurious in base
+            )
 
         def acceptable(n: int) -> tuple[bool, bool]:
             # rate: at every look-ahead time, expected drops by t <= rho * expected live answers by t

@@ -34,12 +34,15 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 import simpy
 import structlog
 
+from dialer.campaign import CampaignBook
+from dialer.leads import Lead
 from dialer.pacing import (
     DAY,
     MODE_PREDICTIVE,
@@ -49,8 +52,6 @@ from dialer.pacing import (
     PacingSnapshot,
     max_window_rate,
 )
-from dialer.campaign import CampaignBook
-from dialer.leads import Lead
 from events import (
     AgentLoggedIn,
     AgentLoggedOut,
@@ -113,8 +114,10 @@ class DialerSimConfig:
             (self.ring_mean_s > 0, "ring_mean_s: must be > 0"),
             (self.no_answer_timeout_s > 0, "no_answer_timeout_s: must be > 0"),
             (self.machine_rate >= 0 and self.busy_rate >= 0, "machine_rate/busy_rate: must be >= 0"),
-            (self.answer_rate + self.machine_rate + self.busy_rate <= 1.0 + 1e-9,
-             "answer_rate + machine_rate + busy_rate: must be <= 1"),
+            (
+                self.answer_rate + self.machine_rate + self.busy_rate <= 1.0 + 1e-9,
+                "answer_rate + machine_rate + busy_rate: must be <= 1",
+            ),
             (self.hours > 0, "hours: must be > 0"),
             (self.mode in (MODE_PREDICTIVE, MODE_PROGRESSIVE), "mode: must be predictive or progressive"),
             (self.tick_s > 0, "tick_s: must be > 0"),
@@ -360,8 +363,15 @@ class DialerModel:
         start = env.now
         self.ringing[call_id] = start
         r.dials += 1
-        self.emit(DialerAttempted(at=start, call_id=call_id, campaign=self.campaign_id, lead_id=lead_id,
-                                  number=lead.phone if lead is not None else ""))
+        self.emit(
+            DialerAttempted(
+                at=start,
+                call_id=call_id,
+                campaign=self.campaign_id,
+                lead_id=lead_id,
+                number=lead.phone if lead is not None else "",
+            )
+        )
         u = self.rng.random()
         if u < c.answer_rate:
             outcome, ring = "human", self.draw_human_ring()
@@ -377,7 +387,9 @@ class DialerModel:
         if reserve:
             self.reserved -= 1
         self.pacer.observe_dial_result(outcome == "human", ring)
-        self.emit(DialerResulted(at=env.now, call_id=call_id, campaign=self.campaign_id, lead_id=lead_id, result=outcome))
+        self.emit(
+            DialerResulted(at=env.now, call_id=call_id, campaign=self.campaign_id, lead_id=lead_id, result=outcome)
+        )
         if outcome != "human":
             self._book_outcome(lead, outcome)
         if outcome == "busy":
@@ -397,8 +409,14 @@ class DialerModel:
         answered_at = env.now
         r.humans += 1
         r.answer_times.append(answered_at)
-        self.emit(CallArrived(at=answered_at, call_id=call_id, direction="outbound",
-                              dialed=lead.phone if lead is not None else lead_id))
+        self.emit(
+            CallArrived(
+                at=answered_at,
+                call_id=call_id,
+                direction="outbound",
+                dialed=lead.phone if lead is not None else lead_id,
+            )
+        )
         if self.idle:
             agent = self.idle.popleft()
         else:
@@ -451,7 +469,7 @@ class DialerModel:
     def _agent_free(self, agent: _Agent) -> None:
         env = self.env
         if self.inbound_queue:
-            call_id, ev = self.inbound_queue.popleft()
+            _call_id, ev = self.inbound_queue.popleft()
             ev.succeed(agent)
             return
         if self.waiting:

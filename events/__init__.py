@@ -12,8 +12,9 @@ Every event is a frozen, slotted dataclass named in the past tense, with `at`
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 _T = TypeVar("_T", bound=type)
 
@@ -57,7 +58,7 @@ def fast_init(cls: _T) -> _T:
             args.append(name)
         body.append(f"    _set_{name}(self, {name})")
     src = f"def __init__(self, {', '.join(args)}) -> None:\n" + ("\n".join(body) or "    pass") + "\n"
-    exec(src, ns)  # noqa: S102 - source built above from the class's own field names
+    exec(src, ns)
     init: Callable[..., None] = ns["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__

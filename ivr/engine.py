@@ -10,9 +10,10 @@ the same flow is tested here exactly and run live unchanged.
 from __future__ import annotations
 
 import re
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ivr.flow import (
@@ -190,4 +191,3 @@ def run(flow: IvrFlow, caller: str, now_epoch: float) -> IvrRun:
             return finish(IvrOutcome("hangup"))
     yield Stepped(current, "loop-limit")
     return finish(IvrOutcome("hangup"))
-

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from datetime import time
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -79,7 +79,7 @@ class CollectNode(_Node):
         return value
 
     @model_validator(mode="after")
-    def _bounds(self) -> "CollectNode":
+    def _bounds(self) -> CollectNode:
         if self.min_digits > self.max_digits:
             raise ValueError("min_digits must be <= max_digits")
         return self
@@ -120,7 +120,7 @@ class HangupNode(_Node):
 
 
 Node = Annotated[
-    Union[MenuNode, CollectNode, SelfServiceNode, QueueNode, CallbackNode, VoicemailNode, HangupNode],
+    MenuNode | CollectNode | SelfServiceNode | QueueNode | CallbackNode | VoicemailNode | HangupNode,
     Field(discriminator="type"),
 ]
 
@@ -150,9 +150,7 @@ class IvrFlow(BaseModel):
     hours: OpeningHours | None = None  # None: always open
     holidays: list[str] = Field(default_factory=list)  # ISO dates, local time
     closed_node: str = ""
-    tier_priority: dict[str, Annotated[int, Field(ge=0, le=9)]] = Field(
-        default_factory=lambda: {"vip": 9, "gold": 5}
-    )
+    tier_priority: dict[str, Annotated[int, Field(ge=0, le=9)]] = Field(default_factory=lambda: {"vip": 9, "gold": 5})
     max_steps: int = Field(50, ge=1)
 
     @field_validator("timezone")
@@ -165,7 +163,7 @@ class IvrFlow(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _links(self) -> "IvrFlow":
+    def _links(self) -> IvrFlow:
         problems = []
         names = set(self.nodes)
         if self.start not in names:
@@ -203,8 +201,12 @@ def parse_flow(data: dict[str, Any], filename: str = "hotline.toml", prefix: str
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_input=False, include_url=False):
-            loc = ".".join(str(p) for p in error["loc"] if not str(p).endswith("Node") and p not in (
-                "menu", "collect", "self_service", "queue", "callback", "voicemail", "hangup"))
+            loc = ".".join(
+                str(p)
+                for p in error["loc"]
+                if not str(p).endswith("Node")
+                and p not in ("menu", "collect", "self_service", "queue", "callback", "voicemail", "hangup")
+            )
             message = str(error["msg"]).removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = "unknown key"

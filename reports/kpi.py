@@ -1,4 +1,4 @@
-"""KPI library: one set of definitions (../shared/REFERENCE.md) for the live wallboard,
+"""KPI library: one set of definitions for the live wallboard,
 the stored history and the simulator's output. Pure: no I/O, time passed in.
 
 Two forms over the same facts (see `reports.kpi_fold` for what events mean):
@@ -28,8 +28,9 @@ interval.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from reports.kpi_fold import (
     AGENT_STATES,
@@ -44,13 +45,13 @@ from reports.kpi_fold import (
 )
 
 __all__ = [
+    "INTERVALS",
     "KpiConfig",
-    "Totals",
-    "KpiReport",
     "KpiEngine",
+    "KpiReport",
+    "Totals",
     "batch_report",
     "metrics",
-    "INTERVALS",
 ]
 
 INTERVALS = (900, 1800, 3600)
@@ -78,9 +79,7 @@ class KpiConfig:
         if not (isinstance(self.slot_s, int) and self.slot_s > 0):
             raise ValueError(f"kpi.slot_s: must be a positive integer, got {self.slot_s!r}")
         if not (isinstance(self.window_s, int) and self.window_s >= self.slot_s and self.window_s % self.slot_s == 0):
-            raise ValueError(
-                f"kpi.window_s: must be a multiple of slot_s ({self.slot_s}), got {self.window_s!r}"
-            )
+            raise ValueError(f"kpi.window_s: must be a multiple of slot_s ({self.slot_s}), got {self.window_s!r}")
 
     def echo(self) -> dict[str, Any]:
         return {
@@ -303,7 +302,7 @@ def _call_fact_keys(f: Fact, period: float | None, cfg: KpiConfig) -> list[tuple
 
 def _with_max(f: Fact, deltas: tuple[tuple[str, float], ...]) -> tuple[tuple[str, float], ...]:
     if isinstance(f, Outcome):
-        return deltas + (("max_wait", f.wait),)
+        return (*deltas, ("max_wait", f.wait))
     return deltas
 
 
@@ -337,7 +336,10 @@ class KpiReport:
 
 
 def _build_report(
-    buckets: Mapping[tuple, Totals], cfg: KpiConfig, start: float | None, end: float | None,
+    buckets: Mapping[tuple, Totals],
+    cfg: KpiConfig,
+    start: float | None,
+    end: float | None,
     with_intervals: bool = True,
 ) -> KpiReport:
     overall = metrics(buckets.get(("all", "", None)) or Totals(), cfg)
@@ -434,8 +436,15 @@ class KpiEngine:
             return float("-inf")
         return _floor(self._now, self.cfg.slot_s) - self.cfg.window_s + self.cfg.slot_s
 
-    def _span(self, agent: str, state: str, start: float, end: float,
-              buckets: dict[tuple, Totals], slots: dict[float, dict[tuple, Totals]] | None) -> None:
+    def _span(
+        self,
+        agent: str,
+        state: str,
+        start: float,
+        end: float,
+        buckets: dict[tuple, Totals],
+        slots: dict[float, dict[tuple, Totals]] | None,
+    ) -> None:
         cfg = self.cfg
         name = _STATE_ATTR[state]
         team = cfg.teams.get(agent)
@@ -541,7 +550,7 @@ class KpiEngine:
             q["waiting"] += 1
             q["longest_wait"] = max(q["longest_wait"], now - offered_at)
         agents: dict[str, dict[str, Any]] = {}
-        by_state = {s: 0 for s in AGENT_STATES}
+        by_state = dict.fromkeys(AGENT_STATES, 0)
         for agent, (state, since) in self._fold.agent_states().items():
             agents[agent] = {"state": state, "since": since, "team": self.cfg.teams.get(agent, "")}
             by_state[state] = by_state.get(state, 0) + 1

@@ -33,8 +33,9 @@ Semantics (documented here once):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Protocol
 
 import structlog
 
@@ -123,8 +124,17 @@ class FactSink(Protocol):
 
 
 class _Visit:
-    __slots__ = ("queue", "offered_at", "state", "agent", "seg_start", "hold_start", "hold", "transferred",
-                 "deflected")
+    __slots__ = (
+        "agent",
+        "deflected",
+        "hold",
+        "hold_start",
+        "offered_at",
+        "queue",
+        "seg_start",
+        "state",
+        "transferred",
+    )
 
     def __init__(self, queue: str, offered_at: float) -> None:
         self.queue = queue
@@ -139,7 +149,7 @@ class _Visit:
 
 
 class _Wrap:
-    __slots__ = ("visit", "talk", "hold", "start")
+    __slots__ = ("hold", "start", "talk", "visit")
 
     def __init__(self, visit: _Visit, talk: float, hold: float, start: float) -> None:
         self.visit = visit
@@ -152,7 +162,7 @@ class KpiFold:
     """Feeds facts to `sink` as events arrive. O(1) per event. Events must come in
     time order (a late event is clamped to the last time seen, and logged)."""
 
-    __slots__ = ("sink", "_visits", "_agent_state", "_agent_since", "_wraps", "_last")
+    __slots__ = ("_agent_since", "_agent_state", "_last", "_visits", "_wraps", "sink")
 
     def __init__(self, sink: FactSink) -> None:
         self.sink = sink
@@ -176,9 +186,7 @@ class KpiFold:
     def open_spans(self, now: float) -> list[Span]:
         """The agents' current states as spans ending at `now` (not emitted as facts)."""
         return [
-            Span(a, s, self._agent_since[a], now)
-            for a, s in self._agent_state.items()
-            if now > self._agent_since[a]
+            Span(a, s, self._agent_since[a], now) for a, s in self._agent_state.items() if now > self._agent_since[a]
         ]
 
     # -------------------------------------------------------------- agent state

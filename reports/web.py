@@ -11,8 +11,9 @@ import csv
 import io
 import time
 from collections import Counter
+from collections.abc import AsyncIterator, Mapping
 from datetime import date, datetime, timedelta
-from typing import Any, AsyncIterator, Mapping
+from typing import Any
 
 import aiohttp_jinja2
 import structlog
@@ -118,8 +119,14 @@ def parse_report_query(query: Mapping[str, str], now: float) -> dict[str, Any]:
         raise BadQuery(f"interval: must be one of {', '.join(map(str, INTERVALS))}, not {interval}")
     start = time.mktime(d_from.timetuple())
     end = time.mktime((d_to + timedelta(days=1)).timetuple())
-    return {"from": d_from.isoformat(), "to": d_to.isoformat(), "interval": interval, "start": start,
-            "end": min(end, max(now, start)), "queue": query.get("queue", "")}
+    return {
+        "from": d_from.isoformat(),
+        "to": d_to.isoformat(),
+        "interval": interval,
+        "start": start,
+        "end": min(end, max(now, start)),
+        "queue": query.get("queue", ""),
+    }
 
 
 async def load_events(store: SqlStore, start: float, end: float) -> list[Any]:
@@ -149,13 +156,23 @@ async def build_report(request: web.Request, me: Identity, q: dict[str, Any]) ->
         report["agents"] = {k: v for k, v in report["agents"].items() if cfg.teams.get(k) in me.teams}
     targets = {name: QueueSettings.model_validate(v).model_dump() for name, v in queues_cfg.items()}
     overall_target = (
-        targets[q["queue"]] if q["queue"] in targets
-        else {k: sum(t[k] for t in targets.values()) / len(targets) for k in QueueSettings().model_dump() if k != "label"}
-        if targets else QueueSettings().model_dump()
+        targets[q["queue"]]
+        if q["queue"] in targets
+        else {
+            k: sum(t[k] for t in targets.values()) / len(targets) for k in QueueSettings().model_dump() if k != "label"
+        }
+        if targets
+        else QueueSettings().model_dump()
     )
-    return {"report": report, "targets": targets, "overall_target": overall_target, "names": names,
-            "agent_teams": dict(cfg.teams),
-            "events": len(events), "query": q}
+    return {
+        "report": report,
+        "targets": targets,
+        "overall_target": overall_target,
+        "names": names,
+        "agent_teams": dict(cfg.teams),
+        "events": len(events),
+        "query": q,
+    }
 
 
 def _pct(v: float | None) -> str:
@@ -169,34 +186,78 @@ def _sec(v: float | None) -> str:
 def charts(data: dict[str, Any]) -> dict[str, str]:
     report, target = data["report"], data["overall_target"]
     ivs = report["intervals"]
-    labels = [datetime.fromtimestamp(i["start"]).strftime("%m-%d %H:%M" if data["query"]["from"] != data["query"]["to"] else "%H:%M") for i in ivs]
+    labels = [
+        datetime.fromtimestamp(i["start"]).strftime(
+            "%m-%d %H:%M" if data["query"]["from"] != data["query"]["to"] else "%H:%M"
+        )
+        for i in ivs
+    ]
     agents = report["agents"]
     agent_labels = list(agents)
     return {
-        "volume": bar_chart("Inbound calls per interval", labels, [
-            ("offered", [i["offered"] for i in ivs]), ("answered", [i["answered"] for i in ivs]),
-            ("abandoned", [i["abandoned"] for i in ivs])]),
-        "service_level": bar_chart("Service level per interval", labels,
-                                   [("service level", [i["service_level"] for i in ivs])], unit="%",
-                                   target=target.get("sl_target")),
-        "wait": bar_chart("Wait time per interval (ASA, average wait)", labels, [
-            ("ASA", [i["asa"] for i in ivs]), ("avg wait", [i["avg_wait"] for i in ivs])], unit="s",
-            target=target.get("asa_target_s"), target_label="ASA target"),
-        "duration": bar_chart("Call duration per interval (AHT, talk)", labels, [
-            ("AHT", [i["aht"] for i in ivs]), ("talk", [i["avg_talk"] for i in ivs])], unit="s",
-            target=target.get("aht_target_s"), target_label="AHT target"),
-        "abandonment": bar_chart("Abandon rate per interval", labels,
-                                 [("abandon rate", [i["abandon_rate"] for i in ivs])], unit="%",
-                                 target=target.get("abandon_target"), target_label="max"),
-        "transfer": bar_chart("Transfer rate per interval", labels,
-                              [("transfer rate", [i["transfer_rate"] for i in ivs])], unit="%",
-                              target=target.get("transfer_target"), target_label="max"),
-        "occupancy": bar_chart("Agent occupancy", agent_labels,
-                               [("occupancy", [a["total"]["occupancy"] for a in agents.values()])], unit="%",
-                               target=target.get("occupancy_target")),
-        "agents_aht": bar_chart("Agent comparison: AHT", agent_labels,
-                                [("AHT", [a["total"]["aht"] for a in agents.values()])], unit="s",
-                                target=target.get("aht_target_s"), target_label="AHT target"),
+        "volume": bar_chart(
+            "Inbound calls per interval",
+            labels,
+            [
+                ("offered", [i["offered"] for i in ivs]),
+                ("answered", [i["answered"] for i in ivs]),
+                ("abandoned", [i["abandoned"] for i in ivs]),
+            ],
+        ),
+        "service_level": bar_chart(
+            "Service level per interval",
+            labels,
+            [("service level", [i["service_level"] for i in ivs])],
+            unit="%",
+            target=target.get("sl_target"),
+        ),
+        "wait": bar_chart(
+            "Wait time per interval (ASA, average wait)",
+            labels,
+            [("ASA", [i["asa"] for i in ivs]), ("avg wait", [i["avg_wait"] for i in ivs])],
+            unit="s",
+            target=target.get("asa_target_s"),
+            target_label="ASA target",
+        ),
+        "duration": bar_chart(
+            "Call duration per interval (AHT, talk)",
+            labels,
+            [("AHT", [i["aht"] for i in ivs]), ("talk", [i["avg_talk"] for i in ivs])],
+            unit="s",
+            target=target.get("aht_target_s"),
+            target_label="AHT target",
+        ),
+        "abandonment": bar_chart(
+            "Abandon rate per interval",
+            labels,
+            [("abandon rate", [i["abandon_rate"] for i in ivs])],
+            unit="%",
+            target=target.get("abandon_target"),
+            target_label="max",
+        ),
+        "transfer": bar_chart(
+            "Transfer rate per interval",
+            labels,
+            [("transfer rate", [i["transfer_rate"] for i in ivs])],
+            unit="%",
+            target=target.get("transfer_target"),
+            target_label="max",
+        ),
+        "occupancy": bar_chart(
+            "Agent occupancy",
+            agent_labels,
+            [("occupancy", [a["total"]["occupancy"] for a in agents.values()])],
+            unit="%",
+            target=target.get("occupancy_target"),
+        ),
+        "agents_aht": bar_chart(
+            "Agent comparison: AHT",
+            agent_labels,
+            [("AHT", [a["total"]["aht"] for a in agents.values()])],
+            unit="s",
+            target=target.get("aht_target_s"),
+            target_label="AHT target",
+        ),
     }
 
 
@@ -207,11 +268,19 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
     except BadQuery as exc:
         return web.Response(status=400, text=f"400 Bad Request: {exc}")
     data = await build_report(request, me, q)
-    return aiohttp_jinja2.render_template("reports.html", request, {
-        **data, "charts": charts(data), "pct": _pct, "sec": _sec, "intervals": INTERVALS,
-        "queue_names": sorted(data["targets"]),
-        "csv_query": "&".join(f"{k}={q[k]}" for k in ("from", "to", "interval", "queue") if q[k]),
-    })
+    return aiohttp_jinja2.render_template(
+        "reports.html",
+        request,
+        {
+            **data,
+            "charts": charts(data),
+            "pct": _pct,
+            "sec": _sec,
+            "intervals": INTERVALS,
+            "queue_names": sorted(data["targets"]),
+            "csv_query": "&".join(f"{k}={q[k]}" for k in ("from", "to", "interval", "queue") if q[k]),
+        },
+    )
 
 
 async def reports_json(request: web.Request) -> web.Response:
@@ -221,8 +290,15 @@ async def reports_json(request: web.Request) -> web.Response:
     except BadQuery as exc:
         return api_error(400, str(exc))
     data = await build_report(request, me, q)
-    return web.json_response({"query": q, "targets": data["targets"], "overall_target": data["overall_target"],
-                              "events": data["events"], **data["report"]})
+    return web.json_response(
+        {
+            "query": q,
+            "targets": data["targets"],
+            "overall_target": data["overall_target"],
+            "events": data["events"],
+            **data["report"],
+        }
+    )
 
 
 CSV_SECTIONS = ("summary", "intervals", "queues", "teams", "agents")
@@ -257,8 +333,9 @@ async def reports_csv(request: web.Request) -> web.StreamResponse:
     data = await build_report(request, me, q)
     body = report_csv(section, data["report"])
     filename = f"hotline-{section}-{q['from']}-{q['to']}.csv"
-    return web.Response(text=body, content_type="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return web.Response(
+        text=body, content_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
 
 
 # ---------------------------------------------------------------- setup
@@ -280,8 +357,9 @@ def setup(app: web.Application, *, min_interval_s: float = 0.5) -> None:
             cfg, names = await kpi_config(app[STORE], queues)
             return LiveBoard(cfg, queues, names, await agent_skills(app[STORE]))
 
-        hub = WallboardHub(app[STORE], app[BUS], factory, app[CLOCK], min_interval_s=min_interval_s,
-                           watch_channels=(CONFIG_CHANNEL,))
+        hub = WallboardHub(
+            app[STORE], app[BUS], factory, app[CLOCK], min_interval_s=min_interval_s, watch_channels=(CONFIG_CHANNEL,)
+        )
         app[WALLBOARD] = hub
         task = asyncio.create_task(hub.run(), name="wallboard-hub")
         app[WEB_TASKS].append(task)

@@ -4,8 +4,8 @@ is escaped."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
-from typing import Sequence
 
 PALETTE = ("#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2")
 
@@ -18,9 +18,16 @@ def _fmt(v: float, unit: str) -> str:
     return f"{v:g}" if abs(v) < 1000 else f"{v:,.0f}"
 
 
-def bar_chart(title: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]],
-              unit: str = "", target: float | None = None, target_label: str = "target",
-              width: int = 640, height: int = 220) -> str:
+def bar_chart(
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float | None]]],
+    unit: str = "",
+    target: float | None = None,
+    target_label: str = "target",
+    width: int = 640,
+    height: int = 220,
+) -> str:
     """Grouped bars: one group per label, one bar per series. `target` draws a dashed line."""
     pad_l, pad_r, pad_t, pad_b = 48, 10, 26, 42
     plot_w, plot_h = width - pad_l - pad_r, height - pad_t - pad_b
@@ -41,7 +48,9 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[tuple[str, Seq
     for frac in (0.0, 0.5, 1.0):
         v = top / 1.1 * frac
         y = pad_t + plot_h - (v / top) * plot_h
-        out.append(f'<text x="{pad_l - 4}" y="{y + 4:.1f}" class="tick" text-anchor="end">{escape(_fmt(v, unit))}</text>')
+        out.append(
+            f'<text x="{pad_l - 4}" y="{y + 4:.1f}" class="tick" text-anchor="end">{escape(_fmt(v, unit))}</text>'
+        )
     for si, (name, vs) in enumerate(series):
         color = PALETTE[si % len(PALETTE)]
         for i, v in enumerate(vs):
@@ -51,18 +60,22 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[tuple[str, Seq
             x = pad_l + i * group_w + group_w * 0.1 + si * bar_w
             out.append(
                 f'<rect x="{x:.1f}" y="{pad_t + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{color}">'
-                f'<title>{escape(labels[i])} {escape(name)}: {escape(_fmt(v, unit))}</title></rect>'
+                f"<title>{escape(labels[i])} {escape(name)}: {escape(_fmt(v, unit))}</title></rect>"
             )
     step = max(1, n // 12)
     for i, label in enumerate(labels):
         if i % step == 0:
             x = pad_l + i * group_w + group_w / 2
-            out.append(f'<text x="{x:.1f}" y="{height - pad_b + 14}" class="tick" text-anchor="middle">{escape(label)}</text>')
+            out.append(
+                f'<text x="{x:.1f}" y="{height - pad_b + 14}" class="tick" text-anchor="middle">{escape(label)}</text>'
+            )
     if target is not None:
         y = pad_t + plot_h - (target / top) * plot_h
         out.append(f'<line x1="{pad_l}" y1="{y:.1f}" x2="{width - pad_r}" y2="{y:.1f}" class="target"/>')
-        out.append(f'<text x="{width - pad_r}" y="{y - 3:.1f}" class="tick" text-anchor="end">'
-                   f'{escape(target_label)} {escape(_fmt(target, unit))}</text>')
+        out.append(
+            f'<text x="{width - pad_r}" y="{y - 3:.1f}" class="tick" text-anchor="end">'
+            f"{escape(target_label)} {escape(_fmt(target, unit))}</text>"
+        )
     lx = pad_l
     for si, (name, _) in enumerate(series):
         out.append(f'<rect x="{lx}" y="{height - 14}" width="10" height="10" fill="{PALETTE[si % len(PALETTE)]}"/>')

@@ -15,8 +15,9 @@ import asyncio
 import json
 import math
 import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -109,21 +110,29 @@ class LiveBoard:
             for agent_id, a in live["agents"].items():
                 if q in self.skills.get(agent_id, ()):
                     by_state[a["state"]] = by_state.get(a["state"], 0) + 1
-            queues.append({
-                "name": q, "label": t.get("label") or q,
-                "waiting": now_q["waiting"], "longest_wait": round(now_q["longest_wait"], 1),
-                "offered": today.get("offered", 0), "answered": today.get("answered", 0),
-                "abandoned": today.get("abandoned", 0),
-                "sl_today": today.get("service_level"), "sl_30m": last.get("service_level"),
-                "sl_target": sl_target,
-                "sl_today_status": status(today.get("service_level"), sl_target, True),
-                "sl_30m_status": status(last.get("service_level"), sl_target, True),
-                "abandon_rate": today.get("abandon_rate"),
-                "abandon_status": status(today.get("abandon_rate"), t.get("abandon_target"), False),
-                "asa": today.get("asa"), "asa_status": status(today.get("asa"), t.get("asa_target_s"), False),
-                "aht": today.get("aht"), "aht_status": status(today.get("aht"), t.get("aht_target_s"), False),
-                "agents_by_state": by_state,  # logged-in agents with the queue's skill
-            })
+            queues.append(
+                {
+                    "name": q,
+                    "label": t.get("label") or q,
+                    "waiting": now_q["waiting"],
+                    "longest_wait": round(now_q["longest_wait"], 1),
+                    "offered": today.get("offered", 0),
+                    "answered": today.get("answered", 0),
+                    "abandoned": today.get("abandoned", 0),
+                    "sl_today": today.get("service_level"),
+                    "sl_30m": last.get("service_level"),
+                    "sl_target": sl_target,
+                    "sl_today_status": status(today.get("service_level"), sl_target, True),
+                    "sl_30m_status": status(last.get("service_level"), sl_target, True),
+                    "abandon_rate": today.get("abandon_rate"),
+                    "abandon_status": status(today.get("abandon_rate"), t.get("abandon_target"), False),
+                    "asa": today.get("asa"),
+                    "asa_status": status(today.get("asa"), t.get("asa_target_s"), False),
+                    "aht": today.get("aht"),
+                    "aht_status": status(today.get("aht"), t.get("aht_target_s"), False),
+                    "agents_by_state": by_state,  # logged-in agents with the queue's skill
+                }
+            )
         agents = []
         teams: dict[str, dict[str, Any]] = {}
         for agent_id, a in sorted(live["agents"].items()):
@@ -131,11 +140,17 @@ class LiveBoard:
             if view.teams is not None and team not in view.teams:
                 continue
             call = self.calls.get(agent_id, {})
-            agents.append({
-                "id": agent_id, "name": self.names.get(agent_id, agent_id), "team": team, "state": a["state"],
-                "since": a["since"], "call_id": call.get("call_id", "") if a["state"] != "available" else "",
-                "queue": call.get("queue", "") if a["state"] != "available" else "",
-            })
+            agents.append(
+                {
+                    "id": agent_id,
+                    "name": self.names.get(agent_id, agent_id),
+                    "team": team,
+                    "state": a["state"],
+                    "since": a["since"],
+                    "call_id": call.get("call_id", "") if a["state"] != "available" else "",
+                    "queue": call.get("queue", "") if a["state"] != "available" else "",
+                }
+            )
             tile = teams.setdefault(team or "-", {"name": team or "-", "by_state": {}})
             tile["by_state"][a["state"]] = tile["by_state"].get(a["state"], 0) + 1
         for name, entry in report["teams"].items():
@@ -143,23 +158,33 @@ class LiveBoard:
                 continue
             tile = teams.setdefault(name, {"name": name, "by_state": {}})
             total = entry.get("total", {})
-            tile.update(handled=total.get("handled", 0), answered=total.get("answered", 0), aht=total.get("aht"),
-                        occupancy=total.get("occupancy"),
-                        sl_today=total.get("service_level"),
-                        sl_30m=window["teams"].get(name, {}).get("total", {}).get("service_level"))
+            tile.update(
+                handled=total.get("handled", 0),
+                answered=total.get("answered", 0),
+                aht=total.get("aht"),
+                occupancy=total.get("occupancy"),
+                sl_today=total.get("service_level"),
+                sl_30m=window["teams"].get(name, {}).get("total", {}).get("service_level"),
+            )
         by_state: dict[str, int] = {}
         for a in agents:
             by_state[a["state"]] = by_state.get(a["state"], 0) + 1
         overall = report["overall"]
         return {
-            "type": "wallboard", "now": now,
+            "type": "wallboard",
+            "now": now,
             "totals": {
                 "waiting": sum(q["waiting"] for q in queues),
                 "longest_wait": max((q["longest_wait"] for q in queues), default=0.0),
-                "offered": overall.get("offered", 0), "answered": overall.get("answered", 0),
-                "abandoned": overall.get("abandoned", 0), "sl_today": overall.get("service_level"),
-                "sl_30m": window["overall"].get("service_level"), "abandon_rate": overall.get("abandon_rate"),
-                "asa": overall.get("asa"), "aht": overall.get("aht"), "agents_by_state": by_state,
+                "offered": overall.get("offered", 0),
+                "answered": overall.get("answered", 0),
+                "abandoned": overall.get("abandoned", 0),
+                "sl_today": overall.get("service_level"),
+                "sl_30m": window["overall"].get("service_level"),
+                "abandon_rate": overall.get("abandon_rate"),
+                "asa": overall.get("asa"),
+                "aht": overall.get("aht"),
+                "agents_by_state": by_state,
             },
             "queues": queues,
             "teams": [teams[k] for k in sorted(teams)],
@@ -179,9 +204,17 @@ class WallboardHub:
     rebuilt from the log when what it takes from them differs. They are also compared
     every `directory_check_s`, for changes no message announced."""
 
-    def __init__(self, store: SqlStore, bus: Bus, board_factory: Callable[[], Awaitable[LiveBoard]],
-                 clock: Callable[[], float] = time.time, min_interval_s: float = 0.5, refresh_s: float = 5.0,
-                 watch_channels: tuple[str, ...] = (), directory_check_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        bus: Bus,
+        board_factory: Callable[[], Awaitable[LiveBoard]],
+        clock: Callable[[], float] = time.time,
+        min_interval_s: float = 0.5,
+        refresh_s: float = 5.0,
+        watch_channels: tuple[str, ...] = (),
+        directory_check_s: float = 30.0,
+    ) -> None:
         self._store = store
         self._bus = bus
         self._factory = board_factory
@@ -279,7 +312,7 @@ class WallboardHub:
             try:
                 async with asyncio.timeout(self.refresh_s):
                     await self._dirty.wait()
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._dirty.clear()
             began = time.monotonic()

@@ -70,7 +70,7 @@ def build_rules_text(k: int) -> str:
             lines += [
                 f"[[queues.q_{s}.filters]]",
                 'name = "gold"',
-                'when = \'tier == "gold"\'',
+                "when = 'tier == \"gold\"'",
                 f"[[queues.q_{s}.filters.targets]]",
                 'strategy = "preferred_agent"',
                 "timeout_s = 15",
@@ -94,12 +94,19 @@ def build_rules_text(k: int) -> str:
 def _percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return 0.0
-    idx = min(len(sorted_values) - 1, max(0, int(round(q * (len(sorted_values) - 1)))))
+    idx = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
     return sorted_values[idx]
 
 
-def run_benchmark(agents: int, skills: int, waiting: int, seed: int = 0, events: int = 100_000,
-                  rules: RuleSet | None = None, freeze_gc: bool = False) -> dict[str, Any]:
+def run_benchmark(
+    agents: int,
+    skills: int,
+    waiting: int,
+    seed: int = 0,
+    events: int = 100_000,
+    rules: RuleSet | None = None,
+    freeze_gc: bool = False,
+) -> dict[str, Any]:
     """Drive the router; return figures (latencies in microseconds)."""
     rng = random.Random(seed)
     rules = rules or load_rules(build_rules_text(skills), "bench-routing.toml")
@@ -192,8 +199,18 @@ def run_benchmark(agents: int, skills: int, waiting: int, seed: int = 0, events:
             attrs["preferred_agent"] = customer_agent[customer]
         call_state[cid] = "waiting"
         waiting_count += 1
-        feed(CallQueued(at=t, call_id=cid, queue=f"q_{skill}", skills={skill: 1},
-                        priority=rng.choice((0, 0, 0, 0, 1, 2, 5)), customer_id=customer, attributes=attrs), t)
+        feed(
+            CallQueued(
+                at=t,
+                call_id=cid,
+                queue=f"q_{skill}",
+                skills={skill: 1},
+                priority=rng.choice((0, 0, 0, 0, 1, 2, 5)),
+                customer_id=customer,
+                attributes=attrs,
+            ),
+            t,
+        )
         if call_state.get(cid) == "waiting":
             later(t + rng.expovariate(1 / 900.0), "abandon", cid)
         customer_agent.setdefault(customer, "")

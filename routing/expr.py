@@ -30,8 +30,9 @@ not make sense at run time is simply false.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 # ------------------------------------------------------------------ errors
 
@@ -234,7 +235,12 @@ class _Parser:
         elif tok.kind == "kw" and tok.value in ("in", "has"):
             op = tok.value
             self.take()
-        elif tok.kind == "kw" and tok.value == "not" and self.tokens[self.i + 1].kind == "kw" and self.tokens[self.i + 1].value == "in":
+        elif (
+            tok.kind == "kw"
+            and tok.value == "not"
+            and self.tokens[self.i + 1].kind == "kw"
+            and self.tokens[self.i + 1].value == "in"
+        ):
             op = "notin"
             self.i += 2
         if op is None:
@@ -282,7 +288,9 @@ class _Parser:
                     if nxt.kind not in ("name", "kw"):
                         raise ExprError(f"expected a name after '.', found {_describe(nxt)}", nxt.pos)
                     self.take()
-                    parts.append(str(nxt.value) if nxt.kind == "name" else self.text[nxt.pos : nxt.pos + len(nxt.value)])
+                    parts.append(
+                        str(nxt.value) if nxt.kind == "name" else self.text[nxt.pos : nxt.pos + len(nxt.value)]
+                    )
                 elif self.at("op", "[") and self.tokens[self.i + 1].kind == "str":
                     self.take()
                     parts.append(self.take().value)
@@ -471,7 +479,9 @@ class _Compiler:
             if name == "attributes":
                 key = rest[1]
                 return (lambda a, c: a.attrs.get(key)), ANY
-            attr = {"agent_id": "id", "id": "id", "languages": "languages", "team": "team", "capacity": "capacity"}[name]
+            attr = {"agent_id": "id", "id": "id", "languages": "languages", "team": "team", "capacity": "capacity"}[
+                name
+            ]
             if attr == "id":
                 return (lambda a, c: a.id), kind
             if attr == "languages":
@@ -542,13 +552,9 @@ class _Compiler:
             if op in ("<", "<=", ">", ">="):
                 if lt != NUM or rt != NUM:
                     bad, bad_t = (node.left, lt) if lt != NUM else (node.right, rt)
-                    raise ExprError(
-                        f"type mismatch: {op!r} compares numbers, got a {_type_name(bad_t)}", _pos(bad)
-                    )
+                    raise ExprError(f"type mismatch: {op!r} compares numbers, got a {_type_name(bad_t)}", _pos(bad))
             elif lt != rt:
-                raise ExprError(
-                    f"type mismatch: {_type_name(lt)} {op} {_type_name(rt)}", node.pos
-                )
+                raise ExprError(f"type mismatch: {_type_name(lt)} {op} {_type_name(rt)}", node.pos)
         import operator
 
         pyop = {
@@ -596,7 +602,7 @@ def _anchors(node: Any) -> tuple[dict[str, int], bool]:
         if skill is not None and level >= 1:
             out[skill] = max(out.get(skill, 0), level)
             # `==` anchors only bound from below; `>=`/`>`/`in` are exactly "level >= n"
-            if isinstance(term, Compare) and term.op in ("==", "!=") :
+            if isinstance(term, Compare) and term.op in ("==", "!="):
                 exact = False
         else:
             exact = False

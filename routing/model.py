@@ -9,8 +9,9 @@ many ring-no-answers), so the caller can log and publish them as they are.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Union
+from typing import Any, Union
 
 from events import AgentStateChanged, fast_init
 

@@ -37,8 +37,17 @@ MODULE = "hotline_native_router"
 SOURCE = Path(__file__).resolve().with_name("router.py")
 ROOT = SOURCE.parent.parent
 # router.py and what it is type-checked and compiled against (its project imports)
-DEPENDS = tuple(ROOT / p for p in ("routing/router.py", "routing/model.py", "routing/rules.py",
-                                   "routing/expr.py", "routing/tomlpos.py", "events/__init__.py"))
+DEPENDS = tuple(
+    ROOT / p
+    for p in (
+        "routing/router.py",
+        "routing/model.py",
+        "routing/rules.py",
+        "routing/expr.py",
+        "routing/tomlpos.py",
+        "events/__init__.py",
+    )
+)
 CHOICES = ("auto", "python", "native")
 
 
@@ -61,7 +70,10 @@ def _load_native() -> tuple[Any | None, str]:
         return None, f"not built ({exc}); run `make native`"
     built_from = getattr(mod, "SOURCE_SHA256", "")
     if built_from != source_digest():
-        return None, f"built from other sources than routing/router.py and its imports now ({mod.__file__}); run `make native`"
+        return (
+            None,
+            f"built from other sources than routing/router.py and its imports now ({mod.__file__}); run `make native`",
+        )
     return mod.Router, ""
 
 
@@ -161,8 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     native, why = _load_native()
     print("compiled router: current" if native is not None else f"compiled router: {why}")
-    print(f"HOTLINE_ROUTER={os.environ.get('HOTLINE_ROUTER', 'auto')}: using the "
-          f"{'compiled' if is_native(router_class()) else 'Python'} router")
+    print(
+        f"HOTLINE_ROUTER={os.environ.get('HOTLINE_ROUTER', 'auto')}: using the "
+        f"{'compiled' if is_native(router_class()) else 'Python'} router"
+    )
     return 0
 
 

@@ -79,7 +79,7 @@ _MAX_STEPS = range(10_000)  # _advance's guard against cycles (made once: it run
 class _Window:
     """Time spent in some condition, over a sliding window (for occupancy)."""
 
-    __slots__ = ("spans", "open_at")
+    __slots__ = ("open_at", "spans")
 
     def __init__(self) -> None:
         self.spans: deque[tuple[float, float]] = deque()
@@ -109,10 +109,29 @@ class _Window:
 
 class _Agent:
     __slots__ = (
-        "id", "skills", "languages", "team", "capacity", "attrs", "wrap_up_s",
-        "logged_in", "paused", "pause_reason", "ringing", "connected", "wrapping",
-        "idle_since", "calls_handled", "misses", "rr", "state", "login_at",
-        "busy", "pause_idle", "in_index", "slots",
+        "attrs",
+        "busy",
+        "calls_handled",
+        "capacity",
+        "connected",
+        "id",
+        "idle_since",
+        "in_index",
+        "languages",
+        "logged_in",
+        "login_at",
+        "misses",
+        "pause_idle",
+        "pause_reason",
+        "paused",
+        "ringing",
+        "rr",
+        "skills",
+        "slots",
+        "state",
+        "team",
+        "wrap_up_s",
+        "wrapping",
     )
 
     def __init__(self, profile: AgentProfile) -> None:
@@ -176,10 +195,32 @@ class _Agent:
 
 class _Call:
     __slots__ = (
-        "id", "queue", "skills", "priority", "customer_id", "attrs", "tier", "language",
-        "preferred", "first_at", "queue_at", "target_at", "filter_idx", "target_idx",
-        "exhausted", "state", "agent", "group", "entry", "token", "excluded", "seq", "qr",
-        "next_due", "version", "skills_t",
+        "agent",
+        "attrs",
+        "customer_id",
+        "entry",
+        "excluded",
+        "exhausted",
+        "filter_idx",
+        "first_at",
+        "group",
+        "id",
+        "language",
+        "next_due",
+        "preferred",
+        "priority",
+        "qr",
+        "queue",
+        "queue_at",
+        "seq",
+        "skills",
+        "skills_t",
+        "state",
+        "target_at",
+        "target_idx",
+        "tier",
+        "token",
+        "version",
     )
 
     # set when the call enters the router (_on_call_queued, _adopt), not in __init__
@@ -216,10 +257,16 @@ class _Call:
 class _Group:
     """Waiting calls that any given agent may take all or none of."""
 
-    __slots__ = ("key", "qr", "target", "reqs", "agent_only", "subs", "count", "anchor", "fn", "texts")
+    __slots__ = ("agent_only", "anchor", "count", "fn", "key", "qr", "reqs", "subs", "target", "texts")
 
-    def __init__(self, key: tuple[Any, ...], qr: QueueRules, target: Target,
-                 reqs: tuple[tuple[str, int], ...], agent_only: str | None) -> None:
+    def __init__(
+        self,
+        key: tuple[Any, ...],
+        qr: QueueRules,
+        target: Target,
+        reqs: tuple[tuple[str, int], ...],
+        agent_only: str | None,
+    ) -> None:
         self.key = key
         self.qr = qr
         self.target = target
@@ -231,9 +278,7 @@ class _Group:
         self.texts: tuple[int, str, str] | None = None  # (rules version, head, tail) of Offer reasons: see _offer
         expr = target.expression
         # The expression's own check, or None when the required-skill levels say it all.
-        self.fn: Callable[[Any, Any], bool] | None = (
-            None if expr.constant_true or expr.fully_anchored else expr.fn
-        )
+        self.fn: Callable[[Any, Any], bool] | None = None if expr.constant_true or expr.fully_anchored else expr.fn
 
     def head(self, heap: list[list[Any]]) -> _Call | None:
         while heap and heap[0][3] is None:
@@ -403,8 +448,13 @@ class Router:
             cid = getattr(event, "call_id", "")
             aid = getattr(event, "agent_id", "")
             if type(cid) is not str or type(aid) is not str:
-                log.warning("routing_bad_event", kind=type(event).__name__, call_id=repr(cid), agent_id=repr(aid),
-                            problem="call_id and agent_id must be strings")
+                log.warning(
+                    "routing_bad_event",
+                    kind=type(event).__name__,
+                    call_id=repr(cid),
+                    agent_id=repr(aid),
+                    problem="call_id and agent_id must be strings",
+                )
                 return out
             handler(event, now, out)
         return out
@@ -498,10 +548,17 @@ class Router:
             return True
         if (call.queue, call.filter_idx, call.target_idx) != before:
             t = call.qr.targets_for(call.filter_idx)[call.target_idx]
-            out.append(Escalated(
-                call.id, call.target_idx,
-                f"rules v{self._version}: re-evaluated; queue {call.queue} target {call.target_idx + 1} '{t.label}'",
-                queue=call.queue, filter_index=call.filter_idx, rules_version=self._version, at=now))
+            out.append(
+                Escalated(
+                    call.id,
+                    call.target_idx,
+                    f"rules v{self._version}: re-evaluated; queue {call.queue} target {call.target_idx + 1} '{t.label}'",
+                    queue=call.queue,
+                    filter_index=call.filter_idx,
+                    rules_version=self._version,
+                    at=now,
+                )
+            )
         return False
 
     def snapshot(self, now: float | None = None) -> dict[str, Any]:
@@ -520,7 +577,7 @@ class Router:
             elif call.state == OFFERED:
                 q["ringing"] += 1
         names = ("available", "reserved", "on_call", "wrap_up", "paused", "logged_out")
-        states = {s: 0 for s in names}
+        states = dict.fromkeys(names, 0)
         teams: dict[str, dict[str, int]] = {}
         reasons: dict[str, int] = {}
         for agent in self._agents.values():
@@ -528,7 +585,7 @@ class Router:
             states[st] += 1
             team = teams.get(agent.team)
             if team is None:
-                team = teams[agent.team] = {s: 0 for s in names}
+                team = teams[agent.team] = dict.fromkeys(names, 0)
             team[st] += 1
             if agent.logged_in and agent.paused:
                 reasons[agent.pause_reason] = reasons.get(agent.pause_reason, 0) + 1
@@ -743,11 +800,18 @@ class Router:
                 self._enter_target(call, call.target_idx + 1, t_due)
                 if emit:
                     new = targets[call.target_idx]
-                    out.append(Escalated(
-                        call.id, call.target_idx,
-                        f"queue {qr.name}; target {old.index + 1} '{old.label}' timed out after "
-                        f"{_secs(old.timeout_s or 0)} s; now target {new.index + 1} '{new.label}'; rules v{version}",
-                        queue=qr.name, filter_index=call.filter_idx, rules_version=version, at=now))
+                    out.append(
+                        Escalated(
+                            call.id,
+                            call.target_idx,
+                            f"queue {qr.name}; target {old.index + 1} '{old.label}' timed out after "
+                            f"{_secs(old.timeout_s or 0)} s; now target {new.index + 1} '{new.label}'; rules v{version}",
+                            queue=qr.name,
+                            filter_index=call.filter_idx,
+                            rules_version=version,
+                            at=now,
+                        )
+                    )
                 continue
             if ov is not None:
                 self._overflow(call, qr, t_due, now, out, "last target timed out")
@@ -760,16 +824,32 @@ class Router:
 
     def _overflow(self, call: _Call, qr: QueueRules, at: float, now: float, out: list[Decision], why: str) -> None:
         to = qr.overflow.to  # type: ignore[union-attr]
-        out.append(Overflowed(call.id, qr.name, to, f"overflow after {why}; rules v{self._version}",
-                              rules_version=self._version, at=now))
+        out.append(
+            Overflowed(
+                call.id,
+                qr.name,
+                to,
+                f"overflow after {why}; rules v{self._version}",
+                rules_version=self._version,
+                at=now,
+            )
+        )
         self._enter_queue(call, to, at)
 
     def _final(self, call: _Call, qr: QueueRules, at: float, now: float, out: list[Decision], why: str) -> None:
         fin = qr.final
         assert fin is not None
-        out.append(FinalStep(call.id, fin.action, queue=qr.name, destination=fin.destination,
-                             reason=f"final step {fin.action} after {why}; rules v{self._version}",
-                             rules_version=self._version, at=now))
+        out.append(
+            FinalStep(
+                call.id,
+                fin.action,
+                queue=qr.name,
+                destination=fin.destination,
+                reason=f"final step {fin.action} after {why}; rules v{self._version}",
+                rules_version=self._version,
+                at=now,
+            )
+        )
         self._unplace(call)
         call.state = DONE
         self._calls.pop(call.id, None)
@@ -1061,8 +1141,14 @@ class Router:
                 for level in range(10, reqs[skill] - 1, -1):
                     for a in by_level[level].values():
                         if eligible(a, call, group):
-                            self._offer(call, a, now, out,
-                                        f"most skilled: {skill} {level}, idle {_secs(now - a.idle_since)} s", group)
+                            self._offer(
+                                call,
+                                a,
+                                now,
+                                out,
+                                f"most skilled: {skill} {level}, idle {_secs(now - a.idle_since)} s",
+                                group,
+                            )
                             return
                 return
             best, best_key = None, None
@@ -1074,7 +1160,9 @@ class Router:
                             best, best_key = a, k
             if best is not None:
                 level = best.skills.get(skill, 0) if skill else 0
-                self._offer(call, best, now, out, f"most skilled: {skill} {level}, idle {_secs(now - best.idle_since)} s", group)
+                self._offer(
+                    call, best, now, out, f"most skilled: {skill} {level}, idle {_secs(now - best.idle_since)} s", group
+                )
             return
         pool = [a for d in buckets for a in d.values()]
         if strategy == "random":
@@ -1198,8 +1286,9 @@ class Router:
                 return call
         return None
 
-    def _offer(self, call: _Call, agent: _Agent, now: float, out: list[Decision], how: str,
-               group: _Group | None = None) -> None:
+    def _offer(
+        self, call: _Call, agent: _Agent, now: float, out: list[Decision], how: str, group: _Group | None = None
+    ) -> None:
         """`group`: the call's group (placed in it or not), whose reason texts it keeps.
         A group is always that of the call's current target (calls are placed again
         when their target changes), so its target is the call's."""
@@ -1224,8 +1313,10 @@ class Router:
             if filter_idx < 0:
                 head = f"queue {queue}; target {t.index + 1} '{t.name or t.expression.text}' after "
             else:
-                head = (f"queue {queue}; filter '{call.qr.filters[filter_idx].name}'; target {t.index + 1} "
-                        f"'{t.name or t.expression.text}' after ")
+                head = (
+                    f"queue {queue}; filter '{call.qr.filters[filter_idx].name}'; target {t.index + 1} "
+                    f"'{t.name or t.expression.text}' after "
+                )
             texts = (version, head, f"; rules v{version}")
             if group is not None:
                 group.texts = texts
@@ -1283,7 +1374,6 @@ class Router:
     # read, whatever the dataclass declares (an event from the wire may hold
     # anything), and the mypyc build (routing/native.py) would otherwise trust the
     # declared types and raise TypeError on a bad field instead of ignoring it.
-
 
     def _on_tick(self, event: Any, now: float, out: list[Decision]) -> None:  # event: Tick
         pass  # due timers were processed by handle()
@@ -1363,13 +1453,19 @@ class Router:
     def _call_at_agent(self, call_id: str, agent_id: str, kind: str, state: int) -> tuple[_Call, _Agent] | None:
         call = self._calls.get(call_id)
         if call is None or call.state != state:
-            log.warning("routing_unexpected_event", kind=kind, call_id=call_id, agent_id=agent_id,
-                        call_state=None if call is None else call.state)
+            log.warning(
+                "routing_unexpected_event",
+                kind=kind,
+                call_id=call_id,
+                agent_id=agent_id,
+                call_state=None if call is None else call.state,
+            )
             return None
         aid = agent_id or call.agent
         if aid != call.agent:
-            log.warning("routing_unexpected_event", kind=kind, call_id=call_id, agent_id=agent_id,
-                        offered_to=call.agent)
+            log.warning(
+                "routing_unexpected_event", kind=kind, call_id=call_id, agent_id=agent_id, offered_to=call.agent
+            )
             return None
         agent = self._agents.get(aid)  # type: ignore[arg-type]
         if agent is None:
@@ -1630,18 +1726,30 @@ class Router:
             self._fill_agent(agent, now, out)
         elif state == "paused":
             if not agent.logged_in:
-                log.warning("routing_unexpected_event", kind="AgentStateChanged", agent_id=agent.id,
-                            problem="paused while logged out")
+                log.warning(
+                    "routing_unexpected_event",
+                    kind="AgentStateChanged",
+                    agent_id=agent.id,
+                    problem="paused while logged out",
+                )
                 return
             reason = str(e.reason or "")
             if reason and reason not in self._rules.pause_reasons:
-                log.warning("routing_unknown_pause_reason", agent_id=agent.id, reason=reason,
-                            known=list(self._rules.pause_reasons))
+                log.warning(
+                    "routing_unknown_pause_reason",
+                    agent_id=agent.id,
+                    reason=reason,
+                    known=list(self._rules.pause_reasons),
+                )
             agent.paused = True
             agent.pause_reason = reason
             self._sync(agent, now, None)
         elif state == "logged_out":
             self._logout(agent, now, out)
         else:
-            log.warning("routing_unexpected_event", kind="AgentStateChanged", agent_id=agent.id,
-                        problem=f"unknown state {state!r}")
+            log.warning(
+                "routing_unexpected_event",
+                kind="AgentStateChanged",
+                agent_id=agent.id,
+                problem=f"unknown state {state!r}",
+            )

@@ -26,9 +26,10 @@ import difflib
 import hashlib
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from routing.expr import Compiled, ExprError, compile_expr
 from routing.tomlpos import Locator, PathT, render_path
@@ -255,15 +256,24 @@ class _Validator:
                 if key not in allowed:
                     close = difflib.get_close_matches(key, allowed, n=1)
                     hint = f" (did you mean {close[0]!r}?)" if close else f" (expected one of: {', '.join(allowed)})"
-                    self.err(path + (key,), f"unknown key {key!r}{hint}", at_key=True)
+                    self.err((*path, key), f"unknown key {key!r}{hint}", at_key=True)
         return value
 
-    def number(self, data: dict[str, Any], key: str, path: PathT, *, minimum: float | None = None,
-               exclusive: bool = False, integer: bool = False, maximum: float | None = None) -> Any:
+    def number(
+        self,
+        data: dict[str, Any],
+        key: str,
+        path: PathT,
+        *,
+        minimum: float | None = None,
+        exclusive: bool = False,
+        integer: bool = False,
+        maximum: float | None = None,
+    ) -> Any:
         if key not in data:
             return None
         value = data[key]
-        p = path + (key,)
+        p = (*path, key)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
             self.err(p, f"must be {'an integer' if integer else 'a number'}, got {_tname(value)}")
             return None
@@ -282,7 +292,7 @@ class _Validator:
         if key not in data:
             return None
         value = data[key]
-        p = path + (key,)
+        p = (*path, key)
         if not isinstance(value, str):
             self.err(p, f"must be a string, got {_tname(value)}")
             return None
@@ -298,12 +308,19 @@ class _Validator:
             return None
         value = data[key]
         if not isinstance(value, bool):
-            self.err(path + (key,), f"must be true or false, got {_tname(value)}")
+            self.err((*path, key), f"must be true or false, got {_tname(value)}")
             return None
         return value
 
-    def expression(self, data: dict[str, Any], key: str, path: PathT, context: str,
-                   skills: frozenset[str] | None, default: str | None) -> Compiled | None:
+    def expression(
+        self,
+        data: dict[str, Any],
+        key: str,
+        path: PathT,
+        context: str,
+        skills: frozenset[str] | None,
+        default: str | None,
+    ) -> Compiled | None:
         if key not in data:
             if default is None:
                 self.err(path, f"missing key {key!r}")
@@ -311,12 +328,12 @@ class _Validator:
             return compile_expr(default, context)
         text = data[key]
         if not isinstance(text, str):
-            self.err(path + (key,), f"must be an expression string, got {_tname(text)}")
+            self.err((*path, key), f"must be an expression string, got {_tname(text)}")
             return None
         try:
             return compile_expr(text, context, skills)
         except ExprError as exc:
-            self.err(path + (key,), exc.message, expr_offset=exc.offset)
+            self.err((*path, key), exc.message, expr_offset=exc.offset)
             return None
 
 
@@ -407,11 +424,16 @@ def _build(data: Any, v: _Validator, digest: str) -> RuleSet | None:
     )
     if rona.max_misses and rona.pause_reason not in pause_reasons:
         if rona_reason:
-            v.err(("rona", "pause_reason"),
-                  f"pause reason {rona.pause_reason!r} is not in pause_reasons ({', '.join(pause_reasons) or 'none'})")
+            v.err(
+                ("rona", "pause_reason"),
+                f"pause reason {rona.pause_reason!r} is not in pause_reasons ({', '.join(pause_reasons) or 'none'})",
+            )
         else:
-            v.err(("pause_reasons",), f"must include {rona.pause_reason!r} (the default rona.pause_reason), "
-                                      "or set rona.pause_reason to one of them")
+            v.err(
+                ("pause_reasons",),
+                f"must include {rona.pause_reason!r} (the default rona.pause_reason), "
+                "or set rona.pause_reason to one of them",
+            )
 
     agents: dict[str, AgentRules] = {}
     agents_t = v.table(top.get("agents", {}), ("agents",), None) or {}
@@ -433,13 +455,13 @@ def _build(data: Any, v: _Validator, digest: str) -> RuleSet | None:
             continue
         q_strategy = v.string(q, "strategy", qp, STRATEGIES) or strategy
         if q_strategy == "preferred_agent" and "strategy" in q:
-            v.err(qp + ("strategy",), "preferred_agent needs a timeout: set it on a target, not as the queue strategy")
+            v.err((*qp, "strategy"), "preferred_agent needs a timeout: set it on a target, not as the queue strategy")
             q_strategy = strategy
         wrap = v.number(q, "wrap_up_s", qp, minimum=0)
 
         ageing = None
         if "ageing" in q:
-            ap = qp + ("ageing",)
+            ap = (*qp, "ageing")
             a = v.table(q["ageing"], ap, ("every_s", "step", "max"))
             if a is not None:
                 every = v.number(a, "every_s", ap, minimum=0, exclusive=True)
@@ -452,7 +474,7 @@ def _build(data: Any, v: _Validator, digest: str) -> RuleSet | None:
 
         overflow = None
         if "overflow" in q:
-            op = qp + ("overflow",)
+            op = (*qp, "overflow")
             o = v.table(q["overflow"], op, ("to", "after_s"))
             if o is not None:
                 to = v.string(o, "to", op)
@@ -461,16 +483,16 @@ def _build(data: Any, v: _Validator, digest: str) -> RuleSet | None:
                     v.err(op, "missing key 'to'")
                 elif to is not None:
                     if to == qname:
-                        v.err(op + ("to",), "a queue cannot overflow to itself")
+                        v.err((*op, "to"), "a queue cannot overflow to itself")
                     elif to not in queues_t:
-                        v.err(op + ("to",), f"unknown queue {to!r}{_hint(to, queues_t)}")
+                        v.err((*op, "to"), f"unknown queue {to!r}{_hint(to, queues_t)}")
                     else:
                         overflow = Overflow(to, None if after is None else float(after))
                         overflow_edges[qname] = to
 
         final = None
         if "final" in q:
-            fp = qp + ("final",)
+            fp = (*qp, "final")
             f = v.table(q["final"], fp, ("action", "after_s", "destination"))
             if f is not None:
                 action = v.string(f, "action", fp, FINAL_ACTIONS)
@@ -481,15 +503,15 @@ def _build(data: Any, v: _Validator, digest: str) -> RuleSet | None:
                 elif action is not None:
                     final = FinalRule(action, None if after is None else float(after), dest)
 
-        targets = _targets(q.get("targets"), qp + ("targets",), v, q_strategy, skills, required="targets" in q)
+        targets = _targets(q.get("targets"), (*qp, "targets"), v, q_strategy, skills, required="targets" in q)
         filters: list[Filter] = []
         if "filters" in q:
             fl = q["filters"]
             if not isinstance(fl, list):
-                v.err(qp + ("filters",), "must be an array of tables ([[queues.NAME.filters]])")
+                v.err((*qp, "filters"), "must be an array of tables ([[queues.NAME.filters]])")
             else:
                 for fi, fspec in enumerate(fl):
-                    fp = qp + ("filters", fi)
+                    fp = (*qp, "filters", fi)
                     ft = v.table(fspec, fp, _FILTER_KEYS)
                     if ft is None:
                         continue
@@ -497,7 +519,7 @@ def _build(data: Any, v: _Validator, digest: str) -> RuleSet | None:
                     when = v.expression(ft, "when", fp, "call", skills, None)
                     if "targets" not in ft:
                         v.err(fp, "missing key 'targets'")
-                    ftargets = _targets(ft.get("targets"), fp + ("targets",), v, q_strategy, skills, required=True)
+                    ftargets = _targets(ft.get("targets"), (*fp, "targets"), v, q_strategy, skills, required=True)
                     if when is not None and ftargets:
                         filters.append(Filter(fi, name, when, ftargets))
         if not targets and "targets" not in q:
@@ -522,7 +544,7 @@ def _build(data: Any, v: _Validator, digest: str) -> RuleSet | None:
             cur = overflow_edges[cur]
             if cur == start:
                 if not reported.intersection(seen):
-                    v.err(("queues", start, "overflow", "to"), "overflow cycle: " + " -> ".join(seen + [start]))
+                    v.err(("queues", start, "overflow", "to"), "overflow cycle: " + " -> ".join([*seen, start]))
                     reported.update(seen)
                 break
             if cur in seen:
@@ -558,8 +580,9 @@ def _hint(name: str, options: Any) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _targets(raw: Any, path: PathT, v: _Validator, strategy: str, skills: frozenset[str] | None,
-             required: bool) -> tuple[Target, ...]:
+def _targets(
+    raw: Any, path: PathT, v: _Validator, strategy: str, skills: frozenset[str] | None, required: bool
+) -> tuple[Target, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list) or (required and not raw):
@@ -568,7 +591,7 @@ def _targets(raw: Any, path: PathT, v: _Validator, strategy: str, skills: frozen
     out: list[Target] = []
     ok = True
     for i, spec in enumerate(raw):
-        p = path + (i,)
+        p = (*path, i)
         t = v.table(spec, p, _TARGET_KEYS)
         if t is None:
             ok = False
@@ -579,9 +602,9 @@ def _targets(raw: Any, path: PathT, v: _Validator, strategy: str, skills: frozen
         timeout = v.number(t, "timeout_s", p, minimum=0, exclusive=True)
         order = v.string(t, "order_by_skill", p)
         if order is not None and skills is not None and order not in skills:
-            v.err(p + ("order_by_skill",), f"unknown skill {order!r}{_hint(order, skills)}")
+            v.err((*p, "order_by_skill"), f"unknown skill {order!r}{_hint(order, skills)}")
         if order is not None and strat != "most_skilled":
-            v.err(p + ("order_by_skill",), "only used by strategy 'most_skilled'")
+            v.err((*p, "order_by_skill"), "only used by strategy 'most_skilled'")
         req = v.boolean(t, "require_call_skills", p)
         name = v.string(t, "name", p) or ""
         if strat == "preferred_agent" and timeout is None:
@@ -629,8 +652,7 @@ def load_rules(toml_text: str, filename: str = "routing.toml") -> RuleSet:
     return rules_from_data(section, toml_text, filename, prefix)
 
 
-def rules_from_data(data: Any, source_text: str = "", filename: str = "routing.toml",
-                    prefix: PathT = ()) -> RuleSet:
+def rules_from_data(data: Any, source_text: str = "", filename: str = "routing.toml", prefix: PathT = ()) -> RuleSet:
     """Validate and compile already-parsed data; `source_text` (optional) gives
     line/column positions, `prefix` the key path of `data` inside that source."""
     v = _Validator(source_text, filename, prefix)

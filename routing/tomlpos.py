@@ -81,7 +81,7 @@ class Locator:
                 idx = self.aot_counts.get(full, 0)
                 self.aot_counts[full] = idx + 1
                 self.aot_paths.add(full)
-                table = full + (idx,)
+                table = (*full, idx)
                 self._record(table, key_pos, key_pos)
                 if full not in self.spots:
                     self._record(full, key_pos, key_pos)
@@ -162,7 +162,7 @@ class Locator:
                 j = self._skip_ws_nl_comments(j)
                 if t[j] == "]":
                     return j + 1
-                j = self._value(j, path + (idx,), j)
+                j = self._value(j, (*path, idx), j)
                 idx += 1
                 j = self._skip_ws_nl_comments(j)
                 if t[j] == ",":

@@ -1,6 +1,6 @@
 """Call arrivals for the simulator: Poisson with a rate per interval (a day profile),
 or replayed from an Asterisk queue_log, a stored domain-event log (JSONL of
-`events.to_record`) or the Anonymous Bank dataset (../shared/datasets/anonymous-bank).
+`events.to_record`) or the Anonymous Bank dataset (data/anonymous-bank).
 
 An `Arrival` carries what the recording knows about the caller: its patience when it
 hung up while waiting (None when it was served: its patience is censored and the
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import structlog
 
@@ -44,8 +45,12 @@ class Arrival:
 
 
 def poisson_profile(
-    rng: random.Random, queue: str, rates_per_hour: Sequence[float], interval_s: float,
-    start: float, end: float,
+    rng: random.Random,
+    queue: str,
+    rates_per_hour: Sequence[float],
+    interval_s: float,
+    start: float,
+    end: float,
 ) -> Iterator[float]:
     """Arrival times of a Poisson process whose rate is rates_per_hour[i] during
     [start + i*interval_s, start + (i+1)*interval_s) (the last rate holds to `end`).
@@ -216,10 +221,10 @@ def read_anonymous_bank(
     if not rows:
         return []
     day0 = min(r[0] for r in rows)
-    d0 = datetime.strptime(day0, "%y%m%d").replace(tzinfo=timezone.utc)
+    d0 = datetime.strptime(day0, "%y%m%d").replace(tzinfo=UTC)
     out = []
     for date, start, typ, q_time, outcome, ser_time, prio, cust in rows:  # type: ignore[misc]
-        day = (datetime.strptime(date, "%y%m%d").replace(tzinfo=timezone.utc) - d0).days
+        day = (datetime.strptime(date, "%y%m%d").replace(tzinfo=UTC) - d0).days
         out.append(
             Arrival(
                 at=day * 86400.0 + start,
@@ -239,7 +244,10 @@ def anonymous_bank_events(path: str | Path, dates: Sequence[str] | None = None) 
     live server would have logged): CallQueued at queue entry, then CallConnected at
     service start (agent = `server`) and CallEnded at service end, or CallAbandoned at
     queue exit. For checking the KPI library against what the data record."""
-    from events import CallAbandoned as _Ab, CallConnected as _Co, CallEnded as _En, CallQueued as _Qu
+    from events import CallAbandoned as _Ab
+    from events import CallConnected as _Co
+    from events import CallEnded as _En
+    from events import CallQueued as _Qu
 
     p = Path(path)
     want = set(dates) if dates else None
@@ -256,7 +264,7 @@ def anonymous_bank_events(path: str | Path, dates: Sequence[str] | None = None) 
             q_time = int(f[ix["q_time"]])
             if outcome == "PHANTOM" or (outcome == "HANG" and q_time <= 0):
                 continue
-            day = datetime.strptime(f[ix["date"]], "%y%m%d").replace(tzinfo=timezone.utc)
+            day = datetime.strptime(f[ix["date"]], "%y%m%d").replace(tzinfo=UTC)
             d0 = d0 or day
             base = (day - d0).days * 86400.0
             cid = f[ix["call_id"]]

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 
 class ScenarioError(ValueError):
@@ -117,7 +118,7 @@ def parse_dist(value: Any, where: str) -> Dist:
             raise ScenarioError(f"{where}: must be > 0, got {value!r}")
         return exponential(float(value))
     if not isinstance(value, Mapping):
-        raise ScenarioError(f"{where}: must be a table like {{ dist = \"exponential\", mean_s = 180 }}")
+        raise ScenarioError(f'{where}: must be a table like {{ dist = "exponential", mean_s = 180 }}')
     kind = value.get("dist")
     known = {"constant": {"value_s"}, "exponential": {"mean_s"}, "lognormal": {"mean_s", "sigma"},
              "uniform": {"low_s", "high_s"}, "empirical": {"values_s"}, "none": set()}  # fmt: skip

@@ -2,7 +2,7 @@
 
 Pure functions, no I/O. Rates are per second, times in seconds.
 
-Erlang C (no abandonment, see ../shared/REFERENCE.md):
+Erlang C (no abandonment):
     A = lambda * AHT, P(wait) = C(N, A), ASA = C * AHT / (N - A),
     SL(T) = 1 - C * exp(-(N - A) * T / AHT).
 
@@ -27,9 +27,9 @@ from dataclasses import asdict, dataclass
 __all__ = [
     "ErlangResult",
     "StaffingResult",
+    "erlang_a",
     "erlang_b",
     "erlang_c",
-    "erlang_a",
     "evaluate",
     "staff",
 ]
@@ -101,8 +101,18 @@ def _erlang_c_result(agents: int, lam: float, aht: float, threshold: float) -> E
     load = lam * aht
     if load >= agents:
         return ErlangResult(
-            "erlang_c", agents, lam * 3600, aht, None, threshold, load,
-            1.0, math.inf, 0.0, 0.0, 1.0,
+            "erlang_c",
+            agents,
+            lam * 3600,
+            aht,
+            None,
+            threshold,
+            load,
+            1.0,
+            math.inf,
+            0.0,
+            0.0,
+            1.0,
         )
     c = erlang_c(agents, load)
     return ErlangResult(
@@ -257,13 +267,11 @@ def staff(
 
     def ok(n: int) -> ErlangResult | None:
         r = evaluate(n, calls_per_hour, aht_s, threshold_s, patience_s)
-        good = r.service_level >= target_sl and (
-            max_abandon is None or r.abandon_rate <= max_abandon
-        )
+        good = r.service_level >= target_sl and (max_abandon is None or r.abandon_rate <= max_abandon)
         return r if good else None
 
     # SL rises and abandonment falls with N: bracket by doubling, then bisect.
-    lo = int(math.floor(load)) if patience_s is None else 0  # known not enough (or 0)
+    lo = math.floor(load) if patience_s is None else 0  # known not enough (or 0)
     hi = max(lo + 1, 1)
     while hi <= max_agents and ok(hi) is None:
         lo, hi = hi, hi * 2
@@ -284,6 +292,5 @@ def staff(
         scheduled = math.ceil(hi / (1.0 - shrinkage) - 1e-9)
         return StaffingResult(hi, scheduled, shrinkage, r)
     raise ValueError(
-        f"target_sl {target_sl} not reachable with <= {max_agents} agents "
-        f"({calls_per_hour} calls/h, AHT {aht_s} s)"
+        f"target_sl {target_sl} not reachable with <= {max_agents} agents ({calls_per_hour} calls/h, AHT {aht_s} s)"
     )

@@ -8,7 +8,8 @@ from __future__ import annotations
 import html
 import json
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sim.run import SimResult, compare
 
@@ -66,8 +67,14 @@ def _legend(names: Sequence[str]) -> list[str]:
     return out
 
 
-def bar_chart(labels: Sequence[str], series: Sequence[Sequence[float]], names: Sequence[str],
-              title: str, ylabel: str, pct: bool = False) -> str:
+def bar_chart(
+    labels: Sequence[str],
+    series: Sequence[Sequence[float]],
+    names: Sequence[str],
+    title: str,
+    ylabel: str,
+    pct: bool = False,
+) -> str:
     n = len(labels)
     if n == 0:
         return f"<p><em>{_e(title)}: no data</em></p>"
@@ -90,13 +97,19 @@ def bar_chart(labels: Sequence[str], series: Sequence[Sequence[float]], names: S
     return _svg(parts, title)
 
 
-def line_chart(labels: Sequence[str], series: Sequence[Sequence[float | None]], names: Sequence[str],
-               title: str, ylabel: str, pct: bool = True) -> str:
+def line_chart(
+    labels: Sequence[str],
+    series: Sequence[Sequence[float | None]],
+    names: Sequence[str],
+    title: str,
+    ylabel: str,
+    pct: bool = True,
+) -> str:
     n = len(labels)
     if n == 0:
         return f"<p><em>{_e(title)}: no data</em></p>"
     vals = [v for s in series for v in s if v is not None]
-    ymax = max(vals + [1e-9])
+    ymax = max([*vals, 1e-09])
     ymax = 1.0 if pct and ymax <= 1.0 else ymax * 1.05
     parts = _axes(ymax, ylabel, pct) + _legend(names)
     pw = (W - ML - MR) / max(n - 1, 1)
@@ -111,7 +124,9 @@ def line_chart(labels: Sequence[str], series: Sequence[Sequence[float | None]], 
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{COLORS[k % len(COLORS)]}">'
                          f'<title>{_e(names[k])} {_e(labels[i])}: {_fmt(v, pct)}</title></circle>')  # fmt: skip
         if pts:
-            parts.append(f'<polyline fill="none" stroke="{COLORS[k % len(COLORS)]}" stroke-width="1.5" points="{" ".join(pts)}"/>')
+            parts.append(
+                f'<polyline fill="none" stroke="{COLORS[k % len(COLORS)]}" stroke-width="1.5" points="{" ".join(pts)}"/>'
+            )
     step = max(1, math.ceil(n / 16))
     for i in range(0, n, step):
         x = ML + i * pw if n > 1 else ML + (W - ML - MR) / 2
@@ -134,7 +149,7 @@ def _wait_chart(results: Sequence[SimResult], names: Sequence[str]) -> str:
     labels = ["0", "0-10", "10-20", "20-30", "30-45", "45-60", "60-90", "90-120", "120-180",
               "180-240", "240-300", "300-450", "450-600", "600+"]  # fmt: skip
     series, snames = [], []
-    for r, name in zip(results, names):
+    for r, name in zip(results, names, strict=False):
         ans, ab = r.waits()
         total = max(len(ans) + len(ab), 1)
         series.append([c / total for c in _histogram(ans, edges)])
@@ -196,7 +211,7 @@ def render_html(results: Sequence[SimResult], candidate_name: str | None = None)
         return [by.get(t) for t in starts]
 
     series, snames = [], []
-    for lst, name in zip(ivs, names):
+    for lst, name in zip(ivs, names, strict=False):
         series += [col(lst, "service_level_offered"), col(lst, "abandon_rate")]
         snames += [f"{name}: SL (answered ≤ T / offered)", f"{name}: abandon rate"]
     body.append("<h2>Per interval</h2>" + line_chart(labels, series, snames,
@@ -214,13 +229,19 @@ def render_html(results: Sequence[SimResult], candidate_name: str | None = None)
     # teams and agents
     teams = sorted({t for r in results for t in r.report.teams})
     if teams:
-        series = [[(r.report.teams.get(t, {}).get("total", {}).get("occupancy") or 0.0) for t in teams] for r in results]
+        series = [
+            [(r.report.teams.get(t, {}).get("total", {}).get("occupancy") or 0.0) for t in teams] for r in results
+        ]
         body.append("<h2>Teams</h2>" + bar_chart(teams, series, names, "Occupancy per team", "occupancy", pct=True))
     agents = sorted({a for r in results for a in r.report.agents})
     if agents:
         if len(agents) <= 80:
-            series = [[(r.report.agents.get(a, {}).get("total", {}).get("occupancy") or 0.0) for a in agents] for r in results]
-            body.append("<h2>Agents</h2>" + bar_chart(agents, series, names, "Occupancy per agent", "occupancy", pct=True))
+            series = [
+                [(r.report.agents.get(a, {}).get("total", {}).get("occupancy") or 0.0) for a in agents] for r in results
+            ]
+            body.append(
+                "<h2>Agents</h2>" + bar_chart(agents, series, names, "Occupancy per agent", "occupancy", pct=True)
+            )
         else:
             edges = [i / 20 for i in range(21)]
             labs = [f"{int(e * 100)}%" for e in edges[:-1]]
@@ -239,7 +260,7 @@ def render_html(results: Sequence[SimResult], candidate_name: str | None = None)
 
     # queues
     qrows = []
-    for r, name in zip(results, names):
+    for r, name in zip(results, names, strict=False):
         for q, g in r.report.queues.items():
             t = g["total"]
             qrows.append([name, q, t["offered"], t["answered"], t["abandoned"], t["deflected"],

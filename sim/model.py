@@ -33,8 +33,9 @@ import heapq
 import math
 import random
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import simpy
 import structlog
@@ -42,8 +43,8 @@ import structlog
 from events import (
     EVENT_TYPES,
     AgentLoggedIn,
-    AgentStateChanged,
     AgentLoggedOut,
+    AgentStateChanged,
     CallAbandoned,
     CallConnected,
     CallEnded,
@@ -100,11 +101,33 @@ def _timer_with_eid(env: simpy.Environment, at: float, eid: int, fn: Callable[..
 
 
 class _Call:
-    __slots__ = ("cid", "queue", "patience", "handle", "wrap", "state", "agent", "seq", "arrived", "ring1", "rona1",
-                 "answer_at", "patience_eid")
+    __slots__ = (
+        "agent",
+        "answer_at",
+        "arrived",
+        "cid",
+        "handle",
+        "patience",
+        "patience_eid",
+        "queue",
+        "ring1",
+        "rona1",
+        "seq",
+        "state",
+        "wrap",
+    )
 
-    def __init__(self, cid: str, queue: str, patience: float, handle: float, wrap: float | None, arrived: float,
-                 ring1: float = 0.0, rona1: float = 1.0) -> None:
+    def __init__(
+        self,
+        cid: str,
+        queue: str,
+        patience: float,
+        handle: float,
+        wrap: float | None,
+        arrived: float,
+        ring1: float = 0.0,
+        rona1: float = 1.0,
+    ) -> None:
         self.cid = cid
         self.queue = queue
         self.patience = patience
@@ -236,8 +259,11 @@ class CallCenterModel:
                 if c is not None:
                     c.state = "done"
                     # as the live center logs it: a transfer out of the queue (deflected, not abandoned)
-                    self._emit(CallTransferred(self.env.now, c.cid, str(getattr(d, "action", "")), "",
-                                               str(getattr(d, "destination", ""))))
+                    self._emit(
+                        CallTransferred(
+                            self.env.now, c.cid, str(getattr(d, "action", "")), "", str(getattr(d, "destination", ""))
+                        )
+                    )
                     self._emit(CallEnded(self.env.now, c.cid, cause=16,
                                          cause_text=str(getattr(d, "action", "")), hung_up_by="system"))  # fmt: skip
             elif kind is self._Overflowed:
@@ -407,7 +433,11 @@ class CallCenterModel:
         wrap-up, and the first offer's ring time and RONA draw (later offers, which
         depend on routing, draw from shared streams)."""
         spec = self.sc.queue(queue)
-        pr, hr, wr = stream(self.seed, "patience", queue), stream(self.seed, "handle", queue), stream(self.seed, "wrap", queue)
+        pr, hr, wr = (
+            stream(self.seed, "patience", queue),
+            stream(self.seed, "handle", queue),
+            stream(self.seed, "wrap", queue),
+        )
         rr, nr = stream(self.seed, "ring1", queue), stream(self.seed, "rona1", queue)
         # samplers bound to their streams once (hot path: one draw() per call)
         pat, han, ring = spec.patience.sampler(pr), spec.handle.sampler(hr), self.sc.ring.sampler(rr)
@@ -423,8 +453,15 @@ class CallCenterModel:
 
         return draw
 
-    def _arrive(self, queue: str, draws: tuple, skills: dict[str, int],
-                priority: int, customer_id: str, attributes: dict[str, Any]) -> None:
+    def _arrive(
+        self,
+        queue: str,
+        draws: tuple,
+        skills: dict[str, int],
+        priority: int,
+        customer_id: str,
+        attributes: dict[str, Any],
+    ) -> None:
         self._n += 1
         cid = f"c{self._n}"
         env = self.env
@@ -442,8 +479,9 @@ class CallCenterModel:
             c.patience_eid = next(env._eid)  # type: ignore[attr-defined]
         # positional arguments: frozen dataclasses build faster without keywords (hot path)
         self._feed(CallQueued(now, cid, queue, skills, priority, customer_id, attributes))
-        if c.patience_eid is not None and (c.state == "waiting" or (c.state == "ringing" and
-                                                                     not c.answer_at < now + c.patience)):
+        if c.patience_eid is not None and (
+            c.state == "waiting" or (c.state == "ringing" and not c.answer_at < now + c.patience)
+        ):
             self._guard(c)
 
     def _guard(self, c: _Call) -> None:
@@ -555,8 +593,10 @@ class CallCenterModel:
         except RuntimeError:
             pass
         else:
-            raise RuntimeError("CallCenterModel.run() blocks: call it from a thread or a process, "
-                               "not from inside the asyncio event loop (asyncio.to_thread(model.run))")
+            raise RuntimeError(
+                "CallCenterModel.run() blocks: call it from a thread or a process, "
+                "not from inside the asyncio event loop (asyncio.to_thread(model.run))"
+            )
         sc = self.sc
         t0 = time.perf_counter()
         end = sc.end_s

@@ -9,16 +9,17 @@ left out. `speed` runs the emulator's clock faster than the wall clock.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
+from cti.agent_lines import LINE_CONTEXT, lines_for
+from cti.agi import AgiServer
 from cti.ami import AmiClient, AmiSettings
 from cti.call_model import CallModel
 from cti.eventlog import BufferedEventLog
-from cti.agent_lines import LINE_CONTEXT, lines_for
 from cti.live import RAW_EVENTS, LiveCenter, profile_of
-from cti.agi import AgiServer
 from cti.live_app import _customer_channel, recent_events, restore_agent_states, start_ivr
 from cti.pbx import AmiPbx
 from events import Event
@@ -38,8 +39,15 @@ def simulated_agents(count: int, skills: dict[str, int] | None = None) -> list[U
     """Agents on the emulator's auto-answering phones Local/2001..20NN@agents."""
     if not 1 <= count <= 98:
         raise ValueError("the agents context has extensions 2001-2098")
-    return [User(login=f"sim{n:02d}", display_name=f"Simulated agent {n}", skills=skills or {"billing": 5},
-                 phone_endpoint=f"Local/{2000 + n}@agents") for n in range(1, count + 1)]
+    return [
+        User(
+            login=f"sim{n:02d}",
+            display_name=f"Simulated agent {n}",
+            skills=skills or {"billing": 5},
+            phone_endpoint=f"Local/{2000 + n}@agents",
+        )
+        for n in range(1, count + 1)
+    ]
 
 
 @dataclass
@@ -63,10 +71,14 @@ class Rig:
 
         await asyncio.wait_for(poll(), timeout)
 
-    async def caller(self, name: str, number: str, patience_s: float = 60, talk_s: float = 2,
-                     exten: str = "1000") -> str:
+    async def caller(
+        self, name: str, number: str, patience_s: float = 60, talk_s: float = 2, exten: str = "1000"
+    ) -> str:
         queued = await self.pbx.originate(
-            f"Local/{exten}@inbound", context="caller-phone", exten="wait", caller_id=f'"{name}" <{number}>',
+            f"Local/{exten}@inbound",
+            context="caller-phone",
+            exten="wait",
+            caller_id=f'"{name}" <{number}>',
             variables={"PATIENCE": str(patience_s), "__AGENT_TALK": str(talk_s)},
         )
         return queued.originate_id
@@ -86,9 +98,13 @@ class Rig:
         model = CallModel()
         self.eventlog = BufferedEventLog(self.store)
         self.center = LiveCenter(
-            router=router, pbx=None, eventlog=self.eventlog, bus=self.bus,  # type: ignore[arg-type]
+            router=router,
+            pbx=None,
+            eventlog=self.eventlog,
+            bus=self.bus,  # type: ignore[arg-type]
             store=self.store,
-            clock=self.emulator.pbx.now, time_scale=self.emulator.speed,
+            clock=self.emulator.pbx.now,
+            time_scale=self.emulator.speed,
             lines=lines_for(self.standing_lines, {u.login: u.skills for u in agents}, self.campaign_skills),
             line_variables=LINE_VARIABLES,
         )
@@ -99,9 +115,12 @@ class Rig:
             self.center.on_domain_events(events)
 
         self.client = AmiClient(
-            AmiSettings("127.0.0.1", self.emulator.port, "hotline", AMI_SECRET,
-                        reconnect_min_s=0.05, reconnect_max_s=0.5),
-            model, on_events, clock=self.emulator.pbx.now,
+            AmiSettings(
+                "127.0.0.1", self.emulator.port, "hotline", AMI_SECRET, reconnect_min_s=0.05, reconnect_max_s=0.5
+            ),
+            model,
+            on_events,
+            clock=self.emulator.pbx.now,
         )
         self.pbx = AmiPbx(self.client)
         self.center.pbx = self.pbx
@@ -116,8 +135,7 @@ class Rig:
         await self.client.wait_ready(10)
         self.center.restore_lines()
         await self.center.wait_idle()
-        self.center.end_vanished(open_calls, lambda call_id: model.call(call_id) is not None,
-                                 self.emulator.pbx.now())
+        self.center.end_vanished(open_calls, lambda call_id: model.call(call_id) is not None, self.emulator.pbx.now())
 
     async def kill_center(self) -> None:
         """As SIGKILL would: no logoff, no flush; the PBX and the store live on."""
@@ -132,7 +150,7 @@ class Rig:
         await self.client.close()
         try:
             await asyncio.wait_for(self.eventlog.flushed(), 10)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise RuntimeError(f"event log not flushed: {self.eventlog.health()}") from None
         finally:
             for task in self._tasks:
@@ -141,17 +159,25 @@ class Rig:
 
 
 @asynccontextmanager
-async def live_rig(store: SqlStore, agents: list[User], *, speed: float = 10.0,
-                   routing: dict[str, Any] | None = None, bus: Bus | None = None,
-                   ivr: dict[str, Any] | None = None, standing_lines: str = "off",
-                   campaign_skills: tuple[str, ...] = ()) -> AsyncIterator[Rig]:
+async def live_rig(
+    store: SqlStore,
+    agents: list[User],
+    *,
+    speed: float = 10.0,
+    routing: dict[str, Any] | None = None,
+    bus: Bus | None = None,
+    ivr: dict[str, Any] | None = None,
+    standing_lines: str = "off",
+    campaign_skills: tuple[str, ...] = (),
+) -> AsyncIterator[Rig]:
     """With `ivr` (an `[ivr]` table), the emulator's `AGI()` reaches Hotline's FastAGI IVR."""
     agi: AgiServer | None = None
     holder: dict[str, LiveCenter] = {}
     if ivr:
         agi = await _ivr_server(ivr, store, holder)
-    emulator = PbxEmulator("hotline", AMI_SECRET, speed=speed,
-                           agi_url=f"agi://127.0.0.1:{agi.port}/ivr" if agi else None)
+    emulator = PbxEmulator(
+        "hotline", AMI_SECRET, speed=speed, agi_url=f"agi://127.0.0.1:{agi.port}/ivr" if agi else None
+    )
     await emulator.start()
     rig = Rig(emulator, store, bus or MemoryBus(), standing_lines=standing_lines, campaign_skills=campaign_skills)
     try:

@@ -5,8 +5,9 @@ asyncio loop is running."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from reports.kpi import KpiReport, batch_report, collect_facts
 from reports.kpi_fold import Outcome
@@ -67,8 +68,11 @@ class SimResult:
         lo = self.scenario.start_s + self.scenario.warmup_s
         facts, _ = collect_facts(self.events)
         ans = [f.wait for f in facts if isinstance(f, Outcome) and f.answered and f.offered_at >= lo]
-        ab = [f.wait for f in facts if isinstance(f, Outcome) and not f.answered and not f.deflected
-              and f.offered_at >= lo]
+        ab = [
+            f.wait
+            for f in facts
+            if isinstance(f, Outcome) and not f.answered and not f.deflected and f.offered_at >= lo
+        ]
         return ans, ab
 
 
@@ -93,7 +97,10 @@ def run_scenario(
     lo = sc.start_s + sc.warmup_s
     end_arrivals = sc.end_s if sc.duration_s else (model.env.now)
     report = batch_report(
-        model.events, sc.kpi, start=lo, end=max(model.env.now, end_arrivals),
+        model.events,
+        sc.kpi,
+        start=lo,
+        end=max(model.env.now, end_arrivals),
         agents_until=end_arrivals,
     )
     return SimResult(sc, model.seed, model.router.rules_version, stats, report, model.events)
@@ -118,7 +125,9 @@ def run_streaming(sc: Scenario, seed: int | None = None, rules: Any = None) -> t
 
 
 def what_if(
-    sc: Scenario, candidate_rules: Any, seed: int | None = None,
+    sc: Scenario,
+    candidate_rules: Any,
+    seed: int | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> tuple[SimResult, SimResult, dict[str, Any]]:
     """The scenario's rules and a candidate on the same callers (common random numbers:

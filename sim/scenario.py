@@ -45,9 +45,10 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from reports.kpi import INTERVALS, KpiConfig
 from sim.dists import NONE, Dist, ScenarioError, constant, exponential, parse_dist
@@ -153,12 +154,23 @@ class _P:
             raise self.err(path, "must be a table")
         extra = set(v) - allowed
         if extra:
-            raise self.err(f"{path}.{sorted(extra)[0]}" if path else sorted(extra)[0],
-                           f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+            raise self.err(
+                f"{path}.{sorted(extra)[0]}" if path else sorted(extra)[0],
+                f"unknown key (expected one of: {', '.join(sorted(allowed))})",
+            )
         return v
 
-    def num(self, t: Mapping[str, Any], key: str, path: str, default: float | None, *,
-            minimum: float = 0.0, exclusive: bool = False, maximum: float | None = None) -> float | None:
+    def num(
+        self,
+        t: Mapping[str, Any],
+        key: str,
+        path: str,
+        default: float | None,
+        *,
+        minimum: float = 0.0,
+        exclusive: bool = False,
+        maximum: float | None = None,
+    ) -> float | None:
         if key not in t:
             return default
         v = t[key]
@@ -239,12 +251,12 @@ def scenario_from_data(data: dict[str, Any], P: _P, base: Path) -> Scenario:
     interval = kt.get("interval_s", 900)
     if interval not in INTERVALS:
         raise P.err("kpi.interval_s", f"must be one of {', '.join(map(str, INTERVALS))}, got {interval!r}")
-    kpi_args = dict(
-        sl_threshold_s=P.num(kt, "sl_threshold_s", "kpi", 20.0),
-        short_abandon_s=P.num(kt, "short_abandon_s", "kpi", 5.0),
-        interval_s=interval,
-        abandon_rate_excludes_short=bool(kt.get("abandon_rate_excludes_short", False)),
-    )
+    kpi_args = {
+        "sl_threshold_s": P.num(kt, "sl_threshold_s", "kpi", 20.0),
+        "short_abandon_s": P.num(kt, "short_abandon_s", "kpi", 5.0),
+        "interval_s": interval,
+        "abandon_rate_excludes_short": bool(kt.get("abandon_rate_excludes_short", False)),
+    }
 
     ct = P.table(data.get("calls", {}), "calls", _CALL_KEYS)
     defaults = QueueSpec(
@@ -337,8 +349,9 @@ def scenario_from_data(data: dict[str, Any], P: _P, base: Path) -> Scenario:
         if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
             raise P.err(f"{ap}.capacity", "must be an integer >= 1")
         groups.append(
-            AgentGroup(prefix, count, P.skills(ad.get("skills", {}), f"{ap}.skills"), team,
-                       tuple(langs), tuple(shifts), cap)  # fmt: skip
+            AgentGroup(
+                prefix, count, P.skills(ad.get("skills", {}), f"{ap}.skills"), team, tuple(langs), tuple(shifts), cap
+            )
         )
 
     replay = None
@@ -389,8 +402,14 @@ def scenario_from_data(data: dict[str, Any], P: _P, base: Path) -> Scenario:
 
 
 def mmn_scenario(
-    agents: int, calls_per_hour: float, aht_s: float, patience_s: float | None = None,
-    hours: float = 8.0, sl_threshold_s: float = 20.0, seed: int = 0, warmup_s: float = 0.0,
+    agents: int,
+    calls_per_hour: float,
+    aht_s: float,
+    patience_s: float | None = None,
+    hours: float = 8.0,
+    sl_threshold_s: float = 20.0,
+    seed: int = 0,
+    warmup_s: float = 0.0,
 ) -> Scenario:
     """The quick M/M/N(+M) form: one queue, N identical agents, exponential handle time
     and (optionally) exponential patience, no wrap-up, no ring time, no RONA."""
@@ -418,10 +437,16 @@ def mmn_scenario(
         kpi=KpiConfig(sl_threshold_s=sl_threshold_s, teams={}),
         source={
             "simulation": {"name": "quick M/M/N", "seed": seed, "hours": hours, "warmup_s": warmup_s},
-            "queue": [{"name": "main", "calls_per_hour": calls_per_hour, "handle": {"dist": "exponential", "mean_s": aht_s},
-                       "patience": {"dist": "exponential", "mean_s": patience_s} if patience_s else {"dist": "none"}}],
+            "queue": [
+                {
+                    "name": "main",
+                    "calls_per_hour": calls_per_hour,
+                    "handle": {"dist": "exponential", "mean_s": aht_s},
+                    "patience": {"dist": "exponential", "mean_s": patience_s} if patience_s else {"dist": "none"},
+                }
+            ],
             "agents": [{"prefix": "agent", "count": agents}],
-        },  # fmt: skip
+        },
     )
 
 

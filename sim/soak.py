@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import random
 import resource
@@ -27,8 +28,8 @@ from cti.call_model import CallModel
 from cti.pbx import AmiPbx, PbxError
 from events import CallAbandoned, CallConnected, CallEnded, CallQueued
 from reports.kpi import batch_report
-from sim.rig import AMI_SECRET, DEFAULT_ROUTING, Rig, live_rig, simulated_agents
 from sim.netfault import TcpOutage
+from sim.rig import AMI_SECRET, DEFAULT_ROUTING, Rig, live_rig, simulated_agents
 from store import SqlStore
 
 
@@ -83,8 +84,12 @@ async def _traffic(pbx: AmiPbx, rig: Rig, spec: LoadSpec, counts: Counter[str]) 
         patience = max(1.0, rng.expovariate(1 / spec.patience_mean_s))
         try:
             await pbx.originate(
-                "Local/1000@inbound", context="caller-phone", exten="wait", caller_id=f'"Load {n}" <555{n:07d}>',
-                variables={"PATIENCE": f"{patience:.2f}", "__AGENT_TALK": f"{spec.talk_s:.2f}"}, timeout_s=30,
+                "Local/1000@inbound",
+                context="caller-phone",
+                exten="wait",
+                caller_id=f'"Load {n}" <555{n:07d}>',
+                variables={"PATIENCE": f"{patience:.2f}", "__AGENT_TALK": f"{spec.talk_s:.2f}"},
+                timeout_s=30,
             )
             counts["placed"] += 1
         except PbxError:
@@ -141,7 +146,7 @@ def agents_on_two_calls(events: list[Any], slack_s: float = 0.5) -> dict[str, li
     out: dict[str, list[str]] = {}
     for agent, mine in spans.items():
         mine.sort()
-        for cur, nxt in zip(mine, mine[1:]):
+        for cur, nxt in itertools.pairwise(mine):
             if nxt[0] < cur[1] - slack_s:
                 out.setdefault(agent, []).append(f"{nxt[2]} during {cur[2]}")
     return out
@@ -155,8 +160,12 @@ async def run_load(store: SqlStore, spec: LoadSpec, outage: TcpOutage | None = N
     async with live_rig(store, agents, speed=spec.speed) as rig:
         for user in agents:
             await rig.command(user.login, "available")
-        callers = AmiClient(AmiSettings("127.0.0.1", rig.emulator.port, "hotline", AMI_SECRET,
-                                        reconnect_min_s=0.05, reconnect_max_s=0.5), CallModel())
+        callers = AmiClient(
+            AmiSettings(
+                "127.0.0.1", rig.emulator.port, "hotline", AMI_SECRET, reconnect_min_s=0.05, reconnect_max_s=0.5
+            ),
+            CallModel(),
+        )
         await callers.start()
         await callers.wait_ready(10)
         max_concurrent = 0
@@ -180,16 +189,17 @@ async def run_load(store: SqlStore, spec: LoadSpec, outage: TcpOutage | None = N
             # every agent back from wrap-up (a phantom state would never clear: reported below)
             busy = ("reserved", "on_call", "wrap_up")
             try:
-                await rig.wait_for(lambda: not any(rig.center.router.agent_state(u.login) in busy for u in agents),
-                                   timeout=30)
-            except asyncio.TimeoutError:
+                await rig.wait_for(
+                    lambda: not any(rig.center.router.agent_state(u.login) in busy for u in agents), timeout=30
+                )
+            except TimeoutError:
                 pass
             await rig.center.wait_idle()
             await rig.wait_for(lambda: rig.eventlog.backlog == 0, timeout=60)
             created = sum(1 for c in rig.emulator.ledger.calls.values() if c.kind == "inbound")
             try:
                 await asyncio.wait_for(_interactions_reach(store, created), timeout=60)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass  # reported below as a problem
         finally:
             watcher.cancel()
@@ -197,8 +207,12 @@ async def run_load(store: SqlStore, spec: LoadSpec, outage: TcpOutage | None = N
             await asyncio.gather(watcher, faults, return_exceptions=True)
             await callers.close()
         stuck = [u.login for u in agents if rig.center.router.agent_state(u.login) not in ("available", "paused")]
-        live = {"offered": rig.center.stats.calls_offered, "answered": rig.center.stats.calls_answered,
-                "abandoned": rig.center.stats.calls_abandoned, "rona": rig.center.stats.rona}
+        live = {
+            "offered": rig.center.stats.calls_offered,
+            "answered": rig.center.stats.calls_answered,
+            "abandoned": rig.center.stats.calls_abandoned,
+            "rona": rig.center.stats.rona,
+        }
         ledger_calls = [c for c in rig.emulator.ledger.calls.values() if c.kind == "inbound"]
     stored = []
     after = 0
@@ -238,7 +252,9 @@ async def run_load(store: SqlStore, spec: LoadSpec, outage: TcpOutage | None = N
     if ledger["created"] > counts["placed"] + counts["uncertain"]:
         problems.append(f"the PBX saw {ledger['created']} calls for {counts['placed']} originates: one was repeated")
     if log_view["calls"] != ledger["created"] or log_view["ended"] != ledger["created"]:
-        problems.append(f"event log has {log_view['calls']} calls ({log_view['ended']} ended), ledger {ledger['created']}")
+        problems.append(
+            f"event log has {log_view['calls']} calls ({log_view['ended']} ended), ledger {ledger['created']}"
+        )
     if log_view["queued_once"] != log_view["calls"]:
         problems.append(f"{log_view['calls'] - log_view['queued_once']} call(s) not queued exactly once")
     if log_view["connected_twice"]:
@@ -258,15 +274,28 @@ async def run_load(store: SqlStore, spec: LoadSpec, outage: TcpOutage | None = N
         problems.append(f"agents given a call while on another: {doubled}")
     outcomes = Counter(i.outcome for i in interactions)
     if len(interactions) != ledger["created"] or outcomes["answered"] != ledger["connected"]:
-        problems.append(f"interactions: {len(interactions)} rows ({dict(outcomes)}), ledger {ledger['created']} calls "
-                        f"({ledger['connected']} answered)")
+        problems.append(
+            f"interactions: {len(interactions)} rows ({dict(outcomes)}), ledger {ledger['created']} calls "
+            f"({ledger['connected']} answered)"
+        )
     return LoadReport(
-        spec=asdict(spec), placed=counts["placed"], uncertain_originates=counts["uncertain"], ledger=ledger,
-        event_log=log_view, kpi={k: kpi.get(k) for k in ("offered", "answered", "abandoned", "asa", "abandon_rate")},
-        live=live, max_concurrent=max_concurrent, drops=counts["drops"], restarts=counts["restarts"],
-        store_outages=counts["store_outages"], max_event_backlog=counts["max_backlog"],
-        stuck_agents=stuck, wall_s=round(time.monotonic() - wall0, 1), events_stored=len(events),
-        rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), problems=problems,
+        spec=asdict(spec),
+        placed=counts["placed"],
+        uncertain_originates=counts["uncertain"],
+        ledger=ledger,
+        event_log=log_view,
+        kpi={k: kpi.get(k) for k in ("offered", "answered", "abandoned", "asa", "abandon_rate")},
+        live=live,
+        max_concurrent=max_concurrent,
+        drops=counts["drops"],
+        restarts=counts["restarts"],
+        store_outages=counts["store_outages"],
+        max_event_backlog=counts["max_backlog"],
+        stuck_agents=stuck,
+        wall_s=round(time.monotonic() - wall0, 1),
+        events_stored=len(events),
+        rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        problems=problems,
     )
 
 
@@ -313,12 +342,14 @@ async def _main(args: argparse.Namespace) -> int:
             await store.close()
             if outage is not None:
                 await outage.stop()
-            print(f"{label}: {report.ledger['created']} calls ({report.ledger['connected']} answered, "
-                  f"{report.ledger['abandoned']} abandoned), peak {report.max_concurrent} concurrent, "
-                  f"{report.drops} AMI drops, {report.restarts} restarts, {report.store_outages} store outages "
-                  f"(max event backlog {report.max_event_backlog}), {report.events_stored} events, "
-                  f"wall {report.wall_s} s, RSS {report.rss_mb} MB: "
-                  f"{'RECONCILED' if not report.problems else 'PROBLEMS ' + '; '.join(report.problems)}")
+            print(
+                f"{label}: {report.ledger['created']} calls ({report.ledger['connected']} answered, "
+                f"{report.ledger['abandoned']} abandoned), peak {report.max_concurrent} concurrent, "
+                f"{report.drops} AMI drops, {report.restarts} restarts, {report.store_outages} store outages "
+                f"(max event backlog {report.max_event_backlog}), {report.events_stored} events, "
+                f"wall {report.wall_s} s, RSS {report.rss_mb} MB: "
+                f"{'RECONCILED' if not report.problems else 'PROBLEMS ' + '; '.join(report.problems)}"
+            )
             results.append({"scenario": label, **asdict(report)})
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
 
 import structlog
 
@@ -70,8 +70,11 @@ async def place_call(pbx: PbxActions, plan: CallPlan) -> str:
         variables |= {"DTMF_DIGITS": plan.ivr_digits, "DTMF_DELAY": "1"}
     queued = await pbx.originate(
         "Local/1500@inbound" if plan.ivr_digits else "Local/1000@inbound",
-        context="caller-phone", exten="dtmf" if plan.ivr_digits else "wait",
-        caller_id=f'"{plan.caller_name}" <{plan.caller_number}>', variables=variables, timeout_s=30,
+        context="caller-phone",
+        exten="dtmf" if plan.ivr_digits else "wait",
+        caller_id=f'"{plan.caller_name}" <{plan.caller_number}>',
+        variables=variables,
+        timeout_s=30,
     )
     return queued.originate_id
 
@@ -81,7 +84,7 @@ async def run_traffic(
     profile: TrafficProfile,
     duration_s: float,
     *,
-    sleep: Callable[[float], "asyncio.Future[None] | asyncio.Task[None] | object"] = asyncio.sleep,
+    sleep: Callable[[float], asyncio.Future[None] | asyncio.Task[None] | object] = asyncio.sleep,
     loop_time: Callable[[], float] | None = None,
 ) -> int:
     """Place the planned calls at their times; returns how many were placed."""

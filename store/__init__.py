@@ -13,9 +13,7 @@ async def open_store(config: StoreConfig) -> SqlStore:
     """Connect the configured store (no migration: call `migrate()` when wanted)."""
     if config.kind == "sqlite":
         return SqlStore(await SqliteDriver.connect(config.sqlite_path()))
-    return SqlStore(
-        await PostgresDriver.connect(config.url.get_secret_value(), config.pool_min, config.pool_max)
-    )
+    return SqlStore(await PostgresDriver.connect(config.url.get_secret_value(), config.pool_min, config.pool_max))
 
 
 def open_bus(config: BusConfig, namespace: str = "hotline") -> Bus:

@@ -13,8 +13,9 @@ import json
 import math
 import uuid
 from collections import deque
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 import structlog
@@ -205,9 +206,12 @@ class RedisBus:
         self._retry_s = retry_s
 
     @classmethod
-    def from_url(cls, url: str, namespace: str = "hotline") -> "RedisBus":
+    def from_url(cls, url: str, namespace: str = "hotline") -> RedisBus:
         client = aioredis.Redis.from_url(
-            url, socket_connect_timeout=2, socket_timeout=None, health_check_interval=10,
+            url,
+            socket_connect_timeout=2,
+            socket_timeout=None,
+            health_check_interval=10,
             retry_on_timeout=True,
         )
         return cls(client, namespace)
@@ -232,9 +236,7 @@ class RedisBus:
 
     async def get_state(self, name: str) -> dict[str, dict[str, Any]]:
         raw = await self._client.hgetall(self._state_prefix + name)
-        return {
-            (k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in raw.items()
-        }
+        return {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in raw.items()}
 
     async def add_hit(self, key: str, at: float, keep_s: float) -> None:
         """A sorted set per key (score = time), trimmed to `keep_s` and expiring with it."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 from store.models import Customer
 from store.phones import InvalidPhone, normalize_phone
@@ -84,16 +84,19 @@ def read_customers(lines: Iterable[str], source: str = "customers.csv") -> Itera
         seen_ids.add(customer_id)
         if account:
             seen_accounts.add(account)
-        yield line, Customer(
-            id=customer_id,
-            name=name,
-            company=values.get("company", ""),
-            tier=tier,
-            phones=phones,
-            email=email,
-            account_number=account,
-            attributes={k: v for k, v in values.items() if k not in KNOWN and v},
-            notes=values.get("notes", ""),
+        yield (
+            line,
+            Customer(
+                id=customer_id,
+                name=name,
+                company=values.get("company", ""),
+                tier=tier,
+                phones=phones,
+                email=email,
+                account_number=account,
+                attributes={k: v for k, v in values.items() if k not in KNOWN and v},
+                notes=values.get("notes", ""),
+            ),
         )
 
 

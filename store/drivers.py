@@ -11,10 +11,11 @@ import asyncio
 import re
 import sqlite3
 import time
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, AsyncIterator, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 import aiosqlite
 import asyncpg
@@ -77,8 +78,12 @@ class _PgExecutor:
             raise UniqueViolation(str(exc)) from None
 
 
-_BROKEN_CONNECTION = (ConnectionError, OSError, asyncpg.exceptions.ConnectionDoesNotExistError,
-                      asyncpg.exceptions.InterfaceError)
+_BROKEN_CONNECTION = (
+    ConnectionError,
+    OSError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.InterfaceError,
+)
 
 
 class PostgresDriver(_PgExecutor):
@@ -107,7 +112,7 @@ class PostgresDriver(_PgExecutor):
         return await super().fetchval(sql, *args)
 
     @classmethod
-    async def connect(cls, url: str, min_size: int = 1, max_size: int = 10) -> "PostgresDriver":
+    async def connect(cls, url: str, min_size: int = 1, max_size: int = 10) -> PostgresDriver:
         pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, command_timeout=30)
         return cls(pool)
 
@@ -197,7 +202,7 @@ class SqliteDriver:
         self._exec = _SqliteExecutor(conn)
 
     @classmethod
-    async def connect(cls, path: Path) -> "SqliteDriver":
+    async def connect(cls, path: Path) -> SqliteDriver:
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(str(path), isolation_level=None)
@@ -244,8 +249,7 @@ class SqliteDriver:
         applied: list[str] = []
         async with self.transaction() as tx:  # BEGIN IMMEDIATE: one migrator at a time
             await tx.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS schema_migrations ( name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
             )
             done = {r["name"] for r in await tx.fetch("SELECT name FROM schema_migrations")}
             for name, sql in migrations("sqlite"):
@@ -253,9 +257,7 @@ class SqliteDriver:
                     continue
                 for statement in _split_sql(sql):
                     await tx.execute(statement)
-                await tx.execute(
-                    "INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)", name, time.time()
-                )
+                await tx.execute("INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)", name, time.time())
                 log.info("migration_applied", store="sqlite", migration=name)
                 applied.append(name)
         return applied

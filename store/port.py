@@ -6,7 +6,8 @@ SQLite/aiosqlite); `tests/contract/` runs one suite over both.
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from events import Event
 from store.models import ApiToken, Callback, Customer, Interaction, SettingsVersion, StoredEvent, User
@@ -30,7 +31,9 @@ class Store(Protocol):
     # interaction event log (append-only)
     async def append(self, event: Event) -> int: ...
     async def append_many(self, events: Sequence[Event], dedupe_keys: Sequence[str] | None = None) -> list[int]: ...
-    async def events_between(self, start: float, end: float, after_seq: int = 0, limit: int = 10_000) -> list[StoredEvent]: ...
+    async def events_between(
+        self, start: float, end: float, after_seq: int = 0, limit: int = 10_000
+    ) -> list[StoredEvent]: ...
     async def events_for_call(self, call_id: str) -> list[StoredEvent]: ...
     async def last_seq(self) -> int: ...
 
@@ -55,8 +58,15 @@ class Store(Protocol):
     async def list_users(self, role: str | None = None) -> list[User]: ...
 
     # admin settings documents, versioned (web admin: routing rules, queues, codes)
-    async def put_settings_version(self, section: str, body: str, author: str = "", comment: str = "",
-                                   expected_version: int | None = None, at: float = 0.0) -> SettingsVersion: ...
+    async def put_settings_version(
+        self,
+        section: str,
+        body: str,
+        author: str = "",
+        comment: str = "",
+        expected_version: int | None = None,
+        at: float = 0.0,
+    ) -> SettingsVersion: ...
     async def get_settings_version(self, section: str, version: int | None = None) -> SettingsVersion | None: ...
     async def list_settings_versions(self, section: str, limit: int = 50) -> list[SettingsVersion]: ...
 

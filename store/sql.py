@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from events import Event, agent_id_of, call_id_of, from_record, kind_of, to_record
 from store.drivers import Driver, Executor, UniqueViolation
@@ -148,14 +149,16 @@ class SqlStore:
         if len(keys) != len(events):
             raise ValueError("dedupe_keys: one key per event")
         async with self._db.transaction() as tx:
-            return [int(await tx.fetchval(_EVENT_INSERT, *_event_row(e, k)) or 0) for e, k in zip(events, keys)]
+            return [
+                int(await tx.fetchval(_EVENT_INSERT, *_event_row(e, k)) or 0)
+                for e, k in zip(events, keys, strict=False)
+            ]
 
     async def events_between(
         self, start: float, end: float, after_seq: int = 0, limit: int = 10_000
     ) -> list[StoredEvent]:
         rows = await self._db.fetch(
-            "SELECT seq, payload FROM events WHERE at >= $1 AND at < $2 AND seq > $3"
-            " ORDER BY seq LIMIT $4",
+            "SELECT seq, payload FROM events WHERE at >= $1 AND at < $2 AND seq > $3 ORDER BY seq LIMIT $4",
             start,
             end,
             after_seq,
@@ -201,12 +204,9 @@ class SqlStore:
             await tx.executemany(_CUSTOMER_UPSERT, rows)
         except UniqueViolation as exc:
             raise Conflict(f"duplicate account number ({exc})") from None
+        await tx.executemany("DELETE FROM customer_phones WHERE customer_id = $1", [(c.id,) for c in customers])
         await tx.executemany(
-            "DELETE FROM customer_phones WHERE customer_id = $1", [(c.id,) for c in customers]
-        )
-        await tx.executemany(
-            "INSERT INTO customer_phones (phone, customer_id, position) VALUES ($1, $2, $3)"
-            " ON CONFLICT DO NOTHING",
+            "INSERT INTO customer_phones (phone, customer_id, position) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             phones,
         )
 
@@ -340,16 +340,21 @@ class SqlStore:
     # ------------------------------------------------------------ settings versions
 
     async def put_settings_version(
-        self, section: str, body: str, author: str = "", comment: str = "",
-        expected_version: int | None = None, at: float = 0.0,
+        self,
+        section: str,
+        body: str,
+        author: str = "",
+        comment: str = "",
+        expected_version: int | None = None,
+        at: float = 0.0,
     ) -> SettingsVersion:
         """Store the next version of `section` atomically. With `expected_version` (0 when
         none is stored yet) a concurrent apply makes this raise Conflict instead of
         silently overwriting someone else's change."""
         async with self._db.transaction() as tx:
-            current = int(await tx.fetchval(
-                "SELECT COALESCE(MAX(version), 0) FROM settings_versions WHERE section = $1", section
-            ))
+            current = int(
+                await tx.fetchval("SELECT COALESCE(MAX(version), 0) FROM settings_versions WHERE section = $1", section)
+            )
             if expected_version is not None and expected_version != current:
                 raise Conflict(f"{section}: live version is {current}, not {expected_version}")
             version = current + 1
@@ -357,7 +362,12 @@ class SqlStore:
                 await tx.execute(
                     "INSERT INTO settings_versions (section, version, body, author, comment, created_at)"
                     " VALUES ($1, $2, $3, $4, $5, $6)",
-                    section, version, body, author, comment, float(at),
+                    section,
+                    version,
+                    body,
+                    author,
+                    comment,
+                    float(at),
                 )
             except UniqueViolation:
                 raise Conflict(f"{section}: version {version} was stored concurrently") from None
@@ -367,19 +377,24 @@ class SqlStore:
         if version is None:
             rows = await self._db.fetch(
                 "SELECT section, version, body, author, comment, created_at FROM settings_versions"
-                " WHERE section = $1 ORDER BY version DESC LIMIT 1", section,
+                " WHERE section = $1 ORDER BY version DESC LIMIT 1",
+                section,
             )
         else:
             rows = await self._db.fetch(
                 "SELECT section, version, body, author, comment, created_at FROM settings_versions"
-                " WHERE section = $1 AND version = $2", section, version,
+                " WHERE section = $1 AND version = $2",
+                section,
+                version,
             )
         return _settings(rows[0]) if rows else None
 
     async def list_settings_versions(self, section: str, limit: int = 50) -> list[SettingsVersion]:
         rows = await self._db.fetch(
             "SELECT section, version, body, author, comment, created_at FROM settings_versions"
-            " WHERE section = $1 ORDER BY version DESC LIMIT $2", section, limit,
+            " WHERE section = $1 ORDER BY version DESC LIMIT $2",
+            section,
+            limit,
         )
         return [_settings(r) for r in rows]
 
@@ -390,7 +405,12 @@ class SqlStore:
             await self._db.execute(
                 "INSERT INTO api_tokens (token_hash, id, login, name, created_at, revoked)"
                 " VALUES ($1, $2, $3, $4, $5, $6)",
-                token_hash, token.id, token.login, token.name, token.created_at, bool(token.revoked),
+                token_hash,
+                token.id,
+                token.login,
+                token.name,
+                token.created_at,
+                bool(token.revoked),
             )
         except UniqueViolation:
             raise Conflict(f"api token {token.id!r} already exists") from None
@@ -403,7 +423,9 @@ class SqlStore:
 
     async def list_api_tokens(self, login: str | None = None) -> list[ApiToken]:
         if login is None:
-            rows = await self._db.fetch("SELECT id, login, name, created_at, revoked FROM api_tokens ORDER BY created_at, id")
+            rows = await self._db.fetch(
+                "SELECT id, login, name, created_at, revoked FROM api_tokens ORDER BY created_at, id"
+            )
         else:
             rows = await self._db.fetch(
                 "SELECT id, login, name, created_at, revoked FROM api_tokens WHERE login = $1 ORDER BY created_at, id",
@@ -428,8 +450,15 @@ class SqlStore:
             " ON CONFLICT (id) DO UPDATE SET call_id = excluded.call_id, customer_id = excluded.customer_id,"
             " agent_id = excluded.agent_id, number = excluded.number, due_at = excluded.due_at,"
             " notes = excluded.notes, done = excluded.done",
-            c.id, c.call_id, c.customer_id, c.agent_id, c.number, float(c.due_at), c.notes,
-            float(c.created_at), bool(c.done),
+            c.id,
+            c.call_id,
+            c.customer_id,
+            c.agent_id,
+            c.number,
+            float(c.due_at),
+            c.notes,
+            float(c.created_at),
+            bool(c.done),
         )
 
     async def callbacks_between(self, start: float, end: float, agent_id: str | None = None) -> list[Callback]:
@@ -441,28 +470,44 @@ class SqlStore:
         else:
             rows = await self._db.fetch(
                 f"SELECT {cols} FROM callbacks WHERE due_at >= $1 AND due_at < $2 AND agent_id = $3"
-                " ORDER BY due_at, id", start, end, agent_id,
+                " ORDER BY due_at, id",
+                start,
+                end,
+                agent_id,
             )
         return [_callback(r) for r in rows]
 
 
 def _settings(row: Mapping[str, Any]) -> SettingsVersion:
     return SettingsVersion(
-        section=row["section"], version=int(row["version"]), body=row["body"], author=row["author"],
-        comment=row["comment"], created_at=float(row["created_at"]),
+        section=row["section"],
+        version=int(row["version"]),
+        body=row["body"],
+        author=row["author"],
+        comment=row["comment"],
+        created_at=float(row["created_at"]),
     )
 
 
 def _token(row: Mapping[str, Any]) -> ApiToken:
     return ApiToken(
-        id=row["id"], login=row["login"], name=row["name"], created_at=float(row["created_at"]),
+        id=row["id"],
+        login=row["login"],
+        name=row["name"],
+        created_at=float(row["created_at"]),
         revoked=bool(row["revoked"]),
     )
 
 
 def _callback(row: Mapping[str, Any]) -> Callback:
     return Callback(
-        id=row["id"], due_at=float(row["due_at"]), call_id=row["call_id"], customer_id=row["customer_id"],
-        agent_id=row["agent_id"], number=row["number"], notes=row["notes"],
-        created_at=float(row["created_at"]), done=bool(row["done"]),
+        id=row["id"],
+        due_at=float(row["due_at"]),
+        call_id=row["call_id"],
+        customer_id=row["customer_id"],
+        agent_id=row["agent_id"],
+        number=row["number"],
+        notes=row["notes"],
+        created_at=float(row["created_at"]),
+        done=bool(row["done"]),
     )

@@ -10,7 +10,7 @@ import asyncio
 import os
 import threading
 import uuid
-from typing import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import asyncpg
 import pytest

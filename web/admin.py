@@ -24,9 +24,16 @@ SECTION_URL = {"queues": "queues", "skills": "skills", "pause-codes": "pause_cod
 
 
 def _user_json(u: User) -> dict[str, Any]:
-    return {"login": u.login, "display_name": u.display_name, "role": u.role, "team": u.team,
-            "skills": dict(u.skills), "languages": list(u.languages), "phone_endpoint": u.phone_endpoint,
-            "has_password": bool(u.password_hash)}
+    return {
+        "login": u.login,
+        "display_name": u.display_name,
+        "role": u.role,
+        "team": u.team,
+        "skills": dict(u.skills),
+        "languages": list(u.languages),
+        "phone_endpoint": u.phone_endpoint,
+        "has_password": bool(u.password_hash),
+    }
 
 
 # ---------------------------------------------------------------- pages
@@ -37,9 +44,15 @@ async def admin_page(request: web.Request) -> web.StreamResponse:
     page = request.match_info.get("page", "")
     if page not in ("", "queues", "skills", "pause-codes", "dispositions", "agents", "routing", "tokens"):
         raise web.HTTPNotFound()
-    return aiohttp_jinja2.render_template("admin.html", request, {
-        "page": page or "queues", "routing_available": routing_available(), "simulate_available": simulator() is not None,
-    })
+    return aiohttp_jinja2.render_template(
+        "admin.html",
+        request,
+        {
+            "page": page or "queues",
+            "routing_available": routing_available(),
+            "simulate_available": simulator() is not None,
+        },
+    )
 
 
 # ---------------------------------------------------------------- settings sections
@@ -49,8 +62,9 @@ async def section_get(request: web.Request) -> web.Response:
     require(request, "supervisor")
     section = SECTION_URL[request.match_info["section"]]
     live = await request.app[SETTINGS].live(section)
-    return web.json_response({"section": section, "version": live.version, "items": live.data,
-                              "fields": list(SCHEMAS[section].model_fields)})
+    return web.json_response(
+        {"section": section, "version": live.version, "items": live.data, "fields": list(SCHEMAS[section].model_fields)}
+    )
 
 
 async def section_put(request: web.Request) -> web.Response:
@@ -58,8 +72,9 @@ async def section_put(request: web.Request) -> web.Response:
     section = SECTION_URL[request.match_info["section"]]
     body = await json_body(request)
     try:
-        live = await request.app[SETTINGS].apply(section, body.get("items"), me.login, body.get("base_version"),
-                                                 str(body.get("comment", "")))
+        live = await request.app[SETTINGS].apply(
+            section, body.get("items"), me.login, body.get("base_version"), str(body.get("comment", ""))
+        )
     except SettingsError as exc:
         return api_error(400, "invalid settings", problems=exc.problems)
     except Conflict as exc:
@@ -112,10 +127,14 @@ async def agent_put(request: web.Request) -> web.Response:
     if problems:
         return api_error(400, "invalid agent", problems=problems)
     user = User(
-        login=login, display_name=str(body.get("display_name") or (old.display_name if old else login)),
-        role=role, password_hash=hash_password(password) if password else (old.password_hash if old else ""),
-        team=str(body.get("team", old.team if old else "")), skills={k: int(v) for k, v in skills.items()},
-        languages=tuple(languages), phone_endpoint=str(body.get("phone_endpoint", old.phone_endpoint if old else "")),
+        login=login,
+        display_name=str(body.get("display_name") or (old.display_name if old else login)),
+        role=role,
+        password_hash=hash_password(password) if password else (old.password_hash if old else ""),
+        team=str(body.get("team", old.team if old else "")),
+        skills={k: int(v) for k, v in skills.items()},
+        languages=tuple(languages),
+        phone_endpoint=str(body.get("phone_endpoint", old.phone_endpoint if old else "")),
     )
     await store.put_user(user)
     log.info("user_saved", login=login, by=me.login, created=old is None)
@@ -140,12 +159,19 @@ async def routing_get(request: web.Request) -> web.Response:
     require(request, "supervisor")
     live = await request.app[SETTINGS].live("routing")
     versions = await request.app[STORE].list_settings_versions("routing", 20)
-    return web.json_response({
-        "version": live.version, "text": live.data, "author": live.author, "created_at": live.created_at,
-        "validator_available": routing_available(),
-        "history": [{"version": v.version, "author": v.author, "comment": v.comment, "created_at": v.created_at}
-                    for v in versions],
-    })
+    return web.json_response(
+        {
+            "version": live.version,
+            "text": live.data,
+            "author": live.author,
+            "created_at": live.created_at,
+            "validator_available": routing_available(),
+            "history": [
+                {"version": v.version, "author": v.author, "comment": v.comment, "created_at": v.created_at}
+                for v in versions
+            ],
+        }
+    )
 
 
 async def _rules_text(request: web.Request) -> str:
@@ -167,8 +193,9 @@ async def routing_diff(request: web.Request) -> web.Response:
     require(request, "admin")
     text = await _rules_text(request)
     live = await request.app[SETTINGS].live("routing")
-    return web.json_response({"live_version": live.version,
-                              "diff": diff_text(live.data, text, f"live (v{live.version})", "edited")})
+    return web.json_response(
+        {"live_version": live.version, "diff": diff_text(live.data, text, f"live (v{live.version})", "edited")}
+    )
 
 
 async def routing_simulate(request: web.Request) -> web.Response:
@@ -176,7 +203,9 @@ async def routing_simulate(request: web.Request) -> web.Response:
     text = await _rules_text(request)
     what_if = simulator()
     if what_if is None:
-        return api_error(501, "simulation not available: the simulator's what-if API (sim.run.what_if) is not installed")
+        return api_error(
+            501, "simulation not available: the simulator's what-if API (sim.run.what_if) is not installed"
+        )
     problems = validate_rules(text)
     if problems:
         return api_error(400, "invalid rules", problems=problems)
@@ -186,8 +215,9 @@ async def routing_simulate(request: web.Request) -> web.Response:
     from web.whatif import NothingToSimulate
 
     try:
-        result = await what_if(request.app[STORE], live.data, text, now=request.app[CLOCK](), days=7,
-                               sl_threshold_s=sl_threshold(queues))
+        result = await what_if(
+            request.app[STORE], live.data, text, now=request.app[CLOCK](), days=7, sl_threshold_s=sl_threshold(queues)
+        )
     except NothingToSimulate as exc:
         return api_error(400, f"nothing to simulate: {exc}")
     except Exception as exc:  # the simulator's failure is reported, not a 500 page
@@ -223,8 +253,15 @@ async def routing_version(request: web.Request) -> web.Response:
     found = await request.app[STORE].get_settings_version("routing", version)
     if found is None:
         return api_error(404, f"no routing version {version}")
-    return web.json_response({"version": found.version, "text": found.body, "author": found.author,
-                              "comment": found.comment, "created_at": found.created_at})
+    return web.json_response(
+        {
+            "version": found.version,
+            "text": found.body,
+            "author": found.author,
+            "comment": found.comment,
+            "created_at": found.created_at,
+        }
+    )
 
 
 def setup(app: web.Application) -> None:

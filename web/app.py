@@ -14,7 +14,8 @@ import hashlib
 import json
 import secrets
 import time
-from typing import Any, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp_jinja2
@@ -73,8 +74,9 @@ def require(request: web.Request, role: str = "agent") -> Identity:
     me = request.get(IDENTITY)
     if me is None:
         if is_api(request):
-            raise web.HTTPUnauthorized(text=json.dumps({"error": "authentication required"}),
-                                       content_type="application/json")
+            raise web.HTTPUnauthorized(
+                text=json.dumps({"error": "authentication required"}), content_type="application/json"
+            )
         raise web.HTTPFound(f"/login?next={quote(request.path_qs)}")
     if not me.at_least(role):
         raise forbidden(request, f"requires the {role} role")
@@ -91,11 +93,13 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except (ValueError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "body: must be a JSON object"}),
-                                 content_type="application/json") from None
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "body: must be a JSON object"}), content_type="application/json"
+        ) from None
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "body: must be a JSON object"}),
-                                 content_type="application/json")
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "body: must be a JSON object"}), content_type="application/json"
+        )
     return body
 
 
@@ -256,7 +260,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if wait > 0:
         log.warning("login_rate_limited", login=login, peer=peer)
         response = aiohttp_jinja2.render_template(
-            "login.html", request, {"error": f"Too many failed attempts. Try again in {int(wait) + 1} s.", "next": ""},
+            "login.html",
+            request,
+            {"error": f"Too many failed attempts. Try again in {int(wait) + 1} s.", "next": ""},
             status=429,
         )
         response.headers["Retry-After"] = str(int(wait) + 1)
@@ -276,8 +282,16 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     await _login_succeeded(request.app, keys)
     me = Identity.of(user)
     session = await new_session(request)  # a fresh session id: no fixation
-    session.update({"login": me.login, "role": me.role, "teams": sorted(me.teams), "name": me.display_name,
-                    "csrf": secrets.token_urlsafe(32), "at": now})
+    session.update(
+        {
+            "login": me.login,
+            "role": me.role,
+            "teams": sorted(me.teams),
+            "name": me.display_name,
+            "csrf": secrets.token_urlsafe(32),
+            "at": now,
+        }
+    )
     log.info("login_ok", login=login, role=me.role)
     raise web.HTTPFound(_safe_next(str(form.get("next", ""))) or HOME.get(me.role, "/agent"))
 
@@ -295,8 +309,15 @@ async def home(request: web.Request) -> web.StreamResponse:
 
 async def whoami(request: web.Request) -> web.Response:
     me = require(request)
-    return web.json_response({"login": me.login, "role": me.role, "teams": sorted(me.teams), "via": me.via,
-                              "csrf": await csrf_token(request) if me.via == "session" else None})
+    return web.json_response(
+        {
+            "login": me.login,
+            "role": me.role,
+            "teams": sorted(me.teams),
+            "via": me.via,
+            "csrf": await csrf_token(request) if me.via == "session" else None,
+        }
+    )
 
 
 # ---------------------------------------------------------------- API tokens
@@ -353,19 +374,28 @@ def setup(app: web.Application, *, clock: Callable[[], float] = time.time) -> No
     cleanup context is registered (it uses them) and before the pages' setups."""
     config = app[CONFIG]
     secure = config.server.public_url.startswith("https://")
-    session_setup(app, EncryptedCookieStorage(
-        _session_key(config.server.session_secret.get_secret_value()), cookie_name=SESSION_COOKIE,
-        max_age=SESSION_MAX_AGE_S, httponly=True, samesite="Strict", secure=secure,
-    ))
+    session_setup(
+        app,
+        EncryptedCookieStorage(
+            _session_key(config.server.session_secret.get_secret_value()),
+            cookie_name=SESSION_COOKIE,
+            max_age=SESSION_MAX_AGE_S,
+            httponly=True,
+            samesite="Strict",
+            secure=secure,
+        ),
+    )
     app.middlewares.append(security_headers)
     app.middlewares.append(identity_middleware)
     aiohttp_jinja2.setup(
         app,
-        loader=jinja2.ChoiceLoader([
-            jinja2.PackageLoader("web", "templates"),
-            jinja2.PackageLoader("agents", "templates"),
-            jinja2.PackageLoader("reports", "templates"),
-        ]),
+        loader=jinja2.ChoiceLoader(
+            [
+                jinja2.PackageLoader("web", "templates"),
+                jinja2.PackageLoader("agents", "templates"),
+                jinja2.PackageLoader("reports", "templates"),
+            ]
+        ),
         autoescape=jinja2.select_autoescape(default=True),
         context_processors=[template_context],
     )

@@ -21,11 +21,32 @@ COMMANDS_CHANNEL = "agent-commands"
 REPLIES_CHANNEL = "agent-replies"
 
 ACTIONS = (
-    "login", "available", "pause", "logout", "hold", "resume", "hangup",
-    "blind_transfer", "attended_transfer", "complete_transfer", "wrap_up_done", "preview_dial", "preview_skip",
+    "login",
+    "available",
+    "pause",
+    "logout",
+    "hold",
+    "resume",
+    "hangup",
+    "blind_transfer",
+    "attended_transfer",
+    "complete_transfer",
+    "wrap_up_done",
+    "preview_dial",
+    "preview_skip",
 )
-CALL_ACTIONS = frozenset({"hold", "resume", "hangup", "blind_transfer", "attended_transfer", "complete_transfer",
-                          "preview_dial", "preview_skip"})
+CALL_ACTIONS = frozenset(
+    {
+        "hold",
+        "resume",
+        "hangup",
+        "blind_transfer",
+        "attended_transfer",
+        "complete_transfer",
+        "preview_dial",
+        "preview_skip",
+    }
+)
 TRANSFER_KINDS = ("agent", "queue", "number")
 
 
@@ -47,7 +68,9 @@ def build_command(agent_id: str, body: dict[str, Any], pause_codes: set[str]) ->
     if action == "pause":
         reason = body.get("reason")
         if reason not in pause_codes:
-            raise CommandError(f"reason: must be one of the pause codes ({', '.join(sorted(pause_codes))}), not {reason!r}")
+            raise CommandError(
+                f"reason: must be one of the pause codes ({', '.join(sorted(pause_codes))}), not {reason!r}"
+            )
         command["reason"] = reason
     if action in ("blind_transfer", "attended_transfer"):
         target = body.get("target")
@@ -89,9 +112,17 @@ class CommandClient:
             await self._bus.publish(COMMANDS_CHANNEL, {**command, "request_id": request_id})
             async with asyncio.timeout(timeout):
                 reply = await fut
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("agent_command_timeout", action=command.get("action"), agent_id=command.get("agent_id"))
-            return {"request_id": request_id, "ok": False, "error": f"no reply from the call server within {timeout:g} s"}
+            return {
+                "request_id": request_id,
+                "ok": False,
+                "error": f"no reply from the call server within {timeout:g} s",
+            }
         finally:
             self._pending.pop(request_id, None)
-        return {"request_id": request_id, "ok": bool(reply.get("ok")), **({"error": str(reply["error"])} if reply.get("error") else {})}
+        return {
+            "request_id": request_id,
+            "ok": bool(reply.get("ok")),
+            **({"error": str(reply["error"])} if reply.get("error") else {}),
+        }

@@ -12,7 +12,9 @@ from typing import Any
 from aiohttp import web
 
 
-def _op(summary: str, role: str, body: str | None = None, ok: str = "200", errors: tuple[str, ...] = ()) -> dict[str, Any]:
+def _op(
+    summary: str, role: str, body: str | None = None, ok: str = "200", errors: tuple[str, ...] = ()
+) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
         "description": f"Requires the {role} role.",
@@ -21,23 +23,36 @@ def _op(summary: str, role: str, body: str | None = None, ok: str = "200", error
     for code in ("401", "403", *errors):
         op["responses"][code] = {"$ref": f"#/components/responses/E{code}"}
     if body:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}},
+        }
     return op
 
 
 def _section(name: str) -> dict[str, Any]:
     return {
         "get": _op(f"Live {name} settings and version", "supervisor"),
-        "put": _op(f"Replace the {name} settings (new version; base_version must be the live one)", "admin",
-                   "SettingsUpdate", errors=("400", "409")),
+        "put": _op(
+            f"Replace the {name} settings (new version; base_version must be the live one)",
+            "admin",
+            "SettingsUpdate",
+            errors=("400", "409"),
+        ),
     }
 
 
 _ERRORS = {
     code: {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    for code, text in (("400", "Invalid input (problems name the field)"), ("401", "Not authenticated"),
-                       ("403", "Role or scope does not allow it"), ("404", "Not found"),
-                       ("409", "Stale version / conflict"), ("501", "Not available"), ("504", "No reply from the call server"))
+    for code, text in (
+        ("400", "Invalid input (problems name the field)"),
+        ("401", "Not authenticated"),
+        ("403", "Role or scope does not allow it"),
+        ("404", "Not found"),
+        ("409", "Stale version / conflict"),
+        ("501", "Not available"),
+        ("504", "No reply from the call server"),
+    )
 }
 
 DOCUMENT: dict[str, Any] = {
@@ -50,32 +65,94 @@ DOCUMENT: dict[str, Any] = {
         },
         "responses": {f"E{k}": v for k, v in _ERRORS.items()},
         "schemas": {
-            "Error": {"type": "object", "properties": {"error": {"type": "string"},
-                                                       "problems": {"type": "array", "items": {"type": "string"}}}},
-            "SettingsUpdate": {"type": "object", "required": ["items"], "properties": {
-                "items": {"type": "object", "additionalProperties": {"type": "object"}},
-                "base_version": {"type": "integer"}, "comment": {"type": "string"}}},
+            "Error": {
+                "type": "object",
+                "properties": {"error": {"type": "string"}, "problems": {"type": "array", "items": {"type": "string"}}},
+            },
+            "SettingsUpdate": {
+                "type": "object",
+                "required": ["items"],
+                "properties": {
+                    "items": {"type": "object", "additionalProperties": {"type": "object"}},
+                    "base_version": {"type": "integer"},
+                    "comment": {"type": "string"},
+                },
+            },
             "Rules": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
-            "RulesApply": {"type": "object", "required": ["text", "base_version"], "properties": {
-                "text": {"type": "string"}, "base_version": {"type": "integer"}, "comment": {"type": "string"}}},
-            "User": {"type": "object", "properties": {
-                "display_name": {"type": "string"}, "role": {"enum": ["agent", "supervisor", "admin"]},
-                "team": {"type": "string"}, "skills": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 10}},
-                "languages": {"type": "array", "items": {"type": "string"}}, "phone_endpoint": {"type": "string"},
-                "password": {"type": "string", "minLength": 8}}},
-            "Command": {"type": "object", "required": ["action"], "properties": {
-                "action": {"enum": ["login", "available", "pause", "logout", "hold", "resume", "hangup",
-                                    "blind_transfer", "attended_transfer", "complete_transfer", "wrap_up_done",
-                                    "preview_dial", "preview_skip"]},
-                "call_id": {"type": "string"}, "reason": {"type": "string"}, "target": {"type": "string"},
-                "target_kind": {"enum": ["agent", "queue", "number"]}}},
-            "WrapUp": {"type": "object", "required": ["disposition"], "properties": {
-                "disposition": {"type": "string"}, "notes": {"type": "string"},
-                "callback_at": {"type": "number", "description": "epoch seconds"},
-                "callback_number": {"type": "string"}, "customer_id": {"type": "string"}}},
-            "NewCustomer": {"type": "object", "required": ["name"], "properties": {
-                "name": {"type": "string"}, "company": {"type": "string"}, "phone": {"type": "string"},
-                "email": {"type": "string"}, "account_number": {"type": "string"}, "tier": {"type": "string"}}},
+            "RulesApply": {
+                "type": "object",
+                "required": ["text", "base_version"],
+                "properties": {
+                    "text": {"type": "string"},
+                    "base_version": {"type": "integer"},
+                    "comment": {"type": "string"},
+                },
+            },
+            "User": {
+                "type": "object",
+                "properties": {
+                    "display_name": {"type": "string"},
+                    "role": {"enum": ["agent", "supervisor", "admin"]},
+                    "team": {"type": "string"},
+                    "skills": {
+                        "type": "object",
+                        "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 10},
+                    },
+                    "languages": {"type": "array", "items": {"type": "string"}},
+                    "phone_endpoint": {"type": "string"},
+                    "password": {"type": "string", "minLength": 8},
+                },
+            },
+            "Command": {
+                "type": "object",
+                "required": ["action"],
+                "properties": {
+                    "action": {
+                        "enum": [
+                            "login",
+                            "available",
+                            "pause",
+                            "logout",
+                            "hold",
+                            "resume",
+                            "hangup",
+                            "blind_transfer",
+                            "attended_transfer",
+                            "complete_transfer",
+                            "wrap_up_done",
+                            "preview_dial",
+                            "preview_skip",
+                        ]
+                    },
+                    "call_id": {"type": "string"},
+                    "reason": {"type": "string"},
+                    "target": {"type": "string"},
+                    "target_kind": {"enum": ["agent", "queue", "number"]},
+                },
+            },
+            "WrapUp": {
+                "type": "object",
+                "required": ["disposition"],
+                "properties": {
+                    "disposition": {"type": "string"},
+                    "notes": {"type": "string"},
+                    "callback_at": {"type": "number", "description": "epoch seconds"},
+                    "callback_number": {"type": "string"},
+                    "customer_id": {"type": "string"},
+                },
+            },
+            "NewCustomer": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "company": {"type": "string"},
+                    "phone": {"type": "string"},
+                    "email": {"type": "string"},
+                    "account_number": {"type": "string"},
+                    "tier": {"type": "string"},
+                },
+            },
             "TokenCreate": {"type": "object", "properties": {"name": {"type": "string"}, "login": {"type": "string"}}},
         },
     },
@@ -92,33 +169,55 @@ DOCUMENT: dict[str, Any] = {
         "/api/v1/pause-codes": _section("pause codes"),
         "/api/v1/dispositions": _section("dispositions"),
         "/api/v1/users": {"get": _op("Users (supervisor: agents of their teams)", "supervisor")},
-        "/api/v1/users/{login}": {"put": _op("Create or update a user, skills and proficiencies", "admin", "User",
-                                             errors=("400",))},
+        "/api/v1/users/{login}": {
+            "put": _op("Create or update a user, skills and proficiencies", "admin", "User", errors=("400",))
+        },
         "/api/v1/routing": {"get": _op("Live routing rules (TOML), version and history", "supervisor")},
         "/api/v1/routing/versions/{version}": {"get": _op("One stored routing version", "supervisor", errors=("404",))},
         "/api/v1/routing/validate": {"post": _op("Validate rules; problems carry line/col/path", "admin", "Rules")},
         "/api/v1/routing/diff": {"post": _op("Unified diff against the live version", "admin", "Rules")},
-        "/api/v1/routing/simulate": {"post": _op("What-if on the last 7 days (simulator)", "admin", "Rules",
-                                                 errors=("400", "501"))},
-        "/api/v1/routing/apply": {"post": _op("Apply rules as a new version (atomic, optimistic)", "admin",
-                                              "RulesApply", errors=("400", "409"))},
-        "/api/v1/agents/{agent_id}/commands": {"post": _op(
-            "Availability, pause, logout and call controls via the call server", "agent (self), supervisor (team), admin",
-            "Command", errors=("400", "504"))},
-        "/api/v1/agents/{agent_id}/screen-pop": {"get": _op("The agent's latest screen-pop",
-                                                            "agent (self), supervisor (team), admin", errors=("404",))},
-        "/api/v1/interactions/{call_id}/wrap-up": {"post": _op("Save disposition, notes, callback; ends wrap-up",
-                                                               "agent (the call's)", "WrapUp", errors=("400",))},
-        "/api/v1/customers": {"post": _op("Quick new customer", "agent", "NewCustomer", ok="201", errors=("400", "409"))},
+        "/api/v1/routing/simulate": {
+            "post": _op("What-if on the last 7 days (simulator)", "admin", "Rules", errors=("400", "501"))
+        },
+        "/api/v1/routing/apply": {
+            "post": _op(
+                "Apply rules as a new version (atomic, optimistic)", "admin", "RulesApply", errors=("400", "409")
+            )
+        },
+        "/api/v1/agents/{agent_id}/commands": {
+            "post": _op(
+                "Availability, pause, logout and call controls via the call server",
+                "agent (self), supervisor (team), admin",
+                "Command",
+                errors=("400", "504"),
+            )
+        },
+        "/api/v1/agents/{agent_id}/screen-pop": {
+            "get": _op("The agent's latest screen-pop", "agent (self), supervisor (team), admin", errors=("404",))
+        },
+        "/api/v1/interactions/{call_id}/wrap-up": {
+            "post": _op(
+                "Save disposition, notes, callback; ends wrap-up", "agent (the call's)", "WrapUp", errors=("400",)
+            )
+        },
+        "/api/v1/customers": {
+            "post": _op("Quick new customer", "agent", "NewCustomer", ok="201", errors=("400", "409"))
+        },
         "/api/v1/wallboard": {"get": _op("Wallboard snapshot (supervisor: their teams)", "supervisor")},
-        "/api/v1/reports": {"get": {**_op("Historical KPIs by interval, queue, team, agent", "supervisor", errors=("400",)),
-                                    "parameters": [
-                                        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                                        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
-                                        {"name": "interval", "in": "query", "schema": {"enum": [900, 1800, 3600]}},
-                                        {"name": "queue", "in": "query", "schema": {"type": "string"}}]}},
-        "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [],
-                                         "responses": {"200": {"description": "OK"}}}},
+        "/api/v1/reports": {
+            "get": {
+                **_op("Historical KPIs by interval, queue, team, agent", "supervisor", errors=("400",)),
+                "parameters": [
+                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "interval", "in": "query", "schema": {"enum": [900, 1800, 3600]}},
+                    {"name": "queue", "in": "query", "schema": {"type": "string"}},
+                ],
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OK"}}}
+        },
     },
 }
 

@@ -52,7 +52,7 @@ class Identity:
     via: str = "session"  # session | token
 
     @classmethod
-    def of(cls, user: User, via: str = "session") -> "Identity":
+    def of(cls, user: User, via: str = "session") -> Identity:
         return cls(user.login, user.role, teams_of(user), user.display_name or user.login, via)
 
     def at_least(self, role: str) -> bool:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import difflib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -65,7 +66,12 @@ SCHEMAS: dict[str, type[_Row]] = {
     "pause_codes": PauseCode,
     "dispositions": Disposition,
 }
-CONFIG_SECTION = {"queues": "queues", "skills": "skills", "pause_codes": "pause_reasons", "dispositions": "dispositions"}
+CONFIG_SECTION = {
+    "queues": "queues",
+    "skills": "skills",
+    "pause_codes": "pause_reasons",
+    "dispositions": "dispositions",
+}
 
 DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "queues": {q: {"label": q.capitalize()} for q in ("billing", "support", "sales")},
@@ -139,8 +145,14 @@ class SettingsService:
     """Reads and versions the admin sections. Reads are cached for `ttl_s` per process;
     a change announced on the bus (or made here) drops the cache."""
 
-    def __init__(self, store: SqlStore, bus: Bus, config: HotlineConfig, clock: Callable[[], float] = time.time,
-                 ttl_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        bus: Bus,
+        config: HotlineConfig,
+        clock: Callable[[], float] = time.time,
+        ttl_s: float = 2.0,
+    ) -> None:
         self._store = store
         self._bus = bus
         self._config = config
@@ -181,8 +193,7 @@ class SettingsService:
         else:
             self._cache.pop(section, None)
 
-    async def apply(self, section: str, data: Any, author: str, base_version: int | None,
-                    comment: str = "") -> Live:
+    async def apply(self, section: str, data: Any, author: str, base_version: int | None, comment: str = "") -> Live:
         """Validate and store a new version; Conflict (store.port) when `base_version`
         is not the live one any more."""
         if section == "routing":
@@ -227,26 +238,35 @@ def validate_rules(text: str, filename: str = "routing.toml") -> list[dict[str, 
     routing package is not installed, one problem says so (nothing is applied blind)."""
     api = _rules_api()
     if api is None:
-        return [{"line": None, "col": None, "path": "", "reason": "routing rules validator not available",
-                 "message": "routing rules validator not available (routing package missing)"}]
+        return [
+            {
+                "line": None,
+                "col": None,
+                "path": "",
+                "reason": "routing rules validator not available",
+                "message": "routing rules validator not available (routing package missing)",
+            }
+        ]
     load_rules, rule_error = api
     try:
         load_rules(text, filename)
     except rule_error as exc:
         out = []
         for p in getattr(exc, "problems", [exc]):
-            out.append({
-                "line": getattr(p, "line", None),
-                "col": getattr(p, "col", None),
-                "path": getattr(p, "path", ""),
-                "reason": getattr(p, "reason", str(p)),
-                "message": str(p),
-            })
+            out.append(
+                {
+                    "line": getattr(p, "line", None),
+                    "col": getattr(p, "col", None),
+                    "path": getattr(p, "path", ""),
+                    "reason": getattr(p, "reason", str(p)),
+                    "message": str(p),
+                }
+            )
         return out
     return []
 
 
 def diff_text(old: str, new: str, old_label: str = "live", new_label: str = "edited") -> str:
-    return "".join(difflib.unified_diff(
-        old.splitlines(keepends=True), new.splitlines(keepends=True), old_label, new_label
-    ))
+    return "".join(
+        difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), old_label, new_label)
+    )

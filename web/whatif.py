@@ -1,4 +1,4 @@
-""""Simulate on the last 7 days": the stored calls of the last days replayed through
+""" "Simulate on the last 7 days": the stored calls of the last days replayed through
 the simulator (`sim.run.what_if`, common random numbers) with the live routing rules
 and with the edited ones, staffed as the agents actually were (their stored login /
 logout spans, skills and teams).
@@ -22,8 +22,18 @@ from store.sql import SqlStore
 log = structlog.get_logger()
 
 PAGE = 10_000
-SUMMARY = ("offered", "answered", "abandoned", "abandon_rate", "asa", "service_level", "avg_wait", "max_wait",
-           "occupancy", "aht")
+SUMMARY = (
+    "offered",
+    "answered",
+    "abandoned",
+    "abandon_rate",
+    "asa",
+    "service_level",
+    "avg_wait",
+    "max_wait",
+    "occupancy",
+    "aht",
+)
 
 
 class SimulationUnavailable(RuntimeError):
@@ -57,8 +67,16 @@ def _shifts(events: list[Any], start: float, end: float) -> dict[str, list[tuple
     return {a: [(max(0.0, s), e) for s, e in v if e > max(0.0, s)] for a, v in spans.items()}
 
 
-def _run(live_text: str, candidate_text: str, events: list[Any], users: list[Any], start: float, end: float,
-         sl_threshold_s: float, seed: int) -> dict[str, Any]:
+def _run(
+    live_text: str,
+    candidate_text: str,
+    events: list[Any],
+    users: list[Any],
+    start: float,
+    end: float,
+    sl_threshold_s: float,
+    seed: int,
+) -> dict[str, Any]:
     from reports.kpi import KpiConfig
     from routing import load_rules
     from sim.run import what_if
@@ -66,9 +84,16 @@ def _run(live_text: str, candidate_text: str, events: list[Any], users: list[Any
 
     shifts = _shifts(events, start, end)
     groups = tuple(
-        AgentGroup(prefix=f"{u.login}-", count=1, skills=dict(u.skills) or {"any": 1}, team=u.team,
-                   languages=tuple(u.languages), shifts=tuple(shifts[u.login]))
-        for u in users if u.role == "agent" and shifts.get(u.login)
+        AgentGroup(
+            prefix=f"{u.login}-",
+            count=1,
+            skills=dict(u.skills) or {"any": 1},
+            team=u.team,
+            languages=tuple(u.languages),
+            shifts=tuple(shifts[u.login]),
+        )
+        for u in users
+        if u.role == "agent" and shifts.get(u.login)
     )
     calls = sum(1 for e in events if isinstance(e, CallQueued))
     if not groups:
@@ -79,21 +104,37 @@ def _run(live_text: str, candidate_text: str, events: list[Any], users: list[Any
         path = Path(tmp) / "history.jsonl"
         path.write_text("".join(json.dumps(to_record(e)) + "\n" for e in events), encoding="utf-8")
         scenario = Scenario(
-            name="last days", seed=seed, duration_s=end - start, queues=(), agents=groups, start_s=start,
-            rules_text=live_text, rules_filename="live.toml", kpi=KpiConfig(sl_threshold_s=sl_threshold_s),
+            name="last days",
+            seed=seed,
+            duration_s=end - start,
+            queues=(),
+            agents=groups,
+            start_s=start,
+            rules_text=live_text,
+            rules_filename="live.toml",
+            kpi=KpiConfig(sl_threshold_s=sl_threshold_s),
             replay=ReplaySpec(kind="events", path=path, queue_skills=True),
         )
         current, candidate, diff = what_if(scenario, load_rules(candidate_text, "edited.toml"), seed=seed)
     return {
-        "calls_replayed": calls, "agents": len(groups),
+        "calls_replayed": calls,
+        "agents": len(groups),
         "current": {k: current.summary().get(k) for k in SUMMARY},
         "candidate": {k: candidate.summary().get(k) for k in SUMMARY},
         "difference": {k: diff[k]["difference"] for k in SUMMARY if k in diff},
     }
 
 
-async def simulate_last_days(store: SqlStore, live_text: str, candidate_text: str, now: float, days: int = 7,
-                             sl_threshold_s: float = 20.0, seed: int = 7, timeout_s: float = 120.0) -> dict[str, Any]:
+async def simulate_last_days(
+    store: SqlStore,
+    live_text: str,
+    candidate_text: str,
+    now: float,
+    days: int = 7,
+    sl_threshold_s: float = 20.0,
+    seed: int = 7,
+    timeout_s: float = 120.0,
+) -> dict[str, Any]:
     if not available():
         raise SimulationUnavailable("the simulator (sim.run.what_if) is not installed")
     start, end = now - days * 86400, now

@@ -16,11 +16,11 @@ def bench() -> None:
 @bench.command("router")
 @click.option("--agents", type=click.IntRange(min=1), default=1000, show_default=True, help="agents logged in")
 @click.option("--skills", type=click.IntRange(min=1), default=100, show_default=True, help="skills (one queue each)")
-@click.option("--waiting", type=click.IntRange(min=0), default=2000, show_default=True,
-              help="calls kept waiting (about)")
+@click.option(
+    "--waiting", type=click.IntRange(min=0), default=2000, show_default=True, help="calls kept waiting (about)"
+)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--events", type=click.IntRange(min=100), default=100_000, show_default=True,
-              help="timed events")
+@click.option("--events", type=click.IntRange(min=100), default=100_000, show_default=True, help="timed events")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def router(agents: int, skills: int, waiting: int, seed: int, events: int, as_json: bool) -> None:
     """Per-event decision latency of the ACD router over a realistic mixed stream

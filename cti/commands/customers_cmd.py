@@ -28,7 +28,9 @@ async def _reject_existing_accounts(store: SqlStore, rows: list[tuple[int, Custo
         if customer.account_number:
             holder = await store.find_customer_by_account(customer.account_number)
             if holder is not None and holder.id != customer.id:
-                rejected.append(Rejected(line, f"account_number: {customer.account_number!r} belongs to customer {holder.id!r}"))
+                rejected.append(
+                    Rejected(line, f"account_number: {customer.account_number!r} belongs to customer {holder.id!r}")
+                )
     return rejected
 
 

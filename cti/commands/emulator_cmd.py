@@ -1,8 +1,8 @@
 """`hotline pbx-emulator`: run the AMI-speaking PBX emulator (stands in for Asterisk).
 
-    hotline pbx-emulator --ami-port 5038 --ami-user hotline --ami-secret SECRET
-                         [--agi-url agi://127.0.0.1:4573] [--host 127.0.0.1] [--speed 1.0]
-                         [--channelvars CC_CALLID,CC_SKILL,...]
+hotline pbx-emulator --ami-port 5038 --ami-user hotline --ami-secret SECRET
+                     [--agi-url agi://127.0.0.1:4573] [--host 127.0.0.1] [--speed 1.0]
+                     [--channelvars CC_CALLID,CC_SKILL,...]
 """
 
 from __future__ import annotations
@@ -19,15 +19,36 @@ import click
 @click.option("--ami-port", type=click.IntRange(0, 65535), required=True, help="TCP port for AMI (0 = any free port).")
 @click.option("--ami-user", required=True, help="AMI username clients must log in with.")
 @click.option("--ami-secret", required=True, help="AMI secret for that user.")
-@click.option("--agi-url", default=None, help="FastAGI server the dialplan's AGI() connects to, e.g. agi://127.0.0.1:4573.")
+@click.option(
+    "--agi-url", default=None, help="FastAGI server the dialplan's AGI() connects to, e.g. agi://127.0.0.1:4573."
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--speed", type=click.FloatRange(min=0.001), default=1.0, show_default=True,
-              help="Time-scale factor: 10 runs every wait ten times faster.")
-@click.option("--channelvars", default="CC_CALLID,CC_SKILL,CC_CAMPAIGN,CC_AGENT", show_default=True,
-              help="manager.conf channelvars: variables shown as ChanVariable on channel events.")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True)
-def pbx_emulator(ami_port: int, ami_user: str, ami_secret: str, agi_url: str | None, host: str, speed: float,
-                 channelvars: str, log_level: str) -> None:
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0.001),
+    default=1.0,
+    show_default=True,
+    help="Time-scale factor: 10 runs every wait ten times faster.",
+)
+@click.option(
+    "--channelvars",
+    default="CC_CALLID,CC_SKILL,CC_CAMPAIGN,CC_AGENT",
+    show_default=True,
+    help="manager.conf channelvars: variables shown as ChanVariable on channel events.",
+)
+@click.option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
+)
+def pbx_emulator(
+    ami_port: int,
+    ami_user: str,
+    ami_secret: str,
+    agi_url: str | None,
+    host: str,
+    speed: float,
+    channelvars: str,
+    log_level: str,
+) -> None:
     """Run the PBX emulator: Asterisk 20 AMI + the recorded dialplan, FastAGI client."""
     from cti.logs import configure
 
@@ -42,8 +63,9 @@ def pbx_emulator(ami_port: int, ami_user: str, ami_secret: str, agi_url: str | N
         sys.exit(1)
 
 
-async def _serve(port: int, user: str, secret: str, agi_url: str | None, host: str, speed: float,
-                 channelvars: tuple[str, ...]) -> None:
+async def _serve(
+    port: int, user: str, secret: str, agi_url: str | None, host: str, speed: float, channelvars: tuple[str, ...]
+) -> None:
     from sim.pbx_emulator import PbxEmulator
 
     emu = PbxEmulator(user, secret, agi_url=agi_url, speed=speed, channelvars=channelvars)

@@ -40,8 +40,9 @@ def _load_dialer_command() -> click.Command:
 class _SimCommand(click.Command):
     """`sim dialer ...` hands every remaining argument to the dialer's own command."""
 
-    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
-                     **extra: Any) -> click.Context:
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
         if args and args[0] == "dialer":
             cmd = _load_dialer_command()
             return cmd.make_context(f"{info_name} dialer", list(args[1:]), parent=parent, **extra)
@@ -88,8 +89,13 @@ def _fmt(v: Any) -> str:
 @click.option("--seed", type=int, default=None, help="Random seed (default: the scenario's).")
 @click.option("--json", "json_out", default=None, help="Write the results as JSON to this file ('-' = stdout).")
 @click.option("--html", "html_out", default=None, type=click.Path(dir_okay=False), help="Write an HTML report.")
-@click.option("--rules", "candidate", default=None, type=click.Path(dir_okay=False, exists=True),
-              help="What-if: also run these candidate routing rules on the same callers.")
+@click.option(
+    "--rules",
+    "candidate",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True),
+    help="What-if: also run these candidate routing rules on the same callers.",
+)
 @click.option("--agents", type=int, default=None, help="Quick M/M/N form: number of agents.")
 @click.option("--calls-per-hour", type=float, default=None, help="Quick form: arrival rate.")
 @click.option("--aht", type=float, default=None, help="Quick form: mean handle time, s (exponential).")
@@ -98,12 +104,29 @@ def _fmt(v: Any) -> str:
 @click.option("--warmup", type=float, default=0.0, show_default=True, help="Quick form: seconds not counted.")
 @click.option("--sl-threshold", type=float, default=20.0, show_default=True, help="Quick form: SL threshold, s.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--log-level", default="warning", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]), help="Logs go to stderr.")
-def sim(scenario: str | None, seed: int | None, json_out: str | None, html_out: str | None,
-        candidate: str | None, agents: int | None, calls_per_hour: float | None, aht: float | None,
-        patience: float | None, hours: float, warmup: float, sl_threshold: float, quiet: bool,
-        log_level: str) -> None:
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="Logs go to stderr.",
+)
+def sim(
+    scenario: str | None,
+    seed: int | None,
+    json_out: str | None,
+    html_out: str | None,
+    candidate: str | None,
+    agents: int | None,
+    calls_per_hour: float | None,
+    aht: float | None,
+    patience: float | None,
+    hours: float,
+    warmup: float,
+    sl_threshold: float,
+    quiet: bool,
+    log_level: str,
+) -> None:
     """Simulate a call load through the real router and report the KPIs.
 
     SCENARIO.toml (see config/examples/scenario-*.toml), or the quick M/M/N(+M) form
@@ -130,7 +153,6 @@ def sim(scenario: str | None, seed: int | None, json_out: str | None, html_out: 
         raise click.ClickException(str(exc)) from None
 
     from routing import RuleError
-
     from sim.run import compare, load_rules_text, run_scenario, what_if
 
     try:
@@ -195,15 +217,32 @@ def sim(scenario: str | None, seed: int | None, json_out: str | None, html_out: 
 @click.command("erlang", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--calls-per-hour", type=float, required=True, help="Arrival rate.")
 @click.option("--aht", type=float, required=True, help="Mean handle time, s.")
-@click.option("--target-sl", type=float, default=0.8, show_default=True, help="Target service level (answered within T / offered).")
+@click.option(
+    "--target-sl",
+    type=float,
+    default=0.8,
+    show_default=True,
+    help="Target service level (answered within T / offered).",
+)
 @click.option("--threshold", type=float, default=20.0, show_default=True, help="Service-level threshold T, s.")
 @click.option("--patience", type=float, default=None, help="Mean patience, s: Erlang A (omit: Erlang C).")
-@click.option("--shrinkage", type=float, default=0.0, show_default=True, help="Share of paid time off the phones (0-1).")
+@click.option(
+    "--shrinkage", type=float, default=0.0, show_default=True, help="Share of paid time off the phones (0-1)."
+)
 @click.option("--max-abandon", type=float, default=None, help="Also keep abandonment at or below this (Erlang A).")
 @click.option("--agents", type=int, default=None, help="Evaluate this many agents instead of searching.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def erlang(calls_per_hour: float, aht: float, target_sl: float, threshold: float, patience: float | None,
-           shrinkage: float, max_abandon: float | None, agents: int | None, as_json: bool) -> None:
+def erlang(
+    calls_per_hour: float,
+    aht: float,
+    target_sl: float,
+    threshold: float,
+    patience: float | None,
+    shrinkage: float,
+    max_abandon: float | None,
+    agents: int | None,
+    as_json: bool,
+) -> None:
     """Agents needed for a target service level (Erlang C, or Erlang A with --patience),
     with P(wait), ASA, SL, abandonment and occupancy."""
     if patience is not None and not patience > 0:

@@ -54,12 +54,18 @@ def add(login: str, display_name: str, role: str, team: str, password: str | Non
                 old = await store.get_user(login)
             except NotFound:
                 old = None
-            await store.put_user(User(
-                login=login, display_name=display_name or (old.display_name if old else login), role=role,
-                password_hash=hash_password(secret), team=team or (old.team if old else ""),
-                skills=dict(old.skills) if old else {}, languages=old.languages if old else (),
-                phone_endpoint=old.phone_endpoint if old else "",
-            ))
+            await store.put_user(
+                User(
+                    login=login,
+                    display_name=display_name or (old.display_name if old else login),
+                    role=role,
+                    password_hash=hash_password(secret),
+                    team=team or (old.team if old else ""),
+                    skills=dict(old.skills) if old else {},
+                    languages=old.languages if old else (),
+                    phone_endpoint=old.phone_endpoint if old else "",
+                )
+            )
         finally:
             await store.close()
 
@@ -112,4 +118,6 @@ def list_(config_path: str | None) -> None:
             await store.close()
 
     for u in asyncio.run(run()):
-        click.echo(f"{u.login}\t{u.role}\t{u.team}\t{u.display_name}\t{'password set' if u.password_hash else 'no password'}")
+        click.echo(
+            f"{u.login}\t{u.role}\t{u.team}\t{u.display_name}\t{'password set' if u.password_hash else 'no password'}"
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import Callable
+from collections.abc import Callable
 
 from cti.ami_codec import AmiParser, Banner, Message, encode
 
@@ -60,7 +60,7 @@ class RawAmiClient:
     async def send(self, action: str, headers: list[tuple[str, str]] | None = None) -> str:
         """Send an action; returns its ActionID."""
         aid = f"t-{next(self._ids)}"
-        self.send_raw(encode([("Action", action), ("ActionID", aid)] + list(headers or [])))
+        self.send_raw(encode([("Action", action), ("ActionID", aid), *list(headers or [])]))
         assert self.writer is not None
         await self.writer.drain()
         return aid
@@ -86,8 +86,9 @@ class RawAmiClient:
         aid = await self.send(action, headers)
         return await self.wait_for(lambda m: m.get("ActionID") == aid and bool(m.response), timeout)
 
-    async def collect_list(self, action: str, headers: list[tuple[str, str]] | None = None,
-                           timeout: float = 5.0) -> tuple[Message, list[Message]]:
+    async def collect_list(
+        self, action: str, headers: list[tuple[str, str]] | None = None, timeout: float = 5.0
+    ) -> tuple[Message, list[Message]]:
         """An action answered by an event list: (response, events incl. the ...Complete)."""
         aid = await self.send(action, headers)
         resp = await self.wait_for(lambda m: m.get("ActionID") == aid and bool(m.response), timeout)

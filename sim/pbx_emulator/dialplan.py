@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import structlog
@@ -63,7 +63,7 @@ async def moh(p: Pbx, ch: Channel, seconds: float) -> None:
 
 def hangup_app(p: Pbx, ch: Channel, priority: int, cause: int | None) -> None:
     p.newexten(ch, priority, "Hangup", "" if cause is None else str(cause))
-    p.emit("SoftHangupRequest", ch.block() + [("Cause", "16")])
+    p.emit("SoftHangupRequest", [*ch.block(), ("Cause", "16")])
     p.hangup(ch, 16 if cause is None else cause)
     raise ChannelGone(ch.name)
 
@@ -126,7 +126,9 @@ async def inbound_1500(p: Pbx, ch: Channel, _prio: int) -> None:
         await goto(p, ch, context, exten, prio)
         return
     p.newexten(
-        ch, 4, "NoOp",
+        ch,
+        4,
+        "NoOp",
         f"AGISTATUS={status} IVR_CHOICE={ch.var('IVR_CHOICE')} CC_SKILL={ch.var('CC_SKILL')}",
     )
     p.newexten(ch, 5, "Playback", "vm-goodbye")
@@ -259,7 +261,7 @@ async def dialer_answered(p: Pbx, ch: Channel, _prio: int) -> None:
     p.set_callerid(ch, exten, f"Customer {exten}")
     p.newexten(ch, 4, "AMD")
     far = ch.partner
-    status, cause, delay = (far.amd if far is not None and far.amd else AMD_RESULTS["HUMAN"])
+    status, cause, delay = far.amd if far is not None and far.amd else AMD_RESULTS["HUMAN"]
     await p.sleep(delay)
     p.set_var(ch, "AMDSTATUS", status)
     p.set_var(ch, "AMDCAUSE", cause)
@@ -268,10 +270,10 @@ async def dialer_answered(p: Pbx, ch: Channel, _prio: int) -> None:
     p.newexten(ch, 5, "UserEvent", f"DialerAMD,Status: {status},Cause: {cause},Number: {exten}")
     p.emit(
         "UserEvent",
-        ch.block() + [("UserEvent", "DialerAMD"), ("Status", status), ("Cause", cause), ("Number", exten)],
+        [*ch.block(), ("UserEvent", "DialerAMD"), ("Status", status), ("Cause", cause), ("Number", exten)],
         "user,all",
     )
-    p.newexten(ch, 6, "GotoIf", f'{int(status == "MACHINE")}?machine')
+    p.newexten(ch, 6, "GotoIf", f"{int(status == 'MACHINE')}?machine")
     if status == "MACHINE":
         message = ch.var("CC_MACHINE_MESSAGE")
         if message:  # Hotline's machine-message addition (docs/asterisk.md), not in the recording
@@ -281,7 +283,7 @@ async def dialer_answered(p: Pbx, ch: Channel, _prio: int) -> None:
             p.newexten(ch, 11, "Playback", message)
             await playback(p, ch, message)
             p.newexten(ch, 12, "UserEvent", f"DialerMachineMessage,Number: {exten}")
-            p.emit("UserEvent", ch.block() + [("UserEvent", "DialerMachineMessage"), ("Number", exten)], "user,all")
+            p.emit("UserEvent", [*ch.block(), ("UserEvent", "DialerMachineMessage"), ("Number", exten)], "user,all")
             hangup_app(p, ch, 13, 16)
         hangup_app(p, ch, 9, 16)
     p.newexten(ch, 7, "MusicOnHold", "default,30")
@@ -309,12 +311,15 @@ async def caller_dtmf(p: Pbx, ch: Channel, _prio: int) -> None:
         far = ch.partner
         for who, direction in ((ch, "Sent"), (far, "Received")):
             if who is not None and not who.dead:
-                p.emit("DTMFBegin", who.block() + [("Digit", digit), ("Direction", direction)], "dtmf,all")
+                p.emit("DTMFBegin", [*who.block(), ("Digit", digit), ("Direction", direction)], "dtmf,all")
         await p.sleep(0.25)
         for who, direction in ((ch, "Sent"), (far, "Received")):
             if who is not None and not who.dead:
-                p.emit("DTMFEnd", who.block() + [("Digit", digit), ("DurationMs", "250"), ("Direction", direction)],
-                       "dtmf,all")
+                p.emit(
+                    "DTMFEnd",
+                    [*who.block(), ("Digit", digit), ("DurationMs", "250"), ("Direction", direction)],
+                    "dtmf,all",
+                )
         if far is not None and not far.dead:
             far.dtmf.put_nowait(digit)
     # The recorded dialplan stays 30 s; a PATIENCE variable (emulator extension,
@@ -436,7 +441,7 @@ async def queue_app(p: Pbx, ch: Channel, name: str, maxwait: float) -> str:
     ch.queue_entry = entry
     p.emit(
         "QueueCallerJoin",
-        ch.block() + [("Queue", q.name), ("Position", str(len(q.entries))), ("Count", str(len(q.entries)))],
+        [*ch.block(), ("Queue", q.name), ("Position", str(len(q.entries))), ("Count", str(len(q.entries)))],
         "agent,all",
     )
     p.moh_start(ch)
@@ -469,8 +474,9 @@ async def _ring_member(p: Pbx, ch: Channel, q: Queue, member: QueueMember, entry
     def called(one: Channel) -> None:
         p.emit(
             "AgentCalled",
-            ch.block() + one.block("Dest") + [("Queue", q.name), ("Interface", member.interface),
-                                              ("MemberName", member.name)],
+            ch.block()
+            + one.block("Dest")
+            + [("Queue", q.name), ("Interface", member.interface), ("MemberName", member.name)],
             "agent,all",
         )
         p.member_status(q, member, 2)
@@ -489,9 +495,15 @@ async def _ring_member(p: Pbx, ch: Channel, q: Queue, member: QueueMember, entry
     p._queue_leave(entry)
     p.emit(
         "AgentConnect",
-        ch.block() + one.block("Dest") + [("Queue", q.name), ("Interface", member.interface),
-                                          ("MemberName", member.name), ("HoldTime", str(hold_time)),
-                                          ("RingTime", str(int(p.now() - started)))],
+        ch.block()
+        + one.block("Dest")
+        + [
+            ("Queue", q.name),
+            ("Interface", member.interface),
+            ("MemberName", member.name),
+            ("HoldTime", str(hold_time)),
+            ("RingTime", str(int(p.now() - started))),
+        ],
         "agent,all",
     )
     member.in_call = 1
@@ -507,10 +519,16 @@ async def _ring_member(p: Pbx, ch: Channel, q: Queue, member: QueueMember, entry
         q.completed += 1
         p.emit(
             "AgentComplete",
-            ch.block() + one.block("Dest") + [("Queue", q.name), ("Interface", member.interface),
-                                              ("MemberName", member.name), ("HoldTime", str(hold_time)),
-                                              ("TalkTime", str(int(p.now() - connected_at))),
-                                              ("Reason", "agent" if leaving is one else "caller")],
+            ch.block()
+            + one.block("Dest")
+            + [
+                ("Queue", q.name),
+                ("Interface", member.interface),
+                ("MemberName", member.name),
+                ("HoldTime", str(hold_time)),
+                ("TalkTime", str(int(p.now() - connected_at))),
+                ("Reason", "agent" if leaving is one else "caller"),
+            ],
             "agent,all",
         )
         p.member_status(q, member, 1)
@@ -521,7 +539,12 @@ async def _ring_member(p: Pbx, ch: Channel, q: Queue, member: QueueMember, entry
 
 
 async def _queue_dial(
-    p: Pbx, ch: Channel, dest: str, timeout: float, called: Callable[[Channel], None], q: Queue,
+    p: Pbx,
+    ch: Channel,
+    dest: str,
+    timeout: float,
+    called: Callable[[Channel], None],
+    q: Queue,
     member: QueueMember,
 ) -> tuple[str, Channel]:
     # Like Pbx.dial_local, but app_queue reports a ring-no-answer its own way.
@@ -547,8 +570,14 @@ async def _queue_dial(
     if status == "TIMEOUT":
         p.emit(
             "AgentRingNoAnswer",
-            ch.block() + one.block("Dest") + [("Queue", q.name), ("Interface", member.interface),
-                                              ("MemberName", member.name), ("RingTime", str(int(timeout * 1000)))],
+            ch.block()
+            + one.block("Dest")
+            + [
+                ("Queue", q.name),
+                ("Interface", member.interface),
+                ("MemberName", member.name),
+                ("RingTime", str(int(timeout * 1000))),
+            ],
             "agent,all",
         )
         p.emit("DialEnd", ch.block() + one.block("Dest") + [("DialStatus", "NOANSWER")])
@@ -588,14 +617,28 @@ async def _agi_session(p: Pbx, ch: Channel, dialplan_url: str, args: list[str]) 
         return "FAILURE"
     ch.agi_hangup = asyncio.Event()
     headers = [
-        ("agi_network", "yes"), ("agi_network_script", script), ("agi_request", request),
-        ("agi_channel", ch.name), ("agi_language", "en"), ("agi_type", "Local"),
-        ("agi_uniqueid", ch.uniqueid), ("agi_version", ASTERISK_VERSION),
-        ("agi_callerid", ch.cid_num), ("agi_calleridname", ch.cid_name),
-        ("agi_callingpres", "0"), ("agi_callingani2", "0"), ("agi_callington", "0"), ("agi_callingtns", "0"),
-        ("agi_dnid", "unknown"), ("agi_rdnis", "unknown"), ("agi_context", ch.context),
-        ("agi_extension", ch.exten), ("agi_priority", str(ch.priority)), ("agi_enhanced", "0.0"),
-        ("agi_accountcode", ""), ("agi_threadid", str(id(ch))),
+        ("agi_network", "yes"),
+        ("agi_network_script", script),
+        ("agi_request", request),
+        ("agi_channel", ch.name),
+        ("agi_language", "en"),
+        ("agi_type", "Local"),
+        ("agi_uniqueid", ch.uniqueid),
+        ("agi_version", ASTERISK_VERSION),
+        ("agi_callerid", ch.cid_num),
+        ("agi_calleridname", ch.cid_name),
+        ("agi_callingpres", "0"),
+        ("agi_callingani2", "0"),
+        ("agi_callington", "0"),
+        ("agi_callingtns", "0"),
+        ("agi_dnid", "unknown"),
+        ("agi_rdnis", "unknown"),
+        ("agi_context", ch.context),
+        ("agi_extension", ch.exten),
+        ("agi_priority", str(ch.priority)),
+        ("agi_enhanced", "0.0"),
+        ("agi_accountcode", ""),
+        ("agi_threadid", str(id(ch))),
     ] + [(f"agi_arg_{i}", a) for i, a in enumerate(args, 1)]
     writer.write("".join(f"{k}: {v}\n" for k, v in headers).encode() + b"\n")
     sent_hangup = False
@@ -631,7 +674,7 @@ async def _agi_session(p: Pbx, ch: Channel, dialplan_url: str, args: list[str]) 
                 writer.write(b"HANGUP\n")
                 sent_hangup = True
             writer.write(reply.encode() + b"\n")
-    except (ConnectionError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, ConnectionError) as exc:
         log.info("emulator_agi_closed", channel=ch.name, detail=repr(exc))
     finally:
         writer.close()
@@ -712,7 +755,7 @@ async def _agi_command(p: Pbx, ch: Channel, command: str) -> str:
     if ch.dead and not dead_ok:
         return "511 Command Not Permitted on a dead channel or intercept routine"
     cid = next(p.agi_command_id)
-    p.emit("AGIExecStart", ch.block() + [("CommandId", str(cid)), ("Command", command)], "agi,all")
+    p.emit("AGIExecStart", [*ch.block(), ("CommandId", str(cid)), ("Command", command)], "agi,all")
     code, result = 200, "result=0"
     if upper[:1] == ["ANSWER"]:
         if ch.state != 6:
@@ -742,7 +785,7 @@ async def _agi_command(p: Pbx, ch: Channel, command: str) -> str:
         while len(digits) < max_digits:
             try:
                 digit = await _until_hangup(p, ch, asyncio.wait_for(ch.dtmf.get(), (timeout + 1.0) / p.speed))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 timed_out = True
                 break
             if digit is _HUNG:
@@ -772,12 +815,23 @@ async def _agi_command(p: Pbx, ch: Channel, command: str) -> str:
         p.hangup(ch, 16)
         result = "result=1"
     else:
-        p.emit("AGIExecEnd", ch.block() + [("CommandId", str(cid)), ("Command", command),
-                                           ("ResultCode", "510"), ("Result", "Invalid or unknown command")],
-               "agi,all")
+        p.emit(
+            "AGIExecEnd",
+            [
+                *ch.block(),
+                ("CommandId", str(cid)),
+                ("Command", command),
+                ("ResultCode", "510"),
+                ("Result", "Invalid or unknown command"),
+            ],
+            "agi,all",
+        )
         return "510 Invalid or unknown command"
-    p.emit("AGIExecEnd", ch.block() + [("CommandId", str(cid)), ("Command", command), ("ResultCode", str(code)),
-                                       ("Result", "Success")], "agi,all")
+    p.emit(
+        "AGIExecEnd",
+        [*ch.block(), ("CommandId", str(cid)), ("Command", command), ("ResultCode", str(code)), ("Result", "Success")],
+        "agi,all",
+    )
     return f"{code} {result}"
 
 

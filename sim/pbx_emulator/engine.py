@@ -1,5 +1,5 @@
 """The emulated PBX: channels, Local pairs, dial attempts, bridges, app_queue, and
-the dialplan of `../shared/ami-traces/asterisk-config/extensions.conf`, emitting
+the dialplan of `tests/fixtures/ami-traces/asterisk-config/extensions.conf`, emitting
 AMI events with Asterisk 20's names, header order and causes.
 
 Everything runs on one asyncio loop. State changes are synchronous (a hang-up, a
@@ -35,8 +35,9 @@ import asyncio
 import itertools
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import structlog
 
@@ -272,8 +273,13 @@ class Ledger:
 class Pbx:
     """The PBX model. `sink` receives every encoded event (the AMI server fans out)."""
 
-    def __init__(self, speed: float = 1.0, agi_url: str | None = None, epoch: float | None = None,
-                 channelvars: tuple[str, ...] = CHANVARS) -> None:
+    def __init__(
+        self,
+        speed: float = 1.0,
+        agi_url: str | None = None,
+        epoch: float | None = None,
+        channelvars: tuple[str, ...] = CHANVARS,
+    ) -> None:
         if speed <= 0:
             raise ValueError("speed must be > 0")
         self.channelvars = tuple(channelvars)
@@ -303,9 +309,7 @@ class Pbx:
         await asyncio.sleep(max(0.0, seconds) / self.speed)
 
     def emit(self, event: str, headers: list[tuple[str, str]], privilege: str = "call,all") -> None:
-        data = encode(
-            [("Event", event), ("Privilege", privilege), ("Timestamp", f"{self.now():.6f}")] + headers
-        )
+        data = encode([("Event", event), ("Privilege", privilege), ("Timestamp", f"{self.now():.6f}"), *headers])
         self.broadcast(data)
 
     def broadcast(self, data: bytes) -> None:
@@ -348,10 +352,8 @@ class Pbx:
         u2 = self.new_uniqueid()
         link = linkedid or u1
         now = self.now()
-        one = Channel(f"{base};1", u1, link, context, exten, state=0, half=1, created_at=now,
-                      chanvars=self.channelvars)
-        two = Channel(f"{base};2", u2, link, context, exten, state=4, half=2, created_at=now,
-                      chanvars=self.channelvars)
+        one = Channel(f"{base};1", u1, link, context, exten, state=0, half=1, created_at=now, chanvars=self.channelvars)
+        two = Channel(f"{base};2", u2, link, context, exten, state=4, half=2, created_at=now, chanvars=self.channelvars)
         one.partner, two.partner = two, one
         for ch in (one, two):
             self.channels[ch.name] = ch
@@ -361,7 +363,7 @@ class Pbx:
 
     def set_callerid(self, ch: Channel, num: str, name: str) -> None:
         ch.cid_num, ch.cid_name = num or UNKNOWN, name or UNKNOWN
-        self.emit("NewCallerid", ch.block() + [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")])
+        self.emit("NewCallerid", [*ch.block(), ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")])
 
     def set_connected(self, ch: Channel, num: str, name: str) -> None:
         ch.col_num, ch.col_name = num or UNKNOWN, name or UNKNOWN
@@ -373,7 +375,7 @@ class Pbx:
             ch.inherit.add(bare)
         ch.vars[bare] = value
         if event:
-            self.emit("VarSet", ch.block() + [("Variable", name), ("Value", value)], "dialplan,all")
+            self.emit("VarSet", [*ch.block(), ("Variable", name), ("Value", value)], "dialplan,all")
 
     def inherit_vars(self, src: Channel, dst: Channel) -> None:
         for name in src.inherit:
@@ -391,15 +393,21 @@ class Pbx:
     def local_bridge(self, one: Channel, two: Channel) -> None:
         self.emit(
             "LocalBridge",
-            one.block("LocalOne") + two.block("LocalTwo") + [
-                ("Context", two.context), ("Exten", two.exten), ("LocalOptimization", "Yes")],
+            one.block("LocalOne")
+            + two.block("LocalTwo")
+            + [("Context", two.context), ("Exten", two.exten), ("LocalOptimization", "Yes")],
         )
 
     def newexten(self, ch: Channel, priority: int, app: str, data: str = "", exten: str | None = None) -> None:
         ch.priority, ch.app, ch.appdata = priority, app, data
         self.emit(
             "Newexten",
-            ch.block() + [("Extension", exten if exten is not None else ch.exten), ("Application", app), ("AppData", data)],
+            [
+                *ch.block(),
+                ("Extension", exten if exten is not None else ch.exten),
+                ("Application", app),
+                ("AppData", data),
+            ],
             "dialplan,all",
         )
 
@@ -436,7 +444,7 @@ class Pbx:
         attempt = one.dial_as_dest
         if attempt is not None and not attempt.ringing:
             attempt.ringing = True
-            self.emit("DialState", self._dial_blocks(attempt) + [("DialStatus", "RINGING")])
+            self.emit("DialState", [*self._dial_blocks(attempt), ("DialStatus", "RINGING")])
 
     def answer(self, ch: Channel) -> None:
         if ch.dead:
@@ -450,7 +458,7 @@ class Pbx:
             attempt = one.dial_as_dest
             if attempt is not None and not attempt.outcome.done():
                 if attempt.report_dial:
-                    self.emit("DialEnd", self._dial_blocks(attempt) + [("DialStatus", "ANSWER")])
+                    self.emit("DialEnd", [*self._dial_blocks(attempt), ("DialStatus", "ANSWER")])
                 attempt.outcome.set_result("ANSWER")
 
     def indicate_busy(self, two: Channel, status: str, cause: int) -> None:
@@ -459,7 +467,7 @@ class Pbx:
         one = two.partner
         if one is not None and one.dial_as_dest is not None and not one.dial_as_dest.outcome.done():
             attempt = one.dial_as_dest
-            self.emit("DialEnd", self._dial_blocks(attempt) + [("DialStatus", status)])
+            self.emit("DialEnd", [*self._dial_blocks(attempt), ("DialStatus", status)])
             attempt.outcome.set_result(status)
 
     def _dial_blocks(self, attempt: DialAttempt) -> list[tuple[str, str]]:
@@ -479,8 +487,13 @@ class Pbx:
             ch.task.cancel()
         rec = ch.call
         waiting_in_conference = isinstance(ch.bridge, Conference) and not ch.bridge.marked
-        if (rec is not None and rec.kind == "inbound" and rec.connected_at is None and rec.ended_at is None
-                and (ch.moh or ch.queue_entry is not None or waiting_in_conference)):
+        if (
+            rec is not None
+            and rec.kind == "inbound"
+            and rec.connected_at is None
+            and rec.ended_at is None
+            and (ch.moh or ch.queue_entry is not None or waiting_in_conference)
+        ):
             rec.abandoned = True  # the caller left while waiting (the hold timeout is not an abandon)
         if ch.moh:
             self.moh_stop(ch)
@@ -495,7 +508,7 @@ class Pbx:
         final = ch.preset_cause or cause
         if ch.cdr:
             self._cdr(ch, final)
-        self.emit("Hangup", ch.block() + [("Cause", str(final)), ("Cause-txt", CAUSE_TXT.get(final, "Unknown"))])
+        self.emit("Hangup", [*ch.block(), ("Cause", str(final)), ("Cause-txt", CAUSE_TXT.get(final, "Unknown"))])
         self.channels.pop(ch.name, None)
         self._ledger_hangup(ch, final)
         attempt = ch.dial_as_dest
@@ -503,9 +516,9 @@ class Pbx:
             attempt.outcome.set_result("HANGUP")
         partner = ch.partner
         if partner is not None and not partner.dead:
-            self.emit("HangupRequest", partner.block() + [("Cause", str(cause))])
+            self.emit("HangupRequest", [*partner.block(), ("Cause", str(cause))])
             if partner.task is not None and not partner.task.done():
-                self.emit("SoftHangupRequest", partner.block() + [("Cause", "16")])
+                self.emit("SoftHangupRequest", [*partner.block(), ("Cause", "16")])
             self.hangup(partner, cause)
 
     def _cdr(self, ch: Channel, cause: int) -> None:
@@ -528,22 +541,44 @@ class Pbx:
             disp = disposition if answered is None else ("ANSWERED" if answered else "NO ANSWER")
             self._cdr_one(ch, dest, app, data, disp, end, fmt)
 
-    def _cdr_one(self, ch: Channel, dest: str, app: str, data: str, disposition: str, end: float,
-                 fmt: Callable[[float | None], str]) -> None:
-        self.emit("Cdr", [
-            ("AccountCode", ""), ("Source", "" if ch.cid_num == UNKNOWN else ch.cid_num),
-            ("Destination", ch.exten), ("DestinationContext", ch.context),
-            ("CallerID", f'"{ch.cid_name}" <{ch.cid_num}>' if ch.cid_num != UNKNOWN else ""),
-            ("Channel", ch.name), ("DestinationChannel", dest), ("LastApplication", app),
-            ("LastData", data), ("StartTime", fmt(ch.created_at)), ("AnswerTime", fmt(ch.answered_at)),
-            ("EndTime", fmt(end)), ("Duration", str(int(end - ch.created_at))),
-            ("BillableSeconds", str(int(end - ch.answered_at)) if ch.answered_at else "0"),
-            ("Disposition", disposition), ("AMAFlags", "DOCUMENTATION"), ("UniqueID", ch.uniqueid), ("UserField", ""),
-        ], "cdr,all")
+    def _cdr_one(
+        self,
+        ch: Channel,
+        dest: str,
+        app: str,
+        data: str,
+        disposition: str,
+        end: float,
+        fmt: Callable[[float | None], str],
+    ) -> None:
+        self.emit(
+            "Cdr",
+            [
+                ("AccountCode", ""),
+                ("Source", "" if ch.cid_num == UNKNOWN else ch.cid_num),
+                ("Destination", ch.exten),
+                ("DestinationContext", ch.context),
+                ("CallerID", f'"{ch.cid_name}" <{ch.cid_num}>' if ch.cid_num != UNKNOWN else ""),
+                ("Channel", ch.name),
+                ("DestinationChannel", dest),
+                ("LastApplication", app),
+                ("LastData", data),
+                ("StartTime", fmt(ch.created_at)),
+                ("AnswerTime", fmt(ch.answered_at)),
+                ("EndTime", fmt(end)),
+                ("Duration", str(int(end - ch.created_at))),
+                ("BillableSeconds", str(int(end - ch.answered_at)) if ch.answered_at else "0"),
+                ("Disposition", disposition),
+                ("AMAFlags", "DOCUMENTATION"),
+                ("UniqueID", ch.uniqueid),
+                ("UserField", ""),
+            ],
+            "cdr,all",
+        )
 
     def soft_hangup(self, ch: Channel, cause: int) -> None:
         """AMI Hangup / a phone hanging up: SoftHangupRequest, then the hang-up."""
-        self.emit("SoftHangupRequest", ch.block() + [("Cause", str(cause))])
+        self.emit("SoftHangupRequest", [*ch.block(), ("Cause", str(cause))])
         self.hangup(ch, cause)
 
     def _cancel_dial(self, attempt: DialAttempt, status: str, cause: int) -> None:
@@ -551,7 +586,7 @@ class Pbx:
             attempt.caller.dialing = None
         if not attempt.outcome.done():
             if attempt.report_dial:
-                self.emit("DialEnd", self._dial_blocks(attempt) + [("DialStatus", status)])
+                self.emit("DialEnd", [*self._dial_blocks(attempt), ("DialStatus", status)])
             attempt.outcome.set_result(status)
         attempt.dest.dial_as_dest = None
         self.hangup(attempt.dest, cause)
@@ -561,7 +596,7 @@ class Pbx:
     def moh_start(self, ch: Channel) -> None:
         if not ch.moh:
             ch.moh = True
-            self.emit("MusicOnHoldStart", ch.block() + [("Class", "default")])
+            self.emit("MusicOnHoldStart", [*ch.block(), ("Class", "default")])
 
     def moh_stop(self, ch: Channel) -> None:
         if ch.moh:
@@ -629,14 +664,15 @@ class Pbx:
             conf.after_leave = lambda leaving: self._conference_left(created, leaving)
             self.conferences[name] = conf
             self.emit("BridgeCreate", conf.block())
-            self.emit("ConfbridgeStart", [("Conference", name)] + conf.block())
+            self.emit("ConfbridgeStart", [("Conference", name), *conf.block()])
         if marked:
             conf.marked.append(ch)
         if end_marked:
             conf.end_marked.append(ch)
         self.bridge_enter(conf, ch)
-        self.emit("ConfbridgeJoin", [("Conference", name)] + conf.block() + ch.block()
-                  + [("Admin", "No"), ("Muted", "No")])
+        self.emit(
+            "ConfbridgeJoin", [("Conference", name), *conf.block(), *ch.block(), ("Admin", "No"), ("Muted", "No")]
+        )
         if conf.marked:
             now = self.now()
             for other in conf.channels:
@@ -649,7 +685,7 @@ class Pbx:
         """after_leave of a Conference (BridgeLeave has been sent): ConfbridgeLeave;
         the last marked user leaving removes the end_marked users (their
         ConfBridge() returns); the last one out ends the conference."""
-        self.emit("ConfbridgeLeave", [("Conference", conf.name)] + conf.block() + ch.block() + [("Admin", "No")])
+        self.emit("ConfbridgeLeave", [("Conference", conf.name), *conf.block(), *ch.block(), ("Admin", "No")])
         was_marked = ch in conf.marked
         for group in (conf.marked, conf.end_marked):
             if ch in group:
@@ -664,7 +700,7 @@ class Pbx:
                     waiter.set_result("ENDMARKED")
         if not conf.channels and not conf.ended:
             conf.ended = True
-            self.emit("ConfbridgeEnd", [("Conference", conf.name)] + conf.block())
+            self.emit("ConfbridgeEnd", [("Conference", conf.name), *conf.block()])
             self.emit("BridgeDestroy", conf.block())
             if self.conferences.get(conf.name) is conf:
                 del self.conferences[conf.name]
@@ -755,7 +791,7 @@ class Pbx:
     async def wait_outcome(self, attempt: DialAttempt, timeout: float) -> str:
         try:
             return await asyncio.wait_for(asyncio.shield(attempt.outcome), timeout / self.speed)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return "TIMEOUT"
 
     # ------------------------------------------------------------ originate
@@ -788,10 +824,20 @@ class Pbx:
             one.app, one.appdata = "AppDial2", "(Outgoing Line)"
             self.hangup(two, 0)
             if send_event:
-                self.emit("OriginateResponse", [
-                    ("ActionID", action_id), ("Response", "Failure"), ("Channel", channel), ("Context", context),
-                    ("Exten", exten), ("Reason", "0"), ("Uniqueid", UNKNOWN),
-                    ("CallerIDNum", callerid[0] or UNKNOWN), ("CallerIDName", callerid[1] or UNKNOWN)])
+                self.emit(
+                    "OriginateResponse",
+                    [
+                        ("ActionID", action_id),
+                        ("Response", "Failure"),
+                        ("Channel", channel),
+                        ("Context", context),
+                        ("Exten", exten),
+                        ("Reason", "0"),
+                        ("Uniqueid", UNKNOWN),
+                        ("CallerIDNum", callerid[0] or UNKNOWN),
+                        ("CallerIDName", callerid[1] or UNKNOWN),
+                    ],
+                )
             if on_result:
                 on_result(False)
             return False
@@ -811,7 +857,7 @@ class Pbx:
         self.local_bridge(one, two)
         attempt = DialAttempt(None, one, self.loop.create_future(), started_at=self.now())
         one.dial_as_dest = attempt
-        self.emit("DialBegin", one.block("Dest") + [("DialString", dest)])
+        self.emit("DialBegin", [*one.block("Dest"), ("DialString", dest)])
         self.start_program(two, two.context, two.exten, 1)
         status = await self.wait_outcome(attempt, timeout)
         one.dial_as_dest = None
@@ -826,20 +872,34 @@ class Pbx:
             if send_event:
                 self.emit(
                     "OriginateResponse",
-                    [("ActionID", action_id), ("Response", "Success"), ("Channel", one.name),
-                     ("Context", context), ("Exten", exten), ("Reason", "4"), ("Uniqueid", one.uniqueid),
-                     ("CallerIDNum", one.cid_num), ("CallerIDName", one.cid_name)]
+                    [
+                        ("ActionID", action_id),
+                        ("Response", "Success"),
+                        ("Channel", one.name),
+                        ("Context", context),
+                        ("Exten", exten),
+                        ("Reason", "4"),
+                        ("Uniqueid", one.uniqueid),
+                        ("CallerIDNum", one.cid_num),
+                        ("CallerIDName", one.cid_name),
+                    ]
                     + [(f"ChanVariable({one.name})", f"{v}={one.vars.get(v, '')}") for v in one.chanvars],
                 )
             if on_result:
                 on_result(True)
             return True
         if status == "TIMEOUT" and not one.dead:
-            self.emit("HangupRequest", two.block() + [("Cause", "19")])
+            self.emit("HangupRequest", [*two.block(), ("Cause", "19")])
         failure = [
-            ("ActionID", action_id), ("Response", "Failure"), ("Channel", channel), ("Context", context),
-            ("Exten", exten), ("Reason", str(reason)), ("Uniqueid", UNKNOWN),
-            ("CallerIDNum", num or UNKNOWN), ("CallerIDName", name or UNKNOWN),
+            ("ActionID", action_id),
+            ("Response", "Failure"),
+            ("Channel", channel),
+            ("Context", context),
+            ("Exten", exten),
+            ("Reason", str(reason)),
+            ("Uniqueid", UNKNOWN),
+            ("CallerIDNum", num or UNKNOWN),
+            ("CallerIDName", name or UNKNOWN),
         ]
         if send_event:
             self.emit("OriginateResponse", failure)
@@ -856,11 +916,22 @@ class Pbx:
 
     def member_headers(self, q: Queue, m: QueueMember, name_key: str = "MemberName") -> list[tuple[str, str]]:
         return [
-            ("Queue", q.name), (name_key, m.name), ("Interface", m.interface), ("StateInterface", m.interface),
-            ("Membership", "dynamic"), ("Penalty", "0"), ("CallsTaken", str(m.calls_taken)),
-            ("LastCall", str(m.last_call)), ("LastPause", str(m.last_pause)), ("LoginTime", str(m.login_time)),
-            ("InCall", str(m.in_call)), ("Status", str(m.status)), ("Paused", "1" if m.paused else "0"),
-            ("PausedReason", m.reason), ("Ringinuse", "0"), ("Wrapuptime", "0"),
+            ("Queue", q.name),
+            (name_key, m.name),
+            ("Interface", m.interface),
+            ("StateInterface", m.interface),
+            ("Membership", "dynamic"),
+            ("Penalty", "0"),
+            ("CallsTaken", str(m.calls_taken)),
+            ("LastCall", str(m.last_call)),
+            ("LastPause", str(m.last_pause)),
+            ("LoginTime", str(m.login_time)),
+            ("InCall", str(m.in_call)),
+            ("Status", str(m.status)),
+            ("Paused", "1" if m.paused else "0"),
+            ("PausedReason", m.reason),
+            ("Ringinuse", "0"),
+            ("Wrapuptime", "0"),
         ]
 
     def member_status(self, q: Queue, m: QueueMember, status: int) -> None:
@@ -876,9 +947,13 @@ class Pbx:
             entry.channel.call.abandoned = True
         self.emit(
             "QueueCallerAbandon",
-            entry.channel.block() + [("Queue", q.name), ("Position", str(pos)),
-                                     ("OriginalPosition", str(entry.original_position)),
-                                     ("HoldTime", str(int(self.now() - entry.joined_at)))],
+            [
+                *entry.channel.block(),
+                ("Queue", q.name),
+                ("Position", str(pos)),
+                ("OriginalPosition", str(entry.original_position)),
+                ("HoldTime", str(int(self.now() - entry.joined_at))),
+            ],
             "agent,all",
         )
         self._queue_leave(entry)
@@ -892,6 +967,6 @@ class Pbx:
         entry.channel.queue_entry = None
         self.emit(
             "QueueCallerLeave",
-            entry.channel.block() + [("Queue", q.name), ("Position", str(pos)), ("Count", str(len(q.entries)))],
+            [*entry.channel.block(), ("Queue", q.name), ("Position", str(pos)), ("Count", str(len(q.entries)))],
             "agent,all",
         )

@@ -11,7 +11,7 @@ Queue member events (no channel) go into per-queue-member sequences.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from cti.ami_codec import Message, messages
 

@@ -187,8 +187,9 @@ async def run_flow(name: str, speed: float = 20.0, settle: float = 1.0, max_lag:
             async with progress:
                 try:
                     await asyncio.wait_for(
-                        progress.wait_for(lambda: seen >= act.after_events or goodbye.is_set()), timeout=max_lag)
-                except asyncio.TimeoutError:
+                        progress.wait_for(lambda: seen >= act.after_events or goodbye.is_set()), timeout=max_lag
+                    )
+                except TimeoutError:
                     pass  # the emulator fell behind the recording: send anyway, the diff will show it
             headers = [(k, names.translate(v)) for k, v in act.message.headers]
             writer.write("".join(f"{k}: {v}\r\n" for k, v in headers).encode() + b"\r\n")

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import structlog
 
 from cti.ami_codec import AmiParser, Banner, MalformedBlock, Message, encode
 from sim.pbx_emulator import dialplan
-from sim.pbx_emulator.engine import ASTERISK_VERSION, CHANVARS, Channel, DialAttempt, Ledger, NoSuchChannel, Pbx, QueueMember
+from sim.pbx_emulator.engine import (
+    ASTERISK_VERSION,
+    CHANVARS,
+    Channel,
+    DialAttempt,
+    Ledger,
+    NoSuchChannel,
+    Pbx,
+    QueueMember,
+)
 
 log = structlog.get_logger()
 
@@ -47,16 +56,18 @@ class AmiSession:
         or right after Event as CoreShowChannel has it)."""
         aid = [("ActionID", action["ActionID"])] if "ActionID" in action else []
         if aid_first:
-            self.send(encode([("Event", name)] + aid + headers))
+            self.send(encode([("Event", name), *aid, *headers]))
         else:
-            self.send(encode([("Event", name)] + headers + aid))
+            self.send(encode([("Event", name), *headers, *aid]))
 
     def list_start(self, action: Message, message: str) -> None:
         self.respond(action, [("EventList", "start"), ("Message", message)])
 
     def list_complete(self, action: Message, name: str, count: int, extra: list[tuple[str, str]] | None = None) -> None:
         aid = [("ActionID", action["ActionID"])] if "ActionID" in action else []
-        self.send(encode([("Event", name)] + aid + [("EventList", "Complete"), ("ListItems", str(count))] + (extra or [])))
+        self.send(
+            encode([("Event", name)] + aid + [("EventList", "Complete"), ("ListItems", str(count))] + (extra or []))
+        )
 
     def set_mask(self, mask: str) -> None:
         """`Events:` of Login / the Events action: on, off, or a class list."""
@@ -83,7 +94,7 @@ class AmiSession:
             # "Event: X\r\nPrivilege: call,all\r\n..." (every broadcast event has it second)
             start = data.find(b"Privilege: ")
             end = data.find(b"\r\n", start)
-            if start < 0 or not self.wants(data[start + 11:end].decode()):
+            if start < 0 or not self.wants(data[start + 11 : end].decode()):
                 return
         self.send(data)
 
@@ -127,20 +138,38 @@ class AmiSession:
                 self.set_mask(msg.get("Events", "on"))
                 self.respond(msg, [("Message", "Authentication accepted")])
                 if self.wants("system"):
-                    self.send(encode([("Event", "FullyBooted"), ("Privilege", "system,all"),
-                                      ("Uptime", str(int(self.emu.pbx.now() - self.emu.pbx.started_at))),
-                                      ("LastReload", str(int(self.emu.pbx.now() - self.emu.pbx.started_at))),
-                                      ("Status", "Fully Booted")]))
+                    self.send(
+                        encode(
+                            [
+                                ("Event", "FullyBooted"),
+                                ("Privilege", "system,all"),
+                                ("Uptime", str(int(self.emu.pbx.now() - self.emu.pbx.started_at))),
+                                ("LastReload", str(int(self.emu.pbx.now() - self.emu.pbx.started_at))),
+                                ("Status", "Fully Booted"),
+                            ]
+                        )
+                    )
                 pbx = self.emu.pbx
                 peer = self.peer if isinstance(self.peer, tuple) else ("127.0.0.1", 0)
                 local = self.writer.get_extra_info("sockname") or ("127.0.0.1", 0)
                 tv = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(pbx.now())) + ".000+0000"
-                auth = encode([
-                    ("Event", "SuccessfulAuth"), ("Privilege", "security,all"), ("Timestamp", f"{pbx.now():.6f}"),
-                    ("EventTV", tv), ("Severity", "Informational"), ("Service", "AMI"), ("EventVersion", "1"),
-                    ("AccountID", self.emu.ami_user), ("SessionID", f"0x{id(self):x}"),
-                    ("LocalAddress", f"IPV4/TCP/{local[0]}/{local[1]}"),
-                    ("RemoteAddress", f"IPV4/TCP/{peer[0]}/{peer[1]}"), ("UsingPassword", "0"), ("SessionTV", tv)])
+                auth = encode(
+                    [
+                        ("Event", "SuccessfulAuth"),
+                        ("Privilege", "security,all"),
+                        ("Timestamp", f"{pbx.now():.6f}"),
+                        ("EventTV", tv),
+                        ("Severity", "Informational"),
+                        ("Service", "AMI"),
+                        ("EventVersion", "1"),
+                        ("AccountID", self.emu.ami_user),
+                        ("SessionID", f"0x{id(self):x}"),
+                        ("LocalAddress", f"IPV4/TCP/{local[0]}/{local[1]}"),
+                        ("RemoteAddress", f"IPV4/TCP/{peer[0]}/{peer[1]}"),
+                        ("UsingPassword", "0"),
+                        ("SessionTV", tv),
+                    ]
+                )
                 pbx.sinks.append(self.on_event)
                 pbx.broadcast(auth)  # every session sees a login (security class)
             else:
@@ -181,17 +210,37 @@ async def a_events(s: AmiSession, m: Message) -> None:
 
 
 async def a_corestatus(s: AmiSession, m: Message) -> None:
-    s.respond(m, [("CoreStartupDate", "2026-11-22"), ("CoreStartupTime", "10:25:58"),
-                  ("CoreReloadDate", "2026-11-22"), ("CoreReloadTime", "10:25:58"),
-                  ("CoreCurrentCalls", str(len({c.linkedid for c in s.emu.pbx.channels.values()}))),
-                  ("CoreProcessedCalls", str(len(s.emu.pbx.ledger.calls)))])
+    s.respond(
+        m,
+        [
+            ("CoreStartupDate", "2026-11-22"),
+            ("CoreStartupTime", "10:25:58"),
+            ("CoreReloadDate", "2026-11-22"),
+            ("CoreReloadTime", "10:25:58"),
+            ("CoreCurrentCalls", str(len({c.linkedid for c in s.emu.pbx.channels.values()}))),
+            ("CoreProcessedCalls", str(len(s.emu.pbx.ledger.calls))),
+        ],
+    )
 
 
 async def a_coresettings(s: AmiSession, m: Message) -> None:
-    s.respond(m, [("AMIversion", "9.0.0"), ("AsteriskVersion", ASTERISK_VERSION), ("SystemName", ""),
-                  ("CoreMaxCalls", "0"), ("CoreMaxLoadAvg", "0.000000"), ("CoreRunUser", ""),
-                  ("CoreRunGroup", ""), ("CoreMaxFilehandles", "0"), ("CoreRealTimeEnabled", "No"),
-                  ("CoreCDRenabled", "Yes"), ("CoreHTTPenabled", "No"), ("SoundsSearchCustomDir", "No")])
+    s.respond(
+        m,
+        [
+            ("AMIversion", "9.0.0"),
+            ("AsteriskVersion", ASTERISK_VERSION),
+            ("SystemName", ""),
+            ("CoreMaxCalls", "0"),
+            ("CoreMaxLoadAvg", "0.000000"),
+            ("CoreRunUser", ""),
+            ("CoreRunGroup", ""),
+            ("CoreMaxFilehandles", "0"),
+            ("CoreRealTimeEnabled", "No"),
+            ("CoreCDRenabled", "Yes"),
+            ("CoreHTTPenabled", "No"),
+            ("SoundsSearchCustomDir", "No"),
+        ],
+    )
 
 
 async def a_command(s: AmiSession, m: Message) -> None:
@@ -241,11 +290,18 @@ async def a_originate(s: AmiSession, m: Message) -> None:
     if tech.lower() != "local" or not exten or not ctx or not (application or (m.get("Exten") and m.get("Context"))):
         s.error(m, "Originate failed")
         return
-    kwargs = dict(
-        channel=channel, action_id=m.get("ActionID"), context=m.get("Context"), exten=m.get("Exten"),
-        priority=priority, application=application, data=m.get("Data"), callerid=_callerid(m.get("CallerID")),
-        timeout=timeout, variables=_variables(m),
-    )
+    kwargs = {
+        "channel": channel,
+        "action_id": m.get("ActionID"),
+        "context": m.get("Context"),
+        "exten": m.get("Exten"),
+        "priority": priority,
+        "application": application,
+        "data": m.get("Data"),
+        "callerid": _callerid(m.get("CallerID")),
+        "timeout": timeout,
+        "variables": _variables(m),
+    }
     is_async = m.get("Async").lower() in ("true", "yes", "1", "on")
     if is_async:
         s.respond(m, [("Message", "Originate successfully queued")])
@@ -293,8 +349,9 @@ async def a_redirect(s: AmiSession, m: Message) -> None:
     s.respond(m, [("Message", "Redirect successful")])
     pbx.redirect(ch, context, exten, prio)
     if extra is not None:
-        pbx.redirect(extra, m.get("ExtraContext") or context, m.get("ExtraExten") or exten,
-                     int(m.get("ExtraPriority") or prio))
+        pbx.redirect(
+            extra, m.get("ExtraContext") or context, m.get("ExtraExten") or exten, int(m.get("ExtraPriority") or prio)
+        )
 
 
 async def a_hangup(s: AmiSession, m: Message) -> None:
@@ -329,8 +386,15 @@ async def a_blindtransfer(s: AmiSession, m: Message) -> None:
     pbx.emit("Unhold", ch.block())
     pbx.emit(
         "BlindTransfer",
-        [("Result", "Success")] + ch.block("Transferer") + peer.block("Transferee") + bridge.block()
-        + [("IsExternal", "Yes"), ("Context", context), ("Extension", exten)],
+        [
+            ("Result", "Success"),
+            *ch.block("Transferer"),
+            *peer.block("Transferee"),
+            *bridge.block(),
+            ("IsExternal", "Yes"),
+            ("Context", context),
+            ("Extension", exten),
+        ],
     )
     pbx.redirect(peer, context, exten, 1)
 
@@ -356,8 +420,11 @@ async def _atxfer(pbx: Pbx, transferer: Channel, transferee: Channel, context: s
     for digit in "*2" + exten:
         if transferer.dead:
             return
-        pbx.emit("DTMFEnd", transferer.block() + [("Digit", digit), ("DurationMs", "0"), ("Direction", "Received")],
-                 "dtmf,all")
+        pbx.emit(
+            "DTMFEnd",
+            [*transferer.block(), ("Digit", digit), ("DurationMs", "0"), ("Direction", "Received")],
+            "dtmf,all",
+        )
         if digit == "2" and not transferee.moh:
             pbx.emit("Hold", transferer.block())
             pbx.moh_start(transferee)
@@ -410,10 +477,18 @@ async def _atxfer(pbx: Pbx, transferer: Channel, transferee: Channel, context: s
         pbx.moh_stop(transferee)
         pbx.emit(
             "AttendedTransfer",
-            [("Result", "Success")] + transferer.block("OrigTransferer") + orig.block("Orig")
-            + transferer.block("SecondTransferer") + consult.block("Second") + transferee.block("Transferee")
-            + one.block("TransferTarget") + [("IsExternal", "No"), ("DestType", "Bridge"),
-                                            ("DestBridgeUniqueid", orig.uniqueid)],
+            [
+                ("Result", "Success"),
+                *transferer.block("OrigTransferer"),
+                *orig.block("Orig"),
+                *transferer.block("SecondTransferer"),
+                *consult.block("Second"),
+                *transferee.block("Transferee"),
+                *one.block("TransferTarget"),
+                ("IsExternal", "No"),
+                ("DestType", "Bridge"),
+                ("DestBridgeUniqueid", orig.uniqueid),
+            ],
         )
         if not consult.channels:
             pbx.emit("BridgeDestroy", consult.block())
@@ -483,10 +558,18 @@ async def a_coreshowchannels(s: AmiSession, m: Message) -> None:
     for ch in chans:
         app, data = _app(ch)
         d = _duration(pbx, ch)
-        s.event(m, "CoreShowChannel", ch.block() + [
-            ("Application", app), ("ApplicationData", data),
-            ("Duration", f"{d // 3600:02d}:{d // 60 % 60:02d}:{d % 60:02d}"),
-            ("BridgeId", ch.bridge.uniqueid if ch.bridge else "")], aid_first=True)
+        s.event(
+            m,
+            "CoreShowChannel",
+            [
+                *ch.block(),
+                ("Application", app),
+                ("ApplicationData", data),
+                ("Duration", f"{d // 3600:02d}:{d // 60 % 60:02d}:{d % 60:02d}"),
+                ("BridgeId", ch.bridge.uniqueid if ch.bridge else ""),
+            ],
+            aid_first=True,
+        )
     s.list_complete(m, "CoreShowChannelsComplete", len(chans))
 
 
@@ -500,15 +583,30 @@ async def a_status(s: AmiSession, m: Message) -> None:
     s.list_start(m, "Channel status will follow")
     for ch in chans:
         app, data = _app(ch)
-        headers = ch.block() + [
-            ("Type", "Local"), ("DNID", ""), ("EffectiveConnectedLineNum", ch.col_num),
-            ("EffectiveConnectedLineName", ch.col_name), ("TimeToHangup", "0"),
-            ("BridgeID", ch.bridge.uniqueid if ch.bridge else ""), ("Application", app), ("Data", data),
-            ("Nativeformats", "(slin)"), ("Readformat", "slin"), ("Readtrans", ""), ("Writeformat", "slin"),
-            ("Writetrans", ""), ("Callgroup", "0"), ("Pickupgroup", "0"), ("Seconds", str(_duration(pbx, ch))),
-        ] + [("Variable", f"{v}={ch.vars.get(v.lstrip('_'), '')}") for v in wanted]
+        headers = (
+            ch.block()
+            + [
+                ("Type", "Local"),
+                ("DNID", ""),
+                ("EffectiveConnectedLineNum", ch.col_num),
+                ("EffectiveConnectedLineName", ch.col_name),
+                ("TimeToHangup", "0"),
+                ("BridgeID", ch.bridge.uniqueid if ch.bridge else ""),
+                ("Application", app),
+                ("Data", data),
+                ("Nativeformats", "(slin)"),
+                ("Readformat", "slin"),
+                ("Readtrans", ""),
+                ("Writeformat", "slin"),
+                ("Writetrans", ""),
+                ("Callgroup", "0"),
+                ("Pickupgroup", "0"),
+                ("Seconds", str(_duration(pbx, ch))),
+            ]
+            + [("Variable", f"{v}={ch.vars.get(v.lstrip('_'), '')}") for v in wanted]
+        )
         aid = [("ActionID", m["ActionID"])] if "ActionID" in m else []
-        s.send(encode([("Event", "Status"), ("Privilege", "Call")] + headers + aid))
+        s.send(encode([("Event", "Status"), ("Privilege", "Call"), *headers, *aid]))
     s.list_complete(m, "StatusComplete", len(chans), [("Items", str(len(chans)))])
 
 
@@ -526,9 +624,19 @@ async def a_queuesummary(s: AmiSession, m: Message) -> None:
         logged = len(q.members)
         avail = sum(1 for mm in q.members if not mm.paused and mm.status == 1)
         longest = max((int(pbx.now() - e.joined_at) for e in q.entries), default=0)
-        s.event(m, "QueueSummary", [("Queue", q.name), ("LoggedIn", str(logged)), ("Available", str(avail)),
-                                    ("Callers", str(len(q.entries))), ("HoldTime", "0"), ("TalkTime", "0"),
-                                    ("LongestHoldTime", str(longest))])
+        s.event(
+            m,
+            "QueueSummary",
+            [
+                ("Queue", q.name),
+                ("LoggedIn", str(logged)),
+                ("Available", str(avail)),
+                ("Callers", str(len(q.entries))),
+                ("HoldTime", "0"),
+                ("TalkTime", "0"),
+                ("LongestHoldTime", str(longest)),
+            ],
+        )
     s.list_complete(m, "QueueSummaryComplete", len(qs))
 
 
@@ -537,10 +645,24 @@ async def a_queuestatus(s: AmiSession, m: Message) -> None:
     s.list_start(m, "Queue status will follow")
     n = 0
     for q in _queues(s, m):
-        s.event(m, "QueueParams", [
-            ("Queue", q.name), ("Max", "0"), ("Strategy", q.strategy), ("Calls", str(len(q.entries))),
-            ("Holdtime", "0"), ("TalkTime", "0"), ("Completed", str(q.completed)), ("Abandoned", str(q.abandoned)),
-            ("ServiceLevel", "0"), ("ServicelevelPerf", "0.0"), ("ServicelevelPerf2", "0.0"), ("Weight", "0")])
+        s.event(
+            m,
+            "QueueParams",
+            [
+                ("Queue", q.name),
+                ("Max", "0"),
+                ("Strategy", q.strategy),
+                ("Calls", str(len(q.entries))),
+                ("Holdtime", "0"),
+                ("TalkTime", "0"),
+                ("Completed", str(q.completed)),
+                ("Abandoned", str(q.abandoned)),
+                ("ServiceLevel", "0"),
+                ("ServicelevelPerf", "0.0"),
+                ("ServicelevelPerf2", "0.0"),
+                ("Weight", "0"),
+            ],
+        )
         n += 1
         for mm in q.members:
             headers = pbx.member_headers(q, mm, "Name")
@@ -549,10 +671,22 @@ async def a_queuestatus(s: AmiSession, m: Message) -> None:
             n += 1
         for pos, e in enumerate(q.entries, 1):
             c = e.channel
-            s.event(m, "QueueEntry", [
-                ("Queue", q.name), ("Position", str(pos)), ("Channel", c.name), ("Uniqueid", c.uniqueid),
-                ("CallerIDNum", c.cid_num), ("CallerIDName", c.cid_name), ("ConnectedLineNum", c.col_num),
-                ("ConnectedLineName", c.col_name), ("Wait", str(int(pbx.now() - e.joined_at))), ("Priority", "0")])
+            s.event(
+                m,
+                "QueueEntry",
+                [
+                    ("Queue", q.name),
+                    ("Position", str(pos)),
+                    ("Channel", c.name),
+                    ("Uniqueid", c.uniqueid),
+                    ("CallerIDNum", c.cid_num),
+                    ("CallerIDName", c.cid_name),
+                    ("ConnectedLineNum", c.col_num),
+                    ("ConnectedLineName", c.col_name),
+                    ("Wait", str(int(pbx.now() - e.joined_at))),
+                    ("Priority", "0"),
+                ],
+            )
             n += 1
     s.list_complete(m, "QueueStatusComplete", n)
 
@@ -580,8 +714,12 @@ async def a_queueadd(s: AmiSession, m: Message) -> None:
     if not iface:
         s.error(m, "'Interface' not specified.")
         return
-    mm = QueueMember(iface, m.get("MemberName") or iface, paused=m.get("Paused").lower() in ("true", "1", "yes"),
-                     login_time=int(pbx.now()))
+    mm = QueueMember(
+        iface,
+        m.get("MemberName") or iface,
+        paused=m.get("Paused").lower() in ("true", "1", "yes"),
+        login_time=int(pbx.now()),
+    )
     q.members.append(mm)
     s.respond(m, [("Message", "Added interface to queue")])
     pbx.emit("QueueMemberAdded", pbx.member_headers(q, mm), "agent,all")
@@ -656,8 +794,14 @@ class PbxEmulator:
     """`emu = PbxEmulator("hotline", "secret", agi_url="agi://127.0.0.1:4573", speed=10)`;
     `await emu.start()`; connect to `emu.port`; `await emu.stop()`."""
 
-    def __init__(self, ami_user: str, ami_secret: str, agi_url: str | None = None, speed: float = 1.0,
-                 channelvars: tuple[str, ...] = CHANVARS) -> None:
+    def __init__(
+        self,
+        ami_user: str,
+        ami_secret: str,
+        agi_url: str | None = None,
+        speed: float = 1.0,
+        channelvars: tuple[str, ...] = CHANVARS,
+    ) -> None:
         """`channelvars`: manager.conf's channelvars (the `ChanVariable:` lines of
         channel events); the default is the recorded configuration's four."""
         self.channelvars = tuple(channelvars)

@@ -64,7 +64,9 @@ def test_broken_file_names_every_key_path_and_exits_2(tmp_path: Path) -> None:
 def test_secrets_never_appear_in_errors(tmp_path: Path) -> None:
     result = _run(tmp_path, BROKEN)
     assert "topsecret" not in result.output and "hotline-secret" not in result.output
-    text = BROKEN.replace('ami_port = 70000', 'ami_port = "x"').replace('ami_secret = "hotline-secret"', "ami_secret = 5")
+    text = BROKEN.replace("ami_port = 70000", 'ami_port = "x"').replace(
+        'ami_secret = "hotline-secret"', "ami_secret = 5"
+    )
     try:
         parse(text, "h.toml")
     except ConfigError as exc:
@@ -84,7 +86,7 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_environment_variable_selects_the_file(tmp_path: Path, monkeypatch) -> None:
-    (tmp_path / "env.toml").write_text('[server]\nport = 9999\n')
+    (tmp_path / "env.toml").write_text("[server]\nport = 9999\n")
     monkeypatch.setenv("HOTLINE_CONFIG", str(tmp_path / "env.toml"))
     assert load().config.server.port == 9999
 

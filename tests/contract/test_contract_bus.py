@@ -6,7 +6,7 @@ import asyncio
 import shutil
 import socket
 import subprocess
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -83,7 +83,7 @@ async def test_redis_subscriber_recovers_after_connection_drop(redis_url: str, r
                     await bus.publish("live", {"n": n})
                     try:
                         return await asyncio.wait_for(sub.get(), timeout=0.3)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         n += 1
 
             channel, payload = await asyncio.wait_for(publish_until_received(), timeout=10)
@@ -101,9 +101,21 @@ def _free_port() -> int:
 
 def _start_redis(port: int, tmp_path) -> subprocess.Popen:
     return subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -15,8 +15,14 @@ from store.phones import InvalidPhone
 from store.port import Conflict, NotFound
 
 TABLES = (
-    "events", "customer_phones", "customers", "interactions", "users",
-    "settings_versions", "api_tokens", "callbacks",
+    "events",
+    "customer_phones",
+    "customers",
+    "interactions",
+    "users",
+    "settings_versions",
+    "api_tokens",
+    "callbacks",
 )
 
 
@@ -63,9 +69,15 @@ async def test_event_log_appends_with_increasing_sequence(store: SqlStore) -> No
 
 async def test_customer_lookup_by_phone_and_account(store: SqlStore) -> None:
     alice = Customer(
-        id="cust-1", name="Alice Martin", company="ACME", tier="gold",
-        phones=("(415) 555-0100", "+44 20 7946 0958"), email="alice@example.com",
-        account_number="AC-1001", attributes={"open_tickets": 2}, notes="prefers email",
+        id="cust-1",
+        name="Alice Martin",
+        company="ACME",
+        tier="gold",
+        phones=("(415) 555-0100", "+44 20 7946 0958"),
+        email="alice@example.com",
+        account_number="AC-1001",
+        attributes={"open_tickets": 2},
+        notes="prefers email",
     )
     await store.put_customer(alice)
     found = await store.find_customers_by_phone("+1 415 555 0100")
@@ -84,10 +96,12 @@ async def test_customer_lookup_by_phone_and_account(store: SqlStore) -> None:
 
 
 async def test_shared_phone_returns_every_customer(store: SqlStore) -> None:
-    await store.put_customers([
-        Customer(id="a", name="A", phones=("4155550100",)),
-        Customer(id="b", name="B", phones=("4155550100",)),
-    ])
+    await store.put_customers(
+        [
+            Customer(id="a", name="A", phones=("4155550100",)),
+            Customer(id="b", name="B", phones=("4155550100",)),
+        ]
+    )
     assert {c.id for c in await store.find_customers_by_phone("4155550100")} == {"a", "b"}
     assert await store.count_customers() == 2
 
@@ -95,10 +109,12 @@ async def test_shared_phone_returns_every_customer(store: SqlStore) -> None:
 async def test_customer_batch_is_atomic(store: SqlStore) -> None:
     await store.put_customer(Customer(id="x", name="X", account_number="AC-1"))
     with pytest.raises(Conflict):
-        await store.put_customers([
-            Customer(id="y", name="Y", account_number="AC-2"),
-            Customer(id="z", name="Z", account_number="AC-1"),  # duplicate account
-        ])
+        await store.put_customers(
+            [
+                Customer(id="y", name="Y", account_number="AC-2"),
+                Customer(id="z", name="Z", account_number="AC-1"),  # duplicate account
+            ]
+        )
     assert await store.count_customers() == 1
     with pytest.raises(InvalidPhone):
         await store.put_customers([Customer(id="w", name="W", phones=("not a number",))])
@@ -108,10 +124,16 @@ async def test_customer_batch_is_atomic(store: SqlStore) -> None:
 
 async def test_interactions(store: SqlStore) -> None:
     for i in range(3):
-        await store.put_interaction(Interaction(
-            id=f"call-{i}", customer_id="cust-1", queue="billing", agent_id="2001",
-            started_at=1000.0 + i, outcome="answered",
-        ))
+        await store.put_interaction(
+            Interaction(
+                id=f"call-{i}",
+                customer_id="cust-1",
+                queue="billing",
+                agent_id="2001",
+                started_at=1000.0 + i,
+                outcome="answered",
+            )
+        )
     await store.set_disposition("call-1", "resolved", "refund issued")
     got = await store.get_interaction("call-1")
     assert (got.disposition, got.notes, got.queue) == ("resolved", "refund issued", "billing")
@@ -123,9 +145,17 @@ async def test_interactions(store: SqlStore) -> None:
 
 
 async def test_users(store: SqlStore) -> None:
-    await store.put_user(User(login="bob", display_name="Bob", role="agent", team="t1",
-                              skills={"billing": 7, "sales": 3}, languages=("en", "es"),
-                              phone_endpoint="Local/2001@agents"))
+    await store.put_user(
+        User(
+            login="bob",
+            display_name="Bob",
+            role="agent",
+            team="t1",
+            skills={"billing": 7, "sales": 3},
+            languages=("en", "es"),
+            phone_endpoint="Local/2001@agents",
+        )
+    )
     await store.put_user(User(login="sue", display_name="Sue", role="supervisor"))
     bob = await store.get_user("bob")
     assert bob.skills == {"billing": 7, "sales": 3} and bob.languages == ("en", "es")
@@ -198,8 +228,16 @@ async def test_api_tokens_are_found_by_hash_and_revoked(store: SqlStore) -> None
 
 
 async def test_callbacks_by_due_time_and_agent(store: SqlStore) -> None:
-    a = Callback(id="cb1", due_at=100.0, call_id="c1", customer_id="C1", agent_id="agent01",
-                 number="+14155550100", notes="after 5 pm", created_at=50.0)
+    a = Callback(
+        id="cb1",
+        due_at=100.0,
+        call_id="c1",
+        customer_id="C1",
+        agent_id="agent01",
+        number="+14155550100",
+        notes="after 5 pm",
+        created_at=50.0,
+    )
     b = Callback(id="cb2", due_at=200.0, agent_id="agent02", created_at=51.0)
     await store.put_callback(a)
     await store.put_callback(b)
@@ -237,7 +275,7 @@ async def test_a_cancelled_writer_leaves_the_store_usable(store: SqlStore) -> No
 async def test_append_many_with_dedupe_keys_is_idempotent(store: SqlStore) -> None:
     batch = [CallArrived(at=1.0, call_id="k1"), CallEnded(at=2.0, call_id="k1")]
     first = await store.append_many(batch, ["w:1", "w:2"])
-    again = await store.append_many(batch + [CallArrived(at=3.0, call_id="k2")], ["w:1", "w:2", "w:3"])
+    again = await store.append_many([*batch, CallArrived(at=3.0, call_id="k2")], ["w:1", "w:2", "w:3"])
     assert all(first) and again[:2] == [0, 0] and again[2] > first[1]
     assert [e.event.call_id for e in await store.events_between(0, 10)] == ["k1", "k1", "k2"]
     with pytest.raises(ValueError, match="one key per event"):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from config.paths import ami_traces_dir
 from cti.ami_codec import AmiParser, Message, encode, parse_bytes
 
-# ../shared/ami-traces next to the checkout (override with HOTLINE_AMI_TRACES)
+# tests/fixtures/ami-traces: recorded from Asterisk 20.20.1
 TRACES = ami_traces_dir()
 BANNER = b"Asterisk Call Manager/9.0.0\r\n"
 
@@ -31,9 +31,12 @@ class Recording:
     blocks: list[Message]
 
     @classmethod
-    def load(cls, name: str) -> "Recording":
-        actions = [m for m in parse_bytes((TRACES / f"{name}.actions").read_bytes(), expect_banner=False)
-                   if isinstance(m, Message)]
+    def load(cls, name: str) -> Recording:
+        actions = [
+            m
+            for m in parse_bytes((TRACES / f"{name}.actions").read_bytes(), expect_banner=False)
+            if isinstance(m, Message)
+        ]
         blocks = [m for m in parse_bytes((TRACES / f"{name}.ami").read_bytes()) if isinstance(m, Message)]
         return cls(actions, blocks)
 
@@ -128,12 +131,12 @@ class ReplayServer:
                 for m in segment:
                     self._track(m)
                 return b"".join(
-                    encode([(k, self._ids.get(v, v) if k == "ActionID" else v) for k, v in m.headers])
-                    for m in segment
+                    encode([(k, self._ids.get(v, v) if k == "ActionID" else v) for k, v in m.headers]) for m in segment
                 )
         if name == "Login":
-            return encode([("Response", "Success"), ("ActionID", aid), ("Message", "Authentication accepted")]) + \
-                encode([("Event", "FullyBooted"), ("Privilege", "system,all"), ("Status", "Fully Booted")])
+            return encode(
+                [("Response", "Success"), ("ActionID", aid), ("Message", "Authentication accepted")]
+            ) + encode([("Event", "FullyBooted"), ("Privilege", "system,all"), ("Status", "Fully Booted")])
         if name == "Ping":
             if not self.answer_pings:
                 return b""
@@ -143,19 +146,31 @@ class ReplayServer:
         if name in ("CoreShowChannels", "Status"):
             rows = self.snapshot.get(name) if self.snapshot else self._rows(name)
             wanted = action.get("Variables").split(",")
-            out = [encode([("Response", "Success"), ("ActionID", aid), ("EventList", "start"),
-                           ("Message", "will follow")])]
+            out = [
+                encode([("Response", "Success"), ("ActionID", aid), ("EventList", "start"), ("Message", "will follow")])
+            ]
             for row in rows:
                 row = [(k, v) for k, v in row if k != "Variable" or v.split("=")[0] in wanted]
-                out.append(encode([("Event", "CoreShowChannel" if name == "CoreShowChannels" else "Status"),
-                                   ("ActionID", aid)] + row))
+                out.append(
+                    encode(
+                        [
+                            ("Event", "CoreShowChannel" if name == "CoreShowChannels" else "Status"),
+                            ("ActionID", aid),
+                            *row,
+                        ]
+                    )
+                )
             done = "CoreShowChannelsComplete" if name == "CoreShowChannels" else "StatusComplete"
-            out.append(encode([("Event", done), ("ActionID", aid), ("EventList", "Complete"),
-                               ("ListItems", str(len(rows)))]))
+            out.append(
+                encode([("Event", done), ("ActionID", aid), ("EventList", "Complete"), ("ListItems", str(len(rows)))])
+            )
             return b"".join(out)
-        wanted_name = rec.actions[self._cursor].get("Action") if rec and self._cursor < len(self._segments) else "nothing"
-        return encode([("Response", "Error"), ("ActionID", aid),
-                       ("Message", f"replay: expected {wanted_name}, got {name}")])
+        wanted_name = (
+            rec.actions[self._cursor].get("Action") if rec and self._cursor < len(self._segments) else "nothing"
+        )
+        return encode(
+            [("Response", "Error"), ("ActionID", aid), ("Message", f"replay: expected {wanted_name}, got {name}")]
+        )
 
     def _track(self, m: Message) -> None:
         """Follow channel state through the replayed events (for synthetic lists)."""
@@ -187,11 +202,16 @@ class ReplayServer:
     def _rows(self, name: str) -> list[list[tuple[str, str]]]:
         rows = []
         for uid, ch in self._live.items():
-            row = [(k, str(ch[k])) for k in ("Channel", "ChannelStateDesc", "Context", "Exten", "CallerIDNum",
-                                            "CallerIDName") if k in ch]
+            row = [
+                (k, str(ch[k]))
+                for k in ("Channel", "ChannelStateDesc", "Context", "Exten", "CallerIDNum", "CallerIDName")
+                if k in ch
+            ]
             row += [("Uniqueid", uid), ("Linkedid", str(ch.get("Linkedid", uid)))]
             row += [("ChanVariable", v) for v in ch.get("vars", [])]  # type: ignore[union-attr]
-            row += [("Application", str(ch["app"])), ("BridgeId" if name == "CoreShowChannels" else "BridgeID",
-                                                      str(ch["bridge"]))]
+            row += [
+                ("Application", str(ch["app"])),
+                ("BridgeId" if name == "CoreShowChannels" else "BridgeID", str(ch["bridge"])),
+            ]
             rows.append(row)
         return rows

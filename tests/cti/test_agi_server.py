@@ -98,7 +98,7 @@ async def test_request_headers_are_parsed() -> None:
     async def handler(session: AgiSession) -> None:
         seen.append(session.request)
 
-    server, outcomes = await serve({"ivr": handler})
+    server, _outcomes = await serve({"ivr": handler})
     try:
         await asyncio.wait_for(FakeAsterisk(server.port, HEADER_BLOCK, []).run(), 5)
     finally:
@@ -268,7 +268,6 @@ def test_parse_reply_never_crashes_untyped(line: str) -> None:
         parse_reply(line)
     except (AgiProtocolError, AgiCommandError):
         pass
-
 
 
 async def test_oversized_header_line_is_a_protocol_error() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ami_replay import TRACES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,8 +17,6 @@ from cti.ami_codec import (
     Parsed,
     encode,
 )
-
-from ami_replay import TRACES  # noqa: E402
 
 
 class ReferenceParser:
@@ -98,8 +97,6 @@ class ReferenceParser:
         return result
 
 
-
-
 def _norm(items: list[Parsed]) -> list[tuple[str, object]]:
     out: list[tuple[str, object]] = []
     for x in items:
@@ -123,12 +120,30 @@ def _run(parser: object, data: bytes, cuts: list[int]) -> list[tuple[str, object
     return _norm(out)
 
 
-_PIECES = st.sampled_from([
-    b"Event: Newchannel\r\n", b"Channel: SIP/a-1\r\n", b"Key:value\r\n", b"\r\n", b"\n", b"\r",
-    b"no colon here\r\n", b" Lead: space\r\n", b"Trail : x\r\n", b":empty key\r\n", b"\xe2\x82",
-    b"\xac", b"\xff\xfe", "caf\u00e9: \u00e9t\u00e9\r\n".encode(), b"Asterisk Call Manager/9.0.0\r\n",
-    b"A: b\n\n", b"V: a\rb\r\n", b"x" * 3000, b"y" * (MAX_LINE_BYTES + 5), b"K: " + b"z" * 2100 + b"\r\n",
-]) | st.binary(max_size=20)
+_PIECES = st.sampled_from(
+    [
+        b"Event: Newchannel\r\n",
+        b"Channel: SIP/a-1\r\n",
+        b"Key:value\r\n",
+        b"\r\n",
+        b"\n",
+        b"\r",
+        b"no colon here\r\n",
+        b" Lead: space\r\n",
+        b"Trail : x\r\n",
+        b":empty key\r\n",
+        b"\xe2\x82",
+        b"\xac",
+        b"\xff\xfe",
+        "caf\u00e9: \u00e9t\u00e9\r\n".encode(),
+        b"Asterisk Call Manager/9.0.0\r\n",
+        b"A: b\n\n",
+        b"V: a\rb\r\n",
+        b"x" * 3000,
+        b"y" * (MAX_LINE_BYTES + 5),
+        b"K: " + b"z" * 2100 + b"\r\n",
+    ]
+) | st.binary(max_size=20)
 
 
 @settings(max_examples=400, deadline=None)

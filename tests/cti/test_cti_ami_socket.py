@@ -7,13 +7,13 @@ import asyncio
 from typing import Any
 
 import pytest
-
 from ami_replay import TRACES, Recording, ReplayServer
+from test_cti_call_model import EXPECTED, brief
+
 from cti.ami import AmiClient, AmiSettings
 from cti.call_model import CallModel
 from cti.pbx import AmiPbx, ChannelNotFound, OriginateFailed, PbxUnavailable, Target
 from events import Event, kind_of
-from test_cti_call_model import EXPECTED, brief
 
 T = 5.0  # bound for every await
 
@@ -49,7 +49,7 @@ async def _until(predicate: Any) -> None:
 
 
 def _settings(port: int, **kw: Any) -> AmiSettings:
-    base = dict(ping_interval_s=60.0, reconnect_min_s=0.02, reconnect_max_s=0.2, action_timeout_s=2.0)
+    base = {"ping_interval_s": 60.0, "reconnect_min_s": 0.02, "reconnect_max_s": 0.2, "action_timeout_s": 2.0}
     base.update(kw)
     return AmiSettings("127.0.0.1", port, "hotline", "hotline-secret", **base)  # type: ignore[arg-type]
 
@@ -69,8 +69,15 @@ async def test_inbound_call_flow_over_a_socket() -> None:
     try:
         assert not client.stale and client.banner.startswith("Asterisk Call Manager/")
         queued = await asyncio.wait_for(
-            pbx.originate("Local/1000@inbound", context="caller-phone", exten="wait",
-                          caller_id='"Alice" <5551234>', variables={"PATIENCE": "120"}), T)
+            pbx.originate(
+                "Local/1000@inbound",
+                context="caller-phone",
+                exten="wait",
+                caller_id='"Alice" <5551234>',
+                variables={"PATIENCE": "120"},
+            ),
+            T,
+        )
         arrived = await sink.wait_for("CallArrived")
         await sink.wait_for("CallQueued")
         done = await asyncio.wait_for(pbx.redirect(arrived.channel, Target("agent-connect", "2001")), T)
@@ -79,8 +86,10 @@ async def test_inbound_call_flow_over_a_socket() -> None:
     finally:
         await asyncio.wait_for(client.close(), T)
         await server.stop()
-    expected = [("OriginateResulted", queued.originate_id, True, 4) if k[0] == "OriginateResulted" else k
-                for k in EXPECTED["inbound-answered"]]
+    expected = [
+        ("OriginateResulted", queued.originate_id, True, 4) if k[0] == "OriginateResulted" else k
+        for k in EXPECTED["inbound-answered"]
+    ]
     assert [brief(e) for e in sink.events] == expected
     sent = [m for m in server.received if m.get("Action") == "Originate"]
     assert len(sent) == 1
@@ -109,11 +118,14 @@ async def test_responses_lists_and_typed_errors() -> None:
         await sink.wait_for("CallQueued")
         channels = await client.send_list({"Action": "CoreShowChannels"})
         assert [m.get("Channel") for m in channels.items] == [
-            "Local/1000@inbound-00000000;1", "Local/1000@inbound-00000000;2"]
+            "Local/1000@inbound-00000000;1",
+            "Local/1000@inbound-00000000;2",
+        ]
         status = await client.send_list({"Action": "Status"})
         assert len(status.items) == 2
-        one = await client.send_list({"Action": "Status", "Channel": "Local/1000@inbound-00000000;2",
-                                      "Variables": "CC_SKILL,CC_CALLID"})
+        one = await client.send_list(
+            {"Action": "Status", "Channel": "Local/1000@inbound-00000000;2", "Variables": "CC_SKILL,CC_CALLID"}
+        )
         assert one.items[0].variables("Variable")["CC_SKILL"] == "billing"
         value = await pbx.getvar("Local/1000@inbound-00000000;2", "CC_SKILL")
         assert value.value == "billing"
@@ -147,20 +159,46 @@ async def test_reconnect_resyncs_and_never_repeats_an_originate() -> None:
         arrived = await sink.wait_for("CallArrived")
         await sink.wait_for("CallQueued")
         before = len(sink.events)
-        common = [("Linkedid", "1795343168.4"), ("ChannelStateDesc", "Up"), ("CallerIDNum", "5551234"),
-                  ("CallerIDName", "Alice"), ("BridgeId", "")]
+        common = [
+            ("Linkedid", "1795343168.4"),
+            ("ChannelStateDesc", "Up"),
+            ("CallerIDNum", "5551234"),
+            ("CallerIDName", "Alice"),
+            ("BridgeId", ""),
+        ]
         server.snapshot = {
             "CoreShowChannels": [
-                [("Channel", "Local/1000@inbound-00000002;1"), ("Uniqueid", "1795343168.4"), ("Context", "caller-phone"),
-                 ("Exten", "wait"), ("Application", "Wait")] + common,
-                [("Channel", "Local/1000@inbound-00000002;2"), ("Uniqueid", "1795343168.5"), ("Context", "inbound"),
-                 ("Exten", "1000"), ("Application", "MusicOnHold"), ("ChanVariable", "CC_SKILL=billing")] + common,
+                [
+                    ("Channel", "Local/1000@inbound-00000002;1"),
+                    ("Uniqueid", "1795343168.4"),
+                    ("Context", "caller-phone"),
+                    ("Exten", "wait"),
+                    ("Application", "Wait"),
+                    *common,
+                ],
+                [
+                    ("Channel", "Local/1000@inbound-00000002;2"),
+                    ("Uniqueid", "1795343168.5"),
+                    ("Context", "inbound"),
+                    ("Exten", "1000"),
+                    ("Application", "MusicOnHold"),
+                    ("ChanVariable", "CC_SKILL=billing"),
+                    *common,
+                ],
             ],
             "Status": [
-                [("Channel", "Local/1000@inbound-00000002;1"), ("Uniqueid", "1795343168.4"),
-                 ("Variable", f"CC_ORIGINATE_ID={queued.originate_id}")] + common,
-                [("Channel", "Local/1000@inbound-00000002;2"), ("Uniqueid", "1795343168.5"),
-                 ("Variable", "CC_SKILL=billing")] + common,
+                [
+                    ("Channel", "Local/1000@inbound-00000002;1"),
+                    ("Uniqueid", "1795343168.4"),
+                    ("Variable", f"CC_ORIGINATE_ID={queued.originate_id}"),
+                    *common,
+                ],
+                [
+                    ("Channel", "Local/1000@inbound-00000002;2"),
+                    ("Uniqueid", "1795343168.5"),
+                    ("Variable", "CC_SKILL=billing"),
+                    *common,
+                ],
             ],
         }
         server.answer_pings = False
@@ -179,11 +217,11 @@ async def test_reconnect_resyncs_and_never_repeats_an_originate() -> None:
         assert len(sink.events) == before
         view = client.model.call("1795343168.4")
         assert view is not None and view.queued and view.arrived
-        assert await asyncio.wait_for(pbx.find_originate(queued.originate_id), T) == [
-            "Local/1000@inbound-00000002;1"]
+        assert await asyncio.wait_for(pbx.find_originate(queued.originate_id), T) == ["Local/1000@inbound-00000002;1"]
         assert await asyncio.wait_for(pbx.find_originate("someone-else"), T) == []
-        assert client.model.channel_variables()["Local/1000@inbound-00000002;1"]["CC_ORIGINATE_ID"] == \
-            queued.originate_id
+        assert (
+            client.model.channel_variables()["Local/1000@inbound-00000002;1"]["CC_ORIGINATE_ID"] == queued.originate_id
+        )
         # now the caller hangs up while we were away: the next resync ends the call
         server.snapshot = {"CoreShowChannels": [], "Status": []}
         await server.drop_connections()
@@ -216,11 +254,29 @@ async def test_garbage_on_the_wire_is_logged_and_skipped() -> None:
         server.push_raw(b"complete nonsense\r\n\xff\xfe\r\n\r\n")
         server.push_raw(b"Event: Unknown\r\nX: " + b"y" * 10000 + b"\r\n\r\n")
         server.push_raw(b"Response: Error\r\nActionID: nobody-asked\r\nMessage: Permission denied\r\n\r\n")
-        server.push([("Event", "Newchannel"), ("Channel", "SIP/carrier-00000001"), ("Uniqueid", "9.1"),
-                     ("Linkedid", "9.1"), ("ChannelStateDesc", "Ring"), ("Context", "inbound"), ("Exten", "1000")])
-        server.push([("Event", "Newstate"), ("Channel", "SIP/carrier-00000001"), ("Uniqueid", "9.1"),
-                     ("Linkedid", "9.1"), ("ChannelStateDesc", "Up"), ("Context", "inbound"), ("Exten", "1000"),
-                     ("CallerIDNum", "555")])
+        server.push(
+            [
+                ("Event", "Newchannel"),
+                ("Channel", "SIP/carrier-00000001"),
+                ("Uniqueid", "9.1"),
+                ("Linkedid", "9.1"),
+                ("ChannelStateDesc", "Ring"),
+                ("Context", "inbound"),
+                ("Exten", "1000"),
+            ]
+        )
+        server.push(
+            [
+                ("Event", "Newstate"),
+                ("Channel", "SIP/carrier-00000001"),
+                ("Uniqueid", "9.1"),
+                ("Linkedid", "9.1"),
+                ("ChannelStateDesc", "Up"),
+                ("Context", "inbound"),
+                ("Exten", "1000"),
+                ("CallerIDNum", "555"),
+            ]
+        )
         arrived = await sink.wait_for("CallArrived")
         assert arrived.caller == "555"
         assert client.malformed == 2 and client.connected
@@ -273,21 +329,37 @@ async def _drive(pbx: AmiPbx, client: AmiClient, action: Any) -> str | None:
         variables = dict(v.split("=", 1) for v in action.get_all("Variable"))
         caller = action.get("CallerID")
         if action.get("Application"):
-            queued = await pbx.originate(action.get("Channel"), application=action.get("Application"),
-                                         data=action.get("Data"), caller_id=caller, variables=variables)
+            queued = await pbx.originate(
+                action.get("Channel"),
+                application=action.get("Application"),
+                data=action.get("Data"),
+                caller_id=caller,
+                variables=variables,
+            )
         else:
-            queued = await pbx.originate(action.get("Channel"), context=action.get("Context"),
-                                         exten=action.get("Exten"), priority=int(action.get("Priority") or 1),
-                                         caller_id=caller, variables=variables,
-                                         timeout_s=int(action.get("Timeout") or 30000) / 1000)
+            queued = await pbx.originate(
+                action.get("Channel"),
+                context=action.get("Context"),
+                exten=action.get("Exten"),
+                priority=int(action.get("Priority") or 1),
+                caller_id=caller,
+                variables=variables,
+                timeout_s=int(action.get("Timeout") or 30000) / 1000,
+            )
         return queued.originate_id
     if name == "Redirect":
         extra = action.get("ExtraChannel") or None
-        extra_target = Target(action.get("ExtraContext"), action.get("ExtraExten"),
-                              int(action.get("ExtraPriority") or 1)) if extra else None
-        await pbx.redirect(action.get("Channel"), Target(action.get("Context"), action.get("Exten"),
-                                                         int(action.get("Priority") or 1)),
-                           extra_channel=extra, extra_target=extra_target)
+        extra_target = (
+            Target(action.get("ExtraContext"), action.get("ExtraExten"), int(action.get("ExtraPriority") or 1))
+            if extra
+            else None
+        )
+        await pbx.redirect(
+            action.get("Channel"),
+            Target(action.get("Context"), action.get("Exten"), int(action.get("Priority") or 1)),
+            extra_channel=extra,
+            extra_target=extra_target,
+        )
     elif name == "BlindTransfer":
         await pbx.blind_transfer(action.get("Channel"), action.get("Context"), action.get("Exten"))
     elif name == "Atxfer":
@@ -326,13 +398,17 @@ async def test_recorded_flow_through_the_pbx_port(flow: str) -> None:
         await asyncio.wait_for(client.close(), T)
         await server.stop()
     # what we sent matches what was sent to the real Asterisk (plus our originate id)
-    ours = [m for m in server.received if m.get("Action") not in ("Login", "CoreShowChannels", "Status", "Ping")
-            or m.get("Action") in {a.get("Action") for a in recording.actions[1:]}]
-    recorded = [a for a in recording.actions[1:]]
+    ours = [
+        m
+        for m in server.received
+        if m.get("Action") not in ("Login", "CoreShowChannels", "Status", "Ping")
+        or m.get("Action") in {a.get("Action") for a in recording.actions[1:]}
+    ]
+    recorded = list(recording.actions[1:])
     sent = [m for m in ours if m.get("Action") != "Login"]
     # our resync's CoreShowChannels/Status come first: align on the recorded actions
-    sent = sent[len(sent) - len(recorded):]
-    for mine, theirs in zip(sent, recorded):
+    sent = sent[len(sent) - len(recorded) :]
+    for mine, theirs in zip(sent, recorded, strict=False):
         assert mine.get("Action") == theirs.get("Action")
         for key, value in theirs.headers:
             if key in ("ActionID", "Variable", "Secret", "Username"):
@@ -340,8 +416,9 @@ async def test_recorded_flow_through_the_pbx_port(flow: str) -> None:
             assert mine.get(key) == value, (theirs.get("Action"), key, mine.get(key), value)
         assert set(theirs.get_all("Variable")) <= set(mine.get_all("Variable"))
     ids = iter(originate_ids)
-    expected = [("OriginateResulted", next(ids), k[2], k[3]) if k[0] == "OriginateResulted" else k
-                for k in EXPECTED[flow]]
+    expected = [
+        ("OriginateResulted", next(ids), k[2], k[3]) if k[0] == "OriginateResulted" else k for k in EXPECTED[flow]
+    ]
     assert [brief(e) for e in sink.events] == expected
 
 
@@ -398,8 +475,17 @@ async def test_ami_watch_cli_prints_domain_events() -> None:
     await server.start()
     hotline = Path(sys.executable).with_name("hotline")
     proc = await asyncio.create_subprocess_exec(
-        str(hotline), "ami-watch", "--port", str(server.port), "--user", "hotline", "--secret", "hotline-secret",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        str(hotline),
+        "ami-watch",
+        "--port",
+        str(server.port),
+        "--user",
+        "hotline",
+        "--secret",
+        "hotline-secret",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         lines = []
         while len(lines) < 4:

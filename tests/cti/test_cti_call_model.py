@@ -1,4 +1,4 @@
-"""Call model against every recorded Asterisk 20 trace (../shared/ami-traces/*.ami)."""
+"""Call model against every recorded Asterisk 20 trace (tests/fixtures/ami-traces/*.ami)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import gzip
 from typing import Any
 
 import pytest
+from ami_replay import TRACES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cti.ami_codec import AmiParser, Message, MalformedBlock, parse_bytes
-from cti.call_model import CallModel, classify, ModelConfig, parse_skills
+from cti.ami_codec import AmiParser, MalformedBlock, Message, parse_bytes
+from cti.call_model import CallModel, ModelConfig, classify, parse_skills
 from events import Event, kind_of
-
-from ami_replay import TRACES  # noqa: E402  (tests/cti is on sys.path)
 
 
 def brief(e: Event) -> tuple[Any, ...]:
@@ -151,7 +150,7 @@ EXPECTED: dict[str, list[tuple[Any, ...]]] = {
         ("CallAbandoned", ""),
         ("CallEnded", 16, "caller"),
     ],
-    "sip-inbound-answered": SIP_INBOUND_ANSWERED + [("CallEnded", 16, "agent")],
+    "sip-inbound-answered": [*SIP_INBOUND_ANSWERED, ("CallEnded", 16, "agent")],
     "sip-inbound-abandoned": [
         ("CallArrived", "inbound", "5552345", "1000"),
         ("CallQueued", "", B),
@@ -169,13 +168,15 @@ EXPECTED: dict[str, list[tuple[Any, ...]]] = {
     "sip-outbound-busy": [("OriginateResulted", "sip-outbound-busy-02", False, 5)],
     "sip-outbound-noanswer": [("OriginateResulted", "sip-outbound-noanswer-02", False, 3)],
     "sip-outbound-congestion": [("OriginateResulted", "sip-outbound-congestion-02", False, 8)],
-    "sip-blind-transfer": SIP_INBOUND_ANSWERED + [
+    "sip-blind-transfer": [
+        *SIP_INBOUND_ANSWERED,
         ("CallTransferred", "blind", "agent1001", "agent1002", "Success"),
         ("CallOffered", "agent1002", "transfer"),
         ("CallConnected", "agent1002"),
         ("CallEnded", 16, "agent"),
     ],
-    "sip-attended-transfer": SIP_INBOUND_ANSWERED + [
+    "sip-attended-transfer": SIP_INBOUND_ANSWERED
+    + [
         ("CallHeld", "agent1001"),
         ("CallOffered", "agent1002", "consult"),
         ("CallResumed", "agent1001"),
@@ -310,7 +311,9 @@ def test_classify_channel_names() -> None:
 
 
 def _snapshot(name: str, action_id: str) -> list[Message]:
-    return [m for m in _blocks(name) if m.get("ActionID") == action_id and m.get("Event") in ("CoreShowChannel", "Status")]
+    return [
+        m for m in _blocks(name) if m.get("ActionID") == action_id and m.get("Event") in ("CoreShowChannel", "Status")
+    ]
 
 
 def test_resync_builds_a_waiting_call_from_core_show_channels() -> None:
@@ -343,9 +346,19 @@ def test_resync_mid_call_then_live_events_continue() -> None:
         ("1795343171.6", "Local/2001@agents-00000003;1", "b1"),
         ("1795343171.7", "Local/2001@agents-00000003;2", ""),
     ]:
-        snapshot.append(Message([("Event", "CoreShowChannel"), ("Channel", name), ("ChannelStateDesc", "Up"),
-                                 ("Uniqueid", uid), ("Linkedid", "1795343168.4"), ("BridgeId", bridge),
-                                 ("Application", "Dial" if bridge else "Wait")]))
+        snapshot.append(
+            Message(
+                [
+                    ("Event", "CoreShowChannel"),
+                    ("Channel", name),
+                    ("ChannelStateDesc", "Up"),
+                    ("Uniqueid", uid),
+                    ("Linkedid", "1795343168.4"),
+                    ("BridgeId", bridge),
+                    ("Application", "Dial" if bridge else "Wait"),
+                ]
+            )
+        )
     assert live.resync(snapshot, 1.0) == []
     after = [e for m in blocks[cut:] for e in live.feed(m, 0.0)]
     assert [brief(e) for e in after] == [("CallEnded", 16, "agent")]
@@ -359,31 +372,116 @@ def test_resync_catches_up_on_a_call_connected_while_disconnected() -> None:
     for m in blocks[:cut]:
         model.feed(m, 0.0)
     snapshot = [
-        Message([("Event", "CoreShowChannel"), ("Channel", "Local/1000@inbound-00000002;2"), ("Uniqueid", "1795343168.5"),
-                 ("Linkedid", "1795343168.4"), ("ChannelStateDesc", "Up"), ("BridgeId", "b9")]),
-        Message([("Event", "CoreShowChannel"), ("Channel", "Local/2001@agents-00000003;1"), ("Uniqueid", "1795343171.6"),
-                 ("Linkedid", "1795343168.4"), ("ChannelStateDesc", "Up"), ("BridgeId", "b9")]),
+        Message(
+            [
+                ("Event", "CoreShowChannel"),
+                ("Channel", "Local/1000@inbound-00000002;2"),
+                ("Uniqueid", "1795343168.5"),
+                ("Linkedid", "1795343168.4"),
+                ("ChannelStateDesc", "Up"),
+                ("BridgeId", "b9"),
+            ]
+        ),
+        Message(
+            [
+                ("Event", "CoreShowChannel"),
+                ("Channel", "Local/2001@agents-00000003;1"),
+                ("Uniqueid", "1795343171.6"),
+                ("Linkedid", "1795343168.4"),
+                ("ChannelStateDesc", "Up"),
+                ("BridgeId", "b9"),
+            ]
+        ),
     ]
     assert [brief(e) for e in model.resync(snapshot, 5.0)] == [("CallConnected", "2001")]
 
 
 # ---------------------------------------------------------------- fuzz
 
-_EVENT_NAMES = ["Newchannel", "Newstate", "Hangup", "HangupRequest", "DialBegin", "DialState", "DialEnd",
-                "BridgeEnter", "BridgeLeave", "BridgeDestroy", "MusicOnHoldStart", "MusicOnHoldStop",
-                "OriginateResponse", "QueueCallerJoin", "BlindTransfer", "AttendedTransfer", "Hold",
-                "Unhold", "Rename", "NewCallerid", "VarSet", "Bogus"]
-_KEYS = ["Uniqueid", "Linkedid", "Channel", "DestUniqueid", "DestLinkedid", "DestChannel", "BridgeUniqueid",
-         "ChannelStateDesc", "Context", "Exten", "Cause", "DialStatus", "Response", "Reason", "ActionID",
-         "Timestamp", "TransfererUniqueid", "TransfereeUniqueid", "OrigTransfererUniqueid", "Result",
-         "ChanVariable", "Queue", "Newname", "Extension"]
-_VALUES = st.sampled_from(["1.1", "1.2", "1.3", "2.1", "", "<unknown>", "Up", "Ring", "Ringing", "16", "x",
-                           "ANSWER", "NOANSWER", "Success", "Failure", "4", "inbound", "agents",
-                           "dialer-answered", "Local/2001@agents-00000001;1", "Local/1000@inbound-00000001;2",
-                           "SIP/agent1001-00000001", "SIP/carrier-00000002", "b1", "CC_SKILL=billing", "nan",
-                           "1e309", "-1"]) | st.text(max_size=12)
+_EVENT_NAMES = [
+    "Newchannel",
+    "Newstate",
+    "Hangup",
+    "HangupRequest",
+    "DialBegin",
+    "DialState",
+    "DialEnd",
+    "BridgeEnter",
+    "BridgeLeave",
+    "BridgeDestroy",
+    "MusicOnHoldStart",
+    "MusicOnHoldStop",
+    "OriginateResponse",
+    "QueueCallerJoin",
+    "BlindTransfer",
+    "AttendedTransfer",
+    "Hold",
+    "Unhold",
+    "Rename",
+    "NewCallerid",
+    "VarSet",
+    "Bogus",
+]
+_KEYS = [
+    "Uniqueid",
+    "Linkedid",
+    "Channel",
+    "DestUniqueid",
+    "DestLinkedid",
+    "DestChannel",
+    "BridgeUniqueid",
+    "ChannelStateDesc",
+    "Context",
+    "Exten",
+    "Cause",
+    "DialStatus",
+    "Response",
+    "Reason",
+    "ActionID",
+    "Timestamp",
+    "TransfererUniqueid",
+    "TransfereeUniqueid",
+    "OrigTransfererUniqueid",
+    "Result",
+    "ChanVariable",
+    "Queue",
+    "Newname",
+    "Extension",
+]
+_VALUES = st.sampled_from(
+    [
+        "1.1",
+        "1.2",
+        "1.3",
+        "2.1",
+        "",
+        "<unknown>",
+        "Up",
+        "Ring",
+        "Ringing",
+        "16",
+        "x",
+        "ANSWER",
+        "NOANSWER",
+        "Success",
+        "Failure",
+        "4",
+        "inbound",
+        "agents",
+        "dialer-answered",
+        "Local/2001@agents-00000001;1",
+        "Local/1000@inbound-00000001;2",
+        "SIP/agent1001-00000001",
+        "SIP/carrier-00000002",
+        "b1",
+        "CC_SKILL=billing",
+        "nan",
+        "1e309",
+        "-1",
+    ]
+) | st.text(max_size=12)
 _MESSAGES = st.builds(
-    lambda name, pairs: Message([("Event", name)] + pairs),
+    lambda name, pairs: Message([("Event", name), *pairs]),
     st.sampled_from(_EVENT_NAMES),
     st.lists(st.tuples(st.sampled_from(_KEYS), _VALUES), max_size=10),
 )
@@ -413,7 +511,7 @@ def test_fuzz_model_with_shuffled_real_events(messages: list[Message], seed: int
 def test_fuzz_parser_and_model_on_garbage(data: bytes, cuts: list[int]) -> None:
     parser, model = AmiParser(), CallModel()
     pos = 0
-    for c in cuts + [len(data)]:
+    for c in [*cuts, len(data)]:
         for item in parser.feed(data[pos : pos + c]):
             model.feed_item(item, 0.0)
         pos += c
@@ -427,12 +525,34 @@ def test_linkedid_change_moves_the_channel_and_ends_the_absorbed_call() -> None:
     ev = lambda name, **kw: Message([("Event", name)] + [(k, v) for k, v in kw.items()])  # noqa: E731
     out = []
     for m in [
-        ev("Newchannel", Channel="SIP/carrier-00000001", Uniqueid="1.1", Linkedid="1.1", Context="inbound",
-           ChannelStateDesc="Ring", Exten="1000"),
-        ev("Newstate", Channel="SIP/carrier-00000001", Uniqueid="1.1", Linkedid="1.1", Context="inbound",
-           ChannelStateDesc="Up", Exten="1000", CallerIDNum="555"),
-        ev("Newchannel", Channel="SIP/agent7-00000002", Uniqueid="2.1", Linkedid="2.1", Context="from-agents",
-           ChannelStateDesc="Up", Exten="s"),
+        ev(
+            "Newchannel",
+            Channel="SIP/carrier-00000001",
+            Uniqueid="1.1",
+            Linkedid="1.1",
+            Context="inbound",
+            ChannelStateDesc="Ring",
+            Exten="1000",
+        ),
+        ev(
+            "Newstate",
+            Channel="SIP/carrier-00000001",
+            Uniqueid="1.1",
+            Linkedid="1.1",
+            Context="inbound",
+            ChannelStateDesc="Up",
+            Exten="1000",
+            CallerIDNum="555",
+        ),
+        ev(
+            "Newchannel",
+            Channel="SIP/agent7-00000002",
+            Uniqueid="2.1",
+            Linkedid="2.1",
+            Context="from-agents",
+            ChannelStateDesc="Up",
+            Exten="s",
+        ),
         ev("BridgeEnter", Channel="SIP/carrier-00000001", Uniqueid="1.1", Linkedid="1.1", BridgeUniqueid="b"),
         ev("BridgeEnter", Channel="SIP/agent7-00000002", Uniqueid="2.1", Linkedid="1.1", BridgeUniqueid="b"),
         ev("Hangup", Channel="SIP/agent7-00000002", Uniqueid="2.1", Linkedid="1.1", Cause="16"),
@@ -440,16 +560,19 @@ def test_linkedid_change_moves_the_channel_and_ends_the_absorbed_call() -> None:
     ]:
         out += model.feed(m, 5.0)
     assert [brief(e) for e in out] == [
-        ("CallArrived", "inbound", "555", "1000"), ("CallConnected", "agent7"), ("CallEnded", 16, "agent")]
+        ("CallArrived", "inbound", "555", "1000"),
+        ("CallConnected", "agent7"),
+        ("CallEnded", 16, "agent"),
+    ]
     assert model.call_count == 0 and model.channel_count == 0
 
 
 def test_blind_transfer_into_a_queue_waits_instead_of_holding() -> None:
     """After a transfer to app_queue the queue's music means waiting, not hold."""
     model = CallModel()
-    ev = lambda name, **kw: Message([("Event", name)] + list(kw.items()))  # noqa: E731
-    cust = dict(Channel="SIP/carrier-00000001", Uniqueid="1.1", Linkedid="1.1")
-    agent = dict(Channel="SIP/agent1-00000002", Uniqueid="1.2", Linkedid="1.1")
+    ev = lambda name, **kw: Message([("Event", name), *list(kw.items())])  # noqa: E731
+    cust = {"Channel": "SIP/carrier-00000001", "Uniqueid": "1.1", "Linkedid": "1.1"}
+    agent = {"Channel": "SIP/agent1-00000002", "Uniqueid": "1.2", "Linkedid": "1.1"}
     out = []
     for m in [
         ev("Newchannel", Context="inbound", ChannelStateDesc="Ring", Exten="1000", **cust),
@@ -481,9 +604,9 @@ def test_standing_agent_line_keeps_the_call_identity() -> None:
     relabels the caller with the agent's Linkedid; the call keeps its id and ends when
     the caller hangs up, while the agent's line stays up."""
     model = CallModel()
-    ev = lambda name, **kw: Message([("Event", name)] + list(kw.items()))  # noqa: E731
-    agent = dict(Channel="SIP/agent5-00000001", Uniqueid="1.1")
-    cust = dict(Channel="SIP/carrier-00000002", Uniqueid="2.1")
+    ev = lambda name, **kw: Message([("Event", name), *list(kw.items())])  # noqa: E731
+    agent = {"Channel": "SIP/agent5-00000001", "Uniqueid": "1.1"}
+    cust = {"Channel": "SIP/carrier-00000002", "Uniqueid": "2.1"}
     out = []
     for m in [
         ev("Newchannel", Linkedid="1.1", Context="from-agents", ChannelStateDesc="Up", Exten="s", **agent),
@@ -498,8 +621,11 @@ def test_standing_agent_line_keeps_the_call_identity() -> None:
     ]:
         out += model.feed(m, 1.0)
     assert [brief(e) for e in out] == [
-        ("CallArrived", "inbound", "9", "1000"), ("CallQueued", "", {}), ("CallConnected", "agent5"),
-        ("CallEnded", 16, "caller")]
+        ("CallArrived", "inbound", "9", "1000"),
+        ("CallQueued", "", {}),
+        ("CallConnected", "agent5"),
+        ("CallEnded", 16, "caller"),
+    ]
     assert {e.call_id for e in out} == {"2.1"}
     assert model.channel_count == 1  # the agent's line is still up
     assert model.feed(ev("Hangup", Linkedid="1.1", Cause="16", **agent), 2.0) == []
@@ -511,18 +637,30 @@ def test_caller_joining_an_agents_standing_line_conference_is_connected() -> Non
     redirected into the agent's line conference is connected to the agent; leaving it
     (hold) is not the end of the call; the line outlives each call and is no call."""
     model = CallModel()
-    ev = lambda name, **kw: Message([("Event", name)] + list(kw.items()))  # noqa: E731
-    conf = dict(BridgeUniqueid="cb1", BridgeType="base", BridgeTechnology="softmix", BridgeCreator="ConfBridge",
-                BridgeName="hotline-agent-2001")
-    line = dict(Channel="Local/2001@agents-00000001;1", Uniqueid="1.1", Linkedid="1.1")
-    phone = dict(Channel="Local/2001@agents-00000001;2", Uniqueid="1.2", Linkedid="1.1")
-    cust = dict(Channel="Local/1000@inbound-00000002;2", Uniqueid="2.2", Linkedid="2.1")
+    ev = lambda name, **kw: Message([("Event", name), *list(kw.items())])  # noqa: E731
+    conf = {
+        "BridgeUniqueid": "cb1",
+        "BridgeType": "base",
+        "BridgeTechnology": "softmix",
+        "BridgeCreator": "ConfBridge",
+        "BridgeName": "hotline-agent-2001",
+    }
+    line = {"Channel": "Local/2001@agents-00000001;1", "Uniqueid": "1.1", "Linkedid": "1.1"}
+    phone = {"Channel": "Local/2001@agents-00000001;2", "Uniqueid": "1.2", "Linkedid": "1.1"}
+    cust = {"Channel": "Local/1000@inbound-00000002;2", "Uniqueid": "2.2", "Linkedid": "2.1"}
     out = []
     for m in [
         ev("Newchannel", Context="hotline-agent-line", ChannelStateDesc="Down", Exten="2001", **line),
         ev("Newchannel", Context="agents", ChannelStateDesc="Ring", Exten="2001", **phone),
-        ev("OriginateResponse", Response="Success", Context="hotline-agent-line", Exten="2001", Reason="4",
-           ActionID="line-1", **line),
+        ev(
+            "OriginateResponse",
+            Response="Success",
+            Context="hotline-agent-line",
+            Exten="2001",
+            Reason="4",
+            ActionID="line-1",
+            **line,
+        ),
         ev("BridgeCreate", **conf),
         ev("BridgeEnter", **conf, Context="hotline-agent-line", Exten="2001", **line),
         ev("ConfbridgeJoin", Conference="hotline-agent-2001", **conf, **line, Admin="No", Muted="No"),
@@ -542,16 +680,23 @@ def test_caller_joining_an_agents_standing_line_conference_is_connected() -> Non
     ]:
         out += model.feed(m, 1.0)
     assert [brief(e) for e in out if kind_of(e) != "OriginateResulted"] == [
-        ("CallArrived", "inbound", "555", "1000"), ("CallQueued", "", {}), ("CallConnected", "2001"),
-        ("CallHeld", "2001"), ("CallResumed", "2001"), ("CallConnected", "2001"),  # as after agent-connect
-        ("CallEnded", 16, "caller")]
+        ("CallArrived", "inbound", "555", "1000"),
+        ("CallQueued", "", {}),
+        ("CallConnected", "2001"),
+        ("CallHeld", "2001"),
+        ("CallResumed", "2001"),
+        ("CallConnected", "2001"),  # as after agent-connect
+        ("CallEnded", 16, "caller"),
+    ]
     assert {e.call_id for e in out if kind_of(e) != "OriginateResulted"} == {"2.1"}
     assert model.channel_at("hotline-agent-line", "2001") == line["Channel"]  # the line is still up
     assert model.call_count == 1 and model.call("1.1") is not None and not model.call("1.1").arrived
 
 
 def _rows(*rows: dict[str, str]) -> list[Message]:
-    text = "".join("".join(f"{k}: {v}\r\n" for k, v in {"Event": "CoreShowChannel", **r}.items()) + "\r\n" for r in rows)
+    text = "".join(
+        "".join(f"{k}: {v}\r\n" for k, v in {"Event": "CoreShowChannel", **r}.items()) + "\r\n" for r in rows
+    )
     return [m for m in parse_bytes(text.encode(), expect_banner=False) if isinstance(m, Message)]
 
 
@@ -560,19 +705,52 @@ def test_resync_knows_how_long_an_agent_leg_has_been_ringing() -> None:
     CoreShowChannel's Duration (HH:MM:SS) and Status's Seconds give each channel's age."""
     model = CallModel()
     snapshot = _rows(
-        {"Channel": "Local/1000@inbound-00000001;2", "Uniqueid": "10.1", "Linkedid": "10.0", "Context": "agent-connect",
-         "Exten": "2001", "ChannelStateDesc": "Up", "Application": "Dial", "Duration": "00:00:31"},
-        {"Channel": "Local/2001@agents-00000002;1", "Uniqueid": "10.2", "Linkedid": "10.0", "Context": "agents",
-         "Exten": "2001", "ChannelStateDesc": "Ringing", "Application": "AppDial", "Duration": "00:00:07"},
+        {
+            "Channel": "Local/1000@inbound-00000001;2",
+            "Uniqueid": "10.1",
+            "Linkedid": "10.0",
+            "Context": "agent-connect",
+            "Exten": "2001",
+            "ChannelStateDesc": "Up",
+            "Application": "Dial",
+            "Duration": "00:00:31",
+        },
+        {
+            "Channel": "Local/2001@agents-00000002;1",
+            "Uniqueid": "10.2",
+            "Linkedid": "10.0",
+            "Context": "agents",
+            "Exten": "2001",
+            "ChannelStateDesc": "Ringing",
+            "Application": "AppDial",
+            "Duration": "00:00:07",
+        },
     )
     events = model.resync(snapshot, 100.0)
     assert ("CallOffered", "2001") in [(kind_of(e), getattr(e, "agent_id", "")) for e in events]
     assert model.ringing_since("10.0", "agent-connect") == 93.0
     assert model.ringing_since("10.0", "some-queue") is None  # not our Dial: the PBX times its own ringing
     assert model.ringing_since("nope", "agent-connect") is None
-    status = _rows({"Event": "Status", "Channel": "Local/2001@agents-00000002;1", "Uniqueid": "10.2",
-                    "Linkedid": "10.0", "ChannelStateDesc": "Ringing", "Seconds": "9"},
-                   {"Event": "Status", "Channel": "Local/1000@inbound-00000001;2", "Uniqueid": "10.1",
-                    "Linkedid": "10.0", "Context": "agent-connect", "ChannelStateDesc": "Up", "Seconds": "bad"})
+    status = _rows(
+        {
+            "Event": "Status",
+            "Channel": "Local/2001@agents-00000002;1",
+            "Uniqueid": "10.2",
+            "Linkedid": "10.0",
+            "ChannelStateDesc": "Ringing",
+            "Seconds": "9",
+        },
+        {
+            "Event": "Status",
+            "Channel": "Local/1000@inbound-00000001;2",
+            "Uniqueid": "10.1",
+            "Linkedid": "10.0",
+            "Context": "agent-connect",
+            "ChannelStateDesc": "Up",
+            "Seconds": "bad",
+        },
+    )
     model.resync(status, 110.0)
-    assert model.ringing_since("10.0", "agent-connect") == 101.0  # Status Seconds; the customer's unreadable age is ignored
+    assert (
+        model.ringing_since("10.0", "agent-connect") == 101.0
+    )  # Status Seconds; the customer's unreadable age is ignored

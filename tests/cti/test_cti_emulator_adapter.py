@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from test_cti_ami_socket import Sink, T, _until
 
 from cti.ami import AmiClient, AmiSettings
 from cti.call_model import CallModel
 from cti.pbx import AmiPbx, PbxUnavailable, Target
 from events import kind_of
-from test_cti_ami_socket import Sink, T, _until
 
 emulator = pytest.importorskip("sim.pbx_emulator")
 
@@ -22,16 +22,31 @@ async def test_emulator_drops_the_connection_mid_call() -> None:
     emu = emulator.PbxEmulator("hotline", "hotline-secret", speed=10.0)
     await emu.start("127.0.0.1", 0)
     sink = Sink()
-    settings = AmiSettings("127.0.0.1", emu.port, "hotline", "hotline-secret", ping_interval_s=60.0,
-                           reconnect_min_s=0.02, reconnect_max_s=0.2, action_timeout_s=2.0)
+    settings = AmiSettings(
+        "127.0.0.1",
+        emu.port,
+        "hotline",
+        "hotline-secret",
+        ping_interval_s=60.0,
+        reconnect_min_s=0.02,
+        reconnect_max_s=0.2,
+        action_timeout_s=2.0,
+    )
     client = AmiClient(settings, CallModel(), on_events=sink)
     await client.start()
     try:
         await client.wait_ready(T)
         pbx = AmiPbx(client)
         queued = await asyncio.wait_for(
-            pbx.originate("Local/1000@inbound", context="caller-phone", exten="wait",
-                          caller_id='"Alice" <5551234>', variables={"PATIENCE": "120", "__AGENT_TALK": "20"}), T)
+            pbx.originate(
+                "Local/1000@inbound",
+                context="caller-phone",
+                exten="wait",
+                caller_id='"Alice" <5551234>',
+                variables={"PATIENCE": "120", "__AGENT_TALK": "20"},
+            ),
+            T,
+        )
         arrived = await sink.wait_for("CallArrived")
         await sink.wait_for("CallQueued")
         await asyncio.wait_for(pbx.redirect(arrived.channel, Target("agent-connect", "2001")), T)
@@ -52,8 +67,14 @@ async def test_emulator_drops_the_connection_mid_call() -> None:
         await asyncio.wait_for(client.close(), T)
         await asyncio.wait_for(emu.stop(), T)
     kinds = [kind_of(e) for e in sink.events]
-    assert kinds == ["CallArrived", "OriginateResulted", "CallQueued", "CallOffered", "CallConnected", "CallEnded"] or \
-        kinds == ["OriginateResulted", "CallArrived", "CallQueued", "CallOffered", "CallConnected", "CallEnded"]
+    assert kinds == [
+        "CallArrived",
+        "OriginateResulted",
+        "CallQueued",
+        "CallOffered",
+        "CallConnected",
+        "CallEnded",
+    ] or kinds == ["OriginateResulted", "CallArrived", "CallQueued", "CallOffered", "CallConnected", "CallEnded"]
     assert emu.ledger.summary()["created"] == 1
 
 
@@ -63,14 +84,21 @@ async def test_hold_and_resume_by_redirect() -> None:
     emu = emulator.PbxEmulator("hotline", "hotline-secret", speed=10.0)
     await emu.start("127.0.0.1", 0)
     sink = Sink()
-    client = AmiClient(AmiSettings("127.0.0.1", emu.port, "hotline", "hotline-secret", ping_interval_s=60.0),
-                       CallModel(), on_events=sink)
+    client = AmiClient(
+        AmiSettings("127.0.0.1", emu.port, "hotline", "hotline-secret", ping_interval_s=60.0),
+        CallModel(),
+        on_events=sink,
+    )
     await client.start()
     try:
         await client.wait_ready(T)
         pbx = AmiPbx(client)
-        await pbx.originate("Local/1000@inbound", context="caller-phone", exten="wait",
-                            variables={"PATIENCE": "600", "__AGENT_TALK": "60"})
+        await pbx.originate(
+            "Local/1000@inbound",
+            context="caller-phone",
+            exten="wait",
+            variables={"PATIENCE": "600", "__AGENT_TALK": "60"},
+        )
         arrived = await sink.wait_for("CallArrived")
         await sink.wait_for("CallQueued")
         await pbx.redirect(arrived.channel, Target("agent-connect", "2001"))
@@ -87,5 +115,13 @@ async def test_hold_and_resume_by_redirect() -> None:
         await asyncio.wait_for(client.close(), T)
         await asyncio.wait_for(emu.stop(), T)
     assert [kind_of(e) for e in sink.events if kind_of(e) != "OriginateResulted"] == [
-        "CallArrived", "CallQueued", "CallOffered", "CallConnected", "CallHeld", "CallResumed", "CallOffered",
-        "CallConnected", "CallEnded"]
+        "CallArrived",
+        "CallQueued",
+        "CallOffered",
+        "CallConnected",
+        "CallHeld",
+        "CallResumed",
+        "CallOffered",
+        "CallConnected",
+        "CallEnded",
+    ]

@@ -181,8 +181,12 @@ def test_recycling_brings_exhausted_leads_back() -> None:
 def test_dispositions() -> None:
     dnc = DoNotCall("US")
     b = CampaignBook(CampaignConfig(id="c1"), dnc)
-    leads = [lead("sale", "+12125550101"), lead("cb", "+12125550102"), lead("dnc", "+12125550103"),
-             lead("again", "+12125550104")]
+    leads = [
+        lead("sale", "+12125550101"),
+        lead("cb", "+12125550102"),
+        lead("dnc", "+12125550103"),
+        lead("again", "+12125550104"),
+    ]
     b.add_leads(leads, MONDAY_NOON_NY)
     t = MONDAY_NOON_NY
     b.next_leads(t, 4)
@@ -218,19 +222,29 @@ def test_preview_and_csv_to_book() -> None:
         b.state("nope")
 
 
-ZONES = [("America/New_York",), ("America/Los_Angeles",), ("Europe/London",), ("Asia/Tokyo",),
-         ("America/New_York", "America/Chicago")]
+ZONES = [
+    ("America/New_York",),
+    ("America/Los_Angeles",),
+    ("Europe/London",),
+    ("Asia/Tokyo",),
+    ("America/New_York", "America/Chicago"),
+]
 
 
 @settings(max_examples=40, deadline=None)
 @given(
     zone_ids=st.lists(st.integers(0, len(ZONES) - 1), min_size=1, max_size=30),
     dnc_every=st.integers(2, 7),
-    steps=st.lists(st.tuples(st.integers(0, 12 * 3600), st.integers(0, 6),
-                             st.sampled_from(["busy", "no_answer", "machine", "dropped"])), max_size=15),
+    steps=st.lists(
+        st.tuples(
+            st.integers(0, 12 * 3600), st.integers(0, 6), st.sampled_from(["busy", "no_answer", "machine", "dropped"])
+        ),
+        max_size=15,
+    ),
 )
-def test_selector_never_breaks_the_rules(zone_ids: list[int], dnc_every: int,
-                                         steps: list[tuple[int, int, str]]) -> None:
+def test_selector_never_breaks_the_rules(
+    zone_ids: list[int], dnc_every: int, steps: list[tuple[int, int, str]]
+) -> None:
     dnc = DoNotCall("US")
     b = CampaignBook(CampaignConfig(id="c1", max_attempts=3), dnc)
     leads = [lead(f"l{i}", f"+1212{2000000 + i:07d}", ZONES[z]) for i, z in enumerate(zone_ids)]

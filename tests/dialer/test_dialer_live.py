@@ -5,9 +5,10 @@ without an agent, outcomes drive the lead's retries."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -41,9 +42,12 @@ AGENTS = [
     User(login="otto", display_name="Otto", skills={"outbound": 5}, phone_endpoint="Local/2002@agents"),
     User(login="ivan", display_name="Ivan (inbound only)", skills={"billing": 5}, phone_endpoint="Local/2003@agents"),
 ]
-FATES = {"human": {"CUST_BEHAVIOUR": "answer", "CUST_AMD": "HUMAN"},
-         "machine": {"CUST_BEHAVIOUR": "answer", "CUST_AMD": "MACHINE"},
-         "busy": {"CUST_BEHAVIOUR": "busy"}, "noanswer": {"CUST_BEHAVIOUR": "noanswer"}}
+FATES = {
+    "human": {"CUST_BEHAVIOUR": "answer", "CUST_AMD": "HUMAN"},
+    "machine": {"CUST_BEHAVIOUR": "answer", "CUST_AMD": "MACHINE"},
+    "busy": {"CUST_BEHAVIOUR": "busy"},
+    "noanswer": {"CUST_BEHAVIOUR": "noanswer"},
+}
 
 
 def write_leads(path: Path, fates: list[str]) -> Path:
@@ -55,31 +59,56 @@ def write_leads(path: Path, fates: list[str]) -> Path:
 
 
 def campaign_table(leads: Path, **extra: Any) -> dict[str, Any]:
-    return {"spring": {
-        "leads": str(leads), "name": "Spring promo", "mode": "progressive", "caller_id": '"ACME" <8005550100>',
-        "calling_window": {"start": "00:00:00", "end": "23:59:59", "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
-        "retry": {"busy": {"delay_minutes": 10}}, "max_attempts": 3, **extra}}
+    return {
+        "spring": {
+            "leads": str(leads),
+            "name": "Spring promo",
+            "mode": "progressive",
+            "caller_id": '"ACME" <8005550100>',
+            "calling_window": {
+                "start": "00:00:00",
+                "end": "23:59:59",
+                "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            },
+            "retry": {"busy": {"delay_minutes": 10}},
+            "max_attempts": 3,
+            **extra,
+        }
+    }
 
 
 def fate_variables(lead: Lead) -> dict[str, str]:
-    return {**FATES[lead.attributes["fate"]], "CUST_RING": "2", "__AGENT_RING": "0", "__AGENT_TALK": "3",
-            "CUST_TALK": "3"}
+    return {
+        **FATES[lead.attributes["fate"]],
+        "CUST_RING": "2",
+        "__AGENT_RING": "0",
+        "__AGENT_TALK": "3",
+        "CUST_TALK": "3",
+    }
 
 
 @asynccontextmanager
-async def dialer_rig(tmp_path: Path, fates: list[str], standing_lines: str = "off",
-                     **extra: Any) -> AsyncIterator[tuple[Rig, DialerRunner, list[Message]]]:
+async def dialer_rig(
+    tmp_path: Path, fates: list[str], standing_lines: str = "off", **extra: Any
+) -> AsyncIterator[tuple[Rig, DialerRunner, list[Message]]]:
     store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/dialer.sqlite3"))
     await store.migrate()
     try:
-        async with live_rig(store, AGENTS, speed=10.0, standing_lines=standing_lines,
-                            campaign_skills=("outbound",)) as rig:
+        async with live_rig(
+            store, AGENTS, speed=10.0, standing_lines=standing_lines, campaign_skills=("outbound",)
+        ) as rig:
             [campaign] = parse_live_campaigns(campaign_table(write_leads(tmp_path / "leads.csv", fates), **extra))
             book, rejected = load_book(campaign, rig.emulator.pbx.now())
             assert rejected == []
-            runner = DialerRunner(rig.center, campaign, book, campaign_agents(campaign, AGENTS),
-                                  variables_for=fate_variables, store=store,
-                                  agent_skills={u.login: set(u.skills) for u in AGENTS})
+            runner = DialerRunner(
+                rig.center,
+                campaign,
+                book,
+                campaign_agents(campaign, AGENTS),
+                variables_for=fate_variables,
+                store=store,
+                agent_skills={u.login: set(u.skills) for u in AGENTS},
+            )
             await runner.prepare()
             rig.client.subscribe("UserEvent", runner.on_ami_message)
             played: list[Message] = []
@@ -141,8 +170,9 @@ async def test_human_is_connected_within_two_seconds_and_machine_never_reaches_a
         await rig.wait_for(lambda: runner.stats.machine_messages == 1)
         assert any(m.get("AppData") == "dialer-message" for m in played)
         # the agent's disposition closes the lead
-        await rig.wait_for(lambda: any(isinstance(e, CallEnded) and e.call_id == connected[0].call_id
-                                       for e in rig.events))
+        await rig.wait_for(
+            lambda: any(isinstance(e, CallEnded) and e.call_id == connected[0].call_id for e in rig.events)
+        )
         await rig.command("olga", "wrap_up_done", call_id=connected[0].call_id, disposition="sale")
         await rig.center.wait_idle()
         assert runner.book.state("L1").status == LeadStatus.DONE and runner.book.state("L1").disposition == "sale"
@@ -237,8 +267,9 @@ async def test_outcomes_update_attempts_and_retries(tmp_path: Path) -> None:
 
 def test_campaign_section_errors_name_the_key() -> None:
     with pytest.raises(CampaignConfigError) as err:
-        parse_live_campaigns({"spring": {"mode": "fast", "leads": "x.csv", "tick_s": 0, "bogus": 1},
-                              "autumn": {"name": "no leads"}})
+        parse_live_campaigns(
+            {"spring": {"mode": "fast", "leads": "x.csv", "tick_s": 0, "bogus": 1}, "autumn": {"name": "no leads"}}
+        )
     text = str(err.value)
     assert "campaigns.spring.mode" in text and "campaigns.spring.tick_s" in text
     assert "campaigns.spring.bogus: unknown key" in text and "campaigns.autumn.leads: required" in text
@@ -258,8 +289,11 @@ async def test_wallboard_shows_the_campaign_tiles_from_the_bus() -> None:
 
     hub = WallboardHub(None, bus, board)  # type: ignore[arg-type]
     assert json.loads(hub.render(0.0, [View()])["*"])["campaigns"] == []
-    await bus.set_state("campaigns", "spring", {"name": "Spring promo", "dial_level": 1.5, "drop_rate": 0.01,
-                                                "drop_cap": 0.03, "leads_left": 7})
+    await bus.set_state(
+        "campaigns",
+        "spring",
+        {"name": "Spring promo", "dial_level": 1.5, "drop_rate": 0.01, "drop_cap": 0.03, "leads_left": 7},
+    )
     await hub.refresh_campaigns()
     [tile] = json.loads(hub.render(0.0, [View()])["*"])["campaigns"]
     assert tile["id"] == "spring" and tile["leads_left"] == 7 and tile["dial_level"] == 1.5
@@ -280,16 +314,25 @@ async def test_unreadable_leads_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 async def test_inbound_calls_waiting_for_campaign_agents_go_first(tmp_path: Path) -> None:
-    routing = {"defaults": {"wrap_up_s": 1}, "rona": {"ring_timeout_s": 15, "max_misses": 1},
-               "queues": {"billing": {"targets": [{"name": "billing", "expression": "skills.billing >= 1"}]}}}
+    routing = {
+        "defaults": {"wrap_up_s": 1},
+        "rona": {"ring_timeout_s": 15, "max_misses": 1},
+        "queues": {"billing": {"targets": [{"name": "billing", "expression": "skills.billing >= 1"}]}},
+    }
     store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/blend.sqlite3"))
     await store.migrate()
     try:
         async with live_rig(store, AGENTS, speed=10.0, routing=routing) as rig:
             [campaign] = parse_live_campaigns(campaign_table(write_leads(tmp_path / "leads.csv", ["busy"] * 3)))
             book, _ = load_book(campaign, rig.emulator.pbx.now())
-            runner = DialerRunner(rig.center, campaign, book, campaign_agents(campaign, AGENTS),
-                                  variables_for=fate_variables, agent_skills={u.login: set(u.skills) for u in AGENTS})
+            runner = DialerRunner(
+                rig.center,
+                campaign,
+                book,
+                campaign_agents(campaign, AGENTS),
+                variables_for=fate_variables,
+                agent_skills={u.login: set(u.skills) for u in AGENTS},
+            )
             await rig.command("olga", "available")
             await rig.center.wait_idle()
             await rig.caller("Ann", "5551001", talk_s=60)  # olga (billing + outbound) takes it
@@ -317,8 +360,11 @@ async def test_started_from_the_config_section_the_runner_paces_by_itself(tmp_pa
     await store.migrate()
     try:
         async with live_rig(store, AGENTS, speed=10.0) as rig:
-            section = campaign_table(write_leads(tmp_path / "leads.csv", ["x"] * 6), mode="predictive",
-                                     demo_behaviour={"answer": 0.5, "machine": 0.5})
+            section = campaign_table(
+                write_leads(tmp_path / "leads.csv", ["x"] * 6),
+                mode="predictive",
+                demo_behaviour={"answer": 0.5, "machine": 0.5},
+            )
             [runner] = await start_dialers(section, rig.center, rig.client, store, AGENTS)
             assert runner.agents == ("olga", "otto")
             await rig.command("olga", "available")
@@ -443,7 +489,9 @@ async def test_preview_agent_sees_the_lead_before_anything_is_dialled_then_dials
         assert interaction.outcome == "answered" and interaction.direction == "outbound"
         assert interaction.agent_id == "olga"
         # on a standing line the dialled customer was sent into the agent's conference
-        customer_joins = [m for m in joined if m.get("Channel").startswith("Local/") and "@customers" in m.get("Channel")]
+        customer_joins = [
+            m for m in joined if m.get("Channel").startswith("Local/") and "@customers" in m.get("Channel")
+        ]
         assert [m.get("BridgeName") == "hotline-agent-2001" for m in customer_joins] == [lines != "off"]
 
 
@@ -466,7 +514,9 @@ async def test_preview_skip_returns_the_lead_and_an_unreached_dial_retries_it(tm
         await rig.wait_for(lambda: runner.stats.results.get("no_answer") == 1, timeout=20)
         await rig.wait_for(lambda: rig.center.router.agent_state("olga") == "available")
         unreached = runner.book.state("L2")
-        assert unreached.status == LeadStatus.PENDING and unreached.attempts == 1 and unreached.last_outcome == "no_answer"
+        assert (
+            unreached.status == LeadStatus.PENDING and unreached.attempts == 1 and unreached.last_outcome == "no_answer"
+        )
         stored = await stored_events(rig)
         assert not any(isinstance(e, CallConnected) for e in stored)
         assert not any(e.call_id in (first, second) for e in stored if type(e).__name__ == "CallAbandoned")

@@ -1,5 +1,4 @@
-"""Dial outcomes read from the recorded Asterisk traces (../shared/ami-traces/outbound-*)."""
-
+"""Dial outcomes read from the recorded Asterisk traces (tests/fixtures/ami-traces/outbound-*)."""
 
 import pytest
 

@@ -29,12 +29,19 @@ def warmed_pacer(answers: int = 2000, drops: int = 0, config: PacingConfig | Non
     return pacer
 
 
-def snap(now: float = 3000.0, ready: int = 20, idle: int = 0, busy: list[float] | None = None,
-         ringing: list[float] | None = None, **kw: object) -> PacingSnapshot:
+def snap(
+    now: float = 3000.0,
+    ready: int = 20,
+    idle: int = 0,
+    busy: list[float] | None = None,
+    ringing: list[float] | None = None,
+    **kw: object,
+) -> PacingSnapshot:
     if busy is None:
         busy = [60.0] * (ready - idle)
-    return PacingSnapshot(now=now, agents_ready=ready, agents_idle=idle, busy_elapsed=busy,
-                          ringing_elapsed=ringing or [], **kw)  # type: ignore[arg-type]
+    return PacingSnapshot(
+        now=now, agents_ready=ready, agents_idle=idle, busy_elapsed=busy, ringing_elapsed=ringing or [], **kw
+    )  # type: ignore[arg-type]
 
 
 def test_never_dials_without_an_agent_ready() -> None:
@@ -172,12 +179,27 @@ def test_gain_learns_only_from_predictive_pacing() -> None:
     drop_share=st.floats(0, 0.05),
     mode=st.sampled_from(["predictive", "progressive"]),
 )
-def test_decisions_are_sane(ready: int, idle_share: float, ringing: list[float], busy_elapsed: float,
-                            waiting: int, inbound: float, answers: int, drop_share: float, mode: str) -> None:
+def test_decisions_are_sane(
+    ready: int,
+    idle_share: float,
+    ringing: list[float],
+    busy_elapsed: float,
+    waiting: int,
+    inbound: float,
+    answers: int,
+    drop_share: float,
+    mode: str,
+) -> None:
     pacer = warmed_pacer(answers, int(answers * drop_share))
     idle = int(ready * idle_share)
-    s = snap(ready=ready, idle=idle, busy=[busy_elapsed] * (ready - idle), ringing=ringing,
-             answered_waiting=waiting, inbound_rate_per_s=inbound)
+    s = snap(
+        ready=ready,
+        idle=idle,
+        busy=[busy_elapsed] * (ready - idle),
+        ringing=ringing,
+        answered_waiting=waiting,
+        inbound_rate_per_s=inbound,
+    )
     decision = pacer.decide(s, mode)
     assert decision.dial >= 0
     if ready == 0:

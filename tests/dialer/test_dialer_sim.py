@@ -22,7 +22,7 @@ def test_progressive_never_drops() -> None:
 
 
 def test_predictive_beats_progressive_and_stays_under_the_cap() -> None:
-    common = dict(agents=20, hours=2.0, seed=11)
+    common = {"agents": 20, "hours": 2.0, "seed": 11}
     progressive = run_dialer_sim(DialerSimConfig(mode="progressive", **common))  # type: ignore[arg-type]
     predictive = run_dialer_sim(DialerSimConfig(mode="predictive", **common))  # type: ignore[arg-type]
     assert predictive.occupancy > progressive.occupancy + 0.08
@@ -34,10 +34,10 @@ def test_predictive_beats_progressive_and_stays_under_the_cap() -> None:
 @pytest.mark.parametrize(
     "scenario",
     [
-        dict(agents=10, seed=2),
-        dict(agents=20, seed=3, aht_dist="lognormal", aht_cv=1.5),
-        dict(agents=15, seed=5, answer_rate=0.15, machine_rate=0.1, busy_rate=0.1),
-        dict(agents=20, seed=1, inbound_per_hour=150),
+        {"agents": 10, "seed": 2},
+        {"agents": 20, "seed": 3, "aht_dist": "lognormal", "aht_cv": 1.5},
+        {"agents": 15, "seed": 5, "answer_rate": 0.15, "machine_rate": 0.1, "busy_rate": 0.1},
+        {"agents": 20, "seed": 1, "inbound_per_hour": 150},
     ],
     ids=["plain", "heavy-tailed-aht", "low-answer-rate", "blended"],
 )
@@ -97,8 +97,26 @@ def test_cli_prints_one_json_object() -> None:
     runner = CliRunner()
     out = runner.invoke(
         sim_dialer,
-        ["--agents", "6", "--answer-rate", "0.3", "--aht", "180", "--ring-mean", "10",
-         "--no-answer-timeout", "25", "--hours", "0.5", "--seed", "2", "--mode", "predictive", "--json", "-"],
+        [
+            "--agents",
+            "6",
+            "--answer-rate",
+            "0.3",
+            "--aht",
+            "180",
+            "--ring-mean",
+            "10",
+            "--no-answer-timeout",
+            "25",
+            "--hours",
+            "0.5",
+            "--seed",
+            "2",
+            "--mode",
+            "predictive",
+            "--json",
+            "-",
+        ],
     )
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
@@ -115,9 +133,7 @@ def test_a_campaign_book_drives_the_simulation_within_its_rules() -> None:
     from dialer.leads import Lead
 
     zones = [("America/New_York",), ("America/Los_Angeles",), ("Pacific/Honolulu",)]
-    leads = [
-        Lead(lead_id=f"L{i:04d}", phone=f"+1212{2000000 + i:07d}", time_zones=zones[i % 3]) for i in range(400)
-    ]
+    leads = [Lead(lead_id=f"L{i:04d}", phone=f"+1212{2000000 + i:07d}", time_zones=zones[i % 3]) for i in range(400)]
     dnc = DoNotCall("US")
     for lead in leads[::25]:
         dnc.add(lead.phone)
@@ -151,9 +167,24 @@ def test_cli_runs_the_example_campaign() -> None:
 
     examples = Path(__file__).resolve().parents[2] / "config" / "examples"
     runner = CliRunner()
-    args = ["--agents", "2", "--answer-rate", "0.3", "--aht", "180", "--hours", "1", "--json", "-",
-            "--campaign", str(examples / "campaign-spring-promo.toml"),
-            "--leads", str(examples / "leads-spring-promo.csv"), "--start", "2026-06-01T13:00+0000"]
+    args = [
+        "--agents",
+        "2",
+        "--answer-rate",
+        "0.3",
+        "--aht",
+        "180",
+        "--hours",
+        "1",
+        "--json",
+        "-",
+        "--campaign",
+        str(examples / "campaign-spring-promo.toml"),
+        "--leads",
+        str(examples / "leads-spring-promo.csv"),
+        "--start",
+        "2026-06-01T13:00+0000",
+    ]
     out = runner.invoke(sim_dialer, args)
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)

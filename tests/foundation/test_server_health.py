@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import aiohttp
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from config.schema import BusConfig, HotlineConfig, StoreConfig
@@ -86,11 +85,21 @@ async def test_hotline_demo_process_serves_healthz(tmp_path: Path) -> None:
     """The real `hotline demo` command, as `make demo` runs it (no PostgreSQL, no Redis)."""
     port = _free_port()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cti", "demo", "--port", str(port), "--data-dir", str(tmp_path),
-        "--calls-per-hour", "3600",
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "cti",
+        "demo",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path),
+        "--calls-per-hour",
+        "3600",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
+
         async def wait_for_url() -> None:
             while True:
                 line = await proc.stdout.readline()

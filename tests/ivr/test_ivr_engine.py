@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,8 +18,12 @@ FLOW = parse_flow(tomllib.loads(EXAMPLE.read_text())["ivr"], "ivr.toml")
 NY = ZoneInfo("America/New_York")
 TUESDAY_NOON = datetime(2026, 11, 24, 12, 0, tzinfo=NY).timestamp()
 
-ALICE = {"id": "C1", "tier": "vip", "account_number": "10000001",
-         "attributes": {"balance_cents": 12345, "language": "es"}}
+ALICE = {
+    "id": "C1",
+    "tier": "vip",
+    "account_number": "10000001",
+    "attributes": {"balance_cents": 12345, "language": "es"},
+}
 BOB = {"id": "C2", "tier": "standard", "account_number": "10000002", "attributes": {}}
 
 
@@ -46,7 +50,12 @@ def drive(gen, digits: list[str], phone_book: dict[str, Any], accounts: dict[str
 def test_known_vip_caller_choosing_sales_gets_vip_priority_and_language() -> None:
     outcome, transcript = drive(run(FLOW, "+14155550100", TUESDAY_NOON), ["4"], {"+14155550100": ALICE}, {})
     assert outcome == IvrOutcome(
-        action="queue", queue="sales", skills={"sales": 1}, priority=9, language="es", customer_id="C1",
+        action="queue",
+        queue="sales",
+        skills={"sales": 1},
+        priority=9,
+        language="es",
+        customer_id="C1",
         attributes={"ivr_path": ["main", "sales"], "ivr_choices": ["4"], "tier": "vip"},
     )
     assert transcript[0] == Lookup("phone", "+14155550100")
@@ -86,11 +95,14 @@ def test_callback_request_keeps_the_queue() -> None:
     assert (outcome.action, outcome.queue, outcome.attributes["callback"]) == ("callback", "support", True)
 
 
-@pytest.mark.parametrize("when", [
-    datetime(2026, 11, 24, 21, 0, tzinfo=NY),   # Tuesday after closing
-    datetime(2026, 11, 28, 12, 0, tzinfo=NY),   # Saturday
-    datetime(2026, 12, 25, 12, 0, tzinfo=NY),   # holiday (a Friday)
-])
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(2026, 11, 24, 21, 0, tzinfo=NY),  # Tuesday after closing
+        datetime(2026, 11, 28, 12, 0, tzinfo=NY),  # Saturday
+        datetime(2026, 12, 25, 12, 0, tzinfo=NY),  # holiday (a Friday)
+    ],
+)
 def test_outside_business_hours_goes_to_voicemail(when: datetime) -> None:
     outcome, transcript = drive(run(FLOW, "", when.timestamp()), [], {}, {})
     assert (outcome.action, outcome.mailbox) == ("voicemail", "support")
@@ -98,19 +110,38 @@ def test_outside_business_hours_goes_to_voicemail(when: datetime) -> None:
 
 
 def test_loops_are_bounded() -> None:
-    flow = parse_flow({"start": "a", "max_steps": 5, "nodes": {
-        "a": {"type": "self_service", "prompt": "p", "field": "x", "next": "a"}}})
+    flow = parse_flow(
+        {
+            "start": "a",
+            "max_steps": 5,
+            "nodes": {"a": {"type": "self_service", "prompt": "p", "field": "x", "next": "a"}},
+        }
+    )
     outcome, transcript = drive(run(flow, "", 0), [], {}, {})
     assert outcome.action == "hangup" and Stepped("a", "loop-limit") in transcript
 
 
 def test_flow_validation_names_key_paths() -> None:
     with pytest.raises(IvrConfigError) as err:
-        parse_flow({"start": "main", "hours": {"days": ["funday"]}, "nodes": {
-            "main": {"type": "menu", "prompt": "p", "options": {"1": "nowhere"}, "on_fail": "main"},
-            "acct": {"type": "collect", "prompt": "p", "min_digits": 9, "max_digits": 4, "next": "main",
-                     "on_fail": "main", "pattern": "("},
-        }}, "hotline.toml")
+        parse_flow(
+            {
+                "start": "main",
+                "hours": {"days": ["funday"]},
+                "nodes": {
+                    "main": {"type": "menu", "prompt": "p", "options": {"1": "nowhere"}, "on_fail": "main"},
+                    "acct": {
+                        "type": "collect",
+                        "prompt": "p",
+                        "min_digits": 9,
+                        "max_digits": 4,
+                        "next": "main",
+                        "on_fail": "main",
+                        "pattern": "(",
+                    },
+                },
+            },
+            "hotline.toml",
+        )
     problems = "\n".join(err.value.problems)
     assert "hotline.toml: ivr.hours.days: Value error" not in problems
     assert "ivr.hours.days: unknown day 'funday'" in problems

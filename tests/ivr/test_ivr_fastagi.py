@@ -58,8 +58,16 @@ async def fake_asterisk(port: int, caller: str, digits: list[str], hang_up_after
 async def _run(tmp_path: Path, caller: str, digits: list[str], hang_up_after: int | None = None):
     store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/ivr.sqlite3"))
     await store.migrate()
-    await store.put_customer(Customer(id="C9", name="Grace Hopper", tier="vip", phones=("+14155550100",),
-                                      account_number="10000009", attributes={"balance_cents": 4200}))
+    await store.put_customer(
+        Customer(
+            id="C9",
+            name="Grace Hopper",
+            tier="vip",
+            phones=("+14155550100",),
+            account_number="10000009",
+            attributes={"balance_cents": 4200},
+        )
+    )
     steps: list[IvrStepped] = []
     outcomes: list[tuple[str, str, IvrOutcome]] = []
 
@@ -83,21 +91,30 @@ async def _run(tmp_path: Path, caller: str, digits: list[str], hang_up_after: in
 async def test_known_caller_self_service_then_sales(tmp_path: Path) -> None:
     received, steps, outcomes = await _run(tmp_path, "4155550100", ["3", "10000009", "4"])
     assert received[:3] == ["ANSWER", 'GET FULL VARIABLE "${CHANNEL(linkedid)}"', "GET DATA hotline-main-menu 5000 1"]
-    assert "SAY DIGITS 4200 \"\"" in received
+    assert 'SAY DIGITS 4200 ""' in received
     assert received[-7:] == [
-        'SET VARIABLE CC_SKILL "sales"', 'SET VARIABLE CC_QUEUE "sales"', 'SET VARIABLE CC_PRIORITY 9',
+        'SET VARIABLE CC_SKILL "sales"',
+        'SET VARIABLE CC_QUEUE "sales"',
+        "SET VARIABLE CC_PRIORITY 9",
         'SET VARIABLE CC_CUSTOMER "C9"',
-        "SET CONTEXT hotline-queue", "SET EXTENSION s", "SET PRIORITY 1",
+        "SET CONTEXT hotline-queue",
+        "SET EXTENSION s",
+        "SET PRIORITY 1",
     ]
     [(call_id, caller, outcome)] = outcomes
     assert (call_id, caller) == ("call-42", "4155550100")
     assert (outcome.queue, outcome.priority, outcome.customer_id) == ("sales", 9, "C9")
     assert [(s.node, s.result) for s in steps] == [
-        ("main", "3"), ("balance_account", "ok"), ("balance", "said"), ("main", "4"), ("sales", "queue:sales")]
+        ("main", "3"),
+        ("balance_account", "ok"),
+        ("balance", "said"),
+        ("main", "4"),
+        ("sales", "queue:sales"),
+    ]
     assert all(s.call_id == "call-42" for s in steps)
 
 
 async def test_caller_hanging_up_mid_menu_ends_cleanly(tmp_path: Path) -> None:
-    received, steps, outcomes = await _run(tmp_path, "unknown", ["1"], hang_up_after=3)
+    received, _steps, outcomes = await _run(tmp_path, "unknown", ["1"], hang_up_after=3)
     assert outcomes == []  # nothing queued for a caller who left
     assert received[0] == "ANSWER"

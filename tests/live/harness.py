@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
 
 from config.schema import StoreConfig
 from sim.rig import Rig, live_rig
@@ -20,14 +20,22 @@ AGENTS = [
 
 
 @asynccontextmanager
-async def live_center(tmp_path: Path, *, speed: float = 10.0, routing: dict | None = None,
-                      agents: list[User] = AGENTS, bus: Bus | None = None,
-                      ivr: dict | None = None, standing_lines: str = "off") -> AsyncIterator[Rig]:
+async def live_center(
+    tmp_path: Path,
+    *,
+    speed: float = 10.0,
+    routing: dict | None = None,
+    agents: list[User] = AGENTS,
+    bus: Bus | None = None,
+    ivr: dict | None = None,
+    standing_lines: str = "off",
+) -> AsyncIterator[Rig]:
     store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/live.sqlite3"))
     await store.migrate()
     try:
-        async with live_rig(store, agents, speed=speed, routing=routing, bus=bus, ivr=ivr,
-                            standing_lines=standing_lines) as rig:
+        async with live_rig(
+            store, agents, speed=speed, routing=routing, bus=bus, ivr=ivr, standing_lines=standing_lines
+        ) as rig:
             yield rig
     finally:
         await store.close()

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -38,10 +38,17 @@ async def live_server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIt
     emulator = PbxEmulator("hotline", SECRET)
     await emulator.start()
     config = HotlineConfig(
-        store=StoreConfig(url=f"sqlite:///{tmp_path}/live.sqlite3"), bus=BusConfig(url="memory://"),
+        store=StoreConfig(url=f"sqlite:///{tmp_path}/live.sqlite3"),
+        bus=BusConfig(url="memory://"),
         server=ServerConfig(session_secret="test-secret"),
-        pbx=PbxConfig(enabled=True, ami_port=emulator.port, ami_secret=SECRET, agi_bind="127.0.0.1:0",
-                      standing_lines=getattr(request, "param", "off"), line_variables=LINE_VARIABLES),
+        pbx=PbxConfig(
+            enabled=True,
+            ami_port=emulator.port,
+            ami_secret=SECRET,
+            agi_bind="127.0.0.1:0",
+            standing_lines=getattr(request, "param", "off"),
+            line_variables=LINE_VARIABLES,
+        ),
         routing={"defaults": {"wrap_up_s": 30}, "rona": {"ring_timeout_s": 15}},
     )
     store = await open_store(config.store)
@@ -63,8 +70,13 @@ async def grace_calls(emulator: PbxEmulator, variables: dict[str, str]) -> AmiCl
     callers = AmiClient(AmiSettings("127.0.0.1", emulator.port, "hotline", SECRET), CallModel())
     await callers.start()
     await callers.wait_ready(10)
-    await AmiPbx(callers).originate("Local/1000@inbound", context="caller-phone", exten="wait",
-                                    caller_id='"Grace" <4155550142>', variables=variables)
+    await AmiPbx(callers).originate(
+        "Local/1000@inbound",
+        context="caller-phone",
+        exten="wait",
+        caller_id='"Grace" <4155550142>',
+        variables=variables,
+    )
     return callers
 
 
@@ -102,8 +114,13 @@ async def test_call_through_emulator_and_router_pops_the_customer(browser, live_
     await asyncio.wait_for(settled(), 10)
     final = await store.get_interaction(row.id)
     assert (final.agent_id, final.disposition, final.notes, final.outcome) == (
-        "agent01", "resolved", "checked the balance", "answered")
+        "agent01",
+        "resolved",
+        "checked the balance",
+        "answered",
+    )
     assert app[LIVE].stats.calls_answered == 1
+
     # the web logged WrapUpEnded; the router took the agent out of wrap-up early
     async def available_again() -> None:
         while app[LIVE].router.agent_state("agent01") != "available":

@@ -12,7 +12,7 @@ from store import open_store
 
 
 async def test_events_are_buffered_during_an_outage_and_written_after(fresh_pg_url: str) -> None:
-    host_port, _, database = fresh_pg_url.rpartition("@")[2].partition("/")
+    host_port, _, _database = fresh_pg_url.rpartition("@")[2].partition("/")
     host, _, port = host_port.partition(":")
     proxy = TcpOutage(host, int(port))
     await proxy.start()

@@ -31,34 +31,39 @@ def _assert_reconciled(report) -> None:
 
 
 async def test_load_every_call_counted_once(tmp_path: Path) -> None:
-    report = await _run(tmp_path, LoadSpec(calls_per_s=10, duration_s=20, agents=20, talk_s=5,
-                                           patience_mean_s=8, speed=2.0))
+    report = await _run(
+        tmp_path, LoadSpec(calls_per_s=10, duration_s=20, agents=20, talk_s=5, patience_mean_s=8, speed=2.0)
+    )
     _assert_reconciled(report)
     assert report.live["answered"] == report.ledger["connected"]
     assert report.live["abandoned"] == report.ledger["abandoned"]
 
 
 async def test_ami_link_dropped_under_load(tmp_path: Path) -> None:
-    report = await _run(tmp_path, LoadSpec(calls_per_s=10, duration_s=24, agents=20, talk_s=5,
-                                           patience_mean_s=8, speed=2.0, drop_every_s=6))
+    report = await _run(
+        tmp_path,
+        LoadSpec(calls_per_s=10, duration_s=24, agents=20, talk_s=5, patience_mean_s=8, speed=2.0, drop_every_s=6),
+    )
     assert report.drops >= 3
     _assert_reconciled(report)
 
 
 async def test_server_killed_and_restarted_mid_load(tmp_path: Path) -> None:
-    report = await _run(tmp_path, LoadSpec(calls_per_s=8, duration_s=24, agents=20, talk_s=5,
-                                           patience_mean_s=10, speed=2.0, kill_at_s=12))
+    report = await _run(
+        tmp_path,
+        LoadSpec(calls_per_s=8, duration_s=24, agents=20, talk_s=5, patience_mean_s=10, speed=2.0, kill_at_s=12),
+    )
     assert report.restarts == 1
     _assert_reconciled(report)
 
 
 @pytest.mark.skipif(__import__("shutil").which("redis-server") is None, reason="redis-server not installed")
 async def test_routing_goes_on_while_redis_is_down(tmp_path: Path) -> None:
+    import asyncio
+
     from store.bus import RedisBus
     from tests.contract.test_contract_bus import _free_port, _start_redis, _wait_ping
     from tests.live.harness import live_center
-
-    import asyncio
 
     port = _free_port()
     server = _start_redis(port, tmp_path)
@@ -100,8 +105,19 @@ async def test_database_outage_under_load_loses_no_event(fresh_pg_url: str) -> N
     store = await open_store(StoreConfig(url=fresh_pg_url.replace(host_port, f"127.0.0.1:{outage.port}")))
     await store.migrate()
     try:
-        report = await run_load(store, LoadSpec(calls_per_s=8, duration_s=20, agents=15, talk_s=5, patience_mean_s=8,
-                                                speed=2.0, store_outage=(4.0, 10.0)), outage)
+        report = await run_load(
+            store,
+            LoadSpec(
+                calls_per_s=8,
+                duration_s=20,
+                agents=15,
+                talk_s=5,
+                patience_mean_s=8,
+                speed=2.0,
+                store_outage=(4.0, 10.0),
+            ),
+            outage,
+        )
     finally:
         await store.close()
         await outage.stop()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from events import CallConnected, CallEnded, CallNotAnswered, CallOffered, CallQueued, CallTransferred
+from events import CallConnected, CallEnded, CallOffered, CallQueued, CallTransferred
 from reports.kpi import KpiConfig, batch_report
 from sim.rig import DEFAULT_ROUTING
 from tests.live.harness import live_center
@@ -98,14 +98,20 @@ async def test_ivr_choice_routes_to_the_skilled_agent(tmp_path: Path) -> None:
     ivr = tomllib.loads((Path(__file__).parents[2] / "config/examples/ivr.toml").read_text())["ivr"]
     ivr.pop("hours")
     ivr["holidays"] = []
-    agents = [User(login="sam", display_name="Sam", skills={"sales": 6}, phone_endpoint="Local/2003@agents"),
-              User(login="bill", display_name="Bill", skills={"billing": 9}, phone_endpoint="Local/2004@agents")]
+    agents = [
+        User(login="sam", display_name="Sam", skills={"sales": 6}, phone_endpoint="Local/2003@agents"),
+        User(login="bill", display_name="Bill", skills={"billing": 9}, phone_endpoint="Local/2004@agents"),
+    ]
     async with live_center(tmp_path, agents=agents, ivr=ivr) as h:
         await h.command("sam", "available")
         await h.command("bill", "available")
-        await h.pbx.originate("Local/1500@inbound", context="caller-phone", exten="dtmf",
-                              caller_id='"Ivy" <5557777>',
-                              variables={"DTMF_DIGITS": "4", "DTMF_DELAY": "1", "PATIENCE": "60", "__AGENT_TALK": "2"})
+        await h.pbx.originate(
+            "Local/1500@inbound",
+            context="caller-phone",
+            exten="dtmf",
+            caller_id='"Ivy" <5557777>',
+            variables={"DTMF_DIGITS": "4", "DTMF_DELAY": "1", "PATIENCE": "60", "__AGENT_TALK": "2"},
+        )
         await h.wait_for(lambda: h.center.stats.calls_answered == 1, timeout=20)
         connected = [e for e in h.events if isinstance(e, CallConnected)]
         assert connected[0].agent_id == "2003"  # sam, the sales agent
@@ -114,7 +120,10 @@ async def test_ivr_choice_routes_to_the_skilled_agent(tmp_path: Path) -> None:
         queued = [e for e in stored if isinstance(e, CallQueued)]
         assert len(queued) == 1 and queued[0].queue == "sales"
         assert queued[0].attributes["ivr_path"] == ["main", "sales"]
-        assert [(e.node, e.result) for e in stored if isinstance(e, IvrStepped)] == [("main", "4"), ("sales", "queue:sales")]
+        assert [(e.node, e.result) for e in stored if isinstance(e, IvrStepped)] == [
+            ("main", "4"),
+            ("sales", "queue:sales"),
+        ]
 
 
 async def test_callback_request_keeps_the_place_and_calls_back(tmp_path: Path) -> None:
@@ -129,9 +138,13 @@ async def test_callback_request_keeps_the_place_and_calls_back(tmp_path: Path) -
     ivr["holidays"] = []
     agents = [User(login="sue", display_name="Sue", skills={"support": 5}, phone_endpoint="Local/2005@agents")]
     async with live_center(tmp_path, agents=agents, ivr=ivr) as h:
-        await h.pbx.originate("Local/1500@inbound", context="caller-phone", exten="dtmf",
-                              caller_id='"Cal" <5556789>',
-                              variables={"DTMF_DIGITS": "9", "DTMF_DELAY": "1", "PATIENCE": "60", "__AGENT_TALK": "2"})
+        await h.pbx.originate(
+            "Local/1500@inbound",
+            context="caller-phone",
+            exten="dtmf",
+            caller_id='"Cal" <5556789>',
+            variables={"DTMF_DIGITS": "9", "DTMF_DELAY": "1", "PATIENCE": "60", "__AGENT_TALK": "2"},
+        )
         await h.wait_for(lambda: bool(next_call_id(h)), timeout=10)
         original = await _poll_interaction(h, next_call_id(h))
         assert original.outcome == "callback_requested"  # the caller hung up after the confirmation
@@ -143,7 +156,11 @@ async def test_callback_request_keeps_the_place_and_calls_back(tmp_path: Path) -
         await h.wait_for(lambda: h.center.router.call_info(f"cb-{original.id}") is None, timeout=20)
         callback = await h.store.get_interaction(f"cb-{original.id}")
         assert (callback.outcome, callback.agent_id, callback.caller, callback.direction) == (
-            "answered", "sue", "5556789", "outbound")
+            "answered",
+            "sue",
+            "5556789",
+            "outbound",
+        )
         assert callback.attributes["callback_for"] == original.id
         # the reports: one call answered (the call-back), nobody abandoned
         await h.wait_for(lambda: h.eventlog.backlog == 0)
@@ -163,9 +180,13 @@ async def test_a_call_back_the_customer_does_not_answer_is_not_an_abandon(tmp_pa
     async with live_center(tmp_path, agents=agents, ivr=ivr) as h:
         h.center.callback_variables = {"CUST_BEHAVIOUR": "noanswer"}  # the customer's phone rings out
         h.center.callback_ring_s = 3
-        await h.pbx.originate("Local/1500@inbound", context="caller-phone", exten="dtmf",
-                              caller_id='"Cal" <5556789>',
-                              variables={"DTMF_DIGITS": "9", "DTMF_DELAY": "1", "PATIENCE": "60"})
+        await h.pbx.originate(
+            "Local/1500@inbound",
+            context="caller-phone",
+            exten="dtmf",
+            caller_id='"Cal" <5556789>',
+            variables={"DTMF_DIGITS": "9", "DTMF_DELAY": "1", "PATIENCE": "60"},
+        )
         await h.wait_for(lambda: bool(next_call_id(h)), timeout=10)
         original = await _poll_interaction(h, next_call_id(h))
         await h.command("sue", "available")
@@ -178,9 +199,16 @@ async def test_a_call_back_the_customer_does_not_answer_is_not_an_abandon(tmp_pa
 
 
 async def test_final_step_sends_the_caller_to_voicemail_counted_deflected_not_abandoned(tmp_path: Path) -> None:
-    routing = {"defaults": {"wrap_up_s": 1}, "rona": {"ring_timeout_s": 15, "max_misses": 1},
-               "queues": {"billing": {"targets": [{"name": "billing", "expression": "skills.billing >= 1"}],
-                                      "final": {"action": "voicemail", "after_s": 3, "destination": "vm-billing"}}}}
+    routing = {
+        "defaults": {"wrap_up_s": 1},
+        "rona": {"ring_timeout_s": 15, "max_misses": 1},
+        "queues": {
+            "billing": {
+                "targets": [{"name": "billing", "expression": "skills.billing >= 1"}],
+                "final": {"action": "voicemail", "after_s": 3, "destination": "vm-billing"},
+            }
+        },
+    }
     played: list = []
     async with live_center(tmp_path, routing=routing) as h:  # nobody is available
         h.client.subscribe("Newexten", lambda m: played.append(m) if m.get("Application") == "Playback" else None)

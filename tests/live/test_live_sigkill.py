@@ -19,20 +19,28 @@ import time
 import urllib.request
 from pathlib import Path
 
+from config.schema import StoreConfig
 from cti.ami import AmiClient, AmiSettings
 from cti.call_model import CallModel
 from cti.pbx import AmiPbx
 from events import AgentLoggedIn, CallConnected, CallEnded
 from reports.kpi import KpiConfig, batch_report
-from config.schema import StoreConfig
 from sim.pbx_emulator.server import PbxEmulator
 from sim.soak import agents_on_two_calls
 from store import open_store
 from store.models import User
 
 SECRET = "sigkill-secret"
-AGENTS = [User(login=f"k{n}", display_name=f"Agent {n}", role="agent", skills={"billing": 5},
-               phone_endpoint=f"Local/200{n}@agents") for n in (1, 2)]
+AGENTS = [
+    User(
+        login=f"k{n}",
+        display_name=f"Agent {n}",
+        role="agent",
+        skills={"billing": 5},
+        phone_endpoint=f"Local/200{n}@agents",
+    )
+    for n in (1, 2)
+]
 CALLERS = 6
 TALK_S = 3
 
@@ -63,8 +71,12 @@ async def _until(predicate, timeout: float, what: str) -> None:  # type: ignore[
 
 def _serve(config: Path, log: Path) -> subprocess.Popen:
     exe = Path(sys.executable).with_name("hotline")
-    return subprocess.Popen([str(exe), "serve", "--config", str(config)], stdout=log.open("ab"),
-                            stderr=subprocess.STDOUT, env={**os.environ, "HOTLINE_CONFIG": ""})
+    return subprocess.Popen(
+        [str(exe), "serve", "--config", str(config)],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "HOTLINE_CONFIG": ""},
+    )
 
 
 async def test_server_killed_with_sigkill_while_calls_wait_and_restarted(tmp_path: Path, fresh_pg_url: str) -> None:
@@ -106,12 +118,19 @@ ring_timeout_s = 15
         await callers.wait_ready(10)
         pbx = AmiPbx(callers)
         for n in range(CALLERS):
-            await pbx.originate("Local/1000@inbound", context="caller-phone", exten="wait",
-                                caller_id=f'"Caller {n}" <55501{n:02d}>',
-                                variables={"PATIENCE": "120", "__AGENT_TALK": str(TALK_S)})
+            await pbx.originate(
+                "Local/1000@inbound",
+                context="caller-phone",
+                exten="wait",
+                caller_id=f'"Caller {n}" <55501{n:02d}>',
+                variables={"PATIENCE": "120", "__AGENT_TALK": str(TALK_S)},
+            )
         # two calls with the agents, the rest waiting on hold in the PBX
-        await _until(lambda: emulator.ledger.summary()["connected"] == 2 and emulator.ledger.summary()["open"] == CALLERS,
-                     20, "two calls connected and four waiting")
+        await _until(
+            lambda: emulator.ledger.summary()["connected"] == 2 and emulator.ledger.summary()["open"] == CALLERS,
+            20,
+            "two calls connected and four waiting",
+        )
         server.send_signal(signal.SIGKILL)
         server.wait(10)
         assert server.returncode == -signal.SIGKILL

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from events import (
     AgentLoggedIn,
@@ -37,8 +38,12 @@ def _event(draw, at: float):
     kind = draw(st.integers(0, 13))
     c, a = draw(call), draw(agent)
     return [
-        lambda: CallQueued(at, c, queue=draw(st.sampled_from(QUEUES)),
-                           attributes=draw(st.sampled_from([{}, {}, {"preview": True}, {"callback_for": draw(call)}]))),
+        lambda: CallQueued(
+            at,
+            c,
+            queue=draw(st.sampled_from(QUEUES)),
+            attributes=draw(st.sampled_from([{}, {}, {"preview": True}, {"callback_for": draw(call)}])),
+        ),
         lambda: CallOffered(at, c, a),
         lambda: CallConnected(at, c, a),
         lambda: CallNotAnswered(at, c, a),
@@ -66,7 +71,11 @@ def streams(draw):
 
 
 CFG = KpiConfig(
-    sl_threshold_s=20, short_abandon_s=5, interval_s=300, window_s=240, slot_s=60,
+    sl_threshold_s=20,
+    short_abandon_s=5,
+    interval_s=300,
+    window_s=240,
+    slot_s=60,
     teams={"a0": "red", "a1": "red", "a2": "blue"},
 )
 
@@ -78,7 +87,7 @@ def _close(x, y, path="") -> None:
             _close(x[k], y[k], f"{path}.{k}")
     elif isinstance(x, list):
         assert isinstance(y, list) and len(x) == len(y), path
-        for i, (a, b) in enumerate(zip(x, y)):
+        for i, (a, b) in enumerate(zip(x, y, strict=False)):
             _close(a, b, f"{path}[{i}]")
     elif isinstance(x, float) and isinstance(y, float):
         assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-6), (path, x, y)
@@ -108,8 +117,9 @@ def test_kpi_window_equals_batch_over_window(events, extra):
             now = e.at
             _close(
                 eng.window(now).to_dict(),
-                batch_report(events[: i + 1], CFG, start=eng.window_start(now), end=now,
-                             with_intervals=False).to_dict(),
+                batch_report(
+                    events[: i + 1], CFG, start=eng.window_start(now), end=now, with_intervals=False
+                ).to_dict(),
             )
             checked += 1
     now = (events[-1].at if events else 0.0) + extra

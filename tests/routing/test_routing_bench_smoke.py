@@ -8,16 +8,23 @@ import json
 from click.testing import CliRunner
 
 from cti.cli import main
-from routing.benchmark import build_rules_text, run_benchmark
 from routing import load_rules
+from routing.benchmark import build_rules_text, run_benchmark
 
 
 def test_benchmark_rules_are_valid_and_use_every_strategy():
     rules = load_rules(build_rules_text(12), "bench.toml")
     strategies = {t.strategy for q in rules.queues.values() for t in q.targets}
     strategies |= {t.strategy for q in rules.queues.values() for f in q.filters for t in f.targets}
-    assert strategies == {"longest_idle", "most_skilled", "fewest_calls", "least_occupied", "round_robin",
-                          "random", "preferred_agent"}
+    assert strategies == {
+        "longest_idle",
+        "most_skilled",
+        "fewest_calls",
+        "least_occupied",
+        "round_robin",
+        "random",
+        "preferred_agent",
+    }
 
 
 def test_benchmark_run_reports_latencies():
@@ -29,8 +36,24 @@ def test_benchmark_run_reports_latencies():
 
 
 def test_hotline_bench_router_prints_one_json_object():
-    res = CliRunner().invoke(main, ["bench", "router", "--agents", "50", "--skills", "5", "--waiting", "10",
-                                    "--events", "300", "--seed", "3", "--json"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            "router",
+            "--agents",
+            "50",
+            "--skills",
+            "5",
+            "--waiting",
+            "10",
+            "--events",
+            "300",
+            "--seed",
+            "3",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     for key in ("agents", "events", "events_per_s", "p50_us", "p99_us"):

@@ -10,13 +10,22 @@ from routing.expr import ExprError, compile_expr
 
 
 def agent(**kw):
-    base = dict(id="a1", skills={}, languages=frozenset(), team="", capacity=1, attrs={})
+    base = {"id": "a1", "skills": {}, "languages": frozenset(), "team": "", "capacity": 1, "attrs": {}}
     base.update(kw)
     return SimpleNamespace(**base)
 
 
 def call(**kw):
-    base = dict(priority=0, tier="", language="", queue="q", customer_id="", preferred="", skills={}, attrs={})
+    base = {
+        "priority": 0,
+        "tier": "",
+        "language": "",
+        "queue": "q",
+        "customer_id": "",
+        "preferred": "",
+        "skills": {},
+        "attrs": {},
+    }
     base.update(kw)
     return SimpleNamespace(**base)
 
@@ -27,8 +36,18 @@ def call(**kw):
         ("skills.billing >= 7", agent(skills={"billing": 7}), call(), True),
         ("skills.billing >= 7", agent(skills={"billing": 6}), call(), False),
         ("skills.billing >= 7", agent(skills={}), call(), False),
-        ('skills.billing >= 5 and "es" in languages', agent(skills={"billing": 5}, languages=frozenset({"es"})), call(), True),
-        ('skills.billing >= 5 and "es" in languages', agent(skills={"billing": 5}, languages=frozenset({"en"})), call(), False),
+        (
+            'skills.billing >= 5 and "es" in languages',
+            agent(skills={"billing": 5}, languages=frozenset({"es"})),
+            call(),
+            True,
+        ),
+        (
+            'skills.billing >= 5 and "es" in languages',
+            agent(skills={"billing": 5}, languages=frozenset({"en"})),
+            call(),
+            False,
+        ),
         ('languages has "es"', agent(languages=frozenset({"es"})), call(), True),
         ('"billing" in skills', agent(skills={"billing": 1}), call(), True),
         ('"billing" not in skills', agent(skills={"billing": 1}), call(), False),
@@ -74,7 +93,7 @@ def test_call_expressions_evaluate(text, c, expected):
         ("skils.billing >= 5", "agent", "unknown attribute 'skils' (did you mean 'skills'?)", 0),
         ('skills.billing >= 5 and "es" in langs', "agent", "unknown attribute 'langs' (did you mean 'languages'?)", 32),
         ('skills.billing >= "7"', "agent", "type mismatch: '>=' compares numbers, got a string", 18),
-        ('team == 3', "agent", "type mismatch: string == number", 5),
+        ("team == 3", "agent", "type mismatch: string == number", 5),
         ('"es" in team', "agent", "'in' needs a list or skills on the right, got a string", 8),
         ("skills.billing = 5", "agent", "'=' is not a comparison: use '=='", 15),
         ("skills.billing >= 5 and", "agent", "expected a value, found end of expression", 23),

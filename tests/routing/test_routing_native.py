@@ -49,7 +49,9 @@ def test_the_digest_covers_the_modules_the_router_is_compiled_against():
     assert {"routing/router.py", "routing/rules.py", "routing/model.py", "events/__init__.py"} <= names
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(profiles=agent_profiles, ops=steps, seed=st.integers(0, 3))
 def test_both_builds_make_the_same_decisions(profiles, ops, seed, monkeypatch):
     monkeypatch.setenv("HOTLINE_ROUTER", "python")

@@ -222,9 +222,12 @@ def run(profiles: list[Any], ops: list[Any], seed: int) -> list[Any]:
     agents: dict[str, MAgent] = {}
     for i, (skills, langs, team, cap, wrap) in enumerate(profiles):
         aid = f"ag{i}"
-        router.add_agent(AgentProfile(aid, skills=skills, languages=tuple(sorted(langs)), team=team,
-                                      capacity=cap, wrap_up_s=wrap))
-        view = SimpleNamespace(id=aid, skills=dict(skills), languages=frozenset(langs), team=team, capacity=cap, attrs={})
+        router.add_agent(
+            AgentProfile(aid, skills=skills, languages=tuple(sorted(langs)), team=team, capacity=cap, wrap_up_s=wrap)
+        )
+        view = SimpleNamespace(
+            id=aid, skills=dict(skills), languages=frozenset(langs), team=team, capacity=cap, attrs={}
+        )
         agents[aid] = MAgent(view=view, wrap_up_s=wrap)
     ids = list(agents)
     calls: dict[str, MCall] = {}
@@ -268,8 +271,16 @@ def run(profiles: list[Any], ops: list[Any], seed: int) -> list[Any]:
             if pref:
                 attrs["preferred_agent"] = pref
             event = CallQueued(at=now, call_id=cid, queue=queue, skills=skills, priority=prio, attributes=attrs)
-            view = SimpleNamespace(priority=prio, tier=tier, language=lang, queue=queue, customer_id="",
-                                   preferred=pref, skills=dict(skills), attrs=attrs)
+            view = SimpleNamespace(
+                priority=prio,
+                tier=tier,
+                language=lang,
+                queue=queue,
+                customer_id="",
+                preferred=pref,
+                skills=dict(skills),
+                attrs=attrs,
+            )
             calls[cid] = MCall(event=event, view=view, first_at=now)
         elif kind in ("answer", "rona", "reject"):
             c = pick("offered", o[1])
@@ -371,7 +382,8 @@ def run(profiles: list[Any], ops: list[Any], seed: int) -> list[Any]:
                 assert m.available(now), f"offer to unavailable agent {d.agent_id}: {m}"
                 target = target_of(rules, d.queue, d.filter_index, d.target_index)
                 assert eligible(m, c, target, rules.rona.skip_missed_agent), (
-                    f"{d.agent_id} {m.view} not eligible for {d.call_id} {c.view} at {target}")
+                    f"{d.agent_id} {m.view} not eligible for {d.call_id} {c.view} at {target}"
+                )
                 assert d.rules_version == router.rules_version
                 check_fifo(d, c, m, calls, rules, router, before)
                 c.state, c.agent, c.queue = "offered", d.agent_id, d.queue
@@ -391,7 +403,8 @@ def run(profiles: list[Any], ops: list[Any], seed: int) -> list[Any]:
             target = target_of(rules, info["queue"], info["filter_index"], info["target_index"])
             for m in free:
                 assert not eligible(m, c, target, skip), (
-                    f"call {cid} waits at {info} while {m.view.id} is idle and eligible")
+                    f"call {cid} waits at {info} while {m.view.id} is idle and eligible"
+                )
         for aid, m in agents.items():
             assert router.agent_state(aid) == m.state(now), (aid, router.agent_state(aid), m)
 
@@ -412,8 +425,9 @@ def _pos(info: dict[str, Any] | None) -> tuple[Any, ...] | None:
     return None if info is None else (info["queue"], info["filter_index"], info["target_index"])
 
 
-def check_fifo(d: Offer, c: MCall, m: MAgent, calls: dict[str, MCall], rules: RuleSet, router: Router,
-               before: dict[str, Any]) -> None:
+def check_fifo(
+    d: Offer, c: MCall, m: MAgent, calls: dict[str, MCall], rules: RuleSet, router: Router, before: dict[str, Any]
+) -> None:
     """No older call that stood at the same target, with the same base priority,
     all through this step, and that this agent could take, is still waiting."""
     target = target_of(rules, d.queue, d.filter_index, d.target_index)
@@ -428,16 +442,21 @@ def check_fifo(d: Offer, c: MCall, m: MAgent, calls: dict[str, MCall], rules: Ru
         if other_base != base:
             continue
         assert not eligible(m, other, target, rules.rona.skip_missed_agent), (
-            f"FIFO: {d.call_id} offered to {d.agent_id} while older {other_id} waits at the same target")
+            f"FIFO: {d.call_id} offered to {d.agent_id} while older {other_id} waits at the same target"
+        )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(profiles=agent_profiles, ops=steps, seed=st.integers(0, 3))
 def test_router_invariants_hold(profiles, ops, seed):
     run(profiles, ops, seed)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(profiles=agent_profiles, ops=steps, seed=st.integers(0, 3))
 def test_router_is_deterministic_for_a_seed(profiles, ops, seed):
     assert run(profiles, ops, seed) == run(profiles, ops, seed)
@@ -472,7 +491,14 @@ def test_same_decisions_whatever_the_string_hash_seed():
     digests = set()
     for hash_seed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=hash_seed)
-        res = subprocess.run([sys.executable, "-c", _DIGEST_SCRIPT], cwd=root, env=env,
-                             capture_output=True, text=True, timeout=120, check=True)
+        res = subprocess.run(
+            [sys.executable, "-c", _DIGEST_SCRIPT],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
         digests.add(res.stdout.strip().splitlines()[-1])
     assert len(digests) == 1

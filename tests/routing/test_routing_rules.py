@@ -36,8 +36,15 @@ def test_the_example_file_loads_with_every_feature():
     assert rules.default_queue == "general"
     strategies = {t.strategy for q in rules.queues.values() for t in q.targets}
     strategies |= {t.strategy for q in rules.queues.values() for f in q.filters for t in f.targets}
-    assert strategies >= {"most_skilled", "least_occupied", "round_robin", "fewest_calls", "random",
-                          "longest_idle", "preferred_agent"}
+    assert strategies >= {
+        "most_skilled",
+        "least_occupied",
+        "round_robin",
+        "fewest_calls",
+        "random",
+        "longest_idle",
+        "preferred_agent",
+    }
 
 
 MAIN_CONFIG = """\
@@ -77,7 +84,9 @@ def test_load_rules_reads_the_routing_table_of_the_main_file():
     good = MAIN_CONFIG.replace("skils.billing", "skills.billing")
     rules = load_rules(good, "hotline.toml")
     assert [t.expression.text for t in rules.queues["sales"].targets] == [
-        "skills.sales >= 7", 'skills.billing >= 5 and "es" in languages']
+        "skills.sales >= 7",
+        'skills.billing >= 5 and "es" in languages',
+    ]
     with pytest.raises(RuleError) as info:
         load_rules(MAIN_CONFIG, "hotline.toml")
     assert str(info.value) == (
@@ -143,24 +152,30 @@ def test_toml_syntax_errors_are_reported_not_raised_raw():
 
 
 def test_expression_columns_in_multiline_and_literal_strings():
-    text = '[[queues.q.targets]]\nexpression = """\nskills.a >= 1 and\n  tema == "x\"\"\"\n'
+    text = '[[queues.q.targets]]\nexpression = """\nskills.a >= 1 and\n  tema == "x"""\n'
     text = "[[queues.q.targets]]\nexpression = '''\nskills.a >= 1 and\n  tema == \"x\"'''\n"
-    assert problems(text) == ["routing.toml:4:3: queues.q.targets[0].expression: unknown attribute 'tema' (did you mean 'team'?)"]
+    assert problems(text) == [
+        "routing.toml:4:3: queues.q.targets[0].expression: unknown attribute 'tema' (did you mean 'team'?)"
+    ]
 
 
 def test_wrong_types_are_named():
-    assert problems("[queues.q]\nwrap_up_s = \"ten\"\n") == [
-        "routing.toml:2:13: queues.q.wrap_up_s: must be a number, got string 'ten'"]
+    assert problems('[queues.q]\nwrap_up_s = "ten"\n') == [
+        "routing.toml:2:13: queues.q.wrap_up_s: must be a number, got string 'ten'"
+    ]
     assert problems("queues = 3\n") == ["routing.toml:1:10: queues: must be a table, got integer 3"]
     assert problems("[queues.q]\ntargets = []\n") == [
-        "routing.toml:2:11: queues.q.targets: must be a non-empty array of targets ([[...targets]] or targets = [{...}])"]
+        "routing.toml:2:11: queues.q.targets: must be a non-empty array of targets ([[...targets]] or targets = [{...}])"
+    ]
     assert problems("[[queues.q.targets]]\nexpression = 7\n") == [
-        "routing.toml:2:14: queues.q.targets[0].expression: must be an expression string, got integer 7"]
+        "routing.toml:2:14: queues.q.targets[0].expression: must be an expression string, got integer 7"
+    ]
 
 
 def test_rules_reject_preferred_agent_as_a_default():
     assert problems('[defaults]\nstrategy = "preferred_agent"\n') == [
-        "routing.toml:2:12: defaults.strategy: preferred_agent needs a timeout: set it on a target, not as the default"]
+        "routing.toml:2:12: defaults.strategy: preferred_agent needs a timeout: set it on a target, not as the default"
+    ]
 
 
 def test_locator_maps_nested_paths():
@@ -181,7 +196,10 @@ n = 3
     loc = Locator(text)
     assert loc.spots[("a",)].value_line == 1 and loc.spots[("a",)].value_col == 5
     assert loc.spots[("quoted key", "b")].value_col == 18
-    assert (loc.spots[("t", "inner", "x", 1, "y")].value_line, loc.spots[("t", "inner", "x", 1, "y")].value_col) == (4, 25)
+    assert (loc.spots[("t", "inner", "x", 1, "y")].value_line, loc.spots[("t", "inner", "x", 1, "y")].value_col) == (
+        4,
+        25,
+    )
     assert loc.spots[("t", "inner", "w")].value_col == 37
     assert loc.spots[("arr", 1, "k")].value_line == 8
     assert loc.spots[("arr", 1, "sub", 0, "m")].value_line == 10
@@ -192,7 +210,8 @@ n = 3
 def test_pause_reasons_must_hold_the_rona_reason():
     assert problems("pause_reasons = ['lunch']\n") == [
         "routing.toml:1:17: pause_reasons: must include 'rona' (the default rona.pause_reason), "
-        "or set rona.pause_reason to one of them"]
+        "or set rona.pause_reason to one of them"
+    ]
     load_rules("pause_reasons = ['lunch']\n[rona]\nmax_misses = 0\n")
 
 
@@ -201,12 +220,15 @@ def test_the_example_nests_under_routing_in_the_main_file():
 
     text = EXAMPLE.read_text()
     nested = "[server]\nport = 8080\n\n[routing]\n" + re.sub(
-        r"^(\s*)\[(\[?)([^\]\[]+)\]", lambda m: f"{m.group(1)}[{m.group(2)}routing.{m.group(3)}]", text, flags=re.M)
+        r"^(\s*)\[(\[?)([^\]\[]+)\]", lambda m: f"{m.group(1)}[{m.group(2)}routing.{m.group(3)}]", text, flags=re.M
+    )
     data = tomllib.loads(nested)
     assert validate_config_section(data["routing"], nested, "hotline.toml") == []
     assert set(load_rules(nested, "hotline.toml").queues) == {"billing", "sales", "retention", "general"}
     broken = nested.replace('expression = "skills.billing >= 4"', 'expression = "skills.billing >= 4 and tem == 1"')
     (line,) = validate_config_section(tomllib.loads(broken)["routing"], broken, "hotline.toml")
     number = next(i for i, row in enumerate(broken.splitlines(), 1) if "tem == 1" in row)
-    assert line == ("hotline.toml: routing.queues.billing.targets[1].expression: unknown attribute 'tem' "
-                    f"(did you mean 'team'?) (line {number}, col 39)")
+    assert line == (
+        "hotline.toml: routing.queues.billing.targets[1].expression: unknown attribute 'tem' "
+        f"(did you mean 'team'?) (line {number}, col 39)"
+    )

@@ -40,10 +40,20 @@ class Harness:
             out += self.send(AgentLoggedIn(at=at, agent_id=aid))
         return out
 
-    def queue(self, at: float, call_id: str, queue: str, skills: dict[str, int] | None = None,
-              priority: int = 0, **attributes: Any) -> list[Any]:
-        return self.send(CallQueued(at=at, call_id=call_id, queue=queue, skills=skills or {},
-                                    priority=priority, attributes=attributes))
+    def queue(
+        self,
+        at: float,
+        call_id: str,
+        queue: str,
+        skills: dict[str, int] | None = None,
+        priority: int = 0,
+        **attributes: Any,
+    ) -> list[Any]:
+        return self.send(
+            CallQueued(
+                at=at, call_id=call_id, queue=queue, skills=skills or {}, priority=priority, attributes=attributes
+            )
+        )
 
     def tick(self, at: float) -> list[Any]:
         return self.send(Tick(at))
@@ -293,7 +303,7 @@ def test_higher_priority_first_then_fifo():
     order = []
     for i, t in enumerate((10, 20, 30)):
         out = h.end(t, ["warm", "high", "low-old"][i])
-        (call, _), = offers(out)
+        ((call, _),) = offers(out)
         order.append(call)
         h.talk(t, call, "x")
     assert order == ["high", "low-old", "low-new"]
@@ -422,6 +432,7 @@ def test_overflow_and_final_when_targets_are_exhausted():
 
 
 # ---------------------------------------------------------------- strategies
+
 
 def _strategy_rules(strategy: str, extra: str = "") -> str:
     return f"""
@@ -699,8 +710,13 @@ def test_lapsed_timers_are_dropped_from_the_heap_and_live_ones_still_fire():
     # Like the simulator: a day-long wrap-up cap, ended early by WrapUpEnded, leaves one
     # lapsed timer per call. The heap is compacted, and a live timer is not lost.
     cap = 86400.0
-    h = Harness(ESCALATION, [AgentProfile("a8", skills={"billing": 8}, wrap_up_s=cap),
-                             AgentProfile("a9", skills={"billing": 9}, wrap_up_s=cap)])
+    h = Harness(
+        ESCALATION,
+        [
+            AgentProfile("a8", skills={"billing": 8}, wrap_up_s=cap),
+            AgentProfile("a9", skills={"billing": 9}, wrap_up_s=cap),
+        ],
+    )
     h.login(0, "a8")
     h.queue(1, "long", "billing", {"billing": 1})
     h.send(CallConnected(at=2.0, call_id="long", agent_id="a8"))
@@ -709,8 +725,9 @@ def test_lapsed_timers_are_dropped_from_the_heap_and_live_ones_still_fire():
     t = 10.0
     for i in range(6000):
         cid = f"c{i}"
-        assert [(d.call_id, d.agent_id) for d in h.queue(t, cid, "billing", {"billing": 1})
-                if isinstance(d, Offer)] == [(cid, "a9")]
+        assert [
+            (d.call_id, d.agent_id) for d in h.queue(t, cid, "billing", {"billing": 1}) if isinstance(d, Offer)
+        ] == [(cid, "a9")]
         h.send(CallConnected(at=t + 1, call_id=cid, agent_id="a9"))
         h.send(CallEnded(at=t + 2, call_id=cid))
         h.send(WrapUpEnded(at=t + 3, call_id=cid, agent_id="a9"))

@@ -44,10 +44,23 @@ def ev(name: str, **headers: str):  # type: ignore[no-untyped-def]
     return pred
 
 
-def originate(dest: str, context: str, exten: str, *variables: str, timeout_ms: int = 30000,
-              callerid: str = '"Alice" <5551234>', sync: bool = False) -> list[tuple[str, str]]:
-    headers = [("Channel", dest), ("Context", context), ("Exten", exten), ("Priority", "1"),
-               ("CallerID", callerid), ("Timeout", str(timeout_ms))]
+def originate(
+    dest: str,
+    context: str,
+    exten: str,
+    *variables: str,
+    timeout_ms: int = 30000,
+    callerid: str = '"Alice" <5551234>',
+    sync: bool = False,
+) -> list[tuple[str, str]]:
+    headers = [
+        ("Channel", dest),
+        ("Context", context),
+        ("Exten", exten),
+        ("Priority", "1"),
+        ("CallerID", callerid),
+        ("Timeout", str(timeout_ms)),
+    ]
     if not sync:
         headers.append(("Async", "true"))
     return headers + [("Variable", v) for v in variables]
@@ -66,12 +79,14 @@ async def test_protocol_errors_get_error_responses_and_the_session_survives(emu:
         assert (await c.login(USER, SECRET)).response == "Success"
         assert c.banner == "Asterisk Call Manager/9.0.0"
         assert (await c.action("NoSuchAction"))["Message"] == "Invalid/unknown command"
-        bad_timeout = await c.action("Originate", originate("Local/1000@inbound", "caller-phone", "wait")[:4]
-                                     + [("Timeout", "soon")])
+        bad_timeout = await c.action(
+            "Originate", [*originate("Local/1000@inbound", "caller-phone", "wait")[:4], ("Timeout", "soon")]
+        )
         assert bad_timeout.response == "Error" and "Timeout" in bad_timeout["Message"]
         assert (await c.action("Originate", [("Context", "x")]))["Message"] == "Channel not specified"
         assert (await c.action("Originate", [("Channel", "SIP/carrier/555"), ("Application", "Wait")]))[
-            "Message"] == "Originate failed"
+            "Message"
+        ] == "Originate failed"
         pong = await c.action("Ping")
         assert pong["Ping"] == "Pong" and float(pong["Timestamp"]) > 0
         bye = await c.action("Logoff")
@@ -97,18 +112,21 @@ async def test_status_getvar_setvar_hangup_on_a_held_call(emu: PbxEmulator) -> N
         got = await c.action("Getvar", [("Channel", chan), ("Variable", "CC_SKILL")])
         assert (got["Variable"], got["Value"]) == ("CC_SKILL", "billing")
         assert (await c.action("Setvar", [("Channel", chan), ("Variable", "CC_PRIORITY"), ("Value", "gold")]))[
-            "Message"] == "Variable Set"
+            "Message"
+        ] == "Variable Set"
         got = await c.action("Getvar", [("Channel", chan), ("Variable", "CC_PRIORITY")])
         assert got["Value"] == "gold"
         assert (await c.action("Hangup", [("Channel", chan), ("Cause", "16")]))["Message"] == "Channel Hungup"
         await c.wait_for(ev("Hangup", Channel=chan[:-1] + "1", Cause="16"))
         gone = await c.action("Getvar", [("Channel", chan), ("Variable", "CC_SKILL")])
         assert (gone.response, gone["Message"]) == ("Error", "No such channel")
-        red = await c.action("Redirect", [("Channel", chan), ("Context", "agent-connect"), ("Exten", "2001"),
-                                          ("Priority", "1")])
+        red = await c.action(
+            "Redirect", [("Channel", chan), ("Context", "agent-connect"), ("Exten", "2001"), ("Priority", "1")]
+        )
         assert red.response == "Error"
-        failed = await c.action("Originate", [("Channel", "Local/9999@nowhere"), ("Application", "Wait"),
-                                              ("Data", "1")])
+        failed = await c.action(
+            "Originate", [("Channel", "Local/9999@nowhere"), ("Application", "Wait"), ("Data", "1")]
+        )
         assert (failed.response, failed["Message"]) == ("Error", "Originate failed")
         await c.wait_for(ev("Hangup", Cause="0"))
     finally:
@@ -117,17 +135,29 @@ async def test_status_getvar_setvar_hangup_on_a_held_call(emu: PbxEmulator) -> N
 
 @pytest.mark.parametrize(
     ("behaviour", "timeout_ms", "reason", "cause", "dialstatus"),
-    [("busy", 20000, "5", "17", "BUSY"), ("congestion", 20000, "8", "34", "CONGESTION"),
-     ("noanswer", 3000, "3", "19", None)],
+    [
+        ("busy", 20000, "5", "17", "BUSY"),
+        ("congestion", 20000, "8", "34", "CONGESTION"),
+        ("noanswer", 3000, "3", "19", None),
+    ],
 )
 async def test_customer_behaviour_comes_from_channel_variables(
     emu: PbxEmulator, behaviour: str, timeout_ms: int, reason: str, cause: str, dialstatus: str | None
 ) -> None:
     c = await connect(emu)
     try:
-        aid = await c.send("Originate", originate(
-            "Local/5557777@customers", "dialer-answered", "5557777", f"CUST_BEHAVIOUR={behaviour}",
-            "CC_CAMPAIGN=test", timeout_ms=timeout_ms, callerid='"ACME" <8005550100>'))
+        aid = await c.send(
+            "Originate",
+            originate(
+                "Local/5557777@customers",
+                "dialer-answered",
+                "5557777",
+                f"CUST_BEHAVIOUR={behaviour}",
+                "CC_CAMPAIGN=test",
+                timeout_ms=timeout_ms,
+                callerid='"ACME" <8005550100>',
+            ),
+        )
         resp = await c.wait_for(lambda m: m.event == "OriginateResponse" and m.get("ActionID") == aid)
         assert (resp["Response"], resp["Reason"], resp["Uniqueid"]) == ("Failure", reason, "<unknown>")
         assert resp["Channel"] == "Local/5557777@customers"
@@ -146,9 +176,18 @@ async def test_customer_behaviour_comes_from_channel_variables(
 async def test_answered_dialer_leg_reports_amd_from_cust_amd(emu: PbxEmulator, amd: str) -> None:
     c = await connect(emu)
     try:
-        await c.action("Originate", originate(
-            "Local/5558888@customers", "dialer-answered", "5558888", f"CUST_AMD={amd}", "CUST_RING=1",
-            "CUST_TALK=2", callerid='"ACME" <8005550100>'))
+        await c.action(
+            "Originate",
+            originate(
+                "Local/5558888@customers",
+                "dialer-answered",
+                "5558888",
+                f"CUST_AMD={amd}",
+                "CUST_RING=1",
+                "CUST_TALK=2",
+                callerid='"ACME" <8005550100>',
+            ),
+        )
         ok = await c.wait_for(ev("OriginateResponse"))
         assert (ok["Response"], ok["Reason"]) == ("Success", "4")
         user = await c.wait_for(ev("UserEvent", UserEvent="DialerAMD"))
@@ -168,19 +207,22 @@ async def test_answered_dialer_leg_reports_amd_from_cust_amd(emu: PbxEmulator, a
 async def test_hold_context_and_back_to_an_agent_then_ledger(emu: PbxEmulator) -> None:
     c = await connect(emu)
     try:
-        await c.action("Originate", originate("Local/1000@inbound", "caller-phone", "wait", "PATIENCE=120",
-                                              "__AGENT_TALK=2"))
+        await c.action(
+            "Originate", originate("Local/1000@inbound", "caller-phone", "wait", "PATIENCE=120", "__AGENT_TALK=2")
+        )
         held = await c.wait_for(ev("MusicOnHoldStart"))
         chan = held["Channel"]
-        await c.action("Redirect", [("Channel", chan), ("Context", "agent-connect"), ("Exten", "2001"),
-                                    ("Priority", "1")])
+        await c.action(
+            "Redirect", [("Channel", chan), ("Context", "agent-connect"), ("Exten", "2001"), ("Priority", "1")]
+        )
         await c.wait_for(ev("BridgeEnter", Channel=chan))
         n = len(c.messages)
         await c.action("Redirect", [("Channel", chan), ("Context", "hold"), ("Exten", "s"), ("Priority", "1")])
         await c.wait_for(ev("BridgeLeave", Channel=chan), start=n)
         await c.wait_for(ev("MusicOnHoldStart", Channel=chan), start=n)
-        await c.action("Redirect", [("Channel", chan), ("Context", "agent-connect"), ("Exten", "2002"),
-                                    ("Priority", "1")])
+        await c.action(
+            "Redirect", [("Channel", chan), ("Context", "agent-connect"), ("Exten", "2002"), ("Priority", "1")]
+        )
         await c.wait_for(ev("MusicOnHoldStop", Channel=chan), start=n)
         await c.wait_for(ev("DialEnd", Channel=chan, DialStatus="ANSWER"), start=n)
         # agent 2002 talks AGENT_TALK=2 s, hangs up; the caller's dialplan ends the call
@@ -206,8 +248,9 @@ async def test_bridge_action_connects_two_held_callers(emu: PbxEmulator) -> None
     c = await connect(emu)
     try:
         for who in ('"A" <1>', '"B" <2>'):
-            await c.action("Originate", originate("Local/1000@inbound", "caller-phone", "wait", "PATIENCE=60",
-                                                  callerid=who))
+            await c.action(
+                "Originate", originate("Local/1000@inbound", "caller-phone", "wait", "PATIENCE=60", callerid=who)
+            )
         await c.wait_for(lambda m: len(c.events("MusicOnHoldStart")) == 2)
         a, b = (m["Channel"] for m in c.events("MusicOnHoldStart"))
         resp = await c.action("Bridge", [("Channel1", a), ("Channel2", b)])
@@ -221,12 +264,15 @@ async def test_bridge_action_connects_two_held_callers(emu: PbxEmulator) -> None
 
 async def test_dropped_ami_connection_calls_go_on_and_resync_sees_them(emu: PbxEmulator) -> None:
     c = await connect(emu)
-    await c.action("Originate", originate("Local/1000@inbound", "caller-phone", "wait", "PATIENCE=120",
-                                          "__AGENT_TALK=3", "HOTLINE_ORIG_ID=abc-1"))
+    await c.action(
+        "Originate",
+        originate(
+            "Local/1000@inbound", "caller-phone", "wait", "PATIENCE=120", "__AGENT_TALK=3", "HOTLINE_ORIG_ID=abc-1"
+        ),
+    )
     held = await c.wait_for(ev("MusicOnHoldStart"))
     chan = held["Channel"]
-    await c.action("Redirect", [("Channel", chan), ("Context", "agent-connect"), ("Exten", "2001"),
-                                ("Priority", "1")])
+    await c.action("Redirect", [("Channel", chan), ("Context", "agent-connect"), ("Exten", "2001"), ("Priority", "1")])
     await c.wait_for(ev("BridgeEnter", Channel=chan))
     await emu.drop_connections()
     await asyncio.wait_for(c.closed.wait(), 5)
@@ -276,13 +322,25 @@ async def test_redirect_of_two_channels_at_once(emu: PbxEmulator) -> None:
     c = await connect(emu)
     try:
         for who in ('"A" <1>', '"B" <2>'):
-            await c.action("Originate", originate("Local/1000@inbound", "caller-phone", "wait", "PATIENCE=60",
-                                                  "__AGENT_TALK=1", callerid=who))
+            await c.action(
+                "Originate",
+                originate("Local/1000@inbound", "caller-phone", "wait", "PATIENCE=60", "__AGENT_TALK=1", callerid=who),
+            )
         await c.wait_for(lambda m: len(c.events("MusicOnHoldStart")) == 2)
         a, b = (m["Channel"] for m in c.events("MusicOnHoldStart"))
-        resp = await c.action("Redirect", [
-            ("Channel", a), ("Context", "agent-connect"), ("Exten", "2001"), ("Priority", "1"),
-            ("ExtraChannel", b), ("ExtraContext", "agent-connect"), ("ExtraExten", "2002"), ("ExtraPriority", "1")])
+        resp = await c.action(
+            "Redirect",
+            [
+                ("Channel", a),
+                ("Context", "agent-connect"),
+                ("Exten", "2001"),
+                ("Priority", "1"),
+                ("ExtraChannel", b),
+                ("ExtraContext", "agent-connect"),
+                ("ExtraExten", "2002"),
+                ("ExtraPriority", "1"),
+            ],
+        )
         assert resp["Message"] == "Redirect successful"
         begin_a = await c.wait_for(ev("DialBegin", Channel=a))
         begin_b = await c.wait_for(ev("DialBegin", Channel=b))
@@ -294,15 +352,23 @@ async def test_redirect_of_two_channels_at_once(emu: PbxEmulator) -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.binary(max_size=300) | st.sampled_from([
-    b"Action: Originate\r\nChannel: Local/1000@inbound\r\nTimeout: -5\r\n\r\n",
-    b"Action: Redirect\r\nChannel: \r\n\r\n",
-    b"Action: Status\r\nChannel: \xff\xfe\r\n\r\n",
-    b"Action: QueuePause\r\n\r\n",
-    b"Action: Atxfer\r\nChannel: nope\r\n\r\n",
-    b"Action: Bridge\r\nChannel1: a\r\n\r\n",
-    b"\r\n\r\n",
-]), max_size=6))
+@given(
+    st.lists(
+        st.binary(max_size=300)
+        | st.sampled_from(
+            [
+                b"Action: Originate\r\nChannel: Local/1000@inbound\r\nTimeout: -5\r\n\r\n",
+                b"Action: Redirect\r\nChannel: \r\n\r\n",
+                b"Action: Status\r\nChannel: \xff\xfe\r\n\r\n",
+                b"Action: QueuePause\r\n\r\n",
+                b"Action: Atxfer\r\nChannel: nope\r\n\r\n",
+                b"Action: Bridge\r\nChannel1: a\r\n\r\n",
+                b"\r\n\r\n",
+            ]
+        ),
+        max_size=6,
+    )
+)
 def test_random_bytes_never_break_the_ami_server(chunks: list[bytes]) -> None:
     async def scenario() -> None:
         emu = PbxEmulator(USER, SECRET, speed=SPEED)
@@ -324,11 +390,13 @@ def test_random_bytes_never_break_the_ami_server(chunks: list[bytes]) -> None:
 async def test_redirect_back_to_hold_at_priority_5_and_play_context(emu: PbxEmulator) -> None:
     c = await connect(emu)
     try:
-        await c.action("Originate", originate("Local/1000@inbound", "caller-phone", "wait", "PATIENCE=120",
-                                              "__AGENT_TALK=30"))
+        await c.action(
+            "Originate", originate("Local/1000@inbound", "caller-phone", "wait", "PATIENCE=120", "__AGENT_TALK=30")
+        )
         chan = (await c.wait_for(ev("MusicOnHoldStart")))["Channel"]
-        await c.action("Redirect", [("Channel", chan), ("Context", "agent-connect"), ("Exten", "2001"),
-                                    ("Priority", "1")])
+        await c.action(
+            "Redirect", [("Channel", chan), ("Context", "agent-connect"), ("Exten", "2001"), ("Priority", "1")]
+        )
         await c.wait_for(ev("BridgeEnter", Channel=chan))
         n = len(c.messages)
         await c.action("Setvar", [("Channel", chan), ("Variable", "HOLD_SECS"), ("Value", "3600")])
@@ -340,8 +408,7 @@ async def test_redirect_back_to_hold_at_priority_5_and_play_context(emu: PbxEmul
         await c.wait_for(lambda m: m.event == "Hangup" and m["Channel"].startswith("Local/2001@agents-"), start=n)
         n = len(c.messages)
         await c.action("Setvar", [("Channel", chan), ("Variable", "HOTLINE_PLAYBACK"), ("Value", "hello-world")])
-        await c.action("Redirect", [("Channel", chan), ("Context", "hotline-play"), ("Exten", "s"),
-                                    ("Priority", "1")])
+        await c.action("Redirect", [("Channel", chan), ("Context", "hotline-play"), ("Exten", "s"), ("Priority", "1")])
         play = await c.wait_for(ev("Newexten", Channel=chan, Application="Playback"), start=n)
         assert play["AppData"] == "hello-world"
         await c.wait_for(ev("Hangup", Channel=chan, Cause="16"), start=n)
@@ -398,11 +465,15 @@ async def test_agi_set_context_moves_the_call_after_the_script() -> None:
 async def test_queue_caller_hanging_up_while_a_member_rings(emu: PbxEmulator) -> None:
     c = await connect(emu)
     try:
-        add = await c.action("QueueAdd", [("Queue", "support"), ("Interface", "Local/2099@agents"),
-                                          ("MemberName", "Dan"), ("Paused", "false")])
+        add = await c.action(
+            "QueueAdd",
+            [("Queue", "support"), ("Interface", "Local/2099@agents"), ("MemberName", "Dan"), ("Paused", "false")],
+        )
         assert add["Message"] == "Added interface to queue"
-        await c.action("Originate", originate("Local/1100@inbound", "caller-phone", "wait", "PATIENCE=2",
-                                              callerid='"Erin" <5553456>'))
+        await c.action(
+            "Originate",
+            originate("Local/1100@inbound", "caller-phone", "wait", "PATIENCE=2", callerid='"Erin" <5553456>'),
+        )
         called = await c.wait_for(ev("AgentCalled", Interface="Local/2099@agents"))
         caller = called["Channel"]
         await c.wait_for(ev("DialEnd", Channel=caller, DialStatus="CANCEL"))
@@ -425,8 +496,9 @@ async def test_channelvars_are_configurable_like_manager_conf() -> None:
     await emu.start("127.0.0.1", 0)
     c = await connect(emu)
     try:
-        await c.action("Originate", originate("Local/1000@inbound", "caller-phone", "wait", "PATIENCE=1",
-                                              "CC_ORIGINATE_ID=o-1"))
+        await c.action(
+            "Originate", originate("Local/1000@inbound", "caller-phone", "wait", "PATIENCE=1", "CC_ORIGINATE_ID=o-1")
+        )
         first = await c.wait_for(ev("Newchannel"))
         assert first.get_all("ChanVariable") == ["CC_CALLID=", "CC_ORIGINATE_ID="]  # emitted even when empty
         resp = await c.wait_for(ev("OriginateResponse"))
@@ -438,8 +510,16 @@ async def test_channelvars_are_configurable_like_manager_conf() -> None:
 
 # ---------------------------------------------------------------- standing agent lines (ConfBridge)
 
-CONF_EVENTS = ("BridgeCreate", "ConfbridgeStart", "BridgeEnter", "ConfbridgeJoin", "BridgeLeave", "ConfbridgeLeave",
-               "ConfbridgeEnd", "BridgeDestroy")
+CONF_EVENTS = (
+    "BridgeCreate",
+    "ConfbridgeStart",
+    "BridgeEnter",
+    "ConfbridgeJoin",
+    "BridgeLeave",
+    "ConfbridgeLeave",
+    "ConfbridgeEnd",
+    "BridgeDestroy",
+)
 
 
 def conf_trail(c: RawAmiClient, start: int = 0) -> list[tuple[str, str]]:
@@ -449,30 +529,43 @@ def conf_trail(c: RawAmiClient, start: int = 0) -> list[tuple[str, str]]:
 
 async def open_line(c: RawAmiClient, agent: str = "2001") -> Message:
     """Hotline's Originate of an agent's standing line; returns the agent's ConfbridgeJoin."""
-    await c.action("Originate", originate(f"Local/{agent}@agents", "hotline-agent-line", agent, "AGENT_TALK=86400",
-                                          callerid=f'"Line {agent}" <{agent}>'))
-    return await c.wait_for(ev("ConfbridgeJoin", Conference=f"hotline-agent-{agent}",
-                               Context="hotline-agent-line"))
+    await c.action(
+        "Originate",
+        originate(
+            f"Local/{agent}@agents",
+            "hotline-agent-line",
+            agent,
+            "AGENT_TALK=86400",
+            callerid=f'"Line {agent}" <{agent}>',
+        ),
+    )
+    return await c.wait_for(ev("ConfbridgeJoin", Conference=f"hotline-agent-{agent}", Context="hotline-agent-line"))
 
 
 async def held_caller(c: RawAmiClient, who: str = '"Alice" <5551234>') -> Message:
     n = len(c.messages)
-    await c.action("Originate", originate("Local/1000@inbound", "caller-phone", "wait", "PATIENCE=120",
-                                          callerid=who))
+    await c.action("Originate", originate("Local/1000@inbound", "caller-phone", "wait", "PATIENCE=120", callerid=who))
     return await c.wait_for(lambda m: m.event == "MusicOnHoldStart", start=n)
 
 
 async def join(c: RawAmiClient, chan: str, agent: str = "2001") -> Message:
-    red = await c.action("Redirect", [("Channel", chan), ("Context", "hotline-agent-join"), ("Exten", agent),
-                                      ("Priority", "1")])
+    red = await c.action(
+        "Redirect", [("Channel", chan), ("Context", "hotline-agent-join"), ("Exten", agent), ("Priority", "1")]
+    )
     assert red["Message"] == "Redirect successful"
     return await c.wait_for(ev("ConfbridgeJoin", Channel=chan))
 
 
 def assert_conference_block(m: Message, bridge: str, count: str) -> None:
-    assert (m["BridgeUniqueid"], m["BridgeType"], m["BridgeTechnology"], m["BridgeCreator"], m["BridgeName"],
-            m["BridgeNumChannels"], m["BridgeVideoSourceMode"]) == (
-        bridge, "base", "softmix", "ConfBridge", "hotline-agent-2001", count, "none")
+    assert (
+        m["BridgeUniqueid"],
+        m["BridgeType"],
+        m["BridgeTechnology"],
+        m["BridgeCreator"],
+        m["BridgeName"],
+        m["BridgeNumChannels"],
+        m["BridgeVideoSourceMode"],
+    ) == (bridge, "base", "softmix", "ConfBridge", "hotline-agent-2001", count, "none")
 
 
 async def test_agent_line_conference_callers_come_and_go(emu: PbxEmulator) -> None:
@@ -484,9 +577,13 @@ async def test_agent_line_conference_callers_come_and_go(emu: PbxEmulator) -> No
         bridge = agent_join["BridgeUniqueid"]
         assert_conference_block(agent_join, bridge, "1")
         assert (agent_join["Admin"], agent_join["Muted"]) == ("No", "No")
-        assert conf_trail(c) == [("BridgeCreate", ""), ("ConfbridgeStart", ""), ("BridgeEnter", agent),
-                                 ("ConfbridgeJoin", agent)]
-        assert [m for m in c.events("ConfbridgeStart")][0]["Conference"] == "hotline-agent-2001"
+        assert conf_trail(c) == [
+            ("BridgeCreate", ""),
+            ("ConfbridgeStart", ""),
+            ("BridgeEnter", agent),
+            ("ConfbridgeJoin", agent),
+        ]
+        assert next(iter(c.events("ConfbridgeStart")))["Conference"] == "hotline-agent-2001"
         # the Originate's variables reached the ;2 half (the simulated phone stays answered)
         await c.wait_for(ev("Newexten", Channel=agent[:-1] + "2", Application="Wait", AppData="86400"))
         apps = [(m["Priority"], m["Application"], m["AppData"]) for m in c.events("Newexten") if m["Channel"] == agent]
@@ -532,8 +629,12 @@ async def test_agent_hanging_up_the_line_removes_the_callers_and_ends_the_confer
         # a caller redirected before the line is up waits for the (marked) agent, in the bridge already
         caller = (await held_caller(c))["Channel"]
         waiting = await join(c, caller)
-        assert conf_trail(c) == [("BridgeCreate", ""), ("ConfbridgeStart", ""), ("BridgeEnter", caller),
-                                 ("ConfbridgeJoin", caller)]
+        assert conf_trail(c) == [
+            ("BridgeCreate", ""),
+            ("ConfbridgeStart", ""),
+            ("BridgeEnter", caller),
+            ("ConfbridgeJoin", caller),
+        ]
         [rec] = emu.ledger.calls.values()
         assert rec.connected_at is None  # alone in the conference: not connected yet
         agent_join = await open_line(c)
@@ -542,20 +643,29 @@ async def test_agent_hanging_up_the_line_removes_the_callers_and_ends_the_confer
         assert_conference_block(agent_join, bridge, "2")
         assert rec.connected_at is not None
         # an originated customer (call-back / dialer leg) joins the same conference
-        await c.action("Originate", originate("Local/5550001@customers", "hotline-agent-join", "2001",
-                                              "CUST_TALK=600", callerid='"ACME" <8005550100>'))
-        customer = (await c.wait_for(ev("ConfbridgeJoin", Context="hotline-agent-join",
-                                        Exten="2001", BridgeNumChannels="3")))["Channel"]
+        await c.action(
+            "Originate",
+            originate(
+                "Local/5550001@customers", "hotline-agent-join", "2001", "CUST_TALK=600", callerid='"ACME" <8005550100>'
+            ),
+        )
+        customer = (
+            await c.wait_for(ev("ConfbridgeJoin", Context="hotline-agent-join", Exten="2001", BridgeNumChannels="3"))
+        )["Channel"]
         assert customer.startswith("Local/5550001@customers-") and customer.endswith(";1")
 
         n = len(c.messages)
         assert (await c.action("Hangup", [("Channel", agent)]))["Message"] == "Channel Hungup"
         await c.wait_for(ev("BridgeDestroy", BridgeUniqueid=bridge), start=n)
         assert conf_trail(c, n) == [
-            ("BridgeLeave", agent), ("ConfbridgeLeave", agent),
-            ("BridgeLeave", caller), ("ConfbridgeLeave", caller),
-            ("BridgeLeave", customer), ("ConfbridgeLeave", customer),
-            ("ConfbridgeEnd", ""), ("BridgeDestroy", ""),
+            ("BridgeLeave", agent),
+            ("ConfbridgeLeave", agent),
+            ("BridgeLeave", caller),
+            ("ConfbridgeLeave", caller),
+            ("BridgeLeave", customer),
+            ("ConfbridgeLeave", customer),
+            ("ConfbridgeEnd", ""),
+            ("BridgeDestroy", ""),
         ]
         end = c.events("ConfbridgeEnd")[-1]
         assert end["Conference"] == "hotline-agent-2001"
@@ -566,8 +676,12 @@ async def test_agent_hanging_up_the_line_removes_the_callers_and_ends_the_confer
             assert (hang["Context"], hang["Priority"]) == ("hotline-agent-join", "2")
             await c.wait_for(ev("Hangup", Channel=chan, Cause="16"), start=n)
             assert c.messages[n:] and any(
-                m.event == "VarSet" and m["Channel"] == chan and m["Variable"] == "CONFBRIDGE_RESULT"
-                and m["Value"] == "ENDMARKED" for m in c.messages[n:])
+                m.event == "VarSet"
+                and m["Channel"] == chan
+                and m["Variable"] == "CONFBRIDGE_RESULT"
+                and m["Value"] == "ENDMARKED"
+                for m in c.messages[n:]
+            )
         await c.wait_for(ev("Hangup", Channel=agent[:-1] + "2"), start=n)
         assert emu.pbx.conferences == {}
     finally:
@@ -583,8 +697,9 @@ async def test_caller_redirected_out_of_the_conference_leaves_the_agent_in_it(em
         await join(c, caller)
         for context, exten, prio in (("hold", "s", "1"), ("inbound", "1000", "5")):
             n = len(c.messages)
-            await c.action("Redirect", [("Channel", caller), ("Context", context), ("Exten", exten),
-                                        ("Priority", prio)])
+            await c.action(
+                "Redirect", [("Channel", caller), ("Context", context), ("Exten", exten), ("Priority", prio)]
+            )
             await c.wait_for(ev("MusicOnHoldStart", Channel=caller), start=n)
             assert conf_trail(c, n) == [("BridgeLeave", caller), ("ConfbridgeLeave", caller)]
             assert_conference_block(c.events("ConfbridgeLeave")[-1], bridge, "1")

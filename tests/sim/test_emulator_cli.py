@@ -15,16 +15,40 @@ from sim.pbx_emulator.client import RawAmiClient
 
 
 def test_bad_agi_url_is_refused() -> None:
-    result = CliRunner().invoke(main, ["pbx-emulator", "--ami-port", "0", "--ami-user", "u", "--ami-secret", "s",
-                                       "--agi-url", "http://127.0.0.1:4573"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "pbx-emulator",
+            "--ami-port",
+            "0",
+            "--ami-user",
+            "u",
+            "--ami-secret",
+            "s",
+            "--agi-url",
+            "http://127.0.0.1:4573",
+        ],
+    )
     assert result.exit_code == 2
     assert "agi://HOST:PORT" in result.output
 
 
 async def test_the_command_serves_ami_until_sigterm() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cti", "pbx-emulator", "--ami-port", "0", "--ami-user", "hotline",
-        "--ami-secret", "pw", "--speed", "20", "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "cti",
+        "pbx-emulator",
+        "--ami-port",
+        "0",
+        "--ami-user",
+        "hotline",
+        "--ami-secret",
+        "pw",
+        "--speed",
+        "20",
+        "--log-level",
+        "warning",
         stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stderr is not None
@@ -34,9 +58,17 @@ async def test_the_command_serves_ami_until_sigterm() -> None:
         c = RawAmiClient()
         await asyncio.wait_for(c.connect("127.0.0.1", port), 5)
         assert (await c.login("hotline", "pw")).response == "Success"
-        await c.action("Originate", [("Channel", "Local/1000@inbound"), ("Context", "caller-phone"),
-                                     ("Exten", "wait"), ("Priority", "1"), ("Async", "true"),
-                                     ("Variable", "PATIENCE=1")])
+        await c.action(
+            "Originate",
+            [
+                ("Channel", "Local/1000@inbound"),
+                ("Context", "caller-phone"),
+                ("Exten", "wait"),
+                ("Priority", "1"),
+                ("Async", "true"),
+                ("Variable", "PATIENCE=1"),
+            ],
+        )
         await c.wait_for(lambda m: m.event == "Hangup" and m["Channel"].endswith(";1"), timeout=5)
         assert c.banner == "Asterisk Call Manager/9.0.0"
         await c.close()

@@ -36,8 +36,12 @@ def test_the_comparison_notices_a_difference() -> None:
 
 def test_channel_names_are_canonical_by_order_of_appearance() -> None:
     events = significant_events(trace_path("blind-transfer", ".ami").read_bytes())
-    assert {"Local/1000@inbound-#0;1", "Local/1000@inbound-#0;2", "Local/2001@agents-#1;1",
-            "Local/2002@agents-#2;2"} <= set(events)
+    assert {
+        "Local/1000@inbound-#0;1",
+        "Local/1000@inbound-#0;2",
+        "Local/2001@agents-#1;1",
+        "Local/2002@agents-#2;2",
+    } <= set(events)
 
 
 async def test_emulated_events_use_asterisk_header_names_and_order() -> None:
@@ -52,7 +56,25 @@ async def test_emulated_events_use_asterisk_header_names_and_order() -> None:
         return out
 
     rec, emu = shapes(recorded), shapes(emulated)
-    for name in ("Newchannel", "Newstate", "DialBegin", "DialState", "DialEnd", "BridgeCreate", "BridgeEnter",
-                 "BridgeLeave", "BridgeDestroy", "MusicOnHoldStart", "MusicOnHoldStop", "Hangup", "HangupRequest",
-                 "LocalBridge", "Newexten", "VarSet", "NewCallerid", "SuccessfulAuth", "FullyBooted"):
+    for name in (
+        "Newchannel",
+        "Newstate",
+        "DialBegin",
+        "DialState",
+        "DialEnd",
+        "BridgeCreate",
+        "BridgeEnter",
+        "BridgeLeave",
+        "BridgeDestroy",
+        "MusicOnHoldStart",
+        "MusicOnHoldStop",
+        "Hangup",
+        "HangupRequest",
+        "LocalBridge",
+        "Newexten",
+        "VarSet",
+        "NewCallerid",
+        "SuccessfulAuth",
+        "FullyBooted",
+    ):
         assert emu.get(name) == rec[name], name

@@ -45,16 +45,31 @@ async def test_drop_mid_call_resyncs_and_never_repeats_the_originate() -> None:
     emu = PbxEmulator("hotline", "hotline-secret", speed=10.0)
     await emu.start("127.0.0.1", 0)
     sink = Sink()
-    settings = AmiSettings("127.0.0.1", emu.port, "hotline", "hotline-secret", ping_interval_s=60.0,
-                           reconnect_min_s=0.02, reconnect_max_s=0.2, action_timeout_s=2.0)
+    settings = AmiSettings(
+        "127.0.0.1",
+        emu.port,
+        "hotline",
+        "hotline-secret",
+        ping_interval_s=60.0,
+        reconnect_min_s=0.02,
+        reconnect_max_s=0.2,
+        action_timeout_s=2.0,
+    )
     client = AmiClient(settings, CallModel(), on_events=sink, on_stale=sink.on_stale)
     pbx = AmiPbx(client)
     try:
         await client.start()
         await client.wait_ready(T)
-        queued = await asyncio.wait_for(pbx.originate(
-            "Local/1000@inbound", context="caller-phone", exten="wait", caller_id='"Alice" <5551234>',
-            variables={"PATIENCE": "120", "__AGENT_TALK": "4"}), T)
+        queued = await asyncio.wait_for(
+            pbx.originate(
+                "Local/1000@inbound",
+                context="caller-phone",
+                exten="wait",
+                caller_id='"Alice" <5551234>',
+                variables={"PATIENCE": "120", "__AGENT_TALK": "4"},
+            ),
+            T,
+        )
         await sink.wait(lambda: "CallQueued" in sink.kinds())
         arrived = next(e for e in sink.events if kind_of(e) == "CallArrived")
         await asyncio.wait_for(pbx.redirect(arrived.channel, Target("agent-connect", "2001")), T)  # type: ignore[attr-defined]

@@ -23,7 +23,7 @@ TOL = {"p_wait": 0.01, "abandon_rate": 0.003, "service_level": 0.01, "occupancy"
 )
 def test_erlang_sim_converges_to_erlang(agents, calls_per_hour, aht, patience, hours):
     sc = mmn_scenario(agents, calls_per_hour, aht, patience, hours=hours, seed=1, warmup_s=3600)
-    kpi, stats = run_streaming(sc)
+    kpi, _stats = run_streaming(sc)
     th = evaluate(agents, calls_per_hour, aht, 20.0, patience)
     assert kpi["offered"] > 100_000
     got = {

@@ -32,8 +32,9 @@ def test_sim_quick_form_prints_one_json_object():
     assert 0 < data["occupancy"] < 1 and data["abandon_rate"] > 0
     again = json.loads(run("sim", "--agents", "5", "--calls-per-hour", "50", "--aht", "240", "--patience", "60",
                            "--hours", "3", "--seed", "2", "--json", "-").stdout)  # fmt: skip
-    assert {k: v for k, v in again.items() if k not in ("sim_calls_per_s", "wall_s")} == \
-        {k: v for k, v in data.items() if k not in ("sim_calls_per_s", "wall_s")}
+    assert {k: v for k, v in again.items() if k not in ("sim_calls_per_s", "wall_s")} == {
+        k: v for k, v in data.items() if k not in ("sim_calls_per_s", "wall_s")
+    }
 
 
 def test_sim_scenario_writes_json_and_offline_html(tmp_path):

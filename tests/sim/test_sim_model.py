@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from config.paths import shared_dir
+from config.paths import ami_traces_dir, anonymous_bank_month
 from events import (
     AgentLoggedIn,
     AgentLoggedOut,
@@ -29,7 +29,6 @@ from sim.run import run_scenario, what_if
 from sim.scenario import load_scenario, mmn_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = shared_dir()
 EXAMPLES = ROOT / "config" / "examples"
 
 SMALL = """
@@ -131,7 +130,7 @@ def test_sim_is_reproducible_and_seed_matters(tmp_path):
 def test_sim_what_if_uses_common_random_numbers(tmp_path):
     sc = load_scenario(small(tmp_path))
     same = load_rules(sc.rules_text, "same.toml")
-    cur, cand, diff = what_if(sc, same)
+    _cur, _cand, diff = what_if(sc, same)
     assert all(v["difference"] in (0, 0.0, None) for v in diff.values())
     # a candidate that changes routing still sees the very same callers
     other = load_rules('[defaults]\nstrategy = "most_skilled"\nwrap_up_s = 0\n', "cand.toml")
@@ -143,8 +142,11 @@ def test_sim_what_if_uses_common_random_numbers(tmp_path):
 
 
 def test_sim_replay_queue_log():
-    arr = read_queue_log(SHARED / "ami-traces" / "app-queue.queue_log", origin=0.0)
-    assert [(a.at, a.queue, a.patience, a.handle) for a in arr] == [(1.0, "support", None, 6.0), (16.0, "support", 4.0, None)]
+    arr = read_queue_log(ami_traces_dir() / "app-queue.queue_log", origin=0.0)
+    assert [(a.at, a.queue, a.patience, a.handle) for a in arr] == [
+        (1.0, "support", None, 6.0),
+        (16.0, "support", 4.0, None),
+    ]
 
 
 def test_sim_replay_from_stored_events_round_trip(tmp_path):
@@ -166,7 +168,7 @@ def test_sim_replay_from_stored_events_round_trip(tmp_path):
 
 
 def test_sim_anonymous_bank_replay_and_kpi_on_the_data():
-    path = SHARED / "datasets" / "anonymous-bank" / "february-1999.tsv"
+    path = anonymous_bank_month()
     arr = read_anonymous_bank(path, dates=["990201"])
     assert len(arr) > 500
     assert {a.queue for a in arr} <= {"PS", "PE", "IN", "NE", "NW", "TT"}
@@ -184,9 +186,11 @@ def test_sim_scenario_errors_name_file_and_key(tmp_path):
     with pytest.raises(ScenarioError, match=r"bad.toml: queue\[0\].patience.dist: must be one of"):
         load_scenario(bad)
     with pytest.raises(ScenarioError, match=r"x.toml: agents\[0\].count: must be an integer >= 1"):
-        parse_scenario('[simulation]\nhours = 1\n[[queue]]\nname="q"\ncalls_per_hour=1\n[[agents]]\ncount = 0\n', "x.toml")
+        parse_scenario(
+            '[simulation]\nhours = 1\n[[queue]]\nname="q"\ncalls_per_hour=1\n[[agents]]\ncount = 0\n', "x.toml"
+        )
     with pytest.raises(ScenarioError, match=r"x.toml: simulation.hourz: unknown key"):
-        parse_scenario('[simulation]\nhourz = 1\n', "x.toml")
+        parse_scenario("[simulation]\nhourz = 1\n", "x.toml")
     with pytest.raises(ScenarioError, match="calls_per_hour"):
         parse_scenario('[simulation]\nhours = 1\n[[queue]]\nname="q"\n[[agents]]\ncount = 1\n', "x.toml")
 
@@ -209,7 +213,7 @@ def test_kpi_on_the_anonymous_bank_data_matches_its_records():
     from reports.kpi import KpiConfig, batch_report
     from sim.arrivals import anonymous_bank_events
 
-    path = SHARED / "datasets" / "anonymous-bank" / "february-1999.tsv"
+    path = anonymous_bank_month()
     served = hung = 0
     waits = []
     for line in path.read_text().splitlines()[1:]:
@@ -234,7 +238,9 @@ async def test_sim_refuses_to_run_inside_the_event_loop():
     m = CallCenterModel(sc, load_rules(sc.rules_text, "r.toml"))
     with pytest.raises(RuntimeError, match="asyncio"):
         m.run()
-    stats = await asyncio.wait_for(asyncio.to_thread(CallCenterModel(sc, load_rules(sc.rules_text, "r.toml")).run), timeout=30)
+    stats = await asyncio.wait_for(
+        asyncio.to_thread(CallCenterModel(sc, load_rules(sc.rules_text, "r.toml")).run), timeout=30
+    )
     assert stats.calls > 0
 
 
@@ -242,7 +248,7 @@ async def test_sim_refuses_to_run_inside_the_event_loop():
 def test_sim_shift_end_while_busy_with_router_wrap_up(tmp_path, rules_wrap):
     from structlog.testing import capture_logs
 
-    rules = f'[defaults]\nwrap_up_s = {rules_wrap}\n[rona]\nmax_misses = 1\nring_timeout_s = 5\n'
+    rules = f"[defaults]\nwrap_up_s = {rules_wrap}\n[rona]\nmax_misses = 1\nring_timeout_s = 5\n"
     (tmp_path / "r.toml").write_text(rules)
     sp = tmp_path / "s.toml"
     sp.write_text(
@@ -281,8 +287,14 @@ def test_sim_event_replay_keeps_the_recorded_skills(tmp_path):
 
 
 def test_sim_final_step_is_deflected_not_abandoned(tmp_path):
-    rules = (EXAMPLES / "scenario-day-rules.toml").read_text().replace(
-        "[queues.sales]\n", '[queues.sales]\nfinal = { action = "voicemail", after_s = 20, destination = "vm-sales" }\n')
+    rules = (
+        (EXAMPLES / "scenario-day-rules.toml")
+        .read_text()
+        .replace(
+            "[queues.sales]\n",
+            '[queues.sales]\nfinal = { action = "voicemail", after_s = 20, destination = "vm-sales" }\n',
+        )
+    )
     res = run_scenario(load_scenario(small(tmp_path, rules)))
     to_voicemail = [e for e in res.events if type(e).__name__ == "CallTransferred"]
     assert to_voicemail and {(e.mode, e.target) for e in to_voicemail} == {("voicemail", "vm-sales")}

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -14,8 +14,12 @@ from tests.web.web_helpers import seed_customer, seed_users
 
 
 def web_config(store_url: str, bus_url: str = "memory://", **sections) -> HotlineConfig:
-    return HotlineConfig(store=StoreConfig(url=store_url), bus=BusConfig(url=bus_url),
-                         server=ServerConfig(session_secret="test-secret"), **sections)
+    return HotlineConfig(
+        store=StoreConfig(url=store_url),
+        bus=BusConfig(url=bus_url),
+        server=ServerConfig(session_secret="test-secret"),
+        **sections,
+    )
 
 
 async def started(config: HotlineConfig) -> TestClient:
@@ -37,8 +41,9 @@ async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
 
 
 @pytest.fixture
-async def redis_processes(fresh_pg_url: str, redis_url: str, redis_namespace: str,
-                          monkeypatch: pytest.MonkeyPatch) -> Callable[[], Awaitable[TestClient]]:
+async def redis_processes(
+    fresh_pg_url: str, redis_url: str, redis_namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[], Awaitable[TestClient]]:
     """Start server processes (apps) that share PostgreSQL, with the users seeded before
     the first starts, and one Redis namespace (the test's own: parallel runs never see
     each other's events). The caller closes what it started."""

@@ -41,8 +41,11 @@ def test_rate_limiter_blocks_after_failures_and_expires() -> None:
 async def test_login_sets_an_encrypted_httponly_samesite_cookie(client: TestClient) -> None:
     page = await (await wf(client.get("/login"))).text()
     csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
-    r = await wf(client.post("/login", data={"login": "agent01", "password": PASSWORD, "csrf_token": csrf},
-                             allow_redirects=False))
+    r = await wf(
+        client.post(
+            "/login", data={"login": "agent01", "password": PASSWORD, "csrf_token": csrf}, allow_redirects=False
+        )
+    )
     assert r.status == 302 and r.headers["Location"] == "/agent"
     set_cookie = r.headers["Set-Cookie"]
     assert set_cookie.startswith("hotline_session=")
@@ -59,13 +62,19 @@ async def test_wrong_password_then_rate_limited(client: TestClient) -> None:
     csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
     statuses = []
     for _ in range(6):
-        r = await wf(client.post("/login", data={"login": "agent01", "password": "nope", "csrf_token": csrf},
-                                 allow_redirects=False))
+        r = await wf(
+            client.post(
+                "/login", data={"login": "agent01", "password": "nope", "csrf_token": csrf}, allow_redirects=False
+            )
+        )
         statuses.append(r.status)
     assert statuses == [401] * 5 + [429]
     assert "Too many failed attempts" in await r.text() and int(r.headers["Retry-After"]) > 0
-    r = await wf(client.post("/login", data={"login": "agent01", "password": PASSWORD, "csrf_token": csrf},
-                             allow_redirects=False))
+    r = await wf(
+        client.post(
+            "/login", data={"login": "agent01", "password": PASSWORD, "csrf_token": csrf}, allow_redirects=False
+        )
+    )
     assert r.status == 429  # even the right password waits
 
 
@@ -120,8 +129,11 @@ async def test_api_tokens_authenticate_without_cookies_and_can_be_revoked(client
     me = await (await wf(client.get("/api/v1/me", headers=auth))).json()
     assert me == {"login": "admin", "role": "admin", "teams": [], "via": "token", "csrf": None}
     # no CSRF needed with a token (no cookie involved)
-    r = await wf(client.put("/api/v1/dispositions", headers=auth,
-                            json={"items": {"resolved": {"label": "Resolved"}}, "base_version": 0}))
+    r = await wf(
+        client.put(
+            "/api/v1/dispositions", headers=auth, json={"items": {"resolved": {"label": "Resolved"}}, "base_version": 0}
+        )
+    )
     assert r.status == 200
     r = await wf(client.post("/api/v1/tokens", json={}, headers=auth))
     assert r.status == 403  # a token cannot mint tokens
@@ -144,7 +156,15 @@ async def test_agent_token_has_agent_rights_only(client: TestClient) -> None:
 
 
 async def test_a_supervisor_with_several_teams(client: TestClient) -> None:
-    await client.server.app[STORE].put_user(User("sup2", "Two Teams", "supervisor", (await client.server.app[STORE].get_user("sup")).password_hash, "team-a, team-b"))
+    await client.server.app[STORE].put_user(
+        User(
+            "sup2",
+            "Two Teams",
+            "supervisor",
+            (await client.server.app[STORE].get_user("sup")).password_hash,
+            "team-a, team-b",
+        )
+    )
     await login(client, "sup2")
     users = await (await wf(client.get("/api/v1/users"))).json()
     assert sorted(u["login"] for u in users["users"]) == ["agent01", "agent02", "agent03"]
@@ -179,12 +199,15 @@ def test_user_cli_adds_users_who_can_then_log_in(tmp_path) -> None:
 
     config = tmp_path / "h.toml"
     config.write_text(f'[store]\nurl = "sqlite:///{tmp_path}/u.sqlite3"\n')
-    r = CliRunner().invoke(main, ["user", "add", "boss", "--role", "admin", "--password", "pw-long-enough",
-                                  "--config", str(config)])
+    r = CliRunner().invoke(
+        main, ["user", "add", "boss", "--role", "admin", "--password", "pw-long-enough", "--config", str(config)]
+    )
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(main, ["user", "add", "x", "--password", "short", "--config", str(config)])
     assert r.exit_code == 2 and "at least 8" in r.output
-    r = CliRunner().invoke(main, ["user", "set-password", "nobody", "--password", "whatever-long", "--config", str(config)])
+    r = CliRunner().invoke(
+        main, ["user", "set-password", "nobody", "--password", "whatever-long", "--config", str(config)]
+    )
     assert r.exit_code == 1 and "no user 'nobody'" in r.output
     r = CliRunner().invoke(main, ["user", "list", "--config", str(config)])
     assert "boss\tadmin" in r.output and "password set" in r.output
@@ -217,11 +240,15 @@ async def test_failed_logins_count_across_server_processes_on_one_redis(redis_pr
     a = await redis_processes()
     b = await redis_processes()
     try:
+
         async def attempt(client: TestClient, password: str) -> int:
             page = await (await wf(client.get("/login"))).text()
             csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
-            r = await wf(client.post("/login", data={"login": "agent02", "password": password, "csrf_token": csrf},
-                                     allow_redirects=False))
+            r = await wf(
+                client.post(
+                    "/login", data={"login": "agent02", "password": password, "csrf_token": csrf}, allow_redirects=False
+                )
+            )
             return r.status
 
         assert [await attempt(c, "nope") for c in (a, b, a, b, a)] == [401] * 5

@@ -48,8 +48,10 @@ async def test_sections_are_validated_and_versioned(client: TestClient) -> None:
     r = await wf(client.put("/api/v1/dispositions", json=bad, headers=h))
     body = await r.json()
     assert r.status == 400
-    assert sorted(body["problems"]) == ["dispositions.bad name!: name must be 1-64 letters, digits, '_', '.', '-'",
-                                        "dispositions.ok.colour: unknown key"]
+    assert sorted(body["problems"]) == [
+        "dispositions.bad name!: name must be 1-64 letters, digits, '_', '.', '-'",
+        "dispositions.ok.colour: unknown key",
+    ]
     good = {"items": {"sold": {"label": "Sold"}, "lost": {"label": "Lost", "requires_notes": True}}, "base_version": 0}
     async with client.server.app[BUS].subscribe("config-changes") as sub:
         r = await wf(client.put("/api/v1/dispositions", json=good, headers=h))
@@ -61,22 +63,44 @@ async def test_sections_are_validated_and_versioned(client: TestClient) -> None:
     live = await (await wf(client.get("/api/v1/dispositions"))).json()
     assert live["version"] == 1 and sorted(live["items"]) == ["lost", "sold"]
     assert live["items"]["lost"] == {"label": "Lost", "requires_notes": True, "schedules_callback": False}
-    r = await wf(client.put("/api/v1/queues", json={"items": {"billing": {"sl_target": 1.5}}, "base_version": 0}, headers=h))
+    r = await wf(
+        client.put("/api/v1/queues", json={"items": {"billing": {"sl_target": 1.5}}, "base_version": 0}, headers=h)
+    )
     assert r.status == 400 and (await r.json())["problems"][0].startswith("queues.billing.sl_target:")
 
 
 async def test_users_and_proficiencies(client: TestClient) -> None:
     h = await admin(client)
-    r = await wf(client.put("/api/v1/users/agent09", headers=h, json={
-        "display_name": "Nina New", "team": "team-b", "skills": {"billing": 11, "karate": 3}, "password": "short"}))
+    r = await wf(
+        client.put(
+            "/api/v1/users/agent09",
+            headers=h,
+            json={
+                "display_name": "Nina New",
+                "team": "team-b",
+                "skills": {"billing": 11, "karate": 3},
+                "password": "short",
+            },
+        )
+    )
     problems = (await r.json())["problems"]
     assert r.status == 400 and len(problems) == 3
     assert any(p.startswith("skills.karate: unknown skill") for p in problems)
     assert any(p.startswith("skills.billing: proficiency must be an integer 1-10") for p in problems)
     assert any(p.startswith("password:") for p in problems)
-    r = await wf(client.put("/api/v1/users/agent09", headers=h, json={
-        "display_name": "Nina New", "team": "team-b", "skills": {"billing": 8, "sales": 2}, "languages": ["en", "es"],
-        "password": "long enough pw"}))
+    r = await wf(
+        client.put(
+            "/api/v1/users/agent09",
+            headers=h,
+            json={
+                "display_name": "Nina New",
+                "team": "team-b",
+                "skills": {"billing": 8, "sales": 2},
+                "languages": ["en", "es"],
+                "password": "long enough pw",
+            },
+        )
+    )
     assert r.status == 201
     user = await client.server.app[STORE].get_user("agent09")
     assert user.skills == {"billing": 8, "sales": 2} and user.languages == ("en", "es") and user.team == "team-b"
@@ -87,7 +111,11 @@ async def test_users_and_proficiencies(client: TestClient) -> None:
         _, note = await wf(sub.get())
     assert note == {"section": "users", "login": "agent09", "author": "admin"}
     again = await client.server.app[STORE].get_user("agent09")
-    assert again.skills == {"support": 4} and again.password_hash == user.password_hash and again.display_name == "Nina New"
+    assert (
+        again.skills == {"support": 4}
+        and again.password_hash == user.password_hash
+        and again.display_name == "Nina New"
+    )
 
 
 @pytest.mark.skipif(not routing_available(), reason="routing rules package not importable")
@@ -102,17 +130,25 @@ async def test_routing_rules_validate_diff_apply(client: TestClient) -> None:
     r = await wf(client.post("/api/v1/routing/apply", json={"text": RULES_BAD, "base_version": 0}, headers=h))
     assert r.status == 400 and (await r.json())["problems"]
     assert (await (await wf(client.post("/api/v1/routing/validate", json={"text": RULES_V1}, headers=h))).json()) == {
-        "valid": True, "problems": []}
+        "valid": True,
+        "problems": [],
+    }
     diff = (await (await wf(client.post("/api/v1/routing/diff", json={"text": RULES_V1}, headers=h))).json())["diff"]
     assert "+[queues.billing]" in diff and diff.startswith("--- live (v0)")
-    r = await wf(client.post("/api/v1/routing/apply", json={"text": RULES_V1, "base_version": 0, "comment": "first"}, headers=h))
+    r = await wf(
+        client.post("/api/v1/routing/apply", json={"text": RULES_V1, "base_version": 0, "comment": "first"}, headers=h)
+    )
     assert r.status == 200 and (await r.json())["version"] == 1
     v2 = RULES_V1.replace("timeout_s = 20", "timeout_s = 30")
     diff = (await (await wf(client.post("/api/v1/routing/diff", json={"text": v2}, headers=h))).json())["diff"]
     assert "-timeout_s = 20" in diff and "+timeout_s = 30" in diff
     # two admins edited version 1; the second apply must not silently win
-    results = await asyncio.gather(*(
-        client.post("/api/v1/routing/apply", json={"text": v2 + f"# {i}\n", "base_version": 1}, headers=h) for i in range(2)))
+    results = await asyncio.gather(
+        *(
+            client.post("/api/v1/routing/apply", json={"text": v2 + f"# {i}\n", "base_version": 1}, headers=h)
+            for i in range(2)
+        )
+    )
     assert sorted(r.status for r in results) == [200, 409]
     live = await (await wf(client.get("/api/v1/routing"))).json()
     assert live["version"] == 2 and [x["version"] for x in live["history"]] == [2, 1]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -21,8 +21,14 @@ from tests.web.conftest import started, web_config
 from tests.web.web_helpers import CUSTOMER, PASSWORD, BusCallDriver, CommandResponder, busy_hour_events, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 pytestmark = [
@@ -36,7 +42,9 @@ async def browser() -> AsyncIterator[object]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        b = await asyncio.wait_for(pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True), 30)
+        b = await asyncio.wait_for(
+            pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True), 30
+        )
         try:
             yield b
         finally:
@@ -128,9 +136,17 @@ async def test_preview_shows_the_record_before_the_agent_dials(browser, server: 
     driver = BusCallDriver(app[STORE], app[BUS])
     now = time.time()
     # a preview: queued and offered, never arrived (nothing is dialled yet)
-    await driver.emit(CallQueued(now, "pv-1", queue="campaign-spring", skills={"outbound": 1}, priority=9,
-                                 customer_id=CUSTOMER.id,
-                                 attributes={"preview": True, "phone": "+14155550142", "lead_id": "L1"}))
+    await driver.emit(
+        CallQueued(
+            now,
+            "pv-1",
+            queue="campaign-spring",
+            skills={"outbound": 1},
+            priority=9,
+            customer_id=CUSTOMER.id,
+            attributes={"preview": True, "phone": "+14155550142", "lead_id": "L1"},
+        )
+    )
     await driver.emit(CallOffered(now, "pv-1", "agent01", "campaign-spring", reason="preview"))
     await expect(page.locator("#customer-name")).to_have_text("Grace Hopper")
     await expect(page.locator("#call-caller")).to_have_text("+14155550142")
@@ -138,8 +154,10 @@ async def test_preview_shows_the_record_before_the_agent_dials(browser, server: 
     await expect(page.locator("#preview-controls")).to_be_visible()
     await page.click("#btn-preview-dial")
     await expect(page.locator("#reply")).to_have_text("preview dial: done")
-    assert {k: responder.received[-1][k] for k in ("action", "call_id")} == {"action": "preview_dial",
-                                                                             "call_id": "pv-1"}
+    assert {k: responder.received[-1][k] for k in ("action", "call_id")} == {
+        "action": "preview_dial",
+        "call_id": "pv-1",
+    }
     await expect(page.locator("#preview-controls")).to_be_hidden()
     await driver.connect("pv-1", "agent01", "campaign-spring")
     await expect(page.locator("#call-status")).to_have_text("talking")
@@ -181,13 +199,16 @@ async def test_wallboard_changes_when_a_call_arrives(browser, server: TestClient
 async def test_wallboard_under_load_screenshot(browser, server: TestClient) -> None:
     """Forty agents and a busy hour, for the docs screenshot; the page must keep up."""
     from playwright.async_api import expect
+
     from store.models import User
     from tests.web.web_helpers import password_hash
 
     app = server.server.app
     store = app[STORE]
     for i in range(4, 41):
-        await store.put_user(User(f"agent{i:02d}", f"Agent {i:02d}", "agent", password_hash(), ("team-a", "team-b", "team-c")[i % 3]))
+        await store.put_user(
+            User(f"agent{i:02d}", f"Agent {i:02d}", "agent", password_hash(), ("team-a", "team-b", "team-c")[i % 3])
+        )
     hub = app[WALLBOARD]
     hub.board = await hub.bootstrap(time.time())  # pick up the new agents' names and teams
     driver = BusCallDriver(store, app[BUS])

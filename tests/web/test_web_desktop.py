@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import WSServerHandshakeError, web
@@ -39,6 +40,7 @@ async def next_of(ws, type_: str, t: float = 5.0) -> dict[str, Any]:
             msg = json.loads((await ws.receive()).data)
             if msg["type"] == type_:
                 return msg
+
     return await asyncio.wait_for(loop(), t)
 
 
@@ -48,7 +50,9 @@ async def pop_ready(client: TestClient) -> BusCallDriver:
     return BusCallDriver(app[STORE], app[BUS])
 
 
-async def test_offer_pops_the_known_customer_on_that_agents_socket_only(client: TestClient, aiohttp_client=None) -> None:
+async def test_offer_pops_the_known_customer_on_that_agents_socket_only(
+    client: TestClient, aiohttp_client=None
+) -> None:
     await login(client, "agent01")
     ws = await desktop_socket(client)
     driver = await pop_ready(client)
@@ -74,7 +78,9 @@ async def test_offer_pops_the_known_customer_on_that_agents_socket_only(client: 
     await driver.offer("call-3", "+14155550142", "billing", "agent01")
     seen = [json.loads((await wf(ws.receive())).data) for _ in range(2)]
     assert [(m["type"], m.get("call_id") or m["event"]["call_id"]) for m in seen] == [
-        ("event", "call-1"), ("screen_pop", "call-3")]
+        ("event", "call-1"),
+        ("screen_pop", "call-3"),
+    ]
     assert seen[0]["event"]["kind"] == "CallEnded"
     await ws.close()
 
@@ -111,13 +117,17 @@ async def test_unknown_caller_gets_the_new_customer_form_and_account_numbers_res
     await driver.offer("call-3", "+12125550999", "sales", "agent01")
     pop = await next_of(ws, "screen_pop")
     assert pop["customer"] is None and pop["new_customer"] is True and pop["history"] == []
-    r = await wf(client.post("/api/v1/customers", json={"name": "New Person", "phone": "212 555 0999"},
-                             headers={"X-CSRF-Token": csrf}))
+    r = await wf(
+        client.post(
+            "/api/v1/customers", json={"name": "New Person", "phone": "212 555 0999"}, headers={"X-CSRF-Token": csrf}
+        )
+    )
     assert r.status == 201
     card = await r.json()
     assert card["phones"] == ["+12125550999"]
-    r = await wf(client.post("/api/v1/customers", json={"name": "x", "phone": "not a phone"},
-                             headers={"X-CSRF-Token": csrf}))
+    r = await wf(
+        client.post("/api/v1/customers", json={"name": "x", "phone": "not a phone"}, headers={"X-CSRF-Token": csrf})
+    )
     assert r.status == 400 and "phone" in (await r.json())["error"]
     # caller now known; and an account number from the IVR wins over an unknown number
     await driver.offer("call-4", "+12125550999", "sales", "agent01")
@@ -138,17 +148,34 @@ async def test_commands_go_to_the_live_loop_and_return_its_reply(client: TestCli
     task = asyncio.create_task(responder.run())
     try:
         await wf(responder.ready.wait())
-        r = await wf(client.post("/api/v1/agents/agent01/commands", json={"action": "pause", "reason": "lunch"}, headers=h))
+        r = await wf(
+            client.post("/api/v1/agents/agent01/commands", json={"action": "pause", "reason": "lunch"}, headers=h)
+        )
         assert r.status == 200 and (await r.json())["ok"] is True
         sent = responder.received[-1]
-        assert {k: sent[k] for k in ("agent_id", "action", "reason")} == {"agent_id": "agent01", "action": "pause", "reason": "lunch"}
-        r = await wf(client.post("/api/v1/agents/agent01/commands",
-                                 json={"action": "blind_transfer", "call_id": "c1", "target": "billing", "target_kind": "queue"}, headers=h))
+        assert {k: sent[k] for k in ("agent_id", "action", "reason")} == {
+            "agent_id": "agent01",
+            "action": "pause",
+            "reason": "lunch",
+        }
+        r = await wf(
+            client.post(
+                "/api/v1/agents/agent01/commands",
+                json={"action": "blind_transfer", "call_id": "c1", "target": "billing", "target_kind": "queue"},
+                headers=h,
+            )
+        )
         assert r.status == 200 and responder.received[-1]["target"] == "queue:billing"
-        r = await wf(client.post("/api/v1/agents/agent01/commands", json={"action": "hangup", "call_id": "c1"}, headers=h))
+        r = await wf(
+            client.post("/api/v1/agents/agent01/commands", json={"action": "hangup", "call_id": "c1"}, headers=h)
+        )
         assert r.status == 409 and (await r.json())["error"] == "no such call"
-        for bad, field in (({"action": "dance"}, "action"), ({"action": "pause", "reason": "nap"}, "reason"),
-                           ({"action": "hold"}, "call_id"), ({"action": "blind_transfer", "call_id": "c"}, "target")):
+        for bad, field in (
+            ({"action": "dance"}, "action"),
+            ({"action": "pause", "reason": "nap"}, "reason"),
+            ({"action": "hold"}, "call_id"),
+            ({"action": "blind_transfer", "call_id": "c"}, "target"),
+        ):
             r = await wf(client.post("/api/v1/agents/agent01/commands", json=bad, headers=h))
             assert r.status == 400 and (await r.json())["error"].startswith(field), bad
         r = await wf(client.post("/api/v1/agents/agent02/commands", json={"action": "available"}, headers=h))
@@ -174,26 +201,40 @@ async def test_wrap_up_saves_on_the_interaction_and_publishes_wrap_up_ended(clie
     assert r.status == 400 and (await r.json())["error"].startswith("callback_at")
     due = time.time() + 3600
     async with app[BUS].subscribe("events") as sub:
-        r = await wf(client.post("/api/v1/interactions/call-7/wrap-up",
-                                 json={"disposition": "callback", "notes": "call back tomorrow", "callback_at": due},
-                                 headers=h))
+        r = await wf(
+            client.post(
+                "/api/v1/interactions/call-7/wrap-up",
+                json={"disposition": "callback", "notes": "call back tomorrow", "callback_at": due},
+                headers=h,
+            )
+        )
         assert r.status == 200, await r.text()
         _, record = await wf(sub.get())
     assert record["kind"] == "WrapUpEnded" and record["call_id"] == "call-7" and record["disposition"] == "callback"
     saved = await app[STORE].get_interaction("call-7")
-    assert (saved.disposition, saved.notes, saved.agent_id, saved.queue) == ("callback", "call back tomorrow", "agent01", "billing")
+    assert (saved.disposition, saved.notes, saved.agent_id, saved.queue) == (
+        "callback",
+        "call back tomorrow",
+        "agent01",
+        "billing",
+    )
     assert saved.customer_id == CUSTOMER.id and saved.caller == "+14155550142"
     callbacks = await app[STORE].callbacks_between(0, due + 1)
     assert [(c.call_id, c.agent_id, c.number) for c in callbacks] == [("call-7", "agent01", "+14155550142")]
     logged = [s.event for s in await app[STORE].events_for_call("call-7")]
     assert type(logged[-1]).__name__ == "WrapUpEnded"
     # a second wrap-up updates the existing row
-    r = await wf(client.post("/api/v1/interactions/call-7/wrap-up", json={"disposition": "resolved", "notes": "done"}, headers=h))
+    r = await wf(
+        client.post("/api/v1/interactions/call-7/wrap-up", json={"disposition": "resolved", "notes": "done"}, headers=h)
+    )
     assert r.status == 200 and (await app[STORE].get_interaction("call-7")).disposition == "resolved"
     client.session.cookie_jar.clear()
     csrf2 = await login(client, "agent02")
-    r = await wf(client.post("/api/v1/interactions/call-7/wrap-up", json={"disposition": "resolved"},
-                             headers={"X-CSRF-Token": csrf2}))
+    r = await wf(
+        client.post(
+            "/api/v1/interactions/call-7/wrap-up", json={"disposition": "resolved"}, headers={"X-CSRF-Token": csrf2}
+        )
+    )
     assert r.status == 403
 
 
@@ -211,8 +252,19 @@ async def crm_server() -> AsyncIterator[tuple[TestServer, dict[str, Any]]]:
             await control["hang"].wait()  # never answers in time
         if request.query.get("phone") != "+14155550142":
             return web.json_response([], status=200)
-        return web.json_response([{"contact": {"id": "crm-77", "full_name": "Grace B. Hopper",
-                                               "org": {"name": "US Navy"}, "segment": "gold", "acct": "A-1"}}])
+        return web.json_response(
+            [
+                {
+                    "contact": {
+                        "id": "crm-77",
+                        "full_name": "Grace B. Hopper",
+                        "org": {"name": "US Navy"},
+                        "segment": "gold",
+                        "acct": "A-1",
+                    }
+                }
+            ]
+        )
 
     app = web.Application()
     app.router.add_get("/contacts", contacts)
@@ -238,9 +290,17 @@ def test_crm_config_errors_name_the_key() -> None:
 
 async def test_crm_lookup_maps_fields_and_falls_back_on_timeout(tmp_path: Path, crm_server) -> None:
     server, control = crm_server
-    crm = {"url_template": str(server.make_url("/contacts")) + "?phone={phone}", "timeout_s": 0.3,
-           "fields": {"id": "contact.id", "name": "contact.full_name", "company": "contact.org.name",
-                      "tier": "contact.segment", "account_number": "contact.acct"}}
+    crm = {
+        "url_template": str(server.make_url("/contacts")) + "?phone={phone}",
+        "timeout_s": 0.3,
+        "fields": {
+            "id": "contact.id",
+            "name": "contact.full_name",
+            "company": "contact.org.name",
+            "tier": "contact.segment",
+            "account_number": "contact.acct",
+        },
+    }
     c = await started(web_config(f"sqlite:///{tmp_path}/crm.sqlite3", crm=crm))
     try:
         await login(c, "agent01")
@@ -250,7 +310,12 @@ async def test_crm_lookup_maps_fields_and_falls_back_on_timeout(tmp_path: Path, 
         pop = await next_of(ws, "screen_pop")
         assert pop["customer_source"] == "crm"
         assert {k: pop["customer"][k] for k in ("id", "name", "company", "tier", "account_number")} == {
-            "id": "crm-77", "name": "Grace B. Hopper", "company": "US Navy", "tier": "gold", "account_number": "A-1"}
+            "id": "crm-77",
+            "name": "Grace B. Hopper",
+            "company": "US Navy",
+            "tier": "gold",
+            "account_number": "A-1",
+        }
         # the CRM does not know this number: the built-in record is used
         await c.server.app[STORE].put_customer(CUSTOMER.__class__(id="L1", name="Local Only", phones=("+12065550100",)))
         await driver.offer("k2", "+12065550100", "billing", "agent01")

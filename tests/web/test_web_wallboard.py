@@ -14,9 +14,18 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from cti.server import BUS, STORE
-from events import AgentLoggedIn, CallAbandoned, CallArrived, CallConnected, CallEnded, CallOffered, CallQueued, WrapUpEnded
+from events import (
+    AgentLoggedIn,
+    CallAbandoned,
+    CallArrived,
+    CallConnected,
+    CallEnded,
+    CallOffered,
+    CallQueued,
+    WrapUpEnded,
+)
 from reports.kpi import KpiConfig, batch_report
-from reports.web import WALLBOARD, parse_report_query, BadQuery
+from reports.web import WALLBOARD, BadQuery, parse_report_query
 from reports.web_charts import bar_chart
 from reports.web_live import View, day_start, status
 from tests.web.web_helpers import BusCallDriver, login, wait_until
@@ -75,8 +84,12 @@ def test_svg_charts_are_inline_and_escaped() -> None:
 
 def test_report_query_errors_name_the_field() -> None:
     now = time.time()
-    for query, field in (({"from": "2026-13-01"}, "from"), ({"interval": "7"}, "interval"),
-                         ({"from": "2026-01-10", "to": "2026-01-01"}, "to"), ({"from": "2026-01-01", "to": "2026-03-01"}, "to")):
+    for query, field in (
+        ({"from": "2026-13-01"}, "from"),
+        ({"interval": "7"}, "interval"),
+        ({"from": "2026-01-10", "to": "2026-01-01"}, "to"),
+        ({"from": "2026-01-01", "to": "2026-03-01"}, "to"),
+    ):
         try:
             parse_report_query(query, now)
         except BadQuery as exc:
@@ -96,7 +109,9 @@ async def test_wallboard_folds_the_bus_and_is_bootstrapped_from_todays_log(clien
     snap = hub.board.snapshot(time.time(), hub_view_all())
     billing = queue_tile(snap, "billing")
     assert (billing["offered"], billing["answered"], billing["abandoned"]) == (4, 3, 1)
-    expected = batch_report([e for e in driver.published], KpiConfig(teams={"agent01": "team-a", "agent02": "team-b", "agent03": "team-a"}))
+    expected = batch_report(
+        list(driver.published), KpiConfig(teams={"agent01": "team-a", "agent02": "team-b", "agent03": "team-a"})
+    )
     assert billing["sl_today"] == expected.queues["billing"]["total"]["service_level"]  # same library, same numbers
     assert billing["asa"] == expected.queues["billing"]["total"]["asa"]
     assert billing["sl_today_status"] == "bad"  # 2 of 3 within 20 s < 80 %
@@ -176,7 +191,9 @@ async def test_two_processes_on_one_redis_show_the_same_wallboard(
 
             def both_waiting_two() -> bool:
                 now = time.time()
-                return all(queue_tile(h.board.snapshot(now, View(None)), "billing")["waiting"] == 2 for h in (hub_a, hub_b))
+                return all(
+                    queue_tile(h.board.snapshot(now, View(None)), "billing")["waiting"] == 2 for h in (hub_a, hub_b)
+                )
 
             await wait_until(both_waiting_two, timeout=10)
             now = time.time()
@@ -198,8 +215,10 @@ async def test_reports_numbers_csv_and_charts(client: TestClient) -> None:
     await a_day_of_calls(driver, now)
     await login(client, "admin")
     data = await (await wf(client.get("/api/v1/reports?interval=900"))).json()
-    expected = batch_report(driver.published, KpiConfig(teams={"agent01": "team-a", "agent02": "team-b", "agent03": "team-a"},
-                                                        interval_s=900))
+    expected = batch_report(
+        driver.published,
+        KpiConfig(teams={"agent01": "team-a", "agent02": "team-b", "agent03": "team-a"}, interval_s=900),
+    )
     assert data["overall"]["offered"] == 4 and data["overall"]["answered"] == 3
     assert data["overall"]["service_level"] == expected.overall["service_level"]
     assert data["agents"]["agent01"]["total"]["handled"] == expected.agents["agent01"]["total"]["handled"] == 2
@@ -235,8 +254,13 @@ async def test_an_agent_edited_by_the_admin_shows_at_once_with_the_same_numbers(
 
     before = hub.board.snapshot(time.time(), View(None))
     token = await login(client, "admin")
-    r = await wf(client.put("/api/v1/users/agent02", headers={"X-CSRF-Token": token},
-                            json={"display_name": "Bea Renamed", "team": "team-c"}))
+    r = await wf(
+        client.put(
+            "/api/v1/users/agent02",
+            headers={"X-CSRF-Token": token},
+            json={"display_name": "Bea Renamed", "team": "team-c"},
+        )
+    )
     assert r.status == 200
     await wait_until(lambda: agent02(hub.board.snapshot(time.time(), View(None)))["name"] == "Bea Renamed", timeout=5)
     after = hub.board.snapshot(time.time(), View(None))

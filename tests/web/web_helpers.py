@@ -18,7 +18,15 @@ from typing import Any, Protocol
 from aiohttp.test_utils import TestClient
 
 from events import (
-    AgentLoggedIn, AgentStateChanged, CallArrived, CallConnected, CallEnded, CallOffered, CallQueued, Event, to_record,
+    AgentLoggedIn,
+    AgentStateChanged,
+    CallArrived,
+    CallConnected,
+    CallEnded,
+    CallOffered,
+    CallQueued,
+    Event,
+    to_record,
 )
 from store.bus import Bus
 from store.models import Customer, Interaction, User
@@ -52,18 +60,34 @@ async def seed_users(store: SqlStore) -> None:
 
 
 CUSTOMER = Customer(
-    id="C0000042", name="Grace Hopper", company="Navy Computing", tier="vip", phones=("+14155550142",),
-    email="grace@example.com", account_number="10000042", notes="prefers email follow-ups",
+    id="C0000042",
+    name="Grace Hopper",
+    company="Navy Computing",
+    tier="vip",
+    phones=("+14155550142",),
+    email="grace@example.com",
+    account_number="10000042",
+    notes="prefers email follow-ups",
 )
 
 
 async def seed_customer(store: SqlStore, now: float) -> Customer:
     await store.put_customer(CUSTOMER)
-    await store.put_interaction(Interaction(
-        id="H-old-1", queue="billing", agent_id="agent07", customer_id=CUSTOMER.id, caller=CUSTOMER.phones[0],
-        started_at=now - 86400, answered_at=now - 86390, ended_at=now - 86200, outcome="answered",
-        disposition="resolved", notes="refunded the late fee",
-    ))
+    await store.put_interaction(
+        Interaction(
+            id="H-old-1",
+            queue="billing",
+            agent_id="agent07",
+            customer_id=CUSTOMER.id,
+            caller=CUSTOMER.phones[0],
+            started_at=now - 86400,
+            answered_at=now - 86390,
+            ended_at=now - 86200,
+            outcome="answered",
+            disposition="resolved",
+            notes="refunded the late fee",
+        )
+    )
     return CUSTOMER
 
 
@@ -94,13 +118,23 @@ class BusCallDriver:
     async def arrive(self, call_id: str, caller: str, queue: str, **attributes: Any) -> None:
         now = self.clock()
         await self.emit(CallArrived(now - 12, call_id, caller=caller))
-        await self.emit(CallQueued(now - 10, call_id, queue=queue, skills={queue: 3}, priority=1,
-                                   customer_id=str(attributes.pop("customer_id", "")), attributes=attributes))
+        await self.emit(
+            CallQueued(
+                now - 10,
+                call_id,
+                queue=queue,
+                skills={queue: 3},
+                priority=1,
+                customer_id=str(attributes.pop("customer_id", "")),
+                attributes=attributes,
+            )
+        )
 
     async def offer(self, call_id: str, caller: str, queue: str, agent_id: str, **attributes: Any) -> None:
         await self.arrive(call_id, caller, queue, **attributes)
-        await self.emit(CallOffered(self.clock(), call_id, agent_id, queue,
-                                    reason=f"longest idle agent with {queue} >= 3"))
+        await self.emit(
+            CallOffered(self.clock(), call_id, agent_id, queue, reason=f"longest idle agent with {queue} >= 3")
+        )
 
     async def connect(self, call_id: str, agent_id: str, queue: str) -> None:
         await self.emit(CallConnected(self.clock(), call_id, agent_id, queue))
@@ -114,8 +148,12 @@ async def login(client: TestClient, user: str, password: str = PASSWORD) -> str:
     page = await asyncio.wait_for(client.get("/login"), 5)
     token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
     assert token, "login page has no CSRF token"
-    r = await asyncio.wait_for(client.post("/login", data={"login": user, "password": password,
-                                                           "csrf_token": token.group(1)}, allow_redirects=False), 10)
+    r = await asyncio.wait_for(
+        client.post(
+            "/login", data={"login": user, "password": password, "csrf_token": token.group(1)}, allow_redirects=False
+        ),
+        10,
+    )
     assert r.status == 302, await r.text()
     me = await asyncio.wait_for(client.get("/api/v1/me"), 5)
     return (await me.json())["csrf"]
@@ -123,6 +161,7 @@ async def login(client: TestClient, user: str, password: str = PASSWORD) -> str:
 
 async def wait_until(predicate: Any, timeout: float = 5.0) -> None:
     """Poll an async or sync predicate on the loop (no sleeps of fixed length in assertions)."""
+
     async def loop() -> None:
         while True:
             value = predicate()
@@ -131,6 +170,7 @@ async def wait_until(predicate: Any, timeout: float = 5.0) -> None:
             if value:
                 return
             await asyncio.sleep(0.01)
+
     await asyncio.wait_for(loop(), timeout)
 
 
@@ -153,14 +193,20 @@ class CommandResponder:
                 self.received.append(cmd)
                 action = cmd.get("action")
                 if action in self.fail:
-                    await self.bus.publish("agent-replies", {"request_id": cmd["request_id"], "ok": False,
-                                                             "error": self.fail[action]})
+                    await self.bus.publish(
+                        "agent-replies", {"request_id": cmd["request_id"], "ok": False, "error": self.fail[action]}
+                    )
                     continue
                 await self.bus.publish("agent-replies", {"request_id": cmd["request_id"], "ok": True})
                 if action in ("available", "pause"):
-                    await self.driver.emit(AgentStateChanged(time.time(), cmd["agent_id"],
-                                                             "available" if action == "available" else "paused",
-                                                             cmd.get("reason", "")))
+                    await self.driver.emit(
+                        AgentStateChanged(
+                            time.time(),
+                            cmd["agent_id"],
+                            "available" if action == "available" else "paused",
+                            cmd.get("reason", ""),
+                        )
+                    )
 
 
 def busy_hour_events(now: float, agents: int = 40, calls: int = 100, waiting: int = 10) -> list[Event]:
