@@ -285,6 +285,7 @@ class ScreenPopHub:
             "reason": offer.get("reason", ""),
             "caller": caller,
             "caller_name": info.get("caller_name", ""),
+            "direction": info.get("direction", "inbound"),
             "offered_at": offered_at,
             "queued_at": queued_at,
             "wait_s": round(offered_at - float(queued_at), 1) if queued_at is not None else None,
