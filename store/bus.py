@@ -15,7 +15,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import redis.asyncio as aioredis
 import structlog
@@ -250,7 +250,8 @@ class RedisBus:
 
     async def hits(self, key: str, since: float) -> list[float]:
         found = await self._client.zrangebyscore(self._hits_prefix + key, since, "+inf", withscores=True)
-        return [float(score) for _member, score in found]
+        # withscores=True: (member, score) pairs
+        return [float(score) for _member, score in cast("list[tuple[bytes, float]]", found)]
 
     async def clear_hits(self, key: str) -> None:
         await self._client.delete(self._hits_prefix + key)

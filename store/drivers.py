@@ -15,11 +15,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import aiosqlite
 import asyncpg
 import structlog
+from asyncpg.pool import PoolConnectionProxy
 
 log = structlog.get_logger()
 
@@ -56,11 +57,12 @@ def migrations(kind: str) -> list[tuple[str, str]]:
 
 
 class _PgExecutor:
-    def __init__(self, conn: asyncpg.Connection | asyncpg.Pool) -> None:
+    def __init__(self, conn: asyncpg.Connection | asyncpg.Pool | PoolConnectionProxy) -> None:
         self._conn = conn
 
     async def fetch(self, sql: str, *args: Any) -> list[Mapping[str, Any]]:
-        return await self._conn.fetch(sql, *args)
+        # asyncpg's Record reads like a Mapping (keys, [name], get) without declaring it
+        return cast("list[Mapping[str, Any]]", await self._conn.fetch(sql, *args))
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         return await self._conn.fetchval(sql, *args)
@@ -167,7 +169,8 @@ class _SqliteExecutor:
 
     async def fetch(self, sql: str, *args: Any) -> list[Mapping[str, Any]]:
         async with self._conn.execute(_sqlite_sql(sql), args) as cursor:
-            return list(await cursor.fetchall())
+            # sqlite3.Row (the connection's row factory) reads by column name like a Mapping
+            return cast("list[Mapping[str, Any]]", list(await cursor.fetchall()))
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         async with self._conn.execute(_sqlite_sql(sql), args) as cursor:

@@ -1,16 +1,28 @@
-"""The store port: what the rest of Hotline may ask of persistence.
+"""The store's ports: what the rest of Hotline may ask of persistence.
 
-Two adapters implement it (`store.sql.SqlStore` over PostgreSQL/asyncpg or
-SQLite/aiosqlite); `tests/contract/` runs one suite over both.
+Three role ports, each a `typing.Protocol`, name what a part of Hotline needs:
+
+- `EventLog`: the append-only interaction event log, read back by streaming
+  (`iter_events`) or per call;
+- `CustomerDirectory`: the CRM's customers, looked up by id, account or phone;
+- `Interactions`: one row per call, with the agent's wrap-up (disposition, notes).
+
+Two adapters implement all three: `store.sql.SqlStore` (PostgreSQL/asyncpg or
+SQLite/aiosqlite) and `store.memory.MemoryStore` (one process, for tests and the
+simulator); `tests/contract/test_contract_store.py` holds them to one suite.
+`Store` is the whole SQL store (the role ports plus users, settings versions, API
+tokens and call-backs, which only the SQL adapter has).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from typing import Protocol
 
 from events import Event
 from store.models import ApiToken, Callback, Customer, Interaction, SettingsVersion, StoredEvent, User
+
+EVENT_PAGE = 5000  # iter_events' default page: rows read per query
 
 
 class NotFound(LookupError):
@@ -21,36 +33,91 @@ class Conflict(ValueError):
     """A uniqueness rule was broken (duplicate account number, login...)."""
 
 
-class Store(Protocol):
+class EventLog(Protocol):
+    """The append-only event log. Sequence numbers are positive and increase in the
+    order events were stored; they are never reused."""
+
+    async def append(self, event: Event) -> int: ...
+
+    async def append_many(self, events: Sequence[Event], dedupe_keys: Sequence[str] | None = None) -> list[int]:
+        """All or nothing. With `dedupe_keys` (one per event), an event whose key is
+        already stored is skipped and its seq is 0: re-sending a batch is harmless.
+        Raises ValueError when the keys do not match the events one for one."""
+        ...
+
+    def iter_events(
+        self,
+        start: float,
+        end: float,
+        *,
+        after_seq: int = 0,
+        kinds: Collection[type[Event]] | None = None,
+        page: int = EVENT_PAGE,
+    ) -> AsyncIterator[StoredEvent]:
+        """Every stored event with `start <= at < end` and `seq > after_seq` (only those
+        of `kinds` when given), in sequence order, read `page` rows per query. Events
+        stored while the iteration runs are included when their seq is past the page
+        being read."""
+        ...
+
+    async def events_for_call(self, call_id: str) -> list[StoredEvent]: ...
+    async def last_seq(self) -> int: ...
+
+
+class CustomerDirectory(Protocol):
+    """Customers (the built-in CRM). Phones are stored in E.164, de-duplicated;
+    `InvalidPhone` (store.phones) for one that cannot be read."""
+
+    async def put_customer(self, customer: Customer) -> None: ...
+
+    async def put_customers(self, customers: Iterable[Customer]) -> int:
+        """Upsert a batch, all or nothing (Conflict on a duplicate account number)."""
+        ...
+
+    async def get_customer(self, customer_id: str) -> Customer: ...  # NotFound
+
+    async def find_customers_by_phone(self, phone: str) -> list[Customer]:
+        """Every customer with that number, by the number's position on their record, then id."""
+        ...
+
+    async def find_customer_by_account(self, account_number: str) -> Customer | None: ...
+    async def count_customers(self) -> int: ...
+
+
+class Interactions(Protocol):
+    """One row per call (id = the call id) with the agent's wrap-up."""
+
+    async def put_interaction(self, interaction: Interaction) -> None:
+        """Upsert. An empty disposition or notes keeps the stored one (the agent may
+        have saved the wrap-up before the live loop writes the ended call)."""
+        ...
+
+    async def get_interaction(self, interaction_id: str) -> Interaction: ...  # NotFound
+
+    async def interactions_for_customer(self, customer_id: str, limit: int = 10) -> list[Interaction]:
+        """The customer's latest first (started_at descending, then id)."""
+        ...
+
+    async def interactions_between(self, start: float, end: float) -> list[Interaction]:
+        """`start <= started_at < end`, by started_at then id."""
+        ...
+
+    async def set_disposition(self, interaction_id: str, disposition: str, notes: str) -> None: ...  # NotFound
+
+
+class Store(EventLog, CustomerDirectory, Interactions, Protocol):
+    """The whole SQL store: the role ports and what only the SQL adapter keeps."""
+
     kind: str
 
     async def migrate(self) -> list[str]: ...
     async def close(self) -> None: ...
     async def ping(self) -> None: ...
 
-    # interaction event log (append-only)
-    async def append(self, event: Event) -> int: ...
-    async def append_many(self, events: Sequence[Event], dedupe_keys: Sequence[str] | None = None) -> list[int]: ...
+    # one page of the event log (SQL only: stream with `iter_events` instead)
     async def events_between(
         self, start: float, end: float, after_seq: int = 0, limit: int = 10_000
     ) -> list[StoredEvent]: ...
-    async def events_for_call(self, call_id: str) -> list[StoredEvent]: ...
-    async def last_seq(self) -> int: ...
-
-    # customers (CRM)
-    async def put_customer(self, customer: Customer) -> None: ...
-    async def put_customers(self, customers: Iterable[Customer]) -> int: ...
-    async def get_customer(self, customer_id: str) -> Customer: ...
-    async def find_customers_by_phone(self, phone: str) -> list[Customer]: ...
-    async def find_customer_by_account(self, account_number: str) -> Customer | None: ...
-    async def count_customers(self) -> int: ...
-
-    # interactions (one row per call)
-    async def put_interaction(self, interaction: Interaction) -> None: ...
-    async def get_interaction(self, interaction_id: str) -> Interaction: ...
-    async def interactions_for_customer(self, customer_id: str, limit: int = 10) -> list[Interaction]: ...
-    async def interactions_between(self, start: float, end: float) -> list[Interaction]: ...
-    async def set_disposition(self, interaction_id: str, disposition: str, notes: str) -> None: ...
 
     # users and agents
     async def put_user(self, user: User) -> None: ...

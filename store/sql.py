@@ -1,16 +1,19 @@
-"""The Store port over SQL: one implementation, two drivers (PostgreSQL, SQLite)."""
+"""The Store port over SQL: one implementation, two drivers (PostgreSQL, SQLite).
+
+`SqlStore` implements the role ports (`EventLog`, `CustomerDirectory`,
+`Interactions`) and the SQL-only rest of `store.port.Store`."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from events import Event, agent_id_of, call_id_of, from_record, kind_of, to_record
 from store.drivers import Driver, Executor, UniqueViolation
 from store.models import ROLES, ApiToken, Callback, Customer, Interaction, SettingsVersion, StoredEvent, User
 from store.phones import normalize_phone
-from store.port import Conflict, NotFound
+from store.port import EVENT_PAGE, Conflict, NotFound
 
 _EVENT_INSERT = (
     "INSERT INTO events (at, kind, call_id, agent_id, payload, dedupe_key) VALUES ($1, $2, $3, $4, $5, $6)"
@@ -165,6 +168,35 @@ class SqlStore:
             limit,
         )
         return [_stored(r) for r in rows]
+
+    async def iter_events(
+        self,
+        start: float,
+        end: float,
+        *,
+        after_seq: int = 0,
+        kinds: Collection[type[Event]] | None = None,
+        page: int = EVENT_PAGE,
+    ) -> AsyncIterator[StoredEvent]:
+        """One query per `page` rows, each after the last seq read (no cursor or
+        transaction is held between pages)."""
+        if page < 1:
+            raise ValueError("page: must be >= 1")
+        names = sorted({k.__name__ for k in kinds}) if kinds is not None else []
+        if kinds is not None and not names:
+            return
+        sql = "SELECT seq, payload FROM events WHERE at >= $1 AND at < $2 AND seq > $3"
+        if names:
+            sql += " AND kind IN (" + ", ".join(f"${i}" for i in range(5, 5 + len(names))) + ")"
+        sql += " ORDER BY seq LIMIT $4"
+        after = after_seq
+        while True:
+            rows = await self._db.fetch(sql, start, end, after, page, *names)
+            for row in rows:
+                yield _stored(row)
+            if len(rows) < page:
+                return
+            after = int(rows[-1]["seq"])
 
     async def events_for_call(self, call_id: str) -> list[StoredEvent]:
         rows = await self._db.fetch(

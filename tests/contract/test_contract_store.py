@@ -1,18 +1,28 @@
-"""One contract suite over both store adapters: PostgreSQL (asyncpg) and SQLite."""
+"""One contract suite over the store's adapters.
+
+The role ports (`EventLog`, `CustomerDirectory`, `Interactions`) run over PostgreSQL
+(asyncpg), SQLite and the in-memory adapter; what only the SQL store keeps (users,
+settings versions, API tokens, call-backs, migrations) over PostgreSQL and SQLite.
+The last tests run parts of the suite over deliberately broken adapters: the suite
+must catch each of them.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from typing import Any, Protocol
 
 import pytest
 
 from config.schema import StoreConfig
-from events import CallArrived, CallConnected, CallEnded, CallQueued
+from events import AgentLoggedIn, CallArrived, CallConnected, CallEnded, CallQueued, Event
 from store import SqlStore, open_store
-from store.models import ApiToken, Callback, Customer, Interaction, User
+from store.memory import MemoryStore
+from store.models import ApiToken, Callback, Customer, Interaction, StoredEvent, User
 from store.phones import InvalidPhone
-from store.port import Conflict, NotFound
+from store.port import Conflict, CustomerDirectory, EventLog, Interactions, NotFound
 
 TABLES = (
     "events",
@@ -26,27 +36,57 @@ TABLES = (
 )
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[SqlStore]:
-    if request.param == "sqlite":
+class Roles(EventLog, CustomerDirectory, Interactions, Protocol):
+    """What every adapter implements."""
+
+
+async def _sql_store(kind: str, request: pytest.FixtureRequest, tmp_path: Any) -> SqlStore:
+    if kind == "sqlite":
         url = f"sqlite:///{tmp_path}/hotline.sqlite3"
     else:
         url = request.getfixturevalue("pg_url")
     s = await open_store(StoreConfig(url=url))
     await s.migrate()
-    if request.param == "postgresql":
+    if kind == "postgresql":
         await s._db.execute("TRUNCATE " + ", ".join(TABLES) + " RESTART IDENTITY")
+    return s
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def sql(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[SqlStore]:
+    """The SQL store (every method of `store.port.Store`)."""
+    s = await _sql_store(request.param, request, tmp_path)
     try:
         yield s
     finally:
         await s.close()
 
 
-async def test_migrate_is_idempotent(store: SqlStore) -> None:
-    assert await store.migrate() == []
+@pytest.fixture(params=["postgresql", "sqlite", "memory"])
+async def store(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Roles]:
+    """Every adapter of the role ports."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    s = await _sql_store(request.param, request, tmp_path)
+    try:
+        yield s
+    finally:
+        await s.close()
 
 
-async def test_event_log_appends_with_increasing_sequence(store: SqlStore) -> None:
+async def _all(log: EventLog, start: float = 0, end: float = 1e12, **kwargs: Any) -> list[StoredEvent]:
+    async def collect() -> list[StoredEvent]:
+        return [s async for s in log.iter_events(start, end, **kwargs)]
+
+    return await asyncio.wait_for(collect(), timeout=10)
+
+
+async def test_migrate_is_idempotent(sql: SqlStore) -> None:
+    assert await sql.migrate() == []
+
+
+async def test_event_log_appends_with_increasing_sequence(store: Roles) -> None:
     events = [
         CallArrived(at=100.0, call_id="c1", caller="5551234"),
         CallQueued(at=101.0, call_id="c1", queue="billing", skills={"billing": 5}, priority=3),
@@ -61,13 +101,14 @@ async def test_event_log_appends_with_increasing_sequence(store: SqlStore) -> No
     assert [e.event for e in by_call] == [events[0], events[1], events[3]]
     assert by_call[1].event.skills == {"billing": 5}
 
-    window = await store.events_between(101.0, 110.0)
+    window = await _all(store, 101.0, 110.0)
     assert [e.event for e in window] == [events[1], events[2]]
-    page = await store.events_between(0, 1e12, after_seq=seqs[1], limit=1)
-    assert [e.seq for e in page] == [seqs[2]]
+    after = await _all(store, after_seq=seqs[1], page=1)
+    assert [e.seq for e in after] == seqs[2:]
+    assert await store.events_for_call("") == []
 
 
-async def test_customer_lookup_by_phone_and_account(store: SqlStore) -> None:
+async def test_customer_lookup_by_phone_and_account(store: Roles) -> None:
     alice = Customer(
         id="cust-1",
         name="Alice Martin",
@@ -95,7 +136,7 @@ async def test_customer_lookup_by_phone_and_account(store: SqlStore) -> None:
     assert (await store.find_customers_by_phone("4155550111"))[0].name == "Alice M."
 
 
-async def test_shared_phone_returns_every_customer(store: SqlStore) -> None:
+async def test_shared_phone_returns_every_customer(store: Roles) -> None:
     await store.put_customers(
         [
             Customer(id="a", name="A", phones=("4155550100",)),
@@ -106,7 +147,7 @@ async def test_shared_phone_returns_every_customer(store: SqlStore) -> None:
     assert await store.count_customers() == 2
 
 
-async def test_customer_batch_is_atomic(store: SqlStore) -> None:
+async def test_customer_batch_is_atomic(store: Roles) -> None:
     await store.put_customer(Customer(id="x", name="X", account_number="AC-1"))
     with pytest.raises(Conflict):
         await store.put_customers(
@@ -122,7 +163,7 @@ async def test_customer_batch_is_atomic(store: SqlStore) -> None:
         await store.get_customer("y")
 
 
-async def test_interactions(store: SqlStore) -> None:
+async def test_interactions(store: Roles) -> None:
     for i in range(3):
         await store.put_interaction(
             Interaction(
@@ -144,8 +185,8 @@ async def test_interactions(store: SqlStore) -> None:
         await store.set_disposition("missing", "x", "")
 
 
-async def test_users(store: SqlStore) -> None:
-    await store.put_user(
+async def test_users(sql: SqlStore) -> None:
+    await sql.put_user(
         User(
             login="bob",
             display_name="Bob",
@@ -156,78 +197,78 @@ async def test_users(store: SqlStore) -> None:
             phone_endpoint="Local/2001@agents",
         )
     )
-    await store.put_user(User(login="sue", display_name="Sue", role="supervisor"))
-    bob = await store.get_user("bob")
+    await sql.put_user(User(login="sue", display_name="Sue", role="supervisor"))
+    bob = await sql.get_user("bob")
     assert bob.skills == {"billing": 7, "sales": 3} and bob.languages == ("en", "es")
-    assert [u.login for u in await store.list_users("agent")] == ["bob"]
-    assert len(await store.list_users()) == 2
-    with pytest.raises(ValueError, match="skills.billing"):
-        await store.put_user(User(login="x", display_name="X", skills={"billing": 11}))
+    assert [u.login for u in await sql.list_users("agent")] == ["bob"]
+    assert len(await sql.list_users()) == 2
+    with pytest.raises(ValueError, match=r"skills\.billing"):
+        await sql.put_user(User(login="x", display_name="X", skills={"billing": 11}))
     with pytest.raises(ValueError, match="role"):
-        await store.put_user(User(login="x", display_name="X", role="boss"))
+        await sql.put_user(User(login="x", display_name="X", role="boss"))
     with pytest.raises(NotFound):
-        await store.get_user("nobody")
+        await sql.get_user("nobody")
 
 
-async def test_concurrent_appends_keep_every_event(store: SqlStore) -> None:
+async def test_concurrent_appends_keep_every_event(store: Roles) -> None:
     async def writer(n: int) -> list[int]:
         return [await store.append(CallEnded(at=float(n * 100 + i), call_id=f"w{n}-{i}")) for i in range(20)]
 
     results = await asyncio.wait_for(asyncio.gather(*(writer(n) for n in range(5))), timeout=20)
     seqs = [s for r in results for s in r]
     assert len(set(seqs)) == 100
-    assert len(await store.events_between(0, 1e9)) == 100
+    assert len(await _all(store, 0, 1e9)) == 100
 
 
 # ---------------------------------------------------------------- web (0002): settings, tokens, callbacks
 
 
-async def test_settings_versions_are_sequential_and_checked(store: SqlStore) -> None:
-    assert await store.get_settings_version("routing") is None
-    v1 = await store.put_settings_version("routing", "a = 1", author="admin", expected_version=0, at=10.0)
-    v2 = await store.put_settings_version("routing", "a = 2", author="admin", comment="more", at=11.0)
+async def test_settings_versions_are_sequential_and_checked(sql: SqlStore) -> None:
+    assert await sql.get_settings_version("routing") is None
+    v1 = await sql.put_settings_version("routing", "a = 1", author="admin", expected_version=0, at=10.0)
+    v2 = await sql.put_settings_version("routing", "a = 2", author="admin", comment="more", at=11.0)
     assert (v1.version, v2.version) == (1, 2)
-    other = await store.put_settings_version("queues", "{}", at=12.0)
+    other = await sql.put_settings_version("queues", "{}", at=12.0)
     assert other.version == 1
-    live = await store.get_settings_version("routing")
+    live = await sql.get_settings_version("routing")
     assert live is not None and (live.version, live.body, live.comment) == (2, "a = 2", "more")
-    old = await store.get_settings_version("routing", 1)
+    old = await sql.get_settings_version("routing", 1)
     assert old is not None and old.body == "a = 1" and old.created_at == 10.0
-    assert await store.get_settings_version("routing", 9) is None
-    assert [v.version for v in await store.list_settings_versions("routing")] == [2, 1]
+    assert await sql.get_settings_version("routing", 9) is None
+    assert [v.version for v in await sql.list_settings_versions("routing")] == [2, 1]
     with pytest.raises(Conflict):
-        await store.put_settings_version("routing", "stale", expected_version=1)
-    assert (await store.get_settings_version("routing")).body == "a = 2"  # type: ignore[union-attr]
+        await sql.put_settings_version("routing", "stale", expected_version=1)
+    assert (await sql.get_settings_version("routing")).body == "a = 2"  # type: ignore[union-attr]
 
 
-async def test_concurrent_settings_applies_store_one_each_version(store: SqlStore) -> None:
+async def test_concurrent_settings_applies_store_one_each_version(sql: SqlStore) -> None:
     results = await asyncio.gather(
-        *(store.put_settings_version("routing", f"v{i}", expected_version=0) for i in range(4)),
+        *(sql.put_settings_version("routing", f"v{i}", expected_version=0) for i in range(4)),
         return_exceptions=True,
     )
     stored = [r for r in results if not isinstance(r, BaseException)]
     assert len(stored) == 1 and all(isinstance(r, Conflict) for r in results if r not in stored)
-    assert [v.version for v in await store.list_settings_versions("routing")] == [1]
+    assert [v.version for v in await sql.list_settings_versions("routing")] == [1]
 
 
-async def test_api_tokens_are_found_by_hash_and_revoked(store: SqlStore) -> None:
+async def test_api_tokens_are_found_by_hash_and_revoked(sql: SqlStore) -> None:
     token = ApiToken(id="t1", login="admin", name="crm sync", created_at=5.0)
-    await store.put_api_token(token, "hash-1")
-    await store.put_api_token(ApiToken(id="t2", login="sup", created_at=6.0), "hash-2")
-    assert await store.find_api_token("hash-1") == token
-    assert await store.find_api_token("nope") is None
+    await sql.put_api_token(token, "hash-1")
+    await sql.put_api_token(ApiToken(id="t2", login="sup", created_at=6.0), "hash-2")
+    assert await sql.find_api_token("hash-1") == token
+    assert await sql.find_api_token("nope") is None
     with pytest.raises(Conflict):
-        await store.put_api_token(ApiToken(id="t1", login="x"), "hash-3")
-    assert [t.id for t in await store.list_api_tokens()] == ["t1", "t2"]
-    assert [t.id for t in await store.list_api_tokens("sup")] == ["t2"]
-    await store.revoke_api_token("t1")
-    found = await store.find_api_token("hash-1")
+        await sql.put_api_token(ApiToken(id="t1", login="x"), "hash-3")
+    assert [t.id for t in await sql.list_api_tokens()] == ["t1", "t2"]
+    assert [t.id for t in await sql.list_api_tokens("sup")] == ["t2"]
+    await sql.revoke_api_token("t1")
+    found = await sql.find_api_token("hash-1")
     assert found is not None and found.revoked
     with pytest.raises(NotFound):
-        await store.revoke_api_token("t9")
+        await sql.revoke_api_token("t9")
 
 
-async def test_callbacks_by_due_time_and_agent(store: SqlStore) -> None:
+async def test_callbacks_by_due_time_and_agent(sql: SqlStore) -> None:
     a = Callback(
         id="cb1",
         due_at=100.0,
@@ -239,17 +280,17 @@ async def test_callbacks_by_due_time_and_agent(store: SqlStore) -> None:
         created_at=50.0,
     )
     b = Callback(id="cb2", due_at=200.0, agent_id="agent02", created_at=51.0)
-    await store.put_callback(a)
-    await store.put_callback(b)
-    assert await store.callbacks_between(0, 1000) == [a, b]
-    assert await store.callbacks_between(0, 1000, agent_id="agent02") == [b]
-    assert await store.callbacks_between(150, 1000) == [b]
+    await sql.put_callback(a)
+    await sql.put_callback(b)
+    assert await sql.callbacks_between(0, 1000) == [a, b]
+    assert await sql.callbacks_between(0, 1000, agent_id="agent02") == [b]
+    assert await sql.callbacks_between(150, 1000) == [b]
     done = Callback(id="cb1", due_at=100.0, call_id="c1", done=True)
-    await store.put_callback(done)
-    assert (await store.callbacks_between(0, 150))[0].done
+    await sql.put_callback(done)
+    assert (await sql.callbacks_between(0, 150))[0].done
 
 
-async def test_interaction_upsert_keeps_the_agents_wrap_up(store: SqlStore) -> None:
+async def test_interaction_upsert_keeps_the_agents_wrap_up(store: Roles) -> None:
     """The live loop writes the call's row when it ends; the agent may have saved the
     wrap-up first: the disposition and notes survive."""
     await store.put_interaction(Interaction(id="w1", started_at=1.0, disposition="sale", notes="upgraded"))
@@ -258,7 +299,7 @@ async def test_interaction_upsert_keeps_the_agents_wrap_up(store: SqlStore) -> N
     assert (row.disposition, row.notes, row.outcome, row.agent_id) == ("sale", "upgraded", "answered", "a1")
 
 
-async def test_a_cancelled_writer_leaves_the_store_usable(store: SqlStore) -> None:
+async def test_a_cancelled_writer_leaves_the_store_usable(store: Roles) -> None:
     """A writer task cancelled mid-transaction (server shutdown, a killed loop) must not
     leave the connection stuck in that transaction."""
     for _ in range(20):
@@ -272,11 +313,177 @@ async def test_a_cancelled_writer_leaves_the_store_usable(store: SqlStore) -> No
     assert [e.event.call_id for e in await store.events_for_call("after")] == ["after"]
 
 
-async def test_append_many_with_dedupe_keys_is_idempotent(store: SqlStore) -> None:
+async def test_append_many_with_dedupe_keys_is_idempotent(store: Roles) -> None:
     batch = [CallArrived(at=1.0, call_id="k1"), CallEnded(at=2.0, call_id="k1")]
     first = await store.append_many(batch, ["w:1", "w:2"])
     again = await store.append_many([*batch, CallArrived(at=3.0, call_id="k2")], ["w:1", "w:2", "w:3"])
     assert all(first) and again[:2] == [0, 0] and again[2] > first[1]
-    assert [e.event.call_id for e in await store.events_between(0, 10)] == ["k1", "k1", "k2"]
+    assert [e.event.call_id for e in await _all(store, 0, 10)] == ["k1", "k1", "k2"]
     with pytest.raises(ValueError, match="one key per event"):
         await store.append_many(batch, ["only-one"])
+
+
+# ---------------------------------------------------------------- the event log's stream
+
+
+async def test_iter_events_streams_every_page_in_sequence_order(store: Roles) -> None:
+    events: list[Event] = [CallArrived(at=float(i), call_id=f"p{i}") for i in range(7)]
+    seqs = await store.append_many(events)
+    for page in (1, 2, 3, 7, 8, 5000):
+        got = await _all(store, page=page)
+        assert [s.seq for s in got] == seqs, page
+        assert [s.event for s in got] == events, page
+    assert [s.seq for s in await _all(store, after_seq=seqs[4], page=2)] == seqs[5:]
+    assert [s.event for s in await _all(store, 2.0, 5.0, page=2)] == events[2:5]
+    assert await _all(store, 3.0, 3.0) == []
+    assert await _all(store, after_seq=seqs[-1]) == []
+
+
+async def test_iter_events_filters_by_kind(store: Roles) -> None:
+    await store.append(CallArrived(at=1.0, call_id="k1"))
+    await store.append(AgentLoggedIn(at=2.0, agent_id="a1"))
+    await store.append(CallQueued(at=3.0, call_id="k1", queue="sales"))
+    await store.append(CallEnded(at=4.0, call_id="k1"))
+    queued_or_ended = await _all(store, kinds=(CallQueued, CallEnded), page=1)
+    assert [type(s.event) for s in queued_or_ended] == [CallQueued, CallEnded]
+    assert [type(s.event) for s in await _all(store, kinds={AgentLoggedIn})] == [AgentLoggedIn]
+    assert await _all(store, kinds=()) == []
+    with pytest.raises(ValueError, match="page"):
+        await _all(store, page=0)
+
+
+async def test_iter_events_reaches_events_stored_while_it_reads(store: Roles) -> None:
+    """The stream is read page by page: what is appended past the current page is read too."""
+    await store.append_many([CallArrived(at=float(i), call_id=f"s{i}") for i in range(4)])
+    seen: list[str] = []
+    async for stored in store.iter_events(0, 1e12, page=2):
+        seen.append(stored.event.call_id)
+        if stored.event.call_id == "s0":
+            await store.append(CallArrived(at=9.0, call_id="late"))
+    assert seen == ["s0", "s1", "s2", "s3", "late"]
+
+
+async def test_what_is_read_back_is_a_copy(store: Roles) -> None:
+    """Mutating what was stored or read changes nothing stored (a row is a copy)."""
+    attributes: dict[str, Any] = {"tags": ["a"]}
+    await store.put_customer(Customer(id="c1", name="C", phones=("4155550100",), attributes=attributes))
+    await store.put_interaction(Interaction(id="i1", customer_id="c1", attributes=attributes))
+    attributes["tags"].append("b")
+    (await store.get_customer("c1")).attributes["tags"].append("c")
+    (await store.get_interaction("i1")).attributes["tags"].append("c")
+    assert (await store.get_customer("c1")).attributes == {"tags": ["a"]}
+    assert (await store.find_customers_by_phone("4155550100"))[0].attributes == {"tags": ["a"]}
+    assert (await store.get_interaction("i1")).attributes == {"tags": ["a"]}
+    queued = CallQueued(at=1.0, call_id="q1", queue="sales", skills={"sales": 3})
+    await store.append(queued)
+    (await _all(store))[0].event.skills["sales"] = 9  # type: ignore[index]
+    assert [s.event for s in await store.events_for_call("q1")] == [queued]
+
+
+async def test_customer_update_moves_its_account_number(store: Roles) -> None:
+    await store.put_customer(Customer(id="m1", name="M", account_number="AC-9"))
+    await store.put_customer(Customer(id="m1", name="M", account_number="AC-10"))
+    assert await store.find_customer_by_account("AC-9") is None
+    await store.put_customer(Customer(id="m2", name="N", account_number="AC-9"))  # free again
+    found = await store.find_customer_by_account(" AC-10 ")
+    assert found is not None and found.id == "m1"
+    assert await store.find_customer_by_account("") is None
+
+
+async def test_events_between_is_one_page(sql: SqlStore) -> None:
+    """SQL only: the page the stream is read by."""
+    seqs = await sql.append_many([CallArrived(at=float(i), call_id=f"e{i}") for i in range(4)])
+    page = await sql.events_between(0, 1e12, after_seq=seqs[1], limit=1)
+    assert [e.seq for e in page] == [seqs[2]]
+
+
+# ---------------------------------------------------------------- the suite can fail
+
+
+class _SkipsAfterSeq(MemoryStore):
+    """Forgets `after_seq`: always reads from the first event."""
+
+    def iter_events(self, start: float, end: float, **kwargs: Any) -> AsyncIterator[StoredEvent]:
+        kwargs.pop("after_seq", None)
+        return super().iter_events(start, end, **kwargs)
+
+
+class _OnePageOnly(MemoryStore):
+    """Stops after the first page."""
+
+    async def iter_events(self, start: float, end: float, **kwargs: Any) -> AsyncIterator[StoredEvent]:
+        count = 0
+        async for stored in super().iter_events(start, end, **kwargs):
+            yield stored
+            count += 1
+            if count == kwargs.get("page", 5000):
+                return
+
+
+class _ForgetsWrapUp(MemoryStore):
+    """Overwrites the agent's wrap-up with the live loop's empty one."""
+
+    async def put_interaction(self, interaction: Interaction) -> None:
+        self._interactions[interaction.id] = interaction
+
+
+class _RawPhones(MemoryStore):
+    """Looks phones up as typed, not in E.164."""
+
+    async def find_customers_by_phone(self, phone: str) -> list[Customer]:
+        return [c for c in self._customers.values() if phone in c.phones]
+
+
+class _HalfABatch(MemoryStore):
+    """Stores a batch customer by customer: a conflict leaves the first ones stored."""
+
+    async def put_customers(self, customers: Any) -> int:
+        stored = 0
+        for customer in customers:
+            await super().put_customers([customer])
+            stored += 1
+        return stored
+
+
+class _SharedRows(MemoryStore):
+    """Hands out what it keeps (no copy)."""
+
+    async def get_interaction(self, interaction_id: str) -> Interaction:
+        found = self._interactions.get(interaction_id)
+        if found is None:
+            raise NotFound(interaction_id)
+        return found
+
+    async def put_interaction(self, interaction: Interaction) -> None:
+        old = self._interactions.get(interaction.id)
+        if old is not None and not interaction.disposition:
+            interaction = replace(interaction, disposition=old.disposition, notes=old.notes)
+        self._interactions[interaction.id] = interaction
+
+
+class _DedupeIgnored(MemoryStore):
+    async def append_many(self, events: Any, dedupe_keys: Any = None) -> list[int]:
+        if dedupe_keys is not None and len(dedupe_keys) != len(events):
+            raise ValueError("dedupe_keys: one key per event")
+        return await super().append_many(events)
+
+
+BROKEN: list[tuple[type[MemoryStore], Callable[[Any], Awaitable[None]]]] = [
+    (_SkipsAfterSeq, test_iter_events_streams_every_page_in_sequence_order),
+    (_OnePageOnly, test_iter_events_streams_every_page_in_sequence_order),
+    (_OnePageOnly, test_iter_events_reaches_events_stored_while_it_reads),
+    (_ForgetsWrapUp, test_interaction_upsert_keeps_the_agents_wrap_up),
+    (_RawPhones, test_customer_lookup_by_phone_and_account),
+    (_HalfABatch, test_customer_batch_is_atomic),
+    (_SharedRows, test_what_is_read_back_is_a_copy),
+    (_DedupeIgnored, test_append_many_with_dedupe_keys_is_idempotent),
+]
+
+
+@pytest.mark.parametrize(("broken", "contract"), BROKEN, ids=[b.__name__.strip("_") for b, _ in BROKEN])
+async def test_the_suite_catches_a_broken_adapter(
+    broken: type[MemoryStore], contract: Callable[[Any], Awaitable[None]]
+) -> None:
+    await contract(MemoryStore())  # the sound adapter passes...
+    with pytest.raises(AssertionError):
+        await contract(broken())  # ...and the broken one is caught

@@ -1,0 +1,231 @@
+"""The role ports in one process's memory: `EventLog`, `CustomerDirectory` and
+`Interactions` without a database (tests, the simulator, what-if runs).
+
+`tests/contract/test_contract_store.py` holds it to the same suite as the SQL store.
+It keeps what the SQL store would give back, not the objects it was handed: events
+and attribute maps make the same JSON round trip as a row does, so a caller that
+mutates what it stored or read changes nothing here. Every method runs without an
+`await` in between its reads and writes, so each is atomic on the event loop, as a
+transaction is in SQL.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from events import Event, call_id_of, from_record, kind_of, to_record
+from store.models import Customer, Interaction, StoredEvent
+from store.phones import normalize_phone
+from store.port import EVENT_PAGE, Conflict, NotFound
+from store.sql import canonical_customer
+
+
+def _plain(value: Mapping[str, Any]) -> dict[str, Any]:
+    """What a JSON column gives back (fresh, tuples as lists)."""
+    copied: dict[str, Any] = json.loads(json.dumps(dict(value)))
+    return copied
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    seq: int
+    at: float
+    kind: str
+    call_id: str
+    payload: str  # the event's record as JSON text, as the SQL store keeps it
+
+    def stored(self) -> StoredEvent:
+        return StoredEvent(self.seq, from_record(json.loads(self.payload)))
+
+
+class MemoryStore:
+    kind = "memory"
+
+    def __init__(self) -> None:
+        self._events: list[_Row] = []  # in seq order
+        self._seqs: list[int] = []  # the same rows' seqs, for bisect
+        self._next_seq = 1
+        self._dedupe: set[str] = set()
+        self._customers: dict[str, Customer] = {}
+        self._accounts: dict[str, str] = {}  # account number -> customer id
+        self._phones: dict[str, dict[str, int]] = {}  # E.164 -> {customer id: position}
+        self._interactions: dict[str, Interaction] = {}
+
+    async def migrate(self) -> list[str]:
+        return []
+
+    async def close(self) -> None:
+        return None
+
+    async def ping(self) -> None:
+        return None
+
+    # ------------------------------------------------------------ event log
+
+    def _row(self, event: Event) -> _Row:
+        payload = json.dumps(to_record(event))  # fails before anything is stored, as in SQL
+        return _Row(0, float(event.at), kind_of(event), call_id_of(event), payload)
+
+    def _store_row(self, row: _Row) -> int:
+        seq = self._next_seq
+        self._next_seq += 1
+        self._events.append(replace(row, seq=seq))
+        self._seqs.append(seq)
+        return seq
+
+    async def append(self, event: Event) -> int:
+        return self._store_row(self._row(event))
+
+    async def append_many(self, events: Sequence[Event], dedupe_keys: Sequence[str] | None = None) -> list[int]:
+        keys: Sequence[str | None] = dedupe_keys if dedupe_keys is not None else [None] * len(events)
+        if len(keys) != len(events):
+            raise ValueError("dedupe_keys: one key per event")
+        rows = [self._row(e) for e in events]
+        seqs: list[int] = []
+        for row, key in zip(rows, keys, strict=True):
+            if key is not None and key in self._dedupe:
+                seqs.append(0)
+                continue
+            if key is not None:
+                self._dedupe.add(key)
+            seqs.append(self._store_row(row))
+        return seqs
+
+    def _page(self, start: float, end: float, after: int, names: frozenset[str] | None, limit: int) -> list[_Row]:
+        rows: list[_Row] = []
+        for row in self._events[bisect.bisect_right(self._seqs, after) :]:
+            if start <= row.at < end and (names is None or row.kind in names):
+                rows.append(row)
+                if len(rows) == limit:
+                    break
+        return rows
+
+    async def iter_events(
+        self,
+        start: float,
+        end: float,
+        *,
+        after_seq: int = 0,
+        kinds: Collection[type[Event]] | None = None,
+        page: int = EVENT_PAGE,
+    ) -> AsyncIterator[StoredEvent]:
+        if page < 1:
+            raise ValueError("page: must be >= 1")
+        names = frozenset(k.__name__ for k in kinds) if kinds is not None else None
+        if names is not None and not names:
+            return
+        after = after_seq
+        while True:
+            rows = self._page(start, end, after, names, page)
+            for row in rows:
+                yield row.stored()
+            if len(rows) < page:
+                return
+            after = rows[-1].seq
+
+    async def events_for_call(self, call_id: str) -> list[StoredEvent]:
+        if not call_id:
+            return []
+        return [row.stored() for row in self._events if row.call_id == call_id]
+
+    async def last_seq(self) -> int:
+        return self._seqs[-1] if self._seqs else 0
+
+    # ------------------------------------------------------------ customers
+
+    def _customer_out(self, customer: Customer) -> Customer:
+        return replace(customer, attributes=_plain(customer.attributes))
+
+    async def put_customer(self, customer: Customer) -> None:
+        await self.put_customers([customer])
+
+    async def put_customers(self, customers: Iterable[Customer]) -> int:
+        batch = [canonical_customer(c) for c in customers]  # InvalidPhone before anything is stored
+        stored = dict(self._customers)
+        accounts = dict(self._accounts)
+        for customer in batch:
+            old = stored.get(customer.id)
+            if old is not None and old.account_number:
+                accounts.pop(old.account_number, None)
+            if customer.account_number:
+                holder = accounts.get(customer.account_number)
+                if holder is not None and holder != customer.id:
+                    raise Conflict(f"duplicate account number {customer.account_number!r}")
+                accounts[customer.account_number] = customer.id
+            stored[customer.id] = replace(customer, attributes=_plain(customer.attributes))
+        for customer in batch:  # the phone index follows the batch's last word on each customer
+            for phone_ids in self._phones.values():
+                phone_ids.pop(customer.id, None)
+        for customer_id in {c.id for c in batch}:
+            for position, phone in enumerate(stored[customer_id].phones):
+                self._phones.setdefault(phone, {})[customer_id] = position
+        self._phones = {phone: ids for phone, ids in self._phones.items() if ids}
+        self._customers, self._accounts = stored, accounts
+        return len(batch)
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        customer = self._customers.get(customer_id)
+        if customer is None:
+            raise NotFound(f"customer {customer_id!r}")
+        return self._customer_out(customer)
+
+    async def find_customers_by_phone(self, phone: str) -> list[Customer]:
+        found = self._phones.get(normalize_phone(phone), {})
+        return [self._customer_out(self._customers[c]) for c, _ in sorted(found.items(), key=lambda x: (x[1], x[0]))]
+
+    async def find_customer_by_account(self, account_number: str) -> Customer | None:
+        customer_id = self._accounts.get(account_number.strip())
+        return self._customer_out(self._customers[customer_id]) if customer_id is not None else None
+
+    async def count_customers(self) -> int:
+        return len(self._customers)
+
+    # ------------------------------------------------------------ interactions
+
+    @staticmethod
+    def _interaction_out(interaction: Interaction) -> Interaction:
+        return replace(interaction, attributes=_plain(interaction.attributes))
+
+    async def put_interaction(self, interaction: Interaction) -> None:
+        old = self._interactions.get(interaction.id)
+        row = replace(interaction, attributes=_plain(interaction.attributes))
+        if old is not None:
+            row = replace(
+                row,
+                disposition=interaction.disposition or old.disposition,
+                notes=interaction.notes or old.notes,
+            )
+        self._interactions[interaction.id] = row
+
+    async def get_interaction(self, interaction_id: str) -> Interaction:
+        found = self._interactions.get(interaction_id)
+        if found is None:
+            raise NotFound(f"interaction {interaction_id!r}")
+        return self._interaction_out(found)
+
+    async def interactions_for_customer(self, customer_id: str, limit: int = 10) -> list[Interaction]:
+        rows = sorted(
+            (i for i in self._interactions.values() if i.customer_id == customer_id),
+            key=lambda i: (-i.started_at, i.id),
+        )
+        return [self._interaction_out(i) for i in rows[: max(limit, 0)]]
+
+    async def interactions_between(self, start: float, end: float) -> list[Interaction]:
+        rows = sorted(
+            (i for i in self._interactions.values() if start <= i.started_at < end),
+            key=lambda i: (i.started_at, i.id),
+        )
+        return [self._interaction_out(i) for i in rows]
+
+    async def set_disposition(self, interaction_id: str, disposition: str, notes: str) -> None:
+        found = self._interactions.get(interaction_id)
+        if found is None:
+            raise NotFound(f"interaction {interaction_id!r}")
+        self._interactions[interaction_id] = replace(found, disposition=disposition, notes=notes)
+
+
+__all__ = ["MemoryStore"]
