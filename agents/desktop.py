@@ -3,7 +3,8 @@
 - `GET /agent` the page; `GET /agent/ws` the desktop's websocket (screen-pops and the
   agent's own events); `?agent=ID` lets a supervisor (their teams) or an admin watch.
 - `POST /api/v1/agents/{agent_id}/commands` availability, pause, logout and call
-  controls, sent to the live loop on `agent-commands`; the reply is returned.
+  controls: a command of `agents.commands` (400 naming the field), sent to the live loop
+  on `agent-commands`; its reply is returned (409 refused, 504 no reply).
 - `GET /api/v1/agents/{agent_id}/screen-pop` the agent's latest screen-pop (403 for
   another agent's).
 - `POST /api/v1/interactions/{call_id}/wrap-up` disposition, notes and an optional
@@ -23,7 +24,16 @@ import aiohttp_jinja2
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from agents.crm import CrmLookup, parse_crm_config
+from agents.commands import (
+    BY_ACTION,
+    TRANSFER_KINDS,
+    CommandError,
+    Pause,
+    action_of,
+    applicability,
+    parse_command,
+)
+from agents.crm import CrmLookup
 from agents.hub import ScreenPopHub, customer_card
 from cti.server import BUS, CONFIG, STORE
 from events import WrapUpEnded, to_record
@@ -41,7 +51,6 @@ from web.app import (
     require,
     require_agent_access,
 )
-from web.commands import CommandError, build_command
 
 log = structlog.get_logger()
 
@@ -52,6 +61,15 @@ NOTES_MAX = 4000
 def _agent_param(request: web.Request) -> str:
     me = require(request, "agent")
     return request.query.get("agent", me.login)
+
+
+def desktop_commands() -> dict[str, dict[str, Any]]:
+    """The desktop's button table, from the command contract: each action's label, the
+    call kinds and phase it applies to, whether it works on a standing line, and the
+    fields its body carries (the page embeds it; agent.js reads nothing else)."""
+    return {
+        action: {**row, "fields": sorted(BY_ACTION[action].model_fields)} for action, row in applicability().items()
+    }
 
 
 async def desktop_page(request: web.Request) -> web.StreamResponse:
@@ -67,6 +85,8 @@ async def desktop_page(request: web.Request) -> web.StreamResponse:
             "pause_codes": (await settings.live("pause_codes")).data,
             "dispositions": (await settings.live("dispositions")).data,
             "queues": sorted((await settings.live("queues")).data),
+            "commands": desktop_commands(),
+            "transfer_kinds": TRANSFER_KINDS,
         },
     )
 
@@ -106,19 +126,24 @@ async def screen_pop(request: web.Request) -> web.Response:
 
 
 async def command(request: web.Request) -> web.Response:
+    """Validate with the command contract, send to the live loop, return its reply:
+    400 naming the field, 409 with the live loop's refusal, 504 when it did not answer."""
     agent_id = request.match_info["agent_id"]
     await require_agent_access(request, agent_id)
     body = await json_body(request)
-    pause_codes = set((await request.app[SETTINGS].live("pause_codes")).data)
     try:
-        cmd = build_command(agent_id, body, pause_codes)
+        cmd = parse_command(body)
     except CommandError as exc:
         return api_error(400, str(exc))
-    reply = await request.app[COMMANDS].send(cmd, request.app[COMMAND_TIMEOUT])
-    log.info("agent_command", agent_id=agent_id, action=cmd["action"], ok=reply["ok"])
-    return web.json_response(
-        reply, status=200 if reply["ok"] else (504 if "no reply" in reply.get("error", "") else 409)
-    )
+    if isinstance(cmd, Pause):
+        pause_codes = (await request.app[SETTINGS].live("pause_codes")).data
+        if cmd.reason not in pause_codes:
+            return api_error(
+                400, f"reason: must be one of the pause codes ({', '.join(sorted(pause_codes))}), not {cmd.reason!r}"
+            )
+    reply = await request.app[COMMANDS].send(agent_id, cmd, request.app[COMMAND_TIMEOUT])
+    log.info("agent_command", agent_id=agent_id, action=action_of(type(cmd)), ok=reply.ok, error=reply.error)
+    return web.json_response(reply.to_json(), status=200 if reply.ok else (504 if reply.timed_out else 409))
 
 
 def _float_or_none(value: Any, name: str) -> float | None:
@@ -150,7 +175,7 @@ async def wrap_up(request: web.Request) -> web.Response:
     dispositions = (await request.app[SETTINGS].live("dispositions")).data
     disposition = body.get("disposition")
     notes = str(body.get("notes", "")).strip()
-    if disposition not in dispositions:
+    if not isinstance(disposition, str) or disposition not in dispositions:
         return api_error(400, f"disposition: must be one of {', '.join(dispositions)}, not {disposition!r}")
     if len(notes) > NOTES_MAX:
         return api_error(400, f"notes: at most {NOTES_MAX} characters")
@@ -241,7 +266,7 @@ async def _close_sockets(app: web.Application) -> None:
 
 def setup(app: web.Application) -> None:
     config = app[CONFIG]
-    crm = CrmLookup(parse_crm_config(config.crm)) if config.crm else None
+    crm = CrmLookup(config.crm) if config.crm is not None else None  # validated with the config
 
     async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
         hub = ScreenPopHub(app[STORE], app[BUS], crm, app[CLOCK])

@@ -1,18 +1,23 @@
 """Agent commands to the live loop over the bus, with their replies.
 
-Requests go out on `agent-commands`; the live loop answers on `agent-replies` with the
-same `request_id` (see notes/live-contract.md). One subscription per process feeds a
-table of pending futures, so a request costs no new bus connection.
+The commands themselves (types, arguments, validation) are `agents.commands`; this is
+only the bus client. Requests go out on `agent-commands` as
+`{"agent_id", "request_id", **command.model_dump()}` (so `action` and its arguments
+are top-level fields); the live loop answers on `agent-replies` with
+`{"request_id", "ok", "error"?}`. One subscription per process feeds a table of
+pending futures, so a request costs no new bus connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
+from agents.commands import Command, action_of
 from store.bus import Bus
 
 log = structlog.get_logger()
@@ -20,74 +25,27 @@ log = structlog.get_logger()
 COMMANDS_CHANNEL = "agent-commands"
 REPLIES_CHANNEL = "agent-replies"
 
-ACTIONS = (
-    "login",
-    "available",
-    "pause",
-    "logout",
-    "hold",
-    "resume",
-    "hangup",
-    "blind_transfer",
-    "attended_transfer",
-    "complete_transfer",
-    "wrap_up_done",
-    "preview_dial",
-    "preview_skip",
-)
-CALL_ACTIONS = frozenset(
-    {
-        "hold",
-        "resume",
-        "hangup",
-        "blind_transfer",
-        "attended_transfer",
-        "complete_transfer",
-        "preview_dial",
-        "preview_skip",
-    }
-)
-TRANSFER_KINDS = ("agent", "queue", "number")
+
+@dataclass(frozen=True, slots=True)
+class CommandReply:
+    """The live loop's answer; `timed_out` when none came (the error says so)."""
+
+    request_id: str
+    ok: bool
+    error: str = ""
+    timed_out: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"request_id": self.request_id, "ok": self.ok, **({"error": self.error} if self.error else {})}
 
 
-class CommandError(ValueError):
-    pass
-
-
-def build_command(agent_id: str, body: dict[str, Any], pause_codes: set[str]) -> dict[str, Any]:
-    """Validate a desktop's request into a bus command (raises CommandError naming the field)."""
-    action = body.get("action")
-    if action not in ACTIONS:
-        raise CommandError(f"action: must be one of {', '.join(ACTIONS)}, not {action!r}")
-    command: dict[str, Any] = {"agent_id": agent_id, "action": action}
-    if action in CALL_ACTIONS:
-        call_id = body.get("call_id")
-        if not isinstance(call_id, str) or not call_id:
-            raise CommandError(f"call_id: required for {action}")
-        command["call_id"] = call_id
-    if action == "pause":
-        reason = body.get("reason")
-        if reason not in pause_codes:
-            raise CommandError(
-                f"reason: must be one of the pause codes ({', '.join(sorted(pause_codes))}), not {reason!r}"
-            )
-        command["reason"] = reason
-    if action in ("blind_transfer", "attended_transfer"):
-        target = body.get("target")
-        if not isinstance(target, str) or not target.strip():
-            raise CommandError(f"target: required for {action} (an agent, a queue or a number)")
-        kind = body.get("target_kind", "number")
-        if kind not in TRANSFER_KINDS:
-            raise CommandError(f"target_kind: must be one of {', '.join(TRANSFER_KINDS)}, not {kind!r}")
-        command["target"] = f"{kind}:{target.strip()}"
-    if action == "wrap_up_done":
-        command["disposition"] = str(body.get("disposition", ""))
-        command["notes"] = str(body.get("notes", ""))
-    return command
+def command_message(agent_id: str, request_id: str, command: Command) -> dict[str, Any]:
+    """The bus message for a command (what the live loop receives)."""
+    return {"agent_id": agent_id, "request_id": request_id, **command.model_dump(mode="json")}
 
 
 class CommandClient:
-    """`await send(command, timeout)` publishes and waits for the matching reply."""
+    """`await send(agent_id, command, timeout)` publishes and waits for the matching reply."""
 
     def __init__(self, bus: Bus) -> None:
         self._bus = bus
@@ -102,27 +60,25 @@ class CommandClient:
                 if fut is not None and not fut.done():
                     fut.set_result(message)
 
-    async def send(self, command: dict[str, Any], timeout: float) -> dict[str, Any]:
-        async with asyncio.timeout(timeout):
-            await self._ready.wait()
+    async def send(self, agent_id: str, command: Command, timeout: float) -> CommandReply:
         request_id = uuid.uuid4().hex
+        action = action_of(type(command))
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = fut
         try:
-            await self._bus.publish(COMMANDS_CHANNEL, {**command, "request_id": request_id})
             async with asyncio.timeout(timeout):
+                await self._ready.wait()
+                await self._bus.publish(COMMANDS_CHANNEL, command_message(agent_id, request_id, command))
                 reply = await fut
         except TimeoutError:
-            log.warning("agent_command_timeout", action=command.get("action"), agent_id=command.get("agent_id"))
-            return {
-                "request_id": request_id,
-                "ok": False,
-                "error": f"no reply from the call server within {timeout:g} s",
-            }
+            log.warning("agent_command_timeout", action=action, agent_id=agent_id, request_id=request_id)
+            return CommandReply(
+                request_id, ok=False, error=f"no reply from the call server within {timeout:g} s", timed_out=True
+            )
         finally:
             self._pending.pop(request_id, None)
-        return {
-            "request_id": request_id,
-            "ok": bool(reply.get("ok")),
-            **({"error": str(reply["error"])} if reply.get("error") else {}),
-        }
+        ok = bool(reply.get("ok"))
+        error = str(reply.get("error") or "")
+        if not ok and not error:
+            error = f"{action} refused by the call server"
+        return CommandReply(request_id, ok=ok, error=error)

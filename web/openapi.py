@@ -11,6 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
+from agents.commands import json_schema
+
 
 def _op(
     summary: str, role: str, body: str | None = None, ok: str = "200", errors: tuple[str, ...] = ()
@@ -103,33 +105,6 @@ DOCUMENT: dict[str, Any] = {
                     "password": {"type": "string", "minLength": 8},
                 },
             },
-            "Command": {
-                "type": "object",
-                "required": ["action"],
-                "properties": {
-                    "action": {
-                        "enum": [
-                            "login",
-                            "available",
-                            "pause",
-                            "logout",
-                            "hold",
-                            "resume",
-                            "hangup",
-                            "blind_transfer",
-                            "attended_transfer",
-                            "complete_transfer",
-                            "wrap_up_done",
-                            "preview_dial",
-                            "preview_skip",
-                        ]
-                    },
-                    "call_id": {"type": "string"},
-                    "reason": {"type": "string"},
-                    "target": {"type": "string"},
-                    "target_kind": {"enum": ["agent", "queue", "number"]},
-                },
-            },
             "WrapUp": {
                 "type": "object",
                 "required": ["disposition"],
@@ -189,7 +164,7 @@ DOCUMENT: dict[str, Any] = {
                 "Availability, pause, logout and call controls via the call server",
                 "agent (self), supervisor (team), admin",
                 "Command",
-                errors=("400", "504"),
+                errors=("400", "409", "504"),
             )
         },
         "/api/v1/agents/{agent_id}/screen-pop": {
@@ -220,6 +195,22 @@ DOCUMENT: dict[str, Any] = {
         },
     },
 }
+
+
+def _add_commands(schemas: dict[str, Any]) -> None:
+    """The agent-command contract's schemas: `Command` (a oneOf on `action` with its
+    discriminator) and one schema per command type (its `$defs`, referenced as
+    components already). Nothing about commands is written by hand here."""
+    command = json_schema()
+    defs = command.pop("$defs")
+    clash = set(defs) & {*schemas, "Command"}
+    if clash:
+        raise ValueError(f"agents.commands: schema names {sorted(clash)} clash with the API's own")
+    schemas["Command"] = command
+    schemas.update(sorted(defs.items()))
+
+
+_add_commands(DOCUMENT["components"]["schemas"])
 
 
 async def openapi(request: web.Request) -> web.Response:

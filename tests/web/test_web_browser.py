@@ -101,7 +101,7 @@ async def test_agent_gets_the_screen_pop_and_saves_the_wrap_up(browser, server: 
     await expect(page.locator("#customer-company")).to_have_text("Navy Computing")
     await expect(page.locator("#customer-account")).to_have_text(CUSTOMER.account_number)
     await expect(page.locator("#call-queue")).to_have_text("billing")
-    await expect(page.locator("#call-ivr")).to_have_text("billing › invoice")
+    await expect(page.locator("#call-ivr")).to_have_text("billing \u203a invoice")
     await expect(page.locator("#history .disposition")).to_have_text(["resolved"])
     await driver.connect("call-b1", "agent01", "billing")
     await expect(page.locator("#call-status")).to_have_text("talking")
@@ -159,8 +159,99 @@ async def test_preview_shows_the_record_before_the_agent_dials(browser, server: 
         "call_id": "pv-1",
     }
     await expect(page.locator("#preview-controls")).to_be_hidden()
+    await expect(page.locator("#talk-controls")).to_be_hidden()
     await driver.connect("pv-1", "agent01", "campaign-spring")
     await expect(page.locator("#call-status")).to_have_text("talking")
+    await expect(page.locator("#btn-hangup")).to_be_visible()
+    await expect(page.locator("#preview-controls")).to_be_hidden()
+
+
+async def visible_actions(page) -> list[str]:
+    """The call-control buttons the agent can see now."""
+    return await page.evaluate(
+        "[...document.querySelectorAll('#call button[data-action]')]"
+        ".filter((b) => b.offsetParent !== null).map((b) => b.dataset.action).sort()"
+    )
+
+
+async def test_desktop_shows_only_the_controls_that_apply(browser, server: TestClient, responder) -> None:
+    """Kind, phase and standing line decide which call controls show (agents/commands.py);
+    a new call starts with an empty wrap-up form."""
+    from playwright.async_api import expect
+
+    from events import AgentLineChanged, CallOffered, CallQueued, CallTransferred
+
+    app = server.server.app
+    page = await sign_in(browser, server, "agent01")
+    await expect(page.locator("#conn")).to_have_text("live")
+    driver = BusCallDriver(app[STORE], app[BUS])
+    talking = ["attended_transfer", "blind_transfer", "hangup", "hold", "resume"]
+
+    await driver.offer("k-1", "+14155550142", "billing", "agent01")
+    await expect(page.locator("#call-status")).to_have_text("ringing")
+    assert await visible_actions(page) == []
+    await expect(page.locator("#btn-wrapup")).to_be_disabled()
+    await driver.connect("k-1", "agent01", "billing")
+    await expect(page.locator("#call-status")).to_have_text("talking")
+    assert await visible_actions(page) == talking
+    await expect(page.locator("#transfer-target")).to_be_visible()
+
+    # an attended transfer: consulting shows complete and cancel only
+    await page.select_option("#transfer-kind", "agent")
+    await page.fill("#transfer-target", "agent03")
+    await page.click("#btn-attended")
+    await expect(page.locator("#btn-complete")).to_be_visible()
+    sent = responder.received[-1]
+    assert {k: sent[k] for k in ("action", "call_id", "target_kind", "target")} == {
+        "action": "attended_transfer",
+        "call_id": "k-1",
+        "target_kind": "agent",
+        "target": "agent03",
+    }
+    assert await visible_actions(page) == ["cancel_transfer", "complete_transfer"]
+    await expect(page.locator("#transfer-target")).to_be_hidden()
+    await page.click("#btn-cancel-transfer")
+    await expect(page.locator("#btn-hold")).to_be_visible()
+    assert responder.received[-1]["action"] == "cancel_transfer"
+    assert await visible_actions(page) == talking
+
+    # on a standing line there is no attended transfer
+    await driver.emit(AgentLineChanged(time.time(), "agent01", "up"))
+    await expect(page.locator("#line")).to_have_text("line connected")
+    assert await visible_actions(page) == ["blind_transfer", "hangup", "hold", "resume"]
+
+    # a completed transfer ends the agent's part: nothing but the wrap-up form
+    await driver.emit(CallTransferred(time.time(), "k-1", mode="blind", from_agent="agent01", target="queue:sales"))
+    await expect(page.locator("#btn-wrapup")).to_be_enabled()
+    assert await visible_actions(page) == []
+    await page.select_option("#disposition", "resolved")
+    await page.fill("#notes", "sent to sales")
+
+    # the next call starts with a clean wrap-up form
+    await driver.offer("k-2", "+14155550142", "support", "agent01")
+    await expect(page.locator("#call-queue")).to_have_text("support")
+    await expect(page.locator("#disposition")).to_have_value("")
+    await expect(page.locator("#notes")).to_have_value("")
+    await expect(page.locator("#btn-wrapup")).to_be_disabled()
+    await driver.connect("k-2", "agent01", "support")
+    await expect(page.locator("#btn-hold")).to_be_visible()
+    assert "attended_transfer" not in await visible_actions(page)  # still on the line
+    await driver.emit(AgentLineChanged(time.time(), "agent01", "down"))
+    await expect(page.locator("#btn-attended")).to_be_visible()
+    await driver.end("k-2")
+    await expect(page.locator("#call-status")).to_have_text("ended — wrap-up")
+    assert await visible_actions(page) == []
+
+    # a preview: dial or skip, nothing else
+    now = time.time()
+    await driver.emit(
+        CallQueued(now, "k-3", queue="campaign", skills={"outbound": 1}, attributes={"preview": True, "phone": "+1"})
+    )
+    await driver.emit(CallOffered(now, "k-3", "agent01", "campaign", reason="preview"))
+    await expect(page.locator("#btn-preview-dial")).to_be_visible()
+    assert await visible_actions(page) == ["preview_dial", "preview_skip"]
+    await page.click("#btn-preview-skip")
+    await expect(page.locator("#no-call")).to_be_visible()
 
 
 async def test_agent_cannot_read_another_agents_screen_pop(browser, server: TestClient) -> None:

@@ -165,7 +165,16 @@ async def test_commands_go_to_the_live_loop_and_return_its_reply(client: TestCli
                 headers=h,
             )
         )
-        assert r.status == 200 and responder.received[-1]["target"] == "queue:billing"
+        assert r.status == 200
+        sent = responder.received[-1]
+        assert sent == {
+            "agent_id": "agent01",
+            "request_id": sent["request_id"],
+            "action": "blind_transfer",
+            "call_id": "c1",
+            "target_kind": "queue",
+            "target": "billing",
+        }
         r = await wf(
             client.post("/api/v1/agents/agent01/commands", json={"action": "hangup", "call_id": "c1"}, headers=h)
         )
@@ -175,6 +184,9 @@ async def test_commands_go_to_the_live_loop_and_return_its_reply(client: TestCli
             ({"action": "pause", "reason": "nap"}, "reason"),
             ({"action": "hold"}, "call_id"),
             ({"action": "blind_transfer", "call_id": "c"}, "target"),
+            ({"action": "blind_transfer", "call_id": "c", "target": "x", "target_kind": "moon"}, "target_kind"),
+            ({"action": "hold", "call_id": "c", "colour": "red"}, "colour"),
+            ({"action": "pause"}, "reason"),
         ):
             r = await wf(client.post("/api/v1/agents/agent01/commands", json=bad, headers=h))
             assert r.status == 400 and (await r.json())["error"].startswith(field), bad
@@ -278,11 +290,11 @@ async def crm_server() -> AsyncIterator[tuple[TestServer, dict[str, Any]]]:
 
 
 def test_crm_config_errors_name_the_key() -> None:
-    with pytest.raises(ValueError, match=r"crm.url_template: must contain \{phone\}"):
+    with pytest.raises(ValueError, match=r"crm\.url_template: must contain \{phone\}"):
         parse_crm_config({"url_template": "https://crm/x"})
-    with pytest.raises(ValueError, match="crm.fields: unknown card field"):
+    with pytest.raises(ValueError, match=r"crm\.fields: unknown card field"):
         parse_crm_config({"url_template": "https://crm/x?p={phone}", "fields": {"shoe_size": "a"}})
-    with pytest.raises(ValueError, match="crm.timeout: unknown key"):
+    with pytest.raises(ValueError, match=r"crm\.timeout: unknown key"):
         parse_crm_config({"timeout": 3})
     assert map_answer({"a": {"b": "Ann"}}, {"name": "a.b", "tier": "a.c"}) == {"name": "Ann"}
     assert map_answer([], CrmConfig().fields) is None

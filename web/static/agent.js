@@ -3,7 +3,38 @@
 (() => {
   const H = Hotline, $ = (id) => document.getElementById(id);
   const root = $("desktop"), agent = root.dataset.agent;
-  let call = null, customer = null, stateSince = null;
+  // The command contract (agents/commands.py) as the page embeds it: for each action its
+  // label, fields, the call kinds and phase it applies to, and whether it works on a
+  // standing line. Which buttons show, and what a click sends, come from it.
+  const COMMANDS = JSON.parse($("commands").textContent);
+  const CALL_ACTIONS = Object.keys(COMMANDS).filter((a) => COMMANDS[a].call_kinds.length > 0);
+  // What a successful command does to the call's phase ("" = the call is gone).
+  const AFTER = { preview_dial: "dialling", preview_skip: "", attended_transfer: "consulting",
+                  complete_transfer: "ended", cancel_transfer: "connected" };
+  // call.phase: offered (ringing / preview) | dialling | connected | consulting | ended | saved
+  let call = null, customer = null, stateSince = null, line = null;
+
+  function callKind(p) {
+    const a = p.attributes || {};
+    if (a.preview) return "preview";
+    if (a.callback) return "callback";
+    return (p.direction || a.direction) === "outbound" ? "outbound" : "inbound";
+  }
+  function applies(action) {
+    const c = COMMANDS[action];
+    return !!(call && c && c.call_kinds.includes(call.kind) && c.call_phase === call.phase
+              && (c.on_line || line !== "up"));
+  }
+  // Shows a call control only when it applies to this call, now; a group with nothing
+  // to show goes, and so do the transfer fields when no transfer can start.
+  function refreshControls() {
+    for (const b of $("call").querySelectorAll("button[data-action]")) b.hidden = !applies(b.dataset.action);
+    for (const g of $("call").querySelectorAll(".call-controls")) g.hidden = !g.querySelector("button[data-action]:not([hidden])");
+    const transfer = CALL_ACTIONS.some((a) => COMMANDS[a].fields.includes("target") && applies(a));
+    for (const f of document.querySelectorAll(".transfer-field")) f.hidden = !transfer;
+    $("btn-wrapup").disabled = !applies("wrap_up_done");
+  }
+  function setPhase(phase) { if (call) { call.phase = phase; refreshControls(); } }
 
   function setState(state, since, reason) {
     const s = $("state");
@@ -15,6 +46,8 @@
   function setLine(state) {
     const l = $("line");
     l.hidden = !state;
+    line = state || null;
+    refreshControls();
     if (!state) return;
     l.className = "badge line-" + state;
     l.textContent = LINE_TEXT[state] || state;
@@ -43,7 +76,8 @@
   }
 
   function showPop(p) {
-    call = { id: p.call_id, caller: p.caller, preview: !!(p.attributes && p.attributes.preview), connected: false };
+    const kind = callKind(p);
+    call = { id: p.call_id, caller: p.caller, kind, preview: kind === "preview", connected: false, phase: "offered" };
     $("no-call").hidden = true; $("call").hidden = false;
     $("call-card").classList.remove("ringing"); void $("call-card").offsetWidth; $("call-card").classList.add("ringing");
     $("call-caller").textContent = (p.caller_name ? p.caller_name + " " : "") + (p.caller || "unknown");
@@ -53,12 +87,12 @@
     $("call-reason").textContent = p.reason || "";
     const preview = call.preview;
     $("call-status").textContent = preview ? "preview — not dialled yet" : "ringing";
-    $("preview-controls").hidden = !preview;
     showCustomer(p.customer, p.new_customer);
     if (p.new_customer) { $("nc-phone").value = p.caller || ""; }
     showHistory(p.history);
-    $("btn-wrapup").disabled = false;
-    $("wrapup-result").textContent = ""; $("wrapup-result").className = "";
+    // a new call starts a new wrap-up: the last call's disposition is never saved to it
+    $("wrapup").reset(); $("wrapup-result").textContent = ""; $("wrapup-result").className = "";
+    refreshControls();
     const before = early.get(p.call_id) || [];
     early.delete(p.call_id);
     before.forEach(onEvent);
@@ -75,9 +109,9 @@
   }
 
   function clearCall() {
-    call = null; $("call").hidden = true; $("no-call").hidden = false; $("preview-controls").hidden = true;
+    call = null; $("call").hidden = true; $("no-call").hidden = false;
     showCustomer(null, false); $("customer-empty").hidden = false; showHistory([]);
-    $("btn-wrapup").disabled = true; $("wrapup").reset();
+    $("wrapup").reset(); refreshControls();
   }
 
   function onEvent(e) {
@@ -87,14 +121,18 @@
       case "AgentLoggedIn": setState("available", e.at); break;
       case "AgentLoggedOut": setState("logged_out", e.at); break;
       case "AgentLineChanged": setLine(e.state); break;
-      case "CallConnected": if (call && e.call_id === call.id) { call.connected = true; $("call-status").textContent = "talking"; } setState("on_call", e.at); break;
+      case "CallConnected": if (call && e.call_id === call.id) { call.connected = true; $("call-status").textContent = "talking"; setPhase("connected"); } setState("on_call", e.at); break;
       case "CallHeld": if (call && e.call_id === call.id) $("call-status").textContent = "on hold"; break;
       case "CallResumed": if (call && e.call_id === call.id) $("call-status").textContent = "talking"; break;
-      case "CallTransferred": if (call && e.call_id === call.id) $("call-status").textContent = "transferred (" + e.mode + ") to " + e.target; break;
+      case "CallTransferred": if (call && e.call_id === call.id) {
+          const done = !e.result || e.result === "Success";
+          $("call-status").textContent = done ? "transferred (" + e.mode + ") to " + e.target + " — wrap-up" : "transfer failed: " + e.result;
+          setPhase(done ? "ended" : "connected");
+        } break;
       case "CallNotAnswered": if (call && e.call_id === call.id) { clearCall(); reply(false, "Call not answered in time"); } break;
-      case "CallAbandoned": if (call && e.call_id === call.id) { $("call-status").textContent = "caller hung up"; } break;
+      case "CallAbandoned": if (call && e.call_id === call.id) { $("call-status").textContent = "caller hung up"; setPhase("ended"); } break;
       case "CallEnded": if (call && e.call_id === call.id && call.preview && !call.connected) { clearCall(); reply(true, e.cause_text || "preview closed"); break; }
-        if (call && e.call_id === call.id) { $("call-status").textContent = "ended — wrap-up"; setState("wrap_up", e.at); } break;
+        if (call && e.call_id === call.id) { $("call-status").textContent = "ended — wrap-up"; setPhase("ended"); setState("wrap_up", e.at); } break;
       case "WrapUpEnded": if (call && e.call_id === call.id) { setState("available", e.at); } break;
     }
   }
@@ -103,7 +141,11 @@
     if (m.type === "hello") {
       if (m.state) setState(m.state.state, m.state.since, m.state.reason); else setState("logged_out");
       setLine(m.state && m.state.line);
-      if (m.screen_pop) showPop(m.screen_pop);
+      if (m.screen_pop) {
+        showPop(m.screen_pop);  // a reconnect: the agent's state says how far the call got
+        const st = m.state && m.state.state;
+        if (st === "on_call") setPhase("connected"); else if (st === "wrap_up") setPhase("ended");
+      }
     } else if (m.type === "screen_pop") showPop(m);
     else if (m.type === "event") onEvent(m.event);
   }, (up) => { $("conn").textContent = up ? "live" : "reconnecting…"; $("conn").className = "conn " + (up ? "muted" : "down"); });
@@ -118,21 +160,23 @@
     return res;
   }
 
-  document.querySelectorAll("button[data-action]").forEach((b) => b.addEventListener("click", () => {
-    const action = b.dataset.action, extra = {};
-    if (action === "pause") extra.reason = $("pause-reason").value;
-    if (["hold", "resume", "hangup", "blind_transfer", "attended_transfer", "complete_transfer",
-         "preview_dial", "preview_skip"].includes(action)) {
+  // The wrap-up form's submit button (wrap_up_done) saves through the form below.
+  document.querySelectorAll("button[data-action]:not([type=submit])").forEach((b) => b.addEventListener("click", () => {
+    const action = b.dataset.action, fields = COMMANDS[action].fields, extra = {};
+    if (fields.includes("reason")) extra.reason = $("pause-reason").value;
+    if (fields.includes("call_id")) {
       if (!call) { reply(false, "No call"); return; }
       extra.call_id = call.id;
     }
-    if (action === "blind_transfer" || action === "attended_transfer") {
-      extra.target = $("transfer-target").value; extra.target_kind = $("transfer-kind").value;
-    }
+    if (fields.includes("target")) { extra.target = $("transfer-target").value; extra.target_kind = $("transfer-kind").value; }
+    const forCall = call;
     send(action, extra).then((res) => {
-      if (!res.ok) return;
-      if (action === "preview_dial") { $("preview-controls").hidden = true; $("call-status").textContent = "dialling…"; }
-      if (action === "preview_skip") clearCall();
+      if (!res.ok || !(action in AFTER) || call !== forCall) return;
+      if (AFTER[action] === "") { clearCall(); return; }
+      setPhase(AFTER[action]);
+      if (action === "preview_dial") $("call-status").textContent = "dialling…";
+      if (action === "attended_transfer") $("call-status").textContent = "consulting " + extra.target + " — caller on hold";
+      if (action === "cancel_transfer") $("call-status").textContent = "talking";
     });
   }));
 
@@ -144,7 +188,7 @@
     if ($("callback-at").value) body.callback_at = new Date($("callback-at").value).getTime() / 1000;
     const res = await H.api("POST", "/api/v1/interactions/" + encodeURIComponent(call.id) + "/wrap-up", body);
     const out = $("wrapup-result");
-    if (res.ok) { out.textContent = "Saved: " + body.disposition; out.className = "notice"; $("btn-wrapup").disabled = true; }
+    if (res.ok) { out.textContent = "Saved: " + body.disposition; out.className = "notice"; setPhase("saved"); }
     else { out.textContent = (res.data && res.data.error) || "error " + res.status; out.className = "error"; }
   });
 
