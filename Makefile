@@ -5,18 +5,37 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 NATIVE_STAMP := $(VENV)/.native-stamp
 SERVICES_ENV := var/services.env
+LOCK := requirements.lock
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench services browser venv native clean soak
+.PHONY: demo test bench services browser venv native clean soak lock lint
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/python.sh
+## Everything comes from the lock (pinned, with hashes); the project itself goes in
+## editable without dependencies, built with the locked setuptools (no unpinned build env).
+$(STAMP): $(LOCK) pyproject.toml scripts/python.sh
 	@mkdir -p var
 	@test -x $(PY) || "$$(scripts/python.sh)" -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install -q --disable-pip-version-check --require-hashes -r $(LOCK)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+## Regenerate requirements.lock from pyproject.toml (runtime + test extra, with hashes):
+## run it after changing the dependencies; `make lock LOCK_ARGS=--upgrade` moves every pin
+## to the newest release allowed.
+LOCK_ARGS ?=
+lock:
+	@test -x $(PY) || "$$(scripts/python.sh)" -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check pip-tools
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --extra test --strip-extras \
+		--no-emit-index-url --no-emit-find-links $(LOCK_ARGS) -o $(LOCK) pyproject.toml
+
+## Static gates: ruff (lint and format) and mypy (configured in pyproject.toml).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 ## The router compiled with mypyc, for the simulator (routing/native.py): rebuilt when
 ## its sources change (a stale build is never used: the Python router runs instead).

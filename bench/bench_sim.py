@@ -261,22 +261,26 @@ def main() -> None:
     previous: dict = json.loads(partial_path.read_text()) if args.resume and partial_path.exists() else {}
     t = previous.get("throughput") or throughput(args.quick, args.repeats or (1 if args.quick else 3))
     print(
-        f"router model : {t['router_calls']:>8} calls in {t['router_wall_s']:7.2f} s = {t['router_calls_per_s']:9.0f} calls/s"
+        f"router model : {t['router_calls']:>8} calls in {t['router_wall_s']:7.2f} s = "
+        f"{t['router_calls_per_s']:9.0f} calls/s"
         f"  ({t['router_events']} events, {t['simulated_hours']:.1f} simulated h; {t['router']} router)"
     )
     print(
         f"bare SimPy   : {t['bare_calls']:>8} calls in {t['bare_wall_s']:7.2f} s = {t['bare_calls_per_s']:9.0f} calls/s"
     )
     print(
-        f"ratio        : {t['ratio']:.2f} (target >= {t['target_ratio']:.2f}) {'OK' if t['ratio'] >= 0.5 else 'BELOW TARGET'}"
+        f"ratio        : {t['ratio']:.2f} (target >= {t['target_ratio']:.2f}) "
+        f"{'OK' if t['ratio'] >= 0.5 else 'BELOW TARGET'}"
     )
     print(
-        f"CPU time     : router model {t['router_calls_per_cpu_s']:.0f} calls/CPU-s, bare {t['bare_calls_per_cpu_s']:.0f} "
-        f"calls/CPU-s, ratio {t['ratio_cpu']:.2f} (less sensitive to a busy machine)"
+        f"CPU time     : router model {t['router_calls_per_cpu_s']:.0f} calls/CPU-s, "
+        f"bare {t['bare_calls_per_cpu_s']:.0f} calls/CPU-s, "
+        f"ratio {t['ratio_cpu']:.2f} (less sensitive to a busy machine)"
     )
     if "python_router_ratio" in t:
         print(
-            f"Python router: the same model with the router not compiled: {t['python_router_calls_per_s']:.0f} calls/s, "
+            "Python router: the same model with the router not compiled: "
+            f"{t['python_router_calls_per_s']:.0f} calls/s, "
             f"ratio {t['python_router_ratio']:.2f} (CPU {t['python_router_ratio_cpu']:.2f}), for the record"
         )
     print(
@@ -300,7 +304,8 @@ def main() -> None:
 
         print(
             f"{r['model']:<28}{r['load']:>6.3f}{r['calls']:>9} | {c('p_wait'):>22} | {c('abandon_rate'):>22} | "
-            f"{c('asa', '.2f'):>22} | {c('service_level', '.3f'):>20} | {c('occupancy', '.3f'):>20} | {'yes' if r['ok'] else 'NO'}",
+            f"{c('asa', '.2f'):>22} | {c('service_level', '.3f'):>20} | {c('occupancy', '.3f'):>20} | "
+            f"{'yes' if r['ok'] else 'NO'}",
             flush=True,
         )
         partial = ROOT / "bench/results/sim.partial.json"

@@ -265,7 +265,8 @@ async def main(quick: bool) -> dict:
             wb = await wallboard_fanout(url, bus, admin, pid, wb_clients, wb_seconds, min(agents, 100))
         print(
             f"wallboard: {wb['clients']} clients, {wb['updates_per_s_per_client']} updates/s each "
-            f"(max {wb['max_updates_per_s']}), {wb['snapshot_bytes']} B/update, {wb['agents_on_board']} agents on the board: "
+            f"(max {wb['max_updates_per_s']}), {wb['snapshot_bytes']} B/update, "
+            f"{wb['agents_on_board']} agents on the board: "
             f"server CPU {wb['server_cpu_pct_of_core']} % of a core (target <= 10 %)"
         )
     result = {"quick": quick, "screen_pop": pop, "wallboard": wb}

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -149,7 +150,7 @@ class _Manager(Manager):
         # panoramisk registers its own 'FullyBooted' handler, which re-sends actions
         # that were in flight when the connection dropped: never for us. This also
         # leaves exactly one pattern ('*', added by AmiClient) to test per event.
-        self.patterns = []
+        self.patterns: list[tuple[str, re.Pattern[str]]] = []  # panoramisk's (pattern, compiled) pairs
         self.callbacks.clear()
 
     def connect(self, run_forever: bool = False, on_startup: Any = None, on_shutdown: Any = None) -> asyncio.Task[Any]:

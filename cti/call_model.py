@@ -977,7 +977,7 @@ class CallModel:
             elif not call.queued:
                 self._queue(call, now, out)
         for uid in call.channels:
-            ch = self._channels.get(uid)
-            if ch is not None and ch.role == AGENT and ch.state == "Ringing" and uid not in call.offered:
-                call.offered[uid] = ch.agent_id
-                out.append(CallOffered(now, call.call_id, ch.agent_id, queue=call.queue))
+            leg = self._channels.get(uid)
+            if leg is not None and leg.role == AGENT and leg.state == "Ringing" and uid not in call.offered:
+                call.offered[uid] = leg.agent_id
+                out.append(CallOffered(now, call.call_id, leg.agent_id, queue=call.queue))

@@ -242,8 +242,9 @@ async def run_demo(options: DemoOptions) -> None:
         f"  health:     {url}healthz\n"
         f"  traffic:    {options.calls_per_hour:.0f} calls/hour through the PBX emulator on 127.0.0.1:{emulator.port}\n"
         + (
-            f"  outbound:   predictive campaign 'demo' ({CAMPAIGN_LEADS} leads, {CAMPAIGN_AGENTS} blended agents + you)\n"
-            f"  preview:    campaign 'demo-preview': go available on the agent desk, read the lead, Dial or Skip\n"
+            f"  outbound:   predictive campaign 'demo' ({CAMPAIGN_LEADS} leads, "
+            f"{CAMPAIGN_AGENTS} blended agents + you)\n"
+            "  preview:    campaign 'demo-preview': go available on the agent desk, read the lead, Dial or Skip\n"
             if options.campaign
             else ""
         )

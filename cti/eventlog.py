@@ -105,7 +105,7 @@ class BufferedEventLog:
                 # An event the store cannot encode must not block the ones behind it.
                 await self._write_one_by_one(len(batch))
                 continue
-            except Exception as exc:  # any store failure: keep the events, retry later
+            except Exception as exc:  # noqa: BLE001 - any store failure: keep the events, retry later
                 self.failures += 1
                 self.last_error = type(exc).__name__
                 if self.failing_since is None:

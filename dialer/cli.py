@@ -7,9 +7,8 @@ Wired as `hotline sim dialer ...` by the CLI owner; also runnable on its own:
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import click
 
@@ -119,7 +118,7 @@ def sim_dialer(
     drop_cap: float,
     window_hours: float,
     events_path: str | None,
-    json_out: click.utils.LazyFile | None,
+    json_out: IO[str] | None,
     campaign_path: str | None,
     leads_path: str | None,
     start_at: datetime | None,
@@ -214,4 +213,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -309,7 +309,7 @@ class DialerRunner:
         customers = [lead_customer(self.campaign, s.lead) for s in self.book.states.values()]
         try:
             await self.store.put_customers(customers)
-        except Exception as exc:  # a bad row must not stop the campaign; the pop shows less
+        except Exception as exc:  # noqa: BLE001 - a bad row must not stop the campaign; the pop shows less
             log.warning("campaign_customers_not_written", campaign=self.campaign.id, error=str(exc)[:200])
 
     async def run(self) -> None:
@@ -823,7 +823,7 @@ class DialerRunner:
     async def publish_tile(self, now: float, snap: PacingSnapshot | None = None) -> None:
         try:
             await self.center.bus.set_state("campaigns", self.campaign.id, self.tile(now))
-        except Exception as exc:  # the wallboard is a view; dialing goes on
+        except Exception as exc:  # noqa: BLE001 - the wallboard is a view; dialing goes on
             log.warning("campaign_tile_failed", campaign=self.campaign.id, error=type(exc).__name__)
 
     # ------------------------------------------------------------ helpers

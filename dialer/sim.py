@@ -433,7 +433,9 @@ class DialerModel:
                 self.emit(DialerDropped(at=env.now, call_id=call_id, campaign=self.campaign_id, lead_id=lead_id))
                 self.emit(CallEnded(at=env.now, call_id=call_id, cause=16, cause_text="Dropped", hung_up_by="system"))
                 return
-            agent = ev.value
+            handed = ev.value  # _agent_free() succeeds a waiting entry's event with the agent
+            assert isinstance(handed, _Agent)
+            agent = handed
         r.connected += 1
         self.pacer.observe_live_answer(answered_at, dropped=False)
         if self.book is not None and lead is not None:

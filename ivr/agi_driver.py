@@ -78,7 +78,7 @@ class IvrService:
         if isinstance(command, Lookup):
             try:
                 return await self.lookup(command.by, command.value)
-            except Exception as exc:  # a CRM outage must not drop the caller: route unidentified
+            except Exception as exc:  # noqa: BLE001 - a CRM outage must not drop the caller: route unidentified
                 log.warning("ivr_lookup_failed", call_id=call_id, by=command.by, error=type(exc).__name__)
                 return None
         if isinstance(command, Stepped):

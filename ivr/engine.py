@@ -162,15 +162,15 @@ def run(flow: IvrFlow, caller: str, now_epoch: float) -> IvrRun:
                 attributes[node.store_as] = value
             current = node.next if value else node.on_fail
         elif isinstance(node, SelfServiceNode):
-            value = (customer or {}).get("attributes", {}).get(node.field)
-            if value is None:
-                value = (customer or {}).get(node.field)
-            if value is None or not str(value).isdigit():
+            found = (customer or {}).get("attributes", {}).get(node.field)
+            if found is None:
+                found = (customer or {}).get(node.field)
+            if found is None or not str(found).isdigit():
                 yield Play(node.unknown_prompt)
                 yield Stepped(current, "unknown")
             else:
                 yield Play(node.prompt)
-                yield SayDigits(str(value))
+                yield SayDigits(str(found))
                 yield Stepped(current, "said")
             current = node.next
         elif isinstance(node, QueueNode):

@@ -199,7 +199,7 @@ def parse_flow(data: dict[str, Any], filename: str = "hotline.toml", prefix: str
     try:
         return IvrFlow.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        problems: list[str] = []
         for error in exc.errors(include_input=False, include_url=False):
             loc = ".".join(
                 str(p)

@@ -34,6 +34,7 @@ from typing import Any
 
 from reports.kpi_fold import (
     AGENT_STATES,
+    CallFact,
     Fact,
     Handled,
     KpiFold,
@@ -55,6 +56,10 @@ __all__ = [
 ]
 
 INTERVALS = (900, 1800, 3600)
+
+# A bucket: (dimension "all" | "queue" | "team" | "agent", its name ("" for "all"),
+# interval start or None for the whole range).
+BucketKey = tuple[str, str, float | None]
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,9 @@ class Totals:
         return {name: getattr(self, name) for name in _FIELDS}
 
 
+Buckets = dict[BucketKey, Totals]
+
+
 def _ratio(a: float, b: float) -> float | None:
     return a / b if b > 0 else None
 
@@ -190,7 +198,7 @@ def metrics(t: Totals, cfg: KpiConfig) -> dict[str, Any]:
 # ---------------------------------------------------------------- attribution
 
 
-def _call_deltas(f: Fact, cfg: KpiConfig) -> tuple[tuple[str, float], ...]:
+def _call_deltas(f: CallFact, cfg: KpiConfig) -> tuple[tuple[str, float], ...]:
     if isinstance(f, Offered):
         return (("offered", 1.0),)
     if isinstance(f, Outcome):
@@ -213,19 +221,18 @@ def _call_deltas(f: Fact, cfg: KpiConfig) -> tuple[tuple[str, float], ...]:
     raise TypeError(f"not a call fact: {f!r}")
 
 
-def _bump(t: Totals, f: Fact, threshold: float, short: float) -> None:
+def _bump(t: Totals, f: CallFact, threshold: float, short: float) -> None:
     """Apply one call fact to one bucket (the incremental engine's hot path; the batch
     report sums `_call_deltas` instead, so the equality tests compare two codings)."""
-    tf = type(f)
-    if tf is Offered:
+    if isinstance(f, Offered):
         t.offered += 1.0
-    elif tf is Outcome:
-        w = f.wait  # type: ignore[union-attr]
+    elif isinstance(f, Outcome):
+        w = f.wait
         if w > 0:
             t.waited += 1.0
-        if f.deflected:  # type: ignore[union-attr]
+        if f.deflected:
             t.deflected += 1.0
-        elif f.answered:  # type: ignore[union-attr]
+        elif f.answered:
             t.answered += 1.0
             t.wait_answered += w
             if w <= threshold:
@@ -239,17 +246,17 @@ def _bump(t: Totals, f: Fact, threshold: float, short: float) -> None:
                 t.abandoned_within += 1.0
         if w > t.max_wait:
             t.max_wait = w
-    elif tf is Handled:
+    elif isinstance(f, Handled):
         t.handled += 1.0
-        t.talk += f.talk  # type: ignore[union-attr]
-        t.hold += f.hold  # type: ignore[union-attr]
-        t.wrap += f.wrap  # type: ignore[union-attr]
-    elif tf is Ring:
-        if f.rona:  # type: ignore[union-attr]
+        t.talk += f.talk
+        t.hold += f.hold
+        t.wrap += f.wrap
+    elif isinstance(f, Ring):
+        if f.rona:
             t.rona += 1.0
         else:
             t.offers += 1.0
-    elif tf is Transfer:
+    elif isinstance(f, Transfer):
         t.transferred += 1.0
 
 
@@ -272,15 +279,15 @@ def _pieces(start: float, end: float, size: int) -> Iterable[tuple[float, float]
         b = nxt
 
 
-def _agent_keys(agent: str, period: float | None, cfg: KpiConfig) -> list[tuple[str, str, float | None]]:
-    keys: list[tuple[str, str, float | None]] = [("agent", agent, period)]
+def _agent_keys(agent: str, period: float | None, cfg: KpiConfig) -> list[BucketKey]:
+    keys: list[BucketKey] = [("agent", agent, period)]
     team = cfg.teams.get(agent)
     if team:
         keys.append(("team", team, period))
     return keys
 
 
-def _add(bucket: dict, key: tuple, deltas: Iterable[tuple[str, float]]) -> None:
+def _add(bucket: Buckets, key: BucketKey, deltas: Iterable[tuple[str, float]]) -> None:
     t = bucket.get(key)
     if t is None:
         t = bucket[key] = Totals()
@@ -292,10 +299,10 @@ def _add(bucket: dict, key: tuple, deltas: Iterable[tuple[str, float]]) -> None:
             setattr(t, name, getattr(t, name) + amount)
 
 
-def _call_fact_keys(f: Fact, period: float | None, cfg: KpiConfig) -> list[tuple[str, str, float | None]]:
-    keys: list[tuple[str, str, float | None]] = [("all", "", period), ("queue", f.queue, period)]  # type: ignore[union-attr]
-    agent = getattr(f, "agent", "")
-    if agent and not isinstance(f, Offered):
+def _call_fact_keys(f: CallFact, period: float | None, cfg: KpiConfig) -> list[BucketKey]:
+    keys: list[BucketKey] = [("all", "", period), ("queue", f.queue, period)]
+    agent = "" if isinstance(f, Offered) else f.agent
+    if agent:
         keys.extend(_agent_keys(agent, period, cfg))
     return keys
 
@@ -336,7 +343,7 @@ class KpiReport:
 
 
 def _build_report(
-    buckets: Mapping[tuple, Totals],
+    buckets: Mapping[BucketKey, Totals],
     cfg: KpiConfig,
     start: float | None,
     end: float | None,
@@ -389,24 +396,24 @@ class KpiEngine:
         self.cfg = config or KpiConfig()
         self._window = window
         self._fold = KpiFold(self)
-        self._buckets: dict[tuple, Totals] = {}
+        self._buckets: Buckets = {}
         # window ring: slot start -> {(dim, name, None): Totals}
-        self._slots: dict[float, dict[tuple, Totals]] = {}
+        self._slots: dict[float, Buckets] = {}
         self._now = float("-inf")
 
     # FactSink
     def fact(self, f: Fact) -> None:
         cfg = self.cfg
-        if type(f) is Span:
-            self._span(f.agent, f.state, f.start, f.end, self._buckets, self._slots if self._window else None)  # type: ignore[union-attr]
+        if isinstance(f, Span):
+            self._span(f.agent, f.state, f.start, f.end, self._buckets, self._slots if self._window else None)
             return
         t_sl, t_short = cfg.sl_threshold_s, cfg.short_abandon_s
-        at = f.offered_at  # type: ignore[union-attr]
-        q = f.queue  # type: ignore[union-attr]
+        at = f.offered_at
+        q = f.queue
         iv = math.floor(at / cfg.interval_s) * cfg.interval_s
-        agent = "" if type(f) is Offered else f.agent  # type: ignore[union-attr]
+        agent = "" if isinstance(f, Offered) else f.agent
         team = cfg.teams.get(agent) if agent else None
-        keys = [("all", "", None), ("all", "", iv), ("queue", q, None), ("queue", q, iv)]
+        keys: list[BucketKey] = [("all", "", None), ("all", "", iv), ("queue", q, None), ("queue", q, iv)]
         if agent:
             keys += [("agent", agent, None), ("agent", agent, iv)]
             if team:
@@ -442,13 +449,13 @@ class KpiEngine:
         state: str,
         start: float,
         end: float,
-        buckets: dict[tuple, Totals],
-        slots: dict[float, dict[tuple, Totals]] | None,
+        buckets: Buckets,
+        slots: dict[float, Buckets] | None,
     ) -> None:
         cfg = self.cfg
         name = _STATE_ATTR[state]
         team = cfg.teams.get(agent)
-        whole = [("all", "", None), ("agent", agent, None)]
+        whole: list[BucketKey] = [("all", "", None), ("agent", agent, None)]
         if team:
             whole.append(("team", team, None))
         secs = end - start
@@ -458,7 +465,10 @@ class KpiEngine:
                 t = buckets[key] = Totals()
             setattr(t, name, getattr(t, name) + secs)
         for iv, part in _pieces(start, end, cfg.interval_s):
-            for key in [("all", "", iv), ("agent", agent, iv)] + ([("team", team, iv)] if team else []):
+            pieces: list[BucketKey] = [("all", "", iv), ("agent", agent, iv)]
+            if team:
+                pieces.append(("team", team, iv))
+            for key in pieces:
                 t = buckets.get(key)
                 if t is None:
                     t = buckets[key] = Totals()
@@ -503,7 +513,7 @@ class KpiEngine:
         if start % cfg.interval_s or end % cfg.interval_s:
             raise ValueError(f"overall_between: start and end must be multiples of interval_s ({cfg.interval_s})")
         now = self._now if now is None else now
-        extra: dict[tuple, Totals] = {}
+        extra: Buckets = {}
         for sp in self._fold.open_spans(now):
             self._span(sp.agent, sp.state, sp.start, sp.end, extra, None)
         total = Totals()
@@ -525,7 +535,7 @@ class KpiEngine:
         if now < self._now:
             raise ValueError(f"window(now={now}): earlier than the last event ({self._now})")
         start = self.window_start(now)
-        merged: dict[tuple, Totals] = {}
+        merged: Buckets = {}
         for slot, ring in self._slots.items():
             if slot >= start:
                 for key, tot in ring.items():
@@ -601,7 +611,7 @@ def batch_report(
     if end is not None:
         spans += fold.open_spans(end)
     # group call facts: key -> list of deltas, then sum each field per group
-    groups: dict[tuple, list[Fact]] = {}
+    groups: dict[BucketKey, list[CallFact]] = {}
     for f in facts:
         if isinstance(f, Span):
             continue
@@ -612,7 +622,7 @@ def batch_report(
         for p in periods:
             for key in _call_fact_keys(f, p, cfg):
                 groups.setdefault(key, []).append(f)
-    buckets: dict[tuple, Totals] = {}
+    buckets: Buckets = {}
     for key, fs in groups.items():
         t = Totals()
         sums: dict[str, float] = {}

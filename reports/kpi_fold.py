@@ -33,13 +33,12 @@ Semantics (documented here once):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
-import events as _events
 from events import (
     AgentLoggedIn,
     AgentLoggedOut,
@@ -51,6 +50,7 @@ from events import (
     CallNotAnswered,
     CallOffered,
     CallQueued,
+    CallRejected,
     CallResumed,
     CallTransferred,
     WrapUpEnded,
@@ -113,7 +113,8 @@ class Span:
     end: float
 
 
-Fact = Offered | Outcome | Transfer | Ring | Handled | Span
+CallFact = Offered | Outcome | Transfer | Ring | Handled  # attributed to the call's offer
+Fact = CallFact | Span
 
 
 class FactSink(Protocol):
@@ -283,12 +284,12 @@ class KpiFold:
             v.agent = ""
             self.sink.fact(Ring(v.offered_at, v.queue, e.agent_id, True))
 
-    def _rejected(self, e: object, at: float) -> None:
+    def _rejected(self, e: CallRejected, at: float) -> None:
         """CallRejected: the agent declined the offer; the call waits again. Not a RONA."""
-        agent = e.agent_id  # type: ignore[attr-defined]
+        agent = e.agent_id
         if self._agent_state.get(agent) == "reserved":
             self._set_state(agent, "available", at)
-        v = self._visits.get(e.call_id)  # type: ignore[attr-defined]
+        v = self._visits.get(e.call_id)
         if v is not None and v.state == "ringing" and v.agent == agent:
             v.state = "waiting"
             v.agent = ""
@@ -382,7 +383,10 @@ class KpiFold:
         self._logout(e.agent_id, at)
 
 
-_HANDLERS = {
+# Each handler takes the event type it is filed under: the event parameter is Any
+# because the dict's value type cannot tie it to its key (the lookup by exact type does).
+_Handler = Callable[[KpiFold, Any, float], None]
+_HANDLERS: dict[type, _Handler] = {
     CallQueued: KpiFold._queued,
     CallOffered: KpiFold._offered,
     CallNotAnswered: KpiFold._not_answered,
@@ -396,7 +400,5 @@ _HANDLERS = {
     AgentLoggedIn: KpiFold._logged_in,
     AgentStateChanged: KpiFold._state_changed,
     AgentLoggedOut: KpiFold._logged_out,
+    CallRejected: KpiFold._rejected,
 }
-_rejected_type = getattr(_events, "CallRejected", None)  # appended to events/ by routing
-if _rejected_type is not None:
-    _HANDLERS[_rejected_type] = KpiFold._rejected

@@ -46,10 +46,10 @@ def bar_chart(
         f'<line x1="{pad_l}" y1="{pad_t + plot_h}" x2="{width - pad_r}" y2="{pad_t + plot_h}" class="axis"/>',
     ]
     for frac in (0.0, 0.5, 1.0):
-        v = top / 1.1 * frac
-        y = pad_t + plot_h - (v / top) * plot_h
+        tick = top / 1.1 * frac
+        y = pad_t + plot_h - (tick / top) * plot_h
         out.append(
-            f'<text x="{pad_l - 4}" y="{y + 4:.1f}" class="tick" text-anchor="end">{escape(_fmt(v, unit))}</text>'
+            f'<text x="{pad_l - 4}" y="{y + 4:.1f}" class="tick" text-anchor="end">{escape(_fmt(tick, unit))}</text>'
         )
     for si, (name, vs) in enumerate(series):
         color = PALETTE[si % len(PALETTE)]

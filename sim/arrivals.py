@@ -192,8 +192,21 @@ def read_anonymous_bank(
     with p.open(encoding="utf-8", newline="") as fh:
         header = fh.readline().rstrip("\r\n").split("\t")
         try:
-            idx = {name: header.index(name) for name in
-                   ("call_id", "customer_id", "priority", "type", "date", "q_start", "q_time", "outcome", "ser_time", "vru_exit")}  # fmt: skip
+            idx = {
+                name: header.index(name)
+                for name in (
+                    "call_id",
+                    "customer_id",
+                    "priority",
+                    "type",
+                    "date",
+                    "q_start",
+                    "q_time",
+                    "outcome",
+                    "ser_time",
+                    "vru_exit",
+                )
+            }
         except ValueError as exc:
             raise ScenarioError(f"{p}: not the Anonymous Bank format ({exc})") from None
         for lineno, raw in enumerate(fh, 2):

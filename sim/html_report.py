@@ -24,7 +24,7 @@ def _e(s: Any) -> str:
 
 def _fmt(v: Any, pct: bool = False) -> str:
     if v is None:
-        return "–"
+        return "\u2013"  # an en dash: no value
     if isinstance(v, float):
         if pct:
             return f"{v * 100:.1f}%"
@@ -89,8 +89,10 @@ def bar_chart(
             v = s[i]
             h = (H - MT - MB) * (v / ymax if ymax else 0)
             x = ML + i * pw + pw * 0.1 + k * bw
-            parts.append(f'<rect x="{x:.1f}" y="{H - MB - h:.1f}" width="{bw:.1f}" height="{h:.1f}" '
-                         f'fill="{COLORS[k % len(COLORS)]}"><title>{_e(lab)}: {_fmt(v, pct)}</title></rect>')  # fmt: skip
+            parts.append(
+                f'<rect x="{x:.1f}" y="{H - MB - h:.1f}" width="{bw:.1f}" height="{h:.1f}" '
+                f'fill="{COLORS[k % len(COLORS)]}"><title>{_e(lab)}: {_fmt(v, pct)}</title></rect>'
+            )
         if i % step == 0:
             x = ML + i * pw + pw / 2
             parts.append(f'<text x="{x:.1f}" y="{H - MB + 14}" font-size="10" text-anchor="middle">{_e(lab)}</text>')
@@ -125,7 +127,8 @@ def line_chart(
                          f'<title>{_e(names[k])} {_e(labels[i])}: {_fmt(v, pct)}</title></circle>')  # fmt: skip
         if pts:
             parts.append(
-                f'<polyline fill="none" stroke="{COLORS[k % len(COLORS)]}" stroke-width="1.5" points="{" ".join(pts)}"/>'
+                f'<polyline fill="none" stroke="{COLORS[k % len(COLORS)]}" stroke-width="1.5" '
+                f'points="{" ".join(pts)}"/>'
             )
     step = max(1, math.ceil(n / 16))
     for i in range(0, n, step):
@@ -183,7 +186,8 @@ def render_html(results: Sequence[SimResult], candidate_name: str | None = None)
         names = [sc.name]
     body: list[str] = [f"<h1>Simulation: {_e(sc.name)}</h1>"]
     body.append(f"<p>seed {first.seed} · {first.stats.calls} calls · simulated "
-                f"{_clock(sc.start_s)}–{_clock(first.stats.end_s)} ({(first.stats.end_s - sc.start_s) / 3600:.1f} h)"
+                f"{_clock(sc.start_s)}\u2013{_clock(first.stats.end_s)} "
+                f"({(first.stats.end_s - sc.start_s) / 3600:.1f} h)"
                 f" · SL threshold {first.report.config['sl_threshold_s']} s · interval "
                 f"{first.report.config['interval_s'] // 60} min</p>")  # fmt: skip
 
@@ -220,42 +224,62 @@ def render_html(results: Sequence[SimResult], candidate_name: str | None = None)
     body.append(line_chart(labels, occ, [f"{n}: occupancy" for n in names], "Occupancy per interval", "occupancy"))
     rows = []
     for iv in first.report.intervals:
-        rows.append([_clock(iv["start"]), iv["offered"], iv["answered"], iv["abandoned"],
-                     _fmt(iv["service_level_offered"], True), _fmt(iv["service_level"], True),
-                     _fmt(iv["abandon_rate"], True), _fmt(iv["asa"]), _fmt(iv["aht"]), _fmt(iv["occupancy"], True)])  # fmt: skip
+        rows.append(
+            [
+                _clock(iv["start"]),
+                iv["offered"],
+                iv["answered"],
+                iv["abandoned"],
+                _fmt(iv["service_level_offered"], True),
+                _fmt(iv["service_level"], True),
+                _fmt(iv["abandon_rate"], True),
+                _fmt(iv["asa"]),
+                _fmt(iv["aht"]),
+                _fmt(iv["occupancy"], True),
+            ]
+        )
     body.append(_table(rows, ["interval", "offered", "answered", "abandoned", "SL/offered", "SL/answered",
                               "abandon", "ASA s", "AHT s", "occupancy"]))  # fmt: skip
 
     # teams and agents
     teams = sorted({t for r in results for t in r.report.teams})
     if teams:
-        series = [
+        occupancy: list[list[float]] = [
             [(r.report.teams.get(t, {}).get("total", {}).get("occupancy") or 0.0) for t in teams] for r in results
         ]
-        body.append("<h2>Teams</h2>" + bar_chart(teams, series, names, "Occupancy per team", "occupancy", pct=True))
+        body.append("<h2>Teams</h2>" + bar_chart(teams, occupancy, names, "Occupancy per team", "occupancy", pct=True))
     agents = sorted({a for r in results for a in r.report.agents})
     if agents:
         if len(agents) <= 80:
-            series = [
+            occupancy = [
                 [(r.report.agents.get(a, {}).get("total", {}).get("occupancy") or 0.0) for a in agents] for r in results
             ]
             body.append(
-                "<h2>Agents</h2>" + bar_chart(agents, series, names, "Occupancy per agent", "occupancy", pct=True)
+                "<h2>Agents</h2>" + bar_chart(agents, occupancy, names, "Occupancy per agent", "occupancy", pct=True)
             )
         else:
             edges = [i / 20 for i in range(21)]
             labs = [f"{int(e * 100)}%" for e in edges[:-1]]
-            series = []
+            occupancy = []
             for r in results:
                 occs = [(r.report.agents[a]["total"].get("occupancy") or 0.0) for a in r.report.agents]
-                series.append(_histogram(occs, edges))
-            body.append("<h2>Agents</h2>" + bar_chart(labs, series, names,
+                occupancy.append(_histogram(occs, edges))
+            body.append("<h2>Agents</h2>" + bar_chart(labs, occupancy, names,
                         f"Occupancy across {len(agents)} agents (number of agents per 5% band)", "agents"))  # fmt: skip
         rows = []
         for a in agents[:200]:
             t = first.report.agents.get(a, {}).get("total", {})
-            rows.append([a, sc.kpi.teams.get(a, ""), t.get("handled", 0), _fmt(t.get("aht")),
-                         _fmt(t.get("occupancy"), True), _fmt(t.get("utilization"), True), t.get("rona", 0)])  # fmt: skip
+            rows.append(
+                [
+                    a,
+                    sc.kpi.teams.get(a, ""),
+                    t.get("handled", 0),
+                    _fmt(t.get("aht")),
+                    _fmt(t.get("occupancy"), True),
+                    _fmt(t.get("utilization"), True),
+                    t.get("rona", 0),
+                ]
+            )
         body.append(_table(rows, ["agent", "team", "handled", "AHT s", "occupancy", "utilization", "RONA"]))
 
     # queues
@@ -277,5 +301,7 @@ def render_html(results: Sequence[SimResult], candidate_name: str | None = None)
            "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}"
            "td:first-child{text-align:left}figure{margin:8px 0 20px}figcaption{font-weight:600;margin-bottom:4px}"
            "pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px}")  # fmt: skip
-    return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Hotline simulation: "
-            f"{_e(sc.name)}</title><style>{css}</style></head><body>" + "\n".join(body) + "</body></html>\n")  # fmt: skip
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Hotline simulation: '
+        f"{_e(sc.name)}</title><style>{css}</style></head><body>" + "\n".join(body) + "</body></html>\n"
+    )

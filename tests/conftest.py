@@ -39,7 +39,7 @@ def _run_in_thread(coro) -> None:
     def target() -> None:
         try:
             asyncio.run(coro)
-        except Exception as exc:  # re-raised in the caller's thread
+        except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
             errors.append(exc)
 
     thread = threading.Thread(target=target)

@@ -140,7 +140,7 @@ async def agent_put(request: web.Request) -> web.Response:
     log.info("user_saved", login=login, by=me.login, created=old is None)
     try:  # the live loop and the wallboards follow at once (else within their periodic check)
         await request.app[BUS].publish(CONFIG_CHANNEL, {"section": "users", "login": login, "author": me.login})
-    except Exception as exc:  # saved either way
+    except Exception as exc:  # noqa: BLE001 - any bus failure: the user is saved either way
         log.warning("user_change_not_announced", login=login, error=type(exc).__name__)
     return web.json_response(_user_json(user), status=201 if old is None else 200)
 

@@ -39,9 +39,9 @@ IDENTITY = web.RequestKey("identity", Identity)
 SETTINGS = web.AppKey("web_settings", SettingsService)
 LIMITER = web.AppKey("web_login_limiter", LoginRateLimiter)
 COMMANDS = web.AppKey("web_commands", CommandClient)
-CLOCK = web.AppKey("web_clock", "Callable[[], float]")
+CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("web_clock")
 COMMAND_TIMEOUT = web.AppKey("web_command_timeout", float)
-WEB_TASKS = web.AppKey("web_tasks", "list[asyncio.Task[None]]")
+WEB_TASKS: web.AppKey[list[asyncio.Task[None]]] = web.AppKey("web_tasks")
 
 SESSION_COOKIE = "hotline_session"
 SESSION_MAX_AGE_S = 12 * 3600
@@ -219,7 +219,7 @@ async def _login_wait(app: web.Application, keys: tuple[str, ...], now: float) -
     local = limiter.retry_after(keys, now)
     try:
         shared = [await app[BUS].hits(_failures_key(key), now - limiter.window_s) for key in keys]
-    except Exception as exc:  # the bus is away: this process's count still holds
+    except Exception as exc:  # noqa: BLE001 - the bus is away: this process's count still holds
         log.warning("login_limiter_bus_unavailable", error=type(exc).__name__)
         return local
     return max(local, limiter.wait_from(shared, now))
@@ -231,7 +231,7 @@ async def _login_failed(app: web.Application, keys: tuple[str, ...], now: float)
     try:
         for key in keys:
             await app[BUS].add_hit(_failures_key(key), now, limiter.window_s)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the bus is away: this process's count was still taken
         log.warning("login_limiter_bus_unavailable", error=type(exc).__name__)
 
 
@@ -241,7 +241,7 @@ async def _login_succeeded(app: web.Application, keys: tuple[str, ...]) -> None:
         for key in keys:
             if key.startswith("login:"):  # a right password clears the login's count, not the address's
                 await app[BUS].clear_hits(_failures_key(key))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the bus is away: its count expires with its window
         log.warning("login_limiter_bus_unavailable", error=type(exc).__name__)
 
 

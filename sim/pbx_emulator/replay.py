@@ -185,10 +185,12 @@ async def run_flow(name: str, speed: float = 20.0, settle: float = 1.0, max_lag:
             if delay > 0:
                 await asyncio.sleep(delay)
             async with progress:
+
+                def caught_up(after: int = act.after_events) -> bool:
+                    return seen >= after or goodbye.is_set()
+
                 try:
-                    await asyncio.wait_for(
-                        progress.wait_for(lambda: seen >= act.after_events or goodbye.is_set()), timeout=max_lag
-                    )
+                    await asyncio.wait_for(progress.wait_for(caught_up), timeout=max_lag)
                 except TimeoutError:
                     pass  # the emulator fell behind the recording: send anyway, the diff will show it
             headers = [(k, names.translate(v)) for k, v in act.message.headers]

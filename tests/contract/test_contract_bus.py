@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from store.bus import Bus, MemoryBus, RedisBus
 
@@ -124,7 +126,7 @@ async def _wait_ping(bus: RedisBus) -> None:
         try:
             await bus.ping()
             return
-        except Exception:
+        except (RedisConnectionError, RedisTimeoutError, OSError):  # not listening yet
             await asyncio.sleep(0.05)
 
 

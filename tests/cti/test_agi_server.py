@@ -201,7 +201,8 @@ async def test_garbage_reply_and_rejected_commands_raise_typed_errors() -> None:
 
     replies = [
         b"510 Invalid or unknown command\n",
-        b"520-Invalid command syntax.  Proper usage follows:\nUsage: STREAM FILE <filename>\n520 End of proper usage.\n",
+        b"520-Invalid command syntax.  Proper usage follows:\n"
+        b"Usage: STREAM FILE <filename>\n520 End of proper usage.\n",
         b"banana\n",
     ]
     server, outcomes = await serve({"ivr": handler})

@@ -175,8 +175,8 @@ EXPECTED: dict[str, list[tuple[Any, ...]]] = {
         ("CallConnected", "agent1002"),
         ("CallEnded", 16, "agent"),
     ],
-    "sip-attended-transfer": SIP_INBOUND_ANSWERED
-    + [
+    "sip-attended-transfer": [
+        *SIP_INBOUND_ANSWERED,
         ("CallHeld", "agent1001"),
         ("CallOffered", "agent1002", "consult"),
         ("CallResumed", "agent1001"),

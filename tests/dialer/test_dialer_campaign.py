@@ -74,7 +74,7 @@ sale = "celebrate"
     assert "campaign.dispositions: unknown action(s) sale=celebrate" in text
     with pytest.raises(CampaignConfigError, match="required table"):
         parse_campaign("[other]\n", "x.toml")
-    with pytest.raises(CampaignConfigError, match="x.toml: "):
+    with pytest.raises(CampaignConfigError, match=r"x\.toml: "):
         parse_campaign("[campaign\n", "x.toml")
 
 

@@ -125,7 +125,7 @@ async def in_loop(rig: Rig, fn: Callable[[], Awaitable[Any]]) -> Any:
     async def call() -> None:
         try:
             result.set_result(await fn())
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - handed to the awaiting test, which re-raises it
             result.set_exception(exc)
 
     rig.center.submit(InLoop(call))

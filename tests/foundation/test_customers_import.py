@@ -41,8 +41,8 @@ def test_import_reports_rejected_rows_and_commits_the_rest(tmp_path: Path, backe
     csv_path.write_text(CSV)
     result = CliRunner().invoke(main, ["customers", "import", str(csv_path), "--config", str(config)])
     assert result.exit_code == 3, result.output
-    rejected = [l for l in result.output.splitlines() if ": rejected: " in l]
-    assert [l.split(":")[1] for l in rejected] == ["3", "4", "5", "6", "7", "9"]
+    rejected = [line for line in result.output.splitlines() if ": rejected: " in line]
+    assert [line.split(":")[1] for line in rejected] == ["3", "4", "5", "6", "7", "9"]
     assert "name: required" in rejected[0]
     assert "phones: not a phone number" in rejected[1]
     assert "tier: 'diamond'" in rejected[2]

@@ -32,8 +32,8 @@ async def test_callers_join_the_agents_line_without_ringing_the_phone(tmp_path: 
         rung_for_the_line = _agent_dials(dials, "Local/2002@agents")
         for n, caller in enumerate(("5551111", "5552222"), start=1):
             await h.caller(f"Caller {n}", caller, patience_s=3)
-            await h.wait_for(lambda: h.center.stats.calls_answered == n)
-            await h.wait_for(lambda: sum(isinstance(e, CallEnded) for e in h.events) == n, timeout=15)
+            await h.wait_for(lambda n=n: h.center.stats.calls_answered == n)
+            await h.wait_for(lambda n=n: sum(isinstance(e, CallEnded) for e in h.events) == n, timeout=15)
         await h.center.wait_idle()
         assert _agent_dials(dials, "Local/2002@agents") == rung_for_the_line  # the phone never rang again
         connected = [e for e in h.events if isinstance(e, CallConnected)]

@@ -132,7 +132,7 @@ def test_kpi_config_variants():
     assert excl["abandon_rate"] == pytest.approx(1 / 3)
     t40 = batch_report(events, KpiConfig(sl_threshold_s=40)).overall
     assert t40["answered_within"] == 2
-    with pytest.raises(ValueError, match="kpi.interval_s"):
+    with pytest.raises(ValueError, match=r"kpi\.interval_s"):
         KpiConfig(interval_s=0)
     with pytest.raises(ValueError, match="window_s"):
         KpiConfig(window_s=90, slot_s=60)

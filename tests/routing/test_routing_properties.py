@@ -32,6 +32,7 @@ from events import (
 )
 from routing import AgentProfile, FinalStep, Offer, RuleSet, Target, Tick, load_rules
 from routing.native import router_class
+from routing.router import Router
 from routing.rules import fallback_queue
 
 RULES_A = """

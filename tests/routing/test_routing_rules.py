@@ -165,7 +165,8 @@ def test_wrong_types_are_named():
     ]
     assert problems("queues = 3\n") == ["routing.toml:1:10: queues: must be a table, got integer 3"]
     assert problems("[queues.q]\ntargets = []\n") == [
-        "routing.toml:2:11: queues.q.targets: must be a non-empty array of targets ([[...targets]] or targets = [{...}])"
+        "routing.toml:2:11: queues.q.targets: must be a non-empty array of targets "
+        "([[...targets]] or targets = [{...}])"
     ]
     assert problems("[[queues.q.targets]]\nexpression = 7\n") == [
         "routing.toml:2:14: queues.q.targets[0].expression: must be an expression string, got integer 7"
