@@ -26,41 +26,47 @@ from typing import Any, Protocol
 import structlog
 
 from agents.crm import CrmLookup
-from events import UnknownEventKind, from_record
+from events import (
+    AgentLineChanged,
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentStateChanged,
+    CallAbandoned,
+    CallArrived,
+    CallConnected,
+    CallEnded,
+    CallHeld,
+    CallNotAnswered,
+    CallOffered,
+    CallQueued,
+    CallResumed,
+    CallTransferred,
+    Event,
+    WrapUpEnded,
+    agent_id_of,
+    call_id_of,
+    to_record,
+)
 from store.bus import Bus
 from store.models import Customer, Interaction
 from store.phones import InvalidPhone
-from store.port import NotFound
-from store.sql import SqlStore
+from store.port import CustomerDirectory, Interactions, NotFound
+from store.topics import EVENTS, subscribe
 
 log = structlog.get_logger()
 
-EVENTS_CHANNEL = "events"
 MAX_CALLS = 50_000
-AGENT_EVENT_KINDS = frozenset(
-    {
-        "AgentLoggedIn",
-        "AgentLoggedOut",
-        "AgentStateChanged",
-        "AgentLineChanged",
-        "WrapUpEnded",
-    }
-)
-CALL_EVENT_KINDS = frozenset(
-    {
-        "CallConnected",
-        "CallNotAnswered",
-        "CallAbandoned",
-        "CallHeld",
-        "CallResumed",
-        "CallTransferred",
-        "CallEnded",
-    }
-)
+# forwarded to the agent's desktop: their own state, and the events of their call
+AGENT_EVENTS = (AgentLoggedIn, AgentLoggedOut, AgentStateChanged, AgentLineChanged, WrapUpEnded)
+CALL_EVENTS = (CallConnected, CallNotAnswered, CallAbandoned, CallHeld, CallResumed, CallTransferred, CallEnded)
 
 
 class Socket(Protocol):
     async def send_str(self, data: str) -> None: ...
+
+
+class HubStore(CustomerDirectory, Interactions, Protocol):
+    """What the hub reads: the customer and their last interactions."""
 
 
 def customer_card(c: Customer, source: str) -> dict[str, Any]:
@@ -86,7 +92,7 @@ def interaction_row(i: Interaction) -> dict[str, Any]:
 class ScreenPopHub:
     def __init__(
         self,
-        store: SqlStore,
+        store: HubStore,
         bus: Bus,
         crm: CrmLookup | None = None,
         clock: Callable[[], float] = time.time,
@@ -158,86 +164,74 @@ class ScreenPopHub:
                 await asyncio.sleep(retry_s)
 
     async def _run_once(self) -> None:
-        async with self._bus.subscribe(EVENTS_CHANNEL) as sub:
+        async with subscribe(self._bus, EVENTS) as inbox:
             self.ready.set()
             async with asyncio.TaskGroup() as tasks:
-                async for _channel, record in sub:
-                    offer = self.note(record)
-                    if offer is not None:
-                        tasks.create_task(self._offer_safely(offer))
+                async for event in inbox:
+                    if isinstance(event, CallOffered):
+                        tasks.create_task(self._offer_safely(event))
                     else:
-                        await self._forward(record)
+                        self.note(event)
+                        await self._forward(event)
 
-    def note(self, record: dict[str, Any]) -> dict[str, Any] | None:
-        """Fold one event record; returns it when it is an offer to pop."""
-        kind = record.get("kind")
-        call_id = str(record.get("call_id", ""))
-        if kind == "CallArrived":
+    def note(self, event: Event) -> None:
+        """Fold one event into what the hub knows of calls and agents."""
+        call_id = call_id_of(event)
+        if isinstance(event, CallArrived):
             info = self._calls.setdefault(call_id, {})
             info.update(
-                caller=str(record.get("caller", "")),
-                caller_name=str(record.get("caller_name", "")),
-                arrived_at=record.get("at"),
-                direction=record.get("direction", "inbound"),
-                dialed=record.get("dialed", ""),
+                caller=event.caller,
+                caller_name=event.caller_name,
+                arrived_at=event.at,
+                direction=event.direction,
+                dialed=event.dialed,
             )
             self._calls.move_to_end(call_id)
             while len(self._calls) > MAX_CALLS:
                 self._calls.popitem(last=False)
-        elif kind == "CallQueued":
+        elif isinstance(event, CallQueued):
             info = self._calls.setdefault(call_id, {})
-            attributes = record.get("attributes") or {}
             info.update(
-                queue=record.get("queue", ""),
-                queued_at=record.get("at"),
-                skills=record.get("skills") or {},
-                priority=record.get("priority", 0),
-                customer_id=record.get("customer_id", ""),
-                attributes=attributes if isinstance(attributes, dict) else {},
+                queue=event.queue,
+                queued_at=event.at,
+                skills=dict(event.skills),
+                priority=event.priority,
+                customer_id=event.customer_id,
+                attributes=dict(event.attributes),
             )
-        elif kind == "CallOffered":
-            return record
-        elif kind == "CallConnected" and record.get("agent_id"):
-            self._agent_call[str(record["agent_id"])] = call_id
-        return None
+        elif isinstance(event, CallConnected) and event.agent_id:
+            self._agent_call[event.agent_id] = call_id
 
-    async def _forward(self, record: dict[str, Any]) -> None:
-        kind = record.get("kind")
-        agent_id = str(record.get("agent_id", "") or "")
-        if kind in CALL_EVENT_KINDS:
+    async def _forward(self, event: Event) -> None:
+        agent_id = agent_id_of(event)
+        if isinstance(event, CALL_EVENTS):
             if not agent_id:
-                agent_id = next((a for a, c in self._agent_call.items() if c == record.get("call_id")), "")
+                agent_id = next((a for a, c in self._agent_call.items() if c == event.call_id), "")
                 if not agent_id:
-                    info = self._calls.get(str(record.get("call_id", "")), {})
-                    agent_id = str(info.get("offered_to", ""))
-            if kind in ("CallEnded", "CallAbandoned") and agent_id:
-                if self._agent_call.get(agent_id) == record.get("call_id"):
+                    agent_id = str(self._calls.get(event.call_id, {}).get("offered_to", ""))
+            if isinstance(event, (CallEnded, CallAbandoned)) and agent_id:
+                if self._agent_call.get(agent_id) == event.call_id:
                     del self._agent_call[agent_id]
-        elif kind not in AGENT_EVENT_KINDS:
+        elif not isinstance(event, AGENT_EVENTS):
             return
         if agent_id:
-            await self._push(agent_id, {"type": "event", "event": record})
+            await self._push(agent_id, {"type": "event", "event": to_record(event)})
 
-    async def _offer_safely(self, record: dict[str, Any]) -> None:
+    async def _offer_safely(self, offer: CallOffered) -> None:
         try:
-            await self.offer(record)
+            await self.offer(offer)
         except Exception:  # one bad offer must not stop the hub
-            log.exception("screen_pop_failed", call_id=record.get("call_id"), agent_id=record.get("agent_id"))
+            log.exception("screen_pop_failed", call_id=offer.call_id, agent_id=offer.agent_id)
 
-    async def offer(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Build the pop for a CallOffered record, remember it, push it; returns it."""
-        try:
-            from_record(record)
-        except (UnknownEventKind, TypeError) as exc:
-            log.warning("screen_pop_bad_offer", error=str(exc))
-            raise
-        agent_id = str(record["agent_id"])
-        call_id = str(record["call_id"])
+    async def offer(self, offer: CallOffered) -> dict[str, Any]:
+        """Build the pop for an offer, remember it, push it; returns it."""
+        agent_id = offer.agent_id
+        call_id = offer.call_id
         info = self._calls.setdefault(call_id, {})
         info["offered_to"] = agent_id
-        info["offered_at"] = record.get("at")
+        info["offered_at"] = offer.at
         self._agent_call[agent_id] = call_id
-        pop = await self.build(record, info)
+        pop = await self.build(offer, info)
         self._last_pop[agent_id] = pop
         sent = await self._push(agent_id, pop)
         self.pops_sent += sent
@@ -251,7 +245,7 @@ class ScreenPopHub:
         )
         return pop
 
-    async def build(self, offer: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+    async def build(self, offer: CallOffered, info: dict[str, Any]) -> dict[str, Any]:
         attributes = dict(info.get("attributes") or {})
         # a preview or a call-back is offered before it is dialled: show the number to call
         caller = str(
@@ -261,7 +255,7 @@ class ScreenPopHub:
         )
         account = str(attributes.get("account_number", "") or "")
         customer: dict[str, Any] | None = None
-        candidates: list[dict[str, Any]] = []
+        candidates: list[Customer] = []
         source = "none"
         if self._crm is not None and self._crm.config.enabled:
             card = await self._crm.lookup(self._e164(caller), account)
@@ -275,14 +269,14 @@ class ScreenPopHub:
         if customer is not None and customer.get("id"):
             rows = await self._store.interactions_for_customer(str(customer["id"]), self._history_limit)
             history = [interaction_row(i) for i in rows]
-        offered_at = float(offer.get("at") or self._clock())
+        offered_at = float(offer.at or self._clock())
         queued_at = info.get("queued_at")
         return {
             "type": "screen_pop",
-            "call_id": offer["call_id"],
-            "agent_id": offer["agent_id"],
-            "queue": offer.get("queue") or info.get("queue", ""),
-            "reason": offer.get("reason", ""),
+            "call_id": offer.call_id,
+            "agent_id": offer.agent_id,
+            "queue": offer.queue or info.get("queue", ""),
+            "reason": offer.reason,
             "caller": caller,
             "caller_name": info.get("caller_name", ""),
             "direction": info.get("direction", "inbound"),

@@ -81,6 +81,7 @@ from events import (
     WrapUpEnded,
 )
 from store.models import Customer
+from store.topics import CAMPAIGN_TILES, CampaignTile
 
 log = structlog.get_logger()
 
@@ -822,7 +823,7 @@ class DialerRunner:
 
     async def publish_tile(self, now: float, snap: PacingSnapshot | None = None) -> None:
         try:
-            await self.center.bus.set_state("campaigns", self.campaign.id, self.tile(now))
+            await CAMPAIGN_TILES.set(self.center.bus, self.campaign.id, CampaignTile(**self.tile(now)))
         except Exception as exc:  # noqa: BLE001 - the wallboard is a view; dialing goes on
             log.warning("campaign_tile_failed", campaign=self.campaign.id, error=type(exc).__name__)
 

@@ -20,13 +20,16 @@ import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from cti.server import BUS, STORE
+from events import CallQueued, Event, call_id_of
 from reports.kpi import INTERVALS, KpiConfig, batch_report
 from reports.web_charts import bar_chart
 from reports.web_live import LiveBoard, View, WallboardHub
+from store.port import EventLog
 from store.sql import SqlStore
+from store.topics import CONFIG_CHANGES
 from web.app import CLOCK, SETTINGS, WEB_TASKS, api_error, require
 from web.security import Identity
-from web.settings import CONFIG_CHANNEL, QueueSettings
+from web.settings import QueueSettings
 
 log = structlog.get_logger()
 
@@ -129,15 +132,8 @@ def parse_report_query(query: Mapping[str, str], now: float) -> dict[str, Any]:
     }
 
 
-async def load_events(store: SqlStore, start: float, end: float) -> list[Any]:
-    events: list[Any] = []
-    after = 0
-    while True:
-        page = await store.events_between(start, end, after_seq=after, limit=EVENT_PAGE)
-        events.extend(s.event for s in page)
-        if len(page) < EVENT_PAGE:
-            return events
-        after = page[-1].seq
+async def load_events(store: EventLog, start: float, end: float) -> list[Event]:
+    return [s.event async for s in store.iter_events(start, end, page=EVENT_PAGE)]
 
 
 async def build_report(request: web.Request, me: Identity, q: dict[str, Any]) -> dict[str, Any]:
@@ -148,8 +144,8 @@ async def build_report(request: web.Request, me: Identity, q: dict[str, Any]) ->
     events = await load_events(store, q["start"], q["end"])
     if q["queue"]:
         wanted = q["queue"]
-        calls = {getattr(e, "call_id", "") for e in events if type(e).__name__ == "CallQueued" and e.queue == wanted}
-        events = [e for e in events if not getattr(e, "call_id", "") or e.call_id in calls]
+        calls = {e.call_id for e in events if isinstance(e, CallQueued) and e.queue == wanted}
+        events = [e for e in events if not call_id_of(e) or call_id_of(e) in calls]
     report = batch_report(events, cfg, q["start"], q["end"]).to_dict()
     if me.role != "admin":
         report["teams"] = {k: v for k, v in report["teams"].items() if k in me.teams}
@@ -358,7 +354,7 @@ def setup(app: web.Application, *, min_interval_s: float = 0.5) -> None:
             return LiveBoard(cfg, queues, names, await agent_skills(app[STORE]))
 
         hub = WallboardHub(
-            app[STORE], app[BUS], factory, app[CLOCK], min_interval_s=min_interval_s, watch_channels=(CONFIG_CHANNEL,)
+            app[STORE], app[BUS], factory, app[CLOCK], min_interval_s=min_interval_s, watch_topics=(CONFIG_CHANGES,)
         )
         app[WALLBOARD] = hub
         task = asyncio.create_task(hub.run(), name="wallboard-hub")

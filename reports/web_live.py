@@ -21,14 +21,14 @@ from typing import Any, Protocol
 
 import structlog
 
-from events import UnknownEventKind, from_record, to_record
+from events import Event, to_record
 from reports.kpi import KpiConfig, KpiEngine
 from store.bus import Bus
-from store.sql import SqlStore
+from store.port import EventLog
+from store.topics import CAMPAIGN_TILES, EVENTS, CampaignTile, Topic, subscribe
 
 log = structlog.get_logger()
 
-EVENTS_CHANNEL = "events"
 BOOTSTRAP_PAGE = 10_000
 DEDUP_HORIZON_S = 10.0
 
@@ -166,7 +166,7 @@ class LiveBoard:
                 sl_today=total.get("service_level"),
                 sl_30m=window["teams"].get(name, {}).get("total", {}).get("service_level"),
             )
-        by_state: dict[str, int] = {}
+        by_state = {}
         for a in agents:
             by_state[a["state"]] = by_state.get(a["state"], 0) + 1
         overall = report["overall"]
@@ -199,20 +199,20 @@ def _directory(board: LiveBoard) -> tuple[Any, ...]:
 
 
 class WallboardHub:
-    """`watch_channels`: bus channels whose messages mean the agent directory or the
+    """`watch_topics`: bus topics whose messages mean the agent directory or the
     queue settings may have changed (an admin saved an agent or a queue): the board is
     rebuilt from the log when what it takes from them differs. They are also compared
     every `directory_check_s`, for changes no message announced."""
 
     def __init__(
         self,
-        store: SqlStore,
+        store: EventLog,
         bus: Bus,
         board_factory: Callable[[], Awaitable[LiveBoard]],
         clock: Callable[[], float] = time.time,
         min_interval_s: float = 0.5,
         refresh_s: float = 5.0,
-        watch_channels: tuple[str, ...] = (),
+        watch_topics: tuple[Topic[Any], ...] = (),
         directory_check_s: float = 30.0,
     ) -> None:
         self._store = store
@@ -228,8 +228,8 @@ class WallboardHub:
         self.pushes = 0
         self.last_push_at = 0.0
         self._recent: set[str] = set()  # bootstrap tail, to drop the same events seen on the bus
-        self.campaigns: dict[str, dict[str, Any]] = {}  # the dialer's tiles (bus state map "campaigns")
-        self._watch = tuple(c for c in watch_channels if c != EVENTS_CHANNEL)
+        self.campaigns: dict[str, CampaignTile] = {}  # the dialer's tiles (bus state map "campaigns")
+        self._watch = tuple(t for t in watch_topics if t is not EVENTS)
         self.directory_check_s = directory_check_s
         self._directory_due = 0.0  # monotonic time of the next directory comparison
 
@@ -249,19 +249,13 @@ class WallboardHub:
         self._dirty.set()
 
     async def bootstrap(self, now: float) -> LiveBoard:
-        """A fresh board folded over today's stored events (paged by sequence)."""
+        """A fresh board folded over today's stored events (streamed by sequence)."""
         board = await self._factory()
         board.day = day_start(now)
-        after = 0
         recent: list[tuple[float, str]] = []
-        while True:
-            page = await self._store.events_between(board.day, now + 86400, after_seq=after, limit=BOOTSTRAP_PAGE)
-            for stored in page:
-                board.apply(stored.event)
-                recent.append((stored.event.at, json.dumps(to_record(stored.event), sort_keys=True)))
-            if len(page) < BOOTSTRAP_PAGE:
-                break
-            after = page[-1].seq
+        async for stored in self._store.iter_events(board.day, now + 86400, page=BOOTSTRAP_PAGE):
+            board.apply(stored.event)
+            recent.append((stored.event.at, _text(stored.event)))
         last_at = max((at for at, _ in recent), default=0.0)
         self._recent = {text for at, text in recent if at >= last_at - DEDUP_HORIZON_S}
         log.info("wallboard_bootstrapped", events=board.applied, day=board.day)
@@ -279,31 +273,26 @@ class WallboardHub:
 
     async def _run_once(self) -> None:
         """Subscribe first, then read the log, so nothing falls between the two."""
-        async with self._bus.subscribe(EVENTS_CHANNEL, *self._watch) as sub:
+        async with subscribe(self._bus, EVENTS, *self._watch) as inbox:
             self.board = await self.bootstrap(self._clock())
             self._directory_due = time.monotonic() + self.directory_check_s
             self.ready.set()
             self._dirty.set()
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._publisher())
-                async for channel, record in sub:
-                    if channel == EVENTS_CHANNEL:
-                        self.receive(record)
+                async for message in inbox:
+                    if isinstance(message, Event):
+                        self.receive(message)
                     else:  # the directory or the queues may have changed: compare at the next push
                         self._directory_due = 0.0
                         self._dirty.set()
 
-    def receive(self, record: dict[str, Any]) -> None:
+    def receive(self, event: Event) -> None:
         if self._recent:
-            text = json.dumps(record, sort_keys=True)
+            text = _text(event)
             if text in self._recent:
                 self._recent.discard(text)
                 return
-        try:
-            event = from_record(record)
-        except (UnknownEventKind, TypeError) as exc:
-            log.warning("wallboard_bad_event", error=str(exc))
-            return
         self.board.apply(event)
         self._dirty.set()
 
@@ -335,7 +324,7 @@ class WallboardHub:
         self._directory_due = time.monotonic() + self.directory_check_s
         try:
             fresh = await self._factory()
-        except Exception as exc:  # the store is away: keep the board as it is
+        except Exception as exc:  # noqa: BLE001 (the store is away: keep the board as it is)
             log.warning("wallboard_directory_unavailable", error=type(exc).__name__)
             return False
         if _directory(fresh) == _directory(self.board):
@@ -345,13 +334,13 @@ class WallboardHub:
 
     async def refresh_campaigns(self) -> None:
         try:
-            self.campaigns = await self._bus.get_state("campaigns")
-        except Exception as exc:  # tiles stay as they were; the rest of the board goes on
+            self.campaigns = await CAMPAIGN_TILES.get_all(self._bus)
+        except Exception as exc:  # noqa: BLE001 (tiles stay as they were; the rest of the board goes on)
             log.warning("wallboard_campaigns_unavailable", error=type(exc).__name__)
 
     def render(self, now: float, views: Iterable[View]) -> dict[str, str]:
         out: dict[str, str] = {}
-        campaigns = [{"id": k, **v} for k, v in sorted(self.campaigns.items())]
+        campaigns = [{"id": k, **v.to_wire()} for k, v in sorted(self.campaigns.items())]
         for view in views:
             if view.key not in out:
                 snapshot = self.board.snapshot(now, view)
@@ -373,6 +362,11 @@ class WallboardHub:
         self.pushes += 1
         self.last_push_at = now
         return sent
+
+
+def _text(event: Event) -> str:
+    """An event as the bootstrap tail remembers it, to recognise it again on the bus."""
+    return json.dumps(to_record(event), sort_keys=True)
 
 
 def _json_default(value: Any) -> Any:

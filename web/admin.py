@@ -14,9 +14,10 @@ from aiohttp import web
 from cti.server import BUS, STORE
 from store.models import ROLES, User
 from store.port import Conflict, NotFound
+from store.topics import CONFIG_CHANGES, ConfigChanged
 from web.app import CLOCK, SETTINGS, api_error, json_body, require
 from web.security import hash_password
-from web.settings import CONFIG_CHANNEL, SCHEMAS, SettingsError, diff_text, routing_available, validate_rules
+from web.settings import SCHEMAS, SettingsError, diff_text, routing_available, validate_rules
 
 log = structlog.get_logger()
 
@@ -139,7 +140,7 @@ async def agent_put(request: web.Request) -> web.Response:
     await store.put_user(user)
     log.info("user_saved", login=login, by=me.login, created=old is None)
     try:  # the live loop and the wallboards follow at once (else within their periodic check)
-        await request.app[BUS].publish(CONFIG_CHANNEL, {"section": "users", "login": login, "author": me.login})
+        await CONFIG_CHANGES.publish(request.app[BUS], ConfigChanged("users", author=me.login, login=login))
     except Exception as exc:  # noqa: BLE001 - any bus failure: the user is saved either way
         log.warning("user_change_not_announced", login=login, error=type(exc).__name__)
     return web.json_response(_user_json(user), status=201 if old is None else 200)

@@ -438,11 +438,11 @@ def setup(app: web.Application, *, clock: Callable[[], float] = time.time) -> No
 
 
 async def _settings_listener(app: web.Application) -> None:
-    from web.settings import CONFIG_CHANNEL
+    from store.topics import CONFIG_CHANGES, subscribe
 
-    async with app[BUS].subscribe(CONFIG_CHANNEL) as sub:
-        async for _channel, message in sub:
-            app[SETTINGS].forget(str(message.get("section")) if message.get("section") else None)
+    async with subscribe(app[BUS], CONFIG_CHANGES) as inbox:
+        async for change in inbox:
+            app[SETTINGS].forget(change.section or None)
 
 
 def _static_dir() -> Any:

@@ -23,10 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from config.schema import HotlineConfig
 from store.bus import Bus
 from store.sql import SqlStore
+from store.topics import CONFIG_CHANGES, ConfigChanged
 
 log = structlog.get_logger()
 
-CONFIG_CHANNEL = "config-changes"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -210,7 +210,7 @@ class SettingsService:
             section, body, author=author, comment=comment, expected_version=base_version, at=self._clock()
         )
         self.forget(section)
-        await self._bus.publish(CONFIG_CHANNEL, {"section": section, "version": stored.version, "author": author})
+        await CONFIG_CHANGES.publish(self._bus, ConfigChanged(section, author=author, version=stored.version))
         log.info("settings_applied", section=section, version=stored.version, author=author)
         return Live(section, stored.version, data, author, stored.created_at)
 

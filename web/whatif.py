@@ -138,14 +138,7 @@ async def simulate_last_days(
     if not available():
         raise SimulationUnavailable("the simulator (sim.run.what_if) is not installed")
     start, end = now - days * 86400, now
-    events: list[Any] = []
-    after = 0
-    while True:
-        page = await store.events_between(start, end, after_seq=after, limit=PAGE)
-        events.extend(s.event for s in page)
-        if len(page) < PAGE:
-            break
-        after = page[-1].seq
+    events = [s.event async for s in store.iter_events(start, end, page=PAGE)]
     users = await store.list_users()
     result = await asyncio.wait_for(
         asyncio.to_thread(_run, live_text, candidate_text, events, users, start, end, sl_threshold_s, seed), timeout_s
