@@ -1,27 +1,39 @@
-"""Load and validate the TOML configuration, reporting every problem at once.
+"""Load and validate the TOML configuration once, reporting every problem at once.
 
-Each problem is one line naming the file, the key path and the reason, e.g.
-`hotline.toml: store.url: unsupported scheme 'mysql' ...`. Secret values are
-never echoed: pydantic's input values are left out of the messages.
+Each problem is one line, `FILE:LINE: key.path: reason`, e.g.
+`hotline.toml:12: store.url: unsupported scheme 'mysql' ...`: TOML syntax errors,
+invalid UTF-8 and absurd nesting included (never a traceback). Secret values are
+never echoed: pydantic's input values are left out of the messages. Lines come from
+`routing.tomlpos.Locator`, the scanner the routing rules use.
+
+`hotline config check` also recognises the other TOML files the project reads (see
+`detect_kind`): standalone routing rules, a standalone campaign and simulator
+scenarios, each checked by its owner and reported in the same form.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
-from config.schema import HotlineConfig
+from config.schema import HotlineConfig, LoadContext
+from routing.tomlpos import Locator, PathT, render_path
 
 ENV_VAR = "HOTLINE_CONFIG"
+MAX_DEPTH = 64  # nested arrays / inline tables; tomllib recurses on each level
 
-# Validators for sections owned by other packages: (data, source_text, filename) -> problems.
-SectionValidator = Callable[[dict[str, Any], str, str], list[str]]
+Kind = Literal["hotline", "routing", "campaign", "scenario"]
+KINDS: tuple[Kind, ...] = ("hotline", "routing", "campaign", "scenario")
+# Top-level keys only a standalone routing rules file has (config/examples/routing.toml).
+_ROUTING_ONLY_KEYS = ("version", "default_queue", "defaults", "rona")
 
 
 class ConfigError(Exception):
@@ -39,82 +51,236 @@ class LoadedConfig:
     source: str
 
 
-def _key_path(loc: tuple[Any, ...]) -> str:
-    out = ""
+# ---------------------------------------------------------------- problems
+
+
+class _Report:
+    """Problems of one file, each placed at its line."""
+
+    def __init__(self, filename: str, source: str) -> None:
+        self.filename = filename
+        self.source = source
+        self._locator: Locator | None = None
+        self._found: list[tuple[int, str]] = []
+
+    @property
+    def locator(self) -> Locator:
+        if self._locator is None:
+            self._locator = Locator(self.source)
+        return self._locator
+
+    def line_of(self, path: PathT, *, at_key: bool = False) -> int | None:
+        path = tuple(path)
+        found = self.locator.find(path)
+        if found is not None and found[0] == path:
+            return found[1].key_line if at_key else found[1].value_line
+        # a table only named through its sub-tables ([agents.a1] for `agents`)
+        below = [spot.key_line for where, spot in self.locator.spots.items() if where[: len(path)] == path]
+        if below:
+            return min(below)
+        return found[1].key_line if found is not None else None
+
+    def add(self, line: int | None, key_path: str, reason: str) -> None:
+        where = f"{self.filename}:{line}" if line else self.filename
+        self._found.append((line or 0, f"{where}: {key_path or '(top level)'}: {reason}"))
+
+    @property
+    def problems(self) -> list[str]:
+        """In the order of the file's lines (a stable sort: one line's problems keep theirs)."""
+        return [text for _, text in sorted(self._found, key=lambda found: found[0])]
+
+    def at(self, path: PathT, reason: str, *, at_key: bool = False) -> None:
+        # a key's own problem (unknown, bad value) is on its line; a missing key's on its table's
+        self.add(self.line_of(path, at_key=at_key) or (1 if self.source else None), render_path(path), reason)
+
+    def validation_error(self, exc: ValidationError, data: Any, prefix: PathT = ()) -> None:
+        for error in exc.errors(include_input=False, include_url=False):
+            path = prefix + _data_path(data, error["loc"])
+            located = getattr(error.get("ctx", {}).get("error"), "located", None)
+            if isinstance(located, list) and located:
+                for sub, reason in located:
+                    self.at((*path, *sub), str(reason))
+                continue
+            self.at(path, _reason(error), at_key=error["type"] == "extra_forbidden")
+
+
+def _data_path(data: Any, loc: Sequence[str | int]) -> PathT:
+    """pydantic's location as the file's key path: union member and tag names
+    (`menu`, `function-after[...]`, `[key]`) are not keys of the data, so they go."""
+    out: list[str | int] = []
+    cur = data
     for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
+        if isinstance(cur, Mapping) and part in cur:
+            out.append(part)
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            out.append(part)
+            cur = cur[part]
+        elif isinstance(cur, Mapping) and isinstance(part, str) and not _is_tag(part):
+            out.append(part)  # a missing key
+            cur = None
+    return tuple(out)
 
 
-def _reason(error: dict[str, Any]) -> str:
+def _is_tag(part: str) -> bool:
+    return part == "[key]" or "[" in part or part in _NODE_TYPES
+
+
+_NODE_TYPES = ("menu", "collect", "self_service", "queue", "callback", "voicemail", "hangup")
+
+
+def _reason(error: ErrorDetails) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown key"
     if error["type"] == "missing":
         return "required"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
+    if error["type"] == "finite_number":
+        return "must be a finite number (not inf or nan)"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
-def _line_of(source: str, loc: tuple[Any, ...]) -> int | None:
-    """Best-effort line number of the last key of `loc` under its table header."""
-    keys = [str(p) for p in loc if not isinstance(p, int)]
-    if not keys:
+# ---------------------------------------------------------------- reading TOML
+
+
+_TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+
+
+def _decode(raw: bytes, report: _Report) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        report.add(line, "(file)", f"invalid UTF-8 (byte 0x{raw[exc.start]:02x} at column {column})")
         return None
-    lines = source.splitlines()
-    table = ".".join(keys[:-1])
-    leaf = keys[-1]
-    in_table = table == ""
-    for number, line in enumerate(lines, start=1):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            header = stripped.strip("[]").strip()
-            in_table = header == table
-            if header == ".".join(keys):
-                return number
+
+
+def _too_deep(text: str) -> tuple[int, int] | None:
+    """(line, depth) where arrays / inline tables nest deeper than MAX_DEPTH, found
+    without recursion (tomllib would exhaust the stack on thousands of levels)."""
+    depth, line, i, n = 0, 1, 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line += 1
+        elif ch == "#":
+            k = text.find("\n", i)
+            i = n if k < 0 else k
             continue
-        if in_table and (stripped.startswith(leaf + " ") or stripped.startswith(leaf + "=")):
-            return number
-        if table == "" and stripped.startswith(".".join(keys) + " "):
-            return number
+        elif ch in "\"'":
+            quote = text[i : i + 3] if text.startswith(ch * 3, i) else ch
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if text[j] == "\\" and ch == '"':
+                    j += 1
+                elif text[j] == "\n" and len(quote) == 1:
+                    break
+                j += 1
+            line += text.count("\n", i, j)
+            i = j + len(quote)
+            continue
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line, depth
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+        i += 1
     return None
 
 
-def section_validators() -> dict[str, SectionValidator]:
-    """Owners of free-form sections plug in here (imported lazily)."""
-    from ivr.flow import validate_config_section as validate_ivr
+def _depth_of(data: Any) -> int:
+    """The nesting depth of parsed data, without recursion (dotted keys and table
+    headers nest too)."""
+    deepest, stack = 0, [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return deepest
 
-    validators: dict[str, SectionValidator] = {"ivr": validate_ivr}
-    try:
-        from routing import validate_config_section  # type: ignore[attr-defined]
-    except ImportError:
-        pass
-    else:
-        validators["routing"] = validate_config_section
-    return validators
 
-
-def parse(source: str, filename: str) -> HotlineConfig:
+def _parse_toml(source: str, report: _Report) -> dict[str, Any] | None:
+    deep = _too_deep(source)
+    if deep is not None:
+        report.add(deep[0], "(toml)", f"nested more than {MAX_DEPTH} levels deep")
+        return None
     try:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{filename}: {exc}"]) from None
-    problems: list[str] = []
+        message = str(exc)
+        match = _TOML_AT.search(message)
+        if match:
+            report.add(int(match.group(1)), "(toml)", f"{message[: match.start()]} (column {match.group(2)})")
+        else:  # "(at end of document)"
+            report.add(source.count("\n") + 1, "(toml)", message)
+        return None
+    except RecursionError:  # belt and braces: _too_deep should have stopped it
+        report.add(1, "(toml)", f"nested more than {MAX_DEPTH} levels deep")
+        return None
+    if _depth_of(data) > MAX_DEPTH:
+        report.add(1, "(toml)", f"nested more than {MAX_DEPTH} levels deep")
+        return None
+    return data
+
+
+# ---------------------------------------------------------------- the main file
+
+
+def validate_data(
+    data: Mapping[str, Any], report: _Report, base_dir: Path | None, check_files: bool = True
+) -> HotlineConfig | None:
+    """Validate parsed data (every section); problems go to `report`."""
+    context = LoadContext(base_dir, check_files) if base_dir is not None else None
     config: HotlineConfig | None = None
     try:
-        config = HotlineConfig.model_validate(data)
+        config = HotlineConfig.model_validate(data, context=context)
     except ValidationError as exc:
-        for error in exc.errors(include_input=False, include_url=False):
-            line = _line_of(source, tuple(error["loc"]))
-            where = f"{filename}:{line}" if line else filename
-            problems.append(f"{where}: {_key_path(tuple(error['loc']))}: {_reason(error)}")
-    for section, validate in section_validators().items():
-        if isinstance(data.get(section), dict) and data[section]:
-            problems.extend(validate(data[section], source, filename))
-    if problems or config is None:
-        raise ConfigError(problems)
+        report.validation_error(exc, data)
+    routing = data.get("routing")
+    if isinstance(routing, dict) and routing:
+        _check_routing(routing, report, ("routing",))
+    return None if report.problems else config
+
+
+def _check_routing(data: Any, report: _Report, prefix: PathT) -> None:
+    from routing.rules import RuleError, rules_from_data
+
+    try:
+        rules_from_data(data, report.source, report.filename, prefix)
+    except RuleError as exc:
+        for problem in exc.problems:
+            report.add(problem.line or report.line_of(prefix) or 1, problem.path, problem.reason)
+
+
+def parse(source: str | bytes, filename: str, base_dir: Path | None = None) -> HotlineConfig:
+    """The configuration from a file's text; ConfigError lists every problem.
+
+    With `base_dir`, paths in the file (campaign leads) are resolved against it and
+    must be readable."""
+    report = _Report(filename, "")
+    text = _decode(source, report) if isinstance(source, bytes) else source
+    if text is None:
+        raise ConfigError(report.problems)
+    report.source = text
+    data = _parse_toml(text, report)
+    config = validate_data(data, report, base_dir) if data is not None else None
+    if config is None:
+        raise ConfigError(report.problems)
+    return config
+
+
+def from_data(data: Mapping[str, Any], filename: str = "(built-in)") -> HotlineConfig:
+    """A configuration built in code (the demo), through the same validation."""
+    report = _Report(filename, "")
+    config = validate_data(data, report, None)
+    if config is None:
+        raise ConfigError(report.problems)
     return config
 
 
@@ -125,13 +291,114 @@ def resolve_path(path: str | os.PathLike[str] | None) -> Path | None:
     return Path(env) if env else None
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"{path}: (file): cannot read: {exc.strerror or exc}"]) from None
+
+
 def load(path: str | os.PathLike[str] | None = None) -> LoadedConfig:
     """The file given, else $HOTLINE_CONFIG, else the built-in defaults."""
     resolved = resolve_path(path)
     if resolved is None:
         return LoadedConfig(HotlineConfig(), None, "")
+    raw = _read(resolved)
+    config = parse(raw, resolved.name, base_dir=resolved.resolve().parent)
+    return LoadedConfig(config, resolved, raw.decode("utf-8"))
+
+
+# ---------------------------------------------------------------- any project TOML file
+
+
+def detect_kind(data: Mapping[str, Any]) -> Kind:
+    """Which of the project's TOML files this is: a simulator scenario has
+    `[simulation]`, a standalone campaign `[campaign]`, a standalone routing rules
+    file top-level rule keys (version, default_queue, [defaults], [rona]); anything
+    else is the main configuration."""
+    if "simulation" in data:
+        return "scenario"
+    if "campaign" in data:
+        return "campaign"
+    if any(key in data for key in _ROUTING_ONLY_KEYS):
+        return "routing"
+    return "hotline"
+
+
+def check_file(path: str | os.PathLike[str], kind: Kind | None = None) -> Kind:
+    """Validate any of the project's TOML files; returns its kind, else ConfigError."""
+    p = Path(path)
+    raw = _read(p)
+    report = _Report(p.name, "")
+    text = _decode(raw, report)
+    if text is None:
+        raise ConfigError(report.problems)
+    report.source = text
+    data = _parse_toml(text, report)
+    if data is None:
+        raise ConfigError(report.problems)
+    kind = kind or detect_kind(data)
+    _CHECKERS[kind](data, report, p.resolve().parent)
+    if report.problems:
+        raise ConfigError(report.problems)
+    return kind
+
+
+def _check_hotline(data: Mapping[str, Any], report: _Report, base_dir: Path) -> None:
+    validate_data(data, report, base_dir)
+
+
+def _check_routing_file(data: Mapping[str, Any], report: _Report, base_dir: Path) -> None:
+    _check_routing(data, report, ())
+
+
+def _check_campaign_file(data: Mapping[str, Any], report: _Report, base_dir: Path) -> None:
+    from dialer.campaign import CampaignConfig
+
+    section = data.get("campaign")
+    if not isinstance(section, dict):
+        report.at(("campaign",), "must be a table [campaign]")
+        return
+    extra = [key for key in data if key != "campaign"]
+    for key in extra:
+        report.at((key,), "unknown key (a campaign file has one [campaign] table)", at_key=True)
     try:
-        source = resolved.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{resolved}: cannot read: {exc.strerror}"]) from None
-    return LoadedConfig(parse(source, resolved.name), resolved, source)
+        CampaignConfig.model_validate(section, context=LoadContext(base_dir))
+    except ValidationError as exc:
+        report.validation_error(exc, section, ("campaign",))
+
+
+_SCENARIO_PROBLEM = re.compile(r"^(?P<path>[^:]+?): (?P<reason>.*)$", re.S)
+
+
+def _check_scenario(data: Mapping[str, Any], report: _Report, base_dir: Path) -> None:
+    """The simulator's own parser (`hotline sim` reads these); it stops at its first
+    problem, which is reported here at its line."""
+    from sim.dists import ScenarioError
+    from sim.scenario import parse_scenario
+
+    try:
+        parse_scenario(report.source, report.filename, base_dir=base_dir)
+    except ScenarioError as exc:
+        message = str(exc).removeprefix(f"{report.filename}: ")
+        match = _SCENARIO_PROBLEM.match(message)
+        if match is None or " " in match.group("path"):
+            report.add(1, "(scenario)", message)
+            return
+        key_path = match.group("path")
+        report.add(report.line_of(_split_path(key_path)) or 1, key_path, match.group("reason"))
+
+
+def _split_path(text: str) -> PathT:
+    out: list[str | int] = []
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", text):
+        out.append(int(part[1:-1]) if part.startswith("[") else part)
+    return tuple(out)
+
+
+_CHECKERS: dict[Kind, Callable[[Mapping[str, Any], _Report, Path], None]] = {
+    "hotline": _check_hotline,
+    "routing": _check_routing_file,
+    "campaign": _check_campaign_file,
+    "scenario": _check_scenario,
+}

@@ -1,29 +1,96 @@
 """The configuration schema: one TOML file, validated once at start-up.
 
-Sections later issues fill in (queues, skills, routing, ivr, campaigns, ...) are
-accepted as tables here and validated by their owners (see `config.loader`).
+`HotlineConfig` composes the models each section's owner exports:
+
+- server, store, bus, pbx, log: `ServerConfig` ... `LogConfig` (here);
+- `[routing]`: the rule language, validated with line and column and compiled by
+  `routing.rules` (`rules_from_data`); kept here as its table;
+- `[ivr]`: `ivr.flow.IvrFlow`;
+- `[campaigns.NAME]`: `dialer.campaign.CampaignSection` (a `CampaignConfig` and the
+  live dialer's `LiveKeys`);
+- `[crm]`: `agents.crm.CrmConfig`;
+- `[queues.NAME]`, `[skills.NAME]`, `[pause_reasons.NAME]`, `[dispositions.NAME]`:
+  `QueueRow`, `SkillRow`, `PauseCodeRow`, `DispositionRow` (here: the file's form of
+  `web.settings`' admin rows, plain dicts at run time; a test holds the two together).
+
+Every model forbids unknown keys and non-finite numbers. `config.loader` parses the
+file, validates it once and reports every problem as `FILE:LINE: key.path: reason`.
+Validation context (`LoadContext`, passed by the loader) lets sections resolve paths
+in the file relative to the file and check that they can be read.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    with_config,
+)
+from typing_extensions import TypedDict
+
+from agents.crm import CrmConfig
+from dialer.campaign import CampaignSection
+from ivr.flow import IvrFlow
 
 STORE_SCHEMES = ("postgresql", "postgres", "sqlite")
 BUS_SCHEMES = ("redis", "rediss", "memory")
 
 
+# Names of admin rows (queues, skills, pause codes, dispositions): as web.settings has them.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+RowName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadContext:
+    """What validation may know about the file (pydantic validation context).
+
+    `base_dir`: the directory paths in the file are relative to; `check_files`: paths
+    must name readable files (start-up and `hotline config check`)."""
+
+    base_dir: Path
+    check_files: bool = True
+
+
+class Located(ValueError):
+    """Several problems below the key whose validator raised it, each as (key path
+    relative to that key, reason). The loader reports each at its own line; owners
+    outside config raise any ValueError with the same `located` attribute."""
+
+    def __init__(self, located: list[tuple[tuple[str | int, ...], str]]) -> None:
+        super().__init__("; ".join(f"{'.'.join(map(str, path))}: {reason}" for path, reason in located))
+        self.located = located
+
+
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _scheme(url: str, allowed: tuple[str, ...]) -> str:
     scheme = urlsplit(url).scheme
     if scheme not in allowed:
         raise ValueError(f"unsupported scheme {scheme!r} (expected one of: {', '.join(allowed)})")
+    check_port(url)
+    return url
+
+
+def check_port(url: str) -> str:
+    """A URL whose port, when it has one, is 1-65535."""
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        raise ValueError("port must be a number from 1 to 65535") from None
+    if port == 0:
+        raise ValueError("port must be a number from 1 to 65535")
     return url
 
 
@@ -41,6 +108,13 @@ class ServerConfig(Section):
     port: int = Field(8080, ge=0, le=65535)
     public_url: str = ""
     session_secret: SecretStr = SecretStr("")
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return check_port(value)
 
 
 class StoreConfig(Section):
@@ -131,24 +205,80 @@ class LogConfig(Section):
         return value.lower()
 
 
-class HotlineConfig(BaseModel):
-    """The whole file. Unknown top-level sections are errors (typos are caught)."""
+# ---------------------------------------------------------------- admin rows
+# The file's form of the admin sections (web/settings.py normalises and versions them;
+# the admin UI edits them). Plain dicts at run time: web.settings reads them as such.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_ROW_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False)
+Share = Annotated[float, Field(ge=0, le=1)]
+Seconds = Annotated[float, Field(ge=0)]
+
+
+@with_config(_ROW_CONFIG)
+class QueueRow(TypedDict):
+    label: NotRequired[str]
+    sl_target: NotRequired[Share]
+    sl_threshold_s: NotRequired[Seconds]
+    abandon_target: NotRequired[Share]
+    asa_target_s: NotRequired[Seconds]
+    aht_target_s: NotRequired[Seconds]
+    occupancy_target: NotRequired[Share]
+    transfer_target: NotRequired[Share]
+
+
+@with_config(_ROW_CONFIG)
+class SkillRow(TypedDict):
+    label: NotRequired[str]
+
+
+@with_config(_ROW_CONFIG)
+class PauseCodeRow(TypedDict):
+    label: NotRequired[str]
+    paid: NotRequired[bool]
+
+
+@with_config(_ROW_CONFIG)
+class DispositionRow(TypedDict):
+    label: NotRequired[str]
+    requires_notes: NotRequired[bool]
+    schedules_callback: NotRequired[bool]
+
+
+class HotlineConfig(BaseModel):
+    """The whole file. Unknown sections and keys are errors (typos are caught)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     server: ServerConfig = ServerConfig()
     store: StoreConfig = StoreConfig()
     bus: BusConfig = BusConfig()
     pbx: PbxConfig = PbxConfig()
     log: LogConfig = LogConfig()
-    # Sections owned by later parts; each owner validates its table.
-    queues: dict[str, Any] = Field(default_factory=dict)
-    skills: dict[str, Any] = Field(default_factory=dict)
+    # The rule language (expressions, targets, overflow graph): routing.rules validates
+    # it with line and column and compiles it (`rules_from_data`); kept as its table.
     routing: dict[str, Any] = Field(default_factory=dict)
-    ivr: dict[str, Any] = Field(default_factory=dict)
-    campaigns: dict[str, Any] = Field(default_factory=dict)
-    agents: dict[str, Any] = Field(default_factory=dict)
-    dispositions: dict[str, Any] = Field(default_factory=dict)
-    pause_reasons: dict[str, Any] = Field(default_factory=dict)
-    crm: dict[str, Any] = Field(default_factory=dict)
-    demo: dict[str, Any] = Field(default_factory=dict)
+    ivr: IvrFlow | None = None
+    campaigns: dict[str, CampaignSection] = Field(default_factory=dict)
+    crm: CrmConfig | None = None
+    queues: dict[RowName, QueueRow] = Field(default_factory=dict)
+    skills: dict[RowName, SkillRow] = Field(default_factory=dict)
+    pause_reasons: dict[RowName, PauseCodeRow] = Field(default_factory=dict)
+    dispositions: dict[RowName, DispositionRow] = Field(default_factory=dict)
+
+    @field_validator("campaigns", mode="before")
+    @classmethod
+    def _campaign_ids(cls, value: object) -> object:
+        """A campaign's id is its table's name unless the table says otherwise."""
+        if isinstance(value, dict):
+            return {name: {"id": name, **table} if isinstance(table, dict) else table for name, table in value.items()}
+        return value
+
+    @field_validator("crm")
+    @classmethod
+    def _check_crm(cls, value: CrmConfig | None) -> CrmConfig | None:
+        if value is not None and value.url_template:
+            try:
+                check_port(value.url_template)
+            except ValueError as exc:
+                raise Located([(("url_template",), str(exc))]) from None
+        return value

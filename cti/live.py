@@ -29,8 +29,10 @@ from typing import Any
 
 import structlog
 
+from agents import commands as contract
 from cti.agent_lines import CONFERENCE_PREFIX, JOIN_CONTEXT, LINE_CONTEXT, AgentLines, conference_of
 from cti.ami_codec import Message
+from cti.call_control import AgentRequest, CallControl, CommandRefused, describe
 from cti.call_model import AGENT, ModelConfig, classify
 from cti.eventlog import BufferedEventLog
 from cti.pbx import PbxActions, PbxError, Target
@@ -105,26 +107,6 @@ def profile_of(user: User) -> AgentProfile:
 
 
 @dataclass(frozen=True, slots=True)
-class AgentCommand:
-    agent_id: str
-    action: str
-    request_id: str = ""
-    call_id: str = ""
-    reason: str = ""
-    target: str = ""
-    disposition: str = ""
-    notes: str = ""
-
-    @classmethod
-    def from_message(cls, message: Mapping[str, Any]) -> AgentCommand:
-        names = set(cls.__dataclass_fields__)
-        values = {k: str(v) for k, v in message.items() if k in names and v is not None}
-        if not values.get("agent_id") or not values.get("action"):
-            raise ValueError("agent command needs 'agent_id' and 'action'")
-        return cls(**values)
-
-
-@dataclass(frozen=True, slots=True)
 class IvrHandOff:
     """The IVR finished and queued the call (with its richer routing attributes)."""
 
@@ -160,9 +142,6 @@ class PreviewDial:
     variables: Mapping[str, str] = field(default_factory=dict)
     on_dial: Callable[[float], Awaitable[None]] | None = None
     on_skip: Callable[[float], Awaitable[None]] | None = None
-
-
-PREVIEW_ACTIONS = ("preview_dial", "preview_skip")
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +191,13 @@ class _CallState:
     started_at: float = 0.0
     answered_at: float | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    # An attended transfer in progress: "agent:ID" / "number:N", and the consulted
+    # party's channel once it is in the consultation bridge (what a cancel hangs up).
+    consult_target: str = ""
+    consult_channel: str = ""
+    # Transferred to a queue: the hold music that follows is the queue's wait, and the
+    # hold/resume/transfer the call model reads around the next agent are not logged.
+    queue_transfer: bool = False
     # Already in the event log before this process started (restart recovery): the
     # resync's CallArrived/CallQueued/CallConnected for it are routed, not logged again.
     logged: set[tuple[str, str]] = field(default_factory=set)
@@ -301,6 +287,7 @@ class LiveCenter:
         # Called (inside the consumer) with every event the center logs, and with events
         # logged elsewhere: the outbound dialer follows its calls this way.
         self.listeners: list[Callable[[Event], Awaitable[None]]] = []
+        self.control = CallControl(self)
 
     # ------------------------------------------------------------ inputs (any thread-free context)
 
@@ -314,18 +301,24 @@ class LiveCenter:
         self._inbox.put_nowait(message)
 
     def submit(
-        self, item: Event | AgentCommand | IvrHandOff | LoggedElsewhere | RulesChanged | DirectoryChanged | InLoop
+        self, item: Event | AgentRequest | IvrHandOff | LoggedElsewhere | RulesChanged | DirectoryChanged | InLoop
     ) -> None:
         self._inbox.put_nowait(item)
 
     async def handle_agent_command(self, message: Mapping[str, Any]) -> None:
+        """A command off the bus: `agent_id`, `request_id` and the contract's fields."""
+        request_id = str(message.get("request_id", ""))
+        agent_id = message.get("agent_id")
+        body = {k: v for k, v in message.items() if k not in ("agent_id", "request_id")}
         try:
-            command = AgentCommand.from_message(message)
-        except (TypeError, ValueError) as exc:
+            if not isinstance(agent_id, str) or not agent_id:
+                raise contract.CommandError("agent_id: required")
+            command = contract.parse_command(body)
+        except contract.CommandError as exc:
             log.warning("agent_command_rejected", error=str(exc))
-            await self._reply(str(message.get("request_id", "")), False, str(exc))
+            await self._reply(request_id, False, str(exc))
             return
-        self.submit(command)
+        self.submit(AgentRequest(agent_id, command, request_id))
 
     async def wait_idle(self) -> None:
         """Until the inbox is drained (tests, shutdown)."""
@@ -387,7 +380,7 @@ class LiveCenter:
     async def _process(self, item: Any) -> None:
         if isinstance(item, Message):
             await self._note_channel(item)
-        elif isinstance(item, AgentCommand):
+        elif isinstance(item, AgentRequest):
             await self._on_command(item)
         elif isinstance(item, IvrHandOff):
             await self._on_event(item.event)
@@ -436,7 +429,7 @@ class LiveCenter:
             return
         for login in removed:
             if self.router.agent_state(login) not in (None, "logged_out"):
-                await self._agent_event(AgentLoggedOut(at=now, agent_id=login), now)
+                await self.agent_event(AgentLoggedOut(at=now, agent_id=login), now)
             await self._apply(self.router.remove_agent(login, now), now)
         self._set_endpoints(users)
         self._profiles = profiles
@@ -478,8 +471,24 @@ class LiveCenter:
             agent = self._agent_of_channel(dest)
             if agent and call_id in self._calls:  # (not an agent's line being dialled: no call of ours)
                 self._calls[call_id].agent_channels[agent] = dest
-        elif self.lines is not None and name in ("BridgeEnter", "BridgeLeave", "Hangup"):
-            await self._note_line(message)
+        elif name in ("BridgeEnter", "BridgeLeave", "Hangup"):
+            self._note_consultation(message, call_id)
+            if self.lines is not None:
+                await self._note_line(message)
+
+    def _note_consultation(self, message: Message, call_id: str) -> None:
+        """An attended transfer's consulted party: its channel enters the consultation
+        bridge (what a cancel hangs up); its hang-up ends the consultation (cancelled,
+        not answered, or merged into the call: then the call model logs the transfer)."""
+        state = self._calls.get(call_id)
+        if state is None or not state.consult_target:
+            return
+        channel = message.get("Channel")
+        if message.event == "BridgeEnter" and not state.consult_channel:
+            if channel not in state.agent_channels.values() and channel != state.channel:
+                state.consult_channel = channel
+        elif message.event == "Hangup" and channel in (state.consult_channel, state.agent_channels.get(state.agent)):
+            state.consult_target = state.consult_channel = ""
 
     async def _note_line(self, message: Message) -> None:
         """A standing line's channel joined its conference (up) or left it (down)."""
@@ -509,6 +518,26 @@ class LiveCenter:
         if view is not None:
             view["line"] = state
             await self._set_agent_view(agent_id, view)
+
+    # ------------------------------------------------------------ what collaborators read
+
+    @property
+    def endpoints(self) -> Mapping[str, AgentEndpoint]:
+        return self._endpoints
+
+    @property
+    def calls(self) -> Mapping[str, _CallState]:
+        return self._calls
+
+    def on_line(self, agent_id: str) -> bool:
+        """Is the agent reached through its standing line now (no own leg per call)?"""
+        return self.lines is not None and self.lines.is_up(agent_id)
+
+    async def apply(self, decisions: list[Any], now: float) -> None:
+        await self._apply(decisions, now)
+
+    def connect_target(self, endpoint: AgentEndpoint) -> Target:
+        return self._connect_target(endpoint)
 
     def _connect_target(self, endpoint: AgentEndpoint) -> Target:
         """Where a caller goes to reach the agent: into the agent's conference while
@@ -680,6 +709,13 @@ class LiveCenter:
                 await self._line_changed(agent_id, "down")
             return
         event = self._translate(event)
+        transferring = self._calls.get(getattr(event, "call_id", ""))
+        if (
+            transferring is not None
+            and transferring.queue_transfer
+            and isinstance(event, CallHeld | CallResumed | CallTransferred)
+        ):
+            return  # the wait in the queue it was transferred to, and the agent who takes it there
         if self._already_logged(event):
             now = self._now(getattr(event, "at", None))
             if isinstance(event, CallQueued):
@@ -731,6 +767,12 @@ class LiveCenter:
             if not state.answered:
                 state.answered, state.answered_at = True, event.at
                 self.stats.calls_answered += 1
+            state.queue_transfer = False
+            if state.consult_channel and event.agent_id and event.agent_id != state.agent:
+                # the consulted agent took the call (attended transfer completed): their
+                # leg is the consultation's
+                state.agent_channels[event.agent_id] = state.consult_channel
+            state.consult_target = state.consult_channel = ""
             state.agent = event.agent_id or state.offered_to
             event = replace(event, agent_id=state.agent, queue=event.queue or state.queue)
         elif isinstance(event, CallNotAnswered):
@@ -977,6 +1019,8 @@ class LiveCenter:
             await self._notify(result)  # the dialer closes its attempt with the outcome
         if result.success and result.call_id:
             self._aliases[result.call_id] = call_id  # its events now speak of the callback / preview
+            if result.channel:  # the customer's leg (in agent-connect): what hold and transfers move
+                self._call(call_id).channel = result.channel
             return
         self._ring_timers.pop(call_id, None)
         if preview:  # busy, no answer...: the contact was never reached, nobody abandoned
@@ -1001,14 +1045,17 @@ class LiveCenter:
         self._previews[event.call_id] = dial
         await self._on_event(replace(event, attributes={**event.attributes, "preview": True}))
 
-    async def _preview_command(self, c: AgentCommand, now: float) -> None:
-        call_id = c.call_id or next((cid for cid in self._previews if self._call(cid).offered_to == c.agent_id), "")
+    async def preview_command(
+        self, agent_id: str, c: contract.PreviewDial | contract.PreviewSkip, now: float
+    ) -> None:
+        call_id = c.call_id
         dial = self._previews.get(call_id)
         state = self._calls.get(call_id)
-        if dial is None or state is None or state.offered_to != c.agent_id:
-            raise LookupError(f"agent {c.agent_id!r} has no preview {call_id!r} to {c.action.removeprefix('preview_')}")
+        if dial is None or state is None or state.offered_to != agent_id:
+            verb = "dial" if isinstance(c, contract.PreviewDial) else "skip"
+            raise CommandRefused(f"agent {agent_id!r} has no preview {call_id!r} to {verb}")
         del self._previews[call_id]
-        if c.action == "preview_skip":
+        if isinstance(c, contract.PreviewSkip):
             if dial.on_skip is not None:
                 await dial.on_skip(now)
             state.attributes["preview_outcome"] = "skipped"
@@ -1021,8 +1068,8 @@ class LiveCenter:
         self._dialled_previews.add(call_id)
         self._dial_for_agent(
             call_id,
-            c.agent_id,
-            self._endpoints[c.agent_id],
+            agent_id,
+            self._endpoints[agent_id],
             dial.endpoint,
             dial.caller_id,
             dial.variables,
@@ -1152,112 +1199,20 @@ class LiveCenter:
 
     # ------------------------------------------------------------ agent commands
 
-    async def _on_command(self, command: AgentCommand) -> None:
+    async def _on_command(self, request: AgentRequest) -> None:
         now = self._now()
         try:
-            await self._do_command(command, now)
-        except (PbxError, ValueError, LookupError) as exc:
-            await self._reply(command.request_id, False, str(exc))
+            await self.control.handle(request, now)
+        except (PbxError, CommandRefused, ValueError, LookupError) as exc:
+            log.info("agent_command_refused", agent_id=request.agent_id, error=str(exc), **describe(request.command))
+            await self._reply(request.request_id, False, str(exc))
             return
-        await self._reply(command.request_id, True)
+        await self._reply(request.request_id, True)
 
-    async def _do_command(self, c: AgentCommand, now: float) -> None:
-        if c.agent_id not in self._endpoints and c.action not in ("logout",):
-            raise LookupError(f"agent {c.agent_id!r} has no phone endpoint configured")
-        if c.action == "login":
-            await self._agent_event(AgentLoggedIn(at=now, agent_id=c.agent_id), now)
-        elif c.action == "available":
-            if self.router.agent_state(c.agent_id) in (None, "logged_out"):
-                await self._agent_event(AgentLoggedIn(at=now, agent_id=c.agent_id), now)
-            await self._agent_event(AgentStateChanged(at=now, agent_id=c.agent_id, state="available"), now)
-        elif c.action == "pause":
-            if not c.reason:
-                raise ValueError("pause needs a reason")
-            if self.router.agent_state(c.agent_id) in (None, "logged_out"):
-                await self._agent_event(AgentLoggedIn(at=now, agent_id=c.agent_id), now)
-            await self._agent_event(
-                AgentStateChanged(at=now, agent_id=c.agent_id, state="paused", reason=c.reason), now
-            )
-        elif c.action == "logout":
-            await self._agent_event(AgentLoggedOut(at=now, agent_id=c.agent_id), now)
-        elif c.action in PREVIEW_ACTIONS:
-            await self._preview_command(c, now)
-        elif c.action == "wrap_up_done":
-            call_id = c.call_id
-            await self._agent_event(
-                WrapUpEnded(at=now, call_id=call_id, agent_id=c.agent_id, disposition=c.disposition, notes=c.notes), now
-            )
-        else:
-            await self._call_control(c, now)
-
-    async def _agent_event(self, event: Event, now: float) -> None:
+    async def agent_event(self, event: Event, now: float) -> None:
+        """Log an agent's own event (availability, wrap-up) and route it."""
         await self._record(event)
         await self._apply(self.router.handle(event, now), now)
-
-    async def _call_control(self, c: AgentCommand, now: float) -> None:
-        state = self._calls.get(c.call_id) if c.call_id else None
-        if state is None:
-            state = next((s for s in self._calls.values() if s.agent == c.agent_id), None)
-        if state is None or state.agent != c.agent_id:
-            raise LookupError(f"agent {c.agent_id!r} has no call {c.call_id!r}")
-        state.channel = state.channel or self.channel_fallback(state.call_id)
-        if not state.channel:
-            raise LookupError(f"call {state.call_id!r}: caller channel unknown")
-        endpoint = self._endpoints[c.agent_id]
-        if c.action == "hangup":
-            await self.pbx.hangup(state.channel, 16)
-        elif c.action == "hold":
-            await self.pbx.hold(state.channel)
-            await self._record(CallHeld(at=now, call_id=state.call_id, agent_id=c.agent_id))
-        elif c.action == "resume":
-            await self.pbx.redirect(state.channel, self._connect_target(endpoint))  # back to the agent
-            await self._record(CallResumed(at=now, call_id=state.call_id, agent_id=c.agent_id))
-        elif c.action == "blind_transfer":
-            kind, _, name = c.target.partition(":") if ":" in c.target else ("agent", "", c.target)
-            if kind == "agent":
-                target = self._endpoints.get(name)
-                if target is None:
-                    raise LookupError(f"blind_transfer: unknown agent {name!r}")
-                await self.pbx.redirect(state.channel, self._connect_target(target))
-            elif kind == "queue":
-                await self._transfer_to_queue(state, c.agent_id, name, now)
-            elif kind == "number" and name.isdigit():
-                await self.pbx.blind_transfer(state.channel, self.outbound_context, name)
-            else:
-                raise ValueError(
-                    f"blind_transfer: target must be agent:ID, queue:NAME or number:DIGITS, not {c.target!r}"
-                )
-            await self._record(
-                CallTransferred(at=now, call_id=state.call_id, mode="blind", from_agent=c.agent_id, target=c.target)
-            )
-        elif c.action == "attended_transfer":
-            if self.lines is not None and self.lines.is_up(c.agent_id):
-                raise ValueError("attended_transfer is not available on a standing line: use blind_transfer")
-            leg = state.agent_channels.get(c.agent_id)
-            target = self._endpoints.get(c.target.removeprefix("agent:"))
-            if not leg or not target:
-                raise LookupError("attended_transfer needs the agent's leg and a target agent")
-            await self.pbx.attended_transfer(leg, target.connect_exten, "agents")
-        else:
-            raise ValueError(f"unknown action {c.action!r}")
-
-    async def _transfer_to_queue(self, state: _CallState, agent_id: str, queue: str, now: float) -> None:
-        """Back to hold and into another queue: the agent's part of the call ends."""
-        await self.pbx.hold(state.channel)
-        ended = CallEnded(
-            at=now, call_id=state.call_id, cause=16, cause_text="transferred to queue", hung_up_by="agent"
-        )
-        await self._apply(self.router.handle(ended, now), now)  # the agent goes to wrap-up
-        state.agent, state.offered_to = "", ""
-        queued = CallQueued(
-            at=now,
-            call_id=state.call_id,
-            queue=queue,
-            customer_id=state.customer_id,
-            attributes={**state.attributes, "transferred_by": agent_id},
-        )
-        await self._record(queued)
-        await self._apply(self.router.handle(queued, now), now)
 
     async def _reply(self, request_id: str, ok: bool, error: str = "") -> None:
         if not request_id:

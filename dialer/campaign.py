@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from dialer.dnc import DoNotCall
 from dialer.leads import Lead
@@ -44,7 +52,7 @@ class CampaignConfigError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CallingWindow(_Section):
@@ -174,6 +182,66 @@ class CampaignConfig(_Section):
             prior_answer_rate=self.expected_answer_rate,
             prior_aht_s=self.expected_aht_s,
         )
+
+
+DEMO_OUTCOMES = ("answer", "busy", "noanswer", "congestion", "machine")
+
+
+class LiveKeys(_Section):
+    """The keys of `[campaigns.<name>]` that only the live dialer uses; every other key
+    is a `CampaignConfig` field."""
+
+    leads: str = Field(min_length=1)  # CSV path (relative to the config file's directory)
+    enabled: bool = True
+    queue: str = ""  # default: campaign-<id>
+    skill: str = "outbound"  # agents with this skill work the campaign
+    priority: int = Field(default=9, ge=0, le=9)
+    dial_pattern: str = "Local/{number}@customers"  # {number}: the lead's E.164 digits
+    answered_context: str = "dialer-answered"
+    drop_message: str = "dialer-sorry"  # played to a dropped human (the regulators' message)
+    machine_message: str = "dialer-message"  # left on an answering machine (amd_action = message)
+    tick_s: float = Field(default=1.0, gt=0, le=60)
+    connect_grace_s: float = Field(default=2.0, gt=0, le=10)
+    # Emulator only: probabilities of answer / busy / noanswer / congestion / machine per dial
+    demo_behaviour: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("demo_behaviour")
+    @classmethod
+    def _demo_outcomes(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [k for k in value if k not in DEMO_OUTCOMES]
+        if bad:
+            raise ValueError(f"unknown outcome(s) {', '.join(bad)}")
+        return value
+
+    @field_validator("dial_pattern")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        if "{number}" not in value:
+            raise ValueError("must contain {number}")
+        return value
+
+    @field_validator("leads")
+    @classmethod
+    def _leads_path(cls, value: str, info: ValidationInfo) -> str:
+        """Relative to the configuration file when loaded from one (`config.schema.
+        LoadContext`: base_dir, check_files), which also checks the file can be read."""
+        base_dir = getattr(info.context, "base_dir", None)
+        if base_dir is None:
+            return value
+        path = Path(value).expanduser()
+        path = path if path.is_absolute() else Path(base_dir) / path
+        if getattr(info.context, "check_files", False):
+            try:
+                with path.open("rb") as f:
+                    f.read(1)
+            except OSError as exc:
+                raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+        return str(path)
+
+
+class CampaignSection(LiveKeys, CampaignConfig):
+    """One `[campaigns.<name>]` table of the main configuration: the campaign and the
+    live dialer's keys (`dialer.live.parse_live_campaigns` splits them)."""
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from cti.ami_codec import Message
 from cti.live import InLoop, LiveCenter, PreviewDial
@@ -58,6 +58,7 @@ from dialer.campaign import (
     CampaignConfig,
     CampaignConfigError,
     LeadStatus,
+    LiveKeys,
     _key_path,
 )
 from dialer.dnc import DoNotCall
@@ -96,27 +97,6 @@ LOST_AFTER_S = 60.0  # a dial with no OriginateResponse this long after its time
 # ---------------------------------------------------------------- configuration
 
 
-class LiveKeys(BaseModel):
-    """The keys of `[campaigns.<name>]` that only the live dialer uses; every other key
-    is a `dialer.campaign.CampaignConfig` field."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    leads: str = Field(min_length=1)  # CSV path (relative to the config file's directory)
-    enabled: bool = True
-    queue: str = ""  # default: campaign-<id>
-    skill: str = "outbound"  # agents with this skill work the campaign
-    priority: int = Field(default=9, ge=0, le=9)
-    dial_pattern: str = "Local/{number}@customers"  # {number}: the lead's E.164 digits
-    answered_context: str = "dialer-answered"
-    drop_message: str = "dialer-sorry"  # played to a dropped human (the regulators' message)
-    machine_message: str = "dialer-message"  # left on an answering machine (amd_action = message)
-    tick_s: float = Field(default=1.0, gt=0, le=60)
-    connect_grace_s: float = Field(default=2.0, gt=0, le=10)
-    # Emulator only: probabilities of answer / busy / noanswer / congestion / machine per dial
-    demo_behaviour: dict[str, float] = Field(default_factory=dict)
-
-
 @dataclass(frozen=True, slots=True)
 class LiveCampaign:
     config: CampaignConfig
@@ -141,6 +121,8 @@ def parse_live_campaigns(
     live_names = set(LiveKeys.model_fields)
     for name, table in section.items():
         where = f"campaigns.{name}"
+        if isinstance(table, BaseModel):  # a CampaignSection validated at load (config.schema)
+            table = table.model_dump()
         if not isinstance(table, Mapping):
             problems.append(f"{filename}: {where}: must be a table")
             continue
@@ -159,11 +141,6 @@ def parse_live_campaigns(
             config = None
         if keys is None or config is None:
             continue
-        bad = [k for k in keys.demo_behaviour if k not in ("answer", "busy", "noanswer", "congestion", "machine")]
-        if bad:
-            problems.append(f"{filename}: {where}.demo_behaviour: unknown outcome(s) {', '.join(bad)}")
-        if "{number}" not in keys.dial_pattern:
-            problems.append(f"{filename}: {where}.dial_pattern: must contain {{number}}")
         path = Path(keys.leads)
         out.append(LiveCampaign(config, keys, path if path.is_absolute() else Path(base_dir) / path))
     if problems:

@@ -12,67 +12,13 @@ Every event is a frozen, slotted dataclass named in the past tense, with `at`
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-_T = TypeVar("_T", bound=type)
-
-
-class _Factory:
-    """Default of a default_factory field in a fast __init__ (shown as dataclasses do)."""
-
-    def __repr__(self) -> str:
-        return "<factory>"
-
-
-_NO_ARG = _Factory()
-
-
-def fast_init(cls: _T) -> _T:
-    """Give a frozen, slotted dataclass a cheaper `__init__`, same signature, defaults
-    and immutability. The generated frozen `__init__` stores each field with
-    `object.__setattr__(self, name, value)` (a name lookup per field); this one calls
-    the slot descriptors' `__set__` directly, about 40% faster: the simulator builds
-    ~9 events and decisions per call. Afterwards assignment still raises
-    FrozenInstanceError: only `__init__` is replaced."""
-    params = cls.__dataclass_params__  # type: ignore[attr-defined]
-    if not (params.frozen and params.init) or "__slots__" not in cls.__dict__ or hasattr(cls, "__post_init__"):
-        raise TypeError(f"fast_init needs a frozen, slotted dataclass without __post_init__: {cls.__name__}")
-    ns: dict[str, Any] = {"_NO_ARG": _NO_ARG}
-    args: list[str] = []
-    body: list[str] = []
-    for f in dataclasses.fields(cls):
-        if not f.init or f.kw_only:
-            raise TypeError(f"fast_init: {cls.__name__}.{f.name} must be a plain positional field")
-        name = f.name
-        ns[f"_set_{name}"] = cls.__dict__[name].__set__  # the slot's member descriptor
-        if f.default is not dataclasses.MISSING:
-            ns[f"_default_{name}"] = f.default
-            args.append(f"{name}=_default_{name}")
-        elif f.default_factory is not dataclasses.MISSING:
-            ns[f"_factory_{name}"] = f.default_factory
-            args.append(f"{name}=_NO_ARG")
-            body.append(f"    if {name} is _NO_ARG:\n        {name} = _factory_{name}()")
-        else:
-            args.append(name)
-        body.append(f"    _set_{name}(self, {name})")
-    src = f"def __init__(self, {', '.join(args)}) -> None:\n" + ("\n".join(body) or "    pass") + "\n"
-    exec(src, ns)
-    init: Callable[..., None] = ns["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__module__ = cls.__module__
-    generated = cls.__dict__["__init__"]  # the dataclass's own
-    init.__annotations__ = dict(generated.__annotations__)
-    init.__doc__ = generated.__doc__
-    cls.__init__ = init  # type: ignore[misc]
-    return cls
-
+from typing import Any
 
 # ---------------------------------------------------------------- calls
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class CallArrived:
     """A call reached the system (inbound trunk or an answered outbound leg)."""
@@ -86,7 +32,6 @@ class CallArrived:
     channel: str = ""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class CallQueued:
     """The call is waiting for an agent (on hold, music playing)."""
@@ -100,7 +45,6 @@ class CallQueued:
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class CallOffered:
     """The call is offered to (ringing at) an agent, who is now reserved."""
@@ -112,7 +56,6 @@ class CallOffered:
     reason: str = ""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class CallConnected:
     """Caller and agent (or callee) are talking."""
@@ -123,7 +66,6 @@ class CallConnected:
     queue: str = ""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class CallNotAnswered:
     """Ring-no-answer (RONA): the offered agent did not pick up in time."""
@@ -134,7 +76,19 @@ class CallNotAnswered:
     queue: str = ""
 
 
-@fast_init
+@dataclass(frozen=True, slots=True)
+class CallRejected:
+    """The offered agent declined the call (the desktop's "reject"): the call goes
+    back to the head of its queue and is not offered to that agent again. Unlike
+    CallNotAnswered (RONA) it is not a miss."""
+
+    at: float
+    call_id: str
+    agent_id: str
+    queue: str = ""
+    reason: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class CallAbandoned:
     """The caller hung up while waiting (queued or ringing an agent)."""
@@ -144,7 +98,6 @@ class CallAbandoned:
     queue: str = ""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class CallHeld:
     at: float
@@ -152,7 +105,6 @@ class CallHeld:
     agent_id: str = ""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class CallResumed:
     at: float
@@ -160,7 +112,6 @@ class CallResumed:
     agent_id: str = ""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class CallTransferred:
     """mode: blind | attended. target: agent id, queue, extension or number."""
@@ -173,7 +124,6 @@ class CallTransferred:
     result: str = "Success"
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class CallEnded:
     """The call is over. cause: Asterisk/Q.850 hangup cause code (16 = normal)."""
@@ -185,7 +135,6 @@ class CallEnded:
     hung_up_by: str = ""  # caller | agent | system | ""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class OriginateResulted:
     """Result of an outbound originate. reason: Asterisk's OriginateResponse Reason
@@ -202,14 +151,12 @@ class OriginateResulted:
 # ---------------------------------------------------------------- agents
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class AgentLoggedIn:
     at: float
     agent_id: str
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class AgentStateChanged:
     """state: available | reserved | on_call | wrap_up | paused; reason for paused."""
@@ -220,14 +167,12 @@ class AgentStateChanged:
     reason: str = ""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class AgentLoggedOut:
     at: float
     agent_id: str
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class AgentLineChanged:
     """The agent's standing line (cti/agent_lines.py): dialling (Hotline is calling the
@@ -240,7 +185,6 @@ class AgentLineChanged:
     channel: str = ""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class WrapUpEnded:
     """After-call work finished; disposition and notes recorded on the interaction."""
@@ -255,7 +199,6 @@ class WrapUpEnded:
 # ---------------------------------------------------------------- IVR and dialer
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class IvrStepped:
     at: float
@@ -264,7 +207,6 @@ class IvrStepped:
     result: str = ""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class DialerAttempted:
     at: float
@@ -274,7 +216,6 @@ class DialerAttempted:
     number: str = ""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class DialerResulted:
     """result: human | machine | busy | no_answer | congestion | failed; in preview
@@ -287,7 +228,6 @@ class DialerResulted:
     result: str
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class DialerDropped:
     """A live-answered call not connected to an agent in time (counts against the cap)."""
@@ -304,6 +244,7 @@ Event = (
     | CallOffered
     | CallConnected
     | CallNotAnswered
+    | CallRejected
     | CallAbandoned
     | CallHeld
     | CallResumed
@@ -321,7 +262,7 @@ Event = (
     | DialerDropped
 )
 
-EVENT_TYPES: dict[str, type] = {
+EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
         CallArrived,
@@ -329,6 +270,7 @@ EVENT_TYPES: dict[str, type] = {
         CallOffered,
         CallConnected,
         CallNotAnswered,
+        CallRejected,
         CallAbandoned,
         CallHeld,
         CallResumed,
@@ -380,23 +322,3 @@ def call_id_of(event: Event) -> str:
 
 def agent_id_of(event: Event) -> str:
     return getattr(event, "agent_id", "")
-
-
-# ---------------------------------------------------------------- appended (routing)
-
-
-@fast_init
-@dataclass(frozen=True, slots=True)
-class CallRejected:
-    """The offered agent declined the call (the desktop's "reject"): the call goes
-    back to the head of its queue and is not offered to that agent again. Unlike
-    CallNotAnswered (RONA) it is not a miss."""
-
-    at: float
-    call_id: str
-    agent_id: str
-    queue: str = ""
-    reason: str = ""
-
-
-EVENT_TYPES[CallRejected.__name__] = CallRejected

@@ -31,7 +31,7 @@ DIGITS = set("0123456789*#")
 
 
 class _Node(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class MenuNode(_Node):
@@ -126,7 +126,7 @@ Node = Annotated[
 
 
 class OpeningHours(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     days: list[str] = Field(default_factory=lambda: list(DAYS[:5]))
     open: time = time(8, 0)
@@ -142,7 +142,7 @@ class OpeningHours(BaseModel):
 
 
 class IvrFlow(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     start: str
     nodes: dict[str, Node]
@@ -164,14 +164,14 @@ class IvrFlow(BaseModel):
 
     @model_validator(mode="after")
     def _links(self) -> IvrFlow:
-        problems = []
+        problems: list[tuple[tuple[str, ...], str]] = []
         names = set(self.nodes)
         if self.start not in names:
-            problems.append(f"start: no node named {self.start!r}")
+            problems.append((("start",), f"no node named {self.start!r}"))
         if self.closed_node and self.closed_node not in names:
-            problems.append(f"closed_node: no node named {self.closed_node!r}")
+            problems.append((("closed_node",), f"no node named {self.closed_node!r}"))
         if self.hours is not None and not self.closed_node:
-            problems.append("closed_node: required when hours are set")
+            problems.append((("closed_node",), "required when hours are set"))
         for name, node in self.nodes.items():
             targets: dict[str, str] = {}
             if isinstance(node, MenuNode):
@@ -182,10 +182,19 @@ class IvrFlow(BaseModel):
                 targets = {"next": node.next}
             for key, target in targets.items():
                 if target not in names:
-                    problems.append(f"nodes.{name}.{key}: no node named {target!r}")
+                    problems.append((("nodes", name, *key.split(".", 1)), f"no node named {target!r}"))
         if problems:
-            raise ValueError("; ".join(problems))
+            raise FlowLinkError(problems)
         return self
+
+
+class FlowLinkError(ValueError):
+    """Nodes that name missing nodes; `located`: (key path under [ivr], reason) each,
+    which config.loader reports at their lines."""
+
+    def __init__(self, located: list[tuple[tuple[str, ...], str]]) -> None:
+        super().__init__("; ".join(f"{'.'.join(path)}: {reason}" for path, reason in located))
+        self.located = located
 
 
 class IvrConfigError(ValueError):

@@ -151,23 +151,26 @@ class Path:
 
 @dataclass(frozen=True, slots=True)
 class Not:
-    operand: Any
+    operand: Node
     pos: int
 
 
 @dataclass(frozen=True, slots=True)
 class BoolOp:
     op: str  # and | or
-    operands: tuple[Any, ...]
+    operands: tuple[Node, ...]
     pos: int
 
 
 @dataclass(frozen=True, slots=True)
 class Compare:
     op: str  # == != < <= > >= in notin
-    left: Any
-    right: Any
+    left: Node
+    right: Node
     pos: int
+
+
+Node = Lit | ListLit | Path | Not | BoolOp | Compare
 
 
 class _Parser:
@@ -194,7 +197,7 @@ class _Parser:
             raise ExprError(f"expected {what}, found {_describe(tok)}", tok.pos)
         return self.take()
 
-    def parse(self) -> Any:
+    def parse(self) -> Node:
         if self.at("end"):
             raise ExprError("empty expression", 0)
         node = self.parse_or()
@@ -203,7 +206,7 @@ class _Parser:
             raise ExprError(f"unexpected {_describe(tok)}", tok.pos)
         return node
 
-    def parse_or(self) -> Any:
+    def parse_or(self) -> Node:
         first = self.parse_and()
         items = [first]
         while self.at("kw", "or"):
@@ -211,7 +214,7 @@ class _Parser:
             items.append(self.parse_and())
         return first if len(items) == 1 else BoolOp("or", tuple(items), _pos(first))
 
-    def parse_and(self) -> Any:
+    def parse_and(self) -> Node:
         first = self.parse_not()
         items = [first]
         while self.at("kw", "and"):
@@ -219,13 +222,13 @@ class _Parser:
             items.append(self.parse_not())
         return first if len(items) == 1 else BoolOp("and", tuple(items), _pos(first))
 
-    def parse_not(self) -> Any:
+    def parse_not(self) -> Node:
         if self.at("kw", "not"):
             tok = self.take()
             return Not(self.parse_not(), tok.pos)
         return self.parse_compare()
 
-    def parse_compare(self) -> Any:
+    def parse_compare(self) -> Node:
         left = self.parse_operand()
         tok = self.peek()
         op: str | None = None
@@ -250,7 +253,7 @@ class _Parser:
             return Compare("in", right, left, tok.pos)
         return Compare(op, left, right, tok.pos)
 
-    def parse_operand(self) -> Any:
+    def parse_operand(self) -> Node:
         tok = self.peek()
         if tok.kind == "num" or tok.kind == "str":
             self.take()
@@ -309,11 +312,11 @@ def _describe(tok: Token) -> str:
     return repr(str(tok.value))
 
 
-def _pos(node: Any) -> int:
+def _pos(node: Node) -> int:
     return node.pos
 
 
-def parse(text: str) -> Any:
+def parse(text: str) -> Node:
     """Parse `text` into an AST; raises ExprError with the offset of the problem."""
     return _Parser(text).parse()
 
@@ -426,7 +429,7 @@ class _Compiler:
         self.skills_named: dict[str, None] = {}
 
     # Each compile step returns (fn(agent, call) -> value, type).
-    def compile(self, node: Any) -> tuple[Callable[[Any, Any], Any], str]:
+    def compile(self, node: Node) -> tuple[Callable[[Any, Any], Any], str]:
         if isinstance(node, Lit):
             value = node.value
             return (lambda a, c: value), _lit_type(value)
@@ -459,7 +462,7 @@ class _Compiler:
             return self.compile_compare(node)
         raise AssertionError(f"unknown node {node!r}")
 
-    def need_bool(self, kind: str, node: Any, what: str) -> None:
+    def need_bool(self, kind: str, node: Node, what: str) -> None:
         if kind not in (BOOL, ANY):
             raise ExprError(f"{what} needs a true/false value, got a {_type_name(kind)}", _pos(node))
 
@@ -530,7 +533,8 @@ class _Compiler:
                         )
 
                 def fn_in(a: Any, c: Any) -> bool:
-                    return rf(a, c).get(lf(a, c), 0) >= 1
+                    level: int = rf(a, c).get(lf(a, c), 0)  # a skills map: name -> level
+                    return level >= 1
 
             elif rt == ANY:
 
@@ -591,7 +595,7 @@ def _type_name(kind: str) -> str:
     return {NUM: "number", STR: "string", BOOL: "true/false", LIST: "list", SKILLS: "skills map", ANY: "value"}[kind]
 
 
-def _anchors(node: Any) -> tuple[dict[str, int], bool]:
+def _anchors(node: Node) -> tuple[dict[str, int], bool]:
     """Skills every matching agent must have, from the top-level `and` terms; and
     whether those terms are the whole expression (an agent with the anchors matches)."""
     terms = node.operands if isinstance(node, BoolOp) and node.op == "and" else (node,)
@@ -609,7 +613,7 @@ def _anchors(node: Any) -> tuple[dict[str, int], bool]:
     return out, exact
 
 
-def _anchor_of(term: Any) -> tuple[str | None, int]:
+def _anchor_of(term: Node) -> tuple[str | None, int]:
     import math
 
     if not isinstance(term, Compare):
@@ -634,7 +638,7 @@ def _anchor_of(term: Any) -> tuple[str | None, int]:
     return None, 0
 
 
-def _is_agent_skills(node: Any) -> bool:
+def _is_agent_skills(node: Node) -> bool:
     return isinstance(node, Path) and node.parts == ("skills",)
 
 

@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from events import AgentStateChanged, fast_init
+from events import AgentStateChanged
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class AgentProfile:
     """Who an agent is, for routing. Skills map a name to a proficiency 1-10
@@ -33,7 +32,6 @@ class AgentProfile:
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Tick:
     """Time passes: due escalations, overflows, final steps and wrap-up ends fire."""
@@ -41,7 +39,6 @@ class Tick:
     at: float
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Offer:
     """Ring agent `agent_id` with call `call_id`; the agent is reserved until the
@@ -63,7 +60,6 @@ class Offer:
     at: float = 0.0
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Escalated:
     """The call moved to another target (its previous one timed out, or the rules
@@ -78,7 +74,6 @@ class Escalated:
     at: float = 0.0
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Overflowed:
     """The call left `from_queue` for `to_queue` (overflow rule)."""
@@ -91,7 +86,6 @@ class Overflowed:
     at: float = 0.0
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class FinalStep:
     """The call leaves the router: the IVR offers `action` (callback | voicemail),

@@ -30,8 +30,12 @@ import shutil
 import sys
 import sysconfig
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from routing.router import Router
 
 MODULE = "hotline_native_router"
 SOURCE = Path(__file__).resolve().with_name("router.py")
@@ -51,6 +55,9 @@ DEPENDS = tuple(
 CHOICES = ("auto", "python", "native")
 
 
+_T = TypeVar("_T")
+
+
 class NativeRouterError(RuntimeError):
     pass
 
@@ -62,8 +69,13 @@ def source_digest() -> str:
     return h.hexdigest()
 
 
-def _load_native() -> tuple[Any | None, str]:
-    """(the compiled Router class, "") or (None, why not)."""
+def _load_native() -> tuple[type[Router] | None, str]:
+    """(the compiled Router class, "") or (None, why not).
+
+    The compiled module is built on this machine and has no stubs: it is imported by
+    name and its Router typed as routing.router.Router, the class mypyc compiled it
+    from (the digest checked below says it was this source). Same interface, but not a
+    subclass: never isinstance-check a router against routing.router.Router."""
     try:
         mod = importlib.import_module(MODULE)
     except ImportError as exc:
@@ -74,10 +86,11 @@ def _load_native() -> tuple[Any | None, str]:
             None,
             f"built from other sources than routing/router.py and its imports now ({mod.__file__}); run `make native`",
         )
-    return mod.Router, ""
+    compiled: type[Router] = mod.Router
+    return compiled, ""
 
 
-def router_class(choice: str | None = None) -> Any:
+def router_class(choice: str | None = None) -> type[Router]:
     """The Router class to use: see the module docstring for `choice`
     (default: the HOTLINE_ROUTER environment variable, else auto)."""
     from routing.router import Router
@@ -95,7 +108,7 @@ def router_class(choice: str | None = None) -> Any:
     return Router
 
 
-def is_native(router_cls: Any) -> bool:
+def is_native(router_cls: type[object]) -> bool:
     return getattr(router_cls, "__module__", "") == MODULE
 
 
@@ -121,7 +134,7 @@ def build(quiet: bool = True) -> Path:
             exts = mypycify([src.name], opt_level="3", target_dir=str(work / "c"))
             dist = Distribution({"name": MODULE, "ext_modules": exts})
             dist.script_args = ["-q", "build_ext", "--build-lib", str(work / "lib"), "--build-temp", str(work / "tmp")]
-            dist.parse_command_line()
+            dist.parse_command_line()  # type: ignore[no-untyped-call]  # setuptools does not annotate it
             if quiet:
                 _quiet(dist.run_commands)
             else:
@@ -145,7 +158,7 @@ def build(quiet: bool = True) -> Path:
     return dest
 
 
-def _quiet(fn: Any) -> Any:
+def _quiet(fn: Callable[[], _T]) -> _T:
     """Run fn with the compiler's chatter (stdout) discarded; errors still show."""
     import contextlib
     import io

@@ -46,7 +46,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable, Mapping  # isinstance on typing.Mapping is several times slower
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 
@@ -70,7 +70,6 @@ log = structlog.get_logger()
 
 _INF = float("inf")
 WAITING, OFFERED, CONNECTED, DONE = 0, 1, 2, 3
-_CALL_TIMER, _WRAP_TIMER = 0, 1
 _MAX_SPARE_GROUPS = 4096
 _MIN_COMPACT = 4096
 _MAX_STEPS = range(10_000)  # _advance's guard against cycles (made once: it runs once per call)
@@ -244,7 +243,7 @@ class _Call:
         self.state = WAITING
         self.agent: str | None = None
         self.group: _Group | None = None
-        self.entry: list[Any] | None = None
+        self.entry: _Place | None = None  # its place in its group's line, while it waits
         self.token = 0
         self.excluded: dict[str, bool] | None = None  # agent -> declined (else missed)
         self.exhausted = False
@@ -252,6 +251,39 @@ class _Call:
         self.filter_idx = -1
         self.target_idx = 0
         self.version = 0
+
+
+class _Place(NamedTuple):
+    """A waiting call's place in its group's line (one heap per base priority), ordered
+    by (first_at, seq, n): n is unique, so calls are never compared. Removal is lazy: a
+    place is live while it is its call's `entry` (_unplace clears that), and lapsed
+    ones are dropped when they reach the top."""
+
+    first_at: float
+    seq: int
+    n: int
+    call: _Call
+
+
+class _CallTimer(NamedTuple):
+    """A call's next timeout (escalation, overflow, final step) in the timer heap,
+    ordered by (due, seq): seq is unique, so nothing else is compared. Lapsed unless
+    the call still waits with this token (_schedule changes it)."""
+
+    due: float
+    seq: int
+    call: _Call
+    token: int
+
+
+class _WrapTimer(NamedTuple):
+    """The end of an agent's wrap-up of a call (same heap and order as _CallTimer).
+    Lapsed unless that agent, still the router's, wraps the call up until `due`."""
+
+    due: float
+    seq: int
+    agent: _Agent
+    call_id: str
 
 
 class _Group:
@@ -272,7 +304,7 @@ class _Group:
         self.target = target
         self.reqs = reqs
         self.agent_only = agent_only
-        self.subs: dict[int, list[list[Any]]] = {}  # base priority -> heap [first_at, seq, n, call|None]
+        self.subs: dict[int, list[_Place]] = {}  # base priority -> heap of places
         self.count = 0
         self.anchor: tuple[str, Any] = ("global", None)
         self.texts: tuple[int, str, str] | None = None  # (rules version, head, tail) of Offer reasons: see _offer
@@ -280,10 +312,15 @@ class _Group:
         # The expression's own check, or None when the required-skill levels say it all.
         self.fn: Callable[[Any, Any], bool] | None = None if expr.constant_true or expr.fully_anchored else expr.fn
 
-    def head(self, heap: list[list[Any]]) -> _Call | None:
-        while heap and heap[0][3] is None:
+    @staticmethod
+    def head(heap: list[_Place]) -> _Call | None:
+        """The call at the head of the line (lapsed places on top are dropped)."""
+        while heap:
+            place = heap[0]
+            if place.call.entry is place:
+                return place.call
             heapq.heappop(heap)
-        return heap[0][3] if heap else None
+        return None
 
     def rep(self) -> _Call | None:
         for heap in self.subs.values():
@@ -331,6 +368,9 @@ class Router:
         self._seq = 0
         self._agents: dict[str, _Agent] = {}
         self._calls: dict[str, _Call] = {}
+        # A connected call being handed to another agent (the PBX rings them: a blind
+        # transfer): call id -> that agent, reserved for it until it answers or not.
+        self._transfer_rings: dict[str, str] = {}
         self._avail: dict[str, _Agent] = {}
         self._avail_skill: dict[str, dict[str, _Agent]] = {}
         self._avail_level: dict[str, list[dict[str, _Agent]]] = {}
@@ -347,7 +387,7 @@ class Router:
         # (queue, filter, target, call skills) -> its spare group, for targets whose group
         # follows from those alone: see _group_for (cleared with _spare_groups)
         self._group_memo: dict[tuple[Any, ...], _Group] = {}
-        self._timers: list[tuple[float, int, int, Any, Any]] = []
+        self._timers: list[_CallTimer | _WrapTimer] = []
         # Changes whenever next_deadline() may have moved earlier (a timer was added
         # before what it last returned; a timer due no earlier cannot move it, and most
         # are: the simulator's day-long wrap-up cap). While it is unchanged,
@@ -430,7 +470,7 @@ class Router:
         del self._agents[agent_id]
         return out
 
-    def handle(self, event: Any, now: float | None = None) -> list[Decision]:
+    def handle(self, event: object, now: float | None = None) -> list[Decision]:
         """Apply one domain event (or Tick) at time `now` (default: the event's `at`).
         Timers due by `now` fire first. Unknown event kinds are ignored."""
         if now is None:
@@ -441,7 +481,7 @@ class Router:
             now = self._advance_clock(now)
         out: list[Decision] = []
         timers = self._timers
-        if timers and timers[0][0] <= now:
+        if timers and timers[0].due <= now:
             self._process_due(now, out)
         handler = self._handlers.get(type(event))
         if handler is not None:
@@ -463,14 +503,10 @@ class Router:
         """Earliest time a Tick could change something, or None."""
         timers = self._timers
         while timers:
-            due, _, kind, ref, token = timers[0]
-            if kind == _CALL_TIMER:
-                if ref.token == token and ref.state == WAITING:
-                    self._asked = due
-                    return due
-            elif ref.wrapping.get(token) == due and self._agents.get(ref.id) is ref:
-                self._asked = due
-                return due
+            entry = timers[0]
+            if self._timer_live(entry):
+                self._asked = entry.due
+                return entry.due
             heapq.heappop(timers)
         self._asked = _INF
         return None
@@ -662,17 +698,18 @@ class Router:
 
     def _process_due(self, now: float, out: list[Decision]) -> None:
         timers = self._timers
-        while timers and timers[0][0] <= now:
-            due, _, kind, ref, token = heapq.heappop(timers)
-            if kind == _CALL_TIMER:
-                if ref.token != token or ref.state != WAITING:
+        while timers and timers[0].due <= now:
+            entry = heapq.heappop(timers)
+            if isinstance(entry, _CallTimer):
+                call = entry.call
+                if call.token != entry.token or call.state != WAITING:
                     continue
-                self._on_call_due(ref, now, out)
+                self._on_call_due(call, now, out)
             else:
-                agent: _Agent = ref
-                if agent.wrapping.get(token) != due or self._agents.get(agent.id) is not agent:
+                agent = entry.agent
+                if agent.wrapping.get(entry.call_id) != entry.due or self._agents.get(agent.id) is not agent:
                     continue
-                del agent.wrapping[token]
+                del agent.wrapping[entry.call_id]
                 self._sync(agent, now, out)
                 self._fill_agent(agent, now, out)
 
@@ -680,22 +717,23 @@ class Router:
         call.token += 1
         if call.next_due < _INF:
             self._seq += 1
-            self._push_timer((call.next_due, self._seq, _CALL_TIMER, call, call.token))
+            self._push_timer(_CallTimer(call.next_due, self._seq, call, call.token))
 
-    def _push_timer(self, entry: tuple[float, int, int, Any, Any]) -> None:
+    def _push_timer(self, entry: _CallTimer | _WrapTimer) -> None:
         timers = self._timers
         heapq.heappush(timers, entry)
-        if entry[0] < self._asked:  # (a later timer cannot move next_deadline() earlier)
+        if entry.due < self._asked:  # (a later timer cannot move next_deadline() earlier)
             self.deadline_epoch += 1
         if len(timers) > self._compact_at:
             self._compact_timers()
 
-    def _timer_live(self, entry: tuple[float, int, int, Any, Any]) -> bool:
-        """Can this heap entry still fire (the test _process_due and next_deadline make)?"""
-        due, _, kind, ref, token = entry
-        if kind == _CALL_TIMER:
-            return ref.token == token and ref.state == WAITING
-        return ref.wrapping.get(token) == due and self._agents.get(ref.id) is ref
+    def _timer_live(self, entry: _CallTimer | _WrapTimer) -> bool:
+        """Can this heap entry still fire? (_process_due makes the same test, inlined.)"""
+        if isinstance(entry, _CallTimer):
+            call = entry.call
+            return call.token == entry.token and call.state == WAITING
+        agent = entry.agent
+        return agent.wrapping.get(entry.call_id) == entry.due and self._agents.get(agent.id) is agent
 
     def _compact_timers(self) -> None:
         """Drop lapsed entries from the timer heap (in place). Lapsed ones otherwise
@@ -823,7 +861,9 @@ class Router:
         raise RuntimeError(f"routing: call {call.id} keeps moving between queues")  # cycles are rejected by validation
 
     def _overflow(self, call: _Call, qr: QueueRules, at: float, now: float, out: list[Decision], why: str) -> None:
-        to = qr.overflow.to  # type: ignore[union-attr]
+        ov = qr.overflow
+        assert ov is not None  # (called only for a queue with an overflow rule)
+        to = ov.to
         out.append(
             Overflowed(
                 call.id,
@@ -868,9 +908,9 @@ class Router:
         if heap is None:
             heap = group.subs[base] = []
         self._seq += 1  # (first_at, seq) repeats when a call comes back: keep entries distinct
-        entry = [call.first_at, call.seq, self._seq, call]
-        heapq.heappush(heap, entry)
-        call.entry = entry
+        place = _Place(call.first_at, call.seq, self._seq, call)
+        heapq.heappush(heap, place)
+        call.entry = place
         call.group = group
         group.count += 1
 
@@ -923,8 +963,7 @@ class Router:
         group = call.group
         if group is None:
             return
-        call.entry[3] = None  # type: ignore[index]
-        call.entry = None
+        call.entry = None  # its place lapses (dropped when it reaches the top of its heap)
         call.group = None
         group.count -= 1
         if group.count == 0:
@@ -993,7 +1032,9 @@ class Router:
         agent.in_index = False
         aid = agent.id
         del self._avail[aid]
-        for by_skill, at_level in agent.slots:  # type: ignore[union-attr]  # set by _index_add
+        slots = agent.slots
+        assert slots is not None  # set by _index_add
+        for by_skill, at_level in slots:
             del by_skill[aid]
             del at_level[aid]
 
@@ -1256,15 +1297,15 @@ class Router:
                     continue
             ageing = group.qr.ageing
             for base, heap in group.subs.items():
-                call = heap[0][3] if heap else None  # group.head(heap) when its head is live, inlined
-                if call is None:
-                    call = group.head(heap)
-                    if call is None:
-                        continue
-                if call.excluded is not None and aid in call.excluded:
+                if not heap:
+                    continue
+                place = heap[0]
+                # group.head(heap), inlined for its usual case: a live head
+                call: _Call | None = place.call if place.call.entry is place else group.head(heap)
+                if call is not None and call.excluded is not None and aid in call.excluded:
                     call = self._first_not_excluding(heap, aid)
-                    if call is None:
-                        continue
+                if call is None:
+                    continue
                 eff = base
                 if ageing is not None:
                     steps = int((now - call.first_at) // ageing.every_s) * ageing.step
@@ -1279,9 +1320,9 @@ class Router:
         return best, best_key[0]
 
     @staticmethod
-    def _first_not_excluding(heap: list[list[Any]], aid: str) -> _Call | None:
-        for entry in sorted(e for e in heap if e[3] is not None):
-            call = entry[3]
+    def _first_not_excluding(heap: list[_Place], aid: str) -> _Call | None:
+        for place in sorted(p for p in heap if p.call.entry is p):
+            call = place.call
             if call.excluded is None or aid not in call.excluded:
                 return call
         return None
@@ -1467,7 +1508,7 @@ class Router:
                 "routing_unexpected_event", kind=kind, call_id=call_id, agent_id=agent_id, offered_to=call.agent
             )
             return None
-        agent = self._agents.get(aid)  # type: ignore[arg-type]
+        agent = self._agents.get(aid) if aid is not None else None
         if agent is None:
             return None
         return call, agent
@@ -1477,9 +1518,17 @@ class Router:
         # else goes through it (and its warnings)
         call = self._calls.get(e.call_id)
         agent = None
-        if call is not None and call.state == OFFERED and (e.agent_id or call.agent) == call.agent:
-            agent = self._agents.get(call.agent)  # type: ignore[arg-type]
+        if (
+            call is not None
+            and call.state == OFFERED
+            and call.agent is not None
+            and (e.agent_id or call.agent) == call.agent
+        ):
+            agent = self._agents.get(call.agent)
         if call is None or agent is None:
+            if call is not None and call.state == CONNECTED and e.agent_id and e.agent_id != call.agent:
+                if self._transfer(call, e.agent_id, now, out):
+                    return
             if (call is None or call.state == WAITING) and self._adopt_connected(e, call, now, out):
                 return
             found = self._call_at_agent(e.call_id, e.agent_id, "CallConnected", OFFERED)
@@ -1541,14 +1590,60 @@ class Router:
     def _on_offered(self, e: Any, now: float, out: list[Decision]) -> None:  # e: CallOffered
         """Only the PBX's own offers reach here (the router's are its own Offer
         decisions, which callers do not feed back): the agent is ringing for it."""
-        adopted = self._adopt(e, self._calls.get(e.call_id), now)
+        call = self._calls.get(e.call_id)
+        if call is not None and call.state == CONNECTED and e.agent_id and e.agent_id != call.agent:
+            target = self._agents.get(e.agent_id)
+            if target is not None and target.logged_in:  # a transfer rings them: not free meanwhile
+                target.ringing[call.id] = None
+                self._transfer_rings[call.id] = target.id
+                self._sync(target, now, out)
+            return
+        adopted = self._adopt(e, call, now)
         if adopted is not None:
             call, agent = adopted
             call.state = OFFERED
             agent.ringing[call.id] = None
             self._sync(agent, now, out)
 
+    def _release_transfer_ring(self, call_id: str, now: float, out: list[Decision]) -> _Agent | None:
+        """The agent a transfer rang for `call_id` is no longer ringing for it."""
+        agent_id = self._transfer_rings.pop(call_id, None)
+        agent = self._agents.get(agent_id) if agent_id else None
+        if agent is None or agent.ringing.pop(call_id, 0) == 0:
+            return None
+        self._sync(agent, now, out)
+        return agent
+
+    def _transfer(self, call: _Call, agent_id: str, now: float, out: list[Decision]) -> bool:
+        """A connected call now talks to another agent (a blind or attended transfer
+        completed on the PBX): the call moves to them. The agent who handed it away
+        is free again without wrap-up: wrap-up follows the end of the call, for the
+        agent who had it then."""
+        new = self._agents.get(agent_id)
+        if new is None or not new.logged_in:
+            return False
+        self._transfer_rings.pop(call.id, None)
+        old = self._agents.get(call.agent) if call.agent is not None else None
+        new.ringing.pop(call.id, None)
+        new.connected[call.id] = call.queue
+        new.misses = 0
+        new.calls_handled += 1
+        call.agent = new.id
+        self._sync(new, now, out)
+        if old is not None and old is not new:
+            old.connected.pop(call.id, None)
+            self._sync(old, now, out)
+            if old.in_index:
+                self._fill_agent(old, now, out)
+        log.info("routing_call_transferred", call_id=call.id, agent_id=new.id, from_agent=old.id if old else "")
+        return True
+
     def _on_not_answered(self, e: Any, now: float, out: list[Decision]) -> None:  # e: CallNotAnswered
+        if self._transfer_rings.get(e.call_id) == e.agent_id and e.agent_id:  # a transfer not answered
+            agent = self._release_transfer_ring(e.call_id, now, out)
+            if agent is not None and agent.in_index:
+                self._fill_agent(agent, now, out)
+            return
         found = self._call_at_agent(e.call_id, e.agent_id, "CallNotAnswered", OFFERED)
         if found is None:
             return
@@ -1585,6 +1680,10 @@ class Router:
         call = self._calls.pop(e.call_id, None)
         if call is None:
             return
+        if self._transfer_rings:
+            released = self._release_transfer_ring(call.id, now, out)
+            if released is not None and released.in_index:
+                self._fill_agent(released, now, out)
         self._drop(call, now, out)
 
     def _drop(self, call: _Call, now: float, out: list[Decision]) -> None:
@@ -1605,6 +1704,10 @@ class Router:
         call = self._calls.pop(e.call_id, None)
         if call is None:
             return
+        if self._transfer_rings:
+            released = self._release_transfer_ring(call.id, now, out)
+            if released is not None and released.in_index:
+                self._fill_agent(released, now, out)
         if call.state == CONNECTED and call.agent is not None:  # _drop's usual case, inlined
             agent = self._agents.get(call.agent)
             if agent is not None:
@@ -1635,7 +1738,7 @@ class Router:
             new_wrap = call.id not in wrapping
             wrapping[call.id] = due
             self._seq += 1
-            self._push_timer((due, self._seq, _WRAP_TIMER, agent, call.id))
+            self._push_timer(_WrapTimer(due, self._seq, agent, call.id))
             if was_connected and new_wrap:
                 # connected -> wrapping up: the slots in use, and so the indexes and
                 # windows, are as they were; only the shown state may change (_sync,

@@ -22,7 +22,14 @@ drawn when the caller arrives: two runs with different rules see the same caller
 (common random numbers for what-if). Only second and later offers of a call (which
 depend on routing) draw ring/RONA from shared streams.
 
-SimPy runs synchronously in the calling thread; never call `run` from inside an
+Time: the model runs on its own small discrete-event loop (`EventLoop`: functions
+called at simulated times, in time order, and in scheduling order among those due at
+the same time, as SimPy orders simultaneous events). The model needs timers only, no
+processes, and a timer there costs a fraction of a SimPy event (~4 per call); the
+throughput benchmark (bench/bench_sim.py) still measures it against a bare SimPy
+M/M/N model in the same run.
+
+The model runs synchronously in the calling thread; never call `run` from inside an
 asyncio event loop (use a thread or a process).
 """
 
@@ -30,14 +37,14 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import math
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import simpy
 import structlog
 
 from events import (
@@ -76,28 +83,63 @@ def stream(seed: int, purpose: str, queue: str = "") -> random.Random:
     return random.Random(f"{seed}/{purpose}/{queue}")
 
 
-_NORMAL = simpy.events.NORMAL
 _INF = math.inf
-_URGENT = simpy.events.URGENT
 _heappush = heapq.heappush  # (a global look-up less: three pushes per call)
 
-
-def _timer(env: simpy.Environment, delay: float, fn: Callable[..., None], args: tuple) -> None:
-    """Call `fn(*args)` after `delay`: what `env.timeout(delay).callbacks.append(lambda
-    _e: fn(*args))` does, at a fraction of the cost (~4 timers per call; no process
-    ever waits on one). A timer is a bare `(fn, args)` tuple in SimPy's queue, in the
-    place (time, priority, id) a Timeout would take, so it runs in the same order.
-    Plain SimPy cannot run those: the model steps its queue itself (`_run_until`,
-    `_step`), so never call env.run() or env.step() on a model's env."""
-    if delay < 0:
-        raise ValueError(f"negative delay {delay}")
-    _heappush(env._queue, (env._now + delay, _NORMAL, next(env._eid), (fn, args)))  # type: ignore[attr-defined]
+_Timer = tuple[float, int, Callable[..., None], tuple[Any, ...]]
+"""A scheduled call in the EventLoop's heap: (time, order, fn, args). A bare tuple,
+compared in C by (time, order) -- order is unique, so fn is never compared -- and
+built cheaply: the model schedules ~4 per simulated call."""
 
 
-def _timer_with_eid(env: simpy.Environment, at: float, eid: int, fn: Callable[..., None], args: tuple) -> None:
-    """A timer at time `at` with an event id taken earlier from `env._eid`: it runs
-    among simultaneous events where a timer made then would."""
-    _heappush(env._queue, (at, _NORMAL, eid, (fn, args)))  # type: ignore[attr-defined]
+class EventLoop:
+    """The model's discrete-event loop: `fn(*args)` called at simulated times, in time
+    order; among calls due at the same time, in the order they were scheduled (or
+    their order reserved with `reserve()`)."""
+
+    __slots__ = ("_order", "_queue", "now")
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start  # a plain attribute: read on every event
+        self._queue: list[_Timer] = []
+        self._order = itertools.count()
+
+    def reserve(self) -> int:
+        """An order taken now, for a call scheduled later (`call_at(..., order=)`): it
+        runs among simultaneous calls where one scheduled now would."""
+        return next(self._order)
+
+    def call_later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
+        if delay < 0:
+            raise ValueError(f"negative delay {delay}")
+        _heappush(self._queue, (self.now + delay, next(self._order), fn, args))
+
+    def call_at(self, at: float, fn: Callable[..., None], args: tuple[Any, ...] = (), order: int | None = None) -> None:
+        """Call fn(*args) at time `at` (not before now)."""
+        if at < self.now:
+            raise ValueError(f"time {at} is before now ({self.now})")
+        _heappush(self._queue, (at, next(self._order) if order is None else order, fn, args))
+
+    def peek(self) -> float:
+        """When the next call is due (inf: nothing scheduled)."""
+        return self._queue[0][0] if self._queue else _INF
+
+    def step(self) -> None:
+        """Run the next call (IndexError: nothing scheduled)."""
+        self.now, _, fn, args = heapq.heappop(self._queue)
+        fn(*args)
+
+    def run_until(self, at: float) -> None:
+        """Run every call due before `at` (one due at `at` waits for the next run), then
+        stand at `at`: what SimPy's `env.run(until=at)` does."""
+        if at <= self.now:
+            raise ValueError(f"until ({at}) must be greater than the current simulation time")
+        queue = self._queue
+        pop = heapq.heappop
+        while queue and queue[0][0] < at:
+            self.now, _, fn, args = pop(queue)
+            fn(*args)
+        self.now = at
 
 
 class _Call:
@@ -108,7 +150,7 @@ class _Call:
         "cid",
         "handle",
         "patience",
-        "patience_eid",
+        "patience_order",
         "queue",
         "ring1",
         "rona1",
@@ -140,7 +182,7 @@ class _Call:
         self.ring1 = ring1  # ring time and RONA draw of the first offer, drawn at arrival
         self.rona1 = rona1
         self.answer_at = math.inf  # when the pending answer timer fires (first offer)
-        self.patience_eid: int | None = None  # SimPy order reserved for a patience timer not yet scheduled
+        self.patience_order: int | None = None  # loop order reserved for a patience timer not yet scheduled
 
 
 @dataclass
@@ -171,7 +213,7 @@ class CallCenterModel:
 
         self.sc = scenario
         self.seed = scenario.seed if seed is None else seed
-        self.env = simpy.Environment(initial_time=scenario.start_s)
+        self.loop = EventLoop(scenario.start_s)
         factory = router_factory or router_class()  # the real router: compiled from the same source when built
         self.router = factory(rules, seed=self.seed)
         self._Tick = Tick
@@ -218,13 +260,13 @@ class CallCenterModel:
             self.events.append(event)
         if self._sink is not None:
             self._sink(event)
-        decisions = self.router.handle(event, self.env._now)  # type: ignore[attr-defined]
+        decisions = self.router.handle(event, self.loop.now)
         if decisions:
             self._act(decisions)
         elif self._tick_at is None or not self._has_epoch or self.router.deadline_epoch != self._epoch:
             self._schedule_tick()  # what _act does with no decisions (e.g. after WrapUpEnded)
 
-    def _act(self, decisions: list[object]) -> None:
+    def _act(self, decisions: Sequence[object]) -> None:
         counts = self._decision_counts
         answer_now: list[_Call] | None = None
         leave: list[str] | None = None
@@ -261,10 +303,10 @@ class CallCenterModel:
                     # as the live center logs it: a transfer out of the queue (deflected, not abandoned)
                     self._emit(
                         CallTransferred(
-                            self.env.now, c.cid, str(getattr(d, "action", "")), "", str(getattr(d, "destination", ""))
+                            self.loop.now, c.cid, str(getattr(d, "action", "")), "", str(getattr(d, "destination", ""))
                         )
                     )
-                    self._emit(CallEnded(self.env.now, c.cid, cause=16,
+                    self._emit(CallEnded(self.loop.now, c.cid, cause=16,
                                          cause_text=str(getattr(d, "action", "")), hung_up_by="system"))  # fmt: skip
             elif kind is self._Overflowed:
                 c = self._calls.get(d.call_id)  # type: ignore[attr-defined]
@@ -293,23 +335,23 @@ class CallCenterModel:
             return
         if self._tick_at is not None and self._tick_at <= dl:
             return
-        now = self.env._now  # type: ignore[attr-defined]
+        now = self.loop.now
         if dl < now:
             dl = now
         self._tick_at = dl
-        _timer(self.env, dl - now, self._on_tick, (dl,))
+        self.loop.call_later(dl - now, self._on_tick, dl)
 
     def _on_tick(self, at: float) -> None:
         if self._tick_at != at:
             return  # superseded by an earlier tick that already ran
         self._tick_at = None
         self.stats.ticks += 1
-        now = self.env._now  # type: ignore[attr-defined]
+        now = self.loop.now
         self._act(self.router.handle(self._Tick(now), now))
 
     def _later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
         """Call fn(*args) after delay (the per-call paths push their timer directly)."""
-        _timer(self.env, delay, fn, args)
+        self.loop.call_later(delay, fn, *args)
 
     # ---------------------------------------------------------- setup
 
@@ -336,7 +378,7 @@ class CallCenterModel:
         if self._arrivals is None and sc.replay is not None:
             self._arrivals = load_replay(sc)
         if self._arrivals is not None:
-            self.env.process(self._replay(self._arrivals))
+            self._replay(self._arrivals)
         else:
             for q in sc.queues:
                 if q.calls_per_hour:
@@ -348,7 +390,7 @@ class CallCenterModel:
         self._leaving.discard(aid)
         self._logged_in.add(aid)
         self.router.add_agent(self._profiles[aid])
-        self._feed(AgentLoggedIn(self.env.now, aid))
+        self._feed(AgentLoggedIn(self.loop.now, aid))
 
     def _logout(self, aid: str) -> None:
         if aid not in self._logged_in:
@@ -357,14 +399,14 @@ class CallCenterModel:
             # after the call in progress; paused so that the router offers no new call
             self._leaving.add(aid)
             reason = "end_of_shift" if "end_of_shift" in self._pause_reasons else ""
-            self._feed(AgentStateChanged(self.env.now, aid, "paused", reason))
+            self._feed(AgentStateChanged(self.loop.now, aid, "paused", reason))
             return
         self._do_logout(aid)
 
     def _do_logout(self, aid: str) -> None:
         self._leaving.discard(aid)
         self._logged_in.discard(aid)
-        self._feed(AgentLoggedOut(self.env.now, aid))
+        self._feed(AgentLoggedOut(self.loop.now, aid))
         self.router.remove_agent(aid)
 
     def _agent_free(self, aid: str, cid: str) -> None:
@@ -385,22 +427,15 @@ class CallCenterModel:
         q = sc.queue(queue)
         rng = stream(self.seed, "arrivals", queue)
         draws = self._draws(queue)
-        env = self.env
+        loop = self.loop
         times = poisson_profile(rng, queue, q.calls_per_hour, q.profile_interval_s, sc.start_s, sc.end_s)
         name, skills, priority, attributes = q.name, q.skills, q.priority, q.attributes
         arrive = self._arrive
 
-        queue_, eids = env._queue, env._eid  # type: ignore[attr-defined]
-        push = heapq.heappush
-
         def schedule_next() -> None:
             t = next(times, None)
             if t is not None:
-                now = env._now  # type: ignore[attr-defined]
-                delay = t - now
-                if delay < 0:
-                    raise ValueError(f"negative delay {delay}")
-                push(queue_, (now + delay, _NORMAL, next(eids), (arrival, ())))  # a timer: see _timer
+                loop.call_later(t - loop.now, arrival)
 
         def arrival() -> None:
             arrive(name, draws(None, None), skills, priority, "", attributes)
@@ -408,17 +443,22 @@ class CallCenterModel:
 
         schedule_next()
 
-    def _replay(self, arrivals: list[Arrival]) -> Iterator[simpy.Event]:
-        env = self.env
-        draws: dict[str, Callable[..., tuple[float, float, float | None]]] = {}
+    def _replay(self, arrivals: list[Arrival]) -> None:
+        """Start the replay: a chain of timers, each arrival scheduling the next (in
+        time order: `arrivals` is sorted)."""
+        loop = self.loop
+        draws: dict[str, Callable[[float | None, float | None], tuple[Any, ...]]] = {}
         qs = self.sc.replay.queue_skills if self.sc.replay is not None else False
         end = self.sc.end_s if self.sc.duration_s else math.inf
-        for a in arrivals:
-            if a.at < env.now:
-                continue
-            if a.at > end:
-                break
-            yield env.timeout(a.at - env.now)
+        start = loop.now
+        pending = iter([a for a in arrivals if a.at >= start])
+
+        def schedule_next() -> None:
+            a = next(pending, None)
+            if a is not None and a.at <= end:
+                loop.call_later(a.at - loop.now, arrival, a)
+
+        def arrival(a: Arrival) -> None:
             d = draws.get(a.queue)
             if d is None:
                 d = draws[a.queue] = self._draws(a.queue)
@@ -427,6 +467,9 @@ class CallCenterModel:
             skills = dict(a.skills) or dict(spec.skills) or ({a.queue: 1} if qs else {})
             self._arrive(a.queue, d(a.patience, a.handle), skills, a.priority, a.customer_id,
                          dict(spec.attributes, **a.attributes))  # fmt: skip
+            schedule_next()
+
+        schedule_next()
 
     def _draws(self, queue: str) -> Callable[[float | None, float | None], tuple]:
         """Per-caller draws at arrival, from this queue's own streams: patience, handle,
@@ -457,41 +500,42 @@ class CallCenterModel:
         self,
         queue: str,
         draws: tuple,
-        skills: dict[str, int],
+        skills: Mapping[str, int],
         priority: int,
         customer_id: str,
-        attributes: dict[str, Any],
+        attributes: Mapping[str, Any],
     ) -> None:
         self._n += 1
         cid = f"c{self._n}"
-        env = self.env
-        now = env._now  # type: ignore[attr-defined]  # (env.now is a property: hot path)
+        loop = self.loop
+        now = loop.now
         patience, handle, wrap, ring1, rona1 = draws
         c = _Call(cid, queue, patience, handle, wrap, now, ring1, rona1)
         self._calls[cid] = c
         self.stats.calls += 1
         # The patience timer only matters if the call can still be waiting or ringing
         # when it runs out; most calls are offered at once and answered before. Its
-        # place in SimPy's order (the event id a timer made here would get) is reserved
+        # place in the loop's order (the one a timer made here would get) is reserved
         # now and the timer scheduled after the CallQueued only when needed: the
         # order of simultaneous events, and so every result, is as if it always were.
         if patience < _INF:  # (math.isfinite: patience is never NaN or -inf)
-            c.patience_eid = next(env._eid)  # type: ignore[attr-defined]
+            c.patience_order = loop.reserve()
         # positional arguments: frozen dataclasses build faster without keywords (hot path)
         self._feed(CallQueued(now, cid, queue, skills, priority, customer_id, attributes))
-        if c.patience_eid is not None and (
+        if c.patience_order is not None and (
             c.state == "waiting" or (c.state == "ringing" and not c.answer_at < now + c.patience)
         ):
             self._guard(c)
 
     def _guard(self, c: _Call) -> None:
-        """Schedule the call's patience timer (if it was left out at arrival) with the
-        event id reserved then: due at arrival + patience, like a timer made then."""
-        eid = c.patience_eid
-        if eid is None:
+        """Schedule the call's patience timer (if it was left out at arrival) in the
+        order reserved then: due at arrival + patience, like a timer made then."""
+        order = c.patience_order
+        if order is None:
             return
-        c.patience_eid = None
-        _timer_with_eid(self.env, max(c.arrived + c.patience, self.env.now), eid, self._patience_out, (c,))
+        c.patience_order = None
+        loop = self.loop
+        loop.call_at(max(c.arrived + c.patience, loop.now), self._patience_out, (c,), order)
 
     # ---------------------------------------------------------- call life
 
@@ -501,8 +545,8 @@ class CallCenterModel:
         if c is None or c.state not in ("waiting", "ringing"):
             log.warning("sim_offer_for_gone_call", call_id=d.call_id, agent_id=d.agent_id)
             return None
-        env = self.env
-        now = env._now  # type: ignore[attr-defined]
+        loop = self.loop
+        now = loop.now
         agent = d.agent_id
         c.state = "ringing"
         c.agent = agent
@@ -521,25 +565,22 @@ class CallCenterModel:
         rona_p = self._rona_p
         if rona_p and (c.rona1 if first else self._rona_rng.random()) < rona_p:
             c.answer_at = math.inf
-            _timer(env, self._rona_timeout, self._rona, (c, seq))
+            loop.call_later(self._rona_timeout, self._rona, c, seq)
             return None
         ring = c.ring1 if first else self._ring_next()
         if ring <= 0:
             return c
         c.answer_at = at = now + ring  # ring > 0
-        _heappush(env._queue, (at, _NORMAL, next(env._eid), (self._answer, (c, seq))))  # type: ignore[attr-defined]
+        loop.call_at(at, self._answer, (c, seq))
         return None
 
     def _answer(self, c: _Call, seq: int) -> None:
         if c.state != "ringing" or c.seq != seq:
             return
         c.state = "talking"
-        env = self.env
-        self._feed(CallConnected(env._now, c.cid, c.agent, c.queue))  # type: ignore[attr-defined]
-        if c.handle < 0:
-            raise ValueError(f"negative delay {c.handle}")
-        at = env._now + c.handle  # type: ignore[attr-defined]
-        _heappush(env._queue, (at, _NORMAL, next(env._eid), (self._hangup, (c,))))  # type: ignore[attr-defined]
+        loop = self.loop
+        self._feed(CallConnected(loop.now, c.cid, c.agent, c.queue))
+        loop.call_later(c.handle, self._hangup, c)
 
     def _rona(self, c: _Call, seq: int) -> None:
         if c.state != "ringing" or c.seq != seq:
@@ -548,7 +589,7 @@ class CallCenterModel:
         c.state = "waiting"
         c.agent = ""
         self._guard(c)
-        self._feed(CallNotAnswered(self.env.now, c.cid, agent, queue=c.queue))
+        self._feed(CallNotAnswered(self.loop.now, c.cid, agent, queue=c.queue))
         self._agent_free(agent, c.cid)
 
     def _patience_out(self, c: _Call) -> None:
@@ -557,19 +598,17 @@ class CallCenterModel:
         ringing = c.state == "ringing"
         c.state = "done"
         del self._calls[c.cid]
-        self._feed(CallAbandoned(self.env.now, c.cid, queue=c.queue))
+        self._feed(CallAbandoned(self.loop.now, c.cid, queue=c.queue))
         if ringing:
             self._agent_free(c.agent, c.cid)
 
     def _hangup(self, c: _Call) -> None:
         c.state = "done"
         self._calls.pop(c.cid, None)
-        self._feed(CallEnded(self.env._now, c.cid, 16, "", "caller"))  # type: ignore[attr-defined]
+        self._feed(CallEnded(self.loop.now, c.cid, 16, "", "caller"))
         if c.wrap is not None:
             if c.wrap > 0:
-                env = self.env
-                at = env._now + c.wrap  # type: ignore[attr-defined]
-                _heappush(env._queue, (at, _NORMAL, next(env._eid), (self._wrap_end, (c,))))  # type: ignore[attr-defined]
+                self.loop.call_later(c.wrap, self._wrap_end, c)
             else:
                 self._wrap_end(c)
 
@@ -581,7 +620,7 @@ class CallCenterModel:
             self._agent_free(agent, c.cid)  # logs out (which ends the wrap-up)
         else:
             del self._agent_call[agent]
-            self._feed(WrapUpEnded(self.env._now, c.cid, agent))  # type: ignore[attr-defined]
+            self._feed(WrapUpEnded(self.loop.now, c.cid, agent))
 
     # ---------------------------------------------------------- running
 
@@ -602,9 +641,9 @@ class CallCenterModel:
         end = sc.end_s
         if not sc.duration_s and self._arrivals:
             end = max(a.at for a in self._arrivals)
-        span = max(end - self.env.now, 0.0)
+        span = max(end - self.loop.now, 0.0)
         for i in range(1, steps + 1):
-            self._run_until(self.env.now + span / steps if i < steps else end)
+            self.loop.run_until(self.loop.now + span / steps if i < steps else end)
             if progress is not None:
                 progress(i / steps)
         if sc.drain:
@@ -612,59 +651,17 @@ class CallCenterModel:
         self.stats.wall_s = time.perf_counter() - t0
         self.stats.decisions = {k.__name__: n for k, n in self._decision_counts.items()}
         self.stats.events = self._n_events
-        self.stats.end_s = self.env.now
+        self.stats.end_s = self.loop.now
         self.stats.router_build = "compiled" if is_native(type(self.router)) else "python"
         return self.stats
-
-    def _run_until(self, at: float) -> None:
-        """`env.run(until=at)` with SimPy's step() inlined, and the model's own timers
-        run without their callback list (one call instead of three per event; the
-        model makes ~4 events per call). The same order: SimPy's until-event would be
-        (at, URGENT, next id), so every event queued before that key runs, in heap
-        order, and the clock then stands at `at`. Other events (the replay process)
-        go through their callbacks exactly as in step()."""
-        env = self.env
-        if at <= env._now:  # type: ignore[attr-defined]
-            raise ValueError(f"until ({at}) must be greater than the current simulation time")
-        stop = (at, _URGENT, next(env._eid))  # type: ignore[attr-defined]  # the id SimPy's until-event takes
-        queue = env._queue  # type: ignore[attr-defined]
-        pop = heapq.heappop
-        while queue and queue[0] < stop:
-            env._now, _, _, event = pop(queue)  # type: ignore[attr-defined]
-            if type(event) is tuple:  # the model's own timer (fn, args): see _timer
-                event[0](*event[1])
-            else:
-                self._process(event)
-        env._now = at  # type: ignore[attr-defined]
-
-    @staticmethod
-    def _process(event: simpy.Event) -> None:
-        """What step() does with a popped event (the replay process's)."""
-        callbacks, event.callbacks = event.callbacks, None
-        for callback in callbacks:  # type: ignore[union-attr]
-            callback(event)
-        if not event._ok and not hasattr(event, "_defused"):
-            exc = type(event._value)(*event._value.args)
-            exc.__cause__ = event._value
-            raise exc
-
-    def _step(self) -> None:
-        """env.step() for this model's queue, which also holds its timers (tuples: see _timer)."""
-        env = self.env
-        env._now, _, _, event = heapq.heappop(env._queue)  # type: ignore[attr-defined]
-        if type(event) is tuple:
-            event[0](*event[1])
-        else:
-            self._process(event)
 
     def _drain(self) -> None:
         """Let calls in progress finish (no new arrivals: their processes stopped at end)."""
         guard = 0
         while self._calls or self._agent_call:
-            t = self.env.peek()
-            if t == math.inf:
+            if self.loop.peek() == math.inf:
                 break
-            self._step()
+            self.loop.step()
             guard += 1
             if guard > 50_000_000:  # pragma: no cover
                 log.warning("sim_drain_stuck", calls=len(self._calls))

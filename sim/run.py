@@ -95,12 +95,12 @@ def run_scenario(
     model = CallCenterModel(sc, rules, seed=seed, arrivals=arrivals)
     stats = model.run(progress=progress)
     lo = sc.start_s + sc.warmup_s
-    end_arrivals = sc.end_s if sc.duration_s else (model.env.now)
+    end_arrivals = sc.end_s if sc.duration_s else (model.loop.now)
     report = batch_report(
         model.events,
         sc.kpi,
         start=lo,
-        end=max(model.env.now, end_arrivals),
+        end=max(model.loop.now, end_arrivals),
         agents_until=end_arrivals,
     )
     return SimResult(sc, model.seed, model.router.rules_version, stats, report, model.events)
@@ -120,7 +120,7 @@ def run_streaming(sc: Scenario, seed: int | None = None, rules: Any = None) -> t
     model = CallCenterModel(sc, rules, seed=seed, sink=engine.apply, keep_events=False)
     stats = model.run()
     lo = sc.start_s + sc.warmup_s
-    kpis = engine.overall_between(lo, sc.end_s, now=model.env.now)
+    kpis = engine.overall_between(lo, sc.end_s, now=model.loop.now)
     return kpis, stats
 
 

@@ -4,7 +4,7 @@
     hotline sim SCENARIO.toml [--seed N] [--json OUT] [--html REPORT.html] [--rules CANDIDATE.toml]
     hotline sim --agents N --calls-per-hour L --aht S [--patience S] [--hours H]
                 [--sl-threshold T] [--seed N] --json -
-    hotline sim dialer ARGS...          (the outbound dialer simulation, when installed)
+    hotline sim dialer ARGS...          (the outbound dialer simulation: dialer/cli.py)
     hotline erlang --calls-per-hour L --aht S [--target-sl 0.8] [--threshold 20]
                    [--patience S] [--shrinkage F] [--agents N] [--json]
 """
@@ -20,23 +20,6 @@ from typing import Any
 import click
 
 
-def _load_dialer_command() -> click.Command:
-    try:
-        from dialer.cli import sim_dialer  # type: ignore[import-not-found]
-    except ModuleNotFoundError as exc:
-        if exc.name in ("dialer", "dialer.cli"):
-            raise click.ClickException(
-                "hotline sim dialer: the outbound dialer simulation is not available "
-                "(no module dialer.cli providing the click command sim_dialer)"
-            ) from None
-        raise
-    except ImportError as exc:
-        raise click.ClickException(f"hotline sim dialer: dialer.cli has no command sim_dialer ({exc})") from None
-    if not isinstance(sim_dialer, click.Command):
-        raise click.ClickException("hotline sim dialer: dialer.cli.sim_dialer is not a click command")
-    return sim_dialer
-
-
 class _SimCommand(click.Command):
     """`sim dialer ...` hands every remaining argument to the dialer's own command."""
 
@@ -44,8 +27,9 @@ class _SimCommand(click.Command):
         self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
     ) -> click.Context:
         if args and args[0] == "dialer":
-            cmd = _load_dialer_command()
-            return cmd.make_context(f"{info_name} dialer", list(args[1:]), parent=parent, **extra)
+            from dialer.cli import sim_dialer  # (loaded when asked for: the dialer simulation)
+
+            return sim_dialer.make_context(f"{info_name} dialer", list(args[1:]), parent=parent, **extra)
         return super().make_context(info_name, args, parent=parent, **extra)
 
 

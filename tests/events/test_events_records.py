@@ -40,14 +40,14 @@ def test_unknown_kind_is_a_clear_error() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(EVENT_TYPES))
-def test_events_stay_frozen_with_the_fast_init(name: str) -> None:
+def test_events_are_frozen(name: str) -> None:
     event = _sample(EVENT_TYPES[name])
     with pytest.raises(dataclasses.FrozenInstanceError):
         event.at = 1.0  # type: ignore[misc]
     assert event == dataclasses.replace(event)
 
 
-def test_fast_init_keeps_defaults_and_fresh_factory_values() -> None:
+def test_defaults_and_fresh_factory_values() -> None:
     from events import CallEnded, CallQueued
 
     a, b = CallQueued(1.0, "c1"), CallQueued(at=1.0, call_id="c1")

@@ -1,0 +1,265 @@
+"""The agent and supervisor command contract: every action, its arguments, and the
+kinds of call it applies to. Defined once here; the REST API validates with it, the
+OpenAPI document and the desktop's button table are generated from it, and the live
+loop's dispatch table is keyed by its types (a test keeps the four in line).
+
+A command names the agent it acts for (`agent_id`, from the URL) and carries a
+`request_id` (the reply's key). Call controls name the call (`call_id`): the live loop
+refuses one for a call the agent does not hold, and one that cannot apply to the kind
+of call (`CallKind`) with a clear message.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+# What the desktop can show; a standing line is a way the agent is reached, orthogonal
+# to the kind (an inbound call on a standing line is "inbound", `on_line` true).
+CallKind = Literal["inbound", "outbound", "callback", "preview"]
+CALL_KINDS: tuple[CallKind, ...] = ("inbound", "outbound", "callback", "preview")
+TransferKind = Literal["agent", "queue", "number"]
+TRANSFER_KINDS: tuple[TransferKind, ...] = ("agent", "queue", "number")
+
+CALL_ID = Field(min_length=1, max_length=200, description="the call the agent holds (from the screen-pop)")
+TEXT_MAX = 4000
+
+
+class Command(BaseModel):
+    """Base of every command: no field beyond those declared (a typo is an error)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    # Which kinds of call the action applies to (() = not a call control), and whether
+    # it works while the agent is on a standing line.
+    call_kinds: ClassVar[tuple[CallKind, ...]] = ()
+    on_line: ClassVar[bool] = True
+    # When the action applies to the call: "offered" (ringing / preview, not yet
+    # talking), "connected" (talking or on hold), "consulting" (an attended transfer in
+    # progress), "ended" (wrap-up) or "" (not a call control).
+    call_phase: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+
+
+class Login(Command):
+    action: Literal["login"]
+    label: ClassVar[str] = "Log in"
+
+
+class Available(Command):
+    action: Literal["available"]
+    label: ClassVar[str] = "Go available"
+
+
+class Pause(Command):
+    action: Literal["pause"]
+    reason: str = Field(min_length=1, max_length=100, description="one of the configured pause codes")
+    label: ClassVar[str] = "Pause"
+
+
+class Logout(Command):
+    action: Literal["logout"]
+    label: ClassVar[str] = "Log out of queues"
+
+
+_TALKING: tuple[CallKind, ...] = ("inbound", "outbound", "callback", "preview")
+
+
+class Hold(Command):
+    action: Literal["hold"]
+    call_id: str = CALL_ID
+    call_kinds: ClassVar[tuple[CallKind, ...]] = _TALKING
+    call_phase: ClassVar[str] = "connected"
+    label: ClassVar[str] = "Hold"
+
+
+class Resume(Command):
+    action: Literal["resume"]
+    call_id: str = CALL_ID
+    call_kinds: ClassVar[tuple[CallKind, ...]] = _TALKING
+    call_phase: ClassVar[str] = "connected"
+    label: ClassVar[str] = "Resume"
+
+
+class Hangup(Command):
+    action: Literal["hangup"]
+    call_id: str = CALL_ID
+    call_kinds: ClassVar[tuple[CallKind, ...]] = _TALKING
+    call_phase: ClassVar[str] = "connected"
+    label: ClassVar[str] = "Hang up"
+
+
+class BlindTransfer(Command):
+    action: Literal["blind_transfer"]
+    call_id: str = CALL_ID
+    target_kind: TransferKind = "number"
+    target: str = Field(min_length=1, max_length=100, description="an agent login, a queue name or a number")
+    call_kinds: ClassVar[tuple[CallKind, ...]] = _TALKING
+    call_phase: ClassVar[str] = "connected"
+    label: ClassVar[str] = "Blind"
+
+
+class AttendedTransfer(Command):
+    """Consult the target first (the caller hears music), then complete or cancel.
+    Needs the agent's own phone leg: not on a standing line (the agent's phone sits in
+    a conference there, with no leg of the call's own to consult from)."""
+
+    action: Literal["attended_transfer"]
+    call_id: str = CALL_ID
+    target_kind: TransferKind = "agent"
+    target: str = Field(min_length=1, max_length=100, description="an agent login or a number")
+    call_kinds: ClassVar[tuple[CallKind, ...]] = _TALKING
+    on_line: ClassVar[bool] = False
+    call_phase: ClassVar[str] = "connected"
+    label: ClassVar[str] = "Attended"
+
+
+class CompleteTransfer(Command):
+    action: Literal["complete_transfer"]
+    call_id: str = CALL_ID
+    call_kinds: ClassVar[tuple[CallKind, ...]] = _TALKING
+    on_line: ClassVar[bool] = False
+    call_phase: ClassVar[str] = "consulting"
+    label: ClassVar[str] = "Complete"
+
+
+class CancelTransfer(Command):
+    action: Literal["cancel_transfer"]
+    call_id: str = CALL_ID
+    call_kinds: ClassVar[tuple[CallKind, ...]] = _TALKING
+    on_line: ClassVar[bool] = False
+    call_phase: ClassVar[str] = "consulting"
+    label: ClassVar[str] = "Cancel"
+
+
+class PreviewDial(Command):
+    action: Literal["preview_dial"]
+    call_id: str = CALL_ID
+    call_kinds: ClassVar[tuple[CallKind, ...]] = ("preview",)
+    call_phase: ClassVar[str] = "offered"
+    label: ClassVar[str] = "Dial"
+
+
+class PreviewSkip(Command):
+    action: Literal["preview_skip"]
+    call_id: str = CALL_ID
+    call_kinds: ClassVar[tuple[CallKind, ...]] = ("preview",)
+    call_phase: ClassVar[str] = "offered"
+    label: ClassVar[str] = "Skip"
+
+
+class WrapUpDone(Command):
+    """Ends the agent's wrap-up of a call early (the wrap-up form saves disposition and
+    notes on the interaction and sends this)."""
+
+    action: Literal["wrap_up_done"]
+    call_id: str = CALL_ID
+    disposition: str = Field(default="", max_length=100)
+    notes: str = Field(default="", max_length=TEXT_MAX)
+    call_kinds: ClassVar[tuple[CallKind, ...]] = _TALKING
+    call_phase: ClassVar[str] = "ended"
+    label: ClassVar[str] = "End wrap-up"
+
+
+COMMAND_TYPES: tuple[type[Command], ...] = (
+    Login,
+    Available,
+    Pause,
+    Logout,
+    Hold,
+    Resume,
+    Hangup,
+    BlindTransfer,
+    AttendedTransfer,
+    CompleteTransfer,
+    CancelTransfer,
+    PreviewDial,
+    PreviewSkip,
+    WrapUpDone,
+)
+
+AnyCommand = Annotated[
+    Login
+    | Available
+    | Pause
+    | Logout
+    | Hold
+    | Resume
+    | Hangup
+    | BlindTransfer
+    | AttendedTransfer
+    | CompleteTransfer
+    | CancelTransfer
+    | PreviewDial
+    | PreviewSkip
+    | WrapUpDone,
+    Field(discriminator="action"),
+]
+_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)
+
+
+def action_of(kind: type[Command]) -> str:
+    """The wire name of a command type (its `action` literal)."""
+    annotation = kind.model_fields["action"].annotation
+    return str(annotation.__args__[0])  # type: ignore[union-attr]  # Literal["..."]
+
+
+ACTIONS: tuple[str, ...] = tuple(action_of(k) for k in COMMAND_TYPES)
+BY_ACTION: dict[str, type[Command]] = {action_of(k): k for k in COMMAND_TYPES}
+CALL_ACTIONS = frozenset(a for a, k in BY_ACTION.items() if k.call_kinds)
+
+
+class CommandError(ValueError):
+    """A request that is not a valid command; the message names the field."""
+
+
+def parse_command(body: Any) -> Command:
+    """A request body -> its command (raises CommandError naming the field)."""
+    if not isinstance(body, dict):
+        raise CommandError("body: must be a JSON object with an 'action'")
+    action = body.get("action")
+    if action not in BY_ACTION:
+        raise CommandError(f"action: must be one of {', '.join(ACTIONS)}, not {action!r}")
+    try:
+        return _ADAPTER.validate_python(body)
+    except ValidationError as exc:
+        raise CommandError(_first_problem(exc)) from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"][1:]] or ["body"]  # [0] is the union member's tag
+        problems.append(f"{'.'.join(loc)}: {err['msg']}")
+    return "; ".join(problems)
+
+
+def applicability() -> dict[str, dict[str, Any]]:
+    """The desktop's button table: for each action, the call kinds and phase it applies
+    to and whether it works on a standing line (rendered into the page)."""
+    return {
+        action_of(k): {
+            "label": k.label,
+            "call_kinds": list(k.call_kinds),
+            "call_phase": k.call_phase,
+            "on_line": k.on_line,
+        }
+        for k in COMMAND_TYPES
+    }
+
+
+def json_schema() -> dict[str, Any]:
+    """The OpenAPI schema of a command body (a oneOf on `action`), with its definitions
+    under `$defs` rewritten to OpenAPI's components (`#/components/schemas/...`)."""
+    return _ADAPTER.json_schema(ref_template="#/components/schemas/{model}")
+
+
+def refusal(command: Command, kind: CallKind, on_line: bool) -> str:
+    """Why `command` cannot apply to a call of `kind` (on a standing line or not), or ""."""
+    action = action_of(type(command))
+    if type(command).call_kinds and kind not in type(command).call_kinds:
+        return f"{action} does not apply to a {kind} call"
+    if on_line and not type(command).on_line:
+        return f"{action} is not available on a standing line: use blind_transfer"
+    return ""
