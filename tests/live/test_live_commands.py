@@ -1,0 +1,483 @@
+"""The agent-command contract against the real live loop: every action goes through
+the web API (`POST /api/v1/agents/{id}/commands`) of `hotline serve`'s app, over the
+bus, into the live loop, which acts on the PBX emulator over AMI. Each test checks
+what the PBX did (who talks to whom, who hears music) and what the event log holds
+(each event once, whoever caused it), on every kind of call the desktop can show:
+inbound, outbound (a campaign), call-back, preview, and on a standing line."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession, CookieJar
+from aiohttp.test_utils import TestClient, TestServer
+
+from agents.commands import ACTIONS
+from config.schema import BusConfig, HotlineConfig, PbxConfig, ServerConfig, StoreConfig
+from cti.ami import AmiClient, AmiSettings
+from cti.call_model import CallModel
+from cti.live import CallbackRequested
+from cti.live_app import LIVE
+from cti.pbx import AmiPbx
+from cti.server import STORE, create_app
+from events import (
+    CallConnected,
+    CallEnded,
+    CallHeld,
+    CallResumed,
+    CallTransferred,
+    Event,
+    WrapUpEnded,
+)
+from sim.pbx_emulator.engine import Channel
+from sim.pbx_emulator.server import PbxEmulator
+from sim.rig import LINE_VARIABLES
+from tests.web.web_helpers import PASSWORD, seed_customer, seed_users
+
+SECRET = "contract-secret"
+ROUTING: dict[str, Any] = {
+    "defaults": {"wrap_up_s": 60},
+    "rona": {"ring_timeout_s": 15},
+    "queues": {
+        "billing": {"targets": [{"expression": "skills.billing > 0"}]},
+        "support": {"targets": [{"expression": "skills.support > 0"}]},
+    },
+}
+# Actions each test below sends and sees accepted (the last test checks all are covered).
+COVERED: set[str] = set()
+
+
+@dataclass
+class Desk:
+    """One agent's browser session on the server (its own cookie jar and CSRF token)."""
+
+    agent_id: str
+    session: ClientSession
+    base: str
+    csrf: str = ""
+
+    async def sign_in(self) -> None:
+        import re
+
+        page = await (await self.session.get(f"{self.base}/login")).text()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token
+        form = {"login": self.agent_id, "password": PASSWORD, "csrf_token": token.group(1)}
+        r = await self.session.post(f"{self.base}/login", data=form, allow_redirects=False)
+        assert r.status == 302, await r.text()
+        self.csrf = (await (await self.session.get(f"{self.base}/api/v1/me")).json())["csrf"]
+
+    async def send(self, action: str, **fields: Any) -> tuple[int, dict[str, Any]]:
+        url = f"{self.base}/api/v1/agents/{self.agent_id}/commands"
+        r = await asyncio.wait_for(
+            self.session.post(url, json={"action": action, **fields}, headers={"X-CSRF-Token": self.csrf}), 15
+        )
+        return r.status, await r.json()
+
+    async def ok(self, action: str, **fields: Any) -> None:
+        status, reply = await self.send(action, **fields)
+        assert (status, reply.get("ok")) == (200, True), (action, fields, status, reply)
+        COVERED.add(action)
+
+    async def refused(self, action: str, **fields: Any) -> str:
+        status, reply = await self.send(action, **fields)
+        assert (status, reply.get("ok")) == (409, False), (action, fields, status, reply)
+        return str(reply["error"])
+
+
+@dataclass
+class Center:
+    client: TestClient
+    emulator: PbxEmulator
+    desks: dict[str, Desk] = field(default_factory=dict)
+    _callers: list[AmiClient] = field(default_factory=list)
+
+    @property
+    def live(self) -> Any:
+        return self.client.server.app[LIVE]
+
+    @property
+    def store(self) -> Any:
+        return self.client.server.app[STORE]
+
+    async def desk(self, agent_id: str) -> Desk:
+        base = str(self.client.make_url("")).rstrip("/")
+        desk = Desk(agent_id, ClientSession(cookie_jar=CookieJar(unsafe=True)), base)  # (127.0.0.1)
+        await desk.sign_in()
+        self.desks[agent_id] = desk
+        return desk
+
+    async def until(self, predicate: Callable[[], Any], timeout: float = 15.0) -> None:
+        async def poll() -> None:
+            while True:
+                value = predicate()
+                if asyncio.iscoroutine(value):
+                    value = await value
+                if value:
+                    return
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(poll(), timeout)
+
+    def state(self, agent_id: str) -> str:
+        return str(self.live.router.agent_state(agent_id))
+
+    def call_of(self, agent_id: str) -> str:
+        """The call the live loop has connected to the agent ("" if none)."""
+        return next((cid for cid, s in self.live.calls.items() if s.agent == agent_id), "")
+
+    async def events(self, call_id: str, kind: type[Event] | None = None) -> list[Event]:
+        await self.live.eventlog.flushed()
+        stored = await self.store.events_between(0, 1e12)
+        return [
+            s.event
+            for s in stored
+            if getattr(s.event, "call_id", "") == call_id and (kind is None or isinstance(s.event, kind))
+        ]
+
+    async def logged(self, call_id: str, kind: type[Event], count: int = 1) -> list[Event]:
+        """Wait until `kind` is logged `count` times for the call; then no more come."""
+        await self.until(lambda: self._count(call_id, kind, count))
+        await asyncio.sleep(0.3)  # a second copy would follow at once
+        found = await self.events(call_id, kind)
+        assert len(found) == count, found
+        return found
+
+    async def _count(self, call_id: str, kind: type[Event], count: int) -> bool:
+        return len(await self.events(call_id, kind)) >= count
+
+    def channel(self, name: str) -> Channel | None:
+        return self.emulator.pbx.channels.get(name)
+
+    def caller_channel(self, call_id: str) -> Channel:
+        name = self.live.calls[call_id].channel or self.live.channel_fallback(call_id)
+        channel = self.channel(name)
+        assert channel is not None, (call_id, name)
+        return channel
+
+    def talking_to(self, call_id: str) -> set[str]:
+        """The other channels in the caller's bridge (empty: on hold or alone)."""
+        ch = self.caller_channel(call_id)
+        return {c.name for c in ch.bridge.channels if c is not ch} if ch.bridge else set()
+
+    async def caller(self, number: str = "4155550142", **variables: str) -> None:
+        """A customer rings the inbound number (and talks as long as the agent does)."""
+        client = AmiClient(AmiSettings("127.0.0.1", self.emulator.port, "hotline", SECRET), CallModel())
+        await client.start()
+        await client.wait_ready(10)
+        self._callers.append(client)
+        await AmiPbx(client).originate(
+            "Local/1000@inbound",
+            context="caller-phone",
+            exten="wait",
+            caller_id=f'"Caller" <{number}>',
+            variables={"PATIENCE": "120", "__AGENT_TALK": "120", **variables},
+        )
+
+    async def connected(self, agent_id: str) -> str:
+        await self.until(lambda: self.state(agent_id) == "on_call" and self.call_of(agent_id))
+        call_id = self.call_of(agent_id)
+        await self.until(lambda: self.talking_to(call_id))
+        return call_id
+
+    async def close(self) -> None:
+        for desk in self.desks.values():
+            await desk.session.close()
+        for client in self._callers:
+            await client.close()
+
+
+def write_leads(path: Path) -> Path:
+    path.write_text(
+        "lead_id,phone,time_zone,first_name,last_name\nL1,+12127360001,UTC,Lena,Lead\nL2,+12127360002,UTC,Leo,Lead\n"
+    )
+    return path
+
+
+def campaign(tmp_path: Path, mode: str) -> dict[str, Any]:
+    return {
+        "spring": {
+            "leads": str(write_leads(tmp_path / "leads.csv")),
+            "mode": mode,
+            "caller_id": '"ACME" <8005550100>',
+            "calling_window": {
+                "start": "00:00:00",
+                "end": "23:59:59",
+                "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            },
+            "skill": "support",
+            "queue": "outbound",
+            "demo_behaviour": {"answer": 1.0},
+        }
+    }
+
+
+@pytest.fixture
+async def center(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Center]:
+    """`hotline serve` (pbx enabled) on the emulator, with agents 01-03 signed in.
+    Parametrize indirectly with {"standing_lines": ..., "campaign": mode}."""
+    options: dict[str, Any] = getattr(request, "param", {})
+    emulator = PbxEmulator("hotline", SECRET)
+    await emulator.start()
+    routing = dict(ROUTING)
+    campaigns: dict[str, Any] = {}
+    if options.get("campaign"):
+        campaigns = campaign(tmp_path, options["campaign"])
+        routing["queues"] = {**ROUTING["queues"], "outbound": {"targets": [{"expression": "skills.support > 0"}]}}
+    config = HotlineConfig(
+        store=StoreConfig(url=f"sqlite:///{tmp_path}/live.sqlite3"),
+        bus=BusConfig(url="memory://"),
+        server=ServerConfig(session_secret="test-secret"),
+        pbx=PbxConfig(
+            enabled=True,
+            ami_port=emulator.port,
+            ami_secret=SECRET,
+            agi_bind="127.0.0.1:0",
+            standing_lines=options.get("standing_lines", "off"),
+            line_variables=LINE_VARIABLES,
+        ),
+        routing=routing,
+        campaigns=campaigns,
+        pause_reasons={"lunch": {"label": "Lunch"}},
+    )
+    store_url = config.store
+    from store import open_store
+
+    store = await open_store(store_url)
+    await store.migrate()
+    await seed_users(store)
+    await seed_customer(store, time.time())
+    await store.close()
+    client = TestClient(TestServer(create_app(config)))
+    await asyncio.wait_for(client.start_server(), 20)
+    c = Center(client, emulator)
+    try:
+        await c.until(lambda: LIVE in client.server.app and client.server.app[LIVE] is not None)
+        yield c
+    finally:
+        await c.close()
+        await asyncio.wait_for(client.close(), 20)
+        await emulator.stop()
+
+
+# ---------------------------------------------------------------- availability
+
+
+async def test_availability_actions_reach_the_router_and_the_log(center: Center) -> None:
+    ada = await center.desk("agent01")
+    await ada.ok("login")
+    await ada.ok("available")
+    assert center.state("agent01") == "available"
+    await ada.ok("pause", reason="lunch")
+    assert center.state("agent01") == "paused"
+    status, reply = await ada.send("pause", reason="nap")
+    assert status == 400 and reply["error"].startswith("reason")
+    await ada.ok("logout")
+    assert center.state("agent01") == "logged_out"
+    # a call control for a call the agent does not hold is refused, not "ok"
+    assert "no call" in await ada.refused("hold", call_id="nope")
+
+
+# ---------------------------------------------------------------- inbound
+
+
+async def test_inbound_hold_resume_blind_transfer_to_an_agent_each_logged_once(center: Center) -> None:
+    ada, bob = await center.desk("agent01"), await center.desk("agent03")
+    await ada.ok("available")
+    await center.caller()
+    call_id = await center.connected("agent01")
+    await bob.ok("available")
+
+    await ada.ok("hold", call_id=call_id)
+    await center.until(lambda: center.caller_channel(call_id).moh)
+    assert center.talking_to(call_id) == set()
+    await center.logged(call_id, CallHeld)
+    await ada.ok("resume", call_id=call_id)
+    await center.until(lambda: center.talking_to(call_id) and not center.caller_channel(call_id).moh)
+    await center.logged(call_id, CallResumed)
+
+    await ada.ok("blind_transfer", call_id=call_id, target_kind="agent", target="agent03")
+    assert await center.connected("agent03") == call_id
+    [moved] = await center.logged(call_id, CallTransferred)
+    assert (moved.from_agent, moved.mode) == ("agent01", "blind")
+    # the agent who handed the call away is free again, not in wrap-up for it
+    await center.until(lambda: center.state("agent01") == "available")
+
+    await bob.ok("hangup", call_id=call_id)
+    await center.logged(call_id, CallEnded)
+    await center.until(lambda: center.state("agent03") == "wrap_up")
+    assert center.state("agent01") == "available"
+    await bob.ok("wrap_up_done", call_id=call_id, disposition="resolved", notes="moved and done")
+    await center.until(lambda: center.state("agent03") == "available")
+    [done] = await center.logged(call_id, WrapUpEnded)
+    assert (done.agent_id, done.disposition) == ("agent03", "resolved")
+
+
+async def test_attended_transfer_completes_and_wrap_up_goes_to_the_agent_who_ended_it(center: Center) -> None:
+    ada, bob = await center.desk("agent01"), await center.desk("agent03")
+    await ada.ok("available")
+    await center.caller()
+    call_id = await center.connected("agent01")
+    await bob.ok("available")
+
+    await ada.ok("attended_transfer", call_id=call_id, target_kind="agent", target="agent03")
+    await center.until(lambda: center.caller_channel(call_id).moh)  # the caller waits on music
+    await center.until(lambda: center.live.calls[call_id].consult_channel)  # agent03 picked up
+    assert "already in progress" in await ada.refused("attended_transfer", call_id=call_id, target="agent03")
+    await ada.ok("complete_transfer", call_id=call_id)
+
+    await center.until(lambda: center.call_of("agent03") == call_id and center.state("agent03") == "on_call")
+    await center.until(lambda: center.talking_to(call_id) and not center.caller_channel(call_id).moh)
+    [moved] = await center.logged(call_id, CallTransferred)
+    assert moved.mode == "attended"
+    await center.until(lambda: center.state("agent01") == "available")
+
+    await bob.ok("hangup", call_id=call_id)
+    await center.until(lambda: center.state("agent03") == "wrap_up")
+    assert center.state("agent01") == "available"  # never two agents in wrap-up for one call
+    ended = await center.logged(call_id, CallEnded)
+    assert len(ended) == 1
+    [connected_last] = (await center.events(call_id, CallConnected))[-1:]
+    assert connected_last.agent_id == "agent03"
+
+
+async def test_attended_transfer_cancelled_returns_the_caller_to_the_agent(center: Center) -> None:
+    ada, bob = await center.desk("agent01"), await center.desk("agent03")
+    await ada.ok("available")
+    await center.caller()
+    call_id = await center.connected("agent01")
+    await bob.ok("available")
+    assert "no attended transfer" in await ada.refused("complete_transfer", call_id=call_id)
+
+    await ada.ok("attended_transfer", call_id=call_id, target_kind="agent", target="agent03")
+    await center.until(lambda: center.live.calls[call_id].consult_channel)
+    await ada.ok("cancel_transfer", call_id=call_id)
+    await center.until(lambda: center.talking_to(call_id) and not center.caller_channel(call_id).moh)
+    assert center.call_of("agent01") == call_id and center.state("agent01") == "on_call"
+    await center.until(lambda: center.state("agent03") == "available")
+    assert await center.events(call_id, CallTransferred) == []
+    await ada.ok("hangup", call_id=call_id)
+    await center.until(lambda: center.state("agent01") == "wrap_up")
+
+
+async def test_transfer_to_a_queue_and_to_a_number(center: Center) -> None:
+    ada, bob = await center.desk("agent01"), await center.desk("agent03")
+    await ada.ok("available")
+    await center.caller()
+    call_id = await center.connected("agent01")
+    assert "unknown queue" in await ada.refused("blind_transfer", call_id=call_id, target_kind="queue", target="zz")
+    await ada.ok("blind_transfer", call_id=call_id, target_kind="queue", target="support")
+    [moved] = await center.logged(call_id, CallTransferred)
+    assert moved.target == "queue:support"
+    await center.until(lambda: center.state("agent01") == "wrap_up")  # the agent's part ended
+    await bob.ok("available")
+    assert await center.connected("agent03") == call_id  # the queue gave it to the next agent
+    await asyncio.sleep(0.5)
+    assert len(await center.events(call_id, CallTransferred)) == 1
+    assert await center.events(call_id, CallHeld) == []  # the queue's wait is not a hold
+
+    await bob.ok("blind_transfer", call_id=call_id, target_kind="number", target="5550001")
+    await center.until(lambda: center.caller_channel(call_id).context == "customers")
+    transfers = await center.logged(call_id, CallTransferred, 2)
+    assert transfers[-1].target == "number:5550001"
+    await center.until(lambda: center.state("agent03") == "wrap_up")
+
+
+# ---------------------------------------------------------------- standing line
+
+
+@pytest.mark.parametrize("center", [{"standing_lines": "all"}], indirect=True)
+async def test_on_a_standing_line_attended_is_refused_and_the_rest_works(center: Center) -> None:
+    ada, bob = await center.desk("agent01"), await center.desk("agent03")
+    await ada.ok("available")
+    await center.until(lambda: center.live.on_line("agent01"))
+    await center.caller()
+    call_id = await center.connected("agent01")
+    error = await ada.refused("attended_transfer", call_id=call_id, target="agent03")
+    assert "standing line" in error
+    await ada.ok("hold", call_id=call_id)
+    await center.until(lambda: center.caller_channel(call_id).moh)
+    await center.logged(call_id, CallHeld)
+    await ada.ok("resume", call_id=call_id)
+    await center.until(lambda: center.talking_to(call_id))
+    await center.logged(call_id, CallResumed)
+    await bob.ok("available")
+    await center.until(lambda: center.live.on_line("agent03"))
+    await ada.ok("blind_transfer", call_id=call_id, target_kind="agent", target="agent03")
+    assert await center.connected("agent03") == call_id
+    await center.logged(call_id, CallTransferred)
+    await bob.ok("hangup", call_id=call_id)
+    await center.until(lambda: center.state("agent03") == "wrap_up")
+    assert center.state("agent01") == "available"
+
+
+# ---------------------------------------------------------------- call-back, outbound, preview
+
+
+async def test_call_back_calls_take_every_call_control(center: Center) -> None:
+    """A call-back (`cb-...`) the IVR accepted: the live loop dials the customer for the
+    agent, and hold, resume and hang-up act on the customer's channel."""
+    ada = await center.desk("agent01")
+    center.live.submit(CallbackRequested(call_id="ivr-1", number="5550001", queue="billing"))
+    await ada.ok("available")
+    call_id = await center.connected("agent01")
+    assert call_id == "cb-ivr-1"
+    await ada.ok("hold", call_id=call_id)
+    await center.until(lambda: center.caller_channel(call_id).moh)
+    await center.logged(call_id, CallHeld)
+    await ada.ok("resume", call_id=call_id)
+    await center.until(lambda: center.talking_to(call_id))
+    await center.logged(call_id, CallResumed)
+    await ada.ok("hangup", call_id=call_id)
+    await center.logged(call_id, CallEnded)
+    await center.until(lambda: center.state("agent01") == "wrap_up")
+
+
+@pytest.mark.parametrize("center", [{"campaign": "progressive"}], indirect=True)
+async def test_outbound_campaign_call_takes_hold_and_hangup(center: Center) -> None:
+    ada = await center.desk("agent01")  # (support skill: the campaign's)
+    await ada.ok("available")
+    call_id = await center.connected("agent01")
+    assert center.live.calls[call_id].direction == "outbound"
+    await ada.ok("hold", call_id=call_id)
+    await center.logged(call_id, CallHeld)
+    await ada.ok("resume", call_id=call_id)
+    await center.logged(call_id, CallResumed)
+    await ada.ok("hangup", call_id=call_id)
+    await center.logged(call_id, CallEnded)
+    await center.until(lambda: center.state("agent01") == "wrap_up")
+
+
+@pytest.mark.parametrize("center", [{"campaign": "preview"}], indirect=True)
+async def test_preview_skip_then_dial_then_control_the_call(center: Center) -> None:
+    ada = await center.desk("agent01")
+    await ada.ok("available")
+
+    def offered() -> str:
+        return next((cid for cid, s in center.live.calls.items() if s.offered_to == "agent01"), "")
+
+    await center.until(offered)
+    first = offered()
+    assert "not connected" in await ada.refused("hold", call_id=first)
+    await ada.ok("preview_skip", call_id=first)
+    await center.until(lambda: offered() and offered() != first, timeout=30)
+    second = offered()
+    await ada.ok("preview_dial", call_id=second)
+    assert await center.connected("agent01") == second
+    await ada.ok("hold", call_id=second)
+    await center.logged(second, CallHeld)
+    await ada.ok("hangup", call_id=second)
+    await center.until(lambda: center.state("agent01") == "wrap_up")
+
+
+def test_every_action_of_the_contract_was_sent_to_the_live_loop() -> None:
+    """(Runs last in this module: the tests above record what they sent and saw accepted.)"""
+    if len(COVERED) < 3:
+        pytest.skip("run with the whole module")
+    assert sorted(set(ACTIONS) - COVERED) == []
