@@ -287,6 +287,12 @@ class AmiClient:
             self._protocol.transport.close()
         self._fail_pending("client closed")
 
+    def abort(self) -> None:
+        """Cut the link as a killed process would: no Logoff, no reconnect (tests)."""
+        self._closing = True
+        if self._protocol is not None:
+            self._protocol.transport.abort()
+
     def subscribe(self, event_name: str, handler: Callable[[Message], None]) -> None:
         self._subscribers.setdefault(event_name, []).append(handler)
 

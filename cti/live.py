@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -175,6 +175,67 @@ class DirectoryChanged:
     users: tuple[User, ...]
 
 
+InboxItem = (
+    Event
+    | Message
+    | AgentRequest
+    | IvrHandOff
+    | CallbackRequested
+    | LoggedElsewhere
+    | RulesChanged
+    | DirectoryChanged
+    | InLoop
+)
+"""What the live loop's inbox carries: domain events (the call model), raw AMI events
+(`RAW_EVENTS`), agent commands, the IVR's hand-offs and call-back requests, events
+logged elsewhere, admin changes, and work the dialers run in order with the rest."""
+
+
+class LiveInbox:
+    """The live loop's one ordered inbox. Producers put (no await, from any callback of
+    the event loop); the center's consumer takes. Built before the center, so the AMI
+    client can be given `put_events` and `put` as its callbacks."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[InboxItem] = asyncio.Queue()
+
+    def put(self, item: InboxItem) -> None:
+        self._queue.put_nowait(item)
+
+    def put_events(self, events: list[Event]) -> None:
+        """The AMI client's `on_events`: the call model's domain events, in stream order."""
+        for event in events:
+            self._queue.put_nowait(event)
+
+    async def get(self) -> InboxItem:
+        return await self._queue.get()
+
+    def task_done(self) -> None:
+        self._queue.task_done()
+
+    async def join(self) -> None:
+        """Until every item put has been processed."""
+        await self._queue.join()
+
+
+class PbxCalls(Protocol):
+    """What the live loop asks the call model about the PBX's channels now."""
+
+    def caller_channel(self, call_id: str) -> str:
+        """The caller's channel to redirect when no MusicOnHoldStart was seen (after a
+        resync), or ""."""
+        ...
+
+    def line_channel(self, exten: str) -> str:
+        """A standing line already up for the agent extension (after a restart), or ""."""
+        ...
+
+    def ringing_since(self, call_id: str, context: str) -> float | None:
+        """When the agent leg found ringing for the call through `context` began; None
+        if it is not such a call."""
+        ...
+
+
 @dataclass(slots=True)
 class _CallState:
     call_id: str
@@ -219,8 +280,10 @@ class LiveCenter:
         *,
         router: Router,
         pbx: PbxActions,
+        pbx_calls: PbxCalls,
         eventlog: BufferedEventLog,
         bus: Bus,
+        inbox: LiveInbox | None = None,
         store: Any = None,
         customer_lookup: CustomerLookup | None = None,
         clock: Callable[[], float] = time.time,
@@ -238,6 +301,7 @@ class LiveCenter:
     ) -> None:
         self.router = router
         self.pbx = pbx
+        self.pbx_calls = pbx_calls
         self.eventlog = eventlog
         self.bus = bus
         self.store = store
@@ -257,8 +321,6 @@ class LiveCenter:
         self.line_variables = dict(line_variables or {})
         self._line_originates: dict[str, str] = {}  # originate id -> agent id
         self._agent_views: dict[str, dict[str, Any]] = {}  # the agents state map's values, as last published
-        # A line already up in the PBX for an extension (after a restart), or "".
-        self.line_lookup: Callable[[str], str] = lambda exten: ""
         self._aliases: dict[str, str] = {}  # PBX call id of a call-back -> the callback's call id
         self._callback_originates: dict[str, str] = {}  # originate id -> callback or preview call id
         self._previews: dict[str, PreviewDial] = {}  # preview call id -> how to dial it, until dialled
@@ -277,12 +339,7 @@ class LiveCenter:
         self._calls: dict[str, _CallState] = {}
         self._ring_timers: dict[str, tuple[float, str]] = {}  # call_id -> (deadline, agent)
         self._call_actions: dict[str, asyncio.Task[Any]] = {}  # call_id -> its last PBX action
-        # Where to find a caller's channel when no MusicOnHoldStart was seen (after a resync).
-        self.channel_fallback: Callable[[str], str] = lambda call_id: ""
-        # When the agent leg found ringing for a call through agent-connect began (the
-        # call model: CallModel.ringing_since), None if not such a call.
-        self.ring_began: Callable[[str], float | None] = lambda call_id: None
-        self._inbox: asyncio.Queue[Any] = asyncio.Queue()
+        self._inbox = inbox if inbox is not None else LiveInbox()
         self._tasks: set[asyncio.Task[Any]] = set()
         # Called (inside the consumer) with every event the center logs, and with events
         # logged elsewhere: the outbound dialer follows its calls this way.
@@ -292,18 +349,19 @@ class LiveCenter:
     # ------------------------------------------------------------ inputs (any thread-free context)
 
     def on_domain_events(self, events: list[Event]) -> None:
-        """AmiClient callback: domain events from the call model, in stream order."""
-        for event in events:
-            self._inbox.put_nowait(event)
+        """Domain events from the call model, in stream order (see `LiveInbox`)."""
+        self._inbox.put_events(events)
 
     def on_ami_message(self, message: Message) -> None:
         """Raw AMI events the router's shell needs: which channel to redirect."""
-        self._inbox.put_nowait(message)
+        self._inbox.put(message)
 
-    def submit(
-        self, item: Event | AgentRequest | IvrHandOff | LoggedElsewhere | RulesChanged | DirectoryChanged | InLoop
-    ) -> None:
-        self._inbox.put_nowait(item)
+    def submit(self, item: InboxItem) -> None:
+        self._inbox.put(item)
+
+    def channel_fallback(self, call_id: str) -> str:
+        """The caller's channel when no MusicOnHoldStart was seen (after a resync), or ""."""
+        return self.pbx_calls.caller_channel(call_id)
 
     async def handle_agent_command(self, message: Mapping[str, Any]) -> None:
         """A command off the bus: `agent_id`, `request_id` and the contract's fields."""
@@ -569,7 +627,7 @@ class LiveCenter:
             await self._line_changed(stuck, "down")
         if not self.lines.should_dial(agent_id, now):
             return
-        found = self.line_lookup(endpoint.connect_exten)
+        found = self.pbx_calls.line_channel(endpoint.connect_exten)
         if found:
             self.lines.adopt(agent_id, found, now)
             log.info("agent_line_adopted", agent_id=agent_id, channel=found)
@@ -1083,7 +1141,7 @@ class LiveCenter:
         ring timer, lost with the old process, is set again from when the agent's leg
         began ringing, so the caller goes back to hold before the dialplan's Dial
         timeout hangs them up. (app_queue's own ringing is the PBX's to time.)"""
-        began = self.ring_began(event.call_id)
+        began = self.pbx_calls.ringing_since(event.call_id, self.agent_connect_context)
         info = self.router.call_info(event.call_id)
         if began is None or event.call_id in self._ring_timers or info is None or info.get("state") != "offered":
             return

@@ -20,5 +20,5 @@ The live side, `dialer.live` (asyncio, run inside cti.live.LiveCenter's consumer
 `DialerRunner` (pacing ticks -> AMI originate; OriginateResulted and the AMD UserEvent
 DialerAMD -> results; humans queued to the router at top priority and dropped with the
 recorded message when no agent is offered within 2 s; the `campaigns` wallboard state
-map), `start_dialers` (wired in cti/live_app.py).
+map), `start_dialers` (wired in cti/live_root.py).
 """

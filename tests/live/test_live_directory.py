@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from cti.live import DirectoryChanged
-from cti.live_app import _directory_watch
+from cti.live_root import directory_watch
 from events import AgentLoggedOut, CallConnected, CallOffered, CallQueued
 from tests.live.harness import AGENTS, live_center
 
@@ -75,7 +75,7 @@ async def test_an_agent_removed_from_the_directory_is_logged_out(tmp_path: Path)
 async def test_a_change_no_message_announced_is_found_by_the_periodic_check(tmp_path: Path) -> None:
     async with live_center(tmp_path) as h:
         watch = asyncio.create_task(
-            _directory_watch(h.store, h.center, await h.store.list_users("agent"), every_s=0.05)
+            directory_watch(h.store, h.center, await h.store.list_users("agent"), every_s=0.05)
         )
         try:
             await h.store.put_user(CAROL)  # e.g. `hotline user add` from another process

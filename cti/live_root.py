@@ -1,0 +1,470 @@
+"""The live loop's composition root: `build_live` wires one server process's live
+contact center, and `hotline serve` (cti/live_app.py), the live test rig (sim/rig.py)
+and the soak runs (sim/soak.py, through the rig) all take it from here.
+
+What it builds, in the order that breaks the construction cycle (the AMI client feeds
+the center; the center acts through the AMI client):
+
+1. the router (the agents from the store, the admin's routing rules) and each agent's
+   last state from the event log (restart recovery);
+2. the center's inbox (`LiveInbox`) and the call model, then the AMI client with the
+   inbox as its event sink, then the PBX actions over that client;
+3. the `LiveCenter`, given all of the above and the call model's answers about the
+   PBX's channels (`ModelCalls`), the customer lookup, call-backs and standing lines
+   from the configuration: nothing is assigned to it afterwards.
+
+`Live.start()` starts the FastAGI IVR, the consumer, the event-log writer, the bus
+inputs (agent commands, wrap-ups logged by the web, admin changes), the directory
+check, the AMI link, restart recovery (adopt standing lines, close calls that ended
+while down) and the configured campaigns' dialers; `stop()` closes them in reverse;
+`kill()` drops everything as SIGKILL would (the rig's restart tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from aiohttp import web
+
+from config.schema import HotlineConfig
+from cti.agent_lines import LINE_CONTEXT, lines_for
+from cti.agi import AgiServer
+from cti.ami import AmiClient, AmiSettings
+from cti.call_model import CUSTOMER, CallModel, ModelConfig, classify
+from cti.eventlog import BufferedEventLog
+from cti.live import (
+    RAW_EVENTS,
+    CallbackRequested,
+    CustomerLookup,
+    DirectoryChanged,
+    InboxItem,
+    IvrHandOff,
+    LiveCenter,
+    LiveInbox,
+    LoggedElsewhere,
+    RulesChanged,
+    profile_of,
+)
+from cti.pbx import AmiPbx
+from events import AgentLoggedIn, AgentLoggedOut, AgentStateChanged, CallQueued, Event, IvrStepped, WrapUpEnded
+from routing import Router, RuleError, load_rules, rules_from_data
+from store.bus import Bus
+from store.models import User
+from store.port import CustomerDirectory, EventLog, Store
+from store.topics import AGENT_COMMANDS, CONFIG_CHANGES, EVENTS, BadMessage, ConfigChanged, Topic
+
+if TYPE_CHECKING:
+    from dialer.live import DialerRunner
+    from ivr.flow import IvrFlow
+
+log = structlog.get_logger()
+
+# The live loop's parts in the aiohttp application (cti/live_app.py puts them there).
+LIVE = web.AppKey("live", LiveCenter)
+AMI = web.AppKey("ami", AmiClient)
+EVENTLOG = web.AppKey("eventlog", BufferedEventLog)
+
+RECOVERY_HORIZON_S = 86_400.0  # how far back the event log is read at start
+
+
+# ---------------------------------------------------------------- what the call model tells the loop
+
+
+class ModelCalls:
+    """`PbxCalls` answered by the call model (the PBX's channels as last seen)."""
+
+    def __init__(self, model: CallModel) -> None:
+        self.model = model
+
+    def caller_channel(self, call_id: str) -> str:
+        view = self.model.call(call_id)
+        if view is None:
+            return ""
+        for name in view.channels:
+            role, _ = classify(name, self.model.config)
+            if role == CUSTOMER and not name.endswith(";1"):
+                return name
+        return ""
+
+    def line_channel(self, exten: str) -> str:
+        return self.model.channel_at(LINE_CONTEXT, exten)
+
+    def ringing_since(self, call_id: str, context: str) -> float | None:
+        return self.model.ringing_since(call_id, context)
+
+
+# ---------------------------------------------------------------- what is read at start
+
+
+async def recent_events(log_: EventLog, now: float, horizon_s: float = RECOVERY_HORIZON_S) -> list[Event]:
+    """The event log's last `horizon_s` seconds, in order (restart recovery)."""
+    return [stored.event async for stored in log_.iter_events(now - horizon_s, now + 1)]
+
+
+def restore_agent_states(history: Iterable[Event], router: Router, now: float) -> int:
+    """After a restart: each agent's last login/state from the event log."""
+    last: dict[str, Event] = {}
+    for event in history:
+        if isinstance(event, (AgentLoggedIn, AgentLoggedOut, AgentStateChanged)):
+            last[event.agent_id] = event
+    restored = 0
+    for agent_id, event in last.items():
+        if isinstance(event, AgentLoggedOut) or router.agent_state(agent_id) is None:
+            continue
+        router.handle(AgentLoggedIn(at=now, agent_id=agent_id), now)
+        if isinstance(event, AgentStateChanged) and event.state == "paused":
+            router.handle(AgentStateChanged(at=now, agent_id=agent_id, state="paused", reason=event.reason), now)
+        restored += 1
+    return restored
+
+
+async def load_live_rules(store: Store, config: HotlineConfig) -> Any:
+    """The admin's latest applied routing version, else the configuration file's."""
+    stored = await store.get_settings_version("routing")
+    if stored is not None:
+        return load_rules(stored.body, f"routing v{stored.version}")
+    return rules_from_data(config.routing, filename="hotline.toml") if config.routing else rules_from_data({})
+
+
+def customer_lookup(directory: CustomerDirectory) -> CustomerLookup:
+    """A caller's number -> the first customer with it ("" when none or unreadable)."""
+
+    async def lookup(caller: str) -> str:
+        try:
+            found = await directory.find_customers_by_phone(caller)
+        except ValueError:
+            return ""
+        return found[0].id if found else ""
+
+    return lookup
+
+
+def campaign_skills(config: HotlineConfig) -> set[str]:
+    """The skills of the enabled campaigns (their agents get standing lines)."""
+    if not config.campaigns:
+        return set()
+    from dialer.live import parse_live_campaigns
+
+    return {c.live.skill for c in parse_live_campaigns(config.campaigns) if c.live.enabled}
+
+
+# ---------------------------------------------------------------- the root
+
+
+@dataclass(eq=False)
+class Live:
+    """One process's live loop as `build_live` wired it; `start`/`stop`/`kill` own
+    everything it runs."""
+
+    config: HotlineConfig
+    store: Store
+    bus: Bus
+    users: list[User]
+    center: LiveCenter
+    model: CallModel
+    client: AmiClient
+    eventlog: BufferedEventLog
+    open_calls: list[str]  # open in the event log at start: closed if the PBX no longer has them
+    restored_agents: int
+    clock: Callable[[], float]
+    directory_every_s: float = 30.0
+    ivr: AgiServer | None = None
+    dialers: list[DialerRunner] = field(default_factory=list)
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    recovery: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start everything; returns once the AMI link is connecting (see `recovered`)."""
+        center, pbx = self.center, self.config.pbx
+        if self.config.ivr is not None:
+            self.ivr = await start_ivr(self.config.ivr, pbx.agi_bind, self.store, center.submit, self.clock)
+        self.tasks = [
+            asyncio.create_task(center.run(), name="live-center"),
+            asyncio.create_task(self.eventlog.run(), name="event-log"),
+            asyncio.create_task(bus_inputs(self.bus, center, self.store, self.config), name="bus-inputs"),
+            asyncio.create_task(
+                directory_watch(self.store, center, self.users, self.directory_every_s), name="directory-watch"
+            ),
+        ]
+        await self.client.start()
+        self.recovery = asyncio.create_task(self._recover(), name="restart-recovery")
+        self.tasks.append(self.recovery)
+        if self.config.campaigns:  # outbound campaigns (dialer/live.py), after the AMI link is up
+            from dialer.live import start_dialers
+
+            client = self.client
+            self.dialers = await start_dialers(
+                self.config.campaigns,
+                center,
+                client,
+                self.store,
+                self.users,
+                pbx_ready=lambda: client.connected and not client.stale,
+            )
+            self.tasks += [asyncio.create_task(d.run(), name=f"dialer-{d.campaign.id}") for d in self.dialers]
+        log.info(
+            "live_started",
+            agents=len(self.users),
+            restored_agents=self.restored_agents,
+            rules_version=center.router.rules_version,
+            ami=f"{pbx.ami_host}:{pbx.ami_port}",
+            ivr=self.ivr is not None,
+            campaigns=len(self.dialers),
+        )
+
+    async def _recover(self) -> None:
+        """After the first resync: adopt the standing lines still up, and close the
+        calls the log has open that the PBX no longer has."""
+        await self.client.wait_ready(timeout=3600)
+        self.center.restore_lines()
+        if not self.open_calls:
+            return
+        await self.center.wait_idle()
+        model = self.model
+        ended = self.center.end_vanished(self.open_calls, lambda call_id: model.call(call_id) is not None, self.clock())
+        log.info("restart_recovered_calls", open_in_log=len(self.open_calls), ended_while_down=ended)
+
+    async def recovered(self, timeout: float) -> None:
+        """Until restart recovery ran (the AMI link is up and resynced)."""
+        assert self.recovery is not None, "start() first"
+        await asyncio.wait_for(asyncio.shield(self.recovery), timeout)
+
+    async def stop(self, flush_timeout_s: float = 5.0) -> bool:
+        """Close the AMI link and the IVR, flush the event log (False if it could not
+        within `flush_timeout_s`: logged), then cancel the tasks."""
+        flushed = True
+        try:
+            await self.client.close()
+            if self.ivr is not None:
+                await self.ivr.stop()
+            try:
+                await asyncio.wait_for(self.eventlog.flushed(), timeout=flush_timeout_s)
+            except TimeoutError:
+                flushed = False
+                log.error("event_log_not_flushed", backlog=self.eventlog.backlog)
+        finally:
+            await self._cancel_tasks()
+        return flushed
+
+    async def kill(self) -> None:
+        """As SIGKILL would: no AMI Logoff, no flush; the PBX and the store live on."""
+        await self._cancel_tasks()
+        self.client.abort()
+        if self.ivr is not None:
+            await self.ivr.stop()
+
+    async def _cancel_tasks(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def build_live(
+    config: HotlineConfig,
+    store: Store,
+    bus: Bus,
+    *,
+    clock: Callable[[], float] = time.time,
+    time_scale: float = 1.0,
+    events: list[Event] | None = None,
+    reconnect_s: tuple[float, float] | None = None,
+    seed: int = 0,
+    line_skills: Collection[str] | None = None,
+    directory_every_s: float = 30.0,
+) -> Live:
+    """Wire the live loop from the validated configuration (`[pbx]`, `[routing]`,
+    `[ivr]`, `[campaigns]`), the store and the bus. Nothing runs until `Live.start()`.
+
+    The rig's conveniences: `clock` and `time_scale` (an emulator running fast),
+    `events` (every domain event the call model reports is appended to it),
+    `reconnect_s` (the AMI client's (min, max) reconnect delays), the router's `seed`,
+    `line_skills` (skills whose agents get standing lines in "campaigns" mode, for
+    campaigns run outside the configuration; default: the configured campaigns')."""
+    pbx = config.pbx
+    users = await store.list_users("agent")
+    router = Router(await load_live_rules(store, config), seed=seed)
+    for user in users:
+        router.add_agent(profile_of(user))
+    now = clock()
+    history = await recent_events(store, now)
+    restored = restore_agent_states(history, router, now)
+
+    inbox = LiveInbox()
+    model = CallModel(ModelConfig())
+    on_events = inbox.put_events if events is None else _recorded(events, inbox.put_events)
+    settings = AmiSettings(
+        pbx.ami_host,
+        pbx.ami_port,
+        pbx.ami_username,
+        pbx.ami_secret.get_secret_value(),
+        action_timeout_s=pbx.action_timeout_s,
+        ping_interval_s=pbx.ping_interval_s,
+    )
+    if reconnect_s is not None:
+        settings = replace(settings, reconnect_min_s=reconnect_s[0], reconnect_max_s=reconnect_s[1])
+    client = AmiClient(settings, model, on_events, clock=clock)
+    for name in RAW_EVENTS:
+        client.subscribe(name, inbox.put)
+    skills = line_skills if line_skills is not None else campaign_skills(config)
+    center = LiveCenter(
+        router=router,
+        pbx=AmiPbx(client),
+        pbx_calls=ModelCalls(model),
+        eventlog=BufferedEventLog(store),
+        bus=bus,
+        inbox=inbox,
+        store=store,
+        customer_lookup=customer_lookup(store),
+        clock=clock,
+        time_scale=time_scale,
+        callback_dial=pbx.callback_dial,
+        lines=lines_for(pbx.standing_lines, {u.login: u.skills for u in users}, skills),
+        line_variables=pbx.line_variables,
+    )
+    center.know_agents(users)  # (the router has them: add_agent above)
+    open_calls = center.preload(history)
+    return Live(
+        config=config,
+        store=store,
+        bus=bus,
+        users=users,
+        center=center,
+        model=model,
+        client=client,
+        eventlog=center.eventlog,
+        open_calls=open_calls,
+        restored_agents=restored,
+        clock=clock,
+        directory_every_s=directory_every_s,
+    )
+
+
+def _recorded(record: list[Event], sink: Callable[[list[Event]], None]) -> Callable[[list[Event]], None]:
+    def on_events(batch: list[Event]) -> None:
+        record.extend(batch)
+        sink(batch)
+
+    return on_events
+
+
+# ---------------------------------------------------------------- inputs from other processes
+
+
+async def bus_inputs(bus: Bus, center: LiveCenter, store: Store, config: HotlineConfig) -> None:
+    """From desktops and admins (any server process) to the live loop: agent commands
+    (the contract, agents/commands.py, parses them: a malformed one is answered),
+    wrap-ups the web logged itself, and admin changes (agents, routing rules)."""
+    typed: dict[str, Topic[Any]] = {CONFIG_CHANGES.name: CONFIG_CHANGES, EVENTS.name: EVENTS}
+    while True:
+        try:
+            async with bus.subscribe(AGENT_COMMANDS.name, *typed) as sub:
+                async for channel, raw in sub:
+                    if channel == AGENT_COMMANDS.name:
+                        await center.handle_agent_command(raw)
+                        continue
+                    topic = typed.get(channel)
+                    if topic is None:
+                        continue
+                    try:
+                        message = topic.decode(raw)
+                    except BadMessage as exc:
+                        log.warning("bus_message_malformed", channel=channel, error=exc.reason)
+                        continue
+                    await _on_bus_message(message, center, store, config)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the bus went away: try again, routing goes on meanwhile
+            log.warning("agent_commands_lost", error=type(exc).__name__)
+            await asyncio.sleep(1.0)
+
+
+async def _on_bus_message(
+    message: Event | ConfigChanged, center: LiveCenter, store: Store, config: HotlineConfig
+) -> None:
+    match message:
+        case WrapUpEnded():  # the web logged it (the desktop's wrap-up form): route it, do not log it again
+            center.submit(LoggedElsewhere(message))
+        case ConfigChanged(section="users"):
+            center.submit(DirectoryChanged(tuple(await store.list_users("agent"))))
+        case ConfigChanged(section="routing"):
+            try:
+                center.submit(RulesChanged(await load_live_rules(store, config)))
+            except RuleError as exc:  # validated before it was stored; never crash on it
+                log.error("routing_rules_rejected", problems=str(exc)[:500])
+
+
+async def directory_watch(store: Store, center: LiveCenter, users: list[User], every_s: float = 30.0) -> None:
+    """Agents edited where no bus message tells the live loop (`hotline user add` on a
+    server with the in-process bus, another tool writing the store): it compares the
+    stored directory every `every_s` and hands a change to the loop."""
+    last = tuple(users)
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            now = tuple(await store.list_users("agent"))
+        except Exception as exc:  # noqa: BLE001 - the store is away: routing goes on with what it knows
+            log.warning("agent_directory_unavailable", error=type(exc).__name__)
+            continue
+        if now != last:
+            last = now
+            center.submit(DirectoryChanged(now))
+
+
+async def start_ivr(
+    flow: IvrFlow,
+    bind: str,
+    store: Store,
+    submit: Callable[[InboxItem], None],
+    clock: Callable[[], float] = time.time,
+) -> AgiServer:
+    """The FastAGI IVR (the validated `[ivr]` flow) on `bind`, handing callers to the
+    live loop through `submit`."""
+    from ivr.agi_driver import IvrService, customer_lookup_from_store
+    from ivr.engine import IvrOutcome
+
+    async def on_step(event: IvrStepped) -> None:
+        submit(event)
+
+    async def on_outcome(call_id: str, caller: str, outcome: IvrOutcome) -> None:
+        if outcome.action not in ("queue", "callback"):
+            return
+        attributes = dict(outcome.attributes)
+        if outcome.language:
+            attributes["language"] = outcome.language
+        if outcome.action == "callback":
+            submit(
+                CallbackRequested(
+                    call_id=call_id,
+                    number=caller,
+                    queue=outcome.queue,
+                    skills=dict(outcome.skills),
+                    priority=outcome.priority,
+                    customer_id=outcome.customer_id,
+                    attributes=attributes,
+                )
+            )
+            return
+        submit(
+            IvrHandOff(
+                CallQueued(
+                    at=clock(),
+                    call_id=call_id,
+                    queue=outcome.queue,
+                    skills=outcome.skills,
+                    priority=outcome.priority,
+                    customer_id=outcome.customer_id,
+                    attributes=attributes,
+                )
+            )
+        )
+
+    service = IvrService(flow, customer_lookup_from_store(store), on_step, on_outcome, clock=clock)
+    host, _, port = bind.rpartition(":")
+    server = AgiServer({"ivr": service.handle})
+    await server.start(host, int(port))
+    return server
