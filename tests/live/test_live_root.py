@@ -1,0 +1,71 @@
+"""The live rig runs what `hotline serve` runs (one composition root, cti/live_root.py):
+the customer lookup, the configured campaigns, the bus inputs."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from config.schema import StoreConfig
+from events import CallQueued, Event, WrapUpEnded
+from sim.rig import live_rig
+from store import open_store
+from store.models import User
+from store.topics import CONFIG_CHANGES, EVENTS, ConfigChanged
+from tests.dialer.test_dialer_live import campaign_table, write_leads
+from tests.live.harness import AGENTS, live_center
+from tests.web.web_helpers import CUSTOMER
+
+
+async def test_a_known_caller_is_queued_with_their_customer_record(tmp_path: Path) -> None:
+    async with live_center(tmp_path) as h:
+        await h.store.put_customer(CUSTOMER)
+        await h.caller("Grace", "4155550142", talk_s=1)  # CUSTOMER's number, as the PBX gives it
+        await h.wait_for(lambda: any(isinstance(e, CallQueued) for e in h.events))
+        await h.center.wait_idle()
+        await h.wait_for(lambda: h.eventlog.backlog == 0)
+        [queued] = [s.event for s in await h.store.events_between(0, 1e12) if isinstance(s.event, CallQueued)]
+        assert queued.customer_id == CUSTOMER.id
+
+
+async def test_the_configured_campaigns_are_dialled(tmp_path: Path) -> None:
+    store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/root.sqlite3"))
+    await store.migrate()
+    agents = [
+        *AGENTS,
+        User(login="olga", display_name="Olga", skills={"outbound": 5}, phone_endpoint="Local/2004@agents"),
+    ]
+    try:
+        campaigns = campaign_table(write_leads(tmp_path / "leads.csv", ["busy"]), skill="outbound")
+        async with live_rig(store, agents, campaigns=campaigns) as rig:
+            [runner] = rig.live.dialers
+            assert runner.agents == ("olga",)
+            await rig.wait_for(lambda: runner.running)
+    finally:
+        await store.close()
+
+
+async def test_admin_changes_and_wrap_ups_from_the_bus_reach_the_loop(tmp_path: Path) -> None:
+    async with live_center(tmp_path) as h:
+        carol = User(login="carol", display_name="Carol", skills={"billing": 9}, phone_endpoint="Local/2003@agents")
+        await h.store.put_user(carol)
+
+        async def announced() -> None:  # (again until heard: the bus inputs may not have subscribed yet)
+            while h.center.router.agent_state("carol") is None:
+                await CONFIG_CHANGES.publish(h.bus, ConfigChanged("users", author="admin", login="carol"))
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(announced(), 5)
+        assert h.center.router.agent_state("carol") == "logged_out"
+        heard: list[Event] = []
+
+        async def listener(event: Event) -> None:
+            heard.append(event)
+
+        h.center.listeners.append(listener)
+        done = WrapUpEnded(at=h.emulator.pbx.now(), call_id="c1", agent_id="carol", disposition="sale")
+        await EVENTS.publish(h.bus, done)  # as the web publishes the wrap-up it logged itself
+        await h.wait_for(lambda: done in heard)
+        await h.center.wait_idle()
+        await h.wait_for(lambda: h.eventlog.backlog == 0)
+        assert not [s for s in await h.store.events_between(0, 1e12) if isinstance(s.event, WrapUpEnded)]
