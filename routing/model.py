@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from events import AgentStateChanged
 
@@ -100,4 +100,4 @@ class FinalStep:
     at: float = 0.0
 
 
-Decision = Union[Offer, Escalated, Overflowed, FinalStep, AgentStateChanged]
+Decision = Offer | Escalated | Overflowed | FinalStep | AgentStateChanged
