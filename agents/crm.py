@@ -30,13 +30,15 @@ import aiohttp
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from config.checks import Located, check_port
+
 log = structlog.get_logger()
 
 CARD_FIELDS = ("id", "name", "company", "tier", "account_number", "email", "phones", "notes")
 
 
 class CrmConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     url_template: str = ""
     timeout_s: float = Field(1.5, gt=0, le=30)
@@ -50,14 +52,18 @@ class CrmConfig(BaseModel):
             raise ValueError("must start with http:// or https://")
         if value and not any(k in value for k in ("{phone}", "{digits}", "{account}")):
             raise ValueError("must contain {phone}, {digits} or {account}")
-        return value
+        return check_port(value)
 
     @field_validator("fields")
     @classmethod
     def _check_fields(cls, value: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(value) - set(CARD_FIELDS))
         if unknown:
-            raise ValueError(f"unknown card field(s) {', '.join(unknown)} (known: {', '.join(CARD_FIELDS)})")
+            known = ", ".join(CARD_FIELDS)
+            raise Located(
+                [((name,), f"unknown card field (known: {known})") for name in unknown],
+                f"unknown card field(s) {', '.join(unknown)} (known: {known})",
+            )
         return value
 
     @property

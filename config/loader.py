@@ -34,6 +34,15 @@ Kind = Literal["hotline", "routing", "campaign", "scenario"]
 KINDS: tuple[Kind, ...] = ("hotline", "routing", "campaign", "scenario")
 # Top-level keys only a standalone routing rules file has (config/examples/routing.toml).
 _ROUTING_ONLY_KEYS = ("version", "default_queue", "defaults", "rona")
+# Sections only the main configuration has (queues, skills, pause_reasons: both kinds).
+_HOTLINE_ONLY_KEYS = tuple(sorted(set(HotlineConfig.model_fields) - {"queues", "skills", "pause_reasons"}))
+# What `hotline config check` says a file is.
+KIND_TITLES: dict[Kind, str] = {
+    "hotline": "the main configuration, as `hotline serve --config` reads it",
+    "routing": "routing rules, as a scenario's `rules` and `hotline sim --rules` read them",
+    "campaign": "a standalone campaign, as `hotline sim dialer --campaign` reads it",
+    "scenario": "a simulator scenario, as `hotline sim` reads it",
+}
 
 
 class ConfigError(Exception):
@@ -101,15 +110,35 @@ class _Report:
                 for sub, reason in located:
                     self.at((*path, *sub), str(reason))
                 continue
+            if error["type"] in ("union_tag_not_found", "union_tag_invalid"):
+                # a tagged union (IVR nodes): the problem is the tag key's
+                ctx = error.get("ctx", {})
+                tag = str(ctx.get("discriminator", "type")).strip("'")
+                if error["type"] == "union_tag_not_found":
+                    self.at((*path, tag), "required")
+                else:
+                    self.at((*path, tag), f"unknown {tag} {ctx.get('tag')!r} (one of: {ctx.get('expected_tags')})")
+                continue
             self.at(path, _reason(error), at_key=error["type"] == "extra_forbidden")
 
 
 def _data_path(data: Any, loc: Sequence[str | int]) -> PathT:
-    """pydantic's location as the file's key path: union member and tag names
-    (`menu`, `function-after[...]`, `[key]`) are not keys of the data, so they go."""
+    """pydantic's location as the file's key path: the names pydantic adds that are
+    not keys of the data go (a tagged union's tag, e.g. `menu` for an IVR node whose
+    type is menu; `function-after[...]`; `[key]` of a dict key's own error)."""
     out: list[str | int] = []
     cur = data
-    for part in loc:
+    tag_skipped: Any = None  # the mapping whose union tag was skipped
+    for n, part in enumerate(loc):
+        if (
+            isinstance(cur, Mapping)
+            and cur is not tag_skipped
+            and n + 1 < len(loc)
+            and isinstance(part, str)
+            and cur.get("type") == part
+        ):
+            tag_skipped = cur  # a tag comes first, before the member's own keys
+            continue
         if isinstance(cur, Mapping) and part in cur:
             out.append(part)
             cur = cur[part]
@@ -123,10 +152,7 @@ def _data_path(data: Any, loc: Sequence[str | int]) -> PathT:
 
 
 def _is_tag(part: str) -> bool:
-    return part == "[key]" or "[" in part or part in _NODE_TYPES
-
-
-_NODE_TYPES = ("menu", "collect", "self_service", "queue", "callback", "voicemail", "hangup")
+    return part == "[key]" or "[" in part
 
 
 def _reason(error: ErrorDetails) -> str:
@@ -156,13 +182,16 @@ def _decode(raw: bytes, report: _Report) -> str | None:
 
 
 def _too_deep(text: str) -> tuple[int, int] | None:
-    """(line, depth) where arrays / inline tables nest deeper than MAX_DEPTH, found
-    without recursion (tomllib would exhaust the stack on thousands of levels)."""
-    depth, line, i, n = 0, 1, 0, len(text)
+    """(line, depth) where arrays / inline tables nest deeper than MAX_DEPTH, or one
+    dotted key or table header has more parts, found without recursion (tomllib
+    would exhaust the stack on thousands of levels, and takes quadratic time over
+    thousands of dotted parts)."""
+    depth, dots, line, i, n = 0, 0, 1, 0, len(text)
     while i < n:
         ch = text[i]
         if ch == "\n":
             line += 1
+            dots = 0
         elif ch == "#":
             k = text.find("\n", i)
             i = n if k < 0 else k
@@ -181,28 +210,35 @@ def _too_deep(text: str) -> tuple[int, int] | None:
             continue
         elif ch in "[{":
             depth += 1
+            dots = 0
             if depth > MAX_DEPTH:
                 return line, depth
         elif ch in "]}":
             depth = max(0, depth - 1)
+            dots = 0
+        elif ch in "=,":
+            dots = 0
+        elif ch == ".":  # a dotted key's parts (a float has one dot)
+            dots += 1
+            if dots + 1 > MAX_DEPTH:
+                return line, dots + 1
         i += 1
     return None
 
 
-def _depth_of(data: Any) -> int:
-    """The nesting depth of parsed data, without recursion (dotted keys and table
-    headers nest too)."""
-    deepest, stack = 0, [(data, 0)]
+def _too_deep_path(data: Any) -> PathT | None:
+    """The key path of a value nested deeper than MAX_DEPTH, found without recursion
+    (dotted keys and table headers nest too, and tomllib reads those without recursing)."""
+    stack: list[tuple[Any, PathT]] = [(data, ())]
     while stack:
-        value, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if depth > MAX_DEPTH:
-            break
+        value, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            return path
         if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values())
+            stack.extend((v, (*path, k)) for k, v in value.items())
         elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value)
-    return deepest
+            stack.extend((v, (*path, n)) for n, v in enumerate(value))
+    return None
 
 
 def _parse_toml(source: str, report: _Report) -> dict[str, Any] | None:
@@ -223,8 +259,9 @@ def _parse_toml(source: str, report: _Report) -> dict[str, Any] | None:
     except RecursionError:  # belt and braces: _too_deep should have stopped it
         report.add(1, "(toml)", f"nested more than {MAX_DEPTH} levels deep")
         return None
-    if _depth_of(data) > MAX_DEPTH:
-        report.add(1, "(toml)", f"nested more than {MAX_DEPTH} levels deep")
+    deep_path = _too_deep_path(data)
+    if deep_path is not None:
+        report.add(report.line_of(deep_path) or 1, "(toml)", f"nested more than {MAX_DEPTH} levels deep")
         return None
     return data
 
@@ -275,15 +312,6 @@ def parse(source: str | bytes, filename: str, base_dir: Path | None = None) -> H
     return config
 
 
-def from_data(data: Mapping[str, Any], filename: str = "(built-in)") -> HotlineConfig:
-    """A configuration built in code (the demo), through the same validation."""
-    report = _Report(filename, "")
-    config = validate_data(data, report, None)
-    if config is None:
-        raise ConfigError(report.problems)
-    return config
-
-
 def resolve_path(path: str | os.PathLike[str] | None) -> Path | None:
     if path:
         return Path(path)
@@ -314,13 +342,15 @@ def load(path: str | os.PathLike[str] | None = None) -> LoadedConfig:
 def detect_kind(data: Mapping[str, Any]) -> Kind:
     """Which of the project's TOML files this is: a simulator scenario has
     `[simulation]`, a standalone campaign `[campaign]`, a standalone routing rules
-    file top-level rule keys (version, default_queue, [defaults], [rona]); anything
-    else is the main configuration."""
+    file top-level rule keys (version, default_queue, [defaults], [rona]) and none of
+    the main configuration's own sections; anything else is the main configuration
+    (where a stray rule key is then an unknown key, not a reason to read the whole
+    file as rules)."""
     if "simulation" in data:
         return "scenario"
     if "campaign" in data:
         return "campaign"
-    if any(key in data for key in _ROUTING_ONLY_KEYS):
+    if any(key in data for key in _ROUTING_ONLY_KEYS) and not any(key in data for key in _HOTLINE_ONLY_KEYS):
         return "routing"
     return "hotline"
 

@@ -14,7 +14,9 @@
   `web.settings`' admin rows, plain dicts at run time; a test holds the two together).
 
 Every model forbids unknown keys and non-finite numbers. `config.loader` parses the
-file, validates it once and reports every problem as `FILE:LINE: key.path: reason`.
+file, validates it once and reports every problem as `FILE:LINE: key.path: reason`;
+an owner's validator that finds several problems below its field raises
+`config.checks.Located` so that each is reported at its own line.
 Validation context (`LoadContext`, passed by the loader) lets sections resolve paths
 in the file relative to the file and check that they can be read.
 """
@@ -33,11 +35,13 @@ from pydantic import (
     SecretStr,
     StringConstraints,
     field_validator,
+    model_validator,
     with_config,
 )
 from typing_extensions import TypedDict
 
 from agents.crm import CrmConfig
+from config.checks import Located, check_port
 from dialer.campaign import CampaignSection
 from ivr.flow import IvrFlow
 
@@ -61,16 +65,6 @@ class LoadContext:
     check_files: bool = True
 
 
-class Located(ValueError):
-    """Several problems below the key whose validator raised it, each as (key path
-    relative to that key, reason). The loader reports each at its own line; owners
-    outside config raise any ValueError with the same `located` attribute."""
-
-    def __init__(self, located: list[tuple[tuple[str | int, ...], str]]) -> None:
-        super().__init__("; ".join(f"{'.'.join(map(str, path))}: {reason}" for path, reason in located))
-        self.located = located
-
-
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -80,17 +74,6 @@ def _scheme(url: str, allowed: tuple[str, ...]) -> str:
     if scheme not in allowed:
         raise ValueError(f"unsupported scheme {scheme!r} (expected one of: {', '.join(allowed)})")
     check_port(url)
-    return url
-
-
-def check_port(url: str) -> str:
-    """A URL whose port, when it has one, is 1-65535."""
-    try:
-        port = urlsplit(url).port
-    except ValueError:
-        raise ValueError("port must be a number from 1 to 65535") from None
-    if port == 0:
-        raise ValueError("port must be a number from 1 to 65535")
     return url
 
 
@@ -105,7 +88,7 @@ def redact_url(url: str) -> str:
 
 class ServerConfig(Section):
     host: str = "127.0.0.1"
-    port: int = Field(8080, ge=0, le=65535)
+    port: int = Field(8080, ge=0, le=65535)  # a port to bind: 0 takes any free one (tests)
     public_url: str = ""
     session_secret: SecretStr = SecretStr("")
 
@@ -121,6 +104,12 @@ class StoreConfig(Section):
     url: SecretStr = SecretStr("sqlite:///var/hotline.sqlite3")
     pool_min: int = Field(1, ge=0)
     pool_max: int = Field(10, ge=1)
+
+    @model_validator(mode="after")
+    def _pool(self) -> StoreConfig:
+        if self.pool_min > self.pool_max:
+            raise Located([(("pool_min",), f"must be <= pool_max ({self.pool_max})")])
+        return self
 
     @field_validator("url")
     @classmethod
@@ -158,7 +147,7 @@ class PbxConfig(Section):
     ami_port: int = Field(5038, ge=1, le=65535)
     ami_username: str = "hotline"
     ami_secret: SecretStr = SecretStr("")
-    agi_bind: str = "127.0.0.1:4573"
+    agi_bind: str = "127.0.0.1:4573"  # HOST:PORT to bind; port 0 takes any free one (tests)
     ping_interval_s: float = Field(10.0, gt=0)
     action_timeout_s: float = Field(5.0, gt=0)
     # How the IVR's call-backs (virtual hold) reach the customer; {number} = their digits.
@@ -271,14 +260,4 @@ class HotlineConfig(BaseModel):
         """A campaign's id is its table's name unless the table says otherwise."""
         if isinstance(value, dict):
             return {name: {"id": name, **table} if isinstance(table, dict) else table for name, table in value.items()}
-        return value
-
-    @field_validator("crm")
-    @classmethod
-    def _check_crm(cls, value: CrmConfig | None) -> CrmConfig | None:
-        if value is not None and value.url_template:
-            try:
-                check_port(value.url_template)
-            except ValueError as exc:
-                raise Located([(("url_template",), str(exc))]) from None
         return value

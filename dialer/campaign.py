@@ -36,6 +36,7 @@ from pydantic import (
     model_validator,
 )
 
+from config.checks import Located
 from dialer.dnc import DoNotCall
 from dialer.leads import Lead
 from dialer.pacing import PacingConfig
@@ -155,15 +156,22 @@ class CampaignConfig(_Section):
     def _retry(cls, value: dict[str, RetryRule]) -> dict[str, RetryRule]:
         bad = [o for o in value if o not in OUTCOMES]
         if bad:
-            raise ValueError(f"unknown outcome(s) {', '.join(bad)}; use {', '.join(OUTCOMES)}")
+            use = ", ".join(OUTCOMES)
+            raise Located(
+                [((o,), f"unknown outcome; use {use}") for o in bad], f"unknown outcome(s) {', '.join(bad)}; use {use}"
+            )
         return {**_default_retry(), **value}
 
     @field_validator("dispositions")
     @classmethod
     def _dispositions(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = [f"{k}={v}" for k, v in value.items() if v not in DISPOSITION_ACTIONS]
+        bad = [(k, v) for k, v in value.items() if v not in DISPOSITION_ACTIONS]
         if bad:
-            raise ValueError(f"unknown action(s) {', '.join(bad)}; use {', '.join(DISPOSITION_ACTIONS)}")
+            use = ", ".join(DISPOSITION_ACTIONS)
+            raise Located(
+                [((k,), f"unknown action {v!r}; use {use}") for k, v in bad],
+                f"unknown action(s) {', '.join(f'{k}={v}' for k, v in bad)}; use {use}",
+            )
         if not value:
             raise ValueError("at least one disposition is required")
         return value
@@ -210,7 +218,8 @@ class LiveKeys(_Section):
     def _demo_outcomes(cls, value: dict[str, float]) -> dict[str, float]:
         bad = [k for k in value if k not in DEMO_OUTCOMES]
         if bad:
-            raise ValueError(f"unknown outcome(s) {', '.join(bad)}")
+            use = ", ".join(DEMO_OUTCOMES)
+            raise Located([((k,), f"unknown outcome; use {use}") for k in bad], f"unknown outcome(s) {', '.join(bad)}")
         return value
 
     @field_validator("dial_pattern")

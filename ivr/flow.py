@@ -20,11 +20,13 @@ Business hours and holidays send the caller to `closed_node` outside them.
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import date, time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from config.checks import Located
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DIGITS = set("0123456789*#")
@@ -153,6 +155,23 @@ class IvrFlow(BaseModel):
     tier_priority: dict[str, Annotated[int, Field(ge=0, le=9)]] = Field(default_factory=lambda: {"vip": 9, "gold": 5})
     max_steps: int = Field(50, ge=1)
 
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _dates(cls, value: Any) -> Any:
+        """ISO dates, as strings or TOML dates (a date that is not one would never match)."""
+        if not isinstance(value, list):
+            return value
+        out: list[Any] = []
+        bad: list[tuple[tuple[str | int, ...], str]] = []
+        for n, day in enumerate(value):
+            try:
+                out.append((day if type(day) is date else date.fromisoformat(day)).isoformat())
+            except (TypeError, ValueError):
+                bad.append(((n,), f"must be a date, YYYY-MM-DD, not {str(day)!r}"))
+        if bad:
+            raise Located(bad)
+        return out
+
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
@@ -164,7 +183,7 @@ class IvrFlow(BaseModel):
 
     @model_validator(mode="after")
     def _links(self) -> IvrFlow:
-        problems: list[tuple[tuple[str, ...], str]] = []
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         names = set(self.nodes)
         if self.start not in names:
             problems.append((("start",), f"no node named {self.start!r}"))
@@ -188,13 +207,9 @@ class IvrFlow(BaseModel):
         return self
 
 
-class FlowLinkError(ValueError):
+class FlowLinkError(Located):
     """Nodes that name missing nodes; `located`: (key path under [ivr], reason) each,
     which config.loader reports at their lines."""
-
-    def __init__(self, located: list[tuple[tuple[str, ...], str]]) -> None:
-        super().__init__("; ".join(f"{'.'.join(path)}: {reason}" for path, reason in located))
-        self.located = located
 
 
 class IvrConfigError(ValueError):

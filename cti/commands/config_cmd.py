@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from config.loader import KINDS, ConfigError, check_file
+from config.loader import KIND_TITLES, KINDS, ConfigError, check_file
 
 
 @click.group()
@@ -32,4 +32,4 @@ def check(file: str, kind: str | None) -> None:
         for problem in exc.problems:
             click.echo(problem, err=True)
         sys.exit(2)
-    click.echo(f"{file}: ok ({found})")
+    click.echo(f"{file}: ok ({found}: {KIND_TITLES[found]})")
