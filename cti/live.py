@@ -37,6 +37,7 @@ from cti.call_model import AGENT, ModelConfig, classify
 from cti.eventlog import BufferedEventLog
 from cti.pbx import PbxActions, PbxError, Target
 from events import (
+    EVENT_TYPES,
     AgentLineChanged,
     AgentLoggedIn,
     AgentLoggedOut,
@@ -53,7 +54,6 @@ from events import (
     CallTransferred,
     Event,
     OriginateResulted,
-    WrapUpEnded,
     to_record,
 )
 from routing import AgentProfile, Escalated, FinalStep, Offer, Overflowed, Router, Tick
@@ -289,7 +289,6 @@ class LiveCenter:
         clock: Callable[[], float] = time.time,
         ring_timeout_s: float | None = None,
         dial_timeout_s: float = 20.0,
-        hold_target: Target = Target("inbound", "1000", 5),
         agent_connect_context: str = "agent-connect",
         outbound_context: str = "customers",
         callback_dial: str = "Local/{number}@customers",
@@ -310,7 +309,6 @@ class LiveCenter:
         configured = ring_timeout_s if ring_timeout_s is not None else router.rules.rona.ring_timeout_s
         # Return the caller to hold before the dialplan's own Dial timeout hangs them up.
         self.ring_timeout_s = min(configured, max(dial_timeout_s - 2.0, 1.0))
-        self.hold_target = hold_target
         self.agent_connect_context = agent_connect_context
         self.outbound_context = outbound_context
         self.callback_dial = callback_dial  # how to reach a number that asked for a callback
@@ -345,6 +343,18 @@ class LiveCenter:
         # logged elsewhere: the outbound dialer follows its calls this way.
         self.listeners: list[Callable[[Event], Awaitable[None]]] = []
         self.control = CallControl(self)
+        # The inbox's dispatch table: each item type and the one handler it goes to.
+        self._handlers: dict[type[Any], Callable[[Any], Awaitable[None]]] = {
+            **dict.fromkeys(EVENT_TYPES.values(), self._on_event),  # the call model's, the IVR's
+            Message: self._note_channel,  # raw AMI (RAW_EVENTS)
+            AgentRequest: self._on_command,  # self.control's dispatch table by command type
+            IvrHandOff: self._on_hand_off,
+            CallbackRequested: self._on_callback_requested,
+            LoggedElsewhere: self._on_logged_elsewhere,
+            InLoop: self._in_loop,
+            RulesChanged: self._on_rules,
+            DirectoryChanged: self._on_directory_changed,
+        }
 
     # ------------------------------------------------------------ inputs (any thread-free context)
 
@@ -435,30 +445,32 @@ class LiveCenter:
                 await self._ring_no_answer(call_id, agent_id, now)
         await self._apply(self.router.handle(Tick(now), now), now)
 
-    async def _process(self, item: Any) -> None:
-        if isinstance(item, Message):
-            await self._note_channel(item)
-        elif isinstance(item, AgentRequest):
-            await self._on_command(item)
-        elif isinstance(item, IvrHandOff):
-            await self._on_event(item.event)
-        elif isinstance(item, CallbackRequested):
-            await self._on_callback_requested(item)
-        elif isinstance(item, LoggedElsewhere):
-            now = self._now(getattr(item.event, "at", None))
-            await self._apply(self.router.handle(self._translate(item.event), now), now)
-            await self._notify(item.event)
-        elif isinstance(item, InLoop):
-            await item.fn()
-        elif isinstance(item, RulesChanged):
-            now = self._now()
-            decisions = self.router.swap_rules(item.rules, now)
-            log.info("routing_rules_applied", version=self.router.rules_version, decisions=len(decisions))
-            await self._apply(decisions, now)
-        elif isinstance(item, DirectoryChanged):
-            await self._on_directory(item.users)
-        else:
-            await self._on_event(item)
+    async def _process(self, item: InboxItem) -> None:
+        kind = type(item)
+        handler = self._handlers.get(kind)
+        if handler is None:  # a subclass of a registered type (the AMI client's events are Messages)
+            handler = self._handlers[kind] = next(self._handlers[k] for k in kind.__mro__ if k in self._handlers)
+        await handler(item)
+
+    async def _on_hand_off(self, item: IvrHandOff) -> None:
+        await self._on_event(item.event)
+
+    async def _on_logged_elsewhere(self, item: LoggedElsewhere) -> None:
+        now = self._now(getattr(item.event, "at", None))
+        await self._apply(self.router.handle(self._translate(item.event), now), now)
+        await self._notify(item.event)
+
+    async def _in_loop(self, item: InLoop) -> None:
+        await item.fn()
+
+    async def _on_rules(self, item: RulesChanged) -> None:
+        now = self._now()
+        decisions = self.router.swap_rules(item.rules, now)
+        log.info("routing_rules_applied", version=self.router.rules_version, decisions=len(decisions))
+        await self._apply(decisions, now)
+
+    async def _on_directory_changed(self, item: DirectoryChanged) -> None:
+        await self._on_directory(item.users)
 
     # ------------------------------------------------------------ the agent directory
 
