@@ -33,8 +33,8 @@ from agents import commands as contract
 from cti.agent_lines import CONFERENCE_PREFIX, JOIN_CONTEXT, LINE_CONTEXT, AgentLines, conference_of
 from cti.ami_codec import Message
 from cti.call_control import AgentRequest, CallControl, CommandRefused, describe
-from cti.call_model import AGENT, ModelConfig, classify
 from cti.eventlog import BufferedEventLog
+from cti.live_directory import AgentEndpoint, Directory
 from cti.pbx import PbxActions, PbxError, Target
 from events import (
     EVENT_TYPES,
@@ -56,54 +56,18 @@ from events import (
     OriginateResulted,
     to_record,
 )
-from routing import AgentProfile, Escalated, FinalStep, Offer, Overflowed, Router, Tick
+from routing import Escalated, FinalStep, Offer, Overflowed, Router, Tick
 from store.bus import Bus
 from store.models import Interaction, User
 
 log = structlog.get_logger()
 
 AGENT_FIELDS = ("agent_id", "from_agent")
-_CHANNEL_NAMES = ModelConfig()  # how agent legs are named (the recorded dialplan's conventions)
 CustomerLookup = Callable[[str], Awaitable[str]]  # caller number -> customer id ("" unknown)
 # The raw AMI events the center reads besides the call model's domain events (which
 # channel to redirect; an agent's leg for attended transfers; standing lines).
 RAW_EVENTS = ("MusicOnHoldStart", "DialBegin", "BridgeEnter", "BridgeLeave", "Hangup")
 LINE_DIAL_TIMEOUT_S = 60.0  # a line dialled this long ago that never joined its conference failed
-
-
-@dataclass(frozen=True, slots=True)
-class AgentEndpoint:
-    """How the PBX reaches an agent: `connect_exten` in the agent-connect context;
-    `model_id` is how the call model names the agent's leg; `phone` is the dial string
-    of the agent's phone (what a standing line originates)."""
-
-    agent_id: str
-    connect_exten: str
-    model_id: str
-    phone: str = ""
-
-
-def endpoint_of(user: User) -> AgentEndpoint | None:
-    """`Local/2001@agents` -> exten 2001 (leg "2001"); `SIP/agent1001` -> exten 1001
-    (leg "agent1001"), as the recorded dialplan's agent-connect context dials them."""
-    tech, _, rest = user.phone_endpoint.partition("/")
-    if tech == "Local" and "@" in rest:
-        exten = rest.split("@", 1)[0]
-        return AgentEndpoint(user.login, exten, exten, user.phone_endpoint)
-    if tech in ("SIP", "PJSIP") and rest:
-        peer = rest.split("/", 1)[0]
-        exten = peer.removeprefix("agent")
-        return AgentEndpoint(user.login, exten, peer, user.phone_endpoint)
-    return None
-
-
-def endpoints_of(users: Iterable[User]) -> dict[str, AgentEndpoint]:
-    """Login -> phone, for the users whose phone endpoint Hotline can dial."""
-    return {e.agent_id: e for e in (endpoint_of(u) for u in users) if e}
-
-
-def profile_of(user: User) -> AgentProfile:
-    return AgentProfile(agent_id=user.login, skills=dict(user.skills), languages=tuple(user.languages), team=user.team)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +261,7 @@ class LiveCenter:
         time_scale: float = 1.0,
         lines: AgentLines | None = None,
         line_variables: Mapping[str, str] | None = None,
+        agents: Iterable[User] = (),
     ) -> None:
         self.router = router
         self.pbx = pbx
@@ -326,14 +291,8 @@ class LiveCenter:
         self.stats = LiveStats()
         self._last_now = 0.0
         self.time_scale = time_scale  # clock seconds per real second (an emulator running fast)
-        # The agents' phones and profiles as the router has them: set by know_agents,
-        # followed by DirectoryChanged.
-        self._endpoints: dict[str, AgentEndpoint] = {}
-        self._by_model_id: dict[str, str] = {}
-        self._profiles: dict[str, AgentProfile] = {}
-        # Called (inside the consumer) with the agents after a directory change: the
-        # outbound dialers follow which agents they dial for.
-        self.directory_listeners: list[Callable[[tuple[User, ...]], None]] = []
+        # The agents' phones and profiles, as the router was given them (`agents`).
+        self.directory = Directory(self, agents)
         self._calls: dict[str, _CallState] = {}
         self._ring_timers: dict[str, tuple[float, str]] = {}  # call_id -> (deadline, agent)
         self._call_actions: dict[str, asyncio.Task[Any]] = {}  # call_id -> its last PBX action
@@ -352,8 +311,8 @@ class LiveCenter:
             CallbackRequested: self._on_callback_requested,
             LoggedElsewhere: self._on_logged_elsewhere,
             InLoop: self._in_loop,
-            RulesChanged: self._on_rules,
-            DirectoryChanged: self._on_directory_changed,
+            RulesChanged: self.directory.on_rules_changed,
+            DirectoryChanged: self.directory.on_directory_changed,
         }
 
     # ------------------------------------------------------------ inputs (any thread-free context)
@@ -419,7 +378,7 @@ class LiveCenter:
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _now(self, at: float | None = None) -> float:
+    def now(self, at: float | None = None) -> float:
         """The router's time never goes back: an event stamped by the PBX a moment
         before the last tick or command counts as happening then."""
         self._last_now = max(self._last_now, self.clock() if at is None else at)
@@ -439,7 +398,7 @@ class LiveCenter:
         return wait is not None and wait <= 0
 
     async def _on_time(self) -> None:
-        now = self._now()
+        now = self.now()
         for call_id, (deadline, agent_id) in list(self._ring_timers.items()):
             if deadline <= now:
                 await self._ring_no_answer(call_id, agent_id, now)
@@ -456,73 +415,12 @@ class LiveCenter:
         await self._on_event(item.event)
 
     async def _on_logged_elsewhere(self, item: LoggedElsewhere) -> None:
-        now = self._now(getattr(item.event, "at", None))
+        now = self.now(getattr(item.event, "at", None))
         await self._apply(self.router.handle(self._translate(item.event), now), now)
         await self._notify(item.event)
 
     async def _in_loop(self, item: InLoop) -> None:
         await item.fn()
-
-    async def _on_rules(self, item: RulesChanged) -> None:
-        now = self._now()
-        decisions = self.router.swap_rules(item.rules, now)
-        log.info("routing_rules_applied", version=self.router.rules_version, decisions=len(decisions))
-        await self._apply(decisions, now)
-
-    async def _on_directory_changed(self, item: DirectoryChanged) -> None:
-        await self._on_directory(item.users)
-
-    # ------------------------------------------------------------ the agent directory
-
-    def know_agents(self, users: Iterable[User]) -> None:
-        """The directory the router was given at start (`router.add_agent` for each):
-        later DirectoryChanged items are compared with it."""
-        users = list(users)
-        self._profiles = {u.login: profile_of(u) for u in users}
-        self._set_endpoints(users)
-
-    def _set_endpoints(self, users: Iterable[User]) -> None:
-        self._endpoints = endpoints_of(users)
-        self._by_model_id = {e.model_id: e.agent_id for e in self._endpoints.values()}
-
-    async def _on_directory(self, users: tuple[User, ...]) -> None:
-        """New agents join the router (logged out until they log in); edited ones keep
-        their state with the new skills (an available agent may take a waiting call at
-        once); agents no longer in the directory are logged out and removed. Phones
-        and standing lines follow."""
-        now = self._now()
-        profiles = {u.login: profile_of(u) for u in users}
-        added = [p for login, p in profiles.items() if login not in self._profiles]
-        edited = [p for login, p in profiles.items() if login in self._profiles and self._profiles[login] != p]
-        removed = [login for login in self._profiles if login not in profiles]
-        if not (added or edited or removed) and endpoints_of(users) == self._endpoints:
-            return
-        for login in removed:
-            if self.router.agent_state(login) not in (None, "logged_out"):
-                await self.agent_event(AgentLoggedOut(at=now, agent_id=login), now)
-            await self._apply(self.router.remove_agent(login, now), now)
-        self._set_endpoints(users)
-        self._profiles = profiles
-        if self.lines is not None:
-            self.lines.set_agents({u.login: u.skills for u in users})
-            for login in profiles:  # no longer on a line (campaigns mode, the skill went): hang it up
-                if self.lines.get(login) is not None and not self.lines.wanted(login):
-                    await self._follow_line(AgentLoggedOut(at=now, agent_id=login))
-        for profile in added + edited:
-            await self._apply(self.router.add_agent(profile, now), now)
-            if self.lines is not None and self.router.agent_state(profile.agent_id) not in (None, "logged_out"):
-                await self._follow_line(AgentLoggedIn(at=now, agent_id=profile.agent_id))  # now on a line?
-        for listener in self.directory_listeners:
-            try:
-                listener(users)
-            except Exception:  # a listener's bug never stops routing
-                log.exception("directory_listener_failed")
-        log.info(
-            "agent_directory_changed",
-            added=[p.agent_id for p in added],
-            edited=[p.agent_id for p in edited],
-            removed=removed,
-        )
 
     # ------------------------------------------------------------ channels (raw AMI)
 
@@ -538,7 +436,7 @@ class LiveCenter:
             dest = message.get("DestChannel")
             dest_linkedid = message.get("DestLinkedid")
             call_id = self._aliases.get(dest_linkedid, dest_linkedid) if dest_linkedid else call_id
-            agent = self._agent_of_channel(dest)
+            agent = self.directory.agent_of_channel(dest)
             if agent and call_id in self._calls:  # (not an agent's line being dialled: no call of ours)
                 self._calls[call_id].agent_channels[agent] = dest
         elif name in ("BridgeEnter", "BridgeLeave", "Hangup"):
@@ -567,12 +465,12 @@ class LiveCenter:
         if message.event != "Hangup" and not bridge.startswith(CONFERENCE_PREFIX):
             return
         channel = message.get("Channel")
-        agent = self._agent_of_channel(channel)
+        agent = self.directory.agent_of_channel(channel)
         if not agent:
             return
         now = self.clock()
         if message.event == "BridgeEnter":
-            if bridge == conference_of(self._endpoints[agent].connect_exten) and not self.lines.is_up(agent):
+            if bridge == conference_of(self.directory.endpoints[agent].connect_exten) and not self.lines.is_up(agent):
                 self.lines.came_up(agent, channel, now)
                 log.info("agent_line_up", agent_id=agent, channel=channel)
                 await self._line_changed(agent, "up", channel)
@@ -583,7 +481,7 @@ class LiveCenter:
 
     async def _line_changed(self, agent_id: str, state: str, channel: str = "") -> None:
         """Logged and shown on the agent's desktop (and in the agents state map)."""
-        await self._record(AgentLineChanged(at=self._now(), agent_id=agent_id, state=state, channel=channel))
+        await self._record(AgentLineChanged(at=self.now(), agent_id=agent_id, state=state, channel=channel))
         view = self._agent_views.get(agent_id)
         if view is not None:
             view["line"] = state
@@ -593,7 +491,7 @@ class LiveCenter:
 
     @property
     def endpoints(self) -> Mapping[str, AgentEndpoint]:
-        return self._endpoints
+        return self.directory.endpoints
 
     @property
     def calls(self) -> Mapping[str, _CallState]:
@@ -621,7 +519,7 @@ class LiveCenter:
         at logout."""
         assert self.lines is not None
         agent_id = event.agent_id
-        endpoint = self._endpoints.get(agent_id)
+        endpoint = self.directory.endpoints.get(agent_id)
         if endpoint is None or not endpoint.phone:
             return
         if isinstance(event, AgentLoggedOut) or (isinstance(event, AgentStateChanged) and event.state == "logged_out"):
@@ -659,8 +557,8 @@ class LiveCenter:
             return
 
         async def restore() -> None:
-            now = self._now()
-            for agent_id in self._endpoints:
+            now = self.now()
+            for agent_id in self.directory.endpoints:
                 if self.router.agent_state(agent_id) not in (None, "logged_out"):
                     await self._follow_line(AgentLoggedIn(at=now, agent_id=agent_id))
 
@@ -689,10 +587,6 @@ class LiveCenter:
 
             self.submit(InLoop(failed))
 
-    def _agent_of_channel(self, channel: str) -> str:
-        role, model_id = classify(channel, _CHANNEL_NAMES)
-        return self._by_model_id.get(model_id, "") if role == AGENT else ""
-
     def _call(self, call_id: str) -> _CallState:
         state = self._calls.get(call_id)
         if state is None:
@@ -710,8 +604,9 @@ class LiveCenter:
             changes["call_id"] = self._aliases[call_id]
         for name in AGENT_FIELDS:
             value = getattr(event, name, None)
-            if value and value in self._by_model_id:
-                changes[name] = self._by_model_id[value]
+            login = self.directory.login_of(value) if value else ""
+            if login:
+                changes[name] = login
         return replace(event, **changes) if changes else event
 
     def preload(self, history: Iterable[Event]) -> list[str]:
@@ -775,7 +670,7 @@ class LiveCenter:
             self.eventlog.append(event)
             if not event.success and self.lines is not None:
                 log.warning("agent_line_not_answered", agent_id=agent_id, reason=event.reason)
-                self.lines.dial_failed(agent_id, event.originate_id, self._now(event.at))
+                self.lines.dial_failed(agent_id, event.originate_id, self.now(event.at))
                 await self._line_changed(agent_id, "down")
             return
         event = self._translate(event)
@@ -787,7 +682,7 @@ class LiveCenter:
         ):
             return  # the wait in the queue it was transferred to, and the agent who takes it there
         if self._already_logged(event):
-            now = self._now(getattr(event, "at", None))
+            now = self.now(getattr(event, "at", None))
             if isinstance(event, CallQueued):
                 self._call(event.call_id).queued = True
                 event = replace(
@@ -797,7 +692,7 @@ class LiveCenter:
                 )
             await self._apply(self.router.handle(event, now), now)
             return
-        now = self._now(getattr(event, "at", None))
+        now = self.now(getattr(event, "at", None))
         if isinstance(event, CallArrived):
             state = self._call(event.call_id)
             if state.attributes.get("callback") or state.attributes.get("preview"):  # our dial reaching the customer
@@ -969,7 +864,7 @@ class LiveCenter:
 
     async def _offer(self, offer: Offer, now: float) -> None:
         state = self._call(offer.call_id)
-        endpoint = self._endpoints.get(offer.agent_id)
+        endpoint = self.directory.endpoints.get(offer.agent_id)
         state.offered_to = offer.agent_id
         state.channel = state.channel or self.channel_fallback(offer.call_id)
         offered = CallOffered(
@@ -1002,7 +897,7 @@ class LiveCenter:
         self._in_order(offer.call_id, lambda: self.pbx.redirect(channel, target), "redirect")
 
     async def _on_callback_requested(self, request: CallbackRequested) -> None:
-        now = self._now()
+        now = self.now()
         original = self._call(request.call_id)
         original.attributes["callback_requested"] = True
         callback_id = f"cb-{request.call_id}"
@@ -1081,7 +976,7 @@ class LiveCenter:
 
     async def _on_callback_dialled(self, result: OriginateResulted) -> None:
         call_id = self._callback_originates.pop(result.originate_id)
-        now = self._now(result.at)
+        now = self.now(result.at)
         self.eventlog.append(result)
         preview = call_id in self._dialled_previews
         if preview:
@@ -1139,7 +1034,7 @@ class LiveCenter:
         self._dial_for_agent(
             call_id,
             agent_id,
-            self._endpoints[agent_id],
+            self.directory.endpoints[agent_id],
             dial.endpoint,
             dial.caller_id,
             dial.variables,
@@ -1179,7 +1074,7 @@ class LiveCenter:
         # logged as a transfer out of the queue: reports count the call as deflected, not abandoned
         await self._record(
             CallTransferred(
-                at=self._now(), call_id=step.call_id, mode=step.action, from_agent="", target=step.destination
+                at=self.now(), call_id=step.call_id, mode=step.action, from_agent="", target=step.destination
             )
         )
         state = self._calls.get(step.call_id)
@@ -1270,7 +1165,7 @@ class LiveCenter:
     # ------------------------------------------------------------ agent commands
 
     async def _on_command(self, request: AgentRequest) -> None:
-        now = self._now()
+        now = self.now()
         try:
             await self.control.handle(request, now)
         except (PbxError, CommandRefused, ValueError, LookupError) as exc:

@@ -48,8 +48,8 @@ from cti.live import (
     LiveInbox,
     LoggedElsewhere,
     RulesChanged,
-    profile_of,
 )
+from cti.live_directory import profile_of
 from cti.pbx import AmiPbx
 from events import AgentLoggedIn, AgentLoggedOut, AgentStateChanged, CallQueued, Event, IvrStepped, WrapUpEnded
 from routing import Router, RuleError, load_rules, rules_from_data
@@ -325,8 +325,8 @@ async def build_live(
         callback_dial=pbx.callback_dial,
         lines=lines_for(pbx.standing_lines, {u.login: u.skills for u in users}, skills),
         line_variables=pbx.line_variables,
+        agents=users,  # (the router has them: add_agent above)
     )
-    center.know_agents(users)  # (the router has them: add_agent above)
     open_calls = center.preload(history)
     return Live(
         config=config,

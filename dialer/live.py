@@ -875,7 +875,7 @@ async def start_dialers(
         )
         await runner.prepare()
         client.subscribe("UserEvent", runner.on_ami_message)
-        center.directory_listeners.append(runner.set_directory)
+        center.directory.listeners.append(runner.set_directory)
         runners.append(runner)
         log.info(
             "campaign_loaded",
