@@ -14,6 +14,14 @@ from dataclasses import dataclass, field
 MAX_LINE_BYTES = 8192
 MAX_HEADERS = 512
 BANNER_PREFIX = "Asterisk Call Manager/"
+# How Asterisk's `Status` prints a requested channel variable that is not set
+# (`Variable: CC_SKILL=(null)`); events' `ChanVariable:` and `Getvar` print it empty.
+NULL_VALUE = "(null)"
+
+
+def variable_value(value: str) -> str:
+    """A channel variable's value as AMI reports it, "" when it is not set."""
+    return "" if value == NULL_VALUE else value
 
 
 @dataclass(slots=True)
@@ -50,12 +58,14 @@ class Message:
 
     def variables(self, prefix: str = "ChanVariable") -> dict[str, str]:
         """Channel variables from `ChanVariable: NAME=value` lines (also the legacy
-        `ChanVariable(<channel>): NAME=value` spelling of OriginateResponse)."""
+        `ChanVariable(<channel>): NAME=value` spelling of OriginateResponse, and
+        `Status`'s `Variable:` lines with prefix="Variable"). An unset variable is ""
+        (`Status` says `NAME=(null)`)."""
         result: dict[str, str] = {}
         for k, v in self.headers:
             if k == prefix or (k.startswith(prefix + "(") and k.endswith(")")):
                 name, _, value = v.partition("=")
-                result[name] = value
+                result[name] = variable_value(value)
         return result
 
     def as_dict(self) -> dict[str, str]:

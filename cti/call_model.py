@@ -16,10 +16,20 @@ How Asterisk 20 events map onto calls (see the traces' README):
   `SIP/agent1001-...` -> agent "agent1001"), a **helper** (`Local/...@agent-connect`,
   the Local channel an attended transfer dials through) or the **customer** side
   (everything else: the inbound trunk leg, both halves of `Local/1000@inbound`, the
-  answered dialer leg...).
+  answered dialer leg...). A **spy** (a supervisor's `ChanSpy`, both Local halves) is
+  none of these: it is no agent and no call (it never enters a bridge either).
 - Connection is decided by bridges: a customer channel and an agent leg in the same
   bridge (BridgeEnter) = connected. Ringing is DialBegin/DialState towards an agent
   leg; ring-no-answer is DialEnd NOANSWER/BUSY/CONGESTION/CHANUNAVAIL.
+- Attended transfer (Atxfer): the agent's Hold, then the consulted agent rings
+  (CallOffered reason "consult"). Completed: the target joins the caller's bridge
+  (CallTransferred once, CallConnected to the target). Not answered (no
+  AttendedTransfer event; the consulted leg is hung up with cause 16, often without a
+  DialEnd): the agent is back with the caller (CallResumed, not a new connection) and
+  the consulted agent gets CallNotAnswered.
+- An agent's standing line is a ConfBridge (`hotline-agent-line`) that callers join:
+  when the line leaves it, the caller still in it is hung up by the PBX: the call was
+  ended by the agent's side.
 - Waiting: MusicOnHoldStart on a customer channel (or app_queue's QueueCallerJoin)
   before any agent connected = queued; after an agent connected = held.
 - Ordering surprises: OriginateResponse may come before the Newchannel of its
@@ -30,9 +40,15 @@ How Asterisk 20 events map onto calls (see the traces' README):
 - A call ends (CallEnded, memory released) when the last channel of its customer
   side has hung up (agent legs still up are released at their own Hangup; a call
   that never arrived, e.g. a failed originate, is released with its last channel).
-  The cause is the first hangup cause of the customer side. A call keeps its
+  The cause is the first hangup cause of the customer side; `hung_up_by` is "system"
+  when our dialplan hung the customer up in one of `system_contexts` (`hotline-play`
+  after a call-back offer or a final message: not an abandon). A call keeps its
   call_id even if Asterisk relabels its channels with an older Linkedid (bridging
   with an agent's standing line); channels of calls that never arrived follow it.
+- A customer originated straight into agent-connect (a call-back, a preview call)
+  is an outbound call that arrives with its OriginateResponse, as the dialer's do.
+- Channel variables: `Status` reports an unset one as `NAME=(null)`, events and
+  CoreShowChannel as `NAME=`: both mean unset ("") here.
 - Unknown events are ignored (one dict lookup). A handler error is logged and the
   message skipped: nothing here raises on bad input.
 """
@@ -46,7 +62,7 @@ from typing import Any
 
 import structlog
 
-from cti.ami_codec import Banner, MalformedBlock, Message
+from cti.ami_codec import Banner, MalformedBlock, Message, variable_value
 from events import (
     CallAbandoned,
     CallArrived,
@@ -64,7 +80,8 @@ from events import (
 
 log = structlog.get_logger()
 
-CUSTOMER, AGENT, HELPER = "customer", "agent", "helper"
+CUSTOMER, AGENT, HELPER, SPY = "customer", "agent", "helper", "spy"
+SPY_APPLICATIONS = frozenset({"ChanSpy", "ExtenSpy"})
 NOT_ANSWERED = frozenset({"NOANSWER", "BUSY", "CONGESTION", "CHANUNAVAIL"})
 HOLD_APPLICATIONS = frozenset({"MusicOnHold", "Queue"})
 UNKNOWN = "<unknown>"
@@ -81,6 +98,8 @@ class ModelConfig:
     helper_contexts: frozenset[str] = frozenset({"agent-connect"})
     trunk_peers: frozenset[str] = frozenset({"carrier"})
     agent_techs: frozenset[str] = frozenset({"SIP", "PJSIP", "IAX2"})
+    # where our dialplan itself hangs the customer up (hotline-play: Playback, Hangup())
+    system_contexts: frozenset[str] = frozenset({"hotline-play"})
     skill_variable: str = "CC_SKILL"
     campaign_variable: str = "CC_CAMPAIGN"
 
@@ -246,6 +265,12 @@ def _caller(value: str) -> str:
     return "" if value == UNKNOWN else value
 
 
+def _local_exten(name: str) -> str:
+    """`Local/5550001@customers-00000017;1` -> "5550001"; "" for other channels."""
+    tech, _, rest = name.partition("/")
+    return rest.partition("@")[0] if tech == "Local" and "@" in rest else ""
+
+
 class CallModel:
     """Feed AMI messages in stream order; get domain events back."""
 
@@ -276,6 +301,8 @@ class CallModel:
             "BridgeEnter": self._on_bridge_enter,
             "BridgeLeave": self._on_bridge_leave,
             "BridgeDestroy": self._on_bridge_destroy,
+            "ConfbridgeLeave": self._on_confbridge_leave,
+            "ChanSpyStart": self._on_chanspy_start,
             "BlindTransfer": self._on_blind_transfer,
             "AttendedTransfer": self._on_attended_transfer,
             "SoftHangupRequest": self._on_hangup_request,
@@ -395,7 +422,7 @@ class CallModel:
             for k, v in msg.headers:
                 if k in ("ChanVariable", "Variable") or (k.startswith("ChanVariable(")):
                     name, _, value = v.partition("=")
-                    row["vars"][name] = value
+                    row["vars"][name] = variable_value(value)  # Status: NAME=(null) when unset
                 elif k not in row:
                     row[k] = v
         # channels that are gone
@@ -422,6 +449,10 @@ class CallModel:
             if ch.bridge:
                 self._bridges.setdefault(ch.bridge, set()).add(uid)
             touched[ch.call.call_id] = ch.call
+        for uid in rows:
+            ch = self._channels[uid]
+            if ch.application in SPY_APPLICATIONS:
+                self._mark_spy(ch)
         for call_id in list(self._calls):
             call = self._calls[call_id]
             if not call.channels or (call.arrived and not self._has_customer(call)):
@@ -613,22 +644,32 @@ class CallModel:
         if uid == UNKNOWN:
             uid = ""
         ch = self._channels.get(uid) if uid else None
-        call_id = ch.call.call_id if ch is not None else uid
+        spy = h.get("Application", "") in SPY_APPLICATIONS
+        if spy and ch is not None:
+            self._mark_spy(ch)
+        call_id = "" if spy else ch.call.call_id if ch is not None else uid
         out.append(
             OriginateResulted(
                 at, originate_id, success, _int(h.get("Reason", "0")), call_id=call_id, channel=h.get("Channel", "")
             )
         )
-        if not success or not uid or h.get("Context") not in self.config.outbound_contexts:
+        context = h.get("Context", "")
+        dialer = context in self.config.outbound_contexts
+        # a customer dialled straight into agent-connect (a call-back, a preview call)
+        to_agent = context in self.config.helper_contexts
+        if not success or not uid or not (dialer or to_agent):
             return
         if ch is None:
             # OriginateResponse before the Newchannel: the originated channel is the
             # first of its call, so its Uniqueid is the call's Linkedid.
             ch = self._channel(uid, h.get("Channel", ""), uid)
+        # the number dialled: the dialer's Exten; agent-connect's Exten is the agent's,
+        # the customer's number is in the Local channel's name
+        dialed = h.get("Exten", "") if dialer else _local_exten(ch.name)
         self._update(ch, h)
         self._note_variables(ch, msg)
         if ch.role == CUSTOMER:
-            self._arrive(ch.call, ch, at, out, "outbound", dialed=h.get("Exten", ""))
+            self._arrive(ch.call, ch, at, out, "outbound", dialed=dialed)
 
     # ---- waiting, hold
 
@@ -640,6 +681,7 @@ class CallModel:
         self._note_variables(ch, msg)
         call = ch.call
         self._arrive(call, ch, at, out)
+        call.hangup_party = ""  # waiting again: whoever left it (_agent_left_conference) did not end it
         if call.queued:
             return  # music while waiting in a queue (app_queue plays it after QueueCallerJoin)
         if call.agent:
@@ -741,12 +783,16 @@ class CallModel:
         if agent_id is None:
             return
         status = h.get("DialStatus", "")
+        consult = call.consult_agent == agent_id
         if status == "ANSWER":
+            if consult:
+                # talking in the consultation; the transfer (or not) comes later
+                del call.offered[dest.uid]
             return  # connected when the bridge forms
         del call.offered[dest.uid]
-        if call.consult_agent == agent_id:
+        if consult:
             call.consult_agent = ""
-        if status in NOT_ANSWERED:
+        if status in NOT_ANSWERED or consult:  # a consultation cancelled before the answer
             out.append(CallNotAnswered(at, call.call_id, agent_id, queue=call.queue))
 
     # ---- bridges: connected, transfers
@@ -778,6 +824,15 @@ class CallModel:
 
     def _connect(self, call: _Call, customer: _Channel, agent_id: str, at: float, out: list[Event]) -> None:
         if call.connected and call.agent == agent_id:
+            return
+        if call.held and call.agent == agent_id:
+            # the agent back with the caller still on hold: an attended transfer's
+            # consultation ended (not answered, cancelled). The hold ends; it is the
+            # same connection, not a new one.
+            call.held = False
+            call.connected = True
+            call.hangup_party = ""
+            out.append(CallResumed(at, call.call_id, agent_id=agent_id))
             return
         self._arrive(call, customer, at, out)
         if call.held:
@@ -812,8 +867,29 @@ class CallModel:
 
     def _on_bridge_leave(self, h: dict[str, str], msg: Message, at: float, out: list[Event]) -> None:
         ch = self._known(h)
-        if ch is not None:
-            self._leave_bridge(ch)
+        if ch is None:
+            return
+        if ch.role == AGENT and h.get("BridgeCreator") == "ConfBridge":
+            self._agent_left_conference(ch, h.get("BridgeUniqueid", ""))
+        self._leave_bridge(ch)
+
+    def _on_confbridge_leave(self, h: dict[str, str], msg: Message, at: float, out: list[Event]) -> None:
+        # ConfBridge's order of ConfbridgeLeave and BridgeLeave varies: either comes first
+        ch = self._known(h)
+        if ch is not None and ch.role == AGENT:
+            self._agent_left_conference(ch, h.get("BridgeUniqueid", ""))
+
+    def _agent_left_conference(self, agent: _Channel, bridge_id: str) -> None:
+        """An agent's standing line left its conference (it hung up): the PBX hangs up
+        the caller still in it next (the line is the conference's marked user), so the
+        call was ended by the agent's side, whatever the caller's channel says after."""
+        for uid in self._bridges.get(bridge_id, ()):
+            other = self._channels.get(uid)
+            if other is None or other.role != CUSTOMER:
+                continue
+            call = other.call
+            if call.arrived and call.connected and call.agent == agent.agent_id and not call.hangup_party:
+                call.hangup_party = "agent"
 
     def _on_bridge_destroy(self, h: dict[str, str], msg: Message, at: float, out: list[Event]) -> None:
         members = self._bridges.pop(h.get("BridgeUniqueid", ""), None)
@@ -821,6 +897,26 @@ class CallModel:
             ch = self._channels.get(uid)
             if ch is not None:
                 ch.bridge = ""
+
+    # ---- supervision
+
+    def _on_chanspy_start(self, h: dict[str, str], msg: Message, at: float, out: list[Event]) -> None:
+        spyer = self._channels.get(h.get("SpyerUniqueid", ""))
+        if spyer is not None:
+            self._mark_spy(spyer)
+
+    def _mark_spy(self, ch: _Channel) -> None:
+        """A supervisor's ChanSpy channel (and its Local sibling, the supervisor's phone)
+        is no agent: it is never offered, connected or counted as one. ChanSpy never
+        bridges, and the spyer's `;1` ends only with the spied leg (see the traces)."""
+        names = {ch.name}
+        if ch.name.startswith("Local/") and ch.name[-2:] in (";1", ";2"):
+            names.add(ch.name[:-1] + ("2" if ch.name.endswith("1") else "1"))
+        for uid in {ch.uid, *ch.call.channels}:
+            other = self._channels.get(uid)
+            if other is not None and other.name in names:
+                other.role, other.agent_id = SPY, ""
+                other.call.offered.pop(other.uid, None)
 
     def _on_blind_transfer(self, h: dict[str, str], msg: Message, at: float, out: list[Event]) -> None:
         transferer = self._channels.get(h.get("TransfererUniqueid", ""))
@@ -875,7 +971,12 @@ class CallModel:
         if call.hangup_party or not call.arrived:
             return
         if ch.role == CUSTOMER:
-            call.hangup_party = "caller"
+            # our dialplan's Hangup() (a SoftHangupRequest where we sent the caller to
+            # be hung up, e.g. hotline-play after a call-back offer), or the caller
+            system = (
+                h.get("Event") == "SoftHangupRequest" and h.get("Context", ch.context) in self.config.system_contexts
+            )
+            call.hangup_party = "system" if system else "caller"
         elif ch.role == AGENT and call.connected and ch.agent_id == call.agent:
             call.hangup_party = "agent"
 
@@ -893,11 +994,27 @@ class CallModel:
                 call.hangup_party = "agent"
         self._leave_bridge(ch)
         call.channels.discard(uid)
-        call.offered.pop(uid, None)
+        offered = call.offered.pop(uid, None)
+        if (
+            offered is not None
+            and offered == call.consult_agent
+            and call.arrived
+            and self._calls.get(call.call_id) is call
+            and self._has_customer(call)
+        ):
+            # the consulted agent's leg hung up still ringing: Asterisk ends an
+            # unanswered Atxfer so (cause 16, often no DialEnd and no AttendedTransfer)
+            call.consult_agent = ""
+            out.append(CallNotAnswered(at, call.call_id, offered, queue=call.queue))
         if ch.role == CUSTOMER and call.arrived and call.end_cause is None:
             call.end_cause = cause
             call.end_cause_text = h.get("Cause-txt", "")
-            if not call.agent and not call.abandoned and (call.queued or call.offered):
+            if (
+                not call.agent
+                and not call.abandoned
+                and call.hangup_party != "system"
+                and (call.queued or call.offered)
+            ):
                 call.abandoned = True
                 out.append(CallAbandoned(at, call.call_id, queue=call.queue))
         if self._calls.get(call.call_id) is not call:

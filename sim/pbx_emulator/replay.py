@@ -38,6 +38,16 @@ LOCAL_FLOWS = (
     "attended-transfer",
     "app-queue",
     "fastagi-ivr",
+    # December 2026 additions
+    "status-null-vars",
+    "chanspy-listen",
+    "chanspy-whisper",
+    "chanspy-barge",
+    "mixmonitor-recording",
+    "standing-line-confbridge",
+    "attended-transfer-complete",
+    "attended-transfer-noanswer",
+    "queue-callback-hold",
 )
 _CHAN_RE = re.compile(r"Local/[^\s;@]+@[A-Za-z0-9_-]+-[0-9a-f]{8};[12]")
 _INST_RE = re.compile(r"^(Local/[^;]*?)-([0-9a-f]{8});([12])$")

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from cti.ami_codec import AmiParser, Banner, MalformedBlock, Message, encode
+from cti.ami_codec import NULL_VALUE, AmiParser, Banner, MalformedBlock, Message, encode
 from sim.pbx_emulator import dialplan
 from sim.pbx_emulator.engine import (
     ASTERISK_VERSION,
@@ -501,9 +501,10 @@ async def _atxfer(pbx: Pbx, transferer: Channel, transferee: Channel, context: s
     status = await pbx.wait_outcome(attempt, 15.0)
     one.dial_as_dest = None
     if status != "ANSWER" and not one.dead:
-        # the target did not answer in atxfernoanswertimeout: back to the transferee
+        # the target did not answer in atxfernoanswertimeout: back to the transferee;
+        # Asterisk hangs the target up with cause 16 (not 19): attended-transfer-noanswer.ami
         one.dial_as_dest = None
-        pbx.hangup(one, 0)  # leaves the consultation bridge: the hook restores the call
+        pbx.hangup(one, 16)  # leaves the consultation bridge: the hook restores the call
 
 
 async def a_bridge(s: AmiSession, m: Message) -> None:
@@ -603,7 +604,9 @@ async def a_status(s: AmiSession, m: Message) -> None:
                 ("Pickupgroup", "0"),
                 ("Seconds", str(_duration(pbx, ch))),
             ]
-            + [("Variable", f"{v}={ch.vars.get(v.lstrip('_'), '')}") for v in wanted]
+            # a requested variable that is not set is `(null)` here (Asterisk prints the
+            # NULL it gets), while ChanVariable and Getvar print it empty: status-null-vars.ami
+            + [("Variable", f"{v}={ch.vars.get(v.lstrip('_'), NULL_VALUE)}") for v in wanted]
         )
         aid = [("ActionID", m["ActionID"])] if "ActionID" in m else []
         s.send(encode([("Event", "Status"), ("Privilege", "Call"), *headers, *aid]))

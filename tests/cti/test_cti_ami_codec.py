@@ -16,6 +16,7 @@ from cti.ami_codec import (
     Message,
     Parsed,
     encode,
+    messages,
 )
 
 
@@ -203,6 +204,22 @@ def test_encode_round_trip_and_repeated_headers() -> None:
     assert isinstance(m, Message)
     assert m.variables() == {"CC_SKILL": "billing", "CC_AGENT": ""}
     assert encode({"Action": "Setvar", "Value": "a\r\nb"}).count(b"\r\n") == 3
+
+
+def test_status_variable_null_means_unset() -> None:
+    """Asterisk's Status prints a requested variable that is not set as `NAME=(null)`
+    (status-null-vars.ami); events print it `NAME=`. Both read as ""."""
+    data = (TRACES / "status-null-vars.ami").read_bytes()
+    [phone, inbound] = [m for m in messages(data) if m.event == "Status" and m.get("ActionID").endswith("-03")]
+    assert "CC_SKILL=(null)" in phone.get_all("Variable")  # the recording says (null)...
+    assert phone.variables("Variable") == {  # ...which reads as unset
+        "CC_SKILL": "",
+        "CC_CALLID": "",
+        "CC_CAMPAIGN": "",
+        "CC_ORIGINATE_ID": "5f0c9e2a7b3d4e61a8c2d94b17e05f3a",
+    }
+    assert inbound.variables("Variable")["CC_SKILL"] == "billing"
+    assert phone.variables()["CC_SKILL"] == ""  # its ChanVariable: CC_SKILL= (empty)
 
 
 def test_message_factory_is_used_on_both_paths() -> None:

@@ -199,6 +199,72 @@ EXPECTED: dict[str, list[tuple[Any, ...]]] = {
         ("CallEnded", 16, "caller"),
     ],
     "sip-peer-status": [],  # registrations only: no call
+    # ---- December 2026 additions
+    "attended-transfer-complete": [
+        *INBOUND_ANSWERED("attended-transfer-complete-02", "")[:-1],  # Alice talks to Bob
+        ("CallHeld", "2001"),  # Atxfer: Hold + music for Alice
+        ("CallOffered", "2002", "consult"),  # Carol rings (she is in the consultation bridge already)
+        ("CallResumed", "2001"),  # Bob's phone hung up: the music stops, the bridges merge
+        ("CallTransferred", "attended", "2001", "2002", "Success"),  # once (then the AttendedTransfer event)
+        ("CallConnected", "2002"),  # Carol in Alice's bridge: she has the call
+        ("CallEnded", 16, "agent"),  # Carol hangs up
+    ],
+    "attended-transfer-noanswer": [
+        *INBOUND_ANSWERED("attended-transfer-noanswer-02", "")[:-1],
+        ("CallHeld", "2001"),
+        ("CallOffered", "2099", "consult"),
+        # atxfernoanswertimeout: Bob back in Alice's bridge (the same connection, no new
+        # CallConnected), no transfer; 2099's legs hung up (cause 16, no DialEnd)
+        ("CallResumed", "2001"),
+        ("CallNotAnswered", "2099"),
+        ("CallEnded", 16, "agent"),  # Bob hangs up
+    ],
+    **{
+        # the supervisor's ChanSpy (listen, whisper, barge: the same events) is no agent
+        # and no call: only the result of its Originate
+        f"chanspy-{mode}": [
+            *INBOUND_ANSWERED(f"chanspy-{mode}-02", "agent")[:-1],
+            ("OriginateResulted", f"chanspy-{mode}-04", True, 4),
+            ("CallEnded", 16, "agent"),
+        ]
+        for mode in ("listen", "whisper", "barge")
+    },
+    # MixMonitor / mute / PauseMonitor / StopMixMonitor: no hold, no call event
+    "mixmonitor-recording": INBOUND_ANSWERED("mixmonitor-recording-02", "agent"),
+    "queue-callback-hold": [
+        ("CallArrived", "inbound", "5550001", "1000"),
+        ("OriginateResulted", "queue-callback-hold-02", True, 4),
+        ("CallQueued", "", B),
+        # she took a call-back: hotline-play's Hangup() ends her call (the ;2 half goes
+        # first), she did not give up: no CallAbandoned
+        ("CallEnded", 16, "system"),
+        # the call-back: Hotline dials her into agent-connect (a new Linkedid): outbound
+        ("OriginateResulted", "queue-callback-hold-05", True, 4),
+        ("CallArrived", "outbound", "5550001", "5550001"),
+        ("CallOffered", "2001", ""),
+        ("CallConnected", "2001"),
+        ("CallEnded", 16, "agent"),
+    ],
+    "standing-line-confbridge": [
+        ("OriginateResulted", "standing-line-confbridge-02", True, 4),  # Bob's line: no call
+        ("OriginateResulted", "standing-line-confbridge-03", True, 4),
+        ("CallArrived", "inbound", "5551234", "1000"),
+        ("CallQueued", "", B),
+        ("CallConnected", "2001"),  # joins the line's conference: no ringing
+        ("CallEnded", 16, "caller"),
+        ("CallArrived", "inbound", "5552345", "1000"),
+        ("OriginateResulted", "standing-line-confbridge-05", True, 4),
+        ("CallQueued", "", B),
+        ("CallConnected", "2001"),
+        ("CallEnded", 16, "agent"),  # the line hung up: the conference ends, the PBX hangs Brian up
+    ],
+    "status-null-vars": [
+        ("CallArrived", "inbound", "5556789", "1000"),
+        ("OriginateResulted", "status-null-vars-02", True, 4),
+        ("CallQueued", "", B),
+        ("CallAbandoned", ""),
+        ("CallEnded", 16, "caller"),
+    ],
 }
 
 
@@ -329,6 +395,132 @@ def test_resync_builds_a_waiting_call_from_core_show_channels() -> None:
     assert [brief(e) for e in ended] == [("CallAbandoned", ""), ("CallEnded", 0, "")]
     assert ended[-1].cause_text == "ended while disconnected"
     assert model.call_count == 0 and model.channel_count == 0
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["as-recorded", "reversed"])
+def test_resync_reads_status_null_as_unset(reverse: bool) -> None:
+    """Status reports an unset variable as `NAME=(null)` (status-null-vars.ami): the
+    caller-phone half `;1` says CC_SKILL=(null), the `;2` half CC_SKILL=billing. The
+    real skill is kept whichever half comes last; `(null)` is no attribute, and
+    CC_CAMPAIGN=(null) does not make the call a dialer's."""
+    status = _snapshot("status-null-vars", "status-null-vars-03")
+    assert [m.get("Channel")[-1] for m in status] == ["1", "2"]
+    if reverse:
+        status.reverse()
+    for snapshot in (status, _snapshot("status-null-vars", "status-null-vars-05") + status):
+        model = CallModel()
+        events = model.resync(snapshot, 100.0)
+        assert [brief(e) for e in events] == [("CallArrived", "inbound", "5556789", "1000"), ("CallQueued", "", B)]
+        assert events[-1].attributes == {
+            "CC_SKILL": "billing",
+            "CC_CALLID": "1796536606.1",
+            "CC_ORIGINATE_ID": "5f0c9e2a7b3d4e61a8c2d94b17e05f3a",
+        }
+        variables = model.channel_variables()
+        assert variables["Local/1000@inbound-00000000;1"]["CC_SKILL"] == ""
+        assert "(null)" not in {v for vs in variables.values() for v in vs.values()}
+
+
+def test_a_spy_is_no_agent_and_no_call() -> None:
+    """chanspy-*.ami: the supervisor's Local/2090@agents runs ChanSpy on Bob's leg.
+    While it listens, the only call is Alice's with Bob; the spy's channels are not
+    agent 2090; its OriginateResulted names no call."""
+    blocks = _blocks("chanspy-listen")
+    cut = next(n for n, m in enumerate(blocks) if m.get("Event") == "ChanSpyStart") + 1
+    model = CallModel()
+    events = [e for m in blocks[:cut] for e in model.feed(m, 0.0)]
+    spy_result = events[-1]
+    assert brief(spy_result) == ("OriginateResulted", "chanspy-listen-04", True, 4) and spy_result.call_id == ""
+    [call] = [c for c in model.calls() if c.arrived]
+    assert (call.call_id, call.agent, call.connected) == ("1796536617.2", "2001", True)
+    assert model.channel_at("agents", "2090") == ""  # the supervisor's phone is not an agent's
+    # the same after a restart: a resync finds the ChanSpy by its application
+    rows = [
+        {"Channel": "Local/1000@inbound-00000001;2", "Uniqueid": "1796536617.3", "Context": "agent-connect"},
+        {"Channel": "Local/2001@agents-00000002;1", "Uniqueid": "1796536618.4", "Context": "agents"},
+        {"Channel": "Local/2090@agents-00000003;1", "Uniqueid": "1796536621.6", "Application": "ChanSpy"},
+        {"Channel": "Local/2090@agents-00000003;2", "Uniqueid": "1796536621.7", "Context": "agents", "Exten": "2090"},
+    ]
+    for row in rows:
+        row.setdefault("Linkedid", "1796536617.2" if "2090" not in row["Channel"] else "1796536621.6")
+        row.update(ChannelStateDesc="Up", BridgeId="b1" if "2090" not in row["Channel"] else "")
+    restarted = CallModel()
+    assert [brief(e) for e in restarted.resync(_rows(*rows), 5.0)] == [
+        ("CallArrived", "inbound", "", ""),
+        ("CallConnected", "2001"),
+    ]
+    assert restarted.channel_at("agents", "2090") == ""
+
+
+def test_consultation_not_answered_returns_the_call_to_the_agent() -> None:
+    """attended-transfer-noanswer.ami: after atxfernoanswertimeout Bob is with Alice
+    again (connected, not held, nobody else offered). A DialEnd CANCEL for the
+    consulted leg (a consultation dialled through a Local helper) is the same miss,
+    counted once."""
+    blocks = _blocks("attended-transfer-noanswer")
+    unhold = next(n for n, m in enumerate(blocks) if m.get("Event") == "Unhold") + 1
+    model = CallModel()
+    for m in blocks[:unhold]:
+        model.feed(m, 0.0)
+    view = model.call("1796536737.38")
+    assert view is not None and (view.connected, view.held, view.agent) == (True, False, "2001")
+    hangup = next(n for n, m in enumerate(blocks) if m.get("Event") == "Hangup" and "2099" in m.get("Channel"))
+    cancel = Message(
+        [
+            ("Event", "DialEnd"),
+            ("DestChannel", blocks[hangup].get("Channel")[:-1] + "1"),
+            ("DestUniqueid", "1796536742.42"),
+            ("DialStatus", "CANCEL"),
+        ]
+    )
+    model = CallModel()
+    events = [e for m in [*blocks[:hangup], cancel, *blocks[hangup:]] for e in model.feed(m, 0.0)]
+    assert [brief(e) for e in events] == EXPECTED["attended-transfer-noanswer"]
+
+
+@pytest.mark.parametrize(
+    ("request_event", "hung_up_by", "abandoned"),
+    [("SoftHangupRequest", "system", False), ("HangupRequest", "caller", True)],
+)
+def test_hung_up_in_hotline_play_by_the_dialplan_or_by_the_caller(
+    request_event: str, hung_up_by: str, abandoned: bool
+) -> None:
+    """A waiting caller sent to hotline-play (a message before a call-back, a final
+    step): its Hangup() is a SoftHangupRequest there (the system ends the call, no
+    abandon); the caller's own BYE during the message is a HangupRequest (an abandon)."""
+    model = CallModel()
+    ev = lambda name, **kw: Message([("Event", name), *list(kw.items())])  # noqa: E731
+    cust = {"Channel": "SIP/carrier-00000001", "Uniqueid": "1.1", "Linkedid": "1.1"}
+    out = []
+    for m in [
+        ev("Newchannel", Context="inbound", ChannelStateDesc="Ring", Exten="1000", **cust),
+        ev("Newstate", Context="inbound", ChannelStateDesc="Up", Exten="1000", CallerIDNum="555", **cust),
+        ev("MusicOnHoldStart", Context="inbound", Exten="1000", **cust),
+        ev("MusicOnHoldStop", Context="inbound", Exten="1000", **cust),
+        ev(request_event, Context="hotline-play", Exten="s", Cause="16", **cust),
+        ev("Hangup", Context="hotline-play", Exten="s", Cause="16", **cust),
+    ]:
+        out += model.feed(m, 1.0)
+    assert [brief(e) for e in out] == [
+        ("CallArrived", "inbound", "555", "1000"),
+        ("CallQueued", "", {}),
+        *([("CallAbandoned", "")] if abandoned else []),
+        ("CallEnded", 16, hung_up_by),
+    ]
+
+
+def test_standing_line_leaving_its_conference_ends_the_call_by_the_agent() -> None:
+    """standing-line-confbridge.ami: the line's AMI Hangup ends the conference and the
+    PBX hangs Brian up. ConfBridge's event order varies: without the line's
+    ConfbridgeLeave, its BridgeLeave says the same."""
+    blocks = _blocks("standing-line-confbridge")
+    line_leave = [
+        n for n, m in enumerate(blocks) if m.get("Event") == "ConfbridgeLeave" and "2001@agents" in m.get("Channel")
+    ]
+    for dropped in ([], line_leave):
+        model = CallModel()
+        events = [e for n, m in enumerate(blocks) if n not in dropped for e in model.feed(m, 0.0)]
+        assert [brief(e) for e in events] == EXPECTED["standing-line-confbridge"]
 
 
 def test_resync_mid_call_then_live_events_continue() -> None:

@@ -106,11 +106,18 @@ async def test_status_getvar_setvar_hangup_on_a_held_call(emu: PbxEmulator) -> N
         _, listed = await c.collect_list("CoreShowChannels")
         assert [m["Channel"] for m in listed if m.event == "CoreShowChannel"] == [chan[:-1] + "1", chan]
         assert listed[-1]["ListItems"] == "2"
-        _, status = await c.collect_list("Status", [("Channel", chan), ("Variables", "CC_SKILL,CC_CALLID")])
+        _, status = await c.collect_list("Status", [("Channel", chan), ("Variables", "CC_SKILL,CC_CALLID,CC_CAMPAIGN")])
         assert status[0]["Application"] == "MusicOnHold"
-        assert status[0].get_all("Variable") == ["CC_SKILL=billing", f"CC_CALLID={held['Uniqueid']}"]
+        # an unset variable is `(null)` in Status, empty in Getvar (status-null-vars.ami)
+        assert status[0].get_all("Variable") == [
+            "CC_SKILL=billing",
+            f"CC_CALLID={held['Uniqueid']}",
+            "CC_CAMPAIGN=(null)",
+        ]
         got = await c.action("Getvar", [("Channel", chan), ("Variable", "CC_SKILL")])
         assert (got["Variable"], got["Value"]) == ("CC_SKILL", "billing")
+        unset = await c.action("Getvar", [("Channel", chan), ("Variable", "CC_CAMPAIGN")])
+        assert (unset.response, unset["Value"]) == ("Success", "")
         assert (await c.action("Setvar", [("Channel", chan), ("Variable", "CC_PRIORITY"), ("Value", "gold")]))[
             "Message"
         ] == "Variable Set"

@@ -4,10 +4,11 @@ emulator gives, per channel, the same significant events as the real Asterisk.""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
-from cti.ami_codec import messages
+from cti.ami_codec import encode, messages
 from sim.pbx_emulator.fidelity import diff, significant_events
 from sim.pbx_emulator.replay import LOCAL_FLOWS, run_flow, trace_path
 
@@ -25,6 +26,29 @@ async def test_emulator_matches_the_recorded_flow(flow: str) -> None:
     # the wire form starts and ends like Asterisk's
     assert emulated.startswith(b"Asterisk Call Manager/9.0.0\r\nResponse: Success\r\n")
     assert emulated.endswith(b"Response: Goodbye\r\n" + emulated.split(b"Response: Goodbye\r\n")[-1])
+
+
+async def test_status_coreshowchannels_and_getvar_answer_byte_for_byte() -> None:
+    """status-null-vars.ami: the answers to Status (with `Variable: NAME=(null)` for an
+    unset variable), CoreShowChannels and Getvar are the recorded bytes, but for the
+    Uniqueids (the clock) and the channels' ages."""
+    emulated = await asyncio.wait_for(run_flow("status-null-vars", speed=SPEED), timeout=30)
+    recorded = trace_path("status-null-vars", ".ami").read_bytes()
+
+    def answers(data: bytes) -> list[bytes]:
+        out = []
+        for m in messages(data):
+            if m.get("ActionID").split("-")[-1] in ("03", "04", "05", "06", "07", "08") and (
+                not m.event or "Timestamp" not in m
+            ):
+                block = encode(m.headers)
+                block = re.sub(rb"\b1\d{9}\.(\d+)", rb"UID.\1", block)
+                out.append(re.sub(rb"(Seconds|Duration): [0-9:]+", rb"\1: AGE", block))
+        return out
+
+    expected = answers(recorded)
+    assert len(expected) == 14 and b"Variable: CC_CAMPAIGN=(null)\r\n" in b"".join(expected)
+    assert answers(emulated) == expected
 
 
 def test_the_comparison_notices_a_difference() -> None:
