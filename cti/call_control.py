@@ -36,7 +36,16 @@ from agents.commands import (
     refusal,
 )
 from cti.pbx import Target
-from events import AgentLoggedIn, AgentLoggedOut, AgentStateChanged, CallEnded, CallQueued, CallTransferred, WrapUpEnded
+from events import (
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentStateChanged,
+    CallEnded,
+    CallNotAnswered,
+    CallQueued,
+    CallTransferred,
+    WrapUpEnded,
+)
 
 if TYPE_CHECKING:
     from cti.live import LiveCenter, _CallState
@@ -267,7 +276,13 @@ class CallControl:
         if not state.consult_channel:
             raise CommandRefused("the consulted party's phone is not ringing yet; try again")
         await self.center.pbx.hangup(state.consult_channel, 16)
+        kind, _, consulted = state.consult_target.partition(":")
         state.consult_target = state.consult_channel = ""
+        if kind == "agent":
+            # the consulted agent's ring/consultation for the call ends: free again, no miss
+            # (the router treats a transfer's CallNotAnswered so; not logged: nobody missed)
+            released = CallNotAnswered(at=now, call_id=state.call_id, agent_id=consulted, queue=state.queue)
+            await self.center.apply(self.center.router.handle(released, now), now)
 
 
 def describe(command: Command) -> dict[str, Any]:

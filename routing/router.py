@@ -61,7 +61,6 @@ from events import (
     CallOffered,
     CallQueued,
     CallRejected,
-    CallResumed,
     WrapUpEnded,
 )
 from routing.model import AgentProfile, Decision, Escalated, FinalStep, Offer, Overflowed, Tick
@@ -407,7 +406,6 @@ class Router:
             CallOffered: self._on_offered,
             CallNotAnswered: self._on_not_answered,
             CallRejected: self._on_rejected,
-            CallResumed: self._on_resumed,
             CallAbandoned: self._on_abandoned,
             CallEnded: self._on_ended,
             WrapUpEnded: self._on_wrap_ended,
@@ -1641,17 +1639,6 @@ class Router:
                 self._fill_agent(old, now, out)
         log.info("routing_call_transferred", call_id=call.id, agent_id=new.id, from_agent=old.id if old else "")
         return True
-
-    def _on_resumed(self, e: Any, now: float, out: list[Decision]) -> None:  # e: CallResumed
-        """The caller is back with the agent who had the call: a consultation that was
-        ringing or talking to another agent ended without a transfer (cancelled): that
-        agent is free again, with no miss (they did not let a call ring out)."""
-        call = self._calls.get(e.call_id)
-        if call is None or call.state != CONNECTED or e.agent_id not in ("", call.agent):
-            return
-        agent = self._release_transfer_ring(e.call_id, now, out)
-        if agent is not None and agent.in_index:
-            self._fill_agent(agent, now, out)
 
     def _on_not_answered(self, e: Any, now: float, out: list[Decision]) -> None:  # e: CallNotAnswered
         if self._transfer_rings.get(e.call_id) == e.agent_id and e.agent_id:  # a transfer not answered

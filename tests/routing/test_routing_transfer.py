@@ -38,13 +38,15 @@ def test_a_completed_transfer_moves_the_call_and_wrap_up_follows_its_end() -> No
     assert (h.router.agent_state("ada"), h.router.agent_state("bob")) == ("available", "wrap_up")
 
 
-def test_a_cancelled_transfer_frees_the_agent_it_rang() -> None:
+def test_the_caller_back_from_hold_during_a_completing_transfer_does_not_free_the_target() -> None:
+    """Completing an attended transfer, the PBX reports the caller off hold (CallResumed)
+    before the target's CallConnected: a waiting call must not be offered to the target
+    in between."""
     h = connected_to_ada()
-    h.send(CallResumed(at=5, call_id="c1", agent_id="ada"))
-    assert (h.router.agent_state("ada"), h.router.agent_state("bob")) == ("on_call", "available")
-    # and the next call can go to bob
-    offers = [d for d in h.send(CallQueued(at=6, call_id="c2", queue="billing")) if isinstance(d, Offer)]
-    assert [o.agent_id for o in offers] == ["bob"]
+    h.send(CallQueued(at=4.5, call_id="c2", queue="billing"))  # waits: nobody free
+    assert not [d for d in h.send(CallResumed(at=5, call_id="c1", agent_id="ada")) if isinstance(d, Offer)]
+    h.send(CallConnected(at=5, call_id="c1", agent_id="bob", queue="billing"))
+    assert (h.router.agent_state("ada"), h.router.agent_state("bob")) == ("reserved", "on_call")
 
 
 def test_a_transfer_not_answered_frees_the_agent_without_a_miss() -> None:
