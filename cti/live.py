@@ -35,6 +35,7 @@ from cti.ami_codec import Message
 from cti.call_control import AgentRequest, CallControl, CommandRefused, describe
 from cti.eventlog import BufferedEventLog
 from cti.live_directory import AgentEndpoint, Directory
+from cti.live_views import AgentViews
 from cti.pbx import PbxActions, PbxError, Target
 from events import (
     EVENT_TYPES,
@@ -54,7 +55,6 @@ from events import (
     CallTransferred,
     Event,
     OriginateResulted,
-    to_record,
 )
 from routing import Escalated, FinalStep, Offer, Overflowed, Router, Tick
 from store.bus import Bus
@@ -283,7 +283,6 @@ class LiveCenter:
         self.lines = lines
         self.line_variables = dict(line_variables or {})
         self._line_originates: dict[str, str] = {}  # originate id -> agent id
-        self._agent_views: dict[str, dict[str, Any]] = {}  # the agents state map's values, as last published
         self._aliases: dict[str, str] = {}  # PBX call id of a call-back -> the callback's call id
         self._callback_originates: dict[str, str] = {}  # originate id -> callback or preview call id
         self._previews: dict[str, PreviewDial] = {}  # preview call id -> how to dial it, until dialled
@@ -302,6 +301,7 @@ class LiveCenter:
         # logged elsewhere: the outbound dialer follows its calls this way.
         self.listeners: list[Callable[[Event], Awaitable[None]]] = []
         self.control = CallControl(self)
+        self.views = AgentViews(self)  # what desktops and wallboards see (the bus)
         # The inbox's dispatch table: each item type and the one handler it goes to.
         self._handlers: dict[type[Any], Callable[[Any], Awaitable[None]]] = {
             **dict.fromkeys(EVENT_TYPES.values(), self._on_event),  # the call model's, the IVR's
@@ -482,10 +482,7 @@ class LiveCenter:
     async def _line_changed(self, agent_id: str, state: str, channel: str = "") -> None:
         """Logged and shown on the agent's desktop (and in the agents state map)."""
         await self._record(AgentLineChanged(at=self.now(), agent_id=agent_id, state=state, channel=channel))
-        view = self._agent_views.get(agent_id)
-        if view is not None:
-            view["line"] = state
-            await self._set_agent_view(agent_id, view)
+        await self.views.line_changed(agent_id, state)
 
     # ------------------------------------------------------------ what collaborators read
 
@@ -755,13 +752,13 @@ class LiveCenter:
 
     def _publish_only(self, event: Event) -> None:
         self.eventlog.append(event)
-        self._spawn(self._publish(event), "publish")
+        self._spawn(self.views.publish(event), "publish")
 
     async def _record(self, event: Event) -> None:
         self.eventlog.append(event)
-        await self._publish(event)
+        await self.views.publish(event)
         if isinstance(event, (AgentLoggedIn, AgentLoggedOut, AgentStateChanged)):
-            await self._publish_agent(event)
+            await self.views.agent_changed(event)
             if self.lines is not None:
                 await self._follow_line(event)
         await self._notify(event)
@@ -791,48 +788,6 @@ class LiveCenter:
         await self._apply(
             self.router.handle(CallAbandoned(at=now, call_id=call_id, queue=state.queue if state else ""), now), now
         )
-
-    async def _publish(self, event: Event) -> None:
-        try:
-            await self.bus.publish("events", to_record(event))
-        except Exception as exc:  # the bus is for live views; routing goes on without it
-            self.stats.bus_failures += 1
-            if self.stats.bus_failures == 1 or self.stats.bus_failures % 1000 == 0:
-                log.warning("bus_publish_failed", error=type(exc).__name__, failures=self.stats.bus_failures)
-
-    async def _publish_agent(self, event: AgentLoggedIn | AgentLoggedOut | AgentStateChanged) -> None:
-        if isinstance(event, AgentLoggedOut):
-            state, reason = "logged_out", ""
-        elif isinstance(event, AgentLoggedIn):
-            state, reason = self.router.agent_state(event.agent_id) or "available", ""
-        else:
-            state, reason = event.state, event.reason
-        info = self.router.call_info(self._agent_call(event.agent_id)) if self._agent_call(event.agent_id) else None
-        value: dict[str, Any] = {
-            "state": state,
-            "since": event.at,
-            "reason": reason,
-            "call_id": info["call_id"] if info else "",
-            "queue": info["queue"] if info else "",
-        }
-        if self.lines is not None:
-            line = self.lines.get(event.agent_id)
-            value["line"] = line.state if line is not None else "down"
-        self._agent_views[event.agent_id] = value
-        await self._set_agent_view(event.agent_id, value)
-
-    async def _set_agent_view(self, agent_id: str, value: dict[str, Any]) -> None:
-        try:
-            await self.bus.set_state("agents", agent_id, value)
-        except Exception as exc:
-            self.stats.bus_failures += 1
-            log.warning("bus_state_failed", error=type(exc).__name__)
-
-    def _agent_call(self, agent_id: str) -> str:
-        for state in self._calls.values():
-            if state.agent == agent_id or state.offered_to == agent_id:
-                return state.call_id
-        return ""
 
     async def _lookup(self, caller: str) -> str:
         assert self.customer_lookup is not None
