@@ -35,6 +35,7 @@ from cti.ami_codec import Message
 from cti.call_control import AgentRequest, CallControl, CommandRefused, describe
 from cti.eventlog import BufferedEventLog
 from cti.live_directory import AgentEndpoint, Directory
+from cti.live_interactions import CustomerLookup, InteractionLog
 from cti.live_views import AgentViews
 from cti.pbx import PbxActions, PbxError, Target
 from events import (
@@ -58,12 +59,12 @@ from events import (
 )
 from routing import Escalated, FinalStep, Offer, Overflowed, Router, Tick
 from store.bus import Bus
-from store.models import Interaction, User
+from store.models import User
+from store.port import Interactions
 
 log = structlog.get_logger()
 
 AGENT_FIELDS = ("agent_id", "from_agent")
-CustomerLookup = Callable[[str], Awaitable[str]]  # caller number -> customer id ("" unknown)
 # The raw AMI events the center reads besides the call model's domain events (which
 # channel to redirect; an agent's leg for attended transfers; standing lines).
 RAW_EVENTS = ("MusicOnHoldStart", "DialBegin", "BridgeEnter", "BridgeLeave", "Hangup")
@@ -248,7 +249,7 @@ class LiveCenter:
         eventlog: BufferedEventLog,
         bus: Bus,
         inbox: LiveInbox | None = None,
-        store: Any = None,
+        store: Interactions | None = None,
         customer_lookup: CustomerLookup | None = None,
         clock: Callable[[], float] = time.time,
         ring_timeout_s: float | None = None,
@@ -268,8 +269,8 @@ class LiveCenter:
         self.pbx_calls = pbx_calls
         self.eventlog = eventlog
         self.bus = bus
-        self.store = store
-        self.customer_lookup = customer_lookup
+        # Interaction rows in the store, and the customer a call is for (the screen-pop).
+        self.interactions = InteractionLog(self, store, customer_lookup)
         self.clock = clock
         configured = ring_timeout_s if ring_timeout_s is not None else router.rules.rona.ring_timeout_s
         # Return the caller to hold before the dialplan's own Dial timeout hangs them up.
@@ -524,7 +525,7 @@ class LiveCenter:
             channel = self.lines.forget(agent_id)
             if channel:
                 log.info("agent_line_closed", agent_id=agent_id, channel=channel)
-                self._spawn(self._pbx(self.pbx.hangup(channel, 16), "line-hangup", ""), "line-hangup")
+                self.spawn(self._pbx(self.pbx.hangup(channel, 16), "line-hangup", ""), "line-hangup")
             if had_line:
                 await self._line_changed(agent_id, "down", channel)
             return
@@ -545,7 +546,7 @@ class LiveCenter:
         self._line_originates[originate_id] = agent_id
         log.info("agent_line_dialling", agent_id=agent_id, phone=endpoint.phone)
         await self._line_changed(agent_id, "dialling")
-        self._spawn(self._dial_line(endpoint, originate_id), "line-originate")
+        self.spawn(self._dial_line(endpoint, originate_id), "line-originate")
 
     def restore_lines(self) -> None:
         """After a (re)start and the first resync: the logged-in agents' lines, adopted
@@ -704,8 +705,8 @@ class LiveCenter:
             if not event.queue:  # held by the dialplan, not queued by the IVR: name its queue
                 queue = self.router.rules.default_queue or next(iter(event.skills), "")
                 event = replace(event, queue=queue)
-            if not event.customer_id and self.customer_lookup is not None and state.caller:
-                event = replace(event, customer_id=await self._lookup(state.caller))
+            if not event.customer_id and state.caller:
+                event = replace(event, customer_id=await self.interactions.customer_of(state.caller))
             state.queue, state.customer_id = event.queue, event.customer_id
             state.attributes = dict(event.attributes)
             self.stats.calls_offered += 1
@@ -746,13 +747,15 @@ class LiveCenter:
             event = replace(event, queue=event.queue or self._call(event.call_id).queue)
         elif isinstance(event, CallEnded):
             self._ring_timers.pop(event.call_id, None)
-            self._finish_interaction(event)
+            ended = self._calls.pop(event.call_id, None)
+            if ended is not None:
+                self.interactions.call_ended(ended, event)
         await self._record(event)
         await self._apply(self.router.handle(event, now), now)
 
     def _publish_only(self, event: Event) -> None:
         self.eventlog.append(event)
-        self._spawn(self.views.publish(event), "publish")
+        self.spawn(self.views.publish(event), "publish")
 
     async def _record(self, event: Event) -> None:
         self.eventlog.append(event)
@@ -788,14 +791,6 @@ class LiveCenter:
         await self._apply(
             self.router.handle(CallAbandoned(at=now, call_id=call_id, queue=state.queue if state else ""), now), now
         )
-
-    async def _lookup(self, caller: str) -> str:
-        assert self.customer_lookup is not None
-        try:
-            return await asyncio.wait_for(self.customer_lookup(caller), timeout=0.5)
-        except Exception as exc:  # a slow or failing CRM never holds a call back
-            log.warning("customer_lookup_failed", error=type(exc).__name__)
-            return ""
 
     # ------------------------------------------------------------ decisions
 
@@ -912,7 +907,7 @@ class LiveCenter:
         self._ring_timers[call_id] = (now + timeout_s + self.ring_timeout_s, agent_id)
         self._callback_originates[originate_id] = call_id
         target = self._connect_target(endpoint)
-        self._spawn(
+        self.spawn(
             self._pbx(
                 self.pbx.originate(
                     dial,
@@ -1049,7 +1044,7 @@ class LiveCenter:
                 await asyncio.gather(previous, return_exceptions=True)  # its errors are logged
             await self._pbx(action(), name, call_id)
 
-        task = self._spawn(run(), name)
+        task = self.spawn(run(), name)
         self._call_actions[call_id] = task
 
         def forget(done: asyncio.Task[Any]) -> None:
@@ -1064,58 +1059,6 @@ class LiveCenter:
         except PbxError as exc:
             self.stats.actions_failed += 1
             log.warning("pbx_action_failed", action=name, call_id=call_id, error=str(exc))
-
-    # ------------------------------------------------------------ interactions
-
-    def _finish_interaction(self, event: CallEnded) -> None:
-        state = self._calls.pop(event.call_id, None)
-        if state is None or self.store is None:
-            return
-        if state.answered:
-            outcome = "answered"
-        elif state.attributes.get("callback_requested"):
-            outcome = "callback_requested"
-        elif state.attributes.get("preview"):
-            outcome = str(state.attributes.get("preview_outcome", "not_reached"))
-        elif state.attributes.get("callback"):
-            outcome = "not_reached"  # a call-back that never reached the customer
-        elif state.attributes.get("final_step"):
-            outcome = str(state.attributes["final_step"])  # e.g. voicemail
-        else:
-            outcome = "abandoned" if state.queued else "ended"
-        interaction = Interaction(
-            id=event.call_id,
-            direction=state.direction,
-            queue=state.queue,
-            agent_id=state.agent,
-            customer_id=state.customer_id,
-            caller=state.caller,
-            started_at=state.started_at,
-            answered_at=state.answered_at,
-            ended_at=event.at,
-            outcome=outcome,
-            attributes={k: v for k, v in state.attributes.items() if isinstance(v, (str, int, float, list))},
-        )
-        self._spawn(self._write_interaction(interaction), "interaction")
-
-    async def _write_interaction(self, interaction: Interaction, give_up_after_s: float = 600.0) -> None:
-        """The store's upsert keeps a disposition and notes the agent already saved. A
-        database outage is waited out (with backoff) like the event log's."""
-        delay, waited = 0.2, 0.0
-        while True:
-            try:
-                await self.store.put_interaction(interaction)
-                return
-            except (TypeError, ValueError) as exc:  # unencodable: retrying cannot help
-                log.error("interaction_unwritable", call_id=interaction.id, error=str(exc)[:200])
-                return
-            except Exception as exc:
-                if waited >= give_up_after_s:
-                    log.error("interaction_write_failed", call_id=interaction.id, error=type(exc).__name__)
-                    return
-                await asyncio.sleep(delay)
-                waited += delay
-                delay = min(delay * 2, 5.0)
 
     # ------------------------------------------------------------ agent commands
 
@@ -1142,12 +1085,12 @@ class LiveCenter:
             body["error"] = error
         try:
             await self.bus.publish("agent-replies", body)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  a lost bus must not stop the loop (the web times out: 504)
             log.warning("bus_reply_failed", error=type(exc).__name__)
 
     # ------------------------------------------------------------ tasks
 
-    def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+    def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         task.set_name(f"live-{name}-{uuid.uuid4().hex[:6]}")
         self._tasks.add(task)

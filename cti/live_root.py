@@ -40,7 +40,6 @@ from cti.eventlog import BufferedEventLog
 from cti.live import (
     RAW_EVENTS,
     CallbackRequested,
-    CustomerLookup,
     DirectoryChanged,
     InboxItem,
     IvrHandOff,
@@ -50,6 +49,7 @@ from cti.live import (
     RulesChanged,
 )
 from cti.live_directory import profile_of
+from cti.live_interactions import CustomerLookup
 from cti.pbx import AmiPbx
 from events import AgentLoggedIn, AgentLoggedOut, AgentStateChanged, CallQueued, Event, IvrStepped, WrapUpEnded
 from routing import Router, RuleError, load_rules, rules_from_data
