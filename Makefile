@@ -58,8 +58,9 @@ services:
 browser:
 	@scripts/browser.sh
 
-## Install what is needed and run the whole test suite against real PostgreSQL and Redis.
-test: $(STAMP) $(NATIVE_STAMP) services browser
+## Install what is needed, pass the static gates (lint: ruff and mypy at zero) and run the
+## whole test suite against real PostgreSQL and Redis.
+test: $(STAMP) $(NATIVE_STAMP) lint services browser
 	set -a && source $(SERVICES_ENV) && set +a && $(PY) -m pytest $(PYTEST_ARGS)
 
 ## Benchmarks: print figures and write JSON under bench/results/.

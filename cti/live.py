@@ -960,9 +960,7 @@ class LiveCenter:
         self._previews[event.call_id] = dial
         await self._on_event(replace(event, attributes={**event.attributes, "preview": True}))
 
-    async def preview_command(
-        self, agent_id: str, c: contract.PreviewDial | contract.PreviewSkip, now: float
-    ) -> None:
+    async def preview_command(self, agent_id: str, c: contract.PreviewDial | contract.PreviewSkip, now: float) -> None:
         call_id = c.call_id
         dial = self._previews.get(call_id)
         state = self._calls.get(call_id)

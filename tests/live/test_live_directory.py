@@ -74,9 +74,7 @@ async def test_an_agent_removed_from_the_directory_is_logged_out(tmp_path: Path)
 
 async def test_a_change_no_message_announced_is_found_by_the_periodic_check(tmp_path: Path) -> None:
     async with live_center(tmp_path) as h:
-        watch = asyncio.create_task(
-            directory_watch(h.store, h.center, await h.store.list_users("agent"), every_s=0.05)
-        )
+        watch = asyncio.create_task(directory_watch(h.store, h.center, await h.store.list_users("agent"), every_s=0.05))
         try:
             await h.store.put_user(CAROL)  # e.g. `hotline user add` from another process
             await h.wait_for(lambda: h.center.router.agent_state("carol") == "logged_out", timeout=5)
