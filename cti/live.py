@@ -30,17 +30,28 @@ from typing import Any, Protocol
 import structlog
 
 from agents import commands as contract
-from cti.agent_lines import CONFERENCE_PREFIX, JOIN_CONTEXT, LINE_CONTEXT, AgentLines, conference_of
+from cti.agent_lines import AgentLines
 from cti.ami_codec import Message
 from cti.call_control import AgentRequest, CallControl, CommandRefused, describe
 from cti.eventlog import BufferedEventLog
 from cti.live_directory import AgentEndpoint, Directory
 from cti.live_interactions import CustomerLookup, InteractionLog
+from cti.live_items import (
+    CallbackRequested,
+    DirectoryChanged,
+    InboxItem,
+    InLoop,
+    IvrHandOff,
+    LiveInbox,
+    LoggedElsewhere,
+    PreviewDial,
+    RulesChanged,
+)
+from cti.live_lines import StandingLines
 from cti.live_views import AgentViews
 from cti.pbx import PbxActions, PbxError, Target
 from events import (
     EVENT_TYPES,
-    AgentLineChanged,
     AgentLoggedIn,
     AgentLoggedOut,
     AgentStateChanged,
@@ -68,119 +79,6 @@ AGENT_FIELDS = ("agent_id", "from_agent")
 # The raw AMI events the center reads besides the call model's domain events (which
 # channel to redirect; an agent's leg for attended transfers; standing lines).
 RAW_EVENTS = ("MusicOnHoldStart", "DialBegin", "BridgeEnter", "BridgeLeave", "Hangup")
-LINE_DIAL_TIMEOUT_S = 60.0  # a line dialled this long ago that never joined its conference failed
-
-
-@dataclass(frozen=True, slots=True)
-class IvrHandOff:
-    """The IVR finished and queued the call (with its richer routing attributes)."""
-
-    event: CallQueued
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackRequested:
-    """Virtual hold: the caller left a number in the IVR; their place in the queue is
-    kept and they are called back when an agent is free."""
-
-    call_id: str
-    number: str
-    queue: str
-    skills: Mapping[str, int] = field(default_factory=dict)
-    priority: int = 0
-    customer_id: str = ""
-    attributes: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class PreviewDial:
-    """A previewed outbound contact (`LiveCenter.queue_preview`): the agent it is
-    offered to sees the record first, then dials it (`preview_dial`) or passes
-    (`preview_skip`). The owner learns of each through its callbacks, run inside the
-    consumer before the PBX is asked anything; the originate's result reaches the
-    center's listeners as an `OriginateResulted` with `originate_id`."""
-
-    endpoint: str  # how to reach the contact, e.g. Local/<number>@customers
-    originate_id: str
-    timeout_s: float
-    caller_id: str = ""
-    variables: Mapping[str, str] = field(default_factory=dict)
-    on_dial: Callable[[float], Awaitable[None]] | None = None
-    on_skip: Callable[[float], Awaitable[None]] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LoggedElsewhere:
-    """An event another process already logged and published (e.g. the web's
-    WrapUpEnded): the router needs it, the log must not get it twice."""
-
-    event: Event
-
-
-@dataclass(frozen=True, slots=True)
-class InLoop:
-    """A coroutine function run inside the consumer, in order with everything else
-    (the outbound dialer's ticks, AMD verdicts and connect deadlines)."""
-
-    fn: Callable[[], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class RulesChanged:
-    """An admin applied a new routing rules version (already validated)."""
-
-    rules: Any
-
-
-@dataclass(frozen=True, slots=True)
-class DirectoryChanged:
-    """The agents as now stored (users with the agent role): skills, languages, team,
-    phone. An admin added or edited one; the live loop follows without a restart."""
-
-    users: tuple[User, ...]
-
-
-InboxItem = (
-    Event
-    | Message
-    | AgentRequest
-    | IvrHandOff
-    | CallbackRequested
-    | LoggedElsewhere
-    | RulesChanged
-    | DirectoryChanged
-    | InLoop
-)
-"""What the live loop's inbox carries: domain events (the call model), raw AMI events
-(`RAW_EVENTS`), agent commands, the IVR's hand-offs and call-back requests, events
-logged elsewhere, admin changes, and work the dialers run in order with the rest."""
-
-
-class LiveInbox:
-    """The live loop's one ordered inbox. Producers put (no await, from any callback of
-    the event loop); the center's consumer takes. Built before the center, so the AMI
-    client can be given `put_events` and `put` as its callbacks."""
-
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[InboxItem] = asyncio.Queue()
-
-    def put(self, item: InboxItem) -> None:
-        self._queue.put_nowait(item)
-
-    def put_events(self, events: list[Event]) -> None:
-        """The AMI client's `on_events`: the call model's domain events, in stream order."""
-        for event in events:
-            self._queue.put_nowait(event)
-
-    async def get(self) -> InboxItem:
-        return await self._queue.get()
-
-    def task_done(self) -> None:
-        self._queue.task_done()
-
-    async def join(self) -> None:
-        """Until every item put has been processed."""
-        await self._queue.join()
 
 
 class PbxCalls(Protocol):
@@ -281,9 +179,7 @@ class LiveCenter:
         self.callback_variables = dict(callback_variables or {})
         self.callback_ring_s = callback_ring_s
         # Standing agent lines (cti/agent_lines.py): None = every connect dials the agent.
-        self.lines = lines
-        self.line_variables = dict(line_variables or {})
-        self._line_originates: dict[str, str] = {}  # originate id -> agent id
+        self.standing = StandingLines(self, lines, line_variables)
         self._aliases: dict[str, str] = {}  # PBX call id of a call-back -> the callback's call id
         self._callback_originates: dict[str, str] = {}  # originate id -> callback or preview call id
         self._previews: dict[str, PreviewDial] = {}  # preview call id -> how to dial it, until dialled
@@ -442,8 +338,7 @@ class LiveCenter:
                 self._calls[call_id].agent_channels[agent] = dest
         elif name in ("BridgeEnter", "BridgeLeave", "Hangup"):
             self._note_consultation(message, call_id)
-            if self.lines is not None:
-                await self._note_line(message)
+            await self.standing.on_ami(message)
 
     def _note_consultation(self, message: Message, call_id: str) -> None:
         """An attended transfer's consulted party: its channel enters the consultation
@@ -459,32 +354,6 @@ class LiveCenter:
         elif message.event == "Hangup" and channel in (state.consult_channel, state.agent_channels.get(state.agent)):
             state.consult_target = state.consult_channel = ""
 
-    async def _note_line(self, message: Message) -> None:
-        """A standing line's channel joined its conference (up) or left it (down)."""
-        assert self.lines is not None
-        bridge = message.get("BridgeName")
-        if message.event != "Hangup" and not bridge.startswith(CONFERENCE_PREFIX):
-            return
-        channel = message.get("Channel")
-        agent = self.directory.agent_of_channel(channel)
-        if not agent:
-            return
-        now = self.clock()
-        if message.event == "BridgeEnter":
-            if bridge == conference_of(self.directory.endpoints[agent].connect_exten) and not self.lines.is_up(agent):
-                self.lines.came_up(agent, channel, now)
-                log.info("agent_line_up", agent_id=agent, channel=channel)
-                await self._line_changed(agent, "up", channel)
-        elif self.lines.went_down(agent, channel, now):
-            line = self.lines.get(agent)
-            log.warning("agent_line_down", agent_id=agent, channel=channel, failures=line.failures if line else 0)
-            await self._line_changed(agent, "down", channel)
-
-    async def _line_changed(self, agent_id: str, state: str, channel: str = "") -> None:
-        """Logged and shown on the agent's desktop (and in the agents state map)."""
-        await self._record(AgentLineChanged(at=self.now(), agent_id=agent_id, state=state, channel=channel))
-        await self.views.line_changed(agent_id, state)
-
     # ------------------------------------------------------------ what collaborators read
 
     @property
@@ -495,95 +364,20 @@ class LiveCenter:
     def calls(self) -> Mapping[str, _CallState]:
         return self._calls
 
+    @property
+    def lines(self) -> AgentLines | None:
+        """The standing lines' state (None: off)."""
+        return self.standing.lines
+
     def on_line(self, agent_id: str) -> bool:
         """Is the agent reached through its standing line now (no own leg per call)?"""
-        return self.lines is not None and self.lines.is_up(agent_id)
+        return self.standing.on_line(agent_id)
 
     async def apply(self, decisions: list[Any], now: float) -> None:
         await self._apply(decisions, now)
 
     def connect_target(self, endpoint: AgentEndpoint) -> Target:
-        return self._connect_target(endpoint)
-
-    def _connect_target(self, endpoint: AgentEndpoint) -> Target:
-        """Where a caller goes to reach the agent: into the agent's conference while
-        its standing line is up (no ring), else agent-connect (dial the phone)."""
-        if self.lines is not None and self.lines.is_up(endpoint.agent_id):
-            return Target(JOIN_CONTEXT, endpoint.connect_exten, 1)
-        return Target(self.agent_connect_context, endpoint.connect_exten, 1)
-
-    async def _follow_line(self, event: AgentLoggedIn | AgentLoggedOut | AgentStateChanged) -> None:
-        """Dial a logged-in agent's standing line (or adopt one already up); hang it up
-        at logout."""
-        assert self.lines is not None
-        agent_id = event.agent_id
-        endpoint = self.directory.endpoints.get(agent_id)
-        if endpoint is None or not endpoint.phone:
-            return
-        if isinstance(event, AgentLoggedOut) or (isinstance(event, AgentStateChanged) and event.state == "logged_out"):
-            had_line = self.lines.get(agent_id) is not None
-            channel = self.lines.forget(agent_id)
-            if channel:
-                log.info("agent_line_closed", agent_id=agent_id, channel=channel)
-                self.spawn(self._pbx(self.pbx.hangup(channel, 16), "line-hangup", ""), "line-hangup")
-            if had_line:
-                await self._line_changed(agent_id, "down", channel)
-            return
-        now = self.clock()
-        for stuck in self.lines.check_dialling(now, LINE_DIAL_TIMEOUT_S):
-            log.warning("agent_line_not_joined", agent_id=stuck, hint="does the dialplan have [hotline-agent-line]?")
-            await self._line_changed(stuck, "down")
-        if not self.lines.should_dial(agent_id, now):
-            return
-        found = self.pbx_calls.line_channel(endpoint.connect_exten)
-        if found:
-            self.lines.adopt(agent_id, found, now)
-            log.info("agent_line_adopted", agent_id=agent_id, channel=found)
-            await self._line_changed(agent_id, "up", found)
-            return
-        originate_id = uuid.uuid4().hex
-        self.lines.dialling(agent_id, originate_id, now)
-        self._line_originates[originate_id] = agent_id
-        log.info("agent_line_dialling", agent_id=agent_id, phone=endpoint.phone)
-        await self._line_changed(agent_id, "dialling")
-        self.spawn(self._dial_line(endpoint, originate_id), "line-originate")
-
-    def restore_lines(self) -> None:
-        """After a (re)start and the first resync: the logged-in agents' lines, adopted
-        where the PBX still has them up, else dialled. Submitted to the consumer."""
-        if self.lines is None:
-            return
-
-        async def restore() -> None:
-            now = self.now()
-            for agent_id in self.directory.endpoints:
-                if self.router.agent_state(agent_id) not in (None, "logged_out"):
-                    await self._follow_line(AgentLoggedIn(at=now, agent_id=agent_id))
-
-        self.submit(InLoop(restore))
-
-    async def _dial_line(self, endpoint: AgentEndpoint, originate_id: str) -> None:
-        try:
-            await self.pbx.originate(
-                endpoint.phone,
-                context=LINE_CONTEXT,
-                exten=endpoint.connect_exten,
-                caller_id=f'"Hotline line" <{endpoint.connect_exten}>',
-                variables=self.line_variables,
-                timeout_s=30.0,
-                originate_id=originate_id,
-            )
-        except PbxError as exc:
-            self.stats.actions_failed += 1
-            log.warning("agent_line_originate_failed", agent_id=endpoint.agent_id, error=str(exc))
-
-            async def failed() -> None:  # line state changes only inside the consumer
-                self._line_originates.pop(originate_id, None)
-                assert self.lines is not None
-                self.lines.dial_failed(endpoint.agent_id, originate_id, self.clock())
-                await self._line_changed(endpoint.agent_id, "down")
-
-            self.submit(InLoop(failed))
+        return self.standing.connect_target(endpoint)
 
     def _call(self, call_id: str) -> _CallState:
         state = self._calls.get(call_id)
@@ -663,13 +457,7 @@ class LiveCenter:
         if isinstance(event, OriginateResulted) and event.originate_id in self._callback_originates:
             await self._on_callback_dialled(event)
             return
-        if isinstance(event, OriginateResulted) and event.originate_id in self._line_originates:
-            agent_id = self._line_originates.pop(event.originate_id)
-            self.eventlog.append(event)
-            if not event.success and self.lines is not None:
-                log.warning("agent_line_not_answered", agent_id=agent_id, reason=event.reason)
-                self.lines.dial_failed(agent_id, event.originate_id, self.now(event.at))
-                await self._line_changed(agent_id, "down")
+        if isinstance(event, OriginateResulted) and await self.standing.on_originate(event):
             return
         event = self._translate(event)
         transferring = self._calls.get(getattr(event, "call_id", ""))
@@ -762,8 +550,7 @@ class LiveCenter:
         await self.views.publish(event)
         if isinstance(event, (AgentLoggedIn, AgentLoggedOut, AgentStateChanged)):
             await self.views.agent_changed(event)
-            if self.lines is not None:
-                await self._follow_line(event)
+            await self.standing.follow(event)
         await self._notify(event)
 
     async def record(self, event: Event) -> None:
@@ -843,7 +630,7 @@ class LiveCenter:
                 has_channel=bool(state.channel),
             )
             return  # the ring timer returns the call to the queue
-        channel, target = state.channel, self._connect_target(endpoint)
+        channel, target = state.channel, self.standing.connect_target(endpoint)
         self._in_order(offer.call_id, lambda: self.pbx.redirect(channel, target), "redirect")
 
     async def _on_callback_requested(self, request: CallbackRequested) -> None:
@@ -906,9 +693,9 @@ class LiveCenter:
         (a call-back, a preview): the PBX call's events then speak of `call_id`."""
         self._ring_timers[call_id] = (now + timeout_s + self.ring_timeout_s, agent_id)
         self._callback_originates[originate_id] = call_id
-        target = self._connect_target(endpoint)
+        target = self.standing.connect_target(endpoint)
         self.spawn(
-            self._pbx(
+            self.pbx_action(
                 self.pbx.originate(
                     dial,
                     context=target.context,
@@ -1040,7 +827,7 @@ class LiveCenter:
         async def run() -> None:
             if previous is not None:
                 await asyncio.gather(previous, return_exceptions=True)  # its errors are logged
-            await self._pbx(action(), name, call_id)
+            await self.pbx_action(action(), name, call_id)
 
         task = self.spawn(run(), name)
         self._call_actions[call_id] = task
@@ -1051,7 +838,7 @@ class LiveCenter:
 
         task.add_done_callback(forget)
 
-    async def _pbx(self, action: Awaitable[Any], name: str, call_id: str) -> None:
+    async def pbx_action(self, action: Awaitable[Any], name: str, call_id: str) -> None:
         try:
             await action
         except PbxError as exc:

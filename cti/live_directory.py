@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from cti.call_model import AGENT, ModelConfig, classify
-from events import AgentLoggedIn, AgentLoggedOut
+from events import AgentLoggedOut
 from routing import AgentProfile
 from store.models import User
 
@@ -121,15 +121,10 @@ class Directory:
             await c.apply(c.router.remove_agent(login, now), now)
         self._set_endpoints(users)
         self._profiles = profiles
-        if c.lines is not None:
-            c.lines.set_agents({u.login: u.skills for u in users})
-            for login in profiles:  # no longer on a line (campaigns mode, the skill went): hang it up
-                if c.lines.get(login) is not None and not c.lines.wanted(login):
-                    await c._follow_line(AgentLoggedOut(at=now, agent_id=login))
+        await c.standing.directory_changed(users, now)
         for profile in added + edited:
             await c.apply(c.router.add_agent(profile, now), now)
-            if c.lines is not None and c.router.agent_state(profile.agent_id) not in (None, "logged_out"):
-                await c._follow_line(AgentLoggedIn(at=now, agent_id=profile.agent_id))  # now on a line?
+            await c.standing.agent_edited(profile.agent_id, now)  # now on a line?
         for listener in self.listeners:
             try:
                 listener(users)

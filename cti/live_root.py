@@ -42,6 +42,7 @@ from cti.live import (
     CallbackRequested,
     DirectoryChanged,
     InboxItem,
+    InLoop,
     IvrHandOff,
     LiveCenter,
     LiveInbox,
@@ -221,7 +222,7 @@ class Live:
         """After the first resync: adopt the standing lines still up, and close the
         calls the log has open that the PBX no longer has."""
         await self.client.wait_ready(timeout=3600)
-        self.center.restore_lines()
+        self.center.submit(InLoop(self.center.standing.restore))
         if not self.open_calls:
             return
         await self.center.wait_idle()
