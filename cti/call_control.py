@@ -48,7 +48,8 @@ from events import (
 )
 
 if TYPE_CHECKING:
-    from cti.live import LiveCenter, _CallState
+    from cti.live import LiveCenter
+    from cti.live_calls import CallState
 
 log = structlog.get_logger()
 
@@ -66,7 +67,7 @@ class CommandRefused(Exception):
     """The command cannot apply now; the message says why (sent back to the desktop)."""
 
 
-def call_kind(state: _CallState) -> CallKind:
+def call_kind(state: CallState) -> CallKind:
     if state.attributes.get("preview"):
         return "preview"
     if state.attributes.get("callback"):
@@ -144,11 +145,11 @@ class CallControl:
 
     async def _preview(self, r: AgentRequest, now: float) -> None:
         assert isinstance(r.command, PreviewDial | PreviewSkip)
-        await self.center.preview_command(r.agent_id, r.command, now)
+        await self.center.dials.preview_command(r.agent_id, r.command, now)
 
     # ---------------------------------------------------------------- call controls
 
-    def _held_call(self, r: AgentRequest) -> _CallState:
+    def _held_call(self, r: AgentRequest) -> CallState:
         """The call the command names, which must be the agent's, with a channel to act on."""
         call_id = getattr(r.command, "call_id", "")
         state = self.center.calls.get(call_id)
@@ -206,7 +207,7 @@ class CallControl:
             await c.pbx.redirect(state.channel, Target(c.outbound_context, name, 1))
             await self._agent_part_ends(state, r.agent_id, f"number:{name}", "transferred to a number", now)
 
-    async def _transfer_to_queue(self, state: _CallState, agent_id: str, queue: str, now: float) -> None:
+    async def _transfer_to_queue(self, state: CallState, agent_id: str, queue: str, now: float) -> None:
         """Back to hold and into another queue: the agent's part of the call ends."""
         c = self.center
         state.queue_transfer = True  # the hold music that follows is the queue's wait
@@ -223,7 +224,7 @@ class CallControl:
         await c.record(queued)
         await c.apply(c.router.handle(queued, now), now)
 
-    async def _agent_part_ends(self, state: _CallState, agent_id: str, target: str, why: str, now: float) -> None:
+    async def _agent_part_ends(self, state: CallState, agent_id: str, target: str, why: str, now: float) -> None:
         """Logged as a transfer (the call model cannot see one: no agent takes the call
         on the PBX); the router ends the agent's part (wrap-up) without ending the call."""
         c = self.center

@@ -24,7 +24,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import structlog
@@ -34,6 +34,7 @@ from cti.agent_lines import AgentLines
 from cti.ami_codec import Message
 from cti.call_control import AgentRequest, CallControl, CommandRefused, describe
 from cti.eventlog import BufferedEventLog
+from cti.live_calls import CallState
 from cti.live_directory import AgentEndpoint, Directory
 from cti.live_interactions import CustomerLookup, InteractionLog
 from cti.live_items import (
@@ -44,10 +45,11 @@ from cti.live_items import (
     IvrHandOff,
     LiveInbox,
     LoggedElsewhere,
-    PreviewDial,
     RulesChanged,
 )
 from cti.live_lines import StandingLines
+from cti.live_outbound import AgentDials
+from cti.live_recovery import Recovery
 from cti.live_views import AgentViews
 from cti.pbx import PbxActions, PbxError, Target
 from events import (
@@ -100,34 +102,6 @@ class PbxCalls(Protocol):
 
 
 @dataclass(slots=True)
-class _CallState:
-    call_id: str
-    caller: str = ""
-    direction: str = "inbound"
-    channel: str = ""  # the customer channel waiting on hold (redirect target)
-    agent_channels: dict[str, str] = field(default_factory=dict)  # agent login -> leg channel
-    queued: bool = False
-    answered: bool = False
-    offered_to: str = ""
-    agent: str = ""
-    queue: str = ""
-    customer_id: str = ""
-    started_at: float = 0.0
-    answered_at: float | None = None
-    attributes: dict[str, Any] = field(default_factory=dict)
-    # An attended transfer in progress: "agent:ID" / "number:N", and the consulted
-    # party's channel once it is in the consultation bridge (what a cancel hangs up).
-    consult_target: str = ""
-    consult_channel: str = ""
-    # Transferred to a queue: the hold music that follows is the queue's wait, and the
-    # hold/resume/transfer the call model reads around the next agent are not logged.
-    queue_transfer: bool = False
-    # Already in the event log before this process started (restart recovery): the
-    # resync's CallArrived/CallQueued/CallConnected for it are routed, not logged again.
-    logged: set[tuple[str, str]] = field(default_factory=set)
-
-
-@dataclass(slots=True)
 class LiveStats:
     calls_offered: int = 0
     calls_answered: int = 0
@@ -175,22 +149,23 @@ class LiveCenter:
         self.ring_timeout_s = min(configured, max(dial_timeout_s - 2.0, 1.0))
         self.agent_connect_context = agent_connect_context
         self.outbound_context = outbound_context
-        self.callback_dial = callback_dial  # how to reach a number that asked for a callback
-        self.callback_variables = dict(callback_variables or {})
-        self.callback_ring_s = callback_ring_s
         # Standing agent lines (cti/agent_lines.py): None = every connect dials the agent.
         self.standing = StandingLines(self, lines, line_variables)
-        self._aliases: dict[str, str] = {}  # PBX call id of a call-back -> the callback's call id
-        self._callback_originates: dict[str, str] = {}  # originate id -> callback or preview call id
-        self._previews: dict[str, PreviewDial] = {}  # preview call id -> how to dial it, until dialled
-        self._dialled_previews: set[str] = set()  # preview calls dialled, until the originate's result
+        # Call-backs and previews: the customer dialled for the agent the call is offered to.
+        self.dials = AgentDials(
+            self,
+            callback_dial=callback_dial,
+            callback_variables=callback_variables,
+            callback_ring_s=callback_ring_s,
+        )
+        self.recovery = Recovery(self)  # calls the log has open when this process starts
         self.stats = LiveStats()
         self._last_now = 0.0
         self.time_scale = time_scale  # clock seconds per real second (an emulator running fast)
         # The agents' phones and profiles, as the router was given them (`agents`).
         self.directory = Directory(self, agents)
-        self._calls: dict[str, _CallState] = {}
-        self._ring_timers: dict[str, tuple[float, str]] = {}  # call_id -> (deadline, agent)
+        self._calls: dict[str, CallState] = {}
+        self.ring_timers: dict[str, tuple[float, str]] = {}  # call_id -> (deadline, agent)
         self._call_actions: dict[str, asyncio.Task[Any]] = {}  # call_id -> its last PBX action
         self._inbox = inbox if inbox is not None else LiveInbox()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -201,11 +176,11 @@ class LiveCenter:
         self.views = AgentViews(self)  # what desktops and wallboards see (the bus)
         # The inbox's dispatch table: each item type and the one handler it goes to.
         self._handlers: dict[type[Any], Callable[[Any], Awaitable[None]]] = {
-            **dict.fromkeys(EVENT_TYPES.values(), self._on_event),  # the call model's, the IVR's
+            **dict.fromkeys(EVENT_TYPES.values(), self.on_event),  # the call model's, the IVR's
             Message: self._note_channel,  # raw AMI (RAW_EVENTS)
             AgentRequest: self._on_command,  # self.control's dispatch table by command type
             IvrHandOff: self._on_hand_off,
-            CallbackRequested: self._on_callback_requested,
+            CallbackRequested: self.dials.on_callback_requested,
             LoggedElsewhere: self._on_logged_elsewhere,
             InLoop: self._in_loop,
             RulesChanged: self.directory.on_rules_changed,
@@ -282,7 +257,7 @@ class LiveCenter:
         return self._last_now
 
     def _until_next_deadline(self) -> float | None:
-        deadlines = [d for d, _ in self._ring_timers.values()]
+        deadlines = [d for d, _ in self.ring_timers.values()]
         router_deadline = self.router.next_deadline()
         if router_deadline is not None:
             deadlines.append(router_deadline)
@@ -296,7 +271,7 @@ class LiveCenter:
 
     async def _on_time(self) -> None:
         now = self.now()
-        for call_id, (deadline, agent_id) in list(self._ring_timers.items()):
+        for call_id, (deadline, agent_id) in list(self.ring_timers.items()):
             if deadline <= now:
                 await self._ring_no_answer(call_id, agent_id, now)
         await self._apply(self.router.handle(Tick(now), now), now)
@@ -309,12 +284,12 @@ class LiveCenter:
         await handler(item)
 
     async def _on_hand_off(self, item: IvrHandOff) -> None:
-        await self._on_event(item.event)
+        await self.on_event(item.event)
 
     async def _on_logged_elsewhere(self, item: LoggedElsewhere) -> None:
         now = self.now(getattr(item.event, "at", None))
         await self._apply(self.router.handle(self._translate(item.event), now), now)
-        await self._notify(item.event)
+        await self.notify(item.event)
 
     async def _in_loop(self, item: InLoop) -> None:
         await item.fn()
@@ -324,15 +299,15 @@ class LiveCenter:
     async def _note_channel(self, message: Message) -> None:
         name = message.event
         call_id = message.get("Linkedid")
-        call_id = self._aliases.get(call_id, call_id)
+        call_id = self.dials.alias(call_id)
         if name == "MusicOnHoldStart" and call_id:
             channel = message.get("Channel")
             if not channel.endswith(";1"):  # the ;1 half of a Local caller is the caller's phone
-                self._call(call_id).channel = channel
+                self.call(call_id).channel = channel
         elif name == "DialBegin":
             dest = message.get("DestChannel")
             dest_linkedid = message.get("DestLinkedid")
-            call_id = self._aliases.get(dest_linkedid, dest_linkedid) if dest_linkedid else call_id
+            call_id = self.dials.alias(dest_linkedid) if dest_linkedid else call_id
             agent = self.directory.agent_of_channel(dest)
             if agent and call_id in self._calls:  # (not an agent's line being dialled: no call of ours)
                 self._calls[call_id].agent_channels[agent] = dest
@@ -361,7 +336,7 @@ class LiveCenter:
         return self.directory.endpoints
 
     @property
-    def calls(self) -> Mapping[str, _CallState]:
+    def calls(self) -> Mapping[str, CallState]:
         return self._calls
 
     @property
@@ -379,10 +354,11 @@ class LiveCenter:
     def connect_target(self, endpoint: AgentEndpoint) -> Target:
         return self.standing.connect_target(endpoint)
 
-    def _call(self, call_id: str) -> _CallState:
+    def call(self, call_id: str) -> CallState:
+        """The call's state, begun now if the center did not know it."""
         state = self._calls.get(call_id)
         if state is None:
-            state = self._calls[call_id] = _CallState(call_id, started_at=self.clock())
+            state = self._calls[call_id] = CallState(call_id, started_at=self.clock())
         return state
 
     # ------------------------------------------------------------ events
@@ -392,8 +368,8 @@ class LiveCenter:
         call id -> the callback it serves."""
         changes: dict[str, Any] = {}
         call_id = getattr(event, "call_id", "")
-        if call_id in self._aliases:
-            changes["call_id"] = self._aliases[call_id]
+        if self.dials.alias(call_id) != call_id:
+            changes["call_id"] = self.dials.alias(call_id)
         for name in AGENT_FIELDS:
             value = getattr(event, name, None)
             login = self.directory.login_of(value) if value else ""
@@ -401,61 +377,9 @@ class LiveCenter:
                 changes[name] = login
         return replace(event, **changes) if changes else event
 
-    def preload(self, history: Iterable[Event]) -> list[str]:
-        """Open calls from the event log (a restart): returns their ids. Their state is
-        restored so the resync's events route them without logging them twice."""
-        open_calls: dict[str, _CallState] = {}
-        for event in history:
-            call_id = getattr(event, "call_id", "")
-            if not call_id:
-                continue
-            if isinstance(event, CallEnded):
-                open_calls.pop(call_id, None)
-                continue
-            state = open_calls.get(call_id)
-            if state is None:
-                state = open_calls[call_id] = _CallState(call_id, started_at=event.at)
-            if isinstance(event, CallArrived):
-                state.caller, state.direction, state.started_at = event.caller, event.direction, event.at
-                state.logged.add(("CallArrived", ""))
-            elif isinstance(event, CallQueued):
-                state.queue, state.customer_id = event.queue, event.customer_id
-                state.attributes = dict(event.attributes)
-                state.logged.add(("CallQueued", ""))
-            elif isinstance(event, CallConnected):
-                state.answered, state.answered_at, state.agent = True, state.answered_at or event.at, event.agent_id
-                state.logged.add(("CallConnected", event.agent_id))
-            elif isinstance(event, CallAbandoned):
-                state.logged.add(("CallAbandoned", ""))
-        self._calls.update(open_calls)
-        return list(open_calls)
-
-    def end_vanished(self, call_ids: Iterable[str], is_live: Callable[[str], bool], now: float) -> int:
-        """After the first resync: preloaded calls the PBX no longer has ended while
-        this process was down; close them in the log (abandoned if they were waiting)."""
-        ended = 0
-        for call_id in call_ids:
-            state = self._calls.get(call_id)
-            if state is None or is_live(call_id):
-                continue
-            if not state.answered and ("CallAbandoned", "") not in state.logged and state.logged:
-                self.submit(CallAbandoned(at=now, call_id=call_id, queue=state.queue))
-            self.submit(CallEnded(at=now, call_id=call_id, cause=0, cause_text="ended while Hotline was down"))
-            ended += 1
-        return ended
-
-    def _already_logged(self, event: Event) -> bool:
-        state = self._calls.get(getattr(event, "call_id", ""))
-        if state is None or not state.logged:
-            return False
-        return (
-            type(event).__name__,
-            getattr(event, "agent_id", "") if isinstance(event, CallConnected) else "",
-        ) in state.logged
-
-    async def _on_event(self, event: Event) -> None:
-        if isinstance(event, OriginateResulted) and event.originate_id in self._callback_originates:
-            await self._on_callback_dialled(event)
+    async def on_event(self, event: Event) -> None:
+        if isinstance(event, OriginateResulted) and self.dials.owns(event):
+            await self.dials.on_dialled(event)
             return
         if isinstance(event, OriginateResulted) and await self.standing.on_originate(event):
             return
@@ -467,26 +391,26 @@ class LiveCenter:
             and isinstance(event, CallHeld | CallResumed | CallTransferred)
         ):
             return  # the wait in the queue it was transferred to, and the agent who takes it there
-        if self._already_logged(event):
+        if self.recovery.already_logged(event):
             now = self.now(getattr(event, "at", None))
             if isinstance(event, CallQueued):
-                self._call(event.call_id).queued = True
+                self.call(event.call_id).queued = True
                 event = replace(
                     event,
-                    customer_id=event.customer_id or self._call(event.call_id).customer_id,
-                    queue=event.queue or self._call(event.call_id).queue,
+                    customer_id=event.customer_id or self.call(event.call_id).customer_id,
+                    queue=event.queue or self.call(event.call_id).queue,
                 )
             await self._apply(self.router.handle(event, now), now)
             return
         now = self.now(getattr(event, "at", None))
         if isinstance(event, CallArrived):
-            state = self._call(event.call_id)
+            state = self.call(event.call_id)
             if state.attributes.get("callback") or state.attributes.get("preview"):  # our dial reaching the customer
                 event = replace(event, direction="outbound", caller=state.caller)
             else:
                 state.caller, state.direction, state.started_at = event.caller, event.direction, event.at
         elif isinstance(event, CallQueued):
-            state = self._call(event.call_id)
+            state = self.call(event.call_id)
             if state.queued:
                 return  # already with the router (IVR hand-off first, then the hold music)
             state.queued = True
@@ -499,17 +423,17 @@ class LiveCenter:
             state.attributes = dict(event.attributes)
             self.stats.calls_offered += 1
         elif isinstance(event, CallOffered):
-            if self._call(event.call_id).offered_to == event.agent_id:
+            if self.call(event.call_id).offered_to == event.agent_id:
                 return  # our own Offer, already logged with the router's reason
             # rung by the PBX itself (app_queue; a call found ringing after a restart): the
             # router holds the agent for it (reserved), not free for another call
             self._publish_only(event)
             await self._apply(self.router.handle(event, now), now)
-            self._time_found_ringing(event, now)
+            self.recovery.found_ringing(event, now)
             return
         elif isinstance(event, CallConnected):
-            state = self._call(event.call_id)
-            self._ring_timers.pop(event.call_id, None)
+            state = self.call(event.call_id)
+            self.ring_timers.pop(event.call_id, None)
             if state.answered and (event.agent_id or state.offered_to) == state.agent:
                 # with that agent already (logged and routed): an AMI resync reporting
                 # the call again, or the bridge re-made after hold. Counted once.
@@ -527,14 +451,14 @@ class LiveCenter:
             state.agent = event.agent_id or state.offered_to
             event = replace(event, agent_id=state.agent, queue=event.queue or state.queue)
         elif isinstance(event, CallNotAnswered):
-            if event.call_id in self._ring_timers:
+            if event.call_id in self.ring_timers:
                 return  # our own ring timer decides RONA (the Dial result may follow it)
         elif isinstance(event, CallAbandoned):
-            self._ring_timers.pop(event.call_id, None)
+            self.ring_timers.pop(event.call_id, None)
             self.stats.calls_abandoned += 1
-            event = replace(event, queue=event.queue or self._call(event.call_id).queue)
+            event = replace(event, queue=event.queue or self.call(event.call_id).queue)
         elif isinstance(event, CallEnded):
-            self._ring_timers.pop(event.call_id, None)
+            self.ring_timers.pop(event.call_id, None)
             ended = self._calls.pop(event.call_id, None)
             if ended is not None:
                 self.interactions.call_ended(ended, event)
@@ -551,13 +475,18 @@ class LiveCenter:
         if isinstance(event, (AgentLoggedIn, AgentLoggedOut, AgentStateChanged)):
             await self.views.agent_changed(event)
             await self.standing.follow(event)
-        await self._notify(event)
+        await self.notify(event)
 
     async def record(self, event: Event) -> None:
         """Log, publish and notify an event the center does not route (the dialer's own)."""
         await self._record(event)
 
-    async def _notify(self, event: Event) -> None:
+    def adopt_calls(self, states: Iterable[CallState]) -> None:
+        """Calls the log has open (restart recovery): followed as if seen live."""
+        for state in states:
+            self._calls[state.call_id] = state
+
+    async def notify(self, event: Event) -> None:
         for listener in self.listeners:
             try:
                 await listener(event)
@@ -567,13 +496,13 @@ class LiveCenter:
     async def queue_outbound(self, event: CallQueued, channel: str) -> None:
         """An answered outbound call to route (inside the consumer): `channel` is the
         customer leg to redirect to the offered agent."""
-        self._call(event.call_id).channel = channel
-        await self._on_event(event)
+        self.call(event.call_id).channel = channel
+        await self.on_event(event)
 
     async def withdraw(self, call_id: str, now: float) -> None:
         """Take a waiting or offered call away from the router without logging an
         abandon (the dialer dropped it and logs DialerDropped itself)."""
-        self._ring_timers.pop(call_id, None)
+        self.ring_timers.pop(call_id, None)
         state = self._calls.get(call_id)
         await self._apply(
             self.router.handle(CallAbandoned(at=now, call_id=call_id, queue=state.queue if state else ""), now), now
@@ -595,12 +524,12 @@ class LiveCenter:
                     to_queue=getattr(decision, "to_queue", ""),
                 )
                 if isinstance(decision, Overflowed):
-                    self._call(decision.call_id).queue = decision.to_queue
+                    self.call(decision.call_id).queue = decision.to_queue
             elif isinstance(decision, FinalStep):
                 await self._final_step(decision)
 
     async def _offer(self, offer: Offer, now: float) -> None:
-        state = self._call(offer.call_id)
+        state = self.call(offer.call_id)
         endpoint = self.directory.endpoints.get(offer.agent_id)
         state.offered_to = offer.agent_id
         state.channel = state.channel or self.channel_fallback(offer.call_id)
@@ -615,12 +544,9 @@ class LiveCenter:
             wait_s=round(offer.wait_s, 3),
             reason=offer.reason,
         )
-        if offer.call_id in self._previews:
-            return  # the agent reads the record, then dials or skips it: no ring timer
-        if state.attributes.get("callback") and endpoint is not None:
-            await self._call_back(state, offer, endpoint, now)
-            return
-        self._ring_timers[offer.call_id] = (now + self.ring_timeout_s, offer.agent_id)
+        if await self.dials.on_offer(state, offer, endpoint, now):
+            return  # a preview (the agent reads the record first) or a call-back (the customer is dialled)
+        self.ring_timers[offer.call_id] = (now + self.ring_timeout_s, offer.agent_id)
         if endpoint is None or not state.channel:
             log.error(
                 "offer_unroutable",
@@ -633,168 +559,8 @@ class LiveCenter:
         channel, target = state.channel, self.standing.connect_target(endpoint)
         self._in_order(offer.call_id, lambda: self.pbx.redirect(channel, target), "redirect")
 
-    async def _on_callback_requested(self, request: CallbackRequested) -> None:
-        now = self.now()
-        original = self._call(request.call_id)
-        original.attributes["callback_requested"] = True
-        callback_id = f"cb-{request.call_id}"
-        state = self._call(callback_id)
-        state.caller, state.direction, state.started_at = request.number, "outbound", now
-        queued = CallQueued(
-            at=now,
-            call_id=callback_id,
-            queue=request.queue,
-            skills=dict(request.skills),
-            priority=request.priority,
-            customer_id=request.customer_id,
-            attributes={
-                **request.attributes,
-                "callback": True,
-                "callback_for": request.call_id,
-                "callback_number": request.number,
-            },
-        )
-        log.info("callback_requested", call_id=request.call_id, callback_id=callback_id, queue=request.queue)
-        await self._on_event(queued)
-
-    async def _call_back(self, state: _CallState, offer: Offer, endpoint: AgentEndpoint, now: float) -> None:
-        """The agent is free: dial the customer; when they answer, the dialplan's
-        agent-connect rings the agent (reserved meanwhile)."""
-        number = "".join(c for c in str(state.attributes.get("callback_number", "")) if c.isdigit())
-        if not number:
-            self._ring_timers[offer.call_id] = (now + self.ring_timeout_s, offer.agent_id)
-            log.error("callback_without_number", call_id=offer.call_id)
-            return
-        self._dial_for_agent(
-            offer.call_id,
-            offer.agent_id,
-            endpoint,
-            self.callback_dial.format(number=number),
-            f'"Hotline call-back" <{number}>',
-            self.callback_variables,
-            self.callback_ring_s,
-            uuid.uuid4().hex,
-            now,
-        )
-
-    def _dial_for_agent(
-        self,
-        call_id: str,
-        agent_id: str,
-        endpoint: AgentEndpoint,
-        dial: str,
-        caller_id: str,
-        variables: Mapping[str, str],
-        timeout_s: float,
-        originate_id: str,
-        now: float,
-    ) -> None:
-        """Originate the customer into agent-connect for the agent the call is offered to
-        (a call-back, a preview): the PBX call's events then speak of `call_id`."""
-        self._ring_timers[call_id] = (now + timeout_s + self.ring_timeout_s, agent_id)
-        self._callback_originates[originate_id] = call_id
-        target = self.standing.connect_target(endpoint)
-        self.spawn(
-            self.pbx_action(
-                self.pbx.originate(
-                    dial,
-                    context=target.context,
-                    exten=target.exten,
-                    caller_id=caller_id,
-                    variables=variables,
-                    timeout_s=timeout_s,
-                    originate_id=originate_id,
-                ),
-                "outbound-originate",
-                call_id,
-            ),
-            "outbound-originate",
-        )
-
-    async def _on_callback_dialled(self, result: OriginateResulted) -> None:
-        call_id = self._callback_originates.pop(result.originate_id)
-        now = self.now(result.at)
-        self.eventlog.append(result)
-        preview = call_id in self._dialled_previews
-        if preview:
-            self._dialled_previews.discard(call_id)
-            await self._notify(result)  # the dialer closes its attempt with the outcome
-        if result.success and result.call_id:
-            self._aliases[result.call_id] = call_id  # its events now speak of the callback / preview
-            if result.channel:  # the customer's leg (in agent-connect): what hold and transfers move
-                self._call(call_id).channel = result.channel
-            return
-        self._ring_timers.pop(call_id, None)
-        if preview:  # busy, no answer...: the contact was never reached, nobody abandoned
-            state = self._call(call_id)
-            state.attributes["preview_outcome"] = "not_reached"
-            await self._on_event(CallEnded(at=now, call_id=call_id, cause=19, cause_text="preview dial not answered"))
-            return
-        # The customer did not answer the call-back: it ends here. The router drops it
-        # (CallAbandoned); the KPIs count it deflected, not abandoned (nobody waited on
-        # the line: reports/kpi_fold.py), and its interaction says "not_reached".
-        for event in (
-            CallAbandoned(at=now, call_id=call_id, queue=self._call(call_id).queue),
-            CallEnded(at=now, call_id=call_id, cause=19, cause_text="call-back not answered"),
-        ):
-            await self._on_event(event)
-
-    async def queue_preview(self, event: CallQueued, number: str, dial: PreviewDial) -> None:
-        """Queue an outbound contact for preview (inside the consumer): the router
-        offers it like a call, the desktop pops its record, nothing is dialled yet."""
-        state = self._call(event.call_id)
-        state.caller, state.direction = number, "outbound"
-        self._previews[event.call_id] = dial
-        await self._on_event(replace(event, attributes={**event.attributes, "preview": True}))
-
-    async def preview_command(self, agent_id: str, c: contract.PreviewDial | contract.PreviewSkip, now: float) -> None:
-        call_id = c.call_id
-        dial = self._previews.get(call_id)
-        state = self._calls.get(call_id)
-        if dial is None or state is None or state.offered_to != agent_id:
-            verb = "dial" if isinstance(c, contract.PreviewDial) else "skip"
-            raise CommandRefused(f"agent {agent_id!r} has no preview {call_id!r} to {verb}")
-        del self._previews[call_id]
-        if isinstance(c, contract.PreviewSkip):
-            if dial.on_skip is not None:
-                await dial.on_skip(now)
-            state.attributes["preview_outcome"] = "skipped"
-            await self._on_event(
-                CallEnded(at=now, call_id=call_id, cause=16, cause_text="preview skipped", hung_up_by="agent")
-            )
-            return
-        if dial.on_dial is not None:
-            await dial.on_dial(now)
-        self._dialled_previews.add(call_id)
-        self._dial_for_agent(
-            call_id,
-            agent_id,
-            self.directory.endpoints[agent_id],
-            dial.endpoint,
-            dial.caller_id,
-            dial.variables,
-            dial.timeout_s,
-            dial.originate_id,
-            now,
-        )
-
-    def _time_found_ringing(self, event: CallOffered, now: float) -> None:
-        """A call found ringing at an agent through agent-connect (after a restart): our
-        ring timer, lost with the old process, is set again from when the agent's leg
-        began ringing, so the caller goes back to hold before the dialplan's Dial
-        timeout hangs them up. (app_queue's own ringing is the PBX's to time.)"""
-        began = self.pbx_calls.ringing_since(event.call_id, self.agent_connect_context)
-        info = self.router.call_info(event.call_id)
-        if began is None or event.call_id in self._ring_timers or info is None or info.get("state") != "offered":
-            return
-        state = self._call(event.call_id)
-        state.offered_to = event.agent_id
-        state.channel = state.channel or self.channel_fallback(event.call_id)
-        self._ring_timers[event.call_id] = (max(now, began + self.ring_timeout_s), event.agent_id)
-        log.info("ring_timer_restored", call_id=event.call_id, agent_id=event.agent_id, ringing_s=round(now - began, 1))
-
     async def _ring_no_answer(self, call_id: str, agent_id: str, now: float) -> None:
-        self._ring_timers.pop(call_id, None)
+        self.ring_timers.pop(call_id, None)
         state = self._calls.get(call_id)
         self.stats.rona += 1
         if state is not None and state.channel:

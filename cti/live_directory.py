@@ -21,7 +21,8 @@ from routing import AgentProfile
 from store.models import User
 
 if TYPE_CHECKING:
-    from cti.live import DirectoryChanged, LiveCenter, RulesChanged
+    from cti.live import LiveCenter
+    from cti.live_items import DirectoryChanged, RulesChanged
 
 log = structlog.get_logger()
 

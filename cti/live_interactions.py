@@ -21,7 +21,8 @@ from store.models import Interaction
 from store.port import Interactions
 
 if TYPE_CHECKING:
-    from cti.live import LiveCenter, _CallState
+    from cti.live import LiveCenter
+    from cti.live_calls import CallState
 
 log = structlog.get_logger()
 
@@ -29,7 +30,7 @@ CustomerLookup = Callable[[str], Awaitable[str]]  # caller number -> customer id
 LOOKUP_TIMEOUT_S = 0.5
 
 
-def outcome_of(state: _CallState) -> str:
+def outcome_of(state: CallState) -> str:
     """How the call ended, for the interaction row (and the reports)."""
     if state.answered:
         return "answered"
@@ -62,7 +63,7 @@ class InteractionLog:
             log.warning("customer_lookup_failed", error=type(exc).__name__)
             return ""
 
-    def call_ended(self, state: _CallState, event: CallEnded) -> None:
+    def call_ended(self, state: CallState, event: CallEnded) -> None:
         """Write the call's row (a task of the center)."""
         if self.store is None:
             return

@@ -37,20 +37,19 @@ from cti.agi import AgiServer
 from cti.ami import AmiClient, AmiSettings
 from cti.call_model import CUSTOMER, CallModel, ModelConfig, classify
 from cti.eventlog import BufferedEventLog
-from cti.live import (
-    RAW_EVENTS,
+from cti.live import RAW_EVENTS, LiveCenter
+from cti.live_directory import profile_of
+from cti.live_interactions import CustomerLookup
+from cti.live_items import (
     CallbackRequested,
     DirectoryChanged,
     InboxItem,
     InLoop,
     IvrHandOff,
-    LiveCenter,
     LiveInbox,
     LoggedElsewhere,
     RulesChanged,
 )
-from cti.live_directory import profile_of
-from cti.live_interactions import CustomerLookup
 from cti.pbx import AmiPbx
 from events import AgentLoggedIn, AgentLoggedOut, AgentStateChanged, CallQueued, Event, IvrStepped, WrapUpEnded
 from routing import Router, RuleError, load_rules, rules_from_data
@@ -227,7 +226,9 @@ class Live:
             return
         await self.center.wait_idle()
         model = self.model
-        ended = self.center.end_vanished(self.open_calls, lambda call_id: model.call(call_id) is not None, self.clock())
+        ended = self.center.recovery.end_vanished(
+            self.open_calls, lambda call_id: model.call(call_id) is not None, self.clock()
+        )
         log.info("restart_recovered_calls", open_in_log=len(self.open_calls), ended_while_down=ended)
 
     async def recovered(self, timeout: float) -> None:
@@ -328,7 +329,7 @@ async def build_live(
         line_variables=pbx.line_variables,
         agents=users,  # (the router has them: add_agent above)
     )
-    open_calls = center.preload(history)
+    open_calls = center.recovery.preload(history)
     return Live(
         config=config,
         store=store,

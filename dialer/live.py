@@ -51,7 +51,8 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from cti.ami_codec import Message
-from cti.live import InLoop, LiveCenter, PreviewDial
+from cti.live import LiveCenter
+from cti.live_items import InLoop, PreviewDial
 from cti.pbx import PbxError
 from dialer.campaign import (
     CampaignBook,
@@ -419,7 +420,7 @@ class DialerRunner:
             on_dial=functools.partial(self._preview_dialled, attempt),
             on_skip=functools.partial(self._preview_skipped, attempt),
         )
-        await self.center.queue_preview(self._queued(attempt, now), lead.phone, dial)
+        await self.center.dials.queue_preview(self._queued(attempt, now), lead.phone, dial)
 
     def _variables(self, lead: Lead) -> dict[str, str]:
         """The originate's channel variables: the dialplan reads the campaign and lead,

@@ -181,7 +181,9 @@ async def run_load(store: SqlStore, spec: LoadSpec, outage: TcpOutage | None = N
         try:
             await _traffic(AmiPbx(callers), rig, spec, counts)
             faults.cancel()
-            await asyncio.gather(faults, return_exceptions=True)
+            [fault_outcome] = await asyncio.gather(faults, return_exceptions=True)
+            if isinstance(fault_outcome, Exception):  # e.g. the restart failed: the old center is gone
+                raise RuntimeError(f"fault injection failed: {fault_outcome!r}") from fault_outcome
             if outage is not None:
                 outage.restore()
             limit = (spec.patience_mean_s * 12 + spec.talk_s * 4 + 60) / spec.speed + 30

@@ -14,7 +14,7 @@ import pytest
 
 from config.schema import StoreConfig
 from cti.ami_codec import Message
-from cti.live import InLoop
+from cti.live_items import InLoop
 from dialer.campaign import CampaignConfigError, LeadStatus
 from dialer.leads import Lead
 from dialer.live import (
@@ -393,7 +393,7 @@ async def test_started_from_the_config_section_the_runner_paces_by_itself(tmp_pa
 async def test_the_campaign_follows_agents_the_admin_gives_or_takes_its_skill(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from cti.live import DirectoryChanged
+    from cti.live_items import DirectoryChanged
     from dialer.live import start_dialers
 
     store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/run.sqlite3"))

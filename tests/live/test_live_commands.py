@@ -22,8 +22,8 @@ from agents.commands import ACTIONS
 from config.schema import BusConfig, HotlineConfig, PbxConfig, ServerConfig, StoreConfig
 from cti.ami import AmiClient, AmiSettings
 from cti.call_model import CallModel
-from cti.live import CallbackRequested
 from cti.live_app import LIVE
+from cti.live_items import CallbackRequested
 from cti.pbx import AmiPbx
 from cti.server import STORE, create_app
 from events import (

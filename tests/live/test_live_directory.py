@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import replace
 from pathlib import Path
 
-from cti.live import DirectoryChanged
+from cti.live_items import DirectoryChanged
 from cti.live_root import directory_watch
 from events import AgentLoggedOut, CallConnected, CallOffered, CallQueued
 from tests.live.harness import AGENTS, live_center

@@ -1,0 +1,198 @@
+"""The live loop's dials on an agent's behalf: call-backs and previews.
+
+Both are calls the router offers before anyone is on the line. When the offer lands,
+`AgentDials` originates the customer into agent-connect for the agent it went to (a
+call-back at once; a preview when the agent presses Dial), and from the originate's
+result on, the PBX call's events speak of the call-back's or preview's own call id
+(`alias`). A call-back the customer does not answer ends as deflected; a preview that
+is not reached or is skipped ends with its outcome on the interaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import structlog
+
+from agents import commands as contract
+from cti.call_control import CommandRefused
+from cti.live_directory import AgentEndpoint
+from cti.live_items import CallbackRequested, PreviewDial
+from events import CallAbandoned, CallEnded, CallQueued, OriginateResulted
+from routing import Offer
+
+if TYPE_CHECKING:
+    from cti.live import LiveCenter
+    from cti.live_calls import CallState
+
+log = structlog.get_logger()
+
+
+class AgentDials:
+    """Call-backs and previews, inside the center's consumer."""
+
+    def __init__(
+        self,
+        center: LiveCenter,
+        *,
+        callback_dial: str = "Local/{number}@customers",
+        callback_variables: Mapping[str, str] | None = None,
+        callback_ring_s: float = 30.0,
+    ) -> None:
+        self.center = center
+        self.callback_dial = callback_dial  # how to reach a number that asked for a call-back
+        self.callback_variables = dict(callback_variables or {})
+        self.callback_ring_s = callback_ring_s
+        self._aliases: dict[str, str] = {}  # PBX call id of a call-back / preview -> its own call id
+        self._originates: dict[str, str] = {}  # originate id -> call-back or preview call id
+        self._previews: dict[str, PreviewDial] = {}  # preview call id -> how to dial it, until dialled
+        self._dialled_previews: set[str] = set()  # preview calls dialled, until the originate's result
+
+    def alias(self, call_id: str) -> str:
+        """The call id the center knows a PBX call by (a call-back's or preview's own)."""
+        return self._aliases.get(call_id, call_id)
+
+    def owns(self, event: OriginateResulted) -> bool:
+        return event.originate_id in self._originates
+
+    # ------------------------------------------------------------ call-backs
+
+    async def on_callback_requested(self, request: CallbackRequested) -> None:
+        """Virtual hold: queue the call-back in the caller's place (`cb-<call id>`)."""
+        c = self.center
+        now = c.now()
+        c.call(request.call_id).attributes["callback_requested"] = True
+        callback_id = f"cb-{request.call_id}"
+        state = c.call(callback_id)
+        state.caller, state.direction, state.started_at = request.number, "outbound", now
+        queued = CallQueued(
+            at=now,
+            call_id=callback_id,
+            queue=request.queue,
+            skills=dict(request.skills),
+            priority=request.priority,
+            customer_id=request.customer_id,
+            attributes={
+                **request.attributes,
+                "callback": True,
+                "callback_for": request.call_id,
+                "callback_number": request.number,
+            },
+        )
+        log.info("callback_requested", call_id=request.call_id, callback_id=callback_id, queue=request.queue)
+        await c.on_event(queued)
+
+    async def on_offer(self, state: CallState, offer: Offer, endpoint: AgentEndpoint | None, now: float) -> bool:
+        """An offer of a call-back (dial the customer now) or of a preview (nothing yet:
+        the agent reads the record). False: an ordinary call, the center connects it."""
+        if offer.call_id in self._previews:
+            return True
+        if not state.attributes.get("callback") or endpoint is None:
+            return False
+        number = "".join(ch for ch in str(state.attributes.get("callback_number", "")) if ch.isdigit())
+        if not number:
+            self.center.ring_timers[offer.call_id] = (now + self.center.ring_timeout_s, offer.agent_id)
+            log.error("callback_without_number", call_id=offer.call_id)
+            return True
+        self._dial_for_agent(
+            offer.call_id,
+            offer.agent_id,
+            endpoint,
+            PreviewDial(
+                endpoint=self.callback_dial.format(number=number),
+                originate_id=uuid.uuid4().hex,
+                timeout_s=self.callback_ring_s,
+                caller_id=f'"Hotline call-back" <{number}>',
+                variables=self.callback_variables,
+            ),
+            now,
+        )
+        return True
+
+    def _dial_for_agent(
+        self, call_id: str, agent_id: str, endpoint: AgentEndpoint, dial: PreviewDial, now: float
+    ) -> None:
+        """Originate the customer into agent-connect for the agent the call is offered to:
+        the PBX call's events then speak of `call_id`."""
+        c = self.center
+        c.ring_timers[call_id] = (now + dial.timeout_s + c.ring_timeout_s, agent_id)
+        self._originates[dial.originate_id] = call_id
+        target = c.connect_target(endpoint)
+        c.spawn(
+            c.pbx_action(
+                c.pbx.originate(
+                    dial.endpoint,
+                    context=target.context,
+                    exten=target.exten,
+                    caller_id=dial.caller_id,
+                    variables=dial.variables,
+                    timeout_s=dial.timeout_s,
+                    originate_id=dial.originate_id,
+                ),
+                "outbound-originate",
+                call_id,
+            ),
+            "outbound-originate",
+        )
+
+    async def on_dialled(self, result: OriginateResulted) -> None:
+        c = self.center
+        call_id = self._originates.pop(result.originate_id)
+        now = c.now(result.at)
+        c.eventlog.append(result)
+        preview = call_id in self._dialled_previews
+        if preview:
+            self._dialled_previews.discard(call_id)
+            await c.notify(result)  # the dialer closes its attempt with the outcome
+        if result.success and result.call_id:
+            self._aliases[result.call_id] = call_id  # its events now speak of the call-back / preview
+            if result.channel:  # the customer's leg (in agent-connect): what hold and transfers move
+                c.call(call_id).channel = result.channel
+            return
+        c.ring_timers.pop(call_id, None)
+        if preview:  # busy, no answer...: the contact was never reached, nobody abandoned
+            c.call(call_id).attributes["preview_outcome"] = "not_reached"
+            await c.on_event(CallEnded(at=now, call_id=call_id, cause=19, cause_text="preview dial not answered"))
+            return
+        # The customer did not answer the call-back: it ends here. The router drops it
+        # (CallAbandoned); the KPIs count it deflected, not abandoned (nobody waited on
+        # the line: reports/kpi_fold.py), and its interaction says "not_reached".
+        for event in (
+            CallAbandoned(at=now, call_id=call_id, queue=c.call(call_id).queue),
+            CallEnded(at=now, call_id=call_id, cause=19, cause_text="call-back not answered"),
+        ):
+            await c.on_event(event)
+
+    # ------------------------------------------------------------ previews
+
+    async def queue_preview(self, event: CallQueued, number: str, dial: PreviewDial) -> None:
+        """Queue an outbound contact for preview (inside the consumer): the router
+        offers it like a call, the desktop pops its record, nothing is dialled yet."""
+        state = self.center.call(event.call_id)
+        state.caller, state.direction = number, "outbound"
+        self._previews[event.call_id] = dial
+        await self.center.on_event(replace(event, attributes={**event.attributes, "preview": True}))
+
+    async def preview_command(self, agent_id: str, c: contract.PreviewDial | contract.PreviewSkip, now: float) -> None:
+        call_id = c.call_id
+        dial = self._previews.get(call_id)
+        state = self.center.calls.get(call_id)
+        if dial is None or state is None or state.offered_to != agent_id:
+            verb = "dial" if isinstance(c, contract.PreviewDial) else "skip"
+            raise CommandRefused(f"agent {agent_id!r} has no preview {call_id!r} to {verb}")
+        del self._previews[call_id]
+        if isinstance(c, contract.PreviewSkip):
+            if dial.on_skip is not None:
+                await dial.on_skip(now)
+            state.attributes["preview_outcome"] = "skipped"
+            await self.center.on_event(
+                CallEnded(at=now, call_id=call_id, cause=16, cause_text="preview skipped", hung_up_by="agent")
+            )
+            return
+        if dial.on_dial is not None:
+            await dial.on_dial(now)
+        self._dialled_previews.add(call_id)
+        self._dial_for_agent(call_id, agent_id, self.center.endpoints[agent_id], dial, now)
