@@ -10,6 +10,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from config.schema import BusConfig, HotlineConfig, ServerConfig, StoreConfig
 from cti.server import STORE, create_app
+
+# `center`: `hotline serve` with its real live loop on the PBX emulator (agents 01-03)
+from tests.live.test_live_commands import center  # noqa: F401  (fixture, used by name)
 from tests.web.web_helpers import seed_customer, seed_users
 
 

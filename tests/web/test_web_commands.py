@@ -11,11 +11,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from agents.commands import ACTIONS, BY_ACTION, CALL_ACTIONS, applicability, json_schema
-from cti.server import BUS, STORE
-from tests.web.web_helpers import CommandResponder, login
+from cti.server import BUS
+from tests.live.test_live_commands import Center
+from tests.web.web_helpers import login
+from web.commands import COMMANDS_CHANNEL
 from web.openapi import DOCUMENT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,29 +138,38 @@ async def test_bad_bodies_are_refused_naming_the_field(client: TestClient) -> No
     assert (await error_of({**transfer, "target_kind": "moon"})).startswith("target_kind")
 
 
-async def test_every_command_reaches_the_bus_in_the_contracts_shape(client: TestClient) -> None:
-    """The web side of the message: `{"agent_id", "request_id", **command.model_dump()}`.
-    (The live loop's side is the contract test against the real live loop.)"""
-    app = client.server.app
-    h = {"X-CSRF-Token": await login(client, "agent01")}
-    responder = CommandResponder(app[STORE], app[BUS], fail={"attended_transfer": "not on a standing line"})
-    task = asyncio.create_task(responder.run())
-    try:
-        await wf(responder.ready.wait())
+async def test_every_command_reaches_the_live_loop_in_the_contracts_shape(center: Center) -> None:
+    """The web side of the message: `{"agent_id", "request_id", **command.model_dump()}`,
+    sent to the real live loop (on the PBX emulator), whose reply comes back as the
+    API's answer: 200 when it acted, 409 with its reason when it refused. (What the loop
+    does with each action on real calls: tests/live/test_live_commands.py.)"""
+    ada = await center.desk("agent01")
+    bus = center.client.server.app[BUS]
+    async with bus.subscribe(COMMANDS_CHANNEL) as sent_messages:
         for action in ACTIONS:
             body = example(action)
-            r = await wf(client.post("/api/v1/agents/agent01/commands", json=body, headers=h))
-            reply = await r.json()
-            sent = responder.received[-1]
+            status, reply = await ada.send(action, **{k: v for k, v in body.items() if k != "action"})
+            _, sent = await wf(sent_messages.get())
             expected = BY_ACTION[action].model_validate(body).model_dump(mode="json")
             assert sent == {"agent_id": "agent01", "request_id": reply["request_id"], **expected}
-            if action == "attended_transfer":
-                assert r.status == 409 and reply == {
-                    "request_id": sent["request_id"],
-                    "ok": False,
-                    "error": "not on a standing line",
-                }
+            if action == "wrap_up_done":
+                continue  # (accepted for any call: the strict xfail below)
+            if action in CALL_ACTIONS:  # agent01 holds no call "c1": the loop says so
+                assert status == 409 and reply["ok"] is False, (action, reply)
+                assert "c1" in reply["error"], (action, reply)
             else:
-                assert r.status == 200 and reply == {"request_id": sent["request_id"], "ok": True}
-    finally:
-        task.cancel()
+                assert (status, reply) == (200, {"request_id": sent["request_id"], "ok": True}), action
+    # the loop acted on what it accepted: the agent ends logged out (the last availability action)
+    assert center.state("agent01") == "logged_out"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: the live loop accepts wrap_up_done for a call the agent never had and logs WrapUpEnded for it",
+)
+async def test_wrap_up_done_for_a_call_the_agent_never_had_is_refused(center: Center) -> None:
+    ada = await center.desk("agent01")
+    await ada.ok("available")
+    status, reply = await ada.send("wrap_up_done", call_id="c1", disposition="resolved")
+    assert await center.events("c1") == []  # nothing is logged for a call that never was
+    assert (status, reply["ok"]) == (409, False) and "c1" in reply["error"]

@@ -1,10 +1,11 @@
 """Helpers for the web tests, reusable by the live-loop tests (issue 7).
 
-`BusCallDriver` drives a call the way the live loop will: each domain event is
+`BusCallDriver` plays domain events the way the live loop publishes them: each is
 appended to the store's event log, then published on the bus `events` channel
-(notes/live-contract.md). An emulator-driven test can swap it for a driver that
-places the call on the PBX emulator and lets the router make the offer: the page
-assertions stay the same.
+(notes/live-contract.md). The web tests use it only for what reads events (screen-pop
+lookups, the wallboard, reports); nothing stands in for the live loop's command side:
+tests that send agent commands run the real live loop on the PBX emulator
+(`center`, tests/live/test_live_commands.py) with real calls.
 """
 
 from __future__ import annotations
@@ -172,41 +173,6 @@ async def wait_until(predicate: Any, timeout: float = 5.0) -> None:
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(loop(), timeout)
-
-
-class CommandResponder:
-    """A stand-in for the live loop's command side (issue 7 replaces it): answers every
-    `agent-commands` request on `agent-replies` and, for availability changes, publishes
-    the AgentStateChanged the router would. `fail` maps action -> error text."""
-
-    def __init__(self, store: SqlStore, bus: Bus, fail: dict[str, str] | None = None) -> None:
-        self.driver = BusCallDriver(store, bus)
-        self.bus = bus
-        self.fail = fail or {}
-        self.received: list[dict[str, Any]] = []
-        self.ready = asyncio.Event()
-
-    async def run(self) -> None:
-        async with self.bus.subscribe("agent-commands") as sub:
-            self.ready.set()
-            async for _channel, cmd in sub:
-                self.received.append(cmd)
-                action = cmd.get("action")
-                if action in self.fail:
-                    await self.bus.publish(
-                        "agent-replies", {"request_id": cmd["request_id"], "ok": False, "error": self.fail[action]}
-                    )
-                    continue
-                await self.bus.publish("agent-replies", {"request_id": cmd["request_id"], "ok": True})
-                if action in ("available", "pause"):
-                    await self.driver.emit(
-                        AgentStateChanged(
-                            time.time(),
-                            cmd["agent_id"],
-                            "available" if action == "available" else "paused",
-                            cmd.get("reason", ""),
-                        )
-                    )
 
 
 def busy_hour_events(now: float, agents: int = 40, calls: int = 100, waiting: int = 10) -> list[Event]:
