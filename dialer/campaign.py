@@ -11,6 +11,11 @@ Lead life cycle
                                            |----> connected --(disposition)--> done / pending (callback, retry)
                                            |----> exhausted (max attempts) --(recycle after N h)--> pending
     pending --(DNC hit at dial time)--> blocked
+
+The live dialer keeps each lead's state in the store (`store.port.DialerState`): it
+`restore`s the stored states at start, and a lead it selected but could not dial after
+all (the durable do-not-call list has it, or its state could not be written) is
+`record_blocked` or `release`d without counting the attempt.
 """
 
 from __future__ import annotations
@@ -143,6 +148,8 @@ class CampaignConfig(_Section):
     recycle: RecycleRule = RecycleRule()
     dispositions: dict[str, str] = Field(default_factory=_default_dispositions)
     dnc: tuple[str, ...] = ()  # campaign do-not-call numbers
+    # where a "dnc" disposition puts the number: this campaign's list or the global one
+    dnc_scope: Literal["campaign", "global"] = "campaign"
 
     @field_validator("drop_windows_hours")
     @classmethod
@@ -511,7 +518,7 @@ class CampaignBook:
         if action == "final":
             state.status = LeadStatus.DONE
         elif action == "dnc":
-            self.dnc.add(state.lead.phone, self.config.id)
+            self.dnc.add(state.lead.phone, self.dnc_list)
             state.status = LeadStatus.DONE
         elif action == "callback":
             if callback_at is None or callback_at <= now:
@@ -520,6 +527,53 @@ class CampaignBook:
         else:  # retry
             self._retry_or_exhaust(state, now + self.config.retry["no_answer"].delay_minutes * 60.0, now)
         return state
+
+    @property
+    def dnc_list(self) -> str | None:
+        """The list a "dnc" disposition adds the number to (None: the global one)."""
+        return None if self.config.dnc_scope == "global" else self.config.id
+
+    def record_blocked(self, lead_id: str, now: float) -> LeadState:
+        """A selected lead found on a do-not-call list before it was dialled (the durable
+        list, read after the selection): blocked, the attempt not counted."""
+        state = self.state(lead_id)
+        if state.status != LeadStatus.DIALING:
+            raise InvalidTransition(f"lead {lead_id}: blocked while {state.status.value}")
+        state.attempts -= 1
+        state.status = LeadStatus.BLOCKED
+        state.history.append((now, "dnc_blocked"))
+        return state
+
+    def release(self, lead_id: str, now: float, at: float) -> LeadState:
+        """A selected lead not dialled after all (its state could not be written first):
+        pending again from `at`, the attempt not counted."""
+        state = self.state(lead_id)
+        if state.status != LeadStatus.DIALING:
+            raise InvalidTransition(f"lead {lead_id}: released while {state.status.value}")
+        state.attempts -= 1
+        state.history.append((now, "released"))
+        self._schedule(state, at, callback=state.callback)
+        return state
+
+    def restore(self, states: Iterable[LeadState], now: float) -> list[str]:
+        """Leads with the state the store kept for them (first wins on duplicate ids;
+        returns the ids skipped). A pending lead waits for its next try; a lead that was
+        being dialled when the dialer stopped lost its result: it counts as a `failed`
+        attempt decided now (its retry is never earlier than that outcome's would
+        have been); a connected one waits for its disposition."""
+        skipped = []
+        for state in states:
+            lead_id = state.lead.lead_id
+            if lead_id in self.states:
+                skipped.append(lead_id)
+                continue
+            self.states[lead_id] = state
+            if state.status == LeadStatus.PENDING:
+                self._schedule(state, state.next_at, callback=state.callback)
+            elif state.status == LeadStatus.DIALING:
+                state.history.append((now, "result_lost"))
+                self.record_outcome(lead_id, "failed", now)
+        return skipped
 
     def _retry_or_exhaust(self, state: LeadState, retry_at: float, now: float) -> None:
         if state.attempts < self.config.max_attempts:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -116,15 +116,10 @@ def parse_leads_csv(text: str, default_region: str = "US", source: str = "") -> 
     if dupes:
         return LeadImport((), (RejectedRow(1, f"header: duplicate column(s) {', '.join(dupes)}"),), source)
     seen: set[str] = set()
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            rejected.append(RejectedRow(reader.line_num, f"unreadable CSV: {exc}"))
+    for line, row in csv_rows(reader):
+        if isinstance(row, csv.Error):
+            rejected.append(RejectedRow(line, f"unreadable CSV: {row}"))
             continue
-        line = reader.line_num
         if not row or all(not cell.strip() for cell in row):
             continue  # blank lines are not errors
         if len(row) != len(names):
@@ -173,6 +168,20 @@ def parse_leads_csv(text: str, default_region: str = "US", source: str = "") -> 
             )
         )
     return LeadImport(tuple(leads), tuple(rejected), source)
+
+
+def csv_rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str] | csv.Error]]:
+    """(line, row) of each record a `csv.reader` reads, or (line, the error) for one it
+    cannot: reading goes on after a bad record."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield getattr(reader, "line_num", 0), exc
+            continue
+        yield getattr(reader, "line_num", 0), row
 
 
 def _check_row(values: dict[str, str], seen: set[str]) -> str:

@@ -23,6 +23,18 @@ they are, in order with inbound calls and agent commands:
   played, counted in the `DropBudget` and retried per the campaign's rules;
 - a wallboard tile per campaign is kept in the bus state map `campaigns`.
 
+Every promise is a row (store.port `DialerState`, `DoNotCallList`): at start the book
+is rebuilt from the leads' stored states (`open_book`), and the CSV only adds the leads
+the store does not know. A lead's state is written before the dialer acts on it: the
+selected leads (dialing, the attempt counted) are written before they are dialled
+(write-then-dial), and every result, connect and disposition as it happens. Before
+every dial the selected numbers are checked against the durable do-not-call lists (so
+a number added over the API or the CLI is honoured at the next dial); a "dnc"
+disposition adds the number to the campaign's list, or the global one with
+`dnc_scope = "global"`. The consumer waits for these writes (at most
+`STORE_TIMEOUT_S`); when the store fails, the campaign stops dialling, keeps the rows
+it could not write and writes them again every `STORE_RETRY_S`, outside the consumer.
+
 Answering machines: with `amd_action = "message"` the originate sets
 `CC_MACHINE_MESSAGE`, and Hotline's addition to `[dialer-answered]` (docs/asterisk.md)
 waits for the beep, plays it and reports `UserEvent: DialerMachineMessage`; the
@@ -42,10 +54,10 @@ import functools
 import itertools
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from pydantic import BaseModel, ValidationError
@@ -60,10 +72,12 @@ from dialer.campaign import (
     CampaignConfigError,
     LeadStatus,
     LiveKeys,
+    Selection,
     _key_path,
 )
 from dialer.dnc import DoNotCall
-from dialer.leads import Lead, load_leads_csv
+from dialer.durable import disposition_dnc, record_of, state_of
+from dialer.leads import Lead, LeadImport, load_leads_csv
 from dialer.outcomes import outcome_from_amd, outcome_from_originate
 from dialer.pacing import Pacer, PacingSnapshot
 from events import (
@@ -82,10 +96,12 @@ from events import (
     OriginateResulted,
     WrapUpEnded,
 )
-from store.models import Customer
+from store.models import Customer, DncEntry
+from store.port import DialerState, DoNotCallList
 from store.topics import CAMPAIGN_TILES, CampaignTile
 
 log = structlog.get_logger()
+T = TypeVar("T")
 
 LEAD_VARIABLE = "CC_LEAD"
 CAMPAIGN_VARIABLE = "CC_CAMPAIGN"
@@ -93,6 +109,12 @@ MACHINE_MESSAGE_VARIABLE = "CC_MACHINE_MESSAGE"  # read by [dialer-answered]'s m
 BUSY_STATES = ("reserved", "on_call", "wrap_up")
 INBOUND_RATE_WINDOW_S = 300.0
 LOST_AFTER_S = 60.0  # a dial with no OriginateResponse this long after its timeout is closed as failed
+STORE_TIMEOUT_S = 2.0  # the longest the consumer waits for a lead-state or do-not-call read/write
+STORE_RETRY_S = 5.0  # after a failed one: no dialling; the unwritten rows are tried again this often
+
+
+class StoreUnavailable(Exception):
+    """A dialer read or write did not complete (failed or timed out)."""
 
 
 # ---------------------------------------------------------------- configuration
@@ -158,19 +180,54 @@ def _problems(exc: ValidationError, filename: str, where: str) -> list[str]:
     return problems
 
 
-def load_book(campaign: LiveCampaign, now: float, dnc: DoNotCall | None = None) -> tuple[CampaignBook, list[str]]:
-    """The campaign's lead book from its CSV; returns it and the rejected-row report."""
+def _read_leads(campaign: LiveCampaign) -> tuple[LeadImport, list[str]]:
     try:
         imported = load_leads_csv(campaign.leads_path, campaign.config.default_region)
     except OSError as exc:
         problem = f"campaigns.{campaign.id}.leads: cannot read {campaign.leads_path}: {exc.strerror or exc}"
         raise CampaignConfigError([problem]) from None
-    book = CampaignBook(campaign.config, dnc)
-    book.add_leads(imported.leads, now)
     report = imported.report()
     if report:
         log.warning("campaign_leads_rejected", campaign=campaign.id, rejected=len(report), first=report[:5])
+    return imported, report
+
+
+def load_book(campaign: LiveCampaign, now: float, dnc: DoNotCall | None = None) -> tuple[CampaignBook, list[str]]:
+    """The campaign's lead book from its CSV alone (nothing stored); returns it and the
+    rejected-row report."""
+    imported, report = _read_leads(campaign)
+    book = CampaignBook(campaign.config, dnc)
+    book.add_leads(imported.leads, now)
     return book, report
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedBook:
+    book: CampaignBook
+    rejected: list[str]  # the CSV's rejected rows, one line each
+    connected: dict[str, str]  # call id -> lead id: connected calls awaiting their disposition
+    restored: int  # leads whose state came from the store
+    added: int  # leads of the CSV the store did not know
+
+
+async def open_book(campaign: LiveCampaign, state: DialerState, now: float, dnc: DoNotCall | None = None) -> OpenedBook:
+    """The campaign's lead book as the store keeps it: each stored lead with its
+    attempts, next try, status and disposition; the leads of the CSV the store does not
+    know are added (and written) as new. A lead that was being dialled when the dialer
+    stopped counts as a failed attempt now (`CampaignBook.restore`), written too."""
+    imported, report = _read_leads(campaign)
+    book = CampaignBook(campaign.config, dnc)
+    records = await state.lead_states(campaign.id)
+    book.restore((state_of(r) for r in records), now)
+    new = [lead for lead in imported.leads if lead.lead_id not in book.states]
+    book.add_leads(new, now)
+    if new:
+        await state.add_lead_states(record_of(campaign.id, book.state(lead.lead_id), now) for lead in new)
+    lost = [r.lead_id for r in records if r.status == LeadStatus.DIALING.value]
+    if lost:
+        await state.put_lead_states(record_of(campaign.id, book.state(i), now) for i in lost)
+    connected = {r.call_id: r.lead_id for r in records if r.status == LeadStatus.CONNECTED.value and r.call_id}
+    return OpenedBook(book, report, connected, len(records), len(new))
 
 
 def lead_customer_id(campaign: str, lead_id: str) -> str:
@@ -242,7 +299,14 @@ class DialerRunner:
         store: Any = None,
         pbx_ready: Callable[[], bool] = lambda: True,
         agent_skills: Mapping[str, Iterable[str]] | None = None,
+        lead_states: DialerState | None = None,
+        dnc_lists: DoNotCallList | None = None,
+        connected: Mapping[str, str] | None = None,
     ) -> None:
+        """`lead_states`: where each lead's state is written before the dialer acts on it;
+        `dnc_lists`: the durable do-not-call lists checked before every dial (None: only
+        the book's own); `connected`: call id -> lead id of calls connected before a
+        restart, whose dispositions are still to come (`open_book`)."""
         self.center = center
         self.campaign = campaign
         self.book = book
@@ -258,7 +322,13 @@ class DialerRunner:
         self.stats = DialerStats()
         self._by_originate: dict[str, _Attempt] = {}
         self._by_call: dict[str, _Attempt] = {}
-        self._connected_leads: dict[str, str] = {}  # call id -> lead id, until the disposition
+        self._connected_leads: dict[str, str] = dict(connected or {})  # call id -> lead id, until the disposition
+        self.lead_states = lead_states
+        self.dnc_lists = dnc_lists
+        self._unsaved: set[str] = set()  # lead ids whose state is not written yet
+        self._unsaved_dnc: list[DncEntry] = []
+        self._write_lock = asyncio.Lock()
+        self._store_down_until = 0.0  # loop time
         self._machines: set[str] = set()  # call ids of machines, to count the messages left
         self._busy_since: dict[str, float] = {}
         self._inbound_arrivals: deque[float] = deque()
@@ -296,6 +366,11 @@ class DialerRunner:
         self.running = True
         try:
             while True:
+                if (self._unsaved or self._unsaved_dnc) and not self._store_down():
+                    try:  # rows a failed write left behind, written here and not in the consumer
+                        await self._flush()
+                    except StoreUnavailable:
+                        pass
                 done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 self.center.submit(InLoop(functools.partial(self._tick_then, done)))
                 await done
@@ -376,6 +451,10 @@ class DialerRunner:
             self.stats.last_decision = "paused: PBX link down"
             await self.publish_tile(now, snap)
             return 0
+        if self._store_down():  # a lead's state could not be written before its dial
+            self.stats.last_decision = "paused: store unavailable"
+            await self.publish_tile(now, snap)
+            return 0
         if self.campaign.config.mode == "preview":
             dialled = await self._preview_tick(now, snap)
             await self.publish_tile(now, snap)
@@ -385,7 +464,7 @@ class DialerRunner:
         dialled = 0
         if decision.dial > 0 and snap.agents_ready > 0:
             selection = self.book.next_leads(now, decision.dial)
-            for lead in selection.leads:
+            for lead in await self._cleared(selection, now):
                 await self._dial(lead, now)
                 dialled += 1
         await self.publish_tile(now, snap)
@@ -400,9 +479,10 @@ class DialerRunner:
         if want <= 0:
             return 0
         selection = self.book.next_leads(now, want)
-        for lead in selection.leads:
+        leads = await self._cleared(selection, now)
+        for lead in leads:
             await self._queue_preview(lead, now)
-        return len(selection.leads)
+        return len(leads)
 
     async def _queue_preview(self, lead: Lead, now: float) -> None:
         live, config = self.campaign.live, self.campaign.config
@@ -452,6 +532,7 @@ class DialerRunner:
         self._by_call.pop(attempt.call_id, None)
         self._count("skipped")
         self.book.record_skipped(attempt.lead.lead_id, now)
+        await self._save(attempt.lead.lead_id)
         await self.center.record(
             DialerResulted(
                 at=now,
@@ -583,6 +664,7 @@ class DialerRunner:
             )
             self.book.record_connected(attempt.lead.lead_id, event.at)
             self._connected_leads[attempt.call_id] = attempt.lead.lead_id
+            await self._save(attempt.lead.lead_id)
             return
         attempt.call_id, attempt.channel, attempt.answered_at = event.call_id, event.channel, event.at
         attempt.state = "amd"
@@ -690,6 +772,7 @@ class DialerRunner:
         self.pacer.observe_live_answer(attempt.human_at, dropped=late)
         self.book.record_connected(attempt.lead.lead_id, at)
         self._connected_leads[attempt.call_id] = attempt.lead.lead_id
+        await self._save(attempt.lead.lead_id)
 
     async def _deadline(self, attempt: _Attempt) -> None:
         if attempt.state != "queued":
@@ -708,6 +791,7 @@ class DialerRunner:
             DialerDropped(at=now, call_id=attempt.call_id, campaign=self.campaign.id, lead_id=attempt.lead.lead_id)
         )
         self.book.record_outcome(attempt.lead.lead_id, "dropped", now)
+        await self._save(attempt.lead.lead_id)
         log.info(
             "dialer_dropped",
             campaign=self.campaign.id,
@@ -743,15 +827,24 @@ class DialerRunner:
         state = self.book.state(attempt.lead.lead_id)
         if state.status == LeadStatus.DIALING:
             self.book.record_outcome(attempt.lead.lead_id, outcome if outcome != "answered" else "failed", now)
+            await self._save(attempt.lead.lead_id)
 
     async def _disposition(self, event: WrapUpEnded) -> None:
         lead_id = self._connected_leads.pop(event.call_id, None)
         if lead_id is None or not event.disposition:
             return
         try:
-            self.book.record_disposition(lead_id, event.disposition, event.at)
+            state = self.book.record_disposition(lead_id, event.disposition, event.at)
         except ValueError as exc:  # unknown for the campaign, or a callback without a time
             log.warning("dialer_disposition_ignored", campaign=self.campaign.id, lead_id=lead_id, error=str(exc))
+            return
+        dnc: tuple[DncEntry, ...] = ()
+        if self.campaign.config.dispositions.get(event.disposition) == "dnc":
+            dnc = (disposition_dnc(state.lead.phone, self.book.dnc_list, event.at, event.agent_id, event.call_id),)
+            log.info(
+                "dialer_dnc_added", campaign=self.campaign.id, lead_id=lead_id, scope=self.campaign.config.dnc_scope
+            )
+        await self._save(lead_id, dnc=dnc)
 
     def _agent_changed(self, event: AgentStateChanged | AgentLoggedIn | AgentLoggedOut) -> None:
         agent = event.agent_id
@@ -770,6 +863,84 @@ class DialerRunner:
 
     def _count(self, outcome: str) -> None:
         self.stats.results[outcome] = self.stats.results.get(outcome, 0) + 1
+
+    # ------------------------------------------------------------ what the store keeps
+
+    async def _cleared(self, selection: Selection, now: float) -> list[Lead]:
+        """The selected leads that may be dialled now: those not on a durable do-not-call
+        list, once their state (dialing, the attempt counted) is in the store. Leads on a
+        list are blocked; when the store cannot say or write, none is dialled and each
+        is pending again (the attempt not counted)."""
+        leads = list(selection.leads)
+        written = [lead.lead_id for lead in leads] + list(selection.blocked)
+        if leads and self.dnc_lists is not None:
+            try:
+                listed = await self._store_call(
+                    self.dnc_lists.dnc_blocked([lead.phone for lead in leads], self.campaign.id)
+                )
+            except StoreUnavailable:
+                listed = None
+            if listed is None:
+                for lead in leads:
+                    self.book.release(lead.lead_id, now, now)
+                self._unsaved.update(selection.blocked)
+                return []
+            for lead in leads:
+                if lead.phone in listed:
+                    self.book.record_blocked(lead.lead_id, now)
+                    log.info("dialer_dnc_blocked", campaign=self.campaign.id, lead_id=lead.lead_id)
+            leads = [lead for lead in leads if lead.phone not in listed]
+        if not await self._save(*written):
+            for lead in leads:
+                self.book.release(lead.lead_id, now, now)
+            return []
+        return leads
+
+    async def _save(self, *lead_ids: str, dnc: Sequence[DncEntry] = ()) -> bool:
+        """Write these leads' states (and any left unwritten before) and do-not-call
+        entries; False when the store did not take them (kept, written again later)."""
+        self._unsaved.update(lead_ids)
+        self._unsaved_dnc.extend(dnc)
+        if self.lead_states is None and self.dnc_lists is None:
+            self._unsaved.clear()
+            self._unsaved_dnc.clear()
+            return True
+        if self._store_down():
+            return False
+        try:
+            await self._flush(lead_ids)
+        except StoreUnavailable:
+            return False
+        return True
+
+    async def _flush(self, lead_ids: Iterable[str] = ()) -> None:
+        """One writer at a time, each writing the states as they are when it starts, so
+        a later write is never overtaken by an earlier one."""
+        async with self._write_lock:
+            if self._store_down():
+                raise StoreUnavailable("store unavailable")
+            ids = self._unsaved | set(lead_ids)
+            entries = list(self._unsaved_dnc)
+            now = self.clock()
+            calls = {lead: call for call, lead in self._connected_leads.items()}
+            records = [record_of(self.campaign.id, self.book.state(i), now, calls.get(i, "")) for i in sorted(ids)]
+            if entries and self.dnc_lists is not None:
+                await self._store_call(self.dnc_lists.add_dnc(entries))
+            del self._unsaved_dnc[: len(entries)]
+            if records and self.lead_states is not None:
+                await self._store_call(self.lead_states.put_lead_states(records))
+            self._unsaved -= ids
+
+    async def _store_call(self, call: Awaitable[T]) -> T:
+        try:
+            return await asyncio.wait_for(call, STORE_TIMEOUT_S)
+        except Exception as exc:  # any failure of the store: stop dialling, retry later
+            self._store_down_until = asyncio.get_running_loop().time() + STORE_RETRY_S
+            log.warning("dialer_store_unavailable", campaign=self.campaign.id, error=type(exc).__name__)
+            raise StoreUnavailable(type(exc).__name__) from exc
+
+    def _store_down(self) -> bool:
+        return asyncio.get_running_loop().time() < self._store_down_until
 
     # ------------------------------------------------------------ wallboard
 
@@ -862,7 +1033,8 @@ async def start_dialers(
             )
         if not agents:
             log.warning("campaign_without_agents", campaign=campaign.id, skill=campaign.live.skill)
-        book, _rejected = load_book(campaign, center.clock())
+        opened = await open_book(campaign, store, center.clock())
+        book, _rejected = opened.book, opened.rejected
         variables = demo_variables(campaign.live.demo_behaviour) if campaign.live.demo_behaviour else None
         runner = DialerRunner(
             center,
@@ -873,6 +1045,9 @@ async def start_dialers(
             store=store,
             pbx_ready=pbx_ready,
             agent_skills={u.login: set(u.skills or {}) for u in users},
+            lead_states=store,
+            dnc_lists=store,
+            connected=opened.connected,
         )
         await runner.prepare()
         client.subscribe("UserEvent", runner.on_ami_message)
@@ -882,6 +1057,8 @@ async def start_dialers(
             "campaign_loaded",
             campaign=campaign.id,
             leads=len(book.states),
+            restored=opened.restored,
+            added=opened.added,
             rejected=len(_rejected),
             agents=len(agents),
             mode=campaign.config.mode,
@@ -923,6 +1100,7 @@ __all__ = [
     "lead_customer",
     "lead_customer_id",
     "load_book",
+    "open_book",
     "parse_live_campaigns",
     "start_dialers",
 ]

@@ -1,7 +1,8 @@
-"""The role ports in one process's memory: `EventLog`, `CustomerDirectory` and
-`Interactions` without a database (tests, the simulator, what-if runs).
+"""The role ports in one process's memory: `EventLog`, `CustomerDirectory`,
+`Interactions`, `DialerState` and `DoNotCallList` without a database (tests, the
+simulator, what-if runs).
 
-`tests/contract/test_contract_store.py` holds it to the same suite as the SQL store.
+`tests/contract/` holds it to the same suites as the SQL store.
 It keeps what the SQL store would give back, not the objects it was handed: events
 and attribute maps make the same JSON round trip as a row does, so a caller that
 mutates what it stored or read changes nothing here. Every method runs without an
@@ -15,19 +16,32 @@ import bisect
 import json
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from events import Event, call_id_of, from_record, kind_of, to_record
-from store.models import Customer, Interaction, StoredEvent
-from store.phones import normalize_phone
+from store.models import Customer, DncEntry, Interaction, LeadRecord, StoredEvent
+from store.phones import InvalidPhone, normalize_phone
 from store.port import EVENT_PAGE, Conflict, NotFound
 from store.sql import canonical_customer
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def _plain(value: Mapping[str, Any]) -> dict[str, Any]:
     """What a JSON column gives back (fresh, tuples as lists)."""
     copied: dict[str, Any] = json.loads(json.dumps(dict(value)))
     return copied
+
+
+def _add_new(table: dict[K, V], rows: Iterable[tuple[K, V]]) -> int:
+    """Insert the rows whose key is not in `table` (the first of a batch wins); how many."""
+    added = 0
+    for key, row in rows:
+        if key not in table:
+            table[key] = row
+            added += 1
+    return added
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +68,8 @@ class MemoryStore:
         self._accounts: dict[str, str] = {}  # account number -> customer id
         self._phones: dict[str, dict[str, int]] = {}  # E.164 -> {customer id: position}
         self._interactions: dict[str, Interaction] = {}
+        self._leads: dict[tuple[str, str], LeadRecord] = {}  # (campaign, lead id) -> row
+        self._dnc: dict[tuple[str, str], DncEntry] = {}  # (campaign, E.164) -> entry
 
     async def migrate(self) -> list[str]:
         return []
@@ -226,6 +242,66 @@ class MemoryStore:
         if found is None:
             raise NotFound(f"interaction {interaction_id!r}")
         self._interactions[interaction_id] = replace(found, disposition=disposition, notes=notes)
+
+    # ------------------------------------------------------------ dialer state (campaign leads)
+
+    @staticmethod
+    def _lead_row(record: LeadRecord) -> LeadRecord:
+        return replace(
+            record,
+            attempts=int(record.attempts),
+            cycle=int(record.cycle),
+            next_at=float(record.next_at),
+            callback=bool(record.callback),
+            updated_at=float(record.updated_at),
+            details=_plain(record.details),
+        )
+
+    async def add_lead_states(self, records: Iterable[LeadRecord]) -> int:
+        rows = [self._lead_row(r) for r in records]  # a row that cannot be stored fails before any is
+        return _add_new(self._leads, [((r.campaign, r.lead_id), r) for r in rows])
+
+    async def put_lead_states(self, records: Iterable[LeadRecord]) -> None:
+        rows = [self._lead_row(r) for r in records]
+        for row in rows:
+            self._leads[(row.campaign, row.lead_id)] = row
+
+    async def lead_states(self, campaign: str) -> list[LeadRecord]:
+        rows = sorted((r for (c, _), r in self._leads.items() if c == campaign), key=lambda r: r.lead_id)
+        return [replace(r, details=_plain(r.details)) for r in rows]
+
+    async def get_lead_state(self, campaign: str, lead_id: str) -> LeadRecord:
+        found = self._leads.get((campaign, lead_id))
+        if found is None:
+            raise NotFound(f"lead {lead_id!r} of campaign {campaign!r}")
+        return replace(found, details=_plain(found.details))
+
+    # ------------------------------------------------------------ do-not-call lists
+
+    async def add_dnc(self, entries: Iterable[DncEntry]) -> int:
+        rows = [replace(e, number=normalize_phone(e.number), added_at=float(e.added_at)) for e in entries]
+        return _add_new(self._dnc, [((r.campaign, r.number), r) for r in rows])
+
+    async def remove_dnc(self, number: str, campaign: str = "") -> bool:
+        return self._dnc.pop((campaign, normalize_phone(number)), None) is not None
+
+    async def dnc_entries(
+        self, campaign: str | None = None, *, number: str | None = None, limit: int = 10_000
+    ) -> list[DncEntry]:
+        e164 = normalize_phone(number) if number is not None else None
+        keys = sorted(k for k in self._dnc if (campaign is None or k[0] == campaign) and (e164 is None or k[1] == e164))
+        return [self._dnc[k] for k in keys[: max(limit, 0)]]
+
+    async def dnc_blocked(self, numbers: Collection[str], campaign: str) -> set[str]:
+        blocked: set[str] = set()
+        for number in numbers:
+            try:
+                e164 = normalize_phone(number)
+            except InvalidPhone:
+                continue
+            if ("", e164) in self._dnc or (campaign, e164) in self._dnc:
+                blocked.add(e164)
+        return blocked
 
 
 __all__ = ["MemoryStore"]

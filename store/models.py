@@ -95,3 +95,35 @@ class Callback:
     notes: str = ""
     created_at: float = 0.0
     done: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LeadRecord:
+    """One campaign lead and its dialing state: the dialer's promise of when (and
+    whether) it calls the lead again. `details` is the lead as imported (time zones,
+    names, priority, attributes, line), so the store alone can rebuild the campaign."""
+
+    campaign: str
+    lead_id: str
+    phone: str  # E.164
+    status: str = "pending"  # pending | dialing | connected | done | exhausted | blocked | no_window
+    attempts: int = 0
+    cycle: int = 0
+    next_at: float = 0.0  # pending: not dialled before; dialing: when it was selected
+    last_outcome: str = ""
+    disposition: str = ""  # the agent's last one
+    callback: bool = False  # a call-back the customer agreed to (dialled first when due)
+    call_id: str = ""  # connected: the call whose disposition is awaited
+    details: dict[str, Any] = field(default_factory=dict)
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DncEntry:
+    """A number on a do-not-call list: the global one (campaign "") or a campaign's."""
+
+    number: str  # E.164
+    campaign: str = ""
+    source: str = ""  # disposition | api | import | ... (with what it names, e.g. "import:dnc.csv")
+    added_at: float = 0.0
+    added_by: str = ""  # the agent, user or command that added it

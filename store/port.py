@@ -1,15 +1,20 @@
 """The store's ports: what the rest of Hotline may ask of persistence.
 
-Three role ports, each a `typing.Protocol`, name what a part of Hotline needs:
+Five role ports, each a `typing.Protocol`, name what a part of Hotline needs:
 
 - `EventLog`: the append-only interaction event log, read back by streaming
   (`iter_events`) or per call;
 - `CustomerDirectory`: the CRM's customers, looked up by id, account or phone;
-- `Interactions`: one row per call, with the agent's wrap-up (disposition, notes).
+- `Interactions`: one row per call, with the agent's wrap-up (disposition, notes);
+- `DialerState`: each campaign lead's dialing state (attempts, next try, status,
+  last disposition, call-back flag), written before the dialer acts on it;
+- `DoNotCallList`: the global and per-campaign do-not-call numbers, with where each
+  came from and when.
 
-Two adapters implement all three: `store.sql.SqlStore` (PostgreSQL/asyncpg or
+Two adapters implement them all: `store.sql.SqlStore` (PostgreSQL/asyncpg or
 SQLite/aiosqlite) and `store.memory.MemoryStore` (one process, for tests and the
-simulator); `tests/contract/test_contract_store.py` holds them to one suite.
+simulator); `tests/contract/test_contract_store.py` and `tests/contract/test_contract_dialer.py`
+hold them to one suite.
 `Store` is the whole SQL store (the role ports plus users, settings versions, API
 tokens and call-backs, which only the SQL adapter has).
 """
@@ -20,7 +25,17 @@ from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from typing import Protocol
 
 from events import Event
-from store.models import ApiToken, Callback, Customer, Interaction, SettingsVersion, StoredEvent, User
+from store.models import (
+    ApiToken,
+    Callback,
+    Customer,
+    DncEntry,
+    Interaction,
+    LeadRecord,
+    SettingsVersion,
+    StoredEvent,
+    User,
+)
 
 EVENT_PAGE = 5000  # iter_events' default page: rows read per query
 
@@ -105,7 +120,56 @@ class Interactions(Protocol):
     async def set_disposition(self, interaction_id: str, disposition: str, notes: str) -> None: ...  # NotFound
 
 
-class Store(EventLog, CustomerDirectory, Interactions, Protocol):
+class DialerState(Protocol):
+    """Each campaign lead's dialing state, one row per (campaign, lead id). The dialer
+    writes a lead's row before it acts on it (a dial, a retry time, a final state), so
+    after a restart no lead is dialled early or from attempt 0."""
+
+    async def add_lead_states(self, records: Iterable[LeadRecord]) -> int:
+        """Insert the leads not stored yet; a stored lead keeps its row whatever the
+        record says (a lead list read again at start). All or nothing; returns how
+        many were new."""
+        ...
+
+    async def put_lead_states(self, records: Iterable[LeadRecord]) -> None:
+        """Upsert every row, all or nothing."""
+        ...
+
+    async def lead_states(self, campaign: str) -> list[LeadRecord]:
+        """The campaign's leads, by lead id."""
+        ...
+
+    async def get_lead_state(self, campaign: str, lead_id: str) -> LeadRecord: ...  # NotFound
+
+
+class DoNotCallList(Protocol):
+    """Do-not-call numbers: the global list (campaign "") and one per campaign, in
+    E.164 (`InvalidPhone` from store.phones for one that cannot be read), each with
+    its source, time and author. An entry stays until it is removed."""
+
+    async def add_dnc(self, entries: Iterable[DncEntry]) -> int:
+        """Add, all or nothing. A number already on that list keeps its first entry;
+        returns how many were new."""
+        ...
+
+    async def remove_dnc(self, number: str, campaign: str = "") -> bool:
+        """False when the number was not on that list."""
+        ...
+
+    async def dnc_entries(
+        self, campaign: str | None = None, *, number: str | None = None, limit: int = 10_000
+    ) -> list[DncEntry]:
+        """One list (campaign "" is the global one) or every list (None), by campaign
+        then number; with `number`, only that number's entries."""
+        ...
+
+    async def dnc_blocked(self, numbers: Collection[str], campaign: str) -> set[str]:
+        """The E.164 forms of those of `numbers` on the global list or on the
+        campaign's (a number that cannot be read is not on any)."""
+        ...
+
+
+class Store(EventLog, CustomerDirectory, Interactions, DialerState, DoNotCallList, Protocol):
     """The whole SQL store: the role ports and what only the SQL adapter keeps."""
 
     kind: str

@@ -11,8 +11,19 @@ from typing import Any
 
 from events import Event, agent_id_of, call_id_of, from_record, kind_of, to_record
 from store.drivers import Driver, Executor, UniqueViolation
-from store.models import ROLES, ApiToken, Callback, Customer, Interaction, SettingsVersion, StoredEvent, User
-from store.phones import normalize_phone
+from store.models import (
+    ROLES,
+    ApiToken,
+    Callback,
+    Customer,
+    DncEntry,
+    Interaction,
+    LeadRecord,
+    SettingsVersion,
+    StoredEvent,
+    User,
+)
+from store.phones import InvalidPhone, normalize_phone
 from store.port import EVENT_PAGE, Conflict, NotFound
 
 _EVENT_INSERT = (
@@ -46,6 +57,22 @@ ON CONFLICT (id) DO UPDATE SET direction = excluded.direction, queue = excluded.
 """
 
 _USER_COLUMNS = "login, display_name, role, password_hash, team, skills, languages, phone_endpoint"
+
+_LEAD_COLUMNS = (
+    "campaign, lead_id, phone, status, attempts, cycle, next_at, last_outcome, disposition, callback, call_id,"
+    " details, updated_at"
+)
+_LEAD_INSERT = (
+    f"INSERT INTO dialer_leads ({_LEAD_COLUMNS})"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (campaign, lead_id)"
+)
+_LEAD_UPSERT = f"""{_LEAD_INSERT} DO UPDATE SET phone = excluded.phone,
+    status = excluded.status, attempts = excluded.attempts, cycle = excluded.cycle, next_at = excluded.next_at,
+    last_outcome = excluded.last_outcome, disposition = excluded.disposition, callback = excluded.callback,
+    call_id = excluded.call_id, details = excluded.details, updated_at = excluded.updated_at
+"""
+_DNC_COLUMNS = "campaign, number, source, added_at, added_by"
+DNC_CHUNK = 500  # numbers per dnc_blocked query (bound parameters)
 
 
 def _json(value: Any) -> Any:
@@ -509,6 +536,98 @@ class SqlStore:
             )
         return [_callback(r) for r in rows]
 
+    # ------------------------------------------------------------ dialer state (campaign leads)
+
+    async def add_lead_states(self, records: Iterable[LeadRecord]) -> int:
+        rows = [_lead_row(r) for r in records]
+        if not rows:
+            return 0
+        campaigns = sorted({row[0] for row in rows})
+        count = "SELECT COUNT(*) FROM dialer_leads WHERE campaign IN (" + _params(len(campaigns)) + ")"
+        async with self._db.transaction() as tx:
+            before = int(await tx.fetchval(count, *campaigns))
+            await tx.executemany(_LEAD_INSERT + " DO NOTHING", rows)
+            return int(await tx.fetchval(count, *campaigns)) - before
+
+    async def put_lead_states(self, records: Iterable[LeadRecord]) -> None:
+        rows = [_lead_row(r) for r in records]
+        if rows:
+            async with self._db.transaction() as tx:
+                await tx.executemany(_LEAD_UPSERT, rows)
+
+    async def lead_states(self, campaign: str) -> list[LeadRecord]:
+        rows = await self._db.fetch(
+            f"SELECT {_LEAD_COLUMNS} FROM dialer_leads WHERE campaign = $1 ORDER BY lead_id", campaign
+        )
+        return [_lead(r) for r in rows]
+
+    async def get_lead_state(self, campaign: str, lead_id: str) -> LeadRecord:
+        rows = await self._db.fetch(
+            f"SELECT {_LEAD_COLUMNS} FROM dialer_leads WHERE campaign = $1 AND lead_id = $2", campaign, lead_id
+        )
+        if not rows:
+            raise NotFound(f"lead {lead_id!r} of campaign {campaign!r}")
+        return _lead(rows[0])
+
+    # ------------------------------------------------------------ do-not-call lists
+
+    async def add_dnc(self, entries: Iterable[DncEntry]) -> int:
+        rows = [
+            (e.campaign, normalize_phone(e.number), e.source, float(e.added_at), e.added_by) for e in entries
+        ]  # InvalidPhone before anything is stored
+        if not rows:
+            return 0
+        campaigns = sorted({row[0] for row in rows})
+        count = "SELECT COUNT(*) FROM dnc WHERE campaign IN (" + _params(len(campaigns)) + ")"
+        async with self._db.transaction() as tx:
+            before = int(await tx.fetchval(count, *campaigns))
+            await tx.executemany(
+                f"INSERT INTO dnc ({_DNC_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
+                " ON CONFLICT (campaign, number) DO NOTHING",
+                rows,
+            )
+            return int(await tx.fetchval(count, *campaigns)) - before
+
+    async def remove_dnc(self, number: str, campaign: str = "") -> bool:
+        e164 = normalize_phone(number)
+        async with self._db.transaction() as tx:
+            found = await tx.fetchval("SELECT COUNT(*) FROM dnc WHERE campaign = $1 AND number = $2", campaign, e164)
+            if not found:
+                return False
+            await tx.execute("DELETE FROM dnc WHERE campaign = $1 AND number = $2", campaign, e164)
+        return True
+
+    async def dnc_entries(
+        self, campaign: str | None = None, *, number: str | None = None, limit: int = 10_000
+    ) -> list[DncEntry]:
+        where: list[str] = []
+        args: list[Any] = [limit]
+        if campaign is not None:
+            args.append(campaign)
+            where.append(f"campaign = ${len(args)}")
+        if number is not None:
+            args.append(normalize_phone(number))
+            where.append(f"number = ${len(args)}")
+        sql = f"SELECT {_DNC_COLUMNS} FROM dnc"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = await self._db.fetch(sql + " ORDER BY campaign, number LIMIT $1", *args)
+        return [_dnc(r) for r in rows]
+
+    async def dnc_blocked(self, numbers: Collection[str], campaign: str) -> set[str]:
+        wanted = sorted(_readable(numbers))
+        blocked: set[str] = set()
+        for start in range(0, len(wanted), DNC_CHUNK):
+            chunk = wanted[start : start + DNC_CHUNK]
+            rows = await self._db.fetch(
+                "SELECT DISTINCT number FROM dnc WHERE (campaign = '' OR campaign = $1)"
+                " AND number IN (" + _params(len(chunk), first=2) + ")",
+                campaign,
+                *chunk,
+            )
+            blocked.update(r["number"] for r in rows)
+        return blocked
+
 
 def _settings(row: Mapping[str, Any]) -> SettingsVersion:
     return SettingsVersion(
@@ -542,4 +661,65 @@ def _callback(row: Mapping[str, Any]) -> Callback:
         notes=row["notes"],
         created_at=float(row["created_at"]),
         done=bool(row["done"]),
+    )
+
+
+def _params(count: int, first: int = 1) -> str:
+    return ", ".join(f"${i}" for i in range(first, first + count))
+
+
+def _readable(numbers: Iterable[str]) -> set[str]:
+    """The E.164 forms of the numbers that can be read (the others are on no list)."""
+    out: set[str] = set()
+    for number in numbers:
+        try:
+            out.add(normalize_phone(number))
+        except InvalidPhone:
+            continue
+    return out
+
+
+def _lead_row(r: LeadRecord) -> tuple[Any, ...]:
+    return (
+        r.campaign,
+        r.lead_id,
+        r.phone,
+        r.status,
+        int(r.attempts),
+        int(r.cycle),
+        float(r.next_at),
+        r.last_outcome,
+        r.disposition,
+        bool(r.callback),
+        r.call_id,
+        json.dumps(dict(r.details)),
+        float(r.updated_at),
+    )
+
+
+def _lead(row: Mapping[str, Any]) -> LeadRecord:
+    return LeadRecord(
+        campaign=row["campaign"],
+        lead_id=row["lead_id"],
+        phone=row["phone"],
+        status=row["status"],
+        attempts=int(row["attempts"]),
+        cycle=int(row["cycle"]),
+        next_at=float(row["next_at"]),
+        last_outcome=row["last_outcome"],
+        disposition=row["disposition"],
+        callback=bool(row["callback"]),
+        call_id=row["call_id"],
+        details=_json(row["details"]),
+        updated_at=float(row["updated_at"]),
+    )
+
+
+def _dnc(row: Mapping[str, Any]) -> DncEntry:
+    return DncEntry(
+        number=row["number"],
+        campaign=row["campaign"],
+        source=row["source"],
+        added_at=float(row["added_at"]),
+        added_by=row["added_by"],
     )

@@ -44,6 +44,15 @@ def _section(name: str) -> dict[str, Any]:
     }
 
 
+_DNC_CAMPAIGN = {
+    "name": "campaign",
+    "in": "query",
+    "description": "the campaign's list (absent: the global list)",
+    "schema": {"type": "string"},
+}
+_DNC_NUMBER = {"name": "number", "in": "query", "schema": {"type": "string"}}
+_DNC_LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}}
+
 _ERRORS = {
     code: {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for code, text in (
@@ -129,6 +138,15 @@ DOCUMENT: dict[str, Any] = {
                 },
             },
             "TokenCreate": {"type": "object", "properties": {"name": {"type": "string"}, "login": {"type": "string"}}},
+            "DncAdd": {
+                "type": "object",
+                "description": "One number or a list of them (at most 10000), national numbers in the"
+                " campaign's default_region (US for the global list)",
+                "properties": {
+                    "number": {"type": "string"},
+                    "numbers": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 10000},
+                },
+            },
         },
     },
     "security": [{"bearer": []}, {"session": []}],
@@ -189,6 +207,26 @@ DOCUMENT: dict[str, Any] = {
                     {"name": "queue", "in": "query", "schema": {"type": "string"}},
                 ],
             }
+        },
+        "/api/v1/dnc": {
+            "get": {
+                **_op("A do-not-call list: the global one, or the campaign's", "supervisor", errors=("400",)),
+                "parameters": [_DNC_CAMPAIGN, {**_DNC_NUMBER, "description": "only this number's entry"}, _DNC_LIMIT],
+            },
+            "post": {
+                **_op(
+                    "Add numbers to a do-not-call list (honoured from the next dial)",
+                    "supervisor",
+                    "DncAdd",
+                    ok="201",
+                    errors=("400",),
+                ),
+                "parameters": [_DNC_CAMPAIGN],
+            },
+            "delete": {
+                **_op("Take a number off a do-not-call list", "supervisor", errors=("400", "404")),
+                "parameters": [_DNC_CAMPAIGN, {**_DNC_NUMBER, "required": True}],
+            },
         },
         "/api/v1/openapi.json": {
             "get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OK"}}}

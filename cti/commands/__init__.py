@@ -36,3 +36,7 @@ def register_all(main: click.Group) -> None:
     from cti.commands import users_cmd
 
     main.add_command(users_cmd.user)
+
+    from dialer.dnc_cli import dnc
+
+    main.add_command(dnc)
