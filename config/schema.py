@@ -152,6 +152,11 @@ class PbxConfig(Section):
     action_timeout_s: float = Field(5.0, gt=0)
     # How the IVR's call-backs (virtual hold) reach the customer; {number} = their digits.
     callback_dial: str = "Local/{number}@customers"
+    # A call-back the customer does not answer is dialled again `callback_retry_s` later,
+    # `callback_attempts` dials in all (cti/live_callbacks.py).
+    callback_attempts: int = Field(3, ge=1, le=20)
+    callback_retry_s: float = Field(600.0, gt=0, allow_inf_nan=False)
+    callback_poll_s: float = Field(5.0, gt=0, allow_inf_nan=False)  # how often due call-backs are looked for
     # Standing agent lines (docs/asterisk.md): each logged-in agent's phone is kept in its
     # own conference and callers join it with no ring. "off"; "campaigns": agents with
     # the skill of an enabled campaign; "all": every agent. Needs the dialplan additions.

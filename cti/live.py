@@ -34,6 +34,7 @@ from cti.agent_lines import AgentLines
 from cti.ami_codec import Message
 from cti.call_control import AgentRequest, CallControl, CommandRefused, describe
 from cti.eventlog import BufferedEventLog
+from cti.live_callbacks import CallbackScheduler
 from cti.live_calls import CallState
 from cti.live_directory import AgentEndpoint, Directory
 from cti.live_interactions import CustomerLookup, InteractionLog
@@ -73,7 +74,7 @@ from events import (
 from routing import Escalated, FinalStep, Offer, Overflowed, Router, Tick
 from store.bus import Bus
 from store.models import User
-from store.port import Interactions
+from store.port import Callbacks, Interactions
 
 log = structlog.get_logger()
 
@@ -81,6 +82,8 @@ AGENT_FIELDS = ("agent_id", "from_agent")
 # The raw AMI events the center reads besides the call model's domain events (which
 # channel to redirect; an agent's leg for attended transfers; standing lines).
 RAW_EVENTS = ("MusicOnHoldStart", "DialBegin", "BridgeEnter", "BridgeLeave", "Hangup")
+# What a caller hears before a queue's final-step call-back hangs up (a core sound: "Thank you").
+FINAL_CALLBACK_RECORDING = "auth-thankyou"
 
 
 class PbxCalls(Protocol):
@@ -131,6 +134,10 @@ class LiveCenter:
         callback_dial: str = "Local/{number}@customers",
         callback_variables: Mapping[str, str] | None = None,
         callback_ring_s: float = 30.0,
+        callbacks: Callbacks | None = None,
+        callback_attempts: int = 3,
+        callback_retry_s: float = 600.0,
+        callback_poll_s: float = 5.0,
         time_scale: float = 1.0,
         lines: AgentLines | None = None,
         line_variables: Mapping[str, str] | None = None,
@@ -159,6 +166,10 @@ class LiveCenter:
             callback_ring_s=callback_ring_s,
         )
         self.recovery = Recovery(self)  # calls the log has open when this process starts
+        # Call-back promises, each a row before it is acted on (None: kept in memory only).
+        self.callbacks = CallbackScheduler(
+            self, callbacks, attempts=callback_attempts, retry_s=callback_retry_s, poll_s=callback_poll_s
+        )
         self.stats = LiveStats()
         self._last_now = 0.0
         self.time_scale = time_scale  # clock seconds per real second (an emulator running fast)
@@ -171,7 +182,7 @@ class LiveCenter:
         self._tasks: set[asyncio.Task[Any]] = set()
         # Called (inside the consumer) with every event the center logs, and with events
         # logged elsewhere: the outbound dialer follows its calls this way.
-        self.listeners: list[Callable[[Event], Awaitable[None]]] = []
+        self.listeners: list[Callable[[Event], Awaitable[None]]] = [self.callbacks.on_event]
         self.control = CallControl(self)
         self.views = AgentViews(self)  # what desktops and wallboards see (the bus)
         # The inbox's dispatch table: each item type and the one handler it goes to.
@@ -180,7 +191,7 @@ class LiveCenter:
             Message: self._note_channel,  # raw AMI (RAW_EVENTS)
             AgentRequest: self._on_command,  # self.control's dispatch table by command type
             IvrHandOff: self._on_hand_off,
-            CallbackRequested: self.dials.on_callback_requested,
+            CallbackRequested: self.callbacks.on_requested,
             LoggedElsewhere: self._on_logged_elsewhere,
             InLoop: self._in_loop,
             RulesChanged: self.directory.on_rules_changed,
@@ -584,6 +595,29 @@ class LiveCenter:
         if step.action == "voicemail" and state is not None and state.channel:
             channel, recording = state.channel, step.destination or "vm-intro"
             self._in_order(step.call_id, lambda: self.pbx.play(channel, recording), "play")
+        elif step.action == "callback" and state is not None:
+            await self._final_call_back(step, state)
+
+    async def _final_call_back(self, step: FinalStep, state: CallState) -> None:
+        """The queue gave up on the caller: tell them they will be called back, hang up
+        (hotline-play: Playback, Hangup), and promise the call-back in their place."""
+        number = "".join(ch for ch in state.caller if ch.isdigit() or ch == "+")
+        if state.channel:
+            channel, recording = state.channel, step.destination or FINAL_CALLBACK_RECORDING
+            self._in_order(step.call_id, lambda: self.pbx.play(channel, recording), "play")
+        if not number:
+            log.error("final_callback_without_number", call_id=step.call_id)
+            return
+        await self.callbacks.on_requested(
+            CallbackRequested(
+                call_id=step.call_id,
+                number=number,
+                queue=step.queue,
+                customer_id=state.customer_id,
+                attributes={k: v for k, v in state.attributes.items() if k != "final_step"},
+                kind="final_step",
+            )
+        )
 
     def _in_order(self, call_id: str, action: Callable[[], Awaitable[Any]], name: str) -> None:
         """Run a PBX action on a call's channel after the ones already sent for it: a

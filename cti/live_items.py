@@ -37,6 +37,7 @@ class CallbackRequested:
     priority: int = 0
     customer_id: str = ""
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    kind: str = "virtual_hold"  # or "final_step": the queue gave up and promised a call-back
 
 
 @dataclass(frozen=True, slots=True)

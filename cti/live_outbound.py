@@ -20,7 +20,7 @@ import structlog
 from agents import commands as contract
 from cti.call_control import CommandRefused
 from cti.live_directory import AgentEndpoint
-from cti.live_items import CallbackRequested, PreviewDial
+from cti.live_items import PreviewDial
 from events import CallAbandoned, CallEnded, CallQueued, OriginateResulted
 from routing import Offer
 
@@ -58,32 +58,7 @@ class AgentDials:
     def owns(self, event: OriginateResulted) -> bool:
         return event.originate_id in self._originates
 
-    # ------------------------------------------------------------ call-backs
-
-    async def on_callback_requested(self, request: CallbackRequested) -> None:
-        """Virtual hold: queue the call-back in the caller's place (`cb-<call id>`)."""
-        c = self.center
-        now = c.now()
-        c.call(request.call_id).attributes["callback_requested"] = True
-        callback_id = f"cb-{request.call_id}"
-        state = c.call(callback_id)
-        state.caller, state.direction, state.started_at = request.number, "outbound", now
-        queued = CallQueued(
-            at=now,
-            call_id=callback_id,
-            queue=request.queue,
-            skills=dict(request.skills),
-            priority=request.priority,
-            customer_id=request.customer_id,
-            attributes={
-                **request.attributes,
-                "callback": True,
-                "callback_for": request.call_id,
-                "callback_number": request.number,
-            },
-        )
-        log.info("callback_requested", call_id=request.call_id, callback_id=callback_id, queue=request.queue)
-        await c.on_event(queued)
+    # ------------------------------------------------------------ call-backs (cti/live_callbacks.py queues them)
 
     async def on_offer(self, state: CallState, offer: Offer, endpoint: AgentEndpoint | None, now: float) -> bool:
         """An offer of a call-back (dial the customer now) or of a preview (nothing yet:
@@ -93,6 +68,7 @@ class AgentDials:
         if not state.attributes.get("callback") or endpoint is None:
             return False
         number = "".join(ch for ch in str(state.attributes.get("callback_number", "")) if ch.isdigit())
+        await self.center.callbacks.dialling(offer.call_id)  # the attempt is written before the dial
         if not number:
             self.center.ring_timers[offer.call_id] = (now + self.center.ring_timeout_s, offer.agent_id)
             log.error("callback_without_number", call_id=offer.call_id)

@@ -75,6 +75,8 @@ class Recovery:
             state = c.calls.get(call_id)
             if state is None or is_live(call_id):
                 continue
+            if state.attributes.get("callback") and c.callbacks.durable:
+                continue  # a call-back promise: its row says what became of it (cti/live_callbacks.py)
             if not state.answered and ("CallAbandoned", "") not in state.logged and state.logged:
                 c.submit(CallAbandoned(at=now, call_id=call_id, queue=state.queue))
             c.submit(CallEnded(at=now, call_id=call_id, cause=0, cause_text="ended while Hotline was down"))

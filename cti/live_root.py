@@ -97,6 +97,14 @@ class ModelCalls:
     def ringing_since(self, call_id: str, context: str) -> float | None:
         return self.model.ringing_since(call_id, context)
 
+    def customer_leg_up(self, number: str) -> bool:
+        """Is there a channel dialled to `number` (a call-back's customer, `Local/<number>@…`)?"""
+        digits = "".join(ch for ch in number if ch.isdigit())
+        if not digits:
+            return False
+        prefix = f"Local/{digits}@"
+        return any(name.startswith(prefix) for view in self.model.calls() for name in view.channels)
+
 
 # ---------------------------------------------------------------- what is read at start
 
@@ -219,17 +227,21 @@ class Live:
 
     async def _recover(self) -> None:
         """After the first resync: adopt the standing lines still up, and close the
-        calls the log has open that the PBX no longer has."""
+        calls the log has open that the PBX no longer has; then take the call-back
+        promises back from the store (and poll for those falling due)."""
         await self.client.wait_ready(timeout=3600)
         self.center.submit(InLoop(self.center.standing.restore))
-        if not self.open_calls:
-            return
-        await self.center.wait_idle()
         model = self.model
-        ended = self.center.recovery.end_vanished(
-            self.open_calls, lambda call_id: model.call(call_id) is not None, self.clock()
-        )
-        log.info("restart_recovered_calls", open_in_log=len(self.open_calls), ended_while_down=ended)
+        if self.open_calls:
+            await self.center.wait_idle()
+            ended = self.center.recovery.end_vanished(
+                self.open_calls, lambda call_id: model.call(call_id) is not None, self.clock()
+            )
+            log.info("restart_recovered_calls", open_in_log=len(self.open_calls), ended_while_down=ended)
+        calls = ModelCalls(model)
+        promises = await self.center.callbacks.restore(calls.customer_leg_up)
+        log.info("callbacks_restored", open=promises)
+        self.tasks.append(asyncio.create_task(self.center.callbacks.poll(), name="callback-poll"))
 
     async def recovered(self, timeout: float) -> None:
         """Until restart recovery ran (the AMI link is up and resynced)."""
@@ -325,6 +337,10 @@ async def build_live(
         clock=clock,
         time_scale=time_scale,
         callback_dial=pbx.callback_dial,
+        callbacks=store,
+        callback_attempts=pbx.callback_attempts,
+        callback_retry_s=pbx.callback_retry_s,
+        callback_poll_s=pbx.callback_poll_s,
         lines=lines_for(pbx.standing_lines, {u.login: u.skills for u in users}, skills),
         line_variables=pbx.line_variables,
         agents=users,  # (the router has them: add_agent above)

@@ -66,6 +66,7 @@ class Rig:
     ivr: dict[str, Any] | None = None  # an [ivr] table
     campaigns: dict[str, Any] = field(default_factory=dict)  # [campaigns.*] tables, dialled by the center
     agi_port: int = 0
+    pbx_extra: dict[str, Any] = field(default_factory=dict)  # more [pbx] keys (e.g. call-back retries)
 
     @property
     def center(self) -> LiveCenter:
@@ -116,6 +117,7 @@ class Rig:
             "agi_bind": f"127.0.0.1:{self.agi_port}",
             "standing_lines": self.standing_lines,
             "line_variables": LINE_VARIABLES,
+            **self.pbx_extra,
         }
         tables = {"pbx": pbx, "routing": routing, "ivr": self.ivr, "campaigns": self.campaigns}
         return HotlineConfig.model_validate({k: v for k, v in tables.items() if v is not None})
@@ -162,6 +164,7 @@ async def live_rig(
     standing_lines: str = "off",
     campaign_skills: tuple[str, ...] = (),
     campaigns: dict[str, Any] | None = None,
+    pbx_extra: dict[str, Any] | None = None,
 ) -> AsyncIterator[Rig]:
     """With `ivr` (an `[ivr]` table), the emulator's `AGI()` reaches Hotline's FastAGI
     IVR (on a port kept across restarts of the Hotline side)."""
@@ -179,6 +182,7 @@ async def live_rig(
         ivr=ivr,
         campaigns=campaigns or {},
         agi_port=agi_port,
+        pbx_extra=pbx_extra or {},
     )
     try:
         await rig.start_center(agents, routing or DEFAULT_ROUTING)

@@ -19,7 +19,16 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from events import Event, call_id_of, from_record, kind_of, to_record
-from store.models import Customer, DncEntry, Interaction, LeadRecord, StoredEvent
+from store.models import (
+    CALLBACK_CLOSED,
+    CALLBACK_OPEN,
+    Callback,
+    Customer,
+    DncEntry,
+    Interaction,
+    LeadRecord,
+    StoredEvent,
+)
 from store.phones import InvalidPhone, normalize_phone
 from store.port import EVENT_PAGE, Conflict, NotFound
 from store.sql import canonical_customer
@@ -70,6 +79,7 @@ class MemoryStore:
         self._interactions: dict[str, Interaction] = {}
         self._leads: dict[tuple[str, str], LeadRecord] = {}  # (campaign, lead id) -> row
         self._dnc: dict[tuple[str, str], DncEntry] = {}  # (campaign, E.164) -> entry
+        self._callbacks: dict[str, Callback] = {}
 
     async def migrate(self) -> list[str]:
         return []
@@ -302,6 +312,23 @@ class MemoryStore:
             if ("", e164) in self._dnc or (campaign, e164) in self._dnc:
                 blocked.add(e164)
         return blocked
+
+    # ------------------------------------------------------------ call-backs
+
+    async def put_callback(self, callback: Callback) -> None:
+        closed = callback.done or callback.state in CALLBACK_CLOSED
+        self._callbacks[callback.id] = replace(
+            callback, done=closed, skills=dict(callback.skills), attributes=dict(callback.attributes)
+        )
+
+    async def callbacks_between(self, start: float, end: float, agent_id: str | None = None) -> list[Callback]:
+        rows = (c for c in self._callbacks.values() if start <= c.due_at < end)
+        return sorted((c for c in rows if agent_id is None or c.agent_id == agent_id), key=lambda c: (c.due_at, c.id))
+
+    async def open_callbacks(self, due_before: float | None = None) -> list[Callback]:
+        rows = (c for c in self._callbacks.values() if c.state in CALLBACK_OPEN)
+        due = (c for c in rows if due_before is None or c.due_at < due_before)
+        return sorted(due, key=lambda c: (c.due_at, c.id))
 
 
 __all__ = ["MemoryStore"]

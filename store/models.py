@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,19 +83,36 @@ class ApiToken:
     revoked: bool = False
 
 
+CALLBACK_KINDS = ("scheduled", "virtual_hold", "final_step")
+CALLBACK_OPEN = ("pending", "dialing")  # states of a promise not kept yet
+CALLBACK_CLOSED = ("done", "failed", "cancelled")
+
+
 @dataclass(frozen=True, slots=True)
 class Callback:
-    """A callback an agent scheduled in wrap-up."""
+    """A promise to call a customer back: one an agent scheduled in wrap-up
+    (`scheduled`, for `agent_id` when set), a caller's place kept in the queue
+    (`virtual_hold`), or a queue's final step (`final_step`). The live loop's scheduler
+    (cti/live_callbacks.py) queues it when due and writes each step before taking it."""
 
     id: str
     due_at: float
-    call_id: str = ""
+    call_id: str = ""  # the call it was promised on
     customer_id: str = ""
-    agent_id: str = ""
+    agent_id: str = ""  # the agent who promised it ("" = the queue's)
     number: str = ""
     notes: str = ""
     created_at: float = 0.0
-    done: bool = False
+    done: bool = False  # state is one of CALLBACK_CLOSED
+    queue: str = ""
+    skills: Mapping[str, int] = field(default_factory=dict)
+    priority: int = 0
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    kind: str = "scheduled"
+    state: str = "pending"  # pending -> dialing -> done | failed (| cancelled)
+    attempts: int = 0  # dials made
+    outcome: str = ""  # connected, not_answered, no_number...
+    arrived_at: float = 0.0  # when the caller first waited (virtual hold): the router's wait
 
 
 @dataclass(frozen=True, slots=True)

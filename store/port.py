@@ -169,7 +169,24 @@ class DoNotCallList(Protocol):
         ...
 
 
-class Store(EventLog, CustomerDirectory, Interactions, DialerState, DoNotCallList, Protocol):
+class Callbacks(Protocol):
+    """Call-back promises (store.models.Callback): the web writes those agents schedule,
+    the live loop's scheduler those callers ask for, and every step of keeping them."""
+
+    async def put_callback(self, callback: Callback) -> None:
+        """Insert or replace the whole row."""
+        ...
+
+    async def callbacks_between(self, start: float, end: float, agent_id: str | None = None) -> list[Callback]:
+        """Due in [start, end), by due time then id (any state)."""
+        ...
+
+    async def open_callbacks(self, due_before: float | None = None) -> list[Callback]:
+        """Not kept yet (pending or dialing), by due time then id."""
+        ...
+
+
+class Store(EventLog, CustomerDirectory, Interactions, DialerState, DoNotCallList, Callbacks, Protocol):
     """The whole SQL store: the role ports and what only the SQL adapter keeps."""
 
     kind: str
@@ -206,7 +223,3 @@ class Store(EventLog, CustomerDirectory, Interactions, DialerState, DoNotCallLis
     async def find_api_token(self, token_hash: str) -> ApiToken | None: ...
     async def list_api_tokens(self, login: str | None = None) -> list[ApiToken]: ...
     async def revoke_api_token(self, token_id: str) -> None: ...
-
-    # callbacks scheduled in wrap-up
-    async def put_callback(self, callback: Callback) -> None: ...
-    async def callbacks_between(self, start: float, end: float, agent_id: str | None = None) -> list[Callback]: ...

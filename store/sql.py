@@ -12,6 +12,7 @@ from typing import Any
 from events import Event, agent_id_of, call_id_of, from_record, kind_of, to_record
 from store.drivers import Driver, Executor, UniqueViolation
 from store.models import (
+    CALLBACK_CLOSED,
     ROLES,
     ApiToken,
     Callback,
@@ -502,13 +503,16 @@ class SqlStore:
     # ------------------------------------------------------------ callbacks
 
     async def put_callback(self, callback: Callback) -> None:
+        """Insert or replace the whole promise (the scheduler writes each step)."""
         c = callback
         await self._db.execute(
-            "INSERT INTO callbacks (id, call_id, customer_id, agent_id, number, due_at, notes, created_at, done)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            f"INSERT INTO callbacks ({_CALLBACK_COLS}) VALUES ({_params(18)})"
             " ON CONFLICT (id) DO UPDATE SET call_id = excluded.call_id, customer_id = excluded.customer_id,"
             " agent_id = excluded.agent_id, number = excluded.number, due_at = excluded.due_at,"
-            " notes = excluded.notes, done = excluded.done",
+            " notes = excluded.notes, done = excluded.done, queue = excluded.queue, skills = excluded.skills,"
+            " priority = excluded.priority, attributes = excluded.attributes, kind = excluded.kind,"
+            " state = excluded.state, attempts = excluded.attempts, outcome = excluded.outcome,"
+            " arrived_at = excluded.arrived_at",
             c.id,
             c.call_id,
             c.customer_id,
@@ -517,23 +521,42 @@ class SqlStore:
             float(c.due_at),
             c.notes,
             float(c.created_at),
-            bool(c.done),
+            bool(c.done or c.state in CALLBACK_CLOSED),
+            c.queue,
+            json.dumps(dict(c.skills)),
+            int(c.priority),
+            json.dumps(dict(c.attributes)),
+            c.kind,
+            c.state,
+            int(c.attempts),
+            c.outcome,
+            float(c.arrived_at),
         )
 
     async def callbacks_between(self, start: float, end: float, agent_id: str | None = None) -> list[Callback]:
-        cols = "id, call_id, customer_id, agent_id, number, due_at, notes, created_at, done"
         if agent_id is None:
             rows = await self._db.fetch(
-                f"SELECT {cols} FROM callbacks WHERE due_at >= $1 AND due_at < $2 ORDER BY due_at, id", start, end
+                f"SELECT {_CALLBACK_COLS} FROM callbacks WHERE due_at >= $1 AND due_at < $2 ORDER BY due_at, id",
+                start,
+                end,
             )
         else:
             rows = await self._db.fetch(
-                f"SELECT {cols} FROM callbacks WHERE due_at >= $1 AND due_at < $2 AND agent_id = $3"
+                f"SELECT {_CALLBACK_COLS} FROM callbacks WHERE due_at >= $1 AND due_at < $2 AND agent_id = $3"
                 " ORDER BY due_at, id",
                 start,
                 end,
                 agent_id,
             )
+        return [_callback(r) for r in rows]
+
+    async def open_callbacks(self, due_before: float | None = None) -> list[Callback]:
+        """Promises not kept yet (pending or dialing), due before `due_before` if given."""
+        query = f"SELECT {_CALLBACK_COLS} FROM callbacks WHERE state IN ('pending', 'dialing')"
+        if due_before is None:
+            rows = await self._db.fetch(query + " ORDER BY due_at, id")
+        else:
+            rows = await self._db.fetch(query + " AND due_at < $1 ORDER BY due_at, id", float(due_before))
         return [_callback(r) for r in rows]
 
     # ------------------------------------------------------------ dialer state (campaign leads)
@@ -650,6 +673,12 @@ def _token(row: Mapping[str, Any]) -> ApiToken:
     )
 
 
+_CALLBACK_COLS = (
+    "id, call_id, customer_id, agent_id, number, due_at, notes, created_at, done,"
+    " queue, skills, priority, attributes, kind, state, attempts, outcome, arrived_at"
+)
+
+
 def _callback(row: Mapping[str, Any]) -> Callback:
     return Callback(
         id=row["id"],
@@ -661,6 +690,15 @@ def _callback(row: Mapping[str, Any]) -> Callback:
         notes=row["notes"],
         created_at=float(row["created_at"]),
         done=bool(row["done"]),
+        queue=row["queue"],
+        skills={str(k): int(v) for k, v in _json(row["skills"]).items()},
+        priority=int(row["priority"]),
+        attributes=_json(row["attributes"]),
+        kind=row["kind"],
+        state=row["state"],
+        attempts=int(row["attempts"]),
+        outcome=row["outcome"],
+        arrived_at=float(row["arrived_at"]),
     )
 
 

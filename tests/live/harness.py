@@ -29,12 +29,20 @@ async def live_center(
     bus: Bus | None = None,
     ivr: dict | None = None,
     standing_lines: str = "off",
+    pbx_extra: dict | None = None,
 ) -> AsyncIterator[Rig]:
     store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/live.sqlite3"))
     await store.migrate()
     try:
         async with live_rig(
-            store, agents, speed=speed, routing=routing, bus=bus, ivr=ivr, standing_lines=standing_lines
+            store,
+            agents,
+            speed=speed,
+            routing=routing,
+            bus=bus,
+            ivr=ivr,
+            standing_lines=standing_lines,
+            pbx_extra=pbx_extra,
         ) as rig:
             yield rig
     finally:

@@ -178,8 +178,8 @@ async def test_a_call_back_the_customer_does_not_answer_is_not_an_abandon(tmp_pa
     ivr["holidays"] = []
     agents = [User(login="sue", display_name="Sue", skills={"support": 5}, phone_endpoint="Local/2005@agents")]
     async with live_center(tmp_path, agents=agents, ivr=ivr) as h:
-        h.center.callback_variables = {"CUST_BEHAVIOUR": "noanswer"}  # the customer's phone rings out
-        h.center.callback_ring_s = 3
+        h.center.dials.callback_variables = {"CUST_BEHAVIOUR": "noanswer"}  # the customer's phone rings out
+        h.center.dials.callback_ring_s = 3
         await h.pbx.originate(
             "Local/1500@inbound",
             context="caller-phone",

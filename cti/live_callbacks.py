@@ -1,0 +1,256 @@
+"""The live loop's call-back promises: each is a row in the store before it is acted on.
+
+A caller who keeps their place in the queue (virtual hold), a queue whose final step
+is `callback`, and an agent who schedules a call-back in wrap-up all make one promise
+(`store.models.Callback`). `CallbackScheduler` writes it, queues it with the router
+when due (the promised agent preferred: the `preferred_agent` attribute), marks it
+`dialing` with the attempt counted before the customer is dialled, `done` when the
+customer is connected, and when they do not answer either schedules the next attempt
+(`retry_s` later, up to `attempts` dials) or closes it `failed`. After a restart the
+open rows are read back: a due one is queued again (the same call id, so the router
+gets it without logging it twice), one caught mid-dial is kept if the PBX still has the
+customer's leg, else counted as not answered. Each promise is dialled once per attempt,
+never twice for the same one.
+
+Rows written here go through `_save`, which waits for the store (a bounded time):
+when the store is away the promise is still queued from memory and the write is
+retried by the poll, so nothing accepted is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import structlog
+
+from cti.live_items import CallbackRequested, InLoop
+from events import CallAbandoned, CallConnected, CallEnded, CallQueued, Event
+from store.models import Callback
+from store.port import Callbacks
+
+if TYPE_CHECKING:
+    from cti.live import LiveCenter
+
+log = structlog.get_logger()
+
+WRITE_TIMEOUT_S = 5.0
+
+
+def base_call_id(row: Callback) -> str:
+    return row.id if row.id.startswith("cb-") else f"cb-{row.id}"
+
+
+def attempt_call_id(row: Callback, attempt: int) -> str:
+    """The live call id of a promise's `attempt`-th dial (1-based): `cb-…`, `cb-…-2`…"""
+    base = base_call_id(row)
+    return base if attempt <= 1 else f"{base}-{attempt}"
+
+
+class CallbackScheduler:
+    """Keeps the call-back promises, inside the center's consumer (and one poll task)."""
+
+    def __init__(
+        self,
+        center: LiveCenter,
+        store: Callbacks | None,
+        *,
+        attempts: int = 3,
+        retry_s: float = 600.0,
+        poll_s: float = 5.0,
+    ) -> None:
+        self.center = center
+        self.store = store
+        self.attempts = attempts
+        self.retry_s = retry_s
+        self.poll_s = poll_s
+        self._rows: dict[str, Callback] = {}  # row id -> the row as last written (open promises)
+        self._live: dict[str, str] = {}  # live call id -> row id (queued or dialling now)
+        self._unsaved: dict[str, Callback] = {}  # rows the store refused: written again by the poll
+
+    @property
+    def durable(self) -> bool:
+        return self.store is not None
+
+    def owns(self, call_id: str) -> bool:
+        return call_id in self._live
+
+    # ------------------------------------------------------------ inside the consumer
+
+    async def on_requested(self, request: CallbackRequested) -> None:
+        """Virtual hold or a queue's final step: the promise is written, then queued."""
+        c = self.center
+        now = c.now()
+        row_id = f"cb-{request.call_id}"
+        if row_id in self._rows:
+            log.info("callback_already_promised", call_id=request.call_id)
+            return
+        original = c.calls.get(request.call_id)
+        c.call(request.call_id).attributes["callback_requested"] = True
+        row = Callback(
+            id=row_id,
+            due_at=now,
+            call_id=request.call_id,
+            customer_id=request.customer_id,
+            number=request.number,
+            created_at=now,
+            queue=request.queue,
+            skills=dict(request.skills),
+            priority=request.priority,
+            attributes=dict(request.attributes),
+            kind=request.kind,
+            arrived_at=original.started_at if original is not None and original.started_at else now,
+        )
+        await self._save(row)
+        log.info("callback_requested", call_id=request.call_id, callback_id=row_id, kind=row.kind, queue=row.queue)
+        await self._queue(row_id)
+
+    async def _queue(self, row_id: str) -> None:
+        """Hand a due promise to the router (its next attempt's call id)."""
+        row = self._rows.get(row_id)
+        if row is None or row.state != "pending" or row_id in self._live.values():
+            return
+        call_id = attempt_call_id(row, row.attempts + 1)
+        self._live[call_id] = row_id
+        c = self.center
+        state = c.call(call_id)
+        state.caller, state.direction = row.number, "outbound"
+        state.started_at = state.started_at if call_id in c.calls and state.logged else c.now()
+        attributes = {
+            **row.attributes,
+            "callback": True,
+            "callback_id": row.id,
+            "callback_for": row.call_id,
+            "callback_number": row.number,
+        }
+        if row.agent_id:
+            attributes["preferred_agent"] = row.agent_id
+        queued = CallQueued(
+            at=row.arrived_at if row.attempts == 0 and row.arrived_at else c.now(),
+            call_id=call_id,
+            queue=row.queue or c.router.rules.default_queue or next(iter(row.skills), ""),
+            skills=dict(row.skills),
+            priority=row.priority,
+            customer_id=row.customer_id,
+            attributes=attributes,
+        )
+        await c.on_event(queued)
+
+    async def dialling(self, call_id: str) -> Callback | None:
+        """The agent is free and the customer is about to be dialled: the attempt is
+        written first (write-then-dial). None: not a promise this scheduler keeps."""
+        row_id = self._live.get(call_id)
+        row = self._rows.get(row_id or "")
+        if row is None:
+            return None
+        row = replace(row, state="dialing", attempts=row.attempts + 1)
+        await self._save(row)
+        return row
+
+    async def on_event(self, event: Event) -> None:
+        """A listener of everything the center logs: how each attempt ends."""
+        call_id = getattr(event, "call_id", "")
+        row_id = self._live.get(call_id)
+        if row_id is None:
+            return
+        row = self._rows.get(row_id)
+        if row is None:
+            return
+        if isinstance(event, CallConnected):
+            await self._close(call_id, replace(row, state="done", outcome="connected"))
+        elif isinstance(event, CallEnded):
+            if row.state == "pending":  # ended before any dial (the caller's queue closed...)
+                await self._close(call_id, replace(row, state="cancelled", outcome=event.cause_text or "ended"))
+            else:
+                await self._not_answered(call_id, row, event.cause_text or "not_answered")
+
+    async def _not_answered(self, call_id: str, row: Callback, outcome: str) -> None:
+        if row.attempts >= self.attempts:
+            await self._close(call_id, replace(row, state="failed", outcome=outcome))
+            return
+        due = self.center.clock() + self.retry_s
+        self._live.pop(call_id, None)
+        await self._save(replace(row, state="pending", outcome=outcome, due_at=due))
+        log.info("callback_retry_scheduled", callback_id=row.id, attempts=row.attempts, due_at=due)
+
+    async def _close(self, call_id: str, row: Callback) -> None:
+        self._live.pop(call_id, None)
+        await self._save(row)
+        self._rows.pop(row.id, None)
+        log.info("callback_closed", callback_id=row.id, state=row.state, outcome=row.outcome, attempts=row.attempts)
+
+    async def _save(self, row: Callback) -> None:
+        self._rows[row.id] = row
+        if self.store is None:
+            return
+        try:
+            async with asyncio.timeout(WRITE_TIMEOUT_S):
+                await self.store.put_callback(row)
+            self._unsaved.pop(row.id, None)
+        except Exception as exc:  # noqa: BLE001 - kept from memory; the poll writes it again
+            self._unsaved[row.id] = row
+            log.warning("callback_write_failed", callback_id=row.id, state=row.state, error=type(exc).__name__)
+
+    # ------------------------------------------------------------ outside the consumer
+
+    async def restore(self, customer_leg_up: Callable[[str], bool]) -> int:
+        """After the first resync of a (re)started process: read the open promises back.
+        `customer_leg_up(number)`: does the PBX still have a leg to that number?"""
+        if self.store is None:
+            return 0
+        rows = await self.store.open_callbacks()
+        for row in rows:
+            self.center.submit(InLoop(functools.partial(self._restore_row, row, customer_leg_up(row.number))))
+        return len(rows)
+
+    async def _restore_row(self, row: Callback, leg_up: bool) -> None:
+        c = self.center
+        self._rows[row.id] = row
+        if row.state == "dialing":
+            call_id = attempt_call_id(row, row.attempts)
+            state = c.calls.get(call_id)
+            self._live[call_id] = row.id
+            if leg_up or (state is not None and state.answered):
+                # the PBX has the customer (or the log had them connected): the promise was kept
+                await self._close(call_id, replace(row, state="done", outcome="connected"))
+                if state is not None and not leg_up:
+                    await c.on_event(CallEnded(at=c.now(), call_id=call_id, cause_text="ended while Hotline was down"))
+                return
+            if state is not None:  # the dial died with the old process: counted as not answered
+                now = c.now()
+                await c.on_event(CallAbandoned(at=now, call_id=call_id, queue=state.queue))
+                await c.on_event(CallEnded(at=now, call_id=call_id, cause=19, cause_text="call-back not answered"))
+            else:
+                await self._not_answered(call_id, row, "not_answered")
+            return
+        if row.due_at <= c.clock():
+            await self._queue(row.id)
+
+    async def poll(self) -> None:
+        """Queue the promises that fall due (scheduled in wrap-up, retries), and write
+        again the rows the store refused. Runs as a task of the composition root."""
+        if self.store is None:
+            return
+        while True:
+            await asyncio.sleep(self.poll_s)
+            try:
+                for row in list(self._unsaved.values()):
+                    await self.store.put_callback(row)
+                    self._unsaved.pop(row.id, None)
+                due = await self.store.open_callbacks(due_before=self.center.clock())
+            except Exception as exc:  # noqa: BLE001 - the store is away: try again at the next poll
+                log.warning("callback_poll_failed", error=type(exc).__name__)
+                continue
+            for row in due:
+                if row.state == "pending" and row.id not in self._live.values():
+                    self.center.submit(InLoop(functools.partial(self._queue_due, row)))
+
+    async def _queue_due(self, row: Callback) -> None:
+        known = self._rows.get(row.id)
+        if known is not None and known.state != "pending":
+            return  # taken further in the loop since the poll read it
+        self._rows[row.id] = known or row
+        await self._queue(row.id)

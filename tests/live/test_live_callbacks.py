@@ -1,0 +1,191 @@
+"""Call-back promises kept by the live loop on the PBX emulator, across restarts: a
+caller's virtual hold, a queue's final step `callback`, a call-back an agent scheduled
+in wrap-up, and the retries of one the customer does not answer. Each promise is a row
+(store.models.Callback) before it is acted on; each is dialled once per attempt."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from events import CallConnected, CallEnded, CallQueued, CallTransferred, OriginateResulted
+from reports.kpi import KpiConfig, batch_report
+from sim.rig import DEFAULT_ROUTING, Rig
+from store.models import Callback, User
+from tests.live.harness import live_center
+
+ROOT = Path(__file__).parents[2]
+SUE = User(login="sue", display_name="Sue", skills={"support": 5, "billing": 5}, phone_endpoint="Local/2005@agents")
+
+
+def _ivr() -> dict[str, Any]:
+    ivr = tomllib.loads((ROOT / "config/examples/ivr.toml").read_text())["ivr"]
+    ivr.pop("hours")
+    ivr["holidays"] = []
+    return ivr
+
+
+async def _stored(h: Rig) -> list[Any]:
+    await h.wait_for(lambda: h.eventlog.backlog == 0)
+    return [s.event for s in await h.store.events_between(0, 1e12)]
+
+
+async def _row(h: Rig, row_id: str) -> Callback:
+    [row] = [c for c in await h.store.callbacks_between(0, 1e13) if c.id == row_id]
+    return row
+
+
+async def _restart(h: Rig, routing: dict[str, Any] | None = None) -> None:
+    await h.kill_center()
+    await h.start_center([SUE], routing or DEFAULT_ROUTING)
+
+
+async def _callback_dials(h: Rig) -> list[OriginateResulted]:
+    """The call-backs' originates, as the log has them (one per dial)."""
+    stored = await _stored(h)
+    return [e for e in stored if isinstance(e, OriginateResulted) and e.channel.split("@")[-1].startswith("customers")]
+
+
+async def _until_row(h: Rig, row_id: str, state: str, timeout: float = 20.0) -> Callback:
+    import asyncio
+
+    async def poll() -> Callback:
+        while True:
+            rows = [c for c in await h.store.callbacks_between(0, 1e13) if c.id == row_id and c.state == state]
+            if rows:
+                return rows[0]
+            await asyncio.sleep(0.05)
+
+    return await asyncio.wait_for(poll(), timeout)
+
+
+async def _ended(h: Rig, call_id: str, timeout: float = 20.0) -> None:
+    import asyncio
+
+    async def poll() -> None:
+        while not [e for e in await _stored(h) if isinstance(e, CallEnded) and e.call_id == call_id]:
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def _ivr_call_back_request(h: Rig, number: str = "5556789") -> str:
+    """A caller who presses 9 in the IVR: keeps their place, hangs up; the call's id."""
+    await h.pbx.originate(
+        "Local/1500@inbound",
+        context="caller-phone",
+        exten="dtmf",
+        caller_id=f'"Cal" <{number}>',
+        variables={"DTMF_DIGITS": "9", "DTMF_DELAY": "1", "PATIENCE": "60", "__AGENT_TALK": "2"},
+    )
+    await h.wait_for(lambda: any(isinstance(e, CallQueued) for e in h.events) or bool(_first_arrival(h)), timeout=10)
+    call_id = _first_arrival(h)
+    await h.wait_for(lambda: f"cb-{call_id}" in h.center.calls, timeout=10)
+    return call_id
+
+
+def _first_arrival(h: Rig) -> str:
+    from events import CallArrived
+
+    return next((e.call_id for e in h.events if isinstance(e, CallArrived)), "")
+
+
+async def test_a_virtual_hold_call_back_waiting_at_a_restart_is_dialled_once_after_it(tmp_path: Path) -> None:
+    async with live_center(tmp_path, agents=[SUE], ivr=_ivr()) as h:
+        call_id = await _ivr_call_back_request(h)
+        cb = f"cb-{call_id}"
+        row = await _row(h, cb)
+        assert (row.kind, row.state, row.number, row.attempts) == ("virtual_hold", "pending", "5556789", 0)
+        await h.wait_for(lambda: h.eventlog.backlog == 0)
+
+        await _restart(h)  # nobody was free: the promise waits in the store, not only in memory
+        assert h.center.router.call_info(cb) is not None  # back in its place
+        await h.command("sue", "available")
+        await _until_row(h, cb, "done")
+        await _ended(h, cb)
+        stored = await _stored(h)
+        assert not [e for e in stored if isinstance(e, CallEnded) and e.call_id == cb and "down" in e.cause_text]
+        assert len([e for e in stored if isinstance(e, CallConnected) and e.call_id == cb]) == 1
+        assert len(await _callback_dials(h)) == 1
+        assert len([e for e in stored if isinstance(e, CallQueued) and e.call_id == cb]) == 1  # not logged twice
+        row = await _row(h, cb)
+        assert (row.state, row.outcome, row.attempts) == ("done", "connected", 1)
+        interaction = await h.store.get_interaction(cb)
+        assert (interaction.outcome, interaction.agent_id) == ("answered", "sue")
+
+
+async def test_a_queues_final_step_call_back_hangs_up_and_calls_the_caller_back(tmp_path: Path) -> None:
+    routing = {
+        "defaults": {"wrap_up_s": 1},
+        "queues": {
+            "billing": {
+                "targets": [{"name": "billing", "expression": "skills.billing >= 1"}],
+                "final": {"action": "callback", "after_s": 3},
+            }
+        },
+    }
+    played: list[Any] = []
+    async with live_center(tmp_path, agents=[SUE], routing=routing) as h:  # Sue is not available yet
+        h.client.subscribe("Newexten", lambda m: played.append(m) if m.get("Application") == "Playback" else None)
+        await h.caller("Vera", "5550001", patience_s=120)
+        await h.wait_for(lambda: any(isinstance(e, CallEnded) for e in h.events), timeout=20)
+        call_id = next(e.call_id for e in h.events if isinstance(e, CallQueued))
+        ended = next(e for e in h.events if isinstance(e, CallEnded) and e.call_id == call_id)
+        assert ended.hung_up_by == "system"  # told, then hung up by us: not an abandon
+        assert any(m.get("AppData") == "auth-thankyou" for m in played)
+        row = await _row(h, f"cb-{call_id}")
+        assert (row.kind, row.state, row.number, row.queue) == ("final_step", "pending", "5550001", "billing")
+
+        await h.command("sue", "available")
+        cb = f"cb-{call_id}"
+        await _until_row(h, cb, "done")
+        await _ended(h, cb)
+        stored = await _stored(h)
+        assert len([e for e in stored if isinstance(e, CallConnected) and e.call_id == cb]) == 1
+        assert [(e.mode, e.call_id) for e in stored if isinstance(e, CallTransferred)] == [("callback", call_id)]
+        report = batch_report(stored, KpiConfig()).overall
+        assert report["abandoned"] == 0
+
+
+async def test_a_call_back_scheduled_in_wrap_up_is_dialled_when_due_and_not_before(tmp_path: Path) -> None:
+    async with live_center(tmp_path, agents=[SUE], pbx_extra={"callback_poll_s": 0.1}) as h:
+        await h.command("sue", "available")
+        now = h.emulator.pbx.now()
+        # as the desktop's wrap-up writes it (agents/desktop.py): the agent's own promise
+        promise = Callback(
+            id="w42", due_at=now + 20, call_id="earlier-call", agent_id="sue", number="5557777", created_at=now
+        )
+        await h.store.put_callback(promise)
+        await h.wait_for(lambda: h.emulator.pbx.now() >= now + 10, timeout=10)
+        assert "cb-w42" not in h.center.calls  # not due yet
+        row = await _until_row(h, "w42", "done", timeout=20)
+        assert row.attempts == 1
+        [connected] = [e for e in await _stored(h) if isinstance(e, CallConnected) and e.call_id == "cb-w42"]
+        assert connected.at >= now + 20 and connected.agent_id == "sue"
+        await _restart(h)  # kept: never dialled again
+        await h.command("sue", "available")
+        await h.wait_for(lambda: h.emulator.pbx.now() >= now + 60, timeout=15)
+        assert len(await _callback_dials(h)) == 1
+
+
+async def test_a_call_back_not_answered_is_retried_by_the_rule_then_closed_failed(tmp_path: Path) -> None:
+    extra = {"callback_attempts": 2, "callback_retry_s": 20, "callback_poll_s": 0.1}
+    async with live_center(tmp_path, agents=[SUE], ivr=_ivr(), pbx_extra=extra) as h:
+        h.center.dials.callback_variables = {"CUST_BEHAVIOUR": "noanswer"}  # the customer's phone rings out
+        h.center.dials.callback_ring_s = 3
+        call_id = await _ivr_call_back_request(h)
+        cb = f"cb-{call_id}"
+        await h.command("sue", "available")
+        await _ended(h, cb)
+        row = await _row(h, cb)
+        assert (row.state, row.attempts, row.outcome) == ("pending", 1, "call-back not answered")
+        assert row.due_at >= h.emulator.pbx.now() + 10  # the next try waits for the rule
+        retry = f"{cb}-2"
+        await _ended(h, retry, timeout=30)
+        row = await _until_row(h, cb, "failed", timeout=5)
+        assert row.attempts == 2
+        assert len(await _callback_dials(h)) == 2
+        stored = await _stored(h)
+        report = batch_report(stored, KpiConfig()).overall
+        assert report["abandoned"] == 0 and report["answered"] == 0
