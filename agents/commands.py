@@ -11,7 +11,7 @@ of call (`CallKind`) with a clear message.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -21,6 +21,7 @@ CallKind = Literal["inbound", "outbound", "callback", "preview"]
 CALL_KINDS: tuple[CallKind, ...] = ("inbound", "outbound", "callback", "preview")
 TransferKind = Literal["agent", "queue", "number"]
 TRANSFER_KINDS: tuple[TransferKind, ...] = ("agent", "queue", "number")
+ConsultKind = Literal["agent", "number"]  # who can be consulted first: not a queue (nobody answers it)
 
 CALL_ID = Field(min_length=1, max_length=200, description="the call the agent holds (from the screen-pop)")
 TEXT_MAX = 4000
@@ -107,7 +108,7 @@ class AttendedTransfer(Command):
 
     action: Literal["attended_transfer"]
     call_id: str = CALL_ID
-    target_kind: TransferKind = "agent"
+    target_kind: ConsultKind = "agent"
     target: str = Field(min_length=1, max_length=100, description="an agent login or a number")
     call_kinds: ClassVar[tuple[CallKind, ...]] = _TALKING
     on_line: ClassVar[bool] = False
@@ -244,6 +245,9 @@ def applicability() -> dict[str, dict[str, Any]]:
             "call_kinds": list(k.call_kinds),
             "call_phase": k.call_phase,
             "on_line": k.on_line,
+            "target_kinds": list(get_args(k.model_fields["target_kind"].annotation))
+            if "target_kind" in k.model_fields
+            else [],
         }
         for k in COMMAND_TYPES
     }

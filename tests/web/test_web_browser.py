@@ -322,11 +322,6 @@ async def test_on_a_standing_line_the_desktop_hides_attended_transfer(browser, c
     await center.until(lambda: center.state("agent01") == "available")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="desktop gap: Attended shows with the transfer kind 'queue', which the live loop refuses "
-    "(the contract's AttendedTransfer.target_kind admits 'queue'; the table does not say which kinds apply)",
-)
 async def test_attended_is_hidden_when_the_target_is_a_queue(browser, center: Center) -> None:
     from playwright.async_api import expect
 
@@ -338,8 +333,11 @@ async def test_attended_is_hidden_when_the_target_is_a_queue(browser, center: Ce
     await page.select_option("#transfer-kind", "queue")
     await page.fill("#transfer-target", "support")
     status, error = await send_from_page(page, "attended_transfer", call_id=call_id, target_kind="queue", target="x")
-    assert status == 409 and "queue cannot be consulted" in error
+    assert status == 400 and "target_kind" in error  # the contract: a queue cannot be consulted
     await expect(page.locator("#btn-attended")).to_be_hidden(timeout=2000)
+    await expect(page.locator("#btn-blind")).to_be_visible()
+    await page.select_option("#transfer-kind", "agent")
+    await expect(page.locator("#btn-attended")).to_be_visible(timeout=2000)
 
 
 async def test_agent_cannot_read_another_agents_screen_pop(browser, server: TestClient) -> None:

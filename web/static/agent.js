@@ -23,7 +23,8 @@
   function applies(action) {
     const c = COMMANDS[action];
     return !!(call && c && c.call_kinds.includes(call.kind) && c.call_phase === call.phase
-              && (c.on_line || line !== "up"));
+              && (c.on_line || line !== "up")
+              && (!c.target_kinds.length || c.target_kinds.includes($("transfer-kind").value)));
   }
   // Shows a call control only when it applies to this call, now; a group with nothing
   // to show goes, and so do the transfer fields when no transfer can start.
@@ -34,6 +35,7 @@
     for (const f of document.querySelectorAll(".transfer-field")) f.hidden = !transfer;
     $("btn-wrapup").disabled = !applies("wrap_up_done");
   }
+  $("transfer-kind").addEventListener("change", refreshControls);  // e.g. no Attended to a queue
   function setPhase(phase) { if (call) { call.phase = phase; refreshControls(); } }
 
   function setState(state, since, reason) {
