@@ -9,6 +9,10 @@
   another agent's).
 - `POST /api/v1/interactions/{call_id}/wrap-up` disposition, notes and an optional
   callback, saved on the interaction; a WrapUpEnded event is logged and published.
+  Only for the call the agent is wrapping up now, as the live loop sees the agent (the
+  `agents` state map): else 409 naming the call they wrap up, or saying they are not in
+  wrap-up. Bad input is 400 naming the field; the same wrap-up again is 200 and changes
+  nothing (no second event, no second callback).
 - `POST /api/v1/customers` the quick "new customer" form.
 """
 
@@ -18,6 +22,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp_jinja2
@@ -37,9 +42,11 @@ from agents.crm import CrmLookup
 from agents.hub import ScreenPopHub, customer_card
 from cti.server import BUS, CONFIG, STORE
 from events import WrapUpEnded, to_record
+from store import Bus, SqlStore
 from store.models import Callback, Customer, Interaction
 from store.phones import InvalidPhone
 from store.port import Conflict, NotFound
+from store.topics import AGENT_VIEWS
 from web.app import (
     CLOCK,
     COMMAND_TIMEOUT,
@@ -54,8 +61,33 @@ from web.app import (
 
 log = structlog.get_logger()
 
-HUB = web.AppKey("screen_pop_hub", ScreenPopHub)
 NOTES_MAX = 4000
+
+
+class OneAtATime:
+    """The wrap-ups of one call are saved one at a time in this process: a second click
+    waits for the first, then finds it saved (the same wrap-up: nothing more to do)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def one_at_a_time(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+HUB = web.AppKey("screen_pop_hub", ScreenPopHub)
+WRAP_UPS = web.AppKey("wrap_up_locks", OneAtATime)
 
 
 def _agent_param(request: web.Request) -> str:
@@ -99,12 +131,8 @@ async def desktop_ws(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     hub.register(agent_id, ws)
     try:
-        state = (await request.app[BUS].get_state("agents")).get(agent_id)
-        hello: dict[str, Any] = {"type": "hello", "agent_id": agent_id, "state": state}
-        current = hub.current_call(agent_id)
-        pop = hub.last_pop(agent_id)
-        if pop is not None and current == pop.get("call_id"):
-            hello["screen_pop"] = pop
+        # where the agent and their call are now (a reload mid-call, a reconnect)
+        hello = {"type": "hello", "agent_id": agent_id, **await hub.desktop_view(agent_id)}
         await ws.send_str(json.dumps(hello))
         async for msg in ws:  # the desktop only pings; commands go over HTTP (CSRF)
             if msg.type == WSMsgType.TEXT and msg.data == "ping":
@@ -188,8 +216,42 @@ async def wrap_up(request: web.Request) -> web.Response:
     now = request.app[CLOCK]()
     if dispositions[disposition].get("schedules_callback") and callback_at is None:
         return api_error(400, f"callback_at: required for disposition {disposition!r}")
-    if callback_at is not None and callback_at <= now:
-        return api_error(400, "callback_at: must be in the future")
+    async with request.app[WRAP_UPS].one_at_a_time(call_id):
+        try:  # again, in turn: a save of the same call that came first has now finished
+            existing = await store.get_interaction(call_id)
+        except NotFound:
+            existing = None
+        if existing is not None and (existing.disposition, existing.notes) == (disposition, notes):
+            # the same wrap-up again (a retry, a second click): what was saved stands
+            callback_id = await _saved_callback(store, call_id, agent_id, callback_at)
+            if callback_id is not None:
+                log.info("wrap_up_repeated", call_id=call_id, agent_id=agent_id, disposition=disposition)
+                saved = {"ok": True, "call_id": call_id, "disposition": disposition, "callback_id": callback_id}
+                return web.json_response({**saved, "repeated": True})
+        if callback_at is not None and callback_at <= now:
+            return api_error(400, "callback_at: must be in the future")
+        refused = await _not_wrapping_up(request.app[BUS], agent_id, call_id)
+        if refused is not None:
+            return refused
+        callback_id = await _save_wrap_up(request.app, body, info, existing, agent_id, call_id, callback_at)
+    log.info("wrap_up_saved", call_id=call_id, agent_id=agent_id, disposition=disposition, callback=bool(callback_id))
+    return web.json_response({"ok": True, "call_id": call_id, "disposition": disposition, "callback_id": callback_id})
+
+
+async def _save_wrap_up(
+    app: web.Application,
+    body: dict[str, Any],
+    info: dict[str, Any],
+    existing: Interaction | None,
+    agent_id: str,
+    call_id: str,
+    callback_at: float | None,
+) -> str:
+    """Disposition and notes on the interaction (the row made when missing), the callback
+    when one is asked, and WrapUpEnded logged and published; returns the callback's id."""
+    store = app[STORE]
+    now = app[CLOCK]()
+    disposition, notes = str(body["disposition"]), str(body.get("notes", "")).strip()
     if existing is None:
         await store.put_interaction(
             Interaction(
@@ -225,9 +287,38 @@ async def wrap_up(request: web.Request) -> web.Response:
         )
     event = WrapUpEnded(at=now, call_id=call_id, agent_id=agent_id, disposition=disposition, notes=notes)
     await store.append(event)
-    await request.app[BUS].publish("events", to_record(event))
-    log.info("wrap_up_saved", call_id=call_id, agent_id=agent_id, disposition=disposition, callback=bool(callback_id))
-    return web.json_response({"ok": True, "call_id": call_id, "disposition": disposition, "callback_id": callback_id})
+    await app[BUS].publish("events", to_record(event))
+    return callback_id
+
+
+async def _saved_callback(store: SqlStore, call_id: str, agent_id: str, callback_at: float | None) -> str | None:
+    """For a wrap-up saved once already: the id of its callback due at `callback_at`
+    ("" when none is asked), None when that callback is not there (not the same wrap-up)."""
+    if callback_at is None:
+        return ""
+    due = await store.callbacks_between(callback_at, callback_at + 0.001, agent_id)
+    return next((c.id for c in due if c.call_id == call_id), None)
+
+
+async def _not_wrapping_up(bus: Bus, agent_id: str, call_id: str) -> web.Response | None:
+    """409 unless the live loop's view of the agent (the `agents` state map) is wrap-up
+    of `call_id`: a wrap-up belongs to its call, never to the next one or the last one."""
+    view = await AGENT_VIEWS.get(bus, agent_id)
+    if view is not None and view.state == "wrap_up" and view.call_id == call_id:
+        return None
+    if view is not None and view.state == "wrap_up" and view.call_id:
+        message = f"{agent_id} is wrapping up call {view.call_id!r}, not {call_id!r}"
+    else:
+        state = "unknown to the call server" if view is None else view.state.replace("_", " ")
+        held = f" (call {view.call_id!r})" if view is not None and view.call_id else ""
+        message = f"{agent_id} is not in wrap-up (now {state}{held}): call {call_id!r} cannot be wrapped up"
+    log.info("wrap_up_refused", call_id=call_id, agent_id=agent_id, state=view.state if view else None)
+    return api_error(
+        409,
+        message,
+        state=view.state if view is not None else None,
+        wrapping_up=view.call_id if view is not None and view.state == "wrap_up" and view.call_id else None,
+    )
 
 
 async def new_customer(request: web.Request) -> web.Response:
@@ -280,6 +371,7 @@ def setup(app: web.Application) -> None:
             if crm is not None:
                 await crm.close()
 
+    app[WRAP_UPS] = OneAtATime()
     app.cleanup_ctx.append(hub_ctx)
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/agent", desktop_page)

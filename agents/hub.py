@@ -7,7 +7,8 @@ the customer card to the offered agent's desktop websocket(s) only.
   are read, and the pop goes to that agent's sockets. An unknown caller gets
   `new_customer: true` (the desktop shows the quick form).
 - The offered agent also receives the events of their own state and call (connected,
-  held, ended...) so the desktop follows the call.
+  held, ended...) so the desktop follows the call; entering wrap-up comes with the live
+  loop's view of the agent (`desktop_view`: which call, how long the wrap-up lasts).
 
 Each process runs one hub and pushes to its own sockets; with several processes on
 one Redis every hub sees every event, so a desktop may connect to any of them.
@@ -51,7 +52,7 @@ from store.bus import Bus
 from store.models import Customer, Interaction
 from store.phones import InvalidPhone
 from store.port import CustomerDirectory, Interactions, NotFound
-from store.topics import EVENTS, subscribe
+from store.topics import AGENT_VIEWS, EVENTS, subscribe
 
 log = structlog.get_logger()
 
@@ -137,6 +138,29 @@ class ScreenPopHub:
     def current_call(self, agent_id: str) -> str | None:
         return self._agent_call.get(agent_id)
 
+    async def desktop_view(self, agent_id: str, with_pop: bool = True) -> dict[str, Any]:
+        """What the agent's desktop shows when it (re)connects: the live loop's view of
+        the agent (`state`: the agents state map's AgentView, None before the loop set
+        one), the seconds of wrap-up left (by this clock: the browser's may differ), and
+        the screen-pop of the call the view names (without a view: the hub's own idea
+        of the agent's call)."""
+        view = await AGENT_VIEWS.get(self._bus, agent_id)
+        doc: dict[str, Any] = {"state": None if view is None else view.to_wire(), "wrap_up_left_s": None}
+        if view is not None and view.wrap_up_until is not None:
+            doc["wrap_up_left_s"] = round(max(0.0, view.wrap_up_until - self._clock()), 1)
+        if not with_pop:
+            return doc
+        if view is None:
+            call_id = self.current_call(agent_id) or ""
+        elif view.state in ("available", "paused", "logged_out"):
+            call_id = ""
+        else:
+            call_id = view.call_id or self.current_call(agent_id) or ""
+        pop = self._last_pop.get(agent_id)
+        if pop is not None and call_id and pop.get("call_id") == call_id:
+            doc["screen_pop"] = pop
+        return doc
+
     async def _push(self, agent_id: str, message: dict[str, Any]) -> int:
         sockets = list(self._sockets.get(agent_id, ()))
         if not sockets:
@@ -214,8 +238,12 @@ class ScreenPopHub:
                     del self._agent_call[agent_id]
         elif not isinstance(event, AGENT_EVENTS):
             return
-        if agent_id:
-            await self._push(agent_id, {"type": "event", "event": to_record(event)})
+        if agent_id and agent_id in self._sockets:
+            message: dict[str, Any] = {"type": "event", "event": to_record(event)}
+            if isinstance(event, AgentStateChanged) and event.state == "wrap_up":
+                # the loop set the view before it published the event (cti/live_views.py)
+                message["view"] = await self.desktop_view(agent_id, with_pop=False)
+            await self._push(agent_id, message)
 
     async def _offer_safely(self, offer: CallOffered) -> None:
         try:

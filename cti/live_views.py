@@ -2,19 +2,22 @@
 
 `AgentViews` publishes every event the loop logs on the `events` channel (the
 screen-pop hub and the wallboards fold them) and keeps each agent's `AgentView` in the
-`agents` state map (state, since when, reason, the call, the standing line), so a view
-that (re)connects reads where everyone is. The bus is for live views only: a bus
-failure is counted (`LiveStats.bus_failures`) and routing goes on without it.
+`agents` state map (state, since when, reason, the call, the standing line, when the
+wrap-up ends), so a view that (re)connects reads where everyone is, and the web knows
+which call an agent is wrapping up. The bus is for live views only: a bus failure is
+counted (`LiveStats.bus_failures`) and routing goes on without it.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 import structlog
 
-from events import AgentLoggedIn, AgentLoggedOut, AgentStateChanged, Event
+from cti.live_items import InLoop
+from events import AgentLoggedIn, AgentLoggedOut, AgentStateChanged, Event, WrapUpEnded
 from store.topics import AGENT_VIEWS, EVENTS, AgentView
 
 if TYPE_CHECKING:
@@ -29,9 +32,15 @@ class AgentViews:
     def __init__(self, center: LiveCenter) -> None:
         self.center = center
         self._views: dict[str, AgentView] = {}  # the agents state map's values, as last published
+        self._applied: Event | None = None  # the last agent event the views were set for
+        center.listeners.append(self._heard)
 
     async def publish(self, event: Event) -> None:
-        """On the `events` channel."""
+        """On the `events` channel. An agent's event sets their view first: a desktop
+        woken by the event reads the view after it (its call, when its wrap-up ends);
+        the center's `agent_changed` for the same event then has nothing left to do."""
+        if isinstance(event, (AgentLoggedIn, AgentLoggedOut, AgentStateChanged)):
+            await self.agent_changed(event)
         stats = self.center.stats
         try:
             await EVENTS.publish(self.center.bus, event)
@@ -41,7 +50,11 @@ class AgentViews:
                 log.warning("bus_publish_failed", error=type(exc).__name__, failures=stats.bus_failures)
 
     async def agent_changed(self, event: AgentLoggedIn | AgentLoggedOut | AgentStateChanged) -> None:
-        """The agent's view after the event (the router has applied it)."""
+        """The agent's view after the event (the router has applied it). In wrap-up,
+        the call is the one the router has the agent wrap up, with the end it set."""
+        if event is self._applied:
+            return
+        self._applied = event
         c = self.center
         if isinstance(event, AgentLoggedOut):
             state, reason = "logged_out", ""
@@ -51,6 +64,14 @@ class AgentViews:
             state, reason = event.state, event.reason
         call_id = self._call_of(event.agent_id)
         info = c.router.call_info(call_id) if call_id else None
+        call_id, queue = (str(info["call_id"]), str(info["queue"])) if info else ("", "")
+        wrap_up_until: float | None = None
+        wrapping = c.router.wrap_up_of(event.agent_id) if state == "wrap_up" else None
+        if wrapping is not None:  # the call has ended (gone from the calls): the one wrapped up
+            before = self._views.get(event.agent_id)
+            if wrapping[0] != call_id:
+                queue = before.queue if before is not None and before.call_id == wrapping[0] else ""
+            call_id, wrap_up_until = wrapping
         line: str | None = None
         if c.lines is not None:
             agent_line = c.lines.get(event.agent_id)
@@ -59,11 +80,36 @@ class AgentViews:
             state=state,
             since=event.at,
             reason=reason,
-            call_id=str(info["call_id"]) if info else "",
-            queue=str(info["queue"]) if info else "",
+            call_id=call_id,
+            queue=queue,
             line=line,
+            wrap_up_until=wrap_up_until,
         )
         await self._set(event.agent_id, view)
+
+    async def _heard(self, event: Event) -> None:
+        """The router ends a wrap-up on WrapUpEnded without an AgentStateChanged (the
+        event says it all to the log): the view follows once the router has applied it
+        (the web's WrapUpEnded is routed before the listeners hear it, an agent command's
+        after: in the consumer, next in turn, both are)."""
+        if isinstance(event, WrapUpEnded):
+            self.center.submit(InLoop(partial(self.wrap_up_ended, event)))
+
+    async def wrap_up_ended(self, event: WrapUpEnded) -> None:
+        """The agent's view after their wrap-up of `event.call_id` ended early, unless a
+        later event has set it already."""
+        view = self._views.get(event.agent_id)
+        if view is None or view.state != "wrap_up" or (event.call_id and view.call_id != event.call_id):
+            return
+        router = self.center.router
+        state = router.agent_state(event.agent_id)
+        if state is None or (
+            state == "wrap_up" and router.wrap_up_of(event.agent_id) == (view.call_id, view.wrap_up_until)
+        ):
+            return
+        info = router.agent_info(event.agent_id) or {}
+        reason = str(info.get("pause_reason") or "") if state == "paused" else ""
+        await self.agent_changed(AgentStateChanged(at=event.at, agent_id=event.agent_id, state=state, reason=reason))
 
     async def line_changed(self, agent_id: str, state: str) -> None:
         """The agent's standing line went up, down or is being dialled."""

@@ -9,7 +9,7 @@
     router.swap_rules(load_rules(new_text))      # live change; waiting calls re-evaluated
     router.snapshot()                            # wallboard counts
 
-Also: router.agent_state(id), router.agent_info(id), router.call_info(id),
+Also: router.agent_state(id), router.agent_info(id), router.wrap_up_of(id), router.call_info(id),
 router.waiting_call_ids(), router.rules, router.rules_version.
 Config check: validate_config_section(data, source_text, filename) -> list[str].
 

@@ -641,6 +641,18 @@ class Router:
         agent = self._agents.get(agent_id)
         return None if agent is None else agent.display_state()
 
+    def wrap_up_of(self, agent_id: str) -> tuple[str, float] | None:
+        """The call the agent is wrapping up and when that wrap-up ends (of several, the
+        one that ends last); None when the agent is not wrapping up."""
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            return None
+        found: tuple[str, float] | None = None
+        for call_id, due in agent.wrapping.items():
+            if found is None or due >= found[1]:
+                found = (call_id, due)
+        return found
+
     def agent_info(self, agent_id: str, now: float | None = None) -> dict[str, Any] | None:
         agent = self._agents.get(agent_id)
         if agent is None:

@@ -147,7 +147,9 @@ class ConfigChanged:
 @dataclass(frozen=True, slots=True)
 class AgentView:
     """An agent's live state as desktops and wallboards show it (state map "agents").
-    `line` (up / down) only when the agents' standing lines are managed."""
+    `call_id` is the call the agent is offered, talks on or wraps up; `wrap_up_until`
+    (in wrap-up only) when the router ends that wrap-up; `line` (up / down) only when
+    the agents' standing lines are managed."""
 
     state: str
     since: float
@@ -155,16 +157,19 @@ class AgentView:
     call_id: str = ""
     queue: str = ""
     line: str | None = None
+    wrap_up_until: float | None = None
 
     def to_wire(self) -> dict[str, Any]:
         wire = dataclasses.asdict(self)
-        if self.line is None:
-            del wire["line"]
+        for name in ("line", "wrap_up_until"):
+            if wire[name] is None:
+                del wire[name]
         return wire
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> AgentView:
         line = raw.get("line")
+        until = raw.get("wrap_up_until")
         return cls(
             state=_text(raw, "state"),
             since=float(raw.get("since") or 0.0),
@@ -172,6 +177,7 @@ class AgentView:
             call_id=_text(raw, "call_id"),
             queue=_text(raw, "queue"),
             line=None if line is None else str(line),
+            wrap_up_until=None if until is None else float(until),
         )
 
 

@@ -13,6 +13,7 @@
                   complete_transfer: "ended", cancel_transfer: "connected" };
   // call.phase: offered (ringing / preview) | dialling | connected | consulting | ended | saved
   let call = null, customer = null, stateSince = null, line = null;
+  let wrapUntil = null;  // when the call server ends this wrap-up (browser clock), or null
 
   function callKind(p) {
     const a = p.attributes || {};
@@ -39,6 +40,10 @@
   function setPhase(phase) { if (call) { call.phase = phase; refreshControls(); } }
 
   function setState(state, since, reason) {
+    if (state !== "wrap_up") setWrapUp(null);
+    // the wrap-up is over (saved, timed out, the agent went available or was offered the
+    // next call): its form goes with it, and never saves onto whatever comes next
+    if (call && (call.phase === "ended" || call.phase === "saved") && !["wrap_up", "on_call"].includes(state)) clearCall();
     const s = $("state");
     s.className = "badge st-" + (state || "logged_out");
     s.textContent = (state || "logged out").replace("_", " ") + (reason ? " · " + reason : "");
@@ -54,7 +59,19 @@
     l.className = "badge line-" + state;
     l.textContent = LINE_TEXT[state] || state;
   }
-  setInterval(() => { $("state-since").textContent = stateSince ? H.dur(Date.now() / 1000 - stateSince) : ""; }, 1000);
+  // The wrap-up's countdown: the call server (the router's wrap-up time for the queue
+  // and agent) says how long is left; shown until the agent's state leaves wrap-up.
+  function setWrapUp(left) {
+    wrapUntil = left == null ? null : Date.now() / 1000 + left;
+    tick();
+  }
+  function tick() {
+    $("state-since").textContent = stateSince ? H.dur(Date.now() / 1000 - stateSince) : "";
+    const w = $("wrapup-left");
+    w.hidden = wrapUntil == null;
+    if (wrapUntil != null) w.textContent = "ends in " + H.dur(wrapUntil - Date.now() / 1000);
+  }
+  setInterval(tick, 1000);
 
   function showCustomer(c, isNew) {
     customer = c;
@@ -93,7 +110,9 @@
     if (p.new_customer) { $("nc-phone").value = p.caller || ""; }
     showHistory(p.history);
     // a new call starts a new wrap-up: the last call's disposition is never saved to it
-    $("wrapup").reset(); $("wrapup-result").textContent = ""; $("wrapup-result").className = "";
+    resetWrapUp();
+    $("wrapup-call").hidden = false;
+    $("wrapup-call").textContent = "For the call from " + (p.caller || "unknown") + (p.queue ? " (" + p.queue + ")" : "");
     refreshControls();
     const before = early.get(p.call_id) || [];
     early.delete(p.call_id);
@@ -110,10 +129,14 @@
     while (early.size > 20) early.delete(early.keys().next().value);
   }
 
+  function resetWrapUp() {
+    $("wrapup").reset(); $("wrapup-result").textContent = ""; $("wrapup-result").className = "";
+  }
+
   function clearCall() {
     call = null; $("call").hidden = true; $("no-call").hidden = false;
     showCustomer(null, false); $("customer-empty").hidden = false; showHistory([]);
-    $("wrapup").reset(); refreshControls();
+    $("wrapup").reset(); $("wrapup-call").hidden = true; setWrapUp(null); refreshControls();
   }
 
   function onEvent(e) {
@@ -134,22 +157,36 @@
       case "CallNotAnswered": if (call && e.call_id === call.id) { clearCall(); reply(false, "Call not answered in time"); } break;
       case "CallAbandoned": if (call && e.call_id === call.id) { $("call-status").textContent = "caller hung up"; setPhase("ended"); } break;
       case "CallEnded": if (call && e.call_id === call.id && call.preview && !call.connected) { clearCall(); reply(true, e.cause_text || "preview closed"); break; }
-        if (call && e.call_id === call.id) { $("call-status").textContent = "ended — wrap-up"; setPhase("ended"); setState("wrap_up", e.at); } break;
+        if (call && e.call_id === call.id) { $("call-status").textContent = "ended — wrap-up"; setPhase("ended"); } break;
       case "WrapUpEnded": if (call && e.call_id === call.id) { setState("available", e.at); } break;
     }
   }
 
+  // The page's first word from the server (and each reconnect's): the live loop's view of
+  // the agent (state, the call, the wrap-up's end) with the screen-pop of that call.
+  function showView(m) {
+    const v = m.state, st = v ? v.state : "logged_out";
+    const pop = m.screen_pop;
+    // a reconnect that finds the call shown here keeps it as it is (and what the agent typed)
+    if (pop && !(call && call.id === pop.call_id)) showPop(pop);
+    else if (!pop && call && !(v && v.call_id === call.id)) clearCall();  // the call shown here is over
+    if (v) setState(v.state, v.since, v.reason); else setState("logged_out");
+    setLine(v && v.line);
+    if (call && st === "on_call" && (call.phase === "offered" || call.phase === "dialling")) {
+      call.connected = true; $("call-status").textContent = "talking"; setPhase("connected");
+    } else if (call && st === "wrap_up" && call.phase !== "ended" && call.phase !== "saved") {
+      $("call-status").textContent = "ended — wrap-up"; setPhase("ended");
+    }
+    if (st === "wrap_up") setWrapUp(m.wrap_up_left_s);  // (else setState has ended it)
+  }
+
   H.socket("/agent/ws?agent=" + encodeURIComponent(agent), (m) => {
-    if (m.type === "hello") {
-      if (m.state) setState(m.state.state, m.state.since, m.state.reason); else setState("logged_out");
-      setLine(m.state && m.state.line);
-      if (m.screen_pop) {
-        showPop(m.screen_pop);  // a reconnect: the agent's state says how far the call got
-        const st = m.state && m.state.state;
-        if (st === "on_call") setPhase("connected"); else if (st === "wrap_up") setPhase("ended");
-      }
-    } else if (m.type === "screen_pop") showPop(m);
-    else if (m.type === "event") onEvent(m.event);
+    if (m.type === "hello") showView(m);
+    else if (m.type === "screen_pop") showPop(m);
+    else if (m.type === "event") {
+      onEvent(m.event);
+      if (m.view && m.view.state && m.view.state.state === "wrap_up") setWrapUp(m.view.wrap_up_left_s);
+    }
   }, (up) => { $("conn").textContent = up ? "live" : "reconnecting…"; $("conn").className = "conn " + (up ? "muted" : "down"); });
 
   function reply(ok, text) { const r = $("reply"); r.textContent = text; r.className = ok ? "notice" : "error"; }
@@ -188,10 +225,13 @@
     const body = { disposition: $("disposition").value, notes: $("notes").value };
     if (customer && customer.id) body.customer_id = customer.id;
     if ($("callback-at").value) body.callback_at = new Date($("callback-at").value).getTime() / 1000;
-    const res = await H.api("POST", "/api/v1/interactions/" + encodeURIComponent(call.id) + "/wrap-up", body);
+    const forCall = call;
+    $("btn-wrapup").disabled = true;  // one save at a time
+    const res = await H.api("POST", "/api/v1/interactions/" + encodeURIComponent(forCall.id) + "/wrap-up", body);
     const out = $("wrapup-result");
-    if (res.ok) { out.textContent = "Saved: " + body.disposition; out.className = "notice"; setPhase("saved"); }
+    if (res.ok) { out.textContent = "Saved: " + body.disposition; out.className = "notice"; }
     else { out.textContent = (res.data && res.data.error) || "error " + res.status; out.className = "error"; }
+    if (res.ok && call === forCall) setPhase("saved"); else refreshControls();
   });
 
   $("new-customer").addEventListener("submit", async (ev) => {
