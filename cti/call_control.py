@@ -138,6 +138,10 @@ class CallControl:
     async def _wrap_up_done(self, r: AgentRequest, now: float) -> None:
         assert isinstance(r.command, WrapUpDone)
         cmd = r.command
+        wrapping = self.center.router.wrapping_up(r.agent_id)
+        if cmd.call_id not in wrapping:
+            now_on = f"wrapping up {', '.join(map(repr, wrapping))}" if wrapping else "not in wrap-up"
+            raise CommandRefused(f"agent {r.agent_id!r} is {now_on}, not call {cmd.call_id!r}")
         event = WrapUpEnded(
             at=now, call_id=cmd.call_id, agent_id=r.agent_id, disposition=cmd.disposition, notes=cmd.notes
         )

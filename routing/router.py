@@ -641,6 +641,11 @@ class Router:
         agent = self._agents.get(agent_id)
         return None if agent is None else agent.display_state()
 
+    def wrapping_up(self, agent_id: str) -> tuple[str, ...]:
+        """The calls the agent is wrapping up now (none when not in wrap-up)."""
+        agent = self._agents.get(agent_id)
+        return () if agent is None else tuple(agent.wrapping)
+
     def wrap_up_of(self, agent_id: str) -> tuple[str, float] | None:
         """The call the agent is wrapping up and when that wrap-up ends (of several, the
         one that ends last); None when the agent is not wrapping up."""
