@@ -283,6 +283,9 @@ async def _save_wrap_up(
                 number=str(body.get("callback_number") or info.get("caller", "")),
                 notes=notes,
                 created_at=now,
+                # the live loop's scheduler (cti/live_callbacks.py) queues it here when due
+                queue=str(existing.queue if existing and existing.queue else info.get("queue", "")),
+                kind="scheduled",
             )
         )
     event = WrapUpEnded(at=now, call_id=call_id, agent_id=agent_id, disposition=disposition, notes=notes)

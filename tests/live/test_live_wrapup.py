@@ -181,7 +181,9 @@ async def test_the_api_takes_a_wrap_up_only_for_the_call_being_wrapped_up(browse
     store = app[STORE]
     logged = [s.event for s in await store.events_for_call(first) if type(s.event).__name__ == "WrapUpEnded"]
     assert [(e.disposition, e.notes) for e in logged] == [("callback", "call back tomorrow")]
-    assert [(c.call_id, c.id) for c in await store.callbacks_between(0, 1e12)] == [(first, callback_id)]
+    [promise] = await store.callbacks_between(0, 1e12)
+    assert (promise.call_id, promise.id, promise.kind, promise.state) == (first, callback_id, "scheduled", "pending")
+    assert promise.queue == (await store.get_interaction(first)).queue != ""  # the scheduler queues it there
     assert (await store.get_interaction(first)).disposition == "callback"
     assert (await store.get_interaction(second)).notes == "call 2"
 
