@@ -30,6 +30,7 @@ from events import CallAbandoned, CallConnected, CallEnded, CallQueued
 from reports.kpi import batch_report
 from sim.netfault import TcpOutage
 from sim.rig import AMI_SECRET, DEFAULT_ROUTING, Rig, live_rig, simulated_agents
+from sim.stranded import stranded_calls
 from store import SqlStore
 
 
@@ -45,6 +46,9 @@ class LoadSpec:
     kill_at_s: float | None = None  # kill and restart the Hotline side at this time
     store_outage: tuple[float, float] | None = None  # (start, duration): the database unreachable
     seed: int = 1
+    # a call waiting longer than this (emulated seconds) beside a free agent who could
+    # take it is stranded: a failure (sim/stranded.py)
+    stranded_after_s: float = 10.0
 
 
 @dataclass
@@ -62,6 +66,7 @@ class LoadReport:
     store_outages: int
     max_event_backlog: int
     stuck_agents: list[str]
+    stranded: dict[str, float]  # call -> longest wait beside a free eligible agent (s)
     wall_s: float
     events_stored: int
     rss_mb: float
@@ -271,6 +276,10 @@ async def run_load(store: SqlStore, spec: LoadSpec, outage: TcpOutage | None = N
         problems.append(f"offered: ledger {ledger['created']}, KPI {kpi.get('offered')}")
     if stuck:
         problems.append(f"agents stuck in a phantom state: {stuck}")
+    stranded = stranded_calls(events, {u.login: u.skills for u in agents}, spec.stranded_after_s)
+    if stranded:
+        worst = sorted(stranded.items(), key=lambda kv: -kv[1])[:5]
+        problems.append(f"{len(stranded)} call(s) stranded beside a free agent (worst: {worst})")
     doubled = agents_on_two_calls(events)
     if doubled:
         problems.append(f"agents given a call while on another: {doubled}")
@@ -294,6 +303,7 @@ async def run_load(store: SqlStore, spec: LoadSpec, outage: TcpOutage | None = N
         store_outages=counts["store_outages"],
         max_event_backlog=counts["max_backlog"],
         stuck_agents=stuck,
+        stranded={k: round(v, 1) for k, v in stranded.items()},
         wall_s=round(time.monotonic() - wall0, 1),
         events_stored=len(events),
         rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
