@@ -189,3 +189,40 @@ async def test_a_call_back_not_answered_is_retried_by_the_rule_then_closed_faile
         stored = await _stored(h)
         report = batch_report(stored, KpiConfig()).overall
         assert report["abandoned"] == 0 and report["answered"] == 0
+
+
+async def test_call_backs_due_before_during_and_after_a_kill_are_each_dialled_once_on_postgresql(
+    fresh_pg_url: str,
+) -> None:
+    """Promises on PostgreSQL, the Hotline side killed (no flush, no goodbye) while one
+    falls due: each is dialled once — the one due while it was down as soon as it is
+    back, none twice."""
+    from config.schema import StoreConfig
+    from sim.rig import live_rig
+    from store import open_store
+
+    store = await open_store(StoreConfig(url=fresh_pg_url))
+    await store.migrate()
+    try:
+        async with live_rig(store, [SUE], speed=10.0, pbx_extra={"callback_poll_s": 0.1}) as h:
+            await h.command("sue", "available")
+            now = h.emulator.pbx.now()
+            for name, due in (("before", 5), ("during", 40), ("after", 90)):
+                await h.store.put_callback(
+                    Callback(id=name, due_at=now + due, agent_id="sue", number=f"555{due:04d}", created_at=now)
+                )
+            await _until_row(h, "before", "done", timeout=20)
+            await h.wait_for(lambda: h.emulator.pbx.now() >= now + 25, timeout=10)
+            await h.kill_center()
+            await h.wait_for(lambda: h.emulator.pbx.now() >= now + 50, timeout=10)  # "during" fell due
+            await h.start_center([SUE], DEFAULT_ROUTING)
+            await h.command("sue", "available")
+            during = await _until_row(h, "during", "done", timeout=20)
+            after = await _until_row(h, "after", "done", timeout=30)
+            before = await _row(h, "before")
+            assert (before.attempts, during.attempts, after.attempts) == (1, 1, 1)
+            assert await h.store.open_callbacks() == []
+            dialled = [e.channel.split("@")[0] for e in await _callback_dials(h)]
+            assert sorted(dialled) == ["Local/5550005", "Local/5550040", "Local/5550090"]
+    finally:
+        await store.close()
