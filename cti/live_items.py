@@ -57,6 +57,11 @@ class PreviewDial:
     on_skip: Callable[[float], Awaitable[None]] | None = None
 
 
+class DialVetoed(Exception):
+    """A preview's owner refuses the dial the agent asked for (the number went on a
+    do-not-call list since it was shown): the preview ends, the agent is told why."""
+
+
 @dataclass(frozen=True, slots=True)
 class LoggedElsewhere:
     """An event another process already logged and published (e.g. the web's

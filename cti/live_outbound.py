@@ -20,7 +20,7 @@ import structlog
 from agents import commands as contract
 from cti.call_control import CommandRefused
 from cti.live_directory import AgentEndpoint
-from cti.live_items import PreviewDial
+from cti.live_items import DialVetoed, PreviewDial
 from events import CallAbandoned, CallEnded, CallQueued, OriginateResulted
 from routing import Offer
 
@@ -159,6 +159,16 @@ class AgentDials:
         if dial is None or state is None or state.offered_to != agent_id:
             verb = "dial" if isinstance(c, contract.PreviewDial) else "skip"
             raise CommandRefused(f"agent {agent_id!r} has no preview {call_id!r} to {verb}")
+        if isinstance(c, contract.PreviewDial) and dial.on_dial is not None:
+            try:
+                await dial.on_dial(now)  # (may refuse: CommandRefused keeps the preview offered)
+            except DialVetoed as exc:
+                del self._previews[call_id]
+                state.attributes["preview_outcome"] = "do_not_call"
+                await self.center.on_event(
+                    CallEnded(at=now, call_id=call_id, cause=16, cause_text=f"preview not dialled: {exc}")
+                )
+                raise CommandRefused(f"preview {call_id!r} not dialled: {exc}") from None
         del self._previews[call_id]
         if isinstance(c, contract.PreviewSkip):
             if dial.on_skip is not None:
@@ -168,7 +178,5 @@ class AgentDials:
                 CallEnded(at=now, call_id=call_id, cause=16, cause_text="preview skipped", hung_up_by="agent")
             )
             return
-        if dial.on_dial is not None:
-            await dial.on_dial(now)
         self._dialled_previews.add(call_id)
         self._dial_for_agent(call_id, agent_id, self.center.endpoints[agent_id], dial, now)

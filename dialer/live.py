@@ -63,8 +63,9 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from cti.ami_codec import Message
+from cti.call_control import CommandRefused
 from cti.live import LiveCenter
-from cti.live_items import InLoop, PreviewDial
+from cti.live_items import DialVetoed, InLoop, PreviewDial
 from cti.pbx import PbxError
 from dialer.campaign import (
     CampaignBook,
@@ -513,6 +514,30 @@ class DialerRunner:
         return variables
 
     async def _preview_dialled(self, attempt: _Attempt, now: float) -> None:
+        """The agent pressed Dial: the do-not-call lists are read again first (a number
+        added since the preview was shown is not dialled)."""
+        if self.dnc_lists is not None:
+            lead = attempt.lead
+            try:
+                listed = await self._store_call(self.dnc_lists.dnc_blocked([lead.phone], self.campaign.id))
+            except StoreUnavailable:
+                raise CommandRefused("the do-not-call lists cannot be read now; try again") from None
+            if lead.phone in listed:
+                attempt.state = "done"
+                self._by_call.pop(attempt.call_id, None)
+                self.book.record_blocked(lead.lead_id, now)
+                log.info("dialer_dnc_blocked", campaign=self.campaign.id, lead_id=lead.lead_id, preview=True)
+                await self._save(lead.lead_id)
+                await self.center.record(
+                    DialerResulted(
+                        at=now,
+                        call_id=attempt.call_id,
+                        campaign=self.campaign.id,
+                        lead_id=lead.lead_id,
+                        result="dnc_blocked",
+                    )
+                )
+                raise DialVetoed("the number is on a do-not-call list")
         attempt.state, attempt.placed_at = "ringing", now
         self._by_call.pop(attempt.call_id, None)
         self._by_originate[attempt.originate_id] = attempt

@@ -219,7 +219,8 @@ class DialerAttempted:
 @dataclass(frozen=True, slots=True)
 class DialerResulted:
     """result: human | machine | busy | no_answer | congestion | failed; in preview
-    mode also answered (the agent dialled and the contact picked up) | skipped."""
+    mode also answered (the agent dialled and the contact picked up) | skipped |
+    dnc_blocked (the number went on a do-not-call list before the agent dialled)."""
 
     at: float
     call_id: str

@@ -89,7 +89,7 @@ def fate_variables(lead: Lead) -> dict[str, str]:
 
 @asynccontextmanager
 async def dialer_rig(
-    tmp_path: Path, fates: list[str], standing_lines: str = "off", **extra: Any
+    tmp_path: Path, fates: list[str], standing_lines: str = "off", durable_dnc: bool = False, **extra: Any
 ) -> AsyncIterator[tuple[Rig, DialerRunner, list[Message]]]:
     store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/dialer.sqlite3"))
     await store.migrate()
@@ -108,6 +108,7 @@ async def dialer_rig(
                 variables_for=fate_variables,
                 store=store,
                 agent_skills={u.login: set(u.skills) for u in AGENTS},
+                dnc_lists=store if durable_dnc else None,
             )
             await runner.prepare()
             rig.client.subscribe("UserEvent", runner.on_ami_message)
@@ -523,6 +524,35 @@ async def test_preview_skip_returns_the_lead_and_an_unreached_dial_retries_it(tm
         assert sorted(e.result for e in stored if isinstance(e, DialerResulted)) == ["no_answer", "skipped"]
         assert (await written_interaction(rig, first)).outcome == "skipped"
         assert (await written_interaction(rig, second)).outcome == "not_reached"
+
+
+async def test_a_preview_whose_number_went_on_a_do_not_call_list_is_not_dialled(tmp_path: Path) -> None:
+    """Shown to the agent, then put on the campaign's do-not-call list (API, another
+    agent's disposition): Dial is refused with the reason, nothing is dialled, the lead
+    is blocked for good and the agent is free for the next one."""
+    from store.models import DncEntry
+
+    async with dialer_rig(tmp_path, ["human"], mode="preview", durable_dnc=True) as (rig, runner, _played):
+        await rig.command("olga", "available")
+        await rig.center.wait_idle()
+        await in_loop(rig, runner.tick)
+        call_id = await preview_offered(rig, runner, "olga")
+        lead = runner._by_call[call_id].lead
+        await rig.store.add_dnc([DncEntry(number=lead.phone, campaign="spring", source="api")])
+        async with rig.bus.subscribe("agent-replies") as replies:
+            await rig.center.handle_agent_command(
+                {"agent_id": "olga", "request_id": "r1", "action": "preview_dial", "call_id": call_id}
+            )
+            _, reply = await asyncio.wait_for(replies.get(), 10)
+        assert reply["ok"] is False and "do-not-call" in reply["error"], reply
+        await rig.center.wait_idle()
+        assert runner.stats.dials == 0 and not runner._by_originate
+        assert runner.book.state(lead.lead_id).status == LeadStatus.BLOCKED
+        assert rig.center.router.agent_state("olga") == "available"
+        stored = await stored_events(rig)
+        assert [e.result for e in stored if isinstance(e, DialerResulted)] == ["dnc_blocked"]
+        assert not any(isinstance(e, DialerAttempted) for e in stored)
+        assert (await written_interaction(rig, call_id)).outcome == "do_not_call"
 
 
 async def test_preview_dial_for_a_call_not_offered_to_the_agent_is_refused(tmp_path: Path) -> None:

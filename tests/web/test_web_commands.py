@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp.test_utils import TestClient
 
 from agents.commands import ACTIONS, BY_ACTION, CALL_ACTIONS, applicability, json_schema
