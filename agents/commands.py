@@ -4,9 +4,11 @@ OpenAPI document and the desktop's button table are generated from it, and the l
 loop's dispatch table is keyed by its types (a test keeps the four in line).
 
 A command names the agent it acts for (`agent_id`, from the URL) and carries a
-`request_id` (the reply's key). Call controls name the call (`call_id`): the live loop
-refuses one for a call the agent does not hold, and one that cannot apply to the kind
-of call (`CallKind`) with a clear message.
+`request_id` (the reply's key): the client's own when it sends one (a retry with the
+same id is applied once and answered with the first reply), else one the web makes.
+Call controls name the call (`call_id`): the live loop refuses one for a call the agent
+does not hold, and one that cannot apply to the kind of call (`CallKind`) with a clear
+message.
 """
 
 from __future__ import annotations
@@ -25,12 +27,21 @@ ConsultKind = Literal["agent", "number"]  # who can be consulted first: not a qu
 
 CALL_ID = Field(min_length=1, max_length=200, description="the call the agent holds (from the screen-pop)")
 TEXT_MAX = 4000
+REQUEST_ID_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9._:-]*)?$"
 
 
 class Command(BaseModel):
     """Base of every command: no field beyond those declared (a typo is an error)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    request_id: str = Field(
+        default="",
+        max_length=100,
+        pattern=REQUEST_ID_PATTERN,
+        description="the client's own id for this command (letters, digits, . _ : -): sent again with the same"
+        " id, it is applied once and answered with its first reply; the server makes one when it is left out",
+    )
 
     # Which kinds of call the action applies to (() = not a call control), and whether
     # it works while the agent is on a standing line.

@@ -157,6 +157,10 @@ class PbxConfig(Section):
     callback_attempts: int = Field(3, ge=1, le=20)
     callback_retry_s: float = Field(600.0, gt=0, allow_inf_nan=False)
     callback_poll_s: float = Field(5.0, gt=0, allow_inf_nan=False)  # how often due call-backs are looked for
+    # An agent command sent while the live loop is down (kept by the web, cti/live_commands.py)
+    # is applied when the loop is back if it waited at most this long; an older one is
+    # refused ("expired": the agent sends it again, knowing what happened since).
+    command_ttl_s: float = Field(60.0, gt=0, le=86_400, allow_inf_nan=False)
     # Standing agent lines (docs/asterisk.md): each logged-in agent's phone is kept in its
     # own conference and callers join it with no ring. "off"; "campaigns": agents with
     # the skill of an enabled campaign; "all": every agent. Needs the dialplan additions.

@@ -36,6 +36,7 @@ from cti.call_control import AgentRequest, CallControl, CommandRefused, describe
 from cti.eventlog import BufferedEventLog
 from cti.live_callbacks import CallbackScheduler
 from cti.live_calls import CallState
+from cti.live_commands import CommandKeeper
 from cti.live_directory import AgentEndpoint, Directory
 from cti.live_interactions import CustomerLookup, InteractionLog
 from cti.live_items import (
@@ -74,7 +75,7 @@ from events import (
 from routing import Escalated, FinalStep, Offer, Overflowed, Router, Tick
 from store.bus import Bus
 from store.models import User
-from store.port import Callbacks, Interactions
+from store.port import AgentCommands, Callbacks, Interactions
 
 log = structlog.get_logger()
 
@@ -138,6 +139,8 @@ class LiveCenter:
         callback_attempts: int = 3,
         callback_retry_s: float = 600.0,
         callback_poll_s: float = 5.0,
+        commands: AgentCommands | None = None,
+        command_ttl_s: float = 60.0,
         time_scale: float = 1.0,
         lines: AgentLines | None = None,
         line_variables: Mapping[str, str] | None = None,
@@ -170,6 +173,8 @@ class LiveCenter:
         self.callbacks = CallbackScheduler(
             self, callbacks, attempts=callback_attempts, retry_s=callback_retry_s, poll_s=callback_poll_s
         )
+        # Agent commands the web kept as rows: each applied once and answered (None: off the bus only).
+        self.commands = CommandKeeper(self, commands, ttl_s=command_ttl_s)
         self.stats = LiveStats()
         self._last_now = 0.0
         self.time_scale = time_scale  # clock seconds per real second (an emulator running fast)
@@ -216,7 +221,10 @@ class LiveCenter:
         return self.pbx_calls.caller_channel(call_id)
 
     async def handle_agent_command(self, message: Mapping[str, Any]) -> None:
-        """A command off the bus: `agent_id`, `request_id` and the contract's fields."""
+        """A command off the bus: `agent_id`, `request_id` and the contract's fields.
+        One the web kept as a row is taken from its row, once (`self.commands`)."""
+        if await self.commands.on_wake(message):
+            return
         request_id = str(message.get("request_id", ""))
         agent_id = message.get("agent_id")
         body = {k: v for k, v in message.items() if k not in ("agent_id", "request_id")}
@@ -648,6 +656,8 @@ class LiveCenter:
     # ------------------------------------------------------------ agent commands
 
     async def _on_command(self, request: AgentRequest) -> None:
+        if await self.commands.repeat(request):
+            return  # answered already (a second wake-up): not applied twice
         now = self.now()
         try:
             await self.control.handle(request, now)
@@ -665,12 +675,16 @@ class LiveCenter:
     async def _reply(self, request_id: str, ok: bool, error: str = "") -> None:
         if not request_id:
             return
+        await self.commands.answered(request_id, ok, error)  # on its row first (a kept command)
+        await self.publish_reply(request_id, ok, error)
+
+    async def publish_reply(self, request_id: str, ok: bool, error: str = "") -> None:
         body: dict[str, Any] = {"request_id": request_id, "ok": ok}
         if error:
             body["error"] = error
         try:
             await self.bus.publish("agent-replies", body)
-        except Exception as exc:  # noqa: BLE001  a lost bus must not stop the loop (the web times out: 504)
+        except Exception as exc:  # noqa: BLE001  a lost bus must not stop the loop (the web reads the row)
             log.warning("bus_reply_failed", error=type(exc).__name__)
 
     # ------------------------------------------------------------ tasks

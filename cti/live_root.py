@@ -227,8 +227,9 @@ class Live:
 
     async def _recover(self) -> None:
         """After the first resync: adopt the standing lines still up, and close the
-        calls the log has open that the PBX no longer has; then take the call-back
-        promises back from the store (and poll for those falling due)."""
+        calls the log has open that the PBX no longer has; then take back the agent
+        commands sent while the loop was down (applied in order, or expired) and the
+        call-back promises from the store (and poll for both)."""
         await self.client.wait_ready(timeout=3600)
         self.center.submit(InLoop(self.center.standing.restore))
         model = self.model
@@ -238,6 +239,9 @@ class Live:
                 self.open_calls, lambda call_id: model.call(call_id) is not None, self.clock()
             )
             log.info("restart_recovered_calls", open_in_log=len(self.open_calls), ended_while_down=ended)
+        commands = await self.center.commands.restore()
+        log.info("agent_commands_restored", pending=commands)
+        self.tasks.append(asyncio.create_task(self.center.commands.poll(), name="command-poll"))
         calls = ModelCalls(model)
         promises = await self.center.callbacks.restore(calls.customer_leg_up)
         log.info("callbacks_restored", open=promises)
@@ -341,6 +345,8 @@ async def build_live(
         callback_attempts=pbx.callback_attempts,
         callback_retry_s=pbx.callback_retry_s,
         callback_poll_s=pbx.callback_poll_s,
+        commands=store,
+        command_ttl_s=pbx.command_ttl_s,
         lines=lines_for(pbx.standing_lines, {u.login: u.skills for u in users}, skills),
         line_variables=pbx.line_variables,
         agents=users,  # (the router has them: add_agent above)

@@ -1,5 +1,6 @@
 """The role ports in one process's memory: `EventLog`, `CustomerDirectory`,
-`Interactions`, `DialerState` and `DoNotCallList` without a database (tests, the
+`Interactions`, `DialerState`, `DoNotCallList`, `Callbacks` and `AgentCommands`
+without a database (tests, the
 simulator, what-if runs).
 
 `tests/contract/` holds it to the same suites as the SQL store.
@@ -22,6 +23,8 @@ from events import Event, call_id_of, from_record, kind_of, to_record
 from store.models import (
     CALLBACK_CLOSED,
     CALLBACK_OPEN,
+    COMMAND_ANSWERS,
+    AgentCommand,
     Callback,
     Customer,
     DncEntry,
@@ -80,6 +83,7 @@ class MemoryStore:
         self._leads: dict[tuple[str, str], LeadRecord] = {}  # (campaign, lead id) -> row
         self._dnc: dict[tuple[str, str], DncEntry] = {}  # (campaign, E.164) -> entry
         self._callbacks: dict[str, Callback] = {}
+        self._commands: dict[str, AgentCommand] = {}  # request id -> row, in the order kept
 
     async def migrate(self) -> list[str]:
         return []
@@ -329,6 +333,42 @@ class MemoryStore:
         rows = (c for c in self._callbacks.values() if c.state in CALLBACK_OPEN)
         due = (c for c in rows if due_before is None or c.due_at < due_before)
         return sorted(due, key=lambda c: (c.due_at, c.id))
+
+    # ------------------------------------------------------------ agent commands
+
+    @staticmethod
+    def _command_out(row: AgentCommand) -> AgentCommand:
+        return replace(row, body=_plain(row.body))
+
+    async def put_command(self, command: AgentCommand) -> AgentCommand:
+        row = replace(command, body=_plain(command.body), created_at=float(command.created_at))
+        return self._command_out(self._commands.setdefault(row.request_id, row))
+
+    async def get_command(self, request_id: str) -> AgentCommand:
+        found = self._commands.get(request_id)
+        if found is None:
+            raise NotFound(f"command {request_id!r}")
+        return self._command_out(found)
+
+    async def pending_commands(self, limit: int = 1000) -> list[AgentCommand]:
+        pending = [c for c in self._commands.values() if c.state == "pending"]
+        return [self._command_out(c) for c in pending[: max(limit, 0)]]
+
+    async def answer_command(self, request_id: str, state: str, error: str, at: float) -> AgentCommand:
+        if state not in COMMAND_ANSWERS:
+            raise ValueError(f"state: must be one of {', '.join(COMMAND_ANSWERS)}, not {state!r}")
+        found = self._commands.get(request_id)
+        if found is None:
+            raise NotFound(f"command {request_id!r}")
+        if found.state == "pending":
+            found = self._commands[request_id] = replace(found, state=state, error=error, answered_at=float(at))
+        return self._command_out(found)
+
+    async def forget_commands(self, answered_before: float) -> int:
+        gone = [k for k, c in self._commands.items() if c.state != "pending" and c.answered_at < answered_before]
+        for key in gone:
+            del self._commands[key]
+        return len(gone)
 
 
 __all__ = ["MemoryStore"]

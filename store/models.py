@@ -115,6 +115,30 @@ class Callback:
     arrived_at: float = 0.0  # when the caller first waited (virtual hold): the router's wait
 
 
+COMMAND_STATES = ("pending", "applied", "refused", "expired")
+COMMAND_ANSWERS = ("applied", "refused", "expired")  # the states of an answered command
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCommand:
+    """An agent command the web accepted (agents/commands.py), kept until the live loop
+    answers it: `pending`, then `applied` (ok), `refused` (the live loop said why) or
+    `expired` (it waited too long for a live loop). The request id is its key: a retry
+    with the same id finds this row and its first answer, and nothing is applied twice."""
+
+    request_id: str
+    agent_id: str
+    body: Mapping[str, Any]  # the command as the contract dumps it: `action` and its arguments
+    created_at: float
+    state: str = "pending"
+    error: str = ""  # why it was refused or expired
+    answered_at: float = 0.0  # when it was applied, refused or expired (0 while pending)
+
+    @property
+    def action(self) -> str:
+        return str(self.body.get("action", ""))
+
+
 @dataclass(frozen=True, slots=True)
 class LeadRecord:
     """One campaign lead and its dialing state: the dialer's promise of when (and

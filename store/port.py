@@ -9,7 +9,10 @@ Five role ports, each a `typing.Protocol`, name what a part of Hotline needs:
 - `DialerState`: each campaign lead's dialing state (attempts, next try, status,
   last disposition, call-back flag), written before the dialer acts on it;
 - `DoNotCallList`: the global and per-campaign do-not-call numbers, with where each
-  came from and when.
+  came from and when;
+- `Callbacks`: the call-back promises and every step of keeping them;
+- `AgentCommands`: the agent commands the web accepted, each kept until the live loop
+  answers it (applied once, whatever the restarts and retries).
 
 Two adapters implement them all: `store.sql.SqlStore` (PostgreSQL/asyncpg or
 SQLite/aiosqlite) and `store.memory.MemoryStore` (one process, for tests and the
@@ -26,6 +29,7 @@ from typing import Protocol
 
 from events import Event
 from store.models import (
+    AgentCommand,
     ApiToken,
     Callback,
     Customer,
@@ -186,7 +190,33 @@ class Callbacks(Protocol):
         ...
 
 
-class Store(EventLog, CustomerDirectory, Interactions, DialerState, DoNotCallList, Callbacks, Protocol):
+class AgentCommands(Protocol):
+    """Agent commands (store.models.AgentCommand), keyed by request id: the web writes
+    one before it asks the live loop to apply it, the live loop writes its answer."""
+
+    async def put_command(self, command: AgentCommand) -> AgentCommand:
+        """Keep a new pending command; a request id already stored keeps its first row
+        (whatever this one says). Returns the stored row."""
+        ...
+
+    async def get_command(self, request_id: str) -> AgentCommand: ...  # NotFound
+
+    async def pending_commands(self, limit: int = 1000) -> list[AgentCommand]:
+        """Those not answered yet, in the order they were kept."""
+        ...
+
+    async def answer_command(self, request_id: str, state: str, error: str, at: float) -> AgentCommand:
+        """Answer a pending command (`state` one of store.models.COMMAND_ANSWERS, else
+        ValueError); one answered already keeps its first answer. Returns the stored
+        row (NotFound for an unknown request id)."""
+        ...
+
+    async def forget_commands(self, answered_before: float) -> int:
+        """Delete the commands answered before that time (never a pending one); how many."""
+        ...
+
+
+class Store(EventLog, CustomerDirectory, Interactions, DialerState, DoNotCallList, Callbacks, AgentCommands, Protocol):
     """The whole SQL store: the role ports and what only the SQL adapter keeps."""
 
     kind: str

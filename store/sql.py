@@ -13,7 +13,9 @@ from events import Event, agent_id_of, call_id_of, from_record, kind_of, to_reco
 from store.drivers import Driver, Executor, UniqueViolation
 from store.models import (
     CALLBACK_CLOSED,
+    COMMAND_ANSWERS,
     ROLES,
+    AgentCommand,
     ApiToken,
     Callback,
     Customer,
@@ -559,6 +561,65 @@ class SqlStore:
             rows = await self._db.fetch(query + " AND due_at < $1 ORDER BY due_at, id", float(due_before))
         return [_callback(r) for r in rows]
 
+    # ------------------------------------------------------------ agent commands
+
+    async def put_command(self, command: AgentCommand) -> AgentCommand:
+        """Insert unless the request id is stored; the stored row either way."""
+        c = command
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                f"INSERT INTO agent_commands ({_COMMAND_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                " ON CONFLICT (request_id) DO NOTHING",
+                c.request_id,
+                c.agent_id,
+                json.dumps(dict(c.body)),
+                float(c.created_at),
+                c.state,
+                c.error,
+                float(c.answered_at),
+            )
+            rows = await tx.fetch(f"SELECT {_COMMAND_COLS} FROM agent_commands WHERE request_id = $1", c.request_id)
+        return _command(rows[0])
+
+    async def get_command(self, request_id: str) -> AgentCommand:
+        rows = await self._db.fetch(f"SELECT {_COMMAND_COLS} FROM agent_commands WHERE request_id = $1", request_id)
+        if not rows:
+            raise NotFound(f"command {request_id!r}")
+        return _command(rows[0])
+
+    async def pending_commands(self, limit: int = 1000) -> list[AgentCommand]:
+        rows = await self._db.fetch(
+            f"SELECT {_COMMAND_COLS} FROM agent_commands WHERE state = 'pending' ORDER BY seq LIMIT $1", limit
+        )
+        return [_command(r) for r in rows]
+
+    async def answer_command(self, request_id: str, state: str, error: str, at: float) -> AgentCommand:
+        """Only a pending row takes the answer (one transaction): the first answer stands."""
+        if state not in COMMAND_ANSWERS:
+            raise ValueError(f"state: must be one of {', '.join(COMMAND_ANSWERS)}, not {state!r}")
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE agent_commands SET state = $2, error = $3, answered_at = $4"
+                " WHERE request_id = $1 AND state = 'pending'",
+                request_id,
+                state,
+                error,
+                float(at),
+            )
+            rows = await tx.fetch(f"SELECT {_COMMAND_COLS} FROM agent_commands WHERE request_id = $1", request_id)
+        if not rows:
+            raise NotFound(f"command {request_id!r}")
+        return _command(rows[0])
+
+    async def forget_commands(self, answered_before: float) -> int:
+        async with self._db.transaction() as tx:
+            count = "SELECT COUNT(*) FROM agent_commands WHERE state <> 'pending' AND answered_at < $1"
+            gone = int(await tx.fetchval(count, float(answered_before)))
+            await tx.execute(
+                "DELETE FROM agent_commands WHERE state <> 'pending' AND answered_at < $1", float(answered_before)
+            )
+        return gone
+
     # ------------------------------------------------------------ dialer state (campaign leads)
 
     async def add_lead_states(self, records: Iterable[LeadRecord]) -> int:
@@ -699,6 +760,21 @@ def _callback(row: Mapping[str, Any]) -> Callback:
         attempts=int(row["attempts"]),
         outcome=row["outcome"],
         arrived_at=float(row["arrived_at"]),
+    )
+
+
+_COMMAND_COLS = "request_id, agent_id, body, created_at, state, error, answered_at"
+
+
+def _command(row: Mapping[str, Any]) -> AgentCommand:
+    return AgentCommand(
+        request_id=row["request_id"],
+        agent_id=row["agent_id"],
+        body=_json(row["body"]),
+        created_at=float(row["created_at"]),
+        state=row["state"],
+        error=row["error"],
+        answered_at=float(row["answered_at"]),
     )
 
 

@@ -14,10 +14,12 @@ def setup(app: web.Application) -> None:
     from reports.web import setup as setup_reports
     from web.admin import setup as setup_admin
     from web.app import setup as setup_core
+    from web.command_status import setup as setup_command_status
     from web.dnc import setup as setup_dnc
 
     setup_core(app)
     setup_admin(app)
     setup_desktop(app)
+    setup_command_status(app)
     setup_reports(app)
     setup_dnc(app)

@@ -408,7 +408,8 @@ def setup(app: web.Application, *, clock: Callable[[], float] = time.time) -> No
 
     async def services(app: web.Application) -> AsyncIterator[None]:
         app[SETTINGS] = SettingsService(app[STORE], app[BUS], config, clock)
-        app[COMMANDS] = CommandClient(app[BUS])
+        # (the clock read at each command: a test may move the app's)
+        app[COMMANDS] = CommandClient(app[BUS], app[STORE], clock=lambda: app[CLOCK](), ttl_s=config.pbx.command_ttl_s)
         tasks = app[WEB_TASKS]
         tasks.append(asyncio.create_task(app[COMMANDS].run(), name="web-command-replies"))
         tasks.append(asyncio.create_task(_settings_listener(app), name="web-settings-listener"))

@@ -62,8 +62,27 @@ _ERRORS = {
         ("404", "Not found"),
         ("409", "Stale version / conflict"),
         ("501", "Not available"),
-        ("504", "No reply from the call server"),
+        ("503", "The store is unavailable: nothing was done"),
     )
+}
+
+# A command is kept in the store before the call server is asked (web/commands.py).
+_COMMAND_POST = _op(
+    "Availability, pause, logout and call controls via the call server (kept until it answers; a retry"
+    " with the same request_id is applied once and gets the first answer)",
+    "agent (self), supervisor (team), admin",
+    "Command",
+    errors=("400", "409", "503"),
+)
+_COMMAND_POST["responses"]["200"]["description"] = "Applied (`repeated`: the first answer to this request_id)"
+_COMMAND_POST["responses"]["409"] = {
+    "description": "Refused by the call server, with its reason (or expired: it waited too long for it)",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+_COMMAND_POST["responses"]["202"] = {
+    "description": "No reply from the call server in time: the command is kept and applied when the live"
+    " server is back, or refused if it waits longer than [pbx] command_ttl_s; GET the `status` URL",
+    "content": {"application/json": {}},
 }
 
 DOCUMENT: dict[str, Any] = {
@@ -177,12 +196,12 @@ DOCUMENT: dict[str, Any] = {
                 "Apply rules as a new version (atomic, optimistic)", "admin", "RulesApply", errors=("400", "409")
             )
         },
-        "/api/v1/agents/{agent_id}/commands": {
-            "post": _op(
-                "Availability, pause, logout and call controls via the call server",
+        "/api/v1/agents/{agent_id}/commands": {"post": _COMMAND_POST},
+        "/api/v1/commands/{request_id}": {
+            "get": _op(
+                "Where a kept command stands: pending, applied, refused (with the reason) or expired",
                 "agent (self), supervisor (team), admin",
-                "Command",
-                errors=("400", "409", "504"),
+                errors=("404",),
             )
         },
         "/api/v1/agents/{agent_id}/screen-pop": {

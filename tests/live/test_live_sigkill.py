@@ -1,6 +1,8 @@
 """`hotline serve` as its own process, killed with SIGKILL while calls wait, restarted:
 the waiting calls are found again in the PBX (CoreShowChannels + variables) and routed,
-the agents come back from the event log, and every call is counted once.
+the agents come back from the event log, and every call is counted once; an agent's
+command sent while it is down (through another server process's web) is kept and applied
+when it is back.
 
 The in-process form of this (tests/live/test_live_faults.py, `make soak`) cuts the
 tasks and the socket; this one lets the operating system kill the server, event-log
@@ -17,18 +19,24 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
-from config.schema import StoreConfig
+from aiohttp.test_utils import TestClient, TestServer
+
+from config.schema import BusConfig, HotlineConfig, ServerConfig, StoreConfig
 from cti.ami import AmiClient, AmiSettings
 from cti.call_model import CallModel
 from cti.pbx import AmiPbx
-from events import AgentLoggedIn, CallConnected, CallEnded
+from cti.server import create_app
+from events import AgentLoggedIn, AgentStateChanged, CallConnected, CallEnded
 from reports.kpi import KpiConfig, batch_report
 from sim.pbx_emulator.server import PbxEmulator
 from sim.soak import agents_on_two_calls
 from store import open_store
 from store.models import User
+from tests.web.web_helpers import login, password_hash
+from web.app import COMMAND_TIMEOUT
 
 SECRET = "sigkill-secret"
 AGENTS = [
@@ -79,6 +87,37 @@ def _serve(config: Path, log: Path) -> subprocess.Popen:
     )
 
 
+def _write_config(path: Path, port: int, store_url: str, bus_url: str, ami_port: int, more: str = "") -> Path:
+    """`hotline serve`'s configuration: its web on `port`, the PBX emulator on `ami_port`."""
+    path.write_text(f"""
+[server]
+host = "127.0.0.1"
+port = {port}
+session_secret = "sigkill-test"
+[store]
+url = "{store_url}"
+[bus]
+url = "{bus_url}"
+[pbx]
+enabled = true
+ami_port = {ami_port}
+ami_secret = "{SECRET}"
+agi_bind = "127.0.0.1:{_free_port()}"
+[routing.defaults]
+wrap_up_s = 1
+{more}""")
+    return path
+
+
+def _stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
 async def test_server_killed_with_sigkill_while_calls_wait_and_restarted(tmp_path: Path, fresh_pg_url: str) -> None:
     emulator = PbxEmulator("hotline", SECRET)
     await emulator.start()
@@ -89,26 +128,8 @@ async def test_server_killed_with_sigkill_while_calls_wait_and_restarted(tmp_pat
         await store.put_user(user)
         await store.append(AgentLoggedIn(at=now, agent_id=user.login))  # logged in before the server starts
     port = _free_port()
-    config = tmp_path / "hotline.toml"
-    config.write_text(f"""
-[server]
-host = "127.0.0.1"
-port = {port}
-session_secret = "sigkill-test"
-[store]
-url = "{fresh_pg_url}"
-[bus]
-url = "memory://"
-[pbx]
-enabled = true
-ami_port = {emulator.port}
-ami_secret = "{SECRET}"
-agi_bind = "127.0.0.1:{_free_port()}"
-[routing.defaults]
-wrap_up_s = 1
-[routing.rona]
-ring_timeout_s = 15
-""")
+    more = "[routing.rona]\nring_timeout_s = 15\n"
+    config = _write_config(tmp_path / "hotline.toml", port, fresh_pg_url, "memory://", emulator.port, more)
     log = tmp_path / "serve.log"
     server = _serve(config, log)
     callers = AmiClient(AmiSettings("127.0.0.1", emulator.port, "hotline", SECRET), CallModel())
@@ -142,12 +163,7 @@ ring_timeout_s = 15
         await _until(lambda: _health(port)["event_log"]["backlog"] == 0, 20, "the event log to be written")
     finally:
         await callers.close()
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        _stop(server)
         await emulator.stop()
     try:
         stored = [s.event for s in await store.events_between(0, 1e12)]
@@ -163,5 +179,73 @@ ring_timeout_s = 15
         assert agents_on_two_calls(stored) == {}
         report = batch_report(stored, KpiConfig()).overall
         assert (report["offered"], report["answered"], report["abandoned"]) == (CALLERS, CALLERS, 0)
+    finally:
+        await store.close()
+
+
+async def test_a_command_sent_while_the_server_is_killed_is_applied_when_it_is_back(
+    tmp_path: Path, fresh_pg_url: str, redis_url: str
+) -> None:
+    """`hotline serve` on PostgreSQL and Redis is killed with SIGKILL while a caller
+    waits; an agent's "available" sent meanwhile through another server process's web
+    (same store and bus, no live loop) is kept (202) and applied once the killed server
+    is back: the agent takes the caller."""
+    emulator = PbxEmulator("hotline", SECRET)
+    await emulator.start()
+    store = await open_store(StoreConfig(url=fresh_pg_url))
+    await store.migrate()
+    agent = f"kc{uuid.uuid4().hex[:6]}"  # (the servers' Redis namespace is the default one: a name of its own)
+    await store.put_user(
+        User(agent, "Kept", "agent", password_hash(), skills={"billing": 5}, phone_endpoint="Local/2005@agents")
+    )
+    port = _free_port()
+    config = _write_config(tmp_path / "hotline.toml", port, fresh_pg_url, redis_url, emulator.port)
+    log = tmp_path / "serve.log"
+    server = _serve(config, log)
+    callers = AmiClient(AmiSettings("127.0.0.1", emulator.port, "hotline", SECRET), CallModel())
+    other = HotlineConfig(
+        store=StoreConfig(url=fresh_pg_url), bus=BusConfig(url=redis_url), server=ServerConfig(session_secret="x")
+    )
+    web = TestClient(TestServer(create_app(other)))
+    try:
+        await _until(lambda: _health(port)["pbx"]["status"] == "ok", 30, "the first server")
+        await callers.start()
+        await callers.wait_ready(10)
+        await AmiPbx(callers).originate(
+            "Local/1000@inbound",
+            context="caller-phone",
+            exten="wait",
+            caller_id='"Caller" <5550100>',
+            variables={"PATIENCE": "120", "__AGENT_TALK": "60"},
+        )
+        await _until(lambda: emulator.ledger.summary()["open"] == 1, 20, "the caller to wait")
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+
+        await asyncio.wait_for(web.start_server(), 20)
+        web.server.app[COMMAND_TIMEOUT] = 1.0
+        csrf = await login(web, agent)
+        r = await asyncio.wait_for(
+            web.post(f"/api/v1/agents/{agent}/commands", json={"action": "available"}, headers={"X-CSRF-Token": csrf}),
+            15,
+        )
+        kept = await r.json()
+        assert r.status == 202, kept
+        assert emulator.ledger.summary()["connected"] == 0
+
+        server = _serve(config, log)
+        await _until(lambda: emulator.ledger.summary()["connected"] == 1, 30, "the agent to take the caller")
+        status = await (await asyncio.wait_for(web.get(kept["status"]), 10)).json()
+        assert (status["state"], status["ok"]) == ("applied", True), status
+    finally:
+        await web.close()
+        await callers.close()
+        _stop(server)
+        await emulator.stop()
+    try:
+        stored = [s.event for s in await store.events_between(0, 1e12)]
+        available = [e for e in stored if isinstance(e, AgentStateChanged) and e.agent_id == agent]
+        assert [e.state for e in available][:1] == ["available"], log.read_text()[-3000:]
+        assert [type(e).__name__ for e in stored if getattr(e, "agent_id", "") == agent].count("AgentLoggedIn") == 1
     finally:
         await store.close()
