@@ -4,7 +4,7 @@
   agent's own events); `?agent=ID` lets a supervisor (their teams) or an admin watch.
 - `POST /api/v1/agents/{agent_id}/commands` availability, pause, logout and call
   controls: a command of `agents.commands` (400 naming the field), sent to the live loop
-  on `agent-commands`; its reply is returned (409 refused, 504 no reply).
+  on `agent-commands`; its reply is returned (409 refused, 202 kept for later).
 - `GET /api/v1/agents/{agent_id}/screen-pop` the agent's latest screen-pop (403 for
   another agent's).
 - `POST /api/v1/interactions/{call_id}/wrap-up` disposition, notes and an optional
@@ -155,7 +155,9 @@ async def screen_pop(request: web.Request) -> web.Response:
 
 async def command(request: web.Request) -> web.Response:
     """Validate with the command contract, send to the live loop, return its reply:
-    400 naming the field, 409 with the live loop's refusal, 504 when it did not answer."""
+    400 naming the field, 409 with the live loop's refusal, 202 when it did not answer in
+    time (the command is kept and applied when the loop is back: web/commands.py,
+    GET /api/v1/commands/{id})."""
     agent_id = request.match_info["agent_id"]
     await require_agent_access(request, agent_id)
     body = await json_body(request)

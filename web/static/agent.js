@@ -194,6 +194,10 @@
   async function send(action, extra = {}) {
     reply(true, action.replace("_", " ") + "…");
     const res = await H.api("POST", "/api/v1/agents/" + encodeURIComponent(agent) + "/commands", { action, ...extra });
+    if (res.status === 202) {  // kept: applied when the call server is back (not done yet: the call stays as it is)
+      reply(false, action.replace("_", " ") + ": not applied yet. " + ((res.data && res.data.message) || ""));
+      return { ...res, ok: false };
+    }
     if (res.ok) reply(true, action.replace("_", " ") + ": done");
     else reply(false, action.replace("_", " ") + " failed: " + ((res.data && res.data.error) || res.status));
     return res;
