@@ -526,6 +526,11 @@ class KpiEngine:
     def window_start(self, now: float) -> float:
         return _floor(now, self.cfg.slot_s) - self.cfg.window_s + self.cfg.slot_s
 
+    @property
+    def last_event_at(self) -> float:
+        """The latest event time folded so far (-inf before any): `now` may not be earlier."""
+        return self._now
+
     def window(self, now: float | None = None) -> KpiReport:
         """The last `window_s` seconds at `slot_s` resolution: calls offered since
         window_start(now), agent time since then. Cost: O(slots + agents)."""

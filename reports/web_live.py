@@ -95,6 +95,8 @@ class LiveBoard:
                     del self.calls[a]
 
     def snapshot(self, now: float, view: View) -> dict[str, Any]:
+        # the PBX stamps events with its own clock: one a moment ahead of ours is "now"
+        now = max(now, self.engine.last_event_at)
         report = self.engine.report(now).to_dict()
         window = self.engine.window(now).to_dict()
         live = self.engine.live(now)
