@@ -144,9 +144,7 @@ class _NameMap:
         return _CHAN_RE.sub(sub, text)
 
 
-async def run_flow(
-    name: str, speed: float = 20.0, settle: float = 1.0, max_lag: float = 5.0, confbridge_order: str = "recorded"
-) -> bytes:
+async def run_flow(name: str, speed: float = 20.0, settle: float = 1.0, max_lag: float = 5.0) -> bytes:
     """Replay one Local-channel flow; return the emulator's AMI bytes."""
     recorded = trace_path(name, ".ami").read_bytes()
     names = _NameMap(recorded)
@@ -156,7 +154,7 @@ async def run_flow(
         agi = AgiServer({"ivr": recorded_ivr})
         await agi.start("127.0.0.1", 0)
         agi_url = f"agi://127.0.0.1:{agi.port}"
-    emu = PbxEmulator("hotline", "hotline-secret", agi_url=agi_url, speed=speed, confbridge_order=confbridge_order)
+    emu = PbxEmulator("hotline", "hotline-secret", agi_url=agi_url, speed=speed)
     await emu.start("127.0.0.1", 0)
     received = bytearray()
     try:
