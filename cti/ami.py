@@ -188,7 +188,9 @@ class AmiClient:
     """One AMI session to one Asterisk, feeding a CallModel.
 
     `on_events` receives the domain events (lists, in stream order). Raw AMI events
-    can be observed by name with `subscribe("UserEvent", handler)`.
+    can be observed by name with `subscribe("UserEvent", handler)`. `on_resync`, when
+    given, receives each resync's events instead (called even when there are none, once
+    the model holds the PBX's channels): restart recovery acts around them.
     """
 
     def __init__(
@@ -198,10 +200,12 @@ class AmiClient:
         on_events: Callable[[list[Event]], None] | None = None,
         clock: Callable[[], float] = time.time,
         on_stale: Callable[[bool], None] | None = None,
+        on_resync: Callable[[list[Event]], None] | None = None,
     ) -> None:
         self.settings = settings
         self.model = model
         self._on_events = on_events or (lambda events: None)
+        self._on_resync = on_resync
         self._on_stale = on_stale
         self._clock = clock
         self._subscribers: dict[str, list[Callable[[Message], None]]] = {}
@@ -540,5 +544,10 @@ class AmiClient:
         self._set_stale(False)
         self.resyncs += 1
         log.info("ami_resynced", channels=len(channels.items), calls=self.model.call_count, events=len(events))
-        if events:
+        if self._on_resync is not None:
+            try:
+                self._on_resync(events)
+            except Exception:
+                log.exception("resync_consumer_failed", count=len(events))
+        elif events:
             self._deliver(events)

@@ -48,7 +48,19 @@ How Asterisk 20 events map onto calls (see the traces' README):
 - A customer originated straight into agent-connect (a call-back, a preview call)
   is an outbound call that arrives with its OriginateResponse, as the dialer's do.
 - Channel variables: `Status` reports an unset one as `NAME=(null)`, events and
-  CoreShowChannel as `NAME=`: both mean unset ("") here.
+  CoreShowChannel as `NAME=`: both mean unset ("") here. A resync reads a call's data
+  from the channel that carries it (`_carrier`: the `;2` half of a Local caller, a SIP
+  caller's own channel), whatever the order of the list, so a call first seen by a
+  resync is queued with the skills, queue and attributes the live stream would give.
+  `CC_ORIGINATE_ID` is Hotline's bookkeeping, no call attribute.
+- Other AMI clients: every session sees every client's `OriginateResponse`; only an
+  ActionID registered with `register_originate` gives an OriginateResulted.
+- ConfBridge: its events and the bridge's come in either order (ConfbridgeLeave
+  before or after BridgeLeave, even after the channel's Hangup); connection is decided
+  by the bridge, the end of a standing line by whichever comes first. Its announcer
+  (`CBAnn/...`) is an internal channel, never a party.
+- `Timestamp`s are not monotonic (an event is stamped when Asterisk builds it, before
+  events sent ahead of it): each domain event carries its own message's time.
 - Unknown events are ignored (one dict lookup). A handler error is logged and the
   message skipped: nothing here raises on bad input.
 """
@@ -102,6 +114,11 @@ class ModelConfig:
     system_contexts: frozenset[str] = frozenset({"hotline-play"})
     skill_variable: str = "CC_SKILL"
     campaign_variable: str = "CC_CAMPAIGN"
+    # Hotline's own bookkeeping on a channel (read back by Status), never call data
+    internal_variables: frozenset[str] = frozenset({"CC_ORIGINATE_ID"})
+    # channels Asterisk makes for itself inside a bridge: ConfBridge's announcer and
+    # recorder (no AMI events of their own, but named in BRIDGEPEER; never a party)
+    internal_techs: frozenset[str] = frozenset({"CBAnn", "CBRec", "Announcer", "Recorder"})
 
 
 def classify(name: str, config: ModelConfig) -> tuple[str, str]:
@@ -109,11 +126,14 @@ def classify(name: str, config: ModelConfig) -> tuple[str, str]:
 
     `Local/2001@agents-00000003;1` -> ("agent", "2001"); `SIP/agent1001-0000000a` ->
     ("agent", "agent1001"); `SIP/carrier-00000009` -> ("customer", "");
-    `Local/1002@agent-connect-00000002;1` -> ("helper", "").
+    `Local/1002@agent-connect-00000002;1` -> ("helper", ""); ConfBridge's announcer
+    `CBAnn/hotline-agent-2001-0000000d;2` -> ("helper", "").
     """
     tech, _, rest = name.partition("/")
     if not rest:
         return CUSTOMER, ""
+    if tech in config.internal_techs:
+        return HELPER, ""
     if tech == "Local":
         exten, _, where = rest.partition("@")
         context = where.rsplit(";", 1)[0].rsplit("-", 1)[0] if where else ""
@@ -163,6 +183,7 @@ def _age_s(text: str) -> float | None:
 class _Channel:
     __slots__ = (
         "agent_id",
+        "appdata",
         "application",
         "bridge",
         "call",
@@ -193,6 +214,7 @@ class _Channel:
         self.call = call
         self.variables: dict[str, str] = {}
         self.application = ""
+        self.appdata = ""  # the application's arguments (Status Data, CoreShowChannel ApplicationData)
 
 
 class _Call:
@@ -355,7 +377,8 @@ class CallModel:
 
     def register_originate(self, action_id: str, originate_id: str) -> None:
         """Tell the model which originate id an Originate's ActionID stands for, so the
-        OriginateResponse (which carries only the ActionID) names it."""
+        OriginateResponse (which carries only the ActionID) names it. An unregistered
+        ActionID is another AMI client's originate: no OriginateResulted for it."""
         if len(self._originates) >= MAX_PENDING_ORIGINATES:
             self._originates.pop(next(iter(self._originates)))
         self._originates[action_id] = originate_id
@@ -441,6 +464,7 @@ class CallModel:
             ch.caller_num = _caller(row.get("CallerIDNum", ch.caller_num))
             ch.caller_name = _caller(row.get("CallerIDName", ch.caller_name))
             ch.application = row.get("Application", "")
+            ch.appdata = row.get("Data") or row.get("ApplicationData") or ""
             ch.variables.update(row["vars"])
             ch.bridge = row.get("BridgeId") or row.get("BridgeID") or ""
             age = _age_s(row.get("Duration") or row.get("Seconds") or "")
@@ -553,7 +577,7 @@ class CallModel:
     def _note_variables(self, ch: _Channel, msg: Message) -> None:
         for name, value in msg.variables().items():
             ch.variables[name] = value
-            if value:
+            if value and name not in self.config.internal_variables:
                 ch.call.attributes[name] = value
         skill = ch.variables.get(self.config.skill_variable)
         if skill:
@@ -637,8 +661,10 @@ class CallModel:
             ch.role, ch.agent_id = classify(new, self.config)
 
     def _on_originate_response(self, h: dict[str, str], msg: Message, at: float, out: list[Event]) -> None:
-        action_id = h.get("ActionID", "")
-        originate_id = self._originates.pop(action_id, action_id)
+        # Every AMI session sees every client's OriginateResponse: only ours (an ActionID
+        # registered with its originate id) is an OriginateResulted. Another client's
+        # call is still followed (a dialer or call-back leg of theirs is a real call).
+        originate_id = self._originates.pop(h.get("ActionID", ""), None)
         success = h.get("Response") == "Success"
         uid = h.get("Uniqueid", "")
         if uid == UNKNOWN:
@@ -648,11 +674,12 @@ class CallModel:
         if spy and ch is not None:
             self._mark_spy(ch)
         call_id = "" if spy else ch.call.call_id if ch is not None else uid
-        out.append(
-            OriginateResulted(
-                at, originate_id, success, _int(h.get("Reason", "0")), call_id=call_id, channel=h.get("Channel", "")
+        if originate_id is not None:
+            out.append(
+                OriginateResulted(
+                    at, originate_id, success, _int(h.get("Reason", "0")), call_id=call_id, channel=h.get("Channel", "")
+                )
             )
-        )
         context = h.get("Context", "")
         dialer = context in self.config.outbound_contexts
         # a customer dialled straight into agent-connect (a call-back, a preview call)
@@ -1050,6 +1077,22 @@ class CallModel:
     def _agent_ringing(self, call: _Call) -> bool:
         return bool(self._ringing_legs(call))
 
+    def _carrier(self, customers: list[_Channel]) -> _Channel:
+        """Of a call's customer channels, the one that runs our dialplan and carries the
+        call's variables: the one on hold, queued or bridged; else the one in one of our
+        entry contexts; else a Local pair's `;2` half; else the first by Uniqueid."""
+        ordered = sorted(customers, key=lambda c: c.uid)
+        entry = self.config.inbound_contexts | self.config.outbound_contexts | self.config.helper_contexts
+        for test in (
+            lambda c: c.application in HOLD_APPLICATIONS or bool(c.bridge),
+            lambda c: c.context in entry,
+            lambda c: c.name.startswith("Local/") and c.name.endswith(";2"),
+        ):
+            found = next((c for c in ordered if test(c)), None)
+            if found is not None:
+                return found
+        return ordered[0]
+
     def _resync_rank(self, call: _Call) -> int:
         if self._customer_bridged_with(call):
             return 0
@@ -1061,14 +1104,16 @@ class CallModel:
         ]
         if not customers:
             return
-        for ch in customers:
-            for name, value in ch.variables.items():
-                if value:
-                    call.attributes[name] = value
-            skill = ch.variables.get(self.config.skill_variable)
-            if skill:
-                call.skills = parse_skills(skill)
-        main = next((c for c in customers if c.application in HOLD_APPLICATIONS or c.bridge), customers[0])
+        main = self._carrier(customers)
+        # the call's data as the live stream gives it: the variables of the channel that
+        # runs our dialplan (the `;2` half of a Local caller, whose `;1` is the caller's
+        # phone and says `(null)`; a SIP caller's own channel), whatever the list's order
+        for name, value in main.variables.items():
+            if value and name not in self.config.internal_variables:
+                call.attributes[name] = value
+        skill = main.variables.get(self.config.skill_variable)
+        if skill:
+            call.skills = parse_skills(skill)
         agent_id = self._customer_bridged_with(call)
         waiting = [c for c in customers if c.application in HOLD_APPLICATIONS]
         up_in_entry = any(
@@ -1086,7 +1131,8 @@ class CallModel:
         call.connected = False
         if waiting:
             if waiting[0].application == "Queue":
-                call.queue = waiting[0].variables.get("QUEUENAME", call.queue)
+                # Queue(support,t,...): the queue is its first argument (as QueueCallerJoin says)
+                call.queue = waiting[0].appdata.split(",", 1)[0].strip() or call.queue
             if call.agent:
                 if not call.held:
                     call.held = True

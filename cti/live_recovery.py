@@ -5,22 +5,88 @@ PBX's resync report them again, routes those reports without logging them a seco
 time (`already_logged`), restores the ring timer of a call found ringing at an agent
 (`found_ringing`), and closes in the log the calls the PBX no longer has
 (`end_vanished`).
+
+What is restored is what the log says happened, not the restart's view of it:
+
+- only calls the PBX had are open: a dialer attempt, a standing line's originate or a
+  wrap-up names a call id too, but no call (`CALL_EVENTS` open one), so nothing ends
+  "while Hotline was down" for them;
+- a call the log has waiting keeps its wait: the first resync (`resynced`) puts it back
+  in the router as the log queued it (queue, skills, priority, attributes, customer)
+  and when (`waiting_since`; the root restores the agents no later than that), before
+  the resync's reports; no agent takes a call until the PBX has said who is busy
+  (the agents free meanwhile wait, `_held`), so the router's offer says the real wait;
+- the day's counters (`count_today`: calls offered, answered, abandoned since local
+  midnight) are read from the log, not started again from zero.
 """
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import structlog
 
 from cti.live_calls import CallState
-from events import CallAbandoned, CallArrived, CallConnected, CallEnded, CallOffered, CallQueued, Event
+from cti.live_items import InboxItem, InLoop
+from events import (
+    EVENT_TYPES,
+    AgentStateChanged,
+    CallAbandoned,
+    CallArrived,
+    CallConnected,
+    CallEnded,
+    CallOffered,
+    CallQueued,
+    CallTransferred,
+    Event,
+)
 
 if TYPE_CHECKING:
     from cti.live import LiveCenter
 
 log = structlog.get_logger()
+
+# The events of a call the PBX had (CallArrived ... CallTransferred): any of them opens
+# it. A call id seen only in a dialer attempt, an originate's result or a wrap-up is no
+# call of the PBX's.
+CALL_EVENTS = tuple(cls for name, cls in EVENT_TYPES.items() if name.startswith("Call") and cls is not CallEnded)
+# Calls another part restores itself (cti/live_callbacks.py, cti/live_outbound.py).
+OWN_RECOVERY = ("callback", "preview")
+
+
+def day_start(now: float) -> float:
+    """Local midnight of `now` (the server's time zone: the wallboard's day)."""
+    lt = time.localtime(now)
+    return time.mktime((lt.tm_year, lt.tm_mon, lt.tm_mday, 0, 0, 0, 0, 0, -1))
+
+
+def open_waiting(history: Iterable[Event]) -> dict[str, tuple[float, CallQueued]]:
+    """Calls the log has waiting in a queue (queued, not connected, abandoned, ended or
+    sent to a final step since): call id -> (when it first queued, its last CallQueued)."""
+    waiting: dict[str, tuple[float, CallQueued]] = {}
+    first: dict[str, float] = {}
+    for event in history:
+        call_id = getattr(event, "call_id", "")
+        if not call_id:
+            continue
+        if isinstance(event, CallQueued):
+            first.setdefault(call_id, event.at)
+            if not any(event.attributes.get(k) for k in OWN_RECOVERY):
+                waiting[call_id] = (first[call_id], event)
+        elif isinstance(event, CallConnected | CallAbandoned | CallTransferred | CallEnded):
+            waiting.pop(call_id, None)
+            if isinstance(event, CallEnded):
+                first.pop(call_id, None)
+    return waiting
+
+
+def waiting_since(history: Iterable[Event]) -> float | None:
+    """When the longest-waiting call of the log began to wait (None: none waits): the
+    router must not be past it when the waiting calls are put back."""
+    return min((since for since, _ in open_waiting(history).values()), default=None)
 
 
 class Recovery:
@@ -28,10 +94,14 @@ class Recovery:
 
     def __init__(self, center: LiveCenter) -> None:
         self.center = center
+        self.waiting: dict[str, tuple[float, CallQueued]] = {}  # open_waiting() of the log at start
+        self._resynced = False  # the first resync after start was handled
+        self._held: list[str] = []  # agents kept from taking calls until the resync's reports are in
 
     def preload(self, history: Iterable[Event]) -> list[str]:
         """Open calls from the event log: returns their ids. Their state is restored so
         the resync's events route them without logging them twice."""
+        history = list(history)
         open_calls: dict[str, CallState] = {}
         for event in history:
             call_id = getattr(event, "call_id", "")
@@ -42,6 +112,8 @@ class Recovery:
                 continue
             state = open_calls.get(call_id)
             if state is None:
+                if not isinstance(event, CALL_EVENTS):
+                    continue  # a dialer attempt, a line's originate, a wrap-up: no call of the PBX's
                 state = open_calls[call_id] = CallState(call_id, started_at=event.at)
             if isinstance(event, CallArrived):
                 state.caller, state.direction, state.started_at = event.caller, event.direction, event.at
@@ -55,8 +127,74 @@ class Recovery:
                 state.logged.add(("CallConnected", event.agent_id))
             elif isinstance(event, CallAbandoned):
                 state.logged.add(("CallAbandoned", ""))
+        self.waiting = {k: v for k, v in open_waiting(history).items() if k in open_calls}
         self.center.adopt_calls(open_calls.values())
         return list(open_calls)
+
+    def count_today(self, history: Iterable[Event], now: float) -> None:
+        """The day's calls offered, answered and abandoned (each call once, as the live
+        loop counts them) from the log, for /healthz: a restart does not reset them."""
+        since = day_start(now)
+        offered: set[str] = set()
+        answered: set[str] = set()
+        abandoned: set[str] = set()
+        for event in history:
+            if event.at < since:
+                continue
+            if isinstance(event, CallQueued):
+                offered.add(event.call_id)
+            elif isinstance(event, CallConnected):
+                answered.add(event.call_id)
+            elif isinstance(event, CallAbandoned):
+                abandoned.add(event.call_id)
+        stats = self.center.stats
+        stats.calls_offered, stats.calls_answered, stats.calls_abandoned = len(offered), len(answered), len(abandoned)
+
+    def resynced(self, events: list[Event]) -> list[InboxItem]:
+        """What the inbox gets for a resync's events (the AMI client's `on_resync`, run
+        when the call model has the PBX's channels). The first after start puts the
+        log's waiting calls the PBX still has back in the router first (their own
+        reports of waiting are then not routed again), and frees the agents only after
+        the resync's reports (who is on a call, who is ringing)."""
+        if self._resynced:
+            return list(events)
+        self._resynced = True
+        calls = self.center.pbx_calls
+        found = {call_id: queued for call_id, queued in self.waiting.items() if calls.caller_channel(call_id)}
+        if not found:
+            return list(events)
+        kept = [e for e in events if not (isinstance(e, CallQueued) and e.call_id in found)]
+        return [InLoop(functools.partial(self._requeue, found)), *kept, InLoop(self._release)]
+
+    async def _requeue(self, found: dict[str, tuple[float, CallQueued]]) -> None:
+        """(inside the consumer, before the resync's reports) The agents free in the
+        router wait; each waiting call goes back in line as the log queued it, at the
+        time it first queued (the router keeps that as its wait)."""
+        c = self.center
+        router = c.router
+        earliest = min(since for since, _ in found.values())
+        for agent_id in c.directory.endpoints:
+            if router.agent_state(agent_id) == "available":
+                router.handle(AgentStateChanged(at=earliest, agent_id=agent_id, state="paused"), earliest)
+                self._held.append(agent_id)
+        for call_id, (since, queued) in sorted(found.items(), key=lambda item: item[1][0]):
+            state = c.call(call_id)
+            state.queued = True
+            state.channel = state.channel or c.channel_fallback(call_id)
+            await c.apply(router.handle(queued, since), c.now(since))
+        log.info("restart_calls_requeued", calls=len(found), agents_held=len(self._held))
+
+    async def _release(self) -> None:
+        """(inside the consumer, after the resync's reports) The held agents are free
+        again: the router offers them the waiting calls."""
+        c = self.center
+        held, self._held = self._held, []
+        for agent_id in held:
+            info = c.router.agent_info(agent_id)
+            if info is None or not info["paused"] or info["pause_reason"]:
+                continue  # the agent changed their state meanwhile
+            now = c.now()
+            await c.apply(c.router.handle(AgentStateChanged(at=now, agent_id=agent_id, state="available"), now), now)
 
     def already_logged(self, event: Event) -> bool:
         """Is this the resync reporting again what the log already has?"""

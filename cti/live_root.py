@@ -50,6 +50,7 @@ from cti.live_items import (
     LoggedElsewhere,
     RulesChanged,
 )
+from cti.live_recovery import waiting_since
 from cti.pbx import AmiPbx
 from events import AgentLoggedIn, AgentLoggedOut, AgentStateChanged, CallQueued, Event, IvrStepped, WrapUpEnded
 from routing import Router, RuleError, load_rules, rules_from_data
@@ -310,7 +311,10 @@ async def build_live(
         router.add_agent(profile_of(user))
     now = clock()
     history = await recent_events(store, now)
-    restored = restore_agent_states(history, router, now)
+    # (the agents no later than the longest-waiting call began to wait: it goes back in
+    # line at that time after the first resync, cti/live_recovery.py)
+    since = waiting_since(history)
+    restored = restore_agent_states(history, router, now if since is None else min(now, since))
 
     inbox = LiveInbox()
     model = CallModel(ModelConfig())
@@ -325,7 +329,15 @@ async def build_live(
     )
     if reconnect_s is not None:
         settings = replace(settings, reconnect_min_s=reconnect_s[0], reconnect_max_s=reconnect_s[1])
-    client = AmiClient(settings, model, on_events, clock=clock)
+
+    def on_resync(batch: list[Event]) -> None:
+        """A resync's events: restart recovery acts around the first one's."""
+        if events is not None:
+            events.extend(batch)
+        for item in center.recovery.resynced(batch):
+            inbox.put(item)
+
+    client = AmiClient(settings, model, on_events, clock=clock, on_resync=on_resync)
     for name in RAW_EVENTS:
         client.subscribe(name, inbox.put)
     skills = line_skills if line_skills is not None else campaign_skills(config)
@@ -352,6 +364,7 @@ async def build_live(
         agents=users,  # (the router has them: add_agent above)
     )
     open_calls = center.recovery.preload(history)
+    center.recovery.count_today(history, now)  # /healthz: the day's calls, not this process's
     return Live(
         config=config,
         store=store,

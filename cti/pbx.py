@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cti.ami import AmiClient, AmiDisconnected, AmiError, AmiTimeout
-from cti.ami_codec import Message
+from cti.ami_codec import Message, variable_value
 
 ORIGINATE_ID_VARIABLE = "CC_ORIGINATE_ID"
 
@@ -301,7 +301,7 @@ class AmiPbx:
         response = await self._do(
             [("Action", "Getvar"), ("Channel", _check("Getvar", channel)), ("Variable", _check("Getvar", name))]
         )
-        return VariableValue(channel, name, response.get("Value"))
+        return VariableValue(channel, name, variable_value(response.get("Value")))  # "(null)": unset
 
     async def setvar(self, channel: str, name: str, value: str) -> ActionDone:
         if "\r" in value or "\n" in value:

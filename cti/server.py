@@ -50,7 +50,7 @@ async def healthz(request: web.Request) -> web.Response:
         "bus": bus,
         "pbx": pbx,
         "uptime_s": round(time.time() - app[STARTED_AT], 3),
-        # since this process started (zero while the live loop is off)
+        # today's, from the event log at the live loop's start (zero while it is off)
         "calls_offered": 0,
         "calls_answered": 0,
         "calls_abandoned": 0,

@@ -385,9 +385,7 @@ async def confbridge_app(p: Pbx, ch: Channel, name: str, user_profile: str) -> s
     waiter: asyncio.Future[str] = p.loop.create_future()
     ch.bridge_waiter = waiter
     p.conference_join(ch, name, marked=marked, end_marked=end_marked)
-    result = await waiter
-    p.set_var(ch, "CONFBRIDGE_RESULT", result)
-    return result
+    return await waiter  # (the conference sets CONFBRIDGE_RESULT when it removes the user)
 
 
 async def hotline_agent_line(p: Pbx, ch: Channel, _prio: int) -> None:

@@ -26,7 +26,12 @@ a `hold` context (any exten: MusicOnHold until redirected, HOLD_SECS, default
 Redirects honour the priority of `inbound,1000,N` (5 = straight back to music).
 Hotline's standing agent lines (`hotline-agent-line` / `hotline-agent-join`, see
 dialplan.py) run ConfBridge(): a `Conference` is a base/softmix bridge kept by name
-in `Pbx.conferences`, with ConfbridgeStart/Join/Leave/End around the bridge events.
+in `Pbx.conferences`, with ConfbridgeStart/Join/Leave/End around the bridge events in
+standing-line-confbridge.ami's order (or each pair swapped, `confbridge_order`
+"reversed": a real Asterisk's order varies between runs), and its silent CBAnn
+announcer (counted in BridgeNumChannels, named in BRIDGEPEER, no events of its own).
+Some Timestamps go back as Asterisk's do (ConfbridgeJoin, stamped before the BRIDGEPEER
+sent ahead of it).
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ CAUSE_TXT = {
     34: "Circuit/channel congestion",
 }
 ASTERISK_VERSION = "20.20.1"
+CONFBRIDGE_ORDERS = ("recorded", "reversed")
 ANSWER_DELAY = 0.5  # Answer() on a Local channel: the next app runs ~0.5 s later
 UNKNOWN = "<unknown>"
 
@@ -152,7 +158,13 @@ class Bridge:
         """BridgeType, BridgeTechnology, BridgeCreator, BridgeName."""
         return "basic", "simple_bridge", UNKNOWN, UNKNOWN
 
-    def block(self, prefix: str = "") -> list[tuple[str, str]]:
+    def count(self) -> int:
+        """BridgeNumChannels: the channels in the bridge."""
+        return len(self.channels)
+
+    def block(self, prefix: str = "", count: int | None = None) -> list[tuple[str, str]]:
+        """The bridge snapshot; `count` for a stale one (Asterisk sends some events
+        with the snapshot taken before the change they report)."""
         p = prefix
         kind, tech, creator, name = self.kind()
         return [
@@ -161,7 +173,7 @@ class Bridge:
             (f"{p}BridgeTechnology", tech),
             (f"{p}BridgeCreator", creator),
             (f"{p}BridgeName", name),
-            (f"{p}BridgeNumChannels", str(len(self.channels))),
+            (f"{p}BridgeNumChannels", str(self.count() if count is None else count)),
             (f"{p}BridgeVideoSourceMode", "none"),
         ]
 
@@ -171,16 +183,26 @@ class Conference(Bridge):
     """A ConfBridge conference (app_confbridge): a base bridge mixed by softmix,
     named after the conference. It stays up with one participant (keep_alone), and,
     as a base bridge, does not relabel the Linkedids of the channels in it.
+    `users`: joined and not yet left (ConfbridgeJoin/ConfbridgeLeave; a user can have
+    left the conference and still be in the bridge, or the reverse, for a moment);
     `marked`: users joined with marked=yes; `end_marked`: users removed when the
-    last marked user leaves (their ConfBridge() returns, the dialplan goes on)."""
+    last marked user leaves (their ConfBridge() returns, the dialplan goes on).
+    `announcer`: the `;2` half of the conference's CBAnn/<name>-<n> pair, an internal
+    channel (no AMI events, not in CoreShowChannels or Status) counted in
+    BridgeNumChannels and named in the users' BRIDGEPEER (standing-line-confbridge.ami)."""
 
     name: str = ""
+    users: list[Channel] = field(default_factory=list)
     marked: list[Channel] = field(default_factory=list)
     end_marked: list[Channel] = field(default_factory=list)
+    announcer: Channel | None = None
     ended: bool = False
 
     def kind(self) -> tuple[str, str, str, str]:
         return "base", "softmix", "ConfBridge", self.name
+
+    def count(self) -> int:
+        return len(self.channels) + (self.announcer is not None)
 
 
 @dataclass(eq=False)
@@ -279,10 +301,19 @@ class Pbx:
         agi_url: str | None = None,
         epoch: float | None = None,
         channelvars: tuple[str, ...] = CHANVARS,
+        confbridge_order: str = "recorded",
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be > 0")
+        if confbridge_order not in CONFBRIDGE_ORDERS:
+            raise ValueError(f"confbridge_order must be one of {CONFBRIDGE_ORDERS}, not {confbridge_order!r}")
         self.channelvars = tuple(channelvars)
+        # ConfBridge's events and the bridge's come from different threads in Asterisk:
+        # their order varies between runs. "recorded" is standing-line-confbridge.ami's;
+        # "reversed" swaps each ConfbridgeJoin/Leave with its BridgeEnter/Leave (Hotline
+        # must rely on neither).
+        self.confbridge_order = confbridge_order
+        self.last_stamp = 0.0  # the Timestamp of the last event sent
         self.speed = speed
         self.agi_url = agi_url
         self.loop = asyncio.get_running_loop()
@@ -308,8 +339,14 @@ class Pbx:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.speed)
 
-    def emit(self, event: str, headers: list[tuple[str, str]], privilege: str = "call,all") -> None:
-        data = encode([("Event", event), ("Privilege", privilege), ("Timestamp", f"{self.now():.6f}"), *headers])
+    def emit(
+        self, event: str, headers: list[tuple[str, str]], privilege: str = "call,all", stamp: float | None = None
+    ) -> None:
+        """Send an event to every session. `stamp`: its Timestamp when Asterisk takes it
+        before the events sent ahead of it (then Timestamps go back: real traces do)."""
+        at = self.now() if stamp is None else stamp
+        self.last_stamp = at
+        data = encode([("Event", event), ("Privilege", privilege), ("Timestamp", f"{at:.6f}"), *headers])
         self.broadcast(data)
 
     def broadcast(self, data: bytes) -> None:
@@ -501,7 +538,11 @@ class Pbx:
             self._cancel_dial(ch.dialing, "CANCEL", 0)
         if ch.queue_entry is not None:
             self._queue_abandon(ch.queue_entry)
-        if ch.bridge is not None:
+        conference, stale = None, None
+        if isinstance(ch.bridge, Conference):
+            conference = ch.bridge
+            stale = self._conference_hangup(conference, ch)
+        elif ch.bridge is not None:
             self.bridge_leave(ch)
         if ch.agi_hangup is not None:
             ch.agi_hangup.set()
@@ -509,6 +550,8 @@ class Pbx:
         if ch.cdr:
             self._cdr(ch, final)
         self.emit("Hangup", [*ch.block(), ("Cause", str(final)), ("Cause-txt", CAUSE_TXT.get(final, "Unknown"))])
+        if conference is not None and stale is not None:
+            self._conference_gone(conference, ch, stale)  # ConfbridgeLeave after the Hangup, as recorded
         self.channels.pop(ch.name, None)
         self._ledger_hangup(ch, final)
         attempt = ch.dial_as_dest
@@ -577,7 +620,10 @@ class Pbx:
         )
 
     def soft_hangup(self, ch: Channel, cause: int) -> None:
-        """AMI Hangup / a phone hanging up: SoftHangupRequest, then the hang-up."""
+        """AMI Hangup / a phone hanging up: SoftHangupRequest, then the hang-up. A
+        conference user leaves the conference and its bridge first (as recorded)."""
+        if isinstance(ch.bridge, Conference) and not ch.dead:
+            self.conference_leave(ch, "request")
         self.emit("SoftHangupRequest", [*ch.block(), ("Cause", str(cause))])
         self.hangup(ch, cause)
 
@@ -623,6 +669,9 @@ class Pbx:
         bridge = ch.bridge
         if bridge is None:
             return
+        if isinstance(bridge, Conference):
+            self.conference_leave(ch, "redirect")
+            return
         if bridge.before_leave is not None:
             hook, bridge.before_leave = bridge.before_leave, None
             hook(ch)
@@ -653,26 +702,38 @@ class Pbx:
     # ------------------------------------------------------------ app_confbridge
 
     def conference_join(self, ch: Channel, name: str, marked: bool = False, end_marked: bool = False) -> Conference:
-        """ConfBridge(name) joins `ch`: BridgeCreate + ConfbridgeStart for a new
-        conference, then BridgeEnter + ConfbridgeJoin. A user waiting for the marked
-        user (wait_marked) is in the bridge at once (it hears music; no
-        MusicOnHold events)."""
+        """ConfBridge(name) joins `ch`: BridgeCreate, the announcer (CBAnn, silent) and
+        ConfbridgeStart for a new conference, then BridgeEnter, the users' BRIDGEPEER and
+        ConfbridgeJoin, stamped before the last BRIDGEPEER (as recorded: its Timestamp
+        goes back). A user waiting for the marked user (wait_marked) is in the bridge at
+        once (it hears music; no MusicOnHold events)."""
         conf = self.conferences.get(name)
         if conf is None:
             conf = Conference(str(uuid.uuid4()), keep_alone=True, name=name)
-            created = conf
-            conf.after_leave = lambda leaving: self._conference_left(created, leaving)
             self.conferences[name] = conf
             self.emit("BridgeCreate", conf.block())
+            conf.announcer = self._announcer(name)
             self.emit("ConfbridgeStart", [("Conference", name), *conf.block()])
+        conf.users.append(ch)
         if marked:
             conf.marked.append(ch)
         if end_marked:
             conf.end_marked.append(ch)
-        self.bridge_enter(conf, ch)
-        self.emit(
-            "ConfbridgeJoin", [("Conference", name), *conf.block(), *ch.block(), ("Admin", "No"), ("Muted", "No")]
-        )
+
+        def joined(stamp: float | None = None, count: int | None = None) -> None:
+            self.emit(
+                "ConfbridgeJoin",
+                [("Conference", name), *conf.block(count=count), *ch.block(), ("Admin", "No"), ("Muted", "No")],
+                stamp=stamp,
+            )
+
+        if self.confbridge_order == "reversed":
+            joined(count=conf.count() + 1)
+            self.bridge_enter(conf, ch)
+            self._bridge_peers(conf, last=ch)
+        else:
+            self.bridge_enter(conf, ch)
+            joined(stamp=self._bridge_peers(conf, last=ch))
         if conf.marked:
             now = self.now()
             for other in conf.channels:
@@ -681,30 +742,151 @@ class Pbx:
                     other.call.connected_at = now
         return conf
 
-    def _conference_left(self, conf: Conference, ch: Channel) -> bool:
-        """after_leave of a Conference (BridgeLeave has been sent): ConfbridgeLeave;
-        the last marked user leaving removes the end_marked users (their
-        ConfBridge() returns); the last one out ends the conference."""
-        self.emit("ConfbridgeLeave", [("Conference", conf.name), *conf.block(), *ch.block(), ("Admin", "No")])
+    def _announcer(self, name: str) -> Channel:
+        """The conference's CBAnn/<name>-<n> pair (an internal channel: it takes a
+        channel number and two Uniqueids, and sends no event); returns the `;2` half,
+        which is in the bridge."""
+        base = f"CBAnn/{name}-{next(self._local):08x}"
+        u1, u2 = self.new_uniqueid(), self.new_uniqueid()
+        now = self.now()
+        one, two = (
+            Channel(f"{base};{half}", uid, u1, "", "", state=6, half=half, created_at=now, cdr=False)
+            for half, uid in ((1, u1), (2, u2))
+        )
+        one.partner, two.partner = two, one
+        return two
+
+    def _bridge_peers(self, conf: Conference, last: Channel | None = None, cleared: Channel | None = None) -> float:
+        """BRIDGEPEER of the users in the bridge (the announcer first, then the others),
+        `last`'s after the rest; `cleared` (leaving) gets an empty one. Returns the time
+        taken just before the last one (ConfbridgeJoin's Timestamp)."""
+        stamp = self.now()
+        if cleared is not None:
+            self._var_event(cleared, "BRIDGEPEER", "")
+            return stamp
+        members = [c for c in conf.channels if c is not last] + ([last] if last in conf.channels else [])
+        for member in members:
+            peers = [conf.announcer.name] if conf.announcer is not None else []
+            peers += [c.name for c in conf.channels if c is not member]
+            if member is last:
+                stamp = self.now()
+                self._var_event(member, "BRIDGEPEER", ",".join(peers), stamp=max(self.now(), stamp + 1e-6))
+            else:
+                self._var_event(member, "BRIDGEPEER", ",".join(peers))
+        return stamp
+
+    def _var_event(self, ch: Channel, name: str, value: str, stamp: float | None = None) -> None:
+        ch.vars[name] = value
+        self.emit("VarSet", [*ch.block(), ("Variable", name), ("Value", value)], "dialplan,all", stamp=stamp)
+
+    def conference_leave(self, ch: Channel, why: str) -> None:
+        """`ch`, still up, leaves its conference: `why` "request" (an AMI Hangup of it:
+        ConfbridgeLeave first, then BridgeLeave, as recorded) or "redirect" (BridgeLeave
+        first). The last marked user leaving removes the end_marked users."""
+        conf = ch.bridge
+        if not isinstance(conf, Conference):
+            return
+        conference_first = (why == "request") == (self.confbridge_order == "recorded")
+        self._bridge_peers(conf, cleared=ch)
+        was_marked = False
+        if conference_first:
+            was_marked = self._confbridge_leave(conf, ch)
+            self._conference_bridge_leave(conf, ch)
+        else:
+            self._conference_bridge_leave(conf, ch)
+            was_marked = self._confbridge_leave(conf, ch)
+        if why == "request":
+            self.set_var(ch, "CONFBRIDGE_RESULT", "HANGUP")
+        self._user_left(conf, was_marked)
+
+    def _conference_hangup(self, conf: Conference, ch: Channel) -> int | None:
+        """A user hung up in the conference (before its Hangup event): as recorded, it
+        leaves the bridge now and the conference after its Hangup (`_conference_gone`,
+        given the returned stale BridgeNumChannels); "reversed": all of it now (None)."""
+        if self.confbridge_order == "reversed":
+            was_marked = self._confbridge_leave(conf, ch)
+            self._bridge_peers(conf, cleared=ch)
+            self._conference_bridge_leave(conf, ch)
+            self.set_var(ch, "CONFBRIDGE_RESULT", "HANGUP")
+            self._user_left(conf, was_marked)
+            return None
+        stale = conf.count()
+        self._bridge_peers(conf, cleared=ch)
+        self._conference_bridge_leave(conf, ch)
+        self.set_var(ch, "CONFBRIDGE_RESULT", "HANGUP")
+        return stale
+
+    def _conference_gone(self, conf: Conference, ch: Channel, stale: int) -> None:
+        """After a hung-up user's Hangup: its ConfbridgeLeave (with the bridge snapshot
+        from before it left the bridge)."""
+        self._user_left(conf, self._confbridge_leave(conf, ch, count=stale))
+
+    def _confbridge_leave(self, conf: Conference, ch: Channel, count: int | None = None) -> bool:
+        """ConfbridgeLeave; True if `ch` was a marked user."""
+        if ch not in conf.users:
+            return False
+        conf.users.remove(ch)
+        self.emit(
+            "ConfbridgeLeave", [("Conference", conf.name), *conf.block(count=count), *ch.block(), ("Admin", "No")]
+        )
         was_marked = ch in conf.marked
         for group in (conf.marked, conf.end_marked):
             if ch in group:
                 group.remove(ch)
+        return was_marked
+
+    def _conference_bridge_leave(self, conf: Conference, ch: Channel) -> None:
+        if ch not in conf.channels:
+            return
+        conf.channels.remove(ch)
+        ch.bridge = None
+        self.emit("BridgeLeave", conf.block() + ch.block())
+        self._bridge_peers(conf)
+        if conf.ended and not conf.channels:
+            self.loop.call_soon(self._conference_destroy, conf, [])
+
+    def _user_left(self, conf: Conference, was_marked: bool) -> None:
+        """The last marked user gone: the end_marked users are removed (their
+        ConfBridge() returns ENDMARKED after the bridge is destroyed); the last user out
+        ends the conference (ConfbridgeEnd; BridgeDestroy once the bridge is empty,
+        after what is being done now, as recorded)."""
+        kicked: list[tuple[Channel, asyncio.Future[str] | None]] = []
         if was_marked and not conf.marked:
-            for other in [c for c in conf.channels if c in conf.end_marked]:
-                if other.bridge is not conf:
-                    continue
-                waiter, other.bridge_waiter = other.bridge_waiter, None
-                self.bridge_leave(other)  # BridgeLeave + ConfbridgeLeave (this hook again)
-                if waiter is not None and not waiter.done():
-                    waiter.set_result("ENDMARKED")
-        if not conf.channels and not conf.ended:
+            for user in [u for u in conf.users if u in conf.end_marked and u.bridge is conf]:
+                waiter, user.bridge_waiter = user.bridge_waiter, None
+                kicked.append((user, waiter))
+                self.set_var(user, "CONFBRIDGE_RESULT", "ENDMARKED")
+                if self.confbridge_order == "recorded":
+                    self._confbridge_leave(conf, user)
+                else:
+                    self._bridge_peers(conf, cleared=user)
+                    self._conference_bridge_leave(conf, user)
+                    self._confbridge_leave(conf, user)
+        if not conf.users and not conf.ended:
             conf.ended = True
-            self.emit("ConfbridgeEnd", [("Conference", conf.name), *conf.block()])
-            self.emit("BridgeDestroy", conf.block())
+            self.emit("ConfbridgeEnd", [("Conference", conf.name), *conf.block(count=len(conf.channels))])
             if self.conferences.get(conf.name) is conf:
                 del self.conferences[conf.name]
-        return True
+        for user, _ in kicked:
+            if user.bridge is conf:
+                self._bridge_peers(conf, cleared=user)
+                self._conference_bridge_leave(conf, user)
+        if conf.ended and not conf.channels:
+            self.loop.call_soon(self._conference_destroy, conf, kicked)
+        else:
+            for _, waiter in kicked:
+                if waiter is not None and not waiter.done():
+                    waiter.set_result("ENDMARKED")
+
+    def _conference_destroy(self, conf: Conference, kicked: list[tuple[Channel, asyncio.Future[str] | None]]) -> None:
+        """The empty bridge goes (its announcer silently), then the removed users'
+        dialplan goes on."""
+        if conf.announcer is not None and not conf.channels:
+            conf.announcer = None
+            self.emit("BridgeDestroy", conf.block())
+        for _, waiter in kicked:
+            if waiter is not None and not waiter.done():
+                waiter.set_result("ENDMARKED")
 
     # ------------------------------------------------------------ dialplan programs
 

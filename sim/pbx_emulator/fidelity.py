@@ -5,7 +5,10 @@ Channel names differ between runs only by their instance counters
 canonical by numbering the instances in order of first appearance
 (`Local/1000@inbound-#0;2`). Each event goes into the sequence of every channel it
 names, tagged with the role (`Channel`, `DestChannel`, `TransfereeChannel`, ...).
-Queue member events (no channel) go into per-queue-member sequences.
+Queue member events (no channel) go into per-queue-member sequences. A ConfBridge
+conference's events (the bridge's and ConfBridge's own, and its users' BRIDGEPEER,
+which names the silent CBAnn announcer) go, in order and with BridgeNumChannels, into
+one `conference:<name>` sequence: its event order is checked across channels.
 """
 
 from __future__ import annotations
@@ -39,7 +42,14 @@ SIGNIFICANT: dict[str, tuple[str, ...]] = {
     "AgentRingNoAnswer": ("Queue", "Interface"),
     "AgentConnect": ("Queue", "Interface"),
     "AgentComplete": ("Queue", "Interface", "Reason"),
+    # app_confbridge
+    "ConfbridgeJoin": ("Conference",),
+    "ConfbridgeLeave": ("Conference",),
 }
+CONFERENCE_EVENTS = frozenset(
+    {"BridgeCreate", "BridgeEnter", "BridgeLeave", "BridgeDestroy"}
+    | {"ConfbridgeStart", "ConfbridgeJoin", "ConfbridgeLeave", "ConfbridgeEnd"}
+)
 QUEUE_MEMBER_EVENTS: dict[str, tuple[str, ...]] = {
     "QueueMemberAdded": ("Paused",),
     "QueueMemberPause": ("Paused", "PausedReason"),
@@ -75,6 +85,7 @@ def significant_events(stream: Iterable[Message] | bytes) -> dict[str, list[tupl
     """Per canonical channel (or `queue:<name>:<interface>`), the significant events."""
     msgs = messages(stream) if isinstance(stream, (bytes, bytearray)) else stream
     namer = ChannelNamer()
+    conferences = _Conferences(namer)
     out: dict[str, list[tuple[str, ...]]] = {}
     for msg in msgs:
         ev = msg.event
@@ -85,6 +96,9 @@ def significant_events(stream: Iterable[Message] | bytes) -> dict[str, list[tupl
         for key, value in msg.headers:
             if key.endswith("Channel") and value:
                 namer(value)
+        conference = conferences.entry(msg)
+        if conference is not None:
+            out.setdefault(f"conference:{conference[0]}", []).append(conference[1])
         if ev in SIGNIFICANT:
             fields = tuple(f"{h}={msg.get(h)}" for h in SIGNIFICANT[ev])
             for role in CHANNEL_ROLES:
@@ -101,6 +115,34 @@ def significant_events(stream: Iterable[Message] | bytes) -> dict[str, list[tupl
             fields = tuple(f"{h}={msg.get(h)}" for h in QUEUE_MEMBER_EVENTS[ev])
             out.setdefault(key, []).append((ev, *fields))
     return out
+
+
+class _Conferences:
+    """Follows which conference each channel is in (from the bridge events) to file
+    a conference's events, and its users' BRIDGEPEER, under the conference."""
+
+    def __init__(self, namer: ChannelNamer) -> None:
+        self.namer = namer
+        self.where: dict[str, str] = {}  # canonical channel -> conference name
+
+    def entry(self, msg: Message) -> tuple[str, tuple[str, ...]] | None:
+        ev = msg.event
+        if ev in CONFERENCE_EVENTS and msg.get("BridgeCreator") == "ConfBridge":
+            name = msg.get("BridgeName")
+            chan = self.namer(msg.get("Channel")) if msg.get("Channel") else ""
+            if ev == "BridgeEnter":
+                self.where[chan] = name
+            return name, (ev, chan, f"count={msg.get('BridgeNumChannels')}")
+        if ev == "VarSet" and msg.get("Variable") == "BRIDGEPEER":
+            chan = self.namer(msg.get("Channel"))
+            conference = self.where.get(chan)
+            if conference is None:
+                return None
+            peers = ",".join(self.namer(p) for p in msg.get("Value").split(",") if p)
+            if not peers:
+                del self.where[chan]  # cleared as it leaves
+            return conference, ("BRIDGEPEER", chan, peers)
+        return None
 
 
 def diff(expected: dict[str, list[tuple[str, ...]]], actual: dict[str, list[tuple[str, ...]]]) -> list[str]:

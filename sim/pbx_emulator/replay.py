@@ -144,7 +144,9 @@ class _NameMap:
         return _CHAN_RE.sub(sub, text)
 
 
-async def run_flow(name: str, speed: float = 20.0, settle: float = 1.0, max_lag: float = 5.0) -> bytes:
+async def run_flow(
+    name: str, speed: float = 20.0, settle: float = 1.0, max_lag: float = 5.0, confbridge_order: str = "recorded"
+) -> bytes:
     """Replay one Local-channel flow; return the emulator's AMI bytes."""
     recorded = trace_path(name, ".ami").read_bytes()
     names = _NameMap(recorded)
@@ -154,7 +156,7 @@ async def run_flow(name: str, speed: float = 20.0, settle: float = 1.0, max_lag:
         agi = AgiServer({"ivr": recorded_ivr})
         await agi.start("127.0.0.1", 0)
         agi_url = f"agi://127.0.0.1:{agi.port}"
-    emu = PbxEmulator("hotline", "hotline-secret", agi_url=agi_url, speed=speed)
+    emu = PbxEmulator("hotline", "hotline-secret", agi_url=agi_url, speed=speed, confbridge_order=confbridge_order)
     await emu.start("127.0.0.1", 0)
     received = bytearray()
     try:

@@ -14,6 +14,7 @@ from sim.pbx_emulator import dialplan
 from sim.pbx_emulator.engine import (
     ASTERISK_VERSION,
     CHANVARS,
+    CONFBRIDGE_ORDERS,
     Channel,
     DialAttempt,
     Ledger,
@@ -804,10 +805,17 @@ class PbxEmulator:
         agi_url: str | None = None,
         speed: float = 1.0,
         channelvars: tuple[str, ...] = CHANVARS,
+        confbridge_order: str = "recorded",
     ) -> None:
         """`channelvars`: manager.conf's channelvars (the `ChanVariable:` lines of
-        channel events); the default is the recorded configuration's four."""
+        channel events); the default is the recorded configuration's four.
+        `confbridge_order`: "recorded" (standing-line-confbridge.ami's order of
+        ConfBridge's and the bridge's events) or "reversed" (each pair swapped: the
+        order varies between runs of a real Asterisk)."""
+        if confbridge_order not in CONFBRIDGE_ORDERS:
+            raise ValueError(f"confbridge_order must be one of {CONFBRIDGE_ORDERS}, not {confbridge_order!r}")
         self.channelvars = tuple(channelvars)
+        self.confbridge_order = confbridge_order
         self.ami_user = ami_user
         self.ami_secret = ami_secret
         self.agi_url = agi_url
@@ -830,7 +838,12 @@ class PbxEmulator:
         return self.pbx.ledger
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._pbx = Pbx(speed=self.speed, agi_url=self.agi_url, channelvars=self.channelvars)
+        self._pbx = Pbx(
+            speed=self.speed,
+            agi_url=self.agi_url,
+            channelvars=self.channelvars,
+            confbridge_order=self.confbridge_order,
+        )
         self._server = await asyncio.start_server(self._accept, host, port)
         self.host = host
         self.port = self._server.sockets[0].getsockname()[1]

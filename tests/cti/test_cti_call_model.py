@@ -36,9 +36,21 @@ def brief(e: Event) -> tuple[Any, ...]:
     return (k,)
 
 
+def recorded_model(name: str, actions: bytes | None = None) -> CallModel:
+    """A model that knows the recording's Originates as its own, each named by its
+    ActionID (Hotline registers an Originate's ActionID before sending it; another AMI
+    client's OriginateResponse is no OriginateResulted)."""
+    model = CallModel()
+    data = actions if actions is not None else (TRACES / f"{name}.actions").read_bytes()
+    for action in parse_bytes(data, expect_banner=False):
+        if isinstance(action, Message) and action.get("Action") == "Originate":
+            model.register_originate(action.get("ActionID"), action.get("ActionID"))
+    return model
+
+
 def replay(name: str, chunk: int = 4096) -> tuple[list[Event], CallModel]:
     data = (TRACES / f"{name}.ami").read_bytes()
-    model, parser, out = CallModel(), AmiParser(), []
+    model, parser, out = recorded_model(name), AmiParser(), []
     for i in range(0, len(data), chunk):
         for item in parser.feed(data[i : i + chunk]):
             out.extend(model.feed_item(item, 0.0))
@@ -317,7 +329,7 @@ def test_originate_response_before_newchannel() -> None:
     i = next(n for n, m in enumerate(blocks) if m.get("Event") == "OriginateResponse")
     j = next(n for n, m in enumerate(blocks) if m.get("Event") == "Newchannel")
     moved = blocks[:j] + [blocks[i]] + [m for n, m in enumerate(blocks) if n >= j and n != i]
-    model = CallModel()
+    model = recorded_model("outbound-answered")
     events = [e for m in moved for e in model.feed(m, 0.0)]
     assert [brief(e) for e in events] == EXPECTED["outbound-answered"]
     assert model.call_count == 0
@@ -342,7 +354,7 @@ def test_unknown_events_and_malformed_blocks_are_skipped() -> None:
 
 def test_memory_is_flat_over_the_load_trace() -> None:
     data = gzip.open(TRACES / "load" / "load-4cps.ami.gz").read()
-    model, parser = CallModel(), AmiParser()
+    model, parser = recorded_model("load", gzip.open(TRACES / "load" / "load-4cps.actions.gz").read()), AmiParser()
     peak = 0
     counts: dict[str, int] = {}
     for i in range(0, len(data), 1 << 16):
@@ -402,7 +414,8 @@ def test_resync_reads_status_null_as_unset(reverse: bool) -> None:
     """Status reports an unset variable as `NAME=(null)` (status-null-vars.ami): the
     caller-phone half `;1` says CC_SKILL=(null), the `;2` half CC_SKILL=billing. The
     real skill is kept whichever half comes last; `(null)` is no attribute, and
-    CC_CAMPAIGN=(null) does not make the call a dialer's."""
+    CC_CAMPAIGN=(null) does not make the call a dialer's. CC_ORIGINATE_ID (Hotline's
+    own bookkeeping, not in the live stream's ChanVariables) is no attribute either."""
     status = _snapshot("status-null-vars", "status-null-vars-03")
     assert [m.get("Channel")[-1] for m in status] == ["1", "2"]
     if reverse:
@@ -411,11 +424,7 @@ def test_resync_reads_status_null_as_unset(reverse: bool) -> None:
         model = CallModel()
         events = model.resync(snapshot, 100.0)
         assert [brief(e) for e in events] == [("CallArrived", "inbound", "5556789", "1000"), ("CallQueued", "", B)]
-        assert events[-1].attributes == {
-            "CC_SKILL": "billing",
-            "CC_CALLID": "1796536606.1",
-            "CC_ORIGINATE_ID": "5f0c9e2a7b3d4e61a8c2d94b17e05f3a",
-        }
+        assert events[-1].attributes == {"CC_SKILL": "billing", "CC_CALLID": "1796536606.1"}
         variables = model.channel_variables()
         assert variables["Local/1000@inbound-00000000;1"]["CC_SKILL"] == ""
         assert "(null)" not in {v for vs in variables.values() for v in vs.values()}
@@ -427,7 +436,7 @@ def test_a_spy_is_no_agent_and_no_call() -> None:
     agent 2090; its OriginateResulted names no call."""
     blocks = _blocks("chanspy-listen")
     cut = next(n for n, m in enumerate(blocks) if m.get("Event") == "ChanSpyStart") + 1
-    model = CallModel()
+    model = recorded_model("chanspy-listen")
     events = [e for m in blocks[:cut] for e in model.feed(m, 0.0)]
     spy_result = events[-1]
     assert brief(spy_result) == ("OriginateResulted", "chanspy-listen-04", True, 4) and spy_result.call_id == ""
@@ -459,7 +468,7 @@ def test_consultation_not_answered_returns_the_call_to_the_agent() -> None:
     counted once."""
     blocks = _blocks("attended-transfer-noanswer")
     unhold = next(n for n, m in enumerate(blocks) if m.get("Event") == "Unhold") + 1
-    model = CallModel()
+    model = recorded_model("attended-transfer-noanswer")
     for m in blocks[:unhold]:
         model.feed(m, 0.0)
     view = model.call("1796536737.38")
@@ -473,7 +482,7 @@ def test_consultation_not_answered_returns_the_call_to_the_agent() -> None:
             ("DialStatus", "CANCEL"),
         ]
     )
-    model = CallModel()
+    model = recorded_model("attended-transfer-noanswer")
     events = [e for m in [*blocks[:hangup], cancel, *blocks[hangup:]] for e in model.feed(m, 0.0)]
     assert [brief(e) for e in events] == EXPECTED["attended-transfer-noanswer"]
 
@@ -518,7 +527,7 @@ def test_standing_line_leaving_its_conference_ends_the_call_by_the_agent() -> No
         n for n, m in enumerate(blocks) if m.get("Event") == "ConfbridgeLeave" and "2001@agents" in m.get("Channel")
     ]
     for dropped in ([], line_leave):
-        model = CallModel()
+        model = recorded_model("standing-line-confbridge")
         events = [e for n, m in enumerate(blocks) if n not in dropped for e in model.feed(m, 0.0)]
         assert [brief(e) for e in events] == EXPECTED["standing-line-confbridge"]
 

@@ -529,9 +529,9 @@ CONF_EVENTS = (
 )
 
 
-def conf_trail(c: RawAmiClient, start: int = 0) -> list[tuple[str, str]]:
-    """(event, channel) of the bridge/conference events since `start`."""
-    return [(m.event, m.get("Channel")) for m in c.messages[start:] if m.event in CONF_EVENTS]
+def conf_trail(c: RawAmiClient, start: int = 0, also: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(event, channel) of the bridge/conference events (and `also`) since `start`."""
+    return [(m.event, m.get("Channel")) for m in c.messages[start:] if m.event in CONF_EVENTS + also]
 
 
 async def open_line(c: RawAmiClient, agent: str = "2001") -> Message:
@@ -582,7 +582,7 @@ async def test_agent_line_conference_callers_come_and_go(emu: PbxEmulator) -> No
         agent = agent_join["Channel"]
         assert agent.startswith("Local/2001@agents-") and agent.endswith(";1")
         bridge = agent_join["BridgeUniqueid"]
-        assert_conference_block(agent_join, bridge, "1")
+        assert_conference_block(agent_join, bridge, "2")  # the line and the conference's announcer
         assert (agent_join["Admin"], agent_join["Muted"]) == ("No", "No")
         assert conf_trail(c) == [
             ("BridgeCreate", ""),
@@ -601,9 +601,9 @@ async def test_agent_line_conference_callers_come_and_go(emu: PbxEmulator) -> No
         n = len(c.messages)
         caller_join = await join(c, caller)
         assert conf_trail(c, n) == [("BridgeEnter", caller), ("ConfbridgeJoin", caller)]
-        assert_conference_block(caller_join, bridge, "2")
+        assert_conference_block(caller_join, bridge, "3")
         enter = next(m for m in c.messages[n:] if m.event == "BridgeEnter")
-        assert_conference_block(enter, bridge, "2")
+        assert_conference_block(enter, bridge, "3")
         # a base bridge: nobody's Linkedid is relabelled
         assert caller_join["Linkedid"] == held["Linkedid"] != agent_join["Linkedid"]
         assert not [m for m in c.messages[n:] if m.event == "MusicOnHoldStart"]
@@ -612,16 +612,21 @@ async def test_agent_line_conference_callers_come_and_go(emu: PbxEmulator) -> No
         n = len(c.messages)
         await c.action("Hangup", [("Channel", caller[:-1] + "1")])
         left = await c.wait_for(ev("ConfbridgeLeave", Channel=caller), start=n)
-        assert_conference_block(left, bridge, "1")
+        assert_conference_block(left, bridge, "3")  # the snapshot from before it left (recorded)
         assert left["Admin"] == "No"
-        await c.wait_for(ev("Hangup", Channel=caller), start=n)
-        assert conf_trail(c, n) == [("BridgeLeave", caller), ("ConfbridgeLeave", caller)]
+        # as recorded: out of the bridge, hung up, then out of the conference
+        assert conf_trail(c, n, also=("Hangup",)) == [
+            ("Hangup", caller[:-1] + "1"),
+            ("BridgeLeave", caller),
+            ("Hangup", caller),
+            ("ConfbridgeLeave", caller),
+        ]
         _, listed = await c.collect_list("CoreShowChannels")
         assert {m["Channel"]: m["BridgeId"] for m in listed if m.event == "CoreShowChannel"}[agent] == bridge
 
         # a second caller joins the same conference
         second = (await held_caller(c, '"Brian" <5552345>'))["Channel"]
-        assert_conference_block(await join(c, second), bridge, "2")
+        assert_conference_block(await join(c, second), bridge, "3")
         assert not c.events("ConfbridgeEnd") and not c.events("BridgeDestroy")
     finally:
         await c.close()
@@ -647,7 +652,7 @@ async def test_agent_hanging_up_the_line_removes_the_callers_and_ends_the_confer
         agent_join = await open_line(c)
         agent = agent_join["Channel"]
         bridge = waiting["BridgeUniqueid"]
-        assert_conference_block(agent_join, bridge, "2")
+        assert_conference_block(agent_join, bridge, "3")
         assert rec.connected_at is not None
         # an originated customer (call-back / dialer leg) joins the same conference
         await c.action(
@@ -657,26 +662,33 @@ async def test_agent_hanging_up_the_line_removes_the_callers_and_ends_the_confer
             ),
         )
         customer = (
-            await c.wait_for(ev("ConfbridgeJoin", Context="hotline-agent-join", Exten="2001", BridgeNumChannels="3"))
+            await c.wait_for(ev("ConfbridgeJoin", Context="hotline-agent-join", Exten="2001", BridgeNumChannels="4"))
         )["Channel"]
         assert customer.startswith("Local/5550001@customers-") and customer.endswith(";1")
 
         n = len(c.messages)
         assert (await c.action("Hangup", [("Channel", agent)]))["Message"] == "Channel Hungup"
         await c.wait_for(ev("BridgeDestroy", BridgeUniqueid=bridge), start=n)
-        assert conf_trail(c, n) == [
-            ("BridgeLeave", agent),
+        # as recorded (standing-line-confbridge.ami): the line leaves the conference, then
+        # its bridge; the callers are removed from the conference, it ends, they leave the
+        # bridge; the line hangs up; the bridge goes
+        trail = conf_trail(c, n, also=("Hangup",))
+        assert trail[: trail.index(("BridgeDestroy", "")) + 1] == [
             ("ConfbridgeLeave", agent),
-            ("BridgeLeave", caller),
+            ("BridgeLeave", agent),
             ("ConfbridgeLeave", caller),
-            ("BridgeLeave", customer),
             ("ConfbridgeLeave", customer),
             ("ConfbridgeEnd", ""),
+            ("BridgeLeave", caller),
+            ("BridgeLeave", customer),
+            ("Hangup", agent),
+            ("Hangup", agent[:-1] + "2"),
             ("BridgeDestroy", ""),
         ]
         end = c.events("ConfbridgeEnd")[-1]
         assert end["Conference"] == "hotline-agent-2001"
-        assert_conference_block(end, bridge, "0")
+        assert_conference_block(end, bridge, "2")
+        assert c.events("BridgeDestroy")[-1]["BridgeNumChannels"] == "0"
         # the removed callers' dialplan goes on: CONFBRIDGE_RESULT, then Hangup() at priority 2
         for chan in (caller, customer):
             hang = await c.wait_for(ev("Newexten", Channel=chan, Application="Hangup"), start=n)
@@ -709,10 +721,10 @@ async def test_caller_redirected_out_of_the_conference_leaves_the_agent_in_it(em
             )
             await c.wait_for(ev("MusicOnHoldStart", Channel=caller), start=n)
             assert conf_trail(c, n) == [("BridgeLeave", caller), ("ConfbridgeLeave", caller)]
-            assert_conference_block(c.events("ConfbridgeLeave")[-1], bridge, "1")
+            assert_conference_block(c.events("ConfbridgeLeave")[-1], bridge, "2")
             # back to the agent: the same conference, still up
             n = len(c.messages)
-            assert_conference_block(await join(c, caller), bridge, "2")
+            assert_conference_block(await join(c, caller), bridge, "3")
             assert conf_trail(c, n) == [("BridgeEnter", caller), ("ConfbridgeJoin", caller)]
         assert not c.events("ConfbridgeEnd")
         assert [m["Channel"] for m in c.events("ConfbridgeJoin")].count(agent) == 1
