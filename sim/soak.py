@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import random
@@ -67,6 +68,10 @@ class LoadReport:
     max_event_backlog: int
     stuck_agents: list[str]
     stranded: dict[str, float]  # call -> longest wait beside a free eligible agent (s)
+    # calls that came and went while the Hotline side was down (killed, not yet resynced):
+    # no AMI client can see them, so they are left out of the reconciliation
+    unseen_while_down: int
+    backlog_at_kill: int  # events not yet written when the Hotline side was killed (lost)
     wall_s: float
     events_stored: int
     rss_mb: float
@@ -108,11 +113,22 @@ async def _interactions_reach(store: SqlStore, count: int) -> None:
         await asyncio.sleep(0.2)
 
 
-async def _faults(rig: Rig, spec: LoadSpec, agents: Any, counts: Counter[str], outage: TcpOutage | None) -> None:
+async def _faults(
+    rig: Rig,
+    spec: LoadSpec,
+    agents: Any,
+    counts: Counter[str],
+    outage: TcpOutage | None,
+    stop: asyncio.Event,
+    down: list[tuple[float, float]],
+) -> None:
+    """Until `stop` is set. A fault step in progress (a kill and its restart) is never
+    cut: cancelled mid-restart, the rig would be left on the killed center. `down`
+    gets each kill's (PBX time killed, PBX time back after the first resync)."""
     start = rig.emulator.pbx.now()
     next_drop = spec.drop_every_s
     killed = False
-    while True:
+    while not stop.is_set():
         await asyncio.sleep(0.05)
         elapsed = rig.emulator.pbx.now() - start
         if outage is not None and spec.store_outage is not None:
@@ -131,8 +147,17 @@ async def _faults(rig: Rig, spec: LoadSpec, agents: Any, counts: Counter[str], o
             next_drop += spec.drop_every_s  # type: ignore[operator]
         if spec.kill_at_s is not None and not killed and elapsed >= spec.kill_at_s:
             killed = True
+            # What this step tries is the restart from the PBX's resync and the log: the
+            # log catches up first (a kill loses what is not yet written, as a crash of
+            # the process would; under a heavy load that is many events, which no
+            # reconciliation could match; `backlog_at_kill` says how many).
+            with contextlib.suppress(TimeoutError):
+                await rig.wait_for(lambda: rig.eventlog.backlog == 0, timeout=10)
+            counts["backlog_at_kill"] += rig.eventlog.backlog
+            killed_at = rig.emulator.pbx.now()
             await rig.kill_center()
             await rig.start_center(agents, DEFAULT_ROUTING)
+            down.append((killed_at, rig.emulator.pbx.now()))
             counts["restarts"] += 1
 
 
@@ -155,6 +180,11 @@ def agents_on_two_calls(events: list[Any], slack_s: float = 0.5) -> dict[str, li
             if nxt[0] < cur[1] - slack_s:
                 out.setdefault(agent, []).append(f"{nxt[2]} during {cur[2]}")
     return out
+
+
+def _within(start: float, end: float | None, windows: list[tuple[float, float]]) -> bool:
+    """Did [start, end] fall inside one of the windows (an open end never does)?"""
+    return end is not None and any(a <= start and end <= b for a, b in windows)
 
 
 async def run_load(store: SqlStore, spec: LoadSpec, outage: TcpOutage | None = None) -> LoadReport:
@@ -182,10 +212,12 @@ async def run_load(store: SqlStore, spec: LoadSpec, outage: TcpOutage | None = N
                 await asyncio.sleep(0.1)
 
         watcher = asyncio.create_task(watch())
-        faults = asyncio.create_task(_faults(rig, spec, agents, counts, outage))
+        stop_faults = asyncio.Event()
+        down: list[tuple[float, float]] = []
+        faults = asyncio.create_task(_faults(rig, spec, agents, counts, outage, stop_faults, down))
         try:
             await _traffic(AmiPbx(callers), rig, spec, counts)
-            faults.cancel()
+            stop_faults.set()
             [fault_outcome] = await asyncio.gather(faults, return_exceptions=True)
             if isinstance(fault_outcome, Exception):  # e.g. the restart failed: the old center is gone
                 raise RuntimeError(f"fault injection failed: {fault_outcome!r}") from fault_outcome
@@ -201,9 +233,14 @@ async def run_load(store: SqlStore, spec: LoadSpec, outage: TcpOutage | None = N
                 )
             except TimeoutError:
                 pass
-            await rig.center.wait_idle()
+            await asyncio.wait_for(rig.center.wait_idle(), 60)  # (a consumer that stopped: a failure, not a hang)
             await rig.wait_for(lambda: rig.eventlog.backlog == 0, timeout=60)
-            created = sum(1 for c in rig.emulator.ledger.calls.values() if c.kind == "inbound")
+            # (less the calls that may have come and gone unseen while it was down)
+            created = sum(
+                1
+                for c in rig.emulator.ledger.calls.values()
+                if c.kind == "inbound" and not _within(c.created_at, c.ended_at, down)
+            )
             try:
                 await asyncio.wait_for(_interactions_reach(store, created), timeout=60)
             except TimeoutError:
@@ -235,6 +272,9 @@ async def run_load(store: SqlStore, spec: LoadSpec, outage: TcpOutage | None = N
         if isinstance(e, (CallQueued, CallConnected, CallAbandoned, CallEnded)):
             per_call.setdefault(e.call_id, Counter())[type(e).__name__] += 1
     kpi = batch_report(events, with_intervals=False).overall
+    logged = {call_id for e in events if (call_id := getattr(e, "call_id", ""))}
+    unseen = {c.linkedid for c in ledger_calls if c.linkedid not in logged and _within(c.created_at, c.ended_at, down)}
+    ledger_calls = [c for c in ledger_calls if c.linkedid not in unseen]
     ledger = {
         "created": len(ledger_calls),
         "connected": sum(1 for c in ledger_calls if c.connected_at is not None),
@@ -304,6 +344,8 @@ async def run_load(store: SqlStore, spec: LoadSpec, outage: TcpOutage | None = N
         max_event_backlog=counts["max_backlog"],
         stuck_agents=stuck,
         stranded={k: round(v, 1) for k, v in stranded.items()},
+        unseen_while_down=len(unseen),
+        backlog_at_kill=counts["backlog_at_kill"],
         wall_s=round(time.monotonic() - wall0, 1),
         events_stored=len(events),
         rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

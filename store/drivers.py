@@ -211,6 +211,10 @@ class SqliteDriver:
         conn = await aiosqlite.connect(str(path), isolation_level=None)
         conn.row_factory = aiosqlite.Row
         await conn.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL still survives a crash of the process (a SIGKILL): only a
+        # power loss may take the last commits. FULL syncs the disk at every commit,
+        # and the event log's writer falls seconds behind when the disk is busy.
+        await conn.execute("PRAGMA synchronous=NORMAL")
         await conn.execute("PRAGMA foreign_keys=ON")
         await conn.execute("PRAGMA busy_timeout=5000")
         return cls(conn)

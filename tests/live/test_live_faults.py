@@ -23,7 +23,7 @@ async def _run(tmp_path: Path, spec: LoadSpec):
 
 
 def _assert_reconciled(report) -> None:
-    assert report.problems == []
+    assert not report.problems, "\n".join(report.problems)
     assert report.ledger["created"] >= 50
     assert report.ledger["connected"] > 0 and report.ledger["abandoned"] > 0
     # The live counters count since the (last) start; the event log and KPIs count everything.
