@@ -161,6 +161,10 @@ class PbxConfig(Section):
     # is applied when the loop is back if it waited at most this long; an older one is
     # refused ("expired": the agent sends it again, knowing what happened since).
     command_ttl_s: float = Field(60.0, gt=0, le=86_400, allow_inf_nan=False)
+    # Of several `hotline serve` sharing the store, the holder of the leader lease runs
+    # the live loop (cti/leadership.py); a leader that cannot renew it for this long
+    # stops acting, and a standby takes over (it claims every third of it).
+    lease_s: float = Field(3.0, ge=0.3, le=60, allow_inf_nan=False)
     # Standing agent lines (docs/asterisk.md): each logged-in agent's phone is kept in its
     # own conference and callers join it with no ring. "off"; "campaigns": agents with
     # the skill of an enabled campaign; "all": every agent. Needs the dialplan additions.

@@ -226,6 +226,12 @@ async def run_demo(options: DemoOptions) -> None:
     # Simulated agents log in and go available (the desktop sends the same commands).
     from cti.live_app import LIVE
 
+    # (a demo killed a moment ago may still hold the leader lease: this one takes over
+    # when it runs out, cti/leadership.py)
+    for _ in range(int((config.pbx.lease_s + 5) / 0.1)):
+        if LIVE in app:
+            break
+        await asyncio.sleep(0.1)
     center = app[LIVE]
     for user in demo_campaign_agents():
         await center.handle_agent_command({"agent_id": user.login, "action": "available"})

@@ -3,29 +3,41 @@ PBX actions, the FastAGI IVR, agent commands from the desktops, campaigns.
 
 Enabled by `[pbx] enabled = true`. The loop is wired by its composition root
 (cti/live_root.py); this module runs it in the app's cleanup context (stopped in
-reverse order on shutdown) and reports on it in /healthz.
+reverse order on shutdown) while this process holds the leader lease
+(cti/leadership.py: of several servers sharing a store, one runs it, the others stand
+by), and reports on it in /healthz.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
 
 from config.schema import HotlineConfig
-from cti.live_root import AMI, EVENTLOG, LIVE, build_live
+from cti.leadership import Leadership
+from cti.live_root import AMI, EVENTLOG, LIVE, Live, build_live
 
-__all__ = ["AMI", "EVENTLOG", "LIVE", "live_health", "setup_live"]
+__all__ = ["AMI", "EVENTLOG", "LEADERSHIP", "LIVE", "live_health", "setup_live"]
+
+LEADERSHIP = web.AppKey("leadership", Leadership)
 
 
 def live_health(app: web.Application, config: HotlineConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(pbx status, live figures) for /healthz."""
-    if not config.pbx.enabled or AMI not in app:
-        return {"status": "disabled" if not config.pbx.enabled else "starting"}, {}
+    """(pbx status, live figures) for /healthz. A standby says so: it serves the web
+    and is healthy without the live loop (`leader` tells which process runs it)."""
+    if not config.pbx.enabled:
+        return {"status": "disabled"}, {}
+    leadership = app.get(LEADERSHIP)
+    role = {"leader": leadership.health()} if leadership is not None else {}
+    if AMI not in app:
+        status = "standby" if leadership is not None and leadership.role == "standby" else "starting"
+        return {"status": status, **role}, {}
     client, center, eventlog = app[AMI], app[LIVE], app[EVENTLOG]
     status = "ok" if client.connected and not client.stale else ("stale" if client.connected else "down")
-    pbx = {"status": status, "connections": client.connections, "resyncs": client.resyncs}
+    pbx = {"status": status, "connections": client.connections, "resyncs": client.resyncs, **role}
     stats = center.stats
     live = {
         "calls_offered": stats.calls_offered,
@@ -44,16 +56,61 @@ def setup_live(app: web.Application, config: HotlineConfig) -> None:
         app.cleanup_ctx.append(_live_context(config))
 
 
+class _LiveRunner:
+    """Starts the live loop when this process is elected, kills it when deposed (as a
+    crash would: no AMI logoff, nothing more written; the next leader restores from
+    the log and the PBX) and stops it cleanly at shutdown."""
+
+    def __init__(self, app: web.Application, config: HotlineConfig, leadership: Callable[[], Leadership]) -> None:
+        self.app = app
+        self.config = config
+        self._leadership = leadership
+        self.live: Live | None = None
+
+    async def elect(self, epoch: int) -> None:
+        from cti.server import BUS, STORE
+
+        live = await build_live(self.config, self.app[STORE], self.app[BUS], fence=self._leadership().fence)
+        await live.start()
+        self.live = live
+        self.app[LIVE], self.app[AMI], self.app[EVENTLOG] = live.center, live.client, live.eventlog
+
+    async def depose(self, reason: str) -> None:
+        live, self.live = self.live, None
+        for key in (LIVE, AMI, EVENTLOG):
+            self.app.pop(key, None)
+        if live is not None:
+            await live.kill()
+
+    async def stop(self) -> None:
+        live, self.live = self.live, None
+        if live is not None:
+            await live.stop()
+
+
 def _live_context(config: HotlineConfig) -> Callable[[web.Application], AsyncIterator[None]]:
-    from cti.server import BUS, STORE
+    from cti.server import STORE
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        live = await build_live(config, app[STORE], app[BUS])
-        await live.start()
-        app[LIVE], app[AMI], app[EVENTLOG] = live.center, live.client, live.eventlog
+        runner = _LiveRunner(app, config, lambda: leadership)
+        leadership = Leadership(
+            app[STORE],
+            on_elected=runner.elect,
+            on_deposed=runner.depose,
+            ttl_s=config.pbx.lease_s,
+            renew_s=config.pbx.lease_s / 3,
+        )
+        app[LEADERSHIP] = leadership
+        await leadership.claim_once()  # a lone server leads from its start
+        task = asyncio.create_task(leadership.run(), name="leadership")
         try:
             yield
         finally:
-            await live.stop()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            try:
+                await runner.stop()
+            finally:
+                await leadership.release()
 
     return context

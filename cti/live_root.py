@@ -295,6 +295,7 @@ async def build_live(
     seed: int = 0,
     line_skills: Collection[str] | None = None,
     directory_every_s: float = 30.0,
+    fence: Callable[[], str | None] | None = None,
 ) -> Live:
     """Wire the live loop from the validated configuration (`[pbx]`, `[routing]`,
     `[ivr]`, `[campaigns]`), the store and the bus. Nothing runs until `Live.start()`.
@@ -303,7 +304,9 @@ async def build_live(
     `events` (every domain event the call model reports is appended to it),
     `reconnect_s` (the AMI client's (min, max) reconnect delays), the router's `seed`,
     `line_skills` (skills whose agents get standing lines in "campaigns" mode, for
-    campaigns run outside the configuration; default: the configured campaigns')."""
+    campaigns run outside the configuration; default: the configured campaigns').
+    `fence`: None while this process may act on the PBX, else why not (the leader's
+    term, cti/leadership.py); every PBX action checks it first."""
     pbx = config.pbx
     users = await store.list_users("agent")
     router = Router(await load_live_rules(store, config), seed=seed)
@@ -343,7 +346,7 @@ async def build_live(
     skills = line_skills if line_skills is not None else campaign_skills(config)
     center = LiveCenter(
         router=router,
-        pbx=AmiPbx(client),
+        pbx=AmiPbx(client, fence=fence),
         pbx_calls=ModelCalls(model),
         eventlog=BufferedEventLog(store),
         bus=bus,

@@ -23,7 +23,7 @@ Dialplan assumptions (defaults follow tests/fixtures/ami-traces/asterisk-config/
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -162,8 +162,12 @@ class AmiPbx:
         agent_connect_context: str = "agent-connect",
         play_target: Target = Target("hotline-play", "s", 1),
         action_timeout_s: float | None = None,
+        fence: Callable[[], str | None] | None = None,
     ) -> None:
         self.client = client
+        # None while this process may act; else why not (cti/leadership.py: a deposed
+        # leader's action is refused here, before anything reaches the PBX)
+        self.fence = fence
         self.hold_target = hold_target
         self.hold_max_s = hold_max_s
         self.agent_connect_context = agent_connect_context
@@ -172,6 +176,9 @@ class AmiPbx:
 
     async def _do(self, headers: list[tuple[str, str]], action_id: str | None = None) -> Message:
         name = headers[0][1]
+        refused = self.fence() if self.fence is not None else None
+        if refused is not None:
+            raise PbxUnavailable(name, refused)
         try:
             return await self.client.send(headers, timeout=self.action_timeout_s, action_id=action_id)
         except AmiDisconnected as exc:

@@ -43,7 +43,7 @@ async def healthz(request: web.Request) -> web.Response:
     from cti.live_app import live_health
 
     pbx, live = live_health(app, config)
-    ok = store["status"] == "ok" and bus["status"] == "ok" and pbx["status"] in ("ok", "disabled")
+    ok = store["status"] == "ok" and bus["status"] == "ok" and pbx["status"] in ("ok", "disabled", "standby")
     body = {
         "status": "ok" if ok else "degraded",
         "store": store,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import time
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -30,6 +31,7 @@ from store.models import (
     DncEntry,
     Interaction,
     LeadRecord,
+    Lease,
     StoredEvent,
 )
 from store.phones import InvalidPhone, normalize_phone
@@ -84,9 +86,38 @@ class MemoryStore:
         self._dnc: dict[tuple[str, str], DncEntry] = {}  # (campaign, E.164) -> entry
         self._callbacks: dict[str, Callback] = {}
         self._commands: dict[str, AgentCommand] = {}  # request id -> row, in the order kept
+        self._leases: dict[str, Lease] = {}
 
     async def migrate(self) -> list[str]:
         return []
+
+    # ------------------------------------------------------------ leader lease
+
+    async def claim_lease(self, name: str, holder: str, ttl_s: float) -> Lease:
+        if not ttl_s > 0:
+            raise ValueError(f"ttl_s: must be positive, not {ttl_s!r}")
+        now = time.time()
+        old = self._leases.get(name)
+        if old is None:
+            lease = Lease(name, holder, 1, now, now + ttl_s, now)
+        elif old.holder == holder and old.expires_at > now:
+            lease = replace(old, expires_at=now + ttl_s, now=now)
+        elif old.expires_at <= now:
+            lease = Lease(name, holder, old.epoch + 1, now, now + ttl_s, now)
+        else:
+            return replace(old, now=now)
+        self._leases[name] = lease
+        return lease
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        now = time.time()
+        old = self._leases.get(name)
+        if old is not None and old.holder == holder and old.expires_at > now:
+            self._leases[name] = replace(old, expires_at=now, now=now)
+
+    async def current_lease(self, name: str) -> Lease | None:
+        old = self._leases.get(name)
+        return None if old is None else replace(old, now=time.time())
 
     async def close(self) -> None:
         return None

@@ -169,3 +169,18 @@ class DncEntry:
     source: str = ""  # disposition | api | import | ... (with what it names, e.g. "import:dnc.csv")
     added_at: float = 0.0
     added_by: str = ""  # the agent, user or command that added it
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The leader lease as the store saw it when asked (`now`: the store's clock)."""
+
+    name: str
+    holder: str
+    epoch: int
+    acquired_at: float
+    expires_at: float
+    now: float
+
+    def held_by(self, holder: str) -> bool:
+        return self.holder == holder and self.expires_at > self.now

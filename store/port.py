@@ -36,6 +36,7 @@ from store.models import (
     DncEntry,
     Interaction,
     LeadRecord,
+    Lease,
     SettingsVersion,
     StoredEvent,
     User,
@@ -216,7 +217,35 @@ class AgentCommands(Protocol):
         ...
 
 
-class Store(EventLog, CustomerDirectory, Interactions, DialerState, DoNotCallList, Callbacks, AgentCommands, Protocol):
+class LeaderLeases(Protocol):
+    """Named leases, one holder at a time, on the store's clock (store.models.Lease):
+    the processes sharing a store elect the one that runs the live loop."""
+
+    async def claim_lease(self, name: str, holder: str, ttl_s: float) -> Lease:
+        """Take the lease if it is free or ran out, or renew it if `holder` has it: it
+        then runs `ttl_s` from the store's now. The epoch grows whenever a term starts
+        (a new holder, or a holder back after its lease ran out). Returns the lease as
+        it stands, whoever holds it."""
+        ...
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        """End `holder`'s term now (a clean stop): the next claim takes it at once."""
+        ...
+
+    async def current_lease(self, name: str) -> Lease | None: ...
+
+
+class Store(
+    EventLog,
+    CustomerDirectory,
+    Interactions,
+    DialerState,
+    DoNotCallList,
+    Callbacks,
+    AgentCommands,
+    LeaderLeases,
+    Protocol,
+):
     """The whole SQL store: the role ports and what only the SQL adapter keeps."""
 
     kind: str

@@ -22,6 +22,7 @@ from store.models import (
     DncEntry,
     Interaction,
     LeadRecord,
+    Lease,
     SettingsVersion,
     StoredEvent,
     User,
@@ -620,6 +621,45 @@ class SqlStore:
             )
         return gone
 
+    # ------------------------------------------------------------ leader lease (issue 15)
+
+    async def claim_lease(self, name: str, holder: str, ttl_s: float) -> Lease:
+        """One upsert: a free or run-out lease changes hands (epoch + 1), the holder's
+        is renewed, another's live lease is left alone; then the row as it stands. The
+        database's clock decides, so servers' clocks need not agree."""
+        if not ttl_s > 0:
+            raise ValueError(f"ttl_s: must be positive, not {ttl_s!r}")
+        now = _NOW_SQL[self._db.kind]
+        mine = f"leader_lease.holder = excluded.holder AND leader_lease.expires_at > {now}"
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO leader_lease (name, holder, epoch, acquired_at, expires_at)"
+                f" VALUES ($1, $2, 1, {now}, {now} + $3)"
+                " ON CONFLICT (name) DO UPDATE SET"
+                f" epoch = CASE WHEN {mine} THEN leader_lease.epoch ELSE leader_lease.epoch + 1 END,"
+                f" acquired_at = CASE WHEN {mine} THEN leader_lease.acquired_at ELSE {now} END,"
+                f" holder = excluded.holder, expires_at = {now} + $3"
+                f" WHERE leader_lease.holder = excluded.holder OR leader_lease.expires_at <= {now}",
+                name,
+                holder,
+                float(ttl_s),
+            )
+            rows = await tx.fetch(f"SELECT {_LEASE_COLS}, {now} AS now FROM leader_lease WHERE name = $1", name)
+        return _lease(rows[0])
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        now = _NOW_SQL[self._db.kind]
+        await self._db.execute(
+            f"UPDATE leader_lease SET expires_at = {now} WHERE name = $1 AND holder = $2 AND expires_at > {now}",
+            name,
+            holder,
+        )
+
+    async def current_lease(self, name: str) -> Lease | None:
+        now = _NOW_SQL[self._db.kind]
+        rows = await self._db.fetch(f"SELECT {_LEASE_COLS}, {now} AS now FROM leader_lease WHERE name = $1", name)
+        return _lease(rows[0]) if rows else None
+
     # ------------------------------------------------------------ dialer state (campaign leads)
 
     async def add_lead_states(self, records: Iterable[LeadRecord]) -> int:
@@ -836,4 +876,23 @@ def _dnc(row: Mapping[str, Any]) -> DncEntry:
         source=row["source"],
         added_at=float(row["added_at"]),
         added_by=row["added_by"],
+    )
+
+
+# The database's clock, in seconds since the epoch, for the leader lease.
+_NOW_SQL = {
+    "postgresql": "extract(epoch from clock_timestamp())::double precision",
+    "sqlite": "((julianday('now') - 2440587.5) * 86400.0)",
+}
+_LEASE_COLS = "name, holder, epoch, acquired_at, expires_at"
+
+
+def _lease(row: Mapping[str, Any]) -> Lease:
+    return Lease(
+        name=row["name"],
+        holder=row["holder"],
+        epoch=int(row["epoch"]),
+        acquired_at=float(row["acquired_at"]),
+        expires_at=float(row["expires_at"]),
+        now=float(row["now"]),
     )
