@@ -3,7 +3,8 @@
 A caller who keeps their place in the queue (virtual hold), a queue whose final step
 is `callback`, and an agent who schedules a call-back in wrap-up all make one promise
 (`store.models.Callback`). `CallbackScheduler` writes it, queues it with the router
-when due (the promised agent preferred: the `preferred_agent` attribute), marks it
+when due (a promise an agent made is theirs alone for `agent_s` first: the router's
+`preferred_agent` and `preferred_agent_s` attributes, then the queue's), marks it
 `dialing` with the attempt counted before the customer is dialled, `done` when the
 customer is connected, and when they do not answer either schedules the next attempt
 (`retry_s` later, up to `attempts` dials) or closes it `failed`. After a restart the
@@ -61,12 +62,14 @@ class CallbackScheduler:
         attempts: int = 3,
         retry_s: float = 600.0,
         poll_s: float = 5.0,
+        agent_s: float = 120.0,
     ) -> None:
         self.center = center
         self.store = store
         self.attempts = attempts
         self.retry_s = retry_s
         self.poll_s = poll_s
+        self.agent_s = agent_s  # how long a promise made by an agent waits for that agent alone
         self._rows: dict[str, Callback] = {}  # row id -> the row as last written (open promises)
         self._live: dict[str, str] = {}  # live call id -> row id (queued or dialling now)
         self._unsaved: dict[str, Callback] = {}  # rows the store refused: written again by the poll
@@ -128,6 +131,8 @@ class CallbackScheduler:
         }
         if row.agent_id:
             attributes["preferred_agent"] = row.agent_id
+            if self.agent_s > 0:
+                attributes["preferred_agent_s"] = self.agent_s
         queued = CallQueued(
             at=row.arrived_at if row.attempts == 0 and row.arrived_at else c.now(),
             call_id=call_id,

@@ -357,6 +357,7 @@ async def build_live(
         callback_attempts=pbx.callback_attempts,
         callback_retry_s=pbx.callback_retry_s,
         callback_poll_s=pbx.callback_poll_s,
+        callback_agent_s=pbx.callback_agent_s,
         commands=store,
         command_ttl_s=pbx.command_ttl_s,
         lines=lines_for(pbx.standing_lines, {u.login: u.skills for u in users}, skills),

@@ -17,6 +17,7 @@ from tests.live.harness import live_center
 
 ROOT = Path(__file__).parents[2]
 SUE = User(login="sue", display_name="Sue", skills={"support": 5, "billing": 5}, phone_endpoint="Local/2005@agents")
+TOM = User(login="tom", display_name="Tom", skills={"support": 5, "billing": 5}, phone_endpoint="Local/2006@agents")
 
 
 def _ivr() -> dict[str, Any]:
@@ -167,6 +168,35 @@ async def test_a_call_back_scheduled_in_wrap_up_is_dialled_when_due_and_not_befo
         await h.command("sue", "available")
         await h.wait_for(lambda: h.emulator.pbx.now() >= now + 60, timeout=15)
         assert len(await _callback_dials(h)) == 1
+
+
+async def test_a_call_back_an_agent_promised_is_theirs_first_then_the_queues(tmp_path: Path) -> None:
+    """The default routing has no preferred_agent target: Sue's promise waits for Sue
+    alone ([pbx] callback_agent_s) while Tom is free, then goes to the queue."""
+    extra = {"callback_poll_s": 0.1, "callback_agent_s": 30}
+    async with live_center(tmp_path, agents=[SUE, TOM], pbx_extra=extra) as h:
+        await h.command("sue", "available")
+        await h.command("sue", "pause", reason="break")  # logged in, not free
+        await h.command("tom", "available")
+        now = h.emulator.pbx.now()
+        await h.store.put_callback(Callback(id="p1", due_at=now, agent_id="sue", number="5557001", created_at=now))
+        await h.wait_for(lambda: "cb-p1" in h.center.calls, timeout=10)
+        await h.wait_for(lambda: h.emulator.pbx.now() >= now + 15, timeout=10)
+        assert h.center.router.call_info("cb-p1")["state"] == "waiting"  # Tom is free, yet it waits for Sue
+        await h.command("sue", "available")
+        await _until_row(h, "p1", "done")
+        [connected] = [e for e in await _stored(h) if isinstance(e, CallConnected) and e.call_id == "cb-p1"]
+        assert connected.agent_id == "sue"
+
+        await _ended(h, "cb-p1")
+        await h.wait_for(lambda: h.center.router.agent_state("sue") == "available", timeout=10)
+        await h.command("sue", "pause", reason="break")  # she stays away now
+        now = h.emulator.pbx.now()
+        await h.store.put_callback(Callback(id="p2", due_at=now, agent_id="sue", number="5557002", created_at=now))
+        await _until_row(h, "p2", "done", timeout=20)
+        [connected] = [e for e in await _stored(h) if isinstance(e, CallConnected) and e.call_id == "cb-p2"]
+        queued = next(e for e in await _stored(h) if isinstance(e, CallQueued) and e.call_id == "cb-p2")
+        assert connected.agent_id == "tom" and connected.at >= queued.at + 30
 
 
 async def test_a_call_back_not_answered_is_retried_by_the_rule_then_closed_failed(tmp_path: Path) -> None:
