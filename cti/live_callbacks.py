@@ -16,6 +16,12 @@ never twice for the same one.
 Rows written here go through `_save`, which waits for the store (a bounded time):
 when the store is away the promise is still queued from memory and the write is
 retried by the poll, so nothing accepted is lost.
+
+A promise cancelled through the API (web/callbacks.py) is cancelled in the store
+first; the store then refuses every later step of it (`put_callback` is False). The
+attempt written before a dial is such a step, so a cancelled promise is never dialled,
+even when this loop had it queued: it ends instead. The poll also takes a cancelled
+promise out of the queue before any agent is offered it.
 """
 
 from __future__ import annotations
@@ -144,16 +150,28 @@ class CallbackScheduler:
         )
         await c.on_event(queued)
 
-    async def dialling(self, call_id: str) -> Callback | None:
+    async def dialling(self, call_id: str) -> bool:
         """The agent is free and the customer is about to be dialled: the attempt is
-        written first (write-then-dial). None: not a promise this scheduler keeps."""
+        written first (write-then-dial). False: the promise was cancelled meanwhile,
+        do not dial (the call is ended here)."""
         row_id = self._live.get(call_id)
         row = self._rows.get(row_id or "")
         if row is None:
-            return None
-        row = replace(row, state="dialing", attempts=row.attempts + 1)
-        await self._save(row)
-        return row
+            return True  # not a promise this scheduler keeps
+        if not await self._save(replace(row, state="dialing", attempts=row.attempts + 1)):
+            self._rows[row.id] = row  # (still pending in memory: its CallEnded closes it)
+            # ended as the inbox's next item: the offer's own decisions (the agent
+            # reserved) are applied first, then the end frees the agent
+            self.center.submit(InLoop(functools.partial(self._end_cancelled, call_id)))
+            return False
+        return True
+
+    async def _end_cancelled(self, call_id: str) -> None:
+        """A queued (or just offered) promise cancelled in the store: the call ends, the
+        router lets it go, and the listener closes the promise."""
+        c = self.center
+        log.info("callback_cancelled", call_id=call_id, callback_id=self._live.get(call_id, ""))
+        await c.on_event(CallEnded(at=c.now(), call_id=call_id, cause=16, cause_text="call-back cancelled"))
 
     async def on_event(self, event: Event) -> None:
         """A listener of everything the center logs: how each attempt ends."""
@@ -187,17 +205,20 @@ class CallbackScheduler:
         self._rows.pop(row.id, None)
         log.info("callback_closed", callback_id=row.id, state=row.state, outcome=row.outcome, attempts=row.attempts)
 
-    async def _save(self, row: Callback) -> None:
+    async def _save(self, row: Callback) -> bool:
+        """Write a step of a promise. False: the store has it cancelled (nothing written)."""
         self._rows[row.id] = row
         if self.store is None:
-            return
+            return True
         try:
             async with asyncio.timeout(WRITE_TIMEOUT_S):
-                await self.store.put_callback(row)
+                written = await self.store.put_callback(row)
             self._unsaved.pop(row.id, None)
         except Exception as exc:  # noqa: BLE001 - kept from memory; the poll writes it again
             self._unsaved[row.id] = row
             log.warning("callback_write_failed", callback_id=row.id, state=row.state, error=type(exc).__name__)
+            return True
+        return written is not False
 
     # ------------------------------------------------------------ outside the consumer
 
@@ -245,13 +266,40 @@ class CallbackScheduler:
                 for row in list(self._unsaved.values()):
                     await self.store.put_callback(row)
                     self._unsaved.pop(row.id, None)
-                due = await self.store.open_callbacks(due_before=self.center.clock())
+                held = set(self._rows) - set(self._unsaved)  # (before the read: see _cancelled_of)
+                still_open = await self.store.open_callbacks()
+                cancelled = await self._cancelled_of(held - {row.id for row in still_open})
             except Exception as exc:  # noqa: BLE001 - the store is away: try again at the next poll
                 log.warning("callback_poll_failed", error=type(exc).__name__)
                 continue
-            for row in due:
-                if row.state == "pending" and row.id not in self._live.values():
+            for row_id in cancelled:
+                self.center.submit(InLoop(functools.partial(self._drop_cancelled, row_id)))
+            now = self.center.clock()
+            for row in still_open:
+                if row.state == "pending" and row.due_at < now and row.id not in self._live.values():
                     self.center.submit(InLoop(functools.partial(self._queue_due, row)))
+
+    async def _cancelled_of(self, row_ids: set[str]) -> list[str]:
+        """Of the promises this loop holds that the store no longer has open, those
+        cancelled (the others this loop closed itself meanwhile)."""
+        assert self.store is not None
+        found = []
+        for row_id in sorted(row_ids):
+            row = await self.store.get_callback(row_id)
+            if row.state == "cancelled":
+                found.append(row_id)
+        return found
+
+    async def _drop_cancelled(self, row_id: str) -> None:
+        row = self._rows.get(row_id)
+        if row is None or row.state != "pending":
+            return  # closed by this loop meanwhile, or being dialled (its write was refused first)
+        call_id = next((cid for cid, rid in self._live.items() if rid == row_id), None)
+        if call_id is None:
+            self._rows.pop(row_id, None)
+            log.info("callback_cancelled", callback_id=row_id)
+            return
+        await self._end_cancelled(call_id)
 
     async def _queue_due(self, row: Callback) -> None:
         known = self._rows.get(row.id)

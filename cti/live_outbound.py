@@ -68,7 +68,8 @@ class AgentDials:
         if not state.attributes.get("callback") or endpoint is None:
             return False
         number = "".join(ch for ch in str(state.attributes.get("callback_number", "")) if ch.isdigit())
-        await self.center.callbacks.dialling(offer.call_id)  # the attempt is written before the dial
+        if not await self.center.callbacks.dialling(offer.call_id):  # the attempt is written before the dial
+            return True  # cancelled meanwhile: never dialled (the call has ended)
         if not number:
             self.center.ring_timers[offer.call_id] = (now + self.center.ring_timeout_s, offer.agent_id)
             log.error("callback_without_number", call_id=offer.call_id)

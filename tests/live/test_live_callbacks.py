@@ -256,3 +256,53 @@ async def test_call_backs_due_before_during_and_after_a_kill_are_each_dialled_on
             assert sorted(dialled) == ["Local/5550005", "Local/5550040", "Local/5550090"]
     finally:
         await store.close()
+
+
+async def test_a_cancelled_call_back_due_or_retrying_is_never_dialled_again_after_a_restart(tmp_path: Path) -> None:
+    """Cancelled as the API does it (store first, web/callbacks.py): one queued and
+    waiting for an agent leaves the queue; one waiting for its retry is not retried,
+    before or after a restart of the live loop."""
+    extra = {"callback_attempts": 3, "callback_retry_s": 20, "callback_poll_s": 0.1}
+    async with live_center(tmp_path, agents=[SUE], pbx_extra=extra) as h:
+        h.center.dials.callback_variables = {"CUST_BEHAVIOUR": "noanswer"}
+        h.center.dials.callback_ring_s = 3
+        now = h.emulator.pbx.now()
+        await h.store.put_callback(Callback(id="due", due_at=now, number="5558001", created_at=now))
+        await h.wait_for(lambda: h.center.router.call_info("cb-due") is not None, timeout=10)  # nobody free
+        assert (await h.store.cancel_callback("due", by="sup")).state == "cancelled"
+        await _ended(h, "cb-due")
+        assert h.center.router.call_info("cb-due") is None
+
+        await h.store.put_callback(Callback(id="retry", due_at=now, number="5558002", created_at=now))
+        await h.command("sue", "available")
+        await _ended(h, "cb-retry")
+        row = await _row(h, "retry")
+        assert (row.state, row.attempts) == ("pending", 1)  # not answered: waits for its retry
+        assert (await h.store.cancel_callback("retry", by="sue")).state == "cancelled"
+        await _restart(h)
+        h.center.dials.callback_variables = {"CUST_BEHAVIOUR": "noanswer"}
+        await h.command("sue", "available")
+        await h.wait_for(lambda: h.emulator.pbx.now() >= row.due_at + 15, timeout=15)
+        assert [e.channel.split("@")[0] for e in await _callback_dials(h)] == ["Local/5558002"]  # the first only
+        assert {c.id: c.state for c in await h.store.callbacks_between(0, 1e13)} == {
+            "due": "cancelled",
+            "retry": "cancelled",
+        }
+
+
+async def test_a_call_back_cancelled_after_it_was_queued_is_not_dialled_when_an_agent_frees(tmp_path: Path) -> None:
+    """The poll has not seen the cancel yet (it runs once an hour here): the attempt
+    written before the dial is refused by the store, so the customer is not dialled
+    and the agent is free again."""
+    async with live_center(tmp_path, agents=[SUE], pbx_extra={"callback_poll_s": 3600}) as h:
+        now = h.emulator.pbx.now()
+        await h.store.put_callback(Callback(id="late", due_at=now, number="5558003", created_at=now))
+        await _restart(h)  # (read back at start: queued, nobody free)
+        assert h.center.router.call_info("cb-late") is not None
+        await h.store.cancel_callback("late", by="sup")
+        await h.command("sue", "available")
+        await _ended(h, "cb-late")
+        await h.wait_for(lambda: h.center.router.agent_state("sue") == "available", timeout=10)
+        assert await _callback_dials(h) == []
+        row = await _row(h, "late")
+        assert (row.state, row.attempts, row.outcome) == ("cancelled", 0, "cancelled by sup")
