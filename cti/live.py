@@ -104,6 +104,11 @@ class PbxCalls(Protocol):
         if it is not such a call."""
         ...
 
+    def customer_leg(self, number: str) -> tuple[str, str] | None:
+        """The PBX call with a leg dialled to `number` (a call-back's customer,
+        `Local/<number>@…`) and that leg's channel; None if there is none."""
+        ...
+
 
 @dataclass(slots=True)
 class LiveStats:

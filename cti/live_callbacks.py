@@ -239,11 +239,19 @@ class CallbackScheduler:
             call_id = attempt_call_id(row, row.attempts)
             state = c.calls.get(call_id)
             self._live[call_id] = row.id
-            if leg_up or (state is not None and state.answered):
-                # the PBX has the customer (or the log had them connected): the promise was kept
+            if state is not None and state.answered:
+                # the log (or the resync, since) has the customer connected: the promise was kept
                 await self._close(call_id, replace(row, state="done", outcome="connected"))
-                if state is not None and not leg_up:
+                if not leg_up:
                     await c.on_event(CallEnded(at=c.now(), call_id=call_id, cause_text="ended while Hotline was down"))
+                return
+            if leg_up and c.dials.pbx_call_of(call_id) != call_id:
+                # the PBX is still dialling the customer (followed again since the resync,
+                # cti/live_recovery.py): their answer or hang-up keeps or retries the promise
+                log.info("callback_dial_followed", callback_id=row.id, call_id=call_id, attempts=row.attempts)
+                return
+            if leg_up:  # on the PBX, but not a call this process can follow: counted as kept
+                await self._close(call_id, replace(row, state="done", outcome="connected"))
                 return
             if state is not None:  # the dial died with the old process: counted as not answered
                 now = c.now()

@@ -58,6 +58,17 @@ class AgentDials:
     def owns(self, event: OriginateResulted) -> bool:
         return event.originate_id in self._originates
 
+    def pbx_call_of(self, call_id: str) -> str:
+        """The PBX's id of a call-back's or preview's call (else `call_id` itself)."""
+        return next((pbx for pbx, own in self._aliases.items() if own == call_id), call_id)
+
+    def follow(self, pbx_call_id: str, call_id: str, channel: str) -> None:
+        """A call-back dialled by the process before a restart, still on the PBX: its
+        events speak of its own call id again, and `channel` is its customer's leg."""
+        self._aliases[pbx_call_id] = call_id
+        self.center.call(call_id).channel = channel
+        log.info("callback_call_followed", call_id=call_id, pbx_call_id=pbx_call_id, channel=channel)
+
     # ------------------------------------------------------------ call-backs (cti/live_callbacks.py queues them)
 
     async def on_offer(self, state: CallState, offer: Offer, endpoint: AgentEndpoint | None, now: float) -> bool:

@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from cti.live_root import ModelCalls
 from events import CallConnected, CallEnded, CallQueued, CallTransferred, OriginateResulted
 from reports.kpi import KpiConfig, batch_report
 from sim.rig import DEFAULT_ROUTING, Rig
@@ -306,3 +307,32 @@ async def test_a_call_back_cancelled_after_it_was_queued_is_not_dialled_when_an_
         assert await _callback_dials(h) == []
         row = await _row(h, "late")
         assert (row.state, row.attempts, row.outcome) == ("cancelled", 0, "cancelled by sup")
+
+
+async def test_a_call_back_caught_mid_dial_by_a_restart_is_followed_until_it_ends(tmp_path: Path) -> None:
+    """The customer's phone still rings when the live loop is killed: after the restart
+    the PBX call is the call-back's again (its events speak of cb-…): the customer
+    answers, talks to Sue and hangs up, and the promise is kept by that, once."""
+    async with live_center(tmp_path, agents=[SUE], pbx_extra={"callback_poll_s": 0.1}) as h:
+        h.center.dials.callback_variables = {"CUST_RING": "60", "CUST_TALK": "5"}  # 6 s ringing at speed 10
+        h.center.dials.callback_ring_s = 120  # (the originate's own timeout)
+        await h.command("sue", "available")
+        now = h.emulator.pbx.now()
+        await h.store.put_callback(Callback(id="ring", due_at=now, number="5558101", created_at=now))
+        await _until_row(h, "ring", "dialing")
+        await h.wait_for(lambda: ModelCalls(h.live.model).customer_leg_up("5558101"), timeout=10)
+        await h.wait_for(lambda: h.eventlog.backlog == 0)
+        await _restart(h)  # the customer's phone still rings
+        row = await _row(h, "ring")
+        assert (row.state, row.attempts) == ("dialing", 1)  # not closed as kept before anyone answered
+        await _until_row(h, "ring", "done", timeout=20)
+        await _ended(h, "cb-ring", timeout=20)
+        stored = await _stored(h)
+        mine = [e for e in stored if getattr(e, "call_id", "") == "cb-ring"]
+        assert [type(e).__name__ for e in mine].count("CallConnected") == 1
+        [ended] = [e for e in mine if isinstance(e, CallEnded)]
+        assert "down" not in ended.cause_text
+        assert {e.call_id for e in stored if isinstance(e, CallEnded)} == {"cb-ring"}  # no second call in the log
+        assert h.emulator.ledger.summary()["created"] == 1  # dialled once (its result went with the killed loop)
+        interaction = await h.store.get_interaction("cb-ring")
+        assert (interaction.outcome, interaction.agent_id) == ("answered", "sue")
