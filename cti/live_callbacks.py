@@ -13,9 +13,12 @@ gets it without logging it twice), one caught mid-dial is kept if the PBX still 
 customer's leg, else counted as not answered. Each promise is dialled once per attempt,
 never twice for the same one.
 
-Rows written here go through `_save`, which waits for the store (a bounded time):
-when the store is away the promise is still queued from memory and the write is
-retried by the poll, so nothing accepted is lost.
+The consumer never waits for the store: each step is kept in memory at once and
+written by a task of its own (`_write`), the steps of one promise in the order they
+were taken; a write the store refuses or does not answer in time is written again by
+the poll, so nothing accepted is lost. The one step that must be in the store before
+the loop acts on it is the attempt: the customer is dialled when its write comes back
+through the inbox (`_dial_written`), never before (write-then-dial).
 
 A promise cancelled through the API (web/callbacks.py) is cancelled in the store
 first; the store then refuses every later step of it (`put_callback` is False). The
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -37,7 +40,7 @@ import structlog
 from cti.live_items import CallbackRequested, InLoop
 from events import CallAbandoned, CallConnected, CallEnded, CallQueued, Event
 from store.models import Callback
-from store.port import Callbacks
+from store.port import Callbacks, NotFound
 
 if TYPE_CHECKING:
     from cti.live import LiveCenter
@@ -78,7 +81,9 @@ class CallbackScheduler:
         self.agent_s = agent_s  # how long a promise made by an agent waits for that agent alone
         self._rows: dict[str, Callback] = {}  # row id -> the row as last written (open promises)
         self._live: dict[str, str] = {}  # live call id -> row id (queued or dialling now)
+        self._live_of: dict[str, str] = {}  # row id -> its live call id (the reverse of _live)
         self._unsaved: dict[str, Callback] = {}  # rows the store refused: written again by the poll
+        self._writes: dict[str, asyncio.Task[None]] = {}  # row id -> its last write, until done
 
     @property
     def durable(self) -> bool:
@@ -86,6 +91,15 @@ class CallbackScheduler:
 
     def owns(self, call_id: str) -> bool:
         return call_id in self._live
+
+    def _link(self, call_id: str, row_id: str) -> None:
+        self._live[call_id] = row_id
+        self._live_of[row_id] = call_id
+
+    def _unlink(self, call_id: str) -> None:
+        row_id = self._live.pop(call_id, None)
+        if row_id is not None and self._live_of.get(row_id) == call_id:
+            del self._live_of[row_id]
 
     # ------------------------------------------------------------ inside the consumer
 
@@ -113,17 +127,17 @@ class CallbackScheduler:
             kind=request.kind,
             arrived_at=original.started_at if original is not None and original.started_at else now,
         )
-        await self._save(row)
+        self._keep(row)
         log.info("callback_requested", call_id=request.call_id, callback_id=row_id, kind=row.kind, queue=row.queue)
         await self._queue(row_id)
 
     async def _queue(self, row_id: str) -> None:
         """Hand a due promise to the router (its next attempt's call id)."""
         row = self._rows.get(row_id)
-        if row is None or row.state != "pending" or row_id in self._live.values():
+        if row is None or row.state != "pending" or row_id in self._live_of:
             return
         call_id = attempt_call_id(row, row.attempts + 1)
-        self._live[call_id] = row_id
+        self._link(call_id, row_id)
         c = self.center
         state = c.call(call_id)
         state.caller, state.direction = row.number, "outbound"
@@ -150,21 +164,28 @@ class CallbackScheduler:
         )
         await c.on_event(queued)
 
-    async def dialling(self, call_id: str) -> bool:
-        """The agent is free and the customer is about to be dialled: the attempt is
-        written first (write-then-dial). False: the promise was cancelled meanwhile,
-        do not dial (the call is ended here)."""
+    def dialling(self, call_id: str, dial: Callable[[], Awaitable[None]]) -> None:
+        """The agent is free: the attempt is written, then (inside the consumer, when
+        the write is back) `dial` dials the customer, unless the promise was cancelled
+        meanwhile (then the call ends) or the call is gone (nothing to dial)."""
         row_id = self._live.get(call_id)
         row = self._rows.get(row_id or "")
-        if row is None:
-            return True  # not a promise this scheduler keeps
-        if not await self._save(replace(row, state="dialing", attempts=row.attempts + 1)):
-            self._rows[row.id] = row  # (still pending in memory: its CallEnded closes it)
-            # ended as the inbox's next item: the offer's own decisions (the agent
-            # reserved) are applied first, then the end frees the agent
-            self.center.submit(InLoop(functools.partial(self._end_cancelled, call_id)))
-            return False
-        return True
+        if row is None:  # not a promise this scheduler keeps
+            self.center.submit(InLoop(dial))
+            return
+        attempt = replace(row, state="dialing", attempts=row.attempts + 1)
+        self._keep(attempt, then=functools.partial(self._dial_written, call_id, attempt, dial))
+
+    async def _dial_written(
+        self, call_id: str, attempt: Callback, dial: Callable[[], Awaitable[None]], written: bool
+    ) -> None:
+        if self._live.get(call_id) != attempt.id or self._rows.get(attempt.id) is not attempt:
+            return  # ended or taken further while the attempt was written: nothing to dial
+        if not written:  # cancelled in the store: never dialled
+            self._rows[attempt.id] = replace(attempt, state="pending", attempts=attempt.attempts - 1)
+            await self._end_cancelled(call_id)
+            return
+        await dial()
 
     async def _end_cancelled(self, call_id: str) -> None:
         """A queued (or just offered) promise cancelled in the store: the call ends, the
@@ -183,31 +204,58 @@ class CallbackScheduler:
         if row is None:
             return
         if isinstance(event, CallConnected):
-            await self._close(call_id, replace(row, state="done", outcome="connected"))
+            self._close(call_id, replace(row, state="done", outcome="connected"))
         elif isinstance(event, CallEnded):
             if row.state == "pending":  # ended before any dial (the caller's queue closed...)
-                await self._close(call_id, replace(row, state="cancelled", outcome=event.cause_text or "ended"))
+                self._close(call_id, replace(row, state="cancelled", outcome=event.cause_text or "ended"))
             else:
-                await self._not_answered(call_id, row, event.cause_text or "not_answered")
+                self._not_answered(call_id, row, event.cause_text or "not_answered")
 
-    async def _not_answered(self, call_id: str, row: Callback, outcome: str) -> None:
+    def _not_answered(self, call_id: str, row: Callback, outcome: str) -> None:
         if row.attempts >= self.attempts:
-            await self._close(call_id, replace(row, state="failed", outcome=outcome))
+            self._close(call_id, replace(row, state="failed", outcome=outcome))
             return
         due = self.center.clock() + self.retry_s
-        self._live.pop(call_id, None)
-        await self._save(replace(row, state="pending", outcome=outcome, due_at=due))
+        self._unlink(call_id)
+        self._keep(replace(row, state="pending", outcome=outcome, due_at=due))
         log.info("callback_retry_scheduled", callback_id=row.id, attempts=row.attempts, due_at=due)
 
-    async def _close(self, call_id: str, row: Callback) -> None:
-        self._live.pop(call_id, None)
-        await self._save(row)
+    def _close(self, call_id: str, row: Callback) -> None:
+        self._unlink(call_id)
         self._rows.pop(row.id, None)
+        self._write(row)
         log.info("callback_closed", callback_id=row.id, state=row.state, outcome=row.outcome, attempts=row.attempts)
 
-    async def _save(self, row: Callback) -> bool:
-        """Write a step of a promise. False: the store has it cancelled (nothing written)."""
+    def _keep(self, row: Callback, then: Callable[[bool], Awaitable[None]] | None = None) -> None:
+        """The promise as it stands now (in memory at once), written behind its earlier steps."""
         self._rows[row.id] = row
+        self._write(row, then)
+
+    def _write(self, row: Callback, then: Callable[[bool], Awaitable[None]] | None = None) -> None:
+        """Write a step of a promise in a task, after the promise's earlier steps (never
+        overtaking one). `then(written)` comes back through the inbox when it is done:
+        False when the store has the promise cancelled (nothing written)."""
+        previous = self._writes.get(row.id)
+
+        async def run() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            written = await self._put(row)
+            if then is not None:
+                self.center.submit(InLoop(functools.partial(then, written)))
+
+        task = self.center.spawn(run(), "callback-write")
+        self._writes[row.id] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._writes.get(row.id) is done:
+                del self._writes[row.id]
+
+        task.add_done_callback(forget)
+
+    async def _put(self, row: Callback) -> bool:
+        """The store's write of one step (bounded). False: the store has the promise
+        cancelled; a write that fails is kept for the poll and counts as written."""
         if self.store is None:
             return True
         try:
@@ -238,10 +286,10 @@ class CallbackScheduler:
         if row.state == "dialing":
             call_id = attempt_call_id(row, row.attempts)
             state = c.calls.get(call_id)
-            self._live[call_id] = row.id
+            self._link(call_id, row.id)
             if state is not None and state.answered:
                 # the log (or the resync, since) has the customer connected: the promise was kept
-                await self._close(call_id, replace(row, state="done", outcome="connected"))
+                self._close(call_id, replace(row, state="done", outcome="connected"))
                 if not leg_up:
                     await c.on_event(CallEnded(at=c.now(), call_id=call_id, cause_text="ended while Hotline was down"))
                 return
@@ -251,14 +299,14 @@ class CallbackScheduler:
                 log.info("callback_dial_followed", callback_id=row.id, call_id=call_id, attempts=row.attempts)
                 return
             if leg_up:  # on the PBX, but not a call this process can follow: counted as kept
-                await self._close(call_id, replace(row, state="done", outcome="connected"))
+                self._close(call_id, replace(row, state="done", outcome="connected"))
                 return
             if state is not None:  # the dial died with the old process: counted as not answered
                 now = c.now()
                 await c.on_event(CallAbandoned(at=now, call_id=call_id, queue=state.queue))
                 await c.on_event(CallEnded(at=now, call_id=call_id, cause=19, cause_text="call-back not answered"))
             else:
-                await self._not_answered(call_id, row, "not_answered")
+                self._not_answered(call_id, row, "not_answered")
             return
         if row.due_at <= c.clock():
             await self._queue(row.id)
@@ -270,11 +318,12 @@ class CallbackScheduler:
             return
         while True:
             await asyncio.sleep(self.poll_s)
+            for row_id, row in list(self._unsaved.items()):
+                if row_id not in self._writes:  # (one in flight writes a later step: it must not be overtaken)
+                    self._write(row)
             try:
-                for row in list(self._unsaved.values()):
-                    await self.store.put_callback(row)
-                    self._unsaved.pop(row.id, None)
-                held = set(self._rows) - set(self._unsaved)  # (before the read: see _cancelled_of)
+                # (taken before the read, without the steps not written yet: see _cancelled_of)
+                held = set(self._rows) - set(self._unsaved) - set(self._writes)
                 still_open = await self.store.open_callbacks()
                 cancelled = await self._cancelled_of(held - {row.id for row in still_open})
             except Exception as exc:  # noqa: BLE001 - the store is away: try again at the next poll
@@ -284,7 +333,7 @@ class CallbackScheduler:
                 self.center.submit(InLoop(functools.partial(self._drop_cancelled, row_id)))
             now = self.center.clock()
             for row in still_open:
-                if row.state == "pending" and row.due_at < now and row.id not in self._live.values():
+                if row.state == "pending" and row.due_at < now and row.id not in self._live_of:
                     self.center.submit(InLoop(functools.partial(self._queue_due, row)))
 
     async def _cancelled_of(self, row_ids: set[str]) -> list[str]:
@@ -293,7 +342,10 @@ class CallbackScheduler:
         assert self.store is not None
         found = []
         for row_id in sorted(row_ids):
-            row = await self.store.get_callback(row_id)
+            try:
+                row = await self.store.get_callback(row_id)
+            except NotFound:
+                continue  # (its first write failed after the snapshot: the poll writes it again)
             if row.state == "cancelled":
                 found.append(row_id)
         return found
@@ -302,7 +354,7 @@ class CallbackScheduler:
         row = self._rows.get(row_id)
         if row is None or row.state != "pending":
             return  # closed by this loop meanwhile, or being dialled (its write was refused first)
-        call_id = next((cid for cid, rid in self._live.items() if rid == row_id), None)
+        call_id = self._live_of.get(row_id)
         if call_id is None:
             self._rows.pop(row_id, None)
             log.info("callback_cancelled", callback_id=row_id)

@@ -10,6 +10,7 @@ is not reached or is skipped ends with its outcome on the interaction.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
@@ -79,12 +80,17 @@ class AgentDials:
         if not state.attributes.get("callback") or endpoint is None:
             return False
         number = "".join(ch for ch in str(state.attributes.get("callback_number", "")) if ch.isdigit())
-        if not await self.center.callbacks.dialling(offer.call_id):  # the attempt is written before the dial
-            return True  # cancelled meanwhile: never dialled (the call has ended)
+        # the attempt is written before the dial: the customer is dialled when it is back
+        self.center.callbacks.dialling(offer.call_id, functools.partial(self._call_back, offer, endpoint, number))
+        return True
+
+    async def _call_back(self, offer: Offer, endpoint: AgentEndpoint, number: str) -> None:
+        """(inside the consumer, the attempt written) Dial the customer for the agent."""
+        now = self.center.now()
         if not number:
             self.center.ring_timers[offer.call_id] = (now + self.center.ring_timeout_s, offer.agent_id)
             log.error("callback_without_number", call_id=offer.call_id)
-            return True
+            return
         self._dial_for_agent(
             offer.call_id,
             offer.agent_id,
@@ -98,7 +104,6 @@ class AgentDials:
             ),
             now,
         )
-        return True
 
     def _dial_for_agent(
         self, call_id: str, agent_id: str, endpoint: AgentEndpoint, dial: PreviewDial, now: float

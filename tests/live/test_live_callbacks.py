@@ -336,3 +336,49 @@ async def test_a_call_back_caught_mid_dial_by_a_restart_is_followed_until_it_end
         assert h.emulator.ledger.summary()["created"] == 1  # dialled once (its result went with the killed loop)
         interaction = await h.store.get_interaction("cb-ring")
         assert (interaction.outcome, interaction.agent_id) == ("answered", "sue")
+
+
+async def test_a_call_back_write_the_store_holds_up_does_not_hold_up_the_live_loop(fresh_pg_url: str) -> None:
+    """PostgreSQL holds the attempt's write (another session locks the callbacks table):
+    the live loop goes on routing meanwhile, the customer is dialled only once the
+    attempt is written, and once."""
+    import time
+
+    import asyncpg
+
+    from config.schema import StoreConfig
+    from sim.rig import live_rig
+    from store import open_store
+
+    store = await open_store(StoreConfig(url=fresh_pg_url))
+    await store.migrate()
+    try:
+        async with live_rig(store, [SUE, TOM], speed=10.0, pbx_extra={"callback_poll_s": 0.1}) as h:
+            for agent in ("sue", "tom"):
+                await h.command(agent, "available")
+                await h.command(agent, "pause", reason="break")
+            now = h.emulator.pbx.now()
+            await h.store.put_callback(Callback(id="slow", due_at=now, number="5558201", created_at=now))
+            await h.wait_for(lambda: h.center.router.call_info("cb-slow") is not None, timeout=10)
+            locker = await asyncpg.connect(fresh_pg_url)
+            try:
+                lock = locker.transaction()
+                await lock.start()
+                await locker.execute("LOCK TABLE callbacks IN EXCLUSIVE MODE")  # (reads still go)
+                await h.command("sue", "available")  # offered: its attempt's write waits for the lock
+                await h.wait_for(lambda: h.center.router.call_info("cb-slow")["state"] == "offered", timeout=10)
+                started = time.monotonic()
+                await h.command("tom", "available")
+                await h.wait_for(lambda: h.center.router.agent_state("tom") == "available", timeout=10)
+                held_up = time.monotonic() - started
+                assert held_up < 1.0, held_up
+                assert (await _row(h, "slow")).state == "pending"  # the attempt is not written yet...
+                assert h.emulator.ledger.summary()["created"] == 0  # ...so the customer is not dialled
+                await lock.rollback()
+            finally:
+                await locker.close()
+            row = await _until_row(h, "slow", "done", timeout=20)
+            assert row.attempts == 1
+            assert h.emulator.ledger.summary()["created"] == 1
+    finally:
+        await store.close()
