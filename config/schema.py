@@ -157,6 +157,10 @@ class PbxConfig(Section):
     callback_attempts: int = Field(3, ge=1, le=20)
     callback_retry_s: float = Field(600.0, gt=0, allow_inf_nan=False)
     callback_poll_s: float = Field(5.0, gt=0, allow_inf_nan=False)  # how often due call-backs are looked for
+    # A call-back an agent promised (scheduled in their wrap-up) is offered to that agent
+    # alone for this long, then to its queue (0: to the queue at once, unless the routing
+    # rules have a preferred_agent target).
+    callback_agent_s: float = Field(120.0, ge=0, allow_inf_nan=False)
     # An agent command sent while the live loop is down (kept by the web, cti/live_commands.py)
     # is applied when the loop is back if it waited at most this long; an older one is
     # refused ("expired": the agent sends it again, knowing what happened since).

@@ -104,6 +104,11 @@ class PbxCalls(Protocol):
         if it is not such a call."""
         ...
 
+    def customer_leg(self, number: str) -> tuple[str, str] | None:
+        """The PBX call with a leg dialled to `number` (a call-back's customer,
+        `Local/<number>@…`) and that leg's channel; None if there is none."""
+        ...
+
 
 @dataclass(slots=True)
 class LiveStats:
@@ -139,6 +144,7 @@ class LiveCenter:
         callback_attempts: int = 3,
         callback_retry_s: float = 600.0,
         callback_poll_s: float = 5.0,
+        callback_agent_s: float = 120.0,
         commands: AgentCommands | None = None,
         command_ttl_s: float = 60.0,
         time_scale: float = 1.0,
@@ -171,7 +177,12 @@ class LiveCenter:
         self.recovery = Recovery(self)  # calls the log has open when this process starts
         # Call-back promises, each a row before it is acted on (None: kept in memory only).
         self.callbacks = CallbackScheduler(
-            self, callbacks, attempts=callback_attempts, retry_s=callback_retry_s, poll_s=callback_poll_s
+            self,
+            callbacks,
+            attempts=callback_attempts,
+            retry_s=callback_retry_s,
+            poll_s=callback_poll_s,
+            agent_s=callback_agent_s,
         )
         # Agent commands the web kept as rows: each applied once and answered (None: off the bus only).
         self.commands = CommandKeeper(self, commands, ttl_s=command_ttl_s)

@@ -10,6 +10,7 @@ is not reached or is skipped ends with its outcome on the interaction.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
@@ -58,6 +59,17 @@ class AgentDials:
     def owns(self, event: OriginateResulted) -> bool:
         return event.originate_id in self._originates
 
+    def pbx_call_of(self, call_id: str) -> str:
+        """The PBX's id of a call-back's or preview's call (else `call_id` itself)."""
+        return next((pbx for pbx, own in self._aliases.items() if own == call_id), call_id)
+
+    def follow(self, pbx_call_id: str, call_id: str, channel: str) -> None:
+        """A call-back dialled by the process before a restart, still on the PBX: its
+        events speak of its own call id again, and `channel` is its customer's leg."""
+        self._aliases[pbx_call_id] = call_id
+        self.center.call(call_id).channel = channel
+        log.info("callback_call_followed", call_id=call_id, pbx_call_id=pbx_call_id, channel=channel)
+
     # ------------------------------------------------------------ call-backs (cti/live_callbacks.py queues them)
 
     async def on_offer(self, state: CallState, offer: Offer, endpoint: AgentEndpoint | None, now: float) -> bool:
@@ -68,11 +80,17 @@ class AgentDials:
         if not state.attributes.get("callback") or endpoint is None:
             return False
         number = "".join(ch for ch in str(state.attributes.get("callback_number", "")) if ch.isdigit())
-        await self.center.callbacks.dialling(offer.call_id)  # the attempt is written before the dial
+        # the attempt is written before the dial: the customer is dialled when it is back
+        self.center.callbacks.dialling(offer.call_id, functools.partial(self._call_back, offer, endpoint, number))
+        return True
+
+    async def _call_back(self, offer: Offer, endpoint: AgentEndpoint, number: str) -> None:
+        """(inside the consumer, the attempt written) Dial the customer for the agent."""
+        now = self.center.now()
         if not number:
             self.center.ring_timers[offer.call_id] = (now + self.center.ring_timeout_s, offer.agent_id)
             log.error("callback_without_number", call_id=offer.call_id)
-            return True
+            return
         self._dial_for_agent(
             offer.call_id,
             offer.agent_id,
@@ -86,7 +104,6 @@ class AgentDials:
             ),
             now,
         )
-        return True
 
     def _dial_for_agent(
         self, call_id: str, agent_id: str, endpoint: AgentEndpoint, dial: PreviewDial, now: float

@@ -152,7 +152,9 @@ class Recovery:
 
     def resynced(self, events: list[Event]) -> list[InboxItem]:
         """What the inbox gets for a resync's events (the AMI client's `on_resync`, run
-        when the call model has the PBX's channels). The first after start puts the
+        when the call model has the PBX's channels). The first after start follows
+        again the call-backs the log has open whose customer the PBX still has (their
+        PBX call's events speak of the call-back's id, as before the restart), puts the
         log's waiting calls the PBX still has back in the router first (their own
         reports of waiting are then not routed again), and frees the agents only after
         the resync's reports (who is on a call, who is ringing)."""
@@ -160,11 +162,30 @@ class Recovery:
             return list(events)
         self._resynced = True
         calls = self.center.pbx_calls
+        items: list[InboxItem] = []
+        followed = self._callbacks_on_pbx()
+        if followed:
+            items.append(InLoop(functools.partial(self._follow, followed)))
         found = {call_id: queued for call_id, queued in self.waiting.items() if calls.caller_channel(call_id)}
         if not found:
-            return list(events)
+            return [*items, *events]
         kept = [e for e in events if not (isinstance(e, CallQueued) and e.call_id in found)]
-        return [InLoop(functools.partial(self._requeue, found)), *kept, InLoop(self._release)]
+        return [*items, InLoop(functools.partial(self._requeue, found)), *kept, InLoop(self._release)]
+
+    def _callbacks_on_pbx(self) -> dict[str, tuple[str, str]]:
+        """The call-backs the log has open whose customer's leg the PBX has: call-back
+        call id -> (the PBX's call id, the leg)."""
+        found: dict[str, tuple[str, str]] = {}
+        for call_id, state in self.center.calls.items():
+            number = str(state.attributes.get("callback_number", "")) if state.attributes.get("callback") else ""
+            leg = self.center.pbx_calls.customer_leg(number) if number else None
+            if leg is not None and leg[0] != call_id:
+                found[call_id] = leg
+        return found
+
+    async def _follow(self, followed: dict[str, tuple[str, str]]) -> None:
+        for call_id, (pbx_call_id, channel) in followed.items():
+            self.center.dials.follow(pbx_call_id, call_id, channel)
 
     async def _requeue(self, found: dict[str, tuple[float, CallQueued]]) -> None:
         """(inside the consumer, before the resync's reports) The agents free in the
@@ -213,8 +234,8 @@ class Recovery:
             state = c.calls.get(call_id)
             if state is None or is_live(call_id):
                 continue
-            if state.attributes.get("callback") and c.callbacks.durable:
-                continue  # a call-back promise: its row says what became of it (cti/live_callbacks.py)
+            if c.callbacks.owns(call_id):
+                continue  # a call-back promise still kept: its row says what becomes of it (cti/live_callbacks.py)
             if not state.answered and ("CallAbandoned", "") not in state.logged and state.logged:
                 c.submit(CallAbandoned(at=now, call_id=call_id, queue=state.queue))
             c.submit(CallEnded(at=now, call_id=call_id, cause=0, cause_text="ended while Hotline was down"))

@@ -98,13 +98,20 @@ class ModelCalls:
     def ringing_since(self, call_id: str, context: str) -> float | None:
         return self.model.ringing_since(call_id, context)
 
-    def customer_leg_up(self, number: str) -> bool:
-        """Is there a channel dialled to `number` (a call-back's customer, `Local/<number>@…`)?"""
+    def customer_leg(self, number: str) -> tuple[str, str] | None:
         digits = "".join(ch for ch in number if ch.isdigit())
         if not digits:
-            return False
+            return None
         prefix = f"Local/{digits}@"
-        return any(name.startswith(prefix) for view in self.model.calls() for name in view.channels)
+        for view in self.model.calls():
+            legs = sorted(name for name in view.channels if name.startswith(prefix))
+            if legs:
+                return view.call_id, legs[0]  # (the ;1 half, as the originate reports it)
+        return None
+
+    def customer_leg_up(self, number: str) -> bool:
+        """Is there a channel dialled to `number` (a call-back's customer)?"""
+        return self.customer_leg(number) is not None
 
 
 # ---------------------------------------------------------------- what is read at start
@@ -227,25 +234,26 @@ class Live:
         )
 
     async def _recover(self) -> None:
-        """After the first resync: adopt the standing lines still up, and close the
-        calls the log has open that the PBX no longer has; then take back the agent
-        commands sent while the loop was down (applied in order, or expired) and the
-        call-back promises from the store (and poll for both)."""
+        """After the first resync: adopt the standing lines still up, take back the
+        call-back promises from the store, and close the calls the log has open that
+        the PBX no longer has (not a call-back followed again); then take back the
+        agent commands sent while the loop was down (applied in order, or expired) and
+        poll for both."""
         await self.client.wait_ready(timeout=3600)
         self.center.submit(InLoop(self.center.standing.restore))
-        model = self.model
+        model, center = self.model, self.center
+        # (the promises first: a call-back the PBX still has is followed, not ended)
+        promises = await center.callbacks.restore(ModelCalls(model).customer_leg_up)
+        log.info("callbacks_restored", open=promises)
         if self.open_calls:
-            await self.center.wait_idle()
-            ended = self.center.recovery.end_vanished(
-                self.open_calls, lambda call_id: model.call(call_id) is not None, self.clock()
+            await center.wait_idle()
+            ended = center.recovery.end_vanished(
+                self.open_calls, lambda call_id: model.call(center.dials.pbx_call_of(call_id)) is not None, self.clock()
             )
             log.info("restart_recovered_calls", open_in_log=len(self.open_calls), ended_while_down=ended)
-        commands = await self.center.commands.restore()
+        commands = await center.commands.restore()
         log.info("agent_commands_restored", pending=commands)
-        self.tasks.append(asyncio.create_task(self.center.commands.poll(), name="command-poll"))
-        calls = ModelCalls(model)
-        promises = await self.center.callbacks.restore(calls.customer_leg_up)
-        log.info("callbacks_restored", open=promises)
+        self.tasks.append(asyncio.create_task(center.commands.poll(), name="command-poll"))
         self.tasks.append(asyncio.create_task(self.center.callbacks.poll(), name="callback-poll"))
 
     async def recovered(self, timeout: float) -> None:
@@ -360,6 +368,7 @@ async def build_live(
         callback_attempts=pbx.callback_attempts,
         callback_retry_s=pbx.callback_retry_s,
         callback_poll_s=pbx.callback_poll_s,
+        callback_agent_s=pbx.callback_agent_s,
         commands=store,
         command_ttl_s=pbx.command_ttl_s,
         lines=lines_for(pbx.standing_lines, {u.login: u.skills for u in users}, skills),

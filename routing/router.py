@@ -64,7 +64,7 @@ from events import (
     WrapUpEnded,
 )
 from routing.model import AgentProfile, Decision, Escalated, FinalStep, Offer, Overflowed, Tick
-from routing.rules import QueueRules, RuleSet, Target, fallback_queue
+from routing.rules import QueueRules, RuleSet, Target, fallback_queue, promised_agent_rules
 
 log = structlog.get_logger()
 
@@ -72,6 +72,7 @@ _INF = float("inf")
 WAITING, OFFERED, CONNECTED, DONE = 0, 1, 2, 3
 _MAX_SPARE_GROUPS = 4096
 _MIN_COMPACT = 4096
+_PROMISED = -2  # a call's filter index while its preferred agent has it to themselves (promised_agent_rules)
 _MAX_STEPS = range(10_000)  # _advance's guard against cycles (made once: it runs once per call)
 
 
@@ -208,6 +209,7 @@ class _Call:
         "next_due",
         "preferred",
         "priority",
+        "promised_s",
         "qr",
         "queue",
         "queue_at",
@@ -233,6 +235,7 @@ class _Call:
     tier: str
     language: str
     preferred: str
+    promised_s: float  # how long the preferred agent has it to themselves (0: the rules say)
     first_at: float
     queue_at: float
     target_at: float
@@ -251,6 +254,7 @@ class _Call:
         self.filter_idx = -1
         self.target_idx = 0
         self.version = 0
+        self.promised_s = 0.0
 
 
 class _Place(NamedTuple):
@@ -349,6 +353,15 @@ def _call_value(call: _Call, path: tuple[str, ...]) -> Any:
     return getattr(call, name)
 
 
+def _seconds(raw: Any) -> float:
+    """A positive number of seconds from a call attribute (anything else: 0)."""
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return 0.0
+    return value if 0 < value < _INF else 0.0
+
+
 def _secs(x: float) -> str:
     return f"{x:.0f}"
 
@@ -399,6 +412,7 @@ class Router:
         self._asked = _INF  # what next_deadline() last returned (inf: None, or never asked)
         self._compact_at = _MIN_COMPACT  # heap size at which lapsed timers are dropped
         self._fallbacks: dict[str, QueueRules] = {}
+        self._promised: dict[tuple[str, float], QueueRules] = {}  # (queue, seconds) -> promised_agent_rules
         self._handlers: dict[type, Callable[[Any, float, list[Decision]], None]] = {
             Tick: self._on_tick,
             CallQueued: self._on_call_queued,
@@ -534,6 +548,7 @@ class Router:
         else:
             self._version += 1
         self._fallbacks.clear()
+        self._promised.clear()
         self._spare_groups.clear()  # they hold the old rules' queue and target objects
         self._group_memo.clear()
         log.info("routing_rules_swapped", version=self._version, digest=new_rules.digest, waiting=len(waiting))
@@ -584,19 +599,21 @@ class Router:
             return True
         if (call.queue, call.filter_idx, call.target_idx) != before:
             t = call.qr.targets_for(call.filter_idx)[call.target_idx]
-            out.append(
-                Escalated(
-                    call.id,
-                    call.target_idx,
-                    f"rules v{self._version}: re-evaluated; "
-                    f"queue {call.queue} target {call.target_idx + 1} '{t.label}'",
-                    queue=call.queue,
-                    filter_index=call.filter_idx,
-                    rules_version=self._version,
-                    at=now,
-                )
-            )
+            text = f"rules v{self._version}: re-evaluated; queue {call.queue} target {call.target_idx + 1} '{t.label}'"
+            out.append(self._escalated(call, text, now))
         return False
+
+    def _escalated(self, call: _Call, text: str, now: float) -> Escalated:
+        """The call is at a new target (its current one), for the reason `text`."""
+        return Escalated(
+            call.id,
+            call.target_idx,
+            text,
+            queue=call.queue,
+            filter_index=call.filter_idx,
+            rules_version=self._version,
+            at=now,
+        )
 
     def snapshot(self, now: float | None = None) -> dict[str, Any]:
         """Wallboard view: per queue waiting / ringing / longest wait (seconds since
@@ -792,10 +809,22 @@ class Router:
             self._fallbacks[name] = qr
         return qr
 
-    def _enter_queue(self, call: _Call, name: str, at: float) -> None:
+    def _enter_queue(self, call: _Call, name: str, at: float, promised: bool = True) -> None:
+        """Put the call in queue `name` at its first target (from `at`). A call whose
+        preferred agent was promised it for `promised_s` (a call-back: CallQueued's
+        `preferred_agent_s`) waits for that agent alone first, unless the queue's own
+        first target is for the preferred agent already (then the rules say how long)."""
         qr = self._queues.get(name)  # _queue_rules' first step, inlined (once per call)
         if qr is None:
             qr = self._queue_rules(name)
+        if promised and call.promised_s > 0 and self._promise_holds(call, qr):
+            call.qr = self._promised_rules(qr, call.promised_s)
+            call.version = self._version
+            call.queue = qr.name
+            call.queue_at = call.target_at = at
+            call.exhausted = False
+            call.filter_idx, call.target_idx = _PROMISED, 0
+            return
         call.qr = qr
         call.version = self._version
         call.queue = qr.name
@@ -812,6 +841,40 @@ class Router:
                 call.filter_idx = f.index
                 break
         self._enter_target(call, 0, at)
+
+    def _promise_holds(self, call: _Call, qr: QueueRules) -> bool:
+        """The preferred agent is logged in and the rules do not begin with them already."""
+        agent = self._agents.get(call.preferred)
+        if agent is None or not agent.logged_in:
+            return False
+        index = -1
+        for f in qr.filters:
+            if f.when.fn(None, call):
+                index = f.index
+                break
+        return qr.targets_for(index)[0].strategy != "preferred_agent"
+
+    def _promised_rules(self, qr: QueueRules, timeout_s: float) -> QueueRules:
+        key = (qr.name, timeout_s)
+        found = self._promised.get(key)
+        if found is None:
+            found = self._promised[key] = promised_agent_rules(qr, timeout_s)
+        return found
+
+    def _promise_lapsed(self, call: _Call, at: float, now: float, out: list[Decision], emit: bool) -> None:
+        """The preferred agent did not take the call in time (or missed it): it waits in
+        its queue from `at` (its overflow and final step count from when it was queued)."""
+        waited = at - call.target_at
+        queued_at = call.queue_at
+        self._enter_queue(call, call.queue, at, promised=False)
+        call.queue_at = queued_at
+        if emit:
+            t = call.qr.targets_for(call.filter_idx)[call.target_idx]
+            text = (
+                f"queue {call.queue}; promised agent {call.preferred} did not take it in {_secs(waited)} s; "
+                f"now target {t.index + 1} '{t.label}'; rules v{self._version}"
+            )
+            out.append(self._escalated(call, text, now))
 
     def _enter_target(self, call: _Call, index: int, at: float) -> None:
         targets = call.qr.targets_for(call.filter_idx)
@@ -851,6 +914,9 @@ class Router:
             if o_due == due:
                 self._overflow(call, qr, o_due, now, out, f"{_secs(o_due - call.queue_at)} s in queue {qr.name}")
                 continue
+            if call.filter_idx == _PROMISED:
+                self._promise_lapsed(call, t_due, now, out, emit)
+                continue
             if call.target_idx + 1 < len(targets):
                 old = t
                 self._enter_target(call, call.target_idx + 1, t_due)
@@ -883,6 +949,7 @@ class Router:
         ov = qr.overflow
         assert ov is not None  # (called only for a queue with an overflow rule)
         to = ov.to
+        call.promised_s = 0.0  # the promise was the first queue's: not waited for again
         out.append(
             Overflowed(
                 call.id,
@@ -1407,6 +1474,8 @@ class Router:
         ahead of every call that arrived after it - the head of its queue."""
         call.state = WAITING
         call.agent = None
+        if call.filter_idx == _PROMISED and call.excluded and call.preferred in call.excluded:
+            self._promise_lapsed(call, now, now, out, emit=True)  # the promised agent missed or declined it
         if call.version != self._version:  # the rules changed while it rang
             if self._reevaluate(call, now, out, (call.queue, call.filter_idx, call.target_idx)):
                 return
@@ -1487,8 +1556,10 @@ class Router:
             call.tier = str(attrs.get("tier", "") or "")
             call.language = str(attrs.get("language", "") or "")
             call.preferred = str(attrs.get("preferred_agent", "") or "")
+            call.promised_s = _seconds(attrs.get("preferred_agent_s")) if call.preferred else 0.0
         else:  # the usual case in the simulator
             call.tier = call.language = call.preferred = ""
+            call.promised_s = 0.0
         queue = e.queue
         self._enter_queue(call, queue if type(queue) is str else str(queue or ""), now)
         if self._advance(call, now, out, emit=True):

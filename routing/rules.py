@@ -206,6 +206,20 @@ def fallback_queue(name: str, strategy: str = "longest_idle") -> QueueRules:
     return QueueRules(name=name, targets=(Target(0, compile_expr("true"), strategy),))
 
 
+# The preferred agent's own first step for a call that names how long to wait for them
+# (a call-back promised by that agent: cti/live_callbacks.py). Its index is -1: the
+# reasons call it "target 0", ahead of the queue's own targets.
+PROMISED_TARGET = "promised agent"
+
+
+def promised_agent_rules(qr: QueueRules, timeout_s: float) -> QueueRules:
+    """The queue's rules with one target only: the call's preferred agent, for
+    `timeout_s` (then the router puts the call in `qr` itself). Any preferred agent
+    may take it: their own promise needs none of the call's skills."""
+    pin = Target(-1, compile_expr("true"), "preferred_agent", None, timeout_s, None, False, PROMISED_TARGET)
+    return QueueRules(name=qr.name, targets=(pin,), wrap_up_s=qr.wrap_up_s, ageing=qr.ageing)
+
+
 # ------------------------------------------------------------------ validation
 
 

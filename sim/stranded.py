@@ -5,6 +5,12 @@ real day all judge the same way: a call counts as stranded when, for longer than
 `limit_s` at a stretch, it waited (queued, or back in the queue after a ring-no-answer)
 while at least one logged-in agent with its skills was available. A restart that loses
 a call, or a resync that queues it needing a skill nobody has, shows up here.
+
+A call-back an agent promised (its CallQueued's `preferred_agent` and
+`preferred_agent_s`, cti/live_callbacks.py) is that agent's alone for those seconds,
+as the router keeps it: only that agent free counts meanwhile. (Judged from the log's
+events alone, the stretch after the promise lapses is counted from the first event
+past it.)
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ class _Watch:
         self.limit_s = limit_s
         self.free: set[str] = set()
         self.skills: dict[str, frozenset[str]] = {}  # call -> the skills it needs (as queued)
+        self.promised: dict[str, tuple[str, float]] = {}  # call -> (its promised agent, until when)
         self.waiting: set[str] = set()
         self.since: dict[str, float] = {}  # waiting call -> since when an eligible agent is free
         self.worst: dict[str, float] = {}
@@ -58,6 +65,7 @@ class _Watch:
         elif isinstance(event, CallQueued):
             self.skills[event.call_id] = frozenset(event.skills)
             self.waiting.add(event.call_id)
+            self._promise(event)
         elif isinstance(event, CallNotAnswered):
             self.waiting.add(event.call_id)  # back in the queue
         elif isinstance(event, CallOffered):
@@ -76,11 +84,26 @@ class _Watch:
             self._close(call_id)
         return self.worst
 
+    def _promise(self, event: CallQueued) -> None:
+        agent = str(event.attributes.get("preferred_agent", "") or "")
+        try:
+            seconds = float(event.attributes.get("preferred_agent_s", 0) or 0)
+        except (TypeError, ValueError):
+            seconds = 0.0
+        if agent and seconds > 0 and agent in self.agent_skills:
+            self.promised[event.call_id] = (agent, event.at + seconds)
+        else:
+            self.promised.pop(event.call_id, None)
+
     def _eligible(self, call_id: str) -> bool:
+        promise = self.promised.get(call_id)
+        if promise is not None and self.now < promise[1]:
+            return promise[0] in self.free
         need = self.skills.get(call_id, frozenset())
         return any(need <= self.agent_skills.get(agent, {}).keys() for agent in self.free)
 
     def _stop(self, call_id: str) -> None:
+        self.promised.pop(call_id, None)  # (offered and missed: the router lets the promise go too)
         if call_id in self.since:
             self._close(call_id)
         self.waiting.discard(call_id)

@@ -27,6 +27,7 @@ from store.models import (
     COMMAND_ANSWERS,
     AgentCommand,
     Callback,
+    CallbackQuery,
     Customer,
     DncEntry,
     Interaction,
@@ -350,11 +351,33 @@ class MemoryStore:
 
     # ------------------------------------------------------------ call-backs
 
-    async def put_callback(self, callback: Callback) -> None:
+    async def put_callback(self, callback: Callback) -> bool:
+        stored = self._callbacks.get(callback.id)
+        if stored is not None and stored.state == "cancelled":
+            return False
         closed = callback.done or callback.state in CALLBACK_CLOSED
         self._callbacks[callback.id] = replace(
             callback, done=closed, skills=dict(callback.skills), attributes=dict(callback.attributes)
         )
+        return True
+
+    async def get_callback(self, callback_id: str) -> Callback:
+        try:
+            return self._callbacks[callback_id]
+        except KeyError:
+            raise NotFound(f"callback {callback_id!r}") from None
+
+    async def list_callbacks(self, query: CallbackQuery) -> list[Callback]:
+        rows = [c for c in self._callbacks.values() if query.matches(c)]
+        return sorted(rows, key=lambda c: (c.due_at, c.id))[: query.limit]
+
+    async def cancel_callback(self, callback_id: str, by: str) -> Callback:
+        row = await self.get_callback(callback_id)
+        if row.state == "pending":
+            row = self._callbacks[callback_id] = replace(
+                row, state="cancelled", done=True, outcome=f"cancelled by {by}"
+            )
+        return row
 
     async def callbacks_between(self, start: float, end: float, agent_id: str | None = None) -> list[Callback]:
         rows = (c for c in self._callbacks.values() if start <= c.due_at < end)

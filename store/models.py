@@ -115,6 +115,28 @@ class Callback:
     arrived_at: float = 0.0  # when the caller first waited (virtual hold): the router's wait
 
 
+@dataclass(frozen=True, slots=True)
+class CallbackQuery:
+    """Which promises to list: each filter given must match (`due_from <= due_at <
+    due_to`); at most `limit`, by due time then id."""
+
+    state: str | None = None
+    queue: str | None = None
+    agent_id: str | None = None
+    due_from: float | None = None
+    due_to: float | None = None
+    limit: int = 1000
+
+    def matches(self, c: Callback) -> bool:
+        return (
+            (self.state is None or c.state == self.state)
+            and (self.queue is None or c.queue == self.queue)
+            and (self.agent_id is None or c.agent_id == self.agent_id)
+            and (self.due_from is None or c.due_at >= self.due_from)
+            and (self.due_to is None or c.due_at < self.due_to)
+        )
+
+
 COMMAND_STATES = ("pending", "applied", "refused", "expired")
 COMMAND_ANSWERS = ("applied", "refused", "expired")  # the states of an answered command
 

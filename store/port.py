@@ -32,6 +32,7 @@ from store.models import (
     AgentCommand,
     ApiToken,
     Callback,
+    CallbackQuery,
     Customer,
     DncEntry,
     Interaction,
@@ -178,8 +179,22 @@ class Callbacks(Protocol):
     """Call-back promises (store.models.Callback): the web writes those agents schedule,
     the live loop's scheduler those callers ask for, and every step of keeping them."""
 
-    async def put_callback(self, callback: Callback) -> None:
-        """Insert or replace the whole row."""
+    async def put_callback(self, callback: Callback) -> bool:
+        """Insert or replace the whole row, unless the stored one is cancelled: a
+        cancellation is final, so a step the live loop takes on a promise cancelled
+        meanwhile is not written (False: nothing written, the promise is not kept)."""
+        ...
+
+    async def get_callback(self, callback_id: str) -> Callback: ...  # NotFound
+
+    async def list_callbacks(self, query: CallbackQuery) -> list[Callback]:
+        """Those the query matches, by due time then id, at most `query.limit`."""
+        ...
+
+    async def cancel_callback(self, callback_id: str, by: str) -> Callback:
+        """Cancel a pending promise (`outcome` says by whom): it is never dialled again.
+        A promise in any other state (being dialled, kept, failed, cancelled) keeps it.
+        Returns the stored row either way; NotFound for an unknown id."""
         ...
 
     async def callbacks_between(self, start: float, end: float, agent_id: str | None = None) -> list[Callback]:

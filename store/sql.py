@@ -18,6 +18,7 @@ from store.models import (
     AgentCommand,
     ApiToken,
     Callback,
+    CallbackQuery,
     Customer,
     DncEntry,
     Interaction,
@@ -505,17 +506,18 @@ class SqlStore:
 
     # ------------------------------------------------------------ callbacks
 
-    async def put_callback(self, callback: Callback) -> None:
-        """Insert or replace the whole promise (the scheduler writes each step)."""
+    async def put_callback(self, callback: Callback) -> bool:
+        """Insert or replace the whole promise (the scheduler writes each step), never a
+        cancelled one (one statement: the cancel and the step cannot interleave)."""
         c = callback
-        await self._db.execute(
+        written = await self._db.fetch(
             f"INSERT INTO callbacks ({_CALLBACK_COLS}) VALUES ({_params(18)})"
             " ON CONFLICT (id) DO UPDATE SET call_id = excluded.call_id, customer_id = excluded.customer_id,"
             " agent_id = excluded.agent_id, number = excluded.number, due_at = excluded.due_at,"
             " notes = excluded.notes, done = excluded.done, queue = excluded.queue, skills = excluded.skills,"
             " priority = excluded.priority, attributes = excluded.attributes, kind = excluded.kind,"
             " state = excluded.state, attempts = excluded.attempts, outcome = excluded.outcome,"
-            " arrived_at = excluded.arrived_at",
+            " arrived_at = excluded.arrived_at WHERE callbacks.state <> 'cancelled' RETURNING id",
             c.id,
             c.call_id,
             c.customer_id,
@@ -535,6 +537,47 @@ class SqlStore:
             c.outcome,
             float(c.arrived_at),
         )
+        return bool(written)
+
+    async def get_callback(self, callback_id: str) -> Callback:
+        rows = await self._db.fetch(f"SELECT {_CALLBACK_COLS} FROM callbacks WHERE id = $1", callback_id)
+        if not rows:
+            raise NotFound(f"callback {callback_id!r}")
+        return _callback(rows[0])
+
+    async def list_callbacks(self, query: CallbackQuery) -> list[Callback]:
+        q = query
+        where: list[str] = []
+        args: list[Any] = []
+        for clause, value in (
+            ("state = $", q.state),
+            ("queue = $", q.queue),
+            ("agent_id = $", q.agent_id),
+            ("due_at >= $", None if q.due_from is None else float(q.due_from)),
+            ("due_at < $", None if q.due_to is None else float(q.due_to)),
+        ):
+            if value is not None:
+                args.append(value)
+                where.append(f"{clause}{len(args)}")
+        args.append(int(q.limit))
+        select = f"SELECT {_CALLBACK_COLS} FROM callbacks"
+        if where:
+            select += " WHERE " + " AND ".join(where)
+        rows = await self._db.fetch(f"{select} ORDER BY due_at, id LIMIT ${len(args)}", *args)
+        return [_callback(r) for r in rows]
+
+    async def cancel_callback(self, callback_id: str, by: str) -> Callback:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE callbacks SET state = 'cancelled', done = $2, outcome = $3 WHERE id = $1 AND state = 'pending'",
+                callback_id,
+                True,
+                f"cancelled by {by}",
+            )
+            rows = await tx.fetch(f"SELECT {_CALLBACK_COLS} FROM callbacks WHERE id = $1", callback_id)
+        if not rows:
+            raise NotFound(f"callback {callback_id!r}")
+        return _callback(rows[0])
 
     async def callbacks_between(self, start: float, end: float, agent_id: str | None = None) -> list[Callback]:
         if agent_id is None:

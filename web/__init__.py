@@ -14,6 +14,7 @@ def setup(app: web.Application) -> None:
     from reports.web import setup as setup_reports
     from web.admin import setup as setup_admin
     from web.app import setup as setup_core
+    from web.callbacks import setup as setup_callbacks
     from web.command_status import setup as setup_command_status
     from web.dnc import setup as setup_dnc
 
@@ -23,3 +24,4 @@ def setup(app: web.Application) -> None:
     setup_command_status(app)
     setup_reports(app)
     setup_dnc(app)
+    setup_callbacks(app)

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from agents.commands import json_schema
+from store.models import CALLBACK_CLOSED, CALLBACK_OPEN
 
 
 def _op(
@@ -83,6 +84,17 @@ _COMMAND_POST["responses"]["202"] = {
     "description": "No reply from the call server in time: the command is kept and applied when the live"
     " server is back, or refused if it waits longer than [pbx] command_ttl_s; GET the `status` URL",
     "content": {"application/json": {}},
+}
+
+# A call-back waiting to be dialled is cancelled for good (web/callbacks.py).
+_CALLBACK_CANCEL = _op(
+    "Cancel a call-back waiting to be dialled (never dialled again; cancelling it again is 200 `repeated`)",
+    "agent (own), supervisor, admin",
+    errors=("404", "409"),
+)
+_CALLBACK_CANCEL["responses"]["409"] = {
+    "description": "Being dialled now, or kept / failed already",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
 }
 
 DOCUMENT: dict[str, Any] = {
@@ -247,6 +259,40 @@ DOCUMENT: dict[str, Any] = {
                 "parameters": [_DNC_CAMPAIGN, {**_DNC_NUMBER, "required": True}],
             },
         },
+        "/api/v1/callbacks": {
+            "get": {
+                **_op(
+                    "Call-back promises by due time (an agent: their own)",
+                    "agent (own), supervisor, admin",
+                    errors=("400",),
+                ),
+                "parameters": [
+                    {"name": "state", "in": "query", "schema": {"enum": [*CALLBACK_OPEN, *CALLBACK_CLOSED]}},
+                    {"name": "queue", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "agent",
+                        "in": "query",
+                        "description": "the agent who promised it",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "due_from",
+                        "in": "query",
+                        "description": "epoch seconds (due_at >= it)",
+                        "schema": {"type": "number"},
+                    },
+                    {
+                        "name": "due_to",
+                        "in": "query",
+                        "description": "epoch seconds (due_at < it)",
+                        "schema": {"type": "number"},
+                    },
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
+                ],
+            }
+        },
+        "/api/v1/callbacks/{callback_id}": {"delete": _CALLBACK_CANCEL},
+        "/api/v1/callbacks/{callback_id}/cancel": {"post": _CALLBACK_CANCEL},
         "/api/v1/openapi.json": {
             "get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OK"}}}
         },

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from store.memory import MemoryStore
-from store.models import Callback
+from store.models import Callback, CallbackQuery
 from store.port import Callbacks
 from tests.contract.test_contract_store import _sql_store
 
@@ -79,3 +79,42 @@ async def test_an_agents_scheduled_call_backs_are_found_by_agent_and_due_time(st
     assert await store.callbacks_between(0, 1000, agent_id="agent02") == [b]
     assert await store.callbacks_between(150, 1000) == [b]
     assert a.kind == "scheduled" and a.state == "pending"
+
+
+async def test_promises_are_listed_by_state_queue_agent_and_due_range(store: Callbacks) -> None:
+    a = held("a", due_at=100.0, agent_id="sue")
+    b = held("b", due_at=200.0, queue="support", state="done", attempts=1, outcome="connected")
+    c = held("c", due_at=300.0, agent_id="sue", state="dialing", attempts=1)
+    for row in (c, a, b):
+        await store.put_callback(row)
+    assert [r.id for r in await store.list_callbacks(CallbackQuery())] == ["cb-a", "cb-b", "cb-c"]
+    assert await store.list_callbacks(CallbackQuery(state="pending")) == [a]
+    assert await store.list_callbacks(CallbackQuery(queue="support")) == [replace(b, done=True)]
+    assert [r.id for r in await store.list_callbacks(CallbackQuery(agent_id="sue"))] == ["cb-a", "cb-c"]
+    assert [r.id for r in await store.list_callbacks(CallbackQuery(due_from=100.0, due_to=300.0))] == ["cb-a", "cb-b"]
+    assert [r.id for r in await store.list_callbacks(CallbackQuery(agent_id="sue", state="dialing", due_from=250))] == [
+        "cb-c"
+    ]
+    assert [r.id for r in await store.list_callbacks(CallbackQuery(limit=1))] == ["cb-a"]
+    assert await store.get_callback("cb-c") == c
+
+
+async def test_a_cancelled_promise_stays_cancelled_whatever_is_written_after(store: Callbacks) -> None:
+    from store.port import NotFound
+
+    await store.put_callback(held("p"))
+    await store.put_callback(held("d", state="dialing", attempts=1))
+    cancelled = await store.cancel_callback("cb-p", by="sue")
+    assert (cancelled.state, cancelled.done, cancelled.outcome) == ("cancelled", True, "cancelled by sue")
+    # the live loop's next step, taken from what it had in memory: not written
+    assert await store.put_callback(held("p", state="dialing", attempts=1)) is False
+    assert (await store.get_callback("cb-p")).state == "cancelled"
+    assert await store.open_callbacks() == [held("d", state="dialing", attempts=1)]
+    # being dialled: not cancelled (nor a kept or cancelled one again)
+    assert (await store.cancel_callback("cb-d", by="sue")).state == "dialing"
+    assert (await store.cancel_callback("cb-p", by="bob")).outcome == "cancelled by sue"
+    assert await store.put_callback(held("d", state="done", attempts=1, outcome="connected")) is True
+    with pytest.raises(NotFound):
+        await store.cancel_callback("nope", by="sue")
+    with pytest.raises(NotFound):
+        await store.get_callback("nope")

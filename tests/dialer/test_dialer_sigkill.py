@@ -9,22 +9,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import signal
-import subprocess
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from config.schema import StoreConfig
 from cti.ami import AmiClient, AmiSettings
 from cti.call_model import CallModel
-from events import AgentLoggedIn
-from sim.pbx_emulator.server import PbxEmulator
-from store import SqlStore, open_store
+from store import SqlStore
 from store.models import ApiToken, LeadRecord, User
 from tests.dialer.test_dialer_live import write_leads
-from tests.live.test_live_sigkill import _free_port, _health, _serve, _until
+from tests.live.serve_process import free_port, kill, pbx_and_store, serve, stop, until_up, write_config
 from web.security import hash_token
 
 SECRET = "dialer-sigkill-secret"
@@ -53,35 +48,19 @@ async def _rows(store: SqlStore) -> dict[str, LeadRecord]:
 
 
 async def test_a_campaign_killed_with_sigkill_goes_on_where_it_was(tmp_path: Path, fresh_pg_url: str) -> None:
-    emulator = PbxEmulator("hotline", SECRET)
-    await emulator.start()
-    store = await open_store(StoreConfig(url=fresh_pg_url))
-    await store.migrate()
-    now = time.time()
-    for user in AGENTS:
-        await store.put_user(user)
-        await store.append(AgentLoggedIn(at=now, agent_id=user.login))  # logged in before the server starts
+    emulator, store = await pbx_and_store(SECRET, fresh_pg_url, AGENTS)
     await store.put_user(User("sup", "Sue", role="supervisor"))
     await store.put_api_token(ApiToken("t1", "sup", "sigkill test"), hash_token(TOKEN))
     leads = write_leads(tmp_path / "leads.csv", ["busy"] * 4)
-    port = _free_port()
-    config = tmp_path / "hotline.toml"
-    config.write_text(f"""
-[server]
-host = "127.0.0.1"
-port = {port}
-session_secret = "dialer-sigkill"
-[store]
-url = "{fresh_pg_url}"
-[bus]
-url = "memory://"
-[pbx]
-enabled = true
-ami_port = {emulator.port}
-ami_secret = "{SECRET}"
-agi_bind = "127.0.0.1:{_free_port()}"
-[routing.defaults]
-wrap_up_s = 1
+    port = free_port()
+    config = write_config(
+        tmp_path / "hotline.toml",
+        port,
+        fresh_pg_url,
+        "memory://",
+        emulator.port,
+        SECRET,
+        f"""
 [campaigns.spring]
 leads = "{leads}"
 mode = "progressive"
@@ -90,7 +69,8 @@ max_attempts = 2
 demo_behaviour = {{ busy = 1.0 }}
 retry = {{ busy = {{ delay_minutes = 0.1 }}, failed = {{ delay_minutes = 0.1 }} }}
 calling_window = {{ start = "00:00:00", end = "23:59:59", days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] }}
-""")
+""",
+    )
     dials: list[tuple[str, float]] = []
 
     def on_channel(m: Any) -> None:
@@ -103,11 +83,11 @@ calling_window = {{ start = "00:00:00", end = "23:59:59", days = ["mon", "tue", 
     observer = AmiClient(AmiSettings("127.0.0.1", emulator.port, "hotline", SECRET), CallModel())
     observer.subscribe("Newchannel", on_channel)
     log = tmp_path / "serve.log"
-    server = _serve(config, log)
+    server = serve(config, log)
     try:
         await observer.start()
         await observer.wait_ready(10)
-        await _until(lambda: _health(port)["pbx"]["status"] == "ok", 30, "the first server")
+        await until_up(port, "the first server")
         # every lead dialled once (busy) and waiting for its retry
         deadline = time.monotonic() + 30
         while True:
@@ -117,15 +97,13 @@ calling_window = {{ start = "00:00:00", end = "23:59:59", days = ["mon", "tue", 
             assert time.monotonic() < deadline, (first, log.read_text()[-3000:])
             await asyncio.sleep(0.05)
         assert await asyncio.to_thread(_post_dnc, port, PHONES["L4"]) == 201
-        server.send_signal(signal.SIGKILL)
-        server.wait(10)
-        assert server.returncode == -signal.SIGKILL
+        kill(server)
         before = await _rows(store)
         dials_before = {lead: len(of(phone)) for lead, phone in PHONES.items()}
         killed_at = time.time()
 
-        server = _serve(config, log)
-        await _until(lambda: _health(port)["pbx"]["status"] == "ok", 30, "the restarted server")
+        server = serve(config, log)
+        await until_up(port, "the restarted server")
         deadline = time.monotonic() + 40
         while True:
             after = await _rows(store)
@@ -136,12 +114,7 @@ calling_window = {{ start = "00:00:00", end = "23:59:59", days = ["mon", "tue", 
         await asyncio.sleep(0.5)  # (a dial in flight would reach the observer by now)
     finally:
         await observer.close()
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        stop(server)
         await emulator.stop()
     try:
         for lead_id, phone in PHONES.items():

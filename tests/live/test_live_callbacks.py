@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from cti.live_root import ModelCalls
 from events import CallConnected, CallEnded, CallQueued, CallTransferred, OriginateResulted
 from reports.kpi import KpiConfig, batch_report
 from sim.rig import DEFAULT_ROUTING, Rig
@@ -17,6 +18,7 @@ from tests.live.harness import live_center
 
 ROOT = Path(__file__).parents[2]
 SUE = User(login="sue", display_name="Sue", skills={"support": 5, "billing": 5}, phone_endpoint="Local/2005@agents")
+TOM = User(login="tom", display_name="Tom", skills={"support": 5, "billing": 5}, phone_endpoint="Local/2006@agents")
 
 
 def _ivr() -> dict[str, Any]:
@@ -169,6 +171,35 @@ async def test_a_call_back_scheduled_in_wrap_up_is_dialled_when_due_and_not_befo
         assert len(await _callback_dials(h)) == 1
 
 
+async def test_a_call_back_an_agent_promised_is_theirs_first_then_the_queues(tmp_path: Path) -> None:
+    """The default routing has no preferred_agent target: Sue's promise waits for Sue
+    alone ([pbx] callback_agent_s) while Tom is free, then goes to the queue."""
+    extra = {"callback_poll_s": 0.1, "callback_agent_s": 30}
+    async with live_center(tmp_path, agents=[SUE, TOM], pbx_extra=extra) as h:
+        await h.command("sue", "available")
+        await h.command("sue", "pause", reason="break")  # logged in, not free
+        await h.command("tom", "available")
+        now = h.emulator.pbx.now()
+        await h.store.put_callback(Callback(id="p1", due_at=now, agent_id="sue", number="5557001", created_at=now))
+        await h.wait_for(lambda: "cb-p1" in h.center.calls, timeout=10)
+        await h.wait_for(lambda: h.emulator.pbx.now() >= now + 15, timeout=10)
+        assert h.center.router.call_info("cb-p1")["state"] == "waiting"  # Tom is free, yet it waits for Sue
+        await h.command("sue", "available")
+        await _until_row(h, "p1", "done")
+        [connected] = [e for e in await _stored(h) if isinstance(e, CallConnected) and e.call_id == "cb-p1"]
+        assert connected.agent_id == "sue"
+
+        await _ended(h, "cb-p1")
+        await h.wait_for(lambda: h.center.router.agent_state("sue") == "available", timeout=10)
+        await h.command("sue", "pause", reason="break")  # she stays away now
+        now = h.emulator.pbx.now()
+        await h.store.put_callback(Callback(id="p2", due_at=now, agent_id="sue", number="5557002", created_at=now))
+        await _until_row(h, "p2", "done", timeout=20)
+        [connected] = [e for e in await _stored(h) if isinstance(e, CallConnected) and e.call_id == "cb-p2"]
+        queued = next(e for e in await _stored(h) if isinstance(e, CallQueued) and e.call_id == "cb-p2")
+        assert connected.agent_id == "tom" and connected.at >= queued.at + 30
+
+
 async def test_a_call_back_not_answered_is_retried_by_the_rule_then_closed_failed(tmp_path: Path) -> None:
     extra = {"callback_attempts": 2, "callback_retry_s": 20, "callback_poll_s": 0.1}
     async with live_center(tmp_path, agents=[SUE], ivr=_ivr(), pbx_extra=extra) as h:
@@ -224,5 +255,130 @@ async def test_call_backs_due_before_during_and_after_a_kill_are_each_dialled_on
             assert await h.store.open_callbacks() == []
             dialled = [e.channel.split("@")[0] for e in await _callback_dials(h)]
             assert sorted(dialled) == ["Local/5550005", "Local/5550040", "Local/5550090"]
+    finally:
+        await store.close()
+
+
+async def test_a_cancelled_call_back_due_or_retrying_is_never_dialled_again_after_a_restart(tmp_path: Path) -> None:
+    """Cancelled as the API does it (store first, web/callbacks.py): one queued and
+    waiting for an agent leaves the queue; one waiting for its retry is not retried,
+    before or after a restart of the live loop."""
+    extra = {"callback_attempts": 3, "callback_retry_s": 20, "callback_poll_s": 0.1}
+    async with live_center(tmp_path, agents=[SUE], pbx_extra=extra) as h:
+        h.center.dials.callback_variables = {"CUST_BEHAVIOUR": "noanswer"}
+        h.center.dials.callback_ring_s = 3
+        now = h.emulator.pbx.now()
+        await h.store.put_callback(Callback(id="due", due_at=now, number="5558001", created_at=now))
+        await h.wait_for(lambda: h.center.router.call_info("cb-due") is not None, timeout=10)  # nobody free
+        assert (await h.store.cancel_callback("due", by="sup")).state == "cancelled"
+        await _ended(h, "cb-due")
+        assert h.center.router.call_info("cb-due") is None
+
+        await h.store.put_callback(Callback(id="retry", due_at=now, number="5558002", created_at=now))
+        await h.command("sue", "available")
+        await _ended(h, "cb-retry")
+        row = await _row(h, "retry")
+        assert (row.state, row.attempts) == ("pending", 1)  # not answered: waits for its retry
+        assert (await h.store.cancel_callback("retry", by="sue")).state == "cancelled"
+        await _restart(h)
+        h.center.dials.callback_variables = {"CUST_BEHAVIOUR": "noanswer"}
+        await h.command("sue", "available")
+        await h.wait_for(lambda: h.emulator.pbx.now() >= row.due_at + 15, timeout=15)
+        assert [e.channel.split("@")[0] for e in await _callback_dials(h)] == ["Local/5558002"]  # the first only
+        assert {c.id: c.state for c in await h.store.callbacks_between(0, 1e13)} == {
+            "due": "cancelled",
+            "retry": "cancelled",
+        }
+
+
+async def test_a_call_back_cancelled_after_it_was_queued_is_not_dialled_when_an_agent_frees(tmp_path: Path) -> None:
+    """The poll has not seen the cancel yet (it runs once an hour here): the attempt
+    written before the dial is refused by the store, so the customer is not dialled
+    and the agent is free again."""
+    async with live_center(tmp_path, agents=[SUE], pbx_extra={"callback_poll_s": 3600}) as h:
+        now = h.emulator.pbx.now()
+        await h.store.put_callback(Callback(id="late", due_at=now, number="5558003", created_at=now))
+        await _restart(h)  # (read back at start: queued, nobody free)
+        assert h.center.router.call_info("cb-late") is not None
+        await h.store.cancel_callback("late", by="sup")
+        await h.command("sue", "available")
+        await _ended(h, "cb-late")
+        await h.wait_for(lambda: h.center.router.agent_state("sue") == "available", timeout=10)
+        assert await _callback_dials(h) == []
+        row = await _row(h, "late")
+        assert (row.state, row.attempts, row.outcome) == ("cancelled", 0, "cancelled by sup")
+
+
+async def test_a_call_back_caught_mid_dial_by_a_restart_is_followed_until_it_ends(tmp_path: Path) -> None:
+    """The customer's phone still rings when the live loop is killed: after the restart
+    the PBX call is the call-back's again (its events speak of cb-…): the customer
+    answers, talks to Sue and hangs up, and the promise is kept by that, once."""
+    async with live_center(tmp_path, agents=[SUE], pbx_extra={"callback_poll_s": 0.1}) as h:
+        h.center.dials.callback_variables = {"CUST_RING": "60", "CUST_TALK": "5"}  # 6 s ringing at speed 10
+        h.center.dials.callback_ring_s = 120  # (the originate's own timeout)
+        await h.command("sue", "available")
+        now = h.emulator.pbx.now()
+        await h.store.put_callback(Callback(id="ring", due_at=now, number="5558101", created_at=now))
+        await _until_row(h, "ring", "dialing")
+        await h.wait_for(lambda: ModelCalls(h.live.model).customer_leg_up("5558101"), timeout=10)
+        await h.wait_for(lambda: h.eventlog.backlog == 0)
+        await _restart(h)  # the customer's phone still rings
+        row = await _row(h, "ring")
+        assert (row.state, row.attempts) == ("dialing", 1)  # not closed as kept before anyone answered
+        await _until_row(h, "ring", "done", timeout=20)
+        await _ended(h, "cb-ring", timeout=20)
+        stored = await _stored(h)
+        mine = [e for e in stored if getattr(e, "call_id", "") == "cb-ring"]
+        assert [type(e).__name__ for e in mine].count("CallConnected") == 1
+        [ended] = [e for e in mine if isinstance(e, CallEnded)]
+        assert "down" not in ended.cause_text
+        assert {e.call_id for e in stored if isinstance(e, CallEnded)} == {"cb-ring"}  # no second call in the log
+        assert h.emulator.ledger.summary()["created"] == 1  # dialled once (its result went with the killed loop)
+        interaction = await h.store.get_interaction("cb-ring")
+        assert (interaction.outcome, interaction.agent_id) == ("answered", "sue")
+
+
+async def test_a_call_back_write_the_store_holds_up_does_not_hold_up_the_live_loop(fresh_pg_url: str) -> None:
+    """PostgreSQL holds the attempt's write (another session locks the callbacks table):
+    the live loop goes on routing meanwhile, the customer is dialled only once the
+    attempt is written, and once."""
+    import time
+
+    import asyncpg
+
+    from config.schema import StoreConfig
+    from sim.rig import live_rig
+    from store import open_store
+
+    store = await open_store(StoreConfig(url=fresh_pg_url))
+    await store.migrate()
+    try:
+        async with live_rig(store, [SUE, TOM], speed=10.0, pbx_extra={"callback_poll_s": 0.1}) as h:
+            for agent in ("sue", "tom"):
+                await h.command(agent, "available")
+                await h.command(agent, "pause", reason="break")
+            now = h.emulator.pbx.now()
+            await h.store.put_callback(Callback(id="slow", due_at=now, number="5558201", created_at=now))
+            await h.wait_for(lambda: h.center.router.call_info("cb-slow") is not None, timeout=10)
+            locker = await asyncpg.connect(fresh_pg_url)
+            try:
+                lock = locker.transaction()
+                await lock.start()
+                await locker.execute("LOCK TABLE callbacks IN EXCLUSIVE MODE")  # (reads still go)
+                await h.command("sue", "available")  # offered: its attempt's write waits for the lock
+                await h.wait_for(lambda: h.center.router.call_info("cb-slow")["state"] == "offered", timeout=10)
+                started = time.monotonic()
+                await h.command("tom", "available")
+                await h.wait_for(lambda: h.center.router.agent_state("tom") == "available", timeout=10)
+                held_up = time.monotonic() - started
+                assert held_up < 1.0, held_up
+                assert (await _row(h, "slow")).state == "pending"  # the attempt is not written yet...
+                assert h.emulator.ledger.summary()["created"] == 0  # ...so the customer is not dialled
+                await lock.rollback()
+            finally:
+                await locker.close()
+            row = await _until_row(h, "slow", "done", timeout=20)
+            assert row.attempts == 1
+            assert h.emulator.ledger.summary()["created"] == 1
     finally:
         await store.close()

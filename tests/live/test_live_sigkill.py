@@ -11,14 +11,6 @@ buffer and all, on real PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -29,12 +21,13 @@ from cti.ami import AmiClient, AmiSettings
 from cti.call_model import CallModel
 from cti.pbx import AmiPbx
 from cti.server import create_app
-from events import AgentLoggedIn, AgentStateChanged, CallConnected, CallEnded
+from events import AgentStateChanged, CallConnected, CallEnded
 from reports.kpi import KpiConfig, batch_report
 from sim.pbx_emulator.server import PbxEmulator
 from sim.soak import agents_on_two_calls
 from store import open_store
 from store.models import User
+from tests.live.serve_process import free_port, health, kill, pbx_and_store, serve, stop, until, until_up, write_config
 from tests.web.web_helpers import login, password_hash
 from web.app import COMMAND_TIMEOUT
 
@@ -53,88 +46,16 @@ CALLERS = 6
 TALK_S = 3
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _health(port: int) -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-        return json.loads(r.read())
-
-
-async def _until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if await asyncio.to_thread(predicate):
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
-def _serve(config: Path, log: Path) -> subprocess.Popen:
-    exe = Path(sys.executable).with_name("hotline")
-    return subprocess.Popen(
-        [str(exe), "serve", "--config", str(config)],
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "HOTLINE_CONFIG": ""},
-    )
-
-
-def _write_config(path: Path, port: int, store_url: str, bus_url: str, ami_port: int, more: str = "") -> Path:
-    """`hotline serve`'s configuration: its web on `port`, the PBX emulator on `ami_port`."""
-    path.write_text(f"""
-[server]
-host = "127.0.0.1"
-port = {port}
-session_secret = "sigkill-test"
-[store]
-url = "{store_url}"
-[bus]
-url = "{bus_url}"
-[pbx]
-enabled = true
-ami_port = {ami_port}
-ami_secret = "{SECRET}"
-agi_bind = "127.0.0.1:{_free_port()}"
-[routing.defaults]
-wrap_up_s = 1
-{more}""")
-    return path
-
-
-def _stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-
-
 async def test_server_killed_with_sigkill_while_calls_wait_and_restarted(tmp_path: Path, fresh_pg_url: str) -> None:
-    emulator = PbxEmulator("hotline", SECRET)
-    await emulator.start()
-    store = await open_store(StoreConfig(url=fresh_pg_url))
-    await store.migrate()
-    now = time.time()
-    for user in AGENTS:
-        await store.put_user(user)
-        await store.append(AgentLoggedIn(at=now, agent_id=user.login))  # logged in before the server starts
-    port = _free_port()
+    emulator, store = await pbx_and_store(SECRET, fresh_pg_url, AGENTS)
+    port = free_port()
     more = "[routing.rona]\nring_timeout_s = 15\n"
-    config = _write_config(tmp_path / "hotline.toml", port, fresh_pg_url, "memory://", emulator.port, more)
+    config = write_config(tmp_path / "hotline.toml", port, fresh_pg_url, "memory://", emulator.port, SECRET, more)
     log = tmp_path / "serve.log"
-    server = _serve(config, log)
+    server = serve(config, log)
     callers = AmiClient(AmiSettings("127.0.0.1", emulator.port, "hotline", SECRET), CallModel())
     try:
-        await _until(lambda: _health(port)["pbx"]["status"] == "ok", 30, "the first server")
+        await until_up(port, "the first server")
         await callers.start()
         await callers.wait_ready(10)
         pbx = AmiPbx(callers)
@@ -147,23 +68,21 @@ async def test_server_killed_with_sigkill_while_calls_wait_and_restarted(tmp_pat
                 variables={"PATIENCE": "120", "__AGENT_TALK": str(TALK_S)},
             )
         # two calls with the agents, the rest waiting on hold in the PBX
-        await _until(
+        await until(
             lambda: emulator.ledger.summary()["connected"] == 2 and emulator.ledger.summary()["open"] == CALLERS,
             20,
             "two calls connected and four waiting",
         )
-        server.send_signal(signal.SIGKILL)
-        server.wait(10)
-        assert server.returncode == -signal.SIGKILL
-        server = _serve(config, log)
-        await _until(lambda: _health(port)["pbx"]["status"] == "ok", 30, "the restarted server")
-        await _until(lambda: emulator.ledger.summary()["open"] == 0, 60, "every call to end")
+        kill(server)
+        server = serve(config, log)
+        await until_up(port, "the restarted server")
+        await until(lambda: emulator.ledger.summary()["open"] == 0, 60, "every call to end")
         ledger = emulator.ledger.summary()
         assert (ledger["connected"], ledger["abandoned"]) == (CALLERS, 0), ledger
-        await _until(lambda: _health(port)["event_log"]["backlog"] == 0, 20, "the event log to be written")
+        await until(lambda: health(port)["event_log"]["backlog"] == 0, 20, "the event log to be written")
     finally:
         await callers.close()
-        _stop(server)
+        stop(server)
         await emulator.stop()
     try:
         stored = [s.event for s in await store.events_between(0, 1e12)]
@@ -198,17 +117,17 @@ async def test_a_command_sent_while_the_server_is_killed_is_applied_when_it_is_b
     await store.put_user(
         User(agent, "Kept", "agent", password_hash(), skills={"billing": 5}, phone_endpoint="Local/2005@agents")
     )
-    port = _free_port()
-    config = _write_config(tmp_path / "hotline.toml", port, fresh_pg_url, redis_url, emulator.port)
+    port = free_port()
+    config = write_config(tmp_path / "hotline.toml", port, fresh_pg_url, redis_url, emulator.port, SECRET)
     log = tmp_path / "serve.log"
-    server = _serve(config, log)
+    server = serve(config, log)
     callers = AmiClient(AmiSettings("127.0.0.1", emulator.port, "hotline", SECRET), CallModel())
     other = HotlineConfig(
         store=StoreConfig(url=fresh_pg_url), bus=BusConfig(url=redis_url), server=ServerConfig(session_secret="x")
     )
     web = TestClient(TestServer(create_app(other)))
     try:
-        await _until(lambda: _health(port)["pbx"]["status"] == "ok", 30, "the first server")
+        await until_up(port, "the first server")
         await callers.start()
         await callers.wait_ready(10)
         await AmiPbx(callers).originate(
@@ -218,9 +137,8 @@ async def test_a_command_sent_while_the_server_is_killed_is_applied_when_it_is_b
             caller_id='"Caller" <5550100>',
             variables={"PATIENCE": "120", "__AGENT_TALK": "60"},
         )
-        await _until(lambda: emulator.ledger.summary()["open"] == 1, 20, "the caller to wait")
-        server.send_signal(signal.SIGKILL)
-        server.wait(10)
+        await until(lambda: emulator.ledger.summary()["open"] == 1, 20, "the caller to wait")
+        kill(server)
 
         await asyncio.wait_for(web.start_server(), 20)
         web.server.app[COMMAND_TIMEOUT] = 1.0
@@ -233,14 +151,14 @@ async def test_a_command_sent_while_the_server_is_killed_is_applied_when_it_is_b
         assert r.status == 202, kept
         assert emulator.ledger.summary()["connected"] == 0
 
-        server = _serve(config, log)
-        await _until(lambda: emulator.ledger.summary()["connected"] == 1, 30, "the agent to take the caller")
+        server = serve(config, log)
+        await until(lambda: emulator.ledger.summary()["connected"] == 1, 30, "the agent to take the caller")
         status = await (await asyncio.wait_for(web.get(kept["status"]), 10)).json()
         assert (status["state"], status["ok"]) == ("applied", True), status
     finally:
         await web.close()
         await callers.close()
-        _stop(server)
+        stop(server)
         await emulator.stop()
     try:
         stored = [s.event for s in await store.events_between(0, 1e12)]

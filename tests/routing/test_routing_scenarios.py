@@ -554,6 +554,63 @@ def test_preferred_agent_waits_for_its_agent_until_the_timeout():
     assert offers(h.queue(43, "c3", "q", preferred_agent="ghost")) == [("c3", "b")]
 
 
+PLAIN = """
+[queues.q]
+targets = [{ expression = "skills.s >= 1" }]
+overflow = { to = "other", after_s = 100 }
+[queues.other]
+targets = [{ expression = "skills.s >= 1" }]
+"""
+
+
+def test_a_promised_preferred_agent_has_the_call_first_without_a_preferred_target_in_the_rules():
+    """A call-back promised by agent a (CallQueued's preferred_agent_s): offered to a
+    alone for that long, then to the queue as its rules say."""
+    h = Harness(PLAIN, [ap("a", s=1), ap("b", s=1)])
+    h.login(0, "a", "b")
+    [(_, busy)] = offers(h.queue(0, "warm", "q"))
+    free = "b" if busy == "a" else "a"
+    h.talk(0, "warm", busy)
+    # promised by the busy agent: the free one does not get it
+    assert offers(h.queue(1, "cb1", "q", preferred_agent=busy, preferred_agent_s=30)) == []
+    assert h.router.call_info("cb1")["target_index"] == 0
+    h.end(10, "warm")  # the promised agent is free after the wrap-up, in time
+    h.tick(10 + 29)
+    assert offers(h.log)[-1] == ("cb1", busy)
+    offer = next(d for d in h.log if isinstance(d, Offer) and d.call_id == "cb1")
+    assert "promised agent" in offer.reason and offer.queue == "q"
+    h.talk(45, "cb1", busy)
+
+    # the promised agent stays busy: after 30 s the queue's own target takes it
+    assert offers(h.queue(50, "cb2", "q", preferred_agent=busy, preferred_agent_s=30)) == []
+    assert offers(h.tick(79)) == []
+    out = h.tick(80)
+    assert offers(out) == [("cb2", free)]
+    assert [d.reason.split(";")[1].strip() for d in out if isinstance(d, Escalated)] == [
+        f"promised agent {busy} did not take it in 30 s"
+    ]
+    # no promise (no seconds) or an agent who is not logged in: the queue at once
+    h.talk(81, "cb2", free)
+    h.end(82, "cb2")
+    h.tick(200)
+    assert offers(h.queue(201, "c3", "q", preferred_agent=busy)) == [("c3", free)]
+    h.send(AgentLoggedOut(at=202, agent_id=busy))
+    h.talk(203, "c3", free)
+    h.end(204, "c3")
+    h.tick(300)
+    assert offers(h.queue(301, "cb4", "q", preferred_agent=busy, preferred_agent_s=30)) == [("cb4", free)]
+
+
+def test_a_promised_agent_who_misses_the_call_gives_it_to_the_queue_at_once():
+    h = Harness(PLAIN, [ap("a", s=1), ap("b", s=1)])
+    h.login(0, "a", "b")
+    h.send(AgentStateChanged(at=0, agent_id="b", state="paused", reason="lunch"))
+    assert offers(h.queue(1, "cb", "q", preferred_agent="a", preferred_agent_s=60)) == [("cb", "a")]
+    h.send(AgentStateChanged(at=2, agent_id="b", state="available"))
+    out = h.send(CallNotAnswered(at=5, call_id="cb", agent_id="a", queue="q"))
+    assert offers(out) == [("cb", "b")]
+
+
 # ---------------------------------------------------------------- filters, queues
 
 FILTERS = """

@@ -48,3 +48,28 @@ def test_a_call_back_in_the_queue_after_a_ring_no_answer_is_watched_again() -> N
     ]
     assert stranded_calls(events, SKILLS) == {"c1": 25}
     assert stranded_calls(events, SKILLS, limit_s=30) == {}
+
+
+def test_a_call_back_promised_to_an_agent_waits_for_them_alone_for_its_promise() -> None:
+    """A call-back an agent promised (CallQueued's preferred_agent_s, cti/live_callbacks.py)
+    is theirs alone that long: ben free beside it is no stranding until it lapses, and
+    the promised agent free is one at once."""
+    promised = {"preferred_agent": "ana", "preferred_agent_s": 30}
+    events = [
+        free(0, "ben"),
+        CallQueued(at=0, call_id="cb1", attributes=promised),
+        CallOffered(at=25, call_id="cb1", agent_id="ben"),
+    ]
+    assert stranded_calls(events, SKILLS) == {}
+    events = [
+        free(0, "ben"),
+        CallQueued(at=0, call_id="cb1", attributes=promised),
+        CallEnded(at=29, call_id="cb1"),  # within its promise: ben's being free does not count
+        CallQueued(at=40, call_id="cb2", attributes=promised),
+        free(71, "ben"),  # (the first event past the promise, at 70: counted from here)
+        CallEnded(at=95, call_id="cb2"),
+        CallQueued(at=100, call_id="cb3", attributes=promised),
+        free(102, "ana"),
+        CallEnded(at=120, call_id="cb3"),  # ana free beside her own promise
+    ]
+    assert stranded_calls(events, SKILLS) == {"cb2": 24, "cb3": 18}

@@ -1,0 +1,121 @@
+"""`hotline serve` as a real subprocess, for the tests that SIGKILL it: its
+configuration (web, store, bus, the PBX emulator), start, health, kill and stop. The
+operating system kills it, event-log buffer and all; the store and the PBX live on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from config.schema import StoreConfig
+from events import AgentLoggedIn
+from sim.pbx_emulator.server import PbxEmulator
+from store import SqlStore, open_store
+from store.models import User
+
+
+async def pbx_and_store(secret: str, store_url: str, agents: list[User]) -> tuple[PbxEmulator, SqlStore]:
+    """The PBX emulator started, the store migrated, and the agents in it logged in
+    (as before the server starts)."""
+    emulator = PbxEmulator("hotline", secret)
+    await emulator.start()
+    store = await open_store(StoreConfig(url=store_url))
+    await store.migrate()
+    now = time.time()
+    for user in agents:
+        await store.put_user(user)
+        await store.append(AgentLoggedIn(at=now, agent_id=user.login))
+    return emulator, store
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def health(port: int) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+        return dict(json.loads(r.read()))
+
+
+async def until(predicate: Callable[[], Any], timeout: float, what: str) -> None:
+    """Poll a blocking `predicate` (in a thread: it may read /healthz) until it holds;
+    an OSError (the server not listening yet) counts as not yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if await asyncio.to_thread(predicate):
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def until_up(port: int, what: str, timeout: float = 30) -> None:
+    """Until the server's /healthz says its AMI link is up."""
+    await until(lambda: health(port)["pbx"]["status"] == "ok", timeout, what)
+
+
+def write_config(
+    path: Path, port: int, store_url: str, bus_url: str, ami_port: int, secret: str, more: str = ""
+) -> Path:
+    """`hotline serve`'s configuration: its web on `port`, the PBX emulator on
+    `ami_port`; `more` is appended (it may add [pbx] keys: it follows the [pbx] table)."""
+    path.write_text(f"""
+[server]
+host = "127.0.0.1"
+port = {port}
+session_secret = "sigkill-test"
+[store]
+url = "{store_url}"
+[bus]
+url = "{bus_url}"
+[routing.defaults]
+wrap_up_s = 1
+[pbx]
+enabled = true
+ami_port = {ami_port}
+ami_secret = "{secret}"
+agi_bind = "127.0.0.1:{free_port()}"
+{more}""")
+    return path
+
+
+def serve(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    exe = Path(sys.executable).with_name("hotline")
+    return subprocess.Popen(
+        [str(exe), "serve", "--config", str(config)],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "HOTLINE_CONFIG": ""},
+    )
+
+
+def kill(server: subprocess.Popen[bytes]) -> None:
+    """SIGKILL, and wait for it to be gone."""
+    server.send_signal(signal.SIGKILL)
+    server.wait(10)
+    assert server.returncode == -signal.SIGKILL
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (SIGKILL if it does not stop within 20 s)."""
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
