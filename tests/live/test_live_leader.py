@@ -6,7 +6,6 @@ the PBX."""
 from __future__ import annotations
 
 import asyncio
-import signal
 import time
 from pathlib import Path
 
@@ -17,12 +16,13 @@ from cti.ami import AmiClient, AmiSettings
 from cti.call_model import CallModel
 from cti.leadership import Leadership
 from cti.pbx import AmiPbx, PbxUnavailable
-from events import AgentLoggedIn, CallConnected, CallEnded
+from events import CallConnected, CallEnded
 from sim.netfault import TcpOutage
 from sim.pbx_emulator.server import PbxEmulator
 from sim.soak import agents_on_two_calls
 from store import open_store
-from tests.live.test_live_sigkill import AGENTS, SECRET, _free_port, _health, _serve, _stop, _until, _write_config
+from tests.live.serve_process import free_port, health, kill, pbx_and_store, serve, stop, until, until_up, write_config
+from tests.live.test_live_sigkill import AGENTS, SECRET
 
 
 class _Terms:
@@ -98,21 +98,14 @@ async def test_a_fenced_action_never_reaches_the_pbx() -> None:
 async def test_two_servers_one_leads_and_the_other_takes_over_after_a_sigkill(
     tmp_path: Path, fresh_pg_url: str
 ) -> None:
-    emulator = PbxEmulator("hotline", SECRET)
-    await emulator.start()
-    store = await open_store(StoreConfig(url=fresh_pg_url))
-    await store.migrate()
-    now = time.time()
-    for user in AGENTS:
-        await store.put_user(user)
-        await store.append(AgentLoggedIn(at=now, agent_id=user.login))
-    ports = [_free_port(), _free_port()]
+    emulator, store = await pbx_and_store(SECRET, fresh_pg_url, AGENTS)
+    ports = [free_port(), free_port()]
     configs = [
-        _write_config(tmp_path / f"hotline-{n}.toml", ports[n], fresh_pg_url, "memory://", emulator.port)
+        write_config(tmp_path / f"hotline-{n}.toml", ports[n], fresh_pg_url, "memory://", emulator.port, SECRET)
         for n in (0, 1)
     ]
     logs = [tmp_path / "serve-0.log", tmp_path / "serve-1.log"]
-    first = _serve(configs[0], logs[0])
+    first = serve(configs[0], logs[0])
     second = None
     callers = AmiClient(AmiSettings("127.0.0.1", emulator.port, "hotline", SECRET), CallModel())
 
@@ -126,37 +119,36 @@ async def test_two_servers_one_leads_and_the_other_takes_over_after_a_sigkill(
         )
 
     try:
-        await _until(lambda: _health(ports[0])["pbx"]["status"] == "ok", 30, "the first server to lead")
-        second = _serve(configs[1], logs[1])
-        await _until(lambda: _health(ports[1])["pbx"]["status"] == "standby", 30, "the second server to stand by")
-        standby = _health(ports[1])
+        await until_up(ports[0], "the first server to lead")
+        second = serve(configs[1], logs[1])
+        await until(lambda: health(ports[1])["pbx"]["status"] == "standby", 30, "the second server to stand by")
+        standby = health(ports[1])
         assert standby["status"] == "ok"  # a standby is healthy: it serves the web
-        leader = _health(ports[0])["pbx"]["leader"]
+        leader = health(ports[0])["pbx"]["leader"]
         assert leader["role"] == "leader" and standby["pbx"]["leader"]["leader"] == leader["holder"]
         await callers.start()
         await callers.wait_ready(10)
         for n in range(2):
             await place(n)
-        await _until(lambda: emulator.ledger.summary()["connected"] == 2, 20, "two calls answered by the leader")
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
+        await until(lambda: emulator.ledger.summary()["connected"] == 2, 20, "two calls answered by the leader")
+        kill(first)
         killed_at = time.monotonic()
-        await _until(lambda: _health(ports[1])["pbx"]["status"] == "ok", 30, "the standby to take over")
+        await until_up(ports[1], "the standby to take over")
         takeover_s = time.monotonic() - killed_at
-        took = _health(ports[1])["pbx"]["leader"]
+        took = health(ports[1])["pbx"]["leader"]
         assert took["role"] == "leader" and took["epoch"] == leader["epoch"] + 1
         print(f"takeover after SIGKILL: {takeover_s:.2f} s")  # (the target lives in the benchmark)
         for n in range(2, 4):
             await place(n)
-        await _until(lambda: emulator.ledger.summary()["open"] == 0, 60, "every call to end")
+        await until(lambda: emulator.ledger.summary()["open"] == 0, 60, "every call to end")
         ledger = emulator.ledger.summary()
         assert (ledger["created"], ledger["connected"], ledger["abandoned"]) == (4, 4, 0), ledger
-        await _until(lambda: _health(ports[1])["event_log"]["backlog"] == 0, 20, "the event log to be written")
+        await until(lambda: health(ports[1])["event_log"]["backlog"] == 0, 20, "the event log to be written")
     finally:
         await callers.close()
-        _stop(first)
+        stop(first)
         if second is not None:
-            _stop(second)
+            stop(second)
         await emulator.stop()
     try:
         stored = [s.event for s in await store.events_between(0, 1e12)]
