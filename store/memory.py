@@ -1,6 +1,6 @@
 """The role ports in one process's memory: `EventLog`, `CustomerDirectory`,
-`Interactions`, `DialerState`, `DoNotCallList`, `Callbacks` and `AgentCommands`
-without a database (tests, the
+`Interactions`, `DialerState`, `DoNotCallList`, `Callbacks`, `AgentCommands` and
+`WebSessions` without a database (tests, the
 simulator, what-if runs).
 
 `tests/contract/` holds it to the same suites as the SQL store.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -31,6 +31,7 @@ from store.models import (
     Interaction,
     LeadRecord,
     StoredEvent,
+    WebSession,
 )
 from store.phones import InvalidPhone, normalize_phone
 from store.port import EVENT_PAGE, Conflict, NotFound
@@ -84,6 +85,7 @@ class MemoryStore:
         self._dnc: dict[tuple[str, str], DncEntry] = {}  # (campaign, E.164) -> entry
         self._callbacks: dict[str, Callback] = {}
         self._commands: dict[str, AgentCommand] = {}  # request id -> row, in the order kept
+        self._sessions: dict[str, WebSession] = {}
 
     async def migrate(self) -> list[str]:
         return []
@@ -368,6 +370,38 @@ class MemoryStore:
         gone = [k for k, c in self._commands.items() if c.state != "pending" and c.answered_at < answered_before]
         for key in gone:
             del self._commands[key]
+        return len(gone)
+
+    # ------------------------------------------------------------ web sessions
+
+    async def put_session(self, session: WebSession) -> None:
+        if session.id in self._sessions:
+            raise Conflict("web session already exists")
+        self._sessions[session.id] = replace(
+            session, created_at=float(session.created_at), last_seen_at=float(session.last_seen_at)
+        )
+
+    async def get_session(self, session_id: str) -> WebSession | None:
+        return self._sessions.get(session_id)
+
+    async def touch_session(self, session_id: str, at: float) -> None:
+        found = self._sessions.get(session_id)
+        if found is not None and found.last_seen_at < at:
+            self._sessions[session_id] = replace(found, last_seen_at=float(at))
+
+    async def delete_session(self, session_id: str) -> bool:
+        return self._sessions.pop(session_id, None) is not None
+
+    async def delete_sessions(self, login: str, *, keep: str = "") -> int:
+        return self._drop_sessions(lambda s: s.login == login and s.id != keep)
+
+    async def forget_sessions(self, seen_before: float, created_before: float) -> int:
+        return self._drop_sessions(lambda s: s.last_seen_at < seen_before or s.created_at < created_before)
+
+    def _drop_sessions(self, doomed: Callable[[WebSession], bool]) -> int:
+        gone = [k for k, s in self._sessions.items() if doomed(s)]
+        for key in gone:
+            del self._sessions[key]
         return len(gone)
 
 

@@ -57,6 +57,7 @@ class User:
     skills: dict[str, int] = field(default_factory=dict)  # name -> proficiency 1..10
     languages: tuple[str, ...] = ()
     phone_endpoint: str = ""  # e.g. "Local/2001@agents" or "SIP/agent1001"
+    disabled: bool = False  # may not log in; its sessions and API tokens stop working
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,18 @@ class ApiToken:
     name: str = ""
     created_at: float = 0.0
     revoked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    """A signed-in browser. Only the SHA-256 of the cookie's secret is kept (`id`), so
+    a copy of the table signs nobody in; deleting the row signs the browser out on
+    every server process at its next request."""
+
+    id: str
+    login: str
+    created_at: float  # the absolute timeout counts from here
+    last_seen_at: float  # the idle timeout counts from here
 
 
 CALLBACK_KINDS = ("scheduled", "virtual_hold", "final_step")

@@ -12,7 +12,8 @@ Five role ports, each a `typing.Protocol`, name what a part of Hotline needs:
   came from and when;
 - `Callbacks`: the call-back promises and every step of keeping them;
 - `AgentCommands`: the agent commands the web accepted, each kept until the live loop
-  answers it (applied once, whatever the restarts and retries).
+  answers it (applied once, whatever the restarts and retries);
+- `WebSessions`: the signed-in browsers (server-side sessions, revocable at once).
 
 Two adapters implement them all: `store.sql.SqlStore` (PostgreSQL/asyncpg or
 SQLite/aiosqlite) and `store.memory.MemoryStore` (one process, for tests and the
@@ -39,6 +40,7 @@ from store.models import (
     SettingsVersion,
     StoredEvent,
     User,
+    WebSession,
 )
 
 EVENT_PAGE = 5000  # iter_events' default page: rows read per query
@@ -216,7 +218,44 @@ class AgentCommands(Protocol):
         ...
 
 
-class Store(EventLog, CustomerDirectory, Interactions, DialerState, DoNotCallList, Callbacks, AgentCommands, Protocol):
+class WebSessions(Protocol):
+    """Server-side web sessions (store.models.WebSession), keyed by the hash of the
+    cookie's secret. Revoking is deleting: the next request with that cookie is anonymous."""
+
+    async def put_session(self, session: WebSession) -> None:
+        """Keep a new session (Conflict when the id is stored already)."""
+        ...
+
+    async def get_session(self, session_id: str) -> WebSession | None: ...
+
+    async def touch_session(self, session_id: str, at: float) -> None:
+        """Move `last_seen_at` forward to `at` (never back); nothing for an unknown id."""
+        ...
+
+    async def delete_session(self, session_id: str) -> bool:
+        """False when there was no such session."""
+        ...
+
+    async def delete_sessions(self, login: str, *, keep: str = "") -> int:
+        """Sign a user out everywhere (but the session `keep`); how many were deleted."""
+        ...
+
+    async def forget_sessions(self, seen_before: float, created_before: float) -> int:
+        """Delete the sessions idle since `seen_before` or opened before `created_before`."""
+        ...
+
+
+class Store(
+    EventLog,
+    CustomerDirectory,
+    Interactions,
+    DialerState,
+    DoNotCallList,
+    Callbacks,
+    AgentCommands,
+    WebSessions,
+    Protocol,
+):
     """The whole SQL store: the role ports and what only the SQL adapter keeps."""
 
     kind: str

@@ -25,6 +25,7 @@ from store.models import (
     SettingsVersion,
     StoredEvent,
     User,
+    WebSession,
 )
 from store.phones import InvalidPhone, normalize_phone
 from store.port import EVENT_PAGE, Conflict, NotFound
@@ -59,7 +60,7 @@ ON CONFLICT (id) DO UPDATE SET direction = excluded.direction, queue = excluded.
     attributes = excluded.attributes
 """
 
-_USER_COLUMNS = "login, display_name, role, password_hash, team, skills, languages, phone_endpoint"
+_USER_COLUMNS = "login, display_name, role, password_hash, team, skills, languages, phone_endpoint, disabled"
 
 _LEAD_COLUMNS = (
     "campaign, lead_id, phone, status, attempts, cycle, next_at, last_outcome, disposition, callback, call_id,"
@@ -133,6 +134,7 @@ def _user(row: Mapping[str, Any]) -> User:
         skills=_json(row["skills"]),
         languages=tuple(_json(row["languages"])),
         phone_endpoint=row["phone_endpoint"],
+        disabled=bool(row["disabled"]),
     )
 
 
@@ -371,11 +373,11 @@ class SqlStore:
             if not 1 <= int(level) <= 10:
                 raise ValueError(f"skills.{skill}: proficiency must be 1-10, not {level}")
         await self._db.execute(
-            f"INSERT INTO users ({_USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            f"INSERT INTO users ({_USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             " ON CONFLICT (login) DO UPDATE SET display_name = excluded.display_name,"
             " role = excluded.role, password_hash = excluded.password_hash, team = excluded.team,"
             " skills = excluded.skills, languages = excluded.languages,"
-            " phone_endpoint = excluded.phone_endpoint",
+            " phone_endpoint = excluded.phone_endpoint, disabled = excluded.disabled",
             user.login,
             user.display_name,
             user.role,
@@ -384,6 +386,7 @@ class SqlStore:
             json.dumps(dict(user.skills)),
             json.dumps(list(user.languages)),
             user.phone_endpoint,
+            bool(user.disabled),
         )
 
     async def get_user(self, login: str) -> User:
@@ -398,6 +401,51 @@ class SqlStore:
         else:
             rows = await self._db.fetch(f"SELECT {_USER_COLUMNS} FROM users WHERE role = $1 ORDER BY login", role)
         return [_user(r) for r in rows]
+
+    # ------------------------------------------------------------ web sessions
+
+    async def put_session(self, session: WebSession) -> None:
+        try:
+            await self._db.execute(
+                "INSERT INTO web_sessions (id, login, created_at, last_seen_at) VALUES ($1, $2, $3, $4)",
+                session.id,
+                session.login,
+                float(session.created_at),
+                float(session.last_seen_at),
+            )
+        except UniqueViolation:
+            raise Conflict("web session already exists") from None
+
+    async def get_session(self, session_id: str) -> WebSession | None:
+        rows = await self._db.fetch(
+            "SELECT id, login, created_at, last_seen_at FROM web_sessions WHERE id = $1", session_id
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return WebSession(r["id"], r["login"], float(r["created_at"]), float(r["last_seen_at"]))
+
+    async def touch_session(self, session_id: str, at: float) -> None:
+        await self._db.execute(
+            "UPDATE web_sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2", session_id, float(at)
+        )
+
+    async def delete_session(self, session_id: str) -> bool:
+        return await self._delete_counted("FROM web_sessions WHERE id = $1", session_id) > 0
+
+    async def delete_sessions(self, login: str, *, keep: str = "") -> int:
+        return await self._delete_counted("FROM web_sessions WHERE login = $1 AND id <> $2", login, keep)
+
+    async def forget_sessions(self, seen_before: float, created_before: float) -> int:
+        where = "FROM web_sessions WHERE last_seen_at < $1 OR created_at < $2"
+        return await self._delete_counted(where, float(seen_before), float(created_before))
+
+    async def _delete_counted(self, where: str, *args: Any) -> int:
+        """DELETE with a count, in one transaction (the drivers' execute returns none)."""
+        async with self._db.transaction() as tx:
+            gone = int(await tx.fetchval(f"SELECT COUNT(*) {where}", *args))
+            await tx.execute(f"DELETE {where}", *args)
+        return gone
 
     # ------------------------------------------------------------ settings versions
 

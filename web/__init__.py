@@ -12,6 +12,7 @@ from aiohttp import web
 def setup(app: web.Application) -> None:
     from agents.desktop import setup as setup_desktop
     from reports.web import setup as setup_reports
+    from web.account import setup as setup_account
     from web.admin import setup as setup_admin
     from web.app import setup as setup_core
     from web.command_status import setup as setup_command_status
@@ -19,6 +20,7 @@ def setup(app: web.Application) -> None:
 
     setup_core(app)
     setup_admin(app)
+    setup_account(app)
     setup_desktop(app)
     setup_command_status(app)
     setup_reports(app)

@@ -34,6 +34,7 @@ def _user_json(u: User) -> dict[str, Any]:
         "languages": list(u.languages),
         "phone_endpoint": u.phone_endpoint,
         "has_password": bool(u.password_hash),
+        "disabled": u.disabled,
     }
 
 
@@ -125,6 +126,9 @@ async def agent_put(request: web.Request) -> web.Response:
         problems.append("password: at least 8 characters")
     if old is None and not body.get("display_name"):
         problems.append("display_name: required for a new user")
+    disabled = body.get("disabled", old.disabled if old else False)
+    if not isinstance(disabled, bool):
+        problems.append("disabled: must be true or false")
     if problems:
         return api_error(400, "invalid agent", problems=problems)
     user = User(
@@ -136,9 +140,15 @@ async def agent_put(request: web.Request) -> web.Response:
         skills={k: int(v) for k, v in skills.items()},
         languages=tuple(languages),
         phone_endpoint=str(body.get("phone_endpoint", old.phone_endpoint if old else "")),
+        disabled=bool(disabled),
     )
     await store.put_user(user)
     log.info("user_saved", login=login, by=me.login, created=old is None)
+    if old is not None and (
+        old.role != user.role or old.password_hash != user.password_hash or (user.disabled and not old.disabled)
+    ):  # a new password, role or a disable: every session of the user ends now (on every process)
+        gone = await store.delete_sessions(login)
+        log.info("user_sessions_revoked", login=login, by=me.login, sessions=gone)
     try:  # the live loop and the wallboards follow at once (else within their periodic check)
         await CONFIG_CHANGES.publish(request.app[BUS], ConfigChanged("users", author=me.login, login=login))
     except Exception as exc:  # noqa: BLE001 - any bus failure: the user is saved either way

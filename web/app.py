@@ -1,4 +1,5 @@
-"""Shared web infrastructure: sessions (encrypted HttpOnly SameSite cookies), login
+"""Shared web infrastructure: sessions (server-side, `web.sessions`; the encrypted
+HttpOnly SameSite cookie carries the session's secret and the CSRF token), login
 with argon2 hashes and rate limiting, CSRF on every state-changing request, API
 tokens (Bearer), role checks, templates and static files.
 
@@ -31,6 +32,7 @@ from store.models import ApiToken
 from store.port import NotFound
 from web.commands import CommandClient
 from web.security import Identity, LoginRateLimiter, hash_token, new_api_token, same, verify_password
+from web.sessions import SessionPolicy, close_session, open_session, session_user
 from web.settings import SettingsService
 
 log = structlog.get_logger()
@@ -38,13 +40,13 @@ log = structlog.get_logger()
 IDENTITY = web.RequestKey("identity", Identity)
 SETTINGS = web.AppKey("web_settings", SettingsService)
 LIMITER = web.AppKey("web_login_limiter", LoginRateLimiter)
+SESSIONS = web.AppKey("web_session_policy", SessionPolicy)
 COMMANDS = web.AppKey("web_commands", CommandClient)
 CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("web_clock")
 COMMAND_TIMEOUT = web.AppKey("web_command_timeout", float)
 WEB_TASKS: web.AppKey[list[asyncio.Task[None]]] = web.AppKey("web_tasks")
 
 SESSION_COOKIE = "hotline_session"
-SESSION_MAX_AGE_S = 12 * 3600
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC = ("/login", "/static/", "/healthz", "/api/v1/openapi.json")
 HOME = {"agent": "/agent", "supervisor": "/wallboard", "admin": "/admin"}
@@ -121,6 +123,18 @@ async def require_agent_access(request: web.Request, agent_id: str) -> Identity:
     raise forbidden(request, f"not allowed to see agent {agent_id!r}")
 
 
+async def self_or_admin(request: web.Request, me: Identity, login: str, what: str) -> web.Response | None:
+    """The error answer unless the caller is `login` or an admin (403) and the user
+    exists (404); None when the caller may go on."""
+    if login != me.login and me.role != "admin":
+        return api_error(403, f"only an admin {what} another user")
+    try:
+        await request.app[STORE].get_user(login)
+    except NotFound:
+        return api_error(404, f"login: no user {login!r}")
+    return None
+
+
 # ---------------------------------------------------------------- middlewares
 
 
@@ -145,6 +159,8 @@ async def identity_middleware(request: web.Request, handler: Handler) -> web.Str
             user = await request.app[STORE].get_user(found.login)
         except NotFound:
             return api_error(401, "the token's user no longer exists")
+        if user.disabled:
+            return api_error(401, "the token's user is disabled")
         request[IDENTITY] = Identity.of(user, via="token")
         return await handler(request)
     if request.path.startswith("/static/") or request.path == "/healthz":
@@ -155,11 +171,15 @@ async def identity_middleware(request: web.Request, handler: Handler) -> web.Str
         log.warning("websocket_origin_rejected", origin=origin, host=request.host)
         return api_error(403, "websocket from another origin")
     session = await get_session(request)
-    login = session.get("login")
-    if login:
-        request[IDENTITY] = Identity(
-            login, session.get("role", "agent"), frozenset(session.get("teams", [])), session.get("name", login)
-        )
+    secret = session.get("sid")
+    login = ""
+    if isinstance(secret, str) and secret:
+        signed_in = await session_user(request.app[STORE], request.app[SESSIONS], secret, request.app[CLOCK]())
+        if signed_in is None:  # logged out, revoked, expired or disabled: the browser forgets it too
+            session.pop("sid", None)
+        else:
+            login = signed_in.login
+            request[IDENTITY] = Identity.of(signed_in)
     if request.method in UNSAFE:
         sent = request.headers.get("X-CSRF-Token", "")
         if not sent and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -273,7 +293,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     except NotFound:
         user, hashed = None, ""
     ok = await asyncio.get_running_loop().run_in_executor(None, verify_password, hashed, password)
-    if user is None or not ok:
+    if user is None or not ok or user.disabled:  # a disabled user hears the same as a wrong password
         await _login_failed(request.app, keys, now)
         log.info("login_failed", login=login, peer=peer)
         return aiohttp_jinja2.render_template(
@@ -281,23 +301,21 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         )
     await _login_succeeded(request.app, keys)
     me = Identity.of(user)
-    session = await new_session(request)  # a fresh session id: no fixation
-    session.update(
-        {
-            "login": me.login,
-            "role": me.role,
-            "teams": sorted(me.teams),
-            "name": me.display_name,
-            "csrf": secrets.token_urlsafe(32),
-            "at": now,
-        }
-    )
+    old = (await get_session(request)).get("sid")
+    if isinstance(old, str) and old:
+        await close_session(request.app[STORE], old)
+    session = await new_session(request)  # a fresh cookie and session id: no fixation
+    session.update({"sid": await open_session(request.app[STORE], me.login, now), "csrf": secrets.token_urlsafe(32)})
     log.info("login_ok", login=login, role=me.role)
     raise web.HTTPFound(_safe_next(str(form.get("next", ""))) or HOME.get(me.role, "/agent"))
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
+    """Deletes the session in the store (a saved copy of the cookie is worth nothing)."""
     session = await get_session(request)
+    secret = session.get("sid")
+    if isinstance(secret, str) and secret:
+        await close_session(request.app[STORE], secret)
     session.invalidate()
     raise web.HTTPFound("/login")
 
@@ -340,12 +358,9 @@ async def tokens_create(request: web.Request) -> web.Response:
     body = await json_body(request)
     name = str(body.get("name", "")).strip()[:100]
     login = str(body.get("login", me.login))
-    if login != me.login and me.role != "admin":
-        return api_error(403, "only an admin creates tokens for another user")
-    try:
-        await request.app[STORE].get_user(login)
-    except NotFound:
-        return api_error(404, f"login: no user {login!r}")
+    refused = await self_or_admin(request, me, login, "creates tokens for")
+    if refused is not None:
+        return refused
     token_id, secret, digest = new_api_token()
     token = ApiToken(token_id, login, name, request.app[CLOCK]())
     await request.app[STORE].put_api_token(token, digest)
@@ -379,7 +394,7 @@ def setup(app: web.Application, *, clock: Callable[[], float] = time.time) -> No
         EncryptedCookieStorage(
             _session_key(config.server.session_secret.get_secret_value()),
             cookie_name=SESSION_COOKIE,
-            max_age=SESSION_MAX_AGE_S,
+            max_age=int(config.server.session_max_s),
             httponly=True,
             samesite="Strict",
             secure=secure,
@@ -402,6 +417,7 @@ def setup(app: web.Application, *, clock: Callable[[], float] = time.time) -> No
     env = aiohttp_jinja2.get_env(app)
     env.filters["tojson_attr"] = lambda v: json.dumps(v)
     app[LIMITER] = LoginRateLimiter()
+    app[SESSIONS] = SessionPolicy(config.server.session_idle_s, config.server.session_max_s)
     app[CLOCK] = clock
     app[COMMAND_TIMEOUT] = COMMAND_TIMEOUT_S
     app[WEB_TASKS] = []

@@ -131,7 +131,16 @@ DOCUMENT: dict[str, Any] = {
                     "languages": {"type": "array", "items": {"type": "string"}},
                     "phone_endpoint": {"type": "string"},
                     "password": {"type": "string", "minLength": 8},
+                    "disabled": {
+                        "type": "boolean",
+                        "description": "a disabled user cannot log in; their sessions and tokens stop at once",
+                    },
                 },
+            },
+            "PasswordChange": {
+                "type": "object",
+                "required": ["current", "new"],
+                "properties": {"current": {"type": "string"}, "new": {"type": "string", "minLength": 8}},
             },
             "WrapUp": {
                 "type": "object",
@@ -171,6 +180,14 @@ DOCUMENT: dict[str, Any] = {
     "security": [{"bearer": []}, {"session": []}],
     "paths": {
         "/api/v1/me": {"get": _op("Who is calling", "agent")},
+        "/api/v1/me/password": {
+            "post": _op(
+                "Change one's own password (session only); every other session of the user ends",
+                "agent",
+                "PasswordChange",
+                errors=("400",),
+            )
+        },
         "/api/v1/tokens": {
             "get": _op("API tokens (own; admin: all)", "agent"),
             "post": _op("Create an API token (the secret is shown once)", "agent", "TokenCreate", ok="201"),
@@ -182,7 +199,16 @@ DOCUMENT: dict[str, Any] = {
         "/api/v1/dispositions": _section("dispositions"),
         "/api/v1/users": {"get": _op("Users (supervisor: agents of their teams)", "supervisor")},
         "/api/v1/users/{login}": {
-            "put": _op("Create or update a user, skills and proficiencies", "admin", "User", errors=("400",))
+            "put": _op(
+                "Create or update a user, skills and proficiencies (a new role or password, or disabled:"
+                " every session of the user ends)",
+                "admin",
+                "User",
+                errors=("400",),
+            )
+        },
+        "/api/v1/users/{login}/sessions": {
+            "delete": _op("Sign a user out everywhere, at once", "admin (anyone), agent (self)", errors=("404",))
         },
         "/api/v1/routing": {"get": _op("Live routing rules (TOML), version and history", "supervisor")},
         "/api/v1/routing/versions/{version}": {"get": _op("One stored routing version", "supervisor", errors=("404",))},

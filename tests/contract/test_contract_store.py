@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import pytest
 
@@ -20,9 +20,9 @@ from config.schema import StoreConfig
 from events import AgentLoggedIn, CallArrived, CallConnected, CallEnded, CallQueued, Event
 from store import SqlStore, open_store
 from store.memory import MemoryStore
-from store.models import ApiToken, Callback, Customer, Interaction, StoredEvent, User
+from store.models import ApiToken, Callback, Customer, Interaction, StoredEvent, User, WebSession
 from store.phones import InvalidPhone
-from store.port import Conflict, CustomerDirectory, EventLog, Interactions, NotFound
+from store.port import Conflict, CustomerDirectory, EventLog, Interactions, NotFound, WebSessions
 
 TABLES = (
     "events",
@@ -33,6 +33,7 @@ TABLES = (
     "settings_versions",
     "api_tokens",
     "callbacks",
+    "web_sessions",
 )
 
 
@@ -208,6 +209,40 @@ async def test_users(sql: SqlStore) -> None:
         await sql.put_user(User(login="x", display_name="X", role="boss"))
     with pytest.raises(NotFound):
         await sql.get_user("nobody")
+    assert not bob.disabled
+    await sql.put_user(replace(bob, disabled=True))
+    assert (await sql.get_user("bob")).disabled
+
+
+@pytest.fixture
+def sessions(store: Roles) -> WebSessions:
+    """Every adapter of `WebSessions` (each adapter of the role ports has it too)."""
+    return cast("WebSessions", store)
+
+
+async def test_web_sessions_are_kept_touched_and_revoked(sessions: WebSessions) -> None:
+    await sessions.put_session(WebSession("h1", "bob", 100.0, 100.0))
+    await sessions.put_session(WebSession("h2", "bob", 110.0, 110.0))
+    await sessions.put_session(WebSession("h3", "sue", 120.0, 120.0))
+    with pytest.raises(Conflict):
+        await sessions.put_session(WebSession("h1", "eve", 1.0, 1.0))
+    assert await sessions.get_session("h1") == WebSession("h1", "bob", 100.0, 100.0)
+    assert await sessions.get_session("nope") is None
+    await sessions.touch_session("h1", 150.0)
+    await sessions.touch_session("h1", 140.0)  # never back
+    await sessions.touch_session("nope", 150.0)
+    assert (await sessions.get_session("h1")) == WebSession("h1", "bob", 100.0, 150.0)
+    assert await sessions.delete_session("h3") and not await sessions.delete_session("h3")
+    assert await sessions.get_session("h3") is None
+    await sessions.put_session(WebSession("h4", "bob", 130.0, 130.0))
+    assert await sessions.delete_sessions("bob", keep="h4") == 2  # everywhere but here
+    assert [await sessions.get_session(h) for h in ("h1", "h2")] == [None, None]
+    assert await sessions.get_session("h4") is not None
+    assert await sessions.delete_sessions("bob") == 1 and await sessions.delete_sessions("bob") == 0
+    for h, created, seen in (("a", 10.0, 500.0), ("b", 300.0, 350.0), ("c", 300.0, 500.0)):
+        await sessions.put_session(WebSession(h, "ann", created, seen))
+    assert await sessions.forget_sessions(seen_before=400.0, created_before=100.0) == 2  # idle b, too old a
+    assert [s.id for h in ("a", "b", "c") if (s := await sessions.get_session(h))] == ["c"]
 
 
 async def test_concurrent_appends_keep_every_event(store: Roles) -> None:
