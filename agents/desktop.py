@@ -13,7 +13,7 @@
   `agents` state map): else 409 naming the call they wrap up, or saying they are not in
   wrap-up. Bad input is 400 naming the field; the same wrap-up again is 200 and changes
   nothing (no second event, no second callback).
-- `POST /api/v1/customers` the quick "new customer" form.
+- The quick "new customer" form posts to `POST /api/v1/customers` (agents.customers_web).
 """
 
 from __future__ import annotations
@@ -39,13 +39,12 @@ from agents.commands import (
     parse_command,
 )
 from agents.crm import CrmLookup
-from agents.hub import ScreenPopHub, customer_card
+from agents.hub import ScreenPopHub
 from cti.server import BUS, CONFIG, STORE
 from events import WrapUpEnded, to_record
 from store import Bus, SqlStore
-from store.models import Callback, Customer, Interaction
-from store.phones import InvalidPhone
-from store.port import Conflict, NotFound
+from store.models import Callback, Interaction
+from store.port import NotFound
 from store.topics import AGENT_VIEWS
 from web.app import (
     CLOCK,
@@ -326,33 +325,6 @@ async def _not_wrapping_up(bus: Bus, agent_id: str, call_id: str) -> web.Respons
     )
 
 
-async def new_customer(request: web.Request) -> web.Response:
-    require(request, "agent")
-    body = await json_body(request)
-    name = str(body.get("name", "")).strip()
-    if not name:
-        return api_error(400, "name: required")
-    phone = str(body.get("phone", "")).strip()
-    customer = Customer(
-        id=str(body.get("id") or "N" + uuid.uuid4().hex[:10]),
-        name=name[:200],
-        company=str(body.get("company", "")).strip()[:200],
-        tier=str(body.get("tier") or "standard")[:40],
-        phones=(phone,) if phone else (),
-        email=str(body.get("email", "")).strip()[:200],
-        account_number=str(body.get("account_number", "")).strip()[:64],
-        notes=str(body.get("notes", ""))[:NOTES_MAX],
-    )
-    try:
-        await request.app[STORE].put_customer(customer)
-    except InvalidPhone as exc:
-        return api_error(400, f"phone: {exc}")
-    except Conflict as exc:
-        return api_error(409, f"account_number: {exc}")
-    stored = await request.app[STORE].get_customer(customer.id)
-    return web.json_response(customer_card(stored, "store"), status=201)
-
-
 async def _close_sockets(app: web.Application) -> None:
     """Graceful shutdown: desktops reconnect (to another process) on 1001 Going Away."""
     if HUB in app:
@@ -384,4 +356,3 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/v1/agents/{agent_id}/screen-pop", screen_pop)
     app.router.add_post("/api/v1/agents/{agent_id}/commands", command)
     app.router.add_post("/api/v1/interactions/{call_id}/wrap-up", wrap_up)
-    app.router.add_post("/api/v1/customers", new_customer)

@@ -175,6 +175,13 @@ class MemoryStore:
     async def put_customer(self, customer: Customer) -> None:
         await self.put_customers([customer])
 
+    async def add_customer(self, customer: Customer) -> None:
+        if customer.id in self._customers:
+            raise Conflict(f"id: customer {customer.id!r} exists")
+        if customer.account_number and customer.account_number in self._accounts:
+            raise Conflict(f"account_number: {customer.account_number!r} belongs to another customer")
+        await self.put_customers([customer])
+
     async def put_customers(self, customers: Iterable[Customer]) -> int:
         batch = [canonical_customer(c) for c in customers]  # InvalidPhone before anything is stored
         stored = dict(self._customers)

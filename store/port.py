@@ -91,6 +91,11 @@ class CustomerDirectory(Protocol):
 
     async def put_customer(self, customer: Customer) -> None: ...
 
+    async def add_customer(self, customer: Customer) -> None:
+        """Insert a new customer, never replacing one: Conflict naming `id` when the id
+        is taken, `account_number` when the account number is."""
+        ...
+
     async def put_customers(self, customers: Iterable[Customer]) -> int:
         """Upsert a batch, all or nothing (Conflict on a duplicate account number)."""
         ...

@@ -35,13 +35,17 @@ _EVENT_INSERT = (
     " ON CONFLICT DO NOTHING RETURNING seq"
 )
 
-_CUSTOMER_UPSERT = """
+_CUSTOMER_INSERT = """
 INSERT INTO customers (id, name, company, tier, email, account_number, phones, attributes, notes)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (id) DO UPDATE SET name = excluded.name, company = excluded.company,
-    tier = excluded.tier, email = excluded.email, account_number = excluded.account_number,
+"""
+_CUSTOMER_UPSERT = f"""{_CUSTOMER_INSERT}ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+    company = excluded.company, tier = excluded.tier, email = excluded.email, account_number = excluded.account_number,
     phones = excluded.phones, attributes = excluded.attributes, notes = excluded.notes
 """
+_CUSTOMER_PHONES_INSERT = (
+    "INSERT INTO customer_phones (phone, customer_id, position) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+)
 _CUSTOMER_COLUMNS = "c.id, c.name, c.company, c.tier, c.email, c.account_number, c.phones, c.attributes, c.notes"
 
 _INTERACTION_COLUMNS = (
@@ -269,13 +273,26 @@ class SqlStore:
         except UniqueViolation as exc:
             raise Conflict(f"duplicate account number ({exc})") from None
         await tx.executemany("DELETE FROM customer_phones WHERE customer_id = $1", [(c.id,) for c in customers])
-        await tx.executemany(
-            "INSERT INTO customer_phones (phone, customer_id, position) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            phones,
-        )
+        await tx.executemany(_CUSTOMER_PHONES_INSERT, phones)
 
     async def put_customer(self, customer: Customer) -> None:
         await self.put_customers([customer])
+
+    async def add_customer(self, customer: Customer) -> None:
+        c = canonical_customer(customer)
+        async with self._db.transaction() as tx:
+            if await tx.fetchval("SELECT COUNT(*) FROM customers WHERE id = $1", c.id):
+                raise Conflict(f"id: customer {c.id!r} exists")
+            if c.account_number and await tx.fetchval(
+                "SELECT COUNT(*) FROM customers WHERE account_number = $1", c.account_number
+            ):
+                raise Conflict(f"account_number: {c.account_number!r} belongs to another customer")
+            row, phones = self._customer_rows(c)
+            try:  # a plain INSERT: an id stored meanwhile by someone else fails it too
+                await tx.execute(_CUSTOMER_INSERT, *row)
+            except UniqueViolation:
+                raise Conflict(f"id: customer {c.id!r} (or its account number) exists") from None
+            await tx.executemany(_CUSTOMER_PHONES_INSERT, phones)
 
     async def put_customers(self, customers: Iterable[Customer]) -> int:
         """All or nothing: one transaction for the whole batch."""

@@ -10,6 +10,7 @@ from aiohttp import web
 
 
 def setup(app: web.Application) -> None:
+    from agents.customers_web import setup as setup_customers
     from agents.desktop import setup as setup_desktop
     from reports.web import setup as setup_reports
     from web.account import setup as setup_account
@@ -22,6 +23,7 @@ def setup(app: web.Application) -> None:
     setup_admin(app)
     setup_account(app)
     setup_desktop(app)
+    setup_customers(app)
     setup_command_status(app)
     setup_reports(app)
     setup_dnc(app)

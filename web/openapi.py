@@ -53,6 +53,18 @@ _DNC_CAMPAIGN = {
 _DNC_NUMBER = {"name": "number", "in": "query", "schema": {"type": "string"}}
 _DNC_LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}}
 
+_CUSTOMER_FIELDS: dict[str, Any] = {
+    "name": {"type": "string", "maxLength": 200},
+    "company": {"type": "string", "maxLength": 200},
+    "tier": {"type": "string", "maxLength": 40},
+    "email": {"type": "string", "maxLength": 200},
+    "account_number": {"type": "string", "maxLength": 64},
+    "notes": {"type": "string", "maxLength": 20000},
+    "phone": {"type": "string", "maxLength": 40},
+    "phones": {"type": "array", "maxItems": 20, "items": {"type": "string", "maxLength": 40}},
+    "attributes": {"type": "object", "maxProperties": 50},
+}
+
 _ERRORS = {
     code: {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for code, text in (
@@ -157,12 +169,22 @@ DOCUMENT: dict[str, Any] = {
                 "type": "object",
                 "required": ["name"],
                 "properties": {
-                    "name": {"type": "string"},
-                    "company": {"type": "string"},
-                    "phone": {"type": "string"},
-                    "email": {"type": "string"},
-                    "account_number": {"type": "string"},
-                    "tier": {"type": "string"},
+                    "id": {"type": "string", "maxLength": 64, "description": "admin only (else chosen here)"},
+                    "call_id": {"type": "string", "description": "an agent's: the call whose caller this is"},
+                    **_CUSTOMER_FIELDS,
+                },
+            },
+            "CustomerUpdate": {
+                "type": "object",
+                "description": "Only the fields sent change. `phones` replaces the list; `phone` adds one number.",
+                "properties": _CUSTOMER_FIELDS,
+            },
+            "CustomerNote": {
+                "type": "object",
+                "required": ["text"],
+                "properties": {
+                    "text": {"type": "string", "minLength": 1, "maxLength": 4000},
+                    "call_id": {"type": "string", "description": "required for an agent: a call they handle now"},
                 },
             },
             "TokenCreate": {"type": "object", "properties": {"name": {"type": "string"}, "login": {"type": "string"}}},
@@ -239,7 +261,25 @@ DOCUMENT: dict[str, Any] = {
             )
         },
         "/api/v1/customers": {
-            "post": _op("Quick new customer", "agent", "NewCustomer", ok="201", errors=("400", "409"))
+            "post": _op(
+                "Create a customer, never replacing one (409 for an id that exists)",
+                "admin (any id), agent (the caller of a call they handle; id chosen by the server)",
+                "NewCustomer",
+                ok="201",
+                errors=("400", "409"),
+            )
+        },
+        "/api/v1/customers/{customer_id}": {
+            "patch": _op("Change the fields sent, keep the others", "admin", "CustomerUpdate", errors=("400", "404"))
+        },
+        "/api/v1/customers/{customer_id}/notes": {
+            "post": _op(
+                "Append a dated, signed note",
+                "admin, agent (the customer of a call they handle now)",
+                "CustomerNote",
+                ok="201",
+                errors=("400", "404", "409"),
+            )
         },
         "/api/v1/wallboard": {"get": _op("Wallboard snapshot (supervisor: their teams)", "supervisor")},
         "/api/v1/reports": {

@@ -186,6 +186,21 @@ async def test_interactions(store: Roles) -> None:
         await store.set_disposition("missing", "x", "")
 
 
+async def test_add_customer_never_replaces(store: Roles) -> None:
+    first = Customer(id="k1", name="Kay", phones=("415 555 0101",), account_number="A-1", notes="keep me")
+    await store.add_customer(first)
+    with pytest.raises(Conflict, match="id"):
+        await store.add_customer(Customer(id="k1", name="Mallory"))
+    with pytest.raises(Conflict, match="account_number"):
+        await store.add_customer(Customer(id="k2", name="Mallory", account_number="A-1"))
+    with pytest.raises(InvalidPhone):
+        await store.add_customer(Customer(id="k3", name="Bad", phones=("not a phone",)))
+    kept = await store.get_customer("k1")
+    assert (kept.name, kept.notes, kept.phones) == ("Kay", "keep me", ("+14155550101",))
+    assert [c.id for c in await store.find_customers_by_phone("+14155550101")] == ["k1"]
+    assert await store.count_customers() == 1
+
+
 async def test_users(sql: SqlStore) -> None:
     await sql.put_user(
         User(
