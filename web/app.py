@@ -51,6 +51,7 @@ UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC = ("/login", "/static/", "/healthz", "/api/v1/openapi.json")
 HOME = {"agent": "/agent", "supervisor": "/wallboard", "admin": "/admin"}
 COMMAND_TIMEOUT_S = 5.0
+BUS_WAIT_S = 2.0  # the login limiter's bus call: longer, and this process's count decides
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -229,38 +230,39 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("login.html", request, {"error": "", "next": request.query.get("next", "")})
 
 
-def _failures_key(key: str) -> str:
-    return f"login-failures:{key}"
+def _attempts_key(key: str) -> str:
+    return f"login-attempts:{key}"
 
 
-async def _login_wait(app: web.Application, keys: tuple[str, ...], now: float) -> float:
-    """The longer wait of this process's failures and every process's (on the bus)."""
+async def _reserve_login(app: web.Application, limits: dict[str, int], now: float, member: str) -> float:
+    """Count this attempt before the password is checked: in this process first (so a
+    burst is bounded here whatever the bus does), then on the bus for every process.
+    The bus away or its pool exhausted: this process's count still holds."""
     limiter = app[LIMITER]
-    local = limiter.retry_after(keys, now)
+    wait = limiter.reserve(limits, now, member)
+    if wait > 0:
+        return wait
+    shared = {_attempts_key(k): n for k, n in limits.items()}
     try:
-        shared = [await app[BUS].hits(_failures_key(key), now - limiter.window_s) for key in keys]
-    except Exception as exc:  # noqa: BLE001 - the bus is away: this process's count still holds
+        wait = await asyncio.wait_for(app[BUS].reserve_hits(shared, now, limiter.window_s, member), BUS_WAIT_S)
+    except Exception as exc:  # noqa: BLE001 - any bus failure: the local count decides
         log.warning("login_limiter_bus_unavailable", error=type(exc).__name__)
-        return local
-    return max(local, limiter.wait_from(shared, now))
+        return 0.0
+    if wait > 0:  # refused by the shared count: counted nowhere, here neither
+        for key in limits:
+            limiter.windows.release(key, member)
+    return wait
 
 
-async def _login_failed(app: web.Application, keys: tuple[str, ...], now: float) -> None:
-    limiter = app[LIMITER]
-    limiter.failed(keys, now)
+async def _login_succeeded(app: web.Application, limits: dict[str, int], member: str) -> None:
+    """A right password: the login's count is cleared, the address's attempt taken back."""
+    app[LIMITER].succeeded(limits, member)
     try:
-        for key in keys:
-            await app[BUS].add_hit(_failures_key(key), now, limiter.window_s)
-    except Exception as exc:  # noqa: BLE001 - the bus is away: this process's count was still taken
-        log.warning("login_limiter_bus_unavailable", error=type(exc).__name__)
-
-
-async def _login_succeeded(app: web.Application, keys: tuple[str, ...]) -> None:
-    app[LIMITER].succeeded(keys)
-    try:
-        for key in keys:
-            if key.startswith("login:"):  # a right password clears the login's count, not the address's
-                await app[BUS].clear_hits(_failures_key(key))
+        for key in limits:
+            if key.startswith("login:"):
+                await app[BUS].clear_hits(_attempts_key(key))
+            else:
+                await app[BUS].release_hit(_attempts_key(key), member)
     except Exception as exc:  # noqa: BLE001 - the bus is away: its count expires with its window
         log.warning("login_limiter_bus_unavailable", error=type(exc).__name__)
 
@@ -274,9 +276,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     login = str(form.get("login", "")).strip()
     password = str(form.get("password", ""))
     peer = request.remote or "?"
-    keys = (f"ip:{peer}", f"login:{login.lower()}")
+    limits = request.app[LIMITER].limits(login, peer)
     now = request.app[CLOCK]()
-    wait = await _login_wait(request.app, keys, now)
+    attempt = secrets.token_hex(8)
+    wait = await _reserve_login(request.app, limits, now, attempt)
     if wait > 0:
         log.warning("login_rate_limited", login=login, peer=peer)
         response = aiohttp_jinja2.render_template(
@@ -294,12 +297,11 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         user, hashed = None, ""
     ok = await asyncio.get_running_loop().run_in_executor(None, verify_password, hashed, password)
     if user is None or not ok or user.disabled:  # a disabled user hears the same as a wrong password
-        await _login_failed(request.app, keys, now)
         log.info("login_failed", login=login, peer=peer)
         return aiohttp_jinja2.render_template(
             "login.html", request, {"error": "Wrong login or password.", "next": form.get("next", "")}, status=401
         )
-    await _login_succeeded(request.app, keys)
+    await _login_succeeded(request.app, limits, attempt)
     me = Identity.of(user)
     old = (await get_session(request)).get("sid")
     if isinstance(old, str) and old:

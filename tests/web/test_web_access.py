@@ -26,16 +26,19 @@ async def test_password_hashes_are_argon2_and_verify() -> None:
     assert not verify_password("not-a-hash", "x")
 
 
-def test_rate_limiter_blocks_after_failures_and_expires() -> None:
-    rl = LoginRateLimiter(max_failures=3, window_s=60)
-    keys = ("ip:1.2.3.4", "login:bob")
+def test_rate_limiter_counts_before_the_check_per_login_and_per_address() -> None:
+    rl = LoginRateLimiter(per_login=3, per_address=5, window_s=60)
+    bob = rl.limits("Bob", "1.2.3.4")
     for t in (0, 1, 2):
-        assert rl.retry_after(keys, t) == 0
-        rl.failed(keys, t)
-    assert rl.retry_after(keys, 3) == 57
-    assert rl.retry_after(("ip:5.6.7.8", "login:bob"), 3) == 57  # per login too
-    assert rl.retry_after(("ip:5.6.7.8", "login:ann"), 3) == 0
-    assert rl.retry_after(keys, 61) == 0
+        assert rl.reserve(bob, t, f"m{t}") == 0
+    assert rl.reserve(bob, 3, "m3") == 57
+    assert rl.reserve(rl.limits("bob", "5.6.7.8"), 3, "x") == 57  # per login, whatever the address
+    assert rl.reserve(rl.limits("ann", "1.2.3.4"), 3, "a1") == 0  # the neighbour still gets in
+    rl.succeeded(rl.limits("ann", "1.2.3.4"), "a1")  # a right password takes its attempt back
+    assert rl.reserve(rl.limits("cy", "1.2.3.4"), 3, "c1") == 0
+    assert rl.reserve(rl.limits("di", "1.2.3.4"), 3, "d1") == 0
+    assert rl.reserve(rl.limits("ed", "1.2.3.4"), 3, "e1") == 57  # the address's bound: 5
+    assert rl.reserve(bob, 61, "m4") == 0
 
 
 async def test_login_sets_an_encrypted_httponly_samesite_cookie(client: TestClient) -> None:
