@@ -31,7 +31,15 @@ from cti.server import BUS, CONFIG, STORE
 from store.models import ApiToken
 from store.port import NotFound
 from web.commands import CommandClient
-from web.security import Identity, LoginRateLimiter, hash_token, new_api_token, same, verify_password
+from web.security import (
+    Identity,
+    LoginRateLimiter,
+    hash_token,
+    new_api_token,
+    safe_next,
+    same,
+    verify_password,
+)
 from web.sessions import SessionPolicy, close_session, open_session, session_user
 from web.settings import SettingsService
 
@@ -267,10 +275,6 @@ async def _login_succeeded(app: web.Application, limits: dict[str, int], member:
         log.warning("login_limiter_bus_unavailable", error=type(exc).__name__)
 
 
-def _safe_next(target: str) -> str:
-    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else ""
-
-
 async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     login = str(form.get("login", "")).strip()
@@ -309,7 +313,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     session = await new_session(request)  # a fresh cookie and session id: no fixation
     session.update({"sid": await open_session(request.app[STORE], me.login, now), "csrf": secrets.token_urlsafe(32)})
     log.info("login_ok", login=login, role=me.role)
-    raise web.HTTPFound(_safe_next(str(form.get("next", ""))) or HOME.get(me.role, "/agent"))
+    raise web.HTTPFound(safe_next(str(form.get("next", ""))) or HOME.get(me.role, "/agent"))
 
 
 async def logout(request: web.Request) -> web.StreamResponse:

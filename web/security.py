@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -102,6 +104,25 @@ class LoginRateLimiter:
                 self.windows.clear(key)
             else:
                 self.windows.release(key, member)
+
+
+# ---------------------------------------------------------------- redirects after login
+
+_TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_next(target: str) -> str:
+    """The same-origin path to go to after the login, or "" (go home). Read as a
+    browser reads a Location (WHATWG URL parsing): C0 controls and spaces at the ends
+    stripped, tabs and newlines removed anywhere, a backslash taken for a slash; so
+    "/<TAB>/evil.example" is "//evil.example", another host, and refused. What is returned
+    is that normalised form, the one checked."""
+    cleaned = _TAB_OR_NEWLINE.sub("", target.strip("".join(map(chr, range(0x21))))).replace("\\", "/")
+    if _CONTROL.search(cleaned) or not cleaned.startswith("/") or cleaned.startswith("//"):
+        return ""
+    parts = urlsplit(cleaned)
+    return "" if parts.scheme or parts.netloc else cleaned
 
 
 # ---------------------------------------------------------------- API tokens

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from cti.server import STORE
 from store.models import User
 from tests.web.web_helpers import PASSWORD, login
 from web.openapi import DOCUMENT
-from web.security import LoginRateLimiter, hash_password, verify_password
+from web.security import LoginRateLimiter, hash_password, safe_next, verify_password
 
 
 def wf(coro, t=10):
@@ -39,6 +40,41 @@ def test_rate_limiter_counts_before_the_check_per_login_and_per_address() -> Non
     assert rl.reserve(rl.limits("di", "1.2.3.4"), 3, "d1") == 0
     assert rl.reserve(rl.limits("ed", "1.2.3.4"), 3, "e1") == 57  # the address's bound: 5
     assert rl.reserve(bob, 61, "m4") == 0
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "\t//evil.example",
+        " //evil.example",
+        "/\\evil.example",
+        "\\/evil.example",
+        "/\r\n\\evil.example/x",
+        "https://evil.example/",
+        "javascript:alert(1)",
+        "evil.example",
+        "/\x00/evil.example",
+        "//evil.example",
+    ],
+)
+def test_redirect_targets_are_read_as_a_browser_reads_them(target: str) -> None:
+    assert safe_next(target) == ""
+
+
+def test_same_origin_paths_are_kept() -> None:
+    assert safe_next("/reports?from=2026-01-01") == "/reports?from=2026-01-01"
+    assert safe_next("/agent\t") == "/agent"  # normalised as the browser would, before the check
+    assert safe_next("/admin/routing#x") == "/admin/routing#x"
+
+
+async def test_login_never_redirects_to_another_host(client: TestClient) -> None:
+    page = await (await wf(client.get("/login"))).text()
+    csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
+    data = {"login": "agent01", "password": PASSWORD, "csrf_token": csrf, "next": "/\t/evil.example"}
+    r = await wf(client.post("/login", data=data, allow_redirects=False))
+    assert r.status == 302 and r.headers["Location"] == "/agent"
 
 
 async def test_login_sets_an_encrypted_httponly_samesite_cookie(client: TestClient) -> None:
