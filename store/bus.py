@@ -28,6 +28,12 @@ Message = tuple[str, dict[str, Any]]
 
 
 class Subscription(Protocol):
+    """`gaps` counts the times messages may have been lost (the Redis connection
+    dropped and came back, a slow in-process subscriber's oldest dropped): a subscriber
+    that keeps state from the messages rebuilds it from the event log when it grows."""
+
+    gaps: int
+
     async def get(self) -> Message: ...
     def __aiter__(self) -> AsyncIterator[Message]: ...
 
@@ -80,10 +86,12 @@ class _QueueSubscription:
         self._items: deque[Message] = deque(maxlen=maxlen)
         self._ready = asyncio.Event()
         self.dropped = 0
+        self.gaps = 0
 
     def put(self, item: Message) -> None:
         if len(self._items) == self._items.maxlen:
             self.dropped += 1  # a slow subscriber loses the oldest, never blocks publishers
+            self.gaps += 1
         self._items.append(item)
         self._ready.set()
 
@@ -162,6 +170,7 @@ class _RedisSubscription:
         self._retry_s = retry_s
         self._pubsub = client.pubsub(ignore_subscribe_messages=True)
         self.reconnects = 0
+        self.gaps = 0  # counted when the subscription is back: what was published meanwhile is lost
 
     async def open(self) -> None:
         await self._pubsub.subscribe(*(self._prefix + c for c in self._channels))
@@ -196,6 +205,7 @@ class _RedisSubscription:
                 await self._pubsub.aclose()
                 self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
                 await self.open()
+                self.gaps += 1
                 log.info("bus_subscription_restored", reconnects=self.reconnects)
                 return
             except (RedisConnectionError, RedisTimeoutError, OSError):

@@ -210,7 +210,10 @@ class SettingsService:
             section, body, author=author, comment=comment, expected_version=base_version, at=self._clock()
         )
         self.forget(section)
-        await CONFIG_CHANGES.publish(self._bus, ConfigChanged(section, author=author, version=stored.version))
+        try:  # stored: the other processes' caches expire within ttl_s when the bus is away
+            await CONFIG_CHANGES.publish(self._bus, ConfigChanged(section, author=author, version=stored.version))
+        except Exception as exc:  # noqa: BLE001 - any bus failure: the version is stored either way
+            log.warning("settings_change_not_announced", section=section, error=type(exc).__name__)
         log.info("settings_applied", section=section, version=stored.version, author=author)
         return Live(section, stored.version, data, author, stored.created_at)
 
