@@ -27,11 +27,11 @@ from events import (
     Event,
     WrapUpEnded,
 )
+from store.text import CUSTOMER_TEXT_LIMITS, PHONE_MAX
 
 HANDLED_AFTER_END_S = 3600.0  # wrap-up and the notes that follow it: an hour after the call at most
 
-TEXT_LIMITS = {"name": 200, "company": 200, "tier": 40, "email": 200, "account_number": 64, "notes": 20_000}
-PHONE_MAX = 40
+TEXT_LIMITS = CUSTOMER_TEXT_LIMITS
 PHONES_MAX = 20
 ATTRIBUTES_MAX = 50
 

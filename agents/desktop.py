@@ -61,6 +61,7 @@ from web.app import (
 log = structlog.get_logger()
 
 NOTES_MAX = 4000
+CALLBACK_HORIZON_S = 366 * 86400.0
 
 
 class OneAtATime:
@@ -231,6 +232,8 @@ async def wrap_up(request: web.Request) -> web.Response:
                 return web.json_response({**saved, "repeated": True})
         if callback_at is not None and callback_at <= now:
             return api_error(400, "callback_at: must be in the future")
+        if callback_at is not None and not callback_at <= now + CALLBACK_HORIZON_S:  # (NaN too)
+            return api_error(400, "callback_at: at most a year ahead")
         refused = await _not_wrapping_up(request.app[BUS], agent_id, call_id)
         if refused is not None:
             return refused

@@ -99,11 +99,17 @@ class BadQuery(ValueError):
     pass
 
 
+FIRST_DAY, LAST_DAY = date(1971, 1, 1), date(2999, 12, 31)  # what the clock and mktime can hold
+
+
 def _day(text: str, name: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise BadQuery(f"{name}: must be a date YYYY-MM-DD, not {text!r}") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadQuery(f"{name}: must be between {FIRST_DAY} and {LAST_DAY}, not {text}")
+    return day
 
 
 def parse_report_query(query: Mapping[str, str], now: float) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from web.settings import SCHEMAS, SettingsError, diff_text, routing_available, v
 
 log = structlog.get_logger()
 
+VERSION_MAX = 2**31 - 1  # a stored version is a 32-bit integer
 SECTION_URL = {"queues": "queues", "skills": "skills", "pause-codes": "pause_codes", "dispositions": "dispositions"}
 
 
@@ -244,7 +245,7 @@ async def routing_apply(request: web.Request) -> web.Response:
     if not isinstance(text, str):
         return api_error(400, "text: the rules as TOML text")
     base = body.get("base_version")
-    if not isinstance(base, int):
+    if not isinstance(base, int) or isinstance(base, bool) or not 0 <= base <= VERSION_MAX:
         return api_error(400, "base_version: the live version the edit started from (integer)")
     try:
         live = await request.app[SETTINGS].apply("routing", text, me.login, base, str(body.get("comment", "")))
@@ -261,6 +262,8 @@ async def routing_version(request: web.Request) -> web.Response:
         version = int(request.match_info["version"])
     except ValueError:
         return api_error(400, "version: must be an integer")
+    if not 1 <= version <= VERSION_MAX:
+        return api_error(422, f"version: must be 1-{VERSION_MAX}")
     found = await request.app[STORE].get_settings_version("routing", version)
     if found is None:
         return api_error(404, f"no routing version {version}")

@@ -31,6 +31,7 @@ from cti.server import BUS, CONFIG, STORE
 from store.models import ApiToken
 from store.port import NotFound
 from web.commands import CommandClient
+from web.inputs import input_middleware
 from web.outage import outage_middleware
 from web.security import (
     Identity,
@@ -409,6 +410,7 @@ def setup(app: web.Application, *, clock: Callable[[], float] = time.time) -> No
     )
     app.middlewares.append(security_headers)
     app.middlewares.append(outage_middleware)  # wraps the identity's store reads too
+    app.middlewares.append(input_middleware)  # text, JSON depth and size, before anyone reads them
     app.middlewares.append(identity_middleware)
     aiohttp_jinja2.setup(
         app,
