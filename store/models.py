@@ -75,13 +75,17 @@ class SettingsVersion:
 
 @dataclass(frozen=True, slots=True)
 class ApiToken:
-    """A REST API token; only the SHA-256 of the secret is stored."""
+    """A REST API token; only the SHA-256 of the secret is stored. It acts as its user
+    (whose role may be lower by now), narrowed to its scopes (web.security.SCOPES),
+    until `expires_at` (0: never)."""
 
     id: str
     login: str
     name: str = ""
     created_at: float = 0.0
     revoked: bool = False
+    expires_at: float = 0.0
+    scopes: tuple[str, ...] = ("admin",)
 
 
 @dataclass(frozen=True, slots=True)

@@ -530,32 +530,29 @@ class SqlStore:
     async def put_api_token(self, token: ApiToken, token_hash: str) -> None:
         try:
             await self._db.execute(
-                "INSERT INTO api_tokens (token_hash, id, login, name, created_at, revoked)"
-                " VALUES ($1, $2, $3, $4, $5, $6)",
+                f"INSERT INTO api_tokens (token_hash, {_TOKEN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 token_hash,
                 token.id,
                 token.login,
                 token.name,
                 token.created_at,
                 bool(token.revoked),
+                float(token.expires_at),
+                json.dumps(list(token.scopes)),
             )
         except UniqueViolation:
             raise Conflict(f"api token {token.id!r} already exists") from None
 
     async def find_api_token(self, token_hash: str) -> ApiToken | None:
-        rows = await self._db.fetch(
-            "SELECT id, login, name, created_at, revoked FROM api_tokens WHERE token_hash = $1", token_hash
-        )
+        rows = await self._db.fetch(f"SELECT {_TOKEN_COLS} FROM api_tokens WHERE token_hash = $1", token_hash)
         return _token(rows[0]) if rows else None
 
     async def list_api_tokens(self, login: str | None = None) -> list[ApiToken]:
         if login is None:
-            rows = await self._db.fetch(
-                "SELECT id, login, name, created_at, revoked FROM api_tokens ORDER BY created_at, id"
-            )
+            rows = await self._db.fetch(f"SELECT {_TOKEN_COLS} FROM api_tokens ORDER BY created_at, id")
         else:
             rows = await self._db.fetch(
-                "SELECT id, login, name, created_at, revoked FROM api_tokens WHERE login = $1 ORDER BY created_at, id",
+                f"SELECT {_TOKEN_COLS} FROM api_tokens WHERE login = $1 ORDER BY created_at, id",
                 login,
             )
         return [_token(r) for r in rows]
@@ -796,7 +793,12 @@ def _token(row: Mapping[str, Any]) -> ApiToken:
         name=row["name"],
         created_at=float(row["created_at"]),
         revoked=bool(row["revoked"]),
+        expires_at=float(row["expires_at"]),
+        scopes=tuple(_json(row["scopes"])),
     )
+
+
+_TOKEN_COLS = "id, login, name, created_at, revoked, expires_at, scopes"
 
 
 _CALLBACK_COLS = (

@@ -34,12 +34,16 @@ from web.commands import CommandClient
 from web.inputs import input_middleware
 from web.outage import outage_middleware
 from web.security import (
+    SCOPES,
+    TOKEN_DAYS_DEFAULT,
+    TOKEN_DAYS_MAX,
     Identity,
     LoginRateLimiter,
     hash_token,
     new_api_token,
     safe_next,
     same,
+    scope_allows,
     verify_password,
 )
 from web.sessions import SessionPolicy, close_session, open_session, session_user
@@ -166,6 +170,10 @@ async def identity_middleware(request: web.Request, handler: Handler) -> web.Str
         found = await request.app[STORE].find_api_token(hash_token(auth[7:].strip()))
         if found is None or found.revoked:
             return api_error(401, "invalid or revoked API token")
+        if found.expires_at and request.app[CLOCK]() >= found.expires_at:
+            return api_error(401, "API token expired: create a new one")
+        if not scope_allows(found.scopes, request.method, request.path):
+            return api_error(403, f"the token's scopes ({', '.join(found.scopes)}) do not allow this request")
         try:
             user = await request.app[STORE].get_user(found.login)
         except NotFound:
@@ -350,7 +358,29 @@ async def whoami(request: web.Request) -> web.Response:
 
 
 def _token_json(t: ApiToken) -> dict[str, Any]:
-    return {"id": t.id, "login": t.login, "name": t.name, "created_at": t.created_at, "revoked": t.revoked}
+    return {
+        "id": t.id,
+        "login": t.login,
+        "name": t.name,
+        "created_at": t.created_at,
+        "revoked": t.revoked,
+        "expires_at": t.expires_at or None,
+        "scopes": list(t.scopes),
+    }
+
+
+def _token_terms(body: dict[str, Any]) -> tuple[tuple[str, ...], float, list[str]]:
+    """(scopes, lifetime in seconds, problems) from a token request."""
+    problems: list[str] = []
+    scopes = body.get("scopes", ["read"])
+    if not isinstance(scopes, list) or not scopes or not all(s in SCOPES for s in scopes):
+        problems.append(f"scopes: a non-empty list of {', '.join(SCOPES)}")
+        scopes = []
+    days = body.get("expires_in_days", TOKEN_DAYS_DEFAULT)
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= TOKEN_DAYS_MAX:
+        problems.append(f"expires_in_days: an integer 1-{TOKEN_DAYS_MAX}")
+        days = 0
+    return tuple(dict.fromkeys(scopes)), days * 86400.0, problems
 
 
 async def tokens_list(request: web.Request) -> web.Response:
@@ -366,13 +396,17 @@ async def tokens_create(request: web.Request) -> web.Response:
     body = await json_body(request)
     name = str(body.get("name", "")).strip()[:100]
     login = str(body.get("login", me.login))
+    scopes, lifetime, problems = _token_terms(body)
+    if problems:
+        return api_error(400, "invalid token request", problems=problems)
     refused = await self_or_admin(request, me, login, "creates tokens for")
     if refused is not None:
         return refused
     token_id, secret, digest = new_api_token()
-    token = ApiToken(token_id, login, name, request.app[CLOCK]())
+    now = request.app[CLOCK]()
+    token = ApiToken(token_id, login, name, now, expires_at=now + lifetime, scopes=scopes)
     await request.app[STORE].put_api_token(token, digest)
-    log.info("api_token_created", token_id=token_id, login=login, by=me.login)
+    log.info("api_token_created", token_id=token_id, login=login, by=me.login, scopes=list(scopes))
     return web.json_response({**_token_json(token), "token": secret}, status=201)
 
 

@@ -187,7 +187,21 @@ DOCUMENT: dict[str, Any] = {
                     "call_id": {"type": "string", "description": "required for an agent: a call they handle now"},
                 },
             },
-            "TokenCreate": {"type": "object", "properties": {"name": {"type": "string"}, "login": {"type": "string"}}},
+            "TokenCreate": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "maxLength": 100},
+                    "login": {"type": "string"},
+                    "scopes": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"enum": ["read", "agent", "admin"]},
+                        "description": "read: reading only; agent: reading and the desktop's calls (commands,"
+                        " wrap-up, customer notes); admin: all the user's role allows. Default: read",
+                    },
+                    "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 365, "default": 90},
+                },
+            },
             "DncAdd": {
                 "type": "object",
                 "description": "One number or a list of them (at most 10000), national numbers in the"
@@ -212,7 +226,13 @@ DOCUMENT: dict[str, Any] = {
         },
         "/api/v1/tokens": {
             "get": _op("API tokens (own; admin: all)", "agent"),
-            "post": _op("Create an API token (the secret is shown once)", "agent", "TokenCreate", ok="201"),
+            "post": _op(
+                "Create an API token with scopes and an expiry (the secret is shown once)",
+                "agent (own), admin (anyone's)",
+                "TokenCreate",
+                ok="201",
+                errors=("400", "404"),
+            ),
         },
         "/api/v1/tokens/{token_id}": {"delete": _op("Revoke a token", "agent", errors=("404",))},
         "/api/v1/queues": _section("queues"),

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -126,6 +127,26 @@ def safe_next(target: str) -> str:
 
 
 # ---------------------------------------------------------------- API tokens
+
+
+SCOPES = ("read", "agent", "admin")
+TOKEN_DAYS_DEFAULT = 90
+TOKEN_DAYS_MAX = 365
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# what an `agent` token may change: the desktop's own calls
+_AGENT_WRITES = re.compile(r"^/api/v1/(agents/[^/]+/commands|interactions/[^/]+/wrap-up|customers(/[^/]+/notes)?)$")
+
+
+def scope_allows(scopes: Iterable[str], method: str, path: str) -> bool:
+    """May a token with these scopes make this request (its user's role still applies)?
+    `read`: reading only (reports, wallboard, settings...); `agent`: reading and the
+    agent's desktop calls (commands, wrap-up, customer notes); `admin`: all the role allows."""
+    granted = set(scopes)
+    if "admin" in granted:
+        return True
+    if method in _SAFE_METHODS:
+        return bool(granted & {"read", "agent"})
+    return "agent" in granted and _AGENT_WRITES.match(path) is not None
 
 
 def new_api_token() -> tuple[str, str, str]:

@@ -302,10 +302,12 @@ async def test_concurrent_settings_applies_store_one_each_version(sql: SqlStore)
 
 
 async def test_api_tokens_are_found_by_hash_and_revoked(sql: SqlStore) -> None:
-    token = ApiToken(id="t1", login="admin", name="crm sync", created_at=5.0)
+    token = ApiToken(id="t1", login="admin", name="crm sync", created_at=5.0, expires_at=99.5, scopes=("read", "agent"))
     await sql.put_api_token(token, "hash-1")
     await sql.put_api_token(ApiToken(id="t2", login="sup", created_at=6.0), "hash-2")
     assert await sql.find_api_token("hash-1") == token
+    second = await sql.find_api_token("hash-2")
+    assert second is not None and (second.expires_at, second.scopes) == (0.0, ("admin",))
     assert await sql.find_api_token("nope") is None
     with pytest.raises(Conflict):
         await sql.put_api_token(ApiToken(id="t1", login="x"), "hash-3")

@@ -157,7 +157,8 @@ async def test_roles_gate_pages(client: TestClient) -> None:
 
 async def test_api_tokens_authenticate_without_cookies_and_can_be_revoked(client: TestClient) -> None:
     csrf = await login(client, "admin")
-    r = await wf(client.post("/api/v1/tokens", json={"name": "crm sync"}, headers={"X-CSRF-Token": csrf}))
+    body = {"name": "crm sync", "scopes": ["admin"]}
+    r = await wf(client.post("/api/v1/tokens", json=body, headers={"X-CSRF-Token": csrf}))
     assert r.status == 201
     created = await r.json()
     token = created["token"]

@@ -23,7 +23,7 @@ def driver(client: TestClient) -> BusCallDriver:
 
 
 async def agent_token(client: TestClient, csrf: str) -> dict[str, str]:
-    r = await wf(client.post("/api/v1/tokens", json={"name": "t"}, headers={"X-CSRF-Token": csrf}))
+    r = await wf(client.post("/api/v1/tokens", json={"name": "t", "scopes": ["agent"]}, headers={"X-CSRF-Token": csrf}))
     return {"Authorization": f"Bearer {(await r.json())['token']}"}
 
 
