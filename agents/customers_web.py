@@ -32,6 +32,7 @@ from store.models import Customer
 from store.phones import InvalidPhone
 from store.port import Conflict, NotFound
 from web.app import CLOCK, api_error, forbidden, json_body, require
+from web.audit import record
 from web.security import Identity
 
 log = structlog.get_logger()
@@ -110,6 +111,7 @@ async def create_customer(request: web.Request) -> web.Response:
     except Conflict as exc:
         return api_error(409, f"{exc}; PATCH /api/v1/customers/{{id}} changes a customer")
     log.info("customer_created", customer_id=customer_id, by=me.login, via=me.via)
+    await record(request, "customer.created", customer_id, fields=sorted(fields), call_id=str(body.get("call_id", "")))
     stored = await request.app[STORE].get_customer(customer_id)
     return web.json_response(customer_card(stored, "store"), status=201)
 
@@ -141,6 +143,7 @@ async def update_customer(request: web.Request) -> web.Response:
         attributes=merged_attributes(dict(old.attributes), fields.get("attributes")),
     )
     log.info("customer_updated", customer_id=old.id, by=me.login, fields=sorted(fields))
+    await record(request, "customer.updated", old.id, fields=sorted(fields))
     return await _save(request, customer, 200)
 
 

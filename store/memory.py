@@ -1,6 +1,6 @@
 """The role ports in one process's memory: `EventLog`, `CustomerDirectory`,
 `Interactions`, `DialerState`, `DoNotCallList`, `Callbacks`, `AgentCommands` and
-`WebSessions` without a database (tests, the
+`WebSessions` and `AuditLog` without a database (tests, the
 simulator, what-if runs).
 
 `tests/contract/` holds it to the same suites as the SQL store.
@@ -25,6 +25,7 @@ from store.models import (
     CALLBACK_OPEN,
     COMMAND_ANSWERS,
     AgentCommand,
+    AuditEntry,
     Callback,
     Customer,
     DncEntry,
@@ -86,6 +87,7 @@ class MemoryStore:
         self._callbacks: dict[str, Callback] = {}
         self._commands: dict[str, AgentCommand] = {}  # request id -> row, in the order kept
         self._sessions: dict[str, WebSession] = {}
+        self._audit: list[AuditEntry] = []  # in seq order
 
     async def migrate(self) -> list[str]:
         return []
@@ -410,6 +412,25 @@ class MemoryStore:
         for key in gone:
             del self._sessions[key]
         return len(gone)
+
+    # ------------------------------------------------------------ audit log
+
+    async def add_audit(self, entry: AuditEntry) -> int:
+        seq = len(self._audit) + 1
+        self._audit.append(replace(entry, at=float(entry.at), detail=_plain(entry.detail), seq=seq))
+        return seq
+
+    async def audit_entries(
+        self, *, limit: int = 100, before_seq: int = 0, actor: str | None = None, action: str | None = None
+    ) -> list[AuditEntry]:
+        found = [
+            replace(e, detail=_plain(e.detail))
+            for e in reversed(self._audit)
+            if (not before_seq or e.seq < before_seq)
+            and (actor is None or e.actor == actor)
+            and (action is None or e.action == action or e.action.startswith(action + "."))
+        ]
+        return found[: max(limit, 0)]
 
 
 __all__ = ["MemoryStore"]

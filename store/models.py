@@ -100,6 +100,21 @@ class WebSession:
     last_seen_at: float  # the idle timeout counts from here
 
 
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One admin action: who (`actor`, a login), what (`action`, e.g. "user.saved",
+    "settings.routing"), on what (`target`), the particulars (`detail`), from where
+    (`address`, the client's), when. `seq` is given by the store."""
+
+    at: float
+    actor: str
+    action: str
+    target: str = ""
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    address: str = ""
+    seq: int = 0
+
+
 CALLBACK_KINDS = ("scheduled", "virtual_hold", "final_step")
 CALLBACK_OPEN = ("pending", "dialing")  # states of a promise not kept yet
 CALLBACK_CLOSED = ("done", "failed", "cancelled")

@@ -13,7 +13,8 @@ Five role ports, each a `typing.Protocol`, name what a part of Hotline needs:
 - `Callbacks`: the call-back promises and every step of keeping them;
 - `AgentCommands`: the agent commands the web accepted, each kept until the live loop
   answers it (applied once, whatever the restarts and retries);
-- `WebSessions`: the signed-in browsers (server-side sessions, revocable at once).
+- `WebSessions`: the signed-in browsers (server-side sessions, revocable at once);
+- `AuditLog`: the admin actions, append-only.
 
 Two adapters implement them all: `store.sql.SqlStore` (PostgreSQL/asyncpg or
 SQLite/aiosqlite) and `store.memory.MemoryStore` (one process, for tests and the
@@ -32,6 +33,7 @@ from events import Event
 from store.models import (
     AgentCommand,
     ApiToken,
+    AuditEntry,
     Callback,
     Customer,
     DncEntry,
@@ -250,6 +252,21 @@ class WebSessions(Protocol):
         ...
 
 
+class AuditLog(Protocol):
+    """Admin actions (store.models.AuditEntry), append-only."""
+
+    async def add_audit(self, entry: AuditEntry) -> int:
+        """Keep an entry; returns its seq (positive, increasing)."""
+        ...
+
+    async def audit_entries(
+        self, *, limit: int = 100, before_seq: int = 0, actor: str | None = None, action: str | None = None
+    ) -> list[AuditEntry]:
+        """The latest first: at most `limit`, with seq below `before_seq` when it is not 0,
+        by that actor, whose action is `action` or starts with `action` + "."."""
+        ...
+
+
 class Store(
     EventLog,
     CustomerDirectory,
@@ -259,6 +276,7 @@ class Store(
     Callbacks,
     AgentCommands,
     WebSessions,
+    AuditLog,
     Protocol,
 ):
     """The whole SQL store: the role ports and what only the SQL adapter keeps."""

@@ -17,6 +17,7 @@ from store.models import (
     ROLES,
     AgentCommand,
     ApiToken,
+    AuditEntry,
     Callback,
     Customer,
     DncEntry,
@@ -463,6 +464,54 @@ class SqlStore:
             gone = int(await tx.fetchval(f"SELECT COUNT(*) {where}", *args))
             await tx.execute(f"DELETE {where}", *args)
         return gone
+
+    # ------------------------------------------------------------ audit log
+
+    async def add_audit(self, entry: AuditEntry) -> int:
+        e = entry
+        return int(
+            await self._db.fetchval(
+                "INSERT INTO audit_log (at, actor, action, target, detail, address)"
+                " VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
+                float(e.at),
+                e.actor,
+                e.action,
+                e.target,
+                json.dumps(dict(e.detail)),
+                e.address,
+            )
+        )
+
+    async def audit_entries(
+        self, *, limit: int = 100, before_seq: int = 0, actor: str | None = None, action: str | None = None
+    ) -> list[AuditEntry]:
+        args: list[Any] = [limit]
+        where = []
+        if before_seq:
+            args.append(before_seq)
+            where.append(f"seq < ${len(args)}")
+        if actor is not None:
+            args.append(actor)
+            where.append(f"actor = ${len(args)}")
+        if action is not None:
+            args.extend([action, action + ".%"])
+            where.append(f"(action = ${len(args) - 1} OR action LIKE ${len(args)})")
+        sql = "SELECT seq, at, actor, action, target, detail, address FROM audit_log"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = await self._db.fetch(sql + " ORDER BY seq DESC LIMIT $1", *args)
+        return [
+            AuditEntry(
+                at=float(r["at"]),
+                actor=r["actor"],
+                action=r["action"],
+                target=r["target"],
+                detail=_json(r["detail"]),
+                address=r["address"],
+                seq=int(r["seq"]),
+            )
+            for r in rows
+        ]
 
     # ------------------------------------------------------------ settings versions
 

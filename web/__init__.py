@@ -16,12 +16,14 @@ def setup(app: web.Application) -> None:
     from web.account import setup as setup_account
     from web.admin import setup as setup_admin
     from web.app import setup as setup_core
+    from web.audit import setup as setup_audit
     from web.command_status import setup as setup_command_status
     from web.dnc import setup as setup_dnc
 
     setup_core(app)
     setup_admin(app)
     setup_account(app)
+    setup_audit(app)
     setup_desktop(app)
     setup_customers(app)
     setup_command_status(app)

@@ -18,6 +18,7 @@ from aiohttp_session import get_session
 
 from cti.server import STORE
 from web.app import api_error, json_body, require, self_or_admin
+from web.audit import record
 from web.security import hash_password, verify_password
 from web.sessions import session_id
 
@@ -45,6 +46,7 @@ async def change_password(request: web.Request) -> web.Response:
     secret = (await get_session(request)).get("sid", "")
     gone = await store.delete_sessions(me.login, keep=session_id(str(secret)))
     log.info("password_changed", login=me.login, other_sessions_revoked=gone)
+    await record(request, "user.password_changed", me.login, other_sessions_revoked=gone)
     return web.json_response({"changed": True, "other_sessions_revoked": gone})
 
 
@@ -56,6 +58,7 @@ async def revoke_sessions(request: web.Request) -> web.Response:
         return refused
     gone = await request.app[STORE].delete_sessions(login)
     log.info("user_sessions_revoked", login=login, by=me.login, sessions=gone)
+    await record(request, "user.signed_out_everywhere", login, sessions=gone)
     return web.json_response({"login": login, "revoked": gone})
 
 

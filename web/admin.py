@@ -16,6 +16,7 @@ from store.models import ROLES, User
 from store.port import Conflict, NotFound
 from store.topics import CONFIG_CHANGES, ConfigChanged
 from web.app import CLOCK, SETTINGS, api_error, json_body, require
+from web.audit import record
 from web.security import hash_password
 from web.settings import SCHEMAS, SettingsError, diff_text, routing_available, validate_rules
 
@@ -37,6 +38,23 @@ def _user_json(u: User) -> dict[str, Any]:
         "has_password": bool(u.password_hash),
         "disabled": u.disabled,
     }
+
+
+def _user_changes(old: User | None, new: User) -> dict[str, Any]:
+    """What an audit entry says of a user's change: each field changed as [old, new]
+    (a password only as changed, never its hash)."""
+
+    def plain(value: Any) -> Any:
+        return list(value) if isinstance(value, tuple) else value
+
+    changes: dict[str, Any] = {}
+    for name in ("display_name", "role", "team", "skills", "languages", "phone_endpoint", "disabled"):
+        before, after = (getattr(old, name) if old else None), getattr(new, name)
+        if before != after:
+            changes[name] = [plain(before), plain(after)]
+    if (old.password_hash if old else "") != new.password_hash:
+        changes["password"] = "changed"
+    return changes
 
 
 # ---------------------------------------------------------------- pages
@@ -82,6 +100,7 @@ async def section_put(request: web.Request) -> web.Response:
         return api_error(400, "invalid settings", problems=exc.problems)
     except Conflict as exc:
         return api_error(409, str(exc))
+    await record(request, f"settings.{section}", section, version=live.version, comment=str(body.get("comment", "")))
     return web.json_response({"section": section, "version": live.version, "items": live.data})
 
 
@@ -145,6 +164,7 @@ async def agent_put(request: web.Request) -> web.Response:
     )
     await store.put_user(user)
     log.info("user_saved", login=login, by=me.login, created=old is None)
+    await record(request, "user.created" if old is None else "user.saved", login, **_user_changes(old, user))
     if old is not None and (
         old.role != user.role or old.password_hash != user.password_hash or (user.disabled and not old.disabled)
     ):  # a new password, role or a disable: every session of the user ends now (on every process)
@@ -253,6 +273,7 @@ async def routing_apply(request: web.Request) -> web.Response:
         return api_error(400, "invalid rules", problems=validate_rules(text))
     except Conflict as exc:
         return api_error(409, f"{exc}; reload, merge and apply again")
+    await record(request, "settings.routing", "routing", version=live.version, comment=str(body.get("comment", "")))
     return web.json_response({"version": live.version, "applied": True})
 
 

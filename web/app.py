@@ -407,6 +407,9 @@ async def tokens_create(request: web.Request) -> web.Response:
     token = ApiToken(token_id, login, name, now, expires_at=now + lifetime, scopes=scopes)
     await request.app[STORE].put_api_token(token, digest)
     log.info("api_token_created", token_id=token_id, login=login, by=me.login, scopes=list(scopes))
+    from web.audit import record  # (web.audit builds on this module)
+
+    await record(request, "token.created", token_id, login=login, scopes=list(scopes), expires_at=token.expires_at)
     return web.json_response({**_token_json(token), "token": secret}, status=201)
 
 
@@ -420,6 +423,9 @@ async def tokens_revoke(request: web.Request) -> web.Response:
     if token.login != me.login and me.role != "admin":
         return api_error(403, "not your token")
     await request.app[STORE].revoke_api_token(token_id)
+    from web.audit import record  # (web.audit builds on this module)
+
+    await record(request, "token.revoked", token_id, login=token.login)
     return web.json_response({**_token_json(token), "revoked": True})
 
 

@@ -333,6 +333,32 @@ DOCUMENT: dict[str, Any] = {
                 "parameters": [_DNC_CAMPAIGN, {**_DNC_NUMBER, "required": True}],
             },
         },
+        "/api/v1/audit": {
+            "get": {
+                **_op(
+                    "The audit log of admin actions (users, settings, routing, tokens, customers, do-not-call),"
+                    " latest first",
+                    "admin",
+                    errors=("400",),
+                ),
+                "parameters": [
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                    {
+                        "name": "before",
+                        "in": "query",
+                        "description": "entries before this seq (the next page: next_before)",
+                        "schema": {"type": "integer", "minimum": 0},
+                    },
+                    {"name": "actor", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "action",
+                        "in": "query",
+                        "description": "an action (user.saved) or its prefix (settings)",
+                        "schema": {"type": "string"},
+                    },
+                ],
+            }
+        },
         "/api/v1/openapi.json": {
             "get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OK"}}}
         },

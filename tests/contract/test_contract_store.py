@@ -20,9 +20,9 @@ from config.schema import StoreConfig
 from events import AgentLoggedIn, CallArrived, CallConnected, CallEnded, CallQueued, Event
 from store import SqlStore, open_store
 from store.memory import MemoryStore
-from store.models import ApiToken, Callback, Customer, Interaction, StoredEvent, User, WebSession
+from store.models import ApiToken, AuditEntry, Callback, Customer, Interaction, StoredEvent, User, WebSession
 from store.phones import InvalidPhone
-from store.port import Conflict, CustomerDirectory, EventLog, Interactions, NotFound, WebSessions
+from store.port import AuditLog, Conflict, CustomerDirectory, EventLog, Interactions, NotFound, WebSessions
 
 TABLES = (
     "events",
@@ -34,6 +34,7 @@ TABLES = (
     "api_tokens",
     "callbacks",
     "web_sessions",
+    "audit_log",
 )
 
 
@@ -199,6 +200,24 @@ async def test_add_customer_never_replaces(store: Roles) -> None:
     assert (kept.name, kept.notes, kept.phones) == ("Kay", "keep me", ("+14155550101",))
     assert [c.id for c in await store.find_customers_by_phone("+14155550101")] == ["k1"]
     assert await store.count_customers() == 1
+
+
+async def test_audit_log_keeps_admin_actions_latest_first(store: Roles) -> None:
+    audit = cast("AuditLog", store)
+    first = AuditEntry(10.0, "admin", "user.saved", "agent01", {"role": ["agent", "admin"]}, "10.0.0.1")
+    seqs = [
+        await audit.add_audit(first),
+        await audit.add_audit(AuditEntry(11.0, "boss", "settings.routing", "routing", {"version": 2})),
+        await audit.add_audit(AuditEntry(12.0, "admin", "settings.queues", "queues")),
+        await audit.add_audit(AuditEntry(13.0, "admin", "settingsx", "x")),
+    ]
+    assert seqs == sorted(seqs) and seqs[0] > 0
+    latest = await audit.audit_entries()
+    assert [e.seq for e in latest] == seqs[::-1]
+    assert latest[-1] == replace(first, seq=seqs[0])
+    assert [e.target for e in await audit.audit_entries(action="settings")] == ["queues", "routing"]
+    assert [e.seq for e in await audit.audit_entries(actor="admin", limit=2)] == [seqs[3], seqs[2]]
+    assert [e.seq for e in await audit.audit_entries(before_seq=seqs[2])] == [seqs[1], seqs[0]]
 
 
 async def test_users(sql: SqlStore) -> None:
