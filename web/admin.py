@@ -146,6 +146,9 @@ async def agent_put(request: web.Request) -> web.Response:
         problems.append("password: at least 8 characters")
     if old is None and not body.get("display_name"):
         problems.append("display_name: required for a new user")
+    for name in ("display_name", "team", "phone_endpoint"):
+        if name in body and not isinstance(body[name], str):
+            problems.append(f"{name}: must be a string")
     disabled = body.get("disabled", old.disabled if old else False)
     if not isinstance(disabled, bool):
         problems.append("disabled: must be true or false")

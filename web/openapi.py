@@ -7,6 +7,7 @@ state-changing requests. A test checks that every /api/v1 route is described her
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -15,14 +16,19 @@ from agents.commands import json_schema
 
 
 def _op(
-    summary: str, role: str, body: str | None = None, ok: str = "200", errors: tuple[str, ...] = ()
+    summary: str,
+    role: str,
+    body: str | None = None,
+    ok: str = "200",
+    errors: tuple[str, ...] = (),
+    also_ok: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
         "description": f"Requires the {role} role.",
-        "responses": {ok: {"description": "OK", "content": {"application/json": {}}}},
+        "responses": {code: {"description": "OK", "content": {"application/json": {}}} for code in (ok, *also_ok)},
     }
-    for code in ("401", "403", *errors):
+    for code in ("401", "403", *errors, *_ALWAYS):
         op["responses"][code] = {"$ref": f"#/components/responses/E{code}"}
     if body:
         op["requestBody"] = {
@@ -65,6 +71,10 @@ _CUSTOMER_FIELDS: dict[str, Any] = {
     "attributes": {"type": "object", "maxProperties": 50},
 }
 
+# what any operation may answer: input refused at the door (web.inputs), a store or
+# bus outage (web.outage)
+_ALWAYS = ("413", "422", "503")
+
 _ERRORS = {
     code: {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for code, text in (
@@ -73,8 +83,10 @@ _ERRORS = {
         ("403", "Role or scope does not allow it"),
         ("404", "Not found"),
         ("409", "Stale version / conflict"),
+        ("413", "Body too large"),
+        ("422", "Not storable text, nested too deep, or out of range (the error names the field)"),
         ("501", "Not available"),
-        ("503", "The store is unavailable: nothing was done"),
+        ("503", "The store or the bus is unavailable (Retry-After)"),
     )
 }
 
@@ -109,7 +121,26 @@ DOCUMENT: dict[str, Any] = {
         "schemas": {
             "Error": {
                 "type": "object",
-                "properties": {"error": {"type": "string"}, "problems": {"type": "array", "items": {"type": "string"}}},
+                "required": ["error"],
+                "properties": {
+                    "error": {"type": "string"},
+                    "problems": {
+                        "type": "array",
+                        "description": "one line per problem naming the field, or (routing rules) where in the text",
+                        "items": {"anyOf": [{"type": "string"}, {"$ref": "#/components/schemas/RuleProblem"}]},
+                    },
+                },
+            },
+            "RuleProblem": {
+                "type": "object",
+                "required": ["line", "col", "path", "reason", "message"],
+                "properties": {
+                    "line": {"type": ["integer", "null"]},
+                    "col": {"type": ["integer", "null"]},
+                    "path": {"type": "string"},
+                    "reason": {"type": "string"},
+                    "message": {"type": "string"},
+                },
             },
             "SettingsUpdate": {
                 "type": "object",
@@ -243,19 +274,26 @@ DOCUMENT: dict[str, Any] = {
         "/api/v1/users/{login}": {
             "put": _op(
                 "Create or update a user, skills and proficiencies (a new role or password, or disabled:"
-                " every session of the user ends)",
+                " every session of the user ends); 201 when created",
                 "admin",
                 "User",
                 errors=("400",),
+                also_ok=("201",),
             )
         },
         "/api/v1/users/{login}/sessions": {
             "delete": _op("Sign a user out everywhere, at once", "admin (anyone), agent (self)", errors=("404",))
         },
         "/api/v1/routing": {"get": _op("Live routing rules (TOML), version and history", "supervisor")},
-        "/api/v1/routing/versions/{version}": {"get": _op("One stored routing version", "supervisor", errors=("404",))},
-        "/api/v1/routing/validate": {"post": _op("Validate rules; problems carry line/col/path", "admin", "Rules")},
-        "/api/v1/routing/diff": {"post": _op("Unified diff against the live version", "admin", "Rules")},
+        "/api/v1/routing/versions/{version}": {
+            "get": _op("One stored routing version", "supervisor", errors=("400", "404"))
+        },
+        "/api/v1/routing/validate": {
+            "post": _op("Validate rules; problems carry line/col/path", "admin", "Rules", errors=("400",))
+        },
+        "/api/v1/routing/diff": {
+            "post": _op("Unified diff against the live version", "admin", "Rules", errors=("400",))
+        },
         "/api/v1/routing/simulate": {
             "post": _op("What-if on the last 7 days (simulator)", "admin", "Rules", errors=("400", "501"))
         },
@@ -380,6 +418,29 @@ def _add_commands(schemas: dict[str, Any]) -> None:
 
 
 _add_commands(DOCUMENT["components"]["schemas"])
+
+# The path parameters, declared once per path (every operation of the path shares them).
+_PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+}
+
+
+def _add_path_parameters(paths: dict[str, Any]) -> None:
+    for path, item in paths.items():
+        names = re.findall(r"{([^}]+)}", path)
+        if names:
+            item["parameters"] = [
+                {
+                    "name": name,
+                    "in": "path",
+                    "required": True,
+                    "schema": _PATH_PARAMETERS.get(name, {"type": "string", "minLength": 1}),
+                }
+                for name in names
+            ]
+
+
+_add_path_parameters(DOCUMENT["paths"])
 
 
 async def openapi(request: web.Request) -> web.Response:
