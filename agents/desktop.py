@@ -56,6 +56,7 @@ from web.app import (
     json_body,
     require,
     require_agent_access,
+    signed_in_only,
 )
 
 log = structlog.get_logger()
@@ -134,11 +135,12 @@ async def desktop_ws(request: web.Request) -> web.StreamResponse:
         # where the agent and their call are now (a reload mid-call, a reconnect)
         hello = {"type": "hello", "agent_id": agent_id, **await hub.desktop_view(agent_id)}
         await ws.send_str(json.dumps(hello))
-        async for msg in ws:  # the desktop only pings; commands go over HTTP (CSRF)
-            if msg.type == WSMsgType.TEXT and msg.data == "ping":
-                await ws.send_str('{"type":"pong"}')
-            elif msg.type == WSMsgType.ERROR:
-                break
+        async with signed_in_only(request, ws):  # closed (4401) once signed out
+            async for msg in ws:  # the desktop only pings; commands go over HTTP (CSRF)
+                if msg.type == WSMsgType.TEXT and msg.data == "ping":
+                    await ws.send_str('{"type":"pong"}')
+                elif msg.type == WSMsgType.ERROR:
+                    break
     finally:
         hub.unregister(agent_id, ws)
     return ws

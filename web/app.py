@@ -16,6 +16,7 @@ import json
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -28,7 +29,7 @@ from aiohttp_session import setup as session_setup
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from cti.server import BUS, CONFIG, STORE
-from store.models import ApiToken
+from store.models import ApiToken, User
 from store.port import NotFound
 from web.commands import CommandClient
 from web.inputs import input_middleware
@@ -55,6 +56,7 @@ IDENTITY = web.RequestKey("identity", Identity)
 SETTINGS = web.AppKey("web_settings", SettingsService)
 LIMITER = web.AppKey("web_login_limiter", LoginRateLimiter)
 SESSIONS = web.AppKey("web_session_policy", SessionPolicy)
+SOCKET_RECHECK = web.AppKey("web_socket_recheck_s", float)
 COMMANDS = web.AppKey("web_commands", CommandClient)
 CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("web_clock")
 COMMAND_TIMEOUT = web.AppKey("web_command_timeout", float)
@@ -65,6 +67,7 @@ UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC = ("/login", "/static/", "/healthz", "/api/v1/openapi.json")
 HOME = {"agent": "/agent", "supervisor": "/wallboard", "admin": "/admin"}
 COMMAND_TIMEOUT_S = 5.0
+SOCKET_RECHECK_S = 5.0  # how often a websocket's session or token is checked again
 BUS_WAIT_S = 2.0  # the login limiter's bus call: longer, and this process's count decides
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -160,6 +163,64 @@ def _session_key(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()  # 32 raw bytes; the storage base64s them for Fernet
 
 
+async def _token_user(request: web.Request) -> tuple[ApiToken | None, User | None, str]:
+    """The request's Bearer token and its user, or None and why not."""
+    found = await request.app[STORE].find_api_token(hash_token(request.headers.get("Authorization", "")[7:].strip()))
+    if found is None or found.revoked:
+        return None, None, "invalid or revoked API token"
+    if found.expires_at and request.app[CLOCK]() >= found.expires_at:
+        return None, None, "API token expired: create a new one"
+    try:
+        user = await request.app[STORE].get_user(found.login)
+    except NotFound:
+        return None, None, "the token's user no longer exists"
+    if user.disabled:
+        return None, None, "the token's user is disabled"
+    return found, user, ""
+
+
+async def still_signed_in(request: web.Request) -> bool:
+    """Is the caller of this long-lived request (a websocket) still signed in, with the
+    role it had? False once its session or token is revoked or expired, its user
+    disabled, or its role changed."""
+    me = current(request)
+    if me is None:
+        return False
+    if me.via == "token":
+        _, user, _ = await _token_user(request)
+    else:
+        secret = (await get_session(request)).get("sid")
+        user = None
+        if isinstance(secret, str) and secret:
+            user = await session_user(request.app[STORE], request.app[SESSIONS], secret, request.app[CLOCK]())
+    return user is not None and user.role == me.role
+
+
+@asynccontextmanager
+async def signed_in_only(request: web.Request, ws: web.WebSocketResponse) -> AsyncIterator[None]:
+    """While inside, `ws` is closed (4401) once its caller is signed out (checked every
+    `SOCKET_RECHECK`: a revoked session's sockets end within seconds on every process)."""
+
+    async def watch() -> None:
+        while not ws.closed:
+            await asyncio.sleep(request.app[SOCKET_RECHECK])
+            try:
+                signed_in = await still_signed_in(request)
+            except Exception as exc:  # noqa: BLE001 - the store is away: ask again next time
+                log.warning("socket_session_check_failed", error=type(exc).__name__)
+                continue
+            if not signed_in:
+                log.info("socket_signed_out", path=request.path)
+                await ws.close(code=4401, message=b"signed out")
+                return
+
+    task = asyncio.create_task(watch(), name="socket-session-watch")
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
 @web.middleware
 async def identity_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Who is calling: a Bearer API token, else the session. Session-authenticated
@@ -167,19 +228,11 @@ async def identity_middleware(request: web.Request, handler: Handler) -> web.Str
     field csrf_token); token-authenticated ones carry no cookies, so need none."""
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer "):
-        found = await request.app[STORE].find_api_token(hash_token(auth[7:].strip()))
-        if found is None or found.revoked:
-            return api_error(401, "invalid or revoked API token")
-        if found.expires_at and request.app[CLOCK]() >= found.expires_at:
-            return api_error(401, "API token expired: create a new one")
-        if not scope_allows(found.scopes, request.method, request.path):
-            return api_error(403, f"the token's scopes ({', '.join(found.scopes)}) do not allow this request")
-        try:
-            user = await request.app[STORE].get_user(found.login)
-        except NotFound:
-            return api_error(401, "the token's user no longer exists")
-        if user.disabled:
-            return api_error(401, "the token's user is disabled")
+        token, user, refusal = await _token_user(request)
+        if token is None or user is None:
+            return api_error(401, refusal)
+        if not scope_allows(token.scopes, request.method, request.path):
+            return api_error(403, f"the token's scopes ({', '.join(token.scopes)}) do not allow this request")
         request[IDENTITY] = Identity.of(user, via="token")
         return await handler(request)
     if request.path.startswith("/static/") or request.path == "/healthz":
@@ -468,6 +521,7 @@ def setup(app: web.Application, *, clock: Callable[[], float] = time.time) -> No
     env.filters["tojson_attr"] = lambda v: json.dumps(v)
     app[LIMITER] = LoginRateLimiter()
     app[SESSIONS] = SessionPolicy(config.server.session_idle_s, config.server.session_max_s)
+    app[SOCKET_RECHECK] = SOCKET_RECHECK_S
     app[CLOCK] = clock
     app[COMMAND_TIMEOUT] = COMMAND_TIMEOUT_S
     app[WEB_TASKS] = []

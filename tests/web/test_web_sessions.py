@@ -8,6 +8,7 @@ import asyncio
 import time
 from pathlib import Path
 
+from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
 from config.schema import ServerConfig
@@ -15,10 +16,10 @@ from cti.server import STORE
 from store.models import User
 from tests.web.conftest import started, web_config
 from tests.web.web_helpers import PASSWORD, login, password_hash
-from web.app import CLOCK, SESSION_COOKIE
+from web.app import CLOCK, SESSION_COOKIE, SOCKET_RECHECK
 
 
-def wf(coro, t=10):
+def wf(coro, t: float = 10):
     return asyncio.wait_for(coro, t)
 
 
@@ -146,3 +147,33 @@ async def test_a_password_change_ends_the_other_sessions(client: TestClient) -> 
         await login(other, "agent01", "a new long password")
     finally:
         await other.session.close()
+
+
+async def test_open_websockets_close_once_signed_out(client: TestClient) -> None:
+    client.server.app[SOCKET_RECHECK] = 0.2
+    sup = TestClient(client.server)
+    admin = TestClient(client.server)
+    await sup.start_server()
+    await admin.start_server()
+    try:
+        await login(client, "agent01")
+        await login(sup, "sup")
+        csrf = await login(admin, "admin")
+        desktop = await wf(client.ws_connect("/agent/ws"))
+        assert (await wf(desktop.receive_json()))["type"] == "hello"
+        board = await wf(sup.ws_connect("/wallboard/ws"))
+        await wf(board.receive())
+        await asyncio.sleep(0.5)
+        assert not desktop.closed and not board.closed  # signed in: they stay open
+        r = await wf(admin.delete("/api/v1/users/agent01/sessions", headers={"X-CSRF-Token": csrf}))
+        assert r.status == 200
+        closing = await wf(desktop.receive(), 5)
+        assert closing.type == WSMsgType.CLOSE and closing.data == 4401
+        r = await wf(admin.put("/api/v1/users/sup", json={"role": "agent"}, headers={"X-CSRF-Token": csrf}))
+        assert r.status == 200
+        while (msg := await wf(board.receive(), 5)).type == WSMsgType.TEXT:
+            pass  # a last push may come before the close
+        assert msg.type == WSMsgType.CLOSE and msg.data == 4401
+    finally:
+        await sup.session.close()
+        await admin.session.close()
