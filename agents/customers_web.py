@@ -51,7 +51,7 @@ async def _handled(request: web.Request, me: Identity, call_id: Any) -> HandledC
     return found
 
 
-async def _customers_of(request: web.Request, call: HandledCall) -> set[str]:
+async def customers_of_call(request: web.Request, call: HandledCall) -> set[str]:
     """The ids of the call's customer(s): the queue's id, the IVR's account, the caller's number."""
     store = request.app[STORE]
     ids = {call.customer_id} if call.customer_id else set()
@@ -157,7 +157,7 @@ async def add_note(request: web.Request) -> web.Response:
     old = await _stored(request)
     if me.role != "admin":
         call = await _handled(request, me, call_id)
-        if old.id not in await _customers_of(request, call):
+        if old.id not in await customers_of_call(request, call):
             raise forbidden(request, f"customer_id: {old.id!r} is not the customer of call {call_id!r}")
     stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(request.app[CLOCK]()))
     where = f" ({call_id})" if isinstance(call_id, str) and call_id else ""

@@ -39,6 +39,8 @@ from agents.commands import (
     parse_command,
 )
 from agents.crm import CrmLookup
+from agents.customer_access import HandledCall
+from agents.customers_web import customers_of_call
 from agents.hub import ScreenPopHub
 from cti.server import BUS, CONFIG, STORE
 from events import WrapUpEnded, to_record
@@ -187,6 +189,24 @@ def _float_or_none(value: Any, name: str) -> float | None:
         raise ValueError(f"{name}: must be a number of seconds since the epoch, not {value!r}") from None
 
 
+async def _the_calls_customer(
+    request: web.Request, info: dict[str, Any], existing: Interaction | None, customer_id: Any
+) -> bool:
+    """Is `customer_id` one of the call's own customers (its queue's customer id, the
+    IVR's account, the caller's number, the live loop's interaction)? An agent's wrap-up
+    links the call to no other customer's history."""
+    if existing is not None and existing.customer_id == customer_id:
+        return True
+    attributes = dict(info.get("attributes") or {})
+    call = HandledCall(
+        "",
+        str(info.get("caller", "")),
+        str(info.get("customer_id", "") or ""),
+        str(attributes.get("account_number", "") or ""),
+    )
+    return customer_id in await customers_of_call(request, call)
+
+
 async def wrap_up(request: web.Request) -> web.Response:
     me = require(request, "agent")
     call_id = request.match_info["call_id"]
@@ -204,6 +224,9 @@ async def wrap_up(request: web.Request) -> web.Response:
     owner = info.get("offered_to") or (existing.agent_id if existing else "")
     if owner != agent_id and me.role != "admin":
         return api_error(403, f"call {call_id!r} was not offered to {agent_id!r}")
+    sent_customer = body.get("customer_id")
+    if sent_customer and me.role != "admin" and not await _the_calls_customer(request, info, existing, sent_customer):
+        return api_error(403, f"customer_id: {sent_customer!r} is not the customer of call {call_id!r}")
     dispositions = (await request.app[SETTINGS].live("dispositions")).data
     disposition = body.get("disposition")
     notes = str(body.get("notes", "")).strip()

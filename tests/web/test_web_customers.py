@@ -9,9 +9,10 @@ import time
 
 from aiohttp.test_utils import TestClient
 
+from agents.desktop import HUB
 from cti.server import BUS, STORE
 from events import CallEnded, WrapUpEnded
-from tests.web.web_helpers import CUSTOMER, BusCallDriver, login
+from tests.web.web_helpers import CUSTOMER, BusCallDriver, login, wait_until
 
 
 def wf(coro, t=10):
@@ -115,3 +116,19 @@ async def test_an_agent_adds_notes_only_to_the_customer_of_a_call_they_handle(cl
     csrf2 = (await (await wf(client.get("/api/v1/me"))).json())["csrf"]
     r = await wf(client.post(f"/api/v1/customers/{CUSTOMER.id}/notes", json=note, headers={"X-CSRF-Token": csrf2}))
     assert r.status == 403
+
+
+async def test_a_wrap_up_links_the_call_to_its_own_customer_only(client: TestClient) -> None:
+    await client.server.app[STORE].put_customer(CUSTOMER.__class__(id="OTHER", name="Someone Else"))
+    calls = driver(client)
+    await wf(client.server.app[HUB].ready.wait())
+    await calls.offer("c-9", CUSTOMER.phones[0], "billing", "agent01")
+    await wait_until(lambda: client.server.app[HUB].call_info("c-9") is not None)
+    csrf = await login(client, "agent01")
+    url = "/api/v1/interactions/c-9/wrap-up"
+    body = {"disposition": "resolved", "notes": "planted in another history", "customer_id": "OTHER"}
+    r = await wf(client.post(url, json=body, headers={"X-CSRF-Token": csrf}))
+    assert r.status == 403 and "customer_id" in (await r.json())["error"]
+    r = await wf(client.post(url, json={**body, "customer_id": CUSTOMER.id}, headers={"X-CSRF-Token": csrf}))
+    assert r.status != 403  # the caller's own record (here 409: no live loop says they are in wrap-up)
+    assert await client.server.app[STORE].interactions_for_customer("OTHER") == []
