@@ -231,7 +231,7 @@ def parse_command(body: Any) -> Command:
     if not isinstance(body, dict):
         raise CommandError("body: must be a JSON object with an 'action'")
     action = body.get("action")
-    if action not in BY_ACTION:
+    if not isinstance(action, str) or action not in BY_ACTION:
         raise CommandError(f"action: must be one of {', '.join(ACTIONS)}, not {action!r}")
     try:
         return _ADAPTER.validate_python(body)

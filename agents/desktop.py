@@ -13,7 +13,7 @@
   `agents` state map): else 409 naming the call they wrap up, or saying they are not in
   wrap-up. Bad input is 400 naming the field; the same wrap-up again is 200 and changes
   nothing (no second event, no second callback).
-- `POST /api/v1/customers` the quick "new customer" form.
+- The quick "new customer" form posts to `POST /api/v1/customers` (agents.customers_web).
 """
 
 from __future__ import annotations
@@ -39,13 +39,14 @@ from agents.commands import (
     parse_command,
 )
 from agents.crm import CrmLookup
-from agents.hub import ScreenPopHub, customer_card
+from agents.customer_access import HandledCall
+from agents.customers_web import customers_of_call
+from agents.hub import ScreenPopHub
 from cti.server import BUS, CONFIG, STORE
 from events import WrapUpEnded, to_record
 from store import Bus, SqlStore
-from store.models import Callback, Customer, Interaction
-from store.phones import InvalidPhone
-from store.port import Conflict, NotFound
+from store.models import Callback, Interaction
+from store.port import NotFound
 from store.topics import AGENT_VIEWS
 from web.app import (
     CLOCK,
@@ -57,11 +58,13 @@ from web.app import (
     json_body,
     require,
     require_agent_access,
+    signed_in_only,
 )
 
 log = structlog.get_logger()
 
 NOTES_MAX = 4000
+CALLBACK_HORIZON_S = 366 * 86400.0
 
 
 class OneAtATime:
@@ -134,11 +137,12 @@ async def desktop_ws(request: web.Request) -> web.StreamResponse:
         # where the agent and their call are now (a reload mid-call, a reconnect)
         hello = {"type": "hello", "agent_id": agent_id, **await hub.desktop_view(agent_id)}
         await ws.send_str(json.dumps(hello))
-        async for msg in ws:  # the desktop only pings; commands go over HTTP (CSRF)
-            if msg.type == WSMsgType.TEXT and msg.data == "ping":
-                await ws.send_str('{"type":"pong"}')
-            elif msg.type == WSMsgType.ERROR:
-                break
+        async with signed_in_only(request, ws):  # closed (4401) once signed out
+            async for msg in ws:  # the desktop only pings; commands go over HTTP (CSRF)
+                if msg.type == WSMsgType.TEXT and msg.data == "ping":
+                    await ws.send_str('{"type":"pong"}')
+                elif msg.type == WSMsgType.ERROR:
+                    break
     finally:
         hub.unregister(agent_id, ws)
     return ws
@@ -185,6 +189,24 @@ def _float_or_none(value: Any, name: str) -> float | None:
         raise ValueError(f"{name}: must be a number of seconds since the epoch, not {value!r}") from None
 
 
+async def _the_calls_customer(
+    request: web.Request, info: dict[str, Any], existing: Interaction | None, customer_id: Any
+) -> bool:
+    """Is `customer_id` one of the call's own customers (its queue's customer id, the
+    IVR's account, the caller's number, the live loop's interaction)? An agent's wrap-up
+    links the call to no other customer's history."""
+    if existing is not None and existing.customer_id == customer_id:
+        return True
+    attributes = dict(info.get("attributes") or {})
+    call = HandledCall(
+        "",
+        str(info.get("caller", "")),
+        str(info.get("customer_id", "") or ""),
+        str(attributes.get("account_number", "") or ""),
+    )
+    return customer_id in await customers_of_call(request, call)
+
+
 async def wrap_up(request: web.Request) -> web.Response:
     me = require(request, "agent")
     call_id = request.match_info["call_id"]
@@ -202,6 +224,9 @@ async def wrap_up(request: web.Request) -> web.Response:
     owner = info.get("offered_to") or (existing.agent_id if existing else "")
     if owner != agent_id and me.role != "admin":
         return api_error(403, f"call {call_id!r} was not offered to {agent_id!r}")
+    sent_customer = body.get("customer_id")
+    if sent_customer and me.role != "admin" and not await _the_calls_customer(request, info, existing, sent_customer):
+        return api_error(403, f"customer_id: {sent_customer!r} is not the customer of call {call_id!r}")
     dispositions = (await request.app[SETTINGS].live("dispositions")).data
     disposition = body.get("disposition")
     notes = str(body.get("notes", "")).strip()
@@ -232,6 +257,8 @@ async def wrap_up(request: web.Request) -> web.Response:
                 return web.json_response({**saved, "repeated": True})
         if callback_at is not None and callback_at <= now:
             return api_error(400, "callback_at: must be in the future")
+        if callback_at is not None and not callback_at <= now + CALLBACK_HORIZON_S:  # (NaN too)
+            return api_error(400, "callback_at: at most a year ahead")
         refused = await _not_wrapping_up(request.app[BUS], agent_id, call_id)
         if refused is not None:
             return refused
@@ -326,33 +353,6 @@ async def _not_wrapping_up(bus: Bus, agent_id: str, call_id: str) -> web.Respons
     )
 
 
-async def new_customer(request: web.Request) -> web.Response:
-    require(request, "agent")
-    body = await json_body(request)
-    name = str(body.get("name", "")).strip()
-    if not name:
-        return api_error(400, "name: required")
-    phone = str(body.get("phone", "")).strip()
-    customer = Customer(
-        id=str(body.get("id") or "N" + uuid.uuid4().hex[:10]),
-        name=name[:200],
-        company=str(body.get("company", "")).strip()[:200],
-        tier=str(body.get("tier") or "standard")[:40],
-        phones=(phone,) if phone else (),
-        email=str(body.get("email", "")).strip()[:200],
-        account_number=str(body.get("account_number", "")).strip()[:64],
-        notes=str(body.get("notes", ""))[:NOTES_MAX],
-    )
-    try:
-        await request.app[STORE].put_customer(customer)
-    except InvalidPhone as exc:
-        return api_error(400, f"phone: {exc}")
-    except Conflict as exc:
-        return api_error(409, f"account_number: {exc}")
-    stored = await request.app[STORE].get_customer(customer.id)
-    return web.json_response(customer_card(stored, "store"), status=201)
-
-
 async def _close_sockets(app: web.Application) -> None:
     """Graceful shutdown: desktops reconnect (to another process) on 1001 Going Away."""
     if HUB in app:
@@ -384,4 +384,3 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/v1/agents/{agent_id}/screen-pop", screen_pop)
     app.router.add_post("/api/v1/agents/{agent_id}/commands", command)
     app.router.add_post("/api/v1/interactions/{call_id}/wrap-up", wrap_up)
-    app.router.add_post("/api/v1/customers", new_customer)

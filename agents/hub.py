@@ -51,12 +51,14 @@ from events import (
 from store.bus import Bus
 from store.models import Customer, Interaction
 from store.phones import InvalidPhone
-from store.port import CustomerDirectory, Interactions, NotFound
-from store.topics import AGENT_VIEWS, EVENTS, subscribe
+from store.port import CustomerDirectory, EventLog, Interactions, NotFound
+from store.topics import AGENT_VIEWS, EVENTS, Inbox, subscribe
 
 log = structlog.get_logger()
 
 MAX_CALLS = 50_000
+GAP_CHECK_S = 1.0  # how often the hub looks whether the bus lost messages
+CATCH_UP_MARGIN_S = 5.0  # read the log from this long before the last event seen
 # forwarded to the agent's desktop: their own state, and the events of their call
 AGENT_EVENTS = (AgentLoggedIn, AgentLoggedOut, AgentStateChanged, AgentLineChanged, WrapUpEnded)
 CALL_EVENTS = (CallConnected, CallNotAnswered, CallAbandoned, CallHeld, CallResumed, CallTransferred, CallEnded)
@@ -66,8 +68,9 @@ class Socket(Protocol):
     async def send_str(self, data: str) -> None: ...
 
 
-class HubStore(CustomerDirectory, Interactions, Protocol):
-    """What the hub reads: the customer and their last interactions."""
+class HubStore(CustomerDirectory, Interactions, EventLog, Protocol):
+    """What the hub reads: the customer and their last interactions; the event log
+    after the bus lost messages."""
 
 
 def customer_card(c: Customer, source: str) -> dict[str, Any]:
@@ -110,6 +113,8 @@ class ScreenPopHub:
         self._agent_call: dict[str, str] = {}  # agent -> current call
         self.ready = asyncio.Event()
         self.pops_sent = 0
+        self._seen_at = 0.0  # the latest event time seen on the bus
+        self.catch_ups = 0
 
     # ------------------------------------------------------------ sockets
 
@@ -191,12 +196,43 @@ class ScreenPopHub:
         async with subscribe(self._bus, EVENTS) as inbox:
             self.ready.set()
             async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._watch_gaps(inbox))
                 async for event in inbox:
+                    self._seen_at = max(self._seen_at, event.at)
                     if isinstance(event, CallOffered):
                         tasks.create_task(self._offer_safely(event))
                     else:
                         self.note(event)
                         await self._forward(event)
+
+    async def _watch_gaps(self, inbox: Inbox[Event], every_s: float = GAP_CHECK_S) -> None:
+        seen = inbox.gaps
+        while True:
+            await asyncio.sleep(every_s)
+            if inbox.gaps != seen:
+                seen = inbox.gaps
+                await self.catch_up(self._seen_at - CATCH_UP_MARGIN_S if self._seen_at else self._clock() - 3600)
+
+    async def catch_up(self, since: float) -> None:
+        """The bus lost messages (it went away and came back): fold what the log holds
+        since `since` and pop each agent's latest offer still open that they were not
+        shown (an offer made while the bus was away)."""
+        offers: dict[str, CallOffered] = {}
+        closed: set[str] = set()
+        async for stored in self._store.iter_events(since, self._clock() + 86400):
+            event = stored.event
+            self.note(event)
+            self._seen_at = max(self._seen_at, event.at)
+            if isinstance(event, CallOffered):
+                offers[event.agent_id] = event
+            elif isinstance(event, (CallEnded, CallAbandoned, CallNotAnswered)):
+                closed.add(event.call_id)
+        self.catch_ups += 1
+        log.info("screen_pop_hub_caught_up", since=since, offers=len(offers))
+        for agent_id, offer in offers.items():
+            shown = (self._last_pop.get(agent_id) or {}).get("call_id")
+            if offer.call_id not in closed and shown != offer.call_id:
+                await self._offer_safely(offer)
 
     def note(self, event: Event) -> None:
         """Fold one event into what the hub knows of calls and agents."""

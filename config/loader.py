@@ -181,7 +181,7 @@ def _decode(raw: bytes, report: _Report) -> str | None:
         return None
 
 
-def _too_deep(text: str) -> tuple[int, int] | None:
+def too_deep(text: str) -> tuple[int, int] | None:
     """(line, depth) where arrays / inline tables nest deeper than MAX_DEPTH, or one
     dotted key or table header has more parts, found without recursion (tomllib
     would exhaust the stack on thousands of levels, and takes quadratic time over
@@ -242,7 +242,7 @@ def _too_deep_path(data: Any) -> PathT | None:
 
 
 def _parse_toml(source: str, report: _Report) -> dict[str, Any] | None:
-    deep = _too_deep(source)
+    deep = too_deep(source)
     if deep is not None:
         report.add(deep[0], "(toml)", f"nested more than {MAX_DEPTH} levels deep")
         return None
@@ -256,7 +256,7 @@ def _parse_toml(source: str, report: _Report) -> dict[str, Any] | None:
         else:  # "(at end of document)"
             report.add(source.count("\n") + 1, "(toml)", message)
         return None
-    except RecursionError:  # belt and braces: _too_deep should have stopped it
+    except RecursionError:  # belt and braces: too_deep should have stopped it
         report.add(1, "(toml)", f"nested more than {MAX_DEPTH} levels deep")
         return None
     deep_path = _too_deep_path(data)

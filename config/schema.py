@@ -91,6 +91,8 @@ class ServerConfig(Section):
     port: int = Field(8080, ge=0, le=65535)  # a port to bind: 0 takes any free one (tests)
     public_url: str = ""
     session_secret: SecretStr = SecretStr("")
+    session_idle_s: float = Field(2 * 3600.0, gt=0)  # signed out after this long without a request
+    session_max_s: float = Field(12 * 3600.0, gt=0)  # and this long after the login, whatever the activity
 
     @field_validator("public_url")
     @classmethod

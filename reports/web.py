@@ -27,7 +27,7 @@ from reports.web_live import LiveBoard, View, WallboardHub
 from store.port import EventLog
 from store.sql import SqlStore
 from store.topics import CONFIG_CHANGES
-from web.app import CLOCK, SETTINGS, WEB_TASKS, api_error, require
+from web.app import CLOCK, SETTINGS, WEB_TASKS, api_error, require, signed_in_only
 from web.security import Identity
 from web.settings import QueueSettings
 
@@ -84,9 +84,10 @@ async def wallboard_ws(request: web.Request) -> web.StreamResponse:
     await ws.send_str(hub.render(request.app[CLOCK](), [view])[view.key])
     hub.register(ws, view)
     try:
-        async for msg in ws:
-            if msg.type == WSMsgType.ERROR:
-                break
+        async with signed_in_only(request, ws):  # closed (4401) once signed out
+            async for msg in ws:
+                if msg.type == WSMsgType.ERROR:
+                    break
     finally:
         hub.unregister(ws)
     return ws
@@ -99,11 +100,17 @@ class BadQuery(ValueError):
     pass
 
 
+FIRST_DAY, LAST_DAY = date(1971, 1, 1), date(2999, 12, 31)  # what the clock and mktime can hold
+
+
 def _day(text: str, name: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise BadQuery(f"{name}: must be a date YYYY-MM-DD, not {text!r}") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadQuery(f"{name}: must be between {FIRST_DAY} and {LAST_DAY}, not {text}")
+    return day
 
 
 def parse_report_query(query: Mapping[str, str], now: float) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from events import Event, to_record
 from reports.kpi import KpiConfig, KpiEngine
 from store.bus import Bus
 from store.port import EventLog
-from store.topics import CAMPAIGN_TILES, EVENTS, CampaignTile, Topic, subscribe
+from store.topics import CAMPAIGN_TILES, EVENTS, CampaignTile, Inbox, Topic, subscribe
 
 log = structlog.get_logger()
 
@@ -234,6 +234,8 @@ class WallboardHub:
         self._watch = tuple(t for t in watch_topics if t is not EVENTS)
         self.directory_check_s = directory_check_s
         self._directory_due = 0.0  # monotonic time of the next directory comparison
+        self._inbox: Inbox[Any] | None = None
+        self._gaps = 0  # the inbox's gaps the board was built after
 
     def register(self, socket: Socket, view: View) -> None:
         self._sockets[socket] = view
@@ -276,6 +278,7 @@ class WallboardHub:
     async def _run_once(self) -> None:
         """Subscribe first, then read the log, so nothing falls between the two."""
         async with subscribe(self._bus, EVENTS, *self._watch) as inbox:
+            self._inbox, self._gaps = inbox, inbox.gaps
             self.board = await self.bootstrap(self._clock())
             self._directory_due = time.monotonic() + self.directory_check_s
             self.ready.set()
@@ -308,7 +311,7 @@ class WallboardHub:
             self._dirty.clear()
             began = time.monotonic()
             now = self._clock()
-            if day_start(now) != self.board.day or await self._directory_moved():
+            if day_start(now) != self.board.day or self._bus_gap() or await self._directory_moved():
                 self.board = await self.bootstrap(now)
             await self.refresh_campaigns()
             try:
@@ -317,6 +320,15 @@ class WallboardHub:
                 log.exception("wallboard_push_failed")
             # coalesce: at most one push per min_interval_s (start to start)
             await asyncio.sleep(max(0.0, self.min_interval_s - (time.monotonic() - began)))
+
+    def _bus_gap(self) -> bool:
+        """Has the subscription lost messages since the board was built (the bus went
+        away and came back)? Then the board is rebuilt from the log."""
+        if self._inbox is None or self._inbox.gaps == self._gaps:
+            return False
+        self._gaps = self._inbox.gaps
+        log.info("wallboard_rebuilt_after_bus_gap", gaps=self._gaps)
+        return True
 
     async def _directory_moved(self) -> bool:
         """Has the agent directory or the queue settings changed since the board was

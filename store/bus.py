@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
-import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from store.hits import HitWindows
 
 log = structlog.get_logger()
 
@@ -28,6 +28,12 @@ Message = tuple[str, dict[str, Any]]
 
 
 class Subscription(Protocol):
+    """`gaps` counts the times messages may have been lost (the Redis connection
+    dropped and came back, a slow in-process subscriber's oldest dropped): a subscriber
+    that keeps state from the messages rebuilds it from the event log when it grows."""
+
+    gaps: int
+
     async def get(self) -> Message: ...
     def __aiter__(self) -> AsyncIterator[Message]: ...
 
@@ -40,17 +46,39 @@ class Bus(Protocol):
     async def set_state(self, name: str, key: str, value: dict[str, Any]) -> None: ...
     async def delete_state(self, name: str, key: str) -> None: ...
     async def get_state(self, name: str) -> dict[str, dict[str, Any]]: ...
-    # Timestamps per key over a sliding window, shared by every process on the bus
-    # (the login rate limiter's failed attempts): kept `keep_s`, read from `since`.
-    async def add_hit(self, key: str, at: float, keep_s: float) -> None: ...
-    async def hits(self, key: str, since: float) -> list[float]: ...
+    # Attempts per key over a sliding window of `keep_s`, shared by every process on the
+    # bus (the login rate limiter): `reserve_hits` checks each key against its limit and
+    # counts the attempt (as `member`) on all of them only when every one is under it,
+    # atomically; it returns 0, else the seconds to wait (nothing counted).
+    async def reserve_hits(self, limits: Mapping[str, int], at: float, keep_s: float, member: str) -> float: ...
+    async def release_hit(self, key: str, member: str) -> None: ...
     async def clear_hits(self, key: str) -> None: ...
     async def ping(self) -> None: ...
     async def close(self) -> None: ...
 
 
-_MAX_HIT_KEYS = 100_000  # the in-process bus's bound on remembered keys (a spray of logins)
-_MAX_HITS = 64  # per key: a limiter only needs the last few
+# KEYS: the keys; ARGV: now, keep_s, member, then one limit per key. Returns the wait
+# as text (a Lua number would come back truncated to an integer).
+_RESERVE_LUA = """
+local now, keep, member = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local wait = 0
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. tostring(now - keep))
+  local limit = tonumber(ARGV[3 + i])
+  local n = redis.call('ZCARD', key)
+  if n >= limit then
+    local oldest = redis.call('ZRANGE', key, n - limit, n - limit, 'WITHSCORES')
+    wait = math.max(wait, tonumber(oldest[2]) + keep - now, 0.001)
+  end
+end
+if wait > 0 then return tostring(wait) end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, member)
+  redis.call('ZREMRANGEBYRANK', key, 0, -257)
+  redis.call('EXPIRE', key, math.ceil(keep))
+end
+return '0'
+"""
 
 
 class _QueueSubscription:
@@ -58,10 +86,12 @@ class _QueueSubscription:
         self._items: deque[Message] = deque(maxlen=maxlen)
         self._ready = asyncio.Event()
         self.dropped = 0
+        self.gaps = 0
 
     def put(self, item: Message) -> None:
         if len(self._items) == self._items.maxlen:
             self.dropped += 1  # a slow subscriber loses the oldest, never blocks publishers
+            self.gaps += 1
         self._items.append(item)
         self._ready.set()
 
@@ -86,7 +116,7 @@ class MemoryBus:
         self._subscribers: dict[str, set[_QueueSubscription]] = {}
         self._state: dict[str, dict[str, dict[str, Any]]] = {}
         self._max_pending = max_pending
-        self._hits: dict[str, tuple[float, deque[float]]] = {}  # key -> (keep until, times)
+        self._hits = HitWindows()
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         # Same isolation as Redis: subscribers get their own copy.
@@ -114,22 +144,14 @@ class MemoryBus:
     async def get_state(self, name: str) -> dict[str, dict[str, Any]]:
         return json.loads(json.dumps(self._state.get(name, {})))
 
-    async def add_hit(self, key: str, at: float, keep_s: float) -> None:
-        if len(self._hits) >= _MAX_HIT_KEYS:
-            for old in [k for k, (until, _) in self._hits.items() if until <= at]:
-                del self._hits[old]
-        _, times = self._hits.get(key, (0.0, deque(maxlen=_MAX_HITS)))
-        while times and times[0] < at - keep_s:
-            times.popleft()
-        times.append(at)
-        self._hits[key] = (at + keep_s, times)
+    async def reserve_hits(self, limits: Mapping[str, int], at: float, keep_s: float, member: str) -> float:
+        return self._hits.reserve(limits, at, keep_s, member)
 
-    async def hits(self, key: str, since: float) -> list[float]:
-        entry = self._hits.get(key)
-        return sorted(t for t in entry[1] if t >= since) if entry else []
+    async def release_hit(self, key: str, member: str) -> None:
+        self._hits.release(key, member)
 
     async def clear_hits(self, key: str) -> None:
-        self._hits.pop(key, None)
+        self._hits.clear(key)
 
     async def ping(self) -> None:
         return None
@@ -148,6 +170,7 @@ class _RedisSubscription:
         self._retry_s = retry_s
         self._pubsub = client.pubsub(ignore_subscribe_messages=True)
         self.reconnects = 0
+        self.gaps = 0  # counted when the subscription is back: what was published meanwhile is lost
 
     async def open(self) -> None:
         await self._pubsub.subscribe(*(self._prefix + c for c in self._channels))
@@ -182,6 +205,7 @@ class _RedisSubscription:
                 await self._pubsub.aclose()
                 self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
                 await self.open()
+                self.gaps += 1
                 log.info("bus_subscription_restored", reconnects=self.reconnects)
                 return
             except (RedisConnectionError, RedisTimeoutError, OSError):
@@ -204,6 +228,7 @@ class RedisBus:
         self._state_prefix = f"{namespace}:state:"
         self._hits_prefix = f"{namespace}:hits:"
         self._retry_s = retry_s
+        self._reserve = client.register_script(_RESERVE_LUA)
 
     @classmethod
     def from_url(cls, url: str, namespace: str = "hotline") -> RedisBus:
@@ -238,20 +263,15 @@ class RedisBus:
         raw = await self._client.hgetall(self._state_prefix + name)
         return {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in raw.items()}
 
-    async def add_hit(self, key: str, at: float, keep_s: float) -> None:
-        """A sorted set per key (score = time), trimmed to `keep_s` and expiring with it."""
-        name = self._hits_prefix + key
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.zadd(name, {f"{at!r}:{uuid.uuid4().hex[:8]}": at})
-            pipe.zremrangebyscore(name, "-inf", f"({at - keep_s!r}")
-            pipe.zremrangebyrank(name, 0, -_MAX_HITS - 1)
-            pipe.expire(name, max(1, math.ceil(keep_s)))
-            await pipe.execute()
+    async def reserve_hits(self, limits: Mapping[str, int], at: float, keep_s: float, member: str) -> float:
+        """One Lua script: the check and the count are one step on the server, whatever
+        the number of processes and parallel requests."""
+        keys = [self._hits_prefix + key for key in limits]
+        args = [repr(float(at)), repr(float(keep_s)), member, *(str(int(n)) for n in limits.values())]
+        return float(await self._reserve(keys=keys, args=args))
 
-    async def hits(self, key: str, since: float) -> list[float]:
-        found = await self._client.zrangebyscore(self._hits_prefix + key, since, "+inf", withscores=True)
-        # withscores=True: (member, score) pairs
-        return [float(score) for _member, score in cast("list[tuple[bytes, float]]", found)]
+    async def release_hit(self, key: str, member: str) -> None:
+        await self._client.zrem(self._hits_prefix + key, member)
 
     async def clear_hits(self, key: str) -> None:
         await self._client.delete(self._hits_prefix + key)

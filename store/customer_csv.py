@@ -1,7 +1,10 @@
 """Read customers from CSV: every row either accepted or rejected with its line and reason.
 
 Columns: id, name (required), company, tier, phones (several separated by `;` or
-`|`), email, account_number, notes; any other column goes into `attributes`.
+`|`), email, account_number, notes; any other column goes into `attributes`. A row
+that cannot be read (a field past the csv module's size limit), holds a NUL or other
+control character, or a field longer than the REST API takes (`store.text`), is
+rejected alone: the valid rows are kept.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 
 from store.models import Customer
 from store.phones import InvalidPhone, normalize_phone
+from store.text import ATTRIBUTE_MAX, CUSTOMER_TEXT_LIMITS, PHONE_MAX, text_problem
 
 KNOWN = ("id", "name", "company", "tier", "phones", "phone", "email", "account_number", "notes")
 TIERS = ("standard", "gold", "vip", "platinum", "basic")
@@ -38,6 +42,17 @@ def _phones(raw: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(normalize_phone(p) for p in parts))
 
 
+def _field_problem(values: dict[str, str]) -> str | None:
+    for column, value in values.items():
+        problem = text_problem(column) or text_problem(value)
+        if problem:
+            return f"{column}: {problem}"
+        limit = CUSTOMER_TEXT_LIMITS.get(column, PHONE_MAX * 20 if column in ("phones", "phone") else ATTRIBUTE_MAX)
+        if len(value) > limit:
+            return f"{column}: at most {limit} characters"
+    return None
+
+
 def read_customers(lines: Iterable[str], source: str = "customers.csv") -> Iterator[tuple[int, Customer | Rejected]]:
     """Yields (line number, Customer or Rejected) in file order."""
     reader = csv.DictReader(lines)
@@ -50,12 +65,24 @@ def read_customers(lines: Iterable[str], source: str = "customers.csv") -> Itera
         return
     seen_ids: set[str] = set()
     seen_accounts: set[str] = set()
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # this row only: the reader goes on with the next line
+            line = reader.line_num + 1
+            yield line, Rejected(line, f"unreadable row: {exc}")
+            continue
         line = reader.line_num
         if None in row:
             yield line, Rejected(line, f"{len(row[None])} more field(s) than the header has")
             continue
         values = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        problem = _field_problem(values)
+        if problem:
+            yield line, Rejected(line, problem)
+            continue
         name = values.get("name", "")
         if not name:
             yield line, Rejected(line, "name: required")

@@ -1,6 +1,6 @@
 """The role ports in one process's memory: `EventLog`, `CustomerDirectory`,
-`Interactions`, `DialerState`, `DoNotCallList`, `Callbacks` and `AgentCommands`
-without a database (tests, the
+`Interactions`, `DialerState`, `DoNotCallList`, `Callbacks`, `AgentCommands` and
+`WebSessions` and `AuditLog` without a database (tests, the
 simulator, what-if runs).
 
 `tests/contract/` holds it to the same suites as the SQL store.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 import json
 import time
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -26,6 +26,7 @@ from store.models import (
     CALLBACK_OPEN,
     COMMAND_ANSWERS,
     AgentCommand,
+    AuditEntry,
     Callback,
     CallbackQuery,
     Customer,
@@ -34,6 +35,7 @@ from store.models import (
     LeadRecord,
     Lease,
     StoredEvent,
+    WebSession,
 )
 from store.phones import InvalidPhone, normalize_phone
 from store.port import EVENT_PAGE, Conflict, NotFound
@@ -88,6 +90,8 @@ class MemoryStore:
         self._callbacks: dict[str, Callback] = {}
         self._commands: dict[str, AgentCommand] = {}  # request id -> row, in the order kept
         self._leases: dict[str, Lease] = {}
+        self._sessions: dict[str, WebSession] = {}
+        self._audit: list[AuditEntry] = []  # in seq order
 
     async def migrate(self) -> list[str]:
         return []
@@ -203,6 +207,13 @@ class MemoryStore:
         return replace(customer, attributes=_plain(customer.attributes))
 
     async def put_customer(self, customer: Customer) -> None:
+        await self.put_customers([customer])
+
+    async def add_customer(self, customer: Customer) -> None:
+        if customer.id in self._customers:
+            raise Conflict(f"id: customer {customer.id!r} exists")
+        if customer.account_number and customer.account_number in self._accounts:
+            raise Conflict(f"account_number: {customer.account_number!r} belongs to another customer")
         await self.put_customers([customer])
 
     async def put_customers(self, customers: Iterable[Customer]) -> int:
@@ -423,6 +434,57 @@ class MemoryStore:
         for key in gone:
             del self._commands[key]
         return len(gone)
+
+    # ------------------------------------------------------------ web sessions
+
+    async def put_session(self, session: WebSession) -> None:
+        if session.id in self._sessions:
+            raise Conflict("web session already exists")
+        self._sessions[session.id] = replace(
+            session, created_at=float(session.created_at), last_seen_at=float(session.last_seen_at)
+        )
+
+    async def get_session(self, session_id: str) -> WebSession | None:
+        return self._sessions.get(session_id)
+
+    async def touch_session(self, session_id: str, at: float) -> None:
+        found = self._sessions.get(session_id)
+        if found is not None and found.last_seen_at < at:
+            self._sessions[session_id] = replace(found, last_seen_at=float(at))
+
+    async def delete_session(self, session_id: str) -> bool:
+        return self._sessions.pop(session_id, None) is not None
+
+    async def delete_sessions(self, login: str, *, keep: str = "") -> int:
+        return self._drop_sessions(lambda s: s.login == login and s.id != keep)
+
+    async def forget_sessions(self, seen_before: float, created_before: float) -> int:
+        return self._drop_sessions(lambda s: s.last_seen_at < seen_before or s.created_at < created_before)
+
+    def _drop_sessions(self, doomed: Callable[[WebSession], bool]) -> int:
+        gone = [k for k, s in self._sessions.items() if doomed(s)]
+        for key in gone:
+            del self._sessions[key]
+        return len(gone)
+
+    # ------------------------------------------------------------ audit log
+
+    async def add_audit(self, entry: AuditEntry) -> int:
+        seq = len(self._audit) + 1
+        self._audit.append(replace(entry, at=float(entry.at), detail=_plain(entry.detail), seq=seq))
+        return seq
+
+    async def audit_entries(
+        self, *, limit: int = 100, before_seq: int = 0, actor: str | None = None, action: str | None = None
+    ) -> list[AuditEntry]:
+        found = [
+            replace(e, detail=_plain(e.detail))
+            for e in reversed(self._audit)
+            if (not before_seq or e.seq < before_seq)
+            and (actor is None or e.actor == actor)
+            and (action is None or e.action == action or e.action.startswith(action + "."))
+        ]
+        return found[: max(limit, 0)]
 
 
 __all__ = ["MemoryStore"]

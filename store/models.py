@@ -57,6 +57,7 @@ class User:
     skills: dict[str, int] = field(default_factory=dict)  # name -> proficiency 1..10
     languages: tuple[str, ...] = ()
     phone_endpoint: str = ""  # e.g. "Local/2001@agents" or "SIP/agent1001"
+    disabled: bool = False  # may not log in; its sessions and API tokens stop working
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +75,44 @@ class SettingsVersion:
 
 @dataclass(frozen=True, slots=True)
 class ApiToken:
-    """A REST API token; only the SHA-256 of the secret is stored."""
+    """A REST API token; only the SHA-256 of the secret is stored. It acts as its user
+    (whose role may be lower by now), narrowed to its scopes (web.security.SCOPES),
+    until `expires_at` (0: never)."""
 
     id: str
     login: str
     name: str = ""
     created_at: float = 0.0
     revoked: bool = False
+    expires_at: float = 0.0
+    scopes: tuple[str, ...] = ("admin",)
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    """A signed-in browser. Only the SHA-256 of the cookie's secret is kept (`id`), so
+    a copy of the table signs nobody in; deleting the row signs the browser out on
+    every server process at its next request."""
+
+    id: str
+    login: str
+    created_at: float  # the absolute timeout counts from here
+    last_seen_at: float  # the idle timeout counts from here
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One admin action: who (`actor`, a login), what (`action`, e.g. "user.saved",
+    "settings.routing"), on what (`target`), the particulars (`detail`), from where
+    (`address`, the client's), when. `seq` is given by the store."""
+
+    at: float
+    actor: str
+    action: str
+    target: str = ""
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    address: str = ""
+    seq: int = 0
 
 
 CALLBACK_KINDS = ("scheduled", "virtual_hold", "final_step")

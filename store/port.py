@@ -12,7 +12,9 @@ Five role ports, each a `typing.Protocol`, name what a part of Hotline needs:
   came from and when;
 - `Callbacks`: the call-back promises and every step of keeping them;
 - `AgentCommands`: the agent commands the web accepted, each kept until the live loop
-  answers it (applied once, whatever the restarts and retries).
+  answers it (applied once, whatever the restarts and retries);
+- `WebSessions`: the signed-in browsers (server-side sessions, revocable at once);
+- `AuditLog`: the admin actions, append-only.
 
 Two adapters implement them all: `store.sql.SqlStore` (PostgreSQL/asyncpg or
 SQLite/aiosqlite) and `store.memory.MemoryStore` (one process, for tests and the
@@ -31,6 +33,7 @@ from events import Event
 from store.models import (
     AgentCommand,
     ApiToken,
+    AuditEntry,
     Callback,
     CallbackQuery,
     Customer,
@@ -41,6 +44,7 @@ from store.models import (
     SettingsVersion,
     StoredEvent,
     User,
+    WebSession,
 )
 
 EVENT_PAGE = 5000  # iter_events' default page: rows read per query
@@ -90,6 +94,11 @@ class CustomerDirectory(Protocol):
     `InvalidPhone` (store.phones) for one that cannot be read."""
 
     async def put_customer(self, customer: Customer) -> None: ...
+
+    async def add_customer(self, customer: Customer) -> None:
+        """Insert a new customer, never replacing one: Conflict naming `id` when the id
+        is taken, `account_number` when the account number is."""
+        ...
 
     async def put_customers(self, customers: Iterable[Customer]) -> int:
         """Upsert a batch, all or nothing (Conflict on a duplicate account number)."""
@@ -250,6 +259,48 @@ class LeaderLeases(Protocol):
     async def current_lease(self, name: str) -> Lease | None: ...
 
 
+class WebSessions(Protocol):
+    """Server-side web sessions (store.models.WebSession), keyed by the hash of the
+    cookie's secret. Revoking is deleting: the next request with that cookie is anonymous."""
+
+    async def put_session(self, session: WebSession) -> None:
+        """Keep a new session (Conflict when the id is stored already)."""
+        ...
+
+    async def get_session(self, session_id: str) -> WebSession | None: ...
+
+    async def touch_session(self, session_id: str, at: float) -> None:
+        """Move `last_seen_at` forward to `at` (never back); nothing for an unknown id."""
+        ...
+
+    async def delete_session(self, session_id: str) -> bool:
+        """False when there was no such session."""
+        ...
+
+    async def delete_sessions(self, login: str, *, keep: str = "") -> int:
+        """Sign a user out everywhere (but the session `keep`); how many were deleted."""
+        ...
+
+    async def forget_sessions(self, seen_before: float, created_before: float) -> int:
+        """Delete the sessions idle since `seen_before` or opened before `created_before`."""
+        ...
+
+
+class AuditLog(Protocol):
+    """Admin actions (store.models.AuditEntry), append-only."""
+
+    async def add_audit(self, entry: AuditEntry) -> int:
+        """Keep an entry; returns its seq (positive, increasing)."""
+        ...
+
+    async def audit_entries(
+        self, *, limit: int = 100, before_seq: int = 0, actor: str | None = None, action: str | None = None
+    ) -> list[AuditEntry]:
+        """The latest first: at most `limit`, with seq below `before_seq` when it is not 0,
+        by that actor, whose action is `action` or starts with `action` + "."."""
+        ...
+
+
 class Store(
     EventLog,
     CustomerDirectory,
@@ -259,6 +310,8 @@ class Store(
     Callbacks,
     AgentCommands,
     LeaderLeases,
+    WebSessions,
+    AuditLog,
     Protocol,
 ):
     """The whole SQL store: the role ports and what only the SQL adapter keeps."""

@@ -17,6 +17,7 @@ from store.models import (
     ROLES,
     AgentCommand,
     ApiToken,
+    AuditEntry,
     Callback,
     CallbackQuery,
     Customer,
@@ -27,6 +28,7 @@ from store.models import (
     SettingsVersion,
     StoredEvent,
     User,
+    WebSession,
 )
 from store.phones import InvalidPhone, normalize_phone
 from store.port import EVENT_PAGE, Conflict, NotFound
@@ -36,13 +38,17 @@ _EVENT_INSERT = (
     " ON CONFLICT DO NOTHING RETURNING seq"
 )
 
-_CUSTOMER_UPSERT = """
+_CUSTOMER_INSERT = """
 INSERT INTO customers (id, name, company, tier, email, account_number, phones, attributes, notes)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (id) DO UPDATE SET name = excluded.name, company = excluded.company,
-    tier = excluded.tier, email = excluded.email, account_number = excluded.account_number,
+"""
+_CUSTOMER_UPSERT = f"""{_CUSTOMER_INSERT}ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+    company = excluded.company, tier = excluded.tier, email = excluded.email, account_number = excluded.account_number,
     phones = excluded.phones, attributes = excluded.attributes, notes = excluded.notes
 """
+_CUSTOMER_PHONES_INSERT = (
+    "INSERT INTO customer_phones (phone, customer_id, position) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+)
 _CUSTOMER_COLUMNS = "c.id, c.name, c.company, c.tier, c.email, c.account_number, c.phones, c.attributes, c.notes"
 
 _INTERACTION_COLUMNS = (
@@ -61,7 +67,7 @@ ON CONFLICT (id) DO UPDATE SET direction = excluded.direction, queue = excluded.
     attributes = excluded.attributes
 """
 
-_USER_COLUMNS = "login, display_name, role, password_hash, team, skills, languages, phone_endpoint"
+_USER_COLUMNS = "login, display_name, role, password_hash, team, skills, languages, phone_endpoint, disabled"
 
 _LEAD_COLUMNS = (
     "campaign, lead_id, phone, status, attempts, cycle, next_at, last_outcome, disposition, callback, call_id,"
@@ -135,6 +141,7 @@ def _user(row: Mapping[str, Any]) -> User:
         skills=_json(row["skills"]),
         languages=tuple(_json(row["languages"])),
         phone_endpoint=row["phone_endpoint"],
+        disabled=bool(row["disabled"]),
     )
 
 
@@ -269,13 +276,26 @@ class SqlStore:
         except UniqueViolation as exc:
             raise Conflict(f"duplicate account number ({exc})") from None
         await tx.executemany("DELETE FROM customer_phones WHERE customer_id = $1", [(c.id,) for c in customers])
-        await tx.executemany(
-            "INSERT INTO customer_phones (phone, customer_id, position) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            phones,
-        )
+        await tx.executemany(_CUSTOMER_PHONES_INSERT, phones)
 
     async def put_customer(self, customer: Customer) -> None:
         await self.put_customers([customer])
+
+    async def add_customer(self, customer: Customer) -> None:
+        c = canonical_customer(customer)
+        async with self._db.transaction() as tx:
+            if await tx.fetchval("SELECT COUNT(*) FROM customers WHERE id = $1", c.id):
+                raise Conflict(f"id: customer {c.id!r} exists")
+            if c.account_number and await tx.fetchval(
+                "SELECT COUNT(*) FROM customers WHERE account_number = $1", c.account_number
+            ):
+                raise Conflict(f"account_number: {c.account_number!r} belongs to another customer")
+            row, phones = self._customer_rows(c)
+            try:  # a plain INSERT: an id stored meanwhile by someone else fails it too
+                await tx.execute(_CUSTOMER_INSERT, *row)
+            except UniqueViolation:
+                raise Conflict(f"id: customer {c.id!r} (or its account number) exists") from None
+            await tx.executemany(_CUSTOMER_PHONES_INSERT, phones)
 
     async def put_customers(self, customers: Iterable[Customer]) -> int:
         """All or nothing: one transaction for the whole batch."""
@@ -373,11 +393,11 @@ class SqlStore:
             if not 1 <= int(level) <= 10:
                 raise ValueError(f"skills.{skill}: proficiency must be 1-10, not {level}")
         await self._db.execute(
-            f"INSERT INTO users ({_USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            f"INSERT INTO users ({_USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             " ON CONFLICT (login) DO UPDATE SET display_name = excluded.display_name,"
             " role = excluded.role, password_hash = excluded.password_hash, team = excluded.team,"
             " skills = excluded.skills, languages = excluded.languages,"
-            " phone_endpoint = excluded.phone_endpoint",
+            " phone_endpoint = excluded.phone_endpoint, disabled = excluded.disabled",
             user.login,
             user.display_name,
             user.role,
@@ -386,6 +406,7 @@ class SqlStore:
             json.dumps(dict(user.skills)),
             json.dumps(list(user.languages)),
             user.phone_endpoint,
+            bool(user.disabled),
         )
 
     async def get_user(self, login: str) -> User:
@@ -400,6 +421,99 @@ class SqlStore:
         else:
             rows = await self._db.fetch(f"SELECT {_USER_COLUMNS} FROM users WHERE role = $1 ORDER BY login", role)
         return [_user(r) for r in rows]
+
+    # ------------------------------------------------------------ web sessions
+
+    async def put_session(self, session: WebSession) -> None:
+        try:
+            await self._db.execute(
+                "INSERT INTO web_sessions (id, login, created_at, last_seen_at) VALUES ($1, $2, $3, $4)",
+                session.id,
+                session.login,
+                float(session.created_at),
+                float(session.last_seen_at),
+            )
+        except UniqueViolation:
+            raise Conflict("web session already exists") from None
+
+    async def get_session(self, session_id: str) -> WebSession | None:
+        rows = await self._db.fetch(
+            "SELECT id, login, created_at, last_seen_at FROM web_sessions WHERE id = $1", session_id
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return WebSession(r["id"], r["login"], float(r["created_at"]), float(r["last_seen_at"]))
+
+    async def touch_session(self, session_id: str, at: float) -> None:
+        await self._db.execute(
+            "UPDATE web_sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2", session_id, float(at)
+        )
+
+    async def delete_session(self, session_id: str) -> bool:
+        return await self._delete_counted("FROM web_sessions WHERE id = $1", session_id) > 0
+
+    async def delete_sessions(self, login: str, *, keep: str = "") -> int:
+        return await self._delete_counted("FROM web_sessions WHERE login = $1 AND id <> $2", login, keep)
+
+    async def forget_sessions(self, seen_before: float, created_before: float) -> int:
+        where = "FROM web_sessions WHERE last_seen_at < $1 OR created_at < $2"
+        return await self._delete_counted(where, float(seen_before), float(created_before))
+
+    async def _delete_counted(self, where: str, *args: Any) -> int:
+        """DELETE with a count, in one transaction (the drivers' execute returns none)."""
+        async with self._db.transaction() as tx:
+            gone = int(await tx.fetchval(f"SELECT COUNT(*) {where}", *args))
+            await tx.execute(f"DELETE {where}", *args)
+        return gone
+
+    # ------------------------------------------------------------ audit log
+
+    async def add_audit(self, entry: AuditEntry) -> int:
+        e = entry
+        return int(
+            await self._db.fetchval(
+                "INSERT INTO audit_log (at, actor, action, target, detail, address)"
+                " VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
+                float(e.at),
+                e.actor,
+                e.action,
+                e.target,
+                json.dumps(dict(e.detail)),
+                e.address,
+            )
+        )
+
+    async def audit_entries(
+        self, *, limit: int = 100, before_seq: int = 0, actor: str | None = None, action: str | None = None
+    ) -> list[AuditEntry]:
+        args: list[Any] = [limit]
+        where = []
+        if before_seq:
+            args.append(before_seq)
+            where.append(f"seq < ${len(args)}")
+        if actor is not None:
+            args.append(actor)
+            where.append(f"actor = ${len(args)}")
+        if action is not None:
+            args.extend([action, action + ".%"])
+            where.append(f"(action = ${len(args) - 1} OR action LIKE ${len(args)})")
+        sql = "SELECT seq, at, actor, action, target, detail, address FROM audit_log"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = await self._db.fetch(sql + " ORDER BY seq DESC LIMIT $1", *args)
+        return [
+            AuditEntry(
+                at=float(r["at"]),
+                actor=r["actor"],
+                action=r["action"],
+                target=r["target"],
+                detail=_json(r["detail"]),
+                address=r["address"],
+                seq=int(r["seq"]),
+            )
+            for r in rows
+        ]
 
     # ------------------------------------------------------------ settings versions
 
@@ -467,32 +581,29 @@ class SqlStore:
     async def put_api_token(self, token: ApiToken, token_hash: str) -> None:
         try:
             await self._db.execute(
-                "INSERT INTO api_tokens (token_hash, id, login, name, created_at, revoked)"
-                " VALUES ($1, $2, $3, $4, $5, $6)",
+                f"INSERT INTO api_tokens (token_hash, {_TOKEN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 token_hash,
                 token.id,
                 token.login,
                 token.name,
                 token.created_at,
                 bool(token.revoked),
+                float(token.expires_at),
+                json.dumps(list(token.scopes)),
             )
         except UniqueViolation:
             raise Conflict(f"api token {token.id!r} already exists") from None
 
     async def find_api_token(self, token_hash: str) -> ApiToken | None:
-        rows = await self._db.fetch(
-            "SELECT id, login, name, created_at, revoked FROM api_tokens WHERE token_hash = $1", token_hash
-        )
+        rows = await self._db.fetch(f"SELECT {_TOKEN_COLS} FROM api_tokens WHERE token_hash = $1", token_hash)
         return _token(rows[0]) if rows else None
 
     async def list_api_tokens(self, login: str | None = None) -> list[ApiToken]:
         if login is None:
-            rows = await self._db.fetch(
-                "SELECT id, login, name, created_at, revoked FROM api_tokens ORDER BY created_at, id"
-            )
+            rows = await self._db.fetch(f"SELECT {_TOKEN_COLS} FROM api_tokens ORDER BY created_at, id")
         else:
             rows = await self._db.fetch(
-                "SELECT id, login, name, created_at, revoked FROM api_tokens WHERE login = $1 ORDER BY created_at, id",
+                f"SELECT {_TOKEN_COLS} FROM api_tokens WHERE login = $1 ORDER BY created_at, id",
                 login,
             )
         return [_token(r) for r in rows]
@@ -814,7 +925,12 @@ def _token(row: Mapping[str, Any]) -> ApiToken:
         name=row["name"],
         created_at=float(row["created_at"]),
         revoked=bool(row["revoked"]),
+        expires_at=float(row["expires_at"]),
+        scopes=tuple(_json(row["scopes"])),
     )
+
+
+_TOKEN_COLS = "id, login, name, created_at, revoked, expires_at, scopes"
 
 
 _CALLBACK_COLS = (

@@ -340,6 +340,11 @@ class Inbox(Generic[M]):
                 self.malformed += 1
                 log.warning("bus_message_malformed", channel=channel, error=exc.reason)
 
+    @property
+    def gaps(self) -> int:
+        """How many times messages may have been lost (`Subscription.gaps`)."""
+        return self._sub.gaps
+
     def __aiter__(self) -> AsyncIterator[M]:
         return self._iterate()
 

@@ -10,17 +10,23 @@ from aiohttp import web
 
 
 def setup(app: web.Application) -> None:
+    from agents.customers_web import setup as setup_customers
     from agents.desktop import setup as setup_desktop
     from reports.web import setup as setup_reports
+    from web.account import setup as setup_account
     from web.admin import setup as setup_admin
     from web.app import setup as setup_core
+    from web.audit import setup as setup_audit
     from web.callbacks import setup as setup_callbacks
     from web.command_status import setup as setup_command_status
     from web.dnc import setup as setup_dnc
 
     setup_core(app)
     setup_admin(app)
+    setup_account(app)
+    setup_audit(app)
     setup_desktop(app)
+    setup_customers(app)
     setup_command_status(app)
     setup_reports(app)
     setup_dnc(app)

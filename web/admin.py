@@ -16,11 +16,13 @@ from store.models import ROLES, User
 from store.port import Conflict, NotFound
 from store.topics import CONFIG_CHANGES, ConfigChanged
 from web.app import CLOCK, SETTINGS, api_error, json_body, require
+from web.audit import record
 from web.security import hash_password
 from web.settings import SCHEMAS, SettingsError, diff_text, routing_available, validate_rules
 
 log = structlog.get_logger()
 
+VERSION_MAX = 2**31 - 1  # a stored version is a 32-bit integer
 SECTION_URL = {"queues": "queues", "skills": "skills", "pause-codes": "pause_codes", "dispositions": "dispositions"}
 
 
@@ -34,7 +36,25 @@ def _user_json(u: User) -> dict[str, Any]:
         "languages": list(u.languages),
         "phone_endpoint": u.phone_endpoint,
         "has_password": bool(u.password_hash),
+        "disabled": u.disabled,
     }
+
+
+def _user_changes(old: User | None, new: User) -> dict[str, Any]:
+    """What an audit entry says of a user's change: each field changed as [old, new]
+    (a password only as changed, never its hash)."""
+
+    def plain(value: Any) -> Any:
+        return list(value) if isinstance(value, tuple) else value
+
+    changes: dict[str, Any] = {}
+    for name in ("display_name", "role", "team", "skills", "languages", "phone_endpoint", "disabled"):
+        before, after = (getattr(old, name) if old else None), getattr(new, name)
+        if before != after:
+            changes[name] = [plain(before), plain(after)]
+    if (old.password_hash if old else "") != new.password_hash:
+        changes["password"] = "changed"
+    return changes
 
 
 # ---------------------------------------------------------------- pages
@@ -80,6 +100,7 @@ async def section_put(request: web.Request) -> web.Response:
         return api_error(400, "invalid settings", problems=exc.problems)
     except Conflict as exc:
         return api_error(409, str(exc))
+    await record(request, f"settings.{section}", section, version=live.version, comment=str(body.get("comment", "")))
     return web.json_response({"section": section, "version": live.version, "items": live.data})
 
 
@@ -125,6 +146,12 @@ async def agent_put(request: web.Request) -> web.Response:
         problems.append("password: at least 8 characters")
     if old is None and not body.get("display_name"):
         problems.append("display_name: required for a new user")
+    for name in ("display_name", "team", "phone_endpoint"):
+        if name in body and not isinstance(body[name], str):
+            problems.append(f"{name}: must be a string")
+    disabled = body.get("disabled", old.disabled if old else False)
+    if not isinstance(disabled, bool):
+        problems.append("disabled: must be true or false")
     if problems:
         return api_error(400, "invalid agent", problems=problems)
     user = User(
@@ -136,9 +163,16 @@ async def agent_put(request: web.Request) -> web.Response:
         skills={k: int(v) for k, v in skills.items()},
         languages=tuple(languages),
         phone_endpoint=str(body.get("phone_endpoint", old.phone_endpoint if old else "")),
+        disabled=bool(disabled),
     )
     await store.put_user(user)
     log.info("user_saved", login=login, by=me.login, created=old is None)
+    await record(request, "user.created" if old is None else "user.saved", login, **_user_changes(old, user))
+    if old is not None and (
+        old.role != user.role or old.password_hash != user.password_hash or (user.disabled and not old.disabled)
+    ):  # a new password, role or a disable: every session of the user ends now (on every process)
+        gone = await store.delete_sessions(login)
+        log.info("user_sessions_revoked", login=login, by=me.login, sessions=gone)
     try:  # the live loop and the wallboards follow at once (else within their periodic check)
         await CONFIG_CHANGES.publish(request.app[BUS], ConfigChanged("users", author=me.login, login=login))
     except Exception as exc:  # noqa: BLE001 - any bus failure: the user is saved either way
@@ -234,7 +268,7 @@ async def routing_apply(request: web.Request) -> web.Response:
     if not isinstance(text, str):
         return api_error(400, "text: the rules as TOML text")
     base = body.get("base_version")
-    if not isinstance(base, int):
+    if not isinstance(base, int) or isinstance(base, bool) or not 0 <= base <= VERSION_MAX:
         return api_error(400, "base_version: the live version the edit started from (integer)")
     try:
         live = await request.app[SETTINGS].apply("routing", text, me.login, base, str(body.get("comment", "")))
@@ -242,6 +276,7 @@ async def routing_apply(request: web.Request) -> web.Response:
         return api_error(400, "invalid rules", problems=validate_rules(text))
     except Conflict as exc:
         return api_error(409, f"{exc}; reload, merge and apply again")
+    await record(request, "settings.routing", "routing", version=live.version, comment=str(body.get("comment", "")))
     return web.json_response({"version": live.version, "applied": True})
 
 
@@ -251,6 +286,8 @@ async def routing_version(request: web.Request) -> web.Response:
         version = int(request.match_info["version"])
     except ValueError:
         return api_error(400, "version: must be an integer")
+    if not 1 <= version <= VERSION_MAX:
+        return api_error(422, f"version: must be 1-{VERSION_MAX}")
     found = await request.app[STORE].get_settings_version("routing", version)
     if found is None:
         return api_error(404, f"no routing version {version}")

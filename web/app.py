@@ -1,4 +1,5 @@
-"""Shared web infrastructure: sessions (encrypted HttpOnly SameSite cookies), login
+"""Shared web infrastructure: sessions (server-side, `web.sessions`; the encrypted
+HttpOnly SameSite cookie carries the session's secret and the CSRF token), login
 with argon2 hashes and rate limiting, CSRF on every state-changing request, API
 tokens (Bearer), role checks, templates and static files.
 
@@ -15,6 +16,7 @@ import json
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -27,10 +29,25 @@ from aiohttp_session import setup as session_setup
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from cti.server import BUS, CONFIG, STORE
-from store.models import ApiToken
+from store.models import ApiToken, User
 from store.port import NotFound
 from web.commands import CommandClient
-from web.security import Identity, LoginRateLimiter, hash_token, new_api_token, same, verify_password
+from web.inputs import input_middleware
+from web.outage import outage_middleware
+from web.security import (
+    SCOPES,
+    TOKEN_DAYS_DEFAULT,
+    TOKEN_DAYS_MAX,
+    Identity,
+    LoginRateLimiter,
+    hash_token,
+    new_api_token,
+    safe_next,
+    same,
+    scope_allows,
+    verify_password,
+)
+from web.sessions import SessionPolicy, close_session, open_session, session_user
 from web.settings import SettingsService
 
 log = structlog.get_logger()
@@ -38,17 +55,20 @@ log = structlog.get_logger()
 IDENTITY = web.RequestKey("identity", Identity)
 SETTINGS = web.AppKey("web_settings", SettingsService)
 LIMITER = web.AppKey("web_login_limiter", LoginRateLimiter)
+SESSIONS = web.AppKey("web_session_policy", SessionPolicy)
+SOCKET_RECHECK = web.AppKey("web_socket_recheck_s", float)
 COMMANDS = web.AppKey("web_commands", CommandClient)
 CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("web_clock")
 COMMAND_TIMEOUT = web.AppKey("web_command_timeout", float)
 WEB_TASKS: web.AppKey[list[asyncio.Task[None]]] = web.AppKey("web_tasks")
 
 SESSION_COOKIE = "hotline_session"
-SESSION_MAX_AGE_S = 12 * 3600
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC = ("/login", "/static/", "/healthz", "/api/v1/openapi.json")
 HOME = {"agent": "/agent", "supervisor": "/wallboard", "admin": "/admin"}
 COMMAND_TIMEOUT_S = 5.0
+SOCKET_RECHECK_S = 5.0  # how often a websocket's session or token is checked again
+BUS_WAIT_S = 2.0  # the login limiter's bus call: longer, and this process's count decides
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -121,6 +141,18 @@ async def require_agent_access(request: web.Request, agent_id: str) -> Identity:
     raise forbidden(request, f"not allowed to see agent {agent_id!r}")
 
 
+async def self_or_admin(request: web.Request, me: Identity, login: str, what: str) -> web.Response | None:
+    """The error answer unless the caller is `login` or an admin (403) and the user
+    exists (404); None when the caller may go on."""
+    if login != me.login and me.role != "admin":
+        return api_error(403, f"only an admin {what} another user")
+    try:
+        await request.app[STORE].get_user(login)
+    except NotFound:
+        return api_error(404, f"login: no user {login!r}")
+    return None
+
+
 # ---------------------------------------------------------------- middlewares
 
 
@@ -131,6 +163,64 @@ def _session_key(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()  # 32 raw bytes; the storage base64s them for Fernet
 
 
+async def _token_user(request: web.Request) -> tuple[ApiToken | None, User | None, str]:
+    """The request's Bearer token and its user, or None and why not."""
+    found = await request.app[STORE].find_api_token(hash_token(request.headers.get("Authorization", "")[7:].strip()))
+    if found is None or found.revoked:
+        return None, None, "invalid or revoked API token"
+    if found.expires_at and request.app[CLOCK]() >= found.expires_at:
+        return None, None, "API token expired: create a new one"
+    try:
+        user = await request.app[STORE].get_user(found.login)
+    except NotFound:
+        return None, None, "the token's user no longer exists"
+    if user.disabled:
+        return None, None, "the token's user is disabled"
+    return found, user, ""
+
+
+async def still_signed_in(request: web.Request) -> bool:
+    """Is the caller of this long-lived request (a websocket) still signed in, with the
+    role it had? False once its session or token is revoked or expired, its user
+    disabled, or its role changed."""
+    me = current(request)
+    if me is None:
+        return False
+    if me.via == "token":
+        _, user, _ = await _token_user(request)
+    else:
+        secret = (await get_session(request)).get("sid")
+        user = None
+        if isinstance(secret, str) and secret:
+            user = await session_user(request.app[STORE], request.app[SESSIONS], secret, request.app[CLOCK]())
+    return user is not None and user.role == me.role
+
+
+@asynccontextmanager
+async def signed_in_only(request: web.Request, ws: web.WebSocketResponse) -> AsyncIterator[None]:
+    """While inside, `ws` is closed (4401) once its caller is signed out (checked every
+    `SOCKET_RECHECK`: a revoked session's sockets end within seconds on every process)."""
+
+    async def watch() -> None:
+        while not ws.closed:
+            await asyncio.sleep(request.app[SOCKET_RECHECK])
+            try:
+                signed_in = await still_signed_in(request)
+            except Exception as exc:  # noqa: BLE001 - the store is away: ask again next time
+                log.warning("socket_session_check_failed", error=type(exc).__name__)
+                continue
+            if not signed_in:
+                log.info("socket_signed_out", path=request.path)
+                await ws.close(code=4401, message=b"signed out")
+                return
+
+    task = asyncio.create_task(watch(), name="socket-session-watch")
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
 @web.middleware
 async def identity_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Who is calling: a Bearer API token, else the session. Session-authenticated
@@ -138,13 +228,11 @@ async def identity_middleware(request: web.Request, handler: Handler) -> web.Str
     field csrf_token); token-authenticated ones carry no cookies, so need none."""
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer "):
-        found = await request.app[STORE].find_api_token(hash_token(auth[7:].strip()))
-        if found is None or found.revoked:
-            return api_error(401, "invalid or revoked API token")
-        try:
-            user = await request.app[STORE].get_user(found.login)
-        except NotFound:
-            return api_error(401, "the token's user no longer exists")
+        token, user, refusal = await _token_user(request)
+        if token is None or user is None:
+            return api_error(401, refusal)
+        if not scope_allows(token.scopes, request.method, request.path):
+            return api_error(403, f"the token's scopes ({', '.join(token.scopes)}) do not allow this request")
         request[IDENTITY] = Identity.of(user, via="token")
         return await handler(request)
     if request.path.startswith("/static/") or request.path == "/healthz":
@@ -155,11 +243,15 @@ async def identity_middleware(request: web.Request, handler: Handler) -> web.Str
         log.warning("websocket_origin_rejected", origin=origin, host=request.host)
         return api_error(403, "websocket from another origin")
     session = await get_session(request)
-    login = session.get("login")
-    if login:
-        request[IDENTITY] = Identity(
-            login, session.get("role", "agent"), frozenset(session.get("teams", [])), session.get("name", login)
-        )
+    secret = session.get("sid")
+    login = ""
+    if isinstance(secret, str) and secret:
+        signed_in = await session_user(request.app[STORE], request.app[SESSIONS], secret, request.app[CLOCK]())
+        if signed_in is None:  # logged out, revoked, expired or disabled: the browser forgets it too
+            session.pop("sid", None)
+        else:
+            login = signed_in.login
+            request[IDENTITY] = Identity.of(signed_in)
     if request.method in UNSAFE:
         sent = request.headers.get("X-CSRF-Token", "")
         if not sent and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -209,44 +301,41 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("login.html", request, {"error": "", "next": request.query.get("next", "")})
 
 
-def _failures_key(key: str) -> str:
-    return f"login-failures:{key}"
+def _attempts_key(key: str) -> str:
+    return f"login-attempts:{key}"
 
 
-async def _login_wait(app: web.Application, keys: tuple[str, ...], now: float) -> float:
-    """The longer wait of this process's failures and every process's (on the bus)."""
+async def _reserve_login(app: web.Application, limits: dict[str, int], now: float, member: str) -> float:
+    """Count this attempt before the password is checked: in this process first (so a
+    burst is bounded here whatever the bus does), then on the bus for every process.
+    The bus away or its pool exhausted: this process's count still holds."""
     limiter = app[LIMITER]
-    local = limiter.retry_after(keys, now)
+    wait = limiter.reserve(limits, now, member)
+    if wait > 0:
+        return wait
+    shared = {_attempts_key(k): n for k, n in limits.items()}
     try:
-        shared = [await app[BUS].hits(_failures_key(key), now - limiter.window_s) for key in keys]
-    except Exception as exc:  # noqa: BLE001 - the bus is away: this process's count still holds
+        wait = await asyncio.wait_for(app[BUS].reserve_hits(shared, now, limiter.window_s, member), BUS_WAIT_S)
+    except Exception as exc:  # noqa: BLE001 - any bus failure: the local count decides
         log.warning("login_limiter_bus_unavailable", error=type(exc).__name__)
-        return local
-    return max(local, limiter.wait_from(shared, now))
+        return 0.0
+    if wait > 0:  # refused by the shared count: counted nowhere, here neither
+        for key in limits:
+            limiter.windows.release(key, member)
+    return wait
 
 
-async def _login_failed(app: web.Application, keys: tuple[str, ...], now: float) -> None:
-    limiter = app[LIMITER]
-    limiter.failed(keys, now)
+async def _login_succeeded(app: web.Application, limits: dict[str, int], member: str) -> None:
+    """A right password: the login's count is cleared, the address's attempt taken back."""
+    app[LIMITER].succeeded(limits, member)
     try:
-        for key in keys:
-            await app[BUS].add_hit(_failures_key(key), now, limiter.window_s)
-    except Exception as exc:  # noqa: BLE001 - the bus is away: this process's count was still taken
-        log.warning("login_limiter_bus_unavailable", error=type(exc).__name__)
-
-
-async def _login_succeeded(app: web.Application, keys: tuple[str, ...]) -> None:
-    app[LIMITER].succeeded(keys)
-    try:
-        for key in keys:
-            if key.startswith("login:"):  # a right password clears the login's count, not the address's
-                await app[BUS].clear_hits(_failures_key(key))
+        for key in limits:
+            if key.startswith("login:"):
+                await app[BUS].clear_hits(_attempts_key(key))
+            else:
+                await app[BUS].release_hit(_attempts_key(key), member)
     except Exception as exc:  # noqa: BLE001 - the bus is away: its count expires with its window
         log.warning("login_limiter_bus_unavailable", error=type(exc).__name__)
-
-
-def _safe_next(target: str) -> str:
-    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else ""
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
@@ -254,9 +343,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     login = str(form.get("login", "")).strip()
     password = str(form.get("password", ""))
     peer = request.remote or "?"
-    keys = (f"ip:{peer}", f"login:{login.lower()}")
+    limits = request.app[LIMITER].limits(login, peer)
     now = request.app[CLOCK]()
-    wait = await _login_wait(request.app, keys, now)
+    attempt = secrets.token_hex(8)
+    wait = await _reserve_login(request.app, limits, now, attempt)
     if wait > 0:
         log.warning("login_rate_limited", login=login, peer=peer)
         response = aiohttp_jinja2.render_template(
@@ -273,31 +363,28 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     except NotFound:
         user, hashed = None, ""
     ok = await asyncio.get_running_loop().run_in_executor(None, verify_password, hashed, password)
-    if user is None or not ok:
-        await _login_failed(request.app, keys, now)
+    if user is None or not ok or user.disabled:  # a disabled user hears the same as a wrong password
         log.info("login_failed", login=login, peer=peer)
         return aiohttp_jinja2.render_template(
             "login.html", request, {"error": "Wrong login or password.", "next": form.get("next", "")}, status=401
         )
-    await _login_succeeded(request.app, keys)
+    await _login_succeeded(request.app, limits, attempt)
     me = Identity.of(user)
-    session = await new_session(request)  # a fresh session id: no fixation
-    session.update(
-        {
-            "login": me.login,
-            "role": me.role,
-            "teams": sorted(me.teams),
-            "name": me.display_name,
-            "csrf": secrets.token_urlsafe(32),
-            "at": now,
-        }
-    )
+    old = (await get_session(request)).get("sid")
+    if isinstance(old, str) and old:
+        await close_session(request.app[STORE], old)
+    session = await new_session(request)  # a fresh cookie and session id: no fixation
+    session.update({"sid": await open_session(request.app[STORE], me.login, now), "csrf": secrets.token_urlsafe(32)})
     log.info("login_ok", login=login, role=me.role)
-    raise web.HTTPFound(_safe_next(str(form.get("next", ""))) or HOME.get(me.role, "/agent"))
+    raise web.HTTPFound(safe_next(str(form.get("next", ""))) or HOME.get(me.role, "/agent"))
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
+    """Deletes the session in the store (a saved copy of the cookie is worth nothing)."""
     session = await get_session(request)
+    secret = session.get("sid")
+    if isinstance(secret, str) and secret:
+        await close_session(request.app[STORE], secret)
     session.invalidate()
     raise web.HTTPFound("/login")
 
@@ -324,7 +411,29 @@ async def whoami(request: web.Request) -> web.Response:
 
 
 def _token_json(t: ApiToken) -> dict[str, Any]:
-    return {"id": t.id, "login": t.login, "name": t.name, "created_at": t.created_at, "revoked": t.revoked}
+    return {
+        "id": t.id,
+        "login": t.login,
+        "name": t.name,
+        "created_at": t.created_at,
+        "revoked": t.revoked,
+        "expires_at": t.expires_at or None,
+        "scopes": list(t.scopes),
+    }
+
+
+def _token_terms(body: dict[str, Any]) -> tuple[tuple[str, ...], float, list[str]]:
+    """(scopes, lifetime in seconds, problems) from a token request."""
+    problems: list[str] = []
+    scopes = body.get("scopes", ["read"])
+    if not isinstance(scopes, list) or not scopes or not all(s in SCOPES for s in scopes):
+        problems.append(f"scopes: a non-empty list of {', '.join(SCOPES)}")
+        scopes = []
+    days = body.get("expires_in_days", TOKEN_DAYS_DEFAULT)
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= TOKEN_DAYS_MAX:
+        problems.append(f"expires_in_days: an integer 1-{TOKEN_DAYS_MAX}")
+        days = 0
+    return tuple(dict.fromkeys(scopes)), days * 86400.0, problems
 
 
 async def tokens_list(request: web.Request) -> web.Response:
@@ -340,16 +449,20 @@ async def tokens_create(request: web.Request) -> web.Response:
     body = await json_body(request)
     name = str(body.get("name", "")).strip()[:100]
     login = str(body.get("login", me.login))
-    if login != me.login and me.role != "admin":
-        return api_error(403, "only an admin creates tokens for another user")
-    try:
-        await request.app[STORE].get_user(login)
-    except NotFound:
-        return api_error(404, f"login: no user {login!r}")
+    scopes, lifetime, problems = _token_terms(body)
+    if problems:
+        return api_error(400, "invalid token request", problems=problems)
+    refused = await self_or_admin(request, me, login, "creates tokens for")
+    if refused is not None:
+        return refused
     token_id, secret, digest = new_api_token()
-    token = ApiToken(token_id, login, name, request.app[CLOCK]())
+    now = request.app[CLOCK]()
+    token = ApiToken(token_id, login, name, now, expires_at=now + lifetime, scopes=scopes)
     await request.app[STORE].put_api_token(token, digest)
-    log.info("api_token_created", token_id=token_id, login=login, by=me.login)
+    log.info("api_token_created", token_id=token_id, login=login, by=me.login, scopes=list(scopes))
+    from web.audit import record  # (web.audit builds on this module)
+
+    await record(request, "token.created", token_id, login=login, scopes=list(scopes), expires_at=token.expires_at)
     return web.json_response({**_token_json(token), "token": secret}, status=201)
 
 
@@ -363,6 +476,9 @@ async def tokens_revoke(request: web.Request) -> web.Response:
     if token.login != me.login and me.role != "admin":
         return api_error(403, "not your token")
     await request.app[STORE].revoke_api_token(token_id)
+    from web.audit import record  # (web.audit builds on this module)
+
+    await record(request, "token.revoked", token_id, login=token.login)
     return web.json_response({**_token_json(token), "revoked": True})
 
 
@@ -379,13 +495,15 @@ def setup(app: web.Application, *, clock: Callable[[], float] = time.time) -> No
         EncryptedCookieStorage(
             _session_key(config.server.session_secret.get_secret_value()),
             cookie_name=SESSION_COOKIE,
-            max_age=SESSION_MAX_AGE_S,
+            max_age=int(config.server.session_max_s),
             httponly=True,
             samesite="Strict",
             secure=secure,
         ),
     )
     app.middlewares.append(security_headers)
+    app.middlewares.append(outage_middleware)  # wraps the identity's store reads too
+    app.middlewares.append(input_middleware)  # text, JSON depth and size, before anyone reads them
     app.middlewares.append(identity_middleware)
     aiohttp_jinja2.setup(
         app,
@@ -402,6 +520,8 @@ def setup(app: web.Application, *, clock: Callable[[], float] = time.time) -> No
     env = aiohttp_jinja2.get_env(app)
     env.filters["tojson_attr"] = lambda v: json.dumps(v)
     app[LIMITER] = LoginRateLimiter()
+    app[SESSIONS] = SessionPolicy(config.server.session_idle_s, config.server.session_max_s)
+    app[SOCKET_RECHECK] = SOCKET_RECHECK_S
     app[CLOCK] = clock
     app[COMMAND_TIMEOUT] = COMMAND_TIMEOUT_S
     app[WEB_TASKS] = []

@@ -23,6 +23,7 @@ from cti.server import CONFIG, STORE
 from dialer.leads import PhoneNumberError, normalize_phone
 from store.models import DncEntry
 from web.app import CLOCK, api_error, json_body, require
+from web.audit import record
 
 log = structlog.get_logger()
 
@@ -123,6 +124,7 @@ async def dnc_add(request: web.Request) -> web.Response:
     unique = list(dict.fromkeys(numbers))
     added = await request.app[STORE].add_dnc(DncEntry(n, campaign, "api", now, me.login) for n in unique)
     log.info("dnc_added", campaign=campaign or "(global)", numbers=len(unique), added=added, by=me.login)
+    await record(request, "dnc.added", campaign or "(global)", numbers=len(unique), added=added)
     return web.json_response(
         {"campaign": campaign, "numbers": unique, "added": added, "already_listed": len(unique) - added}, status=201
     )
@@ -141,6 +143,7 @@ async def dnc_remove(request: web.Request) -> web.Response:
         where = f"campaign {campaign}'s list" if campaign else "the global list"
         return api_error(404, f"number: {number} is not on {where}")
     log.info("dnc_removed", campaign=campaign or "(global)", number=number, by=me.login)
+    await record(request, "dnc.removed", campaign or "(global)", number=number)
     return web.json_response({"campaign": campaign, "number": number, "removed": True})
 
 

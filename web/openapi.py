@@ -7,6 +7,7 @@ state-changing requests. A test checks that every /api/v1 route is described her
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -16,14 +17,19 @@ from store.models import CALLBACK_CLOSED, CALLBACK_OPEN
 
 
 def _op(
-    summary: str, role: str, body: str | None = None, ok: str = "200", errors: tuple[str, ...] = ()
+    summary: str,
+    role: str,
+    body: str | None = None,
+    ok: str = "200",
+    errors: tuple[str, ...] = (),
+    also_ok: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
         "description": f"Requires the {role} role.",
-        "responses": {ok: {"description": "OK", "content": {"application/json": {}}}},
+        "responses": {code: {"description": "OK", "content": {"application/json": {}}} for code in (ok, *also_ok)},
     }
-    for code in ("401", "403", *errors):
+    for code in ("401", "403", *errors, *_ALWAYS):
         op["responses"][code] = {"$ref": f"#/components/responses/E{code}"}
     if body:
         op["requestBody"] = {
@@ -54,6 +60,22 @@ _DNC_CAMPAIGN = {
 _DNC_NUMBER = {"name": "number", "in": "query", "schema": {"type": "string"}}
 _DNC_LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}}
 
+_CUSTOMER_FIELDS: dict[str, Any] = {
+    "name": {"type": "string", "maxLength": 200},
+    "company": {"type": "string", "maxLength": 200},
+    "tier": {"type": "string", "maxLength": 40},
+    "email": {"type": "string", "maxLength": 200},
+    "account_number": {"type": "string", "maxLength": 64},
+    "notes": {"type": "string", "maxLength": 20000},
+    "phone": {"type": "string", "maxLength": 40},
+    "phones": {"type": "array", "maxItems": 20, "items": {"type": "string", "maxLength": 40}},
+    "attributes": {"type": "object", "maxProperties": 50},
+}
+
+# what any operation may answer: input refused at the door (web.inputs), a store or
+# bus outage (web.outage)
+_ALWAYS = ("413", "422", "503")
+
 _ERRORS = {
     code: {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for code, text in (
@@ -62,8 +84,10 @@ _ERRORS = {
         ("403", "Role or scope does not allow it"),
         ("404", "Not found"),
         ("409", "Stale version / conflict"),
+        ("413", "Body too large"),
+        ("422", "Not storable text, nested too deep, or out of range (the error names the field)"),
         ("501", "Not available"),
-        ("503", "The store is unavailable: nothing was done"),
+        ("503", "The store or the bus is unavailable (Retry-After)"),
     )
 }
 
@@ -109,7 +133,26 @@ DOCUMENT: dict[str, Any] = {
         "schemas": {
             "Error": {
                 "type": "object",
-                "properties": {"error": {"type": "string"}, "problems": {"type": "array", "items": {"type": "string"}}},
+                "required": ["error"],
+                "properties": {
+                    "error": {"type": "string"},
+                    "problems": {
+                        "type": "array",
+                        "description": "one line per problem naming the field, or (routing rules) where in the text",
+                        "items": {"anyOf": [{"type": "string"}, {"$ref": "#/components/schemas/RuleProblem"}]},
+                    },
+                },
+            },
+            "RuleProblem": {
+                "type": "object",
+                "required": ["line", "col", "path", "reason", "message"],
+                "properties": {
+                    "line": {"type": ["integer", "null"]},
+                    "col": {"type": ["integer", "null"]},
+                    "path": {"type": "string"},
+                    "reason": {"type": "string"},
+                    "message": {"type": "string"},
+                },
             },
             "SettingsUpdate": {
                 "type": "object",
@@ -143,7 +186,16 @@ DOCUMENT: dict[str, Any] = {
                     "languages": {"type": "array", "items": {"type": "string"}},
                     "phone_endpoint": {"type": "string"},
                     "password": {"type": "string", "minLength": 8},
+                    "disabled": {
+                        "type": "boolean",
+                        "description": "a disabled user cannot log in; their sessions and tokens stop at once",
+                    },
                 },
+            },
+            "PasswordChange": {
+                "type": "object",
+                "required": ["current", "new"],
+                "properties": {"current": {"type": "string"}, "new": {"type": "string", "minLength": 8}},
             },
             "WrapUp": {
                 "type": "object",
@@ -160,15 +212,39 @@ DOCUMENT: dict[str, Any] = {
                 "type": "object",
                 "required": ["name"],
                 "properties": {
-                    "name": {"type": "string"},
-                    "company": {"type": "string"},
-                    "phone": {"type": "string"},
-                    "email": {"type": "string"},
-                    "account_number": {"type": "string"},
-                    "tier": {"type": "string"},
+                    "id": {"type": "string", "maxLength": 64, "description": "admin only (else chosen here)"},
+                    "call_id": {"type": "string", "description": "an agent's: the call whose caller this is"},
+                    **_CUSTOMER_FIELDS,
                 },
             },
-            "TokenCreate": {"type": "object", "properties": {"name": {"type": "string"}, "login": {"type": "string"}}},
+            "CustomerUpdate": {
+                "type": "object",
+                "description": "Only the fields sent change. `phones` replaces the list; `phone` adds one number.",
+                "properties": _CUSTOMER_FIELDS,
+            },
+            "CustomerNote": {
+                "type": "object",
+                "required": ["text"],
+                "properties": {
+                    "text": {"type": "string", "minLength": 1, "maxLength": 4000},
+                    "call_id": {"type": "string", "description": "required for an agent: a call they handle now"},
+                },
+            },
+            "TokenCreate": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "maxLength": 100},
+                    "login": {"type": "string"},
+                    "scopes": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"enum": ["read", "agent", "admin"]},
+                        "description": "read: reading only; agent: reading and the desktop's calls (commands,"
+                        " wrap-up, customer notes); admin: all the user's role allows. Default: read",
+                    },
+                    "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 365, "default": 90},
+                },
+            },
             "DncAdd": {
                 "type": "object",
                 "description": "One number or a list of them (at most 10000), national numbers in the"
@@ -183,9 +259,23 @@ DOCUMENT: dict[str, Any] = {
     "security": [{"bearer": []}, {"session": []}],
     "paths": {
         "/api/v1/me": {"get": _op("Who is calling", "agent")},
+        "/api/v1/me/password": {
+            "post": _op(
+                "Change one's own password (session only); every other session of the user ends",
+                "agent",
+                "PasswordChange",
+                errors=("400",),
+            )
+        },
         "/api/v1/tokens": {
             "get": _op("API tokens (own; admin: all)", "agent"),
-            "post": _op("Create an API token (the secret is shown once)", "agent", "TokenCreate", ok="201"),
+            "post": _op(
+                "Create an API token with scopes and an expiry (the secret is shown once)",
+                "agent (own), admin (anyone's)",
+                "TokenCreate",
+                ok="201",
+                errors=("400", "404"),
+            ),
         },
         "/api/v1/tokens/{token_id}": {"delete": _op("Revoke a token", "agent", errors=("404",))},
         "/api/v1/queues": _section("queues"),
@@ -194,12 +284,28 @@ DOCUMENT: dict[str, Any] = {
         "/api/v1/dispositions": _section("dispositions"),
         "/api/v1/users": {"get": _op("Users (supervisor: agents of their teams)", "supervisor")},
         "/api/v1/users/{login}": {
-            "put": _op("Create or update a user, skills and proficiencies", "admin", "User", errors=("400",))
+            "put": _op(
+                "Create or update a user, skills and proficiencies (a new role or password, or disabled:"
+                " every session of the user ends); 201 when created",
+                "admin",
+                "User",
+                errors=("400",),
+                also_ok=("201",),
+            )
+        },
+        "/api/v1/users/{login}/sessions": {
+            "delete": _op("Sign a user out everywhere, at once", "admin (anyone), agent (self)", errors=("404",))
         },
         "/api/v1/routing": {"get": _op("Live routing rules (TOML), version and history", "supervisor")},
-        "/api/v1/routing/versions/{version}": {"get": _op("One stored routing version", "supervisor", errors=("404",))},
-        "/api/v1/routing/validate": {"post": _op("Validate rules; problems carry line/col/path", "admin", "Rules")},
-        "/api/v1/routing/diff": {"post": _op("Unified diff against the live version", "admin", "Rules")},
+        "/api/v1/routing/versions/{version}": {
+            "get": _op("One stored routing version", "supervisor", errors=("400", "404"))
+        },
+        "/api/v1/routing/validate": {
+            "post": _op("Validate rules; problems carry line/col/path", "admin", "Rules", errors=("400",))
+        },
+        "/api/v1/routing/diff": {
+            "post": _op("Unified diff against the live version", "admin", "Rules", errors=("400",))
+        },
         "/api/v1/routing/simulate": {
             "post": _op("What-if on the last 7 days (simulator)", "admin", "Rules", errors=("400", "501"))
         },
@@ -225,7 +331,25 @@ DOCUMENT: dict[str, Any] = {
             )
         },
         "/api/v1/customers": {
-            "post": _op("Quick new customer", "agent", "NewCustomer", ok="201", errors=("400", "409"))
+            "post": _op(
+                "Create a customer, never replacing one (409 for an id that exists)",
+                "admin (any id), agent (the caller of a call they handle; id chosen by the server)",
+                "NewCustomer",
+                ok="201",
+                errors=("400", "409"),
+            )
+        },
+        "/api/v1/customers/{customer_id}": {
+            "patch": _op("Change the fields sent, keep the others", "admin", "CustomerUpdate", errors=("400", "404"))
+        },
+        "/api/v1/customers/{customer_id}/notes": {
+            "post": _op(
+                "Append a dated, signed note",
+                "admin, agent (the customer of a call they handle now)",
+                "CustomerNote",
+                ok="201",
+                errors=("400", "404", "409"),
+            )
         },
         "/api/v1/wallboard": {"get": _op("Wallboard snapshot (supervisor: their teams)", "supervisor")},
         "/api/v1/reports": {
@@ -293,6 +417,32 @@ DOCUMENT: dict[str, Any] = {
         },
         "/api/v1/callbacks/{callback_id}": {"delete": _CALLBACK_CANCEL},
         "/api/v1/callbacks/{callback_id}/cancel": {"post": _CALLBACK_CANCEL},
+        "/api/v1/audit": {
+            "get": {
+                **_op(
+                    "The audit log of admin actions (users, settings, routing, tokens, customers, do-not-call),"
+                    " latest first",
+                    "admin",
+                    errors=("400",),
+                ),
+                "parameters": [
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                    {
+                        "name": "before",
+                        "in": "query",
+                        "description": "entries before this seq (the next page: next_before)",
+                        "schema": {"type": "integer", "minimum": 0},
+                    },
+                    {"name": "actor", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "action",
+                        "in": "query",
+                        "description": "an action (user.saved) or its prefix (settings)",
+                        "schema": {"type": "string"},
+                    },
+                ],
+            }
+        },
         "/api/v1/openapi.json": {
             "get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OK"}}}
         },
@@ -314,6 +464,29 @@ def _add_commands(schemas: dict[str, Any]) -> None:
 
 
 _add_commands(DOCUMENT["components"]["schemas"])
+
+# The path parameters, declared once per path (every operation of the path shares them).
+_PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+}
+
+
+def _add_path_parameters(paths: dict[str, Any]) -> None:
+    for path, item in paths.items():
+        names = re.findall(r"{([^}]+)}", path)
+        if names:
+            item["parameters"] = [
+                {
+                    "name": name,
+                    "in": "path",
+                    "required": True,
+                    "schema": _PATH_PARAMETERS.get(name, {"type": "string", "minLength": 1}),
+                }
+                for name in names
+            ]
+
+
+_add_path_parameters(DOCUMENT["paths"])
 
 
 async def openapi(request: web.Request) -> web.Response:

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
-from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from store.hits import HitWindows
 from store.models import User
 
 ROLE_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
@@ -76,48 +78,75 @@ class Identity:
 
 @dataclass(slots=True)
 class LoginRateLimiter:
-    """At most `max_failures` failed logins per key (client address; login name) within
-    `window_s`. Time is passed in. This holds one process's failures; the web app also
-    keeps them on the bus (`Bus.add_hit`), shared by every server process on one Redis,
-    and waits for the longer of the two (`wait_from`), so several processes behind a
-    balancer do not multiply the bound; this copy serves while the bus is away."""
+    """At most `per_login` attempts per login name and `per_address` per client address
+    within `window_s`, counted BEFORE the password is checked (`HitWindows.reserve`:
+    a burst of parallel guesses cannot all pass the check before one is counted). A
+    right password takes its attempt back from the address and clears the login's, so
+    the address's bound, set higher, only stops a spray over many logins: one person's
+    typos lock their own login, not the colleagues behind the same address. This holds
+    one process's count; the web app also reserves on the bus (`Bus.reserve_hits`),
+    shared by every process on one Redis, and this copy still holds when the bus is away."""
 
-    max_failures: int = 5
+    per_login: int = 5
+    per_address: int = 30
     window_s: float = 300.0
-    max_keys: int = 100_000
-    _failures: dict[str, deque[float]] = field(default_factory=dict)
+    windows: HitWindows = field(default_factory=HitWindows)
 
-    def retry_after(self, keys: tuple[str, ...], now: float) -> float:
-        """Seconds until a login attempt is allowed again for these keys (0: allowed)."""
-        for key in keys:
-            q = self._failures.get(key)
-            while q and q[0] <= now - self.window_s:
-                q.popleft()
-        return self.wait_from([self._failures.get(key) or () for key in keys], now)
+    def limits(self, login: str, address: str) -> dict[str, int]:
+        return {f"login:{login.lower()}": self.per_login, f"ip:{address}": self.per_address}
 
-    def wait_from(self, failures: Iterable[Sequence[float]], now: float) -> float:
-        """The same rule over failure times from anywhere (one sorted list per key)."""
-        wait = 0.0
-        for times in failures:
-            recent = [t for t in times if t > now - self.window_s]
-            if len(recent) >= self.max_failures:
-                wait = max(wait, recent[-self.max_failures] + self.window_s - now)
-        return wait
+    def reserve(self, limits: dict[str, int], now: float, member: str) -> float:
+        """0: the attempt is counted, go on; else the seconds to wait (nothing counted)."""
+        return self.windows.reserve(limits, now, self.window_s, member)
 
-    def failed(self, keys: tuple[str, ...], now: float) -> None:
-        if len(self._failures) > self.max_keys:  # bounded memory under a spray attack
-            for key in [k for k, q in self._failures.items() if not q or q[-1] <= now - self.window_s]:
-                del self._failures[key]
-        for key in keys:
-            self._failures.setdefault(key, deque(maxlen=self.max_failures * 4)).append(now)
-
-    def succeeded(self, keys: tuple[str, ...]) -> None:
-        for key in keys:
+    def succeeded(self, limits: dict[str, int], member: str) -> None:
+        for key in limits:
             if key.startswith("login:"):
-                self._failures.pop(key, None)
+                self.windows.clear(key)
+            else:
+                self.windows.release(key, member)
+
+
+# ---------------------------------------------------------------- redirects after login
+
+_TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_next(target: str) -> str:
+    """The same-origin path to go to after the login, or "" (go home). Read as a
+    browser reads a Location (WHATWG URL parsing): C0 controls and spaces at the ends
+    stripped, tabs and newlines removed anywhere, a backslash taken for a slash; so
+    "/<TAB>/evil.example" is "//evil.example", another host, and refused. What is returned
+    is that normalised form, the one checked."""
+    cleaned = _TAB_OR_NEWLINE.sub("", target.strip("".join(map(chr, range(0x21))))).replace("\\", "/")
+    if _CONTROL.search(cleaned) or not cleaned.startswith("/") or cleaned.startswith("//"):
+        return ""
+    parts = urlsplit(cleaned)
+    return "" if parts.scheme or parts.netloc else cleaned
 
 
 # ---------------------------------------------------------------- API tokens
+
+
+SCOPES = ("read", "agent", "admin")
+TOKEN_DAYS_DEFAULT = 90
+TOKEN_DAYS_MAX = 365
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# what an `agent` token may change: the desktop's own calls
+_AGENT_WRITES = re.compile(r"^/api/v1/(agents/[^/]+/commands|interactions/[^/]+/wrap-up|customers(/[^/]+/notes)?)$")
+
+
+def scope_allows(scopes: Iterable[str], method: str, path: str) -> bool:
+    """May a token with these scopes make this request (its user's role still applies)?
+    `read`: reading only (reports, wallboard, settings...); `agent`: reading and the
+    agent's desktop calls (commands, wrap-up, customer notes); `admin`: all the role allows."""
+    granted = set(scopes)
+    if "admin" in granted:
+        return True
+    if method in _SAFE_METHODS:
+        return bool(granted & {"read", "agent"})
+    return "agent" in granted and _AGENT_WRITES.match(path) is not None
 
 
 def new_api_token() -> tuple[str, str, str]:

@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from config.loader import MAX_DEPTH, too_deep
 from config.schema import HotlineConfig
 from store.bus import Bus
 from store.sql import SqlStore
@@ -27,6 +28,7 @@ from store.topics import CONFIG_CHANGES, ConfigChanged
 
 log = structlog.get_logger()
 
+RULES_MAX_CHARS = 512 * 1024
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -210,7 +212,10 @@ class SettingsService:
             section, body, author=author, comment=comment, expected_version=base_version, at=self._clock()
         )
         self.forget(section)
-        await CONFIG_CHANGES.publish(self._bus, ConfigChanged(section, author=author, version=stored.version))
+        try:  # stored: the other processes' caches expire within ttl_s when the bus is away
+            await CONFIG_CHANGES.publish(self._bus, ConfigChanged(section, author=author, version=stored.version))
+        except Exception as exc:  # noqa: BLE001 - any bus failure: the version is stored either way
+            log.warning("settings_change_not_announced", section=section, error=type(exc).__name__)
         log.info("settings_applied", section=section, version=stored.version, author=author)
         return Live(section, stored.version, data, author, stored.created_at)
 
@@ -233,23 +238,31 @@ def _rules_api() -> tuple[Any, Any] | None:
     return load_rules, RuleError
 
 
+def _problem(reason: str, message: str, line: int | None = None) -> dict[str, Any]:
+    return {"line": line, "col": None, "path": "", "reason": reason, "message": message}
+
+
 def validate_rules(text: str, filename: str = "routing.toml") -> list[dict[str, Any]]:
     """Problems as {"line", "col", "path", "reason", "message"} (empty: valid). When the
-    routing package is not installed, one problem says so (nothing is applied blind)."""
+    routing package is not installed, one problem says so (nothing is applied blind).
+    Absurd nesting or length is a problem found before the TOML parser recurses."""
     api = _rules_api()
     if api is None:
-        return [
-            {
-                "line": None,
-                "col": None,
-                "path": "",
-                "reason": "routing rules validator not available",
-                "message": "routing rules validator not available (routing package missing)",
-            }
-        ]
+        reason = "routing rules validator not available"
+        return [_problem(reason, f"{reason} (routing package missing)")]
     load_rules, rule_error = api
+    deep = too_deep(text)
+    if deep is not None:
+        reason = f"nested more than {MAX_DEPTH} levels deep"
+        return [_problem(reason, f"{filename}:{deep[0]}: {reason}", deep[0])]
+    if len(text) > RULES_MAX_CHARS:
+        reason = f"longer than {RULES_MAX_CHARS} characters"
+        return [_problem(reason, f"{filename}: {reason}")]
     try:
         load_rules(text, filename)
+    except RecursionError:  # belt and braces: too_deep should have stopped it
+        reason = f"nested more than {MAX_DEPTH} levels deep"
+        return [_problem(reason, f"{filename}: {reason}")]
     except rule_error as exc:
         out = []
         for p in getattr(exc, "problems", [exc]):

@@ -93,6 +93,7 @@ def set_password(login: str, password: str | None, config_path: str | None) -> N
             from dataclasses import replace
 
             await store.put_user(replace(old, password_hash=hash_password(secret)))
+            await store.delete_sessions(login)  # signed out everywhere: the old password's sessions end
             return True
         finally:
             await store.close()
@@ -100,7 +101,7 @@ def set_password(login: str, password: str | None, config_path: str | None) -> N
     if not asyncio.run(run()):
         click.echo(f"login: no user {login!r}", err=True)
         sys.exit(1)
-    click.echo(f"password of {login} changed")
+    click.echo(f"password of {login} changed; their sessions ended")
 
 
 @user.command("list")

@@ -170,16 +170,23 @@ async def test_redis_subscriber_survives_server_restart(tmp_path) -> None:
         server.wait(timeout=10)
 
 
-async def test_hits_slide_expire_and_clear(bus: Bus, redis_namespace: str) -> None:
-    """Timestamps per key over a window, as the login rate limiter keeps them."""
-    key = f"{redis_namespace}-login:bob"
-    for t in (100.0, 101.5, 102.0):
-        await bus.add_hit(key, t, keep_s=60)
-    await bus.add_hit(f"{key}-other", 101.0, keep_s=60)
-    assert await bus.hits(key, since=0) == [100.0, 101.5, 102.0]
-    assert await bus.hits(key, since=101.0) == [101.5, 102.0]
-    await bus.add_hit(key, 170.0, keep_s=60)  # what fell out of the window is dropped
-    assert await bus.hits(key, since=0) == [170.0]
-    await bus.clear_hits(key)
-    assert await bus.hits(key, since=0) == []
-    assert await bus.hits(f"{key}-other", since=0) == [101.0]
+async def test_hits_are_reserved_under_every_limit_at_once(bus: Bus, redis_namespace: str) -> None:
+    """The login rate limiter's windows: an attempt counts on every key, or on none."""
+    login, address = f"{redis_namespace}-login:bob", f"{redis_namespace}-ip:1.2.3.4"
+    limits = {login: 2, address: 3}
+    assert await bus.reserve_hits(limits, 100.0, 60, "m1") == 0
+    assert await bus.reserve_hits(limits, 101.5, 60, "m2") == 0
+    assert await bus.reserve_hits(limits, 102.0, 60, "m3") == pytest.approx(58.0)  # login full: until 100 + 60
+    assert await bus.reserve_hits({address: 3}, 102.0, 60, "m4") == 0  # m3 was counted nowhere
+    assert await bus.reserve_hits({address: 3}, 103.0, 60, "m5") == pytest.approx(57.0)
+    await bus.release_hit(address, "m4")
+    assert await bus.reserve_hits({address: 3}, 103.0, 60, "m6") == 0
+    assert await bus.reserve_hits(limits, 161.0, 60, "m7") == 0  # m1 fell out of the window
+    await bus.clear_hits(login)
+    assert await bus.reserve_hits({login: 1}, 161.5, 60, "m8") == 0
+
+
+async def test_parallel_reservations_never_pass_the_limit(bus: Bus, redis_namespace: str) -> None:
+    key = f"{redis_namespace}-login:eve"
+    waits = await asyncio.gather(*(bus.reserve_hits({key: 5}, 100.0, 300, f"m{i}") for i in range(50)))
+    assert sum(1 for w in waits if w == 0) == 5

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import pytest
 
@@ -20,9 +20,9 @@ from config.schema import StoreConfig
 from events import AgentLoggedIn, CallArrived, CallConnected, CallEnded, CallQueued, Event
 from store import SqlStore, open_store
 from store.memory import MemoryStore
-from store.models import ApiToken, Callback, Customer, Interaction, StoredEvent, User
+from store.models import ApiToken, AuditEntry, Callback, Customer, Interaction, StoredEvent, User, WebSession
 from store.phones import InvalidPhone
-from store.port import Conflict, CustomerDirectory, EventLog, Interactions, NotFound
+from store.port import AuditLog, Conflict, CustomerDirectory, EventLog, Interactions, NotFound, WebSessions
 
 TABLES = (
     "events",
@@ -33,6 +33,8 @@ TABLES = (
     "settings_versions",
     "api_tokens",
     "callbacks",
+    "web_sessions",
+    "audit_log",
 )
 
 
@@ -185,6 +187,39 @@ async def test_interactions(store: Roles) -> None:
         await store.set_disposition("missing", "x", "")
 
 
+async def test_add_customer_never_replaces(store: Roles) -> None:
+    first = Customer(id="k1", name="Kay", phones=("415 555 0101",), account_number="A-1", notes="keep me")
+    await store.add_customer(first)
+    with pytest.raises(Conflict, match="id"):
+        await store.add_customer(Customer(id="k1", name="Mallory"))
+    with pytest.raises(Conflict, match="account_number"):
+        await store.add_customer(Customer(id="k2", name="Mallory", account_number="A-1"))
+    with pytest.raises(InvalidPhone):
+        await store.add_customer(Customer(id="k3", name="Bad", phones=("not a phone",)))
+    kept = await store.get_customer("k1")
+    assert (kept.name, kept.notes, kept.phones) == ("Kay", "keep me", ("+14155550101",))
+    assert [c.id for c in await store.find_customers_by_phone("+14155550101")] == ["k1"]
+    assert await store.count_customers() == 1
+
+
+async def test_audit_log_keeps_admin_actions_latest_first(store: Roles) -> None:
+    audit = cast("AuditLog", store)
+    first = AuditEntry(10.0, "admin", "user.saved", "agent01", {"role": ["agent", "admin"]}, "10.0.0.1")
+    seqs = [
+        await audit.add_audit(first),
+        await audit.add_audit(AuditEntry(11.0, "boss", "settings.routing", "routing", {"version": 2})),
+        await audit.add_audit(AuditEntry(12.0, "admin", "settings.queues", "queues")),
+        await audit.add_audit(AuditEntry(13.0, "admin", "settingsx", "x")),
+    ]
+    assert seqs == sorted(seqs) and seqs[0] > 0
+    latest = await audit.audit_entries()
+    assert [e.seq for e in latest] == seqs[::-1]
+    assert latest[-1] == replace(first, seq=seqs[0])
+    assert [e.target for e in await audit.audit_entries(action="settings")] == ["queues", "routing"]
+    assert [e.seq for e in await audit.audit_entries(actor="admin", limit=2)] == [seqs[3], seqs[2]]
+    assert [e.seq for e in await audit.audit_entries(before_seq=seqs[2])] == [seqs[1], seqs[0]]
+
+
 async def test_users(sql: SqlStore) -> None:
     await sql.put_user(
         User(
@@ -208,6 +243,40 @@ async def test_users(sql: SqlStore) -> None:
         await sql.put_user(User(login="x", display_name="X", role="boss"))
     with pytest.raises(NotFound):
         await sql.get_user("nobody")
+    assert not bob.disabled
+    await sql.put_user(replace(bob, disabled=True))
+    assert (await sql.get_user("bob")).disabled
+
+
+@pytest.fixture
+def sessions(store: Roles) -> WebSessions:
+    """Every adapter of `WebSessions` (each adapter of the role ports has it too)."""
+    return cast("WebSessions", store)
+
+
+async def test_web_sessions_are_kept_touched_and_revoked(sessions: WebSessions) -> None:
+    await sessions.put_session(WebSession("h1", "bob", 100.0, 100.0))
+    await sessions.put_session(WebSession("h2", "bob", 110.0, 110.0))
+    await sessions.put_session(WebSession("h3", "sue", 120.0, 120.0))
+    with pytest.raises(Conflict):
+        await sessions.put_session(WebSession("h1", "eve", 1.0, 1.0))
+    assert await sessions.get_session("h1") == WebSession("h1", "bob", 100.0, 100.0)
+    assert await sessions.get_session("nope") is None
+    await sessions.touch_session("h1", 150.0)
+    await sessions.touch_session("h1", 140.0)  # never back
+    await sessions.touch_session("nope", 150.0)
+    assert (await sessions.get_session("h1")) == WebSession("h1", "bob", 100.0, 150.0)
+    assert await sessions.delete_session("h3") and not await sessions.delete_session("h3")
+    assert await sessions.get_session("h3") is None
+    await sessions.put_session(WebSession("h4", "bob", 130.0, 130.0))
+    assert await sessions.delete_sessions("bob", keep="h4") == 2  # everywhere but here
+    assert [await sessions.get_session(h) for h in ("h1", "h2")] == [None, None]
+    assert await sessions.get_session("h4") is not None
+    assert await sessions.delete_sessions("bob") == 1 and await sessions.delete_sessions("bob") == 0
+    for h, created, seen in (("a", 10.0, 500.0), ("b", 300.0, 350.0), ("c", 300.0, 500.0)):
+        await sessions.put_session(WebSession(h, "ann", created, seen))
+    assert await sessions.forget_sessions(seen_before=400.0, created_before=100.0) == 2  # idle b, too old a
+    assert [s.id for h in ("a", "b", "c") if (s := await sessions.get_session(h))] == ["c"]
 
 
 async def test_concurrent_appends_keep_every_event(store: Roles) -> None:
@@ -252,10 +321,12 @@ async def test_concurrent_settings_applies_store_one_each_version(sql: SqlStore)
 
 
 async def test_api_tokens_are_found_by_hash_and_revoked(sql: SqlStore) -> None:
-    token = ApiToken(id="t1", login="admin", name="crm sync", created_at=5.0)
+    token = ApiToken(id="t1", login="admin", name="crm sync", created_at=5.0, expires_at=99.5, scopes=("read", "agent"))
     await sql.put_api_token(token, "hash-1")
     await sql.put_api_token(ApiToken(id="t2", login="sup", created_at=6.0), "hash-2")
     assert await sql.find_api_token("hash-1") == token
+    second = await sql.find_api_token("hash-2")
+    assert second is not None and (second.expires_at, second.scopes) == (0.0, ("admin",))
     assert await sql.find_api_token("nope") is None
     with pytest.raises(Conflict):
         await sql.put_api_token(ApiToken(id="t1", login="x"), "hash-3")

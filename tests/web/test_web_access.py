@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from cti.server import STORE
 from store.models import User
 from tests.web.web_helpers import PASSWORD, login
 from web.openapi import DOCUMENT
-from web.security import LoginRateLimiter, hash_password, verify_password
+from web.security import LoginRateLimiter, hash_password, safe_next, verify_password
 
 
 def wf(coro, t=10):
@@ -26,16 +27,54 @@ async def test_password_hashes_are_argon2_and_verify() -> None:
     assert not verify_password("not-a-hash", "x")
 
 
-def test_rate_limiter_blocks_after_failures_and_expires() -> None:
-    rl = LoginRateLimiter(max_failures=3, window_s=60)
-    keys = ("ip:1.2.3.4", "login:bob")
+def test_rate_limiter_counts_before_the_check_per_login_and_per_address() -> None:
+    rl = LoginRateLimiter(per_login=3, per_address=5, window_s=60)
+    bob = rl.limits("Bob", "1.2.3.4")
     for t in (0, 1, 2):
-        assert rl.retry_after(keys, t) == 0
-        rl.failed(keys, t)
-    assert rl.retry_after(keys, 3) == 57
-    assert rl.retry_after(("ip:5.6.7.8", "login:bob"), 3) == 57  # per login too
-    assert rl.retry_after(("ip:5.6.7.8", "login:ann"), 3) == 0
-    assert rl.retry_after(keys, 61) == 0
+        assert rl.reserve(bob, t, f"m{t}") == 0
+    assert rl.reserve(bob, 3, "m3") == 57
+    assert rl.reserve(rl.limits("bob", "5.6.7.8"), 3, "x") == 57  # per login, whatever the address
+    assert rl.reserve(rl.limits("ann", "1.2.3.4"), 3, "a1") == 0  # the neighbour still gets in
+    rl.succeeded(rl.limits("ann", "1.2.3.4"), "a1")  # a right password takes its attempt back
+    assert rl.reserve(rl.limits("cy", "1.2.3.4"), 3, "c1") == 0
+    assert rl.reserve(rl.limits("di", "1.2.3.4"), 3, "d1") == 0
+    assert rl.reserve(rl.limits("ed", "1.2.3.4"), 3, "e1") == 57  # the address's bound: 5
+    assert rl.reserve(bob, 61, "m4") == 0
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "\t//evil.example",
+        " //evil.example",
+        "/\\evil.example",
+        "\\/evil.example",
+        "/\r\n\\evil.example/x",
+        "https://evil.example/",
+        "javascript:alert(1)",
+        "evil.example",
+        "/\x00/evil.example",
+        "//evil.example",
+    ],
+)
+def test_redirect_targets_are_read_as_a_browser_reads_them(target: str) -> None:
+    assert safe_next(target) == ""
+
+
+def test_same_origin_paths_are_kept() -> None:
+    assert safe_next("/reports?from=2026-01-01") == "/reports?from=2026-01-01"
+    assert safe_next("/agent\t") == "/agent"  # normalised as the browser would, before the check
+    assert safe_next("/admin/routing#x") == "/admin/routing#x"
+
+
+async def test_login_never_redirects_to_another_host(client: TestClient) -> None:
+    page = await (await wf(client.get("/login"))).text()
+    csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
+    data = {"login": "agent01", "password": PASSWORD, "csrf_token": csrf, "next": "/\t/evil.example"}
+    r = await wf(client.post("/login", data=data, allow_redirects=False))
+    assert r.status == 302 and r.headers["Location"] == "/agent"
 
 
 async def test_login_sets_an_encrypted_httponly_samesite_cookie(client: TestClient) -> None:
@@ -118,7 +157,8 @@ async def test_roles_gate_pages(client: TestClient) -> None:
 
 async def test_api_tokens_authenticate_without_cookies_and_can_be_revoked(client: TestClient) -> None:
     csrf = await login(client, "admin")
-    r = await wf(client.post("/api/v1/tokens", json={"name": "crm sync"}, headers={"X-CSRF-Token": csrf}))
+    body = {"name": "crm sync", "scopes": ["admin"]}
+    r = await wf(client.post("/api/v1/tokens", json=body, headers={"X-CSRF-Token": csrf}))
     assert r.status == 201
     created = await r.json()
     token = created["token"]

@@ -122,14 +122,20 @@ async def test_unknown_caller_gets_the_new_customer_form_and_account_numbers_res
     assert pop["customer"] is None and pop["new_customer"] is True and pop["history"] == []
     r = await wf(
         client.post(
-            "/api/v1/customers", json={"name": "New Person", "phone": "212 555 0999"}, headers={"X-CSRF-Token": csrf}
+            "/api/v1/customers",
+            json={"name": "New Person", "phone": "212 555 0999", "call_id": "call-3"},
+            headers={"X-CSRF-Token": csrf},
         )
     )
     assert r.status == 201
     card = await r.json()
     assert card["phones"] == ["+12125550999"]
     r = await wf(
-        client.post("/api/v1/customers", json={"name": "x", "phone": "not a phone"}, headers={"X-CSRF-Token": csrf})
+        client.post(
+            "/api/v1/customers",
+            json={"name": "x", "phone": "not a phone", "call_id": "call-3"},
+            headers={"X-CSRF-Token": csrf},
+        )
     )
     assert r.status == 400 and "phone" in (await r.json())["error"]
     # caller now known; and an account number from the IVR wins over an unknown number

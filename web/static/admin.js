@@ -135,13 +135,16 @@
       $("tokens").querySelector("tbody").replaceChildren(...r.data.tokens.map((t) => {
         const rev = el("button", { type: "button" }, "Revoke"); rev.disabled = t.revoked;
         rev.onclick = async () => { await H.api("DELETE", "/api/v1/tokens/" + t.id); load(); };
+        const expired = t.expires_at && t.expires_at * 1000 <= Date.now();
         return el("tr", {}, el("td", {}, t.id), el("td", {}, t.login), el("td", {}, t.name), el("td", {}, H.when(t.created_at)),
-          el("td", {}, t.revoked ? "revoked" : "active"), el("td", {}, rev));
+          el("td", {}, (t.scopes || []).join(", ")), el("td", {}, t.expires_at ? H.when(t.expires_at) : "never"),
+          el("td", {}, t.revoked ? "revoked" : expired ? "expired" : "active"), el("td", {}, rev));
       }));
     };
     $("token-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
-      const body = { name: ev.target.name.value }; if (ev.target.login.value) body.login = ev.target.login.value;
+      const body = { name: ev.target.name.value, scopes: [ev.target.scope.value], expires_in_days: Number(ev.target.days.value) };
+      if (ev.target.login.value) body.login = ev.target.login.value;
       const r = await H.api("POST", "/api/v1/tokens", body);
       if (r.ok) { say(true, "Copy this token now, it is not shown again: " + r.data.token); load(); } else say(false, r.data.error);
     });

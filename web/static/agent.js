@@ -241,6 +241,7 @@
   $("new-customer").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const body = Object.fromEntries(new FormData(ev.target).entries());
+    if (call) body.call_id = call.id;  // an agent creates only the record of the caller they handle
     const res = await H.api("POST", "/api/v1/customers", body);
     if (res.ok) { showCustomer(res.data, false); reply(true, "Customer created"); }
     else reply(false, (res.data && res.data.error) || "error");
