@@ -37,6 +37,10 @@ def register_all(main: click.Group) -> None:
 
     main.add_command(users_cmd.user)
 
+    from cti.commands import history_cmd
+
+    main.add_command(history_cmd.history)
+
     from dialer.dnc_cli import dnc
 
     main.add_command(dnc)
