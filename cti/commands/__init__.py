@@ -41,6 +41,10 @@ def register_all(main: click.Group) -> None:
 
     main.add_command(history_cmd.history)
 
+    from cti.commands import forecast_cmd
+
+    main.add_command(forecast_cmd.forecast)
+
     from dialer.dnc_cli import dnc
 
     main.add_command(dnc)
