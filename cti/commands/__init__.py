@@ -45,6 +45,10 @@ def register_all(main: click.Group) -> None:
 
     main.add_command(forecast_cmd.forecast)
 
+    from cti.commands import plan_cmd
+
+    main.add_command(plan_cmd.plan)
+
     from dialer.dnc_cli import dnc
 
     main.add_command(dnc)

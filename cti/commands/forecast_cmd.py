@@ -11,14 +11,11 @@ from pathlib import Path
 
 import click
 
-from cti.commands.history_cmd import FORMATS, read_history
+from cti.commands.history_cmd import log_options, read_history
 
 
 @click.command("forecast", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("log", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="The log's format.")
-@click.option("--interval", type=click.Choice(["15", "30", "60"]), default="30", show_default=True,
-              help="Interval, minutes.")  # fmt: skip
+@log_options
 @click.option("--holdout-days", type=int, default=0, show_default=True,
               help="Hold out the last N days: fit on the days before, forecast and score these.")  # fmt: skip
 @click.option("--days", type=int, default=7, show_default=True,

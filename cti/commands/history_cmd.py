@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 from tqdm import tqdm
@@ -15,6 +16,14 @@ from cti.commands.common import config_option, load_or_exit
 
 FORMATS = ("anonymous-bank", "csv")
 BATCH = 2000
+
+
+def log_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """LOG, --format and --interval: what `forecast` and `plan` read."""
+    func = click.option("--interval", type=click.Choice(["15", "30", "60"]), default="30", show_default=True,
+                        help="Interval, minutes.")(func)  # fmt: skip
+    func = click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="The log's format.")(func)
+    return click.argument("log", type=click.Path(exists=True, dir_okay=False, path_type=Path))(func)
 
 
 @click.group()

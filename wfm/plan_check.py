@@ -1,0 +1,157 @@
+"""A schedule checked by simulation: the recorded calls of its days replayed through
+the real router (sim.model) with the scheduled agents logged in shift by shift (off
+the phones during breaks), over several seeds. What a replication draws: the patience
+of callers who were served in the log (exponential, the history's mean) and the
+handle time of those who hung up in the log but get served now (exponential, their
+type's mean); everything else is as recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reports.kpi import KpiConfig
+from sim.arrivals import Arrival
+from sim.dists import constant, exponential
+from sim.replicate import combine, seeds_for
+from sim.run import run_scenario
+from sim.scenario import AgentGroup, QueueSpec, Scenario
+from wfm.history import CallRecord
+from wfm.schedule import Shift
+
+
+@dataclass(frozen=True)
+class PlanCheck:
+    summary: dict[str, Any]  # KPI means, ci95, replications
+    per_interval: list[dict[str, Any]]  # recorded vs simulated (first replication)
+
+
+def rules_for(queues: Sequence[str]) -> str:
+    """Any agent takes any call, longest idle first, no wrap-up (the logs record none)."""
+    body = '[defaults]\nstrategy = "longest_idle"\nwrap_up_s = 0\n\n[rona]\nmax_misses = 0\n'
+    return body + "".join(f"\n[queues.{q}]\n" for q in queues)
+
+
+def plan_scenario(
+    calls: Sequence[CallRecord],
+    shifts: Sequence[Shift],
+    start: float,
+    days: int,
+    patience_s: float,
+    aht_by_queue: dict[str, float],
+    sl_threshold_s: float = 20.0,
+    interval_s: int = 1800,
+    shrinkage: float = 0.0,
+) -> tuple[Scenario, list[Arrival]]:
+    """The scenario (clock 0 = `start`) and the recorded arrivals of [start, start + days);
+    the shrinkage the plan allowed for takes each agent off the phones for that share
+    of every hour of its shifts (see `shrink`)."""
+    end = start + days * 86400.0
+    week = sorted((c for c in calls if start <= c.queued_at < end), key=lambda c: c.queued_at)
+    arrivals = [
+        Arrival(
+            c.queued_at - start,
+            c.queue,
+            patience=None if c.answered else c.wait,
+            handle=c.talk if c.answered else None,
+            priority=c.priority,
+        )
+        for c in week
+    ]
+    queues = sorted({c.queue for c in week} | set(aht_by_queue))
+    qspecs = tuple(
+        QueueSpec(
+            q, patience=exponential(patience_s), handle=exponential(aht_by_queue.get(q, 180.0)), wrap_up=constant(0.0)
+        )
+        for q in queues
+    )
+    by_agent: dict[str, list[tuple[float, float]]] = {}
+    names = sorted({sh.agent for sh in shifts})
+    for sh in shifts:
+        offset = names.index(sh.agent) * 613.0  # staggered: not everyone away at once
+        pieces = [(a - start, b - start) for a, b in sh.on_phone()]
+        by_agent.setdefault(sh.agent, []).extend(shrink(pieces, shrinkage, offset))
+    agents = tuple(
+        AgentGroup(f"{a}-", 1, {}, a.rstrip("0123456789"), shifts=tuple(sorted(sh)))
+        for a, sh in sorted(by_agent.items())
+    )
+    sc = Scenario(
+        name="schedule check",
+        seed=1,
+        duration_s=days * 86400.0,
+        queues=qspecs,
+        agents=agents,
+        rules_text=rules_for(queues),
+        rules_filename="<schedule check rules>",
+        kpi=KpiConfig(sl_threshold_s=sl_threshold_s, interval_s=interval_s),
+    )
+    return sc, arrivals
+
+
+def shrink(pieces: Sequence[tuple[float, float]], share: float, offset: float) -> list[tuple[float, float]]:
+    """On-phone pieces less `share` of every hour (absence, coaching, meetings: what
+    shrinkage stands for), in one block per hour starting `offset` s (mod the hour's
+    free part) into it."""
+    if share <= 0:
+        return list(pieces)
+    away = share * 3600.0
+    out = []
+    for a, b in pieces:
+        t = a
+        hour = a
+        while hour < b:
+            lo = hour + offset % (3600.0 - away)
+            hi = lo + away
+            if lo > t:
+                out.append((t, min(lo, b)))
+            t = max(t, hi)
+            hour += 3600.0
+        if t < b:
+            out.append((t, b))
+    return [(x, y) for x, y in out if y > x]
+
+
+def check_plan(
+    sc: Scenario,
+    arrivals: list[Arrival],
+    replications: int = 5,
+    seed: int = 1,
+    recorded: Sequence[CallRecord] = (),
+    start: float = 0.0,
+    progress: Callable[[float], None] | None = None,
+) -> PlanCheck:
+    """Run the scenario `replications` times (seeds seed, seed + 1, ...)."""
+    summaries = []
+    first = None
+    seeds = seeds_for(seed, replications)
+    for k, s in enumerate(seeds):
+        step = (lambda f, k=k: progress((k + f) / len(seeds))) if progress else None
+        r = run_scenario(sc, s, None, step, arrivals)
+        summaries.append(r.summary())
+        first = first or r
+    assert first is not None
+    return PlanCheck(combine(summaries), side_by_side(first.report.intervals, recorded, start, sc.kpi))
+
+
+def side_by_side(
+    simulated: Sequence[dict[str, Any]], recorded: Sequence[CallRecord], start: float, cfg: KpiConfig
+) -> list[dict[str, Any]]:
+    """Per interval: the recorded figures (from the log) beside the simulated ones."""
+    from reports.kpi import batch_report
+    from wfm.history import call_events
+
+    rec = batch_report(call_events(recorded, presence=False), cfg).intervals if recorded else []
+    rec_by = {round(i["start"] - start): i for i in rec}
+    keys = ("offered", "answered", "abandoned", "asa", "service_level_offered")
+    out = []
+    for i in simulated:
+        r = rec_by.get(round(i["start"]), {})
+        out.append(
+            {
+                "start": start + i["start"],
+                **{f"sim_{k}": i.get(k) for k in keys},
+                **{f"recorded_{k}": r.get(k) for k in keys},
+            }
+        )
+    return out
