@@ -8,7 +8,11 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.run import SimResult
+    from sim.scenario import Scenario
 
 # summary keys that describe the run, not the call centre (no interval for them)
 NOT_KPIS = frozenset({"seed", "rules_version", "router_build", "wall_s", "sim_calls_per_s", "simulated_calls",
@@ -56,6 +60,8 @@ def combine(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     for k in ("wall_s", "simulated_calls"):
         if all(_numeric(s.get(k)) for s in summaries):
             out[k] = sum(s[k] for s in summaries)
+    if _numeric(out.get("wall_s")) and out["wall_s"] > 0 and _numeric(out.get("simulated_calls")):
+        out["sim_calls_per_s"] = out["simulated_calls"] / out["wall_s"]
     out.pop("seed", None)
     return out
 
@@ -87,5 +93,33 @@ def seeds_for(base: int, n: int) -> list[int]:
     return [base + i for i in range(n)]
 
 
-def replicate(run: Callable[[int], Mapping[str, Any]], seeds: Sequence[int]) -> list[Mapping[str, Any]]:
-    return [run(s) for s in seeds]
+def run_replications(
+    scenarios: Sequence[Scenario],
+    rules: Sequence[Any],
+    seeds: Sequence[int],
+    progress: Callable[[float], None] | None = None,
+    arrivals: list[Any] | None = None,
+) -> tuple[list[SimResult], list[list[dict[str, Any]]]]:
+    """Each arm (scenario i with rules i) run once per seed, on the same recorded
+    callers (a replay is loaded once; or `arrivals`) and the same seeds: common random
+    numbers. Returns
+    each arm's first run (for the reports) and every run's summary, arm by arm."""
+    from sim.model import load_replay
+    from sim.run import run_scenario
+
+    if arrivals is None and scenarios[0].replay is not None:
+        arrivals = load_replay(scenarios[0])
+    firsts: list[SimResult] = []
+    summaries: list[list[dict[str, Any]]] = [[] for _ in scenarios]
+    total = len(seeds) * len(scenarios)
+    done = 0
+    for seed in seeds:
+        for arm, (sc, rs) in enumerate(zip(scenarios, rules, strict=True)):
+            base = done / total
+            step = (lambda f, b=base: progress(b + f / total)) if progress else None
+            r = run_scenario(sc, seed, rs, step, arrivals)
+            summaries[arm].append(r.summary())
+            if len(firsts) <= arm:
+                firsts.append(r)
+            done += 1
+    return firsts, summaries

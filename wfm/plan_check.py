@@ -14,10 +14,10 @@ from typing import Any
 from reports.kpi import KpiConfig
 from sim.arrivals import Arrival
 from sim.dists import constant, exponential
-from sim.replicate import combine, seeds_for
-from sim.run import run_scenario
+from sim.replicate import combine, run_replications, seeds_for
 from sim.scenario import AgentGroup, QueueSpec, Scenario
 from wfm.history import CallRecord
+from wfm.replay_report import pair_intervals, recorded_intervals
 from wfm.schedule import Shift
 
 
@@ -122,36 +122,7 @@ def check_plan(
     progress: Callable[[float], None] | None = None,
 ) -> PlanCheck:
     """Run the scenario `replications` times (seeds seed, seed + 1, ...)."""
-    summaries = []
-    first = None
-    seeds = seeds_for(seed, replications)
-    for k, s in enumerate(seeds):
-        step = (lambda f, k=k: progress((k + f) / len(seeds))) if progress else None
-        r = run_scenario(sc, s, None, step, arrivals)
-        summaries.append(r.summary())
-        first = first or r
-    assert first is not None
-    return PlanCheck(combine(summaries), side_by_side(first.report.intervals, recorded, start, sc.kpi))
-
-
-def side_by_side(
-    simulated: Sequence[dict[str, Any]], recorded: Sequence[CallRecord], start: float, cfg: KpiConfig
-) -> list[dict[str, Any]]:
-    """Per interval: the recorded figures (from the log) beside the simulated ones."""
-    from reports.kpi import batch_report
-    from wfm.history import call_events
-
-    rec = batch_report(call_events(recorded, presence=False), cfg).intervals if recorded else []
-    rec_by = {round(i["start"] - start): i for i in rec}
-    keys = ("offered", "answered", "abandoned", "asa", "service_level_offered")
-    out = []
-    for i in simulated:
-        r = rec_by.get(round(i["start"]), {})
-        out.append(
-            {
-                "start": start + i["start"],
-                **{f"sim_{k}": i.get(k) for k in keys},
-                **{f"recorded_{k}": r.get(k) for k in keys},
-            }
-        )
-    return out
+    firsts, summaries = run_replications([sc], [None], seeds_for(seed, replications), progress, arrivals)
+    first = firsts[0]
+    rows = pair_intervals(first.report.intervals, recorded_intervals(recorded, sc.kpi), start)
+    return PlanCheck(combine(summaries[0]), rows)
