@@ -165,6 +165,8 @@ def forecast(
         raise ForecastError(f"{days} day(s) of history: need 14 before the {holdout_days} held-out day(s)")
     if not holdout_days and not horizon_days:
         raise ForecastError("nothing to forecast: give --holdout-days or --days")
+    if days - holdout_days < 7:
+        raise ForecastError(f"{days - holdout_days} day(s) of history to learn from: need a week (every weekday)")
     train_end = day_n - holdout_days * DAY
     fc_start = train_end if holdout_days else day_n
     fc_end = day_n if holdout_days else day_n + horizon_days * DAY

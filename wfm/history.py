@@ -297,6 +297,42 @@ def call_events(calls: Iterable[CallRecord], presence: bool = True, gap_s: float
     return [e for _, _, e in keyed]
 
 
+def records_from_events(events: Iterable[Event]) -> list[CallRecord]:
+    """Call records back from stored events (what `call_events` writes, or the live
+    server's log): a call's first CallQueued, its first CallConnected (agent, answer),
+    then CallEnded and WrapUpEnded, or CallAbandoned. A call still open at the end of
+    the events is left out."""
+    queued: dict[str, CallQueued] = {}
+    connected: dict[str, CallConnected] = {}
+    ended: dict[str, float] = {}
+    out: dict[str, CallRecord] = {}
+    for e in events:
+        cid = getattr(e, "call_id", "")
+        if isinstance(e, CallQueued):
+            queued.setdefault(cid, e)
+        elif cid not in queued or cid in out:
+            continue
+        elif isinstance(e, CallConnected):
+            connected.setdefault(cid, e)
+        elif isinstance(e, CallAbandoned) and cid not in connected:
+            q = queued[cid]
+            out[cid] = CallRecord(cid, q.queue, q.at, e.at - q.at, False, priority=q.priority,
+                                  customer_id=q.customer_id)  # fmt: skip
+        elif isinstance(e, CallEnded) and cid in connected:
+            ended.setdefault(cid, e.at)
+        elif isinstance(e, WrapUpEnded) and cid in ended:
+            q, c = queued[cid], connected[cid]
+            wrap = e.at - ended[cid]
+            out[cid] = CallRecord(cid, q.queue, q.at, c.at - q.at, True, ended[cid] - c.at, wrap or None,
+                                  c.agent_id, q.priority, q.customer_id)  # fmt: skip
+    for cid, end in ended.items():  # ended with no wrap-up recorded
+        if cid not in out:
+            q, c = queued[cid], connected[cid]
+            out[cid] = CallRecord(cid, q.queue, q.at, c.at - q.at, True, end - c.at, None, c.agent_id, q.priority,
+                                  q.customer_id)  # fmt: skip
+    return sorted(out.values(), key=lambda r: (r.queued_at, r.call_id))
+
+
 def dedupe_key(source: str, event: Event) -> str:
     """One key per imported event: importing the same log again stores nothing twice."""
     ident = getattr(event, "call_id", "") or getattr(event, "agent_id", "")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from cti.commands.history_cmd import log_options, read_history
+from cti.commands.history_cmd import load_calls, log_options
 
 
 @click.command("forecast", context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,9 +25,11 @@ from cti.commands.history_cmd import log_options, read_history
 @click.option("--level", type=float, default=0.9, show_default=True, help="Prediction interval's coverage.")
 @click.option("--json", "json_out", default=None, help="Write the forecast as one JSON object ('-' = stdout).")
 def forecast(
-    log: Path,
-    fmt: str,
+    log: Path | None,
+    fmt: str | None,
     interval: str,
+    from_store: bool,
+    config_path: str | None,
     holdout_days: int,
     days: int,
     holidays: tuple[str, ...],
@@ -43,9 +45,7 @@ def forecast(
 
     if not 0 < level < 1:
         raise click.ClickException(f"--level: must be between 0 and 1, got {level}")
-    calls, rejected = read_history(log, fmt, progress=json_out != "-")
-    for r in rejected:
-        click.echo(f"{log}:{r.line}: rejected: {r.reason}", err=True)
+    calls = load_calls(log, fmt, from_store, config_path, quiet=json_out == "-")
     try:
         result = run(calls, int(interval) * 60, holdout_days, days, parse_holidays(holidays), level)
     except ForecastError as exc:

@@ -19,11 +19,44 @@ BATCH = 2000
 
 
 def log_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """LOG, --format and --interval: what `forecast` and `plan` read."""
+    """LOG and --format, or --from-store (and --config), and --interval: what `forecast`
+    and `plan` read (see `load_calls`)."""
+    func = config_option(func)
+    func = click.option("--from-store", is_flag=True,
+                        help="Read the calls from the store's event log instead of a LOG file.")(func)  # fmt: skip
     func = click.option("--interval", type=click.Choice(["15", "30", "60"]), default="30", show_default=True,
                         help="Interval, minutes.")(func)  # fmt: skip
-    func = click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="The log's format.")(func)
-    return click.argument("log", type=click.Path(exists=True, dir_okay=False, path_type=Path))(func)
+    func = click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="LOG's format.")(func)
+    return click.argument("log", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))(func)
+
+
+def load_calls(log: Path | None, fmt: str | None, from_store: bool, config_path: str | None, quiet: bool) -> list:
+    """The calls of LOG (rejected rows listed on stderr) or of the store's event log."""
+    if (log is None) == (not from_store):
+        raise click.UsageError("give a LOG file (with --format) or --from-store")
+    if log is not None:
+        if fmt is None:
+            raise click.UsageError("--format: required with a LOG file (anonymous-bank or csv)")
+        calls, rejected = read_history(log, fmt, progress=not quiet)
+        for r in rejected:
+            click.echo(f"{log}:{r.line}: rejected: {r.reason}", err=True)
+        return calls
+    from store import open_store
+    from wfm.history import records_from_events
+
+    config = load_or_exit(config_path).config
+
+    async def read() -> list:
+        store = await open_store(config.store)
+        try:
+            return [s.event async for s in store.iter_events(float("-inf"), float("inf"))]
+        finally:
+            await store.close()
+
+    calls = records_from_events(asyncio.run(read()))
+    if not calls:
+        raise click.ClickException("the store's event log holds no queued call (see `hotline history import`)")
+    return calls
 
 
 @click.group()

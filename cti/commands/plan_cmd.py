@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from cti.commands.history_cmd import log_options, read_history
+from cti.commands.history_cmd import load_calls, log_options
 
 
 @click.command("plan", context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,9 +31,11 @@ from cti.commands.history_cmd import log_options, read_history
 @click.option("--seed", type=int, default=1, show_default=True, help="First replication's seed.")
 @click.option("--json", "json_out", default=None, help="Write the plan as one JSON object ('-' = stdout).")
 def plan(
-    log: Path,
-    fmt: str,
+    log: Path | None,
+    fmt: str | None,
     interval: str,
+    from_store: bool,
+    config_path: str | None,
     holdout_days: int,
     days: int,
     target_sl: float,
@@ -55,9 +57,7 @@ def plan(
     if not 0 <= shrinkage < 1:
         raise click.ClickException(f"--shrinkage: must be in [0, 1), got {shrinkage}")
     quiet = json_out == "-"
-    calls, rejected = read_history(log, fmt, progress=not quiet)
-    for r in rejected:
-        click.echo(f"{log}:{r.line}: rejected: {r.reason}", err=True)
+    calls = load_calls(log, fmt, from_store, config_path, quiet=quiet)
     bar = None
     progress = None
     if not quiet:

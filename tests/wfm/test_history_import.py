@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from cti.cli import main
 from events import AgentLoggedIn, CallConnected
 from reports.kpi import KpiConfig, batch_report
 from store import open_store
-from wfm.history import Rejected, call_events, read_anonymous_bank, read_calls_csv
+from wfm.history import Rejected, call_events, read_anonymous_bank, read_calls_csv, records_from_events
 
 LOG = Path(__file__).resolve().parents[2] / "data" / "anonymous-bank" / "february-1999.tsv"
 
@@ -112,6 +113,34 @@ def test_import_into_postgresql_round_trips(tmp_path: Path, fresh_pg_url: str) -
     assert any(isinstance(e, AgentLoggedIn) for e in events)
     assert not [e for e in events if isinstance(e, CallConnected) and e.agent_id == "NO_SERVER"]
     _check_against(batch_report(events).to_dict(), _independent(LOG, dates))
+    # the calls read back from the store are the log's
+    from_log = [
+        c for _, c in read_anonymous_bank(log.open(newline="")) if c is not None and not isinstance(c, Rejected)
+    ]
+    assert records_from_events(events) == sorted(from_log, key=lambda c: (c.queued_at, c.call_id))
+    # two days are too few to forecast from: said so
+    fc = CliRunner().invoke(main, ["forecast", "--from-store", "--config", str(config), "--days", "1"])
+    assert fc.exit_code == 1 and "2 day(s) of history to learn from: need a week" in fc.output
+
+
+def test_forecast_from_a_store_with_a_week_of_history(tmp_path: Path) -> None:
+    dates = {f"9902{d:02d}" for d in range(15, 22)}
+    lines = LOG.read_text().splitlines(keepends=True)
+    log = tmp_path / "week.tsv"
+    log.write_text(lines[0] + "".join(ln for ln in lines[1:] if ln.split("\t")[5] in dates))
+    config = tmp_path / "hotline.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{tmp_path}/h.sqlite3"\n')
+    imp = CliRunner().invoke(main, ["history", "import", str(log), "--format", "anonymous-bank", "--no-presence",
+                                    "--config", str(config)])  # fmt: skip
+    assert imp.exit_code == 0, imp.output
+    args = ["--interval", "60", "--holdout-days", "0", "--days", "2", "--json", "-"]
+    from_store = CliRunner().invoke(main, ["forecast", "--from-store", "--config", str(config), *args])
+    from_file = CliRunner().invoke(main, ["forecast", str(log), "--format", "anonymous-bank", *args])
+    assert from_store.exit_code == 0, from_store.output
+    out = json.loads(from_store.output)
+    assert out["train"] == ["1999-02-15T00:00:00+00:00", "1999-02-22T00:00:00+00:00"]
+    assert len(out["intervals"]) == 48 and out["intervals"][0]["start"] == "1999-02-22T00:00:00+00:00"
+    assert out == json.loads(from_file.output)  # the store gives back the log's calls
 
 
 def test_generic_csv_rejects_rows_by_line() -> None:
@@ -134,6 +163,13 @@ def test_generic_csv_rejects_rows_by_line() -> None:
     assert report["overall"]["answered"] == 2 and report["overall"]["abandoned"] == 1
     assert report["agents"]["ann"]["total"]["aht"] == 330.0  # talk 300 + recorded wrap 30
     assert report["queues"]["sales"]["total"]["aht"] == 195.0  # (330 + 60) / 2
+
+
+def test_forecast_wants_a_log_or_the_store() -> None:
+    r = CliRunner().invoke(main, ["forecast", "--holdout-days", "7"])
+    assert r.exit_code == 2 and "give a LOG file (with --format) or --from-store" in r.output
+    r = CliRunner().invoke(main, ["forecast", str(LOG)])
+    assert r.exit_code == 2 and "--format: required" in r.output
 
 
 def test_a_file_in_another_format_is_named() -> None:
