@@ -18,6 +18,21 @@ W, H = 760, 260
 ML, MR, MT, MB = 56, 16, 20, 46
 
 
+CSS = ("body{font-family:system-ui,sans-serif;margin:24px;max-width:1100px;color:#222}"
+       "table{border-collapse:collapse;margin:8px 0 20px;font-size:13px}"
+       "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}"
+       "td:first-child{text-align:left}figure{margin:8px 0 20px}figcaption{font-weight:600;margin-bottom:4px}"
+       "pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px}"
+       ".legend{font-size:12px;margin:2px 0 0 56px}.key{margin-right:14px;white-space:nowrap}"
+       ".key i{display:inline-block;width:10px;height:10px;margin-right:4px}")  # fmt: skip
+
+
+def page(title: str, body: list[str]) -> str:
+    """A whole self-contained page: no script, no link outside it."""
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+            f"<style>{CSS}</style></head><body>" + "\n".join(body) + "</body></html>\n")  # fmt: skip
+
+
 def _e(s: Any) -> str:
     return html.escape(str(s), quote=True)
 
@@ -242,17 +257,18 @@ def _staffing_chart(results: Sequence[SimResult], names: Sequence[str], labels: 
                       pct=False)  # fmt: skip
 
 
-def _side_by_side(rows: Sequence[dict[str, Any]]) -> str:
-    labels = [_clock(r["start"]) for r in rows]
+def _side_by_side(rows: Sequence[dict[str, Any]], labels: Sequence[str] | None = None) -> str:
+    """The replay's table and chart; `labels` name the intervals (default: HH:MM)."""
+    labels = list(labels) if labels is not None else [_clock(r["start"]) for r in rows]
     chart = line_chart(labels, [[r["recorded_service_level_offered"] for r in rows],
                                 [r["sim_service_level_offered"] for r in rows]],
                        ["recorded (the log)", "simulated"],
                        "Service level per interval, recorded vs simulated (answered within T / offered)",
                        "service level")  # fmt: skip
-    table = _table([[_clock(r["start"]), _fmt(r["recorded_offered"]), _fmt(r["sim_offered"]),
+    table = _table([[lab, _fmt(r["recorded_offered"]), _fmt(r["sim_offered"]),
                      _fmt(r["recorded_abandoned"]), _fmt(r["sim_abandoned"]), _fmt(r["recorded_asa"]),
                      _fmt(r["sim_asa"]), _fmt(r["recorded_service_level_offered"], True),
-                     _fmt(r["sim_service_level_offered"], True)] for r in rows],
+                     _fmt(r["sim_service_level_offered"], True)] for lab, r in zip(labels, rows, strict=True)],
                    ["interval", "offered (log)", "offered (sim)", "abandoned (log)", "abandoned (sim)",
                     "ASA s (log)", "ASA s (sim)", "SL (log)", "SL (sim)"])  # fmt: skip
     return "<h2>Replay: recorded and simulated, per interval</h2>" + chart + table
@@ -389,14 +405,4 @@ def render_html(
     body.append("<h2>Scenario</h2><pre>" + _e(json.dumps(sc.source, indent=2, default=str)) + "</pre>")
     if sc.rules_text:
         body.append(f"<h3>Routing rules ({_e(sc.rules_filename)})</h3><pre>{_e(sc.rules_text)}</pre>")
-    css = ("body{font-family:system-ui,sans-serif;margin:24px;max-width:1000px;color:#222}"
-           "table{border-collapse:collapse;margin:8px 0 20px;font-size:13px}"
-           "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}"
-           "td:first-child{text-align:left}figure{margin:8px 0 20px}figcaption{font-weight:600;margin-bottom:4px}"
-           "pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px}"
-           ".legend{font-size:12px;margin:2px 0 0 56px}.key{margin-right:14px;white-space:nowrap}"
-           ".key i{display:inline-block;width:10px;height:10px;margin-right:4px}")  # fmt: skip
-    return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Hotline simulation: '
-        f"{_e(sc.name)}</title><style>{css}</style></head><body>" + "\n".join(body) + "</body></html>\n"
-    )
+    return page(f"Hotline simulation: {sc.name}", body)

@@ -32,9 +32,15 @@ def make_plan(
     replications: int = 5,
     seed: int = 1,
     progress: Callable[[float], None] | None = None,
+    *,
+    outbound_h_per_day: float = 0.0,
+    outbound_window: tuple[float, float] = (9 * 3600.0, 20 * 3600.0),
 ) -> dict[str, Any]:
     """The plan for the held-out days (checked by replaying what was recorded on them)
-    or, with holdout_days = 0, for the `days` after the history (not checkable)."""
+    or, with holdout_days = 0, for the `days` after the history (not checkable).
+    Blended: `outbound_h_per_day` agent-hours of outbound calling each day inside
+    `outbound_window`, placed where inbound leaves slack first; the check takes the
+    dialling agents off inbound."""
     fc = forecast(calls, interval_s, holdout_days, days, holidays)
     train = [c for c in calls if c.queued_at < fc.train_end]
     patience = mean_patience(train)
@@ -49,10 +55,15 @@ def make_plan(
         shrinkage,
     )
     start = fc.intervals[0].start
+    n_days = len(fc.intervals) * interval_s // DAY
     sched = solve([r.scheduled for r in req], start, interval_s, templates)
+    inbound_paid = sched.paid_hours
+    if outbound_h_per_day > 0:
+        sched = solve([r.scheduled for r in req], start, interval_s, templates,
+                      outbound_h=[outbound_h_per_day] * n_days, outbound_window=outbound_window)  # fmt: skip
     out: dict[str, Any] = {
         "start": _iso(start),
-        "days": len(fc.intervals) * interval_s // DAY,
+        "days": n_days,
         "interval_s": interval_s,
         "target_sl": target_sl,
         "sl_threshold_s": threshold_s,
@@ -63,6 +74,12 @@ def make_plan(
         "paid_hours": sched.paid_hours,
         "required_hours": sum(r.scheduled for r in req) * interval_s / 3600.0,
         "solver": {"status": sched.status, **sched.extra},
+        "outbound": {
+            "hours_per_day": outbound_h_per_day,
+            "window": [outbound_window[0], outbound_window[1]],
+            "placed_hours": sum(sched.outbound) * interval_s / 3600.0,
+            "extra_paid_hours": sched.paid_hours - inbound_paid,
+        },
         "uncovered": [{"start": _iso(start + i * interval_s), "short": k} for i, k in sorted(sched.uncovered.items())],
         "intervals": [
             {
@@ -72,6 +89,10 @@ def make_plan(
                 "agents": r.agents,
                 "required": r.scheduled,
                 "scheduled": sched.scheduled[i],
+                "outbound": sched.outbound[i],
+                "forecast_low": fc.intervals[i].low,
+                "forecast_high": fc.intervals[i].high,
+                "actual": fc.intervals[i].actual,
             }
             for i, r in enumerate(req)
         ],
@@ -94,7 +115,7 @@ def make_plan(
         end = start + out["days"] * DAY
         recorded = [c for c in calls if start <= c.queued_at < end]
         sc, arrivals = plan_scenario(
-            calls, sched.shifts, start, out["days"], patience, aht, threshold_s, interval_s, shrinkage
+            calls, sched.shifts, start, out["days"], patience, aht, threshold_s, interval_s, shrinkage, sched.outbound
         )
         check = check_plan(sc, arrivals, replications, seed, recorded, start, progress)
         out["simulated"] = check.summary

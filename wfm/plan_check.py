@@ -43,10 +43,12 @@ def plan_scenario(
     sl_threshold_s: float = 20.0,
     interval_s: int = 1800,
     shrinkage: float = 0.0,
+    outbound: Sequence[int] = (),
 ) -> tuple[Scenario, list[Arrival]]:
     """The scenario (clock 0 = `start`) and the recorded arrivals of [start, start + days);
     the shrinkage the plan allowed for takes each agent off the phones for that share
-    of every hour of its shifts (see `shrink`)."""
+    of every hour of its shifts (see `shrink`); outbound[i] agents on the phones in
+    interval i are dialling out, off inbound (see `take_for_outbound`)."""
     end = start + days * 86400.0
     week = sorted((c for c in calls if start <= c.queued_at < end), key=lambda c: c.queued_at)
     arrivals = [
@@ -72,6 +74,8 @@ def plan_scenario(
         offset = names.index(sh.agent) * 613.0  # staggered: not everyone away at once
         pieces = [(a - start, b - start) for a, b in sh.on_phone()]
         by_agent.setdefault(sh.agent, []).extend(shrink(pieces, shrinkage, offset))
+    if any(outbound):
+        by_agent = take_for_outbound(by_agent, outbound, interval_s)
     agents = tuple(
         AgentGroup(f"{a}-", 1, {}, a.rstrip("0123456789"), shifts=tuple(sorted(sh)))
         for a, sh in sorted(by_agent.items())
@@ -110,6 +114,31 @@ def shrink(pieces: Sequence[tuple[float, float]], share: float, offset: float) -
         if t < b:
             out.append((t, b))
     return [(x, y) for x, y in out if y > x]
+
+
+def take_for_outbound(
+    pieces: dict[str, list[tuple[float, float]]], outbound: Sequence[int], interval_s: int
+) -> dict[str, list[tuple[float, float]]]:
+    """Take outbound[i] of the agents on the phones through interval i off inbound for
+    that interval (in turn, so that dialling is spread over the agents)."""
+    out = {a: sorted(p) for a, p in pieces.items()}
+    turn = 0
+    for i, k in enumerate(outbound):
+        if k <= 0:
+            continue
+        lo, hi = i * interval_s, (i + 1) * interval_s
+        present = [a for a in sorted(out) if any(x <= lo and hi <= y for x, y in out[a])]
+        for j in range(min(k, len(present))):
+            a = present[(turn + j) % len(present)]
+            cut: list[tuple[float, float]] = []
+            for x, y in out[a]:
+                if x <= lo and hi <= y:
+                    cut += [(x, lo), (hi, y)]
+                else:
+                    cut.append((x, y))
+            out[a] = [(x, y) for x, y in cut if y > x]
+        turn += k
+    return out
 
 
 def check_plan(

@@ -11,6 +11,9 @@ The program, over a week of intervals (or any whole number of days):
   prohibitive cost where no template reaches (reported as `uncovered`, not hidden);
 - each day: shifts of t <= n[t]; the week: shifts of t <= days_per_week[t] * n[t] (the
   days off); a part-time template's paid hours <= max_share[t] * all paid hours;
+- blended: o[i] >= 0 integer agents dialling out in interval i (inside the outbound
+  window), on top of the inbound requirement, with each day's outbound agent-hours
+  reached; slack the inbound shifts leave costs nothing, so outbound goes there first;
 - minimise paid hours (+ a small cost per head, so that ties go to fewer people).
 
 Those day and week bounds are exactly what lets the roster exist: dealing each day's
@@ -94,6 +97,7 @@ class Schedule:
     status: str
     extra: dict[str, Any] = field(default_factory=dict)
     uncovered: dict[int, int] = field(default_factory=dict)  # interval -> agents short (no shift reaches it)
+    outbound: list[int] = field(default_factory=list)  # agents dialling per interval (blended)
 
 
 def _covers(lo: float, hi: float, t0: float, interval_s: int, n: int) -> range:
@@ -110,9 +114,14 @@ def solve(
     templates: Sequence[ShiftTemplate] = DEFAULT_TEMPLATES,
     time_limit_s: float = 60.0,
     head_cost_h: float = 0.01,
+    outbound_h: Sequence[float] = (),
+    outbound_window: tuple[float, float] = (9 * 3600.0, 20 * 3600.0),
 ) -> Schedule:
     """Shifts covering required[i] agents in [start + i*interval_s, ...) (start at a
-    midnight, whole days) at the fewest paid hours."""
+    midnight, whole days) at the fewest paid hours. Blended: outbound_h[d] agent-hours
+    of outbound calling on day d, inside outbound_window (seconds of the day), on top of
+    the inbound requirement: they go where inbound leaves slack first, since slack is
+    already paid for (Schedule.outbound: agents dialling per interval)."""
     n = len(required)
     if n * interval_s % DAY or start % DAY:
         raise ScheduleError("the requirement must cover whole days from a midnight")
@@ -135,11 +144,26 @@ def solve(
                 for a, b in pieces:
                     for i in _covers(a, b, start, interval_s, n):
                         covering[i].append(v)
+    dialling: dict[int, Any] = {}  # agents on outbound per interval (blended)
+    for d, hours in enumerate(outbound_h[:days]):
+        if hours <= 0:
+            continue
+        window = [i for i in range(d * DAY // interval_s, (d + 1) * DAY // interval_s)
+                  if outbound_window[0] <= (i * interval_s) % DAY < outbound_window[1] and covering[i]]  # fmt: skip
+        if not window:
+            raise ScheduleError(f"day {d}: no shift reaches the outbound window")
+        for i in window:
+            dialling[i] = h.addIntegral(lb=0, name=f"out_{i}")
+        h.addConstr(sum((dialling[i] * (interval_s / 3600.0) for i in window[1:]),
+                        dialling[window[0]] * (interval_s / 3600.0)) >= hours)  # fmt: skip
     short: dict[int, Any] = {}  # agents missing in an interval no shift can cover enough
     for i, r in enumerate(required):
         if r > 0:
             short[i] = h.addVariable(lb=0, name=f"short_{i}")
-            h.addConstr(sum(covering[i], short[i]) >= r)
+            need = sum(covering[i], short[i]) - dialling[i] if i in dialling else sum(covering[i], short[i])
+            h.addConstr(need >= r)
+        elif i in dialling:
+            h.addConstr(sum(covering[i][1:], covering[i][0]) - dialling[i] >= 0)
     by_t = {t.name: t for t in templates}
     for t in templates:
         week = [v for (d, name, _), v in shifts.items() if name == t.name]
@@ -155,6 +179,7 @@ def solve(
             h.addConstr(sum(mine[1:], mine[0]) <= t.max_share * sum(every[1:], every[0]))
     cost = [by_t[name].hours * v for (_, name, _), v in shifts.items()] + [head_cost_h * v for v in heads.values()]
     cost += [SHORT_COST_H * v for v in short.values()]
+    cost += [1e-4 * v for v in dialling.values()]  # no more outbound than asked for
     h.minimize(sum(cost[1:], cost[0]))
     status = h.modelStatusToString(h.getModelStatus())
     if h.getInfo().primal_solution_status != 2:  # kSolutionStatusFeasible
@@ -168,8 +193,10 @@ def solve(
         for a, b in sh.on_phone():
             for i in _covers(a, b, start, interval_s, n):
                 on_phone[i] += 1
-    uncovered = {i: required[i] - on_phone[i] for i in short if on_phone[i] < required[i]}
-    return Schedule(roster, headcount, paid, on_phone, status, {"mip_gap": h.getInfo().mip_gap}, uncovered)
+    outbound = [round(h.val(dialling[i])) if i in dialling else 0 for i in range(n)]
+    uncovered = {i: required[i] + outbound[i] - on_phone[i] for i in short if on_phone[i] < required[i] + outbound[i]}
+    return Schedule(roster, headcount, paid, on_phone, status, {"mip_gap": h.getInfo().mip_gap}, uncovered,
+                    outbound)  # fmt: skip
 
 
 def _highs() -> Any:

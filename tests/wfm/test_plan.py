@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from cti.cli import main
 from sim.erlang import evaluate
 from wfm.history import CallRecord
+from wfm.plan_check import take_for_outbound
 from wfm.schedule import ScheduleError, ShiftTemplate, load_templates, solve
 from wfm.staffing import mean_patience, requirements
 
@@ -125,3 +126,52 @@ def test_the_last_week_plan_meets_its_target_in_simulation() -> None:
     low, high = sim["ci95"]["service_level"]
     assert low <= sim["service_level"] <= high
     assert low >= 0.8, sim
+
+
+def test_blended_outbound_goes_into_the_inbound_slack_first() -> None:
+    day = ShiftTemplate("day", 8.0, 8 * H, 8 * H, H, days_per_week=7)  # 08:00-16:00 only
+    required = [0] * 8 + [2, 2, 2, 1, 1, 2, 2, 2] + [0] * 8  # slack of 1 agent at 11:00 and 12:00
+    alone = solve(required, 0.0, 3600, [day])
+    assert alone.paid_hours == 16 and not any(alone.outbound)
+    fits = solve(required, 0.0, 3600, [day], outbound_h=[2.0], outbound_window=(9 * H, 20 * H))
+    assert fits.paid_hours == 16  # the slack takes it: no hour more
+    assert [i for i, o in enumerate(fits.outbound) for _ in range(o)] == [11, 12]
+    more = solve(required, 0.0, 3600, [day], outbound_h=[3.0], outbound_window=(9 * H, 20 * H))
+    assert more.paid_hours == 24 and sum(more.outbound) == 3  # one more shift
+    assert all(9 <= i < 16 for i, o in enumerate(more.outbound) if o)  # inside the window and the shifts
+    assert all(c >= r + o for c, r, o in zip(more.scheduled, required, more.outbound, strict=True))
+
+
+def test_dialling_agents_leave_inbound_for_their_intervals() -> None:
+    pieces = {"a": [(0.0, 7200.0)], "b": [(0.0, 3600.0)], "c": [(1800.0, 7200.0)]}
+    out = take_for_outbound(pieces, [1, 0, 2, 1], 1800)
+    # interval 0 (0-1800): a and b there, a goes; 2 (3600-5400): a and c there, both go;
+    # 3 (5400-7200): a and c there, c's turn
+    assert out["a"] == [(1800.0, 3600.0), (5400.0, 7200.0)]
+    assert out["b"] == [(0.0, 3600.0)]
+    assert out["c"] == [(1800.0, 3600.0)]
+    busy = sum(y - x for p in out.values() for x, y in p)
+    assert busy == sum(y - x for p in pieces.values() for x, y in p) - 4 * 1800.0
+
+
+def test_a_blended_plan_and_its_page(tmp_path: Path) -> None:
+    page = tmp_path / "plan.html"
+    args = ["plan", str(LOG), "--format", "anonymous-bank", "--replications", "1", "--outbound-hours", "8",
+            "--outbound-window", "09:00-20:00", "--json", "-", "--html", str(page)]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    ob = out["outbound"]
+    assert ob["placed_hours"] == 8 * 7
+    assert 0 <= ob["extra_paid_hours"] < ob["placed_hours"]  # most of it fits in the inbound slack
+    for i in out["intervals"]:
+        if i["outbound"]:
+            assert "09:00" <= i["start"][11:16] < "20:00"
+            assert i["scheduled"] >= i["required"] + i["outbound"]
+    html = page.read_text()
+    for text in ("Calls per interval: forecast and actual", "required vs scheduled", "dialling out (blended)",
+                 "Schedule per agent", "Replay: recorded and simulated"):  # fmt: skip
+        assert text in html, text
+    assert "<script" not in html
+    bad = CliRunner().invoke(main, [*args[:6], "--outbound-window", "20:00-09:00"])
+    assert bad.exit_code == 1 and "must run forward" in bad.output
