@@ -39,6 +39,10 @@ class ForecastError(ValueError):
     pass
 
 
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat()
+
+
 @dataclass(frozen=True)
 class IntervalForecast:
     start: float  # epoch seconds
@@ -52,7 +56,7 @@ class IntervalForecast:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "start": datetime.fromtimestamp(self.start, UTC).isoformat(),
+            "start": _iso(self.start),
             "volume": round(self.volume, 3),
             "low": self.low,
             "high": self.high,
@@ -78,11 +82,10 @@ class Forecast:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        iso = lambda t: datetime.fromtimestamp(t, UTC).isoformat()  # noqa: E731
         return {
             "interval_s": self.interval_s,
             "model": "Poisson GLM: day of week + day type x time of day + holiday (statsmodels)",
-            "train": [iso(self.train_start), iso(self.train_end)],
+            "train": [_iso(self.train_start), _iso(self.train_end)],
             "wape": self.wape,
             "seasonal_naive_wape": self.seasonal_naive_wape,
             "prediction_level": self.level,
