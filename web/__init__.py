@@ -16,6 +16,7 @@ def setup(app: web.Application) -> None:
     from web.app import setup as setup_core
     from web.command_status import setup as setup_command_status
     from web.dnc import setup as setup_dnc
+    from web.planning import setup as setup_planning
 
     setup_core(app)
     setup_admin(app)
@@ -23,3 +24,4 @@ def setup(app: web.Application) -> None:
     setup_command_status(app)
     setup_reports(app)
     setup_dnc(app)
+    setup_planning(app)
