@@ -14,6 +14,8 @@ from wfm.plan_check import check_plan, plan_scenario
 from wfm.schedule import DEFAULT_TEMPLATES, ShiftTemplate, solve
 from wfm.staffing import mean_patience, requirements
 
+BUSY_CALLS = 5  # an interval with fewer simulated calls says little about its service level
+
 
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat()
@@ -120,4 +122,8 @@ def make_plan(
         check = check_plan(sc, arrivals, replications, seed, recorded, start, progress)
         out["simulated"] = check.summary
         out["side_by_side"] = [{**row, "start": _iso(row["start"])} for row in check.per_interval]
+        busy = [r for r in check.per_interval if (r["sim_offered"] or 0) >= BUSY_CALLS]
+        out["intervals_meeting_target"] = (
+            sum(1 for r in busy if (r["sim_service_level_offered"] or 0) >= target_sl) / len(busy) if busy else None
+        )
     return out

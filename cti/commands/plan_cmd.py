@@ -120,6 +120,9 @@ def plan(
             iv = ci.get(k)
             span = f"  95% [{iv[0]:.4f}, {iv[1]:.4f}]" if iv else ""
             click.echo(f"simulated {k:<14} {sim[k]:.4f}{span}")
+        share = out.get("intervals_meeting_target")
+        if share is not None:
+            click.echo(f"intervals of 5 calls or more meeting the target (first replication): {share:.0%}")
 
 
 def _window(text: str) -> tuple[float, float]:

@@ -126,6 +126,9 @@ def test_the_last_week_plan_meets_its_target_in_simulation() -> None:
     low, high = sim["ci95"]["service_level"]
     assert low <= sim["service_level"] <= high
     assert low >= 0.8, sim
+    busy = [r for r in out["side_by_side"] if (r["sim_offered"] or 0) >= 5]
+    met = sum(1 for r in busy if r["sim_service_level_offered"] >= 0.8) / len(busy)
+    assert out["intervals_meeting_target"] == met and met > 0.5
 
 
 def test_blended_outbound_goes_into_the_inbound_slack_first() -> None:
