@@ -29,6 +29,7 @@ def forecast(
     fmt: str | None,
     interval: str,
     from_store: bool,
+    queues: tuple[str, ...],
     config_path: str | None,
     holdout_days: int,
     days: int,
@@ -45,7 +46,7 @@ def forecast(
 
     if not 0 < level < 1:
         raise click.ClickException(f"--level: must be between 0 and 1, got {level}")
-    calls = load_calls(log, fmt, from_store, config_path, quiet=json_out == "-")
+    calls = load_calls(log, fmt, from_store, config_path, json_out == "-", queues)
     try:
         result = run(calls, int(interval) * 60, holdout_days, days, parse_holidays(holidays), level)
     except ForecastError as exc:

@@ -22,6 +22,8 @@ def log_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """LOG and --format, or --from-store (and --config), and --interval: what `forecast`
     and `plan` read (see `load_calls`)."""
     func = config_option(func)
+    func = click.option("--queue", "queues", multiple=True, metavar="NAME",
+                        help="Only these queues (repeat): a skill group's own forecast or plan.")(func)  # fmt: skip
     func = click.option("--from-store", is_flag=True,
                         help="Read the calls from the store's event log instead of a LOG file.")(func)  # fmt: skip
     func = click.option("--interval", type=click.Choice(["15", "30", "60"]), default="30", show_default=True,
@@ -30,8 +32,27 @@ def log_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.argument("log", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))(func)
 
 
-def load_calls(log: Path | None, fmt: str | None, from_store: bool, config_path: str | None, quiet: bool) -> list:
-    """The calls of LOG (rejected rows listed on stderr) or of the store's event log."""
+def load_calls(
+    log: Path | None,
+    fmt: str | None,
+    from_store: bool,
+    config_path: str | None,
+    quiet: bool,
+    queues: tuple[str, ...] = (),
+) -> list:
+    """The calls of LOG (rejected rows listed on stderr) or of the store's event log,
+    only those of `queues` when given."""
+    calls = _all_calls(log, fmt, from_store, config_path, quiet)
+    if not queues:
+        return calls
+    known = {c.queue for c in calls}
+    unknown = sorted(set(queues) - known)
+    if unknown:
+        raise click.UsageError(f"--queue: {', '.join(unknown)} not in the history (it has {', '.join(sorted(known))})")
+    return [c for c in calls if c.queue in queues]
+
+
+def _all_calls(log: Path | None, fmt: str | None, from_store: bool, config_path: str | None, quiet: bool) -> list:
     if (log is None) == (not from_store):
         raise click.UsageError("give a LOG file (with --format) or --from-store")
     if log is not None:

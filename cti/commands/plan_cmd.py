@@ -41,6 +41,7 @@ def plan(
     fmt: str | None,
     interval: str,
     from_store: bool,
+    queues: tuple[str, ...],
     config_path: str | None,
     holdout_days: int,
     days: int,
@@ -69,7 +70,7 @@ def plan(
         raise click.ClickException(f"--outbound-hours: must be >= 0, got {outbound_hours}")
     window = _window(outbound_window)
     quiet = json_out == "-"
-    calls = load_calls(log, fmt, from_store, config_path, quiet=quiet)
+    calls = load_calls(log, fmt, from_store, config_path, quiet, queues)
     bar = None
     progress = None
     if not quiet:

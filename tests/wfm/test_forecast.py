@@ -103,3 +103,16 @@ def test_too_short_a_history_is_refused() -> None:
     calls, _ = _generated(1, weeks=2)
     with pytest.raises(ForecastError, match="need 14"):
         forecast(calls, 1800, holdout_days=7)
+
+
+def test_a_skill_group_gets_its_own_forecast() -> None:
+    args = ["forecast", str(LOG), "--format", "anonymous-bank", "--holdout-days", "7", "--json", "-"]
+    result = CliRunner().invoke(main, [*args, "--queue", "NW", "--queue", "NE"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    start = datetime(1999, 2, 22, tzinfo=UTC).timestamp()
+    calls = [c for _, c in read_anonymous_bank(LOG.open(newline="")) if c is not None and hasattr(c, "queue")]
+    week = [c for c in calls if c.queue in ("NW", "NE") and c.queued_at >= start]  # type: ignore[union-attr]
+    assert sum(i["actual"] for i in out["intervals"]) == len(week)
+    bad = CliRunner().invoke(main, [*args, "--queue", "XX"])
+    assert bad.exit_code == 2 and "--queue: XX not in the history" in bad.output
