@@ -173,9 +173,37 @@ def read_event_log(path: str | Path) -> list[Arrival]:
 # ---------------------------------------------------------------- Anonymous Bank
 
 
-def _hms(s: str) -> int:
-    h, m, sec = s.strip().split(":")
-    return int(h) * 3600 + int(m) * 60 + int(sec)
+def _bank_records(path: str | Path, dates: Sequence[str] | None, types: Sequence[str] | None) -> list[Any]:
+    """The log's queued calls (wfm.history reads the format: call ids, the midnight
+    crossing, PHANTOM rows and VRU hang-ups) filed under those dates, of those types, on
+    a clock whose 0 is midnight of the first date. Rejected rows are logged and skipped."""
+    import dataclasses
+
+    from wfm.history import Rejected
+    from wfm.history import read_anonymous_bank as read_rows
+
+    p = Path(path)
+    want_types = set(types) if types else None
+    with p.open(encoding="utf-8", newline="") as fh:
+        header = fh.readline()
+        names = header.rstrip("\r\n").split("\t")
+        col = names.index("date") if "date" in names else -1
+        lines = [header] + [ln for ln in fh if not dates or ln.split("\t")[col] in dates] if col >= 0 else [header]
+    calls = []
+    try:
+        for lineno, item in read_rows(lines):
+            if isinstance(item, Rejected):
+                log.warning("anonymous_bank_bad_row", file=str(p), line=lineno, reason=item.reason)
+            elif item is not None and (want_types is None or item.queue in want_types):
+                calls.append(item)
+    except ValueError as exc:
+        raise ScenarioError(f"{p}: not the Anonymous Bank format ({exc})") from None
+    if not calls:
+        return []
+    first = min(dates) if dates else None
+    d0 = (datetime.strptime(first, "%y%m%d").replace(tzinfo=UTC).timestamp() if first
+          else min(c.queued_at for c in calls) // 86400 * 86400)  # fmt: skip
+    return sorted((dataclasses.replace(c, queued_at=c.queued_at - d0) for c in calls), key=lambda c: c.queued_at)
 
 
 def read_anonymous_bank(
@@ -185,108 +213,24 @@ def read_anonymous_bank(
     calls, and hang-ups with q_time > 0; PHANTOM rows and IVR-only hang-ups are left
     out). Queue = call `type` (PS, PE, IN, NE, NW, TT); time on the clock = seconds
     since midnight of the first selected date (several dates run one after another)."""
-    p = Path(path)
-    want_dates = set(dates) if dates else None
-    want_types = set(types) if types else None
-    rows: list[tuple[str, int, str, int, str, int, int]] = []
-    with p.open(encoding="utf-8", newline="") as fh:
-        header = fh.readline().rstrip("\r\n").split("\t")
-        try:
-            idx = {
-                name: header.index(name)
-                for name in (
-                    "call_id",
-                    "customer_id",
-                    "priority",
-                    "type",
-                    "date",
-                    "q_start",
-                    "q_time",
-                    "outcome",
-                    "ser_time",
-                    "vru_exit",
-                )
-            }
-        except ValueError as exc:
-            raise ScenarioError(f"{p}: not the Anonymous Bank format ({exc})") from None
-        for lineno, raw in enumerate(fh, 2):
-            f = raw.rstrip("\r\n").split("\t")
-            if len(f) < len(header):
-                continue
-            date, typ, outcome = f[idx["date"]], f[idx["type"]].strip(), f[idx["outcome"]].strip()
-            if want_dates is not None and date not in want_dates:
-                continue
-            if want_types is not None and typ not in want_types:
-                continue
-            if outcome == "PHANTOM":
-                continue
-            try:
-                q_time = int(f[idx["q_time"]])
-                ser_time = int(f[idx["ser_time"]])
-                start = _hms(f[idx["q_start"]]) if q_time > 0 else _hms(f[idx["vru_exit"]])
-                prio = int(f[idx["priority"]])
-            except ValueError:
-                log.warning("anonymous_bank_bad_row", file=str(p), line=lineno)
-                continue
-            if outcome == "HANG" and q_time <= 0:
-                continue  # hung up in the IVR: never offered to the queue
-            rows.append((date, start, typ, q_time, outcome, ser_time, prio, f[idx["customer_id"]]))  # type: ignore[arg-type]
-    if not rows:
-        return []
-    day0 = min(r[0] for r in rows)
-    d0 = datetime.strptime(day0, "%y%m%d").replace(tzinfo=UTC)
-    out = []
-    for date, start, typ, q_time, outcome, ser_time, prio, cust in rows:  # type: ignore[misc]
-        day = (datetime.strptime(date, "%y%m%d").replace(tzinfo=UTC) - d0).days
-        out.append(
-            Arrival(
-                at=day * 86400.0 + start,
-                queue=typ,
-                patience=float(q_time) if outcome == "HANG" else None,
-                handle=float(ser_time) if outcome == "AGENT" and ser_time > 0 else None,
-                priority=2 if prio == 2 else 0,
-                customer_id="" if cust == "0" else cust,
-            )
+    return [
+        Arrival(
+            at=c.queued_at,
+            queue=c.queue,
+            patience=None if c.answered else c.wait,
+            handle=c.talk if c.answered and c.talk > 0 else None,
+            priority=c.priority,
+            customer_id=c.customer_id,
         )
-    out.sort(key=lambda a: a.at)
-    return out
+        for c in _bank_records(path, dates, types)
+    ]
 
 
 def anonymous_bank_events(path: str | Path, dates: Sequence[str] | None = None) -> list[object]:
     """The recorded outcomes of the Anonymous Bank calls as domain events (what the
-    live server would have logged): CallQueued at queue entry, then CallConnected at
-    service start (agent = `server`) and CallEnded at service end, or CallAbandoned at
-    queue exit. For checking the KPI library against what the data record."""
-    from events import CallAbandoned as _Ab
-    from events import CallConnected as _Co
-    from events import CallEnded as _En
-    from events import CallQueued as _Qu
+    live server would have logged; wfm.history.call_events: wrap-up closed at the call's
+    end, no-agent rows with no agent, presence derived). For checking the KPI library
+    against what the data record."""
+    from wfm.history import call_events
 
-    p = Path(path)
-    want = set(dates) if dates else None
-    out: list[object] = []
-    with p.open(encoding="utf-8", newline="") as fh:
-        header = fh.readline().rstrip("\r\n").split("\t")
-        ix = {n: i for i, n in enumerate(header)}
-        d0: datetime | None = None
-        for raw in fh:
-            f = raw.rstrip("\r\n").split("\t")
-            if len(f) < len(header) or (want is not None and f[ix["date"]] not in want):
-                continue
-            outcome = f[ix["outcome"]].strip()
-            q_time = int(f[ix["q_time"]])
-            if outcome == "PHANTOM" or (outcome == "HANG" and q_time <= 0):
-                continue
-            day = datetime.strptime(f[ix["date"]], "%y%m%d").replace(tzinfo=UTC)
-            d0 = d0 or day
-            base = (day - d0).days * 86400.0
-            cid = f[ix["call_id"]]
-            start = base + (_hms(f[ix["q_start"]]) if q_time > 0 else _hms(f[ix["vru_exit"]]))
-            out.append(_Qu(start, cid, queue=f[ix["type"]].strip()))
-            if outcome == "AGENT":
-                out.append(_Co(start + q_time, cid, f[ix["server"]].strip()))
-                out.append(_En(start + q_time + int(f[ix["ser_time"]]), cid))
-            else:
-                out.append(_Ab(start + q_time, cid))
-    out.sort(key=lambda e: e.at)  # type: ignore[attr-defined]
-    return out
+    return list(call_events(_bank_records(path, dates, None)))

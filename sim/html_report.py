@@ -18,6 +18,21 @@ W, H = 760, 260
 ML, MR, MT, MB = 56, 16, 20, 46
 
 
+CSS = ("body{font-family:system-ui,sans-serif;margin:24px;max-width:1100px;color:#222}"
+       "table{border-collapse:collapse;margin:8px 0 20px;font-size:13px}"
+       "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}"
+       "td:first-child{text-align:left}figure{margin:8px 0 20px}figcaption{font-weight:600;margin-bottom:4px}"
+       "pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px}"
+       ".legend{font-size:12px;margin:2px 0 0 56px}.key{margin-right:14px;white-space:nowrap}"
+       ".key i{display:inline-block;width:10px;height:10px;margin-right:4px}")  # fmt: skip
+
+
+def page(title: str, body: list[str]) -> str:
+    """A whole self-contained page: no script, no link outside it."""
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+            f"<style>{CSS}</style></head><body>" + "\n".join(body) + "</body></html>\n")  # fmt: skip
+
+
 def _e(s: Any) -> str:
     return html.escape(str(s), quote=True)
 
@@ -51,20 +66,25 @@ def _axes(ymax: float, ylabel: str, pct: bool) -> list[str]:
     return out
 
 
-def _svg(parts: list[str], title: str) -> str:
+def _svg(parts: list[str], title: str, legend: Sequence[str] = ()) -> str:
     return (f'<figure><figcaption>{_e(title)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" '
             f'viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-label="{_e(title)}">'
-            + "".join(parts) + "</svg></figure>")  # fmt: skip
+            + "".join(parts) + "</svg>" + _legend(legend) + "</figure>")  # fmt: skip
 
 
-def _legend(names: Sequence[str]) -> list[str]:
-    out = []
-    x = ML + 10
-    for i, n in enumerate(names):
-        out.append(f'<rect x="{x}" y="4" width="10" height="10" fill="{COLORS[i % len(COLORS)]}"/>'
-                   f'<text x="{x + 14}" y="13" font-size="11">{_e(n)}</text>')  # fmt: skip
-        x += 20 + 7 * len(n)
-    return out
+def _legend(names: Sequence[str]) -> str:
+    """The series' names under the chart, in HTML: they wrap instead of being cut."""
+    if not names:
+        return ""
+    items = "".join(f'<span class="key"><i style="background:{COLORS[i % len(COLORS)]}"></i>{_e(n)}</span>'
+                    for i, n in enumerate(names))  # fmt: skip
+    return f'<div class="legend">{items}</div>'
+
+
+def _label_step(labels: Sequence[str], width: float) -> int:
+    """Every how many x labels to print so that they do not overlap (10 px font)."""
+    widest = max((len(x) for x in labels), default=1) * 6.5 + 8
+    return max(1, math.ceil(len(labels) * widest / width))
 
 
 def bar_chart(
@@ -80,10 +100,10 @@ def bar_chart(
         return f"<p><em>{_e(title)}: no data</em></p>"
     ymax = max([v for s in series for v in s] + [1e-9])
     ymax = 1.0 if pct and ymax <= 1.0 else ymax * 1.05
-    parts = _axes(ymax, ylabel, pct) + _legend(names if len(series) > 1 else [])
+    parts = _axes(ymax, ylabel, pct)
     pw = (W - ML - MR) / n
     bw = max(pw * 0.8 / len(series), 0.5)
-    step = max(1, math.ceil(n / 24))
+    step = _label_step(labels, W - ML - MR)
     for i, lab in enumerate(labels):
         for k, s in enumerate(series):
             v = s[i]
@@ -96,7 +116,7 @@ def bar_chart(
         if i % step == 0:
             x = ML + i * pw + pw / 2
             parts.append(f'<text x="{x:.1f}" y="{H - MB + 14}" font-size="10" text-anchor="middle">{_e(lab)}</text>')
-    return _svg(parts, title)
+    return _svg(parts, title, names if len(series) > 1 else ())
 
 
 def line_chart(
@@ -113,7 +133,7 @@ def line_chart(
     vals = [v for s in series for v in s if v is not None]
     ymax = max([*vals, 1e-09])
     ymax = 1.0 if pct and ymax <= 1.0 else ymax * 1.05
-    parts = _axes(ymax, ylabel, pct) + _legend(names)
+    parts = _axes(ymax, ylabel, pct)
     pw = (W - ML - MR) / max(n - 1, 1)
     for k, s in enumerate(series):
         pts = []
@@ -130,11 +150,11 @@ def line_chart(
                 f'<polyline fill="none" stroke="{COLORS[k % len(COLORS)]}" stroke-width="1.5" '
                 f'points="{" ".join(pts)}"/>'
             )
-    step = max(1, math.ceil(n / 16))
+    step = _label_step(labels, W - ML - MR)
     for i in range(0, n, step):
         x = ML + i * pw if n > 1 else ML + (W - ML - MR) / 2
         parts.append(f'<text x="{x:.1f}" y="{H - MB + 14}" font-size="10" text-anchor="middle">{_e(labels[i])}</text>')
-    return _svg(parts, title)
+    return _svg(parts, title, names)
 
 
 def _histogram(values: Sequence[float], edges: Sequence[float]) -> list[float]:
@@ -175,8 +195,95 @@ _PCT = {"p_wait", "abandon_rate", "service_level", "occupancy", "service_level_a
         "service_level_2", "service_level_3", "transfer_rate", "utilization"}  # fmt: skip
 
 
-def render_html(results: Sequence[SimResult], candidate_name: str | None = None) -> str:
-    """One run, or [current, candidate] for what-if."""
+# the summary's keys as a reader names them, with units
+LABELS = {
+    "offered": "calls offered", "answered": "calls answered", "abandoned": "calls abandoned",
+    "p_wait": "share of calls that waited", "abandon_rate": "abandonment (abandoned / offered)",
+    "asa": "average speed of answer, s", "service_level": "service level (answered within T / offered)",
+    "occupancy": "agent occupancy (busy / logged in and working)", "sim_calls_per_s": "simulated calls per second",
+    "sl_threshold_s": "service-level threshold T, s", "service_level_answered": "service level (within T / answered)",
+    "service_level_2": "service level ((answered + abandoned) within T / both)",
+    "service_level_3": "service level (within T / offered less short abandons)",
+    "short_abandoned": "short abandons (under 5 s)", "avg_wait": "average wait (answered and abandoned), s",
+    "max_wait": "longest wait, s", "aht": "average handle time, s", "transfer_rate": "transfers / answered",
+    "utilization": "utilization (working / logged in)", "rona": "rings not answered (RONA)",
+    "seed": "seed", "rules_version": "routing rules version", "simulated_calls": "simulated calls",
+    "wall_s": "run time, s", "router_build": "router build", "replications": "replications",
+}  # fmt: skip
+
+
+def _label(k: str) -> str:
+    return LABELS.get(k, k.replace("_", " "))
+
+
+def _iv(iv: Sequence[float] | None, pct: bool) -> str:
+    return "\u2013" if not iv else f"{_fmt(iv[0], pct)} \u2013 {_fmt(iv[1], pct)}"
+
+
+def _summary_table(head: dict[str, Any]) -> str:
+    ci = head.get("ci95")
+    if ci is None:
+        rows = [[_label(k), _fmt(v, k in _PCT)] for k, v in head.items()]
+        return _table(rows, ["KPI", "value"])
+    rows = [[_label(k), _fmt(v, k in _PCT), _iv(ci.get(k), k in _PCT)] for k, v in head.items()
+            if k not in ("ci95", "seeds")]  # fmt: skip
+    return _table(rows, ["KPI", f"mean of {head.get('replications')} runs", "95% interval"])
+
+
+def _comparison_table(cmp: dict[str, Any]) -> str:
+    paired = any("ci95" in r for r in cmp.values())
+    rows = []
+    for k, r in cmp.items():
+        pct = k in _PCT
+        row = [_label(k), _fmt(r["current"], pct), _fmt(r["candidate"], pct), _fmt(r["difference"], pct)]
+        if paired:
+            sig = r.get("significant")
+            row += [_iv(r.get("ci95"), pct), "\u2013" if sig is None else ("yes" if sig else "no (noise)")]
+        rows.append(row)
+    head = ["KPI", "current", "candidate", "difference"]
+    return _table(rows, head + (["95% interval (paired)", "beyond noise"] if paired else []))
+
+
+def _staffing_chart(results: Sequence[SimResult], names: Sequence[str], labels: list[str],
+                    starts: list[float]) -> str:  # fmt: skip
+    """Agents logged in per interval (time logged in / interval length), each run."""
+    size = results[0].report.config["interval_s"]
+    series = []
+    for r in results:
+        by = {iv["start"]: iv.get("logged_in_s", 0.0) / size for iv in r.report.intervals}
+        series.append([by.get(t) for t in starts])
+    return line_chart(labels, series, [f"{n}: agents logged in" for n in names],
+                      "Staffing: agents logged in per interval (average over the interval)", "agents",
+                      pct=False)  # fmt: skip
+
+
+def _side_by_side(rows: Sequence[dict[str, Any]], labels: Sequence[str] | None = None) -> str:
+    """The replay's table and chart; `labels` name the intervals (default: HH:MM)."""
+    labels = list(labels) if labels is not None else [_clock(r["start"]) for r in rows]
+    chart = line_chart(labels, [[r["recorded_service_level_offered"] for r in rows],
+                                [r["sim_service_level_offered"] for r in rows]],
+                       ["recorded (the log)", "simulated"],
+                       "Service level per interval, recorded vs simulated (answered within T / offered)",
+                       "service level")  # fmt: skip
+    table = _table([[lab, _fmt(r["recorded_offered"]), _fmt(r["sim_offered"]),
+                     _fmt(r["recorded_abandoned"]), _fmt(r["sim_abandoned"]), _fmt(r["recorded_asa"]),
+                     _fmt(r["sim_asa"]), _fmt(r["recorded_service_level_offered"], True),
+                     _fmt(r["sim_service_level_offered"], True)] for lab, r in zip(labels, rows, strict=True)],
+                   ["interval", "offered (log)", "offered (sim)", "abandoned (log)", "abandoned (sim)",
+                    "ASA s (log)", "ASA s (sim)", "SL (log)", "SL (sim)"])  # fmt: skip
+    return "<h2>Replay: recorded and simulated, per interval</h2>" + chart + table
+
+
+def render_html(
+    results: Sequence[SimResult],
+    candidate_name: str | None = None,
+    heads: Sequence[dict[str, Any]] | None = None,
+    comparison: dict[str, Any] | None = None,
+    side_by_side: Sequence[dict[str, Any]] | None = None,
+) -> str:
+    """One run, or [current, candidate] for what-if. `heads`: the summaries to show
+    (with replications: means and ci95); `comparison`: a what-if's (paired) differences;
+    `side_by_side`: a replay's recorded and simulated figures per interval."""
     if not results:
         raise ValueError("render_html: no results")
     first = results[0]
@@ -192,16 +299,17 @@ def render_html(results: Sequence[SimResult], candidate_name: str | None = None)
                 f"{first.report.config['interval_s'] // 60} min</p>")  # fmt: skip
 
     # summary
+    runs = (heads or [{}])[0].get("replications")
+    if runs:
+        body.append(f"<p>{runs} replications (seeds {_e(heads[0].get('seeds'))}): charts and tables below the "  # type: ignore[index]
+                    "summary show the first; the summary gives each KPI's mean and 95% interval.</p>")  # fmt: skip
     if len(results) == 1:
-        s = first.summary()
-        rows = [[k, _fmt(v, k in _PCT)] for k, v in s.items()]
-        body.append("<h2>Summary</h2>" + _table(rows, ["KPI", "value"]))
+        body.append("<h2>Summary</h2>" + _summary_table(dict(heads[0]) if heads else first.summary()))
     else:
-        cmp = compare(results[0].summary(), results[1].summary())
-        rows = [[k, _fmt(r["current"], k in _PCT), _fmt(r["candidate"], k in _PCT), _fmt(r["difference"], k in _PCT)]
-                for k, r in cmp.items()]  # fmt: skip
-        body.append("<h2>What-if: current vs candidate rules (same callers)</h2>"
-                    + _table(rows, ["KPI", "current", "candidate", "difference"]))  # fmt: skip
+        cmp = comparison or compare(results[0].summary(), results[1].summary())
+        body.append("<h2>What-if: current vs candidate (same callers, same seeds)</h2>" + _comparison_table(cmp))
+    if side_by_side:
+        body.append(_side_by_side(side_by_side))
 
     body.append("<h2>Waiting</h2>" + _wait_chart(results, names))
 
@@ -222,6 +330,7 @@ def render_html(results: Sequence[SimResult], candidate_name: str | None = None)
                 "Service level and abandonment per interval (by offer time)", "share"))  # fmt: skip
     occ = [col(lst, "occupancy") for lst in ivs]
     body.append(line_chart(labels, occ, [f"{n}: occupancy" for n in names], "Occupancy per interval", "occupancy"))
+    body.append(_staffing_chart(results, names, labels, starts))
     rows = []
     for iv in first.report.intervals:
         rows.append(
@@ -296,12 +405,4 @@ def render_html(results: Sequence[SimResult], candidate_name: str | None = None)
     body.append("<h2>Scenario</h2><pre>" + _e(json.dumps(sc.source, indent=2, default=str)) + "</pre>")
     if sc.rules_text:
         body.append(f"<h3>Routing rules ({_e(sc.rules_filename)})</h3><pre>{_e(sc.rules_text)}</pre>")
-    css = ("body{font-family:system-ui,sans-serif;margin:24px;max-width:1000px;color:#222}"
-           "table{border-collapse:collapse;margin:8px 0 20px;font-size:13px}"
-           "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}"
-           "td:first-child{text-align:left}figure{margin:8px 0 20px}figcaption{font-weight:600;margin-bottom:4px}"
-           "pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px}")  # fmt: skip
-    return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Hotline simulation: '
-        f"{_e(sc.name)}</title><style>{css}</style></head><body>" + "\n".join(body) + "</body></html>\n"
-    )
+    return page(f"Hotline simulation: {sc.name}", body)

@@ -20,6 +20,7 @@ def setup(app: web.Application) -> None:
     from web.callbacks import setup as setup_callbacks
     from web.command_status import setup as setup_command_status
     from web.dnc import setup as setup_dnc
+    from web.planning import setup as setup_planning
 
     setup_core(app)
     setup_admin(app)
@@ -31,3 +32,4 @@ def setup(app: web.Application) -> None:
     setup_reports(app)
     setup_dnc(app)
     setup_callbacks(app)
+    setup_planning(app)

@@ -37,6 +37,18 @@ def register_all(main: click.Group) -> None:
 
     main.add_command(users_cmd.user)
 
+    from cti.commands import history_cmd
+
+    main.add_command(history_cmd.history)
+
+    from cti.commands import forecast_cmd
+
+    main.add_command(forecast_cmd.forecast)
+
+    from cti.commands import plan_cmd
+
+    main.add_command(plan_cmd.plan)
+
     from dialer.dnc_cli import dnc
 
     main.add_command(dnc)

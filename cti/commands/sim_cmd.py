@@ -3,7 +3,8 @@
 
     hotline sim SCENARIO.toml [--seed N] [--json OUT] [--html REPORT.html] [--rules CANDIDATE.toml]
     hotline sim --agents N --calls-per-hour L --aht S [--patience S] [--hours H]
-                [--sl-threshold T] [--seed N] --json -
+                [--sl-threshold T] [--seed N] [--replications R] --json -
+    hotline sim SCENARIO.toml [--agents +k | --staffing FILE.csv] [--replications R]
     hotline sim dialer ARGS...          (the outbound dialer simulation: dialer/cli.py)
     hotline erlang --calls-per-hour L --aht S [--target-sl 0.8] [--threshold 20]
                    [--patience S] [--shrinkage F] [--agents N] [--json]
@@ -80,7 +81,15 @@ def _fmt(v: Any) -> str:
     type=click.Path(dir_okay=False, exists=True),
     help="What-if: also run these candidate routing rules on the same callers.",
 )
-@click.option("--agents", type=int, default=None, help="Quick M/M/N form: number of agents.")
+@click.option("--agents", type=str, default=None,
+              help="Quick M/M/N form: number of agents. With SCENARIO: +k or -k agents in every [[agents]] "
+                   "group, run as a what-if against the scenario as it is.")  # fmt: skip
+@click.option("--staffing", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="With SCENARIO: agents logged in per interval and group (CSV: start,group,agents; "
+                   "sim/staffing.py), run as a what-if against the scenario as it is.")  # fmt: skip
+@click.option("--replications", type=int, default=1, show_default=True,
+              help="Runs with seeds seed, seed+1, ... (common random numbers across a what-if's arms): each "
+                   "KPI's mean and 95%% interval (ci95), a what-if's differences paired run by run.")  # fmt: skip
 @click.option("--calls-per-hour", type=float, default=None, help="Quick form: arrival rate.")
 @click.option("--aht", type=float, default=None, help="Quick form: mean handle time, s (exponential).")
 @click.option("--patience", type=float, default=None, help="Quick form: mean patience, s (exponential; omit: none).")
@@ -101,7 +110,9 @@ def sim(
     json_out: str | None,
     html_out: str | None,
     candidate: str | None,
-    agents: int | None,
+    agents: str | None,
+    staffing: str | None,
+    replications: int,
     calls_per_hour: float | None,
     aht: float | None,
     patience: float | None,
@@ -119,25 +130,34 @@ def sim(
     from cti.logs import configure
     from sim.dists import ScenarioError
     from sim.scenario import load_scenario, mmn_scenario
+    from sim.staffing import add_agents, parse_agents, read_staffing
 
     configure(log_level)
 
-    quick = [agents, calls_per_hour, aht]
+    if replications < 1:
+        raise click.UsageError("--replications: must be >= 1")
     try:
+        count, delta = parse_agents(agents) if agents is not None else (None, None)
         if scenario is not None:
-            if any(v is not None for v in quick):
-                raise click.UsageError("give either SCENARIO.toml or --agents/--calls-per-hour/--aht, not both")
+            if count is not None or calls_per_hour is not None or aht is not None:
+                raise click.UsageError("give either SCENARIO.toml (with --agents +k/-k) or --agents/--calls-per-hour/"
+                                       "--aht, not both")  # fmt: skip
             sc = load_scenario(scenario)
         else:
-            if any(v is None for v in quick):
+            if delta is not None or staffing is not None:
+                raise click.UsageError("--agents +k/-k and --staffing change a SCENARIO.toml: give one")
+            if count is None or calls_per_hour is None or aht is None:
                 raise click.UsageError("missing SCENARIO.toml (or --agents, --calls-per-hour and --aht)")
-            sc = mmn_scenario(agents, calls_per_hour, aht, patience, hours, sl_threshold,  # type: ignore[arg-type]
-                              seed=seed or 0, warmup_s=warmup)  # fmt: skip
+            sc = mmn_scenario(count, calls_per_hour, aht, patience, hours, sl_threshold, seed=seed or 0,
+                              warmup_s=warmup)  # fmt: skip
+        variant = sc if delta is None else add_agents(sc, delta)
+        variant = variant if staffing is None else read_staffing(staffing, variant)
     except ScenarioError as exc:
         raise click.ClickException(str(exc)) from None
 
     from routing import RuleError
-    from sim.run import compare, load_rules_text, run_scenario, what_if
+    from sim.replicate import combine, paired, run_replications, seeds_for
+    from sim.run import compare, load_rules_text
 
     try:
         current_rules = load_rules_text(sc.rules_text, sc.rules_filename)
@@ -146,6 +166,10 @@ def sim(
             cand_rules = load_rules_text(Path(candidate).read_text(encoding="utf-8"), candidate)
     except RuleError as exc:
         raise click.ClickException(f"routing rules:\n{exc}") from None
+    what_if = cand_rules is not None or variant is not sc
+    arms = [sc, variant] if what_if else [sc]
+    rules = [current_rules, cand_rules or current_rules] if what_if else [current_rules]
+    seeds = seeds_for(sc.seed if seed is None else seed, replications)
 
     bar = None
     progress = None
@@ -156,46 +180,71 @@ def sim(
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")  # fmt: skip
 
         def progress(f: float) -> None:
-            bar.n = int(f * 100)
-            bar.refresh()
+            if int(f * 100) != bar.n:
+                bar.n = int(f * 100)
+                bar.refresh()
 
     try:
-        if cand_rules is None:
-            result = run_scenario(sc, seed, current_rules, progress)
-            results = [result]
-            payload: Any = result.summary() if scenario is None else {
-                "scenario": sc.name, "summary": result.summary(), "kpi": result.report.to_dict(),
-                "stats": {"calls": result.stats.calls, "events": result.stats.events,
-                          "ticks": result.stats.ticks, "decisions": result.stats.decisions},
-            }  # fmt: skip
-        else:
-            cur, cand, diff = what_if(sc, cand_rules, seed, progress)
-            results = [cur, cand]
-            payload = {"scenario": sc.name, "comparison": diff,
-                       "current": cur.report.to_dict(), "candidate": cand.report.to_dict()}  # fmt: skip
+        results, summaries = run_replications(arms, rules, seeds, progress)
     finally:
         if bar is not None:
             bar.close()
+    many = replications > 1
+    heads = [combine(runs) if many else runs[0] for runs in summaries]
+    side = None
+    if scenario is not None and sc.replay is not None:
+        from wfm.replay_report import recorded_side_by_side
 
+        side = recorded_side_by_side(sc, results[0].report)
+    if not what_if:
+        result = results[0]
+        payload: Any = heads[0] if scenario is None else {
+            "scenario": sc.name, "summary": heads[0], "kpi": result.report.to_dict(),
+            "stats": {"calls": result.stats.calls, "events": result.stats.events,
+                      "ticks": result.stats.ticks, "decisions": result.stats.decisions},
+        }  # fmt: skip
+    else:
+        diff = paired(summaries[0], summaries[1]) if many else compare(summaries[0][0], summaries[1][0])
+        payload = {"scenario": sc.name, "candidate_scenario": variant.name, "comparison": diff,
+                   "current": results[0].report.to_dict(), "candidate": results[1].report.to_dict(),
+                   "current_summary": heads[0], "candidate_summary": heads[1]}  # fmt: skip
+    if side is not None and isinstance(payload, dict):
+        payload["side_by_side"] = side  # recorded vs the scenario as it is
     if json_out is not None:
         _write_json(json_out, payload)
     if html_out is not None:
         from sim.html_report import render_html
 
-        Path(html_out).write_text(render_html(results, candidate_name=candidate), encoding="utf-8")
+        Path(html_out).write_text(render_html(results, candidate_name=candidate or variant.name, heads=heads,
+                                              comparison=payload.get("comparison") if what_if else None,
+                                              side_by_side=side), encoding="utf-8")  # fmt: skip
     if json_out != "-":
-        if cand_rules is None:
-            s = results[0].summary()
-            width = max(len(k) for k in s)
-            for k, v in s.items():
-                click.echo(f"{k:<{width}}  {_fmt(v)}")
-        else:
-            rows = compare(results[0].summary(), results[1].summary())
-            click.echo(f"{'kpi':<24} {'current':>12} {'candidate':>12} {'difference':>12}")
-            for k, r in rows.items():
-                click.echo(f"{k:<24} {_fmt(r['current']):>12} {_fmt(r['candidate']):>12} {_fmt(r['difference']):>12}")
+        _print(heads, payload.get("comparison") if what_if else None, many)
         if html_out:
             click.echo(f"report: {html_out}")
+
+
+def _print(heads: list[dict[str, Any]], comparison: dict[str, Any] | None, many: bool) -> None:
+    """The summary (mean and 95 % interval with replications), or the what-if table."""
+    if comparison is None:
+        s = heads[0]
+        ci = s.get("ci95", {})
+        width = max(len(k) for k in s)
+        for k, v in s.items():
+            if k in ("ci95", "seeds"):
+                continue
+            iv = ci.get(k)
+            span = f"  [{_fmt(iv[0])}, {_fmt(iv[1])}]" if iv else ""
+            click.echo(f"{k:<{width}}  {_fmt(v)}{span}")
+        return
+    extra = f" {'95% interval':>26}" if many else ""
+    click.echo(f"{'kpi':<24} {'current':>12} {'candidate':>12} {'difference':>12}{extra}")
+    for k, r in comparison.items():
+        iv = r.get("ci95")
+        span = (
+            f" {'[' + _fmt(iv[0]) + ', ' + _fmt(iv[1]) + ']':>26}{' *' if r.get('significant') else ''}" if iv else ""
+        )
+        click.echo(f"{k:<24} {_fmt(r['current']):>12} {_fmt(r['candidate']):>12} {_fmt(r['difference']):>12}{span}")
 
 
 @click.command("erlang", context_settings={"help_option_names": ["-h", "--help"]})

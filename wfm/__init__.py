@@ -1,0 +1,1 @@
+"""Workforce management: recorded history, forecasts, staffing and schedules."""
