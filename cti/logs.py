@@ -33,15 +33,20 @@ def escape_controls(_logger: Any, _name: str, event: MutableMapping[str, Any]) -
 
 
 def configure(level: str = "info", fmt: str = "text") -> None:
+    # Plain tracebacks: with `rich` installed, structlog's default renders each one with
+    # every frame's locals, which took a second or more of the event loop per failure
+    # (a hub retrying against a Redis that is down starved the whole server).
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            *([] if fmt == "json" else [escape_controls]),
+            *([structlog.processors.format_exc_info] if fmt == "json" else [escape_controls]),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),

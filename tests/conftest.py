@@ -15,6 +15,12 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 
+from cti.logs import configure
+
+# The server's own logging set-up (plain tracebacks, escaped values), not structlog's
+# default, so the tests see what a server would write.
+configure("info", "text")
+
 PG_ADMIN_URL = os.environ.get("HOTLINE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
