@@ -9,6 +9,7 @@ log in as the demo agent and take calls beside them.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import signal
 import socket
 import time
@@ -188,6 +189,21 @@ class DemoOptions:
     campaign: bool = True
 
 
+def exposure_warning(host: str) -> str | None:
+    """The demo's passwords are printed and published: say so when the demo listens
+    beyond this machine (None on a loopback address)."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback:
+        return None
+    return (
+        f"WARNING: the demo listens on {host}: other machines can reach it, and its users' "
+        "passwords are the published demo ones. Use it on a trusted network only, or --host 127.0.0.1."
+    )
+
+
 async def run_demo(options: DemoOptions) -> None:
     agi_port = _free_port()
     emulator = PbxEmulator("hotline", AMI_SECRET, agi_url=f"agi://127.0.0.1:{agi_port}/ivr")
@@ -256,6 +272,8 @@ async def run_demo(options: DemoOptions) -> None:
         )
         + "Press Ctrl-C to stop.\n"
     )
+    if (warning := exposure_warning(options.host)) is not None:
+        click.echo(warning, err=True)
     profile = TrafficProfile(
         calls_per_hour=options.calls_per_hour, known_numbers=known, ivr_choices=("2", "4", "2", "4", "9")
     )

@@ -2,7 +2,7 @@
 the domain events the call model derives, one JSON object per line. The quickest
 way to try the call model against a real Asterisk 20.
 
-    hotline ami-watch --host 127.0.0.1 --port 5038 --user hotline --secret SECRET
+    HOTLINE_AMI_SECRET=SECRET hotline ami-watch --host 127.0.0.1 --port 5038 --user hotline
 """
 
 from __future__ import annotations
@@ -18,7 +18,12 @@ import click
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=5038, show_default=True)
 @click.option("--user", required=True, help="AMI username (manager.conf).")
-@click.option("--secret", required=True, help="AMI secret.")
+@click.option(
+    "--secret",
+    envvar="HOTLINE_AMI_SECRET",
+    required=True,
+    help="AMI secret (better from HOTLINE_AMI_SECRET: a command line is visible in ps).",
+)
 def ami_watch(host: str, port: int, user: str, secret: str) -> None:
     """Print Hotline domain events from a live AMI stream (Ctrl-C to stop)."""
     from cti.logs import configure

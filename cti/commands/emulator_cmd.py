@@ -1,7 +1,7 @@
 """`hotline pbx-emulator`: run the AMI-speaking PBX emulator (stands in for Asterisk).
 
-hotline pbx-emulator --ami-port 5038 --ami-user hotline --ami-secret SECRET
-                     [--agi-url agi://127.0.0.1:4573] [--host 127.0.0.1] [--speed 1.0]
+HOTLINE_AMI_SECRET=SECRET hotline pbx-emulator --ami-port 5038 --ami-user hotline
+                                                 [--agi-url agi://127.0.0.1:4573] [--host 127.0.0.1] [--speed 1.0]
                      [--channelvars CC_CALLID,CC_SKILL,...]
 """
 
@@ -18,7 +18,12 @@ import click
 @click.command("pbx-emulator")
 @click.option("--ami-port", type=click.IntRange(0, 65535), required=True, help="TCP port for AMI (0 = any free port).")
 @click.option("--ami-user", required=True, help="AMI username clients must log in with.")
-@click.option("--ami-secret", required=True, help="AMI secret for that user.")
+@click.option(
+    "--ami-secret",
+    envvar="HOTLINE_AMI_SECRET",
+    required=True,
+    help="AMI secret for that user (better from HOTLINE_AMI_SECRET: a command line is visible in ps).",
+)
 @click.option(
     "--agi-url", default=None, help="FastAGI server the dialplan's AGI() connects to, e.g. agi://127.0.0.1:4573."
 )

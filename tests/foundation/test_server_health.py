@@ -139,3 +139,13 @@ async def test_hotline_demo_process_serves_healthz(tmp_path: Path) -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+def test_the_demo_warns_when_it_listens_beyond_this_machine() -> None:
+    from cti.demo import exposure_warning
+
+    for host in ("127.0.0.1", "::1", "localhost"):
+        assert exposure_warning(host) is None
+    for host in ("0.0.0.0", "::", "192.0.2.10", "demo.example"):
+        warning = exposure_warning(host)
+        assert warning is not None and host in warning and "passwords" in warning

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
 import sys
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -43,15 +45,16 @@ async def test_the_command_serves_ami_until_sigterm() -> None:
         "0",
         "--ami-user",
         "hotline",
-        "--ami-secret",
-        "pw",
         "--speed",
         "20",
         "--log-level",
         "warning",
         stderr=asyncio.subprocess.PIPE,
+        # the secret from the environment: a command line is visible to every user in ps
+        env={**os.environ, "HOTLINE_AMI_SECRET": "pw"},
     )
     assert proc.stderr is not None
+    assert b"pw" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
     try:
         line = (await asyncio.wait_for(proc.stderr.readline(), 20)).decode()
         port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", line).group(1))  # type: ignore[union-attr]
