@@ -24,6 +24,8 @@ CALL_KINDS: tuple[CallKind, ...] = ("inbound", "outbound", "callback", "preview"
 TransferKind = Literal["agent", "queue", "number"]
 TRANSFER_KINDS: tuple[TransferKind, ...] = ("agent", "queue", "number")
 ConsultKind = Literal["agent", "number"]  # who can be consulted first: not a queue (nobody answers it)
+MonitorMode = Literal["listen", "whisper", "barge"]
+MONITOR_MODES: tuple[MonitorMode, ...] = ("listen", "whisper", "barge")
 
 CALL_ID = Field(min_length=1, max_length=200, description="the call the agent holds (from the screen-pop)")
 TEXT_MAX = 4000
@@ -52,6 +54,9 @@ class Command(BaseModel):
     # progress), "ended" (wrap-up) or "" (not a call control).
     call_phase: ClassVar[str] = ""
     label: ClassVar[str] = ""
+    # Who sends it: "agent" (the desktop, for the agent themselves) or "supervisor" (a
+    # supervisor or admin about the agent; the web sets who from the sign-in).
+    by: ClassVar[str] = "agent"
 
 
 class Login(Command):
@@ -174,6 +179,36 @@ class WrapUpDone(Command):
     label: ClassVar[str] = "End wrap-up"
 
 
+SUPERVISOR = Field(
+    default="",
+    max_length=100,
+    description="set by the server from the sign-in (the supervisor or admin who monitors), never sent",
+)
+
+
+class Monitor(Command):
+    """A supervisor listens to, whispers to (coaches: the customer does not hear) or
+    barges into the agent's current call from their own phone; sent again with another
+    mode while monitoring, it switches. `POST /api/v1/agents/{agent_id}/monitor`."""
+
+    action: Literal["monitor"]
+    mode: MonitorMode = "listen"
+    supervisor: str = SUPERVISOR
+    phone: str = Field(default="", max_length=200, description="set by the server: the supervisor's phone endpoint")
+    by: ClassVar[str] = "supervisor"
+    label: ClassVar[str] = "Monitor"
+
+
+class StopMonitor(Command):
+    """The supervisor's phone stops spying on the agent's call (the call goes on).
+    `DELETE /api/v1/agents/{agent_id}/monitor`."""
+
+    action: Literal["stop_monitor"]
+    supervisor: str = SUPERVISOR
+    by: ClassVar[str] = "supervisor"
+    label: ClassVar[str] = "Stop monitoring"
+
+
 COMMAND_TYPES: tuple[type[Command], ...] = (
     Login,
     Available,
@@ -189,6 +224,8 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     PreviewDial,
     PreviewSkip,
     WrapUpDone,
+    Monitor,
+    StopMonitor,
 )
 
 AnyCommand = Annotated[
@@ -205,7 +242,9 @@ AnyCommand = Annotated[
     | CancelTransfer
     | PreviewDial
     | PreviewSkip
-    | WrapUpDone,
+    | WrapUpDone
+    | Monitor
+    | StopMonitor,
     Field(discriminator="action"),
 ]
 _ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)
@@ -220,6 +259,7 @@ def action_of(kind: type[Command]) -> str:
 ACTIONS: tuple[str, ...] = tuple(action_of(k) for k in COMMAND_TYPES)
 BY_ACTION: dict[str, type[Command]] = {action_of(k): k for k in COMMAND_TYPES}
 CALL_ACTIONS = frozenset(a for a, k in BY_ACTION.items() if k.call_kinds)
+SUPERVISOR_ACTIONS = frozenset(a for a, k in BY_ACTION.items() if k.by == "supervisor")
 
 
 class CommandError(ValueError):
@@ -256,6 +296,7 @@ def applicability() -> dict[str, dict[str, Any]]:
             "call_kinds": list(k.call_kinds),
             "call_phase": k.call_phase,
             "on_line": k.on_line,
+            "by": k.by,
             "target_kinds": list(get_args(k.model_fields["target_kind"].annotation))
             if "target_kind" in k.model_fields
             else [],

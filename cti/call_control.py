@@ -28,10 +28,12 @@ from agents.commands import (
     Hold,
     Login,
     Logout,
+    Monitor,
     Pause,
     PreviewDial,
     PreviewSkip,
     Resume,
+    StopMonitor,
     WrapUpDone,
     refusal,
 )
@@ -104,6 +106,8 @@ class CallControl:
             PreviewDial: self._preview,
             PreviewSkip: self._preview,
             WrapUpDone: self._wrap_up_done,
+            Monitor: self._monitor,
+            StopMonitor: self._stop_monitor,
         }
 
     async def handle(self, request: AgentRequest, now: float) -> None:
@@ -146,6 +150,14 @@ class CallControl:
             at=now, call_id=cmd.call_id, agent_id=r.agent_id, disposition=cmd.disposition, notes=cmd.notes
         )
         await self.center.agent_event(event, now)
+
+    async def _monitor(self, r: AgentRequest, now: float) -> None:
+        assert isinstance(r.command, Monitor)
+        await self.center.monitors.start(r.agent_id, r.command, now)
+
+    async def _stop_monitor(self, r: AgentRequest, now: float) -> None:
+        assert isinstance(r.command, StopMonitor)
+        await self.center.monitors.stop(r.agent_id, r.command, now)
 
     async def _preview(self, r: AgentRequest, now: float) -> None:
         assert isinstance(r.command, PreviewDial | PreviewSkip)

@@ -50,6 +50,7 @@ from cti.live_items import (
     RulesChanged,
 )
 from cti.live_lines import StandingLines
+from cti.live_monitor import Monitors
 from cti.live_outbound import AgentDials
 from cti.live_recovery import Recovery
 from cti.live_views import AgentViews
@@ -199,6 +200,7 @@ class LiveCenter:
         # Called (inside the consumer) with every event the center logs, and with events
         # logged elsewhere: the outbound dialer follows its calls this way.
         self.listeners: list[Callable[[Event], Awaitable[None]]] = [self.callbacks.on_event]
+        self.monitors = Monitors(self)  # supervisors listening to agents' calls (ChanSpy)
         self.control = CallControl(self)
         self.views = AgentViews(self)  # what desktops and wallboards see (the bus)
         # The inbox's dispatch table: each item type and the one handler it goes to.
@@ -344,6 +346,8 @@ class LiveCenter:
         elif name in ("BridgeEnter", "BridgeLeave", "Hangup"):
             self._note_consultation(message, call_id)
             await self.standing.on_ami(message)
+            if name == "Hangup":
+                await self.monitors.on_hangup(message)
 
     def _note_consultation(self, message: Message, call_id: str) -> None:
         """An attended transfer's consulted party: its channel enters the consultation
@@ -408,6 +412,8 @@ class LiveCenter:
         return replace(event, **changes) if changes else event
 
     async def on_event(self, event: Event) -> None:
+        if isinstance(event, OriginateResulted) and await self.monitors.on_originate(event):
+            return
         if isinstance(event, OriginateResulted) and self.dials.owns(event):
             await self.dials.on_dialled(event)
             return
@@ -492,6 +498,7 @@ class LiveCenter:
             ended = self._calls.pop(event.call_id, None)
             if ended is not None:
                 self.interactions.call_ended(ended, event)
+            await self.monitors.on_call_ended(event)
         await self._record(event)
         await self._apply(self.router.handle(event, now), now)
 

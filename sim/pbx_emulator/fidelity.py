@@ -42,6 +42,9 @@ SIGNIFICANT: dict[str, tuple[str, ...]] = {
     "AgentRingNoAnswer": ("Queue", "Interface"),
     "AgentConnect": ("Queue", "Interface"),
     "AgentComplete": ("Queue", "Interface", "Reason"),
+    # app_chanspy (the options are not reported: the three modes look alike)
+    "ChanSpyStart": (),
+    "ChanSpyStop": (),
     # app_confbridge
     "ConfbridgeJoin": ("Conference",),
     "ConfbridgeLeave": ("Conference",),
@@ -63,6 +66,8 @@ CHANNEL_ROLES = (
     "OrigTransfererChannel",
     "SecondTransfererChannel",
     "TransferTargetChannel",
+    "SpyerChannel",
+    "SpyeeChannel",
 )
 
 
