@@ -6,7 +6,8 @@
   controls: a command of `agents.commands` (400 naming the field), sent to the live loop
   on `agent-commands`; its reply is returned (409 refused, 202 kept for later). A
   supervisor's (monitor, stop_monitor) only from a supervisor of the team or an admin
-  (agents/supervisor_commands.py).
+  (agents/supervisor_commands.py); the agent's own only from the agent (or an admin): a
+  supervisor watching `?agent=` sees the desktop read-only (403).
 - `GET /api/v1/agents/{agent_id}/screen-pop` the agent's latest screen-pop (403 for
   another agent's).
 - `POST /api/v1/interactions/{call_id}/wrap-up` disposition, notes and an optional
@@ -173,6 +174,10 @@ async def command(request: web.Request) -> web.Response:
         cmd = parse_command(body)
     except CommandError as exc:
         return api_error(400, str(exc))
+    if type(cmd).by == "agent" and me.login != agent_id and me.role != "admin":
+        return api_error(
+            403, f"action: {action_of(type(cmd))} is the agent's own: a supervisor's view of {agent_id} is read-only"
+        )
     if type(cmd).by == "supervisor":
         supervised = await as_supervisor(request, me, agent_id, cmd)
         if isinstance(supervised, web.Response):

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 from cti.server import BUS, STORE
 from events import (
     AgentLoggedIn,
+    AgentStateChanged,
     CallAbandoned,
     CallArrived,
     CallConnected,
@@ -28,7 +29,7 @@ from reports.kpi import KpiConfig, batch_report
 from reports.web import WALLBOARD, BadQuery, parse_report_query
 from reports.web_charts import bar_chart
 from reports.web_live import View, day_start, status
-from tests.web.web_helpers import BusCallDriver, login, wait_until
+from tests.web.web_helpers import CUSTOMER, BusCallDriver, login, wait_until
 
 
 def wf(coro, t=10):
@@ -266,3 +267,49 @@ async def test_an_agent_edited_by_the_admin_shows_at_once_with_the_same_numbers(
     after = hub.board.snapshot(time.time(), View(None))
     assert agent02(after)["team"] == "team-c" and "team-c" in [t["name"] for t in after["teams"]]
     assert queue_tile(after, "sales")["waiting"] == queue_tile(before, "sales")["waiting"] == 1  # the log, refolded
+
+
+async def test_agent_cells_show_the_queue_and_the_customer_and_no_call_once_paused(client: TestClient) -> None:
+    """Issue 17 item 2: a cell names the call's queue and who is on it (the customer's
+    name, else the caller), never Asterisk's ids; once the wrap-up is over (ran out, not
+    ended by a WrapUpEnded) a paused agent shows no call."""
+    app = client.server.app
+    hub = app[WALLBOARD]
+    await wf(hub.ready.wait())
+    sock = Collect()
+    hub.register(sock, View(None))
+    try:
+        await a_call_then_a_pause(app, hub, sock)
+    finally:
+        hub.unregister(sock)
+
+
+async def a_call_then_a_pause(app: Any, hub: Any, sock: Collect) -> None:
+    driver = BusCallDriver(app[STORE], app[BUS])
+    await driver.agent_ready("agent01")
+    await driver.agent_ready("agent03")
+    now = time.time()
+    e = driver.emit
+    await e(CallArrived(now, "1796532763.512", caller="+14155550142", caller_name="GRACE H"))
+    await e(CallQueued(now, "1796532763.512", queue="billing", customer_id=CUSTOMER.id))
+    await e(CallOffered(now + 1, "1796532763.512", "agent01", "billing"))
+    await e(CallConnected(now + 2, "1796532763.512", "agent01", "billing"))
+    await e(CallArrived(now, "1796532799.7", caller="+12125550199"))  # nobody we know
+    await e(CallQueued(now, "1796532799.7", queue="support"))
+    await e(CallConnected(now + 2, "1796532799.7", "agent03", "support"))
+
+    def cell(agent_id: str) -> dict[str, Any]:
+        return next(a for a in sock.messages[-1]["agents"] if a["id"] == agent_id)
+
+    await wait_until(lambda: sock.messages and cell("agent01")["caller"] == "Grace Hopper", timeout=5)
+    assert (cell("agent01")["queue"], cell("agent01")["state"]) == ("billing", "on_call")
+    await wait_until(lambda: cell("agent03")["caller"] == "+12125550199", timeout=5)
+    assert cell("agent03")["queue"] == "support"
+
+    await e(CallEnded(now + 30, "1796532763.512"))
+    await wait_until(lambda: cell("agent01")["state"] == "wrap_up", timeout=5)
+    assert cell("agent01")["caller"] == "Grace Hopper"  # wrap-up still shows the call
+    await e(AgentStateChanged(now + 90, "agent01", "available"))  # the wrap-up ran out
+    await e(AgentStateChanged(now + 95, "agent01", "paused", "lunch"))
+    await wait_until(lambda: cell("agent01")["state"] == "paused", timeout=5)
+    assert (cell("agent01")["call_id"], cell("agent01")["queue"], cell("agent01")["caller"]) == ("", "", "")

@@ -51,7 +51,7 @@
     $("agents").replaceChildren(...last.agents.map((a) => el("div", { class: "agent-cell", "data-agent": a.id },
       el("div", { class: "name" }, a.name), el("span", { class: "badge st-" + a.state }, a.state.replace("_", " ")),
       " ", el("span", { class: "muted" }, H.dur(now - a.since)),
-      el("div", { class: "muted" }, a.call_id ? (a.queue ? a.queue + " · " : "") + a.call_id : a.team),
+      el("div", { class: "muted call" }, a.call_id ? [a.queue, a.caller].filter(Boolean).join(" · ") || "on a call" : a.team),
       a.state === "on_call" ? HotlineMonitor.buttons(a.id) : "")));
   }
   HotlineMonitor.wire($("agents"), (text, ok) => { $("monitor-status").textContent = text; $("monitor-status").className = ok ? "muted" : "error"; });
