@@ -42,11 +42,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
 
 from cti.ami_codec import encode
+from sim.pbx_emulator.recorder import Recording
 
 log = structlog.get_logger()
 
@@ -116,6 +118,7 @@ class Channel:
     spying: Channel | None = None  # ChanSpy(): the channel this one spies on
     spy_mode: str = ""  # "listen" / "whisper" / "barge" (from ChanSpy's w / B options)
     spy_done: asyncio.Event | None = None  # set once ChanSpyStop was sent
+    mixmonitor: Recording | None = None  # MixMonitor() on this channel (recorder.py)
 
     def block(self, prefix: str = "") -> list[tuple[str, str]]:
         p = prefix
@@ -550,6 +553,7 @@ class Pbx:
         if ch.agi_hangup is not None:
             ch.agi_hangup.set()
         self.stop_spies(ch)
+        self.stop_recording(ch, event=False)  # a hang-up sends no MixMonitorStop
         final = ch.preset_cause or cause
         if ch.cdr:
             self._cdr(ch, final)
@@ -665,6 +669,30 @@ class Pbx:
                 continue
             self.emit("ChanSpyStop", spyer.block("Spyer") + spyee.block("Spyee"))
             done.set()
+
+    # ------------------------------------------------------------ MixMonitor
+
+    def start_recording(self, ch: Channel, path: str) -> None:
+        """AMI MixMonitor: VarSet MIXMONITOR_FILENAME, MixMonitorStart, the file begun."""
+        self.set_var(ch, "MIXMONITOR_FILENAME", path)
+        ch.mixmonitor = Recording(Path(path), self.now())
+        ch.mixmonitor.start()
+        self.emit("MixMonitorStart", ch.block())
+
+    def mute_recording(self, ch: Channel, direction: str, on: bool) -> None:
+        if ch.mixmonitor is not None:
+            ch.mixmonitor.mute(on, self.now())
+        self.emit("MixMonitorMute", [*ch.block(), ("Direction", direction), ("State", "1" if on else "0")])
+
+    def stop_recording(self, ch: Channel, event: bool = True) -> bool:
+        """The file finished; MixMonitorStop unless the channel is hanging up."""
+        rec, ch.mixmonitor = ch.mixmonitor, None
+        if rec is None:
+            return False
+        rec.finish(self.now())
+        if event:
+            self.emit("MixMonitorStop", ch.block())
+        return True
 
     # ------------------------------------------------------------ music on hold
 
