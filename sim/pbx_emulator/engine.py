@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -67,6 +68,8 @@ ASTERISK_VERSION = "20.20.1"
 CONFBRIDGE_ORDERS = ("recorded", "reversed")
 ANSWER_DELAY = 0.5  # Answer() on a Local channel: the next app runs ~0.5 s later
 UNKNOWN = "<unknown>"
+# Where a relative MixMonitor file goes (Asterisk's /var/spool/asterisk/monitor)
+MONITOR_DIR = Path(tempfile.gettempdir()) / "hotline-emulator-monitor"
 
 
 class ChannelGone(Exception):
@@ -675,7 +678,7 @@ class Pbx:
     def start_recording(self, ch: Channel, path: str) -> None:
         """AMI MixMonitor: VarSet MIXMONITOR_FILENAME, MixMonitorStart, the file begun."""
         self.set_var(ch, "MIXMONITOR_FILENAME", path)
-        ch.mixmonitor = Recording(Path(path), self.now())
+        ch.mixmonitor = Recording(MONITOR_DIR / path, self.now())  # (an absolute path stays as it is)
         ch.mixmonitor.start()
         self.emit("MixMonitorStart", ch.block())
 
