@@ -179,6 +179,33 @@ class WrapUpDone(Command):
     label: ClassVar[str] = "End wrap-up"
 
 
+class _ConnectedCallControl(Command):
+    """A control of a connected call of any kind, standing line or not."""
+
+    call_id: str = CALL_ID
+    call_kinds: ClassVar[tuple[CallKind, ...]] = _TALKING
+    call_phase: ClassVar[str] = "connected"
+
+
+class Record(_ConnectedCallControl):
+    """Start recording the call (a queue or campaign whose policy is "on_demand")."""
+
+    action: Literal["record"]
+    label: ClassVar[str] = "Record"
+
+
+class PauseRecording(_ConnectedCallControl):
+    """Silence the recording (a card number read out) until resume_recording."""
+
+    action: Literal["pause_recording"]
+    label: ClassVar[str] = "Pause recording"
+
+
+class ResumeRecording(_ConnectedCallControl):
+    action: Literal["resume_recording"]
+    label: ClassVar[str] = "Resume recording"
+
+
 SUPERVISOR = Field(
     default="",
     max_length=100,
@@ -224,6 +251,9 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     PreviewDial,
     PreviewSkip,
     WrapUpDone,
+    Record,
+    PauseRecording,
+    ResumeRecording,
     Monitor,
     StopMonitor,
 )
@@ -243,6 +273,9 @@ AnyCommand = Annotated[
     | PreviewDial
     | PreviewSkip
     | WrapUpDone
+    | Record
+    | PauseRecording
+    | ResumeRecording
     | Monitor
     | StopMonitor,
     Field(discriminator="action"),

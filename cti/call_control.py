@@ -30,9 +30,12 @@ from agents.commands import (
     Logout,
     Monitor,
     Pause,
+    PauseRecording,
     PreviewDial,
     PreviewSkip,
+    Record,
     Resume,
+    ResumeRecording,
     StopMonitor,
     WrapUpDone,
     refusal,
@@ -106,6 +109,9 @@ class CallControl:
             PreviewDial: self._preview,
             PreviewSkip: self._preview,
             WrapUpDone: self._wrap_up_done,
+            Record: self._record,
+            PauseRecording: self._pause_recording,
+            ResumeRecording: self._pause_recording,
             Monitor: self._monitor,
             StopMonitor: self._stop_monitor,
         }
@@ -150,6 +156,12 @@ class CallControl:
             at=now, call_id=cmd.call_id, agent_id=r.agent_id, disposition=cmd.disposition, notes=cmd.notes
         )
         await self.center.agent_event(event, now)
+
+    async def _record(self, r: AgentRequest, now: float) -> None:
+        await self.center.recorder.record(self._held_call(r), now)
+
+    async def _pause_recording(self, r: AgentRequest, now: float) -> None:
+        await self.center.recorder.pause(self._held_call(r), isinstance(r.command, PauseRecording))
 
     async def _monitor(self, r: AgentRequest, now: float) -> None:
         assert isinstance(r.command, Monitor)

@@ -19,6 +19,7 @@ from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestClient, TestServer
 
 from agents.commands import ACTIONS
+from config.recording import RecordingConfig
 from config.schema import BusConfig, HotlineConfig, PbxConfig, ServerConfig, StoreConfig
 from cti.ami import AmiClient, AmiSettings
 from cti.call_model import CallModel
@@ -40,6 +41,8 @@ from events import (
 from sim.pbx_emulator.engine import Channel
 from sim.pbx_emulator.server import PbxEmulator
 from sim.rig import LINE_VARIABLES
+from store.models import Recording
+from store.port import NotFound
 from tests.web.web_helpers import PASSWORD, seed_customer, seed_users
 
 SECRET = "contract-secret"
@@ -75,6 +78,10 @@ class Desk:
         r = await self.session.post(f"{self.base}/login", data=form, allow_redirects=False)
         assert r.status == 302, await r.text()
         self.csrf = (await (await self.session.get(f"{self.base}/api/v1/me")).json())["csrf"]
+
+    async def get(self, path: str) -> tuple[int, bytes, str]:
+        r = await asyncio.wait_for(self.session.get(f"{self.base}{path}"), 15)
+        return r.status, await r.read(), r.headers.get("Content-Type", "")
 
     async def send(self, action: str, **fields: Any) -> tuple[int, dict[str, Any]]:
         url = f"{self.base}/api/v1/agents/{self.about or self.agent_id}/commands"
@@ -224,7 +231,8 @@ def campaign(tmp_path: Path, mode: str) -> dict[str, Any]:
 @pytest.fixture
 async def center(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Center]:
     """`hotline serve` (pbx enabled) on the emulator, with agents 01-03 signed in.
-    Parametrize indirectly with {"standing_lines": ..., "campaign": mode}."""
+    Parametrize indirectly with {"standing_lines": ..., "campaign": mode, "recording":
+    {[recording] keys but dir}}."""
     options: dict[str, Any] = getattr(request, "param", {})
     emulator = PbxEmulator("hotline", SECRET)
     await emulator.start()
@@ -248,6 +256,7 @@ async def center(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
         routing=routing,
         campaigns=campaigns,
         pause_reasons={"lunch": {"label": "Lunch"}},
+        recording=RecordingConfig(dir=tmp_path / "recordings", **options.get("recording", {})),
     )
     store_url = config.store
     from store import open_store
@@ -504,6 +513,34 @@ async def test_a_supervisor_monitors_an_agent_on_a_standing_line(center: Center)
     ended = await center.logged(call_id, MonitorEnded, 4)
     assert ended[-1].reason == "call_ended"
     assert center.live.on_line("agent01")
+
+
+# ---------------------------------------------------------------- recording (tests/live/test_live_recording.py)
+
+
+async def recording_of(center: Center, call_id: str) -> Recording | None:
+    try:
+        return await center.store.get_recording(call_id)
+    except NotFound:
+        return None
+
+
+@pytest.mark.parametrize("center", [{"recording": {"default": "on_demand"}}], indirect=True)
+async def test_on_demand_the_agent_records_pauses_and_resumes(center: Center) -> None:
+    ada = await center.desk("agent01")
+    await ada.ok("available")
+    await center.caller()
+    call_id = await center.connected("agent01")
+    assert await recording_of(center, call_id) is None  # on demand: not from the start
+    assert "not being recorded" in await ada.refused("pause_recording", call_id=call_id)
+    await ada.ok("record", call_id=call_id)
+    await center.until(lambda: recording_of(center, call_id))
+    recording = center.caller_channel(call_id).mixmonitor
+    assert recording is not None
+    await ada.ok("pause_recording", call_id=call_id)
+    await center.until(lambda: recording.muted_since is not None)
+    await ada.ok("resume_recording", call_id=call_id)
+    await center.until(lambda: recording.muted_since is None)
 
 
 # ---------------------------------------------------------------- call-back, outbound, preview
