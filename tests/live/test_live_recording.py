@@ -73,3 +73,23 @@ async def test_never_means_no_recording(center: Center) -> None:  # noqa: F811
     call_id = await center.connected("agent01")
     assert "never recorded" in await ada.refused("record", call_id=call_id)
     assert await recording_of(center, call_id) is None and center.caller_channel(call_id).mixmonitor is None
+
+
+@pytest.mark.parametrize("center", [ALL], indirect=True)
+async def test_a_transferred_call_keeps_its_one_recording(center: Center) -> None:  # noqa: F811
+    ada, cy = await center.desk("agent01"), await center.desk("agent03")
+    await ada.ok("available")
+    await center.caller()
+    call_id = await center.connected("agent01")
+    await center.until(lambda: recording_of(center, call_id))
+    caller = center.caller_channel(call_id)
+    first = caller.mixmonitor
+    assert first is not None
+    await cy.ok("available")
+    await ada.ok("blind_transfer", call_id=call_id, target_kind="agent", target="agent03")
+    assert await center.connected("agent03") == call_id
+    assert center.caller_channel(call_id).mixmonitor is first  # the same MixMonitor, the same file
+    rec = await center.store.get_recording(call_id)
+    assert (rec.agent_id, rec.path) == ("agent01", str(first.path))
+    await cy.ok("pause_recording", call_id=call_id)  # the new agent controls it
+    await center.until(lambda: first.muted_since is not None)
