@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import structlog
 
 from events import Event, to_record
+from reports.alerts import alerts
 from reports.kpi import KpiConfig, KpiEngine
 from store.bus import Bus
 from store.port import EventLog
@@ -155,6 +156,7 @@ class LiveBoard:
                     "sl_today": today.get("service_level"),
                     "sl_30m": last.get("service_level"),
                     "sl_target": sl_target,
+                    "sl_threshold_s": t.get("sl_threshold_s"),
                     "sl_today_status": status(today.get("service_level"), sl_target, True),
                     "sl_30m_status": status(last.get("service_level"), sl_target, True),
                     "abandon_rate": today.get("abandon_rate"),
@@ -221,6 +223,7 @@ class LiveBoard:
                 "agents_by_state": by_state,
             },
             "queues": queues,
+            "alerts": alerts(queues, self.kpi.window_s // 60, self.kpi.sl_threshold_s),
             "teams": [teams[k] for k in sorted(teams)],
             "agents": agents,
             "sl_threshold_s": self.kpi.sl_threshold_s,

@@ -14,6 +14,8 @@
 
   function render(s) {
     last = s; skew = Date.now() / 1000 - s.now;
+    $("alerts").replaceChildren(...(s.alerts || []).map((a) =>
+      el("div", { class: "alert error", "data-queue": a.queue, "data-kind": a.kind }, a.text)));
     const t = s.totals, byState = t.agents_by_state || {};
     $("totals").replaceChildren(
       tile("Calls waiting", String(t.waiting), "longest " + H.dur(t.longest_wait), [
