@@ -3,7 +3,8 @@
 - `GET /recordings/{call_id}` a page with the recording in an `<audio>` player;
 - `GET /api/v1/interactions/{call_id}/recording` the WAV file.
 
-Only the agent who took the call, a supervisor of that agent's team, or an admin
+Only an agent who took the call (the one it was recorded with, or the interaction's
+agent after a transfer), a supervisor of their team, or an admin
 (else 403; 404 when the call has no recording or its file is gone). Every playback of
 the file is an audit entry (`recording.play`). The retention job runs here too
 (cti/recording_retention.py).
@@ -34,12 +35,25 @@ async def _allowed(request: web.Request, call_id: str) -> Recording:
         raise web.HTTPNotFound(
             text=f'{{"error": "call_id: no recording of call {call_id!r}"}}', content_type="application/json"
         ) from None
-    if me.role == "admin" or (rec.agent_id and me.login == rec.agent_id):
+    if me.role == "admin":
         return rec
-    team = await agent_team(request, rec.agent_id) if rec.agent_id else None
-    if me.role == "supervisor" and me.may_see_agent(rec.agent_id, team):
-        return rec
+    for agent_id in await _agents_of(request, rec):
+        if me.login == agent_id:
+            return rec
+        if me.role == "supervisor" and me.may_see_agent(agent_id, await agent_team(request, agent_id)):
+            return rec
     raise forbidden(request, f"not allowed to hear the recording of call {call_id!r}")
+
+
+async def _agents_of(request: web.Request, rec: Recording) -> list[str]:
+    """Who took the call: the agent it was recorded with, and the interaction's agent
+    (the one who ended it, after a transfer)."""
+    agents = [rec.agent_id] if rec.agent_id else []
+    try:
+        last = (await request.app[STORE].get_interaction(rec.call_id)).agent_id
+    except NotFound:
+        last = ""
+    return agents + ([last] if last and last not in agents else [])
 
 
 async def recording_file(request: web.Request) -> web.StreamResponse:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from store.port import NotFound
 from tests.live.test_live_commands import Center, center, recording_of  # noqa: F401  (fixture)
 
 ALL = {"recording": {"queues": {"billing": "all"}}}
@@ -93,3 +94,16 @@ async def test_a_transferred_call_keeps_its_one_recording(center: Center) -> Non
     assert (rec.agent_id, rec.path) == ("agent01", str(first.path))
     await cy.ok("pause_recording", call_id=call_id)  # the new agent controls it
     await center.until(lambda: first.muted_since is not None)
+    await cy.ok("hangup", call_id=call_id)
+    await center.until(lambda: _ended(center, call_id))
+    await center.until(lambda: _interaction_agent(center, call_id, "agent03"))
+    for desk in (ada, cy):  # both agents who took the call may hear it
+        status, body, _ = await desk.get(f"/api/v1/interactions/{call_id}/recording")
+        assert status == 200 and body.startswith(b"RIFF"), (desk.agent_id, status)
+
+
+async def _interaction_agent(center: Center, call_id: str, agent_id: str) -> bool:  # noqa: F811
+    try:
+        return (await center.store.get_interaction(call_id)).agent_id == agent_id
+    except NotFound:
+        return False
