@@ -443,6 +443,7 @@ class LiveCenter:
                     queue=event.queue or self.call(event.call_id).queue,
                 )
             await self._apply(self.router.handle(event, now), now)
+            await self._recording(event, now)
             return
         now = self.now(getattr(event, "at", None))
         if isinstance(event, CallArrived):
@@ -508,6 +509,10 @@ class LiveCenter:
             await self.recorder.on_ended(event.call_id, now)
         await self._record(event)
         await self._apply(self.router.handle(event, now), now)
+        await self._recording(event, now)
+
+    async def _recording(self, event: Event, now: float) -> None:
+        """A connection may start the call's recording (or adopt one of an earlier process)."""
         if isinstance(event, CallConnected) and event.call_id in self._calls:
             try:
                 await self.recorder.on_connected(self._calls[event.call_id], now)

@@ -3,7 +3,9 @@ customer is first bridged with an agent (mixmonitor-recording.ami), by the queue
 campaign's policy (config/recording.py), or when the agent asks (`record`).
 
 One recording per interaction: MixMonitor stays on the customer's channel across
-transfers (a new agent is a new bridge, the same channel), so a call is started once.
+transfers (a new agent is a new bridge, the same channel), so a call is started once;
+a process that starts while a call is recorded adopts the open row (no second
+MixMonitor) when it sees the call connected.
 The agent pauses and resumes it (`MixMonitorMute` both directions: the file keeps its
 length, silent meanwhile). Each recording is a row (`store.port.Recordings`) linked to
 the call id, the agent who took it and the queue; its file is `<dir>/<day>/<call>.wav`.
@@ -20,6 +22,7 @@ import structlog
 from config.recording import RecordingConfig, records
 from cti.call_control import CommandRefused
 from store.models import Recording
+from store.port import NotFound
 
 if TYPE_CHECKING:
     from cti.live import LiveCenter
@@ -52,7 +55,12 @@ class Recorder:
         if state.call_id in self._decided:
             return
         self._decided.add(state.call_id)
-        if records(self.policy(state), state.call_id):
+        kept = await self._kept(state.call_id)
+        if kept is not None:  # recorded before this process started: the PBX still is
+            channel = state.channel or self.center.channel_fallback(state.call_id)
+            self.active[state.call_id] = Active(kept, channel)
+            log.info("recording_adopted", call_id=state.call_id, path=kept.path)
+        elif records(self.policy(state), state.call_id):
             await self.start(state, now)
 
     async def start(self, state: CallState, now: float) -> None:
@@ -91,6 +99,19 @@ class Recorder:
         active = self.active.pop(call_id, None)
         if active is not None:
             await self._keep(replace(active.row, ended_at=now))
+
+    async def _kept(self, call_id: str) -> Recording | None:
+        """The call's recording row of an earlier process, if one is open."""
+        if self.store is None:
+            return None
+        try:
+            row = await self.store.get_recording(call_id)
+        except NotFound:
+            return None
+        except Exception as exc:  # noqa: BLE001 - the store is away: decide by policy
+            log.warning("recording_row_unreadable", call_id=call_id, error=type(exc).__name__)
+            return None
+        return row if row.ended_at is None else None
 
     async def _keep(self, row: Recording) -> None:
         if self.store is None:

@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from config.schema import StoreConfig
+from sim.rig import DEFAULT_ROUTING, live_rig
+from store import open_store
 from store.port import NotFound
+from tests.live.harness import AGENTS
 from tests.live.test_live_commands import Center, center, recording_of  # noqa: F401  (fixture)
 
 ALL = {"recording": {"queues": {"billing": "all"}}}
@@ -107,3 +111,37 @@ async def _interaction_agent(center: Center, call_id: str, agent_id: str) -> boo
         return (await center.store.get_interaction(call_id)).agent_id == agent_id
     except NotFound:
         return False
+
+
+async def test_a_restarted_server_adopts_the_recording_and_starts_no_second_one(tmp_path: Path) -> None:
+    """The live loop is killed mid-call: the next one finds the open recording row,
+    adopts it (pause works) and sends no second MixMonitor when the call is transferred."""
+    store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/live.sqlite3"))
+    await store.migrate()
+    recording = {"dir": str(tmp_path / "recordings"), "default": "all"}
+    routing = {**DEFAULT_ROUTING, "defaults": {"wrap_up_s": 30}}
+    try:
+        async with live_rig(store, AGENTS, recording=recording, routing=routing) as h:
+            await h.command("alice", "available")
+            await h.caller("Dora", "5553333", patience_s=120, talk_s=120)
+            await h.wait_for(lambda: any(s.agent == "alice" for s in h.center.calls.values()))
+            call_id = next(c for c, s in h.center.calls.items() if s.agent == "alice")
+            await h.wait_for(lambda: call_id in h.center.recorder.active)
+            channel = h.center.recorder.active[call_id].channel
+            first = h.emulator.pbx.channels[channel].mixmonitor
+            assert first is not None
+
+            await h.center.wait_idle()
+            await h.wait_for(lambda: h.eventlog.backlog == 0)
+            await h.kill_center()
+            await h.start_center(AGENTS, routing)
+            await h.wait_for(lambda: call_id in h.center.recorder.active)  # adopted from the row
+            await h.command("alice", "pause_recording", call_id=call_id)
+            await h.wait_for(lambda: first.muted_since is not None)
+            await h.command("bob", "available")
+            await h.command("alice", "blind_transfer", call_id=call_id, target_kind="agent", target="bob")
+            await h.wait_for(lambda: h.center.calls.get(call_id) is not None and h.center.calls[call_id].agent == "bob")
+            await h.center.wait_idle()
+            assert h.emulator.pbx.channels[channel].mixmonitor is first  # no second MixMonitor
+    finally:
+        await store.close()
