@@ -24,6 +24,8 @@ CALL_KINDS: tuple[CallKind, ...] = ("inbound", "outbound", "callback", "preview"
 TransferKind = Literal["agent", "queue", "number"]
 TRANSFER_KINDS: tuple[TransferKind, ...] = ("agent", "queue", "number")
 ConsultKind = Literal["agent", "number"]  # who can be consulted first: not a queue (nobody answers it)
+MonitorMode = Literal["listen", "whisper", "barge"]
+MONITOR_MODES: tuple[MonitorMode, ...] = ("listen", "whisper", "barge")
 
 CALL_ID = Field(min_length=1, max_length=200, description="the call the agent holds (from the screen-pop)")
 TEXT_MAX = 4000
@@ -52,6 +54,9 @@ class Command(BaseModel):
     # progress), "ended" (wrap-up) or "" (not a call control).
     call_phase: ClassVar[str] = ""
     label: ClassVar[str] = ""
+    # Who sends it: "agent" (the desktop, for the agent themselves) or "supervisor" (a
+    # supervisor or admin about the agent; the web sets who from the sign-in).
+    by: ClassVar[str] = "agent"
 
 
 class Login(Command):
@@ -174,6 +179,63 @@ class WrapUpDone(Command):
     label: ClassVar[str] = "End wrap-up"
 
 
+class _ConnectedCallControl(Command):
+    """A control of a connected call of any kind, standing line or not."""
+
+    call_id: str = CALL_ID
+    call_kinds: ClassVar[tuple[CallKind, ...]] = _TALKING
+    call_phase: ClassVar[str] = "connected"
+
+
+class Record(_ConnectedCallControl):
+    """Start recording the call (a queue or campaign whose policy is "on_demand")."""
+
+    action: Literal["record"]
+    label: ClassVar[str] = "Record"
+
+
+class PauseRecording(_ConnectedCallControl):
+    """Silence the recording (a card number read out) until resume_recording."""
+
+    action: Literal["pause_recording"]
+    label: ClassVar[str] = "Pause recording"
+
+
+class ResumeRecording(_ConnectedCallControl):
+    action: Literal["resume_recording"]
+    label: ClassVar[str] = "Resume recording"
+
+
+SUPERVISOR = Field(
+    default="",
+    max_length=100,
+    description="set by the server from the sign-in (the supervisor or admin who monitors), never sent",
+)
+
+
+class Monitor(Command):
+    """A supervisor listens to, whispers to (coaches: the customer does not hear) or
+    barges into the agent's current call from their own phone; sent again with another
+    mode while monitoring, it switches. `POST /api/v1/agents/{agent_id}/monitor`."""
+
+    action: Literal["monitor"]
+    mode: MonitorMode = "listen"
+    supervisor: str = SUPERVISOR
+    phone: str = Field(default="", max_length=200, description="set by the server: the supervisor's phone endpoint")
+    by: ClassVar[str] = "supervisor"
+    label: ClassVar[str] = "Monitor"
+
+
+class StopMonitor(Command):
+    """The supervisor's phone stops spying on the agent's call (the call goes on).
+    `DELETE /api/v1/agents/{agent_id}/monitor`."""
+
+    action: Literal["stop_monitor"]
+    supervisor: str = SUPERVISOR
+    by: ClassVar[str] = "supervisor"
+    label: ClassVar[str] = "Stop monitoring"
+
+
 COMMAND_TYPES: tuple[type[Command], ...] = (
     Login,
     Available,
@@ -189,6 +251,11 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     PreviewDial,
     PreviewSkip,
     WrapUpDone,
+    Record,
+    PauseRecording,
+    ResumeRecording,
+    Monitor,
+    StopMonitor,
 )
 
 AnyCommand = Annotated[
@@ -205,7 +272,12 @@ AnyCommand = Annotated[
     | CancelTransfer
     | PreviewDial
     | PreviewSkip
-    | WrapUpDone,
+    | WrapUpDone
+    | Record
+    | PauseRecording
+    | ResumeRecording
+    | Monitor
+    | StopMonitor,
     Field(discriminator="action"),
 ]
 _ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)
@@ -220,6 +292,7 @@ def action_of(kind: type[Command]) -> str:
 ACTIONS: tuple[str, ...] = tuple(action_of(k) for k in COMMAND_TYPES)
 BY_ACTION: dict[str, type[Command]] = {action_of(k): k for k in COMMAND_TYPES}
 CALL_ACTIONS = frozenset(a for a, k in BY_ACTION.items() if k.call_kinds)
+SUPERVISOR_ACTIONS = frozenset(a for a, k in BY_ACTION.items() if k.by == "supervisor")
 
 
 class CommandError(ValueError):
@@ -256,6 +329,7 @@ def applicability() -> dict[str, dict[str, Any]]:
             "call_kinds": list(k.call_kinds),
             "call_phase": k.call_phase,
             "on_line": k.on_line,
+            "by": k.by,
             "target_kinds": list(get_args(k.model_fields["target_kind"].annotation))
             if "target_kind" in k.model_fields
             else [],

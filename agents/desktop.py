@@ -4,7 +4,10 @@
   agent's own events); `?agent=ID` lets a supervisor (their teams) or an admin watch.
 - `POST /api/v1/agents/{agent_id}/commands` availability, pause, logout and call
   controls: a command of `agents.commands` (400 naming the field), sent to the live loop
-  on `agent-commands`; its reply is returned (409 refused, 202 kept for later).
+  on `agent-commands`; its reply is returned (409 refused, 202 kept for later). A
+  supervisor's (monitor, stop_monitor) only from a supervisor of the team or an admin
+  (agents/supervisor_commands.py); the agent's own only from the agent (or an admin): a
+  supervisor watching `?agent=` sees the desktop read-only (403).
 - `GET /api/v1/agents/{agent_id}/screen-pop` the agent's latest screen-pop (403 for
   another agent's).
 - `POST /api/v1/interactions/{call_id}/wrap-up` disposition, notes and an optional
@@ -42,6 +45,7 @@ from agents.crm import CrmLookup
 from agents.customer_access import HandledCall
 from agents.customers_web import customers_of_call
 from agents.hub import ScreenPopHub
+from agents.supervisor_commands import as_supervisor
 from cti.server import BUS, CONFIG, STORE
 from events import WrapUpEnded, to_record
 from store import Bus, SqlStore
@@ -117,6 +121,7 @@ async def desktop_page(request: web.Request) -> web.StreamResponse:
         {
             "agent_id": agent_id,
             "watching": agent_id != me.login,
+            "monitor": agent_id != me.login and me.role in ("supervisor", "admin"),
             "pause_codes": (await settings.live("pause_codes")).data,
             "dispositions": (await settings.live("dispositions")).data,
             "queues": sorted((await settings.live("queues")).data),
@@ -163,12 +168,21 @@ async def command(request: web.Request) -> web.Response:
     time (the command is kept and applied when the loop is back: web/commands.py,
     GET /api/v1/commands/{id})."""
     agent_id = request.match_info["agent_id"]
-    await require_agent_access(request, agent_id)
+    me = await require_agent_access(request, agent_id)
     body = await json_body(request)
     try:
         cmd = parse_command(body)
     except CommandError as exc:
         return api_error(400, str(exc))
+    if type(cmd).by == "agent" and me.login != agent_id and me.role != "admin":
+        return api_error(
+            403, f"action: {action_of(type(cmd))} is the agent's own: a supervisor's view of {agent_id} is read-only"
+        )
+    if type(cmd).by == "supervisor":
+        supervised = await as_supervisor(request, me, agent_id, cmd)
+        if isinstance(supervised, web.Response):
+            return supervised
+        cmd = supervised
     if isinstance(cmd, Pause):
         pause_codes = (await request.app[SETTINGS].live("pause_codes")).data
         if cmd.reason not in pause_codes:

@@ -28,10 +28,15 @@ from agents.commands import (
     Hold,
     Login,
     Logout,
+    Monitor,
     Pause,
+    PauseRecording,
     PreviewDial,
     PreviewSkip,
+    Record,
     Resume,
+    ResumeRecording,
+    StopMonitor,
     WrapUpDone,
     refusal,
 )
@@ -104,6 +109,11 @@ class CallControl:
             PreviewDial: self._preview,
             PreviewSkip: self._preview,
             WrapUpDone: self._wrap_up_done,
+            Record: self._record,
+            PauseRecording: self._pause_recording,
+            ResumeRecording: self._pause_recording,
+            Monitor: self._monitor,
+            StopMonitor: self._stop_monitor,
         }
 
     async def handle(self, request: AgentRequest, now: float) -> None:
@@ -146,6 +156,20 @@ class CallControl:
             at=now, call_id=cmd.call_id, agent_id=r.agent_id, disposition=cmd.disposition, notes=cmd.notes
         )
         await self.center.agent_event(event, now)
+
+    async def _record(self, r: AgentRequest, now: float) -> None:
+        await self.center.recorder.record(self._held_call(r), now)
+
+    async def _pause_recording(self, r: AgentRequest, now: float) -> None:
+        await self.center.recorder.pause(self._held_call(r), isinstance(r.command, PauseRecording))
+
+    async def _monitor(self, r: AgentRequest, now: float) -> None:
+        assert isinstance(r.command, Monitor)
+        await self.center.monitors.start(r.agent_id, r.command, now)
+
+    async def _stop_monitor(self, r: AgentRequest, now: float) -> None:
+        assert isinstance(r.command, StopMonitor)
+        await self.center.monitors.stop(r.agent_id, r.command, now)
 
     async def _preview(self, r: AgentRequest, now: float) -> None:
         assert isinstance(r.command, PreviewDial | PreviewSkip)

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import structlog
 
 from agents import commands as contract
+from config.recording import RecordingConfig
 from cti.agent_lines import AgentLines
 from cti.ami_codec import Message
 from cti.call_control import AgentRequest, CallControl, CommandRefused, describe
@@ -50,7 +51,9 @@ from cti.live_items import (
     RulesChanged,
 )
 from cti.live_lines import StandingLines
+from cti.live_monitor import Monitors
 from cti.live_outbound import AgentDials
+from cti.live_recording import Recorder
 from cti.live_recovery import Recovery
 from cti.live_views import AgentViews
 from cti.pbx import PbxActions, PbxError, Target
@@ -75,7 +78,7 @@ from events import (
 from routing import Escalated, FinalStep, Offer, Overflowed, Router, Tick
 from store.bus import Bus
 from store.models import User
-from store.port import AgentCommands, Callbacks, Interactions
+from store.port import AgentCommands, Callbacks, Interactions, Recordings
 
 log = structlog.get_logger()
 
@@ -151,6 +154,8 @@ class LiveCenter:
         lines: AgentLines | None = None,
         line_variables: Mapping[str, str] | None = None,
         agents: Iterable[User] = (),
+        recording: RecordingConfig | None = None,
+        recordings: Recordings | None = None,
     ) -> None:
         self.router = router
         self.pbx = pbx
@@ -199,6 +204,9 @@ class LiveCenter:
         # Called (inside the consumer) with every event the center logs, and with events
         # logged elsewhere: the outbound dialer follows its calls this way.
         self.listeners: list[Callable[[Event], Awaitable[None]]] = [self.callbacks.on_event]
+        self.monitors = Monitors(self)  # supervisors listening to agents' calls (ChanSpy)
+        # MixMonitor by the queue's / campaign's policy, one recording per call
+        self.recorder = Recorder(self, recording or RecordingConfig(), recordings)
         self.control = CallControl(self)
         self.views = AgentViews(self)  # what desktops and wallboards see (the bus)
         # The inbox's dispatch table: each item type and the one handler it goes to.
@@ -344,6 +352,8 @@ class LiveCenter:
         elif name in ("BridgeEnter", "BridgeLeave", "Hangup"):
             self._note_consultation(message, call_id)
             await self.standing.on_ami(message)
+            if name == "Hangup":
+                await self.monitors.on_hangup(message)
 
     def _note_consultation(self, message: Message, call_id: str) -> None:
         """An attended transfer's consulted party: its channel enters the consultation
@@ -408,6 +418,8 @@ class LiveCenter:
         return replace(event, **changes) if changes else event
 
     async def on_event(self, event: Event) -> None:
+        if isinstance(event, OriginateResulted) and await self.monitors.on_originate(event):
+            return
         if isinstance(event, OriginateResulted) and self.dials.owns(event):
             await self.dials.on_dialled(event)
             return
@@ -431,6 +443,7 @@ class LiveCenter:
                     queue=event.queue or self.call(event.call_id).queue,
                 )
             await self._apply(self.router.handle(event, now), now)
+            await self._recording(event, now)
             return
         now = self.now(getattr(event, "at", None))
         if isinstance(event, CallArrived):
@@ -492,8 +505,19 @@ class LiveCenter:
             ended = self._calls.pop(event.call_id, None)
             if ended is not None:
                 self.interactions.call_ended(ended, event)
+            await self.monitors.on_call_ended(event)
+            await self.recorder.on_ended(event.call_id, now)
         await self._record(event)
         await self._apply(self.router.handle(event, now), now)
+        await self._recording(event, now)
+
+    async def _recording(self, event: Event, now: float) -> None:
+        """A connection may start the call's recording (or adopt one of an earlier process)."""
+        if isinstance(event, CallConnected) and event.call_id in self._calls:
+            try:
+                await self.recorder.on_connected(self._calls[event.call_id], now)
+            except (PbxError, CommandRefused) as exc:
+                log.warning("recording_not_started", call_id=event.call_id, error=str(exc))
 
     def _publish_only(self, event: Event) -> None:
         self.eventlog.append(event)

@@ -374,6 +374,8 @@ async def build_live(
         lines=lines_for(pbx.standing_lines, {u.login: u.skills for u in users}, skills),
         line_variables=pbx.line_variables,
         agents=users,  # (the router has them: add_agent above)
+        recording=config.recording,
+        recordings=store,
     )
     open_calls = center.recovery.preload(history)
     center.recovery.count_today(history, now)  # /healthz: the day's calls, not this process's

@@ -140,6 +140,12 @@ class PbxActions(Protocol):
 
     async def play(self, channel: str, recording: str) -> ActionDone: ...
 
+    async def record(self, channel: str, path: str) -> ActionDone: ...
+
+    async def mute_recording(self, channel: str, muted: bool) -> ActionDone: ...
+
+    async def stop_recording(self, channel: str) -> ActionDone: ...
+
 
 # ---------------------------------------------------------------- AMI adapter
 
@@ -335,3 +341,29 @@ class AmiPbx:
     async def play(self, channel: str, recording: str) -> ActionDone:
         await self.setvar(channel, "HOTLINE_PLAYBACK", _check("Play", recording))
         return await self.redirect(channel, self.play_target)
+
+    async def record(self, channel: str, path: str) -> ActionDone:
+        """MixMonitor the channel into `path` (a .wav) while it is bridged (`b`), as
+        mixmonitor-recording.ami; it follows the channel across bridges (transfers)."""
+        return await self._simple(
+            [
+                ("Action", "MixMonitor"),
+                ("Channel", _check("MixMonitor", channel)),
+                ("File", _check("MixMonitor", path)),
+                ("Options", "b"),
+            ]
+        )
+
+    async def mute_recording(self, channel: str, muted: bool) -> ActionDone:
+        """Both directions silent in the file (a card number read out), or back."""
+        return await self._simple(
+            [
+                ("Action", "MixMonitorMute"),
+                ("Channel", _check("MixMonitorMute", channel)),
+                ("Direction", "both"),
+                ("State", "1" if muted else "0"),
+            ]
+        )
+
+    async def stop_recording(self, channel: str) -> ActionDone:
+        return await self._simple([("Action", "StopMixMonitor"), ("Channel", _check("StopMixMonitor", channel))])

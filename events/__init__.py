@@ -196,6 +196,34 @@ class WrapUpEnded:
     notes: str = ""
 
 
+# ---------------------------------------------------------------- supervisors
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorStarted:
+    """A supervisor's phone spies on an agent's call (ChanSpy): mode listen, whisper
+    (coaching: only the agent hears the supervisor) or barge (both hear them). A mode
+    switch is a new MonitorStarted after a MonitorEnded with reason "switched"."""
+
+    at: float
+    call_id: str
+    agent_id: str
+    supervisor: str
+    mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorEnded:
+    """reason: stopped (the supervisor), switched (to another mode), call_ended,
+    not_answered (the supervisor's phone did not answer)."""
+
+    at: float
+    call_id: str
+    agent_id: str
+    supervisor: str
+    reason: str
+
+
 # ---------------------------------------------------------------- IVR and dialer
 
 
@@ -257,6 +285,8 @@ Event = (
     | AgentLoggedOut
     | AgentLineChanged
     | WrapUpEnded
+    | MonitorStarted
+    | MonitorEnded
     | IvrStepped
     | DialerAttempted
     | DialerResulted
@@ -283,6 +313,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AgentLoggedOut,
         AgentLineChanged,
         WrapUpEnded,
+        MonitorStarted,
+        MonitorEnded,
         IvrStepped,
         DialerAttempted,
         DialerResulted,

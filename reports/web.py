@@ -24,7 +24,7 @@ from events import CallQueued, Event, call_id_of
 from reports.kpi import INTERVALS, KpiConfig, batch_report
 from reports.web_charts import bar_chart
 from reports.web_live import LiveBoard, View, WallboardHub
-from store.port import EventLog
+from store.port import EventLog, NotFound
 from store.sql import SqlStore
 from store.topics import CONFIG_CHANGES
 from web.app import CLOCK, SETTINGS, WEB_TASKS, api_error, require, signed_in_only
@@ -360,8 +360,20 @@ def setup(app: web.Application, *, min_interval_s: float = 0.5) -> None:
             cfg, names = await kpi_config(app[STORE], queues)
             return LiveBoard(cfg, queues, names, await agent_skills(app[STORE]))
 
+        async def customer_name(customer_id: str) -> str:
+            try:
+                return (await app[STORE].get_customer(customer_id)).name
+            except NotFound:
+                return ""
+
         hub = WallboardHub(
-            app[STORE], app[BUS], factory, app[CLOCK], min_interval_s=min_interval_s, watch_topics=(CONFIG_CHANGES,)
+            app[STORE],
+            app[BUS],
+            factory,
+            app[CLOCK],
+            min_interval_s=min_interval_s,
+            watch_topics=(CONFIG_CHANGES,),
+            customer_name=customer_name,
         )
         app[WALLBOARD] = hub
         task = asyncio.create_task(hub.run(), name="wallboard-hub")

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import structlog
 
 from events import Event, to_record
+from reports.alerts import alerts
 from reports.kpi import KpiConfig, KpiEngine
 from store.bus import Bus
 from store.port import EventLog
@@ -31,6 +32,8 @@ log = structlog.get_logger()
 
 BOOTSTRAP_PAGE = 10_000
 DEDUP_HORIZON_S = 10.0
+CALL_STATES = frozenset({"reserved", "on_call", "wrap_up"})  # an agent cell shows a call only then
+IDLE_STATES = frozenset({"available", "paused", "logged_out"})
 
 
 class Socket(Protocol):
@@ -72,7 +75,12 @@ class LiveBoard:
     names: Mapping[str, str] = field(default_factory=dict)  # agent id -> display name
     skills: Mapping[str, frozenset[str]] = field(default_factory=dict)  # agent id -> skills (queue names)
     engine: KpiEngine = field(init=False)
-    calls: dict[str, dict[str, Any]] = field(default_factory=dict)  # agent -> {"call_id", "queue"}
+    # agent -> {"call_id", "queue", "caller", "caller_name", "customer_id"}: the call an
+    # agent is offered, talks on or wraps up
+    calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # who is on each call not ended yet (CallArrived's caller, CallQueued's customer)
+    callers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    customer_names: dict[str, str] = field(default_factory=dict)  # customer id -> name ("" unknown)
     day: float = 0.0
     applied: int = 0
 
@@ -84,15 +92,39 @@ class LiveBoard:
         self.applied += 1
         kind = type(event).__name__
         agent = getattr(event, "agent_id", "")
-        if kind in ("CallOffered", "CallConnected") and agent:
-            self.calls[agent] = {"call_id": event.call_id, "queue": getattr(event, "queue", "")}
+        if kind == "CallArrived":
+            self.callers[event.call_id] = {"caller": event.caller, "caller_name": event.caller_name}
+        elif kind == "CallQueued":
+            who = self.callers.setdefault(event.call_id, {})
+            who.update(queue=event.queue, customer_id=event.customer_id or who.get("customer_id", ""))
+        elif kind in ("CallOffered", "CallConnected") and agent:
+            who = self.callers.get(event.call_id, {})
+            self.calls[agent] = {
+                "call_id": event.call_id,
+                "queue": getattr(event, "queue", "") or who.get("queue", ""),
+                "caller": who.get("caller", ""),
+                "caller_name": who.get("caller_name", ""),
+                "customer_id": who.get("customer_id", ""),
+            }
         elif kind in ("CallNotAnswered", "WrapUpEnded", "AgentLoggedOut") and agent:
             self.calls.pop(agent, None)
+        elif kind == "AgentStateChanged" and event.state in IDLE_STATES:
+            self.calls.pop(agent, None)  # the wrap-up ran out, or the agent paused: no call now
         elif kind in ("CallEnded", "CallAbandoned"):
+            self.callers.pop(event.call_id, None)
             for a in [a for a, c in self.calls.items() if c["call_id"] == event.call_id]:
-                # ended: the agent keeps the call id through wrap-up; abandoned while ringing: cleared
+                # ended: the agent keeps the call through wrap-up; abandoned while ringing: cleared
                 if kind == "CallAbandoned":
                     del self.calls[a]
+
+    def customers_to_name(self) -> set[str]:
+        """Customer ids of the agents' calls whose names are not looked up yet."""
+        return {c["customer_id"] for c in self.calls.values() if c["customer_id"]} - set(self.customer_names)
+
+    def _who(self, call: Mapping[str, Any]) -> str:
+        """The call as a supervisor knows it: the customer's name, else the caller's."""
+        name = self.customer_names.get(call.get("customer_id", ""), "")
+        return name or call.get("caller_name", "") or call.get("caller", "")
 
     def snapshot(self, now: float, view: View) -> dict[str, Any]:
         # the PBX stamps events with its own clock: one a moment ahead of ours is "now"
@@ -124,6 +156,7 @@ class LiveBoard:
                     "sl_today": today.get("service_level"),
                     "sl_30m": last.get("service_level"),
                     "sl_target": sl_target,
+                    "sl_threshold_s": t.get("sl_threshold_s"),
                     "sl_today_status": status(today.get("service_level"), sl_target, True),
                     "sl_30m_status": status(last.get("service_level"), sl_target, True),
                     "abandon_rate": today.get("abandon_rate"),
@@ -141,7 +174,7 @@ class LiveBoard:
             team = a.get("team", "")
             if view.teams is not None and team not in view.teams:
                 continue
-            call = self.calls.get(agent_id, {})
+            call = self.calls.get(agent_id, {}) if a["state"] in CALL_STATES else {}
             agents.append(
                 {
                     "id": agent_id,
@@ -149,8 +182,9 @@ class LiveBoard:
                     "team": team,
                     "state": a["state"],
                     "since": a["since"],
-                    "call_id": call.get("call_id", "") if a["state"] != "available" else "",
-                    "queue": call.get("queue", "") if a["state"] != "available" else "",
+                    "call_id": call.get("call_id", ""),
+                    "queue": call.get("queue", ""),
+                    "caller": self._who(call) if call else "",
                 }
             )
             tile = teams.setdefault(team or "-", {"name": team or "-", "by_state": {}})
@@ -189,6 +223,7 @@ class LiveBoard:
                 "agents_by_state": by_state,
             },
             "queues": queues,
+            "alerts": alerts(queues, self.kpi.window_s // 60, self.kpi.sl_threshold_s),
             "teams": [teams[k] for k in sorted(teams)],
             "agents": agents,
             "sl_threshold_s": self.kpi.sl_threshold_s,
@@ -216,8 +251,10 @@ class WallboardHub:
         refresh_s: float = 5.0,
         watch_topics: tuple[Topic[Any], ...] = (),
         directory_check_s: float = 30.0,
+        customer_name: Callable[[str], Awaitable[str]] | None = None,
     ) -> None:
         self._store = store
+        self._customer_name = customer_name  # a customer id -> the name agent cells show
         self._bus = bus
         self._factory = board_factory
         self._clock = clock
@@ -314,6 +351,7 @@ class WallboardHub:
             if day_start(now) != self.board.day or self._bus_gap() or await self._directory_moved():
                 self.board = await self.bootstrap(now)
             await self.refresh_campaigns()
+            await self.name_customers()
             try:
                 await self.push(now)
             except Exception:  # a bad snapshot must not end the wallboard
@@ -345,6 +383,17 @@ class WallboardHub:
             return False
         log.info("wallboard_directory_changed")
         return True
+
+    async def name_customers(self) -> None:
+        """Look up the names of the customers on the agents' calls (once each)."""
+        if self._customer_name is None:
+            return
+        for customer_id in self.board.customers_to_name():
+            try:
+                self.board.customer_names[customer_id] = await self._customer_name(customer_id)
+            except Exception as exc:  # noqa: BLE001 (the cell shows the caller's number meanwhile)
+                log.warning("wallboard_customer_unavailable", error=type(exc).__name__)
+                return
 
     async def refresh_campaigns(self) -> None:
         try:

@@ -67,6 +67,7 @@ class Rig:
     campaigns: dict[str, Any] = field(default_factory=dict)  # [campaigns.*] tables, dialled by the center
     agi_port: int = 0
     pbx_extra: dict[str, Any] = field(default_factory=dict)  # more [pbx] keys (e.g. call-back retries)
+    recording: dict[str, Any] | None = None  # a [recording] table
 
     @property
     def center(self) -> LiveCenter:
@@ -119,7 +120,13 @@ class Rig:
             "line_variables": LINE_VARIABLES,
             **self.pbx_extra,
         }
-        tables = {"pbx": pbx, "routing": routing, "ivr": self.ivr, "campaigns": self.campaigns}
+        tables = {
+            "pbx": pbx,
+            "routing": routing,
+            "ivr": self.ivr,
+            "campaigns": self.campaigns,
+            "recording": self.recording,
+        }
         return HotlineConfig.model_validate({k: v for k, v in tables.items() if v is not None})
 
     async def start_center(self, agents: list[User], routing: dict[str, Any]) -> None:
@@ -165,6 +172,7 @@ async def live_rig(
     campaign_skills: tuple[str, ...] = (),
     campaigns: dict[str, Any] | None = None,
     pbx_extra: dict[str, Any] | None = None,
+    recording: dict[str, Any] | None = None,
 ) -> AsyncIterator[Rig]:
     """With `ivr` (an `[ivr]` table), the emulator's `AGI()` reaches Hotline's FastAGI
     IVR (on a port kept across restarts of the Hotline side)."""
@@ -183,6 +191,7 @@ async def live_rig(
         campaigns=campaigns or {},
         agi_port=agi_port,
         pbx_extra=pbx_extra or {},
+        recording=recording,
     )
     try:
         await rig.start_center(agents, routing or DEFAULT_ROUTING)

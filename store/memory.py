@@ -34,6 +34,7 @@ from store.models import (
     Interaction,
     LeadRecord,
     Lease,
+    Recording,
     StoredEvent,
     WebSession,
 )
@@ -92,6 +93,7 @@ class MemoryStore:
         self._leases: dict[str, Lease] = {}
         self._sessions: dict[str, WebSession] = {}
         self._audit: list[AuditEntry] = []  # in seq order
+        self._recordings: dict[str, Recording] = {}
 
     async def migrate(self) -> list[str]:
         return []
@@ -468,6 +470,24 @@ class MemoryStore:
         return len(gone)
 
     # ------------------------------------------------------------ audit log
+
+    async def put_recording(self, recording: Recording) -> None:
+        self._recordings[recording.call_id] = recording
+
+    async def get_recording(self, call_id: str) -> Recording:
+        found = self._recordings.get(call_id)
+        if found is None:
+            raise NotFound(f"recording of call {call_id!r}")
+        return found
+
+    async def recordings_started_before(self, before: float, limit: int = 1000) -> list[Recording]:
+        old = sorted(
+            (r for r in self._recordings.values() if r.started_at < before), key=lambda r: (r.started_at, r.call_id)
+        )
+        return old[:limit]
+
+    async def delete_recording(self, call_id: str) -> None:
+        self._recordings.pop(call_id, None)
 
     async def add_audit(self, entry: AuditEntry) -> int:
         seq = len(self._audit) + 1

@@ -48,6 +48,19 @@ class Interaction:
 
 
 @dataclass(frozen=True, slots=True)
+class Recording:
+    """A call's recording (one per interaction): the WAV the PBX writes at `path`; the
+    agent who took the call (who may play it back, with their team's supervisors)."""
+
+    call_id: str
+    path: str
+    agent_id: str = ""
+    queue: str = ""
+    started_at: float = 0.0
+    ended_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class User:
     login: str
     display_name: str

@@ -41,6 +41,7 @@ from store.models import (
     Interaction,
     LeadRecord,
     Lease,
+    Recording,
     SettingsVersion,
     StoredEvent,
     User,
@@ -301,7 +302,24 @@ class AuditLog(Protocol):
         ...
 
 
+class Recordings(Protocol):
+    """Call recordings (store.models.Recording), one per call id."""
+
+    async def put_recording(self, recording: Recording) -> None:
+        """Keep it, replacing the call's (a second start keeps the first file's row)."""
+        ...
+
+    async def get_recording(self, call_id: str) -> Recording: ...  # NotFound
+
+    async def recordings_started_before(self, before: float, limit: int = 1000) -> list[Recording]:
+        """The oldest first (retention)."""
+        ...
+
+    async def delete_recording(self, call_id: str) -> None: ...
+
+
 class Store(
+    Recordings,
     EventLog,
     CustomerDirectory,
     Interactions,

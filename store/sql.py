@@ -25,6 +25,7 @@ from store.models import (
     Interaction,
     LeadRecord,
     Lease,
+    Recording,
     SettingsVersion,
     StoredEvent,
     User,
@@ -33,6 +34,7 @@ from store.models import (
 from store.phones import InvalidPhone, normalize_phone
 from store.port import EVENT_PAGE, Conflict, NotFound
 
+_RECORDING_COLUMNS = "call_id, path, agent_id, queue, started_at, ended_at"
 _EVENT_INSERT = (
     "INSERT INTO events (at, kind, call_id, agent_id, payload, dedupe_key) VALUES ($1, $2, $3, $4, $5, $6)"
     " ON CONFLICT DO NOTHING RETURNING seq"
@@ -468,6 +470,40 @@ class SqlStore:
         return gone
 
     # ------------------------------------------------------------ audit log
+
+    # ------------------------------------------------------------ recordings
+
+    async def put_recording(self, recording: Recording) -> None:
+        r = recording
+        await self._db.execute(
+            "INSERT INTO recordings (call_id, path, agent_id, queue, started_at, ended_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (call_id) DO UPDATE SET path = excluded.path,"
+            " agent_id = excluded.agent_id, queue = excluded.queue, started_at = excluded.started_at,"
+            " ended_at = excluded.ended_at",
+            r.call_id,
+            r.path,
+            r.agent_id,
+            r.queue,
+            float(r.started_at),
+            None if r.ended_at is None else float(r.ended_at),
+        )
+
+    async def get_recording(self, call_id: str) -> Recording:
+        rows = await self._db.fetch(f"SELECT {_RECORDING_COLUMNS} FROM recordings WHERE call_id = $1", call_id)
+        if not rows:
+            raise NotFound(f"recording of call {call_id!r}")
+        return Recording(**rows[0])
+
+    async def recordings_started_before(self, before: float, limit: int = 1000) -> list[Recording]:
+        rows = await self._db.fetch(
+            f"SELECT {_RECORDING_COLUMNS} FROM recordings WHERE started_at < $1 ORDER BY started_at, call_id LIMIT $2",
+            float(before),
+            int(limit),
+        )
+        return [Recording(**row) for row in rows]
+
+    async def delete_recording(self, call_id: str) -> None:
+        await self._db.execute("DELETE FROM recordings WHERE call_id = $1", call_id)
 
     async def add_audit(self, entry: AuditEntry) -> int:
         e = entry

@@ -21,6 +21,7 @@ def setup(app: web.Application) -> None:
     from web.command_status import setup as setup_command_status
     from web.dnc import setup as setup_dnc
     from web.planning import setup as setup_planning
+    from web.recordings import setup as setup_recordings
 
     setup_core(app)
     setup_admin(app)
@@ -33,3 +34,4 @@ def setup(app: web.Application) -> None:
     setup_dnc(app)
     setup_callbacks(app)
     setup_planning(app)
+    setup_recordings(app)

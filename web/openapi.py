@@ -330,6 +330,13 @@ DOCUMENT: dict[str, Any] = {
                 "Save disposition, notes, callback; ends wrap-up", "agent (the call's)", "WrapUp", errors=("400",)
             )
         },
+        "/api/v1/interactions/{call_id}/recording": {
+            "get": _op(
+                "The call's recording (audio/wav); each playback is audited (recording.play)",
+                "agent (who took the call), supervisor (that agent's team), admin",
+                errors=("404",),
+            )
+        },
         "/api/v1/customers": {
             "post": _op(
                 "Create a customer, never replacing one (409 for an id that exists)",

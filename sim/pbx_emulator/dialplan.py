@@ -172,16 +172,24 @@ async def dial_and_bridge(p: Pbx, ch: Channel, dest: str, timeout: float) -> str
 
 
 async def agent_phone(p: Pbx, ch: Channel, _prio: int) -> None:
-    exten = ch.exten
-    p.newexten(ch, 1, "NoOp", f"Agent phone {exten} ringing for {cid_all(ch)}")
+    ring, talk = _secs(ch, "AGENT_RING", 1), _secs(ch, "AGENT_TALK", 8)
+    await _phone(p, ch, f"Agent phone {ch.exten} ringing for {cid_all(ch)}", ring, talk)
+
+
+async def supervisor_phone(p: Pbx, ch: Channel, _prio: int) -> None:
+    """extensions-additions.conf 2090: rings 1 s, answers, stays SUP_TALK s (30)."""
+    await _phone(p, ch, f"Supervisor phone {ch.exten} ringing for {cid_all(ch)}", 1, _secs(ch, "SUP_TALK", 30))
+
+
+async def _phone(p: Pbx, ch: Channel, noop: str, ring: float, talk: float) -> None:
+    """A phone of the agents context: NoOp, Ringing, Wait(ring), Answer, Wait(talk), Hangup(16)."""
+    p.newexten(ch, 1, "NoOp", noop)
     p.newexten(ch, 2, "Ringing")
     p.indicate_ringing(ch)
-    ring = _secs(ch, "AGENT_RING", 1)
     p.newexten(ch, 3, "Wait", _fmt(ring))
     await p.sleep(ring)
     p.newexten(ch, 4, "Answer")
     await answer(p, ch)
-    talk = _secs(ch, "AGENT_TALK", 8)
     p.newexten(ch, 5, "Wait", _fmt(talk))
     await p.sleep(talk)
     hangup_app(p, ch, 6, 16)
@@ -849,11 +857,29 @@ async def run_application(p: Pbx, ch: Channel, app: str, data: str) -> None:
             await playback(p, ch, data)
         elif name == "hangup":
             pass
+        elif name == "chanspy":
+            await chanspy(p, ch, data)
         else:
             await p.sleep(3600)
         p.hangup(ch, 16)
     except (ChannelGone, asyncio.CancelledError):
         return
+
+
+async def chanspy(p: Pbx, ch: Channel, data: str) -> None:
+    """ChanSpy(<channel name prefix>,<options>): spy on the first live channel whose
+    name starts with the prefix (waiting for one, as `q` ChanSpy does), until that
+    channel leaves its bridge or hangs up; the mode (w whisper, B barge, else listen)
+    is kept on the spyer for tests to check."""
+    prefix, _, options = data.partition(",")
+    while True:
+        spyee = next((c for c in p.channels.values() if c.name.startswith(prefix) and c is not ch), None)
+        if spyee is not None and not spyee.dead:
+            break
+        await p.sleep(1)
+    p.spy_start(ch, spyee, options)
+    assert ch.spy_done is not None
+    await ch.spy_done.wait()
 
 
 # ---------------------------------------------------------------- lookup
@@ -864,6 +890,7 @@ _TABLE: list[tuple[str, str, Program]] = [
     ("inbound", r"1500", inbound_1500),
     ("agent-connect", r"(20|10)\d\d", agent_connect),
     ("agents", r"2099", agent_2099),
+    ("agents", r"2090", supervisor_phone),
     ("agents", r"20\d\d", agent_phone),
     ("customers", r"\d+", customer),
     ("dialer-answered", r"\d+", dialer_answered),

@@ -38,15 +38,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
 
 from cti.ami_codec import encode
+from sim.pbx_emulator.recorder import Recording
 
 log = structlog.get_logger()
 
@@ -65,6 +68,8 @@ ASTERISK_VERSION = "20.20.1"
 CONFBRIDGE_ORDERS = ("recorded", "reversed")
 ANSWER_DELAY = 0.5  # Answer() on a Local channel: the next app runs ~0.5 s later
 UNKNOWN = "<unknown>"
+# Where a relative MixMonitor file goes (Asterisk's /var/spool/asterisk/monitor)
+MONITOR_DIR = Path(tempfile.gettempdir()) / "hotline-emulator-monitor"
 
 
 class ChannelGone(Exception):
@@ -113,6 +118,10 @@ class Channel:
     cdr: bool = True  # a dialled ;1 leg has no CDR of its own (it is the dialler's destination)
     agi_goto: tuple[str, str, int] | None = None  # SET CONTEXT/EXTENSION/PRIORITY during AGI
     cdr_legs: list[list[Any]] = field(default_factory=list)  # [dest, app, data, answered] per dial
+    spying: Channel | None = None  # ChanSpy(): the channel this one spies on
+    spy_mode: str = ""  # "listen" / "whisper" / "barge" (from ChanSpy's w / B options)
+    spy_done: asyncio.Event | None = None  # set once ChanSpyStop was sent
+    mixmonitor: Recording | None = None  # MixMonitor() on this channel (recorder.py)
 
     def block(self, prefix: str = "") -> list[tuple[str, str]]:
         p = prefix
@@ -546,6 +555,8 @@ class Pbx:
             self.bridge_leave(ch)
         if ch.agi_hangup is not None:
             ch.agi_hangup.set()
+        self.stop_spies(ch)
+        self.stop_recording(ch, event=False)  # a hang-up sends no MixMonitorStop
         final = ch.preset_cause or cause
         if ch.cdr:
             self._cdr(ch, final)
@@ -558,7 +569,11 @@ class Pbx:
         if attempt is not None and not attempt.outcome.done():
             attempt.outcome.set_result("HANGUP")
         partner = ch.partner
-        if partner is not None and not partner.dead:
+        if partner is not None and not partner.dead and partner.spying is not None:
+            # chanspy-*.ami: the supervisor phone (;2) hangs up, but ChanSpy on ;1 goes on
+            # until the spied leg leaves its bridge (the Hangup of ;1 comes then)
+            self.emit("HangupRequest", [*partner.block(), ("Cause", str(cause))])
+        elif partner is not None and not partner.dead:
             self.emit("HangupRequest", [*partner.block(), ("Cause", str(cause))])
             if partner.task is not None and not partner.task.done():
                 self.emit("SoftHangupRequest", [*partner.block(), ("Cause", "16")])
@@ -637,6 +652,51 @@ class Pbx:
         attempt.dest.dial_as_dest = None
         self.hangup(attempt.dest, cause)
 
+    # ------------------------------------------------------------ ChanSpy
+
+    def spyers_of(self, spyee: Channel) -> list[Channel]:
+        return [c for c in self.channels.values() if c.spying is spyee]
+
+    def spy_start(self, spyer: Channel, spyee: Channel, options: str) -> None:
+        """ChanSpy found its channel: ChanSpyStart (the options are not reported)."""
+        spyer.spying, spyer.spy_done = spyee, asyncio.Event()
+        spyer.spy_mode = "barge" if "B" in options else "whisper" if "w" in options else "listen"
+        self.emit("ChanSpyStart", spyer.block("Spyer") + spyee.block("Spyee"))
+
+    def stop_spies(self, ch: Channel) -> None:
+        """ChanSpyStop for every spy on `ch` (it leaves or hangs up) and, when `ch` is
+        itself a spyer hanging up, for its own spying."""
+        for spyer in [*self.spyers_of(ch), *([ch] if ch.spying is not None else [])]:
+            spyee, done = spyer.spying, spyer.spy_done
+            if spyee is None or done is None or done.is_set():
+                continue
+            self.emit("ChanSpyStop", spyer.block("Spyer") + spyee.block("Spyee"))
+            done.set()
+
+    # ------------------------------------------------------------ MixMonitor
+
+    def start_recording(self, ch: Channel, path: str) -> None:
+        """AMI MixMonitor: VarSet MIXMONITOR_FILENAME, MixMonitorStart, the file begun."""
+        self.set_var(ch, "MIXMONITOR_FILENAME", path)
+        ch.mixmonitor = Recording(MONITOR_DIR / path, self.now())  # (an absolute path stays as it is)
+        ch.mixmonitor.start()
+        self.emit("MixMonitorStart", ch.block())
+
+    def mute_recording(self, ch: Channel, direction: str, on: bool) -> None:
+        if ch.mixmonitor is not None:
+            ch.mixmonitor.mute(on, self.now())
+        self.emit("MixMonitorMute", [*ch.block(), ("Direction", direction), ("State", "1" if on else "0")])
+
+    def stop_recording(self, ch: Channel, event: bool = True) -> bool:
+        """The file finished; MixMonitorStop unless the channel is hanging up."""
+        rec, ch.mixmonitor = ch.mixmonitor, None
+        if rec is None:
+            return False
+        rec.finish(self.now())
+        if event:
+            self.emit("MixMonitorStop", ch.block())
+        return True
+
     # ------------------------------------------------------------ music on hold
 
     def moh_start(self, ch: Channel) -> None:
@@ -678,6 +738,7 @@ class Pbx:
         bridge.channels.remove(ch)
         ch.bridge = None
         self.emit("BridgeLeave", bridge.block() + ch.block())
+        self.stop_spies(ch)  # chanspy-*.ami: ChanSpyStop right after the spied leg's BridgeLeave
         if bridge.after_leave is not None and bridge.after_leave(ch):
             return  # the hook dealt with the bridge (and destroyed it if empty)
         if len(bridge.channels) == 1 and not bridge.keep_alone:

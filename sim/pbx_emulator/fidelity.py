@@ -42,6 +42,13 @@ SIGNIFICANT: dict[str, tuple[str, ...]] = {
     "AgentRingNoAnswer": ("Queue", "Interface"),
     "AgentConnect": ("Queue", "Interface"),
     "AgentComplete": ("Queue", "Interface", "Reason"),
+    # app_mixmonitor
+    "MixMonitorStart": (),
+    "MixMonitorMute": ("Direction", "State"),
+    "MixMonitorStop": (),
+    # app_chanspy (the options are not reported: the three modes look alike)
+    "ChanSpyStart": (),
+    "ChanSpyStop": (),
     # app_confbridge
     "ConfbridgeJoin": ("Conference",),
     "ConfbridgeLeave": ("Conference",),
@@ -63,6 +70,8 @@ CHANNEL_ROLES = (
     "OrigTransfererChannel",
     "SecondTransfererChannel",
     "TransferTargetChannel",
+    "SpyerChannel",
+    "SpyeeChannel",
 )
 
 

@@ -762,10 +762,38 @@ async def a_queuepause(s: AmiSession, m: Message) -> None:
 
 
 async def a_mixmonitor(s: AmiSession, m: Message) -> None:
+    """mixmonitor-recording.ami: `Response: Success` (no MixMonitorID), then VarSet
+    MIXMONITOR_FILENAME and MixMonitorStart; the emulator writes the WAV (recorder.py)."""
+    pbx = s.emu.pbx
+    ch = pbx.find(m.get("Channel"))
+    if not m.get("File"):
+        s.error(m, "No file specified")
+        return
+    s.respond(m, [])
+    pbx.start_recording(ch, m.get("File"))
+
+
+async def a_mixmonitormute(s: AmiSession, m: Message) -> None:
     pbx = s.emu.pbx
     ch = pbx.find(m.get("Channel"))
     s.respond(m, [])
-    pbx.emit("MixMonitorStart", ch.block())
+    pbx.mute_recording(ch, m.get("Direction") or "both", m.get("State").lower() in ("1", "true", "yes", "on"))
+
+
+async def a_pausemonitor(s: AmiSession, m: Message) -> None:
+    """Answered as recorded, with no event (it is Monitor()'s action, not MixMonitor's)."""
+    s.emu.pbx.find(m.get("Channel"))
+    s.respond(m, [("Message", "Paused monitoring of the channel")])
+
+
+async def a_stopmixmonitor(s: AmiSession, m: Message) -> None:
+    pbx = s.emu.pbx
+    ch = pbx.find(m.get("Channel"))
+    if ch.mixmonitor is None:
+        s.error(m, "Could not stop MixMonitor")
+        return
+    s.respond(m, [])
+    pbx.stop_recording(ch)
 
 
 Action = Callable[[AmiSession, Message], Awaitable[None]]
@@ -791,6 +819,9 @@ ACTIONS: dict[str, Action] = {
     "queueremove": a_queueremove,
     "queuepause": a_queuepause,
     "mixmonitor": a_mixmonitor,
+    "mixmonitormute": a_mixmonitormute,
+    "pausemonitor": a_pausemonitor,
+    "stopmixmonitor": a_stopmixmonitor,
 }
 
 

@@ -186,6 +186,10 @@ WRONG_KEYS: dict[str, tuple[str, str]] = {
         '[crm.fields]\nname = "full_name"\nnme = "x"  # wrong\n',
         "5: crm.fields.nme: unknown card field (known: id, name, company, tier, account_number, email, phones, notes)",
     ),
+    "recording": (
+        '[recording]\nqueues = { billing = "all" }\nretention = 30  # wrong\n',
+        "3: recording.retention: unknown key",
+    ),
     "queues": ('[queues.sales]\nlabel = "Sales"\nsl_targt = 0.8  # wrong\n', "3: queues.sales.sl_targt: unknown key"),
     "skills": ('[skills.billing]\nlabel = "Billing"\nlable = "x"  # wrong\n', "3: skills.billing.lable: unknown key"),
     "pause_reasons": (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestClient, TestServer
 
 from agents.commands import ACTIONS
+from config.recording import RecordingConfig
 from config.schema import BusConfig, HotlineConfig, PbxConfig, ServerConfig, StoreConfig
 from cti.ami import AmiClient, AmiSettings
 from cti.call_model import CallModel
@@ -33,11 +34,15 @@ from events import (
     CallResumed,
     CallTransferred,
     Event,
+    MonitorEnded,
+    MonitorStarted,
     WrapUpEnded,
 )
 from sim.pbx_emulator.engine import Channel
 from sim.pbx_emulator.server import PbxEmulator
 from sim.rig import LINE_VARIABLES
+from store.models import Recording
+from store.port import NotFound
 from tests.web.web_helpers import PASSWORD, seed_customer, seed_users
 
 SECRET = "contract-secret"
@@ -61,6 +66,7 @@ class Desk:
     session: ClientSession
     base: str
     csrf: str = ""
+    about: str = ""  # a supervisor's desk: the agent its commands are about
 
     async def sign_in(self) -> None:
         import re
@@ -73,8 +79,12 @@ class Desk:
         assert r.status == 302, await r.text()
         self.csrf = (await (await self.session.get(f"{self.base}/api/v1/me")).json())["csrf"]
 
+    async def get(self, path: str) -> tuple[int, bytes, str]:
+        r = await asyncio.wait_for(self.session.get(f"{self.base}{path}"), 15)
+        return r.status, await r.read(), r.headers.get("Content-Type", "")
+
     async def send(self, action: str, **fields: Any) -> tuple[int, dict[str, Any]]:
-        url = f"{self.base}/api/v1/agents/{self.agent_id}/commands"
+        url = f"{self.base}/api/v1/agents/{self.about or self.agent_id}/commands"
         r = await asyncio.wait_for(
             self.session.post(url, json={"action": action, **fields}, headers={"X-CSRF-Token": self.csrf}), 15
         )
@@ -221,7 +231,8 @@ def campaign(tmp_path: Path, mode: str) -> dict[str, Any]:
 @pytest.fixture
 async def center(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Center]:
     """`hotline serve` (pbx enabled) on the emulator, with agents 01-03 signed in.
-    Parametrize indirectly with {"standing_lines": ..., "campaign": mode}."""
+    Parametrize indirectly with {"standing_lines": ..., "campaign": mode, "recording":
+    {[recording] keys but dir}}."""
     options: dict[str, Any] = getattr(request, "param", {})
     emulator = PbxEmulator("hotline", SECRET)
     await emulator.start()
@@ -245,6 +256,7 @@ async def center(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
         routing=routing,
         campaigns=campaigns,
         pause_reasons={"lunch": {"label": "Lunch"}},
+        recording=RecordingConfig(dir=tmp_path / "recordings", **options.get("recording", {})),
     )
     store_url = config.store
     from store import open_store
@@ -415,6 +427,120 @@ async def test_on_a_standing_line_attended_is_refused_and_the_rest_works(center:
     await bob.ok("hangup", call_id=call_id)
     await center.until(lambda: center.state("agent03") == "wrap_up")
     assert center.state("agent01") == "available"
+
+
+# ---------------------------------------------------------------- supervisors
+
+
+def spies(center: Center) -> dict[str, tuple[str, str]]:
+    """The emulator's channels running ChanSpy: name -> (the channel spied on, mode)."""
+    return {c.name: (c.spying.name, c.spy_mode) for c in center.emulator.pbx.channels.values() if c.spying}
+
+
+async def supervisor_desk(center: Center, about: str) -> Desk:
+    """`sup` (team-a's supervisor) with a phone of their own, looking at `about`."""
+    store = center.store
+    await store.put_user(replace(await store.get_user("sup"), phone_endpoint="Local/2090@agents"))
+    sup = await center.desk("sup")
+    sup.about = about
+    return sup
+
+
+async def monitor_modes_then_stop(center: Center, sup: Desk, call_id: str, leg: str) -> None:
+    """Listen, then whisper, then barge (each checked on the emulator's ChanSpy), then stop."""
+    for n, mode in enumerate(("listen", "whisper", "barge"), 1):
+        await sup.ok("monitor", mode=mode)
+        await center.until(lambda mode=mode: list(spies(center).values()) == [(leg, mode)])
+        started = await center.logged(call_id, MonitorStarted, n)
+        assert (started[-1].supervisor, started[-1].agent_id, started[-1].mode) == ("sup", "agent01", mode)
+    await sup.ok("stop_monitor")
+    await center.until(lambda: not spies(center))
+    ended = await center.logged(call_id, MonitorEnded, 3)
+    assert [e.reason for e in ended] == ["switched", "switched", "stopped"]
+    assert center.talking_to(call_id)  # the call goes on
+
+
+async def test_a_supervisor_listens_whispers_barges_and_stops(center: Center) -> None:
+    ada, cy = await center.desk("agent01"), await center.desk("agent03")
+    sup = await supervisor_desk(center, "agent01")
+    await ada.ok("available")
+    assert "not on a call" in await sup.refused("monitor", mode="listen")
+    await center.caller()
+    call_id = await center.connected("agent01")
+    leg = center.live.calls[call_id].agent_channels["agent01"]
+    assert leg.startswith("Local/2001@agents-") and leg.endswith(";1")  # the half in the caller's bridge
+
+    # nobody but a supervisor of the team (or an admin) monitors; the body names no one
+    cy.about = "agent01"
+    assert (await cy.send("monitor", mode="listen"))[0] == 403
+    assert (await ada.send("monitor", mode="listen"))[0] == 403
+    status, reply = await sup.send("monitor", mode="listen", supervisor="agent03")
+    assert status == 400 and reply["error"].startswith("supervisor"), reply
+    status, reply = await sup.send("monitor", mode="eavesdrop")
+    assert status == 400 and reply["error"].startswith("mode"), reply
+    sup.about = "agent02"  # team-b
+    assert (await sup.send("monitor", mode="listen"))[0] == 403
+    sup.about = "agent01"
+
+    await monitor_modes_then_stop(center, sup, call_id, leg)
+
+    # monitoring until the call ends: Asterisk ends ChanSpy with the agent's leg
+    await sup.ok("monitor", mode="listen")
+    await center.until(lambda: spies(center))
+    await center.logged(call_id, MonitorStarted, 4)
+    await ada.ok("hangup", call_id=call_id)
+    await center.until(lambda: not spies(center))
+    ended = await center.logged(call_id, MonitorEnded, 4)
+    assert ended[-1].reason == "call_ended"
+
+
+@pytest.mark.parametrize("center", [{"standing_lines": "all"}], indirect=True)
+async def test_a_supervisor_monitors_an_agent_on_a_standing_line(center: Center) -> None:
+    ada = await center.desk("agent01")
+    sup = await supervisor_desk(center, "agent01")
+    await ada.ok("available")
+    await center.until(lambda: center.live.on_line("agent01"))
+    await center.caller()
+    call_id = await center.connected("agent01")
+    line = center.live.lines.channel("agent01")
+    assert line
+    await monitor_modes_then_stop(center, sup, call_id, line)
+    # a line outlives its call: the spy goes with the call, the line stays
+    await sup.ok("monitor", mode="whisper")
+    await center.until(lambda: spies(center))
+    await ada.ok("hangup", call_id=call_id)
+    await center.until(lambda: not spies(center))
+    ended = await center.logged(call_id, MonitorEnded, 4)
+    assert ended[-1].reason == "call_ended"
+    assert center.live.on_line("agent01")
+
+
+# ---------------------------------------------------------------- recording (tests/live/test_live_recording.py)
+
+
+async def recording_of(center: Center, call_id: str) -> Recording | None:
+    try:
+        return await center.store.get_recording(call_id)
+    except NotFound:
+        return None
+
+
+@pytest.mark.parametrize("center", [{"recording": {"default": "on_demand"}}], indirect=True)
+async def test_on_demand_the_agent_records_pauses_and_resumes(center: Center) -> None:
+    ada = await center.desk("agent01")
+    await ada.ok("available")
+    await center.caller()
+    call_id = await center.connected("agent01")
+    assert await recording_of(center, call_id) is None  # on demand: not from the start
+    assert "not being recorded" in await ada.refused("pause_recording", call_id=call_id)
+    await ada.ok("record", call_id=call_id)
+    await center.until(lambda: recording_of(center, call_id))
+    recording = center.caller_channel(call_id).mixmonitor
+    assert recording is not None
+    await ada.ok("pause_recording", call_id=call_id)
+    await center.until(lambda: recording.muted_since is not None)
+    await ada.ok("resume_recording", call_id=call_id)
+    await center.until(lambda: recording.muted_since is None)
 
 
 # ---------------------------------------------------------------- call-back, outbound, preview

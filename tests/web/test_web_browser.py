@@ -25,6 +25,8 @@ from tests.web.conftest import started, web_config
 from tests.web.web_helpers import CUSTOMER, PASSWORD, BusCallDriver, busy_hour_events, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
+# (shown on every connected call, as resume is: the loop refuses what the call's policy does not allow)
+RECORDING = ["pause_recording", "record", "resume_recording"]
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -216,7 +218,7 @@ async def test_preview_shows_the_record_before_the_agent_dials(browser, center: 
     await expect(page.locator("#talk-controls")).to_be_hidden()
     assert await center.connected("agent01") == second
     await expect(page.locator("#call-status")).to_have_text("talking")
-    await shows(page, ["attended_transfer", "blind_transfer", "hangup", "hold", "resume"])
+    await shows(page, ["attended_transfer", "blind_transfer", "hangup", "hold", "resume", *RECORDING])
     await click(page, "#btn-hangup", "hangup: done")
     await expect(page.locator("#call-status")).to_have_text("ended — wrap-up")
     await center.logged(second, CallEnded)
@@ -228,7 +230,7 @@ async def test_desktop_shows_only_the_controls_that_apply(browser, center: Cente
     completed (the PBX moves the caller); the next call starts with an empty wrap-up form."""
     from playwright.async_api import expect
 
-    talking = ["attended_transfer", "blind_transfer", "hangup", "hold", "resume"]
+    talking = ["attended_transfer", "blind_transfer", "hangup", "hold", "resume", *RECORDING]
     page = await desktop(browser, center, "agent01")
     bob = await center.desk("agent03")
     await bob.ok("available")
@@ -304,7 +306,7 @@ async def test_on_a_standing_line_the_desktop_hides_attended_transfer(browser, c
     await center.caller()
     call_id = await center.connected("agent01")
     await expect(page.locator("#call-status")).to_have_text("talking", timeout=15000)
-    on_line = ["blind_transfer", "hangup", "hold", "resume"]
+    on_line = ["blind_transfer", "hangup", "hold", "resume", *RECORDING]
     await shows(page, on_line)
     await hidden_are_refused(page, call_id, on_line)
     status, error = await send_from_page(page, "attended_transfer", call_id=call_id, target="agent03")

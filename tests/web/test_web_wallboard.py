@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 from cti.server import BUS, STORE
 from events import (
     AgentLoggedIn,
+    AgentStateChanged,
     CallAbandoned,
     CallArrived,
     CallConnected,
@@ -28,7 +29,7 @@ from reports.kpi import KpiConfig, batch_report
 from reports.web import WALLBOARD, BadQuery, parse_report_query
 from reports.web_charts import bar_chart
 from reports.web_live import View, day_start, status
-from tests.web.web_helpers import BusCallDriver, login, wait_until
+from tests.web.web_helpers import CUSTOMER, BusCallDriver, login, wait_until
 
 
 def wf(coro, t=10):
@@ -266,3 +267,95 @@ async def test_an_agent_edited_by_the_admin_shows_at_once_with_the_same_numbers(
     after = hub.board.snapshot(time.time(), View(None))
     assert agent02(after)["team"] == "team-c" and "team-c" in [t["name"] for t in after["teams"]]
     assert queue_tile(after, "sales")["waiting"] == queue_tile(before, "sales")["waiting"] == 1  # the log, refolded
+
+
+async def test_agent_cells_show_the_queue_and_the_customer_and_no_call_once_paused(client: TestClient) -> None:
+    """Issue 17 item 2: a cell names the call's queue and who is on it (the customer's
+    name, else the caller), never Asterisk's ids; once the wrap-up is over (ran out, not
+    ended by a WrapUpEnded) a paused agent shows no call."""
+    await pushed_to_a_socket(client, a_call_then_a_pause)
+
+
+async def pushed_to_a_socket(client: TestClient, scenario: Any) -> None:
+    """Run `scenario(app, sock)` with `sock` registered on the wallboard hub (all views)."""
+    app = client.server.app
+    hub = app[WALLBOARD]
+    await wf(hub.ready.wait())
+    sock = Collect()
+    hub.register(sock, View(None))
+    try:
+        await scenario(app, sock)
+    finally:
+        hub.unregister(sock)
+
+
+async def a_call_then_a_pause(app: Any, sock: Collect) -> None:
+    driver = BusCallDriver(app[STORE], app[BUS])
+    await driver.agent_ready("agent01")
+    await driver.agent_ready("agent03")
+    now = time.time()
+    e = driver.emit
+    await e(CallArrived(now, "1796532763.512", caller="+14155550142", caller_name="GRACE H"))
+    await e(CallQueued(now, "1796532763.512", queue="billing", customer_id=CUSTOMER.id))
+    await e(CallOffered(now + 1, "1796532763.512", "agent01", "billing"))
+    await e(CallConnected(now + 2, "1796532763.512", "agent01", "billing"))
+    await e(CallArrived(now, "1796532799.7", caller="+12125550199"))  # nobody we know
+    await e(CallQueued(now, "1796532799.7", queue="support"))
+    await e(CallConnected(now + 2, "1796532799.7", "agent03", "support"))
+
+    def cell(agent_id: str) -> dict[str, Any]:
+        return next(a for a in sock.messages[-1]["agents"] if a["id"] == agent_id)
+
+    await wait_until(lambda: sock.messages and cell("agent01")["caller"] == "Grace Hopper", timeout=5)
+    assert (cell("agent01")["queue"], cell("agent01")["state"]) == ("billing", "on_call")
+    await wait_until(lambda: cell("agent03")["caller"] == "+12125550199", timeout=5)
+    assert cell("agent03")["queue"] == "support"
+
+    await e(CallEnded(now + 30, "1796532763.512"))
+    await wait_until(lambda: cell("agent01")["state"] == "wrap_up", timeout=5)
+    assert cell("agent01")["caller"] == "Grace Hopper"  # wrap-up still shows the call
+    await e(AgentStateChanged(now + 90, "agent01", "available"))  # the wrap-up ran out
+    await e(AgentStateChanged(now + 95, "agent01", "paused", "lunch"))
+    await wait_until(lambda: cell("agent01")["state"] == "paused", timeout=5)
+    assert (cell("agent01")["call_id"], cell("agent01")["queue"], cell("agent01")["caller"]) == ("", "", "")
+
+
+async def test_a_service_level_alert_is_raised_on_the_wallboard_and_cleared(client: TestClient) -> None:
+    """Issue 17 item 4: billing's service level over the last 30 min falls below its
+    80 % target: the pushed board carries the alert within 5 s; answered calls bring it
+    back up and the alert goes. A call waiting past the threshold is an alert too."""
+    await pushed_to_a_socket(client, service_level_drops_then_recovers)
+
+
+async def service_level_drops_then_recovers(app: Any, sock: Collect) -> None:
+    driver = BusCallDriver(app[STORE], app[BUS])
+    await driver.agent_ready("agent01")
+    e = driver.emit
+
+    def kinds() -> set[tuple[str, str]]:
+        return {(a["queue"], a["kind"]) for a in sock.messages[-1]["alerts"]} if sock.messages else set()
+
+    # (the events go forward from now: the board's clock is the latest event's time)
+    t = time.time() + 1
+    await e(CallQueued(t, "slow", queue="billing"))
+    await e(CallConnected(t + 60, "slow", "agent01", "billing"))  # 60 s > the 20 s threshold
+    await e(CallEnded(t + 70, "slow"))
+    raised = time.monotonic()
+    await wait_until(lambda: ("billing", "service_level") in kinds(), timeout=5)
+    assert time.monotonic() - raised < 5
+    [alert] = [a for a in sock.messages[-1]["alerts"] if a["kind"] == "service_level"]
+    assert alert["value"] == 0.0 and alert["target"] == 0.8 and "below the 80% target" in alert["text"]
+
+    t += 70
+    for i in range(4):  # answered at once: 4 of 5 within 20 s = 80 %, the target
+        await e(CallQueued(t + i, f"fast{i}", queue="billing"))
+        await e(CallConnected(t + i + 1, f"fast{i}", "agent01", "billing"))
+        await e(CallEnded(t + i + 2, f"fast{i}"))
+    await wait_until(lambda: ("billing", "service_level") not in kinds(), timeout=5)
+
+    t += 10
+    await e(CallQueued(t, "waiting", queue="support"))
+    await e(AgentStateChanged(t + 30, "agent01", "paused", "lunch"))  # 30 s later: still waiting
+    await wait_until(lambda: ("support", "waiting") in kinds(), timeout=5)
+    await e(CallAbandoned(t + 31, "waiting", "support"))
+    await wait_until(lambda: ("support", "waiting") not in kinds(), timeout=5)

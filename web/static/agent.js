@@ -7,6 +7,10 @@
   // label, fields, the call kinds and phase it applies to, and whether it works on a
   // standing line. Which buttons show, and what a click sends, come from it.
   const COMMANDS = JSON.parse($("commands").textContent);
+  // Watched by a supervisor or an admin (`?agent=`): read-only, no buttons and no forms
+  // (monitoring has its own buttons, monitor.js).
+  const READONLY = root.dataset.readonly === "1";
+  if (READONLY) for (const id of ["availability", "wrapup-card"]) $(id).hidden = true;
   const CALL_ACTIONS = Object.keys(COMMANDS).filter((a) => COMMANDS[a].call_kinds.length > 0);
   // What a successful command does to the call's phase ("" = the call is gone).
   const AFTER = { preview_dial: "dialling", preview_skip: "", attended_transfer: "consulting",
@@ -22,6 +26,7 @@
     return (p.direction || a.direction) === "outbound" ? "outbound" : "inbound";
   }
   function applies(action) {
+    if (READONLY) return false;
     const c = COMMANDS[action];
     return !!(call && c && c.call_kinds.includes(call.kind) && c.call_phase === call.phase
               && (c.on_line || line !== "up")
@@ -75,7 +80,7 @@
 
   function showCustomer(c, isNew) {
     customer = c;
-    $("customer").hidden = !c; $("customer-empty").hidden = !!c || isNew; $("new-customer").hidden = !isNew;
+    $("customer").hidden = !c; $("customer-empty").hidden = !!c || isNew; $("new-customer").hidden = !isNew || READONLY;
     if (!c) return;
     $("customer-name").textContent = c.name || "";
     $("customer-company").textContent = c.company || "—";

@@ -14,6 +14,8 @@
 
   function render(s) {
     last = s; skew = Date.now() / 1000 - s.now;
+    $("alerts").replaceChildren(...(s.alerts || []).map((a) =>
+      el("div", { class: "alert error", "data-queue": a.queue, "data-kind": a.kind }, a.text)));
     const t = s.totals, byState = t.agents_by_state || {};
     $("totals").replaceChildren(
       tile("Calls waiting", String(t.waiting), "longest " + H.dur(t.longest_wait), [
@@ -51,8 +53,10 @@
     $("agents").replaceChildren(...last.agents.map((a) => el("div", { class: "agent-cell", "data-agent": a.id },
       el("div", { class: "name" }, a.name), el("span", { class: "badge st-" + a.state }, a.state.replace("_", " ")),
       " ", el("span", { class: "muted" }, H.dur(now - a.since)),
-      el("div", { class: "muted" }, a.call_id ? (a.queue ? a.queue + " · " : "") + a.call_id : a.team))));
+      el("div", { class: "muted call" }, a.call_id ? [a.queue, a.caller].filter(Boolean).join(" · ") || "on a call" : a.team),
+      a.state === "on_call" ? HotlineMonitor.buttons(a.id) : "")));
   }
+  HotlineMonitor.wire($("agents"), (text, ok) => { $("monitor-status").textContent = text; $("monitor-status").className = ok ? "muted" : "error"; });
   setInterval(renderAgents, 1000);
 
   H.socket("/wallboard/ws", (m) => { if (m.type === "wallboard") render(m); },
