@@ -171,6 +171,17 @@ DOCUMENT: dict[str, Any] = {
                     "text": {"type": "string"},
                     "base_version": {"type": "integer"},
                     "comment": {"type": "string"},
+                    "confirm_empty": {"type": "boolean", "description": "required to apply rules naming no queue"},
+                },
+            },
+            "RulesRestore": {
+                "type": "object",
+                "required": ["version", "base_version"],
+                "properties": {
+                    "version": {"type": "integer", "description": "0: the configuration file's rules"},
+                    "base_version": {"type": "integer"},
+                    "comment": {"type": "string"},
+                    "confirm_empty": {"type": "boolean"},
                 },
             },
             "User": {
@@ -312,6 +323,14 @@ DOCUMENT: dict[str, Any] = {
         "/api/v1/routing/apply": {
             "post": _op(
                 "Apply rules as a new version (atomic, optimistic)", "admin", "RulesApply", errors=("400", "409")
+            )
+        },
+        "/api/v1/routing/restore": {
+            "post": _op(
+                "Restore an earlier version (0: the configuration file's) as a new version",
+                "admin",
+                "RulesRestore",
+                errors=("400", "404", "409"),
             )
         },
         "/api/v1/agents/{agent_id}/commands": {"post": _COMMAND_POST},

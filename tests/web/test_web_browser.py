@@ -427,9 +427,55 @@ async def test_admin_edits_routing_rules_with_inline_errors_diff_and_apply(brows
     await expect(page.locator("#simulate-error")).to_contain_text("simulat")  # no history yet, or no simulator
     await page.fill("#comment", "first rules")
     await page.click("#btn-apply")
+    await expect(page.locator("#confirm-diff")).to_contain_text("+[queues.billing]")
+    await page.click("#btn-confirm")
     await expect(page.locator("#result")).to_have_text("Applied as version 1")
     await expect(page.locator("#history tbody tr")).to_have_count(1)
     assert (await server.server.app[STORE].get_settings_version("routing")).body == RULES_V1
+
+
+async def test_routing_editor_shows_the_file_rules_confirms_apply_and_restores(browser, tmp_path: Path) -> None:
+    """No version applied: the editor opens on hotline.toml's rules; emptying them needs
+    an explicit confirmation; the file's rules come back in one restore."""
+    from playwright.async_api import expect
+
+    from tests.web.test_web_routing_file import FILE_ROUTING
+    from web.settings import routing_available
+
+    if not routing_available():
+        pytest.skip("routing rules package not importable")
+    server = await started(web_config(f"sqlite:///{tmp_path}/file-rules.sqlite3", routing=FILE_ROUTING))
+    try:
+        page = await sign_in(browser, server, "admin")
+        await page.goto(str(server.make_url("/admin/routing")))
+        await expect(page.locator("#live-version")).to_have_text("(live: version 0, from hotline.toml)")
+        file_text = await page.input_value("#rules")
+        assert "[queues.billing]" in file_text and 'pause_reason = "no_answer"' in file_text
+        await page.click("#btn-diff")
+        await expect(page.locator("#diff")).to_contain_text("(no change)")
+        await page.fill("#rules", "")
+        await page.click("#btn-apply")
+        await expect(page.locator("#confirm-diff")).to_contain_text("-[queues.billing]")
+        await expect(page.locator("#empty-warning")).to_contain_text("name no queue")
+        await page.click("#btn-confirm")  # the box unticked: nothing applied
+        await expect(page.locator("#result")).to_have_text("Tick the box to apply rules that name no queue.")
+        await page.click("#btn-cancel")
+        await expect(page.locator("#confirm")).to_be_hidden()
+        assert await server.server.app[STORE].get_settings_version("routing") is None
+        await page.click("#btn-apply")
+        await page.check("#confirm-empty")
+        await page.click("#btn-confirm")
+        await expect(page.locator("#result")).to_have_text("Applied as version 1")
+        await expect(page.locator("#live-version")).to_contain_text("(live: version 1 by admin)")
+        await expect(page.locator("#history tbody tr")).to_have_count(2)
+        await page.click('#history tr[data-version="0"] button.restore')
+        await expect(page.locator("#confirm-diff")).to_contain_text("+[queues.billing]")
+        await page.click("#btn-confirm")
+        await expect(page.locator("#result")).to_have_text("Applied as version 2")
+        assert await page.input_value("#rules") == file_text
+        assert (await server.server.app[STORE].get_settings_version("routing")).body == file_text
+    finally:
+        await asyncio.wait_for(server.close(), 20)
 
 
 async def test_admin_section_table_saves_a_new_version(browser, server: TestClient) -> None:

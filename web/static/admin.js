@@ -83,10 +83,46 @@
       const n = rules.value.split("\n").length;
       gutter.replaceChildren(...Array.from({ length: n }, (_, i) => el("div", { class: bad.has(i + 1) ? "bad-line" : "" }, String(i + 1))));
     };
+    const button = (attrs, text, onclick) => { const b = el("button", attrs, text); b.onclick = onclick; return b; };
+    const liveName = () => live.version ? "version " + live.version + (live.author ? " by " + live.author : "")
+      : live.origin === "hotline.toml" ? "version 0, from hotline.toml" : "version 0, no rules";
     const showLive = () => {
-      $("live-version").textContent = "(live: version " + live.version + (live.author ? " by " + live.author : "") + ")";
+      $("live-version").textContent = "(live: " + liveName() + ")";
       $("history").querySelector("tbody").replaceChildren(...live.history.map((h) =>
-        el("tr", {}, el("td", {}, "v" + h.version), el("td", {}, h.author), el("td", {}, H.when(h.created_at)), el("td", {}, h.comment))));
+        el("tr", { "data-version": String(h.version) }, el("td", {}, "v" + h.version), el("td", {}, h.author || "—"),
+          el("td", {}, h.created_at ? H.when(h.created_at) : "—"), el("td", {}, h.comment),
+          el("td", {}, h.version === live.version ? el("span", { class: "muted" }, "live")
+            : button({ class: "restore" }, "Restore", () => restore(h))))));
+    };
+    const reload = async () => { live = (await H.api("GET", "/api/v1/routing")).data; rules.value = live.text; showLive(); paintGutter(); };
+    // Apply and restore both ask first: the diff against live, and a warning (with its
+    // own checkbox) when the new rules name no queue.
+    const confirmBox = $("confirm");
+    const ask = (title, diff, empty, go) => {
+      const check = el("input", { type: "checkbox", id: "confirm-empty" });
+      const yes = el("button", { class: "primary", id: "btn-confirm" }, "Confirm");
+      const no = button({ id: "btn-cancel" }, "Cancel", () => { confirmBox.hidden = true; });
+      yes.onclick = async () => {
+        if (empty && !check.checked) { say(false, "Tick the box to apply rules that name no queue."); return; }
+        confirmBox.hidden = true; await go(empty && check.checked);
+      };
+      confirmBox.replaceChildren(el("h3", {}, title),
+        el("pre", { class: "diff", id: "confirm-diff" }, diff || "(no change)"),
+        ...(empty ? [el("p", { class: "error", id: "empty-warning" }, "These rules name no queue: every call would go to any agent with its skills (no targets, overflow, wrap-up or no-answer handling)."),
+          el("label", {}, check, " I understand: apply rules that name no queue")] : []),
+        el("div", { class: "row" }, yes, no));
+      confirmBox.hidden = false;
+    };
+    const applied = async (r) => {
+      if (r.ok) { await reload(); say(true, "Applied as version " + r.data.version); }
+      else say(false, r.data.error, r.data.problems);
+    };
+    const restore = async (h) => {
+      const old = (await H.api("GET", "/api/v1/routing/versions/" + h.version)).data;
+      const diff = (await H.api("POST", "/api/v1/routing/diff", { text: old.text })).data.diff;
+      ask("Restore v" + h.version + (h.version === 0 ? " (from hotline.toml)" : "") + "?", diff, !/\[\[?(routing\.)?queues\./.test(old.text),
+        async (confirmEmpty) => applied(await H.api("POST", "/api/v1/routing/restore",
+          { version: h.version, base_version: live.version, comment: "restore v" + h.version, confirm_empty: confirmEmpty })));
     };
     rules.value = live.text; showLive(); paintGutter();
     rules.addEventListener("scroll", () => { gutter.scrollTop = rules.scrollTop; });
@@ -123,9 +159,10 @@
     };
     $("btn-apply").onclick = async () => {
       if (!(await validate())) { say(false, "Fix the problems first."); return; }
-      const r = await H.api("POST", "/api/v1/routing/apply", { text: rules.value, base_version: live.version, comment: $("comment").value });
-      if (r.ok) { live = (await H.api("GET", "/api/v1/routing")).data; showLive(); say(true, "Applied as version " + r.data.version); }
-      else say(false, r.data.error, r.data.problems);
+      const diff = (await H.api("POST", "/api/v1/routing/diff", { text: rules.value })).data.diff;
+      ask("Apply these changes to the live rules?", diff, !/\[\[?(routing\.)?queues\./.test(rules.value),
+        async (confirmEmpty) => applied(await H.api("POST", "/api/v1/routing/apply",
+          { text: rules.value, base_version: live.version, comment: $("comment").value, confirm_empty: confirmEmpty })));
     };
   }
 
