@@ -73,10 +73,19 @@ class KpiConfig:
     window_s: int = 1800
     slot_s: int = 60
     teams: Mapping[str, str] = field(default_factory=dict)
+    # a queue's own service-level threshold (else sl_threshold_s): the overall service
+    # level counts each call answered within its own queue's threshold
+    sl_thresholds: Mapping[str, float] = field(default_factory=dict)
+
+    def threshold(self, queue: str) -> float:
+        return self.sl_thresholds.get(queue, self.sl_threshold_s)
 
     def __post_init__(self) -> None:
         if not self.sl_threshold_s >= 0:
             raise ValueError(f"kpi.sl_threshold_s: must be >= 0, got {self.sl_threshold_s!r}")
+        for queue, seconds in self.sl_thresholds.items():
+            if not seconds >= 0:
+                raise ValueError(f"kpi.sl_thresholds.{queue}: must be >= 0, got {seconds!r}")
         if not self.short_abandon_s >= 0:
             raise ValueError(f"kpi.short_abandon_s: must be >= 0, got {self.short_abandon_s!r}")
         if not (isinstance(self.interval_s, int) and self.interval_s > 0):
@@ -93,6 +102,7 @@ class KpiConfig:
             "interval_s": self.interval_s,
             "abandon_rate_excludes_short": self.abandon_rate_excludes_short,
             "window_s": self.window_s,
+            **({"sl_thresholds": dict(self.sl_thresholds)} if self.sl_thresholds else {}),
         }
 
 
@@ -203,7 +213,7 @@ def _call_deltas(f: CallFact, cfg: KpiConfig) -> tuple[tuple[str, float], ...]:
         return (("offered", 1.0),)
     if isinstance(f, Outcome):
         waited = 1.0 if f.wait > 0 else 0.0
-        within = 1.0 if f.wait <= cfg.sl_threshold_s else 0.0
+        within = 1.0 if f.wait <= cfg.threshold(f.queue) else 0.0
         if f.deflected:
             return (("deflected", 1.0), ("waited", waited))
         if f.answered:
@@ -299,8 +309,16 @@ def _add(bucket: Buckets, key: BucketKey, deltas: Iterable[tuple[str, float]]) -
             setattr(t, name, getattr(t, name) + amount)
 
 
+def _summary(f: CallFact) -> str:
+    """The summary a call fact counts in: "all" (inbound: the headline and the intervals)
+    or "outbound" (a campaign's call); its queue, agent and team count it either way."""
+    return "outbound" if f.outbound else "all"
+
+
 def _call_fact_keys(f: CallFact, period: float | None, cfg: KpiConfig) -> list[BucketKey]:
-    keys: list[BucketKey] = [("all", "", period), ("queue", f.queue, period)]
+    keys: list[BucketKey] = [(_summary(f), "", period), ("queue", f.queue, period)]
+    if f.outbound:
+        keys.append(("outbound", f.queue, period))  # names the campaigns' queues
     agent = "" if isinstance(f, Offered) else f.agent
     if agent:
         keys.extend(_agent_keys(agent, period, cfg))
@@ -328,6 +346,8 @@ class KpiReport:
     queues: dict[str, dict[str, Any]]
     teams: dict[str, dict[str, Any]]
     agents: dict[str, dict[str, Any]]
+    # the campaigns' calls, kept out of `overall` and `intervals`: {"total", "queues": names}
+    outbound: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -339,6 +359,7 @@ class KpiReport:
             "queues": self.queues,
             "teams": self.teams,
             "agents": self.agents,
+            "outbound": self.outbound,
         }
 
 
@@ -352,7 +373,11 @@ def _build_report(
     overall = metrics(buckets.get(("all", "", None)) or Totals(), cfg)
     intervals: dict[float, dict[str, Any]] = {}
     groups: dict[str, dict[str, dict[str, Any]]] = {"queue": {}, "team": {}, "agent": {}}
+    outbound_queues = sorted({name for dim, name, _ in buckets if dim == "outbound" and name})
+    outbound = {"total": metrics(buckets.get(("outbound", "", None)) or Totals(), cfg), "queues": outbound_queues}
     for (dim, name, period), tot in buckets.items():
+        if dim == "outbound":
+            continue
         m = metrics(tot, cfg)
         if dim == "all":
             if period is not None:
@@ -382,6 +407,7 @@ def _build_report(
         queues=ordered(groups["queue"]),
         teams=ordered(groups["team"]),
         agents=ordered(groups["agent"]),
+        outbound=outbound,
     )
 
 
@@ -407,13 +433,16 @@ class KpiEngine:
         if isinstance(f, Span):
             self._span(f.agent, f.state, f.start, f.end, self._buckets, self._slots if self._window else None)
             return
-        t_sl, t_short = cfg.sl_threshold_s, cfg.short_abandon_s
         at = f.offered_at
         q = f.queue
+        t_sl, t_short = cfg.threshold(q), cfg.short_abandon_s
         iv = math.floor(at / cfg.interval_s) * cfg.interval_s
         agent = "" if isinstance(f, Offered) else f.agent
         team = cfg.teams.get(agent) if agent else None
-        keys: list[BucketKey] = [("all", "", None), ("all", "", iv), ("queue", q, None), ("queue", q, iv)]
+        dim = _summary(f)
+        keys: list[BucketKey] = [(dim, "", None), (dim, "", iv), ("queue", q, None), ("queue", q, iv)]
+        if f.outbound:
+            keys += [("outbound", q, None), ("outbound", q, iv)]
         if agent:
             keys += [("agent", agent, None), ("agent", agent, iv)]
             if team:

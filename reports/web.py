@@ -12,6 +12,7 @@ import io
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -43,7 +44,7 @@ def view_of(me: Identity) -> View:
 
 
 def sl_threshold(queues: Mapping[str, Mapping[str, Any]]) -> float:
-    """The KPI library has one service-level threshold: the most common queue's."""
+    """The default threshold (a queue the settings do not name): the most common queue's."""
     counts = Counter(float(q.get("sl_threshold_s", 20.0)) for q in queues.values())
     return counts.most_common(1)[0][0] if counts else 20.0
 
@@ -52,7 +53,12 @@ async def kpi_config(store: SqlStore, queues: Mapping[str, Mapping[str, Any]]) -
     users = await store.list_users()
     teams = {u.login: u.team for u in users if u.role == "agent" and u.team}
     names = {u.login: u.display_name or u.login for u in users}
-    return KpiConfig(sl_threshold_s=sl_threshold(queues), teams=teams), names
+    return KpiConfig(sl_threshold_s=sl_threshold(queues), teams=teams, sl_thresholds=sl_thresholds(queues)), names
+
+
+def sl_thresholds(queues: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """Each queue's own service-level threshold, from the queue settings."""
+    return {name: float(q.get("sl_threshold_s", 20.0)) for name, q in queues.items()}
 
 
 async def agent_skills(store: SqlStore) -> dict[str, frozenset[str]]:
@@ -147,7 +153,7 @@ async def build_report(request: web.Request, me: Identity, q: dict[str, Any]) ->
     store = request.app[STORE]
     queues_cfg = (await request.app[SETTINGS].live("queues")).data
     cfg, names = await kpi_config(store, queues_cfg)
-    cfg = KpiConfig(sl_threshold_s=cfg.sl_threshold_s, teams=cfg.teams, interval_s=q["interval"])
+    cfg = replace(cfg, interval_s=q["interval"])
     events = await load_events(store, q["start"], q["end"])
     if q["queue"]:
         wanted = q["queue"]
@@ -310,7 +316,9 @@ CSV_SECTIONS = ("summary", "intervals", "queues", "teams", "agents")
 def report_csv(section: str, report: dict[str, Any]) -> str:
     rows: list[tuple[str, dict[str, Any]]]
     if section == "summary":
-        rows = [("all", report["overall"])]
+        rows = [("all", report["overall"])]  # inbound
+        if report.get("outbound", {}).get("queues"):
+            rows.append(("outbound", report["outbound"]["total"]))
     elif section == "intervals":
         rows = [(datetime.fromtimestamp(i["start"]).isoformat(timespec="minutes"), i) for i in report["intervals"]]
     else:
