@@ -51,8 +51,11 @@ __all__ = [
     "KpiEngine",
     "KpiReport",
     "Totals",
+    "batch_buckets",
     "batch_report",
+    "merge_buckets",
     "metrics",
+    "report_of_buckets",
 ]
 
 INTERVALS = (900, 1800, 3600)
@@ -572,12 +575,7 @@ class KpiEngine:
         merged: Buckets = {}
         for slot, ring in self._slots.items():
             if slot >= start:
-                for key, tot in ring.items():
-                    t = merged.get(key)
-                    if t is None:
-                        merged[key] = tot.copy()
-                    else:
-                        t.merge(tot)
+                merge_buckets(merged, ring)
         for sp in self._fold.open_spans(now):
             s = max(sp.start, start)
             if sp.end > s:
@@ -636,9 +634,25 @@ def batch_report(
     calls in progress after its last arrival counts occupancy up to that arrival)."""
     cfg = config or KpiConfig()
     events = list(events)
-    facts, fold = collect_facts(events)
     if end is None:
         end = max((getattr(e, "at", 0.0) for e in events), default=None)
+    buckets = batch_buckets(events, cfg, start, end, with_intervals, agents_until)
+    return _build_report(buckets, cfg, start, end, with_intervals)
+
+
+def batch_buckets(
+    events: Iterable[object],
+    cfg: KpiConfig,
+    start: float | None,
+    end: float | None,
+    with_intervals: bool = True,
+    agents_until: float | None = None,
+    end_open: bool = False,
+) -> Buckets:
+    """`batch_report`'s additive counters before they become KPIs: buckets of several
+    ranges merge (`merge_buckets`) into the buckets of their union. `end_open` counts
+    calls offered in [start, end) only (adjacent ranges then never count one twice)."""
+    facts, fold = collect_facts(events)
     lo = float("-inf") if start is None else start
     hi = float("inf") if end is None else end
     spans = [f for f in facts if isinstance(f, Span)]
@@ -649,7 +663,7 @@ def batch_report(
     for f in facts:
         if isinstance(f, Span):
             continue
-        if not lo <= f.offered_at <= hi:
+        if not lo <= f.offered_at <= hi or (end_open and f.offered_at >= hi):
             continue
         iv = _floor(f.offered_at, cfg.interval_s) if with_intervals else None
         periods = (None, iv) if with_intervals else (None,)
@@ -680,4 +694,19 @@ def batch_report(
             for iv, secs in _pieces(s, e, cfg.interval_s):
                 for key in [("all", "", iv), *_agent_keys(sp.agent, iv, cfg)]:
                     _add(buckets, key, ((name, secs),))
-    return _build_report(buckets, cfg, start, end, with_intervals)
+    return buckets
+
+
+def merge_buckets(into: Buckets, other: Mapping[BucketKey, Totals]) -> None:
+    """Add `other`'s counters to `into` (copies: `other` stays as it was)."""
+    for key, tot in other.items():
+        t = into.get(key)
+        if t is None:
+            into[key] = tot.copy()
+        else:
+            t.merge(tot)
+
+
+def report_of_buckets(buckets: Mapping[BucketKey, Totals], cfg: KpiConfig, start: float, end: float) -> KpiReport:
+    """The report of merged buckets (`batch_buckets` of adjacent ranges)."""
+    return _build_report(buckets, cfg, start, end)

@@ -21,11 +21,10 @@ import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from cti.server import BUS, STORE
-from events import CallQueued, Event, call_id_of
-from reports.kpi import INTERVALS, KpiConfig, batch_report
+from reports.kpi import INTERVALS, KpiConfig
+from reports.report_days import DAY_S, DayCache, range_report
 from reports.web_charts import bar_chart
 from reports.web_live import LiveBoard, View, WallboardHub
-from store.port import EventLog
 from store.sql import SqlStore
 from store.topics import CONFIG_CHANGES
 from web.app import CLOCK, SETTINGS, WEB_TASKS, api_error, require, signed_in_only
@@ -35,7 +34,10 @@ from web.settings import QueueSettings
 log = structlog.get_logger()
 
 WALLBOARD = web.AppKey("wallboard_hub", WallboardHub)
-MAX_REPORT_DAYS = 31
+REPORT_DAYS = web.AppKey("report_days", DayCache)
+MAX_REPORT_DAYS = 366
+MAX_INTERVAL_DAYS = 31  # longer ranges report by day (one row per day, not 35,000 quarter hours)
+REPORT_INTERVALS = (*INTERVALS, DAY_S)
 EVENT_PAGE = 10_000
 
 
@@ -127,12 +129,16 @@ def parse_report_query(query: Mapping[str, str], now: float) -> dict[str, Any]:
         raise BadQuery("to: must not be before from")
     if (d_to - d_from).days >= MAX_REPORT_DAYS:
         raise BadQuery(f"to: at most {MAX_REPORT_DAYS} days per report")
+    long_range = (d_to - d_from).days >= MAX_INTERVAL_DAYS
+    choices = ", ".join(map(str, REPORT_INTERVALS))
     try:
-        interval = int(query.get("interval", "3600"))
+        interval = int(query.get("interval") or (DAY_S if long_range else 3600))
     except ValueError:
-        raise BadQuery(f"interval: must be one of {', '.join(map(str, INTERVALS))}") from None
-    if interval not in INTERVALS:
-        raise BadQuery(f"interval: must be one of {', '.join(map(str, INTERVALS))}, not {interval}")
+        raise BadQuery(f"interval: must be one of {choices}") from None
+    if interval not in REPORT_INTERVALS:
+        raise BadQuery(f"interval: must be one of {choices}, not {interval}")
+    if long_range and interval != DAY_S:
+        raise BadQuery(f"interval: a range over {MAX_INTERVAL_DAYS} days reports by day ({DAY_S}), not {interval}")
     start = time.mktime(d_from.timetuple())
     end = time.mktime((d_to + timedelta(days=1)).timetuple())
     return {
@@ -145,21 +151,21 @@ def parse_report_query(query: Mapping[str, str], now: float) -> dict[str, Any]:
     }
 
 
-async def load_events(store: EventLog, start: float, end: float) -> list[Event]:
-    return [s.event async for s in store.iter_events(start, end, page=EVENT_PAGE)]
-
-
 async def build_report(request: web.Request, me: Identity, q: dict[str, Any]) -> dict[str, Any]:
     store = request.app[STORE]
     queues_cfg = (await request.app[SETTINGS].live("queues")).data
     cfg, names = await kpi_config(store, queues_cfg)
     cfg = replace(cfg, interval_s=q["interval"])
-    events = await load_events(store, q["start"], q["end"])
-    if q["queue"]:
-        wanted = q["queue"]
-        calls = {e.call_id for e in events if isinstance(e, CallQueued) and e.queue == wanted}
-        events = [e for e in events if not call_id_of(e) or call_id_of(e) in calls]
-    report = batch_report(events, cfg, q["start"], q["end"]).to_dict()
+    found, events = await range_report(
+        store,
+        request.app[REPORT_DAYS],
+        cfg,
+        date.fromisoformat(q["from"]),
+        date.fromisoformat(q["to"]),
+        q["queue"],
+        request.app[CLOCK](),
+    )
+    report = found.to_dict()
     if me.role != "admin":
         report["teams"] = {k: v for k, v in report["teams"].items() if k in me.teams}
         report["agents"] = {k: v for k, v in report["agents"].items() if cfg.teams.get(k) in me.teams}
@@ -179,7 +185,7 @@ async def build_report(request: web.Request, me: Identity, q: dict[str, Any]) ->
         "overall_target": overall_target,
         "names": names,
         "agent_teams": dict(cfg.teams),
-        "events": len(events),
+        "events": events,
         "query": q,
     }
 
@@ -197,7 +203,11 @@ def charts(data: dict[str, Any]) -> dict[str, str]:
     ivs = report["intervals"]
     labels = [
         datetime.fromtimestamp(i["start"]).strftime(
-            "%m-%d %H:%M" if data["query"]["from"] != data["query"]["to"] else "%H:%M"
+            "%m-%d"
+            if data["query"]["interval"] == DAY_S
+            else "%m-%d %H:%M"
+            if data["query"]["from"] != data["query"]["to"]
+            else "%H:%M"
         )
         for i in ivs
     ]
@@ -285,7 +295,7 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
             "charts": charts(data),
             "pct": _pct,
             "sec": _sec,
-            "intervals": INTERVALS,
+            "intervals": REPORT_INTERVALS,
             "queue_names": sorted(data["targets"]),
             "csv_query": "&".join(f"{k}={q[k]}" for k in ("from", "to", "interval", "queue") if q[k]),
         },
@@ -379,6 +389,7 @@ def setup(app: web.Application, *, min_interval_s: float = 0.5) -> None:
         finally:
             task.cancel()
 
+    app[REPORT_DAYS] = DayCache()
     app.cleanup_ctx.append(wallboard_ctx)
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/wallboard", wallboard_page)
