@@ -20,9 +20,11 @@ def setup(app: web.Application) -> None:
     from web.callbacks import setup as setup_callbacks
     from web.command_status import setup as setup_command_status
     from web.dnc import setup as setup_dnc
+    from web.error_pages import setup as setup_error_pages
     from web.planning import setup as setup_planning
 
     setup_core(app)
+    setup_error_pages(app)
     setup_admin(app)
     setup_account(app)
     setup_audit(app)

@@ -187,6 +187,52 @@ async def test_agent_gets_the_screen_pop_and_saves_the_wrap_up(browser, center: 
     assert width <= 390
 
 
+async def test_the_state_buttons_follow_the_agents_state_and_a_new_call_clears_old_news(
+    browser, center: Center
+) -> None:
+    """Available, Pause and Log out are enabled only in the states the command contract
+    names for them (agents/commands.py `agent_states`)."""
+    from playwright.async_api import expect
+
+    async def enabled(available: bool, pause: bool, logout: bool) -> None:
+        for button, on in (("#btn-available", available), ("#btn-pause", pause), ("#btn-logout", logout)):
+            await (
+                expect(page.locator(button)).to_be_enabled() if on else expect(page.locator(button)).to_be_disabled()
+            )
+
+    page = await desktop(browser, center, "agent01")
+    await expect(page.locator("#state")).to_have_text("logged out")
+    await enabled(available=True, pause=True, logout=False)
+    await click(page, "#btn-available", "available: done")
+    await expect(page.locator("#state")).to_have_text("available")
+    await enabled(available=False, pause=True, logout=True)
+    await center.caller()
+    call_id = await center.connected("agent01")
+    await expect(page.locator("#call-status")).to_have_text("talking", timeout=15000)
+    await enabled(available=False, pause=False, logout=False)
+    await page.select_option("#transfer-kind", "agent")
+    await page.fill("#transfer-target", "zz")
+    await click(page, "#btn-blind", "blind transfer failed: blind_transfer: unknown agent 'zz'")
+    await click(page, "#btn-hangup", "hangup: done")
+    await expect(page.locator("#call-status")).to_have_text("ended — wrap-up")
+    await center.logged(call_id, CallEnded)
+    await expect(page.locator("#btn-pause")).to_be_enabled()
+    await expect(page.locator("#btn-logout")).to_be_enabled()
+    await page.select_option("#disposition", "resolved")
+    await page.click("#btn-wrapup")
+    await center.until(lambda: center.state("agent01") == "available")
+    await expect(page.locator("#state")).to_have_text("available")
+    await enabled(available=False, pause=True, logout=True)
+    await click(page, "#btn-pause", "pause: done")
+    await expect(page.locator("#state")).to_contain_text("paused")
+    await enabled(available=True, pause=True, logout=True)
+    await click(page, "#btn-available", "available: done")
+    await center.caller()  # the next call: the last call's messages go
+    await center.connected("agent01")
+    await expect(page.locator("#call-status")).to_have_text("talking", timeout=15000)
+    await expect(page.locator("#reply")).to_have_text("")
+
+
 @pytest.mark.parametrize("center", [{"campaign": "preview"}], indirect=True)
 async def test_preview_shows_the_record_before_the_agent_dials(browser, center: Center) -> None:
     """A preview campaign: the lead's record pops with nothing dialled; the agent skips

@@ -39,7 +39,18 @@
   $("transfer-kind").addEventListener("change", refreshControls);  // e.g. no Attended to a queue
   function setPhase(phase) { if (call) { call.phase = phase; refreshControls(); } }
 
+  // The agent-state buttons (available, pause, log out) are enabled only in the states
+  // the contract names for them (agent_states): no "Pause" while a call rings or talks.
+  let agentState = null;
+  function refreshStateButtons() {
+    for (const b of document.querySelectorAll("#state-controls button[data-action]")) {
+      const states = (COMMANDS[b.dataset.action] || {}).agent_states || [];
+      b.disabled = agentState != null && states.length > 0 && !states.includes(agentState);
+    }
+  }
   function setState(state, since, reason) {
+    agentState = state || "logged_out";
+    refreshStateButtons();
     if (state !== "wrap_up") setWrapUp(null);
     // the wrap-up is over (saved, timed out, the agent went available or was offered the
     // next call): its form goes with it, and never saves onto whatever comes next
@@ -95,6 +106,7 @@
   }
 
   function showPop(p) {
+    reply(true, "");  // what was said about the last call is old news
     const kind = callKind(p);
     call = { id: p.call_id, caller: p.caller, kind, preview: kind === "preview", connected: false, phase: "offered" };
     $("no-call").hidden = true; $("call").hidden = false;
@@ -156,7 +168,12 @@
         } break;
       case "CallNotAnswered": if (call && e.call_id === call.id) { clearCall(); reply(false, "Call not answered in time"); } break;
       case "CallAbandoned": if (call && e.call_id === call.id) { $("call-status").textContent = "caller hung up"; setPhase("ended"); } break;
-      case "CallEnded": if (call && e.call_id === call.id && call.preview && !call.connected) { clearCall(); reply(true, e.cause_text || "preview closed"); break; }
+      case "CallEnded": if (call && e.call_id === call.id && call.preview && !call.connected) {
+          // skipped: as asked; dialled and not connected (busy, no answer): a failure
+          const skipped = !!call.skipping;
+          clearCall(); reply(skipped, skipped ? (e.cause_text || "preview skipped") : "preview not connected: " + (e.cause_text || "the call ended"));
+          break;
+        }
         if (call && e.call_id === call.id) { $("call-status").textContent = "ended — wrap-up"; setPhase("ended"); } break;
       case "WrapUpEnded": if (call && e.call_id === call.id) { setState("available", e.at); } break;
     }
@@ -189,7 +206,13 @@
     }
   }, (up) => { $("conn").textContent = up ? "live" : "reconnecting…"; $("conn").className = "conn " + (up ? "muted" : "down"); });
 
-  function reply(ok, text) { const r = $("reply"); r.textContent = text; r.className = ok ? "notice" : "error"; }
+  // The status line: a notice fades after 10 s, an error after 30 s (or at the next call).
+  let replyTimer = null;
+  function reply(ok, text) {
+    const r = $("reply"); r.textContent = text; r.className = text ? (ok ? "notice" : "error") : "muted";
+    clearTimeout(replyTimer);
+    if (text) replyTimer = setTimeout(() => { r.textContent = ""; r.className = "muted"; }, ok ? 10000 : 30000);
+  }
 
   async function send(action, extra = {}) {
     reply(true, action.replace("_", " ") + "…");
@@ -213,6 +236,7 @@
     }
     if (fields.includes("target")) { extra.target = $("transfer-target").value; extra.target_kind = $("transfer-kind").value; }
     const forCall = call;
+    if (action === "preview_skip" && call) call.skipping = true;
     send(action, extra).then((res) => {
       if (!res.ok || !(action in AFTER) || call !== forCall) return;
       if (AFTER[action] === "") { clearCall(); return; }
