@@ -22,6 +22,7 @@ def setup(app: web.Application) -> None:
     from web.dnc import setup as setup_dnc
     from web.error_pages import setup as setup_error_pages
     from web.planning import setup as setup_planning
+    from web.search import setup as setup_search
 
     setup_core(app)
     setup_error_pages(app)
@@ -35,3 +36,4 @@ def setup(app: web.Application) -> None:
     setup_dnc(app)
     setup_callbacks(app)
     setup_planning(app)
+    setup_search(app)

@@ -15,6 +15,11 @@ from aiohttp import web
 from agents.commands import json_schema
 from store.models import CALLBACK_CLOSED, CALLBACK_OPEN
 
+_PAGING = (
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+)
+
 
 def _op(
     summary: str,
@@ -344,19 +349,43 @@ DOCUMENT: dict[str, Any] = {
         "/api/v1/agents/{agent_id}/screen-pop": {
             "get": _op("The agent's latest screen-pop", "agent (self), supervisor (team), admin", errors=("404",))
         },
+        "/api/v1/interactions": {
+            "get": {
+                **_op(
+                    "Find interactions, latest first (paged; a supervisor names only their teams' agents)",
+                    "supervisor",
+                    errors=("400",),
+                ),
+                "parameters": [
+                    *(
+                        {"name": name, "in": "query", "schema": {"type": "string", "maxLength": 200}}
+                        for name in ("customer_id", "agent_id", "queue", "direction", "outcome", "disposition")
+                    ),
+                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    *_PAGING,
+                ],
+            }
+        },
         "/api/v1/interactions/{call_id}/wrap-up": {
             "post": _op(
                 "Save disposition, notes, callback; ends wrap-up", "agent (the call's)", "WrapUp", errors=("400",)
             )
         },
         "/api/v1/customers": {
+            "get": {
+                **_op(
+                    "Find customers by name, company, email, account or number (paged)", "supervisor", errors=("400",)
+                ),
+                "parameters": [{"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200}}, *_PAGING],
+            },
             "post": _op(
                 "Create a customer, never replacing one (409 for an id that exists)",
                 "admin (any id), agent (the caller of a call they handle; id chosen by the server)",
                 "NewCustomer",
                 ok="201",
                 errors=("400", "409"),
-            )
+            ),
         },
         "/api/v1/customers/{customer_id}": {
             "patch": _op("Change the fields sent, keep the others", "admin", "CustomerUpdate", errors=("400", "404"))
@@ -377,7 +406,7 @@ DOCUMENT: dict[str, Any] = {
                 "parameters": [
                     {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
                     {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
-                    {"name": "interval", "in": "query", "schema": {"enum": [900, 1800, 3600]}},
+                    {"name": "interval", "in": "query", "schema": {"enum": [900, 1800, 3600, 86400]}},
                     {"name": "queue", "in": "query", "schema": {"type": "string"}},
                 ],
             }
