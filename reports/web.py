@@ -38,6 +38,7 @@ REPORT_DAYS = web.AppKey("report_days", DayCache)
 MAX_REPORT_DAYS = 366
 MAX_INTERVAL_DAYS = 31  # longer ranges report by day (one row per day, not 35,000 quarter hours)
 REPORT_INTERVALS = (*INTERVALS, DAY_S)
+ABANDONED_SHOWN = 50  # on the page; the API pages through all of them
 EVENT_PAGE = 10_000
 
 
@@ -287,11 +288,17 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
     except BadQuery as exc:
         return web.Response(status=400, text=f"400 Bad Request: {exc}")
     data = await build_report(request, me, q)
+    from store.models import InteractionFilter
+    from web.abandoned import abandoned_rows
+
+    where = InteractionFilter(queue=q["queue"] or None, since=q["start"], until=q["end"])
     return aiohttp_jinja2.render_template(
         "reports.html",
         request,
         {
             **data,
+            "abandoned": (await abandoned_rows(request.app[STORE], where, ABANDONED_SHOWN, 0))[:ABANDONED_SHOWN],
+            "when": lambda t: datetime.fromtimestamp(t).strftime("%m-%d %H:%M:%S"),
             "charts": charts(data),
             "pct": _pct,
             "sec": _sec,

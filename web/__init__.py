@@ -13,6 +13,7 @@ def setup(app: web.Application) -> None:
     from agents.customers_web import setup as setup_customers
     from agents.desktop import setup as setup_desktop
     from reports.web import setup as setup_reports
+    from web.abandoned import setup as setup_abandoned
     from web.account import setup as setup_account
     from web.admin import setup as setup_admin
     from web.app import setup as setup_core
@@ -39,3 +40,4 @@ def setup(app: web.Application) -> None:
     setup_callbacks(app)
     setup_planning(app)
     setup_search(app)
+    setup_abandoned(app)

@@ -411,6 +411,27 @@ DOCUMENT: dict[str, Any] = {
                 ],
             }
         },
+        "/api/v1/reports/abandoned": {
+            "get": {
+                **_op(
+                    "Abandoned calls, latest first, each with where it stands (paged)", "supervisor", errors=("400",)
+                ),
+                "parameters": [
+                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "queue", "in": "query", "schema": {"type": "string"}},
+                    *_PAGING,
+                ],
+            }
+        },
+        "/api/v1/reports/abandoned/{call_id}/callback": {
+            "post": _op(
+                "Queue a call-back, due now, to an abandoned call's caller (audited)",
+                "supervisor",
+                ok="201",
+                errors=("400", "404", "409"),
+            )
+        },
         "/api/v1/dnc": {
             "get": {
                 **_op("A do-not-call list: the global one, or the campaign's", "supervisor", errors=("400",)),

@@ -84,7 +84,7 @@ def interaction_filter(query: Mapping[str, str]) -> InteractionFilter:
     )
 
 
-def _page(items: list[Any], limit: int, offset: int, key: str) -> dict[str, Any]:
+def page_of(items: list[Any], limit: int, offset: int, key: str) -> dict[str, Any]:
     """`items` fetched with limit + 1: the extra one only says a next page exists."""
     return {
         key: items[:limit],
@@ -102,7 +102,7 @@ async def customers_search(request: web.Request) -> web.Response:
     except BadParameter as exc:
         return api_error(400, str(exc))
     found = await request.app[STORE].search_customers(text, limit + 1, offset)
-    return web.json_response(_page([customer_card(c, "store") for c in found], limit, offset, "customers"))
+    return web.json_response(page_of([customer_card(c, "store") for c in found], limit, offset, "customers"))
 
 
 async def interactions_search(request: web.Request) -> web.Response:
@@ -121,7 +121,7 @@ async def interactions_search(request: web.Request) -> web.Response:
             return api_error(403, f"agent_id: {where.agent_id!r} is not an agent of your teams")
     found = await request.app[STORE].search_interactions(where, limit + 1, offset)
     rows = [{**interaction_row(i), "customer_id": i.customer_id, "caller": i.caller} for i in found]
-    return web.json_response(_page(rows, limit, offset, "interactions"))
+    return web.json_response(page_of(rows, limit, offset, "interactions"))
 
 
 def setup(app: web.Application) -> None:
