@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from events import CallQueued, Event, call_id_of
+from reports.day_extras import Extras, day_extras, empty
+from reports.day_extras import merge as merge_extras
 from reports.kpi import KpiConfig, KpiReport, Totals, batch_buckets, merge_buckets, report_of_buckets
 from store.port import EventLog
 
@@ -39,6 +41,7 @@ class Day:
 
     buckets: Buckets
     events: int
+    extras: Extras  # pauses by reason, dispositions, campaigns (reports/day_extras.py)
 
 
 def day_start(day: date) -> float:
@@ -61,7 +64,7 @@ def fold_day(events: Iterable[Event], cfg: KpiConfig, start: float, end: float, 
     buckets = batch_buckets(events, cfg, start, until, end_open=True)  # today: states open count up to now
     kept: Buckets = {k: t for k, t in buckets.items() if k[2] is None or k[0] in SERIES_DIMS}
     counted = sum(1 for e in events if start <= getattr(e, "at", 0.0) < end)
-    return Day(kept, counted)
+    return Day(kept, counted, day_extras(events, start, until))
 
 
 def _by_day(buckets: Buckets, day: float) -> Buckets:
@@ -101,6 +104,14 @@ class DayCache:
         return found
 
 
+@dataclass(frozen=True, slots=True)
+class RangeReport:
+    report: KpiReport
+    events: int  # events of the range's days read (from the log or the cache)
+    extras: Extras
+    days: list[tuple[float, Day]]  # each day's start and buckets (drill-downs)
+
+
 async def range_report(
     log: EventLog,
     cache: DayCache,
@@ -109,12 +120,14 @@ async def range_report(
     last: date,
     queue: str,
     now: float,
-) -> tuple[KpiReport, int]:
+) -> RangeReport:
     """The report of the days first..last (an interval of a day: `cfg.interval_s` 86400
-    gives one row per local day) and the number of events it covers."""
+    gives one row per local day)."""
     merged: Buckets = {}
+    extras = empty()
     events = 0
     by_day = cfg.interval_s == DAY_S
+    found_days: list[tuple[float, Day]] = []
     for day in days(first, last):
         if day_start(day) > now:
             break
@@ -122,6 +135,8 @@ async def range_report(
         merge_buckets(merged, _by_day(found.buckets, day_start(day)) if by_day else found.buckets)
         if by_day:
             merge_buckets(merged, {k: t for k, t in found.buckets.items() if k[2] is None})
+        merge_extras(extras, found.extras)
         events += found.events
+        found_days.append((day_start(day), found))
     start, end = day_start(first), min(day_start(last + timedelta(days=1)), max(now, day_start(first)))
-    return report_of_buckets(merged, cfg, start, end), events
+    return RangeReport(report_of_buckets(merged, cfg, start, end), events, extras, found_days)

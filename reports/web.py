@@ -21,6 +21,7 @@ import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from cti.server import BUS, STORE
+from reports.day_extras import only_agents, summary
 from reports.kpi import INTERVALS, KpiConfig
 from reports.report_days import DAY_S, DayCache, range_report
 from reports.web_charts import bar_chart
@@ -157,7 +158,7 @@ async def build_report(request: web.Request, me: Identity, q: dict[str, Any]) ->
     queues_cfg = (await request.app[SETTINGS].live("queues")).data
     cfg, names = await kpi_config(store, queues_cfg)
     cfg = replace(cfg, interval_s=q["interval"])
-    found, events = await range_report(
+    found = await range_report(
         store,
         request.app[REPORT_DAYS],
         cfg,
@@ -166,7 +167,8 @@ async def build_report(request: web.Request, me: Identity, q: dict[str, Any]) ->
         q["queue"],
         request.app[CLOCK](),
     )
-    report = found.to_dict()
+    report = found.report.to_dict()
+    extras = found.extras
     if me.role != "admin":
         report["teams"] = {k: v for k, v in report["teams"].items() if k in me.teams}
         report["agents"] = {k: v for k, v in report["agents"].items() if cfg.teams.get(k) in me.teams}
@@ -186,16 +188,27 @@ async def build_report(request: web.Request, me: Identity, q: dict[str, Any]) ->
         "overall_target": overall_target,
         "names": names,
         "agent_teams": dict(cfg.teams),
-        "events": events,
+        "events": found.events,
+        "extras": summary(extras if me.role == "admin" else only_agents(extras, set(report["agents"]))),
+        "days": found.days,
+        "cfg": cfg,
         "query": q,
     }
 
 
-def _pct(v: float | None) -> str:
+def pct_text(v: float | None) -> str:
     return "—" if v is None else f"{v * 100:.1f}%"
 
 
-def _sec(v: float | None) -> str:
+def dur_text(v: float | None) -> str:
+    """Seconds as h:mm:ss (pause time over days)."""
+    if v is None:
+        return "—"
+    s = round(v)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def sec_text(v: float | None) -> str:
     return "—" if v is None else f"{v:.0f} s"
 
 
@@ -300,8 +313,9 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
             "abandoned": (await abandoned_rows(request.app[STORE], where, ABANDONED_SHOWN, 0))[:ABANDONED_SHOWN],
             "when": lambda t: datetime.fromtimestamp(t).strftime("%m-%d %H:%M:%S"),
             "charts": charts(data),
-            "pct": _pct,
-            "sec": _sec,
+            "pct": pct_text,
+            "sec": sec_text,
+            "dur": dur_text,
             "intervals": REPORT_INTERVALS,
             "queue_names": sorted(data["targets"]),
             "csv_query": "&".join(f"{k}={q[k]}" for k in ("from", "to", "interval", "queue") if q[k]),
@@ -322,6 +336,7 @@ async def reports_json(request: web.Request) -> web.Response:
             "targets": data["targets"],
             "overall_target": data["overall_target"],
             "events": data["events"],
+            "extras": data["extras"],
             **data["report"],
         }
     )

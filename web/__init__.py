@@ -13,6 +13,7 @@ def setup(app: web.Application) -> None:
     from agents.customers_web import setup as setup_customers
     from agents.desktop import setup as setup_desktop
     from reports.web import setup as setup_reports
+    from reports.web_agent import setup as setup_agent_report
     from web.abandoned import setup as setup_abandoned
     from web.account import setup as setup_account
     from web.admin import setup as setup_admin
@@ -36,6 +37,7 @@ def setup(app: web.Application) -> None:
     setup_customers(app)
     setup_command_status(app)
     setup_reports(app)
+    setup_agent_report(app)
     setup_dnc(app)
     setup_callbacks(app)
     setup_planning(app)

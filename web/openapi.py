@@ -411,6 +411,19 @@ DOCUMENT: dict[str, Any] = {
                 ],
             }
         },
+        "/api/v1/reports/agents/{login}": {
+            "get": {
+                **_op(
+                    "One agent's KPIs day by day and their calls",
+                    "supervisor (their teams' agents)",
+                    errors=("400", "404"),
+                ),
+                "parameters": [
+                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                ],
+            }
+        },
         "/api/v1/reports/abandoned": {
             "get": {
                 **_op(

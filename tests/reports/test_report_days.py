@@ -53,7 +53,8 @@ async def test_a_range_is_the_merge_of_its_cached_days(tmp_path: Path) -> None:
         now = end + 30 * DAY_S  # every day closed
         cfg = KpiConfig(interval_s=3600, teams={"a1": "red"})
         cache = DayCache()
-        report, counted = await range_report(store, cache, cfg, FIRST, last, "", now)
+        found = await range_report(store, cache, cfg, FIRST, last, "", now)
+        report, counted = found.report, found.events
         whole = batch_report(events, cfg, start, end).to_dict()
         got = report.to_dict()
         assert got["overall"] == whole["overall"] and got["overall"]["offered"] == 10
@@ -64,13 +65,13 @@ async def test_a_range_is_the_merge_of_its_cached_days(tmp_path: Path) -> None:
         assert got["intervals"] == whole["intervals"]
         assert counted == sum(1 for e in events if start <= e.at < end)  # type: ignore[attr-defined]
         assert cache.folded == 3
-        again, _ = await range_report(store, cache, cfg, FIRST, last, "", now)
+        again = (await range_report(store, cache, cfg, FIRST, last, "", now)).report
         assert again.to_dict() == got and cache.folded == 3  # closed days: from the cache
 
-        by_day, _ = await range_report(
+        by_day = await range_report(
             store, cache, KpiConfig(interval_s=DAY_S, teams={"a1": "red"}), FIRST, last, "", now
         )
-        rows = by_day.to_dict()["intervals"]
+        rows = by_day.report.to_dict()["intervals"]
         assert [r["start"] for r in rows] == [day_start(FIRST + timedelta(days=n)) for n in range(3)]
         for row, n in zip(rows, range(3), strict=True):
             lo, hi = day_start(FIRST + timedelta(days=n)), day_start(FIRST + timedelta(days=n + 1))
@@ -79,7 +80,7 @@ async def test_a_range_is_the_merge_of_its_cached_days(tmp_path: Path) -> None:
             assert row["offered"] == offered_then and row["answered"] == day["answered"]
         assert rows[0]["offered"] == 4 and rows[1]["offered"] == 3  # the late call: on the day it was offered
 
-        billing, _ = await range_report(store, cache, cfg, FIRST, last, "billing", now)
-        assert set(billing.to_dict()["queues"]) == {"billing"}
+        billing = await range_report(store, cache, cfg, FIRST, last, "billing", now)
+        assert set(billing.report.to_dict()["queues"]) == {"billing"}
     finally:
         await store.close()
