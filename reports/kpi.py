@@ -555,6 +555,17 @@ class KpiEngine:
                     total.merge(tot)
         return metrics(total, cfg)
 
+    def agent_total(self, agent: str, now: float | None = None) -> dict[str, Any]:
+        """One agent's KPIs since the first event, their state still open counted up to
+        `now` (the desktop's "my day": one bucket, not the whole report)."""
+        now = self._now if now is None else now
+        key: BucketKey = ("agent", agent, None)
+        extra: Buckets = {key: (self._buckets.get(key) or Totals()).copy()}
+        for sp in self._fold.open_spans(now):
+            if sp.agent == agent:
+                self._span(sp.agent, sp.state, sp.start, sp.end, extra, None)
+        return metrics(extra[key], self.cfg)
+
     def window_start(self, now: float) -> float:
         return _floor(now, self.cfg.slot_s) - self.cfg.window_s + self.cfg.slot_s
 

@@ -12,6 +12,7 @@ from aiohttp import web
 def setup(app: web.Application) -> None:
     from agents.customers_web import setup as setup_customers
     from agents.desktop import setup as setup_desktop
+    from agents.my_day import setup as setup_my_day
     from reports.web import setup as setup_reports
     from reports.web_agent import setup as setup_agent_report
     from web.abandoned import setup as setup_abandoned
@@ -34,6 +35,7 @@ def setup(app: web.Application) -> None:
     setup_account(app)
     setup_audit(app)
     setup_desktop(app)
+    setup_my_day(app)
     setup_customers(app)
     setup_command_status(app)
     setup_reports(app)

@@ -411,6 +411,12 @@ DOCUMENT: dict[str, Any] = {
                 ],
             }
         },
+        "/api/v1/agents/{agent_id}/today": {
+            "get": _op(
+                "The agent's queues now, today's numbers, open call-backs and calls",
+                "agent (self), supervisor (team), admin",
+            )
+        },
         "/api/v1/reports/agents/{login}": {
             "get": {
                 **_op(

@@ -233,6 +233,30 @@ async def test_the_state_buttons_follow_the_agents_state_and_a_new_call_clears_o
     await expect(page.locator("#reply")).to_have_text("")
 
 
+async def test_the_desktop_shows_my_day_and_rings_when_asked(browser, center: Center) -> None:
+    """My queues, my numbers and calls today refresh as calls come and go; with the ring
+    alert ticked, a ringing call sounds (and notifies when the tab is hidden)."""
+    from playwright.async_api import expect
+
+    page = await desktop(browser, center, "agent01")
+    await expect(page.locator('#queue-stats tr[data-queue="billing"] .waiting')).to_have_text("0")
+    await expect(page.locator("#my-handled")).to_have_text("0")
+    await page.check("#ring-alert")
+    await click(page, "#btn-available", "available: done")
+    await center.caller()
+    call_id = await center.connected("agent01")
+    await expect(page.locator("#desktop")).to_have_attribute("data-rang", "1")
+    await expect(page.locator("#call-status")).to_have_text("talking", timeout=15000)
+    await click(page, "#btn-hangup", "hangup: done")
+    await center.logged(call_id, CallEnded)
+    await page.select_option("#disposition", "resolved")
+    await page.click("#btn-wrapup")
+    await expect(page.locator("#my-handled")).to_have_text("1", timeout=10000)
+    await expect(page.locator(f'#my-calls tr[data-call="{call_id}"]')).to_have_count(1, timeout=10000)
+    await page.reload()  # the choice is kept in this browser
+    await expect(page.locator("#ring-alert")).to_be_checked()
+
+
 @pytest.mark.parametrize("center", [{"campaign": "preview"}], indirect=True)
 async def test_preview_shows_the_record_before_the_agent_dials(browser, center: Center) -> None:
     """A preview campaign: the lead's record pops with nothing dialled; the agent skips

@@ -108,6 +108,7 @@
   function showPop(p) {
     reply(true, "");  // what was said about the last call is old news
     const kind = callKind(p);
+    if (kind !== "preview") ring(p);
     call = { id: p.call_id, caller: p.caller, kind, preview: kind === "preview", connected: false, phase: "offered" };
     $("no-call").hidden = true; $("call").hidden = false;
     $("call-card").classList.remove("ringing"); void $("call-card").offsetWidth; $("call-card").classList.add("ringing");
@@ -153,6 +154,7 @@
 
   function onEvent(e) {
     if (e.kind.startsWith("Call") && e.kind !== "CallOffered") keepEarly(e);
+    if (["CallEnded", "WrapUpEnded", "AgentStateChanged", "CallQueued"].includes(e.kind)) setTimeout(refreshDay, 500);
     switch (e.kind) {
       case "AgentStateChanged": setState(e.state, e.at, e.reason); break;
       case "AgentLoggedIn": setState("available", e.at); break;
@@ -196,6 +198,50 @@
     }
     if (st === "wrap_up") setWrapUp(m.wrap_up_left_s);  // (else setState has ended it)
   }
+
+  // The ring alert (off unless the agent ticks it; kept in this browser): a short tone,
+  // and a browser notification when the tab is hidden. `data-rang` counts the alerts.
+  const ringBox = $("ring-alert");
+  ringBox.checked = localStorage.getItem("hotline.ring") === "1";
+  ringBox.addEventListener("change", () => {
+    localStorage.setItem("hotline.ring", ringBox.checked ? "1" : "0");
+    if (ringBox.checked && window.Notification && Notification.permission === "default") Notification.requestPermission();
+  });
+  function ring(p) {
+    if (!ringBox.checked) return;
+    root.dataset.rang = String(Number(root.dataset.rang || 0) + 1);
+    try {
+      const ctx = new (window.AudioContext || window.webkitAudioContext)(), o = ctx.createOscillator(), g = ctx.createGain();
+      o.frequency.value = 880; g.gain.value = 0.1; o.connect(g); g.connect(ctx.destination);
+      o.start(); o.stop(ctx.currentTime + 0.4);
+    } catch (e) { /* no audio: the notification and the page still show it */ }
+    if (document.hidden && window.Notification && Notification.permission === "granted") {
+      new Notification("Call from " + (p.caller_name || p.caller || "unknown"), { body: p.queue || "", tag: "hotline-ring" });
+    }
+  }
+
+  // My day: the agent's queues now, today's numbers, open call-backs and calls (the
+  // /today API), every 20 s and after each call or state change.
+  let dayTimer = null;
+  async function refreshDay() {
+    clearTimeout(dayTimer);
+    dayTimer = setTimeout(refreshDay, 20000);
+    const r = await H.api("GET", "/api/v1/agents/" + encodeURIComponent(agent) + "/today");
+    if (!r.ok) return;
+    const d = r.data, me = d.me;
+    $("my-handled").textContent = String(me.handled ?? 0);
+    $("my-aht").textContent = H.secs(me.aht);
+    $("my-paused").textContent = H.dur(me.paused_s || 0);
+    $("my-logged-in").textContent = H.dur(me.logged_in_s || 0);
+    $("queue-stats").querySelector("tbody").replaceChildren(...d.queues.map((q) => H.el("tr", { "data-queue": q.name },
+      H.el("td", {}, q.name), H.el("td", { class: "waiting" }, String(q.waiting)), H.el("td", {}, H.dur(q.longest_wait)))));
+    $("my-callbacks").replaceChildren(...(d.callbacks.length ? d.callbacks.map((c) => H.el("li", {}, H.when(c.due_at) + " · " + c.number + " · " + c.state))
+      : [H.el("li", { class: "muted" }, "none open")]));
+    $("my-calls").querySelector("tbody").replaceChildren(...d.calls.map((c) => H.el("tr", { "data-call": c.id },
+      H.el("td", {}, H.when(c.started_at)), H.el("td", {}, c.queue), H.el("td", {}, c.caller), H.el("td", {}, c.disposition))));
+    $("my-day-updated").textContent = "· " + new Date().toLocaleTimeString();
+  }
+  refreshDay();
 
   H.socket("/agent/ws?agent=" + encodeURIComponent(agent), (m) => {
     if (m.type === "hello") showView(m);
