@@ -27,6 +27,7 @@ def setup(app: web.Application) -> None:
     from web.metrics import setup as setup_metrics
     from web.planning import setup as setup_planning
     from web.search import setup as setup_search
+    from web.teams import setup as setup_teams
 
     setup_core(app)
     setup_error_pages(app)
@@ -45,3 +46,4 @@ def setup(app: web.Application) -> None:
     setup_planning(app)
     setup_search(app)
     setup_abandoned(app)
+    setup_teams(app)

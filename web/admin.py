@@ -71,7 +71,7 @@ def _user_changes(old: User | None, new: User) -> dict[str, Any]:
 async def admin_page(request: web.Request) -> web.StreamResponse:
     require(request, "admin")
     page = request.match_info.get("page", "")
-    if page not in ("", "queues", "skills", "pause-codes", "dispositions", "agents", "routing", "tokens"):
+    if page not in ("", "queues", "skills", "pause-codes", "dispositions", "agents", "teams", "routing", "tokens"):
         raise web.HTTPNotFound()
     return aiohttp_jinja2.render_template(
         "admin.html",
@@ -181,11 +181,17 @@ async def agent_put(request: web.Request) -> web.Response:
     ):  # a new password, role or a disable: every session of the user ends now (on every process)
         gone = await store.delete_sessions(login)
         log.info("user_sessions_revoked", login=login, by=me.login, sessions=gone)
-    try:  # the live loop and the wallboards follow at once (else within their periodic check)
-        await CONFIG_CHANGES.publish(request.app[BUS], ConfigChanged("users", author=me.login, login=login))
+    await announce_user(request, me.login, login)
+    return web.json_response(_user_json(user), status=201 if old is None else 200)
+
+
+async def announce_user(request: web.Request, author: str, login: str) -> None:
+    """The live loop and the wallboards follow a saved user at once (else within their
+    periodic check); a bus failure is logged, the user is saved either way."""
+    try:
+        await CONFIG_CHANGES.publish(request.app[BUS], ConfigChanged("users", author=author, login=login))
     except Exception as exc:  # noqa: BLE001 - any bus failure: the user is saved either way
         log.warning("user_change_not_announced", login=login, error=type(exc).__name__)
-    return web.json_response(_user_json(user), status=201 if old is None else 200)
 
 
 # ---------------------------------------------------------------- routing rules

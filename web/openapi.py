@@ -179,6 +179,11 @@ DOCUMENT: dict[str, Any] = {
                     "confirm_empty": {"type": "boolean", "description": "required to apply rules naming no queue"},
                 },
             },
+            "TeamRename": {
+                "type": "object",
+                "required": ["to"],
+                "properties": {"to": {"type": "string", "maxLength": 64}},
+            },
             "RulesRestore": {
                 "type": "object",
                 "required": ["version", "base_version"],
@@ -410,6 +415,14 @@ DOCUMENT: dict[str, Any] = {
                     {"name": "queue", "in": "query", "schema": {"type": "string"}},
                 ],
             }
+        },
+        "/api/v1/teams": {
+            "get": _op("Teams with their agents, supervisors and disabled users", "supervisor (own), admin")
+        },
+        "/api/v1/teams/{team}/rename": {
+            "post": _op(
+                "Rename a team on every user who has it (audited)", "admin", "TeamRename", errors=("400", "404", "409")
+            )
         },
         "/api/v1/agents/{agent_id}/today": {
             "get": _op(

@@ -9,6 +9,7 @@ wallboard, admin and access tests play events on the bus (web_helpers.BusCallDri
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -562,3 +563,33 @@ async def test_admin_section_table_saves_a_new_version(browser, server: TestClie
     await expect(page.locator("#result")).to_have_text("Saved as version 1")
     live = await server.server.app[STORE].get_settings_version("pause_codes")
     assert '"coaching"' in live.body
+
+
+async def test_admin_disables_a_user_and_renames_a_team(browser, server: TestClient) -> None:
+    """A disabled user cannot sign in until enabled again; a team renamed on the Teams
+    page moves every user who had it."""
+    from playwright.async_api import expect
+
+    page = await sign_in(browser, server, "admin")
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.goto(str(server.make_url("/admin/agents")))
+    row = page.locator('#users tr[data-login="agent03"]')
+    await expect(row.locator(".status")).to_have_text("active")
+    await row.locator("button.disable").click()
+    await expect(page.locator("#result")).to_have_text("Disabled agent03")
+    await expect(row.locator(".status")).to_have_text("disabled")
+    assert (await server.server.app[STORE].get_user("agent03")).disabled
+    other = await sign_in(browser, server, "agent03")
+    await expect(other).to_have_url(re.compile(r"/login"))
+    await other.close()
+    await row.locator("button.enable").click()
+    await expect(row.locator(".status")).to_have_text("active")
+
+    await page.goto(str(server.make_url("/admin/teams")))
+    team = page.locator('#teams tr[data-team="team-b"]')
+    await expect(team.locator("td").first).to_have_text("agent02")
+    await team.locator("input").fill("Night shift")
+    await team.locator("button").click()
+    await expect(page.locator("#result")).to_have_text("Renamed team-b to Night shift (1 users)")
+    await expect(page.locator('#teams tr[data-team="Night shift"]')).to_have_count(1)
+    assert (await server.server.app[STORE].get_user("agent02")).team == "Night shift"

@@ -57,8 +57,16 @@
           f.skills.value = Object.entries(u.skills).map(([k, v]) => k + ":" + v).join(", ");
           f.languages.value = u.languages.join(", "); f.phone_endpoint.value = u.phone_endpoint; f.password.value = "";
         };
-        return el("tr", { "data-login": u.login }, el("td", {}, u.login), el("td", {}, u.display_name), el("td", {}, u.role), el("td", {}, u.team),
-          el("td", {}, Object.entries(u.skills).map(([k, v]) => k + " " + v).join(", ")), el("td", {}, u.languages.join(", ")), el("td", {}, edit));
+        // disabling signs the user out everywhere and keeps them out (web/admin.py agent_put)
+        const toggle = el("button", { type: "button", class: u.disabled ? "enable" : "disable danger" }, u.disabled ? "Enable" : "Disable");
+        toggle.onclick = async () => {
+          if (!u.disabled && !confirm("Disable " + u.login + "? They are signed out at once and cannot sign in.")) return;
+          const r = await H.api("PUT", "/api/v1/users/" + encodeURIComponent(u.login), { disabled: !u.disabled });
+          if (r.ok) { say(true, (r.data.disabled ? "Disabled " : "Enabled ") + r.data.login); load(); } else say(false, r.data.error, r.data.problems);
+        };
+        return el("tr", { "data-login": u.login, class: u.disabled ? "muted" : "" }, el("td", {}, u.login), el("td", {}, u.display_name), el("td", {}, u.role), el("td", {}, u.team),
+          el("td", {}, Object.entries(u.skills).map(([k, v]) => k + " " + v).join(", ")), el("td", {}, u.languages.join(", ")),
+          el("td", { class: "status" }, u.disabled ? "disabled" : "active"), el("td", {}, edit, " ", toggle));
       }));
     };
     $("user-form").addEventListener("submit", async (ev) => {
@@ -73,6 +81,23 @@
       const r = await H.api("PUT", "/api/v1/users/" + encodeURIComponent(f.login.value.trim()), body);
       if (r.ok) { say(true, "Saved " + r.data.login); load(); } else say(false, r.data.error, r.data.problems);
     });
+    load();
+  }
+
+  async function teamsPage() {
+    const load = async () => {
+      const res = await H.api("GET", "/api/v1/teams");
+      $("teams").querySelector("tbody").replaceChildren(...res.data.teams.map((t) => {
+        const input = el("input", { placeholder: t.name, "aria-label": "new name for " + t.name });
+        const go = el("button", { type: "button" }, "Rename");
+        go.onclick = async () => {
+          const r = await H.api("POST", "/api/v1/teams/" + encodeURIComponent(t.name) + "/rename", { to: input.value });
+          if (r.ok) { say(true, "Renamed " + t.name + " to " + r.data.team + " (" + r.data.users.length + " users)"); load(); } else say(false, r.data.error);
+        };
+        return el("tr", { "data-team": t.name }, el("th", {}, t.name), el("td", {}, t.agents.join(", ")), el("td", {}, t.supervisors.join(", ")),
+          el("td", {}, t.disabled.join(", ")), el("td", {}, input, " ", go));
+      }));
+    };
     load();
   }
 
@@ -188,5 +213,5 @@
     load();
   }
 
-  ({ routing: routingPage, agents: agentsPage, tokens: tokensPage }[page] || sectionPage)();
+  ({ routing: routingPage, agents: agentsPage, teams: teamsPage, tokens: tokensPage }[page] || sectionPage)();
 })();
