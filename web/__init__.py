@@ -24,6 +24,7 @@ def setup(app: web.Application) -> None:
     from web.command_status import setup as setup_command_status
     from web.dnc import setup as setup_dnc
     from web.error_pages import setup as setup_error_pages
+    from web.ivr_admin import setup as setup_ivr_admin
     from web.metrics import setup as setup_metrics
     from web.planning import setup as setup_planning
     from web.search import setup as setup_search
@@ -33,6 +34,7 @@ def setup(app: web.Application) -> None:
     setup_error_pages(app)
     setup_metrics(app)
     setup_admin(app)
+    setup_ivr_admin(app)
     setup_account(app)
     setup_audit(app)
     setup_desktop(app)

@@ -27,6 +27,7 @@ from web.settings import (
     rules_are_empty,
     validate_rules,
 )
+from web.text_versions import restore_target, version_response
 
 log = structlog.get_logger()
 
@@ -71,7 +72,18 @@ def _user_changes(old: User | None, new: User) -> dict[str, Any]:
 async def admin_page(request: web.Request) -> web.StreamResponse:
     require(request, "admin")
     page = request.match_info.get("page", "")
-    if page not in ("", "queues", "skills", "pause-codes", "dispositions", "agents", "teams", "routing", "tokens"):
+    if page not in (
+        "",
+        "queues",
+        "skills",
+        "pause-codes",
+        "dispositions",
+        "agents",
+        "teams",
+        "routing",
+        "ivr",
+        "tokens",
+    ):
         raise web.HTTPNotFound()
     return aiohttp_jinja2.render_template(
         "admin.html",
@@ -327,43 +339,16 @@ async def routing_restore(request: web.Request) -> web.Response:
     """An earlier version (0: the configuration file's rules) becomes the next version."""
     require(request, "admin")
     body = await json_body(request)
-    version = body.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= VERSION_MAX:
-        return api_error(400, f"version: the version to restore (integer 0-{VERSION_MAX})")
-    if version == 0:
-        text = request.app[SETTINGS].file_rules()
-    else:
-        found = await request.app[STORE].get_settings_version("routing", version)
-        if found is None:
-            return api_error(404, f"version: no routing version {version}")
-        text = found.body
+    target = await restore_target(request, "routing", body)
+    if isinstance(target, web.Response):
+        return target
+    version, text = target
     return await _apply_rules(request, text, body, "settings.routing.restored", restored=version)
 
 
 async def routing_version(request: web.Request) -> web.Response:
     require(request, "supervisor")
-    try:
-        version = int(request.match_info["version"])
-    except ValueError:
-        return api_error(400, "version: must be an integer")
-    if not 0 <= version <= VERSION_MAX:
-        return api_error(422, f"version: must be 0-{VERSION_MAX}")
-    if version == 0:
-        return web.json_response(
-            {"version": 0, "text": request.app[SETTINGS].file_rules(), "author": "", "comment": f"from {CONFIG_FILE}"}
-        )
-    found = await request.app[STORE].get_settings_version("routing", version)
-    if found is None:
-        return api_error(404, f"no routing version {version}")
-    return web.json_response(
-        {
-            "version": found.version,
-            "text": found.body,
-            "author": found.author,
-            "comment": found.comment,
-            "created_at": found.created_at,
-        }
-    )
+    return await version_response(request, "routing")
 
 
 def setup(app: web.Application) -> None:

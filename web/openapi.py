@@ -179,6 +179,16 @@ DOCUMENT: dict[str, Any] = {
                     "confirm_empty": {"type": "boolean", "description": "required to apply rules naming no queue"},
                 },
             },
+            "IvrSimulate": {
+                "type": "object",
+                "required": ["text"],
+                "properties": {
+                    "text": {"type": "string"},
+                    "caller": {"type": "string", "maxLength": 40},
+                    "digits": {"type": "array", "maxItems": 20, "items": {"type": "string", "maxLength": 40}},
+                    "at": {"type": "string", "description": "local date and time YYYY-MM-DDTHH:MM"},
+                },
+            },
             "TeamRename": {
                 "type": "object",
                 "required": ["to"],
@@ -341,6 +351,37 @@ DOCUMENT: dict[str, Any] = {
                 "admin",
                 "RulesRestore",
                 errors=("400", "404", "409"),
+            )
+        },
+        "/api/v1/ivr": {
+            "get": _op("The IVR flow that runs (TOML; version 0: hotline.toml's) and its history", "supervisor")
+        },
+        "/api/v1/ivr/versions/{version}": {
+            "get": _op("One IVR version (0: hotline.toml's)", "supervisor", errors=("400", "404"))
+        },
+        "/api/v1/ivr/validate": {
+            "post": _op("Validate a flow; problems carry their line", "admin", "Rules", errors=("400",))
+        },
+        "/api/v1/ivr/diff": {"post": _op("Unified diff against the live flow", "admin", "Rules", errors=("400",))},
+        "/api/v1/ivr/simulate": {
+            "post": _op(
+                "Walk a flow with a caller, digits and a time: steps and outcome",
+                "admin",
+                "IvrSimulate",
+                errors=("400",),
+            )
+        },
+        "/api/v1/ivr/apply": {
+            "post": _op(
+                "Apply a flow as a new version; the live IVR takes it at once",
+                "admin",
+                "RulesApply",
+                errors=("400", "409"),
+            )
+        },
+        "/api/v1/ivr/restore": {
+            "post": _op(
+                "Restore an earlier version (0: hotline.toml's)", "admin", "RulesRestore", errors=("400", "404", "409")
             )
         },
         "/api/v1/agents/{agent_id}/commands": {"post": _COMMAND_POST},

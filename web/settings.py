@@ -170,15 +170,25 @@ class SettingsService:
         what runs while no version was ever applied, and what "restore version 0" brings back."""
         return dumps(self._config.routing) if self._config.routing else ""
 
+    def file_text(self, section: str) -> str:
+        """A text section's version 0: the configuration file's rules or IVR flow."""
+        if section == "ivr":
+            from ivr.text import flow_text
+
+            return flow_text(self._config.ivr)
+        return self.file_rules()
+
     def _origin(self, section: str) -> str:
         from_file = (
-            self._config.routing if section == "routing" else getattr(self._config, CONFIG_SECTION[section], None)
+            getattr(self._config, section)
+            if section in TEXT_SECTIONS
+            else getattr(self._config, CONFIG_SECTION[section], None)
         )
         return CONFIG_FILE if from_file else "defaults"
 
     def _fallback(self, section: str) -> Any:
-        if section == "routing":
-            return self.file_rules()
+        if section in TEXT_SECTIONS:
+            return self.file_text(section)
         from_config = getattr(self._config, CONFIG_SECTION[section], None)
         if from_config:
             try:
@@ -188,7 +198,7 @@ class SettingsService:
         return validate_section(section, DEFAULTS[section])
 
     async def live(self, section: str) -> Live:
-        if section != "routing" and section not in SCHEMAS:
+        if section not in TEXT_SECTIONS and section not in SCHEMAS:
             raise SettingsError([f"{section}: unknown section"])
         now = self._clock()
         hit = self._cache.get(section)
@@ -198,7 +208,7 @@ class SettingsService:
         if stored is None:
             live = Live(section, 0, self._fallback(section), origin=self._origin(section))
         else:
-            data = stored.body if section == "routing" else json.loads(stored.body)
+            data = stored.body if section in TEXT_SECTIONS else json.loads(stored.body)
             live = Live(section, stored.version, data, stored.author, stored.created_at)
         self._cache[section] = (now, live)
         return live
@@ -212,10 +222,10 @@ class SettingsService:
     async def apply(self, section: str, data: Any, author: str, base_version: int | None, comment: str = "") -> Live:
         """Validate and store a new version; Conflict (store.port) when `base_version`
         is not the live one any more."""
-        if section == "routing":
+        if section in TEXT_SECTIONS:
             if not isinstance(data, str):
-                raise SettingsError(["routing: rules must be TOML text"])
-            problems = validate_rules(data)
+                raise SettingsError([f"{section}: must be TOML text"])
+            problems = text_problems(section, data)
             if problems:
                 raise SettingsError([p["message"] for p in problems])
             body = data
@@ -291,6 +301,18 @@ def validate_rules(text: str, filename: str = "routing.toml") -> list[dict[str, 
             )
         return out
     return []
+
+
+TEXT_SECTIONS = ("routing", "ivr")  # versioned as TOML text; the others as JSON documents
+
+
+def text_problems(section: str, text: str) -> list[dict[str, Any]]:
+    """A text section's validation: the routing rules' or the IVR flow's problems."""
+    if section == "ivr":
+        from ivr.text import problems_of
+
+        return problems_of(text)
+    return validate_rules(text)
 
 
 def rules_are_empty(text: str) -> bool:

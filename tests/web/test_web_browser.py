@@ -593,3 +593,43 @@ async def test_admin_disables_a_user_and_renames_a_team(browser, server: TestCli
     await expect(page.locator("#result")).to_have_text("Renamed team-b to Night shift (1 users)")
     await expect(page.locator('#teams tr[data-team="Night shift"]')).to_have_count(1)
     assert (await server.server.app[STORE].get_user("agent02")).team == "Night shift"
+
+
+async def test_admin_edits_walks_and_applies_the_ivr_flow(browser, tmp_path: Path) -> None:
+    """The IVR page opens on hotline.toml's flow; a wrong target is marked at its line;
+    a walk with sample digits shows the path; the fix is applied and v0 restored."""
+    from playwright.async_api import expect
+
+    from tests.web.test_web_ivr_admin import FLOW
+
+    server = await started(web_config(f"sqlite:///{tmp_path}/ivr.sqlite3", ivr=FLOW))
+    try:
+        page = await sign_in(browser, server, "admin")
+        await page.goto(str(server.make_url("/admin/ivr")))
+        await expect(page.locator("#live-version")).to_have_text("(live: version 0, from hotline.toml)")
+        text = await page.input_value("#rules")
+        line = text.splitlines().index('4 = "sales"') + 1
+        await page.fill("#rules", text.replace('4 = "sales"', '4 = "nowhere"'))
+        await page.click("#btn-validate")
+        await expect(page.locator("#problem-list li").first).to_contain_text(f"line {line}")
+        await expect(page.locator("#gutter .bad-line")).to_have_text([str(line)])
+        edited = text.replace('4 = "sales"', '4 = "support"')
+        await page.fill("#rules", edited)
+        await page.click("#btn-validate")
+        await expect(page.locator("#valid")).to_have_text("Valid.")
+        await page.fill("#sim-digits", "4")
+        await page.fill("#sim-at", "2026-12-07T10:00")
+        await page.click("#btn-simulate")
+        await expect(page.locator("#sim-outcome")).to_contain_text("queue support")
+        await expect(page.locator("#sim-steps li").first).to_have_text("main → 4")
+        await page.click("#btn-apply")
+        await expect(page.locator("#confirm-diff")).to_contain_text('+4 = "support"')
+        await page.click("#btn-confirm")
+        await expect(page.locator("#result")).to_have_text("Applied as version 1")
+        assert (await server.server.app[STORE].get_settings_version("ivr")).body == edited
+        await page.click('#history tr[data-version="0"] button.restore')
+        await page.click("#btn-confirm")
+        await expect(page.locator("#result")).to_have_text("Applied as version 2")
+        assert await page.input_value("#rules") == text
+    finally:
+        await asyncio.wait_for(server.close(), 20)

@@ -101,16 +101,20 @@
     load();
   }
 
-  async function routingPage() {
-    const rules = $("rules"), gutter = $("gutter");
-    let live = (await H.api("GET", "/api/v1/routing")).data, bad = new Set(), timer = null;
+  // The routing rules' and the IVR flow's editor: TOML text shown as it runs (version 0:
+  // hotline.toml's), problems marked at their lines, diff, simulate, apply and restore
+  // after a confirmation with the diff. `kind`: the API base, what "empty" means (routing
+  // only: rules naming no queue need their own tick) and the simulation.
+  async function editorPage(kind) {
+    const api = kind.api, rules = $("rules"), gutter = $("gutter");
+    let live = (await H.api("GET", api)).data, bad = new Set(), timer = null;
     const paintGutter = () => {
       const n = rules.value.split("\n").length;
       gutter.replaceChildren(...Array.from({ length: n }, (_, i) => el("div", { class: bad.has(i + 1) ? "bad-line" : "" }, String(i + 1))));
     };
     const button = (attrs, text, onclick) => { const b = el("button", attrs, text); b.onclick = onclick; return b; };
     const liveName = () => live.version ? "version " + live.version + (live.author ? " by " + live.author : "")
-      : live.origin === "hotline.toml" ? "version 0, from hotline.toml" : "version 0, no rules";
+      : live.origin === "hotline.toml" ? "version 0, from hotline.toml" : "version 0, " + kind.none;
     const showLive = () => {
       $("live-version").textContent = "(live: " + liveName() + ")";
       $("history").querySelector("tbody").replaceChildren(...live.history.map((h) =>
@@ -119,7 +123,7 @@
           el("td", {}, h.version === live.version ? el("span", { class: "muted" }, "live")
             : button({ class: "restore" }, "Restore", () => restore(h))))));
     };
-    const reload = async () => { live = (await H.api("GET", "/api/v1/routing")).data; rules.value = live.text; showLive(); paintGutter(); };
+    const reload = async () => { live = (await H.api("GET", api)).data; rules.value = live.text; showLive(); paintGutter(); };
     // Apply and restore both ask first: the diff against live, and a warning (with its
     // own checkbox) when the new rules name no queue.
     const confirmBox = $("confirm");
@@ -143,53 +147,73 @@
       else say(false, r.data.error, r.data.problems);
     };
     const restore = async (h) => {
-      const old = (await H.api("GET", "/api/v1/routing/versions/" + h.version)).data;
-      const diff = (await H.api("POST", "/api/v1/routing/diff", { text: old.text })).data.diff;
-      ask("Restore v" + h.version + (h.version === 0 ? " (from hotline.toml)" : "") + "?", diff, !/\[\[?(routing\.)?queues\./.test(old.text),
-        async (confirmEmpty) => applied(await H.api("POST", "/api/v1/routing/restore",
+      const old = (await H.api("GET", api + "/versions/" + h.version)).data;
+      const diff = (await H.api("POST", api + "/diff", { text: old.text })).data.diff;
+      ask("Restore v" + h.version + (h.version === 0 ? " (from hotline.toml)" : "") + "?", diff, kind.empty(old.text),
+        async (confirmEmpty) => applied(await H.api("POST", api + "/restore",
           { version: h.version, base_version: live.version, comment: "restore v" + h.version, confirm_empty: confirmEmpty })));
     };
     rules.value = live.text; showLive(); paintGutter();
     rules.addEventListener("scroll", () => { gutter.scrollTop = rules.scrollTop; });
     const validate = async () => {
-      const r = await H.api("POST", "/api/v1/routing/validate", { text: rules.value });
+      const r = await H.api("POST", api + "/validate", { text: rules.value });
       const problems = r.data.problems || [];
       bad = new Set(problems.map((p) => p.line).filter(Boolean));
       paintGutter();
       $("problems").replaceChildren(problems.length
-        ? el("ul", { class: "problems", id: "problem-list" }, ...problems.map((p) => el("li", {}, (p.line ? "line " + p.line + (p.col ? ":" + p.col : "") + " — " : "") + (p.path ? p.path + ": " : "") + p.reason)))
+        ? el("ul", { class: "problems", id: "problem-list" }, ...problems.map((p) => el("li", {}, (p.line ? "line " + p.line + (p.col ? ":" + p.col : "") + " — " : "") + (p.path ? p.path + ": " : "") + (p.reason || p.message))))
         : el("p", { class: "notice", id: "valid" }, "Valid."));
       return problems.length === 0;
     };
     rules.addEventListener("input", () => { paintGutter(); clearTimeout(timer); timer = setTimeout(validate, 400); });
     $("btn-validate").onclick = validate;
     $("btn-diff").onclick = async () => {
-      const r = await H.api("POST", "/api/v1/routing/diff", { text: rules.value });
+      const r = await H.api("POST", api + "/diff", { text: rules.value });
       const pre = $("diff"); pre.hidden = false;
       pre.replaceChildren(...(r.data.diff || "(no change)\n").split("\n").map((line) =>
         el("span", { class: line.startsWith("+") && !line.startsWith("+++") ? "add" : line.startsWith("-") && !line.startsWith("---") ? "del" : "" }, line + "\n")));
     };
-    $("btn-simulate").onclick = async () => {
-      const out = $("simulation");
-      out.replaceChildren(el("p", { class: "muted" }, "Simulating…"));
-      const r = await H.api("POST", "/api/v1/routing/simulate", { text: rules.value });
-      const fmt = (k, v) => v == null ? "—" : (["service_level", "abandon_rate", "occupancy"].includes(k) ? H.pct(v)
-        : ["asa", "avg_wait", "max_wait", "aht"].includes(k) ? H.secs(v) : String(Math.round(v * 100) / 100));
-      if (r.ok) out.replaceChildren(
-        el("p", { class: "muted" }, r.data.calls_replayed + " calls of the last " + r.data.days + " days replayed with " + r.data.agents + " agents (live v" + r.data.live_version + " vs edited)"),
-        el("table", { id: "simulation-table" }, el("thead", {}, el("tr", {}, el("th", {}, "KPI"), el("th", {}, "live rules"), el("th", {}, "edited rules"), el("th", {}, "difference"))),
-          el("tbody", {}, ...Object.keys(r.data.current).map((k) => el("tr", {}, el("th", {}, k.replaceAll("_", " ")),
-            el("td", {}, fmt(k, r.data.current[k])), el("td", {}, fmt(k, r.data.candidate[k])), el("td", {}, fmt(k, r.data.difference[k])))))));
-      else out.replaceChildren(el("p", { class: "error", id: "simulate-error" }, r.data.error || "error " + r.status));
-    };
+    $("btn-simulate").onclick = () => kind.simulate(rules.value, $("simulation"));
     $("btn-apply").onclick = async () => {
       if (!(await validate())) { say(false, "Fix the problems first."); return; }
-      const diff = (await H.api("POST", "/api/v1/routing/diff", { text: rules.value })).data.diff;
-      ask("Apply these changes to the live rules?", diff, !/\[\[?(routing\.)?queues\./.test(rules.value),
-        async (confirmEmpty) => applied(await H.api("POST", "/api/v1/routing/apply",
+      const diff = (await H.api("POST", api + "/diff", { text: rules.value })).data.diff;
+      ask("Apply these changes to the live " + kind.what + "?", diff, kind.empty(rules.value),
+        async (confirmEmpty) => applied(await H.api("POST", api + "/apply",
           { text: rules.value, base_version: live.version, comment: $("comment").value, confirm_empty: confirmEmpty })));
     };
   }
+
+  async function whatIf(text, out) {
+    out.replaceChildren(el("p", { class: "muted" }, "Simulating…"));
+    const r = await H.api("POST", "/api/v1/routing/simulate", { text });
+    const fmt = (k, v) => v == null ? "—" : (["service_level", "abandon_rate", "occupancy"].includes(k) ? H.pct(v)
+      : ["asa", "avg_wait", "max_wait", "aht"].includes(k) ? H.secs(v) : String(Math.round(v * 100) / 100));
+    if (r.ok) out.replaceChildren(
+      el("p", { class: "muted" }, r.data.calls_replayed + " calls of the last " + r.data.days + " days replayed with " + r.data.agents + " agents (live v" + r.data.live_version + " vs edited)"),
+      el("table", { id: "simulation-table" }, el("thead", {}, el("tr", {}, el("th", {}, "KPI"), el("th", {}, "live rules"), el("th", {}, "edited rules"), el("th", {}, "difference"))),
+        el("tbody", {}, ...Object.keys(r.data.current).map((k) => el("tr", {}, el("th", {}, k.replaceAll("_", " ")),
+          el("td", {}, fmt(k, r.data.current[k])), el("td", {}, fmt(k, r.data.candidate[k])), el("td", {}, fmt(k, r.data.difference[k])))))));
+    else out.replaceChildren(el("p", { class: "error", id: "simulate-error" }, r.data.error || "error " + r.status));
+  }
+
+  // The IVR walked with sample inputs: the caller's number, the digits keyed at each
+  // prompt (comma-separated), the time of the call (business hours).
+  async function walk(text, out) {
+    const digits = $("sim-digits").value.split(",").map((d) => d.trim()).filter((d, i, all) => d || i < all.length - 1);
+    const r = await H.api("POST", "/api/v1/ivr/simulate", { text, caller: $("sim-caller").value, digits, at: $("sim-at").value });
+    if (!r.ok) { out.replaceChildren(el("p", { class: "error", id: "simulate-error" }, r.data.error || "error " + r.status)); return; }
+    const o = r.data.outcome;
+    out.replaceChildren(
+      el("ol", { id: "sim-steps" }, ...r.data.steps.map((s) => el("li", {}, s.node + " → " + s.result))),
+      el("p", { id: "sim-outcome" }, o.action + (o.queue ? " " + o.queue : "") + (o.mailbox ? " mailbox " + o.mailbox : "")
+        + (Object.keys(o.skills).length ? " · skills " + Object.entries(o.skills).map(([k, v]) => k + " " + v).join(", ") : "")
+        + (o.customer_id ? " · customer " + o.customer_id : "") + (o.priority ? " · priority " + o.priority : "")),
+      el("p", { class: "muted" }, "attributes: " + JSON.stringify(o.attributes)));
+  }
+
+  const routingPage = () => editorPage({ api: "/api/v1/routing", what: "rules", none: "no rules", simulate: whatIf,
+    empty: (text) => !/\[\[?(routing\.)?queues\./.test(text) });
+  const ivrPage = () => editorPage({ api: "/api/v1/ivr", what: "IVR flow", none: "no IVR", simulate: walk, empty: () => false });
 
   async function tokensPage() {
     const load = async () => {
@@ -213,5 +237,5 @@
     load();
   }
 
-  ({ routing: routingPage, agents: agentsPage, teams: teamsPage, tokens: tokensPage }[page] || sectionPage)();
+  ({ routing: routingPage, ivr: ivrPage, agents: agentsPage, teams: teamsPage, tokens: tokensPage }[page] || sectionPage)();
 })();
