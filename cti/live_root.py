@@ -23,6 +23,7 @@ while down) and the configured campaigns' dialers; `stop()` closes them in rever
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
@@ -221,7 +222,8 @@ class Live:
             asyncio.create_task(center.run(), name="live-center"),
             asyncio.create_task(self.eventlog.run(), name="event-log"),
             asyncio.create_task(
-                bus_inputs(self.bus, center, self.store, self.config, self.ivr_service), name="bus-inputs"
+                bus_inputs(self.bus, center, self.store, self.config, self.ivr_service, lambda: self.dialers),
+                name="bus-inputs",
             ),
             asyncio.create_task(
                 directory_watch(self.store, center, self.users, self.directory_every_s), name="directory-watch"
@@ -242,6 +244,9 @@ class Live:
                 self.users,
                 pbx_ready=lambda: client.connected and not client.stale,
             )
+            from dialer.control import apply_paused, paused_campaigns
+
+            apply_paused(self.dialers, await paused_campaigns(self.store))  # a pause outlives restarts
             self.tasks += [asyncio.create_task(d.run(), name=f"dialer-{d.campaign.id}") for d in self.dialers]
         log.info(
             "live_started",
@@ -425,7 +430,12 @@ def _recorded(record: list[Event], sink: Callable[[list[Event]], None]) -> Calla
 
 
 async def bus_inputs(
-    bus: Bus, center: LiveCenter, store: Store, config: HotlineConfig, ivr: IvrService | None = None
+    bus: Bus,
+    center: LiveCenter,
+    store: Store,
+    config: HotlineConfig,
+    ivr: IvrService | None = None,
+    dialers: Callable[[], list[DialerRunner]] = list,
 ) -> None:
     """From desktops and admins (any server process) to the live loop: agent commands
     (the contract, agents/commands.py, parses them: a malformed one is answered),
@@ -446,7 +456,7 @@ async def bus_inputs(
                     except BadMessage as exc:
                         log.warning("bus_message_malformed", channel=channel, error=exc.reason)
                         continue
-                    await _on_bus_message(message, center, store, config, ivr)
+                    await _on_bus_message(message, center, store, config, ivr, dialers)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the bus went away: try again, routing goes on meanwhile
@@ -460,6 +470,7 @@ async def _on_bus_message(
     store: Store,
     config: HotlineConfig,
     ivr: IvrService | None = None,
+    dialers: Callable[[], list[DialerRunner]] = list,
 ) -> None:
     match message:
         case WrapUpEnded():  # the web logged it (the desktop's wrap-up form): route it, do not log it again
@@ -471,11 +482,23 @@ async def _on_bus_message(
                 center.submit(RulesChanged(await load_live_rules(store, config)))
             except RuleError as exc:  # validated before it was stored; never crash on it
                 log.error("routing_rules_rejected", problems=str(exc)[:500])
+        case ConfigChanged(section="campaign_control"):
+            from dialer.control import paused_campaigns
+
+            paused = await paused_campaigns(store)
+            center.submit(InLoop(functools.partial(_pause_dialers, dialers(), paused)))
         case ConfigChanged(section="ivr") if ivr is not None:
             flow = await load_live_ivr(store, config)
             if flow is not None:  # the next caller walks the new flow; those in the IVR finish the old one
                 ivr.flow = flow
                 log.info("ivr_flow_applied", version=message.version)
+
+
+async def _pause_dialers(runners: list[DialerRunner], paused: set[str]) -> None:
+    """Inside the consumer (the dialers' ticks run there too)."""
+    from dialer.control import apply_paused
+
+    apply_paused(runners, paused)
 
 
 async def directory_watch(store: Store, center: LiveCenter, users: list[User], every_s: float = 30.0) -> None:

@@ -21,6 +21,7 @@ def setup(app: web.Application) -> None:
     from web.app import setup as setup_core
     from web.audit import setup as setup_audit
     from web.callbacks import setup as setup_callbacks
+    from web.campaigns_admin import setup as setup_campaigns_admin
     from web.command_status import setup as setup_command_status
     from web.dnc import setup as setup_dnc
     from web.error_pages import setup as setup_error_pages
@@ -35,6 +36,7 @@ def setup(app: web.Application) -> None:
     setup_metrics(app)
     setup_admin(app)
     setup_ivr_admin(app)
+    setup_campaigns_admin(app)
     setup_account(app)
     setup_audit(app)
     setup_desktop(app)

@@ -82,6 +82,7 @@ async def admin_page(request: web.Request) -> web.StreamResponse:
         "teams",
         "routing",
         "ivr",
+        "campaigns",
         "tokens",
     ):
         raise web.HTTPNotFound()

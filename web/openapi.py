@@ -353,6 +353,13 @@ DOCUMENT: dict[str, Any] = {
                 errors=("400", "404", "409"),
             )
         },
+        "/api/v1/campaigns": {"get": _op("The configured campaigns, their state and live numbers", "supervisor")},
+        "/api/v1/campaigns/{campaign}/pause": {
+            "post": _op("Pause a campaign: no new dial, also after a restart (audited)", "admin", errors=("404",))
+        },
+        "/api/v1/campaigns/{campaign}/start": {
+            "post": _op("Start a paused campaign again (audited)", "admin", errors=("404",))
+        },
         "/api/v1/ivr": {
             "get": _op("The IVR flow that runs (TOML; version 0: hotline.toml's) and its history", "supervisor")
         },

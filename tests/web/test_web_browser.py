@@ -633,3 +633,36 @@ async def test_admin_edits_walks_and_applies_the_ivr_flow(browser, tmp_path: Pat
         assert await page.input_value("#rules") == text
     finally:
         await asyncio.wait_for(server.close(), 20)
+
+
+async def test_admin_pauses_a_campaign_and_manages_do_not_call(browser, tmp_path: Path) -> None:
+    from playwright.async_api import expect
+
+    from tests.dialer.test_dialer_live import campaign_table, write_leads
+
+    campaigns = campaign_table(write_leads(tmp_path / "leads.csv", ["human"]))
+    server = await started(web_config(f"sqlite:///{tmp_path}/campaigns.sqlite3", campaigns=campaigns))
+    try:
+        page = await sign_in(browser, server, "admin")
+        await page.goto(str(server.make_url("/admin/campaigns")))
+        row = page.locator('#campaigns tr[data-campaign="spring"]')
+        await expect(row.locator(".state")).to_have_text("running")
+        await row.locator("button.pause").click()
+        await expect(page.locator("#result")).to_have_text("Paused spring")
+        await expect(row.locator(".state")).to_have_text("paused")
+        await row.locator("button.start").click()
+        await expect(row.locator(".state")).to_have_text("running")
+
+        await page.select_option("#dnc-campaign", "spring")
+        await page.fill("#dnc-numbers", "4155550100, +14155550101")
+        await page.click("#dnc-form button")
+        await expect(page.locator("#result")).to_have_text("Added 2 number(s)")
+        await expect(page.locator("#dnc tbody tr")).to_have_count(2)
+        await page.locator('#dnc tr[data-number="+14155550100"] button.remove').click()
+        await expect(page.locator("#dnc tbody tr")).to_have_count(1)
+        entries = (
+            await server.server.app[STORE].list_dnc("spring") if hasattr(server.server.app[STORE], "list_dnc") else None
+        )
+        assert entries is None or [e.number for e in entries] == ["+14155550101"]
+    finally:
+        await asyncio.wait_for(server.close(), 20)

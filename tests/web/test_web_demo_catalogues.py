@@ -3,7 +3,6 @@ catalogue, its rules' `no_answer` pause is a pause code, every queue has an expe
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,18 +10,17 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from cti.demo import DEMO_ROUTING, EXPERT, demo_catalogues, demo_users
-from tests.web.conftest import started, web_config
+from tests.web.conftest import serving, web_config
 from tests.web.web_helpers import login
 from web.settings import routing_available
 
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
-    c = await started(web_config(f"sqlite:///{tmp_path}/demo.sqlite3", routing=DEMO_ROUTING, **demo_catalogues()))
-    try:
+    async with serving(
+        web_config(f"sqlite:///{tmp_path}/demo.sqlite3", routing=DEMO_ROUTING, **demo_catalogues())
+    ) as c:
         yield c
-    finally:
-        await asyncio.wait_for(c.close(), 20)
 
 
 async def test_a_campaign_agent_saves_and_the_rules_pause_is_a_pause_code(client: TestClient) -> None:

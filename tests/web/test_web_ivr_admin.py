@@ -4,7 +4,6 @@ restored and audited."""
 
 from __future__ import annotations
 
-import asyncio
 import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from config.loader import parse
 from cti.server import STORE
-from tests.web.conftest import started, web_config
+from tests.web.conftest import serving, web_config
 from tests.web.web_helpers import CUSTOMER, login
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "ivr.toml"
@@ -23,11 +22,8 @@ FLOW = parse(EXAMPLE.read_bytes(), "ivr.toml").ivr
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
-    c = await started(web_config(f"sqlite:///{tmp_path}/ivr.sqlite3", ivr=FLOW))
-    try:
+    async with serving(web_config(f"sqlite:///{tmp_path}/ivr.sqlite3", ivr=FLOW)) as c:
         yield c
-    finally:
-        await asyncio.wait_for(c.close(), 20)
 
 
 async def test_the_ivr_flow_is_edited_walked_applied_and_restored(client: TestClient) -> None:

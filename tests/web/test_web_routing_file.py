@@ -4,7 +4,6 @@ replace live rules only when confirmed."""
 
 from __future__ import annotations
 
-import asyncio
 import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from config.loader import parse
 from config.toml_text import dumps
 from cti.server import STORE
 from routing.rules import load_rules, rules_from_data
-from tests.web.conftest import started, web_config
+from tests.web.conftest import serving, web_config
 from tests.web.web_helpers import login
 from web.settings import routing_available
 
@@ -40,11 +39,8 @@ def test_the_file_rules_written_back_read_the_same() -> None:
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
-    c = await started(web_config(f"sqlite:///{tmp_path}/web.sqlite3", routing=FILE_ROUTING))
-    try:
+    async with serving(web_config(f"sqlite:///{tmp_path}/web.sqlite3", routing=FILE_ROUTING)) as c:
         yield c
-    finally:
-        await asyncio.wait_for(c.close(), 20)
 
 
 async def test_version_0_is_the_file_rules_shown_diffed_and_restorable(client: TestClient) -> None:

@@ -84,6 +84,48 @@
     load();
   }
 
+  async function campaignsPage() {
+    const button = (attrs, text, onclick) => { const b = el("button", attrs, text); b.onclick = onclick; return b; };
+    const n = (live, k) => live ? String(live[k]) : "—";
+    const load = async () => {
+      const res = await H.api("GET", "/api/v1/campaigns");
+      $("campaigns").querySelector("tbody").replaceChildren(...res.data.campaigns.map((c) => {
+        const act = c.state === "disabled" ? "" : button({ class: c.paused ? "start primary" : "pause" }, c.paused ? "Start" : "Pause", async () => {
+          const r = await H.api("POST", "/api/v1/campaigns/" + encodeURIComponent(c.id) + (c.paused ? "/start" : "/pause"));
+          if (r.ok) { say(true, (r.data.paused ? "Paused " : "Started ") + c.id); load(); } else say(false, r.data.error);
+        });
+        const l = c.live;
+        return el("tr", { "data-campaign": c.id }, el("th", {}, c.name), el("td", {}, c.mode), el("td", {}, c.skill),
+          el("td", { class: "state" }, c.state), el("td", {}, n(l, "dials")), el("td", {}, n(l, "answered")), el("td", {}, n(l, "dropped")),
+          el("td", {}, l ? H.pct(l.drop_rate) + " / " + H.pct(l.drop_cap) : "—"), el("td", {}, n(l, "leads_left")),
+          el("td", { class: "decision" }, l ? l.decision : ""), el("td", {}, act));
+      }));
+      const pick = $("dnc-campaign"), chosen = pick.value;
+      pick.replaceChildren(el("option", { value: "" }, "global"), ...res.data.campaigns.map((c) => el("option", { value: c.id }, c.name)));
+      pick.value = chosen;
+    };
+    // The do-not-call list shown: the global one or a campaign's (web/dnc.py's API).
+    const loadDnc = async () => {
+      const list = $("dnc-campaign").value, q = list ? "?campaign=" + encodeURIComponent(list) : "";
+      const res = await H.api("GET", "/api/v1/dnc" + q);
+      $("dnc").querySelector("tbody").replaceChildren(...(res.data.entries || []).map((e) => el("tr", { "data-number": e.number },
+        el("td", {}, e.number), el("td", {}, H.when(e.added_at)), el("td", {}, e.added_by),
+        el("td", {}, button({ class: "remove" }, "Remove", async () => {
+          const r = await H.api("DELETE", "/api/v1/dnc?number=" + encodeURIComponent(e.number) + (list ? "&campaign=" + encodeURIComponent(list) : ""));
+          if (r.ok) { say(true, "Removed " + e.number); loadDnc(); } else say(false, r.data.error);
+        })))));
+    };
+    $("dnc-campaign").addEventListener("change", loadDnc);
+    $("dnc-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const list = $("dnc-campaign").value, numbers = $("dnc-numbers").value.split(",").map((x) => x.trim()).filter(Boolean);
+      const r = await H.api("POST", "/api/v1/dnc" + (list ? "?campaign=" + encodeURIComponent(list) : ""), { numbers });
+      if (r.ok) { say(true, "Added " + numbers.length + " number(s)"); $("dnc-numbers").value = ""; loadDnc(); } else say(false, r.data.error);
+    });
+    await load(); loadDnc();
+    setInterval(load, 5000);
+  }
+
   async function teamsPage() {
     const load = async () => {
       const res = await H.api("GET", "/api/v1/teams");
@@ -237,5 +279,5 @@
     load();
   }
 
-  ({ routing: routingPage, ivr: ivrPage, agents: agentsPage, teams: teamsPage, tokens: tokensPage }[page] || sectionPage)();
+  ({ routing: routingPage, ivr: ivrPage, campaigns: campaignsPage, agents: agentsPage, teams: teamsPage, tokens: tokensPage }[page] || sectionPage)();
 })();
