@@ -342,7 +342,30 @@ async def reports_json(request: web.Request) -> web.Response:
     )
 
 
-CSV_SECTIONS = ("summary", "intervals", "queues", "teams", "agents")
+CSV_SECTIONS = ("summary", "intervals", "queues", "teams", "agents", "pauses", "dispositions", "campaigns")
+CAMPAIGN_COLUMNS = ("dials", "contacts", "human", "answered", "machine", "busy", "no_answer", "congestion", "failed",
+                    "skipped", "dnc_blocked", "drops", "drop_rate")  # fmt: skip
+
+
+def extras_csv(section: str, extras: dict[str, Any]) -> str:
+    """Pauses (reason, agent, seconds) and dispositions (disposition, agent, calls) one
+    row per agent; campaigns one row each with their counts and drop rate."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if section == "campaigns":
+        writer.writerow(["campaign", *CAMPAIGN_COLUMNS])
+        for name, c in extras["campaigns"].items():
+            rate = c.get("drop_rate")
+            counts = [int(c.get(k, 0)) for k in CAMPAIGN_COLUMNS[:-1]]
+            writer.writerow([name, *counts, "" if rate is None else round(rate, 4)])
+    else:
+        writer.writerow(
+            ["reason" if section == "pauses" else "disposition", "agent", "seconds" if section == "pauses" else "calls"]
+        )
+        for row, entry in extras[section].items():
+            for agent, value in entry["by_agent"].items():
+                writer.writerow([row, agent, round(value, 1) if section == "pauses" else int(value)])
+    return out.getvalue()
 
 
 def report_csv(section: str, report: dict[str, Any]) -> str:
@@ -374,7 +397,8 @@ async def reports_csv(request: web.Request) -> web.StreamResponse:
     except BadQuery as exc:
         return web.Response(status=400, text=str(exc))
     data = await build_report(request, me, q)
-    body = report_csv(section, data["report"])
+    extra = section in ("pauses", "dispositions", "campaigns")
+    body = extras_csv(section, data["extras"]) if extra else report_csv(section, data["report"])
     filename = f"hotline-{section}-{q['from']}-{q['to']}.csv"
     return web.Response(
         text=body, content_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}

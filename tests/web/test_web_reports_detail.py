@@ -92,6 +92,15 @@ async def test_the_report_shows_pauses_dispositions_campaigns_and_an_agents_days
         'data-reason="training"' in page and 'data-disposition="resolved"' in page and 'data-campaign="spring"' in page
     )
     assert 'href="/reports/agent/agent01?from=' in page
+    csv_pauses = (await (await client.get("/reports/export.csv?section=pauses")).text()).splitlines()
+    assert csv_pauses == ["reason,agent,seconds", "training,agent01,300.0"]
+    csv_campaigns = (await (await client.get("/reports/export.csv?section=campaigns")).text()).splitlines()
+    assert (
+        csv_campaigns[0].startswith("campaign,dials,contacts")
+        and csv_campaigns[1] == "spring,1,1,1,0,0,0,0,0,0,0,0,0,0.0"
+    )
+    csv_dispositions = (await (await client.get("/reports/export.csv?section=dispositions")).text()).splitlines()
+    assert csv_dispositions == ["disposition,agent,calls", "resolved,agent01,1"]
 
     today = date.fromtimestamp(now).isoformat()
     r = await client.get(f"/reports/agent/agent01?from={today}&to={today}")
