@@ -528,6 +528,7 @@ async def test_routing_editor_shows_the_file_rules_confirms_apply_and_restores(b
         await page.click("#btn-apply")
         await expect(page.locator("#confirm-diff")).to_contain_text("-[queues.billing]")
         await expect(page.locator("#empty-warning")).to_contain_text("name no queue")
+        await expect(page.locator("#confirm-impact")).to_contain_text("Impact not simulated:")  # no history yet
         await page.click("#btn-confirm")  # the box unticked: nothing applied
         await expect(page.locator("#result")).to_have_text("Tick the box to apply rules that name no queue.")
         await page.click("#btn-cancel")
@@ -666,3 +667,26 @@ async def test_admin_pauses_a_campaign_and_manages_do_not_call(browser, tmp_path
         assert entries is None or [e.number for e in entries] == ["+14155550101"]
     finally:
         await asyncio.wait_for(server.close(), 20)
+
+
+async def test_the_apply_confirmation_shows_the_simulated_impact(browser, server: TestClient) -> None:
+    from playwright.async_api import expect
+
+    from tests.web.test_web_admin import RULES_V1
+    from web.admin import simulator
+
+    if simulator() is None:
+        pytest.skip("the simulator's what-if API is not installed")
+    app = server.server.app
+    driver = BusCallDriver(app[STORE], app[BUS])
+    for event in busy_hour_events(time.time(), agents=3, calls=30, waiting=0):
+        await driver.emit(event)
+    page = await sign_in(browser, server, "admin")
+    await page.goto(str(server.make_url("/admin/routing")))
+    await page.fill("#rules", RULES_V1)
+    await page.click("#btn-apply")
+    await expect(page.locator("#confirm-impact")).to_contain_text(
+        "Simulated on the last 7 days (30 calls): service level", timeout=60000
+    )
+    await page.click("#btn-cancel")
+    assert await app[STORE].get_settings_version("routing") is None

@@ -169,7 +169,7 @@
     // Apply and restore both ask first: the diff against live, and a warning (with its
     // own checkbox) when the new rules name no queue.
     const confirmBox = $("confirm");
-    const ask = (title, diff, empty, go) => {
+    const ask = (title, diff, empty, go, text) => {
       const check = el("input", { type: "checkbox", id: "confirm-empty" });
       const yes = el("button", { class: "primary", id: "btn-confirm" }, "Confirm");
       const no = button({ id: "btn-cancel" }, "Cancel", () => { confirmBox.hidden = true; });
@@ -181,8 +181,10 @@
         el("pre", { class: "diff", id: "confirm-diff" }, diff || "(no change)"),
         ...(empty ? [el("p", { class: "error", id: "empty-warning" }, "These rules name no queue: every call would go to any agent with its skills (no targets, overflow, wrap-up or no-answer handling)."),
           el("label", {}, check, " I understand: apply rules that name no queue")] : []),
+        ...(kind.impact ? [el("div", { id: "confirm-impact", class: "muted" }, "Simulating the impact…")] : []),
         el("div", { class: "row" }, yes, no));
       confirmBox.hidden = false;
+      if (kind.impact) kind.impact(text, $("confirm-impact"));  // (it shows when it is back; Confirm does not wait)
     };
     const applied = async (r) => {
       if (r.ok) { await reload(); say(true, "Applied as version " + r.data.version); }
@@ -193,7 +195,7 @@
       const diff = (await H.api("POST", api + "/diff", { text: old.text })).data.diff;
       ask("Restore v" + h.version + (h.version === 0 ? " (from hotline.toml)" : "") + "?", diff, kind.empty(old.text),
         async (confirmEmpty) => applied(await H.api("POST", api + "/restore",
-          { version: h.version, base_version: live.version, comment: "restore v" + h.version, confirm_empty: confirmEmpty })));
+          { version: h.version, base_version: live.version, comment: "restore v" + h.version, confirm_empty: confirmEmpty })), old.text);
     };
     rules.value = live.text; showLive(); paintGutter();
     rules.addEventListener("scroll", () => { gutter.scrollTop = rules.scrollTop; });
@@ -221,7 +223,7 @@
       const diff = (await H.api("POST", api + "/diff", { text: rules.value })).data.diff;
       ask("Apply these changes to the live " + kind.what + "?", diff, kind.empty(rules.value),
         async (confirmEmpty) => applied(await H.api("POST", api + "/apply",
-          { text: rules.value, base_version: live.version, comment: $("comment").value, confirm_empty: confirmEmpty })));
+          { text: rules.value, base_version: live.version, comment: $("comment").value, confirm_empty: confirmEmpty })), rules.value);
     };
   }
 
@@ -253,7 +255,17 @@
       el("p", { class: "muted" }, "attributes: " + JSON.stringify(o.attributes)));
   }
 
-  const routingPage = () => editorPage({ api: "/api/v1/routing", what: "rules", none: "no rules", simulate: whatIf,
+  // The confirmation's impact line: the edited rules against the live ones on the last 7 days.
+  async function impact(text, out) {
+    const r = await H.api("POST", "/api/v1/routing/simulate", { text });
+    if (!r.ok) { out.textContent = "Impact not simulated: " + (r.data.error || "error " + r.status); return; }
+    const c = r.data.current, e = r.data.candidate;
+    out.textContent = "Simulated on the last " + r.data.days + " days (" + r.data.calls_replayed + " calls): service level "
+      + H.pct(c.service_level) + " → " + H.pct(e.service_level) + ", ASA " + H.secs(c.asa) + " → " + H.secs(e.asa)
+      + ", abandoned " + H.pct(c.abandon_rate) + " → " + H.pct(e.abandon_rate);
+  }
+
+  const routingPage = () => editorPage({ api: "/api/v1/routing", what: "rules", none: "no rules", simulate: whatIf, impact,
     empty: (text) => !/\[\[?(routing\.)?queues\./.test(text) });
   const ivrPage = () => editorPage({ api: "/api/v1/ivr", what: "IVR flow", none: "no IVR", simulate: walk, empty: () => false });
 
