@@ -57,27 +57,36 @@ class Command(BaseModel):
     # Who sends it: "agent" (the desktop, for the agent themselves) or "supervisor" (a
     # supervisor or admin about the agent; the web sets who from the sign-in).
     by: ClassVar[str] = "agent"
+    # The agent states (the router's: logged_out, available, reserved, on_call, wrap_up,
+    # paused) in which the desktop offers an agent-state action; () = a call control.
+    agent_states: ClassVar[tuple[str, ...]] = ()
 
 
 class Login(Command):
     action: Literal["login"]
     label: ClassVar[str] = "Log in"
+    agent_states: ClassVar[tuple[str, ...]] = ("logged_out",)
 
 
 class Available(Command):
     action: Literal["available"]
     label: ClassVar[str] = "Go available"
+    # (logged out: logs in too; in wrap-up: ends it without saving)
+    agent_states: ClassVar[tuple[str, ...]] = ("logged_out", "paused", "wrap_up")
 
 
 class Pause(Command):
     action: Literal["pause"]
     reason: str = Field(min_length=1, max_length=100, description="one of the configured pause codes")
     label: ClassVar[str] = "Pause"
+    # (paused: another reason; not while a call rings or talks)
+    agent_states: ClassVar[tuple[str, ...]] = ("logged_out", "available", "wrap_up", "paused")
 
 
 class Logout(Command):
     action: Literal["logout"]
     label: ClassVar[str] = "Log out of queues"
+    agent_states: ClassVar[tuple[str, ...]] = ("available", "wrap_up", "paused")
 
 
 _TALKING: tuple[CallKind, ...] = ("inbound", "outbound", "callback", "preview")
@@ -330,6 +339,7 @@ def applicability() -> dict[str, dict[str, Any]]:
             "call_phase": k.call_phase,
             "on_line": k.on_line,
             "by": k.by,
+            "agent_states": list(k.agent_states),
             "target_kinds": list(get_args(k.model_fields["target_kind"].annotation))
             if "target_kind" in k.model_fields
             else [],

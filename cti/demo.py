@@ -66,6 +66,43 @@ DEMO_ROUTING: dict[str, Any] = {
 }
 
 
+# The admin catalogues the demo's own routing, campaigns and agents use: an agent with the
+# campaigns' `outbound`/`preview` skills saves, the rules' `no_answer` pause is a pause code.
+DEMO_SKILLS = {
+    "billing": {"label": "Billing"},
+    "support": {"label": "Support"},
+    "sales": {"label": "Sales"},
+    "spanish": {"label": "Spanish"},
+    "outbound": {"label": "Outbound campaign"},
+    "preview": {"label": "Preview campaign"},
+}
+DEMO_PAUSE_CODES = {
+    "break": {"label": "Break", "paid": True},
+    "lunch": {"label": "Lunch", "paid": False},
+    "training": {"label": "Training", "paid": True},
+    "meeting": {"label": "Meeting", "paid": True},
+    "no_answer": {"label": "Missed calls (automatic)", "paid": True},
+}
+EXPERT = 7  # the routing's first target: `skills.<queue> >= 7`
+
+
+def demo_catalogues() -> dict[str, Any]:
+    """The demo configuration's `[skills]` and `[pause_reasons]` tables."""
+    return {"skills": DEMO_SKILLS, "pause_reasons": DEMO_PAUSE_CODES}
+
+
+def with_experts(agents: list[User], queues: tuple[str, ...] = ("billing", "support", "sales")) -> list[User]:
+    """Every queue gets an expert (its first routing target, else it waits on timeouts and
+    sits red): where the seeded agents have none, the most proficient one becomes one."""
+    out = list(agents)
+    for queue in queues:
+        if any(a.skills.get(queue, 0) >= EXPERT for a in out):
+            continue
+        best = max(range(len(out)), key=lambda n: out[n].skills.get(queue, 0))
+        out[best] = replace(out[best], skills={**out[best].skills, queue: EXPERT + 1})
+    return out
+
+
 CAMPAIGN_AGENTS = 6  # the first demo agents also work the outbound campaign (blending)
 CAMPAIGN_LEADS = 2000
 PREVIEW_LEADS = 200
@@ -73,7 +110,7 @@ PREVIEW_LEADS = 200
 
 def demo_campaign_agents() -> list[User]:
     """The demo agents; the first few also have the campaign's `outbound` skill."""
-    agents = demo_agents(seed=7)
+    agents = with_experts(demo_agents(seed=7))
     return [replace(a, skills={**a.skills, "outbound": 5}) if n < CAMPAIGN_AGENTS else a for n, a in enumerate(agents)]
 
 
@@ -223,6 +260,7 @@ async def run_demo(options: DemoOptions) -> None:
         ),
         routing=DEMO_ROUTING,
         ivr=demo_ivr(),
+        **demo_catalogues(),
         campaigns=demo_campaign(options.data_dir) if options.campaign else {},
     )
     known = await seed(config.store)

@@ -23,6 +23,7 @@ while down) and the configured campaigns' dialers; `stop()` closes them in rever
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
@@ -61,6 +62,7 @@ from store.topics import AGENT_COMMANDS, CONFIG_CHANGES, EVENTS, BadMessage, Con
 
 if TYPE_CHECKING:
     from dialer.live import DialerRunner
+    from ivr.agi_driver import IvrService
     from ivr.flow import IvrFlow
 
 log = structlog.get_logger()
@@ -139,6 +141,21 @@ def restore_agent_states(history: Iterable[Event], router: Router, now: float) -
     return restored
 
 
+async def load_live_ivr(store: Store, config: HotlineConfig) -> IvrFlow | None:
+    """The admin's latest applied IVR version, else the configuration file's flow; a
+    stored version that no longer validates is logged and the file's flow kept."""
+    stored = await store.get_settings_version("ivr")
+    if stored is None:
+        return config.ivr
+    from ivr.text import check
+
+    flow, problems = check(stored.body)
+    if flow is None:
+        log.error("ivr_flow_rejected", version=stored.version, problems=[p["message"] for p in problems][:5])
+        return config.ivr
+    return flow
+
+
 async def load_live_rules(store: Store, config: HotlineConfig) -> Any:
     """The admin's latest applied routing version, else the configuration file's."""
     stored = await store.get_settings_version("routing")
@@ -190,6 +207,7 @@ class Live:
     clock: Callable[[], float]
     directory_every_s: float = 30.0
     ivr: AgiServer | None = None
+    ivr_service: IvrService | None = None  # its flow is swapped when the admin applies a new version
     dialers: list[DialerRunner] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     recovery: asyncio.Task[None] | None = None
@@ -197,12 +215,16 @@ class Live:
     async def start(self) -> None:
         """Start everything; returns once the AMI link is connecting (see `recovered`)."""
         center, pbx = self.center, self.config.pbx
-        if self.config.ivr is not None:
-            self.ivr = await start_ivr(self.config.ivr, pbx.agi_bind, self.store, center.submit, self.clock)
+        flow = await load_live_ivr(self.store, self.config) if self.config.ivr is not None else None
+        if flow is not None:  # (an IVR is configured: the admin's latest version of it, else the file's)
+            self.ivr, self.ivr_service = await start_ivr(flow, pbx.agi_bind, self.store, center.submit, self.clock)
         self.tasks = [
             asyncio.create_task(center.run(), name="live-center"),
             asyncio.create_task(self.eventlog.run(), name="event-log"),
-            asyncio.create_task(bus_inputs(self.bus, center, self.store, self.config), name="bus-inputs"),
+            asyncio.create_task(
+                bus_inputs(self.bus, center, self.store, self.config, self.ivr_service, lambda: self.dialers),
+                name="bus-inputs",
+            ),
             asyncio.create_task(
                 directory_watch(self.store, center, self.users, self.directory_every_s), name="directory-watch"
             ),
@@ -222,6 +244,9 @@ class Live:
                 self.users,
                 pbx_ready=lambda: client.connected and not client.stale,
             )
+            from dialer.control import apply_paused, paused_campaigns
+
+            apply_paused(self.dialers, await paused_campaigns(self.store))  # a pause outlives restarts
             self.tasks += [asyncio.create_task(d.run(), name=f"dialer-{d.campaign.id}") for d in self.dialers]
         log.info(
             "live_started",
@@ -406,7 +431,14 @@ def _recorded(record: list[Event], sink: Callable[[list[Event]], None]) -> Calla
 # ---------------------------------------------------------------- inputs from other processes
 
 
-async def bus_inputs(bus: Bus, center: LiveCenter, store: Store, config: HotlineConfig) -> None:
+async def bus_inputs(
+    bus: Bus,
+    center: LiveCenter,
+    store: Store,
+    config: HotlineConfig,
+    ivr: IvrService | None = None,
+    dialers: Callable[[], list[DialerRunner]] = list,
+) -> None:
     """From desktops and admins (any server process) to the live loop: agent commands
     (the contract, agents/commands.py, parses them: a malformed one is answered),
     wrap-ups the web logged itself, and admin changes (agents, routing rules)."""
@@ -426,7 +458,7 @@ async def bus_inputs(bus: Bus, center: LiveCenter, store: Store, config: Hotline
                     except BadMessage as exc:
                         log.warning("bus_message_malformed", channel=channel, error=exc.reason)
                         continue
-                    await _on_bus_message(message, center, store, config)
+                    await _on_bus_message(message, center, store, config, ivr, dialers)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the bus went away: try again, routing goes on meanwhile
@@ -435,7 +467,12 @@ async def bus_inputs(bus: Bus, center: LiveCenter, store: Store, config: Hotline
 
 
 async def _on_bus_message(
-    message: Event | ConfigChanged, center: LiveCenter, store: Store, config: HotlineConfig
+    message: Event | ConfigChanged,
+    center: LiveCenter,
+    store: Store,
+    config: HotlineConfig,
+    ivr: IvrService | None = None,
+    dialers: Callable[[], list[DialerRunner]] = list,
 ) -> None:
     match message:
         case WrapUpEnded():  # the web logged it (the desktop's wrap-up form): route it, do not log it again
@@ -447,6 +484,23 @@ async def _on_bus_message(
                 center.submit(RulesChanged(await load_live_rules(store, config)))
             except RuleError as exc:  # validated before it was stored; never crash on it
                 log.error("routing_rules_rejected", problems=str(exc)[:500])
+        case ConfigChanged(section="campaign_control"):
+            from dialer.control import paused_campaigns
+
+            paused = await paused_campaigns(store)
+            center.submit(InLoop(functools.partial(_pause_dialers, dialers(), paused)))
+        case ConfigChanged(section="ivr") if ivr is not None:
+            flow = await load_live_ivr(store, config)
+            if flow is not None:  # the next caller walks the new flow; those in the IVR finish the old one
+                ivr.flow = flow
+                log.info("ivr_flow_applied", version=message.version)
+
+
+async def _pause_dialers(runners: list[DialerRunner], paused: set[str]) -> None:
+    """Inside the consumer (the dialers' ticks run there too)."""
+    from dialer.control import apply_paused
+
+    apply_paused(runners, paused)
 
 
 async def directory_watch(store: Store, center: LiveCenter, users: list[User], every_s: float = 30.0) -> None:
@@ -472,9 +526,9 @@ async def start_ivr(
     store: Store,
     submit: Callable[[InboxItem], None],
     clock: Callable[[], float] = time.time,
-) -> AgiServer:
+) -> tuple[AgiServer, IvrService]:
     """The FastAGI IVR (the validated `[ivr]` flow) on `bind`, handing callers to the
-    live loop through `submit`."""
+    live loop through `submit`; and its service (whose `flow` a new version replaces)."""
     from ivr.agi_driver import IvrService, customer_lookup_from_store
     from ivr.engine import IvrOutcome
 
@@ -518,4 +572,4 @@ async def start_ivr(
     host, _, port = bind.rpartition(":")
     server = AgiServer({"ivr": service.handle})
     await server.start(host, int(port))
-    return server
+    return server, service

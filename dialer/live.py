@@ -336,6 +336,7 @@ class DialerRunner:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timers: list[asyncio.TimerHandle] = []
         self.running = False
+        self.paused = False  # by an admin (dialer/control.py): no new dial until started again
         center.listeners.append(self.on_event)
 
     @property
@@ -446,6 +447,11 @@ class DialerRunner:
         if not self.campaign.live.enabled:
             return 0
         now = self.clock()
+        if self.paused:  # an admin paused it (dialer/control.py): the calls in progress go on
+            await self._sweep(now)
+            self.stats.last_decision = "paused by an admin"
+            await self.publish_tile(now)
+            return 0
         await self._sweep(now)
         snap = self.snapshot(now)
         if not self.pbx_ready():  # an originate now could not be placed (or its fate known)

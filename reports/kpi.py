@@ -51,8 +51,11 @@ __all__ = [
     "KpiEngine",
     "KpiReport",
     "Totals",
+    "batch_buckets",
     "batch_report",
+    "merge_buckets",
     "metrics",
+    "report_of_buckets",
 ]
 
 INTERVALS = (900, 1800, 3600)
@@ -73,10 +76,19 @@ class KpiConfig:
     window_s: int = 1800
     slot_s: int = 60
     teams: Mapping[str, str] = field(default_factory=dict)
+    # a queue's own service-level threshold (else sl_threshold_s): the overall service
+    # level counts each call answered within its own queue's threshold
+    sl_thresholds: Mapping[str, float] = field(default_factory=dict)
+
+    def threshold(self, queue: str) -> float:
+        return self.sl_thresholds.get(queue, self.sl_threshold_s)
 
     def __post_init__(self) -> None:
         if not self.sl_threshold_s >= 0:
             raise ValueError(f"kpi.sl_threshold_s: must be >= 0, got {self.sl_threshold_s!r}")
+        for queue, seconds in self.sl_thresholds.items():
+            if not seconds >= 0:
+                raise ValueError(f"kpi.sl_thresholds.{queue}: must be >= 0, got {seconds!r}")
         if not self.short_abandon_s >= 0:
             raise ValueError(f"kpi.short_abandon_s: must be >= 0, got {self.short_abandon_s!r}")
         if not (isinstance(self.interval_s, int) and self.interval_s > 0):
@@ -93,6 +105,7 @@ class KpiConfig:
             "interval_s": self.interval_s,
             "abandon_rate_excludes_short": self.abandon_rate_excludes_short,
             "window_s": self.window_s,
+            **({"sl_thresholds": dict(self.sl_thresholds)} if self.sl_thresholds else {}),
         }
 
 
@@ -203,7 +216,7 @@ def _call_deltas(f: CallFact, cfg: KpiConfig) -> tuple[tuple[str, float], ...]:
         return (("offered", 1.0),)
     if isinstance(f, Outcome):
         waited = 1.0 if f.wait > 0 else 0.0
-        within = 1.0 if f.wait <= cfg.sl_threshold_s else 0.0
+        within = 1.0 if f.wait <= cfg.threshold(f.queue) else 0.0
         if f.deflected:
             return (("deflected", 1.0), ("waited", waited))
         if f.answered:
@@ -299,8 +312,16 @@ def _add(bucket: Buckets, key: BucketKey, deltas: Iterable[tuple[str, float]]) -
             setattr(t, name, getattr(t, name) + amount)
 
 
+def _summary(f: CallFact) -> str:
+    """The summary a call fact counts in: "all" (inbound: the headline and the intervals)
+    or "outbound" (a campaign's call); its queue, agent and team count it either way."""
+    return "outbound" if f.outbound else "all"
+
+
 def _call_fact_keys(f: CallFact, period: float | None, cfg: KpiConfig) -> list[BucketKey]:
-    keys: list[BucketKey] = [("all", "", period), ("queue", f.queue, period)]
+    keys: list[BucketKey] = [(_summary(f), "", period), ("queue", f.queue, period)]
+    if f.outbound:
+        keys.append(("outbound", f.queue, period))  # names the campaigns' queues
     agent = "" if isinstance(f, Offered) else f.agent
     if agent:
         keys.extend(_agent_keys(agent, period, cfg))
@@ -328,6 +349,8 @@ class KpiReport:
     queues: dict[str, dict[str, Any]]
     teams: dict[str, dict[str, Any]]
     agents: dict[str, dict[str, Any]]
+    # the campaigns' calls, kept out of `overall` and `intervals`: {"total", "queues": names}
+    outbound: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -339,6 +362,7 @@ class KpiReport:
             "queues": self.queues,
             "teams": self.teams,
             "agents": self.agents,
+            "outbound": self.outbound,
         }
 
 
@@ -352,7 +376,11 @@ def _build_report(
     overall = metrics(buckets.get(("all", "", None)) or Totals(), cfg)
     intervals: dict[float, dict[str, Any]] = {}
     groups: dict[str, dict[str, dict[str, Any]]] = {"queue": {}, "team": {}, "agent": {}}
+    outbound_queues = sorted({name for dim, name, _ in buckets if dim == "outbound" and name})
+    outbound = {"total": metrics(buckets.get(("outbound", "", None)) or Totals(), cfg), "queues": outbound_queues}
     for (dim, name, period), tot in buckets.items():
+        if dim == "outbound":
+            continue
         m = metrics(tot, cfg)
         if dim == "all":
             if period is not None:
@@ -382,6 +410,7 @@ def _build_report(
         queues=ordered(groups["queue"]),
         teams=ordered(groups["team"]),
         agents=ordered(groups["agent"]),
+        outbound=outbound,
     )
 
 
@@ -407,13 +436,16 @@ class KpiEngine:
         if isinstance(f, Span):
             self._span(f.agent, f.state, f.start, f.end, self._buckets, self._slots if self._window else None)
             return
-        t_sl, t_short = cfg.sl_threshold_s, cfg.short_abandon_s
         at = f.offered_at
         q = f.queue
+        t_sl, t_short = cfg.threshold(q), cfg.short_abandon_s
         iv = math.floor(at / cfg.interval_s) * cfg.interval_s
         agent = "" if isinstance(f, Offered) else f.agent
         team = cfg.teams.get(agent) if agent else None
-        keys: list[BucketKey] = [("all", "", None), ("all", "", iv), ("queue", q, None), ("queue", q, iv)]
+        dim = _summary(f)
+        keys: list[BucketKey] = [(dim, "", None), (dim, "", iv), ("queue", q, None), ("queue", q, iv)]
+        if f.outbound:
+            keys += [("outbound", q, None), ("outbound", q, iv)]
         if agent:
             keys += [("agent", agent, None), ("agent", agent, iv)]
             if team:
@@ -523,6 +555,17 @@ class KpiEngine:
                     total.merge(tot)
         return metrics(total, cfg)
 
+    def agent_total(self, agent: str, now: float | None = None) -> dict[str, Any]:
+        """One agent's KPIs since the first event, their state still open counted up to
+        `now` (the desktop's "my day": one bucket, not the whole report)."""
+        now = self._now if now is None else now
+        key: BucketKey = ("agent", agent, None)
+        extra: Buckets = {key: (self._buckets.get(key) or Totals()).copy()}
+        for sp in self._fold.open_spans(now):
+            if sp.agent == agent:
+                self._span(sp.agent, sp.state, sp.start, sp.end, extra, None)
+        return metrics(extra[key], self.cfg)
+
     def window_start(self, now: float) -> float:
         return _floor(now, self.cfg.slot_s) - self.cfg.window_s + self.cfg.slot_s
 
@@ -543,12 +586,7 @@ class KpiEngine:
         merged: Buckets = {}
         for slot, ring in self._slots.items():
             if slot >= start:
-                for key, tot in ring.items():
-                    t = merged.get(key)
-                    if t is None:
-                        merged[key] = tot.copy()
-                    else:
-                        t.merge(tot)
+                merge_buckets(merged, ring)
         for sp in self._fold.open_spans(now):
             s = max(sp.start, start)
             if sp.end > s:
@@ -607,9 +645,25 @@ def batch_report(
     calls in progress after its last arrival counts occupancy up to that arrival)."""
     cfg = config or KpiConfig()
     events = list(events)
-    facts, fold = collect_facts(events)
     if end is None:
         end = max((getattr(e, "at", 0.0) for e in events), default=None)
+    buckets = batch_buckets(events, cfg, start, end, with_intervals, agents_until)
+    return _build_report(buckets, cfg, start, end, with_intervals)
+
+
+def batch_buckets(
+    events: Iterable[object],
+    cfg: KpiConfig,
+    start: float | None,
+    end: float | None,
+    with_intervals: bool = True,
+    agents_until: float | None = None,
+    end_open: bool = False,
+) -> Buckets:
+    """`batch_report`'s additive counters before they become KPIs: buckets of several
+    ranges merge (`merge_buckets`) into the buckets of their union. `end_open` counts
+    calls offered in [start, end) only (adjacent ranges then never count one twice)."""
+    facts, fold = collect_facts(events)
     lo = float("-inf") if start is None else start
     hi = float("inf") if end is None else end
     spans = [f for f in facts if isinstance(f, Span)]
@@ -620,7 +674,7 @@ def batch_report(
     for f in facts:
         if isinstance(f, Span):
             continue
-        if not lo <= f.offered_at <= hi:
+        if not lo <= f.offered_at <= hi or (end_open and f.offered_at >= hi):
             continue
         iv = _floor(f.offered_at, cfg.interval_s) if with_intervals else None
         periods = (None, iv) if with_intervals else (None,)
@@ -651,4 +705,19 @@ def batch_report(
             for iv, secs in _pieces(s, e, cfg.interval_s):
                 for key in [("all", "", iv), *_agent_keys(sp.agent, iv, cfg)]:
                     _add(buckets, key, ((name, secs),))
-    return _build_report(buckets, cfg, start, end, with_intervals)
+    return buckets
+
+
+def merge_buckets(into: Buckets, other: Mapping[BucketKey, Totals]) -> None:
+    """Add `other`'s counters to `into` (copies: `other` stays as it was)."""
+    for key, tot in other.items():
+        t = into.get(key)
+        if t is None:
+            into[key] = tot.copy()
+        else:
+            t.merge(tot)
+
+
+def report_of_buckets(buckets: Mapping[BucketKey, Totals], cfg: KpiConfig, start: float, end: float) -> KpiReport:
+    """The report of merged buckets (`batch_buckets` of adjacent ranges)."""
+    return _build_report(buckets, cfg, start, end)

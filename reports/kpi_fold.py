@@ -68,6 +68,7 @@ _KNOWN = frozenset(AGENT_STATES) - {"other"}
 class Offered:
     offered_at: float
     queue: str
+    outbound: bool = False  # a campaign's call (CallQueued attributes direction/campaign): not inbound
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ class Outcome:
     wait: float
     agent: str = ""
     deflected: bool = False  # left the queue by design (call-back, voicemail, preview closed)
+    outbound: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,7 @@ class Transfer:
     offered_at: float
     queue: str
     agent: str
+    outbound: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,7 @@ class Ring:
     queue: str
     agent: str
     rona: bool  # False: the offer itself; True: it rang out (RONA)
+    outbound: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +107,7 @@ class Handled:
     talk: float
     hold: float
     wrap: float
+    outbound: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,12 @@ class FactSink(Protocol):
     def fact(self, fact: Fact) -> None: ...
 
 
+def is_outbound(attributes: Any) -> bool:
+    """A campaign's call (the dialer marks its CallQueued: dialer/live.py `_queued`): its
+    queue and agents count it, the inbound summary and service level do not."""
+    return bool(attributes) and (attributes.get("direction") == "outbound" or bool(attributes.get("campaign")))
+
+
 # ---------------------------------------------------------------- fold state
 
 
@@ -131,15 +142,17 @@ class _Visit:
         "hold",
         "hold_start",
         "offered_at",
+        "outbound",
         "queue",
         "seg_start",
         "state",
         "transferred",
     )
 
-    def __init__(self, queue: str, offered_at: float) -> None:
+    def __init__(self, queue: str, offered_at: float, outbound: bool = False) -> None:
         self.queue = queue
         self.offered_at = offered_at
+        self.outbound = outbound
         self.state = "waiting"  # waiting | ringing | talking | held | done
         self.agent = ""
         self.seg_start = 0.0
@@ -218,7 +231,7 @@ class KpiFold:
         w = self._wraps.pop(agent, None)
         if w is not None:
             v = w.visit
-            self.sink.fact(Handled(v.offered_at, v.queue, agent, w.talk, w.hold, max(0.0, at - w.start)))
+            self.sink.fact(Handled(v.offered_at, v.queue, agent, w.talk, w.hold, max(0.0, at - w.start), v.outbound))
 
     def _leave_call(self, v: _Visit, at: float) -> None:
         """The visit's agent stops talking: its segment waits for the end of wrap-up."""
@@ -253,10 +266,10 @@ class KpiFold:
             return
         if v is not None and v.state in ("talking", "held"):
             self._leave_call(v, at)
-        nv = _Visit(e.queue, at)
-        self._visits[e.call_id] = nv
-        self.sink.fact(Offered(at, e.queue))
         attributes = e.attributes
+        nv = _Visit(e.queue, at, is_outbound(attributes))
+        self._visits[e.call_id] = nv
+        self.sink.fact(Offered(at, e.queue, nv.outbound))
         if attributes:
             original = attributes.get("callback_for")
             if attributes.get("preview") or original:
@@ -273,7 +286,7 @@ class KpiFold:
         if v is not None and v.state in ("waiting", "ringing"):
             v.state = "ringing"
             v.agent = e.agent_id
-            self.sink.fact(Ring(v.offered_at, v.queue, e.agent_id, False))
+            self.sink.fact(Ring(v.offered_at, v.queue, e.agent_id, False, v.outbound))
 
     def _not_answered(self, e: CallNotAnswered, at: float) -> None:
         if self._agent_state.get(e.agent_id) == "reserved":
@@ -282,7 +295,7 @@ class KpiFold:
         if v is not None and v.state == "ringing":
             v.state = "waiting"
             v.agent = ""
-            self.sink.fact(Ring(v.offered_at, v.queue, e.agent_id, True))
+            self.sink.fact(Ring(v.offered_at, v.queue, e.agent_id, True, v.outbound))
 
     def _rejected(self, e: CallRejected, at: float) -> None:
         """CallRejected: the agent declined the offer; the call waits again. Not a RONA."""
@@ -303,7 +316,7 @@ class KpiFold:
                 if v.state == "ringing" and v.agent and v.agent != agent:
                     if self._agent_state.get(v.agent) == "reserved":
                         self._set_state(v.agent, "available", at)
-                self.sink.fact(Outcome(v.offered_at, v.queue, True, at - v.offered_at, agent))
+                self.sink.fact(Outcome(v.offered_at, v.queue, True, at - v.offered_at, agent, outbound=v.outbound))
             elif v.state in ("talking", "held") and v.agent != agent:
                 self._leave_call(v, at)  # transfer: the previous agent goes to wrap-up
             elif v.state in ("talking", "held"):
@@ -324,7 +337,9 @@ class KpiFold:
         if v.state == "ringing" and self._agent_state.get(v.agent) == "reserved":
             self._set_state(v.agent, "available", at)
         v.state = "done"
-        self.sink.fact(Outcome(v.offered_at, v.queue, False, at - v.offered_at, deflected=v.deflected))
+        self.sink.fact(
+            Outcome(v.offered_at, v.queue, False, at - v.offered_at, deflected=v.deflected, outbound=v.outbound)
+        )
         del self._visits[e.call_id]
 
     def _held(self, e: CallHeld, at: float) -> None:
@@ -346,7 +361,7 @@ class KpiFold:
             return
         if v is not None and v.state in ("talking", "held") and not v.transferred:
             v.transferred = True
-            self.sink.fact(Transfer(v.offered_at, v.queue, v.agent))
+            self.sink.fact(Transfer(v.offered_at, v.queue, v.agent, v.outbound))
 
     def _ended(self, e: CallEnded, at: float) -> None:
         v = self._visits.pop(e.call_id, None)
@@ -355,7 +370,9 @@ class KpiFold:
         if v.state in ("waiting", "ringing"):
             if v.state == "ringing" and self._agent_state.get(v.agent) == "reserved":
                 self._set_state(v.agent, "available", at)
-            self.sink.fact(Outcome(v.offered_at, v.queue, False, at - v.offered_at, deflected=v.deflected))
+            self.sink.fact(
+                Outcome(v.offered_at, v.queue, False, at - v.offered_at, deflected=v.deflected, outbound=v.outbound)
+            )
         elif v.state in ("talking", "held"):
             self._leave_call(v, at)
         v.state = "done"

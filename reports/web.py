@@ -12,6 +12,7 @@ import io
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -20,11 +21,12 @@ import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from cti.server import BUS, STORE
-from events import CallQueued, Event, call_id_of
-from reports.kpi import INTERVALS, KpiConfig, batch_report
+from reports.day_extras import only_agents, summary
+from reports.kpi import INTERVALS, KpiConfig
+from reports.report_days import DAY_S, DayCache, range_report
 from reports.web_charts import bar_chart
 from reports.web_live import LiveBoard, View, WallboardHub
-from store.port import EventLog, NotFound
+from store.port import NotFound
 from store.sql import SqlStore
 from store.topics import CONFIG_CHANGES
 from web.app import CLOCK, SETTINGS, WEB_TASKS, api_error, require, signed_in_only
@@ -34,7 +36,11 @@ from web.settings import QueueSettings
 log = structlog.get_logger()
 
 WALLBOARD = web.AppKey("wallboard_hub", WallboardHub)
-MAX_REPORT_DAYS = 31
+REPORT_DAYS = web.AppKey("report_days", DayCache)
+MAX_REPORT_DAYS = 366
+MAX_INTERVAL_DAYS = 31  # longer ranges report by day (one row per day, not 35,000 quarter hours)
+REPORT_INTERVALS = (*INTERVALS, DAY_S)
+ABANDONED_SHOWN = 50  # on the page; the API pages through all of them
 EVENT_PAGE = 10_000
 
 
@@ -43,7 +49,7 @@ def view_of(me: Identity) -> View:
 
 
 def sl_threshold(queues: Mapping[str, Mapping[str, Any]]) -> float:
-    """The KPI library has one service-level threshold: the most common queue's."""
+    """The default threshold (a queue the settings do not name): the most common queue's."""
     counts = Counter(float(q.get("sl_threshold_s", 20.0)) for q in queues.values())
     return counts.most_common(1)[0][0] if counts else 20.0
 
@@ -52,7 +58,12 @@ async def kpi_config(store: SqlStore, queues: Mapping[str, Mapping[str, Any]]) -
     users = await store.list_users()
     teams = {u.login: u.team for u in users if u.role == "agent" and u.team}
     names = {u.login: u.display_name or u.login for u in users}
-    return KpiConfig(sl_threshold_s=sl_threshold(queues), teams=teams), names
+    return KpiConfig(sl_threshold_s=sl_threshold(queues), teams=teams, sl_thresholds=sl_thresholds(queues)), names
+
+
+def sl_thresholds(queues: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """Each queue's own service-level threshold, from the queue settings."""
+    return {name: float(q.get("sl_threshold_s", 20.0)) for name, q in queues.items()}
 
 
 async def agent_skills(store: SqlStore) -> dict[str, frozenset[str]]:
@@ -121,12 +132,16 @@ def parse_report_query(query: Mapping[str, str], now: float) -> dict[str, Any]:
         raise BadQuery("to: must not be before from")
     if (d_to - d_from).days >= MAX_REPORT_DAYS:
         raise BadQuery(f"to: at most {MAX_REPORT_DAYS} days per report")
+    long_range = (d_to - d_from).days >= MAX_INTERVAL_DAYS
+    choices = ", ".join(map(str, REPORT_INTERVALS))
     try:
-        interval = int(query.get("interval", "3600"))
+        interval = int(query.get("interval") or (DAY_S if long_range else 3600))
     except ValueError:
-        raise BadQuery(f"interval: must be one of {', '.join(map(str, INTERVALS))}") from None
-    if interval not in INTERVALS:
-        raise BadQuery(f"interval: must be one of {', '.join(map(str, INTERVALS))}, not {interval}")
+        raise BadQuery(f"interval: must be one of {choices}") from None
+    if interval not in REPORT_INTERVALS:
+        raise BadQuery(f"interval: must be one of {choices}, not {interval}")
+    if long_range and interval != DAY_S:
+        raise BadQuery(f"interval: a range over {MAX_INTERVAL_DAYS} days reports by day ({DAY_S}), not {interval}")
     start = time.mktime(d_from.timetuple())
     end = time.mktime((d_to + timedelta(days=1)).timetuple())
     return {
@@ -139,21 +154,22 @@ def parse_report_query(query: Mapping[str, str], now: float) -> dict[str, Any]:
     }
 
 
-async def load_events(store: EventLog, start: float, end: float) -> list[Event]:
-    return [s.event async for s in store.iter_events(start, end, page=EVENT_PAGE)]
-
-
 async def build_report(request: web.Request, me: Identity, q: dict[str, Any]) -> dict[str, Any]:
     store = request.app[STORE]
     queues_cfg = (await request.app[SETTINGS].live("queues")).data
     cfg, names = await kpi_config(store, queues_cfg)
-    cfg = KpiConfig(sl_threshold_s=cfg.sl_threshold_s, teams=cfg.teams, interval_s=q["interval"])
-    events = await load_events(store, q["start"], q["end"])
-    if q["queue"]:
-        wanted = q["queue"]
-        calls = {e.call_id for e in events if isinstance(e, CallQueued) and e.queue == wanted}
-        events = [e for e in events if not call_id_of(e) or call_id_of(e) in calls]
-    report = batch_report(events, cfg, q["start"], q["end"]).to_dict()
+    cfg = replace(cfg, interval_s=q["interval"])
+    found = await range_report(
+        store,
+        request.app[REPORT_DAYS],
+        cfg,
+        date.fromisoformat(q["from"]),
+        date.fromisoformat(q["to"]),
+        q["queue"],
+        request.app[CLOCK](),
+    )
+    report = found.report.to_dict()
+    extras = found.extras
     if me.role != "admin":
         report["teams"] = {k: v for k, v in report["teams"].items() if k in me.teams}
         report["agents"] = {k: v for k, v in report["agents"].items() if cfg.teams.get(k) in me.teams}
@@ -173,16 +189,27 @@ async def build_report(request: web.Request, me: Identity, q: dict[str, Any]) ->
         "overall_target": overall_target,
         "names": names,
         "agent_teams": dict(cfg.teams),
-        "events": len(events),
+        "events": found.events,
+        "extras": summary(extras if me.role == "admin" else only_agents(extras, set(report["agents"]))),
+        "days": found.days,
+        "cfg": cfg,
         "query": q,
     }
 
 
-def _pct(v: float | None) -> str:
+def pct_text(v: float | None) -> str:
     return "—" if v is None else f"{v * 100:.1f}%"
 
 
-def _sec(v: float | None) -> str:
+def dur_text(v: float | None) -> str:
+    """Seconds as h:mm:ss (pause time over days)."""
+    if v is None:
+        return "—"
+    s = round(v)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def sec_text(v: float | None) -> str:
     return "—" if v is None else f"{v:.0f} s"
 
 
@@ -191,7 +218,11 @@ def charts(data: dict[str, Any]) -> dict[str, str]:
     ivs = report["intervals"]
     labels = [
         datetime.fromtimestamp(i["start"]).strftime(
-            "%m-%d %H:%M" if data["query"]["from"] != data["query"]["to"] else "%H:%M"
+            "%m-%d"
+            if data["query"]["interval"] == DAY_S
+            else "%m-%d %H:%M"
+            if data["query"]["from"] != data["query"]["to"]
+            else "%H:%M"
         )
         for i in ivs
     ]
@@ -271,15 +302,22 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
     except BadQuery as exc:
         return web.Response(status=400, text=f"400 Bad Request: {exc}")
     data = await build_report(request, me, q)
+    from store.models import InteractionFilter
+    from web.abandoned import abandoned_rows
+
+    where = InteractionFilter(queue=q["queue"] or None, since=q["start"], until=q["end"])
     return aiohttp_jinja2.render_template(
         "reports.html",
         request,
         {
             **data,
+            "abandoned": (await abandoned_rows(request.app[STORE], where, ABANDONED_SHOWN, 0))[:ABANDONED_SHOWN],
+            "when": lambda t: datetime.fromtimestamp(t).strftime("%m-%d %H:%M:%S"),
             "charts": charts(data),
-            "pct": _pct,
-            "sec": _sec,
-            "intervals": INTERVALS,
+            "pct": pct_text,
+            "sec": sec_text,
+            "dur": dur_text,
+            "intervals": REPORT_INTERVALS,
             "queue_names": sorted(data["targets"]),
             "csv_query": "&".join(f"{k}={q[k]}" for k in ("from", "to", "interval", "queue") if q[k]),
         },
@@ -299,18 +337,44 @@ async def reports_json(request: web.Request) -> web.Response:
             "targets": data["targets"],
             "overall_target": data["overall_target"],
             "events": data["events"],
+            "extras": data["extras"],
             **data["report"],
         }
     )
 
 
-CSV_SECTIONS = ("summary", "intervals", "queues", "teams", "agents")
+CSV_SECTIONS = ("summary", "intervals", "queues", "teams", "agents", "pauses", "dispositions", "campaigns")
+CAMPAIGN_COLUMNS = ("dials", "contacts", "human", "answered", "machine", "busy", "no_answer", "congestion", "failed",
+                    "skipped", "dnc_blocked", "drops", "drop_rate")  # fmt: skip
+
+
+def extras_csv(section: str, extras: dict[str, Any]) -> str:
+    """Pauses (reason, agent, seconds) and dispositions (disposition, agent, calls) one
+    row per agent; campaigns one row each with their counts and drop rate."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if section == "campaigns":
+        writer.writerow(["campaign", *CAMPAIGN_COLUMNS])
+        for name, c in extras["campaigns"].items():
+            rate = c.get("drop_rate")
+            counts = [int(c.get(k, 0)) for k in CAMPAIGN_COLUMNS[:-1]]
+            writer.writerow([name, *counts, "" if rate is None else round(rate, 4)])
+    else:
+        writer.writerow(
+            ["reason" if section == "pauses" else "disposition", "agent", "seconds" if section == "pauses" else "calls"]
+        )
+        for row, entry in extras[section].items():
+            for agent, value in entry["by_agent"].items():
+                writer.writerow([row, agent, round(value, 1) if section == "pauses" else int(value)])
+    return out.getvalue()
 
 
 def report_csv(section: str, report: dict[str, Any]) -> str:
     rows: list[tuple[str, dict[str, Any]]]
     if section == "summary":
-        rows = [("all", report["overall"])]
+        rows = [("all", report["overall"])]  # inbound
+        if report.get("outbound", {}).get("queues"):
+            rows.append(("outbound", report["outbound"]["total"]))
     elif section == "intervals":
         rows = [(datetime.fromtimestamp(i["start"]).isoformat(timespec="minutes"), i) for i in report["intervals"]]
     else:
@@ -334,7 +398,8 @@ async def reports_csv(request: web.Request) -> web.StreamResponse:
     except BadQuery as exc:
         return web.Response(status=400, text=str(exc))
     data = await build_report(request, me, q)
-    body = report_csv(section, data["report"])
+    extra = section in ("pauses", "dispositions", "campaigns")
+    body = extras_csv(section, data["extras"]) if extra else report_csv(section, data["report"])
     filename = f"hotline-{section}-{q['from']}-{q['to']}.csv"
     return web.Response(
         text=body, content_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
@@ -383,6 +448,7 @@ def setup(app: web.Application, *, min_interval_s: float = 0.5) -> None:
         finally:
             task.cancel()
 
+    app[REPORT_DAYS] = DayCache()
     app.cleanup_ctx.append(wallboard_ctx)
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/wallboard", wallboard_page)

@@ -32,7 +32,8 @@ def bar_chart(
     pad_l, pad_r, pad_t, pad_b = 48, 10, 26, 42
     plot_w, plot_h = width - pad_l - pad_r, height - pad_t - pad_b
     values = [v for _, vs in series for v in vs if v is not None]
-    top = max(values + ([target] if target is not None else []) + [1e-9])
+    # an empty or all-zero chart keeps a scale of 1 (ticks 0, 0.5, 1: never "1e-09")
+    top = max([v for v in values if v > 0] + ([target] if target is not None and target > 0 else []) or [1.0])
     if unit == "%":
         top = max(top, 1.0)
     top *= 1.1

@@ -32,11 +32,13 @@ from store.models import (
     Customer,
     DncEntry,
     Interaction,
+    InteractionFilter,
     LeadRecord,
     Lease,
     Recording,
     StoredEvent,
     WebSession,
+    customer_matches,
 )
 from store.phones import InvalidPhone, normalize_phone
 from store.port import EVENT_PAGE, Conflict, NotFound
@@ -259,6 +261,10 @@ class MemoryStore:
     async def count_customers(self) -> int:
         return len(self._customers)
 
+    async def search_customers(self, text: str, limit: int = 50, offset: int = 0) -> list[Customer]:
+        rows = sorted((c for c in self._customers.values() if customer_matches(c, text)), key=lambda c: (c.name, c.id))
+        return [self._customer_out(c) for c in rows[max(offset, 0) : max(offset, 0) + max(limit, 0)]]
+
     # ------------------------------------------------------------ interactions
 
     @staticmethod
@@ -295,6 +301,12 @@ class MemoryStore:
             key=lambda i: (i.started_at, i.id),
         )
         return [self._interaction_out(i) for i in rows]
+
+    async def search_interactions(
+        self, where: InteractionFilter, limit: int = 50, offset: int = 0
+    ) -> list[Interaction]:
+        rows = sorted((i for i in self._interactions.values() if where.matches(i)), key=lambda i: (-i.started_at, i.id))
+        return [self._interaction_out(i) for i in rows[max(offset, 0) : max(offset, 0) + max(limit, 0)]]
 
     async def set_disposition(self, interaction_id: str, disposition: str, notes: str) -> None:
         found = self._interactions.get(interaction_id)

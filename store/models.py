@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from events import Event
 
@@ -158,6 +158,41 @@ class Callback:
     attempts: int = 0  # dials made
     outcome: str = ""  # connected, not_answered, no_number...
     arrived_at: float = 0.0  # when the caller first waited (virtual hold): the router's wait
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionFilter:
+    """Which interactions to find: each field given must match (`since <= started_at <
+    until`); the search API's filters."""
+
+    customer_id: str | None = None
+    agent_id: str | None = None
+    queue: str | None = None
+    direction: str | None = None
+    outcome: str | None = None
+    disposition: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+    EQUAL: ClassVar[tuple[str, ...]] = ("customer_id", "agent_id", "queue", "direction", "outcome", "disposition")
+
+    def matches(self, i: Interaction) -> bool:
+        return (
+            all(getattr(self, name) is None or getattr(i, name) == getattr(self, name) for name in self.EQUAL)
+            and (self.since is None or i.started_at >= self.since)
+            and (self.until is None or i.started_at < self.until)
+        )
+
+
+def customer_matches(c: Customer, text: str) -> bool:
+    """The search rule `search_customers` follows (the memory store uses it as is)."""
+    needle = text.strip().lower()
+    if not needle:
+        return True
+    if any(needle in value.lower() for value in (c.name, c.company, c.email, c.account_number)):
+        return True
+    digits = "".join(ch for ch in needle if ch.isdigit())
+    return len(digits) >= 4 and any(digits in phone for phone in c.phones)
 
 
 @dataclass(frozen=True, slots=True)

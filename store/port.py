@@ -39,6 +39,7 @@ from store.models import (
     Customer,
     DncEntry,
     Interaction,
+    InteractionFilter,
     LeadRecord,
     Lease,
     Recording,
@@ -114,6 +115,11 @@ class CustomerDirectory(Protocol):
     async def find_customer_by_account(self, account_number: str) -> Customer | None: ...
     async def count_customers(self) -> int: ...
 
+    async def search_customers(self, text: str, limit: int = 50, offset: int = 0) -> list[Customer]:
+        """Customers whose name, company, email or account number contains `text` (any
+        case), or one of whose numbers contains its digits (4 or more), by name then id."""
+        ...
+
 
 class Interactions(Protocol):
     """One row per call (id = the call id) with the agent's wrap-up."""
@@ -134,6 +140,13 @@ class Interactions(Protocol):
         ...
 
     async def set_disposition(self, interaction_id: str, disposition: str, notes: str) -> None: ...  # NotFound
+
+    async def search_interactions(
+        self, where: InteractionFilter, limit: int = 50, offset: int = 0
+    ) -> list[Interaction]:
+        """The interactions matching every field `where` sets, latest first (started_at
+        descending, then id)."""
+        ...
 
 
 class DialerState(Protocol):

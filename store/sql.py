@@ -23,6 +23,7 @@ from store.models import (
     Customer,
     DncEntry,
     Interaction,
+    InteractionFilter,
     LeadRecord,
     Lease,
     Recording,
@@ -52,6 +53,12 @@ _CUSTOMER_PHONES_INSERT = (
     "INSERT INTO customer_phones (phone, customer_id, position) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
 )
 _CUSTOMER_COLUMNS = "c.id, c.name, c.company, c.tier, c.email, c.account_number, c.phones, c.attributes, c.notes"
+
+
+def _like_escape(text: str) -> str:
+    """`text` matched literally inside a LIKE pattern (ESCAPE '\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
 
 _INTERACTION_COLUMNS = (
     "id, direction, queue, agent_id, customer_id, caller, started_at, answered_at, ended_at,"
@@ -329,6 +336,29 @@ class SqlStore:
     async def count_customers(self) -> int:
         return int(await self._db.fetchval("SELECT COUNT(*) FROM customers"))
 
+    async def search_customers(self, text: str, limit: int = 50, offset: int = 0) -> list[Customer]:
+        needle = text.strip().lower()
+        args: list[Any] = []
+        where = ""
+        if needle:
+            args.append("%" + _like_escape(needle) + "%")
+            fields = ("c.name", "c.company", "c.email", "c.account_number")
+            matches = [f"LOWER({f}) LIKE $1 ESCAPE '\\'" for f in fields]
+            digits = "".join(ch for ch in needle if ch.isdigit())
+            if len(digits) >= 4:
+                args.append("%" + digits + "%")
+                matches.append(
+                    "EXISTS (SELECT 1 FROM customer_phones p WHERE p.customer_id = c.id AND p.phone LIKE $2)"
+                )
+            where = " WHERE " + " OR ".join(matches)
+        args += [max(limit, 0), max(offset, 0)]
+        rows = await self._db.fetch(
+            f"SELECT {_CUSTOMER_COLUMNS} FROM customers c{where}"
+            f" ORDER BY c.name, c.id LIMIT ${len(args) - 1} OFFSET ${len(args)}",
+            *args,
+        )
+        return [_customer(r) for r in rows]
+
     # ------------------------------------------------------------ interactions
 
     async def put_interaction(self, interaction: Interaction) -> None:
@@ -371,6 +401,28 @@ class SqlStore:
             " ORDER BY started_at, id",
             start,
             end,
+        )
+        return [_interaction(r) for r in rows]
+
+    async def search_interactions(
+        self, where: InteractionFilter, limit: int = 50, offset: int = 0
+    ) -> list[Interaction]:
+        clauses: list[str] = []
+        args: list[Any] = []
+        for name in InteractionFilter.EQUAL:  # column names: from the filter's own list, never the caller's
+            value = getattr(where, name)
+            if value is not None:
+                args.append(value)
+                clauses.append(f"{name} = ${len(args)}")
+        for op, value in ((">=", where.since), ("<", where.until)):
+            if value is not None:
+                args.append(value)
+                clauses.append(f"started_at {op} ${len(args)}")
+        args += [max(limit, 0), max(offset, 0)]
+        rows = await self._db.fetch(
+            f"SELECT {_INTERACTION_COLUMNS} FROM interactions WHERE {' AND '.join(clauses) or 'TRUE'}"
+            f" ORDER BY started_at DESC, id LIMIT ${len(args) - 1} OFFSET ${len(args)}",
+            *args,
         )
         return [_interaction(r) for r in rows]
 

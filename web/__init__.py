@@ -12,26 +12,44 @@ from aiohttp import web
 def setup(app: web.Application) -> None:
     from agents.customers_web import setup as setup_customers
     from agents.desktop import setup as setup_desktop
+    from agents.my_day import setup as setup_my_day
     from reports.web import setup as setup_reports
+    from reports.web_agent import setup as setup_agent_report
+    from web.abandoned import setup as setup_abandoned
     from web.account import setup as setup_account
     from web.admin import setup as setup_admin
     from web.app import setup as setup_core
     from web.audit import setup as setup_audit
     from web.callbacks import setup as setup_callbacks
+    from web.campaigns_admin import setup as setup_campaigns_admin
     from web.command_status import setup as setup_command_status
     from web.dnc import setup as setup_dnc
+    from web.error_pages import setup as setup_error_pages
+    from web.ivr_admin import setup as setup_ivr_admin
+    from web.metrics import setup as setup_metrics
     from web.planning import setup as setup_planning
     from web.recordings import setup as setup_recordings
+    from web.search import setup as setup_search
+    from web.teams import setup as setup_teams
 
     setup_core(app)
+    setup_error_pages(app)
+    setup_metrics(app)
     setup_admin(app)
+    setup_ivr_admin(app)
+    setup_campaigns_admin(app)
     setup_account(app)
     setup_audit(app)
     setup_desktop(app)
+    setup_my_day(app)
     setup_customers(app)
     setup_command_status(app)
     setup_reports(app)
+    setup_agent_report(app)
     setup_dnc(app)
     setup_callbacks(app)
     setup_planning(app)
     setup_recordings(app)
+    setup_search(app)
+    setup_abandoned(app)
+    setup_teams(app)

@@ -18,7 +18,16 @@ from store.topics import CONFIG_CHANGES, ConfigChanged
 from web.app import CLOCK, SETTINGS, api_error, json_body, require
 from web.audit import record
 from web.security import hash_password
-from web.settings import SCHEMAS, SettingsError, diff_text, routing_available, validate_rules
+from web.settings import (
+    CONFIG_FILE,
+    SCHEMAS,
+    SettingsError,
+    diff_text,
+    routing_available,
+    rules_are_empty,
+    validate_rules,
+)
+from web.text_versions import restore_target, version_response
 
 log = structlog.get_logger()
 
@@ -63,7 +72,19 @@ def _user_changes(old: User | None, new: User) -> dict[str, Any]:
 async def admin_page(request: web.Request) -> web.StreamResponse:
     require(request, "admin")
     page = request.match_info.get("page", "")
-    if page not in ("", "queues", "skills", "pause-codes", "dispositions", "agents", "routing", "tokens"):
+    if page not in (
+        "",
+        "queues",
+        "skills",
+        "pause-codes",
+        "dispositions",
+        "agents",
+        "teams",
+        "routing",
+        "ivr",
+        "campaigns",
+        "tokens",
+    ):
         raise web.HTTPNotFound()
     return aiohttp_jinja2.render_template(
         "admin.html",
@@ -173,11 +194,17 @@ async def agent_put(request: web.Request) -> web.Response:
     ):  # a new password, role or a disable: every session of the user ends now (on every process)
         gone = await store.delete_sessions(login)
         log.info("user_sessions_revoked", login=login, by=me.login, sessions=gone)
-    try:  # the live loop and the wallboards follow at once (else within their periodic check)
-        await CONFIG_CHANGES.publish(request.app[BUS], ConfigChanged("users", author=me.login, login=login))
+    await announce_user(request, me.login, login)
+    return web.json_response(_user_json(user), status=201 if old is None else 200)
+
+
+async def announce_user(request: web.Request, author: str, login: str) -> None:
+    """The live loop and the wallboards follow a saved user at once (else within their
+    periodic check); a bus failure is logged, the user is saved either way."""
+    try:
+        await CONFIG_CHANGES.publish(request.app[BUS], ConfigChanged("users", author=author, login=login))
     except Exception as exc:  # noqa: BLE001 - any bus failure: the user is saved either way
         log.warning("user_change_not_announced", login=login, error=type(exc).__name__)
-    return web.json_response(_user_json(user), status=201 if old is None else 200)
 
 
 # ---------------------------------------------------------------- routing rules
@@ -192,19 +219,24 @@ def simulator() -> Any:
 
 async def routing_get(request: web.Request) -> web.Response:
     require(request, "supervisor")
-    live = await request.app[SETTINGS].live("routing")
+    settings = request.app[SETTINGS]
+    live = await settings.live("routing")
     versions = await request.app[STORE].list_settings_versions("routing", 20)
+    history = [
+        {"version": v.version, "author": v.author, "comment": v.comment, "created_at": v.created_at} for v in versions
+    ]
+    if settings.file_rules():  # version 0: the configuration file's rules, restorable like any other
+        history.append({"version": 0, "author": "", "comment": f"from {CONFIG_FILE}", "created_at": None})
     return web.json_response(
         {
             "version": live.version,
             "text": live.data,
+            "origin": live.origin,
             "author": live.author,
             "created_at": live.created_at,
+            "empty": rules_are_empty(live.data) or not live.data.strip(),
             "validator_available": routing_available(),
-            "history": [
-                {"version": v.version, "author": v.author, "comment": v.comment, "created_at": v.created_at}
-                for v in versions
-            ],
+            "history": history,
         }
     )
 
@@ -224,12 +256,16 @@ async def routing_validate(request: web.Request) -> web.Response:
     return web.json_response({"valid": not problems, "problems": problems})
 
 
+def _live_label(live: Any) -> str:
+    return f"live (v{live.version})" if live.version or live.origin != CONFIG_FILE else f"live (from {CONFIG_FILE})"
+
+
 async def routing_diff(request: web.Request) -> web.Response:
     require(request, "admin")
     text = await _rules_text(request)
     live = await request.app[SETTINGS].live("routing")
     return web.json_response(
-        {"live_version": live.version, "diff": diff_text(live.data, text, f"live (v{live.version})", "edited")}
+        {"live_version": live.version, "diff": diff_text(live.data, text, _live_label(live), "edited")}
     )
 
 
@@ -261,45 +297,59 @@ async def routing_simulate(request: web.Request) -> web.Response:
     return web.json_response({"live_version": live.version, **result})
 
 
-async def routing_apply(request: web.Request) -> web.Response:
+async def _apply_rules(
+    request: web.Request, text: str, body: dict[str, Any], action: str, **extra: Any
+) -> web.Response:
+    """Store `text` as the next routing version: the edit's base version must be live, and
+    rules that name no queue replace non-empty live rules only with `confirm_empty: true`."""
     me = require(request, "admin")
-    body = await json_body(request)
-    text = body.get("text")
-    if not isinstance(text, str):
-        return api_error(400, "text: the rules as TOML text")
     base = body.get("base_version")
     if not isinstance(base, int) or isinstance(base, bool) or not 0 <= base <= VERSION_MAX:
         return api_error(400, "base_version: the live version the edit started from (integer)")
+    confirmed = body.get("confirm_empty", False)
+    if not isinstance(confirmed, bool):
+        return api_error(400, "confirm_empty: must be true or false")
+    live = await request.app[SETTINGS].live("routing")
+    if (not text.strip() or rules_are_empty(text)) and not confirmed and not rules_are_empty(live.data):
+        return api_error(
+            400,
+            "confirm_empty: these rules name no queue; every call would go to any agent with its skills "
+            "(no targets, overflow, wrap-up or no-answer handling). Send confirm_empty: true to apply them anyway",
+        )
+    comment = str(body.get("comment", ""))
     try:
-        live = await request.app[SETTINGS].apply("routing", text, me.login, base, str(body.get("comment", "")))
+        applied = await request.app[SETTINGS].apply("routing", text, me.login, base, comment)
     except SettingsError:
         return api_error(400, "invalid rules", problems=validate_rules(text))
     except Conflict as exc:
         return api_error(409, f"{exc}; reload, merge and apply again")
-    await record(request, "settings.routing", "routing", version=live.version, comment=str(body.get("comment", "")))
-    return web.json_response({"version": live.version, "applied": True})
+    await record(request, action, "routing", version=applied.version, comment=comment, **extra)
+    return web.json_response({"version": applied.version, "applied": True})
+
+
+async def routing_apply(request: web.Request) -> web.Response:
+    require(request, "admin")
+    body = await json_body(request)
+    text = body.get("text")
+    if not isinstance(text, str):
+        return api_error(400, "text: the rules as TOML text")
+    return await _apply_rules(request, text, body, "settings.routing")
+
+
+async def routing_restore(request: web.Request) -> web.Response:
+    """An earlier version (0: the configuration file's rules) becomes the next version."""
+    require(request, "admin")
+    body = await json_body(request)
+    target = await restore_target(request, "routing", body)
+    if isinstance(target, web.Response):
+        return target
+    version, text = target
+    return await _apply_rules(request, text, body, "settings.routing.restored", restored=version)
 
 
 async def routing_version(request: web.Request) -> web.Response:
     require(request, "supervisor")
-    try:
-        version = int(request.match_info["version"])
-    except ValueError:
-        return api_error(400, "version: must be an integer")
-    if not 1 <= version <= VERSION_MAX:
-        return api_error(422, f"version: must be 1-{VERSION_MAX}")
-    found = await request.app[STORE].get_settings_version("routing", version)
-    if found is None:
-        return api_error(404, f"no routing version {version}")
-    return web.json_response(
-        {
-            "version": found.version,
-            "text": found.body,
-            "author": found.author,
-            "comment": found.comment,
-            "created_at": found.created_at,
-        }
-    )
+    return await version_response(request, "routing")
 
 
 def setup(app: web.Application) -> None:
@@ -318,4 +368,5 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/v1/routing/diff", routing_diff)
     app.router.add_post("/api/v1/routing/simulate", routing_simulate)
     app.router.add_post("/api/v1/routing/apply", routing_apply)
+    app.router.add_post("/api/v1/routing/restore", routing_restore)
     app.router.add_get("/api/v1/openapi.json", openapi)

@@ -15,6 +15,11 @@ from aiohttp import web
 from agents.commands import json_schema
 from store.models import CALLBACK_CLOSED, CALLBACK_OPEN
 
+_PAGING = (
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+)
+
 
 def _op(
     summary: str,
@@ -171,6 +176,32 @@ DOCUMENT: dict[str, Any] = {
                     "text": {"type": "string"},
                     "base_version": {"type": "integer"},
                     "comment": {"type": "string"},
+                    "confirm_empty": {"type": "boolean", "description": "required to apply rules naming no queue"},
+                },
+            },
+            "IvrSimulate": {
+                "type": "object",
+                "required": ["text"],
+                "properties": {
+                    "text": {"type": "string"},
+                    "caller": {"type": "string", "maxLength": 40},
+                    "digits": {"type": "array", "maxItems": 20, "items": {"type": "string", "maxLength": 40}},
+                    "at": {"type": "string", "description": "local date and time YYYY-MM-DDTHH:MM"},
+                },
+            },
+            "TeamRename": {
+                "type": "object",
+                "required": ["to"],
+                "properties": {"to": {"type": "string", "maxLength": 64}},
+            },
+            "RulesRestore": {
+                "type": "object",
+                "required": ["version", "base_version"],
+                "properties": {
+                    "version": {"type": "integer", "description": "0: the configuration file's rules"},
+                    "base_version": {"type": "integer"},
+                    "comment": {"type": "string"},
+                    "confirm_empty": {"type": "boolean"},
                 },
             },
             "User": {
@@ -314,6 +345,52 @@ DOCUMENT: dict[str, Any] = {
                 "Apply rules as a new version (atomic, optimistic)", "admin", "RulesApply", errors=("400", "409")
             )
         },
+        "/api/v1/routing/restore": {
+            "post": _op(
+                "Restore an earlier version (0: the configuration file's) as a new version",
+                "admin",
+                "RulesRestore",
+                errors=("400", "404", "409"),
+            )
+        },
+        "/api/v1/campaigns": {"get": _op("The configured campaigns, their state and live numbers", "supervisor")},
+        "/api/v1/campaigns/{campaign}/pause": {
+            "post": _op("Pause a campaign: no new dial, also after a restart (audited)", "admin", errors=("404",))
+        },
+        "/api/v1/campaigns/{campaign}/start": {
+            "post": _op("Start a paused campaign again (audited)", "admin", errors=("404",))
+        },
+        "/api/v1/ivr": {
+            "get": _op("The IVR flow that runs (TOML; version 0: hotline.toml's) and its history", "supervisor")
+        },
+        "/api/v1/ivr/versions/{version}": {
+            "get": _op("One IVR version (0: hotline.toml's)", "supervisor", errors=("400", "404"))
+        },
+        "/api/v1/ivr/validate": {
+            "post": _op("Validate a flow; problems carry their line", "admin", "Rules", errors=("400",))
+        },
+        "/api/v1/ivr/diff": {"post": _op("Unified diff against the live flow", "admin", "Rules", errors=("400",))},
+        "/api/v1/ivr/simulate": {
+            "post": _op(
+                "Walk a flow with a caller, digits and a time: steps and outcome",
+                "admin",
+                "IvrSimulate",
+                errors=("400",),
+            )
+        },
+        "/api/v1/ivr/apply": {
+            "post": _op(
+                "Apply a flow as a new version; the live IVR takes it at once",
+                "admin",
+                "RulesApply",
+                errors=("400", "409"),
+            )
+        },
+        "/api/v1/ivr/restore": {
+            "post": _op(
+                "Restore an earlier version (0: hotline.toml's)", "admin", "RulesRestore", errors=("400", "404", "409")
+            )
+        },
         "/api/v1/agents/{agent_id}/commands": {"post": _COMMAND_POST},
         "/api/v1/commands/{request_id}": {
             "get": _op(
@@ -324,6 +401,24 @@ DOCUMENT: dict[str, Any] = {
         },
         "/api/v1/agents/{agent_id}/screen-pop": {
             "get": _op("The agent's latest screen-pop", "agent (self), supervisor (team), admin", errors=("404",))
+        },
+        "/api/v1/interactions": {
+            "get": {
+                **_op(
+                    "Find interactions, latest first (paged; a supervisor names only their teams' agents)",
+                    "supervisor",
+                    errors=("400",),
+                ),
+                "parameters": [
+                    *(
+                        {"name": name, "in": "query", "schema": {"type": "string", "maxLength": 200}}
+                        for name in ("customer_id", "agent_id", "queue", "direction", "outcome", "disposition")
+                    ),
+                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    *_PAGING,
+                ],
+            }
         },
         "/api/v1/interactions/{call_id}/wrap-up": {
             "post": _op(
@@ -338,13 +433,19 @@ DOCUMENT: dict[str, Any] = {
             )
         },
         "/api/v1/customers": {
+            "get": {
+                **_op(
+                    "Find customers by name, company, email, account or number (paged)", "supervisor", errors=("400",)
+                ),
+                "parameters": [{"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200}}, *_PAGING],
+            },
             "post": _op(
                 "Create a customer, never replacing one (409 for an id that exists)",
                 "admin (any id), agent (the caller of a call they handle; id chosen by the server)",
                 "NewCustomer",
                 ok="201",
                 errors=("400", "409"),
-            )
+            ),
         },
         "/api/v1/customers/{customer_id}": {
             "patch": _op("Change the fields sent, keep the others", "admin", "CustomerUpdate", errors=("400", "404"))
@@ -365,10 +466,58 @@ DOCUMENT: dict[str, Any] = {
                 "parameters": [
                     {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
                     {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
-                    {"name": "interval", "in": "query", "schema": {"enum": [900, 1800, 3600]}},
+                    {"name": "interval", "in": "query", "schema": {"enum": [900, 1800, 3600, 86400]}},
                     {"name": "queue", "in": "query", "schema": {"type": "string"}},
                 ],
             }
+        },
+        "/api/v1/teams": {
+            "get": _op("Teams with their agents, supervisors and disabled users", "supervisor (own), admin")
+        },
+        "/api/v1/teams/{team}/rename": {
+            "post": _op(
+                "Rename a team on every user who has it (audited)", "admin", "TeamRename", errors=("400", "404", "409")
+            )
+        },
+        "/api/v1/agents/{agent_id}/today": {
+            "get": _op(
+                "The agent's queues now, today's numbers, open call-backs and calls",
+                "agent (self), supervisor (team), admin",
+            )
+        },
+        "/api/v1/reports/agents/{login}": {
+            "get": {
+                **_op(
+                    "One agent's KPIs day by day and their calls",
+                    "supervisor (their teams' agents)",
+                    errors=("400", "404"),
+                ),
+                "parameters": [
+                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                ],
+            }
+        },
+        "/api/v1/reports/abandoned": {
+            "get": {
+                **_op(
+                    "Abandoned calls, latest first, each with where it stands (paged)", "supervisor", errors=("400",)
+                ),
+                "parameters": [
+                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "queue", "in": "query", "schema": {"type": "string"}},
+                    *_PAGING,
+                ],
+            }
+        },
+        "/api/v1/reports/abandoned/{call_id}/callback": {
+            "post": _op(
+                "Queue a call-back, due now, to an abandoned call's caller (audited)",
+                "supervisor",
+                ok="201",
+                errors=("400", "404", "409"),
+            )
         },
         "/api/v1/dnc": {
             "get": {

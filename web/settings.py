@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.loader import MAX_DEPTH, too_deep
 from config.schema import HotlineConfig
+from config.toml_text import dumps
 from store.bus import Bus
 from store.sql import SqlStore
 from store.topics import CONFIG_CHANGES, ConfigChanged
@@ -29,6 +30,7 @@ from store.topics import CONFIG_CHANGES, ConfigChanged
 log = structlog.get_logger()
 
 RULES_MAX_CHARS = 512 * 1024
+CONFIG_FILE = "hotline.toml"  # how version 0 is labelled when the configuration file supplies it
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -141,6 +143,7 @@ class Live:
     data: Any  # dict for JSON sections, str (TOML) for routing
     author: str = ""
     created_at: float = 0.0
+    origin: str = ""  # version 0: "hotline.toml" (the configuration file's) or "defaults"
 
 
 class SettingsService:
@@ -162,9 +165,30 @@ class SettingsService:
         self._ttl_s = ttl_s
         self._cache: dict[str, tuple[float, Live]] = {}
 
+    def file_rules(self) -> str:
+        """The configuration file's `[routing]` table as rules text ("" when it has none):
+        what runs while no version was ever applied, and what "restore version 0" brings back."""
+        return dumps(self._config.routing) if self._config.routing else ""
+
+    def file_text(self, section: str) -> str:
+        """A text section's version 0: the configuration file's rules or IVR flow."""
+        if section == "ivr":
+            from ivr.text import flow_text
+
+            return flow_text(self._config.ivr)
+        return self.file_rules()
+
+    def _origin(self, section: str) -> str:
+        from_file = (
+            getattr(self._config, section)
+            if section in TEXT_SECTIONS
+            else getattr(self._config, CONFIG_SECTION[section], None)
+        )
+        return CONFIG_FILE if from_file else "defaults"
+
     def _fallback(self, section: str) -> Any:
-        if section == "routing":
-            return ""
+        if section in TEXT_SECTIONS:
+            return self.file_text(section)
         from_config = getattr(self._config, CONFIG_SECTION[section], None)
         if from_config:
             try:
@@ -174,7 +198,7 @@ class SettingsService:
         return validate_section(section, DEFAULTS[section])
 
     async def live(self, section: str) -> Live:
-        if section != "routing" and section not in SCHEMAS:
+        if section not in TEXT_SECTIONS and section not in SCHEMAS:
             raise SettingsError([f"{section}: unknown section"])
         now = self._clock()
         hit = self._cache.get(section)
@@ -182,9 +206,9 @@ class SettingsService:
             return hit[1]
         stored = await self._store.get_settings_version(section)
         if stored is None:
-            live = Live(section, 0, self._fallback(section))
+            live = Live(section, 0, self._fallback(section), origin=self._origin(section))
         else:
-            data = stored.body if section == "routing" else json.loads(stored.body)
+            data = stored.body if section in TEXT_SECTIONS else json.loads(stored.body)
             live = Live(section, stored.version, data, stored.author, stored.created_at)
         self._cache[section] = (now, live)
         return live
@@ -198,10 +222,10 @@ class SettingsService:
     async def apply(self, section: str, data: Any, author: str, base_version: int | None, comment: str = "") -> Live:
         """Validate and store a new version; Conflict (store.port) when `base_version`
         is not the live one any more."""
-        if section == "routing":
+        if section in TEXT_SECTIONS:
             if not isinstance(data, str):
-                raise SettingsError(["routing: rules must be TOML text"])
-            problems = validate_rules(data)
+                raise SettingsError([f"{section}: must be TOML text"])
+            problems = text_problems(section, data)
             if problems:
                 raise SettingsError([p["message"] for p in problems])
             body = data
@@ -277,6 +301,28 @@ def validate_rules(text: str, filename: str = "routing.toml") -> list[dict[str, 
             )
         return out
     return []
+
+
+TEXT_SECTIONS = ("routing", "ivr")  # versioned as TOML text; the others as JSON documents
+
+
+def text_problems(section: str, text: str) -> list[dict[str, Any]]:
+    """A text section's validation: the routing rules' or the IVR flow's problems."""
+    if section == "ivr":
+        from ivr.text import problems_of
+
+        return problems_of(text)
+    return validate_rules(text)
+
+
+def rules_are_empty(text: str) -> bool:
+    """True when valid rules name no queue: applying them sends every call to "any agent
+    with the call's skills" (no targets, overflow or wrap-up of their own)."""
+    api = _rules_api()
+    if api is None or validate_rules(text):
+        return False
+    load_rules, _ = api
+    return not load_rules(text, "routing.toml").queues
 
 
 def diff_text(old: str, new: str, old_label: str = "live", new_label: str = "edited") -> str:

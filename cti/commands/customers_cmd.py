@@ -69,6 +69,9 @@ def import_(file: Path, config_path: str | None) -> None:
     rejected = sorted(rejected + clashes, key=lambda r: r.line)
     for r in rejected:
         click.echo(f"{file}:{r.line}: rejected: {r.reason}", err=True)
-    click.echo(f"{file}: imported {len(accepted) - len(clashes)} customer(s), rejected {len(rejected)}")
+    imported = len(accepted) - len(clashes)
+    click.echo(f"{file}: imported {imported} customer(s), rejected {len(rejected)}")
+    if imported == 0:  # the README's contract: 1 nothing imported (an empty file too), 3 some rejected
+        sys.exit(1)
     if rejected:
         sys.exit(3)

@@ -74,6 +74,18 @@ def test_import_reports_rejected_rows_and_commits_the_rest(tmp_path: Path, backe
     assert "imported 1 customer(s), rejected 1" in result.output
 
 
+@pytest.mark.parametrize(
+    "rows", ["id,name,account_number\nc1,,AC-1\nc2,,AC-2\n", "id,name\n", ""], ids=["all-rejected", "header", "empty"]
+)
+def test_import_exits_1_when_nothing_was_imported(tmp_path: Path, rows: str) -> None:
+    config = _write_config(tmp_path, f"sqlite:///{tmp_path}/n.sqlite3")
+    path = tmp_path / "none.csv"
+    path.write_text(rows)
+    result = CliRunner().invoke(main, ["customers", "import", str(path), "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    assert "imported 0 customer(s)" in result.output
+
+
 def test_db_migrate_command(tmp_path: Path) -> None:
     config = _write_config(tmp_path, f"sqlite:///{tmp_path}/m.sqlite3")
     first = CliRunner().invoke(main, ["db", "migrate", "--config", str(config)])

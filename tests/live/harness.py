@@ -47,3 +47,24 @@ async def live_center(
             yield rig
     finally:
         await store.close()
+
+
+def example_ivr() -> dict:
+    """config/examples/ivr.toml's [ivr] table, open every day (no hours, no holidays)."""
+    import tomllib
+
+    ivr = tomllib.loads((Path(__file__).parents[2] / "config/examples/ivr.toml").read_text())["ivr"]
+    ivr.pop("hours")
+    ivr["holidays"] = []
+    return ivr
+
+
+async def ivr_caller(h: Rig, digits: str) -> None:
+    """Ivy (5557777) calls the IVR number (1500), keys `digits`, waits up to 60 s, talks 2 s."""
+    await h.pbx.originate(
+        "Local/1500@inbound",
+        context="caller-phone",
+        exten="dtmf",
+        caller_id='"Ivy" <5557777>',
+        variables={"DTMF_DIGITS": digits, "DTMF_DELAY": "1", "PATIENCE": "60", "__AGENT_TALK": "2"},
+    )

@@ -90,14 +90,12 @@ async def test_caller_who_gives_up_is_counted_abandoned_once(tmp_path: Path) -> 
 
 async def test_ivr_choice_routes_to_the_skilled_agent(tmp_path: Path) -> None:
     """1500 -> AGI -> Hotline's IVR (menu digit 4: sales) -> hold -> router -> agent."""
-    import tomllib
 
     from events import IvrStepped
     from store.models import User
+    from tests.live.harness import example_ivr, ivr_caller
 
-    ivr = tomllib.loads((Path(__file__).parents[2] / "config/examples/ivr.toml").read_text())["ivr"]
-    ivr.pop("hours")
-    ivr["holidays"] = []
+    ivr = example_ivr()
     agents = [
         User(login="sam", display_name="Sam", skills={"sales": 6}, phone_endpoint="Local/2003@agents"),
         User(login="bill", display_name="Bill", skills={"billing": 9}, phone_endpoint="Local/2004@agents"),
@@ -105,13 +103,7 @@ async def test_ivr_choice_routes_to_the_skilled_agent(tmp_path: Path) -> None:
     async with live_center(tmp_path, agents=agents, ivr=ivr) as h:
         await h.command("sam", "available")
         await h.command("bill", "available")
-        await h.pbx.originate(
-            "Local/1500@inbound",
-            context="caller-phone",
-            exten="dtmf",
-            caller_id='"Ivy" <5557777>',
-            variables={"DTMF_DIGITS": "4", "DTMF_DELAY": "1", "PATIENCE": "60", "__AGENT_TALK": "2"},
-        )
+        await ivr_caller(h, "4")
         await h.wait_for(lambda: h.center.stats.calls_answered == 1, timeout=20)
         connected = [e for e in h.events if isinstance(e, CallConnected)]
         assert connected[0].agent_id == "2003"  # sam, the sales agent

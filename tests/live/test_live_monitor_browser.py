@@ -112,7 +112,7 @@ async def test_a_supervisor_sees_the_agents_desktop_read_only(browser, live_serv
         await expect(sup.locator("#watching")).to_have_text("watching agent01 (read-only)")
         await expect(sup.locator("#customer-name")).to_have_text("Grace Hopper", timeout=15000)
         await expect(sup.locator("#call")).to_be_visible()
-        for hidden in ("#talk-controls", "#transfer-controls", "#availability", "#wrapup-card", "#btn-hold"):
+        for hidden in ("#talk-controls", "#transfer-controls", "#state-controls", "#wrapup-card", "#btn-hold"):
             await expect(sup.locator(hidden)).to_be_hidden()
         reply = await sup.evaluate(
             """async (callId) => { const r = await Hotline.api("POST", "/api/v1/agents/agent01/commands",

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,16 @@ async def started(config: HotlineConfig) -> TestClient:
     await seed_users(app[STORE])
     await seed_customer(app[STORE], time.time())
     return client
+
+
+@asynccontextmanager
+async def serving(config: HotlineConfig) -> AsyncIterator[TestClient]:
+    """A started app on `config` (users and the sample customer seeded), closed after."""
+    c = await started(config)
+    try:
+        yield c
+    finally:
+        await asyncio.wait_for(c.close(), 20)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ wallboard, admin and access tests play events on the bus (web_helpers.BusCallDri
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -187,6 +188,76 @@ async def test_agent_gets_the_screen_pop_and_saves_the_wrap_up(browser, center: 
     await page.set_viewport_size({"width": 390, "height": 844})
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
+
+
+async def test_the_state_buttons_follow_the_agents_state_and_a_new_call_clears_old_news(
+    browser, center: Center
+) -> None:
+    """Available, Pause and Log out are enabled only in the states the command contract
+    names for them (agents/commands.py `agent_states`)."""
+    from playwright.async_api import expect
+
+    async def enabled(available: bool, pause: bool, logout: bool) -> None:
+        for button, on in (("#btn-available", available), ("#btn-pause", pause), ("#btn-logout", logout)):
+            await (
+                expect(page.locator(button)).to_be_enabled() if on else expect(page.locator(button)).to_be_disabled()
+            )
+
+    page = await desktop(browser, center, "agent01")
+    await expect(page.locator("#state")).to_have_text("logged out")
+    await enabled(available=True, pause=True, logout=False)
+    await click(page, "#btn-available", "available: done")
+    await expect(page.locator("#state")).to_have_text("available")
+    await enabled(available=False, pause=True, logout=True)
+    await center.caller()
+    call_id = await center.connected("agent01")
+    await expect(page.locator("#call-status")).to_have_text("talking", timeout=15000)
+    await enabled(available=False, pause=False, logout=False)
+    await page.select_option("#transfer-kind", "agent")
+    await page.fill("#transfer-target", "zz")
+    await click(page, "#btn-blind", "blind transfer failed: blind_transfer: unknown agent 'zz'")
+    await click(page, "#btn-hangup", "hangup: done")
+    await expect(page.locator("#call-status")).to_have_text("ended — wrap-up")
+    await center.logged(call_id, CallEnded)
+    await expect(page.locator("#btn-pause")).to_be_enabled()
+    await expect(page.locator("#btn-logout")).to_be_enabled()
+    await page.select_option("#disposition", "resolved")
+    await page.click("#btn-wrapup")
+    await center.until(lambda: center.state("agent01") == "available")
+    await expect(page.locator("#state")).to_have_text("available")
+    await enabled(available=False, pause=True, logout=True)
+    await click(page, "#btn-pause", "pause: done")
+    await expect(page.locator("#state")).to_contain_text("paused")
+    await enabled(available=True, pause=True, logout=True)
+    await click(page, "#btn-available", "available: done")
+    await center.caller()  # the next call: the last call's messages go
+    await center.connected("agent01")
+    await expect(page.locator("#call-status")).to_have_text("talking", timeout=15000)
+    await expect(page.locator("#reply")).to_have_text("")
+
+
+async def test_the_desktop_shows_my_day_and_rings_when_asked(browser, center: Center) -> None:
+    """My queues, my numbers and calls today refresh as calls come and go; with the ring
+    alert ticked, a ringing call sounds (and notifies when the tab is hidden)."""
+    from playwright.async_api import expect
+
+    page = await desktop(browser, center, "agent01")
+    await expect(page.locator('#queue-stats tr[data-queue="billing"] .waiting')).to_have_text("0")
+    await expect(page.locator("#my-handled")).to_have_text("0")
+    await page.check("#ring-alert")
+    await click(page, "#btn-available", "available: done")
+    await center.caller()
+    call_id = await center.connected("agent01")
+    await expect(page.locator("#desktop")).to_have_attribute("data-rang", "1")
+    await expect(page.locator("#call-status")).to_have_text("talking", timeout=15000)
+    await click(page, "#btn-hangup", "hangup: done")
+    await center.logged(call_id, CallEnded)
+    await page.select_option("#disposition", "resolved")
+    await page.click("#btn-wrapup")
+    await expect(page.locator("#my-handled")).to_have_text("1", timeout=10000)
+    await expect(page.locator(f'#my-calls tr[data-call="{call_id}"]')).to_have_count(1, timeout=10000)
+    await page.reload()  # the choice is kept in this browser
+    await expect(page.locator("#ring-alert")).to_be_checked()
 
 
 @pytest.mark.parametrize("center", [{"campaign": "preview"}], indirect=True)
@@ -429,9 +500,56 @@ async def test_admin_edits_routing_rules_with_inline_errors_diff_and_apply(brows
     await expect(page.locator("#simulate-error")).to_contain_text("simulat")  # no history yet, or no simulator
     await page.fill("#comment", "first rules")
     await page.click("#btn-apply")
+    await expect(page.locator("#confirm-diff")).to_contain_text("+[queues.billing]")
+    await page.click("#btn-confirm")
     await expect(page.locator("#result")).to_have_text("Applied as version 1")
     await expect(page.locator("#history tbody tr")).to_have_count(1)
     assert (await server.server.app[STORE].get_settings_version("routing")).body == RULES_V1
+
+
+async def test_routing_editor_shows_the_file_rules_confirms_apply_and_restores(browser, tmp_path: Path) -> None:
+    """No version applied: the editor opens on hotline.toml's rules; emptying them needs
+    an explicit confirmation; the file's rules come back in one restore."""
+    from playwright.async_api import expect
+
+    from tests.web.test_web_routing_file import FILE_ROUTING
+    from web.settings import routing_available
+
+    if not routing_available():
+        pytest.skip("routing rules package not importable")
+    server = await started(web_config(f"sqlite:///{tmp_path}/file-rules.sqlite3", routing=FILE_ROUTING))
+    try:
+        page = await sign_in(browser, server, "admin")
+        await page.goto(str(server.make_url("/admin/routing")))
+        await expect(page.locator("#live-version")).to_have_text("(live: version 0, from hotline.toml)")
+        file_text = await page.input_value("#rules")
+        assert "[queues.billing]" in file_text and 'pause_reason = "no_answer"' in file_text
+        await page.click("#btn-diff")
+        await expect(page.locator("#diff")).to_contain_text("(no change)")
+        await page.fill("#rules", "")
+        await page.click("#btn-apply")
+        await expect(page.locator("#confirm-diff")).to_contain_text("-[queues.billing]")
+        await expect(page.locator("#empty-warning")).to_contain_text("name no queue")
+        await expect(page.locator("#confirm-impact")).to_contain_text("Impact not simulated:")  # no history yet
+        await page.click("#btn-confirm")  # the box unticked: nothing applied
+        await expect(page.locator("#result")).to_have_text("Tick the box to apply rules that name no queue.")
+        await page.click("#btn-cancel")
+        await expect(page.locator("#confirm")).to_be_hidden()
+        assert await server.server.app[STORE].get_settings_version("routing") is None
+        await page.click("#btn-apply")
+        await page.check("#confirm-empty")
+        await page.click("#btn-confirm")
+        await expect(page.locator("#result")).to_have_text("Applied as version 1")
+        await expect(page.locator("#live-version")).to_contain_text("(live: version 1 by admin)")
+        await expect(page.locator("#history tbody tr")).to_have_count(2)
+        await page.click('#history tr[data-version="0"] button.restore')
+        await expect(page.locator("#confirm-diff")).to_contain_text("+[queues.billing]")
+        await page.click("#btn-confirm")
+        await expect(page.locator("#result")).to_have_text("Applied as version 2")
+        assert await page.input_value("#rules") == file_text
+        assert (await server.server.app[STORE].get_settings_version("routing")).body == file_text
+    finally:
+        await asyncio.wait_for(server.close(), 20)
 
 
 async def test_admin_section_table_saves_a_new_version(browser, server: TestClient) -> None:
@@ -448,3 +566,129 @@ async def test_admin_section_table_saves_a_new_version(browser, server: TestClie
     await expect(page.locator("#result")).to_have_text("Saved as version 1")
     live = await server.server.app[STORE].get_settings_version("pause_codes")
     assert '"coaching"' in live.body
+
+
+async def test_admin_disables_a_user_and_renames_a_team(browser, server: TestClient) -> None:
+    """A disabled user cannot sign in until enabled again; a team renamed on the Teams
+    page moves every user who had it."""
+    from playwright.async_api import expect
+
+    page = await sign_in(browser, server, "admin")
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.goto(str(server.make_url("/admin/agents")))
+    row = page.locator('#users tr[data-login="agent03"]')
+    await expect(row.locator(".status")).to_have_text("active")
+    await row.locator("button.disable").click()
+    await expect(page.locator("#result")).to_have_text("Disabled agent03")
+    await expect(row.locator(".status")).to_have_text("disabled")
+    assert (await server.server.app[STORE].get_user("agent03")).disabled
+    other = await sign_in(browser, server, "agent03")
+    await expect(other).to_have_url(re.compile(r"/login"))
+    await other.close()
+    await row.locator("button.enable").click()
+    await expect(row.locator(".status")).to_have_text("active")
+
+    await page.goto(str(server.make_url("/admin/teams")))
+    team = page.locator('#teams tr[data-team="team-b"]')
+    await expect(team.locator("td").first).to_have_text("agent02")
+    await team.locator("input").fill("Night shift")
+    await team.locator("button").click()
+    await expect(page.locator("#result")).to_have_text("Renamed team-b to Night shift (1 users)")
+    await expect(page.locator('#teams tr[data-team="Night shift"]')).to_have_count(1)
+    assert (await server.server.app[STORE].get_user("agent02")).team == "Night shift"
+
+
+async def test_admin_edits_walks_and_applies_the_ivr_flow(browser, tmp_path: Path) -> None:
+    """The IVR page opens on hotline.toml's flow; a wrong target is marked at its line;
+    a walk with sample digits shows the path; the fix is applied and v0 restored."""
+    from playwright.async_api import expect
+
+    from tests.web.test_web_ivr_admin import FLOW
+
+    server = await started(web_config(f"sqlite:///{tmp_path}/ivr.sqlite3", ivr=FLOW))
+    try:
+        page = await sign_in(browser, server, "admin")
+        await page.goto(str(server.make_url("/admin/ivr")))
+        await expect(page.locator("#live-version")).to_have_text("(live: version 0, from hotline.toml)")
+        text = await page.input_value("#rules")
+        line = text.splitlines().index('4 = "sales"') + 1
+        await page.fill("#rules", text.replace('4 = "sales"', '4 = "nowhere"'))
+        await page.click("#btn-validate")
+        await expect(page.locator("#problem-list li").first).to_contain_text(f"line {line}")
+        await expect(page.locator("#gutter .bad-line")).to_have_text([str(line)])
+        edited = text.replace('4 = "sales"', '4 = "support"')
+        await page.fill("#rules", edited)
+        await page.click("#btn-validate")
+        await expect(page.locator("#valid")).to_have_text("Valid.")
+        await page.fill("#sim-digits", "4")
+        await page.fill("#sim-at", "2026-12-07T10:00")
+        await page.click("#btn-simulate")
+        await expect(page.locator("#sim-outcome")).to_contain_text("queue support")
+        await expect(page.locator("#sim-steps li").first).to_have_text("main → 4")
+        await page.click("#btn-apply")
+        await expect(page.locator("#confirm-diff")).to_contain_text('+4 = "support"')
+        await page.click("#btn-confirm")
+        await expect(page.locator("#result")).to_have_text("Applied as version 1")
+        assert (await server.server.app[STORE].get_settings_version("ivr")).body == edited
+        await page.click('#history tr[data-version="0"] button.restore')
+        await page.click("#btn-confirm")
+        await expect(page.locator("#result")).to_have_text("Applied as version 2")
+        assert await page.input_value("#rules") == text
+    finally:
+        await asyncio.wait_for(server.close(), 20)
+
+
+async def test_admin_pauses_a_campaign_and_manages_do_not_call(browser, tmp_path: Path) -> None:
+    from playwright.async_api import expect
+
+    from tests.dialer.test_dialer_live import campaign_table, write_leads
+
+    campaigns = campaign_table(write_leads(tmp_path / "leads.csv", ["human"]))
+    server = await started(web_config(f"sqlite:///{tmp_path}/campaigns.sqlite3", campaigns=campaigns))
+    try:
+        page = await sign_in(browser, server, "admin")
+        await page.goto(str(server.make_url("/admin/campaigns")))
+        row = page.locator('#campaigns tr[data-campaign="spring"]')
+        await expect(row.locator(".state")).to_have_text("running")
+        await row.locator("button.pause").click()
+        await expect(page.locator("#result")).to_have_text("Paused spring")
+        await expect(row.locator(".state")).to_have_text("paused")
+        await row.locator("button.start").click()
+        await expect(row.locator(".state")).to_have_text("running")
+
+        await page.select_option("#dnc-campaign", "spring")
+        await page.fill("#dnc-numbers", "4155550100, +14155550101")
+        await page.click("#dnc-form button")
+        await expect(page.locator("#result")).to_have_text("Added 2 number(s)")
+        await expect(page.locator("#dnc tbody tr")).to_have_count(2)
+        await page.locator('#dnc tr[data-number="+14155550100"] button.remove').click()
+        await expect(page.locator("#dnc tbody tr")).to_have_count(1)
+        entries = (
+            await server.server.app[STORE].list_dnc("spring") if hasattr(server.server.app[STORE], "list_dnc") else None
+        )
+        assert entries is None or [e.number for e in entries] == ["+14155550101"]
+    finally:
+        await asyncio.wait_for(server.close(), 20)
+
+
+async def test_the_apply_confirmation_shows_the_simulated_impact(browser, server: TestClient) -> None:
+    from playwright.async_api import expect
+
+    from tests.web.test_web_admin import RULES_V1
+    from web.admin import simulator
+
+    if simulator() is None:
+        pytest.skip("the simulator's what-if API is not installed")
+    app = server.server.app
+    driver = BusCallDriver(app[STORE], app[BUS])
+    for event in busy_hour_events(time.time(), agents=3, calls=30, waiting=0):
+        await driver.emit(event)
+    page = await sign_in(browser, server, "admin")
+    await page.goto(str(server.make_url("/admin/routing")))
+    await page.fill("#rules", RULES_V1)
+    await page.click("#btn-apply")
+    await expect(page.locator("#confirm-impact")).to_contain_text(
+        "Simulated on the last 7 days (30 calls): service level", timeout=60000
+    )
+    await page.click("#btn-cancel")
+    assert await app[STORE].get_settings_version("routing") is None

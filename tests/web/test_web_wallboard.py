@@ -89,7 +89,8 @@ def test_report_query_errors_name_the_field() -> None:
         ({"from": "2026-13-01"}, "from"),
         ({"interval": "7"}, "interval"),
         ({"from": "2026-01-10", "to": "2026-01-01"}, "to"),
-        ({"from": "2026-01-01", "to": "2026-03-01"}, "to"),
+        ({"from": "2026-01-01", "to": "2027-03-01"}, "to"),
+        ({"from": "2026-01-01", "to": "2026-03-01", "interval": "900"}, "interval"),
     ):
         try:
             parse_report_query(query, now)
@@ -209,12 +210,17 @@ async def test_two_processes_on_one_redis_show_the_same_wallboard(
         await wf(a.close(), 20)
 
 
-async def test_reports_numbers_csv_and_charts(client: TestClient) -> None:
-    app = client.server.app
-    driver = BusCallDriver(app[STORE], app[BUS])
+async def a_day_seen_by_the_admin(client: TestClient) -> tuple[BusCallDriver, float]:
+    """Today's scripted calls in the log, the client signed in as the admin."""
+    driver = BusCallDriver(client.server.app[STORE], client.server.app[BUS])
     now = time.time()
     await a_day_of_calls(driver, now)
     await login(client, "admin")
+    return driver, now
+
+
+async def test_reports_numbers_csv_and_charts(client: TestClient) -> None:
+    driver, _ = await a_day_seen_by_the_admin(client)
     data = await (await wf(client.get("/api/v1/reports?interval=900"))).json()
     expected = batch_report(
         driver.published,
@@ -359,3 +365,26 @@ async def service_level_drops_then_recovers(app: Any, sock: Collect) -> None:
     await wait_until(lambda: ("support", "waiting") in kinds(), timeout=5)
     await e(CallAbandoned(t + 31, "waiting", "support"))
     await wait_until(lambda: ("support", "waiting") not in kinds(), timeout=5)
+
+
+async def test_a_report_over_two_months_answers_by_day_from_the_day_cache(client: TestClient) -> None:
+    from datetime import date, timedelta
+
+    from reports.web import REPORT_DAYS
+
+    app = client.server.app
+    _, now = await a_day_seen_by_the_admin(client)
+    today = date.fromtimestamp(now)
+    first = (today - timedelta(days=59)).isoformat()
+    data = await (await wf(client.get(f"/api/v1/reports?from={first}&to={today.isoformat()}"))).json()
+    assert data["query"]["interval"] == 86400 and data["overall"]["offered"] == 4
+    assert len(data["intervals"]) == 1 and data["intervals"][0]["offered"] == 4  # the one day with calls
+    folded = app[REPORT_DAYS].folded
+    assert folded == 60
+    again = await (await wf(client.get(f"/api/v1/reports?from={first}&to={today.isoformat()}"))).json()
+    open_days = 1 + (now - day_start(now) < 6 * 3600)  # today, and yesterday until its calls are surely over
+    assert again["overall"]["offered"] == 4 and app[REPORT_DAYS].folded == folded + open_days
+    r = await wf(client.get(f"/api/v1/reports?from={first}&to={today.isoformat()}&interval=900"))
+    assert r.status == 400 and (await r.json())["error"].startswith("interval:")
+    page = await (await wf(client.get(f"/reports?from={first}&to={today.isoformat()}"))).text()
+    assert '<option value="86400" selected>day</option>' in page

@@ -57,8 +57,16 @@
           f.skills.value = Object.entries(u.skills).map(([k, v]) => k + ":" + v).join(", ");
           f.languages.value = u.languages.join(", "); f.phone_endpoint.value = u.phone_endpoint; f.password.value = "";
         };
-        return el("tr", { "data-login": u.login }, el("td", {}, u.login), el("td", {}, u.display_name), el("td", {}, u.role), el("td", {}, u.team),
-          el("td", {}, Object.entries(u.skills).map(([k, v]) => k + " " + v).join(", ")), el("td", {}, u.languages.join(", ")), el("td", {}, edit));
+        // disabling signs the user out everywhere and keeps them out (web/admin.py agent_put)
+        const toggle = el("button", { type: "button", class: u.disabled ? "enable" : "disable danger" }, u.disabled ? "Enable" : "Disable");
+        toggle.onclick = async () => {
+          if (!u.disabled && !confirm("Disable " + u.login + "? They are signed out at once and cannot sign in.")) return;
+          const r = await H.api("PUT", "/api/v1/users/" + encodeURIComponent(u.login), { disabled: !u.disabled });
+          if (r.ok) { say(true, (r.data.disabled ? "Disabled " : "Enabled ") + r.data.login); load(); } else say(false, r.data.error, r.data.problems);
+        };
+        return el("tr", { "data-login": u.login, class: u.disabled ? "muted" : "" }, el("td", {}, u.login), el("td", {}, u.display_name), el("td", {}, u.role), el("td", {}, u.team),
+          el("td", {}, Object.entries(u.skills).map(([k, v]) => k + " " + v).join(", ")), el("td", {}, u.languages.join(", ")),
+          el("td", { class: "status" }, u.disabled ? "disabled" : "active"), el("td", {}, edit, " ", toggle));
       }));
     };
     $("user-form").addEventListener("submit", async (ev) => {
@@ -76,58 +84,190 @@
     load();
   }
 
-  async function routingPage() {
-    const rules = $("rules"), gutter = $("gutter");
-    let live = (await H.api("GET", "/api/v1/routing")).data, bad = new Set(), timer = null;
+  async function campaignsPage() {
+    const button = (attrs, text, onclick) => { const b = el("button", attrs, text); b.onclick = onclick; return b; };
+    const n = (live, k) => live ? String(live[k]) : "—";
+    const load = async () => {
+      const res = await H.api("GET", "/api/v1/campaigns");
+      $("campaigns").querySelector("tbody").replaceChildren(...res.data.campaigns.map((c) => {
+        const act = c.state === "disabled" ? "" : button({ class: c.paused ? "start primary" : "pause" }, c.paused ? "Start" : "Pause", async () => {
+          const r = await H.api("POST", "/api/v1/campaigns/" + encodeURIComponent(c.id) + (c.paused ? "/start" : "/pause"));
+          if (r.ok) { say(true, (r.data.paused ? "Paused " : "Started ") + c.id); load(); } else say(false, r.data.error);
+        });
+        const l = c.live;
+        return el("tr", { "data-campaign": c.id }, el("th", {}, c.name), el("td", {}, c.mode), el("td", {}, c.skill),
+          el("td", { class: "state" }, c.state), el("td", {}, n(l, "dials")), el("td", {}, n(l, "answered")), el("td", {}, n(l, "dropped")),
+          el("td", {}, l ? H.pct(l.drop_rate) + " / " + H.pct(l.drop_cap) : "—"), el("td", {}, n(l, "leads_left")),
+          el("td", { class: "decision" }, l ? l.decision : ""), el("td", {}, act));
+      }));
+      const pick = $("dnc-campaign"), chosen = pick.value;
+      pick.replaceChildren(el("option", { value: "" }, "global"), ...res.data.campaigns.map((c) => el("option", { value: c.id }, c.name)));
+      pick.value = chosen;
+    };
+    // The do-not-call list shown: the global one or a campaign's (web/dnc.py's API).
+    const loadDnc = async () => {
+      const list = $("dnc-campaign").value, q = list ? "?campaign=" + encodeURIComponent(list) : "";
+      const res = await H.api("GET", "/api/v1/dnc" + q);
+      $("dnc").querySelector("tbody").replaceChildren(...(res.data.entries || []).map((e) => el("tr", { "data-number": e.number },
+        el("td", {}, e.number), el("td", {}, H.when(e.added_at)), el("td", {}, e.added_by),
+        el("td", {}, button({ class: "remove" }, "Remove", async () => {
+          const r = await H.api("DELETE", "/api/v1/dnc?number=" + encodeURIComponent(e.number) + (list ? "&campaign=" + encodeURIComponent(list) : ""));
+          if (r.ok) { say(true, "Removed " + e.number); loadDnc(); } else say(false, r.data.error);
+        })))));
+    };
+    $("dnc-campaign").addEventListener("change", loadDnc);
+    $("dnc-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const list = $("dnc-campaign").value, numbers = $("dnc-numbers").value.split(",").map((x) => x.trim()).filter(Boolean);
+      const r = await H.api("POST", "/api/v1/dnc" + (list ? "?campaign=" + encodeURIComponent(list) : ""), { numbers });
+      if (r.ok) { say(true, "Added " + numbers.length + " number(s)"); $("dnc-numbers").value = ""; loadDnc(); } else say(false, r.data.error);
+    });
+    await load(); loadDnc();
+    setInterval(load, 5000);
+  }
+
+  async function teamsPage() {
+    const load = async () => {
+      const res = await H.api("GET", "/api/v1/teams");
+      $("teams").querySelector("tbody").replaceChildren(...res.data.teams.map((t) => {
+        const input = el("input", { placeholder: t.name, "aria-label": "new name for " + t.name });
+        const go = el("button", { type: "button" }, "Rename");
+        go.onclick = async () => {
+          const r = await H.api("POST", "/api/v1/teams/" + encodeURIComponent(t.name) + "/rename", { to: input.value });
+          if (r.ok) { say(true, "Renamed " + t.name + " to " + r.data.team + " (" + r.data.users.length + " users)"); load(); } else say(false, r.data.error);
+        };
+        return el("tr", { "data-team": t.name }, el("th", {}, t.name), el("td", {}, t.agents.join(", ")), el("td", {}, t.supervisors.join(", ")),
+          el("td", {}, t.disabled.join(", ")), el("td", {}, input, " ", go));
+      }));
+    };
+    load();
+  }
+
+  // The routing rules' and the IVR flow's editor: TOML text shown as it runs (version 0:
+  // hotline.toml's), problems marked at their lines, diff, simulate, apply and restore
+  // after a confirmation with the diff. `kind`: the API base, what "empty" means (routing
+  // only: rules naming no queue need their own tick) and the simulation.
+  async function editorPage(kind) {
+    const api = kind.api, rules = $("rules"), gutter = $("gutter");
+    let live = (await H.api("GET", api)).data, bad = new Set(), timer = null;
     const paintGutter = () => {
       const n = rules.value.split("\n").length;
       gutter.replaceChildren(...Array.from({ length: n }, (_, i) => el("div", { class: bad.has(i + 1) ? "bad-line" : "" }, String(i + 1))));
     };
+    const button = (attrs, text, onclick) => { const b = el("button", attrs, text); b.onclick = onclick; return b; };
+    const liveName = () => live.version ? "version " + live.version + (live.author ? " by " + live.author : "")
+      : live.origin === "hotline.toml" ? "version 0, from hotline.toml" : "version 0, " + kind.none;
     const showLive = () => {
-      $("live-version").textContent = "(live: version " + live.version + (live.author ? " by " + live.author : "") + ")";
+      $("live-version").textContent = "(live: " + liveName() + ")";
       $("history").querySelector("tbody").replaceChildren(...live.history.map((h) =>
-        el("tr", {}, el("td", {}, "v" + h.version), el("td", {}, h.author), el("td", {}, H.when(h.created_at)), el("td", {}, h.comment))));
+        el("tr", { "data-version": String(h.version) }, el("td", {}, "v" + h.version), el("td", {}, h.author || "—"),
+          el("td", {}, h.created_at ? H.when(h.created_at) : "—"), el("td", {}, h.comment),
+          el("td", {}, h.version === live.version ? el("span", { class: "muted" }, "live")
+            : button({ class: "restore" }, "Restore", () => restore(h))))));
+    };
+    const reload = async () => { live = (await H.api("GET", api)).data; rules.value = live.text; showLive(); paintGutter(); };
+    // Apply and restore both ask first: the diff against live, and a warning (with its
+    // own checkbox) when the new rules name no queue.
+    const confirmBox = $("confirm");
+    const ask = (title, diff, empty, go, text) => {
+      const check = el("input", { type: "checkbox", id: "confirm-empty" });
+      const yes = el("button", { class: "primary", id: "btn-confirm" }, "Confirm");
+      const no = button({ id: "btn-cancel" }, "Cancel", () => { confirmBox.hidden = true; });
+      yes.onclick = async () => {
+        if (empty && !check.checked) { say(false, "Tick the box to apply rules that name no queue."); return; }
+        confirmBox.hidden = true; await go(empty && check.checked);
+      };
+      confirmBox.replaceChildren(el("h3", {}, title),
+        el("pre", { class: "diff", id: "confirm-diff" }, diff || "(no change)"),
+        ...(empty ? [el("p", { class: "error", id: "empty-warning" }, "These rules name no queue: every call would go to any agent with its skills (no targets, overflow, wrap-up or no-answer handling)."),
+          el("label", {}, check, " I understand: apply rules that name no queue")] : []),
+        ...(kind.impact ? [el("div", { id: "confirm-impact", class: "muted" }, "Simulating the impact…")] : []),
+        el("div", { class: "row" }, yes, no));
+      confirmBox.hidden = false;
+      if (kind.impact) kind.impact(text, $("confirm-impact"));  // (it shows when it is back; Confirm does not wait)
+    };
+    const applied = async (r) => {
+      if (r.ok) { await reload(); say(true, "Applied as version " + r.data.version); }
+      else say(false, r.data.error, r.data.problems);
+    };
+    const restore = async (h) => {
+      const old = (await H.api("GET", api + "/versions/" + h.version)).data;
+      const diff = (await H.api("POST", api + "/diff", { text: old.text })).data.diff;
+      ask("Restore v" + h.version + (h.version === 0 ? " (from hotline.toml)" : "") + "?", diff, kind.empty(old.text),
+        async (confirmEmpty) => applied(await H.api("POST", api + "/restore",
+          { version: h.version, base_version: live.version, comment: "restore v" + h.version, confirm_empty: confirmEmpty })), old.text);
     };
     rules.value = live.text; showLive(); paintGutter();
     rules.addEventListener("scroll", () => { gutter.scrollTop = rules.scrollTop; });
     const validate = async () => {
-      const r = await H.api("POST", "/api/v1/routing/validate", { text: rules.value });
+      const r = await H.api("POST", api + "/validate", { text: rules.value });
       const problems = r.data.problems || [];
       bad = new Set(problems.map((p) => p.line).filter(Boolean));
       paintGutter();
       $("problems").replaceChildren(problems.length
-        ? el("ul", { class: "problems", id: "problem-list" }, ...problems.map((p) => el("li", {}, (p.line ? "line " + p.line + (p.col ? ":" + p.col : "") + " — " : "") + (p.path ? p.path + ": " : "") + p.reason)))
+        ? el("ul", { class: "problems", id: "problem-list" }, ...problems.map((p) => el("li", {}, (p.line ? "line " + p.line + (p.col ? ":" + p.col : "") + " — " : "") + (p.path ? p.path + ": " : "") + (p.reason || p.message))))
         : el("p", { class: "notice", id: "valid" }, "Valid."));
       return problems.length === 0;
     };
     rules.addEventListener("input", () => { paintGutter(); clearTimeout(timer); timer = setTimeout(validate, 400); });
     $("btn-validate").onclick = validate;
     $("btn-diff").onclick = async () => {
-      const r = await H.api("POST", "/api/v1/routing/diff", { text: rules.value });
+      const r = await H.api("POST", api + "/diff", { text: rules.value });
       const pre = $("diff"); pre.hidden = false;
       pre.replaceChildren(...(r.data.diff || "(no change)\n").split("\n").map((line) =>
         el("span", { class: line.startsWith("+") && !line.startsWith("+++") ? "add" : line.startsWith("-") && !line.startsWith("---") ? "del" : "" }, line + "\n")));
     };
-    $("btn-simulate").onclick = async () => {
-      const out = $("simulation");
-      out.replaceChildren(el("p", { class: "muted" }, "Simulating…"));
-      const r = await H.api("POST", "/api/v1/routing/simulate", { text: rules.value });
-      const fmt = (k, v) => v == null ? "—" : (["service_level", "abandon_rate", "occupancy"].includes(k) ? H.pct(v)
-        : ["asa", "avg_wait", "max_wait", "aht"].includes(k) ? H.secs(v) : String(Math.round(v * 100) / 100));
-      if (r.ok) out.replaceChildren(
-        el("p", { class: "muted" }, r.data.calls_replayed + " calls of the last " + r.data.days + " days replayed with " + r.data.agents + " agents (live v" + r.data.live_version + " vs edited)"),
-        el("table", { id: "simulation-table" }, el("thead", {}, el("tr", {}, el("th", {}, "KPI"), el("th", {}, "live rules"), el("th", {}, "edited rules"), el("th", {}, "difference"))),
-          el("tbody", {}, ...Object.keys(r.data.current).map((k) => el("tr", {}, el("th", {}, k.replaceAll("_", " ")),
-            el("td", {}, fmt(k, r.data.current[k])), el("td", {}, fmt(k, r.data.candidate[k])), el("td", {}, fmt(k, r.data.difference[k])))))));
-      else out.replaceChildren(el("p", { class: "error", id: "simulate-error" }, r.data.error || "error " + r.status));
-    };
+    $("btn-simulate").onclick = () => kind.simulate(rules.value, $("simulation"));
     $("btn-apply").onclick = async () => {
       if (!(await validate())) { say(false, "Fix the problems first."); return; }
-      const r = await H.api("POST", "/api/v1/routing/apply", { text: rules.value, base_version: live.version, comment: $("comment").value });
-      if (r.ok) { live = (await H.api("GET", "/api/v1/routing")).data; showLive(); say(true, "Applied as version " + r.data.version); }
-      else say(false, r.data.error, r.data.problems);
+      const diff = (await H.api("POST", api + "/diff", { text: rules.value })).data.diff;
+      ask("Apply these changes to the live " + kind.what + "?", diff, kind.empty(rules.value),
+        async (confirmEmpty) => applied(await H.api("POST", api + "/apply",
+          { text: rules.value, base_version: live.version, comment: $("comment").value, confirm_empty: confirmEmpty })), rules.value);
     };
   }
+
+  async function whatIf(text, out) {
+    out.replaceChildren(el("p", { class: "muted" }, "Simulating…"));
+    const r = await H.api("POST", "/api/v1/routing/simulate", { text });
+    const fmt = (k, v) => v == null ? "—" : (["service_level", "abandon_rate", "occupancy"].includes(k) ? H.pct(v)
+      : ["asa", "avg_wait", "max_wait", "aht"].includes(k) ? H.secs(v) : String(Math.round(v * 100) / 100));
+    if (r.ok) out.replaceChildren(
+      el("p", { class: "muted" }, r.data.calls_replayed + " calls of the last " + r.data.days + " days replayed with " + r.data.agents + " agents (live v" + r.data.live_version + " vs edited)"),
+      el("table", { id: "simulation-table" }, el("thead", {}, el("tr", {}, el("th", {}, "KPI"), el("th", {}, "live rules"), el("th", {}, "edited rules"), el("th", {}, "difference"))),
+        el("tbody", {}, ...Object.keys(r.data.current).map((k) => el("tr", {}, el("th", {}, k.replaceAll("_", " ")),
+          el("td", {}, fmt(k, r.data.current[k])), el("td", {}, fmt(k, r.data.candidate[k])), el("td", {}, fmt(k, r.data.difference[k])))))));
+    else out.replaceChildren(el("p", { class: "error", id: "simulate-error" }, r.data.error || "error " + r.status));
+  }
+
+  // The IVR walked with sample inputs: the caller's number, the digits keyed at each
+  // prompt (comma-separated), the time of the call (business hours).
+  async function walk(text, out) {
+    const digits = $("sim-digits").value.split(",").map((d) => d.trim()).filter((d, i, all) => d || i < all.length - 1);
+    const r = await H.api("POST", "/api/v1/ivr/simulate", { text, caller: $("sim-caller").value, digits, at: $("sim-at").value });
+    if (!r.ok) { out.replaceChildren(el("p", { class: "error", id: "simulate-error" }, r.data.error || "error " + r.status)); return; }
+    const o = r.data.outcome;
+    out.replaceChildren(
+      el("ol", { id: "sim-steps" }, ...r.data.steps.map((s) => el("li", {}, s.node + " → " + s.result))),
+      el("p", { id: "sim-outcome" }, o.action + (o.queue ? " " + o.queue : "") + (o.mailbox ? " mailbox " + o.mailbox : "")
+        + (Object.keys(o.skills).length ? " · skills " + Object.entries(o.skills).map(([k, v]) => k + " " + v).join(", ") : "")
+        + (o.customer_id ? " · customer " + o.customer_id : "") + (o.priority ? " · priority " + o.priority : "")),
+      el("p", { class: "muted" }, "attributes: " + JSON.stringify(o.attributes)));
+  }
+
+  // The confirmation's impact line: the edited rules against the live ones on the last 7 days.
+  async function impact(text, out) {
+    const r = await H.api("POST", "/api/v1/routing/simulate", { text });
+    if (!r.ok) { out.textContent = "Impact not simulated: " + (r.data.error || "error " + r.status); return; }
+    const c = r.data.current, e = r.data.candidate;
+    out.textContent = "Simulated on the last " + r.data.days + " days (" + r.data.calls_replayed + " calls): service level "
+      + H.pct(c.service_level) + " → " + H.pct(e.service_level) + ", ASA " + H.secs(c.asa) + " → " + H.secs(e.asa)
+      + ", abandoned " + H.pct(c.abandon_rate) + " → " + H.pct(e.abandon_rate);
+  }
+
+  const routingPage = () => editorPage({ api: "/api/v1/routing", what: "rules", none: "no rules", simulate: whatIf, impact,
+    empty: (text) => !/\[\[?(routing\.)?queues\./.test(text) });
+  const ivrPage = () => editorPage({ api: "/api/v1/ivr", what: "IVR flow", none: "no IVR", simulate: walk, empty: () => false });
 
   async function tokensPage() {
     const load = async () => {
@@ -151,5 +291,5 @@
     load();
   }
 
-  ({ routing: routingPage, agents: agentsPage, tokens: tokensPage }[page] || sectionPage)();
+  ({ routing: routingPage, ivr: ivrPage, campaigns: campaignsPage, agents: agentsPage, teams: teamsPage, tokens: tokensPage }[page] || sectionPage)();
 })();

@@ -10,7 +10,7 @@
   // Watched by a supervisor or an admin (`?agent=`): read-only, no buttons and no forms
   // (monitoring has its own buttons, monitor.js).
   const READONLY = root.dataset.readonly === "1";
-  if (READONLY) for (const id of ["availability", "wrapup-card"]) $(id).hidden = true;
+  if (READONLY) for (const id of ["state-controls", "wrapup-card"]) $(id).hidden = true;
   const CALL_ACTIONS = Object.keys(COMMANDS).filter((a) => COMMANDS[a].call_kinds.length > 0);
   // What a successful command does to the call's phase ("" = the call is gone).
   const AFTER = { preview_dial: "dialling", preview_skip: "", attended_transfer: "consulting",
@@ -44,7 +44,18 @@
   $("transfer-kind").addEventListener("change", refreshControls);  // e.g. no Attended to a queue
   function setPhase(phase) { if (call) { call.phase = phase; refreshControls(); } }
 
+  // The agent-state buttons (available, pause, log out) are enabled only in the states
+  // the contract names for them (agent_states): no "Pause" while a call rings or talks.
+  let agentState = null;
+  function refreshStateButtons() {
+    for (const b of document.querySelectorAll("#state-controls button[data-action]")) {
+      const states = (COMMANDS[b.dataset.action] || {}).agent_states || [];
+      b.disabled = agentState != null && states.length > 0 && !states.includes(agentState);
+    }
+  }
   function setState(state, since, reason) {
+    agentState = state || "logged_out";
+    refreshStateButtons();
     if (state !== "wrap_up") setWrapUp(null);
     // the wrap-up is over (saved, timed out, the agent went available or was offered the
     // next call): its form goes with it, and never saves onto whatever comes next
@@ -100,7 +111,9 @@
   }
 
   function showPop(p) {
+    reply(true, "");  // what was said about the last call is old news
     const kind = callKind(p);
+    if (kind !== "preview") ring(p);
     call = { id: p.call_id, caller: p.caller, kind, preview: kind === "preview", connected: false, phase: "offered" };
     $("no-call").hidden = true; $("call").hidden = false;
     $("call-card").classList.remove("ringing"); void $("call-card").offsetWidth; $("call-card").classList.add("ringing");
@@ -146,6 +159,7 @@
 
   function onEvent(e) {
     if (e.kind.startsWith("Call") && e.kind !== "CallOffered") keepEarly(e);
+    if (["CallEnded", "WrapUpEnded", "AgentStateChanged", "CallQueued"].includes(e.kind)) setTimeout(refreshDay, 500);
     switch (e.kind) {
       case "AgentStateChanged": setState(e.state, e.at, e.reason); break;
       case "AgentLoggedIn": setState("available", e.at); break;
@@ -161,7 +175,12 @@
         } break;
       case "CallNotAnswered": if (call && e.call_id === call.id) { clearCall(); reply(false, "Call not answered in time"); } break;
       case "CallAbandoned": if (call && e.call_id === call.id) { $("call-status").textContent = "caller hung up"; setPhase("ended"); } break;
-      case "CallEnded": if (call && e.call_id === call.id && call.preview && !call.connected) { clearCall(); reply(true, e.cause_text || "preview closed"); break; }
+      case "CallEnded": if (call && e.call_id === call.id && call.preview && !call.connected) {
+          // skipped: as asked; dialled and not connected (busy, no answer): a failure
+          const skipped = !!call.skipping;
+          clearCall(); reply(skipped, skipped ? (e.cause_text || "preview skipped") : "preview not connected: " + (e.cause_text || "the call ended"));
+          break;
+        }
         if (call && e.call_id === call.id) { $("call-status").textContent = "ended — wrap-up"; setPhase("ended"); } break;
       case "WrapUpEnded": if (call && e.call_id === call.id) { setState("available", e.at); } break;
     }
@@ -185,6 +204,50 @@
     if (st === "wrap_up") setWrapUp(m.wrap_up_left_s);  // (else setState has ended it)
   }
 
+  // The ring alert (off unless the agent ticks it; kept in this browser): a short tone,
+  // and a browser notification when the tab is hidden. `data-rang` counts the alerts.
+  const ringBox = $("ring-alert");
+  ringBox.checked = localStorage.getItem("hotline.ring") === "1";
+  ringBox.addEventListener("change", () => {
+    localStorage.setItem("hotline.ring", ringBox.checked ? "1" : "0");
+    if (ringBox.checked && window.Notification && Notification.permission === "default") Notification.requestPermission();
+  });
+  function ring(p) {
+    if (!ringBox.checked) return;
+    root.dataset.rang = String(Number(root.dataset.rang || 0) + 1);
+    try {
+      const ctx = new (window.AudioContext || window.webkitAudioContext)(), o = ctx.createOscillator(), g = ctx.createGain();
+      o.frequency.value = 880; g.gain.value = 0.1; o.connect(g); g.connect(ctx.destination);
+      o.start(); o.stop(ctx.currentTime + 0.4);
+    } catch (e) { /* no audio: the notification and the page still show it */ }
+    if (document.hidden && window.Notification && Notification.permission === "granted") {
+      new Notification("Call from " + (p.caller_name || p.caller || "unknown"), { body: p.queue || "", tag: "hotline-ring" });
+    }
+  }
+
+  // My day: the agent's queues now, today's numbers, open call-backs and calls (the
+  // /today API), every 20 s and after each call or state change.
+  let dayTimer = null;
+  async function refreshDay() {
+    clearTimeout(dayTimer);
+    dayTimer = setTimeout(refreshDay, 20000);
+    const r = await H.api("GET", "/api/v1/agents/" + encodeURIComponent(agent) + "/today");
+    if (!r.ok) return;
+    const d = r.data, me = d.me;
+    $("my-handled").textContent = String(me.handled ?? 0);
+    $("my-aht").textContent = H.secs(me.aht);
+    $("my-paused").textContent = H.dur(me.paused_s || 0);
+    $("my-logged-in").textContent = H.dur(me.logged_in_s || 0);
+    $("queue-stats").querySelector("tbody").replaceChildren(...d.queues.map((q) => H.el("tr", { "data-queue": q.name },
+      H.el("td", {}, q.name), H.el("td", { class: "waiting" }, String(q.waiting)), H.el("td", {}, H.dur(q.longest_wait)))));
+    $("my-callbacks").replaceChildren(...(d.callbacks.length ? d.callbacks.map((c) => H.el("li", {}, H.when(c.due_at) + " · " + c.number + " · " + c.state))
+      : [H.el("li", { class: "muted" }, "none open")]));
+    $("my-calls").querySelector("tbody").replaceChildren(...d.calls.map((c) => H.el("tr", { "data-call": c.id },
+      H.el("td", {}, H.when(c.started_at)), H.el("td", {}, c.queue), H.el("td", {}, c.caller), H.el("td", {}, c.disposition))));
+    $("my-day-updated").textContent = "· " + new Date().toLocaleTimeString();
+  }
+  refreshDay();
+
   H.socket("/agent/ws?agent=" + encodeURIComponent(agent), (m) => {
     if (m.type === "hello") showView(m);
     else if (m.type === "screen_pop") showPop(m);
@@ -194,7 +257,13 @@
     }
   }, (up) => { $("conn").textContent = up ? "live" : "reconnecting…"; $("conn").className = "conn " + (up ? "muted" : "down"); });
 
-  function reply(ok, text) { const r = $("reply"); r.textContent = text; r.className = ok ? "notice" : "error"; }
+  // The status line: a notice fades after 10 s, an error after 30 s (or at the next call).
+  let replyTimer = null;
+  function reply(ok, text) {
+    const r = $("reply"); r.textContent = text; r.className = text ? (ok ? "notice" : "error") : "muted";
+    clearTimeout(replyTimer);
+    if (text) replyTimer = setTimeout(() => { r.textContent = ""; r.className = "muted"; }, ok ? 10000 : 30000);
+  }
 
   async function send(action, extra = {}) {
     reply(true, action.replace("_", " ") + "…");
@@ -218,6 +287,7 @@
     }
     if (fields.includes("target")) { extra.target = $("transfer-target").value; extra.target_kind = $("transfer-kind").value; }
     const forCall = call;
+    if (action === "preview_skip" && call) call.skipping = true;
     send(action, extra).then((res) => {
       if (!res.ok || !(action in AFTER) || call !== forCall) return;
       if (AFTER[action] === "") { clearCall(); return; }
