@@ -144,7 +144,13 @@ DOCUMENT: dict[str, Any] = {
                     "problems": {
                         "type": "array",
                         "description": "one line per problem naming the field, or (routing rules) where in the text",
-                        "items": {"anyOf": [{"type": "string"}, {"$ref": "#/components/schemas/RuleProblem"}]},
+                        "items": {
+                            "anyOf": [
+                                {"type": "string"},
+                                {"$ref": "#/components/schemas/RuleProblem"},
+                                {"$ref": "#/components/schemas/FlowProblem"},
+                            ]
+                        },
                     },
                 },
             },
@@ -158,6 +164,12 @@ DOCUMENT: dict[str, Any] = {
                     "reason": {"type": "string"},
                     "message": {"type": "string"},
                 },
+            },
+            "FlowProblem": {
+                "type": "object",
+                "description": "a problem in an IVR flow's text (line: None when it is not at one line)",
+                "required": ["line", "message"],
+                "properties": {"line": {"type": ["integer", "null"]}, "message": {"type": "string"}},
             },
             "SettingsUpdate": {
                 "type": "object",

@@ -13,6 +13,7 @@ the file is an audit entry (`recording.play`). The retention job runs here too
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -33,7 +34,7 @@ async def _allowed(request: web.Request, call_id: str) -> Recording:
         rec = await request.app[STORE].get_recording(call_id)
     except NotFound:
         raise web.HTTPNotFound(
-            text=f'{{"error": "call_id: no recording of call {call_id!r}"}}', content_type="application/json"
+            text=json.dumps({"error": f"call_id: no recording of call {call_id!r}"}), content_type="application/json"
         ) from None
     if me.role == "admin":
         return rec
