@@ -23,7 +23,6 @@ What is restored is what the log says happened, not the restart's view of it:
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -43,6 +42,7 @@ from events import (
     CallTransferred,
     Event,
 )
+from reports.web_live import day_start  # the wallboard's day
 
 if TYPE_CHECKING:
     from cti.live import LiveCenter
@@ -55,12 +55,6 @@ log = structlog.get_logger()
 CALL_EVENTS = tuple(cls for name, cls in EVENT_TYPES.items() if name.startswith("Call") and cls is not CallEnded)
 # Calls another part restores itself (cti/live_callbacks.py, cti/live_outbound.py).
 OWN_RECOVERY = ("callback", "preview")
-
-
-def day_start(now: float) -> float:
-    """Local midnight of `now` (the server's time zone: the wallboard's day)."""
-    lt = time.localtime(now)
-    return time.mktime((lt.tm_year, lt.tm_mon, lt.tm_mday, 0, 0, 0, 0, 0, -1))
 
 
 def open_waiting(history: Iterable[Event]) -> dict[str, tuple[float, CallQueued]]:
