@@ -164,6 +164,8 @@ class PbxConfig(Section):
     # alone for this long, then to its queue (0: to the queue at once, unless the routing
     # rules have a preferred_agent target).
     callback_agent_s: float = Field(120.0, ge=0, allow_inf_nan=False)
+    # Originate variables for each call-back's dial (e.g. an account code for the CDRs).
+    callback_variables: dict[str, str] = Field(default_factory=dict)
     # An agent command sent while the live loop is down (kept by the web, cti/live_commands.py)
     # is applied when the loop is back if it waited at most this long; an older one is
     # refused ("expired": the agent sends it again, knowing what happened since).

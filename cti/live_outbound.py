@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -51,6 +51,7 @@ class AgentDials:
         self._originates: dict[str, str] = {}  # originate id -> call-back or preview call id
         self._previews: dict[str, PreviewDial] = {}  # preview call id -> how to dial it, until dialled
         self._dialled_previews: set[str] = set()  # preview calls dialled, until the originate's result
+        self._kept: set[str] = set()  # previews of before a restart, until their dialer shows them again
 
     def alias(self, call_id: str) -> str:
         """The call id the center knows a PBX call by (a call-back's or preview's own)."""
@@ -58,6 +59,15 @@ class AgentDials:
 
     def owns(self, event: OriginateResulted) -> bool:
         return event.originate_id in self._originates
+
+    def keep_previews(self, call_ids: Iterable[str]) -> None:
+        """Previews shown before a restart that their dialer shows again: not calls
+        that ended while the server was down (cti/live_recovery.py)."""
+        self._kept.update(call_ids)
+
+    def keeps(self, call_id: str) -> bool:
+        """Is this an undialled preview (of now, or of before a restart)?"""
+        return call_id in self._previews or call_id in self._kept
 
     def pbx_call_of(self, call_id: str) -> str:
         """The PBX's id of a call-back's or preview's call (else `call_id` itself)."""
@@ -167,6 +177,7 @@ class AgentDials:
         state = self.center.call(event.call_id)
         state.caller, state.direction = number, "outbound"
         self._previews[event.call_id] = dial
+        self._kept.discard(event.call_id)
         await self.center.on_event(replace(event, attributes={**event.attributes, "preview": True}))
 
     async def preview_command(self, agent_id: str, c: contract.PreviewDial | contract.PreviewSkip, now: float) -> None:

@@ -230,7 +230,10 @@ class Recovery:
                 continue
             if c.callbacks.owns(call_id):
                 continue  # a call-back promise still kept: its row says what becomes of it (cti/live_callbacks.py)
-            if not state.answered and ("CallAbandoned", "") not in state.logged and state.logged:
+            if c.dials.keeps(call_id):
+                continue  # a preview shown again by its dialer (dialer/live.py): never dialled, nothing ended
+            outbound = state.attributes.get("preview") or state.attributes.get("callback")
+            if not state.answered and not outbound and ("CallAbandoned", "") not in state.logged and state.logged:
                 c.submit(CallAbandoned(at=now, call_id=call_id, queue=state.queue))
             c.submit(CallEnded(at=now, call_id=call_id, cause=0, cause_text="ended while Hotline was down"))
             ended += 1

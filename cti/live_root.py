@@ -389,6 +389,7 @@ async def build_live(
         clock=clock,
         time_scale=time_scale,
         callback_dial=pbx.callback_dial,
+        callback_variables=pbx.callback_variables,
         callbacks=store,
         callback_attempts=pbx.callback_attempts,
         callback_retry_s=pbx.callback_retry_s,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
@@ -555,12 +555,13 @@ class CampaignBook:
         self._schedule(state, at, callback=state.callback)
         return state
 
-    def restore(self, states: Iterable[LeadState], now: float) -> list[str]:
+    def restore(self, states: Iterable[LeadState], now: float, previews: Collection[str] = ()) -> list[str]:
         """Leads with the state the store kept for them (first wins on duplicate ids;
         returns the ids skipped). A pending lead waits for its next try; a lead that was
         being dialled when the dialer stopped lost its result: it counts as a `failed`
         attempt decided now (its retry is never earlier than that outcome's would
-        have been); a connected one waits for its disposition."""
+        have been), unless it is one of `previews` (shown to an agent, never dialled:
+        it stays selected, to be shown again); a connected one waits for its disposition."""
         skipped = []
         for state in states:
             lead_id = state.lead.lead_id
@@ -570,6 +571,8 @@ class CampaignBook:
             self.states[lead_id] = state
             if state.status == LeadStatus.PENDING:
                 self._schedule(state, state.next_at, callback=state.callback)
+            elif state.status == LeadStatus.DIALING and lead_id in previews:
+                state.history.append((now, "preview_restored"))
             elif state.status == LeadStatus.DIALING:
                 state.history.append((now, "result_lost"))
                 self.record_outcome(lead_id, "failed", now)

@@ -6,6 +6,7 @@ state (write-then-dial) and rebuilds its `CampaignBook` from the records at star
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from dialer.campaign import LeadState, LeadStatus
@@ -39,8 +40,17 @@ def lead_of(record: LeadRecord) -> Lead:
     )
 
 
-def record_of(campaign: str, state: LeadState, now: float, call_id: str = "") -> LeadRecord:
-    """The row for `state` (`call_id`: the connected call awaiting its disposition)."""
+PREVIEW = "preview"  # a stored status only: the book has the lead `dialing` (selected, not dialled)
+
+
+def record_of(
+    campaign: str, state: LeadState, now: float, call_id: str = "", preview: tuple[str, str] | None = None
+) -> LeadRecord:
+    """The row for `state` (`call_id`: the connected call awaiting its disposition;
+    `preview`: (its call id, the agent it is offered to or "") of a lead shown to an
+    agent and not dialled yet, kept as status `preview`)."""
+    if preview is not None and state.status == LeadStatus.DIALING:
+        return replace(record_of(campaign, state, now), status=PREVIEW, call_id=preview[0], offered_to=preview[1])
     return LeadRecord(
         campaign=campaign,
         lead_id=state.lead.lead_id,
@@ -62,7 +72,7 @@ def state_of(record: LeadRecord) -> LeadState:
     """The lead's state as stored (a status this version does not know reads as done:
     never dialled by mistake)."""
     try:
-        status = LeadStatus(record.status)
+        status = LeadStatus.DIALING if record.status == PREVIEW else LeadStatus(record.status)
     except ValueError:
         status = LeadStatus.DONE
     return LeadState(

@@ -77,7 +77,7 @@ from dialer.campaign import (
     _key_path,
 )
 from dialer.dnc import DoNotCall
-from dialer.durable import disposition_dnc, record_of, state_of
+from dialer.durable import PREVIEW, disposition_dnc, record_of, state_of
 from dialer.leads import Lead, LeadImport, load_leads_csv
 from dialer.outcomes import outcome_from_amd, outcome_from_originate
 from dialer.pacing import Pacer, PacingSnapshot
@@ -209,17 +209,21 @@ class OpenedBook:
     connected: dict[str, str]  # call id -> lead id: connected calls awaiting their disposition
     restored: int  # leads whose state came from the store
     added: int  # leads of the CSV the store did not know
+    # preview call id -> (lead id, the agent it was offered to or ""): shown, not dialled
+    previews: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 async def open_book(campaign: LiveCampaign, state: DialerState, now: float, dnc: DoNotCall | None = None) -> OpenedBook:
     """The campaign's lead book as the store keeps it: each stored lead with its
     attempts, next try, status and disposition; the leads of the CSV the store does not
     know are added (and written) as new. A lead that was being dialled when the dialer
-    stopped counts as a failed attempt now (`CampaignBook.restore`), written too."""
+    stopped counts as a failed attempt now (`CampaignBook.restore`), written too; a
+    lead shown to an agent in preview and not dialled is kept, to be shown again."""
     imported, report = _read_leads(campaign)
     book = CampaignBook(campaign.config, dnc)
     records = await state.lead_states(campaign.id)
-    book.restore((state_of(r) for r in records), now)
+    previews = {r.call_id: (r.lead_id, r.offered_to) for r in records if r.status == PREVIEW and r.call_id}
+    book.restore((state_of(r) for r in records), now, previews={lead for lead, _ in previews.values()})
     new = [lead for lead in imported.leads if lead.lead_id not in book.states]
     book.add_leads(new, now)
     if new:
@@ -228,7 +232,7 @@ async def open_book(campaign: LiveCampaign, state: DialerState, now: float, dnc:
     if lost:
         await state.put_lead_states(record_of(campaign.id, book.state(i), now) for i in lost)
     connected = {r.call_id: r.lead_id for r in records if r.status == LeadStatus.CONNECTED.value and r.call_id}
-    return OpenedBook(book, report, connected, len(records), len(new))
+    return OpenedBook(book, report, connected, len(records), len(new), previews)
 
 
 def lead_customer_id(campaign: str, lead_id: str) -> str:
@@ -267,6 +271,7 @@ class _Attempt:
     state: str = "ringing"  # ringing | amd | queued | connected | dropped | machine | done
     talk_at: float | None = None  # first bridged with the agent
     preview: bool = False  # preview mode: `preview` (queued) -> `previewing` (offered) -> ringing...
+    offered_to: str = ""  # preview: the agent it is offered to (kept in the lead's row)
 
 
 @dataclass(slots=True)
@@ -303,11 +308,14 @@ class DialerRunner:
         lead_states: DialerState | None = None,
         dnc_lists: DoNotCallList | None = None,
         connected: Mapping[str, str] | None = None,
+        previews: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
         """`lead_states`: where each lead's state is written before the dialer acts on it;
         `dnc_lists`: the durable do-not-call lists checked before every dial (None: only
         the book's own); `connected`: call id -> lead id of calls connected before a
-        restart, whose dispositions are still to come (`open_book`)."""
+        restart, whose dispositions are still to come; `previews`: call id -> (lead id,
+        agent) of leads shown in preview before a restart, not dialled (`open_book`):
+        shown again, to that agent first, when `run()` starts."""
         self.center = center
         self.campaign = campaign
         self.book = book
@@ -324,6 +332,8 @@ class DialerRunner:
         self._by_originate: dict[str, _Attempt] = {}
         self._by_call: dict[str, _Attempt] = {}
         self._connected_leads: dict[str, str] = dict(connected or {})  # call id -> lead id, until the disposition
+        self._restored_previews = {k: v for k, v in (previews or {}).items() if v[0] in book.states}
+        center.dials.keep_previews(self._restored_previews)  # restart recovery must not end them
         self.lead_states = lead_states
         self.dnc_lists = dnc_lists
         self._unsaved: set[str] = set()  # lead ids whose state is not written yet
@@ -367,6 +377,10 @@ class DialerRunner:
         """Pacing ticks until cancelled (owned by the server's cleanup context)."""
         self.running = True
         try:
+            if self._restored_previews:
+                shown: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self.center.submit(InLoop(functools.partial(self._show_again, shown)))
+                await shown
             while True:
                 if (self._unsaved or self._unsaved_dnc) and not self._store_down():
                     try:  # rows a failed write left behind, written here and not in the consumer
@@ -385,6 +399,19 @@ class DialerRunner:
                 task.cancel()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _show_again(self, done: asyncio.Future[None]) -> None:
+        """(inside the consumer, at start) The previews shown before a restart, again
+        with the same call ids, each to the agent who had it first."""
+        try:
+            now = self.clock()
+            restored, self._restored_previews = self._restored_previews, {}
+            for call_id, (lead_id, agent_id) in restored.items():
+                await self._queue_preview(self.book.state(lead_id).lead, now, call_id=call_id, offered_to=agent_id)
+            log.info("dialer_previews_restored", campaign=self.campaign.id, previews=len(restored))
+        finally:
+            if not done.done():
+                done.set_result(None)
 
     async def _tick_then(self, done: asyncio.Future[None]) -> None:
         try:
@@ -491,12 +518,17 @@ class DialerRunner:
             await self._queue_preview(lead, now)
         return len(leads)
 
-    async def _queue_preview(self, lead: Lead, now: float) -> None:
+    async def _queue_preview(self, lead: Lead, now: float, call_id: str = "", offered_to: str = "") -> None:
+        """Show `lead` to the next agent: kept in its row as a preview (no attempt is
+        lost to a restart before the agent dials); `call_id` and `offered_to`: a preview
+        shown before a restart, again to the same agent first (as a promised call-back)."""
         live, config = self.campaign.live, self.campaign.config
         number = lead.phone.lstrip("+")
         attempt = _Attempt(uuid.uuid4().hex, lead, number, now, state="preview", preview=True)
-        attempt.call_id = f"pv-{attempt.originate_id[:20]}"
+        attempt.call_id = call_id or f"pv-{attempt.originate_id[:20]}"
+        attempt.offered_to = offered_to
         self._by_call[attempt.call_id] = attempt
+        await self._save(lead.lead_id)
         variables = self._variables(lead)
         dial = PreviewDial(
             endpoint=live.dial_pattern.format(number=number),
@@ -507,7 +539,11 @@ class DialerRunner:
             on_dial=functools.partial(self._preview_dialled, attempt),
             on_skip=functools.partial(self._preview_skipped, attempt),
         )
-        await self.center.dials.queue_preview(self._queued(attempt, now), lead.phone, dial)
+        queued = self._queued(attempt, now)
+        if offered_to:
+            promise = {"preferred_agent": offered_to, "preferred_agent_s": self.center.callbacks.agent_s}
+            queued = replace(queued, attributes={**queued.attributes, **promise})
+        await self.center.dials.queue_preview(queued, lead.phone, dial)
 
     def _variables(self, lead: Lead) -> dict[str, str]:
         """The originate's channel variables: the dialplan reads the campaign and lead,
@@ -546,6 +582,10 @@ class DialerRunner:
                 raise DialVetoed("the number is on a do-not-call list")
         attempt.state, attempt.placed_at = "ringing", now
         self._by_call.pop(attempt.call_id, None)
+        if not await self._save(attempt.lead.lead_id):  # no longer a preview in its row before the dial
+            attempt.state = "previewing"
+            self._by_call[attempt.call_id] = attempt
+            raise CommandRefused("the lead's state cannot be written now; try again")
         self._by_originate[attempt.originate_id] = attempt
         self.stats.dials += 1
         await self.center.record(
@@ -631,8 +671,9 @@ class DialerRunner:
             attempt = self._by_call.get(event.call_id)
             if attempt is not None and attempt.state == "queued":
                 await self._connected(attempt, event.at)
-            elif attempt is not None and attempt.state == "preview":
-                attempt.state, attempt.offered_at = "previewing", event.at
+            elif attempt is not None and attempt.state in ("preview", "previewing"):
+                attempt.state, attempt.offered_at, attempt.offered_to = "previewing", event.at, event.agent_id
+                await self._save(attempt.lead.lead_id)  # the agent it is promised to after a restart
         elif isinstance(event, (AgentStateChanged, AgentLoggedIn, AgentLoggedOut)):
             self._agent_changed(event)
         elif isinstance(event, CallQueued):
@@ -954,7 +995,15 @@ class DialerRunner:
             entries = list(self._unsaved_dnc)
             now = self.clock()
             calls = {lead: call for call, lead in self._connected_leads.items()}
-            records = [record_of(self.campaign.id, self.book.state(i), now, calls.get(i, "")) for i in sorted(ids)]
+            previews = {
+                a.lead.lead_id: (a.call_id, a.offered_to)
+                for a in self._by_call.values()
+                if a.state in ("preview", "previewing")
+            }
+            records = [
+                record_of(self.campaign.id, self.book.state(i), now, calls.get(i, ""), previews.get(i))
+                for i in sorted(ids)
+            ]
             if entries and self.dnc_lists is not None:
                 await self._store_call(self.dnc_lists.add_dnc(entries))
             del self._unsaved_dnc[: len(entries)]
@@ -1079,6 +1128,7 @@ async def start_dialers(
             lead_states=store,
             dnc_lists=store,
             connected=opened.connected,
+            previews=opened.previews,
         )
         await runner.prepare()
         client.subscribe("UserEvent", runner.on_ami_message)

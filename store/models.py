@@ -250,16 +250,19 @@ class LeadRecord:
     campaign: str
     lead_id: str
     phone: str  # E.164
-    status: str = "pending"  # pending | dialing | connected | done | exhausted | blocked | no_window
+    # pending | dialing | preview (shown to `offered_to`, not dialled) | connected | done |
+    # exhausted | blocked | no_window
+    status: str = "pending"
     attempts: int = 0
     cycle: int = 0
     next_at: float = 0.0  # pending: not dialled before; dialing: when it was selected
     last_outcome: str = ""
     disposition: str = ""  # the agent's last one
     callback: bool = False  # a call-back the customer agreed to (dialled first when due)
-    call_id: str = ""  # connected: the call whose disposition is awaited
+    call_id: str = ""  # connected: the call whose disposition is awaited; preview: the preview's call
     details: dict[str, Any] = field(default_factory=dict)
     updated_at: float = 0.0
+    offered_to: str = ""  # preview: the agent it was offered to ("" while it waits for one)
 
 
 @dataclass(frozen=True, slots=True)

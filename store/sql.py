@@ -80,16 +80,17 @@ _USER_COLUMNS = "login, display_name, role, password_hash, team, skills, languag
 
 _LEAD_COLUMNS = (
     "campaign, lead_id, phone, status, attempts, cycle, next_at, last_outcome, disposition, callback, call_id,"
-    " details, updated_at"
+    " details, updated_at, offered_to"
 )
 _LEAD_INSERT = (
     f"INSERT INTO dialer_leads ({_LEAD_COLUMNS})"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (campaign, lead_id)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (campaign, lead_id)"
 )
 _LEAD_UPSERT = f"""{_LEAD_INSERT} DO UPDATE SET phone = excluded.phone,
     status = excluded.status, attempts = excluded.attempts, cycle = excluded.cycle, next_at = excluded.next_at,
     last_outcome = excluded.last_outcome, disposition = excluded.disposition, callback = excluded.callback,
-    call_id = excluded.call_id, details = excluded.details, updated_at = excluded.updated_at
+    call_id = excluded.call_id, details = excluded.details, updated_at = excluded.updated_at,
+    offered_to = excluded.offered_to
 """
 _DNC_COLUMNS = "campaign, number, source, added_at, added_by"
 DNC_CHUNK = 500  # numbers per dnc_blocked query (bound parameters)
@@ -1095,6 +1096,7 @@ def _lead_row(r: LeadRecord) -> tuple[Any, ...]:
         r.call_id,
         json.dumps(dict(r.details)),
         float(r.updated_at),
+        r.offered_to,
     )
 
 
@@ -1113,6 +1115,7 @@ def _lead(row: Mapping[str, Any]) -> LeadRecord:
         call_id=row["call_id"],
         details=_json(row["details"]),
         updated_at=float(row["updated_at"]),
+        offered_to=row["offered_to"],
     )
 
 

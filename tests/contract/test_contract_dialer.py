@@ -75,6 +75,9 @@ async def test_every_field_of_a_lead_state_round_trips(store: DialerPorts) -> No
     await store.put_lead_states([replace(record, status="done", callback=False, call_id="")])
     again = await store.get_lead_state("spring", "L7")
     assert (again.status, again.callback, again.call_id, again.attempts) == ("done", False, "", 3)
+    shown = replace(record, status="preview", call_id="pv-0123", offered_to="olga", callback=False)
+    await store.put_lead_states([shown])  # a preview shown to olga, not dialled
+    assert await store.get_lead_state("spring", "L7") == shown
     with pytest.raises(NotFound):
         await store.get_lead_state("spring", "L8")
     with pytest.raises(NotFound):

@@ -207,3 +207,53 @@ async def test_a_do_not_call_said_to_an_agent_is_kept_through_a_kill(tmp_path: P
             assert [(e.number, e.source, e.added_by) for e in entries] == [(phone, f"disposition:{call_id}", "ada")]
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("how", ["stop", "kill"])
+async def test_a_preview_shown_before_a_restart_is_shown_again_to_the_same_agent(tmp_path: Path, how: str) -> None:
+    """A preview is a promise to the agent reading it: after a restart the same lead
+    (the same call) is offered to that agent first, no attempt is lost, nothing is
+    counted abandoned or ended, and the lead is dialled once, when the agent dials."""
+    phone = "+12127360001"
+    leads = tmp_path / "preview.csv"
+    leads.write_text(f"lead_id,phone,time_zone\nP1,{phone},UTC\n")
+    section = {"look": campaign(leads, skill="outbound", mode="preview", demo_behaviour={"answer": 1.0})}
+    store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/preview.sqlite3"))
+    await store.migrate()
+    try:
+        rig_ = live_rig(store, AGENTS, speed=10.0, routing=ROUTING, campaigns=section)
+        async with rig_ as rig, watched(rig) as dials:
+            first = runner(rig, "look")
+            await rig.command("ada", "available")
+            await rig.wait_for(lambda: any(a.state == "previewing" for a in first._by_call.values()), timeout=20)
+            [call_id] = list(first._by_call)
+            await rig.wait_for(lambda: rig.center.router.agent_state("ada") == "reserved")
+            await rig.wait_for(lambda: first._unsaved == set())
+            row = (await rows(store, "look"))["P1"]
+            assert (row.status, row.call_id, row.offered_to, row.attempts) == ("preview", call_id, "ada", 1)
+
+            await stop(rig, how)
+            await start(rig, ("bea",))  # another agent of the campaign is free first
+            second = runner(rig, "look")
+            await rig.wait_for(lambda: call_id in second._by_call, timeout=20)
+            await rig.center.wait_idle()
+            assert rig.center.router.agent_state("bea") == "available"  # not hers: promised to ada
+            assert second.book.state("P1").attempts == 1  # no attempt lost to the restart
+            await rig.command("ada", "available")
+            await rig.wait_for(lambda: rig.center.router.agent_state("ada") == "reserved", timeout=20)
+            assert rig.center.router.call_info(call_id)["state"] == "offered"
+            assert dials.of(phone) == []  # shown twice, dialled never
+
+            await rig.command("ada", "preview_dial", call_id=call_id)
+            await rig.wait_for(lambda: second.book.state("P1").status.value in ("connected", "done"), timeout=20)
+            await rig.center.wait_idle()
+            await rig.wait_for(lambda: rig.eventlog.backlog == 0)
+            assert len(dials.of(phone)) == 1
+            assert second.book.state("P1").attempts == 1
+            stored = [s.event for s in await store.events_between(0, 1e12)]
+            assert not [e for e in stored if isinstance(e, CallEnded) and e.call_id == call_id]
+            assert not [e for e in stored if type(e).__name__ == "CallAbandoned" and e.call_id == call_id]
+            offers = [e.agent_id for e in stored if type(e).__name__ == "CallOffered" and e.call_id == call_id]
+            assert set(offers) == {"ada"}, offers
+    finally:
+        await store.close()
