@@ -161,6 +161,28 @@ async def _faults(
             counts["restarts"] += 1
 
 
+def _odd_sequences(events: list[Any], most: int = 3) -> dict[str, list[str]]:
+    """Calls whose log an abandon count may read otherwise than the log's count: an
+    abandon not after a queueing, a transfer before it, or times that go backwards."""
+    seqs: dict[str, list[Any]] = {}
+    for e in events:
+        call_id = getattr(e, "call_id", "")
+        if call_id and type(e).__name__.startswith("Call"):
+            seqs.setdefault(call_id, []).append(e)
+    odd: dict[str, list[str]] = {}
+    for call_id, seq in seqs.items():
+        kinds = [type(e).__name__ for e in seq]
+        if "CallAbandoned" not in kinds:
+            continue
+        first = kinds.index("CallAbandoned")
+        backwards = any(b.at < a.at for a, b in itertools.pairwise(seq))
+        if "CallQueued" not in kinds[:first] or "CallTransferred" in kinds[:first] or backwards:
+            odd[call_id] = [f"{k}@{e.at:.3f}" for k, e in zip(kinds, seq, strict=True)]
+        if len(odd) >= most:
+            break
+    return odd
+
+
 def agents_on_two_calls(events: list[Any], slack_s: float = 0.5) -> dict[str, list[str]]:
     """Agents connected to a call while still connected to another (each agent takes
     one call at a time): agent -> ["<call> during <call>", ...]. `slack_s` allows for
@@ -311,7 +333,11 @@ async def run_load(store: SqlStore, spec: LoadSpec, outage: TcpOutage | None = N
     for name in ("answered", "abandoned"):
         want = ledger["connected" if name == "answered" else "abandoned"]
         if not (log_view[name] == kpi.get(name) == want):
-            problems.append(f"{name}: ledger {want}, event log {log_view[name]}, KPI {kpi.get(name)}")
+            odd = _odd_sequences(events)
+            problems.append(
+                f"{name}: ledger {want}, event log {log_view[name]}, KPI {kpi.get(name)}"
+                + (f" (calls whose events read otherwise: {odd})" if odd else "")
+            )
     if kpi.get("offered") != ledger["created"]:
         problems.append(f"offered: ledger {ledger['created']}, KPI {kpi.get('offered')}")
     if stuck:
