@@ -6,7 +6,9 @@ STAMP := $(VENV)/.installed-stamp
 NATIVE_STAMP := $(VENV)/.native-stamp
 SERVICES_ENV := var/services.env
 LOCK := requirements.lock
-PYTEST_ARGS ?=
+# two workers: the suite mostly waits on sockets and subprocesses (tests/conftest.py groups
+# the load-and-kill tests on one of them)
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 .PHONY: demo test bench services browser venv native clean soak lock lint
 

@@ -84,3 +84,22 @@ def redis_url() -> str:
 def redis_namespace() -> str:
     """Each test gets its own key/channel namespace on the shared Redis."""
     return f"hotline-test-{uuid.uuid4().hex[:12]}"
+
+
+# `make test` runs the suite on two workers (pytest-xdist, --dist loadgroup). The tests
+# that put a load on a live server and then kill it or cut its links measure what a
+# fault costs; two of them at once on a two-core machine measure the machine instead.
+# They share one worker, one after the other, while the other worker runs the rest.
+LIVE_LOAD_MODULES = (
+    "tests/live/test_live_faults.py",
+    "tests/live/test_callbacks_sigkill.py",
+    "tests/live/test_live_sigkill.py",
+    "tests/live/test_live_leader.py",
+    "tests/dialer/test_dialer_sigkill.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.split("::", 1)[0] in LIVE_LOAD_MODULES:
+            item.add_marker(pytest.mark.xdist_group("live-load"))
