@@ -53,8 +53,8 @@ class StandingLines:
         """Where a caller goes to reach the agent: into the agent's conference while
         its standing line is up (no ring), else agent-connect (dial the phone)."""
         if self.on_line(endpoint.agent_id):
-            return Target(JOIN_CONTEXT, endpoint.connect_exten, 1)
-        return Target(self.center.agent_connect_context, endpoint.connect_exten, 1)
+            return Target(JOIN_CONTEXT, endpoint.connect_exten, 1, endpoint.pbx)
+        return Target(self.center.agent_connect_context, endpoint.connect_exten, 1, endpoint.pbx)
 
     # ---------------------------------------------------------------- what the PBX reports
 

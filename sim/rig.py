@@ -93,10 +93,11 @@ class Rig:
         await asyncio.wait_for(poll(), timeout)
 
     async def caller(
-        self, name: str, number: str, patience_s: float = 60, talk_s: float = 2, exten: str = "1000"
+        self, name: str, number: str, patience_s: float = 60, talk_s: float = 2, exten: str = "1000", on: str = ""
     ) -> str:
+        """A caller dials `exten` (on the PBX scoped by `on`, e.g. "b:": sim/rig_pbxs.py)."""
         queued = await self.pbx.originate(
-            f"Local/{exten}@inbound",
+            f"{on}Local/{exten}@inbound",
             context="caller-phone",
             exten="wait",
             caller_id=f'"{name}" <{number}>',

@@ -44,6 +44,7 @@ def _user_json(u: User) -> dict[str, Any]:
         "skills": dict(u.skills),
         "languages": list(u.languages),
         "phone_endpoint": u.phone_endpoint,
+        "pbx": u.pbx,
         "has_password": bool(u.password_hash),
         "disabled": u.disabled,
     }
@@ -57,7 +58,7 @@ def _user_changes(old: User | None, new: User) -> dict[str, Any]:
         return list(value) if isinstance(value, tuple) else value
 
     changes: dict[str, Any] = {}
-    for name in ("display_name", "role", "team", "skills", "languages", "phone_endpoint", "disabled"):
+    for name in ("display_name", "role", "team", "skills", "languages", "phone_endpoint", "pbx", "disabled"):
         before, after = (getattr(old, name) if old else None), getattr(new, name)
         if before != after:
             changes[name] = [plain(before), plain(after)]
@@ -167,7 +168,7 @@ async def agent_put(request: web.Request) -> web.Response:
         problems.append("password: at least 8 characters")
     if old is None and not body.get("display_name"):
         problems.append("display_name: required for a new user")
-    for name in ("display_name", "team", "phone_endpoint"):
+    for name in ("display_name", "team", "phone_endpoint", "pbx"):
         if name in body and not isinstance(body[name], str):
             problems.append(f"{name}: must be a string")
     disabled = body.get("disabled", old.disabled if old else False)
@@ -184,6 +185,7 @@ async def agent_put(request: web.Request) -> web.Response:
         skills={k: int(v) for k, v in skills.items()},
         languages=tuple(languages),
         phone_endpoint=str(body.get("phone_endpoint", old.phone_endpoint if old else "")),
+        pbx=str(body.get("pbx", old.pbx if old else "")),
         disabled=bool(disabled),
     )
     await store.put_user(user)

@@ -1,0 +1,143 @@
+"""Several Asterisks, one router (issue 15, item 3): two emulators joined by a SIP
+trunk (sim/rig_pbxs.py), an agent on each, the same extension on both."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from config.schema import StoreConfig
+from cti.ami_codec import Message
+from cti.live_pbxs import pbxs_health
+from events import CallConnected, CallEnded, CallOffered, Event
+from sim.rig_pbxs import TwoPbxRig, two_pbx_rig
+from store import open_store
+from store.models import User
+
+# The same extension on both PBXs: their legs must not be taken for each other.
+AGENTS = [
+    User(login="anna", display_name="Anna", skills={"billing": 5}, phone_endpoint="Local/2001@agents", pbx="a"),
+    User(login="boris", display_name="Boris", skills={"billing": 5}, phone_endpoint="Local/2001@agents", pbx="b"),
+]
+
+
+@asynccontextmanager
+async def rig(tmp_path: Path, cross_pbx: str = "trunk") -> AsyncIterator[TwoPbxRig]:
+    store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/live.sqlite3"))
+    await store.migrate()
+    try:
+        async with two_pbx_rig(store, AGENTS, cross_pbx=cross_pbx) as h:
+            yield h
+    finally:
+        await store.close()
+
+
+async def stored(h: TwoPbxRig) -> list[Event]:
+    await h.center.wait_idle()
+    await h.wait_for(lambda: h.eventlog.backlog == 0)
+    return [s.event for s in await h.store.events_between(0, 1e12)]
+
+
+def asked(messages: list[Message], action: str) -> list[dict[str, str]]:
+    return [dict(m.headers) for m in messages if m.get("Action") == action]
+
+
+async def test_a_call_on_pbx_a_is_answered_by_an_agent_on_pbx_b_through_the_trunk(tmp_path: Path) -> None:
+    async with rig(tmp_path, cross_pbx="trunk") as h:
+        assert h.other is not None
+        await h.command("boris", "available")  # on PBX b; Anna (PBX a) stays logged out
+        await h.center.wait_idle()
+        await h.caller_on("a", "Carla", "5551234", talk_s=2)
+        await h.wait_for(lambda: h.center.stats.calls_answered == 1, timeout=15)
+        await h.wait_for(lambda: any(isinstance(e, CallEnded) for e in h.events), timeout=15)
+        events = await stored(h)
+        connected = [e for e in events if isinstance(e, CallConnected)]
+        assert [(e.agent_id, ":" in e.call_id) for e in connected] == [("boris", False)]  # a call of PBX a
+        # PBX a was asked to dial Boris through its trunk: the dial string, then the trunk context
+        setvar = asked(list(h.emulator.actions), "Setvar")
+        redirect = asked(list(h.emulator.actions), "Redirect")
+        assert [(s["Variable"], s["Value"]) for s in setvar] == [("HOTLINE_TRUNK_DIAL", "PJSIP/2001@b")]
+        assert [(r["Context"], r["Exten"], r["Priority"]) for r in redirect] == [("hotline-trunk", "2001", "1")]
+        assert setvar[0]["Channel"] == redirect[0]["Channel"]
+        # PBX b was asked nothing (besides its resync): the trunk brought the call
+        assert not asked(list(h.other.actions), "Redirect") and not asked(list(h.other.actions), "Originate")
+        # ...and its agent's phone rang and answered (b's own call, from the trunk)
+        rang = [c for c in h.other.ledger.calls.values() if any(n.startswith("Local/2001@agents") for n in c.channels)]
+        assert len(rang) == 1 and any(n.startswith("PJSIP/a-") for n in rang[0].channels)
+        # PBX b's half of the call is no call of Hotline's: one call offered, answered, ended
+        assert sum(isinstance(e, CallEnded) for e in events) == 1
+        assert [e.agent_id for e in events if isinstance(e, CallOffered)] == ["boris"]
+        row = await h.store.get_interaction(connected[0].call_id)
+        assert (row.agent_id, row.caller, row.outcome) == ("boris", "5551234", "answered")
+        await h.wait_for(lambda: h.center.router.agent_state("boris") in ("wrap_up", "available"))
+
+
+async def test_with_same_pbx_a_call_waits_for_an_agent_of_its_own_pbx(tmp_path: Path) -> None:
+    async with rig(tmp_path, cross_pbx="same_pbx") as h:
+        await h.command("boris", "available")
+        await h.center.wait_idle()
+        await h.caller_on("a", "Carla", "5551234", patience_s=60, talk_s=1)
+        await h.wait_for(lambda: bool(h.center.router.waiting_call_ids()), timeout=10)
+        await h.center.wait_idle()
+        assert h.center.stats.calls_answered == 0  # Boris is free, but on PBX b
+        assert h.center.router.agent_state("boris") == "available"
+        await h.command("anna", "available")
+        await h.wait_for(lambda: h.center.stats.calls_answered == 1, timeout=15)
+        events = await stored(h)
+        assert [e.agent_id for e in events if isinstance(e, CallOffered)] == ["anna"]
+        assert [e.agent_id for e in events if isinstance(e, CallConnected)] == ["anna"]
+        assert not asked(list(h.emulator.actions), "Setvar")  # no trunk
+        assert [r["Context"] for r in asked(list(h.emulator.actions), "Redirect")] == ["agent-connect"]
+
+
+async def test_identical_uniqueids_on_both_pbxs_are_two_calls(tmp_path: Path) -> None:
+    async with rig(tmp_path, cross_pbx="same_pbx") as h:
+        assert h.other is not None
+        await h.command("anna", "available")
+        await h.command("boris", "available")
+        await h.center.wait_idle()
+        await asyncio.gather(
+            h.caller_on("a", "Carla", "5551111", talk_s=2), h.caller_on("b", "Dmitri", "5552222", talk_s=2)
+        )
+        await h.wait_for(lambda: h.center.stats.calls_answered == 2, timeout=15)
+        await h.wait_for(lambda: sum(isinstance(e, CallEnded) for e in h.events) == 2, timeout=15)
+        # both emulators numbered their first call alike
+        assert set(h.emulator.ledger.calls) & set(h.other.ledger.calls)
+        events = await stored(h)
+        by_call = {e.call_id: e.agent_id for e in events if isinstance(e, CallConnected)}
+        (first, anna), (second, boris) = sorted(by_call.items())
+        assert (anna, boris) == ("anna", "boris") and second == f"b:{first}"
+        assert first in h.emulator.ledger.calls and first in h.other.ledger.calls
+        assert sum(isinstance(e, CallEnded) for e in events) == 2
+        rows = {c: (await h.store.get_interaction(c)) for c in (first, second)}
+        assert {c: (r.agent_id, r.caller) for c, r in rows.items()} == {
+            first: ("anna", "5551111"),
+            second: ("boris", "5552222"),
+        }
+
+
+async def test_one_pbx_link_cut_the_other_keeps_routing(tmp_path: Path) -> None:
+    async with rig(tmp_path, cross_pbx="same_pbx") as h:
+        assert h.outage is not None
+        second = h.live.pbx_links[1]
+        await h.command("anna", "available")
+        await h.center.wait_idle()
+        h.outage.cut()  # PBX b's AMI link is gone (and stays gone)
+        await h.wait_for(lambda: not second.client.connected, timeout=5)
+        health = pbxs_health(h.live.pbx_links)
+        assert health["status"] == "degraded"
+        assert [(p["name"], p["status"]) for p in health["pbxs"]] == [("a", "ok"), ("b", "down")]
+        await h.caller_on("a", "Carla", "5551234", talk_s=1)
+        await h.wait_for(lambda: h.center.stats.calls_answered == 1, timeout=15)
+        assert [e.agent_id for e in await stored(h) if isinstance(e, CallConnected)] == ["anna"]
+        # back: PBX b reconnects and resyncs on its own, and its calls are routed again
+        h.outage.restore()
+        await h.wait_for(lambda: second.client.connected and second.client.resyncs >= 2, timeout=10)
+        assert "status" not in pbxs_health(h.live.pbx_links)
+        await h.command("boris", "available")
+        await h.caller_on("b", "Dmitri", "5552222", talk_s=1)
+        await h.wait_for(lambda: h.center.stats.calls_answered == 2, timeout=15)
+        connected = [e for e in await stored(h) if isinstance(e, CallConnected)]
+        assert [(e.agent_id, e.call_id.startswith("b:")) for e in connected] == [("anna", False), ("boris", True)]
