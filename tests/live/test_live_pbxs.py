@@ -10,7 +10,11 @@ from pathlib import Path
 
 from config.schema import StoreConfig
 from cti.ami_codec import Message
-from cti.live_pbxs import pbxs_health
+from aiohttp import web
+
+from cti.live_app import AMI, EVENTLOG, LIVE, live_health
+from cti.live_pbxs import PBX_LINKS
+from sim.rig import DEFAULT_ROUTING
 from events import CallConnected, CallEnded, CallOffered, Event
 from sim.rig_pbxs import TwoPbxRig, two_pbx_rig
 from store import open_store
@@ -38,6 +42,13 @@ async def stored(h: TwoPbxRig) -> list[Event]:
     await h.center.wait_idle()
     await h.wait_for(lambda: h.eventlog.backlog == 0)
     return [s.event for s in await h.store.events_between(0, 1e12)]
+
+
+def healthz(h: TwoPbxRig) -> dict:
+    """/healthz's `pbx` part, as the server's live loop reports it."""
+    app = web.Application()
+    app[AMI], app[LIVE], app[EVENTLOG], app[PBX_LINKS] = h.client, h.center, h.eventlog, h.live.pbx_links
+    return live_health(app, h.config(DEFAULT_ROUTING))[0]
 
 
 def asked(messages: list[Message], action: str) -> list[dict[str, str]]:
@@ -126,7 +137,7 @@ async def test_one_pbx_link_cut_the_other_keeps_routing(tmp_path: Path) -> None:
         await h.center.wait_idle()
         h.outage.cut()  # PBX b's AMI link is gone (and stays gone)
         await h.wait_for(lambda: not second.client.connected, timeout=5)
-        health = pbxs_health(h.live.pbx_links)
+        health = healthz(h)
         assert health["status"] == "degraded"
         assert [(p["name"], p["status"]) for p in health["pbxs"]] == [("a", "ok"), ("b", "down")]
         await h.caller_on("a", "Carla", "5551234", talk_s=1)
@@ -135,9 +146,39 @@ async def test_one_pbx_link_cut_the_other_keeps_routing(tmp_path: Path) -> None:
         # back: PBX b reconnects and resyncs on its own, and its calls are routed again
         h.outage.restore()
         await h.wait_for(lambda: second.client.connected and second.client.resyncs >= 2, timeout=10)
-        assert "status" not in pbxs_health(h.live.pbx_links)
+        assert healthz(h)["status"] == "ok"
         await h.command("boris", "available")
         await h.caller_on("b", "Dmitri", "5552222", talk_s=1)
         await h.wait_for(lambda: h.center.stats.calls_answered == 2, timeout=15)
         connected = [e for e in await stored(h) if isinstance(e, CallConnected)]
         assert [(e.agent_id, e.call_id.startswith("b:")) for e in connected] == [("anna", False), ("boris", True)]
+
+
+async def test_restart_recovery_follows_each_pbx_on_its_own(tmp_path: Path) -> None:
+    """Killed while a call is up on each PBX: the one that ended meanwhile (on b) is
+    ended once at restart, under its own id; the one still up (on a) goes on."""
+    async with rig(tmp_path, cross_pbx="same_pbx") as h:
+        assert h.other is not None
+        await h.command("anna", "available")
+        await h.command("boris", "available")
+        await h.center.wait_idle()
+        await h.caller_on("a", "Carla", "5551111", talk_s=60)
+        await h.caller_on("b", "Dmitri", "5552222", talk_s=10)
+        await h.wait_for(lambda: h.center.stats.calls_answered == 2, timeout=15)
+        await h.wait_for(lambda: h.eventlog.backlog == 0)
+        other = h.other
+        assert [c.ended_at for c in other.ledger.calls.values()] == [None]  # up when Hotline dies
+        await h.kill_center()
+        await h.wait_for(lambda: all(c.ended_at is not None for c in other.ledger.calls.values()), timeout=10)
+        await h.start_center(AGENTS, DEFAULT_ROUTING)
+        events = await stored(h)
+        ended = [e.call_id for e in events if isinstance(e, CallEnded)]
+        connected = {e.agent_id: e.call_id for e in events if isinstance(e, CallConnected)}
+        assert connected["boris"].startswith("b:") and ended == [connected["boris"]]
+        # the call on a is followed: it ends live, once, later
+        assert h.center.calls.get(connected["anna"]) is not None
+        phone = next(c for c in h.emulator.pbx.channels.values() if c.name.startswith("Local/1000@inbound-"))
+        h.emulator.pbx.hangup(phone, 16)  # Carla hangs up
+        await h.wait_for(lambda: h.center.calls.get(connected["anna"]) is None, timeout=10)
+        ended = [e.call_id for e in await stored(h) if isinstance(e, CallEnded)]
+        assert sorted(ended) == sorted([connected["boris"], connected["anna"]])
