@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from config.schema import StoreConfig
-from cti.ami_codec import Message
 from aiohttp import web
 
+from config.schema import StoreConfig
+from cti.ami_codec import Message
 from cti.live_app import AMI, EVENTLOG, LIVE, live_health
 from cti.live_pbxs import PBX_LINKS
-from sim.rig import DEFAULT_ROUTING
 from events import CallConnected, CallEnded, CallOffered, Event
+from sim.rig import DEFAULT_ROUTING
 from sim.rig_pbxs import TwoPbxRig, two_pbx_rig
 from store import open_store
 from store.models import User
