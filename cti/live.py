@@ -350,6 +350,8 @@ class LiveCenter:
             dest_linkedid = message.get("DestLinkedid")
             call_id = self.dials.alias(dest_linkedid) if dest_linkedid else call_id
             agent = self.directory.agent_of_channel(dest)
+            if not agent and self.sites is not None:  # the trunk leg to another PBX's agent
+                agent = self.sites.trunk_agent(self, call_id, dest)
             if agent and call_id in self._calls:  # (not an agent's line being dialled: no call of ours)
                 self._calls[call_id].agent_channels[agent] = dest
         elif name in ("BridgeEnter", "BridgeLeave", "Hangup"):

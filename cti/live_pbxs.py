@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from cti.agi import AgiServer
     from cti.live import LiveCenter, PbxCalls
     from cti.live_items import InboxItem
+    from ivr.agi_driver import IvrService
+    from ivr.flow import IvrFlow
 
 log = structlog.get_logger()
 
@@ -61,6 +63,7 @@ class PbxLink:
     model: CallModel
     pbx: AmiPbx
     ivr: AgiServer | None = None
+    ivr_service: IvrService | None = None
 
     @property
     def name(self) -> str:
@@ -318,11 +321,20 @@ class OtherPbxs:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(
-        self, center: LiveCenter, start_ivr: Callable[[str, Callable[[InboxItem], None]], Any] | None
+        self,
+        center: LiveCenter,
+        start_ivr: Callable[[str, Callable[[InboxItem], None]], Any] | None,
+        services: IvrServices | None = None,
     ) -> None:
+        """Each link's IVR (on its own agi_bind; its service joins `services`), AMI link
+        and restart recovery."""
         for link in self.links:
             if start_ivr is not None:
-                link.ivr = await start_ivr(link.config.agi_bind, self._scoped_submit(link.name, center.submit))
+                link.ivr, link.ivr_service = await start_ivr(
+                    link.config.agi_bind, self._scoped_submit(link.name, center.submit)
+                )
+                if services is not None:
+                    services.services.append(link.ivr_service)
             await link.client.start()
             self.tasks.append(asyncio.create_task(self._recover(center, link), name=f"recovery-{link.name}"))
 
@@ -375,6 +387,22 @@ class OtherPbxs:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+class IvrServices:
+    """Every PBX's IVR service, as one: the admin's new flow version goes to all."""
+
+    def __init__(self, services: list[IvrService]) -> None:
+        self.services = services
+
+    @property
+    def flow(self) -> IvrFlow:
+        return self.services[0].flow
+
+    @flow.setter
+    def flow(self, flow: IvrFlow) -> None:
+        for service in self.services:
+            service.flow = flow
 
 
 def split_open_calls(names: PbxNames, open_calls: list[str]) -> tuple[list[str], dict[str, list[str]]]:

@@ -53,6 +53,7 @@ from cti.live_items import (
 )
 from cti.live_pbxs import (
     CallSites,
+    IvrServices,
     OtherPbxs,
     PbxLink,
     PbxRouter,
@@ -234,13 +235,15 @@ class Live:
         """Start everything; returns once the AMI link is connecting (see `recovered`)."""
         center, pbx = self.center, self.config.pbx
         flow = await load_live_ivr(self.store, self.config) if self.config.ivr is not None else None
+        services: IvrServices | None = None
         if flow is not None:  # (an IVR is configured: the admin's latest version of it, else the file's)
             self.ivr, self.ivr_service = await start_ivr(flow, pbx.agi_bind, self.store, center.submit, self.clock)
+            services = IvrServices([self.ivr_service])  # (and the other PBXs' IVRs, below)
         self.tasks = [
             asyncio.create_task(center.run(), name="live-center"),
             asyncio.create_task(self.eventlog.run(), name="event-log"),
             asyncio.create_task(
-                bus_inputs(self.bus, center, self.store, self.config, self.ivr_service, lambda: self.dialers),
+                bus_inputs(self.bus, center, self.store, self.config, services, lambda: self.dialers),
                 name="bus-inputs",
             ),
             asyncio.create_task(
@@ -249,7 +252,7 @@ class Live:
         ]
         await self.client.start()
         if self.others is not None:
-            await self.others.start(center, self._ivr_starter(flow))
+            await self.others.start(center, self._ivr_starter(flow), services)
         self.recovery = asyncio.create_task(self._recover(), name="restart-recovery")
         self.tasks.append(self.recovery)
         if self.config.campaigns:  # outbound campaigns (dialer/live.py), after the AMI link is up
@@ -283,9 +286,8 @@ class Live:
         if flow is None:
             return None
 
-        async def start(bind: str, submit: Callable[[InboxItem], None]) -> AgiServer:
-            server, _ = await start_ivr(flow, bind, self.store, submit, self.clock)
-            return server
+        async def start(bind: str, submit: Callable[[InboxItem], None]) -> tuple[AgiServer, IvrService]:
+            return await start_ivr(flow, bind, self.store, submit, self.clock)
 
         return start
 
@@ -494,7 +496,7 @@ async def bus_inputs(
     center: LiveCenter,
     store: Store,
     config: HotlineConfig,
-    ivr: IvrService | None = None,
+    ivr: IvrService | IvrServices | None = None,
     dialers: Callable[[], list[DialerRunner]] = list,
 ) -> None:
     """From desktops and admins (any server process) to the live loop: agent commands
@@ -529,7 +531,7 @@ async def _on_bus_message(
     center: LiveCenter,
     store: Store,
     config: HotlineConfig,
-    ivr: IvrService | None = None,
+    ivr: IvrService | IvrServices | None = None,
     dialers: Callable[[], list[DialerRunner]] = list,
 ) -> None:
     match message:

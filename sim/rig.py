@@ -177,7 +177,7 @@ async def live_rig(
 ) -> AsyncIterator[Rig]:
     """With `ivr` (an `[ivr]` table), the emulator's `AGI()` reaches Hotline's FastAGI
     IVR (on a port kept across restarts of the Hotline side)."""
-    agi_port = _free_port() if ivr else 0
+    agi_port = free_port() if ivr else 0
     emulator = PbxEmulator(
         "hotline", AMI_SECRET, speed=speed, agi_url=f"agi://127.0.0.1:{agi_port}/ivr" if ivr else None
     )
@@ -204,7 +204,7 @@ async def live_rig(
             await emulator.stop()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

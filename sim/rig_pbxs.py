@@ -20,7 +20,7 @@ from config.schema import HotlineConfig
 from sim.netfault import TcpOutage
 from sim.pbx_emulator.server import PbxEmulator
 from sim.pbx_emulator.trunk import link
-from sim.rig import AMI_SECRET, DEFAULT_ROUTING, LINE_VARIABLES, Rig
+from sim.rig import AMI_SECRET, DEFAULT_ROUTING, LINE_VARIABLES, Rig, free_port
 from store import MemoryBus, SqlStore
 from store.bus import Bus
 from store.models import User
@@ -36,6 +36,7 @@ class TwoPbxRig(Rig):
     other: PbxEmulator | None = None
     cross_pbx: str = "trunk"
     outage: TcpOutage | None = None  # between Hotline and PBX b's AMI: `cut()` drops that link
+    agi_ports: tuple[int, ...] = (0, 0)  # each PBX's FastAGI port (with `ivr`)
 
     def emulator_of(self, pbx: str) -> PbxEmulator:
         if pbx == NAMES[0]:
@@ -53,14 +54,15 @@ class TwoPbxRig(Rig):
                 "ami_port": self.outage.port if name == NAMES[1] and self.outage is not None else emulator.port,
                 "ami_username": "hotline",
                 "ami_secret": AMI_SECRET,
-                "agi_bind": "127.0.0.1:0",
+                "agi_bind": f"127.0.0.1:{self.agi_ports[len(entries)]}",
                 "trunk_dial": TRUNK_DIAL,
                 "cross_pbx": self.cross_pbx,
             }
             if name == NAMES[0]:
                 entry |= {"enabled": True, "standing_lines": "off", "line_variables": LINE_VARIABLES, **self.pbx_extra}
             entries.append(entry)
-        return HotlineConfig.model_validate({"pbx": entries, "routing": routing})
+        tables = {"pbx": entries, "routing": routing, "ivr": self.ivr}
+        return HotlineConfig.model_validate({k: v for k, v in tables.items() if v is not None})
 
     async def caller_on(self, pbx: str, name: str, number: str, patience_s: float = 60, talk_s: float = 2) -> str:
         """A caller dials 1000 on PBX `pbx` (an Originate through that PBX's link)."""
@@ -77,18 +79,31 @@ async def two_pbx_rig(
     bus: Bus | None = None,
     cross_pbx: str = "trunk",
     epoch: float | None = None,
+    ivr: dict[str, Any] | None = None,
 ) -> AsyncIterator[TwoPbxRig]:
     """Two emulators (same `epoch`: identical Uniqueids) linked by a trunk, and the
-    live loop on both."""
+    live loop on both. With `ivr` (an `[ivr]` table), each emulator's AGI() reaches
+    its own PBX's FastAGI IVR in Hotline."""
     epoch = time.time() if epoch is None else epoch
-    first = PbxEmulator("hotline", AMI_SECRET, speed=speed, epoch=epoch)
-    second = PbxEmulator("hotline", AMI_SECRET, speed=speed, epoch=epoch)
+    agi_ports = (free_port(), free_port()) if ivr else (0, 0)
+    first, second = (
+        PbxEmulator(
+            "hotline",
+            AMI_SECRET,
+            speed=speed,
+            epoch=epoch,
+            agi_url=f"agi://127.0.0.1:{port}/ivr" if ivr else None,
+        )
+        for port in agi_ports
+    )
     await first.start()
     await second.start()
     link(first.pbx, second.pbx, NAMES[0], NAMES[1])
     outage = TcpOutage("127.0.0.1", second.port)
     await outage.start()
-    rig = TwoPbxRig(first, store, bus or MemoryBus(), other=second, cross_pbx=cross_pbx, outage=outage)
+    rig = TwoPbxRig(
+        first, store, bus or MemoryBus(), ivr=ivr, other=second, cross_pbx=cross_pbx, outage=outage, agi_ports=agi_ports
+    )
     try:
         await rig.start_center(agents, routing or DEFAULT_ROUTING)
         yield rig

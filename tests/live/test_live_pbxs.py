@@ -14,7 +14,7 @@ from config.schema import StoreConfig
 from cti.ami_codec import Message
 from cti.live_app import AMI, EVENTLOG, LIVE, live_health
 from cti.live_pbxs import PBX_LINKS
-from events import CallConnected, CallEnded, CallOffered, Event
+from events import CallConnected, CallEnded, CallOffered, CallQueued, Event, IvrStepped
 from sim.rig import DEFAULT_ROUTING
 from sim.rig_pbxs import TwoPbxRig, two_pbx_rig
 from store import open_store
@@ -22,17 +22,17 @@ from store.models import User
 
 # The same extension on both PBXs: their legs must not be taken for each other.
 AGENTS = [
-    User(login="anna", display_name="Anna", skills={"billing": 5}, phone_endpoint="Local/2001@agents", pbx="a"),
-    User(login="boris", display_name="Boris", skills={"billing": 5}, phone_endpoint="Local/2001@agents", pbx="b"),
+    User(login, login.title(), skills={"billing": 5, "support": 5}, phone_endpoint="Local/2001@agents", pbx=pbx)
+    for login, pbx in (("anna", "a"), ("boris", "b"))
 ]
 
 
 @asynccontextmanager
-async def rig(tmp_path: Path, cross_pbx: str = "trunk") -> AsyncIterator[TwoPbxRig]:
+async def rig(tmp_path: Path, cross_pbx: str = "trunk", ivr: dict | None = None) -> AsyncIterator[TwoPbxRig]:
     store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/live.sqlite3"))
     await store.migrate()
     try:
-        async with two_pbx_rig(store, AGENTS, cross_pbx=cross_pbx) as h:
+        async with two_pbx_rig(store, AGENTS, cross_pbx=cross_pbx, ivr=ivr) as h:
             yield h
     finally:
         await store.close()
@@ -182,3 +182,24 @@ async def test_restart_recovery_follows_each_pbx_on_its_own(tmp_path: Path) -> N
         await h.wait_for(lambda: h.center.calls.get(connected["anna"]) is None, timeout=10)
         ended = [e.call_id for e in await stored(h) if isinstance(e, CallEnded)]
         assert sorted(ended) == sorted([connected["boris"], connected["anna"]])
+
+
+async def test_the_ivr_of_pbx_b_hands_its_caller_to_the_one_router(tmp_path: Path) -> None:
+    """Each PBX's AGI() reaches its own FastAGI IVR; the caller's steps and hand-off
+    carry PBX b's call id, and the call goes to b's agent (same_pbx)."""
+    from tests.live.harness import example_ivr, ivr_caller
+
+    async with rig(tmp_path, cross_pbx="same_pbx", ivr=example_ivr()) as h:
+        await h.command("anna", "available")
+        await h.command("boris", "available")
+        await h.center.wait_idle()
+        await ivr_caller(h, "2", on="b:")  # PBX b's caller: support
+        await h.wait_for(lambda: h.center.stats.calls_answered == 1, timeout=20)
+        events = await stored(h)
+        queued = [e for e in events if isinstance(e, CallQueued)]
+        assert len(queued) == 1 and queued[0].call_id.startswith("b:")
+        assert (queued[0].attributes["pbx"], queued[0].attributes["agent_pbx"]) == ("b", "b")
+        assert {e.call_id for e in events if isinstance(e, IvrStepped)} == {queued[0].call_id}
+        assert [(e.agent_id, e.call_id) for e in events if isinstance(e, CallConnected)] == [
+            ("boris", queued[0].call_id)
+        ]
