@@ -14,7 +14,7 @@ from config.schema import StoreConfig
 from cti.ami_codec import Message
 from cti.live_app import AMI, EVENTLOG, LIVE, live_health
 from cti.live_pbxs import PBX_LINKS
-from events import CallConnected, CallEnded, CallOffered, CallQueued, Event, IvrStepped
+from events import CallConnected, CallEnded, CallHeld, CallOffered, CallQueued, CallResumed, Event, IvrStepped
 from sim.rig import DEFAULT_ROUTING
 from sim.rig_pbxs import TwoPbxRig, two_pbx_rig
 from store import open_store
@@ -28,11 +28,13 @@ AGENTS = [
 
 
 @asynccontextmanager
-async def rig(tmp_path: Path, cross_pbx: str = "trunk", ivr: dict | None = None) -> AsyncIterator[TwoPbxRig]:
+async def rig(
+    tmp_path: Path, cross_pbx: str = "trunk", ivr: dict | None = None, speed: float = 10.0
+) -> AsyncIterator[TwoPbxRig]:
     store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/live.sqlite3"))
     await store.migrate()
     try:
-        async with two_pbx_rig(store, AGENTS, cross_pbx=cross_pbx, ivr=ivr) as h:
+        async with two_pbx_rig(store, AGENTS, cross_pbx=cross_pbx, ivr=ivr, speed=speed) as h:
             yield h
     finally:
         await store.close()
@@ -203,3 +205,28 @@ async def test_the_ivr_of_pbx_b_hands_its_caller_to_the_one_router(tmp_path: Pat
         assert [(e.agent_id, e.call_id) for e in events if isinstance(e, CallConnected)] == [
             ("boris", queued[0].call_id)
         ]
+
+
+async def test_the_agent_of_pbx_b_holds_resumes_and_hangs_up_a_call_of_pbx_a(tmp_path: Path) -> None:
+    """The desktop's call control on a call that came through the trunk: hold returns
+    the caller to hold on PBX a (the trunk leg goes), resume dials the agent through the
+    trunk again, hang-up ends the call on a."""
+    async with rig(tmp_path, cross_pbx="trunk", speed=4.0) as h:  # (b's phone talks 8 s: 2 s here)
+        await h.command("boris", "available")
+        await h.center.wait_idle()
+        await h.caller_on("a", "Carla", "5551234")
+        await h.wait_for(lambda: h.center.stats.calls_answered == 1, timeout=10)
+        call_id = next(c for c, state in h.center.calls.items() if state.agent == "boris")
+        assert h.center.calls[call_id].agent_channels["boris"].startswith("PJSIP/b-")  # the trunk leg
+        await h.command("boris", "hold", call_id=call_id)
+        await h.wait_for(lambda: any(isinstance(e, CallHeld) for e in h.events), timeout=5)
+        await h.command("boris", "resume", call_id=call_id)
+        await h.wait_for(lambda: any(isinstance(e, CallResumed) for e in h.events), timeout=5)
+        redirects = [(r["Context"], r["Exten"]) for r in asked(list(h.emulator.actions), "Redirect")]
+        assert redirects == [("hotline-trunk", "2001"), ("inbound", "1000"), ("hotline-trunk", "2001")]
+        await h.command("boris", "hangup", call_id=call_id)
+        await h.wait_for(lambda: any(isinstance(e, CallEnded) for e in h.events), timeout=5)
+        events = await stored(h)
+        assert [e.call_id for e in events if isinstance(e, CallEnded)] == [call_id]
+        caller = asked(list(h.emulator.actions), "Setvar")[0]["Channel"]  # (HOTLINE_TRUNK_DIAL's)
+        assert [a["Channel"] for a in asked(list(h.emulator.actions), "Hangup")] == [caller]
