@@ -290,6 +290,10 @@ class CallSites:
             attributes.pop("agent_pbx", None)
         return replace(event, attributes=attributes)
 
+    def on_first(self, pbx: str) -> bool:
+        """Is `pbx` ("" = unnamed) the first PBX (where standing lines are kept)?"""
+        return pbx in ("", self.names.first)
+
     def trunk_agent(self, center: LiveCenter, call_id: str, leg: str) -> str:
         """The agent a call's unknown agent leg stands for: the agent of another PBX
         the call was offered to (or is with), reached through this PBX's trunk; "" if

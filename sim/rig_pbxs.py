@@ -59,7 +59,12 @@ class TwoPbxRig(Rig):
                 "cross_pbx": self.cross_pbx,
             }
             if name == NAMES[0]:
-                entry |= {"enabled": True, "standing_lines": "off", "line_variables": LINE_VARIABLES, **self.pbx_extra}
+                entry |= {
+                    "enabled": True,
+                    "standing_lines": self.standing_lines,
+                    "line_variables": LINE_VARIABLES,
+                    **self.pbx_extra,
+                }
             entries.append(entry)
         tables = {"pbx": entries, "routing": routing, "ivr": self.ivr}
         return HotlineConfig.model_validate({k: v for k, v in tables.items() if v is not None})
@@ -80,6 +85,7 @@ async def two_pbx_rig(
     cross_pbx: str = "trunk",
     epoch: float | None = None,
     ivr: dict[str, Any] | None = None,
+    standing_lines: str = "off",
 ) -> AsyncIterator[TwoPbxRig]:
     """Two emulators (same `epoch`: identical Uniqueids) linked by a trunk, and the
     live loop on both. With `ivr` (an `[ivr]` table), each emulator's AGI() reaches
@@ -102,7 +108,15 @@ async def two_pbx_rig(
     outage = TcpOutage("127.0.0.1", second.port)
     await outage.start()
     rig = TwoPbxRig(
-        first, store, bus or MemoryBus(), ivr=ivr, other=second, cross_pbx=cross_pbx, outage=outage, agi_ports=agi_ports
+        first,
+        store,
+        bus or MemoryBus(),
+        standing_lines=standing_lines,
+        ivr=ivr,
+        other=second,
+        cross_pbx=cross_pbx,
+        outage=outage,
+        agi_ports=agi_ports,
     )
     try:
         await rig.start_center(agents, routing or DEFAULT_ROUTING)

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -28,13 +29,11 @@ AGENTS = [
 
 
 @asynccontextmanager
-async def rig(
-    tmp_path: Path, cross_pbx: str = "trunk", ivr: dict | None = None, speed: float = 10.0
-) -> AsyncIterator[TwoPbxRig]:
+async def rig(tmp_path: Path, cross_pbx: str = "trunk", **options: Any) -> AsyncIterator[TwoPbxRig]:
     store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/live.sqlite3"))
     await store.migrate()
     try:
-        async with two_pbx_rig(store, AGENTS, cross_pbx=cross_pbx, ivr=ivr, speed=speed) as h:
+        async with two_pbx_rig(store, AGENTS, cross_pbx=cross_pbx, **options) as h:
             yield h
     finally:
         await store.close()
@@ -230,3 +229,18 @@ async def test_the_agent_of_pbx_b_holds_resumes_and_hangs_up_a_call_of_pbx_a(tmp
         assert [e.call_id for e in events if isinstance(e, CallEnded)] == [call_id]
         caller = asked(list(h.emulator.actions), "Setvar")[0]["Channel"]  # (HOTLINE_TRUNK_DIAL's)
         assert [a["Channel"] for a in asked(list(h.emulator.actions), "Hangup")] == [caller]
+
+
+async def test_standing_lines_are_kept_for_the_first_pbxs_agents_only(tmp_path: Path) -> None:
+    """standing_lines = "all": Anna's phone (PBX a) is called into her conference; Boris's
+    (PBX b) is not: PBX a must not ring its own extension 2001 for him, and b's calls
+    reach him by dialling, as without a line."""
+    async with rig(tmp_path, standing_lines="all") as h:
+        assert h.other is not None
+        await h.command("anna", "available")
+        await h.command("boris", "available")
+        await h.center.wait_idle()
+        await h.wait_for(lambda: h.center.on_line("anna"), timeout=10)
+        originated = [o["Channel"] for o in asked(list(h.emulator.actions), "Originate")]
+        assert originated == ["Local/2001@agents"]
+        assert not asked(list(h.other.actions), "Originate") and not h.center.on_line("boris")
