@@ -137,6 +137,13 @@ def other_link(
 # ---------------------------------------------------------------- actions
 
 
+def trunk_dial(pbx: PbxConfig, target: Target, action: str) -> str:
+    """How `pbx` dials the agent `target` of another PBX (its `trunk_dial` filled in)."""
+    if not pbx.trunk_dial:
+        raise PbxError(action, f"the agent is on PBX {target.pbx!r} and PBX {pbx.name!r} has no trunk_dial")
+    return pbx.trunk_dial.format(exten=target.exten, pbx=target.pbx)
+
+
 class PbxRouter:
     """`PbxActions` over several PBXs (see the module docstring)."""
 
@@ -167,16 +174,11 @@ class PbxRouter:
         link, own = self._on(channel)
         extra = self._on(extra_channel)[1] if extra_channel else None
         if target.pbx and target.pbx != link.name:
-            dial = self.trunk_dial(link, target)
+            dial = trunk_dial(link.config, target, "Redirect")
             await link.pbx.setvar(own, TRUNK_VARIABLE, dial)
             log.info("call_via_trunk", pbx=link.name, to_pbx=target.pbx, exten=target.exten, dial=dial)
             target = Target(TRUNK_CONTEXT, target.exten, 1)
         return await link.pbx.redirect(own, target, extra_channel=extra, extra_target=extra_target)
-
-    def trunk_dial(self, link: PbxLink, target: Target) -> str:
-        if not link.config.trunk_dial:
-            raise PbxError("Redirect", f"the agent is on PBX {target.pbx!r} and PBX {link.name!r} has no trunk_dial")
-        return link.config.trunk_dial.format(exten=target.exten, pbx=target.pbx)
 
     async def hangup(self, channel: str, cause: int = 16) -> ActionDone:
         link, own = self._on(channel)
@@ -274,9 +276,10 @@ class ScopedCalls:
 class CallSites:
     """Which PBX a call is on, and who a trunk leg is (see the module docstring)."""
 
-    def __init__(self, names: PbxNames, cross_pbx: Mapping[str, str]) -> None:
+    def __init__(self, names: PbxNames, configs: Mapping[str, PbxConfig]) -> None:
         self.names = names
-        self.cross_pbx = dict(cross_pbx)  # PBX -> "same_pbx" | "trunk"
+        self.configs = dict(configs)
+        self.cross_pbx = {name: pbx.cross_pbx for name, pbx in configs.items()}  # "same_pbx" | "trunk"
 
     def queued(self, event: CallQueued) -> CallQueued:
         pbx = self.names.pbx_of(event.call_id)
@@ -289,6 +292,18 @@ class CallSites:
         else:
             attributes.pop("agent_pbx", None)
         return replace(event, attributes=attributes)
+
+    def via_trunk(
+        self, endpoint: str, target: Target, variables: Mapping[str, str]
+    ) -> tuple[Target, Mapping[str, str]]:
+        """Where an Originate of `endpoint` (on its PBX) goes to reach `target`: the
+        target itself, or for another PBX's agent `hotline-trunk` with the trunk's dial
+        string as HOTLINE_TRUNK_DIAL (as a Redirect does, PbxRouter)."""
+        pbx = self.names.pbx_of(endpoint)
+        if not target.pbx or target.pbx == pbx:
+            return target, variables
+        dial = trunk_dial(self.configs[pbx], target, "Originate")
+        return Target(TRUNK_CONTEXT, target.exten, 1), {**variables, TRUNK_VARIABLE: dial}
 
     def on_first(self, pbx: str) -> bool:
         """Is `pbx` ("" = unnamed) the first PBX (where standing lines are kept)?"""

@@ -457,7 +457,7 @@ async def build_live(
         agents=users,  # (the router has them: add_agent above)
         recording=config.recording,
         recordings=store,
-        sites=CallSites(names, {p.name: p.cross_pbx for p in config.pbxs}) if names.several else None,
+        sites=CallSites(names, {p.name: p for p in config.pbxs}) if names.several else None,
     )
     open_calls = center.recovery.preload(history)
     if others is not None:

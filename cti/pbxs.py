@@ -79,10 +79,9 @@ class PbxNames:
         """A raw AMI event of `pbx`, its ids and channel names scoped (a copy)."""
         if pbx == self.first:
             return message
-        scoped = Message(
+        return Message(
             [
                 (key, self.scoped(pbx, value) if key in _MESSAGE_IDS or key in _MESSAGE_CHANNELS else value)
                 for key, value in message.headers
             ]
         )
-        return scoped

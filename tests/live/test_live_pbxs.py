@@ -244,3 +244,23 @@ async def test_standing_lines_are_kept_for_the_first_pbxs_agents_only(tmp_path: 
         originated = [o["Channel"] for o in asked(list(h.emulator.actions), "Originate")]
         assert originated == ["Local/2001@agents"]
         assert not asked(list(h.other.actions), "Originate") and not h.center.on_line("boris")
+
+
+async def test_a_call_back_of_pbx_a_reaches_an_agent_of_pbx_b_through_the_trunk(tmp_path: Path) -> None:
+    """IVR option 9 on PBX a: the customer is dialled from a when Boris (PBX b) is free,
+    into the trunk context (not a's own extension 2001, which is another phone)."""
+    from tests.live.harness import example_ivr, ivr_caller
+
+    async with rig(tmp_path, cross_pbx="trunk", ivr=example_ivr()) as h:
+        await ivr_caller(h, "9")  # Ivy asks to be called back
+        await h.wait_for(lambda: bool(h.center.router.waiting_call_ids()), timeout=10)
+        await h.command("boris", "available")
+        await h.wait_for(lambda: h.center.stats.calls_answered == 1, timeout=20)
+        dials = [o for o in asked(list(h.emulator.actions), "Originate") if o.get("Context") != "caller-phone"]
+        assert [(o["Channel"], o["Context"], o["Exten"]) for o in dials] == [
+            ("Local/5557777@customers", "hotline-trunk", "2001")
+        ]
+        variables = [m.get_all("Variable") for m in h.emulator.actions if m.get("Context") == "hotline-trunk"][0]
+        assert "HOTLINE_TRUNK_DIAL=PJSIP/2001@b" in variables
+        events = await stored(h)
+        assert [e.agent_id for e in events if isinstance(e, CallConnected)] == ["boris"]
