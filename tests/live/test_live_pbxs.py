@@ -260,7 +260,7 @@ async def test_a_call_back_of_pbx_a_reaches_an_agent_of_pbx_b_through_the_trunk(
         assert [(o["Channel"], o["Context"], o["Exten"]) for o in dials] == [
             ("Local/5557777@customers", "hotline-trunk", "2001")
         ]
-        variables = [m.get_all("Variable") for m in h.emulator.actions if m.get("Context") == "hotline-trunk"][0]
+        variables = next(m.get_all("Variable") for m in h.emulator.actions if m.get("Context") == "hotline-trunk")
         assert "HOTLINE_TRUNK_DIAL=PJSIP/2001@b" in variables
         events = await stored(h)
         assert [e.agent_id for e in events if isinstance(e, CallConnected)] == ["boris"]
