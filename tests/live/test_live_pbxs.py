@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from config.schema import StoreConfig
@@ -264,3 +265,23 @@ async def test_a_call_back_of_pbx_a_reaches_an_agent_of_pbx_b_through_the_trunk(
         assert "HOTLINE_TRUNK_DIAL=PJSIP/2001@b" in variables
         events = await stored(h)
         assert [e.agent_id for e in events if isinstance(e, CallConnected)] == ["boris"]
+
+
+async def test_supervisors_listen_to_the_first_pbxs_calls_and_are_told_why_not_the_others(tmp_path: Path) -> None:
+    from agents.commands import Monitor
+    from cti.call_control import CommandRefused
+
+    async with rig(tmp_path, cross_pbx="same_pbx") as h:
+        await h.command("anna", "available")
+        await h.command("boris", "available")
+        await h.center.wait_idle()
+        await h.caller_on("a", "Carla", "5551111", talk_s=30)
+        await h.caller_on("b", "Dmitri", "5552222", talk_s=30)
+        await h.wait_for(lambda: h.center.stats.calls_answered == 2, timeout=15)
+        listen = Monitor(action="monitor", supervisor="sam", phone="Local/2090@agents")
+        with pytest.raises(CommandRefused, match="is on PBX 'b': supervisors listen to the calls of PBX 'a' only"):
+            await h.center.monitors.start("boris", listen, h.center.now())
+        await h.center.monitors.start("anna", listen, h.center.now())
+        spies = [o for o in asked(list(h.emulator.actions), "Originate") if o.get("Application") == "ChanSpy"]
+        assert [o["Channel"] for o in spies] == ["Local/2090@agents"]
+        assert spies[0]["Data"].startswith("Local/2001@agents-")  # Anna's leg on PBX a
