@@ -53,6 +53,16 @@ def healthz(h: TwoPbxRig) -> dict:
     return live_health(app, h.config(DEFAULT_ROUTING))[0]
 
 
+async def both_talking(h: TwoPbxRig, talk_a: float, talk_b: float) -> None:
+    """Anna (PBX a) and Boris (PBX b) each with a caller of their own PBX."""
+    await h.command("anna", "available")
+    await h.command("boris", "available")
+    await h.center.wait_idle()
+    await h.caller_on("a", "Carla", "5551111", talk_s=talk_a)
+    await h.caller_on("b", "Dmitri", "5552222", talk_s=talk_b)
+    await h.wait_for(lambda: h.center.stats.calls_answered == 2, timeout=15)
+
+
 def asked(messages: list[Message], action: str) -> list[dict[str, str]]:
     return [dict(m.headers) for m in messages if m.get("Action") == action]
 
@@ -161,12 +171,7 @@ async def test_restart_recovery_follows_each_pbx_on_its_own(tmp_path: Path) -> N
     ended once at restart, under its own id; the one still up (on a) goes on."""
     async with rig(tmp_path, cross_pbx="same_pbx") as h:
         assert h.other is not None
-        await h.command("anna", "available")
-        await h.command("boris", "available")
-        await h.center.wait_idle()
-        await h.caller_on("a", "Carla", "5551111", talk_s=60)
-        await h.caller_on("b", "Dmitri", "5552222", talk_s=10)
-        await h.wait_for(lambda: h.center.stats.calls_answered == 2, timeout=15)
+        await both_talking(h, talk_a=60, talk_b=10)
         await h.wait_for(lambda: h.eventlog.backlog == 0)
         other = h.other
         assert [c.ended_at for c in other.ledger.calls.values()] == [None]  # up when Hotline dies
@@ -272,12 +277,7 @@ async def test_supervisors_listen_to_the_first_pbxs_calls_and_are_told_why_not_t
     from cti.call_control import CommandRefused
 
     async with rig(tmp_path, cross_pbx="same_pbx") as h:
-        await h.command("anna", "available")
-        await h.command("boris", "available")
-        await h.center.wait_idle()
-        await h.caller_on("a", "Carla", "5551111", talk_s=30)
-        await h.caller_on("b", "Dmitri", "5552222", talk_s=30)
-        await h.wait_for(lambda: h.center.stats.calls_answered == 2, timeout=15)
+        await both_talking(h, talk_a=30, talk_b=30)
         listen = Monitor(action="monitor", supervisor="sam", phone="Local/2090@agents")
         with pytest.raises(CommandRefused, match="is on PBX 'b': supervisors listen to the calls of PBX 'a' only"):
             await h.center.monitors.start("boris", listen, h.center.now())
