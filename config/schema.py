@@ -32,8 +32,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
     SecretStr,
     StringConstraints,
+    ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
     with_config,
@@ -144,7 +148,32 @@ class BusConfig(Section):
         return "memory" if self.url.get_secret_value().startswith("memory") else "redis"
 
 
+# A PBX's name: in call ids (`NAME:Linkedid`, cti/pbxs.py) and channel names, so no ':'.
+PBX_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+# Keys of the whole live loop, not of one PBX: read from the first [[pbx]] entry only.
+PROCESS_WIDE_PBX_KEYS = (
+    "enabled",
+    "callback_dial",
+    "callback_attempts",
+    "callback_retry_s",
+    "callback_poll_s",
+    "callback_agent_s",
+    "command_ttl_s",
+    "lease_s",
+    "standing_lines",
+    "line_variables",
+)
+
+
 class PbxConfig(Section):
+    """One Asterisk (`[pbx]`, or each `[[pbx]]` entry: several Asterisks, one router).
+
+    `name` keys its calls (cti/pbxs.py); agents name their PBX (`User.pbx`, default the
+    first). `trunk_dial` is how this PBX dials an agent of another PBX ({exten}: the
+    agent's extension, {pbx}: that PBX's name), used when `cross_pbx = "trunk"`; with
+    "same_pbx" (the default) this PBX's calls go to its own agents only."""
+
+    name: Annotated[str, StringConstraints(pattern=PBX_NAME_PATTERN)] = "default"
     enabled: bool = False
     ami_host: str = "127.0.0.1"
     ami_port: int = Field(5038, ge=1, le=65535)
@@ -180,6 +209,27 @@ class PbxConfig(Section):
     standing_lines: Literal["off", "campaigns", "all"] = "off"
     # Originate variables for the line call (e.g. what a test phone needs to stay up).
     line_variables: dict[str, str] = Field(default_factory=dict)
+    # Several Asterisks (docs/deployment.md): how this PBX reaches another PBX's agent
+    # (e.g. "PJSIP/{exten}@{pbx}": a trunk endpoint per PBX), and whether its calls may.
+    trunk_dial: str = ""
+    cross_pbx: Literal["same_pbx", "trunk"] = "same_pbx"
+
+    @field_validator("trunk_dial")
+    @classmethod
+    def _check_trunk_dial(cls, value: str) -> str:
+        if value and ("{exten}" not in value or "/" not in value):
+            raise ValueError("must be a dial string with {exten}, e.g. 'PJSIP/{exten}@{pbx}'")
+        try:
+            value.format(exten="1", pbx="p")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("only {exten} and {pbx} may be filled in") from None
+        return value
+
+    @model_validator(mode="after")
+    def _trunk_needed(self) -> PbxConfig:
+        if self.cross_pbx == "trunk" and not self.trunk_dial:
+            raise Located([(("trunk_dial",), 'required with cross_pbx = "trunk"')])
+        return self
 
     @field_validator("callback_dial")
     @classmethod
@@ -195,6 +245,70 @@ class PbxConfig(Section):
         if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:4573")
         return value
+
+
+def _entry_problems(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str]]:
+    """One [[pbx]] entry's validation errors as (key path, reason), as the loader words them."""
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part))
+        located = getattr(error.get("ctx", {}).get("error"), "located", None)
+        if isinstance(located, list) and located:
+            out += [((*prefix, *loc, *sub), str(reason)) for sub, reason in located]
+            continue
+        kind = error["type"]
+        reason = {"extra_forbidden": "unknown key", "missing": "required"}.get(kind, "")
+        if kind == "finite_number":
+            reason = "must be a finite number (not inf or nan)"
+        out.append(((*prefix, *loc), reason or str(error["msg"]).removeprefix("Value error, ")))
+    return out
+
+
+def pbx_entries(raw: list[Any], context: Any) -> tuple[PbxConfig, ...]:
+    """`[[pbx]]` entries, validated; Located lists every problem at its key."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    entries: list[PbxConfig] = []
+    if not raw:
+        raise Located([(("pbx",), "needs at least one [[pbx]] entry")])
+    seen: dict[str, int] = {}
+    agi: dict[str, int] = {}
+    ami: dict[tuple[str, int], int] = {}
+    for n, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            problems.append(((n,), "must be a table [[pbx]]"))
+            continue
+        if "name" not in entry:
+            problems.append(((n, "name"), "required (each [[pbx]] names its PBX)"))
+        if n > 0:
+            problems += [
+                ((n, key), "set it on the first [[pbx]] only (the whole live loop's)")
+                for key in PROCESS_WIDE_PBX_KEYS
+                if key in entry
+            ]
+        try:
+            pbx = PbxConfig.model_validate(entry, context=context)
+        except ValidationError as exc:
+            problems += _entry_problems(exc, (n,))
+            continue
+        entries.append(pbx)
+        if pbx.name in seen:
+            problems.append(((n, "name"), f"{pbx.name!r} is pbx[{seen[pbx.name]}]'s name already"))
+        seen.setdefault(pbx.name, n)
+        if not pbx.agi_bind.endswith(":0"):
+            if pbx.agi_bind in agi:
+                problems.append(((n, "agi_bind"), f"pbx[{agi[pbx.agi_bind]}] binds {pbx.agi_bind} already"))
+            agi.setdefault(pbx.agi_bind, n)
+        where = (pbx.ami_host, pbx.ami_port)
+        if where in ami:
+            key = "ami_host" if "ami_host" in entry and "ami_port" not in entry else "ami_port"
+            problems.append(((n, key), f"pbx[{ami[where]}] uses the AMI at {where[0]}:{where[1]} already"))
+        ami.setdefault(where, n)
+    if problems:
+        raise Located([(("pbx", *path), reason) for path, reason in problems])
+    first = entries[0]
+    # the process-wide keys of the first entry hold for all (a later one may not set them)
+    wide = {key: getattr(first, key) for key in PROCESS_WIDE_PBX_KEYS}
+    return (first, *(pbx.model_copy(update=wide) for pbx in entries[1:]))
 
 
 class LogConfig(Section):
@@ -276,6 +390,28 @@ class HotlineConfig(BaseModel):
     skills: dict[RowName, SkillRow] = Field(default_factory=dict)
     pause_reasons: dict[RowName, PauseCodeRow] = Field(default_factory=dict)
     dispositions: dict[RowName, DispositionRow] = Field(default_factory=dict)
+
+    _pbxs: tuple[PbxConfig, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _several_pbxs(
+        cls, data: Any, handler: ModelWrapValidatorHandler[HotlineConfig], info: ValidationInfo
+    ) -> HotlineConfig:
+        """`[[pbx]]` (several Asterisks) or `[pbx]` (one, named "default"): `pbx` is the
+        first, `pbxs` all of them."""
+        entries: tuple[PbxConfig, ...] | None = None
+        if isinstance(data, dict) and isinstance(data.get("pbx"), list):
+            entries = pbx_entries(data["pbx"], info.context)
+            data = {**data, "pbx": entries[0]}
+        model = handler(data)
+        model._pbxs = entries if entries is not None else (model.pbx,)
+        return model
+
+    @property
+    def pbxs(self) -> tuple[PbxConfig, ...]:
+        """Every PBX, the first (`pbx`) first."""
+        return self._pbxs or (self.pbx,)
 
     @field_validator("campaigns", mode="before")
     @classmethod

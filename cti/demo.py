@@ -4,6 +4,12 @@ Starts the PBX emulator (real AMI over TCP, FastAGI client), the Hotline server 
 the embedded defaults (SQLite, in-process bus) with the live loop and the IVR, and a
 real-time traffic generator; simulated agents answer, talk and wrap up. A person can
 log in as the demo agent and take calls beside them.
+
+By default two emulated Asterisks run (`--pbxs 2`: "paris" and "lyon", joined by a
+trunk, docs/deployment.md "Several Asterisks"): calls arrive on both, every other
+inbound agent's phone is on lyon, and one router gives each call to the best agent
+of either (`cross_pbx = "trunk"`: a paris call may ring a lyon agent through the trunk).
+The campaign agents and you are on paris (standing lines are the first PBX's).
 """
 
 from __future__ import annotations
@@ -174,10 +180,16 @@ def demo_ivr() -> dict[str, Any]:
     return ivr
 
 
-def demo_users() -> list[User]:
+PBX_NAMES = ("paris", "lyon")  # with --pbxs 2
+
+
+def demo_users(pbxs: int = 1) -> list[User]:
+    """With two PBXs, every other agent who works no campaign has a phone on the second."""
     from web.security import hash_password
 
     agents = demo_campaign_agents()
+    if pbxs > 1:
+        agents = [replace(a, pbx=PBX_NAMES[1]) if n >= CAMPAIGN_AGENTS and n % 2 else a for n, a in enumerate(agents)]
     human = User(
         login=DEMO_LOGIN,
         display_name="You (demo agent)",
@@ -199,7 +211,7 @@ def demo_users() -> list[User]:
     return [*agents, human, supervisor, admin]
 
 
-async def seed(store_config: StoreConfig) -> list[tuple[str, str]]:
+async def seed(store_config: StoreConfig, pbxs: int = 1) -> list[tuple[str, str]]:
     """Demo data on first run; returns (name, number) of customers for the traffic."""
     store = await open_store(store_config)
     try:
@@ -209,7 +221,7 @@ async def seed(store_config: StoreConfig) -> list[tuple[str, str]]:
             await store.put_customers(base)
             for interaction in generate_interactions(base, now=time.time(), seed=7):
                 await store.put_interaction(interaction)
-        for user in demo_users():
+        for user in demo_users(pbxs):
             await store.put_user(user)
         return [(c.name, c.phones[0]) for c in generate_customers(300, seed=7)]
     finally:
@@ -224,6 +236,7 @@ class DemoOptions:
     calls_per_hour: float
     duration_s: float
     campaign: bool = True
+    pbxs: int = 2  # emulated Asterisks (1 or 2)
 
 
 def exposure_warning(host: str) -> str | None:
@@ -241,29 +254,45 @@ def exposure_warning(host: str) -> str | None:
     )
 
 
+async def start_emulators(count: int) -> tuple[list[PbxEmulator], list[dict[str, Any]]]:
+    """`count` emulated PBXs (joined by a trunk when two) and their `[[pbx]]` entries."""
+    from sim.pbx_emulator.trunk import link
+
+    emulators: list[PbxEmulator] = []
+    entries: list[dict[str, Any]] = []
+    for n in range(count):
+        agi_port = _free_port()
+        emulator = PbxEmulator("hotline", AMI_SECRET, agi_url=f"agi://127.0.0.1:{agi_port}/ivr")
+        await emulator.start("127.0.0.1", 0)
+        emulators.append(emulator)
+        entry: dict[str, Any] = {
+            "ami_port": emulator.port,
+            "ami_secret": AMI_SECRET,
+            "agi_bind": f"127.0.0.1:{agi_port}",
+        }
+        if n == 0:  # the campaign agents work on standing lines (the emulator's phones stay answered)
+            entry |= {"enabled": True, "standing_lines": "campaigns", "line_variables": LINE_VARIABLES}
+        if count > 1:
+            entry |= {"name": PBX_NAMES[n], "trunk_dial": "PJSIP/{exten}@{pbx}", "cross_pbx": "trunk"}
+        entries.append(entry)
+    if count > 1:
+        link(emulators[0].pbx, emulators[1].pbx, PBX_NAMES[0], PBX_NAMES[1])
+    return emulators, entries
+
+
 async def run_demo(options: DemoOptions) -> None:
-    agi_port = _free_port()
-    emulator = PbxEmulator("hotline", AMI_SECRET, agi_url=f"agi://127.0.0.1:{agi_port}/ivr")
-    await emulator.start("127.0.0.1", 0)
+    emulators, entries = await start_emulators(options.pbxs)
     config = HotlineConfig(
         server=ServerConfig(host=options.host, port=options.port),
         store=StoreConfig(url=f"sqlite:///{options.data_dir / 'demo.sqlite3'}"),
         bus=BusConfig(url="memory://"),
-        # the campaign agents work on standing lines (the emulator's phones stay answered)
-        pbx=PbxConfig(
-            enabled=True,
-            ami_port=emulator.port,
-            ami_secret=AMI_SECRET,
-            agi_bind=f"127.0.0.1:{agi_port}",
-            standing_lines="campaigns",
-            line_variables=LINE_VARIABLES,
-        ),
+        pbx=PbxConfig(**entries[0]) if len(entries) == 1 else entries,  # type: ignore[arg-type]  # ([[pbx]])
         routing=DEMO_ROUTING,
         ivr=demo_ivr(),
         **demo_catalogues(),
         campaigns=demo_campaign(options.data_dir) if options.campaign else {},
     )
-    known = await seed(config.store)
+    known = await seed(config.store, options.pbxs)
     app = create_app(config)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
@@ -272,7 +301,8 @@ async def run_demo(options: DemoOptions) -> None:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        await emulator.stop()
+        for each in emulators:
+            await each.stop()
         raise click.ClickException(
             f"cannot listen on {options.host}:{options.port} ({exc.strerror}); choose another with --port"
         ) from None
@@ -290,9 +320,12 @@ async def run_demo(options: DemoOptions) -> None:
     for user in demo_campaign_agents():
         await center.handle_agent_command({"agent_id": user.login, "action": "available"})
 
-    traffic_client = AmiClient(AmiSettings("127.0.0.1", emulator.port, "hotline", AMI_SECRET), CallModel())
-    await traffic_client.start()
-    await traffic_client.wait_ready(10)
+    traffic_clients = [
+        AmiClient(AmiSettings("127.0.0.1", each.port, "hotline", AMI_SECRET), CallModel()) for each in emulators
+    ]
+    for client in traffic_clients:
+        await client.start()
+        await client.wait_ready(10)
     url = f"http://{options.host}:{options.port}/"
     click.echo(
         f"\nHotline demo running: {url}\n"
@@ -300,7 +333,9 @@ async def run_demo(options: DemoOptions) -> None:
         f"  agent desk: {url}agent       (agent {DEMO_LOGIN} / {DEMO_PASSWORD}; go available to take calls)\n"
         f"  admin:      {url}admin       ({ADMIN_LOGIN} / {ADMIN_PASSWORD})\n"
         f"  health:     {url}healthz\n"
-        f"  traffic:    {options.calls_per_hour:.0f} calls/hour through the PBX emulator on 127.0.0.1:{emulator.port}\n"
+        f"  traffic:    {options.calls_per_hour:.0f} calls/hour through the PBX emulator"
+        f"{'s' if len(emulators) > 1 else ''} on 127.0.0.1:{', '.join(str(e.port) for e in emulators)}"
+        f"{' (paris, lyon: one router, a trunk between them)' if len(emulators) > 1 else ''}\n"
         + (
             f"  outbound:   predictive campaign 'demo' ({CAMPAIGN_LEADS} leads, "
             f"{CAMPAIGN_AGENTS} blended agents + you)\n"
@@ -313,22 +348,29 @@ async def run_demo(options: DemoOptions) -> None:
     if (warning := exposure_warning(options.host)) is not None:
         click.echo(warning, err=True)
     profile = TrafficProfile(
-        calls_per_hour=options.calls_per_hour, known_numbers=known, ivr_choices=("2", "4", "2", "4", "9")
+        calls_per_hour=options.calls_per_hour / len(emulators),  # (each PBX its share)
+        known_numbers=known,
+        ivr_choices=("2", "4", "2", "4", "9"),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    traffic = asyncio.create_task(run_traffic(AmiPbx(traffic_client), profile, options.duration_s))
+    traffic = [
+        asyncio.create_task(run_traffic(AmiPbx(client), profile, options.duration_s)) for client in traffic_clients
+    ]
     try:
         await stop.wait()
     finally:
         click.echo("Stopping...")
-        traffic.cancel()
-        await asyncio.gather(traffic, return_exceptions=True)
-        await traffic_client.close()
+        for task in traffic:
+            task.cancel()
+        await asyncio.gather(*traffic, return_exceptions=True)
+        for client in traffic_clients:
+            await client.close()
         await runner.cleanup()
-        await emulator.stop()
+        for each in emulators:
+            await each.stop()
         click.echo("Stopped.")
 
 
@@ -351,9 +393,18 @@ async def run_demo(options: DemoOptions) -> None:
     show_default=True,
     help="Seconds of traffic before the generator stops (the server keeps running until Ctrl-C).",
 )
-def demo(host: str, port: int, data_dir: Path, calls_per_hour: float, duration_s: float, campaign: bool) -> None:
+@click.option(
+    "--pbxs",
+    type=click.IntRange(1, 2),
+    default=2,
+    show_default=True,
+    help="Emulated Asterisks: 2 runs paris and lyon joined by a trunk, one router for both.",
+)
+def demo(
+    host: str, port: int, data_dir: Path, calls_per_hour: float, duration_s: float, campaign: bool, pbxs: int
+) -> None:
     """A living contact center on the embedded defaults: emulated PBX, traffic, agents."""
     from cti.logs import configure
 
     configure("warning", "text")
-    asyncio.run(run_demo(DemoOptions(host, port, data_dir, calls_per_hour, duration_s, campaign)))
+    asyncio.run(run_demo(DemoOptions(host, port, data_dir, calls_per_hour, duration_s, campaign, pbxs)))

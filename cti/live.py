@@ -53,6 +53,7 @@ from cti.live_items import (
 from cti.live_lines import StandingLines
 from cti.live_monitor import Monitors
 from cti.live_outbound import AgentDials
+from cti.live_pbxs import CallSites
 from cti.live_recording import Recorder
 from cti.live_recovery import Recovery
 from cti.live_views import AgentViews
@@ -156,8 +157,10 @@ class LiveCenter:
         agents: Iterable[User] = (),
         recording: RecordingConfig | None = None,
         recordings: Recordings | None = None,
+        sites: CallSites | None = None,
     ) -> None:
         self.router = router
+        self.sites = sites  # several PBXs (cti/live_pbxs.py); None: one
         self.pbx = pbx
         self.pbx_calls = pbx_calls
         self.eventlog = eventlog
@@ -195,7 +198,7 @@ class LiveCenter:
         self._last_now = 0.0
         self.time_scale = time_scale  # clock seconds per real second (an emulator running fast)
         # The agents' phones and profiles, as the router was given them (`agents`).
-        self.directory = Directory(self, agents)
+        self.directory = Directory(self, agents, sites.names if sites is not None else None)
         self._calls: dict[str, CallState] = {}
         self.ring_timers: dict[str, tuple[float, str]] = {}  # call_id -> (deadline, agent)
         self._call_actions: dict[str, asyncio.Task[Any]] = {}  # call_id -> its last PBX action
@@ -347,6 +350,8 @@ class LiveCenter:
             dest_linkedid = message.get("DestLinkedid")
             call_id = self.dials.alias(dest_linkedid) if dest_linkedid else call_id
             agent = self.directory.agent_of_channel(dest)
+            if not agent and self.sites is not None:  # the trunk leg to another PBX's agent
+                agent = self.sites.trunk_agent(self, call_id, dest)
             if agent and call_id in self._calls:  # (not an agent's line being dialled: no call of ours)
                 self._calls[call_id].agent_channels[agent] = dest
         elif name in ("BridgeEnter", "BridgeLeave", "Hangup"):
@@ -413,9 +418,14 @@ class LiveCenter:
         for name in AGENT_FIELDS:
             value = getattr(event, name, None)
             login = self.directory.login_of(value) if value else ""
+            if not login and value and self.sites is not None:  # a trunk leg to another PBX's agent
+                login = self.sites.trunk_agent(self, changes.get("call_id", call_id), value)
             if login:
                 changes[name] = login
-        return replace(event, **changes) if changes else event
+        event = replace(event, **changes) if changes else event
+        if self.sites is not None and isinstance(event, CallQueued):
+            event = self.sites.queued(event)  # which PBX, and whether only its agents may take it
+        return event
 
     async def on_event(self, event: Event) -> None:
         if isinstance(event, OriginateResulted) and await self.monitors.on_originate(event):

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from config.schema import HotlineConfig
 from cti.leadership import Leadership
+from cti.live_pbxs import PBX_LINKS, pbxs_health
 from cti.live_root import AMI, EVENTLOG, LIVE, Live, build_live
 
 __all__ = ["AMI", "EVENTLOG", "LEADERSHIP", "LIVE", "live_health", "setup_live"]
@@ -38,6 +39,8 @@ def live_health(app: web.Application, config: HotlineConfig) -> tuple[dict[str, 
     client, center, eventlog = app[AMI], app[LIVE], app[EVENTLOG]
     status = "ok" if client.connected and not client.stale else ("stale" if client.connected else "down")
     pbx = {"status": status, "connections": client.connections, "resyncs": client.resyncs, **role}
+    if len(config.pbxs) > 1 and PBX_LINKS in app:  # several Asterisks: each link's own state
+        pbx.update(pbxs_health(app[PBX_LINKS]))
     stats = center.stats
     live = {
         "calls_offered": stats.calls_offered,
@@ -74,10 +77,11 @@ class _LiveRunner:
         await live.start()
         self.live = live
         self.app[LIVE], self.app[AMI], self.app[EVENTLOG] = live.center, live.client, live.eventlog
+        self.app[PBX_LINKS] = live.pbx_links
 
     async def depose(self, reason: str) -> None:
         live, self.live = self.live, None
-        for key in (LIVE, AMI, EVENTLOG):
+        for key in (LIVE, AMI, EVENTLOG, PBX_LINKS):
             self.app.pop(key, None)
         if live is not None:
             await live.kill()

@@ -10,12 +10,13 @@ routing rules version). Runs inside the center's consumer, like every collaborat
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import structlog
 
 from cti.call_model import AGENT, ModelConfig, classify
+from cti.pbxs import PbxNames
 from events import AgentLoggedOut
 from routing import AgentProfile
 from store.models import User
@@ -39,6 +40,7 @@ class AgentEndpoint:
     connect_exten: str
     model_id: str
     phone: str = ""
+    pbx: str = ""  # several PBXs: the one the phone is on (its model_id is scoped: cti/pbxs.py)
 
 
 def endpoint_of(user: User) -> AgentEndpoint | None:
@@ -55,23 +57,41 @@ def endpoint_of(user: User) -> AgentEndpoint | None:
     return None
 
 
-def endpoints_of(users: Iterable[User]) -> dict[str, AgentEndpoint]:
-    """Login -> phone, for the users whose phone endpoint Hotline can dial."""
-    return {e.agent_id: e for e in (endpoint_of(u) for u in users) if e}
+def endpoints_of(users: Iterable[User], names: PbxNames | None = None) -> dict[str, AgentEndpoint]:
+    """Login -> phone, for the users whose phone endpoint Hotline can dial; with
+    several PBXs (`names`), each on its user's PBX, its leg name scoped."""
+    found = {e.agent_id: e for e in (endpoint_of(u) for u in users) if e}
+    if names is None or not names.several:
+        return found
+    pbx_of = {u.login: u.pbx or names.first for u in users}
+    return {
+        login: replace(e, pbx=pbx_of[login], model_id=names.scoped(pbx_of[login], e.model_id))
+        for login, e in found.items()
+    }
 
 
-def profile_of(user: User) -> AgentProfile:
-    return AgentProfile(agent_id=user.login, skills=dict(user.skills), languages=tuple(user.languages), team=user.team)
+def profile_of(user: User, names: PbxNames | None = None) -> AgentProfile:
+    """The router's view of an agent; with several PBXs, attribute `pbx` names the
+    agent's (a call restricted to its own PBX's agents reads it: routing/router.py)."""
+    attributes = {"pbx": user.pbx or names.first} if names is not None and names.several else {}
+    return AgentProfile(
+        agent_id=user.login,
+        skills=dict(user.skills),
+        languages=tuple(user.languages),
+        team=user.team,
+        attributes=attributes,
+    )
 
 
 class Directory:
     """The agents' phones and profiles (those the router was given at start), followed
     through `DirectoryChanged`; `listeners` are told the new agents (the dialers)."""
 
-    def __init__(self, center: LiveCenter, users: Iterable[User]) -> None:
+    def __init__(self, center: LiveCenter, users: Iterable[User], names: PbxNames | None = None) -> None:
         self.center = center
+        self.names = names  # several PBXs: each agent's phone on its own
         users = list(users)
-        self._profiles: dict[str, AgentProfile] = {u.login: profile_of(u) for u in users}
+        self._profiles: dict[str, AgentProfile] = {u.login: profile_of(u, names) for u in users}
         self._endpoints: dict[str, AgentEndpoint] = {}
         self._by_model_id: dict[str, str] = {}
         self._set_endpoints(users)
@@ -89,11 +109,16 @@ class Directory:
 
     def agent_of_channel(self, channel: str) -> str:
         """The agent whose phone leg `channel` is, or ""."""
+        pbx = ""
+        if self.names is not None:
+            pbx, channel = self.names.split(channel)
         role, model_id = classify(channel, _CHANNEL_NAMES)
+        if self.names is not None:
+            model_id = self.names.scoped(pbx, model_id)
         return self._by_model_id.get(model_id, "") if role == AGENT else ""
 
     def _set_endpoints(self, users: Iterable[User]) -> None:
-        self._endpoints = endpoints_of(users)
+        self._endpoints = endpoints_of(users, self.names)
         self._by_model_id = {e.model_id: e.agent_id for e in self._endpoints.values()}
 
     async def on_rules_changed(self, item: RulesChanged) -> None:
@@ -110,11 +135,11 @@ class Directory:
         and standing lines follow."""
         c, users = self.center, item.users
         now = c.now()
-        profiles = {u.login: profile_of(u) for u in users}
+        profiles = {u.login: profile_of(u, self.names) for u in users}
         added = [p for login, p in profiles.items() if login not in self._profiles]
         edited = [p for login, p in profiles.items() if login in self._profiles and self._profiles[login] != p]
         removed = [login for login in self._profiles if login not in profiles]
-        if not (added or edited or removed) and endpoints_of(users) == self._endpoints:
+        if not (added or edited or removed) and endpoints_of(users, self.names) == self._endpoints:
             return
         for login in removed:
             if c.router.agent_state(login) not in (None, "logged_out"):

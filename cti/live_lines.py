@@ -53,8 +53,8 @@ class StandingLines:
         """Where a caller goes to reach the agent: into the agent's conference while
         its standing line is up (no ring), else agent-connect (dial the phone)."""
         if self.on_line(endpoint.agent_id):
-            return Target(JOIN_CONTEXT, endpoint.connect_exten, 1)
-        return Target(self.center.agent_connect_context, endpoint.connect_exten, 1)
+            return Target(JOIN_CONTEXT, endpoint.connect_exten, 1, endpoint.pbx)
+        return Target(self.center.agent_connect_context, endpoint.connect_exten, 1, endpoint.pbx)
 
     # ---------------------------------------------------------------- what the PBX reports
 
@@ -105,6 +105,8 @@ class StandingLines:
         endpoint = c.directory.endpoints.get(agent_id)
         if endpoint is None or not endpoint.phone:
             return
+        if c.sites is not None and not c.sites.on_first(endpoint.pbx):
+            return  # standing lines are the first PBX's (an agent of another is dialled per call)
         if isinstance(event, AgentLoggedOut) or (isinstance(event, AgentStateChanged) and event.state == "logged_out"):
             had_line = self.lines.get(agent_id) is not None
             channel = self.lines.forget(agent_id)

@@ -67,6 +67,12 @@ class Monitors:
         leg = line or state.agent_channels.get(agent_id, "")
         if not leg:
             raise CommandRefused(f"call {state.call_id!r}: the agent's leg is not known yet; try again")
+        if c.sites is not None and not c.sites.on_first(c.sites.names.pbx_of(leg)):
+            # (the supervisor's phone rings on the first PBX, and ChanSpy spies on its own PBX's channels)
+            raise CommandRefused(
+                f"call {state.call_id!r} is on PBX {c.sites.names.pbx_of(leg)!r}: "
+                f"supervisors listen to the calls of PBX {c.sites.names.first!r} only"
+            )
         return state.call_id, leg, bool(line)
 
     async def start(self, agent_id: str, command: Monitor, now: float) -> None:

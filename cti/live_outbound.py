@@ -123,7 +123,9 @@ class AgentDials:
         c = self.center
         c.ring_timers[call_id] = (now + dial.timeout_s + c.ring_timeout_s, agent_id)
         self._originates[dial.originate_id] = call_id
-        target = c.connect_target(endpoint)
+        target, variables = c.connect_target(endpoint), dial.variables
+        if c.sites is not None:  # an agent of another PBX: the customer is sent through the trunk
+            target, variables = c.sites.via_trunk(dial.endpoint, target, variables)
         c.spawn(
             c.pbx_action(
                 c.pbx.originate(
@@ -131,7 +133,7 @@ class AgentDials:
                     context=target.context,
                     exten=target.exten,
                     caller_id=dial.caller_id,
-                    variables=dial.variables,
+                    variables=variables,
                     timeout_s=dial.timeout_s,
                     originate_id=dial.originate_id,
                 ),

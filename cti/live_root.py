@@ -26,7 +26,7 @@ import asyncio
 import functools
 import time
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -35,10 +35,10 @@ from aiohttp import web
 from config.schema import HotlineConfig
 from cti.agent_lines import LINE_CONTEXT, lines_for
 from cti.agi import AgiServer
-from cti.ami import AmiClient, AmiSettings
+from cti.ami import AmiClient
 from cti.call_model import CUSTOMER, CallModel, ModelConfig, classify
 from cti.eventlog import BufferedEventLog
-from cti.live import RAW_EVENTS, LiveCenter
+from cti.live import RAW_EVENTS, LiveCenter, PbxCalls
 from cti.live_directory import profile_of
 from cti.live_interactions import CustomerLookup
 from cti.live_items import (
@@ -51,8 +51,20 @@ from cti.live_items import (
     LoggedElsewhere,
     RulesChanged,
 )
+from cti.live_pbxs import (
+    CallSites,
+    IvrServices,
+    OtherPbxs,
+    PbxLink,
+    PbxRouter,
+    ScopedCalls,
+    ami_settings,
+    other_link,
+    split_open_calls,
+)
 from cti.live_recovery import waiting_since
-from cti.pbx import AmiPbx
+from cti.pbx import AmiPbx, PbxActions
+from cti.pbxs import PbxNames
 from events import AgentLoggedIn, AgentLoggedOut, AgentStateChanged, CallQueued, Event, IvrStepped, WrapUpEnded
 from routing import Router, RuleError, load_rules, rules_from_data
 from store.bus import Bus
@@ -211,18 +223,27 @@ class Live:
     dialers: list[DialerRunner] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     recovery: asyncio.Task[None] | None = None
+    others: OtherPbxs | None = None  # the PBXs after the first (`[[pbx]]`), each its own link
+
+    @property
+    def pbx_links(self) -> list[PbxLink]:
+        """Every PBX's link, the first first (/healthz)."""
+        first = PbxLink(self.config.pbx, self.client, self.model, AmiPbx(self.client))
+        return [first, *(self.others.links if self.others is not None else ())]
 
     async def start(self) -> None:
         """Start everything; returns once the AMI link is connecting (see `recovered`)."""
         center, pbx = self.center, self.config.pbx
         flow = await load_live_ivr(self.store, self.config) if self.config.ivr is not None else None
+        services: IvrServices | None = None
         if flow is not None:  # (an IVR is configured: the admin's latest version of it, else the file's)
             self.ivr, self.ivr_service = await start_ivr(flow, pbx.agi_bind, self.store, center.submit, self.clock)
+            services = IvrServices([self.ivr_service])  # (and the other PBXs' IVRs, below)
         self.tasks = [
             asyncio.create_task(center.run(), name="live-center"),
             asyncio.create_task(self.eventlog.run(), name="event-log"),
             asyncio.create_task(
-                bus_inputs(self.bus, center, self.store, self.config, self.ivr_service, lambda: self.dialers),
+                bus_inputs(self.bus, center, self.store, self.config, services, lambda: self.dialers),
                 name="bus-inputs",
             ),
             asyncio.create_task(
@@ -230,6 +251,8 @@ class Live:
             ),
         ]
         await self.client.start()
+        if self.others is not None:
+            await self.others.start(center, self._ivr_starter(flow), services)
         self.recovery = asyncio.create_task(self._recover(), name="restart-recovery")
         self.tasks.append(self.recovery)
         if self.config.campaigns:  # outbound campaigns (dialer/live.py), after the AMI link is up
@@ -257,6 +280,16 @@ class Live:
             ivr=self.ivr is not None,
             campaigns=len(self.dialers),
         )
+
+    def _ivr_starter(self, flow: IvrFlow | None) -> Callable[[str, Callable[[InboxItem], None]], Any] | None:
+        """Another PBX's FastAGI IVR: the same flow on its own `agi_bind`."""
+        if flow is None:
+            return None
+
+        async def start(bind: str, submit: Callable[[InboxItem], None]) -> tuple[AgiServer, IvrService]:
+            return await start_ivr(flow, bind, self.store, submit, self.clock)
+
+        return start
 
     async def _recover(self) -> None:
         """After the first resync: adopt the standing lines still up, take back the
@@ -291,6 +324,8 @@ class Live:
         within `flush_timeout_s`: logged), then cancel the tasks."""
         flushed = True
         try:
+            if self.others is not None:
+                await self.others.stop()
             await self.client.close()
             if self.ivr is not None:
                 await self.ivr.stop()
@@ -306,6 +341,8 @@ class Live:
     async def kill(self) -> None:
         """As SIGKILL would: no AMI Logoff, no flush; the PBX and the store live on."""
         await self._cancel_tasks()
+        if self.others is not None:
+            await self.others.kill()
         self.client.abort()
         if self.ivr is not None:
             await self.ivr.stop()
@@ -341,10 +378,11 @@ async def build_live(
     `fence`: None while this process may act on the PBX, else why not (the leader's
     term, cti/leadership.py); every PBX action checks it first."""
     pbx = config.pbx
+    names = PbxNames(p.name for p in config.pbxs)
     users = await store.list_users("agent")
     router = Router(await load_live_rules(store, config), seed=seed)
     for user in users:
-        router.add_agent(profile_of(user))
+        router.add_agent(profile_of(user, names))
     now = clock()
     history = await recent_events(store, now)
     # (the agents no later than the longest-waiting call began to wait: it goes back in
@@ -355,16 +393,7 @@ async def build_live(
     inbox = LiveInbox()
     model = CallModel(ModelConfig())
     on_events = inbox.put_events if events is None else _recorded(events, inbox.put_events)
-    settings = AmiSettings(
-        pbx.ami_host,
-        pbx.ami_port,
-        pbx.ami_username,
-        pbx.ami_secret.get_secret_value(),
-        action_timeout_s=pbx.action_timeout_s,
-        ping_interval_s=pbx.ping_interval_s,
-    )
-    if reconnect_s is not None:
-        settings = replace(settings, reconnect_min_s=reconnect_s[0], reconnect_max_s=reconnect_s[1])
+    settings = ami_settings(pbx, reconnect_s)
 
     def on_resync(batch: list[Event]) -> None:
         """A resync's events: restart recovery acts around the first one's."""
@@ -377,10 +406,37 @@ async def build_live(
     for name in RAW_EVENTS:
         client.subscribe(name, inbox.put)
     skills = line_skills if line_skills is not None else campaign_skills(config)
+    first = AmiPbx(client, fence=fence)
+    actions: PbxActions = first
+    calls: PbxCalls = ModelCalls(model)
+    others: OtherPbxs | None = None
+    if names.several:  # several Asterisks: one link each, one router (cti/live_pbxs.py)
+        links = [
+            other_link(
+                cfg,
+                names,
+                on_events=on_events,
+                on_message=inbox.put,
+                on_resync=on_resync,
+                raw_events=RAW_EVENTS,
+                clock=clock,
+                fence=fence,
+                reconnect_s=reconnect_s,
+            )
+            for cfg in config.pbxs[1:]
+        ]
+        others = OtherPbxs(names, links)
+        by_name = {names.first: PbxLink(pbx, client, model, first), **{link.name: link for link in links}}
+        actions = PbxRouter(names, by_name)
+        calls = ScopedCalls(
+            names,
+            {name: ModelCalls(link.model) for name, link in by_name.items()},
+            {name: link.model for name, link in by_name.items()},
+        )
     center = LiveCenter(
         router=router,
-        pbx=AmiPbx(client, fence=fence),
-        pbx_calls=ModelCalls(model),
+        pbx=actions,
+        pbx_calls=calls,
         eventlog=BufferedEventLog(store),
         bus=bus,
         inbox=inbox,
@@ -402,8 +458,11 @@ async def build_live(
         agents=users,  # (the router has them: add_agent above)
         recording=config.recording,
         recordings=store,
+        sites=CallSites(names, {p.name: p for p in config.pbxs}) if names.several else None,
     )
     open_calls = center.recovery.preload(history)
+    if others is not None:
+        open_calls, others.open_calls = split_open_calls(names, open_calls)
     center.recovery.count_today(history, now)  # /healthz: the day's calls, not this process's
     return Live(
         config=config,
@@ -418,6 +477,7 @@ async def build_live(
         restored_agents=restored,
         clock=clock,
         directory_every_s=directory_every_s,
+        others=others,
     )
 
 
@@ -437,7 +497,7 @@ async def bus_inputs(
     center: LiveCenter,
     store: Store,
     config: HotlineConfig,
-    ivr: IvrService | None = None,
+    ivr: IvrService | IvrServices | None = None,
     dialers: Callable[[], list[DialerRunner]] = list,
 ) -> None:
     """From desktops and admins (any server process) to the live loop: agent commands
@@ -472,7 +532,7 @@ async def _on_bus_message(
     center: LiveCenter,
     store: Store,
     config: HotlineConfig,
-    ivr: IvrService | None = None,
+    ivr: IvrService | IvrServices | None = None,
     dialers: Callable[[], list[DialerRunner]] = list,
 ) -> None:
     match message:

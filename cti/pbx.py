@@ -95,6 +95,9 @@ class Target:
     context: str
     exten: str
     priority: int = 1
+    # The PBX the target is on when it is an agent ("": the channel's own): an agent of
+    # another PBX is reached through the channel's PBX's trunk (cti/live_pbxs.py).
+    pbx: str = ""
 
 
 # ---------------------------------------------------------------- the port

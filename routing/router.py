@@ -32,9 +32,12 @@ How it stays fast (the simulator pushes ~1M events through it):
   wait, since then few agents are idle); random draws with rejection sampling.
 * Waiting calls are grouped by what decides who may take them: (queue, filter,
   target, required skills, call attributes the target expression reads, preferred
-  agent). Each group keeps one FIFO heap per base priority, and is registered under
+  agent, PBX restriction). Each group keeps one FIFO heap per base priority, and is registered under
   one skill every eligible agent must have. A freed agent looks only at the groups
   under its own skills, evaluates each group's expression once, and compares heads.
+* Several PBXs (cti/live_pbxs.py): a call whose attribute `agent_pbx` names a PBX
+  goes only to agents whose profile attribute `pbx` is that PBX (a PBX whose calls
+  may not cross a trunk); a call without it may go to any agent.
 * Timers (escalation, overflow, final step, wrap-up end) sit in one heap with lazy
   invalidation; `next_deadline()` is a peek.
 """
@@ -207,6 +210,7 @@ class _Call:
         "id",
         "language",
         "next_due",
+        "part",
         "preferred",
         "priority",
         "promised_s",
@@ -255,6 +259,7 @@ class _Call:
         self.target_idx = 0
         self.version = 0
         self.promised_s = 0.0
+        self.part: str | None = None  # only agents of this PBX (attribute `agent_pbx`): see _eligible
 
 
 class _Place(NamedTuple):
@@ -293,7 +298,7 @@ class _WrapTimer(NamedTuple):
 class _Group:
     """Waiting calls that any given agent may take all or none of."""
 
-    __slots__ = ("agent_only", "anchor", "count", "fn", "key", "qr", "reqs", "subs", "target", "texts")
+    __slots__ = ("agent_only", "anchor", "count", "fn", "key", "part", "qr", "reqs", "subs", "target", "texts")
 
     def __init__(
         self,
@@ -302,8 +307,10 @@ class _Group:
         target: Target,
         reqs: tuple[tuple[str, int], ...],
         agent_only: str | None,
+        part: str | None = None,
     ) -> None:
         self.key = key
+        self.part = part  # its calls go only to agents whose attribute `pbx` is this
         self.qr = qr
         self.target = target
         self.reqs = reqs
@@ -1009,7 +1016,7 @@ class Router:
         # is not for a preferred agent; its group follows from the call's queue, filter,
         # target and skills alone, remembered here (one look-up instead of building
         # the key, once or more per call).
-        memo_key = (qr.name, call.filter_idx, call.target_idx, call.skills_t)
+        memo_key = (qr.name, call.filter_idx, call.target_idx, call.skills_t, call.part)
         group = self._group_memo.get(memo_key)
         if group is not None:
             return group
@@ -1027,7 +1034,7 @@ class Router:
         paths = expr.call_paths
         cvals = tuple([_call_value(call, p) for p in paths]) if paths else ()
         agent_only = call.preferred if t.strategy == "preferred_agent" else None
-        key = (qr.name, call.filter_idx, call.target_idx, reqs_t, cvals, agent_only)
+        key = (qr.name, call.filter_idx, call.target_idx, reqs_t, cvals, agent_only, call.part)
         spare = self._spare_groups
         group = spare.get(key)  # (a spare group with this key is the registered one, if any)
         if group is None:
@@ -1037,7 +1044,7 @@ class Router:
             if len(spare) >= _MAX_SPARE_GROUPS:
                 spare.clear()  # bounded: keys include call attribute values
                 self._group_memo.clear()
-            group = spare[key] = _Group(key, qr, t, reqs_t, agent_only)
+            group = spare[key] = _Group(key, qr, t, reqs_t, agent_only, call.part)
         if not paths and agent_only is None:
             memo = self._group_memo
             if len(memo) >= _MAX_SPARE_GROUPS:
@@ -1198,6 +1205,8 @@ class Router:
                 return False
         if group.agent_only is not None and agent.id != group.agent_only:
             return False
+        if group.part is not None and agent.attrs.get("pbx") != group.part:
+            return False
         fn = group.fn
         return fn is None or fn(agent, call)
 
@@ -1247,7 +1256,7 @@ class Router:
             # The usual case needs no _eligible: with at most one required skill (the
             # buckets'), no expression left to check and no agent excluded, every
             # agent in the buckets is eligible.
-            check = not (call.excluded is None and group.fn is None and len(group.reqs) <= 1)
+            check = not (call.excluded is None and group.fn is None and len(group.reqs) <= 1 and group.part is None)
             best: _Agent | None = None
             for d in buckets:  # the first eligible agent of each bucket; the longest idle wins
                 for a in d.values():
@@ -1368,6 +1377,8 @@ class Router:
         best_key: tuple[int, float, int] | None = None
         for group in cands:
             if group.agent_only is not None and group.agent_only != aid:
+                continue
+            if group.part is not None and agent.attrs.get("pbx") != group.part:
                 continue
             missing = False
             for skill, level in group.reqs:
@@ -1557,9 +1568,12 @@ class Router:
             call.language = str(attrs.get("language", "") or "")
             call.preferred = str(attrs.get("preferred_agent", "") or "")
             call.promised_s = _seconds(attrs.get("preferred_agent_s")) if call.preferred else 0.0
+            part = attrs.get("agent_pbx")
+            call.part = str(part) if part else None
         else:  # the usual case in the simulator
             call.tier = call.language = call.preferred = ""
             call.promised_s = 0.0
+            call.part = None
         queue = e.queue
         self._enter_queue(call, queue if type(queue) is str else str(queue or ""), now)
         if self._advance(call, now, out, emit=True):

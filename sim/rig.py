@@ -93,10 +93,11 @@ class Rig:
         await asyncio.wait_for(poll(), timeout)
 
     async def caller(
-        self, name: str, number: str, patience_s: float = 60, talk_s: float = 2, exten: str = "1000"
+        self, name: str, number: str, patience_s: float = 60, talk_s: float = 2, exten: str = "1000", on: str = ""
     ) -> str:
+        """A caller dials `exten` (on the PBX scoped by `on`, e.g. "b:": sim/rig_pbxs.py)."""
         queued = await self.pbx.originate(
-            f"Local/{exten}@inbound",
+            f"{on}Local/{exten}@inbound",
             context="caller-phone",
             exten="wait",
             caller_id=f'"{name}" <{number}>',
@@ -176,7 +177,7 @@ async def live_rig(
 ) -> AsyncIterator[Rig]:
     """With `ivr` (an `[ivr]` table), the emulator's `AGI()` reaches Hotline's FastAGI
     IVR (on a port kept across restarts of the Hotline side)."""
-    agi_port = _free_port() if ivr else 0
+    agi_port = free_port() if ivr else 0
     emulator = PbxEmulator(
         "hotline", AMI_SECRET, speed=speed, agi_url=f"agi://127.0.0.1:{agi_port}/ivr" if ivr else None
     )
@@ -203,7 +204,7 @@ async def live_rig(
             await emulator.stop()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

@@ -70,6 +70,7 @@ class User:
     skills: dict[str, int] = field(default_factory=dict)  # name -> proficiency 1..10
     languages: tuple[str, ...] = ()
     phone_endpoint: str = ""  # e.g. "Local/2001@agents" or "SIP/agent1001"
+    pbx: str = ""  # the PBX (`[[pbx]]` name) the phone is on; "": the first (cti/pbxs.py)
     disabled: bool = False  # may not log in; its sessions and API tokens stop working
 
 

@@ -76,7 +76,7 @@ ON CONFLICT (id) DO UPDATE SET direction = excluded.direction, queue = excluded.
     attributes = excluded.attributes
 """
 
-_USER_COLUMNS = "login, display_name, role, password_hash, team, skills, languages, phone_endpoint, disabled"
+_USER_COLUMNS = "login, display_name, role, password_hash, team, skills, languages, phone_endpoint, disabled, pbx"
 
 _LEAD_COLUMNS = (
     "campaign, lead_id, phone, status, attempts, cycle, next_at, last_outcome, disposition, callback, call_id,"
@@ -152,6 +152,7 @@ def _user(row: Mapping[str, Any]) -> User:
         languages=tuple(_json(row["languages"])),
         phone_endpoint=row["phone_endpoint"],
         disabled=bool(row["disabled"]),
+        pbx=row["pbx"],
     )
 
 
@@ -448,11 +449,11 @@ class SqlStore:
             if not 1 <= int(level) <= 10:
                 raise ValueError(f"skills.{skill}: proficiency must be 1-10, not {level}")
         await self._db.execute(
-            f"INSERT INTO users ({_USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            f"INSERT INTO users ({_USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             " ON CONFLICT (login) DO UPDATE SET display_name = excluded.display_name,"
             " role = excluded.role, password_hash = excluded.password_hash, team = excluded.team,"
             " skills = excluded.skills, languages = excluded.languages,"
-            " phone_endpoint = excluded.phone_endpoint, disabled = excluded.disabled",
+            " phone_endpoint = excluded.phone_endpoint, disabled = excluded.disabled, pbx = excluded.pbx",
             user.login,
             user.display_name,
             user.role,
@@ -462,6 +463,7 @@ class SqlStore:
             json.dumps(list(user.languages)),
             user.phone_endpoint,
             bool(user.disabled),
+            user.pbx,
         )
 
     async def get_user(self, login: str) -> User:

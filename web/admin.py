@@ -11,7 +11,7 @@ import aiohttp_jinja2
 import structlog
 from aiohttp import web
 
-from cti.server import BUS, STORE
+from cti.server import BUS, CONFIG, STORE
 from store.models import ROLES, User
 from store.port import Conflict, NotFound
 from store.topics import CONFIG_CHANGES, ConfigChanged
@@ -44,6 +44,7 @@ def _user_json(u: User) -> dict[str, Any]:
         "skills": dict(u.skills),
         "languages": list(u.languages),
         "phone_endpoint": u.phone_endpoint,
+        "pbx": u.pbx,
         "has_password": bool(u.password_hash),
         "disabled": u.disabled,
     }
@@ -57,7 +58,7 @@ def _user_changes(old: User | None, new: User) -> dict[str, Any]:
         return list(value) if isinstance(value, tuple) else value
 
     changes: dict[str, Any] = {}
-    for name in ("display_name", "role", "team", "skills", "languages", "phone_endpoint", "disabled"):
+    for name in ("display_name", "role", "team", "skills", "languages", "phone_endpoint", "pbx", "disabled"):
         before, after = (getattr(old, name) if old else None), getattr(new, name)
         if before != after:
             changes[name] = [plain(before), plain(after)]
@@ -167,9 +168,13 @@ async def agent_put(request: web.Request) -> web.Response:
         problems.append("password: at least 8 characters")
     if old is None and not body.get("display_name"):
         problems.append("display_name: required for a new user")
-    for name in ("display_name", "team", "phone_endpoint"):
+    for name in ("display_name", "team", "phone_endpoint", "pbx"):
         if name in body and not isinstance(body[name], str):
             problems.append(f"{name}: must be a string")
+    pbx = body.get("pbx", old.pbx if old else "")
+    pbx_names = [p.name for p in request.app[CONFIG].pbxs]
+    if isinstance(pbx, str) and pbx and pbx not in pbx_names:
+        problems.append(f"pbx: unknown PBX {pbx!r} (the [[pbx]] names: {', '.join(pbx_names)}; empty: the first)")
     disabled = body.get("disabled", old.disabled if old else False)
     if not isinstance(disabled, bool):
         problems.append("disabled: must be true or false")
@@ -184,6 +189,7 @@ async def agent_put(request: web.Request) -> web.Response:
         skills={k: int(v) for k, v in skills.items()},
         languages=tuple(languages),
         phone_endpoint=str(body.get("phone_endpoint", old.phone_endpoint if old else "")),
+        pbx=str(pbx),
         disabled=bool(disabled),
     )
     await store.put_user(user)

@@ -228,6 +228,7 @@ DOCUMENT: dict[str, Any] = {
                     },
                     "languages": {"type": "array", "items": {"type": "string"}},
                     "phone_endpoint": {"type": "string"},
+                    "pbx": {"type": "string", "description": "the [[pbx]] the phone is on (empty: the first)"},
                     "password": {"type": "string", "minLength": 8},
                     "disabled": {
                         "type": "boolean",

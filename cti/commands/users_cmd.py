@@ -64,6 +64,7 @@ def add(login: str, display_name: str, role: str, team: str, password: str | Non
                     skills=dict(old.skills) if old else {},
                     languages=old.languages if old else (),
                     phone_endpoint=old.phone_endpoint if old else "",
+                    pbx=old.pbx if old else "",
                 )
             )
         finally:

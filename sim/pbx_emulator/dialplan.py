@@ -161,11 +161,41 @@ async def dial_and_bridge(p: Pbx, ch: Channel, dest: str, timeout: float) -> str
     status, one = await p.dial_local(ch, dest, timeout)
     if status != "ANSWER" or one.dead or ch.dead:
         return status
+    await bridged(p, ch, one)
+    return status
+
+
+async def bridged(p: Pbx, ch: Channel, other: Channel) -> None:
+    """Dial()'s caller bridged with the answered leg, until one of them leaves."""
     waiter: asyncio.Future[str] = p.loop.create_future()
     ch.bridge_waiter = waiter
-    p.connect(ch, one)
+    p.connect(ch, other)
     await waiter
-    return status
+
+
+# ---------------------------------------------------------------- several PBXs (trunk.py)
+
+
+async def hotline_trunk(p: Pbx, ch: Channel, _prio: int) -> None:
+    """[hotline-trunk] (docs/asterisk.md): Dial(${HOTLINE_TRUNK_DIAL},20,tT), Hangup()."""
+    from sim.pbx_emulator.trunk import dial_trunk
+
+    dial = ch.var("HOTLINE_TRUNK_DIAL")
+    p.newexten(ch, 1, "Dial", f"{dial},20,tT")
+    status = await dial_trunk(p, ch, dial, 20)
+    p.set_var(ch, "DIALSTATUS", status)
+    hangup_app(p, ch, 2, None)
+
+
+async def hotline_trunk_in(p: Pbx, ch: Channel, _prio: int) -> None:
+    """[hotline-trunk-in] (docs/asterisk.md): another PBX's call for agent EXTEN:
+    Dial(Local/${EXTEN}@agents,20,tT), Hangup()."""
+    from sim.pbx_emulator.trunk import trunk_in
+
+    p.newexten(ch, 1, "Dial", f"Local/{ch.exten}@agents,20,tT")
+    status = await trunk_in(p, ch, ch.exten, 20)
+    p.set_var(ch, "DIALSTATUS", status)
+    hangup_app(p, ch, 2, None)
 
 
 # ---------------------------------------------------------------- agents / customers
@@ -905,6 +935,9 @@ _TABLE: list[tuple[str, str, Program]] = [
     # Hotline's standing agent lines (ConfBridge; docs/asterisk.md): `_X.` = a digit, then 1+ chars
     ("hotline-agent-line", r"\d.+", hotline_agent_line),
     ("hotline-agent-join", r"\d.+", hotline_agent_join),
+    # Several PBXs: a caller sent to another PBX's agent, and that PBX's side (trunk.py)
+    ("hotline-trunk", r"\d+", hotline_trunk),
+    ("hotline-trunk-in", r"\d+", hotline_trunk_in),
 ]
 
 

@@ -122,6 +122,11 @@ class Channel:
     spy_mode: str = ""  # "listen" / "whisper" / "barge" (from ChanSpy's w / B options)
     spy_done: asyncio.Event | None = None  # set once ChanSpyStop was sent
     mixmonitor: Recording | None = None  # MixMonitor() on this channel (recorder.py)
+    # A trunk channel to another emulated PBX (trunk.py): the far end follows its hang-up,
+    # and the far end's answer / ringing reaches the Dial() on this side.
+    on_hangup: Callable[[], None] | None = None
+    trunk_answered: Callable[[], None] | None = None
+    trunk_ringing: Callable[[], None] | None = None
 
     def block(self, prefix: str = "") -> list[tuple[str, str]]:
         p = prefix
@@ -338,6 +343,7 @@ class Pbx:
         self.sinks: list[Callable[[bytes], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self.agi_command_id = itertools.count(568787673)
+        self.trunks: dict[str, Any] = {}  # trunk endpoint name -> trunk.Peer (another emulated PBX)
 
     # ------------------------------------------------------------ clock & events
 
@@ -565,6 +571,8 @@ class Pbx:
             self._conference_gone(conference, ch, stale)  # ConfbridgeLeave after the Hangup, as recorded
         self.channels.pop(ch.name, None)
         self._ledger_hangup(ch, final)
+        if ch.on_hangup is not None:
+            ch.on_hangup()
         attempt = ch.dial_as_dest
         if attempt is not None and not attempt.outcome.done():
             attempt.outcome.set_result("HANGUP")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -130,6 +131,8 @@ class AmiSession:
 
     async def handle(self, msg: Message) -> None:
         name = msg.get("Action").lower()
+        if name and name not in ("login", "ping"):
+            self.emu.actions.append(msg)  # what the PBX was asked (tests read it)
         if not name:
             self.error(msg, "Missing action in request")
             return
@@ -837,8 +840,12 @@ class PbxEmulator:
         speed: float = 1.0,
         channelvars: tuple[str, ...] = CHANVARS,
         confbridge_order: str = "recorded",
+        epoch: float | None = None,
     ) -> None:
-        """`channelvars`: manager.conf's channelvars (the `ChanVariable:` lines of
+        """`epoch`: the emulated clock's start (epoch seconds; default now): two
+        emulators given the same one number their channels alike (Uniqueid = start
+        second and a counter), as two real Asterisks started together do.
+        `channelvars`: manager.conf's channelvars (the `ChanVariable:` lines of
         channel events); the default is the recorded configuration's four.
         `confbridge_order`: "recorded" (standing-line-confbridge.ami's order of
         ConfBridge's and the bridge's events) or "reversed" (each pair swapped: the
@@ -851,6 +858,9 @@ class PbxEmulator:
         self.ami_secret = ami_secret
         self.agi_url = agi_url
         self.speed = speed
+        self.epoch = epoch
+        # The actions received (not Login / Ping), oldest first, the last 10,000.
+        self.actions: deque[Message] = deque(maxlen=10_000)
         self._pbx: Pbx | None = None
         self._server: asyncio.Server | None = None
         self.sessions: set[AmiSession] = set()
@@ -874,6 +884,7 @@ class PbxEmulator:
             agi_url=self.agi_url,
             channelvars=self.channelvars,
             confbridge_order=self.confbridge_order,
+            epoch=self.epoch,
         )
         self._server = await asyncio.start_server(self._accept, host, port)
         self.host = host

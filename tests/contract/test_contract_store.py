@@ -248,6 +248,16 @@ async def test_users(sql: SqlStore) -> None:
     assert (await sql.get_user("bob")).disabled
 
 
+async def test_a_user_names_the_pbx_of_their_phone(sql: SqlStore) -> None:
+    """Several Asterisks: an agent's phone is on one PBX ("" = the first configured)."""
+    await sql.put_user(User(login="ann", display_name="Ann", phone_endpoint="Local/2001@agents", pbx="lyon"))
+    await sql.put_user(User(login="bo", display_name="Bo", phone_endpoint="Local/2001@agents"))
+    assert (await sql.get_user("ann")).pbx == "lyon"
+    assert (await sql.get_user("bo")).pbx == ""
+    await sql.put_user(replace(await sql.get_user("ann"), pbx="paris"))
+    assert {u.login: u.pbx for u in await sql.list_users("agent")} == {"ann": "paris", "bo": ""}
+
+
 @pytest.fixture
 def sessions(store: Roles) -> WebSessions:
     """Every adapter of `WebSessions` (each adapter of the role ports has it too)."""

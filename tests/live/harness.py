@@ -59,10 +59,11 @@ def example_ivr() -> dict:
     return ivr
 
 
-async def ivr_caller(h: Rig, digits: str) -> None:
-    """Ivy (5557777) calls the IVR number (1500), keys `digits`, waits up to 60 s, talks 2 s."""
+async def ivr_caller(h: Rig, digits: str, on: str = "") -> None:
+    """Ivy (5557777) calls the IVR number (1500), keys `digits`, waits up to 60 s, talks 2 s
+    (on the PBX scoped by `on`, e.g. "b:": sim/rig_pbxs.py)."""
     await h.pbx.originate(
-        "Local/1500@inbound",
+        f"{on}Local/1500@inbound",
         context="caller-phone",
         exten="dtmf",
         caller_id='"Ivy" <5557777>',

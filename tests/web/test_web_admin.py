@@ -177,3 +177,25 @@ async def test_simulate_on_the_last_days_replays_the_stored_calls(client: TestCl
     assert set(body["difference"]) >= {"service_level", "asa", "abandon_rate"}
     page = await (await wf(client.get("/admin/routing"))).text()
     assert 'id="rules"' in page and 'id="btn-simulate"' in page
+
+
+async def test_an_agent_phone_names_its_pbx_among_the_configured_ones(tmp_path) -> None:
+    """Several Asterisks: the admin puts an agent's phone on one of the `[[pbx]]` PBXs."""
+    from tests.web.conftest import serving, web_config
+    from tests.web.web_helpers import login
+
+    pbxs = [
+        {"name": "paris", "ami_port": 5038, "agi_bind": "127.0.0.1:0"},
+        {"name": "lyon", "ami_port": 5039, "agi_bind": "127.0.0.1:0"},
+    ]
+    async with serving(web_config(f"sqlite:///{tmp_path}/web.sqlite3", pbx=pbxs)) as client:
+        h = {"X-CSRF-Token": await login(client, "admin")}
+        r = await client.put("/api/v1/users/agent01", json={"pbx": "lyon"}, headers=h)
+        assert r.status == 200, await r.text()
+        r = await client.put("/api/v1/users/agent02", json={"pbx": "nice"}, headers=h)
+        assert r.status == 400
+        assert (
+            "pbx: unknown PBX 'nice' (the [[pbx]] names: paris, lyon; empty: the first)" in (await r.json())["problems"]
+        )
+        users = {u["login"]: u["pbx"] for u in (await (await client.get("/api/v1/users")).json())["users"]}
+        assert (users["agent01"], users["agent02"]) == ("lyon", "")
