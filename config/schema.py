@@ -158,6 +158,7 @@ PROCESS_WIDE_PBX_KEYS = (
     "callback_retry_s",
     "callback_poll_s",
     "callback_agent_s",
+    "callback_variables",
     "command_ttl_s",
     "lease_s",
     "standing_lines",
