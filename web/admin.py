@@ -83,6 +83,7 @@ async def admin_page(request: web.Request) -> web.StreamResponse:
         "routing",
         "ivr",
         "campaigns",
+        "recording",
         "tokens",
     ):
         raise web.HTTPNotFound()

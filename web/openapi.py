@@ -180,6 +180,29 @@ DOCUMENT: dict[str, Any] = {
                     "comment": {"type": "string"},
                 },
             },
+            "RecordingPolicy": {
+                "type": "object",
+                "required": ["base_version"],
+                "additionalProperties": False,
+                "properties": {
+                    "default": {"$ref": "#/components/schemas/RecordingPolicyValue"},
+                    "queues": {
+                        "type": "object",
+                        "additionalProperties": {"$ref": "#/components/schemas/RecordingPolicyValue"},
+                    },
+                    "campaigns": {
+                        "type": "object",
+                        "additionalProperties": {"$ref": "#/components/schemas/RecordingPolicyValue"},
+                    },
+                    "base_version": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                    "comment": {"type": "string", "maxLength": 500},
+                },
+            },
+            "RecordingPolicyValue": {
+                "type": "string",
+                "description": "all, never, on_demand or a percentage N% (0-100)",
+                "pattern": "^(all|never|on_demand|0{0,2}[0-9]%|0?[1-9][0-9]%|100%)$",
+            },
             "Rules": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
             "RulesApply": {
                 "type": "object",
@@ -325,6 +348,16 @@ DOCUMENT: dict[str, Any] = {
         "/api/v1/skills": _section("skills"),
         "/api/v1/pause-codes": _section("pause codes"),
         "/api/v1/dispositions": _section("dispositions"),
+        "/api/v1/recording-policy": {
+            "get": _op("The live recording policy (default, per queue, per campaign), its version", "supervisor"),
+            "put": _op(
+                "Set the recording policy (all, never, on_demand or N%); a new version, taken by the live loop at"
+                " once; base_version must be the live one",
+                "admin",
+                "RecordingPolicy",
+                errors=("400", "409"),
+            ),
+        },
         "/api/v1/users": {"get": _op("Users (supervisor: agents of their teams)", "supervisor")},
         "/api/v1/users/{login}": {
             "put": _op(
@@ -334,7 +367,13 @@ DOCUMENT: dict[str, Any] = {
                 "User",
                 errors=("400",),
                 also_ok=("201",),
-            )
+            ),
+            "delete": _op(
+                "Delete a user: their sessions end and their API tokens are revoked at once; their calls and"
+                " history keep their login. Not yourself, not the last admin (409)",
+                "admin",
+                errors=("404", "409"),
+            ),
         },
         "/api/v1/users/{login}/sessions": {
             "delete": _op("Sign a user out everywhere, at once", "admin (anyone), agent (self)", errors=("404",))
@@ -460,7 +499,13 @@ DOCUMENT: dict[str, Any] = {
             ),
         },
         "/api/v1/customers/{customer_id}": {
-            "patch": _op("Change the fields sent, keep the others", "admin", "CustomerUpdate", errors=("400", "404"))
+            "patch": _op("Change the fields sent, keep the others", "admin", "CustomerUpdate", errors=("400", "404")),
+            "delete": _op(
+                "Erase the customer (an erasure request): the record, their interactions and those calls'"
+                " recordings; audited. 404 when nothing of theirs is kept",
+                "admin",
+                errors=("404",),
+            ),
         },
         "/api/v1/customers/{customer_id}/notes": {
             "post": _op(
