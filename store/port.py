@@ -375,7 +375,8 @@ class Store(
     async def list_users(self, role: str | None = None) -> list[User]: ...
     async def delete_user(self, login: str) -> bool:
         """Delete the user, their web sessions and revoke their API tokens, all at once;
-        False when there was no such user. What they did stays (events, interactions,
+        False when there was no such user; Conflict when they are the last enabled admin
+        (checked in the same transaction). What they did stays (events, interactions,
         audit entries keep their login)."""
         ...
 

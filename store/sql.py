@@ -486,9 +486,15 @@ class SqlStore:
         return [_user(r) for r in rows]
 
     async def delete_user(self, login: str) -> bool:
+        # the enabled admins, locked (PostgreSQL; SQLite's write transaction is exclusive
+        # already): two admins deleting each other at once cannot leave none
+        lock = " FOR UPDATE" if self.kind == "postgresql" else ""
         async with self._db.transaction() as tx:
             if not await tx.fetchval("SELECT COUNT(*) FROM users WHERE login = $1", login):
                 return False
+            admins = await tx.fetch(f"SELECT login FROM users WHERE role = $1 AND disabled = $2{lock}", "admin", False)
+            if [r["login"] for r in admins] == [login]:
+                raise Conflict(f"login: {login!r} is the last admin; make another admin first")
             await tx.execute("DELETE FROM web_sessions WHERE login = $1", login)
             await tx.execute("UPDATE api_tokens SET revoked = $2 WHERE login = $1", login, True)
             await tx.execute("DELETE FROM users WHERE login = $1", login)

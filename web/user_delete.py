@@ -7,7 +7,9 @@ sockets close within `SOCKET_RECHECK`). What they did stays: events, interaction
 recordings keep their login, audit entries keep them as actor. Audited.
 
 Refused: deleting yourself (409: another admin does it, so nobody locks themselves
-out by a slip) and deleting the last enabled admin (409: nobody could administer).
+out by a slip) and deleting the last enabled admin (409: nobody could administer;
+checked again inside the store's transaction, so two admins deleting each other at
+once leave one).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import structlog
 from aiohttp import web
 
 from cti.server import STORE
-from store.port import NotFound
+from store.port import Conflict, NotFound
 from web.admin import announce_user
 from web.app import api_error, require
 from web.audit import record
@@ -38,7 +40,11 @@ async def user_delete(request: web.Request) -> web.Response:
         admins = [u for u in await store.list_users("admin") if not u.disabled]
         if len(admins) <= 1:
             return api_error(409, f"login: {login!r} is the last admin; make another admin first")
-    if not await store.delete_user(login):
+    try:
+        deleted = await store.delete_user(login)
+    except Conflict as exc:  # another admin deleted the others meanwhile
+        return api_error(409, str(exc))
+    if not deleted:
         return api_error(404, f"login: no user {login!r}")
     log.info("user_deleted", login=login, by=me.login)
     await record(request, "user.deleted", login, role=user.role, team=user.team, display_name=user.display_name)

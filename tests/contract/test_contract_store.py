@@ -389,6 +389,18 @@ async def test_deleting_a_user_ends_their_sessions_and_tokens_and_keeps_their_hi
     assert [u.login for u in await sql.list_users()] == ["sue"]
 
 
+async def test_two_admins_deleting_each_other_at_once_leave_one(sql: SqlStore) -> None:
+    for login in ("ann", "al"):
+        await sql.put_user(User(login=login, display_name=login, role="admin"))
+    await sql.put_user(User(login="off", display_name="off", role="admin", disabled=True))
+    results = await asyncio.gather(sql.delete_user("ann"), sql.delete_user("al"), return_exceptions=True)
+    assert sorted(type(r).__name__ for r in results) == ["Conflict", "bool"], results
+    [left] = [u for u in await sql.list_users("admin") if not u.disabled]
+    with pytest.raises(Conflict):
+        await sql.delete_user(left.login)  # a disabled admin does not count
+    assert await sql.delete_user("off") is True
+
+
 async def test_callbacks_by_due_time_and_agent(sql: SqlStore) -> None:
     a = Callback(
         id="cb1",
