@@ -238,12 +238,13 @@ class AgentForced:
 
 @dataclass(frozen=True, slots=True)
 class AlertRaised:
-    """A wallboard alert's condition began (reports/alerts.py): kind service_level,
-    waiting or abandon_rate, for a queue; `value` and `target` as the banner says them."""
+    """A wallboard alert's condition began (reports/alerts.py): `alert` service_level,
+    waiting or abandon_rate, for a queue; `value` and `target` as the banner says them.
+    (Not `kind`: a record's "kind" is the event's type.)"""
 
     at: float
     queue: str
-    kind: str
+    alert: str
     text: str
     value: float | None = None
     target: float | None = None
@@ -251,11 +252,11 @@ class AlertRaised:
 
 @dataclass(frozen=True, slots=True)
 class AlertCleared:
-    """The alert's condition no longer holds (the AlertRaised of the same queue and kind)."""
+    """The alert's condition no longer holds (the AlertRaised of the same queue and alert)."""
 
     at: float
     queue: str
-    kind: str
+    alert: str
 
 
 # ---------------------------------------------------------------- IVR and dialer

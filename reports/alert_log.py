@@ -29,12 +29,12 @@ class AlertBook:
 
     def apply(self, event: object) -> None:
         if isinstance(event, AlertRaised):
-            key = (event.queue, event.kind)
+            key = (event.queue, event.alert)
             if key not in self.up:
                 self.raises[key] += 1
             self.up[key] = event
         elif isinstance(event, AlertCleared):
-            self.up.pop((event.queue, event.kind), None)
+            self.up.pop((event.queue, event.alert), None)
 
     def changes(self, alerts: Iterable[Mapping[str, Any]], now: float, day: float) -> list[tuple[Event, str]]:
         """(event, dedupe key) for each alert raised or cleared by `alerts` (the
@@ -47,7 +47,7 @@ class AlertBook:
                 raised = AlertRaised(
                     at=now,
                     queue=queue,
-                    kind=kind,
+                    alert=kind,
                     text=str(a["text"]),
                     value=_num(a.get("value")),
                     target=_num(a.get("target")),
@@ -57,7 +57,7 @@ class AlertBook:
             if (queue, kind) not in current:
                 n = self.raises[(queue, kind)]
                 out.append(
-                    (AlertCleared(at=now, queue=queue, kind=kind), f"alert:{day:.0f}:{queue}:{kind}:{n}:cleared")
+                    (AlertCleared(at=now, queue=queue, alert=kind), f"alert:{day:.0f}:{queue}:{kind}:{n}:cleared")
                 )
         return out
 
