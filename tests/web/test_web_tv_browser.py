@@ -27,7 +27,7 @@ pytestmark = [
 ]
 
 
-async def _token(server: TestClient, login: str, scopes: tuple[str, ...]) -> tuple[str, str]:
+async def _token(server: TestClient, login: str, scopes: tuple[str, ...]) -> tuple[str, str]:  # noqa: F811
     token_id = f"tv-{login}-{'-'.join(scopes)}"
     secret = f"hl_{token_id}_secret"
     token = ApiToken(token_id, login, "wall", time.time(), expires_at=time.time() + 86400, scopes=scopes)
