@@ -123,6 +123,20 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+COMMENT_MAX = 500
+
+
+def comment_of(body: dict[str, Any]) -> str:
+    """A change's comment (settings, rules, flows): text, or a 400 naming `comment`."""
+    value = body.get("comment", "")
+    if not isinstance(value, str) or len(value) > COMMENT_MAX:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": f"comment: text, at most {COMMENT_MAX} characters"}),
+            content_type="application/json",
+        )
+    return value
+
+
 async def agent_team(request: web.Request, agent_id: str) -> str | None:
     """The agent's team, None when there is no such user."""
     try:

@@ -15,6 +15,9 @@ from aiohttp import web
 from agents.commands import json_schema
 from store.models import CALLBACK_CLOSED, CALLBACK_OPEN
 
+# a day in a query: YYYY-MM-DD; empty is as if left out (the pages' forms send empty fields)
+_DAY = {"type": "string", "pattern": "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$", "description": "YYYY-MM-DD"}
+
 _PAGING = (
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
@@ -176,8 +179,8 @@ DOCUMENT: dict[str, Any] = {
                 "required": ["items"],
                 "properties": {
                     "items": {"type": "object", "additionalProperties": {"type": "object"}},
-                    "base_version": {"type": "integer"},
-                    "comment": {"type": "string"},
+                    "base_version": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                    "comment": {"type": "string", "maxLength": 500},
                 },
             },
             "RecordingPolicy": {
@@ -210,7 +213,7 @@ DOCUMENT: dict[str, Any] = {
                 "properties": {
                     "text": {"type": "string"},
                     "base_version": {"type": "integer"},
-                    "comment": {"type": "string"},
+                    "comment": {"type": "string", "maxLength": 500},
                     "confirm_empty": {"type": "boolean", "description": "required to apply rules naming no queue"},
                 },
             },
@@ -235,7 +238,7 @@ DOCUMENT: dict[str, Any] = {
                 "properties": {
                     "version": {"type": "integer", "description": "0: the configuration file's rules"},
                     "base_version": {"type": "integer"},
-                    "comment": {"type": "string"},
+                    "comment": {"type": "string", "maxLength": 500},
                     "confirm_empty": {"type": "boolean"},
                 },
             },
@@ -465,8 +468,8 @@ DOCUMENT: dict[str, Any] = {
                         {"name": name, "in": "query", "schema": {"type": "string", "maxLength": 200}}
                         for name in ("customer_id", "agent_id", "queue", "direction", "outcome", "disposition")
                     ),
-                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "from", "in": "query", "schema": _DAY},
+                    {"name": "to", "in": "query", "schema": _DAY},
                     *_PAGING,
                 ],
             }
@@ -521,8 +524,8 @@ DOCUMENT: dict[str, Any] = {
             "get": {
                 **_op("Historical KPIs by interval, queue, team, agent", "supervisor", errors=("400",)),
                 "parameters": [
-                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "from", "in": "query", "schema": _DAY},
+                    {"name": "to", "in": "query", "schema": _DAY},
                     {"name": "interval", "in": "query", "schema": {"enum": [900, 1800, 3600, 86400]}},
                     {"name": "queue", "in": "query", "schema": {"type": "string"}},
                 ],
@@ -550,8 +553,8 @@ DOCUMENT: dict[str, Any] = {
                     errors=("400", "404"),
                 ),
                 "parameters": [
-                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "from", "in": "query", "schema": _DAY},
+                    {"name": "to", "in": "query", "schema": _DAY},
                 ],
             }
         },
@@ -561,8 +564,8 @@ DOCUMENT: dict[str, Any] = {
                     "Abandoned calls, latest first, each with where it stands (paged)", "supervisor", errors=("400",)
                 ),
                 "parameters": [
-                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "from", "in": "query", "schema": _DAY},
+                    {"name": "to", "in": "query", "schema": _DAY},
                     {"name": "queue", "in": "query", "schema": {"type": "string"}},
                     *_PAGING,
                 ],
@@ -680,7 +683,7 @@ _add_commands(DOCUMENT["components"]["schemas"])
 
 # The path parameters, declared once per path (every operation of the path shares them).
 _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
-    "version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "version": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},  # 0: the configuration file's
 }
 
 

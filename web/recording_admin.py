@@ -22,7 +22,7 @@ from cti.recording_policy import SECTION, document, live_recording, validated
 from cti.server import BUS, CONFIG, STORE
 from store.port import Conflict
 from store.topics import CONFIG_CHANGES, ConfigChanged
-from web.app import CLOCK, SETTINGS, api_error, json_body, require
+from web.app import CLOCK, SETTINGS, api_error, comment_of, json_body, require
 from web.audit import record
 from web.campaigns_admin import configured
 from web.text_versions import VERSION_MAX
@@ -48,12 +48,11 @@ async def policy_get(request: web.Request) -> web.Response:
 async def policy_put(request: web.Request) -> web.Response:
     me = require(request, "admin")
     body = await json_body(request)
+    comment = comment_of(body)
+    body.pop("comment", None)
     base = body.pop("base_version", None)
-    comment = body.pop("comment", "")
     if not isinstance(base, int) or isinstance(base, bool) or not 0 <= base <= VERSION_MAX:
         return api_error(400, "base_version: the live version the edit started from (integer)")
-    if not isinstance(comment, str) or len(comment) > 500:
-        return api_error(400, "comment: text, at most 500 characters")
     config, problems = validated(request.app[CONFIG].recording, body)
     if config is not None:
         known = {
