@@ -87,3 +87,19 @@ async def test_a_tv_takes_only_a_read_only_token_of_a_supervisor(browser, server
     assert answer is not None and answer.status == 401
     answer = await page.goto(str(server.make_url("/wallboard/tv")))  # no token, not signed in
     assert answer is not None and answer.status == 401 and "read-only API token" in await page.content()
+
+
+async def test_a_signed_in_supervisor_picks_the_tiles_and_they_take_turns(browser, server: TestClient) -> None:  # noqa: F811
+    from playwright.async_api import expect
+
+    from tests.web.test_web_browser import sign_in
+
+    page = await sign_in(browser, server, "sup")
+    await page.goto(str(server.make_url("/wallboard/tv?tiles=queues,agents&rotate=1")))
+    await expect(page.locator("#conn")).to_have_text("live")
+    assert await page.locator("#totals, #alerts").count() == 0  # only the tiles asked for
+    queues, agents = page.locator("#queues"), page.locator("#agents")
+    await expect(queues).to_be_visible()
+    await expect(agents).to_be_hidden()
+    await expect(agents).to_be_visible(timeout=3000)  # its turn
+    await expect(queues).to_be_hidden()
