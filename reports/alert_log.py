@@ -64,3 +64,28 @@ class AlertBook:
 
 def _num(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def episodes(events: Iterable[object]) -> list[dict[str, Any]]:
+    """The alert history: one row per alert raised (latest first), with when it was
+    cleared (None: still up, or not cleared within the events read)."""
+    rows: list[dict[str, Any]] = []
+    open_rows: dict[Key, dict[str, Any]] = {}
+    for event in events:
+        if isinstance(event, AlertRaised) and (event.queue, event.alert) not in open_rows:
+            row = {
+                "queue": event.queue,
+                "alert": event.alert,
+                "text": event.text,
+                "value": event.value,
+                "target": event.target,
+                "raised_at": event.at,
+                "cleared_at": None,
+            }
+            rows.append(row)
+            open_rows[(event.queue, event.alert)] = row
+        elif isinstance(event, AlertCleared):
+            cleared = open_rows.pop((event.queue, event.alert), None)
+            if cleared is not None:
+                cleared["cleared_at"] = event.at
+    return rows[::-1]

@@ -13,6 +13,7 @@ def setup(app: web.Application) -> None:
     from agents.customers_web import setup as setup_customers
     from agents.desktop import setup as setup_desktop
     from agents.my_day import setup as setup_my_day
+    from reports.alert_history import setup as setup_alert_history
     from reports.tv import setup as setup_tv
     from reports.web import setup as setup_reports
     from reports.web_agent import setup as setup_agent_report
@@ -51,6 +52,7 @@ def setup(app: web.Application) -> None:
     setup_command_status(app)
     setup_reports(app)
     setup_tv(app)
+    setup_alert_history(app)
     setup_agent_report(app)
     setup_dnc(app)
     setup_callbacks(app)

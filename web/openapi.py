@@ -520,6 +520,20 @@ DOCUMENT: dict[str, Any] = {
             )
         },
         "/api/v1/wallboard": {"get": _op("Wallboard snapshot (supervisor: their teams)", "supervisor")},
+        "/api/v1/alerts/history": {
+            "get": {
+                **_op(
+                    "Wallboard alerts raised, their numbers and when each cleared (latest first)",
+                    "supervisor",
+                    errors=("400",),
+                ),
+                "parameters": [
+                    {"name": "from", "in": "query", "schema": _DAY},
+                    {"name": "to", "in": "query", "schema": _DAY},
+                    {"name": "queue", "in": "query", "schema": {"type": "string"}},
+                ],
+            }
+        },
         "/api/v1/reports": {
             "get": {
                 **_op("Historical KPIs by interval, queue, team, agent", "supervisor", errors=("400",)),

@@ -1,6 +1,7 @@
 """Wallboard alerts as events (issue 17): an alert's condition beginning is logged once
 as AlertRaised and its end once as AlertCleared, in the event log and on the bus, with
-two server processes (PostgreSQL and Redis shared) each computing the same alert."""
+two server processes (PostgreSQL and Redis shared) each computing the same alert; the
+alert history (page and API) reads them back."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from cti.server import BUS, STORE
 from events import AlertCleared, AlertRaised, CallConnected, CallEnded, CallQueued, Event
 from reports.web import WALLBOARD
 from store.topics import EVENTS, subscribe
-from tests.web.web_helpers import BusCallDriver, wait_until
+from tests.web.web_helpers import BusCallDriver, login, wait_until
 
 
 async def _logged(client: TestClient, kind: type[Event]) -> list[Event]:
@@ -63,6 +64,23 @@ async def test_an_alert_is_raised_and_cleared_once_across_two_processes(
         assert (cleared.queue, cleared.alert) == ("billing", "service_level") and cleared.at >= raised.at
         await wait_until(lambda: any(isinstance(e, AlertCleared) for e in heard), 5)
         assert [type(e).__name__ for e in heard] == ["AlertRaised", "AlertCleared"]
+
+        # the history page and API read them back from the log
+        await login(b, "sup")
+        r = await b.get("/api/v1/alerts/history")
+        [row] = (await r.json())["alerts"]
+        assert (row["queue"], row["alert"], row["raised_at"], row["cleared_at"]) == (
+            "billing",
+            "service_level",
+            raised.at,
+            cleared.at,
+        )
+        page = await (await b.get("/wallboard/alerts?queue=billing")).text()
+        assert 'data-alert="service_level"' in page and raised.text in page
+        assert (await b.get("/api/v1/alerts/history?from=2026-13-01")).status == 400
+        b.session.cookie_jar.clear()
+        await login(b, "agent01")
+        assert (await b.get("/api/v1/alerts/history")).status == 403
     finally:
         listener.cancel()
         await a.close()
