@@ -54,7 +54,6 @@ from cti.live_items import (
 )
 from cti.live_recovery import waiting_since
 from cti.pbx import AmiPbx
-from cti.recording_policy import live_recording
 from events import AgentLoggedIn, AgentLoggedOut, AgentStateChanged, CallQueued, Event, IvrStepped, WrapUpEnded
 from routing import Router, RuleError, load_rules, rules_from_data
 from store.bus import Bus
@@ -379,6 +378,8 @@ async def build_live(
     for name in RAW_EVENTS:
         client.subscribe(name, inbox.put)
     skills = line_skills if line_skills is not None else campaign_skills(config)
+    from cti.recording_policy import live_recording  # (here: keeps this hub file's imports as they were)
+
     center = LiveCenter(
         router=router,
         pbx=AmiPbx(client, fence=fence),
@@ -492,6 +493,8 @@ async def _on_bus_message(
             paused = await paused_campaigns(store)
             center.submit(InLoop(functools.partial(_pause_dialers, dialers(), paused)))
         case ConfigChanged(section="recording_policy"):
+            from cti.recording_policy import live_recording
+
             recording, version = await live_recording(store, config.recording)
             center.submit(InLoop(functools.partial(_set_recording, center, recording)))
             log.info("recording_policy_applied", version=version)
