@@ -378,8 +378,6 @@ async def build_live(
     for name in RAW_EVENTS:
         client.subscribe(name, inbox.put)
     skills = line_skills if line_skills is not None else campaign_skills(config)
-    from cti.recording_policy import live_recording  # (here: keeps this hub file's imports as they were)
-
     center = LiveCenter(
         router=router,
         pbx=AmiPbx(client, fence=fence),
@@ -402,7 +400,7 @@ async def build_live(
         lines=lines_for(pbx.standing_lines, {u.login: u.skills for u in users}, skills),
         line_variables=pbx.line_variables,
         agents=users,  # (the router has them: add_agent above)
-        recording=(await live_recording(store, config.recording))[0],  # an admin's policy outlives restarts
+        recording=await _recording_policy(store, config),
         recordings=store,
     )
     open_calls = center.recovery.preload(history)
@@ -503,6 +501,13 @@ async def _on_bus_message(
             if flow is not None:  # the next caller walks the new flow; those in the IVR finish the old one
                 ivr.flow = flow
                 log.info("ivr_flow_applied", version=message.version)
+
+
+async def _recording_policy(store: Store, config: HotlineConfig) -> RecordingConfig:
+    """`[recording]` with an admin's policy (cti/recording_policy.py): it outlives restarts."""
+    from cti.recording_policy import live_recording
+
+    return (await live_recording(store, config.recording))[0]
 
 
 async def _set_recording(center: LiveCenter, recording: RecordingConfig) -> None:
