@@ -1,7 +1,7 @@
 """`DELETE /api/v1/customers/{customer_id}` (admin): a customer's erasure request
 (agents/erasure.py): the record, their interactions and the recordings of those calls
-are deleted; audited as `customer.erased` with the counts (no personal data). 404 when
-nothing of theirs is left (an erasure sent twice)."""
+are deleted, their pending call-backs cancelled; audited as `customer.erased` with the
+counts (no personal data). 404 when nothing of theirs is left (sent twice)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ async def customer_erase(request: web.Request) -> web.Response:
         customer=erased.customer,
         interactions=erased.interactions,
         recordings=erased.recordings,
+        callbacks=erased.callbacks,
     )
     return web.json_response(
         {
@@ -33,6 +34,7 @@ async def customer_erase(request: web.Request) -> web.Response:
             "customer": erased.customer,
             "interactions": erased.interactions,
             "recordings": erased.recordings,
+            "callbacks": erased.callbacks,
         }
     )
 

@@ -104,11 +104,15 @@ def erase(customer_id: str, yes: bool, config_path: str | None) -> None:
                     "customer": erased.customer,
                     "interactions": erased.interactions,
                     "recordings": erased.recordings,
+                    "callbacks": erased.callbacks,
                 }
                 entry = AuditEntry(time.time(), f"cli:{getpass.getuser()}", "customer.erased", customer_id, detail, "")
                 await store.add_audit(entry)
             record = "deleted" if erased.customer else "not found"
-            said = f"customer record {record}, {erased.interactions} interaction(s), {erased.recordings} recording(s)"
+            said = (
+                f"customer record {record}, {erased.interactions} interaction(s), {erased.recordings} recording(s),"
+                f" {erased.callbacks} call-back(s) cancelled"
+            )
             return erased.anything, said
         finally:
             await store.close()
