@@ -245,6 +245,29 @@ class StopMonitor(Command):
     label: ClassVar[str] = "Stop monitoring"
 
 
+class ForcePause(Command):
+    """A supervisor pauses the agent (with a pause code): no call is offered to them
+    until they go available. Not while a call rings or talks (the loop refuses it: the
+    call would be cut off from routing mid-way); in wrap-up it ends the wrap-up."""
+
+    action: Literal["force_pause"]
+    reason: str = Field(min_length=1, max_length=100, description="one of the configured pause codes")
+    supervisor: str = SUPERVISOR
+    by: ClassVar[str] = "supervisor"
+    label: ClassVar[str] = "Force pause"
+    agent_states: ClassVar[tuple[str, ...]] = ("available", "wrap_up", "paused")
+
+
+class ForceLogout(Command):
+    """A supervisor logs the agent out of the queues (not while a call rings or talks)."""
+
+    action: Literal["force_logout"]
+    supervisor: str = SUPERVISOR
+    by: ClassVar[str] = "supervisor"
+    label: ClassVar[str] = "Force logout"
+    agent_states: ClassVar[tuple[str, ...]] = ("available", "wrap_up", "paused")
+
+
 COMMAND_TYPES: tuple[type[Command], ...] = (
     Login,
     Available,
@@ -265,6 +288,8 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     ResumeRecording,
     Monitor,
     StopMonitor,
+    ForcePause,
+    ForceLogout,
 )
 
 AnyCommand = Annotated[
@@ -286,7 +311,9 @@ AnyCommand = Annotated[
     | PauseRecording
     | ResumeRecording
     | Monitor
-    | StopMonitor,
+    | StopMonitor
+    | ForcePause
+    | ForceLogout,
     Field(discriminator="action"),
 ]
 _ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)

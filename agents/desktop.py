@@ -5,9 +5,9 @@
 - `POST /api/v1/agents/{agent_id}/commands` availability, pause, logout and call
   controls: a command of `agents.commands` (400 naming the field), sent to the live loop
   on `agent-commands`; its reply is returned (409 refused, 202 kept for later). A
-  supervisor's (monitor, stop_monitor) only from a supervisor of the team or an admin
-  (agents/supervisor_commands.py); the agent's own only from the agent (or an admin): a
-  supervisor watching `?agent=` sees the desktop read-only (403).
+  supervisor's (monitor, stop_monitor; force_pause, force_logout: audited) only from a
+  supervisor of the team or an admin (agents/supervisor_commands.py); the agent's own
+  only from the agent (or an admin): a supervisor watching `?agent=` sees the desktop read-only (403).
 - `GET /api/v1/agents/{agent_id}/screen-pop` the agent's latest screen-pop (403 for
   another agent's).
 - `POST /api/v1/interactions/{call_id}/wrap-up` disposition, notes and an optional
@@ -36,6 +36,8 @@ from agents.commands import (
     BY_ACTION,
     TRANSFER_KINDS,
     CommandError,
+    ForceLogout,
+    ForcePause,
     Pause,
     action_of,
     applicability,
@@ -64,6 +66,7 @@ from web.app import (
     require_agent_access,
     signed_in_only,
 )
+from web.audit import record
 
 log = structlog.get_logger()
 
@@ -183,7 +186,7 @@ async def command(request: web.Request) -> web.Response:
         if isinstance(supervised, web.Response):
             return supervised
         cmd = supervised
-    if isinstance(cmd, Pause):
+    if isinstance(cmd, Pause | ForcePause):
         pause_codes = (await request.app[SETTINGS].live("pause_codes")).data
         if cmd.reason not in pause_codes:
             return api_error(
@@ -191,6 +194,8 @@ async def command(request: web.Request) -> web.Response:
             )
     reply = await request.app[COMMANDS].send(agent_id, cmd, request.app[COMMAND_TIMEOUT])
     log.info("agent_command", agent_id=agent_id, action=action_of(type(cmd)), ok=reply.ok, error=reply.error)
+    if reply.ok and isinstance(cmd, ForcePause | ForceLogout):
+        await record(request, f"agent.{action_of(type(cmd))}", agent_id, reason=getattr(cmd, "reason", ""))
     return web.json_response(reply.to_json(), status=200 if reply.ok else (504 if reply.timed_out else 409))
 
 
@@ -379,7 +384,7 @@ def setup(app: web.Application) -> None:
     crm = CrmLookup(config.crm) if config.crm is not None else None  # validated with the config
 
     async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
-        hub = ScreenPopHub(app[STORE], app[BUS], crm, app[CLOCK])
+        hub = ScreenPopHub(app[STORE], app[BUS], crm, app[CLOCK], tell_monitoring=config.monitor.told())
         app[HUB] = hub
         task = asyncio.create_task(hub.run(), name="screen-pop-hub")
         app[WEB_TASKS].append(task)

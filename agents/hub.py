@@ -28,6 +28,7 @@ import structlog
 
 from agents.crm import CrmLookup
 from events import (
+    AgentForced,
     AgentLineChanged,
     AgentLoggedIn,
     AgentLoggedOut,
@@ -43,6 +44,8 @@ from events import (
     CallResumed,
     CallTransferred,
     Event,
+    MonitorEnded,
+    MonitorStarted,
     WrapUpEnded,
     agent_id_of,
     call_id_of,
@@ -60,7 +63,7 @@ MAX_CALLS = 50_000
 GAP_CHECK_S = 1.0  # how often the hub looks whether the bus lost messages
 CATCH_UP_MARGIN_S = 5.0  # read the log from this long before the last event seen
 # forwarded to the agent's desktop: their own state, and the events of their call
-AGENT_EVENTS = (AgentLoggedIn, AgentLoggedOut, AgentStateChanged, AgentLineChanged, WrapUpEnded)
+AGENT_EVENTS = (AgentLoggedIn, AgentLoggedOut, AgentStateChanged, AgentLineChanged, WrapUpEnded, AgentForced)
 CALL_EVENTS = (CallConnected, CallNotAnswered, CallAbandoned, CallHeld, CallResumed, CallTransferred, CallEnded)
 
 
@@ -101,6 +104,7 @@ class ScreenPopHub:
         crm: CrmLookup | None = None,
         clock: Callable[[], float] = time.time,
         history_limit: int = 5,
+        tell_monitoring: frozenset[str] = frozenset({"whisper", "barge"}),
     ) -> None:
         self._store = store
         self._bus = bus
@@ -115,6 +119,12 @@ class ScreenPopHub:
         self.pops_sent = 0
         self._seen_at = 0.0  # the latest event time seen on the bus
         self.catch_ups = 0
+        # monitoring (config/monitor.py): the modes the agent is told of; who monitors
+        # each agent now in such a mode; the mode of each monitoring started (its end is
+        # told when its start was)
+        self._tell = tell_monitoring
+        self._monitored: dict[str, dict[str, str]] = {}  # agent -> supervisor -> mode
+        self._monitor_modes: dict[tuple[str, str], str] = {}
 
     # ------------------------------------------------------------ sockets
 
@@ -153,6 +163,7 @@ class ScreenPopHub:
         doc: dict[str, Any] = {"state": None if view is None else view.to_wire(), "wrap_up_left_s": None}
         if view is not None and view.wrap_up_until is not None:
             doc["wrap_up_left_s"] = round(max(0.0, view.wrap_up_until - self._clock()), 1)
+        doc["monitored"] = [{"supervisor": s, "mode": m} for s, m in self._monitored.get(agent_id, {}).items()]
         if not with_pop:
             return doc
         if view is None:
@@ -261,6 +272,21 @@ class ScreenPopHub:
             )
         elif isinstance(event, CallConnected) and event.agent_id:
             self._agent_call[event.agent_id] = call_id
+        elif isinstance(event, MonitorStarted):
+            self._monitor_modes[(event.agent_id, event.supervisor)] = event.mode
+            if event.mode in self._tell:
+                self._monitored.setdefault(event.agent_id, {})[event.supervisor] = event.mode
+        elif isinstance(event, MonitorEnded):
+            told = self._monitored.get(event.agent_id, {})
+            told.pop(event.supervisor, None)
+            if not told:
+                self._monitored.pop(event.agent_id, None)
+
+    def _told(self, event: MonitorStarted | MonitorEnded) -> bool:
+        """Is the agent told of this monitoring (its start's mode is one told)?"""
+        if isinstance(event, MonitorStarted):
+            return event.mode in self._tell
+        return self._monitor_modes.pop((event.agent_id, event.supervisor), "") in self._tell
 
     async def _forward(self, event: Event) -> None:
         agent_id = agent_id_of(event)
@@ -272,6 +298,9 @@ class ScreenPopHub:
             if isinstance(event, (CallEnded, CallAbandoned)) and agent_id:
                 if self._agent_call.get(agent_id) == event.call_id:
                     del self._agent_call[agent_id]
+        elif isinstance(event, MonitorStarted | MonitorEnded):
+            if not self._told(event):  # never reaches the agent's browser
+                return
         elif not isinstance(event, AGENT_EVENTS):
             return
         if agent_id and agent_id in self._sockets:

@@ -20,12 +20,12 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-_PERCENT = re.compile(r"^(\d{1,3})%$")
+_PERCENT = re.compile(r"^([0-9]{1,3})%$")  # ASCII digits only (\d takes any script's)
 WORDS = ("all", "never", "on_demand")
 
 
 def _policy(value: str) -> str:
-    m = _PERCENT.match(value)
+    m = _PERCENT.fullmatch(value)
     if value in WORDS or (m and 0 <= int(m.group(1)) <= 100):
         return value
     raise ValueError(f"must be one of {', '.join(WORDS)} or a percentage such as 25%, not {value!r}")
@@ -54,7 +54,7 @@ def records(policy: str, call_id: str) -> bool:
     """Is this call recorded from the start under `policy` (on_demand: not yet)?"""
     if policy == "all":
         return True
-    m = _PERCENT.match(policy)
+    m = _PERCENT.fullmatch(policy)
     if not m:
         return False
     bucket = int.from_bytes(hashlib.sha256(call_id.encode()).digest()[:4], "big") % 100

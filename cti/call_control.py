@@ -24,6 +24,8 @@ from agents.commands import (
     CancelTransfer,
     Command,
     CompleteTransfer,
+    ForceLogout,
+    ForcePause,
     Hangup,
     Hold,
     Login,
@@ -42,6 +44,7 @@ from agents.commands import (
 )
 from cti.pbx import Target
 from events import (
+    AgentForced,
     AgentLoggedIn,
     AgentLoggedOut,
     AgentStateChanged,
@@ -114,12 +117,14 @@ class CallControl:
             ResumeRecording: self._pause_recording,
             Monitor: self._monitor,
             StopMonitor: self._stop_monitor,
+            ForcePause: self._force,
+            ForceLogout: self._force,
         }
 
     async def handle(self, request: AgentRequest, now: float) -> None:
         """Apply the command; raises CommandRefused (or a PbxError) with the reason."""
         c = self.center
-        if request.agent_id not in c.endpoints and not isinstance(request.command, Logout):
+        if request.agent_id not in c.endpoints and not isinstance(request.command, Logout | ForceLogout):
             raise CommandRefused(f"agent {request.agent_id!r} has no phone endpoint configured")
         await self.handlers[type(request.command)](request, now)
 
@@ -170,6 +175,29 @@ class CallControl:
     async def _stop_monitor(self, r: AgentRequest, now: float) -> None:
         assert isinstance(r.command, StopMonitor)
         await self.center.monitors.stop(r.agent_id, r.command, now)
+
+    async def _force(self, r: AgentRequest, now: float) -> None:
+        """A supervisor's force pause or logout: logged (who, what) just before the state
+        change, which then goes the way the agent's own pause or logout goes."""
+        assert isinstance(r.command, ForcePause | ForceLogout)
+        cmd, what = r.command, "pause" if isinstance(r.command, ForcePause) else "logout"
+        state = self.center.router.agent_state(r.agent_id)
+        if state in (None, "logged_out"):
+            raise CommandRefused(f"agent {r.agent_id!r} is not logged in")
+        if state in ("reserved", "on_call"):
+            shown = "being offered a call" if state == "reserved" else "on a call"
+            raise CommandRefused(f"agent {r.agent_id!r} is {shown}: force the {what} when it ends")
+        reason = cmd.reason if isinstance(cmd, ForcePause) else ""
+        await self.center.record(
+            AgentForced(at=now, agent_id=r.agent_id, supervisor=cmd.supervisor, action=what, reason=reason)
+        )
+        if isinstance(cmd, ForcePause):
+            await self.center.agent_event(
+                AgentStateChanged(at=now, agent_id=r.agent_id, state="paused", reason=reason), now
+            )
+        else:
+            await self.center.agent_event(AgentLoggedOut(at=now, agent_id=r.agent_id), now)
+        log.info("agent_forced", agent_id=r.agent_id, supervisor=cmd.supervisor, action=what, reason=reason)
 
     async def _preview(self, r: AgentRequest, now: float) -> None:
         assert isinstance(r.command, PreviewDial | PreviewSkip)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiohttp import web
 
+from config.recording import RecordingConfig
 from config.schema import HotlineConfig
 from cti.agent_lines import LINE_CONTEXT, lines_for
 from cti.agi import AgiServer
@@ -456,7 +457,7 @@ async def build_live(
         lines=lines_for(pbx.standing_lines, {u.login: u.skills for u in users}, skills),
         line_variables=pbx.line_variables,
         agents=users,  # (the router has them: add_agent above)
-        recording=config.recording,
+        recording=await _recording_policy(store, config),
         recordings=store,
         sites=CallSites(names, {p.name: p for p in config.pbxs}) if names.several else None,
     )
@@ -550,11 +551,29 @@ async def _on_bus_message(
 
             paused = await paused_campaigns(store)
             center.submit(InLoop(functools.partial(_pause_dialers, dialers(), paused)))
+        case ConfigChanged(section="recording_policy"):
+            from cti.recording_policy import live_recording
+
+            recording, version = await live_recording(store, config.recording)
+            center.submit(InLoop(functools.partial(_set_recording, center, recording)))
+            log.info("recording_policy_applied", version=version)
         case ConfigChanged(section="ivr") if ivr is not None:
             flow = await load_live_ivr(store, config)
             if flow is not None:  # the next caller walks the new flow; those in the IVR finish the old one
                 ivr.flow = flow
                 log.info("ivr_flow_applied", version=message.version)
+
+
+async def _recording_policy(store: Store, config: HotlineConfig) -> RecordingConfig:
+    """`[recording]` with an admin's policy (cti/recording_policy.py): it outlives restarts."""
+    from cti.recording_policy import live_recording
+
+    return (await live_recording(store, config.recording))[0]
+
+
+async def _set_recording(center: LiveCenter, recording: RecordingConfig) -> None:
+    """Inside the consumer: the next call connected is recorded by the new policy."""
+    center.recorder.config = recording
 
 
 async def _pause_dialers(runners: list[DialerRunner], paused: set[str]) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import structlog
 
+from store.models import Recording
 from store.port import Recordings
 
 log = structlog.get_logger()
@@ -26,11 +27,17 @@ async def purge(store: Recordings, now: float, retention_days: float) -> int:
         if not old:
             return gone
         for rec in old:
-            with contextlib.suppress(FileNotFoundError):
-                Path(rec.path).unlink()
-            await store.delete_recording(rec.call_id)
+            await remove(store, rec)
             gone += 1
         log.info("recordings_purged", count=gone, retention_days=retention_days)
+
+
+async def remove(store: Recordings, rec: Recording) -> None:
+    """Delete one recording: its file first, then its row (a crash in between leaves a
+    row without a file, found again by the next run, never a file nobody can find)."""
+    with contextlib.suppress(FileNotFoundError):
+        Path(rec.path).unlink()
+    await store.delete_recording(rec.call_id)
 
 
 async def daily(store: Recordings, clock: Callable[[], float], retention_days: float, every_s: float = DAY_S) -> None:

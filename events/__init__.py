@@ -224,6 +224,41 @@ class MonitorEnded:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class AgentForced:
+    """A supervisor (or an admin) forced the agent's state: action "pause" (with the
+    pause code as reason) or "logout". Logged just before the state change it causes."""
+
+    at: float
+    agent_id: str
+    supervisor: str
+    action: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRaised:
+    """A wallboard alert's condition began (reports/alerts.py): `alert` service_level,
+    waiting or abandon_rate, for a queue; `value` and `target` as the banner says them.
+    (Not `kind`: a record's "kind" is the event's type.)"""
+
+    at: float
+    queue: str
+    alert: str
+    text: str
+    value: float | None = None
+    target: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertCleared:
+    """The alert's condition no longer holds (the AlertRaised of the same queue and alert)."""
+
+    at: float
+    queue: str
+    alert: str
+
+
 # ---------------------------------------------------------------- IVR and dialer
 
 
@@ -287,6 +322,9 @@ Event = (
     | WrapUpEnded
     | MonitorStarted
     | MonitorEnded
+    | AgentForced
+    | AlertRaised
+    | AlertCleared
     | IvrStepped
     | DialerAttempted
     | DialerResulted
@@ -315,6 +353,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         WrapUpEnded,
         MonitorStarted,
         MonitorEnded,
+        AgentForced,
+        AlertRaised,
+        AlertCleared,
         IvrStepped,
         DialerAttempted,
         DialerResulted,

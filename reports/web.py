@@ -11,7 +11,7 @@ import csv
 import io
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -86,7 +86,14 @@ async def wallboard_json(request: web.Request) -> web.Response:
 
 
 async def wallboard_ws(request: web.Request) -> web.StreamResponse:
-    me = require(request, "supervisor")
+    return await board_socket(request, require(request, "supervisor"))
+
+
+async def board_socket(
+    request: web.Request, me: Identity, still: Callable[[], Awaitable[bool]] | None = None
+) -> web.StreamResponse:
+    """A wallboard's websocket (the board, the TV mode): the snapshot now, then each push
+    of `me`'s view, until the socket closes or its watcher is signed out (`still`)."""
     hub = request.app[WALLBOARD]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
     await ws.prepare(request)
@@ -95,7 +102,7 @@ async def wallboard_ws(request: web.Request) -> web.StreamResponse:
     await ws.send_str(hub.render(request.app[CLOCK](), [view])[view.key])
     hub.register(ws, view)
     try:
-        async with signed_in_only(request, ws):  # closed (4401) once signed out
+        async with signed_in_only(request, ws, still):  # closed (4401) once signed out
             async for msg in ws:
                 if msg.type == WSMsgType.ERROR:
                     break

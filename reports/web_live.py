@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import structlog
 
 from events import Event, to_record
+from reports.alert_log import AlertBook
 from reports.alerts import alerts
 from reports.kpi import KpiConfig, KpiEngine
 from store.bus import Bus
@@ -78,6 +79,7 @@ class LiveBoard:
     # agent -> {"call_id", "queue", "caller", "caller_name", "customer_id"}: the call an
     # agent is offered, talks on or wraps up
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    alert_book: AlertBook = field(default_factory=AlertBook)  # today's AlertRaised / AlertCleared
     # who is on each call not ended yet (CallArrived's caller, CallQueued's customer)
     callers: dict[str, dict[str, Any]] = field(default_factory=dict)
     customer_names: dict[str, str] = field(default_factory=dict)  # customer id -> name ("" unknown)
@@ -90,6 +92,7 @@ class LiveBoard:
     def apply(self, event: Any) -> None:
         self.engine.apply(event)
         self.applied += 1
+        self.alert_book.apply(event)
         kind = type(event).__name__
         agent = getattr(event, "agent_id", "")
         if kind == "CallArrived":
@@ -356,6 +359,7 @@ class WallboardHub:
                 await self.push(now)
             except Exception:  # a bad snapshot must not end the wallboard
                 log.exception("wallboard_push_failed")
+            await self.log_alerts(now)
             # coalesce: at most one push per min_interval_s (start to start)
             await asyncio.sleep(max(0.0, self.min_interval_s - (time.monotonic() - began)))
 
@@ -400,6 +404,35 @@ class WallboardHub:
             self.campaigns = await CAMPAIGN_TILES.get_all(self._bus)
         except Exception as exc:  # noqa: BLE001 (tiles stay as they were; the rest of the board goes on)
             log.warning("wallboard_campaigns_unavailable", error=type(exc).__name__)
+
+    async def log_alerts(self, now: float) -> int:
+        """Log (and publish) the alerts raised or cleared since the last push, once
+        across processes (reports/alert_log.py); how many this process logged."""
+        try:
+            snapshot = self.board.snapshot(now, View(frozenset()))  # (the queues' alerts; no agents needed)
+            changes = self.board.alert_book.changes(snapshot["alerts"], snapshot["now"], self.board.day)
+            if not changes:
+                return 0
+            events = [e for e, _ in changes]
+            seqs = await self._store.append_many(events, [k for _, k in changes])
+        except Exception as exc:  # noqa: BLE001 - the store is away: tried again at the next push
+            log.warning("wallboard_alerts_not_logged", error=type(exc).__name__)
+            return 0
+        logged = 0
+        for event, seq in zip(events, seqs, strict=True):
+            if not seq:  # another process logged it: it comes on the bus
+                continue
+            logged += 1
+            self.board.apply(event)
+            self._recent.add(_text(event))  # its echo on the bus is not applied twice
+            log.info("wallboard_alert", kind=type(event).__name__, queue=getattr(event, "queue", ""))
+            try:
+                await EVENTS.publish(self._bus, event)
+            except Exception as exc:  # noqa: BLE001 - logged; the other boards read it at their next rebuild
+                log.warning("wallboard_alert_not_published", error=type(exc).__name__)
+        if logged:
+            self._dirty.set()
+        return logged
 
     def render(self, now: float, views: Iterable[View]) -> dict[str, str]:
         out: dict[str, str] = {}

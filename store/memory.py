@@ -295,6 +295,18 @@ class MemoryStore:
         )
         return [self._interaction_out(i) for i in rows[: max(limit, 0)]]
 
+    async def erase_customer(self, customer_id: str) -> tuple[bool, list[str]]:
+        gone = sorted(i.id for i in self._interactions.values() if i.customer_id == customer_id)
+        for interaction_id in gone:
+            del self._interactions[interaction_id]
+        customer = self._customers.pop(customer_id, None)
+        if customer is not None:
+            self._accounts = {a: c for a, c in self._accounts.items() if c != customer_id}
+            for ids in self._phones.values():
+                ids.pop(customer_id, None)
+            self._phones = {phone: ids for phone, ids in self._phones.items() if ids}
+        return customer is not None, gone
+
     async def interactions_between(self, start: float, end: float) -> list[Interaction]:
         rows = sorted(
             (i for i in self._interactions.values() if start <= i.started_at < end),

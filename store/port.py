@@ -331,7 +331,18 @@ class Recordings(Protocol):
     async def delete_recording(self, call_id: str) -> None: ...
 
 
+class CustomerErasure(Protocol):
+    """A customer's erasure request (web/erasure.py): their record and their calls go."""
+
+    async def erase_customer(self, customer_id: str) -> tuple[bool, list[str]]:
+        """Delete the customer (with their phone numbers) and every interaction linked to
+        them, all or nothing; (whether the customer existed, the ids of the interactions
+        deleted). Nothing to delete is (False, [])."""
+        ...
+
+
 class Store(
+    CustomerErasure,
     Recordings,
     EventLog,
     CustomerDirectory,
@@ -362,6 +373,12 @@ class Store(
     async def put_user(self, user: User) -> None: ...
     async def get_user(self, login: str) -> User: ...
     async def list_users(self, role: str | None = None) -> list[User]: ...
+    async def delete_user(self, login: str) -> bool:
+        """Delete the user, their web sessions and revoke their API tokens, all at once;
+        False when there was no such user; Conflict when they are the last enabled admin
+        (checked in the same transaction). What they did stays (events, interactions,
+        audit entries keep their login)."""
+        ...
 
     # admin settings documents, versioned (web admin: routing rules, queues, codes)
     async def put_settings_version(

@@ -397,6 +397,15 @@ class SqlStore:
         )
         return [_interaction(r) for r in rows]
 
+    async def erase_customer(self, customer_id: str) -> tuple[bool, list[str]]:
+        async with self._db.transaction() as tx:
+            rows = await tx.fetch("SELECT id FROM interactions WHERE customer_id = $1 ORDER BY id", customer_id)
+            existed = bool(await tx.fetchval("SELECT COUNT(*) FROM customers WHERE id = $1", customer_id))
+            await tx.execute("DELETE FROM interactions WHERE customer_id = $1", customer_id)
+            await tx.execute("DELETE FROM customer_phones WHERE customer_id = $1", customer_id)
+            await tx.execute("DELETE FROM customers WHERE id = $1", customer_id)
+        return existed, [str(r["id"]) for r in rows]
+
     async def interactions_between(self, start: float, end: float) -> list[Interaction]:
         rows = await self._db.fetch(
             f"SELECT {_INTERACTION_COLUMNS} FROM interactions WHERE started_at >= $1 AND started_at < $2"
@@ -478,6 +487,21 @@ class SqlStore:
         else:
             rows = await self._db.fetch(f"SELECT {_USER_COLUMNS} FROM users WHERE role = $1 ORDER BY login", role)
         return [_user(r) for r in rows]
+
+    async def delete_user(self, login: str) -> bool:
+        # the enabled admins, locked (PostgreSQL; SQLite's write transaction is exclusive
+        # already): two admins deleting each other at once cannot leave none
+        lock = " FOR UPDATE" if self.kind == "postgresql" else ""
+        async with self._db.transaction() as tx:
+            if not await tx.fetchval("SELECT COUNT(*) FROM users WHERE login = $1", login):
+                return False
+            admins = await tx.fetch(f"SELECT login FROM users WHERE role = $1 AND disabled = $2{lock}", "admin", False)
+            if [r["login"] for r in admins] == [login]:
+                raise Conflict(f"login: {login!r} is the last admin; make another admin first")
+            await tx.execute("DELETE FROM web_sessions WHERE login = $1", login)
+            await tx.execute("UPDATE api_tokens SET revoked = $2 WHERE login = $1", login, True)
+            await tx.execute("DELETE FROM users WHERE login = $1", login)
+        return True
 
     # ------------------------------------------------------------ web sessions
 

@@ -13,6 +13,8 @@ def setup(app: web.Application) -> None:
     from agents.customers_web import setup as setup_customers
     from agents.desktop import setup as setup_desktop
     from agents.my_day import setup as setup_my_day
+    from reports.alert_history import setup as setup_alert_history
+    from reports.tv import setup as setup_tv
     from reports.web import setup as setup_reports
     from reports.web_agent import setup as setup_agent_report
     from web.abandoned import setup as setup_abandoned
@@ -24,13 +26,16 @@ def setup(app: web.Application) -> None:
     from web.campaigns_admin import setup as setup_campaigns_admin
     from web.command_status import setup as setup_command_status
     from web.dnc import setup as setup_dnc
+    from web.erasure import setup as setup_erasure
     from web.error_pages import setup as setup_error_pages
     from web.ivr_admin import setup as setup_ivr_admin
     from web.metrics import setup as setup_metrics
     from web.planning import setup as setup_planning
+    from web.recording_admin import setup as setup_recording_admin
     from web.recordings import setup as setup_recordings
     from web.search import setup as setup_search
     from web.teams import setup as setup_teams
+    from web.user_delete import setup as setup_user_delete
 
     setup_core(app)
     setup_error_pages(app)
@@ -43,13 +48,18 @@ def setup(app: web.Application) -> None:
     setup_desktop(app)
     setup_my_day(app)
     setup_customers(app)
+    setup_erasure(app)
     setup_command_status(app)
     setup_reports(app)
+    setup_tv(app)
+    setup_alert_history(app)
     setup_agent_report(app)
     setup_dnc(app)
     setup_callbacks(app)
     setup_planning(app)
     setup_recordings(app)
+    setup_recording_admin(app)
     setup_search(app)
     setup_abandoned(app)
     setup_teams(app)
+    setup_user_delete(app)

@@ -15,7 +15,7 @@ from cti.server import BUS, CONFIG, STORE
 from store.models import ROLES, User
 from store.port import Conflict, NotFound
 from store.topics import CONFIG_CHANGES, ConfigChanged
-from web.app import CLOCK, SETTINGS, api_error, json_body, require
+from web.app import CLOCK, SETTINGS, api_error, comment_of, json_body, require
 from web.audit import record
 from web.security import hash_password
 from web.settings import (
@@ -84,6 +84,7 @@ async def admin_page(request: web.Request) -> web.StreamResponse:
         "routing",
         "ivr",
         "campaigns",
+        "recording",
         "tokens",
     ):
         raise web.HTTPNotFound()
@@ -114,15 +115,17 @@ async def section_put(request: web.Request) -> web.Response:
     me = require(request, "admin")
     section = SECTION_URL[request.match_info["section"]]
     body = await json_body(request)
+    comment = comment_of(body)
+    base = body.get("base_version")
+    if "base_version" in body and (not isinstance(base, int) or isinstance(base, bool) or not 0 <= base <= VERSION_MAX):
+        return api_error(400, "base_version: the live version the edit started from (integer), or left out")
     try:
-        live = await request.app[SETTINGS].apply(
-            section, body.get("items"), me.login, body.get("base_version"), str(body.get("comment", ""))
-        )
+        live = await request.app[SETTINGS].apply(section, body.get("items"), me.login, base, comment)
     except SettingsError as exc:
         return api_error(400, "invalid settings", problems=exc.problems)
     except Conflict as exc:
         return api_error(409, str(exc))
-    await record(request, f"settings.{section}", section, version=live.version, comment=str(body.get("comment", "")))
+    await record(request, f"settings.{section}", section, version=live.version, comment=comment)
     return web.json_response({"section": section, "version": live.version, "items": live.data})
 
 
@@ -322,7 +325,7 @@ async def _apply_rules(
             "confirm_empty: these rules name no queue; every call would go to any agent with its skills "
             "(no targets, overflow, wrap-up or no-answer handling). Send confirm_empty: true to apply them anyway",
         )
-    comment = str(body.get("comment", ""))
+    comment = comment_of(body)
     try:
         applied = await request.app[SETTINGS].apply("routing", text, me.login, base, comment)
     except SettingsError:

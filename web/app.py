@@ -123,6 +123,20 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+COMMENT_MAX = 500
+
+
+def comment_of(body: dict[str, Any]) -> str:
+    """A change's comment (settings, rules, flows): text, or a 400 naming `comment`."""
+    value = body.get("comment", "")
+    if not isinstance(value, str) or len(value) > COMMENT_MAX:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": f"comment: text, at most {COMMENT_MAX} characters"}),
+            content_type="application/json",
+        )
+    return value
+
+
 async def agent_team(request: web.Request, agent_id: str) -> str | None:
     """The agent's team, None when there is no such user."""
     try:
@@ -165,13 +179,19 @@ def _session_key(secret: str) -> bytes:
 
 async def _token_user(request: web.Request) -> tuple[ApiToken | None, User | None, str]:
     """The request's Bearer token and its user, or None and why not."""
-    found = await request.app[STORE].find_api_token(hash_token(request.headers.get("Authorization", "")[7:].strip()))
+    return await token_user(request.app, request.headers.get("Authorization", "")[7:].strip())
+
+
+async def token_user(app: web.Application, token: str) -> tuple[ApiToken | None, User | None, str]:
+    """An API token (its secret text) and its user, or None and why not: unknown,
+    revoked or expired token, user gone or disabled."""
+    found = await app[STORE].find_api_token(hash_token(token))
     if found is None or found.revoked:
         return None, None, "invalid or revoked API token"
-    if found.expires_at and request.app[CLOCK]() >= found.expires_at:
+    if found.expires_at and app[CLOCK]() >= found.expires_at:
         return None, None, "API token expired: create a new one"
     try:
-        user = await request.app[STORE].get_user(found.login)
+        user = await app[STORE].get_user(found.login)
     except NotFound:
         return None, None, "the token's user no longer exists"
     if user.disabled:
@@ -197,15 +217,18 @@ async def still_signed_in(request: web.Request) -> bool:
 
 
 @asynccontextmanager
-async def signed_in_only(request: web.Request, ws: web.WebSocketResponse) -> AsyncIterator[None]:
+async def signed_in_only(
+    request: web.Request, ws: web.WebSocketResponse, still: Callable[[], Awaitable[bool]] | None = None
+) -> AsyncIterator[None]:
     """While inside, `ws` is closed (4401) once its caller is signed out (checked every
-    `SOCKET_RECHECK`: a revoked session's sockets end within seconds on every process)."""
+    `SOCKET_RECHECK`: a revoked session's sockets end within seconds on every process);
+    `still` says whether they still are (default: `still_signed_in`)."""
 
     async def watch() -> None:
         while not ws.closed:
             await asyncio.sleep(request.app[SOCKET_RECHECK])
             try:
-                signed_in = await still_signed_in(request)
+                signed_in = await (still() if still is not None else still_signed_in(request))
             except Exception as exc:  # noqa: BLE001 - the store is away: ask again next time
                 log.warning("socket_session_check_failed", error=type(exc).__name__)
                 continue

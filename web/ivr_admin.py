@@ -17,7 +17,7 @@ from cti.server import STORE
 from ivr.agi_driver import customer_lookup_from_store
 from ivr.text import check, simulate
 from store.port import Conflict
-from web.app import SETTINGS, api_error, json_body, require
+from web.app import SETTINGS, api_error, comment_of, json_body, require
 from web.audit import record
 from web.settings import CONFIG_FILE, SettingsError, diff_text
 from web.text_versions import VERSION_MAX, restore_target, version_response
@@ -104,7 +104,7 @@ async def _store_version(
     base = _version(body, "base_version")
     if base is None:
         return api_error(400, "base_version: the live version the edit started from (integer)")
-    comment = str(body.get("comment", ""))
+    comment = comment_of(body)
     try:
         applied = await request.app[SETTINGS].apply("ivr", text, me.login, base, comment)
     except SettingsError:

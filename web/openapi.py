@@ -15,6 +15,9 @@ from aiohttp import web
 from agents.commands import json_schema
 from store.models import CALLBACK_CLOSED, CALLBACK_OPEN
 
+# a day in a query: YYYY-MM-DD; empty is as if left out (the pages' forms send empty fields)
+_DAY = {"type": "string", "pattern": "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$", "description": "YYYY-MM-DD"}
+
 _PAGING = (
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
@@ -176,9 +179,32 @@ DOCUMENT: dict[str, Any] = {
                 "required": ["items"],
                 "properties": {
                     "items": {"type": "object", "additionalProperties": {"type": "object"}},
-                    "base_version": {"type": "integer"},
-                    "comment": {"type": "string"},
+                    "base_version": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                    "comment": {"type": "string", "maxLength": 500},
                 },
+            },
+            "RecordingPolicy": {
+                "type": "object",
+                "required": ["base_version"],
+                "additionalProperties": False,
+                "properties": {
+                    "default": {"$ref": "#/components/schemas/RecordingPolicyValue"},
+                    "queues": {
+                        "type": "object",
+                        "additionalProperties": {"$ref": "#/components/schemas/RecordingPolicyValue"},
+                    },
+                    "campaigns": {
+                        "type": "object",
+                        "additionalProperties": {"$ref": "#/components/schemas/RecordingPolicyValue"},
+                    },
+                    "base_version": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                    "comment": {"type": "string", "maxLength": 500},
+                },
+            },
+            "RecordingPolicyValue": {
+                "type": "string",
+                "description": "all, never, on_demand or a percentage N% (0-100)",
+                "pattern": "^(all|never|on_demand|0{0,2}[0-9]%|0?[1-9][0-9]%|100%)$",
             },
             "Rules": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
             "RulesApply": {
@@ -187,7 +213,7 @@ DOCUMENT: dict[str, Any] = {
                 "properties": {
                     "text": {"type": "string"},
                     "base_version": {"type": "integer"},
-                    "comment": {"type": "string"},
+                    "comment": {"type": "string", "maxLength": 500},
                     "confirm_empty": {"type": "boolean", "description": "required to apply rules naming no queue"},
                 },
             },
@@ -212,7 +238,7 @@ DOCUMENT: dict[str, Any] = {
                 "properties": {
                     "version": {"type": "integer", "description": "0: the configuration file's rules"},
                     "base_version": {"type": "integer"},
-                    "comment": {"type": "string"},
+                    "comment": {"type": "string", "maxLength": 500},
                     "confirm_empty": {"type": "boolean"},
                 },
             },
@@ -326,6 +352,16 @@ DOCUMENT: dict[str, Any] = {
         "/api/v1/skills": _section("skills"),
         "/api/v1/pause-codes": _section("pause codes"),
         "/api/v1/dispositions": _section("dispositions"),
+        "/api/v1/recording-policy": {
+            "get": _op("The live recording policy (default, per queue, per campaign), its version", "supervisor"),
+            "put": _op(
+                "Set the recording policy (all, never, on_demand or N%); a new version, taken by the live loop at"
+                " once; base_version must be the live one",
+                "admin",
+                "RecordingPolicy",
+                errors=("400", "409"),
+            ),
+        },
         "/api/v1/users": {"get": _op("Users (supervisor: agents of their teams)", "supervisor")},
         "/api/v1/users/{login}": {
             "put": _op(
@@ -335,7 +371,13 @@ DOCUMENT: dict[str, Any] = {
                 "User",
                 errors=("400",),
                 also_ok=("201",),
-            )
+            ),
+            "delete": _op(
+                "Delete a user: their sessions end and their API tokens are revoked at once; their calls and"
+                " history keep their login. Not yourself, not the last admin (409)",
+                "admin",
+                errors=("404", "409"),
+            ),
         },
         "/api/v1/users/{login}/sessions": {
             "delete": _op("Sign a user out everywhere, at once", "admin (anyone), agent (self)", errors=("404",))
@@ -427,8 +469,8 @@ DOCUMENT: dict[str, Any] = {
                         {"name": name, "in": "query", "schema": {"type": "string", "maxLength": 200}}
                         for name in ("customer_id", "agent_id", "queue", "direction", "outcome", "disposition")
                     ),
-                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "from", "in": "query", "schema": _DAY},
+                    {"name": "to", "in": "query", "schema": _DAY},
                     *_PAGING,
                 ],
             }
@@ -461,7 +503,13 @@ DOCUMENT: dict[str, Any] = {
             ),
         },
         "/api/v1/customers/{customer_id}": {
-            "patch": _op("Change the fields sent, keep the others", "admin", "CustomerUpdate", errors=("400", "404"))
+            "patch": _op("Change the fields sent, keep the others", "admin", "CustomerUpdate", errors=("400", "404")),
+            "delete": _op(
+                "Erase the customer (an erasure request): the record, their interactions and those calls'"
+                " recordings; audited. 404 when nothing of theirs is kept",
+                "admin",
+                errors=("404",),
+            ),
         },
         "/api/v1/customers/{customer_id}/notes": {
             "post": _op(
@@ -473,12 +521,26 @@ DOCUMENT: dict[str, Any] = {
             )
         },
         "/api/v1/wallboard": {"get": _op("Wallboard snapshot (supervisor: their teams)", "supervisor")},
+        "/api/v1/alerts/history": {
+            "get": {
+                **_op(
+                    "Wallboard alerts raised, their numbers and when each cleared (latest first)",
+                    "supervisor",
+                    errors=("400",),
+                ),
+                "parameters": [
+                    {"name": "from", "in": "query", "schema": _DAY},
+                    {"name": "to", "in": "query", "schema": _DAY},
+                    {"name": "queue", "in": "query", "schema": {"type": "string"}},
+                ],
+            }
+        },
         "/api/v1/reports": {
             "get": {
                 **_op("Historical KPIs by interval, queue, team, agent", "supervisor", errors=("400",)),
                 "parameters": [
-                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "from", "in": "query", "schema": _DAY},
+                    {"name": "to", "in": "query", "schema": _DAY},
                     {"name": "interval", "in": "query", "schema": {"enum": [900, 1800, 3600, 86400]}},
                     {"name": "queue", "in": "query", "schema": {"type": "string"}},
                 ],
@@ -506,8 +568,8 @@ DOCUMENT: dict[str, Any] = {
                     errors=("400", "404"),
                 ),
                 "parameters": [
-                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "from", "in": "query", "schema": _DAY},
+                    {"name": "to", "in": "query", "schema": _DAY},
                 ],
             }
         },
@@ -517,8 +579,8 @@ DOCUMENT: dict[str, Any] = {
                     "Abandoned calls, latest first, each with where it stands (paged)", "supervisor", errors=("400",)
                 ),
                 "parameters": [
-                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "from", "in": "query", "schema": _DAY},
+                    {"name": "to", "in": "query", "schema": _DAY},
                     {"name": "queue", "in": "query", "schema": {"type": "string"}},
                     *_PAGING,
                 ],
@@ -636,7 +698,7 @@ _add_commands(DOCUMENT["components"]["schemas"])
 
 # The path parameters, declared once per path (every operation of the path shares them).
 _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
-    "version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "version": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},  # 0: the configuration file's
 }
 
 

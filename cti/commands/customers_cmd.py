@@ -1,4 +1,4 @@
-"""`hotline customers import FILE.csv`."""
+"""`hotline customers import FILE.csv`, `hotline customers erase ID`."""
 
 from __future__ import annotations
 
@@ -75,3 +75,49 @@ def import_(file: Path, config_path: str | None) -> None:
         sys.exit(1)
     if rejected:
         sys.exit(3)
+
+
+@customers.command("erase")
+@click.argument("customer_id")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@config_option
+def erase(customer_id: str, yes: bool, config_path: str | None) -> None:
+    """Erase customer CUSTOMER_ID (an erasure request): their record, their calls'
+    interactions and recordings. Audited (actor cli:<user>); exit 1 when nothing was kept."""
+    import getpass
+    import time
+
+    from agents.erasure import erase_customer
+    from store.models import AuditEntry
+
+    config = load_or_exit(config_path).config
+    if not yes:
+        click.confirm(f"Erase customer {customer_id!r}, their interactions and recordings?", abort=True)
+
+    async def run() -> tuple[bool, str]:
+        store = await open_store(config.store)
+        try:
+            await store.migrate()
+            erased = await erase_customer(store, customer_id)
+            if erased.anything:
+                detail = {
+                    "customer": erased.customer,
+                    "interactions": erased.interactions,
+                    "recordings": erased.recordings,
+                    "callbacks": erased.callbacks,
+                }
+                entry = AuditEntry(time.time(), f"cli:{getpass.getuser()}", "customer.erased", customer_id, detail, "")
+                await store.add_audit(entry)
+            record = "deleted" if erased.customer else "not found"
+            said = (
+                f"customer record {record}, {erased.interactions} interaction(s), {erased.recordings} recording(s),"
+                f" {erased.callbacks} call-back(s) cancelled"
+            )
+            return erased.anything, said
+        finally:
+            await store.close()
+
+    anything, said = asyncio.run(run())
+    click.echo(f"{customer_id}: {said}")
+    if not anything:
+        sys.exit(1)

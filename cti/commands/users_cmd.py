@@ -1,4 +1,4 @@
-"""`hotline user add|set-password|list`: web users (agents, supervisors, admins)."""
+"""`hotline user add|set-password|delete|list`: web users (agents, supervisors, admins)."""
 
 from __future__ import annotations
 
@@ -103,6 +103,44 @@ def set_password(login: str, password: str | None, config_path: str | None) -> N
         click.echo(f"login: no user {login!r}", err=True)
         sys.exit(1)
     click.echo(f"password of {login} changed; their sessions ended")
+
+
+@user.command("delete")
+@click.argument("login")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@config_option
+def delete(login: str, yes: bool, config_path: str | None) -> None:
+    """Delete a user: their sessions end and their API tokens are revoked at once; their
+    calls and history keep the login. Never the last enabled admin. Audited (cli:<user>)."""
+    import getpass
+    import time
+
+    from store.models import AuditEntry
+    from store.port import Conflict
+
+    config = load_or_exit(config_path).config
+    if not yes:
+        click.confirm(f"Delete user {login!r}?", abort=True)
+
+    async def run() -> str:
+        store = await open_store(config.store)
+        try:
+            await store.migrate()
+            try:
+                if not await store.delete_user(login):
+                    return f"login: no user {login!r}"
+            except Conflict as exc:
+                return str(exc)
+            await store.add_audit(AuditEntry(time.time(), f"cli:{getpass.getuser()}", "user.deleted", login, {}, ""))
+            return ""
+        finally:
+            await store.close()
+
+    problem = asyncio.run(run())
+    if problem:
+        click.echo(problem, err=True)
+        sys.exit(1)
+    click.echo(f"{login} deleted; their sessions ended and their API tokens were revoked")
 
 
 @user.command("list")

@@ -190,6 +190,14 @@ WRONG_KEYS: dict[str, tuple[str, str]] = {
         '[recording]\nqueues = { billing = "all" }\nretention = 30  # wrong\n',
         "3: recording.retention: unknown key",
     ),
+    "monitor": (
+        "[monitor]\ntell_agent = { listen = true }\ntel_agent = 1  # wrong\n",
+        "3: monitor.tel_agent: unknown key",
+    ),
+    "monitor.tell_agent": (
+        "[monitor]\ntell_agent = { listen = true, eavesdrop = true }  # wrong\n",
+        "2: monitor.tell_agent.eavesdrop: Input should be 'listen', 'whisper' or 'barge'",
+    ),
     "queues": ('[queues.sales]\nlabel = "Sales"\nsl_targt = 0.8  # wrong\n', "3: queues.sales.sl_targt: unknown key"),
     "skills": ('[skills.billing]\nlabel = "Billing"\nlable = "x"  # wrong\n', "3: skills.billing.lable: unknown key"),
     "pause_reasons": (

@@ -22,7 +22,16 @@ from store import SqlStore, open_store
 from store.memory import MemoryStore
 from store.models import ApiToken, AuditEntry, Callback, Customer, Interaction, StoredEvent, User, WebSession
 from store.phones import InvalidPhone
-from store.port import AuditLog, Conflict, CustomerDirectory, EventLog, Interactions, NotFound, WebSessions
+from store.port import (
+    AuditLog,
+    Conflict,
+    CustomerDirectory,
+    CustomerErasure,
+    EventLog,
+    Interactions,
+    NotFound,
+    WebSessions,
+)
 
 TABLES = (
     "events",
@@ -289,6 +298,28 @@ async def test_web_sessions_are_kept_touched_and_revoked(sessions: WebSessions) 
     assert [s.id for h in ("a", "b", "c") if (s := await sessions.get_session(h))] == ["c"]
 
 
+async def test_erasing_a_customer_deletes_them_and_their_interactions_only(store: Roles) -> None:
+    erase = cast("CustomerErasure", store)
+    await store.put_customer(Customer(id="C1", name="Ann Lee", phones=("+14155550101",), account_number="A-1"))
+    await store.put_customer(Customer(id="C2", name="Bo Chu", phones=("+14155550102",)))
+    for call, who in (("k1", "C1"), ("k2", "C1"), ("k3", "C2")):
+        await store.put_interaction(
+            Interaction(id=call, customer_id=who, agent_id="agent01", started_at=1.0, notes="x")
+        )
+    assert await erase.erase_customer("C1") == (True, ["k1", "k2"])
+    with pytest.raises(NotFound):
+        await store.get_customer("C1")
+    assert await store.find_customers_by_phone("+14155550101") == []
+    assert await store.find_customer_by_account("A-1") is None
+    assert await store.interactions_for_customer("C1") == []
+    with pytest.raises(NotFound):
+        await store.get_interaction("k1")
+    assert [c.id for c in await store.find_customers_by_phone("+14155550102")] == ["C2"]  # nobody else's
+    assert (await store.get_interaction("k3")).customer_id == "C2"
+    assert await erase.erase_customer("C1") == (False, [])
+    await store.put_customer(Customer(id="C3", name="New", account_number="A-1"))  # the account number is free again
+
+
 async def test_concurrent_appends_keep_every_event(store: Roles) -> None:
     async def writer(n: int) -> list[int]:
         return [await store.append(CallEnded(at=float(n * 100 + i), call_id=f"w{n}-{i}")) for i in range(20)]
@@ -347,6 +378,37 @@ async def test_api_tokens_are_found_by_hash_and_revoked(sql: SqlStore) -> None:
     assert found is not None and found.revoked
     with pytest.raises(NotFound):
         await sql.revoke_api_token("t9")
+
+
+async def test_deleting_a_user_ends_their_sessions_and_tokens_and_keeps_their_history(sql: SqlStore) -> None:
+    for login in ("bob", "sue"):
+        await sql.put_user(User(login=login, display_name=login.title(), role="agent"))
+        await sql.put_session(WebSession(f"s-{login}", login, 1.0, 1.0))
+        await sql.put_api_token(ApiToken(id=f"t-{login}", login=login, created_at=1.0), f"hash-{login}")
+    await sql.put_interaction(Interaction(id="i1", direction="inbound", agent_id="bob", started_at=5.0))
+    assert await sql.delete_user("bob") is True
+    with pytest.raises(NotFound):
+        await sql.get_user("bob")
+    assert await sql.get_session("s-bob") is None
+    gone = await sql.find_api_token("hash-bob")
+    assert gone is not None and gone.revoked  # kept, revoked: the admin's list still shows it
+    assert (await sql.get_interaction("i1")).agent_id == "bob"  # their history stays
+    assert await sql.delete_user("bob") is False  # nobody to delete
+    kept = await sql.find_api_token("hash-sue")  # nobody else's
+    assert await sql.get_session("s-sue") is not None and kept is not None and not kept.revoked
+    assert [u.login for u in await sql.list_users()] == ["sue"]
+
+
+async def test_two_admins_deleting_each_other_at_once_leave_one(sql: SqlStore) -> None:
+    for login in ("ann", "al"):
+        await sql.put_user(User(login=login, display_name=login, role="admin"))
+    await sql.put_user(User(login="off", display_name="off", role="admin", disabled=True))
+    results = await asyncio.gather(sql.delete_user("ann"), sql.delete_user("al"), return_exceptions=True)
+    assert sorted(type(r).__name__ for r in results) == ["Conflict", "bool"], results
+    [left] = [u for u in await sql.list_users("admin") if not u.disabled]
+    with pytest.raises(Conflict):
+        await sql.delete_user(left.login)  # a disabled admin does not count
+    assert await sql.delete_user("off") is True
 
 
 async def test_callbacks_by_due_time_and_agent(sql: SqlStore) -> None:

@@ -28,6 +28,9 @@ from cti.live_items import CallbackRequested
 from cti.pbx import AmiPbx
 from cti.server import STORE, create_app
 from events import (
+    AgentForced,
+    AgentLoggedOut,
+    AgentStateChanged,
     CallConnected,
     CallEnded,
     CallHeld,
@@ -492,6 +495,61 @@ async def test_a_supervisor_listens_whispers_barges_and_stops(center: Center) ->
     await center.until(lambda: not spies(center))
     ended = await center.logged(call_id, MonitorEnded, 4)
     assert ended[-1].reason == "call_ended"
+
+
+async def forced_events(center: Center, agent_id: str) -> list[Event]:
+    await center.live.eventlog.flushed()
+    return [
+        s.event
+        for s in await center.store.events_between(0, 1e12)
+        if isinstance(s.event, AgentForced | AgentStateChanged | AgentLoggedOut) and s.event.agent_id == agent_id
+    ]
+
+
+async def test_a_supervisor_forces_a_pause_and_a_logout_of_their_teams_agents_only(center: Center) -> None:
+    ada, bob = await center.desk("agent01"), await center.desk("agent02")
+    sup = await supervisor_desk(center, "agent01")
+    await ada.ok("available")
+    await bob.ok("available")
+    # not the agent's own, not another team's, not a pause code that does not exist, nobody named
+    ada.about = "agent01"
+    assert (await ada.send("force_pause", reason="lunch"))[0] == 403
+    sup.about = "agent02"  # team-b
+    assert (await sup.send("force_logout"))[0] == 403
+    sup.about = "agent01"
+    status, reply = await sup.send("force_pause", reason="nap")
+    assert status == 400 and reply["error"].startswith("reason"), reply
+    status, reply = await sup.send("force_pause", reason="lunch", supervisor="agent03")
+    assert status == 400 and reply["error"].startswith("supervisor"), reply
+
+    # not while a call talks: the agent would be cut off from routing mid-call
+    await center.caller()
+    call_id = await center.connected("agent01")
+    assert "on a call" in await sup.refused("force_pause", reason="lunch")
+    assert "on a call" in await sup.refused("force_logout")
+    await ada.ok("hangup", call_id=call_id)
+    await center.until(lambda: center.state("agent01") == "wrap_up")
+
+    await sup.ok("force_pause", reason="lunch")  # in wrap-up: paused once it ends
+    await ada.ok("wrap_up_done", call_id=call_id)
+    await center.until(lambda: center.state("agent01") == "paused")
+    await sup.ok("force_logout")
+    assert center.state("agent01") == "logged_out"
+    assert "not logged in" in await sup.refused("force_logout")
+    logged = [e for e in await forced_events(center, "agent01") if isinstance(e, AgentForced)]
+    assert [(e.supervisor, e.action, e.reason) for e in logged] == [("sup", "pause", "lunch"), ("sup", "logout", "")]
+    # an admin forces anyone's (agent02 is in no team of sup's)
+    admin = await center.desk("admin")
+    admin.about = "agent02"
+    await admin.ok("force_pause", reason="lunch")
+    assert center.state("agent02") == "paused"
+    # each is audited: who, whom, when, from where
+    entries = await center.store.audit_entries(limit=10, action="agent")
+    assert [(e.actor, e.action, e.target) for e in reversed(entries)] == [
+        ("sup", "agent.force_pause", "agent01"),
+        ("sup", "agent.force_logout", "agent01"),
+        ("admin", "agent.force_pause", "agent02"),
+    ]
 
 
 @pytest.mark.parametrize("center", [{"standing_lines": "all"}], indirect=True)

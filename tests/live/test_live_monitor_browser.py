@@ -71,13 +71,25 @@ async def test_supervisor_monitors_from_the_wallboard_and_the_agent_page(browser
         await board.goto(str(server.make_url("/wallboard")))
         cell = board.locator('.agent-cell[data-agent="agent01"]')
         await expect(cell.locator(".badge")).to_have_text("on call", timeout=15000)
+        # the agent is told of whisper and barge, not of listening (config/monitor.py defaults)
+        told = {
+            "listen": None,
+            "whisper": "Supervisor sup is coaching you (only you hear them)",
+            "barge": "Supervisor sup has joined your call",
+        }
         for mode in ("listen", "whisper", "barge"):
             await cell.locator(f'button[data-monitor="{mode}"]').click()
             await expect(board.locator("#monitor-status")).to_have_text(f"{mode} on agent01: your phone rings")
             await until(lambda mode=mode: spies(emulator) == [(leg, mode)])
+            text = told[mode]
+            if text is None:
+                await expect(agent.locator("#monitored")).to_be_hidden()
+            else:
+                await expect(agent.locator("#monitored")).to_have_text(text)
         await cell.locator('button[data-monitor="stop"]').click()
         await expect(board.locator("#monitor-status")).to_have_text("stopped monitoring agent01")
         await until(lambda: spies(emulator) == [])
+        await expect(agent.locator("#monitored")).to_be_hidden()
 
         # the agent's page, watched by the supervisor: the same buttons
         await board.goto(str(server.make_url("/agent?agent=agent01")))
@@ -128,3 +140,32 @@ async def test_a_supervisor_sees_the_agents_desktop_read_only(browser, live_serv
         await expect(cell.locator(".call")).not_to_contain_text(call_id)
     finally:
         await callers.close()
+
+
+async def test_a_supervisor_forces_a_pause_then_a_logout_from_the_agents_page(browser, live_server) -> None:  # noqa: F811
+    """Issue 17 item 4: force pause (with a pause code) and force logout from the watched
+    desktop; the agent's own desktop follows and says who did it."""
+    from playwright.async_api import expect
+
+    server, _ = live_server
+    agent = await sign_in(browser, server, "agent01")
+    await expect(agent.locator("#conn")).to_have_text("live")
+    await agent.click("#btn-available")
+    await expect(agent.locator("#state")).to_have_text("available")
+
+    sup = await sign_in(browser, server, "sup")
+    await sup.goto(str(server.make_url("/agent?agent=agent01")))
+    await expect(sup.locator("#conn")).to_have_text("live")
+    await sup.select_option("#force-reason", "lunch")
+    await sup.locator('button[data-force="force_pause"]').click()
+    await expect(sup.locator("#monitor-status")).to_have_text("paused agent01")
+    await expect(agent.locator("#state")).to_have_text("paused · lunch")
+    await expect(agent.locator("#forced")).to_contain_text("Paused by sup · lunch")
+    await expect(sup.locator("#state")).to_have_text("paused · lunch")  # the watching view follows too
+    await sup.locator('button[data-force="force_logout"]').click()
+    await expect(sup.locator("#monitor-status")).to_have_text("logged out agent01")
+    await expect(agent.locator("#state")).to_have_text("logged out")
+    await expect(agent.locator("#forced")).to_contain_text("Logged out by sup")
+    await sup.locator('button[data-force="force_logout"]').click()  # refused, said why
+    await expect(sup.locator("#monitor-status")).to_have_text("agent 'agent01' is not logged in")
+    assert await agent.locator("#supervise").count() == 0  # the agent's own page has no such buttons

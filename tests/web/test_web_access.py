@@ -260,6 +260,16 @@ def test_user_cli_adds_users_who_can_then_log_in(tmp_path) -> None:
             await store.close()
 
     assert aio.run(check())
+    # delete: never the last admin; another user, at once (audited as the command line's)
+    r = CliRunner().invoke(main, ["user", "delete", "boss", "--yes", "--config", str(config)])
+    assert r.exit_code == 1 and "'boss' is the last admin" in r.output
+    r = CliRunner().invoke(main, ["user", "add", "ann", "--password", "pw-long-enough", "--config", str(config)])
+    r = CliRunner().invoke(main, ["user", "delete", "ann", "--yes", "--config", str(config)])
+    assert r.exit_code == 0 and "ann deleted" in r.output, r.output
+    r = CliRunner().invoke(main, ["user", "delete", "ann", "--yes", "--config", str(config)])
+    assert r.exit_code == 1 and "no user 'ann'" in r.output
+    r = CliRunner().invoke(main, ["user", "list", "--config", str(config)])
+    assert "ann\t" not in r.output
 
 
 async def test_websockets_from_another_origin_are_refused(client: TestClient) -> None:

@@ -1,7 +1,10 @@
 """The REST API fuzzed from its own OpenAPI document (issue 16, item 7): schemathesis
 generates requests for every operation (bounded examples, derandomized) against the
 live server on PostgreSQL, as an admin API token; no answer may be a 5xx, and every
-answer must be one the document describes (status code, content type, body schema)."""
+answer must be one the document describes (status code, content type, body schema).
+Twice: with data the document allows (positive), and with data it forbids (negative:
+a wrong type, a missing required field, a value out of range...), which must be
+refused with a 4xx the document names."""
 
 from __future__ import annotations
 
@@ -17,10 +20,12 @@ from aiohttp import web
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     content_type_conformance,
+    negative_data_rejection,
     not_a_server_error,
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.generation import GenerationMode
 
 from cti.server import STORE, create_app
 from store.models import ApiToken
@@ -33,9 +38,13 @@ from web.security import hash_token
 
 TOKEN = "hl_fuzz_" + uuid.uuid4().hex
 EXAMPLES = 12  # per operation: bounded, so the suite's time stays bounded
+NEGATIVE_EXAMPLES = 6  # (each negative case is one refusal: fewer cover the document's constraints)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 schema = schemathesis.openapi.from_dict(DOCUMENT)
+negative = schemathesis.openapi.from_dict(DOCUMENT)
+negative.config.generation.update(modes=[GenerationMode.NEGATIVE])
+NEGATIVE_CHECKS = [negative_data_rejection, *CHECKS]
 
 
 class LiveServer:
@@ -95,3 +104,10 @@ def live() -> Iterator[str]:
 def test_the_api_never_answers_5xx_and_keeps_to_its_document(case: Any, live: str) -> None:
     response = case.call(base_url=live, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
     case.validate_response(response, checks=CHECKS)
+
+
+@negative.parametrize()
+@settings(max_examples=NEGATIVE_EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+def test_the_api_refuses_what_its_document_forbids(case: Any, live: str) -> None:
+    response = case.call(base_url=live, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+    case.validate_response(response, checks=NEGATIVE_CHECKS)

@@ -64,9 +64,16 @@
           const r = await H.api("PUT", "/api/v1/users/" + encodeURIComponent(u.login), { disabled: !u.disabled });
           if (r.ok) { say(true, (r.data.disabled ? "Disabled " : "Enabled ") + r.data.login); load(); } else say(false, r.data.error, r.data.problems);
         };
+        // Delete: signed out everywhere at once, their tokens revoked; their calls keep their login
+        const remove = el("button", { type: "button", class: "delete danger" }, "Delete");
+        remove.addEventListener("click", async () => {
+          if (!confirm("Delete " + u.login + "? They are signed out at once and their API tokens revoked; their calls and history stay.")) return;
+          const r = await H.api("DELETE", "/api/v1/users/" + encodeURIComponent(u.login));
+          if (r.ok) { say(true, "Deleted " + u.login); load(); } else say(false, r.data.error, r.data.problems);
+        });
         return el("tr", { "data-login": u.login, class: u.disabled ? "muted" : "" }, el("td", {}, u.login), el("td", {}, u.display_name), el("td", {}, u.role), el("td", {}, u.team),
           el("td", {}, Object.entries(u.skills).map(([k, v]) => k + " " + v).join(", ")), el("td", {}, u.languages.join(", ")),
-          el("td", { class: "status" }, u.disabled ? "disabled" : "active"), el("td", {}, edit, " ", toggle));
+          el("td", { class: "status" }, u.disabled ? "disabled" : "active"), el("td", {}, edit, " ", toggle, " ", remove));
       }));
     };
     $("user-form").addEventListener("submit", async (ev) => {
@@ -291,5 +298,35 @@
     load();
   }
 
-  ({ routing: routingPage, ivr: ivrPage, campaigns: campaignsPage, agents: agentsPage, teams: teamsPage, tokens: tokensPage }[page] || sectionPage)();
+  // The recording policy (web/recording_admin.py): one row per known queue and campaign.
+  async function recordingPage() {
+    const f = $("recording-form");
+    let version = 0;
+    const load = async () => {
+      const res = await H.api("GET", "/api/v1/recording-policy");
+      const d = res.data;
+      version = d.version;
+      $("live-version").textContent = d.version ? "(version " + d.version + ")" : "(from hotline.toml)";
+      f.default.value = d.default;
+      const row = (kind, name, value) => el("tr", { "data-kind": kind, "data-name": name }, el("td", {}, kind.slice(0, -1)), el("th", {}, name),
+        el("td", {}, el("input", { list: "policies", size: 12, value: value || "", "aria-label": kind.slice(0, -1) + " " + name + " policy" })));
+      const names = (kind) => [...new Set([...d["known_" + kind], ...Object.keys(d[kind])])].sort();
+      $("recording-policies").querySelector("tbody").replaceChildren(
+        ...names("queues").map((n) => row("queues", n, d.queues[n])), ...names("campaigns").map((n) => row("campaigns", n, d.campaigns[n])));
+    };
+    f.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const body = { default: f.default.value.trim(), queues: {}, campaigns: {}, base_version: version, comment: f.comment.value };
+      for (const tr of $("recording-policies").querySelectorAll("tbody tr")) {
+        const v = tr.querySelector("input").value.trim();
+        if (v) body[tr.dataset.kind][tr.dataset.name] = v;
+      }
+      const r = await H.api("PUT", "/api/v1/recording-policy", body);
+      if (r.ok) { say(true, "Saved as version " + r.data.version + ": the next call connected follows it"); f.comment.value = ""; load(); }
+      else say(false, r.data.error, r.data.problems);
+    });
+    await load();
+  }
+
+  ({ recording: recordingPage, routing: routingPage, ivr: ivrPage, campaigns: campaignsPage, agents: agentsPage, teams: teamsPage, tokens: tokensPage }[page] || sectionPage)();
 })();

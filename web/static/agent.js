@@ -183,7 +183,26 @@
         }
         if (call && e.call_id === call.id) { $("call-status").textContent = "ended — wrap-up"; setPhase("ended"); } break;
       case "WrapUpEnded": if (call && e.call_id === call.id) { setState("available", e.at); } break;
+      case "MonitorStarted": monitoredBy.set(e.supervisor, e.mode); showMonitored(); break;
+      case "MonitorEnded": monitoredBy.delete(e.supervisor); showMonitored(); break;
+      case "AgentForced": {
+        const f = $("forced");
+        f.textContent = (e.action === "pause" ? "Paused by " : "Logged out by ") + e.supervisor + (e.reason ? " · " + e.reason : "")
+          + " at " + new Date(e.at * 1000).toLocaleTimeString();
+        f.hidden = false;
+        break;
+      }
     }
+  }
+
+  // Monitoring the server tells this agent of (which modes is configured: [monitor]
+  // tell_agent); the banner shows while it lasts. supervisor -> mode.
+  const monitoredBy = new Map();
+  const MONITOR_TEXT = { listen: "is listening to your call", whisper: "is coaching you (only you hear them)", barge: "has joined your call" };
+  function showMonitored() {
+    const m = $("monitored");
+    m.hidden = monitoredBy.size === 0;
+    m.textContent = [...monitoredBy].map(([who, mode]) => "Supervisor " + who + " " + (MONITOR_TEXT[mode] || mode)).join("; ");
   }
 
   // The page's first word from the server (and each reconnect's): the live loop's view of
@@ -202,6 +221,9 @@
       $("call-status").textContent = "ended — wrap-up"; setPhase("ended");
     }
     if (st === "wrap_up") setWrapUp(m.wrap_up_left_s);  // (else setState has ended it)
+    monitoredBy.clear();
+    for (const x of m.monitored || []) monitoredBy.set(x.supervisor, x.mode);
+    showMonitored();
   }
 
   // The ring alert (off unless the agent ticks it; kept in this browser): a short tone,

@@ -1,0 +1,56 @@
+// Wallboard TV mode: the live snapshots (reports/web_live.py) in large type, no controls.
+// Queues and agents take turns when the page's `rotate` is set (seconds).
+"use strict";
+(() => {
+  const H = Hotline, $ = (id) => document.getElementById(id), el = H.el;
+  const root = $("tv"), rotate = Number(root.dataset.rotate) || 0;
+  let last = null, skew = 0, turn = 0;
+  const STATES = ["available", "on_call", "reserved", "wrap_up", "paused"];
+  const label = (s) => s.replace("_", " ");
+
+  function tile(title, big, sub, status, attrs = {}) {
+    return el("div", { class: "tv-tile " + (status || ""), ...attrs },
+      el("div", { class: "tv-tile-title" }, title), el("div", { class: "tv-big" }, big), el("div", { class: "tv-sub" }, sub));
+  }
+
+  function render(s) {
+    last = s; skew = Date.now() / 1000 - s.now;
+    if ($("alerts")) $("alerts").replaceChildren(...(s.alerts || []).map((a) =>
+      el("div", { class: "tv-alert", "data-queue": a.queue, "data-kind": a.kind }, a.text)));
+    const t = s.totals, by = t.agents_by_state || {};
+    if ($("totals")) $("totals").replaceChildren(
+      tile("Waiting", String(t.waiting), "longest " + H.dur(t.longest_wait), t.waiting ? "warn" : "", { id: "tv-waiting" }),
+      tile("Service level", H.pct(t.sl_30m), "last 30 min · today " + H.pct(t.sl_today), "", { id: "tv-sl" }),
+      tile("Answered", String(t.answered), "of " + t.offered + " offered · " + t.abandoned + " abandoned"),
+      tile("Available", String(by.available || 0), STATES.slice(1).filter((k) => by[k]).map((k) => by[k] + " " + label(k)).join(" · ")));
+    if ($("queues")) $("queues").replaceChildren(...s.queues.map((q) => tile(q.label, String(q.waiting),
+      "waiting · longest " + H.dur(q.longest_wait) + " · SL " + H.pct(q.sl_30m) + " / " + H.pct(q.sl_target),
+      q.sl_30m_status || q.sl_today_status, { "data-queue": q.name })));
+    renderAgents();
+  }
+
+  function renderAgents() {
+    $("clock").textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    if (!last || !$("agents")) return;
+    const now = Date.now() / 1000 - skew;
+    $("agents").replaceChildren(...last.agents.filter((a) => a.state !== "logged_out").map((a) =>
+      el("div", { class: "tv-agent st-" + a.state, "data-agent": a.id },
+        el("div", { class: "tv-agent-name" }, a.name),
+        el("div", {}, label(a.state) + " " + H.dur(now - a.since)),
+        el("div", { class: "tv-agent-call" }, a.call_id ? [a.queue, a.caller].filter(Boolean).join(" · ") : ""))));
+  }
+
+  // rotation: the boards marked data-rotating take turns, the others stay
+  function rotateBoards() {
+    const boards = [...root.querySelectorAll("[data-rotating]")];
+    if (!rotate || boards.length < 2) return;
+    boards.forEach((b, i) => { b.hidden = i !== turn % boards.length; });
+    turn += 1;
+  }
+  rotateBoards();
+  if (rotate) setInterval(rotateBoards, rotate * 1000);
+  setInterval(renderAgents, 1000);
+
+  H.socket("/wallboard/tv/ws", (m) => { if (m.type === "wallboard") render(m); },
+    (up) => { $("conn").textContent = up ? "live" : "reconnecting…"; $("conn").className = "tv-conn " + (up ? "" : "down"); });
+})();
