@@ -43,6 +43,7 @@ from typing_extensions import TypedDict
 from agents.crm import CrmConfig
 from config.checks import Located, check_port
 from config.recording import RecordingConfig
+from config.webhooks import WebhooksConfig
 from dialer.campaign import CampaignSection
 from ivr.flow import IvrFlow
 
@@ -270,6 +271,7 @@ class HotlineConfig(BaseModel):
     campaigns: dict[str, CampaignSection] = Field(default_factory=dict)
     crm: CrmConfig | None = None
     recording: RecordingConfig = RecordingConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
     queues: dict[RowName, QueueRow] = Field(default_factory=dict)
     skills: dict[RowName, SkillRow] = Field(default_factory=dict)
     pause_reasons: dict[RowName, PauseCodeRow] = Field(default_factory=dict)

@@ -31,6 +31,7 @@ def setup(app: web.Application) -> None:
     from web.recordings import setup as setup_recordings
     from web.search import setup as setup_search
     from web.teams import setup as setup_teams
+    from web.webhooks import setup as setup_webhooks
 
     setup_core(app)
     setup_error_pages(app)
@@ -53,3 +54,4 @@ def setup(app: web.Application) -> None:
     setup_search(app)
     setup_abandoned(app)
     setup_teams(app)
+    setup_webhooks(app)

@@ -84,6 +84,7 @@ async def admin_page(request: web.Request) -> web.StreamResponse:
         "ivr",
         "campaigns",
         "tokens",
+        "webhooks",
     ):
         raise web.HTTPNotFound()
     return aiohttp_jinja2.render_template(

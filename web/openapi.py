@@ -201,6 +201,21 @@ DOCUMENT: dict[str, Any] = {
                     "at": {"type": "string", "description": "local date and time YYYY-MM-DDTHH:MM"},
                 },
             },
+            "WebhookCreate": {
+                "type": "object",
+                "required": ["url", "events"],
+                "properties": {
+                    "url": {"type": "string", "maxLength": 2000, "description": "http(s); no private address"},
+                    "events": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "enum": ["call.ended", "interaction.wrapped_up", "callback.scheduled", "alert.raised"]
+                        },
+                    },
+                    "secret": {"type": "string", "minLength": 16, "maxLength": 200},
+                },
+            },
             "TeamRename": {
                 "type": "object",
                 "required": ["to"],
@@ -482,6 +497,35 @@ DOCUMENT: dict[str, Any] = {
                     {"name": "queue", "in": "query", "schema": {"type": "string"}},
                 ],
             }
+        },
+        "/api/v1/webhooks": {
+            "get": _op("Webhook subscriptions and the events one may choose", "admin"),
+            "post": _op(
+                "Subscribe a URL to events; signed deliveries (the secret is shown once) (audited)",
+                "admin",
+                "WebhookCreate",
+                ok="201",
+                errors=("400",),
+            ),
+        },
+        "/api/v1/webhooks/deliveries": {
+            "get": {
+                **_op(
+                    "The webhook delivery log, latest first, with each delivery's status",
+                    "admin",
+                    errors=("400", "404"),
+                ),
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"enum": ["pending", "delivered", "failed"]}},
+                    {"name": "subscription", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                ],
+            }
+        },
+        "/api/v1/webhooks/{webhook_id}": {
+            "delete": _op(
+                "Delete a subscription; its pending deliveries are failed (audited)", "admin", errors=("404",)
+            )
         },
         "/api/v1/teams": {
             "get": _op("Teams with their agents, supervisors and disabled users", "supervisor (own), admin")

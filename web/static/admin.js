@@ -291,5 +291,34 @@
     load();
   }
 
-  ({ routing: routingPage, ivr: ivrPage, campaigns: campaignsPage, agents: agentsPage, teams: teamsPage, tokens: tokensPage }[page] || sectionPage)();
+  async function webhooksPage() {
+    const evBox = $("webhook-events");
+    const load = async () => {
+      const r = await H.api("GET", "/api/v1/webhooks");
+      if (!evBox.querySelector("input")) evBox.append(...Object.entries(r.data.events).map(([name, what]) =>
+        el("label", { title: what }, el("input", { type: "checkbox", name: "event", value: name }), " " + name)));
+      $("webhooks").querySelector("tbody").replaceChildren(...r.data.webhooks.map((w) => {
+        const del = el("button", { type: "button" }, "Delete");
+        del.onclick = async () => { const d = await H.api("DELETE", "/api/v1/webhooks/" + encodeURIComponent(w.id)); say(d.ok, d.ok ? "Deleted " + w.id : d.data.error); load(); };
+        return el("tr", {}, el("td", {}, w.id), el("td", {}, w.url), el("td", {}, w.events.join(", ")), el("td", {}, w.created_by), el("td", {}, H.when(w.created_at)), el("td", {}, del));
+      }));
+      const d = await H.api("GET", "/api/v1/webhooks/deliveries?limit=100");
+      $("deliveries").querySelector("tbody").replaceChildren(...d.data.deliveries.map((x) => el("tr", { class: "delivery-" + x.status },
+        el("td", {}, x.id), el("td", {}, x.event), el("td", {}, H.when(x.created_at)), el("td", {}, x.status), el("td", {}, String(x.attempts)),
+        el("td", {}, x.last_status ? "HTTP " + x.last_status : x.last_error || "—"), el("td", {}, x.next_at ? H.when(x.next_at) : "—"))));
+    };
+    $("webhook-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const events = [...evBox.querySelectorAll("input:checked")].map((i) => i.value);
+      const body = { url: $("webhook-url").value, events };
+      if ($("webhook-secret").value) body.secret = $("webhook-secret").value;
+      const r = await H.api("POST", "/api/v1/webhooks", body);
+      if (r.ok) { say(true, "Added " + r.data.id + ". Secret (shown once): " + r.data.secret); ev.target.reset(); load(); } else say(false, r.data.error);
+    });
+    $("btn-refresh").onclick = load;
+    load();
+    setInterval(load, 5000);
+  }
+
+  ({ webhooks: webhooksPage, routing: routingPage, ivr: ivrPage, campaigns: campaignsPage, agents: agentsPage, teams: teamsPage, tokens: tokensPage }[page] || sectionPage)();
 })();
