@@ -164,7 +164,7 @@ async def test_a_wallboard_alert_raised_is_sent_once(tmp_path: Path, receiver: R
     async with serving(web_config(f"sqlite:///{tmp_path}/web.sqlite3", webhooks=FAST)) as client:
         app = client.server.app
         csrf = await login(client, "admin")
-        status, made = await subscribe(client, csrf, url=receiver.url, events=["alert.raised"])
+        status, _ = await subscribe(client, csrf, url=receiver.url, events=["alert.raised"])
         assert status == 201
         await wait_until(lambda: started(app[STORE]), timeout=5)
         driver = BusCallDriver(app[STORE], app[BUS])
