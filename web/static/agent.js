@@ -277,6 +277,28 @@
     return res;
   }
 
+  // Customer search (GET /api/v1/customers?q=): its own table, never the call's customer card
+  // (the wrap-up is saved against the call's customer, not one looked up meanwhile).
+  let searchText = "", searchNext = null;
+  async function searchCustomers(offset) {
+    const st = $("search-status"), table = $("search-results"), tb = table.querySelector("tbody");
+    if (!searchText) { st.textContent = "Type a name, 4 or more digits of a number, or an account number."; st.className = "error"; return; }
+    st.textContent = "Searching…"; st.className = "muted";
+    const res = await H.api("GET", "/api/v1/customers?limit=20&offset=" + offset + "&q=" + encodeURIComponent(searchText));
+    if (!res.ok) { st.textContent = (res.data && res.data.error) || "Search failed (" + res.status + ")"; st.className = "error"; return; }
+    const rows = res.data.customers.map((c) => H.el("tr", { "data-customer": c.id },
+      H.el("td", {}, c.name || ""), H.el("td", {}, c.company || ""), H.el("td", {}, c.account_number || ""),
+      H.el("td", {}, (c.phones || []).join(", ")), H.el("td", {}, c.email || ""), H.el("td", {}, c.tier || "")));
+    if (offset === 0) tb.replaceChildren(...rows); else tb.append(...rows);
+    searchNext = res.data.next_offset;
+    table.hidden = tb.children.length === 0;
+    $("search-more").hidden = searchNext == null;
+    st.textContent = tb.children.length ? tb.children.length + " found" + (searchNext == null ? "" : " (more below)") : "No customer matches “" + searchText + "”.";
+    st.className = "muted";
+  }
+  $("customer-search").addEventListener("submit", (ev) => { ev.preventDefault(); searchText = $("search-q").value.trim(); searchCustomers(0); });
+  $("search-more").addEventListener("click", () => { if (searchNext != null) searchCustomers(searchNext); });
+
   // The wrap-up form's submit button (wrap_up_done) saves through the form below.
   document.querySelectorAll("button[data-action]:not([type=submit])").forEach((b) => b.addEventListener("click", () => {
     const action = b.dataset.action, fields = COMMANDS[action].fields, extra = {};
