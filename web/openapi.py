@@ -461,9 +461,7 @@ DOCUMENT: dict[str, Any] = {
         },
         "/api/v1/customers": {
             "get": {
-                **_op(
-                    "Find customers by name, company, email, account or number (paged)", "agent", errors=("400",)
-                ),
+                **_op("Find customers by name, company, email, account or number (paged)", "agent", errors=("400",)),
                 "parameters": [{"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200}}, *_PAGING],
             },
             "post": _op(
