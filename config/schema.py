@@ -44,7 +44,7 @@ from agents.crm import CrmConfig
 from config.checks import Located, check_port
 from config.recording import RecordingConfig
 from config.webhooks import WebhooksConfig
-from dialer.campaign import CampaignSection
+from dialer.campaign import CallingWindow, CampaignSection
 from ivr.flow import IvrFlow
 
 STORE_SCHEMES = ("postgresql", "postgres", "sqlite")
@@ -179,6 +179,9 @@ class PbxConfig(Section):
     standing_lines: Literal["off", "campaigns", "all"] = "off"
     # Originate variables for the line call (e.g. what a test phone needs to stay up).
     line_variables: dict[str, str] = Field(default_factory=dict)
+    # An agent's manual dial (the desktop) goes out only inside this window, the number's
+    # local time (dialer/manual.py), and never to a number on the do-not-call list.
+    manual_dial_window: CallingWindow = CallingWindow()
 
     @field_validator("callback_dial")
     @classmethod

@@ -28,6 +28,7 @@ from agents.commands import (
     Hold,
     Login,
     Logout,
+    ManualDial,
     Monitor,
     Pause,
     PauseRecording,
@@ -114,6 +115,7 @@ class CallControl:
             ResumeRecording: self._pause_recording,
             Monitor: self._monitor,
             StopMonitor: self._stop_monitor,
+            ManualDial: self._manual_dial,
         }
 
     async def handle(self, request: AgentRequest, now: float) -> None:
@@ -170,6 +172,10 @@ class CallControl:
     async def _stop_monitor(self, r: AgentRequest, now: float) -> None:
         assert isinstance(r.command, StopMonitor)
         await self.center.monitors.stop(r.agent_id, r.command, now)
+
+    async def _manual_dial(self, r: AgentRequest, now: float) -> None:
+        assert isinstance(r.command, ManualDial)
+        await self.center.dials.manual_dial(r.agent_id, r.command, now)
 
     async def _preview(self, r: AgentRequest, now: float) -> None:
         assert isinstance(r.command, PreviewDial | PreviewSkip)

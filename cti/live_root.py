@@ -402,6 +402,7 @@ async def build_live(
         recording=config.recording,
         recordings=store,
     )
+    center.dials.dnc, center.dials.manual_window = store, pbx.manual_dial_window  # (manual dials)
     open_calls = center.recovery.preload(history)
     center.recovery.count_today(history, now)  # /healthz: the day's calls, not this process's
     return Live(
