@@ -17,6 +17,7 @@ def setup(app: web.Application) -> None:
     from reports.web_agent import setup as setup_agent_report
     from web.abandoned import setup as setup_abandoned
     from web.account import setup as setup_account
+    from web.adherence import setup as setup_adherence
     from web.admin import setup as setup_admin
     from web.app import setup as setup_core
     from web.audit import setup as setup_audit
@@ -55,3 +56,4 @@ def setup(app: web.Application) -> None:
     setup_abandoned(app)
     setup_teams(app)
     setup_webhooks(app)
+    setup_adherence(app)

@@ -201,6 +201,28 @@ DOCUMENT: dict[str, Any] = {
                     "at": {"type": "string", "description": "local date and time YYYY-MM-DDTHH:MM"},
                 },
             },
+            "SchedulePut": {
+                "type": "object",
+                "required": ["shifts"],
+                "properties": {
+                    "shifts": {
+                        "type": "array",
+                        "maxItems": 20000,
+                        "items": {
+                            "type": "object",
+                            "required": ["agent", "start", "end"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "agent": {"type": "string"},
+                                "start": {"type": ["number", "string"], "description": "epoch s or ISO 8601 with zone"},
+                                "end": {"type": ["number", "string"]},
+                                "break": {"type": ["array", "null"], "items": {"type": ["number", "string"]}},
+                            },
+                        },
+                    },
+                    "comment": {"type": "string", "maxLength": 500},
+                },
+            },
             "WebhookCreate": {
                 "type": "object",
                 "required": ["url", "events"],
@@ -493,6 +515,28 @@ DOCUMENT: dict[str, Any] = {
                     {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
                     {"name": "interval", "in": "query", "schema": {"enum": [900, 1800, 3600, 86400]}},
                     {"name": "queue", "in": "query", "schema": {"type": "string"}},
+                ],
+            }
+        },
+        "/api/v1/schedule": {
+            "get": _op("The published schedule (shifts; supervisor: their teams' agents)", "supervisor"),
+            "put": _op(
+                "Publish the schedule: shifts per agent (a supervisor replaces their teams'); a new version (audited)",
+                "supervisor",
+                "SchedulePut",
+                errors=("400",),
+            ),
+        },
+        "/api/v1/adherence": {
+            "get": {
+                **_op(
+                    "Adherence and conformance to the schedule per agent, interval and team",
+                    "supervisor",
+                    errors=("400",),
+                ),
+                "parameters": [
+                    {"name": "date", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "interval", "in": "query", "schema": {"enum": [900, 1800, 3600]}},
                 ],
             }
         },
