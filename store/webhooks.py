@@ -127,13 +127,14 @@ class SqlWebhooks:
         return found > 0
 
     async def publish_webhook(self, event: str, key: str, payload: Mapping[str, Any], at: float) -> int:
-        """A delivery for every enabled subscription to `event`, due now; how many were
-        new (0 when `key` was published already)."""
+        """A delivery for every enabled subscription to `event` made by `at` (a new
+        subscription hears only what happens after it), due now; how many were new (0
+        when `key` was published already)."""
         body = json.dumps({"event": event, "created_at": at, "data": dict(payload)}, sort_keys=True)
         rows = await self._db.fetch(
             "INSERT INTO webhook_deliveries (id, subscription_id, event, payload, created_at, next_at)"
             " SELECT id || ':' || $1, id, $2, $3, $4, $4 FROM webhook_subscriptions"
-            " WHERE enabled AND events LIKE $5 ON CONFLICT (id) DO NOTHING RETURNING id",
+            " WHERE enabled AND events LIKE $5 AND created_at <= $4 ON CONFLICT (id) DO NOTHING RETURNING id",
             key,
             event,
             body,

@@ -82,11 +82,7 @@ class WebhookWorker:
             try:
                 while True:
                     try:
-                        lease = await self.store.claim_lease(LEASE, self.holder, max(5.0, 3 * self.config.poll_s))
-                        if lease.held_by(self.holder):
-                            await self.publish_from_log()
-                            await self.publish_alerts()
-                            await self.send_due(http)
+                        await self.round(http)
                     except Exception:
                         log.exception("webhook_worker_failed")
                     await asyncio.sleep(self.config.poll_s)
@@ -95,6 +91,19 @@ class WebhookWorker:
                     await self.store.release_lease(LEASE, self.holder)
                 except Exception as exc:  # noqa: BLE001 - the lease runs out by itself
                     log.warning("webhook_lease_not_released", error=type(exc).__name__)
+
+    async def round(self, http: aiohttp.ClientSession) -> None:
+        """One round. With no subscription only the cursor follows the log (no lease, no
+        writes while the log does not move); else the lease holder publishes and sends."""
+        if not await self.store.list_webhooks():
+            await self.store.set_webhook_cursor(CURSOR, await self.store.last_seq())
+            self._raised = None
+            return
+        lease = await self.store.claim_lease(LEASE, self.holder, max(5.0, 3 * self.config.poll_s))
+        if lease.held_by(self.holder):
+            await self.publish_from_log()
+            await self.publish_alerts()
+            await self.send_due(http)
 
     async def publish_from_log(self) -> int:
         """The logged events after the cursor that a subscription wants, as deliveries;
@@ -123,8 +132,9 @@ class WebhookWorker:
         return published
 
     async def publish_alerts(self) -> int:
-        """The alerts raised since the last round (those up at this worker's first round
-        are taken as known: a restart does not raise them again)."""
+        """The alerts raised since the last round with subscriptions (those up at the first
+        such round are taken as known: a restart does not raise them again; an alert
+        raised while no subscription existed is not sent)."""
         if self.alerts is None:
             return 0
         now = self.clock()

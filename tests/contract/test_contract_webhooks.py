@@ -48,6 +48,7 @@ async def test_publishing_makes_one_delivery_per_subscriber_once(sql: SqlStore) 
     await sql.put_webhook(sub("b", "call.ended", "interaction.wrapped_up"))
     await sql.put_webhook(sub("c", "interaction.wrapped_up"))
     await sql.put_webhook(sub("off", "call.ended", enabled=False))
+    assert await sql.publish_webhook("call.ended", "log.6", {"call_id": "c0"}, 0.5) == 0  # before they were made
     assert await sql.publish_webhook("call.ended", "log.7", {"call_id": "c1"}, 100.0) == 2
     assert await sql.publish_webhook("call.ended", "log.7", {"call_id": "c1"}, 100.0) == 0  # a repeat
     due = await sql.due_webhook_deliveries(100.0)

@@ -24,7 +24,8 @@ from events import AgentLoggedIn, CallEnded, CallQueued, WrapUpEnded
 from store.models import Callback
 from tests.web.conftest import serving, web_config
 from tests.web.web_helpers import BusCallDriver, login, wait_until
-from webhooks.outbox import publish_callback
+from web.webhooks import WORKER
+from webhooks.outbox import LEASE, publish_callback
 from webhooks.signing import HEADER, verify
 from webhooks.targets import RefusedTarget, check_url, networks
 
@@ -166,7 +167,7 @@ async def test_a_wallboard_alert_raised_is_sent_once(tmp_path: Path, receiver: R
         csrf = await login(client, "admin")
         status, _ = await subscribe(client, csrf, url=receiver.url, events=["alert.raised"])
         assert status == 201
-        await wait_until(lambda: started(app[STORE]), timeout=5)
+        await wait_until(lambda: serving_subscriptions(client), timeout=5)  # (alerts up before: known)
         driver = BusCallDriver(app[STORE], app[BUS])
         await driver.emit(AgentLoggedIn(time.time() - 200, "agent01"))
         await driver.emit(CallQueued(time.time() - 100, "long", queue="billing"))  # waiting over the threshold
@@ -176,6 +177,12 @@ async def test_a_wallboard_alert_raised_is_sent_once(tmp_path: Path, receiver: R
         assert "a call has waited" in alert["data"]["text"]
         await wait_until(lambda: _all_delivered(client), timeout=5)
         assert len(receiver.bodies("alert.raised")) == 1  # still up: not raised again
+
+
+async def serving_subscriptions(client: TestClient) -> bool:
+    """The worker took the lease: it has done a round with the subscriptions."""
+    lease = await client.server.app[STORE].current_lease(LEASE)
+    return lease is not None and lease.holder == client.server.app[WORKER].holder
 
 
 async def _all_delivered(client: TestClient) -> bool:
