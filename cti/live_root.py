@@ -490,6 +490,13 @@ async def _on_bus_message(
 
             paused = await paused_campaigns(store)
             center.submit(InLoop(functools.partial(_pause_dialers, dialers(), paused)))
+        case ConfigChanged(section=name) if name.startswith("campaign_leads."):  # leads uploaded (dialer/uploads.py)
+            from dialer.uploads import uploaded_leads
+
+            for runner in dialers():
+                if name == f"campaign_leads.{runner.campaign.id}":
+                    leads = await uploaded_leads(store, runner.campaign.id, runner.campaign.config.default_region)
+                    center.submit(InLoop(functools.partial(runner.add_uploaded, leads)))
         case ConfigChanged(section="ivr") if ivr is not None:
             flow = await load_live_ivr(store, config)
             if flow is not None:  # the next caller walks the new flow; those in the IVR finish the old one

@@ -201,6 +201,14 @@ DOCUMENT: dict[str, Any] = {
                     "at": {"type": "string", "description": "local date and time YYYY-MM-DDTHH:MM"},
                 },
             },
+            "LeadsUpload": {
+                "type": "object",
+                "required": ["csv"],
+                "properties": {
+                    "csv": {"type": "string", "maxLength": 1000000, "description": "header lead_id,phone,..."},
+                    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                },
+            },
             "SchedulePut": {
                 "type": "object",
                 "required": ["shifts"],
@@ -405,6 +413,16 @@ DOCUMENT: dict[str, Any] = {
         "/api/v1/campaigns": {"get": _op("The configured campaigns, their state and live numbers", "supervisor")},
         "/api/v1/campaigns/{campaign}/pause": {
             "post": _op("Pause a campaign: no new dial, also after a restart (audited)", "admin", errors=("404",))
+        },
+        "/api/v1/campaigns/{campaign}/leads": {
+            "post": _op(
+                "Upload leads (CSV text): added, duplicates, rejected rows by line; dialled at once (audited)",
+                "admin",
+                "LeadsUpload",
+                ok="201",
+                also_ok=("200",),
+                errors=("400", "404"),
+            )
         },
         "/api/v1/campaigns/{campaign}/start": {
             "post": _op("Start a paused campaign again (audited)", "admin", errors=("404",))

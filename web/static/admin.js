@@ -100,6 +100,9 @@
           el("td", {}, l ? H.pct(l.drop_rate) + " / " + H.pct(l.drop_cap) : "—"), el("td", {}, n(l, "leads_left")),
           el("td", { class: "decision" }, l ? l.decision : ""), el("td", {}, act));
       }));
+      const target = $("leads-campaign"), kept = target.value;
+      target.replaceChildren(...res.data.campaigns.filter((c) => c.state !== "disabled").map((c) => el("option", { value: c.id }, c.name)));
+      if (kept) target.value = kept;
       const pick = $("dnc-campaign"), chosen = pick.value;
       pick.replaceChildren(el("option", { value: "" }, "global"), ...res.data.campaigns.map((c) => el("option", { value: c.id }, c.name)));
       pick.value = chosen;
@@ -115,6 +118,20 @@
           if (r.ok) { say(true, "Removed " + e.number); loadDnc(); } else say(false, r.data.error);
         })))));
     };
+    $("leads-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const out = $("leads-result"), list = $("leads-rejected"), file = $("leads-file").files[0], id = $("leads-campaign").value;
+      list.replaceChildren();
+      if (!file || !id) { out.className = "error"; out.textContent = "Choose a campaign and a CSV file."; return; }
+      out.className = "muted"; out.textContent = "Uploading " + file.name + "…";
+      const r = await H.api("POST", "/api/v1/campaigns/" + encodeURIComponent(id) + "/leads", { csv: await file.text(), name: file.name });
+      if (!r.ok) { out.className = "error"; out.textContent = r.data.error; return; }
+      const d = r.data;
+      out.className = d.added ? "notice" : "error";
+      out.textContent = "Added " + d.added + " lead(s) to " + d.campaign + "; " + d.duplicates + " already there; " + d.rejected.length + " row(s) not added" + (d.rejected.length ? ":" : ".");
+      list.replaceChildren(...d.rejected.map((line) => el("li", {}, line)));
+      load();
+    });
     $("dnc-campaign").addEventListener("change", loadDnc);
     $("dnc-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
