@@ -215,6 +215,19 @@ class ResumeRecording(_ConnectedCallControl):
     label: ClassVar[str] = "Resume recording"
 
 
+class ManualDial(Command):
+    """Call a number for the agent (the desktop's "Dial a number"): the agent is reserved
+    and the number dialled into their phone, as a call-back is. Refused, saying why, for
+    a number on the do-not-call list or outside its calling window (dialer/manual.py),
+    and while a call rings, talks or is wrapped up."""
+
+    action: Literal["manual_dial"]
+    number: str = Field(min_length=3, max_length=40, description="the number to call (E.164, or national)")
+    customer_id: str = Field(default="", max_length=64, description="the customer called (from a search), if known")
+    label: ClassVar[str] = "Dial"
+    agent_states: ClassVar[tuple[str, ...]] = ("available", "paused")
+
+
 SUPERVISOR = Field(
     default="",
     max_length=100,
@@ -290,6 +303,7 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     StopMonitor,
     ForcePause,
     ForceLogout,
+    ManualDial,
 )
 
 AnyCommand = Annotated[
@@ -313,7 +327,8 @@ AnyCommand = Annotated[
     | Monitor
     | StopMonitor
     | ForcePause
-    | ForceLogout,
+    | ForceLogout
+    | ManualDial,
     Field(discriminator="action"),
 ]
 _ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)

@@ -67,6 +67,7 @@ from web.app import (
     signed_in_only,
 )
 from web.audit import record
+from webhooks.outbox import publish_callback
 
 log = structlog.get_logger()
 
@@ -319,23 +320,23 @@ async def _save_wrap_up(
     callback_id = ""
     if callback_at is not None:
         callback_id = uuid.uuid4().hex[:12]
-        await store.put_callback(
-            Callback(
-                id=callback_id,
-                due_at=callback_at,
-                call_id=call_id,
-                customer_id=str(
-                    body.get("customer_id") or (existing.customer_id if existing else info.get("customer_id", ""))
-                ),
-                agent_id=agent_id,
-                number=str(body.get("callback_number") or info.get("caller", "")),
-                notes=notes,
-                created_at=now,
-                # the live loop's scheduler (cti/live_callbacks.py) queues it here when due
-                queue=str(existing.queue if existing and existing.queue else info.get("queue", "")),
-                kind="scheduled",
-            )
+        promise = Callback(
+            id=callback_id,
+            due_at=callback_at,
+            call_id=call_id,
+            customer_id=str(
+                body.get("customer_id") or (existing.customer_id if existing else info.get("customer_id", ""))
+            ),
+            agent_id=agent_id,
+            number=str(body.get("callback_number") or info.get("caller", "")),
+            notes=notes,
+            created_at=now,
+            # the live loop's scheduler (cti/live_callbacks.py) queues it here when due
+            queue=str(existing.queue if existing and existing.queue else info.get("queue", "")),
+            kind="scheduled",
         )
+        await store.put_callback(promise)
+        await publish_callback(store, promise)
     event = WrapUpEnded(at=now, call_id=call_id, agent_id=agent_id, disposition=disposition, notes=notes)
     await store.append(event)
     await app[BUS].publish("events", to_record(event))

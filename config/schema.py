@@ -48,7 +48,8 @@ from agents.crm import CrmConfig
 from config.checks import Located, check_port
 from config.monitor import MonitorConfig
 from config.recording import RecordingConfig
-from dialer.campaign import CampaignSection
+from config.webhooks import WebhooksConfig
+from dialer.campaign import CallingWindow, CampaignSection
 from ivr.flow import IvrFlow
 
 STORE_SCHEMES = ("postgresql", "postgres", "sqlite")
@@ -160,6 +161,7 @@ PROCESS_WIDE_PBX_KEYS = (
     "callback_poll_s",
     "callback_agent_s",
     "callback_variables",
+    "manual_dial_window",
     "command_ttl_s",
     "lease_s",
     "standing_lines",
@@ -232,6 +234,10 @@ class PbxConfig(Section):
         if self.cross_pbx == "trunk" and not self.trunk_dial:
             raise Located([(("trunk_dial",), 'required with cross_pbx = "trunk"')])
         return self
+
+    # An agent's manual dial (the desktop) goes out only inside this window, the number's
+    # local time (dialer/manual.py), and never to a number on the do-not-call list.
+    manual_dial_window: CallingWindow = CallingWindow()
 
     @field_validator("callback_dial")
     @classmethod
@@ -389,6 +395,7 @@ class HotlineConfig(BaseModel):
     crm: CrmConfig | None = None
     recording: RecordingConfig = RecordingConfig()
     monitor: MonitorConfig = MonitorConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
     queues: dict[RowName, QueueRow] = Field(default_factory=dict)
     skills: dict[RowName, SkillRow] = Field(default_factory=dict)
     pause_reasons: dict[RowName, PauseCodeRow] = Field(default_factory=dict)

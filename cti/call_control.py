@@ -30,6 +30,7 @@ from agents.commands import (
     Hold,
     Login,
     Logout,
+    ManualDial,
     Monitor,
     Pause,
     PauseRecording,
@@ -119,6 +120,7 @@ class CallControl:
             StopMonitor: self._stop_monitor,
             ForcePause: self._force,
             ForceLogout: self._force,
+            ManualDial: self._manual_dial,
         }
 
     async def handle(self, request: AgentRequest, now: float) -> None:
@@ -198,6 +200,10 @@ class CallControl:
         else:
             await self.center.agent_event(AgentLoggedOut(at=now, agent_id=r.agent_id), now)
         log.info("agent_forced", agent_id=r.agent_id, supervisor=cmd.supervisor, action=what, reason=reason)
+
+    async def _manual_dial(self, r: AgentRequest, now: float) -> None:
+        assert isinstance(r.command, ManualDial)
+        await self.center.dials.manual_dial(r.agent_id, r.command, now)
 
     async def _preview(self, r: AgentRequest, now: float) -> None:
         assert isinstance(r.command, PreviewDial | PreviewSkip)

@@ -458,6 +458,8 @@ class LiveCenter:
         now = self.now(getattr(event, "at", None))
         if isinstance(event, CallArrived):
             state = self.call(event.call_id)
+            if state.attributes.get("manual"):
+                return  # our manual dial reaching the customer: logged when it was dialled
             if state.attributes.get("callback") or state.attributes.get("preview"):  # our dial reaching the customer
                 event = replace(event, direction="outbound", caller=state.caller)
             else:
@@ -549,6 +551,10 @@ class LiveCenter:
         """Calls the log has open (restart recovery): followed as if seen live."""
         for state in states:
             self._calls[state.call_id] = state
+
+    async def route(self, event: Event, now: float) -> None:
+        """Hand the router an event the center made itself (a manual dial's offer) and apply what it decides."""
+        await self._apply(self.router.handle(event, now), now)
 
     async def notify(self, event: Event) -> None:
         for listener in self.listeners:

@@ -41,6 +41,7 @@ from cti.live_items import CallbackRequested, InLoop
 from events import CallAbandoned, CallConnected, CallEnded, CallQueued, Event
 from store.models import Callback
 from store.port import Callbacks, NotFound
+from webhooks.outbox import publish_callback
 
 if TYPE_CHECKING:
     from cti.live import LiveCenter
@@ -262,6 +263,8 @@ class CallbackScheduler:
             async with asyncio.timeout(WRITE_TIMEOUT_S):
                 written = await self.store.put_callback(row)
             self._unsaved.pop(row.id, None)
+            if written is not False and row.state == "pending" and row.attempts == 0:  # (a new promise)
+                await publish_callback(self.store, row)
         except Exception as exc:  # noqa: BLE001 - kept from memory; the poll writes it again
             self._unsaved[row.id] = row
             log.warning("callback_write_failed", callback_id=row.id, state=row.state, error=type(exc).__name__)

@@ -22,8 +22,10 @@ from agents import commands as contract
 from cti.call_control import CommandRefused
 from cti.live_directory import AgentEndpoint
 from cti.live_items import DialVetoed, PreviewDial
-from events import CallAbandoned, CallEnded, CallQueued, OriginateResulted
+from dialer.manual import WINDOW, ManualDialRefused, manual_number
+from events import CallAbandoned, CallArrived, CallEnded, CallOffered, CallQueued, OriginateResulted
 from routing import Offer
+from store.port import DoNotCallList
 
 if TYPE_CHECKING:
     from cti.live import LiveCenter
@@ -52,6 +54,9 @@ class AgentDials:
         self._previews: dict[str, PreviewDial] = {}  # preview call id -> how to dial it, until dialled
         self._dialled_previews: set[str] = set()  # preview calls dialled, until the originate's result
         self._kept: set[str] = set()  # previews of before a restart, until their dialer shows them again
+        self._manual: set[str] = set()  # manual dials, until the originate's result
+        self.dnc: DoNotCallList | None = None  # the do-not-call lists a manual dial is checked against
+        self.manual_window = WINDOW  # and its calling window (set by the composition root)
 
     def alias(self, call_id: str) -> str:
         """The call id the center knows a PBX call by (a call-back's or preview's own)."""
@@ -153,11 +158,17 @@ class AgentDials:
             self._dialled_previews.discard(call_id)
             await c.notify(result)  # the dialer closes its attempt with the outcome
         if result.success and result.call_id:
+            self._manual.discard(call_id)
             self._aliases[result.call_id] = call_id  # its events now speak of the call-back / preview
             if result.channel:  # the customer's leg (in agent-connect): what hold and transfers move
                 c.call(call_id).channel = result.channel
             return
         c.ring_timers.pop(call_id, None)
+        if call_id in self._manual:
+            self._manual.discard(call_id)
+            c.call(call_id).attributes["manual_outcome"] = "not_reached"
+            await c.on_event(CallEnded(at=now, call_id=call_id, cause=19, cause_text="manual dial not answered"))
+            return
         if preview:  # busy, no answer...: the contact was never reached, nobody abandoned
             c.call(call_id).attributes["preview_outcome"] = "not_reached"
             await c.on_event(CallEnded(at=now, call_id=call_id, cause=19, cause_text="preview dial not answered"))
@@ -210,3 +221,39 @@ class AgentDials:
             return
         self._dialled_previews.add(call_id)
         self._dial_for_agent(call_id, agent_id, self.center.endpoints[agent_id], dial, now)
+
+    # ------------------------------------------------------------ manual dials
+
+    async def manual_dial(self, agent_id: str, c: contract.ManualDial, now: float) -> None:
+        """The agent dials a number from the desktop: checked (state, do-not-call, calling
+        window), the agent reserved for it (the router holds them as for a ringing
+        call), the call logged as an outbound one, then the number dialled into the
+        agent's phone as a call-back is. Its queue is none: not an inbound queue's call."""
+        center = self.center
+        state = center.router.agent_state(agent_id) or "logged_out"
+        if state not in type(c).agent_states:
+            raise CommandRefused(f"agent {agent_id!r} is {state.replace('_', ' ')}: dial when available or paused")
+        try:
+            number = await manual_number(self.dnc, c.number, now, self.manual_window)
+        except ManualDialRefused as exc:
+            raise CommandRefused(str(exc)) from None
+        call_id = f"manual-{uuid.uuid4().hex[:12]}"
+        call = center.call(call_id)
+        call.caller, call.direction, call.started_at, call.customer_id = number, "outbound", now, c.customer_id
+        call.attributes = {"manual": True, "direction": "outbound"}
+        call.offered_to = agent_id
+        await center.record(CallArrived(at=now, call_id=call_id, direction="outbound", caller=number, dialed=number))
+        offered = CallOffered(at=now, call_id=call_id, agent_id=agent_id, reason="manual dial")
+        await center.record(offered)
+        await center.route(offered, now)  # the router adopts it: the agent is reserved
+        self._manual.add(call_id)
+        digits = number.lstrip("+")
+        dial = PreviewDial(
+            endpoint=self.callback_dial.format(number=digits),
+            originate_id=uuid.uuid4().hex,
+            timeout_s=self.callback_ring_s,
+            caller_id=f'"{agent_id}" <{digits}>',
+            variables=self.callback_variables,
+        )
+        log.info("manual_dial", call_id=call_id, agent_id=agent_id, number=number)
+        self._dial_for_agent(call_id, agent_id, center.endpoints[agent_id], dial, now)

@@ -461,6 +461,7 @@ async def build_live(
         recordings=store,
         sites=CallSites(names, {p.name: p for p in config.pbxs}) if names.several else None,
     )
+    center.dials.dnc, center.dials.manual_window = store, pbx.manual_dial_window  # (manual dials)
     open_calls = center.recovery.preload(history)
     if others is not None:
         open_calls, others.open_calls = split_open_calls(names, open_calls)
@@ -557,6 +558,13 @@ async def _on_bus_message(
             recording, version = await live_recording(store, config.recording)
             center.submit(InLoop(functools.partial(_set_recording, center, recording)))
             log.info("recording_policy_applied", version=version)
+        case ConfigChanged(section=name) if name.startswith("campaign_leads."):  # leads uploaded (dialer/uploads.py)
+            from dialer.uploads import uploaded_leads
+
+            for runner in dialers():
+                if name == f"campaign_leads.{runner.campaign.id}":
+                    leads = await uploaded_leads(store, runner.campaign.id, runner.campaign.config.default_region)
+                    center.submit(InLoop(functools.partial(runner.add_uploaded, leads)))
         case ConfigChanged(section="ivr") if ivr is not None:
             flow = await load_live_ivr(store, config)
             if flow is not None:  # the next caller walks the new flow; those in the IVR finish the old one

@@ -202,6 +202,14 @@ def load_book(campaign: LiveCampaign, now: float, dnc: DoNotCall | None = None) 
     return book, report
 
 
+def _first_of_each(leads: Iterable[Lead]) -> list[Lead]:
+    """The first lead of each id, in order (a CSV's, then the earliest upload's)."""
+    first: dict[str, Lead] = {}
+    for lead in leads:
+        first.setdefault(lead.lead_id, lead)
+    return list(first.values())
+
+
 @dataclass(frozen=True, slots=True)
 class OpenedBook:
     book: CampaignBook
@@ -213,10 +221,17 @@ class OpenedBook:
     previews: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
-async def open_book(campaign: LiveCampaign, state: DialerState, now: float, dnc: DoNotCall | None = None) -> OpenedBook:
+async def open_book(
+    campaign: LiveCampaign,
+    state: DialerState,
+    now: float,
+    dnc: DoNotCall | None = None,
+    uploaded: Sequence[Lead] = (),
+) -> OpenedBook:
     """The campaign's lead book as the store keeps it: each stored lead with its
     attempts, next try, status and disposition; the leads of the CSV the store does not
-    know are added (and written) as new. A lead that was being dialled when the dialer
+    know are added (and written) as new, then those `uploaded` from the admin page
+    (dialer/uploads.py) the same way. A lead that was being dialled when the dialer
     stopped counts as a failed attempt now (`CampaignBook.restore`), written too; a
     lead shown to an agent in preview and not dialled is kept, to be shown again."""
     imported, report = _read_leads(campaign)
@@ -224,7 +239,7 @@ async def open_book(campaign: LiveCampaign, state: DialerState, now: float, dnc:
     records = await state.lead_states(campaign.id)
     previews = {r.call_id: (r.lead_id, r.offered_to) for r in records if r.status == PREVIEW and r.call_id}
     book.restore((state_of(r) for r in records), now, previews={lead for lead, _ in previews.values()})
-    new = [lead for lead in imported.leads if lead.lead_id not in book.states]
+    new = _first_of_each(lead for lead in (*imported.leads, *uploaded) if lead.lead_id not in book.states)
     book.add_leads(new, now)
     if new:
         await state.add_lead_states(record_of(campaign.id, book.state(lead.lead_id), now) for lead in new)
@@ -372,6 +387,23 @@ class DialerRunner:
             await self.store.put_customers(customers)
         except Exception as exc:  # noqa: BLE001 - a bad row must not stop the campaign; the pop shows less
             log.warning("campaign_customers_not_written", campaign=self.campaign.id, error=str(exc)[:200])
+
+    async def add_uploaded(self, leads: Sequence[Lead]) -> None:
+        """Leads uploaded from the admin page while the campaign runs (inside the live
+        loop's consumer): those the book has not are added, written, given a customer
+        record, and dialled as any other."""
+        now = self.clock()
+        new = _first_of_each(lead for lead in leads if lead.lead_id not in self.book.states)
+        if not new:
+            return
+        self.book.add_leads(new, now)
+        if self.lead_states is not None:
+            records = [record_of(self.campaign.id, self.book.state(lead.lead_id), now) for lead in new]
+            await self._store_call(self.lead_states.add_lead_states(records))
+        if self.store is not None:
+            await self.store.put_customers([lead_customer(self.campaign, lead) for lead in new])
+        log.info("campaign_leads_uploaded", campaign=self.campaign.id, added=len(new), leads=len(self.book.states))
+        await self.publish_tile(now)
 
     async def run(self) -> None:
         """Pacing ticks until cancelled (owned by the server's cleanup context)."""
@@ -1113,7 +1145,10 @@ async def start_dialers(
             )
         if not agents:
             log.warning("campaign_without_agents", campaign=campaign.id, skill=campaign.live.skill)
-        opened = await open_book(campaign, store, center.clock())
+        from dialer.uploads import uploaded_leads
+
+        uploads = await uploaded_leads(store, campaign.id, campaign.config.default_region)
+        opened = await open_book(campaign, store, center.clock(), uploaded=uploads)
         book, _rejected = opened.book, opened.rejected
         variables = demo_variables(campaign.live.demo_behaviour) if campaign.live.demo_behaviour else None
         runner = DialerRunner(

@@ -13,11 +13,12 @@ the queues are kept: agents and teams have totals, not interval series, in a rep
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from events import CallQueued, Event, call_id_of
@@ -29,6 +30,7 @@ from store.port import EventLog
 LEAD_IN_S = 86_400.0  # an agent's login up to a day before still counts (night shifts)
 LEAD_OUT_S = 6 * 3600.0  # a call offered before midnight is followed this long after it
 DAY_S = 86_400
+HOURLY_S = 3600
 EVENT_PAGE = 10_000
 SERIES_DIMS = frozenset({"all", "queue", "outbound"})  # dims whose interval series a report shows
 
@@ -84,6 +86,9 @@ class DayCache:
     def key(cfg: KpiConfig, queue: str, day: date) -> str:
         return json.dumps([day.isoformat(), queue, cfg.echo(), sorted(cfg.teams.items())], sort_keys=True)
 
+    def cached(self, cfg: KpiConfig, queue: str, day: date) -> bool:
+        return self.key(cfg, queue, day) in self._days
+
     async def day(self, log: EventLog, cfg: KpiConfig, queue: str, day: date, now: float) -> Day:
         start, end = day_start(day), day_start(day + timedelta(days=1))
         key = self.key(cfg, queue, day)
@@ -95,7 +100,9 @@ class DayCache:
         events = [
             s.event async for s in log.iter_events(start - LEAD_IN_S, min(end + LEAD_OUT_S, now), page=EVENT_PAGE)
         ]
-        found = fold_day(only_queue(events, queue) if queue else events, cfg, start, end, until)
+        # (the fold is pure CPU: in a thread, so the web process's loop still answers meanwhile)
+        picked = only_queue(events, queue) if queue else events
+        found = await asyncio.to_thread(fold_day, picked, cfg, start, end, until)
         self.folded += 1
         if end + LEAD_OUT_S <= now:  # closed: nothing can still change it
             self._days[key] = found
@@ -128,10 +135,13 @@ async def range_report(
     events = 0
     by_day = cfg.interval_s == DAY_S
     found_days: list[tuple[float, Day]] = []
+    # (a by-day report reads only each day's totals, the same whatever the interval: the
+    # hourly days serve it, so one cached day, warmed ahead by reports/report_warm.py, serves both)
+    day_cfg = replace(cfg, interval_s=HOURLY_S) if by_day else cfg
     for day in days(first, last):
         if day_start(day) > now:
             break
-        found = await cache.day(log, cfg, queue, day, now)
+        found = await cache.day(log, day_cfg, queue, day, now)
         merge_buckets(merged, _by_day(found.buckets, day_start(day)) if by_day else found.buckets)
         if by_day:
             merge_buckets(merged, {k: t for k, t in found.buckets.items() if k[2] is None})

@@ -24,6 +24,7 @@ from cti.server import BUS, STORE
 from reports.day_extras import only_agents, summary
 from reports.kpi import INTERVALS, KpiConfig
 from reports.report_days import DAY_S, DayCache, range_report
+from reports.report_warm import DAYS, wake_on_changes, warm_loop
 from reports.web_charts import bar_chart
 from reports.web_live import LiveBoard, View, WallboardHub
 from store.port import NotFound
@@ -422,7 +423,9 @@ async def _close_sockets(app: web.Application) -> None:
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")  # type: ignore[attr-defined]
 
 
-def setup(app: web.Application, *, min_interval_s: float = 0.5) -> None:
+def setup(app: web.Application, *, min_interval_s: float = 0.5, warm_days: int = DAYS) -> None:
+    """`warm_days`: how many closed days the report cache is filled with ahead (reports/report_warm.py)."""
+
     async def wallboard_ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
 
@@ -450,6 +453,14 @@ def setup(app: web.Application, *, min_interval_s: float = 0.5) -> None:
         app[WALLBOARD] = hub
         task = asyncio.create_task(hub.run(), name="wallboard-hub")
         app[WEB_TASKS].append(task)
+
+        async def report_config() -> KpiConfig:
+            return (await kpi_config(app[STORE], (await settings.live("queues")).data))[0]
+
+        wake = asyncio.Event()
+        warming = warm_loop(app[STORE], app[REPORT_DAYS], report_config, lambda: app[CLOCK](), wake, back=warm_days)
+        app[WEB_TASKS].append(asyncio.create_task(warming, name="report-days-warm"))
+        app[WEB_TASKS].append(asyncio.create_task(wake_on_changes(app[BUS], wake), name="report-days-wake"))
         try:
             yield
         finally:

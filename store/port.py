@@ -26,8 +26,8 @@ tokens and call-backs, which only the SQL adapter has).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
-from typing import Protocol
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from events import Event
 from store.models import (
@@ -48,6 +48,9 @@ from store.models import (
     User,
     WebSession,
 )
+
+if TYPE_CHECKING:  # (store.webhooks imports NotFound from here)
+    from store.webhooks import WebhookDelivery, WebhookSubscription
 
 EVENT_PAGE = 5000  # iter_events' default page: rows read per query
 
@@ -341,8 +344,30 @@ class CustomerErasure(Protocol):
         ...
 
 
+class WebhookOutbox(Protocol):
+    """Webhook subscriptions and their durable outbox (store/webhooks.py: the models and
+    the SQL adapter; only the SQL store has them)."""
+
+    async def put_webhook(self, sub: WebhookSubscription) -> None: ...
+    async def get_webhook(self, sub_id: str) -> WebhookSubscription: ...  # NotFound
+    async def list_webhooks(self) -> list[WebhookSubscription]: ...
+    async def delete_webhook(self, sub_id: str) -> bool: ...
+    async def publish_webhook(self, event: str, key: str, payload: Mapping[str, Any], at: float) -> int: ...
+    async def due_webhook_deliveries(self, now: float, limit: int = 100) -> list[WebhookDelivery]: ...
+    async def record_webhook_attempt(
+        self, delivery_id: str, *, status: str, next_at: float, http_status: int, error: str, at: float
+    ) -> WebhookDelivery: ...
+    async def get_webhook_delivery(self, delivery_id: str) -> WebhookDelivery: ...  # NotFound
+    async def list_webhook_deliveries(
+        self, *, subscription_id: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[WebhookDelivery]: ...
+    async def webhook_cursor(self, name: str) -> int | None: ...
+    async def set_webhook_cursor(self, name: str, seq: int) -> None: ...
+
+
 class Store(
     CustomerErasure,
+    WebhookOutbox,
     Recordings,
     EventLog,
     CustomerDirectory,

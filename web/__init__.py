@@ -19,6 +19,7 @@ def setup(app: web.Application) -> None:
     from reports.web_agent import setup as setup_agent_report
     from web.abandoned import setup as setup_abandoned
     from web.account import setup as setup_account
+    from web.adherence import setup as setup_adherence
     from web.admin import setup as setup_admin
     from web.app import setup as setup_core
     from web.audit import setup as setup_audit
@@ -36,6 +37,7 @@ def setup(app: web.Application) -> None:
     from web.search import setup as setup_search
     from web.teams import setup as setup_teams
     from web.user_delete import setup as setup_user_delete
+    from web.webhooks import setup as setup_webhooks
 
     setup_core(app)
     setup_error_pages(app)
@@ -63,3 +65,5 @@ def setup(app: web.Application) -> None:
     setup_abandoned(app)
     setup_teams(app)
     setup_user_delete(app)
+    setup_webhooks(app)
+    setup_adherence(app)

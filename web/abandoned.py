@@ -27,6 +27,7 @@ from store.port import NotFound
 from web.app import CLOCK, api_error, require
 from web.audit import record
 from web.search import BadParameter, interaction_filter, page_of, paging
+from webhooks.outbox import publish_callback
 
 log = structlog.get_logger()
 
@@ -112,6 +113,7 @@ async def ask_callback(request: web.Request, call_id: str) -> tuple[int, str]:
         notes=f"abandoned call {call_id}, call-back asked by {me.login}",
     )
     await store.put_callback(promise)
+    await publish_callback(store, promise)
     log.info("abandoned_callback_asked", call_id=call_id, by=me.login)
     await record(request, "callback.abandoned", call_id, number=call.caller, queue=call.queue)
     return 201, f"call-back to {call.caller} queued ({call.queue or 'default queue'})"

@@ -86,6 +86,7 @@ async def admin_page(request: web.Request) -> web.StreamResponse:
         "campaigns",
         "recording",
         "tokens",
+        "webhooks",
     ):
         raise web.HTTPNotFound()
     return aiohttp_jinja2.render_template(

@@ -227,6 +227,51 @@ DOCUMENT: dict[str, Any] = {
                     "at": {"type": "string", "description": "local date and time YYYY-MM-DDTHH:MM"},
                 },
             },
+            "LeadsUpload": {
+                "type": "object",
+                "required": ["csv"],
+                "properties": {
+                    "csv": {"type": "string", "maxLength": 1000000, "description": "header lead_id,phone,..."},
+                    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                },
+            },
+            "SchedulePut": {
+                "type": "object",
+                "required": ["shifts"],
+                "properties": {
+                    "shifts": {
+                        "type": "array",
+                        "maxItems": 20000,
+                        "items": {
+                            "type": "object",
+                            "required": ["agent", "start", "end"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "agent": {"type": "string"},
+                                "start": {"type": ["number", "string"], "description": "epoch s or ISO 8601 with zone"},
+                                "end": {"type": ["number", "string"]},
+                                "break": {"type": ["array", "null"], "items": {"type": ["number", "string"]}},
+                            },
+                        },
+                    },
+                    "comment": {"type": "string", "maxLength": 500},
+                },
+            },
+            "WebhookCreate": {
+                "type": "object",
+                "required": ["url", "events"],
+                "properties": {
+                    "url": {"type": "string", "maxLength": 2000, "description": "http(s); no private address"},
+                    "events": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "enum": ["call.ended", "interaction.wrapped_up", "callback.scheduled", "alert.raised"]
+                        },
+                    },
+                    "secret": {"type": "string", "minLength": 16, "maxLength": 200},
+                },
+            },
             "TeamRename": {
                 "type": "object",
                 "required": ["to"],
@@ -412,6 +457,16 @@ DOCUMENT: dict[str, Any] = {
         "/api/v1/campaigns/{campaign}/pause": {
             "post": _op("Pause a campaign: no new dial, also after a restart (audited)", "admin", errors=("404",))
         },
+        "/api/v1/campaigns/{campaign}/leads": {
+            "post": _op(
+                "Upload leads (CSV text): added, duplicates, rejected rows by line; dialled at once (audited)",
+                "admin",
+                "LeadsUpload",
+                ok="201",
+                also_ok=("200",),
+                errors=("400", "404"),
+            )
+        },
         "/api/v1/campaigns/{campaign}/start": {
             "post": _op("Start a paused campaign again (audited)", "admin", errors=("404",))
         },
@@ -489,9 +544,7 @@ DOCUMENT: dict[str, Any] = {
         },
         "/api/v1/customers": {
             "get": {
-                **_op(
-                    "Find customers by name, company, email, account or number (paged)", "supervisor", errors=("400",)
-                ),
+                **_op("Find customers by name, company, email, account or number (paged)", "agent", errors=("400",)),
                 "parameters": [{"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200}}, *_PAGING],
             },
             "post": _op(
@@ -545,6 +598,57 @@ DOCUMENT: dict[str, Any] = {
                     {"name": "queue", "in": "query", "schema": {"type": "string"}},
                 ],
             }
+        },
+        "/api/v1/schedule": {
+            "get": _op("The published schedule (shifts; supervisor: their teams' agents)", "supervisor"),
+            "put": _op(
+                "Publish the schedule: shifts per agent (a supervisor replaces their teams'); a new version (audited)",
+                "supervisor",
+                "SchedulePut",
+                errors=("400",),
+            ),
+        },
+        "/api/v1/adherence": {
+            "get": {
+                **_op(
+                    "Adherence and conformance to the schedule per agent, interval and team",
+                    "supervisor",
+                    errors=("400",),
+                ),
+                "parameters": [
+                    {"name": "date", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "interval", "in": "query", "schema": {"enum": [900, 1800, 3600]}},
+                ],
+            }
+        },
+        "/api/v1/webhooks": {
+            "get": _op("Webhook subscriptions and the events one may choose", "admin"),
+            "post": _op(
+                "Subscribe a URL to events; signed deliveries (the secret is shown once) (audited)",
+                "admin",
+                "WebhookCreate",
+                ok="201",
+                errors=("400",),
+            ),
+        },
+        "/api/v1/webhooks/deliveries": {
+            "get": {
+                **_op(
+                    "The webhook delivery log, latest first, with each delivery's status",
+                    "admin",
+                    errors=("400", "404"),
+                ),
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"enum": ["pending", "delivered", "failed"]}},
+                    {"name": "subscription", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                ],
+            }
+        },
+        "/api/v1/webhooks/{webhook_id}": {
+            "delete": _op(
+                "Delete a subscription; its pending deliveries are failed (audited)", "admin", errors=("404",)
+            )
         },
         "/api/v1/teams": {
             "get": _op("Teams with their agents, supervisors and disabled users", "supervisor (own), admin")

@@ -186,6 +186,10 @@ WRONG_KEYS: dict[str, tuple[str, str]] = {
         '[crm.fields]\nname = "full_name"\nnme = "x"  # wrong\n',
         "5: crm.fields.nme: unknown card field (known: id, name, company, tier, account_number, email, phones, notes)",
     ),
+    "webhooks": (
+        '[webhooks]\nallow_private = ["127.0.0.1"]\nretries = 3  # wrong\n',
+        "3: webhooks.retries: unknown key",
+    ),
     "recording": (
         '[recording]\nqueues = { billing = "all" }\nretention = 30  # wrong\n',
         "3: recording.retention: unknown key",

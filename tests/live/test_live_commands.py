@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +28,16 @@ from cti.live_app import LIVE
 from cti.live_items import CallbackRequested
 from cti.pbx import AmiPbx
 from cti.server import STORE, create_app
+from dialer.campaign import CallingWindow
 from events import (
     AgentForced,
     AgentLoggedOut,
     AgentStateChanged,
+    CallArrived,
     CallConnected,
     CallEnded,
     CallHeld,
+    CallOffered,
     CallResumed,
     CallTransferred,
     Event,
@@ -44,11 +48,12 @@ from events import (
 from sim.pbx_emulator.engine import Channel
 from sim.pbx_emulator.server import PbxEmulator
 from sim.rig import LINE_VARIABLES
-from store.models import Recording
+from store.models import DncEntry, Recording
 from store.port import NotFound
 from tests.web.web_helpers import PASSWORD, seed_customer, seed_users
 
 SECRET = "contract-secret"
+ALWAYS = CallingWindow(start=dtime(0, 0), end=dtime(23, 59, 59), days=("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
 ROUTING: dict[str, Any] = {
     "defaults": {"wrap_up_s": 60},
     "rona": {"ring_timeout_s": 15},
@@ -255,6 +260,7 @@ async def center(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
             agi_bind="127.0.0.1:0",
             standing_lines=options.get("standing_lines", "off"),
             line_variables=LINE_VARIABLES,
+            manual_dial_window=ALWAYS,  # (the window's refusal: tests/dialer/test_manual_dial.py)
         ),
         routing=routing,
         campaigns=campaigns,
@@ -657,6 +663,31 @@ async def test_preview_skip_then_dial_then_control_the_call(center: Center) -> N
     await ada.ok("hold", call_id=second)
     await center.logged(second, CallHeld)
     await ada.ok("hangup", call_id=second)
+    await center.until(lambda: center.state("agent01") == "wrap_up")
+
+
+async def test_manual_dial_calls_the_number_for_the_agent_and_refuses_do_not_call(center: Center) -> None:
+    ada = await center.desk("agent01")
+    assert "is logged out: dial when available or paused" in await ada.refused("manual_dial", number="+14155550177")
+    await ada.ok("available")
+    await center.store.add_dnc([DncEntry("+14155550199", source="api", added_at=time.time(), added_by="admin")])
+    assert (
+        await ada.refused("manual_dial", number="(415) 555-0199") == "number: +14155550199 is on the do-not-call list"
+    )
+    assert await ada.refused("manual_dial", number="not a number") == "number: 'not a number' is not a phone number"
+    assert center.state("agent01") == "available"  # a refused dial reserves nobody
+
+    await ada.ok("manual_dial", number="415 555 0177", customer_id="C0000042")
+    call_id = await center.connected("agent01")
+    assert call_id.startswith("manual-") and center.live.calls[call_id].direction == "outbound"
+    (arrived,) = await center.events(call_id, CallArrived)  # once: the PBX's own is not logged again
+    assert (arrived.direction, arrived.caller) == ("outbound", "+14155550177")  # type: ignore[attr-defined]
+    (offered,) = await center.events(call_id, CallOffered)
+    assert offered.agent_id == "agent01" and offered.reason == "manual dial"  # type: ignore[attr-defined]
+    bea = await center.desk("agent02")
+    await bea.ok("available")
+    assert "is on call" in await ada.refused("manual_dial", number="+14155550178")
+    await ada.ok("hangup", call_id=call_id)
     await center.until(lambda: center.state("agent01") == "wrap_up")
 
 

@@ -108,7 +108,7 @@ async def test_openapi_command_schema_is_generated_from_the_contract(client: Tes
 
 def example(action: str) -> dict[str, Any]:
     """A valid body for `action`: its required fields filled in."""
-    values = {"call_id": "c1", "target": "agent02", "reason": "lunch"}
+    values = {"call_id": "c1", "target": "agent02", "reason": "lunch", "number": "+14155550177"}
     fields = BY_ACTION[action].model_fields
     return {"action": action, **{f: values[f] for f, info in fields.items() if f != "action" and info.is_required()}}
 
@@ -160,6 +160,8 @@ async def test_every_command_reaches_the_live_loop_in_the_contracts_shape(center
             if action in CALL_ACTIONS:  # agent01 holds no call "c1": the loop says so
                 assert status == 409 and reply["ok"] is False, (action, reply)
                 assert "c1" in reply["error"], (action, reply)
+            elif action == "manual_dial":  # sent after "logout": the loop refuses, saying why
+                assert status == 409 and "is logged out" in reply["error"], reply
             else:
                 assert (status, reply) == (200, {"request_id": sent["request_id"], "ok": True}), action
     # the loop acted on what it accepted: the agent ends logged out (the last availability action)

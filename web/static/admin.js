@@ -107,6 +107,9 @@
           el("td", {}, l ? H.pct(l.drop_rate) + " / " + H.pct(l.drop_cap) : "—"), el("td", {}, n(l, "leads_left")),
           el("td", { class: "decision" }, l ? l.decision : ""), el("td", {}, act));
       }));
+      const target = $("leads-campaign"), kept = target.value;
+      target.replaceChildren(...res.data.campaigns.filter((c) => c.state !== "disabled").map((c) => el("option", { value: c.id }, c.name)));
+      if (kept) target.value = kept;
       const pick = $("dnc-campaign"), chosen = pick.value;
       pick.replaceChildren(el("option", { value: "" }, "global"), ...res.data.campaigns.map((c) => el("option", { value: c.id }, c.name)));
       pick.value = chosen;
@@ -122,6 +125,20 @@
           if (r.ok) { say(true, "Removed " + e.number); loadDnc(); } else say(false, r.data.error);
         })))));
     };
+    $("leads-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const out = $("leads-result"), list = $("leads-rejected"), file = $("leads-file").files[0], id = $("leads-campaign").value;
+      list.replaceChildren();
+      if (!file || !id) { out.className = "error"; out.textContent = "Choose a campaign and a CSV file."; return; }
+      out.className = "muted"; out.textContent = "Uploading " + file.name + "…";
+      const r = await H.api("POST", "/api/v1/campaigns/" + encodeURIComponent(id) + "/leads", { csv: await file.text(), name: file.name });
+      if (!r.ok) { out.className = "error"; out.textContent = r.data.error; return; }
+      const d = r.data;
+      out.className = d.added ? "notice" : "error";
+      out.textContent = "Added " + d.added + " lead(s) to " + d.campaign + "; " + d.duplicates + " already there; " + d.rejected.length + " row(s) not added" + (d.rejected.length ? ":" : ".");
+      list.replaceChildren(...d.rejected.map((line) => el("li", {}, line)));
+      load();
+    });
     $("dnc-campaign").addEventListener("change", loadDnc);
     $("dnc-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
@@ -328,5 +345,34 @@
     await load();
   }
 
-  ({ recording: recordingPage, routing: routingPage, ivr: ivrPage, campaigns: campaignsPage, agents: agentsPage, teams: teamsPage, tokens: tokensPage }[page] || sectionPage)();
+  async function webhooksPage() {
+    const evBox = $("webhook-events");
+    const load = async () => {
+      const r = await H.api("GET", "/api/v1/webhooks");
+      if (!evBox.querySelector("input")) evBox.append(...Object.entries(r.data.events).map(([name, what]) =>
+        el("label", { title: what }, el("input", { type: "checkbox", name: "event", value: name }), " " + name)));
+      $("webhooks").querySelector("tbody").replaceChildren(...r.data.webhooks.map((w) => {
+        const del = el("button", { type: "button" }, "Delete");
+        del.onclick = async () => { const d = await H.api("DELETE", "/api/v1/webhooks/" + encodeURIComponent(w.id)); say(d.ok, d.ok ? "Deleted " + w.id : d.data.error); load(); };
+        return el("tr", {}, el("td", {}, w.id), el("td", {}, w.url), el("td", {}, w.events.join(", ")), el("td", {}, w.created_by), el("td", {}, H.when(w.created_at)), el("td", {}, del));
+      }));
+      const d = await H.api("GET", "/api/v1/webhooks/deliveries?limit=100");
+      $("deliveries").querySelector("tbody").replaceChildren(...d.data.deliveries.map((x) => el("tr", { class: "delivery-" + x.status },
+        el("td", {}, x.id), el("td", {}, x.event), el("td", {}, H.when(x.created_at)), el("td", {}, x.status), el("td", {}, String(x.attempts)),
+        el("td", {}, x.last_status ? "HTTP " + x.last_status : x.last_error || "—"), el("td", {}, x.next_at ? H.when(x.next_at) : "—"))));
+    };
+    $("webhook-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const events = [...evBox.querySelectorAll("input:checked")].map((i) => i.value);
+      const body = { url: $("webhook-url").value, events };
+      if ($("webhook-secret").value) body.secret = $("webhook-secret").value;
+      const r = await H.api("POST", "/api/v1/webhooks", body);
+      if (r.ok) { say(true, "Added " + r.data.id + ". Secret (shown once): " + r.data.secret); ev.target.reset(); load(); } else say(false, r.data.error);
+    });
+    $("btn-refresh").onclick = load;
+    load();
+    setInterval(load, 5000);
+  }
+
+  ({ recording: recordingPage, webhooks: webhooksPage, routing: routingPage, ivr: ivrPage, campaigns: campaignsPage, agents: agentsPage, teams: teamsPage, tokens: tokensPage }[page] || sectionPage)();
 })();

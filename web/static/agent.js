@@ -10,7 +10,7 @@
   // Watched by a supervisor or an admin (`?agent=`): read-only, no buttons and no forms
   // (monitoring has its own buttons, monitor.js).
   const READONLY = root.dataset.readonly === "1";
-  if (READONLY) for (const id of ["state-controls", "wrapup-card"]) $(id).hidden = true;
+  if (READONLY) for (const id of ["state-controls", "wrapup-card", "manual-dial"]) $(id).hidden = true;
   const CALL_ACTIONS = Object.keys(COMMANDS).filter((a) => COMMANDS[a].call_kinds.length > 0);
   // What a successful command does to the call's phase ("" = the call is gone).
   const AFTER = { preview_dial: "dialling", preview_skip: "", attended_transfer: "consulting",
@@ -48,7 +48,7 @@
   // the contract names for them (agent_states): no "Pause" while a call rings or talks.
   let agentState = null;
   function refreshStateButtons() {
-    for (const b of document.querySelectorAll("#state-controls button[data-action]")) {
+    for (const b of document.querySelectorAll("#state-controls button[data-action], #find-customer button[data-action]")) {
       const states = (COMMANDS[b.dataset.action] || {}).agent_states || [];
       b.disabled = agentState != null && states.length > 0 && !states.includes(agentState);
     }
@@ -298,6 +298,43 @@
     else reply(false, action.replace("_", " ") + " failed: " + ((res.data && res.data.error) || res.status));
     return res;
   }
+
+  // Customer search (GET /api/v1/customers?q=): its own table, never the call's customer card
+  // (the wrap-up is saved against the call's customer, not one looked up meanwhile).
+  let searchText = "", searchNext = null;
+  async function searchCustomers(offset) {
+    const st = $("search-status"), table = $("search-results"), tb = table.querySelector("tbody");
+    if (!searchText) { st.textContent = "Type a name, 4 or more digits of a number, or an account number."; st.className = "error"; return; }
+    st.textContent = "Searching…"; st.className = "muted";
+    const res = await H.api("GET", "/api/v1/customers?limit=20&offset=" + offset + "&q=" + encodeURIComponent(searchText));
+    if (!res.ok) { st.textContent = (res.data && res.data.error) || "Search failed (" + res.status + ")"; st.className = "error"; return; }
+    const rows = res.data.customers.map((c) => H.el("tr", { "data-customer": c.id },
+      H.el("td", {}, c.name || ""), H.el("td", {}, c.company || ""), H.el("td", {}, c.account_number || ""),
+      H.el("td", {}, (c.phones || []).join(", ")), H.el("td", {}, c.email || ""), H.el("td", {}, c.tier || ""),
+      H.el("td", {}, ...(READONLY ? [] : (c.phones || []).slice(0, 3).map((p) => {
+        const b = H.el("button", { type: "button", class: "dial", "data-action": "manual_dial", title: "Call " + p }, "Call " + p);
+        b.addEventListener("click", () => manualDial(p, c.id));
+        return b;
+      })))));
+    if (offset === 0) tb.replaceChildren(...rows); else tb.append(...rows);
+    searchNext = res.data.next_offset;
+    table.hidden = tb.children.length === 0;
+    refreshStateButtons();
+    $("search-more").hidden = searchNext == null;
+    st.textContent = tb.children.length ? tb.children.length + " found" + (searchNext == null ? "" : " (more below)") : "No customer matches “" + searchText + "”.";
+    st.className = "muted";
+  }
+  // Manual dial (the manual_dial command): the live loop checks do-not-call and the
+  // calling window and says why it refuses; dialled, the call pops like any other.
+  async function manualDial(number, customerId) {
+    if (!number) { reply(false, "manual dial: type the number to call"); return; }
+    const extra = { number };
+    if (customerId) extra.customer_id = customerId;
+    await send("manual_dial", extra);
+  }
+  $("manual-dial").addEventListener("submit", (ev) => { ev.preventDefault(); manualDial($("dial-number").value.trim(), ""); });
+  $("customer-search").addEventListener("submit", (ev) => { ev.preventDefault(); searchText = $("search-q").value.trim(); searchCustomers(0); });
+  $("search-more").addEventListener("click", () => { if (searchNext != null) searchCustomers(searchNext); });
 
   // The wrap-up form's submit button (wrap_up_done) saves through the form below.
   document.querySelectorAll("button[data-action]:not([type=submit])").forEach((b) => b.addEventListener("click", () => {

@@ -1,0 +1,87 @@
+"""The report day cache filled ahead of the requests (reports/report_days.py).
+
+Without it the first report of a long range folds every day of it from the raw event
+log in the request (about 21 s for a month of a busy center). Each web process runs
+`warm_loop`: at start it folds the closed days of the last `DAYS` days (hourly: the
+default interval of a range up to a month, and what a by-day report reads too), then
+every `EVERY_S` it folds the days that closed since
+(a day is closed once its lead-out is over, 06:00 the next day). Days already cached
+cost a dictionary lookup. The settings (queues' thresholds, teams) are read each round:
+a change makes new cache keys, filled at once (an admin change wakes the loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+
+import structlog
+
+from reports.kpi import KpiConfig
+from reports.report_days import HOURLY_S, LEAD_OUT_S, DayCache, day_start
+from store.bus import Bus
+from store.port import EventLog
+
+log = structlog.get_logger()
+
+DAYS = 62
+EVERY_S = 900.0
+
+
+def closed_days(now: float, back: int) -> list[date]:
+    """The last `back` days whose report can no longer change, the latest first."""
+    today = datetime.fromtimestamp(now).date()
+    out = []
+    for n in range(1, back + 1):
+        day = today - timedelta(days=n)
+        if day_start(day + timedelta(days=1)) + LEAD_OUT_S <= now:
+            out.append(day)
+    return out
+
+
+async def warm(log_: EventLog, cache: DayCache, cfg: KpiConfig, now: float, back: int = DAYS) -> int:
+    """Fold the closed days not cached yet, the latest first; how many were folded."""
+    folded = 0
+    day_cfg = replace(cfg, interval_s=HOURLY_S)
+    for day in closed_days(now, back):
+        if not cache.cached(day_cfg, "", day):
+            await cache.day(log_, day_cfg, "", day, now)
+            folded += 1
+    return folded
+
+
+async def warm_loop(
+    log_: EventLog,
+    cache: DayCache,
+    config: Callable[[], Awaitable[KpiConfig]],
+    clock: Callable[[], float],
+    wake: asyncio.Event,
+    every_s: float = EVERY_S,
+    back: int = DAYS,
+) -> None:
+    """Until cancelled, a round at start, every `every_s` and whenever `wake` is set (the
+    settings or the agent directory changed: new keys to fill); a failed round is
+    logged and tried again at the next."""
+    while True:
+        wake.clear()
+        try:
+            started = clock()
+            folded = await warm(log_, cache, await config(), started, back)
+            if folded:
+                log.info("report_days_warmed", days=folded, took_s=round(clock() - started, 1))
+        except Exception:
+            log.exception("report_days_warm_failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), every_s)
+
+
+async def wake_on_changes(bus: Bus, wake: asyncio.Event) -> None:
+    """Set `wake` at each admin change (store/topics.py CONFIG_CHANGES)."""
+    from store.topics import CONFIG_CHANGES, subscribe
+
+    async with subscribe(bus, CONFIG_CHANGES) as inbox:
+        async for _ in inbox:
+            wake.set()
