@@ -100,6 +100,8 @@ LIVE_LOAD_MODULES = (
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every other module stays on one worker too (as --dist loadfile would): some read
+    what the module's earlier tests recorded (tests/live/test_live_commands.py)."""
     for item in items:
-        if item.nodeid.split("::", 1)[0] in LIVE_LOAD_MODULES:
-            item.add_marker(pytest.mark.xdist_group("live-load"))
+        module = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group("live-load" if module in LIVE_LOAD_MODULES else module))
