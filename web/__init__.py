@@ -22,6 +22,7 @@ def setup(app: web.Application) -> None:
     from web.admin import setup as setup_admin
     from web.app import setup as setup_core
     from web.audit import setup as setup_audit
+    from web.callback_requests import setup as setup_callback_requests
     from web.callbacks import setup as setup_callbacks
     from web.campaigns_admin import setup as setup_campaigns_admin
     from web.command_status import setup as setup_command_status
@@ -52,6 +53,7 @@ def setup(app: web.Application) -> None:
     setup_agent_report(app)
     setup_dnc(app)
     setup_callbacks(app)
+    setup_callback_requests(app)
     setup_planning(app)
     setup_recordings(app)
     setup_search(app)
