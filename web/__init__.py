@@ -14,6 +14,7 @@ def setup(app: web.Application) -> None:
     from agents.desktop import setup as setup_desktop
     from agents.my_day import setup as setup_my_day
     from agents.task_tabs import setup as setup_task_tabs
+    from reports.channels_web import setup as setup_channel_reports
     from reports.web import setup as setup_reports
     from reports.web_agent import setup as setup_agent_report
     from tasks.web import setup as setup_task_desk
@@ -50,6 +51,7 @@ def setup(app: web.Application) -> None:
     setup_customers(app)
     setup_command_status(app)
     setup_reports(app)
+    setup_channel_reports(app)
     setup_agent_report(app)
     setup_dnc(app)
     setup_callbacks(app)

@@ -574,6 +574,23 @@ DOCUMENT: dict[str, Any] = {
                 "parameters": [_DNC_CAMPAIGN, {**_DNC_NUMBER, "required": True}],
             },
         },
+        "/api/v1/reports/channels": {
+            "get": {
+                **_op(
+                    "Per channel (voice, chat, email, callback): offered, answered, abandoned, first response,"
+                    " handle time and agents' concurrency over the days",
+                    "supervisor",
+                    errors=("400",),
+                ),
+                "parameters": [
+                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                ],
+            }
+        },
+        "/api/v1/wallboard/channels": {
+            "get": _op("Per written channel now: tasks waiting, longest wait, being handled, overdue", "supervisor")
+        },
         "/api/v1/callback-requests": {
             "post": {
                 **_op(
