@@ -95,7 +95,7 @@ async def test_a_task_opened_on_another_process_is_routed_by_the_leader(
 
     from config.schema import StoreConfig
     from store import RedisBus, open_store
-    from store.topics import subscribe, task_topic
+    from store.topics import AGENT_VIEWS, subscribe, task_topic
 
     leader_bus = RedisBus.from_url(redis_url, redis_namespace)
     other_bus = RedisBus.from_url(redis_url, redis_namespace)
@@ -113,6 +113,13 @@ async def test_a_task_opened_on_another_process_is_routed_by_the_leader(
             assert (note.agent_id, note.channel) == ("bob", "chat")
             assert (await desk.status("web-1")).agent_id == "bob"
             assert h.center.router.agent_load("bob") == {"chat": 1}
+            # closed on the other process: bob is free again at once (the close was the wrap-up)
+            await desk.close("web-1", by="bob", disposition="resolved")
+            await h.wait_for(lambda: h.center.task_routing.held("web-1") is None)
+            await h.center.wait_idle()
+            assert h.center.router.agent_state("bob") == "available"
+            view = await AGENT_VIEWS.get(leader_bus, "bob")
+            assert view is not None and view.state == "available"
         finally:
             await other_store.close()
             await other_bus.close()
