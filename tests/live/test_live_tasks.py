@@ -124,3 +124,20 @@ async def test_a_task_opened_on_another_process_is_routed_by_the_leader(
             await other_store.close()
             await other_bus.close()
     await leader_bus.close()
+
+
+async def test_a_transfer_to_a_named_agent_moves_the_task_and_frees_the_first(tmp_path: Path) -> None:
+    alice = User(login="alice", display_name="Alice", skills={"support": 2}, phone_endpoint="Local/2001@agents")
+    async with live_center(tmp_path, routing=ROUTING, agents=[BOB, alice]) as h:
+        desk = TaskDesk(h.store, h.bus, h.emulator.pbx.now)
+        await h.command("bob", "available")
+        await h.center.wait_idle()
+        chat = await desk.open(channel="chat", queue="support", subject="Refund")
+        await until_state(h, chat.task_id, "assigned")
+        assert await state_of(h, chat.task_id) == ("assigned", "bob")
+        await h.command("alice", "available")
+        await desk.transfer(chat.task_id, agent_id="alice")
+        await h.wait_for(lambda: h.center.router.agent_load("alice") == {"chat": 1})
+        assert await state_of(h, chat.task_id) == ("assigned", "alice")
+        assert h.center.router.agent_load("bob") == {}
+        assert h.center.task_routing.assigned == 2  # bob, then alice: once each
