@@ -166,6 +166,13 @@ class TaskRouting:
             # assigned by another process meanwhile (a leader before this one): take its word
             await self._release(task.task_id, held, now, ended=False)
             await self._adopt(task, now)
+        elif held.state == "parked" and task.agent_id and self._logged_in(task.agent_id):
+            # its agent is back: the task takes its slot again
+            await self._release(task.task_id, held, now, ended=False)
+            await self._adopt(task, now)
+
+    def _logged_in(self, agent_id: str) -> bool:
+        return self.center.router.agent_state(agent_id) not in (None, "logged_out")
 
     async def _queue(self, task: Task, now: float, generation: int) -> None:
         rid = f"task:{task.task_id}" if generation == 0 else f"task:{task.task_id}:{generation}"

@@ -141,3 +141,22 @@ async def test_a_transfer_to_a_named_agent_moves_the_task_and_frees_the_first(tm
         assert await state_of(h, chat.task_id) == ("assigned", "alice")
         assert h.center.router.agent_load("bob") == {}
         assert h.center.task_routing.assigned == 2  # bob, then alice: once each
+
+
+async def test_a_task_of_an_agent_logged_out_at_restart_waits_for_them(tmp_path: Path) -> None:
+    async with live_center(tmp_path, routing=ROUTING, agents=[BOB]) as h:
+        desk = TaskDesk(h.store, h.bus, h.emulator.pbx.now)
+        await h.command("bob", "available")
+        email = await desk.open(channel="email", queue="support", subject="Contract", due_s=7200)
+        await until_state(h, email.task_id, "assigned")
+        await h.command("bob", "logout")
+        await h.center.wait_idle()
+        await h.wait_for(lambda: h.eventlog.backlog == 0)  # (the logout is in the log the restart reads)
+        await h.kill_center()
+        await h.start_center([BOB], ROUTING)
+        await h.wait_for(lambda: h.center.task_routing.held(email.task_id) == "parked")
+        assert await state_of(h, email.task_id) == ("assigned", "bob")  # still bob's, not routed again
+        await h.command("bob", "available")
+        await h.wait_for(lambda: h.center.task_routing.held(email.task_id) == "assigned")
+        await h.wait_for(lambda: h.center.router.agent_load("bob") == {"email": 1})
+        assert h.center.task_routing.assigned == 0
