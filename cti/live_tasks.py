@@ -15,6 +15,9 @@ and a restart (`restore`) takes back every open task from the store: a waiting o
 back in line (oldest first), an assigned one back to its agent's slot. Nothing is
 offered to the PBX: a written task reaches the agent's desktop only.
 
+Every poll also tells each waiting task's place in its queue on its topic (a TaskNote
+"position", when it changed); the estimated wait is `TaskDesk.status`'s.
+
 The consumer never waits for the store: the rows are read by the poll and the listener
 outside it, and the one write (the assignment) runs as a task of its own whose result
 comes back through the inbox.
@@ -70,6 +73,7 @@ class TaskRouting:
         self._held: dict[str, _Held] = {}  # task id -> what the router has
         self._rids: dict[str, str] = {}  # router id -> task id
         self.assigned = 0  # tasks given to an agent by this loop (stats, tests)
+        self._positions: dict[str, int] = {}  # waiting task id -> the place last told
 
     def owns(self, call_id: str) -> bool:
         return call_id in self._rids
@@ -124,6 +128,28 @@ class TaskRouting:
                 log.warning("task_poll_failed", error=type(exc).__name__)
                 continue
             self.center.submit(InLoop(functools.partial(self.sync, [*rows, *ended_rows])))
+            await self._tell_positions(rows)
+
+    async def _tell_positions(self, rows: list[Task]) -> None:
+        """Each waiting task's place in its queue (1 = next: higher priority first, then
+        the oldest), on the task's topic when it changed (the customer's page shows it)."""
+        lines: dict[str, list[Task]] = {}
+        for t in rows:
+            if t.state == "waiting":
+                lines.setdefault(t.queue, []).append(t)
+        now_at: dict[str, int] = {}
+        for line in lines.values():
+            line.sort(key=lambda t: (-t.priority, t.created_at, t.task_id))
+            now_at.update({t.task_id: n for n, t in enumerate(line, start=1)})
+        for task_id, position in now_at.items():
+            if self._positions.get(task_id) != position:
+                note = TaskNote("position", task_id, position=position)
+                try:
+                    await task_topic(task_id).publish(self.center.bus, note)
+                except Exception as exc:  # noqa: BLE001 - told again at the next change
+                    log.warning("task_note_lost", task_id=task_id, error=type(exc).__name__)
+                    continue
+        self._positions = now_at
 
     async def _read(self, task_ids: list[str]) -> None:
         assert self.store is not None

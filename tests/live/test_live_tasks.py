@@ -4,11 +4,13 @@ when they forbid it; a restart of the leader keeps every open task, none twice."
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from events import CallConnected
 from sim.rig import Rig
 from store.models import User
+from store.topics import subscribe, task_topic
 from tasks.desk import TaskDesk
 from tests.live.harness import live_center
 
@@ -53,11 +55,16 @@ async def test_an_agent_on_a_call_gets_an_email_not_a_chat_and_a_restart_keeps_b
         assert await state_of(h, email.task_id) == ("assigned", "bob")  # allowed: {voice = 1, email = 1}
         await h.wait_for(lambda: h.center.router.agent_load("bob") == {"voice": 1, "email": 1})
 
-        chat = await desk.open(channel="chat", queue="support", subject="Hello")
-        await h.wait_for(lambda: h.center.task_routing.held(chat.task_id) == "waiting")
-        await h.center.wait_idle()
-        assert await state_of(h, chat.task_id) == ("waiting", None)  # forbidden beside a call
-        assert (await desk.status(chat.task_id)).position == 1
+        async with subscribe(h.bus, task_topic("chat-1")) as heard:
+            chat = await desk.open(channel="chat", queue="support", subject="Hello", task_id="chat-1")
+            await h.wait_for(lambda: h.center.task_routing.held(chat.task_id) == "waiting")
+            await h.center.wait_idle()
+            assert await state_of(h, chat.task_id) == ("waiting", None)  # forbidden beside a call
+            assert (await desk.status(chat.task_id)).position == 1
+            note = await asyncio.wait_for(heard.get(), 5)
+            while note.kind != "position":  # (the desk's "opened" first, then the leader's poll)
+                note = await asyncio.wait_for(heard.get(), 5)
+            assert note.position == 1
 
         # the leader restarts: the e-mail is bob's again (one slot), the chat still waits
         await h.kill_center()
