@@ -56,6 +56,7 @@ from cti.live_outbound import AgentDials
 from cti.live_pbxs import CallSites
 from cti.live_recording import Recorder
 from cti.live_recovery import Recovery
+from cti.live_tasks import TaskRouting
 from cti.live_views import AgentViews
 from cti.pbx import PbxActions, PbxError, Target
 from events import (
@@ -79,7 +80,7 @@ from events import (
 from routing import Escalated, FinalStep, Offer, Overflowed, Router, Tick
 from store.bus import Bus
 from store.models import User
-from store.port import AgentCommands, Callbacks, Interactions, Recordings
+from store.port import AgentCommands, Callbacks, Interactions, Recordings, TaskRows
 
 log = structlog.get_logger()
 
@@ -158,6 +159,8 @@ class LiveCenter:
         recording: RecordingConfig | None = None,
         recordings: Recordings | None = None,
         sites: CallSites | None = None,
+        tasks: TaskRows | None = None,
+        task_poll_s: float = 2.0,
     ) -> None:
         self.router = router
         self.sites = sites  # several PBXs (cti/live_pbxs.py); None: one
@@ -212,6 +215,8 @@ class LiveCenter:
         self.recorder = Recorder(self, recording or RecordingConfig(), recordings)
         self.control = CallControl(self)
         self.views = AgentViews(self)  # what desktops and wallboards see (the bus)
+        # Written contacts (tasks/desk.py rows) routed by the same router (None: off).
+        self.task_routing = TaskRouting(self, tasks, poll_s=task_poll_s)
         # The inbox's dispatch table: each item type and the one handler it goes to.
         self._handlers: dict[type[Any], Callable[[Any], Awaitable[None]]] = {
             **dict.fromkeys(EVENT_TYPES.values(), self.on_event),  # the call model's, the IVR's
@@ -582,7 +587,11 @@ class LiveCenter:
 
     async def _apply(self, decisions: list[Any], now: float) -> None:
         for decision in decisions:
-            if isinstance(decision, Offer):
+            if isinstance(decision, Offer | Escalated | Overflowed | FinalStep) and self.task_routing.owns(
+                decision.call_id
+            ):
+                await self.task_routing.on_decision(decision, now)  # a written task: to the desktop, not the PBX
+            elif isinstance(decision, Offer):
                 await self._offer(decision, now)
             elif isinstance(decision, (AgentStateChanged, AgentLoggedIn, AgentLoggedOut)):
                 await self._record(decision)

@@ -251,6 +251,9 @@ class Live:
                 directory_watch(self.store, center, self.users, self.directory_every_s), name="directory-watch"
             ),
         ]
+        # written contacts: the open ones back from the store, then the bus and the poll
+        log.info("tasks_restored", open=await center.task_routing.restore())
+        self.tasks.append(asyncio.create_task(center.task_routing.run(), name="task-routing"))
         await self.client.start()
         if self.others is not None:
             await self.others.start(center, self._ivr_starter(flow), services)
@@ -460,6 +463,7 @@ async def build_live(
         recording=await _recording_policy(store, config),
         recordings=store,
         sites=CallSites(names, {p.name: p for p in config.pbxs}) if names.several else None,
+        tasks=store,
     )
     center.dials.dnc, center.dials.manual_window = store, pbx.manual_dial_window  # (manual dials)
     open_calls = center.recovery.preload(history)

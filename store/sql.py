@@ -34,6 +34,7 @@ from store.models import (
 )
 from store.phones import InvalidPhone, normalize_phone
 from store.port import EVENT_PAGE, Conflict, NotFound
+from store.task_rows import SqlTaskRows
 from store.webhooks import SqlWebhooks
 
 _RECORDING_COLUMNS = "call_id, path, agent_id, queue, started_at, ended_at"
@@ -177,7 +178,7 @@ def canonical_customer(customer: Customer) -> Customer:
     )
 
 
-class SqlStore(SqlWebhooks):
+class SqlStore(SqlWebhooks, SqlTaskRows):  # webhooks: store.webhooks; the tasks' rows: store.task_rows
     def __init__(self, driver: Driver) -> None:
         self._db = driver
         self.kind = driver.kind

@@ -13,16 +13,20 @@ def setup(app: web.Application) -> None:
     from agents.customers_web import setup as setup_customers
     from agents.desktop import setup as setup_desktop
     from agents.my_day import setup as setup_my_day
+    from agents.task_tabs import setup as setup_task_tabs
     from reports.alert_history import setup as setup_alert_history
+    from reports.channels_web import setup as setup_channel_reports
     from reports.tv import setup as setup_tv
     from reports.web import setup as setup_reports
     from reports.web_agent import setup as setup_agent_report
+    from tasks.web import setup as setup_task_desk
     from web.abandoned import setup as setup_abandoned
     from web.account import setup as setup_account
     from web.adherence import setup as setup_adherence
     from web.admin import setup as setup_admin
     from web.app import setup as setup_core
     from web.audit import setup as setup_audit
+    from web.callback_requests import setup as setup_callback_requests
     from web.callbacks import setup as setup_callbacks
     from web.campaigns_admin import setup as setup_campaigns_admin
     from web.command_status import setup as setup_command_status
@@ -47,7 +51,9 @@ def setup(app: web.Application) -> None:
     setup_campaigns_admin(app)
     setup_account(app)
     setup_audit(app)
+    setup_task_desk(app)
     setup_desktop(app)
+    setup_task_tabs(app)
     setup_my_day(app)
     setup_customers(app)
     setup_erasure(app)
@@ -55,9 +61,11 @@ def setup(app: web.Application) -> None:
     setup_reports(app)
     setup_tv(app)
     setup_alert_history(app)
+    setup_channel_reports(app)
     setup_agent_report(app)
     setup_dnc(app)
     setup_callbacks(app)
+    setup_callback_requests(app)
     setup_planning(app)
     setup_recordings(app)
     setup_recording_admin(app)
