@@ -1,0 +1,184 @@
+"""A received mail -> its thread's task (the seam's `TaskDesk`, tasks/desk.py).
+
+- A mail whose In-Reply-To / References name a known mail (ours or the customer's)
+  joins that thread's task, open or closed, as an inbound message.
+- Otherwise a new e-mail task is opened on the queue its recipient routes to, with the
+  queue's due time (hours), matched to a customer by the From address. Its task id is
+  derived from the Message-ID, so a re-delivery of the same mail (the sender's MTA
+  retrying after we crashed before answering 250) opens nothing new.
+- Bounces and auto-replies (`ParsedMail.automatic`) never open a task: on a known
+  thread they are kept as a note (the agent sees the reply bounced), else dropped.
+  Nothing here answers mail automatically, so no loop can start.
+- Attachments go to disk and a row each before the message is added; one larger than
+  `max_attachment_bytes` is left out and named in the message's meta.
+
+Exactly once: the thread row is written first, then the attachments and the message,
+each keyed by the Message-ID (the task message's id is derived from it, and the desk's
+`add_message` is idempotent on it); a re-delivery finds the row and does the rest
+again, which adds nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import nh3
+import structlog
+
+from mail.attachments import AttachmentFiles, safe_filename
+from mail.config import MailConfig
+from mail.parse import ParsedMail
+from mail.sanitize import sanitize_html
+from mail.store import MailStore, StoredAttachment, ThreadMail
+
+log = structlog.get_logger()
+
+ATTACHMENT_URL = "/api/v1/mail/attachments/{id}"
+
+
+class IntakeDesk(Protocol):
+    """What intake needs of the seam's TaskDesk (tasks/desk.py)."""
+
+    async def open(
+        self,
+        *,
+        channel: Any,
+        queue: str,
+        customer_id: str | None = None,
+        subject: str = "",
+        attrs: Mapping[str, str] | None = None,
+        due_s: float | None = None,
+        task_id: str | None = None,
+    ) -> Any: ...
+
+    async def add_message(
+        self,
+        task_id: str,
+        *,
+        direction: Any,
+        author: str,
+        text: str,
+        html: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+    ) -> Any: ...
+
+
+CustomerByEmail = Callable[[str], Awaitable[str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    task_id: str | None  # None: dropped (an automatic mail on no known thread)
+    new_task: bool
+    duplicate: bool
+
+
+def task_id_for(message_id: str) -> str:
+    """The task a new thread's first mail opens (the same for a re-delivery)."""
+    return "mail-" + hashlib.sha256(message_id.encode()).hexdigest()[:24]
+
+
+def message_key(message_id: str) -> str:
+    """The task message a received mail becomes (the same for a re-delivery)."""
+    return "mail-in-" + hashlib.sha256(message_id.encode()).hexdigest()[:24]
+
+
+class MailIntake:
+    def __init__(
+        self,
+        config: MailConfig,
+        store: MailStore,
+        desk: IntakeDesk,
+        files: AttachmentFiles,
+        customer_by_email: CustomerByEmail,
+        clock: Callable[[], float],
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.desk = desk
+        self.files = files
+        self.customer_by_email = customer_by_email
+        self.clock = clock
+
+    async def receive(self, mail: ParsedMail, recipients: list[str]) -> Received:
+        now = self.clock()
+        thread = await self.store.thread_of((mail.message_id,))
+        if thread is not None:  # a re-delivery: finish what the first delivery began
+            await self._add(thread, mail, now)
+            log.info("mail_duplicate", message_id=mail.message_id, task_id=thread)
+            return Received(thread, False, True)
+        known = await self.store.thread_of(mail.thread_ids)
+        if known is None and mail.automatic:
+            log.info("mail_automatic_dropped", message_id=mail.message_id, sender=mail.from_address)
+            return Received(None, False, False)
+        task_id = known or task_id_for(mail.message_id)
+        await self.store.add_thread_mail(
+            ThreadMail(mail.message_id, task_id, "in", mail.from_address, mail.subject, now)
+        )
+        if known is None:
+            queue = self.config.queue_for(recipients or list(mail.to))
+            customer = await self.customer_by_email(mail.from_address) if mail.from_address else None
+            await self.desk.open(
+                channel="email",
+                queue=queue,
+                customer_id=customer,
+                subject=mail.subject or "(no subject)",
+                attrs={"from": mail.from_address, "from_name": mail.from_name, "message_id": mail.message_id},
+                due_s=self.config.due_s(queue),
+                task_id=task_id,
+            )
+            log.info("mail_task_opened", task_id=task_id, queue=queue, customer_id=customer, sender=mail.from_address)
+        await self._add(task_id, mail, now)
+        return Received(task_id, known is None, False)
+
+    async def _add(self, task_id: str, mail: ParsedMail, now: float) -> None:
+        kept, dropped = await self._attachments(task_id, mail, now)
+        cids = {a.content_id: ATTACHMENT_URL.format(id=a.id) for a in kept if a.content_id}
+        safe = sanitize_html(mail.html, cids) if mail.html else None
+        text = mail.text or (nh3.clean(mail.html, tags=set()) if mail.html else "")
+        meta: dict[str, Any] = {
+            "message_id": mail.message_id,
+            "from": mail.from_address,
+            "subject": mail.subject,
+            "attachments": [
+                {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size} for a in kept
+            ],
+        }
+        if dropped:
+            meta["attachments_too_large"] = dropped
+        if safe is not None and safe.blocked_images:
+            meta["blocked_images"] = safe.blocked_images
+        if mail.automatic:
+            meta["automatic"] = True
+        await self.desk.add_message(
+            task_id,
+            direction="note" if mail.automatic else "in",
+            author=mail.from_address or "(unknown sender)",
+            text=text.strip(),
+            html=safe.html if safe is not None else None,
+            meta=meta,
+            message_id=message_key(mail.message_id),
+        )
+
+    async def _attachments(
+        self, task_id: str, mail: ParsedMail, now: float
+    ) -> tuple[list[StoredAttachment], list[dict[str, Any]]]:
+        kept: list[StoredAttachment] = []
+        dropped: list[dict[str, Any]] = []
+        for n, part in enumerate(mail.attachments):
+            name = safe_filename(part.filename)
+            if len(part.data) > self.config.max_attachment_bytes:
+                dropped.append({"filename": name, "size": len(part.data)})
+                continue
+            sha = await self.files.put(part.data)
+            att_id = hashlib.sha256(f"{mail.message_id}#{n}".encode()).hexdigest()[:24]
+            row = StoredAttachment(
+                att_id, task_id, mail.message_id, name, part.content_type, len(part.data), sha, part.content_id, now
+            )
+            await self.store.add_attachment(row)
+            kept.append(row)
+        return kept, dropped
