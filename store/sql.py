@@ -34,6 +34,7 @@ from store.models import (
 )
 from store.phones import InvalidPhone, normalize_phone
 from store.port import EVENT_PAGE, Conflict, NotFound
+from store.task_rows import SqlTaskRows
 
 _RECORDING_COLUMNS = "call_id, path, agent_id, queue, started_at, ended_at"
 _EVENT_INSERT = (
@@ -174,7 +175,7 @@ def canonical_customer(customer: Customer) -> Customer:
     )
 
 
-class SqlStore:
+class SqlStore(SqlTaskRows):  # the tasks' rows: store.task_rows
     def __init__(self, driver: Driver) -> None:
         self._db = driver
         self.kind = driver.kind
