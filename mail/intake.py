@@ -1,7 +1,8 @@
 """A received mail -> its thread's task (the seam's `TaskDesk`, tasks/desk.py).
 
 - A mail whose In-Reply-To / References name a known mail (ours or the customer's)
-  joins that thread's task, open or closed, as an inbound message.
+  joins that thread's task as an inbound message; a task that had ended waits in its
+  queue again (mail/reopen.py), with a new due time.
 - Otherwise a new e-mail task is opened on the queue its recipient routes to, with the
   queue's due time (hours), matched to a customer by the From address. Its task id is
   derived from the Message-ID, so a re-delivery of the same mail (the sender's MTA
@@ -21,9 +22,9 @@ again, which adds nothing twice.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import nh3
 import structlog
@@ -31,40 +32,15 @@ import structlog
 from mail.attachments import AttachmentFiles, safe_filename
 from mail.config import MailConfig
 from mail.parse import ParsedMail
+from mail.reopen import TaskReopener
 from mail.sanitize import sanitize_html
 from mail.store import MailStore, StoredAttachment, ThreadMail
+from store.port import CustomerDirectory
+from tasks.desk import TaskDesk
 
 log = structlog.get_logger()
 
 ATTACHMENT_URL = "/api/v1/mail/attachments/{id}"
-
-
-class IntakeDesk(Protocol):
-    """What intake needs of the seam's TaskDesk (tasks/desk.py)."""
-
-    async def open(
-        self,
-        *,
-        channel: Any,
-        queue: str,
-        customer_id: str | None = None,
-        subject: str = "",
-        attrs: Mapping[str, str] | None = None,
-        due_s: float | None = None,
-        task_id: str | None = None,
-    ) -> Any: ...
-
-    async def add_message(
-        self,
-        task_id: str,
-        *,
-        direction: Any,
-        author: str,
-        text: str,
-        html: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-    ) -> Any: ...
 
 
 CustomerByEmail = Callable[[str], Awaitable[str | None]]
@@ -92,11 +68,13 @@ class MailIntake:
         self,
         config: MailConfig,
         store: MailStore,
-        desk: IntakeDesk,
+        desk: TaskDesk,
+        reopener: TaskReopener,
         files: AttachmentFiles,
         customer_by_email: CustomerByEmail,
         clock: Callable[[], float],
     ) -> None:
+        self.reopener = reopener
         self.config = config
         self.store = store
         self.desk = desk
@@ -109,6 +87,7 @@ class MailIntake:
         thread = await self.store.thread_of((mail.message_id,))
         if thread is not None:  # a re-delivery: finish what the first delivery began
             await self._add(thread, mail, now)
+            await self._reopen(thread, mail)
             log.info("mail_duplicate", message_id=mail.message_id, task_id=thread)
             return Received(thread, False, True)
         known = await self.store.thread_of(mail.thread_ids)
@@ -133,7 +112,16 @@ class MailIntake:
             )
             log.info("mail_task_opened", task_id=task_id, queue=queue, customer_id=customer, sender=mail.from_address)
         await self._add(task_id, mail, now)
+        if known is not None:
+            await self._reopen(task_id, mail)
         return Received(task_id, known is None, False)
+
+    async def _reopen(self, task_id: str, mail: ParsedMail) -> None:
+        """A customer's answer to an ended thread puts it back in its queue (a bounce
+        or an auto-reply does not)."""
+        if not mail.automatic:
+            task = await self.desk.get(task_id)
+            await self.reopener.reopen(task_id, self.config.due_s(task.queue))
 
     async def _add(self, task_id: str, mail: ParsedMail, now: float) -> None:
         kept, dropped = await self._attachments(task_id, mail, now)
@@ -182,3 +170,17 @@ class MailIntake:
             await self.store.add_attachment(row)
             kept.append(row)
         return kept, dropped
+
+
+def email_lookup(directory: CustomerDirectory) -> CustomerByEmail:
+    """The customer whose e-mail address is exactly `address` (case aside), by the
+    directory's text search (an address is rare enough to be found in its first page)."""
+
+    async def find(address: str) -> str | None:
+        wanted = address.strip().lower()
+        for customer in await directory.search_customers(wanted, limit=20):
+            if customer.email.strip().lower() == wanted:
+                return customer.id
+        return None
+
+    return find

@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Any, Protocol
 
 import aiosmtplib
 import structlog
@@ -35,6 +34,7 @@ import structlog
 from mail.config import MailConfig, RelayConfig
 from mail.parse import reply_subject
 from mail.store import MailStore, OutboxMail, ThreadMail
+from tasks.desk import TaskDesk
 
 log = structlog.get_logger()
 
@@ -45,19 +45,6 @@ MAX_RETRY_S = 3600.0
 
 class Unthreaded(ValueError):
     """An outbound message on a task with no received mail to answer."""
-
-
-class NoteDesk(Protocol):
-    async def add_message(
-        self,
-        task_id: str,
-        *,
-        direction: Any,
-        author: str,
-        text: str,
-        html: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-    ) -> Any: ...
 
 
 def _domain(address: str) -> str:
@@ -133,7 +120,7 @@ class OutboxSender:
         relay: RelayConfig,
         store: MailStore,
         outbox: Outbox,
-        desk: NoteDesk,
+        desk: TaskDesk,
         clock: Callable[[], float],
     ) -> None:
         self.config = config

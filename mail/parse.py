@@ -96,7 +96,7 @@ def _text_of(part: EmailMessage) -> str:
     except (LookupError, ValueError, AssertionError):  # unknown charset, broken encoding
         payload = part.get_payload(decode=True)
         content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-    return content if isinstance(content, str) else ""
+    return content.replace("\r\n", "\n") if isinstance(content, str) else ""  # (CRLF on the wire)
 
 
 def parse_mail(raw: bytes, *, envelope_from: str | None = None) -> ParsedMail:

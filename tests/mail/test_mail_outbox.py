@@ -16,6 +16,7 @@ from mail.outbox import LEASE_S, Outbox, OutboxSender, Unthreaded
 from mail.store import SqlMailStore, ThreadMail
 from store import open_store
 from store.sql import SqlStore
+from tasks.desk import TaskDesk
 from tests.mail.sink import Sink, smtp_sink
 
 
@@ -25,26 +26,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class Notes:
-    """Records the notes the sender writes (the failure note's text is what is asserted)."""
-
-    def __init__(self) -> None:
-        self.notes: list[dict[str, Any]] = []
-
-    async def add_message(self, task_id: str, **fields: Any) -> None:
-        self.notes.append({"task_id": task_id, **fields})
-
-
-@pytest.fixture
-async def sql(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/h.sqlite3"))
-    await store.migrate()
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 @pytest.fixture
@@ -58,18 +39,19 @@ def mail_config(port: int, **changes: Any) -> MailConfig:
     return MailConfig(address="support@example.com", relay=relay, retry_s=30, **changes)
 
 
-async def thread(store: SqlMailStore) -> None:
+async def thread(store: SqlMailStore, desk: TaskDesk) -> None:
+    await desk.open(channel="email", queue="support", subject="Invoice", task_id="t1")
     await store.add_thread_mail(ThreadMail("<a1@customer.test>", "t1", "in", "ann@customer.test", "Invoice", 10.0))
     await store.add_thread_mail(ThreadMail("<a2@customer.test>", "t1", "in", "ann@customer.test", "Re: x", 20.0))
 
 
-async def test_a_reply_is_sent_once_in_the_thread(sql: SqlStore, sink: Sink) -> None:
+async def test_a_reply_is_sent_once_in_the_thread(sql: SqlStore, desk: TaskDesk, sink: Sink) -> None:
     store, clock, config = SqlMailStore.of(sql), Clock(), mail_config(sink.port)
-    await thread(store)
+    await thread(store, desk)
     outbox = Outbox(config, store, clock)
     row = await outbox.enqueue_reply("t1", "msg-1", "Dear Ann,\nfixed.\n")
     assert await outbox.enqueue_reply("t1", "msg-1", "changed") == row  # (a repeat: same row)
-    sender = OutboxSender(config, config.relay, store, outbox, Notes(), clock)  # type: ignore[arg-type]
+    sender = OutboxSender(config, config.relay, store, outbox, desk, clock)
     assert await sender.send_due() == 1
     assert await sender.send_due() == 0
     [sent] = await sink.wait_for(1)
@@ -91,17 +73,19 @@ async def test_a_task_with_no_received_mail_cannot_be_answered_by_mail(sql: SqlS
         await outbox.enqueue_reply("t-none", "msg-1", "hello")
 
 
-async def test_a_restart_sends_what_was_queued_and_not_what_was_sent(tmp_path: Path, sink: Sink) -> None:
+async def test_a_restart_sends_what_was_queued_and_not_what_was_sent(
+    tmp_path: Path, desk: TaskDesk, sink: Sink
+) -> None:
     url = f"sqlite:///{tmp_path}/h.sqlite3"
     clock = Clock()
     config = mail_config(sink.port)
     first = await open_store(StoreConfig(url=url))
     await first.migrate()
     store = SqlMailStore.of(first)
-    await thread(store)
+    await thread(store, desk)
     outbox = Outbox(config, store, clock)
     await outbox.enqueue_reply("t1", "msg-1", "one")
-    await OutboxSender(config, config.relay, store, outbox, Notes(), clock).send_due()  # type: ignore[arg-type]
+    await OutboxSender(config, config.relay, store, outbox, desk, clock).send_due()
     await outbox.enqueue_reply("t1", "msg-2", "two")  # queued, then the server stops
     await first.close()
 
@@ -109,7 +93,7 @@ async def test_a_restart_sends_what_was_queued_and_not_what_was_sent(tmp_path: P
     try:
         store = SqlMailStore.of(second)
         outbox = Outbox(config, store, clock)
-        sender = OutboxSender(config, config.relay, store, outbox, Notes(), clock)  # type: ignore[arg-type]
+        sender = OutboxSender(config, config.relay, store, outbox, desk, clock)
         assert await sender.send_due() == 1
         got = await sink.wait_for(2)
         assert [m["Message-ID"] for m in got] == ["<msg-1@example.com>", "<msg-2@example.com>"]
@@ -125,12 +109,11 @@ async def test_a_restart_sends_what_was_queued_and_not_what_was_sent(tmp_path: P
         await second.close()
 
 
-async def test_a_refusing_relay_is_retried_then_the_agent_is_told(sql: SqlStore, sink: Sink) -> None:
+async def test_a_refusing_relay_is_retried_then_the_agent_is_told(sql: SqlStore, desk: TaskDesk, sink: Sink) -> None:
     store, clock, config = SqlMailStore.of(sql), Clock(), mail_config(sink.port, send_attempts=2)
-    await thread(store)
+    await thread(store, desk)
     outbox = Outbox(config, store, clock)
-    notes = Notes()
-    sender = OutboxSender(config, config.relay, store, outbox, notes, clock)  # type: ignore[arg-type]
+    sender = OutboxSender(config, config.relay, store, outbox, desk, clock)
     await outbox.enqueue_reply("t1", "msg-1", "one")
     sink.refuse = "451 4.3.0 try later"
     assert await sender.send_due() == 0
@@ -142,20 +125,20 @@ async def test_a_refusing_relay_is_retried_then_the_agent_is_told(sql: SqlStore,
     assert await sender.send_due() == 0
     row = await store.outbox_row("msg-1")
     assert row is not None and row.state == "failed" and "550" in row.error
-    assert [n["direction"] for n in notes.notes] == ["note"]
-    assert "could not be sent after 2 attempts" in notes.notes[0]["text"]
+    [note] = await desk.messages("t1")
+    assert note.direction == "note" and "could not be sent after 2 attempts" in note.text
     assert sink.received == []
 
 
-async def test_an_unreachable_relay_is_an_error_on_the_row_not_a_crash(sql: SqlStore) -> None:
+async def test_an_unreachable_relay_is_an_error_on_the_row_not_a_crash(sql: SqlStore, desk: TaskDesk) -> None:
     store, clock = SqlMailStore.of(sql), Clock()
     async with smtp_sink() as gone:
         port = gone.port
     config = mail_config(port)
-    await thread(store)
+    await thread(store, desk)
     outbox = Outbox(config, store, clock)
     await outbox.enqueue_reply("t1", "msg-1", "one")
-    sender = OutboxSender(config, config.relay, store, outbox, Notes(), clock)  # type: ignore[arg-type]
+    sender = OutboxSender(config, config.relay, store, outbox, desk, clock)
     assert await sender.send_due() == 0
     row = await store.outbox_row("msg-1")
     assert row is not None and row.state == "queued" and row.error
