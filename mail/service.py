@@ -54,9 +54,9 @@ class MailService:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        if self.sender is not None:
-            self.desk.on_outbound("email", self._outbound)
-            await self.recover()
+        # (with no relay configured the replies wait in the outbox for one)
+        self.desk.on_outbound("email", self._outbound)
+        await self.recover()
         if self.listener is not None:
             self.bound = await self.listener.start()
         loops: list[tuple[str, Callable[[], Awaitable[None]]]] = []
