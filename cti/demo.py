@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import random
 import signal
 import socket
 import time
@@ -242,7 +243,10 @@ def exposure_warning(host: str) -> str | None:
 
 
 async def run_demo(options: DemoOptions) -> None:
+    from mail.demo import DemoRelay, demo_mail_config, run_mail_traffic
+
     agi_port = _free_port()
+    mail_relay, mail_port = DemoRelay(), _free_port()
     emulator = PbxEmulator("hotline", AMI_SECRET, agi_url=f"agi://127.0.0.1:{agi_port}/ivr")
     await emulator.start("127.0.0.1", 0)
     config = HotlineConfig(
@@ -262,6 +266,7 @@ async def run_demo(options: DemoOptions) -> None:
         ivr=demo_ivr(),
         **demo_catalogues(),
         campaigns=demo_campaign(options.data_dir) if options.campaign else {},
+        mail=demo_mail_config(options.data_dir, mail_port, await mail_relay.start()),
     )
     known = await seed(config.store)
     app = create_app(config)
@@ -308,6 +313,7 @@ async def run_demo(options: DemoOptions) -> None:
             if options.campaign
             else ""
         )
+        + f"  e-mail:     mail to support@hotline.demo via SMTP 127.0.0.1:{mail_port} (replies kept locally)\n"
         + "Press Ctrl-C to stop.\n"
     )
     if (warning := exposure_warning(options.host)) is not None:
@@ -320,12 +326,16 @@ async def run_demo(options: DemoOptions) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     traffic = asyncio.create_task(run_traffic(AmiPbx(traffic_client), profile, options.duration_s))
+    writers = [(c.name, c.email) for c in generate_customers(300, seed=7)]
+    mail_traffic = asyncio.create_task(run_mail_traffic(mail_port, writers, 12.0, random.Random(7)))
     try:
         await stop.wait()
     finally:
         click.echo("Stopping...")
         traffic.cancel()
-        await asyncio.gather(traffic, return_exceptions=True)
+        mail_traffic.cancel()
+        await asyncio.gather(traffic, mail_traffic, return_exceptions=True)
+        mail_relay.close()
         await traffic_client.close()
         await runner.cleanup()
         await emulator.stop()

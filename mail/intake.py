@@ -36,7 +36,7 @@ from mail.reopen import TaskReopener
 from mail.sanitize import sanitize_html
 from mail.store import MailStore, StoredAttachment, ThreadMail
 from store.port import CustomerDirectory
-from tasks.desk import TaskDesk
+from tasks.desk import MAX_TEXT, TaskDesk
 
 log = structlog.get_logger()
 
@@ -127,7 +127,9 @@ class MailIntake:
         kept, dropped = await self._attachments(task_id, mail, now)
         cids = {a.content_id: ATTACHMENT_URL.format(id=a.id) for a in kept if a.content_id}
         safe = sanitize_html(mail.html, cids) if mail.html else None
-        text = mail.text or (nh3.clean(mail.html, tags=set()) if mail.html else "")
+        text = (mail.text or (nh3.clean(mail.html, tags=set()) if mail.html else "")).strip()
+        if len(text) > MAX_TEXT:  # (the desk's limit; the whole mail is the HTML or the sender's copy)
+            text = text[: MAX_TEXT - 20].rstrip() + "\n[... cut]"
         meta: dict[str, Any] = {
             "message_id": mail.message_id,
             "from": mail.from_address,
@@ -146,7 +148,7 @@ class MailIntake:
             task_id,
             direction="note" if mail.automatic else "in",
             author=mail.from_address or "(unknown sender)",
-            text=text.strip(),
+            text=text or "(no text)",
             html=safe.html if safe is not None else None,
             meta=meta,
             message_id=message_key(mail.message_id),

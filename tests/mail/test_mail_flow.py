@@ -219,3 +219,47 @@ async def test_a_reply_stored_before_a_crash_is_sent_after_the_restart(tmp_path:
             assert second.mail.bound is not None
         finally:
             await stop()
+
+
+async def test_a_mail_with_no_text_or_a_very_long_one_is_still_taken(rig: Rig) -> None:
+    bare = EmailMessage()
+    bare["From"] = "bob@customer.test"
+    bare["To"] = "help@example.com"
+    bare["Message-ID"] = "<bare@customer.test>"
+    bare.add_attachment(b"scan", maintype="image", subtype="jpeg", filename="scan.jpg")
+    await rig.send(bare)
+    [message] = await rig.desk.messages(task_id_for("<bare@customer.test>"))
+    assert message.text == "(no text)" and message.meta["attachments"][0]["filename"] == "scan.jpg"
+    assert (await rig.desk.get(task_id_for("<bare@customer.test>"))).subject == "(no subject)"
+    long = customer_mail(Message_ID="<long@customer.test>")
+    long.set_content("word " * 10_000)
+    await rig.send(long)
+    [message] = await rig.desk.messages(task_id_for("<long@customer.test>"))
+    assert message.text.endswith("[... cut]") and len(message.text) <= 20_000
+
+
+async def test_the_demos_mail_traffic_opens_tasks_and_follows_up(rig: Rig) -> None:
+    import random
+
+    from mail.demo import run_mail_traffic
+
+    writers = [("Ann Lee", "ann@customer.test"), ("Bob Roe", "bob@customer.test")]
+    to = ("help@example.com", "billing@example.com")
+    traffic = asyncio.create_task(run_mail_traffic(rig.port, writers, 360_000.0, random.Random(7), to))
+
+    async def mails_in() -> int:
+        return sum([len(await rig.desk.messages(t.task_id)) for t in await rig.store.tasks_between(0, 1e12)])
+
+    async def twelve() -> None:
+        while await mails_in() < 12:
+            await asyncio.sleep(0.01)
+
+    try:
+        await asyncio.wait_for(twelve(), 10)
+    finally:
+        traffic.cancel()
+        await asyncio.gather(traffic, return_exceptions=True)
+    tasks = await rig.store.tasks_between(0, 1e12)
+    assert {t.channel for t in tasks} == {"email"} and {t.attrs["from"] for t in tasks} <= {w[1] for w in writers}
+    threads = [len(await rig.desk.messages(t.task_id)) for t in tasks]
+    assert len(tasks) < sum(threads)  # some mails were follow-ups on their thread
