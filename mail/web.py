@@ -30,13 +30,12 @@ from mail.sanitize import FRAME_CSP
 from mail.service import MailService
 from mail.store import SqlMailStore
 from store.port import NotFound
-from tasks.desk import TaskDesk
 from tasks.model import Task
+from tasks.web import TASK_DESK
 from web.app import CLOCK, agent_team, api_error, forbidden, require
 from web.audit import record as audit
 
 MAIL = web.AppKey("mail", MailService)
-MAIL_DESK = web.AppKey("mail_desk", TaskDesk)
 _INLINE = ("image/png", "image/jpeg", "image/gif", "image/webp")  # (never svg: it may carry script)
 
 
@@ -118,17 +117,16 @@ async def task_mail(request: web.Request) -> web.Response:
     )
 
 
-def setup(app: web.Application, desk_key: web.AppKey[TaskDesk] | None = None) -> None:
-    """The mail service for the app's lifetime. `desk_key`: where the app keeps its
-    TaskDesk (the desktop's, so the outbound hook is on the desk agents write through);
-    without it, one of our own is made (tests, and a server without the desktop's)."""
+def setup(app: web.Application) -> None:
+    """The mail service for the app's lifetime, on the app's task desk (tasks/web.py:
+    the one the desktop's replies go through, so the outbound hook is on it); set up
+    after tasks.web's, whose cleanup context makes the desk."""
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         config = app[CONFIG].mail
         store = app[STORE]
         clock = lambda: app[CLOCK]()  # noqa: E731 - (read at each use: a test may move the app's clock)
-        desk = app[desk_key] if desk_key is not None else TaskDesk(store, app[BUS], clock)
-        app[MAIL_DESK] = desk
+        desk = app[TASK_DESK]
         service = MailService(
             config,
             SqlMailStore.of(store),

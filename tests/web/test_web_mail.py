@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestClient
 from cti.server import STORE
 from mail.config import MailConfig, RelayConfig
 from mail.intake import task_id_for
-from mail.web import MAIL, MAIL_DESK
+from mail.web import MAIL
+from tasks.web import TASK_DESK
 from tests.mail.sink import Sink, smtp_sink
 from tests.web.conftest import serving, web_config
 from tests.web.web_helpers import login, wait_until
@@ -99,7 +100,7 @@ async def test_the_agents_reply_is_sent_and_its_state_shown(app_client: TestClie
     task_id = await send_in(app_client)
     task = await app[STORE].get_task(task_id)
     await app[STORE].update_task(replace(task, state="assigned", agent_id="agent01"), from_states=("waiting",))
-    reply = await app[MAIL_DESK].add_message(task_id, direction="out", author="agent01", text="Fixed, sorry.")
+    reply = await app[TASK_DESK].add_message(task_id, direction="out", author="agent01", text="Fixed, sorry.")
     [sent] = await sink.wait_for(1)
     assert (sent["In-Reply-To"], sent["Subject"]) == ("<g1@example.com>", "Re: Broken invoice")
     await login(app_client, "agent01")
