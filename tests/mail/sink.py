@@ -39,13 +39,22 @@ class Sink:
 
 
 @asynccontextmanager
-async def smtp_sink() -> AsyncIterator[Sink]:
+async def smtp_sink(port: int = 0) -> AsyncIterator[Sink]:
     sink = Sink()
     server = await asyncio.get_running_loop().create_server(
-        lambda: SMTP(sink, decode_data=False, enable_SMTPUTF8=True), "127.0.0.1", 0
+        lambda: SMTP(sink, decode_data=False, enable_SMTPUTF8=True), "127.0.0.1", port
     )
     sink.port = server.sockets[0].getsockname()[1]
     try:
         yield sink
     finally:
         server.close()
+
+
+def free_port() -> int:
+    """A port free now, for a relay the configuration must name before the sink starts."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
