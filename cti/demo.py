@@ -60,7 +60,10 @@ DEMO_ROUTING: dict[str, Any] = {
         "campaign-demo": {"targets": [{"name": "campaign agents", "expression": "skills.outbound >= 1"}]},
         # the preview campaign's leads: only you (the demo login) read them and dial
         "campaign-demo-preview": {"targets": [{"name": "preview agents", "expression": "skills.preview >= 1"}]},
+        # the customers' e-mail (mail/demo.py): only you answer it, beside your calls
+        "email": {"targets": [{"name": "e-mail agents", "expression": "skills.email >= 1"}]},
     },
+    "capacity": {"agents": {"demo": {"combos": [{"voice": 1, "email": 2}]}}},
     "defaults": {"strategy": "longest_idle", "wrap_up_s": 5},
     "rona": {"ring_timeout_s": 15, "max_misses": 2, "pause_reason": "no_answer"},
     "pause_reasons": ["break", "lunch", "training", "no_answer"],
@@ -76,6 +79,7 @@ DEMO_SKILLS = {
     "spanish": {"label": "Spanish"},
     "outbound": {"label": "Outbound campaign"},
     "preview": {"label": "Preview campaign"},
+    "email": {"label": "E-mail"},
 }
 DEMO_PAUSE_CODES = {
     "break": {"label": "Break", "paid": True},
@@ -184,7 +188,7 @@ def demo_users() -> list[User]:
         display_name="You (demo agent)",
         role="agent",
         team="team-a",
-        skills={"billing": 7, "support": 7, "sales": 7, "outbound": 5, "preview": 5},
+        skills={"billing": 7, "support": 7, "sales": 7, "outbound": 5, "preview": 5, "email": 5},
         languages=("en",),
         phone_endpoint="Local/2050@agents",
         password_hash=hash_password(DEMO_PASSWORD),
