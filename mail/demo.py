@@ -1,7 +1,7 @@
 """E-mail traffic for `hotline demo`: customers (the demo's generated ones, by their
 addresses) write to the demo's SMTP listener now and then, some answering their earlier
-thread (queue "email", which only the demo login answers), and the replies go to a local relay that keeps them in memory (the
-demo sends nothing out)."""
+thread (queue "email", which only the demo login answers), and the replies go to a
+local relay that keeps them in memory (the demo sends nothing out)."""
 
 from __future__ import annotations
 
