@@ -77,6 +77,12 @@ async def test_a_mail_reaches_an_agent_who_answers_in_the_thread(
     bound = app[MAIL].bound
     assert bound is not None
     first = customer_mail("Invoice 42 is wrong", "<inv42@example.com>", "Hello, I was charged twice.")
+    first.add_alternative(
+        "<p>Hello, I was charged <b>twice</b>.<script>window.parent.pwned = 1</script>"
+        '<img src="http://tracker.test/open.gif"></p>',
+        subtype="html",
+    )
+    first.add_attachment(b"%PDF-1.4 statement", maintype="application", subtype="pdf", filename="statement.pdf")
     await aiosmtplib.send(first, hostname="127.0.0.1", port=bound[1], timeout=5)
     task_id = task_id_for("<inv42@example.com>")
 
@@ -87,6 +93,18 @@ async def test_a_mail_reaches_an_agent_who_answers_in_the_thread(
     await expect(panel.locator(".msg-in .msg-text")).to_have_text("Hello, I was charged twice.")
     task = await app[STORE].get_task(task_id)
     assert (task.channel, task.state, task.agent_id) == ("email", "assigned", "agent01")
+    # the HTML, sanitised, in a sandboxed frame; the tracker's image never loaded
+    html = panel.locator(".msg-html")
+    await expect(html.locator("summary")).to_have_text("Formatted (1 remote images not loaded)")
+    await html.locator("summary").click()
+    assert await html.locator("iframe").get_attribute("sandbox") == ""
+    await expect(panel.frame_locator(".msg-html iframe").locator("b")).to_have_text("twice")
+    assert await page.evaluate("window.pwned") is None
+    link = panel.locator(".msg-attachments a")
+    await expect(link).to_have_text("statement.pdf (1 KB)")
+    href = await link.get_attribute("href")
+    body = await page.evaluate("(url) => fetch(url).then(r => r.text())", href)
+    assert body == "%PDF-1.4 statement"
 
     await panel.locator(".task-reply-text").fill("Refunded today, sorry.")
     await panel.locator(".task-send").click()
