@@ -120,3 +120,15 @@ async def test_a_mail_reaches_an_agent_who_answers_in_the_thread(
     await aiosmtplib.send(answer, hostname="127.0.0.1", port=bound[1], timeout=5)
     await expect(panel.locator(".msg-in .msg-text").last).to_have_text("Thank you!", timeout=10000)
     await expect(page.locator(".task-tab")).to_have_count(1)  # the same thread, the same tab
+
+    # the agent closes it; the customer writes again on the thread: the same task
+    # comes back (routed again, the same tab id), nothing new is opened
+    await panel.locator(".task-disposition").select_option("resolved")
+    await panel.locator(".task-close").click()
+    await expect(tab).to_have_count(0)
+    again = customer_mail("Re: Invoice 42 is wrong", "<inv42c@example.com>", "One more question.")
+    again["In-Reply-To"] = "<inv42b@example.com>"
+    await aiosmtplib.send(again, hostname="127.0.0.1", port=bound[1], timeout=5)
+    await expect(tab).to_have_count(1, timeout=15000)
+    await expect(panel.locator(".msg-in .msg-text").last).to_have_text("One more question.")
+    assert [t.task_id for t in await app[STORE].tasks_between(0, 1e12)] == [task_id]
