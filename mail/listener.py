@@ -49,6 +49,10 @@ class _Handler:
         return "250 Message accepted"
 
 
+class MailListenError(RuntimeError):
+    """The listener cannot bind its address (`hotline serve` says so and exits)."""
+
+
 class SmtpListener:
     """Owns the listening socket; `start()` binds, `stop()` closes."""
 
@@ -70,7 +74,12 @@ class SmtpListener:
                 ident="Hotline",
             )
 
-        self.server = await loop.create_server(factory, host.strip("[]"), int(port))
+        try:
+            self.server = await loop.create_server(factory, host.strip("[]"), int(port))
+        except OSError as exc:
+            raise MailListenError(
+                f"mail.listen: cannot listen on {self.config.listen} ({exc.strerror or exc})"
+            ) from None
         bound = self.server.sockets[0].getsockname()
         log.info("mail_listener_started", host=bound[0], port=bound[1])
         return str(bound[0]), int(bound[1])

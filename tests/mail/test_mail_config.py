@@ -70,3 +70,26 @@ def test_replies_need_a_from_address() -> None:
     assert problems('[mail]\nlisten = "127.0.0.1:2525"\n[mail.relay]\nhost = "127.0.0.1"\n') == [
         "hotline.toml:1: mail.address: required with [mail.relay]: the From: of the agents' replies"
     ]
+
+
+def test_serve_says_plainly_when_the_mail_port_is_taken(tmp_path: Path) -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from cti.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "hotline.toml"
+        config.write_text(
+            f'[server]\nport = 0\n[store]\nurl = "sqlite:///{tmp_path}/h.sqlite3"\n'
+            f'[mail]\nlisten = "127.0.0.1:{port}"\n'
+        )
+        result = CliRunner().invoke(main, ["serve", "--config", str(config)])
+    assert result.exit_code == 1
+    assert f"Error: mail.listen: cannot listen on 127.0.0.1:{port} (" in result.output
+    assert "address already in use" in result.output.lower()
+    assert "Traceback" not in result.output
