@@ -3,6 +3,7 @@ is flagged seen, and a mail fetched again (a crash before the flag) adds nothing
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -20,7 +21,12 @@ from mail.store import SqlMailStore
 from store import open_bus
 from store.sql import SqlStore
 from tasks.desk import TaskDesk
-from tests.mail.imap_server import Imap, dovecot
+from tests.mail.imap_server import DOVECOT, Imap, dovecot
+
+pytestmark = pytest.mark.skipif(
+    not Path(DOVECOT).exists() or os.geteuid() != 0,
+    reason="needs Debian's dovecot-imapd (scripts/services.sh installs it) and root (Dovecot switches users)",
+)
 
 
 @pytest.fixture(scope="module")
