@@ -9,7 +9,8 @@
   retrying after we crashed before answering 250) opens nothing new.
 - Bounces and auto-replies (`ParsedMail.automatic`) never open a task: on a known
   thread they are kept as a note (the agent sees the reply bounced), else dropped.
-  Nothing here answers mail automatically, so no loop can start.
+  Nothing here answers mail automatically, so no loop can start; and our own replies
+  coming back (from our address, or with one of our Message-IDs) are dropped.
 - Attachments go to disk and a row each before the message is added; one larger than
   `max_attachment_bytes` is left out and named in the message's meta.
 
@@ -84,7 +85,13 @@ class MailIntake:
 
     async def receive(self, mail: ParsedMail, recipients: list[str]) -> Received:
         now = self.clock()
+        if self.config.address and mail.from_address == self.config.address:
+            log.info("mail_own_address_dropped", message_id=mail.message_id)  # (our reply, copied back to us)
+            return Received(None, False, False)
         thread = await self.store.thread_of((mail.message_id,))
+        if thread is not None and await self._ours(thread, mail.message_id):
+            log.info("mail_own_reply_dropped", message_id=mail.message_id, task_id=thread)
+            return Received(None, False, False)
         if thread is not None:  # a re-delivery: finish what the first delivery began
             await self._add(thread, mail, now)
             await self._reopen(thread, mail)
@@ -115,6 +122,10 @@ class MailIntake:
         if known is not None:
             await self._reopen(task_id, mail)
         return Received(task_id, known is None, False)
+
+    async def _ours(self, task_id: str, message_id: str) -> bool:
+        """Is this one of the replies we sent (it came back: a copy, a relay's loop)?"""
+        return any(m.message_id == message_id and m.direction == "out" for m in await self.store.thread_mails(task_id))
 
     async def _reopen(self, task_id: str, mail: ParsedMail) -> None:
         """A customer's answer to an ended thread puts it back in its queue (a bounce

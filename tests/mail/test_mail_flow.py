@@ -263,3 +263,16 @@ async def test_the_demos_mail_traffic_opens_tasks_and_follows_up(rig: Rig) -> No
     assert {t.channel for t in tasks} == {"email"} and {t.attrs["from"] for t in tasks} <= {w[1] for w in writers}
     threads = [len(await rig.desk.messages(t.task_id)) for t in tasks]
     assert len(tasks) < sum(threads)  # some mails were follow-ups on their thread
+
+
+async def test_our_own_reply_coming_back_is_dropped(rig: Rig) -> None:
+    await rig.send(customer_mail())
+    task_id = task_id_for("<a1@customer.test>")
+    await rig.desk.add_message(task_id, direction="out", author="agent1", text="answer")
+    [sent] = await rig.sink.wait_for(1)
+    del sent["X-Envelope-To"]
+    sent.replace_header("From", "Someone <relay@customer.test>")  # (same Message-ID: our reply, looped back)
+    await rig.send(sent, sender="relay@customer.test", recipients=["help@example.com"])
+    await rig.send(customer_mail(From="support@example.com", Message_ID="<copy@example.com>"))
+    assert [m.direction for m in await rig.desk.messages(task_id)] == ["in", "out"]
+    assert len(await rig.store.tasks_between(0, 1e12)) == 1
