@@ -93,35 +93,38 @@ class MailIntake:
             log.info("mail_own_reply_dropped", message_id=mail.message_id, task_id=thread)
             return Received(None, False, False)
         if thread is not None:  # a re-delivery: finish what the first delivery began
-            await self._add(thread, mail, now)
-            await self._reopen(thread, mail)
+            task_id = thread
             log.info("mail_duplicate", message_id=mail.message_id, task_id=thread)
-            return Received(thread, False, True)
-        known = await self.store.thread_of(mail.thread_ids)
-        if known is None and mail.automatic:
-            log.info("mail_automatic_dropped", message_id=mail.message_id, sender=mail.from_address)
-            return Received(None, False, False)
-        task_id = known or task_id_for(mail.message_id)
-        await self.store.add_thread_mail(
-            ThreadMail(mail.message_id, task_id, "in", mail.from_address, mail.subject, now)
-        )
-        if known is None:
-            queue = self.config.queue_for(recipients or list(mail.to))
-            customer = await self.customer_by_email(mail.from_address) if mail.from_address else None
-            await self.desk.open(
-                channel="email",
-                queue=queue,
-                customer_id=customer,
-                subject=mail.subject or "(no subject)",
-                attrs={"from": mail.from_address, "from_name": mail.from_name, "message_id": mail.message_id},
-                due_s=self.config.due_s(queue),
-                task_id=task_id,
+        else:
+            known = await self.store.thread_of(mail.thread_ids)
+            if known is None and mail.automatic:
+                log.info("mail_automatic_dropped", message_id=mail.message_id, sender=mail.from_address)
+                return Received(None, False, False)
+            task_id = known or task_id_for(mail.message_id)
+            await self.store.add_thread_mail(
+                ThreadMail(mail.message_id, task_id, "in", mail.from_address, mail.subject, now)
             )
-            log.info("mail_task_opened", task_id=task_id, queue=queue, customer_id=customer, sender=mail.from_address)
+        first = task_id == task_id_for(mail.message_id)  # this mail began its thread
+        if first:
+            await self._open(task_id, mail, recipients)  # (again after a crash: the desk's open is idempotent)
         await self._add(task_id, mail, now)
-        if known is not None:
+        if not first:
             await self._reopen(task_id, mail)
-        return Received(task_id, known is None, False)
+        return Received(task_id, first and thread is None, thread is not None)
+
+    async def _open(self, task_id: str, mail: ParsedMail, recipients: list[str]) -> None:
+        queue = self.config.queue_for(recipients or list(mail.to))
+        customer = await self.customer_by_email(mail.from_address) if mail.from_address else None
+        await self.desk.open(
+            channel="email",
+            queue=queue,
+            customer_id=customer,
+            subject=mail.subject or "(no subject)",
+            attrs={"from": mail.from_address, "from_name": mail.from_name, "message_id": mail.message_id},
+            due_s=self.config.due_s(queue),
+            task_id=task_id,
+        )
+        log.info("mail_task_opened", task_id=task_id, queue=queue, customer_id=customer, sender=mail.from_address)
 
     async def _ours(self, task_id: str, message_id: str) -> bool:
         """Is this one of the replies we sent (it came back: a copy, a relay's loop)?"""

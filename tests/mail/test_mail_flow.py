@@ -276,3 +276,17 @@ async def test_our_own_reply_coming_back_is_dropped(rig: Rig) -> None:
     await rig.send(customer_mail(From="support@example.com", Message_ID="<copy@example.com>"))
     assert [m.direction for m in await rig.desk.messages(task_id)] == ["in", "out"]
     assert len(await rig.store.tasks_between(0, 1e12)) == 1
+
+
+async def test_a_crash_after_the_thread_row_and_before_the_task_is_finished_by_the_retry(rig: Rig) -> None:
+    from mail.store import ThreadMail
+
+    # the first delivery wrote the thread row, then the server died (no 250: the MTA retries)
+    task_id = task_id_for("<a1@customer.test>")
+    await rig.mail.store.add_thread_mail(
+        ThreadMail("<a1@customer.test>", task_id, "in", "ann@customer.test", "My invoice", 1.0)
+    )
+    await rig.send(customer_mail())
+    task = await rig.desk.get(task_id)
+    assert (task.channel, task.queue, task.state) == ("email", "billing", "waiting")
+    assert [m.direction for m in await rig.desk.messages(task_id)] == ["in"]
