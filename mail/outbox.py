@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -47,8 +48,11 @@ class Unthreaded(ValueError):
     """An outbound message on a task with no received mail to answer."""
 
 
-def _domain(address: str) -> str:
-    return address.rpartition("@")[2] or "hotline.invalid"
+def reply_message_id(message_id: str, address: str) -> str:
+    """A reply's Message-ID: from the task message's id (any characters) as RFC 5322's
+    dot-atom, at our address's domain; the same for the same message."""
+    digest = hashlib.sha256(message_id.encode()).hexdigest()[:32]
+    return f"<{digest}@{address.rpartition('@')[2] or 'hotline.invalid'}>"
 
 
 class Outbox:
@@ -73,7 +77,7 @@ class Outbox:
         row = OutboxMail(
             id=message_id,
             task_id=task_id,
-            message_id=f"<{message_id}@{_domain(self.config.address)}>",
+            message_id=reply_message_id(message_id, self.config.address),
             mail_from=self.config.address,
             rcpt=last.address,
             subject=reply_subject(first.subject or "(no subject)"),

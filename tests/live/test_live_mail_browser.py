@@ -6,6 +6,7 @@ customer's answer to it joins the same tab."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 
@@ -113,6 +114,7 @@ async def test_a_mail_reaches_an_agent_who_answers_in_the_thread(
     assert sent["To"] == CUSTOMER.email and sent["Subject"] == "Re: Invoice 42 is wrong"
     assert sent["In-Reply-To"] == "<inv42@example.com>" and sent["References"] == "<inv42@example.com>"
     assert sent.get_content().strip() == "Refunded today, sorry."
+    assert re.fullmatch(r"<[0-9a-f]{32}@example\.com>", sent["Message-ID"])
 
     answer = customer_mail("Re: Invoice 42 is wrong", "<inv42b@example.com>", "Thank you!")
     answer["In-Reply-To"] = sent["Message-ID"]

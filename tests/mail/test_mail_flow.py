@@ -18,6 +18,7 @@ import pytest
 from config.schema import BusConfig, StoreConfig
 from mail.config import MailConfig, RelayConfig
 from mail.intake import email_lookup, message_key, task_id_for
+from mail.outbox import reply_message_id
 from mail.reopen import TaskReopener
 from mail.service import MailService
 from mail.store import SqlMailStore
@@ -140,7 +141,7 @@ async def test_a_mail_opens_a_task_and_the_reply_goes_out_in_the_thread(rig: Rig
     [sent] = await rig.sink.wait_for(1)
     assert sent["In-Reply-To"] == "<a1@customer.test>" and sent["References"] == "<a1@customer.test>"
     assert sent["Subject"] == "Re: My invoice" and sent["X-Envelope-To"] == "ann@customer.test"
-    assert sent["Message-ID"] == f"<{reply.message_id}@example.com>"
+    assert sent["Message-ID"] == reply_message_id(reply.message_id, "support@example.com")
 
     # the customer answers the reply: the same task
     answer = customer_mail("Re: My invoice", Message_ID="<a2@customer.test>", In_Reply_To=sent["Message-ID"])
@@ -213,7 +214,7 @@ async def test_a_reply_stored_before_a_crash_is_sent_after_the_restart(tmp_path:
         second, stop = await start_rig(tmp_path, sink)
         try:
             [sent] = await sink.wait_for(1)
-            assert sent["Message-ID"] == f"<{reply.message_id}@example.com>"
+            assert sent["Message-ID"] == reply_message_id(reply.message_id, "support@example.com")
             await asyncio.sleep(0)  # (one more loop turn: nothing else is sent)
             assert len(sink.received) == 1
             assert second.mail.bound is not None

@@ -12,7 +12,7 @@ import pytest
 
 from config.schema import StoreConfig
 from mail.config import MailConfig, RelayConfig
-from mail.outbox import LEASE_S, Outbox, OutboxSender, Unthreaded
+from mail.outbox import LEASE_S, Outbox, OutboxSender, Unthreaded, reply_message_id
 from mail.store import SqlMailStore, ThreadMail
 from store import open_store
 from store.sql import SqlStore
@@ -55,16 +55,24 @@ async def test_a_reply_is_sent_once_in_the_thread(sql: SqlStore, desk: TaskDesk,
     assert await sender.send_due() == 1
     assert await sender.send_due() == 0
     [sent] = await sink.wait_for(1)
-    assert sent["Message-ID"] == "<msg-1@example.com>"
+    assert sent["Message-ID"] == reply_message_id("msg-1", "support@example.com")
     assert sent["In-Reply-To"] == "<a2@customer.test>"
     assert sent["References"] == "<a1@customer.test> <a2@customer.test>"
     assert sent["Subject"] == "Re: Invoice"
     assert (sent["From"], sent["X-Envelope-To"]) == ("support@example.com", "ann@customer.test")
     assert sent.get_content().replace("\r\n", "\n") == "Dear Ann,\nfixed.\n"
     # the customer's answer to the reply will find the thread by the reply's id
-    assert await store.thread_of(("<msg-1@example.com>",)) == "t1"
+    assert await store.thread_of((reply_message_id("msg-1", "support@example.com"),)) == "t1"
     stored = await store.outbox_row("msg-1")
     assert stored is not None and stored.state == "sent"
+
+
+def test_a_reply_message_id_is_a_dot_atom_whatever_the_task_message_id() -> None:
+    import re
+
+    made = reply_message_id("agent01:t-1 ~<x>", "support@example.com")
+    assert re.fullmatch(r"<[0-9a-f]{32}@example\.com>", made)
+    assert made == reply_message_id("agent01:t-1 ~<x>", "support@example.com") != reply_message_id("x", "s@e.com")
 
 
 async def test_a_task_with_no_received_mail_cannot_be_answered_by_mail(sql: SqlStore) -> None:
@@ -96,14 +104,17 @@ async def test_a_restart_sends_what_was_queued_and_not_what_was_sent(
         sender = OutboxSender(config, config.relay, store, outbox, desk, clock)
         assert await sender.send_due() == 1
         got = await sink.wait_for(2)
-        assert [m["Message-ID"] for m in got] == ["<msg-1@example.com>", "<msg-2@example.com>"]
+        assert [m["Message-ID"] for m in got] == [
+            reply_message_id("msg-1", "support@example.com"),
+            reply_message_id("msg-2", "support@example.com"),
+        ]
         # a sender that died between the relay's 250 and mark_sent: sent again after
         # its lease, with the same Message-ID (the documented at-least-once edge)
         await outbox.enqueue_reply("t1", "msg-3", "three")
         [claimed] = await store.claim_due(clock(), LEASE_S)
         clock.now += LEASE_S + 1
         assert await sender.send_due() == 1
-        assert [m["Message-ID"] for m in await sink.wait_for(3)][2] == "<msg-3@example.com>"
+        assert [m["Message-ID"] for m in await sink.wait_for(3)][2] == reply_message_id("msg-3", "support@example.com")
         assert claimed.attempts == 1
     finally:
         await second.close()
