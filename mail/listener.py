@@ -72,6 +72,9 @@ class SmtpListener:
                 enable_SMTPUTF8=True,
                 decode_data=False,
                 ident="Hotline",
+                # (named here: aiosmtpd would look the host's name up in DNS, blocking the
+                # loop, at every connection)
+                hostname=self.config.address.rpartition("@")[2] or "hotline",
             )
 
         try:
