@@ -43,8 +43,10 @@ def sanitize_html(html: str, cid_url: dict[str, str] | None = None) -> SafeHtml:
         html,
         tags=_TAGS,
         attributes=_ATTRIBUTES,
+        attribute_filter=_links_only_to_the_web,
         url_schemes={"http", "https", "mailto", "cid", "data"},
         link_rel="noopener noreferrer nofollow",
+        set_tag_attribute_values={"a": {"target": "_blank"}},
         strip_comments=True,
     )
     blocked = 0
@@ -62,6 +64,11 @@ def sanitize_html(html: str, cid_url: dict[str, str] | None = None) -> SafeHtml:
         blocked += 1
         return ""
 
-    out = _IMG.sub(image, cleaned)
-    out = out.replace("<a ", '<a target="_blank" ')
-    return SafeHtml(out, blocked)
+    return SafeHtml(_IMG.sub(image, cleaned), blocked)
+
+
+def _links_only_to_the_web(tag: str, attribute: str, value: str) -> str | None:
+    """`data:` and `cid:` are for images: a link may not open them."""
+    if tag == "a" and attribute == "href" and value.strip().lower().startswith(("data:", "cid:")):
+        return None
+    return value

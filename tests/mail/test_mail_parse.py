@@ -79,7 +79,8 @@ def test_sanitiser_removes_scripts_handlers_and_remote_images() -> None:
     html = (
         '<p onclick="steal()">Hi<script>alert(1)</script><img src="https://tracker.test/pixel.gif">'
         '<img src="cid:logo@x"><a href="javascript:alert(1)">x</a><a href="https://ok.test/">ok</a>'
-        "<style>body{}</style><iframe src='https://x'></iframe></p>"
+        "<style>body{}</style><iframe src='https://x'></iframe>"
+        '<a href="data:text/html,<script>alert(1)</script>">d</a><img src="data:image/png;base64,iVBO"></p>'
     )
     safe = sanitize_html(html, {"<logo@x>": "/api/v1/mail/attachments/abc"})
     assert "script" not in safe.html and "onclick" not in safe.html and "iframe" not in safe.html
@@ -87,3 +88,5 @@ def test_sanitiser_removes_scripts_handlers_and_remote_images() -> None:
     assert 'src="/api/v1/mail/attachments/abc"' in safe.html
     assert "javascript" not in safe.html
     assert 'href="https://ok.test/"' in safe.html and 'rel="noopener noreferrer nofollow"' in safe.html
+    assert 'target="_blank"' in safe.html
+    assert "data:text" not in safe.html and 'src="data:image/png;base64,iVBO"' in safe.html
