@@ -14,10 +14,11 @@ retried with a doubling wait, and after `send_attempts` the row is `failed` and 
 on the task says so.
 
 Exactly once, and its one edge: a server that dies after the relay accepted the mail
-and before `mark_sent` committed leaves the row `sending`; when its lease runs out the
-row is sent again. That second copy carries the same Message-ID, which receiving
-systems and mail clients use to drop duplicates, so the customer sees one reply, but
-the relay did carry it twice (at-least-once on the wire, once in the thread).
+and before `mark_sent` committed leaves the row `sending`; when its lease runs out
+(`lease_s`: longer than a send can last) the row is sent again. That second copy
+carries the same Message-ID, which receiving systems and mail clients use to drop
+duplicates, so the customer sees one reply, but the relay did carry it twice
+(at-least-once on the wire, once in the thread).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from tasks.desk import TaskDesk
 
 log = structlog.get_logger()
 
-LEASE_S = 120.0  # a claimed row is retried after this long if its sender vanished
+LEASE_S = 120.0  # a claimed row is retried after this long if its sender vanished (at least)
 MAX_REFS = 20
 MAX_RETRY_S = 3600.0
 
@@ -133,6 +134,9 @@ class OutboxSender:
         self.outbox = outbox
         self.desk = desk
         self.clock = clock
+        # longer than a send can take (each SMTP step may wait timeout_s): a live sender's
+        # row is never claimed by another
+        self.lease_s = max(LEASE_S, 4 * relay.timeout_s)
 
     async def run(self) -> None:
         """Send what is due, then wait for a new reply or the next poll; forever."""
@@ -147,7 +151,7 @@ class OutboxSender:
 
     async def send_due(self) -> int:
         sent = 0
-        for row in await self.store.claim_due(self.clock(), LEASE_S):
+        for row in await self.store.claim_due(self.clock(), self.lease_s):
             sent += await self._send(row)
         return sent
 

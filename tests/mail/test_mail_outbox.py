@@ -12,7 +12,7 @@ import pytest
 
 from config.schema import StoreConfig
 from mail.config import MailConfig, RelayConfig
-from mail.outbox import LEASE_S, Outbox, OutboxSender, Unthreaded, reply_message_id
+from mail.outbox import Outbox, OutboxSender, Unthreaded, reply_message_id
 from mail.store import SqlMailStore, ThreadMail
 from store import open_store
 from store.sql import SqlStore
@@ -111,8 +111,8 @@ async def test_a_restart_sends_what_was_queued_and_not_what_was_sent(
         # a sender that died between the relay's 250 and mark_sent: sent again after
         # its lease, with the same Message-ID (the documented at-least-once edge)
         await outbox.enqueue_reply("t1", "msg-3", "three")
-        [claimed] = await store.claim_due(clock(), LEASE_S)
-        clock.now += LEASE_S + 1
+        [claimed] = await store.claim_due(clock(), sender.lease_s)
+        clock.now += sender.lease_s + 1
         assert await sender.send_due() == 1
         assert [m["Message-ID"] for m in await sink.wait_for(3)][2] == reply_message_id("msg-3", "support@example.com")
         assert claimed.attempts == 1
