@@ -89,6 +89,10 @@ class MailStore(Protocol):
     async def outbox_row(self, row_id: str) -> OutboxMail | None: ...
     async def outbox_for(self, task_id: str) -> list[OutboxMail]: ...
 
+    async def outbox_counts(self) -> dict[str, int]:
+        """How many rows in each state (only the states that have rows)."""
+        ...
+
     async def add_attachment(self, attachment: StoredAttachment) -> None: ...
     async def attachment(self, attachment_id: str) -> StoredAttachment | None: ...
     async def attachments_of(self, task_id: str) -> list[StoredAttachment]: ...
@@ -228,6 +232,10 @@ class SqlMailStore:
             f"SELECT {_OUTBOX} FROM mail_outbox WHERE task_id = $1 ORDER BY created_at, id", task_id
         )
         return [_outbox(row) for row in rows]
+
+    async def outbox_counts(self) -> dict[str, int]:
+        rows = await self._db.fetch("SELECT state, COUNT(*) AS n FROM mail_outbox GROUP BY state")
+        return {str(row["state"]): int(row["n"]) for row in rows}
 
     async def add_attachment(self, attachment: StoredAttachment) -> None:
         a = attachment

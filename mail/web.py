@@ -117,6 +117,23 @@ async def task_mail(request: web.Request) -> web.Response:
     )
 
 
+async def mail_health(app: web.Application) -> dict[str, object]:
+    """For /healthz: is mail received (where), and the outbox's rows by state (a
+    growing `queued` or any `failed` wants a look at the relay)."""
+    service = app.get(MAIL)
+    if service is None:
+        return {"status": "starting"}
+    if not service.config.enabled and service.config.relay is None:
+        return {"status": "disabled"}
+    listen = f"{service.bound[0]}:{service.bound[1]}" if service.bound else None
+    body: dict[str, object] = {"status": "ok", "listen": listen, "imap": service.imap is not None}
+    try:
+        body["outbox"] = await service.store.outbox_counts()
+    except Exception as exc:  # noqa: BLE001 - health reports the failure (the store's own entry says more)
+        body["outbox_error"] = type(exc).__name__
+    return body
+
+
 def setup(app: web.Application) -> None:
     """The mail service for the app's lifetime, on the app's task desk (tasks/web.py:
     the one the desktop's replies go through, so the outbound hook is on it); set up

@@ -88,6 +88,8 @@ async def test_a_refused_reply_waits_for_its_retry_then_fails(mail: MailStore) -
     await mail.mark_retry("m1", 200.0, "again", failed=True)
     assert await mail.claim_due(1e9, 60.0) == []
     assert [r.state for r in await mail.outbox_for("t1")] == ["failed"]
+    await mail.enqueue(reply("m2"))
+    assert await mail.outbox_counts() == {"failed": 1, "queued": 1}
 
 
 async def test_attachments_round_trip_per_task(mail: MailStore) -> None:

@@ -116,3 +116,12 @@ async def test_the_agents_reply_is_sent_and_its_state_shown(app_client: TestClie
     body = await (await app_client.get(f"/api/v1/tasks/{task_id}/mail")).json()
     assert body["outbox"][0]["id"] == reply.message_id and body["outbox"][0]["state"] == "sent"
     assert body["attachments"][0]["filename"] == "invoice.pdf"
+    health = (await (await app_client.get("/healthz")).json())["mail"]
+    bound = app[MAIL].bound
+    assert bound is not None
+    assert health == {"status": "ok", "listen": f"127.0.0.1:{bound[1]}", "imap": False, "outbox": {"sent": 1}}
+
+
+async def test_healthz_says_mail_is_off_without_a_mail_section(client: TestClient) -> None:
+    body = await (await client.get("/healthz")).json()
+    assert body["status"] == "ok" and body["mail"] == {"status": "disabled"}
