@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from cti.live_items import InLoop
-from events import CallAbandoned, CallConnected, CallEnded, CallQueued, WrapUpEnded
+from events import AgentStateChanged, CallAbandoned, CallConnected, CallEnded, CallQueued, WrapUpEnded
 from routing import Escalated, FinalStep, Offer, Overflowed
 from store.port import NotFound, TaskRows
 from store.topics import TASK_CHANGES, TaskNote, subscribe, task_topic
@@ -166,6 +166,13 @@ class TaskRouting:
             # assigned by another process meanwhile (a leader before this one): take its word
             await self._release(task.task_id, held, now, ended=False)
             await self._adopt(task, now)
+        elif held.state == "parked" and task.agent_id and self._logged_in(task.agent_id):
+            # its agent is back: the task takes its slot again
+            await self._release(task.task_id, held, now, ended=False)
+            await self._adopt(task, now)
+
+    def _logged_in(self, agent_id: str) -> bool:
+        return self.center.router.agent_state(agent_id) not in (None, "logged_out")
 
     async def _queue(self, task: Task, now: float, generation: int) -> None:
         rid = f"task:{task.task_id}" if generation == 0 else f"task:{task.task_id}:{generation}"
@@ -210,8 +217,18 @@ class TaskRouting:
             del self._held[task_id]
         decisions: list[Any] = []
         if held.state in ("assigned", "assigning") and held.agent_id:
+            agent = held.agent_id
+            before = router.agent_state(agent)
             decisions += router.handle(CallEnded(at=now, call_id=held.rid, hung_up_by="agent"), now)
-            decisions += router.handle(WrapUpEnded(at=now, call_id=held.rid, agent_id=held.agent_id), now)
+            decisions += router.handle(WrapUpEnded(at=now, call_id=held.rid, agent_id=agent), now)
+            # no wrap-up after a written task (its close was the wrap-up): the agent's state
+            # goes from what it was to what it is now, with no wrap-up in between
+            decisions = [d for d in decisions if not (isinstance(d, AgentStateChanged) and d.agent_id == agent)]
+            after = router.agent_state(agent)
+            if after is not None and after != before:
+                info = router.agent_info(agent) or {}
+                reason = str(info.get("pause_reason") or "") if after == "paused" else ""
+                decisions.append(AgentStateChanged(at=now, agent_id=agent, state=after, reason=reason))
         elif held.state == "waiting":
             decisions += router.handle(CallAbandoned(at=now, call_id=held.rid, queue=held.queue), now)
         log.info("task_released", task_id=task_id, agent_id=held.agent_id, ended=ended)
