@@ -9,6 +9,7 @@
 - `[campaigns.NAME]`: `dialer.campaign.CampaignSection` (a `CampaignConfig` and the
   live dialer's `LiveKeys`);
 - `[crm]`: `agents.crm.CrmConfig`;
+- `[mail]`: `mail.config.MailConfig`;
 - `[queues.NAME]`, `[skills.NAME]`, `[pause_reasons.NAME]`, `[dispositions.NAME]`:
   `QueueRow`, `SkillRow`, `PauseCodeRow`, `DispositionRow` (here: the file's form of
   `web.settings`' admin rows, plain dicts at run time; a test holds the two together).
@@ -51,6 +52,7 @@ from config.recording import RecordingConfig
 from config.webhooks import WebhooksConfig
 from dialer.campaign import CallingWindow, CampaignSection
 from ivr.flow import IvrFlow
+from mail.config import MailConfig
 
 STORE_SCHEMES = ("postgresql", "postgres", "sqlite")
 BUS_SCHEMES = ("redis", "rediss", "memory")
@@ -396,6 +398,7 @@ class HotlineConfig(BaseModel):
     recording: RecordingConfig = RecordingConfig()
     monitor: MonitorConfig = MonitorConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
+    mail: MailConfig = MailConfig()  # e-mail in and out (mail/config.py)
     queues: dict[RowName, QueueRow] = Field(default_factory=dict)
     skills: dict[RowName, SkillRow] = Field(default_factory=dict)
     pause_reasons: dict[RowName, PauseCodeRow] = Field(default_factory=dict)

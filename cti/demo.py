@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import random
 import signal
 import socket
 import time
@@ -65,7 +66,10 @@ DEMO_ROUTING: dict[str, Any] = {
         "campaign-demo": {"targets": [{"name": "campaign agents", "expression": "skills.outbound >= 1"}]},
         # the preview campaign's leads: only you (the demo login) read them and dial
         "campaign-demo-preview": {"targets": [{"name": "preview agents", "expression": "skills.preview >= 1"}]},
+        # the customers' e-mail (mail/demo.py): only you answer it, beside your calls
+        "email": {"targets": [{"name": "e-mail agents", "expression": "skills.email >= 1"}]},
     },
+    "capacity": {"agents": {"demo": {"combos": [{"voice": 1, "email": 2}]}}},
     "defaults": {"strategy": "longest_idle", "wrap_up_s": 5},
     "rona": {"ring_timeout_s": 15, "max_misses": 2, "pause_reason": "no_answer"},
     "pause_reasons": ["break", "lunch", "training", "no_answer"],
@@ -81,6 +85,7 @@ DEMO_SKILLS = {
     "spanish": {"label": "Spanish"},
     "outbound": {"label": "Outbound campaign"},
     "preview": {"label": "Preview campaign"},
+    "email": {"label": "E-mail"},
 }
 DEMO_PAUSE_CODES = {
     "break": {"label": "Break", "paid": True},
@@ -195,7 +200,7 @@ def demo_users(pbxs: int = 1) -> list[User]:
         display_name="You (demo agent)",
         role="agent",
         team="team-a",
-        skills={"billing": 7, "support": 7, "sales": 7, "outbound": 5, "preview": 5},
+        skills={"billing": 7, "support": 7, "sales": 7, "outbound": 5, "preview": 5, "email": 5},
         languages=("en",),
         phone_endpoint="Local/2050@agents",
         password_hash=hash_password(DEMO_PASSWORD),
@@ -281,7 +286,10 @@ async def start_emulators(count: int) -> tuple[list[PbxEmulator], list[dict[str,
 
 
 async def run_demo(options: DemoOptions) -> None:
+    from mail.demo import DemoRelay, demo_mail_config, run_mail_traffic
+
     emulators, entries = await start_emulators(options.pbxs)
+    mail_relay, mail_port = DemoRelay(), _free_port()
     config = HotlineConfig(
         server=ServerConfig(host=options.host, port=options.port),
         store=StoreConfig(url=f"sqlite:///{options.data_dir / 'demo.sqlite3'}"),
@@ -291,6 +299,7 @@ async def run_demo(options: DemoOptions) -> None:
         ivr=demo_ivr(),
         **demo_catalogues(),
         campaigns=demo_campaign(options.data_dir) if options.campaign else {},
+        mail=demo_mail_config(options.data_dir, mail_port, await mail_relay.start()),
     )
     known = await seed(config.store, options.pbxs)
     app = create_app(config)
@@ -343,6 +352,7 @@ async def run_demo(options: DemoOptions) -> None:
             if options.campaign
             else ""
         )
+        + f"  e-mail:     mail to support@hotline.demo via SMTP 127.0.0.1:{mail_port} (replies kept locally)\n"
         + "Press Ctrl-C to stop.\n"
     )
     if (warning := exposure_warning(options.host)) is not None:
@@ -359,6 +369,8 @@ async def run_demo(options: DemoOptions) -> None:
     traffic = [
         asyncio.create_task(run_traffic(AmiPbx(client), profile, options.duration_s)) for client in traffic_clients
     ]
+    writers = [(c.name, c.email) for c in generate_customers(300, seed=7)]
+    traffic.append(asyncio.create_task(run_mail_traffic(mail_port, writers, 12.0, random.Random(7))))
     try:
         await stop.wait()
     finally:
@@ -366,6 +378,7 @@ async def run_demo(options: DemoOptions) -> None:
         for task in traffic:
             task.cancel()
         await asyncio.gather(*traffic, return_exceptions=True)
+        mail_relay.close()
         for client in traffic_clients:
             await client.close()
         await runner.cleanup()

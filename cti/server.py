@@ -56,6 +56,9 @@ async def healthz(request: web.Request) -> web.Response:
         "calls_abandoned": 0,
         **live,
     }
+    from mail.web import mail_health
+
+    body["mail"] = await asyncio.wait_for(mail_health(app), timeout=HEALTH_TIMEOUT_S)
     return web.json_response(body, status=200 if ok else 503)
 
 

@@ -4,7 +4,8 @@
 #  1. use 127.0.0.1:5432 / 127.0.0.1:6379 when they answer;
 #  2. else start private instances from the installed binaries under var/services/;
 #  (HOTLINE_FORCE_PRIVATE=1 skips step 1, to exercise step 2.)
-#  3. else, when root, install Debian's postgresql / redis-server first.
+#  3. else, when root, install Debian's postgresql / redis-server first;
+#  4. install Debian's dovecot-imapd when missing (the IMAP tests start their own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -65,5 +66,12 @@ ensure_redis() {
   echo "HOTLINE_TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
 }
 
+# Dovecot for the IMAP poller's tests (tests/mail/imap_server.py starts a private
+# instance per test module): the binary only, installed when missing.
+ensure_dovecot() {
+  command -v dovecot >/dev/null || [ -x /usr/sbin/dovecot ] || apt_install dovecot-imapd
+}
+
 ensure_postgres
 ensure_redis
+ensure_dovecot

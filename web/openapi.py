@@ -59,6 +59,7 @@ def _section(name: str) -> dict[str, Any]:
     }
 
 
+_MAIL_READERS = "agent (the task's), supervisor (that agent's team; any while unassigned), admin"  # (mail/web.py)
 _DNC_CAMPAIGN = {
     "name": "campaign",
     "in": "query",
@@ -562,6 +563,27 @@ DOCUMENT: dict[str, Any] = {
             "get": _op(
                 "The call's recording (audio/wav); each playback is audited (recording.play)",
                 "agent (who took the call), supervisor (that agent's team), admin",
+                errors=("404",),
+            )
+        },
+        "/api/v1/mail/attachments/{attachment_id}": {
+            "get": _op(
+                "A received e-mail attachment (images inline, anything else as a download); audited (mail.attachment)",
+                _MAIL_READERS,
+                errors=("404",),
+            )
+        },
+        "/api/v1/tasks/{task_id}/messages/{message_id}/html": {
+            "get": _op(
+                "A received e-mail's HTML, sanitised, as a page for a sandboxed iframe (strict CSP)",
+                _MAIL_READERS,
+                errors=("404",),
+            )
+        },
+        "/api/v1/tasks/{task_id}/mail": {
+            "get": _op(
+                "An e-mail task's replies in the outbox (queued, sending, sent, failed) and its attachments",
+                _MAIL_READERS,
                 errors=("404",),
             )
         },

@@ -18,7 +18,12 @@ def _run(config: HotlineConfig, host: str | None, port: int | None) -> None:
     host = host or config.server.host
     port = config.server.port if port is None else port
     click.echo(f"Hotline serving on http://{host}:{port}/  (health: http://{host}:{port}/healthz)")
-    web.run_app(app, host=host, port=port, print=None, handle_signals=True)
+    from mail.listener import MailListenError
+
+    try:
+        web.run_app(app, host=host, port=port, print=None, handle_signals=True)
+    except MailListenError as exc:  # (a taken SMTP port: said plainly, no traceback)
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command()

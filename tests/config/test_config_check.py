@@ -202,6 +202,11 @@ WRONG_KEYS: dict[str, tuple[str, str]] = {
         "[monitor]\ntell_agent = { listen = true, eavesdrop = true }  # wrong\n",
         "2: monitor.tell_agent.eavesdrop: Input should be 'listen', 'whisper' or 'barge'",
     ),
+    "mail": ('[mail]\nqueue = "support"\ndue_hour = 4  # wrong\n', "3: mail.due_hour: unknown key"),
+    "mail.relay": (
+        '[mail]\naddress = "s@example.com"\n[mail.relay]\nhost = "h"\nsecurty = "tls"  # wrong\n',
+        "5: mail.relay.securty: unknown key",
+    ),
     "queues": ('[queues.sales]\nlabel = "Sales"\nsl_targt = 0.8  # wrong\n', "3: queues.sales.sl_targt: unknown key"),
     "skills": ('[skills.billing]\nlabel = "Billing"\nlable = "x"  # wrong\n', "3: skills.billing.lable: unknown key"),
     "pause_reasons": (

@@ -18,6 +18,7 @@ from cti.call_model import CallModel
 from cti.live_app import LIVE
 from cti.pbx import AmiPbx
 from cti.server import STORE, create_app
+from mail.config import MailConfig
 from sim.pbx_emulator.server import PbxEmulator
 from sim.rig import LINE_VARIABLES
 from store import open_store
@@ -35,9 +36,10 @@ SECRET = "browser-secret"
 @pytest.fixture
 async def live_server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[tuple[TestClient, PbxEmulator]]:
     """`hotline serve` on the emulator; parametrize indirectly with a `standing_lines` mode,
-    or a dict of `standing_lines` and `routing` (the `[routing]` table)."""
+    or a dict of `standing_lines`, `routing` (the `[routing]` table) and `mail` (a MailConfig)."""
     param = getattr(request, "param", "off")
     lines, routing = (param, None) if isinstance(param, str) else (param.get("standing_lines", "off"), param["routing"])
+    mail = param.get("mail", MailConfig()) if isinstance(param, dict) else MailConfig()
     emulator = PbxEmulator("hotline", SECRET)
     await emulator.start()
     config = HotlineConfig(
@@ -53,6 +55,7 @@ async def live_server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIt
             line_variables=LINE_VARIABLES,
         ),
         routing=routing or {"defaults": {"wrap_up_s": 30}, "rona": {"ring_timeout_s": 15}},
+        mail=mail,
     )
     store = await open_store(config.store)
     await store.migrate()

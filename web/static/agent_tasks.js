@@ -93,13 +93,35 @@
     tabs.set(id, { tab, panel, transcript, history, count: -1, historyCount: -1 });
   }
 
+  // An e-mail's extras (mail/web.py): its HTML, sanitised by the server, in a sandboxed
+  // frame (no script, no remote loads: the page's CSP), and its attachments as links.
+  function mailParts(taskId, m) {
+    const parts = [], meta = m.meta || {}, base = "/api/v1/tasks/" + encodeURIComponent(taskId);
+    if (m.html) {
+      parts.push(H.el("details", { class: "msg-html" }, H.el("summary", {}, "Formatted" +
+        (meta.blocked_images ? " (" + meta.blocked_images + " remote images not loaded)" : "")),
+        H.el("iframe", { sandbox: "", referrerpolicy: "no-referrer", title: "formatted e-mail",
+          src: base + "/messages/" + encodeURIComponent(m.message_id) + "/html" })));
+    }
+    const files = meta.attachments || [];
+    if (files.length) {
+      parts.push(H.el("ul", { class: "plain msg-attachments" }, ...files.map((a) => H.el("li", {},
+        H.el("a", { href: "/api/v1/mail/attachments/" + encodeURIComponent(a.id), download: a.filename },
+          a.filename + " (" + Math.ceil(a.size / 1024) + " KB)")))));
+    }
+    for (const a of meta.attachments_too_large || []) {
+      parts.push(H.el("p", { class: "muted" }, a.filename + ": not kept (too large)"));
+    }
+    return parts;
+  }
+
   function fill(t) {
     const entry = tabs.get(t.task.task_id);
     if (t.messages.length !== entry.count) {
       entry.count = t.messages.length;
       entry.transcript.replaceChildren(...t.messages.map((m) => H.el("li", { class: "msg msg-" + m.direction },
         H.el("span", { class: "muted" }, (m.direction === "in" ? m.author || "customer" : m.author) + " · " + H.when(m.at) + ": "),
-        H.el("span", { class: "msg-text" }, m.text))));
+        H.el("span", { class: "msg-text" }, m.text), ...mailParts(t.task.task_id, m))));
     }
     if (t.history.length !== entry.historyCount) {
       entry.historyCount = t.history.length;
