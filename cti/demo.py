@@ -366,7 +366,7 @@ async def run_demo(options: DemoOptions) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    traffic = [
+    traffic: list[asyncio.Task[Any]] = [
         asyncio.create_task(run_traffic(AmiPbx(client), profile, options.duration_s)) for client in traffic_clients
     ]
     writers = [(c.name, c.email) for c in generate_customers(300, seed=7)]
