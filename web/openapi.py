@@ -661,7 +661,7 @@ DOCUMENT: dict[str, Any] = {
                     errors=("400",),
                 ),
                 "parameters": [
-                    {"name": "date", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "date", "in": "query", "schema": _DAY},
                     {"name": "interval", "in": "query", "schema": {"enum": [900, 1800, 3600]}},
                 ],
             }
@@ -772,8 +772,8 @@ DOCUMENT: dict[str, Any] = {
                     errors=("400",),
                 ),
                 "parameters": [
-                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "from", "in": "query", "schema": _DAY},
+                    {"name": "to", "in": "query", "schema": _DAY},
                 ],
             }
         },
