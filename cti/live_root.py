@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +61,7 @@ from store.port import CustomerDirectory, EventLog, Store
 from store.topics import AGENT_COMMANDS, CONFIG_CHANGES, EVENTS, BadMessage, ConfigChanged, Topic
 
 if TYPE_CHECKING:
+    from cti.log_snapshot import LogSnapshot
     from dialer.live import DialerRunner
     from ivr.agi_driver import IvrService
     from ivr.flow import IvrFlow
@@ -329,6 +330,8 @@ async def build_live(
     line_skills: Collection[str] | None = None,
     directory_every_s: float = 30.0,
     fence: Callable[[], str | None] | None = None,
+    epoch: int = 0,
+    snapshot: LogSnapshot | None = None,
 ) -> Live:
     """Wire the live loop from the validated configuration (`[pbx]`, `[routing]`,
     `[ivr]`, `[campaigns]`), the store and the bus. Nothing runs until `Live.start()`.
@@ -339,14 +342,17 @@ async def build_live(
     `line_skills` (skills whose agents get standing lines in "campaigns" mode, for
     campaigns run outside the configuration; default: the configured campaigns').
     `fence`: None while this process may act on the PBX, else why not (the leader's
-    term, cti/leadership.py); every PBX action checks it first."""
+    term, cti/leadership.py); every PBX action checks it first, and the event log writes
+    nothing once it says no. `epoch`: the leader's term, on every event it logs.
+    `snapshot`: the log as a hot standby followed it (cti/log_snapshot.py), read
+    instead of the last 24 hours of the log."""
     pbx = config.pbx
     users = await store.list_users("agent")
     router = Router(await load_live_rules(store, config), seed=seed)
     for user in users:
         router.add_agent(profile_of(user))
     now = clock()
-    history = await recent_events(store, now)
+    history = snapshot.events(now) if snapshot is not None else await recent_events(store, now)
     # (the agents no later than the longest-waiting call began to wait: it goes back in
     # line at that time after the first resync, cti/live_recovery.py)
     since = waiting_since(history)
@@ -381,7 +387,7 @@ async def build_live(
         router=router,
         pbx=AmiPbx(client, fence=fence),
         pbx_calls=ModelCalls(model),
-        eventlog=BufferedEventLog(store),
+        eventlog=BufferedEventLog(store, epoch=epoch, fence=fence),
         bus=bus,
         inbox=inbox,
         store=store,
@@ -403,7 +409,10 @@ async def build_live(
         recordings=store,
     )
     open_calls = center.recovery.preload(history)
-    center.recovery.count_today(history, now)  # /healthz: the day's calls, not this process's
+    if snapshot is not None:  # /healthz: the day's calls, not this process's
+        snapshot.count_today(center.stats, now)
+    else:
+        center.recovery.count_today(history, now)
     return Live(
         config=config,
         store=store,
@@ -524,16 +533,23 @@ async def start_ivr(
     flow: IvrFlow,
     bind: str,
     store: Store,
-    submit: Callable[[InboxItem], None],
+    submit: Callable[[InboxItem], Awaitable[None] | None],
     clock: Callable[[], float] = time.time,
 ) -> tuple[AgiServer, IvrService]:
     """The FastAGI IVR (the validated `[ivr]` flow) on `bind`, handing callers to the
-    live loop through `submit`; and its service (whose `flow` a new version replaces)."""
+    live loop through `submit`; and its service (whose `flow` a new version replaces).
+    A `submit` that returns an awaitable (a standby's, cti/handoffs.py) is awaited
+    before the session goes on."""
     from ivr.agi_driver import IvrService, customer_lookup_from_store
     from ivr.engine import IvrOutcome
 
+    async def hand(item: InboxItem) -> None:
+        handed = submit(item)
+        if handed is not None:
+            await handed
+
     async def on_step(event: IvrStepped) -> None:
-        submit(event)
+        await hand(event)
 
     async def on_outcome(call_id: str, caller: str, outcome: IvrOutcome) -> None:
         if outcome.action not in ("queue", "callback"):
@@ -542,7 +558,7 @@ async def start_ivr(
         if outcome.language:
             attributes["language"] = outcome.language
         if outcome.action == "callback":
-            submit(
+            await hand(
                 CallbackRequested(
                     call_id=call_id,
                     number=caller,
@@ -554,7 +570,7 @@ async def start_ivr(
                 )
             )
             return
-        submit(
+        await hand(
             IvrHandOff(
                 CallQueued(
                     at=clock(),

@@ -24,10 +24,12 @@ from store import SqlStore, open_store
 from store.models import User
 
 
-async def pbx_and_store(secret: str, store_url: str, agents: list[User]) -> tuple[PbxEmulator, SqlStore]:
-    """The PBX emulator started, the store migrated, and the agents in it logged in
-    (as before the server starts)."""
-    emulator = PbxEmulator("hotline", secret)
+async def pbx_and_store(
+    secret: str, store_url: str, agents: list[User], agi_url: str | None = None
+) -> tuple[PbxEmulator, SqlStore]:
+    """The PBX emulator started (its AGI() reaching `agi_url`), the store migrated, and
+    the agents in it logged in (as before the server starts)."""
+    emulator = PbxEmulator("hotline", secret, agi_url=agi_url)
     await emulator.start()
     store = await open_store(StoreConfig(url=store_url))
     await store.migrate()
@@ -45,7 +47,7 @@ def free_port() -> int:
 
 
 def health(port: int) -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:  # (a busy CI host)
         return dict(json.loads(r.read()))
 
 
@@ -70,10 +72,20 @@ async def until_up(port: int, what: str, timeout: float = 30) -> None:
 
 
 def write_config(
-    path: Path, port: int, store_url: str, bus_url: str, ami_port: int, secret: str, more: str = ""
+    path: Path,
+    port: int,
+    store_url: str,
+    bus_url: str,
+    ami_port: int,
+    secret: str,
+    more: str = "",
+    agi_port: int | None = None,
+    tables: str = "",
 ) -> Path:
     """`hotline serve`'s configuration: its web on `port`, the PBX emulator on
-    `ami_port`; `more` is appended (it may add [pbx] keys: it follows the [pbx] table)."""
+    `ami_port`, its FastAGI on `agi_port` (a free one by default); `more` is appended
+    (it may add [pbx] keys: it follows the [pbx] table), `tables` (more tables, such as
+    [ivr] or [routing.queues.x]) after it."""
     path.write_text(f"""
 [server]
 host = "127.0.0.1"
@@ -89,8 +101,9 @@ wrap_up_s = 1
 enabled = true
 ami_port = {ami_port}
 ami_secret = "{secret}"
-agi_bind = "127.0.0.1:{free_port()}"
-{more}""")
+agi_bind = "127.0.0.1:{agi_port or free_port()}"
+{more}
+{tables}""")
     return path
 
 
@@ -109,6 +122,15 @@ def kill(server: subprocess.Popen[bytes]) -> None:
     server.send_signal(signal.SIGKILL)
     server.wait(10)
     assert server.returncode == -signal.SIGKILL
+
+
+def stop_all(servers: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each at once, then as `stop` (they shut down side by side)."""
+    for server in servers:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+    for server in servers:
+        stop(server)
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:

@@ -1,0 +1,119 @@
+"""What a `hotline serve` does while another leads the live loop (issue 15: hot standby).
+
+- It follows the event log (cti/log_snapshot.py), so that if it is elected the live
+  loop starts from a snapshot and the log's last rows, not a 24-hour replay: the
+  takeover costs the PBX resync only.
+- It answers FastAGI sessions (Asterisk may connect its AGI to any server behind a
+  load balancer): the IVR runs here as on the leader, and what it would hand to the
+  live loop goes through the store to the leader (cti/handoffs.py), the caller's
+  answers with it.
+
+On election both stop (the live loop's own IVR takes the FastAGI port) and the leader
+takes the hand-offs; on deposition they start again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from config.schema import HotlineConfig
+from cti.agi import AgiServer
+from cti.handoffs import StoreHandOff, take_handoffs, take_into
+from cti.live_items import InboxItem
+from cti.live_root import RECOVERY_HORIZON_S, load_live_ivr, start_ivr
+from cti.log_snapshot import LogSnapshot
+from store.port import Store
+
+log = structlog.get_logger()
+
+
+class Standby:
+    """A non-leader's log follower and FastAGI IVR; `leading(...)` gives the leader's
+    hand-off taker."""
+
+    def __init__(
+        self,
+        config: HotlineConfig,
+        store: Store,
+        *,
+        follow_every_s: float = 0.5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.follow_every_s = follow_every_s
+        self.clock = clock
+        self.snapshot = LogSnapshot(RECOVERY_HORIZON_S)
+        self.handoff = StoreHandOff(store, clock=clock)
+        self.catch_up_s: float | None = None  # the last takeover's read of the log's tail
+        self._follow: asyncio.Task[None] | None = None
+        self._ivr: AgiServer | None = None
+        self._ivr_start: asyncio.Task[None] | None = None
+        self._taker: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Stand by: follow the log, answer FastAGI sessions."""
+        if self._follow is None:
+            self._follow = asyncio.create_task(
+                self.snapshot.follow(self.store, self.follow_every_s, self.clock), name="log-follow"
+            )
+        if self.config.ivr is not None and self._ivr_start is None:
+            # (a task: the store may be away, and a deposed leader must not wait on it)
+            self._ivr_start = asyncio.create_task(self._start_ivr(), name="standby-ivr")
+
+    async def _start_ivr(self) -> None:
+        try:
+            flow = await load_live_ivr(self.store, self.config)
+            if flow is not None:
+                self._ivr, _ = await start_ivr(flow, self.config.pbx.agi_bind, self.store, self.handoff, self.clock)
+        except Exception as exc:  # noqa: BLE001 - the web still serves; Asterisk reaches another server
+            log.error("standby_ivr_not_started", bind=self.config.pbx.agi_bind, error=str(exc)[:200])
+
+    async def stop(self) -> None:
+        """Stop standing by (elected, or shutting down)."""
+        for task in (self._follow, self._ivr_start):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._follow = self._ivr_start = None
+        ivr, self._ivr = self._ivr, None
+        if ivr is not None:
+            await ivr.stop()
+
+    async def snapshot_for_takeover(self) -> LogSnapshot:
+        """The snapshot with the log's rows written since the last poll."""
+        started = time.monotonic()
+        rows = await self.snapshot.catch_up(self.store, self.clock())
+        self.catch_up_s = round(time.monotonic() - started, 3)
+        log.info("log_snapshot_caught_up", rows=rows, seconds=self.catch_up_s, seq=self.snapshot.last_seq)
+        return self.snapshot
+
+    async def lead(self, epoch: int, submit: Callable[[InboxItem], None], fence: Callable[[], str | None]) -> None:
+        """As the leader (before the PBX link starts): take the hand-offs waiting, then
+        keep taking them."""
+        await take_into(self.store, epoch, submit)
+        self._taker = asyncio.create_task(take_handoffs(self.store, epoch, submit, fence), name="handoff-taker")
+
+    async def unlead(self) -> None:
+        """Stop taking hand-offs. (Not awaited: on a silent network cut its store call
+        would not end, and a deposed leader must not wait on it.)"""
+        taker, self._taker = self._taker, None
+        if taker is not None:
+            taker.cancel()
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "log": self.snapshot.health(self.clock),
+            "ivr": self._ivr is not None,
+            "handoffs": self.handoff.health(),
+            **({"catch_up_s": self.catch_up_s} if self.catch_up_s is not None else {}),
+        }
+
+
+STANDBY = web.AppKey("standby", Standby)

@@ -1,0 +1,193 @@
+"""The failover run shared by bench/bench_failover.py and tests/live/test_live_failover_faults.py:
+two `hotline serve` on one PostgreSQL database and the PBX emulator, calls arriving
+steadily, the leader failing mid-load, and what the PBX and the log say afterwards.
+
+The leader (server 0) reaches PostgreSQL and the AMI through TCP proxies
+(sim/netfault.py), so the faults are:
+- `kill`: SIGKILL;
+- `cut`: a silent network cut (both proxies stop passing anything, no reset);
+- `pg-reset`: its PostgreSQL connections reset and new ones refused.
+After a `cut` or `pg-reset` the proxies are restored and the old leader must come back
+as a standby (`rejoined`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from cti.ami import AmiClient, AmiSettings
+from cti.call_model import CallModel
+from cti.pbx import AmiPbx
+from events import AgentLoggedIn, CallConnected, CallOffered
+from sim.log_history import a_day
+from sim.netfault import TcpOutage
+from store import SqlStore
+from store.models import User
+from tests.live.serve_process import (
+    free_port,
+    health,
+    kill,
+    pbx_and_store,
+    serve,
+    stop_all,
+    until,
+    until_up,
+    write_config,
+)
+
+SECRET = "failover-bench"
+Fault = Literal["kill", "cut", "pg-reset"]
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    agents: int = 20
+    calls_per_s: float = 2.0
+    talk_s: float = 3.0
+    duration_s: float = 40.0
+    fault_at_s: float = 15.0
+    lease_s: float = 3.0
+    fault: Fault = "kill"
+    history_calls: int = 0  # a day of that many calls in the log before the servers start
+
+
+def agents(n: int) -> list[User]:
+    return [
+        User(
+            login=f"f{i:02d}", display_name=f"Agent {i}", skills={"billing": 5}, phone_endpoint=f"Local/2{i:03d}@agents"
+        )
+        for i in range(n)
+    ]
+
+
+async def _took_over(port: int, failed_at: float) -> float:
+    """Seconds from the fault until the standby's /healthz says it leads with its AMI
+    link up (polled every 0.1 s)."""
+    await until_up(port, "the standby to take over")
+    return round(time.monotonic() - failed_at, 2)
+
+
+def _fail(fault: Fault, leader: subprocess.Popen[bytes], pg: TcpOutage, ami: TcpOutage) -> None:
+    if fault == "kill":
+        kill(leader)
+    elif fault == "cut":
+        pg.partition()
+        ami.partition()
+    else:
+        pg.cut()
+
+
+async def _history(store: SqlStore, calls: int, logins: list[str]) -> int:
+    """A day of `calls` calls in the log (then the agents logged in again, now)."""
+    if not calls:
+        return 0
+    day = a_day(time.time() - 60, calls, logins, prefix="history-")
+    for i in range(0, len(day), 5000):
+        await store.append_many(day[i : i + 5000])
+    await store.append_many([AgentLoggedIn(at=time.time(), agent_id=a) for a in logins])
+    return len(day) + len(logins)
+
+
+async def run_failover(url: str, work: Path, load: Load) -> dict[str, object]:
+    """One run on the PostgreSQL database `url` (empty); logs and configs in `work`."""
+    people = agents(load.agents)
+    emulator, store = await pbx_and_store(SECRET, url, people)
+    history = await _history(store, load.history_calls, [a.login for a in people])
+    ports = [free_port(), free_port()]
+    more = f"lease_s = {load.lease_s}\n"
+    pg_host, _, pg_port = url.rpartition("@")[2].partition("/")[0].partition(":")
+    pg_proxy, ami_proxy = TcpOutage(pg_host, int(pg_port or 5432)), TcpOutage("127.0.0.1", emulator.port)
+    await pg_proxy.start()
+    await ami_proxy.start()
+    leader_url = url.replace(f"{pg_host}:{pg_port}" if pg_port else pg_host, f"127.0.0.1:{pg_proxy.port}", 1)
+    configs = [
+        write_config(work / "hotline-0.toml", ports[0], leader_url, "memory://", ami_proxy.port, SECRET, more),
+        write_config(work / "hotline-1.toml", ports[1], url, "memory://", emulator.port, SECRET, more),
+    ]
+    servers = [serve(configs[0], work / "serve-0.log")]
+    callers = AmiClient(AmiSettings("127.0.0.1", emulator.port, "hotline", SECRET), CallModel())
+    takeover_s = float("nan")
+    rejoined: bool | None = None
+    rejoin_s = float("nan")
+    try:
+        await until_up(ports[0], "the first server to lead")
+        servers.append(serve(configs[1], work / "serve-1.log"))
+        await until(lambda: health(ports[1])["pbx"]["status"] == "standby", 30, "the second server to stand by")
+        await callers.start()
+        await callers.wait_ready(10)
+        pbx = AmiPbx(callers)
+        start = time.monotonic()
+        n = 0
+        watch: asyncio.Task[float] | None = None
+        while (elapsed := time.monotonic() - start) < load.duration_s:
+            if watch is None and elapsed >= load.fault_at_s:
+                _fail(load.fault, servers[0], pg_proxy, ami_proxy)
+                watch = asyncio.create_task(_took_over(ports[1], time.monotonic()))
+            await pbx.originate(
+                "Local/1000@inbound",
+                context="caller-phone",
+                exten="wait",
+                caller_id=f'"Caller {n}" <5553{n:06d}>',
+                variables={"PATIENCE": "120", "__AGENT_TALK": str(load.talk_s)},
+            )
+            n += 1
+            await asyncio.sleep(1 / load.calls_per_s)
+        if watch is not None:
+            takeover_s = await watch
+        if load.fault != "kill":  # the old leader back on the network: a standby now
+            new_leader = health(ports[1])["pbx"]["leader"]["holder"]
+            pg_proxy.restore()
+            ami_proxy.restore()
+
+            seen: dict[str, Any] = {}
+
+            def standing_by() -> bool:
+                seen.update(health(ports[0]))
+                return bool(seen["store"]["status"] == "ok" and seen["pbx"]["leader"]["leader"] == new_leader)
+
+            restored_at = time.monotonic()
+            await until(standing_by, 20, "the old leader to reach the store again and stand by")
+            rejoined = seen["pbx"]["status"] == "standby"
+            rejoin_s = round(time.monotonic() - restored_at, 2)
+        await until(lambda: emulator.ledger.summary()["open"] == 0, 180, "every call to end")
+        await until(lambda: health(ports[1])["event_log"]["backlog"] == 0, 30, "the event log to be written")
+    finally:
+        await callers.close()
+        stop_all(servers)
+        await emulator.stop()
+        await pg_proxy.stop()
+        await ami_proxy.stop()
+    try:
+        events = [s.event async for s in store.iter_events(0, 1e12)]
+        ledger = [c for c in emulator.ledger.calls.values() if c.kind == "inbound"]
+        logged = {getattr(e, "call_id", "") for e in events}
+        offered = Counter(e.call_id for e in events if isinstance(e, CallOffered))
+        connected = Counter(e.call_id for e in events if isinstance(e, CallConnected))
+        redirected = Counter(linkedid for linkedid, context in emulator.ledger.redirects if context == "agent-connect")
+        lost = sum(1 for c in ledger if c.connected_at is None or c.linkedid not in logged)
+        double = sum(
+            1 for c in ledger if offered[c.linkedid] > 1 or connected[c.linkedid] > 1 or redirected[c.linkedid] > 1
+        )
+    finally:
+        await store.close()
+    return {
+        "bench": "failover",
+        "fault": load.fault,
+        "history_events": history,
+        "servers": 2,
+        "agents": load.agents,
+        "calls_per_s": load.calls_per_s,
+        "calls": len(ledger),
+        "lease_s": load.lease_s,
+        "takeover_s": takeover_s,
+        "lost": lost,
+        "double_actions": double,
+        **({"rejoined_as_standby": rejoined, "rejoin_s": rejoin_s} if rejoined is not None else {}),
+        "targets": {"takeover_s": 5.0, "lost": 0, "double_actions": 0},
+    }

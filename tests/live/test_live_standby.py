@@ -1,0 +1,173 @@
+"""Hot standby (issue 15, items 2 and 5): three `hotline serve` on one PBX emulator and
+one PostgreSQL; one leads. Asterisk's AGI reaches a standby (as behind a load balancer):
+its FastAGI runs the IVR and hands the caller, with their answers, to the leader
+through the store, so a Spanish-speaking caller reaches the Spanish-speaking agent.
+Each call is offered and redirected once, no event is logged twice, and each event the
+leader logged carries its epoch. The leader SIGKILLed, another takes over from its
+snapshot of the log and the IVR keeps handing callers to whoever leads."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+from cti.ami import AmiClient, AmiSettings
+from cti.call_model import CallModel
+from cti.pbx import AmiPbx
+from events import CallConnected, CallEnded, CallOffered, CallQueued, IvrStepped
+from store.models import User
+from tests.live.serve_process import (
+    free_port,
+    health,
+    kill,
+    pbx_and_store,
+    serve,
+    stop_all,
+    until,
+    until_up,
+    write_config,
+)
+
+SECRET = "standby-secret"
+AGENTS = [
+    # (most skilled: the one a call without its language goes to)
+    User(login="eve", display_name="Eve", skills={"support": 9}, languages=("en",), phone_endpoint="Local/2001@agents"),
+    User(login="sol", display_name="Sol", skills={"support": 2}, languages=("es",), phone_endpoint="Local/2002@agents"),
+]
+TABLES = """
+[routing.queues.support]
+strategy = "most_skilled"
+[[routing.queues.support.filters]]
+name = "spanish"
+when = 'language == "es"'
+targets = [{ expression = '"es" in languages' }]
+[[routing.queues.support.targets]]
+expression = "skills.support >= 1"
+
+[ivr]
+start = "main"
+[ivr.nodes.main]
+type = "menu"
+prompt = "hotline-main-menu"
+options = { "1" = "spanish", "2" = "english" }
+timeout_s = 5
+retries = 1
+on_fail = "english"
+[ivr.nodes.spanish]
+type = "queue"
+queue = "support"
+skills = { support = 1 }
+language = "es"
+[ivr.nodes.english]
+type = "queue"
+queue = "support"
+skills = { support = 1 }
+language = "en"
+"""
+
+
+def _leader(ports: list[int]) -> int:
+    """The index of the server whose /healthz says it leads with its AMI link up."""
+    for n, port in enumerate(ports):
+        try:
+            if health(port)["pbx"]["status"] == "ok":
+                return n
+        except OSError:
+            continue
+    return -1
+
+
+async def test_three_servers_a_standbys_ivr_hands_callers_to_the_leader_and_a_takeover_keeps_them(
+    tmp_path: Path, fresh_pg_url: str
+) -> None:
+    ports, agi_ports = [free_port() for _ in range(3)], [free_port() for _ in range(3)]
+    # Asterisk's AGI() reaches server 1 (a standby while server 0 leads)
+    emulator, store = await pbx_and_store(SECRET, fresh_pg_url, AGENTS, agi_url=f"agi://127.0.0.1:{agi_ports[1]}/ivr")
+    configs = [
+        write_config(
+            tmp_path / f"hotline-{n}.toml",
+            ports[n],
+            fresh_pg_url,
+            "memory://",
+            emulator.port,
+            SECRET,
+            agi_port=agi_ports[n],
+            tables=TABLES,
+        )
+        for n in range(3)
+    ]
+    logs = [tmp_path / f"serve-{n}.log" for n in range(3)]
+    servers = [serve(configs[0], logs[0])]
+    callers = AmiClient(AmiSettings("127.0.0.1", emulator.port, "hotline", SECRET), CallModel())
+
+    async def ivr_call(n: int, digit: str) -> None:
+        await AmiPbx(callers).originate(
+            "Local/1500@inbound",
+            context="caller-phone",
+            exten="dtmf",
+            caller_id=f'"Caller {n}" <55577{n:02d}>',
+            variables={"DTMF_DIGITS": digit, "DTMF_DELAY": "0.5", "PATIENCE": "60", "__AGENT_TALK": "1"},
+        )
+
+    try:
+        await until_up(ports[0], "the first server to lead")
+        servers += [serve(configs[1], logs[1]), serve(configs[2], logs[2])]
+        for n in (1, 2):
+            await until(lambda n=n: health(ports[n])["pbx"]["status"] == "standby", 30, f"server {n} to stand by")
+        await until(lambda: health(ports[1])["pbx"]["standby"]["ivr"], 10, "the standby's FastAGI")
+        first = health(ports[0])["pbx"]["leader"]
+        for n in (1, 2):
+            seen = health(ports[n])["pbx"]
+            assert seen["leader"]["role"] == "standby" and seen["leader"]["leader"] == first["holder"]
+            assert seen["leader"]["epoch"] == first["epoch"]
+        await callers.start()
+        await callers.wait_ready(10)
+        await ivr_call(0, "1")  # Spanish
+        await ivr_call(1, "2")  # English
+        await until(lambda: emulator.ledger.summary()["ended"] == 2, 30, "both IVR calls answered and ended")
+        handed = health(ports[1])["pbx"]["standby"]["handoffs"]
+        assert handed["handed"] >= 2 and handed["not_taken"] == 0 and handed["failed"] == 0, handed
+
+        kill(servers[0])
+        killed_at = time.monotonic()
+        await until(lambda: _leader(ports) > 0, 20, "a standby to take over")
+        print(f"takeover: {time.monotonic() - killed_at:.2f} s")
+        new = _leader(ports)
+        took = health(ports[new])["pbx"]
+        assert took["leader"]["epoch"] == first["epoch"] + 1
+        assert took["standby"]["catch_up_s"] < 1.0  # the snapshot's tail, not the day's log
+        await ivr_call(2, "1")  # Spanish again, whoever leads now and whoever runs the IVR
+        await until(lambda: emulator.ledger.summary()["ended"] == 3, 30, "the third call to end")
+        await until(lambda: health(ports[new])["event_log"]["backlog"] == 0, 20, "the event log to be written")
+    finally:
+        await callers.close()
+        stop_all(servers)
+        await emulator.stop()
+
+    try:
+        rows = [s async for s in store.iter_events(0, 1e12)]
+        events = [r.event for r in rows]
+        calls = [c.linkedid for c in emulator.ledger.calls.values() if c.kind == "inbound"]
+        assert len(calls) == 3
+        connected = {e.call_id: e.agent_id for e in events if isinstance(e, CallConnected)}
+        assert [connected.get(c) for c in calls] == ["sol", "eve", "sol"], (connected, logs[1].read_text()[-3000:])
+        for call_id in calls:  # each call offered, redirected, queued, connected and ended once
+            kinds = Counter(type(e).__name__ for e in events if getattr(e, "call_id", "") == call_id)
+            assert (kinds["CallQueued"], kinds["CallOffered"], kinds["CallConnected"], kinds["CallEnded"]) == (
+                1,
+                1,
+                1,
+                1,
+            ), kinds
+            assert kinds["IvrStepped"] >= 1  # the standby's IVR steps reached the log, through the leader
+            assert [ctx for linked, ctx in emulator.ledger.redirects if linked == call_id] == ["agent-connect"]
+            queued = next(e for e in events if isinstance(e, CallQueued) and e.call_id == call_id)
+            assert queued.attributes.get("language") in ("es", "en")
+        # the leader's decisions carry its term: epoch 1 before the kill, 2 after
+        epochs = {(r.event.call_id, r.epoch) for r in rows if isinstance(r.event, CallOffered | IvrStepped)}
+        assert {e for c, e in epochs if c in calls[:2]} == {first["epoch"]}
+        assert {e for c, e in epochs if c == calls[2]} == {first["epoch"] + 1}
+        assert not [e for e in events if isinstance(e, CallEnded) and e.call_id not in calls]
+    finally:
+        await store.close()
