@@ -6,6 +6,10 @@ leader's IVR would submit in-process (its steps, the queued call with the caller
 answers, a call-back request) to a row (`store.port.LiveHandOffs`), and the leader
 takes the rows (`take_handoffs`, each once) into its live loop's inbox.
 
+A call-back request is a promise: the standby writes its row itself first (the id the
+leader would give it, `cti/live_callbacks.py`), so that it is kept even if no leader
+ever takes the hand-off (the leader's poll of the promises finds it due).
+
 Order matters: the leader must know the caller's answers (their language, say) before
 the call's hold music reports it waiting, or it routes the call without them. So a
 standby's session does not end (the dialplan does not move on to hold) until the
@@ -19,14 +23,15 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
+from cti.live_callbacks import promise_of
 from cti.live_items import CallbackRequested, InboxItem, IvrHandOff
 from events import CallQueued, Event, IvrStepped, from_record, to_record
 from store.models import HandOff
-from store.port import LiveHandOffs
+from store.port import Callbacks, LiveHandOffs
 
 log = structlog.get_logger()
 
@@ -59,13 +64,17 @@ def decode(handoff: HandOff) -> InboxItem:
     raise ValueError(f"live_handoffs {handoff.id}: kind {handoff.kind!r} with a {type(event).__name__}")
 
 
+class _Store(LiveHandOffs, Callbacks, Protocol):
+    pass
+
+
 class StoreHandOff:
     """A standby IVR's `submit`: each item a row; a queued call or a call-back waits
     until the leader took it (at most `wait_s`)."""
 
     def __init__(
         self,
-        store: LiveHandOffs,
+        store: _Store,
         *,
         wait_s: float = 2.0,
         poll_s: float = 0.02,
@@ -82,6 +91,8 @@ class StoreHandOff:
     async def __call__(self, item: InboxItem) -> None:
         kind, call_id, body = encode(item)
         try:
+            if isinstance(item, CallbackRequested):  # the promise, before the caller hears it
+                await self.store.put_callback(promise_of(item, self.clock(), self.clock()))
             handoff_id = await self.store.put_handoff(kind, call_id, body, self.clock())
         except Exception as exc:  # noqa: BLE001 - the caller still reaches hold: routed without the answers
             self.failed += 1

@@ -49,6 +49,8 @@ from store.port import EventLog
 log = structlog.get_logger()
 
 AGENT_EVENTS = (AgentLoggedIn, AgentLoggedOut, AgentStateChanged)
+# The kinds the folds read (the IVR's steps, wrap-ups, dialer attempts are not read)
+FOLLOWED = frozenset((*AGENT_EVENTS, *CALL_EVENTS, CallEnded))
 CATCH_UP_MARGIN = 1000  # rows re-read before the last seq at takeover (late commits)
 _FAR = 1e18
 
@@ -127,6 +129,8 @@ class LogSnapshot:
         stats.calls_offered, stats.calls_answered, stats.calls_abandoned = len(offered), len(answered), len(abandoned)
 
     def health(self, clock: Callable[[], float] = time.time) -> dict[str, Any]:
+        """`synced_s_ago` is None until the first read of the log ended (a standby that
+        just started is not hot yet)."""
         lag = None if self.synced_at is None else round(clock() - self.synced_at, 1)
         return {"log_seq": self.last_seq, "open_calls": len(self._calls), "synced_s_ago": lag}
 
@@ -136,7 +140,7 @@ class LogSnapshot:
         """The rows after the last seq read (`margin` rows before it too); how many."""
         before = self.rows
         after = max(0, self.last_seq - margin)
-        async for stored in store.iter_events(now - self.horizon_s, _FAR, after_seq=after):
+        async for stored in store.iter_events(now - self.horizon_s, _FAR, after_seq=after, kinds=FOLLOWED):
             self.add(stored)
         self.synced_at = time.time()
         return self.rows - before

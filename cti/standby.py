@@ -32,6 +32,8 @@ from store.port import Store
 
 log = structlog.get_logger()
 
+IVR_CHECK_S = 5.0  # how often a standby's IVR looks for a new applied version of its flow
+
 
 class Standby:
     """A non-leader's log follower and FastAGI IVR; `leading(...)` gives the leader's
@@ -59,6 +61,9 @@ class Standby:
 
     async def start(self) -> None:
         """Stand by: follow the log, answer FastAGI sessions."""
+        if self.config.bus.url.get_secret_value().startswith("memory"):
+            # (the leader hears desktops' wrap-ups and admins' changes made here on the bus)
+            log.error("standby_without_shared_bus", hint="several servers need [bus] url on Redis")
         if self._follow is None:
             self._follow = asyncio.create_task(
                 self.snapshot.follow(self.store, self.follow_every_s, self.clock), name="log-follow"
@@ -68,12 +73,32 @@ class Standby:
             self._ivr_start = asyncio.create_task(self._start_ivr(), name="standby-ivr")
 
     async def _start_ivr(self) -> None:
+        """Start the FastAGI IVR, then follow the admin's applied versions of its flow
+        (every `IVR_CHECK_S`: the leader hears of them on the bus, a standby reads)."""
         try:
             flow = await load_live_ivr(self.store, self.config)
-            if flow is not None:
-                self._ivr, _ = await start_ivr(flow, self.config.pbx.agi_bind, self.store, self.handoff, self.clock)
+            if flow is None:
+                return
+            version = await self._ivr_version()
+            self._ivr, service = await start_ivr(flow, self.config.pbx.agi_bind, self.store, self.handoff, self.clock)
         except Exception as exc:  # noqa: BLE001 - the web still serves; Asterisk reaches another server
             log.error("standby_ivr_not_started", bind=self.config.pbx.agi_bind, error=str(exc)[:200])
+            return
+        while True:
+            await asyncio.sleep(IVR_CHECK_S)
+            try:
+                now = await self._ivr_version()
+                if now != version:
+                    new = await load_live_ivr(self.store, self.config)
+                    if new is not None:  # the next caller walks the new flow
+                        service.flow, version = new, now
+                        log.info("ivr_flow_applied", version=now, standby=True)
+            except Exception as exc:  # noqa: BLE001 - the store is away: keep the flow we have
+                log.warning("standby_ivr_flow_unreadable", error=type(exc).__name__)
+
+    async def _ivr_version(self) -> int:
+        stored = await self.store.get_settings_version("ivr")
+        return 0 if stored is None else stored.version
 
     async def stop(self) -> None:
         """Stop standing by (elected, or shutting down)."""

@@ -25,9 +25,10 @@ from events import (
 
 
 def a_day(now: float, calls: int, agents: Sequence[str], seed: int = 7, prefix: str = "c") -> list[Event]:
-    """A day of a contact center's log, ending at `now`, some calls still waiting or
-    talking at the end, some agents paused or logged out, a call id reused after it
-    ended (a call-back's), some wrap-ups and IVR steps."""
+    """A day of a contact center's log, ending at `now`, in time order (as the live
+    loop logs it): some calls still waiting or talking at the end, some agents paused
+    or logged out, a call id reused after it ended (a call-back's), some wrap-ups and
+    IVR steps."""
     rng = random.Random(seed)
     start = now - 20 * 3600
     out: list[Event] = [AgentLoggedIn(at=start, agent_id=a) for a in agents]
@@ -63,4 +64,4 @@ def a_day(now: float, calls: int, agents: Sequence[str], seed: int = 7, prefix: 
             out.append(AgentStateChanged(at=at + 5, agent_id=who, state=rng.choice(["paused", "available"])))
             if n % 291 == 0:
                 out.append(AgentLoggedOut(at=at + 6, agent_id=rng.choice(agents)))
-    return out
+    return sorted(out, key=lambda event: event.at)

@@ -23,11 +23,11 @@ from typing import Any, Literal
 
 from cti.ami import AmiClient, AmiSettings
 from cti.call_model import CallModel
+from cti.live_root import recent_events
 from cti.pbx import AmiPbx
-from events import AgentLoggedIn, CallConnected, CallOffered
+from events import CallConnected, CallOffered
 from sim.log_history import a_day
 from sim.netfault import TcpOutage
-from store import SqlStore
 from store.models import User
 from tests.live.serve_process import (
     free_port,
@@ -83,22 +83,12 @@ def _fail(fault: Fault, leader: subprocess.Popen[bytes], pg: TcpOutage, ami: Tcp
         pg.cut()
 
 
-async def _history(store: SqlStore, calls: int, logins: list[str]) -> int:
-    """A day of `calls` calls in the log (then the agents logged in again, now)."""
-    if not calls:
-        return 0
-    day = a_day(time.time() - 60, calls, logins, prefix="history-")
-    for i in range(0, len(day), 5000):
-        await store.append_many(day[i : i + 5000])
-    await store.append_many([AgentLoggedIn(at=time.time(), agent_id=a) for a in logins])
-    return len(day) + len(logins)
-
-
 async def run_failover(url: str, work: Path, load: Load) -> dict[str, object]:
     """One run on the PostgreSQL database `url` (empty); logs and configs in `work`."""
     people = agents(load.agents)
-    emulator, store = await pbx_and_store(SECRET, url, people)
-    history = await _history(store, load.history_calls, [a.login for a in people])
+    day = a_day(time.time() - 60, load.history_calls, [a.login for a in people], prefix="history-")
+    emulator, store = await pbx_and_store(SECRET, url, people, history=day if load.history_calls else ())
+    history = len(day) if load.history_calls else 0
     ports = [free_port(), free_port()]
     more = f"lease_s = {load.lease_s}\n"
     pg_host, _, pg_port = url.rpartition("@")[2].partition("/")[0].partition(":")
@@ -115,10 +105,14 @@ async def run_failover(url: str, work: Path, load: Load) -> dict[str, object]:
     takeover_s = float("nan")
     rejoined: bool | None = None
     rejoin_s = float("nan")
+    catch_up_s: float | None = None
     try:
         await until_up(ports[0], "the first server to lead")
         servers.append(serve(configs[1], work / "serve-1.log"))
         await until(lambda: health(ports[1])["pbx"]["status"] == "standby", 30, "the second server to stand by")
+        await until(  # (a standby running for a while: it has read the log once)
+            lambda: health(ports[1])["pbx"]["standby"]["log"]["synced_s_ago"] is not None, 120, "the standby's snapshot"
+        )
         await callers.start()
         await callers.wait_ready(10)
         pbx = AmiPbx(callers)
@@ -140,6 +134,8 @@ async def run_failover(url: str, work: Path, load: Load) -> dict[str, object]:
             await asyncio.sleep(1 / load.calls_per_s)
         if watch is not None:
             takeover_s = await watch
+            took = health(ports[1])["pbx"]
+            catch_up_s = took.get("standby", {}).get("catch_up_s")
         if load.fault != "kill":  # the old leader back on the network: a standby now
             new_leader = health(ports[1])["pbx"]["leader"]["holder"]
             pg_proxy.restore()
@@ -169,6 +165,9 @@ async def run_failover(url: str, work: Path, load: Load) -> dict[str, object]:
         logged = {getattr(e, "call_id", "") for e in events}
         offered = Counter(e.call_id for e in events if isinstance(e, CallOffered))
         connected = Counter(e.call_id for e in events if isinstance(e, CallConnected))
+        started = time.monotonic()  # what a takeover read before standbys followed the log
+        await recent_events(store, time.time())
+        replay_s = round(time.monotonic() - started, 2)
         redirected = Counter(linkedid for linkedid, context in emulator.ledger.redirects if context == "agent-connect")
         lost = sum(1 for c in ledger if c.connected_at is None or c.linkedid not in logged)
         double = sum(
@@ -186,6 +185,8 @@ async def run_failover(url: str, work: Path, load: Load) -> dict[str, object]:
         "calls": len(ledger),
         "lease_s": load.lease_s,
         "takeover_s": takeover_s,
+        "catch_up_s": catch_up_s,  # the new leader's read of the log's tail at takeover
+        "replay_24h_s": replay_s,  # reading the last 24 h of the log instead (before the snapshot)
         "lost": lost,
         "double_actions": double,
         **({"rejoined_as_standby": rejoined, "rejoin_s": rejoin_s} if rejoined is not None else {}),

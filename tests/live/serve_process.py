@@ -13,26 +13,33 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from config.schema import StoreConfig
-from events import AgentLoggedIn
+from events import AgentLoggedIn, Event
 from sim.pbx_emulator.server import PbxEmulator
 from store import SqlStore, open_store
 from store.models import User
 
 
 async def pbx_and_store(
-    secret: str, store_url: str, agents: list[User], agi_url: str | None = None
+    secret: str,
+    store_url: str,
+    agents: list[User],
+    agi_url: str | None = None,
+    history: Sequence[Event] = (),
 ) -> tuple[PbxEmulator, SqlStore]:
-    """The PBX emulator started (its AGI() reaching `agi_url`), the store migrated, and
-    the agents in it logged in (as before the server starts)."""
+    """The PBX emulator started (its AGI() reaching `agi_url`), the store migrated, the
+    event log's `history` in it, and the agents in it logged in (as before the server
+    starts)."""
     emulator = PbxEmulator("hotline", secret, agi_url=agi_url)
     await emulator.start()
     store = await open_store(StoreConfig(url=store_url))
     await store.migrate()
+    for i in range(0, len(history), 5000):
+        await store.append_many(history[i : i + 5000])
     now = time.time()
     for user in agents:
         await store.put_user(user)
