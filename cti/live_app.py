@@ -118,6 +118,7 @@ def _live_context(config: HotlineConfig) -> Callable[[web.Application], AsyncIte
             renew_s=config.pbx.lease_s / 3,
         )
         app[LEADERSHIP] = leadership
+        await standby.warm()
         await leadership.claim_once()  # a lone server leads from its start
         if leadership.role != "leader":
             await runner.standby.start()

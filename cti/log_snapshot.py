@@ -159,7 +159,7 @@ class LogSnapshot:
                 started = time.monotonic()
                 read = await self.read_tail(store, clock())
                 if first:
-                    log.info("log_snapshot_loaded", rows=read, seconds=round(time.monotonic() - started, 2))
+                    log.info("log_follow_started", rows=read, seconds=round(time.monotonic() - started, 2))
                     first = False
                 self.prune(clock())
             except asyncio.CancelledError:

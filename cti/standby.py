@@ -111,6 +111,18 @@ class Standby:
         if ivr is not None:
             await ivr.stop()
 
+    async def warm(self) -> None:
+        """Read the log once before competing for the lease: a term must not run out
+        while its leader reads the day's log (the lease is not renewed meanwhile)."""
+        started = time.monotonic()
+        try:
+            rows = await self.snapshot.read_tail(self.store, self.clock())
+        except Exception as exc:  # noqa: BLE001 - then the takeover reads it (as a restart does)
+            log.warning("log_snapshot_unreadable", error=type(exc).__name__)
+            return
+        self.snapshot.prune(self.clock())
+        log.info("log_snapshot_loaded", rows=rows, seconds=round(time.monotonic() - started, 2))
+
     async def snapshot_for_takeover(self) -> LogSnapshot:
         """The snapshot with the log's rows written since the last poll."""
         started = time.monotonic()
