@@ -2,8 +2,8 @@
 two `hotline serve` on one PostgreSQL database and the PBX emulator, calls arriving
 steadily, the leader failing mid-load, and what the PBX and the log say afterwards.
 
-The leader (server 0) reaches PostgreSQL and the AMI through TCP proxies
-(sim/netfault.py), so the faults are:
+Each server reaches PostgreSQL and the AMI through TCP proxies of its own
+(sim/netfault.py); they start side by side, and the one that leads fails:
 - `kill`: SIGKILL;
 - `cut`: a silent network cut (both proxies stop passing anything, no reset);
 - `pg-reset`: its PostgreSQL connections reset and new ones refused.
@@ -32,6 +32,7 @@ from store.models import User
 from tests.live.serve_process import (
     free_port,
     health,
+    health_of,
     kill,
     pbx_and_store,
     serve,
@@ -66,6 +67,16 @@ def agents(n: int) -> list[User]:
     ]
 
 
+def _roles(ports: list[int]) -> tuple[int, int] | None:
+    """(the leader's index, the standby's) once one leads with its AMI link up and the
+    other stands by; None before."""
+    status = [health(port)["pbx"]["status"] for port in ports]
+    if sorted(status) != ["ok", "standby"]:
+        return None
+    leader = status.index("ok")
+    return leader, 1 - leader
+
+
 async def _took_over(port: int, failed_at: float) -> float:
     """Seconds from the fault until the standby's /healthz says it leads with its AMI
     link up (polled every 0.1 s)."""
@@ -92,26 +103,35 @@ async def run_failover(url: str, work: Path, load: Load) -> dict[str, object]:
     ports = [free_port(), free_port()]
     more = f"lease_s = {load.lease_s}\n"
     pg_host, _, pg_port = url.rpartition("@")[2].partition("/")[0].partition(":")
-    pg_proxy, ami_proxy = TcpOutage(pg_host, int(pg_port or 5432)), TcpOutage("127.0.0.1", emulator.port)
-    await pg_proxy.start()
-    await ami_proxy.start()
-    leader_url = url.replace(f"{pg_host}:{pg_port}" if pg_port else pg_host, f"127.0.0.1:{pg_proxy.port}", 1)
-    configs = [
-        write_config(work / "hotline-0.toml", ports[0], leader_url, "memory://", ami_proxy.port, SECRET, more),
-        write_config(work / "hotline-1.toml", ports[1], url, "memory://", emulator.port, SECRET, more),
-    ]
-    servers = [serve(configs[0], work / "serve-0.log")]
+    # each server reaches PostgreSQL and the AMI through proxies of its own (the faults)
+    proxies = [(TcpOutage(pg_host, int(pg_port or 5432)), TcpOutage("127.0.0.1", emulator.port)) for _ in ports]
+    configs = []
+    for n, (pg, ami) in enumerate(proxies):
+        await pg.start()
+        await ami.start()
+        own_url = url.replace(f"{pg_host}:{pg_port}" if pg_port else pg_host, f"127.0.0.1:{pg.port}", 1)
+        configs.append(write_config(work / f"hotline-{n}.toml", ports[n], own_url, "memory://", ami.port, SECRET, more))
+    # (started side by side: whichever claims first leads, and is the one that fails)
+    servers = [serve(configs[n], work / f"serve-{n}.log") for n in (0, 1)]
     callers = AmiClient(AmiSettings("127.0.0.1", emulator.port, "hotline", SECRET), CallModel())
     takeover_s = float("nan")
     rejoined: bool | None = None
     rejoin_s = float("nan")
     catch_up_s: float | None = None
     try:
-        await until_up(ports[0], "the first server to lead")
-        servers.append(serve(configs[1], work / "serve-1.log"))
-        await until(lambda: health(ports[1])["pbx"]["status"] == "standby", 30, "the second server to stand by")
+        roles: list[tuple[int, int]] = []
+
+        def settled() -> bool:
+            found = _roles(ports)
+            roles.extend([found] if found is not None else [])
+            return found is not None
+
+        await until(settled, 60, "one server to lead and the other to stand by")
+        first, second = roles[-1]
         await until(  # (a standby running for a while: it has read the log once)
-            lambda: health(ports[1])["pbx"]["standby"]["log"]["synced_s_ago"] is not None, 120, "the standby's snapshot"
+            lambda: health(ports[second])["pbx"]["standby"]["log"]["synced_s_ago"] is not None,
+            120,
+            "the standby's snapshot",
         )
         await callers.start()
         await callers.wait_ready(10)
@@ -121,8 +141,8 @@ async def run_failover(url: str, work: Path, load: Load) -> dict[str, object]:
         watch: asyncio.Task[float] | None = None
         while (elapsed := time.monotonic() - start) < load.duration_s:
             if watch is None and elapsed >= load.fault_at_s:
-                _fail(load.fault, servers[0], pg_proxy, ami_proxy)
-                watch = asyncio.create_task(_took_over(ports[1], time.monotonic()))
+                _fail(load.fault, servers[first], *proxies[first])
+                watch = asyncio.create_task(_took_over(ports[second], time.monotonic()))
             await pbx.originate(
                 "Local/1000@inbound",
                 context="caller-phone",
@@ -134,17 +154,18 @@ async def run_failover(url: str, work: Path, load: Load) -> dict[str, object]:
             await asyncio.sleep(1 / load.calls_per_s)
         if watch is not None:
             takeover_s = await watch
-            took = health(ports[1])["pbx"]
-            catch_up_s = took.get("standby", {}).get("catch_up_s")
+            took = await health_of(ports[second])
+            assert took["status"] == "ok", took
+            catch_up_s = took["pbx"].get("standby", {}).get("catch_up_s")
         if load.fault != "kill":  # the old leader back on the network: a standby now
-            new_leader = health(ports[1])["pbx"]["leader"]["holder"]
-            pg_proxy.restore()
-            ami_proxy.restore()
+            new_leader = (await health_of(ports[second]))["pbx"]["leader"]["holder"]
+            for proxy in proxies[first]:
+                proxy.restore()
 
             seen: dict[str, Any] = {}
 
             def standing_by() -> bool:
-                seen.update(health(ports[0]))
+                seen.update(health(ports[first]))
                 return bool(seen["store"]["status"] == "ok" and seen["pbx"]["leader"]["leader"] == new_leader)
 
             restored_at = time.monotonic()
@@ -152,13 +173,16 @@ async def run_failover(url: str, work: Path, load: Load) -> dict[str, object]:
             rejoined = seen["pbx"]["status"] == "standby"
             rejoin_s = round(time.monotonic() - restored_at, 2)
         await until(lambda: emulator.ledger.summary()["open"] == 0, 180, "every call to end")
-        await until(lambda: health(ports[1])["event_log"]["backlog"] == 0, 30, "the event log to be written")
+        await until(lambda: health(ports[second])["event_log"]["backlog"] == 0, 30, "the event log to be written")
     finally:
         await callers.close()
-        stop_all(servers)
+        await asyncio.to_thread(
+            stop_all, servers
+        )  # (not blocking the loop: its emulator and proxies serve the shutdown)
         await emulator.stop()
-        await pg_proxy.stop()
-        await ami_proxy.stop()
+        for pair in proxies:
+            for proxy in pair:
+                await proxy.stop()
     try:
         events = [s.event async for s in store.iter_events(0, 1e12)]
         ledger = [c for c in emulator.ledger.calls.values() if c.kind == "inbound"]

@@ -1,5 +1,5 @@
 """Hot standby (issue 15, items 2 and 5): three `hotline serve` on one PBX emulator and
-one PostgreSQL; one leads. Asterisk's AGI reaches a standby (as behind a load balancer):
+one PostgreSQL, started side by side; one leads. Asterisk's AGI reaches a standby (as behind a load balancer):
 its FastAGI runs the IVR and hands the caller, with their answers, to the leader
 through the store, so a Spanish-speaking caller reaches the Spanish-speaking agent.
 Each call is offered and redirected once, no event is logged twice, and each event the
@@ -8,6 +8,7 @@ snapshot of the log and the IVR keeps handing callers to whoever leads."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,12 +21,12 @@ from store.models import User
 from tests.live.serve_process import (
     free_port,
     health,
+    health_of,
     kill,
     pbx_and_store,
     serve,
     stop_all,
     until,
-    until_up,
     write_config,
 )
 
@@ -67,6 +68,10 @@ language = "en"
 """
 
 
+def _statuses(ports: list[int]) -> list[str]:
+    return [health(port)["pbx"]["status"] for port in ports]
+
+
 def _leader(ports: list[int]) -> int:
     """The index of the server whose /healthz says it leads with its AMI link up."""
     for n, port in enumerate(ports):
@@ -82,8 +87,7 @@ async def test_three_servers_a_standbys_ivr_hands_callers_to_the_leader_and_a_ta
     tmp_path: Path, fresh_pg_url: str
 ) -> None:
     ports, agi_ports = [free_port() for _ in range(3)], [free_port() for _ in range(3)]
-    # Asterisk's AGI() reaches server 1 (a standby while server 0 leads)
-    emulator, store = await pbx_and_store(SECRET, fresh_pg_url, AGENTS, agi_url=f"agi://127.0.0.1:{agi_ports[1]}/ivr")
+    emulator, store = await pbx_and_store(SECRET, fresh_pg_url, AGENTS)
     configs = [
         write_config(
             tmp_path / f"hotline-{n}.toml",
@@ -98,7 +102,7 @@ async def test_three_servers_a_standbys_ivr_hands_callers_to_the_leader_and_a_ta
         for n in range(3)
     ]
     logs = [tmp_path / f"serve-{n}.log" for n in range(3)]
-    servers = [serve(configs[0], logs[0])]
+    servers = [serve(configs[n], logs[n]) for n in range(3)]  # side by side: one of them leads
     callers = AmiClient(AmiSettings("127.0.0.1", emulator.port, "hotline", SECRET), CallModel())
 
     async def ivr_call(n: int, digit: str) -> None:
@@ -111,30 +115,37 @@ async def test_three_servers_a_standbys_ivr_hands_callers_to_the_leader_and_a_ta
         )
 
     try:
-        await until_up(ports[0], "the first server to lead")
-        servers += [serve(configs[1], logs[1]), serve(configs[2], logs[2])]
-        for n in (1, 2):
-            await until(lambda n=n: health(ports[n])["pbx"]["status"] == "standby", 30, f"server {n} to stand by")
-        await until(lambda: health(ports[1])["pbx"]["standby"]["ivr"], 10, "the standby's FastAGI")
-        first = health(ports[0])["pbx"]["leader"]
-        for n in (1, 2):
-            seen = health(ports[n])["pbx"]
-            assert seen["leader"]["role"] == "standby" and seen["leader"]["leader"] == first["holder"]
-            assert seen["leader"]["epoch"] == first["epoch"]
+        statuses: list[list[str]] = []
+
+        def settled() -> bool:
+            statuses.append(_statuses(ports))
+            return sorted(statuses[-1]) == ["ok", "standby", "standby"]
+
+        await until(settled, 60, "one leader, two standbys")
+        lead = statuses[-1].index("ok")
+        ivr = next(n for n in range(3) if n != lead)  # Asterisk's AGI() reaches a standby
+        emulator.pbx.agi_url = f"agi://127.0.0.1:{agi_ports[ivr]}/ivr"
+        await until(lambda: health(ports[ivr])["pbx"]["standby"]["ivr"], 10, "the standby's FastAGI")
+        first = (await health_of(ports[lead]))["pbx"]["leader"]
+        for n in range(3):
+            seen = (await health_of(ports[n]))["pbx"]
+            if n != lead:
+                assert seen["leader"]["role"] == "standby" and seen["leader"]["leader"] == first["holder"]
+                assert seen["leader"]["epoch"] == first["epoch"]
         await callers.start()
         await callers.wait_ready(10)
         await ivr_call(0, "1")  # Spanish
         await ivr_call(1, "2")  # English
         await until(lambda: emulator.ledger.summary()["ended"] == 2, 30, "both IVR calls answered and ended")
-        handed = health(ports[1])["pbx"]["standby"]["handoffs"]
+        handed = (await health_of(ports[ivr]))["pbx"]["standby"]["handoffs"]
         assert handed["handed"] >= 2 and handed["not_taken"] == 0 and handed["failed"] == 0, handed
 
-        kill(servers[0])
+        kill(servers[lead])
         killed_at = time.monotonic()
-        await until(lambda: _leader(ports) > 0, 20, "a standby to take over")
+        await until(lambda: _leader(ports) not in (-1, lead), 20, "a standby to take over")
         print(f"takeover: {time.monotonic() - killed_at:.2f} s")
-        new = _leader(ports)
-        took = health(ports[new])["pbx"]
+        new = await asyncio.to_thread(_leader, ports)
+        took = (await health_of(ports[new]))["pbx"]
         assert took["leader"]["epoch"] == first["epoch"] + 1
         assert took["standby"]["catch_up_s"] < 1.0  # the snapshot's tail, not the day's log
         await ivr_call(2, "1")  # Spanish again, whoever leads now and whoever runs the IVR
@@ -142,7 +153,9 @@ async def test_three_servers_a_standbys_ivr_hands_callers_to_the_leader_and_a_ta
         await until(lambda: health(ports[new])["event_log"]["backlog"] == 0, 20, "the event log to be written")
     finally:
         await callers.close()
-        stop_all(servers)
+        await asyncio.to_thread(
+            stop_all, servers
+        )  # (not blocking the loop: its emulator and proxies serve the shutdown)
         await emulator.stop()
 
     try:
@@ -151,7 +164,7 @@ async def test_three_servers_a_standbys_ivr_hands_callers_to_the_leader_and_a_ta
         calls = [c.linkedid for c in emulator.ledger.calls.values() if c.kind == "inbound"]
         assert len(calls) == 3
         connected = {e.call_id: e.agent_id for e in events if isinstance(e, CallConnected)}
-        assert [connected.get(c) for c in calls] == ["sol", "eve", "sol"], (connected, logs[1].read_text()[-3000:])
+        assert [connected.get(c) for c in calls] == ["sol", "eve", "sol"], (connected, logs[ivr].read_text()[-3000:])
         for call_id in calls:  # each call offered, redirected, queued, connected and ended once
             kinds = Counter(type(e).__name__ for e in events if getattr(e, "call_id", "") == call_id)
             assert (kinds["CallQueued"], kinds["CallOffered"], kinds["CallConnected"], kinds["CallEnded"]) == (
@@ -160,7 +173,8 @@ async def test_three_servers_a_standbys_ivr_hands_callers_to_the_leader_and_a_ta
                 1,
                 1,
             ), kinds
-            assert kinds["IvrStepped"] >= 1  # the standby's IVR steps reached the log, through the leader
+            steps = [e.node for e in events if isinstance(e, IvrStepped) and e.call_id == call_id]
+            assert steps[0] == "main" and len(steps) == len(set(steps)) == 2, steps  # the standby's IVR, once
             assert [ctx for linked, ctx in emulator.ledger.redirects if linked == call_id] == ["agent-connect"]
             queued = next(e for e in events if isinstance(e, CallQueued) and e.call_id == call_id)
             assert queued.attributes.get("language") in ("es", "en")
@@ -169,5 +183,7 @@ async def test_three_servers_a_standbys_ivr_hands_callers_to_the_leader_and_a_ta
         assert {e for c, e in epochs if c in calls[:2]} == {first["epoch"]}
         assert {e for c, e in epochs if c == calls[2]} == {first["epoch"] + 1}
         assert not [e for e in events if isinstance(e, CallEnded) and e.call_id not in calls]
+        mine = [repr(e) for e in events if getattr(e, "call_id", "") in calls]
+        assert len(set(mine)) == len(mine)  # no event logged twice
     finally:
         await store.close()
