@@ -42,3 +42,16 @@ async def within(work: Awaitable[T], timeout: float, name: str = "bounded") -> T
 def _retrieve(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.debug("bounded_work_failed_late", error=type(task.exception()).__name__)
+
+
+async def cancel_within(tasks: list[asyncio.Task[Any]], timeout: float) -> int:
+    """Cancel `tasks` and wait for them at most `timeout` seconds; how many had not ended
+    by then (left to end in the background, their outcome retrieved)."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return 0
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        task.add_done_callback(_retrieve)
+    return len(pending)

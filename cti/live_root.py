@@ -36,6 +36,7 @@ from config.schema import HotlineConfig
 from cti.agent_lines import LINE_CONTEXT, lines_for
 from cti.agi import AgiServer
 from cti.ami import AmiClient, AmiSettings
+from cti.bounded import cancel_within
 from cti.call_model import CUSTOMER, CallModel, ModelConfig, classify
 from cti.eventlog import BufferedEventLog
 from cti.live import RAW_EVENTS, LiveCenter
@@ -74,6 +75,7 @@ AMI = web.AppKey("ami", AmiClient)
 EVENTLOG = web.AppKey("eventlog", BufferedEventLog)
 
 RECOVERY_HORIZON_S = 86_400.0  # how far back the event log is read at start
+KILL_WAIT_S = 0.5  # how long a killed live loop's tasks are waited for
 
 
 # ---------------------------------------------------------------- what the call model tells the loop
@@ -305,9 +307,13 @@ class Live:
         return flushed
 
     async def kill(self) -> None:
-        """As SIGKILL would: no AMI Logoff, no flush; the PBX and the store live on."""
-        await self._cancel_tasks()
+        """As SIGKILL would: no AMI Logoff, no flush; the PBX and the store live on. (The
+        AMI link first, and tasks that do not end at once are left to end: on a silent
+        network cut a cancelled store call does not, and a deposed leader must not wait.)"""
         self.client.abort()
+        left = await cancel_within(self.tasks, KILL_WAIT_S)
+        if left:
+            log.warning("live_tasks_left_ending", tasks=left)
         if self.ivr is not None:
             await self.ivr.stop()
 

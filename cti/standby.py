@@ -24,6 +24,7 @@ from aiohttp import web
 
 from config.schema import HotlineConfig
 from cti.agi import AgiServer
+from cti.bounded import cancel_within
 from cti.handoffs import StoreHandOff, take_handoffs, take_into
 from cti.live_items import InboxItem
 from cti.live_root import RECOVERY_HORIZON_S, load_live_ivr, start_ivr
@@ -102,10 +103,8 @@ class Standby:
 
     async def stop(self) -> None:
         """Stop standing by (elected, or shutting down)."""
-        for task in (self._follow, self._ivr_start):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        tasks = [task for task in (self._follow, self._ivr_start) if task is not None]
+        await cancel_within(tasks, 0.5)  # (a store call on a silent network cut does not end)
         self._follow = self._ivr_start = None
         ivr, self._ivr = self._ivr, None
         if ivr is not None:

@@ -13,6 +13,9 @@ import pytest
 
 from tests.live.failover_run import Load, run_failover
 
+# (one after the other with the other load-and-kill tests under `make test`'s workers, tests/conftest.py)
+pytestmark = pytest.mark.xdist_group("live-load")
+
 
 @pytest.mark.parametrize("fault", ["cut", "pg-reset"])
 async def test_the_leader_cut_off_under_load_is_replaced_with_no_call_lost_or_doubled(

@@ -13,6 +13,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from cti.ami import AmiClient, AmiSettings
 from cti.call_model import CallModel
 from cti.pbx import AmiPbx
@@ -29,6 +31,9 @@ from tests.live.serve_process import (
     until,
     write_config,
 )
+
+# (one after the other with the other load-and-kill tests under `make test`'s workers, tests/conftest.py)
+pytestmark = pytest.mark.xdist_group("live-load")
 
 SECRET = "standby-secret"
 AGENTS = [
