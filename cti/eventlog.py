@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 
 from events import Event
-from store.port import Store
+from store.port import StaleEpoch, Store
 
 log = structlog.get_logger()
 
@@ -113,6 +113,12 @@ class BufferedEventLog:
                 await self._store.append_many([e for _, e in batch], [k for k, _ in batch], epoch=self.epoch)
             except asyncio.CancelledError:
                 raise
+            except StaleEpoch as exc:  # the store refuses a deposed leader's batch: it waits and dies with it
+                self.fenced += 1
+                if self.fenced == 1:
+                    log.error("event_log_fenced", reason=str(exc), backlog=self.backlog)
+                await asyncio.sleep(self._retry_min_s)
+                continue
             except (TypeError, ValueError):
                 # An event the store cannot encode must not block the ones behind it.
                 await self._write_one_by_one(len(batch))

@@ -42,8 +42,8 @@ from store.models import (
     customer_matches,
 )
 from store.phones import InvalidPhone, normalize_phone
-from store.port import EVENT_PAGE, Conflict, NotFound
-from store.sql import canonical_customer, check_handoff
+from store.port import EPOCH_LEASE, EVENT_PAGE, Conflict, NotFound
+from store.sql import canonical_customer, check_epoch, check_handoff
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -182,6 +182,9 @@ class MemoryStore:
         if len(keys) != len(events):
             raise ValueError("dedupe_keys: one key per event")
         rows = [replace(self._row(e), epoch=int(epoch)) for e in events]
+        if epoch:
+            lease = self._leases.get(EPOCH_LEASE)
+            check_epoch(lease.epoch if lease is not None else None, epoch)
         seqs: list[int] = []
         for row, key in zip(rows, keys, strict=True):
             if key is not None and key in self._dedupe:

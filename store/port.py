@@ -61,6 +61,13 @@ class Conflict(ValueError):
     """A uniqueness rule was broken (duplicate account number, login...)."""
 
 
+EPOCH_LEASE = "live"  # the lease whose epoch an event log write with `epoch` must match
+
+
+class StaleEpoch(RuntimeError):
+    """A write by a leader's term that is over: the `live` lease has another epoch now."""
+
+
 class EventLog(Protocol):
     """The append-only event log. Sequence numbers are positive and increase in the
     order events were stored; they are never reused."""
@@ -73,7 +80,9 @@ class EventLog(Protocol):
         """All or nothing. With `dedupe_keys` (one per event), an event whose key is
         already stored is skipped and its seq is 0: re-sending a batch is harmless.
         Raises ValueError when the keys do not match the events one for one. `epoch`:
-        the leader's term that logs them (`StoredEvent.epoch`; 0 for other writers)."""
+        the leader's term that logs them (`StoredEvent.epoch`; 0 for other writers); when
+        it is not 0 and the `live` lease (EPOCH_LEASE) is at another epoch, nothing is
+        written and StaleEpoch is raised: a deposed leader's late write is refused."""
         ...
 
     def iter_events(

@@ -34,7 +34,7 @@ from store.models import (
     WebSession,
 )
 from store.phones import InvalidPhone, normalize_phone
-from store.port import EVENT_PAGE, Conflict, NotFound
+from store.port import EPOCH_LEASE, EVENT_PAGE, Conflict, NotFound, StaleEpoch
 
 _RECORDING_COLUMNS = "call_id, path, agent_id, queue, started_at, ended_at"
 _EVENT_INSERT = (
@@ -212,6 +212,12 @@ class SqlStore:
         if len(keys) != len(events):
             raise ValueError("dedupe_keys: one key per event")
         async with self._db.transaction() as tx:
+            if epoch:
+                # (no row lock: a dead leader's open transaction would hold the next claim
+                # back; a batch checked just before a new term began is still marked with
+                # its own epoch)
+                rows = await tx.fetch("SELECT epoch FROM leader_lease WHERE name = $1", EPOCH_LEASE)
+                check_epoch(int(rows[0]["epoch"]) if rows else None, epoch)
             return [
                 int(await tx.fetchval(_EVENT_INSERT, *_event_row(e, k, epoch)) or 0)
                 for e, k in zip(events, keys, strict=False)
@@ -1175,6 +1181,12 @@ _NOW_SQL = {
     "sqlite": "((julianday('now') - 2440587.5) * 86400.0)",
 }
 _LEASE_COLS = "name, holder, epoch, acquired_at, expires_at"
+
+
+def check_epoch(current: int | None, epoch: int) -> None:
+    """StaleEpoch unless the `live` lease is at `epoch`."""
+    if current != epoch:
+        raise StaleEpoch(f"epoch {epoch} is over: the {EPOCH_LEASE!r} lease is at epoch {current}")
 
 
 def check_handoff(kind: str, call_id: str) -> None:

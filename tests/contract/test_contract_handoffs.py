@@ -14,11 +14,11 @@ import pytest
 
 from events import CallArrived, CallQueued
 from store.memory import MemoryStore
-from store.port import EventLog, LiveHandOffs
+from store.port import EPOCH_LEASE, EventLog, LeaderLeases, LiveHandOffs, StaleEpoch
 from tests.contract.test_contract_store import _sql_store
 
 
-class _Both(LiveHandOffs, EventLog):
+class _Both(LiveHandOffs, EventLog, LeaderLeases):
     pass
 
 
@@ -29,7 +29,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[
         return
     s = await _sql_store(request.param, request, tmp_path)
     if request.param == "postgresql":  # (the session's database is shared by the tests)
-        await s._db.execute("TRUNCATE live_handoffs RESTART IDENTITY")
+        await s._db.execute("TRUNCATE live_handoffs, leader_lease RESTART IDENTITY")
     try:
         yield s  # type: ignore[misc]
     finally:
@@ -75,9 +75,23 @@ async def test_a_handoff_needs_its_kind_and_call(store: _Both) -> None:
 
 async def test_each_logged_event_carries_the_epoch_of_the_term_that_logged_it(store: _Both) -> None:
     call = f"e-{uuid.uuid4().hex[:6]}"
+    term = await store.claim_lease(EPOCH_LEASE, "a", 30.0)
     await store.append(CallArrived(at=1.0, call_id=call, caller="100"))
-    await store.append_many([CallQueued(at=2.0, call_id=call, queue="q")], [f"{call}:k"], epoch=7)
+    await store.append_many([CallQueued(at=2.0, call_id=call, queue="q")], [f"{call}:k"], epoch=term.epoch)
     stored = await store.events_for_call(call)
-    assert [(type(s.event).__name__, s.epoch) for s in stored] == [("CallArrived", 0), ("CallQueued", 7)]
+    assert [(type(s.event).__name__, s.epoch) for s in stored] == [("CallArrived", 0), ("CallQueued", term.epoch)]
     streamed = [s async for s in store.iter_events(0, 10) if getattr(s.event, "call_id", "") == call]
-    assert [s.epoch for s in streamed] == [0, 7]
+    assert [s.epoch for s in streamed] == [0, term.epoch]
+
+
+async def test_a_write_of_a_term_that_is_over_is_refused(store: _Both) -> None:
+    call = f"s-{uuid.uuid4().hex[:6]}"
+    old = await store.claim_lease(EPOCH_LEASE, "a", 30.0)
+    await store.release_lease(EPOCH_LEASE, "a")
+    new = await store.claim_lease(EPOCH_LEASE, "b", 30.0)
+    assert new.epoch == old.epoch + 1
+    with pytest.raises(StaleEpoch, match=f"epoch {old.epoch} is over"):
+        await store.append_many([CallQueued(at=3.0, call_id=call, queue="q")], epoch=old.epoch)
+    assert await store.events_for_call(call) == []  # nothing written
+    await store.append_many([CallQueued(at=3.0, call_id=call, queue="q")], epoch=new.epoch)
+    assert [s.epoch for s in await store.events_for_call(call)] == [new.epoch]

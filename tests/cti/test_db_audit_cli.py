@@ -19,12 +19,13 @@ async def _log(url: str) -> None:
     store = await open_store(StoreConfig(url=url))
     try:
         await store.migrate()
+        await store.claim_lease(LIVE_LEASE, "host-a:41:abc", 30.0)  # epoch 1
         await store.append_many([CallQueued(at=1_800_000_000.0, call_id="c1", queue="support")], epoch=1)
-        await store.append_many(
-            [CallOffered(at=1_800_000_001.5, call_id="c1", agent_id="sol", queue="support")], epoch=2
-        )
+        await store.release_lease(LIVE_LEASE, "host-a:41:abc")
+        await store.claim_lease(LIVE_LEASE, "host-b:42:abc", 30.0)  # epoch 2
+        offered = CallOffered(at=1_800_000_001.5, call_id="c1", agent_id="sol", queue="support")
+        await store.append_many([offered], epoch=2)
         await store.append(WrapUpEnded(at=1_800_000_090.0, call_id="c1", agent_id="sol", disposition="sold"))
-        await store.claim_lease(LIVE_LEASE, "host-b:42:abc", 30.0)
     finally:
         await store.close()
 
@@ -47,4 +48,4 @@ def test_a_calls_events_show_the_epoch_of_the_leader_that_logged_them_and_who_le
     missing = runner.invoke(main, ["db", "events", "nope", "--config", str(config)])
     assert missing.exit_code == 1 and "call 'nope': no event in the log" in missing.output
     leader = runner.invoke(main, ["db", "leader", "--config", str(config)]).output
-    assert leader.startswith("leader host-b:42:abc epoch 1 (lease runs ") and "s more" in leader
+    assert leader.startswith("leader host-b:42:abc epoch 2 (lease runs ") and "s more" in leader

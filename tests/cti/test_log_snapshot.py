@@ -80,7 +80,7 @@ async def test_a_standby_reads_the_log_incrementally_and_catches_up_at_takeover(
     assert snapshot.health(lambda: now)["synced_s_ago"] is None  # not hot yet
     assert await snapshot.read_tail(store, now) == sum(followed[:1000])
     assert await snapshot.read_tail(store, now) == 0  # nothing new: nothing read
-    await store.append_many(history[1000:], epoch=3)
+    await store.append_many(history[1000:])
     assert await snapshot.catch_up(store, now) == sum(followed[1000:])  # (the margin re-read is skipped)
     assert snapshot.last_seq == max(i + 1 for i, f in enumerate(followed) if f)
     assert _folds(snapshot.events(now), now)["open"] == _folds(history, now)["open"]
