@@ -1,14 +1,20 @@
 """Failover benchmark (issue 15): two `hotline serve` on one PostgreSQL database and
-the PBX emulator; calls arrive steadily; the leader is SIGKILLed mid-load.
+the PBX emulator; calls arrive steadily; the leader fails mid-load (`--fault`):
+`kill` (SIGKILL), `cut` (a silent network cut: the leader's PostgreSQL and AMI
+connections go through TCP proxies that stop passing anything, sim/netfault.py) or
+`pg-reset` (the leader's PostgreSQL connections reset and refused). With
+`--history-calls N` the log holds a day of N calls before the servers start (the
+standby follows it: the takeover should not grow with it).
 
-Prints one JSON line and writes bench/results/failover.json:
-- `takeover_s`: from the SIGKILL to the standby's /healthz saying its AMI link is up
+Prints one JSON line and writes bench/results/failover[-FAULT].json:
+- `takeover_s`: from the fault to the standby's /healthz saying its AMI link is up
   as the leader (target <= 5);
 - `lost`: calls the PBX had that no agent answered, or that the event log lacks
   (target 0; callers are patient enough that none should give up);
 - `double_actions`: calls offered or connected more than once in the log (target 0).
 
-    .venv/bin/python bench/bench_failover.py [--calls-per-s 2] [--duration-s 40] [--kill-at-s 15]
+    .venv/bin/python bench/bench_failover.py [--fault kill|cut|pg-reset] [--history-calls 0]
+        [--calls-per-s 2] [--duration-s 40] [--kill-at-s 15]
 """
 
 from __future__ import annotations
@@ -18,9 +24,7 @@ import asyncio
 import json
 import sys
 import tempfile
-import time
 import uuid
-from collections import Counter
 from pathlib import Path
 
 import asyncpg
@@ -28,42 +32,10 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cti.ami import AmiClient, AmiSettings  # noqa: E402
-from cti.call_model import CallModel  # noqa: E402
 from cti.logs import configure  # noqa: E402
-from cti.pbx import AmiPbx  # noqa: E402
-from events import CallConnected, CallOffered  # noqa: E402
-from store.models import User  # noqa: E402
-from tests.live.serve_process import (  # noqa: E402
-    free_port,
-    health,
-    kill,
-    pbx_and_store,
-    serve,
-    stop,
-    until,
-    until_up,
-    write_config,
-)
+from tests.live.failover_run import Load, run_failover  # noqa: E402
 
-SECRET = "failover-bench"
 PG_ADMIN = __import__("os").environ.get("HOTLINE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _agents(n: int) -> list[User]:
-    return [
-        User(
-            login=f"f{i:02d}", display_name=f"Agent {i}", skills={"billing": 5}, phone_endpoint=f"Local/2{i:03d}@agents"
-        )
-        for i in range(n)
-    ]
-
-
-async def _took_over(port: int, killed_at: float) -> float:
-    """Seconds from the kill until the standby's /healthz says it leads with its AMI
-    link up (polled every 0.1 s)."""
-    await until_up(port, "the standby to take over")
-    return round(time.monotonic() - killed_at, 2)
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
@@ -72,75 +44,21 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     await admin.execute(f'CREATE DATABASE "{db}"')
     url = PG_ADMIN.rpartition("/")[0] + f"/{db}"
     work = Path(tempfile.mkdtemp(prefix="hotline-failover-"))
-    agents = _agents(args.agents)
-    emulator, store = await pbx_and_store(SECRET, url, agents)
-    ports = [free_port(), free_port()]
-    more = f"lease_s = {args.lease_s}\n"
-    configs = [
-        write_config(work / f"hotline-{n}.toml", ports[n], url, "memory://", emulator.port, SECRET, more)
-        for n in (0, 1)
-    ]
-    servers = [serve(configs[0], work / "serve-0.log")]
-    callers = AmiClient(AmiSettings("127.0.0.1", emulator.port, "hotline", SECRET), CallModel())
-    takeover_s = float("nan")
+    load = Load(
+        agents=args.agents,
+        calls_per_s=args.calls_per_s,
+        talk_s=args.talk_s,
+        duration_s=args.duration_s,
+        fault_at_s=args.kill_at_s,
+        lease_s=args.lease_s,
+        fault=args.fault,
+        history_calls=args.history_calls,
+    )
     try:
-        await until_up(ports[0], "the first server to lead")
-        servers.append(serve(configs[1], work / "serve-1.log"))
-        await until(lambda: health(ports[1])["pbx"]["status"] == "standby", 30, "the second server to stand by")
-        await callers.start()
-        await callers.wait_ready(10)
-        pbx = AmiPbx(callers)
-        start = time.monotonic()
-        n = 0
-        killed = False
-        while (elapsed := time.monotonic() - start) < args.duration_s:
-            if not killed and elapsed >= args.kill_at_s:
-                killed = True
-                kill(servers[0])
-                killed_at = time.monotonic()
-                watch = asyncio.create_task(_took_over(ports[1], killed_at))
-            await pbx.originate(
-                "Local/1000@inbound",
-                context="caller-phone",
-                exten="wait",
-                caller_id=f'"Caller {n}" <5553{n:06d}>',
-                variables={"PATIENCE": "120", "__AGENT_TALK": str(args.talk_s)},
-            )
-            n += 1
-            await asyncio.sleep(1 / args.calls_per_s)
-        if killed:
-            takeover_s = await watch
-        await until(lambda: emulator.ledger.summary()["open"] == 0, 180, "every call to end")
-        await until(lambda: health(ports[1])["event_log"]["backlog"] == 0, 30, "the event log to be written")
+        return await run_failover(url, work, load)
     finally:
-        await callers.close()
-        for server in servers:
-            stop(server)
-        await emulator.stop()
-    try:
-        events = [s.event for s in await store.events_between(0, 1e12)]
-        ledger = [c for c in emulator.ledger.calls.values() if c.kind == "inbound"]
-        logged = {getattr(e, "call_id", "") for e in events}
-        offered = Counter(e.call_id for e in events if isinstance(e, CallOffered))
-        connected = Counter(e.call_id for e in events if isinstance(e, CallConnected))
-        lost = sum(1 for c in ledger if c.connected_at is None or c.linkedid not in logged)
-        double = sum(1 for c in ledger if offered[c.linkedid] > 1 or connected[c.linkedid] > 1)
-    finally:
-        await store.close()
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.close()
-    return {
-        "bench": "failover",
-        "servers": 2,
-        "agents": args.agents,
-        "calls_per_s": args.calls_per_s,
-        "calls": len(ledger),
-        "lease_s": args.lease_s,
-        "takeover_s": takeover_s,
-        "lost": lost,
-        "double_actions": double,
-        "targets": {"takeover_s": 5.0, "lost": 0, "double_actions": 0},
-    }
 
 
 def main() -> int:
@@ -151,6 +69,8 @@ def main() -> int:
     ap.add_argument("--duration-s", type=float, default=40.0)
     ap.add_argument("--kill-at-s", type=float, default=15.0)
     ap.add_argument("--lease-s", type=float, default=3.0)
+    ap.add_argument("--fault", choices=("kill", "cut", "pg-reset"), default="kill")
+    ap.add_argument("--history-calls", type=int, default=0, help="a day of N calls in the log before the start")
     ap.add_argument("--quick", action="store_true", help="a short run (CI-sized)")
     args = ap.parse_args()
     if args.quick:
@@ -158,7 +78,8 @@ def main() -> int:
     configure("warning", "text")
     result = asyncio.run(run(args))
     print(json.dumps(result))
-    out = ROOT / "bench" / "results" / "failover.json"
+    name = "failover" if args.fault == "kill" else f"failover-{args.fault}"
+    out = ROOT / "bench" / "results" / f"{name}{'-history' if args.history_calls else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     # (a slow takeover is a figure to report; a lost or doubled call is a failure)

@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 
 from events import Event
-from store.port import Store
+from store.port import StaleEpoch, Store
 
 log = structlog.get_logger()
 
@@ -36,8 +36,13 @@ class BufferedEventLog:
         retry_min_s: float = 0.2,
         retry_max_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        epoch: int = 0,
+        fence: Callable[[], str | None] | None = None,
     ) -> None:
         self._store = store
+        self.epoch = epoch
+        self._fence = fence
+        self.fenced = 0  # batches held back because the term had run out
         # (dedupe key, event): a batch re-sent after an unclear failure is not stored twice.
         self._buffer: deque[tuple[str, Event]] = deque()
         self._keys = (f"{uuid.uuid4().hex[:12]}:{n}" for n in itertools.count())
@@ -96,11 +101,24 @@ class BufferedEventLog:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
+            why = self._fence() if self._fence is not None else None
+            if why is not None:  # a deposed leader's writes are refused: they wait, and die with it
+                self.fenced += 1
+                if self.fenced == 1:
+                    log.error("event_log_fenced", reason=why, backlog=self.backlog)
+                await asyncio.sleep(self._retry_min_s)
+                continue
             batch = [self._buffer[i] for i in range(min(self._batch_size, len(self._buffer)))]
             try:
-                await self._store.append_many([e for _, e in batch], [k for k, _ in batch])
+                await self._store.append_many([e for _, e in batch], [k for k, _ in batch], epoch=self.epoch)
             except asyncio.CancelledError:
                 raise
+            except StaleEpoch as exc:  # the store refuses a deposed leader's batch: it waits and dies with it
+                self.fenced += 1
+                if self.fenced == 1:
+                    log.error("event_log_fenced", reason=str(exc), backlog=self.backlog)
+                await asyncio.sleep(self._retry_min_s)
+                continue
             except (TypeError, ValueError):
                 # An event the store cannot encode must not block the ones behind it.
                 await self._write_one_by_one(len(batch))
@@ -130,7 +148,7 @@ class BufferedEventLog:
         for _ in range(count):
             key, event = self._buffer[0]
             try:
-                await self._store.append_many([event], [key])
+                await self._store.append_many([event], [key], epoch=self.epoch)
             except (TypeError, ValueError) as exc:
                 self.dropped += 1
                 log.error("event_log_unwritable_event", kind=type(event).__name__, error=str(exc)[:200])

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import structlog
 
+from cti.bounded import within
 from store.models import Lease
 from store.port import LeaderLeases
 
@@ -97,8 +98,10 @@ class Leadership:
         lease: Lease | None = None
         try:
             # (an answer later than this could no longer extend the term it renews)
-            lease = await asyncio.wait_for(
-                self.store.claim_lease(self.name, self.holder, self.ttl_s), timeout=self.ttl_s - self.renew_s
+            # (`within`, not wait_for: on a silent network cut the cancelled claim does not
+            # end, and the term must run out on time all the same)
+            lease = await within(
+                self.store.claim_lease(self.name, self.holder, self.ttl_s), self.ttl_s - self.renew_s, "leader claim"
             )
             self.last_error = ""
         except Exception as exc:  # noqa: BLE001 - the store is away: the term runs out by itself
@@ -133,7 +136,7 @@ class Leadership:
         """A clean stop: the next claim elsewhere takes over at once."""
         self.role = "standby"
         try:
-            await asyncio.wait_for(self.store.release_lease(self.name, self.holder), timeout=self.renew_s)
+            await within(self.store.release_lease(self.name, self.holder), self.renew_s, "leader release")
         except Exception as exc:  # noqa: BLE001 - then it runs out by itself
             log.warning("leader_release_failed", error=type(exc).__name__)
 

@@ -20,6 +20,7 @@ from config.schema import HotlineConfig
 from cti.leadership import Leadership
 from cti.live_pbxs import PBX_LINKS, pbxs_health
 from cti.live_root import AMI, EVENTLOG, LIVE, Live, build_live
+from cti.standby import STANDBY, Standby
 
 __all__ = ["AMI", "EVENTLOG", "LEADERSHIP", "LIVE", "live_health", "setup_live"]
 
@@ -33,6 +34,8 @@ def live_health(app: web.Application, config: HotlineConfig) -> tuple[dict[str, 
         return {"status": "disabled"}, {}
     leadership = app.get(LEADERSHIP)
     role = {"leader": leadership.health()} if leadership is not None else {}
+    if STANDBY in app:  # following the log, the FastAGI hand-offs (cti/standby.py)
+        role["standby"] = app[STANDBY].health()
     if AMI not in app:
         status = "standby" if leadership is not None and leadership.role == "standby" else "starting"
         return {"status": status, **role}, {}
@@ -64,16 +67,25 @@ class _LiveRunner:
     crash would: no AMI logoff, nothing more written; the next leader restores from
     the log and the PBX) and stops it cleanly at shutdown."""
 
-    def __init__(self, app: web.Application, config: HotlineConfig, leadership: Callable[[], Leadership]) -> None:
+    def __init__(
+        self, app: web.Application, config: HotlineConfig, leadership: Callable[[], Leadership], standby: Standby
+    ) -> None:
         self.app = app
         self.config = config
         self._leadership = leadership
+        self.standby = standby
         self.live: Live | None = None
 
     async def elect(self, epoch: int) -> None:
         from cti.server import BUS, STORE
 
-        live = await build_live(self.config, self.app[STORE], self.app[BUS], fence=self._leadership().fence)
+        await self.standby.stop()
+        fence = self._leadership().fence
+        snapshot = await self.standby.snapshot_for_takeover()
+        live = await build_live(
+            self.config, self.app[STORE], self.app[BUS], fence=fence, epoch=epoch, snapshot=snapshot
+        )
+        await self.standby.lead(epoch, live.center.submit, fence)  # (the standbys' callers, before the resync)
         await live.start()
         self.live = live
         self.app[LIVE], self.app[AMI], self.app[EVENTLOG] = live.center, live.client, live.eventlog
@@ -83,20 +95,25 @@ class _LiveRunner:
         live, self.live = self.live, None
         for key in (LIVE, AMI, EVENTLOG, PBX_LINKS):
             self.app.pop(key, None)
+        await self.standby.unlead()
         if live is not None:
             await live.kill()
+        await self.standby.start()
 
     async def stop(self) -> None:
         live, self.live = self.live, None
+        await self.standby.unlead()
         if live is not None:
             await live.stop()
+        await self.standby.stop()
 
 
 def _live_context(config: HotlineConfig) -> Callable[[web.Application], AsyncIterator[None]]:
     from cti.server import STORE
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        runner = _LiveRunner(app, config, lambda: leadership)
+        app[STANDBY] = standby = Standby(config, app[STORE])
+        runner = _LiveRunner(app, config, lambda: leadership, standby)
         leadership = Leadership(
             app[STORE],
             on_elected=runner.elect,
@@ -105,7 +122,10 @@ def _live_context(config: HotlineConfig) -> Callable[[web.Application], AsyncIte
             renew_s=config.pbx.lease_s / 3,
         )
         app[LEADERSHIP] = leadership
+        await standby.warm()
         await leadership.claim_once()  # a lone server leads from its start
+        if leadership.role != "leader":
+            await runner.standby.start()
         task = asyncio.create_task(leadership.run(), name="leadership")
         try:
             yield

@@ -51,6 +51,30 @@ log = structlog.get_logger()
 WRITE_TIMEOUT_S = 5.0
 
 
+def promise_id(request: CallbackRequested) -> str:
+    """The promise's row id: one per call, whichever process writes it first."""
+    return f"cb-{request.call_id}"
+
+
+def promise_of(request: CallbackRequested, now: float, arrived_at: float) -> Callback:
+    """The row a call-back request promises (due at once; `arrived_at`: the caller's
+    place in the queue)."""
+    return Callback(
+        id=promise_id(request),
+        due_at=now,
+        call_id=request.call_id,
+        customer_id=request.customer_id,
+        number=request.number,
+        created_at=now,
+        queue=request.queue,
+        skills=dict(request.skills),
+        priority=request.priority,
+        attributes=dict(request.attributes),
+        kind=request.kind,
+        arrived_at=arrived_at,
+    )
+
+
 def base_call_id(row: Callback) -> str:
     return row.id if row.id.startswith("cb-") else f"cb-{row.id}"
 
@@ -108,26 +132,14 @@ class CallbackScheduler:
         """Virtual hold or a queue's final step: the promise is written, then queued."""
         c = self.center
         now = c.now()
-        row_id = f"cb-{request.call_id}"
+        row_id = promise_id(request)
         if row_id in self._rows:
             log.info("callback_already_promised", call_id=request.call_id)
             return
         original = c.calls.get(request.call_id)
         c.call(request.call_id).attributes["callback_requested"] = True
-        row = Callback(
-            id=row_id,
-            due_at=now,
-            call_id=request.call_id,
-            customer_id=request.customer_id,
-            number=request.number,
-            created_at=now,
-            queue=request.queue,
-            skills=dict(request.skills),
-            priority=request.priority,
-            attributes=dict(request.attributes),
-            kind=request.kind,
-            arrived_at=original.started_at if original is not None and original.started_at else now,
-        )
+        arrived = original.started_at if original is not None and original.started_at else now
+        row = promise_of(request, now, arrived)
         self._keep(row)
         log.info("callback_requested", call_id=request.call_id, callback_id=row_id, kind=row.kind, queue=row.queue)
         await self._queue(row_id)

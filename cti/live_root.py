@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,7 @@ from config.schema import HotlineConfig
 from cti.agent_lines import LINE_CONTEXT, lines_for
 from cti.agi import AgiServer
 from cti.ami import AmiClient
+from cti.bounded import cancel_within
 from cti.call_model import CUSTOMER, CallModel, ModelConfig, classify
 from cti.eventlog import BufferedEventLog
 from cti.live import RAW_EVENTS, LiveCenter, PbxCalls
@@ -74,6 +75,7 @@ from store.port import CustomerDirectory, EventLog, Store
 from store.topics import AGENT_COMMANDS, CONFIG_CHANGES, EVENTS, BadMessage, ConfigChanged, Topic
 
 if TYPE_CHECKING:
+    from cti.log_snapshot import LogSnapshot
     from dialer.live import DialerRunner
     from ivr.agi_driver import IvrService
     from ivr.flow import IvrFlow
@@ -86,6 +88,7 @@ AMI = web.AppKey("ami", AmiClient)
 EVENTLOG = web.AppKey("eventlog", BufferedEventLog)
 
 RECOVERY_HORIZON_S = 86_400.0  # how far back the event log is read at start
+KILL_WAIT_S = 0.5  # how long a killed live loop's tasks are waited for
 
 
 # ---------------------------------------------------------------- what the call model tells the loop
@@ -343,13 +346,17 @@ class Live:
         return flushed
 
     async def kill(self) -> None:
-        """As SIGKILL would: no AMI Logoff, no flush; the PBX and the store live on."""
-        await self._cancel_tasks()
-        if self.others is not None:
-            await self.others.kill()
+        """As SIGKILL would: no AMI Logoff, no flush; the PBX and the store live on. (The
+        AMI link first, and tasks that do not end at once are left to end: on a silent
+        network cut a cancelled store call does not, and a deposed leader must not wait.)"""
         self.client.abort()
+        left = await cancel_within(self.tasks, KILL_WAIT_S)
+        if left:
+            log.warning("live_tasks_left_ending", tasks=left)
         if self.ivr is not None:
             await self.ivr.stop()
+        if self.others is not None:
+            await self.others.kill()
 
     async def _cancel_tasks(self) -> None:
         for task in self.tasks:
@@ -370,6 +377,8 @@ async def build_live(
     line_skills: Collection[str] | None = None,
     directory_every_s: float = 30.0,
     fence: Callable[[], str | None] | None = None,
+    epoch: int = 0,
+    snapshot: LogSnapshot | None = None,
 ) -> Live:
     """Wire the live loop from the validated configuration (`[pbx]`, `[routing]`,
     `[ivr]`, `[campaigns]`), the store and the bus. Nothing runs until `Live.start()`.
@@ -380,7 +389,10 @@ async def build_live(
     `line_skills` (skills whose agents get standing lines in "campaigns" mode, for
     campaigns run outside the configuration; default: the configured campaigns').
     `fence`: None while this process may act on the PBX, else why not (the leader's
-    term, cti/leadership.py); every PBX action checks it first."""
+    term, cti/leadership.py); every PBX action checks it first, and the event log writes
+    nothing once it says no. `epoch`: the leader's term, on every event it logs.
+    `snapshot`: the log as a hot standby followed it (cti/log_snapshot.py), read
+    instead of the last 24 hours of the log."""
     pbx = config.pbx
     names = PbxNames(p.name for p in config.pbxs)
     users = await store.list_users("agent")
@@ -388,7 +400,7 @@ async def build_live(
     for user in users:
         router.add_agent(profile_of(user, names))
     now = clock()
-    history = await recent_events(store, now)
+    history = snapshot.events(now) if snapshot is not None else await recent_events(store, now)
     # (the agents no later than the longest-waiting call began to wait: it goes back in
     # line at that time after the first resync, cti/live_recovery.py)
     since = waiting_since(history)
@@ -441,7 +453,7 @@ async def build_live(
         router=router,
         pbx=actions,
         pbx_calls=calls,
-        eventlog=BufferedEventLog(store),
+        eventlog=BufferedEventLog(store, epoch=epoch, fence=fence),
         bus=bus,
         inbox=inbox,
         store=store,
@@ -469,7 +481,10 @@ async def build_live(
     open_calls = center.recovery.preload(history)
     if others is not None:
         open_calls, others.open_calls = split_open_calls(names, open_calls)
-    center.recovery.count_today(history, now)  # /healthz: the day's calls, not this process's
+    if snapshot is not None:  # /healthz: the day's calls, not this process's
+        snapshot.count_today(center.stats, now)
+    else:
+        center.recovery.count_today(history, now)
     return Live(
         config=config,
         store=store,
@@ -616,16 +631,23 @@ async def start_ivr(
     flow: IvrFlow,
     bind: str,
     store: Store,
-    submit: Callable[[InboxItem], None],
+    submit: Callable[[InboxItem], Awaitable[None] | None],
     clock: Callable[[], float] = time.time,
 ) -> tuple[AgiServer, IvrService]:
     """The FastAGI IVR (the validated `[ivr]` flow) on `bind`, handing callers to the
-    live loop through `submit`; and its service (whose `flow` a new version replaces)."""
+    live loop through `submit`; and its service (whose `flow` a new version replaces).
+    A `submit` that returns an awaitable (a standby's, cti/handoffs.py) is awaited
+    before the session goes on."""
     from ivr.agi_driver import IvrService, customer_lookup_from_store
     from ivr.engine import IvrOutcome
 
+    async def hand(item: InboxItem) -> None:
+        handed = submit(item)
+        if handed is not None:
+            await handed
+
     async def on_step(event: IvrStepped) -> None:
-        submit(event)
+        await hand(event)
 
     async def on_outcome(call_id: str, caller: str, outcome: IvrOutcome) -> None:
         if outcome.action not in ("queue", "callback"):
@@ -634,7 +656,7 @@ async def start_ivr(
         if outcome.language:
             attributes["language"] = outcome.language
         if outcome.action == "callback":
-            submit(
+            await hand(
                 CallbackRequested(
                     call_id=call_id,
                     number=caller,
@@ -646,7 +668,7 @@ async def start_ivr(
                 )
             )
             return
-        submit(
+        await hand(
             IvrHandOff(
                 CallQueued(
                     at=clock(),

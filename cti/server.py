@@ -6,7 +6,6 @@ opened in the app's cleanup context, so it is closed in reverse order on shutdow
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -15,6 +14,7 @@ import structlog
 from aiohttp import web
 
 from config.schema import HotlineConfig, redact_url
+from cti.bounded import within
 from store import Bus, SqlStore, open_bus, open_store
 
 log = structlog.get_logger()
@@ -29,7 +29,7 @@ HEALTH_TIMEOUT_S = 2.0
 
 async def _check(probe: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
     try:
-        await asyncio.wait_for(probe(), timeout=HEALTH_TIMEOUT_S)
+        await within(probe(), HEALTH_TIMEOUT_S, "health probe")  # (on time even on a silent network cut)
     except Exception as exc:  # noqa: BLE001 - health reports the failure instead of raising
         return {"status": "down", "error": type(exc).__name__}
     return {"status": "ok"}
@@ -58,7 +58,10 @@ async def healthz(request: web.Request) -> web.Response:
     }
     from mail.web import mail_health
 
-    body["mail"] = await asyncio.wait_for(mail_health(app), timeout=HEALTH_TIMEOUT_S)
+    try:
+        body["mail"] = await within(mail_health(app), HEALTH_TIMEOUT_S, "mail health")
+    except Exception as exc:  # noqa: BLE001 - health reports the failure instead of raising
+        body["mail"] = {"status": "down", "error": type(exc).__name__}
     return web.json_response(body, status=200 if ok else 503)
 
 

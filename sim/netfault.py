@@ -7,12 +7,15 @@ from contextlib import suppress
 
 
 class TcpOutage:
-    """A TCP proxy in front of the real PostgreSQL; `cut()` drops every connection and
-    refuses new ones until `restore()`: the database is unreachable, as in an outage."""
+    """A TCP proxy in front of the real PostgreSQL (or the AMI); `cut()` drops every
+    connection and refuses new ones until `restore()`: the database is unreachable, as
+    in an outage. `partition()` is a silent network cut instead: connections stay open
+    but nothing gets through either way (no reset, no error: only timeouts tell)."""
 
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
         self.upstream = (upstream_host, upstream_port)
         self.down = False
+        self.silent = False
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
         self.port = 0
@@ -31,6 +34,8 @@ class TcpOutage:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with suppress(ConnectionError, OSError):
                 while data := await src.read(65536):
+                    if self.silent:
+                        continue  # lost on the way
                     dst.write(data)
                     await dst.drain()
             dst.transport.abort()
@@ -43,8 +48,18 @@ class TcpOutage:
             w.transport.abort()
         self._writers.clear()
 
+    def partition(self) -> None:
+        self.silent = True
+
     def restore(self) -> None:
+        """Back up. After a partition the connections it held are reset (their bytes
+        were lost, as TCP keepalives would end them); new ones get through."""
+        if self.silent:
+            for w in self._writers:
+                w.transport.abort()
+            self._writers.clear()
         self.down = False
+        self.silent = False
 
     async def stop(self) -> None:
         self.cut()

@@ -31,6 +31,7 @@ from store.models import (
     CallbackQuery,
     Customer,
     DncEntry,
+    HandOff,
     Interaction,
     InteractionFilter,
     LeadRecord,
@@ -41,8 +42,8 @@ from store.models import (
     customer_matches,
 )
 from store.phones import InvalidPhone, normalize_phone
-from store.port import EVENT_PAGE, Conflict, NotFound
-from store.sql import canonical_customer
+from store.port import EPOCH_LEASE, EVENT_PAGE, Conflict, NotFound
+from store.sql import canonical_customer, check_epoch, check_handoff
 from store.task_rows import MemoryTaskRows
 
 K = TypeVar("K")
@@ -72,9 +73,10 @@ class _Row:
     kind: str
     call_id: str
     payload: str  # the event's record as JSON text, as the SQL store keeps it
+    epoch: int = 0
 
     def stored(self) -> StoredEvent:
-        return StoredEvent(self.seq, from_record(json.loads(self.payload)))
+        return StoredEvent(self.seq, from_record(json.loads(self.payload)), self.epoch)
 
 
 class MemoryStore(MemoryTaskRows):
@@ -95,6 +97,7 @@ class MemoryStore(MemoryTaskRows):
         self._callbacks: dict[str, Callback] = {}
         self._commands: dict[str, AgentCommand] = {}  # request id -> row, in the order kept
         self._leases: dict[str, Lease] = {}
+        self._handoffs: list[HandOff] = []  # id = index + 1
         self._sessions: dict[str, WebSession] = {}
         self._audit: list[AuditEntry] = []  # in seq order
         self._recordings: dict[str, Recording] = {}
@@ -130,6 +133,28 @@ class MemoryStore(MemoryTaskRows):
         old = self._leases.get(name)
         return None if old is None else replace(old, now=time.time())
 
+    # ------------------------------------------------------------ live hand-offs
+
+    async def put_handoff(self, kind: str, call_id: str, body: Mapping[str, Any], created_at: float) -> int:
+        check_handoff(kind, call_id)
+        kept: dict[str, Any] = json.loads(json.dumps(dict(body)))  # JSON only, as the SQL store keeps it
+        handoff = HandOff(len(self._handoffs) + 1, kind, call_id, kept, float(created_at))
+        self._handoffs.append(handoff)
+        return handoff.id
+
+    async def take_handoffs(self, epoch: int, limit: int = 100) -> list[HandOff]:
+        taken: list[HandOff] = []
+        for i, handoff in enumerate(self._handoffs):
+            if len(taken) == limit:
+                break
+            if handoff.taken_epoch is None:
+                self._handoffs[i] = handoff = replace(handoff, taken_epoch=int(epoch))
+                taken.append(handoff)
+        return taken
+
+    async def handoff_taken(self, handoff_id: int) -> bool:
+        return 0 < handoff_id <= len(self._handoffs) and self._handoffs[handoff_id - 1].taken_epoch is not None
+
     async def close(self) -> None:
         return None
 
@@ -152,11 +177,16 @@ class MemoryStore(MemoryTaskRows):
     async def append(self, event: Event) -> int:
         return self._store_row(self._row(event))
 
-    async def append_many(self, events: Sequence[Event], dedupe_keys: Sequence[str] | None = None) -> list[int]:
+    async def append_many(
+        self, events: Sequence[Event], dedupe_keys: Sequence[str] | None = None, *, epoch: int = 0
+    ) -> list[int]:
         keys: Sequence[str | None] = dedupe_keys if dedupe_keys is not None else [None] * len(events)
         if len(keys) != len(events):
             raise ValueError("dedupe_keys: one key per event")
-        rows = [self._row(e) for e in events]
+        rows = [replace(self._row(e), epoch=int(epoch)) for e in events]
+        if epoch:
+            lease = self._leases.get(EPOCH_LEASE)
+            check_epoch(lease.epoch if lease is not None else None, epoch)
         seqs: list[int] = []
         for row, key in zip(rows, keys, strict=True):
             if key is not None and key in self._dedupe:

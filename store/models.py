@@ -15,6 +15,7 @@ ROLES = ("agent", "supervisor", "admin")
 class StoredEvent:
     seq: int
     event: Event
+    epoch: int = 0  # the leader's term that logged it (0: not the live loop's, or before terms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,3 +291,16 @@ class Lease:
 
     def held_by(self, holder: str) -> bool:
         return self.holder == holder and self.expires_at > self.now
+
+
+@dataclass(frozen=True, slots=True)
+class HandOff:
+    """What a server that is not the leader hands to the leader's live loop (an IVR
+    step, hand-off or call-back request of a FastAGI session it ran); `body` is JSON."""
+
+    id: int
+    kind: str
+    call_id: str
+    body: dict[str, Any]
+    created_at: float
+    taken_epoch: int | None = None

@@ -38,6 +38,7 @@ from store.models import (
     CallbackQuery,
     Customer,
     DncEntry,
+    HandOff,
     Interaction,
     InteractionFilter,
     LeadRecord,
@@ -64,16 +65,28 @@ class Conflict(ValueError):
     """A uniqueness rule was broken (duplicate account number, login...)."""
 
 
+EPOCH_LEASE = "live"  # the lease whose epoch an event log write with `epoch` must match
+
+
+class StaleEpoch(RuntimeError):
+    """A write by a leader's term that is over: the `live` lease has another epoch now."""
+
+
 class EventLog(Protocol):
     """The append-only event log. Sequence numbers are positive and increase in the
     order events were stored; they are never reused."""
 
     async def append(self, event: Event) -> int: ...
 
-    async def append_many(self, events: Sequence[Event], dedupe_keys: Sequence[str] | None = None) -> list[int]:
+    async def append_many(
+        self, events: Sequence[Event], dedupe_keys: Sequence[str] | None = None, *, epoch: int = 0
+    ) -> list[int]:
         """All or nothing. With `dedupe_keys` (one per event), an event whose key is
         already stored is skipped and its seq is 0: re-sending a batch is harmless.
-        Raises ValueError when the keys do not match the events one for one."""
+        Raises ValueError when the keys do not match the events one for one. `epoch`:
+        the leader's term that logs them (`StoredEvent.epoch`; 0 for other writers); when
+        it is not 0 and the `live` lease (EPOCH_LEASE) is at another epoch, nothing is
+        written and StaleEpoch is raised: a deposed leader's late write is refused."""
         ...
 
     def iter_events(
@@ -277,6 +290,24 @@ class LeaderLeases(Protocol):
     async def current_lease(self, name: str) -> Lease | None: ...
 
 
+class LiveHandOffs(Protocol):
+    """What a FastAGI session run by a server that is not the leader hands to the
+    leader's live loop (cti/handoffs.py): rows, each taken once, in order."""
+
+    async def put_handoff(self, kind: str, call_id: str, body: Mapping[str, Any], created_at: float) -> int:
+        """Keep one (ValueError when `kind` or `call_id` is empty); its id."""
+        ...
+
+    async def take_handoffs(self, epoch: int, limit: int = 100) -> list[HandOff]:
+        """The oldest not yet taken, marked taken by `epoch` (each is returned to one
+        caller only, however many ask at once)."""
+        ...
+
+    async def handoff_taken(self, handoff_id: int) -> bool:
+        """Did a leader take it (False for an unknown id)?"""
+        ...
+
+
 class WebSessions(Protocol):
     """Server-side web sessions (store.models.WebSession), keyed by the hash of the
     cookie's secret. Revoking is deleting: the next request with that cookie is anonymous."""
@@ -419,6 +450,7 @@ class Store(
     Callbacks,
     AgentCommands,
     LeaderLeases,
+    LiveHandOffs,
     WebSessions,
     AuditLog,
     Protocol,

@@ -22,6 +22,7 @@ from store.models import (
     CallbackQuery,
     Customer,
     DncEntry,
+    HandOff,
     Interaction,
     InteractionFilter,
     LeadRecord,
@@ -33,13 +34,14 @@ from store.models import (
     WebSession,
 )
 from store.phones import InvalidPhone, normalize_phone
-from store.port import EVENT_PAGE, Conflict, NotFound
+from store.port import EPOCH_LEASE, EVENT_PAGE, Conflict, NotFound, StaleEpoch
 from store.task_rows import SqlTaskRows
 from store.webhooks import SqlWebhooks
 
 _RECORDING_COLUMNS = "call_id, path, agent_id, queue, started_at, ended_at"
 _EVENT_INSERT = (
-    "INSERT INTO events (at, kind, call_id, agent_id, payload, dedupe_key) VALUES ($1, $2, $3, $4, $5, $6)"
+    "INSERT INTO events (at, kind, call_id, agent_id, payload, dedupe_key, epoch)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7)"
     " ON CONFLICT DO NOTHING RETURNING seq"
 )
 
@@ -102,13 +104,21 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _event_row(event: Event, dedupe_key: str | None = None) -> tuple[Any, ...]:
+def _event_row(event: Event, dedupe_key: str | None = None, epoch: int = 0) -> tuple[Any, ...]:
     record = to_record(event)
-    return (float(event.at), kind_of(event), call_id_of(event), agent_id_of(event), json.dumps(record), dedupe_key)
+    return (
+        float(event.at),
+        kind_of(event),
+        call_id_of(event),
+        agent_id_of(event),
+        json.dumps(record),
+        dedupe_key,
+        int(epoch),
+    )
 
 
 def _stored(row: Mapping[str, Any]) -> StoredEvent:
-    return StoredEvent(int(row["seq"]), from_record(_json(row["payload"])))
+    return StoredEvent(int(row["seq"]), from_record(_json(row["payload"])), int(row["epoch"]))
 
 
 def _customer(row: Mapping[str, Any]) -> Customer:
@@ -197,15 +207,23 @@ class SqlStore(SqlWebhooks, SqlTaskRows):  # webhooks: store.webhooks; the tasks
     async def append(self, event: Event) -> int:
         return int(await self._db.fetchval(_EVENT_INSERT, *_event_row(event)))
 
-    async def append_many(self, events: Sequence[Event], dedupe_keys: Sequence[str] | None = None) -> list[int]:
+    async def append_many(
+        self, events: Sequence[Event], dedupe_keys: Sequence[str] | None = None, *, epoch: int = 0
+    ) -> list[int]:
         """One transaction. With `dedupe_keys` (one per event), an event whose key is
         already stored is skipped (its seq is 0): re-sending a batch is harmless."""
         keys: Sequence[str | None] = dedupe_keys if dedupe_keys is not None else [None] * len(events)
         if len(keys) != len(events):
             raise ValueError("dedupe_keys: one key per event")
         async with self._db.transaction() as tx:
+            if epoch:
+                # (no row lock: a dead leader's open transaction would hold the next claim
+                # back; a batch checked just before a new term began is still marked with
+                # its own epoch)
+                rows = await tx.fetch("SELECT epoch FROM leader_lease WHERE name = $1", EPOCH_LEASE)
+                check_epoch(int(rows[0]["epoch"]) if rows else None, epoch)
             return [
-                int(await tx.fetchval(_EVENT_INSERT, *_event_row(e, k)) or 0)
+                int(await tx.fetchval(_EVENT_INSERT, *_event_row(e, k, epoch)) or 0)
                 for e, k in zip(events, keys, strict=False)
             ]
 
@@ -213,7 +231,7 @@ class SqlStore(SqlWebhooks, SqlTaskRows):  # webhooks: store.webhooks; the tasks
         self, start: float, end: float, after_seq: int = 0, limit: int = 10_000
     ) -> list[StoredEvent]:
         rows = await self._db.fetch(
-            "SELECT seq, payload FROM events WHERE at >= $1 AND at < $2 AND seq > $3 ORDER BY seq LIMIT $4",
+            "SELECT seq, payload, epoch FROM events WHERE at >= $1 AND at < $2 AND seq > $3 ORDER BY seq LIMIT $4",
             start,
             end,
             after_seq,
@@ -237,7 +255,7 @@ class SqlStore(SqlWebhooks, SqlTaskRows):  # webhooks: store.webhooks; the tasks
         names = sorted({k.__name__ for k in kinds}) if kinds is not None else []
         if kinds is not None and not names:
             return
-        sql = "SELECT seq, payload FROM events WHERE at >= $1 AND at < $2 AND seq > $3"
+        sql = "SELECT seq, payload, epoch FROM events WHERE at >= $1 AND at < $2 AND seq > $3"
         if names:
             sql += " AND kind IN (" + ", ".join(f"${i}" for i in range(5, 5 + len(names))) + ")"
         sql += " ORDER BY seq LIMIT $4"
@@ -252,7 +270,7 @@ class SqlStore(SqlWebhooks, SqlTaskRows):  # webhooks: store.webhooks; the tasks
 
     async def events_for_call(self, call_id: str) -> list[StoredEvent]:
         rows = await self._db.fetch(
-            "SELECT seq, payload FROM events WHERE call_id = $1 AND call_id <> '' ORDER BY seq", call_id
+            "SELECT seq, payload, epoch FROM events WHERE call_id = $1 AND call_id <> '' ORDER BY seq", call_id
         )
         return [_stored(r) for r in rows]
 
@@ -931,6 +949,37 @@ class SqlStore(SqlWebhooks, SqlTaskRows):  # webhooks: store.webhooks; the tasks
         rows = await self._db.fetch(f"SELECT {_LEASE_COLS}, {now} AS now FROM leader_lease WHERE name = $1", name)
         return _lease(rows[0]) if rows else None
 
+    # ------------------------------------------------------------ live hand-offs (issue 15)
+
+    async def put_handoff(self, kind: str, call_id: str, body: Mapping[str, Any], created_at: float) -> int:
+        check_handoff(kind, call_id)
+        return int(
+            await self._db.fetchval(
+                "INSERT INTO live_handoffs (kind, call_id, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                kind,
+                call_id,
+                json.dumps(dict(body)),
+                float(created_at),
+            )
+        )
+
+    async def take_handoffs(self, epoch: int, limit: int = 100) -> list[HandOff]:
+        """One UPDATE: a row another taker marked meanwhile no longer matches
+        `taken_epoch IS NULL` when re-checked, so each is returned once."""
+        async with self._db.transaction() as tx:
+            rows = await tx.fetch(
+                "UPDATE live_handoffs SET taken_epoch = $1 WHERE taken_epoch IS NULL AND id IN"
+                " (SELECT id FROM live_handoffs WHERE taken_epoch IS NULL ORDER BY id LIMIT $2)"
+                " RETURNING id, kind, call_id, body, created_at, taken_epoch",
+                int(epoch),
+                int(limit),
+            )
+        return sorted((_handoff(r) for r in rows), key=lambda h: h.id)
+
+    async def handoff_taken(self, handoff_id: int) -> bool:
+        epoch = await self._db.fetchval("SELECT taken_epoch FROM live_handoffs WHERE id = $1", int(handoff_id))
+        return epoch is not None
+
     # ------------------------------------------------------------ dialer state (campaign leads)
 
     async def add_lead_states(self, records: Iterable[LeadRecord]) -> int:
@@ -1163,6 +1212,31 @@ _NOW_SQL = {
     "sqlite": "((julianday('now') - 2440587.5) * 86400.0)",
 }
 _LEASE_COLS = "name, holder, epoch, acquired_at, expires_at"
+
+
+def check_epoch(current: int | None, epoch: int) -> None:
+    """StaleEpoch unless the `live` lease is at `epoch`."""
+    if current != epoch:
+        raise StaleEpoch(f"epoch {epoch} is over: the {EPOCH_LEASE!r} lease is at epoch {current}")
+
+
+def check_handoff(kind: str, call_id: str) -> None:
+    if not kind:
+        raise ValueError("kind: required")
+    if not call_id:
+        raise ValueError("call_id: required")
+
+
+def _handoff(row: Mapping[str, Any]) -> HandOff:
+    taken = row["taken_epoch"]
+    return HandOff(
+        int(row["id"]),
+        row["kind"],
+        row["call_id"],
+        dict(_json(row["body"])),
+        float(row["created_at"]),
+        None if taken is None else int(taken),
+    )
 
 
 def _lease(row: Mapping[str, Any]) -> Lease:

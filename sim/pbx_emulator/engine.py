@@ -293,6 +293,8 @@ class Ledger:
     def __init__(self) -> None:
         self.calls: dict[str, CallRecord] = {}
         self._live: dict[str, set[str]] = {}
+        # (call's Linkedid, context) of every AMI Redirect: a call sent to an agent twice shows
+        self.redirects: list[tuple[str, str]] = []
 
     def summary(self) -> dict[str, int]:
         calls = list(self.calls.values())

@@ -351,6 +351,7 @@ async def a_redirect(s: AmiSession, m: Message) -> None:
         s.error(m, "Invalid priority")
         return
     s.respond(m, [("Message", "Redirect successful")])
+    pbx.ledger.redirects.append((ch.linkedid, context))
     pbx.redirect(ch, context, exten, prio)
     if extra is not None:
         pbx.redirect(

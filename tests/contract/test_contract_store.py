@@ -605,10 +605,10 @@ class _SharedRows(MemoryStore):
 
 
 class _DedupeIgnored(MemoryStore):
-    async def append_many(self, events: Any, dedupe_keys: Any = None) -> list[int]:
+    async def append_many(self, events: Any, dedupe_keys: Any = None, *, epoch: int = 0) -> list[int]:
         if dedupe_keys is not None and len(dedupe_keys) != len(events):
             raise ValueError("dedupe_keys: one key per event")
-        return await super().append_many(events)
+        return await super().append_many(events, epoch=epoch)
 
 
 BROKEN: list[tuple[type[MemoryStore], Callable[[Any], Awaitable[None]]]] = [

@@ -12,25 +12,35 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from config.schema import StoreConfig
-from events import AgentLoggedIn
+from events import AgentLoggedIn, Event
 from sim.pbx_emulator.server import PbxEmulator
 from store import SqlStore, open_store
 from store.models import User
 
 
-async def pbx_and_store(secret: str, store_url: str, agents: list[User]) -> tuple[PbxEmulator, SqlStore]:
-    """The PBX emulator started, the store migrated, and the agents in it logged in
-    (as before the server starts)."""
-    emulator = PbxEmulator("hotline", secret)
+async def pbx_and_store(
+    secret: str,
+    store_url: str,
+    agents: list[User],
+    agi_url: str | None = None,
+    history: Sequence[Event] = (),
+) -> tuple[PbxEmulator, SqlStore]:
+    """The PBX emulator started (its AGI() reaching `agi_url`), the store migrated, the
+    event log's `history` in it, and the agents in it logged in (as before the server
+    starts)."""
+    emulator = PbxEmulator("hotline", secret, agi_url=agi_url)
     await emulator.start()
     store = await open_store(StoreConfig(url=store_url))
     await store.migrate()
+    for i in range(0, len(history), 5000):
+        await store.append_many(history[i : i + 5000])
     now = time.time()
     for user in agents:
         await store.put_user(user)
@@ -45,8 +55,20 @@ def free_port() -> int:
 
 
 def health(port: int) -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-        return dict(json.loads(r.read()))
+    """The server's /healthz body, a degraded one (503) too: the test reads why."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:  # (a busy CI host)
+            return dict(json.loads(r.read()))
+    except urllib.error.HTTPError as exc:
+        if exc.code != 503:
+            raise
+        return dict(json.loads(exc.read()))
+
+
+async def health_of(port: int) -> dict[str, Any]:
+    """`health` from a coroutine: in a thread, never blocking the event loop (where the
+    test's emulator and proxies run)."""
+    return await asyncio.to_thread(health, port)
 
 
 async def until(predicate: Callable[[], Any], timeout: float, what: str) -> None:
@@ -70,10 +92,20 @@ async def until_up(port: int, what: str, timeout: float = 30) -> None:
 
 
 def write_config(
-    path: Path, port: int, store_url: str, bus_url: str, ami_port: int, secret: str, more: str = ""
+    path: Path,
+    port: int,
+    store_url: str,
+    bus_url: str,
+    ami_port: int,
+    secret: str,
+    more: str = "",
+    agi_port: int | None = None,
+    tables: str = "",
 ) -> Path:
     """`hotline serve`'s configuration: its web on `port`, the PBX emulator on
-    `ami_port`; `more` is appended (it may add [pbx] keys: it follows the [pbx] table)."""
+    `ami_port`, its FastAGI on `agi_port` (a free one by default); `more` is appended
+    (it may add [pbx] keys: it follows the [pbx] table), `tables` (more tables, such as
+    [ivr] or [routing.queues.x]) after it."""
     path.write_text(f"""
 [server]
 host = "127.0.0.1"
@@ -89,8 +121,9 @@ wrap_up_s = 1
 enabled = true
 ami_port = {ami_port}
 ami_secret = "{secret}"
-agi_bind = "127.0.0.1:{free_port()}"
-{more}""")
+agi_bind = "127.0.0.1:{agi_port or free_port()}"
+{more}
+{tables}""")
     return path
 
 
@@ -109,6 +142,15 @@ def kill(server: subprocess.Popen[bytes]) -> None:
     server.send_signal(signal.SIGKILL)
     server.wait(10)
     assert server.returncode == -signal.SIGKILL
+
+
+def stop_all(servers: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each at once, then as `stop` (they shut down side by side)."""
+    for server in servers:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+    for server in servers:
+        stop(server)
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:

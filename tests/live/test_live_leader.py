@@ -21,7 +21,18 @@ from sim.netfault import TcpOutage
 from sim.pbx_emulator.server import PbxEmulator
 from sim.soak import agents_on_two_calls
 from store import open_store
-from tests.live.serve_process import free_port, health, kill, pbx_and_store, serve, stop, until, until_up, write_config
+from tests.live.serve_process import (
+    free_port,
+    health,
+    health_of,
+    kill,
+    pbx_and_store,
+    serve,
+    stop,
+    until,
+    until_up,
+    write_config,
+)
 from tests.live.test_live_sigkill import AGENTS, SECRET
 
 
@@ -123,9 +134,9 @@ async def test_two_servers_one_leads_and_the_other_takes_over_after_a_sigkill(
         await until_up(ports[0], "the first server to lead")
         second = serve(configs[1], logs[1])
         await until(lambda: health(ports[1])["pbx"]["status"] == "standby", 30, "the second server to stand by")
-        standby = health(ports[1])
+        standby = await health_of(ports[1])
         assert standby["status"] == "ok"  # a standby is healthy: it serves the web
-        leader = health(ports[0])["pbx"]["leader"]
+        leader = (await health_of(ports[0]))["pbx"]["leader"]
         assert leader["role"] == "leader" and standby["pbx"]["leader"]["leader"] == leader["holder"]
         await callers.start()
         await callers.wait_ready(10)
@@ -136,7 +147,7 @@ async def test_two_servers_one_leads_and_the_other_takes_over_after_a_sigkill(
         killed_at = time.monotonic()
         await until_up(ports[1], "the standby to take over")
         takeover_s = time.monotonic() - killed_at
-        took = health(ports[1])["pbx"]["leader"]
+        took = (await health_of(ports[1]))["pbx"]["leader"]
         assert took["role"] == "leader" and took["epoch"] == leader["epoch"] + 1
         print(f"takeover after SIGKILL: {takeover_s:.2f} s")  # (the target lives in the benchmark)
         for n in range(2, 4):
@@ -147,9 +158,9 @@ async def test_two_servers_one_leads_and_the_other_takes_over_after_a_sigkill(
         await until(lambda: health(ports[1])["event_log"]["backlog"] == 0, 20, "the event log to be written")
     finally:
         await callers.close()
-        stop(first)
+        await asyncio.to_thread(stop, first)  # (the emulator in this loop serves its shutdown)
         if second is not None:
-            stop(second)
+            await asyncio.to_thread(stop, second)
         await emulator.stop()
     try:
         stored = [s.event for s in await store.events_between(0, 1e12)]
