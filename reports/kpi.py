@@ -543,8 +543,8 @@ class KpiEngine:
             for k, v in self._buckets.items()
             if (agents or k[0] != "agent") and (with_intervals or k[2] is None)
         }
-        for sp in self._fold.open_spans(now):
-            self._span(sp.agent, sp.state, sp.start, sp.end, buckets, None, agents, with_intervals)
+        for agent, state, since in self._fold.open_states(now):
+            self._span(agent, state, since, now, buckets, None, agents, with_intervals)
         return _build_report(buckets, self.cfg, None, now if now != float("-inf") else None, with_intervals)
 
     def overall_between(self, start: float, end: float, now: float | None = None) -> dict[str, Any]:
@@ -598,13 +598,20 @@ class KpiEngine:
         for slot, ring in self._slots.items():
             if slot >= start:
                 merge_buckets(merged, ring if agents else {k: t for k, t in ring.items() if k[0] != "agent"})
-        for sp in self._fold.open_spans(now):
-            s = max(sp.start, start)
-            if sp.end > s:
-                d = (("t_" + sp.state, sp.end - s),)
-                for key in [("all", "", None), *_agent_keys(sp.agent, None, self.cfg)]:
-                    if agents or key[0] != "agent":
-                        _add(merged, key, d)
+        teams = self.cfg.teams
+        for agent, state, since in self._fold.open_states(now):
+            s = max(since, start)
+            if now > s:  # as _add(("t_" + state, now - s)) on the keys of _agent_keys, in that order
+                name, secs = "t_" + state, now - s
+                keys: list[BucketKey] = [("all", "", None), ("agent", agent, None)] if agents else [("all", "", None)]
+                team = teams.get(agent)
+                if team:
+                    keys.append(("team", team, None))
+                for key in keys:
+                    t = merged.get(key)
+                    if t is None:
+                        t = merged[key] = Totals()
+                    setattr(t, name, getattr(t, name) + secs)
         return _build_report(merged, self.cfg, start, now, with_intervals=False)
 
     def live(self, now: float) -> dict[str, Any]:
