@@ -312,6 +312,15 @@ def _add(bucket: Buckets, key: BucketKey, deltas: Iterable[tuple[str, float]]) -
             setattr(t, name, getattr(t, name) + amount)
 
 
+def _add_time(bucket: Buckets, keys: Iterable[BucketKey], name: str, secs: float) -> None:
+    """`secs` more of the time counter `name` in each of the keys' buckets."""
+    for key in keys:
+        t = bucket.get(key)
+        if t is None:
+            t = bucket[key] = Totals()
+        setattr(t, name, getattr(t, name) + secs)
+
+
 def _summary(f: CallFact) -> str:
     """The summary a call fact counts in: "all" (inbound: the headline and the intervals)
     or "outbound" (a campaign's call); its queue, agent and team count it either way."""
@@ -494,21 +503,12 @@ class KpiEngine:
         whole: list[BucketKey] = [("all", "", None), ("agent", agent, None)] if agents else [("all", "", None)]
         if team:
             whole.append(("team", team, None))
-        secs = end - start
-        for key in whole:
-            t = buckets.get(key)
-            if t is None:
-                t = buckets[key] = Totals()
-            setattr(t, name, getattr(t, name) + secs)
+        _add_time(buckets, whole, name, end - start)
         for iv, part in _pieces(start, end, cfg.interval_s) if intervals else ():
             pieces: list[BucketKey] = [("all", "", iv), ("agent", agent, iv)]
             if team:
                 pieces.append(("team", team, iv))
-            for key in pieces:
-                t = buckets.get(key)
-                if t is None:
-                    t = buckets[key] = Totals()
-                setattr(t, name, getattr(t, name) + part)
+            _add_time(buckets, pieces, name, part)
         if slots is None:
             return
         oldest = self._oldest_slot()
@@ -516,11 +516,7 @@ class KpiEngine:
             ring = slots.get(slot)
             if ring is None:
                 ring = slots[slot] = {}
-            for key in whole:
-                t = ring.get(key)
-                if t is None:
-                    t = ring[key] = Totals()
-                setattr(t, name, getattr(t, name) + part)
+            _add_time(ring, whole, name, part)
 
     def apply(self, event: object) -> None:
         at = getattr(event, "at", None)
@@ -607,11 +603,7 @@ class KpiEngine:
                 team = teams.get(agent)
                 if team:
                     keys.append(("team", team, None))
-                for key in keys:
-                    t = merged.get(key)
-                    if t is None:
-                        t = merged[key] = Totals()
-                    setattr(t, name, getattr(t, name) + secs)
+                _add_time(merged, keys, name, secs)
         return _build_report(merged, self.cfg, start, now, with_intervals=False)
 
     def live(self, now: float) -> dict[str, Any]:
