@@ -298,6 +298,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             watch = asyncio.create_task(watcher.watch(seen))
             drain = asyncio.create_task(callers.discard())  # unread, the emulator would wait on it
             await asyncio.sleep(1)  # the initial snapshots sent
+            idle0, idle_began = proc_cpu_s(server.pid), time.monotonic()
+            await asyncio.sleep(args.idle_s)  # the server's cost with no calls (sockets, wallboards, timers)
+            idle_ms_per_s = (proc_cpu_s(server.pid) - idle0) * 1000 / (time.monotonic() - idle_began)
             spy = sample_server(server.pid, args.spy, args.minutes * 60) if args.spy else None
             cpu0 = {p.pid: proc_cpu_s(p.pid) for p in (server, emulator)}
             load0 = time.process_time()
@@ -347,6 +350,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "arrived": len(seen.arrived),
         "lost": lost,
         "cpu_ms_per_call": round(cpu[server.pid] * 1000 / calls, 3),
+        # the server's CPU with no calls (ms per s), and per call once that is taken off
+        "idle_cpu_ms_per_s": round(idle_ms_per_s, 1),
+        "marginal_cpu_ms_per_call": round((cpu[server.pid] * 1000 - idle_ms_per_s * wall_s) / calls, 3),
         "p99_offer_ms": p99(offer_ms),
         "p50_offer_ms": round(statistics.median(offer_ms), 2) if offer_ms else None,
         "p99_pop_ms": p99(pop_ms),
@@ -376,6 +382,7 @@ def main() -> int:
     ap.add_argument("--sockets", type=int, default=1000, help="connected desktop websockets")
     ap.add_argument("--wallboards", type=int, default=2, help="connected wallboard websockets")
     ap.add_argument("--talk-s", type=float, default=30.0, help="how long each agent talks")
+    ap.add_argument("--idle-s", type=float, default=5.0, help="the server's CPU measured this long before the calls")
     ap.add_argument("--drain-s", type=float, default=60.0, help="at most this long after the last call")
     ap.add_argument("--profile", default="", help="cProfile the server into this file")
     ap.add_argument("--spy", default="", help="py-spy the server while the calls come, into this file")

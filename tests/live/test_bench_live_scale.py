@@ -15,7 +15,20 @@ KEYS = ("agents", "calls_per_s", "calls", "lost", "cpu_ms_per_call", "p99_offer_
 
 def test_the_scale_benchmark_runs_and_prints_its_figures(tmp_path: Path) -> None:
     out = tmp_path / "live_scale.json"
-    args = ["--agents", "30", "--calls-per-s", "5", "--minutes", "0.05", "--sockets", "10", "--wallboards", "1"]
+    args = [
+        "--agents",
+        "30",
+        "--calls-per-s",
+        "5",
+        "--minutes",
+        "0.05",
+        "--sockets",
+        "10",
+        "--wallboards",
+        "1",
+        "--idle-s",
+        "1",
+    ]
     args += ["--talk-s", "1", "--drain-s", "30", "--out", str(out)]
     run = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench_live_scale.py"), *args],
