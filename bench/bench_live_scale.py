@@ -280,7 +280,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         )
         procs.append(emulator)
         config = work / "hotline.toml"
-        write_config(config, web_port, store_url, REDIS, ami_port, SECRET)
+        more = f"lease_s = {args.lease_s}\n" if args.lease_s else ""
+        write_config(config, web_port, store_url, REDIS, ami_port, SECRET, more)
         await asyncio.sleep(0.5)
         server = subprocess.Popen(
             [sys.executable, __file__, "--serve-child", str(config), f"scale-{db}", str(web_port), args.profile or ""],
@@ -383,6 +384,7 @@ def main() -> int:
     ap.add_argument("--wallboards", type=int, default=2, help="connected wallboard websockets")
     ap.add_argument("--talk-s", type=float, default=30.0, help="how long each agent talks")
     ap.add_argument("--idle-s", type=float, default=5.0, help="the server's CPU measured this long before the calls")
+    ap.add_argument("--lease-s", type=float, default=0.0, help="[pbx] lease_s (0: the server's default)")
     ap.add_argument("--drain-s", type=float, default=60.0, help="at most this long after the last call")
     ap.add_argument("--profile", default="", help="cProfile the server into this file")
     ap.add_argument("--spy", default="", help="py-spy the server while the calls come, into this file")
