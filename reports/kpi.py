@@ -312,6 +312,15 @@ def _add(bucket: Buckets, key: BucketKey, deltas: Iterable[tuple[str, float]]) -
             setattr(t, name, getattr(t, name) + amount)
 
 
+def _add_time(bucket: Buckets, keys: Iterable[BucketKey], name: str, secs: float) -> None:
+    """`secs` more of the time counter `name` in each of the keys' buckets."""
+    for key in keys:
+        t = bucket.get(key)
+        if t is None:
+            t = bucket[key] = Totals()
+        setattr(t, name, getattr(t, name) + secs)
+
+
 def _summary(f: CallFact) -> str:
     """The summary a call fact counts in: "all" (inbound: the headline and the intervals)
     or "outbound" (a campaign's call); its queue, agent and team count it either way."""
@@ -373,13 +382,15 @@ def _build_report(
     end: float | None,
     with_intervals: bool = True,
 ) -> KpiReport:
+    """Buckets of periods are read only `with_intervals`; a dimension without buckets
+    (e.g. no agent keys: KpiEngine.report(agents=False)) is empty."""
     overall = metrics(buckets.get(("all", "", None)) or Totals(), cfg)
     intervals: dict[float, dict[str, Any]] = {}
     groups: dict[str, dict[str, dict[str, Any]]] = {"queue": {}, "team": {}, "agent": {}}
     outbound_queues = sorted({name for dim, name, _ in buckets if dim == "outbound" and name})
     outbound = {"total": metrics(buckets.get(("outbound", "", None)) or Totals(), cfg), "queues": outbound_queues}
     for (dim, name, period), tot in buckets.items():
-        if dim == "outbound":
+        if dim == "outbound" or (period is not None and not with_intervals):
             continue
         m = metrics(tot, cfg)
         if dim == "all":
@@ -483,28 +494,21 @@ class KpiEngine:
         end: float,
         buckets: Buckets,
         slots: dict[float, Buckets] | None,
+        agents: bool = True,
+        intervals: bool = True,
     ) -> None:
         cfg = self.cfg
         name = _STATE_ATTR[state]
         team = cfg.teams.get(agent)
-        whole: list[BucketKey] = [("all", "", None), ("agent", agent, None)]
+        whole: list[BucketKey] = [("all", "", None), ("agent", agent, None)] if agents else [("all", "", None)]
         if team:
             whole.append(("team", team, None))
-        secs = end - start
-        for key in whole:
-            t = buckets.get(key)
-            if t is None:
-                t = buckets[key] = Totals()
-            setattr(t, name, getattr(t, name) + secs)
-        for iv, part in _pieces(start, end, cfg.interval_s):
+        _add_time(buckets, whole, name, end - start)
+        for iv, part in _pieces(start, end, cfg.interval_s) if intervals else ():
             pieces: list[BucketKey] = [("all", "", iv), ("agent", agent, iv)]
             if team:
                 pieces.append(("team", team, iv))
-            for key in pieces:
-                t = buckets.get(key)
-                if t is None:
-                    t = buckets[key] = Totals()
-                setattr(t, name, getattr(t, name) + part)
+            _add_time(buckets, pieces, name, part)
         if slots is None:
             return
         oldest = self._oldest_slot()
@@ -512,11 +516,7 @@ class KpiEngine:
             ring = slots.get(slot)
             if ring is None:
                 ring = slots[slot] = {}
-            for key in whole:
-                t = ring.get(key)
-                if t is None:
-                    t = ring[key] = Totals()
-                setattr(t, name, getattr(t, name) + part)
+            _add_time(ring, whole, name, part)
 
     def apply(self, event: object) -> None:
         at = getattr(event, "at", None)
@@ -529,13 +529,19 @@ class KpiEngine:
                     del self._slots[s]
         self._fold.apply(event)
 
-    def report(self, now: float | None = None) -> KpiReport:
-        """Everything since the first event, agent states still open counted up to now."""
+    def report(self, now: float | None = None, *, agents: bool = True, with_intervals: bool = True) -> KpiReport:
+        """Everything since the first event, agent states still open counted up to now.
+        The live wallboard asks for neither the agents' rows nor the intervals: with
+        10,000 agents those are most of the cost, and the totals are the same."""
         now = self._now if now is None else now
-        buckets = {k: v.copy() for k, v in self._buckets.items()}
-        for sp in self._fold.open_spans(now):
-            self._span(sp.agent, sp.state, sp.start, sp.end, buckets, None)
-        return _build_report(buckets, self.cfg, None, now if now != float("-inf") else None)
+        buckets = {
+            k: v.copy()
+            for k, v in self._buckets.items()
+            if (agents or k[0] != "agent") and (with_intervals or k[2] is None)
+        }
+        for agent, state, since in self._fold.open_states(now):
+            self._span(agent, state, since, now, buckets, None, agents, with_intervals)
+        return _build_report(buckets, self.cfg, None, now if now != float("-inf") else None, with_intervals)
 
     def overall_between(self, start: float, end: float, now: float | None = None) -> dict[str, Any]:
         """Overall KPIs of the intervals in [start, end) (both multiples of interval_s):
@@ -574,9 +580,10 @@ class KpiEngine:
         """The latest event time folded so far (-inf before any): `now` may not be earlier."""
         return self._now
 
-    def window(self, now: float | None = None) -> KpiReport:
+    def window(self, now: float | None = None, *, agents: bool = True) -> KpiReport:
         """The last `window_s` seconds at `slot_s` resolution: calls offered since
-        window_start(now), agent time since then. Cost: O(slots + agents)."""
+        window_start(now), agent time since then. Cost: O(slots + agents).
+        agents=False leaves the agents' rows out (the totals are the same)."""
         if not self._window:
             raise ValueError("window(): this engine was made with window=False")
         now = self._now if now is None else now
@@ -586,13 +593,17 @@ class KpiEngine:
         merged: Buckets = {}
         for slot, ring in self._slots.items():
             if slot >= start:
-                merge_buckets(merged, ring)
-        for sp in self._fold.open_spans(now):
-            s = max(sp.start, start)
-            if sp.end > s:
-                d = (("t_" + sp.state, sp.end - s),)
-                for key in [("all", "", None), *_agent_keys(sp.agent, None, self.cfg)]:
-                    _add(merged, key, d)
+                merge_buckets(merged, ring if agents else {k: t for k, t in ring.items() if k[0] != "agent"})
+        teams = self.cfg.teams
+        for agent, state, since in self._fold.open_states(now):
+            s = max(since, start)
+            if now > s:  # as _add(("t_" + state, now - s)) on the keys of _agent_keys, in that order
+                name, secs = "t_" + state, now - s
+                keys: list[BucketKey] = [("all", "", None), ("agent", agent, None)] if agents else [("all", "", None)]
+                team = teams.get(agent)
+                if team:
+                    keys.append(("team", team, None))
+                _add_time(merged, keys, name, secs)
         return _build_report(merged, self.cfg, start, now, with_intervals=False)
 
     def live(self, now: float) -> dict[str, Any]:

@@ -199,9 +199,13 @@ class KpiFold:
 
     def open_spans(self, now: float) -> list[Span]:
         """The agents' current states as spans ending at `now` (not emitted as facts)."""
-        return [
-            Span(a, s, self._agent_since[a], now) for a, s in self._agent_state.items() if now > self._agent_since[a]
-        ]
+        return [Span(a, s, since, now) for a, s, since in self.open_states(now)]
+
+    def open_states(self, now: float) -> list[tuple[str, str, float]]:
+        """(agent, state, since) of the spans `open_spans` gives, without building a
+        Span each (the live wallboard asks twice a second, for every agent)."""
+        since = self._agent_since
+        return [(a, s, since[a]) for a, s in self._agent_state.items() if now > since[a]]
 
     # -------------------------------------------------------------- agent state
 

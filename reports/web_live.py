@@ -132,8 +132,10 @@ class LiveBoard:
     def snapshot(self, now: float, view: View) -> dict[str, Any]:
         # the PBX stamps events with its own clock: one a moment ahead of ours is "now"
         now = max(now, self.engine.last_event_at)
-        report = self.engine.report(now).to_dict()
-        window = self.engine.window(now).to_dict()
+        # the board shows the queues', the teams' and the overall totals: not the agents'
+        # rows of the report nor its intervals (most of its cost with many agents)
+        report = self.engine.report(now, agents=False, with_intervals=False).to_dict()
+        window = self.engine.window(now, agents=False).to_dict()
         live = self.engine.live(now)
         queue_names = sorted(set(self.queue_targets) | set(report["queues"]) | set(live["queues"]))
         queues = []

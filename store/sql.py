@@ -45,6 +45,19 @@ _EVENT_INSERT = (
     " ON CONFLICT DO NOTHING RETURNING seq"
 )
 
+_EVENT_CHUNK = 1000  # rows per INSERT: 6,000 parameters (PostgreSQL takes 32,767, SQLite 32,766)
+
+
+def _event_insert_many(rows: int) -> str:
+    values = ", ".join(
+        f"(${6 * r + 1}, ${6 * r + 2}, ${6 * r + 3}, ${6 * r + 4}, ${6 * r + 5}, ${6 * r + 6})" for r in range(rows)
+    )
+    return (
+        f"INSERT INTO events (at, kind, call_id, agent_id, payload, dedupe_key) VALUES {values}"
+        " ON CONFLICT DO NOTHING RETURNING seq, dedupe_key"
+    )
+
+
 _CUSTOMER_INSERT = """
 INSERT INTO customers (id, name, company, tier, email, account_number, phones, attributes, notes)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -215,6 +228,8 @@ class SqlStore(SqlWebhooks, SqlTaskRows):  # webhooks: store.webhooks; the tasks
         keys: Sequence[str | None] = dedupe_keys if dedupe_keys is not None else [None] * len(events)
         if len(keys) != len(events):
             raise ValueError("dedupe_keys: one key per event")
+        if dedupe_keys is not None:
+            return await self._append_keyed(events, dedupe_keys)
         async with self._db.transaction() as tx:
             if epoch:
                 # (no row lock: a dead leader's open transaction would hold the next claim
@@ -226,6 +241,20 @@ class SqlStore(SqlWebhooks, SqlTaskRows):  # webhooks: store.webhooks; the tasks
                 int(await tx.fetchval(_EVENT_INSERT, *_event_row(e, k, epoch)) or 0)
                 for e, k in zip(events, keys, strict=False)
             ]
+
+    async def _append_keyed(self, events: Sequence[Event], keys: Sequence[str]) -> list[int]:
+        """One INSERT of many rows per chunk (not one round trip per event: the live
+        event log's batches); each seq found again by its key, the rows inserted in
+        the events' order."""
+        seqs: dict[str, int] = {}
+        rows = [_event_row(e, k) for e, k in zip(events, keys, strict=True)]
+        async with self._db.transaction() as tx:
+            for i in range(0, len(rows), _EVENT_CHUNK):
+                chunk = rows[i : i + _EVENT_CHUNK]
+                for row in await tx.fetch(_event_insert_many(len(chunk)), *(v for r in chunk for v in r)):
+                    seqs[row["dedupe_key"]] = int(row["seq"])
+        # a key twice in one batch: only its first event is stored (as one at a time did)
+        return [seqs.pop(k, 0) for k in keys]
 
     async def events_between(
         self, start: float, end: float, after_seq: int = 0, limit: int = 10_000

@@ -918,10 +918,11 @@ _TABLE: list[tuple[str, str, Program]] = [
     ("inbound", r"1000", inbound_1000),
     ("inbound", r"1100", inbound_1100),
     ("inbound", r"1500", inbound_1500),
-    ("agent-connect", r"(20|10)\d\d", agent_connect),
+    ("agent-connect", r"(20|10)\d\d|3\d{4}", agent_connect),
     ("agents", r"2099", agent_2099),
     ("agents", r"2090", supervisor_phone),
     ("agents", r"20\d\d", agent_phone),
+    ("agents", r"3\d{4}", agent_phone),  # 30000-39999: the scale benchmark's 10,000 phones
     ("customers", r"\d+", customer),
     ("dialer-answered", r"\d+", dialer_answered),
     ("caller-phone", r"wait", caller_wait),

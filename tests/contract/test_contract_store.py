@@ -466,6 +466,23 @@ async def test_append_many_with_dedupe_keys_is_idempotent(store: Roles) -> None:
         await store.append_many(batch, ["only-one"])
 
 
+async def test_a_keyed_batch_larger_than_one_insert_keeps_its_order_and_skips_known_keys(store: Roles) -> None:
+    """The live event log's batches (one INSERT of many rows per chunk): seqs grow in
+    the events' order across chunks; a key already stored, or twice in the batch, is
+    stored once (seq 0 for the others)."""
+    await store.append_many([CallArrived(at=0.5, call_id="known")], ["b:known"])
+    events: list[Event] = [CallArrived(at=1.0 + i, call_id=f"b{i}") for i in range(2300)]
+    keys = [f"b:{i}" for i in range(2300)]
+    keys[5], keys[1700] = "b:known", "b:3"  # stored already; twice in this batch
+    seqs = await store.append_many(events, keys)
+    assert seqs[5] == 0 and seqs[1700] == 0
+    stored = [s for i, s in enumerate(seqs) if i not in (5, 1700)]
+    assert all(stored) and stored == sorted(stored) and len(set(stored)) == len(stored)
+    got = await _all(store, 1.0, 1e9)
+    assert [s.seq for s in got] == stored
+    assert [s.event for s in got] == [e for i, e in enumerate(events) if i not in (5, 1700)]
+
+
 # ---------------------------------------------------------------- the event log's stream
 
 

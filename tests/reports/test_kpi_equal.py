@@ -147,3 +147,24 @@ def test_kpi_overall_between_equals_batch_range(events):
     got = eng.overall_between(lo, hi, now=end)
     want = batch_report(events, cfg, start=lo, end=hi, with_intervals=False).overall
     _close(got, want)
+
+
+@settings(max_examples=150, deadline=None)
+@given(streams(), st.sampled_from([0.0, 1.0, 45.0, 400.0]))
+def test_kpi_board_report_is_the_full_report_without_agents_and_intervals(events, extra):
+    """What the live wallboard asks for (agents=False, no intervals): the same queue,
+    team and overall totals as the full report, only the agents' rows and the
+    intervals left out."""
+    eng = KpiEngine(CFG)
+    for e in events:
+        eng.apply(e)
+    now = (events[-1].at if events else 0.0) + extra
+    full, board = eng.report(now).to_dict(), eng.report(now, agents=False, with_intervals=False).to_dict()
+    assert board["agents"] == {} and board["intervals"] == []
+    for group in ("queues", "teams"):
+        _close({k: v["total"] for k, v in board[group].items()}, {k: v["total"] for k, v in full[group].items()})
+    _close(board["overall"], full["overall"])
+    window, board_window = eng.window(now).to_dict(), eng.window(now, agents=False).to_dict()
+    assert board_window["agents"] == {}
+    for key in ("overall", "queues", "teams"):
+        _close(board_window[key], window[key])
