@@ -45,15 +45,15 @@ _EVENT_INSERT = (
     " ON CONFLICT DO NOTHING RETURNING seq"
 )
 
-_EVENT_CHUNK = 1000  # rows per INSERT: 6,000 parameters (PostgreSQL takes 32,767, SQLite 32,766)
+_EVENT_FIELDS = 7  # an event row's columns (_event_row)
+_EVENT_CHUNK = 1000  # rows per INSERT: 7,000 parameters (PostgreSQL takes 32,767, SQLite 32,766)
 
 
 def _event_insert_many(rows: int) -> str:
-    values = ", ".join(
-        f"(${6 * r + 1}, ${6 * r + 2}, ${6 * r + 3}, ${6 * r + 4}, ${6 * r + 5}, ${6 * r + 6})" for r in range(rows)
-    )
+    n = _EVENT_FIELDS
+    values = ", ".join("(" + ", ".join(f"${n * r + c}" for c in range(1, n + 1)) + ")" for r in range(rows))
     return (
-        f"INSERT INTO events (at, kind, call_id, agent_id, payload, dedupe_key) VALUES {values}"
+        f"INSERT INTO events (at, kind, call_id, agent_id, payload, dedupe_key, epoch) VALUES {values}"
         " ON CONFLICT DO NOTHING RETURNING seq, dedupe_key"
     )
 
@@ -229,26 +229,22 @@ class SqlStore(SqlWebhooks, SqlTaskRows):  # webhooks: store.webhooks; the tasks
         if len(keys) != len(events):
             raise ValueError("dedupe_keys: one key per event")
         if dedupe_keys is not None:
-            return await self._append_keyed(events, dedupe_keys)
+            return await self._append_keyed(events, dedupe_keys, epoch)
         async with self._db.transaction() as tx:
-            if epoch:
-                # (no row lock: a dead leader's open transaction would hold the next claim
-                # back; a batch checked just before a new term began is still marked with
-                # its own epoch)
-                rows = await tx.fetch("SELECT epoch FROM leader_lease WHERE name = $1", EPOCH_LEASE)
-                check_epoch(int(rows[0]["epoch"]) if rows else None, epoch)
+            await _check_term(tx, epoch)
             return [
                 int(await tx.fetchval(_EVENT_INSERT, *_event_row(e, k, epoch)) or 0)
                 for e, k in zip(events, keys, strict=False)
             ]
 
-    async def _append_keyed(self, events: Sequence[Event], keys: Sequence[str]) -> list[int]:
+    async def _append_keyed(self, events: Sequence[Event], keys: Sequence[str], epoch: int) -> list[int]:
         """One INSERT of many rows per chunk (not one round trip per event: the live
         event log's batches); each seq found again by its key, the rows inserted in
         the events' order."""
         seqs: dict[str, int] = {}
-        rows = [_event_row(e, k) for e, k in zip(events, keys, strict=True)]
+        rows = [_event_row(e, k, epoch) for e, k in zip(events, keys, strict=True)]
         async with self._db.transaction() as tx:
+            await _check_term(tx, epoch)
             for i in range(0, len(rows), _EVENT_CHUNK):
                 chunk = rows[i : i + _EVENT_CHUNK]
                 for row in await tx.fetch(_event_insert_many(len(chunk)), *(v for r in chunk for v in r)):
@@ -1241,6 +1237,15 @@ _NOW_SQL = {
     "sqlite": "((julianday('now') - 2440587.5) * 86400.0)",
 }
 _LEASE_COLS = "name, holder, epoch, acquired_at, expires_at"
+
+
+async def _check_term(tx: Executor, epoch: int) -> None:
+    """StaleEpoch unless a leader's batch (epoch > 0) is of the lease's current term. (No
+    row lock: a dead leader's open transaction would hold the next claim back; a batch
+    checked just before a new term began is still marked with its own epoch.)"""
+    if epoch:
+        rows = await tx.fetch("SELECT epoch FROM leader_lease WHERE name = $1", EPOCH_LEASE)
+        check_epoch(int(rows[0]["epoch"]) if rows else None, epoch)
 
 
 def check_epoch(current: int | None, epoch: int) -> None:
