@@ -9,6 +9,7 @@
 - `[campaigns.NAME]`: `dialer.campaign.CampaignSection` (a `CampaignConfig` and the
   live dialer's `LiveKeys`);
 - `[crm]`: `agents.crm.CrmConfig`;
+- `[chat]`: `chat.config.ChatConfig` (the customer chat widget);
 - `[queues.NAME]`, `[skills.NAME]`, `[pause_reasons.NAME]`, `[dispositions.NAME]`:
   `QueueRow`, `SkillRow`, `PauseCodeRow`, `DispositionRow` (here: the file's form of
   `web.settings`' admin rows, plain dicts at run time; a test holds the two together).
@@ -41,6 +42,7 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from agents.crm import CrmConfig
+from chat.config import ChatConfig
 from config.checks import Located, check_port
 from config.recording import RecordingConfig
 from dialer.campaign import CampaignSection
@@ -270,6 +272,7 @@ class HotlineConfig(BaseModel):
     campaigns: dict[str, CampaignSection] = Field(default_factory=dict)
     crm: CrmConfig | None = None
     recording: RecordingConfig = RecordingConfig()
+    chat: ChatConfig = ChatConfig()
     queues: dict[RowName, QueueRow] = Field(default_factory=dict)
     skills: dict[RowName, SkillRow] = Field(default_factory=dict)
     pause_reasons: dict[RowName, PauseCodeRow] = Field(default_factory=dict)

@@ -30,6 +30,7 @@ from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from typing import Protocol
 
 from events import Event
+from store.chat_sessions import ChatSessions
 from store.models import (
     AgentCommand,
     ApiToken,
@@ -332,6 +333,7 @@ class Recordings(Protocol):
 
 
 class Store(
+    ChatSessions,
     Recordings,
     EventLog,
     CustomerDirectory,
