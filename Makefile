@@ -41,7 +41,7 @@ lint: $(STAMP)
 ## its sources change (a stale build is never used: the Python router runs instead).
 native: $(NATIVE_STAMP)
 
-$(NATIVE_STAMP): $(STAMP) routing/native.py routing/router.py routing/model.py routing/rules.py routing/expr.py routing/tomlpos.py events/__init__.py scripts/native.sh
+$(NATIVE_STAMP): $(STAMP) routing/native.py routing/router.py routing/model.py routing/capacity.py routing/rules.py routing/expr.py routing/tomlpos.py events/__init__.py scripts/native.sh
 	scripts/native.sh $(PY)
 	@touch $(NATIVE_STAMP)
 

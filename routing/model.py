@@ -21,7 +21,11 @@ class AgentProfile:
     """Who an agent is, for routing. Skills map a name to a proficiency 1-10
     (0 or missing: no such skill). `capacity`: simultaneous interactions (voice: 1).
     `wrap_up_s`: this agent's own wrap-up (the longest of this and the queue's
-    applies). `attributes`: free values for expressions (`attributes.site == "lyon"`)."""
+    applies). `attributes`: free values for expressions (`attributes.site == "lyon"`).
+    `channels`: contacts per channel at once, as allowed combinations (routing/capacity.py,
+    e.g. `({"voice": 1}, {"chat": 3})`); empty: the rules' `[capacity]` for this agent
+    or its team, else `capacity` contacts of any channel. `voice_first`: overrides the
+    capacity's (a waiting call before any written task)."""
 
     agent_id: str
     skills: Mapping[str, int] = field(default_factory=dict)
@@ -30,6 +34,8 @@ class AgentProfile:
     capacity: int = 1
     wrap_up_s: float | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    channels: tuple[Mapping[str, int], ...] = ()
+    voice_first: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

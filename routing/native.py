@@ -46,6 +46,7 @@ DEPENDS = tuple(
     for p in (
         "routing/router.py",
         "routing/model.py",
+        "routing/capacity.py",
         "routing/rules.py",
         "routing/expr.py",
         "routing/tomlpos.py",

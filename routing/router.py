@@ -37,6 +37,15 @@ How it stays fast (the simulator pushes ~1M events through it):
   under its own skills, evaluates each group's expression once, and compares heads.
 * Timers (escalation, overflow, final step, wrap-up end) sit in one heap with lazy
   invalidation; `next_deadline()` is a peek.
+
+Channels (issue 18): a call is a task of a channel ("voice" unless CallQueued's
+attributes say `channel`, or `set_channel` did): chats, e-mails and web call-backs are
+routed by the same rules. Waiting tasks are grouped per channel too. An agent with
+per-channel capacity (routing/capacity.py: `AgentProfile.channels`, else the rules'
+`[capacity]` for the agent, its team or everyone) stays in the available index while it
+has room for some channel, and is offered only what fits; with `voice_first` a freed
+agent takes a waiting call before any written task. Agents without it keep the old
+single `capacity` over every channel, and the old fast paths.
 """
 
 from __future__ import annotations
@@ -63,6 +72,7 @@ from events import (
     CallRejected,
     WrapUpEnded,
 )
+from routing.capacity import VOICE, Capacity, Combo, fits, has_room
 from routing.model import AgentProfile, Decision, Escalated, FinalStep, Offer, Overflowed, Tick
 from routing.rules import QueueRules, RuleSet, Target, fallback_queue, promised_agent_rules
 
@@ -113,6 +123,8 @@ class _Agent:
         "busy",
         "calls_handled",
         "capacity",
+        "chan",
+        "combos",
         "connected",
         "id",
         "idle_since",
@@ -121,6 +133,8 @@ class _Agent:
         "logged_in",
         "login_at",
         "misses",
+        "own_cap",
+        "own_voice_first",
         "pause_idle",
         "pause_reason",
         "paused",
@@ -130,11 +144,12 @@ class _Agent:
         "slots",
         "state",
         "team",
+        "voice_first",
         "wrap_up_s",
         "wrapping",
     )
 
-    def __init__(self, profile: AgentProfile) -> None:
+    def __init__(self, profile: AgentProfile, chan: dict[str, str] | None = None) -> None:
         self.logged_in = False
         self.paused = False
         self.pause_reason = ""
@@ -154,6 +169,11 @@ class _Agent:
         # indexed; the router never replaces those dicts, so they stay valid until the
         # skills change (set_profile)
         self.slots: list[tuple[dict[str, _Agent], dict[str, _Agent]]] | None = None
+        # the router's channel of each non-voice call (shared), and this agent's
+        # per-channel capacity (None: `capacity` contacts of any channel)
+        self.chan: dict[str, str] = chan if chan is not None else {}
+        self.combos: tuple[Combo, ...] | None = None
+        self.voice_first = False
         self.set_profile(profile)
 
     def set_profile(self, p: AgentProfile) -> None:
@@ -174,10 +194,35 @@ class _Agent:
         self.capacity = max(1, int(p.capacity))
         self.attrs = dict(p.attributes)
         self.wrap_up_s = p.wrap_up_s
+        self.own_cap = Capacity(tuple(dict(c) for c in p.channels), bool(p.voice_first)) if p.channels else None
+        self.own_voice_first = p.voice_first
 
     @property
     def used(self) -> int:
         return len(self.ringing) + len(self.connected) + len(self.wrapping)
+
+    def load(self) -> dict[str, int]:
+        """What the agent holds now, per channel (ringing, connected, wrapping up)."""
+        chan = self.chan
+        counts: dict[str, int] = {}
+        for held in (self.ringing, self.connected, self.wrapping):
+            for cid in held:
+                name = chan.get(cid, VOICE)
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    def has_room(self) -> bool:
+        combos = self.combos
+        if combos is None:
+            return len(self.ringing) + len(self.connected) + len(self.wrapping) < self.capacity
+        return has_room(combos, self.load())
+
+    def fits(self, channel: str) -> bool:
+        """May the agent (with room) be offered one more contact of `channel`?"""
+        combos = self.combos
+        if combos is None:
+            return True
+        return fits(combos, self.load(), channel)
 
     def display_state(self) -> str:
         if not self.logged_in:
@@ -197,6 +242,7 @@ class _Call:
     __slots__ = (
         "agent",
         "attrs",
+        "channel",
         "customer_id",
         "entry",
         "excluded",
@@ -255,6 +301,7 @@ class _Call:
         self.target_idx = 0
         self.version = 0
         self.promised_s = 0.0
+        self.channel = VOICE
 
 
 class _Place(NamedTuple):
@@ -293,7 +340,7 @@ class _WrapTimer(NamedTuple):
 class _Group:
     """Waiting calls that any given agent may take all or none of."""
 
-    __slots__ = ("agent_only", "anchor", "count", "fn", "key", "qr", "reqs", "subs", "target", "texts")
+    __slots__ = ("agent_only", "anchor", "channel", "count", "fn", "key", "qr", "reqs", "subs", "target", "texts")
 
     def __init__(
         self,
@@ -302,8 +349,10 @@ class _Group:
         target: Target,
         reqs: tuple[tuple[str, int], ...],
         agent_only: str | None,
+        channel: str = VOICE,
     ) -> None:
         self.key = key
+        self.channel = channel
         self.qr = qr
         self.target = target
         self.reqs = reqs
@@ -381,6 +430,9 @@ class Router:
         self._seq = 0
         self._agents: dict[str, _Agent] = {}
         self._calls: dict[str, _Call] = {}
+        # call id -> its channel, for the calls that are not voice (shared with the agents)
+        self._chan: dict[str, str] = {}
+        self._combo_agents = 0  # agents with per-channel capacity: matching checks what fits
         # A connected call being handed to another agent (the PBX rings them: a blind
         # transfer): call id -> that agent, reserved for it until it answers or not.
         self._transfer_rings: dict[str, str] = {}
@@ -449,8 +501,9 @@ class Router:
         self._process_due(now, out)
         agent = self._agents.get(profile.agent_id)
         if agent is None:
-            agent = _Agent(profile)
+            agent = _Agent(profile, self._chan)
             self._agents[agent.id] = agent
+            self._set_capacity(agent)
             for skill in agent.skills:
                 self._skill_count[skill] = self._skill_count.get(skill, 0) + 1
             return out
@@ -460,6 +513,7 @@ class Router:
         for skill in agent.skills:
             self._skill_count[skill] -= 1
         agent.set_profile(profile)
+        self._set_capacity(agent)
         for skill in agent.skills:
             self._skill_count[skill] = self._skill_count.get(skill, 0) + 1
         if was_indexed:
@@ -468,6 +522,32 @@ class Router:
         self._sync(agent, now, out)  # (the shown state does not depend on the profile)
         self._fill_agent(agent, now, out)
         return out
+
+    def _set_capacity(self, agent: _Agent) -> None:
+        """The agent's per-channel capacity: its profile's, else the rules' for the agent,
+        its team or everyone (routing/capacity.py); None: the single `capacity`."""
+        if agent.combos is not None:
+            self._combo_agents -= 1
+        found = agent.own_cap if agent.own_cap is not None else self._rules.capacity.resolve(agent.id, agent.team)
+        agent.combos = found.combos if found is not None else None
+        agent.voice_first = found is not None and found.voice_first
+        if found is not None and agent.own_voice_first is not None:
+            agent.voice_first = agent.own_voice_first
+        if agent.combos is not None:
+            self._combo_agents += 1
+
+    def set_channel(self, call_id: str, channel: str) -> None:
+        """Say which channel a call is (before the router sees it: an adopted task after a
+        restart); "voice" is the default. Forgotten when the call leaves its agent."""
+        if channel == VOICE:
+            self._chan.pop(call_id, None)
+        else:
+            self._chan[call_id] = channel
+
+    def agent_load(self, agent_id: str) -> dict[str, int]:
+        """What the agent holds now per channel (ringing, connected, wrapping up)."""
+        agent = self._agents.get(agent_id)
+        return agent.load() if agent is not None else {}
 
     def remove_agent(self, agent_id: str, now: float | None = None) -> list[Decision]:
         """Log the agent out and forget it. A call ringing at the agent goes back to
@@ -551,6 +631,11 @@ class Router:
         self._promised.clear()
         self._spare_groups.clear()  # they hold the old rules' queue and target objects
         self._group_memo.clear()
+        for agent in self._agents.values():  # the capacity per channel may have changed
+            before_cap = agent.combos, agent.voice_first
+            self._set_capacity(agent)
+            if (agent.combos, agent.voice_first) != before_cap:
+                self._sync(agent, now, out)
         log.info("routing_rules_swapped", version=self._version, digest=new_rules.digest, waiting=len(waiting))
         if not new_rules.rona.skip_missed_agent:  # forget misses, keep refusals
             for call in self._calls.values():
@@ -1009,7 +1094,7 @@ class Router:
         # is not for a preferred agent; its group follows from the call's queue, filter,
         # target and skills alone, remembered here (one look-up instead of building
         # the key, once or more per call).
-        memo_key = (qr.name, call.filter_idx, call.target_idx, call.skills_t)
+        memo_key = (qr.name, call.filter_idx, call.target_idx, call.skills_t, call.channel)
         group = self._group_memo.get(memo_key)
         if group is not None:
             return group
@@ -1027,7 +1112,7 @@ class Router:
         paths = expr.call_paths
         cvals = tuple([_call_value(call, p) for p in paths]) if paths else ()
         agent_only = call.preferred if t.strategy == "preferred_agent" else None
-        key = (qr.name, call.filter_idx, call.target_idx, reqs_t, cvals, agent_only)
+        key = (qr.name, call.filter_idx, call.target_idx, reqs_t, cvals, agent_only, call.channel)
         spare = self._spare_groups
         group = spare.get(key)  # (a spare group with this key is the registered one, if any)
         if group is None:
@@ -1037,7 +1122,7 @@ class Router:
             if len(spare) >= _MAX_SPARE_GROUPS:
                 spare.clear()  # bounded: keys include call attribute values
                 self._group_memo.clear()
-            group = spare[key] = _Group(key, qr, t, reqs_t, agent_only)
+            group = spare[key] = _Group(key, qr, t, reqs_t, agent_only, call.channel)
         if not paths and agent_only is None:
             memo = self._group_memo
             if len(memo) >= _MAX_SPARE_GROUPS:
@@ -1133,7 +1218,7 @@ class Router:
         used = len(ringing) + len(connected) + len(wrapping)
         logged_in = agent.logged_in
         paused = agent.paused
-        if logged_in and not paused and used < agent.capacity:
+        if logged_in and not paused and (used < agent.capacity if agent.combos is None else agent.has_room()):
             if not agent.in_index:
                 agent.idle_since = now
                 self._index_add(agent)
@@ -1192,6 +1277,8 @@ class Router:
     def _eligible(agent: _Agent, call: _Call, group: _Group) -> bool:
         if call.excluded is not None and agent.id in call.excluded:
             return False
+        if agent.combos is not None and not agent.fits(call.channel):
+            return False
         skills = agent.skills
         for skill, level in group.reqs:
             if skills.get(skill, 0) < level:
@@ -1247,7 +1334,7 @@ class Router:
             # The usual case needs no _eligible: with at most one required skill (the
             # buckets'), no expression left to check and no agent excluded, every
             # agent in the buckets is eligible.
-            check = not (call.excluded is None and group.fn is None and len(group.reqs) <= 1)
+            check = not (call.excluded is None and group.fn is None and len(group.reqs) <= 1 and not self._combo_agents)
             best: _Agent | None = None
             for d in buckets:  # the first eligible agent of each bucket; the longest idle wins
                 for a in d.values():
@@ -1365,10 +1452,14 @@ class Router:
         if self._groups_global:
             cands.extend(self._groups_global.values())
         best: _Call | None = None
-        best_key: tuple[int, float, int] | None = None
+        best_key: tuple[int, int, float, int] | None = None
+        combos, voice_first = agent.combos, agent.voice_first
         for group in cands:
             if group.agent_only is not None and group.agent_only != aid:
                 continue
+            if combos is not None and not agent.fits(group.channel):
+                continue
+            first = 1 if voice_first and group.channel == VOICE else 0
             missing = False
             for skill, level in group.reqs:
                 if skills.get(skill, 0) < level:
@@ -1397,13 +1488,13 @@ class Router:
                     steps = int((now - call.first_at) // ageing.every_s) * ageing.step
                     if steps > 0:
                         eff = max(base, min(ageing.max, base + steps))
-                key = (eff, -call.first_at, -call.seq)
+                key = (first, eff, -call.first_at, -call.seq)
                 if best_key is None or key > best_key:
                     best, best_key = call, key
         if best is None:
             return None
         assert best_key is not None
-        return best, best_key[0]
+        return best, best_key[1]
 
     @staticmethod
     def _first_not_excluding(heap: list[_Place], aid: str) -> _Call | None:
@@ -1457,7 +1548,11 @@ class Router:
             return
         # _sync, cut short (once per call): the agent was available (logged in, not
         # paused, a slot free) and now rings
-        if len(agent.ringing) + len(agent.connected) + len(agent.wrapping) < agent.capacity:
+        if (
+            len(agent.ringing) + len(agent.connected) + len(agent.wrapping) < agent.capacity
+            if agent.combos is None
+            else agent.has_room()
+        ):
             agent.idle_since = now  # capacity left: back of the idle order
             self._index_add(agent)
         busy = agent.busy
@@ -1552,6 +1647,16 @@ class Router:
         call.attrs = attrs
         customer_id = e.customer_id
         call.customer_id = customer_id if type(customer_id) is str else str(customer_id or "")
+        chan = self._chan
+        if attrs and "channel" in attrs:
+            channel = str(attrs["channel"] or VOICE)
+            call.channel = channel
+            if channel != VOICE:
+                chan[cid] = channel
+            else:
+                chan.pop(cid, None)
+        elif chan:
+            call.channel = chan.get(cid, VOICE)
         if attrs:
             call.tier = str(attrs.get("tier", "") or "")
             call.language = str(attrs.get("language", "") or "")
@@ -1657,6 +1762,7 @@ class Router:
             call.first_at = now
             call.skills, call.skills_t, call.priority, call.attrs = {}, (), 0, {}
             call.customer_id = call.tier = call.language = call.preferred = ""
+            call.channel = self._chan.get(call.id, VOICE)
             self._calls[call.id] = call
             queue = e.queue
             self._enter_queue(call, queue if type(queue) is str else str(queue or ""), now)
@@ -1789,6 +1895,14 @@ class Router:
                 elif call.state == CONNECTED:
                     self._end_interaction(agent, call, now, out)
         call.state = DONE
+        if self._chan:
+            self._forget_channel(call)
+
+    def _forget_channel(self, call: _Call) -> None:
+        """The call left the router: its channel is kept while its agent wraps it up."""
+        agent = self._agents.get(call.agent) if call.agent is not None else None
+        if agent is None or call.id not in agent.wrapping:
+            self._chan.pop(call.id, None)
 
     def _on_ended(self, e: Any, now: float, out: list[Decision]) -> None:  # e: CallEnded
         call = self._calls.pop(e.call_id, None)
@@ -1803,6 +1917,8 @@ class Router:
             if agent is not None:
                 self._end_interaction(agent, call, now, out)
             call.state = DONE
+            if self._chan:
+                self._forget_channel(call)
             return
         self._drop(call, now, out)
 
@@ -1851,7 +1967,13 @@ class Router:
         if e.call_id:
             if agent.wrapping.pop(e.call_id, None) is None:
                 return
+            if self._chan and e.call_id not in self._calls:
+                self._chan.pop(e.call_id, None)
         else:
+            if self._chan:
+                for cid in agent.wrapping:
+                    if cid not in self._calls:
+                        self._chan.pop(cid, None)
             agent.wrapping.clear()
         self._sync(agent, now, None)
         if self._groups:  # (_fill_agent's first test: no call waiting, nothing to offer; once per call)

@@ -13,6 +13,9 @@ feature. Shape::
     [rona]                           # max_misses, pause_reason, ring_timeout_s, skip_missed_agent
     [pause_reasons.lunch]            # label, paid   (or: pause_reasons = ["break", "lunch"])
     [agents.a17]                     # wrap_up_s (per agent)
+    [capacity.default]               # combos = [{voice = 1}, {chat = 3}, {voice = 1, email = 2}],
+    [capacity.teams.digital]         # voice_first: contacts per channel at once (routing/capacity.py)
+    [capacity.agents.a17]
     [queues.billing]                 # wrap_up_s, strategy, ageing, overflow, final
     [[queues.billing.filters]]       # name, when (call expression), targets = [...]
     [[queues.billing.targets]]       # the targets used when no filter matches:
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from routing.capacity import CapacityError, CapacityRules, parse_capacity_rules
 from routing.expr import Compiled, ExprError, compile_expr
 from routing.tomlpos import Locator, PathT, render_path
 
@@ -196,6 +200,7 @@ class RuleSet:
         default_factory=lambda: MappingProxyType({n: PauseReason(n) for n in DEFAULT_PAUSE_REASONS})
     )
     agents: Mapping[str, AgentRules] = field(default_factory=dict)
+    capacity: CapacityRules = field(default_factory=CapacityRules)
     filename: str = "routing.toml"
     digest: str = ""
 
@@ -371,7 +376,7 @@ def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-_TOP_KEYS = ("version", "skills", "default_queue", "defaults", "rona", "pause_reasons", "agents", "queues")
+_TOP_KEYS = ("version", "skills", "default_queue", "defaults", "rona", "pause_reasons", "agents", "capacity", "queues")
 _DEFAULTS_KEYS = ("strategy", "wrap_up_s", "login_state", "occupancy_window_s")
 _RONA_KEYS = ("max_misses", "pause_reason", "ring_timeout_s", "skip_missed_agent")
 _QUEUE_KEYS = ("wrap_up_s", "strategy", "ageing", "overflow", "final", "filters", "targets")
@@ -458,6 +463,12 @@ def _build(data: Any, v: _Validator, digest: str) -> RuleSet | None:
             continue
         wrap = v.number(spec_t, "wrap_up_s", p, minimum=0)
         agents[agent_id] = AgentRules(wrap_up_s=None if wrap is None else float(wrap))
+
+    capacity = CapacityRules()
+    try:
+        capacity = parse_capacity_rules(top.get("capacity", {}))
+    except CapacityError as exc:
+        v.err(exc.path, exc.reason)
 
     queues: dict[str, QueueRules] = {}
     queues_t = v.table(top.get("queues", {}), ("queues",), None) or {}
@@ -584,6 +595,7 @@ def _build(data: Any, v: _Validator, digest: str) -> RuleSet | None:
         rona=rona,
         pause_reasons=MappingProxyType(pause_reasons),
         agents=MappingProxyType(agents),
+        capacity=capacity,
         filename=v.filename,
         digest=digest,
     )

@@ -44,6 +44,7 @@ from store.models import (
 from store.phones import InvalidPhone, normalize_phone
 from store.port import EVENT_PAGE, Conflict, NotFound
 from store.sql import canonical_customer
+from store.task_rows import MemoryTaskRows
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -77,10 +78,11 @@ class _Row:
         return StoredEvent(self.seq, from_record(json.loads(self.payload)))
 
 
-class MemoryStore(MemoryChatSessions):
+class MemoryStore(MemoryTaskRows, MemoryChatSessions):
     kind = "memory"
 
     def __init__(self) -> None:
+        super().__init__()  # the tasks' rows (store.task_rows)
         self._events: list[_Row] = []  # in seq order
         self._seqs: list[int] = []  # the same rows' seqs, for bisect
         self._next_seq = 1

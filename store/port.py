@@ -49,6 +49,7 @@ from store.models import (
     User,
     WebSession,
 )
+from tasks.model import Task, TaskMessage
 
 EVENT_PAGE = 5000  # iter_events' default page: rows read per query
 
@@ -332,7 +333,48 @@ class Recordings(Protocol):
     async def delete_recording(self, call_id: str) -> None: ...
 
 
+class TaskRows(Protocol):
+    """Tasks (tasks.model.Task) and their messages, one row each (issue 18): the adapters
+    are store.task_rows' halves. A task's state changes only by compare-and-set."""
+
+    async def add_task(self, task: Task) -> Task:
+        """Keep a new task; one whose id is stored keeps its first row (an open
+        repeated is harmless). Returns the stored row."""
+        ...
+
+    async def get_task(self, task_id: str) -> Task: ...  # NotFound
+
+    async def update_task(self, task: Task, *, from_states: Collection[str]) -> bool:
+        """Replace the stored row by `task` (same id) only while its stored state is one
+        of `from_states`; False (nothing written) otherwise. NotFound for an unknown id."""
+        ...
+
+    async def open_tasks(self, agent_id: str | None = None) -> list[Task]:
+        """Waiting, offered or assigned (only those offered/assigned to `agent_id` when
+        given), by created_at then id."""
+        ...
+
+    async def tasks_for_customer(self, customer_id: str, limit: int = 20) -> list[Task]:
+        """The customer's tasks, latest first (created_at descending, then id)."""
+        ...
+
+    async def tasks_between(self, start: float, end: float) -> list[Task]:
+        """`start <= created_at < end`, by created_at then id (reports)."""
+        ...
+
+    async def add_task_message(self, message: TaskMessage) -> TaskMessage:
+        """Append to the task's transcript: the store numbers it (`message.seq` is
+        ignored). A message id already stored keeps its first row (returned). An "out"
+        message sets the task's first_response_at if unset. NotFound for an unknown task."""
+        ...
+
+    async def task_messages(self, task_id: str, after_seq: int = 0) -> list[TaskMessage]:
+        """Those with seq > after_seq, by seq."""
+        ...
+
+
 class Store(
+    TaskRows,
     ChatSessions,
     Recordings,
     EventLog,

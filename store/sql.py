@@ -35,6 +35,7 @@ from store.models import (
 )
 from store.phones import InvalidPhone, normalize_phone
 from store.port import EVENT_PAGE, Conflict, NotFound
+from store.task_rows import SqlTaskRows
 
 _RECORDING_COLUMNS = "call_id, path, agent_id, queue, started_at, ended_at"
 _EVENT_INSERT = (
@@ -175,7 +176,7 @@ def canonical_customer(customer: Customer) -> Customer:
     )
 
 
-class SqlStore(SqlChatSessions):
+class SqlStore(SqlTaskRows, SqlChatSessions):  # the tasks' rows: store.task_rows; chats': store.chat_sessions
     def __init__(self, driver: Driver) -> None:
         self._db = driver
         self.kind = driver.kind

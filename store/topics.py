@@ -12,6 +12,8 @@ Channels (pub/sub, fire-and-forget):
 | `AGENT_COMMANDS` | "agent-commands" | `AgentCommandRequest` | web API -> live loop               |
 | `AGENT_REPLIES`  | "agent-replies"  | `CommandReply`        | live loop -> web API               |
 | `CONFIG_CHANGES` | "config-changes" | `ConfigChanged`       | admin -> live loop, web, wallboard |
+| `TASK_CHANGES`   | "tasks"          | `TaskNote`            | task desks, leader -> leader, desks|
+| `task_topic(id)` | "task.<id>"      | `TaskNote`            | desk, leader -> chat page, tab     |
 
 State maps (the latest value per key, for a view that (re)connects):
 
@@ -218,7 +220,58 @@ class CampaignTile:
         return cls(**values)
 
 
-BusMessage: TypeAlias = Event | AgentCommandRequest | CommandReply | ConfigChanged
+@dataclass(frozen=True, slots=True)
+class TaskNote:
+    """What happened to a task (issue 18), on its own topic `task_topic(task_id)` (the
+    customer's chat page, the agent's tab) and on `TASK_CHANGES` (the leader's task
+    loop, every desktop). `kind`: "opened", "offered", "assigned", "message", "typing",
+    "transferred", "closed", "abandoned" or "position". `message`: the stored
+    TaskMessage as a dict (kind "message"); `who`: who types (kind "typing");
+    `position`/`wait_s`: the place in queue and estimated wait (kind "position")."""
+
+    kind: str
+    task_id: str
+    agent_id: str = ""
+    queue: str = ""
+    channel: str = ""
+    reason: str = ""
+    who: str = ""
+    position: int | None = None
+    wait_s: float | None = None
+    message: Mapping[str, Any] | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"kind": self.kind, "task_id": self.task_id}
+        for name in ("agent_id", "queue", "channel", "reason", "who"):
+            if getattr(self, name):
+                wire[name] = getattr(self, name)
+        for name in ("position", "wait_s", "message"):
+            if getattr(self, name) is not None:
+                wire[name] = getattr(self, name)
+        return wire
+
+    @classmethod
+    def from_wire(cls, raw: Mapping[str, Any]) -> TaskNote:
+        if not _text(raw, "kind") or not _text(raw, "task_id"):
+            raise ValueError("task note needs 'kind' and 'task_id'")
+        position, wait_s, message = raw.get("position"), raw.get("wait_s"), raw.get("message")
+        if message is not None and not isinstance(message, Mapping):
+            raise ValueError("message: must be an object")
+        return cls(
+            kind=_text(raw, "kind"),
+            task_id=_text(raw, "task_id"),
+            agent_id=_text(raw, "agent_id"),
+            queue=_text(raw, "queue"),
+            channel=_text(raw, "channel"),
+            reason=_text(raw, "reason"),
+            who=_text(raw, "who"),
+            position=None if position is None else int(position),
+            wait_s=None if wait_s is None else float(wait_s),
+            message=None if message is None else dict(message),
+        )
+
+
+BusMessage: TypeAlias = Event | AgentCommandRequest | CommandReply | ConfigChanged | TaskNote
 """What a channel can carry (each channel carries exactly one of these types)."""
 
 
@@ -308,11 +361,18 @@ AGENT_COMMANDS: Topic[AgentCommandRequest] = Topic(
 )
 AGENT_REPLIES: Topic[CommandReply] = Topic("agent-replies", CommandReply.to_wire, CommandReply.from_wire)
 CONFIG_CHANGES: Topic[ConfigChanged] = Topic("config-changes", ConfigChanged.to_wire, ConfigChanged.from_wire)
+TASK_CHANGES: Topic[TaskNote] = Topic("tasks", TaskNote.to_wire, TaskNote.from_wire)
+
+
+def task_topic(task_id: str) -> Topic[TaskNote]:
+    """The topic of one task: "task.<task_id>" (its chat page and desktop tab listen)."""
+    return Topic(f"task.{task_id}", TaskNote.to_wire, TaskNote.from_wire)
+
 
 AGENT_VIEWS: StateMap[AgentView] = StateMap("agents", AgentView.to_wire, AgentView.from_wire)
 CAMPAIGN_TILES: StateMap[CampaignTile] = StateMap("campaigns", CampaignTile.to_wire, CampaignTile.from_wire)
 
-TOPICS: tuple[Topic[Any], ...] = (EVENTS, AGENT_COMMANDS, AGENT_REPLIES, CONFIG_CHANGES)
+TOPICS: tuple[Topic[Any], ...] = (EVENTS, AGENT_COMMANDS, AGENT_REPLIES, CONFIG_CHANGES, TASK_CHANGES)
 STATE_MAPS: tuple[StateMap[Any], ...] = (AGENT_VIEWS, CAMPAIGN_TILES)
 
 
@@ -379,6 +439,7 @@ __all__ = [
     "CONFIG_CHANGES",
     "EVENTS",
     "STATE_MAPS",
+    "TASK_CHANGES",
     "TOPICS",
     "AgentCommandRequest",
     "AgentView",
@@ -389,6 +450,8 @@ __all__ = [
     "ConfigChanged",
     "Inbox",
     "StateMap",
+    "TaskNote",
     "Topic",
     "subscribe",
+    "task_topic",
 ]

@@ -29,7 +29,7 @@ from store.topics import (
 
 
 def test_every_channel_has_one_name() -> None:
-    assert [t.name for t in TOPICS] == ["events", "agent-commands", "agent-replies", "config-changes"]
+    assert [t.name for t in TOPICS] == ["events", "agent-commands", "agent-replies", "config-changes", "tasks"]
     assert [m.name for m in STATE_MAPS] == ["agents", "campaigns"]
 
 
