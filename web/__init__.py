@@ -13,6 +13,7 @@ def setup(app: web.Application) -> None:
     from agents.customers_web import setup as setup_customers
     from agents.desktop import setup as setup_desktop
     from agents.my_day import setup as setup_my_day
+    from chat.web import setup as setup_chat
     from reports.web import setup as setup_reports
     from reports.web_agent import setup as setup_agent_report
     from web.abandoned import setup as setup_abandoned
@@ -53,3 +54,4 @@ def setup(app: web.Application) -> None:
     setup_search(app)
     setup_abandoned(app)
     setup_teams(app)
+    setup_chat(app)
