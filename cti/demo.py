@@ -23,6 +23,8 @@ import click
 import structlog
 from aiohttp import web
 
+from chat.config import ChatConfig
+from chat.demo_traffic import run_chat_traffic
 from config.demo_data import demo_agents, generate_customers, generate_interactions
 from config.schema import BusConfig, HotlineConfig, PbxConfig, ServerConfig, StoreConfig
 from cti.ami import AmiClient, AmiSettings
@@ -42,6 +44,7 @@ DEMO_LOGIN, DEMO_PASSWORD = "demo", "demo-agent"
 SUPERVISOR_LOGIN, SUPERVISOR_PASSWORD = "super", "demo-super"
 ADMIN_LOGIN, ADMIN_PASSWORD = "admin", "demo-admin"
 CUSTOMERS = 2000
+CHATS_PER_HOUR = 20.0  # simulated chat customers (chat/demo_traffic.py), waiting for you
 
 DEMO_ROUTING: dict[str, Any] = {
     "default_queue": "billing",
@@ -61,6 +64,8 @@ DEMO_ROUTING: dict[str, Any] = {
         "campaign-demo-preview": {"targets": [{"name": "preview agents", "expression": "skills.preview >= 1"}]},
     },
     "defaults": {"strategy": "longest_idle", "wrap_up_s": 5},
+    # the simulated agents take calls only; you (the demo login) a call and two chats at once
+    "capacity": {"default": {"combos": [{"voice": 1}]}, "agents": {DEMO_LOGIN: {"combos": [{"voice": 1, "chat": 2}]}}},
     "rona": {"ring_timeout_s": 15, "max_misses": 2, "pause_reason": "no_answer"},
     "pause_reasons": ["break", "lunch", "training", "no_answer"],
 }
@@ -262,6 +267,7 @@ async def run_demo(options: DemoOptions) -> None:
         ivr=demo_ivr(),
         **demo_catalogues(),
         campaigns=demo_campaign(options.data_dir) if options.campaign else {},
+        chat=ChatConfig(queues=["support", "billing", "sales"]),
     )
     known = await seed(config.store)
     app = create_app(config)
@@ -299,6 +305,7 @@ async def run_demo(options: DemoOptions) -> None:
         f"  wallboard:  {url}wallboard   (supervisor {SUPERVISOR_LOGIN} / {SUPERVISOR_PASSWORD})\n"
         f"  agent desk: {url}agent       (agent {DEMO_LOGIN} / {DEMO_PASSWORD}; go available to take calls)\n"
         f"  admin:      {url}admin       ({ADMIN_LOGIN} / {ADMIN_PASSWORD})\n"
+        f"  chat:       {url}chat/demo   (a company page with the chat widget; {CHATS_PER_HOUR:.0f} chats/hour too)\n"
         f"  health:     {url}healthz\n"
         f"  traffic:    {options.calls_per_hour:.0f} calls/hour through the PBX emulator on 127.0.0.1:{emulator.port}\n"
         + (
@@ -320,12 +327,14 @@ async def run_demo(options: DemoOptions) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     traffic = asyncio.create_task(run_traffic(AmiPbx(traffic_client), profile, options.duration_s))
+    chats = asyncio.create_task(run_chat_traffic(url, CHATS_PER_HOUR), name="demo-chats")
     try:
         await stop.wait()
     finally:
         click.echo("Stopping...")
         traffic.cancel()
-        await asyncio.gather(traffic, return_exceptions=True)
+        chats.cancel()
+        await asyncio.gather(traffic, chats, return_exceptions=True)
         await traffic_client.close()
         await runner.cleanup()
         await emulator.stop()

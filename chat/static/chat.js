@@ -58,11 +58,12 @@
         inChat(); setError("");
         f.messages.forEach(addMessage);
         break;
-      case "status":
-        setStatus(f.position
-          ? "You are number " + f.position + " in the queue. Estimated wait: " + duration(f.wait_s) + "."
-          : "Waiting for an agent. Estimated wait: " + duration(f.wait_s) + ".");
+      case "status": {
+        const place = f.position ? "You are number " + f.position + " in the queue." : "Waiting for an agent.";
+        // (no estimate before the queue has answered anyone lately)
+        setStatus(f.wait_s == null ? place : place + " Estimated wait: " + duration(f.wait_s) + ".");
         break;
+      }
       case "assigned":
         setStatus("You are chatting with " + f.agent + ".");
         break;
