@@ -8,6 +8,7 @@
     messages_per_minute = 20            # per connection
     address_messages_per_minute = 120   # per client address, every connection together
     address_chats_per_hour = 10         # new conversations per client address
+    address_connections = 20            # open chat connections per client address (per process)
 
 Hotline's own pages may always embed it; `allowed_origins` adds sites (scheme, host
 and port, no path) to the page's `frame-ancestors`.
@@ -45,6 +46,7 @@ class ChatConfig(BaseModel):
     messages_per_minute: int = Field(20, ge=1, le=256)
     address_messages_per_minute: int = Field(120, ge=1, le=256)
     address_chats_per_hour: int = Field(10, ge=1, le=256)
+    address_connections: int = Field(20, ge=1, le=10_000)
 
     @field_validator("queues")
     @classmethod

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ log = structlog.get_logger()
 
 CHAT = web.AppKey("chat_service", ChatService)
 SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("chat_sockets")
+OPEN_BY_ADDRESS: web.AppKey[Counter[str]] = web.AppKey("chat_open_by_address")
 STATIC = Path(__file__).parent / "static"
 STATUS_EVERY_S = 3.0  # a waiting customer's position and estimate, refreshed
 
@@ -254,11 +256,22 @@ class Connection:
 async def chat_ws(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=protocol.MAX_FRAME_BYTES)
     await ws.prepare(request)
+    address = request.remote or "?"
+    open_here = request.app[OPEN_BY_ADDRESS]
+    if open_here[address] >= _config(request.app).address_connections:
+        log.warning("chat_connections_limited", peer=address)
+        await ws.send_str(protocol.error("Too many chat windows open from your address.", fatal=True))
+        await ws.close(code=4429, message=b"too many connections")
+        return ws
+    open_here[address] += 1
     request.app[SOCKETS].add(ws)
     try:
         await Connection(request, ws).run()
     finally:
         request.app[SOCKETS].discard(ws)
+        open_here[address] -= 1
+        if not open_here[address]:
+            del open_here[address]
     return ws
 
 
@@ -285,6 +298,7 @@ def setup(app: web.Application) -> None:
                 await sweep
 
     app[SOCKETS] = set()
+    app[OPEN_BY_ADDRESS] = Counter()
     app.cleanup_ctx.append(service)
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/chat/widget.js", widget_js)

@@ -38,6 +38,7 @@ async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
         messages_per_minute=4,
         address_messages_per_minute=6,
         address_chats_per_hour=3,
+        address_connections=5,
     )
     async with serving(web_config(f"sqlite:///{tmp_path}/chat.sqlite3", chat=chat)) as c:
         yield c
@@ -170,6 +171,48 @@ async def test_the_address_limits_hold_over_connections(client: TestClient) -> N
             assert got["message"].startswith("Too many messages from your address")
     assert sent == 6
     for s in [*sockets, ws]:
+        await s.close()
+
+
+async def test_open_connections_per_address_are_capped(client: TestClient) -> None:
+    sockets = [await client.ws_connect("/chat/ws") for _ in range(5)]
+    extra = await client.ws_connect("/chat/ws")
+    refused = await frame(extra, "error")
+    assert refused == {"type": "error", "message": "Too many chat windows open from your address.", "fatal": True}
+    await asyncio.wait_for(extra.receive(), 3)
+    assert extra.close_code == 4429
+    await sockets[0].close()
+
+    async def room() -> bool:
+        ws = await client.ws_connect("/chat/ws")
+        await ws.send_json({"type": "ping"})
+        ok = (await frame(ws))["type"] == "pong"
+        if ok:
+            sockets.append(ws)
+        else:
+            await ws.close()
+        return ok
+
+    await until(room)  # a closed one makes room
+    for s in sockets[1:]:
+        await s.close()
+
+
+async def test_the_agent_transfers_and_closes_and_the_customer_hears_it(client: TestClient) -> None:
+    other, _ = await started(client, "Bo", "bo@example.com", queue="sales")
+    ws, hello = await started(client)
+    task_id = await task_of(client, hello["token"])
+    assert (await frame(ws, "status"))["position"] == 1
+    await desk(client).transfer(task_id, queue="sales")
+    assert (await frame(ws, "status"))["position"] == 2  # behind Bo, who came first, in the new queue
+    await desk(client).close(task_id, by="agent01")
+    ended = await frame(ws, "ended")
+    assert (ended["reason"], ended["message"]) == ("closed", "The agent ended the chat.")
+    session = await client.server.app[STORE].get_chat_session(token_hash(hello["token"]))
+    assert session is not None and session.end_reason == "closed"
+    await ws.send_json({"type": "say", "text": "hello?"})
+    assert (await frame(ws, "error"))["message"] == "type: start or resume a chat first"
+    for s in (ws, other):
         await s.close()
 
 
