@@ -22,7 +22,7 @@ from chat.config import ChatConfig
 from chat.service import token_hash
 from chat.web import CHAT
 from cti.server import BUS, STORE
-from tests.web.conftest import serving, web_config
+from tests.web.conftest import redis_processes, serving, web_config  # noqa: F401  (fixture)
 from tests.web.web_helpers import CUSTOMER
 
 XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>"
@@ -288,3 +288,43 @@ async def test_the_pages_and_their_headers(client: TestClient) -> None:
         "/chat/ws", headers={"Origin": "https://evil.example", "Upgrade": "websocket", "Connection": "Upgrade"}
     )
     assert hijack.status == 403
+
+
+async def test_a_chat_left_while_the_server_restarts_is_still_abandoned_once(tmp_path: Path) -> None:
+    """The page goes away, the process stops: the next process's sweep ends the chat."""
+    config = web_config(f"sqlite:///{tmp_path}/restart.sqlite3", chat=ChatConfig(resume_s=0.5))
+    async with serving(config) as first:
+        ws, hello = await started(first)
+        task_id = await task_of(first, hello["token"])
+        await ws.send_json({"type": "say", "text": "anyone there?"})
+        await frame(ws, "message")
+    # (the shutdown closed the page's socket: it is gone since then)
+    async with serving(config) as second:
+
+        async def abandoned() -> bool:
+            return (await desk(second).get(task_id)).state == "abandoned"
+
+        await until(abandoned)
+        session = await second.server.app[STORE].get_chat_session(token_hash(hello["token"]))
+        assert session is not None and session.end_reason == "page_closed"
+        assert [m.text for m in await desk(second).messages(task_id)] == ["anyone there?"]
+        assert await second.server.app[CHAT].sweep_once() == 0  # once
+
+
+async def test_two_processes_on_postgresql_and_redis_carry_one_chat(redis_processes) -> None:  # noqa: F811
+    """The customer on one process, the agent's desk on another; the page reloads onto
+    the second process and resumes."""
+    a, b = await redis_processes(), await redis_processes()
+    try:
+        ws, hello = await started(a)
+        task_id = await task_of(a, hello["token"])
+        await desk(b).add_message(task_id, direction="out", author="Ada", text="Hi from process B")
+        assert (await frame(ws, "message"))["text"] == "Hi from process B"
+        await ws.close()
+        again = await b.ws_connect("/chat/ws")
+        await again.send_json({"type": "resume", "token": hello["token"]})
+        assert [m["text"] for m in (await frame(again, "resumed"))["messages"]] == ["Hi from process B"]
+        await again.close()
+    finally:
+        for c in (a, b):
+            await asyncio.wait_for(c.close(), 20)
