@@ -125,8 +125,9 @@ class ChatService:
     async def status(self, session: ChatSession) -> TaskStatus:
         return await self.desk.status(session.task_id)
 
-    async def messages(self, session: ChatSession) -> list[TaskMessage]:
-        return [m for m in await self.desk.messages(session.task_id) if m.direction != "note"]
+    async def messages(self, session: ChatSession, after_seq: int = 0) -> list[TaskMessage]:
+        """The customer's transcript (the agents' internal notes left out)."""
+        return [m for m in await self.desk.messages(session.task_id, after_seq) if m.direction != "note"]
 
     async def detached(self, session: ChatSession) -> None:
         await self.store.set_chat_detached(session.token_hash, self.clock())

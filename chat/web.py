@@ -34,7 +34,7 @@ from cti.server import BUS, CONFIG, STORE
 from store.chat_sessions import ChatSession
 from store.port import NotFound
 from store.topics import TaskNote, subscribe, task_topic
-from tasks.desk import TaskDesk
+from tasks.desk import TaskDesk, TaskEnded
 from tasks.model import TaskMessage
 
 log = structlog.get_logger()
@@ -44,6 +44,7 @@ SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("chat_sockets")
 OPEN_BY_ADDRESS: web.AppKey[Counter[str]] = web.AppKey("chat_open_by_address")
 STATIC = Path(__file__).parent / "static"
 STATUS_EVERY_S = 3.0  # a waiting customer's position and estimate, refreshed
+CATCH_UP_EVERY_S = 10.0  # a chat in progress: the store read for what the bus may have lost
 
 
 def _config(app: web.Application) -> ChatConfig:
@@ -124,6 +125,11 @@ class Connection:
                     await self.send(protocol.error(str(exc), field=exc.field))
                 except Refused as exc:
                     await self.send(protocol.error(str(exc), field=exc.field, retry_after=exc.retry_after))
+                except TaskEnded:
+                    await self.send(protocol.error("This chat has ended."))
+                except Exception:  # (the store or bus away: logged, and the customer may try again)
+                    log.exception("chat_frame_failed", peer=self.address)
+                    await self.send(protocol.error("Sorry, something went wrong on our side: please try again."))
         finally:
             if self.forwarder is not None:
                 self.forwarder.cancel()
@@ -140,16 +146,15 @@ class Connection:
                 raise protocol.FrameError("type: this connection already has a chat", "type")
             case protocol.Start():
                 opened = await self.service.start(frame, self.address)
-                await self.attach(opened.session)
+                self.session = opened.session
                 await self.send(protocol.frame("started", token=opened.token, chat=self.describe()))
-                await self.send_status()
+                self.attach()
             case protocol.Resume():
-                session = await self.service.resume(frame.token)
-                await self.attach(session)
-                history = [self.message_json(m) for m in await self.service.messages(session)]
+                self.session = await self.service.resume(frame.token)
+                history = [self.message_json(m) for m in await self.service.messages(self.session)]
                 self.seen.update(m["seq"] for m in history)
                 await self.send(protocol.frame("resumed", chat=self.describe(), messages=history))
-                await self.send_status()
+                self.attach()
             case _ if self.session is None or self.ended:
                 raise protocol.FrameError("type: start or resume a chat first", "type")
             case protocol.Say():
@@ -183,9 +188,10 @@ class Connection:
         self.seen.add(message["seq"])
         await self.send(protocol.frame("message", **message))
 
-    async def attach(self, session: ChatSession) -> None:
-        self.session = session
-        self.forwarder = asyncio.create_task(self.forward(session), name="chat-forward")
+    def attach(self) -> None:
+        """From now on the task's news reach the page (first: its state now)."""
+        assert self.session is not None
+        self.forwarder = asyncio.create_task(self.forward(self.session), name="chat-forward")
 
     async def agent_name(self, agent_id: str | None) -> str:
         if not agent_id:
@@ -228,16 +234,30 @@ class Connection:
 
     async def forward(self, session: ChatSession) -> None:
         """The task's bus topic to the customer (agent messages, typing, assignment,
-        the end), and the position while waiting."""
-        async with subscribe(self.app[BUS], task_topic(session.task_id)) as inbox:
-            state = "waiting"
-            while not self.ended:
-                try:
-                    note = await asyncio.wait_for(inbox.get(), STATUS_EVERY_S if state in WAITING else None)
-                except TimeoutError:
-                    state = await self.send_status()
-                    continue
-                state = await self.on_note(note, state)
+        the end), the position while waiting, and a catch-up from the store now and
+        then (a note lost on the bus: a Redis reconnect, the moment before subscribing)."""
+        try:
+            async with subscribe(self.app[BUS], task_topic(session.task_id)) as inbox:
+                state = await self.catch_up()
+                while not self.ended:
+                    try:
+                        every = STATUS_EVERY_S if state in WAITING else CATCH_UP_EVERY_S
+                        note = await asyncio.wait_for(inbox.get(), every)
+                    except TimeoutError:
+                        state = await self.catch_up()
+                        continue
+                    state = await self.on_note(note, state)
+        except Exception:  # (the bus or store away: the page reconnects and resumes)
+            log.exception("chat_forward_failed", task_id=session.task_id)
+            await self.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"try again")
+
+    async def catch_up(self) -> str:
+        """Messages stored since the last one shown, then the state."""
+        assert self.session is not None
+        after = max(self.seen, default=0)
+        for m in await self.service.messages(self.session, after_seq=after):
+            await self.deliver(self.message_json(m))
+        return await self.send_status()
 
     async def on_note(self, note: TaskNote, state: str) -> str:
         if note.kind == "message" and note.message is not None:
