@@ -55,6 +55,7 @@ from cti.live_monitor import Monitors
 from cti.live_outbound import AgentDials
 from cti.live_recording import Recorder
 from cti.live_recovery import Recovery
+from cti.live_tasks import TaskRouting
 from cti.live_views import AgentViews
 from cti.pbx import PbxActions, PbxError, Target
 from events import (
@@ -78,7 +79,7 @@ from events import (
 from routing import Escalated, FinalStep, Offer, Overflowed, Router, Tick
 from store.bus import Bus
 from store.models import User
-from store.port import AgentCommands, Callbacks, Interactions, Recordings
+from store.port import AgentCommands, Callbacks, Interactions, Recordings, TaskRows
 
 log = structlog.get_logger()
 
@@ -156,6 +157,8 @@ class LiveCenter:
         agents: Iterable[User] = (),
         recording: RecordingConfig | None = None,
         recordings: Recordings | None = None,
+        tasks: TaskRows | None = None,
+        task_poll_s: float = 2.0,
     ) -> None:
         self.router = router
         self.pbx = pbx
@@ -209,6 +212,8 @@ class LiveCenter:
         self.recorder = Recorder(self, recording or RecordingConfig(), recordings)
         self.control = CallControl(self)
         self.views = AgentViews(self)  # what desktops and wallboards see (the bus)
+        # Written contacts (tasks/desk.py rows) routed by the same router (None: off).
+        self.task_routing = TaskRouting(self, tasks, poll_s=task_poll_s)
         # The inbox's dispatch table: each item type and the one handler it goes to.
         self._handlers: dict[type[Any], Callable[[Any], Awaitable[None]]] = {
             **dict.fromkeys(EVENT_TYPES.values(), self.on_event),  # the call model's, the IVR's
@@ -566,7 +571,11 @@ class LiveCenter:
 
     async def _apply(self, decisions: list[Any], now: float) -> None:
         for decision in decisions:
-            if isinstance(decision, Offer):
+            if isinstance(decision, Offer | Escalated | Overflowed | FinalStep) and self.task_routing.owns(
+                decision.call_id
+            ):
+                await self.task_routing.on_decision(decision, now)  # a written task: to the desktop, not the PBX
+            elif isinstance(decision, Offer):
                 await self._offer(decision, now)
             elif isinstance(decision, (AgentStateChanged, AgentLoggedIn, AgentLoggedOut)):
                 await self._record(decision)

@@ -229,6 +229,9 @@ class Live:
                 directory_watch(self.store, center, self.users, self.directory_every_s), name="directory-watch"
             ),
         ]
+        # written contacts: the open ones back from the store, then the bus and the poll
+        log.info("tasks_restored", open=await center.task_routing.restore())
+        self.tasks.append(asyncio.create_task(center.task_routing.run(), name="task-routing"))
         await self.client.start()
         self.recovery = asyncio.create_task(self._recover(), name="restart-recovery")
         self.tasks.append(self.recovery)
@@ -401,6 +404,7 @@ async def build_live(
         agents=users,  # (the router has them: add_agent above)
         recording=config.recording,
         recordings=store,
+        tasks=store,
     )
     open_calls = center.recovery.preload(history)
     center.recovery.count_today(history, now)  # /healthz: the day's calls, not this process's

@@ -1,0 +1,287 @@
+"""The leader's task loop: written contacts (chat, e-mail, ...) routed by the live router.
+
+Any server process opens a task with its `TaskDesk` (tasks/desk.py): the row is stored,
+then a `TaskNote` goes out on the bus ("tasks"). This loop, in the leader only, keeps
+the router in step with the open rows: a waiting task is queued (CallQueued with the
+task's channel, under a router id of its own, `task:<id>[:<n>]`), the router's Offer
+assigns it (a compare-and-set on the row: waiting -> assigned, so a task is given to
+one agent once, whatever the leaders) and the agent's desktop hears it on the bus; a
+task closed, abandoned or transferred frees the agent's slot (CallEnded, and no
+wrap-up: the desktop's close is the wrap-up) and a transferred one is queued again.
+
+The bus only wakes the loop: every `poll_s` it also reads every open row, so a note lost
+(a Redis reconnect, a leader elected after the note) delays a task by one poll at most,
+and a restart (`restore`) takes back every open task from the store: a waiting one goes
+back in line (oldest first), an assigned one back to its agent's slot. Nothing is
+offered to the PBX: a written task reaches the agent's desktop only.
+
+The consumer never waits for the store: the rows are read by the poll and the listener
+outside it, and the one write (the assignment) runs as a task of its own whose result
+comes back through the inbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from cti.live_items import InLoop
+from events import CallAbandoned, CallConnected, CallEnded, CallQueued, WrapUpEnded
+from routing import Escalated, FinalStep, Offer, Overflowed
+from store.port import NotFound, TaskRows
+from store.topics import TASK_CHANGES, TaskNote, subscribe, task_topic
+from tasks.model import Task
+
+if TYPE_CHECKING:
+    from cti.live import LiveCenter
+
+log = structlog.get_logger()
+
+WRITE_TIMEOUT_S = 5.0
+TRANSFER_AGENT_S = 300.0  # a task transferred to a named agent waits this long for them, then for the queue
+WAKING_KINDS = ("opened", "transferred", "closed", "abandoned")
+
+
+@dataclass(slots=True)
+class _Held:
+    """A task the router has: its router id, and where it stands there."""
+
+    rid: str
+    state: str  # "waiting" (queued), "assigning" (offered, the row being written), "assigned", "parked"
+    agent_id: str | None
+    queue: str
+    target: str | None
+    generation: int
+
+
+class TaskRouting:
+    """Inside the leader's live center: `owns`/`on_decision` for the router's decisions
+    about tasks, `restore` at start, `run` (listener and poll) while leading."""
+
+    def __init__(self, center: LiveCenter, store: TaskRows | None, *, poll_s: float = 2.0) -> None:
+        self.center = center
+        self.store = store
+        self.poll_s = poll_s
+        self._held: dict[str, _Held] = {}  # task id -> what the router has
+        self._rids: dict[str, str] = {}  # router id -> task id
+        self.assigned = 0  # tasks given to an agent by this loop (stats, tests)
+
+    def owns(self, call_id: str) -> bool:
+        return call_id in self._rids
+
+    def held(self, task_id: str) -> str | None:
+        """Where the task stands in this loop ("waiting", "assigned"...), None if unknown."""
+        held = self._held.get(task_id)
+        return held.state if held is not None else None
+
+    # ------------------------------------------------------------ outside the consumer
+
+    async def restore(self) -> int:
+        """At start: every open row, as the loop's own (waiting ones queued oldest first)."""
+        if self.store is None:
+            return 0
+        rows = await self.store.open_tasks()
+        self.center.submit(InLoop(functools.partial(self.sync, rows)))
+        return len(rows)
+
+    async def run(self) -> None:
+        """Listen to the bus and poll the store, until cancelled (the leader's term)."""
+        if self.store is None:
+            return
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._listen())
+            group.create_task(self._poll())
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with subscribe(self.center.bus, TASK_CHANGES) as inbox:
+                    async for note in inbox:
+                        if note.kind in WAKING_KINDS:
+                            await self._read([note.task_id])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the bus went away: the poll keeps routing
+                log.warning("task_listener_lost", error=type(exc).__name__)
+                await asyncio.sleep(1.0)
+
+    async def _poll(self) -> None:
+        assert self.store is not None
+        while True:
+            await asyncio.sleep(self.poll_s)
+            try:
+                rows = await self.store.open_tasks()
+                ended = [tid for tid in self._held if tid not in {t.task_id for t in rows}]
+                ended_rows = [await self.store.get_task(tid) for tid in ended]
+            except NotFound:
+                continue
+            except Exception as exc:  # noqa: BLE001 - the store is away: routing goes on with what it has
+                log.warning("task_poll_failed", error=type(exc).__name__)
+                continue
+            self.center.submit(InLoop(functools.partial(self.sync, [*rows, *ended_rows])))
+
+    async def _read(self, task_ids: list[str]) -> None:
+        assert self.store is not None
+        try:
+            rows = [await self.store.get_task(tid) for tid in task_ids]
+        except Exception as exc:  # noqa: BLE001 - the poll reads it again
+            log.warning("task_read_failed", error=type(exc).__name__)
+            return
+        self.center.submit(InLoop(functools.partial(self.sync, rows)))
+
+    # ------------------------------------------------------------ inside the consumer
+
+    async def sync(self, rows: Iterable[Task]) -> None:
+        """Bring the router in line with these rows (each as now stored)."""
+        for task in sorted(rows, key=lambda t: (t.created_at, t.task_id)):
+            try:
+                await self._sync_one(task)
+            except Exception:  # one bad row must not stop the others
+                log.exception("task_sync_failed", task_id=task.task_id)
+
+    async def _sync_one(self, task: Task) -> None:
+        held = self._held.get(task.task_id)
+        now = self.center.now()
+        if not task.is_open:
+            if held is not None:
+                await self._release(task.task_id, held, now, ended=True)
+            return
+        if held is None:
+            if task.state == "waiting":
+                await self._queue(task, now, generation=0)
+            elif task.agent_id:  # assigned (or offered) by an earlier leader: back in its agent's slot
+                await self._adopt(task, now)
+            return
+        if task.state == "waiting":
+            moved = (task.queue, task.target_agent) != (held.queue, held.target)
+            if held.state in ("assigned", "parked") or moved:  # transferred: free the agent, queue again
+                await self._release(task.task_id, held, now, ended=False)
+                await self._queue(task, now, generation=held.generation + 1)
+        elif held.state == "waiting" and task.agent_id:
+            # assigned by another process meanwhile (a leader before this one): take its word
+            await self._release(task.task_id, held, now, ended=False)
+            await self._adopt(task, now)
+
+    async def _queue(self, task: Task, now: float, generation: int) -> None:
+        rid = f"task:{task.task_id}" if generation == 0 else f"task:{task.task_id}:{generation}"
+        attributes: dict[str, Any] = {**task.attrs, "channel": task.channel}
+        if task.target_agent:
+            attributes["preferred_agent"] = task.target_agent
+            attributes["preferred_agent_s"] = TRANSFER_AGENT_S
+        self._link(task, rid, "waiting", None, generation)
+        event = CallQueued(
+            at=now,
+            call_id=rid,
+            queue=task.queue,
+            skills=dict(task.skills),
+            priority=task.priority,
+            customer_id=task.customer_id or "",
+            attributes=attributes,
+        )
+        log.info("task_queued", task_id=task.task_id, channel=task.channel, queue=task.queue, rid=rid)
+        await self.center.apply(self.center.router.handle(event, now), now)
+
+    async def _adopt(self, task: Task, now: float) -> None:
+        rid = f"task:{task.task_id}"
+        self._link(task, rid, "assigned", task.agent_id, 0)
+        router = self.center.router
+        router.set_channel(rid, task.channel)
+        decisions = router.handle(CallConnected(at=now, call_id=rid, agent_id=task.agent_id or "", queue=task.queue))
+        if router.call_info(rid) is None:  # the agent is not logged in: the task stays theirs, off the router
+            self._held[task.task_id].state = "parked"
+            router.set_channel(rid, "voice")
+        log.info("task_adopted", task_id=task.task_id, agent_id=task.agent_id, held=self.held(task.task_id))
+        await self.center.apply(decisions, now)
+
+    def _link(self, task: Task, rid: str, state: str, agent_id: str | None, generation: int) -> None:
+        self._held[task.task_id] = _Held(rid, state, agent_id, task.queue, task.target_agent, generation)
+        self._rids[rid] = task.task_id
+
+    async def _release(self, task_id: str, held: _Held, now: float, *, ended: bool) -> None:
+        """Take the task off the router (its agent's slot freed at once: no wrap-up)."""
+        router = self.center.router
+        self._rids.pop(held.rid, None)
+        if ended:
+            del self._held[task_id]
+        decisions: list[Any] = []
+        if held.state in ("assigned", "assigning") and held.agent_id:
+            decisions += router.handle(CallEnded(at=now, call_id=held.rid, hung_up_by="agent"), now)
+            decisions += router.handle(WrapUpEnded(at=now, call_id=held.rid, agent_id=held.agent_id), now)
+        elif held.state == "waiting":
+            decisions += router.handle(CallAbandoned(at=now, call_id=held.rid, queue=held.queue), now)
+        log.info("task_released", task_id=task_id, agent_id=held.agent_id, ended=ended)
+        await self.center.apply(decisions, now)
+
+    async def on_decision(self, decision: Any, now: float) -> None:
+        """The router's decision about one of the loop's tasks."""
+        task_id = self._rids.get(decision.call_id)
+        held = self._held.get(task_id) if task_id is not None else None
+        if task_id is None or held is None:
+            return
+        if isinstance(decision, Offer):
+            held.state, held.agent_id = "assigning", decision.agent_id
+            self.center.spawn(self._assign(task_id, held.rid, decision, now), "task-assign")
+        elif isinstance(decision, Overflowed):
+            held.queue = decision.to_queue
+            log.info("task_overflowed", task_id=task_id, to_queue=decision.to_queue)
+        elif isinstance(decision, Escalated):
+            log.info("task_escalated", task_id=task_id, reason=decision.reason)
+        elif isinstance(decision, FinalStep):  # the router let it go: it waits on its row, off the router
+            held.state = "parked"
+            log.warning("task_final_step_ignored", task_id=task_id, action=decision.action)
+
+    async def _assign(self, task_id: str, rid: str, offer: Offer, now: float) -> None:
+        """Write the assignment (waiting -> assigned), then tell the consumer and the desktops."""
+        assert self.store is not None
+        ok, channel = False, ""
+        try:
+            async with asyncio.timeout(WRITE_TIMEOUT_S):
+                task = await self.store.get_task(task_id)
+                channel = task.channel
+                assigned = replace(
+                    task,
+                    state="assigned",
+                    agent_id=offer.agent_id,
+                    offered_at=now,
+                    assigned_at=now,
+                    updated_at=now,
+                )
+                ok = task.state == "waiting" and await self.store.update_task(assigned, from_states=("waiting",))
+        except Exception as exc:  # noqa: BLE001 - not assigned: the agent is freed, the poll tries again
+            log.warning("task_assign_failed", task_id=task_id, error=type(exc).__name__)
+        self.center.submit(InLoop(functools.partial(self._assigned, task_id, rid, offer, ok)))
+        if ok:
+            note = TaskNote("assigned", task_id, agent_id=offer.agent_id, queue=offer.queue, channel=channel)
+            try:
+                await task_topic(task_id).publish(self.center.bus, note)
+                await TASK_CHANGES.publish(self.center.bus, note)
+            except Exception as exc:  # noqa: BLE001 - the desktop reads its tasks from the store too
+                log.warning("task_note_lost", task_id=task_id, error=type(exc).__name__)
+
+    async def _assigned(self, task_id: str, rid: str, offer: Offer, ok: bool) -> None:
+        now = self.center.now()
+        held = self._held.get(task_id)
+        router = self.center.router
+        if held is None or held.rid != rid or held.state != "assigning":
+            # released meanwhile (closed, transferred): the router dropped it already
+            return
+        if ok:
+            held.state = "assigned"
+            self.assigned += 1
+            log.info("task_assigned", task_id=task_id, agent_id=offer.agent_id, wait_s=round(offer.wait_s, 3))
+            connected = CallConnected(at=now, call_id=rid, agent_id=offer.agent_id, queue=offer.queue)
+            await self.center.apply(router.handle(connected, now), now)
+            return
+        # not written (taken or ended elsewhere, or the store failed): free the agent; the
+        # next poll brings the row as it stands
+        del self._held[task_id]
+        self._rids.pop(rid, None)
+        await self.center.apply(router.handle(CallAbandoned(at=now, call_id=rid, queue=offer.queue), now), now)
+
+
+__all__ = ["TaskRouting"]

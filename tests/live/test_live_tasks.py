@@ -1,0 +1,85 @@
+"""Written tasks through the live loop (issue 18), on the PBX emulator and a real store:
+an agent on a call is offered an e-mail when the capacity rules allow it and not a chat
+when they forbid it; a restart of the leader keeps every open task, none twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from events import CallConnected
+from sim.rig import Rig
+from store.models import User
+from tasks.desk import TaskDesk
+from tests.live.harness import live_center
+
+BOB = User(login="bob", display_name="Bob", skills={"billing": 4, "support": 6}, phone_endpoint="Local/2002@agents")
+ROUTING = {
+    "defaults": {"wrap_up_s": 1},
+    "rona": {"ring_timeout_s": 15, "max_misses": 1},
+    # one call and one e-mail at once, or two chats: never a chat beside a call
+    "capacity": {"default": {"combos": [{"voice": 1, "email": 1}, {"chat": 2}]}},
+    "queues": {"support": {"targets": [{"expression": "skills.support > 0"}]}},
+}
+
+
+async def state_of(h: Rig, task_id: str) -> tuple[str, str | None]:
+    row = await h.store.get_task(task_id)
+    return row.state, row.agent_id
+
+
+async def until_state(h: Rig, task_id: str, state: str, timeout: float = 10.0) -> None:
+    async def check() -> bool:
+        return (await h.store.get_task(task_id)).state == state
+
+    import asyncio
+
+    async def poll() -> None:
+        while not await check():
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def test_an_agent_on_a_call_gets_an_email_not_a_chat_and_a_restart_keeps_both(tmp_path: Path) -> None:
+    async with live_center(tmp_path, routing=ROUTING, agents=[BOB]) as h:
+        desk = TaskDesk(h.store, h.bus, h.emulator.pbx.now)  # a desk as any server process has one
+        await h.command("bob", "available")
+        await h.caller("Carol", "5552222", talk_s=600)  # a long call
+        await h.wait_for(lambda: h.center.stats.calls_answered == 1, timeout=15)
+        assert h.center.router.agent_load("bob") == {"voice": 1}
+
+        email = await desk.open(channel="email", queue="support", subject="Invoice", due_s=3600)
+        await until_state(h, email.task_id, "assigned")
+        assert await state_of(h, email.task_id) == ("assigned", "bob")  # allowed: {voice = 1, email = 1}
+        await h.wait_for(lambda: h.center.router.agent_load("bob") == {"voice": 1, "email": 1})
+
+        chat = await desk.open(channel="chat", queue="support", subject="Hello")
+        await h.wait_for(lambda: h.center.task_routing.held(chat.task_id) == "waiting")
+        await h.center.wait_idle()
+        assert await state_of(h, chat.task_id) == ("waiting", None)  # forbidden beside a call
+        assert (await desk.status(chat.task_id)).position == 1
+
+        # the leader restarts: the e-mail is bob's again (one slot), the chat still waits
+        await h.kill_center()
+        await h.start_center([BOB], ROUTING)
+        await h.wait_for(lambda: h.center.task_routing.held(email.task_id) == "assigned")
+        await h.wait_for(lambda: h.center.task_routing.held(chat.task_id) == "waiting")
+        await h.center.wait_idle()
+        assert h.center.router.agent_load("bob").get("email") == 1
+        assert await state_of(h, chat.task_id) == ("waiting", None)
+
+        # the e-mail answered and closed: still on the call, so the chat still waits
+        await desk.add_message(email.task_id, direction="out", author="bob", text="Here it is")
+        await desk.close(email.task_id, by="bob", disposition="answered")
+        await h.wait_for(lambda: h.center.task_routing.held(email.task_id) is None)
+        await h.center.wait_idle()
+        assert await state_of(h, chat.task_id) == ("waiting", None)
+        assert h.center.task_routing.assigned == 0  # (nothing assigned by this leader yet)
+
+        # the call ends (and its wrap-up): now the chat fits, and goes to bob once
+        [call_id] = {e.call_id for e in h.events if isinstance(e, CallConnected)}
+        await h.command("bob", "hangup", call_id=call_id)
+        await until_state(h, chat.task_id, "assigned")
+        assert await state_of(h, chat.task_id) == ("assigned", "bob")
+        await h.wait_for(lambda: h.center.router.agent_load("bob") == {"chat": 1})
+        assert h.center.task_routing.assigned == 1
