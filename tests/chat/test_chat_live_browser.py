@@ -1,0 +1,132 @@
+"""Issue 18's "done when" for chat, in a real browser: a customer chats from the widget
+on a company's site with an agent who is on a call at the same time (capacity: one
+call and two chats), through `hotline serve`'s live loop on the PBX emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from chat.config import ChatConfig
+from chat.web import CHAT
+from cti.live_app import LIVE
+from cti.server import create_app
+from sim.pbx_emulator.server import PbxEmulator
+from store import open_store
+from tests.chat.test_chat_browser import PAYLOAD, company_site, the_task
+from tests.live.test_live_browser import SECRET, live_config
+from tests.live.test_live_monitor_browser import agent01_talks_to_grace
+from tests.web.test_web_browser import CHROMIUM, browser  # noqa: F401  (fixture)
+from tests.web.web_helpers import seed_customer, seed_users
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing (make test installs it)"),
+]
+
+ROUTING = {
+    "defaults": {"wrap_up_s": 30},
+    "rona": {"ring_timeout_s": 15},
+    "capacity": {"default": {"combos": [{"voice": 1, "chat": 2}]}},
+    "queues": {q: {"targets": [{"expression": f"skills.{q} > 0"}]} for q in ("billing", "support", "sales")},
+    "default_queue": "billing",
+}
+
+
+@pytest.fixture
+async def center(tmp_path: Path) -> AsyncIterator[tuple[TestClient, PbxEmulator, TestServer]]:
+    """`hotline serve` on the emulator, and a company site that embeds its widget."""
+    emulator = PbxEmulator("hotline", SECRET)
+    await emulator.start()
+    site = TestServer(company_site("http://placeholder"))
+    await site.start_server()
+    port = site.port
+    await site.close()
+    config = live_config(
+        tmp_path,
+        emulator,
+        routing=ROUTING,
+        chat=ChatConfig(queues=["support"], allowed_origins=[f"http://127.0.0.1:{port}"]),
+    )
+    store = await open_store(config.store)
+    await store.migrate()
+    await seed_users(store)
+    await seed_customer(store, time.time())
+    await store.close()
+    client = TestClient(TestServer(create_app(config)))
+    await asyncio.wait_for(client.start_server(), 20)
+    site = TestServer(company_site(str(client.make_url("/")).rstrip("/")), port=port)
+    await site.start_server()
+    try:
+        yield client, emulator, site
+    finally:
+        await site.close()
+        await asyncio.wait_for(client.close(), 20)
+        await emulator.stop()
+
+
+async def test_a_customer_chats_from_the_widget_with_an_agent_on_a_call(browser, center) -> None:  # noqa: F811
+    from playwright.async_api import expect
+
+    server, emulator, site = center
+    app = server.server.app
+    agent, callers = await agent01_talks_to_grace(browser, server, emulator)
+    try:
+        customer = await browser.new_page()
+        customer.set_default_timeout(10000)
+        await customer.goto(str(site.make_url("/")))
+        await customer.click("#hotline-chat-button")
+        chat = customer.frame_locator("#hotline-chat-frame")
+        await chat.locator("#chat-name").fill("Grace")
+        await chat.locator("#chat-email").fill("grace@example.com")
+        await chat.locator("#chat-start button").click()
+        # one call and one chat fit agent01's capacity: the chat goes to them at once
+        await expect(chat.locator("#chat-status")).to_have_text("You are chatting with Ada Agent.", timeout=15000)
+        task_id = await the_task(server, customer)
+        assert app[LIVE].router.agent_load("agent01") == {"voice": 1, "chat": 1}
+        await expect(agent.locator("#call-status")).to_have_text("talking")  # still on the call
+
+        await chat.locator("#chat-text").fill(PAYLOAD)
+        await chat.locator("#chat-say button").click()
+        await agent_reads(agent, app, task_id, PAYLOAD)
+        await agent_types(agent, app, task_id)
+        await expect(chat.locator("#chat-typing")).to_be_visible()
+        await agent_replies(agent, app, task_id, "Hello Grace <b>" + PAYLOAD)
+        await expect(chat.locator("#chat-typing")).to_be_hidden()
+        await expect(chat.locator("#chat-log li.out .text")).to_have_text("Hello Grace <b>" + PAYLOAD)
+        for page in (customer, agent):
+            for frame in page.frames:
+                assert await frame.evaluate("window.__pwned === undefined")
+
+        await chat.locator("#chat-leave").click()
+        await expect(chat.locator("#chat-status")).to_have_text("You ended the chat.")
+        task = await app[CHAT].desk.get(task_id)
+        assert (task.state, task.agent_id, task.outcome) == ("closed", "agent01", "closed by customer")
+        texts = [(m.direction, m.text) for m in await app[CHAT].desk.messages(task_id)]
+        assert texts == [("in", PAYLOAD), ("out", "Hello Grace <b>" + PAYLOAD)]
+        await expect(agent.locator("#call-status")).to_have_text("talking")
+    finally:
+        await callers.close()
+
+
+async def agent_reads(agent: Any, app: Any, task_id: str, text: str) -> None:
+    """The agent sees the customer's message (through the API the desktop uses)."""
+    deadline = time.monotonic() + 10
+
+    while not [m for m in await app[CHAT].desk.messages(task_id) if m.direction == "in" and m.text == text]:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+
+
+async def agent_types(agent: Any, app: Any, task_id: str) -> None:
+    await app[CHAT].desk.typing(task_id, "agent01")
+
+
+async def agent_replies(agent: Any, app: Any, task_id: str, text: str) -> None:
+    await app[CHAT].desk.add_message(task_id, direction="out", author="Ada Agent", text=text)
