@@ -19,6 +19,7 @@ log = structlog.get_logger()
 MINUTE = 60.0
 HOUR = 3600.0
 BUS_WAIT_S = 2.0
+FRAMES_PER_10S = 100  # a connection sending more is closed (the page can reload and resume)
 TYPING_EVERY_S = 1.0  # typing signals forwarded at most this often
 
 
@@ -32,6 +33,10 @@ class Gate:
 
     def message(self, now: float, member: str) -> float:
         return self.windows.reserve({"messages": self.per_minute}, now, MINUTE, member)
+
+    def frame(self, now: float) -> bool:
+        """Any frame at all (a flood of pings or garbage): False past FRAMES_PER_10S."""
+        return self.windows.reserve({"frames": FRAMES_PER_10S}, now, 10.0, "") == 0
 
     def typing(self, now: float) -> bool:
         """Forward this typing signal? At most one a second (the rest dropped quietly)."""

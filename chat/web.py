@@ -115,6 +115,11 @@ class Connection:
     async def run(self) -> None:
         try:
             async for msg in self.ws:
+                if not self.gate.frame(self.service.clock()):
+                    log.warning("chat_frames_flood", peer=self.address)
+                    await self.send(protocol.error("Too many frames: this connection is closed.", fatal=True))
+                    await self.ws.close(code=4429, message=b"too many frames")
+                    break
                 if msg.type != WSMsgType.TEXT:
                     await self.send(protocol.error("frame: must be JSON text"))
                     continue

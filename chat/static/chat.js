@@ -100,7 +100,7 @@
     ws.onclose = (e) => {
       open = false;
       if (e.code === 1009) setError("That message is too long.");
-      if (e.code === 4429) { setError("Too many connections: try again later."); return; }
+      if (e.code === 4429) { if (errorBox.hidden) setError("Too many connections: try again later."); return; }
       retry = Math.min(retry + 1, 6);
       setTimeout(connect, 500 * retry);
     };

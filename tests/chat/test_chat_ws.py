@@ -174,6 +174,16 @@ async def test_the_address_limits_hold_over_connections(client: TestClient) -> N
         await s.close()
 
 
+async def test_a_flood_of_frames_closes_that_connection(client: TestClient) -> None:
+    ws, _ = await started(client)
+    for _ in range(101):
+        await ws.send_json({"type": "ping"})
+    closing = await frame(ws, "error")
+    assert closing == {"type": "error", "message": "Too many frames: this connection is closed.", "fatal": True}
+    await asyncio.wait_for(ws.receive(), 3)
+    assert ws.close_code == 4429
+
+
 async def test_open_connections_per_address_are_capped(client: TestClient) -> None:
     sockets = [await client.ws_connect("/chat/ws") for _ in range(5)]
     extra = await client.ws_connect("/chat/ws")
