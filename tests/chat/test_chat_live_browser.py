@@ -15,12 +15,14 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from chat.config import ChatConfig
 from chat.web import CHAT
+from config.schema import BusConfig, HotlineConfig, PbxConfig, ServerConfig, StoreConfig
 from cti.live_app import LIVE
 from cti.server import create_app
 from sim.pbx_emulator.server import PbxEmulator
+from sim.rig import LINE_VARIABLES
 from store import open_store
 from tests.chat.test_chat_browser import PAYLOAD, company_site, the_task
-from tests.live.test_live_browser import SECRET, live_config
+from tests.live.test_live_browser import SECRET
 from tests.live.test_live_monitor_browser import agent01_talks_to_grace
 from tests.web.test_web_browser import CHROMIUM, browser  # noqa: F401  (fixture)
 from tests.web.web_helpers import seed_customer, seed_users
@@ -37,6 +39,24 @@ ROUTING = {
     "queues": {q: {"targets": [{"expression": f"skills.{q} > 0"}]} for q in ("billing", "support", "sales")},
     "default_queue": "billing",
 }
+
+
+def live_config(tmp_path: Path, emulator: PbxEmulator, **sections: Any) -> HotlineConfig:
+    """`hotline serve` on the emulator (as tests/live/test_live_browser.py's live_server,
+    which takes no [chat] section: the company site's origin is known only at run time)."""
+    return HotlineConfig(
+        store=StoreConfig(url=f"sqlite:///{tmp_path}/live.sqlite3"),
+        bus=BusConfig(url="memory://"),
+        server=ServerConfig(session_secret="test-secret"),
+        pbx=PbxConfig(
+            enabled=True,
+            ami_port=emulator.port,
+            ami_secret=SECRET,
+            agi_bind="127.0.0.1:0",
+            line_variables=LINE_VARIABLES,
+        ),
+        **sections,
+    )
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -33,9 +32,12 @@ pytestmark = [
 SECRET = "browser-secret"
 
 
-def live_config(tmp_path: Path, emulator: PbxEmulator, standing_lines: str = "off", **sections: Any) -> HotlineConfig:
-    """`hotline serve`'s configuration on the emulator (SQLite, the in-process bus)."""
-    return HotlineConfig(
+@pytest.fixture
+async def live_server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[tuple[TestClient, PbxEmulator]]:
+    """`hotline serve` on the emulator; parametrize indirectly with a `standing_lines` mode."""
+    emulator = PbxEmulator("hotline", SECRET)
+    await emulator.start()
+    config = HotlineConfig(
         store=StoreConfig(url=f"sqlite:///{tmp_path}/live.sqlite3"),
         bus=BusConfig(url="memory://"),
         server=ServerConfig(session_secret="test-secret"),
@@ -44,22 +46,9 @@ def live_config(tmp_path: Path, emulator: PbxEmulator, standing_lines: str = "of
             ami_port=emulator.port,
             ami_secret=SECRET,
             agi_bind="127.0.0.1:0",
-            standing_lines=standing_lines,
+            standing_lines=getattr(request, "param", "off"),
             line_variables=LINE_VARIABLES,
         ),
-        **sections,
-    )
-
-
-@pytest.fixture
-async def live_server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[tuple[TestClient, PbxEmulator]]:
-    """`hotline serve` on the emulator; parametrize indirectly with a `standing_lines` mode."""
-    emulator = PbxEmulator("hotline", SECRET)
-    await emulator.start()
-    config = live_config(
-        tmp_path,
-        emulator,
-        getattr(request, "param", "off"),
         routing={"defaults": {"wrap_up_s": 30}, "rona": {"ring_timeout_s": 15}},
     )
     store = await open_store(config.store)
