@@ -23,15 +23,18 @@ OPENERS = (
 FOLLOW_UPS = ("Thanks, that helps.", "OK, I'll wait for the e-mail.", "Great, thank you!")
 
 
-async def _customer(session: aiohttp.ClientSession, url: str, n: int, rng: random.Random) -> None:
-    patience = rng.uniform(60, 240)
+async def customer(
+    session: aiohttp.ClientSession, url: str, n: int, rng: random.Random, patience: tuple[float, float] = (60, 240)
+) -> None:
+    """One customer's chat: start, write, wait `patience` (s, a range) for an agent."""
+    patience_s = rng.uniform(*patience)
     async with session.ws_connect(url) as ws:
         email = f"chat.customer{n}@example.com"
         await ws.send_json({"type": "start", "name": f"Chat customer {n}", "email": email})
         await ws.send_json({"type": "say", "text": rng.choice(OPENERS)})
         answered = False
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + patience
+        deadline = loop.time() + patience_s
         while True:
             try:
                 msg = await asyncio.wait_for(ws.receive(), max(deadline - loop.time(), 0.01))
@@ -49,6 +52,10 @@ async def _customer(session: aiohttp.ClientSession, url: str, n: int, rng: rando
                 await asyncio.sleep(rng.uniform(3, 10))
                 await ws.send_json({"type": "say", "text": rng.choice(FOLLOW_UPS)})
         await ws.send_json({"type": "leave"})
+        async with asyncio.timeout(5):  # until Hotline says it is over
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT or json.loads(msg.data)["type"] == "ended":
+                    break
 
 
 async def run_chat_traffic(base_url: str, chats_per_hour: float, seed: int = 18) -> None:
@@ -65,6 +72,6 @@ async def run_chat_traffic(base_url: str, chats_per_hour: float, seed: int = 18)
 
 async def _one(session: aiohttp.ClientSession, url: str, n: int, rng: random.Random) -> None:
     try:
-        await _customer(session, url, n, rng)
+        await customer(session, url, n, rng)
     except (aiohttp.ClientError, OSError, ValueError) as exc:  # one customer's trouble ends only them
         log.warning("demo_chat_failed", error=type(exc).__name__)
