@@ -60,6 +60,9 @@ class Command(BaseModel):
     # The agent states (the router's: logged_out, available, reserved, on_call, wrap_up,
     # paused) in which the desktop offers an agent-state action; () = a call control.
     agent_states: ClassVar[tuple[str, ...]] = ()
+    # A written task's action (a tab of the desktop, issue 18): applied by the web's task
+    # desk (agents/task_tabs.py, tasks/desk.py) on any server, not sent to the live loop.
+    on_task: ClassVar[bool] = False
 
 
 class Login(Command):
@@ -245,6 +248,42 @@ class StopMonitor(Command):
     label: ClassVar[str] = "Stop monitoring"
 
 
+TASK_ID = Field(min_length=1, max_length=200, description="the written task (a tab of the desktop)")
+TaskTransferKind = Literal["agent", "queue"]
+
+
+class TaskReply(Command):
+    """Answer the customer of a written task (chat, e-mail): the channel delivers it."""
+
+    action: Literal["task_reply"]
+    task_id: str = TASK_ID
+    text: str = Field(min_length=1, max_length=TEXT_MAX)
+    on_task: ClassVar[bool] = True
+    label: ClassVar[str] = "Send"
+
+
+class TaskTransfer(Command):
+    """Hand a written task to another queue or a named agent (it is routed again)."""
+
+    action: Literal["task_transfer"]
+    task_id: str = TASK_ID
+    target_kind: TaskTransferKind = "queue"
+    target: str = Field(min_length=1, max_length=100, description="an agent login or a queue name")
+    on_task: ClassVar[bool] = True
+    label: ClassVar[str] = "Transfer"
+
+
+class TaskClose(Command):
+    """Close a written task with its wrap-up (a disposition of the admin's list, notes)."""
+
+    action: Literal["task_close"]
+    task_id: str = TASK_ID
+    disposition: str = Field(min_length=1, max_length=100)
+    notes: str = Field(default="", max_length=TEXT_MAX)
+    on_task: ClassVar[bool] = True
+    label: ClassVar[str] = "Close"
+
+
 COMMAND_TYPES: tuple[type[Command], ...] = (
     Login,
     Available,
@@ -265,6 +304,9 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     ResumeRecording,
     Monitor,
     StopMonitor,
+    TaskReply,
+    TaskTransfer,
+    TaskClose,
 )
 
 AnyCommand = Annotated[
@@ -286,7 +328,10 @@ AnyCommand = Annotated[
     | PauseRecording
     | ResumeRecording
     | Monitor
-    | StopMonitor,
+    | StopMonitor
+    | TaskReply
+    | TaskTransfer
+    | TaskClose,
     Field(discriminator="action"),
 ]
 _ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)
@@ -302,6 +347,7 @@ ACTIONS: tuple[str, ...] = tuple(action_of(k) for k in COMMAND_TYPES)
 BY_ACTION: dict[str, type[Command]] = {action_of(k): k for k in COMMAND_TYPES}
 CALL_ACTIONS = frozenset(a for a, k in BY_ACTION.items() if k.call_kinds)
 SUPERVISOR_ACTIONS = frozenset(a for a, k in BY_ACTION.items() if k.by == "supervisor")
+TASK_ACTIONS = frozenset(a for a, k in BY_ACTION.items() if k.on_task)
 
 
 class CommandError(ValueError):
@@ -340,6 +386,7 @@ def applicability() -> dict[str, dict[str, Any]]:
             "on_line": k.on_line,
             "by": k.by,
             "agent_states": list(k.agent_states),
+            "on_task": k.on_task,
             "target_kinds": list(get_args(k.model_fields["target_kind"].annotation))
             if "target_kind" in k.model_fields
             else [],

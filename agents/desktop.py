@@ -46,6 +46,7 @@ from agents.customer_access import HandledCall
 from agents.customers_web import customers_of_call
 from agents.hub import ScreenPopHub
 from agents.supervisor_commands import as_supervisor
+from agents.task_tabs import apply_task_command
 from cti.server import BUS, CONFIG, STORE
 from events import WrapUpEnded, to_record
 from store import Bus, SqlStore
@@ -178,6 +179,8 @@ async def command(request: web.Request) -> web.Response:
         return api_error(
             403, f"action: {action_of(type(cmd))} is the agent's own: a supervisor's view of {agent_id} is read-only"
         )
+    if type(cmd).on_task:  # a written task's tab: the task desk applies it here (agents/task_tabs.py)
+        return await apply_task_command(request, agent_id, cmd)
     if type(cmd).by == "supervisor":
         supervised = await as_supervisor(request, me, agent_id, cmd)
         if isinstance(supervised, web.Response):

@@ -13,9 +13,11 @@ def setup(app: web.Application) -> None:
     from agents.customers_web import setup as setup_customers
     from agents.desktop import setup as setup_desktop
     from agents.my_day import setup as setup_my_day
+    from agents.task_tabs import setup as setup_task_tabs
     from chat.web import setup as setup_chat
     from reports.web import setup as setup_reports
     from reports.web_agent import setup as setup_agent_report
+    from tasks.web import setup as setup_task_desk
     from web.abandoned import setup as setup_abandoned
     from web.account import setup as setup_account
     from web.admin import setup as setup_admin
@@ -41,7 +43,9 @@ def setup(app: web.Application) -> None:
     setup_campaigns_admin(app)
     setup_account(app)
     setup_audit(app)
+    setup_task_desk(app)
     setup_desktop(app)
+    setup_task_tabs(app)
     setup_my_day(app)
     setup_customers(app)
     setup_command_status(app)

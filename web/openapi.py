@@ -99,10 +99,11 @@ _ERRORS = {
 # A command is kept in the store before the call server is asked (web/commands.py).
 _COMMAND_POST = _op(
     "Availability, pause, logout and call controls via the call server (kept until it answers; a retry"
-    " with the same request_id is applied once and gets the first answer)",
+    " with the same request_id is applied once and gets the first answer); a written task's actions"
+    " (task_reply, task_transfer, task_close) are applied by the web at once (404: no such task)",
     "agent (self), supervisor (team), admin",
     "Command",
-    errors=("400", "409", "503"),
+    errors=("400", "404", "409", "503"),
 )
 _COMMAND_POST["responses"]["200"]["description"] = "Applied (`repeated`: the first answer to this request_id)"
 _COMMAND_POST["responses"]["409"] = {
@@ -409,6 +410,13 @@ DOCUMENT: dict[str, Any] = {
                 "Where a kept command stands: pending, applied, refused (with the reason) or expired",
                 "agent (self), supervisor (team), admin",
                 errors=("404",),
+            )
+        },
+        "/api/v1/agents/{agent_id}/tasks": {
+            "get": _op(
+                "The agent's open written tasks (chat, e-mail...): each with its transcript, customer and history"
+                " across channels",
+                "agent (self), supervisor (team), admin",
             )
         },
         "/api/v1/agents/{agent_id}/screen-pop": {

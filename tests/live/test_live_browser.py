@@ -34,7 +34,10 @@ SECRET = "browser-secret"
 
 @pytest.fixture
 async def live_server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[tuple[TestClient, PbxEmulator]]:
-    """`hotline serve` on the emulator; parametrize indirectly with a `standing_lines` mode."""
+    """`hotline serve` on the emulator; parametrize indirectly with a `standing_lines` mode,
+    or a dict of `standing_lines` and `routing` (the `[routing]` table)."""
+    param = getattr(request, "param", "off")
+    lines, routing = (param, None) if isinstance(param, str) else (param.get("standing_lines", "off"), param["routing"])
     emulator = PbxEmulator("hotline", SECRET)
     await emulator.start()
     config = HotlineConfig(
@@ -46,10 +49,10 @@ async def live_server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIt
             ami_port=emulator.port,
             ami_secret=SECRET,
             agi_bind="127.0.0.1:0",
-            standing_lines=getattr(request, "param", "off"),
+            standing_lines=lines,
             line_variables=LINE_VARIABLES,
         ),
-        routing={"defaults": {"wrap_up_s": 30}, "rona": {"ring_timeout_s": 15}},
+        routing=routing or {"defaults": {"wrap_up_s": 30}, "rona": {"ring_timeout_s": 15}},
     )
     store = await open_store(config.store)
     await store.migrate()

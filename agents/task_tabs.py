@@ -1,0 +1,130 @@
+"""The agent desktop's written contacts (issue 18): a tab per open task beside the call.
+
+- `GET /api/v1/agents/{agent_id}/tasks`: the agent's open tasks (assigned to them), each
+  with its transcript, its customer's card and their history across channels (calls and
+  written tasks, latest first). The desktop polls it (web/static/agent_tasks.js).
+- The agent's actions on a tab are commands of the contract (agents/commands.py:
+  `task_reply`, `task_transfer`, `task_close`, each `on_task`), posted to
+  `POST /api/v1/agents/{agent_id}/commands` as the call controls are; agents/desktop.py
+  hands them here, where the task desk (tasks/desk.py) applies them on this process:
+  404 for an unknown task, 409 for one that is not the agent's (or ended), 400 naming the
+  field (a disposition not in the admin's list). A reply is written as an outbound
+  message (`add_message(direction="out")`) that the task's channel delivers; the same
+  `request_id` again writes it once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from agents.commands import Command, TaskClose, TaskReply, TaskTransfer, action_of
+from agents.hub import customer_card, interaction_row
+from cti.server import STORE
+from store.port import NotFound
+from tasks.desk import TaskEnded, message_wire, task_wire
+from tasks.model import Task
+from tasks.web import TASK_DESK
+from web.app import SETTINGS, api_error, require_agent_access
+
+log = structlog.get_logger()
+
+HISTORY = 10  # rows of the customer's history per tab
+
+
+def task_history_row(t: Task) -> dict[str, Any]:
+    """A written task as a history row (beside the calls' `interaction_row`)."""
+    return {
+        "id": t.task_id,
+        "channel": t.channel,
+        "started_at": t.created_at,
+        "queue": t.queue,
+        "agent_id": t.agent_id or "",
+        "subject": t.subject,
+        "outcome": t.state,
+        "disposition": t.disposition,
+        "notes": t.notes,
+    }
+
+
+async def tab(request: web.Request, task: Task) -> dict[str, Any]:
+    """One tab: the task, its transcript, its customer and their history across channels."""
+    store = request.app[STORE]
+    desk = request.app[TASK_DESK]
+    body: dict[str, Any] = {
+        "task": task_wire(task),
+        "messages": [message_wire(m) for m in await desk.messages(task.task_id)],
+        "customer": None,
+        "history": [],
+    }
+    if task.customer_id:
+        try:
+            body["customer"] = customer_card(await store.get_customer(task.customer_id), "builtin")
+        except NotFound:
+            pass
+        calls = [
+            {**interaction_row(i), "channel": "voice"}
+            for i in await store.interactions_for_customer(task.customer_id, HISTORY)
+        ]
+        written = [task_history_row(t) for t in await store.tasks_for_customer(task.customer_id, HISTORY + 1)]
+        rows = calls + [r for r in written if r["id"] != task.task_id]
+        body["history"] = sorted(rows, key=lambda r: (-float(r["started_at"] or 0), r["id"]))[:HISTORY]
+    return body
+
+
+async def agent_tasks(request: web.Request) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    await require_agent_access(request, agent_id)
+    rows = [t for t in await request.app[STORE].open_tasks(agent_id) if t.state == "assigned"]
+    return web.json_response({"agent_id": agent_id, "tasks": [await tab(request, t) for t in rows]})
+
+
+async def apply_task_command(request: web.Request, agent_id: str, cmd: Command) -> web.Response:
+    """A tab's action (`cmd.on_task`), applied by this process's task desk."""
+    desk = request.app[TASK_DESK]
+    action = action_of(type(cmd))
+    task_id = str(getattr(cmd, "task_id", ""))
+    try:
+        task = await desk.get(task_id)
+    except NotFound:
+        return api_error(404, f"task_id: no task {task_id!r}")
+    if task.agent_id != agent_id or not task.is_open:
+        if isinstance(cmd, TaskClose) and task.agent_id == agent_id and task.state == "closed":
+            return web.json_response({"request_id": cmd.request_id, "ok": True, "repeated": True})
+        state = task.state if task.agent_id == agent_id else f"not {agent_id}'s"
+        return api_error(409, f"task_id: task {task_id!r} is {state}", state=task.state)
+    try:
+        if isinstance(cmd, TaskReply):
+            message_id = f"{agent_id}:{cmd.request_id}" if cmd.request_id else None
+            await desk.add_message(task_id, direction="out", author=agent_id, text=cmd.text, message_id=message_id)
+        elif isinstance(cmd, TaskTransfer):
+            if cmd.target_kind == "agent":
+                try:
+                    await request.app[STORE].get_user(cmd.target)
+                except NotFound:
+                    return api_error(400, f"target: no agent {cmd.target!r}")
+                await desk.transfer(task_id, agent_id=cmd.target)
+            else:
+                await desk.transfer(task_id, queue=cmd.target)
+        elif isinstance(cmd, TaskClose):
+            dispositions = (await request.app[SETTINGS].live("dispositions")).data
+            if cmd.disposition not in dispositions:
+                return api_error(400, f"disposition: must be one of {', '.join(dispositions)}, not {cmd.disposition!r}")
+            if dispositions[cmd.disposition].get("requires_notes") and not cmd.notes:
+                return api_error(400, f"notes: required for disposition {cmd.disposition!r}")
+            await desk.close(task_id, by=agent_id, disposition=cmd.disposition, notes=cmd.notes)
+    except TaskEnded as exc:
+        return api_error(409, f"task_id: {exc}")
+    except ValueError as exc:
+        return api_error(400, str(exc))
+    log.info("task_command", agent_id=agent_id, action=action, task_id=task_id)
+    return web.json_response({"request_id": cmd.request_id, "ok": True})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/v1/agents/{agent_id}/tasks", agent_tasks)
+
+
+__all__ = ["apply_task_command", "setup", "tab", "task_history_row"]

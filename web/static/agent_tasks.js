@@ -1,0 +1,131 @@
+// Agent desktop: written contacts (chats, e-mails) in tabs beside the call (issue 18).
+// The agent's open tasks come from GET /api/v1/agents/{agent}/tasks (polled); a tab's
+// actions are the contract's task commands (agents/commands.py, those marked on_task),
+// posted like the call controls. Which action is which comes from the embedded table:
+// the one with a `text` field replies, `target` transfers, `disposition` closes.
+"use strict";
+(() => {
+  const H = Hotline, $ = (id) => document.getElementById(id);
+  const root = $("desktop"), agent = root.dataset.agent;
+  const READONLY = root.dataset.readonly === "1";
+  const COMMANDS = JSON.parse($("commands").textContent);
+  const DISPOSITIONS = JSON.parse($("task-dispositions").textContent);
+  const TASK_ACTIONS = Object.keys(COMMANDS).filter((a) => COMMANDS[a].on_task);
+  const actionWith = (field) => TASK_ACTIONS.find((a) => COMMANDS[a].fields.includes(field));
+  const REPLY = actionWith("text"), TRANSFER = actionWith("target"), CLOSE = actionWith("disposition");
+  const POLL_MS = 1500;
+  const tabs = new Map();  // task id -> { tab, panel, transcript, history, count }
+  let active = null;
+
+  function select(taskId) {
+    active = taskId;
+    for (const [id, t] of tabs) {
+      t.tab.classList.toggle("active", id === taskId);
+      t.tab.setAttribute("aria-selected", id === taskId ? "true" : "false");
+      t.panel.hidden = id !== taskId;
+    }
+  }
+
+  function field(label, input) { return H.el("label", {}, label + " ", input); }
+
+  async function act(taskId, action, extra, out) {
+    out.textContent = COMMANDS[action].label + "…"; out.className = "muted";
+    const body = { action, task_id: taskId, request_id: taskId.slice(0, 40) + "-" + Date.now().toString(36), ...extra };
+    const res = await H.api("POST", "/api/v1/agents/" + encodeURIComponent(agent) + "/commands", body);
+    out.textContent = res.ok ? COMMANDS[action].label + ": done" : ((res.data && res.data.error) || "error " + res.status);
+    out.className = res.ok ? "notice" : "error";
+    return res.ok;
+  }
+
+  function build(t) {
+    const task = t.task, id = task.task_id;
+    const tab = H.el("a", { href: "#", role: "tab", class: "task-tab", "data-task": id, "data-channel": task.channel },
+      task.channel + ": " + (task.subject || (t.customer && t.customer.name) || id.slice(0, 8)));
+    tab.addEventListener("click", (ev) => { ev.preventDefault(); select(id); });
+    const transcript = H.el("ol", { class: "transcript plain", "aria-live": "polite" });
+    const history = H.el("ul", { class: "plain task-history" });
+    const c = t.customer;
+    const card = c ? H.el("dl", { class: "kv task-customer" },
+      H.el("dt", {}, "Customer"), H.el("dd", { class: "customer-name" }, c.name),
+      H.el("dt", {}, "Company"), H.el("dd", {}, c.company || "—"),
+      H.el("dt", {}, "Email"), H.el("dd", {}, c.email || "—"),
+      H.el("dt", {}, "Phones"), H.el("dd", {}, (c.phones || []).join(", ") || "—"),
+      H.el("dt", {}, "Tier"), H.el("dd", {}, c.tier || "—"))
+      : H.el("p", { class: "muted" }, "Unknown customer" + (task.attrs.email ? " (" + task.attrs.email + ")" : ""));
+    const panel = H.el("div", { class: "task-panel", role: "tabpanel", "data-task": id },
+      H.el("p", { class: "muted" }, "Queue " + task.queue + " · opened " + H.when(task.created_at) +
+        (task.due_at ? " · answer by " + H.when(task.due_at) : "")),
+      H.el("div", { class: "grid2" }, H.el("div", {}, card, H.el("h3", {}, "History"), history),
+        H.el("div", {}, H.el("h3", {}, "Conversation"), transcript)));
+    const out = H.el("p", { role: "status", class: "muted task-result" });
+    if (!READONLY) {
+      const text = H.el("textarea", { class: "task-reply-text", maxlength: "4000", rows: "3" });
+      const send = H.el("button", { class: "primary task-send", type: "button", "data-task-action": REPLY }, COMMANDS[REPLY].label);
+      send.addEventListener("click", async () => {
+        if (!text.value.trim()) return;
+        send.disabled = true;
+        if (await act(id, REPLY, { text: text.value }, out)) text.value = "";
+        send.disabled = false;
+        refresh();
+      });
+      const kind = H.el("select", { class: "task-transfer-kind" },
+        ...COMMANDS[TRANSFER].target_kinds.map((k) => H.el("option", { value: k }, k)));
+      const target = H.el("input", { class: "task-transfer-target", list: "transfer-queues", placeholder: "billing / agent07" });
+      const transfer = H.el("button", { type: "button", class: "task-transfer", "data-task-action": TRANSFER }, COMMANDS[TRANSFER].label);
+      transfer.addEventListener("click", async () => {
+        if (await act(id, TRANSFER, { target_kind: kind.value, target: target.value }, out)) refresh();
+      });
+      const disposition = H.el("select", { class: "task-disposition", required: "" }, H.el("option", { value: "" }, "—"),
+        ...Object.entries(DISPOSITIONS).map(([code, d]) => H.el("option", { value: code }, d.label || code)));
+      const notes = H.el("textarea", { class: "task-notes", maxlength: "4000", rows: "2" });
+      const close = H.el("button", { type: "button", class: "danger task-close", "data-task-action": CLOSE }, COMMANDS[CLOSE].label);
+      close.addEventListener("click", async () => {
+        if (!disposition.value) { out.textContent = "disposition: choose one"; out.className = "error"; return; }
+        if (await act(id, CLOSE, { disposition: disposition.value, notes: notes.value }, out)) refresh();
+      });
+      panel.append(
+        H.el("div", { class: "task-reply" }, field("Reply", text), send),
+        H.el("div", { class: "row task-transfer-row" }, field("Transfer to", kind), field("Target", target), transfer),
+        H.el("div", { class: "row task-wrapup" }, field("Disposition", disposition), field("Notes", notes), close), out);
+    }
+    $("task-tabs").append(tab);
+    $("task-panels").append(panel);
+    tabs.set(id, { tab, panel, transcript, history, count: -1, historyCount: -1 });
+  }
+
+  function fill(t) {
+    const entry = tabs.get(t.task.task_id);
+    if (t.messages.length !== entry.count) {
+      entry.count = t.messages.length;
+      entry.transcript.replaceChildren(...t.messages.map((m) => H.el("li", { class: "msg msg-" + m.direction },
+        H.el("span", { class: "muted" }, (m.direction === "in" ? m.author || "customer" : m.author) + " · " + H.when(m.at) + ": "),
+        H.el("span", { class: "msg-text" }, m.text))));
+    }
+    if (t.history.length !== entry.historyCount) {
+      entry.historyCount = t.history.length;
+      entry.history.replaceChildren(...t.history.map((r) => H.el("li", { class: "history-row", "data-channel": r.channel },
+        H.when(r.started_at) + " · " + r.channel + " · " + (r.subject || r.queue || "") + " · " + (r.outcome || "") +
+        (r.disposition ? " · " + r.disposition : ""))));
+    }
+  }
+
+  let busy = false;
+  async function refresh() {
+    if (busy) return;
+    busy = true;
+    try {
+      const res = await H.api("GET", "/api/v1/agents/" + encodeURIComponent(agent) + "/tasks");
+      if (!res.ok) return;
+      const open = new Set(res.data.tasks.map((t) => t.task.task_id));
+      for (const [id, t] of tabs) if (!open.has(id)) { t.tab.remove(); t.panel.remove(); tabs.delete(id); }
+      for (const t of res.data.tasks) { if (!tabs.has(t.task.task_id)) build(t); fill(t); }
+      if (!tabs.has(active)) select(tabs.size ? tabs.keys().next().value : null);
+      $("no-tasks").hidden = tabs.size > 0;
+      $("tasks-count").textContent = String(tabs.size);
+    } finally {
+      busy = false;
+    }
+  }
+  refresh();
+  setInterval(refresh, POLL_MS);
+})();
