@@ -34,8 +34,9 @@ from cti.server import BUS, CONFIG, STORE
 from store.chat_sessions import ChatSession
 from store.port import NotFound
 from store.topics import TaskNote, subscribe, task_topic
-from tasks.desk import TaskDesk, TaskEnded
+from tasks.desk import TaskEnded
 from tasks.model import TaskMessage
+from tasks.web import TASK_DESK
 
 log = structlog.get_logger()
 
@@ -312,7 +313,7 @@ def setup(app: web.Application) -> None:
 
     async def service(app: web.Application) -> Any:
         config = _config(app)
-        desk = TaskDesk(app[STORE], app[BUS], _clock(app))
+        desk = app[TASK_DESK]  # (tasks.web's cleanup context runs before this one)
         app[CHAT] = ChatService(config, app[STORE], desk, AddressLimits(config, app[BUS]), clock=_clock(app))
         sweep = asyncio.create_task(app[CHAT].sweep(), name="chat-sweep")
         try:
