@@ -27,6 +27,7 @@ import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from chat import protocol
+from chat.agent_socket import setup as setup_agent_socket
 from chat.config import ChatConfig
 from chat.limits import AddressLimits, Gate
 from chat.service import OVER, WAITING, ChatService, Refused
@@ -106,6 +107,7 @@ class Connection:
         self.session: ChatSession | None = None
         self.ended = False
         self.seen: set[int] = set()
+        self.names: dict[str, str] = {}  # an out message's author -> the name the customer sees
         self.forwarder: asyncio.Task[None] | None = None
 
     async def send(self, text: str) -> None:
@@ -158,6 +160,9 @@ class Connection:
             case protocol.Resume():
                 self.session = await self.service.resume(frame.token)
                 history = [self.message_json(m) for m in await self.service.messages(self.session)]
+                for m in history:
+                    if m["direction"] == "out":
+                        m["author"] = await self.author_name(m["author"])
                 self.seen.update(m["seq"] for m in history)
                 await self.send(protocol.frame("resumed", chat=self.describe(), messages=history))
                 self.attach()
@@ -192,7 +197,17 @@ class Connection:
         if message["direction"] == "note" or message["seq"] in self.seen:
             return
         self.seen.add(message["seq"])
+        if message["direction"] == "out":  # an agent's login is theirs: the customer sees their name
+            message = {**message, "author": await self.author_name(str(message["author"]))}
         await self.send(protocol.frame("message", **message))
+
+    async def author_name(self, author: str) -> str:
+        if author not in self.names:
+            try:
+                self.names[author] = (await self.app[STORE].get_user(author)).display_name or author
+            except NotFound:  # not a login: a name already
+                self.names[author] = author
+        return self.names[author]
 
     def attach(self) -> None:
         """From now on the task's news reach the page (first: its state now)."""
@@ -331,6 +346,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/chat/", page)
     app.router.add_get("/chat/ws", chat_ws)
     app.router.add_get("/chat/{name}", asset)
+    setup_agent_socket(app)  # the desktop's side of the hints (chat/agent_socket.py)
 
 
 def _clock(app: web.Application) -> Any:

@@ -112,20 +112,34 @@ async def test_a_customer_chats_from_the_widget_with_an_agent_on_a_call(browser,
         assert app[LIVE].router.agent_load("agent01") == {"voice": 1, "chat": 1}
         await expect(agent.locator("#call-status")).to_have_text("talking")  # still on the call
 
+        # the agent's desktop: a chat tab beside the call
+        panel = agent.locator(f'.task-panel[data-task="{task_id}"]')
+        await expect(agent.locator(f'.task-tab[data-task="{task_id}"]')).to_be_visible()
+        await chat.locator("#chat-text").press_sequentially("typing")  # typing hints: customer -> agent
+        await expect(panel.locator(".task-typing")).to_be_visible()
         await chat.locator("#chat-text").fill(PAYLOAD)
         await chat.locator("#chat-say button").click()
-        await agent_reads(agent, app, task_id, PAYLOAD)
-        await agent_types(agent, app, task_id)
+        await expect(panel.locator(".msg-in .msg-text")).to_have_text(PAYLOAD)  # as text
+        await expect(panel.locator(".task-typing")).to_be_hidden()
+        await panel.locator(".task-reply-text").press_sequentially("Hello ")  # agent -> customer
         await expect(chat.locator("#chat-typing")).to_be_visible()
-        await agent_replies(agent, app, task_id, "Hello Grace <b>" + PAYLOAD)
-        await expect(chat.locator("#chat-typing")).to_be_hidden()
+        await panel.locator(".task-reply-text").fill("Hello Grace <b>" + PAYLOAD)
+        await panel.locator(".task-send").click()
         await expect(chat.locator("#chat-log li.out .text")).to_have_text("Hello Grace <b>" + PAYLOAD)
+        await expect(chat.locator("#chat-log li.out .author")).to_have_text("Ada Agent")  # not the login
+        await expect(chat.locator("#chat-typing")).to_be_hidden()
         for page in (customer, agent):
             for frame in page.frames:
                 assert await frame.evaluate("window.__pwned === undefined")
+        assert await panel.locator(".transcript img, .transcript script, .transcript b").count() == 0
 
+        await customer.reload()  # the widget reopens on the conversation
+        await expect(chat.locator("#chat-log li")).to_have_count(2)
+        await expect(chat.locator("#chat-log li.out .author")).to_have_text("Ada Agent")
+        await expect(chat.locator("#chat-status")).to_have_text("You are chatting with Ada Agent.")
         await chat.locator("#chat-leave").click()
         await expect(chat.locator("#chat-status")).to_have_text("You ended the chat.")
+        await expect(agent.locator("#no-tasks")).to_be_visible()
         task = await app[CHAT].desk.get(task_id)
         assert (task.state, task.agent_id, task.outcome) == ("closed", "agent01", "closed by customer")
         texts = [(m.direction, m.text) for m in await app[CHAT].desk.messages(task_id)]
@@ -133,20 +147,3 @@ async def test_a_customer_chats_from_the_widget_with_an_agent_on_a_call(browser,
         await expect(agent.locator("#call-status")).to_have_text("talking")
     finally:
         await callers.close()
-
-
-async def agent_reads(agent: Any, app: Any, task_id: str, text: str) -> None:
-    """The agent sees the customer's message (through the API the desktop uses)."""
-    deadline = time.monotonic() + 10
-
-    while not [m for m in await app[CHAT].desk.messages(task_id) if m.direction == "in" and m.text == text]:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.05)
-
-
-async def agent_types(agent: Any, app: Any, task_id: str) -> None:
-    await app[CHAT].desk.typing(task_id, "agent01")
-
-
-async def agent_replies(agent: Any, app: Any, task_id: str, text: str) -> None:
-    await app[CHAT].desk.add_message(task_id, direction="out", author="Ada Agent", text=text)

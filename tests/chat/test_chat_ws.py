@@ -338,3 +338,23 @@ async def test_two_processes_on_postgresql_and_redis_carry_one_chat(redis_proces
     finally:
         for c in (a, b):
             await asyncio.wait_for(c.close(), 20)
+
+
+async def test_the_desktops_task_socket_is_only_for_the_agent_of_the_task(client: TestClient) -> None:
+    from aiohttp import WSServerHandshakeError
+
+    from tests.web.web_helpers import login
+
+    ws, hello = await started(client)
+    task_id = await task_of(client, hello["token"])
+    for who, path, status in (
+        (None, f"/agent/tasks/{task_id}/ws", 401),
+        ("agent01", f"/agent/tasks/{task_id}/ws", 403),  # waiting: nobody's yet
+        ("agent01", "/agent/tasks/nope/ws", 404),
+    ):
+        if who:
+            await login(client, who)
+        with pytest.raises(WSServerHandshakeError) as refused:
+            await client.ws_connect(path)
+        assert refused.value.status == status
+    await ws.close()
