@@ -24,7 +24,7 @@ from store import open_store
 from tests.chat.test_chat_browser import PAYLOAD, company_site, the_task
 from tests.live.test_live_browser import SECRET
 from tests.live.test_live_monitor_browser import agent01_talks_to_grace
-from tests.web.test_web_browser import CHROMIUM, browser  # noqa: F401  (fixture)
+from tests.web.test_web_browser import CHROMIUM, browser, sign_in  # noqa: F401  (fixture)
 from tests.web.web_helpers import seed_customer, seed_users
 
 pytestmark = [
@@ -137,11 +137,25 @@ async def test_a_customer_chats_from_the_widget_with_an_agent_on_a_call(browser,
         await expect(chat.locator("#chat-log li")).to_have_count(2)
         await expect(chat.locator("#chat-log li.out .author")).to_have_text("Ada Agent")
         await expect(chat.locator("#chat-status")).to_have_text("You are chatting with Ada Agent.")
+
+        # agent01 hands the chat to agent03 (signed in meanwhile): the customer follows
+        colleague = await sign_in(browser, server, "agent03")
+        await expect(colleague.locator("#conn")).to_have_text("live")
+        await colleague.click("#btn-available")
+        await expect(colleague.locator("#reply")).to_have_text("available: done")
+        await panel.locator(".task-transfer-kind").select_option("agent")
+        await panel.locator(".task-transfer-target").fill("agent03")
+        await panel.locator(".task-transfer").click()
+        await expect(chat.locator("#chat-status")).to_have_text("You are chatting with Cy Agent.", timeout=15000)
+        await expect(agent.locator("#no-tasks")).to_be_visible()
+        theirs = colleague.locator(f'.task-panel[data-task="{task_id}"]')
+        await expect(theirs.locator(".msg-in .msg-text")).to_have_text(PAYLOAD)  # the transcript goes along
+
         await chat.locator("#chat-leave").click()
         await expect(chat.locator("#chat-status")).to_have_text("You ended the chat.")
-        await expect(agent.locator("#no-tasks")).to_be_visible()
+        await expect(colleague.locator("#no-tasks")).to_be_visible()
         task = await app[CHAT].desk.get(task_id)
-        assert (task.state, task.agent_id, task.outcome) == ("closed", "agent01", "closed by customer")
+        assert (task.state, task.agent_id, task.outcome) == ("closed", "agent03", "closed by customer")
         texts = [(m.direction, m.text) for m in await app[CHAT].desk.messages(task_id)]
         assert texts == [("in", PAYLOAD), ("out", "Hello Grace <b>" + PAYLOAD)]
         await expect(agent.locator("#call-status")).to_have_text("talking")
