@@ -190,6 +190,7 @@ WRONG_KEYS: dict[str, tuple[str, str]] = {
         '[recording]\nqueues = { billing = "all" }\nretention = 30  # wrong\n',
         "3: recording.retention: unknown key",
     ),
+    "chat": ('[chat]\nqueues = ["support"]\nallowed_origin = []  # wrong\n', "3: chat.allowed_origin: unknown key"),
     "queues": ('[queues.sales]\nlabel = "Sales"\nsl_targt = 0.8  # wrong\n', "3: queues.sales.sl_targt: unknown key"),
     "skills": ('[skills.billing]\nlabel = "Billing"\nlable = "x"  # wrong\n', "3: skills.billing.lable: unknown key"),
     "pause_reasons": (
