@@ -108,6 +108,7 @@ class Connection:
         self.ended = False
         self.seen: set[int] = set()
         self.names: dict[str, str] = {}  # an out message's author -> the name the customer sees
+        self.told = ""  # the last state frame sent
         self.forwarder: asyncio.Task[None] | None = None
 
     async def send(self, text: str) -> None:
@@ -229,18 +230,16 @@ class Connection:
             status = await self.service.status(self.session)
         except NotFound:
             return "waiting"
+        told = ""
         if status.state in WAITING:
-            await self.send(
-                protocol.frame(
-                    "status",
-                    state="waiting",
-                    position=status.position,
-                    wait_s=None if status.wait_s is None else round(status.wait_s),
-                )
-            )
+            wait_s = None if status.wait_s is None else round(status.wait_s)
+            told = protocol.frame("status", state="waiting", position=status.position, wait_s=wait_s)
         elif status.state == "assigned":
-            await self.send(protocol.frame("assigned", agent=await self.agent_name(status.agent_id)))
-        elif status.state in OVER:
+            told = protocol.frame("assigned", agent=await self.agent_name(status.agent_id))
+        if told and told != self.told:  # (said once: the poll and the notes may repeat it)
+            self.told = told
+            await self.send(told)
+        if status.state in OVER:
             await self.over(status.state)
         return status.state
 
