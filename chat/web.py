@@ -140,25 +140,25 @@ class Connection:
                     log.exception("chat_frame_failed", peer=self.address)
                     await self.send(protocol.error("Sorry, something went wrong on our side: please try again."))
         finally:
-            if self.forwarder is not None:
-                self.forwarder.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self.forwarder
-            if self.session is not None and not self.ended:
-                await self.service.detached(self.session)  # a reload resumes; else the sweep ends it
+            session, ended = self.session, self.ended
+            await self.detach()
+            if session is not None and not ended:
+                await self.service.detached(session)  # a reload resumes; else the sweep ends it
 
     async def handle(self, frame: protocol.Frame) -> None:
         match frame:
             case protocol.Ping():
                 await self.send(protocol.frame("pong"))
-            case protocol.Start() | protocol.Resume() if self.session is not None:
+            case protocol.Start() | protocol.Resume() if self.session is not None and not self.ended:
                 raise protocol.FrameError("type: this connection already has a chat", "type")
             case protocol.Start():
+                await self.detach()  # (a chat that ended on this page: a new one)
                 opened = await self.service.start(frame, self.address)
                 self.session = opened.session
                 await self.send(protocol.frame("started", token=opened.token, chat=self.describe()))
                 self.attach()
             case protocol.Resume():
+                await self.detach()
                 self.session = await self.service.resume(frame.token)
                 history = [self.message_json(m) for m in await self.service.messages(self.session)]
                 for m in history:
@@ -209,6 +209,15 @@ class Connection:
             except NotFound:  # not a login: a name already
                 self.names[author] = author
         return self.names[author]
+
+    async def detach(self) -> None:
+        """Forget an ended chat (its news stop)."""
+        if self.forwarder is not None:
+            self.forwarder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.forwarder
+        self.forwarder, self.session, self.ended, self.told = None, None, False, ""
+        self.seen.clear()
 
     def attach(self) -> None:
         """From now on the task's news reach the page (first: its state now)."""

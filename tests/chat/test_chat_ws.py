@@ -277,6 +277,10 @@ async def test_closing_the_page_before_an_answer_is_an_abandon_and_leave_ends_at
     ended = await frame(ws2, "ended")
     assert ended["reason"] == "left"
     assert (await desk(client).get(await task_of(client, hello2["token"]))).state == "abandoned"
+    await ws2.send_json({"type": "start", "name": "Bo", "email": "bo@example.com"})  # again, on the same page
+    hello3 = await frame(ws2, "started")
+    assert (await frame(ws2, "status"))["position"] == 1
+    assert await task_of(client, hello3["token"]) != await task_of(client, hello2["token"])
     for s in (late, ws2):
         await s.close()
 
