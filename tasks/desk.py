@@ -23,6 +23,11 @@ its own outbox row per message id sends each exactly once). A handler that raise
 makes `add_message` raise (the agent sees the failure); the message row stays, and the
 channel finds such undelivered messages with `TaskRows.task_messages`.
 
+States: the leader's task loop takes a waiting task straight to "assigned" (the
+agent's desktop opens it in a tab; "offered" is not used yet); `transfer` puts it back
+to "waiting"; `close` and `abandon` end it. In the web application the process's desk is
+`request.app[tasks.web.TASK_DESK]`.
+
 Errors: `ValueError` for bad input (the message names the field), `store.port.NotFound`
 for an unknown task, `TaskEnded` for a change to a task that is closed or abandoned.
 """

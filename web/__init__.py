@@ -15,6 +15,7 @@ def setup(app: web.Application) -> None:
     from agents.my_day import setup as setup_my_day
     from agents.task_tabs import setup as setup_task_tabs
     from chat.web import setup as setup_chat
+    from reports.channels_web import setup as setup_channel_reports
     from reports.web import setup as setup_reports
     from reports.web_agent import setup as setup_agent_report
     from tasks.web import setup as setup_task_desk
@@ -23,6 +24,7 @@ def setup(app: web.Application) -> None:
     from web.admin import setup as setup_admin
     from web.app import setup as setup_core
     from web.audit import setup as setup_audit
+    from web.callback_requests import setup as setup_callback_requests
     from web.callbacks import setup as setup_callbacks
     from web.campaigns_admin import setup as setup_campaigns_admin
     from web.command_status import setup as setup_command_status
@@ -50,9 +52,11 @@ def setup(app: web.Application) -> None:
     setup_customers(app)
     setup_command_status(app)
     setup_reports(app)
+    setup_channel_reports(app)
     setup_agent_report(app)
     setup_dnc(app)
     setup_callbacks(app)
+    setup_callback_requests(app)
     setup_planning(app)
     setup_recordings(app)
     setup_search(app)

@@ -90,6 +90,7 @@ _ERRORS = {
         ("404", "Not found"),
         ("409", "Stale version / conflict"),
         ("413", "Body too large"),
+        ("429", "Too many requests (Retry-After)"),
         ("422", "Not storable text, nested too deep, or out of range (the error names the field)"),
         ("501", "Not available"),
         ("503", "The store or the bus is unavailable (Retry-After)"),
@@ -240,6 +241,20 @@ DOCUMENT: dict[str, Any] = {
                 "type": "object",
                 "required": ["current", "new"],
                 "properties": {"current": {"type": "string"}, "new": {"type": "string", "minLength": 8}},
+            },
+            "CallbackRequest": {
+                "type": "object",
+                "required": ["name", "phone"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string", "maxLength": 100},
+                    "phone": {"type": "string", "maxLength": 40},
+                    "email": {"type": "string", "maxLength": 200},
+                    "queue": {"type": "string", "maxLength": 100, "description": "one of the admin's queues"},
+                    "at": {"type": "number", "description": "epoch seconds (absent: as soon as possible)"},
+                    "notes": {"type": "string", "maxLength": 1000},
+                    "request_id": {"type": "string", "maxLength": 64},
+                },
             },
             "WrapUp": {
                 "type": "object",
@@ -558,6 +573,37 @@ DOCUMENT: dict[str, Any] = {
                 **_op("Take a number off a do-not-call list", "supervisor", errors=("400", "404")),
                 "parameters": [_DNC_CAMPAIGN, {**_DNC_NUMBER, "required": True}],
             },
+        },
+        "/api/v1/reports/channels": {
+            "get": {
+                **_op(
+                    "Per channel (voice, chat, email, callback): offered, answered, abandoned, first response,"
+                    " handle time and agents' concurrency over the days",
+                    "supervisor",
+                    errors=("400",),
+                ),
+                "parameters": [
+                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                ],
+            }
+        },
+        "/api/v1/wallboard/channels": {
+            "get": _op("Per written channel now: tasks waiting, longest wait, being handled, overdue", "supervisor")
+        },
+        "/api/v1/callback-requests": {
+            "post": {
+                **_op(
+                    "A customer asks to be called back at a time (the public form's API): kept as a call-back"
+                    " promise (kind web) before the answer; a request_id sent again returns the first (200)",
+                    "no sign-in (the page's CSRF token) or an admin API token; rate-limited per address and number",
+                    "CallbackRequest",
+                    ok="201",
+                    errors=("400", "429"),
+                    also_ok=("200",),
+                ),
+                "security": [{}, {"bearer": []}],
+            }
         },
         "/api/v1/callbacks": {
             "get": {

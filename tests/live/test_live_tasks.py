@@ -83,3 +83,37 @@ async def test_an_agent_on_a_call_gets_an_email_not_a_chat_and_a_restart_keeps_b
         assert await state_of(h, chat.task_id) == ("assigned", "bob")
         await h.wait_for(lambda: h.center.router.agent_load("bob") == {"chat": 1})
         assert h.center.task_routing.assigned == 1
+
+
+async def test_a_task_opened_on_another_process_is_routed_by_the_leader(
+    tmp_path: Path, redis_url: str, redis_namespace: str
+) -> None:
+    """The desk of another server process (its own store connection and Redis client)
+    opens a chat; the leader hears it on Redis, its router gives it to the free agent,
+    and the other process's desk sees the assignment on the task's own topic."""
+    import asyncio
+
+    from config.schema import StoreConfig
+    from store import RedisBus, open_store
+    from store.topics import subscribe, task_topic
+
+    leader_bus = RedisBus.from_url(redis_url, redis_namespace)
+    other_bus = RedisBus.from_url(redis_url, redis_namespace)
+    async with live_center(tmp_path, routing=ROUTING, agents=[BOB], bus=leader_bus) as h:
+        other_store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/live.sqlite3"))
+        try:
+            desk = TaskDesk(other_store, other_bus, h.emulator.pbx.now)
+            await h.command("bob", "available")
+            await h.center.wait_idle()
+            async with subscribe(other_bus, task_topic("web-1")) as heard:
+                await desk.open(channel="chat", queue="support", task_id="web-1", subject="Hi")
+                note = await asyncio.wait_for(heard.get(), 5)
+                while note.kind != "assigned":
+                    note = await asyncio.wait_for(heard.get(), 5)
+            assert (note.agent_id, note.channel) == ("bob", "chat")
+            assert (await desk.status("web-1")).agent_id == "bob"
+            assert h.center.router.agent_load("bob") == {"chat": 1}
+        finally:
+            await other_store.close()
+            await other_bus.close()
+    await leader_bus.close()
