@@ -339,6 +339,13 @@ async def test_two_processes_on_postgresql_and_redis_carry_one_chat(redis_proces
         await again.send_json({"type": "resume", "token": hello["token"]})
         assert [m["text"] for m in (await frame(again, "resumed"))["messages"]] == ["Hi from process B"]
         await again.close()
+        # the address's new chats are counted over both processes (on Redis): 10 an hour
+        sockets = [(await started(a if n % 2 else b, f"C{n}", f"c{n}@example.com"))[0] for n in range(9)]
+        extra = await a.ws_connect("/chat/ws")
+        await extra.send_json({"type": "start", "name": "C9", "email": "c9@example.com"})
+        assert (await frame(extra, "error"))["message"].startswith("Too many new chats from your address")
+        for s in [*sockets, extra]:
+            await s.close()
     finally:
         for c in (a, b):
             await asyncio.wait_for(c.close(), 20)
