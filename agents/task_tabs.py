@@ -94,7 +94,9 @@ async def apply_task_command(request: web.Request, agent_id: str, cmd: Command) 
         if isinstance(cmd, TaskClose) and task.agent_id == agent_id and task.state == "closed":
             return web.json_response({"request_id": cmd.request_id, "ok": True, "repeated": True})
         state = task.state if task.agent_id == agent_id else f"not {agent_id}'s"
-        return api_error(409, f"task_id: task {task_id!r} is {state}", state=task.state)
+        return api_error(
+            409, f"task_id: task {task_id!r} is {state}", state=task.state, ok=False, request_id=cmd.request_id
+        )
     try:
         if isinstance(cmd, TaskReply):
             message_id = f"{agent_id}:{cmd.request_id}" if cmd.request_id else None
@@ -116,7 +118,7 @@ async def apply_task_command(request: web.Request, agent_id: str, cmd: Command) 
                 return api_error(400, f"notes: required for disposition {cmd.disposition!r}")
             await desk.close(task_id, by=agent_id, disposition=cmd.disposition, notes=cmd.notes)
     except TaskEnded as exc:
-        return api_error(409, f"task_id: {exc}")
+        return api_error(409, f"task_id: {exc}", ok=False, request_id=cmd.request_id)
     except ValueError as exc:
         return api_error(400, str(exc))
     log.info("task_command", agent_id=agent_id, action=action, task_id=task_id)

@@ -15,6 +15,9 @@ and a restart (`restore`) takes back every open task from the store: a waiting o
 back in line (oldest first), an assigned one back to its agent's slot. Nothing is
 offered to the PBX: a written task reaches the agent's desktop only.
 
+Every poll also tells each waiting task's place in its queue on its topic (a TaskNote
+"position", when it changed); the estimated wait is `TaskDesk.status`'s.
+
 The consumer never waits for the store: the rows are read by the poll and the listener
 outside it, and the one write (the assignment) runs as a task of its own whose result
 comes back through the inbox.
@@ -31,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from cti.live_items import InLoop
-from events import CallAbandoned, CallConnected, CallEnded, CallQueued, WrapUpEnded
+from events import AgentStateChanged, CallAbandoned, CallConnected, CallEnded, CallQueued, WrapUpEnded
 from routing import Escalated, FinalStep, Offer, Overflowed
 from store.port import NotFound, TaskRows
 from store.topics import TASK_CHANGES, TaskNote, subscribe, task_topic
@@ -70,6 +73,7 @@ class TaskRouting:
         self._held: dict[str, _Held] = {}  # task id -> what the router has
         self._rids: dict[str, str] = {}  # router id -> task id
         self.assigned = 0  # tasks given to an agent by this loop (stats, tests)
+        self._positions: dict[str, int] = {}  # waiting task id -> the place last told
 
     def owns(self, call_id: str) -> bool:
         return call_id in self._rids
@@ -124,6 +128,28 @@ class TaskRouting:
                 log.warning("task_poll_failed", error=type(exc).__name__)
                 continue
             self.center.submit(InLoop(functools.partial(self.sync, [*rows, *ended_rows])))
+            await self._tell_positions(rows)
+
+    async def _tell_positions(self, rows: list[Task]) -> None:
+        """Each waiting task's place in its queue (1 = next: higher priority first, then
+        the oldest), on the task's topic when it changed (the customer's page shows it)."""
+        lines: dict[str, list[Task]] = {}
+        for t in rows:
+            if t.state == "waiting":
+                lines.setdefault(t.queue, []).append(t)
+        now_at: dict[str, int] = {}
+        for line in lines.values():
+            line.sort(key=lambda t: (-t.priority, t.created_at, t.task_id))
+            now_at.update({t.task_id: n for n, t in enumerate(line, start=1)})
+        for task_id, position in now_at.items():
+            if self._positions.get(task_id) != position:
+                note = TaskNote("position", task_id, position=position)
+                try:
+                    await task_topic(task_id).publish(self.center.bus, note)
+                except Exception as exc:  # noqa: BLE001 - told again at the next change
+                    log.warning("task_note_lost", task_id=task_id, error=type(exc).__name__)
+                    continue
+        self._positions = now_at
 
     async def _read(self, task_ids: list[str]) -> None:
         assert self.store is not None
@@ -166,6 +192,13 @@ class TaskRouting:
             # assigned by another process meanwhile (a leader before this one): take its word
             await self._release(task.task_id, held, now, ended=False)
             await self._adopt(task, now)
+        elif held.state == "parked" and task.agent_id and self._logged_in(task.agent_id):
+            # its agent is back: the task takes its slot again
+            await self._release(task.task_id, held, now, ended=False)
+            await self._adopt(task, now)
+
+    def _logged_in(self, agent_id: str) -> bool:
+        return self.center.router.agent_state(agent_id) not in (None, "logged_out")
 
     async def _queue(self, task: Task, now: float, generation: int) -> None:
         rid = f"task:{task.task_id}" if generation == 0 else f"task:{task.task_id}:{generation}"
@@ -210,8 +243,18 @@ class TaskRouting:
             del self._held[task_id]
         decisions: list[Any] = []
         if held.state in ("assigned", "assigning") and held.agent_id:
+            agent = held.agent_id
+            before = router.agent_state(agent)
             decisions += router.handle(CallEnded(at=now, call_id=held.rid, hung_up_by="agent"), now)
-            decisions += router.handle(WrapUpEnded(at=now, call_id=held.rid, agent_id=held.agent_id), now)
+            decisions += router.handle(WrapUpEnded(at=now, call_id=held.rid, agent_id=agent), now)
+            # no wrap-up after a written task (its close was the wrap-up): the agent's state
+            # goes from what it was to what it is now, with no wrap-up in between
+            decisions = [d for d in decisions if not (isinstance(d, AgentStateChanged) and d.agent_id == agent)]
+            after = router.agent_state(agent)
+            if after is not None and after != before:
+                info = router.agent_info(agent) or {}
+                reason = str(info.get("pause_reason") or "") if after == "paused" else ""
+                decisions.append(AgentStateChanged(at=now, agent_id=agent, state=after, reason=reason))
         elif held.state == "waiting":
             decisions += router.handle(CallAbandoned(at=now, call_id=held.rid, queue=held.queue), now)
         log.info("task_released", task_id=task_id, agent_id=held.agent_id, ended=ended)

@@ -8,6 +8,7 @@ inbound, outbound (a campaign), call-back, preview, and on a standing line."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
@@ -600,6 +601,44 @@ async def test_preview_skip_then_dial_then_control_the_call(center: Center) -> N
     await center.logged(second, CallHeld)
     await ada.ok("hangup", call_id=second)
     await center.until(lambda: center.state("agent01") == "wrap_up")
+
+
+# ---------------------------------------------------------------- written tasks (issue 18)
+
+
+async def test_a_written_tasks_actions_from_the_desktop(center: Center) -> None:
+    """A chat opened on the server is routed by the live loop to the free agent; the
+    agent's reply, transfer (back to the queue: routed again) and close with a wrap-up
+    are the contract's task actions, applied by the web's task desk."""
+    from tasks.web import TASK_DESK
+
+    app = center.client.server.app
+    desk = app[TASK_DESK]
+    ada = await center.desk("agent01")
+    await ada.ok("available")
+    chat = await desk.open(channel="chat", queue="support", subject="Hello", customer_id="C0000042")
+    await desk.add_message(chat.task_id, direction="in", author="Grace", text="Are you open on Sunday?")
+
+    async def assigned_to_ada() -> bool:
+        row = await desk.get(chat.task_id)
+        return row.state == "assigned" and row.agent_id == "agent01"
+
+    await center.until(assigned_to_ada)
+    status, body, _ = await ada.get("/api/v1/agents/agent01/tasks")
+    [tab] = json.loads(body)["tasks"]
+    assert status == 200 and tab["customer"]["id"] == "C0000042"
+    assert [m["text"] for m in tab["messages"]] == ["Are you open on Sunday?"]
+    await ada.ok("task_reply", task_id=chat.task_id, text="Yes, 10 to 4.", request_id="r-reply-1")
+    await ada.ok("task_reply", task_id=chat.task_id, text="Yes, 10 to 4.", request_id="r-reply-1")  # a retry
+    assert [m.text for m in await desk.messages(chat.task_id) if m.direction == "out"] == ["Yes, 10 to 4."]
+    await ada.ok("task_transfer", task_id=chat.task_id, target_kind="queue", target="support")
+    await center.until(assigned_to_ada)  # the only one free: routed back to her
+    status, reply = await ada.send("task_close", task_id=chat.task_id, disposition="nope")
+    assert status == 400 and reply["error"].startswith("disposition")
+    await ada.ok("task_close", task_id=chat.task_id, disposition="resolved", notes="opening hours")
+    row = await desk.get(chat.task_id)
+    assert (row.state, row.disposition, row.notes) == ("closed", "resolved", "opening hours")
+    assert "task_id" in await ada.refused("task_reply", task_id=chat.task_id, text="late")
 
 
 def test_every_action_of_the_contract_was_sent_to_the_live_loop() -> None:

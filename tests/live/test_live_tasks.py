@@ -4,11 +4,13 @@ when they forbid it; a restart of the leader keeps every open task, none twice."
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from events import CallConnected
 from sim.rig import Rig
 from store.models import User
+from store.topics import subscribe, task_topic
 from tasks.desk import TaskDesk
 from tests.live.harness import live_center
 
@@ -53,11 +55,16 @@ async def test_an_agent_on_a_call_gets_an_email_not_a_chat_and_a_restart_keeps_b
         assert await state_of(h, email.task_id) == ("assigned", "bob")  # allowed: {voice = 1, email = 1}
         await h.wait_for(lambda: h.center.router.agent_load("bob") == {"voice": 1, "email": 1})
 
-        chat = await desk.open(channel="chat", queue="support", subject="Hello")
-        await h.wait_for(lambda: h.center.task_routing.held(chat.task_id) == "waiting")
-        await h.center.wait_idle()
-        assert await state_of(h, chat.task_id) == ("waiting", None)  # forbidden beside a call
-        assert (await desk.status(chat.task_id)).position == 1
+        async with subscribe(h.bus, task_topic("chat-1")) as heard:
+            chat = await desk.open(channel="chat", queue="support", subject="Hello", task_id="chat-1")
+            await h.wait_for(lambda: h.center.task_routing.held(chat.task_id) == "waiting")
+            await h.center.wait_idle()
+            assert await state_of(h, chat.task_id) == ("waiting", None)  # forbidden beside a call
+            assert (await desk.status(chat.task_id)).position == 1
+            note = await asyncio.wait_for(heard.get(), 5)
+            while note.kind != "position":  # (the desk's "opened" first, then the leader's poll)
+                note = await asyncio.wait_for(heard.get(), 5)
+            assert note.position == 1
 
         # the leader restarts: the e-mail is bob's again (one slot), the chat still waits
         await h.kill_center()
@@ -95,7 +102,7 @@ async def test_a_task_opened_on_another_process_is_routed_by_the_leader(
 
     from config.schema import StoreConfig
     from store import RedisBus, open_store
-    from store.topics import subscribe, task_topic
+    from store.topics import AGENT_VIEWS, subscribe, task_topic
 
     leader_bus = RedisBus.from_url(redis_url, redis_namespace)
     other_bus = RedisBus.from_url(redis_url, redis_namespace)
@@ -113,7 +120,50 @@ async def test_a_task_opened_on_another_process_is_routed_by_the_leader(
             assert (note.agent_id, note.channel) == ("bob", "chat")
             assert (await desk.status("web-1")).agent_id == "bob"
             assert h.center.router.agent_load("bob") == {"chat": 1}
+            # closed on the other process: bob is free again at once (the close was the wrap-up)
+            await desk.close("web-1", by="bob", disposition="resolved")
+            await h.wait_for(lambda: h.center.task_routing.held("web-1") is None)
+            await h.center.wait_idle()
+            assert h.center.router.agent_state("bob") == "available"
+            view = await AGENT_VIEWS.get(leader_bus, "bob")
+            assert view is not None and view.state == "available"
         finally:
             await other_store.close()
             await other_bus.close()
     await leader_bus.close()
+
+
+async def test_a_transfer_to_a_named_agent_moves_the_task_and_frees_the_first(tmp_path: Path) -> None:
+    alice = User(login="alice", display_name="Alice", skills={"support": 2}, phone_endpoint="Local/2001@agents")
+    async with live_center(tmp_path, routing=ROUTING, agents=[BOB, alice]) as h:
+        desk = TaskDesk(h.store, h.bus, h.emulator.pbx.now)
+        await h.command("bob", "available")
+        await h.center.wait_idle()
+        chat = await desk.open(channel="chat", queue="support", subject="Refund")
+        await until_state(h, chat.task_id, "assigned")
+        assert await state_of(h, chat.task_id) == ("assigned", "bob")
+        await h.command("alice", "available")
+        await desk.transfer(chat.task_id, agent_id="alice")
+        await h.wait_for(lambda: h.center.router.agent_load("alice") == {"chat": 1})
+        assert await state_of(h, chat.task_id) == ("assigned", "alice")
+        assert h.center.router.agent_load("bob") == {}
+        assert h.center.task_routing.assigned == 2  # bob, then alice: once each
+
+
+async def test_a_task_of_an_agent_logged_out_at_restart_waits_for_them(tmp_path: Path) -> None:
+    async with live_center(tmp_path, routing=ROUTING, agents=[BOB]) as h:
+        desk = TaskDesk(h.store, h.bus, h.emulator.pbx.now)
+        await h.command("bob", "available")
+        email = await desk.open(channel="email", queue="support", subject="Contract", due_s=7200)
+        await until_state(h, email.task_id, "assigned")
+        await h.command("bob", "logout")
+        await h.center.wait_idle()
+        await h.wait_for(lambda: h.eventlog.backlog == 0)  # (the logout is in the log the restart reads)
+        await h.kill_center()
+        await h.start_center([BOB], ROUTING)
+        await h.wait_for(lambda: h.center.task_routing.held(email.task_id) == "parked")
+        assert await state_of(h, email.task_id) == ("assigned", "bob")  # still bob's, not routed again
+        await h.command("bob", "available")
+        await h.wait_for(lambda: h.center.task_routing.held(email.task_id) == "assigned")
+        await h.wait_for(lambda: h.center.router.agent_load("bob") == {"email": 1})
+        assert h.center.task_routing.assigned == 0
