@@ -45,7 +45,7 @@ CHAT = web.AppKey("chat_service", ChatService)
 SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("chat_sockets")
 OPEN_BY_ADDRESS: web.AppKey[Counter[str]] = web.AppKey("chat_open_by_address")
 STATIC = Path(__file__).parent / "static"
-STATUS_EVERY_S = 5.0  # a waiting customer's position and estimate, refreshed (each a read of the open tasks)
+STATUS_EVERY_S = 10.0  # a waiting customer's place re-read (the leader's "position" notes tell changes at once)
 CATCH_UP_EVERY_S = 10.0  # a chat in progress: the store read for what the bus may have lost
 
 
