@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from chat.config import ChatConfig
-from chat.web import CHAT
+from chat.web import CHAT, STATUS_EVERY_S
 from config.schema import BusConfig, HotlineConfig, PbxConfig, ServerConfig, StoreConfig
 from cti.live_app import LIVE
 from cti.server import create_app
@@ -161,3 +161,19 @@ async def test_a_customer_chats_from_the_widget_with_an_agent_on_a_call(browser,
         await expect(agent.locator("#call-status")).to_have_text("talking")
     finally:
         await callers.close()
+
+
+async def test_a_waiting_customer_moves_up_when_the_one_ahead_leaves(center) -> None:
+    """The leader tells the new place at once (its position note, not the page's poll)."""
+    from tests.chat.test_chat_ws import frame, started
+
+    server, _, _ = center
+    first, _ = await started(server, "Ann", "ann@example.com")
+    second, _ = await started(server, "Bo", "bo@example.com")
+    assert (await frame(second, "status"))["position"] == 2
+    await first.send_json({"type": "leave"})
+    t0 = time.monotonic()
+    moved = await asyncio.wait_for(frame(second, "status"), 5)
+    assert moved["position"] == 1 and time.monotonic() - t0 < STATUS_EVERY_S
+    for ws in (first, second):
+        await ws.close()
