@@ -38,6 +38,7 @@ from store.topics import TaskNote, subscribe, task_topic
 from tasks.desk import TaskEnded
 from tasks.model import TaskMessage
 from tasks.web import TASK_DESK
+from web.app import CLOCK
 
 log = structlog.get_logger()
 
@@ -337,7 +338,8 @@ def setup(app: web.Application) -> None:
     async def service(app: web.Application) -> Any:
         config = _config(app)
         desk = app[TASK_DESK]  # (tasks.web's cleanup context runs before this one)
-        app[CHAT] = ChatService(config, app[STORE], desk, AddressLimits(config, app[BUS]), clock=_clock(app))
+        # (the app's clock read at each call: a test may move it)
+        app[CHAT] = ChatService(config, app[STORE], desk, AddressLimits(config, app[BUS]), clock=lambda: app[CLOCK]())
         sweep = asyncio.create_task(app[CHAT].sweep(), name="chat-sweep")
         try:
             yield
@@ -355,9 +357,3 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/chat/ws", chat_ws)
     app.router.add_get("/chat/{name}", asset)
     setup_agent_socket(app)  # the desktop's side of the hints (chat/agent_socket.py)
-
-
-def _clock(app: web.Application) -> Any:
-    from web.app import CLOCK
-
-    return lambda: app[CLOCK]()
