@@ -5,6 +5,7 @@ messages stays text on both sides."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing (make test installs it)"),
 ]
 
+RESUME_S = 4.0  # a reload comes back well within; a closed page is an abandon after it
 PAYLOAD = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
 
 
@@ -48,7 +50,8 @@ async def sites(tmp_path: Path) -> AsyncIterator[tuple[TestClient, TestServer, T
     """Hotline, a company site it allows, and one it does not."""
     allowed = TestServer(web.Application())  # (its port first: Hotline's config names it)
     await allowed.start_server()
-    chat = ChatConfig(queues=["support", "sales"], allowed_origins=[str(allowed.make_url("/")).rstrip("/")])
+    origin = str(allowed.make_url("/")).rstrip("/")
+    chat = ChatConfig(queues=["support", "sales"], allowed_origins=[origin], resume_s=RESUME_S)
     async with serving(web_config(f"sqlite:///{tmp_path}/chat.sqlite3", chat=chat)) as hotline:
         base = str(hotline.make_url("/")).rstrip("/")
         port = allowed.port
@@ -125,3 +128,24 @@ async def test_a_customer_chats_from_the_widget_on_a_company_site(browser, sites
         await asyncio.sleep(0.02)
     assert [f.url for f in stranger.frames][1:] == ["chrome-error://chromewebdata/"]
     assert await blocked.locator("#chat-start").count() == 0
+
+
+async def test_closing_the_page_before_an_answer_is_an_abandon(browser, sites) -> None:  # noqa: F811
+    from playwright.async_api import expect
+
+    hotline, allowed, _ = sites
+    page = await browser.new_page()
+    chat = await open_widget(page, allowed)
+    await chat.locator("#chat-name").fill("Bo")
+    await chat.locator("#chat-email").fill("bo@example.com")
+    await chat.locator("#chat-start button").click()
+    await expect(chat.locator("#chat-status")).to_contain_text("in the queue")
+    task_id = await the_task(hotline, page)
+    closed_at = time.monotonic()
+    await page.close()
+    desk = hotline.server.app[CHAT].desk
+    while (await desk.get(task_id)).state != "abandoned":
+        assert time.monotonic() - closed_at < RESUME_S + 5, "not abandoned"
+        await asyncio.sleep(0.05)
+    assert time.monotonic() - closed_at >= RESUME_S - 0.5  # (not before a reload could have come back)
+    assert (await desk.get(task_id)).outcome == "page_closed"
