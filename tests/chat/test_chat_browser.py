@@ -73,6 +73,15 @@ async def open_widget(page: Any, site: TestServer) -> Any:
     return page.frame_locator("#hotline-chat-frame")
 
 
+async def start_chat(page: Any, site: TestServer, name: str, email: str) -> Any:
+    """The customer opens the widget on the site and gives their name and address."""
+    chat = await open_widget(page, site)
+    await chat.locator("#chat-name").fill(name)
+    await chat.locator("#chat-email").fill(email)
+    await chat.locator("#chat-start button").click()
+    return chat
+
+
 async def the_task(hotline: TestClient, page: Any) -> str:
     for f in page.frames:
         if f.url.startswith(str(hotline.make_url("/chat/"))):
@@ -89,10 +98,7 @@ async def test_a_customer_chats_from_the_widget_on_a_company_site(browser, sites
     desk = hotline.server.app[CHAT].desk
     page = await browser.new_page()
     page.set_default_timeout(8000)
-    chat = await open_widget(page, allowed)
-    await chat.locator("#chat-name").fill("Grace <b>Hopper</b>")
-    await chat.locator("#chat-email").fill("grace@example.com")
-    await chat.locator("#chat-start button").click()
+    chat = await start_chat(page, allowed, "Grace <b>Hopper</b>", "grace@example.com")
     await expect(chat.locator("#chat-status")).to_contain_text("You are number 1 in the queue")
     task_id = await the_task(hotline, page)
     task = await desk.get(task_id)
@@ -135,10 +141,7 @@ async def test_closing_the_page_before_an_answer_is_an_abandon(browser, sites) -
 
     hotline, allowed, _ = sites
     page = await browser.new_page()
-    chat = await open_widget(page, allowed)
-    await chat.locator("#chat-name").fill("Bo")
-    await chat.locator("#chat-email").fill("bo@example.com")
-    await chat.locator("#chat-start button").click()
+    chat = await start_chat(page, allowed, "Bo", "bo@example.com")
     await expect(chat.locator("#chat-status")).to_contain_text("in the queue")
     task_id = await the_task(hotline, page)
     closed_at = time.monotonic()

@@ -21,7 +21,7 @@ from cti.server import create_app
 from sim.pbx_emulator.server import PbxEmulator
 from sim.rig import LINE_VARIABLES
 from store import open_store
-from tests.chat.test_chat_browser import PAYLOAD, company_site, the_task
+from tests.chat.test_chat_browser import PAYLOAD, company_site, start_chat, the_task
 from tests.live.test_live_browser import SECRET
 from tests.live.test_live_monitor_browser import agent01_talks_to_grace
 from tests.web.test_web_browser import CHROMIUM, browser, sign_in  # noqa: F401  (fixture)
@@ -100,12 +100,7 @@ async def test_a_customer_chats_from_the_widget_with_an_agent_on_a_call(browser,
     try:
         customer = await browser.new_page()
         customer.set_default_timeout(10000)
-        await customer.goto(str(site.make_url("/")))
-        await customer.click("#hotline-chat-button")
-        chat = customer.frame_locator("#hotline-chat-frame")
-        await chat.locator("#chat-name").fill("Grace")
-        await chat.locator("#chat-email").fill("grace@example.com")
-        await chat.locator("#chat-start button").click()
+        chat = await start_chat(customer, site, "Grace", "grace@example.com")
         # one call and one chat fit agent01's capacity: the chat goes to them at once
         await expect(chat.locator("#chat-status")).to_have_text("You are chatting with Ada Agent.", timeout=15000)
         task_id = await the_task(server, customer)
