@@ -10,6 +10,7 @@
   live dialer's `LiveKeys`);
 - `[crm]`: `agents.crm.CrmConfig`;
 - `[mail]`: `mail.config.MailConfig`;
+- `[chat]`: `chat.config.ChatConfig` (the customer chat widget);
 - `[queues.NAME]`, `[skills.NAME]`, `[pause_reasons.NAME]`, `[dispositions.NAME]`:
   `QueueRow`, `SkillRow`, `PauseCodeRow`, `DispositionRow` (here: the file's form of
   `web.settings`' admin rows, plain dicts at run time; a test holds the two together).
@@ -46,6 +47,7 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from agents.crm import CrmConfig
+from chat.config import ChatConfig
 from config.checks import Located, check_port
 from config.monitor import MonitorConfig
 from config.recording import RecordingConfig
@@ -399,6 +401,7 @@ class HotlineConfig(BaseModel):
     monitor: MonitorConfig = MonitorConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
     mail: MailConfig = MailConfig()  # e-mail in and out (mail/config.py)
+    chat: ChatConfig = ChatConfig()
     queues: dict[RowName, QueueRow] = Field(default_factory=dict)
     skills: dict[RowName, SkillRow] = Field(default_factory=dict)
     pause_reasons: dict[RowName, PauseCodeRow] = Field(default_factory=dict)

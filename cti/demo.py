@@ -30,6 +30,8 @@ import click
 import structlog
 from aiohttp import web
 
+from chat.config import ChatConfig
+from chat.demo_traffic import run_chat_traffic
 from config.demo_data import demo_agents, generate_customers, generate_interactions
 from config.schema import BusConfig, HotlineConfig, PbxConfig, ServerConfig, StoreConfig
 from cti.ami import AmiClient, AmiSettings
@@ -49,6 +51,7 @@ DEMO_LOGIN, DEMO_PASSWORD = "demo", "demo-agent"
 SUPERVISOR_LOGIN, SUPERVISOR_PASSWORD = "super", "demo-super"
 ADMIN_LOGIN, ADMIN_PASSWORD = "admin", "demo-admin"
 CUSTOMERS = 2000
+CHATS_PER_HOUR = 20.0  # simulated chat customers (chat/demo_traffic.py), waiting for you
 
 DEMO_ROUTING: dict[str, Any] = {
     "default_queue": "billing",
@@ -69,8 +72,13 @@ DEMO_ROUTING: dict[str, Any] = {
         # the customers' e-mail (mail/demo.py): only you answer it, beside your calls
         "email": {"targets": [{"name": "e-mail agents", "expression": "skills.email >= 1"}]},
     },
-    "capacity": {"agents": {"demo": {"combos": [{"voice": 1, "email": 2}]}}},
     "defaults": {"strategy": "longest_idle", "wrap_up_s": 5},
+    # the simulated agents take calls only; you (the demo login) a call, two chats and two
+    # e-mails at once
+    "capacity": {
+        "default": {"combos": [{"voice": 1}]},
+        "agents": {DEMO_LOGIN: {"combos": [{"voice": 1, "chat": 2, "email": 2}]}},
+    },
     "rona": {"ring_timeout_s": 15, "max_misses": 2, "pause_reason": "no_answer"},
     "pause_reasons": ["break", "lunch", "training", "no_answer"],
 }
@@ -300,6 +308,7 @@ async def run_demo(options: DemoOptions) -> None:
         **demo_catalogues(),
         campaigns=demo_campaign(options.data_dir) if options.campaign else {},
         mail=demo_mail_config(options.data_dir, mail_port, await mail_relay.start()),
+        chat=ChatConfig(queues=["support", "billing", "sales"]),
     )
     known = await seed(config.store, options.pbxs)
     app = create_app(config)
@@ -341,6 +350,7 @@ async def run_demo(options: DemoOptions) -> None:
         f"  wallboard:  {url}wallboard   (supervisor {SUPERVISOR_LOGIN} / {SUPERVISOR_PASSWORD})\n"
         f"  agent desk: {url}agent       (agent {DEMO_LOGIN} / {DEMO_PASSWORD}; go available to take calls)\n"
         f"  admin:      {url}admin       ({ADMIN_LOGIN} / {ADMIN_PASSWORD})\n"
+        f"  chat:       {url}chat/demo   (a company page with the chat widget; {CHATS_PER_HOUR:.0f} chats/hour too)\n"
         f"  health:     {url}healthz\n"
         f"  traffic:    {options.calls_per_hour:.0f} calls/hour through the PBX emulator"
         f"{'s' if len(emulators) > 1 else ''} on 127.0.0.1:{', '.join(str(e.port) for e in emulators)}"
@@ -371,6 +381,7 @@ async def run_demo(options: DemoOptions) -> None:
     ]
     writers = [(c.name, c.email) for c in generate_customers(300, seed=7)]
     traffic.append(asyncio.create_task(run_mail_traffic(mail_port, writers, 12.0, random.Random(7))))
+    traffic.append(asyncio.create_task(run_chat_traffic(url, CHATS_PER_HOUR), name="demo-chats"))
     try:
         await stop.wait()
     finally:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from events import Event, call_id_of, from_record, kind_of, to_record
+from store.chat_sessions import MemoryChatSessions
 from store.models import (
     CALLBACK_CLOSED,
     CALLBACK_OPEN,
@@ -79,7 +80,7 @@ class _Row:
         return StoredEvent(self.seq, from_record(json.loads(self.payload)), self.epoch)
 
 
-class MemoryStore(MemoryTaskRows):
+class MemoryStore(MemoryTaskRows, MemoryChatSessions):
     kind = "memory"
 
     def __init__(self) -> None:
@@ -101,6 +102,7 @@ class MemoryStore(MemoryTaskRows):
         self._sessions: dict[str, WebSession] = {}
         self._audit: list[AuditEntry] = []  # in seq order
         self._recordings: dict[str, Recording] = {}
+        self._chat_sessions = {}
 
     async def migrate(self) -> list[str]:
         return []

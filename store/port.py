@@ -30,6 +30,7 @@ from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequen
 from typing import TYPE_CHECKING, Any, Protocol
 
 from events import Event
+from store.chat_sessions import ChatSessions
 from store.models import (
     AgentCommand,
     ApiToken,
@@ -441,6 +442,7 @@ class Store(
     CustomerErasure,
     WebhookOutbox,
     TaskRows,
+    ChatSessions,
     Recordings,
     EventLog,
     CustomerDirectory,

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequen
 from typing import Any
 
 from events import Event, agent_id_of, call_id_of, from_record, kind_of, to_record
+from store.chat_sessions import SqlChatSessions
 from store.drivers import Driver, Executor, UniqueViolation
 from store.models import (
     CALLBACK_CLOSED,
@@ -201,7 +202,7 @@ def canonical_customer(customer: Customer) -> Customer:
     )
 
 
-class SqlStore(SqlWebhooks, SqlTaskRows):  # webhooks: store.webhooks; the tasks' rows: store.task_rows
+class SqlStore(SqlWebhooks, SqlTaskRows, SqlChatSessions):  # store.webhooks, store.task_rows, store.chat_sessions
     def __init__(self, driver: Driver) -> None:
         self._db = driver
         self.kind = driver.kind

@@ -14,6 +14,7 @@ def setup(app: web.Application) -> None:
     from agents.desktop import setup as setup_desktop
     from agents.my_day import setup as setup_my_day
     from agents.task_tabs import setup as setup_task_tabs
+    from chat.web import setup as setup_chat
     from mail.web import setup as setup_mail
     from reports.alert_history import setup as setup_alert_history
     from reports.channels_web import setup as setup_channel_reports
@@ -77,3 +78,4 @@ def setup(app: web.Application) -> None:
     setup_webhooks(app)
     setup_adherence(app)
     setup_mail(app)  # e-mail: listener, outbox, attachments (mail/)
+    setup_chat(app)

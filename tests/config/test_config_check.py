@@ -207,6 +207,7 @@ WRONG_KEYS: dict[str, tuple[str, str]] = {
         '[mail]\naddress = "s@example.com"\n[mail.relay]\nhost = "h"\nsecurty = "tls"  # wrong\n',
         "5: mail.relay.securty: unknown key",
     ),
+    "chat": ('[chat]\nqueues = ["support"]\nallowed_origin = []  # wrong\n', "3: chat.allowed_origin: unknown key"),
     "queues": ('[queues.sales]\nlabel = "Sales"\nsl_targt = 0.8  # wrong\n', "3: queues.sales.sl_targt: unknown key"),
     "skills": ('[skills.billing]\nlabel = "Billing"\nlable = "x"  # wrong\n', "3: skills.billing.lable: unknown key"),
     "pause_reasons": (

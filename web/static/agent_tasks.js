@@ -60,6 +60,7 @@
     const out = H.el("p", { role: "status", class: "muted task-result" });
     if (!READONLY) {
       const text = H.el("textarea", { class: "task-reply-text", maxlength: "4000", rows: "3" });
+      text.addEventListener("input", () => typing(id));
       const send = H.el("button", { class: "primary task-send", type: "button", "data-task-action": REPLY }, COMMANDS[REPLY].label);
       send.addEventListener("click", async () => {
         if (!text.value.trim()) return;
@@ -88,9 +89,40 @@
         H.el("div", { class: "row task-transfer-row" }, field("Transfer to", kind), field("Target", target), transfer),
         H.el("div", { class: "row task-wrapup" }, field("Disposition", disposition), field("Notes", notes), close), out);
     }
+    const hint = H.el("p", { class: "muted task-typing", hidden: "" }, "Customer is typing…");
+    transcript.after(hint);
     $("task-tabs").append(tab);
     $("task-panels").append(panel);
-    tabs.set(id, { tab, panel, transcript, history, count: -1, historyCount: -1 });
+    tabs.set(id, { tab, panel, transcript, history, count: -1, historyCount: -1, hint, ws: null, typedAt: 0, hintTimer: null });
+    if (!READONLY) watch(id);
+  }
+
+  // Live hints for a tab (chat/agent_socket.py): the customer typing, news to reload now;
+  // and the agent's own typing, passed to the customer's page.
+  function watch(id) {
+    const entry = tabs.get(id);
+    if (!entry) return;
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(proto + "//" + location.host + "/agent/tasks/" + encodeURIComponent(id) + "/ws");
+    entry.ws = ws;
+    ws.onmessage = (m) => {
+      let f; try { f = JSON.parse(m.data); } catch (e) { return; }
+      if (f.type === "typing") {
+        entry.hint.hidden = false;
+        clearTimeout(entry.hintTimer);
+        entry.hintTimer = setTimeout(() => { entry.hint.hidden = true; }, 4000);
+      } else if (f.type === "changed") {
+        refresh();
+      }
+    };
+    ws.onclose = () => { if (tabs.get(id) === entry && entry.ws === ws) setTimeout(() => tabs.get(id) === entry && watch(id), 2000); };
+  }
+  function typing(id) {
+    const entry = tabs.get(id), now = Date.now();
+    if (entry && entry.ws && entry.ws.readyState === WebSocket.OPEN && now - entry.typedAt > 2000) {
+      entry.typedAt = now;
+      entry.ws.send('{"type":"typing"}');
+    }
   }
 
   // An e-mail's extras (mail/web.py): its HTML, sanitised by the server, in a sandboxed
@@ -118,6 +150,7 @@
   function fill(t) {
     const entry = tabs.get(t.task.task_id);
     if (t.messages.length !== entry.count) {
+      if (entry.count >= 0 && t.messages.slice(entry.count).some((m) => m.direction === "in")) entry.hint.hidden = true;
       entry.count = t.messages.length;
       entry.transcript.replaceChildren(...t.messages.map((m) => H.el("li", { class: "msg msg-" + m.direction },
         H.el("span", { class: "muted" }, (m.direction === "in" ? m.author || "customer" : m.author) + " · " + H.when(m.at) + ": "),
@@ -139,7 +172,9 @@
       const res = await H.api("GET", "/api/v1/agents/" + encodeURIComponent(agent) + "/tasks");
       if (!res.ok) return;
       const open = new Set(res.data.tasks.map((t) => t.task.task_id));
-      for (const [id, t] of tabs) if (!open.has(id)) { t.tab.remove(); t.panel.remove(); tabs.delete(id); }
+      for (const [id, t] of tabs) {
+        if (!open.has(id)) { t.tab.remove(); t.panel.remove(); tabs.delete(id); if (t.ws) t.ws.close(); }
+      }
       for (const t of res.data.tasks) { if (!tabs.has(t.task.task_id)) build(t); fill(t); }
       if (!tabs.has(active)) select(tabs.size ? tabs.keys().next().value : null);
       $("no-tasks").hidden = tabs.size > 0;

@@ -1,0 +1,68 @@
+"""The agent's side of a chat's live hints: `GET /agent/tasks/{task_id}/ws`, one socket
+per open tab of the desktop (web/static/agent_tasks.js), for the agent the task is
+assigned to only.
+
+Hotline -> desktop: `{"type": "typing", "who": "customer"}` (the customer types: shown
+a few seconds), `{"type": "changed", "kind"}` (a message or a change: the tab reloads
+now instead of at its next poll). Desktop -> Hotline: `{"type": "typing"}` (the agent
+types: the customer's page shows it; at most one a second is passed on).
+Same-origin and signed-in only (web.app's identity middleware, `signed_in_only`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+import structlog
+from aiohttp import WSMsgType, web
+
+from chat.limits import Gate
+from cti.server import BUS
+from store.port import NotFound
+from store.topics import subscribe, task_topic
+from tasks.web import TASK_DESK
+from web.app import CLOCK, api_error, require, signed_in_only
+
+log = structlog.get_logger()
+
+
+async def task_socket(request: web.Request) -> web.StreamResponse:
+    me = require(request, "agent")
+    task_id = request.match_info["task_id"]
+    desk = request.app[TASK_DESK]
+    try:
+        task = await desk.get(task_id)
+    except NotFound:
+        return api_error(404, f"task_id: no task {task_id!r}")
+    if task.agent_id != me.login:
+        return api_error(403, f"task_id: task {task_id!r} is not assigned to you")
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
+    await ws.prepare(request)
+    async with signed_in_only(request, ws), subscribe(request.app[BUS], task_topic(task_id)) as inbox:
+
+        async def forward() -> None:
+            async for note in inbox:
+                if note.kind == "typing":
+                    if note.who != me.login:
+                        await ws.send_str(json.dumps({"type": "typing", "who": note.who}))
+                elif note.kind not in ("opened", "position"):
+                    await ws.send_str(json.dumps({"type": "changed", "kind": note.kind}))
+
+        forwarder = asyncio.create_task(forward(), name="agent-task-socket")
+        gate = Gate(per_minute=1)  # (only its typing throttle)
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT and msg.data == '{"type":"typing"}':
+                    if gate.typing(request.app[CLOCK]()):
+                        await desk.typing(task_id, me.login)
+        finally:
+            forwarder.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionResetError):
+                await forwarder
+    return ws
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/agent/tasks/{task_id}/ws", task_socket)
