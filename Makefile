@@ -8,7 +8,7 @@ SERVICES_ENV := var/services.env
 LOCK := requirements.lock
 # two workers: the suite mostly waits on sockets and subprocesses (tests/conftest.py groups
 # the load-and-kill tests on one of them)
-PYTEST_ARGS ?= -n 2 --dist loadgroup
+PYTEST_ARGS ?= -n 2
 
 .PHONY: demo test bench services browser venv native clean soak lock lint
 

@@ -86,22 +86,32 @@ def redis_namespace() -> str:
     return f"hotline-test-{uuid.uuid4().hex[:12]}"
 
 
-# `make test` runs the suite on two workers (pytest-xdist, --dist loadgroup). The tests
-# that put a load on a live server and then kill it or cut its links measure what a
-# fault costs; two of them at once on a two-core machine measure the machine instead.
-# They share one worker, one after the other, while the other worker runs the rest.
-LIVE_LOAD_MODULES = (
-    "tests/live/test_live_faults.py",
-    "tests/live/test_callbacks_sigkill.py",
-    "tests/live/test_live_sigkill.py",
-    "tests/live/test_live_leader.py",
-    "tests/dialer/test_dialer_sigkill.py",
+# `make test` runs the suite on two workers (pytest-xdist). Each module runs on one worker,
+# in order (some read what the module's earlier tests recorded: tests/live/test_live_commands.py),
+# and the tests that put a load on a live server and then kill it or cut its links share
+# one worker, one after the other: they measure what a fault costs, and two of them at once
+# on a two-core machine would measure the machine instead. (xdist's own `loadgroup` does
+# not group on this pytest: the scheduler below does.)
+LIVE_LOAD_MODULES = frozenset(
+    (
+        "tests/live/test_live_faults.py",
+        "tests/live/test_callbacks_sigkill.py",
+        "tests/live/test_live_sigkill.py",
+        "tests/live/test_live_leader.py",
+        "tests/live/test_live_standby.py",
+        "tests/live/test_live_failover_faults.py",
+        "tests/dialer/test_dialer_sigkill.py",
+    )
 )
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every other module stays on one worker too (as --dist loadfile would): some read
-    what the module's earlier tests recorded (tests/live/test_live_commands.py)."""
-    for item in items:
-        module = item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group("live-load" if module in LIVE_LOAD_MODULES else module))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "live-load" if module in LIVE_LOAD_MODULES else module
+
+    return ModuleScheduling(config, log)
