@@ -16,7 +16,7 @@ import contextlib
 import json
 
 import structlog
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from chat.limits import Gate
 from cti.server import BUS
@@ -26,6 +26,9 @@ from tasks.web import TASK_DESK
 from web.app import CLOCK, api_error, require, signed_in_only
 
 log = structlog.get_logger()
+
+# the open desktop sockets, closed at shutdown (an open one would hold the server's stop)
+AGENT_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("chat_agent_sockets")
 
 
 async def task_socket(request: web.Request) -> web.StreamResponse:
@@ -40,6 +43,7 @@ async def task_socket(request: web.Request) -> web.StreamResponse:
         return api_error(403, f"task_id: task {task_id!r} is not assigned to you")
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
     await ws.prepare(request)
+    request.app[AGENT_SOCKETS].add(ws)
     async with signed_in_only(request, ws), subscribe(request.app[BUS], task_topic(task_id)) as inbox:
 
         async def forward() -> None:
@@ -58,11 +62,21 @@ async def task_socket(request: web.Request) -> web.StreamResponse:
                     if gate.typing(request.app[CLOCK]()):
                         await desk.typing(task_id, me.login)
         finally:
+            request.app[AGENT_SOCKETS].discard(ws)
             forwarder.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionResetError):
                 await forwarder
     return ws
 
 
+async def _close_sockets(app: web.Application) -> None:
+    """Graceful shutdown: the tab polls meanwhile and opens its socket again."""
+    sockets: set[web.WebSocketResponse] = app[AGENT_SOCKETS]
+    for ws in tuple(sockets):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+
 def setup(app: web.Application) -> None:
+    app[AGENT_SOCKETS] = set()
+    app.on_shutdown.append(_close_sockets)
     app.router.add_get("/agent/tasks/{task_id}/ws", task_socket)
