@@ -534,11 +534,8 @@ class AmiClient:
             status = await self.send_list(
                 [("Action", "Status"), ("Variables", ",".join(self.settings.resync_variables))]
             )
-            now = self._clock()
-            events = self.model.resync(list(channels.items) + list(status.items), now)
             buffered, self._resync_buffer = self._resync_buffer, None
-            for msg in buffered:
-                events.extend(self.model.feed(msg, now))
+            events = self.model.resync(list(channels.items) + list(status.items), self._clock(), held=buffered)
         finally:
             self._resync_buffer = None
         self._set_stale(False)

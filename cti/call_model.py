@@ -68,7 +68,7 @@ How Asterisk 20 events map onto calls (see the traces' README):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -283,6 +283,17 @@ def _int(value: str, default: int = 0) -> int:
         return default
 
 
+def _stamp(text: str | None, default: float) -> float:
+    """A message's `Timestamp` (Asterisk's clock), or `default` when absent or unreadable."""
+    if not text:
+        return default
+    try:
+        at = float(text)
+    except ValueError:
+        return default
+    return at if math.isfinite(at) else default
+
+
 def _caller(value: str) -> str:
     return "" if value == UNKNOWN else value
 
@@ -345,15 +356,7 @@ class CallModel:
         if handler is None:
             return []
         h = dict(headers)
-        stamp = h.get("Timestamp")
-        at = now
-        if stamp:
-            try:
-                at = float(stamp)
-            except ValueError:
-                pass
-            if not math.isfinite(at):
-                at = now
+        at = _stamp(h.get("Timestamp"), now)
         out: list[Event] = []
         self._now = at
         try:
@@ -429,11 +432,25 @@ class CallModel:
         """Channel name -> known variables (from ChanVariable / Status Variable)."""
         return {ch.name: dict(ch.variables) for ch in self._channels.values()}
 
-    def resync(self, snapshot: Iterable[Message], now: float) -> list[Event]:
+    def resync(self, snapshot: Iterable[Message], now: float, held: Sequence[Message] = ()) -> list[Event]:
         """Rebuild live state from `CoreShowChannel` / `Status` events taken after a
         reconnect. Calls that vanished meanwhile end (cause 0, "ended while
         disconnected"); calls found in a new state emit the events that bring
-        consumers up to date (arrived, queued, held, offered, connected)."""
+        consumers up to date (arrived, queued, held, offered, connected).
+
+        `held`: the events the PBX sent while the snapshot was being taken, applied
+        after it (their own events follow). The snapshot's list items carry no
+        Timestamp, and what it reports happened before those events were sent: the
+        resync's events are stamped no later than any of them (else a call's
+        log would go back in time, e.g. connected by the resync after the Hangup that
+        followed, and a report reading the log in time order would count an abandon)."""
+        now = min([now, *(_stamp(msg.get("Timestamp"), now) for msg in held)])
+        out = self._resync(snapshot, now)
+        for msg in held:
+            out.extend(self.feed(msg, now))
+        return out
+
+    def _resync(self, snapshot: Iterable[Message], now: float) -> list[Event]:
         out: list[Event] = []
         self._now = now
         rows: dict[str, dict[str, Any]] = {}

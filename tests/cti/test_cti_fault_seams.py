@@ -1,0 +1,79 @@
+"""Miscounts the loaded fault runs (tests/live/test_live_faults.py) found, replayed at the
+seam where each arose: recorded Asterisk 20 events through the call model, then the
+reports' KPI fold, as the soak reconciles them against the PBX's own ledger."""
+
+from __future__ import annotations
+
+import itertools
+
+from ami_replay import TRACES
+
+from cti.ami_codec import Message, parse_bytes
+from cti.call_model import CallModel
+from events import CallConnected, CallEnded, Event
+from reports.kpi import batch_report
+
+CALLER_1, CALLER_2, AGENT_1 = "1795343168.4", "1795343168.5", "1795343171.6"  # inbound-answered.ami
+
+
+def _blocks(name: str) -> list[Message]:
+    return [m for m in parse_bytes((TRACES / f"{name}.ami").read_bytes()) if isinstance(m, Message)]
+
+
+def _row(uid: str, name: str, bridge: str) -> Message:
+    return Message(
+        [
+            ("Event", "CoreShowChannel"),
+            ("Channel", name),
+            ("ChannelStateDesc", "Up"),
+            ("Uniqueid", uid),
+            ("Linkedid", CALLER_1),
+            ("BridgeId", bridge),
+            ("Application", "Dial" if bridge else "Wait"),
+        ]
+    )
+
+
+def _times_go_forward(events: list[Event]) -> bool:
+    return all(b.at >= a.at for a, b in itertools.pairwise(e for e in events if getattr(e, "call_id", "")))
+
+
+def test_a_call_connected_while_disconnected_and_ended_during_the_resync_counts_answered() -> None:
+    """The AMI link drops while the caller waits; meanwhile an agent takes the call. The
+    snapshot shows them bridged, and the hang-up the PBX sends while the snapshot is
+    being read is applied after it. The resync's connect is stamped no later than that
+    hang-up, so the log never ends a call before connecting it (the KPIs read the log
+    in time order: they counted such a call abandoned, the PBX connected it)."""
+    blocks = _blocks("inbound-answered")
+    queued = next(n for n, m in enumerate(blocks) if m.get("Event") == "MusicOnHoldStart") + 1
+    bridged = [n for n, m in enumerate(blocks) if m.get("Event") == "BridgeEnter"][1] + 1
+    model = CallModel()
+    log = [e for m in blocks[:queued] for e in model.feed(m, 0.0)]
+    snapshot = [
+        _row(CALLER_1, "Local/1000@inbound-00000002;1", ""),
+        _row(CALLER_2, "Local/1000@inbound-00000002;2", "b1"),
+        _row(AGENT_1, "Local/2001@agents-00000003;1", "b1"),
+    ]
+    held = blocks[bridged:]  # the end of the call, sent while the snapshot was read
+    late = max(float(m.get("Timestamp")) for m in held if m.get("Timestamp")) + 5.0  # when the client got to it
+    log += model.resync(snapshot, late, held=held)
+    kinds = [type(e).__name__ for e in log]
+    assert kinds == ["CallArrived", "CallQueued", "CallConnected", "CallEnded"]
+    assert _times_go_forward(log), [(k, e.at) for k, e in zip(kinds, log, strict=True)]
+    connected = next(e for e in log if isinstance(e, CallConnected))
+    assert connected.at <= next(e.at for e in log if isinstance(e, CallEnded))
+    kpi = batch_report(log, with_intervals=False).overall
+    assert (kpi["offered"], kpi["answered"], kpi["abandoned"]) == (1, 1, 0)
+
+
+def test_a_resync_with_nothing_held_is_stamped_when_it_was_read() -> None:
+    model = CallModel()
+    blocks = _blocks("inbound-answered")
+    queued = next(n for n, m in enumerate(blocks) if m.get("Event") == "MusicOnHoldStart") + 1
+    for m in blocks[:queued]:
+        model.feed(m, 0.0)
+    ended = model.resync([], 1795343200.0)
+    assert [(type(e).__name__, e.at) for e in ended] == [
+        ("CallAbandoned", 1795343200.0),
+        ("CallEnded", 1795343200.0),
+    ]
