@@ -294,6 +294,11 @@ def _stamp(text: str | None, default: float) -> float:
     return at if math.isfinite(at) else default
 
 
+def _names_any(msg: Message, uids: set[str]) -> bool:
+    """Is this event about one of these channels (as itself or a Dial's destination)?"""
+    return msg.get("Uniqueid") in uids or msg.get("DestUniqueid") in uids
+
+
 def _caller(value: str) -> str:
     return "" if value == UNKNOWN else value
 
@@ -443,12 +448,36 @@ class CallModel:
         Timestamp, and what it reports happened before those events were sent: the
         resync's events are stamped no later than any of them (else a call's
         log would go back in time, e.g. connected by the resync after the Hangup that
-        followed, and a report reading the log in time order would count an abandon)."""
-        now = min([now, *(_stamp(msg.get("Timestamp"), now) for msg in held)])
-        out = self._resync(snapshot, now)
-        for msg in held:
+        followed, and a report reading the log in time order would count an abandon).
+
+        A held event about a channel that hung up meanwhile and that the snapshot does
+        not list (it was gone when the snapshot was taken, or came and went after it)
+        is applied first, to the state before the resync, with the channels it names
+        that the model never saw. So a call that an agent took after the reconnect and
+        that ended before the snapshot is connected, then ended, as the PBX says, not
+        "abandoned while disconnected"."""
+        snapshot = list(snapshot)
+        listed = {uid for msg in snapshot if (uid := msg.get("Uniqueid"))}
+        gone = {uid for msg in held if msg.get("Event") == "Hangup" and (uid := msg.get("Uniqueid"))} - listed
+        earlier = [msg for msg in held if _names_any(msg, gone)]
+        later = [msg for msg in held if not _names_any(msg, gone)]
+        out: list[Event] = []
+        for msg in earlier:
+            self._adopt(msg)
+            out.extend(self.feed(msg, now))
+        now = min([now, *(_stamp(msg.get("Timestamp"), now) for msg in later)])
+        out += self._resync(snapshot, now)
+        for msg in later:
             out.extend(self.feed(msg, now))
         return out
+
+    def _adopt(self, msg: Message) -> None:
+        """Know the channel an event names (its Channel, Uniqueid, Linkedid block) even
+        if its Newchannel was lost while the link was down."""
+        uid, name = msg.get("Uniqueid"), msg.get("Channel")
+        if uid and name and uid not in self._channels and msg.get("Event") != "Hangup":
+            self._now = _stamp(msg.get("Timestamp"), self._now)
+            self._update(self._channel(uid, name, msg.get("Linkedid") or uid), dict(msg.headers))
 
     def _resync(self, snapshot: Iterable[Message], now: float) -> list[Event]:
         out: list[Event] = []

@@ -77,3 +77,59 @@ def test_a_resync_with_nothing_held_is_stamped_when_it_was_read() -> None:
         ("CallAbandoned", 1795343200.0),
         ("CallEnded", 1795343200.0),
     ]
+
+
+def test_a_call_taken_and_ended_while_the_snapshot_was_read_is_connected_not_abandoned() -> None:
+    """The link drops while the caller waits; it is back, and while the snapshot is
+    read an agent takes the call and the call ends: the snapshot no longer has it. The
+    events the PBX sent meanwhile (held until the snapshot is in) say it was connected:
+    the log says so too, and no abandon (the resync called it abandoned while
+    disconnected; the PBX's ledger had it connected)."""
+    blocks = _blocks("inbound-answered")
+    queued = next(n for n, m in enumerate(blocks) if m.get("Event") == "MusicOnHoldStart") + 1
+    model = CallModel()
+    log = [e for m in blocks[:queued] for e in model.feed(m, 0.0)]
+    held = blocks[queued:]  # the redirect to the agent, the talk, the hang-ups
+    log += model.resync([], float(held[-1].get("Timestamp") or 0) + 5.0, held=held)
+    assert [type(e).__name__ for e in log] == [
+        "CallArrived",
+        "CallQueued",
+        "CallOffered",
+        "CallConnected",
+        "CallEnded",
+    ]
+    assert next(e for e in log if isinstance(e, CallConnected)).agent_id == "2001"
+    assert _times_go_forward(log)
+    assert model.call_count == 0 and model.channel_count == 0
+    kpi = batch_report(log, with_intervals=False).overall
+    assert (kpi["answered"], kpi["abandoned"]) == (1, 0)
+
+
+def test_held_events_of_channels_still_up_follow_the_snapshot() -> None:
+    """Events about a channel the snapshot lists may be later than it: applied after
+    it, as before (here: the hang-up that ends the call found connected)."""
+    blocks = _blocks("inbound-answered")
+    queued = next(n for n, m in enumerate(blocks) if m.get("Event") == "MusicOnHoldStart") + 1
+    bridged = [n for n, m in enumerate(blocks) if m.get("Event") == "BridgeEnter"][1] + 1
+    model = CallModel()
+    for m in blocks[:queued]:
+        model.feed(m, 0.0)
+    snapshot = [
+        _row(CALLER_1, "Local/1000@inbound-00000002;1", ""),
+        _row(CALLER_2, "Local/1000@inbound-00000002;2", "b1"),
+        _row(AGENT_1, "Local/2001@agents-00000003;1", "b1"),
+    ]
+    events = model.resync(snapshot, 1795343200.0, held=blocks[bridged:])
+    assert [type(e).__name__ for e in events] == ["CallConnected", "CallEnded"]
+    assert model.call_count == 0
+
+
+def test_a_call_that_arrives_while_the_snapshot_is_read_is_followed() -> None:
+    """A channel the snapshot does not list because it is newer than the snapshot (no
+    hang-up held) is not taken for gone: its events follow the snapshot, as before."""
+    blocks = _blocks("inbound-answered")
+    queued = next(n for n, m in enumerate(blocks) if m.get("Event") == "MusicOnHoldStart") + 1
+    model = CallModel()
+    events = model.resync([], float(blocks[queued - 1].get("Timestamp")) + 1.0, held=blocks[:queued])
+    assert [type(e).__name__ for e in events] == ["CallArrived", "CallQueued"]
+    assert model.call_count == 1
