@@ -29,7 +29,8 @@ replace, and why:
   state is `stale`; after the next `FullyBooted` it is rebuilt from
   `CoreShowChannels` + `Status` (with the CC_* variables) through
   `CallModel.resync`, events arriving during the resync are held back and applied
-  after the snapshot, then `stale` clears.
+  after the snapshot (those about channels that hung up meanwhile and that the
+  snapshot does not list: before it), then `stale` clears.
 """
 
 from __future__ import annotations
