@@ -61,6 +61,9 @@ How Asterisk 20 events map onto calls (see the traces' README):
   (`CBAnn/...`) is an internal channel, never a party.
 - `Timestamp`s are not monotonic (an event is stamped when Asterisk builds it, before
   events sent ahead of it): each domain event carries its own message's time.
+- A call gone when a resync comes (it ended while the link was down) ends with
+  cause 0; it was abandoned if it was waiting, but connected first if an agent's leg
+  had answered it (DialEnd ANSWER: Dial bridges them next; the bridge was lost).
 - Unknown events are ignored (one dict lookup). A handler error is logged and the
   message skipped: nothing here raises on bad input.
 """
@@ -221,6 +224,7 @@ class _Call:
     __slots__ = (
         "abandoned",
         "agent",
+        "answered",
         "arrived",
         "attributes",
         "call_id",
@@ -256,6 +260,7 @@ class _Call:
         self.end_cause: int | None = None
         self.end_cause_text = ""
         self.abandoned = False
+        self.answered: tuple[str, float] | None = None  # (agent, when) answered, not yet bridged
         self.attributes: dict[str, str] = {}
         self.skills: dict[str, int] = {}
 
@@ -528,7 +533,14 @@ class CallModel:
             if not call.channels or (call.arrived and not self._has_customer(call)):
                 del self._calls[call_id]
                 if call.arrived:
-                    if call.queued and not call.connected and not call.abandoned:
+                    if call.answered is not None and not call.agent:
+                        # An agent's leg had answered (DialEnd ANSWER) when the link
+                        # dropped; the bridge Dial makes next was lost with the link:
+                        # the caller was connected, then the call ended.
+                        agent_id, answered_at = call.answered
+                        call.agent = agent_id
+                        out.append(CallConnected(answered_at, call_id, agent_id=agent_id, queue=call.queue))
+                    elif call.queued and not call.connected and not call.abandoned:
                         # It was waiting when the link dropped and is gone now: the
                         # caller gave up (no agent ever took it).
                         out.append(CallAbandoned(now, call_id, queue=call.queue))
@@ -755,6 +767,7 @@ class CallModel:
         call = ch.call
         self._arrive(call, ch, at, out)
         call.hangup_party = ""  # waiting again: whoever left it (_agent_left_conference) did not end it
+        call.answered = None
         if call.queued:
             return  # music while waiting in a queue (app_queue plays it after QueueCallerJoin)
         if call.agent:
@@ -858,6 +871,8 @@ class CallModel:
         status = h.get("DialStatus", "")
         consult = call.consult_agent == agent_id
         if status == "ANSWER":
+            if not consult and not call.connected:
+                call.answered = (agent_id, at)  # app_dial bridges them next
             if consult:
                 # talking in the consultation; the transfer (or not) comes later
                 del call.offered[dest.uid]
@@ -916,6 +931,7 @@ class CallModel:
             out.append(CallTransferred(at, call.call_id, kind, from_agent=call.agent, target=agent_id))
         call.transfer_announced = False
         call.consult_agent = ""
+        call.answered = None
         call.agent = agent_id
         call.connected = True
         call.queued = False
@@ -1059,6 +1075,8 @@ class CallModel:
         if ch is None:
             return
         call = ch.call
+        if call.answered is not None and ch.role == AGENT and ch.agent_id == call.answered[0]:
+            call.answered = None  # the answered leg is gone before any bridge
         cause = _int(h.get("Cause", "0"))
         if not call.hangup_party and call.arrived:
             if ch.role == CUSTOMER:

@@ -133,3 +133,58 @@ def test_a_call_that_arrives_while_the_snapshot_is_read_is_followed() -> None:
     events = model.resync([], float(blocks[queued - 1].get("Timestamp")) + 1.0, held=blocks[:queued])
     assert [type(e).__name__ for e in events] == ["CallArrived", "CallQueued"]
     assert model.call_count == 1
+
+
+def test_a_call_answered_by_the_agent_as_the_link_dropped_is_connected_not_abandoned() -> None:
+    """The agent's leg answers (DialEnd ANSWER) and the link drops before the bridge
+    Dial makes next; the call ends while the link is down. Asterisk's Dial bridges an
+    answered leg: the resync logs the call connected (when the agent answered), then
+    ended, not abandoned (the PBX's ledger had it connected)."""
+    blocks = _blocks("inbound-answered")
+    answered = next(
+        n
+        for n, m in enumerate(blocks)
+        if m.get("Event") == "DialEnd" and m.get("DestChannel").startswith("Local/2001@agents")
+    )
+    model = CallModel()
+    log = [e for m in blocks[: answered + 1] for e in model.feed(m, 0.0)]
+    assert not any(isinstance(e, CallConnected) for e in log)
+    log += model.resync([], float(blocks[answered].get("Timestamp")) + 3.0)
+    assert [type(e).__name__ for e in log] == [
+        "CallArrived",
+        "CallQueued",
+        "CallOffered",
+        "CallConnected",
+        "CallEnded",
+    ]
+    connected = next(e for e in log if isinstance(e, CallConnected))
+    assert (connected.agent_id, connected.at) == ("2001", float(blocks[answered].get("Timestamp")))
+    kpi = batch_report(log, with_intervals=False).overall
+    assert (kpi["answered"], kpi["abandoned"]) == (1, 0)
+
+
+def test_a_call_whose_answered_leg_hung_up_before_the_bridge_is_not_connected_by_a_resync() -> None:
+    """An answered leg that hangs up before any bridge connects nobody: a call that
+    then vanishes while the link is down was waiting, and is abandoned as before."""
+    blocks = _blocks("inbound-answered")
+    answered = next(
+        n
+        for n, m in enumerate(blocks)
+        if m.get("Event") == "DialEnd" and m.get("DestChannel").startswith("Local/2001@agents")
+    )
+    model = CallModel()
+    log = [e for m in blocks[: answered + 1] for e in model.feed(m, 0.0)]
+    agent_gone = Message(
+        [
+            ("Event", "Hangup"),
+            ("Timestamp", str(float(blocks[answered].get("Timestamp")) + 0.1)),
+            ("Channel", "Local/2001@agents-00000003;1"),
+            ("Uniqueid", AGENT_1),
+            ("Linkedid", CALLER_1),
+            ("Cause", "16"),
+        ]
+    )
+    log += model.feed(agent_gone, 0.0)
+    log += model.resync([], float(blocks[answered].get("Timestamp")) + 3.0)
+    assert [type(e).__name__ for e in log][-2:] == ["CallAbandoned", "CallEnded"]
+    assert not any(isinstance(e, CallConnected) for e in log)
