@@ -34,6 +34,15 @@ def _row(uid: str, name: str, bridge: str) -> Message:
     )
 
 
+def _agent_answered() -> int:
+    """Where inbound-answered.ami's agent leg answers (its DialEnd ANSWER)."""
+    return next(
+        n
+        for n, m in enumerate(_blocks("inbound-answered"))
+        if m.get("Event") == "DialEnd" and m.get("DestChannel").startswith("Local/2001@agents")
+    )
+
+
 def _times_go_forward(events: list[Event]) -> bool:
     return all(b.at >= a.at for a, b in itertools.pairwise(e for e in events if getattr(e, "call_id", "")))
 
@@ -140,12 +149,7 @@ def test_a_call_answered_by_the_agent_as_the_link_dropped_is_connected_not_aband
     Dial makes next; the call ends while the link is down. Asterisk's Dial bridges an
     answered leg: the resync logs the call connected (when the agent answered), then
     ended, not abandoned (the PBX's ledger had it connected)."""
-    blocks = _blocks("inbound-answered")
-    answered = next(
-        n
-        for n, m in enumerate(blocks)
-        if m.get("Event") == "DialEnd" and m.get("DestChannel").startswith("Local/2001@agents")
-    )
+    blocks, answered = _blocks("inbound-answered"), _agent_answered()
     model = CallModel()
     log = [e for m in blocks[: answered + 1] for e in model.feed(m, 0.0)]
     assert not any(isinstance(e, CallConnected) for e in log)
@@ -166,12 +170,7 @@ def test_a_call_answered_by_the_agent_as_the_link_dropped_is_connected_not_aband
 def test_a_call_whose_answered_leg_hung_up_before_the_bridge_is_not_connected_by_a_resync() -> None:
     """An answered leg that hangs up before any bridge connects nobody: a call that
     then vanishes while the link is down was waiting, and is abandoned as before."""
-    blocks = _blocks("inbound-answered")
-    answered = next(
-        n
-        for n, m in enumerate(blocks)
-        if m.get("Event") == "DialEnd" and m.get("DestChannel").startswith("Local/2001@agents")
-    )
+    blocks, answered = _blocks("inbound-answered"), _agent_answered()
     model = CallModel()
     log = [e for m in blocks[: answered + 1] for e in model.feed(m, 0.0)]
     agent_gone = Message(
