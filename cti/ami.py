@@ -29,7 +29,8 @@ replace, and why:
   state is `stale`; after the next `FullyBooted` it is rebuilt from
   `CoreShowChannels` + `Status` (with the CC_* variables) through
   `CallModel.resync`, events arriving during the resync are held back and applied
-  after the snapshot, then `stale` clears.
+  after the snapshot (those about channels that hung up meanwhile and that the
+  snapshot does not list: before it), then `stale` clears.
 """
 
 from __future__ import annotations
@@ -534,11 +535,8 @@ class AmiClient:
             status = await self.send_list(
                 [("Action", "Status"), ("Variables", ",".join(self.settings.resync_variables))]
             )
-            now = self._clock()
-            events = self.model.resync(list(channels.items) + list(status.items), now)
             buffered, self._resync_buffer = self._resync_buffer, None
-            for msg in buffered:
-                events.extend(self.model.feed(msg, now))
+            events = self.model.resync(list(channels.items) + list(status.items), self._clock(), held=buffered)
         finally:
             self._resync_buffer = None
         self._set_stale(False)

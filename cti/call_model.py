@@ -61,6 +61,9 @@ How Asterisk 20 events map onto calls (see the traces' README):
   (`CBAnn/...`) is an internal channel, never a party.
 - `Timestamp`s are not monotonic (an event is stamped when Asterisk builds it, before
   events sent ahead of it): each domain event carries its own message's time.
+- A call gone when a resync comes (it ended while the link was down) ends with
+  cause 0; it was abandoned if it was waiting, but connected first if an agent's leg
+  had answered it (DialEnd ANSWER: Dial bridges them next; the bridge was lost).
 - Unknown events are ignored (one dict lookup). A handler error is logged and the
   message skipped: nothing here raises on bad input.
 """
@@ -68,7 +71,7 @@ How Asterisk 20 events map onto calls (see the traces' README):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -221,6 +224,7 @@ class _Call:
     __slots__ = (
         "abandoned",
         "agent",
+        "answered",
         "arrived",
         "attributes",
         "call_id",
@@ -256,6 +260,7 @@ class _Call:
         self.end_cause: int | None = None
         self.end_cause_text = ""
         self.abandoned = False
+        self.answered: tuple[str, float] | None = None  # (agent, when) answered, not yet bridged
         self.attributes: dict[str, str] = {}
         self.skills: dict[str, int] = {}
 
@@ -281,6 +286,22 @@ def _int(value: str, default: int = 0) -> int:
         return int(value)
     except (TypeError, ValueError):
         return default
+
+
+def _stamp(text: str | None, default: float) -> float:
+    """A message's `Timestamp` (Asterisk's clock), or `default` when absent or unreadable."""
+    if not text:
+        return default
+    try:
+        at = float(text)
+    except ValueError:
+        return default
+    return at if math.isfinite(at) else default
+
+
+def _names_any(msg: Message, uids: set[str]) -> bool:
+    """Is this event about one of these channels (as itself or a Dial's destination)?"""
+    return msg.get("Uniqueid") in uids or msg.get("DestUniqueid") in uids
 
 
 def _caller(value: str) -> str:
@@ -345,15 +366,7 @@ class CallModel:
         if handler is None:
             return []
         h = dict(headers)
-        stamp = h.get("Timestamp")
-        at = now
-        if stamp:
-            try:
-                at = float(stamp)
-            except ValueError:
-                pass
-            if not math.isfinite(at):
-                at = now
+        at = _stamp(h.get("Timestamp"), now)
         out: list[Event] = []
         self._now = at
         try:
@@ -429,11 +442,49 @@ class CallModel:
         """Channel name -> known variables (from ChanVariable / Status Variable)."""
         return {ch.name: dict(ch.variables) for ch in self._channels.values()}
 
-    def resync(self, snapshot: Iterable[Message], now: float) -> list[Event]:
+    def resync(self, snapshot: Iterable[Message], now: float, held: Sequence[Message] = ()) -> list[Event]:
         """Rebuild live state from `CoreShowChannel` / `Status` events taken after a
         reconnect. Calls that vanished meanwhile end (cause 0, "ended while
         disconnected"); calls found in a new state emit the events that bring
-        consumers up to date (arrived, queued, held, offered, connected)."""
+        consumers up to date (arrived, queued, held, offered, connected).
+
+        `held`: the events the PBX sent while the snapshot was being taken, applied
+        after it (their own events follow). The snapshot's list items carry no
+        Timestamp, and what it reports happened before those events were sent: the
+        resync's events are stamped no later than any of them (else a call's
+        log would go back in time, e.g. connected by the resync after the Hangup that
+        followed, and a report reading the log in time order would count an abandon).
+
+        A held event about a channel that hung up meanwhile and that the snapshot does
+        not list (it was gone when the snapshot was taken, or came and went after it)
+        is applied first, to the state before the resync, with the channels it names
+        that the model never saw. So a call that an agent took after the reconnect and
+        that ended before the snapshot is connected, then ended, as the PBX says, not
+        "abandoned while disconnected"."""
+        snapshot = list(snapshot)
+        listed = {uid for msg in snapshot if (uid := msg.get("Uniqueid"))}
+        gone = {uid for msg in held if msg.get("Event") == "Hangup" and (uid := msg.get("Uniqueid"))} - listed
+        earlier = [msg for msg in held if _names_any(msg, gone)]
+        later = [msg for msg in held if not _names_any(msg, gone)]
+        out: list[Event] = []
+        for msg in earlier:
+            self._adopt(msg)
+            out.extend(self.feed(msg, now))
+        now = min([now, *(_stamp(msg.get("Timestamp"), now) for msg in later)])
+        out += self._resync(snapshot, now)
+        for msg in later:
+            out.extend(self.feed(msg, now))
+        return out
+
+    def _adopt(self, msg: Message) -> None:
+        """Know the channel an event names (its Channel, Uniqueid, Linkedid block) even
+        if its Newchannel was lost while the link was down."""
+        uid, name = msg.get("Uniqueid"), msg.get("Channel")
+        if uid and name and uid not in self._channels and msg.get("Event") != "Hangup":
+            self._now = _stamp(msg.get("Timestamp"), self._now)
+            self._update(self._channel(uid, name, msg.get("Linkedid") or uid), dict(msg.headers))
+
+    def _resync(self, snapshot: Iterable[Message], now: float) -> list[Event]:
         out: list[Event] = []
         self._now = now
         rows: dict[str, dict[str, Any]] = {}
@@ -482,7 +533,14 @@ class CallModel:
             if not call.channels or (call.arrived and not self._has_customer(call)):
                 del self._calls[call_id]
                 if call.arrived:
-                    if call.queued and not call.connected and not call.abandoned:
+                    if call.answered is not None and not call.agent:
+                        # An agent's leg had answered (DialEnd ANSWER) when the link
+                        # dropped; the bridge Dial makes next was lost with the link:
+                        # the caller was connected, then the call ended.
+                        agent_id, answered_at = call.answered
+                        call.agent = agent_id
+                        out.append(CallConnected(answered_at, call_id, agent_id=agent_id, queue=call.queue))
+                    elif call.queued and not call.connected and not call.abandoned:
                         # It was waiting when the link dropped and is gone now: the
                         # caller gave up (no agent ever took it).
                         out.append(CallAbandoned(now, call_id, queue=call.queue))
@@ -709,6 +767,7 @@ class CallModel:
         call = ch.call
         self._arrive(call, ch, at, out)
         call.hangup_party = ""  # waiting again: whoever left it (_agent_left_conference) did not end it
+        call.answered = None
         if call.queued:
             return  # music while waiting in a queue (app_queue plays it after QueueCallerJoin)
         if call.agent:
@@ -812,6 +871,8 @@ class CallModel:
         status = h.get("DialStatus", "")
         consult = call.consult_agent == agent_id
         if status == "ANSWER":
+            if not consult and not call.connected:
+                call.answered = (agent_id, at)  # app_dial bridges them next
             if consult:
                 # talking in the consultation; the transfer (or not) comes later
                 del call.offered[dest.uid]
@@ -870,6 +931,7 @@ class CallModel:
             out.append(CallTransferred(at, call.call_id, kind, from_agent=call.agent, target=agent_id))
         call.transfer_announced = False
         call.consult_agent = ""
+        call.answered = None
         call.agent = agent_id
         call.connected = True
         call.queued = False
@@ -1013,6 +1075,8 @@ class CallModel:
         if ch is None:
             return
         call = ch.call
+        if call.answered is not None and ch.role == AGENT and ch.agent_id == call.answered[0]:
+            call.answered = None  # the answered leg is gone before any bridge
         cause = _int(h.get("Cause", "0"))
         if not call.hangup_party and call.arrived:
             if ch.role == CUSTOMER:

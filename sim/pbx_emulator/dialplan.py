@@ -158,10 +158,24 @@ async def agent_connect(p: Pbx, ch: Channel, _prio: int) -> None:
 
 
 async def dial_and_bridge(p: Pbx, ch: Channel, dest: str, timeout: float) -> str:
-    status, one = await p.dial_local(ch, dest, timeout)
-    if status != "ANSWER" or one.dead or ch.dead:
+    """Dial(Local/dest) and bridge the leg the moment it answers (see DialAttempt.on_answer)."""
+    waiter: asyncio.Future[str] = p.loop.create_future()
+    joined: list[bool] = []
+
+    def bridge_on_answer(one: Channel) -> None:
+        def connect() -> None:
+            if not one.dead and not ch.dead:
+                joined.append(True)
+                ch.bridge_waiter = waiter
+                p.connect(ch, one)
+
+        if one.dial_as_dest is not None:
+            one.dial_as_dest.on_answer = connect
+
+    status, _one = await p.dial_local(ch, dest, timeout, before_dial=bridge_on_answer)
+    if status != "ANSWER" or not joined:
         return status
-    await bridged(p, ch, one)
+    await waiter
     return status
 
 

@@ -229,6 +229,10 @@ class DialAttempt:
     ringing: bool = False
     report_dial: bool = True  # DialState/DialEnd events (Atxfer's leg has no DialBegin)
     started_at: float = 0.0
+    # What Dial() does the moment the leg answers (bridge it), in the same step as its
+    # DialEnd: in Asterisk app_dial bridges at once (inbound-answered.ami: DialEnd,
+    # BridgeCreate, BridgeEnter within 0.1 ms), so no caller's hang-up comes between.
+    on_answer: Callable[[], None] | None = None
 
 
 @dataclass(eq=False)
@@ -514,6 +518,8 @@ class Pbx:
                 if attempt.report_dial:
                     self.emit("DialEnd", [*self._dial_blocks(attempt), ("DialStatus", "ANSWER")])
                 attempt.outcome.set_result("ANSWER")
+                if attempt.on_answer is not None:
+                    attempt.on_answer()
 
     def indicate_busy(self, two: Channel, status: str, cause: int) -> None:
         two.preset_cause = cause
