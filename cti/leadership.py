@@ -143,12 +143,38 @@ class Leadership:
     async def _elect(self, epoch: int) -> None:
         self.role, self.epoch, self.terms = "leader", epoch, self.terms + 1
         log.info("leader_elected", holder=self.holder, epoch=epoch)
+        # The live loop's start (a cold build for thousands of agents) may take longer
+        # than a term: the term is renewed meanwhile, or the new leader would lose it
+        # before acting once and every takeover would start over.
+        keeper = asyncio.create_task(self._renew_while_starting(epoch), name="leader-renew-at-start")
         try:
             await self._on_elected(epoch)
         except Exception:
             log.exception("leader_start_failed", epoch=epoch)
             await self._depose("the live loop failed to start")
             await self.release()
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+
+    async def _renew_while_starting(self, epoch: int) -> None:
+        """Renew this term every `renew_s` until cancelled (the start is done); stop at
+        the first answer that is not this term (the claim loop then deposes)."""
+        while True:
+            await asyncio.sleep(self.renew_s)
+            started = self._clock()
+            try:
+                lease = await within(
+                    self.store.claim_lease(self.name, self.holder, self.ttl_s),
+                    self.ttl_s - self.renew_s,
+                    "leader claim",
+                )
+            except Exception as exc:  # noqa: BLE001 - the store is away: the term runs out by itself
+                self.last_error = type(exc).__name__
+                continue
+            if not lease.held_by(self.holder) or lease.epoch != epoch:
+                return
+            self._deadline = started + self.ttl_s
 
     async def _depose(self, reason: str) -> None:
         if self.role != "leader":
