@@ -36,7 +36,7 @@ from cti.ami_codec import Message
 from cti.call_control import AgentRequest, CallControl, CommandRefused, describe
 from cti.eventlog import BufferedEventLog
 from cti.live_callbacks import CallbackScheduler
-from cti.live_calls import CallState
+from cti.live_calls import AgentCalls, CallState
 from cti.live_commands import CommandKeeper
 from cti.live_directory import AgentEndpoint, Directory
 from cti.live_interactions import CustomerLookup, InteractionLog
@@ -203,6 +203,7 @@ class LiveCenter:
         # The agents' phones and profiles, as the router was given them (`agents`).
         self.directory = Directory(self, agents, sites.names if sites is not None else None)
         self._calls: dict[str, CallState] = {}
+        self.agent_calls = AgentCalls()  # agent -> their calls in _calls (kept by CallState)
         self.ring_timers: dict[str, tuple[float, str]] = {}  # call_id -> (deadline, agent)
         self._call_actions: dict[str, asyncio.Task[Any]] = {}  # call_id -> its last PBX action
         self._inbox = inbox if inbox is not None else LiveInbox()
@@ -409,6 +410,7 @@ class LiveCenter:
         state = self._calls.get(call_id)
         if state is None:
             state = self._calls[call_id] = CallState(call_id, started_at=self.clock())
+            self.agent_calls.add(state)
         return state
 
     # ------------------------------------------------------------ events
@@ -521,6 +523,7 @@ class LiveCenter:
             self.ring_timers.pop(event.call_id, None)
             ended = self._calls.pop(event.call_id, None)
             if ended is not None:
+                self.agent_calls.remove(ended)
                 self.interactions.call_ended(ended, event)
             await self.monitors.on_call_ended(event)
             await self.recorder.on_ended(event.call_id, now)
@@ -555,7 +558,10 @@ class LiveCenter:
     def adopt_calls(self, states: Iterable[CallState]) -> None:
         """Calls the log has open (restart recovery): followed as if seen live."""
         for state in states:
+            if state.call_id in self._calls:
+                self.agent_calls.remove(self._calls[state.call_id])
             self._calls[state.call_id] = state
+            self.agent_calls.add(state)
 
     async def route(self, event: Event, now: float) -> None:
         """Hand the router an event the center made itself (a manual dial's offer) and apply what it decides."""

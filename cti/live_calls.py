@@ -5,6 +5,54 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+_BY_AGENT = frozenset({"agent", "offered_to"})
+
+
+class AgentCalls:
+    """Agent -> the calls they are offered or on, in the order the center began
+    following them: what an agent's view names, found without a scan of every call (at
+    2,000 calls in progress, a scan per agent event was most of the loop's work)."""
+
+    def __init__(self) -> None:
+        self._by_agent: dict[str, dict[str, int]] = {}  # agent -> call id -> order
+        self._order: dict[str, int] = {}
+        self._next = 0
+
+    def add(self, state: CallState) -> None:
+        self._order[state.call_id] = self._next
+        self._next += 1
+        state.index = self
+        for agent in (state.agent, state.offered_to):
+            self._link(agent, state.call_id)
+
+    def remove(self, state: CallState) -> None:
+        state.index = None
+        for agent in (state.agent, state.offered_to):
+            calls = self._by_agent.get(agent)
+            if calls is not None:
+                calls.pop(state.call_id, None)
+                if not calls:
+                    del self._by_agent[agent]
+        self._order.pop(state.call_id, None)
+
+    def first(self, agent_id: str) -> str:
+        """The earliest call the agent is offered or on ("" when none)."""
+        calls = self._by_agent.get(agent_id)
+        return min(calls, key=calls.__getitem__) if calls else ""
+
+    def moved(self, state: CallState, old: str, new: str) -> None:
+        if old and old not in (state.agent, state.offered_to):
+            calls = self._by_agent.get(old)
+            if calls is not None:
+                calls.pop(state.call_id, None)
+                if not calls:
+                    del self._by_agent[old]
+        self._link(new, state.call_id)
+
+    def _link(self, agent: str, call_id: str) -> None:
+        if agent and call_id in self._order:
+            self._by_agent.setdefault(agent, {})[call_id] = self._order[call_id]
+
 
 @dataclass(slots=True)
 class CallState:
@@ -32,3 +80,15 @@ class CallState:
     # Already in the event log before this process started (restart recovery): the
     # resync's CallArrived/CallQueued/CallConnected for it are routed, not logged again.
     logged: set[tuple[str, str]] = field(default_factory=set)
+    # the center's agent -> calls index, while the center follows the call
+    index: AgentCalls | None = field(default=None, compare=False, repr=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _BY_AGENT:
+            old = getattr(self, name, "")
+            object.__setattr__(self, name, value)
+            index = getattr(self, "index", None)
+            if index is not None and old != value:
+                index.moved(self, old, value)
+            return
+        object.__setattr__(self, name, value)

@@ -126,7 +126,4 @@ class AgentViews:
             log.warning("bus_state_failed", error=type(exc).__name__)
 
     def _call_of(self, agent_id: str) -> str:
-        for state in self.center.calls.values():
-            if state.agent == agent_id or state.offered_to == agent_id:
-                return state.call_id
-        return ""
+        return self.center.agent_calls.first(agent_id)

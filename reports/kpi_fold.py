@@ -176,10 +176,11 @@ class KpiFold:
     """Feeds facts to `sink` as events arrive. O(1) per event. Events must come in
     time order (a late event is clamped to the last time seen, and logged)."""
 
-    __slots__ = ("_agent_since", "_agent_state", "_last", "_visits", "_wraps", "sink")
+    __slots__ = ("_agent_since", "_agent_state", "_last", "_visits", "_wraps", "on_agent", "sink")
 
-    def __init__(self, sink: FactSink) -> None:
+    def __init__(self, sink: FactSink, on_agent: Callable[[str], None] | None = None) -> None:
         self.sink = sink
+        self.on_agent = on_agent  # told each agent whose state changed (the live wallboard's cells)
         self._visits: dict[str, _Visit] = {}
         self._agent_state: dict[str, str] = {}  # logged-in agents only
         self._agent_since: dict[str, float] = {}
@@ -193,6 +194,10 @@ class KpiFold:
         for cid, v in self._visits.items():
             if v.state in ("waiting", "ringing"):
                 yield cid, v.queue, v.offered_at
+
+    def state_of(self, agent: str) -> tuple[str, float] | None:
+        state = self._agent_state.get(agent)
+        return None if state is None else (state, self._agent_since[agent])
 
     def agent_states(self) -> dict[str, tuple[str, float]]:
         return {a: (s, self._agent_since[a]) for a, s in self._agent_state.items()}
@@ -224,12 +229,16 @@ class KpiFold:
                 self.sink.fact(Span(agent, old, since, at))
         self._agent_state[agent] = state
         self._agent_since[agent] = at
+        if self.on_agent is not None:
+            self.on_agent(agent)
 
     def _logout(self, agent: str, at: float) -> None:
         old = self._agent_state.pop(agent, None)
         since = self._agent_since.pop(agent, at)
         if old is not None and at > since:
             self.sink.fact(Span(agent, old, since, at))
+        if old is not None and self.on_agent is not None:
+            self.on_agent(agent)
 
     def _end_wrap(self, agent: str, at: float) -> None:
         w = self._wraps.pop(agent, None)

@@ -69,7 +69,12 @@ class View:
 
 @dataclass(slots=True)
 class LiveBoard:
-    """Engine + current-call map; `snapshot(now, view)` is what a wallboard shows."""
+    """Engine + current-call map; `snapshot(now, view)` is what a wallboard shows.
+
+    At 10,000 agents a snapshot built from scratch took about 100 ms (twice a second,
+    and again for the alerts): the board keeps each agent's cell and its JSON text, and
+    the agents by state per queue and per team, and redoes only the agents an event
+    touched (`_touched`)."""
 
     kpi: KpiConfig
     queue_targets: Mapping[str, Mapping[str, Any]]
@@ -85,16 +90,28 @@ class LiveBoard:
     customer_names: dict[str, str] = field(default_factory=dict)  # customer id -> name ("" unknown)
     day: float = 0.0
     applied: int = 0
+    # the agents' cells, kept between snapshots
+    _call_agents: dict[str, set[str]] = field(default_factory=dict)  # call id -> agents whose cell shows it
+    _moved: set[str] = field(default_factory=set)  # agents whose state the last event changed
+    _touched: set[str] = field(default_factory=set)  # agents whose cell is to be redone
+    _state_of: dict[str, str] = field(default_factory=dict)  # logged-in agent -> state counted
+    _queue_states: dict[str, dict[str, int]] = field(default_factory=dict)  # queue -> state -> agents
+    _team_states: dict[str, dict[str, int]] = field(default_factory=dict)  # team ("" none) -> state -> agents
+    _cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # logged-in agent -> cell
+    _texts: dict[str, str] = field(default_factory=dict)  # agent -> the cell as JSON
+    _order: list[str] | None = None  # logged-in agents by id (None: to sort again)
 
     def __post_init__(self) -> None:
-        self.engine = KpiEngine(self.kpi)
+        self.engine = KpiEngine(self.kpi, on_agent=self._moved.add)
 
     def apply(self, event: Any) -> None:
-        self.engine.apply(event)
+        self.engine.apply(event)  # tells `_moved` whose state changed (an ended call: its agent)
         self.applied += 1
         self.alert_book.apply(event)
         kind = type(event).__name__
         agent = getattr(event, "agent_id", "")
+        if agent:
+            self._touched.add(agent)
         if kind == "CallArrived":
             self.callers[event.call_id] = {"caller": event.caller, "caller_name": event.caller_name}
         elif kind == "CallQueued":
@@ -102,6 +119,7 @@ class LiveBoard:
             who.update(queue=event.queue, customer_id=event.customer_id or who.get("customer_id", ""))
         elif kind in ("CallOffered", "CallConnected") and agent:
             who = self.callers.get(event.call_id, {})
+            self._drop_call(agent)
             self.calls[agent] = {
                 "call_id": event.call_id,
                 "queue": getattr(event, "queue", "") or who.get("queue", ""),
@@ -109,34 +127,108 @@ class LiveBoard:
                 "caller_name": who.get("caller_name", ""),
                 "customer_id": who.get("customer_id", ""),
             }
+            self._call_agents.setdefault(event.call_id, set()).add(agent)
         elif kind in ("CallNotAnswered", "WrapUpEnded", "AgentLoggedOut") and agent:
-            self.calls.pop(agent, None)
+            self._drop_call(agent)
         elif kind == "AgentStateChanged" and event.state in IDLE_STATES:
-            self.calls.pop(agent, None)  # the wrap-up ran out, or the agent paused: no call now
+            self._drop_call(agent)  # the wrap-up ran out, or the agent paused: no call now
         elif kind in ("CallEnded", "CallAbandoned"):
             self.callers.pop(event.call_id, None)
-            for a in [a for a, c in self.calls.items() if c["call_id"] == event.call_id]:
-                # ended: the agent keeps the call through wrap-up; abandoned while ringing: cleared
-                if kind == "CallAbandoned":
-                    del self.calls[a]
+            agents = self._call_agents.pop(event.call_id, ())
+            if kind == "CallAbandoned":  # abandoned while ringing: cleared (ended: kept through wrap-up)
+                for a in agents:
+                    if self.calls.get(a, {}).get("call_id") == event.call_id:
+                        del self.calls[a]
+                        self._touched.add(a)
+        if self._moved:
+            self._count_states(self._moved)
+            self._touched |= self._moved
+            self._moved.clear()
+
+    def _drop_call(self, agent: str) -> None:
+        self.calls.pop(agent, None)
+
+    def _count_states(self, agents: Iterable[str]) -> None:
+        """The per-queue and per-team counts follow these agents' states."""
+        for agent in agents:
+            now = self.engine.agent_state(agent)
+            state = now[0] if now is not None else None
+            before = self._state_of.get(agent)
+            if state == before:
+                continue
+            team = self.kpi.teams.get(agent, "")
+            skills = self.skills.get(agent, ())
+            if before is not None:
+                _count(self._team_states, team, before, -1)
+                for q in skills:
+                    _count(self._queue_states, q, before, -1)
+            if state is None:
+                del self._state_of[agent]
+                self._order = None
+            else:
+                if before is None:
+                    self._order = None
+                self._state_of[agent] = state
+                _count(self._team_states, team, state, 1)
+                for q in skills:
+                    _count(self._queue_states, q, state, 1)
 
     def customers_to_name(self) -> set[str]:
         """Customer ids of the agents' calls whose names are not looked up yet."""
         return {c["customer_id"] for c in self.calls.values() if c["customer_id"]} - set(self.customer_names)
+
+    def name_customer(self, customer_id: str, name: str) -> None:
+        self.customer_names[customer_id] = name
+        self._touched.update(a for a, c in self.calls.items() if c["customer_id"] == customer_id)
 
     def _who(self, call: Mapping[str, Any]) -> str:
         """The call as a supervisor knows it: the customer's name, else the caller's."""
         name = self.customer_names.get(call.get("customer_id", ""), "")
         return name or call.get("caller_name", "") or call.get("caller", "")
 
-    def snapshot(self, now: float, view: View) -> dict[str, Any]:
+    def _cell(self, agent_id: str) -> dict[str, Any] | None:
+        now = self.engine.agent_state(agent_id)
+        if now is None:
+            return None
+        state, since = now
+        call = self.calls.get(agent_id, {}) if state in CALL_STATES else {}
+        return {
+            "id": agent_id,
+            "name": self.names.get(agent_id, agent_id),
+            "team": self.kpi.teams.get(agent_id, ""),
+            "state": state,
+            "since": since,
+            "call_id": call.get("call_id", ""),
+            "queue": call.get("queue", ""),
+            "caller": self._who(call) if call else "",
+        }
+
+    def _refresh_cells(self) -> list[str]:
+        """The cells of the agents touched since the last time redone; the logged-in
+        agents by id."""
+        for agent in self._touched:
+            cell = self._cell(agent)
+            if cell is None:
+                self._cells.pop(agent, None)
+                self._texts.pop(agent, None)
+            else:
+                self._cells[agent] = cell
+                self._texts[agent] = json.dumps(cell)
+        self._touched.clear()
+        if self._order is None:
+            self._order = sorted(self._cells)
+        return self._order
+
+    def frame(self, now: float) -> dict[str, Any]:
+        """What every view shows alike (the queues, the totals of the day and of the
+        window, the alerts), computed once per push."""
         # the PBX stamps events with its own clock: one a moment ahead of ours is "now"
         now = max(now, self.engine.last_event_at)
         # the board shows the queues', the teams' and the overall totals: not the agents'
         # rows of the report nor its intervals (most of its cost with many agents)
         report = self.engine.report(now, agents=False, with_intervals=False).to_dict()
         window = self.engine.window(now, agents=False).to_dict()
-        live = self.engine.live(now)
+        live = self.engine.live(now, agents=False)
         queue_names = sorted(set(self.queue_targets) | set(report["queues"]) | set(live["queues"]))
         queues = []
         for q in queue_names:
@@ -145,10 +237,6 @@ class LiveBoard:
             last = window["queues"].get(q, {}).get("total", {})
             now_q = live["queues"].get(q, {"waiting": 0, "longest_wait": 0.0})
             sl_target = t.get("sl_target")
-            by_state: dict[str, int] = {}
-            for agent_id, a in live["agents"].items():
-                if q in self.skills.get(agent_id, ()):
-                    by_state[a["state"]] = by_state.get(a["state"], 0) + 1
             queues.append(
                 {
                     "name": q,
@@ -170,30 +258,38 @@ class LiveBoard:
                     "asa_status": status(today.get("asa"), t.get("asa_target_s"), False),
                     "aht": today.get("aht"),
                     "aht_status": status(today.get("aht"), t.get("aht_target_s"), False),
-                    "agents_by_state": by_state,  # logged-in agents with the queue's skill
+                    # logged-in agents with the queue's skill
+                    "agents_by_state": {s: n for s, n in self._queue_states.get(q, {}).items() if n},
                 }
             )
-        agents = []
+        return {
+            "now": now,
+            "report": report,
+            "window": window,
+            "queues": queues,
+            "alerts": alerts(queues, self.kpi.window_s // 60, self.kpi.sl_threshold_s),
+        }
+
+    def snapshot(self, now: float, view: View) -> dict[str, Any]:
+        return self.view_snapshot(self.frame(now), view)
+
+    def view_snapshot(self, frame: Mapping[str, Any], view: View, cells: bool = True) -> dict[str, Any]:
+        """The board as `view` sees it (cells=False: without the agents' cells, which
+        `snapshot_text` splices in as kept JSON)."""
+        order = self._refresh_cells()
+        report, window = frame["report"], frame["window"]
+        shown = order if view.teams is None else [a for a in order if self._cells[a]["team"] in view.teams]
         teams: dict[str, dict[str, Any]] = {}
-        for agent_id, a in sorted(live["agents"].items()):
-            team = a.get("team", "")
+        by_state: dict[str, int] = {}
+        for team, states in sorted(self._team_states.items()):
             if view.teams is not None and team not in view.teams:
                 continue
-            call = self.calls.get(agent_id, {}) if a["state"] in CALL_STATES else {}
-            agents.append(
-                {
-                    "id": agent_id,
-                    "name": self.names.get(agent_id, agent_id),
-                    "team": team,
-                    "state": a["state"],
-                    "since": a["since"],
-                    "call_id": call.get("call_id", ""),
-                    "queue": call.get("queue", ""),
-                    "caller": self._who(call) if call else "",
-                }
-            )
-            tile = teams.setdefault(team or "-", {"name": team or "-", "by_state": {}})
-            tile["by_state"][a["state"]] = tile["by_state"].get(a["state"], 0) + 1
+            counts = {s: n for s, n in states.items() if n}
+            if not counts:
+                continue
+            teams[team or "-"] = {"name": team or "-", "by_state": counts}
+            for s, n in counts.items():
+                by_state[s] = by_state.get(s, 0) + n
         for name, entry in report["teams"].items():
             if view.teams is not None and name not in view.teams:
                 continue
@@ -207,13 +303,11 @@ class LiveBoard:
                 sl_today=total.get("service_level"),
                 sl_30m=window["teams"].get(name, {}).get("total", {}).get("service_level"),
             )
-        by_state = {}
-        for a in agents:
-            by_state[a["state"]] = by_state.get(a["state"], 0) + 1
         overall = report["overall"]
+        queues = frame["queues"]
         return {
             "type": "wallboard",
-            "now": now,
+            "now": frame["now"],
             "totals": {
                 "waiting": sum(q["waiting"] for q in queues),
                 "longest_wait": max((q["longest_wait"] for q in queues), default=0.0),
@@ -228,11 +322,25 @@ class LiveBoard:
                 "agents_by_state": by_state,
             },
             "queues": queues,
-            "alerts": alerts(queues, self.kpi.window_s // 60, self.kpi.sl_threshold_s),
+            "alerts": frame["alerts"],
             "teams": [teams[k] for k in sorted(teams)],
-            "agents": agents,
+            "agents": [self._cells[a] for a in shown] if cells else shown,
             "sl_threshold_s": self.kpi.sl_threshold_s,
         }
+
+    def snapshot_text(self, frame: Mapping[str, Any], view: View, extra: Mapping[str, Any]) -> str:
+        """`view_snapshot` as JSON, the cells spliced in from their kept texts."""
+        snapshot = self.view_snapshot(frame, view, cells=False)
+        shown: list[str] = snapshot.pop("agents")
+        snapshot.update(extra)
+        head = json.dumps(snapshot, default=_json_default)
+        texts = self._texts
+        return head[:-1] + ', "agents": [' + ", ".join([texts[a] for a in shown]) + "]}"
+
+
+def _count(counts: dict[str, dict[str, int]], key: str, state: str, delta: int) -> None:
+    by_state = counts.setdefault(key, {})
+    by_state[state] = by_state.get(state, 0) + delta
 
 
 def _directory(board: LiveBoard) -> tuple[Any, ...]:
@@ -357,11 +465,13 @@ class WallboardHub:
                 self.board = await self.bootstrap(now)
             await self.refresh_campaigns()
             await self.name_customers()
+            frame: Mapping[str, Any] | None = None
             try:
-                await self.push(now)
+                frame = self.board.frame(now)
+                await self.push(now, frame)
             except Exception:  # a bad snapshot must not end the wallboard
                 log.exception("wallboard_push_failed")
-            await self.log_alerts(now)
+            await self.log_alerts(now, frame)
             # coalesce: at most one push per min_interval_s (start to start)
             await asyncio.sleep(max(0.0, self.min_interval_s - (time.monotonic() - began)))
 
@@ -396,7 +506,7 @@ class WallboardHub:
             return
         for customer_id in self.board.customers_to_name():
             try:
-                self.board.customer_names[customer_id] = await self._customer_name(customer_id)
+                self.board.name_customer(customer_id, await self._customer_name(customer_id))
             except Exception as exc:  # noqa: BLE001 (the cell shows the caller's number meanwhile)
                 log.warning("wallboard_customer_unavailable", error=type(exc).__name__)
                 return
@@ -407,12 +517,12 @@ class WallboardHub:
         except Exception as exc:  # noqa: BLE001 (tiles stay as they were; the rest of the board goes on)
             log.warning("wallboard_campaigns_unavailable", error=type(exc).__name__)
 
-    async def log_alerts(self, now: float) -> int:
+    async def log_alerts(self, now: float, frame: Mapping[str, Any] | None = None) -> int:
         """Log (and publish) the alerts raised or cleared since the last push, once
         across processes (reports/alert_log.py); how many this process logged."""
         try:
-            snapshot = self.board.snapshot(now, View(frozenset()))  # (the queues' alerts; no agents needed)
-            changes = self.board.alert_book.changes(snapshot["alerts"], snapshot["now"], self.board.day)
+            frame = self.board.frame(now) if frame is None else frame
+            changes = self.board.alert_book.changes(frame["alerts"], frame["now"], self.board.day)
             if not changes:
                 return 0
             events = [e for e, _ in changes]
@@ -436,20 +546,19 @@ class WallboardHub:
             self._dirty.set()
         return logged
 
-    def render(self, now: float, views: Iterable[View]) -> dict[str, str]:
+    def render(self, now: float, views: Iterable[View], frame: Mapping[str, Any] | None = None) -> dict[str, str]:
         out: dict[str, str] = {}
-        campaigns = [{"id": k, **v.to_wire()} for k, v in sorted(self.campaigns.items())]
+        extra = {"campaigns": [{"id": k, **v.to_wire()} for k, v in sorted(self.campaigns.items())]}
+        frame = self.board.frame(now) if frame is None else frame
         for view in views:
             if view.key not in out:
-                snapshot = self.board.snapshot(now, view)
-                snapshot["campaigns"] = campaigns
-                out[view.key] = json.dumps(snapshot, default=_json_default)
+                out[view.key] = self.board.snapshot_text(frame, view, extra)
         return out
 
-    async def push(self, now: float) -> int:
+    async def push(self, now: float, frame: Mapping[str, Any] | None = None) -> int:
         if not self._sockets:
             return 0
-        texts = self.render(now, self._sockets.values())
+        texts = self.render(now, self._sockets.values(), frame)
         sent = 0
         for socket, view in list(self._sockets.items()):
             try:

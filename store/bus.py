@@ -46,6 +46,8 @@ class Bus(Protocol):
     async def set_state(self, name: str, key: str, value: dict[str, Any]) -> None: ...
     async def delete_state(self, name: str, key: str) -> None: ...
     async def get_state(self, name: str) -> dict[str, dict[str, Any]]: ...
+    # one key of a state map (a map of 10,000 agents is not read whole for one of them)
+    async def get_state_key(self, name: str, key: str) -> dict[str, Any] | None: ...
     # Attempts per key over a sliding window of `keep_s`, shared by every process on the
     # bus (the login rate limiter): `reserve_hits` checks each key against its limit and
     # counts the attempt (as `member`) on all of them only when every one is under it,
@@ -143,6 +145,10 @@ class MemoryBus:
 
     async def get_state(self, name: str) -> dict[str, dict[str, Any]]:
         return json.loads(json.dumps(self._state.get(name, {})))
+
+    async def get_state_key(self, name: str, key: str) -> dict[str, Any] | None:
+        value = self._state.get(name, {}).get(key)
+        return None if value is None else json.loads(json.dumps(value))
 
     async def reserve_hits(self, limits: Mapping[str, int], at: float, keep_s: float, member: str) -> float:
         return self._hits.reserve(limits, at, keep_s, member)
@@ -262,6 +268,10 @@ class RedisBus:
     async def get_state(self, name: str) -> dict[str, dict[str, Any]]:
         raw = await self._client.hgetall(self._state_prefix + name)
         return {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in raw.items()}
+
+    async def get_state_key(self, name: str, key: str) -> dict[str, Any] | None:
+        raw = await self._client.hget(self._state_prefix + name, key)
+        return None if raw is None else json.loads(raw)
 
     async def reserve_hits(self, limits: Mapping[str, int], at: float, keep_s: float, member: str) -> float:
         """One Lua script: the check and the count are one step on the server, whatever

@@ -335,7 +335,7 @@ class StateMap(Generic[M]):
 
     async def get(self, bus: Bus, key: str) -> M | None:
         """The value under `key`; None when there is none or it is malformed (logged)."""
-        raw = (await bus.get_state(self.name)).get(key)
+        raw = await bus.get_state_key(self.name, key)
         return None if raw is None else self._decoded(key, raw)
 
     async def get_all(self, bus: Bus) -> dict[str, M]:

@@ -61,8 +61,12 @@ async def test_state_map(bus: Bus) -> None:
         "2001": {"state": "on_call", "since": 9.0},
         "2002": {"state": "paused", "reason": "lunch"},
     }
+    assert await bus.get_state_key("agents", "2002") == {"state": "paused", "reason": "lunch"}
+    assert await bus.get_state_key("agents", "2003") is None
+    assert await bus.get_state_key("queues", "2001") is None
     await bus.delete_state("agents", "2002")
     assert list(await bus.get_state("agents")) == ["2001"]
+    assert await bus.get_state_key("agents", "2002") is None
     assert await bus.get_state("queues") == {}
     await bus.ping()
 
