@@ -21,6 +21,8 @@ from cti.leadership import Leadership
 from cti.live_pbxs import PBX_LINKS, pbxs_health
 from cti.live_root import AMI, EVENTLOG, LIVE, Live, build_live
 from cti.standby import STANDBY, Standby
+from store.drivers import PostgresDriver
+from store.sql import SqlStore
 
 __all__ = ["AMI", "EVENTLOG", "LEADERSHIP", "LIVE", "live_health", "setup_live"]
 
@@ -114,8 +116,9 @@ def _live_context(config: HotlineConfig) -> Callable[[web.Application], AsyncIte
     async def context(app: web.Application) -> AsyncIterator[None]:
         app[STANDBY] = standby = Standby(config, app[STORE])
         runner = _LiveRunner(app, config, lambda: leadership, standby)
+        lease_store, own = await _lease_store(config, app[STORE])
         leadership = Leadership(
-            app[STORE],
+            lease_store,
             on_elected=runner.elect,
             on_deposed=runner.depose,
             ttl_s=config.pbx.lease_s,
@@ -135,6 +138,22 @@ def _live_context(config: HotlineConfig) -> Callable[[web.Application], AsyncIte
             try:
                 await runner.stop()
             finally:
-                await leadership.release()
+                try:
+                    await leadership.release()
+                finally:
+                    if own:
+                        await lease_store.close()
 
     return context
+
+
+async def _lease_store(config: HotlineConfig, shared: SqlStore) -> tuple[SqlStore, bool]:
+    """The store the lease is claimed and renewed through: on PostgreSQL, a connection
+    of its own, so that a renewal never waits behind the web's queries for one of the
+    shared pool's (at 1,000 desktops that wait outlasted the lease: the leader was
+    deposed every few seconds). SQLite's one connection is shared (the embedded demo).
+    Whether the caller closes it."""
+    if config.store.kind != "postgresql":
+        return shared, False
+    url = config.store.url.get_secret_value()
+    return SqlStore(await PostgresDriver.connect(url, min_size=1, max_size=1)), True
