@@ -507,6 +507,9 @@ class MemoryStore(MemoryTaskRows, MemoryChatSessions):
     async def get_session(self, session_id: str) -> WebSession | None:
         return self._sessions.get(session_id)
 
+    async def get_sessions(self, session_ids: Iterable[str]) -> dict[str, WebSession]:
+        return {i: self._sessions[i] for i in set(session_ids) if i in self._sessions}
+
     async def touch_session(self, session_id: str, at: float) -> None:
         found = self._sessions.get(session_id)
         if found is not None and found.last_seen_at < at:

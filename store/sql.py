@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from events import Event, agent_id_of, call_id_of, from_record, kind_of, to_record
@@ -527,6 +527,16 @@ class SqlStore(SqlWebhooks, SqlTaskRows, SqlChatSessions):  # store.webhooks, st
             raise NotFound(f"user {login!r}")
         return _user(rows[0])
 
+    async def get_users(self, logins: Iterable[str]) -> dict[str, User]:
+        """The users of these logins that exist, by login (one query per 500)."""
+        found: dict[str, User] = {}
+        for chunk in _chunks(sorted(set(logins))):
+            rows = await self._db.fetch(
+                f"SELECT {_USER_COLUMNS} FROM users WHERE login IN ({_params(len(chunk))})", *chunk
+            )
+            found.update((r["login"], _user(r)) for r in rows)
+        return found
+
     async def list_users(self, role: str | None = None) -> list[User]:
         if role is None:
             rows = await self._db.fetch(f"SELECT {_USER_COLUMNS} FROM users ORDER BY login")
@@ -571,6 +581,20 @@ class SqlStore(SqlWebhooks, SqlTaskRows, SqlChatSessions):  # store.webhooks, st
             return None
         r = rows[0]
         return WebSession(r["id"], r["login"], float(r["created_at"]), float(r["last_seen_at"]))
+
+    async def get_sessions(self, session_ids: Iterable[str]) -> dict[str, WebSession]:
+        found: dict[str, WebSession] = {}
+        for chunk in _chunks(sorted(set(session_ids))):
+            rows = await self._db.fetch(
+                "SELECT id, login, created_at, last_seen_at FROM web_sessions"
+                f" WHERE id IN ({_params(len(chunk))})",
+                *chunk,
+            )
+            found.update(
+                (r["id"], WebSession(r["id"], r["login"], float(r["created_at"]), float(r["last_seen_at"])))
+                for r in rows
+            )
+        return found
 
     async def touch_session(self, session_id: str, at: float) -> None:
         await self._db.execute(
@@ -758,6 +782,17 @@ class SqlStore(SqlWebhooks, SqlTaskRows, SqlChatSessions):  # store.webhooks, st
     async def find_api_token(self, token_hash: str) -> ApiToken | None:
         rows = await self._db.fetch(f"SELECT {_TOKEN_COLS} FROM api_tokens WHERE token_hash = $1", token_hash)
         return _token(rows[0]) if rows else None
+
+    async def find_api_tokens(self, token_hashes: Iterable[str]) -> dict[str, ApiToken]:
+        """The tokens of these hashes that exist, by hash (the open websockets' check)."""
+        found: dict[str, ApiToken] = {}
+        for chunk in _chunks(sorted(set(token_hashes))):
+            rows = await self._db.fetch(
+                f"SELECT token_hash, {_TOKEN_COLS} FROM api_tokens WHERE token_hash IN ({_params(len(chunk))})",
+                *chunk,
+            )
+            found.update((r["token_hash"], _token(r)) for r in rows)
+        return found
 
     async def list_api_tokens(self, login: str | None = None) -> list[ApiToken]:
         if login is None:
@@ -1167,6 +1202,12 @@ def _command(row: Mapping[str, Any]) -> AgentCommand:
         error=row["error"],
         answered_at=float(row["answered_at"]),
     )
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    """Keys in chunks small enough for one IN list (SQLite allows 32,766 parameters)."""
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
 
 
 def _params(count: int, first: int = 1) -> str:

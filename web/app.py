@@ -47,8 +47,9 @@ from web.security import (
     scope_allows,
     verify_password,
 )
-from web.sessions import SessionPolicy, close_session, open_session, session_user
+from web.sessions import SessionPolicy, close_session, open_session, session_id, session_user
 from web.settings import SettingsService
+from web.socket_watch import SocketWatch, Watched
 
 log = structlog.get_logger()
 
@@ -57,6 +58,7 @@ SETTINGS = web.AppKey("web_settings", SettingsService)
 LIMITER = web.AppKey("web_login_limiter", LoginRateLimiter)
 SESSIONS = web.AppKey("web_session_policy", SessionPolicy)
 SOCKET_RECHECK = web.AppKey("web_socket_recheck_s", float)
+SOCKET_WATCH = web.AppKey("web_socket_watch", SocketWatch)
 COMMANDS = web.AppKey("web_commands", CommandClient)
 CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("web_clock")
 COMMAND_TIMEOUT = web.AppKey("web_command_timeout", float)
@@ -220,28 +222,23 @@ async def still_signed_in(request: web.Request) -> bool:
 async def signed_in_only(
     request: web.Request, ws: web.WebSocketResponse, still: Callable[[], Awaitable[bool]] | None = None
 ) -> AsyncIterator[None]:
-    """While inside, `ws` is closed (4401) once its caller is signed out (checked every
-    `SOCKET_RECHECK`: a revoked session's sockets end within seconds on every process);
-    `still` says whether they still are (default: `still_signed_in`)."""
-
-    async def watch() -> None:
-        while not ws.closed:
-            await asyncio.sleep(request.app[SOCKET_RECHECK])
-            try:
-                signed_in = await (still() if still is not None else still_signed_in(request))
-            except Exception as exc:  # noqa: BLE001 - the store is away: ask again next time
-                log.warning("socket_session_check_failed", error=type(exc).__name__)
-                continue
-            if not signed_in:
-                log.info("socket_signed_out", path=request.path)
-                await ws.close(code=4401, message=b"signed out")
-                return
-
-    task = asyncio.create_task(watch(), name="socket-session-watch")
+    """While inside, `ws` is closed (4401) once its caller is signed out (this process's
+    sockets are checked together every `SOCKET_RECHECK`: web/socket_watch.py; a revoked
+    session's sockets end within seconds on every process); `still` says whether they
+    still are (default: the caller's session or token, user and role)."""
+    me = current(request)
+    watched = Watched(ws, request.path, me.role if me is not None else "", still=still)
+    if still is None and me is not None:
+        if me.via == "token":
+            watched.token_hash = hash_token(request.headers.get("Authorization", "")[7:].strip())
+        else:
+            secret = (await get_session(request)).get("sid")
+            watched.session_id = session_id(secret) if isinstance(secret, str) and secret else ""
+    request.app[SOCKET_WATCH].add(watched)
     try:
         yield
     finally:
-        task.cancel()
+        request.app[SOCKET_WATCH].discard(ws)
 
 
 @web.middleware
@@ -545,6 +542,9 @@ def setup(app: web.Application, *, clock: Callable[[], float] = time.time) -> No
     app[LIMITER] = LoginRateLimiter()
     app[SESSIONS] = SessionPolicy(config.server.session_idle_s, config.server.session_max_s)
     app[SOCKET_RECHECK] = SOCKET_RECHECK_S
+    app[SOCKET_WATCH] = SocketWatch(
+        lambda: app[STORE], lambda: app[SESSIONS], lambda: app[CLOCK](), lambda: app[SOCKET_RECHECK]
+    )
     app[CLOCK] = clock
     app[COMMAND_TIMEOUT] = COMMAND_TIMEOUT_S
     app[WEB_TASKS] = []
@@ -556,6 +556,7 @@ def setup(app: web.Application, *, clock: Callable[[], float] = time.time) -> No
         tasks = app[WEB_TASKS]
         tasks.append(asyncio.create_task(app[COMMANDS].run(), name="web-command-replies"))
         tasks.append(asyncio.create_task(_settings_listener(app), name="web-settings-listener"))
+        tasks.append(asyncio.create_task(app[SOCKET_WATCH].run(), name="web-socket-watch"))
         try:
             yield
         finally:

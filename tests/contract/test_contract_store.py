@@ -252,6 +252,7 @@ async def test_users(sql: SqlStore) -> None:
         await sql.put_user(User(login="x", display_name="X", role="boss"))
     with pytest.raises(NotFound):
         await sql.get_user("nobody")
+    assert await sql.get_users(["sue", "nobody", "bob"]) == {"bob": bob, "sue": await sql.get_user("sue")}
     assert not bob.disabled
     await sql.put_user(replace(bob, disabled=True))
     assert (await sql.get_user("bob")).disabled
@@ -281,6 +282,11 @@ async def test_web_sessions_are_kept_touched_and_revoked(sessions: WebSessions) 
         await sessions.put_session(WebSession("h1", "eve", 1.0, 1.0))
     assert await sessions.get_session("h1") == WebSession("h1", "bob", 100.0, 100.0)
     assert await sessions.get_session("nope") is None
+    assert await sessions.get_sessions(["h3", "nope", "h1", "h1"]) == {
+        "h1": WebSession("h1", "bob", 100.0, 100.0),
+        "h3": WebSession("h3", "sue", 120.0, 120.0),
+    }
+    assert await sessions.get_sessions([]) == {}
     await sessions.touch_session("h1", 150.0)
     await sessions.touch_session("h1", 140.0)  # never back
     await sessions.touch_session("nope", 150.0)
@@ -369,6 +375,9 @@ async def test_api_tokens_are_found_by_hash_and_revoked(sql: SqlStore) -> None:
     second = await sql.find_api_token("hash-2")
     assert second is not None and (second.expires_at, second.scopes) == (0.0, ("admin",))
     assert await sql.find_api_token("nope") is None
+    assert await sql.find_api_tokens(["hash-2", "nope", "hash-1"]) == {"hash-1": token, "hash-2": second}
+    many = [f"h{n}" for n in range(1200)]  # more than one IN list's chunk
+    assert await sql.find_api_tokens([*many, "hash-2"]) == {"hash-2": second}
     with pytest.raises(Conflict):
         await sql.put_api_token(ApiToken(id="t1", login="x"), "hash-3")
     assert [t.id for t in await sql.list_api_tokens()] == ["t1", "t2"]
