@@ -586,8 +586,7 @@ class SqlStore(SqlWebhooks, SqlTaskRows, SqlChatSessions):  # store.webhooks, st
         found: dict[str, WebSession] = {}
         for chunk in _chunks(sorted(set(session_ids))):
             rows = await self._db.fetch(
-                "SELECT id, login, created_at, last_seen_at FROM web_sessions"
-                f" WHERE id IN ({_params(len(chunk))})",
+                f"SELECT id, login, created_at, last_seen_at FROM web_sessions WHERE id IN ({_params(len(chunk))})",
                 *chunk,
             )
             found.update(
