@@ -120,6 +120,7 @@ class ScreenPopHub:
         self._last_pop: dict[str, dict[str, Any]] = {}
         self._agent_call: dict[str, str] = {}  # agent -> current call
         self.ready = asyncio.Event()
+        self.closing = False  # the server stops: a socket registered now is closed at once
         self.pops_sent = 0
         self._seen_at = 0.0  # the latest event time seen on the bus
         self.catch_ups = 0
