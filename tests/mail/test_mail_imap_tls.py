@@ -190,6 +190,19 @@ async def test_the_system_cas_do_not_trust_a_private_one(
     assert "certificate refused" in p.health.error and "the system's CAs" in p.health.error
 
 
+async def test_verify_off_takes_any_certificate_and_says_so(
+    imap: TlsImap, sql: SqlStore, bus: Bus, tmp_path: Path
+) -> None:
+    clear(imap)
+    deliver(imap, "unverified")
+    with capture_logs() as logs:
+        p = poller(imap_config(imap, "tls", None, verify=False), sql, bus, tmp_path)
+    assert [e["hint"] for e in logs if e["event"] == "mail_imap_tls_unverified"] == [
+        "mail.imap.verify = false: set it true"
+    ]
+    assert await p.poll() == 1
+
+
 async def test_no_starttls_offered_means_no_login(sql: SqlStore, bus: Bus, tmp_path: Path) -> None:
     """A server (or someone in the way) that offers no STARTTLS never gets the password."""
     with dovecot() as plain:  # (ssl = no: STARTTLS not offered)
