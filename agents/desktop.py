@@ -144,6 +144,9 @@ async def desktop_ws(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     hub.register(agent_id, ws)
     try:
+        if hub.closing:  # (the shutdown closed the others while this one shook hands: web/open_sockets.py)
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+            return ws
         # where the agent and their call are now (a reload mid-call, a reconnect)
         hello = {"type": "hello", "agent_id": agent_id, **await hub.desktop_view(agent_id)}
         await ws.send_str(json.dumps(hello))
@@ -379,6 +382,7 @@ async def _not_wrapping_up(bus: Bus, agent_id: str, call_id: str) -> web.Respons
 async def _close_sockets(app: web.Application) -> None:
     """Graceful shutdown: desktops reconnect (to another process) on 1001 Going Away."""
     if HUB in app:
+        app[HUB].closing = True
         for ws in app[HUB].sockets():
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")  # type: ignore[attr-defined]
 

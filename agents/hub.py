@@ -10,6 +10,9 @@ the customer card to the offered agent's desktop websocket(s) only.
   held, ended...) so the desktop follows the call; entering wrap-up comes with the live
   loop's view of the agent (`desktop_view`: which call, how long the wrap-up lasts).
 
+- A written task's change (`TASK_CHANGES`, agents/task_push.py) goes to the desktops of
+  the agents it concerns: they reload their tasks at once (no polling).
+
 Each process runs one hub and pushes to its own sockets; with several processes on
 one Redis every hub sees every event, so a desktop may connect to any of them.
 """
@@ -27,6 +30,7 @@ from typing import Any, Protocol
 import structlog
 
 from agents.crm import CrmLookup
+from agents.task_push import RESYNC, desktop_push
 from events import (
     AgentForced,
     AgentLineChanged,
@@ -55,7 +59,7 @@ from store.bus import Bus
 from store.models import Customer, Interaction
 from store.phones import InvalidPhone
 from store.port import CustomerDirectory, EventLog, Interactions, NotFound
-from store.topics import AGENT_VIEWS, EVENTS, Inbox, subscribe
+from store.topics import AGENT_VIEWS, EVENTS, TASK_CHANGES, BusMessage, Inbox, TaskNote, subscribe
 
 log = structlog.get_logger()
 
@@ -116,6 +120,7 @@ class ScreenPopHub:
         self._last_pop: dict[str, dict[str, Any]] = {}
         self._agent_call: dict[str, str] = {}  # agent -> current call
         self.ready = asyncio.Event()
+        self.closing = False  # the server stops: a socket registered now is closed at once
         self.pops_sent = 0
         self._seen_at = 0.0  # the latest event time seen on the bus
         self.catch_ups = 0
@@ -192,6 +197,21 @@ class ScreenPopHub:
                 self.unregister(agent_id, socket)
         return sent
 
+    async def _push_all(self, message: dict[str, Any]) -> None:
+        for agent_id in list(self._sockets):
+            await self._push(agent_id, message)
+
+    async def _forward_task(self, note: TaskNote) -> None:
+        """A written task's change to the desktops of the agents it concerns
+        (agents/task_push.py): they reload their tasks now."""
+        push = desktop_push(note)
+        if push is None:
+            return
+        agents, message = push
+        for agent_id in agents:
+            if agent_id in self._sockets:
+                await self._push(agent_id, message)
+
     # ------------------------------------------------------------ the loop
 
     async def run(self, retry_s: float = 2.0) -> None:
@@ -204,11 +224,16 @@ class ScreenPopHub:
                 await asyncio.sleep(retry_s)
 
     async def _run_once(self) -> None:
-        async with subscribe(self._bus, EVENTS) as inbox:
+        async with subscribe(self._bus, EVENTS, TASK_CHANGES) as inbox:
             self.ready.set()
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._watch_gaps(inbox))
                 async for event in inbox:
+                    if isinstance(event, TaskNote):
+                        await self._forward_task(event)
+                        continue
+                    if not isinstance(event, Event):  # (only events and task notes come here)
+                        continue
                     self._seen_at = max(self._seen_at, event.at)
                     if isinstance(event, CallOffered):
                         tasks.create_task(self._offer_safely(event))
@@ -216,12 +241,13 @@ class ScreenPopHub:
                         self.note(event)
                         await self._forward(event)
 
-    async def _watch_gaps(self, inbox: Inbox[Event], every_s: float = GAP_CHECK_S) -> None:
+    async def _watch_gaps(self, inbox: Inbox[BusMessage], every_s: float = GAP_CHECK_S) -> None:
         seen = inbox.gaps
         while True:
             await asyncio.sleep(every_s)
             if inbox.gaps != seen:
                 seen = inbox.gaps
+                await self._push_all(RESYNC)  # task notes may be lost too: every desktop reloads its tasks
                 await self.catch_up(self._seen_at - CATCH_UP_MARGIN_S if self._seen_at else self._clock() - 3600)
 
     async def catch_up(self, since: float) -> None:

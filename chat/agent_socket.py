@@ -3,9 +3,10 @@ per open tab of the desktop (web/static/agent_tasks.js), for the agent the task 
 assigned to only.
 
 Hotline -> desktop: `{"type": "typing", "who": "customer"}` (the customer types: shown
-a few seconds), `{"type": "changed", "kind"}` (a message or a change: the tab reloads
-now instead of at its next poll). Desktop -> Hotline: `{"type": "typing"}` (the agent
-types: the customer's page shows it; at most one a second is passed on).
+a few seconds). A message or another change of the task reaches the desktop over its own
+websocket (`/agent/ws`, agents/task_push.py), with every other task of the agent's.
+Desktop -> Hotline: `{"type": "typing"}` (the agent types: the customer's page shows it;
+at most one a second is passed on).
 Same-origin and signed-in only (web.app's identity middleware, `signed_in_only`).
 """
 
@@ -16,7 +17,7 @@ import contextlib
 import json
 
 import structlog
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSMsgType, web
 
 from chat.limits import Gate
 from cti.server import BUS
@@ -24,11 +25,12 @@ from store.port import NotFound
 from store.topics import subscribe, task_topic
 from tasks.web import TASK_DESK
 from web.app import CLOCK, api_error, require, signed_in_only
+from web.open_sockets import OpenSockets
 
 log = structlog.get_logger()
 
 # the open desktop sockets, closed at shutdown (an open one would hold the server's stop)
-AGENT_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("chat_agent_sockets")
+AGENT_SOCKETS: web.AppKey[OpenSockets] = web.AppKey("chat_agent_sockets")
 
 
 async def task_socket(request: web.Request) -> web.StreamResponse:
@@ -43,16 +45,14 @@ async def task_socket(request: web.Request) -> web.StreamResponse:
         return api_error(403, f"task_id: task {task_id!r} is not assigned to you")
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
     await ws.prepare(request)
-    request.app[AGENT_SOCKETS].add(ws)
+    if not await request.app[AGENT_SOCKETS].add(ws):  # (the server is stopping)
+        return ws
     async with signed_in_only(request, ws), subscribe(request.app[BUS], task_topic(task_id)) as inbox:
 
         async def forward() -> None:
             async for note in inbox:
-                if note.kind == "typing":
-                    if note.who != me.login:
-                        await ws.send_str(json.dumps({"type": "typing", "who": note.who}))
-                elif note.kind not in ("opened", "position"):
-                    await ws.send_str(json.dumps({"type": "changed", "kind": note.kind}))
+                if note.kind == "typing" and note.who != me.login:
+                    await ws.send_str(json.dumps({"type": "typing", "who": note.who}))
 
         forwarder = asyncio.create_task(forward(), name="agent-task-socket")
         gate = Gate(per_minute=1)  # (only its typing throttle)
@@ -69,14 +69,7 @@ async def task_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _close_sockets(app: web.Application) -> None:
-    """Graceful shutdown: the tab polls meanwhile and opens its socket again."""
-    sockets: set[web.WebSocketResponse] = app[AGENT_SOCKETS]
-    for ws in tuple(sockets):
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
-
-
 def setup(app: web.Application) -> None:
-    app[AGENT_SOCKETS] = set()
-    app.on_shutdown.append(_close_sockets)
+    app[AGENT_SOCKETS] = OpenSockets()
+    app.on_shutdown.append(app[AGENT_SOCKETS].close_all)  # (the tab opens its socket again)
     app.router.add_get("/agent/tasks/{task_id}/ws", task_socket)

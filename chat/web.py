@@ -39,11 +39,12 @@ from tasks.desk import TaskEnded
 from tasks.model import TaskMessage
 from tasks.web import TASK_DESK
 from web.app import CLOCK
+from web.open_sockets import OpenSockets
 
 log = structlog.get_logger()
 
 CHAT = web.AppKey("chat_service", ChatService)
-SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("chat_sockets")
+SOCKETS: web.AppKey[OpenSockets] = web.AppKey("chat_sockets")
 OPEN_BY_ADDRESS: web.AppKey[Counter[str]] = web.AppKey("chat_open_by_address")
 STATIC = Path(__file__).parent / "static"
 STATUS_EVERY_S = 10.0  # a waiting customer's place re-read (the leader's "position" notes tell changes at once)
@@ -313,8 +314,9 @@ async def chat_ws(request: web.Request) -> web.StreamResponse:
         await ws.send_str(protocol.error("Too many chat windows open from your address.", fatal=True))
         await ws.close(code=4429, message=b"too many connections")
         return ws
+    if not await request.app[SOCKETS].add(ws):  # (the server is stopping)
+        return ws
     open_here[address] += 1
-    request.app[SOCKETS].add(ws)
     try:
         await Connection(request, ws).run()
     finally:
@@ -323,13 +325,6 @@ async def chat_ws(request: web.Request) -> web.StreamResponse:
         if not open_here[address]:
             del open_here[address]
     return ws
-
-
-async def _close_sockets(app: web.Application) -> None:
-    """Graceful shutdown: the page reconnects (to another process) and resumes its chat."""
-    sockets: set[web.WebSocketResponse] = app[SOCKETS]
-    for ws in tuple(sockets):
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
 def setup(app: web.Application) -> None:
@@ -348,10 +343,10 @@ def setup(app: web.Application) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweep
 
-    app[SOCKETS] = set()
+    app[SOCKETS] = OpenSockets()
     app[OPEN_BY_ADDRESS] = Counter()
     app.cleanup_ctx.append(service)
-    app.on_shutdown.append(_close_sockets)
+    app.on_shutdown.append(app[SOCKETS].close_all)  # (the page reconnects, to another process, and resumes its chat)
     app.router.add_get("/chat/widget.js", widget_js)
     app.router.add_get("/chat/", page)
     app.router.add_get("/chat/ws", chat_ws)

@@ -22,8 +22,10 @@ through, attachments, and each queue's service level in hours.
     password = "..."
     [mail.imap]                            # optional: a mailbox polled as well
     host = "imap.example.com"
-    port = 993
-    ssl = true
+    port = 993                             # 143 with starttls
+    security = "tls"                       # tls (IMAPS) | starttls | none
+    ca_file = "certs/mail-ca.pem"          # trust this CA (a private one) instead of the system's
+    verify = true                          # check the server's certificate and name (keep on)
     username = "support"
     password = "..."
     folder = "INBOX"
@@ -35,8 +37,9 @@ Paths are relative to the configuration file's directory when it is loaded from 
 from __future__ import annotations
 
 import re
+import ssl
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
@@ -69,15 +72,70 @@ class RelayConfig(_Part):
 
 
 class ImapConfig(_Part):
-    """A mailbox polled for new mail (imapclient, in a thread)."""
+    """A mailbox polled for new mail (imapclient, in a thread). `security`: "tls" talks
+    TLS from the first byte (IMAPS, port 993), "starttls" upgrades a plain connection
+    (port 143) before the login and never logs in without it, "none" sends the password
+    in clear (a mailbox on the same host only). The server's certificate is checked
+    against `ca_file` when given (a private CA or a self-signed certificate), else the
+    system's CAs; `verify = false` skips the check (a test mailbox only: anyone on the
+    way could read the password). `ssl = true/false` (the first version's key) is read
+    as security "tls"/"none"."""
 
     host: str
     port: int = Field(993, ge=1, le=65535)
-    ssl: bool = True
+    security: Literal["none", "starttls", "tls"] = "tls"
+    ca_file: Path | None = None  # (relative: to the file)
+    verify: bool = True
     username: str
     password: SecretStr = SecretStr("")
     folder: str = "INBOX"
     poll_s: float = Field(60.0, ge=1, le=86_400)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ssl_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "ssl" in data:
+            data = dict(data)
+            ssl_on = data.pop("ssl")
+            if "security" in data:
+                raise Located([(("ssl",), "give security (tls, starttls or none), not ssl as well")])
+            if not isinstance(ssl_on, bool):
+                raise Located([(("ssl",), "must be true or false (or use security = tls, starttls or none)")])
+            data["security"] = "tls" if ssl_on else "none"
+        return data
+
+    @field_validator("ca_file")
+    @classmethod
+    def _check_ca_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """Read once here: a missing or unreadable file is a configuration error at
+        start-up, not a failure at every poll."""
+        if value is None:
+            return None
+        base = getattr(info.context, "base_dir", None)
+        path = value if value.is_absolute() or base is None else base / value
+        try:
+            ssl.create_default_context(cafile=str(path))
+        except FileNotFoundError:
+            raise ValueError(f"no such file: {str(path)!r}") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"not a PEM file of CA certificates: {str(path)!r} ({exc})") from None
+        return path
+
+    @model_validator(mode="after")
+    def _tls_settings_need_tls(self) -> ImapConfig:
+        if self.security == "none" and self.ca_file is not None:
+            raise Located([(("ca_file",), 'only with security = "tls" or "starttls"')])
+        return self
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The TLS settings of a connection (None with security "none")."""
+        if self.security == "none":
+            return None
+        context = ssl.create_default_context(cafile=None if self.ca_file is None else str(self.ca_file))
+        if not self.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
 
 
 class MailConfig(_Part):

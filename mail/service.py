@@ -47,7 +47,7 @@ class MailService:
         self.sender = (
             OutboxSender(config, config.relay, store, self.outbox, desk, clock) if config.relay is not None else None
         )
-        self.imap = ImapPoller(config.imap, self.intake) if config.imap is not None else None
+        self.imap = ImapPoller(config.imap, self.intake, clock) if config.imap is not None else None
         self.desk = desk
         self.rows = rows
         self.bound: tuple[str, int] | None = None

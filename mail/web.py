@@ -118,8 +118,9 @@ async def task_mail(request: web.Request) -> web.Response:
 
 
 async def mail_health(app: web.Application) -> dict[str, object]:
-    """For /healthz: is mail received (where), and the outbox's rows by state (a
-    growing `queued` or any `failed` wants a look at the relay)."""
+    """For /healthz: is mail received (where), the IMAP mailbox's last poll (degraded
+    with `imap_error` while its polls fail), and the outbox's rows by state (a growing
+    `queued` or any `failed` wants a look at the relay)."""
     service = app.get(MAIL)
     if service is None:
         return {"status": "starting"}
@@ -127,6 +128,11 @@ async def mail_health(app: web.Application) -> dict[str, object]:
         return {"status": "disabled"}
     listen = f"{service.bound[0]}:{service.bound[1]}" if service.bound else None
     body: dict[str, object] = {"status": "ok", "listen": listen, "imap": service.imap is not None}
+    if service.imap is not None:  # the mailbox's last polls: a failure names its cause (a refused certificate...)
+        health = service.imap.health
+        body["imap_polled_at"] = health.polled_at
+        if health.error:
+            body |= {"status": "degraded", "imap_error": health.error, "imap_failures": health.failures}
     try:
         body["outbox"] = await service.store.outbox_counts()
     except Exception as exc:  # noqa: BLE001 - health reports the failure (the store's own entry says more)

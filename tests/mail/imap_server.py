@@ -1,6 +1,10 @@
 """A private Dovecot IMAP server for the tests (Debian's dovecot-imapd, installed by
 scripts/services.sh): its own configuration, port, mailbox and user under a temporary
-directory, stopped afterwards. Needs root (Dovecot switches to its own users)."""
+directory, stopped afterwards. Needs root (Dovecot switches to its own users).
+
+Plain (ssl = no) by default; with `tls` (tests/mail/certs.py) ssl = required: IMAPS on
+`tls_port`, STARTTLS on `port` (Dovecot counts 127.0.0.1 as secure: a plain login
+there is still taken)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.mail.certs import Certs
+
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 
 
@@ -25,6 +31,7 @@ class Imap:
     port: int
     username: str
     password: str
+    tls_port: int | None = None  # IMAPS (TLS from the first byte), with `tls` only
 
 
 def _free_port() -> int:
@@ -33,15 +40,24 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _config(root: Path, port: int) -> str:
+def _tls(certs: Certs | None) -> str:
+    if certs is None:
+        return "ssl = no\n"
+    dh = "ssl_dh = </usr/share/dovecot/dh.pem\n" if Path("/usr/share/dovecot/dh.pem").exists() else ""
+    return f"""ssl = required
+ssl_cert = <{certs.cert}
+ssl_key = <{certs.key}
+{dh}"""
+
+
+def _config(root: Path, port: int, certs: Certs | None = None, tls_port: int = 0) -> str:
     return f"""
 base_dir = {root}/run
 state_dir = {root}/state
 instance_name = hotline-test-{port}
 protocols = imap
 listen = 127.0.0.1
-ssl = no
-shutdown_clients = yes
+{_tls(certs)}shutdown_clients = yes
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -62,43 +78,50 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 """
 
 
 @contextmanager
-def dovecot() -> Iterator[Imap]:
+def dovecot(tls: Certs | None = None) -> Iterator[Imap]:
     """(Under a directory of its own: pytest's are closed to Dovecot's users.)"""
     with tempfile.TemporaryDirectory(prefix="hotline-dovecot-") as tmp:
         root = Path(tmp)
         root.chmod(0o755)
-        yield from _serve(root)
+        yield from _serve(root, tls)
 
 
-def _serve(root: Path) -> Iterator[Imap]:
+def _serve(root: Path, certs: Certs | None) -> Iterator[Imap]:
     port = _free_port()
+    tls_port = _free_port() if certs is not None else 0
     for sub in ("run", "state", "mail"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     shutil.chown(root / "mail", "dovecot", "dovecot")
     (root / "users").write_text("support:{PLAIN}secret\n")
     conf = root / "dovecot.conf"
-    conf.write_text(_config(root, port))
+    conf.write_text(_config(root, port, certs, tls_port))
     subprocess.run([DOVECOT, "-c", str(conf)], check=True, timeout=10)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield Imap("127.0.0.1", port, "support", "secret")
+        for listening in (port, tls_port) if tls_port else (port,):
+            _until_listening(listening)
+        yield Imap("127.0.0.1", port, "support", "secret", tls_port or None)
     finally:
         _stop(root / "run" / "master.pid")
+
+
+def _until_listening(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _stop(pid_file: Path) -> None:

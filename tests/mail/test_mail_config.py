@@ -93,3 +93,42 @@ def test_serve_says_plainly_when_the_mail_port_is_taken(tmp_path: Path) -> None:
     assert f"Error: mail.listen: cannot listen on 127.0.0.1:{port} (" in result.output
     assert "address already in use" in result.output.lower()
     assert "Traceback" not in result.output
+
+
+def test_an_imap_ca_file_is_read_at_start_relative_to_the_file(tmp_path: Path) -> None:
+    from tests.mail.certs import make_certs
+
+    make_certs(tmp_path / "certs")
+    imap = parse(
+        '[mail.imap]\nhost = "imap.example.com"\nusername = "support"\nport = 143\nsecurity = "starttls"\n'
+        'ca_file = "certs/ca.pem"\n',
+        "hotline.toml",
+        base_dir=tmp_path,
+    ).mail.imap
+    assert imap is not None and imap.ca_file == tmp_path / "certs/ca.pem" and imap.verify
+    context = imap.tls_context()
+    assert context is not None and context.check_hostname and len(context.get_ca_certs()) == 1
+    (tmp_path / "not-pem.txt").write_text("hello")
+    found = problems('[mail.imap]\nhost = "imap.example.com"\nusername = "support"\nca_file = "/nowhere/ca.pem"\n')
+    assert found == ["hotline.toml:4: mail.imap.ca_file: no such file: '/nowhere/ca.pem'"]
+    with pytest.raises(ConfigError) as exc:
+        parse(f'[mail.imap]\nhost = "h"\nusername = "u"\nca_file = "{tmp_path}/not-pem.txt"\n', "hotline.toml")
+    assert exc.value.problems[0].startswith("hotline.toml:4: mail.imap.ca_file: not a PEM file of CA certificates")
+
+
+def test_imap_security_and_its_first_versions_ssl_key(tmp_path: Path) -> None:
+    from tests.mail.certs import make_certs
+
+    ca = make_certs(tmp_path).ca
+    base = '[mail.imap]\nhost = "imap.example.com"\nusername = "support"\n'
+    assert parse(base, "hotline.toml").mail.imap.security == "tls"  # type: ignore[union-attr]
+    assert parse(base + "ssl = false\n", "hotline.toml").mail.imap.security == "none"  # type: ignore[union-attr]
+    assert problems(base + 'ssl = true\nsecurity = "starttls"\n') == [
+        "hotline.toml:4: mail.imap.ssl: give security (tls, starttls or none), not ssl as well"
+    ]
+    assert problems(base + 'security = "ssl"\n') == [
+        "hotline.toml:4: mail.imap.security: Input should be 'none', 'starttls' or 'tls'"
+    ]
+    assert problems(base + f'security = "none"\nca_file = "{ca}"\n') == [
+        'hotline.toml:5: mail.imap.ca_file: only with security = "tls" or "starttls"'
+    ]

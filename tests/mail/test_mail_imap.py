@@ -44,7 +44,7 @@ def deliver(imap: Imap, *messages: EmailMessage) -> IMAPClient:
     return client
 
 
-def mail(n: int) -> EmailMessage:
+def mail(n: int | str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = f"customer{n}@customer.test"
     msg["To"] = "support@example.com"
@@ -58,7 +58,7 @@ async def test_unseen_mail_becomes_tasks_once(imap: Imap, sql: SqlStore, tmp_pat
     bus = open_bus(BusConfig())
     clock = lambda: 5000.0  # noqa: E731
     desk = TaskDesk(sql, bus, clock)
-    imap_config = ImapConfig(host=imap.host, port=imap.port, ssl=False, username="support", password="secret")
+    imap_config = ImapConfig(host=imap.host, port=imap.port, security="none", username="support", password="secret")
     config = MailConfig(imap=imap_config, queue="support", attachments_dir=tmp_path / "att")
     intake = MailIntake(
         config,
@@ -69,7 +69,7 @@ async def test_unseen_mail_becomes_tasks_once(imap: Imap, sql: SqlStore, tmp_pat
         email_lookup(sql),
         clock,
     )
-    poller = ImapPoller(imap_config, intake)
+    poller = ImapPoller(imap_config, intake, clock)
     client = deliver(imap, mail(1), mail(2))
     try:
         assert await poller.poll_once() == 2
@@ -94,7 +94,7 @@ async def test_a_wrong_password_is_an_error_the_poller_survives(imap: Imap, sql:
     from imapclient.exceptions import LoginError
 
     bus = open_bus(BusConfig())
-    bad = ImapConfig(host=imap.host, port=imap.port, ssl=False, username="support", password="wrong")
+    bad = ImapConfig(host=imap.host, port=imap.port, security="none", username="support", password="wrong")
     config = MailConfig(imap=bad, attachments_dir=tmp_path / "att")
     desk = TaskDesk(sql, bus, lambda: 1.0)
     intake = MailIntake(
@@ -107,5 +107,5 @@ async def test_a_wrong_password_is_an_error_the_poller_survives(imap: Imap, sql:
         lambda: 1.0,
     )
     with pytest.raises(LoginError):
-        await ImapPoller(bad, intake).poll_once()
+        await ImapPoller(bad, intake, lambda: 1.0).poll_once()
     await bus.close()

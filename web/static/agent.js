@@ -270,8 +270,12 @@
   }
   refreshDay();
 
+  // (the written tasks' tabs, agent_tasks.js, hear the same socket: "task" pushes, and
+  // each hello, that is every (re)connect, for what a dropped socket missed)
+  const tell = (name, detail) => document.dispatchEvent(new CustomEvent(name, { detail }));
   H.socket("/agent/ws?agent=" + encodeURIComponent(agent), (m) => {
-    if (m.type === "hello") showView(m);
+    if (m.type === "hello") { showView(m); tell("hotline:desktop-hello", m); }
+    else if (m.type === "task") tell("hotline:task", m);
     else if (m.type === "screen_pop") showPop(m);
     else if (m.type === "event") {
       onEvent(m.event);

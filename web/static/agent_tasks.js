@@ -1,5 +1,7 @@
 // Agent desktop: written contacts (chats, e-mails) in tabs beside the call (issue 18).
-// The agent's open tasks come from GET /api/v1/agents/{agent}/tasks (polled); a tab's
+// The agent's open tasks come from GET /api/v1/agents/{agent}/tasks, read again when the
+// desktop's websocket (agent.js) pushes a change of one of them (agents/task_push.py) or
+// (re)connects, and every 30 s in case a push was lost; a tab's
 // actions are the contract's task commands (agents/commands.py, those marked on_task),
 // posted like the call controls. Which action is which comes from the embedded table:
 // the one with a `text` field replies, `target` transfers, `disposition` closes.
@@ -13,7 +15,7 @@
   const TASK_ACTIONS = Object.keys(COMMANDS).filter((a) => COMMANDS[a].on_task);
   const actionWith = (field) => TASK_ACTIONS.find((a) => COMMANDS[a].fields.includes(field));
   const REPLY = actionWith("text"), TRANSFER = actionWith("target"), CLOSE = actionWith("disposition");
-  const POLL_MS = 1500;
+  const FALLBACK_MS = 30000;  // (the pushes do the work; this only repairs a lost one)
   const tabs = new Map();  // task id -> { tab, panel, transcript, history, count }
   let active = null;
 
@@ -97,8 +99,8 @@
     if (!READONLY) watch(id);
   }
 
-  // Live hints for a tab (chat/agent_socket.py): the customer typing, news to reload now;
-  // and the agent's own typing, passed to the customer's page.
+  // Live hints for a tab (chat/agent_socket.py): the customer typing; and the agent's
+  // own typing, passed to the customer's page.
   function watch(id) {
     const entry = tabs.get(id);
     if (!entry) return;
@@ -111,8 +113,6 @@
         entry.hint.hidden = false;
         clearTimeout(entry.hintTimer);
         entry.hintTimer = setTimeout(() => { entry.hint.hidden = true; }, 4000);
-      } else if (f.type === "changed") {
-        refresh();
       }
     };
     ws.onclose = () => { if (tabs.get(id) === entry && entry.ws === ws) setTimeout(() => tabs.get(id) === entry && watch(id), 2000); };
@@ -164,25 +164,31 @@
     }
   }
 
-  let busy = false;
+  // One read at a time; a push during a read asks for one more after it (never lost).
+  let busy = false, again = false;
   async function refresh() {
-    if (busy) return;
+    if (busy) { again = true; return; }
     busy = true;
     try {
-      const res = await H.api("GET", "/api/v1/agents/" + encodeURIComponent(agent) + "/tasks");
-      if (!res.ok) return;
-      const open = new Set(res.data.tasks.map((t) => t.task.task_id));
-      for (const [id, t] of tabs) {
-        if (!open.has(id)) { t.tab.remove(); t.panel.remove(); tabs.delete(id); if (t.ws) t.ws.close(); }
-      }
-      for (const t of res.data.tasks) { if (!tabs.has(t.task.task_id)) build(t); fill(t); }
-      if (!tabs.has(active)) select(tabs.size ? tabs.keys().next().value : null);
-      $("no-tasks").hidden = tabs.size > 0;
-      $("tasks-count").textContent = String(tabs.size);
+      do { again = false; await load(); } while (again);
     } finally {
       busy = false;
     }
   }
+  async function load() {
+    const res = await H.api("GET", "/api/v1/agents/" + encodeURIComponent(agent) + "/tasks");
+    if (!res.ok) return;
+    const open = new Set(res.data.tasks.map((t) => t.task.task_id));
+    for (const [id, t] of tabs) {
+      if (!open.has(id)) { t.tab.remove(); t.panel.remove(); tabs.delete(id); if (t.ws) t.ws.close(); }
+    }
+    for (const t of res.data.tasks) { if (!tabs.has(t.task.task_id)) build(t); fill(t); }
+    if (!tabs.has(active)) select(tabs.size ? tabs.keys().next().value : null);
+    $("no-tasks").hidden = tabs.size > 0;
+    $("tasks-count").textContent = String(tabs.size);
+  }
+  document.addEventListener("hotline:task", refresh);
+  document.addEventListener("hotline:desktop-hello", refresh);
   refresh();
-  setInterval(refresh, POLL_MS);
+  setInterval(refresh, FALLBACK_MS);
 })();
