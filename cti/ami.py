@@ -130,7 +130,7 @@ class _Protocol(AMIProtocol):
         client = self.client
         super().connection_made(transport)  # resets a few panoramisk attributes
         self.client = client
-        self.parser = AmiParser(expect_banner=True, message_factory=AmiEvent)
+        self.parser = AmiParser(expect_banner=True, message_factory=AmiEvent, keep_event=client.wants_event)
 
     def data_received(self, data: bytes) -> None:
         client = self.client
@@ -300,6 +300,16 @@ class AmiClient:
 
     def subscribe(self, event_name: str, handler: Callable[[Message], None]) -> None:
         self._subscribers.setdefault(event_name, []).append(handler)
+
+    def wants_event(self, name: str) -> bool:
+        """Is an unsolicited AMI event of this name read by anyone here (the call
+        model, a subscriber, the boot wait)? The others are dropped unparsed."""
+        return name in self._subscribers or self.model.handles(name) or name == "FullyBooted"
+
+    @property
+    def events_skipped(self) -> int:
+        """Events dropped unparsed on the current connection (nobody reads them)."""
+        return self._protocol.parser.skipped if self._protocol is not None else 0
 
     # ------------------------------------------------------------ actions
 

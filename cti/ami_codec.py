@@ -8,7 +8,7 @@ the format is returned as a `MalformedBlock` with the reason, never raised.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 MAX_LINE_BYTES = 8192
@@ -145,7 +145,17 @@ class AmiParser:
       `errors="replace"`.
     """
 
-    def __init__(self, expect_banner: bool = True, message_factory: type[Message] | None = None) -> None:
+    def __init__(
+        self,
+        expect_banner: bool = True,
+        message_factory: type[Message] | None = None,
+        keep_event: Callable[[str], bool] | None = None,
+    ) -> None:
+        # `keep_event(name)`: False drops an unsolicited event before its headers are
+        # split (a real Asterisk sends ~60 VarSet per call that nobody reads); events
+        # answering an action (with an ActionID) are always kept
+        self._keep_event = keep_event
+        self.skipped = 0
         self._buffer = bytearray()
         self._expect_banner = expect_banner
         self._headers: list[tuple[str, str]] = []
@@ -204,6 +214,12 @@ class AmiParser:
             block = block[2:]
         if not block:
             return
+        keep = self._keep_event
+        if keep is not None and block.startswith("Event: "):
+            end = block.find("\r\n")
+            if not keep(block[7:end] if end > 0 else block[7:]) and "\r\nActionID: " not in block:
+                self.skipped += 1
+                return
         headers = _split_block(block)
         if headers is None:
             # Unusual block: the line-by-line path gives the exact result.

@@ -355,6 +355,10 @@ class CallModel:
 
     # ------------------------------------------------------------ public API
 
+    def handles(self, event_name: str) -> bool:
+        """Does an AMI event of this name mean anything to the model?"""
+        return event_name in self._handlers
+
     def feed(self, message: Message, now: float) -> list[Event]:
         """Events caused by one AMI message. `now` is used when the message has no
         `Timestamp` header (manager.conf timestampevents=no)."""
