@@ -397,13 +397,16 @@ class TaskRouting:
         if task_id is None or held is None:
             return
         if isinstance(decision, Offer):
-            held.agent_id = decision.agent_id
+            # (from "offered": the router took it from an agent who logged out, and
+            # offers it to another at once; the row moves from that agent's offer)
+            row_state = "offered" if held.state == "offered" else "waiting"
+            held.agent_id, held.deadline = decision.agent_id, None
             if self.center.router.rules.rona.accept_for(held.channel) > 0:
                 held.state = "offering"
-                self.center.spawn(self._offer(task_id, held.rid, decision, now), "task-offer")
+                self.center.spawn(self._offer(task_id, held.rid, decision, now, row_state), "task-offer")
             else:
                 held.state = "assigning"
-                self.center.spawn(self._assign(task_id, held.rid, decision, now), "task-assign")
+                self.center.spawn(self._assign(task_id, held.rid, decision, now, row_state), "task-assign")
         elif isinstance(decision, Overflowed):
             held.queue = decision.to_queue
             log.info("task_overflowed", task_id=task_id, to_queue=decision.to_queue)
@@ -439,12 +442,12 @@ class TaskRouting:
             log.warning("task_write_failed", task_id=task_id, error=type(exc).__name__)
         return None
 
-    async def _offer(self, task_id: str, rid: str, offer: Offer, now: float) -> None:
+    async def _offer(self, task_id: str, rid: str, offer: Offer, now: float, row_state: str) -> None:
         """Write the offer (waiting -> offered: the agent's to accept), then tell the desktops."""
         written = await self._write(
             task_id,
             lambda t: replace(t, state="offered", agent_id=offer.agent_id, offered_at=now, updated_at=now),
-            "waiting",
+            row_state,
         )
         self.center.submit(InLoop(functools.partial(self._offered, task_id, rid, offer, written)))
         if written is not None:
@@ -513,7 +516,7 @@ class TaskRouting:
         missed = CallNotAnswered(at=now, call_id=rid, agent_id=agent_id, queue=held.queue)
         await self.center.apply(router.handle(missed, now), now)
 
-    async def _assign(self, task_id: str, rid: str, offer: Offer, now: float) -> None:
+    async def _assign(self, task_id: str, rid: str, offer: Offer, now: float, row_state: str) -> None:
         """Taken at once (no accept step): write the assignment (waiting -> assigned),
         then tell the consumer and the desktops."""
         written = await self._write(
@@ -521,7 +524,7 @@ class TaskRouting:
             lambda t: replace(
                 t, state="assigned", agent_id=offer.agent_id, offered_at=now, assigned_at=now, updated_at=now
             ),
-            "waiting",
+            row_state,
         )
         self.center.submit(InLoop(functools.partial(self._assigned, task_id, rid, offer, written)))
         if written is not None:

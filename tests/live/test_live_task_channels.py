@@ -200,6 +200,30 @@ async def test_an_offered_chat_not_accepted_goes_to_the_next_agent_and_a_restart
     assert not [s for s in states if s[1] in ("reserved", "on_call", "wrap_up")]
 
 
+async def test_an_agent_logging_out_hands_the_offer_to_the_next_agent_at_once(tmp_path: Path) -> None:
+    async with live_center(tmp_path, routing=ACCEPT_ROUTING, agents=[ALICE, BOB]) as h:
+        desk = TaskDesk(h.store, h.bus, h.emulator.pbx.now)
+        await h.command("alice", "available")
+        await h.command("bob", "available")
+        await h.center.wait_idle()
+        await desk.open(channel="chat", queue="support", subject="Order", task_id="chat-3")
+        first = await until_row(h, "chat-3", "offered")
+        leaving = first.agent_id or ""
+        other = "bob" if leaving == "alice" else "alice"
+        await h.command(leaving, "logout")
+
+        async def offered_to_other() -> None:
+            while (r := await h.store.get_task("chat-3")).state != "offered" or r.agent_id != other:
+                await asyncio.sleep(0.02)
+
+        await asyncio.wait_for(offered_to_other(), 3)  # not after the 60 s (6 s here) accept time
+        await desk.accept("chat-3", other)
+        await h.wait_for(lambda: h.center.task_routing.held("chat-3") == "assigned")
+        events = await logged(h)
+    steps = [(type(e).__name__, getattr(e, "agent_id", "")) for e in of_task(events, "chat-3")]
+    assert steps == [("TaskQueued", ""), ("TaskOffered", leaving), ("TaskOffered", other), ("TaskAccepted", other)]
+
+
 def mail(to: str, subject: str, message_id: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = "Ann Lee <ann@customer.test>"
