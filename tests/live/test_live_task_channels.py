@@ -138,10 +138,12 @@ ACCEPT_ROUTING = {
 }
 
 
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
 async def test_an_offered_chat_not_accepted_goes_to_the_next_agent_and_a_restart_keeps_the_offer(
-    tmp_path: Path,
+    tmp_path: Path, store: str, request: pytest.FixtureRequest
 ) -> None:
-    async with live_center(tmp_path, routing=ACCEPT_ROUTING, agents=[ALICE, BOB]) as h:
+    url = request.getfixturevalue("fresh_pg_url") if store == "postgresql" else None
+    async with live_center(tmp_path, routing=ACCEPT_ROUTING, agents=[ALICE, BOB], store_url=url) as h:
         desk = TaskDesk(h.store, h.bus, h.emulator.pbx.now)
         await h.command("alice", "available")
         await h.command("bob", "available")
