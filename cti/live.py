@@ -304,7 +304,9 @@ class LiveCenter:
 
     def _until_next_deadline(self) -> float | None:
         deadlines = [d for d, _ in self.ring_timers.values()]
-        deadlines += self.task_routing.deadlines()  # written tasks' offers awaiting their accept
+        task_deadline = self.task_routing.next_deadline()  # a written task's offer awaiting its accept
+        if task_deadline is not None:
+            deadlines.append(task_deadline)
         router_deadline = self.router.next_deadline()
         if router_deadline is not None:
             deadlines.append(router_deadline)

@@ -88,7 +88,7 @@ class _Held:
 
     rid: str
     # "waiting" (queued); "offering" (the offer being written), "offered" (the row
-    # says so: the agent's to accept until `deadline`), "unoffering" (not accepted in
+    # says so: the agent's to accept until its deadline), "unoffering" (not accepted in
     # time: the row being put back); "assigning" (taken at once: the row being
     # written), "assigned"; "parked" (its agent is away: the row waits for them)
     state: str
@@ -97,7 +97,6 @@ class _Held:
     target: str | None
     generation: int
     channel: str = ""
-    deadline: float | None = None
 
 
 class TaskRouting:
@@ -112,6 +111,7 @@ class TaskRouting:
         self._rids: dict[str, str] = {}  # router id -> task id
         self.assigned = 0  # tasks given to an agent by this loop (stats, tests)
         self.not_accepted = 0  # offers that ran out (the written tasks' RONA)
+        self._offers: dict[str, float] = {}  # offered task id -> when its accept time runs out
         self._positions: dict[str, int] = {}  # waiting task id -> the place last told
 
     def owns(self, call_id: str) -> bool:
@@ -356,11 +356,12 @@ class TaskRouting:
         decisions = router.handle(CallOffered(at=now, call_id=rid, agent_id=task.agent_id or "", queue=task.queue))
         accept_s = router.rules.rona.accept_for(task.channel)
         offered_at = task.offered_at if task.offered_at is not None else now
-        self._held[task.task_id].deadline = offered_at + accept_s
+        self._offers[task.task_id] = offered_at + accept_s
         log.info("task_offer_adopted", task_id=task.task_id, agent_id=task.agent_id)
         await self.center.apply(decisions, now)
 
     def _link(self, task: Task, rid: str, state: str, agent_id: str | None, generation: int) -> None:
+        self._offers.pop(task.task_id, None)
         self._held[task.task_id] = _Held(rid, state, agent_id, task.queue, task.target_agent, generation, task.channel)
         self._rids[rid] = task.task_id
 
@@ -368,7 +369,7 @@ class TaskRouting:
         """Take the task off the router (its agent's slot freed at once: no wrap-up)."""
         router = self.center.router
         self._rids.pop(held.rid, None)
-        held.deadline = None
+        self._offers.pop(task_id, None)
         if ended:
             del self._held[task_id]
         decisions: list[Any] = []
@@ -400,7 +401,8 @@ class TaskRouting:
             # (from "offered": the router took it from an agent who logged out, and
             # offers it to another at once; the row moves from that agent's offer)
             row_state = "offered" if held.state == "offered" else "waiting"
-            held.agent_id, held.deadline = decision.agent_id, None
+            held.agent_id = decision.agent_id
+            self._offers.pop(task_id, None)
             if self.center.router.rules.rona.accept_for(held.channel) > 0:
                 held.state = "offering"
                 self.center.spawn(self._offer(task_id, held.rid, decision, now, row_state), "task-offer")
@@ -418,15 +420,19 @@ class TaskRouting:
 
     # ------------------------------------------------------------ offers and their accept
 
-    def deadlines(self) -> list[float]:
-        """When offers run out (the center's loop wakes for the first)."""
-        return [h.deadline for h in self._held.values() if h.deadline is not None and h.state == "offered"]
+    def next_deadline(self) -> float | None:
+        """When the first offer runs out (the center's loop wakes then)."""
+        return min(self._offers.values(), default=None)
 
     async def on_time(self, now: float) -> None:
         """(inside the consumer) Offers not accepted in time: put back, to the next agent."""
-        for task_id, held in list(self._held.items()):
-            if held.state == "offered" and held.deadline is not None and held.deadline <= now:
-                held.state, held.deadline = "unoffering", None
+        for task_id, deadline in list(self._offers.items()):
+            if deadline > now:
+                continue
+            del self._offers[task_id]
+            held = self._held.get(task_id)
+            if held is not None and held.state == "offered":
+                held.state = "unoffering"
                 self.center.spawn(self._unoffer(task_id, held.rid, held.agent_id or ""), "task-unoffer")
 
     async def _write(self, task_id: str, change: Callable[[Task], Task | None], from_state: str) -> Task | None:
@@ -463,13 +469,15 @@ class TaskRouting:
             await self._not_written(task_id, rid, offer)
             return
         held.state = "offered"
-        held.deadline = (written.offered_at or offer.at) + self.center.router.rules.rona.accept_for(written.channel)
+        accept_s = self.center.router.rules.rona.accept_for(written.channel)
+        self._offers[task_id] = (written.offered_at or offer.at) + accept_s
         self._log_offered(written, offer)
         log.info("task_offered", task_id=task_id, agent_id=offer.agent_id, wait_s=round(offer.wait_s, 3))
 
     async def _accepted(self, task: Task, held: _Held, now: float) -> None:
         """The agent accepted (their desk wrote offered -> assigned): the task is theirs."""
-        held.state, held.deadline = "assigned", None
+        held.state = "assigned"
+        self._offers.pop(task.task_id, None)
         self.assigned += 1
         self._log_accepted(task)
         log.info("task_accepted", task_id=task.task_id, agent_id=task.agent_id)
@@ -494,8 +502,9 @@ class TaskRouting:
         if held is None or held.rid != rid or held.state != "unoffering":
             return
         now = self.center.now()
-        if written is None:  # accepted (or ended) just in time: the row says which
+        if written is None:  # accepted (or ended) just in time: the row says which; else tried again
             held.state = "offered"
+            self._offers[task_id] = now + self.poll_s
             self.center.spawn(self._read([task_id]), "task-read")
             return
         self.not_accepted += 1
