@@ -288,6 +288,16 @@ TASK_ID = Field(min_length=1, max_length=200, description="the written task (a t
 TaskTransferKind = Literal["agent", "queue"]
 
 
+class TaskAccept(Command):
+    """Take a written task offered to the agent (the channel's accept time: routing rules
+    `rona.accept_s`); not accepted in time, it goes to the next agent as a missed call."""
+
+    action: Literal["task_accept"]
+    task_id: str = TASK_ID
+    on_task: ClassVar[bool] = True
+    label: ClassVar[str] = "Accept"
+
+
 class TaskReply(Command):
     """Answer the customer of a written task (chat, e-mail): the channel delivers it."""
 
@@ -343,6 +353,7 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     ForcePause,
     ForceLogout,
     ManualDial,
+    TaskAccept,
     TaskReply,
     TaskTransfer,
     TaskClose,
@@ -371,6 +382,7 @@ AnyCommand = Annotated[
     | ForcePause
     | ForceLogout
     | ManualDial
+    | TaskAccept
     | TaskReply
     | TaskTransfer
     | TaskClose,

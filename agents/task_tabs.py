@@ -4,7 +4,8 @@
   with its transcript, its customer's card and their history across channels (calls and
   written tasks, latest first). The desktop polls it (web/static/agent_tasks.js).
 - The agent's actions on a tab are commands of the contract (agents/commands.py:
-  `task_reply`, `task_transfer`, `task_close`, each `on_task`), posted to
+  `task_accept` (a task offered to them: state "offered"), `task_reply`,
+  `task_transfer`, `task_close`, each `on_task`), posted to
   `POST /api/v1/agents/{agent_id}/commands` as the call controls are; agents/desktop.py
   hands them here, where the task desk (tasks/desk.py) applies them on this process:
   404 for an unknown task, 409 for one that is not the agent's (or ended), 400 naming the
@@ -20,11 +21,11 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from agents.commands import Command, TaskClose, TaskReply, TaskTransfer, action_of
+from agents.commands import Command, TaskAccept, TaskClose, TaskReply, TaskTransfer, action_of
 from agents.hub import customer_card, interaction_row
 from cti.server import STORE
 from store.port import NotFound
-from tasks.desk import TaskEnded, message_wire, task_wire
+from tasks.desk import NotOffered, TaskEnded, message_wire, task_wire
 from tasks.model import Task
 from tasks.web import TASK_DESK
 from web.app import SETTINGS, api_error, require_agent_access
@@ -77,7 +78,8 @@ async def tab(request: web.Request, task: Task) -> dict[str, Any]:
 async def agent_tasks(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
     await require_agent_access(request, agent_id)
-    rows = [t for t in await request.app[STORE].open_tasks(agent_id) if t.state == "assigned"]
+    # offered ones too (`task.state` "offered": the agent's to accept, `task_accept`)
+    rows = [t for t in await request.app[STORE].open_tasks(agent_id) if t.state in ("offered", "assigned")]
     return web.json_response({"agent_id": agent_id, "tasks": [await tab(request, t) for t in rows]})
 
 
@@ -90,7 +92,14 @@ async def apply_task_command(request: web.Request, agent_id: str, cmd: Command) 
         task = await desk.get(task_id)
     except NotFound:
         return api_error(404, f"task_id: no task {task_id!r}")
-    if task.agent_id != agent_id or not task.is_open:
+    if isinstance(cmd, TaskAccept):
+        try:
+            await desk.accept(task_id, agent_id)
+        except (TaskEnded, NotOffered) as exc:
+            return api_error(409, f"task_id: {exc}", state=task.state, ok=False, request_id=cmd.request_id)
+        log.info("task_command", agent_id=agent_id, action=action, task_id=task_id)
+        return web.json_response({"request_id": cmd.request_id, "ok": True})
+    if task.agent_id != agent_id or not task.is_open or task.state != "assigned":
         if isinstance(cmd, TaskClose) and task.agent_id == agent_id and task.state == "closed":
             return web.json_response({"request_id": cmd.request_id, "ok": True, "repeated": True})
         state = task.state if task.agent_id == agent_id else f"not {agent_id}'s"

@@ -60,14 +60,16 @@ class BufferedEventLog:
         self.failing_since: float | None = None
         self.last_error = ""
 
-    def append(self, event: Event) -> None:
-        """Never blocks, never raises."""
+    def append(self, event: Event, key: str | None = None) -> None:
+        """Never blocks, never raises. `key`: the event's own dedupe key, for an event
+        that another process (or this one after a restart) may log again: the store
+        keeps the first with that key (else a key of this process's own)."""
         if len(self._buffer) >= self._max_buffer:
             self._buffer.popleft()
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.error("event_log_buffer_full", dropped=self.dropped, max_buffer=self._max_buffer)
-        self._buffer.append((next(self._keys), event))
+        self._buffer.append((key or next(self._keys), event))
         self._idle.clear()
         self._wakeup.set()
 

@@ -305,6 +305,9 @@ class LiveCenter:
 
     def _until_next_deadline(self) -> float | None:
         deadlines = [d for d, _ in self.ring_timers.values()]
+        task_deadline = self.task_routing.next_deadline()  # a written task's offer awaiting its accept
+        if task_deadline is not None:
+            deadlines.append(task_deadline)
         router_deadline = self.router.next_deadline()
         if router_deadline is not None:
             deadlines.append(router_deadline)
@@ -321,6 +324,7 @@ class LiveCenter:
         for call_id, (deadline, agent_id) in list(self.ring_timers.items()):
             if deadline <= now:
                 await self._ring_no_answer(call_id, agent_id, now)
+        await self.task_routing.on_time(now)
         await self._apply(self.router.handle(Tick(now), now), now)
 
     async def _process(self, item: InboxItem) -> None:

@@ -3,42 +3,74 @@
 Any server process opens a task with its `TaskDesk` (tasks/desk.py): the row is stored,
 then a `TaskNote` goes out on the bus ("tasks"). This loop, in the leader only, keeps
 the router in step with the open rows: a waiting task is queued (CallQueued with the
-task's channel, under a router id of its own, `task:<id>[:<n>]`), the router's Offer
-assigns it (a compare-and-set on the row: waiting -> assigned, so a task is given to
-one agent once, whatever the leaders) and the agent's desktop hears it on the bus; a
+task's channel and its due time, under a router id of its own, `task:<id>[:<n>]`), the
+router's Offer offers or assigns it (a compare-and-set on the row: waiting -> offered or
+assigned, so a task is given to one agent once, whatever the leaders) and the agent's
+desktop hears it on the bus; a
 task closed, abandoned or transferred frees the agent's slot (CallEnded, and no
 wrap-up: the desktop's close is the wrap-up) and a transferred one is queued again.
 
 The bus only wakes the loop: every `poll_s` it also reads every open row, so a note lost
 (a Redis reconnect, a leader elected after the note) delays a task by one poll at most,
 and a restart (`restore`) takes back every open task from the store: a waiting one goes
-back in line (oldest first), an assigned one back to its agent's slot. Nothing is
-offered to the PBX: a written task reaches the agent's desktop only.
+back in line (oldest first), an offered or assigned one back to its agent's slot.
+Nothing is offered to the PBX: a written task reaches the agent's desktop only.
+
+Accept step: when the routing rules give the task's channel an accept time
+(`rona.accept_s`), the Offer is written as "offered" (the agent's, on their desktop,
+until their `task_accept`: tasks/desk.py `accept`, which writes "assigned"); the time
+runs out (the row's offered_at plus that time, so a restarted leader keeps the offer and
+its deadline) and the row goes back to "waiting" while the router takes the miss as a
+call's RONA (the agent paused after `rona.max_misses`, the task not offered to them
+again, back at the head of its line). Without an accept time the Offer is written
+straight to "assigned", as before.
+
+Event log: each step is logged once (events/: TaskQueued, TaskOffered, TaskAccepted,
+TaskNotAccepted, TaskClosed, TaskAbandoned), by the leader, with a dedupe key made of
+the task id and the row's own time of that step: a step logged again (after a restart,
+by a second leader) is dropped by the store. A written task logs no Call* event and no
+agent state: the voice reports never see it (reports/channels.py reads these).
 
 Every poll also tells each waiting task's place in its queue on its topic (a TaskNote
 "position", when it changed); the estimated wait is `TaskDesk.status`'s.
 
 The consumer never waits for the store: the rows are read by the poll and the listener
-outside it, and the one write (the assignment) runs as a task of its own whose result
-comes back through the inbox.
+outside it, and the writes (the offer, the assignment, putting back an offer that ran
+out) run as tasks of their own whose result comes back through the inbox.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from cti.live_items import InLoop
-from events import AgentStateChanged, CallAbandoned, CallConnected, CallEnded, CallQueued, WrapUpEnded
+from events import (
+    AgentStateChanged,
+    CallAbandoned,
+    CallConnected,
+    CallEnded,
+    CallNotAnswered,
+    CallOffered,
+    CallQueued,
+    Event,
+    TaskAbandoned,
+    TaskAccepted,
+    TaskClosed,
+    TaskNotAccepted,
+    TaskOffered,
+    TaskQueued,
+    WrapUpEnded,
+)
 from routing import Escalated, FinalStep, Offer, Overflowed
 from store.port import NotFound, TaskRows
 from store.topics import TASK_CHANGES, TaskNote, subscribe, task_topic
-from tasks.model import Task
+from tasks.model import Task, line_order
 
 if TYPE_CHECKING:
     from cti.live import LiveCenter
@@ -47,7 +79,7 @@ log = structlog.get_logger()
 
 WRITE_TIMEOUT_S = 5.0
 TRANSFER_AGENT_S = 300.0  # a task transferred to a named agent waits this long for them, then for the queue
-WAKING_KINDS = ("opened", "transferred", "closed", "abandoned")
+WAKING_KINDS = ("opened", "assigned", "transferred", "closed", "abandoned")
 
 
 @dataclass(slots=True)
@@ -55,11 +87,16 @@ class _Held:
     """A task the router has: its router id, and where it stands there."""
 
     rid: str
-    state: str  # "waiting" (queued), "assigning" (offered, the row being written), "assigned", "parked"
+    # "waiting" (queued); "offering" (the offer being written), "offered" (the row
+    # says so: the agent's to accept until its deadline), "unoffering" (not accepted in
+    # time: the row being put back); "assigning" (taken at once: the row being
+    # written), "assigned"; "parked" (its agent is away: the row waits for them)
+    state: str
     agent_id: str | None
     queue: str
     target: str | None
     generation: int
+    channel: str = ""
 
 
 class TaskRouting:
@@ -73,6 +110,8 @@ class TaskRouting:
         self._held: dict[str, _Held] = {}  # task id -> what the router has
         self._rids: dict[str, str] = {}  # router id -> task id
         self.assigned = 0  # tasks given to an agent by this loop (stats, tests)
+        self.not_accepted = 0  # offers that ran out (the written tasks' RONA)
+        self._offers: dict[str, float] = {}  # offered task id -> when its accept time runs out
         self._positions: dict[str, int] = {}  # waiting task id -> the place last told
 
     def owns(self, call_id: str) -> bool:
@@ -139,7 +178,7 @@ class TaskRouting:
                 lines.setdefault(t.queue, []).append(t)
         now_at: dict[str, int] = {}
         for line in lines.values():
-            line.sort(key=lambda t: (-t.priority, t.created_at, t.task_id))
+            line.sort(key=line_order)
             now_at.update({t.task_id: n for n, t in enumerate(line, start=1)})
         for task_id, position in now_at.items():
             if self._positions.get(task_id) != position:
@@ -174,24 +213,32 @@ class TaskRouting:
         held = self._held.get(task.task_id)
         now = self.center.now()
         if not task.is_open:
+            self._log_ended(task)
             if held is not None:
                 await self._release(task.task_id, held, now, ended=True)
             return
         if held is None:
             if task.state == "waiting":
                 await self._queue(task, now, generation=0)
-            elif task.agent_id:  # assigned (or offered) by an earlier leader: back in its agent's slot
+            elif task.state == "offered" and task.agent_id:  # offered by an earlier leader: the offer stands
+                await self._adopt_offer(task, now)
+            elif task.agent_id:  # assigned by an earlier leader: back in its agent's slot
                 await self._adopt(task, now)
             return
         if task.state == "waiting":
             moved = (task.queue, task.target_agent) != (held.queue, held.target)
-            if held.state in ("assigned", "parked") or moved:  # transferred: free the agent, queue again
+            if held.state in ("assigned", "parked", "offered") or moved:  # transferred: free the agent, queue again
                 await self._release(task.task_id, held, now, ended=False)
-                await self._queue(task, now, generation=held.generation + 1)
+                await self._queue(task, now, generation=held.generation + 1, from_agent=held.agent_id or "")
+        elif held.state == "offered" and task.state == "assigned" and task.agent_id == held.agent_id:
+            await self._accepted(task, held, now)
         elif held.state == "waiting" and task.agent_id:
-            # assigned by another process meanwhile (a leader before this one): take its word
+            # offered or assigned by another process meanwhile (a leader before this one): take its word
             await self._release(task.task_id, held, now, ended=False)
-            await self._adopt(task, now)
+            if task.state == "offered":
+                await self._adopt_offer(task, now)
+            else:
+                await self._adopt(task, now)
         elif held.state == "parked" and task.agent_id and self._logged_in(task.agent_id):
             # its agent is back: the task takes its slot again
             await self._release(task.task_id, held, now, ended=False)
@@ -200,13 +247,78 @@ class TaskRouting:
     def _logged_in(self, agent_id: str) -> bool:
         return self.center.router.agent_state(agent_id) not in (None, "logged_out")
 
-    async def _queue(self, task: Task, now: float, generation: int) -> None:
+    def _log(self, event: Event, key: str) -> None:
+        """Into the event log once: `key` is the task's step as its row dates it, so a
+        second leader (or this one after a restart) logging it again is dropped."""
+        self.center.eventlog.append(event, key=key)
+
+    def _log_ended(self, task: Task) -> None:
+        """An ended row's steps this loop may not have logged (opened and ended between
+        two polls, or under an earlier leader): its opening, its accept, its end."""
+        self._log(
+            TaskQueued(task.created_at, task.task_id, task.channel, task.queue, task.priority, task.due_at),
+            f"task:{task.task_id}:queued:{task.created_at!r}",
+        )
+        if task.assigned_at is not None and task.agent_id:
+            self._log_accepted(task)
+        at = task.closed_at if task.closed_at is not None else task.updated_at
+        key = f"task:{task.task_id}:ended"
+        if task.state == "closed":
+            by = task.outcome.removeprefix("closed by ")
+            event: Event = TaskClosed(
+                at,
+                task.task_id,
+                task.channel,
+                task.agent_id or "",
+                task.queue,
+                by,
+                task.disposition,
+                task.first_response_at,
+            )
+        else:
+            event = TaskAbandoned(at, task.task_id, task.channel, task.queue, task.outcome)
+        self._log(event, key)
+
+    def _log_accepted(self, task: Task) -> None:
+        assert task.assigned_at is not None
+        self._log(
+            TaskAccepted(task.assigned_at, task.task_id, task.channel, task.agent_id or "", task.queue),
+            f"task:{task.task_id}:accepted:{task.assigned_at!r}",
+        )
+
+    def _log_offered(self, task: Task, offer: Offer) -> None:
+        at = task.offered_at if task.offered_at is not None else offer.at
+        self._log(
+            TaskOffered(
+                at, task.task_id, task.channel, offer.agent_id, offer.queue, round(offer.wait_s, 3), offer.reason
+            ),
+            f"task:{task.task_id}:offered:{at!r}",
+        )
+
+    async def _queue(self, task: Task, now: float, generation: int, from_agent: str = "") -> None:
         rid = f"task:{task.task_id}" if generation == 0 else f"task:{task.task_id}:{generation}"
         attributes: dict[str, Any] = {**task.attrs, "channel": task.channel}
         if task.target_agent:
             attributes["preferred_agent"] = task.target_agent
             attributes["preferred_agent_s"] = TRANSFER_AGENT_S
+        if task.due_at is not None:
+            attributes["due_at"] = task.due_at  # the router offers the earliest due first
         self._link(task, rid, "waiting", None, generation)
+        if task.offered_at is None:  # opened or transferred (not back from an offer that ran out)
+            self._log(
+                TaskQueued(
+                    task.updated_at,
+                    task.task_id,
+                    task.channel,
+                    task.queue,
+                    task.priority,
+                    task.due_at,
+                    task.customer_id or "",
+                    from_agent,
+                    task.target_agent or "",
+                ),
+                f"task:{task.task_id}:queued:{task.updated_at!r}",
+            )
         event = CallQueued(
             at=now,
             call_id=rid,
@@ -228,17 +340,36 @@ class TaskRouting:
         if router.call_info(rid) is None:  # the agent is not logged in: the task stays theirs, off the router
             self._held[task.task_id].state = "parked"
             router.set_channel(rid, "voice")
+        if task.assigned_at is not None:
+            self._log_accepted(task)
         log.info("task_adopted", task_id=task.task_id, agent_id=task.agent_id, held=self.held(task.task_id))
         await self.center.apply(decisions, now)
 
+    async def _adopt_offer(self, task: Task, now: float) -> None:
+        """An offered row (an earlier leader's offer): the agent is held for it until the
+        row's own deadline (its offered_at plus the channel's accept time); an agent not
+        logged in gets no slot, and the deadline puts the task back in line."""
+        rid = f"task:{task.task_id}"
+        self._link(task, rid, "offered", task.agent_id, 0)
+        router = self.center.router
+        router.set_channel(rid, task.channel)
+        decisions = router.handle(CallOffered(at=now, call_id=rid, agent_id=task.agent_id or "", queue=task.queue))
+        accept_s = router.rules.rona.accept_for(task.channel)
+        offered_at = task.offered_at if task.offered_at is not None else now
+        self._offers[task.task_id] = offered_at + accept_s
+        log.info("task_offer_adopted", task_id=task.task_id, agent_id=task.agent_id)
+        await self.center.apply(decisions, now)
+
     def _link(self, task: Task, rid: str, state: str, agent_id: str | None, generation: int) -> None:
-        self._held[task.task_id] = _Held(rid, state, agent_id, task.queue, task.target_agent, generation)
+        self._offers.pop(task.task_id, None)
+        self._held[task.task_id] = _Held(rid, state, agent_id, task.queue, task.target_agent, generation, task.channel)
         self._rids[rid] = task.task_id
 
     async def _release(self, task_id: str, held: _Held, now: float, *, ended: bool) -> None:
         """Take the task off the router (its agent's slot freed at once: no wrap-up)."""
         router = self.center.router
         self._rids.pop(held.rid, None)
+        self._offers.pop(task_id, None)
         if ended:
             del self._held[task_id]
         decisions: list[Any] = []
@@ -255,7 +386,7 @@ class TaskRouting:
                 info = router.agent_info(agent) or {}
                 reason = str(info.get("pause_reason") or "") if after == "paused" else ""
                 decisions.append(AgentStateChanged(at=now, agent_id=agent, state=after, reason=reason))
-        elif held.state == "waiting":
+        elif held.state in ("waiting", "offering", "offered", "unoffering"):
             decisions += router.handle(CallAbandoned(at=now, call_id=held.rid, queue=held.queue), now)
         log.info("task_released", task_id=task_id, agent_id=held.agent_id, ended=ended)
         await self.center.apply(decisions, now)
@@ -267,8 +398,17 @@ class TaskRouting:
         if task_id is None or held is None:
             return
         if isinstance(decision, Offer):
-            held.state, held.agent_id = "assigning", decision.agent_id
-            self.center.spawn(self._assign(task_id, held.rid, decision, now), "task-assign")
+            # (from "offered": the router took it from an agent who logged out, and
+            # offers it to another at once; the row moves from that agent's offer)
+            row_state = "offered" if held.state == "offered" else "waiting"
+            held.agent_id = decision.agent_id
+            self._offers.pop(task_id, None)
+            if self.center.router.rules.rona.accept_for(held.channel) > 0:
+                held.state = "offering"
+                self.center.spawn(self._offer(task_id, held.rid, decision, now, row_state), "task-offer")
+            else:
+                held.state = "assigning"
+                self.center.spawn(self._assign(task_id, held.rid, decision, now, row_state), "task-assign")
         elif isinstance(decision, Overflowed):
             held.queue = decision.to_queue
             log.info("task_overflowed", task_id=task_id, to_queue=decision.to_queue)
@@ -278,53 +418,163 @@ class TaskRouting:
             held.state = "parked"
             log.warning("task_final_step_ignored", task_id=task_id, action=decision.action)
 
-    async def _assign(self, task_id: str, rid: str, offer: Offer, now: float) -> None:
-        """Write the assignment (waiting -> assigned), then tell the consumer and the desktops."""
+    # ------------------------------------------------------------ offers and their accept
+
+    def next_deadline(self) -> float | None:
+        """When the first offer runs out (the center's loop wakes then)."""
+        return min(self._offers.values(), default=None)
+
+    async def on_time(self, now: float) -> None:
+        """(inside the consumer) Offers not accepted in time: put back, to the next agent."""
+        for task_id, deadline in list(self._offers.items()):
+            if deadline > now:
+                continue
+            del self._offers[task_id]
+            held = self._held.get(task_id)
+            if held is not None and held.state == "offered":
+                held.state = "unoffering"
+                self.center.spawn(self._unoffer(task_id, held.rid, held.agent_id or ""), "task-unoffer")
+
+    async def _write(self, task_id: str, change: Callable[[Task], Task | None], from_state: str) -> Task | None:
+        """Compare-and-set the row (outside the consumer): the row written, or None."""
         assert self.store is not None
-        ok, channel = False, ""
         try:
             async with asyncio.timeout(WRITE_TIMEOUT_S):
                 task = await self.store.get_task(task_id)
-                channel = task.channel
-                assigned = replace(
-                    task,
-                    state="assigned",
-                    agent_id=offer.agent_id,
-                    offered_at=now,
-                    assigned_at=now,
-                    updated_at=now,
-                )
-                ok = task.state == "waiting" and await self.store.update_task(assigned, from_states=("waiting",))
-        except Exception as exc:  # noqa: BLE001 - not assigned: the agent is freed, the poll tries again
-            log.warning("task_assign_failed", task_id=task_id, error=type(exc).__name__)
-        self.center.submit(InLoop(functools.partial(self._assigned, task_id, rid, offer, ok)))
-        if ok:
-            note = TaskNote("assigned", task_id, agent_id=offer.agent_id, queue=offer.queue, channel=channel)
-            try:
-                await task_topic(task_id).publish(self.center.bus, note)
-                await TASK_CHANGES.publish(self.center.bus, note)
-            except Exception as exc:  # noqa: BLE001 - the desktop reads its tasks from the store too
-                log.warning("task_note_lost", task_id=task_id, error=type(exc).__name__)
+                new = change(task) if task.state == from_state else None
+                if new is not None and await self.store.update_task(new, from_states=(from_state,)):
+                    return new
+        except Exception as exc:  # noqa: BLE001 - not written: the caller undoes, the poll reads it again
+            log.warning("task_write_failed", task_id=task_id, error=type(exc).__name__)
+        return None
 
-    async def _assigned(self, task_id: str, rid: str, offer: Offer, ok: bool) -> None:
+    async def _offer(self, task_id: str, rid: str, offer: Offer, now: float, row_state: str) -> None:
+        """Write the offer (waiting -> offered: the agent's to accept), then tell the desktops."""
+        written = await self._write(
+            task_id,
+            lambda t: replace(t, state="offered", agent_id=offer.agent_id, offered_at=now, updated_at=now),
+            row_state,
+        )
+        self.center.submit(InLoop(functools.partial(self._offered, task_id, rid, offer, written)))
+        if written is not None:
+            await self._note(
+                TaskNote("offered", task_id, agent_id=offer.agent_id, queue=offer.queue, channel=written.channel)
+            )
+
+    async def _offered(self, task_id: str, rid: str, offer: Offer, written: Task | None) -> None:
+        held = self._held.get(task_id)
+        if held is None or held.rid != rid or held.state != "offering":
+            return  # released meanwhile (closed, transferred): the router dropped it already
+        if written is None:
+            await self._not_written(task_id, rid, offer)
+            return
+        held.state = "offered"
+        accept_s = self.center.router.rules.rona.accept_for(written.channel)
+        self._offers[task_id] = (written.offered_at or offer.at) + accept_s
+        self._log_offered(written, offer)
+        log.info("task_offered", task_id=task_id, agent_id=offer.agent_id, wait_s=round(offer.wait_s, 3))
+
+    async def _accepted(self, task: Task, held: _Held, now: float) -> None:
+        """The agent accepted (their desk wrote offered -> assigned): the task is theirs."""
+        held.state = "assigned"
+        self._offers.pop(task.task_id, None)
+        self.assigned += 1
+        self._log_accepted(task)
+        log.info("task_accepted", task_id=task.task_id, agent_id=task.agent_id)
+        connected = CallConnected(at=now, call_id=held.rid, agent_id=task.agent_id or "", queue=task.queue)
+        await self.center.apply(self.center.router.handle(connected, now), now)
+
+    async def _unoffer(self, task_id: str, rid: str, agent_id: str) -> None:
+        """Not accepted in time: the row back to waiting (offered -> waiting; its
+        offered_at kept: it is not queued anew), unless the agent accepted meanwhile."""
+        now = self.center.now()
+        written = await self._write(
+            task_id,
+            lambda t: replace(t, state="waiting", agent_id=None, updated_at=now) if t.agent_id == agent_id else None,
+            "offered",
+        )
+        self.center.submit(InLoop(functools.partial(self._unoffered, task_id, rid, agent_id, written)))
+        if written is not None:
+            await self._note(TaskNote("not_accepted", task_id, agent_id=agent_id, queue=written.queue, reason="rona"))
+
+    async def _unoffered(self, task_id: str, rid: str, agent_id: str, written: Task | None) -> None:
+        held = self._held.get(task_id)
+        if held is None or held.rid != rid or held.state != "unoffering":
+            return
+        now = self.center.now()
+        if written is None:  # accepted (or ended) just in time: the row says which; else tried again
+            held.state = "offered"
+            self._offers[task_id] = now + self.poll_s
+            self.center.spawn(self._read([task_id]), "task-read")
+            return
+        self.not_accepted += 1
+        offered_at = written.offered_at if written.offered_at is not None else now
+        self._log(
+            TaskNotAccepted(now, task_id, written.channel, agent_id, held.queue),
+            f"task:{task_id}:rona:{offered_at!r}",
+        )
+        log.info("task_not_accepted", task_id=task_id, agent_id=agent_id)
+        router = self.center.router
+        if router.call_info(rid) is None:  # its agent was away (an offer adopted at a restart): in line anew
+            self._rids.pop(rid, None)
+            await self._queue(written, now, generation=held.generation + 1)
+            return
+        held.state, held.agent_id = "waiting", None
+        # the voice policy for a missed call: a miss (paused after rona.max_misses), not
+        # offered to that agent again (rona.skip_missed_agent), back at the head of its line
+        missed = CallNotAnswered(at=now, call_id=rid, agent_id=agent_id, queue=held.queue)
+        await self.center.apply(router.handle(missed, now), now)
+
+    async def _assign(self, task_id: str, rid: str, offer: Offer, now: float, row_state: str) -> None:
+        """Taken at once (no accept step): write the assignment (waiting -> assigned),
+        then tell the consumer and the desktops."""
+        written = await self._write(
+            task_id,
+            lambda t: replace(
+                t, state="assigned", agent_id=offer.agent_id, offered_at=now, assigned_at=now, updated_at=now
+            ),
+            row_state,
+        )
+        self.center.submit(InLoop(functools.partial(self._assigned, task_id, rid, offer, written)))
+        if written is not None:
+            await self._note(
+                TaskNote("assigned", task_id, agent_id=offer.agent_id, queue=offer.queue, channel=written.channel)
+            )
+
+    async def _note(self, note: TaskNote) -> None:
+        try:
+            await task_topic(note.task_id).publish(self.center.bus, note)
+            await TASK_CHANGES.publish(self.center.bus, note)
+        except Exception as exc:  # noqa: BLE001 - the desktop reads its tasks from the store too
+            log.warning("task_note_lost", task_id=note.task_id, error=type(exc).__name__)
+
+    async def _assigned(self, task_id: str, rid: str, offer: Offer, written: Task | None) -> None:
         now = self.center.now()
         held = self._held.get(task_id)
         router = self.center.router
         if held is None or held.rid != rid or held.state != "assigning":
             # released meanwhile (closed, transferred): the router dropped it already
             return
-        if ok:
+        if written is not None:
             held.state = "assigned"
             self.assigned += 1
+            self._log_offered(written, offer)
+            self._log_accepted(written)
             log.info("task_assigned", task_id=task_id, agent_id=offer.agent_id, wait_s=round(offer.wait_s, 3))
             connected = CallConnected(at=now, call_id=rid, agent_id=offer.agent_id, queue=offer.queue)
             await self.center.apply(router.handle(connected, now), now)
             return
-        # not written (taken or ended elsewhere, or the store failed): free the agent; the
-        # next poll brings the row as it stands
+        await self._not_written(task_id, rid, offer)
+
+    async def _not_written(self, task_id: str, rid: str, offer: Offer) -> None:
+        """The offer or assignment was not written (taken or ended elsewhere, or the
+        store failed): the agent is freed; the next poll brings the row as it stands."""
+        now = self.center.now()
         del self._held[task_id]
         self._rids.pop(rid, None)
-        await self.center.apply(router.handle(CallAbandoned(at=now, call_id=rid, queue=offer.queue), now), now)
+        await self.center.apply(
+            self.center.router.handle(CallAbandoned(at=now, call_id=rid, queue=offer.queue), now), now
+        )
 
 
 __all__ = ["TaskRouting"]

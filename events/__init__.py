@@ -259,6 +259,92 @@ class AlertCleared:
     alert: str
 
 
+# ---------------------------------------------------------------- written tasks
+# A written contact (chat, e-mail, web call-back request: tasks/model.py) through the
+# leader's task loop (cti/live_tasks.py). Separate from the Call* events on purpose:
+# the voice reports fold Call* and agent states, the channel reports these. Each is
+# logged once, by the leader, under a key made of the task id and the stored row's time
+# of that step (a second leader, or a restart, logging it again is dropped by the store).
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQueued:
+    """The task waits for an agent in `queue`: opened (`from_agent` ""), or transferred
+    by `from_agent` (to a named agent: `to_agent`). `due_at`: when it should be answered."""
+
+    at: float
+    task_id: str
+    channel: str
+    queue: str = ""
+    priority: int = 0
+    due_at: float | None = None
+    customer_id: str = ""
+    from_agent: str = ""
+    to_agent: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOffered:
+    """The router offered the task to the agent (reserved for them until they accept,
+    or the accept time runs out); `wait_s` since it was queued, `reason` the router's."""
+
+    at: float
+    task_id: str
+    channel: str
+    agent_id: str
+    queue: str = ""
+    wait_s: float = 0.0
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskAccepted:
+    """The agent took the task (their accept, or at once when the channel's accept time is 0)."""
+
+    at: float
+    task_id: str
+    channel: str
+    agent_id: str
+    queue: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskNotAccepted:
+    """Ring-no-answer of a written task: the agent did not accept in time; it is
+    offered to the next agent, and the agent handled as after a missed call."""
+
+    at: float
+    task_id: str
+    channel: str
+    agent_id: str
+    queue: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskClosed:
+    """The agent ended the task, with its wrap-up (`by`: who closed it)."""
+
+    at: float
+    task_id: str
+    channel: str
+    agent_id: str = ""
+    queue: str = ""
+    by: str = ""
+    disposition: str = ""
+    first_response_at: float | None = None  # the agent's first answer to the customer
+
+
+@dataclass(frozen=True, slots=True)
+class TaskAbandoned:
+    """The customer left before an agent took it (waiting or offered)."""
+
+    at: float
+    task_id: str
+    channel: str
+    queue: str = ""
+    reason: str = ""
+
+
 # ---------------------------------------------------------------- IVR and dialer
 
 
@@ -325,6 +411,12 @@ Event = (
     | AgentForced
     | AlertRaised
     | AlertCleared
+    | TaskQueued
+    | TaskOffered
+    | TaskAccepted
+    | TaskNotAccepted
+    | TaskClosed
+    | TaskAbandoned
     | IvrStepped
     | DialerAttempted
     | DialerResulted
@@ -356,12 +448,28 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AgentForced,
         AlertRaised,
         AlertCleared,
+        TaskQueued,
+        TaskOffered,
+        TaskAccepted,
+        TaskNotAccepted,
+        TaskClosed,
+        TaskAbandoned,
         IvrStepped,
         DialerAttempted,
         DialerResulted,
         DialerDropped,
     )
 }
+
+
+TASK_EVENTS: tuple[type[Event], ...] = (
+    TaskQueued,
+    TaskOffered,
+    TaskAccepted,
+    TaskNotAccepted,
+    TaskClosed,
+    TaskAbandoned,
+)
 
 
 class UnknownEventKind(ValueError):

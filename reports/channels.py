@@ -1,7 +1,8 @@
 """Reports and the wallboard by channel (issue 18): what each channel's contacts did.
 
 Pure: folds of stored rows (tasks/model.Task for the written channels, store.models.
-Interaction for voice), times passed in. Per channel, over the contacts that arrived in
+Interaction for voice), times passed in; `tasks_from_events` gives the same rows from
+the written tasks' events in the log. Per channel, over the contacts that arrived in
 [start, end):
 
 - `offered`, `answered` (an agent took it), `abandoned` (the customer left first),
@@ -22,11 +23,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from events import TaskAbandoned, TaskAccepted, TaskClosed, TaskNotAccepted, TaskOffered, TaskQueued
 from store.models import Interaction
-from tasks.model import CHANNELS, Task
+from tasks.model import CHANNELS, Task, check_channel
 
 Span = tuple[float, float]
 
@@ -115,6 +117,46 @@ def _contacts(tasks: Iterable[Task], calls: Iterable[Interaction], start: float,
     return found
 
 
+def tasks_from_events(events: Iterable[object]) -> list[Task]:
+    """The written tasks as their events tell them (events/: TaskQueued ... TaskClosed),
+    in the rows' form `channel_report` reads: the log and the rows give one report.
+    A task counts from its first TaskQueued; taken by its last TaskAccepted."""
+    found: dict[str, Task] = {}
+    for e in sorted(events, key=lambda e: getattr(e, "at", 0.0)):
+        if isinstance(e, TaskQueued):
+            if e.task_id not in found:
+                found[e.task_id] = Task(
+                    e.task_id,
+                    check_channel(e.channel),
+                    e.queue,
+                    e.customer_id or None,
+                    created_at=e.at,
+                    due_at=e.due_at,
+                )
+            continue
+        task = found.get(getattr(e, "task_id", ""))
+        if task is None:
+            continue
+        if isinstance(e, TaskOffered):
+            found[task.task_id] = replace(task, state="offered", agent_id=e.agent_id, offered_at=e.at)
+        elif isinstance(e, TaskNotAccepted):
+            found[task.task_id] = replace(task, state="waiting", agent_id=None)
+        elif isinstance(e, TaskAccepted):
+            found[task.task_id] = replace(task, state="assigned", agent_id=e.agent_id, assigned_at=e.at)
+        elif isinstance(e, TaskClosed):
+            found[task.task_id] = replace(
+                task,
+                state="closed",
+                agent_id=e.agent_id or task.agent_id,
+                closed_at=e.at,
+                first_response_at=e.first_response_at,
+                disposition=e.disposition,
+            )
+        elif isinstance(e, TaskAbandoned):
+            found[task.task_id] = replace(task, state="abandoned", closed_at=e.at, outcome=e.reason)
+    return list(found.values())
+
+
 def channel_report(
     tasks: Iterable[Task], calls: Iterable[Interaction], start: float, end: float, now: float
 ) -> dict[str, Any]:
@@ -187,4 +229,4 @@ def board(open_tasks: Iterable[Task], now: float) -> dict[str, dict[str, Any]]:
     return view
 
 
-__all__ = ["ChannelStats", "board", "channel_report", "concurrency"]
+__all__ = ["ChannelStats", "board", "channel_report", "concurrency", "tasks_from_events"]

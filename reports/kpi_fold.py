@@ -261,6 +261,9 @@ class KpiFold:
     # -------------------------------------------------------------- the fold
 
     def apply(self, event: object) -> None:
+        handler = _HANDLERS.get(type(event))
+        if handler is None:  # not a voice event (a written task's, an alert's): nothing to fold
+            return
         at = getattr(event, "at", None)
         if not isinstance(at, (int, float)):
             log.warning("kpi_event_without_time", kind=type(event).__name__)
@@ -269,9 +272,7 @@ class KpiFold:
             log.warning("kpi_event_out_of_order", kind=type(event).__name__, at=at, last=self._last)
             at = self._last
         self._last = at
-        handler = _HANDLERS.get(type(event))
-        if handler is not None:
-            handler(self, event, at)
+        handler(self, event, at)
 
     def _queued(self, e: CallQueued, at: float) -> None:
         v = self._visits.get(e.call_id)

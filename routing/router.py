@@ -227,14 +227,28 @@ class _Agent:
             return True
         return fits(combos, self.load(), channel)
 
+    def voice_held(self, held: dict[str, Any]) -> bool:
+        """Does `held` (ringing, connected or wrapping) hold a call, not a written task?"""
+        chan = self.chan
+        if not chan:
+            return bool(held)
+        for cid in held:
+            if cid not in chan:
+                return True
+        return False
+
     def display_state(self) -> str:
+        """The shown (and logged) state is the agent's voice state: a written task held
+        (chat, e-mail...) makes them neither reserved nor on a call, so the voice
+        reports (occupancy, agent states, handle times) count calls only; the written
+        channels have their own report (reports/channels.py) and `load()`."""
         if not self.logged_in:
             return "logged_out"
-        if self.ringing:
+        if self.voice_held(self.ringing):
             return "reserved"
-        if self.connected:
+        if self.voice_held(self.connected):
             return "on_call"
-        if self.wrapping:
+        if self.voice_held(self.wrapping):
             return "wrap_up"
         if self.paused:
             return "paused"
@@ -256,6 +270,7 @@ class _Call:
         "id",
         "language",
         "next_due",
+        "order_at",
         "part",
         "preferred",
         "priority",
@@ -287,6 +302,10 @@ class _Call:
     preferred: str
     promised_s: float  # how long the preferred agent has it to themselves (0: the rules say)
     first_at: float
+    # its place in line: first_at, or for a task with a due time (an e-mail), when it
+    # is due (attribute `due_at`): the earliest due is offered first; its wait (and so
+    # its targets over time) still counts from first_at
+    order_at: float
     queue_at: float
     target_at: float
 
@@ -311,11 +330,11 @@ class _Call:
 
 class _Place(NamedTuple):
     """A waiting call's place in its group's line (one heap per base priority), ordered
-    by (first_at, seq, n): n is unique, so calls are never compared. Removal is lazy: a
+    by (order_at, seq, n): n is unique, so calls are never compared. Removal is lazy: a
     place is live while it is its call's `entry` (_unplace clears that), and lapsed
     ones are dropped when they reach the top."""
 
-    first_at: float
+    order_at: float
     seq: int
     n: int
     call: _Call
@@ -429,6 +448,15 @@ def _seconds(raw: Any) -> float:
     except (TypeError, ValueError):
         return 0.0
     return value if 0 < value < _INF else 0.0
+
+
+def _due(raw: Any, default: float) -> float:
+    """A due time (seconds since the epoch) from a call attribute (anything else: `default`)."""
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return default
+    return value if math.isfinite(value) else default
 
 
 def _secs(x: float) -> str:
@@ -668,7 +696,7 @@ class Router:
             self._place(call)
             live.append(call)
         # Offer in queue order: highest effective priority first, then oldest.
-        live.sort(key=lambda c: (-self._effective(c, now), c.first_at, c.seq))
+        live.sort(key=lambda c: (-self._effective(c, now), c.order_at, c.seq))
         for call in live:
             if call.state == WAITING:
                 self._match_call(call, now, out)
@@ -1099,7 +1127,7 @@ class Router:
         if heap is None:
             heap = group.subs[base] = []
         self._seq += 1  # (first_at, seq) repeats when a call comes back: keep entries distinct
-        place = _Place(call.first_at, call.seq, self._seq, call)
+        place = _Place(call.order_at, call.seq, self._seq, call)
         heapq.heappush(heap, place)
         call.entry = place
         call.group = group
@@ -1263,9 +1291,11 @@ class Router:
                 pause_idle.open_at = now
         elif pause_idle.open_at is not None:
             pause_idle.close(now, self._rules.occupancy_window_s)
-        # agent.display_state(), inlined
+        # agent.display_state(), inlined (its written tasks checked only when there are any)
         if not logged_in:
             state = "logged_out"
+        elif used and self._chan:
+            state = agent.display_state()
         elif ringing:
             state = "reserved"
         elif connected:
@@ -1518,7 +1548,7 @@ class Router:
                     steps = int((now - call.first_at) // ageing.every_s) * ageing.step
                     if steps > 0:
                         eff = max(base, min(ageing.max, base + steps))
-                key = (first, eff, -call.first_at, -call.seq)
+                key = (first, eff, -call.order_at, -call.seq)
                 if best_key is None or key > best_key:
                     best, best_key = call, key
         if best is None:
@@ -1590,9 +1620,10 @@ class Router:
             busy.open_at = now
         if agent.pause_idle.open_at is not None:
             agent.pause_idle.close(now, self._rules.occupancy_window_s)
-        if agent.state != "reserved":
-            agent.state = "reserved"
-            out.append(AgentStateChanged(now, agent.id, "reserved", ""))
+        shown = "reserved" if call.channel == VOICE else agent.display_state()
+        if agent.state != shown:
+            agent.state = shown
+            out.append(AgentStateChanged(now, agent.id, shown, agent.pause_reason if shown == "paused" else ""))
 
     def _requeue(self, call: _Call, now: float, out: list[Decision]) -> None:
         """A call comes back (RONA, agent gone): it keeps its arrival time, so it is
@@ -1688,6 +1719,8 @@ class Router:
         elif chan:
             call.channel = chan.get(cid, VOICE)
         if attrs:
+            due = attrs.get("due_at")
+            call.order_at = call.first_at if due is None else _due(due, call.first_at)
             call.tier = str(attrs.get("tier", "") or "")
             call.language = str(attrs.get("language", "") or "")
             call.preferred = str(attrs.get("preferred_agent", "") or "")
@@ -1695,6 +1728,7 @@ class Router:
             part = attrs.get("agent_pbx")
             call.part = str(part) if part else None
         else:  # the usual case in the simulator
+            call.order_at = call.first_at
             call.tier = call.language = call.preferred = ""
             call.promised_s = 0.0
             call.part = None
@@ -1773,10 +1807,10 @@ class Router:
             return
         # ringing -> connected leaves the agent's slots in use, and so its indexes and
         # windows, as they were: only the shown state may change (_sync, cut short)
-        state = "reserved" if agent.ringing else "on_call"
+        state = agent.display_state() if self._chan else "reserved" if agent.ringing else "on_call"
         if state != agent.state:
             agent.state = state
-            out.append(AgentStateChanged(now, agent.id, state, ""))
+            out.append(AgentStateChanged(now, agent.id, state, agent.pause_reason if state == "paused" else ""))
 
     def _adopt(self, e: Any, call: _Call | None, now: float) -> tuple[_Call, _Agent] | None:
         """The PBX reports a call the router did not offer (unknown, or waiting) with a
@@ -1792,7 +1826,7 @@ class Router:
         if call is None:
             self._seq += 1
             call = _Call(e.call_id, self._seq)
-            call.first_at = now
+            call.first_at = call.order_at = now
             call.skills, call.skills_t, call.priority, call.attrs = {}, (), 0, {}
             call.customer_id = call.tier = call.language = call.preferred = ""
             call.channel = self._chan.get(call.id, VOICE)
@@ -1982,10 +2016,13 @@ class Router:
                 # connected -> wrapping up: the slots in use, and so the indexes and
                 # windows, are as they were; only the shown state may change (_sync,
                 # cut short: once per call)
-                state = "reserved" if agent.ringing else "on_call" if agent.connected else "wrap_up"
+                if self._chan:
+                    state = agent.display_state()
+                else:
+                    state = "reserved" if agent.ringing else "on_call" if agent.connected else "wrap_up"
                 if state != agent.state:
                     agent.state = state
-                    out.append(AgentStateChanged(now, agent.id, state, ""))
+                    out.append(AgentStateChanged(now, agent.id, state, agent.pause_reason if state == "paused" else ""))
                 if agent.in_index:
                     self._fill_agent(agent, now, out)
                 return

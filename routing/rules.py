@@ -10,7 +10,8 @@ feature. Shape::
     default_queue = "general"        # optional: where calls for unknown queues go
 
     [defaults]                       # strategy, wrap_up_s, login_state, occupancy_window_s
-    [rona]                           # max_misses, pause_reason, ring_timeout_s, skip_missed_agent
+    [rona]                           # max_misses, pause_reason, ring_timeout_s, skip_missed_agent,
+                                     # accept_s = {chat = 30, email = 600} (written tasks' ring time)
     [pause_reasons.lunch]            # label, paid   (or: pause_reasons = ["break", "lunch"])
     [agents.a17]                     # wrap_up_s (per agent)
     [capacity.default]               # combos = [{voice = 1}, {chat = 3}, {voice = 1, email = 2}],
@@ -48,6 +49,7 @@ STRATEGIES = (
     "preferred_agent",
 )
 FINAL_ACTIONS = ("callback", "voicemail")
+WRITTEN_CHANNELS = ("chat", "email", "callback")  # tasks with an accept step (rona.accept_s)
 LOGIN_STATES = ("available", "paused")
 DEFAULT_PAUSE_REASONS = ("break", "lunch", "training", "meeting", "rona")
 
@@ -169,6 +171,13 @@ class RonaRules:
     pause_reason: str = "rona"
     ring_timeout_s: float = 20.0
     skip_missed_agent: bool = True
+    # a written task's ring time, per channel: how long an offered chat or e-mail waits
+    # for the agent's accept before it goes to the next agent (a miss, as a call's RONA);
+    # a channel not named, or 0: taken at once, no accept step
+    accept_s: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+    def accept_for(self, channel: str) -> float:
+        return float(self.accept_s.get(channel, 0.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,7 +387,7 @@ def _fmt(value: float) -> str:
 
 _TOP_KEYS = ("version", "skills", "default_queue", "defaults", "rona", "pause_reasons", "agents", "capacity", "queues")
 _DEFAULTS_KEYS = ("strategy", "wrap_up_s", "login_state", "occupancy_window_s")
-_RONA_KEYS = ("max_misses", "pause_reason", "ring_timeout_s", "skip_missed_agent")
+_RONA_KEYS = ("max_misses", "pause_reason", "ring_timeout_s", "skip_missed_agent", "accept_s")
 _QUEUE_KEYS = ("wrap_up_s", "strategy", "ageing", "overflow", "final", "filters", "targets")
 _TARGET_KEYS = ("name", "expression", "strategy", "priority", "timeout_s", "order_by_skill", "require_call_skills")
 _FILTER_KEYS = ("name", "when", "targets")
@@ -435,7 +444,14 @@ def _build(data: Any, v: _Validator, digest: str) -> RuleSet | None:
     rona_reason = v.string(rona_t, "pause_reason", ("rona",))
     ring = v.number(rona_t, "ring_timeout_s", ("rona",), minimum=0, exclusive=True)
     skip_missed = v.boolean(rona_t, "skip_missed_agent", ("rona",))
+    accept: dict[str, float] = {}
+    accept_t = v.table(rona_t["accept_s"], ("rona", "accept_s"), WRITTEN_CHANNELS) if "accept_s" in rona_t else None
+    for channel in accept_t or {}:
+        secs = v.number(accept_t or {}, channel, ("rona", "accept_s"), minimum=0, maximum=86400)
+        if secs is not None:
+            accept[channel] = float(secs)
     rona = RonaRules(
+        accept_s=MappingProxyType(accept),
         max_misses=3 if max_misses is None else max_misses,
         pause_reason=rona_reason or "rona",
         ring_timeout_s=20.0 if ring is None else float(ring),

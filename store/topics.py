@@ -224,8 +224,9 @@ class CampaignTile:
 class TaskNote:
     """What happened to a task (issue 18), on its own topic `task_topic(task_id)` (the
     customer's chat page, the agent's tab) and on `TASK_CHANGES` (the leader's task
-    loop, every desktop). `kind`: "opened", "offered", "assigned", "message", "typing",
-    "transferred", "closed", "abandoned" or "position". `message`: the stored
+    loop, every desktop). `kind`: "opened", "offered" (to `agent_id`, to accept),
+    "assigned" (taken by `agent_id`), "not_accepted" (the offer to `agent_id` ran out),
+    "message", "typing", "transferred", "closed", "abandoned" or "position". `message`: the stored
     TaskMessage as a dict (kind "message"); `who`: who types (kind "typing");
     `position`/`wait_s`: the place in queue and estimated wait (kind "position")."""
 

@@ -23,9 +23,11 @@ its own outbox row per message id sends each exactly once). A handler that raise
 makes `add_message` raise (the agent sees the failure); the message row stays, and the
 channel finds such undelivered messages with `TaskRows.task_messages`.
 
-States: the leader's task loop takes a waiting task straight to "assigned" (the
-agent's desktop opens it in a tab; "offered" is not used yet); `transfer` puts it back
-to "waiting"; `close` and `abandon` end it. In the web application the process's desk is
+States: the leader's task loop offers a waiting task to an agent: "offered" when the
+channel has an accept time (routing rules `rona.accept_s`; the agent's `accept` makes
+it "assigned", else the leader puts it back to "waiting" for the next agent when the
+time runs out), straight to "assigned" otherwise (the agent's desktop opens it in a
+tab); `transfer` puts it back to "waiting"; `close` and `abandon` end it. In the web application the process's desk is
 `request.app[tasks.web.TASK_DESK]`.
 
 Errors: `ValueError` for bad input (the message names the field), `store.port.NotFound`
@@ -53,6 +55,7 @@ from tasks.model import (
     TaskStatus,
     check_channel,
     check_direction,
+    line_order,
 )
 
 log = structlog.get_logger()
@@ -64,6 +67,10 @@ ESTIMATE_WINDOW_S = 3600.0  # recent tasks whose wait makes the estimate
 
 class TaskEnded(ValueError):
     """The task is closed or abandoned: it can no longer change."""
+
+
+class NotOffered(ValueError):
+    """An accept of a task that is not offered to that agent (any more)."""
 
 
 def message_wire(message: TaskMessage) -> dict[str, Any]:
@@ -208,14 +215,14 @@ class TaskDesk:
 
     async def status(self, task_id: str) -> TaskStatus:
         """Its state and agent; while waiting, its place among its queue's waiting tasks
-        (higher priority first, then the oldest) and an estimate: that place times the
+        (`tasks.model.line_order`: higher priority, then the earliest due) and an estimate: that place times the
         mean wait of the queue's tasks taken in the last hour (None without any)."""
         task = await self._store.get_task(task_id)
         if task.state != "waiting":
             return TaskStatus(task_id, task.state, agent_id=task.agent_id)
         waiting = [t for t in await self._store.open_tasks() if t.state == "waiting" and t.queue == task.queue]
-        mine = (-task.priority, task.created_at, task.task_id)
-        position = 1 + sum(1 for t in waiting if (-t.priority, t.created_at, t.task_id) < mine)
+        mine = line_order(task)
+        position = 1 + sum(1 for t in waiting if line_order(t) < mine)
         now = self._clock()
         recent = await self._store.tasks_between(now - ESTIMATE_WINDOW_S, now + 1)
         waits = [t.assigned_at - t.created_at for t in recent if t.queue == task.queue and t.assigned_at is not None]
@@ -251,6 +258,26 @@ class TaskDesk:
             TaskNote("transferred", task_id, agent_id=agent_id or "", queue=moved.queue, reason=task.agent_id or "")
         )
 
+    async def accept(self, task_id: str, agent_id: str) -> Task:
+        """The agent takes the task offered to them (offered -> assigned), then the
+        leader hears it and the desktops too. An offer that is not (or no longer) theirs:
+        `TaskEnded` for an ended task, `NotOffered` otherwise (it ran out, or went to
+        another agent). Accepting a task already theirs is harmless (returned as is)."""
+        task = await self._store.get_task(task_id)
+        if task.state == "assigned" and task.agent_id == agent_id:
+            return task
+        if not task.is_open:
+            raise TaskEnded(f"task {task_id!r} is {task.state}")
+        if task.state != "offered" or task.agent_id != agent_id:
+            raise NotOffered(f"task {task_id!r} is not offered to {agent_id!r}")
+        now = self._clock()
+        taken = replace(task, state="assigned", assigned_at=now, updated_at=now)
+        if not await self._store.update_task(taken, from_states=("offered",)):
+            raise NotOffered(f"task {task_id!r} changed meanwhile: not offered to {agent_id!r} any more")
+        log.info("task_accepted", task_id=task_id, agent_id=agent_id, wait_s=round(now - task.created_at, 3))
+        await self._tell(TaskNote("assigned", task_id, agent_id=agent_id, queue=task.queue, channel=task.channel))
+        return taken
+
     async def close(self, task_id: str, *, by: str, disposition: str = "", notes: str = "") -> None:
         """End it (the agent's wrap-up: disposition and notes, kept on the row). Closing
         an ended task only updates a given wrap-up."""
@@ -282,4 +309,4 @@ class TaskDesk:
         await TASK_CHANGES.publish(self._bus, note)
 
 
-__all__ = ["MAX_TEXT", "OutboundHandler", "TaskDesk", "TaskEnded", "message_wire", "task_wire"]
+__all__ = ["MAX_TEXT", "NotOffered", "OutboundHandler", "TaskDesk", "TaskEnded", "message_wire", "task_wire"]

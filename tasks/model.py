@@ -25,7 +25,9 @@ ENDED_STATES: tuple[str, ...] = ("closed", "abandoned")
 @dataclass(frozen=True, slots=True)
 class Task:
     """One contact to route. `state`: waiting (in queue) -> offered (reserved for
-    `agent_id`, on their desktop) -> assigned (the agent took it) -> closed; or
+    `agent_id`, on their desktop, until they accept or the channel's accept time,
+    `rona.accept_s`, runs out: then waiting again, `offered_at` kept) -> assigned (the
+    agent took it; at once when the channel has no accept time) -> closed; or
     abandoned (the customer left before an agent took it). `agent_id` is the agent it
     is offered to or assigned to (None while waiting). `target_agent`: a transfer to a
     named agent (only that agent is offered it). `skills`/`priority` are the router's
@@ -91,6 +93,13 @@ class TaskStatus:
     wait_s: float | None = None
 
 
+def line_order(task: Task) -> tuple[int, float, float, str]:
+    """A waiting task's place in its queue's line, as the router orders it: higher
+    priority first, then the earliest due (an e-mail's due time; a task without one
+    stands in line from when it was opened), then the oldest."""
+    return (-task.priority, task.due_at if task.due_at is not None else task.created_at, task.created_at, task.task_id)
+
+
 def check_channel(value: str) -> Channel:
     """`value` as a Channel; ValueError naming the allowed ones."""
     if value not in CHANNELS:
@@ -118,4 +127,5 @@ __all__ = [
     "TaskStatus",
     "check_channel",
     "check_direction",
+    "line_order",
 ]

@@ -105,7 +105,8 @@ _ERRORS = {
 _COMMAND_POST = _op(
     "Availability, pause, logout and call controls via the call server (kept until it answers; a retry"
     " with the same request_id is applied once and gets the first answer); a written task's actions"
-    " (task_reply, task_transfer, task_close) are applied by the web at once (404: no such task)",
+    " (task_accept, task_reply, task_transfer, task_close) are applied by the web at once (404: no such task;"
+    " 409: not the agent's, ended, or for task_accept an offer that is not theirs any more)",
     "agent (self), supervisor (team), admin",
     "Command",
     errors=("400", "404", "409", "503"),
@@ -528,8 +529,8 @@ DOCUMENT: dict[str, Any] = {
         },
         "/api/v1/agents/{agent_id}/tasks": {
             "get": _op(
-                "The agent's open written tasks (chat, e-mail...): each with its transcript, customer and history"
-                " across channels",
+                "The agent's open written tasks (chat, e-mail...), offered (to accept: task_accept) or assigned:"
+                " each with its transcript, customer and history across channels",
                 "agent (self), supervisor (team), admin",
             )
         },

@@ -59,3 +59,18 @@ def test_defaults_and_fresh_factory_values() -> None:
     with pytest.raises(TypeError):
         CallQueued(1.0, "c1", nope=1)  # type: ignore[call-arg]
     assert hash(CallEnded(2.0, "c1")) == hash(CallEnded(2.0, "c1", 16, "", ""))
+
+
+def test_the_written_tasks_events_are_registered_and_round_trip() -> None:
+    """(issue 18) A task's steps in the log: typed, registered, the same after JSON."""
+    from events import TASK_EVENTS, TaskClosed, TaskQueued
+
+    assert all(EVENT_TYPES[cls.__name__] is cls for cls in TASK_EVENTS)
+    for event in (
+        TaskQueued(1.5, "t1", "email", "billing", 2, 1.5 + 8 * 3600, "C7"),
+        TaskQueued(1.5, "t2", "chat", "support", from_agent="ann", to_agent="bob"),  # due_at None
+        TaskClosed(9.0, "t1", "email", "ann", "billing", "ann", "answered", first_response_at=4.25),
+    ):
+        record = json.loads(json.dumps(to_record(event)))
+        assert from_record(record) == event
+    assert to_record(TaskQueued(1.0, "t3", "chat"))["due_at"] is None

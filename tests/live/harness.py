@@ -30,8 +30,10 @@ async def live_center(
     ivr: dict | None = None,
     standing_lines: str = "off",
     pbx_extra: dict | None = None,
+    store_url: str | None = None,
 ) -> AsyncIterator[Rig]:
-    store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/live.sqlite3"))
+    """`store_url`: another store (a PostgreSQL database of the test's own), else SQLite."""
+    store = await open_store(StoreConfig(url=store_url or f"sqlite:///{tmp_path}/live.sqlite3"))
     await store.migrate()
     try:
         async with live_rig(

@@ -241,11 +241,11 @@ def campaign(tmp_path: Path, mode: str) -> dict[str, Any]:
 async def center(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Center]:
     """`hotline serve` (pbx enabled) on the emulator, with agents 01-03 signed in.
     Parametrize indirectly with {"standing_lines": ..., "campaign": mode, "recording":
-    {[recording] keys but dir}}."""
+    {[recording] keys but dir}, "routing": tables replacing ROUTING's}."""
     options: dict[str, Any] = getattr(request, "param", {})
     emulator = PbxEmulator("hotline", SECRET)
     await emulator.start()
-    routing = dict(ROUTING)
+    routing = {**ROUTING, **options.get("routing", {})}
     campaigns: dict[str, Any] = {}
     if options.get("campaign"):
         campaigns = campaign(tmp_path, options["campaign"])
@@ -728,6 +728,56 @@ async def test_a_written_tasks_actions_from_the_desktop(center: Center) -> None:
     row = await desk.get(chat.task_id)
     assert (row.state, row.disposition, row.notes) == ("closed", "resolved", "opening hours")
     assert "task_id" in await ada.refused("task_reply", task_id=chat.task_id, text="late")
+
+
+@pytest.mark.parametrize(
+    "center", [{"routing": {"rona": {"ring_timeout_s": 15, "max_misses": 1, "accept_s": {"chat": 2}}}}], indirect=True
+)
+async def test_an_offered_chat_is_accepted_from_the_desktop_or_goes_to_the_next_agent(center: Center) -> None:
+    """With an accept time for chats, the routed chat is offered (the agent's tab says so)
+    until the agent's `task_accept`; one not accepted in time goes to the next agent, and
+    the first may no longer accept it. The log has each step once."""
+    from tasks.web import TASK_DESK
+
+    desk = center.client.server.app[TASK_DESK]
+    ada, cy = await center.desk("agent01"), await center.desk("agent03")
+    await ada.ok("available")
+    await center.until(lambda: center.state("agent01") == "available")
+    chat = await desk.open(channel="chat", queue="support", subject="Hello")
+
+    async def offered_to(agent_id: str) -> bool:
+        row = await desk.get(chat.task_id)
+        return row.state == "offered" and row.agent_id == agent_id
+
+    await center.until(lambda: offered_to("agent01"))
+    status, body, _ = await ada.get("/api/v1/agents/agent01/tasks")
+    [tab] = json.loads(body)["tasks"]
+    assert status == 200 and tab["task"]["state"] == "offered"
+    assert "offered" in await ada.refused("task_reply", task_id=chat.task_id, text="too early")
+    await cy.ok("available")  # ada lets it ring out: to cy
+    await center.until(lambda: offered_to("agent03"))
+    assert "not offered to 'agent01'" in await ada.refused("task_accept", task_id=chat.task_id)
+    await center.until(lambda: center.state("agent01") == "paused")  # rona.max_misses = 1
+    await cy.ok("task_accept", task_id=chat.task_id)
+    await cy.ok("task_accept", task_id=chat.task_id)  # a retry: already hers
+    row = await desk.get(chat.task_id)
+    assert (row.state, row.agent_id) == ("assigned", "agent03")
+    await center.until(lambda: center.live.router.agent_load("agent03") == {"chat": 1})
+    await cy.ok("task_close", task_id=chat.task_id, disposition="resolved")
+    await center.until(lambda: center.live.task_routing.held(chat.task_id) is None)
+    await center.live.eventlog.flushed()
+    stored = [s.event for s in await center.store.events_between(0, 1e12)]
+    steps = [
+        (type(e).__name__, getattr(e, "agent_id", "")) for e in stored if getattr(e, "task_id", "") == chat.task_id
+    ]
+    assert steps == [
+        ("TaskQueued", ""),
+        ("TaskOffered", "agent01"),
+        ("TaskNotAccepted", "agent01"),
+        ("TaskOffered", "agent03"),
+        ("TaskAccepted", "agent03"),
+        ("TaskClosed", "agent03"),
+    ]
 
 
 def test_every_action_of_the_contract_was_sent_to_the_live_loop() -> None:

@@ -145,6 +145,7 @@ async def test_a_transfer_to_a_named_agent_moves_the_task_and_frees_the_first(tm
         await h.command("alice", "available")
         await desk.transfer(chat.task_id, agent_id="alice")
         await h.wait_for(lambda: h.center.router.agent_load("alice") == {"chat": 1})
+        await h.wait_for(lambda: h.center.task_routing.held(chat.task_id) == "assigned")  # (the row written)
         assert await state_of(h, chat.task_id) == ("assigned", "alice")
         assert h.center.router.agent_load("bob") == {}
         assert h.center.task_routing.assigned == 2  # bob, then alice: once each

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from events import WrapUpEnded
+from events import AgentStateChanged, WrapUpEnded
 from routing import AgentProfile, Offer
 from routing.capacity import CapacityError, fits, has_room, parse_capacity_rules
 from routing.rules import RuleError, load_rules
@@ -75,7 +75,48 @@ def test_an_agent_on_a_call_is_offered_email_but_not_chat() -> None:
     assert task(h, 5, "e2", "email") == [("e2", "ann")]
     assert task(h, 6, "e3", "email") == []  # {voice = 1, email = 2}: full
     assert h.router.agent_load("ann") == {"voice": 1, "email": 2}
-    assert h.router.agent_state("ann") == "reserved"  # (the e-mails still ring)
+    # the shown state is the voice state: on the call (the e-mails ringing are not a call)
+    assert h.router.agent_state("ann") == "on_call"
+
+
+def test_written_tasks_never_change_the_agents_shown_state() -> None:
+    """The logged agent states are the voice ones (the voice reports fold them): an
+    agent offered, holding and ending chats stays available; a call beside them shows."""
+    h = harness(
+        AgentProfile("ann", {"support": 5}), rules=RULES.replace("{chat = 3}", "{chat = 3}, {voice = 1, chat = 1}")
+    )
+    out = h.queue(1, "t1", "support", {"support": 1}, channel="chat")
+    out += h.talk(2, "t1", "ann")
+    out += h.queue(3, "t2", "support", {"support": 1}, channel="chat")
+    out += h.talk(4, "t2", "ann")
+    assert [d for d in out if isinstance(d, AgentStateChanged)] == []
+    assert h.router.agent_state("ann") == "available" and h.router.agent_load("ann") == {"chat": 2}
+    out = h.end(5, "t1") + h.send(WrapUpEnded(at=5, call_id="t1", agent_id="ann")) + h.end(6, "t2")
+    assert [d for d in out if isinstance(d, AgentStateChanged)] == []
+    # a call beside a chat: reserved, on the call, available (no wrap-up in these rules), as ever
+    h2 = harness(AgentProfile("bo", {"support": 5}), rules=RULES.replace("{chat = 3}", "{voice = 1, chat = 1}"))
+    h2.queue(1, "t1", "support", {"support": 1}, channel="chat")
+    h2.talk(1, "t1", "bo")
+    out = h2.queue(2, "c1", "support", {"support": 1}, channel="voice") + h2.talk(3, "c1", "bo") + h2.end(4, "c1")
+    assert [d.state for d in out if isinstance(d, AgentStateChanged)] == ["reserved", "on_call", "available"]
+
+
+def test_waiting_tasks_with_a_due_time_are_offered_earliest_due_first() -> None:
+    """An e-mail stands in line by its due time (attribute due_at): the later one that
+    arrived first waits behind the one due sooner; its wait still counts from arrival."""
+    one_email = RULES.replace("[{voice = 1}, {chat = 3}, {voice = 1, email = 2}]", "[{email = 1}]")
+    h = harness(AgentProfile("ann", {"support": 5}), rules=one_email)
+    h.send(AgentStateChanged(at=0.5, agent_id="ann", state="paused", reason="break"))
+    assert offers(h.queue(1, "e-late", "support", {"support": 1}, channel="email", due_at=1 + 86400.0)) == []
+    assert offers(h.queue(2, "e-soon", "support", {"support": 1}, channel="email", due_at=2 + 3600.0)) == []
+    assert offers(h.queue(3, "e-none", "support", {"support": 1}, channel="email")) == []  # no due: from its arrival
+    out = h.send(AgentStateChanged(at=10, agent_id="ann", state="available"))
+    [offer] = [d for d in out if isinstance(d, Offer)]
+    assert (offer.call_id, offer.wait_s) == ("e-none", 7)
+    h.talk(11, "e-none", "ann")
+    assert offers(h.end(12, "e-none") + h.send(WrapUpEnded(at=12, call_id="e-none", agent_id="ann"))) == [
+        ("e-soon", "ann")
+    ]
 
 
 def test_team_and_agent_capacities_win_over_the_default_and_a_profile_over_all() -> None:

@@ -216,6 +216,20 @@ def test_pause_reasons_must_hold_the_rona_reason():
     load_rules("pause_reasons = ['lunch']\n[rona]\nmax_misses = 0\n")
 
 
+def test_written_tasks_accept_time_per_channel():
+    rules = load_rules("[rona]\naccept_s = { chat = 30, email = 600.5 }\n")
+    assert (rules.rona.accept_for("chat"), rules.rona.accept_for("email"), rules.rona.accept_for("callback")) == (
+        30.0,
+        600.5,
+        0.0,
+    )
+    assert load_rules("").rona.accept_for("chat") == 0.0  # none: taken at once, as before
+    assert problems("[rona]\naccept_s = { chat = -1, voice = 5 }\n") == [
+        "routing.toml:2:25: rona.accept_s.voice: unknown key 'voice' (expected one of: chat, email, callback)",
+        "routing.toml:2:21: rona.accept_s.chat: must be >= 0, got -1",
+    ]
+
+
 def test_the_example_nests_under_routing_in_the_main_file():
     import re
 
