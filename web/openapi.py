@@ -13,6 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from agents.commands import json_schema
+from reports.export import CSV_SECTIONS as EXPORT_SECTIONS
+from reports.export import XLSX_TYPE
 from store.models import CALLBACK_CLOSED, CALLBACK_OPEN
 
 # a day in a query: YYYY-MM-DD; empty is as if left out (the pages' forms send empty fields)
@@ -643,6 +645,30 @@ DOCUMENT: dict[str, Any] = {
                     {"name": "queue", "in": "query", "schema": {"type": "string"}},
                 ],
             }
+        },
+        **{
+            f"/reports/export.{fmt}": {
+                "get": {
+                    **_op(
+                        f"One section of the report as {what} (the same columns in both)", "supervisor", errors=("400",)
+                    ),
+                    "parameters": [
+                        {"name": "section", "in": "query", "schema": {"enum": list(EXPORT_SECTIONS)}},
+                        {"name": "from", "in": "query", "schema": _DAY},
+                        {"name": "to", "in": "query", "schema": _DAY},
+                        {"name": "interval", "in": "query", "schema": {"enum": [900, 1800, 3600, 86400]}},
+                        {"name": "queue", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {
+                        **_op("", "supervisor", errors=("400",))["responses"],
+                        "200": {"description": "the file (an attachment)", "content": {media: {}}},
+                    },
+                }
+            }
+            for fmt, what, media in (
+                ("csv", "CSV", "text/csv"),
+                ("xlsx", "an XLSX workbook (numbers as numbers)", XLSX_TYPE),
+            )
         },
         "/api/v1/schedule": {
             "get": _op("The published schedule (shifts; supervisor: their teams' agents)", "supervisor"),
