@@ -61,6 +61,40 @@ def _section(name: str) -> dict[str, Any]:
     }
 
 
+_TIME = {"type": "string", "description": "HH:MM or HH:MM:SS, the lead's local time"}
+# what an admin sets on a campaign (dialer/definitions.py EDITABLE; the server checks the rest)
+_CAMPAIGN_SETTINGS: dict[str, Any] = {
+    "name": {"type": "string"},
+    "mode": {"enum": ["preview", "progressive", "predictive"]},
+    "skill": {"type": "string", "description": "one of the skills catalogue"},
+    "queue": {"type": "string", "description": "empty: campaign-<id>"},
+    "priority": {"type": "integer", "minimum": 0, "maximum": 9},
+    "caller_id": {"type": "string"},
+    "calling_window": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "start": _TIME,
+            "end": _TIME,
+            "days": {"type": "array", "items": {"enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}},
+        },
+    },
+    "max_attempts": {"type": "integer", "minimum": 1, "maximum": 100},
+    "retry": {
+        "type": "object",
+        "description": "per outcome (busy, no_answer, machine, dropped, congestion, failed)",
+        "additionalProperties": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"delay_minutes": {"type": "number", "minimum": 0}, "retry": {"type": "boolean"}},
+        },
+    },
+    "drop_cap": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "description": "the abandon cap"},
+    "default_region": {"type": "string", "minLength": 2, "maxLength": 2},
+    "no_answer_timeout_s": {"type": "number", "minimum": 15},
+    "amd_action": {"enum": ["message", "hangup"]},
+    "enabled": {"type": "boolean", "description": "false: stopped"},
+}
 _MAIL_READERS = "agent (the task's), supervisor (that agent's team; any while unassigned), admin"  # (mail/web.py)
 _DNC_CAMPAIGN = {
     "name": "campaign",
@@ -230,6 +264,28 @@ DOCUMENT: dict[str, Any] = {
                     "caller": {"type": "string", "maxLength": 40},
                     "digits": {"type": "array", "maxItems": 20, "items": {"type": "string", "maxLength": 40}},
                     "at": {"type": "string", "description": "local date and time YYYY-MM-DDTHH:MM"},
+                },
+            },
+            "CampaignSettings": {
+                "type": "object",
+                "required": ["base_version"],
+                "additionalProperties": False,
+                "description": "the settings not given stay as they are (a new campaign: the defaults)",
+                "properties": {
+                    **_CAMPAIGN_SETTINGS,
+                    "base_version": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                    "comment": {"type": "string", "maxLength": 500},
+                },
+            },
+            "CampaignCreate": {
+                "type": "object",
+                "required": ["id", "base_version"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"},
+                    **_CAMPAIGN_SETTINGS,
+                    "base_version": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                    "comment": {"type": "string", "maxLength": 500},
                 },
             },
             "LeadsUpload": {
@@ -472,7 +528,34 @@ DOCUMENT: dict[str, Any] = {
                 errors=("400", "404", "409"),
             )
         },
-        "/api/v1/campaigns": {"get": _op("The configured campaigns, their state and live numbers", "supervisor")},
+        "/api/v1/campaigns": {
+            "get": _op(
+                "The campaigns (hotline.toml's and the admin's), settings, state, live numbers, versions",
+                "supervisor",
+            ),
+            "post": _op(
+                "Create a campaign (created stopped; a new version, audited)",
+                "admin",
+                "CampaignCreate",
+                ok="201",
+                errors=("400", "409"),
+            ),
+        },
+        "/api/v1/campaigns/{campaign}": {
+            "put": _op(
+                "Edit a campaign's settings: applied live to its dialer (a new version, audited)",
+                "admin",
+                "CampaignSettings",
+                errors=("400", "404", "409"),
+            )
+        },
+        "/api/v1/campaigns/{campaign}/stop": {
+            "post": _op(
+                "Stop a campaign: no new dial, not started again at a restart (audited)",
+                "admin",
+                errors=("404", "409"),
+            )
+        },
         "/api/v1/campaigns/{campaign}/pause": {
             "post": _op("Pause a campaign: no new dial, also after a restart (audited)", "admin", errors=("404",))
         },
@@ -487,7 +570,7 @@ DOCUMENT: dict[str, Any] = {
             )
         },
         "/api/v1/campaigns/{campaign}/start": {
-            "post": _op("Start a paused campaign again (audited)", "admin", errors=("404",))
+            "post": _op("Start a paused or stopped campaign (audited)", "admin", errors=("404", "409"))
         },
         "/api/v1/ivr": {
             "get": _op("The IVR flow that runs (TOML; version 0: hotline.toml's) and its history", "supervisor")

@@ -1,0 +1,52 @@
+"""Campaigns created from the admin API outlive a restart of the server: the new live
+loop starts their dialers from the store, paused as an admin left them; a campaign of
+hotline.toml edited by an admin runs with the admin's settings."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from cti.live_root import LIVE
+from cti.server import CONFIG, create_app
+from tests.live.test_live_commands import Center, center  # noqa: F401  (fixture)
+from tests.web.test_web_campaign_editor_browser import runner
+
+
+@pytest.mark.parametrize("center", [{"campaign": "progressive"}], indirect=True)  # (hotline.toml's "spring")
+async def test_admin_campaigns_survive_a_restart_paused_as_left(center: Center) -> None:  # noqa: F811
+    desk = await center.desk("admin")
+    h = {"X-CSRF-Token": desk.csrf}
+    body = {"id": "autumn", "mode": "progressive", "skill": "support", "queue": "support", "base_version": 0}
+    async with desk.session.post(f"{desk.base}/api/v1/campaigns", json=body, headers=h) as r:
+        assert r.status == 201, await r.text()
+    async with desk.session.post(f"{desk.base}/api/v1/campaigns/autumn/start", headers=h) as r:
+        assert r.status == 200
+    await center.until(lambda: runner(center, "autumn") is not None)
+    async with desk.session.post(f"{desk.base}/api/v1/campaigns/autumn/pause", headers=h) as r:
+        assert r.status == 200
+    spring = runner(center, "spring")
+    assert spring is not None and spring.campaign.config.caller_id == '"ACME" <8005550100>'
+    edit = {"caller_id": '"ACME" <8005550111>', "base_version": 2}
+    async with desk.session.put(f"{desk.base}/api/v1/campaigns/spring", json=edit, headers=h) as r:
+        assert r.status == 200, await r.text()
+    await center.until(lambda: spring.campaign.config.caller_id == '"ACME" <8005550111>')  # live, same dialer
+    assert runner(center, "spring") is spring
+    config = center.client.server.app[CONFIG]
+    await center.close()
+    await asyncio.wait_for(center.client.close(), 20)
+    again = TestClient(TestServer(create_app(config)))
+    await asyncio.wait_for(again.start_server(), 20)
+    try:
+        restarted = Center(again, center.emulator)
+        await restarted.until(lambda: LIVE in again.server.app and again.server.app[LIVE] is not None)
+        await restarted.until(lambda: runner(restarted, "autumn") is not None)
+        dialer = runner(restarted, "autumn")
+        assert dialer is not None and dialer.paused and dialer.campaign.live.skill == "support"
+        spring = runner(restarted, "spring")
+        assert spring is not None and spring.campaign.config.caller_id == '"ACME" <8005550111>'
+        assert not spring.paused and spring.campaign.live.leads.endswith("leads.csv")  # the file's keys kept
+    finally:
+        await asyncio.wait_for(again.close(), 20)
