@@ -26,7 +26,7 @@ import asyncio
 import functools
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -324,6 +324,11 @@ class Live:
                     log.info("campaign_started_live", campaign=campaign.id, paused=runner.paused)
                 elif runner is not None and runner.campaign != campaign:
                     self.center.submit(InLoop(functools.partial(_reconfigure, runner, campaign, users, paused)))
+            listed = {c.id for c in campaigns}
+            for runner in self.dialers:  # gone from the definitions (a restore): stopped
+                if runner.campaign.id not in listed and runner.campaign.live.enabled:
+                    stopped = replace(runner.campaign, live=runner.campaign.live.model_copy(update={"enabled": False}))
+                    self.center.submit(InLoop(functools.partial(_reconfigure, runner, stopped, users, paused)))
 
     def _ivr_starter(self, flow: IvrFlow | None) -> Callable[[str, Callable[[InboxItem], None]], Any] | None:
         """Another PBX's FastAGI IVR: the same flow on its own `agi_bind`."""

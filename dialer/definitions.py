@@ -144,6 +144,24 @@ async def save(
     return int(saved.version)
 
 
+async def restore(store: Any, version: int, *, author: str, comment: str, base_version: int, at: float) -> int | None:
+    """Store the admin's tables of an earlier `version` as a new version (0: none, the
+    file's campaigns as the file has them); None when there is no such version. A
+    campaign the restored version does not have is gone from the list: its dialer, if
+    one runs, dials nothing new (Live.apply_campaigns)."""
+    if version == 0:
+        body = json.dumps({"campaigns": {}})
+    else:
+        found = await store.get_settings_version(SECTION, version)
+        if found is None:
+            return None
+        body = found.body
+    saved = await store.put_settings_version(
+        SECTION, body, author=author, comment=comment, expected_version=base_version, at=at
+    )
+    return int(saved.version)
+
+
 def live_section(campaigns: CampaignSet) -> dict[str, Any]:
     """The `[campaigns]` section the dialers start from (dialer.live.parse_live_campaigns)."""
     return dict(campaigns.tables)
@@ -159,6 +177,7 @@ __all__ = [
     "editable_changes",
     "file_tables",
     "live_section",
+    "restore",
     "save",
     "validate",
 ]

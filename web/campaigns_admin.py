@@ -9,6 +9,8 @@ GET  /api/v1/campaigns                 supervisor, admin: the campaigns, their s
                                        state, live numbers, the definitions' version and history
 POST /api/v1/campaigns                 admin (audited): {"id", settings..., base_version,
                                        comment} -> 201, the campaign created stopped
+POST /api/v1/campaigns/restore         admin (audited): {version, base_version}: an earlier
+                                       version's definitions again (0: hotline.toml's only)
 PUT  /api/v1/campaigns/{id}            admin (audited): {settings..., base_version, comment};
                                        the settings not given stay (400 naming each field, 409
                                        when base_version is not the live one)
@@ -199,6 +201,37 @@ async def campaign_edit(request: web.Request) -> web.Response:
     )
 
 
+async def campaigns_restore(request: web.Request) -> web.Response:
+    """{version, base_version, comment}: the definitions of `version` again (0: only
+    hotline.toml's campaigns), as a new version."""
+    me = require(request, "admin")
+    body = await json_body(request)
+    comment = comment_of(body)
+    version = body.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= VERSION_MAX:
+        return api_error(400, f"version: the version to restore (integer 0-{VERSION_MAX})", fields=["version"])
+    base_version = _base_version(dict(body))
+    if base_version is None:
+        problem = "base_version: the campaigns' live version the restore started from (integer)"
+        return _invalid([{"field": "base_version", "message": problem}])
+    try:
+        saved = await definitions.restore(
+            request.app[STORE],
+            version,
+            author=me.login,
+            comment=comment or f"restore v{version}",
+            base_version=base_version,
+            at=request.app[CLOCK](),
+        )
+    except Conflict as exc:
+        return api_error(409, f"base_version: {exc}; reload and restore again")
+    if saved is None:
+        return api_error(404, f"version: no campaigns version {version}")
+    await _announce(request, definitions.SECTION, saved, me.login)
+    await record(request, "campaign.restored", definitions.SECTION, version=saved, restored=version)
+    return web.json_response({"version": saved, "restored": version})
+
+
 async def _set_enabled(request: web.Request, cid: str, enabled: bool) -> web.Response | None:
     """Start a stopped campaign / stop a running one: a new version of its definition
     (None: done, or nothing to change)."""
@@ -311,6 +344,7 @@ async def campaign_leads(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app.router.add_get("/api/v1/campaigns", campaigns_list)
     app.router.add_post("/api/v1/campaigns", campaign_create)
+    app.router.add_post("/api/v1/campaigns/restore", campaigns_restore)
     app.router.add_put("/api/v1/campaigns/{campaign}", campaign_edit)
     app.router.add_post("/api/v1/campaigns/{campaign}/stop", campaign_stop)
     app.router.add_post("/api/v1/campaigns/{campaign}/pause", campaign_pause)

@@ -277,6 +277,15 @@ DOCUMENT: dict[str, Any] = {
                     "comment": {"type": "string", "maxLength": 500},
                 },
             },
+            "CampaignsRestore": {
+                "type": "object",
+                "required": ["version", "base_version"],
+                "properties": {
+                    "version": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                    "base_version": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                    "comment": {"type": "string", "maxLength": 500},
+                },
+            },
             "CampaignCreate": {
                 "type": "object",
                 "required": ["id", "base_version"],
@@ -540,6 +549,14 @@ DOCUMENT: dict[str, Any] = {
                 ok="201",
                 errors=("400", "409"),
             ),
+        },
+        "/api/v1/campaigns/restore": {
+            "post": _op(
+                "Restore an earlier version of the campaigns' definitions (0: hotline.toml's only), audited",
+                "admin",
+                "CampaignsRestore",
+                errors=("400", "404", "409"),
+            )
         },
         "/api/v1/campaigns/{campaign}": {
             "put": _op(

@@ -48,5 +48,15 @@ async def test_admin_campaigns_survive_a_restart_paused_as_left(center: Center) 
         spring = runner(restarted, "spring")
         assert spring is not None and spring.campaign.config.caller_id == '"ACME" <8005550111>'
         assert not spring.paused and spring.campaign.live.leads.endswith("leads.csv")  # the file's keys kept
+        # version 0 restored: the file's spring again, autumn (not in the file) stops dialling
+        admin = await restarted.desk("admin")
+        restore = {"version": 0, "base_version": 3}
+        async with admin.session.post(
+            f"{admin.base}/api/v1/campaigns/restore", json=restore, headers={"X-CSRF-Token": admin.csrf}
+        ) as r:
+            assert r.status == 200, await r.text()
+        await restarted.until(lambda: spring.campaign.config.caller_id == '"ACME" <8005550100>')
+        await restarted.until(lambda: not dialer.campaign.live.enabled and dialer.paused)
+        await restarted.close()
     finally:
         await asyncio.wait_for(again.close(), 20)

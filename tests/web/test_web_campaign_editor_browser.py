@@ -119,3 +119,11 @@ async def test_an_admin_creates_loads_starts_and_pauses_a_campaign_on_the_live_d
     await expect(row.locator(".state")).to_have_text("running")
     await center.until(lambda: dialer.stats.dials >= 2)  # started again: the next lead is dialled
     await center.connected("agent01")
+
+    # the definitions' history: restoring version 0 (no campaign of the admin's) stops summer
+    await expect(page.locator('#history tr[data-version="3"]')).to_contain_text("live")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.locator('#history tr[data-version="0"] button.restore').click()
+    await expect(page.locator("#result")).to_have_text("Restored v0 as version 4")
+    await expect(row).to_have_count(0)
+    await center.until(lambda: dialer.paused and not dialer.campaign.live.enabled)

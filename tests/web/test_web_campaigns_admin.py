@@ -141,6 +141,22 @@ async def test_campaigns_are_created_and_edited_with_each_bad_field_named(client
         ("campaign.created", "summer"),
     ]
     assert await paused_campaigns(app[STORE]) == set()
+
+    r = await client.post("/api/v1/campaigns/restore", json={"version": 0, "base_version": 4}, headers=h)
+    assert r.status == 200 and (await r.json())["version"] == 5
+    rows = {c["id"]: c for c in (await (await client.get("/api/v1/campaigns")).json())["campaigns"]}
+    assert list(rows) == ["spring"] and rows["spring"]["origin"] == "hotline.toml"  # the file's alone, as it has it
+    assert (rows["spring"]["state"], rows["spring"]["settings"]["max_attempts"]) == ("running", 3)
+    r = await client.post("/api/v1/campaigns/restore", json={"version": 2, "base_version": 5}, headers=h)
+    assert r.status == 200
+    rows = {c["id"]: c for c in (await (await client.get("/api/v1/campaigns")).json())["campaigns"]}
+    assert (rows["spring"]["settings"]["max_attempts"], rows["summer"]["state"]) == (7, "stopped")
+    r = await client.post("/api/v1/campaigns/restore", json={"version": 99, "base_version": 6}, headers=h)
+    assert r.status == 404 and (await r.json())["error"].startswith("version:")
+    r = await client.post("/api/v1/campaigns/restore", json={"version": 1, "base_version": 5}, headers=h)
+    assert r.status == 409
+    audit = await (await client.get("/api/v1/audit")).json()
+    assert [e["detail"]["restored"] for e in audit["entries"] if e["action"] == "campaign.restored"] == [2, 0]
     client.session.cookie_jar.clear()
     sup = {"X-CSRF-Token": await login(client, "sup")}
     r = await client.put("/api/v1/campaigns/spring", json={"max_attempts": 2, "base_version": 4}, headers=sup)

@@ -175,6 +175,15 @@
           el("td", { class: "decision" }, l ? l.decision : ""), el("td", { class: "origin" }, c.origin),
           el("td", {}, ...acts, " ", button({ class: "edit" }, "Edit", () => { fill(c); $("campaign-result").replaceChildren(); f.scrollIntoView(); })));
       }));
+      // the definitions' versions (v0: hotline.toml's campaigns alone), any earlier one restored
+      const versions = [...res.data.history, { version: 0, author: "", comment: "hotline.toml's campaigns only", created_at: null }];
+      $("history").querySelector("tbody").replaceChildren(...versions.map((h) => el("tr", { "data-version": String(h.version) },
+        el("td", {}, "v" + h.version), el("td", {}, h.author || "—"), el("td", {}, h.created_at ? H.when(h.created_at) : "—"), el("td", {}, h.comment),
+        el("td", {}, h.version === version ? el("span", { class: "muted" }, "live") : button({ class: "restore" }, "Restore", async () => {
+          if (!confirm("Restore v" + h.version + "? Campaigns it does not have stop dialling; the others take its settings.")) return;
+          const r = await H.api("POST", "/api/v1/campaigns/restore", { version: h.version, base_version: version });
+          if (r.ok) { say(true, "Restored v" + h.version + " as version " + r.data.version); load(); } else say(false, r.data.error);
+        })))));
       const target = $("leads-campaign"), kept = target.value;
       target.replaceChildren(...res.data.campaigns.map((c) => el("option", { value: c.id }, c.name)));
       if (kept) target.value = kept;
