@@ -193,13 +193,14 @@ def customer_lookup(directory: CustomerDirectory) -> CustomerLookup:
     return lookup
 
 
-def campaign_skills(config: HotlineConfig) -> set[str]:
-    """The skills of the enabled campaigns (their agents get standing lines)."""
-    if not config.campaigns:
-        return set()
+async def campaign_skills(config: HotlineConfig, store: Store) -> set[str]:
+    """The skills of the enabled campaigns, hotline.toml's and the admin's as they are
+    at the start (their agents get standing lines)."""
+    from dialer.definitions import campaign_set, live_section
     from dialer.live import parse_live_campaigns
 
-    return {c.live.skill for c in parse_live_campaigns(config.campaigns) if c.live.enabled}
+    section = live_section(await campaign_set(store, config.campaigns))
+    return {c.live.skill for c in parse_live_campaigns(section) if c.live.enabled} if section else set()
 
 
 # ---------------------------------------------------------------- the root
@@ -429,7 +430,7 @@ async def build_live(
     `events` (every domain event the call model reports is appended to it),
     `reconnect_s` (the AMI client's (min, max) reconnect delays), the router's `seed`,
     `line_skills` (skills whose agents get standing lines in "campaigns" mode, for
-    campaigns run outside the configuration; default: the configured campaigns').
+    campaigns run outside the configuration; default: the campaigns' at the start).
     `fence`: None while this process may act on the PBX, else why not (the leader's
     term, cti/leadership.py); every PBX action checks it first, and the event log writes
     nothing once it says no. `epoch`: the leader's term, on every event it logs.
@@ -463,7 +464,7 @@ async def build_live(
     client = AmiClient(settings, model, on_events, clock=clock, on_resync=on_resync)
     for name in RAW_EVENTS:
         client.subscribe(name, inbox.put)
-    skills = line_skills if line_skills is not None else campaign_skills(config)
+    skills = line_skills if line_skills is not None else await campaign_skills(config, store)
     first = AmiPbx(client, fence=fence)
     actions: PbxActions = first
     calls: PbxCalls = ModelCalls(model)
