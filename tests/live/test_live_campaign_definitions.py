@@ -5,6 +5,7 @@ hotline.toml edited by an admin runs with the admin's settings."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -60,3 +61,23 @@ async def test_admin_campaigns_survive_a_restart_paused_as_left(center: Center) 
         await restarted.close()
     finally:
         await asyncio.wait_for(again.close(), 20)
+
+
+async def test_standing_lines_go_to_the_agents_of_the_admins_campaigns_too(tmp_path: Path) -> None:
+    from config.schema import HotlineConfig, StoreConfig
+    from cti.live_root import campaign_skills
+    from dialer.definitions import save
+    from store import open_store
+    from tests.dialer.test_dialer_live import campaign_table, write_leads
+
+    config = HotlineConfig(campaigns=campaign_table(write_leads(tmp_path / "leads.csv", ["human"]), skill="sales"))
+    store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/lines.sqlite3"))
+    try:
+        await store.migrate()
+        assert await campaign_skills(config, store) == {"sales"}
+        for version, (cid, skill, enabled) in enumerate((("renewals", "billing", True), ("later", "spanish", False))):
+            table = {"id": cid, "leads": "", "skill": skill, "enabled": enabled}
+            await save(store, cid, table, author="admin", comment="", base_version=version, at=1.0)
+        assert await campaign_skills(config, store) == {"sales", "billing"}  # (a stopped one has no lines)
+    finally:
+        await store.close()
