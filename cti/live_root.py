@@ -26,7 +26,7 @@ import asyncio
 import functools
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -193,13 +193,14 @@ def customer_lookup(directory: CustomerDirectory) -> CustomerLookup:
     return lookup
 
 
-def campaign_skills(config: HotlineConfig) -> set[str]:
-    """The skills of the enabled campaigns (their agents get standing lines)."""
-    if not config.campaigns:
-        return set()
+async def campaign_skills(config: HotlineConfig, store: Store) -> set[str]:
+    """The skills of the enabled campaigns, hotline.toml's and the admin's as they are
+    at the start (their agents get standing lines)."""
+    from dialer.definitions import campaign_set, live_section
     from dialer.live import parse_live_campaigns
 
-    return {c.live.skill for c in parse_live_campaigns(config.campaigns) if c.live.enabled}
+    section = live_section(await campaign_set(store, config.campaigns))
+    return {c.live.skill for c in parse_live_campaigns(section) if c.live.enabled} if section else set()
 
 
 # ---------------------------------------------------------------- the root
@@ -228,6 +229,8 @@ class Live:
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     recovery: asyncio.Task[None] | None = None
     others: OtherPbxs | None = None  # the PBXs after the first (`[[pbx]]`), each its own link
+    # the dialers are started and changed one at a time (the start's, an admin's edits)
+    _campaigns_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def pbx_links(self) -> list[PbxLink]:
@@ -247,7 +250,9 @@ class Live:
             asyncio.create_task(center.run(), name="live-center"),
             asyncio.create_task(self.eventlog.run(), name="event-log"),
             asyncio.create_task(
-                bus_inputs(self.bus, center, self.store, self.config, services, lambda: self.dialers),
+                bus_inputs(
+                    self.bus, center, self.store, self.config, services, lambda: self.dialers, self.apply_campaigns
+                ),
                 name="bus-inputs",
             ),
             asyncio.create_task(
@@ -262,22 +267,20 @@ class Live:
             await self.others.start(center, self._ivr_starter(flow), services)
         self.recovery = asyncio.create_task(self._recover(), name="restart-recovery")
         self.tasks.append(self.recovery)
-        if self.config.campaigns:  # outbound campaigns (dialer/live.py), after the AMI link is up
-            from dialer.live import start_dialers
+        # outbound campaigns (dialer/live.py), after the AMI link is up: the file's and
+        # the admin's (dialer/definitions.py)
+        from dialer.control import apply_paused, paused_campaigns
+        from dialer.definitions import campaign_set, live_section
+        from dialer.live import start_dialers
 
-            client = self.client
-            self.dialers = await start_dialers(
-                self.config.campaigns,
-                center,
-                client,
-                self.store,
-                self.users,
-                pbx_ready=lambda: client.connected and not client.stale,
-            )
-            from dialer.control import apply_paused, paused_campaigns
-
-            apply_paused(self.dialers, await paused_campaigns(self.store))  # a pause outlives restarts
-            self.tasks += [asyncio.create_task(d.run(), name=f"dialer-{d.campaign.id}") for d in self.dialers]
+        async with self._campaigns_lock:
+            campaigns = live_section(await campaign_set(self.store, self.config.campaigns))
+            if campaigns:
+                self.dialers = await start_dialers(
+                    campaigns, center, self.client, self.store, self.users, pbx_ready=self._pbx_ready
+                )
+                apply_paused(self.dialers, await paused_campaigns(self.store))  # a pause outlives restarts
+                self.tasks += [asyncio.create_task(d.run(), name=f"dialer-{d.campaign.id}") for d in self.dialers]
         log.info(
             "live_started",
             agents=len(self.users),
@@ -287,6 +290,46 @@ class Live:
             ivr=self.ivr is not None,
             campaigns=len(self.dialers),
         )
+
+    def _pbx_ready(self) -> bool:
+        return self.client.connected and not self.client.stale
+
+    async def apply_campaigns(self) -> None:
+        """An admin created or edited a campaign (`ConfigChanged("campaigns")`): a new
+        enabled one starts dialling (unless paused), an edited one dials by its new
+        settings from its next tick, a stopped one dials nothing new (its calls in
+        progress finish; it is not started again at the next start)."""
+        from dialer.campaign import CampaignConfigError
+        from dialer.control import apply_paused, paused_campaigns
+        from dialer.definitions import campaign_set, live_section
+        from dialer.live import parse_live_campaigns, start_dialer
+
+        async with self._campaigns_lock:
+            try:
+                campaigns = parse_live_campaigns(live_section(await campaign_set(self.store, self.config.campaigns)))
+            except CampaignConfigError as exc:  # validated before it was stored; never crash on it
+                log.error("campaigns_rejected", problems=str(exc)[:500])
+                return
+            paused = await paused_campaigns(self.store)
+            users = await self.store.list_users("agent")
+            running = {d.campaign.id: d for d in self.dialers}
+            for campaign in campaigns:
+                runner = running.get(campaign.id)
+                if runner is None and campaign.live.enabled:
+                    runner = await start_dialer(
+                        campaign, self.center, self.client, self.store, users, pbx_ready=self._pbx_ready
+                    )
+                    apply_paused([runner], paused)
+                    self.dialers.append(runner)
+                    self.tasks.append(asyncio.create_task(runner.run(), name=f"dialer-{campaign.id}"))
+                    log.info("campaign_started_live", campaign=campaign.id, paused=runner.paused)
+                elif runner is not None and runner.campaign != campaign:
+                    self.center.submit(InLoop(functools.partial(_reconfigure, runner, campaign, users, paused)))
+            listed = {c.id for c in campaigns}
+            for runner in self.dialers:  # gone from the definitions (a restore): stopped
+                if runner.campaign.id not in listed and runner.campaign.live.enabled:
+                    stopped = replace(runner.campaign, live=runner.campaign.live.model_copy(update={"enabled": False}))
+                    self.center.submit(InLoop(functools.partial(_reconfigure, runner, stopped, users, paused)))
 
     def _ivr_starter(self, flow: IvrFlow | None) -> Callable[[str, Callable[[InboxItem], None]], Any] | None:
         """Another PBX's FastAGI IVR: the same flow on its own `agi_bind`."""
@@ -387,7 +430,7 @@ async def build_live(
     `events` (every domain event the call model reports is appended to it),
     `reconnect_s` (the AMI client's (min, max) reconnect delays), the router's `seed`,
     `line_skills` (skills whose agents get standing lines in "campaigns" mode, for
-    campaigns run outside the configuration; default: the configured campaigns').
+    campaigns run outside the configuration; default: the campaigns' at the start).
     `fence`: None while this process may act on the PBX, else why not (the leader's
     term, cti/leadership.py); every PBX action checks it first, and the event log writes
     nothing once it says no. `epoch`: the leader's term, on every event it logs.
@@ -421,7 +464,7 @@ async def build_live(
     client = AmiClient(settings, model, on_events, clock=clock, on_resync=on_resync)
     for name in RAW_EVENTS:
         client.subscribe(name, inbox.put)
-    skills = line_skills if line_skills is not None else campaign_skills(config)
+    skills = line_skills if line_skills is not None else await campaign_skills(config, store)
     first = AmiPbx(client, fence=fence)
     actions: PbxActions = first
     calls: PbxCalls = ModelCalls(model)
@@ -520,10 +563,12 @@ async def bus_inputs(
     config: HotlineConfig,
     ivr: IvrService | IvrServices | None = None,
     dialers: Callable[[], list[DialerRunner]] = list,
+    campaigns_changed: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """From desktops and admins (any server process) to the live loop: agent commands
     (the contract, agents/commands.py, parses them: a malformed one is answered),
-    wrap-ups the web logged itself, and admin changes (agents, routing rules)."""
+    wrap-ups the web logged itself, and admin changes (agents, routing rules,
+    campaigns: `campaigns_changed`, `Live.apply_campaigns`)."""
     typed: dict[str, Topic[Any]] = {CONFIG_CHANGES.name: CONFIG_CHANGES, EVENTS.name: EVENTS}
     while True:
         try:
@@ -539,6 +584,13 @@ async def bus_inputs(
                         message = topic.decode(raw)
                     except BadMessage as exc:
                         log.warning("bus_message_malformed", channel=channel, error=exc.reason)
+                        continue
+                    if (
+                        campaigns_changed is not None
+                        and isinstance(message, ConfigChanged)
+                        and message.section == "campaigns"
+                    ):
+                        await campaigns_changed()
                         continue
                     await _on_bus_message(message, center, store, config, ivr, dialers)
         except asyncio.CancelledError:
@@ -601,6 +653,14 @@ async def _recording_policy(store: Store, config: HotlineConfig) -> RecordingCon
 async def _set_recording(center: LiveCenter, recording: RecordingConfig) -> None:
     """Inside the consumer: the next call connected is recorded by the new policy."""
     center.recorder.config = recording
+
+
+async def _reconfigure(runner: DialerRunner, campaign: Any, users: list[User], paused: set[str]) -> None:
+    """Inside the consumer: an edited campaign (a stopped one is paused)."""
+    from dialer.control import apply_paused
+
+    runner.reconfigure(campaign, users)
+    apply_paused([runner], paused)
 
 
 async def _pause_dialers(runners: list[DialerRunner], paused: set[str]) -> None:

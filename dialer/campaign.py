@@ -206,7 +206,9 @@ class LiveKeys(_Section):
     """The keys of `[campaigns.<name>]` that only the live dialer uses; every other key
     is a `CampaignConfig` field."""
 
-    leads: str = Field(min_length=1)  # CSV path (relative to the config file's directory)
+    # CSV path (relative to the config file's directory); "": none, the campaign's leads
+    # are uploaded from the admin page (dialer/uploads.py)
+    leads: str = ""
     enabled: bool = True
     queue: str = ""  # default: campaign-<id>
     skill: str = "outbound"  # agents with this skill work the campaign
@@ -242,7 +244,7 @@ class LiveKeys(_Section):
         """Relative to the configuration file when loaded from one (`config.schema.
         LoadContext`: base_dir, check_files), which also checks the file can be read."""
         base_dir = getattr(info.context, "base_dir", None)
-        if base_dir is None:
+        if base_dir is None or not value:
             return value
         path = Path(value).expanduser()
         path = path if path.is_absolute() else Path(base_dir) / path
@@ -257,7 +259,10 @@ class LiveKeys(_Section):
 
 class CampaignSection(LiveKeys, CampaignConfig):
     """One `[campaigns.<name>]` table of the main configuration: the campaign and the
-    live dialer's keys (`dialer.live.parse_live_campaigns` splits them)."""
+    live dialer's keys (`dialer.live.parse_live_campaigns` splits them). The file names
+    its leads (`leads = ""`: uploaded only)."""
+
+    leads: str
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:

@@ -56,10 +56,11 @@ async def set_paused(store: Any, campaign: str, paused: bool, author: str, at: f
 
 
 def apply_paused(runners: Iterable[Any], paused: set[str]) -> list[str]:
-    """Set each running dialer's `paused`; the ids whose state changed."""
+    """Set each running dialer's `paused` (paused by an admin, or stopped: its campaign
+    disabled, dialer/definitions.py); the ids whose state changed."""
     changed = []
     for runner in runners:
-        now = runner.campaign.id in paused
+        now = runner.campaign.id in paused or not runner.campaign.live.enabled
         if runner.paused != now:
             runner.paused = now
             changed.append(runner.campaign.id)

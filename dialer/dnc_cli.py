@@ -14,6 +14,7 @@ import getpass
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -41,13 +42,13 @@ def import_(file: Path, campaign: str | None, region: str | None, config_path: s
     from store.models import DncEntry
 
     config = load_or_exit(config_path).config
-    campaigns = {c.id: c for c in config.campaigns.values()}
-    if campaign is not None and campaign not in campaigns:
-        known = ", ".join(sorted(campaigns)) or "none configured"
+    regions = asyncio.run(_campaign_regions(config)) if campaign is not None else {}
+    if campaign is not None and campaign not in regions:
+        known = ", ".join(sorted(regions)) or "none configured"
         click.echo(f"--campaign: unknown campaign {campaign!r} (configured: {known})", err=True)
         sys.exit(2)
     if region is None:
-        region = campaigns[campaign].default_region if campaign is not None else "US"
+        region = regions[campaign] if campaign is not None else "US"
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -78,3 +79,17 @@ def import_(file: Path, campaign: str | None, region: str | None, config_path: s
     )
     if problems:
         sys.exit(3)
+
+
+async def _campaign_regions(config: Any) -> dict[str, str]:
+    """Each campaign's default region: hotline.toml's and those an admin created."""
+    from dialer.definitions import campaign_set
+    from store import open_store
+
+    store = await open_store(config.store)
+    try:
+        await store.migrate()
+        found = await campaign_set(store, config.campaigns)
+    finally:
+        await store.close()
+    return {cid: str(table.get("default_region", "US")) for cid, table in found.tables.items()}

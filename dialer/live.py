@@ -125,7 +125,7 @@ class StoreUnavailable(Exception):
 class LiveCampaign:
     config: CampaignConfig
     live: LiveKeys
-    leads_path: Path
+    leads_path: Path | None  # None: no leads file (uploaded leads only)
 
     @property
     def id(self) -> str:
@@ -153,6 +153,8 @@ def parse_live_campaigns(
         live_part = {k: v for k, v in table.items() if k in live_names}
         rest = {k: v for k, v in table.items() if k not in live_names}
         rest.setdefault("id", name)
+        if "leads" not in live_part:
+            problems.append(f"{filename}: {where}.leads: required")
         try:
             keys = LiveKeys.model_validate(live_part)
         except ValidationError as exc:
@@ -164,6 +166,9 @@ def parse_live_campaigns(
             problems += _problems(exc, filename, where)
             config = None
         if keys is None or config is None:
+            continue
+        if not keys.leads:
+            out.append(LiveCampaign(config, keys, None))
             continue
         path = Path(keys.leads)
         out.append(LiveCampaign(config, keys, path if path.is_absolute() else Path(base_dir) / path))
@@ -182,6 +187,8 @@ def _problems(exc: ValidationError, filename: str, where: str) -> list[str]:
 
 
 def _read_leads(campaign: LiveCampaign) -> tuple[LeadImport, list[str]]:
+    if campaign.leads_path is None:
+        return LeadImport((), ()), []
     try:
         imported = load_leads_csv(campaign.leads_path, campaign.config.default_region)
     except OSError as exc:
@@ -377,6 +384,26 @@ class DialerRunner:
         if self.agent_skills is not None:
             self.agent_skills = {u.login: frozenset(u.skills or {}) for u in users}
         log.info("campaign_agents_changed", campaign=self.campaign.id, agents=len(self.agents))
+
+    def reconfigure(self, campaign: LiveCampaign, users: Sequence[Any]) -> None:
+        """An admin edited the campaign (dialer/definitions.py; inside the consumer):
+        the next tick dials by the new settings. The leads, the calls in progress and
+        the drop budget's history stay; the pacer starts learning again when its
+        settings changed (the budget is kept, with the new cap)."""
+        old = self.campaign
+        self.campaign = campaign
+        self.book.config = campaign.config
+        for number in campaign.config.dnc:
+            self.book.dnc.add(number, campaign.id)
+        pacing = replace(campaign.config.pacing_config(), connect_grace_s=campaign.live.connect_grace_s)
+        if pacing != self.pacer.config:
+            budget = self.pacer.budget
+            budget.retune(pacing.drop_cap, pacing.windows_s)
+            self.pacer = Pacer(pacing)
+            self.pacer.budget = budget
+        if campaign.live.skill != old.live.skill:
+            self.set_directory(users)
+        log.info("campaign_reconfigured", campaign=campaign.id, mode=campaign.config.mode, skill=campaign.live.skill)
 
     async def prepare(self) -> None:
         """Write the leads' customer records (for the screen-pop), in one batch."""
@@ -1128,59 +1155,73 @@ async def start_dialers(
     pbx_ready: Callable[[], bool] = lambda: True,
 ) -> list[DialerRunner]:
     """The runners of the enabled `[campaigns.*]` (their `run()` is the caller's to start).
-    Raises CampaignConfigError on a bad section; a campaign with no agent is skipped."""
-    runners = []
-    for campaign in parse_live_campaigns(campaigns_section, base_dir):
-        if not campaign.live.enabled:
-            continue
-        agents = campaign_agents(campaign, users)
-        rules = center.router.rules
-        if campaign.queue not in rules.queues and getattr(rules, "default_queue", None):
-            log.warning(
-                "campaign_queue_not_in_routing",
-                campaign=campaign.id,
-                queue=campaign.queue,
-                default_queue=rules.default_queue,
-                hint=f"add [routing.queues.{campaign.queue}] targeting skills.{campaign.live.skill}",
-            )
-        if not agents:
-            log.warning("campaign_without_agents", campaign=campaign.id, skill=campaign.live.skill)
-        from dialer.uploads import uploaded_leads
+    Raises CampaignConfigError on a bad section."""
+    return [
+        await start_dialer(campaign, center, client, store, users, pbx_ready=pbx_ready)
+        for campaign in parse_live_campaigns(campaigns_section, base_dir)
+        if campaign.live.enabled
+    ]
 
-        uploads = await uploaded_leads(store, campaign.id, campaign.config.default_region)
-        opened = await open_book(campaign, store, center.clock(), uploaded=uploads)
-        book, _rejected = opened.book, opened.rejected
-        variables = demo_variables(campaign.live.demo_behaviour) if campaign.live.demo_behaviour else None
-        runner = DialerRunner(
-            center,
-            campaign,
-            book,
-            agents,
-            variables_for=variables,
-            store=store,
-            pbx_ready=pbx_ready,
-            agent_skills={u.login: set(u.skills or {}) for u in users},
-            lead_states=store,
-            dnc_lists=store,
-            connected=opened.connected,
-            previews=opened.previews,
-        )
-        await runner.prepare()
-        client.subscribe("UserEvent", runner.on_ami_message)
-        center.directory.listeners.append(runner.set_directory)
-        runners.append(runner)
-        log.info(
-            "campaign_loaded",
+
+async def start_dialer(
+    campaign: LiveCampaign,
+    center: LiveCenter,
+    client: Any,
+    store: Any,
+    users: Sequence[Any],
+    *,
+    pbx_ready: Callable[[], bool] = lambda: True,
+) -> DialerRunner:
+    """One campaign's runner, its leads as the store keeps them (its `run()` is the
+    caller's to start); a campaign with no agent yet is started all the same (it dials
+    once agents with its skill log in)."""
+    agents = campaign_agents(campaign, users)
+    rules = center.router.rules
+    if campaign.queue not in rules.queues and getattr(rules, "default_queue", None):
+        log.warning(
+            "campaign_queue_not_in_routing",
             campaign=campaign.id,
-            leads=len(book.states),
-            restored=opened.restored,
-            added=opened.added,
-            rejected=len(_rejected),
-            agents=len(agents),
-            mode=campaign.config.mode,
             queue=campaign.queue,
+            default_queue=rules.default_queue,
+            hint=f"add [routing.queues.{campaign.queue}] targeting skills.{campaign.live.skill}",
         )
-    return runners
+    if not agents:
+        log.warning("campaign_without_agents", campaign=campaign.id, skill=campaign.live.skill)
+    from dialer.uploads import uploaded_leads
+
+    uploads = await uploaded_leads(store, campaign.id, campaign.config.default_region)
+    opened = await open_book(campaign, store, center.clock(), uploaded=uploads)
+    book, _rejected = opened.book, opened.rejected
+    variables = demo_variables(campaign.live.demo_behaviour) if campaign.live.demo_behaviour else None
+    runner = DialerRunner(
+        center,
+        campaign,
+        book,
+        agents,
+        variables_for=variables,
+        store=store,
+        pbx_ready=pbx_ready,
+        agent_skills={u.login: set(u.skills or {}) for u in users},
+        lead_states=store,
+        dnc_lists=store,
+        connected=opened.connected,
+        previews=opened.previews,
+    )
+    await runner.prepare()
+    client.subscribe("UserEvent", runner.on_ami_message)
+    center.directory.listeners.append(runner.set_directory)
+    log.info(
+        "campaign_loaded",
+        campaign=campaign.id,
+        leads=len(book.states),
+        restored=opened.restored,
+        added=opened.added,
+        rejected=len(_rejected),
+        agents=len(agents),
+        mode=campaign.config.mode,
+        queue=campaign.queue,
+    )
+    return runner
 
 
 def demo_variables(behaviour: Mapping[str, float], seed: int = 0) -> Callable[[Lead], dict[str, str]]:
@@ -1218,5 +1259,6 @@ __all__ = [
     "load_book",
     "open_book",
     "parse_live_campaigns",
+    "start_dialer",
     "start_dialers",
 ]

@@ -139,6 +139,11 @@ class DropBudget:
         self.total_drops = 0
         self._cache: tuple[float, float, float] | None = None  # (now, remaining, used)
 
+    def retune(self, cap: float, windows_s: Sequence[float]) -> None:
+        """A new cap or windows (an admin's edit): the answers and drops counted stay."""
+        self.cap, self.windows_s = cap, tuple(windows_s)
+        self._cache = None
+
     def lookahead(self, window_s: float) -> float:
         return min(self.lookahead_share * window_s, self.lookahead_max_s)
 

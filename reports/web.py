@@ -7,8 +7,6 @@ for reports. Supervisors see their teams (queues are shared), admins everything.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -22,6 +20,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from cti.server import BUS, STORE
 from reports.day_extras import only_agents, summary
+from reports.export import CSV_SECTIONS, XLSX_TYPE, section_rows, to_csv, to_xlsx
 from reports.kpi import INTERVALS, KpiConfig
 from reports.report_days import DAY_S, DayCache, range_report
 from reports.report_warm import DAYS, wake_on_changes, warm_loop
@@ -351,67 +350,32 @@ async def reports_json(request: web.Request) -> web.Response:
     )
 
 
-CSV_SECTIONS = ("summary", "intervals", "queues", "teams", "agents", "pauses", "dispositions", "campaigns")
-CAMPAIGN_COLUMNS = ("dials", "contacts", "human", "answered", "machine", "busy", "no_answer", "congestion", "failed",
-                    "skipped", "dnc_blocked", "drops", "drop_rate")  # fmt: skip
-
-
-def extras_csv(section: str, extras: dict[str, Any]) -> str:
-    """Pauses (reason, agent, seconds) and dispositions (disposition, agent, calls) one
-    row per agent; campaigns one row each with their counts and drop rate."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    if section == "campaigns":
-        writer.writerow(["campaign", *CAMPAIGN_COLUMNS])
-        for name, c in extras["campaigns"].items():
-            rate = c.get("drop_rate")
-            counts = [int(c.get(k, 0)) for k in CAMPAIGN_COLUMNS[:-1]]
-            writer.writerow([name, *counts, "" if rate is None else round(rate, 4)])
-    else:
-        writer.writerow(
-            ["reason" if section == "pauses" else "disposition", "agent", "seconds" if section == "pauses" else "calls"]
-        )
-        for row, entry in extras[section].items():
-            for agent, value in entry["by_agent"].items():
-                writer.writerow([row, agent, round(value, 1) if section == "pauses" else int(value)])
-    return out.getvalue()
-
-
-def report_csv(section: str, report: dict[str, Any]) -> str:
-    rows: list[tuple[str, dict[str, Any]]]
-    if section == "summary":
-        rows = [("all", report["overall"])]  # inbound
-        if report.get("outbound", {}).get("queues"):
-            rows.append(("outbound", report["outbound"]["total"]))
-    elif section == "intervals":
-        rows = [(datetime.fromtimestamp(i["start"]).isoformat(timespec="minutes"), i) for i in report["intervals"]]
-    else:
-        rows = [(name, entry["total"]) for name, entry in report[section].items()]
-    metrics = [k for k in (rows[0][1] if rows else report["overall"]) if k != "start"]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["name" if section != "intervals" else "interval_start", *metrics])
-    for name, values in rows:
-        writer.writerow([name, *("" if values.get(m) is None else values.get(m) for m in metrics)])
-    return out.getvalue()
-
-
-async def reports_csv(request: web.Request) -> web.StreamResponse:
+async def _export(request: web.Request, fmt: str) -> web.StreamResponse:
+    """GET /reports/export.csv|.xlsx?section=...: one section of the report, the same
+    columns in both formats (reports/export.py)."""
     me = require(request, "supervisor")
     section = request.query.get("section", "intervals")
     if section not in CSV_SECTIONS:
-        return web.Response(status=400, text=f"section: must be one of {', '.join(CSV_SECTIONS)}")
+        return api_error(400, f"section: must be one of {', '.join(CSV_SECTIONS)}")
     try:
         q = parse_report_query(request.query, request.app[CLOCK]())
     except BadQuery as exc:
-        return web.Response(status=400, text=str(exc))
-    data = await build_report(request, me, q)
-    extra = section in ("pauses", "dispositions", "campaigns")
-    body = extras_csv(section, data["extras"]) if extra else report_csv(section, data["report"])
-    filename = f"hotline-{section}-{q['from']}-{q['to']}.csv"
-    return web.Response(
-        text=body, content_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
-    )
+        return api_error(400, str(exc))
+    rows = section_rows(section, await build_report(request, me, q))
+    filename = f"hotline-{section}-{q['from']}-{q['to']}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if fmt == "xlsx":
+        body = await asyncio.to_thread(to_xlsx, rows, section)
+        return web.Response(body=body, content_type=XLSX_TYPE, headers=headers)
+    return web.Response(text=to_csv(rows), content_type="text/csv", headers=headers)
+
+
+async def reports_csv(request: web.Request) -> web.StreamResponse:
+    return await _export(request, "csv")
+
+
+async def reports_xlsx(request: web.Request) -> web.StreamResponse:
+    return await _export(request, "xlsx")
 
 
 # ---------------------------------------------------------------- setup
@@ -474,4 +438,5 @@ def setup(app: web.Application, *, min_interval_s: float = 0.5, warm_days: int =
     app.router.add_get("/api/v1/wallboard", wallboard_json)
     app.router.add_get("/reports", reports_page)
     app.router.add_get("/reports/export.csv", reports_csv)
+    app.router.add_get("/reports/export.xlsx", reports_xlsx)
     app.router.add_get("/api/v1/reports", reports_json)

@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from cti.server import CONFIG, STORE
+from cti.server import STORE
 from dialer.leads import PhoneNumberError, normalize_phone
 from store.models import DncEntry
 from web.app import CLOCK, api_error, json_body, require
@@ -47,17 +47,20 @@ def _entry_json(e: DncEntry) -> dict[str, Any]:
     }
 
 
-def _campaign(request: web.Request) -> tuple[str, str]:
-    """The list the request names ("" for the global one) and its numbers' region."""
+async def _campaign(request: web.Request) -> tuple[str, str]:
+    """The list the request names ("" for the global one) and its numbers' region
+    (the file's campaigns and those an admin created)."""
     name = request.query.get("campaign", "")
     if not name:
         return "", GLOBAL_REGION
-    campaigns = {c.id: c for c in request.app[CONFIG].campaigns.values()}
+    from web.campaigns_admin import configured
+
+    campaigns = await configured(request)
     found = campaigns.get(name)
     if found is None:
         known = ", ".join(sorted(campaigns)) or "none configured"
         raise BadInput([f"campaign: unknown campaign {name!r} (configured: {known})"])
-    return name, found.default_region
+    return name, found.config.default_region
 
 
 def _number(raw: Any, field: str, region: str) -> str:
@@ -76,7 +79,7 @@ def _bad(exc: BadInput) -> web.Response:
 async def dnc_list(request: web.Request) -> web.Response:
     require(request, "supervisor")
     try:
-        campaign, region = _campaign(request)
+        campaign, region = await _campaign(request)
         number = request.query.get("number")
         e164 = _number(number, "number", region) if number is not None else None
         try:
@@ -95,7 +98,7 @@ async def dnc_add(request: web.Request) -> web.Response:
     me = require(request, "supervisor")
     body = await json_body(request)
     try:
-        campaign, region = _campaign(request)
+        campaign, region = await _campaign(request)
         unknown = sorted(set(body) - {"number", "numbers"})
         if unknown:
             raise BadInput([f"{k}: unknown field (send number or numbers)" for k in unknown])
@@ -133,7 +136,7 @@ async def dnc_add(request: web.Request) -> web.Response:
 async def dnc_remove(request: web.Request) -> web.Response:
     me = require(request, "supervisor")
     try:
-        campaign, region = _campaign(request)
+        campaign, region = await _campaign(request)
         if "number" not in request.query:
             raise BadInput(["number: required (?number=...)"])
         number = _number(request.query["number"], "number", region)

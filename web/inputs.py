@@ -100,7 +100,7 @@ async def input_middleware(request: web.Request, handler: Handler) -> web.Stream
         elif request.body_exists and request.content_type == "application/x-www-form-urlencoded":
             check_pairs(((k, str(v)) for k, v in (await request.post()).items()), "form")
     except BadInput as exc:
-        if request.path.startswith("/api/"):
+        if request.path.startswith(("/api/", "/reports/export.")):  # (the exports are in the API document)
             return web.json_response({"error": str(exc)}, status=exc.status)
         return web.Response(status=exc.status, text=f"{exc.status}: {exc}")
     return await handler(request)

@@ -13,6 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from agents.commands import json_schema
+from reports.export import CSV_SECTIONS as EXPORT_SECTIONS
+from reports.export import XLSX_TYPE
 from store.models import CALLBACK_CLOSED, CALLBACK_OPEN
 
 # a day in a query: YYYY-MM-DD; empty is as if left out (the pages' forms send empty fields)
@@ -59,6 +61,40 @@ def _section(name: str) -> dict[str, Any]:
     }
 
 
+_TIME = {"type": "string", "description": "HH:MM or HH:MM:SS, the lead's local time"}
+# what an admin sets on a campaign (dialer/definitions.py EDITABLE; the server checks the rest)
+_CAMPAIGN_SETTINGS: dict[str, Any] = {
+    "name": {"type": "string"},
+    "mode": {"enum": ["preview", "progressive", "predictive"]},
+    "skill": {"type": "string", "description": "one of the skills catalogue"},
+    "queue": {"type": "string", "description": "empty: campaign-<id>"},
+    "priority": {"type": "integer", "minimum": 0, "maximum": 9},
+    "caller_id": {"type": "string"},
+    "calling_window": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "start": _TIME,
+            "end": _TIME,
+            "days": {"type": "array", "items": {"enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}},
+        },
+    },
+    "max_attempts": {"type": "integer", "minimum": 1, "maximum": 100},
+    "retry": {
+        "type": "object",
+        "description": "per outcome (busy, no_answer, machine, dropped, congestion, failed)",
+        "additionalProperties": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"delay_minutes": {"type": "number", "minimum": 0}, "retry": {"type": "boolean"}},
+        },
+    },
+    "drop_cap": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "description": "the abandon cap"},
+    "default_region": {"type": "string", "minLength": 2, "maxLength": 2},
+    "no_answer_timeout_s": {"type": "number", "minimum": 15},
+    "amd_action": {"enum": ["message", "hangup"]},
+    "enabled": {"type": "boolean", "description": "false: stopped"},
+}
 _MAIL_READERS = "agent (the task's), supervisor (that agent's team; any while unassigned), admin"  # (mail/web.py)
 _DNC_CAMPAIGN = {
     "name": "campaign",
@@ -229,6 +265,37 @@ DOCUMENT: dict[str, Any] = {
                     "caller": {"type": "string", "maxLength": 40},
                     "digits": {"type": "array", "maxItems": 20, "items": {"type": "string", "maxLength": 40}},
                     "at": {"type": "string", "description": "local date and time YYYY-MM-DDTHH:MM"},
+                },
+            },
+            "CampaignSettings": {
+                "type": "object",
+                "required": ["base_version"],
+                "additionalProperties": False,
+                "description": "the settings not given stay as they are (a new campaign: the defaults)",
+                "properties": {
+                    **_CAMPAIGN_SETTINGS,
+                    "base_version": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                    "comment": {"type": "string", "maxLength": 500},
+                },
+            },
+            "CampaignsRestore": {
+                "type": "object",
+                "required": ["version", "base_version"],
+                "properties": {
+                    "version": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                    "base_version": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                    "comment": {"type": "string", "maxLength": 500},
+                },
+            },
+            "CampaignCreate": {
+                "type": "object",
+                "required": ["id", "base_version"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"},
+                    **_CAMPAIGN_SETTINGS,
+                    "base_version": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                    "comment": {"type": "string", "maxLength": 500},
                 },
             },
             "LeadsUpload": {
@@ -471,7 +538,42 @@ DOCUMENT: dict[str, Any] = {
                 errors=("400", "404", "409"),
             )
         },
-        "/api/v1/campaigns": {"get": _op("The configured campaigns, their state and live numbers", "supervisor")},
+        "/api/v1/campaigns": {
+            "get": _op(
+                "The campaigns (hotline.toml's and the admin's), settings, state, live numbers, versions",
+                "supervisor",
+            ),
+            "post": _op(
+                "Create a campaign (created stopped; a new version, audited)",
+                "admin",
+                "CampaignCreate",
+                ok="201",
+                errors=("400", "409"),
+            ),
+        },
+        "/api/v1/campaigns/restore": {
+            "post": _op(
+                "Restore an earlier version of the campaigns' definitions (0: hotline.toml's only), audited",
+                "admin",
+                "CampaignsRestore",
+                errors=("400", "404", "409"),
+            )
+        },
+        "/api/v1/campaigns/{campaign}": {
+            "put": _op(
+                "Edit a campaign's settings: applied live to its dialer (a new version, audited)",
+                "admin",
+                "CampaignSettings",
+                errors=("400", "404", "409"),
+            )
+        },
+        "/api/v1/campaigns/{campaign}/stop": {
+            "post": _op(
+                "Stop a campaign: no new dial, not started again at a restart (audited)",
+                "admin",
+                errors=("404", "409"),
+            )
+        },
         "/api/v1/campaigns/{campaign}/pause": {
             "post": _op("Pause a campaign: no new dial, also after a restart (audited)", "admin", errors=("404",))
         },
@@ -486,7 +588,7 @@ DOCUMENT: dict[str, Any] = {
             )
         },
         "/api/v1/campaigns/{campaign}/start": {
-            "post": _op("Start a paused campaign again (audited)", "admin", errors=("404",))
+            "post": _op("Start a paused or stopped campaign (audited)", "admin", errors=("404", "409"))
         },
         "/api/v1/ivr": {
             "get": _op("The IVR flow that runs (TOML; version 0: hotline.toml's) and its history", "supervisor")
@@ -644,6 +746,30 @@ DOCUMENT: dict[str, Any] = {
                     {"name": "queue", "in": "query", "schema": {"type": "string"}},
                 ],
             }
+        },
+        **{
+            f"/reports/export.{fmt}": {
+                "get": {
+                    **_op(
+                        f"One section of the report as {what} (the same columns in both)", "supervisor", errors=("400",)
+                    ),
+                    "parameters": [
+                        {"name": "section", "in": "query", "schema": {"enum": list(EXPORT_SECTIONS)}},
+                        {"name": "from", "in": "query", "schema": _DAY},
+                        {"name": "to", "in": "query", "schema": _DAY},
+                        {"name": "interval", "in": "query", "schema": {"enum": [900, 1800, 3600, 86400]}},
+                        {"name": "queue", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {
+                        **_op("", "supervisor", errors=("400",))["responses"],
+                        "200": {"description": "the file (an attachment)", "content": {media: {}}},
+                    },
+                }
+            }
+            for fmt, what, media in (
+                ("csv", "CSV", "text/csv"),
+                ("xlsx", "an XLSX workbook (numbers as numbers)", XLSX_TYPE),
+            )
         },
         "/api/v1/schedule": {
             "get": _op("The published schedule (shifts; supervisor: their teams' agents)", "supervisor"),

@@ -39,7 +39,7 @@ async def policy_get(request: web.Request) -> web.Response:
             "version": version,
             **document(live),
             "known_queues": queues,
-            "known_campaigns": sorted(configured(request)),
+            "known_campaigns": sorted(await configured(request)),
             "origin": "admin" if version else "hotline.toml",
         }
     )
@@ -57,7 +57,7 @@ async def policy_put(request: web.Request) -> web.Response:
     if config is not None:
         known = {
             "queues": set((await request.app[SETTINGS].live("queues")).data),
-            "campaigns": set(configured(request)),
+            "campaigns": set(await configured(request)),
         }
         for field, names in known.items():
             problems += [

@@ -190,3 +190,27 @@ def test_the_cli_refuses_an_unknown_campaign(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["dnc", "import", str(dnc), "--campaign", "sprnig", "--config", str(config)])
     assert result.exit_code == 2
     assert "--campaign: unknown campaign 'sprnig' (configured: spring)" in result.output
+
+
+def test_the_cli_imports_into_the_list_of_a_campaign_an_admin_created(tmp_path: Path) -> None:
+    from dialer.definitions import save
+
+    config = _config(tmp_path)
+
+    async def create() -> None:
+        store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/cli.sqlite3"))
+        try:
+            await store.migrate()
+            table = {"id": "summer", "leads": "", "enabled": False, "default_region": "GB"}
+            await save(store, "summer", table, author="admin", comment="", base_version=0, at=1.0)
+        finally:
+            await store.close()
+
+    asyncio.run(create())
+    dnc = tmp_path / "dnc.csv"
+    dnc.write_text("020 7946 0958\n")
+    result = CliRunner().invoke(main, ["dnc", "import", str(dnc), "--campaign", "summer", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert [(e.campaign, e.number) for e in asyncio.run(_entries(tmp_path, "summer"))] == [("summer", "+442079460958")]
+    result = CliRunner().invoke(main, ["dnc", "import", str(dnc), "--campaign", "autumn", "--config", str(config)])
+    assert result.exit_code == 2 and "(configured: spring, summer)" in result.output

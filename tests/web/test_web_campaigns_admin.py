@@ -52,7 +52,7 @@ async def test_campaigns_are_listed_paused_and_started(client: TestClient) -> No
     )
     assert row["live"]["dials"] == 7 and row["live"]["leads_left"] == 40
     r = await client.post("/api/v1/campaigns/spring/pause", headers=h)
-    assert r.status == 200 and (await r.json()) == {"campaign": "spring", "paused": True}
+    assert r.status == 200 and (await r.json()) == {"campaign": "spring", "paused": True, "enabled": True}
     assert await paused_campaigns(app[STORE]) == {"spring"}
     [row] = (await (await client.get("/api/v1/campaigns")).json())["campaigns"]
     assert row["state"] == "paused"
@@ -66,3 +66,98 @@ async def test_campaigns_are_listed_paused_and_started(client: TestClient) -> No
     sup = await login(client, "sup")
     assert (await client.get("/api/v1/campaigns")).status == 200
     assert (await client.post("/api/v1/campaigns/spring/pause", headers={"X-CSRF-Token": sup})).status == 403
+
+
+async def test_campaigns_are_created_and_edited_with_each_bad_field_named(client: TestClient) -> None:
+    app = client.server.app
+    h = {"X-CSRF-Token": await login(client, "admin")}
+    listed = await (await client.get("/api/v1/campaigns")).json()
+    assert listed["version"] == 0 and listed["history"] == []
+    [spring] = listed["campaigns"]  # hotline.toml's, shown as the starting version
+    assert spring["origin"] == "hotline.toml" and spring["settings"]["max_attempts"] == 3
+    assert spring["settings"]["calling_window"]["start"] == "00:00:00"
+
+    bad = {"id": "summer", "mode": "fast", "drop_cap": 1.5, "calling_window": {"start": "21:00", "end": "09:00"}}
+    r = await client.post("/api/v1/campaigns", json={**bad, "base_version": 0}, headers=h)
+    assert r.status == 400
+    answer = await r.json()
+    assert set(answer["fields"]) == {"mode", "drop_cap", "calling_window"}
+    assert any(p.startswith("drop_cap: ") for p in answer["problems"])
+    assert any(p.startswith("calling_window: ") and "end must be after start" in p for p in answer["problems"])
+    r = await client.post(
+        "/api/v1/campaigns", json={"id": "summer", "leads": "/etc/passwd", "base_version": 0}, headers=h
+    )
+    assert r.status == 400 and (await r.json())["fields"] == ["leads"]  # not an admin's to set
+    r = await client.post("/api/v1/campaigns", json={"id": "summer", "skill": "knitting", "base_version": 0}, headers=h)
+    assert r.status == 400 and (await r.json())["error"].startswith("skill: unknown skill 'knitting'")
+    r = await client.post("/api/v1/campaigns", json={"id": "bad id", "base_version": 0}, headers=h)
+    assert r.status == 400 and (await r.json())["fields"] == ["id"]
+    r = await client.post("/api/v1/campaigns", json={"id": "spring", "base_version": 0}, headers=h)
+    assert r.status == 409  # the file's campaign is edited, not created again
+    r = await client.post("/api/v1/campaigns", json={"id": "summer", "mode": "predictive"}, headers=h)
+    assert r.status == 400 and (await r.json())["error"].startswith("base_version:")
+
+    good = {"id": "summer", "name": "Summer", "mode": "predictive", "skill": "support", "drop_cap": 0.02}
+    r = await client.post("/api/v1/campaigns", json={**good, "base_version": 0, "comment": "new"}, headers=h)
+    assert r.status == 201, await r.text()
+    assert (await r.json())["version"] == 1
+    listed = await (await client.get("/api/v1/campaigns")).json()
+    rows = {c["id"]: c for c in listed["campaigns"]}
+    assert set(rows) == {"spring", "summer"}  # the file's campaign is never wiped by an admin's save
+    assert (rows["summer"]["origin"], rows["summer"]["state"], rows["summer"]["mode"]) == (
+        "admin",
+        "stopped",
+        "predictive",
+    )
+    assert rows["summer"]["settings"]["drop_cap"] == 0.02 and rows["spring"]["origin"] == "hotline.toml"
+
+    r = await client.put("/api/v1/campaigns/spring", json={"max_attempts": 0, "base_version": 1}, headers=h)
+    assert r.status == 400 and (await r.json())["fields"] == ["max_attempts"]
+    r = await client.put("/api/v1/campaigns/spring", json={"caller_id": "x", "base_version": 0}, headers=h)
+    assert r.status == 409  # edited from an old version
+    r = await client.put("/api/v1/campaigns/autumn", json={"caller_id": "x", "base_version": 1}, headers=h)
+    assert r.status == 404
+    r = await client.put("/api/v1/campaigns/spring", json={"max_attempts": 7, "base_version": 1}, headers=h)
+    assert r.status == 200, await r.text()
+    rows = {c["id"]: c for c in (await (await client.get("/api/v1/campaigns")).json())["campaigns"]}
+    assert rows["spring"]["origin"] == "admin" and rows["spring"]["settings"]["max_attempts"] == 7
+    assert rows["spring"]["settings"]["calling_window"]["start"] == "00:00:00"  # the rest kept
+
+    r = await client.post("/api/v1/campaigns/summer/start", headers=h)
+    assert r.status == 200 and (await r.json())["enabled"] is True
+    r = await client.post("/api/v1/campaigns/spring/stop", headers=h)
+    assert r.status == 200 and (await r.json())["enabled"] is False
+    listed = await (await client.get("/api/v1/campaigns")).json()
+    states = {c["id"]: c["state"] for c in listed["campaigns"]}
+    assert states == {"spring": "stopped", "summer": "running"}
+    assert [v["comment"] for v in listed["history"]] == ["stop spring", "start summer", "edit spring", "new"]
+    assert [v["version"] for v in listed["history"]] == [4, 3, 2, 1]
+    audit = await (await client.get("/api/v1/audit")).json()
+    actions = [(e["action"], e["target"]) for e in audit["entries"] if e["action"].startswith("campaign.")]
+    assert actions == [
+        ("campaign.stopped", "spring"),
+        ("campaign.started", "summer"),
+        ("campaign.edited", "spring"),
+        ("campaign.created", "summer"),
+    ]
+    assert await paused_campaigns(app[STORE]) == set()
+
+    r = await client.post("/api/v1/campaigns/restore", json={"version": 0, "base_version": 4}, headers=h)
+    assert r.status == 200 and (await r.json())["version"] == 5
+    rows = {c["id"]: c for c in (await (await client.get("/api/v1/campaigns")).json())["campaigns"]}
+    assert list(rows) == ["spring"] and rows["spring"]["origin"] == "hotline.toml"  # the file's alone, as it has it
+    assert (rows["spring"]["state"], rows["spring"]["settings"]["max_attempts"]) == ("running", 3)
+    r = await client.post("/api/v1/campaigns/restore", json={"version": 2, "base_version": 5}, headers=h)
+    assert r.status == 200
+    rows = {c["id"]: c for c in (await (await client.get("/api/v1/campaigns")).json())["campaigns"]}
+    assert (rows["spring"]["settings"]["max_attempts"], rows["summer"]["state"]) == (7, "stopped")
+    r = await client.post("/api/v1/campaigns/restore", json={"version": 99, "base_version": 6}, headers=h)
+    assert r.status == 404 and (await r.json())["error"].startswith("version:")
+    r = await client.post("/api/v1/campaigns/restore", json={"version": 1, "base_version": 5}, headers=h)
+    assert r.status == 409
+    audit = await (await client.get("/api/v1/audit")).json()
+    assert [e["detail"]["restored"] for e in audit["entries"] if e["action"] == "campaign.restored"] == [2, 0]
+    client.session.cookie_jar.clear()
+    sup = {"X-CSRF-Token": await login(client, "sup")}
+    r = await client.put("/api/v1/campaigns/spring", json={"max_attempts": 2, "base_version": 4}, headers=sup)
+    assert r.status == 403

@@ -24,12 +24,15 @@ def todays_driver(client: TestClient) -> tuple[BusCallDriver, float]:
     return BusCallDriver(client.server.app[STORE], client.server.app[BUS]), now
 
 
-async def test_campaign_calls_are_not_inbound_on_the_reports_and_the_wallboard(client: TestClient) -> None:
-    app = client.server.app
+OUTBOUND = {"campaign": "demo", "direction": "outbound"}
+
+
+async def answered_calls(client: TestClient, calls: list[tuple[str, str, float, dict[str, str]]]) -> None:
+    """agent01 answers each (call id, queue, wait s, attributes) in turn, 200 s apart,
+    today; an outbound one (with attributes) is a campaign's."""
     driver, now = todays_driver(client)
     e = driver.emit
     await e(AgentLoggedIn(now - 900, "agent01"))
-    calls = [("in1", "billing", 5, {}), ("out1", "campaign-demo", 60, {"campaign": "demo", "direction": "outbound"})]
     for i, (cid, queue, wait, attributes) in enumerate(calls):
         t0 = now - 800 + i * 200
         await e(CallArrived(t0 - 2, cid, caller="+14155550142", direction="outbound" if attributes else "inbound"))
@@ -38,6 +41,11 @@ async def test_campaign_calls_are_not_inbound_on_the_reports_and_the_wallboard(c
         await e(CallConnected(t0 + wait, cid, "agent01", queue))
         await e(CallEnded(t0 + wait + 30, cid))
         await e(WrapUpEnded(t0 + wait + 40, cid, "agent01", "resolved"))
+
+
+async def test_campaign_calls_are_not_inbound_on_the_reports_and_the_wallboard(client: TestClient) -> None:
+    app = client.server.app
+    await answered_calls(client, [("in1", "billing", 5, {}), ("out1", "campaign-demo", 60, OUTBOUND)])
     await login(client, "admin")
     data = await (await client.get("/api/v1/reports")).json()
     assert data["overall"]["offered"] == 1 and data["overall"]["service_level"] == 1.0

@@ -94,26 +94,104 @@
   async function campaignsPage() {
     const button = (attrs, text, onclick) => { const b = el("button", attrs, text); b.onclick = onclick; return b; };
     const n = (live, k) => live ? String(live[k]) : "—";
+    const f = $("campaign-form");
+    let version = 0, editing = null;  // editing: the campaign row being edited (null: a new one)
+    // Create or edit a campaign (web/campaigns_admin.py): the form <-> its settings; a
+    // problem is shown with its field marked.
+    const fill = (c) => {
+      editing = c;
+      const st = c ? c.settings : {};
+      f.id.value = c ? c.id : ""; f.id.readOnly = !!c;
+      f.name.value = st.name ?? ""; f.mode.value = st.mode ?? "preview"; f.skill.value = st.skill ?? "outbound";
+      f.queue.value = st.queue ?? ""; f.priority.value = st.priority ?? 9; f.caller_id.value = st.caller_id ?? "";
+      const w = st.calling_window || { start: "09:00:00", end: "21:00:00", days: ["mon", "tue", "wed", "thu", "fri", "sat"] };
+      f.window_start.value = w.start; f.window_end.value = w.end;
+      for (const box of f.querySelectorAll("input[name=days]")) box.checked = w.days.includes(box.value);
+      f.max_attempts.value = st.max_attempts ?? 5;
+      const r = st.retry || {}, delay = (o, d) => r[o] ? r[o].delay_minutes : d;
+      f.retry_busy.value = delay("busy", 10); f.retry_no_answer.value = delay("no_answer", 60); f.retry_machine.value = delay("machine", 240);
+      f.drop_cap.value = st.drop_cap != null ? Math.round(st.drop_cap * 10000) / 100 : 3;
+      f.no_answer_timeout_s.value = st.no_answer_timeout_s ?? 25; f.amd_action.value = st.amd_action ?? "message";
+      f.default_region.value = st.default_region ?? "US"; f.comment.value = "";
+      $("campaign-form-title").textContent = c ? "Edit " + c.id + (c.origin === "hotline.toml" ? " (from hotline.toml)" : "") : "New campaign";
+      $("btn-save-campaign").textContent = c ? "Save" : "Create";
+      mark([]);
+    };
+    const num = (v) => v === "" ? v : Number(v);
+    const settings = () => {
+      const retry = { ...(editing ? editing.settings.retry : {}) };
+      for (const o of ["busy", "no_answer", "machine"]) retry[o] = { ...(retry[o] || {}), delay_minutes: num(f["retry_" + o].value) };
+      return { name: f.name.value, mode: f.mode.value, skill: f.skill.value.trim(), queue: f.queue.value.trim(),
+        priority: num(f.priority.value), caller_id: f.caller_id.value,
+        calling_window: { start: f.window_start.value, end: f.window_end.value, days: [...f.querySelectorAll("input[name=days]:checked")].map((b) => b.value) },
+        max_attempts: num(f.max_attempts.value), retry, drop_cap: f.drop_cap.value === "" ? "" : Number(f.drop_cap.value) / 100,
+        no_answer_timeout_s: num(f.no_answer_timeout_s.value), amd_action: f.amd_action.value, default_region: f.default_region.value.trim() };
+    };
+    // a problem's field ("calling_window.start", "retry.busy.delay_minutes") -> the form's input
+    const input = (field) => {
+      const named = { "calling_window.start": "window_start", "calling_window.end": "window_end", "calling_window": "window_end",
+        "calling_window.days": "days" }[field] || (field.startsWith("retry.") ? "retry_" + field.split(".")[1] : field.split(".")[0]);
+      return named === "days" ? $("campaign-days") : f.elements[named] || null;
+    };
+    const mark = (fields) => {
+      for (const x of f.querySelectorAll(".field-bad")) { x.classList.remove("field-bad"); x.removeAttribute("aria-invalid"); }
+      for (const field of fields) { const x = input(field); if (x && x.classList) { x.classList.add("field-bad"); x.setAttribute("aria-invalid", "true"); } }
+    };
+    f.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = { ...settings(), base_version: version, comment: f.comment.value };
+      const r = editing ? await H.api("PUT", "/api/v1/campaigns/" + encodeURIComponent(editing.id), body)
+        : await H.api("POST", "/api/v1/campaigns", { id: f.id.value.trim(), ...body });
+      const out = $("campaign-result");
+      if (!r.ok) {
+        mark(r.data.fields || []);
+        out.replaceChildren(el("p", { class: "error" }, r.data.error || "error " + r.status),
+          ...(r.data.problems && r.data.problems.length > 1 ? [el("ul", { class: "problems", id: "campaign-problems" }, ...r.data.problems.map((p) => el("li", {}, p)))] : []));
+        return;
+      }
+      mark([]);
+      out.replaceChildren(el("p", { class: "notice" }, (editing ? "Saved " : "Created ") + r.data.id + " (version " + r.data.version + ")"
+        + (editing ? "" : ": upload its leads, then Start it")));
+      await load();
+      fill(null);
+    });
+    $("btn-new-campaign").onclick = () => { fill(null); $("campaign-result").replaceChildren(); };
+    const control = (c, action, label) => button({ class: action + (action === "start" ? " primary" : action === "stop" ? " danger" : "") }, label, async () => {
+      if (action === "stop" && !confirm("Stop " + c.id + "? It dials nothing new and is not started again until you start it.")) return;
+      const r = await H.api("POST", "/api/v1/campaigns/" + encodeURIComponent(c.id) + "/" + action);
+      if (r.ok) { say(true, { pause: "Paused ", start: "Started ", stop: "Stopped " }[action] + c.id); load(); } else say(false, r.data.error);
+    });
     const load = async () => {
       const res = await H.api("GET", "/api/v1/campaigns");
+      version = res.data.version;
+      $("live-version").textContent = "(definitions version " + version + (version ? "" : ": hotline.toml's") + ")";
       $("campaigns").querySelector("tbody").replaceChildren(...res.data.campaigns.map((c) => {
-        const act = c.state === "disabled" ? "" : button({ class: c.paused ? "start primary" : "pause" }, c.paused ? "Start" : "Pause", async () => {
-          const r = await H.api("POST", "/api/v1/campaigns/" + encodeURIComponent(c.id) + (c.paused ? "/start" : "/pause"));
-          if (r.ok) { say(true, (r.data.paused ? "Paused " : "Started ") + c.id); load(); } else say(false, r.data.error);
-        });
+        const acts = c.state === "stopped" ? [control(c, "start", "Start")]
+          : [c.paused ? control(c, "start", "Start") : control(c, "pause", "Pause"), control(c, "stop", "Stop")];
         const l = c.live;
         return el("tr", { "data-campaign": c.id }, el("th", {}, c.name), el("td", {}, c.mode), el("td", {}, c.skill),
-          el("td", { class: "state" }, c.state), el("td", {}, n(l, "dials")), el("td", {}, n(l, "answered")), el("td", {}, n(l, "dropped")),
-          el("td", {}, l ? H.pct(l.drop_rate) + " / " + H.pct(l.drop_cap) : "—"), el("td", {}, n(l, "leads_left")),
-          el("td", { class: "decision" }, l ? l.decision : ""), el("td", {}, act));
+          el("td", { class: "state" }, c.state), el("td", { class: "dials" }, n(l, "dials")), el("td", {}, n(l, "answered")), el("td", {}, n(l, "dropped")),
+          el("td", {}, l ? H.pct(l.drop_rate) + " / " + H.pct(l.drop_cap) : "—"), el("td", { class: "leads-left" }, n(l, "leads_left")),
+          el("td", { class: "decision" }, l ? l.decision : ""), el("td", { class: "origin" }, c.origin),
+          el("td", {}, ...acts, " ", button({ class: "edit" }, "Edit", () => { fill(c); $("campaign-result").replaceChildren(); f.scrollIntoView(); })));
       }));
+      // the definitions' versions (v0: hotline.toml's campaigns alone), any earlier one restored
+      const versions = [...res.data.history, { version: 0, author: "", comment: "hotline.toml's campaigns only", created_at: null }];
+      $("history").querySelector("tbody").replaceChildren(...versions.map((h) => el("tr", { "data-version": String(h.version) },
+        el("td", {}, "v" + h.version), el("td", {}, h.author || "—"), el("td", {}, h.created_at ? H.when(h.created_at) : "—"), el("td", {}, h.comment),
+        el("td", {}, h.version === version ? el("span", { class: "muted" }, "live") : button({ class: "restore" }, "Restore", async () => {
+          if (!confirm("Restore v" + h.version + "? Campaigns it does not have stop dialling; the others take its settings.")) return;
+          const r = await H.api("POST", "/api/v1/campaigns/restore", { version: h.version, base_version: version });
+          if (r.ok) { say(true, "Restored v" + h.version + " as version " + r.data.version); load(); } else say(false, r.data.error);
+        })))));
       const target = $("leads-campaign"), kept = target.value;
-      target.replaceChildren(...res.data.campaigns.filter((c) => c.state !== "disabled").map((c) => el("option", { value: c.id }, c.name)));
+      target.replaceChildren(...res.data.campaigns.map((c) => el("option", { value: c.id }, c.name)));
       if (kept) target.value = kept;
       const pick = $("dnc-campaign"), chosen = pick.value;
       pick.replaceChildren(el("option", { value: "" }, "global"), ...res.data.campaigns.map((c) => el("option", { value: c.id }, c.name)));
       pick.value = chosen;
     };
+    H.api("GET", "/api/v1/skills").then((r) => { if (r.ok) $("campaign-skills").replaceChildren(...Object.keys(r.data.items || {}).map((k) => el("option", { value: k }))); });
     // The do-not-call list shown: the global one or a campaign's (web/dnc.py's API).
     const loadDnc = async () => {
       const list = $("dnc-campaign").value, q = list ? "?campaign=" + encodeURIComponent(list) : "";
