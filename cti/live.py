@@ -267,8 +267,9 @@ class LiveCenter:
         self.submit(AgentRequest(agent_id, command, request_id))
 
     async def wait_idle(self) -> None:
-        """Until the inbox is drained (tests, shutdown)."""
+        """Until the inbox is drained and its bus writes sent (tests, shutdown)."""
         await self._inbox.join()
+        await self.views.outbox.sent()
 
     # ------------------------------------------------------------ the consumer
 

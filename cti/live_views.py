@@ -10,6 +10,7 @@ counted (`LiveStats.bus_failures`) and routing goes on without it.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ import structlog
 
 from cti.live_items import InLoop
 from events import AgentLoggedIn, AgentLoggedOut, AgentStateChanged, Event, WrapUpEnded
+from store.bus import BusWrite
 from store.topics import AGENT_VIEWS, EVENTS, AgentView
 
 if TYPE_CHECKING:
@@ -26,11 +28,55 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 
+class BusOutbox:
+    """The loop's writes to the bus, sent in order by one task, as many at a time as
+    have come (one Redis pipeline): the consumer never waits on the bus (a SET and a
+    PUBLISH awaited per event were a round trip each in the live loop). A bus away
+    loses what was queued (counted: `LiveStats.bus_failures`), as a publish did."""
+
+    MAX_QUEUED = 100_000  # beyond this (the bus hangs), the oldest writes are dropped
+
+    def __init__(self, center: LiveCenter) -> None:
+        self.center = center
+        self._queued: list[BusWrite] = []
+        self._sender: asyncio.Task[None] | None = None
+
+    def put(self, write: BusWrite) -> None:
+        self._queued.append(write)
+        if len(self._queued) > self.MAX_QUEUED:
+            dropped = len(self._queued) - self.MAX_QUEUED
+            del self._queued[:dropped]
+            self._failed(dropped, "overflow")
+        if self._sender is None or self._sender.done():
+            self._sender = self.center.spawn(self._send(), "bus-outbox")
+
+    async def _send(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued, []
+            try:
+                await self.center.bus.write_many(batch)
+            except Exception as exc:  # noqa: BLE001 - the bus is for live views; routing goes on without it
+                self._failed(len(batch), type(exc).__name__)
+
+    def _failed(self, count: int, why: str) -> None:
+        stats = self.center.stats
+        before = stats.bus_failures
+        stats.bus_failures += count
+        if before == 0 or before // 1000 != stats.bus_failures // 1000:
+            log.warning("bus_publish_failed", error=why, failures=stats.bus_failures)
+
+    async def sent(self) -> None:
+        """Until what is queued now has been sent (or failed)."""
+        while self._sender is not None and not self._sender.done():
+            await asyncio.wait([self._sender])
+
+
 class AgentViews:
     """The live loop's publisher to desktops and wallboards (inside the consumer)."""
 
     def __init__(self, center: LiveCenter) -> None:
         self.center = center
+        self.outbox = BusOutbox(center)
         self._views: dict[str, AgentView] = {}  # the agents state map's values, as last published
         self._applied: Event | None = None  # the last agent event the views were set for
         center.listeners.append(self._heard)
@@ -41,13 +87,7 @@ class AgentViews:
         the center's `agent_changed` for the same event then has nothing left to do."""
         if isinstance(event, (AgentLoggedIn, AgentLoggedOut, AgentStateChanged)):
             await self.agent_changed(event)
-        stats = self.center.stats
-        try:
-            await EVENTS.publish(self.center.bus, event)
-        except Exception as exc:  # noqa: BLE001 - the bus is for live views; routing goes on without it
-            stats.bus_failures += 1
-            if stats.bus_failures == 1 or stats.bus_failures % 1000 == 0:
-                log.warning("bus_publish_failed", error=type(exc).__name__, failures=stats.bus_failures)
+        self.outbox.put(EVENTS.write(event))
 
     async def agent_changed(self, event: AgentLoggedIn | AgentLoggedOut | AgentStateChanged) -> None:
         """The agent's view after the event (the router has applied it). In wrap-up,
@@ -119,11 +159,7 @@ class AgentViews:
 
     async def _set(self, agent_id: str, view: AgentView) -> None:
         self._views[agent_id] = view
-        try:
-            await AGENT_VIEWS.set(self.center.bus, agent_id, view)
-        except Exception as exc:  # noqa: BLE001 - as publish: counted, routing goes on
-            self.center.stats.bus_failures += 1
-            log.warning("bus_state_failed", error=type(exc).__name__)
+        self.outbox.put(AGENT_VIEWS.write(agent_id, view))
 
     def _call_of(self, agent_id: str) -> str:
         return self.center.agent_calls.first(agent_id)

@@ -457,6 +457,9 @@ class KpiEngine:
         self._window = window
         self._fold = KpiFold(self, on_agent)
         self._buckets: Buckets = {}
+        # the whole-run, non-agent totals of `_buckets` (the same objects): what the live
+        # wallboard's report reads, without a pass over every agent's interval buckets
+        self._head: Buckets = {}
         # window ring: slot start -> {(dim, name, None): Totals}
         self._slots: dict[float, Buckets] = {}
         self._now = float("-inf")
@@ -486,6 +489,8 @@ class KpiEngine:
             t = b.get(key)
             if t is None:
                 t = b[key] = Totals()
+                if key[2] is None and key[0] != "agent":
+                    self._head[key] = t
             _bump(t, f, t_sl, t_short)
         if not self._window:
             return
@@ -524,6 +529,10 @@ class KpiEngine:
         if team:
             whole.append(("team", team, None))
         _add_time(buckets, whole, name, end - start)
+        if buckets is self._buckets:
+            for key in whole:
+                if key[0] != "agent" and key not in self._head:
+                    self._head[key] = buckets[key]
         for iv, part in _pieces(start, end, cfg.interval_s) if intervals else ():
             pieces: list[BucketKey] = [("all", "", iv), ("agent", agent, iv)]
             if team:
@@ -554,11 +563,14 @@ class KpiEngine:
         The live wallboard asks for neither the agents' rows nor the intervals: with
         10,000 agents those are most of the cost, and the totals are the same."""
         now = self._now if now is None else now
-        buckets = {
-            k: v.copy()
-            for k, v in self._buckets.items()
-            if (agents or k[0] != "agent") and (with_intervals or k[2] is None)
-        }
+        if agents or with_intervals:
+            buckets = {
+                k: v.copy()
+                for k, v in self._buckets.items()
+                if (agents or k[0] != "agent") and (with_intervals or k[2] is None)
+            }
+        else:
+            buckets = {k: v.copy() for k, v in self._head.items()}
         if agents or with_intervals:
             for agent, state, since in self._fold.open_states(now):
                 self._span(agent, state, since, now, buckets, None, agents, with_intervals)

@@ -33,6 +33,7 @@ log = structlog.get_logger()
 
 BOOTSTRAP_PAGE = 10_000
 DEDUP_HORIZON_S = 10.0
+BOARD_CPU_SHARE = 0.1  # the most of its process's time the board's pushes take
 CALL_STATES = frozenset({"reserved", "on_call", "wrap_up"})  # an agent cell shows a call only then
 IDLE_STATES = frozenset({"available", "paused", "logged_out"})
 
@@ -472,8 +473,11 @@ class WallboardHub:
             except Exception:  # a bad snapshot must not end the wallboard
                 log.exception("wallboard_push_failed")
             await self.log_alerts(now, frame)
-            # coalesce: at most one push per min_interval_s (start to start)
-            await asyncio.sleep(max(0.0, self.min_interval_s - (time.monotonic() - began)))
+            # coalesce: at most one push per min_interval_s (start to start), and the board
+            # takes at most BOARD_CPU_SHARE of the process (a push costing 100 ms, on a
+            # large centre or a busy machine, spaces pushes out to 1 s)
+            spent = time.monotonic() - began
+            await asyncio.sleep(max(self.min_interval_s, spent / BOARD_CPU_SHARE) - spent)
 
     def _bus_gap(self) -> bool:
         """Has the subscription lost messages since the board was built (the bus went

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
@@ -25,6 +26,22 @@ from store.hits import HitWindows
 log = structlog.get_logger()
 
 Message = tuple[str, dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    channel: str
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SetState:
+    name: str
+    key: str
+    value: dict[str, Any]
+
+
+BusWrite = Publish | SetState
 
 
 class Subscription(Protocol):
@@ -46,6 +63,8 @@ class Bus(Protocol):
     async def set_state(self, name: str, key: str, value: dict[str, Any]) -> None: ...
     async def delete_state(self, name: str, key: str) -> None: ...
     async def get_state(self, name: str) -> dict[str, dict[str, Any]]: ...
+    # several publishes and state writes, in order, in one round trip (Redis: a pipeline)
+    async def write_many(self, writes: Sequence[BusWrite]) -> None: ...
     # one key of a state map (a map of 10,000 agents is not read whole for one of them)
     async def get_state_key(self, name: str, key: str) -> dict[str, Any] | None: ...
     # Attempts per key over a sliding window of `keep_s`, shared by every process on the
@@ -145,6 +164,13 @@ class MemoryBus:
 
     async def get_state(self, name: str) -> dict[str, dict[str, Any]]:
         return json.loads(json.dumps(self._state.get(name, {})))
+
+    async def write_many(self, writes: Sequence[BusWrite]) -> None:
+        for w in writes:
+            if isinstance(w, Publish):
+                await self.publish(w.channel, w.message)
+            else:
+                await self.set_state(w.name, w.key, w.value)
 
     async def get_state_key(self, name: str, key: str) -> dict[str, Any] | None:
         value = self._state.get(name, {}).get(key)
@@ -268,6 +294,15 @@ class RedisBus:
     async def get_state(self, name: str) -> dict[str, dict[str, Any]]:
         raw = await self._client.hgetall(self._state_prefix + name)
         return {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in raw.items()}
+
+    async def write_many(self, writes: Sequence[BusWrite]) -> None:
+        pipe = self._client.pipeline(transaction=False)
+        for w in writes:
+            if isinstance(w, Publish):
+                pipe.publish(self._prefix + w.channel, json.dumps(w.message))
+            else:
+                pipe.hset(self._state_prefix + w.name, w.key, json.dumps(w.value))
+        await pipe.execute()
 
     async def get_state_key(self, name: str, key: str) -> dict[str, Any] | None:
         raw = await self._client.hget(self._state_prefix + name, key)

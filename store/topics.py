@@ -39,7 +39,7 @@ from typing import Any, Generic, TypeAlias, TypeVar, cast, overload
 import structlog
 
 from events import Event, UnknownEventKind, from_record, to_record
-from store.bus import Bus, Subscription
+from store.bus import Bus, Publish, SetState, Subscription
 
 log = structlog.get_logger()
 
@@ -305,6 +305,10 @@ class Topic(Generic[M]):
     async def publish(self, bus: Bus, message: M) -> None:
         await bus.publish(self.name, self.encode(message))
 
+    def write(self, message: M) -> Publish:
+        """The publish, for `Bus.write_many`."""
+        return Publish(self.name, self.encode(message))
+
 
 class StateMap(Generic[M]):
     """A named map on the bus holding the latest message per key."""
@@ -330,6 +334,10 @@ class StateMap(Generic[M]):
 
     async def set(self, bus: Bus, key: str, value: M) -> None:
         await bus.set_state(self.name, key, self.encode(value))
+
+    def write(self, key: str, value: M) -> SetState:
+        """The write, for `Bus.write_many`."""
+        return SetState(self.name, key, self.encode(value))
 
     async def delete(self, bus: Bus, key: str) -> None:
         await bus.delete_state(self.name, key)

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from store.bus import Bus, MemoryBus, RedisBus
+from store.bus import Bus, MemoryBus, Publish, RedisBus, SetState
 
 
 @pytest.fixture(params=["redis", "memory"])
@@ -194,3 +194,18 @@ async def test_parallel_reservations_never_pass_the_limit(bus: Bus, redis_namesp
     key = f"{redis_namespace}-login:eve"
     waits = await asyncio.gather(*(bus.reserve_hits({key: 5}, 100.0, 300, f"m{i}") for i in range(50)))
     assert sum(1 for w in waits if w == 0) == 5
+
+
+async def test_writes_in_one_go_arrive_in_order(bus: Bus) -> None:
+    async with bus.subscribe("calls") as sub:
+        await bus.write_many(
+            [
+                SetState("agents", "2001", {"state": "on_call"}),
+                Publish("calls", {"n": 1}),
+                SetState("agents", "2001", {"state": "wrap_up"}),
+                Publish("calls", {"n": 2}),
+            ]
+        )
+        assert [await _next(sub), await _next(sub)] == [("calls", {"n": 1}), ("calls", {"n": 2})]
+    assert await bus.get_state_key("agents", "2001") == {"state": "wrap_up"}
+    await bus.write_many([])

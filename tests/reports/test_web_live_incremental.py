@@ -94,3 +94,22 @@ def test_a_board_kept_between_pushes_shows_what_a_fresh_board_shows() -> None:
             assert kept.snapshot(now, view) == fresh.snapshot(now, view)
             text = json.loads(kept.snapshot_text(kept.frame(now), view, {"campaigns": []}))
             assert text == {**json.loads(json.dumps(fresh.snapshot(now, view))), "campaigns": []}
+
+
+def test_the_boards_totals_equal_the_full_reports_totals() -> None:
+    """The wallboard's report reads only the whole-run, non-agent buckets (kept aside
+    as they are made): the same totals as the full report's."""
+    rng = random.Random(5)
+    for _run in range(10):
+        kept = board()
+        events = stream(rng, 300)
+        for event in events:
+            kept.apply(event)
+        now = events[-1].at + 5
+        head = kept.engine.report(now, agents=False, with_intervals=False).to_dict()
+        full = kept.engine.report(now).to_dict()
+        assert head["overall"] == full["overall"]
+        for section in ("queues", "teams"):
+            assert {k: v["total"] for k, v in head[section].items()} == {
+                k: v["total"] for k, v in full[section].items()
+            }
