@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 
+LINGER_S = 0.005
+
+
 class BusOutbox:
     """The loop's writes to the bus, sent in order by one task, as many at a time as
     have come (one Redis pipeline): the consumer never waits on the bus (a SET and a
@@ -51,6 +54,7 @@ class BusOutbox:
             self._sender = self.center.spawn(self._send(), "bus-outbox")
 
     async def _send(self) -> None:
+        await asyncio.sleep(LINGER_S)  # the writes of the next few events go in the same pipeline
         while self._queued:
             batch, self._queued = self._queued, []
             try:
