@@ -606,6 +606,10 @@ class KpiEngine:
                 _add_time(merged, keys, name, secs)
         return _build_report(merged, self.cfg, start, now, with_intervals=False)
 
+    def waiting(self) -> list[tuple[str, str, float]]:
+        """(call_id, queue, offered_at) of each call waiting or ringing now."""
+        return list(self._fold.waiting())
+
     def live(self, now: float) -> dict[str, Any]:
         """Right now: calls waiting and longest current wait per queue, agents by state."""
         queues: dict[str, dict[str, Any]] = {}

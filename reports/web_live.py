@@ -121,13 +121,39 @@ class LiveBoard:
                     del self.calls[a]
 
     def customers_to_name(self) -> set[str]:
-        """Customer ids of the agents' calls whose names are not looked up yet."""
-        return {c["customer_id"] for c in self.calls.values() if c["customer_id"]} - set(self.customer_names)
+        """Customer ids of the agents' calls and of the calls waiting (a queue's
+        drill-down names them) whose names are not looked up yet."""
+        ids = {c["customer_id"] for c in self.calls.values() if c["customer_id"]}
+        ids |= {c.get("customer_id", "") for c in self.callers.values()} - {""}
+        return ids - set(self.customer_names)
 
     def _who(self, call: Mapping[str, Any]) -> str:
         """The call as a supervisor knows it: the customer's name, else the caller's."""
         name = self.customer_names.get(call.get("customer_id", ""), "")
         return name or call.get("caller_name", "") or call.get("caller", "")
+
+    def snapshot_agents(self, live: Mapping[str, Any], view: View) -> list[dict[str, Any]]:
+        """The agent cells `view` may see: state, since when, and while reserved,
+        talking or in wrap-up the call's queue and who is on it (`_who`)."""
+        agents = []
+        for agent_id, a in sorted(live["agents"].items()):
+            team = a.get("team", "")
+            if view.teams is not None and team not in view.teams:
+                continue
+            call = self.calls.get(agent_id, {}) if a["state"] in CALL_STATES else {}
+            agents.append(
+                {
+                    "id": agent_id,
+                    "name": self.names.get(agent_id, agent_id),
+                    "team": team,
+                    "state": a["state"],
+                    "since": a["since"],
+                    "call_id": call.get("call_id", ""),
+                    "queue": call.get("queue", ""),
+                    "caller": self._who(call) if call else "",
+                }
+            )
+        return agents
 
     def snapshot(self, now: float, view: View) -> dict[str, Any]:
         # the PBX stamps events with its own clock: one a moment ahead of ours is "now"
@@ -173,26 +199,10 @@ class LiveBoard:
                     "agents_by_state": by_state,  # logged-in agents with the queue's skill
                 }
             )
-        agents = []
+        agents = self.snapshot_agents(live, view)
         teams: dict[str, dict[str, Any]] = {}
-        for agent_id, a in sorted(live["agents"].items()):
-            team = a.get("team", "")
-            if view.teams is not None and team not in view.teams:
-                continue
-            call = self.calls.get(agent_id, {}) if a["state"] in CALL_STATES else {}
-            agents.append(
-                {
-                    "id": agent_id,
-                    "name": self.names.get(agent_id, agent_id),
-                    "team": team,
-                    "state": a["state"],
-                    "since": a["since"],
-                    "call_id": call.get("call_id", ""),
-                    "queue": call.get("queue", ""),
-                    "caller": self._who(call) if call else "",
-                }
-            )
-            tile = teams.setdefault(team or "-", {"name": team or "-", "by_state": {}})
+        for a in agents:
+            tile = teams.setdefault(a["team"] or "-", {"name": a["team"] or "-", "by_state": {}})
             tile["by_state"][a["state"]] = tile["by_state"].get(a["state"], 0) + 1
         for name, entry in report["teams"].items():
             if view.teams is not None and name not in view.teams:
@@ -227,12 +237,48 @@ class LiveBoard:
                 "aht": overall.get("aht"),
                 "agents_by_state": by_state,
             },
+            # campaign calls (the dialer's: CallQueued marked outbound), apart from the inbound totals
+            "outbound": {
+                k: report["outbound"]["total"].get(k) for k in ("offered", "answered", "abandoned", "handled", "aht")
+            },
             "queues": queues,
             "alerts": alerts(queues, self.kpi.window_s // 60, self.kpi.sl_threshold_s),
             "teams": [teams[k] for k in sorted(teams)],
             "agents": agents,
             "sl_threshold_s": self.kpi.sl_threshold_s,
         }
+
+
+def queue_detail(board: LiveBoard, now: float, queue: str, view: View) -> dict[str, Any] | None:
+    """A queue tile's drill-down: its calls waiting (longest first: who, how long) and
+    the agents with its skill (state, time in state, the call they are on); None for a
+    queue the board does not know."""
+    now = max(now, board.engine.last_event_at)
+    live = board.engine.live(now)
+    if queue not in board.queue_targets and queue not in live["queues"]:
+        return None
+    waiting = []
+    for call_id, q, since in sorted(board.engine.waiting(), key=lambda w: w[2]):
+        if q != queue:
+            continue
+        who = board.callers.get(call_id, {})
+        waiting.append(
+            {
+                "call_id": call_id,
+                "caller": who.get("caller_name", "") or who.get("caller", ""),
+                "number": who.get("caller", ""),
+                "customer_id": who.get("customer_id", ""),
+                "customer": board.customer_names.get(who.get("customer_id", ""), ""),
+                "waited_s": round(now - since, 1),
+            }
+        )
+    agents = [
+        {**a, "in_state_s": round(now - a["since"], 1)}
+        for a in board.snapshot_agents(live, view)
+        if queue in board.skills.get(a["id"], ())
+    ]
+    label = board.queue_targets.get(queue, {}).get("label") or queue
+    return {"queue": queue, "label": label, "now": now, "waiting": waiting, "agents": agents}
 
 
 def _directory(board: LiveBoard) -> tuple[Any, ...]:
