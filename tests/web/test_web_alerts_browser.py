@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from cti.server import BUS, STORE
 from events import CallConnected, CallEnded, CallQueued
 from reports.web import WALLBOARD
-from tests.web.test_web_browser import CHROMIUM, browser, server, sign_in  # noqa: F401  (fixtures)
+from tests.web.test_web_browser import CHROMIUM, DOCS, browser, server, sign_in  # noqa: F401  (fixtures)
 from tests.web.web_helpers import BusCallDriver
 
 pytestmark = [
@@ -39,6 +39,7 @@ async def test_the_wallboard_banner_shows_and_clears_a_service_level_alert(brows
     await driver.emit(CallConnected(t + 60, "slow", "agent01", "billing"))
     await driver.emit(CallEnded(t + 70, "slow"))
     await expect(banner).to_contain_text("service level 0% over the last 30 min", timeout=5000)
+    await page.screenshot(path=str(DOCS / "wallboard-alert.png"), clip={"x": 0, "y": 0, "width": 1280, "height": 560})
 
     for i in range(4):
         at = t + 71 + i
