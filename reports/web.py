@@ -22,6 +22,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from agents.team_moves import day_of, users_today
 from cti.server import BUS, STORE
+from reports.alerts import parse_rules
 from reports.day_extras import only_agents, summary
 from reports.kpi import INTERVALS, KpiConfig
 from reports.report_days import DAY_S, DayCache, range_report
@@ -440,7 +441,10 @@ def setup(app: web.Application, *, min_interval_s: float = 0.5, warm_days: int =
             settings.forget("queues")  # the stored version, not this process's cached copy
             queues = (await settings.live("queues")).data
             cfg, names = await kpi_config(app[STORE], queues, app[CLOCK]())
-            return LiveBoard(cfg, queues, names, await agent_skills(app[STORE]))
+            board = LiveBoard(cfg, queues, names, await agent_skills(app[STORE]))
+            settings.forget("alert_rules")
+            board.alert_rules = parse_rules((await settings.live("alert_rules")).data)
+            return board
 
         async def customer_name(customer_id: str) -> str:
             try:

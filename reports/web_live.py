@@ -23,7 +23,7 @@ import structlog
 
 from events import Event, to_record
 from reports.alert_log import AlertBook
-from reports.alerts import alerts
+from reports.alerts import DEFAULT_RULES, AlertRule, alerts, parse_rules, seen_by
 from reports.kpi import KpiConfig, KpiEngine
 from store.bus import Bus
 from store.port import EventLog
@@ -85,6 +85,8 @@ class LiveBoard:
     customer_names: dict[str, str] = field(default_factory=dict)  # customer id -> name ("" unknown)
     day: float = 0.0
     applied: int = 0
+    # the admin's alert rules (settings section alert_rules); swapped in place when saved
+    alert_rules: tuple[AlertRule, ...] = field(default_factory=lambda: parse_rules(DEFAULT_RULES))
 
     def __post_init__(self) -> None:
         self.engine = KpiEngine(self.kpi)
@@ -155,7 +157,35 @@ class LiveBoard:
             )
         return agents
 
-    def snapshot(self, now: float, view: View) -> dict[str, Any]:
+    def current_alerts(
+        self, now: float, queues: list[dict[str, Any]], report: Mapping[str, Any], window: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The alert rules over this push's numbers (reports/alerts.py): a rule's own
+        window is computed once here; the agents are read only for agent_state rules."""
+        windows: dict[int | None, Mapping[str, Any]] = {None: window}
+
+        def window_of(minutes: int | None) -> Mapping[str, Any]:
+            if minutes not in windows:
+                span = min((minutes or 0) * 60, self.kpi.window_s) or None
+                windows[minutes] = self.engine.window(now, agents=False, span_s=span).to_dict()
+            return windows[minutes]
+
+        def cells() -> Iterable[Mapping[str, Any]]:
+            for agent_id, (state, since) in self.engine.agent_states().items():
+                yield {
+                    "id": agent_id,
+                    "name": self.names.get(agent_id, agent_id),
+                    "team": self.kpi.teams.get(agent_id, ""),
+                    "state": state,
+                    "since": since,
+                }
+
+        window_min, threshold_s = self.kpi.window_s // 60, self.kpi.sl_threshold_s
+        teams = report["teams"]
+        return alerts(self.alert_rules, queues, teams, window_of, cells, self.skills, now, window_min, threshold_s)
+
+    def snapshot(self, now: float, view: View, all_alerts: bool = False) -> dict[str, Any]:
+        """`all_alerts`: every alert, also those of teams `view` does not see (to log them)."""
         # the PBX stamps events with its own clock: one a moment ahead of ours is "now"
         now = max(now, self.engine.last_event_at)
         # the board shows the queues', the teams' and the overall totals: not the agents'
@@ -221,6 +251,7 @@ class LiveBoard:
         for a in agents:
             by_state[a["state"]] = by_state.get(a["state"], 0) + 1
         overall = report["overall"]
+        current_alerts = self.current_alerts(now, queues, report, window)
         return {
             "type": "wallboard",
             "now": now,
@@ -242,7 +273,7 @@ class LiveBoard:
                 k: report["outbound"]["total"].get(k) for k in ("offered", "answered", "abandoned", "handled", "aht")
             },
             "queues": queues,
-            "alerts": alerts(queues, self.kpi.window_s // 60, self.kpi.sl_threshold_s),
+            "alerts": [a for a in current_alerts if all_alerts or seen_by(a, view.teams)],
             "teams": [teams[k] for k in sorted(teams)],
             "agents": agents,
             "sl_threshold_s": self.kpi.sl_threshold_s,
@@ -391,8 +422,10 @@ class WallboardHub:
 
     async def _publisher(self) -> None:
         while True:
+            # an agent-state rule fires with no event (time passes): look every second then
+            every = min(self.refresh_s, 1.0) if any(r.kind == "agent_state" for r in self.board.alert_rules) else None
             try:
-                async with asyncio.timeout(self.refresh_s):
+                async with asyncio.timeout(every or self.refresh_s):
                     await self._dirty.wait()
             except TimeoutError:
                 pass
@@ -431,6 +464,8 @@ class WallboardHub:
         except Exception as exc:  # noqa: BLE001 (the store is away: keep the board as it is)
             log.warning("wallboard_directory_unavailable", error=type(exc).__name__)
             return False
+        if fresh.alert_rules != self.board.alert_rules:  # no rebuild: the next push applies them
+            self.board.alert_rules = fresh.alert_rules
         if _directory(fresh) == _directory(self.board):
             return False
         log.info("wallboard_directory_changed")
@@ -457,7 +492,7 @@ class WallboardHub:
         """Log (and publish) the alerts raised or cleared since the last push, once
         across processes (reports/alert_log.py); how many this process logged."""
         try:
-            snapshot = self.board.snapshot(now, View(frozenset()))  # (the queues' alerts; no agents needed)
+            snapshot = self.board.snapshot(now, View(frozenset()), all_alerts=True)  # (no agents' cells needed)
             changes = self.board.alert_book.changes(snapshot["alerts"], snapshot["now"], self.board.day)
             if not changes:
                 return 0

@@ -434,6 +434,7 @@ DOCUMENT: dict[str, Any] = {
         "/api/v1/skills": _section("skills"),
         "/api/v1/pause-codes": _section("pause codes"),
         "/api/v1/dispositions": _section("dispositions"),
+        "/api/v1/alert-rules": _section("wallboard alert rules"),
         "/api/v1/recording-policy": {
             "get": _op("The live recording policy (default, per queue, per campaign), its version", "supervisor"),
             "put": _op(
