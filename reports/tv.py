@@ -16,7 +16,9 @@ Query: `tiles=alerts,totals,outbound,queues,teams,agents` (those shown, in that 
 and `rotate=N` (seconds: queues, teams and agents take turns on screen instead of
 sharing it); or `board=NAME`, a saved board's tiles (reports/boards.py); or
 `boards=A,B` (`*`: every saved board), the boards taking turns every `rotate` seconds
-(15 by default).
+(15 by default); `sound=1`: a short tone when an alert appears (off unless chosen; a
+kiosk browser must allow audio without a click, e.g. chromium
+--autoplay-policy=no-user-gesture-required).
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def _refused(why: str) -> web.Response:
 
 
 async def tv_page(request: web.Request) -> web.StreamResponse:
-    query = {k: v for k, v in request.query.items() if k in ("tiles", "rotate", "board", "boards")}
+    query = {k: v for k, v in request.query.items() if k in ("tiles", "rotate", "board", "boards", "sound")}
     secret = request.query.get("token", "")
     if secret:  # the kiosk's start URL: keep the token in a cookie, go on without it in the URL
         me, why = await _from_token(request, secret)
@@ -112,7 +114,8 @@ async def tv_page(request: web.Request) -> web.StreamResponse:
     if len(boards) > 1 and not rotate:
         rotate = BOARD_TURN_S
     tiles = [t for t in TILES if any(t in b["tiles"] for b in boards)]
-    context = {"tiles": tiles, "boards": boards, "rotate": rotate, "viewer": me}
+    sound = request.query.get("sound", "0") == "1"  # the alerts' tone: off unless chosen
+    context = {"tiles": tiles, "boards": boards, "rotate": rotate, "viewer": me, "sound": sound}
     return aiohttp_jinja2.render_template("tv.html", request, context)
 
 

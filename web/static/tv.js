@@ -15,8 +15,11 @@
 
   function render(s) {
     last = s; skew = Date.now() / 1000 - s.now;
-    if ($("alerts")) $("alerts").replaceChildren(...(s.alerts || []).map((a) =>
-      el("div", { class: "tv-alert", "data-queue": a.queue, "data-kind": a.kind }, a.text)));
+    if ($("alerts")) {
+      $("alerts").replaceChildren(...(s.alerts || []).slice(0, 6).map((a) =>
+        el("div", { class: "tv-alert", "data-queue": a.queue, "data-kind": a.kind, "data-agent": a.agent || "" }, a.text)));
+      HotlineAlertSound.update(s.alerts || [], root.dataset.sound === "1");  // only when the URL chose ?sound=1
+    }
     const t = s.totals, by = t.agents_by_state || {};
     if ($("totals")) $("totals").replaceChildren(
       tile("Waiting", String(t.waiting), "longest " + H.dur(t.longest_wait), t.waiting ? "warn" : "", { id: "tv-waiting" }),

@@ -4,6 +4,12 @@
   const H = Hotline, $ = (id) => document.getElementById(id), el = H.el;
   let last = null, skew = 0;
   const STATES = ["available", "reserved", "on_call", "wrap_up", "paused", "other"];
+  const ALERTS_SHOWN = 12, SOUND = "hotline.wallboard.sound";  // (the sound: per browser, off by default)
+  $("alert-sound").checked = localStorage.getItem(SOUND) === "1";
+  $("alert-sound").addEventListener("change", (ev) => {
+    localStorage.setItem(SOUND, ev.target.checked ? "1" : "0");
+    if (ev.target.checked) HotlineAlertSound.tone();  // a click lets the page play sound (and says what it is)
+  });
 
   function metric(name, value, cls) { return [el("span", {}, name), el("span", { class: cls || "" }, value)]; }
 
@@ -14,8 +20,11 @@
 
   function render(s) {
     last = s; skew = Date.now() / 1000 - s.now;
-    $("alerts").replaceChildren(...(s.alerts || []).map((a) =>
-      el("div", { class: "alert error", "data-queue": a.queue, "data-kind": a.kind }, a.text)));
+    const alerts = s.alerts || [], shown = alerts.slice(0, ALERTS_SHOWN);
+    $("alerts").replaceChildren(...shown.map((a) => el("div", { class: "alert error", "data-queue": a.queue, "data-kind": a.kind,
+      "data-rule": a.rule || "", "data-team": a.team || "", "data-agent": a.agent || "" }, a.text)),
+      ...(alerts.length > shown.length ? [el("div", { class: "alert error more" }, "and " + (alerts.length - shown.length) + " more alerts")] : []));
+    HotlineAlertSound.update(alerts, $("alert-sound").checked);
     const t = s.totals, byState = t.agents_by_state || {};
     $("totals").replaceChildren(
       tile("Calls waiting", String(t.waiting), "longest " + H.dur(t.longest_wait), [
