@@ -87,6 +87,7 @@ class LiveBoard:
     applied: int = 0
     # the admin's alert rules (settings section alert_rules); swapped in place when saved
     alert_rules: tuple[AlertRule, ...] = field(default_factory=lambda: parse_rules(DEFAULT_RULES))
+    _alerts_memo: tuple[tuple[float, int, tuple[AlertRule, ...]], list[dict[str, Any]]] | None = None
 
     def __post_init__(self) -> None:
         self.engine = KpiEngine(self.kpi)
@@ -161,7 +162,11 @@ class LiveBoard:
         self, now: float, queues: list[dict[str, Any]], report: Mapping[str, Any], window: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
         """The alert rules over this push's numbers (reports/alerts.py): a rule's own
-        window is computed once here; the agents are read only for agent_state rules."""
+        window is computed once here; the agents are read only for agent_state rules.
+        Once per push: every view's snapshot and the alerts' logging share it."""
+        key = (now, self.applied, self.alert_rules)
+        if self._alerts_memo is not None and self._alerts_memo[0] == key:
+            return self._alerts_memo[1]
         windows: dict[int | None, Mapping[str, Any]] = {None: window}
 
         def window_of(minutes: int | None) -> Mapping[str, Any]:
@@ -182,7 +187,9 @@ class LiveBoard:
 
         window_min, threshold_s = self.kpi.window_s // 60, self.kpi.sl_threshold_s
         teams = report["teams"]
-        return alerts(self.alert_rules, queues, teams, window_of, cells, self.skills, now, window_min, threshold_s)
+        found = alerts(self.alert_rules, queues, teams, window_of, cells, self.skills, now, window_min, threshold_s)
+        self._alerts_memo = (key, found)
+        return found
 
     def snapshot(self, now: float, view: View, all_alerts: bool = False) -> dict[str, Any]:
         """`all_alerts`: every alert, also those of teams `view` does not see (to log them)."""

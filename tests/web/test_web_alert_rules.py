@@ -9,11 +9,13 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from cti.server import BUS, STORE
 from events import AgentLoggedIn, AgentStateChanged, AlertCleared, AlertRaised, CallConnected, CallEnded, CallQueued
 from reports.web import WALLBOARD
+from reports.web_live import day_start
 from tests.web.web_helpers import BusCallDriver, login, wait_until
 
 
@@ -145,3 +147,33 @@ async def test_bad_rules_are_refused_naming_the_field(client: TestClient) -> Non
         assert any(p.startswith(field + ":") for p in problems), (field, problems)
     live = await (await wf(client.get("/api/v1/alert-rules"))).json()
     assert live["version"] == 0 and set(live["items"]) == {"service_level", "waiting", "abandon_rate"}
+
+
+async def test_a_service_level_rule_looks_at_its_own_last_n_minutes(client: TestClient) -> None:
+    app = client.server.app
+    await wf(app[WALLBOARD].ready.wait())
+    now = time.time()
+    if now - day_start(now) < 700:
+        pytest.skip("less than 700 s since local midnight: the scripted calls would be yesterday's")
+    csrf = await login(client, "admin")
+    rules = {
+        "sl-5": {"kind": "service_level", "threshold": 0.8, "window_min": 5, "scope": "queue:billing"},
+        "sl-30": {"kind": "service_level", "threshold": 0.4, "scope": "queue:billing"},
+    }
+    await _save_rules(client, csrf, rules)
+    driver = BusCallDriver(app[STORE], app[BUS])
+    await driver.emit(CallQueued(now - 600, "early", queue="billing"))  # 10 min ago, answered at once
+    await driver.emit(CallConnected(now - 599, "early", "agent01", "billing"))
+    await driver.emit(CallEnded(now - 590, "early"))
+    await driver.emit(CallQueued(now - 150, "late", queue="billing"))  # 2.5 min ago, answered after 50 s
+    await driver.emit(CallConnected(now - 100, "late", "agent01", "billing"))
+    await driver.emit(CallEnded(now - 90, "late"))
+
+    async def fired() -> bool:
+        return any(a["rule"] == "sl-5" for a in await _alerts(client))
+
+    await wait_until(fired, 5)
+    alerts = await _alerts(client)
+    [five] = [a for a in alerts if a["rule"] == "sl-5"]
+    assert five["text"] == "Billing: service level 0% over the last 5 min, below the 80% target"
+    assert not [a for a in alerts if a["rule"] == "sl-30"]  # 50 % over 30 min: above its 40 %
