@@ -90,6 +90,9 @@ async def test_a_team_rule_and_an_agent_state_rule_seen_by_the_teams_supervisor_
         "long-pause": {"kind": "agent_state", "state": "paused", "threshold": 3},
     }
     await _save_rules(client, csrf, rules)
+    # the board takes the rules and the teams (users seeded after the server started) from the change
+    hub = app[WALLBOARD]
+    await wait_until(lambda: len(hub.board.alert_rules) == 2 and hub.board.kpi.teams.get("agent02") == "team-b", 5)
     driver = BusCallDriver(app[STORE], app[BUS])
     now = time.time()
     await driver.emit(AgentLoggedIn(now - 20, "agent02"))  # team-b, paused for 10 s already
@@ -104,6 +107,11 @@ async def test_a_team_rule_and_an_agent_state_rule_seen_by_the_teams_supervisor_
         return {a["rule"] for a in await _alerts(client)} >= {"team-a-sl", "long-pause"}
 
     await wait_until(both, 5)
+
+    async def logged() -> bool:  # (the next push logs them: before the pause ends)
+        return len([e for e in await _logged(client) if isinstance(e, AlertRaised)]) == 2
+
+    await wait_until(logged, 5)
     by_rule = {a["rule"]: a for a in await _alerts(client)}
     team = by_rule["team-a-sl"]
     assert (team["subject"], team["team"], team["value"], team["target"]) == ("team:team-a", "team-a", 0.0, 0.9)
@@ -117,7 +125,7 @@ async def test_a_team_rule_and_an_agent_state_rule_seen_by_the_teams_supervisor_
     rules_seen = {a["rule"] for a in await _alerts(client)}
     assert "team-a-sl" in rules_seen and "long-pause" not in rules_seen
 
-    await driver.emit(AgentStateChanged(time.time(), "agent02", "available"))
+    await driver.emit(AgentStateChanged(t + 71, "agent02", "available"))  # (after the call's events, ahead of us)
 
     async def cleared() -> bool:
         return any(isinstance(e, AlertCleared) and e.agent == "agent02" for e in await _logged(client))

@@ -14,6 +14,7 @@ from events import AgentStateChanged, CallConnected, CallEnded, CallQueued
 from reports.web import WALLBOARD
 from tests.web.test_web_browser import CHROMIUM, DOCS, browser, server, sign_in  # noqa: F401  (fixtures)
 from tests.web.web_helpers import BusCallDriver
+from web.app import SETTINGS
 
 pytestmark = [
     pytest.mark.browser,
@@ -84,3 +85,26 @@ async def test_an_agent_paused_too_long_is_named_on_the_wallboard_then_cleared(b
 
     await driver.emit(AgentStateChanged(time.time(), "agent01", "available"))
     await expect(banner).to_have_count(0, timeout=5000)
+
+
+async def test_tv_mode_sounds_an_alert_only_when_chosen(browser, server: TestClient) -> None:  # noqa: F811
+    from playwright.async_api import expect
+
+    app = server.server.app
+    await asyncio.wait_for(app[WALLBOARD].ready.wait(), 5)
+    rule = {"kind": "agent_state", "state": "paused", "threshold": 1}
+    await app[SETTINGS].apply("alert_rules", {"long-pause": rule}, "admin", 0)
+    driver = BusCallDriver(app[STORE], app[BUS])
+    await driver.agent_ready("agent01")
+    loud = await sign_in(browser, server, "sup")
+    await loud.goto(str(server.make_url("/wallboard/tv?sound=1")))
+    quiet = await sign_in(browser, server, "sup")
+    await quiet.goto(str(server.make_url("/wallboard/tv")))
+    for page in (loud, quiet):
+        await expect(page.locator("#conn")).to_have_text("live")
+
+    await driver.emit(AgentStateChanged(time.time(), "agent01", "paused", reason="break"))
+    for page in (loud, quiet):
+        await expect(page.locator('.tv-alert[data-agent="agent01"]')).to_contain_text("Ada Agent has been paused")
+    assert await loud.evaluate("window.hotlineAlertTones || 0") == 1
+    assert await quiet.evaluate("window.hotlineAlertTones || 0") == 0
