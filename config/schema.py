@@ -381,6 +381,18 @@ class DispositionRow(TypedDict):
     schedules_callback: NotRequired[bool]
 
 
+@with_config(_ROW_CONFIG)
+class AlertRuleRow(TypedDict):
+    """A wallboard alert rule (`[alert_rules.NAME]`); web/settings.py checks the fields
+    together (reports/alerts.py says what each kind watches)."""
+
+    kind: Literal["service_level", "waiting", "abandon_rate", "agent_state"]
+    scope: NotRequired[str]
+    threshold: NotRequired[float]
+    window_min: NotRequired[int]
+    state: NotRequired[str]
+
+
 class HotlineConfig(BaseModel):
     """The whole file. Unknown sections and keys are errors (typos are caught)."""
 
@@ -406,6 +418,7 @@ class HotlineConfig(BaseModel):
     skills: dict[RowName, SkillRow] = Field(default_factory=dict)
     pause_reasons: dict[RowName, PauseCodeRow] = Field(default_factory=dict)
     dispositions: dict[RowName, DispositionRow] = Field(default_factory=dict)
+    alert_rules: dict[RowName, AlertRuleRow] = Field(default_factory=dict)  # (built-in rules when none)
 
     _pbxs: tuple[PbxConfig, ...] = PrivateAttr(default=())
 
@@ -428,6 +441,17 @@ class HotlineConfig(BaseModel):
     def pbxs(self) -> tuple[PbxConfig, ...]:
         """Every PBX, the first (`pbx`) first."""
         return self._pbxs or (self.pbx,)
+
+    @field_validator("alert_rules")
+    @classmethod
+    def _alert_rules(cls, value: dict[str, AlertRuleRow]) -> dict[str, AlertRuleRow]:
+        """The fields of a rule checked together (as the admin page's are)."""
+        from reports.alerts import rule_problems
+
+        problems = [f"{name}.{f}: {why}" for name, row in value.items() for f, why in rule_problems(row).items()]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
     @field_validator("campaigns", mode="before")
     @classmethod

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiohttp import web
 
+from agents.team_moves import users_today
 from config.recording import RecordingConfig
 from config.schema import HotlineConfig
 from cti.agent_lines import LINE_CONTEXT, lines_for
@@ -438,7 +439,7 @@ async def build_live(
     instead of the last 24 hours of the log."""
     pbx = config.pbx
     names = PbxNames(p.name for p in config.pbxs)
-    users = await store.list_users("agent")
+    users = await users_today(store, clock(), "agent")  # (an agent moved for the day: that team)
     router = Router(await load_live_rules(store, config), seed=seed)
     for user in users:
         router.add_agent(profile_of(user, names))
@@ -612,7 +613,7 @@ async def _on_bus_message(
         case WrapUpEnded():  # the web logged it (the desktop's wrap-up form): route it, do not log it again
             center.submit(LoggedElsewhere(message))
         case ConfigChanged(section="users"):
-            center.submit(DirectoryChanged(tuple(await store.list_users("agent"))))
+            center.submit(DirectoryChanged(tuple(await users_today(store, center.now(), "agent"))))
         case ConfigChanged(section="routing"):
             try:
                 center.submit(RulesChanged(await load_live_rules(store, config)))
@@ -672,13 +673,14 @@ async def _pause_dialers(runners: list[DialerRunner], paused: set[str]) -> None:
 
 async def directory_watch(store: Store, center: LiveCenter, users: list[User], every_s: float = 30.0) -> None:
     """Agents edited where no bus message tells the live loop (`hotline user add` on a
-    server with the in-process bus, another tool writing the store): it compares the
-    stored directory every `every_s` and hands a change to the loop."""
+    server with the in-process bus, another tool writing the store), and the day's team
+    moves ending at midnight (agents/team_moves.py): it compares the stored directory
+    every `every_s` and hands a change to the loop."""
     last = tuple(users)
     while True:
         await asyncio.sleep(every_s)
         try:
-            now = tuple(await store.list_users("agent"))
+            now = tuple(await users_today(store, center.now(), "agent"))
         except Exception as exc:  # noqa: BLE001 - the store is away: routing goes on with what it knows
             log.warning("agent_directory_unavailable", error=type(exc).__name__)
             continue

@@ -13,7 +13,8 @@ from typing import Any
 
 import structlog
 
-from store.port import Conflict
+from store.models import SettingsVersion
+from store.settings_update import update_settings
 
 log = structlog.get_logger()
 
@@ -21,7 +22,10 @@ SECTION = "campaign_control"
 
 
 async def paused_campaigns(store: Any) -> set[str]:
-    stored = await store.get_settings_version(SECTION)
+    return _paused_of(await store.get_settings_version(SECTION))
+
+
+def _paused_of(stored: SettingsVersion | None) -> set[str]:
     if stored is None:
         return set()
     try:
@@ -32,27 +36,19 @@ async def paused_campaigns(store: Any) -> set[str]:
 
 
 async def set_paused(store: Any, campaign: str, paused: bool, author: str, at: float) -> tuple[int, set[str]]:
-    """Pause or start `campaign`; (the stored version, the paused set). Retried once
-    when another admin changed the set meanwhile."""
-    for attempt in range(2):
-        stored = await store.get_settings_version(SECTION)
-        now = await paused_campaigns(store)
+    """Pause or start `campaign`; (the stored version, the paused set). Made again
+    from the newer set when another admin changed it meanwhile."""
+    wanted: set[str] = set()
+
+    def change(stored: SettingsVersion | None) -> str:
+        nonlocal wanted
+        now = _paused_of(stored)
         wanted = (now | {campaign}) if paused else (now - {campaign})
-        try:
-            saved = await store.put_settings_version(
-                SECTION,
-                json.dumps({"paused": sorted(wanted)}),
-                author=author,
-                comment=("pause " if paused else "start ") + campaign,
-                expected_version=stored.version if stored else 0,
-                at=at,
-            )
-        except Conflict:
-            if attempt:
-                raise
-            continue
-        return saved.version, wanted
-    raise AssertionError("unreachable")
+        return json.dumps({"paused": sorted(wanted)})
+
+    comment = ("pause " if paused else "start ") + campaign
+    saved = await update_settings(store, SECTION, change, author=author, comment=comment, at=at)
+    return saved.version, wanted
 
 
 def apply_paused(runners: Iterable[Any], paused: set[str]) -> list[str]:

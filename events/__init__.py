@@ -239,8 +239,10 @@ class AgentForced:
 @dataclass(frozen=True, slots=True)
 class AlertRaised:
     """A wallboard alert's condition began (reports/alerts.py): `alert` service_level,
-    waiting or abandon_rate, for a queue; `value` and `target` as the banner says them.
-    (Not `kind`: a record's "kind" is the event's type.)"""
+    waiting, abandon_rate or agent_state, by the alert rule `rule`, for a queue, a team
+    or an agent (`agent`, in `state`; not `agent_id`: the alert is about the agent, not
+    an event of theirs); `value` and `target` as the banner says them. (Not `kind`: a
+    record's "kind" is the event's type.) `rule` "" is an alert of before the rules."""
 
     at: float
     queue: str
@@ -248,15 +250,23 @@ class AlertRaised:
     text: str
     value: float | None = None
     target: float | None = None
+    rule: str = ""
+    team: str = ""
+    agent: str = ""
+    state: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class AlertCleared:
-    """The alert's condition no longer holds (the AlertRaised of the same queue and alert)."""
+    """The alert's condition no longer holds (the AlertRaised of the same queue, team or
+    agent, and rule)."""
 
     at: float
     queue: str
     alert: str
+    rule: str = ""
+    team: str = ""
+    agent: str = ""
 
 
 # ---------------------------------------------------------------- written tasks

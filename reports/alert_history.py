@@ -17,7 +17,8 @@ from aiohttp import web
 from cti.server import STORE
 from events import AlertCleared, AlertRaised
 from reports.alert_log import episodes
-from reports.web import BadQuery, parse_report_query
+from reports.alerts import seen_by
+from reports.web import BadQuery, parse_report_query, view_of
 from web.app import CLOCK, api_error, require
 
 ROWS_MAX = 2000
@@ -30,7 +31,8 @@ async def history(request: web.Request) -> tuple[dict[str, Any], list[dict[str, 
     end = (datetime.fromisoformat(q["to"]) + timedelta(days=1)).timestamp()
     kinds = (AlertRaised, AlertCleared)
     events = [stored.event async for stored in request.app[STORE].iter_events(q["start"], end, kinds=kinds)]
-    rows = [r for r in episodes(events) if not q["queue"] or r["queue"] == q["queue"]]
+    view = view_of(require(request, "supervisor"))  # a team's or an agent's alert: its team's supervisors only
+    rows = [r for r in episodes(events) if (not q["queue"] or r["queue"] == q["queue"]) and seen_by(r, view.teams)]
     return q, rows[:ROWS_MAX]
 
 

@@ -4,9 +4,10 @@ end an `AlertCleared`, in the event log (and on the bus, like every event).
 Every web process computes the same alerts from the same log, so each would log each
 change. The event log decides: which alerts are up, and how often each was raised
 today, is folded from today's log (`AlertBook.apply`), and a change is appended with a
-dedupe key naming the day, the queue, the kind and the how-many-th raise it is
-(`alert:<day>:<queue>:<kind>:<n>:raised` / `:cleared`). Two processes making the same
-change make the same key: the store keeps one, and the other learns of it from the bus.
+dedupe key naming the day, the alert's subject (a queue, `team:NAME`, `agent:ID`), its
+rule and the how-many-th raise it is (`alert:<day>:<subject>:<rule>:<n>:raised` /
+`:cleared`). Two processes making the same change make the same key: the store keeps
+one, and the other learns of it from the bus.
 """
 
 from __future__ import annotations
@@ -17,7 +18,23 @@ from typing import Any
 
 from events import AlertCleared, AlertRaised, Event
 
-Key = tuple[str, str]  # (queue, kind)
+Key = tuple[str, str]  # (subject: a queue, "team:NAME" or "agent:ID"; rule: its name)
+
+
+def key_of(event: AlertRaised | AlertCleared) -> Key:
+    """An alert event's identity (before the rules: its queue and kind)."""
+    if event.agent:
+        subject = f"agent:{event.agent}"
+    elif event.team and not event.queue:
+        subject = f"team:{event.team}"
+    else:
+        subject = event.queue
+    return subject, event.rule or event.alert
+
+
+def alert_key(alert: Mapping[str, Any]) -> Key:
+    """A current alert's identity (reports/alerts.py)."""
+    return str(alert.get("subject") or alert.get("queue", "")), str(alert.get("rule") or alert.get("kind", ""))
 
 
 class AlertBook:
@@ -29,36 +46,41 @@ class AlertBook:
 
     def apply(self, event: object) -> None:
         if isinstance(event, AlertRaised):
-            key = (event.queue, event.alert)
+            key = key_of(event)
             if key not in self.up:
                 self.raises[key] += 1
             self.up[key] = event
         elif isinstance(event, AlertCleared):
-            self.up.pop((event.queue, event.alert), None)
+            self.up.pop(key_of(event), None)
 
     def changes(self, alerts: Iterable[Mapping[str, Any]], now: float, day: float) -> list[tuple[Event, str]]:
         """(event, dedupe key) for each alert raised or cleared by `alerts` (the
         wallboard's list now, reports/alerts.py) against what is up."""
-        current = {(str(a["queue"]), str(a["kind"])): a for a in alerts}
+        current = {alert_key(a): a for a in alerts}
         out: list[tuple[Event, str]] = []
-        for (queue, kind), a in current.items():
-            if (queue, kind) not in self.up:
-                n = self.raises[(queue, kind)] + 1
+        for key, a in current.items():
+            if key not in self.up:
+                n = self.raises[key] + 1
                 raised = AlertRaised(
                     at=now,
-                    queue=queue,
-                    alert=kind,
+                    queue=str(a.get("queue", "")),
+                    alert=str(a["kind"]),
                     text=str(a["text"]),
                     value=_num(a.get("value")),
                     target=_num(a.get("target")),
+                    rule=str(a.get("rule", "")),
+                    team=str(a.get("team", "")),
+                    agent=str(a.get("agent", "")),
+                    state=str(a.get("state", "")),
                 )
-                out.append((raised, f"alert:{day:.0f}:{queue}:{kind}:{n}:raised"))
-        for queue, kind in list(self.up):
-            if (queue, kind) not in current:
-                n = self.raises[(queue, kind)]
-                out.append(
-                    (AlertCleared(at=now, queue=queue, alert=kind), f"alert:{day:.0f}:{queue}:{kind}:{n}:cleared")
+                out.append((raised, f"alert:{day:.0f}:{key[0]}:{key[1]}:{n}:raised"))
+        for key, up in list(self.up.items()):
+            if key not in current:
+                n = self.raises[key]
+                cleared = AlertCleared(
+                    at=now, queue=up.queue, alert=up.alert, rule=up.rule, team=up.team, agent=up.agent
                 )
+                out.append((cleared, f"alert:{day:.0f}:{key[0]}:{key[1]}:{n}:cleared"))
         return out
 
 
@@ -72,9 +94,12 @@ def episodes(events: Iterable[object]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     open_rows: dict[Key, dict[str, Any]] = {}
     for event in events:
-        if isinstance(event, AlertRaised) and (event.queue, event.alert) not in open_rows:
+        if isinstance(event, AlertRaised) and key_of(event) not in open_rows:
             row = {
                 "queue": event.queue,
+                "team": event.team,
+                "agent": event.agent,
+                "rule": event.rule,
                 "alert": event.alert,
                 "text": event.text,
                 "value": event.value,
@@ -83,9 +108,9 @@ def episodes(events: Iterable[object]) -> list[dict[str, Any]]:
                 "cleared_at": None,
             }
             rows.append(row)
-            open_rows[(event.queue, event.alert)] = row
+            open_rows[key_of(event)] = row
         elif isinstance(event, AlertCleared):
-            cleared = open_rows.pop((event.queue, event.alert), None)
+            cleared = open_rows.pop(key_of(event), None)
             if cleared is not None:
                 cleared["cleared_at"] = event.at
     return rows[::-1]

@@ -607,24 +607,27 @@ class KpiEngine:
                 self._span(sp.agent, sp.state, sp.start, sp.end, extra, None)
         return metrics(extra[key], self.cfg)
 
-    def window_start(self, now: float) -> float:
-        return _floor(now, self.cfg.slot_s) - self.cfg.window_s + self.cfg.slot_s
+    def window_start(self, now: float, span_s: int | None = None) -> float:
+        return _floor(now, self.cfg.slot_s) - (span_s or self.cfg.window_s) + self.cfg.slot_s
 
     @property
     def last_event_at(self) -> float:
         """The latest event time folded so far (-inf before any): `now` may not be earlier."""
         return self._now
 
-    def window(self, now: float | None = None, *, agents: bool = True) -> KpiReport:
+    def window(self, now: float | None = None, *, agents: bool = True, span_s: int | None = None) -> KpiReport:
         """The last `window_s` seconds at `slot_s` resolution: calls offered since
         window_start(now), agent time since then. Cost: O(slots + agents).
-        agents=False leaves the agents' rows out (the totals are the same)."""
+        agents=False leaves the agents' rows out (the totals are the same). `span_s`:
+        a shorter window (a multiple of slot_s; an alert rule's "last N minutes")."""
         if not self._window:
             raise ValueError("window(): this engine was made with window=False")
+        if span_s is not None and not (0 < span_s <= self.cfg.window_s and span_s % self.cfg.slot_s == 0):
+            raise ValueError(f"window(span_s={span_s}): a multiple of {self.cfg.slot_s} up to {self.cfg.window_s}")
         now = self._now if now is None else now
         if now < self._now:
             raise ValueError(f"window(now={now}): earlier than the last event ({self._now})")
-        start = self.window_start(now)
+        start = self.window_start(now, span_s)
         merged: Buckets = {}
         for slot, ring in self._slots.items():
             if slot >= start:
@@ -647,6 +650,14 @@ class KpiEngine:
     def agent_state(self, agent_id: str) -> tuple[str, float] | None:
         """The agent's state now and since when (None: logged out or never seen)."""
         return self._fold.state_of(agent_id)
+
+    def agent_states(self) -> dict[str, tuple[str, float]]:
+        """Each logged-in agent's state and since when (the alert rules' agent_state)."""
+        return self._fold.agent_states()
+
+    def waiting(self) -> list[tuple[str, str, float]]:
+        """(call_id, queue, offered_at) of each call waiting or ringing now."""
+        return list(self._fold.waiting())
 
     def live(self, now: float, *, agents: bool = True) -> dict[str, Any]:
         """Right now: calls waiting and longest current wait per queue, agents by state

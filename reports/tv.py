@@ -12,18 +12,26 @@ start page `/wallboard/tv?token=hl_...` trades it for an HttpOnly, SameSite=Stri
 cookie scoped to `/wallboard/tv` that lives as long as the token, and redirects to the
 same URL without it (so it is in no history, log line or Referer after that).
 
-Query: `tiles=alerts,totals,queues,agents` (those shown, in that order) and `rotate=N`
-(seconds: queues and agents take turns on screen instead of sharing it).
+Query: `tiles=alerts,totals,outbound,queues,teams,agents` (those shown, in that order)
+and `rotate=N` (seconds: queues, teams and agents take turns on screen instead of
+sharing it); or `board=NAME`, a saved board's tiles (reports/boards.py); or
+`boards=A,B` (`*`: every saved board), the boards taking turns every `rotate` seconds
+(15 by default); `sound=1`: a short tone when an alert appears (off unless chosen; a
+kiosk browser must allow audio without a click, e.g. chromium
+--autoplay-policy=no-user-gesture-required).
 """
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp_jinja2
 import structlog
 from aiohttp import web
 
+from cti.server import STORE
+from reports.boards import TILES, saved_boards
 from reports.web import board_socket
 from store.models import ApiToken, User
 from web.app import CLOCK, current, still_signed_in, token_user
@@ -33,8 +41,8 @@ log = structlog.get_logger()
 
 COOKIE = "hotline_tv"
 PATH = "/wallboard/tv"
-TILES = ("alerts", "totals", "queues", "agents")
 ROTATE_MAX_S = 3600
+BOARD_TURN_S = 15  # boards taking turns, when `rotate` does not say
 
 
 def _fits(token: ApiToken | None, user: User | None) -> str:
@@ -72,7 +80,7 @@ def _refused(why: str) -> web.Response:
 
 
 async def tv_page(request: web.Request) -> web.StreamResponse:
-    query = {k: v for k, v in request.query.items() if k in ("tiles", "rotate")}
+    query = {k: v for k, v in request.query.items() if k in ("tiles", "rotate", "board", "boards", "sound")}
     secret = request.query.get("token", "")
     if secret:  # the kiosk's start URL: keep the token in a cookie, go on without it in the URL
         me, why = await _from_token(request, secret)
@@ -96,12 +104,34 @@ async def tv_page(request: web.Request) -> web.StreamResponse:
     me, why = await tv_identity(request)
     if me is None:
         return _refused(why)
-    tiles = [t for t in request.query.get("tiles", ",".join(TILES)).split(",") if t in TILES] or list(TILES)
     try:
         rotate = min(max(int(request.query.get("rotate", "0")), 0), ROTATE_MAX_S)
     except ValueError:
         rotate = 0
-    return aiohttp_jinja2.render_template("tv.html", request, {"tiles": tiles, "rotate": rotate, "viewer": me})
+    boards = await _boards(request)
+    if isinstance(boards, web.Response):
+        return boards
+    if len(boards) > 1 and not rotate:
+        rotate = BOARD_TURN_S
+    tiles = [t for t in TILES if any(t in b["tiles"] for b in boards)]
+    sound = request.query.get("sound", "0") == "1"  # the alerts' tone: off unless chosen
+    context = {"tiles": tiles, "boards": boards, "rotate": rotate, "viewer": me, "sound": sound}
+    return aiohttp_jinja2.render_template("tv.html", request, context)
+
+
+async def _boards(request: web.Request) -> list[dict[str, Any]] | web.Response:
+    """The boards to show: `board` / `boards` (saved), else one of the `tiles` asked."""
+    names = request.query.get("boards", "") or request.query.get("board", "")
+    if not names:
+        tiles = [t for t in request.query.get("tiles", ",".join(TILES)).split(",") if t in TILES] or list(TILES)
+        return [{"name": "", "tiles": tiles}]
+    saved = await saved_boards(request.app[STORE])
+    wanted = list(saved) if names.strip() == "*" else [n.strip() for n in names.split(",") if n.strip()]
+    missing = [n for n in wanted if n not in saved]
+    if missing or not wanted:
+        text = f"404 Not Found: board: no saved board {missing[0]!r}" if missing else "404 Not Found: no saved board"
+        return web.Response(status=404, text=text, content_type="text/plain")
+    return [{"name": n, "tiles": saved[n]} for n in wanted]
 
 
 async def _still_watching(request: web.Request, me: Identity) -> bool:

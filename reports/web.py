@@ -18,7 +18,9 @@ import aiohttp_jinja2
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from agents.team_moves import day_of, users_today
 from cti.server import BUS, STORE
+from reports.alerts import parse_rules
 from reports.day_extras import only_agents, summary
 from reports.export import CSV_SECTIONS, XLSX_TYPE, section_rows, to_csv, to_xlsx
 from reports.kpi import INTERVALS, KpiConfig
@@ -54,8 +56,12 @@ def sl_threshold(queues: Mapping[str, Mapping[str, Any]]) -> float:
     return counts.most_common(1)[0][0] if counts else 20.0
 
 
-async def kpi_config(store: SqlStore, queues: Mapping[str, Mapping[str, Any]]) -> tuple[KpiConfig, dict[str, str]]:
-    users = await store.list_users()
+async def kpi_config(
+    store: SqlStore, queues: Mapping[str, Mapping[str, Any]], today: float | None = None
+) -> tuple[KpiConfig, dict[str, str]]:
+    """`today`: group the agents moved for the day (agents/team_moves.py) with their
+    team of the day of `today` (the wallboard, a report of today), else with their own."""
+    users = await store.list_users() if today is None else await users_today(store, today)
     teams = {u.login: u.team for u in users if u.role == "agent" and u.team}
     names = {u.login: u.display_name or u.login for u in users}
     return KpiConfig(sl_threshold_s=sl_threshold(queues), teams=teams, sl_thresholds=sl_thresholds(queues)), names
@@ -164,7 +170,9 @@ def parse_report_query(query: Mapping[str, str], now: float) -> dict[str, Any]:
 async def build_report(request: web.Request, me: Identity, q: dict[str, Any]) -> dict[str, Any]:
     store = request.app[STORE]
     queues_cfg = (await request.app[SETTINGS].live("queues")).data
-    cfg, names = await kpi_config(store, queues_cfg)
+    now = request.app[CLOCK]()
+    today = day_of(now)
+    cfg, names = await kpi_config(store, queues_cfg, now if q["from"] == q["to"] == today else None)
     cfg = replace(cfg, interval_s=q["interval"])
     found = await range_report(
         store,
@@ -396,8 +404,11 @@ def setup(app: web.Application, *, min_interval_s: float = 0.5, warm_days: int =
         async def factory() -> LiveBoard:
             settings.forget("queues")  # the stored version, not this process's cached copy
             queues = (await settings.live("queues")).data
-            cfg, names = await kpi_config(app[STORE], queues)
-            return LiveBoard(cfg, queues, names, await agent_skills(app[STORE]))
+            cfg, names = await kpi_config(app[STORE], queues, app[CLOCK]())
+            board = LiveBoard(cfg, queues, names, await agent_skills(app[STORE]))
+            settings.forget("alert_rules")
+            board.alert_rules = parse_rules((await settings.live("alert_rules")).data)
+            return board
 
         async def customer_name(customer_id: str) -> str:
             try:

@@ -23,7 +23,7 @@ import structlog
 
 from events import Event, to_record
 from reports.alert_log import AlertBook
-from reports.alerts import alerts
+from reports.alerts import DEFAULT_RULES, AlertRule, alerts, parse_rules, seen_by
 from reports.kpi import KpiConfig, KpiEngine
 from store.bus import Bus
 from store.port import EventLog
@@ -91,6 +91,9 @@ class LiveBoard:
     customer_names: dict[str, str] = field(default_factory=dict)  # customer id -> name ("" unknown)
     day: float = 0.0
     applied: int = 0
+    # the admin's alert rules (settings section alert_rules); swapped in place when saved
+    alert_rules: tuple[AlertRule, ...] = field(default_factory=lambda: parse_rules(DEFAULT_RULES))
+    _alerts_memo: tuple[tuple[float, int, tuple[AlertRule, ...]], list[dict[str, Any]]] | None = None
     # the agents' cells, kept between snapshots
     _call_agents: dict[str, set[str]] = field(default_factory=dict)  # call id -> agents whose cell shows it
     _moved: set[str] = field(default_factory=set)  # agents whose state the last event changed
@@ -175,8 +178,11 @@ class LiveBoard:
                     _count(self._queue_states, q, state, 1)
 
     def customers_to_name(self) -> set[str]:
-        """Customer ids of the agents' calls whose names are not looked up yet."""
-        return {c["customer_id"] for c in self.calls.values() if c["customer_id"]} - set(self.customer_names)
+        """Customer ids of the agents' calls and of the calls waiting (a queue's
+        drill-down names them) whose names are not looked up yet."""
+        ids = {c["customer_id"] for c in self.calls.values() if c["customer_id"]}
+        ids |= {c.get("customer_id", "") for c in self.callers.values()} - {""}
+        return ids - set(self.customer_names)
 
     def name_customer(self, customer_id: str, name: str) -> None:
         self.customer_names[customer_id] = name
@@ -219,6 +225,46 @@ class LiveBoard:
         if self._order is None:
             self._order = sorted(self._cells)
         return self._order
+
+    def current_alerts(
+        self, now: float, queues: list[dict[str, Any]], report: Mapping[str, Any], window: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The alert rules over this push's numbers (reports/alerts.py): a rule's own
+        window is computed once here; the agents are read only for agent_state rules.
+        Once per push: every view's snapshot and the alerts' logging share it."""
+        key = (now, self.applied, self.alert_rules)
+        if self._alerts_memo is not None and self._alerts_memo[0] == key:
+            return self._alerts_memo[1]
+        windows: dict[int | None, Mapping[str, Any]] = {None: window}
+
+        def window_of(minutes: int | None) -> Mapping[str, Any]:
+            if minutes not in windows:
+                span = min((minutes or 0) * 60, self.kpi.window_s) or None
+                windows[minutes] = self.engine.window(now, agents=False, span_s=span).to_dict()
+            return windows[minutes]
+
+        def cells() -> Iterable[Mapping[str, Any]]:
+            for agent_id, (state, since) in self.engine.agent_states().items():
+                yield {
+                    "id": agent_id,
+                    "name": self.names.get(agent_id, agent_id),
+                    "team": self.kpi.teams.get(agent_id, ""),
+                    "state": state,
+                    "since": since,
+                }
+
+        window_min, threshold_s = self.kpi.window_s // 60, self.kpi.sl_threshold_s
+        teams = report["teams"]
+        found = alerts(self.alert_rules, queues, teams, window_of, cells, self.skills, now, window_min, threshold_s)
+        self._alerts_memo = (key, found)
+        return found
+
+    def view_agents(self, view: View) -> list[dict[str, Any]]:
+        """The agent cells `view` may see (kept between pushes)."""
+        order = self._refresh_cells()
+        if view.teams is None:
+            return [self._cells[a] for a in order]
+        return [self._cells[a] for a in order if self._cells[a]["team"] in view.teams]
 
     def frame(self, now: float) -> dict[str, Any]:
         """What every view shows alike (the queues, the totals of the day and of the
@@ -268,13 +314,17 @@ class LiveBoard:
             "report": report,
             "window": window,
             "queues": queues,
-            "alerts": alerts(queues, self.kpi.window_s // 60, self.kpi.sl_threshold_s),
+            # every alert, also those of teams a view does not see (logged once for all)
+            "alerts": self.current_alerts(now, queues, report, window),
         }
 
-    def snapshot(self, now: float, view: View) -> dict[str, Any]:
-        return self.view_snapshot(self.frame(now), view)
+    def snapshot(self, now: float, view: View, all_alerts: bool = False) -> dict[str, Any]:
+        """`all_alerts`: every alert, also those of teams `view` does not see (to log them)."""
+        return self.view_snapshot(self.frame(now), view, all_alerts=all_alerts)
 
-    def view_snapshot(self, frame: Mapping[str, Any], view: View, cells: bool = True) -> dict[str, Any]:
+    def view_snapshot(
+        self, frame: Mapping[str, Any], view: View, cells: bool = True, all_alerts: bool = False
+    ) -> dict[str, Any]:
         """The board as `view` sees it (cells=False: without the agents' cells, which
         `snapshot_text` splices in as kept JSON)."""
         order = self._refresh_cells()
@@ -322,8 +372,12 @@ class LiveBoard:
                 "aht": overall.get("aht"),
                 "agents_by_state": by_state,
             },
+            # campaign calls (the dialer's: CallQueued marked outbound), apart from the inbound totals
+            "outbound": {
+                k: report["outbound"]["total"].get(k) for k in ("offered", "answered", "abandoned", "handled", "aht")
+            },
             "queues": queues,
-            "alerts": frame["alerts"],
+            "alerts": [a for a in frame["alerts"] if all_alerts or seen_by(a, view.teams)],
             "teams": [teams[k] for k in sorted(teams)],
             "agents": [self._cells[a] for a in shown] if cells else shown,
             "sl_threshold_s": self.kpi.sl_threshold_s,
@@ -342,6 +396,38 @@ class LiveBoard:
 def _count(counts: dict[str, dict[str, int]], key: str, state: str, delta: int) -> None:
     by_state = counts.setdefault(key, {})
     by_state[state] = by_state.get(state, 0) + delta
+
+
+def queue_detail(board: LiveBoard, now: float, queue: str, view: View) -> dict[str, Any] | None:
+    """A queue tile's drill-down: its calls waiting (longest first: who, how long) and
+    the agents with its skill (state, time in state, the call they are on); None for a
+    queue the board does not know."""
+    now = max(now, board.engine.last_event_at)
+    live = board.engine.live(now, agents=False)
+    if queue not in board.queue_targets and queue not in live["queues"]:
+        return None
+    waiting = []
+    for call_id, q, since in sorted(board.engine.waiting(), key=lambda w: w[2]):
+        if q != queue:
+            continue
+        who = board.callers.get(call_id, {})
+        waiting.append(
+            {
+                "call_id": call_id,
+                "caller": who.get("caller_name", "") or who.get("caller", ""),
+                "number": who.get("caller", ""),
+                "customer_id": who.get("customer_id", ""),
+                "customer": board.customer_names.get(who.get("customer_id", ""), ""),
+                "waited_s": round(now - since, 1),
+            }
+        )
+    agents = [
+        {**a, "in_state_s": round(now - a["since"], 1)}
+        for a in board.view_agents(view)
+        if queue in board.skills.get(a["id"], ())
+    ]
+    label = board.queue_targets.get(queue, {}).get("label") or queue
+    return {"queue": queue, "label": label, "now": now, "waiting": waiting, "agents": agents}
 
 
 def _directory(board: LiveBoard) -> tuple[Any, ...]:
@@ -454,8 +540,10 @@ class WallboardHub:
 
     async def _publisher(self) -> None:
         while True:
+            # an agent-state rule fires with no event (time passes): look every second then
+            every = min(self.refresh_s, 1.0) if any(r.kind == "agent_state" for r in self.board.alert_rules) else None
             try:
-                async with asyncio.timeout(self.refresh_s):
+                async with asyncio.timeout(every or self.refresh_s):
                     await self._dirty.wait()
             except TimeoutError:
                 pass
@@ -499,6 +587,8 @@ class WallboardHub:
         except Exception as exc:  # noqa: BLE001 (the store is away: keep the board as it is)
             log.warning("wallboard_directory_unavailable", error=type(exc).__name__)
             return False
+        if fresh.alert_rules != self.board.alert_rules:  # no rebuild: the next push applies them
+            self.board.alert_rules = fresh.alert_rules
         if _directory(fresh) == _directory(self.board):
             return False
         log.info("wallboard_directory_changed")

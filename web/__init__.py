@@ -17,7 +17,9 @@ def setup(app: web.Application) -> None:
     from chat.web import setup as setup_chat
     from mail.web import setup as setup_mail
     from reports.alert_history import setup as setup_alert_history
+    from reports.boards import setup as setup_boards
     from reports.channels_web import setup as setup_channel_reports
+    from reports.drill import setup as setup_drill
     from reports.tv import setup as setup_tv
     from reports.web import setup as setup_reports
     from reports.web_agent import setup as setup_agent_report
@@ -41,6 +43,7 @@ def setup(app: web.Application) -> None:
     from web.recording_admin import setup as setup_recording_admin
     from web.recordings import setup as setup_recordings
     from web.search import setup as setup_search
+    from web.team_moves import setup as setup_team_moves
     from web.teams import setup as setup_teams
     from web.user_delete import setup as setup_user_delete
     from web.webhooks import setup as setup_webhooks
@@ -62,6 +65,8 @@ def setup(app: web.Application) -> None:
     setup_command_status(app)
     setup_reports(app)
     setup_tv(app)
+    setup_boards(app)
+    setup_drill(app)
     setup_alert_history(app)
     setup_channel_reports(app)
     setup_agent_report(app)
@@ -74,6 +79,7 @@ def setup(app: web.Application) -> None:
     setup_search(app)
     setup_abandoned(app)
     setup_teams(app)
+    setup_team_moves(app)
     setup_user_delete(app)
     setup_webhooks(app)
     setup_adherence(app)

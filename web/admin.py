@@ -32,7 +32,13 @@ from web.text_versions import restore_target, version_response
 log = structlog.get_logger()
 
 VERSION_MAX = 2**31 - 1  # a stored version is a 32-bit integer
-SECTION_URL = {"queues": "queues", "skills": "skills", "pause-codes": "pause_codes", "dispositions": "dispositions"}
+SECTION_URL = {
+    "queues": "queues",
+    "skills": "skills",
+    "pause-codes": "pause_codes",
+    "dispositions": "dispositions",
+    "alert-rules": "alert_rules",
+}
 
 
 def _user_json(u: User) -> dict[str, Any]:
@@ -79,6 +85,7 @@ async def admin_page(request: web.Request) -> web.StreamResponse:
         "skills",
         "pause-codes",
         "dispositions",
+        "alert-rules",
         "agents",
         "teams",
         "routing",

@@ -28,6 +28,7 @@ from aiohttp_session import get_session, new_session
 from aiohttp_session import setup as session_setup
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
+from agents.team_moves import team_today
 from cti.server import BUS, CONFIG, STORE
 from store.models import ApiToken, User
 from store.port import NotFound
@@ -140,11 +141,14 @@ def comment_of(body: dict[str, Any]) -> str:
 
 
 async def agent_team(request: web.Request, agent_id: str) -> str | None:
-    """The agent's team, None when there is no such user."""
+    """The agent's team today (moved for the day: that team, agents/team_moves.py),
+    None when there is no such user."""
+    store = request.app[STORE]
     try:
-        return (await request.app[STORE].get_user(agent_id)).team
+        user = await store.get_user(agent_id)
     except NotFound:
         return None
+    return await team_today(store, user, request.app[CLOCK]())
 
 
 async def require_agent_access(request: web.Request, agent_id: str) -> Identity:

@@ -348,6 +348,26 @@ DOCUMENT: dict[str, Any] = {
                 "required": ["to"],
                 "properties": {"to": {"type": "string", "maxLength": 64}},
             },
+            "TeamMove": {
+                "type": "object",
+                "required": ["team"],
+                "properties": {"team": {"type": "string", "minLength": 1, "maxLength": 64}},
+            },
+            "Board": {
+                "type": "object",
+                "required": ["tiles"],
+                "properties": {
+                    "tiles": {
+                        "type": "array",
+                        "minItems": 1,
+                        "uniqueItems": True,
+                        "items": {
+                            "type": "string",
+                            "enum": ["alerts", "totals", "outbound", "queues", "teams", "agents"],
+                        },
+                    }
+                },
+            },
             "RulesRestore": {
                 "type": "object",
                 "required": ["version", "base_version"],
@@ -482,6 +502,7 @@ DOCUMENT: dict[str, Any] = {
         "/api/v1/skills": _section("skills"),
         "/api/v1/pause-codes": _section("pause codes"),
         "/api/v1/dispositions": _section("dispositions"),
+        "/api/v1/alert-rules": _section("wallboard alert rules"),
         "/api/v1/recording-policy": {
             "get": _op("The live recording policy (default, per queue, per campaign), its version", "supervisor"),
             "put": _op(
@@ -829,6 +850,45 @@ DOCUMENT: dict[str, Any] = {
             "post": _op(
                 "Rename a team on every user who has it (audited)", "admin", "TeamRename", errors=("400", "404", "409")
             )
+        },
+        "/api/v1/team-moves": {
+            "get": _op("Today's team moves (each until local midnight)", "supervisor (their teams), admin")
+        },
+        "/api/v1/agents/{agent_id}/team-move": {
+            "put": _op(
+                "Move an agent to another team until local midnight (audited; their own team: the move ends)",
+                "supervisor (of both teams), admin",
+                "TeamMove",
+                errors=("400", "404"),
+            ),
+            "delete": _op(
+                "End an agent's move: back in their own team now (audited)",
+                "supervisor (of both teams), admin",
+                errors=("400", "404"),
+            ),
+        },
+        "/api/v1/agents/{agent_id}/calls": {
+            "get": _op(
+                "The agent's calls today, latest first: time, queue, customer, duration, disposition, recording",
+                "agent (self), supervisor (team), admin",
+                errors=("404",),
+            )
+        },
+        "/api/v1/wallboard/queues/{queue}": {
+            "get": _op(
+                "A queue's calls waiting now (who, how long) and its agents (state, time in state)",
+                "supervisor (their teams' agents), admin",
+                errors=("404",),
+            )
+        },
+        "/api/v1/wallboard/boards": {
+            "get": _op("The saved wallboards (name, tiles) and the tiles there are", "supervisor, admin")
+        },
+        "/api/v1/wallboard/boards/{name}": {
+            "put": _op(
+                "Save a wallboard: its tiles, in order (audited)", "supervisor, admin", "Board", errors=("400", "409")
+            ),
+            "delete": _op("Remove a saved wallboard (audited)", "supervisor, admin", errors=("400", "404")),
         },
         "/api/v1/agents/{agent_id}/today": {
             "get": _op(

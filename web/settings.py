@@ -1,11 +1,12 @@
-"""Admin-edited settings: queues (targets), skills, pause codes, dispositions (JSON
-documents) and routing rules (TOML text), each versioned in the store.
+"""Admin-edited settings: queues (targets), skills, pause codes, dispositions, wallboard
+alert rules (JSON documents) and routing rules (TOML text), each versioned in the store.
 
 The live value of a section is its latest stored version, else the configuration
-file's table (`[queues]`, `[skills]`, `[pause_reasons]`, `[dispositions]`), else the
-built-in defaults. Every change is validated here, stored as a new version (atomic,
-optimistic: the caller names the version it edited) and announced on the bus channel
-`config-changes` as {"section", "version"} so other processes and the live loop reload.
+file's table (`[queues]`, `[skills]`, `[pause_reasons]`, `[dispositions]`,
+`[alert_rules]`), else the built-in defaults. Every change is validated here, stored as
+a new version (atomic, optimistic: the caller names the version it edited) and
+announced on the bus channel `config-changes` as {"section", "version"} so other
+processes and the live loop reload.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from config.loader import MAX_DEPTH, too_deep
 from config.schema import HotlineConfig
 from config.toml_text import dumps
+from reports.alerts import DEFAULT_RULES, rule_problems
+from reports.kpi import KpiConfig
+from reports.kpi_fold import AGENT_STATES
 from store.bus import Bus
 from store.sql import SqlStore
 from store.topics import CONFIG_CHANGES, ConfigChanged
@@ -64,17 +68,52 @@ class Disposition(_Row):
     schedules_callback: bool = False
 
 
+class AlertRule(_Row):
+    """A wallboard alert rule (reports/alerts.py says what each kind watches)."""
+
+    kind: Literal["service_level", "waiting", "abandon_rate", "agent_state"]
+    scope: str = "all"  # all, queue:NAME or team:NAME
+    # service_level / abandon_rate: a share (0-1); waiting / agent_state: seconds.
+    # None: the queue's own target (queues only)
+    threshold: float | None = Field(None, ge=0)
+    window_min: int | None = Field(None, ge=1, le=KpiConfig().window_s // 60)  # service_level's "last N minutes"
+    state: Literal["", *AGENT_STATES] = ""  # type: ignore[valid-type]  # agent_state: the state watched
+
+    @field_validator("scope")
+    @classmethod
+    def _scope(cls, value: str) -> str:
+        import re
+
+        if not value:  # an empty cell of the admin page's table
+            return "all"
+        if not re.match(r"^(all|(queue|team):[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$", value):
+            raise ValueError("all, queue:NAME or team:NAME")
+        return value
+
+    @field_validator("threshold", "window_min", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        """The admin page's table sends an empty cell as ""."""
+        return None if value == "" else value
+
+    def problems(self) -> dict[str, str]:
+        """What the fields are valid alone but wrong together: field -> reason."""
+        return rule_problems(self.model_dump())
+
+
 SCHEMAS: dict[str, type[_Row]] = {
     "queues": QueueSettings,
     "skills": SkillSettings,
     "pause_codes": PauseCode,
     "dispositions": Disposition,
+    "alert_rules": AlertRule,
 }
 CONFIG_SECTION = {
     "queues": "queues",
     "skills": "skills",
     "pause_codes": "pause_reasons",
     "dispositions": "dispositions",
+    "alert_rules": "alert_rules",
 }
 
 DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
@@ -95,6 +134,7 @@ DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
         "callback": {"label": "Callback scheduled", "schedules_callback": True},
         "wrong-number": {"label": "Wrong number"},
     },
+    "alert_rules": DEFAULT_RULES,
 }
 
 
@@ -125,7 +165,10 @@ def validate_section(section: str, data: Any) -> dict[str, dict[str, Any]]:
             problems.append(f"{section}.{name}: must be an object")
             continue
         try:
-            out[name] = schema.model_validate(row).model_dump()
+            model = schema.model_validate(row)
+            if isinstance(model, AlertRule):
+                problems += [f"{section}.{name}.{f}: {reason}" for f, reason in model.problems().items()]
+            out[name] = model.model_dump()
         except ValidationError as exc:
             for err in exc.errors(include_input=False, include_url=False):
                 where = ".".join(str(p) for p in err["loc"])

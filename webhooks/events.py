@@ -17,7 +17,7 @@ WEBHOOK_EVENTS: dict[str, str] = {
     CALL_ENDED: "a call ended (any direction)",
     WRAPPED_UP: "an agent finished the wrap-up of a call (disposition, notes)",
     CALLBACK_SCHEDULED: "a call-back was promised (by an agent, a supervisor or the caller)",
-    ALERT_RAISED: "a wallboard alert was raised (service level, long wait, abandon rate)",
+    ALERT_RAISED: "a wallboard alert was raised (service level, long wait, abandon rate, an agent long in a state)",
 }
 
 _LOG_NAMES: dict[type[Event], str] = {CallEnded: CALL_ENDED, WrapUpEnded: WRAPPED_UP}

@@ -21,6 +21,7 @@ import aiohttp
 import structlog
 
 from config.webhooks import WebhooksConfig
+from reports.alert_log import alert_key
 from store.models import Callback
 from store.port import Store
 from store.webhooks import WebhookDelivery, WebhookSubscription
@@ -138,15 +139,15 @@ class WebhookWorker:
         if self.alerts is None:
             return 0
         now = self.clock()
-        current = {(str(a.get("queue", "")), str(a.get("kind", ""))): a for a in self.alerts()}
+        current = {alert_key(a): a for a in self.alerts()}
         known, self._raised = self._raised, set(current)
         if known is None:
             return 0
         published = 0
-        for (queue, kind), alert in sorted(current.items()):
-            if (queue, kind) not in known:
+        for (subject, rule), alert in sorted(current.items()):
+            if (subject, rule) not in known:
                 published += await self.store.publish_webhook(
-                    ALERT_RAISED, f"alert.{queue}.{kind}.{now:.3f}", alert, now
+                    ALERT_RAISED, f"alert.{subject}.{rule}.{now:.3f}", alert, now
                 )
         return published
 

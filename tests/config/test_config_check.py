@@ -218,6 +218,10 @@ WRONG_KEYS: dict[str, tuple[str, str]] = {
         '[dispositions.sale]\nlabel = "Sale"\nrequires_note = true  # wrong\n',
         "3: dispositions.sale.requires_note: unknown key",
     ),
+    "alert_rules": (
+        '[alert_rules.pause]\nkind = "agent_state"\nstate = "paused"\nthreshold = 600\nthreshld = 60  # wrong\n',
+        "5: alert_rules.pause.threshld: unknown key",
+    ),
     "(top level)": ("[server]\nport = 1\n[sever]  # wrong\n", "3: sever: unknown key"),
 }
 
@@ -640,3 +644,12 @@ def test_defaults_are_the_embedded_adapters() -> None:
     assert config.store.kind == "sqlite" and str(config.store.sqlite_path()) == "var/hotline.sqlite3"
     assert config.bus.kind == "memory"
     assert config.ivr is None and config.crm is None and config.campaigns == {}
+
+
+def test_an_alert_rule_is_checked_as_a_whole(tmp_path: Path) -> None:
+    """The fields of a rule that are valid alone but not together are named (as the
+    admin page's section would name them)."""
+    text = '[queues.sales]\n\n[alert_rules.pause]\nkind = "agent_state"\nstate = "asleep"\n'
+    [problem] = _problems(tmp_path, text)
+    assert problem.startswith("hotline.toml:3: alert_rules: pause.state: one of available, reserved"), problem
+    assert "pause.threshold: required for agent_state" in problem

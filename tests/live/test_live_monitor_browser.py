@@ -17,7 +17,7 @@ from cti.live_app import LIVE
 from cti.server import STORE
 from sim.pbx_emulator.server import PbxEmulator
 from tests.live.test_live_browser import grace_calls, live_server  # noqa: F401  (fixture)
-from tests.web.test_web_browser import CHROMIUM, browser, sign_in  # noqa: F401  (fixture)
+from tests.web.test_web_browser import CHROMIUM, DOCS, browser, sign_in  # noqa: F401  (fixture)
 
 pytestmark = [
     pytest.mark.browser,
@@ -81,6 +81,17 @@ async def test_supervisor_monitors_from_the_wallboard_and_the_agent_page(browser
             await cell.locator(f'button[data-monitor="{mode}"]').click()
             await expect(board.locator("#monitor-status")).to_have_text(f"{mode} on agent01: your phone rings")
             await until(lambda mode=mode: spies(emulator) == [(leg, mode)])
+            if mode == "whisper":
+                await board.locator("#monitor-status").scroll_into_view_if_needed()
+                status, grid = (
+                    await board.locator("#monitor-status").bounding_box(),
+                    await board.locator("#agents").bounding_box(),
+                )
+                top = max(0, status["y"] - 50)
+                height = grid["y"] + grid["height"] - top + 10
+                await board.screenshot(
+                    path=str(DOCS / "supervisor-monitor.png"), clip={"x": 0, "y": top, "width": 640, "height": height}
+                )
             text = told[mode]
             if text is None:
                 await expect(agent.locator("#monitored")).to_be_hidden()

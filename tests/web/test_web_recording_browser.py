@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from cti.server import STORE
 from sim.pbx_emulator.recorder import RATE, tone
 from store.models import Recording
-from tests.web.test_web_browser import CHROMIUM, browser, server, sign_in  # noqa: F401  (fixtures)
+from tests.web.test_web_browser import CHROMIUM, DOCS, browser, server, sign_in  # noqa: F401  (fixtures)
 
 pytestmark = [
     pytest.mark.browser,
@@ -48,6 +48,9 @@ async def test_the_agent_plays_their_recording_and_another_agent_may_not(
            })"""
     )
     assert 2.9 < duration < 3.1, duration
+    await page.screenshot(
+        path=str(DOCS / "recording-playback.png"), clip={"x": 0, "y": 0, "width": 1280, "height": 370}
+    )
     entries = await store.audit_entries(action="recording.play")
     assert [(e.actor, e.target) for e in entries][:1] == [("agent01", "call-r1")]
 

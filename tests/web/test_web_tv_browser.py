@@ -63,7 +63,10 @@ async def test_a_wall_display_shows_the_board_with_a_read_only_token_until_revok
     await expect(banner).to_contain_text("service level 0% over the last 30 min", timeout=5000)
     await expect(tv.locator('#queues [data-queue="billing"] .tv-big')).to_have_text("0")
     await expect(tv.locator('#agents [data-agent="agent01"]')).to_contain_text("Ada Agent")
-    size = await tv.locator("#tv-waiting .tv-big").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    # (read in one go in the page: a push may replace the tile between finding it and reading it)
+    size = await tv.evaluate(
+        "() => parseFloat(getComputedStyle(document.querySelector('#tv-waiting .tv-big')).fontSize)"
+    )
     assert size >= 80, size  # readable across a room (1080p)
 
     # an admin revokes the token: the screen's socket closes and the page is refused
