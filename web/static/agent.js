@@ -111,7 +111,9 @@
   }
 
   function showPop(p) {
-    reply(true, "");  // what was said about the last call is old news
+    // What was said about the last call is old news; what was said a moment ago (the
+    // manual dial's "done" racing its own pop) is about this one.
+    if (Date.now() - replyAt > 3000) reply(true, "");
     const kind = callKind(p);
     if (kind !== "preview") ring(p);
     call = { id: p.call_id, caller: p.caller, kind, preview: kind === "preview", connected: false, phase: "offered" };
@@ -285,7 +287,9 @@
 
   // The status line: a notice fades after 10 s, an error after 30 s (or at the next call).
   let replyTimer = null;
+  let replyAt = 0;
   function reply(ok, text) {
+    replyAt = Date.now();
     const r = $("reply"); r.textContent = text; r.className = text ? (ok ? "notice" : "error") : "muted";
     clearTimeout(replyTimer);
     if (text) replyTimer = setTimeout(() => { r.textContent = ""; r.className = "muted"; }, ok ? 10000 : 30000);
