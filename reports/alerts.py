@@ -211,18 +211,26 @@ def _team_alert(
     return []
 
 
+AGENTS_NAMED = 20  # per rule and team; past it, one alert counts the rest
+
+
 def agent_alerts(
     rules: Iterable[AlertRule],
     cells: Iterable[Mapping[str, Any]],
     skills: Mapping[str, frozenset[str]],
     now: float,
+    named: int = AGENTS_NAMED,
 ) -> list[dict[str, Any]]:
     """One alert per agent (and rule) in the rule's state longer than its threshold.
-    O(agents) once per push; a queue scope means the agents with that queue's skill."""
+    O(agents) once per push; a queue scope means the agents with that queue's skill.
+
+    A rule that catches a whole floor at once (everyone paused for a meeting) would
+    raise an alert, an event and a webhook per agent: per rule and team the `named`
+    agents longest in the state are named, and one more alert counts the others."""
     by_state: dict[str, list[AlertRule]] = {}
     for rule in rules:
         by_state.setdefault(rule.state, []).append(rule)
-    out: list[dict[str, Any]] = []
+    caught: dict[tuple[str, str], list[tuple[float, Mapping[str, Any], AlertRule]]] = {}
     for cell in cells:
         watching = by_state.get(cell["state"])
         if not watching:
@@ -237,23 +245,41 @@ def agent_alerts(
                     continue
             elif not rule.covers(team=team):
                 continue
-            name = cell.get("name") or agent
-            state = cell["state"].replace("_", " ")
-            text = f"{name} has been {state} for {_mmss(in_state)} (over {_mmss(rule.threshold)})"
-            out.append(
-                _alert(
-                    rule,
-                    f"agent:{agent}",
-                    text,
-                    round(in_state, 1),
-                    rule.threshold,
-                    team=team,
-                    agent=agent,
-                    agent_name=name,
-                    state=cell["state"],
-                )
-            )
+            caught.setdefault((rule.name, team), []).append((in_state, cell, rule))
+    out: list[dict[str, Any]] = []
+    for (_, team), found in caught.items():
+        found.sort(key=lambda f: (-f[0], f[1]["id"]))
+        for in_state, cell, rule in found[:named]:
+            out.append(_agent_alert(rule, cell, in_state))
+        if len(found) > named:
+            out.append(_more_agents_alert(found[0][2], team, len(found) - named))
     return out
+
+
+def _agent_alert(rule: AlertRule, cell: Mapping[str, Any], in_state: float) -> dict[str, Any]:
+    agent, team = cell["id"], cell.get("team", "")
+    name = cell.get("name") or agent
+    state = cell["state"].replace("_", " ")
+    text = f"{name} has been {state} for {_mmss(in_state)} (over {_mmss(rule.threshold or 0.0)})"
+    return _alert(
+        rule,
+        f"agent:{agent}",
+        text,
+        round(in_state, 1),
+        rule.threshold,
+        team=team,
+        agent=agent,
+        agent_name=name,
+        state=cell["state"],
+    )
+
+
+def _more_agents_alert(rule: AlertRule, team: str, more: int) -> dict[str, Any]:
+    """The agents past the named ones, counted; its subject is the team's (alert_log.key_of)."""
+    state = rule.state.replace("_", " ")
+    whose = f"of team {team} " if team else ""
+    text = f"{more} more agents {whose}have been {state} for over {_mmss(rule.threshold or 0.0)}"
+    return _alert(rule, f"team:{team}" if team else "", text, more, rule.threshold, team=team, state=rule.state)
 
 
 def _mmss(seconds: float) -> str:

@@ -43,3 +43,31 @@ def test_an_agent_long_in_a_state_is_named_and_seen_by_their_team_only() -> None
     assert {a["agent"] for a in later} == {"a1", "a2"}
     board.apply(AgentStateChanged(1301.0, "a1", "available"))
     assert [a["agent"] for a in board.snapshot(1302.0, View(None))["alerts"]] == ["a2"]
+
+
+def test_a_whole_floor_paused_names_the_longest_and_counts_the_rest_per_team() -> None:
+    """Past 20 agents per rule and team, one alert counts the others: a meeting does not
+    raise an alert, an event and a webhook per agent."""
+    from reports.alert_log import AlertBook
+
+    teams = {f"a{i:02d}": ("red" if i < 30 else "blue") for i in range(33)}
+    board = LiveBoard(KpiConfig(teams=teams), {"billing": {}})
+    board.alert_rules = parse_rules({"pause": {"kind": "agent_state", "state": "paused", "threshold": 60}})
+    for i in range(33):
+        board.apply(AgentLoggedIn(1000.0, f"a{i:02d}"))
+        board.apply(AgentStateChanged(1000.0 + i, f"a{i:02d}", "paused", reason="meeting"))
+    alerts = board.snapshot(1200.0, View(None))["alerts"]
+    red_named = [a["agent"] for a in alerts if a.get("agent") and a["team"] == "red"]
+    assert red_named == [f"a{i:02d}" for i in range(20)]  # the longest paused first
+    assert sorted(a["agent"] for a in alerts if a.get("agent") and a["team"] == "blue") == ["a30", "a31", "a32"]
+    (more,) = [a for a in alerts if not a.get("agent")]
+    assert (more["team"], more["subject"], more["value"]) == ("red", "team:red", 10)
+    assert more["text"] == "10 more agents of team red have been paused for over 1:00"
+    assert board.snapshot(1200.0, View(frozenset({"blue"})))["alerts"] == [a for a in alerts if a["team"] == "blue"]
+
+    book = AlertBook()
+    changes = book.changes(alerts, 1200.0, 0.0)
+    assert len(changes) == 24 and len({key for _, key in changes}) == 24
+    for event, _ in changes:
+        book.apply(event)
+    assert book.changes(alerts, 1201.0, 0.0) == []  # the count's event matches its alert: logged once
