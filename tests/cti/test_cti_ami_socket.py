@@ -490,7 +490,9 @@ async def test_ami_watch_cli_prints_domain_events() -> None:
         lines = []
         while len(lines) < 4:
             line = await asyncio.wait_for(proc.stdout.readline(), 10)  # type: ignore[union-attr]
-            assert line, "ami-watch ended early"
+            if not line:  # say why: its stderr and exit code
+                err = await asyncio.wait_for(proc.stderr.read(), 10)  # type: ignore[union-attr]
+                raise AssertionError(f"ami-watch ended early ({await proc.wait()}): {err.decode()[-2000:]}")
             lines.append(json.loads(line))
         assert [r["event"] for r in lines] == ["CallArrived", "CallQueued", "CallAbandoned", "CallEnded"]
         assert lines[0]["channel"] == "SIP/carrier-0000000b"

@@ -111,9 +111,9 @@
   }
 
   function showPop(p) {
-    // What was said about the last call is old news; what was said a moment ago (the
-    // manual dial's "done" racing its own pop) is about this one.
-    if (Date.now() - replyAt > 3000) reply(true, "");
+    // What was said about the last call is old news; a manual dial's answer is about
+    // this call (its pop may come before or after the answer).
+    if (!(replyAbout === "manual_dial" && String(p.call_id).startsWith("manual-"))) reply(true, "");
     const kind = callKind(p);
     if (kind !== "preview") ring(p);
     call = { id: p.call_id, caller: p.caller, kind, preview: kind === "preview", connected: false, phase: "offered" };
@@ -287,23 +287,23 @@
 
   // The status line: a notice fades after 10 s, an error after 30 s (or at the next call).
   let replyTimer = null;
-  let replyAt = 0;
-  function reply(ok, text) {
-    replyAt = Date.now();
+  let replyAbout = "";  // the command the status line speaks of ("": anything else)
+  function reply(ok, text, about = "") {
+    replyAbout = about;
     const r = $("reply"); r.textContent = text; r.className = text ? (ok ? "notice" : "error") : "muted";
     clearTimeout(replyTimer);
     if (text) replyTimer = setTimeout(() => { r.textContent = ""; r.className = "muted"; }, ok ? 10000 : 30000);
   }
 
   async function send(action, extra = {}) {
-    reply(true, action.replace("_", " ") + "…");
+    reply(true, action.replace("_", " ") + "…", action);
     const res = await H.api("POST", "/api/v1/agents/" + encodeURIComponent(agent) + "/commands", { action, ...extra });
     if (res.status === 202) {  // kept: applied when the call server is back (not done yet: the call stays as it is)
-      reply(false, action.replace("_", " ") + ": not applied yet. " + ((res.data && res.data.message) || ""));
+      reply(false, action.replace("_", " ") + ": not applied yet. " + ((res.data && res.data.message) || ""), action);
       return { ...res, ok: false };
     }
-    if (res.ok) reply(true, action.replace("_", " ") + ": done");
-    else reply(false, action.replace("_", " ") + " failed: " + ((res.data && res.data.error) || res.status));
+    if (res.ok) reply(true, action.replace("_", " ") + ": done", action);
+    else reply(false, action.replace("_", " ") + " failed: " + ((res.data && res.data.error) || res.status), action);
     return res;
   }
 
