@@ -66,6 +66,12 @@ def proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def proc_sys_s(pid: int) -> float:
+    """System (kernel) CPU seconds of a process: sockets' sends and receives are most of it."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return int(fields[12]) / os.sysconf("SC_CLK_TCK")
+
+
 def proc_hwm_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -90,16 +96,22 @@ def serve_child(config_path: str, namespace: str, port: int, profile: str) -> No
 
     configure("warning", "text")
     server_mod.open_bus = lambda config: open_bus(config, namespace)
-    app = server_mod.create_app(load(config_path).config)
+    from cti.event_loop import LoopKind, new_event_loop
+
+    config = load(config_path).config
+    loop_kind: LoopKind = config.server.event_loop
+    if os.environ.get("BENCH_EVENT_LOOP") in ("uvloop", "asyncio"):
+        loop_kind = os.environ["BENCH_EVENT_LOOP"]  # type: ignore[assignment]
+    app = server_mod.create_app(config)
     if not profile:
-        web.run_app(app, host="127.0.0.1", port=port, print=None)
+        web.run_app(app, host="127.0.0.1", port=port, print=None, loop=new_event_loop(loop_kind))
         return
     import cProfile
 
     prof = cProfile.Profile()
     prof.enable()
     try:
-        web.run_app(app, host="127.0.0.1", port=port, print=None)
+        web.run_app(app, host="127.0.0.1", port=port, print=None, loop=new_event_loop(loop_kind))
     finally:
         prof.disable()
         prof.dump_stats(profile)
@@ -287,7 +299,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             [sys.executable, __file__, "--serve-child", str(config), f"scale-{db}", str(web_port), args.profile or ""],
             stdout=(work / "serve.log").open("ab"),
             stderr=subprocess.STDOUT,
-            env={**os.environ, "HOTLINE_CONFIG": ""},
+            env={**os.environ, "HOTLINE_CONFIG": "", "BENCH_EVENT_LOOP": args.event_loop},
         )
         procs.append(server)
         await wait_up(web_port, 60 + args.agents / 100)
@@ -304,6 +316,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             idle_ms_per_s = (proc_cpu_s(server.pid) - idle0) * 1000 / (time.monotonic() - idle_began)
             spy = sample_server(server.pid, args.spy, args.minutes * 60) if args.spy else None
             cpu0 = {p.pid: proc_cpu_s(p.pid) for p in (server, emulator)}
+            sys0 = proc_sys_s(server.pid)
             load0 = time.process_time()
             start = time.monotonic()
             calls = round(args.calls_per_s * args.minutes * 60)
@@ -322,6 +335,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 await asyncio.sleep(0.1)
             wall_s = time.monotonic() - start
             cpu = {pid: proc_cpu_s(pid) - c for pid, c in cpu0.items()}
+            sys_s = proc_sys_s(server.pid) - sys0
             load_cpu = time.process_time() - load0
             rss = proc_hwm_mb(server.pid)
             if spy is not None:
@@ -334,7 +348,10 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     finally:
         for proc in reversed(procs):
             stop(proc)
-        await admin_db.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        if args.keep_db:
+            print(f"kept the database {db}", file=sys.stderr)
+        else:
+            await admin_db.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin_db.close()
     offer_ms = [(seen.redirected[c] - t) * 1000 for c, t in seen.arrived.items() if c in seen.redirected]
     pop_ms = [(seen.popped[c] - t) * 1000 for c, t in seen.arrived.items() if c in seen.popped]
@@ -351,6 +368,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "arrived": len(seen.arrived),
         "lost": lost,
         "cpu_ms_per_call": round(cpu[server.pid] * 1000 / calls, 3),
+        "sys_share": round(sys_s / cpu[server.pid], 3) if cpu[server.pid] else 0.0,
         # the server's CPU with no calls (ms per s), and per call once that is taken off
         "idle_cpu_ms_per_s": round(idle_ms_per_s, 1),
         "marginal_cpu_ms_per_call": round((cpu[server.pid] * 1000 - idle_ms_per_s * wall_s) / calls, 3),
@@ -386,6 +404,8 @@ def main() -> int:
     ap.add_argument("--idle-s", type=float, default=5.0, help="the server's CPU measured this long before the calls")
     ap.add_argument("--lease-s", type=float, default=0.0, help="[pbx] lease_s (0: the server's default)")
     ap.add_argument("--drain-s", type=float, default=60.0, help="at most this long after the last call")
+    ap.add_argument("--event-loop", default="", choices=["", "uvloop", "asyncio"], help="[server] event_loop")
+    ap.add_argument("--keep-db", action="store_true", help="keep the server's database to read afterwards")
     ap.add_argument("--profile", default="", help="cProfile the server into this file")
     ap.add_argument("--spy", default="", help="py-spy the server while the calls come, into this file")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "live_scale.json"))

@@ -104,6 +104,7 @@ class ServerConfig(Section):
     session_secret: SecretStr = SecretStr("")
     session_idle_s: float = Field(2 * 3600.0, gt=0)  # signed out after this long without a request
     session_max_s: float = Field(12 * 3600.0, gt=0)  # and this long after the login, whatever the activity
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"  # cti/event_loop.py
 
     @field_validator("public_url")
     @classmethod

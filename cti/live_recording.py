@@ -55,7 +55,10 @@ class Recorder:
         if state.call_id in self._decided:
             return
         self._decided.add(state.call_id)
-        kept = await self._kept(state.call_id)
+        # Only a call already in the log when this process took over (restart recovery,
+        # a standby's takeover) can have a recording of an earlier process to adopt: a
+        # call first seen here needs no read of the store.
+        kept = await self._kept(state.call_id) if state.logged else None
         if kept is not None:  # recorded before this process started: the PBX still is
             channel = state.channel or self.center.channel_fallback(state.call_id)
             self.active[state.call_id] = Active(kept, channel)

@@ -581,6 +581,8 @@ async def bus_inputs(
                     topic = typed.get(channel)
                     if topic is None:
                         continue
+                    if channel == EVENTS.name and not (isinstance(raw, dict) and raw.get("kind") == "WrapUpEnded"):
+                        continue  # the loop's own events coming back: only the web's wrap-ups matter here
                     try:
                         message = topic.decode(raw)
                     except BadMessage as exc:

@@ -107,10 +107,12 @@ class PostgresDriver(_PgExecutor):
     # whether a failed write happened cannot be known here, and the callers that must
     # not lose writes (the event log) retry them themselves.
     async def fetch(self, sql: str, *args: Any) -> list[Mapping[str, Any]]:
-        try:
-            return await super().fetch(sql, *args)
-        except _BROKEN_CONNECTION:
-            return await super().fetch(sql, *args)
+        if sql.lstrip().upper().startswith("SELECT"):
+            try:
+                return await super().fetch(sql, *args)
+            except _BROKEN_CONNECTION:
+                pass
+        return await super().fetch(sql, *args)
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         if sql.lstrip().upper().startswith("SELECT"):

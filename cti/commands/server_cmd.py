@@ -8,6 +8,7 @@ from aiohttp import web
 
 from config.schema import HotlineConfig
 from cti.commands.common import config_option, load_or_exit
+from cti.event_loop import new_event_loop
 from cti.server import create_app
 
 log = structlog.get_logger()
@@ -21,7 +22,8 @@ def _run(config: HotlineConfig, host: str | None, port: int | None) -> None:
     from mail.listener import MailListenError
 
     try:
-        web.run_app(app, host=host, port=port, print=None, handle_signals=True)
+        loop = new_event_loop(config.server.event_loop)
+        web.run_app(app, host=host, port=port, print=None, handle_signals=True, loop=loop)
     except MailListenError as exc:  # (a taken SMTP port: said plainly, no traceback)
         raise click.ClickException(str(exc)) from None
 

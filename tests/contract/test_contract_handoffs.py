@@ -95,6 +95,8 @@ async def test_a_write_of_a_term_that_is_over_is_refused(store: _Both) -> None:
     assert new.epoch == old.epoch + 1
     with pytest.raises(StaleEpoch, match=f"epoch {old.epoch} is over"):
         await store.append_many([CallQueued(at=3.0, call_id=call, queue="q")], epoch=old.epoch)
+    with pytest.raises(StaleEpoch, match=f"epoch {old.epoch} is over"):  # the live log's keyed batches too
+        await store.append_many([CallQueued(at=3.0, call_id=call, queue="q")], [f"{call}:q"], epoch=old.epoch)
     assert await store.events_for_call(call) == []  # nothing written
     await store.append_many([CallQueued(at=3.0, call_id=call, queue="q")], epoch=new.epoch)
     assert [s.epoch for s in await store.events_for_call(call)] == [new.epoch]
