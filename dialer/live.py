@@ -388,19 +388,22 @@ class DialerRunner:
     def reconfigure(self, campaign: LiveCampaign, users: Sequence[Any]) -> None:
         """An admin edited the campaign (dialer/definitions.py; inside the consumer):
         the next tick dials by the new settings. The leads, the calls in progress and
-        the drop budget's history stay; the pacer starts learning again when its
-        settings changed (the budget is kept, with the new cap)."""
+        the drop budget's history stay. The pacer starts learning again from its cold
+        start when the edit changed what it learned from (`RELEARN_ON`); a new cap,
+        windows or margin only re-aim it; any other edit keeps it as it is."""
         old = self.campaign
         self.campaign = campaign
         self.book.config = campaign.config
         for number in campaign.config.dnc:
             self.book.dnc.add(number, campaign.id)
         pacing = replace(campaign.config.pacing_config(), connect_grace_s=campaign.live.connect_grace_s)
-        if pacing != self.pacer.config:
-            budget = self.pacer.budget
+        stale = relearn_keys(old, campaign)
+        if stale or not self.pacer.retune(pacing):
+            budget = self.pacer.budget  # (the regulators' counts are never forgotten)
             budget.retune(pacing.drop_cap, pacing.windows_s)
             self.pacer = Pacer(pacing)
             self.pacer.budget = budget
+            log.info("pacer_relearns", campaign=campaign.id, changed=stale or ["pacing tunables"])
         if campaign.live.skill != old.live.skill:
             self.set_directory(users)
         log.info("campaign_reconfigured", campaign=campaign.id, mode=campaign.config.mode, skill=campaign.live.skill)
@@ -481,13 +484,25 @@ class DialerRunner:
 
     # ------------------------------------------------------------ pacing (inside the consumer)
 
+    def _voice_state(self, agent: str) -> str | None:
+        """The agent's state for the pacer: None when it cannot take a call (logged out,
+        paused, or its written contacts leave no room for one by its capacity: blended
+        agents, routing/capacity.py), else available | reserved | on_call | wrap_up."""
+        router = self.center.router
+        state = router.agent_state(agent)
+        if state in (None, "logged_out", "paused"):
+            return None
+        if state == "available" and not router.voice_fits(agent):
+            return None
+        return state
+
     def snapshot(self, now: float) -> PacingSnapshot:
         router = self.center.router
         ready = idle = 0
         busy: list[float] = []
         for agent in self.agents:
-            state = router.agent_state(agent)
-            if state in (None, "logged_out", "paused"):
+            state = self._voice_state(agent)
+            if state is None:
                 continue
             ready += 1
             if state == "available":
@@ -498,15 +513,15 @@ class DialerRunner:
         if self.agent_skills is not None:
             served = set()
             for agent in self.agents:
-                if router.agent_state(agent) not in (None, "logged_out", "paused"):
+                if self._voice_state(agent) is not None:
                     served |= self.agent_skills.get(agent, frozenset())
         known_skills = set().union(*self.agent_skills.values()) if self.agent_skills else set()
-        waiting = 0  # inbound calls waiting that these agents may take: they go first
-        for queue, info in router.snapshot(now)["queues"].items():
+        waiting = 0  # inbound calls (not chats, e-mails...) waiting that these agents may take: they go first
+        for queue, count in router.voice_waiting().items():
             if queue == self.campaign.queue:
                 continue
             if served is None or queue in served or queue not in known_skills:
-                waiting += int(info.get("waiting", 0))
+                waiting += count
         while self._inbound_arrivals and self._inbound_arrivals[0] < now - INBOUND_RATE_WINDOW_S:
             self._inbound_arrivals.popleft()
         ringing = [now - a.placed_at for a in self._by_originate.values() if a.state == "ringing"]
@@ -1090,7 +1105,7 @@ class DialerRunner:
         in_flight = sum(1 for a in self._by_originate.values() if a.state == "ringing") + sum(
             1 for a in self._by_call.values() if a.state == "amd"
         )
-        ready = sum(1 for a in self.agents if self.center.router.agent_state(a) not in (None, "logged_out", "paused"))
+        ready = sum(1 for a in self.agents if self._voice_state(a) is not None)
         return {
             "name": config.name or config.id,
             "mode": config.mode,
@@ -1137,6 +1152,29 @@ class DialerRunner:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+# the campaign keys whose edit makes what the pacer learned (answer rate and times,
+# handle times, the gain) stale: who is called and when, from which number, by whom,
+# how long a dial rings, and how (the gain learns only in predictive); docs/campaigns.md
+RELEARN_ON = (
+    "mode",
+    "skill",
+    "queue",
+    "caller_id",
+    "calling_window",
+    "no_answer_timeout_s",
+    "connect_grace_s",
+    "expected_answer_rate",
+    "expected_aht_s",
+)
+
+
+def relearn_keys(old: LiveCampaign, new: LiveCampaign) -> list[str]:
+    """The keys of `RELEARN_ON` that differ between two versions of a campaign."""
+    before = {**old.config.model_dump(), **old.live.model_dump()}
+    after = {**new.config.model_dump(), **new.live.model_dump()}
+    return [key for key in RELEARN_ON if before.get(key) != after.get(key)]
 
 
 def campaign_agents(campaign: LiveCampaign, users: Sequence[Any]) -> list[str]:
@@ -1259,6 +1297,7 @@ __all__ = [
     "load_book",
     "open_book",
     "parse_live_campaigns",
+    "relearn_keys",
     "start_dialer",
     "start_dialers",
 ]
