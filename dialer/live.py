@@ -369,6 +369,8 @@ class DialerRunner:
         self._timers: list[asyncio.TimerHandle] = []
         self.running = False
         self.paused = False  # by an admin (dialer/control.py): no new dial until started again
+        # deleted by an admin (stopped first): no tile; its last dispositions still land
+        self.deleted = False
         center.listeners.append(self.on_event)
 
     @property
@@ -545,9 +547,13 @@ class DialerRunner:
 
     async def tick(self) -> int:
         """One pacing decision; returns how many numbers were dialled."""
-        if not self.campaign.live.enabled:
-            return 0
         now = self.clock()
+        if not self.campaign.live.enabled:  # stopped: its calls in progress finish, shown on its tile
+            if not self.deleted:
+                await self._sweep(now)
+                self.stats.last_decision = "stopped"
+                await self.publish_tile(now)
+            return 0
         if self.paused:  # an admin paused it (dialer/control.py): the calls in progress go on
             await self._sweep(now)
             self.stats.last_decision = "paused by an admin"
@@ -1106,6 +1112,7 @@ class DialerRunner:
             1 for a in self._by_call.values() if a.state == "amd"
         )
         ready = sum(1 for a in self.agents if self._voice_state(a) is not None)
+        state = "stopped" if not self.campaign.live.enabled else "paused" if self.paused else "running"
         return {
             "name": config.name or config.id,
             "mode": config.mode,
@@ -1122,7 +1129,24 @@ class DialerRunner:
             "drop_cap": config.drop_cap,
             "leads_left": self.book.leads_left(),
             "at": now,
+            "in_flight": self.in_flight(),
+            "state": state,
         }
+
+    def in_flight(self) -> int:
+        """Calls not over: ringing, awaiting AMD or an agent, talking; previews shown."""
+        live = ("amd", "queued", "connected", "preview", "previewing")
+        return len(self._by_originate) + sum(1 for a in self._by_call.values() if a.state in live)
+
+    async def retire(self) -> None:
+        """Deleted by an admin (inside the consumer; stopped before): no tile any more.
+        It keeps listening, so a disposition still to come reaches its lead's row."""
+        self.deleted = True
+        try:
+            await CAMPAIGN_TILES.delete(self.center.bus, self.campaign.id)
+        except Exception as exc:  # noqa: BLE001 - the wallboard is a view
+            log.warning("campaign_tile_not_deleted", campaign=self.campaign.id, error=type(exc).__name__)
+        log.info("campaign_deleted_live", campaign=self.campaign.id)
 
     async def publish_tile(self, now: float, snap: PacingSnapshot | None = None) -> None:
         try:
