@@ -6,7 +6,8 @@ the page, each change kept in the store, audited and applied by the leader's liv
 at once and after a restart; leads uploaded; the do-not-call lists (web/dnc.py's API).
 
 GET  /api/v1/campaigns                 supervisor, admin: the campaigns, their settings,
-                                       state, live numbers, the definitions' version and history
+                                       state, live numbers, the definitions' version and history,
+                                       the ids deleted
 POST /api/v1/campaigns                 admin (audited): {"id", settings..., base_version,
                                        comment} -> 201, the campaign created stopped
 POST /api/v1/campaigns/restore         admin (audited): {version, base_version}: an earlier
