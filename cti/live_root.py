@@ -306,8 +306,9 @@ class Live:
         from dialer.live import parse_live_campaigns, start_dialer
 
         async with self._campaigns_lock:
+            found = await campaign_set(self.store, self.config.campaigns)
             try:
-                campaigns = parse_live_campaigns(live_section(await campaign_set(self.store, self.config.campaigns)))
+                campaigns = parse_live_campaigns(live_section(found))
             except CampaignConfigError as exc:  # validated before it was stored; never crash on it
                 log.error("campaigns_rejected", problems=str(exc)[:500])
                 return
@@ -324,13 +325,17 @@ class Live:
                     self.dialers.append(runner)
                     self.tasks.append(asyncio.create_task(runner.run(), name=f"dialer-{campaign.id}"))
                     log.info("campaign_started_live", campaign=campaign.id, paused=runner.paused)
-                elif runner is not None and runner.campaign != campaign:
+                elif runner is not None and (runner.campaign != campaign or runner.deleted):  # (or back by a restore)
                     self.center.submit(InLoop(functools.partial(_reconfigure, runner, campaign, users, paused)))
             listed = {c.id for c in campaigns}
-            for runner in self.dialers:  # gone from the definitions (a restore): stopped
+            for runner in self.dialers:  # gone from the definitions (a restore, a delete): stopped
                 if runner.campaign.id not in listed and runner.campaign.live.enabled:
                     stopped = replace(runner.campaign, live=runner.campaign.live.model_copy(update={"enabled": False}))
-                    self.center.submit(InLoop(functools.partial(_reconfigure, runner, stopped, users, paused)))
+                    self.center.submit(
+                        InLoop(functools.partial(_reconfigure, runner, stopped, users, paused, listed=False))
+                    )
+                if runner.campaign.id in found.deleted and not runner.deleted:
+                    self.center.submit(InLoop(runner.retire))  # (not started at the next start either)
 
     def _ivr_starter(self, flow: IvrFlow | None) -> Callable[[str, Callable[[InboxItem], None]], Any] | None:
         """Another PBX's FastAGI IVR: the same flow on its own `agi_bind`."""
@@ -658,10 +663,15 @@ async def _set_recording(center: LiveCenter, recording: RecordingConfig) -> None
     center.recorder.config = recording
 
 
-async def _reconfigure(runner: DialerRunner, campaign: Any, users: list[User], paused: set[str]) -> None:
-    """Inside the consumer: an edited campaign (a stopped one is paused)."""
+async def _reconfigure(
+    runner: DialerRunner, campaign: Any, users: list[User], paused: set[str], listed: bool = True
+) -> None:
+    """Inside the consumer: an edited campaign (a stopped one is paused); `listed`: in
+    the definitions (a deleted one back by a restore is no longer deleted)."""
     from dialer.control import apply_paused
 
+    if listed:
+        runner.deleted = False
     runner.reconfigure(campaign, users)
     apply_paused([runner], paused)
 

@@ -12,6 +12,12 @@ An admin edits the keys in `EDITABLE`; the others (the leads file, the dial patt
 the dialplan context...) keep the file's values, and a campaign created from the page
 has no leads file (`leads = ""`: its leads are uploaded, dialer/uploads.py). A new
 campaign is created stopped (`enabled = false`): started from the page, it dials.
+
+A deleted campaign (`delete`, only once stopped) is named in the document's `deleted`
+list: it is no longer in the set that runs, whether the admin's or the file's, so no
+dialer starts it again; its id is not given to a new campaign (its leads' rows, its
+events and its customers' records keep that id, for the reports). Restoring an earlier
+version restores that version's list too.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ class CampaignSet:
     tables: dict[str, dict[str, Any]]  # id -> a `[campaigns.<id>]` table (JSON values)
     origins: dict[str, str]  # id -> "hotline.toml" | "admin"
     edited: dict[str, dict[str, Any]]  # the stored document's tables (the admin's)
+    deleted: tuple[str, ...] = ()  # ids an admin deleted (left out of `tables`)
 
 
 def _table(value: Any) -> dict[str, Any]:
@@ -79,20 +86,30 @@ def file_tables(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 async def stored(store: Any) -> tuple[int, dict[str, dict[str, Any]]]:
+    version, edited, _deleted = await _document(store)
+    return version, edited
+
+
+async def _document(store: Any) -> tuple[int, dict[str, dict[str, Any]], list[str]]:
+    """(version, the admin's tables, the deleted ids) of the stored section."""
     found = await store.get_settings_version(SECTION)
     if found is None:
-        return 0, {}
-    return found.version, dict(json.loads(found.body).get("campaigns", {}))
+        return 0, {}, []
+    body = json.loads(found.body)
+    return found.version, dict(body.get("campaigns", {})), sorted({str(c) for c in body.get("deleted", [])})
 
 
 async def campaign_set(store: Any, file_section: Mapping[str, Any]) -> CampaignSet:
-    version, edited = await stored(store)
+    version, edited, deleted = await _document(store)
     tables = file_tables(file_section)
     origins = dict.fromkeys(tables, FILE)
     for cid, table in edited.items():
         tables[cid] = table
         origins[cid] = ADMIN
-    return CampaignSet(version, dict(sorted(tables.items())), origins, edited)
+    for cid in deleted:
+        tables.pop(cid, None)
+        origins.pop(cid, None)
+    return CampaignSet(version, dict(sorted(tables.items())), origins, edited, tuple(deleted))
 
 
 def validate(cid: str, table: Mapping[str, Any]) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
@@ -129,13 +146,41 @@ async def save(
 ) -> int:
     """Store `table` (validated) as campaign `cid`'s in a new version; Conflict when
     `base_version` is not the live one."""
-    version, edited = await stored(store)
+    version, edited, deleted = await _document(store)
     if version != base_version:
         raise Conflict(f"campaigns: version {base_version} is not the live one ({version})")
     edited[cid] = table
+    return await _put(store, edited, deleted, author=author, comment=comment, base_version=base_version, at=at)
+
+
+async def delete(store: Any, cid: str, *, author: str, comment: str, base_version: int, at: float) -> int:
+    """Delete campaign `cid` in a new version (its table dropped, its id listed as
+    deleted); Conflict when `base_version` is not the live one."""
+    version, edited, deleted = await _document(store)
+    if version != base_version:
+        raise Conflict(f"campaigns: version {base_version} is not the live one ({version})")
+    edited.pop(cid, None)
+    return await _put(
+        store, edited, sorted({*deleted, cid}), author=author, comment=comment, base_version=base_version, at=at
+    )
+
+
+async def _put(
+    store: Any,
+    edited: dict[str, dict[str, Any]],
+    deleted: list[str],
+    *,
+    author: str,
+    comment: str,
+    base_version: int,
+    at: float,
+) -> int:
+    document: dict[str, Any] = {"campaigns": dict(sorted(edited.items()))}
+    if deleted:
+        document["deleted"] = deleted
     saved = await store.put_settings_version(
         SECTION,
-        json.dumps({"campaigns": dict(sorted(edited.items()))}, sort_keys=True),
+        json.dumps(document, sort_keys=True),
         author=author,
         comment=comment,
         expected_version=base_version,
@@ -174,6 +219,7 @@ __all__ = [
     "SECTION",
     "CampaignSet",
     "campaign_set",
+    "delete",
     "editable_changes",
     "file_tables",
     "live_section",

@@ -369,6 +369,8 @@ class DialerRunner:
         self._timers: list[asyncio.TimerHandle] = []
         self.running = False
         self.paused = False  # by an admin (dialer/control.py): no new dial until started again
+        # deleted by an admin (stopped first): no tile; its last dispositions still land
+        self.deleted = False
         center.listeners.append(self.on_event)
 
     @property
@@ -388,19 +390,22 @@ class DialerRunner:
     def reconfigure(self, campaign: LiveCampaign, users: Sequence[Any]) -> None:
         """An admin edited the campaign (dialer/definitions.py; inside the consumer):
         the next tick dials by the new settings. The leads, the calls in progress and
-        the drop budget's history stay; the pacer starts learning again when its
-        settings changed (the budget is kept, with the new cap)."""
+        the drop budget's history stay. The pacer starts learning again from its cold
+        start when the edit changed what it learned from (`RELEARN_ON`); a new cap,
+        windows or margin only re-aim it; any other edit keeps it as it is."""
         old = self.campaign
         self.campaign = campaign
         self.book.config = campaign.config
         for number in campaign.config.dnc:
             self.book.dnc.add(number, campaign.id)
         pacing = replace(campaign.config.pacing_config(), connect_grace_s=campaign.live.connect_grace_s)
-        if pacing != self.pacer.config:
-            budget = self.pacer.budget
+        stale = relearn_keys(old, campaign)
+        if stale or not self.pacer.retune(pacing):
+            budget = self.pacer.budget  # (the regulators' counts are never forgotten)
             budget.retune(pacing.drop_cap, pacing.windows_s)
             self.pacer = Pacer(pacing)
             self.pacer.budget = budget
+            log.info("pacer_relearns", campaign=campaign.id, changed=stale or ["pacing tunables"])
         if campaign.live.skill != old.live.skill:
             self.set_directory(users)
         log.info("campaign_reconfigured", campaign=campaign.id, mode=campaign.config.mode, skill=campaign.live.skill)
@@ -481,13 +486,25 @@ class DialerRunner:
 
     # ------------------------------------------------------------ pacing (inside the consumer)
 
+    def _voice_state(self, agent: str) -> str | None:
+        """The agent's state for the pacer: None when it cannot take a call (logged out,
+        paused, or its written contacts leave no room for one by its capacity: blended
+        agents, routing/capacity.py), else available | reserved | on_call | wrap_up."""
+        router = self.center.router
+        state = router.agent_state(agent)
+        if state in (None, "logged_out", "paused"):
+            return None
+        if state == "available" and not router.voice_fits(agent):
+            return None
+        return state
+
     def snapshot(self, now: float) -> PacingSnapshot:
         router = self.center.router
         ready = idle = 0
         busy: list[float] = []
         for agent in self.agents:
-            state = router.agent_state(agent)
-            if state in (None, "logged_out", "paused"):
+            state = self._voice_state(agent)
+            if state is None:
                 continue
             ready += 1
             if state == "available":
@@ -498,15 +515,15 @@ class DialerRunner:
         if self.agent_skills is not None:
             served = set()
             for agent in self.agents:
-                if router.agent_state(agent) not in (None, "logged_out", "paused"):
+                if self._voice_state(agent) is not None:
                     served |= self.agent_skills.get(agent, frozenset())
         known_skills = set().union(*self.agent_skills.values()) if self.agent_skills else set()
-        waiting = 0  # inbound calls waiting that these agents may take: they go first
-        for queue, info in router.snapshot(now)["queues"].items():
+        waiting = 0  # inbound calls (not chats, e-mails...) waiting that these agents may take: they go first
+        for queue, count in router.voice_waiting().items():
             if queue == self.campaign.queue:
                 continue
             if served is None or queue in served or queue not in known_skills:
-                waiting += int(info.get("waiting", 0))
+                waiting += count
         while self._inbound_arrivals and self._inbound_arrivals[0] < now - INBOUND_RATE_WINDOW_S:
             self._inbound_arrivals.popleft()
         ringing = [now - a.placed_at for a in self._by_originate.values() if a.state == "ringing"]
@@ -530,9 +547,13 @@ class DialerRunner:
 
     async def tick(self) -> int:
         """One pacing decision; returns how many numbers were dialled."""
-        if not self.campaign.live.enabled:
-            return 0
         now = self.clock()
+        if not self.campaign.live.enabled:  # stopped: its calls in progress finish, shown on its tile
+            if not self.deleted:
+                await self._sweep(now)
+                self.stats.last_decision = "stopped"
+                await self.publish_tile(now)
+            return 0
         if self.paused:  # an admin paused it (dialer/control.py): the calls in progress go on
             await self._sweep(now)
             self.stats.last_decision = "paused by an admin"
@@ -1090,7 +1111,8 @@ class DialerRunner:
         in_flight = sum(1 for a in self._by_originate.values() if a.state == "ringing") + sum(
             1 for a in self._by_call.values() if a.state == "amd"
         )
-        ready = sum(1 for a in self.agents if self.center.router.agent_state(a) not in (None, "logged_out", "paused"))
+        ready = sum(1 for a in self.agents if self._voice_state(a) is not None)
+        state = "stopped" if not self.campaign.live.enabled else "paused" if self.paused else "running"
         return {
             "name": config.name or config.id,
             "mode": config.mode,
@@ -1107,7 +1129,24 @@ class DialerRunner:
             "drop_cap": config.drop_cap,
             "leads_left": self.book.leads_left(),
             "at": now,
+            "in_flight": self.in_flight(),
+            "state": state,
         }
+
+    def in_flight(self) -> int:
+        """Calls not over: ringing, awaiting AMD or an agent, talking; previews shown."""
+        live = ("amd", "queued", "connected", "preview", "previewing")
+        return len(self._by_originate) + sum(1 for a in self._by_call.values() if a.state in live)
+
+    async def retire(self) -> None:
+        """Deleted by an admin (inside the consumer; stopped before): no tile any more.
+        It keeps listening, so a disposition still to come reaches its lead's row."""
+        self.deleted = True
+        try:
+            await CAMPAIGN_TILES.delete(self.center.bus, self.campaign.id)
+        except Exception as exc:  # noqa: BLE001 - the wallboard is a view
+            log.warning("campaign_tile_not_deleted", campaign=self.campaign.id, error=type(exc).__name__)
+        log.info("campaign_deleted_live", campaign=self.campaign.id)
 
     async def publish_tile(self, now: float, snap: PacingSnapshot | None = None) -> None:
         try:
@@ -1137,6 +1176,29 @@ class DialerRunner:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+# the campaign keys whose edit makes what the pacer learned (answer rate and times,
+# handle times, the gain) stale: who is called and when, from which number, by whom,
+# how long a dial rings, and how (the gain learns only in predictive); docs/campaigns.md
+RELEARN_ON = (
+    "mode",
+    "skill",
+    "queue",
+    "caller_id",
+    "calling_window",
+    "no_answer_timeout_s",
+    "connect_grace_s",
+    "expected_answer_rate",
+    "expected_aht_s",
+)
+
+
+def relearn_keys(old: LiveCampaign, new: LiveCampaign) -> list[str]:
+    """The keys of `RELEARN_ON` that differ between two versions of a campaign."""
+    before = {**old.config.model_dump(), **old.live.model_dump()}
+    after = {**new.config.model_dump(), **new.live.model_dump()}
+    return [key for key in RELEARN_ON if before.get(key) != after.get(key)]
 
 
 def campaign_agents(campaign: LiveCampaign, users: Sequence[Any]) -> list[str]:
@@ -1259,6 +1321,7 @@ __all__ = [
     "load_book",
     "open_book",
     "parse_live_campaigns",
+    "relearn_keys",
     "start_dialer",
     "start_dialers",
 ]

@@ -43,7 +43,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 DAY = 86400.0
 
@@ -373,6 +373,18 @@ class Pacer:
         self.budget_limited = False
         self._censored: Sequence[float] = ()
         self.last_mode = ""  # mode of the last decision: the gain learns only from predictive pacing
+
+    def retune(self, config: PacingConfig) -> bool:
+        """Take a new cap, windows or margin (an admin's edit) keeping what was learned
+        (answer and handle-time models, gain, the budget's counts): they aim the pacer,
+        they do not change what it observes. False, nothing changed, when another
+        tunable differs: those shape the models, so a new Pacer must learn again."""
+        old = self.config
+        if replace(config, drop_cap=old.drop_cap, windows_s=old.windows_s, margin=old.margin) != old:
+            return False
+        self.config = config
+        self.budget.retune(config.drop_cap, config.windows_s)
+        return True
 
     # ------------------------------------------------------------ observations
     def observe_dial_result(self, human: bool, ring_s: float) -> None:

@@ -597,6 +597,25 @@ class Router:
         agent = self._agents.get(agent_id)
         return agent.load() if agent is not None else {}
 
+    def voice_fits(self, agent_id: str) -> bool:
+        """May a call join what the agent holds now (its chats, e-mails...), by its
+        capacity? The blended dialer's test of an "available" agent (its shown state is
+        its voice state: a written task leaves it available)."""
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            return False
+        if agent.combos is None:
+            return agent.used < agent.capacity
+        return agent.fits(VOICE)
+
+    def voice_waiting(self) -> dict[str, int]:
+        """Calls (not written tasks) waiting, per queue."""
+        out: dict[str, int] = {}
+        for call in self._calls.values():
+            if call.state == WAITING and call.channel == VOICE:
+                out[call.queue] = out.get(call.queue, 0) + 1
+        return out
+
     def remove_agent(self, agent_id: str, now: float | None = None) -> list[Decision]:
         """Log the agent out and forget it. A call ringing at the agent goes back to
         the head of its queue (no RONA miss)."""

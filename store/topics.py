@@ -202,6 +202,11 @@ class CampaignTile:
     drop_cap: float = 0.0
     leads_left: int = 0
     at: float = 0.0
+    # calls not over (ringing, awaiting AMD or an agent, talking, a preview shown) and
+    # the dialer's state (running | paused | stopped; "": an older writer's tile): a
+    # campaign is deleted only once its dialer says stopped with nothing in progress
+    in_flight: int = 0
+    state: str = ""
 
     def to_wire(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -6,7 +6,8 @@ the page, each change kept in the store, audited and applied by the leader's liv
 at once and after a restart; leads uploaded; the do-not-call lists (web/dnc.py's API).
 
 GET  /api/v1/campaigns                 supervisor, admin: the campaigns, their settings,
-                                       state, live numbers, the definitions' version and history
+                                       state, live numbers, the definitions' version and history,
+                                       the ids deleted
 POST /api/v1/campaigns                 admin (audited): {"id", settings..., base_version,
                                        comment} -> 201, the campaign created stopped
 POST /api/v1/campaigns/restore         admin (audited): {version, base_version}: an earlier
@@ -18,6 +19,10 @@ POST /api/v1/campaigns/{id}/pause      admin (audited)
 POST /api/v1/campaigns/{id}/start      admin (audited): a stopped campaign is enabled too
 POST /api/v1/campaigns/{id}/stop       admin (audited): disabled (a new version); dials
                                        nothing new, is not started again at a restart
+DELETE /api/v1/campaigns/{id}          admin (audited): deleted in a new version (dialer/definitions.py);
+                                       409 while it runs or is paused (stop it first) or while
+                                       its stopped dialer still has calls in progress; its
+                                       leads' rows, events and reports stay, its id is not reused
 POST /api/v1/campaigns/{id}/leads      admin (audited): {"csv": TEXT, "name": "leads.csv"} -> the
                                        leads added (kept, dialled by the running campaign
                                        at once), duplicates and rejected rows by line
@@ -38,7 +43,7 @@ from dialer.leads import load_leads_csv
 from dialer.live import LiveCampaign, parse_live_campaigns
 from dialer.uploads import MAX_UPLOAD_CHARS, section, upload
 from store.port import Conflict
-from store.topics import CAMPAIGN_TILES, CONFIG_CHANGES, ConfigChanged
+from store.topics import CAMPAIGN_TILES, CONFIG_CHANGES, CampaignTile, ConfigChanged
 from web.app import CLOCK, SETTINGS, api_error, comment_of, json_body, require
 from web.audit import record
 from web.text_versions import VERSION_MAX
@@ -46,6 +51,7 @@ from web.text_versions import VERSION_MAX
 log = structlog.get_logger()
 
 HISTORY = 20
+TILE_FRESH_S = 30.0  # a tile older than this: no dialer runs the campaign (none to wait for)
 ACTED = {"pause": "paused", "start": "started", "stop": "stopped"}
 
 
@@ -92,7 +98,9 @@ async def campaigns_list(request: web.Request) -> web.Response:
     history = [
         {"version": v.version, "author": v.author, "comment": v.comment, "created_at": v.created_at} for v in versions
     ]
-    return web.json_response({"version": found.version, "campaigns": rows, "history": history})
+    return web.json_response(
+        {"version": found.version, "campaigns": rows, "history": history, "deleted": list(found.deleted)}
+    )
 
 
 def _base_version(body: dict[str, Any]) -> int | None:
@@ -162,6 +170,9 @@ async def campaign_create(request: web.Request) -> web.Response:
         return api_error(400, "id: the campaign's id, 1-64 letters, digits, '_', '.', '-'", fields=["id"])
     if cid in await configured(request):
         return api_error(409, f"id: there is a campaign {cid!r} already (edit it)", fields=["id"])
+    if cid in (await definitions.campaign_set(request.app[STORE], request.app[CONFIG].campaigns)).deleted:
+        problem = f"id: campaign {cid!r} was deleted (its leads and history keep that id); choose another id"
+        return api_error(409, problem, fields=["id"])
     parsed = _request_from(body)
     if isinstance(parsed, web.Response):
         return parsed
@@ -293,6 +304,58 @@ async def campaign_stop(request: web.Request) -> web.Response:
     return await _control(request, "stop")
 
 
+async def campaign_delete(request: web.Request) -> web.Response:
+    """Delete a stopped campaign with nothing in progress (409 naming why not)."""
+    me = require(request, "admin")
+    cid = request.match_info["campaign"]
+    store = request.app[STORE]
+    for attempt in range(2):  # (retried once when another admin saved meanwhile)
+        found = await definitions.campaign_set(store, request.app[CONFIG].campaigns)
+        table = found.tables.get(cid)
+        if table is None:
+            return api_error(404, f"campaign: no campaign {cid!r}")
+        if table.get("enabled", True):
+            running = "paused" if cid in await paused_campaigns(store) else "running"
+            return api_error(409, f"campaign: {cid} is {running}; stop it first, then delete it")
+        busy = await _in_progress(request, cid)
+        if busy:
+            return api_error(409, f"campaign: {cid} {busy}")
+        try:
+            at = request.app[CLOCK]()
+            version = await definitions.delete(
+                store, cid, author=me.login, comment=f"delete {cid}", base_version=found.version, at=at
+            )
+        except Conflict:
+            if attempt:
+                return api_error(409, "campaigns: changed by another admin meanwhile; reload and try again")
+            continue
+        await _announce(request, definitions.SECTION, version, me.login)
+        try:  # off the wallboard (the live loop's dialer stops publishing it too)
+            await CAMPAIGN_TILES.delete(request.app[BUS], cid)
+        except Exception as exc:  # noqa: BLE001 - a view; the definition is what counts
+            log.warning("campaign_tile_not_deleted", campaign=cid, error=type(exc).__name__)
+        await record(request, "campaign.deleted", cid, version=version)
+        return web.json_response({"campaign": cid, "deleted": True, "version": version})
+    return api_error(409, "campaigns: changed by another admin meanwhile; reload and try again")
+
+
+async def _in_progress(request: web.Request, cid: str) -> str:
+    """What the campaign's dialer (its tile) says is not over yet ("": nothing, or no
+    dialer runs it: its tile is missing or older than TILE_FRESH_S)."""
+    try:
+        tile: CampaignTile | None = await CAMPAIGN_TILES.get(request.app[BUS], cid)
+    except Exception as exc:  # noqa: BLE001 - the bus is away: cannot tell
+        log.warning("campaign_tiles_unavailable", error=type(exc).__name__)
+        return "cannot be checked for calls in progress now (the live numbers are unavailable); try again"
+    if tile is None or tile.at < request.app[CLOCK]() - TILE_FRESH_S:
+        return ""
+    if tile.state in ("running", "paused"):
+        return "is still stopping; try again in a moment"
+    if tile.in_flight:
+        return f"has {tile.in_flight} call(s) in progress; delete it once they end"
+    return ""
+
+
 async def campaign_leads(request: web.Request) -> web.Response:
     me = require(request, "admin")
     campaign = (await configured(request)).get(request.match_info["campaign"])
@@ -346,6 +409,7 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/v1/campaigns", campaign_create)
     app.router.add_post("/api/v1/campaigns/restore", campaigns_restore)
     app.router.add_put("/api/v1/campaigns/{campaign}", campaign_edit)
+    app.router.add_delete("/api/v1/campaigns/{campaign}", campaign_delete)
     app.router.add_post("/api/v1/campaigns/{campaign}/stop", campaign_stop)
     app.router.add_post("/api/v1/campaigns/{campaign}/pause", campaign_pause)
     app.router.add_post("/api/v1/campaigns/{campaign}/start", campaign_start)

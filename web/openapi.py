@@ -586,7 +586,13 @@ DOCUMENT: dict[str, Any] = {
                 "admin",
                 "CampaignSettings",
                 errors=("400", "404", "409"),
-            )
+            ),
+            "delete": _op(
+                "Delete a stopped campaign (409 while it runs, is paused or has calls in progress);"
+                " its leads, events and reports stay, its id is not reused (a new version, audited)",
+                "admin",
+                errors=("404", "409"),
+            ),
         },
         "/api/v1/campaigns/{campaign}/stop": {
             "post": _op(

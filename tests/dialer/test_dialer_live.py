@@ -314,40 +314,50 @@ async def test_unreadable_leads_file_is_a_clear_error(tmp_path: Path) -> None:
         load_book(campaign, 0.0)
 
 
+@asynccontextmanager
+async def blended_rig(
+    tmp_path: Path, routing: dict[str, Any], agents: list[User], fates: list[str]
+) -> AsyncIterator[tuple[Rig, DialerRunner]]:
+    """The live rig with `routing` and a campaign dialer (the leads' `fates`) that
+    knows its agents' skills, for blending; nothing stored for the leads."""
+    store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/blend.sqlite3"))
+    await store.migrate()
+    try:
+        async with live_rig(store, agents, speed=10.0, routing=routing) as rig:
+            [campaign] = parse_live_campaigns(campaign_table(write_leads(tmp_path / "leads.csv", fates)))
+            book, _ = load_book(campaign, rig.emulator.pbx.now())
+            runner = DialerRunner(
+                rig.center,
+                campaign,
+                book,
+                campaign_agents(campaign, agents),
+                variables_for=fate_variables,
+                agent_skills={u.login: set(u.skills) for u in agents},
+            )
+            yield rig, runner
+    finally:
+        await store.close()
+
+
 async def test_inbound_calls_waiting_for_campaign_agents_go_first(tmp_path: Path) -> None:
     routing = {
         "defaults": {"wrap_up_s": 1},
         "rona": {"ring_timeout_s": 15, "max_misses": 1},
         "queues": {"billing": {"targets": [{"name": "billing", "expression": "skills.billing >= 1"}]}},
     }
-    store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/blend.sqlite3"))
-    await store.migrate()
-    try:
-        async with live_rig(store, AGENTS, speed=10.0, routing=routing) as rig:
-            [campaign] = parse_live_campaigns(campaign_table(write_leads(tmp_path / "leads.csv", ["busy"] * 3)))
-            book, _ = load_book(campaign, rig.emulator.pbx.now())
-            runner = DialerRunner(
-                rig.center,
-                campaign,
-                book,
-                campaign_agents(campaign, AGENTS),
-                variables_for=fate_variables,
-                agent_skills={u.login: set(u.skills) for u in AGENTS},
-            )
-            await rig.command("olga", "available")
-            await rig.center.wait_idle()
-            await rig.caller("Ann", "5551001", talk_s=60)  # olga (billing + outbound) takes it
-            await rig.wait_for(lambda: rig.center.router.agent_state("olga") == "on_call")
-            await rig.caller("Ben", "5551002", talk_s=60)  # waits for olga: nobody else has billing
-            await rig.wait_for(lambda: len(rig.center.router.waiting_call_ids()) == 1)
-            await rig.command("otto", "available")
-            await rig.center.wait_idle()
-            snap = await in_loop(rig, lambda: _async(runner.snapshot(rig.emulator.pbx.now())))
-            assert (snap.agents_ready, snap.agents_idle, snap.inbound_waiting) == (2, 1, 1)
-            assert await in_loop(rig, runner.tick) == 0  # the capacity is kept for the inbound call
-            assert runner.stats.dials == 0 and "progressive" in runner.stats.last_decision
-    finally:
-        await store.close()
+    async with blended_rig(tmp_path, routing, AGENTS, ["busy"] * 3) as (rig, runner):
+        await rig.command("olga", "available")
+        await rig.center.wait_idle()
+        await rig.caller("Ann", "5551001", talk_s=60)  # olga (billing + outbound) takes it
+        await rig.wait_for(lambda: rig.center.router.agent_state("olga") == "on_call")
+        await rig.caller("Ben", "5551002", talk_s=60)  # waits for olga: nobody else has billing
+        await rig.wait_for(lambda: len(rig.center.router.waiting_call_ids()) == 1)
+        await rig.command("otto", "available")
+        await rig.center.wait_idle()
+        snap = await in_loop(rig, lambda: _async(runner.snapshot(rig.emulator.pbx.now())))
+        assert (snap.agents_ready, snap.agents_idle, snap.inbound_waiting) == (2, 1, 1)
+        assert await in_loop(rig, runner.tick) == 0  # the capacity is kept for the inbound call
+        assert runner.stats.dials == 0 and "progressive" in runner.stats.last_decision
 
 
 async def _async(value: Any) -> Any:

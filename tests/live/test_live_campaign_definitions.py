@@ -5,6 +5,8 @@ hotline.toml edited by an admin runs with the admin's settings."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -35,30 +37,38 @@ async def test_admin_campaigns_survive_a_restart_paused_as_left(center: Center) 
         assert r.status == 200, await r.text()
     await center.until(lambda: spring.campaign.config.caller_id == '"ACME" <8005550111>')  # live, same dialer
     assert runner(center, "spring") is spring
-    config = center.client.server.app[CONFIG]
-    await center.close()
-    await asyncio.wait_for(center.client.close(), 20)
-    again = TestClient(TestServer(create_app(config)))
-    await asyncio.wait_for(again.start_server(), 20)
-    try:
-        restarted = Center(again, center.emulator)
-        await restarted.until(lambda: LIVE in again.server.app and again.server.app[LIVE] is not None)
-        await restarted.until(lambda: runner(restarted, "autumn") is not None)
-        dialer = runner(restarted, "autumn")
+    async with restarted(center) as again:
+        await again.until(lambda: runner(again, "autumn") is not None)
+        dialer = runner(again, "autumn")
         assert dialer is not None and dialer.paused and dialer.campaign.live.skill == "support"
-        spring = runner(restarted, "spring")
+        spring = runner(again, "spring")
         assert spring is not None and spring.campaign.config.caller_id == '"ACME" <8005550111>'
         assert not spring.paused and spring.campaign.live.leads.endswith("leads.csv")  # the file's keys kept
         # version 0 restored: the file's spring again, autumn (not in the file) stops dialling
-        admin = await restarted.desk("admin")
+        admin = await again.desk("admin")
         restore = {"version": 0, "base_version": 3}
         async with admin.session.post(
             f"{admin.base}/api/v1/campaigns/restore", json=restore, headers={"X-CSRF-Token": admin.csrf}
         ) as r:
             assert r.status == 200, await r.text()
-        await restarted.until(lambda: spring.campaign.config.caller_id == '"ACME" <8005550100>')
-        await restarted.until(lambda: not dialer.campaign.live.enabled and dialer.paused)
-        await restarted.close()
+        await again.until(lambda: spring.campaign.config.caller_id == '"ACME" <8005550100>')
+        await again.until(lambda: not dialer.campaign.live.enabled and dialer.paused)
+
+
+@asynccontextmanager
+async def restarted(before: Center) -> AsyncIterator[Center]:
+    """The server stopped and started again (its live loop running) on the same
+    configuration, store and PBX."""
+    config = before.client.server.app[CONFIG]
+    await before.close()
+    await asyncio.wait_for(before.client.close(), 20)
+    again = TestClient(TestServer(create_app(config)))
+    await asyncio.wait_for(again.start_server(), 20)
+    try:
+        c = Center(again, before.emulator)
+        await c.until(lambda: LIVE in again.server.app and again.server.app[LIVE] is not None)
+        yield c
+        await c.close()
     finally:
         await asyncio.wait_for(again.close(), 20)
 

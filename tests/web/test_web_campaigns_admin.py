@@ -3,6 +3,7 @@ paused and started (kept in the store, announced to the live loop, audited)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -161,3 +162,58 @@ async def test_campaigns_are_created_and_edited_with_each_bad_field_named(client
     sup = {"X-CSRF-Token": await login(client, "sup")}
     r = await client.put("/api/v1/campaigns/spring", json={"max_attempts": 2, "base_version": 4}, headers=sup)
     assert r.status == 403
+
+
+async def test_a_campaign_is_deleted_once_stopped_with_nothing_in_progress(client: TestClient) -> None:
+    app = client.server.app
+    h = {"X-CSRF-Token": await login(client, "admin")}
+    r = await client.delete("/api/v1/campaigns/spring", headers=h)  # hotline.toml's, running
+    assert r.status == 409 and (await r.json())["error"] == "campaign: spring is running; stop it first, then delete it"
+    assert (await client.post("/api/v1/campaigns/spring/pause", headers=h)).status == 200
+    r = await client.delete("/api/v1/campaigns/spring", headers=h)
+    assert r.status == 409 and "spring is paused; stop it first" in (await r.json())["error"]
+    assert (await client.post("/api/v1/campaigns/spring/stop", headers=h)).status == 200  # version 1
+
+    async def tile(state: str, in_flight: int) -> None:  # what the live loop's dialer says of it
+        spring = CampaignTile(name="Spring", at=time.time(), state=state, in_flight=in_flight)
+        await CAMPAIGN_TILES.set(app[BUS], "spring", spring)
+
+    await tile(state="paused", in_flight=0)  # the stop not applied by the dialer yet
+    r = await client.delete("/api/v1/campaigns/spring", headers=h)
+    assert r.status == 409 and (await r.json())["error"] == "campaign: spring is still stopping; try again in a moment"
+    await tile(state="stopped", in_flight=2)  # stopped, its last calls still up
+    r = await client.delete("/api/v1/campaigns/spring", headers=h)
+    assert r.status == 409 and "spring has 2 call(s) in progress" in (await r.json())["error"]
+    await tile(state="stopped", in_flight=0)
+    r = await client.delete("/api/v1/campaigns/spring", headers=h)
+    assert r.status == 200, await r.text()
+    assert await r.json() == {"campaign": "spring", "deleted": True, "version": 2}
+    assert await CAMPAIGN_TILES.get(app[BUS], "spring") is None  # off the wallboard
+
+    listed = await (await client.get("/api/v1/campaigns")).json()
+    assert (listed["campaigns"], listed["deleted"], listed["history"][0]["comment"]) == (
+        [],
+        ["spring"],
+        "delete spring",
+    )
+    assert (await client.delete("/api/v1/campaigns/spring", headers=h)).status == 404
+    assert (await client.post("/api/v1/campaigns/spring/start", headers=h)).status == 404
+    assert (await client.post("/api/v1/campaigns/spring/leads", json={"csv": "x"}, headers=h)).status == 404
+    r = await client.put("/api/v1/campaigns/spring", json={"max_attempts": 2, "base_version": 2}, headers=h)
+    assert r.status == 404
+    r = await client.post("/api/v1/campaigns", json={"id": "spring", "base_version": 2}, headers=h)
+    assert r.status == 409 and (await r.json())["fields"] == ["id"]  # its leads and history keep the id
+    audit = await (await client.get("/api/v1/audit")).json()
+    assert [e["action"] for e in audit["entries"] if e["target"] == "spring"][:2] == [
+        "campaign.deleted",
+        "campaign.stopped",
+    ]
+    # an earlier version restored brings it back, stopped
+    r = await client.post("/api/v1/campaigns/restore", json={"version": 1, "base_version": 2}, headers=h)
+    assert r.status == 200
+    listed = await (await client.get("/api/v1/campaigns")).json()
+    assert [(c["id"], c["state"]) for c in listed["campaigns"]] == [("spring", "stopped")] and listed["deleted"] == []
+
+    client.session.cookie_jar.clear()
+    sup = {"X-CSRF-Token": await login(client, "sup")}
+    assert (await client.delete("/api/v1/campaigns/spring", headers=sup)).status == 403

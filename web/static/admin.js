@@ -161,6 +161,13 @@
       const r = await H.api("POST", "/api/v1/campaigns/" + encodeURIComponent(c.id) + "/" + action);
       if (r.ok) { say(true, { pause: "Paused ", start: "Started ", stop: "Stopped " }[action] + c.id); load(); } else say(false, r.data.error);
     });
+    // Delete (web/campaigns_admin.py): refused while the campaign runs, is paused or has
+    // calls in progress (the server says which); its leads and history stay in the reports.
+    const remove = (c) => button({ class: "delete danger" }, "Delete", async () => {
+      if (!confirm("Delete " + c.id + "? It is gone from the list and never dials again; its leads and history stay in the reports.")) return;
+      const r = await H.api("DELETE", "/api/v1/campaigns/" + encodeURIComponent(c.id));
+      if (r.ok) { say(true, "Deleted " + c.id + " (version " + r.data.version + ")"); if (editing && editing.id === c.id) fill(null); load(); } else say(false, r.data.error);
+    });
     const load = async () => {
       const res = await H.api("GET", "/api/v1/campaigns");
       version = res.data.version;
@@ -173,7 +180,7 @@
           el("td", { class: "state" }, c.state), el("td", { class: "dials" }, n(l, "dials")), el("td", {}, n(l, "answered")), el("td", {}, n(l, "dropped")),
           el("td", {}, l ? H.pct(l.drop_rate) + " / " + H.pct(l.drop_cap) : "—"), el("td", { class: "leads-left" }, n(l, "leads_left")),
           el("td", { class: "decision" }, l ? l.decision : ""), el("td", { class: "origin" }, c.origin),
-          el("td", {}, ...acts, " ", button({ class: "edit" }, "Edit", () => { fill(c); $("campaign-result").replaceChildren(); f.scrollIntoView(); })));
+          el("td", {}, ...acts, " ", button({ class: "edit" }, "Edit", () => { fill(c); $("campaign-result").replaceChildren(); f.scrollIntoView(); }), " ", remove(c)));
       }));
       // the definitions' versions (v0: hotline.toml's campaigns alone), any earlier one restored
       const versions = [...res.data.history, { version: 0, author: "", comment: "hotline.toml's campaigns only", created_at: null }];
