@@ -15,6 +15,7 @@ from cti.live_app import LIVE
 from cti.server import STORE
 from tasks.web import TASK_DESK
 from tests.live.test_live_browser import grace_calls, live_server  # noqa: F401  (fixture)
+from tests.live.test_live_task_overdue import ROUTING as OVERDUE_ROUTING
 from tests.web.test_web_browser import CHROMIUM, browser, sign_in  # noqa: F401  (fixture)
 from tests.web.web_helpers import CUSTOMER
 
@@ -153,3 +154,21 @@ async def test_an_offer_not_accepted_goes_and_the_chat_is_offered_to_the_next_ag
     await expect(cy.locator(f'.task-tab[data-task="{chat.task_id}"]')).to_be_visible()
     row = await app[STORE].get_task(chat.task_id)
     assert (row.state, row.agent_id) == ("assigned", "agent03")
+
+
+@pytest.mark.parametrize("live_server", [{"routing": OVERDUE_ROUTING}], indirect=True)
+async def test_an_overdue_email_shows_on_the_wallboard_and_the_channel_report(browser, live_server) -> None:  # noqa: F811
+    from playwright.async_api import expect
+
+    server, _ = live_server
+    desk = server.server.app[TASK_DESK]
+    await desk.open(channel="email", queue="email", customer_id=CUSTOMER.id, subject="Invoice?", due_s=0.5)
+    await desk.open(channel="email", queue="email", subject="Later", due_s=3600)
+    await asyncio.sleep(1)  # (no agent: both wait; the first is past its due time)
+    page = await sign_in(browser, server, "sup")
+    await page.goto(str(server.make_url("/wallboard")))
+    tile = page.locator('#channels-board .tile[data-channel="email"]')
+    await expect(tile.locator(".overdue")).to_have_text("overdue 1")
+    await expect(tile).to_have_class(re.compile(r"\bbad\b"))
+    await page.goto(str(server.make_url("/reports")))
+    await expect(page.locator('#channels-table tr[data-channel="email"] .overdue')).to_have_text("1")
