@@ -28,7 +28,11 @@ straight to "assigned", as before.
 Event log: each step is logged once (events/: TaskQueued, TaskOffered, TaskAccepted,
 TaskNotAccepted, TaskClosed, TaskAbandoned), by the leader, with a dedupe key made of
 the task id and the row's own time of that step: a step logged again (after a restart,
-by a second leader) is dropped by the store. A written task logs no Call* event and no
+by a second leader) is dropped by the store. A leader taking a row it did not route (at
+start, from an earlier leader, or ended between two polls) logs the steps the row proves
+(its opening, its last offer, its accept) under those keys: an earlier leader killed
+before its log was written leaves none of them out. (A ring-no-answer it had written is
+not in the row: the row back to waiting names no agent.) A written task logs no Call* event and no
 agent state: the voice reports never see it (reports/channels.py reads these).
 
 Every poll also tells each waiting task's place in its queue on its topic (a TaskNote
@@ -252,15 +256,45 @@ class TaskRouting:
         second leader (or this one after a restart) logging it again is dropped."""
         self.center.eventlog.append(event, key=key)
 
-    def _log_ended(self, task: Task) -> None:
-        """An ended row's steps this loop may not have logged (opened and ended between
-        two polls, or under an earlier leader): its opening, its accept, its end."""
-        self._log(
-            TaskQueued(task.created_at, task.task_id, task.channel, task.queue, task.priority, task.due_at),
-            f"task:{task.task_id}:queued:{task.created_at!r}",
-        )
+    def _log_row_steps(self, task: Task) -> None:
+        """The steps the row proves were taken, under the keys their leader logged them
+        with (so dropped if logged already): its opening, its last offer (to the agent it
+        names), its accept. A row this loop did not route (opened and ended between two
+        polls; offered or taken under an earlier leader, killed before its event log was
+        written) still has them in the log, once."""
+        self._log_queued(replace(task, target_agent=None), task.created_at)  # (its opening: to no one)
+        if task.offered_at is not None and task.agent_id:
+            offered = TaskOffered(
+                task.offered_at,
+                task.task_id,
+                task.channel,
+                task.agent_id,
+                task.queue,
+                round(task.offered_at - task.created_at, 3),
+                "from the task row",
+            )
+            self._log(offered, f"task:{task.task_id}:offered:{task.offered_at!r}")
         if task.assigned_at is not None and task.agent_id:
             self._log_accepted(task)
+
+    def _log_queued(self, task: Task, at: float, from_agent: str = "") -> None:
+        """Its queueing at `at` (opened: its created_at; transferred: the row's time then)."""
+        queued = TaskQueued(
+            at,
+            task.task_id,
+            task.channel,
+            task.queue,
+            task.priority,
+            task.due_at,
+            task.customer_id or "",
+            from_agent,
+            task.target_agent or "",
+        )
+        self._log(queued, f"task:{task.task_id}:queued:{at!r}")
+
+    def _log_ended(self, task: Task) -> None:
+        """An ended row's steps this loop may not have logged (`_log_row_steps`), and its end."""
+        self._log_row_steps(task)
         at = task.closed_at if task.closed_at is not None else task.updated_at
         key = f"task:{task.task_id}:ended"
         if task.state == "closed":
@@ -305,20 +339,7 @@ class TaskRouting:
             attributes["due_at"] = task.due_at  # the router offers the earliest due first
         self._link(task, rid, "waiting", None, generation)
         if task.offered_at is None:  # opened or transferred (not back from an offer that ran out)
-            self._log(
-                TaskQueued(
-                    task.updated_at,
-                    task.task_id,
-                    task.channel,
-                    task.queue,
-                    task.priority,
-                    task.due_at,
-                    task.customer_id or "",
-                    from_agent,
-                    task.target_agent or "",
-                ),
-                f"task:{task.task_id}:queued:{task.updated_at!r}",
-            )
+            self._log_queued(task, task.updated_at, from_agent)
         event = CallQueued(
             at=now,
             call_id=rid,
@@ -340,8 +361,7 @@ class TaskRouting:
         if router.call_info(rid) is None:  # the agent is not logged in: the task stays theirs, off the router
             self._held[task.task_id].state = "parked"
             router.set_channel(rid, "voice")
-        if task.assigned_at is not None:
-            self._log_accepted(task)
+        self._log_row_steps(task)
         log.info("task_adopted", task_id=task.task_id, agent_id=task.agent_id, held=self.held(task.task_id))
         await self.center.apply(decisions, now)
 
@@ -357,6 +377,7 @@ class TaskRouting:
         accept_s = router.rules.rona.accept_for(task.channel)
         offered_at = task.offered_at if task.offered_at is not None else now
         self._offers[task.task_id] = offered_at + accept_s
+        self._log_row_steps(task)
         log.info("task_offer_adopted", task_id=task.task_id, agent_id=task.agent_id)
         await self.center.apply(decisions, now)
 
