@@ -83,6 +83,10 @@ log = structlog.get_logger()
 
 WRITE_TIMEOUT_S = 5.0
 TRANSFER_AGENT_S = 300.0  # a task transferred to a named agent waits this long for them, then for the queue
+# A new leader logs the ends of the tasks ended this long before it started: a takeover
+# takes seconds; tasks closed on a web-only process while no leader ran for longer are
+# not logged as ended (their opening, offer and accept are, when the leader saw them)
+ENDED_LOOKBACK_S = 600.0
 WAKING_KINDS = ("opened", "assigned", "transferred", "closed", "abandoned")
 
 
@@ -129,11 +133,15 @@ class TaskRouting:
     # ------------------------------------------------------------ outside the consumer
 
     async def restore(self) -> int:
-        """At start: every open row, as the loop's own (waiting ones queued oldest first)."""
+        """At start: every open row, as the loop's own (waiting ones queued oldest first),
+        and the rows ended in the last `ENDED_LOOKBACK_S`, whose steps are logged if they
+        are not yet (ended while no leader ran, or under a leader killed before its event
+        log was written: `_log_ended`, each step once). Returns the open rows' count."""
         if self.store is None:
             return 0
         rows = await self.store.open_tasks()
-        self.center.submit(InLoop(functools.partial(self.sync, rows)))
+        ended = await self.store.tasks_ended_since(self.center.now() - ENDED_LOOKBACK_S)
+        self.center.submit(InLoop(functools.partial(self.sync, [*ended, *rows])))
         return len(rows)
 
     async def run(self) -> None:

@@ -162,6 +162,14 @@ class SqlTaskRows:
         )
         return [task_from_row(r) for r in rows]
 
+    async def tasks_ended_since(self, since: float) -> list[Task]:
+        rows = await self._db.fetch(
+            f"SELECT {_TASK_COLS} FROM tasks WHERE closed_at IS NOT NULL AND closed_at >= $1"
+            " ORDER BY closed_at, task_id",
+            float(since),
+        )
+        return [task_from_row(r) for r in rows]
+
     async def add_task_message(self, message: TaskMessage) -> TaskMessage:
         m = message
         check_direction(m.direction)
@@ -271,6 +279,10 @@ class MemoryTaskRows:
     async def tasks_between(self, start: float, end: float) -> list[Task]:
         rows = [t for t in self._tasks.values() if start <= t.created_at < end]
         return sorted(rows, key=lambda t: (t.created_at, t.task_id))
+
+    async def tasks_ended_since(self, since: float) -> list[Task]:
+        rows = [t for t in self._tasks.values() if t.closed_at is not None and t.closed_at >= since]
+        return sorted(rows, key=lambda t: (t.closed_at or 0.0, t.task_id))
 
     async def add_task_message(self, message: TaskMessage) -> TaskMessage:
         check_direction(message.direction)

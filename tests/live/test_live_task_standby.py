@@ -3,8 +3,9 @@ emulator and one PostgreSQL; one leads and routes the e-mails (offer, the agent'
 accept, close), the other stands by. The leader SIGKILLed, the standby takes over from
 the task rows: a task accepted under the old leader stays its agent's (not offered
 again, its slot still taken), an offer the agent accepts while no one leads is theirs
-too, and each task's steps are in the event log exactly once, also those the old
-leader had not yet written when it was killed."""
+too, a task closed while no one leads frees its agent, and each task's steps are in
+the event log exactly once, also those the old leader had not yet written when it was
+killed and the close no leader saw."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.xdist_group("live-load")
 
 SECRET = "task-standby-secret"
 AGENTS = [
+    User(login="ada", display_name="Ada", skills={"support": 5}, phone_endpoint="Local/2003@agents"),
     User(login="eve", display_name="Eve", skills={"support": 5}, phone_endpoint="Local/2001@agents"),
     User(login="sol", display_name="Sol", skills={"support": 5}, phone_endpoint="Local/2002@agents"),
 ]
@@ -65,15 +67,20 @@ async def test_tasks_accepted_under_the_old_leader_are_neither_offered_again_nor
             await asyncio.sleep(0.1)
         return task.agent_id or ""
 
+    async def taken(task_id: str) -> str:
+        """Opened, offered and accepted: its agent."""
+        await desk.open(channel="email", queue="email", subject=task_id, due_s=3600, task_id=task_id)
+        agent = await row(task_id, "offered")
+        await desk.accept(task_id, agent)
+        await asyncio.sleep(2.5)  # (the leader's poll hears the accept)
+        return agent
+
     try:
         await until(lambda: sorted(_statuses(ports)) == ["ok", "standby"], 60, "one leader, one standby")
         lead = _leader(ports)
-        # under the first leader: e1 offered and accepted, e2 offered to the other agent
-        await desk.open(channel="email", queue="email", subject="one", due_s=3600, task_id="e1")
-        first = await row("e1", "offered")
-        await desk.accept("e1", first)
-        await asyncio.sleep(3)  # (the leader's poll: e1's accept heard)
-        await desk.open(channel="email", queue="email", subject="two", due_s=3600, task_id="e2")
+        # under the first leader: e1 and e4 offered and accepted, e2 offered to the third agent
+        first, fourth = await taken("e1"), await taken("e4")
+        await desk.open(channel="email", queue="email", subject="e2", due_s=3600, task_id="e2")
         # the leader killed as soon as it has offered e2: its steps may not have reached the log
         deadline = time.monotonic() + 20
         while (e2 := await store.get_task("e2")).state != "offered":
@@ -81,22 +88,23 @@ async def test_tasks_accepted_under_the_old_leader_are_neither_offered_again_nor
             await asyncio.sleep(0.002)
         kill(servers[lead])
         second = e2.agent_id or ""
-        assert second != first
-        # (e3 waits: both agents have an e-mail)
-        await desk.open(channel="email", queue="email", subject="three", due_s=3600, task_id="e3")
-        await desk.accept("e2", second)  # while no one leads
+        assert len({first, second, fourth}) == 3
+        # while no one leads: e2 accepted, e4 closed (its agent free again), e3 opened
+        await desk.accept("e2", second)
+        await desk.close("e4", by=fourth, disposition="answered")
+        await desk.open(channel="email", queue="email", subject="e3", due_s=3600, task_id="e3")
         await until(lambda: _leader(ports) not in (-1, lead), 30, "the standby to take over")
-        await asyncio.sleep(5)  # (the new leader's polls)
-        assert (await store.get_task("e3")).state == "waiting"  # no slot freed: e1 and e2 kept
-        assert [await row(t, "assigned") for t in ("e1", "e2")] == [first, second]
 
-        await desk.close("e1", by=first, disposition="answered")
-        assert await row("e3", "offered") == first  # e1's slot freed: e3 to its agent
-        await desk.accept("e3", first)
-        for task_id, agent in (("e2", second), ("e3", first)):
+        assert await row("e3", "offered") == fourth  # the only agent with room: e1's and e2's kept theirs
+        await desk.accept("e3", fourth)
+        await desk.open(channel="email", queue="email", subject="e5", due_s=3600, task_id="e5")
+        await asyncio.sleep(5)  # (the new leader's polls)
+        assert (await store.get_task("e5")).state == "waiting"  # every agent has an e-mail
+        assert [await row(t, "assigned") for t in ("e1", "e2", "e3")] == [first, second, fourth]
+        await desk.abandon("e5", "test over")
+        for task_id, agent in (("e1", first), ("e2", second), ("e3", fourth)):
             await desk.close(task_id, by=agent, disposition="answered")
         new = 1 - lead
-        await until(lambda: health(ports[new])["event_log"]["backlog"] == 0, 20, "the event log to be written")
         await asyncio.sleep(3)  # (the poll that logs the closes)
         await until(lambda: health(ports[new])["event_log"]["backlog"] == 0, 20, "the event log to be written")
     finally:
@@ -106,11 +114,13 @@ async def test_tasks_accepted_under_the_old_leader_are_neither_offered_again_nor
 
     try:
         events = [s.event for s in await store.events_between(0, 1e12)]
-        for task_id in ("e1", "e2", "e3"):
+        for task_id in ("e1", "e2", "e3", "e4"):
             kinds = Counter(type(e).__name__ for e in events if getattr(e, "task_id", "") == task_id)
             assert kinds == Counter({k.__name__: 1 for k in STEPS}), (task_id, kinds)
         assert not [e for e in events if isinstance(e, TaskNotAccepted)]
         accepted = {e.task_id: e.agent_id for e in events if isinstance(e, TaskAccepted)}
-        assert accepted == {"e1": first, "e2": second, "e3": first}
+        assert accepted == {"e1": first, "e2": second, "e3": fourth, "e4": fourth}
+        e5 = [type(e).__name__ for e in events if getattr(e, "task_id", "") == "e5"]
+        assert e5 == ["TaskQueued", "TaskAbandoned"]
     finally:
         await store.close()
