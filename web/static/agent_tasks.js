@@ -24,7 +24,7 @@
   const ACCEPT = TASK_ACTIONS.find((a) => ![REPLY, TRANSFER, CLOSE].includes(a));
   const FALLBACK_MS = 30000;  // (the pushes do the work; this only repairs a lost one)
   const tabs = new Map();  // task id -> { tab, panel, transcript, history, count }
-  const offers = new Map();  // offered task id -> { card, timer }
+  const offers = new Map();  // offered task id -> { card, timer, offeredAt }
   let active = null;
 
   function select(taskId) {
@@ -81,7 +81,7 @@
       card.append(" ", accept, " ", out);
     }
     $("task-offers").append(card);
-    offers.set(id, { card, timer });
+    offers.set(id, { card, timer, offeredAt: task.offered_at });
   }
 
   function build(t) {
@@ -225,12 +225,14 @@
     if (!res.ok) return;
     const mine = res.data.tasks.filter((t) => t.task.state !== "offered");
     const offered = res.data.tasks.filter((t) => t.task.state === "offered");
-    const open = new Set(mine.map((t) => t.task.task_id)), pending = new Set(offered.map((t) => t.task.task_id));
+    const open = new Set(mine.map((t) => t.task.task_id));
+    const pending = new Map(offered.map((t) => [t.task.task_id, t.task.offered_at]));
     for (const [id, t] of tabs) {
       if (!open.has(id)) { t.tab.remove(); t.panel.remove(); tabs.delete(id); if (t.ws) t.ws.close(); }
     }
     for (const [id, o] of offers) {
-      if (!pending.has(id)) { clearInterval(o.timer); o.card.remove(); offers.delete(id); }
+      // (gone, or offered anew: its own countdown)
+      if (pending.get(id) !== o.offeredAt) { clearInterval(o.timer); o.card.remove(); offers.delete(id); }
     }
     for (const t of offered) { if (!offers.has(t.task.task_id)) offerCard(t); }
     for (const t of mine) { if (!tabs.has(t.task.task_id)) build(t); fill(t); }
