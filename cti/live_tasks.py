@@ -30,9 +30,9 @@ TaskNotAccepted, TaskClosed, TaskAbandoned), by the leader, with a dedupe key ma
 the task id and the row's own time of that step: a step logged again (after a restart,
 by a second leader) is dropped by the store. A leader taking a row it did not route (at
 start, from an earlier leader, or ended between two polls) logs the steps the row proves
-(its opening, its last offer, its accept) under those keys: an earlier leader killed
-before its log was written leaves none of them out. (A ring-no-answer it had written is
-not in the row: the row back to waiting names no agent.) A written task logs no Call* event and no
+(its opening, its last offer, its accept, that offer's ring-no-answer: the row's
+`missed_by`) under those keys: an earlier leader killed before its log was written
+leaves none of them out. A written task logs no Call* event and no
 agent state: the voice reports never see it (reports/channels.py reads these).
 
 Every poll also tells each waiting task's place in its queue on its topic (a TaskNote
@@ -231,6 +231,7 @@ class TaskRouting:
             return
         if held is None:
             if task.state == "waiting":
+                self._log_row_steps(task)  # (back in line after an offer an earlier leader made)
                 await self._queue(task, now, generation=0)
             elif task.state == "offered" and task.agent_id:  # offered by an earlier leader: the offer stands
                 await self._adopt_offer(task, now)
@@ -271,17 +272,22 @@ class TaskRouting:
         polls; offered or taken under an earlier leader, killed before its event log was
         written) still has them in the log, once."""
         self._log_queued(replace(task, target_agent=None), task.created_at)  # (its opening: to no one)
-        if task.offered_at is not None and task.agent_id:
+        offered_to = task.agent_id or task.missed_by
+        if task.offered_at is not None and offered_to:
             offered = TaskOffered(
                 task.offered_at,
                 task.task_id,
                 task.channel,
-                task.agent_id,
+                offered_to,
                 task.queue,
                 round(task.offered_at - task.created_at, 3),
                 "from the task row",
             )
             self._log(offered, f"task:{task.task_id}:offered:{task.offered_at!r}")
+        if task.offered_at is not None and task.missed_by:  # (its ring-no-answer: at the offer's deadline)
+            at = task.offered_at + self.center.router.rules.rona.accept_for(task.channel)
+            missed = TaskNotAccepted(at, task.task_id, task.channel, task.missed_by, task.queue)
+            self._log(missed, f"task:{task.task_id}:rona:{task.offered_at!r}")
         if task.assigned_at is not None and task.agent_id:
             self._log_accepted(task)
 
@@ -481,7 +487,9 @@ class TaskRouting:
         """Write the offer (waiting -> offered: the agent's to accept), then tell the desktops."""
         written = await self._write(
             task_id,
-            lambda t: replace(t, state="offered", agent_id=offer.agent_id, offered_at=now, updated_at=now),
+            lambda t: replace(
+                t, state="offered", agent_id=offer.agent_id, offered_at=now, missed_by="", updated_at=now
+            ),
             row_state,
         )
         self.center.submit(InLoop(functools.partial(self._offered, task_id, rid, offer, written)))
@@ -519,7 +527,11 @@ class TaskRouting:
         now = self.center.now()
         written = await self._write(
             task_id,
-            lambda t: replace(t, state="waiting", agent_id=None, updated_at=now) if t.agent_id == agent_id else None,
+            lambda t: (
+                replace(t, state="waiting", agent_id=None, missed_by=agent_id, updated_at=now)
+                if t.agent_id == agent_id
+                else None
+            ),
             "offered",
         )
         self.center.submit(InLoop(functools.partial(self._unoffered, task_id, rid, agent_id, written)))
@@ -560,7 +572,13 @@ class TaskRouting:
         written = await self._write(
             task_id,
             lambda t: replace(
-                t, state="assigned", agent_id=offer.agent_id, offered_at=now, assigned_at=now, updated_at=now
+                t,
+                state="assigned",
+                agent_id=offer.agent_id,
+                offered_at=now,
+                assigned_at=now,
+                missed_by="",
+                updated_at=now,
             ),
             row_state,
         )

@@ -69,9 +69,13 @@ async def test_every_field_of_a_task_round_trips(store: TaskRows) -> None:
         notes="n",
         outcome="o",
         channel="email",
+        missed_by="agent03",
     )
     assert await store.add_task(full) == full
     assert await store.get_task("t1") == full
+    moved = replace(full, state="waiting", agent_id=None, missed_by="agent07")
+    assert await store.update_task(moved, from_states=("assigned",))
+    assert await store.get_task("t1") == moved
     bare = Task("t2", "callback", "sales", created_at=5.0)
     assert await store.add_task(bare) == bare
     assert await store.get_task("t2") == bare
