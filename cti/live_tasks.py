@@ -231,7 +231,8 @@ class TaskRouting:
             return
         if held is None:
             if task.state == "waiting":
-                self._log_row_steps(task)  # (back in line after an offer an earlier leader made)
+                if task.offered_at is not None:  # back in line after an offer an earlier leader made
+                    self._log_row_steps(task)
                 await self._queue(task, now, generation=0)
             elif task.state == "offered" and task.agent_id:  # offered by an earlier leader: the offer stands
                 await self._adopt_offer(task, now)
