@@ -3,6 +3,10 @@
 - `GET /api/v1/agents/{agent_id}/tasks`: the agent's open tasks (assigned to them), each
   with its transcript, its customer's card and their history across channels (calls and
   written tasks, latest first). The desktop polls it (web/static/agent_tasks.js).
+  A task offered to them (state "offered") comes with `offer`: the channel's accept
+  time (`accept_s`, the live routing rules' `rona.accept_s`, as the leader reads it) and
+  the seconds left (`expires_in_s`: its `offered_at` plus that time, the leader's own
+  deadline), for the desktop's countdown.
 - The agent's actions on a tab are commands of the contract (agents/commands.py:
   `task_accept` (a task offered to them: state "offered"), `task_reply`,
   `task_transfer`, `task_close`, each `on_task`), posted to
@@ -16,6 +20,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -24,11 +30,12 @@ from aiohttp import web
 from agents.commands import Command, TaskAccept, TaskClose, TaskReply, TaskTransfer, action_of
 from agents.hub import customer_card, interaction_row
 from cti.server import STORE
+from routing.rules import RuleError, load_rules
 from store.port import NotFound
 from tasks.desk import NotOffered, TaskEnded, message_wire, task_wire
 from tasks.model import Task
 from tasks.web import TASK_DESK
-from web.app import SETTINGS, api_error, require_agent_access
+from web.app import CLOCK, SETTINGS, api_error, require_agent_access
 
 log = structlog.get_logger()
 
@@ -75,12 +82,37 @@ async def tab(request: web.Request, task: Task) -> dict[str, Any]:
     return body
 
 
+@functools.lru_cache(maxsize=4)
+def accept_times(rules_text: str) -> Mapping[str, float]:
+    """Each channel's accept time (`rona.accept_s`) in routing rules text (parsed once
+    per version of the rules: the desktop reads its tasks at every push)."""
+    try:
+        return dict(load_rules(rules_text, "routing.toml").rona.accept_s)
+    except RuleError:  # (validated before it was stored: the leader would not run them either)
+        return {}
+
+
+async def offer_of(request: web.Request, task: Task) -> dict[str, float] | None:
+    """An offered task's accept time and the seconds left (None: no accept time known)."""
+    accept_s = accept_times(str((await request.app[SETTINGS].live("routing")).data)).get(task.channel, 0.0)
+    if not accept_s or task.offered_at is None:
+        return None
+    left = task.offered_at + accept_s - request.app[CLOCK]()
+    return {"accept_s": accept_s, "expires_in_s": round(max(0.0, left), 1)}
+
+
 async def agent_tasks(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
     await require_agent_access(request, agent_id)
     # offered ones too (`task.state` "offered": the agent's to accept, `task_accept`)
     rows = [t for t in await request.app[STORE].open_tasks(agent_id) if t.state in ("offered", "assigned")]
-    return web.json_response({"agent_id": agent_id, "tasks": [await tab(request, t) for t in rows]})
+    tabs = []
+    for t in rows:
+        body = await tab(request, t)
+        if t.state == "offered":
+            body["offer"] = await offer_of(request, t)
+        tabs.append(body)
+    return web.json_response({"agent_id": agent_id, "tasks": tabs})
 
 
 async def apply_task_command(request: web.Request, agent_id: str, cmd: Command) -> web.Response:

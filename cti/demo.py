@@ -69,8 +69,14 @@ DEMO_ROUTING: dict[str, Any] = {
         "campaign-demo": {"targets": [{"name": "campaign agents", "expression": "skills.outbound >= 1"}]},
         # the preview campaign's leads: only you (the demo login) read them and dial
         "campaign-demo-preview": {"targets": [{"name": "preview agents", "expression": "skills.preview >= 1"}]},
-        # the customers' e-mail (mail/demo.py): only you answer it, beside your calls
-        "email": {"targets": [{"name": "e-mail agents", "expression": "skills.email >= 1"}]},
+        # the customers' e-mail (mail/demo.py): only you answer it, beside your calls; one
+        # past its due time goes ahead of the others
+        "email": {
+            "targets": [
+                {"name": "e-mail agents", "expression": "skills.email >= 1", "until_due": True},
+                {"name": "overdue e-mail", "expression": "skills.email >= 1", "priority": 9},
+            ]
+        },
     },
     "defaults": {"strategy": "longest_idle", "wrap_up_s": 5},
     # the simulated agents take calls only; you (the demo login) a call, two chats and two

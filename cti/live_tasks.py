@@ -28,7 +28,11 @@ straight to "assigned", as before.
 Event log: each step is logged once (events/: TaskQueued, TaskOffered, TaskAccepted,
 TaskNotAccepted, TaskClosed, TaskAbandoned), by the leader, with a dedupe key made of
 the task id and the row's own time of that step: a step logged again (after a restart,
-by a second leader) is dropped by the store. A written task logs no Call* event and no
+by a second leader) is dropped by the store. A leader taking a row it did not route (at
+start, from an earlier leader, or ended between two polls) logs the steps the row proves
+(its opening, its last offer, its accept, that offer's ring-no-answer: the row's
+`missed_by`) under those keys: an earlier leader killed before its log was written
+leaves none of them out. A written task logs no Call* event and no
 agent state: the voice reports never see it (reports/channels.py reads these).
 
 Every poll also tells each waiting task's place in its queue on its topic (a TaskNote
@@ -79,6 +83,10 @@ log = structlog.get_logger()
 
 WRITE_TIMEOUT_S = 5.0
 TRANSFER_AGENT_S = 300.0  # a task transferred to a named agent waits this long for them, then for the queue
+# A new leader logs the ends of the tasks ended this long before it started: a takeover
+# takes seconds; tasks closed on a web-only process while no leader ran for longer are
+# not logged as ended (their opening, offer and accept are, when the leader saw them)
+ENDED_LOOKBACK_S = 600.0
 WAKING_KINDS = ("opened", "assigned", "transferred", "closed", "abandoned")
 
 
@@ -125,11 +133,15 @@ class TaskRouting:
     # ------------------------------------------------------------ outside the consumer
 
     async def restore(self) -> int:
-        """At start: every open row, as the loop's own (waiting ones queued oldest first)."""
+        """At start: every open row, as the loop's own (waiting ones queued oldest first),
+        and the rows ended in the last `ENDED_LOOKBACK_S`, whose steps are logged if they
+        are not yet (ended while no leader ran, or under a leader killed before its event
+        log was written: `_log_ended`, each step once). Returns the open rows' count."""
         if self.store is None:
             return 0
         rows = await self.store.open_tasks()
-        self.center.submit(InLoop(functools.partial(self.sync, rows)))
+        ended = await self.store.tasks_ended_since(self.center.now() - ENDED_LOOKBACK_S)
+        self.center.submit(InLoop(functools.partial(self.sync, [*ended, *rows])))
         return len(rows)
 
     async def run(self) -> None:
@@ -219,6 +231,8 @@ class TaskRouting:
             return
         if held is None:
             if task.state == "waiting":
+                if task.offered_at is not None:  # back in line after an offer an earlier leader made
+                    self._log_row_steps(task)
                 await self._queue(task, now, generation=0)
             elif task.state == "offered" and task.agent_id:  # offered by an earlier leader: the offer stands
                 await self._adopt_offer(task, now)
@@ -252,15 +266,50 @@ class TaskRouting:
         second leader (or this one after a restart) logging it again is dropped."""
         self.center.eventlog.append(event, key=key)
 
-    def _log_ended(self, task: Task) -> None:
-        """An ended row's steps this loop may not have logged (opened and ended between
-        two polls, or under an earlier leader): its opening, its accept, its end."""
-        self._log(
-            TaskQueued(task.created_at, task.task_id, task.channel, task.queue, task.priority, task.due_at),
-            f"task:{task.task_id}:queued:{task.created_at!r}",
-        )
+    def _log_row_steps(self, task: Task) -> None:
+        """The steps the row proves were taken, under the keys their leader logged them
+        with (so dropped if logged already): its opening, its last offer (to the agent it
+        names), its accept. A row this loop did not route (opened and ended between two
+        polls; offered or taken under an earlier leader, killed before its event log was
+        written) still has them in the log, once."""
+        self._log_queued(replace(task, target_agent=None), task.created_at)  # (its opening: to no one)
+        offered_to = task.agent_id or task.missed_by
+        if task.offered_at is not None and offered_to:
+            offered = TaskOffered(
+                task.offered_at,
+                task.task_id,
+                task.channel,
+                offered_to,
+                task.queue,
+                round(task.offered_at - task.created_at, 3),
+                "from the task row",
+            )
+            self._log(offered, f"task:{task.task_id}:offered:{task.offered_at!r}")
+        if task.offered_at is not None and task.missed_by:  # (its ring-no-answer: at the offer's deadline)
+            at = task.offered_at + self.center.router.rules.rona.accept_for(task.channel)
+            missed = TaskNotAccepted(at, task.task_id, task.channel, task.missed_by, task.queue)
+            self._log(missed, f"task:{task.task_id}:rona:{task.offered_at!r}")
         if task.assigned_at is not None and task.agent_id:
             self._log_accepted(task)
+
+    def _log_queued(self, task: Task, at: float, from_agent: str = "") -> None:
+        """Its queueing at `at` (opened: its created_at; transferred: the row's time then)."""
+        queued = TaskQueued(
+            at,
+            task.task_id,
+            task.channel,
+            task.queue,
+            task.priority,
+            task.due_at,
+            task.customer_id or "",
+            from_agent,
+            task.target_agent or "",
+        )
+        self._log(queued, f"task:{task.task_id}:queued:{at!r}")
+
+    def _log_ended(self, task: Task) -> None:
+        """An ended row's steps this loop may not have logged (`_log_row_steps`), and its end."""
+        self._log_row_steps(task)
         at = task.closed_at if task.closed_at is not None else task.updated_at
         key = f"task:{task.task_id}:ended"
         if task.state == "closed":
@@ -305,20 +354,7 @@ class TaskRouting:
             attributes["due_at"] = task.due_at  # the router offers the earliest due first
         self._link(task, rid, "waiting", None, generation)
         if task.offered_at is None:  # opened or transferred (not back from an offer that ran out)
-            self._log(
-                TaskQueued(
-                    task.updated_at,
-                    task.task_id,
-                    task.channel,
-                    task.queue,
-                    task.priority,
-                    task.due_at,
-                    task.customer_id or "",
-                    from_agent,
-                    task.target_agent or "",
-                ),
-                f"task:{task.task_id}:queued:{task.updated_at!r}",
-            )
+            self._log_queued(task, task.updated_at, from_agent)
         event = CallQueued(
             at=now,
             call_id=rid,
@@ -340,8 +376,7 @@ class TaskRouting:
         if router.call_info(rid) is None:  # the agent is not logged in: the task stays theirs, off the router
             self._held[task.task_id].state = "parked"
             router.set_channel(rid, "voice")
-        if task.assigned_at is not None:
-            self._log_accepted(task)
+        self._log_row_steps(task)
         log.info("task_adopted", task_id=task.task_id, agent_id=task.agent_id, held=self.held(task.task_id))
         await self.center.apply(decisions, now)
 
@@ -357,6 +392,7 @@ class TaskRouting:
         accept_s = router.rules.rona.accept_for(task.channel)
         offered_at = task.offered_at if task.offered_at is not None else now
         self._offers[task.task_id] = offered_at + accept_s
+        self._log_row_steps(task)
         log.info("task_offer_adopted", task_id=task.task_id, agent_id=task.agent_id)
         await self.center.apply(decisions, now)
 
@@ -452,7 +488,9 @@ class TaskRouting:
         """Write the offer (waiting -> offered: the agent's to accept), then tell the desktops."""
         written = await self._write(
             task_id,
-            lambda t: replace(t, state="offered", agent_id=offer.agent_id, offered_at=now, updated_at=now),
+            lambda t: replace(
+                t, state="offered", agent_id=offer.agent_id, offered_at=now, missed_by="", updated_at=now
+            ),
             row_state,
         )
         self.center.submit(InLoop(functools.partial(self._offered, task_id, rid, offer, written)))
@@ -490,7 +528,11 @@ class TaskRouting:
         now = self.center.now()
         written = await self._write(
             task_id,
-            lambda t: replace(t, state="waiting", agent_id=None, updated_at=now) if t.agent_id == agent_id else None,
+            lambda t: (
+                replace(t, state="waiting", agent_id=None, missed_by=agent_id, updated_at=now)
+                if t.agent_id == agent_id
+                else None
+            ),
             "offered",
         )
         self.center.submit(InLoop(functools.partial(self._unoffered, task_id, rid, agent_id, written)))
@@ -531,7 +573,13 @@ class TaskRouting:
         written = await self._write(
             task_id,
             lambda t: replace(
-                t, state="assigned", agent_id=offer.agent_id, offered_at=now, assigned_at=now, updated_at=now
+                t,
+                state="assigned",
+                agent_id=offer.agent_id,
+                offered_at=now,
+                assigned_at=now,
+                missed_by="",
+                updated_at=now,
             ),
             row_state,
         )

@@ -12,11 +12,14 @@ the written tasks' events in the log. Per channel, over the contacts that arrive
   90th percentile; `wait_s`: mean seconds until an agent took it;
 - `handle_s`: mean seconds an agent held it (taken to closed / ended);
 - `concurrency`: how many of the channel's contacts an agent held at once, on average
-  over the time they held at least one (`concurrency_max`: the most at once).
+  over the time they held at least one (`concurrency_max`: the most at once);
+- `overdue`: contacts with a due time (e-mails: answer within hours) not answered by
+  it: their first response came later, or none by then (still waiting now, or ended
+  without one).
 
 `blended` gives the agents' concurrency over every channel together (a call and two
 e-mails at once is 3). `board` is the live view: per channel, the tasks waiting now,
-the longest wait and the tasks being handled.
+the longest wait, the tasks being handled and those not yet taken past their due time.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class ChannelStats:
     handle_s: float | None = None
     concurrency: float | None = None
     concurrency_max: int = 0
+    overdue: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,14 @@ class _Contact:
     responded: float | None
     ended: float | None
     abandoned: bool
+    due: float | None = None
+
+    def overdue(self, now: float) -> bool:
+        """Not answered by its due time (the first response, else its end, else now)."""
+        if self.due is None:
+            return False
+        answered = self.responded if self.responded is not None else self.ended
+        return (answered if answered is not None else now) > self.due
 
 
 def _mean(values: list[float]) -> float | None:
@@ -102,6 +114,7 @@ def _contacts(tasks: Iterable[Task], calls: Iterable[Interaction], start: float,
             t.first_response_at,
             t.closed_at,
             t.state == "abandoned",
+            t.due_at,
         )
         for t in tasks
         if start <= t.created_at < end
@@ -191,6 +204,7 @@ def channel_report(
                 handle_s=_mean([c.ended - c.taken for c in rows if c.taken is not None and c.ended is not None]),
                 concurrency=round(sum(w for _, w in means) / held, 2) if held else None,
                 concurrency_max=max((p for _, p in per_agent), default=0),
+                overdue=sum(1 for c in rows if c.overdue(now)),
             )
         )
     every: dict[str, list[Span]] = defaultdict(list)
@@ -222,10 +236,10 @@ def board(open_tasks: Iterable[Task], now: float) -> dict[str, dict[str, Any]]:
             row["waiting"] += 1
             wait = round(now - t.created_at, 1)
             row["longest_wait_s"] = wait if row["longest_wait_s"] is None else max(row["longest_wait_s"], wait)
-            if t.due_at is not None and t.due_at < now:
-                row["overdue"] += 1
         else:
             row["handling"] += 1
+        if t.state in ("waiting", "offered") and t.due_at is not None and t.due_at < now:
+            row["overdue"] += 1  # (not taken yet: an offer the agent has not accepted counts)
     return view
 
 

@@ -261,6 +261,7 @@ class _Call:
         "attrs",
         "channel",
         "customer_id",
+        "due",
         "entry",
         "excluded",
         "exhausted",
@@ -308,6 +309,8 @@ class _Call:
     order_at: float
     queue_at: float
     target_at: float
+    # when it is due (attribute `due_at`; _INF: never): a target with `until_due` ends then
+    due: float
 
     def __init__(self, call_id: str, seq: int) -> None:
         self.id = call_id
@@ -320,6 +323,7 @@ class _Call:
         self.excluded: dict[str, bool] | None = None  # agent -> declined (else missed)
         self.exhausted = False
         self.next_due = _INF
+        self.due = _INF
         self.filter_idx = -1
         self.target_idx = 0
         self.version = 0
@@ -1049,6 +1053,8 @@ class Router:
             targets = qr.targets_for(call.filter_idx)
             t = targets[call.target_idx]
             t_due = call.target_at + t.timeout_s if t.timeout_s is not None and not call.exhausted else _INF
+            if t.until_due and call.due < t_due and not call.exhausted:  # (a written task's due time)
+                t_due = call.target_at if call.due < call.target_at else call.due
             ov, fin = qr.overflow, qr.final
             o_due = call.queue_at + ov.after_s if ov is not None and ov.after_s is not None else _INF
             f_due = call.queue_at + fin.after_s if fin is not None and fin.after_s is not None else _INF
@@ -1074,13 +1080,14 @@ class Router:
                 self._enter_target(call, call.target_idx + 1, t_due)
                 if emit:
                     new = targets[call.target_idx]
+                    by_due = old.until_due and call.due <= t_due
+                    why = "ran to the task's due time" if by_due else f"timed out after {_secs(old.timeout_s or 0)} s"
                     out.append(
                         Escalated(
                             call.id,
                             call.target_idx,
-                            f"queue {qr.name}; target {old.index + 1} '{old.label}' timed out after "
-                            f"{_secs(old.timeout_s or 0)} s; now target {new.index + 1} '{new.label}'; "
-                            f"rules v{version}",
+                            f"queue {qr.name}; target {old.index + 1} '{old.label}' "
+                            f"{why}; now target {new.index + 1} '{new.label}'; rules v{version}",
                             queue=qr.name,
                             filter_index=call.filter_idx,
                             rules_version=version,
@@ -1740,6 +1747,7 @@ class Router:
         if attrs:
             due = attrs.get("due_at")
             call.order_at = call.first_at if due is None else _due(due, call.first_at)
+            call.due = _INF if due is None else _due(due, _INF)
             call.tier = str(attrs.get("tier", "") or "")
             call.language = str(attrs.get("language", "") or "")
             call.preferred = str(attrs.get("preferred_agent", "") or "")
@@ -1748,6 +1756,7 @@ class Router:
             call.part = str(part) if part else None
         else:  # the usual case in the simulator
             call.order_at = call.first_at
+            call.due = _INF
             call.tier = call.language = call.preferred = ""
             call.promised_s = 0.0
             call.part = None

@@ -21,6 +21,7 @@ feature. Shape::
     [[queues.billing.filters]]       # name, when (call expression), targets = [...]
     [[queues.billing.targets]]       # the targets used when no filter matches:
                                      # expression, strategy, priority, timeout_s,
+                                     # until_due (ends at a task's due time),
                                      # order_by_skill, require_call_skills, name
 """
 
@@ -94,6 +95,10 @@ class Target:
     index: 0-based position; `expression` selects agents; `strategy` orders them;
     `priority` (0-9) replaces the call's own priority while at this target;
     `timeout_s` moves the call to the next target (None: stay).
+    `until_due`: the target ends when the call is due (attribute `due_at`: a written
+    task's answer-by time, e.g. an e-mail's), or at `timeout_s` if earlier; a call
+    without a due time stays (as without timeout_s). So the next target's priority
+    puts overdue e-mails ahead, as targets over time escalate a waiting call.
     `require_call_skills`: the call's own required skills apply too (default).
     """
 
@@ -105,6 +110,7 @@ class Target:
     order_by_skill: str | None = None
     require_call_skills: bool = True
     name: str = ""
+    until_due: bool = False
 
     @property
     def label(self) -> str:
@@ -389,7 +395,16 @@ _TOP_KEYS = ("version", "skills", "default_queue", "defaults", "rona", "pause_re
 _DEFAULTS_KEYS = ("strategy", "wrap_up_s", "login_state", "occupancy_window_s")
 _RONA_KEYS = ("max_misses", "pause_reason", "ring_timeout_s", "skip_missed_agent", "accept_s")
 _QUEUE_KEYS = ("wrap_up_s", "strategy", "ageing", "overflow", "final", "filters", "targets")
-_TARGET_KEYS = ("name", "expression", "strategy", "priority", "timeout_s", "order_by_skill", "require_call_skills")
+_TARGET_KEYS = (
+    "name",
+    "expression",
+    "strategy",
+    "priority",
+    "timeout_s",
+    "until_due",
+    "order_by_skill",
+    "require_call_skills",
+)
 _FILTER_KEYS = ("name", "when", "targets")
 
 
@@ -648,10 +663,11 @@ def _targets(
         if order is not None and strat != "most_skilled":
             v.err((*p, "order_by_skill"), "only used by strategy 'most_skilled'")
         req = v.boolean(t, "require_call_skills", p)
+        until_due = bool(v.boolean(t, "until_due", p))
         name = v.string(t, "name", p) or ""
         if strat == "preferred_agent" and timeout is None:
             v.err(p, "strategy 'preferred_agent' needs timeout_s (how long to wait for the preferred agent)")
-        if timeout is None and i < len(raw) - 1:
+        if timeout is None and not until_due and i < len(raw) - 1:
             v.err(p, f"no timeout_s, so the {len(raw) - 1 - i} target(s) after it can never be reached")
         if expr is None:
             ok = False
@@ -666,6 +682,7 @@ def _targets(
                 order_by_skill=order,
                 require_call_skills=True if req is None else req,
                 name=name,
+                until_due=until_due,
             )
         )
     return tuple(out) if ok else ()

@@ -431,6 +431,11 @@ class TaskRows(Protocol):
         """`start <= created_at < end`, by created_at then id (reports)."""
         ...
 
+    async def tasks_ended_since(self, since: float) -> list[Task]:
+        """Closed or abandoned with `closed_at >= since`, by closed_at then id (a new
+        leader logs their ends: cti/live_tasks.py)."""
+        ...
+
     async def add_task_message(self, message: TaskMessage) -> TaskMessage:
         """Append to the task's transcript: the store numbers it (`message.seq` is
         ignored). A message id already stored keeps its first row (returned). An "out"

@@ -22,8 +22,10 @@ from tasks.model import OPEN_STATES, Task, TaskMessage, check_channel, check_dir
 
 _TASK_COLS = (
     "task_id, channel, queue, customer_id, subject, attrs, created_at, due_at, state, agent_id, skills, priority,"
-    " target_agent, offered_at, assigned_at, first_response_at, closed_at, disposition, notes, outcome, updated_at"
+    " target_agent, offered_at, assigned_at, first_response_at, closed_at, disposition, notes, outcome, updated_at,"
+    " missed_by"
 )
+_N_TASK_COLS = len(_TASK_COLS.split(","))
 _MESSAGE_COLS = "message_id, task_id, seq, direction, author, text, html, meta, at"
 
 
@@ -58,6 +60,7 @@ def _task_params(t: Task) -> tuple[Any, ...]:
         t.notes,
         t.outcome,
         float(t.updated_at),
+        t.missed_by,
     )
 
 
@@ -84,6 +87,7 @@ def task_from_row(row: Mapping[str, Any]) -> Task:
         notes=str(row["notes"]),
         outcome=str(row["outcome"]),
         updated_at=float(row["updated_at"]),
+        missed_by=str(row["missed_by"]),
     )
 
 
@@ -113,7 +117,8 @@ class SqlTaskRows:
     async def add_task(self, task: Task) -> Task:
         async with self._db.transaction() as tx:
             await tx.execute(
-                f"INSERT INTO tasks ({_TASK_COLS}) VALUES ({_placeholders(21)}) ON CONFLICT (task_id) DO NOTHING",
+                f"INSERT INTO tasks ({_TASK_COLS}) VALUES ({_placeholders(_N_TASK_COLS)})"
+                " ON CONFLICT (task_id) DO NOTHING",
                 *_task_params(task),
             )
             return await _get_task(tx, task.task_id)
@@ -128,8 +133,8 @@ class SqlTaskRows:
         sets = ", ".join(f"{c.strip()} = ${i}" for i, c in enumerate(_TASK_COLS.split(","), start=1) if i > 1)
         async with self._db.transaction() as tx:
             written = await tx.fetch(
-                f"UPDATE tasks SET {sets} WHERE task_id = $1 AND state IN ({_placeholders(len(states), 22)})"
-                " RETURNING task_id",
+                f"UPDATE tasks SET {sets} WHERE task_id = $1"
+                f" AND state IN ({_placeholders(len(states), _N_TASK_COLS + 1)}) RETURNING task_id",
                 *_task_params(task),
                 *states,
             )
@@ -159,6 +164,14 @@ class SqlTaskRows:
             f"SELECT {_TASK_COLS} FROM tasks WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at, task_id",
             float(start),
             float(end),
+        )
+        return [task_from_row(r) for r in rows]
+
+    async def tasks_ended_since(self, since: float) -> list[Task]:
+        rows = await self._db.fetch(
+            f"SELECT {_TASK_COLS} FROM tasks WHERE closed_at IS NOT NULL AND closed_at >= $1"
+            " ORDER BY closed_at, task_id",
+            float(since),
         )
         return [task_from_row(r) for r in rows]
 
@@ -271,6 +284,10 @@ class MemoryTaskRows:
     async def tasks_between(self, start: float, end: float) -> list[Task]:
         rows = [t for t in self._tasks.values() if start <= t.created_at < end]
         return sorted(rows, key=lambda t: (t.created_at, t.task_id))
+
+    async def tasks_ended_since(self, since: float) -> list[Task]:
+        rows = [t for t in self._tasks.values() if t.closed_at is not None and t.closed_at >= since]
+        return sorted(rows, key=lambda t: (t.closed_at or 0.0, t.task_id))
 
     async def add_task_message(self, message: TaskMessage) -> TaskMessage:
         check_direction(message.direction)

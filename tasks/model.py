@@ -33,7 +33,8 @@ class Task:
     named agent (only that agent is offered it). `skills`/`priority` are the router's
     inputs as for a call; `due_at`: when it should be answered by (e-mail: hours).
     `disposition`/`notes`: the agent's wrap-up; `outcome`: why it ended (who closed it,
-    or the abandon reason). Times are seconds since the epoch."""
+    or the abandon reason). `missed_by`: the agent who let its last offer (`offered_at`)
+    run out ("" once it is offered again). Times are seconds since the epoch."""
 
     task_id: str
     channel: Channel
@@ -56,6 +57,7 @@ class Task:
     notes: str = ""
     outcome: str = ""
     updated_at: float = 0.0
+    missed_by: str = ""
 
     @property
     def is_open(self) -> bool:

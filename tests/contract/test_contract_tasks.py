@@ -69,9 +69,13 @@ async def test_every_field_of_a_task_round_trips(store: TaskRows) -> None:
         notes="n",
         outcome="o",
         channel="email",
+        missed_by="agent03",
     )
     assert await store.add_task(full) == full
     assert await store.get_task("t1") == full
+    moved = replace(full, state="waiting", agent_id=None, missed_by="agent07")
+    assert await store.update_task(moved, from_states=("assigned",))
+    assert await store.get_task("t1") == moved
     bare = Task("t2", "callback", "sales", created_at=5.0)
     assert await store.add_task(bare) == bare
     assert await store.get_task("t2") == bare
@@ -112,6 +116,16 @@ async def test_open_tasks_by_age_and_by_agent(store: TaskRows) -> None:
     assert [t.task_id for t in await store.open_tasks()] == ["t1", "t4", "t3"]
     assert [t.task_id for t in await store.open_tasks("a1")] == ["t1"]
     assert await store.open_tasks("nobody") == []
+
+
+async def test_tasks_ended_since_by_their_end(store: TaskRows) -> None:
+    await store.add_task(chat("t1", created_at=100.0, state="closed", closed_at=500.0))
+    await store.add_task(chat("t2", created_at=200.0, state="abandoned", closed_at=400.0))
+    await store.add_task(chat("t3", created_at=50.0, state="closed", closed_at=300.0))
+    await store.add_task(chat("t4", created_at=60.0, state="assigned", agent_id="a1"))
+    assert [t.task_id for t in await store.tasks_ended_since(400.0)] == ["t2", "t1"]
+    assert [t.task_id for t in await store.tasks_ended_since(0.0)] == ["t3", "t2", "t1"]
+    assert await store.tasks_ended_since(501.0) == []
 
 
 async def test_a_customers_tasks_latest_first_and_tasks_between(store: TaskRows) -> None:

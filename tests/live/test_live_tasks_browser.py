@@ -6,6 +6,8 @@ with a wrap-up; the call goes on meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import re
+from typing import Any
 
 import pytest
 
@@ -13,6 +15,7 @@ from cti.live_app import LIVE
 from cti.server import STORE
 from tasks.web import TASK_DESK
 from tests.live.test_live_browser import grace_calls, live_server  # noqa: F401  (fixture)
+from tests.live.test_live_task_overdue import ROUTING as OVERDUE_ROUTING
 from tests.web.test_web_browser import CHROMIUM, browser, sign_in  # noqa: F401  (fixture)
 from tests.web.web_helpers import CUSTOMER
 
@@ -80,3 +83,92 @@ async def test_an_agent_on_a_call_answers_a_chat_in_a_tab_and_closes_it(browser,
         await expect(page.locator("#call-status")).to_have_text("talking")
     finally:
         await callers.close()
+
+
+def accept_routing(accept_s: float) -> dict[str, object]:
+    """Chats wait `accept_s` for the agent's Accept; one miss pauses the agent."""
+    return {
+        "defaults": {"wrap_up_s": 30},
+        "rona": {"ring_timeout_s": 15, "accept_s": {"chat": accept_s}, "max_misses": 1},
+    }
+
+
+async def available(browser: Any, server: Any, login: str) -> Any:  # noqa: F811
+    """`login`'s desktop, live and available."""
+    from playwright.async_api import expect
+
+    page = await sign_in(browser, server, login)
+    await expect(page.locator("#conn")).to_have_text("live")
+    await page.click("#btn-available")
+    await expect(page.locator("#reply")).to_have_text("available: done")
+    return page
+
+
+@pytest.mark.parametrize("live_server", [{"routing": accept_routing(30)}], indirect=True)
+async def test_an_offered_chat_shows_its_offer_and_opens_in_a_tab_on_accept(browser, live_server) -> None:  # noqa: F811
+    from playwright.async_api import expect
+
+    server, _ = live_server
+    app = server.server.app
+    page = await available(browser, server, "agent01")
+    desk = app[TASK_DESK]
+    chat = await desk.open(channel="chat", queue="support", customer_id=CUSTOMER.id, subject="Where is my parcel?")
+    offer = page.locator(f'.task-offer[data-task="{chat.task_id}"]')
+    await expect(offer).to_be_visible(timeout=10000)
+    await expect(offer.locator(".offer-channel")).to_have_text("chat")
+    await expect(offer.locator(".offer-customer")).to_have_text("Grace Hopper")
+    await expect(offer.locator(".offer-queue")).to_have_text("support")
+    await expect(offer.locator(".offer-countdown")).to_have_text(re.compile(r"^(2\d|30) s to accept$"))
+    await expect(page.locator(f'.task-tab[data-task="{chat.task_id}"]')).to_have_count(0)  # not a tab yet
+    await page.locator("#tasks-card").screenshot(path="/tmp/tasks-offer.png")
+
+    await offer.locator(".task-accept").click()
+    await expect(page.locator(f'.task-tab[data-task="{chat.task_id}"]')).to_have_text("chat: Where is my parcel?")
+    await expect(offer).to_have_count(0)
+    row = await app[STORE].get_task(chat.task_id)
+    assert (row.state, row.agent_id) == ("assigned", "agent01")
+    assert app[LIVE].router.agent_load("agent01") == {"chat": 1}
+
+
+@pytest.mark.parametrize("live_server", [{"routing": accept_routing(6)}], indirect=True)
+async def test_an_offer_not_accepted_goes_and_the_chat_is_offered_to_the_next_agent(browser, live_server) -> None:  # noqa: F811
+    from playwright.async_api import expect
+
+    server, _ = live_server
+    app = server.server.app
+    ada = await available(browser, server, "agent01")
+
+    desk = app[TASK_DESK]
+    chat = await desk.open(channel="chat", queue="support", customer_id=CUSTOMER.id, subject="Hello?")
+    offer = ada.locator(f'.task-offer[data-task="{chat.task_id}"]')
+    await expect(offer).to_be_visible(timeout=10000)
+    cy = await available(browser, server, "agent03")
+
+    # ring-no-answer: the offer goes from agent01's desktop, who is paused as after a missed call
+    await expect(offer).to_have_count(0, timeout=15000)
+    await expect(ada.locator("#state")).to_have_text("paused · rona")
+    await expect(ada.locator(f'.task-tab[data-task="{chat.task_id}"]')).to_have_count(0)
+    theirs = cy.locator(f'.task-offer[data-task="{chat.task_id}"]')
+    await expect(theirs).to_be_visible(timeout=10000)
+    await theirs.locator(".task-accept").click()
+    await expect(cy.locator(f'.task-tab[data-task="{chat.task_id}"]')).to_be_visible()
+    row = await app[STORE].get_task(chat.task_id)
+    assert (row.state, row.agent_id) == ("assigned", "agent03")
+
+
+@pytest.mark.parametrize("live_server", [{"routing": OVERDUE_ROUTING}], indirect=True)
+async def test_an_overdue_email_shows_on_the_wallboard_and_the_channel_report(browser, live_server) -> None:  # noqa: F811
+    from playwright.async_api import expect
+
+    server, _ = live_server
+    desk = server.server.app[TASK_DESK]
+    await desk.open(channel="email", queue="email", customer_id=CUSTOMER.id, subject="Invoice?", due_s=0.5)
+    await desk.open(channel="email", queue="email", subject="Later", due_s=3600)
+    await asyncio.sleep(1)  # (no agent: both wait; the first is past its due time)
+    page = await sign_in(browser, server, "sup")
+    await page.goto(str(server.make_url("/wallboard")))
+    tile = page.locator('#channels-board .tile[data-channel="email"]')
+    await expect(tile.locator(".overdue")).to_have_text("overdue 1")
+    await expect(tile).to_have_class(re.compile(r"\bbad\b"))
+    await page.goto(str(server.make_url("/reports")))
+    await expect(page.locator('#channels-table tr[data-channel="email"] .overdue')).to_have_text("1")

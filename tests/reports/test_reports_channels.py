@@ -108,3 +108,20 @@ async def test_the_api_reports_stored_tasks_by_channel(tmp_path: Path) -> None:
         assert live["channels"]["chat"] == {"waiting": 0, "longest_wait_s": None, "handling": 0, "overdue": 0}
         await login(client_, "agent01")
         assert (await client_.get("/api/v1/reports/channels")).status == 403
+
+
+def test_the_report_counts_the_contacts_not_answered_by_their_due_time() -> None:
+    def email(tid: str, **kw: object) -> Task:
+        return Task(tid, "email", "support", created_at=0, due_at=100, **kw)  # type: ignore[arg-type]
+
+    tasks = [
+        email("in-time", state="closed", assigned_at=10, first_response_at=90, closed_at=95),
+        email("late", state="closed", assigned_at=10, first_response_at=150, closed_at=160),
+        email("waiting"),  # none by now (200)
+        email("closed-unanswered", state="closed", assigned_at=10, closed_at=50),  # closed in time, no reply
+        Task("no-due", "email", "support", created_at=0),
+    ]
+    report = channel_report(tasks, CALLS, 0, 1000, now=200)
+    assert report["channels"]["email"]["overdue"] == 2
+    assert report["channels"]["voice"]["overdue"] == 0 and report["channels"]["chat"]["overdue"] == 0
+    assert channel_report(tasks[2:3], [], 0, 1000, now=99)["channels"]["email"]["overdue"] == 0  # not due yet

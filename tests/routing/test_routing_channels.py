@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from events import AgentStateChanged, WrapUpEnded
-from routing import AgentProfile, Offer
+from routing import AgentProfile, Escalated, Offer
 from routing.capacity import CapacityError, fits, has_room, parse_capacity_rules
 from routing.rules import RuleError, load_rules
 from tests.routing.test_routing_scenarios import Harness
@@ -216,3 +216,52 @@ def test_bad_capacity_rules_name_the_key_and_the_line(toml: str, message: str) -
         import tomllib
 
         parse_capacity_rules(tomllib.loads(toml)["capacity"])
+
+
+UNTIL_DUE = """
+[defaults]
+wrap_up_s = 0
+[capacity.default]
+combos = [{voice = 1}, {email = 1}]
+[[queues.email.targets]]
+name = "in time"
+expression = "skills.support > 0"
+until_due = true
+[[queues.email.targets]]
+name = "overdue"
+expression = "skills.support > 0"
+priority = 9
+"""
+
+
+def test_a_task_past_its_due_time_moves_to_the_next_target_and_ahead_of_higher_priority() -> None:
+    """`until_due`: the target ends at the task's due time (attribute due_at), so the
+    next target's priority puts it ahead; a task queued already overdue escalates at
+    once, and one without a due time stays at the first target."""
+    h = harness(AgentProfile("ann", {"support": 5}), rules=UNTIL_DUE)
+    h.send(AgentStateChanged(at=0.5, agent_id="ann", state="paused", reason="break"))
+    assert h.queue(1, "vip", "email", {"support": 1}, 5, channel="email", due_at=86400.0) == []
+    assert h.queue(2, "plain", "email", {"support": 1}, 0, channel="email") == []
+    assert h.queue(3, "late", "email", {"support": 1}, 0, channel="email", due_at=100.0) == []
+    assert h.router.next_deadline() == 100.0
+    [escalated] = [d for d in h.tick(100) if isinstance(d, Escalated)]
+    assert escalated.call_id == "late" and escalated.target_index == 1
+    assert "target 1 'in time' ran to the task's due time; now target 2 'overdue'" in escalated.reason
+    queued = h.queue(101, "older", "email", {"support": 1}, 0, channel="email", due_at=50.0)
+    [old] = [d for d in queued if isinstance(d, Escalated)]
+    assert old.call_id == "older" and "ran to the task's due time" in old.reason
+    # the overdue ones first (priority 9), the earliest due first; then the vip's 5
+    taken = []
+    out = h.send(AgentStateChanged(at=200, agent_id="ann", state="available"))
+    for at in (201, 203, 205):
+        [(call_id, _)] = offers(out)
+        taken.append(call_id)
+        h.talk(at, call_id, "ann")
+        out = h.end(at + 1, call_id) + h.send(WrapUpEnded(at=at + 1, call_id=call_id, agent_id="ann"))
+    assert taken == ["older", "late", "vip"]
+
+
+def test_until_due_must_be_a_boolean_and_lets_the_targets_after_it_be_reached() -> None:
+    assert load_rules(UNTIL_DUE).queues["email"].targets[0].until_due
+    with pytest.raises(RuleError, match=r"targets\[0\]\.until_due"):
+        load_rules(UNTIL_DUE.replace("until_due = true", 'until_due = "yes"'))

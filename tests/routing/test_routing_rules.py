@@ -22,7 +22,8 @@ def problems(text: str, filename: str = "routing.toml") -> list[str]:
 def test_the_example_file_loads_with_every_feature():
     rules = load_rules(EXAMPLE.read_text(), str(EXAMPLE))
     assert rules.version == 7
-    assert set(rules.queues) == {"billing", "sales", "retention", "general"}
+    assert set(rules.queues) == {"billing", "sales", "retention", "general", "email"}
+    assert [(t.until_due, t.priority) for t in rules.queues["email"].targets] == [(True, None), (False, 9)]
     billing = rules.queues["billing"]
     assert [f.name for f in billing.filters] == ["gold customers", "spanish"]
     assert billing.filters[0].targets[0].strategy == "preferred_agent"
@@ -239,7 +240,7 @@ def test_the_example_nests_under_routing_in_the_main_file():
     )
     data = tomllib.loads(nested)
     assert validate_config_section(data["routing"], nested, "hotline.toml") == []
-    assert set(load_rules(nested, "hotline.toml").queues) == {"billing", "sales", "retention", "general"}
+    assert set(load_rules(nested, "hotline.toml").queues) == {"billing", "sales", "retention", "general", "email"}
     broken = nested.replace('expression = "skills.billing >= 4"', 'expression = "skills.billing >= 4 and tem == 1"')
     (line,) = validate_config_section(tomllib.loads(broken)["routing"], broken, "hotline.toml")
     number = next(i for i, row in enumerate(broken.splitlines(), 1) if "tem == 1" in row)

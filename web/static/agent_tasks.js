@@ -4,7 +4,13 @@
 // (re)connects, and every 30 s in case a push was lost; a tab's
 // actions are the contract's task commands (agents/commands.py, those marked on_task),
 // posted like the call controls. Which action is which comes from the embedded table:
-// the one with a `text` field replies, `target` transfers, `disposition` closes.
+// the one with a `text` field replies, `target` transfers, `disposition` closes, and the
+// one with none of them accepts an offer.
+// A task offered to the agent (the channel's accept time, routing rules `rona.accept_s`)
+// is not a tab yet: it shows as an offer card (channel, customer, queue, the seconds left
+// as the server counted them) with the Accept button; accepted, it opens as a tab; not
+// accepted in time, the leader takes it back (a miss, as a call's ring-no-answer) and
+// its push makes the card go.
 "use strict";
 (() => {
   const H = Hotline, $ = (id) => document.getElementById(id);
@@ -15,8 +21,10 @@
   const TASK_ACTIONS = Object.keys(COMMANDS).filter((a) => COMMANDS[a].on_task);
   const actionWith = (field) => TASK_ACTIONS.find((a) => COMMANDS[a].fields.includes(field));
   const REPLY = actionWith("text"), TRANSFER = actionWith("target"), CLOSE = actionWith("disposition");
+  const ACCEPT = TASK_ACTIONS.find((a) => ![REPLY, TRANSFER, CLOSE].includes(a));
   const FALLBACK_MS = 30000;  // (the pushes do the work; this only repairs a lost one)
   const tabs = new Map();  // task id -> { tab, panel, transcript, history, count }
+  const offers = new Map();  // offered task id -> { card, timer, offeredAt }
   let active = null;
 
   function select(taskId) {
@@ -37,6 +45,43 @@
     out.textContent = res.ok ? COMMANDS[action].label + ": done" : ((res.data && res.data.error) || "error " + res.status);
     out.className = res.ok ? "notice" : "error";
     return res.ok;
+  }
+
+  function customerName(t) {
+    return (t.customer && t.customer.name) || t.task.attrs.name || t.task.attrs.email || "unknown customer";
+  }
+
+  function offerCard(t) {
+    const task = t.task, id = task.task_id;
+    const left = H.el("span", { class: "offer-countdown" });
+    const out = H.el("span", { role: "status", class: "muted task-result" });
+    const card = H.el("div", { class: "task-offer", role: "alert", "data-task": id, "data-channel": task.channel },
+      H.el("strong", { class: "offer-channel" }, task.channel), " from ",
+      H.el("span", { class: "offer-customer" }, customerName(t)),
+      " · queue ", H.el("span", { class: "offer-queue" }, task.queue),
+      task.subject ? H.el("span", { class: "offer-subject" }, " · " + task.subject) : "", " · ", left);
+    let timer = null;
+    if (t.offer) {  // seconds left as the server counted them (no clock skew)
+      const ends = Date.now() + 1000 * t.offer.expires_in_s;
+      const tick = () => {
+        const s = Math.max(0, Math.ceil((ends - Date.now()) / 1000));
+        left.textContent = s + " s to accept";
+        if (s === 0) { clearInterval(timer); refresh(); }  // (the leader's push follows; this only repairs a lost one)
+      };
+      tick();
+      timer = setInterval(tick, 250);
+    }
+    if (!READONLY && ACCEPT) {
+      const accept = H.el("button", { type: "button", class: "primary task-accept", "data-task-action": ACCEPT }, COMMANDS[ACCEPT].label);
+      accept.addEventListener("click", async () => {
+        accept.disabled = true;
+        if (!(await act(id, ACCEPT, {}, out))) accept.disabled = false;
+        refresh();
+      });
+      card.append(" ", accept, " ", out);
+    }
+    $("task-offers").append(card);
+    offers.set(id, { card, timer, offeredAt: task.offered_at });
   }
 
   function build(t) {
@@ -178,13 +223,21 @@
   async function load() {
     const res = await H.api("GET", "/api/v1/agents/" + encodeURIComponent(agent) + "/tasks");
     if (!res.ok) return;
-    const open = new Set(res.data.tasks.map((t) => t.task.task_id));
+    const mine = res.data.tasks.filter((t) => t.task.state !== "offered");
+    const offered = res.data.tasks.filter((t) => t.task.state === "offered");
+    const open = new Set(mine.map((t) => t.task.task_id));
+    const pending = new Map(offered.map((t) => [t.task.task_id, t.task.offered_at]));
     for (const [id, t] of tabs) {
       if (!open.has(id)) { t.tab.remove(); t.panel.remove(); tabs.delete(id); if (t.ws) t.ws.close(); }
     }
-    for (const t of res.data.tasks) { if (!tabs.has(t.task.task_id)) build(t); fill(t); }
+    for (const [id, o] of offers) {
+      // (gone, or offered anew: its own countdown)
+      if (pending.get(id) !== o.offeredAt) { clearInterval(o.timer); o.card.remove(); offers.delete(id); }
+    }
+    for (const t of offered) { if (!offers.has(t.task.task_id)) offerCard(t); }
+    for (const t of mine) { if (!tabs.has(t.task.task_id)) build(t); fill(t); }
     if (!tabs.has(active)) select(tabs.size ? tabs.keys().next().value : null);
-    $("no-tasks").hidden = tabs.size > 0;
+    $("no-tasks").hidden = tabs.size + offers.size > 0;
     $("tasks-count").textContent = String(tabs.size);
   }
   document.addEventListener("hotline:task", refresh);

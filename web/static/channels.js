@@ -12,7 +12,8 @@
       table.querySelector("tbody").replaceChildren(...Object.values(res.data.channels).map((c) => H.el("tr", { "data-channel": c.channel },
         H.el("th", {}, c.channel), H.el("td", {}, num(c.offered)), H.el("td", {}, num(c.answered)), H.el("td", {}, num(c.abandoned)),
         H.el("td", {}, H.pct(c.abandon_rate)), H.el("td", {}, num(c.first_response_s, " s")), H.el("td", {}, num(c.first_response_p90_s, " s")),
-        H.el("td", {}, num(c.handle_s, " s")), H.el("td", {}, num(c.concurrency)), H.el("td", {}, num(c.concurrency_max)))));
+        H.el("td", {}, num(c.handle_s, " s")), H.el("td", {}, num(c.concurrency)), H.el("td", {}, num(c.concurrency_max)),
+        H.el("td", { class: c.overdue ? "overdue bad" : "overdue" }, num(c.overdue)))));
       $("channels-blended").textContent = "Agents held " + num(res.data.blended.concurrency) +
         " contacts at once on average over every channel (at most " + num(res.data.blended.concurrency_max) + ").";
     });
@@ -22,9 +23,10 @@
     const refresh = async () => {
       const res = await H.api("GET", "/api/v1/wallboard/channels");
       if (!res.ok) return;
-      tiles.replaceChildren(...Object.entries(res.data.channels).map(([name, c]) => H.el("div", { class: "tile", "data-channel": name },
+      tiles.replaceChildren(...Object.entries(res.data.channels).map(([name, c]) => H.el("div", { class: "tile" + (c.overdue ? " bad" : ""), "data-channel": name },
         H.el("h3", {}, name), H.el("p", {}, "waiting " + c.waiting + " · longest " + H.secs(c.longest_wait_s)),
-        H.el("p", {}, "handling " + c.handling + (c.overdue ? " · overdue " + c.overdue : "")))));
+        H.el("p", {}, "handling " + c.handling),
+        H.el("p", { class: c.overdue ? "overdue bad" : "overdue" }, "overdue " + c.overdue))));
     };
     refresh();
     setInterval(refresh, 5000);
