@@ -232,6 +232,10 @@ class Live:
     others: OtherPbxs | None = None  # the PBXs after the first (`[[pbx]]`), each its own link
     # the dialers are started and changed one at a time (the start's, an admin's edits)
     _campaigns_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # set once the start's dialers exist: they name the previews kept across a restart,
+    # which restart recovery must not end (it waited only for the AMI resync, and a
+    # quick resync ended a kept preview as "ended while Hotline was down")
+    _dialers_built: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def pbx_links(self) -> list[PbxLink]:
@@ -275,11 +279,15 @@ class Live:
         from dialer.live import start_dialers
 
         async with self._campaigns_lock:
-            campaigns = live_section(await campaign_set(self.store, self.config.campaigns))
-            if campaigns:
-                self.dialers = await start_dialers(
-                    campaigns, center, self.client, self.store, self.users, pbx_ready=self._pbx_ready
-                )
+            try:
+                campaigns = live_section(await campaign_set(self.store, self.config.campaigns))
+                if campaigns:
+                    self.dialers = await start_dialers(
+                        campaigns, center, self.client, self.store, self.users, pbx_ready=self._pbx_ready
+                    )
+            finally:
+                self._dialers_built.set()
+            if self.dialers:
                 apply_paused(self.dialers, await paused_campaigns(self.store))  # a pause outlives restarts
                 self.tasks += [asyncio.create_task(d.run(), name=f"dialer-{d.campaign.id}") for d in self.dialers]
         log.info(
@@ -360,6 +368,7 @@ class Live:
         promises = await center.callbacks.restore(ModelCalls(model).customer_leg_up)
         log.info("callbacks_restored", open=promises)
         if self.open_calls:
+            await self._dialers_built.wait()  # (their kept previews are not calls that ended)
             await center.wait_idle()
             ended = center.recovery.end_vanished(
                 self.open_calls, lambda call_id: model.call(center.dials.pbx_call_of(call_id)) is not None, self.clock()
