@@ -66,7 +66,7 @@ from events import (
 from routing.native import is_native, router_class
 from sim.arrivals import Arrival, poisson_profile, read_anonymous_bank, read_event_log, read_queue_log
 from sim.dists import Dist
-from sim.scenario import Scenario
+from sim.scenario import QueueSpec, Scenario
 
 log = structlog.get_logger()
 
@@ -469,7 +469,9 @@ class CallCenterModel:
         """Start the replay: a chain of timers, each arrival scheduling the next (in
         time order: `arrivals` is sorted)."""
         loop = self.loop
-        draws: dict[str, Callable[[float | None, float | None], tuple[Any, ...]]] = {}
+        # per queue, found once: its draws and its spec (a queue the scenario does not
+        # name gets the defaults, built once rather than at every arrival)
+        per_queue: dict[str, tuple[Callable[[float | None, float | None], tuple[Any, ...]], QueueSpec]] = {}
         qs = self.sc.replay.queue_skills if self.sc.replay is not None else False
         end = self.sc.end_s if self.sc.duration_s else math.inf
         start = loop.now
@@ -481,10 +483,10 @@ class CallCenterModel:
                 loop.call_later(a.at - loop.now, arrival, a)
 
         def arrival(a: Arrival) -> None:
-            d = draws.get(a.queue)
-            if d is None:
-                d = draws[a.queue] = self._draws(a.queue)
-            spec = self.sc.queue(a.queue)
+            found = per_queue.get(a.queue)
+            if found is None:
+                found = per_queue[a.queue] = (self._draws(a.queue), self.sc.queue(a.queue))
+            d, spec = found
             # the call's own recorded skills, else the queue's, else the queue name as skill
             skills = dict(a.skills) or dict(spec.skills) or ({a.queue: 1} if qs else {})
             self._arrive(a.queue, d(a.patience, a.handle), skills, a.priority, a.customer_id,

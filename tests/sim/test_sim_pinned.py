@@ -58,6 +58,14 @@ PINS = {
         {"AgentStateChanged": 299, "Offer": 331},
         "99cd616cccc41ea8a97a43b380424df77539615d3a0704843ce55f1d89964088",
     ),
+    "bank-replay": (
+        lambda: load_scenario(EXAMPLES / "scenario-bank-replay.toml"),
+        1499,
+        10397,
+        0,
+        {"AgentStateChanged": 4431, "Offer": 1474},
+        "e76c19adc4c9ca053babc486a5142251b256e81b2bf02c9e78b7406f017d3b26",
+    ),
     "mmn": (
         lambda: load_scenario(EXAMPLES / "scenario-mmn.toml"),
         2845,
