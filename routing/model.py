@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from events import AgentStateChanged
+from events.fastinit import fast_init
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,3 +108,6 @@ class FinalStep:
 
 
 Decision = Offer | Escalated | Overflowed | FinalStep | AgentStateChanged
+
+for _cls in (Tick, Offer, Escalated, Overflowed, FinalStep):
+    fast_init(_cls)  # built for every simulated call: events/fastinit.py

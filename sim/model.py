@@ -36,12 +36,14 @@ asyncio event loop (use a thread or a process).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import heapq
 import itertools
 import math
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +66,7 @@ from events import (
 from routing.native import is_native, router_class
 from sim.arrivals import Arrival, poisson_profile, read_anonymous_bank, read_event_log, read_queue_log
 from sim.dists import Dist
-from sim.scenario import Scenario
+from sim.scenario import QueueSpec, Scenario
 
 log = structlog.get_logger()
 
@@ -75,6 +77,22 @@ def _sim_wrap(d: Dist | None) -> bool:
     """Does the simulator draw wrap-up times (else the rules' wrap_up_s applies)?
     A constant 0 leaves it to the rules too (one event less per call)."""
     return d is not None and not (d.kind == "constant" and d.a == 0)
+
+
+_Log = Callable[[object], None]
+
+
+def _logger(keep: _Log | None, sink: _Log | None) -> _Log | None:
+    """Where the model's events go: the event list, the sink, both, or nowhere (None:
+    the events only fed to the router, the rest never built)."""
+    if keep is None or sink is None:
+        return keep or sink
+
+    def both(event: object) -> None:
+        keep(event)
+        sink(event)
+
+    return both
 
 
 def stream(seed: int, purpose: str, queue: str = "") -> random.Random:
@@ -220,11 +238,12 @@ class CallCenterModel:
         self._Offer, self._FinalStep, self._Overflowed = Offer, FinalStep, Overflowed
         self._AgentProfile = AgentProfile
         self.events: list[object] = []
-        self._keep = keep_events
         self._n_events = 0
-        self._sink = sink
+        self._log = _logger(self.events.append if keep_events else None, sink)
+        self._handle = self.router.handle  # bound once: called for every fed event
         self.stats = SimStats()
         self._decision_counts: dict[type, int] = {}
+        self._n_state = 0  # AgentStateChanged decisions (most of them: counted apart)
         self._calls: dict[str, _Call] = {}
         self._tick_at: float | None = None
         self._epoch = -1  # router.deadline_epoch when next_deadline() was last asked
@@ -248,19 +267,15 @@ class CallCenterModel:
 
     def _emit(self, event: object) -> None:
         self._n_events += 1
-        if self._keep:
-            self.events.append(event)
-        if self._sink is not None:
-            self._sink(event)
+        if self._log is not None:
+            self._log(event)
 
     def _feed(self, event: object) -> None:
         """Log a domain event and give it to the router; act on its decisions."""
         self._n_events += 1
-        if self._keep:
-            self.events.append(event)
-        if self._sink is not None:
-            self._sink(event)
-        decisions = self.router.handle(event, self.loop.now)
+        if self._log is not None:
+            self._log(event)
+        decisions = self._handle(event, self.loop.now)
         if decisions:
             self._act(decisions)
         elif self._tick_at is None or not self._has_epoch or self.router.deadline_epoch != self._epoch:
@@ -270,17 +285,19 @@ class CallCenterModel:
         counts = self._decision_counts
         answer_now: list[_Call] | None = None
         leave: list[str] | None = None
-        keep, sink = self._keep, self._sink
+        log_ = self._log
+        n_state = 0
         for d in decisions:
             kind = type(d)
-            counts[kind] = counts.get(kind, 0) + 1  # by type: names are filled in by run()
             if kind is AgentStateChanged:  # the most frequent decision (~3 per call): tested first
-                self._n_events += 1  # self._emit(d), inlined
-                if keep:
-                    self.events.append(d)
-                if sink is not None:
-                    sink(d)
-                if d.state in ("available", "paused"):  # type: ignore[attr-defined]
+                # counted after the loop, and logged (self._emit(d), inlined)
+                if not n_state and kind not in counts:
+                    counts[kind] = 0  # (its place among the kinds, in order of first sight)
+                n_state += 1
+                if log_ is not None:
+                    log_(d)
+                state = d.state  # type: ignore[attr-defined]
+                if state == "available" or state == "paused":
                     aid = d.agent_id  # type: ignore[attr-defined]
                     c = self._calls.get(self._agent_call.get(aid, ""))
                     if c is None or c.agent != aid or c.state not in ("ringing", "talking"):
@@ -288,7 +305,9 @@ class CallCenterModel:
                         if aid in self._leaving:
                             leave = leave or []
                             leave.append(aid)
-            elif kind is self._Offer:
+                continue
+            counts[kind] = counts.get(kind, 0) + 1  # by type: names are filled in by run()
+            if kind is self._Offer:
                 c = self._offer(d)
                 if c is not None:
                     if answer_now is None:
@@ -313,6 +332,9 @@ class CallCenterModel:
                 if c is not None:
                     c.queue = getattr(d, "to_queue", c.queue)
             # Escalated: nothing to do for the caller
+        if n_state:
+            self._n_events += n_state
+            self._n_state += n_state
         if self._tick_at is None or not self._has_epoch or self.router.deadline_epoch != self._epoch:
             self._schedule_tick()  # (else no timer was added since it was last asked: nothing to do)
         if answer_now is not None:
@@ -447,7 +469,9 @@ class CallCenterModel:
         """Start the replay: a chain of timers, each arrival scheduling the next (in
         time order: `arrivals` is sorted)."""
         loop = self.loop
-        draws: dict[str, Callable[[float | None, float | None], tuple[Any, ...]]] = {}
+        # per queue, found once: its draws and its spec (a queue the scenario does not
+        # name gets the defaults, built once rather than at every arrival)
+        per_queue: dict[str, tuple[Callable[[float | None, float | None], tuple[Any, ...]], QueueSpec]] = {}
         qs = self.sc.replay.queue_skills if self.sc.replay is not None else False
         end = self.sc.end_s if self.sc.duration_s else math.inf
         start = loop.now
@@ -459,10 +483,10 @@ class CallCenterModel:
                 loop.call_later(a.at - loop.now, arrival, a)
 
         def arrival(a: Arrival) -> None:
-            d = draws.get(a.queue)
-            if d is None:
-                d = draws[a.queue] = self._draws(a.queue)
-            spec = self.sc.queue(a.queue)
+            found = per_queue.get(a.queue)
+            if found is None:
+                found = per_queue[a.queue] = (self._draws(a.queue), self.sc.queue(a.queue))
+            d, spec = found
             # the call's own recorded skills, else the queue's, else the queue name as skill
             skills = dict(a.skills) or dict(spec.skills) or ({a.queue: 1} if qs else {})
             self._arrive(a.queue, d(a.patience, a.handle), skills, a.priority, a.customer_id,
@@ -552,13 +576,10 @@ class CallCenterModel:
         c.agent = agent
         seq = c.seq = c.seq + 1
         self._agent_call[agent] = c.cid
-        reason = d.reason
-        offered = CallOffered(now, c.cid, agent, c.queue, reason if type(reason) is str else str(reason))
-        self._n_events += 1  # self._emit(offered), inlined (once per call)
-        if self._keep:
-            self.events.append(offered)
-        if self._sink is not None:
-            self._sink(offered)
+        self._n_events += 1  # self._emit(CallOffered(...)), inlined (once per call)
+        if self._log is not None:  # (built only when someone reads it)
+            reason = d.reason
+            self._log(CallOffered(now, c.cid, agent, c.queue, reason if type(reason) is str else str(reason)))
         first = seq == 1
         if not first:
             self._guard(c)  # offered again: it went back to waiting (normally guarded then already)
@@ -642,14 +663,19 @@ class CallCenterModel:
         if not sc.duration_s and self._arrivals:
             end = max(a.at for a in self._arrivals)
         span = max(end - self.loop.now, 0.0)
-        for i in range(1, steps + 1):
-            self.loop.run_until(self.loop.now + span / steps if i < steps else end)
-            if progress is not None:
-                progress(i / steps)
-        if sc.drain:
-            self._drain()
+        with _gc_frozen():
+            for i in range(1, steps + 1):
+                self.loop.run_until(self.loop.now + span / steps if i < steps else end)
+                if progress is not None:
+                    progress(i / steps)
+            if sc.drain:
+                self._drain()
         self.stats.wall_s = time.perf_counter() - t0
-        self.stats.decisions = {k.__name__: n for k, n in self._decision_counts.items()}
+        counts = self._decision_counts
+        if AgentStateChanged in counts:
+            counts[AgentStateChanged] += self._n_state
+            self._n_state = 0
+        self.stats.decisions = {k.__name__: n for k, n in counts.items()}
         self.stats.events = self._n_events
         self.stats.end_s = self.loop.now
         self.stats.router_build = "compiled" if is_native(type(self.router)) else "python"
@@ -666,6 +692,33 @@ class CallCenterModel:
             if guard > 50_000_000:  # pragma: no cover
                 log.warning("sim_drain_stuck", calls=len(self._calls))
                 break
+
+
+_GC_YOUNG = 50_000  # allocations between young collections during a run (CPython's default: 700)
+
+
+@contextlib.contextmanager
+def _gc_frozen() -> Iterator[None]:
+    """Keep the garbage collector's work in proportion during a run. The run allocates
+    ~10 short-lived objects per call (events, decisions, timers), nearly all freed by
+    reference counting, yet they set off a young collection every 700 allocations and a
+    full one every few thousand calls, which walked every object of the process (the
+    router's agents, every imported module...): ~15% of a 1,000-agent day. So the
+    objects alive before the run are frozen (`gc.freeze`: left out of collections) and
+    young collections come every 50,000 allocations; both are handed back afterwards
+    (cycles made during the run are still collected). Left alone when something else
+    has frozen objects (a pre-fork server's own policy, or a run in another thread)."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    young, *older = gc.get_threshold()
+    gc.set_threshold(max(young, _GC_YOUNG) if young else 0, *older)  # (0: collections off, kept)
+    try:
+        yield
+    finally:
+        gc.set_threshold(young, *older)
+        gc.unfreeze()
 
 
 def load_replay(sc: Scenario) -> list[Arrival]:
