@@ -234,6 +234,7 @@ class CallCenterModel:
         self.loop = EventLoop(scenario.start_s)
         factory = router_factory or router_class()  # the real router: compiled from the same source when built
         self.router = factory(rules, seed=self.seed)
+        self._rules = rules
         self._Tick = Tick
         self._Offer, self._FinalStep, self._Overflowed = Offer, FinalStep, Overflowed
         self._AgentProfile = AgentProfile
@@ -377,9 +378,22 @@ class CallCenterModel:
 
     # ---------------------------------------------------------- setup
 
+    def _wrap_by_sim(self) -> bool:
+        """Does any queue draw wrap-up times (then the router's cap is a day for all)?"""
+        sc = self.sc
+        return any(_sim_wrap(q.wrap_up) for q in sc.queues) or _sim_wrap(sc.call_defaults.wrap_up)
+
+    def _rules_wrap(self, queue: str) -> float:
+        """The rules' wrap-up time of `queue` (its own, else the defaults')."""
+        rules = self._rules
+        qr = rules.queues.get(queue) if rules is not None else None
+        if qr is not None and qr.wrap_up_s is not None:
+            return float(qr.wrap_up_s)
+        return float(getattr(rules, "wrap_up_s", 0.0) or 0.0)
+
     def _setup(self) -> None:
         sc = self.sc
-        wrap_by_sim = any(_sim_wrap(q.wrap_up) for q in sc.queues) or _sim_wrap(sc.call_defaults.wrap_up)
+        wrap_by_sim = self._wrap_by_sim()
         for g in sc.agents:
             for aid in g.agent_ids():
                 self._profiles[aid] = self._AgentProfile(
@@ -510,11 +524,15 @@ class CallCenterModel:
         pat, han, ring = spec.patience.sampler(pr), spec.handle.sampler(hr), self.sc.ring.sampler(rr)
         wrap = spec.wrap_up.sampler(wr) if _sim_wrap(spec.wrap_up) else None  # type: ignore[union-attr]
         rona = nr.random if self.sc.rona_probability > 0 else None
+        # Another queue draws its wrap-ups, so every agent's cap is a day (`_setup`): this
+        # queue's calls end theirs by the rules' time, with WrapUpEnded like the others
+        # (else an agent who took one of them sat in wrap-up until the cap).
+        fixed = self._rules_wrap(queue) if wrap is None and self._wrap_by_sim() else None
 
         def draw(patience: float | None, handle: float | None) -> tuple:
             # always draw everything so a recorded value does not shift the streams
             p, h = pat(), han()
-            w = wrap() if wrap is not None else None
+            w = wrap() if wrap is not None else fixed
             return (p if patience is None else patience, h if handle is None else handle, w,
                     ring(), rona() if rona is not None else 1.0)  # fmt: skip
 

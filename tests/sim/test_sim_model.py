@@ -301,3 +301,26 @@ def test_sim_final_step_is_deflected_not_abandoned(tmp_path):
     o, sales = res.report.overall, res.report.queues["sales"]["total"]
     assert o["deflected"] == sales["deflected"] == len(to_voicemail)
     assert o["answered"] + o["abandoned"] + o["deflected"] == o["offered"]  # each call counted once
+
+
+def test_a_queue_without_drawn_wrap_ups_ends_them_by_the_rules_when_another_draws_them(tmp_path):
+    """Billing draws its wrap-ups, sales does not: every agent's cap is then a day, so
+    a sales call's wrap-up must end by the rules' time (before: the agent who took one
+    sat in wrap-up until the end of the run)."""
+    text = SMALL.replace('wrap_up = { dist = "constant", value_s = 5 }\n', "").replace(
+        "calls_per_hour = [100, 160]\n", 'calls_per_hour = [100, 160]\nwrap_up = { dist = "constant", value_s = 5 }\n'
+    )
+    (tmp_path / "rules.toml").write_text("[defaults]\nwrap_up_s = 3\n[queues.sales]\nwrap_up_s = 4\n")
+    path = tmp_path / "scenario.toml"
+    path.write_text(text.replace("RULES", "rules.toml"))
+    res = run_scenario(load_scenario(path))
+    queue_of = {e.call_id: e.queue for e in res.events if isinstance(e, CallQueued)}
+    ended = {e.call_id: e.at for e in res.events if isinstance(e, CallEnded)}
+    connected = {e.call_id for e in res.events if isinstance(e, CallConnected)}
+    wrapped = {e.call_id: e.at for e in res.events if type(e).__name__ == "WrapUpEnded"}
+    sales = [c for c in connected if queue_of[c] == "sales" and c in ended]
+    assert len(sales) > 20
+    assert all(wrapped[c] - ended[c] == pytest.approx(4.0) for c in sales)  # the sales queue's rules
+    billing = [c for c in connected if queue_of[c] == "billing" and c in wrapped]
+    assert len(billing) > 20
+    assert all(wrapped[c] - ended[c] == pytest.approx(5.0) for c in billing)  # drawn
