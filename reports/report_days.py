@@ -25,9 +25,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+import numpy as np
+
 from events import CallQueued, Event, call_id_of
 from reports.day_extras import Extras, day_extras, empty
-from reports.day_table import Keys, Table, add_up
+from reports.day_table import Keys, Table, Values, add_up
 from reports.kpi import (
     TOTALS_FIELDS,
     KpiConfig,
@@ -35,6 +37,7 @@ from reports.kpi import (
     Totals,
     batch_buckets,
     merge_buckets,
+    metrics_rows,
     report_of_buckets,
 )
 from store.port import EventLog
@@ -113,10 +116,14 @@ class DayCache:
         self.keys = Keys()  # bucket keys' row numbers, shared by every day
         self.extra_keys = Keys()  # (section, row, column) of the extras
         self.folded = 0  # days folded from the raw log (for the tests and the benchmark)
+        self._cfg: KpiConfig | None = None
+        self._cfg_key = ""
 
-    @staticmethod
-    def key(cfg: KpiConfig, queue: str, day: date) -> str:
-        return json.dumps([day.isoformat(), queue, cfg.echo(), sorted(cfg.teams.items())], sort_keys=True)
+    def key(self, cfg: KpiConfig, queue: str, day: date) -> str:
+        if cfg is not self._cfg:  # (10,000 agents' teams: encoded once per settings, not per day)
+            self._cfg_key = json.dumps([cfg.echo(), sorted(cfg.teams.items())], sort_keys=True)
+            self._cfg = cfg
+        return f"{day.isoformat()} {queue!r} {self._cfg_key}"
 
     def cached(self, cfg: KpiConfig, queue: str, day: date) -> bool:
         return self.key(cfg, queue, day) in self._days
@@ -171,11 +178,15 @@ class DayCache:
             self.keys,
         )
 
-    def add_up(self, tables: Iterable[Table]) -> Buckets:
-        """The buckets of the sum of `tables` (days' `totals` or `series`)."""
+    def add_up(self, tables: Iterable[Table]) -> tuple[Buckets, list[str], Values]:
+        """The sum of `tables` (days' `totals` or `series`): its buckets but the agents'
+        totals, and those as the agents' names and a table (no Python object per agent)."""
         keys = self.keys.keys
         ids, values = add_up(tables, len(keys), WIDTH, MAX_COL)
-        return {keys[i]: Totals.of_row(row) for i, row in zip(ids.tolist(), values.tolist(), strict=True)}  # type: ignore[misc]
+        found: list[tuple[str, str, float | None]] = [keys[i] for i in ids.tolist()]  # type: ignore[misc]
+        agent = np.fromiter((k[0] == "agent" for k in found), dtype=bool, count=len(found))
+        buckets = {found[i]: Totals.of_row(values[i].tolist()) for i in np.flatnonzero(~agent).tolist()}
+        return buckets, [found[i][1] for i in np.flatnonzero(agent).tolist()], values[agent]
 
     def add_up_extras(self, tables: Iterable[Table]) -> Extras:
         keys = self.extra_keys.keys
@@ -223,11 +234,16 @@ async def range_report(
 
     def build() -> tuple[KpiReport, Extras]:  # numpy adds and 10,000 agents' KPIs: off the loop
         tables = [d.totals for _, d in found_days]
-        merged = cache.add_up(tables + ([] if by else [d.series for _, d in found_days]))
+        merged, agents, rows = cache.add_up(tables + ([] if by else [d.series for _, d in found_days]))
         for at, d in found_days if by else ():
             period = day_start(max(period_of(date.fromtimestamp(at), by), first))  # a part week/month: from `first`
             merge_buckets(merged, {(dim, name, period): t for (dim, name, _), t in d.heads.items()})
-        return report_of_buckets(merged, cfg, start, end), cache.add_up_extras(d.extras for _, d in found_days)
+        report = report_of_buckets(merged, cfg, start, end)
+        kpis = metrics_rows(rows, cfg)  # the agents' rows as report_of_buckets makes them (totals only)
+        report.agents = {
+            agents[i]: {"total": kpis[i], "intervals": []} for i in sorted(range(len(agents)), key=agents.__getitem__)
+        }
+        return report, cache.add_up_extras(d.extras for _, d in found_days)
 
     report, extras = await asyncio.to_thread(build)
     return RangeReport(report, sum(d.events for _, d in found_days), extras, found_days)

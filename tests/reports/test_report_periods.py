@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from config.schema import StoreConfig
@@ -25,7 +26,7 @@ from events import (
     Event,
     WrapUpEnded,
 )
-from reports.kpi import KpiConfig, batch_report
+from reports.kpi import TOTALS_FIELDS, KpiConfig, Totals, batch_report, metrics, metrics_rows
 from reports.report_days import LEAD_OUT_S, DayCache, day_start, only_queue, period_of, range_report
 from reports.report_warm import warm
 from store import open_store
@@ -153,3 +154,16 @@ async def test_a_quarter_hour_report_folds_each_day_once_then_answers_from_the_c
     whole = refold(only_queue(events, "sales"), cfg, day_start(FIRST), day_start(FIRST + timedelta(days=7)))
     assert first.report.to_dict()["intervals"] == whole["intervals"]
     assert first.extras["dispositions"] and first.extras["pauses"]["lunch"]["a2"] == 7 * 1800
+
+
+@pytest.mark.parametrize("excludes_short", [False, True])
+def test_the_agents_kpis_from_a_table_are_the_kpis_of_each_bucket(excludes_short: bool) -> None:
+    """`metrics_rows` (10,000 agents' totals at once) gives what `metrics` gives each one,
+    None where a ratio has no denominator included."""
+    rng = random.Random(3)
+    rows = [[float(rng.choice([0, 0, 1, 7, 13.5, 600])) for _ in TOTALS_FIELDS] for _ in range(300)]
+    rows.append([0.0] * len(TOTALS_FIELDS))
+    cfg = KpiConfig(abandon_rate_excludes_short=excludes_short)
+    got = metrics_rows(np.asarray(rows, dtype=np.float64), cfg)
+    assert got == [metrics(Totals.of_row(r), cfg) for r in rows]
+    assert got[-1]["aht"] is None and list(got[-1]) == list(metrics(Totals(), cfg))
