@@ -1,14 +1,18 @@
 """Reports over long ranges without refolding the raw event log on every request.
 
-A report is the merge of one additive bucket set per local day (`kpi.batch_buckets`
+A report is the sum of one additive bucket set per local day (`kpi.batch_buckets`
 of the day's events, with a lead-in so agents logged in before midnight are known and
 a lead-out so calls offered before midnight finish). A closed day cannot change any
 more (its lead-out is in the past), so its buckets are kept, keyed by the day, the
-KPI settings and the queue filter: a year's report folds each day once, then merges
-365 small bucket sets. Today (and a day whose lead-out is not over) is folded afresh.
+KPI settings and the queue filter: a year's report folds each day once, then adds 365
+small tables (reports/day_table.py: numpy rows, not Python objects: a year of a
+10,000-agent center is 3.6 million agent-day buckets). Today (and a day whose
+lead-out is not over) is folded afresh.
 
 Per day only the range-wide buckets and the per-interval buckets of the summary and
 the queues are kept: agents and teams have totals, not interval series, in a report.
+A report by day, week or month reads only the days' totals (`heads`), whatever the
+interval they were folded with: the hourly days the warm-up job keeps serve all three.
 """
 
 from __future__ import annotations
@@ -17,14 +21,25 @@ import asyncio
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+import numpy as np
+
 from events import CallQueued, Event, call_id_of
 from reports.day_extras import Extras, day_extras, empty
-from reports.day_extras import merge as merge_extras
-from reports.kpi import KpiConfig, KpiReport, Totals, batch_buckets, merge_buckets, report_of_buckets
+from reports.day_table import Keys, Table, Values, add_up
+from reports.kpi import (
+    TOTALS_FIELDS,
+    KpiConfig,
+    KpiReport,
+    Totals,
+    batch_buckets,
+    merge_buckets,
+    metrics_rows,
+    report_of_buckets,
+)
 from store.port import EventLog
 
 LEAD_IN_S = 86_400.0  # an agent's login up to a day before still counts (night shifts)
@@ -33,6 +48,9 @@ DAY_S = 86_400
 HOURLY_S = 3600
 EVENT_PAGE = 10_000
 SERIES_DIMS = frozenset({"all", "queue", "outbound"})  # dims whose interval series a report shows
+PERIODS = ("day", "week", "month")  # the report intervals made of whole days
+WIDTH = len(TOTALS_FIELDS)
+MAX_COL = TOTALS_FIELDS.index("max_wait")
 
 Buckets = dict[tuple[str, str, float | None], Totals]
 
@@ -41,9 +59,17 @@ Buckets = dict[tuple[str, str, float | None], Totals]
 class Day:
     """One day's buckets and how many events of the day (lead-in/out aside) it read."""
 
-    buckets: Buckets
+    totals: Table  # every bucket of the whole day (period None): summary, queues, teams, agents
+    series: Table  # the per-interval buckets of SERIES_DIMS
+    heads: Buckets  # the SERIES_DIMS totals again: the day's row in a by-day/week/month report
     events: int
-    extras: Extras  # pauses by reason, dispositions, campaigns (reports/day_extras.py)
+    extras: Table  # pauses by reason, dispositions, campaigns (reports/day_extras.py), flattened
+    keys: Keys  # the row numbers `totals` uses
+
+    def bucket(self, key: tuple[str, str, None]) -> Totals | None:
+        """One of the day's totals (an agent's day in the agent drill-down)."""
+        row = self.totals.row(self.keys.id_of(key))
+        return None if row is None else Totals.of_row(row.tolist())
 
 
 def day_start(day: date) -> float:
@@ -54,24 +80,31 @@ def days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
+def period_of(day: date, by: str) -> date:
+    """The first day of the report row `day` counts in (weeks start on Monday)."""
+    if by == "week":
+        return day - timedelta(days=day.weekday())
+    if by == "month":
+        return day.replace(day=1)
+    return day
+
+
 def only_queue(events: list[Event], queue: str) -> list[Event]:
     """The events of calls that queued in `queue` (and every agent event)."""
     calls = {e.call_id for e in events if isinstance(e, CallQueued) and e.queue == queue}
     return [e for e in events if not call_id_of(e) or call_id_of(e) in calls]
 
 
-def fold_day(events: Iterable[Event], cfg: KpiConfig, start: float, end: float, until: float) -> Day:
-    """The buckets of calls offered in [start, end) and agent time in [start, until)."""
+def fold_day(
+    events: Iterable[Event], cfg: KpiConfig, start: float, end: float, until: float
+) -> tuple[Buckets, int, Extras]:
+    """The buckets of calls offered in [start, end) and agent time in [start, until),
+    how many events of [start, end) there were, and the day's extras."""
     events = list(events)
-    buckets = batch_buckets(events, cfg, start, until, end_open=True)  # today: states open count up to now
-    kept: Buckets = {k: t for k, t in buckets.items() if k[2] is None or k[0] in SERIES_DIMS}
+    # today: states open count up to now; no agent's or team's interval series (not kept)
+    buckets = batch_buckets(events, cfg, start, until, end_open=True, interval_dims=SERIES_DIMS)
     counted = sum(1 for e in events if start <= getattr(e, "at", 0.0) < end)
-    return Day(kept, counted, day_extras(events, start, until))
-
-
-def _by_day(buckets: Buckets, day: float) -> Buckets:
-    """A day's buckets as one interval of a by-day report: its totals keyed by the day."""
-    return {(dim, name, day): t for (dim, name, period), t in buckets.items() if period is None and dim in SERIES_DIMS}
+    return buckets, counted, day_extras(events, start, until)
 
 
 class DayCache:
@@ -80,35 +113,89 @@ class DayCache:
     def __init__(self, max_days: int = 4000) -> None:
         self._days: OrderedDict[str, Day] = OrderedDict()
         self._max = max_days
+        self.keys = Keys()  # bucket keys' row numbers, shared by every day
+        self.extra_keys = Keys()  # (section, row, column) of the extras
         self.folded = 0  # days folded from the raw log (for the tests and the benchmark)
+        self._cfg: KpiConfig | None = None
+        self._cfg_key = ""
 
-    @staticmethod
-    def key(cfg: KpiConfig, queue: str, day: date) -> str:
-        return json.dumps([day.isoformat(), queue, cfg.echo(), sorted(cfg.teams.items())], sort_keys=True)
+    def key(self, cfg: KpiConfig, queue: str, day: date) -> str:
+        if cfg is not self._cfg:  # (10,000 agents' teams: encoded once per settings, not per day)
+            self._cfg_key = json.dumps([cfg.echo(), sorted(cfg.teams.items())], sort_keys=True)
+            self._cfg = cfg
+        return f"{day.isoformat()} {queue!r} {self._cfg_key}"
 
     def cached(self, cfg: KpiConfig, queue: str, day: date) -> bool:
         return self.key(cfg, queue, day) in self._days
 
     async def day(self, log: EventLog, cfg: KpiConfig, queue: str, day: date, now: float) -> Day:
-        start, end = day_start(day), day_start(day + timedelta(days=1))
-        key = self.key(cfg, queue, day)
-        hit = self._days.get(key)
+        hit = self._days.get(self.key(cfg, queue, day))
         if hit is not None:
-            self._days.move_to_end(key)
+            self._days.move_to_end(self.key(cfg, queue, day))
             return hit
-        until = min(end, now)
-        events = [
-            s.event async for s in log.iter_events(start - LEAD_IN_S, min(end + LEAD_OUT_S, now), page=EVENT_PAGE)
-        ]
-        # (the fold is pure CPU: in a thread, so the web process's loop still answers meanwhile)
+        return await self._fold(await self._read(log, day, now), cfg, queue, day, now)
+
+    async def fill(self, log: EventLog, cfg: KpiConfig, queues: Sequence[str], day: date, now: float) -> int:
+        """Fold the day for the whole center and for each of `queues` (a report's queue
+        filter) not cached yet, reading its events once; how many were folded."""
+        wanted = [q for q in ("", *queues) if not self.cached(cfg, q, day)]
+        if wanted:
+            events = await self._read(log, day, now)
+            for queue in wanted:
+                await self._fold(events, cfg, queue, day, now)
+        return len(wanted)
+
+    @staticmethod
+    async def _read(log: EventLog, day: date, now: float) -> list[Event]:
+        start, end = day_start(day), day_start(day + timedelta(days=1))
+        return [s.event async for s in log.iter_events(start - LEAD_IN_S, min(end + LEAD_OUT_S, now), page=EVENT_PAGE)]
+
+    async def _fold(self, events: list[Event], cfg: KpiConfig, queue: str, day: date, now: float) -> Day:
+        start, end = day_start(day), day_start(day + timedelta(days=1))
         picked = only_queue(events, queue) if queue else events
-        found = await asyncio.to_thread(fold_day, picked, cfg, start, end, until)
+        # (the fold is pure CPU: in a thread, so the web process's loop still answers meanwhile)
+        buckets, counted, extras = await asyncio.to_thread(fold_day, picked, cfg, start, end, min(end, now))
+        found = self._compact(buckets, counted, extras)
         self.folded += 1
         if end + LEAD_OUT_S <= now:  # closed: nothing can still change it
-            self._days[key] = found
+            self._days[self.key(cfg, queue, day)] = found
             while len(self._days) > self._max:
                 self._days.popitem(last=False)
         return found
+
+    def _compact(self, buckets: Buckets, counted: int, extras: Extras) -> Day:
+        """The day as tables (on the loop's thread: `Keys` is not shared between threads)."""
+        totals = {k: t.as_row() for k, t in buckets.items() if k[2] is None}
+        series = {k: t.as_row() for k, t in buckets.items() if k[2] is not None and k[0] in SERIES_DIMS}
+        heads = {k: t for k, t in buckets.items() if k[2] is None and k[0] in SERIES_DIMS}
+        flat = {(s, r, c): [v] for s, rows in extras.items() for r, cols in rows.items() for c, v in cols.items()}
+        return Day(
+            Table.of(self.keys, totals, WIDTH),
+            Table.of(self.keys, series, WIDTH),
+            heads,
+            counted,
+            Table.of(self.extra_keys, flat, 1),
+            self.keys,
+        )
+
+    def add_up(self, tables: Iterable[Table]) -> tuple[Buckets, list[str], Values]:
+        """The sum of `tables` (days' `totals` or `series`): its buckets but the agents'
+        totals, and those as the agents' names and a table (no Python object per agent)."""
+        keys = self.keys.keys
+        ids, values = add_up(tables, len(keys), WIDTH, MAX_COL)
+        found: list[tuple[str, str, float | None]] = [keys[i] for i in ids.tolist()]  # type: ignore[misc]
+        agent = np.fromiter((k[0] == "agent" for k in found), dtype=bool, count=len(found))
+        buckets = {found[i]: Totals.of_row(values[i].tolist()) for i in np.flatnonzero(~agent).tolist()}
+        return buckets, [found[i][1] for i in np.flatnonzero(agent).tolist()], values[agent]
+
+    def add_up_extras(self, tables: Iterable[Table]) -> Extras:
+        keys = self.extra_keys.keys
+        ids, values = add_up(tables, len(keys), 1)
+        out = empty()
+        for i, (value,) in zip(ids.tolist(), values.tolist(), strict=True):
+            section, row, column = keys[i]  # type: ignore[misc]
+            out.setdefault(section, {}).setdefault(row, {})[column] = value
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,26 +214,36 @@ async def range_report(
     last: date,
     queue: str,
     now: float,
+    by: str = "",
 ) -> RangeReport:
-    """The report of the days first..last (an interval of a day: `cfg.interval_s` 86400
-    gives one row per local day)."""
-    merged: Buckets = {}
-    extras = empty()
-    events = 0
-    by_day = cfg.interval_s == DAY_S
+    """The report of the days first..last, its intervals `cfg.interval_s` long or, `by`
+    "day", "week" or "month", one row per day, week (from Monday) or month (a
+    `cfg.interval_s` of 86400 means by day)."""
+    if by and by not in PERIODS:
+        raise ValueError(f"by: one of {', '.join(PERIODS)}, not {by!r}")
+    by = by or ("day" if cfg.interval_s == DAY_S else "")
+    # (a report by periods reads only each day's totals, the same whatever the interval:
+    # the hourly days serve it, so one cached day, warmed ahead by reports/report_warm.py, serves all)
+    day_cfg = replace(cfg, interval_s=HOURLY_S) if by else cfg
     found_days: list[tuple[float, Day]] = []
-    # (a by-day report reads only each day's totals, the same whatever the interval: the
-    # hourly days serve it, so one cached day, warmed ahead by reports/report_warm.py, serves both)
-    day_cfg = replace(cfg, interval_s=HOURLY_S) if by_day else cfg
     for day in days(first, last):
         if day_start(day) > now:
             break
-        found = await cache.day(log, day_cfg, queue, day, now)
-        merge_buckets(merged, _by_day(found.buckets, day_start(day)) if by_day else found.buckets)
-        if by_day:
-            merge_buckets(merged, {k: t for k, t in found.buckets.items() if k[2] is None})
-        merge_extras(extras, found.extras)
-        events += found.events
-        found_days.append((day_start(day), found))
+        found_days.append((day_start(day), await cache.day(log, day_cfg, queue, day, now)))
     start, end = day_start(first), min(day_start(last + timedelta(days=1)), max(now, day_start(first)))
-    return RangeReport(report_of_buckets(merged, cfg, start, end), events, extras, found_days)
+
+    def build() -> tuple[KpiReport, Extras]:  # numpy adds and 10,000 agents' KPIs: off the loop
+        tables = [d.totals for _, d in found_days]
+        merged, agents, rows = cache.add_up(tables + ([] if by else [d.series for _, d in found_days]))
+        for at, d in found_days if by else ():
+            period = day_start(max(period_of(date.fromtimestamp(at), by), first))  # a part week/month: from `first`
+            merge_buckets(merged, {(dim, name, period): t for (dim, name, _), t in d.heads.items()})
+        report = report_of_buckets(merged, cfg, start, end)
+        kpis = metrics_rows(rows, cfg)  # the agents' rows as report_of_buckets makes them (totals only)
+        report.agents = {
+            agents[i]: {"total": kpis[i], "intervals": []} for i in sorted(range(len(agents)), key=agents.__getitem__)
+        }
+        return report, cache.add_up_extras(d.extras for _, d in found_days)
+
+    report, extras = await asyncio.to_thread(build)
+    return RangeReport(report, sum(d.events for _, d in found_days), extras, found_days)

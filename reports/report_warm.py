@@ -1,7 +1,9 @@
 """The report day cache filled ahead of the requests (reports/report_days.py).
 
 Without it the first report of a long range folds every day of it from the raw event
-log in the request (about 21 s for a month of a busy center). Each web process runs
+log in the request (about 21 s for a month of a busy center). Each day is folded for
+the whole center and for each queue of the settings (a report's queue filter), its
+events read once. Each web process runs
 `warm_loop`: at start it folds the closed days of the last `DAYS` days (hourly: the
 default interval of a range up to a month, and what a by-day report reads too), then
 every `EVERY_S` it folds the days that closed since
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
@@ -42,14 +44,17 @@ def closed_days(now: float, back: int) -> list[date]:
     return out
 
 
-async def warm(log_: EventLog, cache: DayCache, cfg: KpiConfig, now: float, back: int = DAYS) -> int:
-    """Fold the closed days not cached yet, the latest first; how many were folded."""
+async def warm(
+    log_: EventLog, cache: DayCache, cfg: KpiConfig, now: float, back: int = DAYS, queues: Sequence[str] | None = None
+) -> int:
+    """Fold the closed days not cached yet, the latest first, for the whole center and
+    each of `queues` (default: the queues with a threshold in `cfg`, the settings'
+    queues); how many day folds that took."""
     folded = 0
     day_cfg = replace(cfg, interval_s=HOURLY_S)
+    wanted = sorted(cfg.sl_thresholds) if queues is None else list(queues)
     for day in closed_days(now, back):
-        if not cache.cached(day_cfg, "", day):
-            await cache.day(log_, day_cfg, "", day, now)
-            folded += 1
+        folded += await cache.fill(log_, day_cfg, wanted, day, now)
     return folded
 
 

@@ -24,7 +24,7 @@ from reports.alerts import parse_rules
 from reports.day_extras import only_agents, summary
 from reports.export import CSV_SECTIONS, XLSX_TYPE, section_rows, to_csv, to_xlsx
 from reports.kpi import INTERVALS, KpiConfig
-from reports.report_days import DAY_S, DayCache, range_report
+from reports.report_days import DAY_S, PERIODS, DayCache, range_report
 from reports.report_warm import DAYS, wake_on_changes, warm_loop
 from reports.web_charts import bar_chart
 from reports.web_live import LiveBoard, View, WallboardHub
@@ -41,7 +41,7 @@ WALLBOARD = web.AppKey("wallboard_hub", WallboardHub)
 REPORT_DAYS = web.AppKey("report_days", DayCache)
 MAX_REPORT_DAYS = 366
 MAX_INTERVAL_DAYS = 31  # longer ranges report by day (one row per day, not 35,000 quarter hours)
-REPORT_INTERVALS = (*INTERVALS, DAY_S)
+REPORT_INTERVALS: tuple[int | str, ...] = (*INTERVALS, DAY_S, "week", "month")  # week/month: from the day cache
 ABANDONED_SHOWN = 50  # on the page; the API pages through all of them
 EVENT_PAGE = 10_000
 
@@ -137,6 +137,22 @@ def _day(text: str, name: str) -> date:
     return day
 
 
+def _interval(text: str | int) -> int | str:
+    """Seconds (900, 1800, 3600, 86400), or "week"/"month" ("day" is 86400)."""
+    choices = ", ".join(map(str, REPORT_INTERVALS))
+    if text == "day":
+        return DAY_S
+    if text in PERIODS:
+        return str(text)
+    try:
+        interval = int(text)
+    except ValueError:
+        raise BadQuery(f"interval: must be one of {choices}, not {str(text)[:20]!r}") from None
+    if interval not in REPORT_INTERVALS:
+        raise BadQuery(f"interval: must be one of {choices}, not {interval}")
+    return interval
+
+
 def parse_report_query(query: Mapping[str, str], now: float) -> dict[str, Any]:
     today = datetime.fromtimestamp(now).date()
     d_from = _day(query["from"], "from") if query.get("from") else today
@@ -146,15 +162,11 @@ def parse_report_query(query: Mapping[str, str], now: float) -> dict[str, Any]:
     if (d_to - d_from).days >= MAX_REPORT_DAYS:
         raise BadQuery(f"to: at most {MAX_REPORT_DAYS} days per report")
     long_range = (d_to - d_from).days >= MAX_INTERVAL_DAYS
-    choices = ", ".join(map(str, REPORT_INTERVALS))
-    try:
-        interval = int(query.get("interval") or (DAY_S if long_range else 3600))
-    except ValueError:
-        raise BadQuery(f"interval: must be one of {choices}") from None
-    if interval not in REPORT_INTERVALS:
-        raise BadQuery(f"interval: must be one of {choices}, not {interval}")
-    if long_range and interval != DAY_S:
-        raise BadQuery(f"interval: a range over {MAX_INTERVAL_DAYS} days reports by day ({DAY_S}), not {interval}")
+    interval = _interval(query.get("interval") or (DAY_S if long_range else 3600))
+    if long_range and isinstance(interval, int) and interval != DAY_S:
+        raise BadQuery(
+            f"interval: a range over {MAX_INTERVAL_DAYS} days reports by day ({DAY_S}), week or month, not {interval}"
+        )
     start = time.mktime(d_from.timetuple())
     end = time.mktime((d_to + timedelta(days=1)).timetuple())
     return {
@@ -173,7 +185,8 @@ async def build_report(request: web.Request, me: Identity, q: dict[str, Any]) ->
     now = request.app[CLOCK]()
     today = day_of(now)
     cfg, names = await kpi_config(store, queues_cfg, now if q["from"] == q["to"] == today else None)
-    cfg = replace(cfg, interval_s=q["interval"])
+    by = q["interval"] if isinstance(q["interval"], str) else ""  # week, month: rows of whole days
+    cfg = replace(cfg, interval_s=DAY_S if by else q["interval"])
     found = await range_report(
         store,
         request.app[REPORT_DAYS],
@@ -182,6 +195,7 @@ async def build_report(request: web.Request, me: Identity, q: dict[str, Any]) ->
         date.fromisoformat(q["to"]),
         q["queue"],
         request.app[CLOCK](),
+        by,
     )
     report = found.report.to_dict()
     extras = found.extras
@@ -231,16 +245,17 @@ def sec_text(v: float | None) -> str:
 def charts(data: dict[str, Any]) -> dict[str, str]:
     report, target = data["report"], data["overall_target"]
     ivs = report["intervals"]
-    labels = [
-        datetime.fromtimestamp(i["start"]).strftime(
-            "%m-%d"
-            if data["query"]["interval"] == DAY_S
-            else "%m-%d %H:%M"
-            if data["query"]["from"] != data["query"]["to"]
-            else "%H:%M"
-        )
-        for i in ivs
-    ]
+    interval = data["query"]["interval"]
+    fmt = (
+        "%Y-%m"
+        if interval == "month"
+        else "%m-%d"
+        if interval in (DAY_S, "week")
+        else "%m-%d %H:%M"
+        if data["query"]["from"] != data["query"]["to"]
+        else "%H:%M"
+    )
+    labels = [datetime.fromtimestamp(i["start"]).strftime(fmt) for i in ivs]
     agents = report["agents"]
     agent_labels = list(agents)
     return {

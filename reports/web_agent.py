@@ -50,8 +50,7 @@ async def agent_report(request: web.Request) -> dict[str, Any]:
     data = await build_report(request, me, q)
     cfg = data["cfg"]
     days = [
-        {"start": start, **metrics(day.buckets.get(("agent", login, None)) or Totals(), cfg)}
-        for start, day in data["days"]
+        {"start": start, **metrics(day.bucket(("agent", login, None)) or Totals(), cfg)} for start, day in data["days"]
     ]
     where = InteractionFilter(agent_id=login, since=q["start"], until=q["end"])
     calls = await store.search_interactions(where, CALLS_SHOWN + 1, 0)

@@ -18,6 +18,7 @@ from reports.export import XLSX_TYPE
 from store.models import CALLBACK_CLOSED, CALLBACK_OPEN
 
 # a day in a query: YYYY-MM-DD; empty is as if left out (the pages' forms send empty fields)
+_INTERVAL = {"enum": [900, 1800, 3600, 86400, "day", "week", "month"]}  # /reports: seconds, or whole days
 _DAY = {"type": "string", "pattern": "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$", "description": "YYYY-MM-DD"}
 
 _PAGING = (
@@ -769,7 +770,7 @@ DOCUMENT: dict[str, Any] = {
                 "parameters": [
                     {"name": "from", "in": "query", "schema": _DAY},
                     {"name": "to", "in": "query", "schema": _DAY},
-                    {"name": "interval", "in": "query", "schema": {"enum": [900, 1800, 3600, 86400]}},
+                    {"name": "interval", "in": "query", "schema": _INTERVAL},
                     {"name": "queue", "in": "query", "schema": {"type": "string"}},
                 ],
             }
@@ -784,7 +785,7 @@ DOCUMENT: dict[str, Any] = {
                         {"name": "section", "in": "query", "schema": {"enum": list(EXPORT_SECTIONS)}},
                         {"name": "from", "in": "query", "schema": _DAY},
                         {"name": "to", "in": "query", "schema": _DAY},
-                        {"name": "interval", "in": "query", "schema": {"enum": [900, 1800, 3600, 86400]}},
+                        {"name": "interval", "in": "query", "schema": _INTERVAL},
                         {"name": "queue", "in": "query", "schema": {"type": "string"}},
                     ],
                     "responses": {

@@ -371,6 +371,8 @@ async def test_a_report_over_two_months_answers_by_day_from_the_day_cache(client
     from dataclasses import replace
     from datetime import date, timedelta
 
+    from reports.report_days import day_start as report_day_start
+    from reports.report_days import period_of
     from reports.report_warm import DAYS, closed_days
     from reports.web import REPORT_DAYS, kpi_config
     from store.topics import CONFIG_CHANGES, ConfigChanged
@@ -385,7 +387,11 @@ async def test_a_report_over_two_months_answers_by_day_from_the_day_cache(client
     await CONFIG_CHANGES.publish(app[BUS], ConfigChanged("users", author="admin", login="agent01"))
     cfg, _ = await kpi_config(app[STORE], (await app[SETTINGS].live("queues")).data)
     hourly = replace(cfg, interval_s=3600)
-    await wait_until(lambda: all(app[REPORT_DAYS].cached(hourly, "", d) for d in closed_days(now, DAYS)), timeout=20)
+    queues = ("", *sorted(cfg.sl_thresholds))  # the whole center and each queue (the report's queue filter)
+    assert len(queues) > 1
+    await wait_until(
+        lambda: all(app[REPORT_DAYS].cached(hourly, q, d) for q in queues for d in closed_days(now, DAYS)), timeout=30
+    )
     folded = app[REPORT_DAYS].folded
     data = await (await wf(client.get(f"/api/v1/reports?from={first}&to={today.isoformat()}"))).json()
     assert data["query"]["interval"] == 86400 and data["overall"]["offered"] == 4
@@ -394,7 +400,16 @@ async def test_a_report_over_two_months_answers_by_day_from_the_day_cache(client
     assert app[REPORT_DAYS].folded == folded + open_days  # ...so the request folds only the open ones
     again = await (await wf(client.get(f"/api/v1/reports?from={first}&to={today.isoformat()}"))).json()
     assert again["overall"]["offered"] == 4 and app[REPORT_DAYS].folded == folded + 2 * open_days
+    for interval in ("week", "month"):  # rows by week or month, a queue filter: from the cached days too
+        query = f"from={first}&to={today.isoformat()}&interval={interval}&queue=billing"
+        got = await (await wf(client.get(f"/api/v1/reports?{query}"))).json()
+        [row] = got["intervals"]  # the one week/month with calls, from its first day (or the range's)
+        assert got["query"]["interval"] == interval and row["offered"] == got["overall"]["offered"] > 0
+        assert row["start"] == report_day_start(max(period_of(today, interval), date.fromisoformat(first)))
+    assert app[REPORT_DAYS].folded == folded + 4 * open_days
+    r = await wf(client.get(f"/api/v1/reports?from={first}&to={today.isoformat()}&interval=fortnight"))
+    assert r.status == 400 and (await r.json())["error"].startswith("interval:")
     r = await wf(client.get(f"/api/v1/reports?from={first}&to={today.isoformat()}&interval=900"))
     assert r.status == 400 and (await r.json())["error"].startswith("interval:")
     page = await (await wf(client.get(f"/reports?from={first}&to={today.isoformat()}"))).text()
-    assert '<option value="86400" selected>day</option>' in page
+    assert '<option value="86400" selected>day</option>' in page and '<option value="month" >month</option>' in page
