@@ -18,9 +18,10 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from store.hits import HitWindows
-from store.redis_pubsub import LocalSubscription, SharedPubSub
 
 log = structlog.get_logger()
 
@@ -191,6 +192,65 @@ class MemoryBus:
         self._subscribers.clear()
 
 
+class _RedisSubscription:
+    """Reads a Redis pub/sub connection; reconnects and re-subscribes when it drops."""
+
+    def __init__(self, client: aioredis.Redis, channels: list[str], prefix: str, retry_s: float) -> None:
+        self._client = client
+        self._channels = channels
+        self._prefix = prefix
+        self._retry_s = retry_s
+        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self.reconnects = 0
+        self.gaps = 0  # counted when the subscription is back: what was published meanwhile is lost
+
+    async def open(self) -> None:
+        await self._pubsub.subscribe(*(self._prefix + c for c in self._channels))
+
+    async def close(self) -> None:
+        await self._pubsub.aclose()
+
+    async def get(self) -> Message:
+        while True:
+            try:
+                raw = await self._pubsub.get_message(timeout=None)
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                self.reconnects += 1
+                log.warning("bus_subscription_lost", error=type(exc).__name__, retry_s=self._retry_s)
+                await self._resubscribe()
+                continue
+            if raw is None or raw.get("type") != "message":
+                continue
+            channel = raw["channel"].decode() if isinstance(raw["channel"], bytes) else raw["channel"]
+            try:
+                payload = json.loads(raw["data"])
+            except (TypeError, ValueError):
+                log.warning("bus_message_malformed", channel=channel)
+                continue
+            return channel.removeprefix(self._prefix), payload
+
+    async def _resubscribe(self) -> None:
+        delay = self._retry_s
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._pubsub.aclose()
+                self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+                await self.open()
+                self.gaps += 1
+                log.info("bus_subscription_restored", reconnects=self.reconnects)
+                return
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                delay = min(delay * 2, 5.0)
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Message]:
+        while True:
+            yield await self.get()
+
+
 class RedisBus:
     kind = "redis"
 
@@ -201,7 +261,6 @@ class RedisBus:
         self._hits_prefix = f"{namespace}:hits:"
         self._retry_s = retry_s
         self._reserve = client.register_script(_RESERVE_LUA)
-        self._pubsub = SharedPubSub(client, self._prefix, retry_s)
 
     @classmethod
     def from_url(cls, url: str, namespace: str = "hotline") -> RedisBus:
@@ -218,13 +277,13 @@ class RedisBus:
         await self._client.publish(self._prefix + channel, json.dumps(message))
 
     @asynccontextmanager
-    async def subscribe(self, *channels: str) -> AsyncIterator[LocalSubscription]:
-        """On the process's one pub/sub connection (store/redis_pubsub.py)."""
-        sub = await self._pubsub.add(channels)
+    async def subscribe(self, *channels: str) -> AsyncIterator[_RedisSubscription]:
+        sub = _RedisSubscription(self._client, list(channels), self._prefix, self._retry_s)
+        await sub.open()
         try:
             yield sub
         finally:
-            await self._pubsub.remove(sub)
+            await sub.close()
 
     async def set_state(self, name: str, key: str, value: dict[str, Any]) -> None:
         await self._client.hset(self._state_prefix + name, key, json.dumps(value))
@@ -266,5 +325,4 @@ class RedisBus:
         await self._client.ping()
 
     async def close(self) -> None:
-        await self._pubsub.close()
         await self._client.aclose()

@@ -209,38 +209,3 @@ async def test_writes_in_one_go_arrive_in_order(bus: Bus) -> None:
         assert [await _next(sub), await _next(sub)] == [("calls", {"n": 1}), ("calls", {"n": 2})]
     assert await bus.get_state_key("agents", "2001") == {"state": "wrap_up"}
     await bus.write_many([])
-
-
-async def test_each_subscriber_gets_its_own_copy(bus: Bus) -> None:
-    async with bus.subscribe("calls") as one, bus.subscribe("calls") as two:
-        await bus.publish("calls", {"n": 1, "tags": ["a"]})
-        _, first = await _next(one)
-        first["tags"].append("changed by one")
-        assert await _next(two) == ("calls", {"n": 1, "tags": ["a"]})
-
-
-async def test_redis_subscriptions_of_a_process_share_one_connection(redis_url: str, redis_namespace: str) -> None:
-    """Three subscriptions, one Redis subscriber (each message read from Redis once);
-    one leaving keeps the channels the others still read."""
-    bus = RedisBus.from_url(redis_url, namespace=redis_namespace)
-    admin = aioredis.Redis.from_url(redis_url)
-    channel = f"{redis_namespace}:bus:events"
-
-    async def subscribers() -> int:
-        return int(dict(await admin.pubsub_numsub(channel))[channel.encode()])
-
-    try:
-        async with bus.subscribe("events") as one, bus.subscribe("events", "commands") as two:
-            async with bus.subscribe("events") as three:
-                assert await subscribers() == 1
-                await bus.publish("events", {"n": 1})
-                assert [await _next(s) for s in (one, two, three)] == [("events", {"n": 1})] * 3
-            assert await subscribers() == 1  # `three` left: the others still read
-            await bus.publish("commands", {"c": 1})
-            await bus.publish("events", {"n": 2})
-            assert await _next(one) == ("events", {"n": 2})
-            assert [await _next(two) for _ in range(2)] == [("commands", {"c": 1}), ("events", {"n": 2})]
-        assert await subscribers() == 0  # the last one gone: no subscriber left behind
-    finally:
-        await admin.aclose()
-        await bus.close()
