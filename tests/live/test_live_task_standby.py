@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from events import Event, TaskAccepted, TaskClosed, TaskNotAccepted, TaskOffered, TaskQueued
+from events import Event, TaskAbandoned, TaskAccepted, TaskClosed, TaskNotAccepted, TaskOffered, TaskQueued
 from store import SqlStore
 from store.bus import MemoryBus
 from store.models import User
@@ -81,10 +81,23 @@ class Pair:
     async def taken_over(self) -> None:
         await until(lambda: _leader(self.ports) not in (-1, self.lead), 30, "the standby to take over")
 
-    async def logged(self) -> list[Event]:
-        """Every event, once the new leader has polled and written its log."""
+    async def until_logged(self, task_id: str, *kinds: type[Event], timeout: float = 20) -> list[Event]:
+        """Every event, once the log has one of `kinds` for the task (a leader's poll
+        heard of the change and wrote it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            events = [s.event for s in await self.store.events_between(0, 1e12)]
+            if any(isinstance(e, kinds) and getattr(e, "task_id", "") == task_id for e in events):
+                return events
+            assert time.monotonic() < deadline, f"{task_id}: no {[k.__name__ for k in kinds]} logged"
+            await asyncio.sleep(0.1)
+
+    async def logged(self, *task_ids: str) -> list[Event]:
+        """Every event, once the new leader has logged the end of each of `task_ids`
+        and written its log."""
         new = 1 - self.lead
-        await asyncio.sleep(3)  # (the poll that logs the closes)
+        for task_id in task_ids:
+            await self.until_logged(task_id, TaskClosed, TaskAbandoned)
         await until(lambda: health(self.ports[new])["event_log"]["backlog"] == 0, 20, "the event log to be written")
         return [s.event for s in await self.store.events_between(0, 1e12)]
 
@@ -128,7 +141,7 @@ async def test_tasks_accepted_under_the_old_leader_are_neither_offered_again_nor
             await desk.open(channel="email", queue="email", subject=task_id, due_s=3600, task_id=task_id)
             agent = await pair.row(task_id, "offered")
             await desk.accept(task_id, agent)
-            await asyncio.sleep(2.5)  # (the leader's poll hears the accept)
+            await pair.until_logged(task_id, TaskAccepted)  # (the leader's poll heard the accept)
             return agent
 
         # under the first leader: e1 and e4 offered and accepted, e2 offered to the third agent
@@ -151,7 +164,7 @@ async def test_tasks_accepted_under_the_old_leader_are_neither_offered_again_nor
         await desk.abandon("e5", "test over")
         for task_id, agent in (("e1", first), ("e2", second), ("e3", fourth)):
             await desk.close(task_id, by=agent, disposition="answered")
-        events = await pair.logged()
+        events = await pair.logged("e1", "e2", "e3", "e4", "e5")
 
     for task_id in ("e1", "e2", "e3", "e4"):
         assert steps(events, task_id) == Counter({k.__name__: 1 for k in STEPS}), task_id
@@ -171,7 +184,7 @@ async def test_a_ring_no_answer_the_killed_leader_wrote_is_logged_once(tmp_path:
         assert await pair.kill_when("c1", "waiting") == "ada"  # (2 s later: back in line)
         await pair.desk.abandon("c1", "customer left")
         await pair.taken_over()
-        events = await pair.logged()
+        events = await pair.logged("c1")
         row = await pair.store.get_task("c1")
 
     assert steps(events, "c1") == Counter(["TaskQueued", "TaskOffered", "TaskNotAccepted", "TaskAbandoned"])
