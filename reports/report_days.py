@@ -18,16 +18,19 @@ interval they were folded with: the hourly days the warm-up job keeps serve all 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import numpy as np
+import structlog
 
 from events import CallQueued, Event, call_id_of
+from reports import day_codec
 from reports.day_extras import Extras, day_extras, empty
 from reports.day_table import Keys, Table, Values, add_up
 from reports.kpi import (
@@ -41,6 +44,9 @@ from reports.kpi import (
     report_of_buckets,
 )
 from store.port import EventLog
+from store.report_day_rows import ReportDayRow, ReportDayRows
+
+log = structlog.get_logger()
 
 LEAD_IN_S = 86_400.0  # an agent's login up to a day before still counts (night shifts)
 LEAD_OUT_S = 6 * 3600.0  # a call offered before midnight is followed this long after it
@@ -66,6 +72,10 @@ class Day:
     extras: Table  # pauses by reason, dispositions, campaigns (reports/day_extras.py), flattened
     keys: Keys  # the row numbers `totals` uses
 
+    @property
+    def nbytes(self) -> int:
+        return sum(t.ids.nbytes + t.values.nbytes for t in (self.totals, self.series, self.extras))
+
     def bucket(self, key: tuple[str, str, None]) -> Totals | None:
         """One of the day's totals (an agent's day in the agent drill-down)."""
         row = self.totals.row(self.keys.id_of(key))
@@ -74,6 +84,11 @@ class Day:
 
 def day_start(day: date) -> float:
     return time.mktime(day.timetuple())
+
+
+def is_closed(day: date, now: float) -> bool:
+    """Whether the day's report can no longer change (its lead-out is over)."""
+    return day_start(day + timedelta(days=1)) + LEAD_OUT_S <= now
 
 
 def days(first: date, last: date) -> list[date]:
@@ -108,42 +123,98 @@ def fold_day(
 
 
 class DayCache:
-    """Closed days' buckets, least recently used first out."""
+    """Closed days' buckets, least recently used first out, in this process's memory
+    and, given a `store`, in the store's report_days rows (folded once for every
+    process and restart; a day missing from memory is read back from there)."""
 
-    def __init__(self, max_days: int = 4000) -> None:
+    def __init__(self, max_days: int = 4000, store: ReportDayRows | None = None, max_mb: float = 1024.0) -> None:
         self._days: OrderedDict[str, Day] = OrderedDict()
         self._max = max_days
+        self._max_bytes = max_mb * 1e6
+        self._bytes = 0
+        self.store = store
         self.keys = Keys()  # bucket keys' row numbers, shared by every day
         self.extra_keys = Keys()  # (section, row, column) of the extras
         self.folded = 0  # days folded from the raw log (for the tests and the benchmark)
+        self.loaded = 0  # days read back from the store
         self._cfg: KpiConfig | None = None
         self._cfg_key = ""
+        self._settings = ""
 
     def key(self, cfg: KpiConfig, queue: str, day: date) -> str:
+        return f"{day.isoformat()} {queue!r} {self.settings(cfg)}"
+
+    def settings(self, cfg: KpiConfig) -> str:
+        """A digest of what a day's buckets depend on (thresholds, teams...): the store's key."""
         if cfg is not self._cfg:  # (10,000 agents' teams: encoded once per settings, not per day)
             self._cfg_key = json.dumps([cfg.echo(), sorted(cfg.teams.items())], sort_keys=True)
+            self._settings = hashlib.sha256(self._cfg_key.encode()).hexdigest()[:40]
             self._cfg = cfg
-        return f"{day.isoformat()} {queue!r} {self._cfg_key}"
+        return self._settings
 
     def cached(self, cfg: KpiConfig, queue: str, day: date) -> bool:
         return self.key(cfg, queue, day) in self._days
 
     async def day(self, log: EventLog, cfg: KpiConfig, queue: str, day: date, now: float) -> Day:
-        hit = self._days.get(self.key(cfg, queue, day))
-        if hit is not None:
-            self._days.move_to_end(self.key(cfg, queue, day))
-            return hit
-        return await self._fold(await self._read(log, day, now), cfg, queue, day, now)
+        return (await self.days(log, cfg, queue, [day], now))[day]
 
-    async def fill(self, log: EventLog, cfg: KpiConfig, queues: Sequence[str], day: date, now: float) -> int:
+    async def days(
+        self, log: EventLog, cfg: KpiConfig, queue: str, wanted: Sequence[date], now: float
+    ) -> dict[date, Day]:
+        """The days' buckets: from memory, else the store (one query for all), else folded
+        from the log (and kept, once closed)."""
+        out: dict[date, Day] = {}
+        for day in wanted:
+            hit = self._days.get(self.key(cfg, queue, day))
+            if hit is not None:
+                self._days.move_to_end(self.key(cfg, queue, day))
+                out[day] = hit
+        missing = [d for d in wanted if d not in out and is_closed(d, now)]
+        if missing and self.store is not None:
+            out.update(await self._load(cfg, queue, missing))
+        for day in wanted:
+            if day not in out:
+                out[day] = await self._fold(await self._read(log, day, now), cfg, queue, day, now)
+        return out
+
+    async def fill(
+        self,
+        log: EventLog,
+        cfg: KpiConfig,
+        queues: Sequence[str],
+        day: date,
+        now: float,
+        kept: Collection[tuple[str, str]] = (),
+    ) -> int:
         """Fold the day for the whole center and for each of `queues` (a report's queue
-        filter) not cached yet, reading its events once; how many were folded."""
-        wanted = [q for q in ("", *queues) if not self.cached(cfg, q, day)]
+        filter) not cached yet nor `kept` in the store ((day, view) pairs), reading its
+        events once; how many were folded."""
+        iso = day.isoformat()
+        wanted = [q for q in ("", *queues) if not self.cached(cfg, q, day) and (iso, q) not in kept]
         if wanted:
             events = await self._read(log, day, now)
             for queue in wanted:
                 await self._fold(events, cfg, queue, day, now)
         return len(wanted)
+
+    async def _load(self, cfg: KpiConfig, queue: str, wanted: Sequence[date]) -> dict[date, Day]:
+        assert self.store is not None
+        settings = self.settings(cfg)
+        rows = await self.store.report_days(settings, queue, [d.isoformat() for d in wanted])
+        out: dict[date, Day] = {}
+        for iso, row in rows.items():
+            try:
+                parsed = await asyncio.to_thread(day_codec.parse, row.body)
+                totals, series, extras, events = day_codec.tables(parsed, self.keys, self.extra_keys, WIDTH)
+            except ValueError as exc:  # (folded again below, and the row replaced)
+                log.warning("report_day_unreadable", day=iso, view=queue, error=str(exc))
+                continue
+            day = date.fromisoformat(iso)
+            found = self._day_of(totals, series, events, extras)
+            self._remember(self.key(cfg, queue, day), found)
+            self.loaded += 1
+            out[day] = found
+        return out
 
     @staticmethod
     async def _read(log: EventLog, day: date, now: float) -> list[Event]:
@@ -157,26 +228,45 @@ class DayCache:
         buckets, counted, extras = await asyncio.to_thread(fold_day, picked, cfg, start, end, min(end, now))
         found = self._compact(buckets, counted, extras)
         self.folded += 1
-        if end + LEAD_OUT_S <= now:  # closed: nothing can still change it
-            self._days[self.key(cfg, queue, day)] = found
-            while len(self._days) > self._max:
-                self._days.popitem(last=False)
+        if is_closed(day, now):  # closed: nothing can still change it
+            self._remember(self.key(cfg, queue, day), found)
+            if self.store is not None:
+                body = await asyncio.to_thread(
+                    day_codec.encode, self.keys, self.extra_keys, found.totals, found.series, found.extras, counted
+                )
+                row = ReportDayRow(day.isoformat(), queue, self.settings(cfg), counted, body)
+                await self.store.put_report_day(row, time.time())
         return found
+
+    def _remember(self, key: str, found: Day) -> None:
+        old = self._days.pop(key, None)
+        if old is not None:
+            self._bytes -= old.nbytes
+        self._days[key] = found
+        self._bytes += found.nbytes
+        while len(self._days) > 1 and (len(self._days) > self._max or self._bytes > self._max_bytes):
+            self._bytes -= self._days.popitem(last=False)[1].nbytes
 
     def _compact(self, buckets: Buckets, counted: int, extras: Extras) -> Day:
         """The day as tables (on the loop's thread: `Keys` is not shared between threads)."""
         totals = {k: t.as_row() for k, t in buckets.items() if k[2] is None}
         series = {k: t.as_row() for k, t in buckets.items() if k[2] is not None and k[0] in SERIES_DIMS}
-        heads = {k: t for k, t in buckets.items() if k[2] is None and k[0] in SERIES_DIMS}
         flat = {(s, r, c): [v] for s, rows in extras.items() for r, cols in rows.items() for c, v in cols.items()}
-        return Day(
+        return self._day_of(
             Table.of(self.keys, totals, WIDTH),
             Table.of(self.keys, series, WIDTH),
-            heads,
             counted,
             Table.of(self.extra_keys, flat, 1),
-            self.keys,
         )
+
+    def _day_of(self, totals: Table, series: Table, counted: int, extras: Table) -> Day:
+        keys = self.keys.keys
+        heads: Buckets = {}
+        for i, row in zip(totals.ids.tolist(), totals.values.tolist(), strict=True):
+            key = keys[i]
+            if key[0] in SERIES_DIMS:  # type: ignore[index]
+                heads[key] = Totals.of_row(row)  # type: ignore[index]
+        return Day(totals, series, heads, counted, extras, self.keys)
 
     def add_up(self, tables: Iterable[Table]) -> tuple[Buckets, list[str], Values]:
         """The sum of `tables` (days' `totals` or `series`): its buckets but the agents'
@@ -225,11 +315,9 @@ async def range_report(
     # (a report by periods reads only each day's totals, the same whatever the interval:
     # the hourly days serve it, so one cached day, warmed ahead by reports/report_warm.py, serves all)
     day_cfg = replace(cfg, interval_s=HOURLY_S) if by else cfg
-    found_days: list[tuple[float, Day]] = []
-    for day in days(first, last):
-        if day_start(day) > now:
-            break
-        found_days.append((day_start(day), await cache.day(log, day_cfg, queue, day, now)))
+    wanted = [d for d in days(first, last) if day_start(d) <= now]
+    got = await cache.days(log, day_cfg, queue, wanted, now)
+    found_days = [(day_start(d), got[d]) for d in wanted]
     start, end = day_start(first), min(day_start(last + timedelta(days=1)), max(now, day_start(first)))
 
     def build() -> tuple[KpiReport, Extras]:  # numpy adds and 10,000 agents' KPIs: off the loop

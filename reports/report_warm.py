@@ -8,7 +8,10 @@ events read once. Each web process runs
 default interval of a range up to a month, and what a by-day report reads too), then
 every `EVERY_S` it folds the days that closed since
 (a day is closed once its lead-out is over, 06:00 the next day). Days already cached
-cost a dictionary lookup. The settings (queues' thresholds, teams) are read each round:
+cost a dictionary lookup. With the SQL store the folded days are kept in its
+report_days rows: one process (the holder of the `report-days` lease) folds each day
+once for all, the others read the rows back when a report asks for them, and a
+restart folds nothing again. The settings (queues' thresholds, teams) are read each round:
 a change makes new cache keys, filled at once (an admin change wakes the loop).
 """
 
@@ -25,11 +28,12 @@ import structlog
 from reports.kpi import KpiConfig
 from reports.report_days import HOURLY_S, LEAD_OUT_S, DayCache, day_start
 from store.bus import Bus
-from store.port import EventLog
+from store.port import EventLog, LeaderLeases
 
 log = structlog.get_logger()
 
 DAYS = 62
+LEASE = "report-days"
 EVERY_S = 900.0
 
 
@@ -45,16 +49,34 @@ def closed_days(now: float, back: int) -> list[date]:
 
 
 async def warm(
-    log_: EventLog, cache: DayCache, cfg: KpiConfig, now: float, back: int = DAYS, queues: Sequence[str] | None = None
+    log_: EventLog,
+    cache: DayCache,
+    cfg: KpiConfig,
+    now: float,
+    back: int = DAYS,
+    queues: Sequence[str] | None = None,
+    turn: Callable[[], Awaitable[bool]] | None = None,
 ) -> int:
     """Fold the closed days not cached yet, the latest first, for the whole center and
     each of `queues` (default: the queues with a threshold in `cfg`, the settings'
-    queues); how many day folds that took."""
+    queues); how many day folds that took. With a store behind the cache, the days it
+    keeps are not folded again (nor read: a request reads them back), and `turn` is
+    asked before each day (False: another process warms the store; stop)."""
     folded = 0
     day_cfg = replace(cfg, interval_s=HOURLY_S)
     wanted = sorted(cfg.sl_thresholds) if queues is None else list(queues)
-    for day in closed_days(now, back):
-        folded += await cache.fill(log_, day_cfg, wanted, day, now)
+    closed = closed_days(now, back)
+    kept: set[tuple[str, str]] = set()
+    if cache.store is not None and closed:
+        kept = await cache.store.report_days_kept(
+            cache.settings(day_cfg), closed[-1].isoformat(), closed[0].isoformat()
+        )
+    for day in closed:
+        if all((day.isoformat(), q) in kept for q in ("", *wanted)):
+            continue
+        if turn is not None and not await turn():
+            break
+        folded += await cache.fill(log_, day_cfg, wanted, day, now, kept)
     return folded
 
 
@@ -66,15 +88,16 @@ async def warm_loop(
     wake: asyncio.Event,
     every_s: float = EVERY_S,
     back: int = DAYS,
+    turn: Callable[[], Awaitable[bool]] | None = None,
 ) -> None:
     """Until cancelled, a round at start, every `every_s` and whenever `wake` is set (the
     settings or the agent directory changed: new keys to fill); a failed round is
-    logged and tried again at the next."""
+    logged and tried again at the next. `turn`: see `warm`."""
     while True:
         wake.clear()
         try:
             started = clock()
-            folded = await warm(log_, cache, await config(), started, back)
+            folded = await warm(log_, cache, await config(), started, back, turn=turn)
             if folded:
                 log.info("report_days_warmed", days=folded, took_s=round(clock() - started, 1))
         except Exception:
@@ -90,3 +113,13 @@ async def wake_on_changes(bus: Bus, wake: asyncio.Event) -> None:
     async with subscribe(bus, CONFIG_CHANGES) as inbox:
         async for _ in inbox:
             wake.set()
+
+
+def lease_turn(leases: LeaderLeases, holder: str, ttl_s: float = 600.0) -> Callable[[], Awaitable[bool]]:
+    """`warm`'s `turn`: whether this process holds (or now takes) the `report-days`
+    lease, so that several web processes do not fold the same days at once."""
+
+    async def turn() -> bool:
+        return (await leases.claim_lease(LEASE, holder, ttl_s)).held_by(holder)
+
+    return turn

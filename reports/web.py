@@ -7,7 +7,10 @@ for reports. Supervisors see their teams (queues are shared), admins everything.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -25,10 +28,11 @@ from reports.day_extras import only_agents, summary
 from reports.export import CSV_SECTIONS, XLSX_TYPE, section_rows, to_csv, to_xlsx
 from reports.kpi import INTERVALS, KpiConfig
 from reports.report_days import DAY_S, PERIODS, DayCache, range_report
-from reports.report_warm import DAYS, wake_on_changes, warm_loop
+from reports.report_warm import DAYS, lease_turn, wake_on_changes, warm_loop
 from reports.web_charts import bar_chart
 from reports.web_live import LiveBoard, View, WallboardHub
 from store.port import NotFound
+from store.report_day_rows import SqlReportDays
 from store.sql import SqlStore
 from store.topics import CONFIG_CHANGES
 from web.app import CLOCK, SETTINGS, WEB_TASKS, api_error, require, signed_in_only
@@ -447,8 +451,13 @@ def setup(app: web.Application, *, min_interval_s: float = 0.5, warm_days: int =
         async def report_config() -> KpiConfig:
             return (await kpi_config(app[STORE], (await settings.live("queues")).data))[0]
 
+        if isinstance(app[STORE], SqlReportDays):
+            app[REPORT_DAYS].store = app[STORE]
         wake = asyncio.Event()
-        warming = warm_loop(app[STORE], app[REPORT_DAYS], report_config, lambda: app[CLOCK](), wake, back=warm_days)
+        turn = lease_turn(app[STORE], f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+        warming = warm_loop(
+            app[STORE], app[REPORT_DAYS], report_config, lambda: app[CLOCK](), wake, back=warm_days, turn=turn
+        )
         app[WEB_TASKS].append(asyncio.create_task(warming, name="report-days-warm"))
         app[WEB_TASKS].append(asyncio.create_task(wake_on_changes(app[BUS], wake), name="report-days-wake"))
         try:
@@ -456,7 +465,7 @@ def setup(app: web.Application, *, min_interval_s: float = 0.5, warm_days: int =
         finally:
             task.cancel()
 
-    app[REPORT_DAYS] = DayCache()
+    app[REPORT_DAYS] = DayCache()  # (its store is given at start: the app's store is opened then)
     app.cleanup_ctx.append(wallboard_ctx)
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/wallboard", wallboard_page)

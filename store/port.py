@@ -50,6 +50,7 @@ from store.models import (
     User,
     WebSession,
 )
+from store.report_day_rows import ReportDayRows
 from tasks.model import Task, TaskMessage
 
 if TYPE_CHECKING:  # (store.webhooks imports NotFound from here)
@@ -448,6 +449,7 @@ class TaskRows(Protocol):
 
 
 class Store(
+    ReportDayRows,
     CustomerErasure,
     WebhookOutbox,
     TaskRows,

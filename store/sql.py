@@ -36,6 +36,7 @@ from store.models import (
 )
 from store.phones import InvalidPhone, normalize_phone
 from store.port import EPOCH_LEASE, EVENT_PAGE, Conflict, NotFound, StaleEpoch
+from store.report_day_rows import SqlReportDays
 from store.task_rows import SqlTaskRows
 from store.webhooks import SqlWebhooks
 
@@ -221,7 +222,9 @@ def canonical_customer(customer: Customer) -> Customer:
     )
 
 
-class SqlStore(SqlWebhooks, SqlTaskRows, SqlChatSessions):  # store.webhooks, store.task_rows, store.chat_sessions
+class SqlStore(
+    SqlWebhooks, SqlTaskRows, SqlChatSessions, SqlReportDays
+):  # store.webhooks, store.task_rows, store.chat_sessions, store.report_day_rows
     def __init__(self, driver: Driver) -> None:
         self._db = driver
         self.kind = driver.kind
