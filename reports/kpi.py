@@ -55,12 +55,15 @@ __all__ = [
     "KpiEngine",
     "KpiReport",
     "Totals",
+    "add_agent_time",
     "batch_buckets",
     "batch_report",
+    "call_fact_keys",
     "merge_buckets",
     "metrics",
     "metrics_rows",
     "report_of_buckets",
+    "tally",
 ]
 
 INTERVALS = (900, 1800, 3600)
@@ -383,6 +386,27 @@ def _add_open_time(
     for (state, team), secs in acc.items():
         keys: list[BucketKey] = [("all", "", None), ("team", team, None)] if team else [("all", "", None)]
         _add_time(buckets, keys, _STATE_ATTR.get(state, "t_" + state), secs)
+
+
+def call_fact_keys(f: CallFact, period: float | None, cfg: KpiConfig) -> list[BucketKey]:
+    """The buckets a call fact counts in (the day fold's, reports/day_fold.py)."""
+    return _call_fact_keys(f, period, cfg)
+
+
+def tally(t: Totals, f: CallFact, threshold: float, short: float) -> None:
+    """One call fact on one bucket (the incremental engine's and the day fold's)."""
+    _bump(t, f, threshold, short)
+
+
+def add_agent_time(buckets: Buckets, agent: str, state: str, start: float, end: float, cfg: KpiConfig) -> None:
+    """[start, end) of `state` on the summary, the agent and their team (whole range) and
+    on the summary's intervals: `batch_buckets` with interval_dims of the report days."""
+    name, secs = "t_" + state, end - start
+    _add(buckets, ("all", "", None), ((name, secs),))
+    for key in _agent_keys(agent, None, cfg):
+        _add(buckets, key, ((name, secs),))
+    for iv, part in _pieces(start, end, cfg.interval_s):
+        _add(buckets, ("all", "", iv), ((name, part),))
 
 
 def _summary(f: CallFact) -> str:
@@ -757,16 +781,18 @@ def batch_report(
     end: float | None = None,
     with_intervals: bool = True,
     agents_until: float | None = None,
+    queue: str = "",
 ) -> KpiReport:
     """KPIs of a stored event stream: calls offered in [start, end], agent time clipped
     to [start, end]; states still open at `end` (default: the last event) count up to it.
     `agents_until` clips agent time earlier than `end` (a simulation that drains the
-    calls in progress after its last arrival counts occupancy up to that arrival)."""
+    calls in progress after its last arrival counts occupancy up to that arrival).
+    `queue`: only the calls' visits to that queue (every agent's time still counts)."""
     cfg = config or KpiConfig()
     events = list(events)
     if end is None:
         end = max((getattr(e, "at", 0.0) for e in events), default=None)
-    buckets = batch_buckets(events, cfg, start, end, with_intervals, agents_until)
+    buckets = batch_buckets(events, cfg, start, end, with_intervals, agents_until, queue=queue)
     return _build_report(buckets, cfg, start, end, with_intervals)
 
 
@@ -779,6 +805,7 @@ def batch_buckets(
     agents_until: float | None = None,
     end_open: bool = False,
     interval_dims: frozenset[str] | None = None,
+    queue: str = "",
 ) -> Buckets:
     """`batch_report`'s additive counters before they become KPIs: buckets of several
     ranges merge (`merge_buckets`) into the buckets of their union. `end_open` counts
@@ -797,7 +824,7 @@ def batch_buckets(
     for f in facts:
         if isinstance(f, Span):
             continue
-        if not lo <= f.offered_at <= hi or (end_open and f.offered_at >= hi):
+        if not lo <= f.offered_at <= hi or (end_open and f.offered_at >= hi) or (queue and f.queue != queue):
             continue
         for key in _call_fact_keys(f, None, cfg):
             groups.setdefault(key, []).append(f)

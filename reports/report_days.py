@@ -22,23 +22,23 @@ import hashlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import numpy as np
 import structlog
 
-from events import CallQueued, Event, call_id_of
+from events import Event
 from reports import day_codec
-from reports.day_extras import Extras, day_extras, empty
+from reports.day_extras import Extras, empty
+from reports.day_fold import SERIES_DIMS, DayParts, day_start, rebuild
 from reports.day_table import Keys, Table, Values, add_up
 from reports.kpi import (
     TOTALS_FIELDS,
     KpiConfig,
     KpiReport,
     Totals,
-    batch_buckets,
     merge_buckets,
     metrics_rows,
     report_of_buckets,
@@ -53,7 +53,6 @@ LEAD_OUT_S = 6 * 3600.0  # a call offered before midnight is followed this long 
 DAY_S = 86_400
 HOURLY_S = 3600
 EVENT_PAGE = 10_000
-SERIES_DIMS = frozenset({"all", "queue", "outbound"})  # dims whose interval series a report shows
 PERIODS = ("day", "week", "month")  # the report intervals made of whole days
 WIDTH = len(TOTALS_FIELDS)
 MAX_COL = TOTALS_FIELDS.index("max_wait")
@@ -82,10 +81,6 @@ class Day:
         return None if row is None else Totals.of_row(row.tolist())
 
 
-def day_start(day: date) -> float:
-    return time.mktime(day.timetuple())
-
-
 def is_closed(day: date, now: float) -> bool:
     """Whether the day's report can no longer change (its lead-out is over)."""
     return day_start(day + timedelta(days=1)) + LEAD_OUT_S <= now
@@ -104,24 +99,6 @@ def period_of(day: date, by: str) -> date:
     return day
 
 
-def only_queue(events: list[Event], queue: str) -> list[Event]:
-    """The events of calls that queued in `queue` (and every agent event)."""
-    calls = {e.call_id for e in events if isinstance(e, CallQueued) and e.queue == queue}
-    return [e for e in events if not call_id_of(e) or call_id_of(e) in calls]
-
-
-def fold_day(
-    events: Iterable[Event], cfg: KpiConfig, start: float, end: float, until: float
-) -> tuple[Buckets, int, Extras]:
-    """The buckets of calls offered in [start, end) and agent time in [start, until),
-    how many events of [start, end) there were, and the day's extras."""
-    events = list(events)
-    # today: states open count up to now; no agent's or team's interval series (not kept)
-    buckets = batch_buckets(events, cfg, start, until, end_open=True, interval_dims=SERIES_DIMS)
-    counted = sum(1 for e in events if start <= getattr(e, "at", 0.0) < end)
-    return buckets, counted, day_extras(events, start, until)
-
-
 class DayCache:
     """Closed days' buckets, least recently used first out, in this process's memory
     and, given a `store`, in the store's report_days rows (folded once for every
@@ -137,6 +114,8 @@ class DayCache:
         self.extra_keys = Keys()  # (section, row, column) of the extras
         self.folded = 0  # days folded from the raw log (for the tests and the benchmark)
         self.loaded = 0  # days read back from the store
+        # today's views from the report keeper in this process (reports/report_keeper.py), if any
+        self.live: Callable[[KpiConfig, str, date, float], Awaitable[DayParts | None]] | None = None
         self._cfg: KpiConfig | None = None
         self._cfg_key = ""
         self._settings = ""
@@ -173,8 +152,13 @@ class DayCache:
         if missing and self.store is not None:
             out.update(await self._load(cfg, queue, missing))
         for day in wanted:
+            if day not in out and self.live is not None and not is_closed(day, now):
+                parts = await self.live(cfg, queue, day, now)
+                if parts is not None:
+                    out[day] = self.compact(parts)
+        for day in wanted:
             if day not in out:
-                out[day] = await self._fold(await self._read(log, day, now), cfg, queue, day, now)
+                out[day] = (await self._fold(await self._read(log, day, now), cfg, [queue], day, now))[queue]
         return out
 
     async def fill(
@@ -192,9 +176,7 @@ class DayCache:
         iso = day.isoformat()
         wanted = [q for q in ("", *queues) if not self.cached(cfg, q, day) and (iso, q) not in kept]
         if wanted:
-            events = await self._read(log, day, now)
-            for queue in wanted:
-                await self._fold(events, cfg, queue, day, now)
+            await self._fold(await self._read(log, day, now), cfg, wanted, day, now)
         return len(wanted)
 
     async def _load(self, cfg: KpiConfig, queue: str, wanted: Sequence[date]) -> dict[date, Day]:
@@ -221,22 +203,29 @@ class DayCache:
         start, end = day_start(day), day_start(day + timedelta(days=1))
         return [s.event async for s in log.iter_events(start - LEAD_IN_S, min(end + LEAD_OUT_S, now), page=EVENT_PAGE)]
 
-    async def _fold(self, events: list[Event], cfg: KpiConfig, queue: str, day: date, now: float) -> Day:
-        start, end = day_start(day), day_start(day + timedelta(days=1))
-        picked = only_queue(events, queue) if queue else events
+    async def _fold(
+        self, events: list[Event], cfg: KpiConfig, views: Sequence[str], day: date, now: float
+    ) -> dict[str, Day]:
+        """The day's `views` rebuilt from its events (one fold for all), kept if closed."""
         # (the fold is pure CPU: in a thread, so the web process's loop still answers meanwhile)
-        buckets, counted, extras = await asyncio.to_thread(fold_day, picked, cfg, start, end, min(end, now))
-        found = self._compact(buckets, counted, extras)
-        self.folded += 1
+        until = min(day_start(day + timedelta(days=1)), now)
+        parts = await asyncio.to_thread(rebuild, events, cfg, views, day, until)
+        self.folded += len(views)
+        found = {view: self.compact(parts[view]) for view in views}
         if is_closed(day, now):  # closed: nothing can still change it
-            self._remember(self.key(cfg, queue, day), found)
+            await self.keep(cfg, day, found)
+        return found
+
+    async def keep(self, cfg: KpiConfig, day: date, found: Mapping[str, Day]) -> None:
+        """Remember a closed day's views, and keep them in the store."""
+        for view, one in found.items():
+            self._remember(self.key(cfg, view, day), one)
             if self.store is not None:
                 body = await asyncio.to_thread(
-                    day_codec.encode, self.keys, self.extra_keys, found.totals, found.series, found.extras, counted
+                    day_codec.encode, self.keys, self.extra_keys, one.totals, one.series, one.extras, one.events
                 )
-                row = ReportDayRow(day.isoformat(), queue, self.settings(cfg), counted, body)
+                row = ReportDayRow(day.isoformat(), view, self.settings(cfg), one.events, body)
                 await self.store.put_report_day(row, time.time())
-        return found
 
     def _remember(self, key: str, found: Day) -> None:
         old = self._days.pop(key, None)
@@ -247,8 +236,9 @@ class DayCache:
         while len(self._days) > 1 and (len(self._days) > self._max or self._bytes > self._max_bytes):
             self._bytes -= self._days.popitem(last=False)[1].nbytes
 
-    def _compact(self, buckets: Buckets, counted: int, extras: Extras) -> Day:
+    def compact(self, parts: DayParts) -> Day:
         """The day as tables (on the loop's thread: `Keys` is not shared between threads)."""
+        buckets, counted, extras = parts.buckets, parts.events, parts.extras
         totals = {k: t.as_row() for k, t in buckets.items() if k[2] is None}
         series = {k: t.as_row() for k, t in buckets.items() if k[2] is not None and k[0] in SERIES_DIMS}
         flat = {(s, r, c): [v] for s, rows in extras.items() for r, cols in rows.items() for c, v in cols.items()}

@@ -56,16 +56,18 @@ async def warm(
     back: int = DAYS,
     queues: Sequence[str] | None = None,
     turn: Callable[[], Awaitable[bool]] | None = None,
+    before: date | None = None,
 ) -> int:
     """Fold the closed days not cached yet, the latest first, for the whole center and
     each of `queues` (default: the queues with a threshold in `cfg`, the settings'
     queues); how many day folds that took. With a store behind the cache, the days it
     keeps are not folded again (nor read: a request reads them back), and `turn` is
-    asked before each day (False: another process warms the store; stop)."""
+    asked before each day (False: another process warms the store; stop). `before`:
+    only days before it (the report keeper keeps the later ones as they close)."""
     folded = 0
     day_cfg = replace(cfg, interval_s=HOURLY_S)
     wanted = sorted(cfg.sl_thresholds) if queues is None else list(queues)
-    closed = closed_days(now, back)
+    closed = [d for d in closed_days(now, back) if before is None or d < before]
     kept: set[tuple[str, str]] = set()
     if cache.store is not None and closed:
         kept = await cache.store.report_days_kept(
@@ -89,15 +91,16 @@ async def warm_loop(
     every_s: float = EVERY_S,
     back: int = DAYS,
     turn: Callable[[], Awaitable[bool]] | None = None,
+    before: Callable[[], date | None] = lambda: None,
 ) -> None:
     """Until cancelled, a round at start, every `every_s` and whenever `wake` is set (the
     settings or the agent directory changed: new keys to fill); a failed round is
-    logged and tried again at the next. `turn`: see `warm`."""
+    logged and tried again at the next. `turn`, `before` (asked each round): see `warm`."""
     while True:
         wake.clear()
         try:
             started = clock()
-            folded = await warm(log_, cache, await config(), started, back, turn=turn)
+            folded = await warm(log_, cache, await config(), started, back, turn=turn, before=before())
             if folded:
                 log.info("report_days_warmed", days=folded, took_s=round(clock() - started, 1))
         except Exception:
@@ -106,18 +109,21 @@ async def warm_loop(
             await asyncio.wait_for(wake.wait(), every_s)
 
 
-async def wake_on_changes(bus: Bus, wake: asyncio.Event) -> None:
-    """Set `wake` at each admin change (store/topics.py CONFIG_CHANGES)."""
+async def wake_on_changes(bus: Bus, wake: asyncio.Event, *also: Callable[[], None]) -> None:
+    """Set `wake` (and call `also`) at each admin change (store/topics.py CONFIG_CHANGES)."""
     from store.topics import CONFIG_CHANGES, subscribe
 
     async with subscribe(bus, CONFIG_CHANGES) as inbox:
         async for _ in inbox:
             wake.set()
+            for call in also:
+                call()
 
 
-def lease_turn(leases: LeaderLeases, holder: str, ttl_s: float = 600.0) -> Callable[[], Awaitable[bool]]:
-    """`warm`'s `turn`: whether this process holds (or now takes) the `report-days`
-    lease, so that several web processes do not fold the same days at once."""
+def lease_turn(leases: LeaderLeases, holder: str, ttl_s: float = 60.0) -> Callable[[], Awaitable[bool]]:
+    """`warm`'s and the report keeper's `turn`: whether this process holds (or now
+    takes) the `report-days` lease, so that several web processes do not fold the
+    same days at once (the keeper renews it every 10 s)."""
 
     async def turn() -> bool:
         return (await leases.claim_lease(LEASE, holder, ttl_s)).held_by(holder)

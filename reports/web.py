@@ -28,6 +28,7 @@ from reports.day_extras import only_agents, summary
 from reports.export import CSV_SECTIONS, XLSX_TYPE, section_rows, to_csv, to_xlsx
 from reports.kpi import INTERVALS, KpiConfig
 from reports.report_days import DAY_S, PERIODS, DayCache, range_report
+from reports.report_keeper import ReportKeeper, keep_loop
 from reports.report_warm import DAYS, lease_turn, wake_on_changes, warm_loop
 from reports.web_charts import bar_chart
 from reports.web_live import LiveBoard, View, WallboardHub
@@ -455,11 +456,22 @@ def setup(app: web.Application, *, min_interval_s: float = 0.5, warm_days: int =
             app[REPORT_DAYS].store = app[STORE]
         wake = asyncio.Event()
         turn = lease_turn(app[STORE], f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+        keeper = ReportKeeper(app[STORE], app[REPORT_DAYS], report_config, lambda: app[CLOCK]())
+        app[REPORT_DAYS].live = keeper.peek
         warming = warm_loop(
-            app[STORE], app[REPORT_DAYS], report_config, lambda: app[CLOCK](), wake, back=warm_days, turn=turn
+            app[STORE],
+            app[REPORT_DAYS],
+            report_config,
+            lambda: app[CLOCK](),
+            wake,
+            back=warm_days,
+            turn=turn,
+            before=keeper.first_day,
         )
         app[WEB_TASKS].append(asyncio.create_task(warming, name="report-days-warm"))
-        app[WEB_TASKS].append(asyncio.create_task(wake_on_changes(app[BUS], wake), name="report-days-wake"))
+        app[WEB_TASKS].append(asyncio.create_task(keep_loop(keeper, turn), name="report-days-keeper"))
+        changed = wake_on_changes(app[BUS], wake, keeper.reconfigure)
+        app[WEB_TASKS].append(asyncio.create_task(changed, name="report-days-wake"))
         try:
             yield
         finally:

@@ -1,5 +1,6 @@
 """`hotline db migrate`, `hotline db events CALL_ID` (a call's log with the leaders'
-epochs), `hotline db leader` (who leads now)."""
+epochs), `hotline db leader` (who leads now), `hotline db report-days` (the reports'
+kept days rebuilt from the log)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,46 @@ def events(call_id: str, config_path: str | None) -> None:
         record.pop("call_id", None)
         fields = " ".join(f"{k}={v}" for k, v in record.items() if v not in ("", None, {}, [], ()))
         click.echo(f"{row.seq}\t{row.epoch}\t{at}\t{kind} {fields}".rstrip())
+
+
+@db.command("report-days")
+@click.option("--from", "first", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day (default: --from).")
+@config_option
+def report_days(first: datetime, last: datetime | None, config_path: str | None) -> None:
+    """Rebuild the reports' kept days from the event log, replacing their rows (after
+    events were added to the log late). A day not closed yet (until 06:00 the next
+    day) is left to the report keeper."""
+    import time
+
+    from reports.report_rebuild import Rebuilt, rebuild_days
+    from reports.web import kpi_config
+    from store import open_bus
+    from web.settings import SettingsService
+
+    config = load_or_exit(config_path).config
+    start, end = first.date(), (last or first).date()
+    if end < start:
+        raise click.BadParameter(f"--to {end} is before --from {start}", param_hint="--to")
+    if (end - start).days >= 3660:
+        raise click.BadParameter("at most 10 years at once", param_hint="--to")
+
+    def show(found: Rebuilt) -> None:
+        if found.views:
+            click.echo(f"{found.day}\trebuilt\t{found.views} view(s)\t{found.events} event(s)")
+        else:
+            click.echo(f"{found.day}\tnot closed yet: left to the report keeper")
+
+    async def run(store: SqlStore) -> None:
+        bus = open_bus(config.bus)
+        try:
+            queues = (await SettingsService(store, bus, config).live("queues")).data
+        finally:
+            await bus.close()
+        cfg = (await kpi_config(store, queues))[0]
+        await rebuild_days(store, cfg, start, end, time.time(), show)
+
+    _read(config.store, run)
 
 
 @db.command("leader")

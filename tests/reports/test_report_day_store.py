@@ -12,7 +12,7 @@ import numpy as np
 from reports import day_codec
 from reports.day_table import Keys, Table
 from reports.kpi import KpiConfig
-from reports.report_days import DayCache, day_start, only_queue, range_report
+from reports.report_days import DayCache, day_start, range_report
 from reports.report_warm import lease_turn, warm
 from store.report_day_rows import ReportDayRow
 from store.sql import SqlStore
@@ -39,14 +39,13 @@ async def test_days_folded_once_are_read_back_after_a_restart(log: SqlStore) -> 
     again = DayCache(store=log)  # another process, or this one restarted
     start, end = day_start(FIRST), day_start(LAST + timedelta(days=1))
     for queue in ("", "billing"):
-        picked = only_queue(events, queue) if queue else events
-        whole = refold(picked, CFG, start, end)
+        whole = refold(events, CFG, start, end, queue)
         for interval, by in ((3600, ""), (86_400, "week")):
             cfg = KpiConfig(teams=TEAMS, sl_thresholds=CFG.sl_thresholds, interval_s=interval)
             got = (await range_report(log, again, cfg, FIRST, LAST, queue, NOW, by)).report.to_dict()
             assert totals(got) == totals(whole), (queue, interval, by)
             if not by:
-                assert got["intervals"] == refold(picked, cfg, start, end)["intervals"]
+                assert got["intervals"] == refold(events, cfg, start, end, queue)["intervals"]
     assert again.folded == 0 and again.loaded == 2 * DAYS  # read back, each view's days once
 
 

@@ -27,7 +27,7 @@ from events import (
     WrapUpEnded,
 )
 from reports.kpi import TOTALS_FIELDS, KpiConfig, Totals, batch_report, metrics, metrics_rows
-from reports.report_days import LEAD_OUT_S, DayCache, day_start, only_queue, period_of, range_report
+from reports.report_days import LEAD_OUT_S, DayCache, day_start, period_of, range_report
 from reports.report_warm import warm
 from store import open_store
 from store.sql import SqlStore
@@ -83,10 +83,11 @@ async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[S
         await store.close()
 
 
-def refold(events: list[Event], cfg: KpiConfig, start: float, end: float) -> dict[str, Any]:
+def refold(events: list[Event], cfg: KpiConfig, start: float, end: float, queue: str = "") -> dict[str, Any]:
     """A fold of the raw log: calls offered in [start, end) (none is offered at a
-    midnight), followed to their end."""
-    return batch_report([e for e in events if e.at < end + LEAD_OUT_S], cfg, start, end).to_dict()  # type: ignore[attr-defined]
+    midnight), followed to their end; `queue`: only its calls' visits there."""
+    picked = [e for e in events if e.at < end + LEAD_OUT_S]  # type: ignore[attr-defined]
+    return batch_report(picked, cfg, start, end, queue=queue).to_dict()
 
 
 def totals(report: dict[str, Any]) -> dict[str, Any]:
@@ -115,8 +116,7 @@ async def test_every_interval_and_a_queue_filter_answer_from_the_cache_as_a_refo
     assert warmed == 3 * ((LAST - FIRST).days + 2)  # each closed day: the center, billing and sales
     folded = cache.folded
     for queue in ("", "billing"):
-        picked = only_queue(events, queue) if queue else events
-        whole = refold(picked, cfg, start, end)
+        whole = refold(events, cfg, start, end, queue)
         assert whole["overall"]["offered"] > 50 and whole["outbound"]["total"]["offered"] > 0
         for interval, by in ((3600, ""), (86_400, ""), (86_400, "week"), (86_400, "month")):
             icfg = KpiConfig(teams=TEAMS, sl_thresholds=cfg.sl_thresholds, interval_s=interval)
@@ -124,7 +124,7 @@ async def test_every_interval_and_a_queue_filter_answer_from_the_cache_as_a_refo
             assert cache.folded == folded, (queue, interval, by)  # from the cache, nothing refolded
             assert totals(got) == totals(whole), (queue, interval, by)
             if not by and interval == 3600:
-                hourly = refold(picked, icfg, start, end)
+                hourly = refold(events, icfg, start, end, queue)
                 assert got["intervals"] == hourly["intervals"]
                 assert {k: v["intervals"] for k, v in got["queues"].items()} == {
                     k: v["intervals"] for k, v in hourly["queues"].items()
@@ -134,7 +134,7 @@ async def test_every_interval_and_a_queue_filter_answer_from_the_cache_as_a_refo
             spans = periods(by or "day")
             assert [r["start"] for r in rows] == [s for s, _ in spans], (queue, by)
             for row, (lo, hi) in zip(rows, spans, strict=True):
-                assert {k: v for k, v in row.items() if k != "start"} == refold(picked, icfg, lo, hi)["overall"]
+                assert {k: v for k, v in row.items() if k != "start"} == refold(events, icfg, lo, hi, queue)["overall"]
             if by == "month":
                 assert len(rows) == 2 and rows[0]["offered"] + rows[1]["offered"] == whole["overall"]["offered"]
             if by == "week":
@@ -151,7 +151,7 @@ async def test_a_quarter_hour_report_folds_each_day_once_then_answers_from_the_c
     assert cache.folded == 7
     again = await range_report(log, cache, cfg, FIRST, FIRST + timedelta(days=6), "sales", now)
     assert cache.folded == 7 and again.report.to_dict() == first.report.to_dict()
-    whole = refold(only_queue(events, "sales"), cfg, day_start(FIRST), day_start(FIRST + timedelta(days=7)))
+    whole = refold(events, cfg, day_start(FIRST), day_start(FIRST + timedelta(days=7)), "sales")
     assert first.report.to_dict()["intervals"] == whole["intervals"]
     assert first.extras["dispositions"] and first.extras["pauses"]["lunch"]["a2"] == 7 * 1800
 

@@ -21,27 +21,37 @@ from events import (
     DialerResulted,
     WrapUpEnded,
 )
-from reports.day_extras import day_extras, summary
+from reports.day_extras import summary
+from reports.day_fold import day_start as report_day_start
+from reports.day_fold import rebuild
+from reports.kpi import KpiConfig
 from reports.web_live import day_start
 from store.models import Interaction
 from tests.web.web_helpers import BusCallDriver, login
 
 
 def test_pauses_are_clipped_to_the_day_and_campaign_drop_rate_counts_contacts() -> None:
+    day = date(2026, 3, 18)
+    d0 = report_day_start(day) - 100  # the day starts at d0 + 100; counted up to d0 + 300
+
+    def at(t: float) -> float:
+        return d0 + t
+
     events = [
-        AgentLoggedIn(0, "a1"),
-        AgentStateChanged(50, "a1", "paused", "lunch"),  # before the day: counts from its start
-        AgentStateChanged(160, "a1", "available"),
-        AgentStateChanged(200, "a1", "paused", "break"),  # open at the end: counts up to it
-        WrapUpEnded(150, "c1", "a1", "sale"),
-        WrapUpEnded(170, "c2", "a1", ""),
-        DialerAttempted(110, "d1", "spring", "L1"),
-        DialerAttempted(111, "d2", "spring", "L2"),
-        DialerResulted(120, "d1", "spring", "L1", "human"),
-        DialerResulted(121, "d2", "spring", "L2", "machine"),
-        DialerDropped(125, "d1", "spring", "L1"),
+        AgentLoggedIn(at(0), "a1"),
+        AgentStateChanged(at(50), "a1", "paused", "lunch"),  # before the day: counts from its start
+        AgentStateChanged(at(160), "a1", "available"),
+        AgentStateChanged(at(200), "a1", "paused", "break"),  # open at the end: counts up to it
+        WrapUpEnded(at(150), "c1", "a1", "sale"),
+        WrapUpEnded(at(170), "c2", "a1", ""),
+        DialerAttempted(at(110), "d1", "spring", "L1"),
+        DialerAttempted(at(111), "d2", "spring", "L2"),
+        DialerResulted(at(120), "d1", "spring", "L1", "human"),
+        DialerResulted(at(121), "d2", "spring", "L2", "machine"),
+        DialerDropped(at(125), "d1", "spring", "L1"),
     ]
-    found = summary(day_extras(events, 100, 300))
+    events.sort(key=lambda e: e.at)
+    found = summary(rebuild(events, KpiConfig(), (), day, at(300))[""].extras)
     assert found["pauses"] == {
         "break": {"total_s": 100.0, "by_agent": {"a1": 100.0}},
         "lunch": {"total_s": 60.0, "by_agent": {"a1": 60.0}},
