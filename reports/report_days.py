@@ -179,6 +179,12 @@ class DayCache:
             await self._fold(await self._read(log, day, now), cfg, wanted, day, now)
         return len(wanted)
 
+    async def preload(self, cfg: KpiConfig, queue: str, wanted: Sequence[date]) -> int:
+        """Read the kept days of `wanted` not in memory yet back from the store (a web
+        process at start: its first long report then reads no row); how many."""
+        missing = [d for d in wanted if not self.cached(cfg, queue, d)]
+        return len(await self._load(cfg, queue, missing)) if missing and self.store is not None else 0
+
     async def _load(self, cfg: KpiConfig, queue: str, wanted: Sequence[date]) -> dict[date, Day]:
         assert self.store is not None
         settings = self.settings(cfg)
@@ -251,11 +257,12 @@ class DayCache:
 
     def _day_of(self, totals: Table, series: Table, counted: int, extras: Table) -> Day:
         keys = self.keys.keys
-        heads: Buckets = {}
-        for i, row in zip(totals.ids.tolist(), totals.values.tolist(), strict=True):
-            key = keys[i]
-            if key[0] in SERIES_DIMS:  # type: ignore[index]
-                heads[key] = Totals.of_row(row)  # type: ignore[index]
+        ids = totals.ids.tolist()
+        picked = [j for j, i in enumerate(ids) if keys[i][0] in SERIES_DIMS]  # type: ignore[index]
+        heads: Buckets = {
+            keys[ids[j]]: Totals.of_row(row)  # type: ignore[misc]
+            for j, row in zip(picked, totals.values[picked].tolist(), strict=True)
+        }
         return Day(totals, series, heads, counted, extras, self.keys)
 
     def add_up(self, tables: Iterable[Table]) -> tuple[Buckets, list[str], Values]:

@@ -30,11 +30,14 @@ import structlog
 from reports.day_fold import DayFold, DayParts, day_of, day_start
 from reports.kpi import KpiConfig
 from reports.report_days import EVENT_PAGE, HOURLY_S, LEAD_IN_S, LEAD_OUT_S, DayCache, is_closed
+from store.models import StoredEvent
 from store.port import EventLog
 
 log = structlog.get_logger()
 
 EVERY_S = 1.0
+BACKLOG_PAGE = 5_000  # rows folded in a worker thread at a time when the keeper is behind
+INLINE_MAX = 200  # a step's rows folded on the loop up to this many (a thread hop costs more)
 _FAR = 1e12
 
 
@@ -98,14 +101,28 @@ class ReportKeeper:
         log.info("report_keeper_started", first=first.isoformat(), views=len(views))
 
     async def _read(self) -> int:
+        """Fold the log's rows past the last seq read; a backlog (a start, or a day's
+        rows at a takeover) in a worker thread, a page at a time, so that the web
+        process's loop still answers (the fold is only touched under the lock)."""
         fold = self.fold
         assert fold is not None
         read = 0
         lo = day_start(fold.first) - LEAD_IN_S
+        page: list[StoredEvent] = []
         async for stored in self.events.iter_events(lo, _FAR, after_seq=self._after, page=EVENT_PAGE):
-            fold.feed(stored.event, stored.seq)
-            self._after = stored.seq
-            read += 1
+            page.append(stored)
+            if len(page) >= BACKLOG_PAGE:
+                await asyncio.to_thread(_feed, fold, page)
+                read += len(page)
+                self._after = page[-1].seq
+                page = []
+        if page:
+            if len(page) >= INLINE_MAX:
+                await asyncio.to_thread(_feed, fold, page)
+            else:
+                _feed(fold, page)
+            read += len(page)
+            self._after = page[-1].seq
         return read
 
     async def _keep_closed(self, now: float) -> None:
@@ -114,9 +131,12 @@ class ReportKeeper:
         for day in fold.open_days:
             if not is_closed(day, now):
                 continue
-            fold.settle(day_start(day + timedelta(days=1)) + LEAD_OUT_S)
-            parts = fold.close(day)
-            await self.cache.keep(cfg, day, {view: self.cache.compact(p) for view, p in parts.items()})
+            parts = await asyncio.to_thread(_close, fold, day)  # (10,000 agents' open states: seconds)
+            found = {}
+            for view, part in parts.items():
+                found[view] = self.cache.compact(part)
+                await asyncio.sleep(0)  # (each view's tables on the loop: let the others run between)
+            await self.cache.keep(cfg, day, found)
             self.kept += len(parts)
             log.info("report_day_kept", day=day.isoformat(), views=len(parts))
 
@@ -159,3 +179,13 @@ async def keep_loop(
                 log.exception("report_keeper_step_failed")
                 keeper.stop()
         await asyncio.sleep(every_s)
+
+
+def _feed(fold: DayFold, page: list[StoredEvent]) -> None:
+    for stored in page:
+        fold.feed(stored.event, stored.seq)
+
+
+def _close(fold: DayFold, day: date) -> dict[str, DayParts]:
+    fold.settle(day_start(day + timedelta(days=1)) + LEAD_OUT_S)
+    return fold.close(day)

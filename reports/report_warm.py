@@ -96,10 +96,18 @@ async def warm_loop(
     """Until cancelled, a round at start, every `every_s` and whenever `wake` is set (the
     settings or the agent directory changed: new keys to fill); a failed round is
     logged and tried again at the next. `turn`, `before` (asked each round): see `warm`."""
+    preloaded = False
     while True:
         wake.clear()
         try:
             started = clock()
+            if not preloaded:  # every process: the kept days back in memory, once, in the background
+                cfg = replace(await config(), interval_s=HOURLY_S)
+                loaded = await cache.preload(cfg, "", closed_days(started, back))
+                preloaded = True
+                if loaded:
+                    log.info("report_days_preloaded", days=loaded, took_s=round(clock() - started, 1))
+                started = clock()
             folded = await warm(log_, cache, await config(), started, back, turn=turn, before=before())
             if folded:
                 log.info("report_days_warmed", days=folded, took_s=round(clock() - started, 1))

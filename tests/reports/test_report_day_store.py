@@ -130,3 +130,14 @@ def test_the_codec_gives_back_the_same_tables_in_another_process_s_row_numbers()
         except ValueError:
             continue
         raise AssertionError(f"{bad[:10]!r} was read")
+
+
+async def test_a_process_at_start_reads_the_kept_days_back_once(log: SqlStore) -> None:
+    await log.append_many(weeks_of_calls())
+    await warm(log, DayCache(store=log), CFG, NOW, back=BACK, queues=())
+    started = DayCache(store=log)
+    wanted = [FIRST + timedelta(days=k) for k in range(DAYS)]
+    assert await started.preload(first_cfg(), "", wanted) == DAYS
+    assert await started.preload(first_cfg(), "", wanted) == 0  # in memory now
+    await range_report(log, started, first_cfg(), FIRST, LAST, "", NOW)
+    assert started.loaded == DAYS and started.folded == 0
