@@ -47,6 +47,8 @@ from reports.kpi_fold import Fact, KpiFold, Span
 
 SERIES_DIMS = frozenset({"all", "queue", "outbound"})  # dims whose interval series a report shows
 SETTLE_S = 30.0
+CALL_MEMORY_S = 6 * 3600.0  # a call's queue is remembered this long for its wrap-ups' dispositions
+PRUNE_EVERY_S = 3600.0
 
 
 def day_start(day: date) -> float:
@@ -98,6 +100,7 @@ class DayFold:
         self._call_queue: dict[str, tuple[str, float]] = {}  # call -> (queue of its last visit, when)
         self._campaign_queue: dict[str, str] = {}
         self._paused: dict[str, tuple[str, float]] = {}  # agent -> (reason, since)
+        self._pruned_at = -math.inf
 
     # ------------------------------------------------------------ input
 
@@ -119,6 +122,8 @@ class DayFold:
         at = e.at
         if at > self.clock:
             self.clock = at
+            if at - self._pruned_at >= PRUNE_EVERY_S:
+                self._prune(at)
         day = self._day(day_of(at))
         if day is not None:
             day.events += 1
@@ -142,6 +147,14 @@ class DayFold:
                 for column in _campaign_columns(e):
                     row[column] = row.get(column, 0.0) + 1
         self._fold.apply(e)
+
+    def _prune(self, now: float) -> None:
+        """Forget the queues of calls queued more than CALL_MEMORY_S ago (a million calls a
+        day would otherwise stay until their day closes); a wrap-up later than that
+        counts in the center's dispositions only."""
+        horizon = now - CALL_MEMORY_S
+        self._call_queue = {c: q for c, q in self._call_queue.items() if q[1] >= horizon}
+        self._pruned_at = now
 
     def _views_of(self, queue: str) -> tuple[str, ...]:
         return ("", queue) if queue in self._queues else ("",)
@@ -234,10 +247,7 @@ class DayFold:
         if until is not None:
             found.end = min(found.end, until)
         self._open_time(found, found.end)
-        out = {v: self._parts(found, v, found) for v in self.views}
-        horizon = found.start - 86_400.0  # calls queued before the day before: done with
-        self._call_queue = {c: q for c, q in self._call_queue.items() if q[1] >= horizon}
-        return out
+        return {v: self._parts(found, v, found) for v in self.views}
 
     def _open_time(self, day: _Day, until: float) -> None:
         for agent, state, since in self._fold.open_states(until):

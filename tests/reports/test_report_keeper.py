@@ -177,3 +177,24 @@ def test_a_pause_and_a_night_shift_are_cut_at_midnight(extra_s: float) -> None:
     assert first.buckets[("agent", "a3", None)].t_paused == 600.0
     assert first.buckets[("agent", "a3", None)].t_available == 6600.0
     assert second.buckets[("agent", "a3", None)].t_available == 3600.0 - 1200.0 - extra_s
+
+
+def test_a_calls_queue_is_forgotten_after_six_hours() -> None:
+    """A day of a million calls keeps no million queues: a wrap-up 7 h after its call
+    queued counts in the center's dispositions, not in its queue's."""
+    day = date(2026, 3, 18)
+    t = day_start(day) + 8 * 3600
+    events: list[Event] = [
+        CallQueued(t, "early", queue="sales"),
+        CallConnected(t + 10, "early", "a1", "sales"),
+        CallEnded(t + 100, "early"),
+        WrapUpEnded(t + 5 * 3600, "early", "a1", "kept"),
+        CallQueued(t + 5 * 3600, "late", queue="sales"),
+        CallConnected(t + 5 * 3600 + 10, "late", "a1", "sales"),
+        CallEnded(t + 5 * 3600 + 100, "late"),
+        WrapUpEnded(t + 7 * 3600, "early", "a2", "forgotten"),
+        WrapUpEnded(t + 7 * 3600 + 1, "late", "a1", "kept"),
+    ]
+    got = rebuild(events, HOURLY, ("sales",), day, day_start(day + timedelta(days=1)))
+    assert got["sales"].extras["dispositions"] == {"kept": {"a1": 2.0}}
+    assert got[""].extras["dispositions"] == {"kept": {"a1": 2.0}, "forgotten": {"a2": 1.0}}

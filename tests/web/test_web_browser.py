@@ -267,8 +267,10 @@ async def test_preview_shows_the_record_before_the_agent_dials(browser, center: 
     from playwright.async_api import expect
 
     page = await desktop(browser, center, "agent01")  # (support skill: the campaign's)
-    await click(page, "#btn-available", "available: done")
+    # (going available pops the lead at once: its pop may clear "available: done" before it is seen)
+    await page.click("#btn-available")
     await expect(page.locator("#call-status")).to_have_text("preview — not dialled yet", timeout=15000)
+    await expect(page.locator("#reply")).not_to_have_class("error")
     first = offered_to(center, "agent01")
     await expect(page.locator("#customer-name")).to_have_text("Lena Lead")
     await expect(page.locator("#call-caller")).to_have_text("+12127360001")
