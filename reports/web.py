@@ -7,6 +7,7 @@ for reports. Supervisors see their teams (queues are shared), admins everything.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -30,6 +31,8 @@ from reports.kpi import INTERVALS, KpiConfig
 from reports.report_days import DAY_S, PERIODS, DayCache, range_report
 from reports.report_keeper import ReportKeeper, keep_loop
 from reports.report_warm import DAYS, lease_turn, wake_on_changes, warm_loop
+from reports.report_warm import LEASE as REPORT_LEASE
+from reports.report_warm import STANDBY_LEASE as REPORT_STANDBY_LEASE
 from reports.web_charts import bar_chart
 from reports.web_live import LiveBoard, View, WallboardHub
 from store.port import NotFound
@@ -75,6 +78,14 @@ async def kpi_config(
 def sl_thresholds(queues: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
     """Each queue's own service-level threshold, from the queue settings."""
     return {name: float(q.get("sl_threshold_s", 20.0)) for name, q in queues.items()}
+
+
+def leads_live(app: web.Application) -> bool:
+    """Whether this process leads the live loop now (cti/leadership.py)."""
+    from cti.live_app import LEADERSHIP
+
+    leadership = app.get(LEADERSHIP)
+    return leadership is not None and leadership.role == "leader"
 
 
 async def agent_skills(store: SqlStore) -> dict[str, frozenset[str]]:
@@ -455,7 +466,8 @@ def setup(app: web.Application, *, min_interval_s: float = 0.5, warm_days: int =
         if isinstance(app[STORE], SqlReportDays):
             app[REPORT_DAYS].store = app[STORE]
         wake = asyncio.Event()
-        turn = lease_turn(app[STORE], f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+        holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        turn = lease_turn(app[STORE], holder, leading=lambda: leads_live(app))
         keeper = ReportKeeper(app[STORE], app[REPORT_DAYS], report_config, lambda: app[CLOCK]())
         app[REPORT_DAYS].live = keeper.peek
         warming = warm_loop(
@@ -476,6 +488,9 @@ def setup(app: web.Application, *, min_interval_s: float = 0.5, warm_days: int =
             yield
         finally:
             task.cancel()
+            with contextlib.suppress(Exception):  # (another process takes the days at once)
+                for lease in (REPORT_LEASE, REPORT_STANDBY_LEASE):
+                    await app[STORE].release_lease(lease, holder)
 
     app[REPORT_DAYS] = DayCache()  # (its store is given at start: the app's store is opened then)
     app.cleanup_ctx.append(wallboard_ctx)

@@ -141,3 +141,19 @@ async def test_a_process_at_start_reads_the_kept_days_back_once(log: SqlStore) -
     assert await started.preload(first_cfg(), "", wanted) == 0  # in memory now
     await range_report(log, started, first_cfg(), FIRST, LAST, "", NOW)
     assert started.loaded == DAYS and started.folded == 0
+
+
+async def test_the_live_leader_lets_another_process_keep_the_days(log: SqlStore) -> None:
+    leader = lease_turn(log, "leader", ttl_s=30.0, leading=lambda: True)
+    other = lease_turn(log, "web-2", ttl_s=30.0)
+    assert await leader()  # alone: the leader keeps the days
+    assert await leader()
+    assert not await other()  # taken: web-2 offers to keep them
+    assert not await leader()  # so the leader lets them go
+    assert await other() and await other()
+    assert not await leader()  # and does not take them back while web-2 holds them
+    alone = lease_turn(log, "leader-2", ttl_s=30.0, leading=lambda: True)
+    await log.release_lease("report-days", "web-2")  # web-2 stops (its offer still stands a while)
+    assert not await alone()
+    await log.release_lease("report-days-standby", "web-2")
+    assert await alone()
