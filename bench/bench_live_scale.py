@@ -103,6 +103,9 @@ def serve_child(config_path: str, namespace: str, port: int, profile: str) -> No
     if os.environ.get("BENCH_EVENT_LOOP") in ("uvloop", "asyncio"):
         loop_kind = os.environ["BENCH_EVENT_LOOP"]  # type: ignore[assignment]
     app = server_mod.create_app(config)
+    from cti.gc_pacer import gc_pace, pace_gc_in
+
+    pace_gc_in(app, gc_pace(config))
     if not profile:
         web.run_app(app, host="127.0.0.1", port=port, print=None, loop=new_event_loop(loop_kind))
         return

@@ -105,6 +105,8 @@ class ServerConfig(Section):
     session_idle_s: float = Field(2 * 3600.0, gt=0)  # signed out after this long without a request
     session_max_s: float = Field(12 * 3600.0, gt=0)  # and this long after the login, whatever the activity
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"  # cti/event_loop.py
+    gc_pace: bool = True  # cti/gc_pacer.py: long-lived objects frozen out of the collector's walks
+    gc_full_at: str = Field("04:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")  # the daily full collection (HH:MM)
 
     @field_validator("public_url")
     @classmethod

@@ -9,6 +9,7 @@ from aiohttp import web
 from config.schema import HotlineConfig
 from cti.commands.common import config_option, load_or_exit
 from cti.event_loop import new_event_loop
+from cti.gc_pacer import gc_pace, pace_gc_in
 from cti.server import create_app
 
 log = structlog.get_logger()
@@ -16,6 +17,7 @@ log = structlog.get_logger()
 
 def _run(config: HotlineConfig, host: str | None, port: int | None) -> None:
     app = create_app(config)
+    pace_gc_in(app, gc_pace(config))
     host = host or config.server.host
     port = config.server.port if port is None else port
     click.echo(f"Hotline serving on http://{host}:{port}/  (health: http://{host}:{port}/healthz)")
