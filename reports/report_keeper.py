@@ -82,13 +82,14 @@ class ReportKeeper:
         many events were read."""
         async with self._lock:
             now = self.clock()
-            cfg = self.cfg
-            if cfg is None or now - self._cfg_at >= self.config_every_s or now < self._cfg_at:
+            if self.fold is None or now - self._cfg_at >= self.config_every_s or now < self._cfg_at:
+                # (the settings' digest only when they were read again: at 10,000 agents it
+                # encodes every agent's team)
                 cfg = replace(await self.config(), interval_s=HOURLY_S)
                 self._cfg_at = now
-            views = ("", *sorted(q for q in cfg.sl_thresholds if q))
-            if self.fold is None or self.cache.settings(cfg) != self._settings or self.fold.views != views:
-                self._start(cfg, views, now)
+                views = ("", *sorted(q for q in cfg.sl_thresholds if q))
+                if self.fold is None or self.cache.settings(cfg) != self._settings or self.fold.views != views:
+                    self._start(cfg, views, now)
             read = await self._read()
             await self._keep_closed(now)
             return read
