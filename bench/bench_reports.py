@@ -22,8 +22,17 @@ many days before the cache), cold_ms (the first report with an empty cache: ever
 day folded in the request; measured up to 31 days, beyond it is the warm job's work
 again), warm_job_s and warmed_first_ms (the background job folding the closed days,
 then the first report after it), p50_ms/p95_ms (the report by day afterwards, from
-the cache), p95_hourly_ms (the hourly report, ranges up to 31 days), and
-p95_week_ms/p95_month_ms.
+the cache), p95_hourly_ms (the hourly report, ranges up to 31 days),
+p95_week_ms/p95_month_ms, and render_p50_ms/render_p95_ms/page_bytes: the /reports
+page of the whole range by day as a supervisor of every team gets it, GET through the
+real web app (cti/server.py's composition root, on the same SQLite log, served over
+HTTP on 127.0.0.1) with the warm day cache, `--repeat` times. The agents are users of
+the directory (their names and teams: what the page shows and groups by) and the
+scenario's queues are the queue settings, so the page's KPI settings are the bench's.
+The range starts on Monday 2025-01-06 and must end before the last 62 real days (the
+app's own warm-up job folds those, for every queue).
+`--profile FILE` writes a cProfile of the timed page requests (the loop's thread:
+the range's numpy sums run in a worker thread, timed by p95_ms).
 
     .venv/bin/python bench/bench_reports.py                       # 30 days -> bench/results/reports.json
     .venv/bin/python bench/bench_reports.py --quick               # 3 days -> bench/results/reports_quick.json
@@ -34,8 +43,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import gc
 import json
+import re
 import statistics
 import sys
 import tempfile
@@ -48,19 +59,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import aiohttp  # noqa: E402
 import structlog  # noqa: E402
+from aiohttp import web  # noqa: E402
 
-from config.schema import StoreConfig  # noqa: E402
+from config.schema import BusConfig, HotlineConfig, ServerConfig, StoreConfig  # noqa: E402
+from cti.server import create_app  # noqa: E402
 from events import AgentLoggedIn, AgentLoggedOut, CallQueued, Event  # noqa: E402
 from reports.kpi import KpiConfig, batch_report  # noqa: E402
 from reports.report_days import DAY_S, HOURLY_S, DayCache, day_start, range_report  # noqa: E402
-from reports.report_warm import warm  # noqa: E402
+from reports.report_warm import DAYS, closed_days, warm  # noqa: E402
+from reports.web import REPORT_DAYS, kpi_config  # noqa: E402
 from sim.model import CallCenterModel  # noqa: E402
 from sim.run import load_rules_text  # noqa: E402
 from sim.scenario import Scenario, load_scenario  # noqa: E402
 from store import open_store  # noqa: E402
+from store.models import User  # noqa: E402
+from store.sql import SqlStore  # noqa: E402
+from web.settings import validate_section  # noqa: E402
 
 SCENARIO = ROOT / "config/examples/scenario-day.toml"
+SUPERVISOR, PASSWORD = "sup", "bench-password"
 LOADS = (1.0, 0.85, 1.15, 0.7, 1.3)  # the simulated days' loads, one per variant
 COLD_MAX_DAYS = 31
 CHUNK = 20_000
@@ -112,6 +131,73 @@ def moved(events: Sequence[Event], day: date, n: int) -> list[Event]:
     return out
 
 
+async def seed_directory(store: SqlStore, sc: Scenario) -> dict[str, dict[str, object]]:
+    """The agents as users (the page names them and groups them by team), a supervisor
+    of every team, and the scenario's queues as the stored queue settings; returns them."""
+    from argon2 import PasswordHasher
+
+    teams = sc.teams()
+    for group in sc.agents:
+        for login in group.agent_ids():
+            await store.put_user(User(login, f"Agent {login}", "agent", team=teams.get(login, "")))
+    hashed = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD)
+    await store.put_user(
+        User(SUPERVISOR, "Bench Supervisor", "supervisor", hashed, ",".join(sorted(set(teams.values()))))
+    )
+    queues = validate_section("queues", {q.name: {"sl_threshold_s": sc.kpi.sl_threshold_s} for q in sc.queues})
+    await store.put_settings_version("queues", json.dumps(queues), author="bench")
+    return queues
+
+
+async def page_times(
+    url: str, cache: DayCache, hourly: KpiConfig, query: str, repeat: int, profile: Path | None
+) -> tuple[list[float], int, int]:
+    """GET /reports?`query` `repeat` times through the web app, with `cache` as its day
+    cache, once its own warm-up job is done (it folds the last DAYS real days, not the
+    bench's); the times, the page's size in bytes and the days the requests folded."""
+    config = HotlineConfig(
+        store=StoreConfig(url=url), bus=BusConfig(url="memory://"), server=ServerConfig(session_secret="bench")
+    )
+    app = create_app(config)
+    app[REPORT_DAYS] = cache  # (before start-up: the app is not frozen yet)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    base = f"http://{host}:{port}"
+    try:
+        queues = ("", *sorted(hourly.sl_thresholds))
+        while not all(cache.cached(hourly, q, d) for q in queues for d in closed_days(time.time(), DAYS)):
+            await asyncio.sleep(0.2)  # (the app's own warm-up round: not to be timed with the page)
+        async with aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            login = await (await http.get("/login")).text()
+            token = re.search(r'name="csrf_token" value="([^"]+)"', login)
+            assert token, "the login page has no CSRF token"
+            form = {"login": SUPERVISOR, "password": PASSWORD, "csrf_token": token.group(1)}
+            r = await http.post("/login", data=form, allow_redirects=False)
+            assert r.status == 302, r.status
+
+            async def page() -> bytes:
+                async with http.get(f"/reports?{query}") as r:
+                    body = await r.read()
+                    assert r.status == 200, (r.status, body[:200])
+                    return body
+
+            size = len(await page())  # (the first: Jinja compiles the template)
+            folded = cache.folded
+            profiler = cProfile.Profile() if profile else None
+            if profiler:
+                profiler.enable()
+            times = await timed(repeat, page)
+            if profiler:
+                profiler.disable()
+                profiler.dump_stats(str(profile))
+            return times, size, cache.folded - folded
+    finally:
+        await runner.cleanup()
+
+
 async def timed(repeat: int, ask: Callable[[], Awaitable[object]]) -> list[float]:
     times = []
     for _ in range(repeat):
@@ -126,22 +212,27 @@ def p95(times: list[float]) -> float:
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
+    first = date(2025, 1, 6)  # a Monday
+    last = first + timedelta(days=args.days - 1)
+    if last >= date.today() - timedelta(days=DAYS + 1):  # (its folds of 10,000 agents' days per queue: hours)
+        raise SystemExit(f"--days: the range must end before the last {DAYS} days, which the web app's warm-up folds")
     sc = scaled(load_scenario(SCENARIO), args.agents, args.calls_scale)
     t0 = time.perf_counter()
     variants = await asyncio.gather(
         *(asyncio.to_thread(simulate_day, sc, n + 1, LOADS[n % len(LOADS)]) for n in range(args.variants))
     )
     sim_s = time.perf_counter() - t0
-    first = date(2026, 1, 5)
-    last = first + timedelta(days=args.days - 1)
-    cfg = KpiConfig(sl_threshold_s=sc.kpi.sl_threshold_s, interval_s=DAY_S, teams=sc.teams())
     start, end = day_start(first), day_start(last + timedelta(days=1))
     now = end + DAY_S
     out: dict[str, object] = {"bench": "reports", "source": f"simulator: {SCENARIO.name} scaled"}
     with tempfile.TemporaryDirectory() as tmp:
-        store = await open_store(StoreConfig(url=f"sqlite:///{tmp}/bench.sqlite3"))
+        url = f"sqlite:///{tmp}/bench.sqlite3"
+        store = await open_store(StoreConfig(url=url))
         try:
             await store.migrate()
+            # the KPI settings the web app makes of the directory and the queue settings
+            cfg = replace((await kpi_config(store, await seed_directory(store, sc)))[0], interval_s=DAY_S)
+            assert dict(cfg.teams) == sc.teams()
             events = 0
             t0 = time.perf_counter()
             for n in range(args.days):
@@ -187,6 +278,12 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 hcfg = replace(cfg, interval_s=HOURLY_S)
                 hourly = p95(await timed(args.repeat, lambda: range_report(store, cache, hcfg, first, last, "", now)))
             assert cache.folded == args.days, cache.folded  # every report above came from the cache
+            query = f"from={first.isoformat()}&to={last.isoformat()}&interval={DAY_S}"
+            hourly_cfg = replace(cfg, interval_s=HOURLY_S)
+            renders, page_bytes, page_folded = await page_times(
+                url, cache, hourly_cfg, query, args.repeat, args.profile
+            )
+            assert page_folded == 0, page_folded  # the page, too, from the bench's warm cache
         finally:
             await store.close()
     out.update(
@@ -209,6 +306,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             "p95_hourly_ms": hourly,
             "p95_week_ms": p95(weeks),
             "p95_month_ms": p95(months),
+            "render_p50_ms": round(statistics.median(renders), 1),
+            "render_p95_ms": p95(renders),
+            "page_bytes": page_bytes,
         }
     )
     return out
@@ -223,6 +323,7 @@ def main() -> None:
     parser.add_argument("--refold-days", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--out", type=Path, default=None, help="default: bench/results/reports.json")
+    parser.add_argument("--profile", type=Path, default=None, help="a cProfile of the page requests (pstats file)")
     parser.add_argument("--quick", action="store_true", help="3 days, 5 repeats (make bench BENCH_ARGS=--quick)")
     args = parser.parse_args()
     if args.quick:

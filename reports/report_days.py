@@ -125,10 +125,15 @@ class DayCache:
 
     def settings(self, cfg: KpiConfig) -> str:
         """A digest of what a day's buckets depend on (thresholds, teams...): the store's key."""
-        if cfg is not self._cfg:  # (10,000 agents' teams: encoded once per settings, not per day)
+        last = self._cfg
+        if cfg is last:
+            return self._settings
+        # (each request makes its own KpiConfig: 10,000 agents' teams are compared, a
+        # dictionary equality in C, and encoded again only when they changed)
+        if last is None or cfg.echo() != last.echo() or cfg.teams != last.teams:
             self._cfg_key = json.dumps([cfg.echo(), sorted(cfg.teams.items())], sort_keys=True)
             self._settings = hashlib.sha256(self._cfg_key.encode()).hexdigest()[:40]
-            self._cfg = cfg
+        self._cfg = cfg
         return self._settings
 
     def cached(self, cfg: KpiConfig, queue: str, day: date) -> bool:

@@ -13,7 +13,7 @@ import socket
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -30,11 +30,13 @@ from reports.export import CSV_SECTIONS, XLSX_TYPE, section_rows, to_csv, to_xls
 from reports.kpi import INTERVALS, KpiConfig
 from reports.report_days import DAY_S, PERIODS, DayCache, range_report
 from reports.report_keeper import ReportKeeper, keep_loop
+from reports.report_page import TOP_AGENTS, BadPage, agents_page, interval_labels, page_number, top_agents
 from reports.report_warm import DAYS, lease_turn, wake_on_changes, warm_loop
 from reports.report_warm import LEASE as REPORT_LEASE
 from reports.report_warm import STANDBY_LEASE as REPORT_STANDBY_LEASE
 from reports.web_charts import bar_chart
 from reports.web_live import LiveBoard, View, WallboardHub
+from store.models import User, UserName
 from store.port import NotFound
 from store.report_day_rows import SqlReportDays
 from store.sql import SqlStore
@@ -69,7 +71,9 @@ async def kpi_config(
 ) -> tuple[KpiConfig, dict[str, str]]:
     """`today`: group the agents moved for the day (agents/team_moves.py) with their
     team of the day of `today` (the wallboard, a report of today), else with their own."""
-    users = await store.list_users() if today is None else await users_today(store, today)
+    users: Sequence[User | UserName] = (
+        await store.list_user_names() if today is None else await users_today(store, today)
+    )
     teams = {u.login: u.team for u in users if u.role == "agent" and u.team}
     names = {u.login: u.display_name or u.login for u in users}
     return KpiConfig(sl_threshold_s=sl_threshold(queues), teams=teams, sl_thresholds=sl_thresholds(queues)), names
@@ -258,7 +262,9 @@ def sec_text(v: float | None) -> str:
     return "—" if v is None else f"{v:.0f} s"
 
 
-def charts(data: dict[str, Any]) -> dict[str, str]:
+def charts(data: dict[str, Any], agents: Mapping[str, Any], agents_note: str = "") -> dict[str, str]:
+    """The interval charts, and the agents' charts of `agents` (the page's: 10,000 bars
+    tell nothing), `agents_note` after their titles."""
     report, target = data["report"], data["overall_target"]
     ivs = report["intervals"]
     interval = data["query"]["interval"]
@@ -272,7 +278,6 @@ def charts(data: dict[str, Any]) -> dict[str, str]:
         else "%H:%M"
     )
     labels = [datetime.fromtimestamp(i["start"]).strftime(fmt) for i in ivs]
-    agents = report["agents"]
     agent_labels = list(agents)
     return {
         "volume": bar_chart(
@@ -324,14 +329,14 @@ def charts(data: dict[str, Any]) -> dict[str, str]:
             target_label="max",
         ),
         "occupancy": bar_chart(
-            "Agent occupancy",
+            f"Agent occupancy{agents_note}",
             agent_labels,
             [("occupancy", [a["total"]["occupancy"] for a in agents.values()])],
             unit="%",
             target=target.get("occupancy_target"),
         ),
         "agents_aht": bar_chart(
-            "Agent comparison: AHT",
+            f"Agent comparison: AHT{agents_note}",
             agent_labels,
             [("AHT", [a["total"]["aht"] for a in agents.values()])],
             unit="s",
@@ -345,13 +350,18 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
     me = require(request, "supervisor")
     try:
         q = parse_report_query(request.query, request.app[CLOCK]())
-    except BadQuery as exc:
+        number = page_number(request.query.get("agents_page", ""))
+    except (BadQuery, BadPage) as exc:
         return web.Response(status=400, text=f"400 Bad Request: {exc}")
     data = await build_report(request, me, q)
     from store.models import InteractionFilter
     from web.abandoned import abandoned_rows
 
     where = InteractionFilter(queue=q["queue"] or None, since=q["start"], until=q["end"])
+    agents, pager = agents_page(data["report"]["agents"], number)
+    note = f" (agents {pager.first}-{pager.last} of {pager.total})" if pager.pages > 1 else ""
+    first, last = date.fromisoformat(q["from"]), date.fromisoformat(q["to"])
+    ivs = data["report"]["intervals"]
     return aiohttp_jinja2.render_template(
         "reports.html",
         request,
@@ -359,7 +369,14 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
             **data,
             "abandoned": (await abandoned_rows(request.app[STORE], where, ABANDONED_SHOWN, 0))[:ABANDONED_SHOWN],
             "when": lambda t: datetime.fromtimestamp(t).strftime("%m-%d %H:%M:%S"),
-            "charts": charts(data),
+            "charts": charts(data, agents, note),
+            "shown_agents": agents,
+            "pager": pager,
+            "interval_rows": list(
+                zip(interval_labels([i["start"] for i in ivs], q["interval"], first, last), ivs, strict=True)
+            ),
+            "top_agents": top_agents,
+            "top_n": TOP_AGENTS,
             "pct": pct_text,
             "sec": sec_text,
             "dur": dur_text,

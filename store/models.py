@@ -76,6 +76,16 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class UserName:
+    """A user as a report names and groups them (`list_user_names`): no skills to decode."""
+
+    login: str
+    display_name: str
+    role: str
+    team: str
+
+
+@dataclass(frozen=True, slots=True)
 class SettingsVersion:
     """One stored version of an admin-edited settings document (routing rules as TOML
     text, queues / skills / pause codes / dispositions as JSON text)."""

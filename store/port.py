@@ -48,6 +48,7 @@ from store.models import (
     SettingsVersion,
     StoredEvent,
     User,
+    UserName,
     WebSession,
 )
 from store.report_day_rows import ReportDayRows
@@ -486,6 +487,11 @@ class Store(
     async def get_user(self, login: str) -> User: ...
     async def get_users(self, logins: Iterable[str]) -> dict[str, User]: ...
     async def list_users(self, role: str | None = None) -> list[User]: ...
+    async def list_user_names(self) -> list[UserName]:
+        """Every user's login, name, role and team, by login (a report of 10,000 agents
+        reads them at each request; `list_users` decodes their skills too)."""
+        ...
+
     async def delete_user(self, login: str) -> bool:
         """Delete the user, their web sessions and revoke their API tokens, all at once;
         False when there was no such user; Conflict when they are the last enabled admin

@@ -32,6 +32,7 @@ from store.models import (
     SettingsVersion,
     StoredEvent,
     User,
+    UserName,
     WebSession,
 )
 from store.phones import InvalidPhone, normalize_phone
@@ -576,6 +577,10 @@ class SqlStore(
         else:
             rows = await self._db.fetch(f"SELECT {_USER_COLUMNS} FROM users WHERE role = $1 ORDER BY login", role)
         return [_user(r) for r in rows]
+
+    async def list_user_names(self) -> list[UserName]:
+        rows = await self._db.fetch("SELECT login, display_name, role, team FROM users ORDER BY login")
+        return [UserName(r["login"], r["display_name"], r["role"], r["team"]) for r in rows]
 
     async def delete_user(self, login: str) -> bool:
         # the enabled admins, locked (PostgreSQL; SQLite's write transaction is exclusive

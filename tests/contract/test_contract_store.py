@@ -20,7 +20,7 @@ from config.schema import StoreConfig
 from events import AgentLoggedIn, CallArrived, CallConnected, CallEnded, CallQueued, Event
 from store import SqlStore, open_store
 from store.memory import MemoryStore
-from store.models import ApiToken, AuditEntry, Callback, Customer, Interaction, StoredEvent, User, WebSession
+from store.models import ApiToken, AuditEntry, Callback, Customer, Interaction, StoredEvent, User, UserName, WebSession
 from store.phones import InvalidPhone
 from store.port import (
     AuditLog,
@@ -246,6 +246,10 @@ async def test_users(sql: SqlStore) -> None:
     assert bob.skills == {"billing": 7, "sales": 3} and bob.languages == ("en", "es")
     assert [u.login for u in await sql.list_users("agent")] == ["bob"]
     assert len(await sql.list_users()) == 2
+    assert await sql.list_user_names() == [
+        UserName("bob", "Bob", "agent", "t1"),
+        UserName("sue", "Sue", "supervisor", ""),
+    ]
     with pytest.raises(ValueError, match=r"skills\.billing"):
         await sql.put_user(User(login="x", display_name="X", skills={"billing": 11}))
     with pytest.raises(ValueError, match="role"):
