@@ -92,3 +92,52 @@ class CallState:
                 index.moved(self, old, value)
             return
         object.__setattr__(self, name, value)
+
+
+class RingTimers(dict[str, tuple[float, str]]):
+    """call_id -> (deadline, agent) of the offers ringing now, with the earliest
+    deadline kept between changes: the loop asks for it before and after every inbox
+    item, and a scan of every ringing call each time was a cost per item that grew
+    with the calls in flight."""
+
+    __slots__ = ("_earliest",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._earliest: float | None = None  # None: to find again
+
+    def earliest(self) -> float | None:
+        """The earliest deadline, None when nothing rings."""
+        if not self:
+            return None
+        if self._earliest is None:
+            self._earliest = min(d for d, _ in self.values())
+        return self._earliest
+
+    def __setitem__(self, call_id: str, timer: tuple[float, str]) -> None:
+        super().__setitem__(call_id, timer)
+        self._earliest = None
+
+    def __delitem__(self, call_id: str) -> None:
+        super().__delitem__(call_id)
+        self._earliest = None
+
+    def pop(self, call_id: str, *default: Any) -> Any:  # type: ignore[override]
+        self._earliest = None
+        return super().pop(call_id, *default)
+
+    def popitem(self) -> tuple[str, tuple[float, str]]:
+        self._earliest = None
+        return super().popitem()
+
+    def setdefault(self, call_id: str, default: tuple[float, str]) -> tuple[float, str]:  # type: ignore[override]
+        self._earliest = None
+        return super().setdefault(call_id, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._earliest = None
+        super().update(*args, **kwargs)
+
+    def clear(self) -> None:
+        self._earliest = None
+        super().clear()

@@ -137,14 +137,16 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _event_row(event: Event, dedupe_key: str | None = None, epoch: int = 0) -> tuple[Any, ...]:
-    record = to_record(event)
+def _event_row(
+    event: Event, dedupe_key: str | None = None, epoch: int = 0, payload: str | None = None
+) -> tuple[Any, ...]:
+    """`payload`: the event's record as JSON when the caller encoded it already."""
     return (
         float(event.at),
         kind_of(event),
         call_id_of(event),
         agent_id_of(event),
-        json.dumps(record),
+        payload or json.dumps(to_record(event)),
         dedupe_key,
         int(epoch),
     )
@@ -241,28 +243,38 @@ class SqlStore(SqlWebhooks, SqlTaskRows, SqlChatSessions):  # store.webhooks, st
         return int(await self._db.fetchval(_EVENT_INSERT, *_event_row(event)))
 
     async def append_many(
-        self, events: Sequence[Event], dedupe_keys: Sequence[str] | None = None, *, epoch: int = 0
+        self,
+        events: Sequence[Event],
+        dedupe_keys: Sequence[str] | None = None,
+        *,
+        epoch: int = 0,
+        payloads: Sequence[str | None] | None = None,
     ) -> list[int]:
         """One transaction. With `dedupe_keys` (one per event), an event whose key is
         already stored is skipped (its seq is 0): re-sending a batch is harmless."""
         keys: Sequence[str | None] = dedupe_keys if dedupe_keys is not None else [None] * len(events)
         if len(keys) != len(events):
             raise ValueError("dedupe_keys: one key per event")
+        texts: Sequence[str | None] = payloads if payloads is not None else [None] * len(events)
+        if len(texts) != len(events):
+            raise ValueError("payloads: one per event")
         if dedupe_keys is not None:
-            return await self._append_keyed(events, dedupe_keys, epoch)
+            return await self._append_keyed(events, dedupe_keys, epoch, texts)
         async with self._db.transaction() as tx:
             await _check_term(tx, epoch)
             return [
-                int(await tx.fetchval(_EVENT_INSERT, *_event_row(e, k, epoch)) or 0)
-                for e, k in zip(events, keys, strict=False)
+                int(await tx.fetchval(_EVENT_INSERT, *_event_row(e, k, epoch, p)) or 0)
+                for e, k, p in zip(events, keys, texts, strict=False)
             ]
 
-    async def _append_keyed(self, events: Sequence[Event], keys: Sequence[str], epoch: int) -> list[int]:
+    async def _append_keyed(
+        self, events: Sequence[Event], keys: Sequence[str], epoch: int, payloads: Sequence[str | None]
+    ) -> list[int]:
         """One INSERT of many rows per chunk (not one round trip per event: the live
         event log's batches); each seq found again by its key, the rows inserted in
         the events' order."""
         seqs: dict[str, int] = {}
-        rows = [_event_row(e, k, epoch) for e, k in zip(events, keys, strict=True)]
+        rows = [_event_row(e, k, epoch, p) for e, k, p in zip(events, keys, payloads, strict=True)]
         if self.kind == "postgresql" and len(rows) <= _EVENT_ARRAY_CHUNK:
             # One statement, one round trip (a transaction with its term check was four):
             # the rows go in only if the term is current, and the term comes back to say so.
