@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,49 +96,42 @@ class CallState:
 
 
 class RingTimers(dict[str, tuple[float, str]]):
-    """call_id -> (deadline, agent) of the offers ringing now, with the earliest
-    deadline kept between changes: the loop asks for it before and after every inbox
-    item, and a scan of every ringing call each time was a cost per item that grew
-    with the calls in flight."""
+    """call_id -> (deadline, agent) of the offers ringing now, with their deadlines in a
+    heap: the loop asks for the earliest before and after every inbox item, and a scan
+    of every ringing call each time (thousands under load) was a cost per item. An entry
+    of the heap whose call no longer rings with that deadline is dropped when it comes
+    to the top."""
 
-    __slots__ = ("_earliest",)
+    __slots__ = ("_heap",)
 
     def __init__(self) -> None:
         super().__init__()
-        self._earliest: float | None = None  # None: to find again
+        self._heap: list[tuple[float, str]] = []
 
     def earliest(self) -> float | None:
         """The earliest deadline, None when nothing rings."""
-        if not self:
-            return None
-        if self._earliest is None:
-            self._earliest = min(d for d, _ in self.values())
-        return self._earliest
+        heap = self._heap
+        while heap:
+            deadline, call_id = heap[0]
+            timer = self.get(call_id)
+            if timer is not None and timer[0] == deadline:
+                return deadline
+            heapq.heappop(heap)  # popped or set again since
+        return None
 
     def __setitem__(self, call_id: str, timer: tuple[float, str]) -> None:
         super().__setitem__(call_id, timer)
-        self._earliest = None
-
-    def __delitem__(self, call_id: str) -> None:
-        super().__delitem__(call_id)
-        self._earliest = None
-
-    def pop(self, call_id: str, *default: Any) -> Any:  # type: ignore[override]
-        self._earliest = None
-        return super().pop(call_id, *default)
-
-    def popitem(self) -> tuple[str, tuple[float, str]]:
-        self._earliest = None
-        return super().popitem()
+        heapq.heappush(self._heap, (timer[0], call_id))
 
     def setdefault(self, call_id: str, default: tuple[float, str]) -> tuple[float, str]:  # type: ignore[override]
-        self._earliest = None
-        return super().setdefault(call_id, default)
+        if call_id not in self:
+            self[call_id] = default
+        return self[call_id]
 
     def update(self, *args: Any, **kwargs: Any) -> None:
-        self._earliest = None
-        super().update(*args, **kwargs)
+        for call_id, timer in dict(*args, **kwargs).items():
+            self[call_id] = timer
 
     def clear(self) -> None:
-        self._earliest = None
         super().clear()
+        self._heap.clear()
