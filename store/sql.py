@@ -203,6 +203,34 @@ def _user(row: Mapping[str, Any]) -> User:
     )
 
 
+_USER_NAMES = tuple(c.strip() for c in _USER_COLUMNS.split(","))
+
+
+class _KnownUsers:
+    """Users by their row as last read: a row read again unchanged gives the User built
+    from it before, without parsing its JSON again. The live loop, the wallboard and the
+    socket watch read every agent every 30 s or so: at 10,000 agents each read parsed
+    20,000 JSON columns in one go, ~0.1 s of the event loop (the offers waited)."""
+
+    LIMIT = 100_000  # rows kept at most (then forgotten all at once and built again)
+
+    def __init__(self) -> None:
+        self._by_row: dict[tuple[Any, ...], User] = {}
+
+    def users(self, rows: Iterable[Mapping[str, Any]]) -> list[User]:
+        by_row = self._by_row
+        out: list[User] = []
+        for row in rows:
+            key = tuple([row[name] for name in _USER_NAMES])
+            user = by_row.get(key)
+            if user is None:
+                user = by_row[key] = _user(row)
+            out.append(user)
+        if len(by_row) > self.LIMIT:
+            by_row.clear()
+        return out
+
+
 def canonical_customer(customer: Customer) -> Customer:
     """Phones normalised to E.164 and de-duplicated (order kept). Raises InvalidPhone."""
     phones: list[str] = []
@@ -227,6 +255,7 @@ class SqlStore(SqlWebhooks, SqlTaskRows, SqlChatSessions):  # store.webhooks, st
     def __init__(self, driver: Driver) -> None:
         self._db = driver
         self.kind = driver.kind
+        self._known_users = _KnownUsers()
 
     async def migrate(self) -> list[str]:
         return await self._db.migrate()
@@ -576,7 +605,7 @@ class SqlStore(SqlWebhooks, SqlTaskRows, SqlChatSessions):  # store.webhooks, st
             rows = await self._db.fetch(
                 f"SELECT {_USER_COLUMNS} FROM users WHERE login IN ({_params(len(chunk))})", *chunk
             )
-            found.update((r["login"], _user(r)) for r in rows)
+            found.update((u.login, u) for u in self._known_users.users(rows))
         return found
 
     async def list_users(self, role: str | None = None) -> list[User]:
@@ -584,7 +613,7 @@ class SqlStore(SqlWebhooks, SqlTaskRows, SqlChatSessions):  # store.webhooks, st
             rows = await self._db.fetch(f"SELECT {_USER_COLUMNS} FROM users ORDER BY login")
         else:
             rows = await self._db.fetch(f"SELECT {_USER_COLUMNS} FROM users WHERE role = $1 ORDER BY login", role)
-        return [_user(r) for r in rows]
+        return self._known_users.users(rows)
 
     async def delete_user(self, login: str) -> bool:
         # the enabled admins, locked (PostgreSQL; SQLite's write transaction is exclusive

@@ -259,6 +259,29 @@ async def test_users(sql: SqlStore) -> None:
     assert (await sql.get_user("bob")).disabled
 
 
+async def test_the_directory_read_again_shows_every_edit(sql: SqlStore) -> None:
+    """Users read again are the stored ones: an unchanged row may give the User built
+    before (not parsed again), an edited one never does, whichever column changed."""
+    base = User(login="ann", display_name="Ann", team="t1", skills={"billing": 5}, languages=("en",))
+    await sql.put_user(base)
+    await sql.put_user(User(login="cy", display_name="Cy", skills={"sales": 2}))
+    assert await sql.list_users("agent") == [base, await sql.get_user("cy")]
+    for edited in (
+        replace(base, skills={"billing": 6}),
+        replace(base, skills={"billing": 6, "sales": 1}),
+        replace(base, languages=("en", "fr")),
+        replace(base, team="t2"),
+        replace(base, display_name="Ann B."),
+        replace(base, phone_endpoint="Local/2002@agents"),
+        replace(base, disabled=True),
+        base,
+    ):
+        await sql.put_user(edited)
+        users = {u.login: u for u in await sql.list_users()}
+        assert users["ann"] == edited and users["cy"] == await sql.get_user("cy")
+        assert (await sql.get_users(["ann"]))["ann"] == edited
+
+
 async def test_a_user_names_the_pbx_of_their_phone(sql: SqlStore) -> None:
     """Several Asterisks: an agent's phone is on one PBX ("" = the first configured)."""
     await sql.put_user(User(login="ann", display_name="Ann", phone_endpoint="Local/2001@agents", pbx="lyon"))
