@@ -220,6 +220,12 @@ class KpiFold:
     def agent_states(self) -> dict[str, tuple[str, float]]:
         return {a: (s, self._agent_since[a]) for a, s in self._agent_state.items()}
 
+    @property
+    def agent_changes(self) -> int:
+        """How many times an agent's state (or its since) changed: equal counts, the same
+        open states."""
+        return self._agent_changes
+
     def open_spans(self, now: float) -> list[Span]:
         """The agents' current states as spans ending at `now` (not emitted as facts)."""
         return [Span(a, s, since, now) for a, s, since in self.open_states(now)]

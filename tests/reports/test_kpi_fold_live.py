@@ -10,6 +10,7 @@ from __future__ import annotations
 from structlog.testing import capture_logs
 
 from events import AgentLoggedIn, AgentLoggedOut, AgentStateChanged
+from reports.kpi import KpiConfig, KpiEngine
 from reports.kpi_fold import LATE_LOG_EVERY, Fact, KpiFold
 
 
@@ -51,3 +52,32 @@ def test_late_events_are_clamped_counted_and_logged_sparingly() -> None:
     # each counted at 100 (the last time seen): the state changed then, no time in between
     assert fold.open_states(200.0) == [("a1", "paused", 100.0)]
     assert facts.facts == []
+
+
+def test_the_pushs_report_and_window_follow_each_change_at_the_same_now() -> None:
+    """The day's and the window's open time are summed in one pass and kept for the same
+    time and states: an engine asked between changes answers as a fresh one."""
+    cfg = KpiConfig(teams={"a1": "red", "a2": "blue"}, window_s=240, slot_s=60)
+    events = [
+        AgentLoggedIn(at=10.0, agent_id="a1"),
+        AgentLoggedIn(at=20.0, agent_id="a2"),
+        AgentStateChanged(at=200.0, agent_id="a1", state="paused", reason="lunch"),
+        AgentLoggedOut(at=250.0, agent_id="a2"),
+    ]
+    now = 300.0
+    asked = KpiEngine(cfg)
+    for n, event in enumerate(events):
+        asked.apply(event)
+        fresh = KpiEngine(cfg)
+        for e in events[: n + 1]:
+            fresh.apply(e)
+        for engine in (asked, fresh):  # asked twice: the kept answer is the same
+            assert (
+                engine.report(now, agents=False, with_intervals=False).to_dict()
+                == fresh.report(now, agents=False, with_intervals=False).to_dict()
+            )
+            assert engine.window(now, agents=False).to_dict() == fresh.window(now, agents=False).to_dict()
+            assert (
+                engine.window(now, agents=False, span_s=120).to_dict()
+                == fresh.window(now, agents=False, span_s=120).to_dict()
+            )
