@@ -49,7 +49,7 @@ from agents.customers_web import customers_of_call
 from agents.hub import ScreenPopHub
 from agents.supervisor_commands import as_supervisor
 from agents.task_tabs import apply_task_command
-from cti.server import BUS, CONFIG, STORE
+from cti.server import BUS, CONFIG, PHONE_MATCHES, STORE
 from events import WrapUpEnded, to_record
 from store import Bus, SqlStore
 from store.models import Callback, Interaction
@@ -392,7 +392,14 @@ def setup(app: web.Application) -> None:
     crm = CrmLookup(config.crm) if config.crm is not None else None  # validated with the config
 
     async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
-        hub = ScreenPopHub(app[STORE], app[BUS], crm, app[CLOCK], tell_monitoring=config.monitor.told())
+        hub = ScreenPopHub(
+            app[STORE],
+            app[BUS],
+            crm,
+            app[CLOCK],
+            tell_monitoring=config.monitor.told(),
+            matches=app.get(PHONE_MATCHES),
+        )
         app[HUB] = hub
         task = asyncio.create_task(hub.run(), name="screen-pop-hub")
         app[WEB_TASKS].append(task)

@@ -3,8 +3,9 @@ the customer card to the offered agent's desktop websocket(s) only.
 
 - CallArrived / CallQueued: remembered per call (caller, queue, IVR path, attributes).
 - CallOffered: the customer is resolved (external CRM if configured, else the built-in
-  record by customer id, account number or caller number), their last interactions
-  are read, and the pop goes to that agent's sockets. An unknown caller gets
+  record by customer id, account number or caller number: what the live loop of this
+  process found for the caller moments before is taken as it is, store/phone_matches.py),
+  their last interactions are read, and the pop goes to that agent's sockets. An unknown caller gets
   `new_customer: true` (the desktop shows the quick form).
 - The offered agent also receives the events of their own state and call (connected,
   held, ended...) so the desktop follows the call; entering wrap-up comes with the live
@@ -57,6 +58,7 @@ from events import (
 )
 from store.bus import Bus
 from store.models import Customer, Interaction
+from store.phone_matches import PhoneMatches
 from store.phones import InvalidPhone
 from store.port import CustomerDirectory, EventLog, Interactions, NotFound
 from store.topics import AGENT_VIEWS, EVENTS, TASK_CHANGES, BusMessage, Inbox, TaskNote, subscribe
@@ -109,8 +111,11 @@ class ScreenPopHub:
         clock: Callable[[], float] = time.time,
         history_limit: int = 5,
         tell_monitoring: frozenset[str] = frozenset({"whisper", "barge"}),
+        matches: PhoneMatches | None = None,
     ) -> None:
         self._store = store
+        # the live loop's caller lookups in this process (store/phone_matches.py)
+        self._matches = matches
         self._bus = bus
         self._crm = crm
         self._clock = clock
@@ -423,7 +428,12 @@ class ScreenPopHub:
             return caller
 
     async def _builtin(self, customer_id: str, account: str, caller: str) -> tuple[Customer | None, list[Customer]]:
+        # what the live loop's lookup of the caller found moments ago (None: not known here)
+        known = self._matches.recent(caller) if self._matches is not None and caller else None
         if customer_id:
+            same = next((c for c in known or () if c.id == customer_id), None)
+            if same is not None:
+                return same, []
             try:
                 return await self._store.get_customer(customer_id), []
             except NotFound:
@@ -434,7 +444,7 @@ class ScreenPopHub:
                 return found, []
         if caller:
             try:
-                matches = await self._store.find_customers_by_phone(caller)
+                matches = list(known) if known is not None else await self._store.find_customers_by_phone(caller)
             except InvalidPhone:
                 matches = []
             if matches:

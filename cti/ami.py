@@ -4,9 +4,9 @@ The only module in Hotline that imports panoramisk. What we take from it and wha
 replace, and why:
 
 - `panoramisk.Manager` owns the socket (`loop.create_connection` with the running
-  loop, passed explicitly) and the event dispatch: exactly ONE `'*'` handler is
-  registered (panoramisk matches every registered pattern by regex on every event),
-  and that handler dispatches by event name through a dict.
+  loop, passed explicitly), not the event dispatch: panoramisk matches every
+  registered pattern by regex on every event; events go straight to one handler
+  (`_on_any_event`), which dispatches by event name through a dict.
 - The byte stream is parsed by `cti.ami_codec.AmiParser`, not by panoramisk's
   `AMIProtocol.data_received`: panoramisk decodes each `recv()` chunk on its own with
   `errors="ignore"` (a UTF-8 character split across two reads is silently dropped),
@@ -103,7 +103,8 @@ class ListResult:
 
 
 class AmiEvent(Message):
-    """A codec Message that panoramisk's dispatch can tag with `.manager`."""
+    """A codec Message that panoramisk's dispatch could tag with `.manager` (events
+    now go to `_on_any_event` directly; the slot stays for code that sets it)."""
 
     __slots__ = ("manager",)
 
@@ -149,8 +150,8 @@ class _Manager(Manager):
         super().__init__(**config)
         self._client = client
         # panoramisk registers its own 'FullyBooted' handler, which re-sends actions
-        # that were in flight when the connection dropped: never for us. This also
-        # leaves exactly one pattern ('*', added by AmiClient) to test per event.
+        # that were in flight when the connection dropped: never for us. No pattern
+        # is registered: AmiClient hands every event to its own handler.
         self.patterns: list[tuple[str, re.Pattern[str]]] = []  # panoramisk's (pattern, compiled) pairs
         self.callbacks.clear()
 
@@ -246,7 +247,6 @@ class AmiClient:
             ping_delay=10**9,
             reconnect_timeout=0,
         )
-        self._manager.register_event("*", self._on_any_event)
         self._manager.connect()
 
     async def wait_ready(self, timeout: float) -> None:
@@ -374,7 +374,9 @@ class AmiClient:
                         self._on_list_item(p, item)
                         return
             if self._manager is not None:
-                self._manager.dispatch(item)
+                # straight to the one handler: panoramisk's dispatch matched a
+                # pattern, tagged the event and tested the result for a coroutine per event
+                self._on_any_event(self._manager, item)
         elif isinstance(item, MalformedBlock):
             self.malformed += 1
             log.warning("ami_block_malformed", reason=item.reason, raw=item.raw[:200])
@@ -414,7 +416,7 @@ class AmiClient:
             p.items.append(msg)
 
     def _on_any_event(self, manager: Manager, msg: Message) -> None:
-        """The single '*' handler: dispatch by event name through a dict."""
+        """The single event handler: dispatch by event name through a dict."""
         self.events_received += 1
         headers = msg.headers
         if not headers:

@@ -48,8 +48,10 @@ class BufferedEventLog:
         self.epoch = epoch
         self._fence = fence
         self.fenced = 0  # batches held back because the term had run out
-        # (dedupe key, event): a batch re-sent after an unclear failure is not stored twice.
-        self._buffer: deque[tuple[str, Event]] = deque()
+        # (dedupe key, event, its JSON text or None): a batch re-sent after an unclear
+        # failure is not stored twice; the text, when the live loop has encoded the event
+        # for the bus already, is stored as it is (not encoded a second time)
+        self._buffer: deque[tuple[str, Event, str | None]] = deque()
         self._keys = (f"{uuid.uuid4().hex[:12]}:{n}" for n in itertools.count())
         self._max_buffer = max_buffer
         self._batch_size = batch_size
@@ -65,16 +67,17 @@ class BufferedEventLog:
         self.failing_since: float | None = None
         self.last_error = ""
 
-    def append(self, event: Event, key: str | None = None) -> None:
+    def append(self, event: Event, key: str | None = None, payload: str | None = None) -> None:
         """Never blocks, never raises. `key`: the event's own dedupe key, for an event
         that another process (or this one after a restart) may log again: the store
-        keeps the first with that key (else a key of this process's own)."""
+        keeps the first with that key (else a key of this process's own). `payload`:
+        the event's record as JSON, when the caller has encoded it already."""
         if len(self._buffer) >= self._max_buffer:
             self._buffer.popleft()
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.error("event_log_buffer_full", dropped=self.dropped, max_buffer=self._max_buffer)
-        self._buffer.append((key or next(self._keys), event))
+        self._buffer.append((key or next(self._keys), event, payload))
         self._idle.clear()
         self._wakeup.set()
 
@@ -119,7 +122,12 @@ class BufferedEventLog:
                 continue
             batch = [self._buffer[i] for i in range(min(self._batch_size, len(self._buffer)))]
             try:
-                await self._store.append_many([e for _, e in batch], [k for k, _ in batch], epoch=self.epoch)
+                await self._store.append_many(
+                    [e for _, e, _ in batch],
+                    [k for k, _, _ in batch],
+                    epoch=self.epoch,
+                    payloads=[p for _, _, p in batch],
+                )
             except asyncio.CancelledError:
                 raise
             except StaleEpoch as exc:  # the store refuses a deposed leader's batch: it waits and dies with it
@@ -155,9 +163,9 @@ class BufferedEventLog:
 
     async def _write_one_by_one(self, count: int) -> None:
         for _ in range(count):
-            key, event = self._buffer[0]
+            key, event, payload = self._buffer[0]
             try:
-                await self._store.append_many([event], [key], epoch=self.epoch)
+                await self._store.append_many([event], [key], epoch=self.epoch, payloads=[payload])
             except (TypeError, ValueError) as exc:
                 self.dropped += 1
                 log.error("event_log_unwritable_event", kind=type(event).__name__, error=str(exc)[:200])

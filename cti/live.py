@@ -21,8 +21,8 @@ the inbox. Nothing is re-sent after an AMI reconnect (see cti/ami.py).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -36,7 +36,7 @@ from cti.ami_codec import Message
 from cti.call_control import AgentRequest, CallControl, CommandRefused, describe
 from cti.eventlog import BufferedEventLog
 from cti.live_callbacks import CallbackScheduler
-from cti.live_calls import AgentCalls, CallState
+from cti.live_calls import AgentCalls, CallState, RingTimers
 from cti.live_commands import CommandKeeper
 from cti.live_directory import AgentEndpoint, Directory
 from cti.live_interactions import CustomerLookup, InteractionLog
@@ -81,6 +81,7 @@ from routing import Escalated, FinalStep, Offer, Overflowed, Router, Tick
 from store.bus import Bus
 from store.models import User
 from store.port import AgentCommands, Callbacks, Interactions, Recordings, TaskRows
+from store.topics import EVENTS
 
 log = structlog.get_logger()
 
@@ -204,10 +205,11 @@ class LiveCenter:
         self.directory = Directory(self, agents, sites.names if sites is not None else None)
         self._calls: dict[str, CallState] = {}
         self.agent_calls = AgentCalls()  # agent -> their calls in _calls (kept by CallState)
-        self.ring_timers: dict[str, tuple[float, str]] = {}  # call_id -> (deadline, agent)
+        self.ring_timers = RingTimers()  # call_id -> (deadline, agent)
         self._call_actions: dict[str, asyncio.Task[Any]] = {}  # call_id -> its last PBX action
         self._inbox = inbox if inbox is not None else LiveInbox()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._task_numbers = itertools.count(1)
         # Called (inside the consumer) with every event the center logs, and with events
         # logged elsewhere: the outbound dialer follows its calls this way.
         self.listeners: list[Callable[[Event], Awaitable[None]]] = [self.callbacks.on_event]
@@ -277,13 +279,17 @@ class LiveCenter:
         """The one consumer task; owned by the server's cleanup context."""
         try:
             while True:
-                timeout = self._until_next_deadline()
-                try:
-                    async with asyncio.timeout(timeout):
-                        item = await self._inbox.get()
-                except TimeoutError:
-                    await self._on_time()
-                    continue
+                # an item already queued is taken without a timeout (a due deadline is
+                # handled after it, by _due, as when the queue's get did not wait)
+                item = self._inbox.get_nowait()
+                if item is None:
+                    timeout = self._until_next_deadline()
+                    try:
+                        async with asyncio.timeout(timeout):
+                            item = await self._inbox.get()
+                    except TimeoutError:
+                        await self._on_time()
+                        continue
                 try:
                     await self._process(item)
                 except Exception:  # one bad item must not stop routing
@@ -305,7 +311,8 @@ class LiveCenter:
         return self._last_now
 
     def _until_next_deadline(self) -> float | None:
-        deadlines = [d for d, _ in self.ring_timers.values()]
+        ring = self.ring_timers.earliest()
+        deadlines = [] if ring is None else [ring]
         task_deadline = self.task_routing.next_deadline()  # a written task's offer awaiting its accept
         if task_deadline is not None:
             deadlines.append(task_deadline)
@@ -545,12 +552,14 @@ class LiveCenter:
                 log.warning("recording_not_started", call_id=event.call_id, error=str(exc))
 
     def _publish_only(self, event: Event) -> None:
-        self.eventlog.append(event)
-        self.spawn(self.views.publish(event), "publish")
+        write = EVENTS.write(event)  # encoded once, for the log and the bus
+        self.eventlog.append(event, payload=write.text)
+        self.spawn(self.views.publish(event, write), "publish")
 
     async def _record(self, event: Event) -> None:
-        self.eventlog.append(event)
-        await self.views.publish(event)
+        write = EVENTS.write(event)  # encoded once, for the log and the bus
+        self.eventlog.append(event, payload=write.text)
+        await self.views.publish(event, write)
         if isinstance(event, (AgentLoggedIn, AgentLoggedOut, AgentStateChanged)):
             await self.views.agent_changed(event)
             await self.standing.follow(event)
@@ -762,7 +771,7 @@ class LiveCenter:
 
     def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
-        task.set_name(f"live-{name}-{uuid.uuid4().hex[:6]}")
+        task.set_name(f"live-{name}-{next(self._task_numbers)}")  # (a uuid4 each was a syscall per task)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task

@@ -79,13 +79,19 @@ class _LiveRunner:
         self.live: Live | None = None
 
     async def elect(self, epoch: int) -> None:
-        from cti.server import BUS, STORE
+        from cti.server import BUS, PHONE_MATCHES, STORE
 
         await self.standby.stop()
         fence = self._leadership().fence
         snapshot = await self.standby.snapshot_for_takeover()
         live = await build_live(
-            self.config, self.app[STORE], self.app[BUS], fence=fence, epoch=epoch, snapshot=snapshot
+            self.config,
+            self.app[STORE],
+            self.app[BUS],
+            fence=fence,
+            epoch=epoch,
+            snapshot=snapshot,
+            phone_matches=self.app.get(PHONE_MATCHES),
         )
         await self.standby.lead(epoch, live.center.submit, fence)  # (the standbys' callers, before the resync)
         await live.start()

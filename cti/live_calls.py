@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,3 +93,45 @@ class CallState:
                 index.moved(self, old, value)
             return
         object.__setattr__(self, name, value)
+
+
+class RingTimers(dict[str, tuple[float, str]]):
+    """call_id -> (deadline, agent) of the offers ringing now, with their deadlines in a
+    heap: the loop asks for the earliest before and after every inbox item, and a scan
+    of every ringing call each time (thousands under load) was a cost per item. An entry
+    of the heap whose call no longer rings with that deadline is dropped when it comes
+    to the top."""
+
+    __slots__ = ("_heap",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._heap: list[tuple[float, str]] = []
+
+    def earliest(self) -> float | None:
+        """The earliest deadline, None when nothing rings."""
+        heap = self._heap
+        while heap:
+            deadline, call_id = heap[0]
+            timer = self.get(call_id)
+            if timer is not None and timer[0] == deadline:
+                return deadline
+            heapq.heappop(heap)  # popped or set again since
+        return None
+
+    def __setitem__(self, call_id: str, timer: tuple[float, str]) -> None:
+        super().__setitem__(call_id, timer)
+        heapq.heappush(self._heap, (timer[0], call_id))
+
+    def setdefault(self, call_id: str, default: tuple[float, str]) -> tuple[float, str]:  # type: ignore[override]
+        if call_id not in self:
+            self[call_id] = default
+        return self[call_id]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for call_id, timer in dict(*args, **kwargs).items():
+            self[call_id] = timer
+
+    def clear(self) -> None:
+        super().clear()
+        self._heap.clear()

@@ -128,6 +128,13 @@ class LiveInbox:
     async def get(self) -> InboxItem:
         return await self._queue.get()
 
+    def get_nowait(self) -> InboxItem | None:
+        """The next item if one is queued, else None (items are never None)."""
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
     def task_done(self) -> None:
         self._queue.task_done()
 

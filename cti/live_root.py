@@ -72,6 +72,7 @@ from events import AgentLoggedIn, AgentLoggedOut, AgentStateChanged, CallQueued,
 from routing import Router, RuleError, load_rules, rules_from_data
 from store.bus import Bus
 from store.models import User
+from store.phone_matches import PhoneMatches
 from store.port import CustomerDirectory, EventLog, Store
 from store.topics import AGENT_COMMANDS, CONFIG_CHANGES, EVENTS, BadMessage, ConfigChanged, Topic
 
@@ -181,14 +182,18 @@ async def load_live_rules(store: Store, config: HotlineConfig) -> Any:
     return rules_from_data(config.routing, filename="hotline.toml") if config.routing else rules_from_data({})
 
 
-def customer_lookup(directory: CustomerDirectory) -> CustomerLookup:
-    """A caller's number -> the first customer with it ("" when none or unreadable)."""
+def customer_lookup(directory: CustomerDirectory, matches: PhoneMatches | None = None) -> CustomerLookup:
+    """A caller's number -> the first customer with it ("" when none or unreadable).
+    What it found is noted in `matches` (the screen pop of the offer then reads it
+    there instead of looking the number up again)."""
 
     async def lookup(caller: str) -> str:
         try:
             found = await directory.find_customers_by_phone(caller)
         except ValueError:
             return ""
+        if matches is not None:
+            matches.note(caller, found)
         return found[0].id if found else ""
 
     return lookup
@@ -437,6 +442,7 @@ async def build_live(
     fence: Callable[[], str | None] | None = None,
     epoch: int = 0,
     snapshot: LogSnapshot | None = None,
+    phone_matches: PhoneMatches | None = None,
 ) -> Live:
     """Wire the live loop from the validated configuration (`[pbx]`, `[routing]`,
     `[ivr]`, `[campaigns]`), the store and the bus. Nothing runs until `Live.start()`.
@@ -450,7 +456,8 @@ async def build_live(
     term, cti/leadership.py); every PBX action checks it first, and the event log writes
     nothing once it says no. `epoch`: the leader's term, on every event it logs.
     `snapshot`: the log as a hot standby followed it (cti/log_snapshot.py), read
-    instead of the last 24 hours of the log."""
+    instead of the last 24 hours of the log. `phone_matches`: where the caller lookups'
+    results are noted for this process's screen pops (store/phone_matches.py)."""
     pbx = config.pbx
     names = PbxNames(p.name for p in config.pbxs)
     users = await users_today(store, clock(), "agent")  # (an agent moved for the day: that team)
@@ -515,7 +522,7 @@ async def build_live(
         bus=bus,
         inbox=inbox,
         store=store,
-        customer_lookup=customer_lookup(store),
+        customer_lookup=customer_lookup(store, phone_matches),
         clock=clock,
         time_scale=time_scale,
         callback_dial=pbx.callback_dial,
@@ -587,7 +594,7 @@ async def bus_inputs(
     typed: dict[str, Topic[Any]] = {CONFIG_CHANGES.name: CONFIG_CHANGES, EVENTS.name: EVENTS}
     while True:
         try:
-            async with bus.subscribe(AGENT_COMMANDS.name, *typed) as sub:
+            async with bus.subscribe(AGENT_COMMANDS.name, *typed, wanted=_wrap_ups_only) as sub:
                 async for channel, raw in sub:
                     if channel == AGENT_COMMANDS.name:
                         await center.handle_agent_command(raw)
@@ -615,6 +622,13 @@ async def bus_inputs(
         except Exception as exc:  # noqa: BLE001 - the bus went away: try again, routing goes on meanwhile
             log.warning("agent_commands_lost", error=type(exc).__name__)
             await asyncio.sleep(1.0)
+
+
+def _wrap_ups_only(channel: str, data: bytes) -> bool:
+    """Of the events channel only the web's wrap-ups are read here: the loop's own events
+    coming back (every one of them) are not decoded. A text naming WrapUpEnded is decoded
+    and its kind checked as before."""
+    return channel != EVENTS.name or b"WrapUpEnded" in data
 
 
 async def _on_bus_message(

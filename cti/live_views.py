@@ -19,7 +19,7 @@ import structlog
 
 from cti.live_items import InLoop
 from events import AgentLoggedIn, AgentLoggedOut, AgentStateChanged, Event, WrapUpEnded
-from store.bus import BusWrite
+from store.bus import BusWrite, Publish
 from store.topics import AGENT_VIEWS, EVENTS, AgentView
 
 if TYPE_CHECKING:
@@ -85,13 +85,14 @@ class AgentViews:
         self._applied: Event | None = None  # the last agent event the views were set for
         center.listeners.append(self._heard)
 
-    async def publish(self, event: Event) -> None:
-        """On the `events` channel. An agent's event sets their view first: a desktop
-        woken by the event reads the view after it (its call, when its wrap-up ends);
-        the center's `agent_changed` for the same event then has nothing left to do."""
+    async def publish(self, event: Event, write: Publish | None = None) -> None:
+        """On the `events` channel (`write`: the event's publish, encoded already). An
+        agent's event sets their view first: a desktop woken by the event reads the view
+        after it (its call, when its wrap-up ends); the center's `agent_changed` for the
+        same event then has nothing left to do."""
         if isinstance(event, (AgentLoggedIn, AgentLoggedOut, AgentStateChanged)):
             await self.agent_changed(event)
-        self.outbox.put(EVENTS.write(event))
+        self.outbox.put(write if write is not None else EVENTS.write(event))
 
     async def agent_changed(self, event: AgentLoggedIn | AgentLoggedOut | AgentStateChanged) -> None:
         """The agent's view after the event (the router has applied it). In wrap-up,

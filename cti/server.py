@@ -16,6 +16,7 @@ from aiohttp import web
 from config.schema import HotlineConfig, redact_url
 from cti.bounded import within
 from store import Bus, SqlStore, open_bus, open_store
+from store.phone_matches import PhoneMatches
 
 log = structlog.get_logger()
 
@@ -23,6 +24,8 @@ CONFIG = web.AppKey("config", HotlineConfig)
 STORE = web.AppKey("store", SqlStore)
 BUS: web.AppKey[Bus] = web.AppKey("bus")  # (Bus is abstract: typed by the annotation)
 STARTED_AT = web.AppKey("started_at", float)
+# what the live loop's caller lookups found, for the screen pops of this process
+PHONE_MATCHES = web.AppKey("phone_matches", PhoneMatches)
 
 HEALTH_TIMEOUT_S = 2.0
 
@@ -69,6 +72,7 @@ def create_app(config: HotlineConfig, *, migrate: bool = True) -> web.Applicatio
     app = web.Application()
     app[CONFIG] = config
     app[STARTED_AT] = time.time()
+    app[PHONE_MATCHES] = PhoneMatches()
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(config.store)

@@ -495,12 +495,27 @@ def kind_of(event: Event) -> str:
     return type(event).__name__
 
 
+# Each event class's field names, read once: `dataclasses.fields` per call was most of
+# to_record's and from_record's cost (every event is encoded for the log and the bus
+# and decoded by each process's hubs).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_FIELD_SETS: dict[type, frozenset[str]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+        _FIELD_SETS[cls] = frozenset(names)
+    return names
+
+
 def to_record(event: Event) -> dict[str, Any]:
     """JSON-ready dict: {"kind": ..., fields...}. Mappings become plain dicts."""
     record: dict[str, Any] = {"kind": kind_of(event)}
-    for f in dataclasses.fields(event):
-        value = getattr(event, f.name)
-        record[f.name] = dict(value) if isinstance(value, Mapping) else value
+    for name in _FIELD_NAMES.get(type(event)) or _field_names(type(event)):
+        value = getattr(event, name)
+        record[name] = dict(value) if isinstance(value, Mapping) else value
     return record
 
 
@@ -509,7 +524,10 @@ def from_record(record: Mapping[str, Any]) -> Event:
     cls = EVENT_TYPES.get(str(kind))
     if cls is None:
         raise UnknownEventKind(f"unknown event kind {kind!r}")
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = _FIELD_SETS.get(cls)
+    if names is None:
+        _field_names(cls)
+        names = _FIELD_SETS[cls]
     return cls(**{k: v for k, v in record.items() if k in names})
 
 

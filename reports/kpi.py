@@ -371,18 +371,45 @@ def _add_time(bucket: Buckets, keys: Iterable[BucketKey], name: str, secs: float
         setattr(t, name, getattr(t, name) + secs)
 
 
-def _add_open_time(
-    buckets: Buckets, open_states: Iterable[tuple[str, str, float]], teams: Mapping[str, str], now: float, start: float
-) -> None:
-    """The agents' open states up to `now` (from `start` at the earliest) on the
-    overall and the teams' totals only, summed per state and team first: with 10,000
-    agents, one bucket update per agent and key was most of a wallboard push."""
-    acc: dict[tuple[str, str], float] = {}
+OpenTime = dict[tuple[str, str], float]  # (state, team or "") -> seconds
+
+
+def _open_time(
+    open_states: Iterable[tuple[str, str, float]], teams: Mapping[str, str], now: float, start: float
+) -> OpenTime:
+    """The agents' open states' seconds up to `now` (from `start` at the earliest),
+    summed per state and team."""
+    acc: OpenTime = {}
     for agent, state, since in open_states:
         s = since if since > start else start
         if now > s:
             key = (state, teams.get(agent) or "")
             acc[key] = acc.get(key, 0.0) + (now - s)
+    return acc
+
+
+def _open_time_both(
+    open_states: Iterable[tuple[str, str, float]], teams: Mapping[str, str], now: float, start: float
+) -> tuple[OpenTime, OpenTime]:
+    """`_open_time` from the first event and from `start` in one pass over the agents
+    (a wallboard push asks for both, the day's totals and the window's): the same sums,
+    added in the same order."""
+    whole: OpenTime = {}
+    recent: OpenTime = {}
+    for agent, state, since in open_states:
+        if now > since:
+            key = (state, teams.get(agent) or "")
+            whole[key] = whole.get(key, 0.0) + (now - since)
+            s = since if since > start else start
+            if now > s:
+                recent[key] = recent.get(key, 0.0) + (now - s)
+    return whole, recent
+
+
+def _add_open_time(buckets: Buckets, acc: OpenTime) -> None:
+    """The agents' open time (`_open_time`) on the overall and the teams' totals only,
+    summed per state and team first: with 10,000 agents, one bucket update per agent and
+    key was most of a wallboard push."""
     for (state, team), secs in acc.items():
         keys: list[BucketKey] = [("all", "", None), ("team", team, None)] if team else [("all", "", None)]
         _add_time(buckets, keys, _STATE_ATTR.get(state, "t_" + state), secs)
@@ -534,6 +561,9 @@ class KpiEngine:
         # window ring: slot start -> {(dim, name, None): Totals}
         self._slots: dict[float, Buckets] = {}
         self._now = float("-inf")
+        # the open time of the last push: ((now, the fold's agent changes, window start),
+        # from the first event, from the window's start)
+        self._open_memo: tuple[tuple[float, int, float], OpenTime, OpenTime] | None = None
 
     # FactSink
     def fact(self, f: Fact) -> None:
@@ -646,7 +676,7 @@ class KpiEngine:
             for agent, state, since in self._fold.open_states(now):
                 self._span(agent, state, since, now, buckets, None, agents, with_intervals)
         else:
-            _add_open_time(buckets, self._fold.open_states(now), self.cfg.teams, now, float("-inf"))
+            _add_open_time(buckets, self._open_time(now, float("-inf")))
         return _build_report(buckets, self.cfg, None, now if now != float("-inf") else None, with_intervals)
 
     def overall_between(self, start: float, end: float, now: float | None = None) -> dict[str, Any]:
@@ -705,7 +735,7 @@ class KpiEngine:
                 merge_buckets(merged, ring if agents else {k: t for k, t in ring.items() if k[0] != "agent"})
         teams = self.cfg.teams
         if not agents:
-            _add_open_time(merged, self._fold.open_states(now), teams, now, start)
+            _add_open_time(merged, self._open_time(now, start))
             return _build_report(merged, self.cfg, start, now, with_intervals=False)
         for agent, state, since in self._fold.open_states(now):
             s = max(since, start)
@@ -717,6 +747,22 @@ class KpiEngine:
                     keys.append(("team", team, None))
                 _add_time(merged, keys, name, secs)
         return _build_report(merged, self.cfg, start, now, with_intervals=False)
+
+    def _open_time(self, now: float, start: float) -> OpenTime:
+        """The agents' open time up to `now` from `start` (-inf: the report's), per state
+        and team. The report's and the default window's are summed in one pass and kept
+        while `now` and the agents' states are the same (a push asks for both)."""
+        window_start = self.window_start(now) if self._window else float("-inf")
+        if start not in (float("-inf"), window_start):  # an alert rule's shorter window
+            return _open_time(self._fold.open_states(now), self.cfg.teams, now, start)
+        key = (now, self._fold.agent_changes, window_start)
+        memo = self._open_memo
+        if memo is None or memo[0] != key:
+            memo = self._open_memo = (
+                key,
+                *_open_time_both(self._fold.open_states(now), self.cfg.teams, now, window_start),
+            )
+        return memo[1] if start == float("-inf") else memo[2]
 
     def agent_state(self, agent_id: str) -> tuple[str, float] | None:
         """The agent's state now and since when (None: logged out or never seen)."""

@@ -467,6 +467,10 @@ class WallboardHub:
         self.pushes = 0
         self.last_push_at = 0.0
         self._recent: set[str] = set()  # bootstrap tail, to drop the same events seen on the bus
+        # the latest time of an event in `_recent`: a later event cannot be one of them
+        # (the tail's events the bus never brings stay there, and encoding every event
+        # to compare it was a cost per event for good)
+        self._recent_until = float("-inf")
         self.campaigns: dict[str, CampaignTile] = {}  # the dialer's tiles (bus state map "campaigns")
         self._watch = tuple(t for t in watch_topics if t is not EVENTS)
         self.directory_check_s = directory_check_s
@@ -499,6 +503,7 @@ class WallboardHub:
             recent.append((stored.event.at, _text(stored.event)))
         last_at = max((at for at, _ in recent), default=0.0)
         self._recent = {text for at, text in recent if at >= last_at - DEDUP_HORIZON_S}
+        self._recent_until = last_at
         log.info("wallboard_bootstrapped", events=board.applied, day=board.day)
         return board
 
@@ -530,7 +535,7 @@ class WallboardHub:
                         self._dirty.set()
 
     def receive(self, event: Event) -> None:
-        if self._recent:
+        if self._recent and event.at <= self._recent_until:
             text = _text(event)
             if text in self._recent:
                 self._recent.discard(text)
@@ -631,6 +636,7 @@ class WallboardHub:
             logged += 1
             self.board.apply(event)
             self._recent.add(_text(event))  # its echo on the bus is not applied twice
+            self._recent_until = max(self._recent_until, event.at)
             log.info("wallboard_alert", kind=type(event).__name__, queue=getattr(event, "queue", ""))
             try:
                 await EVENTS.publish(self._bus, event)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -26,12 +26,16 @@ from store.hits import HitWindows
 log = structlog.get_logger()
 
 Message = tuple[str, dict[str, Any]]
+RawFilter = Callable[[str, bytes], bool]  # (channel, the message's JSON) -> decode it?
 
 
 @dataclass(frozen=True, slots=True)
 class Publish:
     channel: str
     message: dict[str, Any]
+    # the message as JSON when the writer has it already ("": encoded when sent); the
+    # live loop encodes each event once for the event log and the bus
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +63,10 @@ class Bus(Protocol):
     kind: str
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
-    def subscribe(self, *channels: str) -> Any: ...  # async context manager -> Subscription
+    # async context manager -> Subscription. `wanted(channel, data)`: a hint that a
+    # message's raw JSON (bytes) is of no interest, so it need not be decoded; an adapter
+    # may still deliver it (the subscriber checks what it gets as before)
+    def subscribe(self, *channels: str, wanted: RawFilter | None = None) -> Any: ...
     async def set_state(self, name: str, key: str, value: dict[str, Any]) -> None: ...
     async def delete_state(self, name: str, key: str) -> None: ...
     async def get_state(self, name: str) -> dict[str, dict[str, Any]]: ...
@@ -146,8 +153,8 @@ class MemoryBus:
             sub.put((channel, json.loads(encoded)))
 
     @asynccontextmanager
-    async def subscribe(self, *channels: str) -> AsyncIterator[_QueueSubscription]:
-        sub = _QueueSubscription(self._max_pending)
+    async def subscribe(self, *channels: str, wanted: RawFilter | None = None) -> AsyncIterator[_QueueSubscription]:
+        sub = _QueueSubscription(self._max_pending)  # (`wanted` unused: nothing is decoded here)
         for channel in channels:
             self._subscribers.setdefault(channel, set()).add(sub)
         try:
@@ -195,8 +202,11 @@ class MemoryBus:
 class _RedisSubscription:
     """Reads a Redis pub/sub connection; reconnects and re-subscribes when it drops."""
 
-    def __init__(self, client: aioredis.Redis, channels: list[str], prefix: str, retry_s: float) -> None:
+    def __init__(
+        self, client: aioredis.Redis, channels: list[str], prefix: str, retry_s: float, wanted: RawFilter | None = None
+    ) -> None:
         self._client = client
+        self._wanted = wanted
         self._channels = channels
         self._prefix = prefix
         self._retry_s = retry_s
@@ -222,6 +232,9 @@ class _RedisSubscription:
             if raw is None or raw.get("type") != "message":
                 continue
             channel = raw["channel"].decode() if isinstance(raw["channel"], bytes) else raw["channel"]
+            if self._wanted is not None and isinstance(raw["data"], bytes):
+                if not self._wanted(channel.removeprefix(self._prefix), raw["data"]):
+                    continue
             try:
                 payload = json.loads(raw["data"])
             except (TypeError, ValueError):
@@ -277,8 +290,8 @@ class RedisBus:
         await self._client.publish(self._prefix + channel, json.dumps(message))
 
     @asynccontextmanager
-    async def subscribe(self, *channels: str) -> AsyncIterator[_RedisSubscription]:
-        sub = _RedisSubscription(self._client, list(channels), self._prefix, self._retry_s)
+    async def subscribe(self, *channels: str, wanted: RawFilter | None = None) -> AsyncIterator[_RedisSubscription]:
+        sub = _RedisSubscription(self._client, list(channels), self._prefix, self._retry_s, wanted)
         await sub.open()
         try:
             yield sub
@@ -299,7 +312,7 @@ class RedisBus:
         pipe = self._client.pipeline(transaction=False)
         for w in writes:
             if isinstance(w, Publish):
-                pipe.publish(self._prefix + w.channel, json.dumps(w.message))
+                pipe.publish(self._prefix + w.channel, w.text or json.dumps(w.message))
             else:
                 pipe.hset(self._state_prefix + w.name, w.key, json.dumps(w.value))
         await pipe.execute()

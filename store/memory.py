@@ -165,8 +165,8 @@ class MemoryStore(MemoryTaskRows, MemoryChatSessions):
 
     # ------------------------------------------------------------ event log
 
-    def _row(self, event: Event) -> _Row:
-        payload = json.dumps(to_record(event))  # fails before anything is stored, as in SQL
+    def _row(self, event: Event, payload: str | None = None) -> _Row:
+        payload = payload or json.dumps(to_record(event))  # fails before anything is stored, as in SQL
         return _Row(0, float(event.at), kind_of(event), call_id_of(event), payload)
 
     def _store_row(self, row: _Row) -> int:
@@ -180,12 +180,20 @@ class MemoryStore(MemoryTaskRows, MemoryChatSessions):
         return self._store_row(self._row(event))
 
     async def append_many(
-        self, events: Sequence[Event], dedupe_keys: Sequence[str] | None = None, *, epoch: int = 0
+        self,
+        events: Sequence[Event],
+        dedupe_keys: Sequence[str] | None = None,
+        *,
+        epoch: int = 0,
+        payloads: Sequence[str | None] | None = None,
     ) -> list[int]:
         keys: Sequence[str | None] = dedupe_keys if dedupe_keys is not None else [None] * len(events)
         if len(keys) != len(events):
             raise ValueError("dedupe_keys: one key per event")
-        rows = [replace(self._row(e), epoch=int(epoch)) for e in events]
+        texts: Sequence[str | None] = payloads if payloads is not None else [None] * len(events)
+        if len(texts) != len(events):
+            raise ValueError("payloads: one per event")
+        rows = [replace(self._row(e, p), epoch=int(epoch)) for e, p in zip(events, texts, strict=True)]
         if epoch:
             lease = self._leases.get(EPOCH_LEASE)
             check_epoch(lease.epoch if lease is not None else None, epoch)

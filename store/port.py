@@ -82,14 +82,21 @@ class EventLog(Protocol):
     async def append(self, event: Event) -> int: ...
 
     async def append_many(
-        self, events: Sequence[Event], dedupe_keys: Sequence[str] | None = None, *, epoch: int = 0
+        self,
+        events: Sequence[Event],
+        dedupe_keys: Sequence[str] | None = None,
+        *,
+        epoch: int = 0,
+        payloads: Sequence[str | None] | None = None,
     ) -> list[int]:
         """All or nothing. With `dedupe_keys` (one per event), an event whose key is
         already stored is skipped and its seq is 0: re-sending a batch is harmless.
         Raises ValueError when the keys do not match the events one for one. `epoch`:
         the leader's term that logs them (`StoredEvent.epoch`; 0 for other writers); when
         it is not 0 and the `live` lease (EPOCH_LEASE) is at another epoch, nothing is
-        written and StaleEpoch is raised: a deposed leader's late write is refused."""
+        written and StaleEpoch is raised: a deposed leader's late write is refused.
+        `payloads`: the events' records as JSON text (`json.dumps(to_record(event))`)
+        where the caller has them already (None: encoded here), one per event."""
         ...
 
     def iter_events(

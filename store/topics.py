@@ -31,6 +31,7 @@ Publish with `await TOPIC.publish(bus, message)`; receive with
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -162,10 +163,18 @@ class AgentView:
     wrap_up_until: float | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        wire = dataclasses.asdict(self)
-        for name in ("line", "wrap_up_until"):
-            if wire[name] is None:
-                del wire[name]
+        # built by hand, not dataclasses.asdict (a deep copy, per agent event in the live loop)
+        wire: dict[str, Any] = {
+            "state": self.state,
+            "since": self.since,
+            "reason": self.reason,
+            "call_id": self.call_id,
+            "queue": self.queue,
+        }
+        if self.line is not None:
+            wire["line"] = self.line
+        if self.wrap_up_until is not None:
+            wire["wrap_up_until"] = self.wrap_up_until
         return wire
 
     @classmethod
@@ -311,8 +320,10 @@ class Topic(Generic[M]):
         await bus.publish(self.name, self.encode(message))
 
     def write(self, message: M) -> Publish:
-        """The publish, for `Bus.write_many`."""
-        return Publish(self.name, self.encode(message))
+        """The publish, for `Bus.write_many`, with its JSON text (which the live loop
+        also logs: an event is encoded once)."""
+        wire = self.encode(message)
+        return Publish(self.name, wire, json.dumps(wire))
 
 
 class StateMap(Generic[M]):

@@ -53,6 +53,27 @@ async def test_unsubscribed_channel_is_not_delivered(bus: Bus) -> None:
         assert await _next(sub) == ("a", {"x": 2})
 
 
+async def test_a_subscriber_may_pass_over_messages_it_does_not_want_undecoded(bus: Bus) -> None:
+    """`wanted` sees each message's raw JSON: Redis does not decode (nor deliver) those
+    it refuses; the in-process bus may deliver them (the subscriber checks anyway).
+    What it wants comes in order on every adapter; other channels are untouched."""
+    seen: list[tuple[str, bytes]] = []
+
+    def wanted(channel: str, data: bytes) -> bool:
+        seen.append((channel, data))
+        return channel != "calls" or b"keep" in data
+
+    async with bus.subscribe("calls", "agents", wanted=wanted) as sub:
+        await bus.publish("calls", {"n": 1})
+        await bus.publish("calls", {"n": 2, "keep": True})
+        await bus.publish("agents", {"n": 3})
+        got = [await _next(sub) for _ in range(2 if bus.kind == "redis" else 3)]
+    assert [m for m in got if m[1].get("n") != 1] == [("calls", {"n": 2, "keep": True}), ("agents", {"n": 3})]
+    if bus.kind == "redis":
+        assert [c for c, _ in seen] == ["calls", "calls", "agents"]
+        assert b'"n": 1' in seen[0][1]
+
+
 async def test_state_map(bus: Bus) -> None:
     await bus.set_state("agents", "2001", {"state": "available", "since": 1.5})
     await bus.set_state("agents", "2002", {"state": "paused", "reason": "lunch"})

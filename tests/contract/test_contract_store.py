@@ -10,6 +10,7 @@ must catch each of them.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any, Protocol, cast
@@ -17,7 +18,7 @@ from typing import Any, Protocol, cast
 import pytest
 
 from config.schema import StoreConfig
-from events import AgentLoggedIn, CallArrived, CallConnected, CallEnded, CallQueued, Event
+from events import AgentLoggedIn, CallArrived, CallConnected, CallEnded, CallQueued, Event, to_record
 from store import SqlStore, open_store
 from store.memory import MemoryStore
 from store.models import ApiToken, AuditEntry, Callback, Customer, Interaction, StoredEvent, User, UserName, WebSession
@@ -262,6 +263,29 @@ async def test_users(sql: SqlStore) -> None:
     assert (await sql.get_user("bob")).disabled
 
 
+async def test_the_directory_read_again_shows_every_edit(sql: SqlStore) -> None:
+    """Users read again are the stored ones: an unchanged row may give the User built
+    before (not parsed again), an edited one never does, whichever column changed."""
+    base = User(login="ann", display_name="Ann", team="t1", skills={"billing": 5}, languages=("en",))
+    await sql.put_user(base)
+    await sql.put_user(User(login="cy", display_name="Cy", skills={"sales": 2}))
+    assert await sql.list_users("agent") == [base, await sql.get_user("cy")]
+    for edited in (
+        replace(base, skills={"billing": 6}),
+        replace(base, skills={"billing": 6, "sales": 1}),
+        replace(base, languages=("en", "fr")),
+        replace(base, team="t2"),
+        replace(base, display_name="Ann B."),
+        replace(base, phone_endpoint="Local/2002@agents"),
+        replace(base, disabled=True),
+        base,
+    ):
+        await sql.put_user(edited)
+        users = {u.login: u for u in await sql.list_users()}
+        assert users["ann"] == edited and users["cy"] == await sql.get_user("cy")
+        assert (await sql.get_users(["ann"]))["ann"] == edited
+
+
 async def test_a_user_names_the_pbx_of_their_phone(sql: SqlStore) -> None:
     """Several Asterisks: an agent's phone is on one PBX ("" = the first configured)."""
     await sql.put_user(User(login="ann", display_name="Ann", phone_endpoint="Local/2001@agents", pbx="lyon"))
@@ -477,6 +501,23 @@ async def test_append_many_with_dedupe_keys_is_idempotent(store: Roles) -> None:
     assert [e.event.call_id for e in await _all(store, 0, 10)] == ["k1", "k1", "k2"]
     with pytest.raises(ValueError, match="one key per event"):
         await store.append_many(batch, ["only-one"])
+
+
+async def test_append_many_stores_the_payloads_it_is_given_in_order(store: Roles) -> None:
+    """The live loop hands the events' JSON (encoded once for the log and the bus):
+    each event is stored from its own text, keyed or not, and a text missing (None)
+    is encoded by the store."""
+    batch: list[Event] = [
+        CallArrived(at=1.0, call_id="t1", caller="5551"),
+        CallQueued(at=2.0, call_id="t1", queue="billing", skills={"billing": 3}),
+        CallEnded(at=3.0, call_id="t1"),
+    ]
+    texts = [json.dumps(to_record(e)) for e in batch]
+    assert all(await store.append_many(batch[:2], ["pl:1", "pl:2"], payloads=texts[:2]))
+    assert all(await store.append_many(batch[2:], payloads=[None]))
+    assert [s.event for s in await _all(store, 0, 10)] == batch
+    with pytest.raises(ValueError, match="one per event"):
+        await store.append_many(batch, payloads=texts[:1])
 
 
 async def test_a_keyed_batch_larger_than_one_insert_keeps_its_order_and_skips_known_keys(store: Roles) -> None:
