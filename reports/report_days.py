@@ -53,6 +53,8 @@ LEAD_OUT_S = 6 * 3600.0  # a call offered before midnight is followed this long 
 DAY_S = 86_400
 HOURLY_S = 3600
 EVENT_PAGE = 10_000
+OPEN = ":open"  # the settings' suffix of the rows of a day still open (`DayCache.publish_open`)
+OPEN_MAX_AGE_S = 600.0  # such a row older than this is not used (its keeper stopped): the day is folded
 PERIODS = ("day", "week", "month")  # the report intervals made of whole days
 WIDTH = len(TOTALS_FIELDS)
 MAX_COL = TOTALS_FIELDS.index("max_wait")
@@ -161,6 +163,9 @@ class DayCache:
                 parts = await self.live(cfg, queue, day, now)
                 if parts is not None:
                     out[day] = self.compact(parts)
+        opened = [d for d in wanted if d not in out and not is_closed(d, now)]
+        if opened and self.store is not None:
+            out.update(await self._load(cfg, queue, opened, OPEN_MAX_AGE_S))
         for day in wanted:
             if day not in out:
                 out[day] = (await self._fold(await self._read(log, day, now), cfg, [queue], day, now))[queue]
@@ -190,12 +195,18 @@ class DayCache:
         missing = [d for d in wanted if not self.cached(cfg, queue, d)]
         return len(await self._load(cfg, queue, missing)) if missing and self.store is not None else 0
 
-    async def _load(self, cfg: KpiConfig, queue: str, wanted: Sequence[date]) -> dict[date, Day]:
+    async def _load(
+        self, cfg: KpiConfig, queue: str, wanted: Sequence[date], open_max_age_s: float | None = None
+    ) -> dict[date, Day]:
+        """Closed days kept in the store; with `open_max_age_s`, days still open as the
+        report keeper last wrote them, if it wrote them that recently (not remembered)."""
         assert self.store is not None
-        settings = self.settings(cfg)
+        settings = self.settings(cfg) + (OPEN if open_max_age_s is not None else "")
         rows = await self.store.report_days(settings, queue, [d.isoformat() for d in wanted])
         out: dict[date, Day] = {}
         for iso, row in rows.items():
+            if open_max_age_s is not None and row.folded_at < time.time() - open_max_age_s:
+                continue
             try:
                 parsed = await asyncio.to_thread(day_codec.parse, row.body)
                 totals, series, extras, events = day_codec.tables(parsed, self.keys, self.extra_keys, WIDTH)
@@ -204,7 +215,8 @@ class DayCache:
                 continue
             day = date.fromisoformat(iso)
             found = self._day_of(totals, series, events, extras)
-            self._remember(self.key(cfg, queue, day), found)
+            if open_max_age_s is None:
+                self._remember(self.key(cfg, queue, day), found)
             self.loaded += 1
             out[day] = found
         return out
@@ -228,15 +240,30 @@ class DayCache:
         return found
 
     async def keep(self, cfg: KpiConfig, day: date, found: Mapping[str, Day]) -> None:
-        """Remember a closed day's views, and keep them in the store."""
+        """Remember a closed day's views, and keep them in the store (the rows the
+        report keeper wrote while it was open go)."""
         for view, one in found.items():
             self._remember(self.key(cfg, view, day), one)
-            if self.store is not None:
-                body = await asyncio.to_thread(
-                    day_codec.encode, self.keys, self.extra_keys, one.totals, one.series, one.extras, one.events
-                )
-                row = ReportDayRow(day.isoformat(), view, self.settings(cfg), one.events, body)
-                await self.store.put_report_day(row, time.time())
+        await self._write(self.settings(cfg), day, found)
+        if self.store is not None:
+            await self.store.drop_report_day(self.settings(cfg) + OPEN, day.isoformat())
+
+    async def publish_open(self, cfg: KpiConfig, day: date, found: Mapping[str, Day]) -> None:
+        """Write a day still open as it stands (the report keeper, every few minutes), for
+        the web processes that do not keep the days: their report of today reads it
+        instead of folding the day from the log at each request."""
+        await self._write(self.settings(cfg) + OPEN, day, found)
+
+    async def _write(self, settings: str, day: date, found: Mapping[str, Day]) -> None:
+        if self.store is None:
+            return
+        for view, one in found.items():
+            body = await asyncio.to_thread(
+                day_codec.encode, self.keys, self.extra_keys, one.totals, one.series, one.extras, one.events
+            )
+            await self.store.put_report_day(
+                ReportDayRow(day.isoformat(), view, settings, one.events, body), time.time()
+            )
 
     def _remember(self, key: str, found: Day) -> None:
         old = self._days.pop(key, None)

@@ -36,6 +36,7 @@ from store.port import EventLog
 log = structlog.get_logger()
 
 EVERY_S = 1.0
+PUBLISH_EVERY_S = 120.0  # the open days written for the other web processes this often
 BACKLOG_PAGE = 5_000  # rows folded in a worker thread at a time when the keeper is behind
 INLINE_MAX = 200  # a step's rows folded on the loop up to this many (a thread hop costs more)
 _FAR = 1e12
@@ -63,6 +64,7 @@ class ReportKeeper:
         self._after = 0  # the last seq folded
         self._lock = asyncio.Lock()
         self._cfg_at = -math.inf
+        self._published_at = -math.inf
         self.config_every_s = 15.0  # the settings (a query of every agent's team) read this often
 
     def first_day(self) -> date | None:
@@ -92,6 +94,9 @@ class ReportKeeper:
                     self._start(cfg, views, now)
             read = await self._read()
             await self._keep_closed(now)
+            if now - self._published_at >= PUBLISH_EVERY_S or now < self._published_at:
+                await self._publish_open(now)
+                self._published_at = now
             return read
 
     def _start(self, cfg: KpiConfig, views: tuple[str, ...], now: float) -> None:
@@ -140,6 +145,20 @@ class ReportKeeper:
             await self.cache.keep(cfg, day, found)
             self.kept += len(parts)
             log.info("report_day_kept", day=day.isoformat(), views=len(parts))
+
+    async def _publish_open(self, now: float) -> None:
+        """Write the days still open as they stand, for the other web processes."""
+        fold, cfg = self.fold, self.cfg
+        assert fold is not None and cfg is not None
+        for day in fold.open_days:
+            if is_closed(day, now):
+                continue
+            parts = await asyncio.to_thread(fold.peek, day, now)
+            found = {}
+            for view, part in parts.items():
+                found[view] = self.cache.compact(part)
+                await asyncio.sleep(0)
+            await self.cache.publish_open(cfg, day, found)
 
     async def peek(self, cfg: KpiConfig, view: str, day: date, now: float) -> DayParts | None:
         """The day's view so far, after the log's last rows (None: this fold does not

@@ -23,6 +23,7 @@ class ReportDayRow:
     settings: str  # a digest of the KPI settings the day was folded with
     events: int  # events of the day read to fold it
     body: bytes
+    folded_at: float = 0.0  # when it was written (the store's reader fills it)
 
 
 class ReportDayRows(Protocol):
@@ -40,6 +41,10 @@ class ReportDayRows(Protocol):
 
     async def forget_report_days(self, before: str) -> int:
         """Drop the rows of days before `before` (ISO date); how many."""
+        ...
+
+    async def drop_report_day(self, settings: str, day: str) -> None:
+        """Drop the rows of one day under these settings, every view."""
         ...
 
 
@@ -64,7 +69,8 @@ class SqlReportDays:
         if not wanted:
             return {}
         rows = await self._db.fetch(
-            "SELECT day, events, body FROM report_days WHERE settings = $1 AND view = $2 AND day >= $3 AND day <= $4",
+            "SELECT day, events, body, folded_at FROM report_days"
+            " WHERE settings = $1 AND view = $2 AND day >= $3 AND day <= $4",
             settings,
             view,
             wanted[0],
@@ -72,7 +78,7 @@ class SqlReportDays:
         )
         keep = set(wanted)
         return {
-            r["day"]: ReportDayRow(r["day"], view, settings, int(r["events"]), bytes(r["body"]))
+            r["day"]: ReportDayRow(r["day"], view, settings, int(r["events"]), bytes(r["body"]), float(r["folded_at"]))
             for r in rows
             if r["day"] in keep
         }
@@ -86,3 +92,6 @@ class SqlReportDays:
     async def forget_report_days(self, before: str) -> int:
         rows = await self._db.fetch("DELETE FROM report_days WHERE day < $1 RETURNING day", before)
         return len(rows)
+
+    async def drop_report_day(self, settings: str, day: str) -> None:
+        await self._db.execute("DELETE FROM report_days WHERE settings = $1 AND day = $2", settings, day)

@@ -5,6 +5,7 @@ after the log's last rows. On the real SQLite and PostgreSQL stores."""
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -198,3 +199,35 @@ def test_a_calls_queue_is_forgotten_after_six_hours() -> None:
     got = rebuild(events, HOURLY, ("sales",), day, day_start(day + timedelta(days=1)))
     assert got["sales"].extras["dispositions"] == {"kept": {"a1": 2.0}}
     assert got[""].extras["dispositions"] == {"kept": {"a1": 2.0}, "forgotten": {"a2": 1.0}}
+
+
+async def test_other_processes_read_today_as_the_keeper_last_wrote_it(log: SqlStore) -> None:
+    events = [e for e in weeks_of_calls() if e.at < day_start(FIRST) + 20 * 3600]  # type: ignore[attr-defined]
+    noon = day_start(FIRST) + 12 * 3600
+    clock = Clock(noon)
+    cache = DayCache(store=log)
+    keeper = ReportKeeper(log, cache, config, clock)
+    morning = [e for e in events if e.at < noon]  # type: ignore[attr-defined]
+    await log.append_many(morning)
+    await keeper.step()  # folds what is logged, and writes the open day for the others
+    folded_to = max(e.at for e in morning) - 30.0  # type: ignore[attr-defined]  # (events wait 30 s to be in order)
+    other = DayCache(store=log)  # a web process that does not keep the days
+    for queue in ("", "billing"):
+        got = (await range_report(log, other, HOURLY, FIRST, FIRST, queue, noon)).report.to_dict()
+        picked = [e for e in morning if e.at <= folded_to]  # type: ignore[attr-defined]
+        want = refold(picked, HOURLY, day_start(FIRST), noon, queue)
+        assert got["overall"]["offered"] == want["overall"]["offered"] > 0
+        assert got["overall"]["answered"] == want["overall"]["answered"]
+    assert other.folded == 0 and other.loaded == 2
+
+    settings = cache.settings(HOURLY) + ":open"
+    [row] = (await log.report_days(settings, "", [FIRST.isoformat()])).values()
+    await log.put_report_day(row, time.time() - 3600)  # its keeper stopped an hour ago: not used
+    stale = DayCache(store=log)
+    await range_report(log, stale, HOURLY, FIRST, FIRST, "", noon)
+    assert stale.folded == 1 and stale.loaded == 0
+
+    clock.now = day_start(FIRST + timedelta(days=1)) + LEAD_OUT_S + 1
+    await keeper.step()  # the day closes: kept, and its open rows go
+    assert await log.report_days(settings, "", [FIRST.isoformat()]) == {}
+    assert FIRST.isoformat() in await log.report_days(cache.settings(HOURLY), "", [FIRST.isoformat()])

@@ -56,7 +56,9 @@ async def start(url: str, clock: list[float]) -> TestClient:
 async def kept_views(url: str, day: date) -> set[str]:
     store = await open_store(StoreConfig(url=url))
     try:
-        rows = await store._db.fetch("SELECT view FROM report_days WHERE day = $1", day.isoformat())  # type: ignore[attr-defined]
+        rows = await store._db.fetch(
+            "SELECT view FROM report_days WHERE day = $1 AND settings NOT LIKE '%:open'", day.isoformat()
+        )  # type: ignore[attr-defined]
         return {r["view"] for r in rows}
     finally:
         await store.close()
