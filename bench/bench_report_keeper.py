@@ -10,7 +10,8 @@ five queues, all from one fold.
 
 Prints one JSON line (and writes it to `--out`): events, agents, views,
 keeper_us_per_event (the keeper's steps, log reads included, over the day's events),
-keep_ms (the close: the views compacted, encoded and written), kept_kb_per_view,
+keep_ms (the close: the views compacted, encoded and written), publish_ms (the open
+day written for the other web processes, every 2 minutes live), kept_kb_per_view,
 rebuild_s (the same day rebuilt from the log, every view in one fold: the warm-up's
 and `hotline db report-days`' cost per day), read_back_ms (a fresh process's first
 report of `--days` kept days: every day read from the store) and p95_ms (the same
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import resource
 import sys
 import tempfile
@@ -73,6 +75,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             await store.migrate()
             cache = DayCache(store=store)
             keeper = ReportKeeper(store, cache, config, lambda: clock[0])
+            keeper.publish_every_s = math.inf  # (measured on its own below: every 2 minutes live, not every step)
+            publish_ms = 0.0
             stepping = 0.0
             at, end = day_start(DAY), day_start(DAY + timedelta(days=1)) + LEAD_OUT_S
             k = 0
@@ -88,6 +92,10 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 t0 = time.perf_counter()
                 await keeper.step()
                 stepping += time.perf_counter() - t0
+                if at == day_start(DAY) + 16 * 3600:  # the open day written once, mid-afternoon
+                    t0 = time.perf_counter()
+                    await keeper.publish_open(at)
+                    publish_ms = (time.perf_counter() - t0) * 1000
             clock[0] = end + 1
             t0 = time.perf_counter()
             await keeper.step()
@@ -124,6 +132,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             "views": 1 + len(queues),
             "keeper_us_per_event": round(stepping / len(events) * 1e6, 1),
             "keep_ms": round(keep_ms),
+            "publish_ms": round(publish_ms),
             "kept_kb_per_view": round(sum(sizes) / len(sizes) / 1024),
             "rebuild_s": round(rebuild_s, 1),
             "days": args.days,

@@ -65,6 +65,7 @@ class ReportKeeper:
         self._lock = asyncio.Lock()
         self._cfg_at = -math.inf
         self._published_at = -math.inf
+        self.publish_every_s = PUBLISH_EVERY_S
         self.config_every_s = 15.0  # the settings (a query of every agent's team) read this often
 
     def first_day(self) -> date | None:
@@ -94,8 +95,8 @@ class ReportKeeper:
                     self._start(cfg, views, now)
             read = await self._read()
             await self._keep_closed(now)
-            if now - self._published_at >= PUBLISH_EVERY_S or now < self._published_at:
-                await self._publish_open(now)
+            if now - self._published_at >= self.publish_every_s or now < self._published_at:
+                await self.publish_open(now)
                 self._published_at = now
             return read
 
@@ -146,7 +147,7 @@ class ReportKeeper:
             self.kept += len(parts)
             log.info("report_day_kept", day=day.isoformat(), views=len(parts))
 
-    async def _publish_open(self, now: float) -> None:
+    async def publish_open(self, now: float) -> None:
         """Write the days still open as they stand, for the other web processes."""
         fold, cfg = self.fold, self.cfg
         assert fold is not None and cfg is not None
