@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
+from aiohttp import web
 
 from config.schema import HotlineConfig
 
@@ -96,14 +97,11 @@ def gc_pace(config: HotlineConfig) -> GcPace | None:
     return GcPace(full_at=config.server.gc_full_at) if config.server.gc_pace else None
 
 
-def pace_gc_in(app: object, pace: GcPace | None) -> None:
+def pace_gc_in(app: web.Application, pace: GcPace | None) -> None:
     """Run `pace_gc` for the life of an aiohttp app (`hotline serve` only: a test
     process holding many apps keeps its collector as it is). None: leave it alone."""
-    from aiohttp import web
-
     if pace is None:
         return
-    assert isinstance(app, web.Application)
 
     async def pacing(_app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(pace_gc(pace), name="gc-pacer")

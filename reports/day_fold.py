@@ -41,7 +41,7 @@ from events import (
     Event,
     WrapUpEnded,
 )
-from reports.day_extras import CONTACTS, Extras
+from reports.day_extras import CONTACTS, Extras, empty
 from reports.kpi import Buckets, KpiConfig, Totals, add_agent_time, call_fact_keys, merge_buckets, tally
 from reports.kpi_fold import Fact, KpiFold, Span
 
@@ -226,16 +226,18 @@ class DayFold:
     def open_days(self) -> list[date]:
         return sorted(self._days)
 
-    def peek(self, day: date, until: float) -> dict[str, DayParts]:
-        """The day's views so far, agents' open states and pauses counted up to `until`."""
+    def peek(self, day: date, until: float, views: Iterable[str] | None = None) -> dict[str, DayParts]:
+        """The day's views so far (or only `views`), agents' open states and pauses
+        counted up to `until`; copies, the fold goes on without them."""
+        wanted = self.views if views is None else tuple(views)
         found = self._days.get(day)
         if found is None:
-            return {v: DayParts({}, 0, _no_extras()) for v in self.views}
+            return {v: DayParts({}, 0, empty()) for v in wanted}
         view = _Day(
             found.start, min(found.end, until), {}, _copy(found.time), {r: dict(a) for r, a in found.pauses.items()}
         )
         self._open_time(view, until)
-        return {v: self._parts(found, v, view) for v in self.views}
+        return {v: self._parts(found, v, view) for v in wanted}
 
     def close(self, day: date, until: float | None = None) -> dict[str, DayParts]:
         """The day's views, agents' open states and pauses counted up to its end (or
@@ -243,7 +245,7 @@ class DayFold:
         found = self._days.pop(day, None)
         self._closed.add(day)
         if found is None:
-            return {v: DayParts({}, 0, _no_extras()) for v in self.views}
+            return {v: DayParts({}, 0, empty()) for v in self.views}
         if until is not None:
             found.end = min(found.end, until)
         self._open_time(found, found.end)
@@ -260,18 +262,14 @@ class DayFold:
         merge_buckets(buckets, timed.time)
         extras: Extras = {
             "pauses": {r: dict(a) for r, a in timed.pauses.items()},
-            "dispositions": found.dispositions.get(view, {}),
-            "campaigns": found.campaigns.get(view, {}),
+            "dispositions": {r: dict(a) for r, a in found.dispositions.get(view, {}).items()},
+            "campaigns": {r: dict(a) for r, a in found.campaigns.get(view, {}).items()},
         }
         return DayParts(buckets, found.events, extras)
 
 
 def _copy(buckets: Buckets) -> Buckets:
     return {k: t.copy() for k, t in buckets.items()}
-
-
-def _no_extras() -> Extras:
-    return {"pauses": {}, "dispositions": {}, "campaigns": {}}
 
 
 def _campaign_columns(e: Event) -> tuple[str, ...]:

@@ -1,18 +1,20 @@
 """Reports over long ranges without refolding the raw event log on every request.
 
-A report is the sum of one additive bucket set per local day (`kpi.batch_buckets`
-of the day's events, with a lead-in so agents logged in before midnight are known and
-a lead-out so calls offered before midnight finish). A closed day cannot change any
-more (its lead-out is in the past), so its buckets are kept, keyed by the day, the
-KPI settings and the queue filter: a year's report folds each day once, then adds 365
-small tables (reports/day_table.py: numpy rows, not Python objects: a year of a
-10,000-agent center is 3.6 million agent-day buckets). Today (and a day whose
-lead-out is not over) is folded afresh.
+A report is the sum of one additive bucket set per local day, for the whole center or
+one queue (a *view*), as reports/day_fold.py folds them: the report keeper as events
+are logged (reports/report_keeper.py), or a rebuild of the day from the log with a
+lead-in (agents logged in before midnight) and a lead-out (calls offered before
+midnight followed 6 h). A closed day (its lead-out over) cannot change any more: it is
+kept, keyed by the day, the KPI settings and the view, in this process's memory and in
+the store's report_days rows, so a year's report adds 365 small tables (reports/
+day_table.py: numpy rows, not Python objects: a year of a 10,000-agent center is 3.6
+million agent-day buckets). A day still open comes from the keeper: its fold in its own
+process, the rows it writes every 2 minutes in the others; else it is folded afresh.
 
 Per day only the range-wide buckets and the per-interval buckets of the summary and
 the queues are kept: agents and teams have totals, not interval series, in a report.
 A report by day, week or month reads only the days' totals (`heads`), whatever the
-interval they were folded with: the hourly days the warm-up job keeps serve all three.
+interval they were folded with: the hourly days serve all three.
 """
 
 from __future__ import annotations

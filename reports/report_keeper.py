@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -29,7 +29,7 @@ import structlog
 
 from reports.day_fold import DayFold, DayParts, day_of, day_start
 from reports.kpi import KpiConfig
-from reports.report_days import EVENT_PAGE, HOURLY_S, LEAD_IN_S, LEAD_OUT_S, DayCache, is_closed
+from reports.report_days import EVENT_PAGE, HOURLY_S, LEAD_IN_S, LEAD_OUT_S, Day, DayCache, is_closed
 from store.models import StoredEvent
 from store.port import EventLog
 
@@ -67,6 +67,11 @@ class ReportKeeper:
         self._published_at = -math.inf
         self.publish_every_s = PUBLISH_EVERY_S
         self.config_every_s = 15.0  # the settings (a query of every agent's team) read this often
+
+    @property
+    def read_to(self) -> int:
+        """The last seq of the log folded."""
+        return self._after
 
     def first_day(self) -> date | None:
         """The first day this fold keeps (earlier ones are the warm-up's)."""
@@ -139,11 +144,7 @@ class ReportKeeper:
             if not is_closed(day, now):
                 continue
             parts = await asyncio.to_thread(_close, fold, day)  # (10,000 agents' open states: seconds)
-            found = {}
-            for view, part in parts.items():
-                found[view] = self.cache.compact(part)
-                await asyncio.sleep(0)  # (each view's tables on the loop: let the others run between)
-            await self.cache.keep(cfg, day, found)
+            await self.cache.keep(cfg, day, await self._compact(parts))
             self.kept += len(parts)
             log.info("report_day_kept", day=day.isoformat(), views=len(parts))
 
@@ -155,11 +156,16 @@ class ReportKeeper:
             if is_closed(day, now):
                 continue
             parts = await asyncio.to_thread(fold.peek, day, now)
-            found = {}
-            for view, part in parts.items():
-                found[view] = self.cache.compact(part)
-                await asyncio.sleep(0)
-            await self.cache.publish_open(cfg, day, found)
+            await self.cache.publish_open(cfg, day, await self._compact(parts))
+
+    async def _compact(self, parts: Mapping[str, DayParts]) -> dict[str, Day]:
+        """The views as tables, on the loop (the cache's row numbers are its own), letting
+        the loop's other work run between views."""
+        found = {}
+        for view, part in parts.items():
+            found[view] = self.cache.compact(part)
+            await asyncio.sleep(0)
+        return found
 
     async def peek(self, cfg: KpiConfig, view: str, day: date, now: float) -> DayParts | None:
         """The day's view so far, after the log's last rows (None: this fold does not
@@ -171,8 +177,8 @@ class ReportKeeper:
             if day < fold.first or is_closed(day, now):
                 return None
             await self._read()
-            fold.settle(now, inclusive=True)
-            return fold.peek(day, now)[view]
+            # (10,000 agents' buckets copied: in a worker thread, the fold under the lock)
+            return await asyncio.to_thread(_peek, fold, day, now, view)
 
 
 async def keep_loop(
@@ -205,6 +211,11 @@ async def keep_loop(
 def _feed(fold: DayFold, page: list[StoredEvent]) -> None:
     for stored in page:
         fold.feed(stored.event, stored.seq)
+
+
+def _peek(fold: DayFold, day: date, now: float, view: str) -> DayParts:
+    fold.settle(now, inclusive=True)
+    return fold.peek(day, now, (view,))[view]
 
 
 def _close(fold: DayFold, day: date) -> dict[str, DayParts]:

@@ -49,6 +49,7 @@ log = structlog.get_logger()
 
 WALLBOARD = web.AppKey("wallboard_hub", WallboardHub)
 REPORT_DAYS = web.AppKey("report_days", DayCache)
+REPORT_KEEPER = web.AppKey("report_keeper", ReportKeeper)
 MAX_REPORT_DAYS = 366
 MAX_INTERVAL_DAYS = 31  # longer ranges report by day (one row per day, not 35,000 quarter hours)
 REPORT_INTERVALS: tuple[int | str, ...] = (*INTERVALS, DAY_S, "week", "month")  # week/month: from the day cache
@@ -487,6 +488,7 @@ def setup(app: web.Application, *, min_interval_s: float = 0.5, warm_days: int =
         turn = lease_turn(app[STORE], holder, leading=lambda: leads_live(app))
         keeper = ReportKeeper(app[STORE], app[REPORT_DAYS], report_config, lambda: app[CLOCK]())
         app[REPORT_DAYS].live = keeper.peek
+        app[REPORT_KEEPER] = keeper
         warming = warm_loop(
             app[STORE],
             app[REPORT_DAYS],

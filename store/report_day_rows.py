@@ -39,10 +39,6 @@ class ReportDayRows(Protocol):
         """(day, view) of every row kept for these settings with first <= day <= last."""
         ...
 
-    async def forget_report_days(self, before: str) -> int:
-        """Drop the rows of days before `before` (ISO date); how many."""
-        ...
-
     async def drop_report_day(self, settings: str, day: str) -> None:
         """Drop the rows of one day under these settings, every view."""
         ...
@@ -88,10 +84,6 @@ class SqlReportDays:
             "SELECT day, view FROM report_days WHERE settings = $1 AND day >= $2 AND day <= $3", settings, first, last
         )
         return {(r["day"], r["view"]) for r in rows}
-
-    async def forget_report_days(self, before: str) -> int:
-        rows = await self._db.fetch("DELETE FROM report_days WHERE day < $1 RETURNING day", before)
-        return len(rows)
 
     async def drop_report_day(self, settings: str, day: str) -> None:
         await self._db.execute("DELETE FROM report_days WHERE settings = $1 AND day = $2", settings, day)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import weakref
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
@@ -24,6 +25,19 @@ def cycle() -> Node:
     a, b = Node(), Node()
     a.other, b.other = b, a
     return a
+
+
+def tracked(obj: object) -> bool:
+    """Whether `obj` is in one of the collector's generations (not frozen)."""
+    return any(o is obj for g in range(3) for o in gc.get_objects(g))
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        assert loop.time() < deadline, "not within the timeout"
+        await asyncio.sleep(0.01)
 
 
 def test_a_frozen_cycle_waits_for_the_full_collection() -> None:
@@ -55,20 +69,17 @@ async def test_the_pacer_freezes_then_collects_fully_and_restores_the_collector(
     clock = [datetime(2026, 3, 18, 3, 59, 59).timestamp()]
     task = asyncio.create_task(pace_gc(GcPace(start_after_s=0.01, freeze_every_s=0.05), lambda: clock[0]))
     try:
-        await asyncio.sleep(0.03)
-        assert gc.get_threshold()[0] == YOUNG_THRESHOLD and gc.get_freeze_count() > 0
-        held = cycle()
-        old = weakref.ref(held)
-        await asyncio.sleep(0.12)  # two freezes: the cycle is frozen now
-        del held
+        await until(lambda: gc.get_freeze_count() > 0)
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+        held = [cycle()]
+        old = weakref.ref(held[0])
+        await until(lambda: not tracked(held[0]))  # a later freeze took it out of the generations
+        held.clear()
         gc.collect()
         assert old() is not None
         clock[0] += 2  # 04:00:01: the next round is the full collection
-        for _ in range(50):
-            await asyncio.sleep(0.02)
-            if old() is None:
-                break
-        assert old() is None and gc.get_freeze_count() > 0
+        await until(lambda: old() is None)
+        assert gc.get_freeze_count() > 0
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

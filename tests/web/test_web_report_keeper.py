@@ -23,7 +23,8 @@ from events import (
 )
 from reports.kpi import KpiConfig, batch_report
 from reports.report_days import LEAD_OUT_S, day_start
-from reports.web import REPORT_DAYS
+from reports.report_keeper import ReportKeeper
+from reports.web import REPORT_DAYS, REPORT_KEEPER
 from store import open_store
 from tests.web.conftest import web_config
 from tests.web.web_helpers import login, seed_users
@@ -53,6 +54,14 @@ async def start(url: str, clock: list[float]) -> TestClient:
     return client
 
 
+async def folded_to(keeper: ReportKeeper, seq: int) -> None:
+    for _ in range(200):
+        if keeper.read_to >= seq:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the keeper folded up to seq {keeper.read_to}, not {seq}")
+
+
 async def kept_views(url: str, day: date) -> set[str]:
     store = await open_store(StoreConfig(url=url))
     try:
@@ -77,11 +86,10 @@ async def test_a_day_kept_when_it_closes_is_read_back_after_a_restart(fresh_pg_u
     client = await start(fresh_pg_url, clock)
     try:
         store = client.server.app[STORE]
-        await store.append_many(morning)
-        await asyncio.sleep(2.5)  # the keeper folds what is logged, a step a second
+        keeper = client.server.app[REPORT_KEEPER]
+        await folded_to(keeper, max(await store.append_many(morning)))  # folded as logged, a step a second
         clock[0] = d0 + 14 * 3600
-        await store.append_many(afternoon)
-        await asyncio.sleep(2.5)
+        await folded_to(keeper, max(await store.append_many(afternoon)))
         assert await kept_views(fresh_pg_url, DAY) == set()  # not closed yet
         clock[0] = day_start(DAY + timedelta(days=1)) + LEAD_OUT_S + 60
         for _ in range(100):
