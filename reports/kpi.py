@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from reports.agent_slots import AgentSlots, OpenTime, SlotGroups
 from reports.kpi_fold import (
     AGENT_STATES,
     CallFact,
@@ -371,9 +372,6 @@ def _add_time(bucket: Buckets, keys: Iterable[BucketKey], name: str, secs: float
         setattr(t, name, getattr(t, name) + secs)
 
 
-OpenTime = dict[tuple[str, str], float]  # (state, team or "") -> seconds
-
-
 def _open_time(
     open_states: Iterable[tuple[str, str, float]], teams: Mapping[str, str], now: float, start: float
 ) -> OpenTime:
@@ -386,24 +384,6 @@ def _open_time(
             key = (state, teams.get(agent) or "")
             acc[key] = acc.get(key, 0.0) + (now - s)
     return acc
-
-
-def _open_time_both(
-    open_states: Iterable[tuple[str, str, float]], teams: Mapping[str, str], now: float, start: float
-) -> tuple[OpenTime, OpenTime]:
-    """`_open_time` from the first event and from `start` in one pass over the agents
-    (a wallboard push asks for both, the day's totals and the window's): the same sums,
-    added in the same order."""
-    whole: OpenTime = {}
-    recent: OpenTime = {}
-    for agent, state, since in open_states:
-        if now > since:
-            key = (state, teams.get(agent) or "")
-            whole[key] = whole.get(key, 0.0) + (now - since)
-            s = since if since > start else start
-            if now > s:
-                recent[key] = recent.get(key, 0.0) + (now - s)
-    return whole, recent
 
 
 def _add_open_time(buckets: Buckets, acc: OpenTime) -> None:
@@ -553,7 +533,9 @@ class KpiEngine:
         `on_agent` is told each agent whose state changed."""
         self.cfg = config or KpiConfig()
         self._window = window
-        self._fold = KpiFold(self, on_agent)
+        self._slots_now = AgentSlots(AGENT_STATES)
+        self._slot_teams = SlotGroups(self.cfg.teams)
+        self._fold = KpiFold(self, on_agent, self._slots_now)
         self._buckets: Buckets = {}
         # the whole-run, non-agent totals of `_buckets` (the same objects): what the live
         # wallboard's report reads, without a pass over every agent's interval buckets
@@ -758,9 +740,10 @@ class KpiEngine:
         key = (now, self._fold.agent_changes, window_start)
         memo = self._open_memo
         if memo is None or memo[0] != key:
+            teams = self._slot_teams
             memo = self._open_memo = (
                 key,
-                *_open_time_both(self._fold.open_states(now), self.cfg.teams, now, window_start),
+                *self._slots_now.open_time(teams.follow(self._slots_now), teams.names, now, window_start),
             )
         return memo[1] if start == float("-inf") else memo[2]
 

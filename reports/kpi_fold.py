@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
@@ -55,6 +55,9 @@ from events import (
     CallTransferred,
     WrapUpEnded,
 )
+
+if TYPE_CHECKING:
+    from reports.agent_slots import AgentSlots
 
 log = structlog.get_logger()
 
@@ -190,11 +193,15 @@ class KpiFold:
         "late",
         "on_agent",
         "sink",
+        "slots",
     )
 
-    def __init__(self, sink: FactSink, on_agent: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, sink: FactSink, on_agent: Callable[[str], None] | None = None, slots: AgentSlots | None = None
+    ) -> None:
         self.sink = sink
         self.on_agent = on_agent  # told each agent whose state changed (the live wallboard's cells)
+        self.slots = slots  # the logged-in agents' states kept in arrays too (the live wallboard's sums)
         self._visits: dict[str, _Visit] = {}
         self._agent_state: dict[str, str] = {}  # logged-in agents only
         self._agent_since: dict[str, float] = {}
@@ -261,6 +268,8 @@ class KpiFold:
         self._agent_state[agent] = state
         self._agent_since[agent] = at
         self._agent_changes += 1
+        if self.slots is not None:
+            self.slots.set(agent, state, at)
         if self.on_agent is not None:
             self.on_agent(agent)
 
@@ -268,6 +277,8 @@ class KpiFold:
         old = self._agent_state.pop(agent, None)
         since = self._agent_since.pop(agent, at)
         self._agent_changes += 1
+        if self.slots is not None:
+            self.slots.clear(agent)
         if old is not None and at > since:
             self.sink.fact(Span(agent, old, since, at))
         if old is not None and self.on_agent is not None:

@@ -389,8 +389,7 @@ class LiveBoard:
         shown: list[str] = snapshot.pop("agents")
         snapshot.update(extra)
         head = json.dumps(snapshot, default=_json_default)
-        texts = self._texts
-        return head[:-1] + ', "agents": [' + ", ".join([texts[a] for a in shown]) + "]}"
+        return head[:-1] + ', "agents": [' + ", ".join(map(self._texts.__getitem__, shown)) + "]}"
 
 
 def _count(counts: dict[str, dict[str, int]], key: str, state: str, delta: int) -> None:
