@@ -236,7 +236,9 @@ def sample_server(pid: int, out: str, seconds: float) -> subprocess.Popen[bytes]
     if exe is None:
         raise SystemExit("--spy: py-spy is not on PATH (pip install py-spy, outside the project's venv)")
     cmd = [exe, "record", "-p", str(pid), "-d", str(max(1, int(seconds))), "-r", "50", "-f", "raw", "-o", out]
-    return subprocess.Popen([*cmd, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # BENCH_SPY_NATIVE=1: C frames too (uvloop, hiredis, asyncpg's protocol), which stops the process at each sample
+    cmd += ["--native"] if os.environ.get("BENCH_SPY_NATIVE") == "1" else ["--nonblocking"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def wait_up(port: int, timeout: float) -> None:
