@@ -25,7 +25,12 @@ CPU time and peak RSS from /proc. Figures (one JSON line, and bench/results/live
 `--profile` times the server's functions by the wall clock; with BENCH_PROFILE_CLOCK=cpu
 in the environment, by the process's CPU clock (slower to run, but a function that wakes
 another process, a socket write to Redis or PostgreSQL, is not charged for the time
-the machine gives that process).
+the machine gives that process). `--spy` with BENCH_SPY_NATIVE=1 samples C frames too.
+`--offers FILE` writes each call's arrival and offer delay (slow offers come in clusters:
+find what ran then). BENCH_STALLS=FILE writes the server's event-loop stalls over 50 ms
+with the stack that held the loop, and its collector's long pauses; BENCH_GARBAGE=FILE
+turns the server's collector off and writes, every 15 s, the reference cycles it made
+(bench/stall_watch.py).
 """
 
 from __future__ import annotations
@@ -110,7 +115,16 @@ def serve_child(config_path: str, namespace: str, port: int, profile: str) -> No
     app = server_mod.create_app(config)
     from cti.gc_pacer import gc_pace, pace_gc_in
 
-    pace_gc_in(app, gc_pace(config))
+    if os.environ.get("BENCH_GARBAGE"):  # the cycles the server makes, by type (the collector left alone)
+        from bench.stall_watch import census_garbage
+
+        census_garbage(app, os.environ["BENCH_GARBAGE"])
+    else:
+        pace_gc_in(app, gc_pace(config))
+    if os.environ.get("BENCH_STALLS"):
+        from bench.stall_watch import watch_stalls
+
+        watch_stalls(app, os.environ["BENCH_STALLS"])
     if not profile:
         web.run_app(app, host="127.0.0.1", port=port, print=None, loop=new_event_loop(loop_kind))
         return
@@ -291,6 +305,11 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="hotline-scale-"))
     procs: list[subprocess.Popen[bytes]] = []
     seen = Watch()
+    # this process times the offers and pops as it reads them: a full collection of its
+    # own (1,000 websockets, every call's times) was a 0.3 s stop counted as the server's
+    from cti.gc_pacer import GcPace, pace_gc
+
+    pacing = asyncio.create_task(pace_gc(GcPace(start_after_s=5.0)), name="gc-pacer")
     try:
         began_seed = time.monotonic()
         tokens, admin = await seed(store_url, args.agents, min(args.sockets, args.agents))
@@ -359,6 +378,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             await callers.close()
             await watcher.close()
     finally:
+        pacing.cancel()
         for proc in reversed(procs):
             stop(proc)
         if args.keep_db:
@@ -368,6 +388,12 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         await admin_db.close()
     offer_ms = [(seen.redirected[c] - t) * 1000 for c, t in seen.arrived.items() if c in seen.redirected]
     pop_ms = [(seen.popped[c] - t) * 1000 for c, t in seen.arrived.items() if c in seen.popped]
+    if args.offers:  # when the slow offers came (clustered: a pause of the server's loop)
+        first = min(seen.arrived.values(), default=0.0)
+        with open(args.offers, "w") as out:
+            for c, t in sorted(seen.arrived.items(), key=lambda item: item[1]):
+                if c in seen.redirected:
+                    out.write(f"{t - first:.3f} {(seen.redirected[c] - t) * 1000:.2f}\n")
     lost = calls - len(seen.redirected.keys() & seen.arrived.keys())
     load = os.getloadavg()
     return {
@@ -420,6 +446,7 @@ def main() -> int:
     ap.add_argument("--event-loop", default="", choices=["", "uvloop", "asyncio"], help="[server] event_loop")
     ap.add_argument("--keep-db", action="store_true", help="keep the server's database to read afterwards")
     ap.add_argument("--profile", default="", help="cProfile the server into this file")
+    ap.add_argument("--offers", default="", help="write each call's arrival (s) and offer (ms) to this file")
     ap.add_argument("--spy", default="", help="py-spy the server while the calls come, into this file")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "live_scale.json"))
     ap.add_argument("--quick", action="store_true", help="a short run: 2000 agents, 20 calls/s, 1 minute")

@@ -106,6 +106,7 @@ async def _serve(
     channelvars: tuple[str, ...],
     pbx_names: tuple[str, ...] = (),
 ) -> None:
+    from cti.gc_pacer import GcPace, pace_gc
     from sim.pbx_emulator import PbxEmulator
     from sim.pbx_emulator.trunk import link
 
@@ -128,9 +129,14 @@ async def _serve(
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):
             pass
+    # (its channels of 10,000 agents: a full collection of its own was a second's stop of
+    # every call it carries, counted in a benchmark's offer delay as Hotline's)
+    pacing = asyncio.create_task(pace_gc(GcPace()), name="gc-pacer")
     try:
         await stop.wait()
     finally:
+        pacing.cancel()
+        await asyncio.gather(pacing, return_exceptions=True)
         summaries = {name: emu.ledger.summary() for name, emu in zip(pbx_names or ("",), emus, strict=True)}
         for emu in emus:
             await emu.stop()
