@@ -139,6 +139,11 @@ class CustomerDirectory(Protocol):
         """Every customer with that number, by the number's position on their record, then id."""
         ...
 
+    async def find_customers_by_phones(self, phones: Iterable[str]) -> dict[str, list[Customer]]:
+        """`find_customers_by_phone` of many numbers at once (one query): each number as
+        given -> its customers, in the same order; a number that cannot be read is left out."""
+        ...
+
     async def find_customer_by_account(self, account_number: str) -> Customer | None: ...
     async def count_customers(self) -> int: ...
 
@@ -154,6 +159,10 @@ class Interactions(Protocol):
     async def put_interaction(self, interaction: Interaction) -> None:
         """Upsert. An empty disposition or notes keeps the stored one (the agent may
         have saved the wrap-up before the live loop writes the ended call)."""
+        ...
+
+    async def put_interactions(self, interactions: Sequence[Interaction]) -> None:
+        """`put_interaction` of each, in order, all or none (one round trip in SQL)."""
         ...
 
     async def get_interaction(self, interaction_id: str) -> Interaction: ...  # NotFound
