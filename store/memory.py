@@ -154,6 +154,9 @@ class MemoryStore(MemoryTaskRows, MemoryChatSessions):
                 taken.append(handoff)
         return taken
 
+    async def listen_handoffs(self, wake: Callable[[], None]) -> None:
+        return None  # the taker polls
+
     async def handoff_taken(self, handoff_id: int) -> bool:
         return 0 < handoff_id <= len(self._handoffs) and self._handoffs[handoff_id - 1].taken_epoch is not None
 

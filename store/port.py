@@ -26,7 +26,7 @@ tokens and call-backs, which only the SQL adapter has).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from events import Event
@@ -325,6 +325,18 @@ class LiveHandOffs(Protocol):
     async def handoff_taken(self, handoff_id: int) -> bool:
         """Did a leader take it (False for an unknown id)?"""
         ...
+
+    async def listen_handoffs(self, wake: Callable[[], None]) -> HandOffWaker | None:
+        """`wake()` whenever a hand-off is kept, by any process (PostgreSQL's NOTIFY), and
+        when that can no longer be told (the waker's `alive` then False); None when this
+        store cannot tell (the taker polls)."""
+        ...
+
+
+class HandOffWaker(Protocol):
+    alive: bool
+
+    def close(self) -> None: ...
 
 
 class WebSessions(Protocol):

@@ -6,12 +6,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from events import Event, agent_id_of, call_id_of, from_record, kind_of, to_record
 from store.chat_sessions import SqlChatSessions
-from store.drivers import Driver, Executor, UniqueViolation
+from store.drivers import Driver, Executor, Listening, PostgresDriver, UniqueViolation
 from store.models import (
     CALLBACK_CLOSED,
     COMMAND_ANSWERS,
@@ -41,6 +41,12 @@ from store.report_day_rows import SqlReportDays
 from store.task_rows import SqlTaskRows
 from store.webhooks import SqlWebhooks
 
+HANDOFF_CHANNEL = "hotline_live_handoffs"  # NOTIFY on each hand-off row (PostgreSQL)
+_HANDOFF_INSERT = "INSERT INTO live_handoffs (kind, call_id, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id"
+# the same, waking the leader's taker (LISTEN): the NOTIFY is sent when the row is committed
+_HANDOFF_INSERT_NOTIFY = (
+    f"WITH ins AS ({_HANDOFF_INSERT}) SELECT ins.id FROM ins, (SELECT pg_notify('{HANDOFF_CHANNEL}', '')) AS woke"
+)
 _RECORDING_COLUMNS = "call_id, path, agent_id, queue, started_at, ended_at"
 _EVENT_INSERT = (
     "INSERT INTO events (at, kind, call_id, agent_id, payload, dedupe_key, epoch)"
@@ -1112,15 +1118,13 @@ class SqlStore(
 
     async def put_handoff(self, kind: str, call_id: str, body: Mapping[str, Any], created_at: float) -> int:
         check_handoff(kind, call_id)
-        return int(
-            await self._db.fetchval(
-                "INSERT INTO live_handoffs (kind, call_id, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-                kind,
-                call_id,
-                json.dumps(dict(body)),
-                float(created_at),
-            )
-        )
+        insert = _HANDOFF_INSERT_NOTIFY if self.kind == "postgresql" else _HANDOFF_INSERT
+        return int(await self._db.fetchval(insert, kind, call_id, json.dumps(dict(body)), float(created_at)))
+
+    async def listen_handoffs(self, wake: Callable[[], None]) -> Listening | None:
+        if not isinstance(self._db, PostgresDriver):
+            return None  # SQLite: one process, nothing to wake it across processes
+        return await self._db.listen(HANDOFF_CHANNEL, wake)
 
     async def take_handoffs(self, epoch: int, limit: int = 100) -> list[HandOff]:
         """One UPDATE: a row another taker marked meanwhile no longer matches

@@ -12,7 +12,7 @@ import pytest
 
 from config.schema import StoreConfig
 from cti.interaction_rows import InteractionRows
-from sim.netfault import TcpOutage
+from sim.netfault import in_front_of_postgresql
 from store import SqlStore, open_store
 from store.models import Interaction
 from store.port import NotFound
@@ -117,11 +117,8 @@ async def test_an_unencodable_row_is_dropped_alone(store: SqlStore) -> None:
 
 
 async def test_an_outage_during_a_batch_is_waited_out_and_loses_nothing(fresh_pg_url: str) -> None:
-    host_port = fresh_pg_url.rpartition("@")[2].partition("/")[0]
-    host, _, port = host_port.partition(":")
-    proxy = TcpOutage(host, int(port))
-    await proxy.start()
-    store = await open_store(StoreConfig(url=fresh_pg_url.replace(host_port, f"127.0.0.1:{proxy.port}")))
+    proxy, proxied_url = await in_front_of_postgresql(fresh_pg_url)
+    store = await open_store(StoreConfig(url=proxied_url))
     try:
         await store.migrate()
         writes = Writes(store)
