@@ -69,12 +69,16 @@ class InteractionRows:
     def backlog(self) -> int:
         return len(self._queued)
 
-    async def flushed(self) -> None:
+    async def written(self) -> None:
         """Until every row added so far is written (or given up on: logged)."""
-        self._hurry = True
-        self._full.set()
         while self._writers:
             await asyncio.gather(*self._writers, return_exceptions=True)
+
+    async def flushed(self) -> None:
+        """`written()` without the linger; rows added from now on (stopping) go at once."""
+        self._hurry = True
+        self._full.set()
+        await self.written()
 
     async def _write_queued(self) -> None:
         if not self._hurry:

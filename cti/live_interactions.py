@@ -87,6 +87,11 @@ class InteractionLog:
             )
         )
 
+    async def written(self) -> None:
+        """Until the rows of the calls ended so far are written (each batch after its linger)."""
+        if self.rows is not None:
+            await self.rows.written()
+
     async def flushed(self) -> None:
         """Until the rows of the calls ended so far are written (a clean stop)."""
         if self.rows is not None:
