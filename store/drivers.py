@@ -101,7 +101,12 @@ class PostgresDriver(_PgExecutor):
     def __init__(self, pool: asyncpg.Pool, url: str = "") -> None:
         super().__init__(pool)
         self._pool = pool
-        self._url = url  # for a connection of its own (`listen`)
+        self._url = url  # (it may hold the password: never logged)
+
+    @property
+    def can_listen(self) -> bool:
+        """Whether `listen` can open a connection of its own (built by `connect`)."""
+        return bool(self._url)
 
     # A pooled connection that died while idle (database restarted, network cut) fails
     # on its next use; reads are retried once on a fresh connection. Writes are not:

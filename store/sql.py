@@ -1122,7 +1122,7 @@ class SqlStore(
         return int(await self._db.fetchval(insert, kind, call_id, json.dumps(dict(body)), float(created_at)))
 
     async def listen_handoffs(self, wake: Callable[[], None]) -> Listening | None:
-        if not isinstance(self._db, PostgresDriver):
+        if not isinstance(self._db, PostgresDriver) or not self._db.can_listen:
             return None  # SQLite: one process, nothing to wake it across processes
         return await self._db.listen(HANDOFF_CHANNEL, wake)
 
