@@ -3,8 +3,9 @@ and the customer a call is for (what the agent's screen-pop shows).
 
 `InteractionLog` looks the caller up when a call is queued without a customer (a slow
 or failing CRM never holds a call back: 0.5 s, then none), and writes the call's row
-when it ends: direction, queue, agent, customer, caller, times and outcome. The write
-runs as a task of the center; the store's upsert keeps a disposition and notes the
+when it ends: direction, queue, agent, customer, caller, times and outcome. The rows
+of calls ending together are written in one batch by a task of the center
+(cti/interaction_rows.py); the store's upsert keeps a disposition and notes the
 agent already saved; a database outage is waited out.
 """
 
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from cti.interaction_rows import InteractionRows
 from events import CallEnded
 from store.models import Interaction
 from store.port import Interactions
@@ -52,6 +54,8 @@ class InteractionLog:
         self.center = center
         self.store = store
         self.customer_lookup = customer_lookup
+        # rows of calls ending together go in one batch, by tasks of the center
+        self.rows = InteractionRows(store, center.spawn) if store is not None else None
 
     async def customer_of(self, caller: str) -> str:
         """The customer id for a caller's number; "" when unknown, slow or failing."""
@@ -64,39 +68,31 @@ class InteractionLog:
             return ""
 
     def call_ended(self, state: CallState, event: CallEnded) -> None:
-        """Write the call's row (a task of the center)."""
-        if self.store is None:
+        """Queue the call's row (written with those of the calls ending with it)."""
+        if self.rows is None:
             return
-        interaction = Interaction(
-            id=event.call_id,
-            direction=state.direction,
-            queue=state.queue,
-            agent_id=state.agent,
-            customer_id=state.customer_id,
-            caller=state.caller,
-            started_at=state.started_at,
-            answered_at=state.answered_at,
-            ended_at=event.at,
-            outcome=outcome_of(state),
-            attributes={k: v for k, v in state.attributes.items() if isinstance(v, (str, int, float, list))},
+        self.rows.add(
+            Interaction(
+                id=event.call_id,
+                direction=state.direction,
+                queue=state.queue,
+                agent_id=state.agent,
+                customer_id=state.customer_id,
+                caller=state.caller,
+                started_at=state.started_at,
+                answered_at=state.answered_at,
+                ended_at=event.at,
+                outcome=outcome_of(state),
+                attributes={k: v for k, v in state.attributes.items() if isinstance(v, (str, int, float, list))},
+            )
         )
-        self.center.spawn(self._write(self.store, interaction), "interaction")
 
-    async def _write(self, store: Interactions, interaction: Interaction, give_up_after_s: float = 600.0) -> None:
-        """The store's upsert keeps a disposition and notes the agent already saved. A
-        database outage is waited out (with backoff) like the event log's."""
-        delay, waited = 0.2, 0.0
-        while True:
-            try:
-                await store.put_interaction(interaction)
-                return
-            except (TypeError, ValueError) as exc:  # unencodable: retrying cannot help
-                log.error("interaction_unwritable", call_id=interaction.id, error=str(exc)[:200])
-                return
-            except Exception as exc:  # noqa: BLE001 - any store failure: wait it out, then give up (logged)
-                if waited >= give_up_after_s:
-                    log.error("interaction_write_failed", call_id=interaction.id, error=type(exc).__name__)
-                    return
-                await asyncio.sleep(delay)
-                waited += delay
-                delay = min(delay * 2, 5.0)
+    async def written(self) -> None:
+        """Until the rows of the calls ended so far are written (each batch after its linger)."""
+        if self.rows is not None:
+            await self.rows.written()
+
+    async def flushed(self) -> None:
+        """Until the rows of the calls ended so far are written (a clean stop)."""
+        if self.rows is not None:
+            await self.rows.flushed()

@@ -72,8 +72,9 @@ from events import AgentLoggedIn, AgentLoggedOut, AgentStateChanged, CallQueued,
 from routing import Router, RuleError, load_rules, rules_from_data
 from store.bus import Bus
 from store.models import User
+from store.phone_lookups import CoalescedLookup, PhoneLookup
 from store.phone_matches import PhoneMatches
-from store.port import CustomerDirectory, EventLog, Store
+from store.port import EventLog, Store
 from store.topics import AGENT_COMMANDS, CONFIG_CHANGES, EVENTS, BadMessage, ConfigChanged, Topic
 
 if TYPE_CHECKING:
@@ -182,10 +183,12 @@ async def load_live_rules(store: Store, config: HotlineConfig) -> Any:
     return rules_from_data(config.routing, filename="hotline.toml") if config.routing else rules_from_data({})
 
 
-def customer_lookup(directory: CustomerDirectory, matches: PhoneMatches | None = None) -> CustomerLookup:
+def customer_lookup(directory: PhoneLookup, matches: PhoneMatches | None = None) -> CustomerLookup:
     """A caller's number -> the first customer with it ("" when none or unreadable).
     What it found is noted in `matches` (the screen pop of the offer then reads it
-    there instead of looking the number up again)."""
+    there instead of looking the number up again). `build_live` gives it a
+    `CoalescedLookup`: lookups that overlap share one query (the consumer awaits each
+    of its own, so these only would if started off the consumer)."""
 
     async def lookup(caller: str) -> str:
         try:
@@ -404,6 +407,11 @@ class Live:
             except TimeoutError:
                 flushed = False
                 log.error("event_log_not_flushed", backlog=self.eventlog.backlog)
+            try:  # the interaction rows of the calls ended so far (queued for a batch)
+                await asyncio.wait_for(self.center.interactions.flushed(), timeout=flush_timeout_s)
+            except TimeoutError:
+                flushed = False
+                log.error("interactions_not_flushed")
         finally:
             await self._cancel_tasks()
         return flushed
@@ -522,7 +530,7 @@ async def build_live(
         bus=bus,
         inbox=inbox,
         store=store,
-        customer_lookup=customer_lookup(store, phone_matches),
+        customer_lookup=customer_lookup(CoalescedLookup(store), phone_matches),
         clock=clock,
         time_scale=time_scale,
         callback_dial=pbx.callback_dial,

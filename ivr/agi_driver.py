@@ -20,6 +20,7 @@ from cti.agi import AgiSession
 from events import IvrStepped
 from ivr.engine import Collect, IvrOutcome, Lookup, Play, SayDigits, Stepped, run
 from ivr.flow import IvrFlow
+from store.phone_lookups import CoalescedLookup
 
 log = structlog.get_logger()
 
@@ -111,12 +112,14 @@ async def _continue_at(session: AgiSession, context: str, extension: str) -> Non
 
 
 def customer_lookup_from_store(store: Any) -> CustomerLookup:
-    """Adapter: the IVR's lookups answered by the Store (phone first, then account)."""
+    """Adapter: the IVR's lookups answered by the Store (phone first, then account).
+    Sessions greeting callers at the same moment share one phone query."""
+    phones = CoalescedLookup(store)
 
     async def lookup(by: str, value: str) -> dict[str, Any] | None:
         if by == "phone":
             try:
-                found = await store.find_customers_by_phone(value)
+                found = await phones.find_customers_by_phone(value)
             except ValueError:  # an unparseable caller ID is simply unknown
                 return None
             customer = found[0] if found else None

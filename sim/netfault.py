@@ -65,3 +65,13 @@ class TcpOutage:
         self.cut()
         if self._server is not None:
             self._server.close()
+
+
+async def in_front_of_postgresql(url: str) -> tuple[TcpOutage, str]:
+    """A started TcpOutage in front of the PostgreSQL server of `url`, and the URL that
+    reaches the same database through it."""
+    host_port = url.rpartition("@")[2].partition("/")[0]
+    host, _, port = host_port.partition(":")
+    proxy = TcpOutage(host, int(port or 5432))
+    await proxy.start()
+    return proxy, url.replace(host_port, f"127.0.0.1:{proxy.port}")

@@ -92,6 +92,16 @@ class Rig:
 
         await asyncio.wait_for(poll(), timeout)
 
+    async def interactions_written(self, timeout: float = 10.0) -> None:
+        """Until the interaction rows of the calls ended so far are in the store (the
+        live loop writes them in batches, a moment after the calls end)."""
+
+        async def written() -> None:
+            await self.center.wait_idle()  # the calls' ends reported so far handled
+            await self.center.interactions.written()
+
+        await asyncio.wait_for(written(), timeout)
+
     async def caller(
         self, name: str, number: str, patience_s: float = 60, talk_s: float = 2, exten: str = "1000", on: str = ""
     ) -> str:

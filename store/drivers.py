@@ -11,7 +11,7 @@ import asyncio
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -98,9 +98,15 @@ async def _no_session_state(conn: asyncpg.Connection) -> None:
 class PostgresDriver(_PgExecutor):
     kind = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str = "") -> None:
         super().__init__(pool)
         self._pool = pool
+        self._url = url  # (it may hold the password: never logged)
+
+    @property
+    def can_listen(self) -> bool:
+        """Whether `listen` can open a connection of its own (built by `connect`)."""
+        return bool(self._url)
 
     # A pooled connection that died while idle (database restarted, network cut) fails
     # on its next use; reads are retried once on a fresh connection. Writes are not:
@@ -127,7 +133,26 @@ class PostgresDriver(_PgExecutor):
         pool = await asyncpg.create_pool(
             url, min_size=min_size, max_size=max_size, command_timeout=30, reset=_no_session_state
         )
-        return cls(pool)
+        return cls(pool, url)
+
+    async def listen(self, channel: str, wake: Callable[[], None]) -> Listening:
+        """`wake()` on each NOTIFY on `channel` (from any process), and once when the
+        connection is lost (`Listening.alive` is then False). The connection is one of
+        its own: the pool's keep no session state (no LISTEN)."""
+        conn = await asyncpg.connect(self._url, timeout=10)
+        listening = Listening(conn)
+
+        def lost(_conn: Any) -> None:
+            listening.alive = False
+            wake()
+
+        conn.add_termination_listener(lost)
+        try:
+            await conn.add_listener(channel, lambda *_: wake())
+        except BaseException:
+            conn.terminate()
+            raise
+        return listening
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Executor]:
@@ -163,6 +188,19 @@ class PostgresDriver(_PgExecutor):
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+class Listening:
+    """A LISTEN connection (`PostgresDriver.listen`); `close()` never waits (a deposed
+    leader on a silent network cut must not)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+        self.alive = True
+
+    def close(self) -> None:
+        self.alive = False
+        self._conn.terminate()
 
 
 # ---------------------------------------------------------------- SQLite

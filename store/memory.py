@@ -154,6 +154,9 @@ class MemoryStore(MemoryTaskRows, MemoryChatSessions):
                 taken.append(handoff)
         return taken
 
+    async def listen_handoffs(self, wake: Callable[[], None]) -> None:
+        return None  # the taker polls
+
     async def handoff_taken(self, handoff_id: int) -> bool:
         return 0 < handoff_id <= len(self._handoffs) and self._handoffs[handoff_id - 1].taken_epoch is not None
 
@@ -296,6 +299,15 @@ class MemoryStore(MemoryTaskRows, MemoryChatSessions):
         found = self._phones.get(normalize_phone(phone), {})
         return [self._customer_out(self._customers[c]) for c, _ in sorted(found.items(), key=lambda x: (x[1], x[0]))]
 
+    async def find_customers_by_phones(self, phones: Iterable[str]) -> dict[str, list[Customer]]:
+        found: dict[str, list[Customer]] = {}
+        for phone in phones:
+            try:
+                found[phone] = await self.find_customers_by_phone(phone)
+            except InvalidPhone:
+                continue
+        return found
+
     async def find_customer_by_account(self, account_number: str) -> Customer | None:
         customer_id = self._accounts.get(account_number.strip())
         return self._customer_out(self._customers[customer_id]) if customer_id is not None else None
@@ -323,6 +335,10 @@ class MemoryStore(MemoryTaskRows, MemoryChatSessions):
                 notes=interaction.notes or old.notes,
             )
         self._interactions[interaction.id] = row
+
+    async def put_interactions(self, interactions: Sequence[Interaction]) -> None:
+        for interaction in interactions:
+            await self.put_interaction(interaction)
 
     async def get_interaction(self, interaction_id: str) -> Interaction:
         found = self._interactions.get(interaction_id)

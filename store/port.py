@@ -26,7 +26,7 @@ tokens and call-backs, which only the SQL adapter has).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from events import Event
@@ -139,6 +139,11 @@ class CustomerDirectory(Protocol):
         """Every customer with that number, by the number's position on their record, then id."""
         ...
 
+    async def find_customers_by_phones(self, phones: Iterable[str]) -> dict[str, list[Customer]]:
+        """`find_customers_by_phone` of many numbers at once (one query): each number as
+        given -> its customers, in the same order; a number that cannot be read is left out."""
+        ...
+
     async def find_customer_by_account(self, account_number: str) -> Customer | None: ...
     async def count_customers(self) -> int: ...
 
@@ -154,6 +159,10 @@ class Interactions(Protocol):
     async def put_interaction(self, interaction: Interaction) -> None:
         """Upsert. An empty disposition or notes keeps the stored one (the agent may
         have saved the wrap-up before the live loop writes the ended call)."""
+        ...
+
+    async def put_interactions(self, interactions: Sequence[Interaction]) -> None:
+        """`put_interaction` of each, in order, all or none (one round trip in SQL)."""
         ...
 
     async def get_interaction(self, interaction_id: str) -> Interaction: ...  # NotFound
@@ -316,6 +325,18 @@ class LiveHandOffs(Protocol):
     async def handoff_taken(self, handoff_id: int) -> bool:
         """Did a leader take it (False for an unknown id)?"""
         ...
+
+    async def listen_handoffs(self, wake: Callable[[], None]) -> HandOffWaker | None:
+        """`wake()` whenever a hand-off is kept, by any process (PostgreSQL's NOTIFY), and
+        when that can no longer be told (the waker's `alive` then False); None when this
+        store cannot tell (the taker polls)."""
+        ...
+
+
+class HandOffWaker(Protocol):
+    alive: bool
+
+    def close(self) -> None: ...
 
 
 class WebSessions(Protocol):

@@ -6,12 +6,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from events import Event, agent_id_of, call_id_of, from_record, kind_of, to_record
 from store.chat_sessions import SqlChatSessions
-from store.drivers import Driver, Executor, UniqueViolation
+from store.drivers import Driver, Executor, Listening, PostgresDriver, UniqueViolation
 from store.models import (
     CALLBACK_CLOSED,
     COMMAND_ANSWERS,
@@ -41,6 +41,12 @@ from store.report_day_rows import SqlReportDays
 from store.task_rows import SqlTaskRows
 from store.webhooks import SqlWebhooks
 
+HANDOFF_CHANNEL = "hotline_live_handoffs"  # NOTIFY on each hand-off row (PostgreSQL)
+_HANDOFF_INSERT = "INSERT INTO live_handoffs (kind, call_id, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id"
+# the same, waking the leader's taker (LISTEN): the NOTIFY is sent when the row is committed
+_HANDOFF_INSERT_NOTIFY = (
+    f"WITH ins AS ({_HANDOFF_INSERT}) SELECT ins.id FROM ins, (SELECT pg_notify('{HANDOFF_CHANNEL}', '')) AS woke"
+)
 _RECORDING_COLUMNS = "call_id, path, agent_id, queue, started_at, ended_at"
 _EVENT_INSERT = (
     "INSERT INTO events (at, kind, call_id, agent_id, payload, dedupe_key, epoch)"
@@ -450,6 +456,35 @@ class SqlStore(
         )
         return [_customer(r) for r in rows]
 
+    async def find_customers_by_phones(self, phones: Iterable[str]) -> dict[str, list[Customer]]:
+        """One query for many numbers (PostgreSQL: `= ANY($1)`; SQLite, which has no
+        arrays: `IN ($1, ...)` by chunks of bound parameters)."""
+        wanted: dict[str, list[str]] = {}  # E.164 -> the numbers as given
+        for phone in phones:
+            try:
+                wanted.setdefault(normalize_phone(phone), []).append(phone)
+            except InvalidPhone:
+                continue  # left out: the caller tells it from "no customer"
+        found: dict[str, list[Mapping[str, Any]]] = {number: [] for number in wanted}
+        numbers = list(wanted)
+        select = f"SELECT p.phone AS matched, {_CUSTOMER_COLUMNS} FROM customer_phones p JOIN customers c"
+        if self.kind == "postgresql":
+            rows = await self._db.fetch(
+                f"{select} ON c.id = p.customer_id WHERE p.phone = ANY($1::text[]) ORDER BY p.position, c.id", numbers
+            )
+        else:
+            rows = []
+            for chunk in _chunks(numbers):
+                rows += await self._db.fetch(
+                    f"{select} ON c.id = p.customer_id WHERE p.phone IN ({_params(len(chunk))})"
+                    " ORDER BY p.position, c.id",
+                    *chunk,
+                )
+        for row in rows:  # in (position, id) order: each number's list keeps it
+            found[row["matched"]].append(row)
+        # a number given twice (as typed differently): customers of its own each
+        return {phone: [_customer(r) for r in found[number]] for number, given in wanted.items() for phone in given}
+
     async def find_customer_by_account(self, account_number: str) -> Customer | None:
         rows = await self._db.fetch(
             f"SELECT {_CUSTOMER_COLUMNS} FROM customers c WHERE c.account_number = $1", account_number.strip()
@@ -485,23 +520,14 @@ class SqlStore(
     # ------------------------------------------------------------ interactions
 
     async def put_interaction(self, interaction: Interaction) -> None:
-        i = interaction
-        await self._db.execute(
-            _INTERACTION_UPSERT,
-            i.id,
-            i.direction,
-            i.queue,
-            i.agent_id,
-            i.customer_id,
-            i.caller,
-            i.started_at,
-            i.answered_at,
-            i.ended_at,
-            i.outcome,
-            i.disposition,
-            i.notes,
-            json.dumps(dict(i.attributes)),
-        )
+        await self._db.execute(_INTERACTION_UPSERT, *_interaction_row(interaction))
+
+    async def put_interactions(self, interactions: Sequence[Interaction]) -> None:
+        """One executemany (asyncpg pipelines it in one round trip, atomically; SQLite
+        in one transaction): all or none."""
+        rows = [_interaction_row(i) for i in interactions]
+        if rows:
+            await self._db.executemany(_INTERACTION_UPSERT, rows)
 
     async def get_interaction(self, interaction_id: str) -> Interaction:
         rows = await self._db.fetch(f"SELECT {_INTERACTION_COLUMNS} FROM interactions WHERE id = $1", interaction_id)
@@ -1092,15 +1118,13 @@ class SqlStore(
 
     async def put_handoff(self, kind: str, call_id: str, body: Mapping[str, Any], created_at: float) -> int:
         check_handoff(kind, call_id)
-        return int(
-            await self._db.fetchval(
-                "INSERT INTO live_handoffs (kind, call_id, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-                kind,
-                call_id,
-                json.dumps(dict(body)),
-                float(created_at),
-            )
-        )
+        insert = _HANDOFF_INSERT_NOTIFY if self.kind == "postgresql" else _HANDOFF_INSERT
+        return int(await self._db.fetchval(insert, kind, call_id, json.dumps(dict(body)), float(created_at)))
+
+    async def listen_handoffs(self, wake: Callable[[], None]) -> Listening | None:
+        if not isinstance(self._db, PostgresDriver) or not self._db.can_listen:
+            return None  # SQLite: one process, nothing to wake it across processes
+        return await self._db.listen(HANDOFF_CHANNEL, wake)
 
     async def take_handoffs(self, epoch: int, limit: int = 100) -> list[HandOff]:
         """One UPDATE: a row another taker marked meanwhile no longer matches
@@ -1287,6 +1311,24 @@ def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
     """Keys in chunks small enough for one IN list (SQLite allows 32,766 parameters)."""
     for i in range(0, len(values), size):
         yield values[i : i + size]
+
+
+def _interaction_row(i: Interaction) -> tuple[Any, ...]:
+    return (
+        i.id,
+        i.direction,
+        i.queue,
+        i.agent_id,
+        i.customer_id,
+        i.caller,
+        i.started_at,
+        i.answered_at,
+        i.ended_at,
+        i.outcome,
+        i.disposition,
+        i.notes,
+        json.dumps(dict(i.attributes)),
+    )
 
 
 def _params(count: int, first: int = 1) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from events import CallArrived, CallQueued
+from store import SqlStore
 from store.memory import MemoryStore
 from store.port import EPOCH_LEASE, EventLog, LeaderLeases, LiveHandOffs, StaleEpoch
 from tests.contract.test_contract_store import _sql_store
@@ -100,3 +101,22 @@ async def test_a_write_of_a_term_that_is_over_is_refused(store: _Both) -> None:
     assert await store.events_for_call(call) == []  # nothing written
     await store.append_many([CallQueued(at=3.0, call_id=call, queue="q")], epoch=new.epoch)
     assert [s.epoch for s in await store.events_for_call(call)] == [new.epoch]
+
+
+async def test_a_kept_hand_off_wakes_a_listener_where_the_store_can_tell(store: _Both) -> None:
+    """PostgreSQL wakes the listener on each hand-off kept (and closes without waiting);
+    the others say they cannot (None: the taker polls)."""
+    woken = asyncio.Event()
+    waker = await store.listen_handoffs(woken.set)
+    if not isinstance(store, SqlStore) or store.kind != "postgresql":
+        assert waker is None
+        return
+    assert waker is not None and waker.alive
+    try:
+        assert not woken.is_set()
+        await store.put_handoff("queue", "c-wake", {"queue": "support"}, 1.0)
+        await asyncio.wait_for(woken.wait(), 5)
+        assert [h.call_id for h in await store.take_handoffs(1)] == ["c-wake"]
+    finally:
+        waker.close()
+    assert not waker.alive

@@ -479,6 +479,43 @@ async def test_interaction_upsert_keeps_the_agents_wrap_up(store: Roles) -> None
     assert (row.disposition, row.notes, row.outcome, row.agent_id) == ("sale", "upgraded", "answered", "a1")
 
 
+async def test_interactions_in_one_batch_are_upserts(store: Roles) -> None:
+    """`put_interactions`: every row written, a wrap-up saved first kept, as one by one."""
+    await store.put_interaction(Interaction(id="b3", started_at=1.0, disposition="sale", notes="upgraded"))
+    rows = [
+        Interaction(id=f"b{i}", started_at=float(i), ended_at=i + 9.0, outcome="answered", agent_id=f"a{i}")
+        for i in range(6)
+    ]
+    await store.put_interactions(rows)
+    await store.put_interactions([])
+    got = [await store.get_interaction(f"b{i}") for i in range(6)]
+    assert [(r.agent_id, r.ended_at, r.outcome) for r in got] == [(f"a{i}", i + 9.0, "answered") for i in range(6)]
+    assert (got[3].disposition, got[3].notes) == ("sale", "upgraded")
+    assert [r.disposition for r in got if r.id != "b3"] == [""] * 5
+
+
+async def test_customers_of_many_phones_in_one_call(store: Roles) -> None:
+    """`find_customers_by_phones`: each number as given -> what `find_customers_by_phone`
+    gives for it (same order); an unreadable one left out, an unknown one empty."""
+    await store.put_customers(
+        [
+            Customer(id="b", name="B", phones=("4155550100", "4155550101")),
+            Customer(id="a", name="A", phones=("4155550100",)),
+            Customer(id="c", name="C", phones=("4155550101", "4155550102")),
+        ]
+    )
+    asked = ["4155550101", "+1 415 555 0100", "4155550100", "4155550199", "not a number"]
+    found = await store.find_customers_by_phones(asked)
+    assert set(found) == set(asked) - {"not a number"}
+    for phone in asked[:4]:
+        assert found[phone] == await store.find_customers_by_phone(phone)
+    assert [c.id for c in found["4155550101"]] == ["c", "b"]  # by position on the record, then id
+    assert [c.id for c in found["4155550100"]] == ["a", "b"]
+    assert found["4155550199"] == []
+    assert found["+1 415 555 0100"] is not found["4155550100"]  # one number typed twice: a list each
+    assert await store.find_customers_by_phones([]) == {}
+
+
 async def test_a_cancelled_writer_leaves_the_store_usable(store: Roles) -> None:
     """A writer task cancelled mid-transaction (server shutdown, a killed loop) must not
     leave the connection stuck in that transaction."""

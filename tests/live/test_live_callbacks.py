@@ -113,6 +113,7 @@ async def test_a_virtual_hold_call_back_waiting_at_a_restart_is_dialled_once_aft
         assert len([e for e in stored if isinstance(e, CallQueued) and e.call_id == cb]) == 1  # not logged twice
         row = await _row(h, cb)
         assert (row.state, row.outcome, row.attempts) == ("done", "connected", 1)
+        await h.interactions_written()
         interaction = await h.store.get_interaction(cb)
         assert (interaction.outcome, interaction.agent_id) == ("answered", "sue")
 
@@ -334,6 +335,7 @@ async def test_a_call_back_caught_mid_dial_by_a_restart_is_followed_until_it_end
         assert "down" not in ended.cause_text
         assert {e.call_id for e in stored if isinstance(e, CallEnded)} == {"cb-ring"}  # no second call in the log
         assert h.emulator.ledger.summary()["created"] == 1  # dialled once (its result went with the killed loop)
+        await h.interactions_written()
         interaction = await h.store.get_interaction("cb-ring")
         assert (interaction.outcome, interaction.agent_id) == ("answered", "sue")
 

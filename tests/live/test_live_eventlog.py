@@ -7,16 +7,12 @@ import asyncio
 from config.schema import StoreConfig
 from cti.eventlog import BufferedEventLog
 from events import CallArrived, CallEnded, CallQueued
-from sim.netfault import TcpOutage
+from sim.netfault import in_front_of_postgresql
 from store import open_store
 
 
 async def test_events_are_buffered_during_an_outage_and_written_after(fresh_pg_url: str) -> None:
-    host_port, _, _database = fresh_pg_url.rpartition("@")[2].partition("/")
-    host, _, port = host_port.partition(":")
-    proxy = TcpOutage(host, int(port))
-    await proxy.start()
-    url = fresh_pg_url.replace(host_port, f"127.0.0.1:{proxy.port}")
+    proxy, url = await in_front_of_postgresql(fresh_pg_url)
     store = await open_store(StoreConfig(url=url, pool_min=1, pool_max=2))
     await store.migrate()
     log = BufferedEventLog(store, retry_min_s=0.05, retry_max_s=0.2)

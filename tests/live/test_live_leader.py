@@ -17,7 +17,7 @@ from cti.call_model import CallModel
 from cti.leadership import Leadership
 from cti.pbx import AmiPbx, PbxUnavailable
 from events import CallConnected, CallEnded
-from sim.netfault import TcpOutage
+from sim.netfault import in_front_of_postgresql
 from sim.pbx_emulator.server import PbxEmulator
 from sim.soak import agents_on_two_calls
 from store import open_store
@@ -50,11 +50,8 @@ class _Terms:
 
 
 async def test_a_leader_cut_off_from_postgresql_stops_acting_and_a_standby_takes_over(fresh_pg_url: str) -> None:
-    host_port = fresh_pg_url.rpartition("@")[2].partition("/")[0]
-    host, _, port = host_port.partition(":")
-    outage = TcpOutage(host, int(port))
-    await outage.start()
-    store_a = await open_store(StoreConfig(url=fresh_pg_url.replace(host_port, f"127.0.0.1:{outage.port}")))
+    outage, proxied_url = await in_front_of_postgresql(fresh_pg_url)
+    store_a = await open_store(StoreConfig(url=proxied_url))
     store_b = await open_store(StoreConfig(url=fresh_pg_url))
     await store_b.migrate()
     a_terms, b_terms = _Terms(), _Terms()

@@ -92,6 +92,7 @@ async def test_a_call_on_pbx_a_is_answered_by_an_agent_on_pbx_b_through_the_trun
         # PBX b's half of the call is no call of Hotline's: one call offered, answered, ended
         assert sum(isinstance(e, CallEnded) for e in events) == 1
         assert [e.agent_id for e in events if isinstance(e, CallOffered)] == ["boris"]
+        await h.interactions_written()
         row = await h.store.get_interaction(connected[0].call_id)
         assert (row.agent_id, row.caller, row.outcome) == ("boris", "5551234", "answered")
         await h.wait_for(lambda: h.center.router.agent_state("boris") in ("wrap_up", "available"))
@@ -134,6 +135,7 @@ async def test_identical_uniqueids_on_both_pbxs_are_two_calls(tmp_path: Path) ->
         assert (anna, boris) == ("anna", "boris") and second == f"b:{first}"
         assert first in h.emulator.ledger.calls and first in h.other.ledger.calls
         assert sum(isinstance(e, CallEnded) for e in events) == 2
+        await h.interactions_written()
         rows = {c: (await h.store.get_interaction(c)) for c in (first, second)}
         assert {c: (r.agent_id, r.caller) for c, r in rows.items()} == {
             first: ("anna", "5551111"),
