@@ -208,6 +208,7 @@ class LiveCenter:
         self.ring_timers = RingTimers()  # call_id -> (deadline, agent)
         self._call_actions: dict[str, asyncio.Task[Any]] = {}  # call_id -> its last PBX action
         self._inbox = inbox if inbox is not None else LiveInbox()
+        self._inbox.on_arrival = self.interactions.look_ahead
         self._tasks: set[asyncio.Task[Any]] = set()
         self._task_numbers = itertools.count(1)
         # Called (inside the consumer) with every event the center logs, and with events
@@ -492,7 +493,7 @@ class LiveCenter:
                 queue = self.router.rules.default_queue or next(iter(event.skills), "")
                 event = replace(event, queue=queue)
             if not event.customer_id and state.caller:
-                event = replace(event, customer_id=await self.interactions.customer_of(state.caller))
+                event = replace(event, customer_id=await self.interactions.customer_of(state.caller, event.call_id))
             state.queue, state.customer_id = event.queue, event.customer_id
             state.attributes = dict(event.attributes)
             self.stats.calls_offered += 1
@@ -534,6 +535,7 @@ class LiveCenter:
         elif isinstance(event, CallEnded):
             self.ring_timers.pop(event.call_id, None)
             ended = self._calls.pop(event.call_id, None)
+            self.interactions.forget(event.call_id)
             if ended is not None:
                 self.agent_calls.remove(ended)
                 self.interactions.call_ended(ended, event)

@@ -2,7 +2,9 @@
 and the customer a call is for (what the agent's screen-pop shows).
 
 `InteractionLog` looks the caller up when a call is queued without a customer (a slow
-or failing CRM never holds a call back: 0.5 s, then none), and writes the call's row
+or failing CRM never holds a call back: 0.5 s, then none): the lookup starts when the
+call's arrival enters the live loop's inbox (`look_ahead`), so that a slow answer holds
+up that call only, not every call queued behind it in the one consumer. It writes the call's row
 when it ends: direction, queue, agent, customer, caller, times and outcome. The rows
 of calls ending together are written in one batch by a task of the center
 (cti/interaction_rows.py); the store's upsert keeps a disposition and notes the
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from cti.interaction_rows import InteractionRows
-from events import CallEnded
+from events import CallArrived, CallEnded
 from store.models import Interaction
 from store.port import Interactions
 
@@ -30,6 +32,7 @@ log = structlog.get_logger()
 
 CustomerLookup = Callable[[str], Awaitable[str]]  # caller number -> customer id ("" unknown)
 LOOKUP_TIMEOUT_S = 0.5
+AHEAD_MAX = 10_000  # lookups started ahead and not used yet (calls that never queue), at most
 
 
 def outcome_of(state: CallState) -> str:
@@ -56,11 +59,43 @@ class InteractionLog:
         self.customer_lookup = customer_lookup
         # rows of calls ending together go in one batch, by tasks of the center
         self.rows = InteractionRows(store, center.spawn) if store is not None else None
+        # call id -> (caller, its lookup started at the arrival), oldest first
+        self._ahead: dict[str, tuple[str, asyncio.Task[str]]] = {}
 
-    async def customer_of(self, caller: str) -> str:
+    def look_ahead(self, event: CallArrived) -> None:
+        """Start the caller's lookup as the arrival is queued (LiveInbox.on_arrival): an
+        inbound call is looked up when it queues, and by then the answer is usually in."""
+        if self.customer_lookup is None or not event.caller or event.direction != "inbound":
+            return
+        if len(self._ahead) >= AHEAD_MAX:
+            _caller, oldest = self._ahead.pop(next(iter(self._ahead)))
+            oldest.cancel()
+        self._ahead[event.call_id] = (event.caller, self.center.spawn(self._lookup(event.caller), "lookup"))
+
+    def forget(self, call_id: str) -> None:
+        """The call ended: a lookup started ahead for it is not needed any more."""
+        ahead = self._ahead.pop(call_id, None)
+        if ahead is not None:
+            ahead[1].cancel()
+
+    async def customer_of(self, caller: str, call_id: str = "") -> str:
         """The customer id for a caller's number; "" when unknown, slow or failing."""
         if self.customer_lookup is None or not caller:
             return ""
+        ahead = self._ahead.pop(call_id, None) if call_id else None
+        if ahead is not None and ahead[0] == caller:
+            try:  # (the half second counted from the arrival)
+                return await ahead[1]
+            except asyncio.CancelledError:
+                if ahead[1].cancelled():  # (dropped for room: looked up now)
+                    return await self._lookup(caller)
+                raise
+        if ahead is not None:
+            ahead[1].cancel()
+        return await self._lookup(caller)
+
+    async def _lookup(self, caller: str) -> str:
+        assert self.customer_lookup is not None
         try:
             return await asyncio.wait_for(self.customer_lookup(caller), timeout=LOOKUP_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - a slow or failing CRM never holds a call back

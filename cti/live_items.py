@@ -14,7 +14,7 @@ from typing import Any
 
 from cti.ami_codec import Message
 from cti.call_control import AgentRequest
-from events import CallQueued, Event
+from events import CallArrived, CallQueued, Event
 from store.models import User
 
 
@@ -116,13 +116,19 @@ class LiveInbox:
 
     def __init__(self) -> None:
         self._queue: asyncio.Queue[InboxItem] = asyncio.Queue()
+        # told of each arrival as it is put, before the consumer reaches it (the center
+        # starts the caller's customer lookup then: see InteractionLog.look_ahead)
+        self.on_arrival: Callable[[CallArrived], None] | None = None
 
     def put(self, item: InboxItem) -> None:
         self._queue.put_nowait(item)
 
     def put_events(self, events: list[Event]) -> None:
         """The AMI client's `on_events`: the call model's domain events, in stream order."""
+        arrival = self.on_arrival
         for event in events:
+            if arrival is not None and type(event) is CallArrived:
+                arrival(event)
             self._queue.put_nowait(event)
 
     async def get(self) -> InboxItem:

@@ -28,6 +28,37 @@ async def test_a_known_caller_is_queued_with_their_customer_record(tmp_path: Pat
         assert queued.customer_id == CUSTOMER.id
 
 
+async def test_callers_arriving_together_are_looked_up_at_once_not_one_after_another(tmp_path: Path) -> None:
+    """The live loop's one consumer queues calls in turn; each caller's lookup starts as
+    their arrival comes in, so a slow CRM delays each call by one lookup, not by the
+    lookups of every call queued before it."""
+    async with live_center(tmp_path) as h:
+        await h.store.put_customer(CUSTOMER)
+        interactions = h.center.interactions
+        lookup = interactions.customer_lookup
+        assert lookup is not None
+        in_flight, most = [0], [0]
+
+        async def slow(caller: str) -> str:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+            try:
+                await asyncio.sleep(0.25)
+                return await lookup(caller)
+            finally:
+                in_flight[0] -= 1
+
+        interactions.customer_lookup = slow
+        await asyncio.gather(*(h.caller(f"Grace {n}", "4155550142", talk_s=1) for n in range(4)))
+        await h.wait_for(lambda: sum(isinstance(e, CallQueued) for e in h.events) == 4)
+        await h.center.wait_idle()
+        await h.wait_for(lambda: h.eventlog.backlog == 0)
+        queued = [s.event for s in await h.store.events_between(0, 1e12) if isinstance(s.event, CallQueued)]
+        assert [q.customer_id for q in queued] == [CUSTOMER.id] * 4
+        assert most[0] >= 2  # (one at a time when each was looked up as its call queued)
+        assert not interactions._ahead  # each lookup started ahead was used
+
+
 async def test_the_configured_campaigns_are_dialled(tmp_path: Path) -> None:
     store = await open_store(StoreConfig(url=f"sqlite:///{tmp_path}/root.sqlite3"))
     await store.migrate()
