@@ -11,7 +11,13 @@ five queues, all from one fold.
 Prints one JSON line (and writes it to `--out`): events, agents, views,
 keeper_us_per_event (the keeper's steps, log reads included, over the day's events),
 keep_ms (the close: the views compacted, encoded and written), publish_ms (the open
-day written for the other web processes, every 2 minutes live), kept_kb_per_view,
+day written for the other web processes, every 2 minutes live), publish_loop_ms (of
+it, the CPU time of the event loop's thread: what the live call loop, in the same
+process, waits behind), publish_block_ms (the longest the loop ran without letting
+another task in during a publish: how late a call routed then is; publish_gc_ms, the
+longest garbage collection meanwhile, is part of it), compact_view_ms (a view's
+compaction in one call, the slowest view: what the loop did before the rows were
+built in a worker thread) and place_view_ms (its half on the loop now), kept_kb_per_view,
 rebuild_s (the same day rebuilt from the log, every view in one fold: the warm-up's
 and `hotline db report-days`' cost per day), read_back_ms (a fresh process's first
 report of `--days` kept days: every day read from the store) and p95_ms (the same
@@ -25,14 +31,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import math
 import resource
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine, Mapping
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -42,8 +51,9 @@ import structlog  # noqa: E402
 from bench_reports import SCENARIO, moved, p95, scaled, simulate_day, timed  # noqa: E402
 
 from config.schema import StoreConfig  # noqa: E402
+from reports.day_fold import DayParts  # noqa: E402
 from reports.kpi import KpiConfig  # noqa: E402
-from reports.report_days import HOURLY_S, LEAD_OUT_S, DayCache, day_start, range_report  # noqa: E402
+from reports.report_days import HOURLY_S, LEAD_OUT_S, DayCache, day_rows, day_start, range_report  # noqa: E402
 from reports.report_keeper import ReportKeeper  # noqa: E402
 from reports.report_rebuild import rebuild_days  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
@@ -51,6 +61,50 @@ from store import open_store  # noqa: E402
 from store.report_day_rows import ReportDayRow  # noqa: E402
 
 DAY = date(2026, 1, 5)
+
+
+async def longest_block(work: Coroutine[Any, Any, None]) -> tuple[float, float]:
+    """How long, at most, the loop ran other work between two turns of a task that
+    only yields (s): the delay `work` adds to a task that is ready meanwhile; and the
+    longest garbage collection meanwhile (any thread's: it stops them all)."""
+    passes: list[float] = []
+
+    def collected(phase: str, info: dict[str, int]) -> None:
+        passes.append(time.perf_counter() if phase == "start" else time.perf_counter() - passes.pop())
+
+    gc.callbacks.append(collected)
+    task = asyncio.create_task(work)
+    longest = 0.0
+    t0 = time.perf_counter()
+    try:
+        while not task.done():
+            await asyncio.sleep(0)
+            t1 = time.perf_counter()
+            longest, t0 = max(longest, t1 - t0), t1
+        await task
+    finally:
+        gc.callbacks.remove(collected)
+    return longest, max(passes, default=0.0)
+
+
+def compaction_ms(cache: DayCache, parts: Mapping[str, DayParts]) -> tuple[float, float]:
+    """The longest view's compaction in one call (all of it on the loop, before the
+    split), and its half on the loop now (`DayCache.place`), in ms; garbage collection
+    aside (publish_gc_ms: one pass can take longer than either)."""
+    whole, placed = 0.0, 0.0
+    gc.disable()
+    try:
+        for part in parts.values():
+            t0 = time.perf_counter()
+            cache.compact(part)
+            whole = max(whole, time.perf_counter() - t0)
+            rows = day_rows(part)
+            t0 = time.perf_counter()
+            cache.place(rows)
+            placed = max(placed, time.perf_counter() - t0)
+    finally:
+        gc.enable()
+    return whole * 1000, placed * 1000
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
@@ -76,7 +130,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             cache = DayCache(store=store)
             keeper = ReportKeeper(store, cache, config, lambda: clock[0])
             keeper.publish_every_s = math.inf  # (measured on its own below: every 2 minutes live, not every step)
-            publish_ms = 0.0
+            publish_ms = publish_loop_ms = block_s = gc_s = compact_ms = place_ms = 0.0
             stepping = 0.0
             at, end = day_start(DAY), day_start(DAY + timedelta(days=1)) + LEAD_OUT_S
             k = 0
@@ -93,9 +147,14 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 await keeper.step()
                 stepping += time.perf_counter() - t0
                 if at == day_start(DAY) + 16 * 3600:  # the open day written once, mid-afternoon
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.thread_time()
                     await keeper.publish_open(at)
                     publish_ms = (time.perf_counter() - t0) * 1000
+                    publish_loop_ms = (time.thread_time() - c0) * 1000
+                    block_s, gc_s = await longest_block(keeper.publish_open(at))  # (written again)
+                    assert keeper.fold is not None
+                    parts = await asyncio.to_thread(keeper.fold.peek, DAY, at)
+                    compact_ms, place_ms = compaction_ms(cache, parts)
             clock[0] = end + 1
             t0 = time.perf_counter()
             await keeper.step()
@@ -133,6 +192,11 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             "keeper_us_per_event": round(stepping / len(events) * 1e6, 1),
             "keep_ms": round(keep_ms),
             "publish_ms": round(publish_ms),
+            "publish_loop_ms": round(publish_loop_ms),
+            "publish_block_ms": round(block_s * 1000),
+            "publish_gc_ms": round(gc_s * 1000),
+            "compact_view_ms": round(compact_ms, 1),
+            "place_view_ms": round(place_ms, 1),
             "kept_kb_per_view": round(sum(sizes) / len(sizes) / 1024),
             "rebuild_s": round(rebuild_s, 1),
             "days": args.days,

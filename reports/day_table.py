@@ -47,16 +47,32 @@ class Keys:
 
 
 @dataclass(frozen=True, slots=True)
+class Rows:
+    """Keys and their rows, not numbered yet: built in any thread, numbered into a
+    `Table` on the thread that owns the `Keys` (`Table.at`)."""
+
+    keys: list[Hashable]
+    values: Values  # one row of counters per key
+
+    @classmethod
+    def of(cls, rows: Mapping[Any, Sequence[float]], width: int) -> Rows:
+        return cls(list(rows), np.asarray(list(rows.values()), dtype=np.float64).reshape(len(rows), width))
+
+
+@dataclass(frozen=True, slots=True)
 class Table:
     ids: Ids  # sorted, each once
     values: Values  # one row of counters per id
 
     @classmethod
     def of(cls, keys: Keys, rows: Mapping[Any, Sequence[float]], width: int) -> Table:
-        ids = keys.ids(rows)
-        values = np.asarray(list(rows.values()), dtype=np.float64).reshape(len(ids), width)
+        return cls.at(keys.ids(rows), Rows.of(rows, width))
+
+    @classmethod
+    def at(cls, ids: Ids, rows: Rows) -> Table:
+        """`rows` by the row numbers `ids` of its keys (`Keys.ids(rows.keys)`)."""
         order = np.argsort(ids, kind="stable")
-        return cls(ids[order], values[order])
+        return cls(ids[order], rows.values[order])
 
     def row(self, i: int | None) -> Values | None:
         if i is None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -29,7 +29,7 @@ import structlog
 
 from reports.day_fold import DayFold, DayParts, day_of, day_start
 from reports.kpi import KpiConfig
-from reports.report_days import EVENT_PAGE, HOURLY_S, LEAD_IN_S, LEAD_OUT_S, Day, DayCache, is_closed
+from reports.report_days import EVENT_PAGE, HOURLY_S, LEAD_IN_S, LEAD_OUT_S, DayCache, is_closed
 from store.models import StoredEvent
 from store.port import EventLog
 
@@ -144,7 +144,7 @@ class ReportKeeper:
             if not is_closed(day, now):
                 continue
             parts = await asyncio.to_thread(_close, fold, day)  # (10,000 agents' open states: seconds)
-            await self.cache.keep(cfg, day, await self._compact(parts))
+            await self.cache.keep(cfg, day, await self.cache.compact_off(parts))
             self.kept += len(parts)
             log.info("report_day_kept", day=day.isoformat(), views=len(parts))
 
@@ -156,16 +156,7 @@ class ReportKeeper:
             if is_closed(day, now):
                 continue
             parts = await asyncio.to_thread(fold.peek, day, now)
-            await self.cache.publish_open(cfg, day, await self._compact(parts))
-
-    async def _compact(self, parts: Mapping[str, DayParts]) -> dict[str, Day]:
-        """The views as tables, on the loop (the cache's row numbers are its own), letting
-        the loop's other work run between views."""
-        found = {}
-        for view, part in parts.items():
-            found[view] = self.cache.compact(part)
-            await asyncio.sleep(0)
-        return found
+            await self.cache.publish_open(cfg, day, await self.cache.compact_off(parts))
 
     async def peek(self, cfg: KpiConfig, view: str, day: date, now: float) -> DayParts | None:
         """The day's view so far, after the log's last rows (None: this fold does not
