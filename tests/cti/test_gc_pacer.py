@@ -13,7 +13,16 @@ from datetime import datetime
 import pytest
 
 from config.loader import ConfigError, load
-from cti.gc_pacer import OLD_THRESHOLD, YOUNG_THRESHOLD, GcPace, freeze, full_collection, next_full, pace_gc
+from cti.gc_pacer import (
+    MIDDLE_THRESHOLD,
+    OLD_THRESHOLD,
+    YOUNG_THRESHOLD,
+    GcPace,
+    freeze,
+    full_collection,
+    next_full,
+    pace_gc,
+)
 
 
 class Node:
@@ -70,7 +79,7 @@ async def test_the_pacer_freezes_then_collects_fully_and_restores_the_collector(
     task = asyncio.create_task(pace_gc(GcPace(start_after_s=0.01, freeze_every_s=0.05), lambda: clock[0]))
     try:
         await until(lambda: gc.get_freeze_count() > 0)
-        assert gc.get_threshold() == (YOUNG_THRESHOLD, before[1], OLD_THRESHOLD)
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, MIDDLE_THRESHOLD, OLD_THRESHOLD)
         held = [cycle()]
         old = weakref.ref(held[0])
         await until(lambda: not tracked(held[0]))  # a later freeze took it out of the generations
