@@ -486,7 +486,9 @@ def setup(app: web.Application, *, min_interval_s: float = 0.5, warm_days: int =
         wake = asyncio.Event()
         holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         turn = lease_turn(app[STORE], holder, leading=lambda: leads_live(app))
-        keeper = ReportKeeper(app[STORE], app[REPORT_DAYS], report_config, lambda: app[CLOCK]())
+        keeper = ReportKeeper(
+            app[STORE], app[REPORT_DAYS], report_config, lambda: app[CLOCK](), readers=lambda: not leads_live(app)
+        )
         app[REPORT_DAYS].live = keeper.peek
         app[REPORT_KEEPER] = keeper
         warming = warm_loop(

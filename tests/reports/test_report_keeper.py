@@ -231,3 +231,21 @@ async def test_other_processes_read_today_as_the_keeper_last_wrote_it(log: SqlSt
     await keeper.step()  # the day closes: kept, and its open rows go
     assert await log.report_days(settings, "", [FIRST.isoformat()]) == {}
     assert FIRST.isoformat() in await log.report_days(cache.settings(HOURLY), "", [FIRST.isoformat()])
+
+
+async def test_the_open_day_is_written_only_while_another_process_may_read_it(log: SqlStore) -> None:
+    """The keeper in the live leader has no reader for the open day (another web process
+    would keep the days itself): it does not spend a publish's second of CPU beside the
+    router; once it may have readers, the next step writes it."""
+    noon = day_start(FIRST) + 12 * 3600
+    await log.append_many([e for e in weeks_of_calls() if e.at < noon])  # type: ignore[attr-defined]
+    cache = DayCache(store=log)
+    alone = [True]
+    keeper = ReportKeeper(log, cache, config, Clock(noon), readers=lambda: not alone[0])
+    settings = cache.settings(HOURLY) + ":open"
+    await keeper.step()
+    assert await log.report_days(settings, "", [FIRST.isoformat()]) == {}
+    alone[0] = False
+    keeper.clock.now += keeper.publish_every_s  # type: ignore[attr-defined]
+    await keeper.step()
+    assert FIRST.isoformat() in await log.report_days(settings, "", [FIRST.isoformat()])
