@@ -182,7 +182,7 @@ class LiveBoard:
         drill-down names them) whose names are not looked up yet."""
         ids = {c["customer_id"] for c in self.calls.values() if c["customer_id"]}
         ids |= {c.get("customer_id", "") for c in self.callers.values()} - {""}
-        return ids - set(self.customer_names)
+        return ids - self.customer_names.keys()  # (not a set of every name of the day, at each push)
 
     def name_customer(self, customer_id: str, name: str) -> None:
         self.customer_names[customer_id] = name

@@ -132,6 +132,12 @@ class WebhookWorker:
         await store.set_webhook_cursor(CURSOR, head)
         return published
 
+    @property
+    def alerts_known(self) -> bool:
+        """Whether a round with subscriptions has taken the alerts up then as known (an
+        alert raised after it is sent)."""
+        return self._raised is not None
+
     async def publish_alerts(self) -> int:
         """The alerts raised since the last round with subscriptions (those up at the first
         such round are taken as known: a restart does not raise them again; an alert

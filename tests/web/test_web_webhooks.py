@@ -180,9 +180,12 @@ async def test_a_wallboard_alert_raised_is_sent_once(tmp_path: Path, receiver: R
 
 
 async def serving_subscriptions(client: TestClient) -> bool:
-    """The worker took the lease: it has done a round with the subscriptions."""
+    """The worker took the lease and has done a round with the subscriptions (the lease
+    is taken at the start of a round: an alert raised before the round's end would be
+    one of those it takes as known)."""
     lease = await client.server.app[STORE].current_lease(LEASE)
-    return lease is not None and lease.holder == client.server.app[WORKER].holder
+    worker = client.server.app[WORKER]
+    return lease is not None and lease.holder == worker.holder and worker.alerts_known
 
 
 async def _all_delivered(client: TestClient) -> bool:
