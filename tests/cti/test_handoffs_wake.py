@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -66,6 +66,7 @@ async def test_a_standbys_hand_off_wakes_the_leader_which_otherwise_hardly_polls
             started = time.monotonic()
             await asyncio.wait_for(hand(queued(n)), 5)
             assert time.monotonic() - started < 1.0
+        await asyncio.wait_for(_until(lambda: len(got) >= 5), 5)  # (see below: submitted just after)
         assert got == [queued(n) for n in range(5)] and hand.unseen == 0
         assert takes.count <= 1 + 5  # a take per wake, no polling
         assert await standby.take_handoffs(6) == []  # each taken once
@@ -92,6 +93,9 @@ async def test_a_lost_listening_connection_falls_back_to_polling_and_listens_aga
         proxy.restore()
         hand = StoreHandOff(standby, wait_s=5.0, poll_s=0.005)
         await asyncio.wait_for(hand(queued(2)), 5)  # taken by the fast polling
+        # (the standby sees its row taken once the leader's UPDATE commits, a moment
+        # before the leader's task has the rows back and submits them)
+        await asyncio.wait_for(_until(lambda: len(got) >= 2), 5)
         assert hand.unseen == 0 and got == [queued(1), queued(2)]
     finally:
         if taker is not None:
@@ -100,3 +104,8 @@ async def test_a_lost_listening_connection_falls_back_to_polling_and_listens_aga
         await standby.close()
         await leader.close()
         await proxy.stop()
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)
