@@ -86,7 +86,7 @@ class InteractionRows:
         await self.written()
 
     async def _write_queued(self) -> None:
-        if not self._hurry:
+        if not self._hurry and self.linger_s > 0:  # (no linger: the rows added in this turn go)
             try:
                 async with asyncio.timeout(self.linger_s):
                     await self._full.wait()

@@ -67,9 +67,8 @@ class InteractionLog:
         inbound call is looked up when it queues, and by then the answer is usually in."""
         if self.customer_lookup is None or not event.caller or event.direction != "inbound":
             return
-        if len(self._ahead) >= AHEAD_MAX:
-            _caller, oldest = self._ahead.pop(next(iter(self._ahead)))
-            oldest.cancel()
+        if len(self._ahead) >= AHEAD_MAX:  # (the oldest, left to end by its own timeout)
+            del self._ahead[next(iter(self._ahead))]
         self._ahead[event.call_id] = (event.caller, self.center.spawn(self._lookup(event.caller), "lookup"))
 
     def forget(self, call_id: str) -> None:
@@ -84,12 +83,7 @@ class InteractionLog:
             return ""
         ahead = self._ahead.pop(call_id, None) if call_id else None
         if ahead is not None and ahead[0] == caller:
-            try:  # (the half second counted from the arrival)
-                return await ahead[1]
-            except asyncio.CancelledError:
-                if ahead[1].cancelled():  # (dropped for room: looked up now)
-                    return await self._lookup(caller)
-                raise
+            return await ahead[1]  # (its half second counted from the arrival)
         if ahead is not None:
             ahead[1].cancel()
         return await self._lookup(caller)

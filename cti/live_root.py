@@ -187,8 +187,7 @@ def customer_lookup(directory: PhoneLookup, matches: PhoneMatches | None = None)
     """A caller's number -> the first customer with it ("" when none or unreadable).
     What it found is noted in `matches` (the screen pop of the offer then reads it
     there instead of looking the number up again). `build_live` gives it a
-    `CoalescedLookup`: lookups that overlap share one query (the consumer awaits each
-    of its own, so these only would if started off the consumer)."""
+    `CoalescedLookup`: lookups that overlap share one query."""
 
     async def lookup(caller: str) -> str:
         try:

@@ -372,20 +372,6 @@ def _add_time(bucket: Buckets, keys: Iterable[BucketKey], name: str, secs: float
         setattr(t, name, getattr(t, name) + secs)
 
 
-def _open_time(
-    open_states: Iterable[tuple[str, str, float]], teams: Mapping[str, str], now: float, start: float
-) -> OpenTime:
-    """The agents' open states' seconds up to `now` (from `start` at the earliest),
-    summed per state and team."""
-    acc: OpenTime = {}
-    for agent, state, since in open_states:
-        s = since if since > start else start
-        if now > s:
-            key = (state, teams.get(agent) or "")
-            acc[key] = acc.get(key, 0.0) + (now - s)
-    return acc
-
-
 def _add_open_time(buckets: Buckets, acc: OpenTime) -> None:
     """The agents' open time (`_open_time`) on the overall and the teams' totals only,
     summed per state and team first: with 10,000 agents, one bucket update per agent and
@@ -735,12 +721,12 @@ class KpiEngine:
         and team. The report's and the default window's are summed in one pass and kept
         while `now` and the agents' states are the same (a push asks for both)."""
         window_start = self.window_start(now) if self._window else float("-inf")
+        teams = self._slot_teams
         if start not in (float("-inf"), window_start):  # an alert rule's shorter window
-            return _open_time(self._fold.open_states(now), self.cfg.teams, now, start)
+            return self._slots_now.open_time(teams.follow(self._slots_now), teams.names, now, start)[1]
         key = (now, self._fold.agent_changes, window_start)
         memo = self._open_memo
         if memo is None or memo[0] != key:
-            teams = self._slot_teams
             memo = self._open_memo = (
                 key,
                 *self._slots_now.open_time(teams.follow(self._slots_now), teams.names, now, window_start),

@@ -8,10 +8,9 @@ under way wait for it to end and then go together, as one `find_customers_by_pho
 There is no background task: the caller whose query just ended hands the batch that
 formed meanwhile to one of its waiting callers, who sends it.
 
-Batches form where lookups overlap: the IVR's FastAGI sessions. The live loop's
-consumer awaits each queued call's lookup before it takes the next item, so its own
-lookups never overlap (each still one query); starting them off the consumer would
-be needed for that."""
+Batches form where lookups overlap: the IVR's FastAGI sessions, and the live loop's
+lookups, started as the calls' arrivals come in (cti/live_interactions.py
+`look_ahead`), when calls arrive together."""
 
 from __future__ import annotations
 

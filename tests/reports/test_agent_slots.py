@@ -9,11 +9,23 @@ import random
 import pytest
 
 from events import AgentLoggedIn, AgentLoggedOut, AgentStateChanged
-from reports.kpi import KpiConfig, KpiEngine, _open_time
+from reports.agent_slots import OpenTime
+from reports.kpi import KpiConfig, KpiEngine
 
 AGENTS = [f"a{n}" for n in range(40)]
 TEAMS = {a: ("red" if n % 3 == 0 else "blue" if n % 3 == 1 else "") for n, a in enumerate(AGENTS)}
 STATES = ("available", "paused", "wrap_up", "on_call", "reserved", "no-such-state")
+
+
+def _open_time(states: list[tuple[str, str, float]], teams: dict[str, str], now: float, start: float) -> OpenTime:
+    """The sum in Python, agent by agent, over the fold's open states."""
+    acc: OpenTime = {}
+    for agent, state, since in states:
+        s = max(since, start)
+        if now > s:
+            key = (state, teams.get(agent) or "")
+            acc[key] = acc.get(key, 0.0) + (now - s)
+    return acc
 
 
 def test_slot_sums_are_the_folds_open_time_per_state_and_team() -> None:
@@ -34,14 +46,16 @@ def test_slot_sums_are_the_folds_open_time_per_state_and_team() -> None:
             now = t + rng.random() * 5
             start = engine.window_start(now)
             states = engine._fold.open_states(now)
+            rule = now - rng.choice((60.0, 300.0))  # an alert rule's own, shorter window
             for got, want in (
                 (engine._open_time(now, float("-inf")), _open_time(states, TEAMS, now, float("-inf"))),
                 (engine._open_time(now, start), _open_time(states, TEAMS, now, start)),
+                (engine._open_time(now, rule), _open_time(states, TEAMS, now, rule)),
             ):
                 assert got.keys() == want.keys()
                 assert got == pytest.approx(want, rel=1e-12, abs=1e-6)
                 checked += 1
-    assert checked > 200
+    assert checked > 300
     assert any(state == "other" for state, _team in engine._open_time(t + 1, float("-inf")))
 
 
