@@ -34,9 +34,12 @@ async def test_the_main_actions_have_keys_that_follow_the_buttons(browser: Any, 
     await page.locator("#search-q").press("p")
     assert center.state("agent01") == "available"
     await page.locator("h2").first.click()  # (out of the fields)
+    # a key works once its button does: the desktop enables it when the state reaches it
+    await expect(page.locator("#btn-pause")).to_be_enabled()
     await page.keyboard.press("p")
     await expect(page.locator("#reply")).to_have_text("pause: done")
     await center.until(lambda: center.state("agent01") == "paused")
+    await expect(page.locator("#btn-available")).to_be_enabled()
     await page.keyboard.press("a")
     await center.until(lambda: center.state("agent01") == "available")
 
