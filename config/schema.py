@@ -193,6 +193,9 @@ class PbxConfig(Section):
     agi_bind: str = "127.0.0.1:4573"  # HOST:PORT to bind; port 0 takes any free one (tests)
     ping_interval_s: float = Field(10.0, gt=0)
     action_timeout_s: float = Field(5.0, gt=0)
+    # Ask Asterisk for the events Hotline reads only (an AMI `Filter` at login, which
+    # needs the AMI user's `system` write permission; refused, every event is sent).
+    ami_event_filter: bool = True
     # How the IVR's call-backs (virtual hold) reach the customer; {number} = their digits.
     callback_dial: str = "Local/{number}@customers"
     # A call-back the customer does not answer is dialled again `callback_retry_s` later,

@@ -359,6 +359,10 @@ class CallModel:
         """Does an AMI event of this name mean anything to the model?"""
         return event_name in self._handlers
 
+    def event_names(self) -> frozenset[str]:
+        """The AMI events the model reads (the AMI session asks for these only)."""
+        return frozenset(self._handlers)
+
     def feed(self, message: Message, now: float) -> list[Event]:
         """Events caused by one AMI message. `now` is used when the message has no
         `Timestamp` header (manager.conf timestampevents=no)."""

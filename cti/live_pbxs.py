@@ -100,6 +100,7 @@ def ami_settings(pbx: PbxConfig, reconnect_s: tuple[float, float] | None = None)
         pbx.ami_secret.get_secret_value(),
         action_timeout_s=pbx.action_timeout_s,
         ping_interval_s=pbx.ping_interval_s,
+        event_filter=pbx.ami_event_filter,
     )
     if reconnect_s is not None:
         settings = replace(settings, reconnect_min_s=reconnect_s[0], reconnect_max_s=reconnect_s[1])

@@ -23,6 +23,7 @@ from sim.pbx_emulator.engine import (
     Pbx,
     QueueMember,
 )
+from sim.pbx_emulator.event_filters import EventFilters, FilterError
 
 log = structlog.get_logger()
 
@@ -37,6 +38,7 @@ class AmiSession:
         self.authenticated = False
         self.events = True
         self.classes: frozenset[str] | None = None  # None = every class
+        self.filters = EventFilters()  # the `Filter` action's (none: every event)
         self.closed = False
         self.peer = writer.get_extra_info("peername")
 
@@ -98,6 +100,8 @@ class AmiSession:
             end = data.find(b"\r\n", start)
             if start < 0 or not self.wants(data[start + 11 : end].decode()):
                 return
+        if self.filters.active and not self.filters.allows(data):
+            return
         self.send(data)
 
     async def run(self) -> None:
@@ -131,8 +135,8 @@ class AmiSession:
 
     async def handle(self, msg: Message) -> None:
         name = msg.get("Action").lower()
-        if name and name not in ("login", "ping"):
-            self.emu.actions.append(msg)  # what the PBX was asked (tests read it)
+        if name and name not in ("login", "ping", "filter"):
+            self.emu.actions.append(msg)  # what the PBX was asked (tests read it; not the session's set-up)
         if not name:
             self.error(msg, "Missing action in request")
             return
@@ -211,6 +215,20 @@ async def a_ping(s: AmiSession, m: Message) -> None:
 async def a_events(s: AmiSession, m: Message) -> None:
     s.set_mask(m.get("EventMask", "on"))
     s.respond(m, [("Events", "On" if s.events else "Off")])
+
+
+async def a_filter(s: AmiSession, m: Message) -> None:
+    """Filter: add an include or exclude filter to this session's events (manager.c's
+    `action_filter`: only `Operation: Add`; `MatchCriteria` makes it an advanced one)."""
+    if m.get("Operation").lower() != "add":
+        s.error(m, "Unknown operation")
+        return
+    try:
+        s.filters.add(m.get("MatchCriteria"), m.get("Filter"))
+    except FilterError as exc:
+        s.error(m, str(exc))
+        return
+    s.respond(m, [("Message", "Success")])
 
 
 async def a_corestatus(s: AmiSession, m: Message) -> None:
@@ -804,6 +822,7 @@ Action = Callable[[AmiSession, Message], Awaitable[None]]
 ACTIONS: dict[str, Action] = {
     "ping": a_ping,
     "events": a_events,
+    "filter": a_filter,
     "corestatus": a_corestatus,
     "coresettings": a_coresettings,
     "command": a_command,
