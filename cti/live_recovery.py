@@ -53,8 +53,29 @@ log = structlog.get_logger()
 # it. A call id seen only in a dialer attempt, an originate's result or a wrap-up is no
 # call of the PBX's.
 CALL_EVENTS = tuple(cls for name, cls in EVENT_TYPES.items() if name.startswith("Call") and cls is not CallEnded)
+# The calls ended in the log's last this many seconds have their rows checked at a
+# restart (rows are written as calls end: only the last moments' can be lost).
+ENDED_RECHECK_S = 120.0
 # Calls another part restores itself (cti/live_callbacks.py, cti/live_outbound.py).
 OWN_RECOVERY = ("callback", "preview")
+
+
+def fold_call(state: CallState, event: Event) -> None:
+    """What the log says of a call, from one of its events (a restart's view: the row
+    written from it names the caller, queue, customer, agent and times as the live
+    loop's did)."""
+    if isinstance(event, CallArrived):
+        state.caller, state.direction, state.started_at = event.caller, event.direction, event.at
+        state.logged.add(("CallArrived", ""))
+    elif isinstance(event, CallQueued):
+        state.queue, state.customer_id = event.queue, event.customer_id
+        state.attributes = dict(event.attributes)
+        state.logged.add(("CallQueued", ""))
+    elif isinstance(event, CallConnected):
+        state.answered, state.answered_at, state.agent = True, state.answered_at or event.at, event.agent_id
+        state.logged.add(("CallConnected", event.agent_id))
+    elif isinstance(event, CallAbandoned):
+        state.logged.add(("CallAbandoned", ""))
 
 
 def open_waiting(history: Iterable[Event]) -> dict[str, tuple[float, CallQueued]]:
@@ -91,39 +112,53 @@ class Recovery:
         self.waiting: dict[str, tuple[float, CallQueued]] = {}  # open_waiting() of the log at start
         self._resynced = False  # the first resync after start was handled
         self._held: list[str] = []  # agents kept from taking calls until the resync's reports are in
+        self.ended: dict[str, tuple[CallState, CallEnded]] = {}  # ended just before the start (preload)
 
     def preload(self, history: Iterable[Event]) -> list[str]:
         """Open calls from the event log: returns their ids. Their state is restored so
-        the resync's events route them without logging them twice."""
+        the resync's events route them without logging them twice. The calls that
+        ended in the log's last `ENDED_RECHECK_S` are kept aside (`ended`): their rows
+        may have been lost with the process (`write_lost_rows`)."""
         history = list(history)
         open_calls: dict[str, CallState] = {}
+        newest = max((event.at for event in history), default=0.0)
+        self.ended = {}
         for event in history:
             call_id = getattr(event, "call_id", "")
             if not call_id:
                 continue
             if isinstance(event, CallEnded):
-                open_calls.pop(call_id, None)
+                state = open_calls.pop(call_id, None)
+                if state is not None and event.at >= newest - ENDED_RECHECK_S:
+                    state.queued = ("CallQueued", "") in state.logged  # (abandoned, not just ended)
+                    self.ended[call_id] = (state, event)
                 continue
             state = open_calls.get(call_id)
             if state is None:
                 if not isinstance(event, CALL_EVENTS):
                     continue  # a dialer attempt, a line's originate, a wrap-up: no call of the PBX's
                 state = open_calls[call_id] = CallState(call_id, started_at=event.at)
-            if isinstance(event, CallArrived):
-                state.caller, state.direction, state.started_at = event.caller, event.direction, event.at
-                state.logged.add(("CallArrived", ""))
-            elif isinstance(event, CallQueued):
-                state.queue, state.customer_id = event.queue, event.customer_id
-                state.attributes = dict(event.attributes)
-                state.logged.add(("CallQueued", ""))
-            elif isinstance(event, CallConnected):
-                state.answered, state.answered_at, state.agent = True, state.answered_at or event.at, event.agent_id
-                state.logged.add(("CallConnected", event.agent_id))
-            elif isinstance(event, CallAbandoned):
-                state.logged.add(("CallAbandoned", ""))
+            fold_call(state, event)
         self.waiting = {k: v for k, v in open_waiting(history).items() if k in open_calls}
         self.center.adopt_calls(open_calls.values())
         return list(open_calls)
+
+    async def write_lost_rows(self) -> int:
+        """The interaction rows of the calls that ended just before the process stopped
+        (logged, but the row's write was still queued or under way when it was
+        killed), written from what the log says of them; an agent's wrap-up then finds
+        its call. Returns how many were missing."""
+        interactions, store = self.center.interactions, self.center.interactions.store
+        ended, self.ended = self.ended, {}
+        if not ended or store is None:
+            return 0
+        missing = await store.interactions_missing(list(ended))
+        for call_id in missing:
+            state, event = ended[call_id]
+            interactions.call_ended(state, event)
+        if missing:
+            log.warning("interaction_rows_written_again", calls=len(missing), checked=len(ended))
+        return len(missing)
 
     def count_today(self, history: Iterable[Event], now: float) -> None:
         """The day's calls offered, answered and abandoned (each call once, as the live

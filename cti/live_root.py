@@ -368,6 +368,7 @@ class Live:
         the PBX no longer has (not a call-back followed again); then take back the
         agent commands sent while the loop was down (applied in order, or expired) and
         poll for both."""
+        await self.center.recovery.write_lost_rows()  # (the store's, the PBX not needed)
         await self.client.wait_ready(timeout=3600)
         self.center.submit(InLoop(self.center.standing.restore))
         model, center = self.model, self.center

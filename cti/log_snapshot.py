@@ -13,8 +13,10 @@ resync, not the day's history.
 The snapshot's `events()` give the folds the same answers as the full history would:
 the last agent event of each agent, and for each call the call events since its last
 `CallEnded` (a `CallEnded` closes a call in every fold; events of other kinds never
-open one). The day's counts are kept as call id sets per local day, counted as
-`Recovery.count_today` counts them (each call once per kind).
+open one); and the calls that ended in the last `ENDED_RECHECK_S`, with their
+`CallEnded`, whose interaction rows a new leader checks. The day's counts are kept as
+call id sets per local day, counted as `Recovery.count_today` counts them (each call
+once per kind).
 
 A row committed out of seq order (another writer's transaction finishing late) is
 caught at takeover: `catch_up` re-reads a margin of rows before the last seq and skips
@@ -31,7 +33,7 @@ from typing import Any
 import structlog
 
 from cti.live import LiveStats
-from cti.live_recovery import CALL_EVENTS
+from cti.live_recovery import CALL_EVENTS, ENDED_RECHECK_S
 from events import (
     AgentLoggedIn,
     AgentLoggedOut,
@@ -65,6 +67,9 @@ class LogSnapshot:
         self.synced_at: float | None = None  # when the log was last read to its end (time.time)
         self._agents: dict[str, tuple[int, Event]] = {}
         self._calls: dict[str, list[tuple[int, Event]]] = {}
+        # calls ended in the last ENDED_RECHECK_S, with their CallEnded (in end order):
+        # a new leader checks their interaction rows (Recovery.write_lost_rows)
+        self._ended: dict[str, list[tuple[int, Event]]] = {}
         self._days: dict[float, tuple[set[str], set[str], set[str]]] = {}  # day -> offered, answered, abandoned
         self._seen: set[int] = set()  # seqs read near the end of the log (late commits)
 
@@ -84,7 +89,10 @@ class LogSnapshot:
         if not call_id:
             return
         if isinstance(event, CallEnded):
-            self._calls.pop(call_id, None)
+            rows = self._calls.pop(call_id, None)
+            if rows is not None:
+                self._ended[call_id] = [*rows, (seq, event)]
+                self._forget_ended(event.at - ENDED_RECHECK_S)
         elif isinstance(event, CALL_EVENTS):
             self._calls.setdefault(call_id, []).append((seq, event))
         if isinstance(event, CallQueued | CallConnected | CallAbandoned):
@@ -93,6 +101,14 @@ class LogSnapshot:
                 sets = self._days[day] = (set(), set(), set())
             kind = 0 if isinstance(event, CallQueued) else 1 if isinstance(event, CallConnected) else 2
             sets[kind].add(call_id)
+
+    def _forget_ended(self, before: float) -> None:
+        ended = self._ended
+        while ended:
+            first = next(iter(ended))
+            if ended[first][-1][1].at >= before:
+                return
+            del ended[first]
 
     def prune(self, now: float) -> None:
         """Forget what is past the horizon (and seqs too old to come late)."""
@@ -111,6 +127,8 @@ class LogSnapshot:
         oldest, newest = now - self.horizon_s, now + 1
         rows = list(self._agents.values())
         for call in self._calls.values():
+            rows.extend(call)
+        for call in self._ended.values():  # (each closed by its CallEnded in every fold)
             rows.extend(call)
         rows.sort(key=lambda row: row[0])
         return [event for _, event in rows if oldest <= event.at < newest]

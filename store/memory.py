@@ -346,6 +346,9 @@ class MemoryStore(MemoryTaskRows, MemoryChatSessions):
             raise NotFound(f"interaction {interaction_id!r}")
         return self._interaction_out(found)
 
+    async def interactions_missing(self, interaction_ids: Sequence[str]) -> set[str]:
+        return {i for i in interaction_ids if i not in self._interactions}
+
     async def interactions_for_customer(self, customer_id: str, limit: int = 10) -> list[Interaction]:
         rows = sorted(
             (i for i in self._interactions.values() if i.customer_id == customer_id),

@@ -167,6 +167,11 @@ class Interactions(Protocol):
 
     async def get_interaction(self, interaction_id: str) -> Interaction: ...  # NotFound
 
+    async def interactions_missing(self, interaction_ids: Sequence[str]) -> set[str]:
+        """The ids with no row (a restart writes again the rows of the calls that ended
+        just before a crash: cti/live_recovery.py)."""
+        ...
+
     async def interactions_for_customer(self, customer_id: str, limit: int = 10) -> list[Interaction]:
         """The customer's latest first (started_at descending, then id)."""
         ...

@@ -535,6 +535,16 @@ class SqlStore(
             raise NotFound(f"interaction {interaction_id!r}")
         return _interaction(rows[0])
 
+    async def interactions_missing(self, interaction_ids: Sequence[str]) -> set[str]:
+        ids = list(dict.fromkeys(interaction_ids))
+        if self.kind == "postgresql":
+            rows = await self._db.fetch("SELECT id FROM interactions WHERE id = ANY($1::text[])", ids)
+        else:
+            rows = []
+            for chunk in _chunks(ids):
+                rows += await self._db.fetch(f"SELECT id FROM interactions WHERE id IN ({_params(len(chunk))})", *chunk)
+        return set(ids) - {row["id"] for row in rows}
+
     async def interactions_for_customer(self, customer_id: str, limit: int = 10) -> list[Interaction]:
         rows = await self._db.fetch(
             f"SELECT {_INTERACTION_COLUMNS} FROM interactions WHERE customer_id = $1"

@@ -494,6 +494,15 @@ async def test_interactions_in_one_batch_are_upserts(store: Roles) -> None:
     assert [r.disposition for r in got if r.id != "b3"] == [""] * 5
 
 
+async def test_the_ids_with_no_interaction_row_are_told_in_one_call(store: Roles) -> None:
+    """`interactions_missing`: of the ids asked (repeats, more than one SQLite IN list),
+    those with no row."""
+    await store.put_interactions([Interaction(id=f"m{i}", started_at=float(i)) for i in range(0, 1200, 3)])
+    asked = [f"m{i}" for i in range(1200)] + ["m1", "m3"]
+    assert await store.interactions_missing(asked) == {f"m{i}" for i in range(1200) if i % 3}
+    assert await store.interactions_missing([]) == set()
+
+
 async def test_customers_of_many_phones_in_one_call(store: Roles) -> None:
     """`find_customers_by_phones`: each number as given -> what `find_customers_by_phone`
     gives for it (same order); an unreadable one left out, an unknown one empty."""

@@ -48,6 +48,11 @@ def _folds(history: list[Event], now: float) -> dict[str, Any]:
         "waiting": open_waiting(history),
         "since": waiting_since(history),
         "today": (center.stats.calls_offered, center.stats.calls_answered, center.stats.calls_abandoned),
+        # the calls ended just before the start, whose rows a new leader checks
+        "ended": {
+            k: (s.caller, s.queue, s.customer_id, s.answered_at, s.agent, s.queued, e.at)
+            for k, (s, e) in recovery.ended.items()
+        },
     }
 
 
@@ -62,6 +67,7 @@ def test_the_snapshot_answers_the_start_up_folds_as_the_whole_day_does() -> None
     assert len(short) < len(history) / 50  # what a new leader folds: the open calls and the agents
     whole = _folds(history, now)
     assert whole["open"] and whole["waiting"] and whole["today"][0] > 0  # (the test can fail)
+    assert whole["ended"] and len(whole["ended"]) < 200
     mine = _folds(short, now)
     stats = LiveStats()
     snapshot.count_today(stats, now)

@@ -1,0 +1,46 @@
+"""A server killed as its calls ended: the event log has their ends, their interaction
+rows (written a moment later) are gone with the process. The restarted server writes
+them again from the log, as the live loop had, so the customer's history lists the
+calls and the agent's wrap-up of the last call finds it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from events import CallConnected, CallEnded
+from sim.rig import DEFAULT_ROUTING
+from store.models import Interaction
+from tests.live.harness import AGENTS, live_center
+
+
+def _comparable(row: Interaction) -> Interaction:
+    return replace(row, disposition="", notes="")
+
+
+async def test_rows_lost_with_a_killed_server_are_written_again_at_restart(tmp_path: Path) -> None:
+    async with live_center(tmp_path) as h:
+        await h.command("bob", "available")
+        await h.center.wait_idle()
+        await h.caller("Alice", "5551234", talk_s=2)
+        await h.wait_for(lambda: any(isinstance(e, CallConnected) for e in h.events))
+        await h.caller("Carl", "5554444", patience_s=1)  # bob is busy: Carl gives up
+        await h.wait_for(lambda: sum(isinstance(e, CallEnded) for e in h.events) == 2, timeout=20)
+        await h.interactions_written()
+        await h.wait_for(lambda: h.eventlog.backlog == 0)
+        before = sorted(await h.store.interactions_between(0, 1e12), key=lambda r: r.id)
+        assert sorted(r.outcome for r in before) == ["abandoned", "answered"]
+        await h.kill_center()
+        # what a kill between the calls' ends being logged and their rows' write leaves
+        await h.store._db.execute("DELETE FROM interactions")
+        await h.start_center(AGENTS, DEFAULT_ROUTING)
+        await h.interactions_written()
+        after = sorted(await h.store.interactions_between(0, 1e12), key=lambda r: r.id)
+        assert [_comparable(r) for r in after] == [_comparable(r) for r in before]
+        answered = next(r for r in after if r.outcome == "answered")
+        await h.store.set_disposition(answered.id, "resolved", "")  # bob's wrap-up finds the call
+        await h.kill_center()
+        await h.start_center(AGENTS, DEFAULT_ROUTING)  # rows there: left as they are
+        await h.interactions_written()
+        assert (await h.store.get_interaction(answered.id)).disposition == "resolved"
+        assert len(await h.store.interactions_between(0, 1e12)) == 2
