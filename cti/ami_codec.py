@@ -1,7 +1,8 @@
 """AMI wire format: CRLF lines of `Key: Value`, a message ends at an empty line.
 
 Pure and incremental, shared by the call model's trace replay, the PBX emulator and
-benchmarks. Bytes are decoded only on whole lines (invalid UTF-8 replaced), so a
+benchmarks, and compiled with mypyc for the live server when built (cti/ami_native.py:
+the names below are then the compiled module's). Bytes are decoded only on whole lines (invalid UTF-8 replaced), so a
 multi-byte character split across two reads is never mangled. A block that breaks
 the format is returned as a `MalformedBlock` with the reason, never raised.
 """
@@ -10,6 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+_C = TypeVar("_C")
+
+try:
+    from mypy_extensions import mypyc_attr
+except ImportError:  # installed with mypy; only the compiled build reads the decorator
+
+    def mypyc_attr(*attrs: str, **kwattrs: object) -> Callable[[_C], _C]:
+        return lambda cls: cls
+
 
 MAX_LINE_BYTES = 8192
 MAX_HEADERS = 512
@@ -24,6 +36,7 @@ def variable_value(value: str) -> str:
     return "" if value == NULL_VALUE else value
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # cti/ami.py's AmiEvent, message_factory
 @dataclass(slots=True)
 class Message:
     """One AMI message. Headers keep their order and repeats (ChanVariable...)."""
@@ -306,3 +319,11 @@ def messages(data: bytes, expect_banner: bool = True) -> Iterator[Message]:
     for item in parse_bytes(data, expect_banner):
         if isinstance(item, Message):
             yield item
+
+
+# ---- end of the compiled module ----
+# The compiled build is the text above (config/native_build.py); here the Python module
+# takes the compiled module's names when HOTLINE_AMI_CODEC and the build allow it.
+from cti.ami_native import bind  # noqa: E402 - it must see every name defined above
+
+bind(globals())
