@@ -1,10 +1,13 @@
 """AMI wire format: CRLF lines of `Key: Value`, a message ends at an empty line.
 
 Pure and incremental, shared by the call model's trace replay, the PBX emulator and
-benchmarks, and compiled with mypyc for the live server when built (cti/ami_native.py:
-the names below are then the compiled module's). Bytes are decoded only on whole lines (invalid UTF-8 replaced), so a
+benchmarks. Bytes are decoded only on whole lines (invalid UTF-8 replaced), so a
 multi-byte character split across two reads is never mangled. A block that breaks
 the format is returned as a `MalformedBlock` with the reason, never raised.
+
+The text above the END_OF_COMPILED line is also compiled with mypyc (`make native`,
+cti/ami_native.py); when that build is current, the names of this module are the
+compiled module's (HOTLINE_AMI_CODEC chooses).
 """
 
 from __future__ import annotations
@@ -322,8 +325,8 @@ def messages(data: bytes, expect_banner: bool = True) -> Iterator[Message]:
 
 
 # ---- end of the compiled module ----
-# The compiled build is the text above (config/native_build.py); here the Python module
-# takes the compiled module's names when HOTLINE_AMI_CODEC and the build allow it.
+# Python only (config/native_build.py compiles the text above): take the compiled
+# module's names when HOTLINE_AMI_CODEC and the build allow it.
 from cti.ami_native import bind  # noqa: E402 - it must see every name defined above
 
 bind(globals())
