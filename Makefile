@@ -39,11 +39,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-## The router compiled with mypyc, for the simulator (routing/native.py): rebuilt when
-## its sources change (a stale build is never used: the Python router runs instead).
+## The router compiled with mypyc, for the simulator (routing/native.py), and the AMI
+## codec, for the live server (cti/ami_native.py): rebuilt when their sources change (a
+## stale build is never used: the Python module runs instead).
 native: $(NATIVE_STAMP)
 
-$(NATIVE_STAMP): $(STAMP) routing/native.py routing/router.py routing/model.py routing/capacity.py routing/rules.py routing/expr.py routing/tomlpos.py events/__init__.py scripts/native.sh
+$(NATIVE_STAMP): $(STAMP) config/native_build.py routing/native.py routing/router.py routing/model.py routing/capacity.py routing/rules.py routing/expr.py routing/tomlpos.py events/__init__.py cti/ami_native.py cti/ami_codec.py scripts/native.sh
 	scripts/native.sh $(PY)
 	@touch $(NATIVE_STAMP)
 

@@ -34,6 +34,7 @@ import structlog  # noqa: E402
 
 from cti.ami import AmiClient, AmiSettings  # noqa: E402
 from cti.ami_codec import AmiParser, Message, encode  # noqa: E402
+from cti.ami_native import is_native  # noqa: E402
 from cti.call_model import CallModel  # noqa: E402
 
 CAPTURE = ami_traces_dir() / "load" / "load-4cps.ami.gz"
@@ -252,6 +253,8 @@ def main() -> None:
     )
     print(f"RSS before {full['rss_before_mb']} MB, after {full['rss_after_mb']} MB; per loop {full['rss_per_loop_mb']}")
     print(f"live calls/channels/bridges after the stream: {full['live_calls_channels_bridges_after']}")
+    result["ami_codec"] = "compiled" if is_native() else "python"  # HOTLINE_AMI_CODEC, cti/ami_native.py
+    print(f"AMI codec: {result['ami_codec']}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     result["quick"] = args.quick
     RESULTS.write_text(json.dumps(result, indent=2, default=list))

@@ -4,12 +4,27 @@ Pure and incremental, shared by the call model's trace replay, the PBX emulator 
 benchmarks. Bytes are decoded only on whole lines (invalid UTF-8 replaced), so a
 multi-byte character split across two reads is never mangled. A block that breaks
 the format is returned as a `MalformedBlock` with the reason, never raised.
+
+The text above the END_OF_COMPILED line is also compiled with mypyc (`make native`,
+cti/ami_native.py); when that build is current, the names of this module are the
+compiled module's (HOTLINE_AMI_CODEC chooses).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+_C = TypeVar("_C")
+
+try:
+    from mypy_extensions import mypyc_attr
+except ImportError:  # installed with mypy; only the compiled build reads the decorator
+
+    def mypyc_attr(*attrs: str, **kwattrs: object) -> Callable[[_C], _C]:
+        return lambda cls: cls
+
 
 MAX_LINE_BYTES = 8192
 MAX_HEADERS = 512
@@ -24,6 +39,7 @@ def variable_value(value: str) -> str:
     return "" if value == NULL_VALUE else value
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # cti/ami.py's AmiEvent, message_factory
 @dataclass(slots=True)
 class Message:
     """One AMI message. Headers keep their order and repeats (ChanVariable...)."""
@@ -109,21 +125,28 @@ def _split_block(block: str) -> list[tuple[str, str]] | None:
     `Key: Value` form (first colon followed by a space, key non-empty without
     surrounding whitespace) within the size limits; None otherwise, and the caller
     falls back to the line-by-line parser, which has the exact rules."""
-    pairs = [line.split(": ", 1) for line in block.split("\r\n")]
-    if len(pairs) > MAX_HEADERS or min(map(len, pairs)) != 2:
+    # One pass of partition and append: a quarter less time than splitting each line
+    # into a list and converting them to tuples (the load capture, 9.3 -> 7.0 us/msg).
+    lines = block.split("\r\n")
+    if len(lines) > MAX_HEADERS:
         return None
-    keys = dict(pairs)
-    if not _KNOWN_KEYS.issuperset(keys):
-        for key in keys:
+    headers: list[tuple[str, str]] = []
+    known = _KNOWN_KEYS
+    for line in lines:
+        key, sep, value = line.partition(": ")
+        if not sep:
+            return None
+        if key not in known:
             if not key or ":" in key or key != key.strip():
                 return None
-        if len(_KNOWN_KEYS) < _KNOWN_KEYS_MAX:
-            _KNOWN_KEYS.update(keys)
+            if len(known) < _KNOWN_KEYS_MAX:
+                known.add(key)
+        headers.append((key, value))
     if len(block) > _SAFE_CHARS and any(
-        len(line) > _SAFE_CHARS and len(line.encode("utf-8")) > MAX_LINE_BYTES for line in block.split("\r\n")
+        len(line) > _SAFE_CHARS and len(line.encode("utf-8")) > MAX_LINE_BYTES for line in lines
     ):
         return None
-    return list(map(tuple, pairs))  # type: ignore[arg-type]
+    return headers
 
 
 # Header names already checked by `_split_block` (AMI uses a few hundred); bounded so
@@ -306,3 +329,11 @@ def messages(data: bytes, expect_banner: bool = True) -> Iterator[Message]:
     for item in parse_bytes(data, expect_banner):
         if isinstance(item, Message):
             yield item
+
+
+# ---- end of the compiled module ----
+# Python only (config/native_build.py compiles the text above): take the compiled
+# module's names when HOTLINE_AMI_CODEC and the build allow it.
+from cti.ami_native import bind  # noqa: E402 - it must see every name defined above
+
+bind(globals())

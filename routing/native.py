@@ -17,29 +17,25 @@ router.py, else Python), `python`, or `native` (compiled, or an error saying why
 A build from other sources is never used: the module carries the SHA-256 of the
 sources it was built from (router.py and the project modules whose types mypyc
 compiled it against: the events, routing.model, routing.rules...), compared with
-theirs at import.
+theirs at import. The machinery (digest, build, check) is config/native_build.py's,
+shared with the compiled AMI codec (cti/ami_native.py).
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
-import importlib
-import os
-import shutil
-import sys
-import sysconfig
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
+
+from config.native_build import CHOICES as CHOICES  # re-exported: callers and tests read them here
+from config.native_build import ROOT as ROOT
+from config.native_build import NativeBuildError, NativeModule
+from config.native_build import main as native_main
 
 if TYPE_CHECKING:
     from routing.router import Router
 
 MODULE = "hotline_native_router"
 SOURCE = Path(__file__).resolve().with_name("router.py")
-ROOT = SOURCE.parent.parent
 # router.py and what it is type-checked and compiled against (its project imports)
 DEPENDS = tuple(
     ROOT / p
@@ -53,21 +49,13 @@ DEPENDS = tuple(
         "events/__init__.py",
     )
 )
-CHOICES = ("auto", "python", "native")
+NATIVE = NativeModule(name=MODULE, source=SOURCE, depends=DEPENDS, noun="router", env="HOTLINE_ROUTER")
 
-
-_T = TypeVar("_T")
-
-
-class NativeRouterError(RuntimeError):
-    pass
+NativeRouterError = NativeBuildError  # the name callers catch
 
 
 def source_digest() -> str:
-    h = hashlib.sha256()
-    for path in DEPENDS:
-        h.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()
+    return NATIVE.source_digest()
 
 
 def _load_native() -> tuple[type[Router] | None, str]:
@@ -75,18 +63,11 @@ def _load_native() -> tuple[type[Router] | None, str]:
 
     The compiled module is built on this machine and has no stubs: it is imported by
     name and its Router typed as routing.router.Router, the class mypyc compiled it
-    from (the digest checked below says it was this source). Same interface, but not a
+    from (the digest checked says it was this source). Same interface, but not a
     subclass: never isinstance-check a router against routing.router.Router."""
-    try:
-        mod = importlib.import_module(MODULE)
-    except ImportError as exc:
-        return None, f"not built ({exc}); run `make native`"
-    built_from = getattr(mod, "SOURCE_SHA256", "")
-    if built_from != source_digest():
-        return (
-            None,
-            f"built from other sources than routing/router.py and its imports now ({mod.__file__}); run `make native`",
-        )
+    mod, why = NATIVE.load(source_digest())
+    if mod is None:
+        return None, why
     compiled: type[Router] = mod.Router
     return compiled, ""
 
@@ -96,9 +77,7 @@ def router_class(choice: str | None = None) -> type[Router]:
     (default: the HOTLINE_ROUTER environment variable, else auto)."""
     from routing.router import Router
 
-    choice = (choice or os.environ.get("HOTLINE_ROUTER") or "auto").strip().lower()
-    if choice not in CHOICES:
-        raise NativeRouterError(f"HOTLINE_ROUTER={choice!r}: must be one of {', '.join(CHOICES)}")
+    choice = NATIVE.choice(choice)
     if choice == "python":
         return Router
     native, why = _load_native()
@@ -114,84 +93,12 @@ def is_native(router_cls: type[object]) -> bool:
 
 
 def build(quiet: bool = True) -> Path:
-    """Compile router.py with mypyc into site-packages; returns the module's path.
-    mypyc type-checks the module first: a type error fails the build (and says where)."""
-    try:
-        from mypyc.build import mypycify
-        from setuptools import Distribution
-    except ImportError as exc:  # pragma: no cover - the test extras install both
-        raise NativeRouterError(f"cannot build the compiled router: {exc} (pip install mypy setuptools)") from exc
-    dest = Path(sysconfig.get_paths()["platlib"])
-    work = Path(tempfile.mkdtemp(prefix="hotline-native-"))
-    digest = source_digest()
-    try:
-        src = work / f"{MODULE}.py"
-        src.write_text(SOURCE.read_text() + f'\n\nSOURCE_SHA256 = "{digest}"  # what routing.native checks\n')
-        cwd = os.getcwd()
-        os.chdir(work)  # mypyc names the module after the file's path from here
-        saved_path = os.environ.get("MYPYPATH")
-        os.environ["MYPYPATH"] = str(ROOT)  # routing.model, routing.rules, events
-        try:
-            exts = mypycify([src.name], opt_level="3", target_dir=str(work / "c"))
-            dist = Distribution({"name": MODULE, "ext_modules": exts})
-            dist.script_args = ["-q", "build_ext", "--build-lib", str(work / "lib"), "--build-temp", str(work / "tmp")]
-            dist.parse_command_line()  # type: ignore[no-untyped-call]  # setuptools does not annotate it
-            if quiet:
-                _quiet(dist.run_commands)
-            else:
-                dist.run_commands()
-        finally:
-            os.chdir(cwd)
-            if saved_path is None:
-                os.environ.pop("MYPYPATH", None)
-            else:
-                os.environ["MYPYPATH"] = saved_path
-        built = sorted((work / "lib").glob("*.so"))
-        if not built:
-            raise NativeRouterError(f"mypyc produced no extension module in {work / 'lib'}")
-        for old in dest.glob(f"{MODULE}*"):
-            old.unlink()
-        for so in built:
-            shutil.copy2(so, dest / so.name)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    importlib.invalidate_caches()
-    return dest
-
-
-def _quiet(fn: Callable[[], _T]) -> _T:
-    """Run fn with the compiler's chatter (stdout) discarded; errors still show."""
-    import contextlib
-    import io
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        return fn()
+    """Compile router.py with mypyc into site-packages; returns the module's path."""
+    return NATIVE.build(quiet)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m routing.native", description=__doc__.split("\n\n")[0])
-    ap.add_argument("command", choices=("build", "status"))
-    ap.add_argument("--verbose", action="store_true")
-    args = ap.parse_args(argv)
-    if args.command == "build":
-        try:
-            dest = build(quiet=not args.verbose)
-        except (NativeRouterError, SystemExit, Exception) as exc:  # noqa: BLE001 - setuptools exits on compile errors
-            print(f"routing.native: build failed: {exc}", file=sys.stderr)
-            return 1
-        native, why = _load_native()
-        if native is None:
-            print(f"routing.native: built into {dest} but not loadable: {why}", file=sys.stderr)
-            return 1
-        print(f"routing.native: compiled router built into {dest}")
-        return 0
-    native, why = _load_native()
-    print("compiled router: current" if native is not None else f"compiled router: {why}")
-    print(
-        f"HOTLINE_ROUTER={os.environ.get('HOTLINE_ROUTER', 'auto')}: using the "
-        f"{'compiled' if is_native(router_class()) else 'Python'} router"
-    )
-    return 0
+    return native_main(NATIVE, "routing.native", lambda: is_native(router_class()), argv)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the simulator's compiled router (routing/native.py, mypyc). It needs a C
+# Build the simulator's compiled router (routing/native.py) and the live server's
+# compiled AMI codec (cti/ami_native.py), with mypyc. It needs a C
 # compiler and the Python headers: when they are missing, install them (as root with
 # apt-get), as scripts/services.sh does for PostgreSQL and Redis.
 set -euo pipefail
@@ -18,4 +19,5 @@ if ! command -v cc >/dev/null 2>&1 || ! have_headers; then
   apt-get update -qq >&2 || true
   apt-get install -y -qq gcc "python$ver-dev" >&2 || apt-get install -y -qq gcc python3-dev >&2
 fi
-exec "$PY" -m routing.native build
+"$PY" -m routing.native build
+exec "$PY" -m cti.ami_native build

@@ -7,6 +7,7 @@ import structlog
 from aiohttp import web
 
 from config.schema import HotlineConfig
+from cti.ami_native import is_native
 from cti.commands.common import config_option, load_or_exit
 from cti.event_loop import new_event_loop
 from cti.gc_pacer import gc_pace, pace_gc_in
@@ -21,6 +22,8 @@ def _run(config: HotlineConfig, host: str | None, port: int | None) -> None:
     host = host or config.server.host
     port = config.server.port if port is None else port
     click.echo(f"Hotline serving on http://{host}:{port}/  (health: http://{host}:{port}/healthz)")
+    # which build parses AMI (cti/ami_native.py: compiled when `make native` built it from this source)
+    log.info("ami_codec", build="compiled" if is_native() else "python")
     from mail.listener import MailListenError
 
     try:

@@ -1,29 +1,26 @@
-"""AMI codec: the fast path must parse exactly like the original line-by-line parser."""
+"""AMI codec: the fast path must parse exactly like the original line-by-line parser,
+in both builds (the `codec` fixture, tests/cti/conftest.py: Python and compiled)."""
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from ami_replay import TRACES
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cti.ami_codec import (
-    BANNER_PREFIX,
-    MAX_HEADERS,
-    MAX_LINE_BYTES,
-    AmiParser,
-    Banner,
-    MalformedBlock,
-    Message,
-    Parsed,
-    encode,
-    messages,
-)
+from cti.ami_codec import BANNER_PREFIX, MAX_HEADERS, MAX_LINE_BYTES, Parsed
+
+# the `codec` fixture is the same for every example: no state to reset between them
+FIXTURE_OK = [HealthCheck.function_scoped_fixture]
 
 
 class ReferenceParser:
-    """The original line-by-line parser (before the regex fast path)."""
+    """The original line-by-line parser (before the regex fast path), building the
+    codec's own classes."""
 
-    def __init__(self, expect_banner: bool = True) -> None:
+    def __init__(self, codec: ModuleType, expect_banner: bool = True) -> None:
+        self._codec = codec
         self._buffer = bytearray()
         self._expect_banner = expect_banner
         self._headers: list[tuple[str, str]] = []
@@ -68,7 +65,7 @@ class ReferenceParser:
         if self._expect_banner:
             self._expect_banner = False
             if line.startswith(BANNER_PREFIX):
-                out.append(Banner(line))
+                out.append(self._codec.Banner(line))
                 return
         if line == "":
             if self._headers or self._problem:
@@ -89,28 +86,29 @@ class ReferenceParser:
     def _finish(self) -> Parsed:
         result: Parsed
         if self._problem is not None:
-            result = MalformedBlock(self._problem, "\n".join(self._raw_lines)[:2000])
+            result = self._codec.MalformedBlock(self._problem, "\n".join(self._raw_lines)[:2000])
         else:
-            result = Message(self._headers)
+            result = self._codec.Message(self._headers)
         self._headers = []
         self._problem = None
         self._raw_lines = []
         return result
 
 
-def _norm(items: list[Parsed]) -> list[tuple[str, object]]:
+def _norm(codec: ModuleType, items: list[Parsed]) -> list[tuple[str, object]]:
     out: list[tuple[str, object]] = []
     for x in items:
-        if isinstance(x, Message):
+        assert type(x).__module__ == codec.Message.__module__  # every item from the one build
+        if isinstance(x, codec.Message):
             out.append(("m", x.headers))
-        elif isinstance(x, MalformedBlock):
+        elif isinstance(x, codec.MalformedBlock):
             out.append(("x", (x.reason, x.raw)))
         else:
             out.append(("b", x.text))
     return out
 
 
-def _run(parser: object, data: bytes, cuts: list[int]) -> list[tuple[str, object]]:
+def _run(codec: ModuleType, parser: object, data: bytes, cuts: list[int]) -> list[tuple[str, object]]:
     out: list[Parsed] = []
     pos = 0
     for c in cuts:
@@ -118,7 +116,7 @@ def _run(parser: object, data: bytes, cuts: list[int]) -> list[tuple[str, object
         pos += c
     out += parser.feed(data[pos:])  # type: ignore[attr-defined]
     out += parser.feed(b"\r\n")  # type: ignore[attr-defined]
-    return _norm(out)
+    return _norm(codec, out)
 
 
 _PIECES = st.sampled_from(
@@ -147,70 +145,71 @@ _PIECES = st.sampled_from(
 ) | st.binary(max_size=20)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, suppress_health_check=FIXTURE_OK)
 @given(st.lists(_PIECES, max_size=40), st.lists(st.integers(1, 400), max_size=15))
-def test_fast_path_matches_reference_parser(pieces: list[bytes], cuts: list[int]) -> None:
+def test_fast_path_matches_reference_parser(codec: ModuleType, pieces: list[bytes], cuts: list[int]) -> None:
     data = b"".join(pieces)
-    assert _run(AmiParser(), data, cuts) == _run(ReferenceParser(), data, cuts)
+    assert _run(codec, codec.AmiParser(), data, cuts) == _run(codec, ReferenceParser(codec), data, cuts)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=FIXTURE_OK)
 @given(st.binary(max_size=4000), st.lists(st.integers(1, 500), max_size=10))
-def test_fast_path_matches_reference_on_random_bytes(data: bytes, cuts: list[int]) -> None:
-    assert _run(AmiParser(), data, cuts) == _run(ReferenceParser(), data, cuts)
+def test_fast_path_matches_reference_on_random_bytes(codec: ModuleType, data: bytes, cuts: list[int]) -> None:
+    assert _run(codec, codec.AmiParser(), data, cuts) == _run(codec, ReferenceParser(codec), data, cuts)
 
 
-def test_every_trace_parses_identically_in_any_chunking() -> None:
+def test_every_trace_parses_identically_in_any_chunking(codec: ModuleType) -> None:
     for path in sorted(TRACES.glob("*.ami")):
         data = path.read_bytes()
         for size in (13, 1000, 65536):
             cuts = [size] * (len(data) // size)
-            assert _run(AmiParser(), data, cuts) == _run(ReferenceParser(), data, cuts), (path.name, size)
+            fast = _run(codec, codec.AmiParser(), data, cuts)
+            assert fast == _run(codec, ReferenceParser(codec), data, cuts), (path.name, size)
 
 
-def test_utf8_split_across_reads_is_decoded_whole() -> None:
+def test_utf8_split_across_reads_is_decoded_whole(codec: ModuleType) -> None:
     data = "Event: NewCallerid\r\nCallerIDName: Jos\u00e9 \u20ac\r\n\r\n".encode()
-    p = AmiParser(expect_banner=False)
+    p = codec.AmiParser(expect_banner=False)
     out: list[Parsed] = []
     for i in range(len(data)):
         out += p.feed(data[i : i + 1])
-    assert len(out) == 1 and isinstance(out[0], Message)
+    assert len(out) == 1 and isinstance(out[0], codec.Message)
     assert out[0].get("CallerIDName") == "Jos\u00e9 \u20ac"
 
 
-def test_invalid_utf8_is_replaced_not_fatal() -> None:
-    p = AmiParser(expect_banner=False)
+def test_invalid_utf8_is_replaced_not_fatal(codec: ModuleType) -> None:
+    p = codec.AmiParser(expect_banner=False)
     [m] = p.feed(b"Event: X\r\nName: a\xffb\r\n\r\n")
-    assert isinstance(m, Message) and m.get("Name") == "a\ufffdb"
+    assert isinstance(m, codec.Message) and m.get("Name") == "a\ufffdb"
 
 
-def test_bad_input_gives_malformed_blocks_with_reasons() -> None:
-    p = AmiParser()
+def test_bad_input_gives_malformed_blocks_with_reasons(codec: ModuleType) -> None:
+    p = codec.AmiParser()
     out = p.feed(b"Asterisk Call Manager/9.0.0\r\ngarbage line\r\nA: b\r\n\r\n")
-    assert isinstance(out[0], Banner) and out[0].text.startswith(BANNER_PREFIX)
-    assert isinstance(out[1], MalformedBlock) and "not 'Key: Value'" in out[1].reason
+    assert isinstance(out[0], codec.Banner) and out[0].text.startswith(BANNER_PREFIX)
+    assert isinstance(out[1], codec.MalformedBlock) and "not 'Key: Value'" in out[1].reason
     out = p.feed(b"A: " + b"x" * (MAX_LINE_BYTES + 10))
     out += p.feed(b"more\r\nB: c\r\n\r\nEvent: Fine\r\n\r\n")
-    assert isinstance(out[0], MalformedBlock) and "exceeds" in out[0].reason
-    assert isinstance(out[1], Message) and out[1].event == "Fine"
+    assert isinstance(out[0], codec.MalformedBlock) and "exceeds" in out[0].reason
+    assert isinstance(out[1], codec.Message) and out[1].event == "Fine"
     many = b"".join(b"K%d: v\r\n" % i for i in range(MAX_HEADERS + 1)) + b"\r\n"
     [bad] = p.feed(many)
-    assert isinstance(bad, MalformedBlock) and "more than" in bad.reason
+    assert isinstance(bad, codec.MalformedBlock) and "more than" in bad.reason
 
 
-def test_encode_round_trip_and_repeated_headers() -> None:
-    raw = encode([("Event", "Newchannel"), ("ChanVariable", "CC_SKILL=billing"), ("ChanVariable", "CC_AGENT=")])
-    [m] = AmiParser(expect_banner=False).feed(raw)
-    assert isinstance(m, Message)
+def test_encode_round_trip_and_repeated_headers(codec: ModuleType) -> None:
+    raw = codec.encode([("Event", "Newchannel"), ("ChanVariable", "CC_SKILL=billing"), ("ChanVariable", "CC_AGENT=")])
+    [m] = codec.AmiParser(expect_banner=False).feed(raw)
+    assert isinstance(m, codec.Message)
     assert m.variables() == {"CC_SKILL": "billing", "CC_AGENT": ""}
-    assert encode({"Action": "Setvar", "Value": "a\r\nb"}).count(b"\r\n") == 3
+    assert codec.encode({"Action": "Setvar", "Value": "a\r\nb"}).count(b"\r\n") == 3
 
 
-def test_status_variable_null_means_unset() -> None:
+def test_status_variable_null_means_unset(codec: ModuleType) -> None:
     """Asterisk's Status prints a requested variable that is not set as `NAME=(null)`
     (status-null-vars.ami); events print it `NAME=`. Both read as ""."""
     data = (TRACES / "status-null-vars.ami").read_bytes()
-    [phone, inbound] = [m for m in messages(data) if m.event == "Status" and m.get("ActionID").endswith("-03")]
+    [phone, inbound] = [m for m in codec.messages(data) if m.event == "Status" and m.get("ActionID").endswith("-03")]
     assert "CC_SKILL=(null)" in phone.get_all("Variable")  # the recording says (null)...
     assert phone.variables("Variable") == {  # ...which reads as unset
         "CC_SKILL": "",
@@ -222,10 +221,12 @@ def test_status_variable_null_means_unset() -> None:
     assert phone.variables()["CC_SKILL"] == ""  # its ChanVariable: CC_SKILL= (empty)
 
 
-def test_message_factory_is_used_on_both_paths() -> None:
-    class Tagged(Message):
+def test_message_factory_is_used_on_both_paths(codec: ModuleType) -> None:
+    class Tagged(codec.Message):  # a Python subclass, as cti/ami.py's AmiEvent: the compiled Message allows it
         __slots__ = ("tag",)
 
-    p = AmiParser(expect_banner=False, message_factory=Tagged)
+    p = codec.AmiParser(expect_banner=False, message_factory=Tagged)
     out = p.feed(b"Event: A\r\n\r\nEvent: B\nX: 1\n\n")
     assert [type(m) for m in out] == [Tagged, Tagged]
+    out[0].tag = "set"
+    assert isinstance(out[1], codec.Message) and out[1].get("X") == "1" and out[0].tag == "set"
