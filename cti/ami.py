@@ -241,6 +241,7 @@ class AmiClient:
         self.resyncs = 0
         self.malformed = 0
         self.events_received = 0
+        self._skipped_before = 0  # events_skipped on the connections before this one
         self.banner = ""
 
     # ------------------------------------------------------------ lifecycle
@@ -327,8 +328,8 @@ class AmiClient:
 
     @property
     def events_skipped(self) -> int:
-        """Events dropped unparsed on the current connection (nobody reads them)."""
-        return self._protocol.parser.skipped if self._protocol is not None else 0
+        """Events dropped unparsed (nobody reads them), over every connection so far."""
+        return self._skipped_before + (self._protocol.parser.skipped if self._protocol is not None else 0)
 
     # ------------------------------------------------------------ actions
 
@@ -480,6 +481,8 @@ class AmiClient:
 
     def _connection_lost(self, exc: BaseException | None) -> None:
         was_logged_in = self._logged_in
+        if self._protocol is not None:
+            self._skipped_before += self._protocol.parser.skipped
         self._protocol = None
         self._logged_in = False
         self._filtered = None

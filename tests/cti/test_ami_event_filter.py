@@ -130,7 +130,8 @@ async def test_a_reconnected_session_asks_again(emu: PbxEmulator) -> None:
         connections = client.connections
         await emu.drop_connections()
         await _until(lambda: client.connections > connections and not client.stale)
+        skipped = client.events_skipped
         await one_answered_call(client, sink)
-        assert client.events_skipped <= 2
+        assert client.events_skipped - skipped <= 1  # (a login's SuccessfulAuth, at most)
     finally:
         await client.close()
