@@ -43,6 +43,7 @@ from events import (
     Event,
 )
 from reports.web_live import day_start  # the wallboard's day
+from routing.rules import FINAL_ACTIONS
 
 if TYPE_CHECKING:
     from cti.live import LiveCenter
@@ -76,6 +77,8 @@ def fold_call(state: CallState, event: Event) -> None:
         state.logged.add(("CallConnected", event.agent_id))
     elif isinstance(event, CallAbandoned):
         state.logged.add(("CallAbandoned", ""))
+    elif isinstance(event, CallTransferred) and event.mode in FINAL_ACTIONS:
+        state.attributes["final_step"] = event.mode  # a queue's final step (voicemail...)
 
 
 def open_waiting(history: Iterable[Event]) -> dict[str, tuple[float, CallQueued]]:

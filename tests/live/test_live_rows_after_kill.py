@@ -44,3 +44,28 @@ async def test_rows_lost_with_a_killed_server_are_written_again_at_restart(tmp_p
         await h.interactions_written()
         assert (await h.store.get_interaction(answered.id)).disposition == "resolved"
         assert len(await h.store.interactions_between(0, 1e12)) == 2
+
+
+def test_a_row_written_again_says_what_the_log_says_of_the_call() -> None:
+    """The fold the restart writes rows from: answered, abandoned, a final step."""
+    from cti.live_calls import CallState
+    from cti.live_interactions import outcome_of
+    from cti.live_recovery import fold_call
+    from events import CallAbandoned, CallArrived, CallQueued, CallTransferred
+
+    def outcome(*events: object) -> str:
+        state = CallState("c1")
+        for event in events:
+            fold_call(state, event)  # type: ignore[arg-type]
+        state.queued = ("CallQueued", "") in state.logged
+        return outcome_of(state)
+
+    arrived = CallArrived(at=1.0, call_id="c1", caller="5551234", channel="Local/1000@inbound-1;2")
+    queued = CallQueued(at=2.0, call_id="c1", queue="billing")
+    assert outcome(arrived) == "ended"
+    assert outcome(arrived, queued, CallAbandoned(at=9.0, call_id="c1", queue="billing")) == "abandoned"
+    assert outcome(arrived, queued, CallConnected(at=5.0, call_id="c1", agent_id="bob")) == "answered"
+    voicemail = CallTransferred(at=60.0, call_id="c1", mode="voicemail", target="vm-billing")
+    assert outcome(arrived, queued, voicemail) == "voicemail"
+    blind = CallTransferred(at=60.0, call_id="c1", mode="blind", from_agent="bob", target="alice")
+    assert outcome(arrived, queued, CallConnected(at=5.0, call_id="c1", agent_id="bob"), blind) == "answered"
