@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from agents.call_agents import CallAgents
 from agents.crm import CrmLookup
 from agents.task_push import RESYNC, desktop_push
 from events import (
@@ -123,7 +124,7 @@ class ScreenPopHub:
         self._calls: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._sockets: dict[str, set[Socket]] = {}
         self._last_pop: dict[str, dict[str, Any]] = {}
-        self._agent_call: dict[str, str] = {}  # agent -> current call
+        self._agent_call = CallAgents()  # agent <-> current call
         self.ready = asyncio.Event()
         self.closing = False  # the server stops: a socket registered now is closed at once
         self.pops_sent = 0
@@ -161,7 +162,7 @@ class ScreenPopHub:
         return self._calls.get(call_id)
 
     def current_call(self, agent_id: str) -> str | None:
-        return self._agent_call.get(agent_id)
+        return self._agent_call.call_of(agent_id)
 
     async def desktop_view(self, agent_id: str, with_pop: bool = True) -> dict[str, Any]:
         """What the agent's desktop shows when it (re)connects: the live loop's view of
@@ -302,7 +303,7 @@ class ScreenPopHub:
                 attributes=dict(event.attributes),
             )
         elif isinstance(event, CallConnected) and event.agent_id:
-            self._agent_call[event.agent_id] = call_id
+            self._agent_call.bind(event.agent_id, call_id)
         elif isinstance(event, MonitorStarted):
             self._monitor_modes[(event.agent_id, event.supervisor)] = event.mode
             if event.mode in self._tell:
@@ -323,12 +324,12 @@ class ScreenPopHub:
         agent_id = agent_id_of(event)
         if isinstance(event, CALL_EVENTS):
             if not agent_id:
-                agent_id = next((a for a, c in self._agent_call.items() if c == event.call_id), "")
+                agent_id = self._agent_call.agent_on(event.call_id)
                 if not agent_id:
                     agent_id = str(self._calls.get(event.call_id, {}).get("offered_to", ""))
             if isinstance(event, (CallEnded, CallAbandoned)) and agent_id:
-                if self._agent_call.get(agent_id) == event.call_id:
-                    del self._agent_call[agent_id]
+                if self._agent_call.call_of(agent_id) == event.call_id:
+                    self._agent_call.unbind(agent_id)
         elif isinstance(event, MonitorStarted | MonitorEnded):
             if not self._told(event):  # never reaches the agent's browser
                 return
@@ -354,7 +355,7 @@ class ScreenPopHub:
         info = self._calls.setdefault(call_id, {})
         info["offered_to"] = agent_id
         info["offered_at"] = offer.at
-        self._agent_call[agent_id] = call_id
+        self._agent_call.bind(agent_id, call_id)
         pop = await self.build(offer, info)
         self._last_pop[agent_id] = pop
         sent = await self._push(agent_id, pop)
