@@ -233,6 +233,7 @@ class AmiClient:
         self._closing = False
         self._logged_in = False
         self._filtered: frozenset[str] | None = None  # the event names this session's filter lets through
+        self._filter_refused = False  # the last session's Filter was refused
         self._booted: asyncio.Event | None = None
         self._ready: asyncio.Event | None = None
         self._resync_buffer: list[Message] | None = None
@@ -316,6 +317,15 @@ class AmiClient:
             # the session's filter predates this name: one more include (filters add up)
             self._filtered = self._filtered | {event_name}
             self._spawn(self._add_event_filter(frozenset({event_name})), "ami-filter")
+
+    @property
+    def event_filter_state(self) -> str:
+        """For /healthz: "on" (Asterisk sends the events read only), "refused" (it sends
+        every event: the user lacks `system` write permission?), "off" (configured so),
+        "" (not logged in)."""
+        if not self.settings.event_filter:
+            return "off"
+        return "on" if self._filtered is not None else "refused" if self._filter_refused else ""
 
     def wanted_events(self) -> frozenset[str]:
         """The unsolicited events read here: the model's, the subscribers', FullyBooted."""
@@ -541,7 +551,7 @@ class AmiClient:
         self._logged_in = True
         log.info("ami_logged_in", message=response.get("Message"))
         if self.settings.event_filter:
-            self._filtered = self.wanted_events()
+            self._filtered, self._filter_refused = self.wanted_events(), False
             await self._add_event_filter(self._filtered)
         try:
             async with asyncio.timeout(self.settings.boot_timeout_s):
@@ -572,7 +582,7 @@ class AmiClient:
         try:
             await self.send([("Action", "Filter"), ("Operation", "Add"), ("Filter", event_filter_pattern(names))])
         except AmiError as exc:
-            self._filtered = None
+            self._filtered, self._filter_refused = None, True
             log.warning("ami_event_filter_refused", message=exc.message, hint="every event is sent and parsed")
 
     async def resync(self) -> None:

@@ -43,7 +43,13 @@ def live_health(app: web.Application, config: HotlineConfig) -> tuple[dict[str, 
         return {"status": status, **role}, {}
     client, center, eventlog = app[AMI], app[LIVE], app[EVENTLOG]
     status = "ok" if client.connected and not client.stale else ("stale" if client.connected else "down")
-    pbx = {"status": status, "connections": client.connections, "resyncs": client.resyncs, **role}
+    pbx = {
+        "status": status,
+        "connections": client.connections,
+        "resyncs": client.resyncs,
+        "event_filter": client.event_filter_state,
+        **role,
+    }
     if len(config.pbxs) > 1 and PBX_LINKS in app:  # several Asterisks: each link's own state
         pbx.update(pbxs_health(app[PBX_LINKS]))
     stats = center.stats

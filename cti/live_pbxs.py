@@ -78,6 +78,7 @@ class PbxLink:
             "ami": f"{self.config.ami_host}:{self.config.ami_port}",
             "connections": client.connections,
             "resyncs": client.resyncs,
+            "event_filter": client.event_filter_state,
         }
 
 

@@ -92,6 +92,7 @@ async def test_the_same_calls_come_out_and_the_unread_events_never_arrive(emu: P
         assert filtered.events_skipped <= 2
         assert everything.events_skipped > 20  # VarSet, Newexten, Cdr, LocalBridge...
         assert filtered.events_received == everything.events_received  # what is read, parsed alike
+        assert (filtered.event_filter_state, everything.event_filter_state) == ("on", "off")  # (/healthz)
     finally:
         await filtered.close()
         await everything.close()
@@ -106,6 +107,7 @@ async def test_a_refused_filter_leaves_every_event_coming(emu: PbxEmulator, monk
     try:
         await one_answered_call(client, sink)
         assert client.events_skipped > 20  # dropped here, unparsed, as without a filter
+        assert client.event_filter_state == "refused"  # (/healthz)
     finally:
         await client.close()
 
