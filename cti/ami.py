@@ -553,6 +553,8 @@ class AmiClient:
         if self.settings.event_filter:
             self._filtered, self._filter_refused = self.wanted_events(), False
             await self._add_event_filter(self._filtered)
+            if self._protocol is not protocol:
+                return  # (dropped: the filter was not answered)
         try:
             async with asyncio.timeout(self.settings.boot_timeout_s):
                 await self._booted.wait()
@@ -578,10 +580,23 @@ class AmiClient:
     async def _add_event_filter(self, names: frozenset[str]) -> None:
         """One legacy regex include filter (every Asterisk since 1.8 takes it, in one
         round trip, all or nothing) for these event names. Refused (no `system` write
-        permission, say), every event keeps coming and the parser drops the unread."""
+        permission, say), every event keeps coming and the parser drops the unread. Not
+        answered, whether Asterisk took it is unknown (and a filter cannot be taken
+        back): the session is dropped, and the next one asks again."""
+        protocol = self._protocol
         try:
             await self.send([("Action", "Filter"), ("Operation", "Add"), ("Filter", event_filter_pattern(names))])
+        except (AmiTimeout, AmiDisconnected) as exc:
+            if protocol is not None:
+                self._drop(protocol, f"event filter not answered: {exc.message}")
         except AmiError as exc:
+            if self._filtered is not None and not names >= self._filtered:
+                # a later name refused while the first filter holds: its events would
+                # never come on this session
+                log.error("ami_event_filter_refused", message=exc.message, events=sorted(names))
+                if protocol is not None:
+                    self._drop(protocol, "event filter refused for a name subscribed later")
+                return
             self._filtered, self._filter_refused = None, True
             log.warning("ami_event_filter_refused", message=exc.message, hint="every event is sent and parsed")
 

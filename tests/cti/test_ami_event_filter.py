@@ -49,10 +49,16 @@ async def emu() -> AsyncIterator[PbxEmulator]:
     await asyncio.wait_for(e.stop(), T)
 
 
-async def started(emu: PbxEmulator, event_filter: bool) -> tuple[AmiClient, Sink]:
+async def started(emu: PbxEmulator, event_filter: bool, **settings_kw: float) -> tuple[AmiClient, Sink]:
     sink = Sink()
     settings = AmiSettings(
-        "127.0.0.1", emu.port, "hotline", "hotline-secret", ping_interval_s=60.0, event_filter=event_filter
+        "127.0.0.1",
+        emu.port,
+        "hotline",
+        "hotline-secret",
+        ping_interval_s=60.0,
+        event_filter=event_filter,
+        **settings_kw,  # type: ignore[arg-type]
     )
     client = AmiClient(settings, CallModel(), on_events=sink)
     await client.start()
@@ -108,6 +114,28 @@ async def test_a_refused_filter_leaves_every_event_coming(emu: PbxEmulator, monk
         await one_answered_call(client, sink)
         assert client.events_skipped > 20  # dropped here, unparsed, as without a filter
         assert client.event_filter_state == "refused"  # (/healthz)
+    finally:
+        await client.close()
+
+
+async def test_a_filter_not_answered_drops_the_session_and_the_next_one_asks_again(
+    emu: PbxEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether Asterisk took an unanswered filter is unknown, and one cannot be taken
+    back: a session going on as if unfiltered would lose a name subscribed later."""
+    answered = server.ACTIONS["filter"]
+    asked: list[int] = []
+
+    async def slow_once(s: server.AmiSession, m: Message) -> None:
+        asked.append(1)
+        if len(asked) > 1:
+            await answered(s, m)  # (the first one never answered)
+
+    monkeypatch.setitem(server.ACTIONS, "filter", slow_once)
+    client, sink = await started(emu, True, action_timeout_s=0.3, reconnect_min_s=0.02, reconnect_max_s=0.1)
+    try:
+        assert (client.connections, len(asked), client.event_filter_state) == (2, 2, "on")
+        await one_answered_call(client, sink)
     finally:
         await client.close()
 
