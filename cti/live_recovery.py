@@ -155,7 +155,11 @@ class Recovery:
         ended, self.ended = self.ended, {}
         if not ended or store is None:
             return 0
-        missing = await store.interactions_missing(list(ended))
+        try:
+            missing = await store.interactions_missing(list(ended))
+        except Exception:  # the database away at start: the rest of recovery goes on
+            log.exception("interaction_rows_not_checked", calls=len(ended))
+            return 0
         for call_id in missing:
             state, event = ended[call_id]
             interactions.call_ended(state, event)

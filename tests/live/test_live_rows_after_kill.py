@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from events import CallConnected, CallEnded
 from sim.rig import DEFAULT_ROUTING
@@ -44,6 +45,27 @@ async def test_rows_lost_with_a_killed_server_are_written_again_at_restart(tmp_p
         await h.interactions_written()
         assert (await h.store.get_interaction(answered.id)).disposition == "resolved"
         assert len(await h.store.interactions_between(0, 1e12)) == 2
+
+
+async def test_a_restart_goes_on_when_the_rows_cannot_be_checked(tmp_path: Path, monkeypatch: Any) -> None:
+    """The check is a store query at start: failing, it is logged and the rest of the
+    recovery (call-backs, the calls ended while down, kept commands) still runs."""
+    async with live_center(tmp_path) as h:
+        await h.command("bob", "available")
+        await h.caller("Alice", "5551234", talk_s=1)
+        await h.wait_for(lambda: any(isinstance(e, CallEnded) for e in h.events), timeout=20)
+        await h.interactions_written()
+        await h.wait_for(lambda: h.eventlog.backlog == 0)
+        await h.kill_center()
+
+        async def store_away(ids: object) -> set[str]:
+            raise ConnectionError("database away")
+
+        monkeypatch.setattr(h.store, "interactions_missing", store_away)
+        await h.start_center(AGENTS, DEFAULT_ROUTING)  # recovered: start_center waits for it
+        await h.command("bob", "available")
+        await h.caller("Carl", "5554444", talk_s=1)
+        await h.wait_for(lambda: sum(isinstance(e, CallEnded) for e in h.events) == 2, timeout=20)
 
 
 def test_a_row_written_again_says_what_the_log_says_of_the_call() -> None:
