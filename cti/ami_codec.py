@@ -5,7 +5,7 @@ benchmarks. Bytes are decoded only on whole lines (invalid UTF-8 replaced), so a
 multi-byte character split across two reads is never mangled. A block that breaks
 the format is returned as a `MalformedBlock` with the reason, never raised.
 
-The text above the END_OF_COMPILED line is also compiled with mypyc (`make native`,
+The text above the "end of the compiled module" line (END_OF_COMPILED) is also compiled with mypyc (`make native`,
 cti/ami_native.py); when that build is current, the names of this module are the
 compiled module's (HOTLINE_AMI_CODEC chooses).
 """

@@ -2,7 +2,7 @@
 
 The live server spends a tenth of its CPU in `cti/ami_codec.py` (splitting blocks
 into headers, `Message.get`). mypyc compiles that file as it is -- the text above
-its `END_OF_COMPILED` line -- into `hotline_native_ami` (config/native_build.py
+its "end of the compiled module" line (END_OF_COMPILED) -- into `hotline_native_ami` (config/native_build.py
 builds it, with the SHA-256 of the source it came from). At the end of its import,
 `cti.ami_codec` calls `bind`, which swaps every name it defines for the compiled
 module's when that build is current: consumers keep importing from `cti.ami_codec`,

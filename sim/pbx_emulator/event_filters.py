@@ -133,6 +133,9 @@ class EventFilters:
     def active(self) -> bool:
         return bool(self._include or self._exclude)
 
+    def __len__(self) -> int:
+        return len(self._include) + len(self._exclude)
+
     def add(self, match_criteria: str, pattern: str) -> None:
         """Add one filter (raises FilterError with Asterisk's answer when it would
         refuse it)."""

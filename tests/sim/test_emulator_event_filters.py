@@ -4,8 +4,6 @@ ones, how includes and excludes combine, and the errors Asterisk answers."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from cti.ami_codec import encode
@@ -99,7 +97,8 @@ async def test_a_session_filter_over_ami_applies_to_that_session_only(emu: PbxEm
         await hangups.action("Originate", originate("Local/1000@inbound", "caller-phone", "wait", "PATIENCE=1"))
         await hangups.wait_for(ev("Hangup", Cause="16"), start=n)
         await full.wait_for(lambda m: len(full.events("Hangup")) == 2)
-        await asyncio.sleep(0.1)
+        # the call's last event received: everything sent to this session before it was too
+        await hangups.wait_for(lambda m: len(hangups.events("Hangup")) == 2)
         names = {m.event for m in hangups.messages[n:] if m.event}
         assert names <= {"Hangup", "OriginateResponse"}, names
         assert full.events("Newchannel") and full.events("VarSet")  # the other session unfiltered
