@@ -1,7 +1,8 @@
 """The bus port: live fan-out of events on named channels, plus a small live-state map.
 
 Two adapters: `MemoryBus` (one process) and `RedisBus` (several server processes
-share Redis). Pub/sub is fire-and-forget in both: a subscriber that is away misses
+share Redis; a process's own messages reach its own subscribers in process,
+store/bus_local.py). Pub/sub is fire-and-forget in both: a subscriber that is away misses
 messages, which is why the latest state (agent states, queue snapshots) is also kept
 in the state map for a (re)connecting wallboard to start from.
 """
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,17 +23,19 @@ import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from store.bus_local import Delivery, LocalFanout, MergedSubscription, Message, RawFilter
 from store.hits import HitWindows
 
 log = structlog.get_logger()
-
-Message = tuple[str, dict[str, Any]]
-RawFilter = Callable[[str, bytes], bool]  # (channel, the message's JSON) -> decode it?
 
 # A Redis message holding several messages of one channel: their JSON texts joined by a
 # newline, which a JSON text from json.dumps never holds unescaped (RedisBus.write_many)
 BATCH_SEPARATOR = b"\n"
 MAX_BATCH = 200
+# A Redis message that starts with "@<origin>" and a newline (never the start of a JSON
+# text) came from the process of that origin: its own subscriptions have had it already
+# (store/bus_local.py)
+ORIGIN_MARK = b"@"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,8 @@ class Publish:
     # the message as JSON when the writer has it already ("": encoded when sent); the
     # live loop encodes each event once for the event log and the bus
     text: str = ""
+    # the typed message (`Topic.write`): this process's own subscribers get it as it is
+    typed: object | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,8 @@ class Subscription(Protocol):
     gaps: int
 
     async def get(self) -> Message: ...
+    # the next message with, when it comes from this process, its publisher's typed object
+    async def next_delivery(self) -> Delivery: ...
     def __aiter__(self) -> AsyncIterator[Message]: ...
 
 
@@ -133,6 +141,10 @@ class _QueueSubscription:
             self._ready.clear()
             await self._ready.wait()
         return self._items.popleft()
+
+    async def next_delivery(self) -> Delivery:
+        channel, raw = await self.get()
+        return Delivery(channel, raw)
 
     def __aiter__(self) -> AsyncIterator[Message]:
         return self._iterate()
@@ -208,10 +220,17 @@ class _RedisSubscription:
     """Reads a Redis pub/sub connection; reconnects and re-subscribes when it drops."""
 
     def __init__(
-        self, client: aioredis.Redis, channels: list[str], prefix: str, retry_s: float, wanted: RawFilter | None = None
+        self,
+        client: aioredis.Redis,
+        channels: list[str],
+        prefix: str,
+        retry_s: float,
+        wanted: RawFilter | None = None,
+        own_origin: bytes = b"",
     ) -> None:
         self._client = client
         self._wanted = wanted
+        self._own = ORIGIN_MARK + own_origin if own_origin else b""  # its messages are passed over
         self._channels = channels
         self._prefix = prefix
         self._retry_s = retry_s
@@ -242,6 +261,10 @@ class _RedisSubscription:
                     continue
                 name = raw["channel"].decode() if isinstance(raw["channel"], bytes) else raw["channel"]
                 channel, data = name.removeprefix(self._prefix), raw["data"]
+                if isinstance(data, bytes) and data[:1] == ORIGIN_MARK:
+                    origin, _, data = data.partition(BATCH_SEPARATOR)
+                    if origin == self._own:
+                        continue
                 if isinstance(data, bytes) and BATCH_SEPARATOR in data:
                     self._pending.extend((channel, piece) for piece in data.split(BATCH_SEPARATOR))
                     continue
@@ -253,6 +276,10 @@ class _RedisSubscription:
                 log.warning("bus_message_malformed", channel=self._prefix + channel)
                 continue
             return channel, payload
+
+    async def next_delivery(self) -> Delivery:
+        channel, raw = await self.get()
+        return Delivery(channel, raw)
 
     async def _resubscribe(self) -> None:
         delay = self._retry_s
@@ -279,16 +306,27 @@ class _RedisSubscription:
 class RedisBus:
     kind = "redis"
 
-    def __init__(self, client: aioredis.Redis, namespace: str = "hotline", retry_s: float = 0.2) -> None:
+    # a subscriber this many messages behind loses the oldest of its own process's
+    # (some minutes of a busy centre's events; Redis drops a slow pub/sub client at 32 MB)
+    MAX_PENDING_LOCAL = 100_000
+
+    def __init__(
+        self, client: aioredis.Redis, namespace: str = "hotline", retry_s: float = 0.2, local: bool = True
+    ) -> None:
+        """`local`: this process's subscribers get its own messages in process
+        (store/bus_local.py); else through Redis, as the other processes do."""
         self._client = client
         self._prefix = f"{namespace}:bus:"
         self._state_prefix = f"{namespace}:state:"
         self._hits_prefix = f"{namespace}:hits:"
         self._retry_s = retry_s
         self._reserve = client.register_script(_RESERVE_LUA)
+        self.origin = uuid.uuid4().hex[:12]
+        self._mark = f"{ORIGIN_MARK.decode()}{self.origin}\n" if local else ""
+        self._local = LocalFanout() if local else None
 
     @classmethod
-    def from_url(cls, url: str, namespace: str = "hotline") -> RedisBus:
+    def from_url(cls, url: str, namespace: str = "hotline", local: bool = True) -> RedisBus:
         client = aioredis.Redis.from_url(
             url,
             socket_connect_timeout=2,
@@ -296,18 +334,35 @@ class RedisBus:
             health_check_interval=10,
             retry_on_timeout=True,
         )
-        return cls(client, namespace)
+        return cls(client, namespace, local=local)
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        await self._client.publish(self._prefix + channel, json.dumps(message))
+        text = json.dumps(message)
+        if self._local is not None:
+            self._local.deliver(channel, text)
+        await self._client.publish(self._prefix + channel, self._mark + text)
 
     @asynccontextmanager
-    async def subscribe(self, *channels: str, wanted: RawFilter | None = None) -> AsyncIterator[_RedisSubscription]:
-        sub = _RedisSubscription(self._client, list(channels), self._prefix, self._retry_s, wanted)
+    async def subscribe(
+        self, *channels: str, wanted: RawFilter | None = None
+    ) -> AsyncIterator[_RedisSubscription | MergedSubscription]:
+        own = self.origin.encode() if self._local is not None else b""
+        sub = _RedisSubscription(self._client, list(channels), self._prefix, self._retry_s, wanted, own)
         await sub.open()
+        if self._local is None:
+            try:
+                yield sub
+            finally:
+                await sub.close()
+            return
+        merged = MergedSubscription(sub, channels, wanted, self.MAX_PENDING_LOCAL)
+        self._local.add(merged)
+        merged.start()
         try:
-            yield sub
+            yield merged
         finally:
+            self._local.discard(merged)
+            await merged.stop()
             await sub.close()
 
     async def set_state(self, name: str, key: str, value: dict[str, Any]) -> None:
@@ -327,8 +382,12 @@ class RedisBus:
         and each Redis message cost every subscribing process a read, a parse and a wake-up.
         The order of the publishes is kept, across channels too; a state write queued
         while a run is open goes ahead of the run's PUBLISH (the state is then at least as
-        new as the messages that follow it, never older)."""
+        new as the messages that follow it, never older).
+
+        This process's own subscribers get the publishes first, in process: a message
+        another process sends because it saw one of these comes after it."""
         pipe = self._client.pipeline(transaction=False)
+        local = self._local
         run: list[str] = []
         run_channel = ""
         for w in writes:
@@ -336,15 +395,17 @@ class RedisBus:
                 text = w.text or json.dumps(w.message)
                 if "\n" in text:  # not json.dumps's (indented?): re-encoded on one line
                     text = json.dumps(w.message)
+                if local is not None:
+                    local.deliver(w.channel, text, w.typed)
                 if run and (w.channel != run_channel or len(run) >= MAX_BATCH):
-                    pipe.publish(self._prefix + run_channel, "\n".join(run))
+                    pipe.publish(self._prefix + run_channel, self._mark + "\n".join(run))
                     run = []
                 run_channel = w.channel
                 run.append(text)
             else:
                 pipe.hset(self._state_prefix + w.name, w.key, json.dumps(w.value))
         if run:
-            pipe.publish(self._prefix + run_channel, "\n".join(run))
+            pipe.publish(self._prefix + run_channel, self._mark + "\n".join(run))
         await pipe.execute()
 
     async def get_state_key(self, name: str, key: str) -> dict[str, Any] | None:

@@ -323,7 +323,7 @@ class Topic(Generic[M]):
         """The publish, for `Bus.write_many`, with its JSON text (which the live loop
         also logs: an event is encoded once)."""
         wire = self.encode(message)
-        return Publish(self.name, wire, json.dumps(wire))
+        return Publish(self.name, wire, json.dumps(wire), message)
 
 
 class StateMap(Generic[M]):
@@ -415,10 +415,13 @@ class Inbox(Generic[M]):
     async def get(self) -> M:
         """The next well-formed message; a malformed one is logged, counted and skipped."""
         while True:
-            channel, raw = await self._sub.get()
-            topic = self._topics.get(channel)
+            delivery = await self._sub.next_delivery()
+            topic = self._topics.get(delivery.channel)
             if topic is None:  # not one of ours (a shared Redis): ignore it
                 continue
+            if delivery.typed is not None:  # this process's own, as published (Topic.write)
+                return cast(M, delivery.typed)
+            channel, raw = delivery.message()
             try:
                 return cast(M, topic.decode(raw))
             except BadMessage as exc:

@@ -1,4 +1,9 @@
-"""One contract suite over both bus adapters: Redis and in-process."""
+"""One contract suite over both bus adapters: Redis and in-process.
+
+Redis runs twice: "redis", the publisher and the subscriber in two processes (two
+`RedisBus`, each of its own origin: every message goes through Redis), and
+"redis-local", both in one process (its own messages come in process,
+store/bus_local.py)."""
 
 from __future__ import annotations
 
@@ -16,12 +21,36 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from store.bus import Bus, MemoryBus, Publish, RedisBus, SetState
 
 
-@pytest.fixture(params=["redis", "memory"])
+class _TwoProcesses:
+    """Two processes' buses as one: subscriptions on one, every write on the other."""
+
+    kind = "redis"
+
+    def __init__(self, writer: RedisBus, reader: RedisBus) -> None:
+        self.writer, self.reader = writer, reader
+
+    def subscribe(self, *channels: str, wanted=None):
+        return self.reader.subscribe(*channels, wanted=wanted)
+
+    def __getattr__(self, name: str):
+        return getattr(self.writer, name)
+
+    async def close(self) -> None:
+        await self.reader.close()
+        await self.writer.close()
+
+
+@pytest.fixture(params=["redis", "redis-local", "memory"])
 async def bus(request: pytest.FixtureRequest, redis_namespace: str) -> AsyncIterator[Bus]:
     if request.param == "memory":
         b: Bus = MemoryBus()
-    else:
+    elif request.param == "redis-local":
         b = RedisBus.from_url(request.getfixturevalue("redis_url"), namespace=redis_namespace)
+    else:
+        url = request.getfixturevalue("redis_url")
+        b = _TwoProcesses(  # type: ignore[assignment]
+            RedisBus.from_url(url, namespace=redis_namespace), RedisBus.from_url(url, namespace=redis_namespace)
+        )
     try:
         yield b
     finally:
@@ -93,7 +122,9 @@ async def test_state_map(bus: Bus) -> None:
 
 
 async def test_redis_subscriber_recovers_after_connection_drop(redis_url: str, redis_namespace: str) -> None:
-    bus = RedisBus.from_url(redis_url, namespace=redis_namespace)
+    bus = _TwoProcesses(
+        RedisBus.from_url(redis_url, namespace=redis_namespace), RedisBus.from_url(redis_url, namespace=redis_namespace)
+    )
     admin = aioredis.Redis.from_url(redis_url)
     try:
         async with bus.subscribe("live") as sub:
@@ -160,7 +191,8 @@ async def test_redis_subscriber_survives_server_restart(tmp_path) -> None:
     """A real outage: the Redis server goes away and comes back on the same port."""
     port = _free_port()
     server = _start_redis(port, tmp_path)
-    bus = RedisBus.from_url(f"redis://127.0.0.1:{port}/0", namespace="outage")
+    url = f"redis://127.0.0.1:{port}/0"
+    bus = _TwoProcesses(RedisBus.from_url(url, namespace="outage"), RedisBus.from_url(url, namespace="outage"))
     try:
         await asyncio.wait_for(_wait_ping(bus), timeout=10)
         async with bus.subscribe("live") as sub:
@@ -177,7 +209,7 @@ async def test_redis_subscriber_survives_server_restart(tmp_path) -> None:
             await asyncio.wait_for(outage_noticed(), timeout=10)
             assert not reader.done()
             server = _start_redis(port, tmp_path)
-            await asyncio.wait_for(_wait_ping(bus), timeout=10)
+            await asyncio.wait_for(_wait_ping(bus.writer), timeout=10)
 
             async def publish_until(reader: asyncio.Task) -> None:
                 n = 2
@@ -278,15 +310,18 @@ async def test_a_burst_of_writes_arrives_whole_and_in_order_across_channels(
         if raw_sub is not None:
             raw: list[dict] = []
 
+            def pieces(m: dict) -> int:  # (after the sender's origin line)
+                return m["data"].partition(b"\n")[2].count(b"\n") + 1
+
             async def all_450() -> None:  # (the indented text went on one line: 450, not more)
-                while sum(m["data"].count(b"\n") + 1 for m in raw) < 450:
+                while sum(pieces(m) for m in raw) < 450:
                     m = await raw_sub.get_message(timeout=0.1)
                     if m is not None:
                         raw.append(m)
 
             await asyncio.wait_for(all_450(), 5)
             assert 0 < len(raw) <= 20, len(raw)
-            assert sum(m["data"].count(b"\n") + 1 for m in raw) == 450
+            assert sum(pieces(m) for m in raw) == 450
     finally:
         if raw_sub is not None and raw_client is not None:
             await raw_sub.aclose()
