@@ -125,33 +125,44 @@ def _split_block(block: str) -> list[tuple[str, str]] | None:
     `Key: Value` form (first colon followed by a space, key non-empty without
     surrounding whitespace) within the size limits; None otherwise, and the caller
     falls back to the line-by-line parser, which has the exact rules."""
-    # One pass of partition and append: a quarter less time than splitting each line
-    # into a list and converting them to tuples (the load capture, 9.3 -> 7.0 us/msg).
-    lines = block.split("\r\n")
-    if len(lines) > MAX_HEADERS:
-        return None
+    # One pass of find and slices over the block: no list of lines, no partition
+    # 3-tuple per line (one tuple a header is what the collector counts), and each key
+    # is the one object already seen (its hash cached for the call model's dict).
     headers: list[tuple[str, str]] = []
     known = _KNOWN_KEYS
-    for line in lines:
-        key, sep, value = line.partition(": ")
-        if not sep:
+    size = len(block)
+    check_long = size > _SAFE_CHARS
+    start = 0
+    while True:
+        end = block.find("\r\n", start)
+        if end < 0:
+            end = size
+        colon = block.find(": ", start, end)
+        if colon < 0:
             return None
-        if key not in known:
+        key = block[start:colon]
+        seen = known.get(key)
+        if seen is None:
             if not key or ":" in key or key != key.strip():
                 return None
             if len(known) < _KNOWN_KEYS_MAX:
-                known.add(key)
-        headers.append((key, value))
-    if len(block) > _SAFE_CHARS and any(
-        len(line) > _SAFE_CHARS and len(line.encode("utf-8")) > MAX_LINE_BYTES for line in lines
-    ):
-        return None
-    return headers
+                known[key] = key
+        else:
+            key = seen
+        if len(headers) >= MAX_HEADERS:
+            return None
+        if check_long and end - start > _SAFE_CHARS and len(block[start:end].encode("utf-8")) > MAX_LINE_BYTES:
+            return None
+        headers.append((key, block[colon + 2 : end]))
+        if end == size:
+            return headers
+        start = end + 2
 
 
-# Header names already checked by `_split_block` (AMI uses a few hundred); bounded so
-# a peer sending random names cannot grow it without limit.
-_KNOWN_KEYS: set[str] = set()
+# Header names already checked by `_split_block` (AMI uses a few hundred), each to the
+# first object seen with that text; bounded so a peer sending random names cannot grow
+# it without limit.
+_KNOWN_KEYS: dict[str, str] = {}
 _KNOWN_KEYS_MAX = 4096
 
 
