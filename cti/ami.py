@@ -113,8 +113,9 @@ class ListResult:
 
 
 class AmiEvent(Message):
-    """A codec Message that panoramisk's dispatch could tag with `.manager` (events
-    now go to `_on_any_event` directly; the slot stays for code that sets it)."""
+    """A codec Message that panoramisk's dispatch could tag with `.manager`. The parser
+    now makes plain Messages (events go to `_on_any_event` directly, nothing tags them,
+    and an interpreted subclass of the compiled Message costs more to make)."""
 
     __slots__ = ("manager",)
 
@@ -141,12 +142,14 @@ class _Protocol(AMIProtocol):
         client = self.client
         super().connection_made(transport)  # resets a few panoramisk attributes
         self.client = client
-        self.parser = AmiParser(expect_banner=True, message_factory=AmiEvent, keep_event=client.wants_event)
+        # the wanted names' set itself (kept up to date by `subscribe`): a C-level
+        # membership test per event instead of two Python calls
+        self.parser = AmiParser(expect_banner=True, keep_event=client._wanted.__contains__)
 
     def data_received(self, data: bytes) -> None:
-        client = self.client
+        on_item = self.client._on_item
         for item in self.parser.feed(data):
-            client._on_item(item)
+            on_item(item)
 
     def write(self, data: bytes) -> None:
         self.transport.write(data)
@@ -221,6 +224,8 @@ class AmiClient:
         self._on_stale = on_stale
         self._clock = clock
         self._subscribers: dict[str, list[Callable[[Message], None]]] = {}
+        # what `wants_event` answers, as a set the parser tests directly
+        self._wanted: set[str] = {*model.event_names(), "FullyBooted"}
         self._pending: dict[str, _Pending] = {}
         self._ids = itertools.count(1)
         self._prefix = f"hl-{uuid.uuid4().hex[:8]}-"
@@ -313,6 +318,7 @@ class AmiClient:
 
     def subscribe(self, event_name: str, handler: Callable[[Message], None]) -> None:
         self._subscribers.setdefault(event_name, []).append(handler)
+        self._wanted.add(event_name)
         if self._filtered is not None and event_name not in self._filtered:
             # the session's filter predates this name: one more include (filters add up)
             self._filtered = self._filtered | {event_name}
@@ -334,7 +340,7 @@ class AmiClient:
     def wants_event(self, name: str) -> bool:
         """Is an unsolicited AMI event of this name read by anyone here (the call
         model, a subscriber, the boot wait)? The others are dropped unparsed."""
-        return name in self._subscribers or self.model.handles(name) or name == "FullyBooted"
+        return name in self._wanted
 
     @property
     def events_skipped(self) -> int:
