@@ -52,7 +52,10 @@ class BufferedEventLog:
         # failure is not stored twice; the text, when the live loop has encoded the event
         # for the bus already, is stored as it is (not encoded a second time)
         self._buffer: deque[tuple[str, Event, str | None]] = deque()
-        self._keys = (f"{uuid.uuid4().hex[:12]}:{n}" for n in itertools.count())
+        # one random prefix per log, then a count: the generator's element expression is
+        # evaluated per item, so a uuid4 inside it cost a getrandom syscall per event
+        prefix = uuid.uuid4().hex[:12]
+        self._keys = (f"{prefix}:{n}" for n in itertools.count())
         self._max_buffer = max_buffer
         self._batch_size = batch_size
         self._retry_min_s = retry_min_s
