@@ -91,6 +91,10 @@ AGENT_FIELDS = ("agent_id", "from_agent")
 RAW_EVENTS = ("MusicOnHoldStart", "DialBegin", "BridgeEnter", "BridgeLeave", "Hangup")
 # What a caller hears before a queue's final-step call-back hangs up (a core sound: "Thank you").
 FINAL_CALLBACK_RECORDING = "auth-thankyou"
+# The router's decisions about a call a written task may own, and the agent events it
+# decides, as tuples made once (an `A | B | C` in the loop built a union each decision).
+CALL_DECISIONS = (Offer, Escalated, Overflowed, FinalStep)
+AGENT_EVENTS = (AgentStateChanged, AgentLoggedIn, AgentLoggedOut)
 
 
 class PbxCalls(Protocol):
@@ -312,17 +316,17 @@ class LiveCenter:
         return self._last_now
 
     def _until_next_deadline(self) -> float | None:
-        ring = self.ring_timers.earliest()
-        deadlines = [] if ring is None else [ring]
+        # asked before and after every inbox item: the earliest of three, no list built
+        first = self.ring_timers.earliest()
         task_deadline = self.task_routing.next_deadline()  # a written task's offer awaiting its accept
-        if task_deadline is not None:
-            deadlines.append(task_deadline)
+        if task_deadline is not None and (first is None or task_deadline < first):
+            first = task_deadline
         router_deadline = self.router.next_deadline()
-        if router_deadline is not None:
-            deadlines.append(router_deadline)
-        if not deadlines:
+        if router_deadline is not None and (first is None or router_deadline < first):
+            first = router_deadline
+        if first is None:
             return None
-        return max(0.0, min(deadlines) - self.clock()) / self.time_scale
+        return max(0.0, first - self.clock()) / self.time_scale
 
     def _due(self) -> bool:
         wait = self._until_next_deadline()
@@ -433,8 +437,9 @@ class LiveCenter:
         call id -> the callback it serves."""
         changes: dict[str, Any] = {}
         call_id = getattr(event, "call_id", "")
-        if self.dials.alias(call_id) != call_id:
-            changes["call_id"] = self.dials.alias(call_id)
+        alias = self.dials.alias(call_id)
+        if alias != call_id:
+            changes["call_id"] = alias
         for name in AGENT_FIELDS:
             value = getattr(event, name, None)
             login = self.directory.login_of(value) if value else ""
@@ -448,13 +453,14 @@ class LiveCenter:
         return event
 
     async def on_event(self, event: Event) -> None:
-        if isinstance(event, OriginateResulted) and await self.monitors.on_originate(event):
-            return
-        if isinstance(event, OriginateResulted) and self.dials.owns(event):
-            await self.dials.on_dialled(event)
-            return
-        if isinstance(event, OriginateResulted) and await self.standing.on_originate(event):
-            return
+        if isinstance(event, OriginateResulted):
+            if await self.monitors.on_originate(event):
+                return
+            if self.dials.owns(event):
+                await self.dials.on_dialled(event)
+                return
+            if await self.standing.on_originate(event):
+                return
         event = self._translate(event)
         transferring = self._calls.get(getattr(event, "call_id", ""))
         if (
@@ -562,7 +568,7 @@ class LiveCenter:
         write = EVENTS.write(event)  # encoded once, for the log and the bus
         self.eventlog.append(event, payload=write.text)
         await self.views.publish(event, write)
-        if isinstance(event, (AgentLoggedIn, AgentLoggedOut, AgentStateChanged)):
+        if isinstance(event, AGENT_EVENTS):
             await self.views.agent_changed(event)
             await self.standing.follow(event)
         await self.notify(event)
@@ -609,13 +615,11 @@ class LiveCenter:
 
     async def _apply(self, decisions: list[Any], now: float) -> None:
         for decision in decisions:
-            if isinstance(decision, Offer | Escalated | Overflowed | FinalStep) and self.task_routing.owns(
-                decision.call_id
-            ):
+            if isinstance(decision, CALL_DECISIONS) and self.task_routing.owns(decision.call_id):
                 await self.task_routing.on_decision(decision, now)  # a written task: to the desktop, not the PBX
             elif isinstance(decision, Offer):
                 await self._offer(decision, now)
-            elif isinstance(decision, (AgentStateChanged, AgentLoggedIn, AgentLoggedOut)):
+            elif isinstance(decision, AGENT_EVENTS):
                 await self._record(decision)
             elif isinstance(decision, (Escalated, Overflowed)):
                 log.info(
