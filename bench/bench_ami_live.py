@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import gc
 import gzip
+import json
 import statistics
 import sys
 import tempfile
@@ -182,6 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     messages = filtered_messages(data)
     gc.set_threshold(YOUNG_THRESHOLD, MIDDLE_THRESHOLD, OLD_THRESHOLD)  # the server's (cti/gc_pacer.py)
     print(f"AMI codec: {'compiled' if is_native() else 'python'}; {len(messages)} events after the filter")
+    result: dict[str, object] = {
+        "bench": "ami_live_live" if args.live else "ami_live",
+        "codec": "compiled" if is_native() else "python",
+        "events": len(messages),
+        "repeats": args.repeats,
+        "quick": args.quick,
+    }
     if args.live:
         reads = chunks(messages, 1500)
         times = []
@@ -190,15 +198,22 @@ def main(argv: list[str] | None = None) -> int:
                 times.append(asyncio.run(live_round(reads, len(messages), tmp)) * 1e6)
         median, best = statistics.median(times), min(times)
         print(f"client + live loop, 1500 B reads: median {median:6.2f} us/event  best {best:6.2f}")
-        return 0
-    for size in (0, 1500, 16384):
-        reads = chunks(messages, size)
-        times = [one_round(reads, len(messages)) * 1e6 for _ in range(args.repeats)]
-        label = "1 message" if size == 0 else f"{size} B"
-        print(
-            f"read {label:>9} ({len(reads):>6} reads): median {statistics.median(times):6.2f} us/event"
-            f"  best {min(times):6.2f}"
-        )
+        result["client_and_live_us_per_event"] = {"median": round(median, 2), "best": round(best, 2)}
+    else:
+        for size in (0, 1500, 16384):
+            reads = chunks(messages, size)
+            times = [one_round(reads, len(messages)) * 1e6 for _ in range(args.repeats)]
+            label = "1 message" if size == 0 else f"{size} B"
+            print(
+                f"read {label:>9} ({len(reads):>6} reads): median {statistics.median(times):6.2f} us/event"
+                f"  best {min(times):6.2f}"
+            )
+            key = "one_message_reads" if size == 0 else f"reads_{size}_bytes"
+            result[key] = {"median_us_per_event": round(statistics.median(times), 2), "best": round(min(times), 2)}
+    out = ROOT / "bench" / "results" / f"{result['bench']}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
     return 0
 
 
