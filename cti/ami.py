@@ -112,14 +112,6 @@ class ListResult:
     complete: Message | None = None
 
 
-class AmiEvent(Message):
-    """A codec Message that panoramisk's dispatch could tag with `.manager`. The parser
-    now makes plain Messages (events go to `_on_any_event` directly, nothing tags them,
-    and an interpreted subclass of the compiled Message costs more to make)."""
-
-    __slots__ = ("manager",)
-
-
 class _Pending:
     __slots__ = ("future", "is_list", "items", "name", "response")
 
@@ -224,7 +216,8 @@ class AmiClient:
         self._on_stale = on_stale
         self._clock = clock
         self._subscribers: dict[str, list[Callable[[Message], None]]] = {}
-        # what `wants_event` answers, as a set the parser tests directly
+        # the unsolicited events read here (the call model's, a subscriber's, the boot
+        # wait's); the parser drops the others unparsed, testing this set itself
         self._wanted: set[str] = {*model.event_names(), "FullyBooted"}
         self._pending: dict[str, _Pending] = {}
         self._ids = itertools.count(1)
@@ -336,11 +329,6 @@ class AmiClient:
     def wanted_events(self) -> frozenset[str]:
         """The unsolicited events read here: the model's, the subscribers', FullyBooted."""
         return self.model.event_names() | frozenset(self._subscribers) | {"FullyBooted"}
-
-    def wants_event(self, name: str) -> bool:
-        """Is an unsolicited AMI event of this name read by anyone here (the call
-        model, a subscriber, the boot wait)? The others are dropped unparsed."""
-        return name in self._wanted
 
     @property
     def events_skipped(self) -> int:

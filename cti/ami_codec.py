@@ -39,7 +39,7 @@ def variable_value(value: str) -> str:
     return "" if value == NULL_VALUE else value
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)  # cti/ami.py's AmiEvent, message_factory
+@mypyc_attr(allow_interpreted_subclasses=True)  # an AmiParser's message_factory may subclass it
 class Message:
     """One AMI message. Headers keep their order and repeats (ChanVariable...).
 

@@ -8,7 +8,7 @@ builds it, with the SHA-256 of the source it came from). At the end of its impor
 module's when that build is current: consumers keep importing from `cti.ami_codec`,
 and `Message`, `MalformedBlock`, `Banner`, `AmiParser`... all come from one module,
 so isinstance checks hold whichever it is. Its `Message` allows interpreted
-subclasses (cti/ami.py's `AmiEvent`).
+subclasses (an `AmiParser` message_factory).
 
     python -m cti.ami_native build     # make native
     python -m cti.ami_native status

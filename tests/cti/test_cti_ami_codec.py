@@ -222,7 +222,7 @@ def test_status_variable_null_means_unset(codec: ModuleType) -> None:
 
 
 def test_message_factory_is_used_on_both_paths(codec: ModuleType) -> None:
-    class Tagged(codec.Message):  # a Python subclass, as cti/ami.py's AmiEvent: the compiled Message allows it
+    class Tagged(codec.Message):  # a Python subclass: the compiled Message allows it
         __slots__ = ("tag",)
 
     p = codec.AmiParser(expect_banner=False, message_factory=Tagged)
