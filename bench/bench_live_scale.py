@@ -181,6 +181,7 @@ class Watch:
     redirected: dict[str, float] = field(default_factory=dict)  # Linkedid -> into agent-connect
     popped: dict[str, float] = field(default_factory=dict)  # call_id -> screen pop received
     wallboard_messages: int = 0
+    wallboard_bytes: int = 0  # what the wallboards were sent (the whole board once, then deltas)
     desktop_messages: int = 0
 
 
@@ -289,6 +290,7 @@ async def read_socket(ws: aiohttp.ClientWebSocketResponse, seen: Watch, wallboar
     async for msg in ws:
         if wallboard:
             seen.wallboard_messages += 1
+            seen.wallboard_bytes += len(msg.data)
             continue
         seen.desktop_messages += 1
         if '"screen_pop"' in msg.data:
@@ -423,6 +425,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "seed_s": round(seed_s, 1),
         "desktop_messages": seen.desktop_messages,
         "wallboard_messages": seen.wallboard_messages,
+        "wallboard_kb_per_message": round(seen.wallboard_bytes / max(1, seen.wallboard_messages) / 1024, 1),
         "loadavg": [round(x, 2) for x in load],
         "cpus": os.cpu_count(),
         "targets": TARGETS,

@@ -126,8 +126,9 @@ async def board_socket(
     await ws.prepare(request)
     await asyncio.wait_for(hub.ready.wait(), timeout=10)
     view = view_of(me)
-    await ws.send_str(hub.render(request.app[CLOCK](), [view])[view.key])
-    hub.register(ws, view)
+    text, sent = hub.whole(request.app[CLOCK](), view)
+    await ws.send_str(text)
+    hub.register(ws, view, sent)  # then deltas from what it was sent
     try:
         async with signed_in_only(request, ws, still):  # closed (4401) once signed out
             async for msg in ws:

@@ -24,6 +24,7 @@ import structlog
 from events import Event, to_record
 from reports.alert_log import AlertBook
 from reports.alerts import DEFAULT_RULES, AlertRule, alerts, parse_rules, seen_by
+from reports.board_delta import CellChanges, delta_head
 from reports.kpi import KpiConfig, KpiEngine
 from store.bus import Bus
 from store.port import EventLog
@@ -104,6 +105,7 @@ class LiveBoard:
     _cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # logged-in agent -> cell
     _texts: dict[str, str] = field(default_factory=dict)  # agent -> the cell as JSON
     _order: list[str] | None = None  # logged-in agents by id (None: to sort again)
+    cell_changes: CellChanges = field(default_factory=CellChanges)  # whose cell changed, by generation
 
     def __post_init__(self) -> None:
         self.engine = KpiEngine(self.kpi, on_agent=self._moved.add)
@@ -211,17 +213,24 @@ class LiveBoard:
         }
 
     def _refresh_cells(self) -> list[str]:
-        """The cells of the agents touched since the last time redone; the logged-in
-        agents by id."""
+        """The cells of the agents touched since the last time redone (those whose
+        text changed are recorded in `cell_changes`, for the pushes' deltas); the
+        logged-in agents by id."""
+        changed: list[str] = []
         for agent in self._touched:
             cell = self._cell(agent)
             if cell is None:
                 self._cells.pop(agent, None)
-                self._texts.pop(agent, None)
+                if self._texts.pop(agent, None) is not None:
+                    changed.append(agent)
             else:
+                text = json.dumps(cell)
                 self._cells[agent] = cell
-                self._texts[agent] = json.dumps(cell)
+                if self._texts.get(agent) != text:
+                    self._texts[agent] = text
+                    changed.append(agent)
         self._touched.clear()
+        self.cell_changes.record(changed)
         if self._order is None:
             self._order = sorted(self._cells)
         return self._order
@@ -385,10 +394,42 @@ class LiveBoard:
 
     def snapshot_text(self, frame: Mapping[str, Any], view: View, extra: Mapping[str, Any]) -> str:
         """`view_snapshot` as JSON, the cells spliced in from their kept texts."""
+        head, shown = self._head_text(frame, view, extra)
+        return self._full_text(head, shown)
+
+    def snapshot_texts(
+        self, frame: Mapping[str, Any], view: View, extra: Mapping[str, Any], since: Iterable[int | None]
+    ) -> dict[int | None, str]:
+        """What to send the view's sockets, by the cell generation each was last sent
+        (None: nothing yet, or from another board): the whole board, or a delta of the
+        cells changed since (reports/board_delta.py). The head is serialised once."""
+        head, shown = self._head_text(frame, view, extra)
+        out: dict[int | None, str] = {}
+        for gen in set(since):
+            changed = None if gen is None else self.cell_changes.since(gen)
+            if changed is None:
+                out[gen] = self._full_text(head, shown)
+                continue
+            changed = {a for a in changed if view.teams is None or self.kpi.teams.get(a, "") in view.teams}
+            in_view = sorted(a for a in changed if a in self._cells)
+            gone = sorted(changed.difference(self._cells))
+            out[gen] = (
+                delta_head(head)[:-1]
+                + ', "agents_changed": ['
+                + ", ".join(map(self._texts.__getitem__, in_view))
+                + '], "agents_removed": '
+                + json.dumps(gone)
+                + "}"
+            )
+        return out
+
+    def _head_text(self, frame: Mapping[str, Any], view: View, extra: Mapping[str, Any]) -> tuple[str, list[str]]:
         snapshot = self.view_snapshot(frame, view, cells=False)
         shown: list[str] = snapshot.pop("agents")
         snapshot.update(extra)
-        head = json.dumps(snapshot, default=_json_default)
+        return json.dumps(snapshot, default=_json_default), shown
+
+    def _full_text(self, head: str, shown: list[str]) -> str:
         return head[:-1] + ', "agents": [' + ", ".join(map(self._texts.__getitem__, shown)) + "]}"
 
 
@@ -461,6 +502,7 @@ class WallboardHub:
         self.refresh_s = refresh_s
         self.board = LiveBoard(KpiConfig(), {})
         self._sockets: dict[Socket, View] = {}
+        self._sent: dict[Socket, tuple[int, int]] = {}  # socket -> the cells' mark it was last sent
         self._dirty = asyncio.Event()
         self.ready = asyncio.Event()
         self.pushes = 0
@@ -477,11 +519,23 @@ class WallboardHub:
         self._inbox: Inbox[Any] | None = None
         self._gaps = 0  # the inbox's gaps the board was built after
 
-    def register(self, socket: Socket, view: View) -> None:
+    def register(self, socket: Socket, view: View, sent: tuple[int, int] | None = None) -> None:
+        """`sent`: the cells' mark (`CellChanges.mark`) of the whole board the socket was
+        sent (pushes then send it deltas); None: the next push sends it the whole."""
         self._sockets[socket] = view
+        if sent is None:
+            self._sent.pop(socket, None)
+        else:
+            self._sent[socket] = sent
 
     def unregister(self, socket: Socket) -> None:
         self._sockets.pop(socket, None)
+        self._sent.pop(socket, None)
+
+    def whole(self, now: float, view: View) -> tuple[str, tuple[int, int]]:
+        """The whole board `view` sees now, and its mark (for `register`)."""
+        text = self.render(now, [view])[view.key]
+        return text, self.board.cell_changes.mark
 
     def connected(self) -> int:
         return len(self._sockets)
@@ -645,9 +699,13 @@ class WallboardHub:
             self._dirty.set()
         return logged
 
+    def _extra(self) -> dict[str, Any]:
+        return {"campaigns": [{"id": k, **v.to_wire()} for k, v in sorted(self.campaigns.items())]}
+
     def render(self, now: float, views: Iterable[View], frame: Mapping[str, Any] | None = None) -> dict[str, str]:
+        """The whole board of each view, by view key."""
         out: dict[str, str] = {}
-        extra = {"campaigns": [{"id": k, **v.to_wire()} for k, v in sorted(self.campaigns.items())]}
+        extra = self._extra()
         frame = self.board.frame(now) if frame is None else frame
         for view in views:
             if view.key not in out:
@@ -655,19 +713,37 @@ class WallboardHub:
         return out
 
     async def push(self, now: float, frame: Mapping[str, Any] | None = None) -> int:
+        """Each socket gets its view: a delta of what it was last sent, or the whole
+        board when it has had none of this board's (reports/board_delta.py)."""
         if not self._sockets:
             return 0
-        texts = self.render(now, self._sockets.values(), frame)
-        sent = 0
-        for socket, view in list(self._sockets.items()):
+        board = self.board
+        frame = board.frame(now) if frame is None else frame
+        gens: dict[Socket, tuple[str, int | None]] = {}  # socket -> its view's key, the generation it has
+        by_view: dict[str, tuple[View, set[int | None]]] = {}
+        for socket, view in self._sockets.items():
+            sent = self._sent.get(socket)
+            gen = sent[1] if sent is not None and sent[0] == board.cell_changes.board else None
+            gens[socket] = view.key, gen
+            by_view.setdefault(view.key, (view, set()))[1].add(gen)
+        extra = self._extra()
+        texts = {key: board.snapshot_texts(frame, view, extra, g) for key, (view, g) in by_view.items()}
+        mark = board.cell_changes.mark  # (the texts are of the cells as they are now)
+        sent_count = 0
+        for socket, (key, gen) in gens.items():
+            if socket not in self._sockets:  # unregistered while another socket was sent
+                continue
             try:
-                await socket.send_str(texts[view.key])
-                sent += 1
+                await socket.send_str(texts[key][gen])
             except (ConnectionError, RuntimeError):
                 self.unregister(socket)
+                continue
+            sent_count += 1
+            if socket in self._sockets:
+                self._sent[socket] = mark
         self.pushes += 1
         self.last_push_at = now
-        return sent
+        return sent_count
 
 
 def _text(event: Event) -> str:

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient
 
 from agents.commands import BY_ACTION, CALL_ACTIONS
 from cti.server import BUS, STORE
-from events import CallEnded
+from events import AgentLoggedOut, CallEnded
 from reports.web import WALLBOARD
 from tests.live.test_live_commands import Center
 from tests.web.conftest import started, web_config
@@ -446,6 +446,35 @@ async def test_wallboard_changes_when_a_call_arrives(browser, server: TestClient
     await driver.arrive("call-w1", "+14155550142", "support")
     await expect(page.locator("#total-waiting .big")).to_have_text("1")
     await expect(page.locator("#queue-support .big")).to_have_text("1")
+
+
+async def test_the_wallboards_agent_cells_follow_the_pushed_deltas(browser, server: TestClient) -> None:
+    """After the whole board the page is pushed only the cells that changed
+    (reports/board_delta.py): an agent logging in appears, a call shows on its cell,
+    a logout takes the cell off, the others stay."""
+    from playwright.async_api import expect
+
+    app = server.server.app
+    await asyncio.wait_for(app[WALLBOARD].ready.wait(), 5)
+    driver = BusCallDriver(app[STORE], app[BUS])
+    await driver.agent_ready("agent02")
+    await wait_until(lambda: app[WALLBOARD].board.engine.agent_state("agent02") is not None)
+    page = await sign_in(browser, server, "admin")
+    await page.goto(str(server.make_url("/wallboard")))
+    await expect(page.locator("#conn")).to_have_text("live")
+    cell = page.locator('.agent-cell[data-agent="agent01"]')
+    await expect(page.locator('.agent-cell[data-agent="agent02"] .badge')).to_have_text("available")
+    await expect(cell).to_have_count(0)
+    await driver.agent_ready("agent01")  # logged in after the whole board: comes in a delta
+    await expect(cell.locator(".badge")).to_have_text("available")
+    await driver.offer("call-d1", "+14155550142", "billing", "agent01")
+    await driver.connect("call-d1", "agent01", "billing")
+    await expect(cell.locator(".badge")).to_have_text("on call")
+    await expect(cell.locator(".call")).to_contain_text("billing")
+    await driver.emit(AgentLoggedOut(time.time(), "agent01"))
+    await expect(cell).to_have_count(0)
+    await expect(page.locator('.agent-cell[data-agent="agent02"] .badge')).to_have_text("available")
+    assert await page.evaluate("document.querySelectorAll('.agent-cell').length") == 1
 
 
 async def test_wallboard_under_load_screenshot(browser, server: TestClient) -> None:

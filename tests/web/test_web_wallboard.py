@@ -25,6 +25,7 @@ from events import (
     CallQueued,
     WrapUpEnded,
 )
+from reports.board_delta import merge_delta
 from reports.kpi import KpiConfig, batch_report
 from reports.web import WALLBOARD, BadQuery, parse_report_query
 from reports.web_charts import bar_chart
@@ -37,13 +38,17 @@ def wf(coro, t=10):
 
 
 class Collect:
-    """A socket stand-in that keeps what the hub sends."""
+    """A socket stand-in that keeps what the hub sends, each delta folded into the
+    whole board as a client does (`raw`: as sent)."""
 
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
+        self.raw: list[dict[str, Any]] = []
 
     async def send_str(self, data: str) -> None:
-        self.messages.append(json.loads(data))
+        message = json.loads(data)
+        self.raw.append(message)
+        self.messages.append(merge_delta(self.messages[-1], message) if self.messages else message)
 
 
 def queue_tile(snapshot: dict[str, Any], name: str) -> dict[str, Any]:
@@ -153,11 +158,15 @@ async def test_wallboard_websocket_and_supervisor_scope(client: TestClient) -> N
     await login(client, "sup")
     ws = await wf(client.ws_connect("/wallboard/ws"))
 
+    board: dict[str, Any] = {}
+
     async def until(pred) -> dict[str, Any]:
+        nonlocal board
         while True:
             msg = json.loads((await ws.receive()).data)
-            if pred(msg):
-                return msg
+            board = merge_delta(board, msg)
+            if pred(board):
+                return board
 
     await driver.arrive("w1", "+14155550142", "sales")
     msg = await wf(until(lambda m: queue_tile(m, "sales")["waiting"] == 1))

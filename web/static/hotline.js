@@ -22,6 +22,28 @@ const Hotline = (() => {
     open();
     return () => ws;
   }
+  // A wallboard's socket (reports/board_delta.py): the whole board first, then deltas of
+  // the agents' cells, folded here into the whole board `onBoard` is given each time.
+  function boardSocket(path, onBoard, onStatus) {
+    let board = null;
+    return socket(path, (m) => {
+      if (m.type === "wallboard") board = m;
+      else if (m.type === "wallboard_delta" && board) board = mergeBoard(board, m);
+      else return;
+      onBoard(board);
+    }, (up) => { if (!up) board = null; onStatus && onStatus(up); });
+  }
+  function mergeBoard(board, d) {
+    const cells = new Map(board.agents.map((a) => [a.id, a]));
+    for (const id of d.agents_removed) cells.delete(id);
+    let added = false;
+    for (const a of d.agents_changed) { added = added || !cells.has(a.id); cells.set(a.id, a); }
+    const agents = [...cells.values()];
+    if (added) agents.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const merged = { ...d, type: "wallboard", agents };
+    delete merged.agents_changed; delete merged.agents_removed;
+    return merged;
+  }
   const el = (tag, attrs = {}, ...children) => {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs)) {
@@ -35,5 +57,5 @@ const Hotline = (() => {
   const dur = (s) => { s = Math.max(0, Math.floor(s)); const m = Math.floor(s / 60), r = s % 60;
     return m >= 60 ? Math.floor(m / 60) + "h" + String(m % 60).padStart(2, "0") : m + ":" + String(r).padStart(2, "0"); };
   const when = (t) => t ? new Date(t * 1000).toLocaleString() : "";
-  return { api, socket, el, pct, secs, dur, when, csrf };
+  return { api, socket, boardSocket, el, pct, secs, dur, when, csrf };
 })();

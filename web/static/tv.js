@@ -72,6 +72,6 @@
   if (rotate) setInterval(rotateBoards, rotate * 1000);
   setInterval(renderAgents, 1000);
 
-  H.socket("/wallboard/tv/ws", (m) => { if (m.type === "wallboard") render(m); },
+  H.boardSocket("/wallboard/tv/ws", render,
     (up) => { $("conn").textContent = up ? "live" : "reconnecting…"; $("conn").className = "tv-conn " + (up ? "" : "down"); });
 })();

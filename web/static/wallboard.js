@@ -72,6 +72,6 @@
   HotlineMonitor.wire($("agents"), (text, ok) => { $("monitor-status").textContent = text; $("monitor-status").className = ok ? "muted" : "error"; });
   setInterval(renderAgents, 1000);
 
-  H.socket("/wallboard/ws", (m) => { if (m.type === "wallboard") render(m); },
+  H.boardSocket("/wallboard/ws", render,
     (up) => { $("conn").textContent = up ? "live" : "reconnecting…"; $("conn").className = "conn " + (up ? "muted" : "down"); });
 })();
