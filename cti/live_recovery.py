@@ -44,6 +44,7 @@ from events import (
 )
 from reports.web_live import day_start  # the wallboard's day
 from routing.rules import FINAL_ACTIONS
+from store.port import NotFound
 
 if TYPE_CHECKING:
     from cti.live import LiveCenter
@@ -162,10 +163,28 @@ class Recovery:
             return 0
         for call_id in missing:
             state, event = ended[call_id]
+            if not state.answered and await self._promised_callback(call_id):
+                state.attributes["callback_requested"] = True  # (not in the log: the promise's row says it)
             interactions.call_ended(state, event)
         if missing:
             log.warning("interaction_rows_written_again", calls=len(missing), checked=len(ended))
         return len(missing)
+
+    async def _promised_callback(self, call_id: str) -> bool:
+        """Was the caller promised a call-back on this call (virtual hold, a queue's
+        final step: the promise row `cb-<call>` the live loop wrote before the caller
+        heard it)?"""
+        store = self.center.callbacks.store
+        if store is None:
+            return False
+        try:
+            row = await store.get_callback(f"cb-{call_id}")
+        except NotFound:
+            return False
+        except Exception:  # noqa: BLE001 - the database away: the row says abandoned rather than nothing
+            log.warning("callback_promise_not_checked", call_id=call_id)
+            return False
+        return row.call_id == call_id
 
     def count_today(self, history: Iterable[Event], now: float) -> None:
         """The day's calls offered, answered and abandoned (each call once, as the live

@@ -47,6 +47,39 @@ async def test_rows_lost_with_a_killed_server_are_written_again_at_restart(tmp_p
         assert len(await h.store.interactions_between(0, 1e12)) == 2
 
 
+async def test_a_callers_call_back_request_is_in_the_row_written_again(tmp_path: Path) -> None:
+    """IVR option 9: the caller is promised a call-back and hangs up. The promise is in
+    its own row, not in the log: the row written again at restart still says
+    callback_requested (not abandoned), and the promise is still kept."""
+    import tomllib
+
+    from store.models import User
+    from tests.live.test_live_inbound import _poll_interaction, next_call_id
+
+    ivr = tomllib.loads((Path(__file__).parents[2] / "config/examples/ivr.toml").read_text())["ivr"]
+    ivr.pop("hours")
+    ivr["holidays"] = []
+    agents = [User(login="sue", display_name="Sue", skills={"support": 5}, phone_endpoint="Local/2005@agents")]
+    async with live_center(tmp_path, agents=agents, ivr=ivr) as h:
+        await h.pbx.originate(
+            "Local/1500@inbound",
+            context="caller-phone",
+            exten="dtmf",
+            caller_id='"Cal" <5556789>',
+            variables={"DTMF_DIGITS": "9", "DTMF_DELAY": "1", "PATIENCE": "60", "__AGENT_TALK": "2"},
+        )
+        await h.wait_for(lambda: bool(next_call_id(h)), timeout=10)
+        call_id = next_call_id(h)
+        assert (await _poll_interaction(h, call_id)).outcome == "callback_requested"
+        await h.wait_for(lambda: h.eventlog.backlog == 0)
+        await h.kill_center()
+        await h.store._db.execute("DELETE FROM interactions")
+        await h.start_center(agents, DEFAULT_ROUTING)
+        await h.interactions_written()
+        assert (await h.store.get_interaction(call_id)).outcome == "callback_requested"
+        assert (await h.store.get_callback(f"cb-{call_id}")).state == "pending"
+
+
 async def test_a_restart_goes_on_when_the_rows_cannot_be_checked(tmp_path: Path, monkeypatch: Any) -> None:
     """The check is a store query at start: failing, it is logged and the rest of the
     recovery (call-backs, the calls ended while down, kept commands) still runs."""
