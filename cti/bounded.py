@@ -6,7 +6,8 @@ rolls back or sends a cancel request over the same dead path, so `wait_for` retu
 only when TCP gives up (seconds to minutes). A leader must stop acting within its lease,
 and `/healthz` must answer, whatever the network does: `within` returns at the
 timeout, leaving the cancelled work to end in the background (its outcome is
-retrieved, never lost silently).
+retrieved, never lost silently). `raise_if_cancelled` ends a loop at its cancel even
+when a library it awaits swallowed that cancel.
 """
 
 from __future__ import annotations
@@ -37,6 +38,16 @@ async def within(work: Awaitable[T], timeout: float, name: str = "bounded") -> T
         task.add_done_callback(_retrieve)
         raise TimeoutError(f"{name}: no answer within {timeout} s")
     return task.result()
+
+
+def raise_if_cancelled() -> None:
+    """CancelledError in a task whose cancel was swallowed: Python 3.11's `asyncio.wait_for`
+    returns the awaited result when the cancel comes with it (CPython gh-86296, fixed in
+    3.12), and aiosmtplib waits for every SMTP reply so. A loop around such a call runs on
+    after its cancel, and whoever stops it waits forever: such loops call this each turn."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:

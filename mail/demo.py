@@ -15,6 +15,7 @@ import aiosmtplib
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from cti.bounded import raise_if_cancelled
 from mail.config import MailConfig, RelayConfig
 
 log = structlog.get_logger()
@@ -72,6 +73,7 @@ async def run_mail_traffic(
     sent: list[tuple[str, str, str]] = []  # (address, message id, subject)
     n = 0
     while True:
+        raise_if_cancelled()  # (a cancel during a send may have been swallowed: it ends here)
         await asyncio.sleep(rng.expovariate(mails_per_hour / 3600.0))
         n += 1
         msg = EmailMessage()

@@ -33,6 +33,7 @@ from email.utils import formatdate
 import aiosmtplib
 import structlog
 
+from cti.bounded import raise_if_cancelled
 from mail.config import MailConfig, RelayConfig
 from mail.parse import reply_subject
 from mail.store import MailStore, OutboxMail, ThreadMail
@@ -145,6 +146,7 @@ class OutboxSender:
                 await self.send_due()
             except Exception:
                 log.exception("mail_outbox_error")
+            raise_if_cancelled()  # (a cancel during a send may have been swallowed: MailService.stop waits)
             self.outbox.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.outbox.wake.wait(), timeout=self.config.outbox_poll_s)

@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from cti.bounded import cancel_within
 from mail.attachments import AttachmentFiles
 from mail.config import MailConfig
 from mail.imap import ImapPoller
@@ -25,6 +26,8 @@ from tasks.desk import TaskDesk
 from tasks.model import Task, TaskMessage
 
 log = structlog.get_logger()
+
+STOP_WAIT_S = 5.0  # how long stop() waits for its cancelled loops to end
 
 
 class MailService:
@@ -89,11 +92,11 @@ class MailService:
         return queued
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Bounded: a loop that does not end at its cancel is left to end in the
+        background, and the server stops all the same."""
+        left = await cancel_within(self._tasks, STOP_WAIT_S)
+        if left:
+            log.warning("mail_tasks_left_ending", tasks=left)
         self._tasks.clear()
         if self.listener is not None:
             await self.listener.stop()

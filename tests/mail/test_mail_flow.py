@@ -266,6 +266,33 @@ async def test_the_demos_mail_traffic_opens_tasks_and_follows_up(rig: Rig) -> No
     assert len(tasks) < sum(threads)  # some mails were follow-ups on their thread
 
 
+async def test_the_demos_mail_traffic_ends_at_a_cancel_its_send_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.11's wait_for, with which aiosmtplib waits for each SMTP reply, returns the
+    reply when the cancel comes with it: the send ends normally in a cancelled task, and
+    the test above once waited for the traffic until its timeout."""
+    import random
+
+    from mail.demo import run_mail_traffic
+
+    sends: list[EmailMessage] = []
+
+    async def send(msg: EmailMessage, **kwargs: Any) -> None:
+        sends.append(msg)
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            if len(sends) > 1:
+                raise  # (the first cancel only: as the race does)
+
+    monkeypatch.setattr(aiosmtplib, "send", send)
+    traffic = asyncio.create_task(run_mail_traffic(25, [("Ann Lee", "ann@customer.test")], 360_000.0, random.Random(7)))
+    while not sends:
+        await asyncio.sleep(0.001)
+    traffic.cancel()
+    done, _ = await asyncio.wait({traffic}, timeout=2)
+    assert traffic in done and traffic.cancelled() and len(sends) == 1
+
+
 async def test_our_own_reply_coming_back_is_dropped(rig: Rig) -> None:
     await rig.send(customer_mail())
     task_id = task_id_for("<a1@customer.test>")

@@ -4,10 +4,12 @@ retries while the relay refuses."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiosmtplib
 import pytest
 
 from config.schema import StoreConfig
@@ -65,6 +67,38 @@ async def test_a_reply_is_sent_once_in_the_thread(sql: SqlStore, desk: TaskDesk,
     assert await store.thread_of((reply_message_id("msg-1", "support@example.com"),)) == "t1"
     stored = await store.outbox_row("msg-1")
     assert stored is not None and stored.state == "sent"
+
+
+async def test_the_sender_ends_at_a_cancel_its_send_swallowed(
+    sql: SqlStore, desk: TaskDesk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python 3.11's wait_for, with which aiosmtplib waits for each SMTP reply, returns the
+    reply when the cancel comes with it: the send ends normally in a cancelled task, and
+    MailService.stop (a server stopping) waited for the sender's loop forever."""
+    store, clock, config = SqlMailStore.of(sql), Clock(), mail_config(25)
+    await thread(store, desk)
+    outbox = Outbox(config, store, clock)
+    await outbox.enqueue_reply("t1", "msg-1", "answer")
+    sending = asyncio.Event()
+
+    async def send(*args: Any, **kwargs: Any) -> None:
+        sending.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            pass  # (the relay's 250 came with the cancel)
+
+    monkeypatch.setattr(aiosmtplib, "send", send)
+    sender = asyncio.create_task(OutboxSender(config, config.relay, store, outbox, desk, clock).run())
+    try:
+        await sending.wait()
+        sender.cancel()
+        done, _ = await asyncio.wait({sender}, timeout=2)
+        assert sender in done and sender.cancelled()
+        row = await store.outbox_row("msg-1")
+        assert row is not None and row.state == "sent"  # (the mail went: its row says so)
+    finally:
+        sender.cancel()
 
 
 def test_a_reply_message_id_is_a_dot_atom_whatever_the_task_message_id() -> None:
