@@ -6,7 +6,9 @@ call. Pure of I/O except `WallboardHub.run` (bus + store); numbers come only fro
 Pushes are coalesced: at most one snapshot per `min_interval_s` (0.5 s = 2/s), sent
 only when something changed (or every `refresh_s`, so "time in state" and the
 30-minute window keep sliding). Each distinct view (admin: everything; a supervisor:
-their teams) is serialised once per push and the same text goes to every socket.
+their teams) is serialised once per push and the same text goes to every socket that
+was sent the same before: the whole board to a socket just opened, else a delta of the
+agent cells changed since (reports/board_delta.py).
 """
 
 from __future__ import annotations
