@@ -33,6 +33,7 @@ from agents import commands as contract
 from config.recording import RecordingConfig
 from cti.agent_lines import AgentLines
 from cti.ami_codec import Message
+from cti.bounded import raise_if_cancelled
 from cti.call_control import AgentRequest, CallControl, CommandRefused, describe
 from cti.eventlog import BufferedEventLog
 from cti.live_callbacks import CallbackScheduler
@@ -284,6 +285,9 @@ class LiveCenter:
         """The one consumer task; owned by the server's cleanup context."""
         try:
             while True:
+                # a cancel that came as a customer lookup or a dialler's store call
+                # (asyncio.wait_for) answered was swallowed: the loop ends here
+                raise_if_cancelled()
                 # an item already queued is taken without a timeout (a due deadline is
                 # handled after it, by _due, as when the queue's get did not wait)
                 item = self._inbox.get_nowait()

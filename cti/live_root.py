@@ -92,6 +92,7 @@ EVENTLOG = web.AppKey("eventlog", BufferedEventLog)
 
 RECOVERY_HORIZON_S = 86_400.0  # how far back the event log is read at start
 KILL_WAIT_S = 0.5  # how long a killed live loop's tasks are waited for
+STOP_WAIT_S = 5.0  # how long a stopped live loop's cancelled tasks are waited for
 
 
 # ---------------------------------------------------------------- what the call model tells the loop
@@ -430,9 +431,12 @@ class Live:
             await self.others.kill()
 
     async def _cancel_tasks(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        """Bounded: a task that does not end at its cancel (one a library's
+        `asyncio.wait_for` swallowed on Python 3.11) is left to end in the background,
+        and the server stops all the same."""
+        left = await cancel_within(self.tasks, STOP_WAIT_S)
+        if left:
+            log.warning("live_tasks_left_ending", tasks=left)
 
 
 async def build_live(

@@ -4,9 +4,13 @@ the customer lookup, the configured campaigns, the bus inputs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
+import pytest
+
 from config.schema import StoreConfig
+from cti import live_root
 from events import CallQueued, Event, WrapUpEnded
 from sim.rig import live_rig
 from store import open_store
@@ -57,6 +61,59 @@ async def test_callers_arriving_together_are_looked_up_at_once_not_one_after_ano
         assert [q.customer_id for q in queued] == [CUSTOMER.id] * 4
         assert most[0] >= 2  # (one at a time when each was looked up as its call queued)
         assert not interactions._ahead  # each lookup started ahead was used
+
+
+async def test_the_consumer_ends_at_a_cancel_its_customer_lookup_swallowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python 3.11's asyncio.wait_for, with which the customer lookup is bounded, returns
+    the lookup's answer when the cancel comes with it: the consumer then went on
+    routing after its cancel, and the server's stop waited for it forever."""
+    async with live_center(tmp_path) as h:
+        looking_up = asyncio.Event()
+        swallowed: list[bool] = []
+
+        async def customer_of(caller: str, call_id: str = "") -> str:
+            looking_up.set()
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed.append(True)  # (the lookup's answer came with the cancel)
+            return ""
+
+        monkeypatch.setattr(h.center.interactions, "customer_of", customer_of)
+        [consumer] = [task for task in h.live.tasks if task.get_name() == "live-center"]
+        await h.caller("Grace", "4155550142", talk_s=1)
+        await asyncio.wait_for(looking_up.wait(), 10)
+        consumer.cancel()
+        done, _ = await asyncio.wait({consumer}, timeout=2)
+        assert consumer in done and consumer.cancelled() and swallowed
+
+
+async def test_the_stop_returns_though_a_task_does_not_end_at_its_cancel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task whose cancel a library swallowed is left to end in the background: the
+    server stops all the same (it waited for it forever)."""
+    monkeypatch.setattr(live_root, "STOP_WAIT_S", 0.2)
+    release = asyncio.Event()
+
+    async def deaf() -> None:
+        while not release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await release.wait()
+
+    stuck = asyncio.create_task(deaf())
+    try:
+        async with asyncio.timeout(30):
+            async with live_center(tmp_path) as h:
+                h.live.tasks.append(stuck)
+        assert not stuck.done()  # (stopped without it)
+    finally:
+        release.set()
+        await stuck
 
 
 async def test_the_configured_campaigns_are_dialled(tmp_path: Path) -> None:
