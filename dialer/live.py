@@ -63,6 +63,7 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from cti.ami_codec import Message
+from cti.bounded import raise_if_cancelled
 from cti.call_control import CommandRefused
 from cti.live import LiveCenter
 from cti.live_items import DialVetoed, InLoop, PreviewDial
@@ -451,6 +452,9 @@ class DialerRunner:
                         await self._flush()
                     except StoreUnavailable:
                         pass
+                # a cancel that came as the flush's store write (asyncio.wait_for) ended
+                # was swallowed: the tick below would wait for a consumer stopped with us
+                raise_if_cancelled()
                 done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 self.center.submit(InLoop(functools.partial(self._tick_then, done)))
                 await done

@@ -246,6 +246,38 @@ async def test_no_dialing_without_an_agent_logged_in(tmp_path: Path) -> None:
         assert "no_agent_ready" in runner.stats.last_decision
 
 
+async def test_the_runner_ends_at_a_cancel_its_flush_swallowed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.11's asyncio.wait_for, with which the runner bounds its store writes,
+    returns the store's answer when the cancel comes with it: the runner then went on to
+    its next tick, awaiting a consumer stopped with it, and the server's stop waited
+    for it forever."""
+    async with dialer_rig(tmp_path, ["busy"]) as (_rig, runner, _):
+        flushing = asyncio.Event()
+        swallowed: list[bool] = []
+
+        async def flush() -> None:
+            flushing.set()
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed.append(True)  # (the store's answer came with the cancel)
+
+        monkeypatch.setattr(runner, "_flush", flush)
+        runner._unsaved.add("L1")  # (a write a failure left behind: flushed at the next turn)
+        task = asyncio.create_task(runner.run())
+        try:
+            await asyncio.wait_for(flushing.wait(), 5)
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=2)
+            assert task in done and task.cancelled()
+            assert swallowed and not runner.running
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_outcomes_update_attempts_and_retries(tmp_path: Path) -> None:
     async with dialer_rig(tmp_path, ["busy", "noanswer"], no_answer_timeout_s=15) as (rig, runner, _):
         await rig.command("olga", "available")
