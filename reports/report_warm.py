@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta
 
 import structlog
 
+from cti.bounded import raise_if_cancelled
 from reports.kpi import KpiConfig
 from reports.report_days import HOURLY_S, LEAD_OUT_S, DayCache, day_start
 from store.bus import Bus
@@ -99,6 +100,9 @@ async def warm_loop(
     logged and tried again at the next. `turn`, `before` (asked each round): see `warm`."""
     preloaded = False
     while True:
+        # a cancel that came as `wake` was set (asyncio.wait_for, below) was swallowed:
+        # the web's stop waits for this task, so it ends here
+        raise_if_cancelled()
         wake.clear()
         try:
             started = clock()

@@ -29,6 +29,7 @@ from aiohttp_session import setup as session_setup
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from agents.team_moves import team_today
+from cti.bounded import cancel_within
 from cti.server import BUS, CONFIG, STORE
 from store.models import ApiToken, User
 from store.port import NotFound
@@ -72,6 +73,7 @@ HOME = {"agent": "/agent", "supervisor": "/wallboard", "admin": "/admin"}
 COMMAND_TIMEOUT_S = 5.0
 SOCKET_RECHECK_S = 5.0  # how often a websocket's session or token is checked again
 BUS_WAIT_S = 2.0  # the login limiter's bus call: longer, and this process's count decides
+STOP_WAIT_S = 5.0  # how long the web's stop waits for its cancelled background tasks
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -564,15 +566,14 @@ def setup(app: web.Application, *, clock: Callable[[], float] = time.time) -> No
         try:
             yield
         finally:
+            # bounded: a task that does not end at its cancel (one a library's
+            # asyncio.wait_for swallowed on Python 3.11) is left to end in the background
+            left = await cancel_within(tasks, STOP_WAIT_S)
+            if left:
+                log.warning("web_tasks_left_ending", tasks=left)
             for task in tasks:
-                task.cancel()
-            for task in tasks:
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    pass
-                except Exception:
-                    log.exception("web_task_failed", task=task.get_name())
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    log.error("web_task_failed", task=task.get_name(), exc_info=task.exception())
 
     app.cleanup_ctx.append(services)
     app.router.add_static("/static/", path=str(_static_dir()), name="static")

@@ -4,13 +4,18 @@ gives the numbers a cold cache gives."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from config.schema import StoreConfig
+from reports import report_warm
 from reports.kpi import KpiConfig
 from reports.report_days import DAY_S, DayCache, day_start, range_report
-from reports.report_warm import closed_days, warm
+from reports.report_warm import closed_days, warm, warm_loop
 from store import open_store
 from tests.reports.test_report_days import FIRST, three_days
 
@@ -43,3 +48,34 @@ def test_a_day_is_closed_once_its_lead_out_is_over() -> None:
     assert day not in closed_days(midnight + 5 * 3600, 3)  # its late calls may still be going on
     assert closed_days(midnight + 6 * 3600, 3)[0] == day
     assert len(closed_days(midnight + 6 * 3600, 3)) == 3
+
+
+async def test_the_warm_loop_ends_at_a_cancel_that_came_as_it_was_woken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.11's asyncio.wait_for returns the awaited result when the cancel comes
+    with it (CPython gh-86296): the wake and the cancel in one turn of the event loop,
+    and the loop went on warming every hour while the web's stop waited for it."""
+    rounds: list[int] = []
+
+    async def counted(*args: Any, **kwargs: Any) -> int:
+        rounds.append(1)
+        return 0
+
+    async def config() -> KpiConfig:
+        return KpiConfig()
+
+    monkeypatch.setattr(report_warm, "warm", counted)
+    wake = asyncio.Event()
+    warming = warm_loop(None, DayCache(), config, lambda: 0.0, wake, every_s=3600)  # type: ignore[arg-type]
+    task = asyncio.create_task(warming)
+    try:
+        while not rounds:
+            await asyncio.sleep(0)
+        for _ in range(3):  # (the loop and its wait_for's inner task both waiting for the wake)
+            await asyncio.sleep(0)
+        wake.set()
+        task.cancel()  # (after the wake: wait_for finds the wait done and returns)
+        done, _ = await asyncio.wait({task}, timeout=2)
+        assert task in done and task.cancelled()
+        assert len(rounds) == 1
+    finally:
+        task.cancel()
