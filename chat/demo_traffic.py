@@ -12,6 +12,8 @@ from typing import Any
 import aiohttp
 import structlog
 
+from cti.bounded import raise_if_cancelled
+
 log = structlog.get_logger()
 
 OPENERS = (
@@ -36,6 +38,7 @@ async def customer(
         loop = asyncio.get_running_loop()
         deadline = loop.time() + patience_s
         while True:
+            raise_if_cancelled()  # (a cancel that came with a frame, below, was swallowed: it ends here)
             try:
                 msg = await asyncio.wait_for(ws.receive(), max(deadline - loop.time(), 0.01))
             except TimeoutError:

@@ -31,6 +31,7 @@ from chat.agent_socket import setup as setup_agent_socket
 from chat.config import ChatConfig
 from chat.limits import AddressLimits, Gate
 from chat.service import OVER, WAITING, ChatService, Refused
+from cti.bounded import raise_if_cancelled
 from cti.server import BUS, CONFIG, STORE
 from store.chat_sessions import ChatSession
 from store.port import NotFound
@@ -271,6 +272,9 @@ class Connection:
             async with subscribe(self.app[BUS], task_topic(session.task_id)) as inbox:
                 state = await self.catch_up()
                 while not self.ended:
+                    # a cancel that came with a note (asyncio.wait_for, below) was
+                    # swallowed: `detach` waits for this task, so it ends here
+                    raise_if_cancelled()
                     try:
                         every = STATUS_EVERY_S if state in WAITING else CATCH_UP_EVERY_S
                         note = await asyncio.wait_for(inbox.get(), every)

@@ -11,16 +11,19 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from aiohttp import ClientWebSocketResponse
 from aiohttp.test_utils import TestClient
 
+from chat import web as chat_web
 from chat.config import ChatConfig
 from chat.service import token_hash
-from chat.web import CHAT
+from chat.web import CHAT, Connection
 from cti.server import BUS, STORE
 from tests.web.conftest import redis_processes, serving, web_config  # noqa: F401  (fixture)
 from tests.web.web_helpers import CUSTOMER
@@ -369,3 +372,40 @@ async def test_the_desktops_task_socket_is_only_for_the_agent_of_the_task(client
             await client.ws_connect(path)
         assert refused.value.status == status
     await ws.close()
+
+
+async def test_the_forwarder_ends_at_a_cancel_that_came_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.11's asyncio.wait_for returns the awaited result when the cancel comes
+    with it (CPython gh-86296): a note and the cancel in one turn of the event loop,
+    and the forwarder went on until the chat ended while `detach` (the customer's
+    socket closing) waited for it."""
+    notes: asyncio.Queue[str] = asyncio.Queue()
+
+    @asynccontextmanager
+    async def subscribe(bus: Any, topic: Any) -> AsyncIterator[asyncio.Queue[str]]:
+        yield notes
+
+    heard: list[str] = []
+
+    async def catch_up() -> str:
+        return "assigned"
+
+    async def on_note(note: str, state: str) -> str:
+        heard.append(note)
+        return state
+
+    monkeypatch.setattr(chat_web, "subscribe", subscribe)
+    connection = Connection.__new__(Connection)  # (only what `forward` reads)
+    connection.app, connection.ended = {BUS: None}, False  # type: ignore[assignment]
+    connection.catch_up, connection.on_note = catch_up, on_note  # type: ignore[method-assign]
+    task = asyncio.create_task(connection.forward(SimpleNamespace(task_id="t1")))  # type: ignore[arg-type]
+    try:
+        for _ in range(5):  # (the forwarder and its wait_for's inner task both waiting for a note)
+            await asyncio.sleep(0)
+        notes.put_nowait("message")
+        task.cancel()  # (after the note: wait_for finds the get done and returns it)
+        done, _ = await asyncio.wait({task}, timeout=2)
+        assert task in done and task.cancelled()
+        assert heard == ["message"]
+    finally:
+        task.cancel()
