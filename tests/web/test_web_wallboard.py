@@ -406,16 +406,20 @@ async def test_a_report_over_two_months_answers_by_day_from_the_day_cache(client
     assert data["query"]["interval"] == 86400 and data["overall"]["offered"] == 4
     assert len(data["intervals"]) == 1 and data["intervals"][0]["offered"] == 4  # the one day with calls
     open_days = 1 + (now - day_start(now) < 6 * 3600)  # today, and yesterday until its calls are surely over
-    assert app[REPORT_DAYS].folded == folded + open_days  # ...so the request folds only the open ones
+    # ...so the request folds only the open ones (or none of them, when the report keeper
+    # wrote an open day moments before: the request reads it then)
+    assert app[REPORT_DAYS].folded <= folded + open_days
+    folded = app[REPORT_DAYS].folded
     again = await (await wf(client.get(f"/api/v1/reports?from={first}&to={today.isoformat()}"))).json()
-    assert again["overall"]["offered"] == 4 and app[REPORT_DAYS].folded == folded + 2 * open_days
+    assert again["overall"]["offered"] == 4 and app[REPORT_DAYS].folded <= folded + open_days
+    folded = app[REPORT_DAYS].folded
     for interval in ("week", "month"):  # rows by week or month, a queue filter: from the cached days too
         query = f"from={first}&to={today.isoformat()}&interval={interval}&queue=billing"
         got = await (await wf(client.get(f"/api/v1/reports?{query}"))).json()
         [row] = got["intervals"]  # the one week/month with calls, from its first day (or the range's)
         assert got["query"]["interval"] == interval and row["offered"] == got["overall"]["offered"] > 0
         assert row["start"] == report_day_start(max(period_of(today, interval), date.fromisoformat(first)))
-    assert app[REPORT_DAYS].folded == folded + 4 * open_days
+    assert app[REPORT_DAYS].folded <= folded + 2 * open_days
     r = await wf(client.get(f"/api/v1/reports?from={first}&to={today.isoformat()}&interval=fortnight"))
     assert r.status == 400 and (await r.json())["error"].startswith("interval:")
     r = await wf(client.get(f"/api/v1/reports?from={first}&to={today.isoformat()}&interval=900"))
