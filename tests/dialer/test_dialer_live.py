@@ -36,6 +36,7 @@ from events import (
 from sim.rig import Rig, live_rig
 from store import open_store
 from store.models import User
+from tests.cancel_swallow import SwallowsOneCancel
 
 AGENTS = [
     User(login="olga", display_name="Olga", skills={"outbound": 5, "billing": 5}, phone_endpoint="Local/2001@agents"),
@@ -252,27 +253,16 @@ async def test_the_runner_ends_at_a_cancel_its_flush_swallowed(tmp_path: Path, m
     its next tick, awaiting a consumer stopped with it, and the server's stop waited
     for it forever."""
     async with dialer_rig(tmp_path, ["busy"]) as (_rig, runner, _):
-        flushing = asyncio.Event()
-        swallowed: list[bool] = []
-
-        async def flush() -> None:
-            flushing.set()
-            try:
-                await asyncio.sleep(3600)
-            except asyncio.CancelledError:
-                if swallowed:
-                    raise
-                swallowed.append(True)  # (the store's answer came with the cancel)
-
+        flush = SwallowsOneCancel()  # (the store's answer came with the cancel)
         monkeypatch.setattr(runner, "_flush", flush)
         runner._unsaved.add("L1")  # (a write a failure left behind: flushed at the next turn)
         task = asyncio.create_task(runner.run())
         try:
-            await asyncio.wait_for(flushing.wait(), 5)
+            await asyncio.wait_for(flush.started.wait(), 5)
             task.cancel()
             done, _ = await asyncio.wait({task}, timeout=2)
             assert task in done and task.cancelled()
-            assert swallowed and not runner.running
+            assert flush.swallowed and not runner.running
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

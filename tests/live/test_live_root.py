@@ -4,7 +4,6 @@ the customer lookup, the configured campaigns, the bus inputs."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from sim.rig import live_rig
 from store import open_store
 from store.models import User
 from store.topics import CONFIG_CHANGES, EVENTS, ConfigChanged
+from tests.cancel_swallow import SwallowsOneCancel, deaf_task
 from tests.dialer.test_dialer_live import campaign_table, write_leads
 from tests.live.harness import AGENTS, live_center
 from tests.web.web_helpers import CUSTOMER
@@ -70,26 +70,14 @@ async def test_the_consumer_ends_at_a_cancel_its_customer_lookup_swallowed(
     the lookup's answer when the cancel comes with it: the consumer then went on
     routing after its cancel, and the server's stop waited for it forever."""
     async with live_center(tmp_path) as h:
-        looking_up = asyncio.Event()
-        swallowed: list[bool] = []
-
-        async def customer_of(caller: str, call_id: str = "") -> str:
-            looking_up.set()
-            try:
-                await asyncio.sleep(3600)
-            except asyncio.CancelledError:
-                if swallowed:
-                    raise
-                swallowed.append(True)  # (the lookup's answer came with the cancel)
-            return ""
-
+        customer_of = SwallowsOneCancel(answer="")  # (the lookup's answer came with the cancel)
         monkeypatch.setattr(h.center.interactions, "customer_of", customer_of)
         [consumer] = [task for task in h.live.tasks if task.get_name() == "live-center"]
         await h.caller("Grace", "4155550142", talk_s=1)
-        await asyncio.wait_for(looking_up.wait(), 10)
+        await asyncio.wait_for(customer_of.started.wait(), 10)
         consumer.cancel()
         done, _ = await asyncio.wait({consumer}, timeout=2)
-        assert consumer in done and consumer.cancelled() and swallowed
+        assert consumer in done and consumer.cancelled() and customer_of.swallowed
 
 
 async def test_the_stop_returns_though_a_task_does_not_end_at_its_cancel(
@@ -99,13 +87,7 @@ async def test_the_stop_returns_though_a_task_does_not_end_at_its_cancel(
     server stops all the same (it waited for it forever)."""
     monkeypatch.setattr(live_root, "STOP_WAIT_S", 0.2)
     release = asyncio.Event()
-
-    async def deaf() -> None:
-        while not release.is_set():
-            with contextlib.suppress(asyncio.CancelledError):
-                await release.wait()
-
-    stuck = asyncio.create_task(deaf())
+    stuck = deaf_task(release)
     try:
         async with asyncio.timeout(30):
             async with live_center(tmp_path) as h:

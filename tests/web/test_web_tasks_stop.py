@@ -5,11 +5,11 @@ asyncio.wait_for, CPython gh-86296) is left to end, and the server stops all the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 
 import pytest
 
+from tests.cancel_swallow import deaf_task
 from tests.web.conftest import started, web_config
 from web import app as web_app
 from web.app import WEB_TASKS
@@ -20,14 +20,8 @@ async def test_the_web_stops_though_a_task_does_not_end_at_its_cancel(
 ) -> None:
     monkeypatch.setattr(web_app, "STOP_WAIT_S", 0.2)
     release = asyncio.Event()
-
-    async def deaf() -> None:
-        while not release.is_set():
-            with contextlib.suppress(asyncio.CancelledError):
-                await release.wait()
-
     client = await started(web_config(f"sqlite:///{tmp_path}/web.sqlite3"))
-    stuck = asyncio.create_task(deaf())
+    stuck = deaf_task(release)
     try:
         client.server.app[WEB_TASKS].append(stuck)
         await asyncio.wait_for(client.close(), 10)  # (it waited for the task forever)
