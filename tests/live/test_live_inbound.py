@@ -9,6 +9,7 @@ from pathlib import Path
 from events import CallConnected, CallEnded, CallOffered, CallQueued, CallTransferred
 from reports.kpi import KpiConfig, batch_report
 from sim.rig import DEFAULT_ROUTING
+from store.models import User
 from tests.live.harness import live_center
 
 
@@ -92,7 +93,6 @@ async def test_ivr_choice_routes_to_the_skilled_agent(tmp_path: Path) -> None:
     """1500 -> AGI -> Hotline's IVR (menu digit 4: sales) -> hold -> router -> agent."""
 
     from events import IvrStepped
-    from store.models import User
     from tests.live.harness import example_ivr, ivr_caller
 
     ivr = example_ivr()
@@ -118,27 +118,37 @@ async def test_ivr_choice_routes_to_the_skilled_agent(tmp_path: Path) -> None:
         ]
 
 
-async def test_callback_request_keeps_the_place_and_calls_back(tmp_path: Path) -> None:
-    """IVR option 9: the caller leaves, their place is kept; when an agent is free the
-    customer is called back and connected to that agent."""
+def callback_ivr() -> dict:
+    """The example IVR, open at all hours: its option 9 asks for a call-back."""
     import tomllib
-
-    from store.models import User
 
     ivr = tomllib.loads((Path(__file__).parents[2] / "config/examples/ivr.toml").read_text())["ivr"]
     ivr.pop("hours")
     ivr["holidays"] = []
-    agents = [User(login="sue", display_name="Sue", skills={"support": 5}, phone_endpoint="Local/2005@agents")]
-    async with live_center(tmp_path, agents=agents, ivr=ivr) as h:
-        await h.pbx.originate(
-            "Local/1500@inbound",
-            context="caller-phone",
-            exten="dtmf",
-            caller_id='"Cal" <5556789>',
-            variables={"DTMF_DIGITS": "9", "DTMF_DELAY": "1", "PATIENCE": "60", "__AGENT_TALK": "2"},
-        )
-        await h.wait_for(lambda: bool(next_call_id(h)), timeout=10)
-        original = await _poll_interaction(h, next_call_id(h))
+    return ivr
+
+
+SUE = User(login="sue", display_name="Sue", skills={"support": 5}, phone_endpoint="Local/2005@agents")
+
+
+async def caller_asks_for_a_callback(h) -> str:
+    """A caller presses 9 in the IVR (and hangs up after the confirmation): the call's id."""
+    await h.pbx.originate(
+        "Local/1500@inbound",
+        context="caller-phone",
+        exten="dtmf",
+        caller_id='"Cal" <5556789>',
+        variables={"DTMF_DIGITS": "9", "DTMF_DELAY": "1", "PATIENCE": "60", "__AGENT_TALK": "2"},
+    )
+    await h.wait_for(lambda: bool(next_call_id(h)), timeout=10)
+    return next_call_id(h)
+
+
+async def test_callback_request_keeps_the_place_and_calls_back(tmp_path: Path) -> None:
+    """IVR option 9: the caller leaves, their place is kept; when an agent is free the
+    customer is called back and connected to that agent."""
+    async with live_center(tmp_path, agents=[SUE], ivr=callback_ivr()) as h:
+        original = await _poll_interaction(h, await caller_asks_for_a_callback(h))
         assert original.outcome == "callback_requested"  # the caller hung up after the confirmation
         assert h.center.router.call_info(f"cb-{original.id}")["state"] == "waiting"  # place kept
 
@@ -161,26 +171,10 @@ async def test_callback_request_keeps_the_place_and_calls_back(tmp_path: Path) -
 
 
 async def test_a_call_back_the_customer_does_not_answer_is_not_an_abandon(tmp_path: Path) -> None:
-    import tomllib
-
-    from store.models import User
-
-    ivr = tomllib.loads((Path(__file__).parents[2] / "config/examples/ivr.toml").read_text())["ivr"]
-    ivr.pop("hours")
-    ivr["holidays"] = []
-    agents = [User(login="sue", display_name="Sue", skills={"support": 5}, phone_endpoint="Local/2005@agents")]
-    async with live_center(tmp_path, agents=agents, ivr=ivr) as h:
+    async with live_center(tmp_path, agents=[SUE], ivr=callback_ivr()) as h:
         h.center.dials.callback_variables = {"CUST_BEHAVIOUR": "noanswer"}  # the customer's phone rings out
         h.center.dials.callback_ring_s = 3
-        await h.pbx.originate(
-            "Local/1500@inbound",
-            context="caller-phone",
-            exten="dtmf",
-            caller_id='"Cal" <5556789>',
-            variables={"DTMF_DIGITS": "9", "DTMF_DELAY": "1", "PATIENCE": "60"},
-        )
-        await h.wait_for(lambda: bool(next_call_id(h)), timeout=10)
-        original = await _poll_interaction(h, next_call_id(h))
+        original = await _poll_interaction(h, await caller_asks_for_a_callback(h))
         await h.command("sue", "available")
         callback = await _poll_interaction(h, f"cb-{original.id}")
         assert (callback.outcome, callback.answered_at) == ("not_reached", None)

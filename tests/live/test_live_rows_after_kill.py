@@ -51,30 +51,15 @@ async def test_a_callers_call_back_request_is_in_the_row_written_again(tmp_path:
     """IVR option 9: the caller is promised a call-back and hangs up. The promise is in
     its own row, not in the log: the row written again at restart still says
     callback_requested (not abandoned), and the promise is still kept."""
-    import tomllib
+    from tests.live.test_live_inbound import SUE, _poll_interaction, callback_ivr, caller_asks_for_a_callback
 
-    from store.models import User
-    from tests.live.test_live_inbound import _poll_interaction, next_call_id
-
-    ivr = tomllib.loads((Path(__file__).parents[2] / "config/examples/ivr.toml").read_text())["ivr"]
-    ivr.pop("hours")
-    ivr["holidays"] = []
-    agents = [User(login="sue", display_name="Sue", skills={"support": 5}, phone_endpoint="Local/2005@agents")]
-    async with live_center(tmp_path, agents=agents, ivr=ivr) as h:
-        await h.pbx.originate(
-            "Local/1500@inbound",
-            context="caller-phone",
-            exten="dtmf",
-            caller_id='"Cal" <5556789>',
-            variables={"DTMF_DIGITS": "9", "DTMF_DELAY": "1", "PATIENCE": "60", "__AGENT_TALK": "2"},
-        )
-        await h.wait_for(lambda: bool(next_call_id(h)), timeout=10)
-        call_id = next_call_id(h)
+    async with live_center(tmp_path, agents=[SUE], ivr=callback_ivr()) as h:
+        call_id = await caller_asks_for_a_callback(h)
         assert (await _poll_interaction(h, call_id)).outcome == "callback_requested"
         await h.wait_for(lambda: h.eventlog.backlog == 0)
         await h.kill_center()
         await h.store._db.execute("DELETE FROM interactions")
-        await h.start_center(agents, DEFAULT_ROUTING)
+        await h.start_center([SUE], DEFAULT_ROUTING)
         await h.interactions_written()
         assert (await h.store.get_interaction(call_id)).outcome == "callback_requested"
         assert (await h.store.get_callback(f"cb-{call_id}")).state == "pending"
